@@ -1,0 +1,79 @@
+"""In-process bus for the embedded mode and fast tests: same semantics as RabbitMQ, no broker."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+
+from shared.bus.envelope import Envelope
+from shared.bus.ports import Subscription, topic_matches
+from shared.errors import BusUnavailable
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Queue:
+    name: str
+    max_deliveries: int
+    patterns: set[str] = field(default_factory=set)
+    pending: asyncio.Queue[tuple[Envelope, int]] = field(default_factory=asyncio.Queue)
+    dead: list[Envelope] = field(default_factory=list)
+    workers: list[asyncio.Task[None]] = field(default_factory=list)
+
+
+class InMemoryBus:
+    def __init__(self) -> None:
+        self._queues: dict[str, _Queue] = {}
+        self._closed = False
+
+    async def connect(self) -> None:
+        self._closed = False
+
+    async def publish(self, envelope: Envelope) -> None:
+        if self._closed:
+            raise BusUnavailable("the in-process bus is closed")
+        for queue in self._queues.values():
+            if any(topic_matches(p, envelope.routing_key) for p in queue.patterns):
+                queue.pending.put_nowait((envelope, 1))
+
+    async def subscribe(self, subscription: Subscription) -> None:
+        queue = self._queues.setdefault(
+            subscription.queue, _Queue(subscription.queue, subscription.max_deliveries)
+        )
+        queue.patterns.update(subscription.routing_keys)
+        queue.workers.append(asyncio.create_task(self._work(queue, subscription)))
+
+    async def _work(self, queue: _Queue, subscription: Subscription) -> None:
+        while True:
+            envelope, delivery = await queue.pending.get()
+            try:
+                await subscription.handler(envelope)
+            except asyncio.CancelledError:
+                queue.pending.put_nowait((envelope, delivery))
+                raise
+            except Exception:
+                log.exception("handler failed", extra={"queue": queue.name, "event_id": envelope.id})
+                if delivery >= queue.max_deliveries:
+                    queue.dead.append(envelope)
+                else:
+                    queue.pending.put_nowait((envelope, delivery + 1))
+
+    async def dead_letters(self, queue: str) -> list[Envelope]:
+        found = self._queues.get(queue)
+        if found is None:
+            return []
+        dead, found.dead = found.dead, []
+        return dead
+
+    async def healthy(self) -> bool:
+        return not self._closed
+
+    async def close(self) -> None:
+        self._closed = True
+        for queue in self._queues.values():
+            for task in queue.workers:
+                task.cancel()
+            await asyncio.gather(*queue.workers, return_exceptions=True)
+            queue.workers.clear()

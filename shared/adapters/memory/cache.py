@@ -1,0 +1,41 @@
+"""In-process cache for the embedded mode and fast tests."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+
+
+class InMemoryCache:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._entries: dict[str, tuple[bytes, float]] = {}
+        self._clock = clock
+
+    async def get(self, key: str) -> bytes | None:
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        value, expires = entry
+        if self._clock() >= expires:
+            del self._entries[key]
+            return None
+        return value
+
+    async def set(self, key: str, value: bytes, ttl_seconds: float) -> None:
+        if ttl_seconds <= 0:
+            self._entries.pop(key, None)
+            return
+        self._entries[key] = (value, self._clock() + ttl_seconds)
+
+    async def delete(self, key: str) -> None:
+        self._entries.pop(key, None)
+
+    async def delete_many(self, keys: Iterable[str]) -> None:
+        for key in keys:
+            self._entries.pop(key, None)
+
+    async def healthy(self) -> bool:
+        return True
+
+    async def close(self) -> None:
+        self._entries.clear()

@@ -1,0 +1,65 @@
+"""Redis cache adapter (redis-py asyncio). Every key lives under a prefix so that several
+Warden installations, or tests, can share one Redis without touching each other's keys."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import redis.asyncio as redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from shared.errors import CacheUnavailable
+
+_UNREACHABLE = (RedisConnectionError, RedisTimeoutError, OSError)
+
+
+class RedisCache:
+    def __init__(self, url: str, prefix: str = "warden:", timeout_seconds: float = 0.5) -> None:
+        self._client = redis.Redis.from_url(
+            url,
+            socket_timeout=timeout_seconds,
+            socket_connect_timeout=timeout_seconds,
+            retry_on_timeout=False,
+            health_check_interval=10,
+        )
+        self._prefix = prefix
+
+    def _key(self, key: str) -> str:
+        return self._prefix + key
+
+    async def get(self, key: str) -> bytes | None:
+        try:
+            return await self._client.get(self._key(key))
+        except _UNREACHABLE as exc:
+            raise CacheUnavailable(str(exc)) from exc
+
+    async def set(self, key: str, value: bytes, ttl_seconds: float) -> None:
+        if ttl_seconds <= 0:
+            await self.delete(key)
+            return
+        try:
+            await self._client.set(self._key(key), value, px=max(1, int(ttl_seconds * 1000)))
+        except _UNREACHABLE as exc:
+            raise CacheUnavailable(str(exc)) from exc
+
+    async def delete(self, key: str) -> None:
+        await self.delete_many([key])
+
+    async def delete_many(self, keys: Iterable[str]) -> None:
+        names = [self._key(k) for k in keys]
+        if not names:
+            return
+        try:
+            await self._client.delete(*names)
+        except _UNREACHABLE as exc:
+            raise CacheUnavailable(str(exc)) from exc
+
+    async def healthy(self) -> bool:
+        try:
+            return bool(await self._client.ping())
+        except _UNREACHABLE:
+            return False
+
+    async def close(self) -> None:
+        await self._client.aclose()

@@ -1,0 +1,37 @@
+"""Idempotent consumers: a handler's work and the record that the event was processed commit in
+one transaction, so a redelivered event (after a crash before the ack) is recognised and skipped."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timezone
+
+from sqlalchemy import Table, insert, select
+from sqlalchemy.exc import IntegrityError
+
+from shared.bus.envelope import Envelope
+from shared.bus.ports import Handler
+from shared.storage.uow import UnitOfWork, UnitOfWorkFactory
+
+WorkHandler = Callable[[UnitOfWork, Envelope], Awaitable[None]]
+
+
+def idempotent(uow_factory: UnitOfWorkFactory, processed: Table, queue: str, work: WorkHandler) -> Handler:
+    async def handle(envelope: Envelope) -> None:
+        try:
+            async with uow_factory() as uow:
+                seen = await uow.connection.execute(
+                    select(processed.c.event_id).where(processed.c.event_id == envelope.id, processed.c.queue == queue)
+                )
+                if seen.first() is not None:
+                    return
+                await work(uow, envelope)
+                await uow.connection.execute(
+                    insert(processed).values(event_id=envelope.id, queue=queue, processed_at=datetime.now(timezone.utc))
+                )
+                await uow.commit()
+        except IntegrityError:
+            # Another consumer processed the same event at the same moment and committed first.
+            return
+
+    return handle

@@ -1,0 +1,132 @@
+"""Transactional outbox: events are rows written in the same transaction as the change that raised
+them; a relay publishes them with confirms and marks them sent. A rolled-back change leaves no
+event; a broker outage leaves the rows waiting until the relay gets through again."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Sequence
+from datetime import datetime, timezone
+
+from sqlalchemy import Table, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from shared.bus.envelope import Envelope
+from shared.bus.ports import Publisher
+from shared.errors import BusUnavailable
+from shared.storage.database import Database
+
+log = logging.getLogger(__name__)
+
+
+class Outbox:
+    def __init__(self, table: Table) -> None:
+        self.table = table
+        self._written = asyncio.Event()
+
+    async def add(self, conn: AsyncConnection, events: Sequence[Envelope]) -> None:
+        await conn.execute(
+            insert(self.table),
+            [
+                {
+                    "id": e.id,
+                    "type": e.type,
+                    "source": e.source,
+                    "occurred_at": e.occurred_at,
+                    "data": json.dumps(e.data, separators=(",", ":")),
+                }
+                for e in events
+            ],
+        )
+
+    def notify(self) -> None:
+        """Called after a commit that wrote events: wakes the relay without waiting for its poll."""
+        self._written.set()
+
+    async def wait(self, timeout: float) -> None:
+        try:
+            await asyncio.wait_for(self._written.wait(), timeout)
+        except TimeoutError:
+            pass
+        self._written.clear()
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        database: Database,
+        outbox: Outbox,
+        publisher: Publisher,
+        *,
+        batch_size: int = 100,
+        poll_seconds: float = 1.0,
+        max_backoff_seconds: float = 10.0,
+    ) -> None:
+        self._db = database
+        self._outbox = outbox
+        self._publisher = publisher
+        self._batch_size = batch_size
+        self._poll = poll_seconds
+        self._max_backoff = max_backoff_seconds
+
+    async def publish_pending(self) -> int:
+        """Publishes waiting events in order until none is left; returns how many went out."""
+        total = 0
+        while True:
+            sent = await self._publish_batch()
+            total += sent
+            if sent < self._batch_size:
+                return total
+
+    async def _publish_batch(self) -> int:
+        table = self._outbox.table
+        async with self._db.transaction() as conn:
+            # SKIP LOCKED lets several replicas relay side by side without sending a row twice.
+            rows = (
+                await conn.execute(
+                    select(table)
+                    .where(table.c.published_at.is_(None))
+                    .order_by(table.c.position)
+                    .limit(self._batch_size)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            for row in rows:
+                await self._publisher.publish(_envelope(row))
+                await conn.execute(
+                    update(table).where(table.c.position == row.position).values(published_at=datetime.now(timezone.utc))
+                )
+            return len(rows)
+
+    async def run(self) -> None:
+        backoff = self._poll
+        while True:
+            try:
+                await self.publish_pending()
+                backoff = self._poll
+                await self._outbox.wait(self._poll)
+            except asyncio.CancelledError:
+                raise
+            except BusUnavailable as exc:
+                log.warning("outbox relay: broker unavailable, retrying in %.1fs: %s", backoff, exc)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self._max_backoff)
+            except Exception:
+                log.exception("outbox relay failed, retrying in %.1fs", backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self._max_backoff)
+
+
+def _envelope(row: object) -> Envelope:
+    occurred = row.occurred_at  # type: ignore[attr-defined]
+    if occurred.tzinfo is None:  # SQLite hands timestamps back naive; they were written in UTC
+        occurred = occurred.replace(tzinfo=timezone.utc)
+    return Envelope(
+        id=row.id,  # type: ignore[attr-defined]
+        type=row.type,  # type: ignore[attr-defined]
+        source=row.source,  # type: ignore[attr-defined]
+        data=json.loads(row.data),  # type: ignore[attr-defined]
+        occurred_at=occurred,
+    )

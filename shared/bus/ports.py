@@ -1,0 +1,64 @@
+"""The bus port: publish envelopes to a topic exchange, consume them from durable queues.
+
+Semantics every adapter keeps (and `tests/contract/test_bus.py` checks):
+- `publish` returns only once the broker has taken the message (publisher confirm); otherwise it
+  raises `BusUnavailable` and the caller (the outbox relay) tries again later.
+- A subscription is a named, durable queue bound to routing-key patterns (`*` one word, `#` any).
+  Two subscriptions with the same queue name share the work; different names each get a copy.
+- A message is acknowledged after its handler returns. A handler that raises gets the message again,
+  at most `max_deliveries` times in all; then it goes to the queue's dead-letter queue.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from shared.bus.envelope import Envelope
+
+Handler = Callable[[Envelope], Awaitable[None]]
+
+DEFAULT_MAX_DELIVERIES = 5
+
+
+@dataclass(frozen=True)
+class Subscription:
+    queue: str
+    routing_keys: Sequence[str]
+    handler: Handler
+    max_deliveries: int = DEFAULT_MAX_DELIVERIES
+
+
+class Publisher(Protocol):
+    async def publish(self, envelope: Envelope) -> None: ...
+
+
+class Bus(Publisher, Protocol):
+    async def connect(self) -> None: ...
+
+    async def subscribe(self, subscription: Subscription) -> None: ...
+
+    async def dead_letters(self, queue: str) -> list[Envelope]:
+        """Drain and return what was dead-lettered from `queue` (operators and tests)."""
+        ...
+
+    async def healthy(self) -> bool: ...
+
+    async def close(self) -> None: ...
+
+
+def topic_matches(pattern: str, routing_key: str) -> bool:
+    """AMQP topic matching: words split on '.', '*' is exactly one word, '#' zero or more."""
+    return _match(pattern.split("."), routing_key.split("."))
+
+
+def _match(pattern: list[str], words: list[str]) -> bool:
+    if not pattern:
+        return not words
+    head, rest = pattern[0], pattern[1:]
+    if head == "#":
+        return any(_match(rest, words[i:]) for i in range(len(words) + 1))
+    if not words:
+        return False
+    return (head == "*" or head == words[0]) and _match(rest, words[1:])

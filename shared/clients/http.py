@@ -1,0 +1,85 @@
+"""The internal-HTTP adapter every service client shares: keep-alive, timeouts, the internal token,
+retries only where repeating a call cannot do harm, and the server's typed errors raised again here."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import aiohttp
+
+from shared import errors
+
+log = logging.getLogger(__name__)
+
+INTERNAL_TOKEN_HEADER = "X-Warden-Internal-Token"
+_IDEMPOTENT = {"GET", "HEAD", "PUT", "DELETE", "OPTIONS"}
+_RETRY_STATUSES = {502, 503, 504}
+_BY_STATUS: dict[int, type[errors.WardenError]] = {
+    cls.code: cls
+    for cls in (errors.BadRequest, errors.Unauthorized, errors.Forbidden, errors.NotFound, errors.Conflict)
+}
+
+
+class InternalHttp:
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        session: aiohttp.ClientSession,
+        *,
+        timeout_seconds: float = 5.0,
+        retries: int = 2,
+        backoff_seconds: float = 0.1,
+    ) -> None:
+        self._base = base_url.rstrip("/")
+        self._token = token
+        self._session = session
+        self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
+        self._retries = retries
+        self._backoff = backoff_seconds
+
+    async def call(self, method: str, path: str, body: Any = None) -> Any:
+        attempts = 1 + (self._retries if method.upper() in _IDEMPOTENT else 0)
+        for attempt in range(1, attempts + 1):
+            try:
+                return await self._once(method, path, body)
+            except errors.ServiceUnavailable:
+                if attempt == attempts:
+                    raise
+                await asyncio.sleep(self._backoff * 2 ** (attempt - 1))
+        raise AssertionError("unreachable")
+
+    async def _once(self, method: str, path: str, body: Any) -> Any:
+        try:
+            async with self._session.request(
+                method, self._base + path, json=body, headers={INTERNAL_TOKEN_HEADER: self._token}, timeout=self._timeout
+            ) as response:
+                payload = await response.json(content_type=None) if response.content_length != 0 else None
+                if response.status < 400:
+                    return payload
+                raise _error(response.status, payload)
+        except (aiohttp.ClientConnectionError, asyncio.TimeoutError) as exc:
+            raise errors.ServiceUnavailable(f"{method} {path}: {type(exc).__name__}") from exc
+
+
+def _error(status: int, payload: Any) -> errors.WardenError:
+    if status in _RETRY_STATUSES or status >= 500:
+        return errors.ServiceUnavailable(f"internal call answered {status}")
+    body = (payload or {}).get("error", {}) if isinstance(payload, dict) else {}
+    cls = _BY_STATUS.get(status, errors.BadRequest)
+    error = cls(body.get("reason", ""), message=body.get("message"), details=body.get("details"))
+    error.error_id = body.get("id")
+    return error
+
+
+class HttpServiceClient:
+    """The HTTP adapter of `shared.clients.ports.ServiceClient` for the service named `service`."""
+
+    def __init__(self, service: str, http: InternalHttp) -> None:
+        self._service = service
+        self._http = http
+
+    async def info(self) -> dict[str, Any]:
+        return await self._http.call("GET", f"/internal/{self._service}/info")

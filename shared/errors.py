@@ -1,0 +1,88 @@
+"""Typed errors carrying Kratos's error ids.
+
+Every expected failure is a `WardenError`; the HTTP middleware renders it in Kratos's generic error
+shape (`{"error": {"code", "status", "reason", "message", "id"}}`). Anything that is not a
+`WardenError` is a bug: it is logged with its stack and answered as a generic 500.
+"""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any
+
+
+class WardenError(Exception):
+    code: int = 500
+    error_id: str | None = None
+    default_message: str = "An internal server error occurred, please contact the system administrator"
+
+    def __init__(self, reason: str = "", *, message: str | None = None, details: dict[str, Any] | None = None):
+        super().__init__(reason or message or self.default_message)
+        self.reason = reason
+        self.message = message or self.default_message
+        self.details = details or {}
+
+    def to_json(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "code": self.code,
+            "status": HTTPStatus(self.code).phrase,
+            "message": self.message,
+        }
+        if self.error_id:
+            body["id"] = self.error_id
+        if self.reason:
+            body["reason"] = self.reason
+        if self.details:
+            body["details"] = self.details
+        return {"error": body}
+
+
+class BadRequest(WardenError):
+    code = 400
+    default_message = "The request was malformed or contained invalid parameters"
+
+
+class Unauthorized(WardenError):
+    code = 401
+    default_message = "The request could not be authorized"
+
+
+class Forbidden(WardenError):
+    code = 403
+    default_message = "The requested action was forbidden"
+
+
+class NotFound(WardenError):
+    code = 404
+    default_message = "The requested resource could not be found"
+
+
+class Conflict(WardenError):
+    code = 409
+    default_message = "Unable to insert or update resource because a resource with that value exists already"
+
+
+class PayloadTooLarge(WardenError):
+    code = 413
+    default_message = "The request body is too large"
+
+
+class ServiceUnavailable(WardenError):
+    code = 503
+    default_message = "The service is temporarily unavailable"
+
+
+class ConfigError(Exception):
+    """Bad configuration: the CLI prints it on one line and exits with code 2."""
+
+
+class SchemaOutOfDate(Exception):
+    """The database schema does not match the code; the message says what to run."""
+
+
+class CacheUnavailable(Exception):
+    """The cache could not be reached; callers fall back to the database."""
+
+
+class BusUnavailable(Exception):
+    """The broker could not be reached or did not confirm a message."""

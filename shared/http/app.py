@@ -1,0 +1,91 @@
+"""The aiohttp app factory: one app per port, holding the routes of the services a process runs,
+health and version endpoints, and (on the admin port) Prometheus metrics."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from shared.http.metrics import HttpMetrics
+from shared.http.middleware import internal_guard, render_errors, request_context
+from shared.version import warden_version
+
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+READY_CHECK_TIMEOUT_SECONDS = 2.0
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@dataclass(frozen=True)
+class ReadinessCheck:
+    name: str
+    check: Callable[[], Awaitable[bool]]
+
+
+@dataclass(frozen=True)
+class BoundRoute:
+    method: str
+    path: str
+    handler: Handler
+
+
+def create_app(
+    *,
+    port: str,
+    routes: Sequence[BoundRoute],
+    readiness: Sequence[ReadinessCheck],
+    metrics: HttpMetrics,
+    internal_token: str = "",
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+) -> web.Application:
+    app = web.Application(
+        middlewares=[request_context(port, metrics), render_errors, internal_guard(internal_token)],
+        client_max_size=max_body_bytes,
+    )
+    app.router.add_get("/health/alive", _alive)
+    app.router.add_get("/health/ready", _ready(readiness))
+    app.router.add_get("/version", _version)
+    if port == "admin":
+        app.router.add_get("/metrics", _metrics(metrics))
+    for route in routes:
+        app.router.add_route(route.method, route.path, route.handler)
+    return app
+
+
+async def _alive(_request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def _version(_request: web.Request) -> web.Response:
+    return web.json_response({"version": warden_version()})
+
+
+def _ready(checks: Sequence[ReadinessCheck]) -> Handler:
+    async def handler(_request: web.Request) -> web.Response:
+        results = await asyncio.gather(*(_run_check(c) for c in checks))
+        failed = {c.name: "not reachable" for c, ok in zip(checks, results) if not ok}
+        if failed:
+            return web.json_response({"errors": failed}, status=503)
+        return web.json_response({"status": "ok"})
+
+    return handler
+
+
+async def _run_check(check: ReadinessCheck) -> bool:
+    try:
+        return await asyncio.wait_for(check.check(), READY_CHECK_TIMEOUT_SECONDS)
+    except Exception:
+        return False
+
+
+def _metrics(metrics: HttpMetrics) -> Handler:
+    async def handler(_request: web.Request) -> web.Response:
+        body, content_type = metrics.render()
+        response = web.Response(body=body)
+        response.headers["Content-Type"] = content_type
+        return response
+
+    return handler

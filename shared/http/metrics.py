@@ -1,0 +1,26 @@
+"""Prometheus metrics of one process, in a registry of its own (nothing global)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+
+class HttpMetrics:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        self.requests = Counter(
+            "warden_http_requests_total", "HTTP requests answered", ["port", "method", "route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "warden_http_request_duration_seconds", "Time to answer an HTTP request", ["port", "method", "route"],
+            registry=self.registry,
+        )
+
+    def observe(self, port: str, method: str, route: str, status: int, seconds: float) -> None:
+        self.requests.labels(port, method, route, str(status)).inc()
+        self.latency.labels(port, method, route).observe(seconds)
+
+    def render(self) -> tuple[bytes, str]:
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST

@@ -1,0 +1,102 @@
+"""The middlewares every Warden app runs: request id and access log, metrics, the internal-token
+guard, and the one place errors become Kratos's `{"error": {...}}` JSON."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import re
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from shared import errors
+from shared.clients.http import INTERNAL_TOKEN_HEADER
+from shared.http.metrics import HttpMetrics
+from shared.logging import request_id
+
+log = logging.getLogger("warden.http")
+
+REQUEST_ID_HEADER = "X-Request-Id"
+_SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def error_response(error: errors.WardenError, request: web.Request) -> web.Response:
+    body = error.to_json()
+    if rid := request_id.get():
+        body["error"]["request"] = rid
+    return web.json_response(body, status=error.code)
+
+
+def _from_http_exception(exc: web.HTTPException) -> errors.WardenError:
+    error = errors.WardenError(message=exc.reason)
+    error.code = exc.status
+    return error
+
+
+@web.middleware
+async def render_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except errors.WardenError as exc:
+        return error_response(exc, request)
+    except web.HTTPException as exc:
+        if exc.status < 400:  # redirects travel as exceptions in aiohttp
+            raise
+        return error_response(_from_http_exception(exc), request)
+    except Exception:
+        log.exception("unexpected error answering %s %s", request.method, request.path)
+        return error_response(errors.WardenError(), request)
+
+
+def request_context(port: str, metrics: HttpMetrics) -> Callable[..., Awaitable[web.StreamResponse]]:
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        incoming = request.headers.get(REQUEST_ID_HEADER, "")
+        token = request_id.set(incoming if _SAFE_REQUEST_ID.match(incoming) else str(uuid.uuid4()))
+        started = time.perf_counter()
+        status = 500
+        try:
+            response = await handler(request)
+            status = response.status
+            response.headers[REQUEST_ID_HEADER] = request_id.get() or ""
+            return response
+        except web.HTTPException as exc:
+            status = exc.status
+            exc.headers[REQUEST_ID_HEADER] = request_id.get() or ""
+            raise
+        finally:
+            elapsed = time.perf_counter() - started
+            route = _route_label(request)
+            metrics.observe(port, request.method, route, status, elapsed)
+            # The path only: query strings may carry flow ids, codes or tokens.
+            log.info("%s %s %d", request.method, request.path, status,
+                     extra={"port": port, "status": status, "duration_ms": round(elapsed * 1000, 2)})
+            request_id.reset(token)
+
+    return middleware
+
+
+def internal_guard(token: str) -> Callable[..., Awaitable[web.StreamResponse]]:
+    """`/internal/` paths answer only callers that present the shared internal token; with no token
+    configured they answer nobody."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.path.startswith("/internal/"):
+            presented = request.headers.get(INTERNAL_TOKEN_HEADER, "")
+            if not token or not hmac.compare_digest(presented.encode(), token.encode()):
+                raise errors.Unauthorized("the internal API needs the internal token")
+        return await handler(request)
+
+    return middleware
+
+
+def _route_label(request: web.Request) -> str:
+    info = request.match_info
+    route = info.route if info is not None else None
+    resource = route.resource if route is not None else None
+    return resource.canonical if resource is not None else "unmatched"

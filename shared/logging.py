@@ -1,0 +1,68 @@
+"""Structured logs: one JSON object a line (or plain text in dev), each with the request id of the
+request that caused it. Values that look like secrets are masked before anything is written."""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+import re
+import sys
+from datetime import datetime, timezone
+
+request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
+
+# Session tokens, bearer credentials, and `password`/`token`/`code`/`secret` assignments.
+_SECRET_PATTERNS = [
+    (re.compile(r"ory_[a-z]{2}_[A-Za-z0-9_\-]+"), "ory_**_[redacted]"),
+    (re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=\-]+"), r"\1[redacted]"),
+    (re.compile(r"(?i)((?:password|passwd|token|secret|code|dsn)[\"']?\s*[=:]\s*[\"']?)[^\s\"'&,}]+"), r"\1[redacted]"),
+    (re.compile(r"(?i)(://[^:/@\s]+:)[^@\s]+@"), r"\1[redacted]@"),
+]
+_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+
+
+def redact(text: str) -> str:
+    for pattern, replacement in _SECRET_PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+class _JsonFormatter(logging.Formatter):
+    def __init__(self, service: str) -> None:
+        super().__init__()
+        self._service = service
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": datetime.fromtimestamp(record.created, timezone.utc).isoformat(),
+            "level": record.levelname.lower(),
+            "service": self._service,
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        if rid := request_id.get():
+            entry["request_id"] = rid
+        entry.update({k: v for k, v in vars(record).items() if k not in _STANDARD})
+        if record.exc_info:
+            entry["stack"] = self.formatException(record.exc_info)
+        return redact(json.dumps(entry, default=str))
+
+
+class _TextFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        rid = request_id.get()
+        return redact(super().format(record) + (f" request_id={rid}" if rid else ""))
+
+
+def setup_logging(level: str = "info", fmt: str = "json", service: str = "warden") -> None:
+    """Configures the root logger once for the process (the CLI calls it; tests need not)."""
+    handler = logging.StreamHandler(sys.stderr)
+    if fmt == "text":
+        handler.setFormatter(_TextFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    else:
+        handler.setFormatter(_JsonFormatter(service))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper() if level.lower() != "trace" else "DEBUG")
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)

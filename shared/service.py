@@ -1,0 +1,61 @@
+"""What a service is to the process that runs it: a definition (name, migrations, routes) that
+needs nothing to exist, and a runtime built from the infrastructure the process provides."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from aiohttp import web
+
+from shared.bus.ports import Bus, Subscription
+from shared.cache.ports import Cache
+from shared.clients import Clients
+from shared.storage.database import Database
+from shared.storage.migrations import MigrationSet
+
+Port = Literal["public", "admin", "internal"]
+HandlerFactory = Callable[[Any], Callable[[web.Request], Awaitable[web.StreamResponse]]]
+
+
+@dataclass(frozen=True)
+class Route:
+    """One path of the route table. `handler` builds the aiohttp handler from the service's container,
+    so the table itself can be read (for nginx, the Ingress) without building anything."""
+
+    port: Port
+    method: str
+    path: str
+    handler: HandlerFactory
+
+
+@dataclass(frozen=True)
+class Infrastructure:
+    """What the process hands each service: its database, the bus, the cache, and clients of the
+    services it may call."""
+
+    settings: Any  # shared.config.Settings
+    database: Database
+    bus: Bus
+    cache: Cache
+    clients: Clients
+
+
+@dataclass
+class ServiceRuntime:
+    name: str
+    container: Any
+    subscriptions: Sequence[Subscription] = ()
+    background: Sequence[Callable[[], Awaitable[None]]] = ()
+    internal_api: Any = None  # the in-process adapter of this service's client Protocol
+    close: Callable[[], Awaitable[None]] | None = None
+
+
+@dataclass(frozen=True)
+class ServiceDefinition:
+    name: str
+    migrations: MigrationSet
+    routes: Sequence[Route]
+    build: Callable[[Infrastructure], Awaitable[ServiceRuntime]]
+    depends_on: Sequence[str] = field(default_factory=tuple)

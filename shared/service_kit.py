@@ -1,0 +1,53 @@
+"""What every service builds the same way: its outbox, unit of work and relay, and the `info`
+call of its internal API. A service composes these in its own bootstrap."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import MetaData, Table
+
+from shared.bus.outbox import Outbox, OutboxRelay
+from shared.service import Infrastructure, Route
+from shared.storage.tables import outbox_table, processed_events_table
+from shared.storage.uow import UnitOfWorkFactory
+from shared.version import warden_version
+
+
+@dataclass(frozen=True)
+class ServiceCore:
+    uow: UnitOfWorkFactory
+    relay: OutboxRelay
+    processed_events: Table
+
+
+def service_core(name: str, infra: Infrastructure) -> ServiceCore:
+    metadata = MetaData()
+    outbox = Outbox(outbox_table(metadata, name))
+    return ServiceCore(
+        uow=UnitOfWorkFactory(infra.database, outbox, name),
+        relay=OutboxRelay(infra.database, outbox, infra.bus),
+        processed_events=processed_events_table(metadata, name),
+    )
+
+
+class ServiceInfo:
+    """The in-process adapter of `ServiceClient.info`."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    async def info(self) -> dict[str, Any]:
+        return {"service": self._name, "version": warden_version()}
+
+
+def info_route(name: str) -> Route:
+    def bind(container: Any) -> Any:
+        async def handler(_request: web.Request) -> web.Response:
+            return web.json_response(await container.internal.info())
+
+        return handler
+
+    return Route("internal", "GET", f"/internal/{name}/info", bind)

@@ -1,0 +1,77 @@
+"""One database engine, shared by every service of a process that uses the same DSN."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import StaticPool
+
+from shared.storage.dsn import DatabaseUrl, parse_dsn
+
+
+class Database:
+    def __init__(self, url: DatabaseUrl) -> None:
+        self.url = url
+        self.engine: AsyncEngine = _create_engine(url)
+        # SQLite takes one writer at a time (and an in-memory database is one connection): queueing
+        # transactions here avoids "database is locked" and interleaved statements.
+        self._serial = asyncio.Lock() if url.dialect == "sqlite" else None
+
+    @classmethod
+    def from_dsn(cls, dsn: str) -> Database:
+        return cls(parse_dsn(dsn))
+
+    @property
+    def dialect(self) -> str:
+        return self.url.dialect
+
+    @contextlib.asynccontextmanager
+    async def connect(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for one transaction; the caller begins, commits or rolls back."""
+        async with contextlib.AsyncExitStack() as stack:
+            if self._serial is not None:
+                await stack.enter_async_context(self._serial)
+            yield await stack.enter_async_context(self.engine.connect())
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncConnection]:
+        """Commits when the block ends normally, rolls back when it raises."""
+        async with self.connect() as conn, conn.begin():
+            yield conn
+
+    async def ping(self) -> bool:
+        try:
+            async with self.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+            return True
+        except Exception:
+            return False
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def _create_engine(url: DatabaseUrl) -> AsyncEngine:
+    options: dict[str, Any] = dict(url.engine_options)
+    if url.in_memory:
+        options.update(poolclass=StaticPool, connect_args={"check_same_thread": False})
+    elif url.dialect == "postgresql":
+        options.setdefault("pool_size", 10)
+        options.update(pool_pre_ping=True, connect_args=dict(url.connect_args))
+    engine = create_async_engine(url.url, **options)
+    if url.dialect == "sqlite":
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.close()

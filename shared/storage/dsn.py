@@ -1,0 +1,69 @@
+"""Kratos DSNs to SQLAlchemy URLs.
+
+Kratos accepts `memory`, `sqlite://path?_fk=true`, `postgres://…`, `postgresql://…` and
+`cockroach://…`, with its own query parameters (`sslmode`, `max_conns`, …). asyncpg does not accept
+those as keywords, so they are translated here, once, into engine options.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from shared.errors import ConfigError
+
+_POSTGRES_SCHEMES = {"postgres", "postgresql", "cockroach", "cockroachdb", "postgresql+asyncpg"}
+_SQLITE_SCHEMES = {"sqlite", "sqlite3", "sqlite+aiosqlite"}
+# Kratos/pop parameters that are about the pool or the driver it used, not about asyncpg.
+_IGNORED_PARAMS = {"max_idle_conns", "max_conn_lifetime", "max_conn_idle_time", "_fk", "mode", "_journal_mode"}
+
+
+@dataclass(frozen=True)
+class DatabaseUrl:
+    url: str
+    dialect: str  # "postgresql" or "sqlite"
+    in_memory: bool = False
+    engine_options: dict[str, Any] = field(default_factory=dict)
+    connect_args: dict[str, Any] = field(default_factory=dict)
+
+
+def parse_dsn(dsn: str) -> DatabaseUrl:
+    dsn = dsn.strip()
+    if dsn == "memory" or ":memory:" in dsn:
+        return DatabaseUrl("sqlite+aiosqlite://", "sqlite", in_memory=True)
+    parts = urlsplit(dsn)
+    scheme = parts.scheme.lower()
+    if scheme in _SQLITE_SCHEMES:
+        path = parts.netloc + parts.path  # sqlite:///abs/path or sqlite://./relative/path
+        if not path:
+            raise ConfigError(f"dsn: a sqlite DSN needs a file path: {_redact(dsn)}")
+        return DatabaseUrl(f"sqlite+aiosqlite:///{path}", "sqlite")
+    if scheme in _POSTGRES_SCHEMES:
+        return _postgres(parts)
+    raise ConfigError(f"dsn: unsupported database scheme {scheme or '(none)'!r}; use memory, sqlite:// or postgres://")
+
+
+def _postgres(parts: Any) -> DatabaseUrl:
+    params = dict(parse_qsl(parts.query))
+    options: dict[str, Any] = {}
+    connect_args: dict[str, Any] = {}
+    if "max_conns" in params:
+        options["pool_size"] = int(params.pop("max_conns"))
+    sslmode = params.pop("sslmode", None)
+    if sslmode and sslmode != "disable":
+        connect_args["ssl"] = sslmode
+    elif sslmode == "disable":
+        connect_args["ssl"] = False
+    for name in _IGNORED_PARAMS:
+        params.pop(name, None)
+    url = urlunsplit(("postgresql+asyncpg", parts.netloc, parts.path, urlencode(params), ""))
+    return DatabaseUrl(url, "postgresql", engine_options=options, connect_args=connect_args)
+
+
+def _redact(dsn: str) -> str:
+    parts = urlsplit(dsn)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+        return urlunsplit(parts._replace(netloc=netloc))
+    return dsn

@@ -1,0 +1,82 @@
+"""The unit of work owns the transaction and the events the change raised.
+
+    async with uow_factory() as uow:
+        await repo.save(uow.connection, thing)
+        uow.emit("identity.created", {"id": ...})
+        await uow.commit()
+
+Leaving the block without `commit()` rolls back, and the emitted events vanish with the change.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from types import TracebackType
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncTransaction
+
+from shared.bus.envelope import Envelope
+from shared.bus.outbox import Outbox
+from shared.storage.database import Database
+
+
+class UnitOfWork:
+    def __init__(self, database: Database, outbox: Outbox, source: str) -> None:
+        self._db = database
+        self._outbox = outbox
+        self._source = source
+        self._stack = contextlib.AsyncExitStack()
+        self._conn: AsyncConnection | None = None
+        self._tx: AsyncTransaction | None = None
+        self._events: list[Envelope] = []
+        self._done = False
+
+    @property
+    def connection(self) -> AsyncConnection:
+        if self._conn is None:
+            raise RuntimeError("the unit of work is used outside its `async with` block")
+        return self._conn
+
+    def emit(self, event_type: str, data: dict[str, Any]) -> Envelope:
+        envelope = Envelope(type=event_type, source=self._source, data=data)
+        self._events.append(envelope)
+        return envelope
+
+    async def commit(self) -> None:
+        if self._tx is None or self._done:
+            raise RuntimeError("commit outside an open unit of work")
+        if self._events:
+            await self._outbox.add(self.connection, self._events)
+        await self._tx.commit()
+        self._done = True
+        if self._events:
+            self._outbox.notify()
+
+    async def __aenter__(self) -> UnitOfWork:
+        self._conn = await self._stack.enter_async_context(self._db.connect())
+        self._tx = await self._conn.begin()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        try:
+            if not self._done and self._tx is not None:
+                await self._tx.rollback()
+                self._events.clear()
+        finally:
+            self._conn = None
+            await self._stack.aclose()
+
+
+class UnitOfWorkFactory:
+    """What handlers receive: calling it opens a fresh unit of work on the service's database."""
+
+    def __init__(self, database: Database, outbox: Outbox, source: str) -> None:
+        self.database = database
+        self.outbox = outbox
+        self.source = source
+
+    def __call__(self) -> UnitOfWork:
+        return UnitOfWork(self.database, self.outbox, self.source)

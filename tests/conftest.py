@@ -1,0 +1,141 @@
+"""Fixtures shared by every tier: real servers on this machine, each test with its own database,
+key prefix or exchange, so tests never collide with each other or with a running Warden.
+
+Under CI (`CI=true`) a server that cannot be reached fails the test; elsewhere it skips it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+PG_ADMIN_DSN = os.environ.get("WARDEN_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("WARDEN_TEST_REDIS", "redis://127.0.0.1:6379/0")
+AMQP_URL = os.environ.get("WARDEN_TEST_AMQP", "amqp://guest:guest@127.0.0.1:5672/")
+
+
+def _reachable(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def require_server(name: str, host: str, port: int) -> None:
+    if _reachable(host, port):
+        return
+    message = f"{name} is not reachable on {host}:{port}"
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{message} (CI=true: a missing server is a failure)")
+    pytest.skip(message)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def postgres_server() -> None:
+    require_server("PostgreSQL", "127.0.0.1", 5432)
+
+
+def _pg_admin(statement: str) -> None:
+    """Runs one statement on the maintenance database, on a loop of its own (callable anywhere)."""
+    import asyncpg
+
+    async def run() -> None:
+        conn = await asyncpg.connect(PG_ADMIN_DSN)
+        try:
+            await conn.execute(statement)
+        finally:
+            await conn.close()
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, run()).result()
+
+
+def _fresh_pg_database() -> Iterator[str]:
+    name = unique("warden_test")
+    _pg_admin(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgres://postgres@127.0.0.1:5432/{name}?sslmode=disable"
+    finally:
+        _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def pg_dsn(postgres_server: None) -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test, dropped afterwards (Kratos-style DSN)."""
+    yield from _fresh_pg_database()
+
+
+@pytest.fixture
+def redis_url() -> str:
+    require_server("Redis", "127.0.0.1", 6379)
+    return REDIS_URL
+
+
+@pytest.fixture
+def redis_prefix() -> Iterator[str]:
+    """A key prefix of this test's own; its keys are deleted afterwards."""
+    prefix = unique("warden_test") + ":"
+    yield prefix
+    import redis as redis_sync
+
+    try:
+        client = redis_sync.Redis.from_url(REDIS_URL)
+        keys = list(client.scan_iter(match=prefix + "*"))
+        if keys:
+            client.delete(*keys)
+        client.close()
+    except Exception:
+        pass
+
+
+@pytest.fixture
+def amqp_url() -> str:
+    require_server("RabbitMQ", "127.0.0.1", 5672)
+    return AMQP_URL
+
+
+@pytest.fixture
+def exchange_name() -> str:
+    return unique("warden_test")
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def any_dsn(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Runs a storage test once on SQLite (a file of the test's own) and once on PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite://{tmp_path}/warden.sqlite"
+    else:
+        require_server("PostgreSQL", "127.0.0.1", 5432)
+        yield from _fresh_pg_database()
+
+
+async def eventually(check, timeout: float = 10.0, interval: float = 0.05):  # type: ignore[no-untyped-def]
+    """Polls `check()` (sync or async) until it returns something truthy, or fails."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        result = check()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return result
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s")
+        await asyncio.sleep(interval)

@@ -1,0 +1,68 @@
+"""Chooses the adapters a process runs on, from the settings: the one place that knows them all."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+
+from shared.adapters.memory.bus import InMemoryBus
+from shared.adapters.memory.cache import InMemoryCache
+from shared.bus.ports import Bus
+from shared.cache.ports import Cache
+from shared.clients import Clients
+from shared.clients.http import HttpServiceClient, InternalHttp
+from shared.errors import ConfigError
+from shared.storage.database import Database
+
+
+def make_bus(settings: Any) -> Bus:
+    url = settings.bus.url
+    if url == "memory":
+        return InMemoryBus()
+    if url.startswith(("amqp://", "amqps://")):
+        from shared.adapters.rabbitmq.bus import RabbitMqBus
+
+        return RabbitMqBus(url, settings.bus.exchange)
+    raise ConfigError(f"config: bus.url: unsupported broker URL scheme in {url.split('://')[0]!r}; use memory or amqp://")
+
+
+def make_cache(settings: Any) -> Cache:
+    url = settings.cache.url
+    if url == "memory":
+        return InMemoryCache()
+    if url.startswith(("redis://", "rediss://", "unix://")):
+        from shared.adapters.redis.cache import RedisCache
+
+        return RedisCache(url, prefix=settings.cache.prefix)
+    raise ConfigError(f"config: cache.url: unsupported cache URL scheme in {url.split('://')[0]!r}; use memory or redis://")
+
+
+class Databases:
+    """One engine per distinct DSN: services that share a DSN share a pool (and, for SQLite, the lock
+    that keeps its one writer at a time)."""
+
+    def __init__(self) -> None:
+        self._by_dsn: dict[str, Database] = {}
+
+    def for_dsn(self, dsn: str) -> Database:
+        if dsn not in self._by_dsn:
+            self._by_dsn[dsn] = Database.from_dsn(dsn)
+        return self._by_dsn[dsn]
+
+    def all(self) -> list[Database]:
+        return list(self._by_dsn.values())
+
+    async def dispose(self) -> None:
+        for database in self._by_dsn.values():
+            await database.dispose()
+
+
+def http_clients(settings: Any, session: aiohttp.ClientSession, services: list[str]) -> Clients:
+    """HTTP adapters for the services whose `services.<name>.internal_url` is configured."""
+    found: dict[str, HttpServiceClient] = {}
+    for name in services:
+        url = settings.internal_url(name)
+        if url:
+            found[name] = HttpServiceClient(name, InternalHttp(url, settings.internal_token, session))
+    return Clients(**found)  # type: ignore[arg-type]

@@ -1,0 +1,140 @@
+"""`warden`: the command line, Kratos-style (`serve`, `migrate`, `version`) plus `routes`.
+
+Usage errors and bad configuration print one line and exit with code 2; a database schema that is
+out of date exits with code 1 and says what to run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
+
+from shared.errors import ConfigError, SchemaOutOfDate
+from shared.version import warden_version
+from warden.services import SERVICE_NAMES, SERVICES, by_name
+
+EXIT_USAGE = 2
+
+
+class _OneLineParser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"warden: error: {message}\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _OneLineParser(prog="warden", description="Identity server speaking the Ory Kratos API")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_OneLineParser)
+
+    serve = commands.add_parser("serve", help="run all services in one process, or one service")
+    serve.add_argument("service", nargs="?", choices=SERVICE_NAMES, help="run only this service")
+    _config_flag(serve)
+    serve.add_argument("--dev", action="store_true", help="development mode: insecure cookies allowed")
+    serve.add_argument("--watch-courier", action="store_true", help="accepted for Kratos compatibility")
+    serve.add_argument("--sqa-opt-out", action="store_true", help="accepted for Kratos compatibility")
+    serve.add_argument("--migrate", action="store_true", help="apply database migrations before serving")
+
+    migrate = commands.add_parser("migrate", help="apply every service's database migrations")
+    migrate.add_argument("sql", nargs="?", choices=["sql"], help="Kratos's `migrate sql` spelling")
+    migrate.add_argument("dsn", nargs="?", help="database to migrate (default: from config)")
+    _config_flag(migrate)
+    migrate.add_argument("-e", "--read-from-env", action="store_true", help="read the DSN from the environment")
+    migrate.add_argument("-y", "--yes", action="store_true", help="do not ask (Warden never asks)")
+
+    commands.add_parser("version", help="print the version")
+
+    routes = commands.add_parser("routes", help="print the route table, or an nginx config made from it")
+    routes.add_argument("--nginx", action="store_true", help="print an nginx config for the distributed setup")
+    return parser
+
+
+def _config_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-c", "--config", action="append", default=[], type=Path, help="config file (repeatable)")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "version":
+            print(f"Version: {warden_version()}")
+            return 0
+        if args.command == "routes":
+            from warden.routes import nginx_config, route_table_text
+
+            print(nginx_config() if args.nginx else route_table_text(), end="")
+            return 0
+        if args.command == "migrate":
+            return _migrate(args)
+        return _serve(args)
+    except ConfigError as exc:
+        print(f"warden: {_one_line(exc)}", file=sys.stderr)
+        return EXIT_USAGE
+    except SchemaOutOfDate as exc:
+        print(f"warden: {_one_line(exc)}", file=sys.stderr)
+        return 1
+
+
+def _one_line(exc: Exception) -> str:
+    return " ".join(str(exc).split())
+
+
+def _settings(args: argparse.Namespace, *, dev: bool = False):  # type: ignore[no-untyped-def]
+    from shared.config import load_settings
+
+    environ = dict(os.environ)
+    if getattr(args, "dsn", None):
+        environ["DSN"] = args.dsn
+    return load_settings(args.config, environ, dev=dev)
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    from warden.migrate import migrate_all
+
+    settings = _settings(args)
+    asyncio.run(migrate_all(settings, SERVICES))
+    print("warden: every service's database schema is up to date")
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from shared.logging import setup_logging
+    from warden.process import WardenProcess
+
+    settings = _settings(args, dev=args.dev)
+    setup_logging(settings.log.level, settings.log.format, args.service or "warden")
+    services = [by_name(args.service)] if args.service else list(SERVICES)
+    if args.service:
+        _require_shared_infrastructure(settings, args.service)
+    process = WardenProcess(settings, services, migrate=args.migrate)
+    asyncio.run(_run_until_signalled(process))
+    return 0
+
+
+def _require_shared_infrastructure(settings, service: str) -> None:  # type: ignore[no-untyped-def]
+    """A service alone in its process talks to the others through the broker and shares the cache:
+    in-process adapters would silently cut it off."""
+    if settings.bus.url == "memory":
+        raise ConfigError(f"config: bus.url: `warden serve {service}` needs a broker (amqp://…), not memory")
+    if settings.cache.url == "memory":
+        raise ConfigError(f"config: cache.url: `warden serve {service}` needs a shared cache (redis://…), not memory")
+
+
+async def _run_until_signalled(process) -> None:  # type: ignore[no-untyped-def]
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await process.start()
+        await stop.wait()
+    finally:
+        await process.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,126 @@
+"""One Warden process: the services it runs, on the adapters its settings name, behind two ports.
+
+`warden serve` runs all four services here; `warden serve <service>` runs one. Starting opens the
+database(s), checks or applies migrations, connects the bus and the cache, builds each service in
+dependency order (giving it in-process clients of the services already built here and HTTP clients
+of the others), subscribes its consumers, starts its background tasks, and opens the two ports.
+Stopping does the reverse: stop taking requests, finish those in flight, close consumers, close
+connections.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from shared.http.app import BoundRoute, ReadinessCheck, create_app
+from shared.http.metrics import HttpMetrics
+from shared.service import Infrastructure, ServiceDefinition, ServiceRuntime
+from shared.storage import migrations
+from warden.adapters import Databases, http_clients, make_bus, make_cache
+from warden.services import SERVICE_NAMES
+
+log = logging.getLogger(__name__)
+SHUTDOWN_GRACE_SECONDS = 10.0
+
+
+class WardenProcess:
+    def __init__(self, settings: Any, services: Sequence[ServiceDefinition], *, migrate: bool = False) -> None:
+        self.settings = settings
+        self.services = list(services)
+        self._migrate = migrate
+        self._databases = Databases()
+        self._bus = make_bus(settings)
+        self._cache = make_cache(settings)
+        self._runtimes: list[ServiceRuntime] = []
+        self._tasks: list[asyncio.Task[None]] = []
+        self._runners: dict[str, web.AppRunner] = {}
+        self._http: aiohttp.ClientSession | None = None
+        self.metrics = HttpMetrics()
+
+    async def start(self) -> None:
+        await self._prepare_databases()
+        await self._bus.connect()
+        self._http = aiohttp.ClientSession()
+        here = {s.name for s in self.services}
+        clients = http_clients(self.settings, self._http, [n for n in SERVICE_NAMES if n not in here])
+        for definition in self.services:
+            infra = Infrastructure(
+                settings=self.settings,
+                database=self._databases.for_dsn(self.settings.dsn_for(definition.name)),
+                bus=self._bus,
+                cache=self._cache,
+                clients=clients,
+            )
+            runtime = await definition.build(infra)
+            self._runtimes.append(runtime)
+            clients = dataclasses.replace(clients, **{definition.name: runtime.internal_api})
+        for runtime in self._runtimes:
+            for subscription in runtime.subscriptions:
+                await self._bus.subscribe(subscription)
+            self._tasks += [asyncio.create_task(task(), name=f"{runtime.name}:{task}") for task in runtime.background]
+        await self._open_ports()
+        log.info("warden is serving %s", ", ".join(s.name for s in self.services),
+                 extra={"public": self.url("public"), "admin": self.url("admin")})
+
+    async def _prepare_databases(self) -> None:
+        for definition in self.services:
+            database = self._databases.for_dsn(self.settings.dsn_for(definition.name))
+            # SQLite is the embedded default: nobody runs `warden migrate` for a laptop.
+            if self._migrate or database.dialect == "sqlite":
+                await migrations.upgrade(database, definition.migrations)
+            else:
+                await migrations.ensure_up_to_date(database, [definition.migrations])
+
+    def _app(self, port: str) -> web.Application:
+        ports = {"public": ("public",), "admin": ("admin", "internal")}[port]
+        routes = [
+            BoundRoute(route.method, route.path, route.handler(runtime.container))
+            for definition, runtime in zip(self.services, self._runtimes)
+            for route in definition.routes
+            if route.port in ports
+        ]
+        checks = [ReadinessCheck(f"database:{i}", db.ping) for i, db in enumerate(self._databases.all())]
+        checks += [ReadinessCheck("bus", self._bus.healthy), ReadinessCheck("cache", self._cache.healthy)]
+        return create_app(
+            port=port, routes=routes, readiness=checks, metrics=self.metrics, internal_token=self.settings.internal_token
+        )
+
+    async def _open_ports(self) -> None:
+        for port in ("public", "admin"):
+            serve = getattr(self.settings.serve, port)
+            runner = web.AppRunner(self._app(port), access_log=None, shutdown_timeout=SHUTDOWN_GRACE_SECONDS)
+            await runner.setup()
+            await web.TCPSite(runner, serve.host or "0.0.0.0", serve.port).start()
+            self._runners[port] = runner
+
+    def url(self, port: str) -> str:
+        """The address a port really listens on (useful when the configured port is 0)."""
+        runner = self._runners.get(port)
+        if runner is None or not runner.addresses:
+            return ""
+        host, bound = runner.addresses[0][:2]
+        return f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{bound}"
+
+    async def stop(self) -> None:
+        for runner in self._runners.values():
+            await runner.cleanup()  # stops listening, then waits for requests in flight
+        self._runners.clear()
+        await self._bus.close()  # consumers first: an unacknowledged message goes back to its queue
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        for runtime in self._runtimes:
+            if runtime.close is not None:
+                await runtime.close()
+        await self._cache.close()
+        if self._http is not None:
+            await self._http.close()
+        await self._databases.dispose()
