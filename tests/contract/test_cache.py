@@ -1,0 +1,86 @@
+"""One contract for every cache adapter: the in-process one and Redis."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from shared.adapters.memory.cache import InMemoryCache
+from shared.adapters.redis.cache import RedisCache
+from shared.cache.ports import Cache
+from shared.errors import CacheUnavailable
+from tests.conftest import free_port
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def cache(request: pytest.FixtureRequest) -> AsyncIterator[Cache]:
+    if request.param == "memory":
+        adapter: Cache = InMemoryCache()
+    else:
+        adapter = RedisCache(request.getfixturevalue("redis_url"), prefix=request.getfixturevalue("redis_prefix"))
+    yield adapter
+    await adapter.close()
+
+
+async def test_set_then_get_returns_the_same_bytes(cache: Cache) -> None:
+    await cache.set("session:abc", b'{"id":"abc"}', ttl_seconds=30)
+    assert await cache.get("session:abc") == b'{"id":"abc"}'
+
+
+async def test_missing_key_is_none(cache: Cache) -> None:
+    assert await cache.get("nothing-here") is None
+
+
+async def test_entry_expires_after_its_ttl(cache: Cache) -> None:
+    await cache.set("short", b"x", ttl_seconds=0.1)
+    await asyncio.sleep(0.25)
+    assert await cache.get("short") is None
+
+
+async def test_zero_ttl_stores_nothing(cache: Cache) -> None:
+    await cache.set("k", b"old", ttl_seconds=30)
+    await cache.set("k", b"new", ttl_seconds=0)
+    assert await cache.get("k") is None
+
+
+async def test_overwrite_replaces_value(cache: Cache) -> None:
+    await cache.set("k", b"one", ttl_seconds=30)
+    await cache.set("k", b"two", ttl_seconds=30)
+    assert await cache.get("k") == b"two"
+
+
+async def test_delete_and_delete_many(cache: Cache) -> None:
+    for key in ("a", "b", "c"):
+        await cache.set(key, key.encode(), ttl_seconds=30)
+    await cache.delete("a")
+    await cache.delete_many(["b", "missing"])
+    await cache.delete_many([])
+    assert [await cache.get(k) for k in ("a", "b", "c")] == [None, None, b"c"]
+
+
+async def test_healthy(cache: Cache) -> None:
+    assert await cache.healthy()
+
+
+async def test_redis_prefixes_keep_installations_apart(redis_url: str, redis_prefix: str) -> None:
+    ours, theirs = RedisCache(redis_url, prefix=redis_prefix + "a:"), RedisCache(redis_url, prefix=redis_prefix + "b:")
+    try:
+        await ours.set("k", b"ours", ttl_seconds=30)
+        assert await theirs.get("k") is None
+    finally:
+        await ours.close()
+        await theirs.close()
+
+
+async def test_unreachable_redis_raises_cache_unavailable_quickly() -> None:
+    cache = RedisCache(f"redis://127.0.0.1:{free_port()}/0", timeout_seconds=0.2)
+    try:
+        with pytest.raises(CacheUnavailable):
+            await cache.get("k")
+        with pytest.raises(CacheUnavailable):
+            await cache.set("k", b"v", ttl_seconds=1)
+        assert not await cache.healthy()
+    finally:
+        await cache.close()

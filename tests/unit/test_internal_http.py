@@ -1,0 +1,102 @@
+"""The internal-HTTP client adapter: token, typed errors, retries only on idempotent calls, timeouts."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from shared import errors
+from shared.clients.http import INTERNAL_TOKEN_HEADER, HttpServiceClient, InternalHttp
+from shared.http.app import BoundRoute, create_app
+from shared.http.metrics import HttpMetrics
+from tests.conftest import free_port
+
+TOKEN = "internal-token-for-tests"
+
+
+class Flaky:
+    """Answers 503 for the first `failures` calls of each path, then 200; counts calls."""
+
+    def __init__(self, failures: int) -> None:
+        self.failures = failures
+        self.calls: dict[str, int] = {}
+
+    async def handle(self, request: web.Request) -> web.Response:
+        self.calls[request.path] = self.calls.get(request.path, 0) + 1
+        if self.calls[request.path] <= self.failures:
+            raise errors.ServiceUnavailable("warming up")
+        return web.json_response({"service": "identity", "version": "test"})
+
+
+async def _missing(_r: web.Request) -> web.Response:
+    raise errors.NotFound("identity 42 does not exist")
+
+
+async def _slow(_r: web.Request) -> web.Response:
+    await asyncio.sleep(2)
+    return web.json_response({})
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[tuple[str, Flaky]]:
+    flaky = Flaky(failures=2)
+    routes = [
+        BoundRoute("GET", "/internal/identity/info", flaky.handle),
+        BoundRoute("POST", "/internal/identity/write", flaky.handle),
+        BoundRoute("GET", "/internal/identity/missing", _missing),
+        BoundRoute("GET", "/internal/identity/slow", _slow),
+    ]
+    app = create_app(port="admin", routes=routes, readiness=[], metrics=HttpMetrics(), internal_token=TOKEN)
+    test_server = TestServer(app)
+    await test_server.start_server()
+    yield str(test_server.make_url("")), flaky
+    await test_server.close()
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as s:
+        yield s
+
+
+async def test_idempotent_call_is_retried_until_it_succeeds(server: tuple[str, Flaky], session: aiohttp.ClientSession) -> None:
+    url, flaky = server
+    client = HttpServiceClient("identity", InternalHttp(url, TOKEN, session, retries=2, backoff_seconds=0.01))
+    assert await client.info() == {"service": "identity", "version": "test"}
+    assert flaky.calls["/internal/identity/info"] == 3
+
+
+async def test_non_idempotent_call_is_never_repeated(server: tuple[str, Flaky], session: aiohttp.ClientSession) -> None:
+    url, flaky = server
+    http = InternalHttp(url, TOKEN, session, retries=5, backoff_seconds=0.01)
+    with pytest.raises(errors.ServiceUnavailable):
+        await http.call("POST", "/internal/identity/write", {"x": 1})
+    assert flaky.calls["/internal/identity/write"] == 1
+
+
+async def test_server_errors_come_back_typed(server: tuple[str, Flaky], session: aiohttp.ClientSession) -> None:
+    url, _ = server
+    with pytest.raises(errors.NotFound, match="identity 42 does not exist"):
+        await InternalHttp(url, TOKEN, session).call("GET", "/internal/identity/missing")
+
+
+async def test_wrong_token_is_unauthorized(server: tuple[str, Flaky], session: aiohttp.ClientSession) -> None:
+    url, _ = server
+    with pytest.raises(errors.Unauthorized):
+        await InternalHttp(url, "not-the-token", session).call("GET", "/internal/identity/missing")
+
+
+async def test_timeout_and_refused_connection_are_service_unavailable(
+    server: tuple[str, Flaky], session: aiohttp.ClientSession
+) -> None:
+    url, _ = server
+    with pytest.raises(errors.ServiceUnavailable):
+        await InternalHttp(url, TOKEN, session, timeout_seconds=0.2, retries=0).call("GET", "/internal/identity/slow")
+    nobody = f"http://127.0.0.1:{free_port()}"
+    with pytest.raises(errors.ServiceUnavailable):
+        await InternalHttp(nobody, TOKEN, session, retries=1, backoff_seconds=0.01).call("GET", "/internal/identity/info")
