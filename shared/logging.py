@@ -65,4 +65,6 @@ def setup_logging(level: str = "info", fmt: str = "json", service: str = "warden
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper() if level.lower() != "trace" else "DEBUG")
-    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    # Libraries that narrate their routine work at INFO (Alembic's "Context impl …").
+    for chatty in ("aiohttp.access", "alembic"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)

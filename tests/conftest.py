@@ -139,3 +139,17 @@ async def eventually(check, timeout: float = 10.0, interval: float = 0.05):  # t
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"condition not met within {timeout}s")
         await asyncio.sleep(interval)
+
+
+@pytest.fixture
+def amqp_vhost(amqp_url: str) -> Iterator[str]:
+    """A RabbitMQ virtual host of this test's own (an AMQP URL into it), deleted with all it holds."""
+    import subprocess
+
+    name = unique("warden_test")
+    subprocess.run(["rabbitmqctl", "-q", "add_vhost", name], check=True, capture_output=True)
+    subprocess.run(["rabbitmqctl", "-q", "set_permissions", "-p", name, "guest", ".*", ".*", ".*"], check=True, capture_output=True)
+    try:
+        yield f"amqp://guest:guest@127.0.0.1:5672/{name}"
+    finally:
+        subprocess.run(["rabbitmqctl", "-q", "delete_vhost", name], capture_output=True)

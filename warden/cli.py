@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from shared.errors import ConfigError, SchemaOutOfDate
+from shared.errors import BusUnavailable, ConfigError, SchemaOutOfDate
 from shared.version import warden_version
 from warden.services import SERVICE_NAMES, SERVICES, by_name
 
@@ -74,7 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"warden: {_one_line(exc)}", file=sys.stderr)
         return EXIT_USAGE
-    except SchemaOutOfDate as exc:
+    except (SchemaOutOfDate, BusUnavailable) as exc:
         print(f"warden: {_one_line(exc)}", file=sys.stderr)
         return 1
 

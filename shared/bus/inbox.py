@@ -17,21 +17,27 @@ WorkHandler = Callable[[UnitOfWork, Envelope], Awaitable[None]]
 
 
 def idempotent(uow_factory: UnitOfWorkFactory, processed: Table, queue: str, work: WorkHandler) -> Handler:
+    async def already_processed(envelope: Envelope) -> bool:
+        async with uow_factory() as uow:
+            seen = await uow.connection.execute(
+                select(processed.c.event_id).where(processed.c.event_id == envelope.id, processed.c.queue == queue)
+            )
+            return seen.first() is not None
+
     async def handle(envelope: Envelope) -> None:
+        if await already_processed(envelope):
+            return
         try:
             async with uow_factory() as uow:
-                seen = await uow.connection.execute(
-                    select(processed.c.event_id).where(processed.c.event_id == envelope.id, processed.c.queue == queue)
-                )
-                if seen.first() is not None:
-                    return
                 await work(uow, envelope)
                 await uow.connection.execute(
                     insert(processed).values(event_id=envelope.id, queue=queue, processed_at=datetime.now(timezone.utc))
                 )
                 await uow.commit()
         except IntegrityError:
-            # Another consumer processed the same event at the same moment and committed first.
-            return
+            # Another consumer may have processed the same event at the same moment and committed
+            # first; any other integrity error is the handler's own and must be retried.
+            if not await already_processed(envelope):
+                raise
 
     return handle

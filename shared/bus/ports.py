@@ -6,7 +6,9 @@ Semantics every adapter keeps (and `tests/contract/test_bus.py` checks):
 - A subscription is a named, durable queue bound to routing-key patterns (`*` one word, `#` any).
   Two subscriptions with the same queue name share the work; different names each get a copy.
 - A message is acknowledged after its handler returns. A handler that raises gets the message again,
-  at most `max_deliveries` times in all; then it goes to the queue's dead-letter queue.
+  at most `max_deliveries` times in all; then it goes to the queue's dead-letter queue. Each retry
+  waits a little longer (`retry_delay`), so that a short outage of what the handler needs does
+  not use up every attempt in a few milliseconds.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from shared.bus.envelope import Envelope
 Handler = Callable[[Envelope], Awaitable[None]]
 
 DEFAULT_MAX_DELIVERIES = 5
+MAX_RETRY_DELAY_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,11 @@ class Subscription:
     routing_keys: Sequence[str]
     handler: Handler
     max_deliveries: int = DEFAULT_MAX_DELIVERIES
+    retry_base_seconds: float = 0.2
+
+    def retry_delay(self, failed_deliveries: int) -> float:
+        """Seconds to wait before handing back a message that has failed this many times."""
+        return min(self.retry_base_seconds * 2 ** max(0, failed_deliveries - 1), MAX_RETRY_DELAY_SECONDS)
 
 
 class Publisher(Protocol):

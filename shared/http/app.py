@@ -41,10 +41,10 @@ def create_app(
     internal_token: str = "",
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
 ) -> web.Application:
-    app = web.Application(
-        middlewares=[request_context(port, metrics), render_errors, internal_guard(internal_token)],
-        client_max_size=max_body_bytes,
-    )
+    middlewares = [request_context(port, metrics), render_errors]
+    if port == "admin":  # the internal API lives on the admin port only
+        middlewares.append(internal_guard(internal_token))
+    app = web.Application(middlewares=middlewares, client_max_size=max_body_bytes)
     app.router.add_get("/health/alive", _alive)
     app.router.add_get("/health/ready", _ready(readiness))
     app.router.add_get("/version", _version)

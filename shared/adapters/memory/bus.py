@@ -58,7 +58,10 @@ class InMemoryBus:
                 if delivery >= queue.max_deliveries:
                     queue.dead.append(envelope)
                 else:
-                    queue.pending.put_nowait((envelope, delivery + 1))
+                    # Scheduled, not slept: a failing message must not hold up the ones behind it.
+                    asyncio.get_running_loop().call_later(
+                        subscription.retry_delay(delivery), queue.pending.put_nowait, (envelope, delivery + 1)
+                    )
 
     async def dead_letters(self, queue: str) -> list[Envelope]:
         found = self._queues.get(queue)

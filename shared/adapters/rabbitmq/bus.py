@@ -1,0 +1,203 @@
+"""The bus on RabbitMQ: one durable topic exchange, a durable quorum queue per subscription.
+
+Bounded redelivery is the quorum queue's own: a handler that raises is answered with
+`nack(requeue=True)`, the queue counts the returns and, past `x-delivery-limit`, dead-letters the
+message to `<exchange>.dlx`, which routes it to `<exchange>.<queue>.dlq`. The robust connection
+re-declares the exchange, queues and bindings and re-consumes after a connection loss.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable
+from functools import partial
+
+import aio_pika
+from aio_pika.abc import (
+    AbstractIncomingMessage,
+    AbstractQueue,
+    AbstractRobustChannel,
+    AbstractRobustConnection,
+    AbstractRobustExchange,
+)
+from aio_pika.exceptions import CONNECTION_EXCEPTIONS, ChannelNotFoundEntity
+
+from shared.bus.envelope import Envelope
+from shared.bus.ports import Subscription
+from shared.errors import BusUnavailable
+
+log = logging.getLogger(__name__)
+
+# Everything a broken or missing connection can raise, plus our own deadline.
+_UNAVAILABLE = (*CONNECTION_EXCEPTIONS, TimeoutError)
+
+
+class RabbitMqBus:
+    def __init__(self, url: str, exchange: str, *, prefetch: int = 16, timeout: float = 5.0) -> None:
+        # `url` may carry aio-pika's options, e.g. `?reconnect_interval=1` (5 s by default).
+        self._url = url
+        self._exchange_name = exchange
+        self._prefetch = prefetch
+        self._timeout = timeout
+        self._connection: AbstractRobustConnection | None = None
+        self._publish_channel: AbstractRobustChannel | None = None
+        self._exchange: AbstractRobustExchange | None = None
+        self._consumers: list[tuple[AbstractQueue, str]] = []
+        self._in_flight: set[asyncio.Task[object]] = set()
+
+    def queue_name(self, queue: str) -> str:
+        return f"{self._exchange_name}.{queue}"
+
+    async def connect(self) -> None:
+        if self._connection is not None:
+            return
+        try:
+            self._connection = await aio_pika.connect_robust(self._url, timeout=self._timeout)
+            self._publish_channel = await self._connection.channel(publisher_confirms=True)
+            self._exchange = await self._declare_exchange(self._publish_channel)
+        except _UNAVAILABLE as exc:
+            await self.close()
+            raise BusUnavailable(f"cannot reach RabbitMQ: {exc!r}") from exc
+
+    async def publish(self, envelope: Envelope) -> None:
+        connection, channel, exchange = self._connection, self._publish_channel, self._exchange
+        if connection is None or channel is None or exchange is None:
+            raise BusUnavailable("the RabbitMQ bus is not connected")
+        if not connection.connected.is_set():
+            raise BusUnavailable("the RabbitMQ connection is down, reconnecting")
+        message = aio_pika.Message(
+            envelope.to_json(),
+            message_id=envelope.id,
+            type=envelope.type,
+            content_type="application/json",
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            timestamp=envelope.occurred_at,
+        )
+        try:
+            async with asyncio.timeout(self._timeout):
+                await channel.ready()  # the robust channel may still be re-opening after a reconnect
+                # mandatory=False: an event nobody subscribes to yet is not an error.
+                await exchange.publish(message, routing_key=envelope.routing_key, mandatory=False)
+        except _UNAVAILABLE as exc:
+            raise BusUnavailable(f"RabbitMQ did not confirm {envelope.type} {envelope.id}: {exc!r}") from exc
+        except asyncio.CancelledError as exc:
+            # aiormq cancels pending confirms when the connection drops; only our caller's
+            # cancellation is a real one.
+            if _really_cancelled():
+                raise
+            raise BusUnavailable(f"RabbitMQ connection lost before confirming {envelope.id}") from exc
+
+    async def subscribe(self, subscription: Subscription) -> None:
+        connection = self._require_connection()
+        name = self.queue_name(subscription.queue)
+        channel = await connection.channel(publisher_confirms=False)
+        await channel.set_qos(prefetch_count=self._prefetch)
+        exchange = await self._declare_exchange(channel)
+        dead_letter_exchange = await channel.declare_exchange(
+            f"{self._exchange_name}.dlx", aio_pika.ExchangeType.DIRECT, durable=True
+        )
+        dead_letter_queue = await channel.declare_queue(f"{name}.dlq", durable=True)
+        await dead_letter_queue.bind(dead_letter_exchange, routing_key=name)
+        queue = await channel.declare_queue(
+            name,
+            durable=True,
+            arguments={
+                "x-queue-type": "quorum",
+                # The limit counts returns (redeliveries), not deliveries: the first delivery is free.
+                "x-delivery-limit": subscription.max_deliveries - 1,
+                "x-dead-letter-exchange": dead_letter_exchange.name,
+                "x-dead-letter-routing-key": name,
+            },
+        )
+        for routing_key in subscription.routing_keys:
+            await queue.bind(exchange, routing_key=routing_key)
+        tag = await queue.consume(partial(self._deliver, subscription))
+        self._consumers.append((queue, tag))
+
+    async def _deliver(self, subscription: Subscription, message: AbstractIncomingMessage) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._in_flight.add(task)
+        try:
+            try:
+                envelope = Envelope.from_json(message.body)
+            except (ValueError, KeyError, TypeError):
+                log.error("undecodable message dead-lettered", extra={"message_id": message.message_id})
+                await _settle(message.reject(requeue=False))
+                return
+            try:
+                await subscription.handler(envelope)
+            except Exception:
+                log.exception("handler failed", extra={"queue": subscription.queue, "event_id": envelope.id})
+                earlier_failures = int((message.headers or {}).get("x-delivery-count") or 0)
+                await asyncio.sleep(subscription.retry_delay(earlier_failures + 1))
+                await _settle(message.nack(requeue=True))
+            else:
+                await _settle(message.ack())
+        finally:
+            if task is not None:
+                self._in_flight.discard(task)
+
+    async def dead_letters(self, queue: str) -> list[Envelope]:
+        connection = self._require_connection()
+        channel = await connection.channel(publisher_confirms=False)
+        found: list[Envelope] = []
+        try:
+            try:
+                dlq = await channel.declare_queue(f"{self.queue_name(queue)}.dlq", passive=True, robust=False)
+            except ChannelNotFoundEntity:
+                return found
+            while (message := await dlq.get(fail=False, timeout=self._timeout)) is not None:
+                try:
+                    found.append(Envelope.from_json(message.body))
+                except (ValueError, KeyError, TypeError):
+                    log.error("undecodable dead letter dropped: %r", message.body[:200])
+                await message.ack()
+            return found
+        finally:
+            with contextlib.suppress(*_UNAVAILABLE):
+                await channel.close()
+
+    async def healthy(self) -> bool:
+        connection = self._connection
+        return connection is not None and not connection.is_closed and connection.connected.is_set()
+
+    async def close(self) -> None:
+        connection, self._connection = self._connection, None
+        self._publish_channel = self._exchange = None
+        consumers, self._consumers = self._consumers, []
+        if connection is None:
+            return
+        if connection.connected.is_set():
+            for queue, tag in consumers:
+                with contextlib.suppress(*_UNAVAILABLE):
+                    async with asyncio.timeout(self._timeout):
+                        await queue.cancel(tag)
+            # Let handlers already running finish and ack rather than be cancelled mid-way.
+            if self._in_flight:
+                await asyncio.wait(set(self._in_flight), timeout=self._timeout)
+        with contextlib.suppress(*_UNAVAILABLE):
+            await connection.close()
+
+    def _require_connection(self) -> AbstractRobustConnection:
+        if self._connection is None:
+            raise BusUnavailable("the RabbitMQ bus is not connected")
+        return self._connection
+
+    async def _declare_exchange(self, channel: AbstractRobustChannel) -> AbstractRobustExchange:
+        return await channel.declare_exchange(self._exchange_name, aio_pika.ExchangeType.TOPIC, durable=True)
+
+
+async def _settle(settlement: Awaitable[None]) -> None:
+    """Acks and nacks on a channel that has since died are moot: the broker redelivers anyway."""
+    try:
+        await settlement
+    except _UNAVAILABLE as exc:
+        log.warning("could not settle a message, the broker will redeliver it: %r", exc)
+
+
+def _really_cancelled() -> bool:
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0

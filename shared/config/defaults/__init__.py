@@ -1,0 +1,57 @@
+"""What Warden runs with when it is given no config file, and the dev-mode placeholder secret.
+
+With no config file the tree is a complete development setup: a SQLite file in the working
+directory, the built-in email + password identity schema shipped beside this module, and every
+self-service UI URL pointing at the built-in UI under `<public base_url>ui/`. Recovery and
+verification keep Kratos's default (disabled), because enabling them requires a courier. The
+environment still overrides any of it.
+
+Cookie secrets are never generated at start-up (sessions would not survive a restart, and replicas
+would disagree). In dev mode only, a fixed, public placeholder fills `secrets.cookie` when neither
+`secrets.cookie` nor `secrets.default` is set; outside dev mode nothing is filled in, and the
+features that sign cookies decide what an empty list means.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from shared.config.tree import MISSING, deep_merge, get_path
+
+HERE = Path(__file__).parent
+DEFAULT_IDENTITY_SCHEMA = HERE / "identity.default.schema.json"
+DEV_DATABASE_FILE = "warden.sqlite"
+# Public on purpose: anyone can forge cookies signed with it. Dev mode only.
+DEV_COOKIE_SECRET = "WARDEN-DEV-ONLY-INSECURE-COOKIE-SECRET"
+UI_PAGES = ("login", "registration", "settings", "recovery", "verification", "error")
+
+
+def dev_config(public_base_url: str, cwd: Path) -> dict[str, Any]:
+    """The whole config used when no file is given; `public_base_url` locates the built-in UI."""
+    ui = public_base_url.rstrip("/") + "/ui/"
+    flows: dict[str, Any] = {page: {"ui_url": ui + page} for page in UI_PAGES}
+    flows["registration"]["after"] = {"password": {"hooks": [{"hook": "session"}]}}
+    flows["logout"] = {"after": {"default_browser_return_url": ui + "login"}}
+    return {
+        "dsn": f"sqlite://{(cwd / DEV_DATABASE_FILE).resolve()}?_fk=true",
+        "identity": {
+            "default_schema_id": "default",
+            "schemas": [{"id": "default", "url": f"file://{DEFAULT_IDENTITY_SCHEMA.resolve()}"}],
+        },
+        "selfservice": {
+            "default_browser_return_url": ui + "welcome",
+            "allowed_return_urls": [public_base_url],
+            "methods": {"password": {"enabled": True}},
+            "flows": flows,
+        },
+    }
+
+
+def with_dev_secret(tree: dict[str, Any]) -> dict[str, Any]:
+    """`tree` with the placeholder cookie secret when no cookie or default secret is configured."""
+    if get_path(tree, ("secrets", "cookie")) not in (MISSING, None, []):
+        return tree
+    if get_path(tree, ("secrets", "default")) not in (MISSING, None, []):
+        return tree
+    return deep_merge(tree, {"secrets": {"cookie": [DEV_COOKIE_SECRET]}})

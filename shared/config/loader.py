@@ -1,0 +1,47 @@
+"""`load_settings`: config files, then the environment, then secrets, then validation.
+
+Order, as in Kratos: files merge in the order given (mappings deep-merged, everything else replaced by
+the later file), environment variables override them, and the result is validated as a whole
+against Kratos's schema plus Warden's keys. With no file at all, a complete development config
+(shared.config.defaults) is the base layer. Secret references are resolved before validation, so
+length and format rules apply to the real values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from shared.config.defaults import dev_config, with_dev_secret
+from shared.config.env import env_overrides
+from shared.config.locations import check_identity_schemas
+from shared.config.schema import validate
+from shared.config.secrets import resolve_secrets
+from shared.config.settings import PUBLIC_PORT, Settings, build_settings, default_base_url
+from shared.config.tree import deep_merge, read_config_file
+
+
+def load_settings(config_paths: Sequence[Path], environ: Mapping[str, str], *, dev: bool = False) -> Settings:
+    """Raises shared.errors.ConfigError, with a one-line message naming the key, on any problem."""
+    paths = [Path(path) for path in config_paths]
+    tree: dict[str, Any] = {}
+    for path in paths:
+        tree = deep_merge(tree, read_config_file(path))
+    tree = deep_merge(tree, env_overrides(environ))
+    cwd = Path.cwd()
+    if not paths:
+        tree = deep_merge(dev_config(_public_base_url(tree), cwd), tree)
+    config_dir = paths[0].resolve().parent if paths else cwd
+    dev = dev or tree.get("dev") is True
+    if dev:
+        tree = with_dev_secret(tree)
+    tree = resolve_secrets(tree, environ, config_dir)
+    validate(tree)
+    check_identity_schemas(tree, config_dir)
+    return build_settings(tree, dev=dev, config_dir=config_dir)
+
+
+def _public_base_url(tree: dict[str, Any]) -> str:
+    public = (tree.get("serve") or {}).get("public") or {}
+    return public.get("base_url") or default_base_url(public.get("port", PUBLIC_PORT))

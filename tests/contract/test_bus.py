@@ -1,0 +1,239 @@
+"""The bus contract (`shared/bus/ports.py`), run against every adapter: the in-process bus and
+RabbitMQ (a real broker, an exchange of the test's own, deleted afterwards)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import collections
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+import aio_pika
+import pytest
+
+from shared.adapters.memory.bus import InMemoryBus
+from shared.adapters.rabbitmq.bus import RabbitMqBus
+from shared.bus.envelope import Envelope
+from shared.bus.ports import Bus, Handler, Subscription
+from shared.errors import BusUnavailable
+from tests.conftest import eventually, unique
+
+
+async def delete_everything(url: str, exchange: str, queues: Sequence[str]) -> None:
+    """Removes what a RabbitMqBus on `exchange` declared for `queues`, so tests leave no trace."""
+    connection = await aio_pika.connect(url)
+    try:
+        channel = await connection.channel()
+        for queue in queues:
+            await channel.queue_delete(f"{exchange}.{queue}")
+            await channel.queue_delete(f"{exchange}.{queue}.dlq")
+        await channel.exchange_delete(exchange)
+        await channel.exchange_delete(f"{exchange}.dlx")
+    finally:
+        await connection.close()
+
+
+@dataclass
+class BusUnderTest:
+    bus: Bus
+    queues: set[str] = field(default_factory=set)
+
+    async def subscribe(
+        self, queue: str, keys: Sequence[str], handler: Handler, max_deliveries: int = 5, retry_base: float = 0.01
+    ) -> None:
+        self.queues.add(queue)
+        await self.bus.subscribe(Subscription(queue, keys, handler, max_deliveries, retry_base_seconds=retry_base))
+
+    async def publish(self, event_type: str, **data: object) -> Envelope:
+        envelope = Envelope(type=event_type, source="test", data=dict(data))
+        await self.bus.publish(envelope)
+        return envelope
+
+
+@pytest.fixture(params=["memory", "rabbitmq"])
+async def under_test(request: pytest.FixtureRequest) -> AsyncIterator[BusUnderTest]:
+    if request.param == "memory":
+        harness = BusUnderTest(InMemoryBus())
+        await harness.bus.connect()
+        yield harness
+        await harness.bus.close()
+        return
+    url, exchange = request.getfixturevalue("amqp_url"), request.getfixturevalue("exchange_name")
+    harness = BusUnderTest(RabbitMqBus(url, exchange))
+    try:
+        await harness.bus.connect()
+        yield harness
+    finally:
+        await harness.bus.close()
+        await delete_everything(url, exchange, sorted(harness.queues))
+
+
+def recorder() -> tuple[list[Envelope], Handler]:
+    received: list[Envelope] = []
+
+    async def handle(envelope: Envelope) -> None:
+        received.append(envelope)
+
+    return received, handle
+
+
+async def test_a_published_event_reaches_its_subscriber(under_test: BusUnderTest) -> None:
+    received, handle = recorder()
+    await under_test.subscribe("identity", ["identity.created"], handle)
+
+    sent = await under_test.publish("identity.created", id="a")
+
+    await eventually(lambda: received)
+    assert [e.id for e in received] == [sent.id]
+
+
+async def test_the_envelope_round_trips(under_test: BusUnderTest) -> None:
+    received, handle = recorder()
+    await under_test.subscribe("roundtrip", ["#"], handle)
+    sent = Envelope(
+        type="identity.updated",
+        source="identity",
+        data={"id": "7f1c", "traits": {"email": "zoë@example.org", "tags": [1, 2.5, None, True]}},
+        occurred_at=datetime(2024, 5, 17, 9, 30, 12, 345678, tzinfo=timezone.utc),
+    )
+
+    await under_test.bus.publish(sent)
+
+    await eventually(lambda: received)
+    assert received == [sent]
+    got = received[0]
+    assert (got.id, got.type, got.source, got.occurred_at, got.data) == (
+        sent.id, sent.type, sent.source, sent.occurred_at, sent.data
+    )
+
+
+async def test_topic_patterns_route_matching_keys_only(under_test: BusUnderTest) -> None:
+    star, handle_star = recorder()
+    everything, handle_everything = recorder()
+    exact, handle_exact = recorder()
+    await under_test.subscribe("star", ["identity.*"], handle_star)
+    await under_test.subscribe("everything", ["#"], handle_everything)
+    await under_test.subscribe("exact", ["session.revoked"], handle_exact)
+
+    for event_type in ["identity.created", "identity.credentials.changed", "session.revoked", "session.issued",
+                       "courier.message.requested", "identities.created"]:
+        await under_test.publish(event_type)
+    # Markers last: once a queue's marker is in, anything routed to it before has been handled.
+    await under_test.publish("identity.marker", marker=True)
+    await under_test.publish("session.revoked", marker=True)
+
+    def markers(received: list[Envelope]) -> int:
+        return sum(1 for e in received if e.data.get("marker"))
+
+    await eventually(lambda: markers(star) == 1 and markers(exact) == 1 and markers(everything) == 2)
+    assert [e.type for e in star] == ["identity.created", "identity.marker"]
+    assert [e.type for e in exact] == ["session.revoked", "session.revoked"]
+    assert len(everything) == 8
+
+
+async def test_different_queues_each_get_a_copy(under_test: BusUnderTest) -> None:
+    first, handle_first = recorder()
+    second, handle_second = recorder()
+    await under_test.subscribe("session", ["identity.#"], handle_first)
+    await under_test.subscribe("courier", ["identity.#"], handle_second)
+
+    sent = [await under_test.publish("identity.deleted", n=n) for n in range(5)]
+
+    await eventually(lambda: len(first) == 5 and len(second) == 5)
+    assert {e.id for e in first} == {e.id for e in second} == {e.id for e in sent}
+
+
+async def test_subscribers_on_the_same_queue_share_the_work(under_test: BusUnderTest) -> None:
+    handled: collections.Counter[str] = collections.Counter()
+
+    async def handle(envelope: Envelope) -> None:
+        handled[envelope.id] += 1
+
+    await under_test.subscribe("workers", ["identity.created"], handle)
+    await under_test.subscribe("workers", ["identity.created"], handle)
+
+    sent = [await under_test.publish("identity.created", n=n) for n in range(20)]
+    marker = await under_test.publish("identity.created", marker=True)
+
+    await eventually(lambda: sum(handled.values()) >= 21 and marker.id in handled)
+    del handled[marker.id]
+    assert set(handled) == {e.id for e in sent}
+    assert set(handled.values()) == {1}
+
+
+async def test_a_failing_handler_gets_the_message_again_until_it_succeeds(under_test: BusUnderTest) -> None:
+    attempts: list[str] = []
+    done: list[str] = []
+
+    async def flaky(envelope: Envelope) -> None:
+        attempts.append(envelope.id)
+        if len(attempts) < 3:
+            raise RuntimeError("not yet")
+        done.append(envelope.id)
+
+    await under_test.subscribe("flaky", ["identity.updated"], flaky, max_deliveries=5)
+    sent = await under_test.publish("identity.updated")
+
+    await eventually(lambda: done)
+    assert attempts == [sent.id] * 3
+    assert done == [sent.id]
+    assert await under_test.bus.dead_letters("flaky") == []
+
+
+async def test_retries_back_off_and_do_not_hold_up_other_messages(under_test: BusUnderTest) -> None:
+    seen: list[tuple[str, float]] = []
+    loop = asyncio.get_running_loop()
+
+    async def fails_twice_on_poison(envelope: Envelope) -> None:
+        seen.append((envelope.data["name"], loop.time()))
+        if envelope.data["name"] == "poison" and sum(1 for n, _ in seen if n == "poison") < 3:
+            raise RuntimeError("not yet")
+
+    await under_test.subscribe("backoff", ["identity.updated"], fails_twice_on_poison, retry_base=0.2)
+    await under_test.publish("identity.updated", name="poison")
+    await under_test.publish("identity.updated", name="healthy")
+
+    await eventually(lambda: sum(1 for n, _ in seen if n == "poison") == 3)
+    poison = [t for n, t in seen if n == "poison"]
+    healthy = [t for n, t in seen if n == "healthy"]
+    assert poison[1] - poison[0] >= 0.18 and poison[2] - poison[1] >= 0.38, "the delay doubles"
+    assert healthy and healthy[0] < poison[1], "the healthy message did not wait for the poison's retries"
+
+
+async def test_an_always_failing_message_is_dead_lettered_after_max_deliveries(under_test: BusUnderTest) -> None:
+    attempts: list[str] = []
+
+    async def broken(envelope: Envelope) -> None:
+        attempts.append(envelope.id)
+        raise RuntimeError("always")
+
+    await under_test.subscribe("broken", ["identity.deleted"], broken, max_deliveries=3)
+    sent = await under_test.publish("identity.deleted", id="x")
+
+    dead: list[Envelope] = []
+
+    async def drained() -> bool:
+        dead.extend(await under_test.bus.dead_letters("broken"))
+        return bool(dead)
+
+    await eventually(drained)
+    assert dead == [sent]
+    assert attempts == [sent.id] * 3
+    assert await under_test.bus.dead_letters("broken") == []
+
+
+async def test_dead_letters_of_an_unknown_queue_is_empty(under_test: BusUnderTest) -> None:
+    assert await under_test.bus.dead_letters(unique("nobody")) == []
+
+
+async def test_publish_after_close_is_unavailable_and_close_is_idempotent(under_test: BusUnderTest) -> None:
+    assert await under_test.bus.healthy()
+
+    await under_test.bus.close()
+    await under_test.bus.close()
+
+    assert not await under_test.bus.healthy()
+    with pytest.raises(BusUnavailable):
+        await under_test.publish("identity.created")

@@ -1,0 +1,110 @@
+"""Warden as an operator meets it: real processes started by the CLI, over real HTTP."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import aiohttp
+import pytest
+import yaml
+
+from shared.clients.http import HttpServiceClient, InternalHttp
+from tests.e2e.warden_process import WardenProcess, run_cli, status
+
+SERVICES = ("identity", "session", "selfservice", "courier")
+
+
+def test_embedded_default_is_ready_on_both_ports_within_5_seconds(tmp_path: Path) -> None:
+    warden = WardenProcess(["serve", "--dev"], env={}, cwd=tmp_path)
+    try:
+        took = warden.wait_ready(timeout=5.0)
+        assert took < 5.0
+        assert status(warden.url("admin") + "/metrics") == 200
+        assert status(warden.url("public") + "/metrics") == 404
+    finally:
+        assert warden.stop() == 0, "SIGTERM is a clean shutdown"
+    assert (tmp_path / "warden.sqlite").exists(), "the embedded default keeps its data in the working directory"
+
+
+def test_embedded_memory_dsn_with_a_kratos_config(tmp_path: Path) -> None:
+    config = Path("tests/fixtures/quickstart/email-password/kratos.yml").resolve()
+    warden = WardenProcess(["serve", "-c", str(config), "--dev", "--watch-courier"], env={}, cwd=tmp_path)
+    try:
+        warden.wait_ready(timeout=10.0)
+    finally:
+        assert warden.stop() == 0
+    assert not list(tmp_path.iterdir()), "dsn: memory writes no file"
+
+
+def test_unknown_flag_is_one_line_and_exit_code_2(tmp_path: Path) -> None:
+    result = run_cli(["serve", "--no-such-flag"], env={}, cwd=tmp_path)
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "--no-such-flag" in result.stderr
+
+
+def test_bad_config_is_one_line_naming_the_key_and_exit_code_2(tmp_path: Path) -> None:
+    quickstart = Path("tests/fixtures/quickstart/email-password")
+    tree = yaml.safe_load((quickstart / "kratos.yml").read_text())
+    tree["serve"]["public"]["portt"] = 4433
+    config = tmp_path / "kratos.yml"
+    config.write_text(yaml.safe_dump(tree))
+    (tmp_path / "identity.schema.json").write_text((quickstart / "identity.schema.json").read_text())
+    result = run_cli(["serve", "-c", str(config)], env={}, cwd=tmp_path)
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "serve.public" in result.stderr and "portt" in result.stderr
+
+
+def test_a_lone_service_refuses_in_process_bus(tmp_path: Path) -> None:
+    result = run_cli(["serve", "identity"], env={"DSN": "memory"}, cwd=tmp_path)
+    assert result.returncode == 2
+    assert "bus.url" in result.stderr
+
+
+def _distributed_env(pg_dsn: str, amqp_vhost: str, redis_url: str, redis_prefix: str) -> dict[str, str]:
+    return {
+        "DSN": pg_dsn,
+        "BUS_URL": amqp_vhost,
+        "CACHE_URL": redis_url,
+        "CACHE_PREFIX": redis_prefix,
+        "SERVICES_INTERNAL_TOKEN": "e2e-internal-token",
+    }
+
+
+def test_a_service_refuses_an_out_of_date_schema(
+    tmp_path: Path, pg_dsn: str, amqp_vhost: str, redis_url: str, redis_prefix: str
+) -> None:
+    env = _distributed_env(pg_dsn, amqp_vhost, redis_url, redis_prefix)
+    result = run_cli(["serve", "identity"], env=env, cwd=tmp_path)
+    assert result.returncode == 1
+    assert "warden migrate" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+async def test_each_service_in_its_own_process_answers_another_over_http(
+    tmp_path: Path, pg_dsn: str, amqp_vhost: str, redis_url: str, redis_prefix: str
+) -> None:
+    env = _distributed_env(pg_dsn, amqp_vhost, redis_url, redis_prefix)
+    for _ in range(2):  # idempotent
+        migrated = run_cli(["migrate", "sql", "-e", "--yes"], env=env, cwd=tmp_path)
+        assert migrated.returncode == 0, migrated.stderr
+
+    processes = {name: WardenProcess(["serve", name], env=env, cwd=tmp_path) for name in SERVICES}
+    try:
+        for warden in processes.values():
+            warden.wait_ready(timeout=20.0)
+        async with aiohttp.ClientSession() as session:
+            for name, warden in processes.items():
+                client = HttpServiceClient(name, InternalHttp(warden.url("admin"), "e2e-internal-token", session))
+                assert (await client.info())["service"] == name
+                # The internal API is not on the public port, and refuses a wrong token.
+                async with session.get(f"{warden.url('public')}/internal/{name}/info") as response:
+                    assert response.status == 404
+                async with session.get(
+                    f"{warden.url('admin')}/internal/{name}/info", headers={"X-Warden-Internal-Token": "wrong"}
+                ) as response:
+                    assert response.status == 401
+    finally:
+        codes = {name: warden.stop() for name, warden in processes.items()}
+    assert codes == {name: 0 for name in SERVICES}

@@ -1,0 +1,79 @@
+"""Starting real `warden` processes for end-to-end tests, and waiting for them."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from tests.conftest import free_port
+
+
+class WardenProcess:
+    def __init__(self, args: Sequence[str], env: Mapping[str, str], cwd: Path) -> None:
+        self.public_port, self.admin_port = free_port(), free_port()
+        full_env = {k: v for k, v in os.environ.items() if k not in {"DSN"}}
+        full_env.update(env)
+        full_env.update(SERVE_PUBLIC_PORT=str(self.public_port), SERVE_ADMIN_PORT=str(self.admin_port))
+        full_env.setdefault("LOG_LEVEL", "warning")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "warden.cli", *args],
+            env=full_env,
+            cwd=cwd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    def url(self, port: str) -> str:
+        return f"http://127.0.0.1:{self.public_port if port == 'public' else self.admin_port}"
+
+    def wait_ready(self, timeout: float = 15.0) -> float:
+        """Seconds until /health/ready answered 200 on both ports."""
+        started = time.monotonic()
+        pending = {"public", "admin"}
+        while pending:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"warden exited with {self.proc.returncode}: {self.proc.stderr.read()}")  # type: ignore[union-attr]
+            for port in list(pending):
+                if status(self.url(port) + "/health/ready") == 200:
+                    pending.discard(port)
+            if time.monotonic() - started > timeout:
+                self.stop()
+                raise AssertionError(f"not ready within {timeout}s: {pending}; stderr: {self.proc.stderr.read()}")  # type: ignore[union-attr]
+            time.sleep(0.05)
+        return time.monotonic() - started
+
+    def stop(self, timeout: float = 15.0) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+
+def status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    except OSError:
+        return 0
+
+
+def run_cli(args: Sequence[str], env: Mapping[str, str], cwd: Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    full_env = {k: v for k, v in os.environ.items() if k not in {"DSN"}}
+    full_env.update(env)
+    return subprocess.run(
+        [sys.executable, "-m", "warden.cli", *args], env=full_env, cwd=cwd, capture_output=True, text=True, timeout=timeout
+    )

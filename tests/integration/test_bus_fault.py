@@ -1,0 +1,292 @@
+"""The outbox and the idempotent consumer across a broker outage, on PostgreSQL and RabbitMQ.
+
+A TCP proxy of the test's own sits between both buses and RabbitMQ; cutting it drops every
+connection and refuses new ones, which is what a broker restart or a network split looks like to
+the client. Every committed event must then arrive exactly once (by its side effect), the rolled
+back one never, and the outbox must drain.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+
+import aio_pika
+import pytest
+from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select
+from yarl import URL
+
+from shared.adapters.rabbitmq.bus import RabbitMqBus
+from shared.bus.envelope import Envelope
+from shared.bus.inbox import idempotent
+from shared.bus.outbox import Outbox, OutboxRelay
+from shared.bus.ports import Subscription
+from shared.errors import BusUnavailable
+from shared.storage.database import Database
+from shared.storage.migrations import MigrationSet, upgrade
+from shared.storage.tables import outbox_table, processed_events_table
+from shared.storage.uow import UnitOfWork, UnitOfWorkFactory
+from tests.conftest import eventually, free_port
+
+MIGRATIONS = MigrationSet("identity", Path(__file__).resolve().parents[2] / "services/identity/migrations")
+QUEUE = "fault"
+
+# The consumer's side effect: one row per time its work ran (no unique key, so duplicates show).
+received = Table(
+    "fault_received",
+    MetaData(),
+    Column("n", Integer, primary_key=True, autoincrement=True),
+    Column("event_id", String(36), nullable=False),
+)
+
+
+class CuttableProxy:
+    """Forwards 127.0.0.1:<port> to RabbitMQ until cut; while cut, new connections are refused.
+    Stalled, it keeps the connections open but forwards nothing (a broker that stops answering)."""
+
+    def __init__(self, upstream_port: int) -> None:
+        self.port = free_port()
+        self._upstream_port = upstream_port
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+        self.connections = 0
+        self.stalled = False
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port, reuse_address=True)
+
+    async def cut(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+        for writer in list(self._writers):
+            writer.transport.abort()
+        self._writers.clear()
+
+    async def _accept(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
+        try:
+            upstream_reader, upstream_writer = await asyncio.open_connection("127.0.0.1", self._upstream_port)
+        except OSError:
+            client_writer.transport.abort()
+            return
+        self.connections += 1
+        self._writers |= {client_writer, upstream_writer}
+        await asyncio.gather(
+            self._pipe(client_reader, upstream_writer), self._pipe(upstream_reader, client_writer),
+            return_exceptions=True,
+        )
+        for writer in (client_writer, upstream_writer):
+            self._writers.discard(writer)
+            writer.transport.abort()
+
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while data := await reader.read(65536):
+            if not self.stalled:
+                writer.write(data)
+                await writer.drain()
+        writer.transport.abort()
+
+
+class FailureCounter:
+    """The relay's publisher, counting how often the broker turned it away."""
+
+    def __init__(self, bus: RabbitMqBus) -> None:
+        self._bus = bus
+        self.count = 0
+
+    async def publish(self, envelope: Envelope) -> None:
+        try:
+            await self._bus.publish(envelope)
+        except BusUnavailable:
+            self.count += 1
+            raise
+
+
+
+
+async def delete_everything(url: str, exchange: str, queues: Sequence[str]) -> None:
+    """Removes what a RabbitMqBus on `exchange` declared for `queues`, so tests leave no trace."""
+    connection = await aio_pika.connect(url)
+    try:
+        channel = await connection.channel()
+        for queue in queues:
+            await channel.queue_delete(f"{exchange}.{queue}")
+            await channel.queue_delete(f"{exchange}.{queue}.dlq")
+        await channel.exchange_delete(exchange)
+        await channel.exchange_delete(f"{exchange}.dlx")
+    finally:
+        await connection.close()
+
+
+@pytest.fixture
+async def database(pg_dsn: str) -> AsyncIterator[Database]:
+    db = Database.from_dsn(pg_dsn)
+    await upgrade(db, MIGRATIONS)
+    async with db.transaction() as conn:
+        await conn.run_sync(received.metadata.create_all)
+    yield db
+    await db.dispose()
+
+
+@pytest.fixture
+async def proxy(amqp_url: str) -> AsyncIterator[CuttableProxy]:
+    proxied = CuttableProxy(URL(amqp_url).port or 5672)
+    await proxied.start()
+    yield proxied
+    await proxied.cut()
+
+
+@pytest.fixture
+async def broker_cleanup(amqp_url: str, exchange_name: str) -> AsyncIterator[None]:
+    yield
+    await delete_everything(amqp_url, exchange_name, [QUEUE])
+
+
+def through(proxy: CuttableProxy, amqp_url: str) -> str:
+    # Reconnect quickly so the test does not wait out aio-pika's default 5 s.
+    return str(URL(amqp_url).with_port(proxy.port).with_query(reconnect_interval="0.3"))
+
+
+async def record(uow: UnitOfWork, envelope: Envelope) -> None:
+    await uow.connection.execute(insert(received).values(event_id=envelope.id))
+
+
+async def received_ids(database: Database) -> list[str]:
+    async with database.connect() as conn:
+        return list((await conn.execute(select(received.c.event_id))).scalars())
+
+
+async def unpublished(database: Database, outbox: Outbox) -> int:
+    table = outbox.table
+    async with database.connect() as conn:
+        query = select(func.count()).select_from(table).where(table.c.published_at.is_(None))
+        return (await conn.execute(query)).scalar_one()
+
+
+async def commit_events(uow_factory: UnitOfWorkFactory, count: int, batch: str) -> list[str]:
+    ids = []
+    for n in range(count):
+        async with uow_factory() as uow:
+            ids.append(uow.emit("identity.updated", {"batch": batch, "n": n}).id)
+            await uow.commit()
+    return ids
+
+
+async def test_every_committed_event_arrives_once_across_a_broker_outage(
+    database: Database, proxy: CuttableProxy, amqp_url: str, exchange_name: str, broker_cleanup: None
+) -> None:
+    outbox = Outbox(outbox_table(MetaData(), "identity"))
+    uow_factory = UnitOfWorkFactory(database, outbox, "identity")
+    processed = processed_events_table(MetaData(), "identity")
+    publisher = RabbitMqBus(through(proxy, amqp_url), exchange_name)
+    consumer = RabbitMqBus(through(proxy, amqp_url), exchange_name)
+    failures = FailureCounter(publisher)
+    relay = OutboxRelay(database, outbox, failures, poll_seconds=0.2, max_backoff_seconds=1.0)
+    await publisher.connect()
+    await consumer.connect()
+    await consumer.subscribe(Subscription(QUEUE, ["identity.#"], idempotent(uow_factory, processed, QUEUE, record)))
+    relaying = asyncio.create_task(relay.run())
+    try:
+        before = await commit_events(uow_factory, 10, "before")
+        await eventually(lambda: _has_all(database, before))
+        in_flight = await commit_events(uow_factory, 5, "in-flight")
+
+        await proxy.cut()
+        await eventually(lambda: _all_down(publisher, consumer))
+        during = await commit_events(uow_factory, 10, "during")
+        async with uow_factory() as uow:
+            rolled_back = uow.emit("identity.updated", {"batch": "rolled back"}).id
+        # Hold the outage until the relay has been turned away a few times (and the buses' reconnects
+        # with it), so the retry paths really run.
+        await eventually(lambda: failures.count >= 3)
+        assert await unpublished(database, outbox) >= len(during)
+        assert not await publisher.healthy() and not await consumer.healthy()
+        connections_before_restore = proxy.connections
+
+        await proxy.start()
+        committed = before + in_flight + during
+        await eventually(lambda: _has_all(database, committed), timeout=30)
+        await eventually(lambda: _outbox_drained(database, outbox), timeout=10)
+
+        ids = await received_ids(database)
+        assert sorted(ids) == sorted(committed), "each committed event's side effect exactly once"
+        assert rolled_back not in ids
+        async with database.connect() as conn:
+            outbox_ids = set((await conn.execute(select(outbox.table.c.id))).scalars())
+        assert outbox_ids == set(committed), "the rolled-back unit of work left nothing in the outbox"
+        assert proxy.connections >= connections_before_restore + 2, "both buses reconnected through the proxy"
+        assert await publisher.healthy() and await consumer.healthy()
+    finally:
+        relaying.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await relaying
+        await publisher.close()
+        await consumer.close()
+
+
+async def test_a_redelivered_event_applies_its_side_effect_once(
+    database: Database, amqp_url: str, exchange_name: str, broker_cleanup: None
+) -> None:
+    outbox = Outbox(outbox_table(MetaData(), "identity"))
+    uow_factory = UnitOfWorkFactory(database, outbox, "identity")
+    handler = idempotent(uow_factory, processed_events_table(MetaData(), "identity"), QUEUE, record)
+    deliveries: list[str] = []
+
+    async def counted(envelope: Envelope) -> None:
+        await handler(envelope)
+        deliveries.append(envelope.id)
+
+    bus = RabbitMqBus(amqp_url, exchange_name)
+    await bus.connect()
+    try:
+        await bus.subscribe(Subscription(QUEUE, ["identity.#"], counted))
+        envelope = Envelope(type="identity.deleted", source="identity", data={"id": "x"})
+        await bus.publish(envelope)
+        await bus.publish(envelope)  # what a relay that lost a confirm does
+        await eventually(lambda: len(deliveries) == 2)
+        racing = Envelope(type="identity.deleted", source="identity", data={"id": "y"})
+        await asyncio.gather(handler(racing), handler(racing))  # two replicas handed the same event at once
+
+        assert sorted(await received_ids(database)) == sorted([envelope.id, racing.id])
+    finally:
+        await bus.close()
+
+
+async def test_publish_gives_up_on_a_broker_that_stops_answering(
+    proxy: CuttableProxy, amqp_url: str, exchange_name: str, broker_cleanup: None
+) -> None:
+    bus = RabbitMqBus(through(proxy, amqp_url), exchange_name, timeout=0.5)
+    await bus.connect()
+    try:
+        proxy.stalled = True
+        started = asyncio.get_running_loop().time()
+        with pytest.raises(BusUnavailable):
+            await bus.publish(Envelope(type="identity.created", source="identity", data={}))
+        assert asyncio.get_running_loop().time() - started < 2
+    finally:
+        await proxy.cut()  # else close() waits out aiormq's own close timeout on the stalled socket
+        await bus.close()
+
+
+async def test_connecting_to_no_broker_is_unavailable(exchange_name: str) -> None:
+    bus = RabbitMqBus(f"amqp://guest:guest@127.0.0.1:{free_port()}/", exchange_name)
+    with pytest.raises(BusUnavailable):
+        await bus.connect()
+    assert not await bus.healthy()
+    await bus.close()
+
+
+async def _has_all(database: Database, ids: list[str]) -> bool:
+    return set(ids) <= set(await received_ids(database))
+
+
+async def _outbox_drained(database: Database, outbox: Outbox) -> bool:
+    return await unpublished(database, outbox) == 0
+
+
+async def _all_down(*buses: RabbitMqBus) -> bool:
+    return not any([await bus.healthy() for bus in buses])

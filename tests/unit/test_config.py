@@ -1,0 +1,327 @@
+"""shared.config: Kratos-compatible loading, validation, environment overrides and secrets."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+from typing import Any
+
+import pydantic
+import pytest
+import yaml
+
+from shared.config import Settings, load_settings, read_schema_document, resolve_schema_location
+from shared.config.defaults import DEFAULT_IDENTITY_SCHEMA, DEV_COOKIE_SECRET
+from shared.config.tree import deep_merge
+from shared.errors import ConfigError
+
+QUICKSTART = Path(__file__).parents[1] / "fixtures" / "quickstart"
+QUICKSTARTS = ("all-strategies", "email-password", "passkey", "phone-password", "webauthn")
+SCHEMA_B64 = "base64://" + base64.b64encode(b'{"type": "object"}').decode()
+MINIMAL: dict[str, Any] = {
+    "dsn": "memory",
+    "identity": {"schemas": [{"id": "default", "url": SCHEMA_B64}]},
+    "selfservice": {"default_browser_return_url": "http://127.0.0.1:4455/"},
+}
+
+
+def write(directory: Path, name: str, data: dict[str, Any]) -> Path:
+    path = directory / name
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return path
+
+
+def load(tmp_path: Path, extra: dict[str, Any] | None = None, environ: dict[str, str] | None = None) -> Settings:
+    config = write(tmp_path, "kratos.yml", deep_merge(MINIMAL, extra or {}))
+    return load_settings([config], environ or {})
+
+
+def config_error(tmp_path: Path, extra: dict[str, Any], environ: dict[str, str] | None = None) -> str:
+    with pytest.raises(ConfigError) as caught:
+        load(tmp_path, extra, environ)
+    message = str(caught.value)
+    assert "\n" not in message and message.startswith("config: ")
+    return message
+
+
+# --- Kratos's quickstart configs ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", QUICKSTARTS)
+def test_each_quickstart_loads(name: str) -> None:
+    # passkey's kratos.yml has no dsn: Kratos's docker-compose gives it as DSN, and so do we.
+    environ = {"DSN": "memory"} if name == "passkey" else {}
+    settings = load_settings([QUICKSTART / name / "kratos.yml"], environ)
+    assert settings.dsn == "memory"
+    assert settings.log.format == "text" and settings.log.level == "debug"
+    assert settings.log.leak_sensitive_values is True
+    assert settings.secrets.cookie == ["PLEASE-CHANGE-ME-I-AM-VERY-INSECURE"]
+    assert settings.secrets.cipher == ["32-LONG-SECRET-NOT-SECURE-AT-ALL"]
+    assert settings.serve.admin.base_url == "http://kratos:4434/"
+    assert settings.config_dir == (QUICKSTART / name).resolve()
+    url = settings.get("identity.schemas.0.url")
+    assert settings.resolve_schema_location(url) == str((QUICKSTART / name / "identity.schema.json").resolve())
+
+
+def test_quickstart_without_a_dsn_fails_naming_it() -> None:
+    with pytest.raises(ConfigError, match=r"^config: dsn: missing required key$"):
+        load_settings([QUICKSTART / "passkey" / "kratos.yml"], {})
+
+
+def test_quickstart_version_and_dev_keys_are_accepted(tmp_path: Path) -> None:
+    settings = load(tmp_path, {"version": "v0.13.0", "dev": True})
+    assert settings.dev is True
+    assert settings.secrets.cookie == [DEV_COOKIE_SECRET]
+
+
+# --- no config file ---------------------------------------------------------------------------------
+
+
+def test_no_config_gives_a_complete_dev_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings([], {})
+    assert settings.dsn == f"sqlite://{tmp_path.resolve() / 'warden.sqlite'}?_fk=true"
+    assert settings.config_dir == tmp_path.resolve()
+    assert settings.serve.public.base_url == "http://127.0.0.1:4433/"
+    assert settings.serve.admin.port == 4434 and settings.serve.public.host == ""
+    assert settings.get("selfservice.flows.login.ui_url") == "http://127.0.0.1:4433/ui/login"
+    assert settings.get("selfservice.flows.error.ui_url") == "http://127.0.0.1:4433/ui/error"
+    assert settings.get("selfservice.default_browser_return_url") == "http://127.0.0.1:4433/ui/welcome"
+    assert settings.get("selfservice.methods.password.enabled") is True
+    schema_url = settings.get("identity.schemas.0.url")
+    assert settings.resolve_schema_location(schema_url) == str(DEFAULT_IDENTITY_SCHEMA.resolve())
+    assert settings.log.level == "info" and settings.log.format == "json"
+    assert settings.secrets.cookie == []  # outside dev mode, nothing is made up
+
+
+def test_no_config_in_dev_mode_uses_the_placeholder_secret(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings([], {}, dev=True)
+    assert settings.dev is True
+    assert settings.secrets.cookie == [DEV_COOKIE_SECRET]
+
+
+def test_no_config_follows_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings([], {"DSN": "memory", "SERVE_PUBLIC_BASE_URL": "https://id.example.com/"})
+    assert settings.dsn == "memory"
+    assert settings.get("selfservice.flows.settings.ui_url") == "https://id.example.com/ui/settings"
+
+
+def test_the_default_identity_schema_is_email_and_password() -> None:
+    schema = json.loads(DEFAULT_IDENTITY_SCHEMA.read_text())
+    email = schema["properties"]["traits"]["properties"]["email"]
+    assert email["format"] == "email"
+    assert email["ory.sh/kratos"] == {
+        "credentials": {"password": {"identifier": True}, "code": {"identifier": True, "via": "email"}},
+        "verification": {"via": "email"},
+        "recovery": {"via": "email"},
+    }
+
+
+# --- validation ---------------------------------------------------------------------------------------
+
+
+def test_memory_dsn_is_accepted(tmp_path: Path) -> None:
+    assert load(tmp_path).dsn == "memory"
+
+
+def test_unknown_top_level_key_fails_naming_it(tmp_path: Path) -> None:
+    assert config_error(tmp_path, {"serverz": {}}) == "config: serverz: unknown key"
+
+
+def test_unknown_nested_key_fails_with_its_full_path(tmp_path: Path) -> None:
+    assert config_error(tmp_path, {"serve": {"public": {"portt": 1}}}) == "config: serve.public.portt: unknown key"
+    assert config_error(tmp_path, {"selfservice": {"flowz": {}}}) == "config: selfservice.flowz: unknown key"
+
+
+@pytest.mark.parametrize(
+    ("extra", "path"),
+    [
+        ({"bus": {"urll": "memory"}}, "bus.urll"),
+        ({"cache": {"ttl": 1}}, "cache.ttl"),
+        ({"services": {"billing": {}}}, "services.billing"),
+        ({"services": {"identity": {"dsnn": "memory"}}}, "services.identity.dsnn"),
+    ],
+)
+def test_unknown_keys_in_wardens_sections_fail(tmp_path: Path, extra: dict[str, Any], path: str) -> None:
+    assert config_error(tmp_path, extra) == f"config: {path}: unknown key"
+
+
+def test_wrong_type_fails_naming_the_path(tmp_path: Path) -> None:
+    message = config_error(tmp_path, {"serve": {"public": {"port": "abc"}}})
+    assert message == "config: serve.public.port: 'abc' is not of type 'integer'"
+    assert config_error(tmp_path, {"bus": {"max_deliveries": "x"}}).startswith("config: bus.max_deliveries: ")
+
+
+def test_a_missing_required_key_is_named(tmp_path: Path) -> None:
+    message = config_error(tmp_path, {"selfservice": {"flows": {"recovery": {"enabled": True}}}})
+    assert message == "config: courier: missing required key"
+
+
+def test_an_invalid_secret_is_not_echoed(tmp_path: Path) -> None:
+    message = config_error(tmp_path, {"secrets": {"cookie": ["too-short"]}})
+    assert message.startswith("config: secrets.cookie[0]: ") and "too-short" not in message
+
+
+def test_an_unreadable_config_file_fails(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_settings([tmp_path / "absent.yml"], {})
+    broken = tmp_path / "broken.yml"
+    broken.write_text("dsn: [unclosed\n")
+    with pytest.raises(ConfigError, match="cannot parse") as caught:
+        load_settings([broken], {})
+    assert "\n" not in str(caught.value)
+
+
+# --- environment ------------------------------------------------------------------------------------
+
+
+def test_environment_overrides_in_kratos_style(tmp_path: Path) -> None:
+    settings = load(
+        tmp_path,
+        environ={
+            "DSN": "postgres://warden:secret@db:5432/warden",
+            "SERVE_PUBLIC_PORT": "8080",
+            "SECRETS_COOKIE": "a-cookie-secret-of-some-length",
+            "SELFSERVICE_DEFAULT_BROWSER_RETURN_URL": "https://app.example.com/",
+            "BUS_URL": "amqp://user:pass@rabbit:5672/warden",
+            "CACHE_URL": "redis://redis:6379/0",
+            "LOG_LEVEL": "warning",
+            "SERVICES_IDENTITY_DSN": "memory",
+            "SERVICES_INTERNAL_TOKEN": "t0ken",
+            "SELFSERVICE_METHODS_PASSWORD_ENABLED": "false",
+        },
+    )
+    assert settings.dsn == "postgres://warden:secret@db:5432/warden"
+    assert settings.serve.public.port == 8080
+    assert settings.serve.public.base_url == "http://127.0.0.1:8080/"
+    assert settings.secrets.cookie == ["a-cookie-secret-of-some-length"]
+    assert settings.get("selfservice.default_browser_return_url") == "https://app.example.com/"
+    assert settings.bus.url == "amqp://user:pass@rabbit:5672/warden"
+    assert settings.cache.url == "redis://redis:6379/0"
+    assert settings.log.level == "warning"
+    assert settings.dsn_for("identity") == "memory"
+    assert settings.dsn_for("session") == settings.dsn
+    assert settings.internal_token == "t0ken"
+    assert settings.get("selfservice.methods.password.enabled") is False
+
+
+def test_a_json_list_in_the_environment(tmp_path: Path) -> None:
+    environ = {"SECRETS_COOKIE": '["first-secret-of-16+", "second-secret-of-16+"]'}
+    assert load(tmp_path, environ=environ).secrets.cookie == ["first-secret-of-16+", "second-secret-of-16+"]
+
+
+def test_unknown_environment_variables_are_ignored(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DSN", "postgres://from-os-environ/ignored")  # only the mapping given is read
+    settings = load(tmp_path, environ={"PATH": "/bin", "SERVE_PUBLIC_PORTT": "1", "WARDEN_THING": "x", "HOME": "/"})
+    assert settings.dsn == "memory"
+    assert settings.serve.public.port == 4433
+
+
+def test_an_unparsable_environment_value_fails_naming_the_key(tmp_path: Path) -> None:
+    message = config_error(tmp_path, {}, {"SERVE_PUBLIC_PORT": "abc"})
+    assert message == "config: serve.public.port: 'abc' is not of type 'integer'"
+
+
+# --- secrets ------------------------------------------------------------------------------------------
+
+
+def test_env_and_file_secrets(tmp_path: Path) -> None:
+    (tmp_path / "cookie.txt").write_text("cookie-secret-from-a-file\n")
+    absolute = tmp_path / "token.txt"
+    absolute.write_text("internal-token")
+    settings = load(
+        tmp_path,
+        {
+            "dsn": "env://DATABASE_URL",
+            "secrets": {"cookie": ["file://cookie.txt"]},
+            "services": {"internal_token": f"file://{absolute}"},
+        },
+        {"DATABASE_URL": "postgres://u:p@db/warden"},
+    )
+    assert settings.dsn == "postgres://u:p@db/warden"
+    assert settings.secrets.cookie == ["cookie-secret-from-a-file"]
+    assert settings.internal_token == "internal-token"
+
+
+def test_a_missing_secret_fails_naming_the_key(tmp_path: Path) -> None:
+    assert config_error(tmp_path, {"dsn": "env://NOT_SET"}) == "config: dsn: environment variable 'NOT_SET' is not set"
+    message = config_error(tmp_path, {"secrets": {"cipher": ["file:///nonexistent/cipher"]}})
+    assert message.startswith("config: secrets.cipher[0]: cannot read secret file")
+
+
+# --- several files ----------------------------------------------------------------------------------
+
+
+def test_config_files_merge_in_order(tmp_path: Path) -> None:
+    (tmp_path / "base").mkdir()
+    first = write(tmp_path / "base", "kratos.yml", deep_merge(MINIMAL, {"serve": {"public": {"port": 1111}}}))
+    second = write(
+        tmp_path,
+        "override.yml",
+        {"serve": {"admin": {"port": 2222}}, "selfservice": {"allowed_return_urls": ["http://b/"]}, "dsn": "memory"},
+    )
+    settings = load_settings([first, second], {})
+    assert (settings.serve.public.port, settings.serve.admin.port) == (1111, 2222)
+    assert settings.get("selfservice.default_browser_return_url") == "http://127.0.0.1:4455/"
+    assert settings.get("selfservice.allowed_return_urls") == ["http://b/"]
+    assert settings.config_dir == (tmp_path / "base").resolve()
+
+
+# --- identity schema locations ----------------------------------------------------------------------
+
+
+def test_a_bad_identity_schema_path_fails_naming_the_key(tmp_path: Path) -> None:
+    schemas = [{"id": "default", "url": "file:///nowhere/identity.schema.json"}]
+    message = config_error(tmp_path, {"identity": {"schemas": schemas}})
+    assert message.startswith("config: identity.schemas[0].url: ")
+
+
+def test_an_identity_schema_that_is_not_json_fails(tmp_path: Path) -> None:
+    (tmp_path / "identity.schema.json").write_text("not json")
+    schemas = [{"id": "default", "url": "file://identity.schema.json"}]
+    assert config_error(tmp_path, {"identity": {"schemas": schemas}}).startswith("config: identity.schemas[0].url: ")
+
+
+def test_the_default_schema_id_must_exist(tmp_path: Path) -> None:
+    message = config_error(tmp_path, {"identity": {"default_schema_id": "customer"}})
+    assert message.startswith("config: identity.default_schema_id: ")
+
+
+def test_resolve_schema_location(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config_dir = tmp_path / "conf"
+    config_dir.mkdir()
+    (config_dir / "identity.schema.json").write_text('{"type": "object"}')
+    monkeypatch.chdir(tmp_path)
+    found = str((config_dir / "identity.schema.json").resolve())
+    assert resolve_schema_location("file://conf/identity.schema.json", config_dir) == found  # from the cwd
+    assert resolve_schema_location("file://./identity.schema.json", config_dir) == found  # from config_dir
+    assert resolve_schema_location("file:///etc/config/kratos/identity.schema.json", config_dir) == found  # basename
+    assert resolve_schema_location(SCHEMA_B64, config_dir) == '{"type": "object"}'
+    assert resolve_schema_location("https://example.com/s.json", config_dir) == "https://example.com/s.json"
+    assert read_schema_document(SCHEMA_B64, config_dir) == {"type": "object"}
+    assert read_schema_document("https://example.com/s.json", config_dir) is None
+
+
+# --- the Settings object ----------------------------------------------------------------------------
+
+
+def test_settings_defaults_and_helpers(tmp_path: Path) -> None:
+    settings = load(tmp_path, {"services": {"courier": {"internal_url": "http://courier:4400/"}}})
+    assert settings.get("selfservice.flows.login.lifespan") == "1h"  # Kratos's schema default
+    assert settings.get("no.such.key", "fallback") == "fallback"
+    assert (settings.bus.url, settings.bus.exchange, settings.bus.max_deliveries) == ("memory", "warden", 5)
+    assert (settings.cache.url, settings.cache.prefix) == ("memory", "warden:")
+    assert settings.internal_token == ""
+    assert settings.internal_url("courier") == "http://courier:4400/"
+    assert settings.internal_url("identity") is None
+    with pytest.raises(pydantic.ValidationError):
+        settings.dsn = "other"  # type: ignore[misc]
+
+
+def test_settings_can_be_built_directly_for_tests() -> None:
+    settings = Settings(dsn="memory")
+    assert settings.serve.public.port == 4433 and settings.serve.admin.base_url == "http://127.0.0.1:4434/"
+    assert settings.dsn_for("identity") == "memory"
