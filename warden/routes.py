@@ -93,8 +93,12 @@ proxy_set_header X-Request-Id $request_id;
 def _location(path: str) -> str:
     if not _PARAM.search(path):
         return f"= {path}"
-    pattern = _PARAM.sub(lambda m: m.group(1) or "[^/]+", re.escape(path).replace(r"\{", "{").replace(r"\}", "}"))
-    return f"~ ^{pattern}$"
+    pattern, last = [], 0
+    for match in _PARAM.finditer(path):
+        pattern += [re.escape(path[last : match.start()]), match.group(1) or "[^/]+"]
+        last = match.end()
+    pattern.append(re.escape(path[last:]))
+    return f"~ ^{''.join(pattern)}$"
 
 
 def _specificity(row: OwnedPath) -> tuple[int, int, str]:
