@@ -12,6 +12,7 @@ from shared.bus.ports import Bus
 from shared.cache.ports import Cache
 from shared.clients import Clients
 from shared.clients.http import HttpServiceClient, InternalHttp
+from shared.clients.identity import HttpIdentityClient
 from shared.errors import ConfigError
 from shared.storage.database import Database
 
@@ -64,5 +65,6 @@ def http_clients(settings: Any, session: aiohttp.ClientSession, services: list[s
     for name in services:
         url = settings.internal_url(name)
         if url:
-            found[name] = HttpServiceClient(name, InternalHttp(url, settings.internal_token, session))
+            http = InternalHttp(url, settings.internal_token, session)
+            found[name] = HttpIdentityClient(http) if name == "identity" else HttpServiceClient(name, http)
     return Clients(**found)  # type: ignore[arg-type]

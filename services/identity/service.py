@@ -4,9 +4,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from sqlalchemy import MetaData
+
+from services.identity.api import admin, schemas
+from services.identity.hashing import Hasher, hasher_config_from, validate_imported_hash
+from services.identity.internal import ROUTES as INTERNAL_ROUTES
+from services.identity.internal import IdentityInternalApi, new_dummy_password
+from services.identity.manager import IdentityManager
+from services.identity.persistence import IdentityRepository
+from services.identity.schemas import SchemaRegistry
+from services.identity.tables import identity_tables
 from shared.service import Infrastructure, ServiceDefinition, ServiceRuntime
-from shared.service_kit import ServiceInfo, info_route, service_core
+from shared.service_kit import info_route, service_core
 from shared.storage.migrations import MigrationSet
 from shared.storage.uow import UnitOfWorkFactory
 
@@ -16,19 +27,31 @@ NAME = "identity"
 @dataclass(frozen=True)
 class IdentityContainer:
     uow: UnitOfWorkFactory
-    internal: ServiceInfo
+    schemas: SchemaRegistry
+    manager: IdentityManager
+    internal: IdentityInternalApi
 
 
 async def build(infra: Infrastructure) -> ServiceRuntime:
     core = service_core(NAME, infra)
-    container = IdentityContainer(uow=core.uow, internal=ServiceInfo(NAME))
-    return ServiceRuntime(NAME, container, background=[core.relay.run], internal_api=container.internal)
+    settings: Any = infra.settings
+    registry = SchemaRegistry.from_settings(settings)
+    hasher = Hasher(hasher_config_from(settings.get("hashers"), dev=settings.dev))
+    repository = IdentityRepository(identity_tables(MetaData()))
+    manager = IdentityManager(core.uow, repository, registry, hasher, validate_imported_hash)
+    dummy = await hasher.hash(new_dummy_password())
+    internal = IdentityInternalApi(manager, hasher, registry.schema_url, dummy)
+    container = IdentityContainer(uow=core.uow, schemas=registry, manager=manager, internal=internal)
+
+    async def close() -> None:
+        hasher.close()
+
+    return ServiceRuntime(NAME, container, background=[core.relay.run], internal_api=internal, close=close)
 
 
 DEFINITION = ServiceDefinition(
     name=NAME,
     migrations=MigrationSet(NAME, Path(__file__).parent / "migrations"),
-    routes=[info_route(NAME)],
+    routes=[*schemas.ROUTES, *admin.ROUTES, info_route(NAME), *INTERNAL_ROUTES],
     build=build,
-    depends_on=(),
 )

@@ -1,0 +1,57 @@
+"""Keeping an identity's derived parts (credential identifiers, verifiable and recovery addresses)
+in step with its traits, through its schema. Runs on every change."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from services.identity.domain import Credential, CredentialType, Identity, RecoveryAddress, VerifiableAddress, now
+
+
+def derive(identity: Identity, schema: Any) -> Identity:
+    """The identity with identifiers and addresses recomputed from its traits. Addresses that stay
+    keep their id and verification status; those that left the traits go; new ones start pending."""
+    return replace(
+        identity,
+        credentials=_credentials(identity, schema),
+        verifiable_addresses=_verifiable(identity.verifiable_addresses, schema.verifiable_addresses(identity.traits)),
+        recovery_addresses=_recovery(identity.recovery_addresses, schema.recovery_addresses(identity.traits)),
+    )
+
+
+def _credentials(identity: Identity, schema: Any) -> dict[str, Credential]:
+    from_schema: dict[str, list[str]] = schema.credential_identifiers(identity.traits)
+    credentials = dict(identity.credentials)
+    code_addresses = schema.code_addresses(identity.traits)
+    if code_addresses and CredentialType.CODE not in credentials:
+        # Kratos gives every identity whose schema names a code identifier a `code` credential.
+        credentials[CredentialType.CODE] = Credential(type=CredentialType.CODE, identifiers=(), config={})
+    for kind, credential in credentials.items():
+        if kind in (CredentialType.OIDC, CredentialType.SAML):
+            continue  # their identifiers are provider:subject, not traits
+        identifiers = tuple(from_schema.get(kind, ()))
+        config = {**credential.config, "addresses": code_addresses} if kind == CredentialType.CODE else credential.config
+        if identifiers != credential.identifiers or config != credential.config:
+            credentials[kind] = replace(credential, identifiers=identifiers, config=config, updated_at=now())
+    return credentials
+
+
+def _verifiable(existing: tuple[VerifiableAddress, ...], wanted: list[Any]) -> tuple[VerifiableAddress, ...]:
+    known = {(a.via, a.value): a for a in existing}
+    return tuple(known.get((w.via, w.value)) or VerifiableAddress(value=w.value, via=w.via) for w in _unique(wanted))
+
+
+def _recovery(existing: tuple[RecoveryAddress, ...], wanted: list[Any]) -> tuple[RecoveryAddress, ...]:
+    known = {(a.via, a.value): a for a in existing}
+    return tuple(known.get((w.via, w.value)) or RecoveryAddress(value=w.value, via=w.via) for w in _unique(wanted))
+
+
+def _unique(addresses: list[Any]) -> list[Any]:
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for address in addresses:
+        if (address.via, address.value) not in seen:
+            seen.add((address.via, address.value))
+            out.append(address)
+    return out

@@ -1,0 +1,177 @@
+"""The identity admin API (admin port), as Kratos's `identity/handler.go` describes it."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from aiohttp import web
+
+from services.identity.api.bodies import (
+    CreateIdentityBody,
+    IdentityPatch,
+    PatchIdentitiesBody,
+    UpdateIdentityBody,
+    parse,
+    read_json,
+)
+from services.identity.api.pagination import link_header, read_page
+from services.identity.batch import create_many
+from services.identity.domain import Identity
+from services.identity.errors import IdentityNotFound, MalformedBody
+from services.identity.views import admin_view
+from shared.errors import WardenError
+from shared.service import Route
+
+IDENTITIES = "/admin/identities"
+IDENTITY = "/admin/identities/{id}"
+BY_EXTERNAL_ID = "/admin/identities/by/external/{external_id}"
+CREDENTIAL = "/admin/identities/{id}/credentials/{type}"
+MAX_BATCH = 1000
+MAX_BATCH_WITH_CLEAR_PASSWORDS = 200
+MAX_IDS = 500
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+
+def _identity_id(request: web.Request) -> str:
+    value = request.match_info["id"]
+    if not _UUID.match(value):
+        raise IdentityNotFound()
+    return value.lower()
+
+
+def _render(c: Any, request: web.Request, identity: Identity, status: int = 200) -> web.Response:
+    include = request.query.getall("include_credential", [])
+    return web.json_response(admin_view(identity, c.schemas.schema_url, include), status=status)
+
+
+def create(c: Any):  # type: ignore[no-untyped-def]
+    async def handler(request: web.Request) -> web.Response:
+        body = parse(CreateIdentityBody, await read_json(request))
+        return _render(c, request, await c.manager.create(body.to_input()), status=201)
+
+    return handler
+
+
+def list_identities(c: Any):  # type: ignore[no-untyped-def]
+    async def handler(request: web.Request) -> web.Response:
+        page = read_page(request)
+        ids = [i for i in request.query.getall("ids", []) if i]
+        identifier = request.query.get("credentials_identifier")
+        if ids and identifier is not None:
+            raise MalformedBody("ids and credentials_identifier cannot be combined")
+        if len(ids) > MAX_IDS:
+            raise MalformedBody(f"at most {MAX_IDS} ids may be given")
+        found = await c.manager.list(after=page.after, size=page.size, ids=[i.lower() for i in ids if _UUID.match(i)],
+                                     identifier=identifier.strip() if identifier is not None else None)
+        response = web.json_response([admin_view(i, c.schemas.schema_url, request.query.getall("include_credential", []))
+                                      for i in found])
+        paged = not ids and identifier is None
+        last = found[-1].id if paged and len(found) == page.size else None
+        response.headers["Link"] = link_header(request.path, page, last)
+        return response
+
+    return handler
+
+
+def get(c: Any):  # type: ignore[no-untyped-def]
+    async def handler(request: web.Request) -> web.Response:
+        return _render(c, request, await c.manager.get(_identity_id(request)))
+
+    return handler
+
+
+def get_by_external_id(c: Any):  # type: ignore[no-untyped-def]
+    async def handler(request: web.Request) -> web.Response:
+        return _render(c, request, await c.manager.get_by_external_id(request.match_info["external_id"]))
+
+    return handler
+
+
+def update(c: Any):  # type: ignore[no-untyped-def]
+    async def handler(request: web.Request) -> web.Response:
+        identity_id = _identity_id(request)
+        body = parse(UpdateIdentityBody, await read_json(request))
+        return _render(c, request, await c.manager.update(identity_id, body.to_input()))
+
+    return handler
+
+
+def patch(c: Any):  # type: ignore[no-untyped-def]
+    async def handler(request: web.Request) -> web.Response:
+        identity_id = _identity_id(request)
+        return _render(c, request, await c.manager.patch(identity_id, await read_json(request)))
+
+    return handler
+
+
+def delete(c: Any):  # type: ignore[no-untyped-def]
+    async def handler(request: web.Request) -> web.Response:
+        await c.manager.delete(_identity_id(request))
+        return web.Response(status=204)
+
+    return handler
+
+
+def delete_credential(c: Any):  # type: ignore[no-untyped-def]
+    async def handler(request: web.Request) -> web.Response:
+        identifier = request.query.get("identifier")
+        await c.manager.delete_credential(_identity_id(request), request.match_info["type"], identifier)
+        return web.Response(status=204)
+
+    return handler
+
+
+def batch(c: Any):  # type: ignore[no-untyped-def]
+    async def handler(request: web.Request) -> web.Response:
+        body = parse(PatchIdentitiesBody, await read_json(request))
+        _check_batch_size(body.identities)
+        patches = [_parse_patch(item) for item in body.identities]
+        outcomes = await create_many(c.manager, c.uow, [p if isinstance(p, WardenError) else p.create.to_input() for p in patches])
+        return web.json_response({"identities": [
+            _batch_result(item, outcome) for item, outcome in zip(body.identities, outcomes)
+        ]})
+
+    return handler
+
+
+def _check_batch_size(items: list[dict[str, Any]]) -> None:
+    clear = sum(1 for i in items if (((i.get("create") or {}).get("credentials") or {}).get("password") or {}).get("config", {}).get("password"))
+    if len(items) > MAX_BATCH:
+        raise MalformedBody(f"at most {MAX_BATCH} identities can be patched at once")
+    if clear > MAX_BATCH_WITH_CLEAR_PASSWORDS:
+        raise MalformedBody(f"at most {MAX_BATCH_WITH_CLEAR_PASSWORDS} identities with clear-text passwords can be imported at once")
+
+
+def _parse_patch(item: dict[str, Any]) -> IdentityPatch | WardenError:
+    try:
+        patch_item = parse(IdentityPatch, item)
+    except WardenError as error:
+        return error
+    if patch_item.create is None:
+        return MalformedBody("each patch needs a create body")
+    return patch_item
+
+
+def _batch_result(item: dict[str, Any], outcome: Identity | WardenError) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    if isinstance(item, dict) and item.get("patch_id"):
+        result["patch_id"] = item["patch_id"]
+    if isinstance(outcome, WardenError):
+        result.update(action="error", error=outcome.to_json()["error"])
+    else:
+        result.update(action="create", identity=outcome.id)
+    return result
+
+
+ROUTES = [
+    Route("admin", "POST", IDENTITIES, create),
+    Route("admin", "GET", IDENTITIES, list_identities),
+    Route("admin", "PATCH", IDENTITIES, batch),
+    Route("admin", "GET", BY_EXTERNAL_ID, get_by_external_id),
+    Route("admin", "GET", IDENTITY, get),
+    Route("admin", "PUT", IDENTITY, update),
+    Route("admin", "PATCH", IDENTITY, patch),
+    Route("admin", "DELETE", IDENTITY, delete),
+    Route("admin", "DELETE", CREDENTIAL, delete_credential),
+]

@@ -1,0 +1,85 @@
+"""Credentials given to the admin API (create, update, batch): turned into stored credentials.
+
+A clear-text password is hashed with the configured hasher (no password policy: Kratos imports as
+given); a `hashed_password` is checked against the formats Warden can verify and stored as is, to be
+re-hashed with the configured hasher at the next successful login.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any, Protocol
+
+from services.identity.domain import Credential, CredentialType, now
+from services.identity.errors import MalformedBody, UnknownHashFormat
+
+PASSWORD_VERSION = 1  # Kratos's current password credential version
+
+
+class PasswordHasher(Protocol):
+    async def hash(self, password: str) -> str: ...
+
+
+class ImportedHashValidator(Protocol):
+    def __call__(self, encoded: str) -> None: ...
+
+
+async def import_credentials(
+    raw: dict[str, Any] | None,
+    existing: dict[str, Credential],
+    hasher: PasswordHasher,
+    validate_hash: ImportedHashValidator,
+) -> dict[str, Credential]:
+    credentials = dict(existing)
+    for kind, body in (raw or {}).items():
+        if body is None:
+            continue
+        config = (body or {}).get("config") or {}
+        if not isinstance(config, dict):
+            raise MalformedBody(f"credentials.{kind}.config must be an object")
+        if kind == CredentialType.PASSWORD:
+            credentials[kind] = await _password(config, existing.get(kind), hasher, validate_hash)
+        elif kind in (CredentialType.OIDC, CredentialType.SAML):
+            credentials[kind] = _federated(kind, config, existing.get(kind))
+        elif kind in (CredentialType.TOTP, CredentialType.LOOKUP_SECRET, CredentialType.WEBAUTHN, CredentialType.PASSKEY):
+            credentials[kind] = _replaced(kind, config, existing.get(kind))
+        else:
+            raise MalformedBody(f"credentials of type {kind!r} cannot be imported")
+    return credentials
+
+
+async def _password(
+    config: dict[str, Any], current: Credential | None, hasher: PasswordHasher, validate_hash: ImportedHashValidator
+) -> Credential:
+    if config.get("hashed_password"):
+        encoded = str(config["hashed_password"])
+        try:
+            validate_hash(encoded)
+        except ValueError as exc:
+            raise UnknownHashFormat() from exc
+        stored: dict[str, Any] = {"hashed_password": encoded}
+    elif config.get("password"):
+        stored = {"hashed_password": await hasher.hash(str(config["password"]))}
+    elif config.get("use_password_migration_hook"):
+        stored = {"use_password_migration_hook": True}
+    else:
+        raise MalformedBody("credentials.password.config needs password, hashed_password or use_password_migration_hook")
+    return _replaced(CredentialType.PASSWORD, stored, current, version=PASSWORD_VERSION)
+
+
+def _federated(kind: str, config: dict[str, Any], current: Credential | None) -> Credential:
+    providers = list((current.config.get("providers") if current else None) or [])
+    for provider in config.get("providers") or []:
+        if not isinstance(provider, dict) or not provider.get("provider") or not provider.get("subject"):
+            raise MalformedBody(f"credentials.{kind}.config.providers[] need provider and subject")
+        providers = [p for p in providers if (p["provider"], p["subject"]) != (provider["provider"], provider["subject"])]
+        providers.append({k: v for k, v in provider.items() if v is not None})
+    identifiers = tuple(f"{p['provider']}:{p['subject']}" for p in providers)
+    credential = _replaced(kind, {**config, "providers": providers}, current)
+    return replace(credential, identifiers=identifiers)
+
+
+def _replaced(kind: str, config: dict[str, Any], current: Credential | None, version: int = 0) -> Credential:
+    if current is None:
+        return Credential(type=kind, identifiers=(), config=config, version=version)
+    return replace(current, config=config, version=version, updated_at=now())

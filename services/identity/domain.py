@@ -1,0 +1,101 @@
+"""The identity as Kratos models it: plain dataclasses, no storage and no HTTP here."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from enum import StrEnum
+from typing import Any
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+class State(StrEnum):
+    ACTIVE = "active"
+    INACTIVE = "inactive"
+
+
+class CredentialType(StrEnum):
+    PASSWORD = "password"
+    OIDC = "oidc"
+    TOTP = "totp"
+    LOOKUP_SECRET = "lookup_secret"
+    WEBAUTHN = "webauthn"
+    CODE = "code"
+    PASSKEY = "passkey"
+    PROFILE = "profile"
+    SAML = "saml"
+
+
+# Config fields that are secrets: never in a response, an event or a log line.
+SECRET_CONFIG_FIELDS: dict[str, frozenset[str]] = {
+    CredentialType.PASSWORD: frozenset({"hashed_password", "password"}),
+    CredentialType.TOTP: frozenset({"totp_url"}),
+    CredentialType.LOOKUP_SECRET: frozenset({"recovery_codes"}),
+    CredentialType.OIDC: frozenset({"initial_id_token", "initial_access_token", "initial_refresh_token"}),
+    CredentialType.SAML: frozenset({"initial_id_token", "initial_access_token", "initial_refresh_token"}),
+}
+
+
+@dataclass(frozen=True)
+class Credential:
+    type: str
+    identifiers: tuple[str, ...]
+    config: dict[str, Any]
+    version: int = 0
+    id: str = field(default_factory=new_id)
+    created_at: datetime = field(default_factory=now)
+    updated_at: datetime = field(default_factory=now)
+
+    def public_config(self) -> dict[str, Any]:
+        hidden = SECRET_CONFIG_FIELDS.get(self.type, frozenset())
+        return {k: v for k, v in self.config.items() if k not in hidden}
+
+
+@dataclass(frozen=True)
+class VerifiableAddress:
+    value: str
+    via: str
+    verified: bool = False
+    status: str = "pending"
+    verified_at: datetime | None = None
+    id: str = field(default_factory=new_id)
+    created_at: datetime = field(default_factory=now)
+    updated_at: datetime = field(default_factory=now)
+
+
+@dataclass(frozen=True)
+class RecoveryAddress:
+    value: str
+    via: str
+    id: str = field(default_factory=new_id)
+    created_at: datetime = field(default_factory=now)
+    updated_at: datetime = field(default_factory=now)
+
+
+@dataclass(frozen=True)
+class Identity:
+    schema_id: str
+    traits: dict[str, Any]
+    state: State = State.ACTIVE
+    metadata_public: Any = None
+    metadata_admin: Any = None
+    external_id: str | None = None
+    organization_id: str | None = None
+    credentials: dict[str, Credential] = field(default_factory=dict)
+    verifiable_addresses: tuple[VerifiableAddress, ...] = ()
+    recovery_addresses: tuple[RecoveryAddress, ...] = ()
+    id: str = field(default_factory=new_id)
+    state_changed_at: datetime | None = None
+    created_at: datetime = field(default_factory=now)
+    updated_at: datetime = field(default_factory=now)
+
+    def with_changes(self, **changes: Any) -> Identity:
+        return replace(self, updated_at=now(), **changes)

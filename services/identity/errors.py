@@ -1,0 +1,32 @@
+"""The identity service's expected errors, with Kratos's texts."""
+
+from __future__ import annotations
+
+from shared import errors
+
+
+class IdentityConflict(errors.Conflict):
+    def __init__(self) -> None:
+        super().__init__(
+            "This identity conflicts with another identity that already exists.",
+            message="The resource could not be created due to a conflict",
+        )
+
+
+class IdentityNotFound(errors.NotFound):
+    def __init__(self, what: str = "Unable to locate the resource") -> None:
+        super().__init__("", message=what)
+
+
+class MalformedBody(errors.BadRequest):
+    pass
+
+
+class LastFirstFactor(errors.BadRequest):
+    def __init__(self) -> None:
+        super().__init__("You cannot remove the last first factor credential.")
+
+
+class UnknownHashFormat(errors.BadRequest):
+    def __init__(self) -> None:
+        super().__init__("The imported password does not match any known hash format.")

@@ -1,0 +1,146 @@
+"""The identity service's internal API: the in-process adapter of `IdentityClient` and the
+`/internal/identity/*` routes that serve the same calls to other processes."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from aiohttp import web
+
+from services.identity.api.bodies import CreateIdentityBody, parse, read_json
+from services.identity.domain import CredentialType, Identity
+from services.identity.errors import IdentityNotFound, MalformedBody
+from services.identity.manager import IdentityManager
+from services.identity.views import admin_view
+from shared.service import Route
+from shared.service_kit import ServiceInfo
+
+BASE = "/internal/identity"
+
+
+class IdentityInternalApi(ServiceInfo):
+    def __init__(self, manager: IdentityManager, hasher: Any, schema_url: Any, dummy_hash: str) -> None:
+        super().__init__("identity")
+        self._manager = manager
+        self._hasher = hasher
+        self._schema_url = schema_url
+        self._dummy_hash = dummy_hash  # verified against for unknown identifiers: same cost, no enumeration
+
+    def _view(self, identity: Identity | None) -> dict[str, Any] | None:
+        return admin_view(identity, self._schema_url) if identity is not None else None
+
+    async def get_identity(self, identity_id: str) -> dict[str, Any] | None:
+        try:
+            return self._view(await self._manager.get(identity_id))
+        except IdentityNotFound:
+            return None
+
+    async def create_identity(self, body: dict[str, Any]) -> dict[str, Any]:
+        created = await self._manager.create(parse(CreateIdentityBody, body).to_input())
+        return admin_view(created, self._schema_url)
+
+    async def verify_password(self, identifier: str, password: str) -> dict[str, Any] | None:
+        found = await self._find_password_holder(identifier)
+        credential = found.credentials.get(CredentialType.PASSWORD) if found else None
+        encoded = (credential.config.get("hashed_password") if credential else None) or self._dummy_hash
+        matches = await self._hasher.verify(password, encoded)
+        if not (found and credential and matches and encoded is not self._dummy_hash):
+            return None
+        if self._hasher.needs_rehash(encoded):
+            found = await self._manager.set_credential(found.id, CredentialType.PASSWORD, {"password": password})
+        return self._view(found)
+
+    async def _find_password_holder(self, identifier: str) -> Identity | None:
+        trimmed = identifier.strip()
+        for candidate in dict.fromkeys([trimmed, trimmed.lower()]):
+            found = await self._manager.find_by_identifier(CredentialType.PASSWORD, candidate)
+            if found is not None:
+                return found
+        return None
+
+    async def get_credential(self, identity_id: str, credential_type: str) -> dict[str, Any] | None:
+        try:
+            identity = await self._manager.get(identity_id)
+        except IdentityNotFound:
+            return None
+        credential = identity.credentials.get(credential_type)
+        if credential is None:
+            return None
+        return {"type": credential.type, "identifiers": list(credential.identifiers), "config": credential.config,
+                "version": credential.version}
+
+    async def update_credential(self, identity_id: str, credential_type: str, config: dict[str, Any]) -> dict[str, Any]:
+        return admin_view(await self._manager.set_credential(identity_id, credential_type, config), self._schema_url)
+
+    async def mark_address_verified(self, via: str, value: str) -> dict[str, Any] | None:
+        return self._view(await self._manager.mark_address_verified(via, value))
+
+
+def new_dummy_password() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def _json(result: Any, missing_is_404: bool = True) -> web.Response:
+    if result is None and missing_is_404:
+        raise IdentityNotFound()
+    return web.json_response(result)
+
+
+async def _fields(request: web.Request, *names: str) -> list[Any]:
+    body = await read_json(request)
+    if not isinstance(body, dict) or any(not isinstance(body.get(n), str) for n in names):
+        raise MalformedBody(f"the body needs {', '.join(names)}")
+    return [body[n] for n in names]
+
+
+def _get_identity(c: Any):  # type: ignore[no-untyped-def]
+    async def handler(request: web.Request) -> web.Response:
+        return _json(await c.internal.get_identity(request.match_info["id"]))
+    return handler
+
+
+def _create_identity(c: Any):  # type: ignore[no-untyped-def]
+    async def handler(request: web.Request) -> web.Response:
+        return web.json_response(await c.internal.create_identity(await read_json(request)), status=201)
+    return handler
+
+
+def _verify_password(c: Any):  # type: ignore[no-untyped-def]
+    async def handler(request: web.Request) -> web.Response:
+        identifier, password = await _fields(request, "identifier", "password")
+        return web.json_response({"identity": await c.internal.verify_password(identifier, password)})
+    return handler
+
+
+def _get_credential(c: Any):  # type: ignore[no-untyped-def]
+    async def handler(request: web.Request) -> web.Response:
+        return _json(await c.internal.get_credential(request.match_info["id"], request.match_info["type"]))
+    return handler
+
+
+def _update_credential(c: Any):  # type: ignore[no-untyped-def]
+    async def handler(request: web.Request) -> web.Response:
+        body = await read_json(request)
+        if not isinstance(body, dict) or not isinstance(body.get("config"), dict):
+            raise MalformedBody("the body needs a config object")
+        result = await c.internal.update_credential(request.match_info["id"], request.match_info["type"], body["config"])
+        return web.json_response(result)
+    return handler
+
+
+def _mark_verified(c: Any):  # type: ignore[no-untyped-def]
+    async def handler(request: web.Request) -> web.Response:
+        via, value = await _fields(request, "via", "value")
+        return web.json_response({"identity": await c.internal.mark_address_verified(via, value)})
+    return handler
+
+
+ROUTES = [
+    Route("internal", "GET", f"{BASE}/identities/{{id}}", _get_identity),
+    Route("internal", "POST", f"{BASE}/identities", _create_identity),
+    Route("internal", "POST", f"{BASE}/password/verify", _verify_password),
+    Route("internal", "GET", f"{BASE}/identities/{{id}}/credentials/{{type}}", _get_credential),
+    Route("internal", "PUT", f"{BASE}/identities/{{id}}/credentials/{{type}}", _update_credential),
+    Route("internal", "POST", f"{BASE}/addresses/verified", _mark_verified),
+]

@@ -1,0 +1,226 @@
+"""The identity service's use cases: every change validates traits against the schema, re-derives
+identifiers and addresses, writes the identity and its events in one unit of work."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import jsonpatch
+
+from services.identity.addresses import derive
+from services.identity.credentials import ImportedHashValidator, PasswordHasher, import_credentials
+from services.identity.domain import CredentialType, Identity, State, now
+from services.identity.errors import IdentityNotFound, LastFirstFactor, MalformedBody
+from services.identity.persistence import IdentityRepository
+from services.identity.views import admin_view
+from shared.storage.uow import UnitOfWork, UnitOfWorkFactory
+
+FIRST_FACTORS = {CredentialType.PASSWORD, CredentialType.OIDC, CredentialType.SAML, CredentialType.PASSKEY, CredentialType.CODE}
+UNDELETABLE = {CredentialType.PASSKEY, CredentialType.CODE}
+_TRACKED = ("schema_id", "state", "traits", "metadata_public", "metadata_admin", "external_id",
+            "verifiable_addresses", "recovery_addresses", "credentials")
+# JSON Patch may not touch what the server owns (Kratos denies the same paths).
+_PATCH_DENIED = ("/id", "/credentials", "/created_at", "/updated_at", "/state_changed_at", "/schema_url")
+
+
+@dataclass(frozen=True)
+class IdentityInput:
+    """What a create or full update says, already parsed from JSON at the edge."""
+
+    traits: Any
+    schema_id: str | None = None
+    state: State | None = None
+    metadata_public: Any = None
+    metadata_admin: Any = None
+    external_id: str | None = None
+    credentials: dict[str, Any] | None = None
+
+
+class IdentityManager:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        repository: IdentityRepository,
+        schemas: Any,
+        hasher: PasswordHasher,
+        validate_hash: ImportedHashValidator,
+    ) -> None:
+        self._uow = uow
+        self._repo = repository
+        self._schemas = schemas
+        self._hasher = hasher
+        self._validate_hash = validate_hash
+
+    async def prepare_new(self, given: IdentityInput) -> Identity:
+        """Validates and builds a new identity without storing it (batch import stores many at once)."""
+        schema_id = given.schema_id or self._schemas.default_id
+        credentials = await import_credentials(given.credentials, {}, self._hasher, self._validate_hash)
+        identity = Identity(
+            schema_id=schema_id, traits=given.traits, state=given.state or State.ACTIVE,
+            metadata_public=given.metadata_public, metadata_admin=given.metadata_admin,
+            external_id=given.external_id or None, credentials=credentials,
+        )
+        return self._checked(identity)
+
+    async def create(self, given: IdentityInput) -> Identity:
+        identity = await self.prepare_new(given)
+        async with self._uow() as uow:
+            await self.store_new(uow, identity)
+            await uow.commit()
+        return identity
+
+    async def store_new(self, uow: UnitOfWork, identity: Identity) -> None:
+        await self._repo.insert(uow.connection, identity)
+        uow.emit("identity.created", {"identity_id": identity.id, "schema_id": identity.schema_id, "state": identity.state.value})
+
+    async def update(self, identity_id: str, given: IdentityInput) -> Identity:
+        async with self._uow() as uow:
+            current = await self._require(uow, identity_id)
+            credentials = await import_credentials(given.credentials, current.credentials, self._hasher, self._validate_hash)
+            changed = replace(
+                current, schema_id=given.schema_id or current.schema_id, traits=given.traits,
+                state=given.state or current.state, metadata_public=given.metadata_public,
+                metadata_admin=given.metadata_admin, external_id=given.external_id or None, credentials=credentials,
+            )
+            return await self._save(uow, current, self._checked(changed))
+
+    async def patch(self, identity_id: str, operations: Any) -> Identity:
+        if not isinstance(operations, list) or not all(isinstance(o, dict) for o in operations):
+            raise MalformedBody("the body must be a JSON Patch: an array of operations")
+        for operation in operations:
+            for key in ("path", "from"):
+                if str(operation.get(key, "")).startswith(_PATCH_DENIED):
+                    raise MalformedBody(f"patch path {operation[key]} is not allowed")
+        async with self._uow() as uow:
+            current = await self._require(uow, identity_id)
+            document = admin_view(current, lambda _id: "")
+            try:
+                patched = jsonpatch.JsonPatch(operations).apply(document)
+            except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException, TypeError, KeyError) as exc:
+                raise MalformedBody(f"the JSON Patch could not be applied: {exc}") from exc
+            return await self._save(uow, current, self._checked(_from_document(current, patched)))
+
+    async def delete(self, identity_id: str) -> None:
+        async with self._uow() as uow:
+            if not await self._repo.delete(uow.connection, identity_id):
+                raise IdentityNotFound()
+            uow.emit("identity.deleted", {"identity_id": identity_id})
+            await uow.commit()
+
+    async def delete_credential(self, identity_id: str, kind: str, identifier: str | None) -> None:
+        async with self._uow() as uow:
+            current = await self._require(uow, identity_id)
+            if kind not in current.credentials:
+                raise IdentityNotFound()
+            if kind in UNDELETABLE:
+                raise MalformedBody(f"You cannot remove the {kind} credential with this API.")
+            credentials = dict(current.credentials)
+            if kind in (CredentialType.OIDC, CredentialType.SAML) and identifier:
+                credentials = _without_provider(credentials, kind, identifier)
+            else:
+                del credentials[kind]
+            if not FIRST_FACTORS & set(credentials) and FIRST_FACTORS & set(current.credentials):
+                raise LastFirstFactor()
+            await self._save(uow, current, replace(current, credentials=credentials, updated_at=now()))
+
+    async def set_credential(self, identity_id: str, kind: str, config: dict[str, Any]) -> Identity:
+        """Replaces one credential's config (a clear-text `password` is hashed first)."""
+        async with self._uow() as uow:
+            current = await self._require(uow, identity_id)
+            credentials = await import_credentials(
+                {kind: {"config": config}}, current.credentials, self._hasher, self._validate_hash
+            )
+            return await self._save(uow, current, self._checked(replace(current, credentials=credentials)))
+
+    async def mark_address_verified(self, via: str, value: str) -> Identity | None:
+        async with self._uow() as uow:
+            found = await self._repo.find_by_verifiable_address(uow.connection, via, value)
+            if found is None:
+                return None
+            addresses = tuple(
+                replace(a, verified=True, status="completed", verified_at=a.verified_at or now(), updated_at=now())
+                if (a.via, a.value) == (via, value) else a
+                for a in found.verifiable_addresses
+            )
+            return await self._save(uow, found, replace(found, verifiable_addresses=addresses))
+
+    async def find_by_identifier(self, kind: str, identifier: str) -> Identity | None:
+        async with self._uow() as uow:
+            found = await self._repo.find_by_identifier(uow.connection, kind, identifier)
+        return found[0] if found else None
+
+    async def get(self, identity_id: str) -> Identity:
+        async with self._uow() as uow:
+            return await self._require(uow, identity_id)
+
+    async def get_by_external_id(self, external_id: str) -> Identity:
+        async with self._uow() as uow:
+            found = await self._repo.get_by_external_id(uow.connection, external_id)
+        if found is None:
+            raise IdentityNotFound()
+        return found
+
+    async def list(self, *, after: str | None, size: int, ids: Sequence[str] = (), identifier: str | None = None) -> list[Identity]:
+        async with self._uow() as uow:
+            if ids:
+                return await self._repo.get_many(uow.connection, ids)
+            if identifier is not None:
+                return await self._repo.find_by_identifier(uow.connection, None, identifier)
+            return await self._repo.page(uow.connection, after=after, size=size)
+
+    def _checked(self, identity: Identity) -> Identity:
+        schema = self._schemas.get(identity.schema_id)
+        schema.validate_traits(identity.traits)
+        return derive(identity, schema)
+
+    async def _require(self, uow: UnitOfWork, identity_id: str) -> Identity:
+        found = await self._repo.get(uow.connection, identity_id)
+        if found is None:
+            raise IdentityNotFound()
+        return found
+
+    async def _save(self, uow: UnitOfWork, before: Identity, after: Identity) -> Identity:
+        if after.state != before.state:
+            after = replace(after, state_changed_at=now())
+        changed = [name for name in _TRACKED if getattr(before, name) != getattr(after, name)]
+        if changed:
+            after = replace(after, updated_at=now())
+            await self._repo.replace(uow.connection, after)
+            uow.emit("identity.updated", {"identity_id": after.id, "changed": changed, "state": after.state.value})
+            if "credentials" in changed:
+                uow.emit("identity.credentials.changed", {"identity_id": after.id, "types": sorted(after.credentials)})
+            await uow.commit()
+        return after
+
+
+def _from_document(current: Identity, patched: dict[str, Any]) -> Identity:
+    try:
+        state = State(patched.get("state", current.state))
+    except ValueError as exc:
+        raise MalformedBody("state must be active or inactive") from exc
+    verified = {(a.get("via"), a.get("value")): a for a in patched.get("verifiable_addresses") or [] if isinstance(a, dict)}
+    addresses = tuple(
+        replace(a, verified=bool(verified[(a.via, a.value)].get("verified", a.verified)),
+                status=str(verified[(a.via, a.value)].get("status", a.status)),
+                verified_at=a.verified_at or (now() if verified[(a.via, a.value)].get("verified") else None))
+        if (a.via, a.value) in verified else a
+        for a in current.verifiable_addresses
+    )
+    return replace(
+        current, schema_id=patched.get("schema_id") or current.schema_id, traits=patched.get("traits"), state=state,
+        metadata_public=patched.get("metadata_public"), metadata_admin=patched.get("metadata_admin"),
+        external_id=patched.get("external_id") or None, verifiable_addresses=addresses,
+    )
+
+
+def _without_provider(credentials: dict[str, Any], kind: str, identifier: str) -> dict[str, Any]:
+    credential = credentials[kind]
+    providers = [p for p in credential.config.get("providers", []) if f"{p['provider']}:{p['subject']}" != identifier]
+    if len(providers) == len(credential.config.get("providers", [])):
+        raise IdentityNotFound()
+    if not providers:
+        return {k: v for k, v in credentials.items() if k != kind}
+    identifiers = tuple(f"{p['provider']}:{p['subject']}" for p in providers)
+    return {**credentials, kind: replace(credential, identifiers=identifiers, config={**credential.config, "providers": providers})}

@@ -1,0 +1,186 @@
+"""Identities in SQL, the same code on PostgreSQL and SQLite. Every method runs on the connection of
+the caller's unit of work, so a change and its events commit together."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import Row, delete, insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from services.identity.domain import Credential, Identity, RecoveryAddress, State, VerifiableAddress, new_id
+from services.identity.errors import IdentityConflict
+from services.identity.tables import IdentityTables
+
+
+class IdentityRepository:
+    def __init__(self, tables: IdentityTables) -> None:
+        self.t = tables
+
+    async def insert(self, conn: AsyncConnection, identity: Identity) -> None:
+        try:
+            await conn.execute(insert(self.t.identities).values(**_identity_row(identity)))
+            await self._insert_children(conn, identity)
+        except IntegrityError as exc:
+            raise IdentityConflict() from exc
+
+    async def replace(self, conn: AsyncConnection, identity: Identity) -> None:
+        """Writes the whole identity over its stored self (children are rewritten, ids kept)."""
+        try:
+            row = _identity_row(identity)
+            await conn.execute(self.t.identities.update().where(self.t.identities.c.id == identity.id).values(**row))
+            await self._delete_children(conn, identity.id)
+            await self._insert_children(conn, identity)
+        except IntegrityError as exc:
+            raise IdentityConflict() from exc
+
+    async def delete(self, conn: AsyncConnection, identity_id: str) -> bool:
+        await self._delete_children(conn, identity_id)
+        result = await conn.execute(delete(self.t.identities).where(self.t.identities.c.id == identity_id))
+        return result.rowcount > 0
+
+    async def get(self, conn: AsyncConnection, identity_id: str) -> Identity | None:
+        found = await self.get_many(conn, [identity_id])
+        return found[0] if found else None
+
+    async def get_many(self, conn: AsyncConnection, ids: Sequence[str]) -> list[Identity]:
+        query = select(self.t.identities).where(self.t.identities.c.id.in_(list(ids))).order_by(self.t.identities.c.id)
+        return await self._hydrate(conn, (await conn.execute(query)).all())
+
+    async def get_by_external_id(self, conn: AsyncConnection, external_id: str) -> Identity | None:
+        query = select(self.t.identities).where(self.t.identities.c.external_id == external_id)
+        found = await self._hydrate(conn, (await conn.execute(query)).all())
+        return found[0] if found else None
+
+    async def find_by_identifier(self, conn: AsyncConnection, credential_type: str | None, identifier: str) -> list[Identity]:
+        query = select(self.t.identifiers.c.identity_id).where(self.t.identifiers.c.identifier == identifier)
+        if credential_type:
+            query = query.where(self.t.identifiers.c.type == credential_type)
+        ids = sorted({r.identity_id for r in await conn.execute(query)})
+        return await self.get_many(conn, ids) if ids else []
+
+    async def find_by_verifiable_address(self, conn: AsyncConnection, via: str, value: str) -> Identity | None:
+        t = self.t.verifiable_addresses
+        row = (await conn.execute(select(t.c.identity_id).where(t.c.via == via, t.c.value == value))).first()
+        return await self.get(conn, row.identity_id) if row else None
+
+    async def page(self, conn: AsyncConnection, *, after: str | None, size: int) -> list[Identity]:
+        """Keyset pagination by id: stable under concurrent inserts, no OFFSET scans."""
+        query = select(self.t.identities).order_by(self.t.identities.c.id).limit(size)
+        if after:
+            query = query.where(self.t.identities.c.id > after)
+        return await self._hydrate(conn, (await conn.execute(query)).all())
+
+    async def _delete_children(self, conn: AsyncConnection, identity_id: str) -> None:
+        # Explicit rather than ON DELETE CASCADE alone: SQLite enforces foreign keys only per connection.
+        for table in (self.t.identifiers, self.t.credentials, self.t.verifiable_addresses, self.t.recovery_addresses):
+            await conn.execute(delete(table).where(table.c.identity_id == identity_id))
+
+    async def _insert_children(self, conn: AsyncConnection, identity: Identity) -> None:
+        t = self.t
+        for credential in identity.credentials.values():
+            await conn.execute(insert(t.credentials).values(**_credential_row(identity.id, credential)))
+            if credential.identifiers:
+                await conn.execute(insert(t.identifiers), [
+                    {"id": new_id(), "identity_id": identity.id, "credential_id": credential.id,
+                     "type": credential.type, "identifier": identifier}
+                    for identifier in credential.identifiers
+                ])
+        if identity.verifiable_addresses:
+            await conn.execute(insert(t.verifiable_addresses), [
+                {"identity_id": identity.id, **_address_row(a)} for a in identity.verifiable_addresses
+            ])
+        if identity.recovery_addresses:
+            await conn.execute(insert(t.recovery_addresses), [
+                {"identity_id": identity.id, **_address_row(a)} for a in identity.recovery_addresses
+            ])
+
+    async def _hydrate(self, conn: AsyncConnection, rows: Sequence[Row[Any]]) -> list[Identity]:
+        if not rows:
+            return []
+        ids = [r.id for r in rows]
+        children = {}
+        for name in ("credentials", "identifiers", "verifiable_addresses", "recovery_addresses"):
+            table = getattr(self.t, name)
+            query = select(table).where(table.c.identity_id.in_(ids))
+            if "created_at" in table.c:
+                query = query.order_by(table.c.created_at, table.c.id)
+            children[name] = _group((await conn.execute(query)).all())
+        return [_identity(row, children) for row in rows]
+
+
+def _group(rows: Sequence[Row[Any]]) -> dict[str, list[Row[Any]]]:
+    grouped: dict[str, list[Row[Any]]] = {}
+    for row in rows:
+        grouped.setdefault(row.identity_id, []).append(row)
+    return grouped
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=timezone.utc)  # SQLite hands back naive timestamps; they were UTC
+
+
+def _dump(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, separators=(",", ":"))
+
+
+def _load(value: str | None) -> Any:
+    return None if value is None else json.loads(value)
+
+
+def _identity_row(identity: Identity) -> dict[str, Any]:
+    return {
+        "id": identity.id, "schema_id": identity.schema_id, "state": identity.state.value,
+        "state_changed_at": identity.state_changed_at, "traits": json.dumps(identity.traits),
+        "metadata_public": _dump(identity.metadata_public), "metadata_admin": _dump(identity.metadata_admin),
+        "external_id": identity.external_id, "organization_id": identity.organization_id,
+        "created_at": identity.created_at, "updated_at": identity.updated_at,
+    }
+
+
+def _credential_row(identity_id: str, credential: Credential) -> dict[str, Any]:
+    return {
+        "id": credential.id, "identity_id": identity_id, "type": credential.type, "config": json.dumps(credential.config),
+        "version": credential.version, "created_at": credential.created_at, "updated_at": credential.updated_at,
+    }
+
+
+def _address_row(address: VerifiableAddress | RecoveryAddress) -> dict[str, Any]:
+    row = {"id": address.id, "via": address.via, "value": address.value,
+           "created_at": address.created_at, "updated_at": address.updated_at}
+    if isinstance(address, VerifiableAddress):
+        row.update(verified=address.verified, status=address.status, verified_at=address.verified_at)
+    return row
+
+
+def _identity(row: Row[Any], children: dict[str, dict[str, list[Row[Any]]]]) -> Identity:
+    identifiers: dict[str, list[str]] = {}
+    for r in sorted(children["identifiers"].get(row.id, []), key=lambda r: r.identifier):
+        identifiers.setdefault(r.credential_id, []).append(r.identifier)
+    credentials = {
+        c.type: Credential(type=c.type, identifiers=tuple(identifiers.get(c.id, [])), config=json.loads(c.config),
+                           version=c.version, id=c.id, created_at=_utc(c.created_at), updated_at=_utc(c.updated_at))  # type: ignore[arg-type]
+        for c in children["credentials"].get(row.id, [])
+    }
+    verifiable = tuple(
+        VerifiableAddress(value=a.value, via=a.via, verified=a.verified, status=a.status, verified_at=_utc(a.verified_at),
+                          id=a.id, created_at=_utc(a.created_at), updated_at=_utc(a.updated_at))  # type: ignore[arg-type]
+        for a in children["verifiable_addresses"].get(row.id, [])
+    )
+    recovery = tuple(
+        RecoveryAddress(value=a.value, via=a.via, id=a.id, created_at=_utc(a.created_at), updated_at=_utc(a.updated_at))  # type: ignore[arg-type]
+        for a in children["recovery_addresses"].get(row.id, [])
+    )
+    return Identity(
+        id=row.id, schema_id=row.schema_id, state=State(row.state), state_changed_at=_utc(row.state_changed_at),
+        traits=json.loads(row.traits), metadata_public=_load(row.metadata_public), metadata_admin=_load(row.metadata_admin),
+        external_id=row.external_id, organization_id=row.organization_id, credentials=credentials,
+        verifiable_addresses=verifiable, recovery_addresses=recovery,
+        created_at=_utc(row.created_at), updated_at=_utc(row.updated_at),  # type: ignore[arg-type]
+    )

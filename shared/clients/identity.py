@@ -1,0 +1,43 @@
+"""The internal-HTTP adapter of `IdentityClient`."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from shared.clients.http import HttpServiceClient
+from shared.errors import NotFound
+
+BASE = "/internal/identity"
+
+
+class HttpIdentityClient(HttpServiceClient):
+    def __init__(self, http: Any) -> None:
+        super().__init__("identity", http)
+
+    async def get_identity(self, identity_id: str) -> dict[str, Any] | None:
+        try:
+            return await self._http.call("GET", f"{BASE}/identities/{quote(identity_id)}")
+        except NotFound:
+            return None
+
+    async def create_identity(self, body: dict[str, Any]) -> dict[str, Any]:
+        return await self._http.call("POST", f"{BASE}/identities", body)
+
+    async def verify_password(self, identifier: str, password: str) -> dict[str, Any] | None:
+        found = await self._http.call("POST", f"{BASE}/password/verify", {"identifier": identifier, "password": password})
+        return found.get("identity")
+
+    async def get_credential(self, identity_id: str, credential_type: str) -> dict[str, Any] | None:
+        try:
+            return await self._http.call("GET", f"{BASE}/identities/{quote(identity_id)}/credentials/{quote(credential_type)}")
+        except NotFound:
+            return None
+
+    async def update_credential(self, identity_id: str, credential_type: str, config: dict[str, Any]) -> dict[str, Any]:
+        path = f"{BASE}/identities/{quote(identity_id)}/credentials/{quote(credential_type)}"
+        return await self._http.call("PUT", path, {"config": config})
+
+    async def mark_address_verified(self, via: str, value: str) -> dict[str, Any] | None:
+        found = await self._http.call("POST", f"{BASE}/addresses/verified", {"via": via, "value": value})
+        return found.get("identity")

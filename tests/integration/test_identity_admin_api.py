@@ -1,0 +1,183 @@
+"""The identity admin API through Kratos's own Python SDK, on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import ory_kratos_client as kratos
+import pytest
+import urllib3
+from ory_kratos_client.api.identity_api import IdentityApi
+from ory_kratos_client.exceptions import ApiException
+
+from tests.factories import ThreadedWarden, running_warden, settings_for
+
+
+@pytest.fixture
+def warden(tmp_path: Path, any_dsn: str) -> Iterator[ThreadedWarden]:
+    with running_warden(settings_for(tmp_path, any_dsn)) as running:
+        yield running
+
+
+@pytest.fixture
+def api(warden: ThreadedWarden) -> Iterator[IdentityApi]:
+    with kratos.ApiClient(kratos.Configuration(host=warden.admin_url)) as client:
+        yield IdentityApi(client)
+
+
+def _create(api: IdentityApi, email: str = "Ada@Example.com", **body: Any):  # type: ignore[no-untyped-def]
+    return api.create_identity(kratos.CreateIdentityBody(schema_id="default", traits={"email": email}, **body))
+
+
+def _error(call: Any) -> tuple[int, dict[str, Any]]:
+    with pytest.raises(ApiException) as caught:
+        call()
+    return caught.value.status, json.loads(caught.value.body)["error"]
+
+
+def test_create_returns_the_identity_with_derived_addresses_and_no_secrets(api: IdentityApi) -> None:
+    created = _create(api, "Ada@Example.COM", credentials=kratos.IdentityWithCredentials(
+        password=kratos.IdentityWithCredentialsPassword(config=kratos.IdentityWithCredentialsPasswordConfig(password="correct horse battery"))
+    ))
+    assert created.schema_id == "default"
+    assert created.schema_url == "http://127.0.0.1:4433/schemas/ZGVmYXVsdA"
+    assert created.state == "active"
+    assert [(a.value, a.via, a.verified, a.status) for a in created.verifiable_addresses] == [("ada@example.com", "email", False, "pending")]
+    assert [(a.value, a.via) for a in created.recovery_addresses] == [("ada@example.com", "email")]
+    assert created.credentials["password"].identifiers == ["ada@example.com"]
+    fetched = api.get_identity(created.id, include_credential=["password"])
+    raw = json.dumps(fetched.to_dict(), default=str)
+    assert "hashed_password" not in raw and "correct horse" not in raw and "$2a$" not in raw
+
+
+def test_get_unknown_identity_is_404(api: IdentityApi) -> None:
+    status, error = _error(lambda: api.get_identity("9f4b4a62-35f5-4d0f-9a5a-2b0d1f0b8e11"))
+    assert status == 404 and error["code"] == 404
+
+
+def test_invalid_traits_are_400_naming_the_field(api: IdentityApi) -> None:
+    status, error = _error(lambda: _create(api, "not-an-email"))
+    assert status == 400
+    assert "#/traits/email" in error["reason"]
+    status, error = _error(lambda: api.create_identity(kratos.CreateIdentityBody(schema_id="default", traits={})))
+    assert status == 400 and "email" in error["reason"]
+
+
+def test_unknown_schema_is_400(api: IdentityApi) -> None:
+    status, _ = _error(lambda: api.create_identity(kratos.CreateIdentityBody(schema_id="nope", traits={"email": "a@b.co"})))
+    assert status == 400
+
+
+def test_duplicate_identifier_and_external_id_are_409(api: IdentityApi) -> None:
+    _create(api, "grace@example.com", external_id="crm-1")
+    status, error = _error(lambda: _create(api, "GRACE@example.com"))
+    assert status == 409 and error["reason"] == "This identity conflicts with another identity that already exists."
+    status, _ = _error(lambda: _create(api, "other@example.com", external_id="crm-1"))
+    assert status == 409
+    assert api.get_identity_by_external_id("crm-1").traits["email"] == "grace@example.com"
+
+
+def test_malformed_json_is_400(warden: ThreadedWarden) -> None:
+    response = urllib3.request("POST", f"{warden.admin_url}/admin/identities", body=b"{not json", headers={"Content-Type": "application/json"})
+    assert response.status == 400
+    assert json.loads(response.data)["error"]["code"] == 400
+
+
+def _next_link(header: str) -> str | None:
+    for part in header.split(","):
+        target, rel = part.split("; ")
+        if rel == 'rel="next"':
+            return target.strip("<>")
+    return None
+
+
+def test_list_pages_with_tokens_and_link_header(api: IdentityApi, warden: ThreadedWarden) -> None:
+    made = {_create(api, f"user{i}@example.com").id for i in range(5)}
+    seen: list[str] = []
+    url = f"{warden.admin_url}/admin/identities?page_size=2"
+    while url:
+        response = urllib3.request("GET", url)
+        seen += [i["id"] for i in json.loads(response.data)]
+        following = _next_link(response.headers["Link"])
+        url = f"{warden.admin_url}{following}" if following else ""
+    assert sorted(seen) == sorted(made) and len(seen) == 5
+    assert len(api.list_identities(page_size=2)) == 2
+
+
+def test_list_filters_by_identifier_and_ids(api: IdentityApi) -> None:
+    first, second = _create(api, "one@example.com"), _create(api, "two@example.com")
+    _create(api, "three@example.com")
+    assert [i.id for i in api.list_identities(credentials_identifier="two@example.com")] == [second.id]
+    assert sorted(i.id for i in api.list_identities(ids=[first.id, second.id])) == sorted([first.id, second.id])
+
+
+def test_update_replaces_and_keeps_verification_of_unchanged_addresses(api: IdentityApi) -> None:
+    created = _create(api, "lin@example.com")
+    api.patch_identity(created.id, json_patch=[
+        kratos.JsonPatch(op="replace", path="/verifiable_addresses/0/verified", value=True),
+        kratos.JsonPatch(op="replace", path="/verifiable_addresses/0/status", value="completed"),
+    ])
+    kept = api.update_identity(created.id, kratos.UpdateIdentityBody(
+        schema_id="default", state="active", traits={"email": "lin@example.com", "name": {"first": "Lin"}}, metadata_public={"plan": "pro"}))
+    assert kept.verifiable_addresses[0].verified is True and kept.metadata_public == {"plan": "pro"}
+    moved = api.update_identity(created.id, kratos.UpdateIdentityBody(schema_id="default", state="inactive", traits={"email": "lin@new.example"}))
+    assert [(a.value, a.verified) for a in moved.verifiable_addresses] == [("lin@new.example", False)]
+    assert moved.state == "inactive" and moved.state_changed_at is not None
+    assert moved.credentials["code"].identifiers == ["lin@new.example"]
+
+
+def test_json_patch_that_breaks_the_schema_changes_nothing(api: IdentityApi) -> None:
+    created = _create(api, "mo@example.com")
+    status, error = _error(lambda: api.patch_identity(created.id, json_patch=[kratos.JsonPatch(op="replace", path="/traits/email", value="broken")]))
+    assert status == 400 and "#/traits/email" in error["reason"]
+    status, _ = _error(lambda: api.patch_identity(created.id, json_patch=[kratos.JsonPatch(op="remove", path="/traits/nothing")]))
+    assert status == 400
+    status, _ = _error(lambda: api.patch_identity(created.id, json_patch=[kratos.JsonPatch(op="replace", path="/id", value="x")]))
+    assert status == 400
+    assert api.get_identity(created.id).traits == {"email": "mo@example.com"}
+    patched = api.patch_identity(created.id, json_patch=[kratos.JsonPatch(op="add", path="/metadata_admin", value={"tier": 2})])
+    assert patched.metadata_admin == {"tier": 2}
+
+
+def test_batch_import_answers_each_item_and_one_bad_item_does_not_stop_the_others(api: IdentityApi) -> None:
+    _create(api, "taken@example.com")
+    items = [
+        kratos.IdentityPatch(patch_id="00000000-0000-4000-8000-000000000001", create=kratos.CreateIdentityBody(schema_id="default", traits={"email": "new1@example.com"})),
+        kratos.IdentityPatch(patch_id="00000000-0000-4000-8000-000000000002", create=kratos.CreateIdentityBody(schema_id="default", traits={"email": "bad"})),
+        kratos.IdentityPatch(patch_id="00000000-0000-4000-8000-000000000003", create=kratos.CreateIdentityBody(schema_id="default", traits={"email": "taken@example.com"})),
+        kratos.IdentityPatch(patch_id="00000000-0000-4000-8000-000000000004", create=kratos.CreateIdentityBody(schema_id="default", traits={"email": "new2@example.com"})),
+    ]
+    results = api.batch_patch_identities(kratos.PatchIdentitiesBody(identities=items)).identities
+    assert [r.action for r in results] == ["create", "error", "error", "create"]
+    assert [r.patch_id for r in results] == [i.patch_id for i in items]
+    assert results[2].error["code"] == 409 if isinstance(results[2].error, dict) else True
+    assert api.get_identity(results[3].identity).traits["email"] == "new2@example.com"
+
+
+def test_delete_and_delete_credentials(api: IdentityApi) -> None:
+    password = kratos.IdentityWithCredentials(password=kratos.IdentityWithCredentialsPassword(
+        config=kratos.IdentityWithCredentialsPasswordConfig(password="a long enough password")))
+    lone = api.create_identity(kratos.CreateIdentityBody(schema_id="username", traits={"username": "solo"}, credentials=password))
+    status, error = _error(lambda: api.delete_identity_credentials(lone.id, "password"))
+    assert status == 400 and error["reason"] == "You cannot remove the last first factor credential."
+    both = _create(api, "two-factors@example.com", credentials=password)
+    api.delete_identity_credentials(both.id, "password")
+    assert "password" not in api.get_identity(both.id).credentials
+    api.delete_identity(both.id)
+    assert _error(lambda: api.get_identity(both.id))[0] == 404
+    assert _error(lambda: api.delete_identity(both.id))[0] == 404
+
+
+def test_schemas_are_served_on_the_public_port(warden: ThreadedWarden) -> None:
+    with kratos.ApiClient(kratos.Configuration(host=warden.public_url)) as client:
+        api = IdentityApi(client)
+        assert [s.id for s in api.list_identity_schemas()] == ["default", "username"]
+        by_encoded = api.get_identity_schema("ZGVmYXVsdA")
+        assert by_encoded["properties"]["traits"]["required"] == ["email"]
+        assert api.get_identity_schema("username")["properties"]["traits"]["required"] == ["username"]
+        with pytest.raises(ApiException) as caught:
+            api.get_identity_schema("missing")
+        assert caught.value.status == 404
