@@ -44,6 +44,11 @@ class WardenProcess:
         self._http: aiohttp.ClientSession | None = None
         self.metrics = HttpMetrics()
 
+    @property
+    def bus(self) -> Any:
+        """The process's bus: external subscribers (and tests) may listen to the event stream on it."""
+        return self._bus
+
     async def start(self) -> None:
         await self._prepare_databases()
         await self._bus.connect()
