@@ -48,6 +48,15 @@ def _parser() -> argparse.ArgumentParser:
 
     commands.add_parser("version", help="print the version")
 
+    hashers = commands.add_parser("hashers", help="password hasher tools")
+    algorithms = hashers.add_subparsers(dest="algorithm", required=True, parser_class=_OneLineParser)
+    argon2 = algorithms.add_parser("argon2", help="argon2 tools")
+    argon2_tools = argon2.add_subparsers(dest="tool", required=True, parser_class=_OneLineParser)
+    calibrate = argon2_tools.add_parser("calibrate", help="pick argon2 parameters for a target duration")
+    calibrate.add_argument("duration", nargs="?", default="1s", help="target time of one hash (default 1s)")
+    calibrate.add_argument("-m", "--memory", default="128MB", help="memory per hash (default 128MB)")
+    calibrate.add_argument("-p", "--parallelism", type=int, default=1, help="lanes (default 1)")
+
     routes = commands.add_parser("routes", help="print the route table, or an nginx config made from it")
     routes.add_argument("--nginx", action="store_true", help="print an nginx config for the distributed setup")
     return parser
@@ -70,6 +79,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "migrate":
             return _migrate(args)
+        if args.command == "hashers":
+            return _calibrate(args)
         return _serve(args)
     except ConfigError as exc:
         print(f"warden: {_one_line(exc)}", file=sys.stderr)
@@ -98,6 +109,24 @@ def _migrate(args: argparse.Namespace) -> int:
     settings = _settings(args)
     asyncio.run(migrate_all(settings, SERVICES))
     print("warden: every service's database schema is up to date")
+    return 0
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    """Prints a `hashers.argon2` block, as `kratos hashers argon2 calibrate` does."""
+    import yaml
+
+    from services.identity.hashing import calibrate_argon2
+    from services.identity.hashing.units import parse_byte_size, parse_duration
+
+    try:
+        target = parse_duration(args.duration).total_seconds()
+        memory = parse_byte_size(args.memory)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"hashers argon2 calibrate: {exc}") from exc
+    result = calibrate_argon2(target, memory, args.parallelism)
+    print(f"# one hash took {result['measured_duration']} on this machine (target {args.duration})")
+    print(yaml.safe_dump({"hashers": {"algorithm": "argon2", "argon2": result["argon2"]}}, sort_keys=False), end="")
     return 0
 
 

@@ -108,3 +108,11 @@ async def test_each_service_in_its_own_process_answers_another_over_http(
     finally:
         codes = {name: warden.stop() for name, warden in processes.items()}
     assert codes == {name: 0 for name in SERVICES}
+
+
+def test_hashers_argon2_calibrate_prints_a_config_block(tmp_path: Path) -> None:
+    result = run_cli(["hashers", "argon2", "calibrate", "50ms", "--memory", "8MB"], env={}, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    block = yaml.safe_load(result.stdout)["hashers"]
+    assert block["algorithm"] == "argon2"
+    assert block["argon2"]["memory"] == "8MB" and block["argon2"]["iterations"] >= 2

@@ -181,3 +181,10 @@ def test_schemas_are_served_on_the_public_port(warden: ThreadedWarden) -> None:
         with pytest.raises(ApiException) as caught:
             api.get_identity_schema("missing")
         assert caught.value.status == 404
+
+
+def test_admin_paths_also_answer_without_the_admin_prefix(api: IdentityApi, warden: ThreadedWarden) -> None:
+    created = _create(api, "prefix@example.com")
+    response = urllib3.request("GET", f"{warden.admin_url}/identities/{created.id}")
+    assert response.status == 200 and json.loads(response.data)["id"] == created.id
+    assert urllib3.request("GET", f"{warden.public_url}/admin/identities").status == 404, "admin API never on the public port"
