@@ -28,13 +28,17 @@ def _credentials(identity: Identity, schema: Any) -> dict[str, Credential]:
         # Kratos gives every identity whose schema names a code identifier a `code` credential.
         credentials[CredentialType.CODE] = Credential(type=CredentialType.CODE, identifiers=(), config={})
     for kind, credential in credentials.items():
-        if kind in (CredentialType.OIDC, CredentialType.SAML):
-            continue  # their identifiers are provider:subject, not traits
+        if kind not in _FROM_TRAITS:
+            continue  # oidc/saml: provider:subject; totp, passkey, lookup: not trait values
+
         identifiers = tuple(from_schema.get(kind, ()))
         config = {**credential.config, "addresses": code_addresses} if kind == CredentialType.CODE else credential.config
         if identifiers != credential.identifiers or config != credential.config:
             credentials[kind] = replace(credential, identifiers=identifiers, config=config, updated_at=now())
     return credentials
+
+
+_FROM_TRAITS = {CredentialType.PASSWORD, CredentialType.WEBAUTHN, CredentialType.CODE}
 
 
 def _verifiable(existing: tuple[VerifiableAddress, ...], wanted: list[Any]) -> tuple[VerifiableAddress, ...]:

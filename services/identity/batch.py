@@ -24,10 +24,10 @@ async def create_many(
     outcomes: list[Outcome] = [await _prepare(manager, item) for item in items]
     ready = [o for o in outcomes if isinstance(o, Identity)]
     try:
-        async with uow() as work:
-            for identity in ready:
-                await manager.store_new(work, identity)
-            await work.commit()
+        if ready:
+            async with uow() as work:
+                await manager.store_new(work, *ready)
+                await work.commit()
         return outcomes
     except IdentityConflict:
         pass

@@ -71,9 +71,10 @@ class IdentityManager:
             await uow.commit()
         return identity
 
-    async def store_new(self, uow: UnitOfWork, identity: Identity) -> None:
-        await self._repo.insert(uow.connection, identity)
-        uow.emit("identity.created", {"identity_id": identity.id, "schema_id": identity.schema_id, "state": identity.state.value})
+    async def store_new(self, uow: UnitOfWork, *identities: Identity) -> None:
+        await self._repo.insert_many(uow.connection, identities)
+        for identity in identities:
+            uow.emit("identity.created", {"identity_id": identity.id, "schema_id": identity.schema_id, "state": identity.state.value})
 
     async def update(self, identity_id: str, given: IdentityInput) -> Identity:
         async with self._uow() as uow:

@@ -74,4 +74,6 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.execute("PRAGMA journal_mode=WAL")
+    # With WAL, NORMAL is still crash-safe (a power cut may lose the last commits, never corrupt).
+    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()

@@ -35,7 +35,7 @@ class Address:
 def credential_identifiers(hits: Iterable[Hit]) -> dict[str, list[str]]:
     """Credential type -> identifiers, as Kratos's SchemaExtensionCredentials fills them."""
     found: dict[str, list[str]] = {}
-    for hit in _strings(hits):
+    for hit in _filled(hits):
         for ctype in ("password", "webauthn"):
             if _setting(hit, "credentials", ctype, "identifier") is True:
                 _add(found.setdefault(ctype, []), graceful(hit.value))
@@ -48,7 +48,7 @@ def credential_identifiers(hits: Iterable[Hit]) -> dict[str, list[str]]:
 def code_addresses(hits: Iterable[Hit]) -> list[dict[str, str]]:
     """The `code` credential's `addresses`, de-duplicated and sorted by address then channel, as Kratos
     stores them in the credential's config."""
-    unique = {(a["address"], a["channel"]): a for hit in _strings(hits) if (a := _code_address(hit))}
+    unique = {(a["address"], a["channel"]): a for hit in _filled(hits) if (a := _code_address(hit))}
     return [unique[key] for key in sorted(unique)]
 
 
@@ -56,7 +56,7 @@ def credential_labels(hits: Iterable[Hit]) -> dict[str, list[str]]:
     """Trait values a method shows but does not log in with: `totp` account names (the label in the
     authenticator app) and `passkey` display names. Kratos does not store them as identifiers."""
     found: dict[str, list[str]] = {}
-    for hit in _strings(hits):
+    for hit in _filled(hits):
         for ctype, flag in (("totp", "account_name"), ("passkey", "display_name")):
             if _setting(hit, "credentials", ctype, flag) is True:
                 _add(found.setdefault(ctype, []), hit.value.strip())
@@ -65,7 +65,7 @@ def credential_labels(hits: Iterable[Hit]) -> dict[str, list[str]]:
 
 def verifiable_addresses(hits: Iterable[Hit]) -> list[Address]:
     found: list[Address] = []
-    for hit in _strings(hits):
+    for hit in _filled(hits):
         via = _setting(hit, "verification", "via")
         if via == EMAIL:
             # Kratos lower-cases only when the field is (or defaults to) an email format.
@@ -80,7 +80,7 @@ def verifiable_addresses(hits: Iterable[Hit]) -> list[Address]:
 
 def recovery_addresses(hits: Iterable[Hit]) -> list[Address]:
     found: list[Address] = []
-    for hit in _strings(hits):
+    for hit in _filled(hits):
         via = _setting(hit, "recovery", "via")
         if via == EMAIL:
             _add(found, Address(EMAIL, normalize_email(hit.value)))
@@ -159,6 +159,12 @@ def _strings(hits: Iterable[Hit]) -> Iterator[Hit]:
     """Extensions act on strings only: a number or object in an identifier field is the schema's
     business (a `type` error), not a value to normalise."""
     return (hit for hit in hits if isinstance(hit.value, str))
+
+
+def _filled(hits: Iterable[Hit]) -> Iterator[Hit]:
+    """Strings with something in them: an empty trait is no identifier or address (Kratos would store
+    "" and then refuse a second identity with an empty username as a duplicate)."""
+    return (hit for hit in _strings(hits) if hit.value.strip())
 
 
 def _add(found: list[Any], item: Any) -> None:

@@ -15,6 +15,7 @@ from jsonschema.exceptions import ValidationError
 from .messages import describe, quote
 from .pointers import ROOT, common_prefix, join, pointer, resolve_local, unescape
 
+
 @dataclass(frozen=True)
 class Problem:
     instance_ptr: str  # the failing field ("#/traits/email"; for `required`, the missing property)
@@ -25,11 +26,18 @@ class Problem:
     context: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
     def detail(self) -> dict[str, Any]:
-        return {"instance_ptr": self.instance_ptr, "schema_ptr": self.schema_ptr, "keyword": self.keyword,
-                "message": self.message, "context": self.context}
+        """The entry in TraitsInvalid's `details["errors"]`."""
+        return {
+            "instance_ptr": self.instance_ptr,
+            "schema_ptr": self.schema_ptr,
+            "keyword": self.keyword,
+            "message": self.message,
+            "context": self.context,
+        }
 
 
 def problems_from(error: ValidationError, root: dict[str, Any]) -> list[Problem]:
+    """One Problem per failing field: a `required` error becomes one per missing property."""
     at = pointer(error.absolute_path)
     schema_ptr = schema_pointer(root, list(error.absolute_schema_path))
     keyword = str(error.validator) if error.validator is not None else "false"
