@@ -117,7 +117,7 @@ def _calibrate(args: argparse.Namespace) -> int:
     import yaml
 
     from services.identity.hashing import calibrate_argon2
-    from services.identity.hashing.units import parse_byte_size, parse_duration
+    from shared.units import parse_byte_size, parse_duration
 
     try:
         target = parse_duration(args.duration).total_seconds()

@@ -29,7 +29,7 @@ from services.identity.hashing import (
     verify_any,
 )
 from services.identity.hashing.crypt_hashes import crypt_available
-from services.identity.hashing.units import format_duration, parse_duration
+from shared.units import format_duration, parse_duration
 from shared.errors import ConfigError
 
 PASSWORD = "correct horse battery staple ✓"

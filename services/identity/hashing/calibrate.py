@@ -19,7 +19,7 @@ from typing import Any
 from . import bounds
 from .argon2_hashes import hash_argon2id
 from .config import OWASP_MIN_ITERATIONS
-from .units import format_byte_size, format_duration
+from shared.units import format_byte_size, format_duration
 
 _MAX_CHECKS = 3
 

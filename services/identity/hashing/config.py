@@ -21,7 +21,7 @@ from typing import Any, Literal
 from shared.errors import ConfigError
 
 from . import bounds
-from .units import parse_byte_size, parse_duration
+from shared.units import parse_byte_size, parse_duration
 
 log = logging.getLogger(__name__)
 
