@@ -1,0 +1,181 @@
+"""The identity service's internal API over HTTP, as another process calls it: `HttpIdentityClient`
+with the internal token against the admin port of a running Warden (SQLite, plus one PostgreSQL
+round trip)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import ory_kratos_client as kratos
+import pytest
+import urllib3
+from ory_kratos_client.api.identity_api import IdentityApi
+
+from shared import errors
+from shared.clients.http import INTERNAL_TOKEN_HEADER, InternalHttp
+from shared.clients.identity import HttpIdentityClient
+from tests.factories import ThreadedWarden, running_warden, settings_for
+
+TOKEN = "internal-token-for-tests"
+UNKNOWN_ID = "9f4b4a62-35f5-4d0f-9a5a-2b0d1f0b8e11"
+
+
+class SyncIdentityClient:
+    """`HttpIdentityClient` run on the Warden's own loop (an aiohttp session belongs to one loop),
+    each call made synchronously from the test: `client.verify_password("a@b.co", "pw")`."""
+
+    def __init__(self, warden: ThreadedWarden, client: HttpIdentityClient) -> None:
+        self._warden = warden
+        self._client = client
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._client, name)
+        return lambda *args: self._warden.run(method(*args))
+
+
+@contextmanager
+def identity_client(warden: ThreadedWarden, token: str = TOKEN, base_url: str | None = None) -> Iterator[SyncIdentityClient]:
+    async def open_session() -> aiohttp.ClientSession:
+        return aiohttp.ClientSession()
+
+    session = warden.run(open_session())
+    try:
+        # No retries: a 5xx must show up here as it happened, not be retried away.
+        http = InternalHttp(base_url or warden.admin_url, token, session, retries=0)
+        yield SyncIdentityClient(warden, HttpIdentityClient(http))
+    finally:
+        warden.run(session.close())
+
+
+def with_token(tmp_path: Path, dsn: str, **extra: Any) -> Any:
+    return settings_for(tmp_path, dsn, extra={"services": {"internal_token": TOKEN}, **extra})
+
+
+def password_body(email: str, password: str) -> dict[str, Any]:
+    return {
+        "schema_id": "default",
+        "traits": {"email": email},
+        "credentials": {"password": {"config": {"password": password}}},
+    }
+
+
+@pytest.fixture
+def warden(tmp_path: Path) -> Iterator[ThreadedWarden]:
+    with running_warden(with_token(tmp_path, f"sqlite://{tmp_path}/warden.sqlite")) as running:
+        yield running
+
+
+@pytest.fixture
+def client(warden: ThreadedWarden) -> Iterator[SyncIdentityClient]:
+    with identity_client(warden) as made:
+        yield made
+
+
+@pytest.fixture
+def admin(warden: ThreadedWarden) -> Iterator[IdentityApi]:
+    with kratos.ApiClient(kratos.Configuration(host=warden.admin_url)) as api_client:
+        yield IdentityApi(api_client)
+
+
+def test_info_names_the_service(client: SyncIdentityClient) -> None:
+    info = client.info()
+    assert info["service"] == "identity" and info["version"]
+
+
+def test_create_then_get_shows_the_admin_view_without_secrets(client: SyncIdentityClient) -> None:
+    created = client.create_identity(password_body("Ada@Example.com", "correct horse battery"))
+    assert created["traits"] == {"email": "Ada@Example.com"}
+    assert created["credentials"]["password"]["identifiers"] == ["ada@example.com"]
+    fetched = client.get_identity(created["id"])
+    assert fetched["id"] == created["id"] and fetched["schema_id"] == "default"
+    assert "metadata_admin" in fetched and fetched["credentials"]["password"]["identifiers"] == ["ada@example.com"]
+    raw = json.dumps([created, fetched])
+    assert "hashed_password" not in raw and "$2a$" not in raw and "correct horse" not in raw
+
+
+def test_unknown_identity_is_none(client: SyncIdentityClient) -> None:
+    assert client.get_identity(UNKNOWN_ID) is None
+    assert client.get_credential(UNKNOWN_ID, "password") is None
+
+
+def test_create_errors_come_back_typed(client: SyncIdentityClient) -> None:
+    with pytest.raises(errors.BadRequest) as bad:
+        client.create_identity({"schema_id": "default", "traits": {"email": "not-an-email"}})
+    assert "#/traits/email" in bad.value.reason
+    client.create_identity({"schema_id": "default", "traits": {"email": "taken@example.com"}})
+    with pytest.raises(errors.Conflict):
+        client.create_identity({"schema_id": "default", "traits": {"email": "TAKEN@example.com"}})
+
+
+def test_update_credential_replaces_the_password(client: SyncIdentityClient) -> None:
+    created = client.create_identity(password_body("grace@example.com", "the old password"))
+    assert client.verify_password("grace@example.com", "the old password")["id"] == created["id"]
+    updated = client.update_credential(created["id"], "password", {"password": "the new password"})
+    assert updated["id"] == created["id"] and "hashed_password" not in json.dumps(updated)
+    assert client.verify_password("grace@example.com", "the new password")["id"] == created["id"]
+    assert client.verify_password("grace@example.com", "the old password") is None
+    assert client.verify_password("nobody@example.com", "the new password") is None
+
+
+def test_verify_password_finds_an_email_identifier_whatever_its_case(client: SyncIdentityClient) -> None:
+    created = client.create_identity(password_body("lin@example.com", "a long enough password"))
+    assert client.verify_password(" LIN@Example.com ", "a long enough password")["id"] == created["id"]
+
+
+def test_get_credential_returns_the_secret_config(client: SyncIdentityClient) -> None:
+    created = client.create_identity(password_body("mo@example.com", "a long enough password"))
+    credential = client.get_credential(created["id"], "password")
+    assert credential["type"] == "password" and credential["identifiers"] == ["mo@example.com"]
+    assert credential["config"]["hashed_password"].startswith("$2a$04$")
+    assert credential["version"] == 1
+    assert client.get_credential(created["id"], "totp") is None
+
+
+def test_mark_address_verified(client: SyncIdentityClient, admin: IdentityApi) -> None:
+    created = client.create_identity({"schema_id": "default", "traits": {"email": "kim@example.com"}})
+    assert created["verifiable_addresses"][0]["verified"] is False
+    marked = client.mark_address_verified("email", "kim@example.com")
+    assert marked["id"] == created["id"]
+    (address,) = marked["verifiable_addresses"]
+    assert (address["value"], address["verified"], address["status"]) == ("kim@example.com", True, "completed")
+    assert address["verified_at"]
+    (shown,) = admin.get_identity(created["id"]).verifiable_addresses
+    assert (shown.verified, shown.status, shown.verified_at is not None) == (True, "completed", True)
+    assert client.mark_address_verified("email", "nobody@example.com") is None
+
+
+def test_a_wrong_or_missing_token_is_unauthorized(warden: ThreadedWarden) -> None:
+    for token in ("not-the-token", ""):
+        with identity_client(warden, token) as stranger:
+            with pytest.raises(errors.Unauthorized):
+                stranger.info()
+            with pytest.raises(errors.Unauthorized):
+                stranger.verify_password("a@example.com", "whatever")
+
+
+def test_the_internal_routes_are_not_on_the_public_port(warden: ThreadedWarden) -> None:
+    for method, path in [("GET", "/internal/identity/info"), ("POST", "/internal/identity/password/verify"),
+                         ("GET", f"/internal/identity/identities/{UNKNOWN_ID}")]:
+        response = urllib3.request(method, warden.public_url + path, headers={INTERNAL_TOKEN_HEADER: TOKEN},
+                                   json={"identifier": "a@example.com", "password": "x"} if method == "POST" else None)
+        assert response.status == 404, (method, path, response.status)
+
+
+@pytest.mark.postgres
+def test_round_trip_on_postgres(tmp_path: Path, pg_dsn: str) -> None:
+    with running_warden(with_token(tmp_path, pg_dsn)) as running, identity_client(running) as client:
+        created = client.create_identity(password_body("pg@example.com", "a long enough password"))
+        assert client.get_identity(created["id"])["traits"] == {"email": "pg@example.com"}
+        assert client.get_identity(UNKNOWN_ID) is None
+        assert client.verify_password("pg@example.com", "a long enough password")["id"] == created["id"]
+        assert client.verify_password("pg@example.com", "wrong") is None
+        client.update_credential(created["id"], "password", {"password": "another long password"})
+        assert client.verify_password("pg@example.com", "another long password")["id"] == created["id"]
+        assert client.get_credential(created["id"], "password")["config"]["hashed_password"].startswith("$2a$04$")
+        assert client.mark_address_verified("email", "pg@example.com")["verifiable_addresses"][0]["verified"] is True
+        assert client.mark_address_verified("email", "nobody@example.com") is None
