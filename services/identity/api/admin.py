@@ -15,7 +15,7 @@ from services.identity.api.bodies import (
     parse,
     read_json,
 )
-from services.identity.api.pagination import link_header, read_page
+from shared.http.pagination import link_header, read_page
 from services.identity.batch import create_many
 from services.identity.domain import Identity
 from services.identity.errors import IdentityNotFound, MalformedBody

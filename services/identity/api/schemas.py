@@ -6,7 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
-from services.identity.api.pagination import link_header, read_page
+from shared.http.pagination import link_header, read_page
 from shared.service import Route
 
 
