@@ -16,11 +16,20 @@ class WardenError(Exception):
     error_id: str | None = None
     default_message: str = "An internal server error occurred, please contact the system administrator"
 
-    def __init__(self, reason: str = "", *, message: str | None = None, details: dict[str, Any] | None = None):
+    def __init__(
+        self,
+        reason: str = "",
+        *,
+        message: str | None = None,
+        details: dict[str, Any] | None = None,
+        siblings: dict[str, Any] | None = None,
+    ):
         super().__init__(reason or message or self.default_message)
         self.reason = reason
         self.message = message or self.default_message
         self.details = details or {}
+        # Kratos puts a few keys beside `error` (`redirect_browser_to`, `use_flow_id`, …).
+        self.siblings = siblings or {}
 
     def to_json(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -34,7 +43,7 @@ class WardenError(Exception):
             body["reason"] = self.reason
         if self.details:
             body["details"] = self.details
-        return {"error": body}
+        return {"error": body, **self.siblings}
 
 
 class BadRequest(WardenError):

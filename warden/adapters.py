@@ -13,6 +13,7 @@ from shared.cache.ports import Cache
 from shared.clients import Clients
 from shared.clients.http import HttpServiceClient, InternalHttp
 from shared.clients.identity import HttpIdentityClient
+from shared.clients.session import HttpSessionClient
 from shared.errors import ConfigError
 from shared.storage.database import Database
 
@@ -59,6 +60,9 @@ class Databases:
             await database.dispose()
 
 
+_TYPED_CLIENTS: dict[str, Any] = {"identity": HttpIdentityClient, "session": HttpSessionClient}
+
+
 def http_clients(settings: Any, session: aiohttp.ClientSession, services: list[str]) -> Clients:
     """HTTP adapters for the services whose `services.<name>.internal_url` is configured."""
     found: dict[str, HttpServiceClient] = {}
@@ -66,5 +70,6 @@ def http_clients(settings: Any, session: aiohttp.ClientSession, services: list[s
         url = settings.internal_url(name)
         if url:
             http = InternalHttp(url, settings.internal_token, session)
-            found[name] = HttpIdentityClient(http) if name == "identity" else HttpServiceClient(name, http)
+            typed = _TYPED_CLIENTS.get(name)
+            found[name] = typed(http) if typed else HttpServiceClient(name, http)
     return Clients(**found)  # type: ignore[arg-type]

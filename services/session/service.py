@@ -4,9 +4,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from sqlalchemy import MetaData
+
+from services.session.api import admin, public
+from services.session.cache import SessionCache
+from services.session.config import SessionConfig
+from services.session.consumers import identity_changes
+from services.session.internal import ROUTES as INTERNAL_ROUTES
+from services.session.internal import SessionInternalApi
+from services.session.manager import SessionManager
+from services.session.persistence import SessionRepository
+from services.session.tables import session_tables
+from services.session.tokens import CookieSigner
+from shared.clients.ports import IdentityClient
+from shared.errors import ConfigError
 from shared.service import Infrastructure, ServiceDefinition, ServiceRuntime
-from shared.service_kit import ServiceInfo, info_route, service_core
+from shared.service_kit import info_route, service_core
 from shared.storage.migrations import MigrationSet
 from shared.storage.uow import UnitOfWorkFactory
 
@@ -16,19 +31,38 @@ NAME = "session"
 @dataclass(frozen=True)
 class SessionContainer:
     uow: UnitOfWorkFactory
-    internal: ServiceInfo
+    config: SessionConfig
+    manager: SessionManager
+    identities: IdentityClient
+    cookie_signer: CookieSigner | None
+    internal: SessionInternalApi
+
+
+def cookie_signer(settings: Any) -> CookieSigner | None:
+    keys = settings.secrets.cookie or settings.secrets.default
+    return CookieSigner(keys) if keys else None
 
 
 async def build(infra: Infrastructure) -> ServiceRuntime:
     core = service_core(NAME, infra)
-    container = SessionContainer(uow=core.uow, internal=ServiceInfo(NAME))
-    return ServiceRuntime(NAME, container, background=[core.relay.run], internal_api=container.internal)
+    identities = infra.clients.identity
+    if identities is None:
+        raise ConfigError("config: services.identity.internal_url: the session service needs to reach the identity service")
+    config = SessionConfig.from_settings(infra.settings)
+    manager = SessionManager(
+        core.uow, SessionRepository(session_tables(MetaData())), SessionCache(infra.cache, config.cache_ttl_seconds),
+        identities, config,
+    )
+    internal = SessionInternalApi(manager)
+    container = SessionContainer(core.uow, config, manager, identities, cookie_signer(infra.settings), internal)
+    subscription = identity_changes(manager, core.uow, core.processed_events, infra.settings.bus.max_deliveries)
+    return ServiceRuntime(NAME, container, subscriptions=[subscription], background=[core.relay.run], internal_api=internal)
 
 
 DEFINITION = ServiceDefinition(
     name=NAME,
     migrations=MigrationSet(NAME, Path(__file__).parent / "migrations"),
-    routes=[info_route(NAME)],
+    routes=[*public.ROUTES, *admin.ROUTES, info_route(NAME), *INTERNAL_ROUTES],
     build=build,
     depends_on=("identity",),
 )

@@ -41,7 +41,28 @@ class IdentityClient(ServiceClient, Protocol):
         ...
 
 
-class SessionClient(ServiceClient, Protocol): ...
+class SessionClient(ServiceClient, Protocol):
+    async def issue_session(
+        self, identity_id: str, methods: list[dict[str, Any]], device: dict[str, Any]
+    ) -> dict[str, Any]:
+        """A new session: `{"session": <session JSON>, "session_token": "ory_st_…"}`."""
+        ...
+
+    async def session_by_token(self, token: str) -> dict[str, Any] | None:
+        """The valid session (with its identity) a token belongs to, or None."""
+        ...
+
+    async def add_authentication_method(self, session_id: str, method: dict[str, Any]) -> dict[str, Any]:
+        """Records a completed method (a second factor, a refresh) on a session; returns the session JSON."""
+        ...
+
+    async def revoke_session(self, token: str) -> bool:
+        """Logout: revokes the session of a token; False when there was none."""
+        ...
+
+    async def revoke_identity_sessions(self, identity_id: str) -> int:
+        """Revokes every session of an identity; returns how many were active."""
+        ...
 
 
 class SelfserviceClient(ServiceClient, Protocol): ...

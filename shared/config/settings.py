@@ -61,6 +61,7 @@ class Bus(_Frozen):
 class Cache(_Frozen):
     url: str = "memory"
     prefix: str = "warden:"
+    session_ttl: str = "5m"
 
 
 class ServiceOverride(_Frozen):

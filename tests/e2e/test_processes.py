@@ -90,7 +90,10 @@ async def test_each_service_in_its_own_process_answers_another_over_http(
         migrated = run_cli(["migrate", "sql", "-e", "--yes"], env=env, cwd=tmp_path)
         assert migrated.returncode == 0, migrated.stderr
 
-    processes = {name: WardenProcess(["serve", name], env=env, cwd=tmp_path) for name in SERVICES}
+    processes: dict[str, WardenProcess] = {}
+    for name in SERVICES:  # each learns where the ones before it listen, as in docker-compose
+        processes[name] = WardenProcess(["serve", name], env=env, cwd=tmp_path)
+        env = {**env, f"SERVICES_{name.upper()}_INTERNAL_URL": processes[name].url("admin")}
     try:
         for warden in processes.values():
             warden.wait_ready(timeout=20.0)

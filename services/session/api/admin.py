@@ -1,0 +1,111 @@
+"""The session admin API (admin port)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from aiohttp import web
+
+from services.session.domain import Session
+from services.session.errors import SessionNotFound
+from services.session.views import session_view
+from shared.errors import BadRequest
+from shared.http.pagination import link_header, read_page
+from shared.service import Route
+
+SESSIONS = "/admin/sessions"
+SESSION = "/admin/sessions/{id}"
+EXTEND = "/admin/sessions/{id}/extend"
+IDENTITY_SESSIONS = "/admin/identities/{id}/sessions"
+
+
+def _expand(request: web.Request) -> set[str]:
+    return {e.lower() for e in request.query.getall("expand", [])}
+
+
+def _active_filter(request: web.Request) -> bool | None:
+    raw = request.query.get("active")
+    if raw is None or raw == "":
+        return None
+    if raw.lower() not in ("true", "false"):
+        raise BadRequest(f"active must be true or false, not {raw!r}")
+    return raw.lower() == "true"
+
+
+async def _views(c: Any, sessions: list[Session], expand: set[str]) -> list[dict[str, Any]]:
+    identities: list[Any] = [None] * len(sessions)
+    if "identity" in expand:
+        identities = await asyncio.gather(*(c.manager.identity_of(s) for s in sessions))
+    return [session_view(s, i, with_devices="devices" in expand) for s, i in zip(sessions, identities)]
+
+
+async def _page_response(c: Any, request: web.Request, **query: Any) -> web.Response:
+    page = read_page(request)
+    sessions = await c.manager.page(size=page.size, after=page.after, active=_active_filter(request), **query)
+    response = web.json_response(await _views(c, sessions, _expand(request)))
+    response.headers["Link"] = link_header(request.path, page, sessions[-1].id if len(sessions) == page.size else None)
+    return response
+
+
+def list_sessions(c: Any):  # type: ignore[no-untyped-def]
+    async def handler(request: web.Request) -> web.Response:
+        return await _page_response(c, request)
+
+    return handler
+
+
+def get_session(c: Any):  # type: ignore[no-untyped-def]
+    async def handler(request: web.Request) -> web.Response:
+        session = await c.manager.get(request.match_info["id"])
+        expand = _expand(request) or {"identity", "devices"}
+        return web.json_response((await _views(c, [session], expand))[0])
+
+    return handler
+
+
+def disable_session(c: Any):  # type: ignore[no-untyped-def]
+    async def handler(request: web.Request) -> web.Response:
+        await c.manager.revoke([await c.manager.get(request.match_info["id"])])
+        return web.Response(status=204)
+
+    return handler
+
+
+def extend_session(c: Any):  # type: ignore[no-untyped-def]
+    async def handler(request: web.Request) -> web.Response:
+        session = await c.manager.extend(request.match_info["id"])
+        return web.json_response((await _views(c, [session], {"identity", "devices"}))[0])
+
+    return handler
+
+
+def list_identity_sessions(c: Any):  # type: ignore[no-untyped-def]
+    async def handler(request: web.Request) -> web.Response:
+        identity_id = request.match_info["id"]
+        if await c.identities.get_identity(identity_id) is None:
+            raise SessionNotFound()
+        return await _page_response(c, request, identity_id=identity_id)
+
+    return handler
+
+
+def delete_identity_sessions(c: Any):  # type: ignore[no-untyped-def]
+    async def handler(request: web.Request) -> web.Response:
+        identity_id = request.match_info["id"]
+        if await c.identities.get_identity(identity_id) is None:
+            raise SessionNotFound()
+        await c.manager.revoke_identity(identity_id)
+        return web.Response(status=204)
+
+    return handler
+
+
+ROUTES = [
+    Route("admin", "GET", SESSIONS, list_sessions),
+    Route("admin", "GET", SESSION, get_session),
+    Route("admin", "DELETE", SESSION, disable_session),
+    Route("admin", "PATCH", EXTEND, extend_session),
+    Route("admin", "GET", IDENTITY_SESSIONS, list_identity_sessions),
+    Route("admin", "DELETE", IDENTITY_SESSIONS, delete_identity_sessions),
+]

@@ -1,0 +1,85 @@
+"""The session public API: whoami and the caller's own sessions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from services.session.api.credentials import session_token
+from services.session.errors import CannotRevokeCurrent, NoActiveSession, SessionNotFound
+from services.session.views import session_view
+from shared.http.pagination import link_header, read_page
+from shared.service import Route
+
+WHOAMI = "/sessions/whoami"
+MY_SESSIONS = "/sessions"
+MY_SESSION = "/sessions/{id}"
+
+
+def whoami(c: Any):  # type: ignore[no-untyped-def]
+    async def handler(request: web.Request) -> web.Response:
+        token = session_token(request, c.config.cookie, c.cookie_signer)
+        if token is None:
+            raise NoActiveSession()
+        entry = await c.manager.whoami(token)
+        return web.Response(
+            body=entry.body, content_type="application/json",
+            headers={"X-Kratos-Authenticated-Identity-Id": entry.identity_id, "Cache-Control": "private, no-cache, no-store, must-revalidate"},
+        )
+
+    return handler
+
+
+async def _current(c: Any, request: web.Request) -> Any:
+    token = session_token(request, c.config.cookie, c.cookie_signer)
+    if token is None:
+        raise NoActiveSession()
+    return await c.manager.authenticate(token)
+
+
+def list_mine(c: Any):  # type: ignore[no-untyped-def]
+    async def handler(request: web.Request) -> web.Response:
+        current = await _current(c, request)
+        page = read_page(request)
+        others = await c.manager.page(size=page.size, after=page.after, identity_id=current.identity_id,
+                                      active=True, exclude_id=current.id)
+        response = web.json_response([session_view(s, None) for s in others])
+        response.headers["Link"] = link_header(request.path, page, others[-1].id if len(others) == page.size else None)
+        return response
+
+    return handler
+
+
+def revoke_others(c: Any):  # type: ignore[no-untyped-def]
+    async def handler(request: web.Request) -> web.Response:
+        return web.json_response({"count": await c.manager.revoke_others(await _current(c, request))})
+
+    return handler
+
+
+def revoke_mine(c: Any):  # type: ignore[no-untyped-def]
+    async def handler(request: web.Request) -> web.Response:
+        current = await _current(c, request)
+        target_id = request.match_info["id"]
+        if target_id == current.id:
+            raise CannotRevokeCurrent()
+        try:
+            target = await c.manager.get(target_id)
+        except SessionNotFound:
+            target = None
+        if target is None or target.identity_id != current.identity_id:
+            raise SessionNotFound()  # someone else's session is as good as unknown
+        await c.manager.revoke([target])
+        return web.Response(status=204)
+
+    return handler
+
+
+ROUTES = [
+    Route("public", "GET", WHOAMI, whoami),
+    Route("public", "POST", WHOAMI, whoami),
+    Route("public", "GET", MY_SESSIONS, list_mine),
+    Route("public", "DELETE", MY_SESSIONS, revoke_others),
+    Route("public", "DELETE", MY_SESSION, revoke_mine),
+]

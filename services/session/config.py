@@ -1,0 +1,50 @@
+"""The session settings Warden reads from `kratos.yml` (`session.*`, `cache.session_ttl`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from shared.units import parse_duration
+
+
+@dataclass(frozen=True)
+class CookieConfig:
+    name: str
+    domain: str | None
+    path: str
+    same_site: str
+    secure: bool
+    persistent: bool
+
+
+@dataclass(frozen=True)
+class SessionConfig:
+    lifespan: timedelta
+    earliest_possible_extend: timedelta | None
+    required_aal: str
+    cache_ttl_seconds: float
+    cookie: CookieConfig
+    public_base_url: str
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> SessionConfig:
+        get = settings.get
+        extend = get("session.earliest_possible_extend")
+        secure = get("session.cookie.secure")
+        return cls(
+            lifespan=parse_duration(get("session.lifespan", "24h")),
+            earliest_possible_extend=parse_duration(extend) if extend else None,
+            required_aal=get("session.whoami.required_aal", "aal1") or "aal1",
+            cache_ttl_seconds=parse_duration(settings.cache.session_ttl).total_seconds(),
+            cookie=CookieConfig(
+                name=get("session.cookie.name", "ory_kratos_session") or "ory_kratos_session",
+                domain=get("session.cookie.domain") or get("cookies.domain"),
+                path=get("session.cookie.path") or get("cookies.path") or "/",
+                same_site=get("session.cookie.same_site") or get("cookies.same_site") or "Lax",
+                secure=(str(secure).lower() == "true") if secure is not None else not settings.dev,
+                persistent=bool(get("session.cookie.persistent", True)),
+            ),
+            public_base_url=settings.serve.public.base_url,
+        )

@@ -1,0 +1,73 @@
+"""A session as Kratos models it: plain dataclasses."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+AAL1, AAL2 = "aal1", "aal2"
+# Credentials that make a second factor available to an identity (Kratos's AAL2 methods).
+SECOND_FACTORS = frozenset({"totp", "webauthn", "lookup_secret"})
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+@dataclass(frozen=True)
+class AuthenticationMethod:
+    method: str
+    aal: str = AAL1
+    completed_at: datetime = field(default_factory=now)
+    provider: str | None = None
+
+
+@dataclass(frozen=True)
+class Device:
+    ip_address: str | None = None
+    user_agent: str | None = None
+    location: str | None = None
+    id: str = field(default_factory=new_id)
+
+
+@dataclass(frozen=True)
+class Session:
+    identity_id: str
+    token_hash: str
+    expires_at: datetime
+    authentication_methods: tuple[AuthenticationMethod, ...] = ()
+    devices: tuple[Device, ...] = ()
+    active: bool = True
+    id: str = field(default_factory=new_id)
+    authenticated_at: datetime = field(default_factory=now)
+    issued_at: datetime = field(default_factory=now)
+    created_at: datetime = field(default_factory=now)
+    updated_at: datetime = field(default_factory=now)
+
+    @property
+    def aal(self) -> str:
+        return AAL2 if any(m.aal == AAL2 for m in self.authentication_methods) else AAL1
+
+    def is_valid(self, at: datetime | None = None) -> bool:
+        return self.active and (at or now()) < self.expires_at
+
+    def revoked(self) -> Session:
+        return replace(self, active=False, updated_at=now())
+
+    def extended(self, lifespan: timedelta) -> Session:
+        return replace(self, expires_at=now() + lifespan, updated_at=now())
+
+    def with_method(self, method: AuthenticationMethod) -> Session:
+        kept = tuple(m for m in self.authentication_methods if m.method != method.method or m.aal != method.aal)
+        return replace(self, authentication_methods=(*kept, method), authenticated_at=method.completed_at, updated_at=now())
+
+
+def available_aal(identity: dict[str, Any]) -> str:
+    """The highest AAL the identity could reach: aal2 once it has a second factor."""
+    return AAL2 if SECOND_FACTORS & set(identity.get("credentials") or {}) else AAL1

@@ -1,0 +1,119 @@
+"""The session service's internal API: the in-process adapter of `SessionClient` and the
+`/internal/session/*` routes that serve the same calls to other processes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from aiohttp import web
+
+from services.session.domain import AuthenticationMethod, Device, now
+from services.session.errors import NoActiveSession
+from services.session.manager import SessionManager
+from services.session.views import public_identity, session_view
+from shared.errors import BadRequest
+from shared.service import Route
+from shared.service_kit import ServiceInfo
+
+BASE = "/internal/session"
+
+
+def _method(raw: dict[str, Any]) -> AuthenticationMethod:
+    if not isinstance(raw, dict) or not isinstance(raw.get("method"), str):
+        raise BadRequest("an authentication method needs a `method`")
+    completed = raw.get("completed_at")
+    return AuthenticationMethod(
+        method=raw["method"], aal=str(raw.get("aal", "aal1")),
+        completed_at=datetime.fromisoformat(completed) if completed else now(), provider=raw.get("provider"),
+    )
+
+
+class SessionInternalApi(ServiceInfo):
+    def __init__(self, manager: SessionManager) -> None:
+        super().__init__("session")
+        self._manager = manager
+
+    async def issue_session(self, identity_id: str, methods: list[dict[str, Any]], device: dict[str, Any]) -> dict[str, Any]:
+        identity = await self._manager.identity_of_id(identity_id)
+        session, token = await self._manager.issue(
+            identity_id, [_method(m) for m in methods],
+            Device(ip_address=device.get("ip_address"), user_agent=device.get("user_agent"), location=device.get("location")),
+        )
+        return {"session": session_view(session, public_identity(identity) if identity else None), "session_token": token}
+
+    async def session_by_token(self, token: str) -> dict[str, Any] | None:
+        try:
+            session = await self._manager.authenticate(token)
+        except NoActiveSession:
+            return None
+        identity = await self._manager.identity_of(session)
+        if identity is None or identity.get("state") != "active":
+            return None
+        return session_view(session, public_identity(identity))
+
+    async def add_authentication_method(self, session_id: str, method: dict[str, Any]) -> dict[str, Any]:
+        session = await self._manager.add_method(session_id, _method(method))
+        identity = await self._manager.identity_of(session)
+        return session_view(session, public_identity(identity) if identity else None)
+
+    async def revoke_session(self, token: str) -> bool:
+        try:
+            session = await self._manager.authenticate(token)
+        except NoActiveSession:
+            return False
+        return await self._manager.revoke([session]) > 0
+
+    async def revoke_identity_sessions(self, identity_id: str) -> int:
+        return await self._manager.revoke_identity(identity_id)
+
+
+async def _body(request: web.Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except ValueError as exc:
+        raise BadRequest("the body is not valid JSON") from exc
+    if not isinstance(body, dict):
+        raise BadRequest("the body must be a JSON object")
+    return body
+
+
+def _issue(c: Any):  # type: ignore[no-untyped-def]
+    async def handler(request: web.Request) -> web.Response:
+        body = await _body(request)
+        result = await c.internal.issue_session(str(body.get("identity_id")), body.get("methods") or [], body.get("device") or {})
+        return web.json_response(result, status=201)
+    return handler
+
+
+def _by_token(c: Any):  # type: ignore[no-untyped-def]
+    async def handler(request: web.Request) -> web.Response:
+        return web.json_response({"session": await c.internal.session_by_token(str((await _body(request)).get("token")))})
+    return handler
+
+
+def _add_method(c: Any):  # type: ignore[no-untyped-def]
+    async def handler(request: web.Request) -> web.Response:
+        return web.json_response(await c.internal.add_authentication_method(request.match_info["id"], await _body(request)))
+    return handler
+
+
+def _revoke(c: Any):  # type: ignore[no-untyped-def]
+    async def handler(request: web.Request) -> web.Response:
+        return web.json_response({"revoked": await c.internal.revoke_session(str((await _body(request)).get("token")))})
+    return handler
+
+
+def _revoke_identity(c: Any):  # type: ignore[no-untyped-def]
+    async def handler(request: web.Request) -> web.Response:
+        return web.json_response({"count": await c.internal.revoke_identity_sessions(request.match_info["id"])})
+    return handler
+
+
+ROUTES = [
+    Route("internal", "POST", f"{BASE}/sessions", _issue),
+    Route("internal", "POST", f"{BASE}/sessions/by-token", _by_token),
+    Route("internal", "POST", f"{BASE}/sessions/{{id}}/methods", _add_method),
+    Route("internal", "POST", f"{BASE}/sessions/revoke", _revoke),
+    Route("internal", "DELETE", f"{BASE}/identities/{{id}}/sessions", _revoke_identity),
+]

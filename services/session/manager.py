@@ -1,0 +1,148 @@
+"""The session service's use cases. `whoami` is the hot path: a cache hit costs one GET and no
+database query or identity call; everything else reads and writes through a unit of work and
+drops the cache entries it makes stale in the same request."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from services.session.cache import CachedSession, SessionCache
+from services.session.config import SessionConfig
+from services.session.domain import AAL2, AuthenticationMethod, Device, Session, available_aal, now
+from services.session.errors import Aal2Required, NoActiveSession, SessionNotFound
+from services.session.persistence import SessionRepository
+from services.session.tokens import new_token, token_hash
+from services.session.views import public_identity, session_view
+from shared.clients.ports import IdentityClient
+from shared.storage.uow import UnitOfWork, UnitOfWorkFactory
+
+
+class SessionManager:
+    def __init__(
+        self, uow: UnitOfWorkFactory, repository: SessionRepository, cache: SessionCache,
+        identities: IdentityClient, config: SessionConfig,
+    ) -> None:
+        self._uow = uow
+        self._repo = repository
+        self._cache = cache
+        self._identities = identities
+        self.config = config
+
+    async def issue(self, identity_id: str, methods: Sequence[AuthenticationMethod], device: Device) -> tuple[Session, str]:
+        token = new_token()
+        session = Session(identity_id=identity_id, token_hash=token_hash(token), expires_at=now() + self.config.lifespan,
+                          authentication_methods=tuple(methods), devices=(device,))
+        async with self._uow() as uow:
+            await self._repo.insert(uow.connection, session)
+            uow.emit("session.issued", {"session_id": session.id, "identity_id": identity_id, "aal": session.aal,
+                                        "methods": [m.method for m in methods]})
+            await uow.commit()
+        return session, token
+
+    async def whoami(self, token: str, required_aal: str | None = None) -> CachedSession:
+        """The ready-to-send answer for a session token, or NoActiveSession / Aal2Required."""
+        digest = token_hash(token)
+        entry = await self._cache.get(digest)
+        if entry is None or not entry.fresh():
+            entry = await self._load(digest)
+            await self._cache.put(digest, entry)
+        self._require_aal(entry, required_aal or self.config.required_aal)
+        return entry
+
+    async def _load(self, digest: str) -> CachedSession:
+        async with self._uow() as uow:
+            session = await self._repo.get_by_token_hash(uow.connection, digest)
+        if session is None or not session.is_valid():
+            raise NoActiveSession()
+        identity = await self._identities.get_identity(session.identity_id)
+        if identity is None or identity.get("state") != "active":
+            raise NoActiveSession()
+        body = json.dumps(session_view(session, public_identity(identity)), separators=(",", ":")).encode()
+        return CachedSession(session.aal, available_aal(identity), session.expires_at.timestamp(), session.identity_id, body)
+
+    def _require_aal(self, entry: CachedSession, required: str) -> None:
+        if required == "highest_available" and entry.available_aal == AAL2 and entry.aal != AAL2:
+            raise Aal2Required(f"{self.config.public_base_url.rstrip('/')}/self-service/login/browser?aal=aal2")
+
+    async def authenticate(self, token: str) -> Session:
+        """The valid session a token belongs to (for the caller's own session APIs)."""
+        async with self._uow() as uow:
+            session = await self._repo.get_by_token_hash(uow.connection, token_hash(token))
+        if session is None or not session.is_valid():
+            raise NoActiveSession()
+        return session
+
+    async def get(self, session_id: str) -> Session:
+        async with self._uow() as uow:
+            session = await self._repo.get(uow.connection, session_id)
+        if session is None:
+            raise SessionNotFound()
+        return session
+
+    async def page(self, **query: Any) -> list[Session]:
+        async with self._uow() as uow:
+            return await self._repo.page(uow.connection, **query)
+
+    async def revoke(self, sessions: Sequence[Session]) -> int:
+        active = [s for s in sessions if s.active]
+        async with self._uow() as uow:
+            await self._repo.deactivate(uow.connection, [s.id for s in active])
+            self._emit_revoked(uow, active)
+            await uow.commit()
+        await self._cache.drop(s.token_hash for s in active)
+        return len(active)
+
+    async def revoke_others(self, current: Session) -> int:
+        async with self._uow() as uow:
+            others = await self._repo.active_of_identity(uow.connection, current.identity_id, except_id=current.id)
+        return await self.revoke(others)
+
+    async def revoke_identity(self, identity_id: str) -> int:
+        async with self._uow() as uow:
+            sessions = await self._repo.active_of_identity(uow.connection, identity_id)
+        return await self.revoke(sessions)
+
+    async def extend(self, session_id: str) -> Session:
+        session = await self.get(session_id)
+        limit = self.config.earliest_possible_extend
+        if limit is not None and session.expires_at - limit > now():
+            return session  # too early: Kratos leaves it as it is
+        return await self._save(session.extended(self.config.lifespan))
+
+    async def add_method(self, session_id: str, method: AuthenticationMethod) -> Session:
+        """Records a completed authentication (a second factor, a refresh) on an existing session."""
+        session = await self.get(session_id)
+        if not session.is_valid():
+            raise NoActiveSession()
+        return await self._save(session.with_method(method))
+
+    async def forget_identity(self, uow: UnitOfWork, identity_id: str, deleted: bool) -> list[str]:
+        """On identity events: a deleted identity loses its sessions; any change makes its cached
+        sessions stale. Returns the token hashes to drop once the unit of work has committed."""
+        if deleted:
+            return await self._repo.delete_of_identity(uow.connection, identity_id)
+        return [s.token_hash for s in await self._repo.active_of_identity(uow.connection, identity_id)]
+
+    async def drop_cached(self, digests: Sequence[str]) -> None:
+        await self._cache.drop(digests)
+
+    async def identity_of(self, session: Session) -> dict[str, Any] | None:
+        return await self._identities.get_identity(session.identity_id)
+
+    async def identity_of_id(self, identity_id: str) -> dict[str, Any] | None:
+        return await self._identities.get_identity(identity_id)
+
+    async def _save(self, session: Session) -> Session:
+        async with self._uow() as uow:
+            await self._repo.save(uow.connection, session)
+            await uow.commit()
+        await self._cache.drop([session.token_hash])
+        return session
+
+    @staticmethod
+    def _emit_revoked(uow: UnitOfWork, sessions: Sequence[Session]) -> None:
+        for session in sessions:
+            uow.emit("session.revoked", {"session_id": session.id, "identity_id": session.identity_id})
+

@@ -1,0 +1,125 @@
+"""Sessions in SQL, the same code on PostgreSQL and SQLite, on the caller's unit of work."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import Row, and_, delete, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from services.session.domain import AuthenticationMethod, Device, Session, now
+from services.session.tables import SessionTables
+
+
+class SessionRepository:
+    def __init__(self, tables: SessionTables) -> None:
+        self.t = tables
+
+    async def insert(self, conn: AsyncConnection, session: Session) -> None:
+        await conn.execute(insert(self.t.sessions).values(**_row(session)))
+        await self._insert_devices(conn, session)
+
+    async def save(self, conn: AsyncConnection, session: Session) -> None:
+        await conn.execute(update(self.t.sessions).where(self.t.sessions.c.id == session.id).values(**_row(session)))
+        await conn.execute(delete(self.t.devices).where(self.t.devices.c.session_id == session.id))
+        await self._insert_devices(conn, session)
+
+    async def get(self, conn: AsyncConnection, session_id: str) -> Session | None:
+        found = await self._select(conn, self.t.sessions.c.id == session_id)
+        return found[0] if found else None
+
+    async def get_by_token_hash(self, conn: AsyncConnection, digest: str) -> Session | None:
+        found = await self._select(conn, self.t.sessions.c.token_hash == digest)
+        return found[0] if found else None
+
+    async def page(
+        self, conn: AsyncConnection, *, size: int, after: str | None, identity_id: str | None = None,
+        active: bool | None = None, exclude_id: str | None = None,
+    ) -> list[Session]:
+        c = self.t.sessions.c
+        conditions = []
+        if identity_id is not None:
+            conditions.append(c.identity_id == identity_id)
+        if active is not None:
+            valid = and_(c.active.is_(True), c.expires_at > now())
+            conditions.append(valid if active else ~valid)
+        if exclude_id is not None:
+            conditions.append(c.id != exclude_id)
+        if after:
+            conditions.append(c.id > after)
+        return await self._select(conn, *conditions, limit=size)
+
+    async def active_of_identity(self, conn: AsyncConnection, identity_id: str, except_id: str | None = None) -> list[Session]:
+        c = self.t.sessions.c
+        conditions = [c.identity_id == identity_id, c.active.is_(True)]
+        if except_id is not None:
+            conditions.append(c.id != except_id)
+        return await self._select(conn, *conditions)
+
+    async def deactivate(self, conn: AsyncConnection, ids: Sequence[str]) -> None:
+        if ids:
+            c = self.t.sessions.c
+            await conn.execute(update(self.t.sessions).where(c.id.in_(list(ids))).values(active=False, updated_at=now()))
+
+    async def delete_of_identity(self, conn: AsyncConnection, identity_id: str) -> list[str]:
+        """Deletes an identity's sessions; returns their token hashes (to drop from the cache)."""
+        c = self.t.sessions.c
+        rows = (await conn.execute(select(c.id, c.token_hash).where(c.identity_id == identity_id))).all()
+        ids = [r.id for r in rows]
+        if ids:
+            await conn.execute(delete(self.t.devices).where(self.t.devices.c.session_id.in_(ids)))
+            await conn.execute(delete(self.t.sessions).where(c.id.in_(ids)))
+        return [r.token_hash for r in rows]
+
+    async def _insert_devices(self, conn: AsyncConnection, session: Session) -> None:
+        if session.devices:
+            await conn.execute(insert(self.t.devices), [
+                {"id": d.id, "session_id": session.id, "ip_address": d.ip_address, "user_agent": d.user_agent,
+                 "location": d.location}
+                for d in session.devices
+            ])
+
+    async def _select(self, conn: AsyncConnection, *conditions: Any, limit: int | None = None) -> list[Session]:
+        query = select(self.t.sessions).where(*conditions).order_by(self.t.sessions.c.id)
+        if limit is not None:
+            query = query.limit(limit)
+        rows = (await conn.execute(query)).all()
+        if not rows:
+            return []
+        devices: dict[str, list[Device]] = {}
+        device_rows = await conn.execute(select(self.t.devices).where(self.t.devices.c.session_id.in_([r.id for r in rows])))
+        for d in device_rows:
+            devices.setdefault(d.session_id, []).append(Device(d.ip_address, d.user_agent, d.location, d.id))
+        return [_session(r, devices.get(r.id, [])) for r in rows]
+
+
+def _utc(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+
+
+def _row(session: Session) -> dict[str, Any]:
+    methods = [
+        {"method": m.method, "aal": m.aal, "completed_at": m.completed_at.isoformat(), "provider": m.provider}
+        for m in session.authentication_methods
+    ]
+    return {
+        "id": session.id, "token_hash": session.token_hash, "identity_id": session.identity_id, "active": session.active,
+        "expires_at": session.expires_at, "authenticated_at": session.authenticated_at, "issued_at": session.issued_at,
+        "authentication_methods": json.dumps(methods), "created_at": session.created_at, "updated_at": session.updated_at,
+    }
+
+
+def _session(row: Row[Any], devices: list[Device]) -> Session:
+    methods = tuple(
+        AuthenticationMethod(m["method"], m["aal"], datetime.fromisoformat(m["completed_at"]), m.get("provider"))
+        for m in json.loads(row.authentication_methods)
+    )
+    return Session(
+        identity_id=row.identity_id, token_hash=row.token_hash, expires_at=_utc(row.expires_at),
+        authentication_methods=methods, devices=tuple(devices), active=row.active, id=row.id,
+        authenticated_at=_utc(row.authenticated_at), issued_at=_utc(row.issued_at),
+        created_at=_utc(row.created_at), updated_at=_utc(row.updated_at),
+    )

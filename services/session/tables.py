@@ -1,0 +1,38 @@
+"""The session service's tables (SQLAlchemy Core). The migrations create exactly these."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Boolean, Column, DateTime, ForeignKey, MetaData, String, Table, Text
+
+
+@dataclass(frozen=True)
+class SessionTables:
+    sessions: Table
+    devices: Table
+
+
+def session_tables(metadata: MetaData) -> SessionTables:
+    sessions = Table(
+        "session_sessions", metadata,
+        Column("id", String(36), primary_key=True),
+        Column("token_hash", String(64), nullable=False, unique=True),
+        Column("identity_id", String(36), nullable=False, index=True),
+        Column("active", Boolean, nullable=False),
+        Column("expires_at", DateTime(timezone=True), nullable=False, index=True),
+        Column("authenticated_at", DateTime(timezone=True), nullable=False),
+        Column("issued_at", DateTime(timezone=True), nullable=False),
+        Column("authentication_methods", Text, nullable=False),
+        Column("created_at", DateTime(timezone=True), nullable=False),
+        Column("updated_at", DateTime(timezone=True), nullable=False),
+    )
+    devices = Table(
+        "session_devices", metadata,
+        Column("id", String(36), primary_key=True),
+        Column("session_id", String(36), ForeignKey("session_sessions.id", ondelete="CASCADE"), nullable=False, index=True),
+        Column("ip_address", String(64), nullable=True),
+        Column("user_agent", String(512), nullable=True),
+        Column("location", String(255), nullable=True),
+    )
+    return SessionTables(sessions, devices)

@@ -1,0 +1,40 @@
+"""A session in Kratos's JSON."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from services.session.domain import Session
+
+
+def ts(value: datetime) -> str:
+    return value.isoformat().replace("+00:00", "Z")
+
+
+def public_identity(identity: dict[str, Any]) -> dict[str, Any]:
+    """What a session shows of its identity: no credentials, no admin metadata."""
+    return {k: v for k, v in identity.items() if k not in ("credentials", "metadata_admin")}
+
+
+def session_view(session: Session, identity: dict[str, Any] | None, *, with_devices: bool = True) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": session.id,
+        "active": session.is_valid() and (identity is None or identity.get("state", "active") == "active"),
+        "expires_at": ts(session.expires_at),
+        "authenticated_at": ts(session.authenticated_at),
+        "authenticator_assurance_level": session.aal,
+        "authentication_methods": [
+            {"method": m.method, "aal": m.aal, "completed_at": ts(m.completed_at), **({"provider": m.provider} if m.provider else {})}
+            for m in session.authentication_methods
+        ],
+        "issued_at": ts(session.issued_at),
+    }
+    if identity is not None:
+        body["identity"] = identity
+    if with_devices:
+        body["devices"] = [
+            {"id": d.id, "ip_address": d.ip_address, "user_agent": d.user_agent, "location": d.location or ""}
+            for d in session.devices
+        ]
+    return body

@@ -1,0 +1,30 @@
+"""The internal-HTTP adapter of `SessionClient`."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from shared.clients.http import HttpServiceClient
+
+BASE = "/internal/session"
+
+
+class HttpSessionClient(HttpServiceClient):
+    def __init__(self, http: Any) -> None:
+        super().__init__("session", http)
+
+    async def issue_session(self, identity_id: str, methods: list[dict[str, Any]], device: dict[str, Any]) -> dict[str, Any]:
+        return await self._http.call("POST", f"{BASE}/sessions", {"identity_id": identity_id, "methods": methods, "device": device})
+
+    async def session_by_token(self, token: str) -> dict[str, Any] | None:
+        return (await self._http.call("POST", f"{BASE}/sessions/by-token", {"token": token})).get("session")
+
+    async def add_authentication_method(self, session_id: str, method: dict[str, Any]) -> dict[str, Any]:
+        return await self._http.call("POST", f"{BASE}/sessions/{quote(session_id)}/methods", method)
+
+    async def revoke_session(self, token: str) -> bool:
+        return bool((await self._http.call("POST", f"{BASE}/sessions/revoke", {"token": token})).get("revoked"))
+
+    async def revoke_identity_sessions(self, identity_id: str) -> int:
+        return int((await self._http.call("DELETE", f"{BASE}/identities/{quote(identity_id)}/sessions")).get("count", 0))
