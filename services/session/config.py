@@ -6,17 +6,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from shared.cookies import CookieConfig
 from shared.units import parse_duration
-
-
-@dataclass(frozen=True)
-class CookieConfig:
-    name: str
-    domain: str | None
-    path: str
-    same_site: str
-    secure: bool
-    persistent: bool
 
 
 @dataclass(frozen=True)
@@ -32,19 +23,11 @@ class SessionConfig:
     def from_settings(cls, settings: Any) -> SessionConfig:
         get = settings.get
         extend = get("session.earliest_possible_extend")
-        secure = get("session.cookie.secure")
         return cls(
             lifespan=parse_duration(get("session.lifespan", "24h")),
             earliest_possible_extend=parse_duration(extend) if extend else None,
             required_aal=get("session.whoami.required_aal", "aal1") or "aal1",
             cache_ttl_seconds=parse_duration(settings.cache.session_ttl).total_seconds(),
-            cookie=CookieConfig(
-                name=get("session.cookie.name", "ory_kratos_session") or "ory_kratos_session",
-                domain=get("session.cookie.domain") or get("cookies.domain"),
-                path=get("session.cookie.path") or get("cookies.path") or "/",
-                same_site=get("session.cookie.same_site") or get("cookies.same_site") or "Lax",
-                secure=(str(secure).lower() == "true") if secure is not None else not settings.dev,
-                persistent=bool(get("session.cookie.persistent", True)),
-            ),
+            cookie=CookieConfig.session_cookie(settings),
             public_base_url=settings.serve.public.base_url,
         )

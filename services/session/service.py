@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
 from sqlalchemy import MetaData
 
 from services.session.api import admin, public
@@ -17,8 +15,8 @@ from services.session.internal import SessionInternalApi
 from services.session.manager import SessionManager
 from services.session.persistence import SessionRepository
 from services.session.tables import session_tables
-from services.session.tokens import CookieSigner
 from shared.clients.ports import IdentityClient
+from shared.cookies import CookieSigner, session_cookie_signer
 from shared.errors import ConfigError
 from shared.service import Infrastructure, ServiceDefinition, ServiceRuntime
 from shared.service_kit import info_route, service_core
@@ -38,11 +36,6 @@ class SessionContainer:
     internal: SessionInternalApi
 
 
-def cookie_signer(settings: Any) -> CookieSigner | None:
-    keys = settings.secrets.cookie or settings.secrets.default
-    return CookieSigner(keys) if keys else None
-
-
 async def build(infra: Infrastructure) -> ServiceRuntime:
     core = service_core(NAME, infra)
     identities = infra.clients.identity
@@ -54,7 +47,7 @@ async def build(infra: Infrastructure) -> ServiceRuntime:
         identities, config,
     )
     internal = SessionInternalApi(manager)
-    container = SessionContainer(core.uow, config, manager, identities, cookie_signer(infra.settings), internal)
+    container = SessionContainer(core.uow, config, manager, identities, session_cookie_signer(infra.settings), internal)
     subscription = identity_changes(manager, core.uow, core.processed_events, infra.settings.bus.max_deliveries)
     return ServiceRuntime(NAME, container, subscriptions=[subscription], background=[core.relay.run], internal_api=internal)
 

@@ -14,7 +14,7 @@ from ory_kratos_client.api.frontend_api import FrontendApi
 from ory_kratos_client.api.identity_api import IdentityApi
 from ory_kratos_client.exceptions import ApiException
 
-from services.session.tokens import CookieSigner
+from shared.cookies import CookieSigner
 from tests.conftest import eventually
 from tests.factories import ThreadedWarden, running_warden, settings_for
 

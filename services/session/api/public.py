@@ -6,9 +6,9 @@ from typing import Any
 
 from aiohttp import web
 
-from services.session.api.credentials import session_token
 from services.session.errors import CannotRevokeCurrent, NoActiveSession, SessionNotFound
 from services.session.views import session_view
+from shared.cookies import session_token
 from shared.http.pagination import link_header, read_page
 from shared.service import Route
 

@@ -1,0 +1,93 @@
+"""The session cookie, shared by whoever sets it (self-service flows) and whoever reads it (sessions).
+
+The cookie carries the session token signed with HMAC-SHA256 under the first of `secrets.cookie`
+(or `secrets.default`); any secret in the list verifies, so secrets rotate without logging anyone out.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+
+class CookieSigner:
+    def __init__(self, secrets_: Sequence[str]) -> None:
+        if not secrets_:
+            raise ValueError("secrets.cookie (or secrets.default) must hold at least one secret to sign session cookies")
+        self._keys = [s.encode() for s in secrets_]
+
+    def sign(self, token: str) -> str:
+        return f"{token}.{self._mac(self._keys[0], token)}"
+
+    def verify(self, value: str) -> str | None:
+        token, _, mac = value.rpartition(".")
+        if not token or not mac:
+            return None
+        matches = [hmac.compare_digest(mac, self._mac(key, token)) for key in self._keys]  # every key: even timing
+        return token if any(matches) else None
+
+    @staticmethod
+    def _mac(key: bytes, token: str) -> str:
+        digest = hmac.new(key, token.encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+@dataclass(frozen=True)
+class CookieConfig:
+    name: str
+    domain: str | None
+    path: str
+    same_site: str
+    secure: bool
+    persistent: bool
+
+    @classmethod
+    def session_cookie(cls, settings: Any) -> CookieConfig:
+        """`session.cookie.*`, falling back to `cookies.*`, as Kratos reads them."""
+        get = settings.get
+        secure = get("session.cookie.secure")
+        return cls(
+            name=get("session.cookie.name", "ory_kratos_session") or "ory_kratos_session",
+            domain=get("session.cookie.domain") or get("cookies.domain"),
+            path=get("session.cookie.path") or get("cookies.path") or "/",
+            same_site=get("session.cookie.same_site") or get("cookies.same_site") or "Lax",
+            secure=(str(secure).lower() == "true") if secure is not None else not settings.dev,
+            persistent=bool(get("session.cookie.persistent", True)),
+        )
+
+
+def session_cookie_signer(settings: Any) -> CookieSigner | None:
+    keys = settings.secrets.cookie or settings.secrets.default
+    return CookieSigner(keys) if keys else None
+
+
+def session_token(request: web.Request, cookie: CookieConfig, signer: CookieSigner | None) -> str | None:
+    """The session token a request carries: `X-Session-Token`, the signed session cookie, or
+    `Authorization: Bearer`, in Kratos's order."""
+    if token := request.headers.get("X-Session-Token"):
+        return token.strip()
+    if signer is not None and (value := request.cookies.get(cookie.name)):
+        if token := signer.verify(value):
+            return token
+    authorization = request.headers.get("Authorization", "")
+    scheme, _, credentials = authorization.partition(" ")
+    if scheme.lower() == "bearer" and credentials.strip():
+        return credentials.strip()
+    return None
+
+
+def set_session_cookie(response: web.StreamResponse, token: str, max_age: int, cookie: CookieConfig, signer: CookieSigner) -> None:
+    response.set_cookie(
+        cookie.name, signer.sign(token), max_age=max_age if cookie.persistent else None, path=cookie.path,
+        domain=cookie.domain, secure=cookie.secure, httponly=True, samesite=cookie.same_site,
+    )
+
+
+def clear_session_cookie(response: web.StreamResponse, cookie: CookieConfig) -> None:
+    response.del_cookie(cookie.name, path=cookie.path, domain=cookie.domain)
