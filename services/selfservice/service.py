@@ -1,34 +1,103 @@
-"""The selfservice service's definition and composition root."""
+"""The self-service service's definition and composition root."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from sqlalchemy import MetaData
+
+from services.selfservice.config import SelfserviceConfig
+from services.selfservice.events import FlowEvents
+from services.selfservice.flow.browser_errors import with_browser_errors
+from services.selfservice.flow.csrf import Csrf
+from services.selfservice.flow.engine import FlowEngine
+from services.selfservice.flow.persistence import FlowRepository
+from services.selfservice.flows.error.handler import ROUTES as ERROR_ROUTES
+from services.selfservice.flows.login.handler import ROUTES as LOGIN_ROUTES
+from services.selfservice.flows.logout.handler import ROUTES as LOGOUT_ROUTES
+from services.selfservice.flows.registration.handler import ROUTES as REGISTRATION_ROUTES
+from services.selfservice.hooks import HookRegistry
+from services.selfservice.hooks.session import session_hook
+from services.selfservice.hooks.sessions import require_verified_address, revoke_active_sessions
+from services.selfservice.strategies import enabled_strategies
+from services.selfservice.tables import selfservice_tables
+from services.selfservice.traits import TraitSchemas
+from shared.clients.ports import IdentityClient, SessionClient
+from shared.cookies import CookieConfig, session_cookie_signer
+from shared.errors import ConfigError
 from shared.service import Infrastructure, ServiceDefinition, ServiceRuntime
 from shared.service_kit import ServiceInfo, info_route, service_core
 from shared.storage.migrations import MigrationSet
 from shared.storage.uow import UnitOfWorkFactory
 
 NAME = "selfservice"
+HOOKS = {
+    "session": session_hook,
+    "revoke_active_sessions": revoke_active_sessions,
+    "require_verified_address": require_verified_address,
+}
+
+
+@dataclass(frozen=True)
+class Dependencies:
+    """What strategies and hooks are built from."""
+
+    settings: Any
+    config: SelfserviceConfig
+    identities: IdentityClient
+    sessions: SessionClient
+    schemas: TraitSchemas
 
 
 @dataclass(frozen=True)
 class SelfserviceContainer:
+    settings: Any
+    config: SelfserviceConfig
     uow: UnitOfWorkFactory
+    flows: FlowRepository
+    engine: FlowEngine
+    events: FlowEvents
+    hooks: HookRegistry
+    login_strategies: list[Any]
+    registration_strategies: list[Any]
     internal: ServiceInfo
+
+
+def _client(infra: Infrastructure, name: str) -> Any:
+    client = getattr(infra.clients, name)
+    if client is None:
+        raise ConfigError(f"config: services.{name}.internal_url: the selfservice service needs to reach the {name} service")
+    return client
 
 
 async def build(infra: Infrastructure) -> ServiceRuntime:
     core = service_core(NAME, infra)
-    container = SelfserviceContainer(uow=core.uow, internal=ServiceInfo(NAME))
+    settings = infra.settings
+    config = SelfserviceConfig.from_settings(settings)
+    identities, sessions = _client(infra, "identity"), _client(infra, "session")
+    deps = Dependencies(settings, config, identities, sessions, TraitSchemas.from_settings(settings))
+    flows = FlowRepository(selfservice_tables(MetaData()))
+    cookie = CookieConfig.session_cookie(settings)
+    csrf = Csrf(config.public_base_url, secure=cookie.secure, same_site=cookie.same_site,
+                path=settings.get("cookies.path") or "/", domain=settings.get("cookies.domain"))
+    engine = FlowEngine(config, core.uow, flows, csrf, sessions, identities, cookie, session_cookie_signer(settings))
+    strategies = enabled_strategies(deps)
+    container = SelfserviceContainer(
+        settings=settings, config=config, uow=core.uow, flows=flows, engine=engine, events=FlowEvents(core.uow, flows),
+        hooks=HookRegistry(HOOKS, deps, config),
+        login_strategies=[s for s in strategies if hasattr(s, "populate_login")],
+        registration_strategies=[s for s in strategies if hasattr(s, "populate_registration")],
+        internal=ServiceInfo(NAME),
+    )
     return ServiceRuntime(NAME, container, background=[core.relay.run], internal_api=container.internal)
 
 
 DEFINITION = ServiceDefinition(
     name=NAME,
     migrations=MigrationSet(NAME, Path(__file__).parent / "migrations"),
-    routes=[info_route(NAME)],
+    routes=[*map(with_browser_errors, [*LOGIN_ROUTES, *REGISTRATION_ROUTES, *LOGOUT_ROUTES]), *ERROR_ROUTES, info_route(NAME)],
     build=build,
     depends_on=("identity", "session"),
 )

@@ -64,8 +64,8 @@ class SessionInternalApi(ServiceInfo):
             return False
         return await self._manager.revoke([session]) > 0
 
-    async def revoke_identity_sessions(self, identity_id: str) -> int:
-        return await self._manager.revoke_identity(identity_id)
+    async def revoke_identity_sessions(self, identity_id: str, except_session_id: str | None = None) -> int:
+        return await self._manager.revoke_identity(identity_id, except_session_id)
 
 
 async def _body(request: web.Request) -> dict[str, Any]:
@@ -106,7 +106,8 @@ def _revoke(c: Any):  # type: ignore[no-untyped-def]
 
 def _revoke_identity(c: Any):  # type: ignore[no-untyped-def]
     async def handler(request: web.Request) -> web.Response:
-        return web.json_response({"count": await c.internal.revoke_identity_sessions(request.match_info["id"])})
+        count = await c.internal.revoke_identity_sessions(request.match_info["id"], request.query.get("except"))
+        return web.json_response({"count": count})
     return handler
 
 

@@ -95,13 +95,11 @@ class SessionManager:
         return len(active)
 
     async def revoke_others(self, current: Session) -> int:
-        async with self._uow() as uow:
-            others = await self._repo.active_of_identity(uow.connection, current.identity_id, except_id=current.id)
-        return await self.revoke(others)
+        return await self.revoke_identity(current.identity_id, except_id=current.id)
 
-    async def revoke_identity(self, identity_id: str) -> int:
+    async def revoke_identity(self, identity_id: str, except_id: str | None = None) -> int:
         async with self._uow() as uow:
-            sessions = await self._repo.active_of_identity(uow.connection, identity_id)
+            sessions = await self._repo.active_of_identity(uow.connection, identity_id, except_id=except_id)
         return await self.revoke(sessions)
 
     async def extend(self, session_id: str) -> Session:

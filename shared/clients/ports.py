@@ -60,8 +60,8 @@ class SessionClient(ServiceClient, Protocol):
         """Logout: revokes the session of a token; False when there was none."""
         ...
 
-    async def revoke_identity_sessions(self, identity_id: str) -> int:
-        """Revokes every session of an identity; returns how many were active."""
+    async def revoke_identity_sessions(self, identity_id: str, except_session_id: str | None = None) -> int:
+        """Revokes every session of an identity (but one, if named); returns how many were active."""
         ...
 
 

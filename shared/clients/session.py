@@ -26,5 +26,8 @@ class HttpSessionClient(HttpServiceClient):
     async def revoke_session(self, token: str) -> bool:
         return bool((await self._http.call("POST", f"{BASE}/sessions/revoke", {"token": token})).get("revoked"))
 
-    async def revoke_identity_sessions(self, identity_id: str) -> int:
-        return int((await self._http.call("DELETE", f"{BASE}/identities/{quote(identity_id)}/sessions")).get("count", 0))
+    async def revoke_identity_sessions(self, identity_id: str, except_session_id: str | None = None) -> int:
+        path = f"{BASE}/identities/{quote(identity_id)}/sessions"
+        if except_session_id:
+            path += f"?except={quote(except_session_id)}"
+        return int((await self._http.call("DELETE", path)).get("count", 0))

@@ -1,0 +1,90 @@
+"""The self-service settings Warden reads from `kratos.yml` (`selfservice.*`), resolved once at start."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+from shared.units import parse_duration
+
+FLOW_KINDS = ("login", "registration", "settings", "recovery", "verification")
+
+
+@dataclass(frozen=True)
+class FlowConfig:
+    kind: str
+    ui_url: str
+    lifespan: timedelta
+    enabled: bool
+    after_return_url: str | None
+    hooks: dict[str, Any]  # {"before": {...}, "after": {...}} as in kratos.yml
+
+
+@dataclass(frozen=True)
+class SelfserviceConfig:
+    public_base_url: str
+    default_return_url: str
+    allowed_return_urls: tuple[str, ...]
+    error_ui_url: str
+    logout_return_url: str | None
+    flows: dict[str, FlowConfig]
+    methods: dict[str, dict[str, Any]]
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> SelfserviceConfig:
+        get = settings.get
+        base = settings.serve.public.base_url
+        flows = {kind: _flow(settings, kind, base) for kind in FLOW_KINDS}
+        return cls(
+            public_base_url=base,
+            default_return_url=get("selfservice.default_browser_return_url") or base,
+            allowed_return_urls=tuple(get("selfservice.allowed_return_urls") or ()),
+            error_ui_url=get("selfservice.flows.error.ui_url") or urljoin(base, "ui/error"),
+            logout_return_url=get("selfservice.flows.logout.after.default_browser_return_url"),
+            flows=flows,
+            methods=dict(get("selfservice.methods") or {}),
+        )
+
+    def method_enabled(self, method: str, default: bool = False) -> bool:
+        return bool((self.methods.get(method) or {}).get("enabled", default))
+
+    def hooks(self, kind: str, when: str, method: str | None = None) -> list[dict[str, Any]]:
+        """The hooks configured for a flow's `before` or `after` step, then those of the method."""
+        section = self.flows[kind].hooks.get(when) or {}
+        found = list(section.get("hooks") or [])
+        if method:
+            found += list((section.get(method) or {}).get("hooks") or [])
+        return found
+
+    def after_return_url(self, kind: str, method: str | None = None) -> str:
+        section = self.flows[kind].hooks.get("after") or {}
+        by_method = (section.get(method) or {}).get("default_browser_return_url") if method else None
+        return by_method or self.flows[kind].after_return_url or self.default_return_url
+
+    def return_to_allowed(self, url: str) -> bool:
+        """Kratos's rule: same scheme and host as an allowed URL, and under its path."""
+        target = urlsplit(url)
+        if not target.scheme or not target.netloc:
+            return False
+        for allowed in (*self.allowed_return_urls, self.default_return_url, self.public_base_url):
+            base = urlsplit(allowed)
+            if (target.scheme, target.netloc.lower()) == (base.scheme, base.netloc.lower()) and \
+                    target.path.startswith(base.path.rstrip("/")):
+                return True
+        return False
+
+
+def _flow(settings: Any, kind: str, base: str) -> FlowConfig:
+    prefix = f"selfservice.flows.{kind}"
+    get = settings.get
+    enabled = get(f"{prefix}.enabled")
+    return FlowConfig(
+        kind=kind,
+        ui_url=get(f"{prefix}.ui_url") or urljoin(base, f"ui/{kind}"),
+        lifespan=parse_duration(get(f"{prefix}.lifespan") or "1h"),
+        enabled=True if enabled is None else bool(enabled),
+        after_return_url=get(f"{prefix}.after.default_browser_return_url"),
+        hooks={"before": get(f"{prefix}.before") or {}, "after": get(f"{prefix}.after") or {}},
+    )

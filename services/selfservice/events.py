@@ -1,0 +1,37 @@
+"""The self-service events: the flow's final state and its event commit together. No secrets and no
+identifiers typed by the user (an unknown identifier would leak what people try)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from services.selfservice.flow.flow import Flow
+from services.selfservice.flow.persistence import FlowRepository
+from services.selfservice.hooks import HookContext
+from shared.storage.uow import UnitOfWorkFactory
+
+
+class FlowEvents:
+    def __init__(self, uow: UnitOfWorkFactory, flows: FlowRepository) -> None:
+        self._uow = uow
+        self._flows = flows
+
+    async def login_succeeded(self, flow: Flow, ctx: HookContext) -> None:
+        await self._close(flow, "selfservice.login.succeeded", {
+            "identity_id": ctx.identity["id"], "session_id": (ctx.session or {}).get("id"), "method": ctx.method,
+        })
+
+    async def login_failed(self, flow: Flow, method: Any) -> None:
+        await self._close(flow, "selfservice.login.failed", {"method": method if isinstance(method, str) else None}, save=False)
+
+    async def registration_succeeded(self, flow: Flow, ctx: HookContext) -> None:
+        await self._close(flow, "selfservice.registration.succeeded", {
+            "identity_id": ctx.identity["id"], "session_id": (ctx.session or {}).get("id"), "method": ctx.method,
+        })
+
+    async def _close(self, flow: Flow, event: str, data: dict[str, Any], save: bool = True) -> None:
+        async with self._uow() as uow:
+            if save:
+                await self._flows.save(uow.connection, flow)
+            uow.emit(event, {"flow_id": flow.id, "flow_type": flow.type, **data})
+            await uow.commit()

@@ -1,0 +1,37 @@
+"""Browsers that cannot be shown JSON go to the error UI instead (Kratos's `errorx` manager): the
+error is stored and the browser is sent to `selfservice.flows.error.ui_url?id=<error id>`, where the
+UI fetches it from `GET /self-service/errors`."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import urlencode
+
+from aiohttp import web
+
+from services.selfservice.flow.engine import see_other
+from services.selfservice.flow.request import wants_json
+from shared.errors import WardenError
+from shared.service import Route
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def redirect_browser_errors(c: Any, handler: Handler) -> Handler:
+    async def wrapped(request: web.Request) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except WardenError as error:
+            if wants_json(request) or request.path.endswith("/api"):
+                raise
+            async with c.uow() as uow:
+                error_id = await c.flows.add_error(uow.connection, error.to_json()["error"])
+                await uow.commit()
+            return see_other(f"{c.config.error_ui_url}?{urlencode({'id': error_id})}")
+
+    return wrapped
+
+
+def with_browser_errors(route: Route) -> Route:
+    return Route(route.port, route.method, route.path, lambda c: redirect_browser_errors(c, route.handler(c)))

@@ -1,0 +1,128 @@
+"""The machinery every flow handler shares (Kratos's `selfservice/flow` package): creating a flow
+with its CSRF binding, finding the caller's session, loading and expiring flows, and answering the
+way the client asked (303 to the UI for browsers, JSON otherwise)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from aiohttp import web
+
+from services.selfservice.config import SelfserviceConfig
+from services.selfservice.flow.csrf import Csrf
+from services.selfservice.flow.errors import FlowExpired, FlowNotFound, ReturnToForbidden
+from services.selfservice.flow.flow import API, BROWSER, Flow, now
+from services.selfservice.flow.persistence import FlowRepository
+from services.selfservice.flow.request import request_url, wants_json
+from services.selfservice.flow.ui import input_node
+from shared.clients.ports import IdentityClient, SessionClient
+from shared.cookies import CookieConfig, CookieSigner, clear_session_cookie, session_token, set_session_cookie
+from shared.errors import ServiceUnavailable
+from shared.storage.uow import UnitOfWorkFactory
+
+
+@dataclass(frozen=True)
+class FlowEngine:
+    config: SelfserviceConfig
+    uow: UnitOfWorkFactory
+    flows: FlowRepository
+    csrf: Csrf
+    sessions: SessionClient
+    identities: IdentityClient
+    cookie: CookieConfig
+    signer: CookieSigner | None
+
+    # --- the caller --------------------------------------------------------------------------
+    async def current_session(self, request: web.Request) -> dict[str, Any] | None:
+        token = session_token(request, self.cookie, self.signer)
+        return await self.sessions.session_by_token(token) if token else None
+
+    def return_to(self, request: web.Request, flow: Flow | None = None) -> str | None:
+        url = request.query.get("return_to") or (flow.return_to if flow else None)
+        if url and not self.config.return_to_allowed(url):
+            raise ReturnToForbidden(url)
+        return url or None
+
+    # --- creating and finding flows ----------------------------------------------------------
+    async def create(self, request: web.Request, kind: str, flow_type: str, **fields: Any) -> Flow:
+        flow = Flow.new(kind, flow_type, request_url(request, self.config.public_base_url), self.config.public_base_url,
+                        self.config.flows[kind].lifespan, return_to=self.return_to(request), fields=fields)
+        if flow_type == BROWSER:
+            flow.csrf_token = self.csrf.token_for(request)
+            flow.ui.add(input_node("default", "csrf_token", "hidden", value=flow.csrf_token, required=True))
+        return flow
+
+    async def insert(self, flow: Flow) -> None:
+        async with self.uow() as uow:
+            await self.flows.insert(uow.connection, flow)
+            await uow.commit()
+
+    async def load(self, flow_id: str | None, kind: str) -> Flow:
+        if not flow_id:
+            raise FlowNotFound()
+        async with self.uow() as uow:
+            flow = await self.flows.get(uow.connection, flow_id, kind)
+        if flow is None:
+            raise FlowNotFound()
+        return flow
+
+    async def load_for_reading(self, request: web.Request, kind: str) -> Flow:
+        """`GET …/flows?id=`: a browser flow only for the browser it was made for; an expired one is 410."""
+        flow = await self.load(request.query.get("id"), kind)
+        if flow.is_browser:
+            self.csrf.check_cookie(request, flow.csrf_token)
+        if flow.expired():
+            raise FlowExpired(flow.expires_at, "")
+        return flow
+
+    # --- answering ---------------------------------------------------------------------------
+    def ui_redirect(self, flow: Flow) -> web.Response:
+        return see_other(f"{self.config.flows[flow.kind].ui_url}?{urlencode({'flow': flow.id})}")
+
+    def respond_new(self, request: web.Request, flow: Flow) -> web.StreamResponse:
+        if flow.type == API or wants_json(request):
+            response = web.json_response(flow.to_json())
+        else:
+            response = self.ui_redirect(flow)
+        if flow.is_browser:
+            self.csrf.set_cookie(response, flow.csrf_token)
+        return response
+
+    async def respond_invalid(self, request: web.Request, flow: Flow) -> web.StreamResponse:
+        """Validation errors go back into the flow: 400 with it, or the browser back to the UI."""
+        flow.ui.reset_secrets()
+        async with self.uow() as uow:
+            await self.flows.save(uow.connection, flow)
+            await uow.commit()
+        if flow.type == API or wants_json(request):
+            return web.json_response(flow.to_json(), status=400)
+        return self.ui_redirect(flow)
+
+    async def replace_expired(self, request: web.Request, flow: Flow, **fields: Any) -> web.StreamResponse:
+        """A submission to an expired flow starts a new one, as Kratos does (410 with its id, or a redirect)."""
+        fresh = await self.create(request, flow.kind, flow.type, **fields)
+        fresh.return_to = flow.return_to
+        await self.insert(fresh)
+        if flow.type == API or wants_json(request):
+            raise FlowExpired(flow.expires_at, fresh.id)
+        response = self.ui_redirect(fresh)
+        self.csrf.set_cookie(response, fresh.csrf_token)
+        return response
+
+    def with_session_cookie(self, response: web.StreamResponse, token: str, session: dict[str, Any]) -> web.StreamResponse:
+        if self.signer is None:
+            raise ServiceUnavailable("browser sessions need secrets.cookie (or secrets.default) in the config")
+        expires = datetime.fromisoformat(str(session["expires_at"]).replace("Z", "+00:00"))
+        set_session_cookie(response, token, max(0, int((expires - now()).total_seconds())), self.cookie, self.signer)
+        return response
+
+    def without_session_cookie(self, response: web.StreamResponse) -> web.StreamResponse:
+        clear_session_cookie(response, self.cookie)
+        return response
+
+
+def see_other(url: str) -> web.Response:
+    return web.Response(status=303, headers={"Location": url})

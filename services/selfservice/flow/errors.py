@@ -1,0 +1,68 @@
+"""Errors every self-service flow can raise, with Kratos's ids, texts and sibling keys."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from services.selfservice.flow.flow import now, ts
+from shared import errors, text
+
+
+class FlowInvalid(Exception):
+    """The submission failed in a way the user can fix: the flow now carries the messages and is
+    rendered back (400 with the flow, or a redirect to the UI for browser forms)."""
+
+
+class FlowExpired(errors.WardenError):
+    code = 410
+    error_id = text.SELF_SERVICE_FLOW_EXPIRED
+
+    def __init__(self, expired_at: datetime, new_flow_id: str) -> None:
+        since = now() - expired_at
+        super().__init__(
+            f"The self-service flow expired {since.total_seconds() / 60:.2f} minutes ago, initialize a new one.",
+            message="self-service flow expired",
+            siblings={"use_flow_id": new_flow_id, "expired_at": ts(expired_at), "since": int(since.total_seconds() * 1e9)},
+        )
+
+
+class FlowNotFound(errors.NotFound):
+    def __init__(self) -> None:
+        super().__init__("The requested flow could not be found.", message="Unable to locate the resource")
+
+
+class SessionAlreadyAvailable(errors.BadRequest):
+    error_id = text.SESSION_ALREADY_AVAILABLE
+
+    def __init__(self) -> None:
+        super().__init__("A valid session was detected and thus login is not possible. Did you forget to set `?refresh=true`?",
+                         message="A valid session was detected and thus login is not possible.")
+
+
+class ReturnToForbidden(errors.BadRequest):
+    error_id = text.SELF_SERVICE_FLOW_RETURN_TO_FORBIDDEN
+
+    def __init__(self, url: str) -> None:
+        super().__init__(f"Requested return_to URL {url!r} is not allowed.", message="The return_to URL is not allowed.")
+
+
+class Aal1Required(errors.Unauthorized):
+    error_id = text.SESSION_AAL1_REQUIRED
+
+    def __init__(self) -> None:
+        super().__init__("You can not requested a higher AAL (AAL2/AAL3) without an active session.",
+                         message="An active session is required to request a higher Authenticator Assurance Level")
+
+
+class FlowDisabled(errors.BadRequest):
+    error_id = text.SELF_SERVICE_FLOW_DISABLED
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(f"The {kind} flow is disabled.", message="This endpoint was disabled by system administrator. "
+                         "Please check your url or contact the system administrator to enable it.")
+
+
+class MethodDisabled(errors.NotFound):
+    def __init__(self) -> None:
+        super().__init__("", message="This endpoint was disabled by system administrator. Please check your url or "
+                         "contact the system administrator to enable it.")

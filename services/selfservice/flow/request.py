@@ -1,0 +1,59 @@
+"""Reading a self-service request the way Kratos does: JSON or HTML, JSON or form bodies, the device."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+
+from shared.errors import BadRequest
+
+
+def wants_json(request: web.Request) -> bool:
+    """Kratos's `IsJSONRequest`: a JSON body, or an Accept header that prefers JSON to HTML."""
+    if request.content_type == "application/json":
+        return True
+    accept = request.headers.get("Accept", "")
+    return "application/json" in accept and "text/html" not in accept
+
+
+async def read_body(request: web.Request) -> dict[str, Any]:
+    """A submitted body as a nested dict: JSON as is; form fields `traits.email` become {"traits": {"email": …}}."""
+    if request.method == "GET":
+        return dict(request.query)
+    if request.content_type == "application/json":
+        try:
+            body = json.loads(await request.read() or b"{}")
+        except ValueError as exc:
+            raise BadRequest(f"The request body is not valid JSON: {exc}") from exc
+        if not isinstance(body, dict):
+            raise BadRequest("The request body must be a JSON object")
+        return body
+    form = await request.post()
+    nested: dict[str, Any] = {}
+    for key in form:
+        values = form.getall(key)
+        value = values[-1] if len(values) == 1 or key != "traits" else values
+        _put(nested, key.split("."), value if isinstance(value, str) else str(value))
+    return nested
+
+
+def _put(target: dict[str, Any], path: list[str], value: Any) -> None:
+    for part in path[:-1]:
+        target = target.setdefault(part, {})
+        if not isinstance(target, dict):
+            raise BadRequest(f"form field {'.'.join(path)} conflicts with another field")
+    target[path[-1]] = value
+
+
+def device(request: web.Request) -> dict[str, Any]:
+    forwarded = request.headers.get("X-Forwarded-For", "")
+    ip = forwarded.split(",")[0].strip() if forwarded else request.remote
+    location = ", ".join(filter(None, (request.headers.get("Cf-Ipcity"), request.headers.get("Cf-Ipcountry"))))
+    return {"ip_address": ip, "user_agent": request.headers.get("User-Agent"), "location": location or None}
+
+
+def request_url(request: web.Request, public_base_url: str) -> str:
+    """The URL the client asked for, on the public base URL (behind a proxy `request.url` is internal)."""
+    return public_base_url.rstrip("/") + request.path_qs

@@ -1,0 +1,58 @@
+"""Submitting to a flow, the steps every flow takes in the same order (Kratos's handler `updateX`):
+load, replace if expired, read the body, check CSRF, refuse a completed flow, pick the method by
+the body's `method`, let it act, and render fixable failures back into the flow."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from services.selfservice.flow.errors import FlowInvalid
+from services.selfservice.flow.flow import Flow
+from services.selfservice.flow.request import read_body
+from shared.text import Message
+
+
+@dataclass(frozen=True)
+class FlowSteps:
+    kind: str
+    expired_fields: tuple[str, ...]  # fields a replacement flow keeps
+    completed: Callable[[], Message]
+    no_strategy: Callable[[], Message]
+    act: Callable[[Any, Flow, dict[str, Any]], Awaitable[Any]]  # (strategy, flow, body) -> outcome
+    complete: Callable[[Any, web.Request, Flow, Any], Awaitable[web.StreamResponse]]
+    failed: Callable[[Any, Flow, dict[str, Any]], Awaitable[None]] | None = None
+
+
+async def submit(c: Any, request: web.Request, steps: FlowSteps, strategies: Sequence[Any]) -> web.StreamResponse:
+    flow = await c.engine.load(request.query.get("flow"), steps.kind)
+    if flow.expired():
+        return await c.engine.replace_expired(request, flow, **{k: flow.fields.get(k) for k in steps.expired_fields})
+    body = await read_body(request)
+    if flow.is_browser:
+        c.engine.csrf.check_submission(request, body, flow.csrf_token)
+    flow.ui.clear_messages()
+    try:
+        if flow.state == "passed_challenge":
+            flow.ui.messages.append(steps.completed())
+            raise FlowInvalid()
+        strategy = _pick(strategies, flow, body, steps.no_strategy)
+        outcome = await steps.act(strategy, flow, body)
+        return await steps.complete(c, request, flow, outcome)
+    except FlowInvalid:
+        if steps.failed is not None:
+            await steps.failed(c, flow, body)
+        return await c.engine.respond_invalid(request, flow)
+
+
+def _pick(strategies: Sequence[Any], flow: Flow, body: dict[str, Any], no_strategy: Callable[[], Message]) -> Any:
+    method = body.get("method")
+    for strategy in strategies:
+        if strategy.method == method:
+            flow.active = strategy.method
+            return strategy
+    flow.ui.messages.append(no_strategy())
+    raise FlowInvalid()

@@ -1,0 +1,29 @@
+"""`GET /self-service/errors?id=`: errors a browser was sent to the error UI with."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from shared import errors
+from shared.service import Route
+
+STUB = {"code": 500, "status": "Internal Server Error", "reason": "This is a stub error.", "message": "An internal server error occurred, please contact the system administrator"}
+
+
+def get_error(c: Any):  # type: ignore[no-untyped-def]
+    async def handler(request: web.Request) -> web.Response:
+        error_id = request.query.get("id", "")
+        if error_id == "stub:500":
+            return web.json_response({"id": error_id, "error": STUB})
+        async with c.uow() as uow:
+            found = await c.flows.get_error(uow.connection, error_id)
+        if found is None:
+            raise errors.NotFound("", message="Unable to locate the resource")
+        return web.json_response(found)
+
+    return handler
+
+
+ROUTES = [Route("public", "GET", "/self-service/errors", get_error)]

@@ -1,0 +1,95 @@
+"""The login flow's routes (Kratos's `selfservice/flow/login/handler.go`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from services.selfservice.flow.engine import see_other
+from services.selfservice.flow.errors import Aal1Required, FlowInvalid, SessionAlreadyAvailable
+from services.selfservice.flow.flow import API, BROWSER, Flow
+from services.selfservice.flow.request import wants_json
+from services.selfservice.flow.submit import FlowSteps
+from services.selfservice.flow.submit import submit as submit_flow
+from services.selfservice.flows.login.flow import login_fields
+from services.selfservice.flows.login.hook import complete_login
+from services.selfservice.flows.login.strategy import LoginOutcome, LoginStrategy
+from shared import text
+from shared.service import Route
+
+KIND = "login"
+
+
+def _init(flow_type: str):  # type: ignore[no-untyped-def]
+    def bind(c: Any):  # type: ignore[no-untyped-def]
+        async def handler(request: web.Request) -> web.StreamResponse:
+            fields = login_fields(request)
+            session = await c.engine.current_session(request)
+            upgrading = fields["refresh"] or fields["requested_aal"] != "aal1"
+            if session is not None and not upgrading:
+                if flow_type == BROWSER and not wants_json(request):
+                    return see_other(c.engine.return_to(request) or c.config.default_return_url)
+                raise SessionAlreadyAvailable()
+            if session is None and fields["requested_aal"] != "aal1":
+                raise Aal1Required()
+            flow = await c.engine.create(request, KIND, flow_type, **fields)
+            for strategy in c.login_strategies:
+                strategy.populate_login(flow)
+            if fields["refresh"]:
+                flow.ui.messages.append(text.login_refresh_requested())
+            if session is not None:
+                flow.internal["session_id"] = session["id"]
+                flow.internal["identity_id"] = session["identity"]["id"]
+            await c.engine.insert(flow)
+            return c.engine.respond_new(request, flow)
+
+        return handler
+
+    return bind
+
+
+def get_flow(c: Any):  # type: ignore[no-untyped-def]
+    async def handler(request: web.Request) -> web.Response:
+        return web.json_response((await c.engine.load_for_reading(request, KIND)).to_json())
+
+    return handler
+
+
+async def _login(strategy: LoginStrategy, flow: Flow, body: dict[str, Any]) -> LoginOutcome:
+    outcome = await strategy.login(flow, body)
+    _same_identity(flow, outcome.identity)
+    return outcome
+
+
+async def _failed(c: Any, flow: Flow, body: dict[str, Any]) -> None:
+    await c.events.login_failed(flow, body.get("method"))
+
+
+STEPS = FlowSteps(
+    kind=KIND, expired_fields=("refresh", "requested_aal", "organization_id"), completed=text.login_already_completed,
+    no_strategy=text.no_login_strategy, act=_login, complete=complete_login, failed=_failed,
+)
+
+
+def submit(c: Any):  # type: ignore[no-untyped-def]
+    async def handler(request: web.Request) -> web.StreamResponse:
+        return await submit_flow(c, request, STEPS, c.login_strategies)
+
+    return handler
+
+
+def _same_identity(flow: Flow, identity: dict[str, Any]) -> None:
+    """Refreshing or upgrading a session must be done by the identity that owns it."""
+    expected = flow.internal.get("identity_id")
+    if expected and expected != identity["id"]:
+        flow.ui.messages.append(text.invalid_credentials())
+        raise FlowInvalid()
+
+
+ROUTES = [
+    Route("public", "GET", "/self-service/login/browser", _init(BROWSER)),
+    Route("public", "GET", "/self-service/login/api", _init(API)),
+    Route("public", "GET", "/self-service/login/flows", get_flow),
+    Route("public", "POST", "/self-service/login", submit),
+]

@@ -1,0 +1,50 @@
+"""What happens when a login succeeds (Kratos's `login/hook.go`): `pre` hooks may still refuse, the
+session is issued (or the existing one refreshed), `post` hooks run, the flow is closed with its
+event, and the client gets the answer its flow type calls for."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from services.selfservice.flow.engine import see_other
+from services.selfservice.flow.flow import API, Flow
+from services.selfservice.flow.request import device, wants_json
+from services.selfservice.flows.login.strategy import LoginOutcome
+from services.selfservice.hooks import HookContext
+
+
+async def complete_login(c: Any, request: web.Request, flow: Flow, outcome: LoginOutcome) -> web.StreamResponse:
+    ctx = HookContext(request, flow, outcome.identity, outcome.method["method"])
+    await c.hooks.run("login", "after", "pre", ctx)
+    existing = flow.internal.get("session_id")
+    if existing:
+        ctx.session = await c.engine.sessions.add_authentication_method(existing, outcome.method)
+    else:
+        issued = await c.engine.sessions.issue_session(outcome.identity["id"], [outcome.method], device(request))
+        ctx.session, ctx.session_token = issued["session"], issued["session_token"]
+    await c.hooks.run("login", "after", "post", ctx)
+    flow.state = "passed_challenge"
+    await c.events.login_succeeded(flow, ctx)
+    return _answer(c, request, flow, ctx)
+
+
+def _answer(c: Any, request: web.Request, flow: Flow, ctx: HookContext) -> web.StreamResponse:
+    if flow.type == API:
+        body: dict[str, Any] = {"session": ctx.session}
+        if ctx.session_token:
+            body["session_token"] = ctx.session_token
+        if ctx.continue_with:
+            body["continue_with"] = ctx.continue_with
+        return web.json_response(body)
+    return_to = flow.return_to or c.config.after_return_url("login", ctx.method)
+    if wants_json(request):
+        response: web.StreamResponse = web.json_response(
+            {"session": ctx.session, "continue_with": [*ctx.continue_with, {"action": "redirect_browser_to", "redirect_browser_to": return_to}]}
+        )
+    else:
+        response = see_other(return_to)
+    if ctx.session_token:
+        c.engine.with_session_cookie(response, ctx.session_token, ctx.session or {})
+    return response

@@ -1,0 +1,26 @@
+"""What a method implements to join the login flow (Kratos's `login.Strategy`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from services.selfservice.flow.flow import Flow
+
+
+@dataclass(frozen=True)
+class LoginOutcome:
+    identity: dict[str, Any]
+    method: dict[str, Any]  # {"method": "password", "aal": "aal1"}
+
+
+class LoginStrategy(Protocol):
+    method: str
+
+    def populate_login(self, flow: Flow) -> None:
+        """Adds the method's nodes to a new login flow."""
+        ...
+
+    async def login(self, flow: Flow, body: dict[str, Any]) -> LoginOutcome:
+        """Authenticates a submission; on a fixable failure adds messages to the flow and raises FlowInvalid."""
+        ...

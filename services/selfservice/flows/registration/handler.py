@@ -1,0 +1,72 @@
+"""The registration flow's routes (Kratos's `selfservice/flow/registration/handler.go`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from services.selfservice.flow.engine import see_other
+from services.selfservice.flow.errors import FlowDisabled, SessionAlreadyAvailable
+from services.selfservice.flow.flow import API, BROWSER, Flow
+from services.selfservice.flow.request import wants_json
+from services.selfservice.flow.submit import FlowSteps
+from services.selfservice.flow.submit import submit as submit_flow
+from services.selfservice.flows.registration.hook import complete_registration
+from services.selfservice.flows.registration.strategy import RegistrationOutcome, RegistrationStrategy
+from shared import text
+from shared.service import Route
+
+KIND = "registration"
+
+
+def _init(flow_type: str):  # type: ignore[no-untyped-def]
+    def bind(c: Any):  # type: ignore[no-untyped-def]
+        async def handler(request: web.Request) -> web.StreamResponse:
+            if not c.config.flows[KIND].enabled:
+                raise FlowDisabled(KIND)
+            if await c.engine.current_session(request) is not None:
+                if flow_type == BROWSER and not wants_json(request):
+                    return see_other(c.engine.return_to(request) or c.config.default_return_url)
+                raise SessionAlreadyAvailable()
+            flow = await c.engine.create(request, KIND, flow_type, organization_id=None)
+            for strategy in c.registration_strategies:
+                strategy.populate_registration(flow)
+            await c.engine.insert(flow)
+            return c.engine.respond_new(request, flow)
+
+        return handler
+
+    return bind
+
+
+def get_flow(c: Any):  # type: ignore[no-untyped-def]
+    async def handler(request: web.Request) -> web.Response:
+        return web.json_response((await c.engine.load_for_reading(request, KIND)).to_json())
+
+    return handler
+
+
+async def _register(strategy: RegistrationStrategy, flow: Flow, body: dict[str, Any]) -> RegistrationOutcome:
+    return await strategy.register(flow, body)
+
+
+STEPS = FlowSteps(
+    kind=KIND, expired_fields=("organization_id",), completed=text.registration_already_completed,
+    no_strategy=text.no_registration_strategy, act=_register, complete=complete_registration,
+)
+
+
+def submit(c: Any):  # type: ignore[no-untyped-def]
+    async def handler(request: web.Request) -> web.StreamResponse:
+        return await submit_flow(c, request, STEPS, c.registration_strategies)
+
+    return handler
+
+
+ROUTES = [
+    Route("public", "GET", "/self-service/registration/browser", _init(BROWSER)),
+    Route("public", "GET", "/self-service/registration/api", _init(API)),
+    Route("public", "GET", "/self-service/registration/flows", get_flow),
+    Route("public", "POST", "/self-service/registration", submit),
+]

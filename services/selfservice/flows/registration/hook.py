@@ -1,0 +1,42 @@
+"""What happens when a registration succeeds (Kratos's `registration/hook.go`): the identity exists;
+`post` hooks run (the `session` hook signs the user in); the flow closes with its event; the client
+gets the answer its flow type calls for."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from services.selfservice.flow.engine import see_other
+from services.selfservice.flow.flow import API, Flow
+from services.selfservice.flow.request import wants_json
+from services.selfservice.flows.registration.strategy import RegistrationOutcome
+from services.selfservice.hooks import HookContext
+from services.selfservice.views import public_identity
+
+
+async def complete_registration(c: Any, request: web.Request, flow: Flow, outcome: RegistrationOutcome) -> web.StreamResponse:
+    ctx = HookContext(request, flow, outcome.identity, outcome.method["method"])
+    await c.hooks.run("registration", "after", "post", ctx)
+    flow.state = "passed_challenge"
+    await c.events.registration_succeeded(flow, ctx)
+    identity = public_identity(outcome.identity)
+    if flow.type == API or wants_json(request):
+        body: dict[str, Any] = {"identity": identity}
+        if ctx.session:
+            body["session"] = ctx.session
+        if ctx.session_token and flow.type == API:
+            body["session_token"] = ctx.session_token
+        continue_with = list(ctx.continue_with)
+        if flow.type != API:
+            return_to = flow.return_to or c.config.after_return_url("registration", ctx.method)
+            continue_with.append({"action": "redirect_browser_to", "redirect_browser_to": return_to})
+        if continue_with:
+            body["continue_with"] = continue_with
+        response: web.StreamResponse = web.json_response(body)
+    else:
+        response = see_other(flow.return_to or c.config.after_return_url("registration", ctx.method))
+    if ctx.session_token and flow.type != API:
+        c.engine.with_session_cookie(response, ctx.session_token, ctx.session or {})
+    return response

