@@ -59,3 +59,5 @@ class ServiceDefinition:
     routes: Sequence[Route]
     build: Callable[[Infrastructure], Awaitable[ServiceRuntime]]
     depends_on: Sequence[str] = field(default_factory=tuple)
+    # `warden cleanup`: deletes one batch of what is past its lifetime; returns how many rows went.
+    cleanup: Callable[[Database, int], Awaitable[int]] | None = None

@@ -46,6 +46,12 @@ def _parser() -> argparse.ArgumentParser:
     migrate.add_argument("-e", "--read-from-env", action="store_true", help="read the DSN from the environment")
     migrate.add_argument("-y", "--yes", action="store_true", help="do not ask (Warden never asks)")
 
+    cleanup = commands.add_parser("cleanup", help="delete expired flows, errors and sessions, in batches")
+    cleanup.add_argument("sql", nargs="?", choices=["sql"], help="Kratos's `cleanup sql` spelling")
+    _config_flag(cleanup)
+    cleanup.add_argument("-e", "--read-from-env", action="store_true", help="read the DSN from the environment")
+    cleanup.add_argument("--batch-size", type=int, default=1000, help="rows deleted per transaction (default 1000)")
+
     commands.add_parser("version", help="print the version")
 
     hashers = commands.add_parser("hashers", help="password hasher tools")
@@ -79,6 +85,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "migrate":
             return _migrate(args)
+        if args.command == "cleanup":
+            return _cleanup(args)
         if args.command == "hashers":
             return _calibrate(args)
         return _serve(args)
@@ -109,6 +117,14 @@ def _migrate(args: argparse.Namespace) -> int:
     settings = _settings(args)
     asyncio.run(migrate_all(settings, SERVICES))
     print("warden: every service's database schema is up to date")
+    return 0
+
+
+def _cleanup(args: argparse.Namespace) -> int:
+    from warden.migrate import cleanup_all
+
+    deleted = asyncio.run(cleanup_all(_settings(args), SERVICES, max(1, args.batch_size)))
+    print("warden: cleaned up " + ", ".join(f"{n} rows of {s}" for s, n in deleted.items()))
     return 0
 
 

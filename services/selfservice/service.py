@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from shared.cookies import CookieConfig, session_cookie_signer
 from shared.errors import ConfigError
 from shared.service import Infrastructure, ServiceDefinition, ServiceRuntime
 from shared.service_kit import ServiceInfo, info_route, service_core
+from shared.storage.database import Database
 from shared.storage.migrations import MigrationSet
 from shared.storage.uow import UnitOfWorkFactory
 
@@ -94,10 +96,18 @@ async def build(infra: Infrastructure) -> ServiceRuntime:
     return ServiceRuntime(NAME, container, background=[core.relay.run], internal_api=container.internal)
 
 
+async def cleanup(database: Database, batch: int) -> int:
+    """Expired flows, and stored errors older than a week (the error UI shows them right away)."""
+    flows = FlowRepository(selfservice_tables(MetaData()))
+    async with database.transaction() as conn:
+        return await flows.delete_expired(conn, keep_errors=timedelta(days=7), batch=batch)
+
+
 DEFINITION = ServiceDefinition(
     name=NAME,
     migrations=MigrationSet(NAME, Path(__file__).parent / "migrations"),
     routes=[*map(with_browser_errors, [*LOGIN_ROUTES, *REGISTRATION_ROUTES, *LOGOUT_ROUTES]), *ERROR_ROUTES, info_route(NAME)],
     build=build,
     depends_on=("identity", "session"),
+    cleanup=cleanup,
 )

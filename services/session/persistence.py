@@ -74,6 +74,14 @@ class SessionRepository:
             await conn.execute(delete(self.t.sessions).where(c.id.in_(ids)))
         return [r.token_hash for r in rows]
 
+    async def delete_expired(self, conn: AsyncConnection, batch: int) -> int:
+        c = self.t.sessions.c
+        ids = [r.id for r in await conn.execute(select(c.id).where(c.expires_at < now()).limit(batch))]
+        if ids:
+            await conn.execute(delete(self.t.devices).where(self.t.devices.c.session_id.in_(ids)))
+            await conn.execute(delete(self.t.sessions).where(c.id.in_(ids)))
+        return len(ids)
+
     async def _insert_devices(self, conn: AsyncConnection, session: Session) -> None:
         if session.devices:
             await conn.execute(insert(self.t.devices), [

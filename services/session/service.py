@@ -20,6 +20,7 @@ from shared.cookies import CookieSigner, session_cookie_signer
 from shared.errors import ConfigError
 from shared.service import Infrastructure, ServiceDefinition, ServiceRuntime
 from shared.service_kit import info_route, service_core
+from shared.storage.database import Database
 from shared.storage.migrations import MigrationSet
 from shared.storage.uow import UnitOfWorkFactory
 
@@ -52,10 +53,17 @@ async def build(infra: Infrastructure) -> ServiceRuntime:
     return ServiceRuntime(NAME, container, subscriptions=[subscription], background=[core.relay.run], internal_api=internal)
 
 
+async def cleanup(database: Database, batch: int) -> int:
+    """Sessions past their expiry: nothing can use them any more."""
+    async with database.transaction() as conn:
+        return await SessionRepository(session_tables(MetaData())).delete_expired(conn, batch)
+
+
 DEFINITION = ServiceDefinition(
     name=NAME,
     migrations=MigrationSet(NAME, Path(__file__).parent / "migrations"),
     routes=[*public.ROUTES, *admin.ROUTES, info_route(NAME), *INTERNAL_ROUTES],
     build=build,
     depends_on=("identity",),
+    cleanup=cleanup,
 )

@@ -119,3 +119,38 @@ def test_hashers_argon2_calibrate_prints_a_config_block(tmp_path: Path) -> None:
     block = yaml.safe_load(result.stdout)["hashers"]
     assert block["algorithm"] == "argon2"
     assert block["argon2"]["memory"] == "8MB" and block["argon2"]["iterations"] >= 2
+
+
+def test_cleanup_deletes_expired_flows_and_sessions(tmp_path: Path) -> None:
+    import asyncio
+    from datetime import datetime, timedelta, timezone
+
+    from sqlalchemy import text
+
+    from shared.storage.database import Database
+
+    dsn = f"sqlite://{tmp_path}/warden.sqlite"
+    assert run_cli(["migrate"], env={"DSN": dsn}, cwd=tmp_path).returncode == 0
+    past, future = datetime.now(timezone.utc) - timedelta(hours=1), datetime.now(timezone.utc) + timedelta(hours=1)
+
+    async def seed_and_count(seed: bool) -> tuple[int, int]:
+        db = Database.from_dsn(dsn)
+        try:
+            async with db.transaction() as conn:
+                if seed:
+                    for i, expires in enumerate((past, past, future)):
+                        await conn.execute(text("INSERT INTO selfservice_flows VALUES (:id, 'login', '{}', :e, :e, :e)"),
+                                           {"id": f"flow-{i}", "e": expires})
+                        await conn.execute(text("INSERT INTO session_sessions VALUES (:id, :h, 'i', 1, :e, :e, :e, '[]', :e, :e)"),
+                                           {"id": f"session-{i}", "h": f"hash-{i}", "e": expires})
+                flows = (await conn.execute(text("SELECT count(*) FROM selfservice_flows"))).scalar_one()
+                sessions = (await conn.execute(text("SELECT count(*) FROM session_sessions"))).scalar_one()
+                return flows, sessions
+        finally:
+            await db.dispose()
+
+    asyncio.run(seed_and_count(True))
+    result = run_cli(["cleanup", "--batch-size", "1"], env={"DSN": dsn}, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "2 rows of selfservice" in result.stdout and "2 rows of session" in result.stdout
+    assert asyncio.run(seed_and_count(False)) == (1, 1)
