@@ -76,6 +76,12 @@ class IdentityInternalApi(ServiceInfo):
     async def mark_address_verified(self, via: str, value: str) -> dict[str, Any] | None:
         return self._view(await self._manager.mark_address_verified(via, value))
 
+    async def update_traits(self, identity_id: str, traits: dict[str, Any]) -> dict[str, Any]:
+        return admin_view(await self._manager.set_traits(identity_id, traits), self._schema_url)
+
+    async def find_by_address(self, kind: str, via: str, value: str) -> dict[str, Any] | None:
+        return self._view(await self._manager.find_by_address(kind, via, value.strip().lower() if via == "email" else value.strip()))
+
 
 def new_dummy_password() -> str:
     return secrets.token_urlsafe(24)
@@ -136,6 +142,22 @@ def _mark_verified(c: Any):  # type: ignore[no-untyped-def]
     return handler
 
 
+def _update_traits(c: Any):  # type: ignore[no-untyped-def]
+    async def handler(request: web.Request) -> web.Response:
+        body = await read_json(request)
+        if not isinstance(body, dict) or not isinstance(body.get("traits"), dict):
+            raise MalformedBody("the body needs a traits object")
+        return web.json_response(await c.internal.update_traits(request.match_info["id"], body["traits"]))
+    return handler
+
+
+def _find_by_address(c: Any):  # type: ignore[no-untyped-def]
+    async def handler(request: web.Request) -> web.Response:
+        kind, via, value = await _fields(request, "kind", "via", "value")
+        return web.json_response({"identity": await c.internal.find_by_address(kind, via, value)})
+    return handler
+
+
 ROUTES = [
     Route("internal", "GET", f"{BASE}/identities/{{id}}", _get_identity),
     Route("internal", "POST", f"{BASE}/identities", _create_identity),
@@ -143,4 +165,6 @@ ROUTES = [
     Route("internal", "GET", f"{BASE}/identities/{{id}}/credentials/{{type}}", _get_credential),
     Route("internal", "PUT", f"{BASE}/identities/{{id}}/credentials/{{type}}", _update_credential),
     Route("internal", "POST", f"{BASE}/addresses/verified", _mark_verified),
+    Route("internal", "PUT", f"{BASE}/identities/{{id}}/traits", _update_traits),
+    Route("internal", "POST", f"{BASE}/addresses/find", _find_by_address),
 ]

@@ -135,6 +135,19 @@ class IdentityManager:
             )
             return await self._save(uow, current, self._checked(replace(current, credentials=credentials)))
 
+    async def set_traits(self, identity_id: str, traits: Any) -> Identity:
+        """A self-service profile change: new traits, everything else kept; addresses re-derived."""
+        async with self._uow() as uow:
+            current = await self._require(uow, identity_id)
+            return await self._save(uow, current, self._checked(replace(current, traits=traits)))
+
+    async def find_by_address(self, kind: str, via: str, value: str) -> Identity | None:
+        """The identity with this verifiable (`kind="verification"`) or recovery address."""
+        async with self._uow() as uow:
+            if kind == "verification":
+                return await self._repo.find_by_verifiable_address(uow.connection, via, value)
+            return await self._repo.find_by_recovery_address(uow.connection, via, value)
+
     async def mark_address_verified(self, via: str, value: str) -> Identity | None:
         async with self._uow() as uow:
             found = await self._repo.find_by_verifiable_address(uow.connection, via, value)

@@ -72,6 +72,11 @@ class IdentityRepository:
         row = (await conn.execute(select(t.c.identity_id).where(t.c.via == via, t.c.value == value))).first()
         return await self.get(conn, row.identity_id) if row else None
 
+    async def find_by_recovery_address(self, conn: AsyncConnection, via: str, value: str) -> Identity | None:
+        t = self.t.recovery_addresses
+        row = (await conn.execute(select(t.c.identity_id).where(t.c.via == via, t.c.value == value))).first()
+        return await self.get(conn, row.identity_id) if row else None
+
     async def page(self, conn: AsyncConnection, *, after: str | None, size: int) -> list[Identity]:
         """Keyset pagination by id: stable under concurrent inserts, no OFFSET scans."""
         query = select(self.t.identities).order_by(self.t.identities.c.id).limit(size)

@@ -29,6 +29,10 @@ class FlowEvents:
             "identity_id": ctx.identity["id"], "session_id": (ctx.session or {}).get("id"), "method": ctx.method,
         })
 
+    async def closed(self, flow: Flow, event: str, data: dict[str, Any]) -> None:
+        """Saves a flow's final state with its event (verification, recovery, settings)."""
+        await self._close(flow, event, data)
+
     async def _close(self, flow: Flow, event: str, data: dict[str, Any], save: bool = True) -> None:
         async with self._uow() as uow:
             if save:

@@ -18,11 +18,22 @@ from services.selfservice.flow.persistence import FlowRepository
 from services.selfservice.flows.error.handler import ROUTES as ERROR_ROUTES
 from services.selfservice.flows.login.handler import ROUTES as LOGIN_ROUTES
 from services.selfservice.flows.logout.handler import ROUTES as LOGOUT_ROUTES
+from services.selfservice.flows.recovery.admin import ROUTES as RECOVERY_ADMIN_ROUTES
+from services.selfservice.flows.recovery.handler import ROUTES as RECOVERY_ROUTES
 from services.selfservice.flows.registration.handler import ROUTES as REGISTRATION_ROUTES
+from services.selfservice.flows.settings.handler import ROUTES as SETTINGS_ROUTES
+from services.selfservice.flows.verification.handler import ROUTES as VERIFICATION_ROUTES
+from services.selfservice.flows.verification.proof import AddressProof
+from services.selfservice.flows.verification.verifier import Verifier
 from services.selfservice.hooks import HookRegistry
 from services.selfservice.hooks.session import session_hook
 from services.selfservice.hooks.sessions import require_verified_address, revoke_active_sessions
+from services.selfservice.hooks.verification import show_verification_ui
+from services.selfservice.codes import OneTimeCodes
 from services.selfservice.strategies import enabled_strategies
+from services.selfservice.strategies.code.strategy import CodeStrategy
+from services.selfservice.strategies.link.strategy import LinkStrategy
+from services.selfservice.strategies.profile.settings import ProfileStrategy
 from services.selfservice.tables import selfservice_tables
 from services.selfservice.traits import TraitSchemas
 from shared.clients.ports import IdentityClient, SessionClient
@@ -33,12 +44,14 @@ from shared.service_kit import ServiceInfo, info_route, service_core
 from shared.storage.database import Database
 from shared.storage.migrations import MigrationSet
 from shared.storage.uow import UnitOfWorkFactory
+from shared.units import parse_duration
 
 NAME = "selfservice"
 HOOKS = {
     "session": session_hook,
     "revoke_active_sessions": revoke_active_sessions,
     "require_verified_address": require_verified_address,
+    "show_verification_ui": show_verification_ui,
 }
 
 
@@ -54,6 +67,16 @@ class Dependencies:
 
 
 @dataclass(frozen=True)
+class AddressFlows:
+    """What verification and recovery flows are made with (and the verifier other flows use)."""
+
+    config: SelfserviceConfig
+    engine: FlowEngine
+    address_strategies: dict[str, Any]
+    proof: AddressProof
+
+
+@dataclass(frozen=True)
 class SelfserviceContainer:
     settings: Any
     config: SelfserviceConfig
@@ -64,6 +87,11 @@ class SelfserviceContainer:
     hooks: HookRegistry
     login_strategies: list[Any]
     registration_strategies: list[Any]
+    settings_strategies: list[Any]
+    address_strategies: dict[str, Any]
+    code_strategy: CodeStrategy
+    proof: AddressProof
+    verifier: Verifier
     internal: ServiceInfo
 
 
@@ -74,23 +102,50 @@ def _client(infra: Infrastructure, name: str) -> Any:
     return client
 
 
+def _proof(settings: Any, config: SelfserviceConfig, uow: UnitOfWorkFactory, flows: FlowRepository, identities: Any) -> AddressProof:
+    pepper = (settings.secrets.default or settings.secrets.cookie or [""])[0]
+    lifespans = {
+        # Kratos's schema says 1h; Warden's default is 15 minutes unless the config says otherwise (DESIGN §9).
+        "code": parse_duration(_configured(settings, "selfservice.methods.code.config.lifespan") or "15m"),
+        "link": parse_duration(_configured(settings, "selfservice.methods.link.config.lifespan") or "15m"),
+    }
+    notify = {k: bool(settings.get(f"selfservice.flows.{k}.notify_unknown_recipients")) for k in ("verification", "recovery")}
+    return AddressProof(uow, flows, OneTimeCodes(flows.t.codes, pepper), identities, lifespans, notify)
+
+
+def _configured(settings: Any, path: str) -> Any:
+    """A key as the config file wrote it, without the schema's default."""
+    node: Any = settings.raw
+    for part in path.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    return node
+
+
 async def build(infra: Infrastructure) -> ServiceRuntime:
     core = service_core(NAME, infra)
     settings = infra.settings
     config = SelfserviceConfig.from_settings(settings)
     identities, sessions = _client(infra, "identity"), _client(infra, "session")
-    deps = Dependencies(settings, config, identities, sessions, TraitSchemas.from_settings(settings))
+    schemas = TraitSchemas.from_settings(settings)
+    deps = Dependencies(settings, config, identities, sessions, schemas)
     flows = FlowRepository(selfservice_tables(MetaData()))
     cookie = CookieConfig.session_cookie(settings)
     csrf = Csrf(config.public_base_url, secure=cookie.secure, same_site=cookie.same_site,
                 path=settings.get("cookies.path") or "/", domain=settings.get("cookies.domain"))
     engine = FlowEngine(config, core.uow, flows, csrf, sessions, identities, cookie, session_cookie_signer(settings))
+    code, link = CodeStrategy(), LinkStrategy(config.public_base_url)
+    by_use = {"code": code, "link": link}
+    address_strategies = {k: by_use[settings.get(f"selfservice.flows.{k}.use") or "code"] for k in ("verification", "recovery")}
+    proof = _proof(settings, config, core.uow, flows, identities)
+    verifier = Verifier(AddressFlows(config, engine, address_strategies, proof))
     strategies = enabled_strategies(deps)
     container = SelfserviceContainer(
         settings=settings, config=config, uow=core.uow, flows=flows, engine=engine, events=FlowEvents(core.uow, flows),
         hooks=HookRegistry(HOOKS, deps, config),
         login_strategies=[s for s in strategies if hasattr(s, "populate_login")],
         registration_strategies=[s for s in strategies if hasattr(s, "populate_registration")],
+        settings_strategies=[ProfileStrategy(identities, schemas, verifier), *(s for s in strategies if hasattr(s, "populate_settings"))],
+        address_strategies=address_strategies, code_strategy=code, proof=proof, verifier=verifier,
         internal=ServiceInfo(NAME),
     )
     return ServiceRuntime(NAME, container, background=[core.relay.run], internal_api=container.internal)
@@ -106,7 +161,11 @@ async def cleanup(database: Database, batch: int) -> int:
 DEFINITION = ServiceDefinition(
     name=NAME,
     migrations=MigrationSet(NAME, Path(__file__).parent / "migrations"),
-    routes=[*map(with_browser_errors, [*LOGIN_ROUTES, *REGISTRATION_ROUTES, *LOGOUT_ROUTES]), *ERROR_ROUTES, info_route(NAME)],
+    routes=[
+        *map(with_browser_errors, [*LOGIN_ROUTES, *REGISTRATION_ROUTES, *LOGOUT_ROUTES, *SETTINGS_ROUTES,
+                                   *RECOVERY_ROUTES, *VERIFICATION_ROUTES]),
+        *ERROR_ROUTES, *RECOVERY_ADMIN_ROUTES, info_route(NAME),
+    ],
     build=build,
     depends_on=("identity", "session"),
     cleanup=cleanup,

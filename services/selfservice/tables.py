@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Column, DateTime, MetaData, String, Table, Text
+from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Text
 
 
 @dataclass(frozen=True)
 class SelfserviceTables:
     flows: Table
     errors: Table
+    codes: Table
 
 
 def selfservice_tables(metadata: MetaData) -> SelfserviceTables:
@@ -31,4 +32,19 @@ def selfservice_tables(metadata: MetaData) -> SelfserviceTables:
         Column("created_at", DateTime(timezone=True), nullable=False, index=True),
         Column("updated_at", DateTime(timezone=True), nullable=False),
     )
-    return SelfserviceTables(flows, errors)
+    codes = Table(
+        "selfservice_codes", metadata,
+        Column("id", String(36), primary_key=True),
+        Column("flow_id", String(36), nullable=False, index=True),
+        Column("kind", String(32), nullable=False),
+        Column("method", String(16), nullable=False),
+        Column("secret_hash", String(64), nullable=False, index=True),
+        Column("address", String(512), nullable=False),
+        Column("via", String(16), nullable=False),
+        Column("identity_id", String(36), nullable=True),
+        Column("attempts", Integer, nullable=False),
+        Column("expires_at", DateTime(timezone=True), nullable=False, index=True),
+        Column("used_at", DateTime(timezone=True), nullable=True),
+        Column("created_at", DateTime(timezone=True), nullable=False),
+    )
+    return SelfserviceTables(flows, errors, codes)

@@ -38,6 +38,13 @@ class HttpIdentityClient(HttpServiceClient):
         path = f"{BASE}/identities/{quote(identity_id)}/credentials/{quote(credential_type)}"
         return await self._http.call("PUT", path, {"config": config})
 
+    async def update_traits(self, identity_id: str, traits: dict[str, Any]) -> dict[str, Any]:
+        return await self._http.call("PUT", f"{BASE}/identities/{quote(identity_id)}/traits", {"traits": traits})
+
+    async def find_by_address(self, kind: str, via: str, value: str) -> dict[str, Any] | None:
+        found = await self._http.call("POST", f"{BASE}/addresses/find", {"kind": kind, "via": via, "value": value})
+        return found.get("identity")
+
     async def mark_address_verified(self, via: str, value: str) -> dict[str, Any] | None:
         found = await self._http.call("POST", f"{BASE}/addresses/verified", {"via": via, "value": value})
         return found.get("identity")

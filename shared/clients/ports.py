@@ -41,6 +41,15 @@ class IdentityClient(ServiceClient, Protocol):
         ...
 
 
+    async def update_traits(self, identity_id: str, traits: dict[str, Any]) -> dict[str, Any]:
+        """A profile change: the identity with new traits (addresses re-derived), or a typed error."""
+        ...
+
+    async def find_by_address(self, kind: str, via: str, value: str) -> dict[str, Any] | None:
+        """The identity owning a verifiable (`kind="verification"`) or recovery (`"recovery"`) address."""
+        ...
+
+
 class SessionClient(ServiceClient, Protocol):
     async def issue_session(
         self, identity_id: str, methods: list[dict[str, Any]], device: dict[str, Any]

@@ -101,15 +101,13 @@ class FlowEngine:
             return web.json_response(flow.to_json(), status=400)
         return self.ui_redirect(flow)
 
-    async def replace_expired(self, request: web.Request, flow: Flow, **fields: Any) -> web.StreamResponse:
-        """A submission to an expired flow starts a new one, as Kratos does (410 with its id, or a redirect)."""
-        fresh = await self.create(request, flow.kind, flow.type, **fields)
-        fresh.return_to = flow.return_to
-        await self.insert(fresh)
+    async def replace_expired(self, request: web.Request, flow: Flow, replacement: Flow) -> web.StreamResponse:
+        """A submission to an expired flow gets the stored `replacement`, as Kratos does (410 with its
+        id for JSON clients, a redirect to it for browsers)."""
         if flow.type == API or wants_json(request):
-            raise FlowExpired(flow.expires_at, fresh.id)
-        response = self.ui_redirect(fresh)
-        self.csrf.set_cookie(response, fresh.csrf_token)
+            raise FlowExpired(flow.expires_at, replacement.id)
+        response = self.ui_redirect(replacement)
+        self.csrf.set_cookie(response, replacement.csrf_token)
         return response
 
     def with_session_cookie(self, response: web.StreamResponse, token: str, session: dict[str, Any]) -> web.StreamResponse:

@@ -66,3 +66,30 @@ class MethodDisabled(errors.NotFound):
     def __init__(self) -> None:
         super().__init__("", message="This endpoint was disabled by system administrator. Please check your url or "
                          "contact the system administrator to enable it.")
+
+
+class NoActiveSession(errors.Unauthorized):
+    error_id = text.SESSION_INACTIVE
+
+    def __init__(self) -> None:
+        super().__init__("No active session was found in this request.",
+                         message="request does not have a valid authentication session")
+
+
+class IdentityMismatch(errors.Forbidden):
+    error_id = text.SECURITY_IDENTITY_MISMATCH
+
+    def __init__(self) -> None:
+        super().__init__("The flow belongs to another identity than the session's.",
+                         message="The requested resource belongs to a different identity")
+
+
+class RefreshRequired(errors.Forbidden):
+    error_id = text.SESSION_REFRESH_REQUIRED
+
+    def __init__(self, redirect_to: str) -> None:
+        super().__init__(
+            "The login session is too old and thus not allowed to update these fields. Please re-authenticate.",
+            message="The login session is too old and thus not allowed to update these fields.",
+            siblings={"redirect_browser_to": redirect_to},
+        )

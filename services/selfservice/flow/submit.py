@@ -19,7 +19,7 @@ from shared.text import Message
 @dataclass(frozen=True)
 class FlowSteps:
     kind: str
-    expired_fields: tuple[str, ...]  # fields a replacement flow keeps
+    renew: Callable[[Any, web.Request, Flow], Awaitable[Flow]]  # a new, stored flow replacing an expired one
     completed: Callable[[], Message]
     no_strategy: Callable[[], Message]
     act: Callable[[Any, Flow, dict[str, Any]], Awaitable[Any]]  # (strategy, flow, body) -> outcome
@@ -30,7 +30,7 @@ class FlowSteps:
 async def submit(c: Any, request: web.Request, steps: FlowSteps, strategies: Sequence[Any]) -> web.StreamResponse:
     flow = await c.engine.load(request.query.get("flow"), steps.kind)
     if flow.expired():
-        return await c.engine.replace_expired(request, flow, **{k: flow.fields.get(k) for k in steps.expired_fields})
+        return await c.engine.replace_expired(request, flow, replacement=await steps.renew(c, request, flow))
     body = await read_body(request)
     if flow.is_browser:
         c.engine.csrf.check_submission(request, body, flow.csrf_token)

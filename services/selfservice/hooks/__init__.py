@@ -28,6 +28,7 @@ class HookContext:
     session: dict[str, Any] | None = None
     session_token: str | None = None
     continue_with: list[dict[str, Any]] = field(default_factory=list)
+    verification_flows: list[dict[str, Any]] = field(default_factory=list)  # show_verification_ui items
 
 
 @dataclass(frozen=True)

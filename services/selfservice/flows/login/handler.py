@@ -33,20 +33,33 @@ def _init(flow_type: str):  # type: ignore[no-untyped-def]
                 raise SessionAlreadyAvailable()
             if session is None and fields["requested_aal"] != "aal1":
                 raise Aal1Required()
-            flow = await c.engine.create(request, KIND, flow_type, **fields)
-            for strategy in c.login_strategies:
-                strategy.populate_login(flow)
-            if fields["refresh"]:
-                flow.ui.messages.append(text.login_refresh_requested())
-            if session is not None:
-                flow.internal["session_id"] = session["id"]
-                flow.internal["identity_id"] = session["identity"]["id"]
-            await c.engine.insert(flow)
+            flow = await new_login_flow(c, request, flow_type, fields, session)
             return c.engine.respond_new(request, flow)
 
         return handler
 
     return bind
+
+
+async def new_login_flow(c: Any, request: web.Request, flow_type: str, fields: dict[str, Any], session: dict[str, Any] | None) -> Flow:
+    flow = await c.engine.create(request, KIND, flow_type, **fields)
+    for strategy in c.login_strategies:
+        strategy.populate_login(flow)
+    if fields["refresh"]:
+        flow.ui.messages.append(text.login_refresh_requested())
+    if session is not None:
+        flow.internal["session_id"] = session["id"]
+        flow.internal["identity_id"] = session["identity"]["id"]
+    await c.engine.insert(flow)
+    return flow
+
+
+async def _renew(c: Any, request: web.Request, old: Flow) -> Flow:
+    fields = {k: old.fields.get(k) for k in ("refresh", "requested_aal", "organization_id")}
+    fresh = await new_login_flow(c, request, old.type, fields, None)
+    fresh.internal.update(old.internal)
+    fresh.return_to = old.return_to
+    return fresh
 
 
 def get_flow(c: Any):  # type: ignore[no-untyped-def]
@@ -67,7 +80,7 @@ async def _failed(c: Any, flow: Flow, body: dict[str, Any]) -> None:
 
 
 STEPS = FlowSteps(
-    kind=KIND, expired_fields=("refresh", "requested_aal", "organization_id"), completed=text.login_already_completed,
+    kind=KIND, renew=_renew, completed=text.login_already_completed,
     no_strategy=text.no_login_strategy, act=_login, complete=complete_login, failed=_failed,
 )
 

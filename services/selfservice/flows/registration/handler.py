@@ -29,15 +29,25 @@ def _init(flow_type: str):  # type: ignore[no-untyped-def]
                 if flow_type == BROWSER and not wants_json(request):
                     return see_other(c.engine.return_to(request) or c.config.default_return_url)
                 raise SessionAlreadyAvailable()
-            flow = await c.engine.create(request, KIND, flow_type, organization_id=None)
-            for strategy in c.registration_strategies:
-                strategy.populate_registration(flow)
-            await c.engine.insert(flow)
-            return c.engine.respond_new(request, flow)
+            return c.engine.respond_new(request, await new_registration_flow(c, request, flow_type))
 
         return handler
 
     return bind
+
+
+async def new_registration_flow(c: Any, request: web.Request, flow_type: str) -> Flow:
+    flow = await c.engine.create(request, KIND, flow_type, organization_id=None)
+    for strategy in c.registration_strategies:
+        strategy.populate_registration(flow)
+    await c.engine.insert(flow)
+    return flow
+
+
+async def _renew(c: Any, request: web.Request, old: Flow) -> Flow:
+    fresh = await new_registration_flow(c, request, old.type)
+    fresh.return_to = old.return_to
+    return fresh
 
 
 def get_flow(c: Any):  # type: ignore[no-untyped-def]
@@ -52,7 +62,7 @@ async def _register(strategy: RegistrationStrategy, flow: Flow, body: dict[str, 
 
 
 STEPS = FlowSteps(
-    kind=KIND, expired_fields=("organization_id",), completed=text.registration_already_completed,
+    kind=KIND, renew=_renew, completed=text.registration_already_completed,
     no_strategy=text.no_registration_strategy, act=_register, complete=complete_registration,
 )
 

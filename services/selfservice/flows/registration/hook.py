@@ -18,6 +18,7 @@ from services.selfservice.views import public_identity
 
 async def complete_registration(c: Any, request: web.Request, flow: Flow, outcome: RegistrationOutcome) -> web.StreamResponse:
     ctx = HookContext(request, flow, outcome.identity, outcome.method["method"])
+    ctx.verification_flows = await c.verifier.send(request, flow.type, outcome.identity.get("verifiable_addresses") or [])
     await c.hooks.run("registration", "after", "post", ctx)
     flow.state = "passed_challenge"
     await c.events.registration_succeeded(flow, ctx)

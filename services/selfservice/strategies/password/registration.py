@@ -44,12 +44,12 @@ async def register(strategy: PasswordStrategy, flow: Flow, body: dict[str, Any])
         flow.ui.messages.append(text.identifier_exists())
         raise FlowInvalid() from None
     except errors.BadRequest as exc:
-        _trait_errors(flow, exc)
+        trait_errors(flow, exc)
         raise FlowInvalid() from None
     return RegistrationOutcome(identity, {"method": "password", "aal": "aal1"})
 
 
-def _trait_errors(flow: Flow, error: errors.BadRequest) -> None:
+def trait_errors(flow: Flow, error: errors.BadRequest) -> None:
     problems = (error.details or {}).get("errors") or []
     if not problems:
         flow.ui.messages.append(text.validation_failed(error.reason or error.message))

@@ -7,7 +7,8 @@ from typing import Any
 from services.selfservice.flow.flow import Flow
 from services.selfservice.flows.login.strategy import LoginOutcome
 from services.selfservice.flows.registration.strategy import RegistrationOutcome
-from services.selfservice.strategies.password import login, registration
+from services.selfservice.flows.settings.strategy import SettingsContext
+from services.selfservice.strategies.password import login, registration, settings
 from services.selfservice.strategies.password.policy import PasswordPolicy
 from services.selfservice.traits import TraitSchemas
 from shared.clients.ports import IdentityClient
@@ -34,3 +35,12 @@ class PasswordStrategy:
 
     async def register(self, flow: Flow, body: dict[str, Any]) -> RegistrationOutcome:
         return await registration.register(self, flow, body)
+
+    def populate_settings(self, flow: Flow, identity: dict[str, Any]) -> None:
+        settings.populate(self, flow, identity)
+
+    def needs_privileged_session(self, body: dict[str, Any], identity: dict[str, Any]) -> bool:
+        return True
+
+    async def update_settings(self, flow: Flow, body: dict[str, Any], ctx: SettingsContext) -> dict[str, Any]:
+        return await settings.update(self, flow, body, ctx)

@@ -1,0 +1,59 @@
+"""`POST /admin/recovery/code` and `/admin/recovery/link`: an operator hands a user a way back in."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from aiohttp import web
+
+from services.selfservice.flow.flow import BROWSER, ts
+from services.selfservice.flow.request import read_body
+from services.selfservice.flows.verification.address_flow import new_address_flow
+from shared import errors
+from shared.service import Route
+from shared.units import parse_duration
+
+
+async def _prepare(c: Any, request: web.Request, method: str) -> tuple[Any, dict[str, Any], timedelta, str]:
+    body = await read_body(request)
+    identity = await c.engine.identities.get_identity(str(body.get("identity_id") or ""))
+    if identity is None:
+        raise errors.NotFound("The requested identity does not exist.", message="Unable to locate the resource")
+    lifespan = parse_duration(body["expires_in"]) if body.get("expires_in") else c.proof.lifespans[method]
+    flow = await new_address_flow(c, request, "recovery", BROWSER)
+    flow.internal["admin"] = True  # opened from a link the operator passed on: no CSRF cookie to bind yet
+    address = next((a["value"] for a in identity.get("recovery_addresses") or []), "")
+    async with c.uow() as uow:
+        secret = await c.proof.codes.issue(uow.connection, flow_id=flow.id, kind="recovery", method=method,
+                                           address=address, via="email", identity_id=identity["id"], lifespan=lifespan)
+        flow.state = "sent_email"
+        if method == "code":
+            c.code_strategy.after_sending(flow, "recovery", address)
+        flow.expires_at = max(flow.expires_at, flow.issued_at + lifespan)
+        await c.flows.save(uow.connection, flow)
+        await uow.commit()
+    return flow, identity, lifespan, secret
+
+
+def create_code(c: Any):  # type: ignore[no-untyped-def]
+    async def handler(request: web.Request) -> web.Response:
+        flow, _identity, lifespan, code = await _prepare(c, request, "code")
+        link = f"{c.config.public_base_url.rstrip('/')}/self-service/recovery?{urlencode({'flow': flow.id})}"
+        return web.json_response({"recovery_link": link, "recovery_code": code, "expires_at": ts(flow.issued_at + lifespan)}, status=201)
+    return handler
+
+
+def create_link(c: Any):  # type: ignore[no-untyped-def]
+    async def handler(request: web.Request) -> web.Response:
+        flow, _identity, lifespan, token = await _prepare(c, request, "link")
+        link = f"{c.config.public_base_url.rstrip('/')}/self-service/recovery?{urlencode({'flow': flow.id, 'token': token})}"
+        return web.json_response({"recovery_link": link, "expires_at": ts(flow.issued_at + lifespan)})
+    return handler
+
+
+ROUTES = [
+    Route("admin", "POST", "/admin/recovery/code", create_code),
+    Route("admin", "POST", "/admin/recovery/link", create_link),
+]

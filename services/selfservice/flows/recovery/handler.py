@@ -1,0 +1,64 @@
+"""The recovery flow (Kratos's `selfservice/flow/recovery`): a code or link proves the recovery
+address, the user is signed in with a fresh (privileged) session and sent to a settings flow."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from aiohttp import web
+
+from services.selfservice.codes import Redeemed
+from services.selfservice.flow.engine import see_other
+from services.selfservice.flow.flow import API, Flow
+from services.selfservice.flow.request import device, wants_json
+from services.selfservice.flows.settings.handler import new_settings_flow
+from services.selfservice.flows.verification.address_flow import address_flow_routes
+from shared import errors, text
+
+KIND = "recovery"
+
+
+class BrowserLocationChangeRequired(errors.WardenError):
+    code = 422
+    error_id = text.BROWSER_LOCATION_CHANGE_REQUIRED
+
+    def __init__(self, url: str) -> None:
+        super().__init__(f"In order to complete this flow please redirect the browser to: {url}",
+                         message="browser location change required", siblings={"redirect_browser_to": url})
+
+
+async def recovered(c: Any, request: web.Request, flow: Flow, redeemed: Redeemed) -> web.StreamResponse:
+    identity = await c.engine.identities.get_identity(redeemed.identity_id or "")
+    if identity is None or identity.get("state") != "active":
+        flow.ui.messages.append(text.recovery_token_invalid())
+        return await c.engine.respond_invalid(request, flow)
+    method = f"{redeemed.method}_recovery"
+    issued = await c.engine.sessions.issue_session(identity["id"], [{"method": method, "aal": "aal1"}], device(request))
+    settings = await new_settings_flow(c, request, flow.type, identity, issued["session"])
+    settings.ui.messages.append(text.recovery_successful(settings.expires_at, settings.issued_at))
+    await _save(c, settings)
+    settings_url = f"{c.config.flows['settings'].ui_url}?{urlencode({'flow': settings.id})}"
+    flow.state = "passed_challenge"
+    flow.fields["continue_with"] = [
+        *([{"action": "set_ory_session_token", "ory_session_token": issued["session_token"]}] if flow.type == API else []),
+        {"action": "show_settings_ui", "flow": {"id": settings.id, "url": settings_url}},
+    ]
+    await c.events.closed(flow, "selfservice.recovery.succeeded", {"identity_id": identity["id"], "method": method})
+    if flow.type == API:
+        return web.json_response(flow.to_json())
+    response: web.StreamResponse
+    if wants_json(request):
+        response = web.json_response(BrowserLocationChangeRequired(settings_url).to_json(), status=422)
+    else:
+        response = see_other(settings_url)
+    return c.engine.with_session_cookie(response, issued["session_token"], issued["session"])
+
+
+async def _save(c: Any, flow: Flow) -> None:
+    async with c.uow() as uow:
+        await c.flows.save(uow.connection, flow)
+        await uow.commit()
+
+
+ROUTES = address_flow_routes(KIND, recovered, refuse_sessions=True)

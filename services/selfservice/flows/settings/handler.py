@@ -1,0 +1,131 @@
+"""The settings flow (Kratos's `selfservice/flow/settings`): a signed-in identity changes its profile
+or password; changes that matter need a recent sign-in (a privileged session)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from aiohttp import web
+
+from services.selfservice.flow.engine import see_other
+from services.selfservice.flow.errors import FlowInvalid, IdentityMismatch, NoActiveSession, RefreshRequired
+from services.selfservice.flow.flow import API, BROWSER, Flow, now
+from services.selfservice.flow.request import read_body, request_url, wants_json
+from services.selfservice.flows.settings.strategy import SettingsContext
+from services.selfservice.hooks import HookContext
+from services.selfservice.views import public_identity
+from shared import text
+from shared.service import Route
+from shared.units import parse_duration
+
+KIND = "settings"
+
+
+async def new_settings_flow(c: Any, request: web.Request, flow_type: str, identity: dict[str, Any], session: dict[str, Any]) -> Flow:
+    flow = await c.engine.create(request, KIND, flow_type, identity=public_identity(identity))
+    flow.state = "show_form"
+    flow.internal.update(identity_id=identity["id"], session_id=session["id"])
+    for strategy in c.settings_strategies:
+        strategy.populate_settings(flow, identity)
+    await c.engine.insert(flow)
+    return flow
+
+
+async def _session(c: Any, request: web.Request) -> dict[str, Any]:
+    session = await c.engine.current_session(request)
+    if session is None:
+        raise NoActiveSession()
+    return session
+
+
+def _init(flow_type: str):  # type: ignore[no-untyped-def]
+    def bind(c: Any):  # type: ignore[no-untyped-def]
+        async def handler(request: web.Request) -> web.StreamResponse:
+            session = await c.engine.current_session(request)
+            if session is None:
+                if flow_type == BROWSER and not wants_json(request):
+                    login = f"{c.config.public_base_url.rstrip('/')}/self-service/login/browser"
+                    return see_other(f"{login}?{urlencode({'return_to': request_url(request, c.config.public_base_url)})}")
+                await _session(c, request)
+            identity = await c.engine.identities.get_identity(session["identity"]["id"])
+            flow = await new_settings_flow(c, request, flow_type, identity, session)
+            return c.engine.respond_new(request, flow)
+        return handler
+    return bind
+
+
+def get_flow(c: Any):  # type: ignore[no-untyped-def]
+    async def handler(request: web.Request) -> web.Response:
+        flow = await c.engine.load_for_reading(request, KIND)
+        session = await _session(c, request)
+        if session["identity"]["id"] != flow.internal.get("identity_id"):
+            raise IdentityMismatch()
+        return web.json_response(flow.to_json())
+    return handler
+
+
+def submit(c: Any):  # type: ignore[no-untyped-def]
+    async def handler(request: web.Request) -> web.StreamResponse:
+        flow = await c.engine.load(request.query.get("flow"), KIND)
+        session = await _session(c, request)
+        if session["identity"]["id"] != flow.internal.get("identity_id"):
+            raise IdentityMismatch()
+        identity = await c.engine.identities.get_identity(session["identity"]["id"])
+        if flow.expired():
+            fresh = await new_settings_flow(c, request, flow.type, identity, session)
+            return await c.engine.replace_expired(request, flow, replacement=fresh)
+        body = await read_body(request)
+        if flow.is_browser:
+            c.engine.csrf.check_submission(request, body, flow.csrf_token)
+        flow.ui.clear_messages()
+        strategy = next((s for s in c.settings_strategies if s.method == body.get("method")), None)
+        if strategy is None:
+            flow.ui.messages.append(text.no_settings_strategy())
+            return await c.engine.respond_invalid(request, flow)
+        if strategy.needs_privileged_session(body, identity) and not _privileged(c, session):
+            raise RefreshRequired(_refresh_url(c, flow))
+        ctx = SettingsContext(request, session, identity)
+        try:
+            updated = await strategy.update_settings(flow, body, ctx)
+        except FlowInvalid:
+            return await c.engine.respond_invalid(request, flow)
+        await c.hooks.run(KIND, "after", "post", HookContext(request, flow, updated, strategy.method, session=session))
+        return await _succeeded(c, request, flow, strategy.method, updated, ctx)
+    return handler
+
+
+async def _succeeded(c: Any, request: web.Request, flow: Flow, method: str, identity: dict[str, Any], ctx: SettingsContext) -> web.StreamResponse:
+    flow.state, flow.active = "success", method
+    flow.fields["identity"] = public_identity(identity)
+    if ctx.continue_with:
+        flow.fields["continue_with"] = ctx.continue_with
+    flow.ui.messages.append(text.settings_saved())
+    flow.ui.reset_secrets()
+    await c.events.closed(flow, "selfservice.settings.succeeded", {"identity_id": identity["id"], "method": method})
+    if flow.type == API or wants_json(request):
+        return web.json_response(flow.to_json())
+    if flow.return_to:
+        return see_other(flow.return_to)
+    return c.engine.ui_redirect(flow)
+
+
+def _privileged(c: Any, session: dict[str, Any]) -> bool:
+    max_age = parse_duration(c.settings.get("selfservice.flows.settings.privileged_session_max_age") or "1h")
+    authenticated = datetime.fromisoformat(str(session["authenticated_at"]).replace("Z", "+00:00"))
+    return now() - authenticated <= max_age
+
+
+def _refresh_url(c: Any, flow: Flow) -> str:
+    settings_url = f"{c.config.flows[KIND].ui_url}?{urlencode({'flow': flow.id})}"
+    login = f"{c.config.public_base_url.rstrip('/')}/self-service/login/browser"
+    return f"{login}?{urlencode({'refresh': 'true', 'return_to': settings_url})}"
+
+
+ROUTES = [
+    Route("public", "GET", "/self-service/settings/browser", _init(BROWSER)),
+    Route("public", "GET", "/self-service/settings/api", _init(API)),
+    Route("public", "GET", "/self-service/settings/flows", get_flow),
+    Route("public", "POST", "/self-service/settings", submit),
+]

@@ -1,0 +1,100 @@
+"""The routes verification and recovery share (Kratos's two handlers differ only in what success
+does): init, fetch, submit an address, submit a code, follow a link."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from services.selfservice.codes import Redeemed
+from services.selfservice.flow.errors import FlowDisabled, SessionAlreadyAvailable
+from services.selfservice.flow.flow import API, BROWSER, Flow
+from services.selfservice.flow.request import read_body, wants_json
+from shared import text
+from shared.service import Route
+
+Succeed = Callable[[Any, web.Request, Flow, Redeemed], Awaitable[web.StreamResponse]]
+INVALID = {
+    ("verification", "code"): text.verification_code_invalid, ("verification", "link"): text.verification_token_invalid,
+    ("recovery", "code"): text.recovery_code_invalid, ("recovery", "link"): text.recovery_token_invalid,
+}
+
+
+def address_flow_routes(kind: str, succeed: Succeed, *, refuse_sessions: bool) -> list[Route]:
+    def init(flow_type: str):  # type: ignore[no-untyped-def]
+        def bind(c: Any):  # type: ignore[no-untyped-def]
+            async def handler(request: web.Request) -> web.StreamResponse:
+                if not c.config.flows[kind].enabled:
+                    raise FlowDisabled(kind)
+                if refuse_sessions and await c.engine.current_session(request) is not None:
+                    raise SessionAlreadyAvailable()
+                flow = await new_address_flow(c, request, kind, flow_type)
+                return c.engine.respond_new(request, flow)
+            return handler
+        return bind
+
+    def get_flow(c: Any):  # type: ignore[no-untyped-def]
+        async def handler(request: web.Request) -> web.Response:
+            return web.json_response((await c.engine.load_for_reading(request, kind)).to_json())
+        return handler
+
+    def submit(c: Any):  # type: ignore[no-untyped-def]
+        async def handler(request: web.Request) -> web.StreamResponse:
+            flow = await c.engine.load(request.query.get("flow"), kind)
+            if flow.expired():
+                fresh = await new_address_flow(c, request, kind, flow.type)
+                return await c.engine.replace_expired(request, flow, replacement=fresh)
+            strategy = c.address_strategies[kind]
+            if request.method == "GET":  # a link (token) or a code link clicked in a mail
+                method, secret = ("link", request.query["token"]) if "token" in request.query else ("code", request.query.get("code", ""))
+                return await _redeem(c, request, flow, kind, method, secret, succeed)
+            body = await read_body(request)
+            if flow.is_browser and not flow.internal.get("admin"):
+                c.engine.csrf.check_submission(request, body, flow.csrf_token)
+            flow.ui.clear_messages()
+            if flow.state == "passed_challenge":
+                flow.ui.messages.append(text.verification_already_completed() if kind == "verification" else text.recovery_already_completed())
+                return await c.engine.respond_invalid(request, flow)
+            if body.get("code"):
+                return await _redeem(c, request, flow, kind, "code", str(body["code"]), succeed)
+            address = str(body.get("email") or "")
+            if not address:
+                flow.ui.add_node_message("email", text.property_missing("email"))
+                return await c.engine.respond_invalid(request, flow)
+            await c.proof.send(flow, kind, strategy, address)
+            return show(c, request, flow)
+        return handler
+
+    return [
+        Route("public", "GET", f"/self-service/{kind}/browser", init(BROWSER)),
+        Route("public", "GET", f"/self-service/{kind}/api", init(API)),
+        Route("public", "GET", f"/self-service/{kind}/flows", get_flow),
+        Route("public", "POST", f"/self-service/{kind}", submit),
+        Route("public", "GET", f"/self-service/{kind}", submit),
+    ]
+
+
+async def new_address_flow(c: Any, request: web.Request, kind: str, flow_type: str) -> Flow:
+    flow = await c.engine.create(request, kind, flow_type)
+    c.address_strategies[kind].populate(flow, kind)
+    await c.engine.insert(flow)
+    return flow
+
+
+async def _redeem(c: Any, request: web.Request, flow: Flow, kind: str, method: str, secret: str,
+                  succeed: Succeed) -> web.StreamResponse:
+    redeemed = await c.proof.redeem(flow, kind, method, secret) if secret else None
+    if redeemed is None:
+        flow.ui.clear_messages()
+        flow.ui.messages.append(INVALID[(kind, method)]())
+        return await c.engine.respond_invalid(request, flow)
+    return await succeed(c, request, flow, redeemed)
+
+
+def show(c: Any, request: web.Request, flow: Flow) -> web.StreamResponse:
+    """A flow that moved on (sent, verified): 200 with it, or the browser back to the UI."""
+    if flow.type == API or wants_json(request):
+        return web.json_response(flow.to_json())
+    return c.engine.ui_redirect(flow)

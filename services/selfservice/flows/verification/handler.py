@@ -1,0 +1,31 @@
+"""The verification flow (Kratos's `selfservice/flow/verification`): a code or link proves the address."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from services.selfservice.codes import Redeemed
+from services.selfservice.flow.engine import see_other
+from services.selfservice.flow.flow import API, Flow
+from services.selfservice.flow.request import wants_json
+from services.selfservice.flows.verification.address_flow import address_flow_routes, show
+from shared import text
+
+KIND = "verification"
+
+
+async def verified(c: Any, request: web.Request, flow: Flow, redeemed: Redeemed) -> web.StreamResponse:
+    identity = await c.engine.identities.mark_address_verified(redeemed.via, redeemed.address)
+    flow.state = "passed_challenge"
+    flow.ui.clear_messages()
+    flow.ui.nodes = [n for n in flow.ui.nodes if n.name == "csrf_token"]
+    flow.ui.messages.append(text.email_verified())
+    await c.events.closed(flow, "selfservice.verification.succeeded", {"identity_id": (identity or {}).get("id")})
+    if request.method == "GET" and flow.type != API and not wants_json(request):
+        return see_other(flow.return_to or c.config.after_return_url(KIND))  # a link followed from a mail
+    return show(c, request, flow)
+
+
+ROUTES = address_flow_routes(KIND, verified, refuse_sessions=False)

@@ -1,0 +1,55 @@
+"""Proving an address, the part verification and recovery share: send a code or link to an address
+(only to a known one; an unknown one looks the same to the requester), and redeem what comes back.
+Each step commits the flow's new state, the code's HMAC and the courier command together."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from services.selfservice.codes import OneTimeCodes, Redeemed, courier_message
+from services.selfservice.flow.flow import Flow
+from services.selfservice.flow.persistence import FlowRepository
+from services.selfservice.flows.verification.strategy import AddressProofStrategy
+from services.selfservice.views import public_identity
+from shared.clients.ports import IdentityClient
+from shared.storage.uow import UnitOfWorkFactory
+
+
+@dataclass(frozen=True)
+class AddressProof:
+    uow: UnitOfWorkFactory
+    flows: FlowRepository
+    codes: OneTimeCodes
+    identities: IdentityClient
+    lifespans: dict[str, timedelta]  # by method: how long a code or link works
+    notify_unknown: dict[str, bool]  # by flow kind: `notify_unknown_recipients`
+
+    async def send(self, flow: Flow, kind: str, strategy: AddressProofStrategy, address: str) -> None:
+        address = address.strip().lower()
+        identity = await self.identities.find_by_address(kind, "email", address)
+        async with self.uow() as uow:
+            if identity is not None:
+                await self._send_valid(uow, flow, kind, strategy, address, identity)
+            elif self.notify_unknown.get(kind):
+                uow.emit("courier.message.requested", courier_message(strategy.template_type(kind, False), address, "email", To=address))
+            strategy.after_sending(flow, kind, address)
+            flow.state = "sent_email"
+            await self.flows.save(uow.connection, flow)
+            await uow.commit()
+
+    async def _send_valid(self, uow: Any, flow: Flow, kind: str, strategy: AddressProofStrategy, address: str,
+                          identity: dict[str, Any]) -> None:
+        lifespan = self.lifespans[strategy.method]
+        secret = await self.codes.issue(uow.connection, flow_id=flow.id, kind=kind, method=strategy.method,
+                                        address=address, via="email", identity_id=identity["id"], lifespan=lifespan)
+        uow.emit("courier.message.requested", courier_message(
+            strategy.template_type(kind, True), address, "email", To=address, Identity=public_identity(identity),
+            ExpiresInMinutes=int(lifespan.total_seconds() // 60), **strategy.template_data(flow, kind, secret)))
+
+    async def redeem(self, flow: Flow, kind: str, method: str, secret: str) -> Redeemed | None:
+        async with self.uow() as uow:
+            redeemed = await self.codes.redeem(uow.connection, flow_id=flow.id, kind=kind, method=method, secret=secret)
+            await uow.commit()  # a wrong try counts even though it fails
+        return redeemed

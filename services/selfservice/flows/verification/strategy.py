@@ -1,0 +1,28 @@
+"""What a method implements to prove an address for verification and recovery (Kratos's `code` and
+`link` strategies): the form that asks for the address, what the message carries, what comes next."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from services.selfservice.flow.flow import Flow
+
+
+class AddressProofStrategy(Protocol):
+    method: str  # "code" or "link"
+
+    def populate(self, flow: Flow, kind: str) -> None:
+        """The address form of a new verification or recovery flow."""
+        ...
+
+    def after_sending(self, flow: Flow, kind: str, address: str) -> None:
+        """The flow once a message went out: a code field and a resend button, or just the notice."""
+        ...
+
+    def template_data(self, flow: Flow, kind: str, secret: str) -> dict[str, Any]:
+        """What the valid-address message carries: the code, or the URL with the token."""
+        ...
+
+    def template_type(self, kind: str, valid: bool) -> str:
+        """Kratos's courier template type, e.g. verification_code_valid or recovery_invalid."""
+        ...

@@ -1,0 +1,34 @@
+"""The link method for verification and recovery: a URL with a single-use token, followed by the user."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from services.selfservice.flow.flow import Flow
+from services.selfservice.flow.ui import input_node
+from shared import text
+
+
+class LinkStrategy:
+    method = "link"
+
+    def __init__(self, public_base_url: str) -> None:
+        self._base = public_base_url.rstrip("/")
+
+    def populate(self, flow: Flow, kind: str) -> None:
+        flow.ui.add(
+            input_node("link", "email", "email", required=True, autocomplete="email", label=text.label_email()),
+            input_node("link", "method", "submit", value="link", label=text.label_submit()),
+        )
+
+    def after_sending(self, flow: Flow, kind: str, address: str) -> None:
+        flow.ui.set_value("email", address)
+        flow.ui.messages.append(text.verification_email_sent() if kind == "verification" else text.recovery_email_sent())
+
+    def template_data(self, flow: Flow, kind: str, secret: str) -> dict[str, Any]:
+        url = f"{self._base}/self-service/{kind}?{urlencode({'flow': flow.id, 'token': secret})}"
+        return {"VerificationURL" if kind == "verification" else "RecoveryURL": url}
+
+    def template_type(self, kind: str, valid: bool) -> str:
+        return f"{kind}_{'valid' if valid else 'invalid'}"

@@ -1,0 +1,57 @@
+"""Profile settings: traits edited in the settings flow. Changing an identifier or an address needs
+a privileged session; a changed verifiable address becomes unverified and gets a verification message."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from services.selfservice.flow.errors import FlowInvalid
+from services.selfservice.flow.flow import Flow
+from services.selfservice.flow.ui import input_node
+from services.selfservice.flows.settings.strategy import SettingsContext
+from services.selfservice.strategies.password.registration import trait_errors
+from services.selfservice.traits import TraitSchemas
+from shared import errors, text
+
+
+class ProfileStrategy:
+    method = "profile"
+
+    def __init__(self, identities: Any, schemas: TraitSchemas, verifier: Any) -> None:
+        self.identities = identities
+        self.schemas = schemas
+        self._verifier = verifier  # sends verification messages for new addresses (when verification is on)
+
+    def populate_settings(self, flow: Flow, identity: dict[str, Any]) -> None:
+        flow.ui.add(*self.schemas.nodes(identity.get("schema_id"), group="profile", values=identity.get("traits")))
+        flow.ui.add(input_node("profile", "method", "submit", value="profile", label=text.label_save()))
+
+    def needs_privileged_session(self, body: dict[str, Any], identity: dict[str, Any]) -> bool:
+        traits = self.schemas.coerce(body.get("traits") or {}, identity.get("schema_id"))
+        protected = {f.path for f in self.schemas.fields(identity.get("schema_id")) if f.extension}
+        return any(_get(traits, p) != _get(identity.get("traits") or {}, p) for p in protected)
+
+    async def update_settings(self, flow: Flow, body: dict[str, Any], ctx: SettingsContext) -> dict[str, Any]:
+        schema_id = ctx.identity.get("schema_id")
+        traits = self.schemas.coerce(body.get("traits") or {}, schema_id)
+        for node in self.schemas.nodes(schema_id, group="profile", values=traits if isinstance(traits, dict) else {}):
+            flow.ui.set_value(node.name or "", node.attributes.get("value"))
+        try:
+            updated = await self.identities.update_traits(ctx.identity["id"], traits)
+        except errors.Conflict:
+            flow.ui.messages.append(text.identifier_exists())
+            raise FlowInvalid() from None
+        except errors.BadRequest as exc:
+            trait_errors(flow, exc)
+            raise FlowInvalid() from None
+        before = {a["value"] for a in ctx.identity.get("verifiable_addresses") or []}
+        fresh = [a for a in updated.get("verifiable_addresses") or [] if a["value"] not in before and not a.get("verified")]
+        if fresh:
+            ctx.continue_with += await self._verifier.send(ctx.request, flow.type, fresh)
+        return updated
+
+
+def _get(values: Any, path: str) -> Any:
+    for part in path.split("."):
+        values = values.get(part) if isinstance(values, dict) else None
+    return values
