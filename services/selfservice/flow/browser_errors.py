@@ -23,7 +23,8 @@ def redirect_browser_errors(c: Any, handler: Handler) -> Handler:
         try:
             return await handler(request)
         except WardenError as error:
-            if wants_json(request) or request.path.endswith("/api"):
+            # Fetching a flow (`…/flows`) is an API call for the UI, which always wants the JSON error.
+            if wants_json(request) or request.path.endswith(("/api", "/flows")):
                 raise
             async with c.uow() as uow:
                 error_id = await c.flows.add_error(uow.connection, error.to_json()["error"])

@@ -20,8 +20,16 @@ from services.selfservice.flow.request import request_url, wants_json
 from services.selfservice.flow.ui import input_node
 from shared.clients.ports import IdentityClient, SessionClient
 from shared.cookies import CookieConfig, CookieSigner, clear_session_cookie, session_token, set_session_cookie
-from shared.errors import ServiceUnavailable
+from shared import text
+from shared.errors import BadRequest, ServiceUnavailable
 from shared.storage.uow import UnitOfWorkFactory
+
+
+EXPIRED = {
+    "login": text.login_flow_expired, "registration": text.registration_flow_expired,
+    "settings": text.settings_flow_expired, "recovery": text.recovery_flow_expired,
+    "verification": text.verification_flow_expired,
+}
 
 
 @dataclass(frozen=True)
@@ -78,6 +86,20 @@ class FlowEngine:
             raise FlowExpired(flow.expires_at, "")
         return flow
 
+    def check_submission(self, request: web.Request, flow: Flow, body: dict[str, Any]) -> None:
+        """Browser flows need their CSRF token; API flows must not look like a browser (Kratos's
+        `EnsureCSRF`): no Origin header and no cookies (Cloudflare's own excepted)."""
+        if flow.is_browser:
+            if not flow.internal.get("admin"):
+                self.csrf.check_submission(request, body, flow.csrf_token)
+            return
+        if request.headers.get("Origin"):
+            raise BadRequest("The request contained an Origin header, which is only allowed for browser flows: "
+                             "use the browser endpoint to initialize this flow.")
+        if any(not name.startswith(("__cf", "_cf", "cf_")) for name in request.cookies):
+            raise BadRequest("The request contained cookies, which are only allowed for browser flows: "
+                             "use the browser endpoint to initialize this flow.")
+
     # --- answering ---------------------------------------------------------------------------
     def ui_redirect(self, flow: Flow) -> web.Response:
         return see_other(f"{self.config.flows[flow.kind].ui_url}?{urlencode({'flow': flow.id})}")
@@ -104,6 +126,10 @@ class FlowEngine:
     async def replace_expired(self, request: web.Request, flow: Flow, replacement: Flow) -> web.StreamResponse:
         """A submission to an expired flow gets the stored `replacement`, as Kratos does (410 with its
         id for JSON clients, a redirect to it for browsers)."""
+        replacement.ui.messages.append(EXPIRED[flow.kind](flow.expires_at, now()))
+        async with self.uow() as uow:
+            await self.flows.save(uow.connection, replacement)
+            await uow.commit()
         if flow.type == API or wants_json(request):
             raise FlowExpired(flow.expires_at, replacement.id)
         response = self.ui_redirect(replacement)

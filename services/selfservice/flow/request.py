@@ -29,7 +29,7 @@ async def read_body(request: web.Request) -> dict[str, Any]:
             raise BadRequest(f"The request body is not valid JSON: {exc}") from exc
         if not isinstance(body, dict):
             raise BadRequest("The request body must be a JSON object")
-        return body
+        return _expand_dotted(body)
     form = await request.post()
     nested: dict[str, Any] = {}
     for key in form:
@@ -37,6 +37,19 @@ async def read_body(request: web.Request) -> dict[str, Any]:
         value = values[-1] if len(values) == 1 or key != "traits" else values
         _put(nested, key.split("."), value if isinstance(value, str) else str(value))
     return nested
+
+
+def _expand_dotted(body: dict[str, Any]) -> dict[str, Any]:
+    """SPAs post node names as keys (`{"traits.email": …}`); Kratos reads them like form fields."""
+    expanded: dict[str, Any] = {}
+    for key, value in body.items():
+        if "." in key:
+            _put(expanded, key.split("."), value)
+        elif isinstance(value, dict) and isinstance(expanded.get(key), dict):
+            expanded[key].update(value)
+        else:
+            expanded[key] = value
+    return expanded
 
 
 def _put(target: dict[str, Any], path: list[str], value: Any) -> None:

@@ -25,6 +25,7 @@ class FlowSteps:
     act: Callable[[Any, Flow, dict[str, Any]], Awaitable[Any]]  # (strategy, flow, body) -> outcome
     complete: Callable[[Any, web.Request, Flow, Any], Awaitable[web.StreamResponse]]
     failed: Callable[[Any, Flow, dict[str, Any]], Awaitable[None]] | None = None
+    guard: Callable[[Any, web.Request, Flow], Awaitable[None]] | None = None  # may refuse before any method runs
 
 
 async def submit(c: Any, request: web.Request, steps: FlowSteps, strategies: Sequence[Any]) -> web.StreamResponse:
@@ -32,8 +33,9 @@ async def submit(c: Any, request: web.Request, steps: FlowSteps, strategies: Seq
     if flow.expired():
         return await c.engine.replace_expired(request, flow, replacement=await steps.renew(c, request, flow))
     body = await read_body(request)
-    if flow.is_browser:
-        c.engine.csrf.check_submission(request, body, flow.csrf_token)
+    c.engine.check_submission(request, flow, body)
+    if steps.guard is not None:
+        await steps.guard(c, request, flow)
     flow.ui.clear_messages()
     try:
         if flow.state == "passed_challenge":

@@ -41,7 +41,10 @@ def _init(flow_type: str):  # type: ignore[no-untyped-def]
     return bind
 
 
-async def new_login_flow(c: Any, request: web.Request, flow_type: str, fields: dict[str, Any], session: dict[str, Any] | None) -> Flow:
+async def new_login_flow(
+    c: Any, request: web.Request, flow_type: str, fields: dict[str, Any], session: dict[str, Any] | None,
+    internal: dict[str, Any] | None = None,
+) -> Flow:
     flow = await c.engine.create(request, KIND, flow_type, **fields)
     for strategy in c.login_strategies:
         strategy.populate_login(flow)
@@ -50,16 +53,23 @@ async def new_login_flow(c: Any, request: web.Request, flow_type: str, fields: d
     if session is not None:
         flow.internal["session_id"] = session["id"]
         flow.internal["identity_id"] = session["identity"]["id"]
+    flow.internal.update(internal or {})
     await c.engine.insert(flow)
     return flow
 
 
 async def _renew(c: Any, request: web.Request, old: Flow) -> Flow:
     fields = {k: old.fields.get(k) for k in ("refresh", "requested_aal", "organization_id")}
-    fresh = await new_login_flow(c, request, old.type, fields, None)
-    fresh.internal.update(old.internal)
+    fresh = await new_login_flow(c, request, old.type, fields, None, internal=old.internal)
     fresh.return_to = old.return_to
     return fresh
+
+
+async def _no_session_unless_upgrading(c: Any, request: web.Request, flow: Flow) -> None:
+    """Kratos refuses a plain login from someone already signed in (refresh and AAL steps excepted)."""
+    upgrading = flow.fields.get("refresh") or flow.fields.get("requested_aal", "aal1") != "aal1"
+    if not upgrading and await c.engine.current_session(request) is not None:
+        raise SessionAlreadyAvailable()
 
 
 def get_flow(c: Any):  # type: ignore[no-untyped-def]
@@ -82,6 +92,7 @@ async def _failed(c: Any, flow: Flow, body: dict[str, Any]) -> None:
 STEPS = FlowSteps(
     kind=KIND, renew=_renew, completed=text.login_already_completed,
     no_strategy=text.no_login_strategy, act=_login, complete=complete_login, failed=_failed,
+    guard=_no_session_unless_upgrading,
 )
 
 

@@ -13,6 +13,7 @@ from services.selfservice.flow.flow import API, Flow
 from services.selfservice.flow.request import device, wants_json
 from services.selfservice.flows.login.strategy import LoginOutcome
 from services.selfservice.hooks import HookContext
+from shared.cookies import session_token
 
 
 async def complete_login(c: Any, request: web.Request, flow: Flow, outcome: LoginOutcome) -> web.StreamResponse:
@@ -21,6 +22,7 @@ async def complete_login(c: Any, request: web.Request, flow: Flow, outcome: Logi
     existing = flow.internal.get("session_id")
     if existing:
         ctx.session = await c.engine.sessions.add_authentication_method(existing, outcome.method)
+        ctx.session_token = session_token(request, c.engine.cookie, c.engine.signer)  # Kratos answers with it again
     else:
         issued = await c.engine.sessions.issue_session(outcome.identity["id"], [outcome.method], device(request))
         ctx.session, ctx.session_token = issued["session"], issued["session_token"]

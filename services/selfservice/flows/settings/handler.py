@@ -77,8 +77,7 @@ def submit(c: Any):  # type: ignore[no-untyped-def]
             fresh = await new_settings_flow(c, request, flow.type, identity, session)
             return await c.engine.replace_expired(request, flow, replacement=fresh)
         body = await read_body(request)
-        if flow.is_browser:
-            c.engine.csrf.check_submission(request, body, flow.csrf_token)
+        c.engine.check_submission(request, flow, body)
         flow.ui.clear_messages()
         strategy = next((s for s in c.settings_strategies if s.method == body.get("method")), None)
         if strategy is None:

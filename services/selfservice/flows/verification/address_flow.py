@@ -51,8 +51,7 @@ def address_flow_routes(kind: str, succeed: Succeed, *, refuse_sessions: bool) -
                 method, secret = ("link", request.query["token"]) if "token" in request.query else ("code", request.query.get("code", ""))
                 return await _redeem(c, request, flow, kind, method, secret, succeed)
             body = await read_body(request)
-            if flow.is_browser and not flow.internal.get("admin"):
-                c.engine.csrf.check_submission(request, body, flow.csrf_token)
+            c.engine.check_submission(request, flow, body)
             flow.ui.clear_messages()
             if flow.state == "passed_challenge":
                 flow.ui.messages.append(text.verification_already_completed() if kind == "verification" else text.recovery_already_completed())
