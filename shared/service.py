@@ -29,6 +29,13 @@ class Route:
     path: str
     handler: HandlerFactory
 
+    @property
+    def paths(self) -> tuple[str, ...]:
+        """Where it is served: Kratos's admin server also answers admin paths without `/admin`."""
+        if self.port == "admin" and self.path.startswith("/admin/"):
+            return (self.path, self.path.removeprefix("/admin"))
+        return (self.path,)
+
 
 @dataclass(frozen=True)
 class Infrastructure:

@@ -65,7 +65,26 @@ def _parser() -> argparse.ArgumentParser:
 
     routes = commands.add_parser("routes", help="print the route table, or an nginx config made from it")
     routes.add_argument("--nginx", action="store_true", help="print an nginx config for the distributed setup")
+    routes.add_argument("--upstream", action="append", default=[], type=_nginx_arg("parse_upstream"),
+                        metavar="NAME=HOST[:PUBLIC:ADMIN]", help="a replica of a service (repeatable; default: compose names)")
+    routes.add_argument("--listen-public", default="4433", type=_nginx_arg("parse_listen"), metavar="[HOST:]PORT")
+    routes.add_argument("--listen-admin", default="4434", type=_nginx_arg("parse_listen"), metavar="[HOST:]PORT")
+    routes.add_argument("--full", action="store_true", help="a whole nginx.conf for `nginx -p DIR -c FILE`")
     return parser
+
+
+def _nginx_arg(parse: str):  # type: ignore[no-untyped-def]
+    """An argparse type from a parser in warden.routes, imported only when `routes` is used."""
+
+    def convert(value: str):  # type: ignore[no-untyped-def]
+        from warden import routes
+
+        try:
+            return getattr(routes, parse)(value)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from exc
+
+    return convert
 
 
 def _config_flag(parser: argparse.ArgumentParser) -> None:
@@ -79,10 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"Version: {warden_version()}")
             return 0
         if args.command == "routes":
-            from warden.routes import nginx_config, route_table_text
-
-            print(nginx_config() if args.nginx else route_table_text(), end="")
-            return 0
+            return _routes(args)
         if args.command == "migrate":
             return _migrate(args)
         if args.command == "cleanup":
@@ -96,6 +112,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (SchemaOutOfDate, BusUnavailable) as exc:
         print(f"warden: {_one_line(exc)}", file=sys.stderr)
         return 1
+
+
+def _routes(args: argparse.Namespace) -> int:
+    from warden.routes import Upstream, nginx_config, route_table_text
+
+    if not args.nginx:
+        if args.upstream or args.full or (args.listen_public, args.listen_admin) != ("4433", "4434"):
+            raise ConfigError("routes: --upstream, --listen-public, --listen-admin and --full need --nginx")
+        print(route_table_text(), end="")
+        return 0
+    upstreams: dict[str, list[Upstream]] = {}
+    for name, upstream in args.upstream:
+        upstreams.setdefault(name, []).append(upstream)
+    try:
+        config = nginx_config(upstreams, listen_public=args.listen_public, listen_admin=args.listen_admin, full=args.full)
+    except ValueError as exc:
+        raise ConfigError(f"routes: {exc}") from exc
+    print(config, end="")
+    return 0
 
 
 def _one_line(exc: Exception) -> str:

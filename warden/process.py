@@ -30,13 +30,6 @@ log = logging.getLogger(__name__)
 SHUTDOWN_GRACE_SECONDS = 10.0
 
 
-def _paths(route: Any) -> list[str]:
-    """Kratos's admin server also answers its admin paths without the `/admin` prefix."""
-    if route.port == "admin" and route.path.startswith("/admin/"):
-        return [route.path, route.path.removeprefix("/admin")]
-    return [route.path]
-
-
 class WardenProcess:
     def __init__(self, settings: Any, services: Sequence[ServiceDefinition], *, migrate: bool = False) -> None:
         self.settings = settings
@@ -97,7 +90,7 @@ class WardenProcess:
             for definition, runtime in zip(self.services, self._runtimes)
             for route in definition.routes
             if route.port in ports
-            for path in _paths(route)
+            for path in route.paths
         ]
         checks = [ReadinessCheck(f"database:{i}", db.ping) for i, db in enumerate(self._databases.all())]
         checks += [ReadinessCheck("bus", self._bus.healthy), ReadinessCheck("cache", self._cache.healthy)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import os
 import signal
 import subprocess
@@ -67,7 +68,7 @@ def status(url: str) -> int:
             return response.status
     except urllib.error.HTTPError as exc:
         return exc.code
-    except OSError:
+    except (OSError, http.client.HTTPException):  # nothing there yet, or something else on the port
         return 0
 
 

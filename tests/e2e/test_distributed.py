@@ -1,0 +1,243 @@
+"""The distributed setup as an operator runs it, on this machine: `warden migrate`, the four services
+as separate `warden serve <service>` processes (the session service twice) on the real PostgreSQL,
+RabbitMQ and Redis, and a real nginx in front whose config `warden routes --nginx --full` generated.
+A user registers, logs in, is recognised by either session replica, is found and deleted through
+the admin API, and is refused once the deletion event reaches the session service; all through
+nginx, which routes the admin API only on its admin listener and the internal API nowhere."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+import yaml
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.conftest import eventually, free_port
+from tests.e2e.nginx import Nginx, require_nginx
+from tests.e2e.warden_process import WardenProcess, run_cli
+from tests.factories import EMAIL_SCHEMA
+
+INTERNAL_TOKEN = "e2e-distributed-internal-token"
+# Start order: each service learns the internal URLs of those started before it, as in docker-compose.
+REPLICAS = (("identity", "identity"), ("session-a", "session"), ("session-b", "session"),
+            ("selfservice", "selfservice"), ("courier", "courier"))
+EMAIL, PASSWORD = "grace.hopper@example.com", "cobol-1959-harvard-mark"
+WHOAMI_CALLS = 6
+
+
+@pytest.fixture
+def stopwatch() -> Iterator[None]:
+    """Set up first and torn down last: the time printed covers creating and dropping the database,
+    the virtual host and the Redis keys too."""
+    started = time.monotonic()
+    yield
+    print(f"\n[test_distributed] whole test, set-up and clean-up included: {time.monotonic() - started:.1f} s")
+
+
+@dataclass
+class Cluster:
+    processes: dict[str, WardenProcess]
+    public: str  # nginx's public listener
+    admin: str  # nginx's admin listener
+
+    def session_replicas(self) -> list[WardenProcess]:
+        return [self.processes["session-a"], self.processes["session-b"]]
+
+
+def write_config(directory: Path, public_base_url: str) -> Path:
+    (directory / "identity.schema.json").write_text(json.dumps(EMAIL_SCHEMA))
+    config: dict[str, Any] = {
+        "serve": {"public": {"base_url": public_base_url}},
+        "identity": {
+            "default_schema_id": "default",
+            "schemas": [{"id": "default", "url": f"file://{directory}/identity.schema.json"}],
+        },
+        "selfservice": {
+            "default_browser_return_url": "http://127.0.0.1:4455/",
+            "flows": {"registration": {"after": {"password": {"hooks": [{"hook": "session"}]}}}},
+        },
+        "secrets": {"cookie": ["e2e-distributed-cookie-secret-0123456789"]},
+        "log": {"level": "warning"},
+    }
+    path = directory / "kratos.yml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def start_services(config: Path, env: dict[str, str], cwd: Path) -> dict[str, WardenProcess]:
+    processes: dict[str, WardenProcess] = {}
+    env = dict(env)
+    for name, service in REPLICAS:
+        processes[name] = WardenProcess(["serve", service, "-c", str(config)], env=env, cwd=cwd)
+        # Only the first session replica is announced: there is no name that balances between them
+        # here (docker-compose and Kubernetes give one), so selfservice calls that one directly.
+        env.setdefault(f"SERVICES_{service.upper()}_INTERNAL_URL", processes[name].url("admin"))
+    return processes
+
+
+def nginx_config_for(processes: dict[str, WardenProcess], public_port: int, admin_port: int, cwd: Path) -> str:
+    args = ["routes", "--nginx", "--full",
+            "--listen-public", f"127.0.0.1:{public_port}", "--listen-admin", f"127.0.0.1:{admin_port}"]
+    for name, service in REPLICAS:
+        process = processes[name]
+        args += ["--upstream", f"{service}=127.0.0.1:{process.public_port}:{process.admin_port}"]
+    generated = run_cli(args, env={}, cwd=cwd)
+    assert generated.returncode == 0, generated.stderr
+    return generated.stdout
+
+
+@pytest.fixture
+def cluster(
+    stopwatch: None, tmp_path: Path, pg_dsn: str, amqp_vhost: str, redis_url: str, redis_prefix: str
+) -> Iterator[Cluster]:
+    nginx_binary = require_nginx()
+    public_port, admin_port = free_port(), free_port()
+    config = write_config(tmp_path, f"http://127.0.0.1:{public_port}/")
+    env = {"DSN": pg_dsn, "BUS_URL": amqp_vhost, "CACHE_URL": redis_url, "CACHE_PREFIX": redis_prefix,
+           "SERVICES_INTERNAL_TOKEN": INTERNAL_TOKEN}
+    started = time.monotonic()
+    migrated = run_cli(["migrate", "sql", "-e", "--yes", "-c", str(config)], env=env, cwd=tmp_path)
+    assert migrated.returncode == 0, migrated.stderr
+    processes = start_services(config, env, tmp_path)
+    nginx: Nginx | None = None
+    stopped = False
+    try:
+        for process in processes.values():
+            process.wait_ready(timeout=60.0)  # five interpreters starting at once on a small machine
+        nginx = Nginx(nginx_binary, tmp_path / "nginx", nginx_config_for(processes, public_port, admin_port, tmp_path))
+        nginx.wait_listening(public_port, admin_port)
+        print(f"\n[test_distributed] migrated, 5 services and nginx ready in {time.monotonic() - started:.1f} s")
+        yield Cluster(processes, f"http://127.0.0.1:{public_port}", f"http://127.0.0.1:{admin_port}")
+        stopping = time.monotonic()
+        nginx_code = nginx.stop()
+        codes = stop_all(processes)
+        stopped = True
+        print(f"[test_distributed] nginx and services stopped in {time.monotonic() - stopping:.1f} s")
+        assert nginx_code == 0, nginx.errors()
+        assert codes == dict.fromkeys(processes, 0), "SIGTERM is a clean shutdown for every service"
+    finally:
+        if not stopped:
+            if nginx is not None:
+                nginx.stop()
+            stop_all(processes)
+
+
+def stop_all(processes: dict[str, WardenProcess], timeout: float = 20.0) -> dict[str, int]:
+    """SIGTERM to every process at once (each drains on its own), then their exit codes; whatever
+    they logged (warnings and worse) is printed, which pytest shows with -s or on a failure."""
+    for process in processes.values():
+        if process.proc.poll() is None:
+            process.proc.send_signal(signal.SIGTERM)
+    codes = {}
+    for name, process in processes.items():
+        try:
+            codes[name] = process.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.proc.kill()
+            codes[name] = process.proc.wait()
+        logged = (process.proc.stderr.read() if process.proc.stderr else "").strip()
+        if logged:
+            print(f"[test_distributed] {name} logged:\n{logged[-4000:]}")
+    return codes
+
+
+async def json_call(http: aiohttp.ClientSession, method: str, url: str, **kwargs: Any) -> tuple[int, Any]:
+    async with http.request(method, url, **kwargs) as response:
+        body = await response.read()
+        return response.status, json.loads(body) if body else None
+
+
+async def submit_api_flow(http: aiohttp.ClientSession, public: str, kind: str, body: dict[str, Any]) -> dict[str, Any]:
+    """Creates a native (API) flow and submits it; the answer carries the session token."""
+    status, flow = await json_call(http, "GET", f"{public}/self-service/{kind}/api")
+    assert status == 200, flow
+    status, done = await json_call(http, "POST", f"{public}/self-service/{kind}", params={"flow": flow["id"]}, json=body)
+    assert status == 200, done
+    return done
+
+
+async def whoami(http: aiohttp.ClientSession, public: str, token: str) -> tuple[int, Any]:
+    return await json_call(http, "GET", f"{public}/sessions/whoami", headers={"X-Session-Token": token})
+
+
+async def whoami_answered(http: aiohttp.ClientSession, replica: WardenProcess) -> int:
+    """How many whoami requests this replica answered with 200, from its own /metrics."""
+    async with http.get(f"{replica.url('admin')}/metrics") as response:
+        assert response.status == 200
+        exposition = await response.text()
+    return int(sum(
+        sample.value
+        for family in text_string_to_metric_families(exposition) if family.name == "warden_http_requests"
+        for sample in family.samples
+        if sample.name == "warden_http_requests_total" and sample.labels.get("route") == "/sessions/whoami"
+        and sample.labels.get("status") == "200" and sample.labels.get("port") == "public"
+    ))
+
+
+async def test_register_login_whoami_and_delete_through_nginx_with_two_session_replicas(cluster: Cluster) -> None:
+    public, admin = cluster.public, cluster.admin
+    async with aiohttp.ClientSession() as http:
+        assert (await json_call(http, "GET", f"{public}/health/ready"))[0] == 200
+        assert (await json_call(http, "GET", f"{admin}/health/ready"))[0] == 200
+
+        registered = await submit_api_flow(http, public, "registration", {
+            "method": "password", "traits": {"email": EMAIL}, "password": PASSWORD})
+        identity_id = registered["identity"]["id"]
+        assert registered["session"]["identity"]["id"] == identity_id, "the session hook signed the user in"
+        logged_in = await submit_api_flow(http, public, "login", {
+            "method": "password", "identifier": EMAIL, "password": PASSWORD})
+        token = logged_in["session_token"]
+        assert logged_in["session"]["identity"]["id"] == identity_id
+
+        before = [await whoami_answered(http, replica) for replica in cluster.session_replicas()]
+        for _ in range(WHOAMI_CALLS):
+            status, session = await whoami(http, public, token)
+            assert status == 200, session
+            assert session["identity"]["id"] == identity_id and session["active"] is True
+        served = [await whoami_answered(http, replica) - n for replica, n in zip(cluster.session_replicas(), before)]
+        assert sum(served) == WHOAMI_CALLS and all(n > 0 for n in served), f"whoami per replica: {served}"
+        print(f"[test_distributed] whoami answered by session-a, session-b: {served}")
+
+        # Native logout goes to selfservice, which revokes through the session service's internal API;
+        # the other replica refuses the token as well (shared database and cache).
+        status, _ = await json_call(http, "DELETE", f"{public}/self-service/logout/api",
+                                    json={"session_token": registered["session_token"]})
+        assert status == 204
+        for _ in range(2):
+            assert (await whoami(http, public, registered["session_token"]))[0] == 401
+
+        status, identities = await json_call(http, "GET", f"{admin}/admin/identities")
+        assert status == 200, identities
+        assert [i["id"] for i in identities if i["traits"].get("email") == EMAIL] == [identity_id]
+
+        # Only the admin listener routes the admin API; nothing routes the internal API, not even
+        # with the internal token.
+        for path in ("/admin/identities", "/identities", f"/admin/identities/{identity_id}"):
+            assert (await json_call(http, "GET", f"{public}{path}"))[0] == 404, path
+        internal = {"X-Warden-Internal-Token": INTERNAL_TOKEN}
+        for base in (public, admin):
+            for path in ("/internal/identity/info", f"/internal/identity/identities/{identity_id}",
+                         "/internal/session/info"):
+                status, body = await json_call(http, "GET", f"{base}{path}", headers=internal)
+                assert status == 404, (base, path, body)
+
+        status, body = await json_call(http, "DELETE", f"{admin}/admin/identities/{identity_id}")
+        assert status == 204, body
+
+        async def refused() -> bool:  # twice: nginx alternates between the replicas
+            return [(await whoami(http, public, token))[0] for _ in range(2)] == [401, 401]
+
+        deleted = time.monotonic()
+        await eventually(refused, timeout=15.0, interval=0.1)
+        print(f"[test_distributed] deletion reached the session service in {time.monotonic() - deleted:.2f} s")
+        status, identities = await json_call(http, "GET", f"{admin}/admin/identities")
+        assert status == 200 and identity_id not in [i["id"] for i in identities]
