@@ -34,8 +34,11 @@ class SessionInternalApi(ServiceInfo):
         super().__init__("session")
         self._manager = manager
 
-    async def issue_session(self, identity_id: str, methods: list[dict[str, Any]], device: dict[str, Any]) -> dict[str, Any]:
-        identity = await self._manager.identity_of_id(identity_id)
+    async def issue_session(
+        self, identity_id: str, methods: list[dict[str, Any]], device: dict[str, Any], identity: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        if identity is None or identity.get("id") != identity_id:
+            identity = await self._manager.identity_of_id(identity_id)
         session, token = await self._manager.issue(
             identity_id, [_method(m) for m in methods],
             Device(ip_address=device.get("ip_address"), user_agent=device.get("user_agent"), location=device.get("location")),
@@ -81,7 +84,9 @@ async def _body(request: web.Request) -> dict[str, Any]:
 def _issue(c: Any):  # type: ignore[no-untyped-def]
     async def handler(request: web.Request) -> web.Response:
         body = await _body(request)
-        result = await c.internal.issue_session(str(body.get("identity_id")), body.get("methods") or [], body.get("device") or {})
+        identity = body.get("identity") if isinstance(body.get("identity"), dict) else None
+        result = await c.internal.issue_session(str(body.get("identity_id")), body.get("methods") or [],
+                                                body.get("device") or {}, identity)
         return web.json_response(result, status=201)
     return handler
 

@@ -52,9 +52,11 @@ class IdentityClient(ServiceClient, Protocol):
 
 class SessionClient(ServiceClient, Protocol):
     async def issue_session(
-        self, identity_id: str, methods: list[dict[str, Any]], device: dict[str, Any]
+        self, identity_id: str, methods: list[dict[str, Any]], device: dict[str, Any],
+        identity: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """A new session: `{"session": <session JSON>, "session_token": "ory_st_…"}`."""
+        """A new session: `{"session": <session JSON>, "session_token": "ory_st_…"}`. A caller that has
+        just read the identity passes it along, which spares the session service reading it again."""
         ...
 
     async def session_by_token(self, token: str) -> dict[str, Any] | None:

@@ -14,8 +14,11 @@ class HttpSessionClient(HttpServiceClient):
     def __init__(self, http: Any) -> None:
         super().__init__("session", http)
 
-    async def issue_session(self, identity_id: str, methods: list[dict[str, Any]], device: dict[str, Any]) -> dict[str, Any]:
-        return await self._http.call("POST", f"{BASE}/sessions", {"identity_id": identity_id, "methods": methods, "device": device})
+    async def issue_session(
+        self, identity_id: str, methods: list[dict[str, Any]], device: dict[str, Any], identity: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        body = {"identity_id": identity_id, "methods": methods, "device": device, "identity": identity}
+        return await self._http.call("POST", f"{BASE}/sessions", body)
 
     async def session_by_token(self, token: str) -> dict[str, Any] | None:
         return (await self._http.call("POST", f"{BASE}/sessions/by-token", {"token": token})).get("session")

@@ -62,7 +62,9 @@ def _create_engine(url: DatabaseUrl) -> AsyncEngine:
         options.update(poolclass=StaticPool, connect_args={"check_same_thread": False})
     elif url.dialect == "postgresql":
         options.setdefault("pool_size", 10)
-        options.update(pool_pre_ping=True, connect_args=dict(url.connect_args))
+        # No pre-ping: it costs a round trip per checkout. A connection the server dropped fails one
+        # statement, SQLAlchemy then discards the whole pool, and the next attempt reconnects.
+        options.update(pool_recycle=1800, connect_args=dict(url.connect_args))
     engine = create_async_engine(url.url, **options)
     if url.dialect == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)

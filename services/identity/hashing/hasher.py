@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
@@ -25,11 +26,24 @@ from .errors import InvalidImportedHash
 _T = TypeVar("_T")
 
 
+HASHING_NICENESS = 10
+
+
+def _yield_to_the_event_loop() -> None:
+    """Hashing threads run at a lower priority than the event loop: when logins saturate the CPU,
+    whoami and the other requests still get a core at once (the hash just waits its turn)."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HASHING_NICENESS)
+    except (AttributeError, OSError):  # not Linux, or not permitted: run at normal priority
+        pass
+
+
 class Hasher:
     def __init__(self, config: HasherConfig, *, max_workers: int | None = None) -> None:
         self.config = config
         self._pool = ThreadPoolExecutor(
-            max_workers=max_workers or default_workers(config), thread_name_prefix="warden-hashing"
+            max_workers=max_workers or default_workers(config), thread_name_prefix="warden-hashing",
+            initializer=_yield_to_the_event_loop,
         )
 
     async def hash(self, password: str) -> str:

@@ -11,7 +11,7 @@ from services.selfservice.hooks import Hook, HookContext
 def session_hook(deps: Any, _config: dict[str, Any]) -> Hook:
     async def run(ctx: HookContext) -> None:
         issued = await deps.sessions.issue_session(
-            ctx.identity["id"], [{"method": ctx.method, "aal": "aal1"}], device(ctx.request)
+            ctx.identity["id"], [{"method": ctx.method, "aal": "aal1"}], device(ctx.request), ctx.identity
         )
         ctx.session, ctx.session_token = issued["session"], issued["session_token"]
         if ctx.flow.type == "api":

@@ -24,7 +24,7 @@ async def complete_login(c: Any, request: web.Request, flow: Flow, outcome: Logi
         ctx.session = await c.engine.sessions.add_authentication_method(existing, outcome.method)
         ctx.session_token = session_token(request, c.engine.cookie, c.engine.signer)  # Kratos answers with it again
     else:
-        issued = await c.engine.sessions.issue_session(outcome.identity["id"], [outcome.method], device(request))
+        issued = await c.engine.sessions.issue_session(outcome.identity["id"], [outcome.method], device(request), outcome.identity)
         ctx.session, ctx.session_token = issued["session"], issued["session_token"]
     await c.hooks.run("login", "after", "post", ctx)
     flow.state = "passed_challenge"

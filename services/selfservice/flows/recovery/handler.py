@@ -34,7 +34,7 @@ async def recovered(c: Any, request: web.Request, flow: Flow, redeemed: Redeemed
         flow.ui.messages.append(text.recovery_token_invalid())
         return await c.engine.respond_invalid(request, flow)
     method = f"{redeemed.method}_recovery"
-    issued = await c.engine.sessions.issue_session(identity["id"], [{"method": method, "aal": "aal1"}], device(request))
+    issued = await c.engine.sessions.issue_session(identity["id"], [{"method": method, "aal": "aal1"}], device(request), identity)
     settings = await new_settings_flow(c, request, flow.type, identity, issued["session"])
     settings.ui.messages.append(text.recovery_successful(settings.expires_at, settings.issued_at))
     await _save(c, settings)

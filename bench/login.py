@@ -1,0 +1,769 @@
+"""Password logins per second under concurrency (argon2id), against a floor measured in the same run,
+and whoami latency on a cache hit while those logins saturate the CPU.
+
+    .venv/bin/python bench/login.py [--memory 64MB] [--iterations 2] [--parallelism 1]
+                                    [--users 50] [--concurrency 2xcores] [--duration 15] [--warmup 3]
+                                    [--whoami-rate 50] [--profile /tmp/login.svg]
+
+The floor: this machine's cores divided by the time of one argon2id verify at the configured
+parameters (argon2-cffi called directly, median of several; its CPU time, which is the wall time
+when nothing else runs and is not stretched by waits for a core when something does): what a server
+that did nothing but argon2 would reach. For information, the same primitive run on `cores`
+threads at once (what the machine really gives when every core hashes: memory bandwidth is shared).
+
+The server: the all-in-one `warden serve --migrate` as a subprocess, on a fresh PostgreSQL database
+(dropped afterwards) and a Redis cache under a unique key prefix (its keys deleted afterwards), with
+the in-process bus; LOG_LEVEL=warning. Its users are imported through the admin batch API with
+argon2id hashes made at the very same parameters (so no login re-hashes; checked before the import).
+
+The load: an aiohttp client with C workers, each one login after the other (create a native login
+flow, submit identifier and password); after a warm-up, for a bounded time. Beside it, a separate
+process asks whoami for a session already in the cache, at a low fixed rate, once with the server
+idle and once under the login load.
+
+The client runs on the same machine and takes CPU the server could have used: its CPU time (and the
+whoami prober's) is measured, and the ratio to the floor is given raw and with that time taken off the
+cores (and, when other processes ran meanwhile, with theirs taken off too). The CPU of every process
+over the measured window (server event loop, server other threads, this database's PostgreSQL
+backends, Redis, the client, everything else) comes from /proc; from it, the CPU one login costs on
+the login path, and the ratio that cost allows: argon2's time over it, a figure that other load on the
+machine moves much less than logins/s. Everything started is stopped, everything created deleted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import os
+import platform
+import resource
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+PG_ADMIN = os.environ.get("WARDEN_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("WARDEN_BENCH_REDIS", "redis://127.0.0.1:6379/0")
+PASSWORD = "correct horse battery staple {}"
+TICK = os.sysconf("SC_CLK_TCK")
+CORES = len(os.sched_getaffinity(0))
+
+
+# -- the floor ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Argon2Params:
+    memory_kib: int
+    iterations: int
+    parallelism: int
+    salt_length: int = 16
+    key_length: int = 32
+
+    def config(self) -> dict:
+        return {"memory": f"{self.memory_kib}KB", "iterations": self.iterations, "parallelism": self.parallelism}
+
+
+def _verify_once(params: Argon2Params, salt: bytes, key: bytes) -> bool:
+    import hmac
+
+    from argon2.low_level import Type, hash_secret_raw
+
+    derived = hash_secret_raw(b"the password", salt, params.iterations, params.memory_kib, params.parallelism,
+                              params.key_length, Type.ID)
+    return hmac.compare_digest(derived, key)
+
+
+def verify_seconds(params: Argon2Params, samples: int) -> tuple[list[float], list[float]]:
+    """One argon2id verify (derive + constant-time compare), timed `samples` times after a warm-up:
+    (wall times, CPU times). On a machine nobody else uses they are the same; when
+    something else runs, the wall time counts the waits for a core and the CPU time does not."""
+    from argon2.low_level import Type, hash_secret_raw
+
+    salt = os.urandom(params.salt_length)
+    key = hash_secret_raw(b"the password", salt, params.iterations, params.memory_kib, params.parallelism,
+                          params.key_length, Type.ID)
+    _verify_once(params, salt, key)
+    walls, cpus = [], []
+    for _ in range(samples):
+        started, cpu = time.perf_counter(), time.process_time()  # the process's: lanes > 1 are threads
+        assert _verify_once(params, salt, key)
+        walls.append(time.perf_counter() - started)
+        cpus.append(time.process_time() - cpu)
+    return walls, cpus
+
+
+def parallel_verifies_per_second(params: Argon2Params, threads: int, seconds: float) -> float:
+    """Verifies per second with `threads` threads verifying back to back (argon2-cffi drops the GIL)."""
+    from argon2.low_level import Type, hash_secret_raw
+
+    salt = os.urandom(params.salt_length)
+    key = hash_secret_raw(b"the password", salt, params.iterations, params.memory_kib, params.parallelism,
+                          params.key_length, Type.ID)
+    deadline = time.perf_counter() + seconds
+
+    def worker(_: int) -> int:
+        done = 0
+        while time.perf_counter() < deadline:
+            _verify_once(params, salt, key)
+            done += 1
+        return done
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(threads) as pool:
+        done = sum(pool.map(worker, range(threads)))
+    return done / (time.perf_counter() - started)
+
+
+# -- CPU accounting from /proc ------------------------------------------------------------------
+
+
+def _stat_cpu(path: str) -> tuple[str, float] | None:
+    try:
+        text = Path(path).read_text()
+    except OSError:
+        return None
+    comm = text[text.index("(") + 1 : text.rindex(")")]
+    fields = text.rpartition(")")[2].split()
+    return comm, (int(fields[11]) + int(fields[12])) / TICK
+
+
+def _system_cpu() -> tuple[float, float, float]:
+    """(busy, steal, total) seconds over all CPUs since boot."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    user, nice, system, idle, iowait, irq, softirq, steal = values[:8]
+    total = sum(values[:8])
+    return (total - idle - iowait - steal) / TICK, steal / TICK, total / TICK
+
+
+def _label(pid: int, comm: str, database: str) -> str:
+    """Whose CPU a process's is: "postgres" (a backend of the bench's database), "postgres-aux" (the
+    PostgreSQL server's own processes, shared with every database), "redis" (shared too), or "other"."""
+    if comm == "postgres":
+        try:
+            title = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            return "other"
+        if f" {database} " in title:
+            return "postgres"
+        aux = ("checkpointer", "background writer", "walwriter", "autovacuum launcher", "logical replication",
+               "archiver", "stats", "startup", "wal ")
+        return "postgres-aux" if title.startswith("/") or any(a in title for a in aux) else "other"
+    return "redis" if comm.startswith("redis-server") else "other"
+
+
+@dataclass
+class CpuSnapshot:
+    at: float
+    system: tuple[float, float, float]
+    server_threads: dict[int, float]
+    by_pid: dict[int, tuple[str, float]]  # pid -> (label, CPU seconds)
+    client: float  # this process, user + system
+    loop_system: float  # the server's event-loop thread, system time alone
+
+    @classmethod
+    def take(cls, server_pid: int, database: str) -> CpuSnapshot:
+        threads = {}
+        for task in os.listdir(f"/proc/{server_pid}/task"):
+            found = _stat_cpu(f"/proc/{server_pid}/task/{task}/stat")
+            if found:
+                threads[int(task)] = found[1]
+        by_pid = {}
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                found = _stat_cpu(f"/proc/{entry}/stat")
+                if found:
+                    by_pid[int(entry)] = (_label(int(entry), found[0], database), found[1])
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        try:
+            stat = Path(f"/proc/{server_pid}/task/{server_pid}/stat").read_text().rpartition(")")[2].split()
+            loop_system = int(stat[12]) / TICK
+        except OSError:
+            loop_system = 0.0
+        return cls(time.perf_counter(), _system_cpu(), threads, by_pid, usage.ru_utime + usage.ru_stime, loop_system)
+
+
+@dataclass(frozen=True)
+class CpuWindow:
+    seconds: float
+    busy: float  # CPU-seconds, all processes
+    steal: float
+    server_loop: float  # the server's main thread: its event loop
+    server_loop_system: float  # of which in the kernel (sockets: loopback TCP is processed by the sender)
+    server_threads: float  # the server's other threads: the hashing pool (and any executor)
+    client: float
+    postgres: float  # the backends of the bench's database
+    postgres_aux: float  # the PostgreSQL server's own processes (WAL writer, checkpointer, ...): shared
+    redis: float  # shared with whatever else uses this Redis
+    other: float  # everything else, the prober included
+
+
+def server_cpu(pid: int) -> tuple[float, float]:
+    """(event-loop thread, other threads) CPU seconds of the server so far."""
+    loop = other = 0.0
+    for task in os.listdir(f"/proc/{pid}/task"):
+        found = _stat_cpu(f"/proc/{pid}/task/{task}/stat")
+        if found:
+            if int(task) == pid:
+                loop += found[1]
+            else:
+                other += found[1]
+    return loop, other
+
+
+def machine_busy(seconds: float) -> float:
+    """The fraction of all CPUs busy over the next `seconds`."""
+    before = _system_cpu()
+    time.sleep(seconds)
+    after = _system_cpu()
+    return (after[0] - before[0]) / max(1e-9, after[2] - before[2])
+
+
+def cpu_window(before: CpuSnapshot, after: CpuSnapshot, server_pid: int, exclude: set[int]) -> CpuWindow:
+    """`exclude`: the bench's own helper processes, counted under "other" whatever their name."""
+    sums: Counter = Counter()
+    for pid, (label, seconds) in after.by_pid.items():
+        if pid in (server_pid, os.getpid()):
+            continue
+        sums["other" if pid in exclude else label] += seconds - before.by_pid.get(pid, (label, 0.0))[1]
+    loop = after.server_threads.get(server_pid, 0.0) - before.server_threads.get(server_pid, 0.0)
+    threads = sum(v - before.server_threads.get(tid, 0.0) for tid, v in after.server_threads.items() if tid != server_pid)
+    busy = after.system[0] - before.system[0]
+    client = after.client - before.client
+    known = loop + threads + client + sums["postgres"] + sums["postgres-aux"] + sums["redis"]
+    return CpuWindow(after.at - before.at, busy, after.system[1] - before.system[1], loop,
+                     after.loop_system - before.loop_system, threads, client,
+                     sums["postgres"], sums["postgres-aux"], sums["redis"], max(0.0, busy - known))
+
+
+# -- resources and the server -------------------------------------------------------------------
+
+
+def _pg(statement: str) -> None:
+    import asyncpg
+
+    async def execute() -> None:
+        conn = await asyncpg.connect(PG_ADMIN)
+        try:
+            await conn.execute(statement)
+        finally:
+            await conn.close()
+
+    asyncio.run(execute())
+
+
+PG_COUNTERS = ("xact_commit", "xact_rollback", "tup_returned", "tup_fetched", "tup_inserted", "tup_updated")
+
+
+def pg_counters(database: str) -> dict[str, int]:
+    """pg_stat_database for one database. Backends flush their counts at most once a second while
+    busy and at exit: read it again after the server has stopped."""
+    import asyncpg
+
+    async def fetch() -> dict[str, int]:
+        conn = await asyncpg.connect(PG_ADMIN)
+        try:
+            row = await conn.fetchrow(f"SELECT {', '.join(PG_COUNTERS)} FROM pg_stat_database WHERE datname = $1",
+                                      database)
+            return dict(row)
+        finally:
+            await conn.close()
+
+    return asyncio.run(fetch())
+
+
+@dataclass(frozen=True)
+class Run:
+    name: str
+    dsn: str
+    redis_prefix: str
+    workdir: Path
+
+
+@contextmanager
+def fresh_run() -> Iterator[Run]:
+    import redis
+
+    name = f"warden_bench_{uuid.uuid4().hex[:10]}"
+    with tempfile.TemporaryDirectory(prefix=name) as workdir:
+        _pg(f'CREATE DATABASE "{name}"')
+        try:
+            yield Run(name, f"postgres://postgres@127.0.0.1:5432/{name}?sslmode=disable", f"{name}:", Path(workdir))
+        finally:
+            client = redis.Redis.from_url(REDIS_URL)
+            keys = list(client.scan_iter(match=f"{name}:*"))
+            if keys:
+                client.delete(*keys)
+            client.close()
+            _pg(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def http(method: str, url: str, body: object = None, headers: dict[str, str] | None = None,
+         timeout: float = 30) -> tuple[int, bytes]:
+    import urllib.error
+    import urllib.request
+
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method, headers={
+        "Content-Type": "application/json", "Accept": "application/json", **(headers or {})})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+    except OSError:
+        return 0, b""
+
+
+class Server:
+    """`warden serve` (all-in-one) as a child process, its output kept in a file for failures."""
+
+    def __init__(self, run: Run, params: Argon2Params, dev: bool) -> None:
+        from tests.factories import write_config
+
+        config = write_config(run.workdir, run.dsn, {
+            "hashers": {"algorithm": "argon2", "argon2": params.config()},
+            "cache": {"url": REDIS_URL, "prefix": run.redis_prefix},
+        })
+        import yaml
+
+        serve = yaml.safe_load(config.read_text())["serve"]
+        self.public = f"http://127.0.0.1:{serve['public']['port']}"
+        self.admin = f"http://127.0.0.1:{serve['admin']['port']}"
+        self._log = open(run.workdir / "warden.log", "w+")  # noqa: SIM115 (closed in stop)
+        command = [sys.executable, "-m", "warden.cli", "serve", "-c", str(config), "--migrate", *(["--dev"] if dev else [])]
+        self.proc = subprocess.Popen(command, env={**os.environ, "LOG_LEVEL": "warning"}, cwd=ROOT,
+                                     stdout=self._log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 60
+        pending = [f"{self.public}/health/ready", f"{self.admin}/health/ready"]
+        while pending:
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise SystemExit(f"warden serve did not start:\n{self.log_tail()}")
+            pending = [url for url in pending if http("GET", url, timeout=2)[0] != 200]
+            time.sleep(0.05)
+
+    def log_tail(self) -> str:
+        self._log.flush()
+        return (Path(self._log.name).read_text())[-3000:]
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc.returncode not in (0, -signal.SIGTERM):
+            print(f"warning: warden serve exited with {self.proc.returncode}:\n{self.log_tail()}", file=sys.stderr)
+        self._log.close()
+
+
+# -- users and a cached session -----------------------------------------------------------------
+
+
+def import_users(server: Server, params: Argon2Params, count: int, tag: str) -> list[tuple[str, str]]:
+    """`count` identities with argon2id hashes at `params`, imported in batches of at most 200."""
+    from argon2 import PasswordHasher
+    from argon2.low_level import Type
+
+    from services.identity.hashing import Hasher, hasher_config_from
+
+    hasher = PasswordHasher(time_cost=params.iterations, memory_cost=params.memory_kib, parallelism=params.parallelism,
+                            hash_len=params.key_length, salt_len=params.salt_length, type=Type.ID)
+    users = [(f"login-{tag}-{i}@bench.example", PASSWORD.format(i)) for i in range(count)]
+    with ThreadPoolExecutor(CORES) as pool:
+        hashes = list(pool.map(lambda user: hasher.hash(user[1]), users))
+    server_hasher = Hasher(hasher_config_from({"algorithm": "argon2", "argon2": params.config()}, dev=True), max_workers=1)
+    assert not server_hasher.needs_rehash(hashes[0]), "the imported hashes would be re-hashed at login"
+    server_hasher.close()
+    for start in range(0, count, 200):
+        items = [{"patch_id": str(uuid.uuid4()), "create": {
+            "schema_id": "default", "traits": {"email": email},
+            "credentials": {"password": {"config": {"hashed_password": encoded}}}}}
+            for (email, _), encoded in zip(users[start:start + 200], hashes[start:start + 200], strict=True)]
+        status, body = http("PATCH", f"{server.admin}/admin/identities", {"identities": items}, timeout=120)
+        results = json.loads(body).get("identities", []) if status == 200 else []
+        if status != 200 or any(r.get("action") != "create" for r in results):
+            raise SystemExit(f"import failed ({status}): {body[:500]!r}")
+    return users
+
+
+def login_once(server: Server, email: str, password: str) -> str:
+    status, body = http("GET", f"{server.public}/self-service/login/api")
+    assert status == 200, body[:300]
+    flow = json.loads(body)["id"]
+    status, body = http("POST", f"{server.public}/self-service/login?flow={flow}",
+                        {"method": "password", "identifier": email, "password": password})
+    assert status == 200 and b"session_token" in body, body[:300]
+    return json.loads(body)["session_token"]
+
+
+def primed_session(server: Server, run: Run, email: str, password: str) -> str:
+    """A session token whose whoami answer is in the Redis cache."""
+    import redis
+
+    token = login_once(server, email, password)
+    status, body = http("GET", f"{server.public}/sessions/whoami", headers={"X-Session-Token": token})
+    assert status == 200, body[:300]
+    client = redis.Redis.from_url(REDIS_URL)
+    cached = client.exists(f"{run.redis_prefix}session:{hashlib.sha256(token.encode()).hexdigest()}")
+    client.close()
+    assert cached, "the whoami answer is not in the Redis cache: the probe would not measure a cache hit"
+    return token
+
+
+# -- the whoami prober (its own process) --------------------------------------------------------
+
+
+def probe_main(url: str, token: str, rate: float, start_at: float, seconds: float) -> None:
+    """Runs in a child process: whoami at a fixed rate on one keep-alive connection; prints JSON."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    headers = {"X-Session-Token": token, "Accept": "application/json"}
+
+    def ask() -> tuple[int, float]:
+        started = time.perf_counter()
+        conn.request("GET", parts.path, headers=headers)
+        response = conn.getresponse()
+        response.read()
+        return response.status, (time.perf_counter() - started) * 1000
+
+    ask()  # connect
+    while time.time() < start_at:
+        time.sleep(min(0.01, max(0.0, start_at - time.time())))
+    latencies: list[float] = []
+    errors = 0
+    begin = time.perf_counter()
+    cpu_before = time.process_time()
+    i = 0
+    while (elapsed := time.perf_counter() - begin) < seconds:
+        due = i / rate
+        if due > elapsed:
+            time.sleep(due - elapsed)
+        status, ms = ask()
+        if status == 200:
+            latencies.append(ms)
+        else:
+            errors += 1
+        i += 1
+    print(json.dumps({"latencies_ms": latencies, "errors": errors, "cpu": time.process_time() - cpu_before}))
+
+
+class Prober:
+    def __init__(self, url: str, token: str, rate: float, start_at: float, seconds: float) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, __file__, "--whoami-probe", url, token, str(rate), repr(start_at), str(seconds)],
+            stdout=subprocess.PIPE, text=True)
+
+    def result(self) -> dict:
+        out, _ = self.proc.communicate(timeout=120)
+        if self.proc.returncode != 0:
+            raise SystemExit(f"the whoami prober failed ({self.proc.returncode})")
+        return json.loads(out)
+
+
+# -- the login load -----------------------------------------------------------------------------
+
+
+@dataclass
+class LoadResult:
+    window: float = 0.0
+    completed: int = 0  # successful logins, warm-up and tail included
+    logins: list[float] = field(default_factory=list)  # ms, flow creation + submission
+    submits: list[float] = field(default_factory=list)  # ms, the submission alone
+    failures: Counter = field(default_factory=Counter)
+    cpu: CpuWindow | None = None
+    probe: dict | None = None
+
+
+async def login_load(server: Server, users: list[tuple[str, str]], concurrency: int, warmup: float, seconds: float,
+                     on_window: dict) -> LoadResult:
+    """C workers, each logging in back to back; only logins completed inside the window are counted."""
+    import aiohttp
+
+    result = LoadResult()
+    window: dict[str, float] = {}
+    stop = asyncio.Event()
+    login_url = f"{server.public}/self-service/login"
+    loop = asyncio.get_running_loop()
+
+    async def worker(n: int, http_client: aiohttp.ClientSession) -> None:
+        i = n
+        while not stop.is_set():
+            email, password = users[i % len(users)]
+            i += concurrency
+            started = time.perf_counter()
+            try:
+                async with http_client.get(f"{login_url}/api") as response:
+                    flow = (await response.json())["id"] if response.status == 200 else None
+                    if flow is None:
+                        await response.read()
+                        outcome, submitted = f"flow {response.status}", started
+                    else:
+                        submitted = time.perf_counter()
+                        async with http_client.post(login_url, params={"flow": flow}, json={
+                                "method": "password", "identifier": email, "password": password}) as answer:
+                            body = await answer.read()
+                            outcome = "ok" if answer.status == 200 and b'"session_token"' in body else f"login {answer.status}"
+            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+                outcome, submitted = type(exc).__name__, started
+            ended = time.perf_counter()
+            result.completed += outcome == "ok"
+            if window.get("start", float("inf")) <= ended <= window.get("end", float("inf")):
+                if outcome == "ok":
+                    result.logins.append((ended - started) * 1000)
+                    result.submits.append((ended - submitted) * 1000)
+                else:
+                    result.failures[outcome] += 1
+
+    async def clock() -> None:
+        await asyncio.sleep(warmup)
+        on_window["before"] = await loop.run_in_executor(None, on_window["start"])
+        window["start"] = time.perf_counter()
+        await asyncio.sleep(seconds)
+        window["end"] = time.perf_counter()
+        on_window["after"] = await loop.run_in_executor(None, on_window["end"])
+        stop.set()
+
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    timeout = aiohttp.ClientTimeout(total=60)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout,
+                                     headers={"Accept": "application/json"}) as http_client:
+        await asyncio.gather(clock(), *(worker(n, http_client) for n in range(concurrency)))
+    result.window = window["end"] - window["start"]
+    return result
+
+
+# -- report -------------------------------------------------------------------------------------
+
+
+def pct(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered) + 0.5) - 1))]
+
+
+def conditions() -> list[str]:
+    from importlib.metadata import version
+
+    import aiohttp
+
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor() or "unknown")
+    return [
+        f"machine: {os.cpu_count()} cores ({CORES} usable), {cpu}; load average before: "
+        + " ".join(f"{x:.2f}" for x in os.getloadavg()),
+        f"python {platform.python_version()}, aiohttp {aiohttp.__version__}, argon2-cffi {version('argon2-cffi')}, "
+        f"argon2-cffi-bindings {version('argon2-cffi-bindings')}",
+    ]
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--whoami-probe":
+        url, token, rate, start_at, seconds = sys.argv[2:7]
+        probe_main(url, token, float(rate), float(start_at), float(seconds))
+        return
+
+    from shared.units import parse_byte_size
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--memory", default="64MB", help="hashers.argon2.memory (default 64MB)")
+    parser.add_argument("--iterations", type=int, default=2)
+    parser.add_argument("--parallelism", type=int, default=1)
+    parser.add_argument("--users", type=int, default=50)
+    parser.add_argument("--concurrency", type=int, default=2 * CORES, help="login workers (default 2 x cores)")
+    parser.add_argument("--duration", type=float, default=15.0, help="measured seconds (default 15)")
+    parser.add_argument("--warmup", type=float, default=3.0, help="seconds of load before measuring (default 3)")
+    parser.add_argument("--whoami-rate", type=float, default=50.0, help="whoami requests per second (default 50)")
+    parser.add_argument("--quiet", type=float, default=1.5,
+                        help="seconds of an idle server, to measure its background CPU (default 1.5)")
+    parser.add_argument("--idle-whoami", type=float, default=3.0, help="seconds of whoami with the server idle")
+    parser.add_argument("--samples", type=int, default=7, help="single verifies timed for the floor (default 7)")
+    parser.add_argument("--wait-idle", type=float, default=15.0,
+                        help="wait up to this many seconds for the machine to be under 10%% busy (default 15)")
+    parser.add_argument("--profile", help="py-spy record the server over the window into this file "
+                        "(.svg flame graph, or .txt for collapsed stacks)")
+    args = parser.parse_args()
+
+    params = Argon2Params(parse_byte_size(args.memory) // 1024, args.iterations, args.parallelism)
+    waited, busy = 0.0, machine_busy(1.0)
+    while busy > 0.10 and waited < args.wait_idle:
+        busy = machine_busy(1.0)
+        waited += 1.0
+    dev = params.memory_kib < 19 * 1024 or params.iterations < 2  # else the server raises them to OWASP's minimums
+    started = time.perf_counter()
+    print("\n".join(conditions()))
+    print(f"machine busy before the run: {busy:.0%} of all CPUs over 1 s"
+          + (f" (after waiting {waited:.0f} s for it to go under 10%)" if waited else "")
+          + ("  WARNING: something else is running; the figures below pay for it" if busy > 0.10 else ""))
+    print(f"argon2id m={params.memory_kib}KiB ({params.memory_kib / 1024:g}MiB) t={params.iterations} "
+          f"p={params.parallelism}, salt {params.salt_length} B, key {params.key_length} B"
+          + (" (server in --dev mode: below OWASP's minimums)" if dev else ""))
+
+    walls, cpus = verify_seconds(params, args.samples)
+    verify = statistics.median(cpus)
+    floor = CORES / verify
+    parallel = parallel_verifies_per_second(params, CORES, max(1.0, 6 * verify))
+    print(f"one verify (argon2-cffi, median of {args.samples}): {verify * 1000:.1f} ms of CPU "
+          f"[{min(cpus) * 1000:.1f}..{max(cpus) * 1000:.1f}], wall {statistics.median(walls) * 1000:.1f} ms "
+          f"[{min(walls) * 1000:.1f}..{max(walls) * 1000:.1f}] (the floor takes the CPU time: "
+          f"the same when nothing else runs, and not lengthened by waits for a core when something does)")
+    print(f"FLOOR = {CORES} cores / {verify * 1000:.1f} ms = {floor:.2f} logins/s"
+          f"   (for information: argon2 alone on {CORES} threads at once: {parallel:.2f} verifies/s, "
+          f"{parallel / floor:.0%} of the floor)")
+
+    with fresh_run() as run:
+        server = Server(run, params, dev)
+        try:
+            users = import_users(server, params, args.users, run.name[-10:])
+            token = primed_session(server, run, *users[0])
+            whoami = f"{server.public}/sessions/whoami"
+            print(f"server: `warden serve --migrate` pid {server.proc.pid}, PostgreSQL database {run.name} (fresh), "
+                  f"cache Redis prefix {run.redis_prefix!r}, bus in-process, LOG_LEVEL=warning; "
+                  f"{args.users} users imported with argon2id hashes at the same parameters")
+
+            time.sleep(0.5)
+            quiet_start, quiet_cpu = time.perf_counter(), server_cpu(server.proc.pid)
+            time.sleep(args.quiet)
+            quiet_cpu2 = server_cpu(server.proc.pid)
+            background = (quiet_cpu2[0] - quiet_cpu[0]) / (time.perf_counter() - quiet_start)
+            idle_start = time.perf_counter()
+            idle = Prober(whoami, token, args.whoami_rate, time.time() + 0.3, args.idle_whoami).result()
+            idle_cpu = server_cpu(server.proc.pid)
+            idle_loop = idle_cpu[0] - quiet_cpu2[0] - background * (time.perf_counter() - idle_start)
+            per_whoami = max(0.0, idle_loop) / max(1, len(idle["latencies_ms"]) + idle["errors"])
+
+            # The prober (and py-spy) cover the measured window: the prober waits for its start time.
+            prober = Prober(whoami, token, args.whoami_rate, time.time() + args.warmup + 0.05, args.duration - 0.1)
+            spy: list[subprocess.Popen] = []
+
+            def window_start() -> CpuSnapshot:
+                if args.profile:
+                    fmt = "raw" if args.profile.endswith(".txt") else "flamegraph"
+                    spy.append(subprocess.Popen(
+                        [str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(server.proc.pid),
+                         "--threads", "--nonblocking", "-r", "100", "-f", fmt, "-o", args.profile,
+                         "-d", str(int(args.duration))], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+                return CpuSnapshot.take(server.proc.pid, run.name)
+
+            hooks = {"start": window_start, "end": lambda: CpuSnapshot.take(server.proc.pid, run.name)}
+            pg_before = pg_counters(run.name)
+            load = asyncio.run(login_load(server, users, args.concurrency, args.warmup, args.duration, hooks))
+            load.probe = prober.result()
+            for process in spy:
+                process.wait(60)
+            load.cpu = cpu_window(hooks["before"], hooks["after"], server.proc.pid,
+                                  {prober.proc.pid, *(p.pid for p in spy)})
+            probe_cpu = load.probe["cpu"]
+        finally:
+            server.stop()
+        pg = {k: v - pg_before[k] for k, v in pg_counters(run.name).items()}
+
+    report(args, params, verify, floor, load, idle, probe_cpu, background, per_whoami, pg)
+    print(f"(the whole run took {time.perf_counter() - started:.0f} s; database dropped, Redis keys deleted)")
+
+
+def report(args: argparse.Namespace, params: Argon2Params, verify: float, floor: float, load: LoadResult,
+           idle: dict, probe_cpu: float, background: float, per_whoami: float,
+           pg: dict[str, int]) -> None:
+    cpu = load.cpu
+    assert cpu is not None and load.probe is not None
+    ok = len(load.logins)
+    rate = ok / load.window
+    failures = sum(load.failures.values())
+    whoamis = len(load.probe["latencies_ms"]) + load.probe["errors"]
+    loop_whoami = per_whoami * whoamis
+    loop_background = background * cpu.seconds
+    loop_logins = max(0.0, cpu.server_loop - loop_whoami - loop_background)
+    others = max(0.0, cpu.other - probe_cpu)
+
+    def per_login(seconds: float) -> str:
+        return f"{seconds / ok * 1000:6.1f} ms/login" if ok else "      - ms/login"
+
+    print()
+    print(f"LOAD: {args.concurrency} workers (create flow + submit, back to back) for {load.window:.1f} s "
+          f"after {args.warmup:g} s of warm-up")
+    print(f"  logins: {ok} ok, {failures} failed" + (f" {dict(load.failures)}" if failures else ""))
+    print(f"  LOGINS/S: {rate:.2f}   latency per login p50 {pct(load.logins, 50):.0f} ms, "
+          f"p99 {pct(load.logins, 99):.0f} ms (submission alone p50 {pct(load.submits, 50):.0f} ms, "
+          f"p99 {pct(load.submits, 99):.0f} ms)")
+    print(f"  RATIO TO THE FLOOR, raw: {rate:.2f} / {floor:.2f} = {rate / floor:.1%}   (goal 85%)")
+    client_cores = (cpu.client + probe_cpu) / cpu.seconds
+    client_floor = (CORES - client_cores) / verify
+    print(f"  the client runs on this same {CORES}-core machine and steals CPU from the server: the load client "
+          f"used {cpu.client:.2f} CPU-s and the whoami prober {probe_cpu:.2f} CPU-s in {cpu.seconds:.1f} s, "
+          f"{client_cores:.2f} cores;")
+    print(f"  ratio with the client's CPU accounted for: floor ({CORES} - {client_cores:.2f}) cores / "
+          f"{verify * 1000:.1f} ms = {client_floor:.2f} logins/s, ratio {rate / client_floor:.1%}")
+    if others / cpu.seconds > 0.05:
+        left = (CORES - client_cores - others / cpu.seconds) / verify
+        print(f"  other processes on the machine (not this bench's) took {others / cpu.seconds:.2f} cores meanwhile; "
+              f"with them accounted for too: floor {left:.2f} logins/s, ratio {rate / left:.1%}")
+    spent = loop_logins + cpu.server_threads + cpu.postgres
+    if ok:
+        print(f"  CPU per login on the login path (server loop net of whoami and background + hashing pool + "
+              f"this database's PostgreSQL backends): {spent / ok * 1000:.1f} ms, of which argon2 alone "
+              f"{verify * 1000:.1f} ms: the ratio it allows with every core on logins is {verify / (spent / ok):.1%}")
+
+    print()
+    print(f"CPU over the window ({cpu.seconds:.1f} s x {CORES} cores = {cpu.seconds * CORES:.1f} CPU-s; "
+          f"busy {cpu.busy:.1f} CPU-s = {cpu.busy / (cpu.seconds * CORES):.0%}, steal {cpu.steal:.2f} s):")
+    rows = [
+        ("server: event-loop thread", cpu.server_loop),
+        ("  of it: logins", loop_logins),
+        ("  of it: answering the whoami probes", loop_whoami),
+        ("  of it: background (as when idle)", loop_background),
+        ("server: other threads (argon2 pool)", cpu.server_threads),
+        ("PostgreSQL: the bench database's backends", cpu.postgres),
+        ("PostgreSQL: its own processes (shared)", cpu.postgres_aux),
+        ("Redis (shared)", cpu.redis),
+        ("load client (this process)", cpu.client),
+        ("whoami prober", probe_cpu),
+        ("everything else on the machine", others),
+    ]
+    for label, seconds in rows:
+        print(f"  {label:<42} {seconds:6.2f} CPU-s  {seconds / cpu.seconds:5.2f} cores  {per_login(seconds)}")
+    print(f"  (event-loop thread: {cpu.server_loop - cpu.server_loop_system:.2f} s user, "
+          f"{cpu.server_loop_system:.2f} s system; whoami and background costs measured with the server idle: "
+          f"{per_whoami * 1000:.2f} ms/whoami, {background * 1000:.1f} ms/s)")
+    n = max(1, load.completed)
+    print(f"  PostgreSQL per login (pg_stat_database over the whole load, {load.completed} logins, warm-up and the "
+          f"outbox relays' idle polls included): {pg['xact_commit'] / n:.1f} commits, "
+          f"{pg['xact_rollback'] / n:.1f} rollbacks, rows returned {pg['tup_returned'] / n:.0f}, fetched "
+          f"{pg['tup_fetched'] / n:.0f}, inserted {pg['tup_inserted'] / n:.1f}, updated {pg['tup_updated'] / n:.1f}")
+
+    print()
+    under = load.probe["latencies_ms"]
+    quiet = idle["latencies_ms"]
+    print(f"WHOAMI, cache hit ({args.whoami_rate:g}/s from a separate process, one keep-alive connection):")
+    print(f"  idle server:  {len(quiet):4} requests, p50 {pct(quiet, 50):6.2f} ms, p99 {pct(quiet, 99):6.2f} ms, "
+          f"max {max(quiet, default=float('nan')):6.2f} ms, errors {idle['errors']}")
+    print(f"  under logins: {len(under):4} requests, p50 {pct(under, 50):6.2f} ms, P99 {pct(under, 99):6.2f} ms, "
+          f"max {max(under, default=float('nan')):6.2f} ms, errors {load.probe['errors']}   (goal p99 < 20 ms)")
+    if args.profile:
+        print(f"\nprofile of the server over the window (py-spy, 100 Hz, all threads; py-spy's own CPU is in "
+              f"'everything else'): {args.profile}")
+
+
+if __name__ == "__main__":
+    main()
