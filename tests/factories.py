@@ -86,11 +86,20 @@ def write_config(directory: Path, dsn: str, extra: Mapping[str, Any] | None = No
         "selfservice": {"default_browser_return_url": "http://127.0.0.1:4455/"},
         "hashers": {"algorithm": "bcrypt", "bcrypt": {"cost": 4}},
         "log": {"level": "warning"},
-        **(extra or {}),
+        "services": {"courier": {"mail_dir": str(directory / "mail")}},
     }
+    _merge(config, dict(extra or {}))
     path = directory / "kratos.yml"
     path.write_text(yaml.safe_dump(config))
     return path
+
+
+def _merge(target: dict[str, Any], extra: dict[str, Any]) -> None:
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(target.get(key), dict):
+            _merge(target[key], value)
+        else:
+            target[key] = value
 
 
 def settings_for(directory: Path, dsn: str, extra: Mapping[str, Any] | None = None) -> Settings:

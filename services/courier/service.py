@@ -5,30 +5,82 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import aiohttp
+from sqlalchemy import MetaData
+
+from services.courier.api import admin
+from services.courier.channels.registry import build_channels
+from services.courier.config import RETENTION, CourierConfig
+from services.courier.consumers import message_requests
+from services.courier.dispatcher import Dispatcher
+from services.courier.domain import now
+from services.courier.persistence import MessageRepository
+from services.courier.render.builtin import BuiltinTemplates
+from services.courier.render.overrides import load_overrides
+from services.courier.render.renderer import Renderer
+from services.courier.tables import courier_tables
 from shared.service import Infrastructure, ServiceDefinition, ServiceRuntime
 from shared.service_kit import ServiceInfo, info_route, service_core
+from shared.storage.database import Database
 from shared.storage.migrations import MigrationSet
 from shared.storage.uow import UnitOfWorkFactory
 
 NAME = "courier"
+FETCH_TIMEOUT_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
 class CourierContainer:
     uow: UnitOfWorkFactory
+    database: Database
+    repository: MessageRepository
+    dispatcher: Dispatcher
+    config: CourierConfig
     internal: ServiceInfo
 
 
 async def build(infra: Infrastructure) -> ServiceRuntime:
     core = service_core(NAME, infra)
-    container = CourierContainer(uow=core.uow, internal=ServiceInfo(NAME))
-    return ServiceRuntime(NAME, container, background=[core.relay.run], internal_api=container.internal)
+    config = CourierConfig.from_settings(infra.settings)
+    # Template and Jsonnet URLs are fetched once here, and the HTTP channels send with this session.
+    http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=FETCH_TIMEOUT_SECONDS))
+    try:
+        renderer = Renderer(BuiltinTemplates(), await load_overrides(infra.settings, _fetcher(http)))
+        renderer.check()
+        channels = await build_channels(config, infra.settings, http, _fetcher(http))
+    except BaseException:
+        await http.close()
+        raise
+    repository = MessageRepository(courier_tables(MetaData()))
+    dispatcher = Dispatcher(infra.database, repository, channels, config)
+    subscription = message_requests(renderer, repository, core.uow, core.processed_events,
+                                    infra.settings.bus.max_deliveries, dispatcher.wake)
+    container = CourierContainer(core.uow, infra.database, repository, dispatcher, config, ServiceInfo(NAME))
+    return ServiceRuntime(NAME, container, subscriptions=[subscription], background=[core.relay.run, dispatcher.run],
+                          internal_api=container.internal, close=http.close)
+
+
+def _fetcher(http: aiohttp.ClientSession):  # type: ignore[no-untyped-def]
+    async def fetch(url: str) -> str:
+        async with http.get(url) as response:
+            response.raise_for_status()
+            return await response.text()
+
+    return fetch
+
+
+async def cleanup(database: Database, batch: int) -> int:
+    """Sent and abandoned messages older than the retention (see config.RETENTION): their codes
+    expired long ago, and their recipients are personal data."""
+    async with database.transaction() as conn:
+        return await MessageRepository(courier_tables(MetaData())).delete_finished(conn, now() - RETENTION, batch)
 
 
 DEFINITION = ServiceDefinition(
     name=NAME,
     migrations=MigrationSet(NAME, Path(__file__).parent / "migrations"),
-    routes=[info_route(NAME)],
+    routes=[*admin.ROUTES, info_route(NAME)],
     build=build,
     depends_on=(),
+    cleanup=cleanup,
 )

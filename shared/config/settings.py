@@ -65,6 +65,7 @@ class Cache(_Frozen):
 
 
 class ServiceOverride(_Frozen):
+    mail_dir: str | None = None  # courier only
     dsn: str | None = None
     internal_url: str | None = None
 

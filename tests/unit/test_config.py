@@ -325,3 +325,10 @@ def test_settings_can_be_built_directly_for_tests() -> None:
     settings = Settings(dsn="memory")
     assert settings.serve.public.port == 4433 and settings.serve.admin.base_url == "http://127.0.0.1:4434/"
     assert settings.dsn_for("identity") == "memory"
+
+
+def test_courier_mail_dir_is_a_warden_key() -> None:
+    from shared.config import load_settings
+
+    settings = load_settings([], {"SERVICES_COURIER_MAIL_DIR": "/var/lib/warden/mail"}, dev=True)
+    assert settings.get("services.courier.mail_dir") == "/var/lib/warden/mail"

@@ -1,0 +1,80 @@
+"""The courier admin API (admin port): `GET /admin/courier/messages` and `…/messages/{id}`."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+from typing import Any
+
+from aiohttp import web
+
+from services.courier.domain import STATUSES
+from services.courier.errors import MessageNotFound
+from services.courier.views import message_view
+from shared.errors import BadRequest
+from shared.http.pagination import Page, encode_token, read_page
+from shared.service import Route
+
+MESSAGES = "/admin/courier/messages"
+MESSAGE = "/admin/courier/messages/{id}"
+
+
+def _after(token: str | None) -> tuple[datetime, str] | None:
+    """The page token carries the (created_at, id) of the last message of the previous page."""
+    if token is None:
+        return None
+    created, _, message_id = token.partition("|")
+    try:
+        at = datetime.fromisoformat(created)
+    except ValueError as exc:
+        raise BadRequest("the page_token is not valid") from exc
+    return (at if at.tzinfo else at.replace(tzinfo=timezone.utc)), message_id
+
+
+def _links(request: web.Request, page: Page, last_key: str | None) -> str:
+    """Kratos's `Link` header, keeping the request's filters so that following `next` pages them."""
+    filters = {k: v for k, v in request.query.items() if k in ("status", "recipient")}
+    first = request.rel_url.with_query({**filters, "page_size": page.size})
+    links = f'<{first}>; rel="first"'
+    if last_key is not None:
+        links += f',<{first.update_query(page_token=encode_token(last_key))}>; rel="next"'
+    return links
+
+
+def list_messages(c: Any):  # type: ignore[no-untyped-def]
+    async def handler(request: web.Request) -> web.Response:
+        status = request.query.get("status") or None
+        if status is not None and status not in STATUSES:
+            raise BadRequest(f"status must be one of {', '.join(STATUSES)}, not {status!r}")
+        page = read_page(request)
+        async with c.database.connect() as conn:
+            messages = await c.repository.page(conn, size=page.size, after=_after(page.after), status=status,
+                                               recipient=request.query.get("recipient") or None)
+        response = web.json_response([message_view(m) for m in messages])
+        last = messages[-1] if len(messages) == page.size else None
+        response.headers["Link"] = _links(request, page, f"{last.created_at.isoformat()}|{last.id}" if last else None)
+        return response
+
+    return handler
+
+
+def get_message(c: Any):  # type: ignore[no-untyped-def]
+    async def handler(request: web.Request) -> web.Response:
+        raw = request.match_info["id"]
+        try:
+            message_id = str(uuid.UUID(raw))
+        except ValueError as exc:
+            raise BadRequest(f"could not parse parameter {{id}} as UUID, got {raw}") from exc
+        async with c.database.connect() as conn:
+            message = await c.repository.get(conn, message_id)
+        if message is None:
+            raise MessageNotFound()
+        return web.json_response(message_view(message, with_dispatches=True))
+
+    return handler
+
+
+ROUTES = [
+    Route("admin", "GET", MESSAGES, list_messages),
+    Route("admin", "GET", MESSAGE, get_message),
+]

@@ -1,0 +1,1 @@
+"""How messages leave: SMTP, an HTTP API, or (with nothing configured) the log and a folder."""

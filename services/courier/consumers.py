@@ -1,0 +1,45 @@
+"""The courier's consumer: each `courier.message.requested` command becomes one stored, rendered,
+queued message, exactly once per envelope id (the inbox table, and the message id taken from it)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from sqlalchemy import Table
+
+from services.courier.commands import MESSAGE_REQUESTED, MessageRequest
+from services.courier.domain import Message
+from services.courier.persistence import MessageRepository
+from services.courier.render.renderer import Renderer
+from shared.bus.envelope import Envelope
+from shared.bus.inbox import idempotent
+from shared.bus.ports import Subscription
+from shared.storage.uow import UnitOfWork, UnitOfWorkFactory
+
+QUEUE = "courier.messages"
+log = logging.getLogger(__name__)
+
+
+def message_requests(renderer: Renderer, repository: MessageRepository, uow: UnitOfWorkFactory, processed: Table,
+                     max_deliveries: int, queued: Callable[[], None]) -> Subscription:
+    async def work(unit: UnitOfWork, envelope: Envelope) -> None:
+        request = MessageRequest.from_envelope(envelope)
+        if await repository.exists(unit.connection, request.message_id):
+            return  # stored before, under this envelope id (the inbox row may have been cleaned up since)
+        rendered = renderer.render(request)
+        await repository.insert(unit.connection, Message(
+            id=request.message_id, channel=request.channel, recipient=request.recipient, subject=rendered.subject,
+            body=rendered.body, html_body=rendered.html_body, template_type=request.template_type,
+            template_data=request.template_data,
+        ))
+        log.info("courier: queued %s message %s", request.template_type, request.message_id,
+                 extra={"channel": request.channel})
+
+    store = idempotent(uow, processed, QUEUE, work)
+
+    async def handle(envelope: Envelope) -> None:
+        await store(envelope)
+        queued()  # after the commit, so the dispatcher finds the message
+
+    return Subscription(QUEUE, [MESSAGE_REQUESTED], handle, max_deliveries)

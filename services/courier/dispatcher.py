@@ -1,0 +1,124 @@
+"""The delivery loop: every `courier.worker.pull_wait` (or at once when a message is queued here)
+it claims up to `courier.worker.pull_count` due messages and sends them side by side.
+
+A failed send is recorded (a `failed` dispatch with the error) and the message waits
+`pull_wait * 2^(tries-1)` (at most 5 minutes) before it is due again; after
+`courier.message_retries` retries it is `abandoned`. One message failing never holds up another:
+each has its own claim, its own send and its own record. No transaction is held open while a
+message is on its way (SQLite has one writer; a slow server must not block it)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Mapping
+from datetime import timedelta
+
+from services.courier.channels.ports import Channel
+from services.courier.config import CourierConfig
+from services.courier.domain import ABANDONED, QUEUED, SENT, Message, now
+from services.courier.persistence import MessageRepository
+from shared.storage.database import Database
+
+log = logging.getLogger(__name__)
+
+
+class Dispatcher:
+    def __init__(self, database: Database, repository: MessageRepository, channels: Mapping[str, Channel],
+                 config: CourierConfig) -> None:
+        self._db = database
+        self._repo = repository
+        self._channels = channels
+        self._config = config
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        """A message was queued in this process: look now instead of at the next poll."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        while True:
+            try:
+                if await self.dispatch_batch() == self._config.pull_count:
+                    continue  # a full batch: more may be waiting
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the database is away, most likely: keep the loop alive and try again
+                log.exception("courier: dispatching failed; trying again in %.1fs", self._config.pull_wait)
+            await self._sleep()
+
+    async def dispatch_batch(self) -> int:
+        """Claims and sends what is due; returns how many messages it claimed."""
+        claimed = await self._claim()
+        results = await asyncio.gather(*(self._deliver(m, token) for m, token in claimed), return_exceptions=True)
+        for (message, _token), result in zip(claimed, results):
+            if isinstance(result, Exception):  # the attempt could not be recorded; the lease brings it back
+                log.error("courier: recording the attempt on message %s failed: %r", message.id, result)
+        return len(claimed)
+
+    async def _sleep(self) -> None:
+        try:
+            await asyncio.wait_for(self._wake.wait(), self._config.pull_wait)
+        except TimeoutError:
+            pass
+        self._wake.clear()
+
+    async def _claim(self) -> list[tuple[Message, str]]:
+        token = str(uuid.uuid4())
+        lease = timedelta(seconds=self._config.lease)
+        async with self._db.transaction() as conn:
+            at = now()
+            # In id order, so that two couriers claiming overlapping batches take row locks in the
+            # same order and never deadlock.
+            ids = sorted(await self._repo.due(conn, at, self._config.pull_count))
+            found = [await self._repo.claim(conn, message_id, at, lease, token) for message_id in ids]
+        return [(message, token) for message in found if message is not None]
+
+    async def _deliver(self, message: Message, token: str) -> None:
+        channel = self._channels[message.channel]
+        try:
+            await asyncio.wait_for(channel.send(message), self._config.send_timeout)
+        except asyncio.CancelledError:
+            # The process is stopping: hand the message back now rather than when the lease runs out.
+            await asyncio.shield(self._release(message, token))
+            raise
+        except Exception as exc:  # whatever a channel raises, the attempt failed: record it, keep going
+            await self._failed(message, token, exc)
+        else:
+            await self._record(message, token, status=SENT, error=None)
+
+    async def _failed(self, message: Message, token: str, exc: Exception) -> None:
+        tries = message.send_count + 1
+        error = {"code": 500, "status": "Internal Server Error", "message": _describe(exc)}
+        if tries > self._config.message_retries:
+            log.warning("courier: message %s abandoned after %d attempts: %s", message.id, tries, error["message"])
+            await self._record(message, token, status=ABANDONED, error=error)
+            return
+        delay = self._config.backoff(tries)
+        log.warning("courier: sending message %s failed (attempt %d), next try in %.1fs: %s",
+                    message.id, tries, delay, error["message"])
+        await self._record(message, token, status=QUEUED, error=error, retry_in=delay)
+
+    async def _record(self, message: Message, token: str, *, status: str, error: dict[str, object] | None,
+                      retry_in: float | None = None) -> None:
+        async with self._db.transaction() as conn:
+            at = now()
+            next_attempt = at + timedelta(seconds=retry_in) if retry_in is not None else None
+            kept = await self._repo.finish(conn, message, token, at, error=error, status=status, next_attempt_at=next_attempt)
+        if not kept:
+            log.warning("courier: message %s was taken over by another courier while it was being sent", message.id)
+
+    async def _release(self, message: Message, token: str) -> None:
+        try:
+            async with self._db.transaction() as conn:
+                await self._repo.release(conn, message.id, token, now())
+        except Exception:  # the lease brings it back all the same
+            log.warning("courier: could not hand back message %s on the way out", message.id)
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, TimeoutError):
+        return "the delivery timed out"
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -1,0 +1,46 @@
+"""Courier messages and their delivery attempts, as Kratos models them (`courier/message.go`,
+`courier/message_dispatch.go`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+QUEUED, PROCESSING, SENT, ABANDONED = "queued", "processing", "sent", "abandoned"
+STATUSES = (QUEUED, PROCESSING, SENT, ABANDONED)
+EMAIL, SMS = "email", "sms"
+CHANNELS = (EMAIL, SMS)
+DISPATCH_FAILED, DISPATCH_SUCCESS = "failed", "success"
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass
+class Dispatch:
+    id: str
+    message_id: str
+    status: str
+    error: dict[str, Any] | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass
+class Message:
+    id: str
+    channel: str
+    recipient: str
+    subject: str
+    body: str  # the plain-text body of an email, or the SMS text
+    html_body: str | None
+    template_type: str
+    template_data: dict[str, Any]
+    status: str = QUEUED
+    send_count: int = 0
+    created_at: datetime = field(default_factory=now)
+    updated_at: datetime = field(default_factory=now)
+    next_attempt_at: datetime = field(default_factory=now)
+    dispatches: list[Dispatch] = field(default_factory=list)

@@ -1,0 +1,55 @@
+"""Template overrides from config, where Kratos takes them, in Kratos's order of precedence:
+
+1. `courier.templates.<group>.<valid|invalid>.email.{subject, body.html, body.plaintext}` and
+   `….sms.body.plaintext`: a `file://`, `base64://` or `http(s)://` URL (fetched once, at start-up);
+2. `courier.template_override_path`: a folder in Kratos's layout (`recovery_code/valid/email.subject.gotmpl`,
+   `…/email.body.gotmpl` (HTML), `…/email.body.plaintext.gotmpl`, `…/sms.body.gotmpl`);
+3. otherwise the built-in template.
+
+Overrides are Go templates (see `gotemplate.py` for the subset rendered); a missing file, a bad URL
+or an unsupported construct fails start-up with the config key in the message.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from services.courier.errors import TemplateError
+from services.courier.render.gotemplate import GoTemplate
+from services.courier.sources import Fetch, read_file, read_source
+from services.courier.template_types import HTML, PLAINTEXT, SMS_BODY, SUBJECT, TEMPLATE_TYPES, TemplateType
+from shared.errors import ConfigError
+
+CONFIG_KEYS = {SUBJECT: "email.subject", PLAINTEXT: "email.body.plaintext", HTML: "email.body.html", SMS_BODY: "sms.body.plaintext"}
+OVERRIDE_FILES = {SUBJECT: "email.subject.gotmpl", PLAINTEXT: "email.body.plaintext.gotmpl", HTML: "email.body.gotmpl",
+                  SMS_BODY: "sms.body.gotmpl"}
+Overrides = dict[tuple[str, str], GoTemplate]
+
+
+async def load_overrides(settings: Any, fetch: Fetch) -> Overrides:
+    """Every override the config names, parsed, by (template type, part)."""
+    found: Overrides = {}
+    folder = settings.get("courier.template_override_path")
+    for spec in TEMPLATE_TYPES.values():
+        for part in (SUBJECT, PLAINTEXT, HTML, SMS_BODY):
+            key = _config_key(spec, part)
+            url = settings.get(key) if key else None
+            if url:
+                source = await read_source(url, settings, fetch, key)
+            elif folder and (Path(folder) / spec.override_dir / OVERRIDE_FILES[part]).is_file():
+                key = f"courier.template_override_path ({spec.override_dir}/{OVERRIDE_FILES[part]})"
+                source = read_file(Path(folder) / spec.override_dir / OVERRIDE_FILES[part], key)
+            else:
+                continue
+            try:
+                found[(spec.name, part)] = GoTemplate(source, html=part == HTML, name=key)
+            except TemplateError as exc:
+                raise ConfigError(f"config: {exc}") from None
+    return found
+
+
+def _config_key(spec: TemplateType, part: str) -> str | None:
+    if spec.group is None:
+        return None
+    return f"courier.templates.{spec.group}.{spec.validity}.{CONFIG_KEYS[part]}"

@@ -1,0 +1,75 @@
+"""Kratos's courier template types (`courier/template/type.go`) and where each one's parts live:
+Warden's built-in Jinja2 files, Kratos's `courier.templates.<group>.<valid|invalid>` config keys,
+and Kratos's `courier.template_override_path` layout.
+
+Template data travels under the Go field names Kratos's templates use (`To`, `RecoveryCode`, …);
+the HTTP channel and the stored copy use Kratos's JSON names (`to`, `recovery_code`, …).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+SUBJECT, PLAINTEXT, HTML, SMS_BODY = "email.subject", "email.body.plaintext", "email.body.html", "sms.body"
+EMAIL_PARTS = (SUBJECT, PLAINTEXT, HTML)
+
+
+@dataclass(frozen=True)
+class TemplateType:
+    name: str
+    group: str | None  # courier.templates.<group>; None: not overridable from config (the stub)
+    validity: str | None  # valid | invalid
+    override_dir: str  # the folder under courier.template_override_path
+    sms: bool  # Kratos has an SMS template for it
+
+    def parts(self, channel: str) -> tuple[str, ...]:
+        return EMAIL_PARTS if channel == "email" else (SMS_BODY,)
+
+
+def _t(name: str, group: str | None, validity: str | None, sms: bool) -> TemplateType:
+    folder = f"{group}/{validity}" if group else "test_stub"
+    return TemplateType(name, group, validity, folder, sms)
+
+
+# The SDK's `message.template_type` enum (ory-kratos-client 25.4) knows these eleven; Kratos's
+# `verifiable_address_changed` and `authenticator_key_added` are newer and left out until it does.
+TEMPLATE_TYPES: dict[str, TemplateType] = {t.name: t for t in (
+    _t("recovery_invalid", "recovery", "invalid", sms=False),
+    _t("recovery_valid", "recovery", "valid", sms=True),
+    _t("recovery_code_invalid", "recovery_code", "invalid", sms=False),
+    _t("recovery_code_valid", "recovery_code", "valid", sms=True),
+    _t("verification_invalid", "verification", "invalid", sms=False),
+    _t("verification_valid", "verification", "valid", sms=True),
+    _t("verification_code_invalid", "verification_code", "invalid", sms=False),
+    _t("verification_code_valid", "verification_code", "valid", sms=True),
+    _t("stub", None, None, sms=True),
+    _t("login_code_valid", "login_code", "valid", sms=True),
+    _t("registration_code_valid", "registration_code", "valid", sms=True),
+)}
+
+# The Go field names of Kratos's template models, so that a command written with JSON names works too.
+GO_FIELDS = (
+    "To", "RecoveryURL", "RecoveryCode", "VerificationURL", "VerificationCode", "LoginCode", "RegistrationCode",
+    "Identity", "Traits", "RequestURL", "TransientPayload", "ExpiresInMinutes", "Subject", "Body", "HTMLBody",
+)
+_WORD_BREAK = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+
+
+def json_name(go_name: str) -> str:
+    """`RecoveryURL` -> `recovery_url`, `HTMLBody` -> `html_body`: Go's field name as Kratos's JSON tag."""
+    return _WORD_BREAK.sub("_", go_name).lower()
+
+
+_BY_JSON_NAME = {json_name(name): name for name in GO_FIELDS}
+
+
+def go_fields(data: dict[str, Any]) -> dict[str, Any]:
+    """Template data under Go field names; known JSON names are renamed, anything else is kept."""
+    return {_BY_JSON_NAME.get(key, key): value for key, value in data.items()}
+
+
+def json_fields(data: dict[str, Any]) -> dict[str, Any]:
+    """Template data under Kratos's JSON names, as its HTTP channel sends `template_data`."""
+    return {json_name(key) if key[:1].isupper() else key: value for key, value in data.items()}

@@ -1,0 +1,122 @@
+"""The courier's tables on SQLite and PostgreSQL: the migrations (up, down, up), claiming that only
+one courier can win, a lease that runs out, keyset paging with equal timestamps, and cleanup."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import MetaData, update
+
+from services.courier.domain import ABANDONED, PROCESSING, QUEUED, SENT, Message, now
+from services.courier.persistence import MessageRepository
+from services.courier.service import DEFINITION as COURIER
+from services.courier.tables import courier_tables
+from shared.storage.database import Database
+from shared.storage.migrations import current, downgrade, upgrade
+
+REPO = MessageRepository(courier_tables(MetaData()))
+LEASE = timedelta(minutes=5)
+
+
+@pytest.fixture
+async def database(any_dsn: str) -> AsyncIterator[Database]:
+    db = Database.from_dsn(any_dsn)
+    await upgrade(db, COURIER.migrations)
+    yield db
+    await db.dispose()
+
+
+def message(n: int = 0, **changes: object) -> Message:
+    fields: dict[str, object] = dict(id=f"00000000-0000-4000-8000-{n:012d}", channel="email",
+                                     recipient=f"user{n}@example.com", subject="s", body="b", html_body="<p>b</p>",
+                                     template_type="stub", template_data={"To": f"user{n}@example.com"})
+    fields.update(changes)
+    return Message(**fields)  # type: ignore[arg-type]
+
+
+async def insert(db: Database, *messages: Message) -> None:
+    async with db.transaction() as conn:
+        for m in messages:
+            await REPO.insert(conn, m)
+
+
+async def claim(db: Database, message_id: str, token: str, lease: timedelta = LEASE) -> Message | None:
+    async with db.transaction() as conn:
+        return await REPO.claim(conn, message_id, now(), lease, token)
+
+
+async def test_migrations_go_down_and_up_again(database: Database) -> None:
+    revisions = COURIER.migrations.revisions()
+    assert revisions[-1] == "courier_0002"
+    await downgrade(database, COURIER.migrations, "courier_0001")
+    await upgrade(database, COURIER.migrations)
+    assert await current(database, COURIER.migrations) == {"courier_0002"}
+    await insert(database, message())
+
+
+async def test_only_one_claim_wins(database: Database) -> None:
+    await insert(database, message(1))
+    won = await asyncio.gather(*(claim(database, message(1).id, f"token-{n}") for n in range(5)))
+    winners = [m for m in won if m is not None]
+    assert len(winners) == 1 and winners[0].status == PROCESSING
+    async with database.transaction() as conn:
+        assert await REPO.due(conn, now(), 10) == []
+        assert not await REPO.finish(conn, winners[0], "some-other-token", now(), error=None, status=SENT)
+
+
+async def test_a_claim_whose_lease_ran_out_is_taken_over(database: Database) -> None:
+    await insert(database, message(2))
+    first = await claim(database, message(2).id, "first", lease=timedelta(0))
+    assert first is not None
+    await asyncio.sleep(0.01)
+    second = await claim(database, message(2).id, "second")
+    assert second is not None, "the first courier died mid-send; its lease is over"
+    async with database.transaction() as conn:
+        assert not await REPO.finish(conn, first, "first", now(), error=None, status=SENT)
+        assert await REPO.finish(conn, second, "second", now(), error=None, status=SENT)
+        stored = await REPO.get(conn, message(2).id)
+    assert stored is not None and (stored.status, stored.send_count, len(stored.dispatches)) == (SENT, 1, 1)
+
+
+async def test_a_message_is_due_only_after_its_retry_time(database: Database) -> None:
+    await insert(database, message(3, next_attempt_at=now() + timedelta(seconds=30)), message(4))
+    async with database.transaction() as conn:
+        assert await REPO.due(conn, now(), 10) == [message(4).id]
+        assert await REPO.due(conn, now() + timedelta(minutes=1), 10) == [message(4).id, message(3).id], "oldest due first"
+
+
+async def test_paging_with_equal_timestamps_sees_each_message_once(database: Database) -> None:
+    same = now()
+    await insert(database, *(message(n, created_at=same, updated_at=same) for n in range(10, 17)))
+    seen: list[str] = []
+    after = None
+    async with database.connect() as conn:
+        while page := await REPO.page(conn, size=3, after=after):
+            seen += [m.id for m in page]
+            after = (page[-1].created_at, page[-1].id)
+    assert seen == sorted(seen, reverse=True) and len(seen) == len(set(seen)) == 7
+
+
+async def test_cleanup_deletes_old_finished_messages_only(database: Database) -> None:
+    old = now() - timedelta(days=31)
+    await insert(database, message(20, status=SENT), message(21, status=ABANDONED), message(22, status=QUEUED),
+                 message(23, status=SENT))
+    table = REPO.t.messages
+    async with database.transaction() as conn:
+        await conn.execute(update(table).where(table.c.id.in_([message(n).id for n in (20, 21, 22)])).values(updated_at=old))
+        claimed = await REPO.claim(conn, message(22).id, now(), LEASE, "t")
+        assert claimed is not None
+        await REPO.finish(conn, claimed, "t", now(), error={"message": "x"}, status=QUEUED)
+        await conn.execute(update(table).where(table.c.id == message(22).id).values(updated_at=old))
+    assert COURIER.cleanup is not None
+    assert await COURIER.cleanup(database, 1) == 1
+    assert await COURIER.cleanup(database, 100) == 1
+    assert await COURIER.cleanup(database, 100) == 0
+    async with database.connect() as conn:
+        left = {m.id for m in await REPO.page(conn, size=10, after=None)}
+        kept = await REPO.get(conn, message(22).id)
+    assert left == {message(22).id, message(23).id}, "queued messages stay, however old"
+    assert kept is not None and kept.dispatches[0].error == {"message": "x"}
