@@ -13,6 +13,7 @@ from services.session.errors import NoActiveSession
 from services.session.manager import SessionManager
 from services.session.views import public_identity, session_view
 from shared.errors import BadRequest
+from shared.http.bodies import read_object
 from shared.service import Route
 from shared.service_kit import ServiceInfo
 
@@ -71,19 +72,9 @@ class SessionInternalApi(ServiceInfo):
         return await self._manager.revoke_identity(identity_id, except_session_id)
 
 
-async def _body(request: web.Request) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except ValueError as exc:
-        raise BadRequest("the body is not valid JSON") from exc
-    if not isinstance(body, dict):
-        raise BadRequest("the body must be a JSON object")
-    return body
-
-
 def _issue(c: Any):  # type: ignore[no-untyped-def]
     async def handler(request: web.Request) -> web.Response:
-        body = await _body(request)
+        body = await read_object(request)
         identity = body.get("identity") if isinstance(body.get("identity"), dict) else None
         result = await c.internal.issue_session(str(body.get("identity_id")), body.get("methods") or [],
                                                 body.get("device") or {}, identity)
@@ -93,19 +84,19 @@ def _issue(c: Any):  # type: ignore[no-untyped-def]
 
 def _by_token(c: Any):  # type: ignore[no-untyped-def]
     async def handler(request: web.Request) -> web.Response:
-        return web.json_response({"session": await c.internal.session_by_token(str((await _body(request)).get("token")))})
+        return web.json_response({"session": await c.internal.session_by_token(str((await read_object(request)).get("token")))})
     return handler
 
 
 def _add_method(c: Any):  # type: ignore[no-untyped-def]
     async def handler(request: web.Request) -> web.Response:
-        return web.json_response(await c.internal.add_authentication_method(request.match_info["id"], await _body(request)))
+        return web.json_response(await c.internal.add_authentication_method(request.match_info["id"], await read_object(request)))
     return handler
 
 
 def _revoke(c: Any):  # type: ignore[no-untyped-def]
     async def handler(request: web.Request) -> web.Response:
-        return web.json_response({"revoked": await c.internal.revoke_session(str((await _body(request)).get("token")))})
+        return web.json_response({"revoked": await c.internal.revoke_session(str((await read_object(request)).get("token")))})
     return handler
 
 

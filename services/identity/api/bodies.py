@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from aiohttp import web
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from services.identity.domain import State
 from services.identity.errors import MalformedBody
 from services.identity.manager import IdentityInput
+from shared.http.bodies import read_json
 
 
 class _Body(BaseModel):
@@ -45,14 +44,6 @@ class IdentityPatch(_Body):
 
 class PatchIdentitiesBody(_Body):
     identities: list[dict[str, Any]]
-
-
-async def read_json(request: web.Request) -> Any:
-    raw = await request.read()
-    try:
-        return json.loads(raw or b"null")
-    except ValueError as exc:
-        raise MalformedBody(f"The request body is not valid JSON: {exc}") from exc
 
 
 def parse(model: type[_Body], data: Any) -> Any:
