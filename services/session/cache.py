@@ -8,6 +8,7 @@ sends the caller to the database.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Iterable
@@ -33,11 +34,18 @@ class CachedSession:
 
 
 class SessionCache:
+    """A revocation that cannot reach the cache must not be undone when the cache returns: a failed
+    drop marks every cached session suspect, and they are all cleared (by the next read, or by the
+    repair loop) before the cache answers again."""
+
     def __init__(self, cache: Cache, ttl_seconds: float) -> None:
         self._cache = cache
         self._ttl = ttl_seconds
+        self._suspect = False
 
     async def get(self, digest: str) -> CachedSession | None:
+        if self._suspect and not await self.repair():
+            return None
         try:
             raw = await self._cache.get(KEY_PREFIX + digest)
         except CacheUnavailable:
@@ -52,6 +60,8 @@ class SessionCache:
             return None  # written by another version: treat as a miss
 
     async def put(self, digest: str, entry: CachedSession) -> None:
+        if self._suspect:
+            return
         ttl = min(self._ttl, entry.expires_at - time.time())
         header = f"{entry.aal}\t{entry.available_aal}\t{entry.expires_at}\t{entry.identity_id}\n".encode()
         try:
@@ -66,5 +76,24 @@ class SessionCache:
         try:
             await self._cache.delete_many(keys)
         except CacheUnavailable:
-            # The entries outlive the revocation by at most the cache TTL (cache.session_ttl).
-            log.warning("could not drop %d cached sessions: the cache is unreachable", len(keys))
+            log.warning("could not drop %d cached sessions: the cache is unreachable; all will be cleared when it returns", len(keys))
+            self._suspect = True
+
+    async def repair(self) -> bool:
+        """Clears every cached session after a failed drop; True once the cache can be trusted again."""
+        if not self._suspect:
+            return True
+        try:
+            await self._cache.clear(KEY_PREFIX)
+        except CacheUnavailable:
+            return False
+        self._suspect = False
+        log.info("the cache is reachable again: cached sessions cleared after a failed revocation")
+        return True
+
+    async def run_repairs(self, every_seconds: float = 1.0) -> None:
+        """Background loop: a process that revoked during an outage repairs the cache as soon as it
+        returns, even if it serves no whoami itself."""
+        while True:
+            await asyncio.sleep(every_seconds)
+            await self.repair()

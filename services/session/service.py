@@ -43,14 +43,13 @@ async def build(infra: Infrastructure) -> ServiceRuntime:
     if identities is None:
         raise ConfigError("config: services.identity.internal_url: the session service needs to reach the identity service")
     config = SessionConfig.from_settings(infra.settings)
-    manager = SessionManager(
-        core.uow, SessionRepository(session_tables(MetaData())), SessionCache(infra.cache, config.cache_ttl_seconds),
-        identities, config,
-    )
+    session_cache = SessionCache(infra.cache, config.cache_ttl_seconds)
+    manager = SessionManager(core.uow, SessionRepository(session_tables(MetaData())), session_cache, identities, config)
     internal = SessionInternalApi(manager)
     container = SessionContainer(core.uow, config, manager, identities, session_cookie_signer(infra.settings), internal)
     subscription = identity_changes(manager, core.uow, core.processed_events, infra.settings.bus.max_deliveries)
-    return ServiceRuntime(NAME, container, subscriptions=[subscription], background=[core.relay.run], internal_api=internal)
+    background = [core.relay.run, session_cache.run_repairs]
+    return ServiceRuntime(NAME, container, subscriptions=[subscription], background=background, internal_api=internal)
 
 
 async def cleanup(database: Database, batch: int) -> int:

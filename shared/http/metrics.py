@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
@@ -17,10 +19,18 @@ class HttpMetrics:
             "warden_http_request_duration_seconds", "Time to answer an HTTP request", ["port", "method", "route"],
             registry=self.registry,
         )
+        self._children: dict[tuple[str, str, str, int], tuple[Any, Any]] = {}
 
     def observe(self, port: str, method: str, route: str, status: int, seconds: float) -> None:
-        self.requests.labels(port, method, route, str(status)).inc()
-        self.latency.labels(port, method, route).observe(seconds)
+        # `labels()` costs microseconds per call; the children are looked up once per label set.
+        key = (port, method, route, status)
+        children = self._children.get(key)
+        if children is None:
+            children = self._children[key] = (
+                self.requests.labels(port, method, route, str(status)), self.latency.labels(port, method, route)
+            )
+        children[0].inc()
+        children[1].observe(seconds)
 
     def render(self) -> tuple[bytes, str]:
         return generate_latest(self.registry), CONTENT_TYPE_LATEST

@@ -73,8 +73,9 @@ def request_context(port: str, metrics: HttpMetrics) -> Callable[..., Awaitable[
             route = _route_label(request)
             metrics.observe(port, request.method, route, status, elapsed)
             # The path only: query strings may carry flow ids, codes or tokens.
-            log.info("%s %s %d", request.method, request.path, status,
-                     extra={"port": port, "status": status, "duration_ms": round(elapsed * 1000, 2)})
+            if log.isEnabledFor(logging.INFO):
+                log.info("%s %s %d", request.method, request.path, status,
+                         extra={"port": port, "status": status, "duration_ms": round(elapsed * 1000, 2)})
             request_id.reset(token)
 
     return middleware

@@ -84,3 +84,24 @@ async def test_unreachable_redis_raises_cache_unavailable_quickly() -> None:
         assert not await cache.healthy()
     finally:
         await cache.close()
+
+
+async def test_clear_deletes_only_keys_under_the_prefix(cache: Cache) -> None:
+    for key in ("session:a", "session:b", "other:c"):
+        await cache.set(key, b"x", ttl_seconds=30)
+    await cache.clear("session:")
+    assert [await cache.get(k) for k in ("session:a", "session:b", "other:c")] == [None, None, b"x"]
+
+
+async def test_an_answer_redis_gives_as_an_error_is_cache_unavailable(redis_url: str, redis_prefix: str) -> None:
+    import redis.asyncio as redis
+
+    raw = redis.Redis.from_url(redis_url)
+    await raw.hset(redis_prefix + "k", "field", "value")  # a key of another type: GET answers WRONGTYPE
+    cache = RedisCache(redis_url, prefix=redis_prefix)
+    try:
+        with pytest.raises(CacheUnavailable):
+            await cache.get("k")
+    finally:
+        await cache.close()
+        await raw.aclose()

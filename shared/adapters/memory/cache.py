@@ -34,6 +34,10 @@ class InMemoryCache:
         for key in keys:
             self._entries.pop(key, None)
 
+    async def clear(self, prefix: str) -> None:
+        for key in [k for k in self._entries if k.startswith(prefix)]:
+            del self._entries[key]
+
     async def healthy(self) -> bool:
         return True
 

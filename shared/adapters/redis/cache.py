@@ -6,12 +6,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import redis.asyncio as redis
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.exceptions import RedisError
 
 from shared.errors import CacheUnavailable
 
-_UNREACHABLE = (RedisConnectionError, RedisTimeoutError, OSError)
+# Unreachable, but also any error Redis answers (a key of another type, OOM, a read-only replica
+# after a failover): the cache is never the truth, so every failure is "no cache" to the caller.
+_UNREACHABLE = (RedisError, OSError)
+_CLEAR_BATCH = 500
 
 
 class RedisCache:
@@ -52,6 +54,19 @@ class RedisCache:
             return
         try:
             await self._client.delete(*names)
+        except _UNREACHABLE as exc:
+            raise CacheUnavailable(str(exc)) from exc
+
+    async def clear(self, prefix: str) -> None:
+        try:
+            batch: list[bytes] = []
+            async for key in self._client.scan_iter(match=self._key(prefix) + "*", count=_CLEAR_BATCH):
+                batch.append(key)
+                if len(batch) >= _CLEAR_BATCH:
+                    await self._client.unlink(*batch)
+                    batch = []
+            if batch:
+                await self._client.unlink(*batch)
         except _UNREACHABLE as exc:
             raise CacheUnavailable(str(exc)) from exc
 

@@ -1,0 +1,52 @@
+"""The floor for whoami on a cache hit: a bare aiohttp app whose one handler does one Redis GET and
+sends the bytes. No middleware, no token hashing, no parsing: what a cache hit cannot beat on this
+Python, this aiohttp and this Redis client (created with the options Warden's adapter uses).
+
+    .venv/bin/python bench/floor_server.py --port 8099 --redis-url redis://127.0.0.1:6379/0 --key some:key
+
+Serves `GET /sessions/whoami` until SIGINT or SIGTERM; prints `ready` once listening.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import AsyncIterator
+
+import redis.asyncio as redis
+from aiohttp import web
+
+REDIS = web.AppKey("redis", redis.Redis)
+
+
+def create_app(redis_url: str, key: str) -> web.Application:
+    async def whoami(request: web.Request) -> web.Response:
+        body = await request.app[REDIS].get(key)
+        if body is None:
+            return web.Response(status=401)
+        return web.Response(body=body, content_type="application/json")
+
+    async def client(app: web.Application) -> AsyncIterator[None]:
+        # The same client options as shared/adapters/redis/cache.py, so only Warden's own work differs.
+        app[REDIS] = redis.Redis.from_url(redis_url, socket_timeout=0.5, socket_connect_timeout=0.5,
+                                          health_check_interval=10)
+        yield
+        await app[REDIS].aclose()
+
+    app = web.Application()
+    app.cleanup_ctx.append(client)
+    app.router.add_get("/sessions/whoami", whoami)
+    return app
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
+    parser.add_argument("--key", required=True)
+    args = parser.parse_args()
+    web.run_app(create_app(args.redis_url, args.key), host="127.0.0.1", port=args.port, access_log=None,
+                print=lambda *_: print("ready", flush=True))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,416 @@
+"""whoami on a cache hit, measured with wrk, against its floor.
+
+    .venv/bin/python bench/whoami.py [--threads 1] [--connections 32] [--duration 5s] [--warmup 1s]
+                                     [--rounds 1] [--wait-idle 30] [--targets session,all-in-one,floor]
+
+Targets, each a process of its own, measured one after the other with nothing else of this bench
+running:
+  session     `warden serve session` on PostgreSQL, Redis and RabbitMQ, with `warden serve identity`
+              beside it (a fresh database and virtual host, dropped afterwards);
+  all-in-one  `warden serve` on the same database and Redis; its bus is in-process (whoami never
+              touches the bus) but its cache is Redis, as for `session`, so both pay one Redis GET;
+  floor       bench/floor_server.py: a bare aiohttp app whose one handler does one Redis GET of a value
+              of the same size as the real session body and sends the bytes.
+Every server logs at warning (the access log is INFO). Everything started is stopped, everything
+created (database, virtual host, Redis keys) is deleted.
+
+Reported per target: requests/s and wrk's p50 and p99 latency, the server process's CPU time per
+request (user + system, from /proc: steadier than requests/s when wrk, Redis and the server share few
+cores), each as a ratio to the floor, and how busy the machine was just before the run (each run
+first waits up to --wait-idle seconds for it to be under 10% busy).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import os
+import platform
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import redis
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_ADMIN = os.environ.get("WARDEN_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("WARDEN_BENCH_REDIS", "redis://127.0.0.1:6379/0")
+AMQP_BASE = os.environ.get("WARDEN_BENCH_AMQP", "amqp://guest:guest@127.0.0.1:5672")
+INTERNAL_TOKEN = "bench-internal-token"
+TARGETS = ("session", "all-in-one", "floor")
+
+
+# -- the resources of one run -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Run:
+    name: str
+    dsn: str
+    amqp_url: str
+    redis_prefix: str
+    workdir: Path
+
+
+def _pg(statement: str) -> None:
+    import asyncpg
+
+    async def execute() -> None:
+        conn = await asyncpg.connect(PG_ADMIN)
+        try:
+            await conn.execute(statement)
+        finally:
+            await conn.close()
+
+    asyncio.run(execute())
+
+
+def _rabbitmqctl(*args: str) -> None:
+    subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True)
+
+
+@contextmanager
+def fresh_run() -> Iterator[Run]:
+    name = f"warden_bench_{uuid.uuid4().hex[:10]}"
+    with tempfile.TemporaryDirectory(prefix=name) as workdir:
+        _pg(f'CREATE DATABASE "{name}"')
+        try:
+            _rabbitmqctl("add_vhost", name)
+            try:
+                _rabbitmqctl("set_permissions", "-p", name, "guest", ".*", ".*", ".*")
+                yield Run(name, f"postgres://postgres@127.0.0.1:5432/{name}?sslmode=disable",
+                          f"{AMQP_BASE}/{name}", f"{name}:", Path(workdir))
+            finally:
+                _rabbitmqctl("delete_vhost", name)
+                client = redis.Redis.from_url(REDIS_URL)
+                keys = list(client.scan_iter(match=f"{name}:*"))
+                if keys:
+                    client.delete(*keys)
+                client.close()
+        finally:
+            _pg(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# -- processes ----------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http(method: str, url: str, body: dict | None = None, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method,
+                                     headers={"Content-Type": "application/json", **(headers or {})})
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+    except OSError:
+        return 0, b""
+
+
+class Server:
+    """A child process on two ports (one for the floor), its stderr kept in a file for failures."""
+
+    def __init__(self, name: str, args: list[str], env: dict[str, str], workdir: Path, ready_urls: list[str]) -> None:
+        self.name = name
+        self._log = open(workdir / f"{name}.log", "w+")  # noqa: SIM115 (closed in stop)
+        self._ready_urls = ready_urls
+        self.proc = subprocess.Popen([sys.executable, *args], env={**os.environ, **env}, cwd=workdir,
+                                     stdout=self._log, stderr=subprocess.STDOUT)
+
+    def wait_ready(self, timeout: float = 30.0) -> Server:
+        deadline = time.monotonic() + timeout
+        pending = list(self._ready_urls)
+        while pending:
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self._log.seek(0)
+                output = self._log.read()[-3000:]
+                self.stop()
+                raise SystemExit(f"{self.name} did not start:\n{output}")
+            pending = [url for url in pending if http("GET", url)[0] not in (200, 401)]
+            time.sleep(0.05)
+        return self
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()
+        return self.proc.returncode
+
+
+class Warden:
+    def __init__(self, name: str, args: list[str], env: dict[str, str], workdir: Path) -> None:
+        self.public, self.admin = free_port(), free_port()
+        env = {**env, "SERVE_PUBLIC_PORT": str(self.public), "SERVE_ADMIN_PORT": str(self.admin), "LOG_LEVEL": "warning"}
+        ready = [f"{self.url('public')}/health/ready", f"{self.url('admin')}/health/ready"]
+        self.server = Server(name, ["-m", "warden.cli", *args], env, workdir, ready).wait_ready()
+
+    def url(self, port: str) -> str:
+        return f"http://127.0.0.1:{self.public if port == 'public' else self.admin}"
+
+    def stop(self) -> None:
+        code = self.server.stop()
+        if code != 0:
+            print(f"warning: {self.server.name} exited with {code}", file=sys.stderr)
+
+
+def base_env(run: Run) -> dict[str, str]:
+    return {"DSN": run.dsn, "CACHE_URL": REDIS_URL, "CACHE_PREFIX": run.redis_prefix,
+            "SERVICES_INTERNAL_TOKEN": INTERNAL_TOKEN}
+
+
+def migrate(run: Run) -> None:
+    done = subprocess.run([sys.executable, "-m", "warden.cli", "migrate", "sql", "-e", "--yes"],
+                          env={**os.environ, **base_env(run)}, cwd=run.workdir, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"warden migrate failed:\n{done.stderr}")
+
+
+def primed_session(identity_admin: str, session_admin: str, session_public: str, run: Run) -> tuple[str, bytes]:
+    """A fresh identity and session, answered once so the next whoami is a cache hit."""
+    status, created = http("POST", f"{identity_admin}/admin/identities",
+                           {"schema_id": "default", "traits": {"email": f"{uuid.uuid4().hex}@bench.example"}})
+    assert status == 201, created
+    status, issued = http("POST", f"{session_admin}/internal/session/sessions",
+                          {"identity_id": json.loads(created)["id"], "methods": [{"method": "password"}],
+                           "device": {"ip_address": "192.0.2.10", "user_agent": "wrk"}},
+                          {"X-Warden-Internal-Token": INTERNAL_TOKEN})
+    assert status == 201, issued
+    token = json.loads(issued)["session_token"]
+    status, body = http("GET", f"{session_public}/sessions/whoami", headers={"X-Session-Token": token})
+    assert status == 200, body
+    key = f"{run.redis_prefix}session:{hashlib.sha256(token.encode()).hexdigest()}"
+    client = redis.Redis.from_url(REDIS_URL)
+    assert client.exists(key), "the whoami answer was cached in Redis"
+    client.close()
+    return token, body
+
+
+# -- wrk ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Result:
+    target: str
+    requests_per_second: float
+    p50_ms: float
+    p99_ms: float
+    cpu_us_per_request: float  # the server process's user + system CPU time, over the measured run
+    busy_before: float  # the fraction of all CPUs busy over the second before the run
+
+
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def _millis(text: str) -> float:
+    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()  # type: ignore[union-attr]
+    return float(number) * _UNITS[unit]
+
+
+def wrk(url: str, token: str, args: argparse.Namespace, duration: str) -> str:
+    command = ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{duration}", "--latency",
+               "-H", f"X-Session-Token: {token}", url]
+    done = subprocess.run(command, capture_output=True, text=True, check=True)
+    return done.stdout
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def machine_busy(seconds: float) -> float:
+    """The fraction of all CPUs busy over `seconds` (from /proc/stat)."""
+
+    def sample() -> tuple[int, int]:
+        values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+        idle = values[3] + values[4] + values[7]  # idle, iowait, steal
+        return sum(values) - idle, sum(values)
+
+    busy_before, total_before = sample()
+    time.sleep(seconds)
+    busy_after, total_after = sample()
+    return (busy_after - busy_before) / max(1, total_after - total_before)
+
+
+def wait_for_idle(limit: float) -> float:
+    """Waits up to `limit` seconds for the machine to be under 10% busy; returns the last reading."""
+    busy, deadline = machine_busy(1.0), time.monotonic() + limit
+    while busy > 0.10 and time.monotonic() < deadline:
+        busy = machine_busy(1.0)
+    return busy
+
+
+def measure_once(target: str, url: str, token: str, args: argparse.Namespace, pid: int) -> Result:
+    busy = wait_for_idle(args.wait_idle)
+    wrk(url, token, args, args.warmup)  # fills the Redis pool and the server's caches
+    cpu_before = cpu_seconds(pid)
+    out = wrk(url, token, args, args.duration)
+    cpu = cpu_seconds(pid) - cpu_before
+    if "Non-2xx" in out or re.search(r"Socket errors: .*[1-9]", out):
+        raise SystemExit(f"{target}: wrk saw failures:\n{out}")
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p50 = _millis(re.search(r"\s50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    p99 = _millis(re.search(r"\s99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    return Result(target, rps, p50, p99, cpu / requests * 1e6, busy)
+
+
+def measure(target: str, url: str, token: str, args: argparse.Namespace, pid: int) -> Result:
+    """The median of `--rounds` runs by requests/s: a shared machine has bad seconds."""
+    runs = sorted((measure_once(target, url, token, args, pid) for _ in range(args.rounds)),
+                  key=lambda r: r.requests_per_second)
+    return runs[len(runs) // 2]
+
+
+# -- targets ------------------------------------------------------------------------------------
+
+
+def bench_session(run: Run, args: argparse.Namespace) -> tuple[Result, bytes]:
+    env = {**base_env(run), "BUS_URL": run.amqp_url}
+    identity = Warden("identity", ["serve", "identity"], env, run.workdir)
+    try:
+        session = Warden("session", ["serve", "session"],
+                         {**env, "SERVICES_IDENTITY_INTERNAL_URL": identity.url("admin")}, run.workdir)
+        try:
+            token, body = primed_session(identity.url("admin"), session.url("admin"), session.url("public"), run)
+            return measure("session", f"{session.url('public')}/sessions/whoami", token, args,
+                           session.server.proc.pid), body
+        finally:
+            session.stop()
+    finally:
+        identity.stop()
+
+
+def bench_all_in_one(run: Run, args: argparse.Namespace | None) -> tuple[Result | None, bytes]:
+    """Measured, or (args None) only asked for a real session body."""
+    warden = Warden("all-in-one", ["serve"], base_env(run), run.workdir)
+    try:
+        token, body = primed_session(warden.url("admin"), warden.url("admin"), warden.url("public"), run)
+        if args is None:
+            return None, body
+        return measure("all-in-one", f"{warden.url('public')}/sessions/whoami", token, args,
+                           warden.server.proc.pid), body
+    finally:
+        warden.stop()
+
+
+def bench_floor(run: Run, args: argparse.Namespace, body: bytes) -> Result:
+    key = f"{run.redis_prefix}floor"
+    client = redis.Redis.from_url(REDIS_URL)
+    client.set(key, body)
+    client.close()
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/sessions/whoami"
+    floor = Server("floor", [str(ROOT / "bench/floor_server.py"), "--port", str(port), "--redis-url", REDIS_URL,
+                             "--key", key], {}, run.workdir, [url]).wait_ready()
+    try:
+        return measure("floor", url, "unused", args, floor.proc.pid)
+    finally:
+        floor.stop()
+
+
+# -- report -------------------------------------------------------------------------------------
+
+
+def conditions() -> list[str]:
+    import aiohttp
+
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor() or "unknown")
+    wrk_version = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.split("\n")[0]
+    server = redis.Redis.from_url(REDIS_URL)
+    redis_version = server.info("server")["redis_version"]
+    server.close()
+    try:
+        import hiredis  # noqa: F401
+
+        parser = "hiredis"
+    except ImportError:
+        parser = "pure Python"
+    return [
+        f"cores: {os.cpu_count()} ({len(os.sched_getaffinity(0))} usable), {cpu}",
+        f"load average before the run: {' '.join(f'{x:.2f}' for x in os.getloadavg())}",
+        f"python {platform.python_version()}, aiohttp {aiohttp.__version__}, redis-py {redis.__version__} "
+        f"({parser} parser), asyncio event loop (no uvloop), redis-server {redis_version}",
+        wrk_version,
+    ]
+
+
+def report(results: list[Result], body_size: int, args: argparse.Namespace) -> None:
+    floor = next((r for r in results if r.target == "floor"), None)
+    rounds = f", median of {args.rounds} runs" if args.rounds > 1 else ""
+    print(f"wrk -t{args.threads} -c{args.connections} -d{args.duration} --latency (after a {args.warmup} warm-up{rounds}), "
+          f"GET /sessions/whoami, cache hit, body {body_size} bytes")
+    print(f"{'target':<12} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'CPU us/req':>10} "
+          f"{'req/s vs floor':>14} {'p50 vs floor':>12} {'CPU vs floor':>12}  busy before")
+    for r in results:
+        ratios = (f"{r.requests_per_second / floor.requests_per_second:>13.2f}x {r.p50_ms / floor.p50_ms:>11.2f}x "
+                  f"{r.cpu_us_per_request / floor.cpu_us_per_request:>11.2f}x" if floor else f"{'-':>14} {'-':>12} {'-':>12}")
+        print(f"{r.target:<12} {r.requests_per_second:>8.0f} {r.p50_ms:>7.2f} {r.p99_ms:>7.2f} "
+              f"{r.cpu_us_per_request:>10.0f} {ratios}  {r.busy_before:>10.0%}")
+    noisy = [r.target for r in results if r.busy_before > 0.10]
+    if noisy:
+        print(f"WARNING: the machine was busy with something else before {', '.join(noisy)}: those figures pay for it")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--duration", default="5s")
+    parser.add_argument("--warmup", default="1s")
+    parser.add_argument("--rounds", type=int, default=1, help="runs per target; the median is reported (default 1)")
+    parser.add_argument("--wait-idle", type=float, default=30.0,
+                        help="seconds to wait, before each target, for the machine to be under 10%% busy (default 30)")
+    parser.add_argument("--targets", default=",".join(TARGETS), help=f"comma-separated, of {', '.join(TARGETS)}")
+    args = parser.parse_args()
+    targets = [t for t in args.targets.split(",") if t]
+    unknown = set(targets) - set(TARGETS)
+    if unknown:
+        parser.error(f"unknown targets: {', '.join(sorted(unknown))}")
+
+    print("\n".join(conditions()))
+    results: list[Result] = []
+    body = b""
+    with fresh_run() as run:
+        migrate(run)
+        if "session" in targets:
+            result, body = bench_session(run, args)
+            results.append(result)
+        if "all-in-one" in targets:
+            measured, body = bench_all_in_one(run, args)
+            results.append(measured)  # type: ignore[arg-type]
+        if "floor" in targets:
+            if not body:  # the floor alone still serves a value of a real session's size
+                _, body = bench_all_in_one(run, None)
+            results.insert(0, bench_floor(run, args, body))
+    report(results, len(body), args)
+
+
+if __name__ == "__main__":
+    main()
