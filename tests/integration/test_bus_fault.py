@@ -28,6 +28,7 @@ from shared.storage.database import Database
 from shared.storage.migrations import MigrationSet, upgrade
 from shared.storage.tables import outbox_table, processed_events_table
 from shared.storage.uow import UnitOfWork, UnitOfWorkFactory
+from tests.tcp_proxy import TcpProxy
 from tests.conftest import eventually, free_port
 
 MIGRATIONS = MigrationSet("identity", Path(__file__).resolve().parents[2] / "services/identity/migrations")
@@ -40,55 +41,6 @@ received = Table(
     Column("n", Integer, primary_key=True, autoincrement=True),
     Column("event_id", String(36), nullable=False),
 )
-
-
-class CuttableProxy:
-    """Forwards 127.0.0.1:<port> to RabbitMQ until cut; while cut, new connections are refused.
-    Stalled, it keeps the connections open but forwards nothing (a broker that stops answering)."""
-
-    def __init__(self, upstream_port: int) -> None:
-        self.port = free_port()
-        self._upstream_port = upstream_port
-        self._server: asyncio.Server | None = None
-        self._writers: set[asyncio.StreamWriter] = set()
-        self.connections = 0
-        self.stalled = False
-
-    async def start(self) -> None:
-        self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port, reuse_address=True)
-
-    async def cut(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-            self._server = None
-        for writer in list(self._writers):
-            writer.transport.abort()
-        self._writers.clear()
-
-    async def _accept(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
-        try:
-            upstream_reader, upstream_writer = await asyncio.open_connection("127.0.0.1", self._upstream_port)
-        except OSError:
-            client_writer.transport.abort()
-            return
-        self.connections += 1
-        self._writers |= {client_writer, upstream_writer}
-        await asyncio.gather(
-            self._pipe(client_reader, upstream_writer), self._pipe(upstream_reader, client_writer),
-            return_exceptions=True,
-        )
-        for writer in (client_writer, upstream_writer):
-            self._writers.discard(writer)
-            writer.transport.abort()
-
-
-    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        while data := await reader.read(65536):
-            if not self.stalled:
-                writer.write(data)
-                await writer.drain()
-        writer.transport.abort()
 
 
 class FailureCounter:
@@ -133,8 +85,8 @@ async def database(pg_dsn: str) -> AsyncIterator[Database]:
 
 
 @pytest.fixture
-async def proxy(amqp_url: str) -> AsyncIterator[CuttableProxy]:
-    proxied = CuttableProxy(URL(amqp_url).port or 5672)
+async def proxy(amqp_url: str) -> AsyncIterator[TcpProxy]:
+    proxied = TcpProxy(URL(amqp_url).port or 5672)
     await proxied.start()
     yield proxied
     await proxied.cut()
@@ -146,7 +98,7 @@ async def broker_cleanup(amqp_url: str, exchange_name: str) -> AsyncIterator[Non
     await delete_everything(amqp_url, exchange_name, [QUEUE])
 
 
-def through(proxy: CuttableProxy, amqp_url: str) -> str:
+def through(proxy: TcpProxy, amqp_url: str) -> str:
     # Reconnect quickly so the test does not wait out aio-pika's default 5 s.
     return str(URL(amqp_url).with_port(proxy.port).with_query(reconnect_interval="0.3"))
 
@@ -177,7 +129,7 @@ async def commit_events(uow_factory: UnitOfWorkFactory, count: int, batch: str) 
 
 
 async def test_every_committed_event_arrives_once_across_a_broker_outage(
-    database: Database, proxy: CuttableProxy, amqp_url: str, exchange_name: str, broker_cleanup: None
+    database: Database, proxy: TcpProxy, amqp_url: str, exchange_name: str, broker_cleanup: None
 ) -> None:
     outbox = Outbox(outbox_table(MetaData(), "identity"))
     uow_factory = UnitOfWorkFactory(database, outbox, "identity")
@@ -257,7 +209,7 @@ async def test_a_redelivered_event_applies_its_side_effect_once(
 
 
 async def test_publish_gives_up_on_a_broker_that_stops_answering(
-    proxy: CuttableProxy, amqp_url: str, exchange_name: str, broker_cleanup: None
+    proxy: TcpProxy, amqp_url: str, exchange_name: str, broker_cleanup: None
 ) -> None:
     bus = RabbitMqBus(through(proxy, amqp_url), exchange_name, timeout=0.5)
     await bus.connect()

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,89 +23,14 @@ from yarl import URL
 
 from services.session.cache import CachedSession
 from shared.config import Settings
-from tests.conftest import eventually, free_port, unique
+from tests.tcp_proxy import ThreadedTcpProxy
+from tests.conftest import eventually, unique
 from tests.factories import ThreadedWarden, running_warden, settings_for
 
 INTERNAL_TOKEN = "session-faults-internal-token"
 INTERNAL_HEADER = {"X-Warden-Internal-Token": INTERNAL_TOKEN}
 # The adapter gives up on Redis after 0.5 s (connect or read): a GET and a SET, plus the database.
 OUTAGE_ANSWER_SECONDS = 3.0
-
-
-class RedisProxy:
-    """Forwards 127.0.0.1:<port> to Redis, on an event loop in a thread of its own (Warden runs on
-    another). `refuse()`: every connection dropped, new ones refused (Redis stopped). `stall()`:
-    connections accepted, nothing forwarded (Redis hung, packets dropped). `restore()`: forwards again."""
-
-    def __init__(self, upstream_port: int) -> None:
-        self.port = free_port()
-        self._upstream_port = upstream_port
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
-        self._server: asyncio.Server | None = None
-        self._writers: set[asyncio.StreamWriter] = set()
-        self._stalled = False
-
-    def start(self) -> RedisProxy:
-        self._thread.start()
-        self._call(self._listen())
-        return self
-
-    def refuse(self) -> None:
-        self._call(self._refuse())
-
-    def stall(self) -> None:
-        self._stalled = True
-        self._call(self._drop_connections())
-
-    def restore(self) -> None:
-        self._stalled = False
-        self._call(self._drop_connections())  # a stalled connection lost bytes: it is no use any more
-        self._call(self._listen())
-
-    def close(self) -> None:
-        self._call(self._refuse())
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(5)
-        self._loop.close()
-
-    def _call(self, coroutine: Any) -> Any:
-        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(10)
-
-    async def _listen(self) -> None:
-        if self._server is None:
-            self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port, reuse_address=True)
-
-    async def _refuse(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            self._server = None
-        await self._drop_connections()
-
-    async def _drop_connections(self) -> None:
-        for writer in list(self._writers):
-            writer.transport.abort()
-        self._writers.clear()
-
-    async def _accept(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
-        try:
-            upstream_reader, upstream_writer = await asyncio.open_connection("127.0.0.1", self._upstream_port)
-        except OSError:
-            client_writer.transport.abort()
-            return
-        self._writers |= {client_writer, upstream_writer}
-        await asyncio.gather(self._pipe(client_reader, upstream_writer), self._pipe(upstream_reader, client_writer),
-                             return_exceptions=True)
-        for writer in (client_writer, upstream_writer):
-            self._writers.discard(writer)
-            writer.transport.abort()
-
-    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        while data := await reader.read(65536):
-            if not self._stalled:
-                writer.write(data)
-                await writer.drain()
-        writer.transport.abort()
 
 
 # -- helpers: Warden over HTTP, and Redis as the test sees it ------------------------------------
@@ -210,14 +134,14 @@ def redis_client(redis_url: str) -> Iterator[redis_sync.Redis]:
 
 
 @pytest.fixture
-def proxy(redis_url: str) -> Iterator[RedisProxy]:
-    proxied = RedisProxy(URL(redis_url).port or 6379).start()
+def proxy(redis_url: str) -> Iterator[ThreadedTcpProxy]:
+    proxied = ThreadedTcpProxy(URL(redis_url).port or 6379).start()
     yield proxied
     proxied.close()
 
 
 @pytest.fixture
-def proxied_warden(tmp_path: Path, pg_dsn: str, redis_prefix: str, proxy: RedisProxy) -> Iterator[ThreadedWarden]:
+def proxied_warden(tmp_path: Path, pg_dsn: str, redis_prefix: str, proxy: ThreadedTcpProxy) -> Iterator[ThreadedWarden]:
     settings = warden_settings(tmp_path, pg_dsn, f"redis://127.0.0.1:{proxy.port}/0", redis_prefix)
     with running_warden(settings) as running:
         yield running
@@ -238,7 +162,7 @@ def api_for(http: aiohttp.ClientSession, warden: ThreadedWarden) -> Api:
 
 @pytest.mark.parametrize("outage", ["refused", "stalled"])
 async def test_whoami_answers_from_the_database_while_redis_is_down_and_caches_again_after(
-    proxied_warden: ThreadedWarden, proxy: RedisProxy, redis_client: redis_sync.Redis, redis_prefix: str, outage: str
+    proxied_warden: ThreadedWarden, proxy: ThreadedTcpProxy, redis_client: redis_sync.Redis, redis_prefix: str, outage: str
 ) -> None:
     async with aiohttp.ClientSession() as http:
         api = api_for(http, proxied_warden)
@@ -278,7 +202,7 @@ async def test_whoami_answers_from_the_database_while_redis_is_down_and_caches_a
 
 
 async def test_a_session_revoked_while_redis_was_down_stays_revoked_when_redis_returns(
-    proxied_warden: ThreadedWarden, proxy: RedisProxy, redis_client: redis_sync.Redis, redis_prefix: str
+    proxied_warden: ThreadedWarden, proxy: ThreadedTcpProxy, redis_client: redis_sync.Redis, redis_prefix: str
 ) -> None:
     """KNOWN BUG (services/session/cache.py `SessionCache.drop`, manager.py `revoke`): the revocation
     could not drop the cache entry written before the outage, and nothing retries the drop, so when
