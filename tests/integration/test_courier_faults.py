@@ -21,7 +21,8 @@ from shared.storage.tables import outbox_table
 from shared.storage.uow import UnitOfWorkFactory
 from tests.conftest import unique
 from tests.factories import running_warden, settings_for
-from tests.integration.test_bus_fault import CuttableProxy, delete_everything, through
+from tests.integration.test_bus_fault import delete_everything, through
+from tests.tcp_proxy import TcpProxy
 from tests.integration.test_courier import command, publish, wait_until
 from tests.smtp import SmtpServer, smtp_server  # noqa: F401  (the fixture)
 
@@ -79,9 +80,9 @@ class LoopThread:
 
 
 @pytest.fixture
-def proxied_amqp(amqp_vhost: str) -> Iterator[tuple[CuttableProxy, LoopThread, str]]:
+def proxied_amqp(amqp_vhost: str) -> Iterator[tuple[TcpProxy, LoopThread, str]]:
     loop = LoopThread()
-    proxy = CuttableProxy(5672)
+    proxy = TcpProxy(5672)
     loop.run(proxy.start())
     try:
         yield proxy, loop, through(proxy, amqp_vhost)
@@ -94,7 +95,7 @@ def proxied_amqp(amqp_vhost: str) -> Iterator[tuple[CuttableProxy, LoopThread, s
 @pytest.mark.rabbitmq
 def test_every_message_is_sent_once_across_a_broker_outage(
     tmp_path: Path, pg_dsn: str, smtp_server: SmtpServer, amqp_vhost: str,  # noqa: F811
-    proxied_amqp: tuple[CuttableProxy, LoopThread, str],
+    proxied_amqp: tuple[TcpProxy, LoopThread, str],
 ) -> None:
     proxy, loop, url = proxied_amqp
     exchange = unique("warden_test")
