@@ -133,7 +133,7 @@ async def build(infra: Infrastructure) -> ServiceRuntime:
     csrf = Csrf(config.public_base_url, secure=cookie.secure, same_site=cookie.same_site,
                 path=settings.get("cookies.path") or "/", domain=settings.get("cookies.domain"))
     engine = FlowEngine(config, core.uow, flows, csrf, sessions, identities, cookie, session_cookie_signer(settings))
-    code, link = CodeStrategy(), LinkStrategy(config.public_base_url)
+    code, link = CodeStrategy(config.public_base_url), LinkStrategy(config.public_base_url)
     by_use = {"code": code, "link": link}
     address_strategies = {k: by_use[settings.get(f"selfservice.flows.{k}.use") or "code"] for k in ("verification", "recovery")}
     proof = _proof(settings, config, core.uow, flows, identities)

@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from services.selfservice.flow.flow import BROWSER, ts
+from services.selfservice.flow.flow import API, BROWSER, ts
 from services.selfservice.flow.request import read_body
 from services.selfservice.flows.verification.address_flow import new_address_flow
 from shared import errors
@@ -22,7 +22,8 @@ async def _prepare(c: Any, request: web.Request, method: str) -> tuple[Any, dict
     if identity is None:
         raise errors.NotFound("The requested identity does not exist.", message="Unable to locate the resource")
     lifespan = parse_duration(body["expires_in"]) if body.get("expires_in") else c.proof.lifespans[method]
-    flow = await new_address_flow(c, request, "recovery", BROWSER)
+    flow_type = API if body.get("flow_type") == API else BROWSER
+    flow = await new_address_flow(c, request, "recovery", flow_type)
     flow.internal["admin"] = True  # opened from a link the operator passed on: no CSRF cookie to bind yet
     address = next((a["value"] for a in identity.get("recovery_addresses") or []), "")
     async with c.uow() as uow:
@@ -40,7 +41,7 @@ async def _prepare(c: Any, request: web.Request, method: str) -> tuple[Any, dict
 def create_code(c: Any):  # type: ignore[no-untyped-def]
     async def handler(request: web.Request) -> web.Response:
         flow, _identity, lifespan, code = await _prepare(c, request, "code")
-        link = f"{c.config.public_base_url.rstrip('/')}/self-service/recovery?{urlencode({'flow': flow.id})}"
+        link = f"{c.config.flows['recovery'].ui_url}?{urlencode({'flow': flow.id})}"  # the UI, where the code is typed
         return web.json_response({"recovery_link": link, "recovery_code": code, "expires_at": ts(flow.issued_at + lifespan)}, status=201)
     return handler
 

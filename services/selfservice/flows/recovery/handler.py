@@ -34,24 +34,29 @@ async def recovered(c: Any, request: web.Request, flow: Flow, redeemed: Redeemed
         flow.ui.messages.append(text.recovery_token_invalid())
         return await c.engine.respond_invalid(request, flow)
     method = f"{redeemed.method}_recovery"
+    if not flow.internal.get("admin") and redeemed.address:
+        # The mail reached its owner: the address is proven too (Kratos's markRecoveryAddressVerified).
+        await c.engine.identities.mark_address_verified(redeemed.via, redeemed.address)
     issued = await c.engine.sessions.issue_session(identity["id"], [{"method": method, "aal": "aal1"}], device(request), identity)
     settings = await new_settings_flow(c, request, flow.type, identity, issued["session"])
     settings.ui.messages.append(text.recovery_successful(settings.expires_at, settings.issued_at))
     await _save(c, settings)
     settings_url = f"{c.config.flows['settings'].ui_url}?{urlencode({'flow': settings.id})}"
     flow.state = "passed_challenge"
-    flow.fields["continue_with"] = [
-        *([{"action": "set_ory_session_token", "ory_session_token": issued["session_token"]}] if flow.type == API else []),
-        {"action": "show_settings_ui", "flow": {"id": settings.id, "url": settings_url}},
-    ]
     await c.events.closed(flow, "selfservice.recovery.succeeded", {"identity_id": identity["id"], "method": method})
     if flow.type == API:
-        return web.json_response(flow.to_json())
+        # The token is in this answer only, never stored with the flow (anyone may fetch a flow by id).
+        continue_with = [
+            {"action": "set_ory_session_token", "ory_session_token": issued["session_token"]},
+            {"action": "show_settings_ui", "flow": {"id": settings.id, "url": settings_url}},
+        ]
+        return web.json_response({**flow.to_json(), "continue_with": continue_with})
     response: web.StreamResponse
     if wants_json(request):
         response = web.json_response(BrowserLocationChangeRequired(settings_url).to_json(), status=422)
     else:
         response = see_other(settings_url)
+    c.engine.csrf.set_cookie(response, settings.csrf_token)  # the settings flow is bound to this browser
     return c.engine.with_session_cookie(response, issued["session_token"], issued["session"])
 
 

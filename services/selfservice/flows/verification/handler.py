@@ -23,8 +23,10 @@ async def verified(c: Any, request: web.Request, flow: Flow, redeemed: Redeemed)
     flow.ui.nodes = [n for n in flow.ui.nodes if n.name == "csrf_token"]
     flow.ui.messages.append(text.email_verified())
     await c.events.closed(flow, "selfservice.verification.succeeded", {"identity_id": (identity or {}).get("id")})
-    if request.method == "GET" and flow.type != API and not wants_json(request):
-        return see_other(flow.return_to or c.config.after_return_url(KIND))  # a link followed from a mail
+    if request.method == "GET" and not wants_json(request):  # a link followed from a mail, in a browser
+        if flow.type == API:  # signed up in an app, opened the mail on the phone: show the result page
+            return c.engine.ui_redirect(flow)
+        return see_other(flow.return_to or c.config.after_return_url(KIND))
     return show(c, request, flow)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from services.selfservice.flow.flow import Flow
 from services.selfservice.flow.ui import input_node
@@ -11,6 +12,9 @@ from shared import text
 
 class CodeStrategy:
     method = "code"
+
+    def __init__(self, public_base_url: str) -> None:
+        self._base = public_base_url.rstrip("/")
 
     def populate(self, flow: Flow, kind: str) -> None:
         flow.ui.add(
@@ -32,7 +36,11 @@ class CodeStrategy:
         flow.ui.messages.append(sent)
 
     def template_data(self, flow: Flow, kind: str, secret: str) -> dict[str, Any]:
-        return {"VerificationCode" if kind == "verification" else "RecoveryCode": secret}
+        if kind == "recovery":
+            return {"RecoveryCode": secret}
+        # As Kratos: the mail also links to the flow with the code, for one click instead of typing.
+        url = f"{self._base}/self-service/verification?{urlencode({'flow': flow.id, 'code': secret})}"
+        return {"VerificationCode": secret, "VerificationURL": url}
 
     def template_type(self, kind: str, valid: bool) -> str:
         return f"{kind}_code_{'valid' if valid else 'invalid'}"

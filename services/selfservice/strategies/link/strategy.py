@@ -24,7 +24,7 @@ class LinkStrategy:
 
     def after_sending(self, flow: Flow, kind: str, address: str) -> None:
         flow.ui.set_value("email", address)
-        flow.ui.messages.append(text.verification_email_sent() if kind == "verification" else text.recovery_email_sent())
+        flow.ui.messages.append(text.verification_link_sent() if kind == "verification" else text.recovery_link_sent())
 
     def template_data(self, flow: Flow, kind: str, secret: str) -> dict[str, Any]:
         url = f"{self._base}/self-service/{kind}?{urlencode({'flow': flow.id, 'token': secret})}"

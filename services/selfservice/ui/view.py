@@ -1,0 +1,127 @@
+"""What the built-in UI renders from a flow's JSON, grouped the way Kratos's reference UI groups it:
+the `default` group's nodes (CSRF token, identifier, traits) go into every method's form, then one
+form per method group, in the order the flow lists them. Reads the same JSON an external UI gets
+from `GET /self-service/<flow>/flows`, so it depends on the contract and not on Warden's internals."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+DEFAULT = "default"
+# Social sign-in forms only need the hidden default nodes: a required identifier would block them.
+HIDDEN_DEFAULTS_ONLY = frozenset({"oidc", "saml"})
+GROUP_TITLES = {
+    "password": "Password", "profile": "Profile", "code": "One-time code", "link": "Email link",
+    "oidc": "Sign in with a provider", "saml": "Single sign-on", "totp": "Authenticator app",
+    "lookup_secret": "Backup recovery codes", "webauthn": "Hardware token", "passkey": "Passkey",
+    "identifier_first": "Identifier", "captcha": "Captcha",
+}
+# Input attributes passed through to the HTML element (anything else, `onclick` included, is dropped).
+PASSED_ATTRIBUTES = ("required", "disabled", "autocomplete", "pattern", "maxlength")
+_UNSAFE_ID = re.compile(r"[^A-Za-z0-9_.-]")
+
+
+@dataclass(frozen=True)
+class Field:
+    kind: str  # hidden, input, checkbox, submit, text, img, a
+    id: str
+    name: str
+    type: str
+    value: Any  # the input's value; for text nodes the text, for img the src, for a the href
+    label: str
+    attrs: dict[str, Any] = field(default_factory=dict)
+    messages: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def invalid(self) -> bool:
+        return any(m.get("type") == "error" for m in self.messages)
+
+
+@dataclass(frozen=True)
+class Section:
+    group: str
+    title: str
+    fields: list[Field]
+
+
+def sections(ui: dict[str, Any]) -> list[Section]:
+    nodes = ui.get("nodes") or []
+    defaults = [n for n in nodes if n.get("group") == DEFAULT]
+    groups = list(dict.fromkeys(n.get("group") for n in nodes if n.get("group") != DEFAULT))
+    if not groups:
+        return [Section(DEFAULT, "", _fields(defaults, DEFAULT))] if defaults else []
+    found = []
+    for group in groups:
+        shared = [n for n in defaults if group not in HIDDEN_DEFAULTS_ONLY or _input_type(n) == "hidden"]
+        own = [n for n in nodes if n.get("group") == group]
+        found.append(Section(group, GROUP_TITLES.get(group, group.replace("_", " ").capitalize()), _fields(shared + own, group)))
+    return [s for s in found if s.fields]
+
+
+def _fields(nodes: list[dict[str, Any]], group: str) -> list[Field]:
+    return [f for f in (_field(n, group) for n in nodes) if f is not None]
+
+
+def _field(node: dict[str, Any], group: str) -> Field | None:
+    attributes = node.get("attributes") or {}
+    label = _text((node.get("meta") or {}).get("label"))
+    messages = list(node.get("messages") or [])
+    kind = node.get("type")
+    if kind == "text":
+        return Field("text", _id(attributes.get("id") or group), "", "", _text(attributes.get("text")), label, {}, messages)
+    if kind == "img":
+        return Field("img", _id(attributes.get("id") or group), "", "", attributes.get("src", ""), label, {}, messages)
+    if kind == "a":
+        return Field("a", _id(attributes.get("id") or group), "", "", attributes.get("href", ""), _text(attributes.get("title")) or label, {}, messages)
+    if kind != "input":
+        return None  # script nodes: this UI runs without JavaScript
+    return _input(node, group, attributes, label, messages)
+
+
+def _input(node: dict[str, Any], group: str, attributes: dict[str, Any], label: str, messages: list[dict[str, Any]]) -> Field | None:
+    name, input_type = str(attributes.get("name") or ""), _input_type(node)
+    attrs = {k: attributes[k] for k in PASSED_ATTRIBUTES if attributes.get(k) not in (None, False, "")}
+    element_id = _id(f"{group}-{name}")
+    value = attributes.get("value")
+    if input_type == "hidden":
+        return Field("hidden", element_id, name, input_type, _form_value(value), label, {}, messages)
+    if input_type in ("submit", "button"):
+        if attributes.get("onclick") or attributes.get("onclickTrigger"):
+            return None  # WebAuthn and passkey buttons need JavaScript
+        return Field("submit", element_id, name, "submit", _form_value(value), label or _form_value(value), attrs, messages)
+    if input_type == "checkbox":
+        return Field("checkbox", element_id, name, input_type, value is True or value == "true", label or name, attrs, messages)
+    if input_type == "password":
+        value = None  # never echo a password back, whatever the flow holds
+    return Field("input", element_id, name, input_type, None if value is None else _form_value(value), label or name, attrs, messages)
+
+
+def _input_type(node: dict[str, Any]) -> str:
+    return str((node.get("attributes") or {}).get("type") or "text")
+
+
+def _text(message: Any) -> str:
+    return str(message.get("text") or "") if isinstance(message, dict) else ""
+
+
+def _form_value(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _id(raw: str) -> str:
+    return _UNSAFE_ID.sub("-", raw)
+
+
+def trait_rows(traits: Any, prefix: str = "") -> list[tuple[str, str]]:
+    """An identity's traits as (dotted path, text) rows, nested objects flattened."""
+    if isinstance(traits, dict):
+        return [row for key, value in traits.items() for row in trait_rows(value, f"{prefix}{key}.")]
+    if isinstance(traits, list):
+        return [(prefix.rstrip("."), ", ".join(_form_value(v) for v in traits))]
+    return [(prefix.rstrip("."), _form_value(traits))]
