@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.factories import running_warden, settings_for  # noqa: E402
 
-PG_ADMIN = os.environ.get("WARDEN_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+from resources import pg  # noqa: E402  (bench/ is on the path when run as a script)
 HASH = bcrypt.hashpw(b"imported password", bcrypt.gensalt(4)).decode()
 
 
@@ -57,21 +57,11 @@ def _batched(http: urllib3.PoolManager, admin: str, count: int, batch: int = 100
     return count / (time.perf_counter() - started)
 
 
-async def _pg(statement: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(PG_ADMIN)
-    try:
-        await conn.execute(statement)
-    finally:
-        await conn.close()
-
-
 def run(engine: str, count: int, single: int) -> tuple[float, float]:
     with tempfile.TemporaryDirectory() as tmp:
         name = f"warden_bench_{uuid.uuid4().hex[:10]}"
         if engine == "postgres":
-            asyncio.run(_pg(f'CREATE DATABASE "{name}"'))
+            pg(f'CREATE DATABASE "{name}"')
             dsn = f"postgres://postgres@127.0.0.1:5432/{name}?sslmode=disable"
         else:
             dsn = f"sqlite://{tmp}/bench.sqlite"
@@ -81,7 +71,7 @@ def run(engine: str, count: int, single: int) -> tuple[float, float]:
                 return _single(http, warden.admin_url, single), _batched(http, warden.admin_url, count)
         finally:
             if engine == "postgres":
-                asyncio.run(_pg(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                pg(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def main() -> None:

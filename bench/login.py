@@ -56,7 +56,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-PG_ADMIN = os.environ.get("WARDEN_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+from resources import PG_ADMIN, pg  # noqa: E402  (bench/ is on the path when run as a script)
 REDIS_URL = os.environ.get("WARDEN_BENCH_REDIS", "redis://127.0.0.1:6379/0")
 PASSWORD = "correct horse battery staple {}"
 TICK = os.sysconf("SC_CLK_TCK")
@@ -253,17 +253,6 @@ def cpu_window(before: CpuSnapshot, after: CpuSnapshot, server_pid: int, exclude
 # -- resources and the server -------------------------------------------------------------------
 
 
-def _pg(statement: str) -> None:
-    import asyncpg
-
-    async def execute() -> None:
-        conn = await asyncpg.connect(PG_ADMIN)
-        try:
-            await conn.execute(statement)
-        finally:
-            await conn.close()
-
-    asyncio.run(execute())
 
 
 PG_COUNTERS = ("xact_commit", "xact_rollback", "tup_returned", "tup_fetched", "tup_inserted", "tup_updated")
@@ -300,7 +289,7 @@ def fresh_run() -> Iterator[Run]:
 
     name = f"warden_bench_{uuid.uuid4().hex[:10]}"
     with tempfile.TemporaryDirectory(prefix=name) as workdir:
-        _pg(f'CREATE DATABASE "{name}"')
+        pg(f'CREATE DATABASE "{name}"')
         try:
             yield Run(name, f"postgres://postgres@127.0.0.1:5432/{name}?sslmode=disable", f"{name}:", Path(workdir))
         finally:
@@ -309,7 +298,7 @@ def fresh_run() -> Iterator[Run]:
             if keys:
                 client.delete(*keys)
             client.close()
-            _pg(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            pg(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def http(method: str, url: str, body: object = None, headers: dict[str, str] | None = None,

@@ -45,7 +45,7 @@ from pathlib import Path
 import redis
 
 ROOT = Path(__file__).resolve().parent.parent
-PG_ADMIN = os.environ.get("WARDEN_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+from resources import PG_ADMIN, pg  # noqa: E402  (bench/ is on the path when run as a script)
 REDIS_URL = os.environ.get("WARDEN_BENCH_REDIS", "redis://127.0.0.1:6379/0")
 AMQP_BASE = os.environ.get("WARDEN_BENCH_AMQP", "amqp://guest:guest@127.0.0.1:5672")
 INTERNAL_TOKEN = "bench-internal-token"
@@ -64,17 +64,6 @@ class Run:
     workdir: Path
 
 
-def _pg(statement: str) -> None:
-    import asyncpg
-
-    async def execute() -> None:
-        conn = await asyncpg.connect(PG_ADMIN)
-        try:
-            await conn.execute(statement)
-        finally:
-            await conn.close()
-
-    asyncio.run(execute())
 
 
 def _rabbitmqctl(*args: str) -> None:
@@ -85,7 +74,7 @@ def _rabbitmqctl(*args: str) -> None:
 def fresh_run() -> Iterator[Run]:
     name = f"warden_bench_{uuid.uuid4().hex[:10]}"
     with tempfile.TemporaryDirectory(prefix=name) as workdir:
-        _pg(f'CREATE DATABASE "{name}"')
+        pg(f'CREATE DATABASE "{name}"')
         try:
             _rabbitmqctl("add_vhost", name)
             try:
@@ -100,7 +89,7 @@ def fresh_run() -> Iterator[Run]:
                     client.delete(*keys)
                 client.close()
         finally:
-            _pg(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            pg(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 # -- processes ----------------------------------------------------------------------------------

@@ -18,21 +18,8 @@ from shared.adapters.rabbitmq.bus import RabbitMqBus
 from shared.bus.envelope import Envelope
 from shared.bus.ports import Bus, Handler, Subscription
 from shared.errors import BusUnavailable
+from tests.rabbit import delete_everything
 from tests.conftest import eventually, unique
-
-
-async def delete_everything(url: str, exchange: str, queues: Sequence[str]) -> None:
-    """Removes what a RabbitMqBus on `exchange` declared for `queues`, so tests leave no trace."""
-    connection = await aio_pika.connect(url)
-    try:
-        channel = await connection.channel()
-        for queue in queues:
-            await channel.queue_delete(f"{exchange}.{queue}")
-            await channel.queue_delete(f"{exchange}.{queue}.dlq")
-        await channel.exchange_delete(exchange)
-        await channel.exchange_delete(f"{exchange}.dlx")
-    finally:
-        await connection.close()
 
 
 @dataclass

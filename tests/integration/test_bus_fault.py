@@ -29,6 +29,7 @@ from shared.storage.migrations import MigrationSet, upgrade
 from shared.storage.tables import outbox_table, processed_events_table
 from shared.storage.uow import UnitOfWork, UnitOfWorkFactory
 from tests.tcp_proxy import TcpProxy
+from tests.rabbit import delete_everything
 from tests.conftest import eventually, free_port
 
 MIGRATIONS = MigrationSet("identity", Path(__file__).resolve().parents[2] / "services/identity/migrations")
@@ -58,20 +59,6 @@ class FailureCounter:
             raise
 
 
-
-
-async def delete_everything(url: str, exchange: str, queues: Sequence[str]) -> None:
-    """Removes what a RabbitMqBus on `exchange` declared for `queues`, so tests leave no trace."""
-    connection = await aio_pika.connect(url)
-    try:
-        channel = await connection.channel()
-        for queue in queues:
-            await channel.queue_delete(f"{exchange}.{queue}")
-            await channel.queue_delete(f"{exchange}.{queue}.dlq")
-        await channel.exchange_delete(exchange)
-        await channel.exchange_delete(f"{exchange}.dlx")
-    finally:
-        await connection.close()
 
 
 @pytest.fixture

@@ -21,7 +21,8 @@ from shared.storage.tables import outbox_table
 from shared.storage.uow import UnitOfWorkFactory
 from tests.conftest import unique
 from tests.factories import running_warden, settings_for
-from tests.integration.test_bus_fault import delete_everything, through
+from tests.integration.test_bus_fault import through
+from tests.rabbit import delete_everything
 from tests.tcp_proxy import TcpProxy
 from tests.integration.test_courier import command, publish, wait_until
 from tests.smtp import SmtpServer, smtp_server  # noqa: F401  (the fixture)
