@@ -36,6 +36,7 @@ from services.selfservice.strategies.link.strategy import LinkStrategy
 from services.selfservice.strategies.profile.settings import ProfileStrategy
 from services.selfservice.tables import selfservice_tables
 from services.selfservice.traits import TraitSchemas
+from services.selfservice.ui.handler import ROUTES as UI_ROUTES
 from shared.clients.ports import IdentityClient, SessionClient
 from shared.cookies import CookieConfig, session_cookie_signer
 from shared.errors import ConfigError
@@ -165,6 +166,7 @@ DEFINITION = ServiceDefinition(
         *map(with_browser_errors, [*LOGIN_ROUTES, *REGISTRATION_ROUTES, *LOGOUT_ROUTES, *SETTINGS_ROUTES,
                                    *RECOVERY_ROUTES, *VERIFICATION_ROUTES]),
         *ERROR_ROUTES, *RECOVERY_ADMIN_ROUTES, info_route(NAME),
+        *UI_ROUTES,
     ],
     build=build,
     depends_on=("identity", "session"),

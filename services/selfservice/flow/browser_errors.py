@@ -26,6 +26,8 @@ def redirect_browser_errors(c: Any, handler: Handler) -> Handler:
             # Fetching a flow (`…/flows`) is an API call for the UI, which always wants the JSON error.
             if wants_json(request) or request.path.endswith(("/api", "/flows")):
                 raise
+            if redirect := error.siblings.get("redirect_browser_to"):
+                return see_other(redirect)  # e.g. a settings change that needs a fresh sign-in
             async with c.uow() as uow:
                 error_id = await c.flows.add_error(uow.connection, error.to_json()["error"])
                 await uow.commit()

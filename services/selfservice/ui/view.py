@@ -54,10 +54,12 @@ def sections(ui: dict[str, Any]) -> list[Section]:
         return [Section(DEFAULT, "", _fields(defaults, DEFAULT))] if defaults else []
     found = []
     for group in groups:
+        own = _fields([n for n in nodes if n.get("group") == group], group)
+        if all(f.kind == "hidden" for f in own):
+            continue  # a method this UI cannot render (WebAuthn, passkeys: JavaScript only)
         shared = [n for n in defaults if group not in HIDDEN_DEFAULTS_ONLY or _input_type(n) == "hidden"]
-        own = [n for n in nodes if n.get("group") == group]
-        found.append(Section(group, GROUP_TITLES.get(group, group.replace("_", " ").capitalize()), _fields(shared + own, group)))
-    return [s for s in found if s.fields]
+        found.append(Section(group, GROUP_TITLES.get(group, group.replace("_", " ").capitalize()), _fields(shared, group) + own))
+    return found
 
 
 def _fields(nodes: list[dict[str, Any]], group: str) -> list[Field]:
@@ -119,7 +121,9 @@ def _id(raw: str) -> str:
 
 
 def trait_rows(traits: Any, prefix: str = "") -> list[tuple[str, str]]:
-    """An identity's traits as (dotted path, text) rows, nested objects flattened."""
+    """An identity's traits as (dotted path, text) rows, nested objects flattened, empty ones left out."""
+    if traits is None or traits == "":
+        return []
     if isinstance(traits, dict):
         return [row for key, value in traits.items() for row in trait_rows(value, f"{prefix}{key}.")]
     if isinstance(traits, list):

@@ -1,0 +1,187 @@
+"""The built-in UI under `/ui/` (DESIGN §6), server-rendered and working like Kratos's reference UI
+(kratos-selfservice-ui-node): a flow page without `?flow=` starts a browser flow; with it, it loads
+the flow as `GET /self-service/<flow>/flows` does and renders its nodes; a flow that is gone,
+expired or not this browser's is replaced by a new one. Where the UI lives is the config's
+business (`selfservice.flows.*.ui_url`); these routes answer at the defaults that point here."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+from urllib.parse import urlencode
+
+from aiohttp import web
+from yarl import URL
+
+from services.selfservice.config import FLOW_KINDS
+from services.selfservice.flow.browser_errors import with_browser_errors
+from services.selfservice.flow.engine import see_other
+from services.selfservice.flow.errors import IdentityMismatch, NoActiveSession
+from services.selfservice.flows.error.handler import STUB
+from services.selfservice.flows.logout.handler import create_browser_logout
+from services.selfservice.ui.pages import STYLESHEET, Pages, stylesheet_response
+from services.selfservice.ui.view import sections, trait_rows
+from shared.errors import WardenError
+from shared.service import Route
+
+WELCOME_PATH, ERROR_PATH, STYLESHEET_PATH = "/ui/welcome", "/ui/error", "/ui/style.css"
+# What the reference UI forwards to the init endpoint (the login flow's own query fields).
+INIT_PARAMS = {"login": ("return_to", "refresh", "aal")}
+# Statuses the reference UI answers with a new flow (`redirectOnSoftError`): gone, expired, another
+# browser's (CSRF), and for settings no session or another identity's flow.
+SOFT_ERRORS = frozenset({401, 403, 404, 410})
+TITLES = {"login": "Sign in", "registration": "Create an account", "settings": "Account settings",
+          "recovery": "Recover your account", "verification": "Verify your account"}
+Link = tuple[str, str]
+LogoutUrl = Callable[[web.Request], Awaitable[str | None]]
+
+
+def init_url(c: Any, kind: str, query: Mapping[str, str]) -> str:
+    params = {k: query[k] for k in INIT_PARAMS.get(kind, ("return_to",)) if query.get(k)}
+    url = f"{c.config.public_base_url.rstrip('/')}/self-service/{kind}/browser"
+    return f"{url}?{urlencode(params)}" if params else url
+
+
+async def load_flow(c: Any, request: web.Request, kind: str, flow_id: str) -> dict[str, Any]:
+    """The flow's public JSON, with the checks of `GET /self-service/<kind>/flows?id=`."""
+    as_fetch = request.clone(rel_url=URL.build(path=f"/self-service/{kind}/flows", query={"id": flow_id}))
+    flow = await c.engine.load_for_reading(as_fetch, kind)
+    if kind == "settings":
+        session = await c.engine.current_session(request)
+        if session is None:
+            raise NoActiveSession()
+        if session["identity"]["id"] != flow.internal.get("identity_id"):
+            raise IdentityMismatch()
+    return flow.to_json()
+
+
+def logout_url_finder(c: Any) -> LogoutUrl:
+    """The URL `GET /self-service/logout/browser` hands out, or None without a session."""
+    create = create_browser_logout(c)
+
+    async def find(request: web.Request) -> str | None:
+        try:
+            response = await create(request)
+        except WardenError:
+            return None
+        return str(json.loads(response.body)["logout_url"])  # type: ignore[arg-type]
+
+    return find
+
+
+def flow_page(kind: str):  # type: ignore[no-untyped-def]
+    def bind(c: Any):  # type: ignore[no-untyped-def]
+        pages, logout_url = Pages(), logout_url_finder(c)
+
+        async def handler(request: web.Request) -> web.StreamResponse:
+            flow_id = request.query.get("flow")
+            if not flow_id:
+                return see_other(init_url(c, kind, request.query))
+            try:
+                flow = await load_flow(c, request, kind, flow_id)
+            except WardenError as error:
+                if error.code in SOFT_ERRORS:
+                    return see_other(init_url(c, kind, request.query))
+                raise
+            ui = flow["ui"]
+            return pages.render(
+                "flow.html", title=_title(kind, flow), kind=kind, ui_messages=ui.get("messages") or [],
+                sections=sections(ui), action=ui["action"], method=ui["method"],
+                links=await _flow_links(c, request, kind, flow, logout_url),
+            )
+
+        return handler
+
+    return bind
+
+
+def _title(kind: str, flow: dict[str, Any]) -> str:
+    if kind == "login" and flow.get("refresh"):
+        return "Confirm it's you"
+    if kind == "login" and flow.get("requested_aal") == "aal2":
+        return "Second factor"
+    return TITLES[kind]
+
+
+async def _flow_links(c: Any, request: web.Request, kind: str, flow: dict[str, Any], logout_url: LogoutUrl) -> list[Link]:
+    ui_url = {k: _with_return_to(f.ui_url, flow.get("return_to")) for k, f in c.config.flows.items()}
+    links: list[Link] = []
+    if kind == "login":
+        if c.config.flows["registration"].enabled:
+            links.append(("Create an account", ui_url["registration"]))
+        if c.config.flows["recovery"].enabled:
+            links.append(("Forgot your password?", ui_url["recovery"]))
+    if kind in ("registration", "recovery"):
+        links.append(("Sign in", ui_url["login"]))
+    if kind in ("settings", "verification"):
+        links.append(("Back", flow.get("return_to") or c.config.default_return_url))
+    if kind == "settings" or (kind == "login" and (flow.get("refresh") or flow.get("requested_aal") == "aal2")):
+        if (url := await logout_url(request)) is not None:
+            links.append(("Log out", url))
+    return links
+
+
+def _with_return_to(url: str, return_to: str | None) -> str:
+    return f"{url}{'&' if '?' in url else '?'}{urlencode({'return_to': return_to})}" if return_to else url
+
+
+def welcome(c: Any):  # type: ignore[no-untyped-def]
+    pages, logout_url = Pages(), logout_url_finder(c)
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        session = await c.engine.current_session(request)
+        flows = c.config.flows
+        if session is None:
+            links = [("Sign in", flows["login"].ui_url)]
+            if flows["registration"].enabled:
+                links.append(("Create an account", flows["registration"].ui_url))
+            return pages.render("welcome.html", title="Welcome", session=None, traits=[], links=links)
+        links = [("Account settings", flows["settings"].ui_url)]
+        if flows["verification"].enabled:
+            links.append(("Verify your email address", flows["verification"].ui_url))
+        if (url := await logout_url(request)) is not None:
+            links.append(("Log out", url))
+        traits = trait_rows((session.get("identity") or {}).get("traits") or {})
+        return pages.render("welcome.html", title="Welcome", session=session, traits=traits, links=links)
+
+    return handler
+
+
+def error_page(c: Any):  # type: ignore[no-untyped-def]
+    """Shows a stored self-service error, as `GET /self-service/errors?id=` returns it."""
+    pages = Pages()
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        error_id = request.query.get("id", "")
+        found = {"id": error_id, "error": STUB} if error_id == "stub:500" else await _stored_error(c, error_id)
+        links = [("Back", c.config.default_return_url), ("Sign in", c.config.flows["login"].ui_url)]
+        if found is None:
+            return pages.render("error.html", status=404, title="Error not found", error=None, links=links)
+        return pages.render("error.html", title="An error occurred", error=found["error"], links=links)
+
+    return handler
+
+
+async def _stored_error(c: Any, error_id: str) -> dict[str, Any] | None:
+    if not error_id:
+        return None
+    async with c.uow() as uow:
+        found: dict[str, Any] | None = await c.flows.get_error(uow.connection, error_id)
+    return found
+
+
+def stylesheet(_c: Any):  # type: ignore[no-untyped-def]
+    css = STYLESHEET.read_bytes()
+
+    async def handler(_request: web.Request) -> web.StreamResponse:
+        return stylesheet_response(css)
+
+    return handler
+
+
+PAGES = [*(Route("public", "GET", f"/ui/{kind}", flow_page(kind)) for kind in FLOW_KINDS),
+         Route("public", "GET", WELCOME_PATH, welcome)]
+# The error page renders errors itself: sending its own failures to the error UI would loop.
+ROUTES = [*map(with_browser_errors, PAGES), Route("public", "GET", ERROR_PATH, error_page),
+          Route("public", "GET", STYLESHEET_PATH, stylesheet)]
