@@ -368,3 +368,18 @@ def test_identity_schema_is_an_email_and_password_schema() -> None:
     assert email["format"] == "email"
     assert email["ory.sh/kratos"]["credentials"]["password"]["identifier"] is True
     jsonschema.validate({"traits": {"email": "ada@example.com"}}, schema)
+
+
+def test_docker_compose_config_is_valid() -> None:
+    """What `docker compose config` checks, run by the compose tool itself (it needs no engine)."""
+    import os
+    import shutil
+    import subprocess
+
+    tool = shutil.which("docker-compose")
+    if tool is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("docker-compose is not installed (.ci/run installs it)")
+        pytest.skip("docker-compose is not installed")
+    result = subprocess.run([tool, "-f", "docker-compose.yml", "config", "-q"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
