@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Table, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 MAX_ATTEMPTS = 5
@@ -45,37 +45,38 @@ class OneTimeCodes:
         self, conn: AsyncConnection, *, flow_id: str, kind: str, method: str, address: str, via: str,
         identity_id: str | None, lifespan: timedelta,
     ) -> str:
-        """A new secret for the flow; earlier unused ones of the same flow stop working (a resend)."""
+        """A new secret for the flow; earlier unused ones of the same flow stop working (a resend).
+        The flow's wrong tries carry over: asking for a new code does not buy more guesses."""
         c = self._t.c
+        tried = (await conn.execute(select(func.max(c.attempts)).where(c.flow_id == flow_id, c.kind == kind))).scalar()
         await conn.execute(update(self._t).where(c.flow_id == flow_id, c.kind == kind, c.used_at.is_(None)).values(used_at=now()))
         secret = f"{secrets.randbelow(10**6):06d}" if method == CODE else secrets.token_urlsafe(32)
         await conn.execute(insert(self._t).values(
             id=str(uuid.uuid4()), flow_id=flow_id, kind=kind, method=method, secret_hash=self._digest(secret),
-            address=address, via=via, identity_id=identity_id, attempts=0, expires_at=now() + lifespan, created_at=now()))
+            address=address, via=via, identity_id=identity_id, attempts=tried or 0, expires_at=now() + lifespan,
+            created_at=now()))
         return secret
 
     async def redeem(self, conn: AsyncConnection, *, flow_id: str, kind: str, method: str, secret: str) -> Redeemed | None:
         """The code's record if it is right, unused, unexpired and the flow has tries left; else None.
-        A wrong try counts against the flow either way."""
+
+        Every try is counted before it is compared, by an UPDATE that locks the flow's codes until the
+        caller commits: concurrent tries queue, so no more than MAX_ATTEMPTS are ever compared, and a
+        code is consumed by a conditional UPDATE, so two requests can never both redeem it."""
         c = self._t.c
-        rows = (await conn.execute(select(self._t).where(
-            c.flow_id == flow_id, c.kind == kind, c.method == method, c.used_at.is_(None), c.expires_at > now()))).all()
-        if not rows or max(r.attempts for r in rows) >= MAX_ATTEMPTS:
+        usable = (c.flow_id == flow_id, c.kind == kind, c.method == method, c.used_at.is_(None), c.expires_at > now())
+        await conn.execute(update(self._t).where(c.flow_id == flow_id, c.kind == kind).values(attempts=c.attempts + 1))
+        rows = (await conn.execute(select(self._t).where(*usable))).all()
+        if not rows or max(r.attempts for r in rows) > MAX_ATTEMPTS:
             return None
         digest = self._digest(secret.strip())
         match = next((r for r in rows if hmac.compare_digest(r.secret_hash, digest)), None)
         if match is None:
-            await conn.execute(update(self._t).where(c.flow_id == flow_id, c.kind == kind).values(attempts=c.attempts + 1))
             return None
-        await conn.execute(update(self._t).where(c.id == match.id).values(used_at=now()))
+        consumed = await conn.execute(update(self._t).where(c.id == match.id, c.used_at.is_(None)).values(used_at=now()))
+        if consumed.rowcount != 1:
+            return None
         return Redeemed(match.flow_id, match.method, match.address, match.via, match.identity_id)
-
-    async def flow_of_token(self, conn: AsyncConnection, kind: str, token: str) -> str | None:
-        """The flow a link token belongs to (links arrive with the flow id too, but a token alone is
-        enough to find it, as in Kratos's admin recovery links)."""
-        row = (await conn.execute(select(self._t.c.flow_id).where(
-            self._t.c.kind == kind, self._t.c.method == LINK, self._t.c.secret_hash == self._digest(token)))).first()
-        return row.flow_id if row else None
 
 
 def courier_message(template_type: str, recipient: str, channel: str, **template_data: Any) -> dict[str, Any]:
