@@ -12,11 +12,14 @@ from datetime import datetime, timezone
 
 request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 
-# Session tokens, bearer credentials, and `password`/`token`/`code`/`secret` assignments.
+# Session tokens, bearer credentials, and values assigned to names that hold secrets (quoted values
+# are masked up to their closing quote, so a passphrase with spaces goes whole).
+_SECRET_NAMES = r"(?:password|passwd|token|secret|code|dsn|input_value|hashed_password)"
 _SECRET_PATTERNS = [
     (re.compile(r"ory_[a-z]{2}_[A-Za-z0-9_\-]+"), "ory_**_[redacted]"),
     (re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=\-]+"), r"\1[redacted]"),
-    (re.compile(r"(?i)((?:password|passwd|token|secret|code|dsn)[\"']?\s*[=:]\s*[\"']?)[^\s\"'&,}]+"), r"\1[redacted]"),
+    (re.compile(rf"(?i)({_SECRET_NAMES}\w*[\"']?\s*[=:]\s*)([\"'])(?:(?!\2).)*\2"), r"\1\2[redacted]\2"),
+    (re.compile(rf"(?i)({_SECRET_NAMES}\w*[\"']?\s*[=:]\s*)(?![\"'])[^\s&,}}\]]+"), r"\1[redacted]"),
     (re.compile(r"(?i)(://[^:/@\s]+:)[^@\s]+@"), r"\1[redacted]@"),
 ]
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
@@ -46,7 +49,8 @@ class _JsonFormatter(logging.Formatter):
         entry.update({k: v for k, v in vars(record).items() if k not in _STANDARD})
         if record.exc_info:
             entry["stack"] = self.formatException(record.exc_info)
-        return redact(json.dumps(entry, default=str))
+        # Masked before encoding: JSON's escaped quotes would hide `"password": "…"` from the patterns.
+        return json.dumps({k: redact(v) if isinstance(v, str) else v for k, v in entry.items()}, default=lambda o: redact(str(o)))
 
 
 class _TextFormatter(logging.Formatter):

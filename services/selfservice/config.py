@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+import posixpath
+from urllib.parse import unquote, urljoin, urlsplit
 
 from shared.units import parse_duration
 
@@ -65,13 +66,17 @@ class SelfserviceConfig:
 
     def return_to_allowed(self, url: str) -> bool:
         """Kratos's rule: same scheme and host as an allowed URL, and under its path."""
+        if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in url) or "\\" in url:
+            return False  # urlsplit would quietly drop them; the raw string is what goes into Location
         target = urlsplit(url)
-        if not target.scheme or not target.netloc:
+        if not target.scheme or not target.netloc or target.username or target.password:
             return False
+        path = posixpath.normpath(unquote(target.path)) if target.path else "/"
         for allowed in (*self.allowed_return_urls, self.default_return_url, self.public_base_url):
             base = urlsplit(allowed)
+            prefix = base.path.rstrip("/")
             if (target.scheme, target.netloc.lower()) == (base.scheme, base.netloc.lower()) and \
-                    target.path.startswith(base.path.rstrip("/")):
+                    (not prefix or path == prefix or path.startswith(prefix + "/")):
                 return True
         return False
 

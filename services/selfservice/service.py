@@ -104,7 +104,12 @@ def _client(infra: Infrastructure, name: str) -> Any:
 
 
 def _proof(settings: Any, config: SelfserviceConfig, uow: UnitOfWorkFactory, flows: FlowRepository, identities: Any) -> AddressProof:
-    pepper = (settings.secrets.default or settings.secrets.cookie or [""])[0]
+    keys = settings.secrets.default or settings.secrets.cookie
+    address_flows = [k for k in ("verification", "recovery") if config.flows[k].enabled]
+    if address_flows and not keys:
+        raise ConfigError(f"config: secrets.default: the {' and '.join(address_flows)} flows need a secret to protect "
+                          "their codes at rest (secrets.default or secrets.cookie)")
+    pepper = (keys or [""])[0]  # unused when both flows are off
     lifespans = {
         # Kratos's schema says 1h; Warden's default is 15 minutes unless the config says otherwise (DESIGN §9).
         "code": parse_duration(_configured(settings, "selfservice.methods.code.config.lifespan") or "15m"),

@@ -40,6 +40,8 @@ def _from_http_exception(exc: web.HTTPException) -> errors.WardenError:
 @web.middleware
 async def render_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
+        if "\x00" in request.path or any("\x00" in v for v in request.query.values()):
+            raise errors.BadRequest("The URL contains a NUL character.")
         return await handler(request)
     except errors.WardenError as exc:
         return error_response(exc, request)

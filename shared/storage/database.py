@@ -65,7 +65,9 @@ def _create_engine(url: DatabaseUrl) -> AsyncEngine:
         # No pre-ping: it costs a round trip per checkout. A connection the server dropped fails one
         # statement, SQLAlchemy then discards the whole pool, and the next attempt reconnects.
         options.update(pool_recycle=1800, connect_args=dict(url.connect_args))
-    engine = create_async_engine(url.url, **options)
+    # hide_parameters: a failing statement's error message would otherwise carry its bound values
+    # (identifiers, token hashes, flow bodies, the outbox's courier codes) into the log.
+    engine = create_async_engine(url.url, hide_parameters=True, **options)
     if url.dialect == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     return engine

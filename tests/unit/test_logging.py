@@ -38,3 +38,10 @@ def test_secrets_in_messages_and_fields_are_masked() -> None:
     line = json.dumps(entry)
     assert "4n0th3rS3cr3t" not in line
     assert "pa55w0rd" not in line
+
+
+def test_json_quoted_and_spaced_secrets_are_masked_whole() -> None:
+    entry = _render('body {"password": "correct horse battery"} {"RecoveryCode": "123456"} input_value=\'hunter2\'')
+    line = json.dumps(entry)
+    for secret in ("correct horse battery", "horse", "battery", "123456", "hunter2"):
+        assert secret not in line

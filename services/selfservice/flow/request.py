@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aiohttp import web
 
 from shared.errors import BadRequest
+from shared.http.bodies import parse_json
 
 
 def wants_json(request: web.Request) -> bool:
@@ -23,10 +23,7 @@ async def read_body(request: web.Request) -> dict[str, Any]:
     if request.method == "GET":
         return dict(request.query)
     if request.content_type == "application/json":
-        try:
-            body = json.loads(await request.read() or b"{}")
-        except ValueError as exc:
-            raise BadRequest(f"The request body is not valid JSON: {exc}") from exc
+        body = parse_json(await request.read() or b"{}")
         if not isinstance(body, dict):
             raise BadRequest("The request body must be a JSON object")
         return _expand_dotted(body)
@@ -35,6 +32,8 @@ async def read_body(request: web.Request) -> dict[str, Any]:
     for key in form:
         values = form.getall(key)
         value = values[-1] if len(values) == 1 or key != "traits" else values
+        if "\x00" in key or "\x00" in str(value):
+            raise BadRequest("The form contains a NUL character.")
         _put(nested, key.split("."), value if isinstance(value, str) else str(value))
     return nested
 

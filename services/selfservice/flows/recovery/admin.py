@@ -16,12 +16,27 @@ from shared.service import Route
 from shared.units import parse_duration
 
 
+MAX_LIFESPAN = timedelta(days=30)
+
+
+def _lifespan(raw: Any) -> timedelta | None:
+    if raw is None or raw == "":
+        return None
+    try:
+        lifespan = parse_duration(raw)
+    except (ValueError, OverflowError) as exc:
+        raise errors.BadRequest(f"expires_in must be a duration such as \"15m\" or \"1h\", not {raw!r}") from exc
+    if not timedelta(0) < lifespan <= MAX_LIFESPAN:
+        raise errors.BadRequest(f"expires_in must be positive and at most {MAX_LIFESPAN.days} days")
+    return lifespan
+
+
 async def _prepare(c: Any, request: web.Request, method: str) -> tuple[Any, dict[str, Any], timedelta, str]:
     body = await read_body(request)
     identity = await c.engine.identities.get_identity(str(body.get("identity_id") or ""))
     if identity is None:
         raise errors.NotFound("The requested identity does not exist.", message="Unable to locate the resource")
-    lifespan = parse_duration(body["expires_in"]) if body.get("expires_in") else c.proof.lifespans[method]
+    lifespan = _lifespan(body.get("expires_in")) or c.proof.lifespans[method]
     flow_type = API if body.get("flow_type") == API else BROWSER
     flow = await new_address_flow(c, request, "recovery", flow_type)
     flow.internal["admin"] = True  # opened from a link the operator passed on: no CSRF cookie to bind yet

@@ -48,6 +48,10 @@ def address_flow_routes(kind: str, succeed: Succeed, *, refuse_sessions: bool) -
                 return await c.engine.replace_expired(request, flow, replacement=fresh)
             strategy = c.address_strategies[kind]
             if request.method == "GET":  # a link (token) or a code link clicked in a mail
+                if "token" not in request.query and kind != "verification":
+                    # Recovery codes are typed, never followed: a link carrying one would let an attacker
+                    # sign a victim's browser into the attacker's account.
+                    return c.engine.ui_redirect(flow)
                 method, secret = ("link", request.query["token"]) if "token" in request.query else ("code", request.query.get("code", ""))
                 return await _redeem(c, request, flow, kind, method, secret, succeed)
             body = await read_body(request)
@@ -85,7 +89,7 @@ async def new_address_flow(c: Any, request: web.Request, kind: str, flow_type: s
 async def _redeem(c: Any, request: web.Request, flow: Flow, kind: str, method: str, secret: str,
                   succeed: Succeed) -> web.StreamResponse:
     redeemed = await c.proof.redeem(flow, kind, method, secret) if secret else None
-    if redeemed is None:
+    if redeemed is None or redeemed.identity_id is None:  # no code, or the stand-in for an unknown address
         flow.ui.clear_messages()
         flow.ui.messages.append(INVALID[(kind, method)]())
         return await c.engine.respond_invalid(request, flow)

@@ -32,8 +32,13 @@ class AddressProof:
         async with self.uow() as uow:
             if identity is not None:
                 await self._send_valid(uow, flow, kind, strategy, address, identity)
-            elif self.notify_unknown.get(kind):
-                uow.emit("courier.message.requested", courier_message(strategy.template_type(kind, False), address, "email", To=address))
+            else:
+                # The same writes as for a known address (a code nobody receives, that redeems to no
+                # one), so the answer's timing does not tell whether the address has an account.
+                await self.codes.issue(uow.connection, flow_id=flow.id, kind=kind, method=strategy.method,
+                                       address=address, via="email", identity_id=None, lifespan=self.lifespans[strategy.method])
+                if self.notify_unknown.get(kind):
+                    uow.emit("courier.message.requested", courier_message(strategy.template_type(kind, False), address, "email", To=address))
             strategy.after_sending(flow, kind, address)
             flow.state = "sent_email"
             await self.flows.save(uow.connection, flow)
