@@ -76,6 +76,16 @@ class PayloadTooLarge(WardenError):
     default_message = "The request body is too large"
 
 
+class TooManyRequests(WardenError):
+    code = 429
+    default_message = "Too many requests, please slow down"
+
+    def __init__(self, retry_after_seconds: int, reason: str = "") -> None:
+        super().__init__(reason or f"Too many failed attempts. Try again in {retry_after_seconds} seconds.",
+                         details={"retry_after": retry_after_seconds})
+        self.retry_after = retry_after_seconds
+
+
 class ServiceUnavailable(WardenError):
     code = 503
     default_message = "The service is temporarily unavailable"

@@ -20,9 +20,10 @@ BASE = "/internal/identity"
 
 
 class IdentityInternalApi(ServiceInfo):
-    def __init__(self, manager: IdentityManager, hasher: Any, schema_url: Any, dummy_hash: str) -> None:
+    def __init__(self, manager: IdentityManager, hasher: Any, schema_url: Any, dummy_hash: str, throttle: Any) -> None:
         super().__init__("identity")
         self._manager = manager
+        self._throttle = throttle
         self._hasher = hasher
         self._schema_url = schema_url
         self._dummy_hash = dummy_hash  # verified against for unknown identifiers: same cost, no enumeration
@@ -41,6 +42,12 @@ class IdentityInternalApi(ServiceInfo):
         return admin_view(created, self._schema_url)
 
     async def verify_password(self, identifier: str, password: str) -> dict[str, Any] | None:
+        await self._throttle.check(identifier)  # TooManyRequests while blocked, known identifier or not
+        verified = await self._verify_password(identifier, password)
+        await (self._throttle.succeeded(identifier) if verified else self._throttle.failed(identifier))
+        return verified
+
+    async def _verify_password(self, identifier: str, password: str) -> dict[str, Any] | None:
         found = await self._find_password_holder(identifier)
         credential = found.credentials.get(CredentialType.PASSWORD) if found else None
         encoded = (credential.config.get("hashed_password") if credential else None) or self._dummy_hash

@@ -16,6 +16,7 @@ from services.identity.manager import IdentityManager
 from services.identity.persistence import IdentityRepository
 from services.identity.schemas import SchemaRegistry
 from services.identity.tables import identity_tables
+from services.identity.throttle import LoginThrottle, throttle_table
 from shared.service import Infrastructure, ServiceDefinition, ServiceRuntime
 from shared.service_kit import info_route, service_core
 from shared.storage.migrations import MigrationSet
@@ -40,7 +41,8 @@ async def build(infra: Infrastructure) -> ServiceRuntime:
     repository = IdentityRepository(identity_tables(MetaData()))
     manager = IdentityManager(core.uow, repository, registry, hasher, validate_imported_hash)
     dummy = await hasher.hash(new_dummy_password())
-    internal = IdentityInternalApi(manager, hasher, registry.schema_url, dummy)
+    throttle = LoginThrottle(core.uow, throttle_table(MetaData()))
+    internal = IdentityInternalApi(manager, hasher, registry.schema_url, dummy, throttle)
     container = IdentityContainer(uow=core.uow, schemas=registry, manager=manager, internal=internal)
 
     async def close() -> None:

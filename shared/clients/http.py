@@ -68,6 +68,8 @@ def _error(status: int, payload: Any) -> errors.WardenError:
     if status in _RETRY_STATUSES or status >= 500:
         return errors.ServiceUnavailable(f"internal call answered {status}")
     body = (payload or {}).get("error", {}) if isinstance(payload, dict) else {}
+    if status == 429:
+        return errors.TooManyRequests(int((body.get("details") or {}).get("retry_after") or 1), body.get("reason", ""))
     cls = _BY_STATUS.get(status, errors.BadRequest)
     error = cls(body.get("reason", ""), message=body.get("message"), details=body.get("details"))
     error.error_id = body.get("id")

@@ -28,7 +28,10 @@ def error_response(error: errors.WardenError, request: web.Request) -> web.Respo
     body = error.to_json()
     if rid := request_id.get():
         body["error"]["request"] = rid
-    return web.json_response(body, status=error.code)
+    response = web.json_response(body, status=error.code)
+    if isinstance(error, errors.TooManyRequests):
+        response.headers["Retry-After"] = str(error.retry_after)
+    return response
 
 
 def _from_http_exception(exc: web.HTTPException) -> errors.WardenError:
