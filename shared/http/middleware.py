@@ -20,6 +20,8 @@ from shared.logging import request_id
 log = logging.getLogger("warden.http")
 
 REQUEST_ID_HEADER = "X-Request-Id"
+# No version banner (aiohttp would send its own and Python's), and no content sniffing by browsers.
+_COMMON_HEADERS = {"Server": "Warden", "X-Content-Type-Options": "nosniff"}
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -67,6 +69,7 @@ def request_context(port: str, metrics: HttpMetrics) -> Callable[..., Awaitable[
         try:
             response = await handler(request)
             status = response.status
+            response.headers.update(_COMMON_HEADERS)
             response.headers[REQUEST_ID_HEADER] = request_id.get() or ""
             return response
         except web.HTTPException as exc:

@@ -179,3 +179,10 @@ async def test_access_log_has_no_query_string(make_client: MakeClient, caplog: p
 )
 def test_redact_masks_secrets(line: str, secret: str) -> None:
     assert secret not in redact(line)
+
+
+async def test_responses_carry_no_version_banner_and_forbid_sniffing(make_client: MakeClient) -> None:
+    client = await make_client()
+    response = await client.get("/health/alive")
+    assert response.headers["Server"] == "Warden"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
