@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import os
+import random
 import socket
 import uuid
 from collections.abc import Iterator
@@ -38,10 +39,21 @@ def require_server(name: str, host: str, port: int) -> None:
     pytest.skip(message)
 
 
+# Below Linux's ephemeral range (32768-60999): a port the kernel hands out for outgoing connections
+# (to PostgreSQL, RabbitMQ, Redis) can be taken between our check and the server's bind; these can't.
+_TEST_PORTS = (20000, 32000)
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    for _ in range(100):
+        port = random.randint(*_TEST_PORTS)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port found for a test server")
 
 
 def unique(prefix: str) -> str:
