@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.warden_process import stop_process
+
 DEBIAN_NGINX = Path("/usr/sbin/nginx")  # not on a non-root user's PATH
 
 
@@ -66,14 +68,7 @@ class Nginx:
 
     def stop(self, timeout: float = 10.0) -> int:
         """SIGQUIT: a graceful shutdown, as `nginx -s quit`; exits 0."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGQUIT)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        return self.proc.returncode
+        return stop_process(self.proc, signal.SIGQUIT, timeout)
 
 
 def _accepts(port: int) -> bool:

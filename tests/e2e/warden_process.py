@@ -52,14 +52,19 @@ class WardenProcess:
         return time.monotonic() - started
 
     def stop(self, timeout: float = 15.0) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        return self.proc.returncode
+        return stop_process(self.proc, signal.SIGTERM, timeout)
+
+
+def stop_process(proc: subprocess.Popen, sig: int, timeout: float) -> int:  # type: ignore[type-arg]
+    """Asks a process to stop with `sig`, kills it if it has not after `timeout`; its exit code."""
+    if proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return proc.returncode
 
 
 def status(url: str) -> int:
