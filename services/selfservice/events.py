@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.selfservice.flow.flow import Flow
-from services.selfservice.flow.persistence import FlowRepository
-from services.selfservice.hooks import HookContext
+from services.selfservice.flows.flow import Flow
+from services.selfservice.flows.persistence import FlowRepository
+from services.selfservice.hooks.registry import HookContext
 from shared.storage.uow import UnitOfWorkFactory
 
 

@@ -11,10 +11,10 @@ from sqlalchemy import MetaData
 
 from services.selfservice.config import SelfserviceConfig
 from services.selfservice.events import FlowEvents
-from services.selfservice.flow.browser_errors import with_browser_errors
-from services.selfservice.flow.csrf import Csrf
-from services.selfservice.flow.engine import FlowEngine
-from services.selfservice.flow.persistence import FlowRepository
+from services.selfservice.flows.browser_errors import with_browser_errors
+from services.selfservice.flows.csrf import Csrf
+from services.selfservice.flows.engine import FlowEngine
+from services.selfservice.flows.persistence import FlowRepository
 from services.selfservice.flows.error.handler import ROUTES as ERROR_ROUTES
 from services.selfservice.flows.login.handler import ROUTES as LOGIN_ROUTES
 from services.selfservice.flows.logout.handler import ROUTES as LOGOUT_ROUTES
@@ -25,10 +25,8 @@ from services.selfservice.flows.settings.handler import ROUTES as SETTINGS_ROUTE
 from services.selfservice.flows.verification.handler import ROUTES as VERIFICATION_ROUTES
 from services.selfservice.flows.verification.proof import AddressProof
 from services.selfservice.flows.verification.verifier import Verifier
-from services.selfservice.hooks import HookRegistry
-from services.selfservice.hooks.session import session_hook
-from services.selfservice.hooks.sessions import require_verified_address, revoke_active_sessions
-from services.selfservice.hooks.verification import show_verification_ui
+from services.selfservice.hooks import HOOKS
+from services.selfservice.hooks.registry import HookRegistry
 from services.selfservice.codes import OneTimeCodes
 from services.selfservice.strategies import enabled_strategies
 from services.selfservice.strategies.code.strategy import CodeStrategy
@@ -48,12 +46,6 @@ from shared.storage.uow import UnitOfWorkFactory
 from shared.units import parse_duration
 
 NAME = "selfservice"
-HOOKS = {
-    "session": session_hook,
-    "revoke_active_sessions": revoke_active_sessions,
-    "require_verified_address": require_verified_address,
-    "show_verification_ui": show_verification_ui,
-}
 
 
 @dataclass(frozen=True)

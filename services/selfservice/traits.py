@@ -8,8 +8,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from services.selfservice.flow.ui import Node, input_node
-from shared import text
+from services.selfservice.flows.flow import Flow
+from services.selfservice.flows.ui import Node, input_node
+from shared import errors, text
 from shared.config import read_schema_document
 from shared.errors import ConfigError
 
@@ -133,3 +134,13 @@ def _store(values: dict[str, Any], path: str, value: Any) -> None:
 
 def _copy(value: Any) -> Any:
     return {k: _copy(v) for k, v in value.items()} if isinstance(value, dict) else value
+
+
+def trait_errors(flow: Flow, error: errors.BadRequest) -> None:
+    """The identity service's schema errors, shown on the trait nodes they name."""
+    problems = (error.details or {}).get("errors") or []
+    if not problems:
+        flow.ui.messages.append(text.validation_failed(error.reason or error.message))
+    for problem in problems:
+        pointer = str(problem.get("instance_ptr", "#/traits")).removeprefix("#/").replace("/", ".")
+        flow.ui.add_node_message(pointer, text.from_schema_error(problem))

@@ -15,9 +15,9 @@ from aiohttp import web
 from yarl import URL
 
 from services.selfservice.config import FLOW_KINDS
-from services.selfservice.flow.browser_errors import with_browser_errors
-from services.selfservice.flow.engine import see_other
-from services.selfservice.flow.errors import IdentityMismatch, NoActiveSession
+from services.selfservice.flows.browser_errors import with_browser_errors
+from services.selfservice.flows.engine import see_other
+from services.selfservice.flows.errors import IdentityMismatch, NoActiveSession
 from services.selfservice.flows.error.handler import STUB
 from services.selfservice.flows.logout.handler import create_browser_logout
 from services.selfservice.ui.pages import STYLESHEET, Pages, stylesheet_response

@@ -6,12 +6,12 @@ from typing import Any
 
 from aiohttp import web
 
-from services.selfservice.flow.engine import see_other
-from services.selfservice.flow.errors import Aal1Required, FlowInvalid, SessionAlreadyAvailable
-from services.selfservice.flow.flow import API, BROWSER, Flow
-from services.selfservice.flow.request import wants_json
-from services.selfservice.flow.submit import FlowSteps
-from services.selfservice.flow.submit import submit as submit_flow
+from services.selfservice.flows.engine import see_other
+from services.selfservice.flows.errors import Aal1Required, FlowInvalid, SessionAlreadyAvailable
+from services.selfservice.flows.flow import API, BROWSER, Flow
+from services.selfservice.flows.request import wants_json
+from services.selfservice.flows.submit import FlowSteps
+from services.selfservice.flows.submit import submit as submit_flow
 from services.selfservice.flows.login.flow import login_fields
 from services.selfservice.flows.login.hook import complete_login
 from services.selfservice.flows.login.strategy import LoginOutcome, LoginStrategy

@@ -8,11 +8,11 @@ from typing import Any
 
 from aiohttp import web
 
-from services.selfservice.flow.engine import see_other
-from services.selfservice.flow.flow import API, Flow
-from services.selfservice.flow.request import device, wants_json
+from services.selfservice.flows.engine import see_other
+from services.selfservice.flows.flow import API, Flow
+from services.selfservice.flows.request import device, wants_json
 from services.selfservice.flows.login.strategy import LoginOutcome
-from services.selfservice.hooks import HookContext
+from services.selfservice.hooks.registry import HookContext
 from shared.cookies import session_token
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from services.selfservice.flow.flow import Flow
+from services.selfservice.flows.flow import Flow
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,8 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from services.selfservice.flow.engine import see_other
-from services.selfservice.flow.request import read_body, wants_json
+from services.selfservice.flows.engine import see_other
+from services.selfservice.flows.request import read_body, wants_json
 from shared import errors
 from shared.cookies import session_token
 from shared.service import Route

@@ -8,9 +8,9 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from services.selfservice.flow.flow import API, BROWSER, ts
-from services.selfservice.flow.request import read_body
-from services.selfservice.flows.verification.address_flow import new_address_flow
+from services.selfservice.flows.flow import API, BROWSER, ts
+from services.selfservice.flows.request import read_body
+from services.selfservice.flows.address_flow import new_address_flow
 from shared import errors
 from shared.service import Route
 from shared.units import parse_duration

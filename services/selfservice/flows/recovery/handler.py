@@ -9,11 +9,11 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from services.selfservice.codes import Redeemed
-from services.selfservice.flow.engine import see_other
-from services.selfservice.flow.flow import API, Flow
-from services.selfservice.flow.request import device, wants_json
+from services.selfservice.flows.engine import see_other
+from services.selfservice.flows.flow import API, Flow
+from services.selfservice.flows.request import device, wants_json
 from services.selfservice.flows.settings.handler import new_settings_flow
-from services.selfservice.flows.verification.address_flow import address_flow_routes
+from services.selfservice.flows.address_flow import address_flow_routes
 from shared import errors, text
 
 KIND = "recovery"

@@ -6,12 +6,12 @@ from typing import Any
 
 from aiohttp import web
 
-from services.selfservice.flow.engine import see_other
-from services.selfservice.flow.errors import FlowDisabled, SessionAlreadyAvailable
-from services.selfservice.flow.flow import API, BROWSER, Flow
-from services.selfservice.flow.request import wants_json
-from services.selfservice.flow.submit import FlowSteps
-from services.selfservice.flow.submit import submit as submit_flow
+from services.selfservice.flows.engine import see_other
+from services.selfservice.flows.errors import FlowDisabled, SessionAlreadyAvailable
+from services.selfservice.flows.flow import API, BROWSER, Flow
+from services.selfservice.flows.request import wants_json
+from services.selfservice.flows.submit import FlowSteps
+from services.selfservice.flows.submit import submit as submit_flow
 from services.selfservice.flows.registration.hook import complete_registration
 from services.selfservice.flows.registration.strategy import RegistrationOutcome, RegistrationStrategy
 from shared import text

@@ -9,12 +9,12 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from services.selfservice.flow.engine import see_other
-from services.selfservice.flow.errors import FlowInvalid, IdentityMismatch, NoActiveSession, RefreshRequired
-from services.selfservice.flow.flow import API, BROWSER, Flow, now
-from services.selfservice.flow.request import read_body, request_url, wants_json
+from services.selfservice.flows.engine import see_other
+from services.selfservice.flows.errors import FlowInvalid, IdentityMismatch, NoActiveSession, RefreshRequired
+from services.selfservice.flows.flow import API, BROWSER, Flow, now
+from services.selfservice.flows.request import read_body, request_url, wants_json
 from services.selfservice.flows.settings.strategy import SettingsContext
-from services.selfservice.hooks import HookContext
+from services.selfservice.hooks.registry import HookContext
 from services.selfservice.views import public_identity
 from shared import text
 from shared.service import Route

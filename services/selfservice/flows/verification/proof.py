@@ -9,8 +9,8 @@ from datetime import timedelta
 from typing import Any
 
 from services.selfservice.codes import OneTimeCodes, Redeemed, courier_message
-from services.selfservice.flow.flow import Flow
-from services.selfservice.flow.persistence import FlowRepository
+from services.selfservice.flows.flow import Flow
+from services.selfservice.flows.persistence import FlowRepository
 from services.selfservice.flows.verification.strategy import AddressProofStrategy
 from services.selfservice.views import public_identity
 from shared.clients.ports import IdentityClient

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from services.selfservice.flow.flow import Flow
+from services.selfservice.flows.flow import Flow
 
 
 class AddressProofStrategy(Protocol):

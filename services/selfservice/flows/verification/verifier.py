@@ -10,8 +10,8 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from services.selfservice.flow.flow import Flow
-from services.selfservice.flows.verification.address_flow import new_address_flow
+from services.selfservice.flows.flow import Flow
+from services.selfservice.flows.address_flow import new_address_flow
 
 
 @dataclass(frozen=True)

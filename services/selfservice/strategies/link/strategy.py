@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
-from services.selfservice.flow.flow import Flow
-from services.selfservice.flow.ui import input_node
+from services.selfservice.flows.flow import Flow
+from services.selfservice.flows.ui import input_node
 from shared import text
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from services.selfservice.flow.errors import FlowInvalid
-from services.selfservice.flow.flow import Flow
-from services.selfservice.flow.ui import input_node
+from services.selfservice.flows.errors import FlowInvalid
+from services.selfservice.flows.flow import Flow
+from services.selfservice.flows.ui import input_node
 from services.selfservice.flows.login.strategy import LoginOutcome
 from shared import text
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from services.selfservice.flow.errors import FlowInvalid
-from services.selfservice.flow.flow import Flow
-from services.selfservice.flow.ui import input_node
+from services.selfservice.flows.errors import FlowInvalid
+from services.selfservice.flows.flow import Flow
+from services.selfservice.flows.ui import input_node
 from services.selfservice.flows.registration.strategy import RegistrationOutcome
+from services.selfservice.traits import trait_errors
 from shared import errors, text
 
 if TYPE_CHECKING:
@@ -47,12 +48,3 @@ async def register(strategy: PasswordStrategy, flow: Flow, body: dict[str, Any])
         trait_errors(flow, exc)
         raise FlowInvalid() from None
     return RegistrationOutcome(identity, {"method": "password", "aal": "aal1"})
-
-
-def trait_errors(flow: Flow, error: errors.BadRequest) -> None:
-    problems = (error.details or {}).get("errors") or []
-    if not problems:
-        flow.ui.messages.append(text.validation_failed(error.reason or error.message))
-    for problem in problems:
-        pointer = str(problem.get("instance_ptr", "#/traits")).removeprefix("#/").replace("/", ".")
-        flow.ui.add_node_message(pointer, text.from_schema_error(problem))

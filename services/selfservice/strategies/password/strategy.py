@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.selfservice.flow.flow import Flow
+from services.selfservice.flows.flow import Flow
 from services.selfservice.flows.login.strategy import LoginOutcome
 from services.selfservice.flows.registration.strategy import RegistrationOutcome
 from services.selfservice.flows.settings.strategy import SettingsContext

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.selfservice.flow.errors import FlowInvalid
-from services.selfservice.flow.flow import Flow
-from services.selfservice.flow.ui import input_node
+from services.selfservice.flows.errors import FlowInvalid
+from services.selfservice.flows.flow import Flow
+from services.selfservice.flows.ui import input_node
 from services.selfservice.flows.settings.strategy import SettingsContext
-from services.selfservice.strategies.password.registration import trait_errors
+from services.selfservice.traits import trait_errors
 from services.selfservice.traits import TraitSchemas
 from shared import errors, text
 

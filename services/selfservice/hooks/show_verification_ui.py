@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.selfservice.hooks import Hook, HookContext
+from services.selfservice.hooks.registry import Hook, HookContext
 
 
 def show_verification_ui(_deps: Any, _config: dict[str, Any]) -> Hook:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from services.selfservice.flow.flow import now, ts
+from services.selfservice.flows.flow import now, ts
 from shared import errors, text
 
 

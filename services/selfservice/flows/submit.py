@@ -10,9 +10,9 @@ from typing import Any
 
 from aiohttp import web
 
-from services.selfservice.flow.errors import FlowInvalid
-from services.selfservice.flow.flow import Flow
-from services.selfservice.flow.request import read_body
+from services.selfservice.flows.errors import FlowInvalid
+from services.selfservice.flows.flow import Flow
+from services.selfservice.flows.request import read_body
 from shared.text import Message
 
 

@@ -12,12 +12,12 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from services.selfservice.config import SelfserviceConfig
-from services.selfservice.flow.csrf import Csrf
-from services.selfservice.flow.errors import FlowExpired, FlowNotFound, ReturnToForbidden
-from services.selfservice.flow.flow import API, BROWSER, Flow, now
-from services.selfservice.flow.persistence import FlowRepository
-from services.selfservice.flow.request import request_url, wants_json
-from services.selfservice.flow.ui import input_node
+from services.selfservice.flows.csrf import Csrf
+from services.selfservice.flows.errors import FlowExpired, FlowNotFound, ReturnToForbidden
+from services.selfservice.flows.flow import API, BROWSER, Flow, now
+from services.selfservice.flows.persistence import FlowRepository
+from services.selfservice.flows.request import request_url, wants_json
+from services.selfservice.flows.ui import input_node
 from shared.clients.ports import IdentityClient, SessionClient
 from shared.cookies import CookieConfig, CookieSigner, clear_session_cookie, session_token, set_session_cookie
 from shared import text

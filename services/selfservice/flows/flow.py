@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from services.selfservice.flow.ui import Container
+from services.selfservice.flows.ui import Container
 
 BROWSER, API = "browser", "api"
 

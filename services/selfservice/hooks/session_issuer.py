@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.selfservice.flow.request import device
-from services.selfservice.hooks import Hook, HookContext
+from services.selfservice.flows.request import device
+from services.selfservice.hooks.registry import Hook, HookContext
 
 
 def session_hook(deps: Any, _config: dict[str, Any]) -> Hook:

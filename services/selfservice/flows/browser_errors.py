@@ -10,8 +10,8 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from services.selfservice.flow.engine import see_other
-from services.selfservice.flow.request import wants_json
+from services.selfservice.flows.engine import see_other
+from services.selfservice.flows.request import wants_json
 from shared.errors import WardenError
 from shared.service import Route
 

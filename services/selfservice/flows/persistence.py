@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.selfservice.flow.flow import Flow, now
+from services.selfservice.flows.flow import Flow, now
 from services.selfservice.tables import SelfserviceTables
 
 

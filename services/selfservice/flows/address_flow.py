@@ -9,9 +9,9 @@ from typing import Any
 from aiohttp import web
 
 from services.selfservice.codes import Redeemed
-from services.selfservice.flow.errors import FlowDisabled, SessionAlreadyAvailable
-from services.selfservice.flow.flow import API, BROWSER, Flow
-from services.selfservice.flow.request import read_body, wants_json
+from services.selfservice.flows.errors import FlowDisabled, SessionAlreadyAvailable
+from services.selfservice.flows.flow import API, BROWSER, Flow
+from services.selfservice.flows.request import read_body, wants_json
 from shared import text
 from shared.service import Route
 
