@@ -2,7 +2,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 
-.PHONY: run test install install-test clean
+.PHONY: run test lint install install-test clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -22,3 +22,8 @@ test: install
 
 clean:
 	rm -rf $(VENV) .pytest_cache
+
+## Lint and format check (ruff); CI runs it before the tests.
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .

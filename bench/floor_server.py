@@ -27,8 +27,9 @@ def create_app(redis_url: str, key: str) -> web.Application:
 
     async def client(app: web.Application) -> AsyncIterator[None]:
         # The same client options as shared/adapters/redis/cache.py, so only Warden's own work differs.
-        app[REDIS] = redis.Redis.from_url(redis_url, socket_timeout=0.5, socket_connect_timeout=0.5,
-                                          health_check_interval=10)
+        app[REDIS] = redis.Redis.from_url(
+            redis_url, socket_timeout=0.5, socket_connect_timeout=0.5, health_check_interval=10
+        )
         yield
         await app[REDIS].aclose()
 
@@ -44,8 +45,13 @@ def main() -> None:
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
     parser.add_argument("--key", required=True)
     args = parser.parse_args()
-    web.run_app(create_app(args.redis_url, args.key), host="127.0.0.1", port=args.port, access_log=None,
-                print=lambda *_: print("ready", flush=True))
+    web.run_app(
+        create_app(args.redis_url, args.key),
+        host="127.0.0.1",
+        port=args.port,
+        access_log=None,
+        print=lambda *_: print("ready", flush=True),
+    )
 
 
 if __name__ == "__main__":

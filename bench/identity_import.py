@@ -9,7 +9,6 @@ PostgreSQL (a fresh database, dropped afterwards).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import sys
@@ -23,9 +22,10 @@ import urllib3
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from resources import pg  # noqa: E402  (bench/ is on the path when run as a script)
+
 from tests.factories import running_warden, settings_for  # noqa: E402
 
-from resources import pg  # noqa: E402  (bench/ is on the path when run as a script)
 HASH = bcrypt.hashpw(b"imported password", bcrypt.gensalt(4)).decode()
 
 
@@ -40,8 +40,12 @@ def _body(prefix: str, i: int) -> dict:
 def _single(http: urllib3.PoolManager, admin: str, count: int) -> float:
     started = time.perf_counter()
     for i in range(count):
-        response = http.request("POST", f"{admin}/admin/identities", body=json.dumps(_body("single", i)),
-                                headers={"Content-Type": "application/json"})
+        response = http.request(
+            "POST",
+            f"{admin}/admin/identities",
+            body=json.dumps(_body("single", i)),
+            headers={"Content-Type": "application/json"},
+        )
         assert response.status == 201, response.data[:200]
     return count / (time.perf_counter() - started)
 
@@ -49,9 +53,17 @@ def _single(http: urllib3.PoolManager, admin: str, count: int) -> float:
 def _batched(http: urllib3.PoolManager, admin: str, count: int, batch: int = 1000) -> float:
     started = time.perf_counter()
     for start in range(0, count, batch):
-        items = [{"create": _body("batch", i), "patch_id": str(uuid.uuid4())} for i in range(start, min(count, start + batch))]
-        response = http.request("PATCH", f"{admin}/admin/identities", body=json.dumps({"identities": items}),
-                                headers={"Content-Type": "application/json"}, timeout=300)
+        items = [
+            {"create": _body("batch", i), "patch_id": str(uuid.uuid4())}
+            for i in range(start, min(count, start + batch))
+        ]
+        response = http.request(
+            "PATCH",
+            f"{admin}/admin/identities",
+            body=json.dumps({"identities": items}),
+            headers={"Content-Type": "application/json"},
+            timeout=300,
+        )
         results = json.loads(response.data)["identities"]
         assert response.status == 200 and all(r["action"] == "create" for r in results), response.data[:300]
     return count / (time.perf_counter() - started)
@@ -83,8 +95,10 @@ def main() -> None:
     print(f"machine: {os.cpu_count()} cores; all-in-one Warden in-process (one event loop), client on the same machine")
     for engine in args.engines.split(","):
         single_rate, batch_rate = run(engine, args.count, args.single)
-        print(f"{engine:9} single POST: {single_rate:8.0f} identities/s ({args.single})   "
-              f"batch PATCH: {batch_rate:8.0f} identities/s ({args.count})   ratio batch/single: {batch_rate / single_rate:5.1f}x")
+        print(
+            f"{engine:9} single POST: {single_rate:8.0f} identities/s ({args.single})   "
+            f"batch PATCH: {batch_rate:8.0f} identities/s ({args.count})   ratio batch/single: {batch_rate / single_rate:5.1f}x"
+        )
 
 
 if __name__ == "__main__":

@@ -57,6 +57,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from resources import PG_ADMIN, pg  # noqa: E402  (bench/ is on the path when run as a script)
+
 REDIS_URL = os.environ.get("WARDEN_BENCH_REDIS", "redis://127.0.0.1:6379/0")
 PASSWORD = "correct horse battery staple {}"
 TICK = os.sysconf("SC_CLK_TCK")
@@ -83,8 +84,9 @@ def _verify_once(params: Argon2Params, salt: bytes, key: bytes) -> bool:
 
     from argon2.low_level import Type, hash_secret_raw
 
-    derived = hash_secret_raw(b"the password", salt, params.iterations, params.memory_kib, params.parallelism,
-                              params.key_length, Type.ID)
+    derived = hash_secret_raw(
+        b"the password", salt, params.iterations, params.memory_kib, params.parallelism, params.key_length, Type.ID
+    )
     return hmac.compare_digest(derived, key)
 
 
@@ -95,8 +97,9 @@ def verify_seconds(params: Argon2Params, samples: int) -> tuple[list[float], lis
     from argon2.low_level import Type, hash_secret_raw
 
     salt = os.urandom(params.salt_length)
-    key = hash_secret_raw(b"the password", salt, params.iterations, params.memory_kib, params.parallelism,
-                          params.key_length, Type.ID)
+    key = hash_secret_raw(
+        b"the password", salt, params.iterations, params.memory_kib, params.parallelism, params.key_length, Type.ID
+    )
     _verify_once(params, salt, key)
     walls, cpus = [], []
     for _ in range(samples):
@@ -112,8 +115,9 @@ def parallel_verifies_per_second(params: Argon2Params, threads: int, seconds: fl
     from argon2.low_level import Type, hash_secret_raw
 
     salt = os.urandom(params.salt_length)
-    key = hash_secret_raw(b"the password", salt, params.iterations, params.memory_kib, params.parallelism,
-                          params.key_length, Type.ID)
+    key = hash_secret_raw(
+        b"the password", salt, params.iterations, params.memory_kib, params.parallelism, params.key_length, Type.ID
+    )
     deadline = time.perf_counter() + seconds
 
     def worker(_: int) -> int:
@@ -160,8 +164,17 @@ def _label(pid: int, comm: str, database: str) -> str:
             return "other"
         if f" {database} " in title:
             return "postgres"
-        aux = ("checkpointer", "background writer", "walwriter", "autovacuum launcher", "logical replication",
-               "archiver", "stats", "startup", "wal ")
+        aux = (
+            "checkpointer",
+            "background writer",
+            "walwriter",
+            "autovacuum launcher",
+            "logical replication",
+            "archiver",
+            "stats",
+            "startup",
+            "wal ",
+        )
         return "postgres-aux" if title.startswith("/") or any(a in title for a in aux) else "other"
     return "redis" if comm.startswith("redis-server") else "other"
 
@@ -241,18 +254,28 @@ def cpu_window(before: CpuSnapshot, after: CpuSnapshot, server_pid: int, exclude
             continue
         sums["other" if pid in exclude else label] += seconds - before.by_pid.get(pid, (label, 0.0))[1]
     loop = after.server_threads.get(server_pid, 0.0) - before.server_threads.get(server_pid, 0.0)
-    threads = sum(v - before.server_threads.get(tid, 0.0) for tid, v in after.server_threads.items() if tid != server_pid)
+    threads = sum(
+        v - before.server_threads.get(tid, 0.0) for tid, v in after.server_threads.items() if tid != server_pid
+    )
     busy = after.system[0] - before.system[0]
     client = after.client - before.client
     known = loop + threads + client + sums["postgres"] + sums["postgres-aux"] + sums["redis"]
-    return CpuWindow(after.at - before.at, busy, after.system[1] - before.system[1], loop,
-                     after.loop_system - before.loop_system, threads, client,
-                     sums["postgres"], sums["postgres-aux"], sums["redis"], max(0.0, busy - known))
+    return CpuWindow(
+        after.at - before.at,
+        busy,
+        after.system[1] - before.system[1],
+        loop,
+        after.loop_system - before.loop_system,
+        threads,
+        client,
+        sums["postgres"],
+        sums["postgres-aux"],
+        sums["redis"],
+        max(0.0, busy - known),
+    )
 
 
 # -- resources and the server -------------------------------------------------------------------
-
-
 
 
 PG_COUNTERS = ("xact_commit", "xact_rollback", "tup_returned", "tup_fetched", "tup_inserted", "tup_updated")
@@ -266,8 +289,9 @@ def pg_counters(database: str) -> dict[str, int]:
     async def fetch() -> dict[str, int]:
         conn = await asyncpg.connect(PG_ADMIN)
         try:
-            row = await conn.fetchrow(f"SELECT {', '.join(PG_COUNTERS)} FROM pg_stat_database WHERE datname = $1",
-                                      database)
+            row = await conn.fetchrow(
+                f"SELECT {', '.join(PG_COUNTERS)} FROM pg_stat_database WHERE datname = $1", database
+            )
             return dict(row)
         finally:
             await conn.close()
@@ -301,14 +325,19 @@ def fresh_run() -> Iterator[Run]:
             pg(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def http(method: str, url: str, body: object = None, headers: dict[str, str] | None = None,
-         timeout: float = 30) -> tuple[int, bytes]:
+def http(
+    method: str, url: str, body: object = None, headers: dict[str, str] | None = None, timeout: float = 30
+) -> tuple[int, bytes]:
     import urllib.error
     import urllib.request
 
     data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, method=method, headers={
-        "Content-Type": "application/json", "Accept": "application/json", **(headers or {})})
+    request = urllib.request.Request(
+        url,
+        data=data,
+        method=method,
+        headers={"Content-Type": "application/json", "Accept": "application/json", **(headers or {})},
+    )
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status, response.read()
@@ -324,19 +353,33 @@ class Server:
     def __init__(self, run: Run, params: Argon2Params, dev: bool) -> None:
         from tests.factories import write_config
 
-        config = write_config(run.workdir, run.dsn, {
-            "hashers": {"algorithm": "argon2", "argon2": params.config()},
-            "cache": {"url": REDIS_URL, "prefix": run.redis_prefix},
-        })
+        config = write_config(
+            run.workdir,
+            run.dsn,
+            {
+                "hashers": {"algorithm": "argon2", "argon2": params.config()},
+                "cache": {"url": REDIS_URL, "prefix": run.redis_prefix},
+            },
+        )
         import yaml
 
         serve = yaml.safe_load(config.read_text())["serve"]
         self.public = f"http://127.0.0.1:{serve['public']['port']}"
         self.admin = f"http://127.0.0.1:{serve['admin']['port']}"
         self._log = open(run.workdir / "warden.log", "w+")  # noqa: SIM115 (closed in stop)
-        command = [sys.executable, "-m", "warden.cli", "serve", "-c", str(config), "--migrate", *(["--dev"] if dev else [])]
-        self.proc = subprocess.Popen(command, env={**os.environ, "LOG_LEVEL": "warning"}, cwd=ROOT,
-                                     stdout=self._log, stderr=subprocess.STDOUT)
+        command = [
+            sys.executable,
+            "-m",
+            "warden.cli",
+            "serve",
+            "-c",
+            str(config),
+            "--migrate",
+            *(["--dev"] if dev else []),
+        ]
+        self.proc = subprocess.Popen(
+            command, env={**os.environ, "LOG_LEVEL": "warning"}, cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT
+        )
         deadline = time.monotonic() + 60
         pending = [f"{self.public}/health/ready", f"{self.admin}/health/ready"]
         while pending:
@@ -373,19 +416,34 @@ def import_users(server: Server, params: Argon2Params, count: int, tag: str) -> 
 
     from services.identity.hashing import Hasher, hasher_config_from
 
-    hasher = PasswordHasher(time_cost=params.iterations, memory_cost=params.memory_kib, parallelism=params.parallelism,
-                            hash_len=params.key_length, salt_len=params.salt_length, type=Type.ID)
+    hasher = PasswordHasher(
+        time_cost=params.iterations,
+        memory_cost=params.memory_kib,
+        parallelism=params.parallelism,
+        hash_len=params.key_length,
+        salt_len=params.salt_length,
+        type=Type.ID,
+    )
     users = [(f"login-{tag}-{i}@bench.example", PASSWORD.format(i)) for i in range(count)]
     with ThreadPoolExecutor(CORES) as pool:
         hashes = list(pool.map(lambda user: hasher.hash(user[1]), users))
-    server_hasher = Hasher(hasher_config_from({"algorithm": "argon2", "argon2": params.config()}, dev=True), max_workers=1)
+    server_hasher = Hasher(
+        hasher_config_from({"algorithm": "argon2", "argon2": params.config()}, dev=True), max_workers=1
+    )
     assert not server_hasher.needs_rehash(hashes[0]), "the imported hashes would be re-hashed at login"
     server_hasher.close()
     for start in range(0, count, 200):
-        items = [{"patch_id": str(uuid.uuid4()), "create": {
-            "schema_id": "default", "traits": {"email": email},
-            "credentials": {"password": {"config": {"hashed_password": encoded}}}}}
-            for (email, _), encoded in zip(users[start:start + 200], hashes[start:start + 200], strict=True)]
+        items = [
+            {
+                "patch_id": str(uuid.uuid4()),
+                "create": {
+                    "schema_id": "default",
+                    "traits": {"email": email},
+                    "credentials": {"password": {"config": {"hashed_password": encoded}}},
+                },
+            }
+            for (email, _), encoded in zip(users[start : start + 200], hashes[start : start + 200], strict=True)
+        ]
         status, body = http("PATCH", f"{server.admin}/admin/identities", {"identities": items}, timeout=120)
         results = json.loads(body).get("identities", []) if status == 200 else []
         if status != 200 or any(r.get("action") != "create" for r in results):
@@ -397,8 +455,11 @@ def login_once(server: Server, email: str, password: str) -> str:
     status, body = http("GET", f"{server.public}/self-service/login/api")
     assert status == 200, body[:300]
     flow = json.loads(body)["id"]
-    status, body = http("POST", f"{server.public}/self-service/login?flow={flow}",
-                        {"method": "password", "identifier": email, "password": password})
+    status, body = http(
+        "POST",
+        f"{server.public}/self-service/login?flow={flow}",
+        {"method": "password", "identifier": email, "password": password},
+    )
     assert status == 200 and b"session_token" in body, body[:300]
     return json.loads(body)["session_token"]
 
@@ -461,7 +522,9 @@ class Prober:
     def __init__(self, url: str, token: str, rate: float, start_at: float, seconds: float) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, __file__, "--whoami-probe", url, token, str(rate), repr(start_at), str(seconds)],
-            stdout=subprocess.PIPE, text=True)
+            stdout=subprocess.PIPE,
+            text=True,
+        )
 
     def result(self) -> dict:
         out, _ = self.proc.communicate(timeout=120)
@@ -484,8 +547,9 @@ class LoadResult:
     probe: dict | None = None
 
 
-async def login_load(server: Server, users: list[tuple[str, str]], concurrency: int, warmup: float, seconds: float,
-                     on_window: dict) -> LoadResult:
+async def login_load(
+    server: Server, users: list[tuple[str, str]], concurrency: int, warmup: float, seconds: float, on_window: dict
+) -> LoadResult:
     """C workers, each logging in back to back; only logins completed inside the window are counted."""
     import aiohttp
 
@@ -509,11 +573,18 @@ async def login_load(server: Server, users: list[tuple[str, str]], concurrency: 
                         outcome, submitted = f"flow {response.status}", started
                     else:
                         submitted = time.perf_counter()
-                        async with http_client.post(login_url, params={"flow": flow}, json={
-                                "method": "password", "identifier": email, "password": password}) as answer:
+                        async with http_client.post(
+                            login_url,
+                            params={"flow": flow},
+                            json={"method": "password", "identifier": email, "password": password},
+                        ) as answer:
                             body = await answer.read()
-                            outcome = "ok" if answer.status == 200 and b'"session_token"' in body else f"login {answer.status}"
-            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+                            outcome = (
+                                "ok"
+                                if answer.status == 200 and b'"session_token"' in body
+                                else f"login {answer.status}"
+                            )
+            except (TimeoutError, aiohttp.ClientError) as exc:
                 outcome, submitted = type(exc).__name__, started
             ended = time.perf_counter()
             result.completed += outcome == "ok"
@@ -535,8 +606,9 @@ async def login_load(server: Server, users: list[tuple[str, str]], concurrency: 
 
     connector = aiohttp.TCPConnector(limit=concurrency)
     timeout = aiohttp.ClientTimeout(total=60)
-    async with aiohttp.ClientSession(connector=connector, timeout=timeout,
-                                     headers={"Accept": "application/json"}) as http_client:
+    async with aiohttp.ClientSession(
+        connector=connector, timeout=timeout, headers={"Accept": "application/json"}
+    ) as http_client:
         await asyncio.gather(clock(), *(worker(n, http_client) for n in range(concurrency)))
     result.window = window["end"] - window["start"]
     return result
@@ -557,8 +629,14 @@ def conditions() -> list[str]:
 
     import aiohttp
 
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor() or "unknown")
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor() or "unknown",
+    )
     return [
         f"machine: {os.cpu_count()} cores ({CORES} usable), {cpu}; load average before: "
         + " ".join(f"{x:.2f}" for x in os.getloadavg()),
@@ -584,14 +662,24 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=15.0, help="measured seconds (default 15)")
     parser.add_argument("--warmup", type=float, default=3.0, help="seconds of load before measuring (default 3)")
     parser.add_argument("--whoami-rate", type=float, default=50.0, help="whoami requests per second (default 50)")
-    parser.add_argument("--quiet", type=float, default=1.5,
-                        help="seconds of an idle server, to measure its background CPU (default 1.5)")
+    parser.add_argument(
+        "--quiet",
+        type=float,
+        default=1.5,
+        help="seconds of an idle server, to measure its background CPU (default 1.5)",
+    )
     parser.add_argument("--idle-whoami", type=float, default=3.0, help="seconds of whoami with the server idle")
     parser.add_argument("--samples", type=int, default=7, help="single verifies timed for the floor (default 7)")
-    parser.add_argument("--wait-idle", type=float, default=15.0,
-                        help="wait up to this many seconds for the machine to be under 10%% busy (default 15)")
-    parser.add_argument("--profile", help="py-spy record the server over the window into this file "
-                        "(.svg flame graph, or .txt for collapsed stacks)")
+    parser.add_argument(
+        "--wait-idle",
+        type=float,
+        default=15.0,
+        help="wait up to this many seconds for the machine to be under 10%% busy (default 15)",
+    )
+    parser.add_argument(
+        "--profile",
+        help="py-spy record the server over the window into this file (.svg flame graph, or .txt for collapsed stacks)",
+    )
     args = parser.parse_args()
 
     params = Argon2Params(parse_byte_size(args.memory) // 1024, args.iterations, args.parallelism)
@@ -602,24 +690,32 @@ def main() -> None:
     dev = params.memory_kib < 19 * 1024 or params.iterations < 2  # else the server raises them to OWASP's minimums
     started = time.perf_counter()
     print("\n".join(conditions()))
-    print(f"machine busy before the run: {busy:.0%} of all CPUs over 1 s"
-          + (f" (after waiting {waited:.0f} s for it to go under 10%)" if waited else "")
-          + ("  WARNING: something else is running; the figures below pay for it" if busy > 0.10 else ""))
-    print(f"argon2id m={params.memory_kib}KiB ({params.memory_kib / 1024:g}MiB) t={params.iterations} "
-          f"p={params.parallelism}, salt {params.salt_length} B, key {params.key_length} B"
-          + (" (server in --dev mode: below OWASP's minimums)" if dev else ""))
+    print(
+        f"machine busy before the run: {busy:.0%} of all CPUs over 1 s"
+        + (f" (after waiting {waited:.0f} s for it to go under 10%)" if waited else "")
+        + ("  WARNING: something else is running; the figures below pay for it" if busy > 0.10 else "")
+    )
+    print(
+        f"argon2id m={params.memory_kib}KiB ({params.memory_kib / 1024:g}MiB) t={params.iterations} "
+        f"p={params.parallelism}, salt {params.salt_length} B, key {params.key_length} B"
+        + (" (server in --dev mode: below OWASP's minimums)" if dev else "")
+    )
 
     walls, cpus = verify_seconds(params, args.samples)
     verify = statistics.median(cpus)
     floor = CORES / verify
     parallel = parallel_verifies_per_second(params, CORES, max(1.0, 6 * verify))
-    print(f"one verify (argon2-cffi, median of {args.samples}): {verify * 1000:.1f} ms of CPU "
-          f"[{min(cpus) * 1000:.1f}..{max(cpus) * 1000:.1f}], wall {statistics.median(walls) * 1000:.1f} ms "
-          f"[{min(walls) * 1000:.1f}..{max(walls) * 1000:.1f}] (the floor takes the CPU time: "
-          f"the same when nothing else runs, and not lengthened by waits for a core when something does)")
-    print(f"FLOOR = {CORES} cores / {verify * 1000:.1f} ms = {floor:.2f} logins/s"
-          f"   (for information: argon2 alone on {CORES} threads at once: {parallel:.2f} verifies/s, "
-          f"{parallel / floor:.0%} of the floor)")
+    print(
+        f"one verify (argon2-cffi, median of {args.samples}): {verify * 1000:.1f} ms of CPU "
+        f"[{min(cpus) * 1000:.1f}..{max(cpus) * 1000:.1f}], wall {statistics.median(walls) * 1000:.1f} ms "
+        f"[{min(walls) * 1000:.1f}..{max(walls) * 1000:.1f}] (the floor takes the CPU time: "
+        f"the same when nothing else runs, and not lengthened by waits for a core when something does)"
+    )
+    print(
+        f"FLOOR = {CORES} cores / {verify * 1000:.1f} ms = {floor:.2f} logins/s"
+        f"   (for information: argon2 alone on {CORES} threads at once: {parallel:.2f} verifies/s, "
+        f"{parallel / floor:.0%} of the floor)"
+    )
 
     with fresh_run() as run:
         server = Server(run, params, dev)
@@ -627,9 +723,11 @@ def main() -> None:
             users = import_users(server, params, args.users, run.name[-10:])
             token = primed_session(server, run, *users[0])
             whoami = f"{server.public}/sessions/whoami"
-            print(f"server: `warden serve --migrate` pid {server.proc.pid}, PostgreSQL database {run.name} (fresh), "
-                  f"cache Redis prefix {run.redis_prefix!r}, bus in-process, LOG_LEVEL=warning; "
-                  f"{args.users} users imported with argon2id hashes at the same parameters")
+            print(
+                f"server: `warden serve --migrate` pid {server.proc.pid}, PostgreSQL database {run.name} (fresh), "
+                f"cache Redis prefix {run.redis_prefix!r}, bus in-process, LOG_LEVEL=warning; "
+                f"{args.users} users imported with argon2id hashes at the same parameters"
+            )
 
             time.sleep(0.5)
             quiet_start, quiet_cpu = time.perf_counter(), server_cpu(server.proc.pid)
@@ -649,10 +747,28 @@ def main() -> None:
             def window_start() -> CpuSnapshot:
                 if args.profile:
                     fmt = "raw" if args.profile.endswith(".txt") else "flamegraph"
-                    spy.append(subprocess.Popen(
-                        [str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(server.proc.pid),
-                         "--threads", "--nonblocking", "-r", "100", "-f", fmt, "-o", args.profile,
-                         "-d", str(int(args.duration))], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+                    spy.append(
+                        subprocess.Popen(
+                            [
+                                str(Path(sys.executable).parent / "py-spy"),
+                                "record",
+                                "--pid",
+                                str(server.proc.pid),
+                                "--threads",
+                                "--nonblocking",
+                                "-r",
+                                "100",
+                                "-f",
+                                fmt,
+                                "-o",
+                                args.profile,
+                                "-d",
+                                str(int(args.duration)),
+                            ],
+                            stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL,
+                        )
+                    )
                 return CpuSnapshot.take(server.proc.pid, run.name)
 
             hooks = {"start": window_start, "end": lambda: CpuSnapshot.take(server.proc.pid, run.name)}
@@ -661,8 +777,9 @@ def main() -> None:
             load.probe = prober.result()
             for process in spy:
                 process.wait(60)
-            load.cpu = cpu_window(hooks["before"], hooks["after"], server.proc.pid,
-                                  {prober.proc.pid, *(p.pid for p in spy)})
+            load.cpu = cpu_window(
+                hooks["before"], hooks["after"], server.proc.pid, {prober.proc.pid, *(p.pid for p in spy)}
+            )
             probe_cpu = load.probe["cpu"]
         finally:
             server.stop()
@@ -672,9 +789,18 @@ def main() -> None:
     print(f"(the whole run took {time.perf_counter() - started:.0f} s; database dropped, Redis keys deleted)")
 
 
-def report(args: argparse.Namespace, params: Argon2Params, verify: float, floor: float, load: LoadResult,
-           idle: dict, probe_cpu: float, background: float, per_whoami: float,
-           pg: dict[str, int]) -> None:
+def report(
+    args: argparse.Namespace,
+    params: Argon2Params,
+    verify: float,
+    floor: float,
+    load: LoadResult,
+    idle: dict,
+    probe_cpu: float,
+    background: float,
+    per_whoami: float,
+    pg: dict[str, int],
+) -> None:
     cpu = load.cpu
     assert cpu is not None and load.probe is not None
     ok = len(load.logins)
@@ -690,33 +816,47 @@ def report(args: argparse.Namespace, params: Argon2Params, verify: float, floor:
         return f"{seconds / ok * 1000:6.1f} ms/login" if ok else "      - ms/login"
 
     print()
-    print(f"LOAD: {args.concurrency} workers (create flow + submit, back to back) for {load.window:.1f} s "
-          f"after {args.warmup:g} s of warm-up")
+    print(
+        f"LOAD: {args.concurrency} workers (create flow + submit, back to back) for {load.window:.1f} s "
+        f"after {args.warmup:g} s of warm-up"
+    )
     print(f"  logins: {ok} ok, {failures} failed" + (f" {dict(load.failures)}" if failures else ""))
-    print(f"  LOGINS/S: {rate:.2f}   latency per login p50 {pct(load.logins, 50):.0f} ms, "
-          f"p99 {pct(load.logins, 99):.0f} ms (submission alone p50 {pct(load.submits, 50):.0f} ms, "
-          f"p99 {pct(load.submits, 99):.0f} ms)")
+    print(
+        f"  LOGINS/S: {rate:.2f}   latency per login p50 {pct(load.logins, 50):.0f} ms, "
+        f"p99 {pct(load.logins, 99):.0f} ms (submission alone p50 {pct(load.submits, 50):.0f} ms, "
+        f"p99 {pct(load.submits, 99):.0f} ms)"
+    )
     print(f"  RATIO TO THE FLOOR, raw: {rate:.2f} / {floor:.2f} = {rate / floor:.1%}   (goal 85%)")
     client_cores = (cpu.client + probe_cpu) / cpu.seconds
     client_floor = (CORES - client_cores) / verify
-    print(f"  the client runs on this same {CORES}-core machine and steals CPU from the server: the load client "
-          f"used {cpu.client:.2f} CPU-s and the whoami prober {probe_cpu:.2f} CPU-s in {cpu.seconds:.1f} s, "
-          f"{client_cores:.2f} cores;")
-    print(f"  ratio with the client's CPU accounted for: floor ({CORES} - {client_cores:.2f}) cores / "
-          f"{verify * 1000:.1f} ms = {client_floor:.2f} logins/s, ratio {rate / client_floor:.1%}")
+    print(
+        f"  the client runs on this same {CORES}-core machine and steals CPU from the server: the load client "
+        f"used {cpu.client:.2f} CPU-s and the whoami prober {probe_cpu:.2f} CPU-s in {cpu.seconds:.1f} s, "
+        f"{client_cores:.2f} cores;"
+    )
+    print(
+        f"  ratio with the client's CPU accounted for: floor ({CORES} - {client_cores:.2f}) cores / "
+        f"{verify * 1000:.1f} ms = {client_floor:.2f} logins/s, ratio {rate / client_floor:.1%}"
+    )
     if others / cpu.seconds > 0.05:
         left = (CORES - client_cores - others / cpu.seconds) / verify
-        print(f"  other processes on the machine (not this bench's) took {others / cpu.seconds:.2f} cores meanwhile; "
-              f"with them accounted for too: floor {left:.2f} logins/s, ratio {rate / left:.1%}")
+        print(
+            f"  other processes on the machine (not this bench's) took {others / cpu.seconds:.2f} cores meanwhile; "
+            f"with them accounted for too: floor {left:.2f} logins/s, ratio {rate / left:.1%}"
+        )
     spent = loop_logins + cpu.server_threads + cpu.postgres
     if ok:
-        print(f"  CPU per login on the login path (server loop net of whoami and background + hashing pool + "
-              f"this database's PostgreSQL backends): {spent / ok * 1000:.1f} ms, of which argon2 alone "
-              f"{verify * 1000:.1f} ms: the ratio it allows with every core on logins is {verify / (spent / ok):.1%}")
+        print(
+            f"  CPU per login on the login path (server loop net of whoami and background + hashing pool + "
+            f"this database's PostgreSQL backends): {spent / ok * 1000:.1f} ms, of which argon2 alone "
+            f"{verify * 1000:.1f} ms: the ratio it allows with every core on logins is {verify / (spent / ok):.1%}"
+        )
 
     print()
-    print(f"CPU over the window ({cpu.seconds:.1f} s x {CORES} cores = {cpu.seconds * CORES:.1f} CPU-s; "
-          f"busy {cpu.busy:.1f} CPU-s = {cpu.busy / (cpu.seconds * CORES):.0%}, steal {cpu.steal:.2f} s):")
+    print(
+        f"CPU over the window ({cpu.seconds:.1f} s x {CORES} cores = {cpu.seconds * CORES:.1f} CPU-s; "
+        f"busy {cpu.busy:.1f} CPU-s = {cpu.busy / (cpu.seconds * CORES):.0%}, steal {cpu.steal:.2f} s):"
+    )
     rows = [
         ("server: event-loop thread", cpu.server_loop),
         ("  of it: logins", loop_logins),
@@ -732,26 +872,36 @@ def report(args: argparse.Namespace, params: Argon2Params, verify: float, floor:
     ]
     for label, seconds in rows:
         print(f"  {label:<42} {seconds:6.2f} CPU-s  {seconds / cpu.seconds:5.2f} cores  {per_login(seconds)}")
-    print(f"  (event-loop thread: {cpu.server_loop - cpu.server_loop_system:.2f} s user, "
-          f"{cpu.server_loop_system:.2f} s system; whoami and background costs measured with the server idle: "
-          f"{per_whoami * 1000:.2f} ms/whoami, {background * 1000:.1f} ms/s)")
+    print(
+        f"  (event-loop thread: {cpu.server_loop - cpu.server_loop_system:.2f} s user, "
+        f"{cpu.server_loop_system:.2f} s system; whoami and background costs measured with the server idle: "
+        f"{per_whoami * 1000:.2f} ms/whoami, {background * 1000:.1f} ms/s)"
+    )
     n = max(1, load.completed)
-    print(f"  PostgreSQL per login (pg_stat_database over the whole load, {load.completed} logins, warm-up and the "
-          f"outbox relays' idle polls included): {pg['xact_commit'] / n:.1f} commits, "
-          f"{pg['xact_rollback'] / n:.1f} rollbacks, rows returned {pg['tup_returned'] / n:.0f}, fetched "
-          f"{pg['tup_fetched'] / n:.0f}, inserted {pg['tup_inserted'] / n:.1f}, updated {pg['tup_updated'] / n:.1f}")
+    print(
+        f"  PostgreSQL per login (pg_stat_database over the whole load, {load.completed} logins, warm-up and the "
+        f"outbox relays' idle polls included): {pg['xact_commit'] / n:.1f} commits, "
+        f"{pg['xact_rollback'] / n:.1f} rollbacks, rows returned {pg['tup_returned'] / n:.0f}, fetched "
+        f"{pg['tup_fetched'] / n:.0f}, inserted {pg['tup_inserted'] / n:.1f}, updated {pg['tup_updated'] / n:.1f}"
+    )
 
     print()
     under = load.probe["latencies_ms"]
     quiet = idle["latencies_ms"]
     print(f"WHOAMI, cache hit ({args.whoami_rate:g}/s from a separate process, one keep-alive connection):")
-    print(f"  idle server:  {len(quiet):4} requests, p50 {pct(quiet, 50):6.2f} ms, p99 {pct(quiet, 99):6.2f} ms, "
-          f"max {max(quiet, default=float('nan')):6.2f} ms, errors {idle['errors']}")
-    print(f"  under logins: {len(under):4} requests, p50 {pct(under, 50):6.2f} ms, P99 {pct(under, 99):6.2f} ms, "
-          f"max {max(under, default=float('nan')):6.2f} ms, errors {load.probe['errors']}   (goal p99 < 20 ms)")
+    print(
+        f"  idle server:  {len(quiet):4} requests, p50 {pct(quiet, 50):6.2f} ms, p99 {pct(quiet, 99):6.2f} ms, "
+        f"max {max(quiet, default=float('nan')):6.2f} ms, errors {idle['errors']}"
+    )
+    print(
+        f"  under logins: {len(under):4} requests, p50 {pct(under, 50):6.2f} ms, P99 {pct(under, 99):6.2f} ms, "
+        f"max {max(under, default=float('nan')):6.2f} ms, errors {load.probe['errors']}   (goal p99 < 20 ms)"
+    )
     if args.profile:
-        print(f"\nprofile of the server over the window (py-spy, 100 Hz, all threads; py-spy's own CPU is in "
-              f"'everything else'): {args.profile}")
+        print(
+            f"\nprofile of the server over the window (py-spy, 100 Hz, all threads; py-spy's own CPU is in "
+            f"'everything else'): {args.profile}"
+        )
 
 
 if __name__ == "__main__":

@@ -23,7 +23,6 @@ first waits up to --wait-idle seconds for it to be under 10% busy).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import hashlib
 import json
 import os
@@ -45,7 +44,8 @@ from pathlib import Path
 import redis
 
 ROOT = Path(__file__).resolve().parent.parent
-from resources import PG_ADMIN, pg  # noqa: E402  (bench/ is on the path when run as a script)
+from resources import pg  # noqa: E402  (bench/ is on the path when run as a script)
+
 REDIS_URL = os.environ.get("WARDEN_BENCH_REDIS", "redis://127.0.0.1:6379/0")
 AMQP_BASE = os.environ.get("WARDEN_BENCH_AMQP", "amqp://guest:guest@127.0.0.1:5672")
 INTERNAL_TOKEN = "bench-internal-token"
@@ -64,8 +64,6 @@ class Run:
     workdir: Path
 
 
-
-
 def _rabbitmqctl(*args: str) -> None:
     subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True)
 
@@ -79,8 +77,13 @@ def fresh_run() -> Iterator[Run]:
             _rabbitmqctl("add_vhost", name)
             try:
                 _rabbitmqctl("set_permissions", "-p", name, "guest", ".*", ".*", ".*")
-                yield Run(name, f"postgres://postgres@127.0.0.1:5432/{name}?sslmode=disable",
-                          f"{AMQP_BASE}/{name}", f"{name}:", Path(workdir))
+                yield Run(
+                    name,
+                    f"postgres://postgres@127.0.0.1:5432/{name}?sslmode=disable",
+                    f"{AMQP_BASE}/{name}",
+                    f"{name}:",
+                    Path(workdir),
+                )
             finally:
                 _rabbitmqctl("delete_vhost", name)
                 client = redis.Redis.from_url(REDIS_URL)
@@ -105,8 +108,9 @@ def free_port() -> int:
 
 def http(method: str, url: str, body: dict | None = None, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
     data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, method=method,
-                                     headers={"Content-Type": "application/json", **(headers or {})})
+    request = urllib.request.Request(
+        url, data=data, method=method, headers={"Content-Type": "application/json", **(headers or {})}
+    )
     try:
         with urllib.request.urlopen(request, timeout=5) as response:
             return response.status, response.read()
@@ -123,8 +127,9 @@ class Server:
         self.name = name
         self._log = open(workdir / f"{name}.log", "w+")  # noqa: SIM115 (closed in stop)
         self._ready_urls = ready_urls
-        self.proc = subprocess.Popen([sys.executable, *args], env={**os.environ, **env}, cwd=workdir,
-                                     stdout=self._log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            [sys.executable, *args], env={**os.environ, **env}, cwd=workdir, stdout=self._log, stderr=subprocess.STDOUT
+        )
 
     def wait_ready(self, timeout: float = 30.0) -> Server:
         deadline = time.monotonic() + timeout
@@ -154,7 +159,12 @@ class Server:
 class Warden:
     def __init__(self, name: str, args: list[str], env: dict[str, str], workdir: Path) -> None:
         self.public, self.admin = free_port(), free_port()
-        env = {**env, "SERVE_PUBLIC_PORT": str(self.public), "SERVE_ADMIN_PORT": str(self.admin), "LOG_LEVEL": "warning"}
+        env = {
+            **env,
+            "SERVE_PUBLIC_PORT": str(self.public),
+            "SERVE_ADMIN_PORT": str(self.admin),
+            "LOG_LEVEL": "warning",
+        }
         ready = [f"{self.url('public')}/health/ready", f"{self.url('admin')}/health/ready"]
         self.server = Server(name, ["-m", "warden.cli", *args], env, workdir, ready).wait_ready()
 
@@ -168,26 +178,44 @@ class Warden:
 
 
 def base_env(run: Run) -> dict[str, str]:
-    return {"DSN": run.dsn, "CACHE_URL": REDIS_URL, "CACHE_PREFIX": run.redis_prefix,
-            "SERVICES_INTERNAL_TOKEN": INTERNAL_TOKEN}
+    return {
+        "DSN": run.dsn,
+        "CACHE_URL": REDIS_URL,
+        "CACHE_PREFIX": run.redis_prefix,
+        "SERVICES_INTERNAL_TOKEN": INTERNAL_TOKEN,
+    }
 
 
 def migrate(run: Run) -> None:
-    done = subprocess.run([sys.executable, "-m", "warden.cli", "migrate", "sql", "-e", "--yes"],
-                          env={**os.environ, **base_env(run)}, cwd=run.workdir, capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "warden.cli", "migrate", "sql", "-e", "--yes"],
+        env={**os.environ, **base_env(run)},
+        cwd=run.workdir,
+        capture_output=True,
+        text=True,
+    )
     if done.returncode != 0:
         raise SystemExit(f"warden migrate failed:\n{done.stderr}")
 
 
 def primed_session(identity_admin: str, session_admin: str, session_public: str, run: Run) -> tuple[str, bytes]:
     """A fresh identity and session, answered once so the next whoami is a cache hit."""
-    status, created = http("POST", f"{identity_admin}/admin/identities",
-                           {"schema_id": "default", "traits": {"email": f"{uuid.uuid4().hex}@bench.example"}})
+    status, created = http(
+        "POST",
+        f"{identity_admin}/admin/identities",
+        {"schema_id": "default", "traits": {"email": f"{uuid.uuid4().hex}@bench.example"}},
+    )
     assert status == 201, created
-    status, issued = http("POST", f"{session_admin}/internal/session/sessions",
-                          {"identity_id": json.loads(created)["id"], "methods": [{"method": "password"}],
-                           "device": {"ip_address": "192.0.2.10", "user_agent": "wrk"}},
-                          {"X-Warden-Internal-Token": INTERNAL_TOKEN})
+    status, issued = http(
+        "POST",
+        f"{session_admin}/internal/session/sessions",
+        {
+            "identity_id": json.loads(created)["id"],
+            "methods": [{"method": "password"}],
+            "device": {"ip_address": "192.0.2.10", "user_agent": "wrk"},
+        },
+        {"X-Warden-Internal-Token": INTERNAL_TOKEN},
+    )
     assert status == 201, issued
     token = json.loads(issued)["session_token"]
     status, body = http("GET", f"{session_public}/sessions/whoami", headers={"X-Session-Token": token})
@@ -221,8 +249,16 @@ def _millis(text: str) -> float:
 
 
 def wrk(url: str, token: str, args: argparse.Namespace, duration: str) -> str:
-    command = ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{duration}", "--latency",
-               "-H", f"X-Session-Token: {token}", url]
+    command = [
+        "wrk",
+        f"-t{args.threads}",
+        f"-c{args.connections}",
+        f"-d{duration}",
+        "--latency",
+        "-H",
+        f"X-Session-Token: {token}",
+        url,
+    ]
     done = subprocess.run(command, capture_output=True, text=True, check=True)
     return done.stdout
 
@@ -271,8 +307,9 @@ def measure_once(target: str, url: str, token: str, args: argparse.Namespace, pi
 
 def measure(target: str, url: str, token: str, args: argparse.Namespace, pid: int) -> Result:
     """The median of `--rounds` runs by requests/s: a shared machine has bad seconds."""
-    runs = sorted((measure_once(target, url, token, args, pid) for _ in range(args.rounds)),
-                  key=lambda r: r.requests_per_second)
+    runs = sorted(
+        (measure_once(target, url, token, args, pid) for _ in range(args.rounds)), key=lambda r: r.requests_per_second
+    )
     return runs[len(runs) // 2]
 
 
@@ -283,12 +320,17 @@ def bench_session(run: Run, args: argparse.Namespace) -> tuple[Result, bytes]:
     env = {**base_env(run), "BUS_URL": run.amqp_url}
     identity = Warden("identity", ["serve", "identity"], env, run.workdir)
     try:
-        session = Warden("session", ["serve", "session"],
-                         {**env, "SERVICES_IDENTITY_INTERNAL_URL": identity.url("admin")}, run.workdir)
+        session = Warden(
+            "session",
+            ["serve", "session"],
+            {**env, "SERVICES_IDENTITY_INTERNAL_URL": identity.url("admin")},
+            run.workdir,
+        )
         try:
             token, body = primed_session(identity.url("admin"), session.url("admin"), session.url("public"), run)
-            return measure("session", f"{session.url('public')}/sessions/whoami", token, args,
-                           session.server.proc.pid), body
+            return measure(
+                "session", f"{session.url('public')}/sessions/whoami", token, args, session.server.proc.pid
+            ), body
         finally:
             session.stop()
     finally:
@@ -302,8 +344,9 @@ def bench_all_in_one(run: Run, args: argparse.Namespace | None) -> tuple[Result 
         token, body = primed_session(warden.url("admin"), warden.url("admin"), warden.url("public"), run)
         if args is None:
             return None, body
-        return measure("all-in-one", f"{warden.url('public')}/sessions/whoami", token, args,
-                           warden.server.proc.pid), body
+        return measure(
+            "all-in-one", f"{warden.url('public')}/sessions/whoami", token, args, warden.server.proc.pid
+        ), body
     finally:
         warden.stop()
 
@@ -315,8 +358,13 @@ def bench_floor(run: Run, args: argparse.Namespace, body: bytes) -> Result:
     client.close()
     port = free_port()
     url = f"http://127.0.0.1:{port}/sessions/whoami"
-    floor = Server("floor", [str(ROOT / "bench/floor_server.py"), "--port", str(port), "--redis-url", REDIS_URL,
-                             "--key", key], {}, run.workdir, [url]).wait_ready()
+    floor = Server(
+        "floor",
+        [str(ROOT / "bench/floor_server.py"), "--port", str(port), "--redis-url", REDIS_URL, "--key", key],
+        {},
+        run.workdir,
+        [url],
+    ).wait_ready()
     try:
         return measure("floor", url, "unused", args, floor.proc.pid)
     finally:
@@ -329,8 +377,14 @@ def bench_floor(run: Run, args: argparse.Namespace, body: bytes) -> Result:
 def conditions() -> list[str]:
     import aiohttp
 
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor() or "unknown")
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor() or "unknown",
+    )
     wrk_version = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.split("\n")[0]
     server = redis.Redis.from_url(REDIS_URL)
     redis_version = server.info("server")["redis_version"]
@@ -353,15 +407,25 @@ def conditions() -> list[str]:
 def report(results: list[Result], body_size: int, args: argparse.Namespace) -> None:
     floor = next((r for r in results if r.target == "floor"), None)
     rounds = f", median of {args.rounds} runs" if args.rounds > 1 else ""
-    print(f"wrk -t{args.threads} -c{args.connections} -d{args.duration} --latency (after a {args.warmup} warm-up{rounds}), "
-          f"GET /sessions/whoami, cache hit, body {body_size} bytes")
-    print(f"{'target':<12} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'CPU us/req':>10} "
-          f"{'req/s vs floor':>14} {'p50 vs floor':>12} {'CPU vs floor':>12}  busy before")
+    print(
+        f"wrk -t{args.threads} -c{args.connections} -d{args.duration} --latency (after a {args.warmup} warm-up{rounds}), "
+        f"GET /sessions/whoami, cache hit, body {body_size} bytes"
+    )
+    print(
+        f"{'target':<12} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'CPU us/req':>10} "
+        f"{'req/s vs floor':>14} {'p50 vs floor':>12} {'CPU vs floor':>12}  busy before"
+    )
     for r in results:
-        ratios = (f"{r.requests_per_second / floor.requests_per_second:>13.2f}x {r.p50_ms / floor.p50_ms:>11.2f}x "
-                  f"{r.cpu_us_per_request / floor.cpu_us_per_request:>11.2f}x" if floor else f"{'-':>14} {'-':>12} {'-':>12}")
-        print(f"{r.target:<12} {r.requests_per_second:>8.0f} {r.p50_ms:>7.2f} {r.p99_ms:>7.2f} "
-              f"{r.cpu_us_per_request:>10.0f} {ratios}  {r.busy_before:>10.0%}")
+        ratios = (
+            f"{r.requests_per_second / floor.requests_per_second:>13.2f}x {r.p50_ms / floor.p50_ms:>11.2f}x "
+            f"{r.cpu_us_per_request / floor.cpu_us_per_request:>11.2f}x"
+            if floor
+            else f"{'-':>14} {'-':>12} {'-':>12}"
+        )
+        print(
+            f"{r.target:<12} {r.requests_per_second:>8.0f} {r.p50_ms:>7.2f} {r.p99_ms:>7.2f} "
+            f"{r.cpu_us_per_request:>10.0f} {ratios}  {r.busy_before:>10.0%}"
+        )
     noisy = [r.target for r in results if r.busy_before > 0.10]
     if noisy:
         print(f"WARNING: the machine was busy with something else before {', '.join(noisy)}: those figures pay for it")
@@ -374,8 +438,12 @@ def main() -> None:
     parser.add_argument("--duration", default="5s")
     parser.add_argument("--warmup", default="1s")
     parser.add_argument("--rounds", type=int, default=1, help="runs per target; the median is reported (default 1)")
-    parser.add_argument("--wait-idle", type=float, default=30.0,
-                        help="seconds to wait, before each target, for the machine to be under 10%% busy (default 30)")
+    parser.add_argument(
+        "--wait-idle",
+        type=float,
+        default=30.0,
+        help="seconds to wait, before each target, for the machine to be under 10%% busy (default 30)",
+    )
     parser.add_argument("--targets", default=",".join(TARGETS), help=f"comma-separated, of {', '.join(TARGETS)}")
     args = parser.parse_args()
     targets = [t for t in args.targets.split(",") if t]

@@ -19,7 +19,9 @@ from aiohttp import web
 class CookieSigner:
     def __init__(self, secrets_: Sequence[str]) -> None:
         if not secrets_:
-            raise ValueError("secrets.cookie (or secrets.default) must hold at least one secret to sign session cookies")
+            raise ValueError(
+                "secrets.cookie (or secrets.default) must hold at least one secret to sign session cookies"
+            )
         self._keys = [s.encode() for s in secrets_]
 
     def sign(self, token: str) -> str:
@@ -82,10 +84,18 @@ def session_token(request: web.Request, cookie: CookieConfig, signer: CookieSign
     return None
 
 
-def set_session_cookie(response: web.StreamResponse, token: str, max_age: int, cookie: CookieConfig, signer: CookieSigner) -> None:
+def set_session_cookie(
+    response: web.StreamResponse, token: str, max_age: int, cookie: CookieConfig, signer: CookieSigner
+) -> None:
     response.set_cookie(
-        cookie.name, signer.sign(token), max_age=max_age if cookie.persistent else None, path=cookie.path,
-        domain=cookie.domain, secure=cookie.secure, httponly=True, samesite=cookie.same_site,
+        cookie.name,
+        signer.sign(token),
+        max_age=max_age if cookie.persistent else None,
+        path=cookie.path,
+        domain=cookie.domain,
+        secure=cookie.secure,
+        httponly=True,
+        samesite=cookie.same_site,
     )
 
 

@@ -81,8 +81,10 @@ class TooManyRequests(WardenError):
     default_message = "Too many requests, please slow down"
 
     def __init__(self, retry_after_seconds: int, reason: str = "") -> None:
-        super().__init__(reason or f"Too many failed attempts. Try again in {retry_after_seconds} seconds.",
-                         details={"retry_after": retry_after_seconds})
+        super().__init__(
+            reason or f"Too many failed attempts. Try again in {retry_after_seconds} seconds.",
+            details={"retry_after": retry_after_seconds},
+        )
         self.retry_after = retry_after_seconds
 
 

@@ -8,7 +8,7 @@ import json
 import logging
 import re
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 
@@ -38,7 +38,7 @@ class _JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         entry = {
-            "time": datetime.fromtimestamp(record.created, timezone.utc).isoformat(),
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
             "level": record.levelname.lower(),
             "service": self._service,
             "logger": record.name,
@@ -50,7 +50,9 @@ class _JsonFormatter(logging.Formatter):
         if record.exc_info:
             entry["stack"] = self.formatException(record.exc_info)
         # Masked before encoding: JSON's escaped quotes would hide `"password": "…"` from the patterns.
-        return json.dumps({k: redact(v) if isinstance(v, str) else v for k, v in entry.items()}, default=lambda o: redact(str(o)))
+        return json.dumps(
+            {k: redact(v) if isinstance(v, str) else v for k, v in entry.items()}, default=lambda o: redact(str(o))
+        )
 
 
 class _TextFormatter(logging.Formatter):

@@ -160,7 +160,9 @@ def amqp_vhost(amqp_url: str) -> Iterator[str]:
 
     name = unique("warden_test")
     subprocess.run(["rabbitmqctl", "-q", "add_vhost", name], check=True, capture_output=True)
-    subprocess.run(["rabbitmqctl", "-q", "set_permissions", "-p", name, "guest", ".*", ".*", ".*"], check=True, capture_output=True)
+    subprocess.run(
+        ["rabbitmqctl", "-q", "set_permissions", "-p", name, "guest", ".*", ".*", ".*"], check=True, capture_output=True
+    )
     try:
         yield f"amqp://guest:guest@127.0.0.1:5672/{name}"
     finally:

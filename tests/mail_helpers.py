@@ -62,8 +62,9 @@ class MailStack:
         return local_url(url, self.public_url)
 
 
-def mail_config(smtp: SmtpServer, *, use: str = "code", notify_unknown: bool = False,
-                privileged_max_age: str | None = None) -> dict[str, Any]:
+def mail_config(
+    smtp: SmtpServer, *, use: str = "code", notify_unknown: bool = False, privileged_max_age: str | None = None
+) -> dict[str, Any]:
     """The `selfservice_settings` options: verification and recovery on (`use`: code or link), the
     `session` and `show_verification_ui` hooks after password registration, and the courier on the
     SMTP server with fast polling."""
@@ -77,8 +78,10 @@ def mail_config(smtp: SmtpServer, *, use: str = "code", notify_unknown: bool = F
         "settings": settings,
     }
     methods = {"password": {"enabled": True}, "code": {"enabled": True}, "link": {"enabled": use == "link"}}
-    courier = {"smtp": {"connection_uri": smtp.uri, "from_address": SENDER, "from_name": "Warden"},
-               "worker": {"pull_wait": "50ms"}}
+    courier = {
+        "smtp": {"connection_uri": smtp.uri, "from_address": SENDER, "from_name": "Warden"},
+        "worker": {"pull_wait": "50ms"},
+    }
     return {"session_hook": False, "flows": flows, "methods": methods, "courier": courier}
 
 
@@ -122,7 +125,7 @@ def link_in(mail: Received, kind: str) -> str:
 
 def local_url(url: str, public_url: str) -> str:
     if url.startswith(CONFIGURED_BASE):
-        return public_url.rstrip("/") + url[len(CONFIGURED_BASE):]
+        return public_url.rstrip("/") + url[len(CONFIGURED_BASE) :]
     parts = urlsplit(url)
     return public_url.rstrip("/") + parts.path + (f"?{parts.query}" if parts.query else "")
 

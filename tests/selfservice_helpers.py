@@ -36,8 +36,13 @@ SESSION_HOOK = [{"hook": "session"}]
 # --- configs -----------------------------------------------------------------------------------
 
 
-def selfservice_extra(*, session_hook: bool = True, flows: Mapping[str, Any] | None = None,
-                      methods: Mapping[str, Any] | None = None, **top: Any) -> dict[str, Any]:
+def selfservice_extra(
+    *,
+    session_hook: bool = True,
+    flows: Mapping[str, Any] | None = None,
+    methods: Mapping[str, Any] | None = None,
+    **top: Any,
+) -> dict[str, Any]:
     """Top-level config keys for `settings_for`/`write_config`: cookie secret, internal token, UI
     URLs, and (by default) the `session` hook after password registration. `flows` entries are
     merged into each flow's section; `top` replaces whole top-level keys."""
@@ -120,9 +125,15 @@ def api_error(call: Callable[[], Any]) -> tuple[int, dict[str, Any]]:
 
 def create_identity(admin_url: str, email: str, password: str = PASSWORD) -> str:
     """An identity with a password, through the admin API; its id."""
-    response = urllib3.request("POST", f"{admin_url}/admin/identities", json={
-        "schema_id": "default", "traits": {"email": email}, "credentials": {"password": {"config": {"password": password}}},
-    })
+    response = urllib3.request(
+        "POST",
+        f"{admin_url}/admin/identities",
+        json={
+            "schema_id": "default",
+            "traits": {"email": email},
+            "credentials": {"password": {"config": {"password": password}}},
+        },
+    )
     assert response.status == 201, response.data
     return str(json.loads(response.data)["id"])
 
@@ -171,7 +182,7 @@ class Browser:
 
     def local(self, url: str) -> str:
         if url.startswith(CONFIGURED_BASE):
-            return self.public_url + url[len(CONFIGURED_BASE):]
+            return self.public_url + url[len(CONFIGURED_BASE) :]
         return url if urlsplit(url).scheme else self.public_url + url
 
     def get(self, url: str, **kw: Any) -> Response:
@@ -180,8 +191,16 @@ class Browser:
     def post(self, url: str, body: Mapping[str, Any], **kw: Any) -> Response:
         return self.request("POST", url, body=body, **kw)
 
-    def request(self, method: str, url: str, *, body: Mapping[str, Any] | None = None,
-                headers: Mapping[str, str] | None = None, cookies: bool = True, as_json: bool | None = None) -> Response:
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        body: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        cookies: bool = True,
+        as_json: bool | None = None,
+    ) -> Response:
         """`cookies=False` sends none (but still keeps what comes back); `as_json` overrides the mode."""
         as_json = self.json if as_json is None else as_json
         sent = {"Accept": "application/json" if as_json else "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8"}
@@ -194,7 +213,9 @@ class Browser:
         elif body is not None:
             kw["body"] = urlencode(dict(body))
             sent["Content-Type"] = "application/x-www-form-urlencoded"
-        response = Response(self._http.request(method, self.local(url), headers=sent, redirect=False, retries=False, **kw))
+        response = Response(
+            self._http.request(method, self.local(url), headers=sent, redirect=False, retries=False, **kw)
+        )
         self._keep(response)
         return response
 

@@ -82,8 +82,14 @@ class _Handler:
 
     async def handle_DATA(self, _smtp: Any, session: Any, envelope: Any) -> str:
         message = email.message_from_bytes(envelope.original_content or envelope.content, policy=policy.default)
-        self._server._keep(Received(envelope.mail_from, list(envelope.rcpt_tos), message,  # type: ignore[arg-type]
-                                    session.host_name or ""))
+        self._server._keep(
+            Received(
+                envelope.mail_from,
+                list(envelope.rcpt_tos),
+                message,  # type: ignore[arg-type]
+                session.host_name or "",
+            )
+        )
         return "250 Message accepted for delivery"
 
 
@@ -170,8 +176,11 @@ class SmtpServer:
             self._received.append(received)
 
     def _authenticate(self, _smtp: Any, _session: Any, _envelope: Any, _mechanism: str, data: Any) -> AuthResult:
-        ok = isinstance(data, LoginPassword) and self.credentials is not None and (
-            data.login.decode(), data.password.decode()) == self.credentials
+        ok = (
+            isinstance(data, LoginPassword)
+            and self.credentials is not None
+            and (data.login.decode(), data.password.decode()) == self.credentials
+        )
         if ok:
             self.logins.append(data.login.decode())
         return AuthResult(success=ok, handled=False)
@@ -196,18 +205,23 @@ def _self_signed() -> ssl.SSLContext:
 
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     certificate = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-        .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + datetime.timedelta(days=1))
         .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
         .sign(key, hashes.SHA256())
     )
     folder = Path(tempfile.mkdtemp(prefix="warden-smtp-"))
     (folder / "cert.pem").write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    (folder / "key.pem").write_bytes(key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    (folder / "key.pem").write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(folder / "cert.pem", folder / "key.pem")
     return context

@@ -52,8 +52,11 @@ class TcpProxy:
             return
         self.connections += 1
         self._writers |= {client_writer, upstream_writer}
-        await asyncio.gather(self._pipe(client_reader, upstream_writer), self._pipe(upstream_reader, client_writer),
-                             return_exceptions=True)
+        await asyncio.gather(
+            self._pipe(client_reader, upstream_writer),
+            self._pipe(upstream_reader, client_writer),
+            return_exceptions=True,
+        )
         for writer in (client_writer, upstream_writer):
             self._writers.discard(writer)
             writer.transport.abort()

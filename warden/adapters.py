@@ -26,7 +26,9 @@ def make_bus(settings: Any) -> Bus:
         from shared.adapters.rabbitmq.bus import RabbitMqBus
 
         return RabbitMqBus(url, settings.bus.exchange)
-    raise ConfigError(f"config: bus.url: unsupported broker URL scheme in {url.split('://')[0]!r}; use memory or amqp://")
+    raise ConfigError(
+        f"config: bus.url: unsupported broker URL scheme in {url.split('://')[0]!r}; use memory or amqp://"
+    )
 
 
 def make_cache(settings: Any) -> Cache:
@@ -37,7 +39,9 @@ def make_cache(settings: Any) -> Cache:
         from shared.adapters.redis.cache import RedisCache
 
         return RedisCache(url, prefix=settings.cache.prefix)
-    raise ConfigError(f"config: cache.url: unsupported cache URL scheme in {url.split('://')[0]!r}; use memory or redis://")
+    raise ConfigError(
+        f"config: cache.url: unsupported cache URL scheme in {url.split('://')[0]!r}; use memory or redis://"
+    )
 
 
 class Databases:

@@ -66,8 +66,14 @@ def _parser() -> argparse.ArgumentParser:
 
     routes = commands.add_parser("routes", help="print the route table, or an nginx config made from it")
     routes.add_argument("--nginx", action="store_true", help="print an nginx config for the distributed setup")
-    routes.add_argument("--upstream", action="append", default=[], type=_nginx_arg("parse_upstream"),
-                        metavar="NAME=HOST[:PUBLIC:ADMIN]", help="a replica of a service (repeatable; default: compose names)")
+    routes.add_argument(
+        "--upstream",
+        action="append",
+        default=[],
+        type=_nginx_arg("parse_upstream"),
+        metavar="NAME=HOST[:PUBLIC:ADMIN]",
+        help="a replica of a service (repeatable; default: compose names)",
+    )
     routes.add_argument("--listen-public", default="4433", type=_nginx_arg("parse_listen"), metavar="[HOST:]PORT")
     routes.add_argument("--listen-admin", default="4434", type=_nginx_arg("parse_listen"), metavar="[HOST:]PORT")
     routes.add_argument("--full", action="store_true", help="a whole nginx.conf for `nginx -p DIR -c FILE`")
@@ -127,7 +133,9 @@ def _routes(args: argparse.Namespace) -> int:
     for name, upstream in args.upstream:
         upstreams.setdefault(name, []).append(upstream)
     try:
-        config = nginx_config(upstreams, listen_public=args.listen_public, listen_admin=args.listen_admin, full=args.full)
+        config = nginx_config(
+            upstreams, listen_public=args.listen_public, listen_admin=args.listen_admin, full=args.full
+        )
     except ValueError as exc:
         raise ConfigError(f"routes: {exc}") from exc
     print(config, end="")

@@ -71,8 +71,11 @@ class WardenProcess:
                 await self._bus.subscribe(subscription)
             self._tasks += [asyncio.create_task(task(), name=f"{runtime.name}:{task}") for task in runtime.background]
         await self._open_ports()
-        log.info("warden is serving %s", ", ".join(s.name for s in self.services),
-                 extra={"public": self.url("public"), "admin": self.url("admin")})
+        log.info(
+            "warden is serving %s",
+            ", ".join(s.name for s in self.services),
+            extra={"public": self.url("public"), "admin": self.url("admin")},
+        )
 
     async def _prepare_databases(self) -> None:
         for definition in self.services:
@@ -95,7 +98,11 @@ class WardenProcess:
         checks = [ReadinessCheck(f"database:{i}", db.ping) for i, db in enumerate(self._databases.all())]
         checks += [ReadinessCheck("bus", self._bus.healthy), ReadinessCheck("cache", self._cache.healthy)]
         return create_app(
-            port=port, routes=routes, readiness=checks, metrics=self.metrics, internal_token=self.settings.internal_token
+            port=port,
+            routes=routes,
+            readiness=checks,
+            metrics=self.metrics,
+            internal_token=self.settings.internal_token,
         )
 
     async def _open_ports(self) -> None:

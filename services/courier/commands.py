@@ -75,8 +75,9 @@ class MessageRequest:
         template_data = data.get("template_data") or {}
         if not isinstance(template_data, dict):
             raise InvalidCommand("template_data must be an object")
-        return cls(_message_id(envelope.id), template_type, recipient, channel,
-                   {"To": recipient, **go_fields(template_data)})
+        return cls(
+            _message_id(envelope.id), template_type, recipient, channel, {"To": recipient, **go_fields(template_data)}
+        )
 
 
 def _recipient(value: Any) -> str:

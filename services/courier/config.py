@@ -54,8 +54,13 @@ class RequestConfig:
     def from_config(cls, raw: Any, key: str) -> RequestConfig:
         if not isinstance(raw, dict) or not raw.get("url"):
             raise ConfigError(f"config: {key}.url: the HTTP delivery needs a URL")
-        return cls(raw["url"], str(raw.get("method") or "POST").upper(), dict(raw.get("headers") or {}),
-                   raw.get("auth"), raw.get("body"))
+        return cls(
+            raw["url"],
+            str(raw.get("method") or "POST").upper(),
+            dict(raw.get("headers") or {}),
+            raw.get("auth"),
+            raw.get("body"),
+        )
 
 
 @dataclass(frozen=True)
@@ -90,11 +95,17 @@ class CourierConfig:
         sms_http = None
         if "sms" in channels:
             index, channel = channels["sms"]
-            sms_http = RequestConfig.from_config(channel.get("request_config"), f"courier.channels[{index}].request_config")
+            sms_http = RequestConfig.from_config(
+                channel.get("request_config"), f"courier.channels[{index}].request_config"
+            )
         mail_dir = Path(get("services.courier.mail_dir") or ".warden/mail")
         return cls(
-            sender=Sender(get("courier.smtp.from_address") or "no-reply@ory.kratos.sh", get("courier.smtp.from_name"),
-                          dict(get("courier.smtp.headers") or {}), get("courier.smtp.local_name") or "localhost"),
+            sender=Sender(
+                get("courier.smtp.from_address") or "no-reply@ory.kratos.sh",
+                get("courier.smtp.from_name"),
+                dict(get("courier.smtp.headers") or {}),
+                get("courier.smtp.local_name") or "localhost",
+            ),
             smtp_uri=get("courier.smtp.connection_uri") or None,
             client_cert_path=get("courier.smtp.client_cert_path") or "",
             client_key_path=get("courier.smtp.client_key_path") or "",

@@ -21,20 +21,38 @@ QUEUE = "courier.messages"
 log = logging.getLogger(__name__)
 
 
-def message_requests(renderer: Renderer, repository: MessageRepository, uow: UnitOfWorkFactory, processed: Table,
-                     max_deliveries: int, queued: Callable[[], None]) -> Subscription:
+def message_requests(
+    renderer: Renderer,
+    repository: MessageRepository,
+    uow: UnitOfWorkFactory,
+    processed: Table,
+    max_deliveries: int,
+    queued: Callable[[], None],
+) -> Subscription:
     async def work(unit: UnitOfWork, envelope: Envelope) -> None:
         request = MessageRequest.from_envelope(envelope)
         if await repository.exists(unit.connection, request.message_id):
             return  # stored before, under this envelope id (the inbox row may have been cleaned up since)
         rendered = renderer.render(request)
-        await repository.insert(unit.connection, Message(
-            id=request.message_id, channel=request.channel, recipient=request.recipient, subject=rendered.subject,
-            body=rendered.body, html_body=rendered.html_body, template_type=request.template_type,
-            template_data=request.template_data,
-        ))
-        log.info("courier: queued %s message %s", request.template_type, request.message_id,
-                 extra={"channel": request.channel})
+        await repository.insert(
+            unit.connection,
+            Message(
+                id=request.message_id,
+                channel=request.channel,
+                recipient=request.recipient,
+                subject=rendered.subject,
+                body=rendered.body,
+                html_body=rendered.html_body,
+                template_type=request.template_type,
+                template_data=request.template_data,
+            ),
+        )
+        log.info(
+            "courier: queued %s message %s",
+            request.template_type,
+            request.message_id,
+            extra={"channel": request.channel},
+        )
 
     store = idempotent(uow, processed, QUEUE, work)
 

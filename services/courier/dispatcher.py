@@ -25,8 +25,9 @@ log = logging.getLogger(__name__)
 
 
 class Dispatcher:
-    def __init__(self, database: Database, repository: MessageRepository, channels: Mapping[str, Channel],
-                 config: CourierConfig) -> None:
+    def __init__(
+        self, database: Database, repository: MessageRepository, channels: Mapping[str, Channel], config: CourierConfig
+    ) -> None:
         self._db = database
         self._repo = repository
         self._channels = channels
@@ -96,16 +97,30 @@ class Dispatcher:
             await self._record(message, token, status=ABANDONED, error=error)
             return
         delay = self._config.backoff(tries)
-        log.warning("courier: sending message %s failed (attempt %d), next try in %.1fs: %s",
-                    message.id, tries, delay, error["message"])
+        log.warning(
+            "courier: sending message %s failed (attempt %d), next try in %.1fs: %s",
+            message.id,
+            tries,
+            delay,
+            error["message"],
+        )
         await self._record(message, token, status=QUEUED, error=error, retry_in=delay)
 
-    async def _record(self, message: Message, token: str, *, status: str, error: dict[str, object] | None,
-                      retry_in: float | None = None) -> None:
+    async def _record(
+        self,
+        message: Message,
+        token: str,
+        *,
+        status: str,
+        error: dict[str, object] | None,
+        retry_in: float | None = None,
+    ) -> None:
         async with self._db.transaction() as conn:
             at = now()
             next_attempt = at + timedelta(seconds=retry_in) if retry_in is not None else None
-            kept = await self._repo.finish(conn, message, token, at, error=error, status=status, next_attempt_at=next_attempt)
+            kept = await self._repo.finish(
+                conn, message, token, at, error=error, status=status, next_attempt_at=next_attempt
+            )
         if not kept:
             log.warning("courier: message %s was taken over by another courier while it was being sent", message.id)
 

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 QUEUED, PROCESSING, SENT, ABANDONED = "queued", "processing", "sent", "abandoned"
@@ -15,7 +15,7 @@ DISPATCH_FAILED, DISPATCH_SUCCESS = "failed", "success"
 
 
 def now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 @dataclass

@@ -53,11 +53,18 @@ async def build(infra: Infrastructure) -> ServiceRuntime:
         raise
     repository = MessageRepository(courier_tables(MetaData()))
     dispatcher = Dispatcher(infra.database, repository, channels, config)
-    subscription = message_requests(renderer, repository, core.uow, core.processed_events,
-                                    infra.settings.bus.max_deliveries, dispatcher.wake)
+    subscription = message_requests(
+        renderer, repository, core.uow, core.processed_events, infra.settings.bus.max_deliveries, dispatcher.wake
+    )
     container = CourierContainer(core.uow, infra.database, repository, dispatcher, config, ServiceInfo(NAME))
-    return ServiceRuntime(NAME, container, subscriptions=[subscription], background=[core.relay.run, dispatcher.run],
-                          internal_api=container.internal, close=http.close)
+    return ServiceRuntime(
+        NAME,
+        container,
+        subscriptions=[subscription],
+        background=[core.relay.run, dispatcher.run],
+        internal_api=container.internal,
+        close=http.close,
+    )
 
 
 def _fetcher(http: aiohttp.ClientSession):  # type: ignore[no-untyped-def]

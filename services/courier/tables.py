@@ -15,7 +15,8 @@ class CourierTables:
 
 def courier_tables(metadata: MetaData) -> CourierTables:
     messages = Table(
-        "courier_messages", metadata,
+        "courier_messages",
+        metadata,
         Column("id", String(36), primary_key=True),
         Column("type", String(16), nullable=False),  # Kratos's message type: email | phone
         Column("channel", String(32), nullable=False),  # which channel delivers it: email | sms
@@ -37,9 +38,12 @@ def courier_tables(metadata: MetaData) -> CourierTables:
         Index("ix_courier_messages_status_next_attempt_at", "status", "next_attempt_at"),
     )
     dispatches = Table(
-        "courier_dispatches", metadata,
+        "courier_dispatches",
+        metadata,
         Column("id", String(36), primary_key=True),
-        Column("message_id", String(36), ForeignKey("courier_messages.id", ondelete="CASCADE"), nullable=False, index=True),
+        Column(
+            "message_id", String(36), ForeignKey("courier_messages.id", ondelete="CASCADE"), nullable=False, index=True
+        ),
         Column("status", String(16), nullable=False),
         Column("error", Text, nullable=True),
         Column("created_at", DateTime(timezone=True), nullable=False),

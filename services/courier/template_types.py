@@ -35,24 +35,40 @@ def _t(name: str, group: str | None, validity: str | None, sms: bool) -> Templat
 
 # The SDK's `message.template_type` enum (ory-kratos-client 25.4) knows these eleven; Kratos's
 # `verifiable_address_changed` and `authenticator_key_added` are newer and left out until it does.
-TEMPLATE_TYPES: dict[str, TemplateType] = {t.name: t for t in (
-    _t("recovery_invalid", "recovery", "invalid", sms=False),
-    _t("recovery_valid", "recovery", "valid", sms=True),
-    _t("recovery_code_invalid", "recovery_code", "invalid", sms=False),
-    _t("recovery_code_valid", "recovery_code", "valid", sms=True),
-    _t("verification_invalid", "verification", "invalid", sms=False),
-    _t("verification_valid", "verification", "valid", sms=True),
-    _t("verification_code_invalid", "verification_code", "invalid", sms=False),
-    _t("verification_code_valid", "verification_code", "valid", sms=True),
-    _t("stub", None, None, sms=True),
-    _t("login_code_valid", "login_code", "valid", sms=True),
-    _t("registration_code_valid", "registration_code", "valid", sms=True),
-)}
+TEMPLATE_TYPES: dict[str, TemplateType] = {
+    t.name: t
+    for t in (
+        _t("recovery_invalid", "recovery", "invalid", sms=False),
+        _t("recovery_valid", "recovery", "valid", sms=True),
+        _t("recovery_code_invalid", "recovery_code", "invalid", sms=False),
+        _t("recovery_code_valid", "recovery_code", "valid", sms=True),
+        _t("verification_invalid", "verification", "invalid", sms=False),
+        _t("verification_valid", "verification", "valid", sms=True),
+        _t("verification_code_invalid", "verification_code", "invalid", sms=False),
+        _t("verification_code_valid", "verification_code", "valid", sms=True),
+        _t("stub", None, None, sms=True),
+        _t("login_code_valid", "login_code", "valid", sms=True),
+        _t("registration_code_valid", "registration_code", "valid", sms=True),
+    )
+}
 
 # The Go field names of Kratos's template models, so that a command written with JSON names works too.
 GO_FIELDS = (
-    "To", "RecoveryURL", "RecoveryCode", "VerificationURL", "VerificationCode", "LoginCode", "RegistrationCode",
-    "Identity", "Traits", "RequestURL", "TransientPayload", "ExpiresInMinutes", "Subject", "Body", "HTMLBody",
+    "To",
+    "RecoveryURL",
+    "RecoveryCode",
+    "VerificationURL",
+    "VerificationCode",
+    "LoginCode",
+    "RegistrationCode",
+    "Identity",
+    "Traits",
+    "RequestURL",
+    "TransientPayload",
+    "ExpiresInMinutes",
+    "Subject",
+    "Body",
+    "HTMLBody",
 )
 _WORD_BREAK = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 

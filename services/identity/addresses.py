@@ -32,7 +32,9 @@ def _credentials(identity: Identity, schema: Any) -> dict[str, Credential]:
             continue  # oidc/saml: provider:subject; totp, passkey, lookup: not trait values
 
         identifiers = tuple(from_schema.get(kind, ()))
-        config = {**credential.config, "addresses": code_addresses} if kind == CredentialType.CODE else credential.config
+        config = (
+            {**credential.config, "addresses": code_addresses} if kind == CredentialType.CODE else credential.config
+        )
         if identifiers != credential.identifiers or config != credential.config:
             credentials[kind] = replace(credential, identifiers=identifiers, config=config, updated_at=now())
     return credentials

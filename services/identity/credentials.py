@@ -41,7 +41,12 @@ async def import_credentials(
             credentials[kind] = await _password(config, existing.get(kind), hasher, validate_hash)
         elif kind in (CredentialType.OIDC, CredentialType.SAML):
             credentials[kind] = _federated(kind, config, existing.get(kind))
-        elif kind in (CredentialType.TOTP, CredentialType.LOOKUP_SECRET, CredentialType.WEBAUTHN, CredentialType.PASSKEY):
+        elif kind in (
+            CredentialType.TOTP,
+            CredentialType.LOOKUP_SECRET,
+            CredentialType.WEBAUTHN,
+            CredentialType.PASSKEY,
+        ):
             credentials[kind] = _replaced(kind, config, existing.get(kind))
         else:
             raise MalformedBody(f"credentials of type {kind!r} cannot be imported")
@@ -63,7 +68,9 @@ async def _password(
     elif config.get("use_password_migration_hook"):
         stored = {"use_password_migration_hook": True}
     else:
-        raise MalformedBody("credentials.password.config needs password, hashed_password or use_password_migration_hook")
+        raise MalformedBody(
+            "credentials.password.config needs password, hashed_password or use_password_migration_hook"
+        )
     return _replaced(CredentialType.PASSWORD, stored, current, version=PASSWORD_VERSION)
 
 
@@ -72,7 +79,9 @@ def _federated(kind: str, config: dict[str, Any], current: Credential | None) ->
     for provider in config.get("providers") or []:
         if not isinstance(provider, dict) or not provider.get("provider") or not provider.get("subject"):
             raise MalformedBody(f"credentials.{kind}.config.providers[] need provider and subject")
-        providers = [p for p in providers if (p["provider"], p["subject"]) != (provider["provider"], provider["subject"])]
+        providers = [
+            p for p in providers if (p["provider"], p["subject"]) != (provider["provider"], provider["subject"])
+        ]
         providers.append({k: v for k, v in provider.items() if v is not None})
     identifiers = tuple(f"{p['provider']}:{p['subject']}" for p in providers)
     credential = _replaced(kind, {**config, "providers": providers}, current)

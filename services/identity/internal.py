@@ -8,11 +8,12 @@ from typing import Any
 
 from aiohttp import web
 
-from services.identity.api.bodies import CreateIdentityBody, parse, read_json
+from services.identity.api.bodies import CreateIdentityBody, parse
 from services.identity.domain import CredentialType, Identity
 from services.identity.errors import IdentityNotFound, MalformedBody
 from services.identity.manager import IdentityManager
 from services.identity.views import admin_view
+from shared.http.bodies import read_json
 from shared.service import Route
 from shared.service_kit import ServiceInfo
 
@@ -74,8 +75,12 @@ class IdentityInternalApi(ServiceInfo):
         credential = identity.credentials.get(credential_type)
         if credential is None:
             return None
-        return {"type": credential.type, "identifiers": list(credential.identifiers), "config": credential.config,
-                "version": credential.version}
+        return {
+            "type": credential.type,
+            "identifiers": list(credential.identifiers),
+            "config": credential.config,
+            "version": credential.version,
+        }
 
     async def update_credential(self, identity_id: str, credential_type: str, config: dict[str, Any]) -> dict[str, Any]:
         return admin_view(await self._manager.set_credential(identity_id, credential_type, config), self._schema_url)
@@ -87,7 +92,9 @@ class IdentityInternalApi(ServiceInfo):
         return admin_view(await self._manager.set_traits(identity_id, traits), self._schema_url)
 
     async def find_by_address(self, kind: str, via: str, value: str) -> dict[str, Any] | None:
-        return self._view(await self._manager.find_by_address(kind, via, value.strip().lower() if via == "email" else value.strip()))
+        return self._view(
+            await self._manager.find_by_address(kind, via, value.strip().lower() if via == "email" else value.strip())
+        )
 
 
 def new_dummy_password() -> str:
@@ -110,12 +117,14 @@ async def _fields(request: web.Request, *names: str) -> list[Any]:
 def _get_identity(c: Any):  # type: ignore[no-untyped-def]
     async def handler(request: web.Request) -> web.Response:
         return _json(await c.internal.get_identity(request.match_info["id"]))
+
     return handler
 
 
 def _create_identity(c: Any):  # type: ignore[no-untyped-def]
     async def handler(request: web.Request) -> web.Response:
         return web.json_response(await c.internal.create_identity(await read_json(request)), status=201)
+
     return handler
 
 
@@ -123,12 +132,14 @@ def _verify_password(c: Any):  # type: ignore[no-untyped-def]
     async def handler(request: web.Request) -> web.Response:
         identifier, password = await _fields(request, "identifier", "password")
         return web.json_response({"identity": await c.internal.verify_password(identifier, password)})
+
     return handler
 
 
 def _get_credential(c: Any):  # type: ignore[no-untyped-def]
     async def handler(request: web.Request) -> web.Response:
         return _json(await c.internal.get_credential(request.match_info["id"], request.match_info["type"]))
+
     return handler
 
 
@@ -137,8 +148,11 @@ def _update_credential(c: Any):  # type: ignore[no-untyped-def]
         body = await read_json(request)
         if not isinstance(body, dict) or not isinstance(body.get("config"), dict):
             raise MalformedBody("the body needs a config object")
-        result = await c.internal.update_credential(request.match_info["id"], request.match_info["type"], body["config"])
+        result = await c.internal.update_credential(
+            request.match_info["id"], request.match_info["type"], body["config"]
+        )
         return web.json_response(result)
+
     return handler
 
 
@@ -146,6 +160,7 @@ def _mark_verified(c: Any):  # type: ignore[no-untyped-def]
     async def handler(request: web.Request) -> web.Response:
         via, value = await _fields(request, "via", "value")
         return web.json_response({"identity": await c.internal.mark_address_verified(via, value)})
+
     return handler
 
 
@@ -155,6 +170,7 @@ def _update_traits(c: Any):  # type: ignore[no-untyped-def]
         if not isinstance(body, dict) or not isinstance(body.get("traits"), dict):
             raise MalformedBody("the body needs a traits object")
         return web.json_response(await c.internal.update_traits(request.match_info["id"], body["traits"]))
+
     return handler
 
 
@@ -162,6 +178,7 @@ def _find_by_address(c: Any):  # type: ignore[no-untyped-def]
     async def handler(request: web.Request) -> web.Response:
         kind, via, value = await _fields(request, "kind", "via", "value")
         return web.json_response({"identity": await c.internal.find_by_address(kind, via, value)})
+
     return handler
 
 

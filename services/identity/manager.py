@@ -17,10 +17,25 @@ from services.identity.persistence import IdentityRepository
 from services.identity.views import admin_view
 from shared.storage.uow import UnitOfWork, UnitOfWorkFactory
 
-FIRST_FACTORS = {CredentialType.PASSWORD, CredentialType.OIDC, CredentialType.SAML, CredentialType.PASSKEY, CredentialType.CODE}
+FIRST_FACTORS = {
+    CredentialType.PASSWORD,
+    CredentialType.OIDC,
+    CredentialType.SAML,
+    CredentialType.PASSKEY,
+    CredentialType.CODE,
+}
 UNDELETABLE = {CredentialType.PASSKEY, CredentialType.CODE}
-_TRACKED = ("schema_id", "state", "traits", "metadata_public", "metadata_admin", "external_id",
-            "verifiable_addresses", "recovery_addresses", "credentials")
+_TRACKED = (
+    "schema_id",
+    "state",
+    "traits",
+    "metadata_public",
+    "metadata_admin",
+    "external_id",
+    "verifiable_addresses",
+    "recovery_addresses",
+    "credentials",
+)
 # JSON Patch may not touch what the server owns (Kratos denies the same paths).
 _PATCH_DENIED = ("/id", "/credentials", "/created_at", "/updated_at", "/state_changed_at", "/schema_url")
 
@@ -58,9 +73,13 @@ class IdentityManager:
         schema_id = given.schema_id or self._schemas.default_id
         credentials = await import_credentials(given.credentials, {}, self._hasher, self._validate_hash)
         identity = Identity(
-            schema_id=schema_id, traits=given.traits, state=given.state or State.ACTIVE,
-            metadata_public=given.metadata_public, metadata_admin=given.metadata_admin,
-            external_id=given.external_id or None, credentials=credentials,
+            schema_id=schema_id,
+            traits=given.traits,
+            state=given.state or State.ACTIVE,
+            metadata_public=given.metadata_public,
+            metadata_admin=given.metadata_admin,
+            external_id=given.external_id or None,
+            credentials=credentials,
         )
         return self._checked(identity)
 
@@ -74,16 +93,26 @@ class IdentityManager:
     async def store_new(self, uow: UnitOfWork, *identities: Identity) -> None:
         await self._repo.insert_many(uow.connection, identities)
         for identity in identities:
-            uow.emit("identity.created", {"identity_id": identity.id, "schema_id": identity.schema_id, "state": identity.state.value})
+            uow.emit(
+                "identity.created",
+                {"identity_id": identity.id, "schema_id": identity.schema_id, "state": identity.state.value},
+            )
 
     async def update(self, identity_id: str, given: IdentityInput) -> Identity:
         async with self._uow() as uow:
             current = await self._require(uow, identity_id)
-            credentials = await import_credentials(given.credentials, current.credentials, self._hasher, self._validate_hash)
+            credentials = await import_credentials(
+                given.credentials, current.credentials, self._hasher, self._validate_hash
+            )
             changed = replace(
-                current, schema_id=given.schema_id or current.schema_id, traits=given.traits,
-                state=given.state or current.state, metadata_public=given.metadata_public,
-                metadata_admin=given.metadata_admin, external_id=given.external_id or None, credentials=credentials,
+                current,
+                schema_id=given.schema_id or current.schema_id,
+                traits=given.traits,
+                state=given.state or current.state,
+                metadata_public=given.metadata_public,
+                metadata_admin=given.metadata_admin,
+                external_id=given.external_id or None,
+                credentials=credentials,
             )
             return await self._save(uow, current, self._checked(changed))
 
@@ -155,7 +184,8 @@ class IdentityManager:
                 return None
             addresses = tuple(
                 replace(a, verified=True, status="completed", verified_at=a.verified_at or now(), updated_at=now())
-                if (a.via, a.value) == (via, value) else a
+                if (a.via, a.value) == (via, value)
+                else a
                 for a in found.verifiable_addresses
             )
             return await self._save(uow, found, replace(found, verifiable_addresses=addresses))
@@ -176,7 +206,9 @@ class IdentityManager:
             raise IdentityNotFound()
         return found
 
-    async def list(self, *, after: str | None, size: int, ids: Sequence[str] = (), identifier: str | None = None) -> list[Identity]:
+    async def list(
+        self, *, after: str | None, size: int, ids: Sequence[str] = (), identifier: str | None = None
+    ) -> list[Identity]:
         async with self._uow() as uow:
             if ids:
                 return await self._repo.get_many(uow.connection, ids)
@@ -214,18 +246,29 @@ def _from_document(current: Identity, patched: dict[str, Any]) -> Identity:
         state = State(patched.get("state", current.state))
     except ValueError as exc:
         raise MalformedBody("state must be active or inactive") from exc
-    verified = {(a.get("via"), a.get("value")): a for a in patched.get("verifiable_addresses") or [] if isinstance(a, dict)}
+    verified = {
+        (a.get("via"), a.get("value")): a for a in patched.get("verifiable_addresses") or [] if isinstance(a, dict)
+    }
     addresses = tuple(
-        replace(a, verified=bool(verified[(a.via, a.value)].get("verified", a.verified)),
-                status=str(verified[(a.via, a.value)].get("status", a.status)),
-                verified_at=a.verified_at or (now() if verified[(a.via, a.value)].get("verified") else None))
-        if (a.via, a.value) in verified else a
+        replace(
+            a,
+            verified=bool(verified[(a.via, a.value)].get("verified", a.verified)),
+            status=str(verified[(a.via, a.value)].get("status", a.status)),
+            verified_at=a.verified_at or (now() if verified[(a.via, a.value)].get("verified") else None),
+        )
+        if (a.via, a.value) in verified
+        else a
         for a in current.verifiable_addresses
     )
     return replace(
-        current, schema_id=patched.get("schema_id") or current.schema_id, traits=patched.get("traits"), state=state,
-        metadata_public=patched.get("metadata_public"), metadata_admin=patched.get("metadata_admin"),
-        external_id=patched.get("external_id") or None, verifiable_addresses=addresses,
+        current,
+        schema_id=patched.get("schema_id") or current.schema_id,
+        traits=patched.get("traits"),
+        state=state,
+        metadata_public=patched.get("metadata_public"),
+        metadata_admin=patched.get("metadata_admin"),
+        external_id=patched.get("external_id") or None,
+        verifiable_addresses=addresses,
     )
 
 
@@ -237,4 +280,7 @@ def _without_provider(credentials: dict[str, Any], kind: str, identifier: str) -
     if not providers:
         return {k: v for k, v in credentials.items() if k != kind}
     identifiers = tuple(f"{p['provider']}:{p['subject']}" for p in providers)
-    return {**credentials, kind: replace(credential, identifiers=identifiers, config={**credential.config, "providers": providers})}
+    return {
+        **credentials,
+        kind: replace(credential, identifiers=identifiers, config={**credential.config, "providers": providers}),
+    }

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Row, delete, insert, select
@@ -60,7 +60,9 @@ class IdentityRepository:
         found = await self._hydrate(conn, (await conn.execute(query)).all())
         return found[0] if found else None
 
-    async def find_by_identifier(self, conn: AsyncConnection, credential_type: str | None, identifier: str) -> list[Identity]:
+    async def find_by_identifier(
+        self, conn: AsyncConnection, credential_type: str | None, identifier: str
+    ) -> list[Identity]:
         query = select(self.t.identifiers.c.identity_id).where(self.t.identifiers.c.identifier == identifier)
         if credential_type:
             query = query.where(self.t.identifiers.c.type == credential_type)
@@ -95,12 +97,22 @@ class IdentityRepository:
         rows = {
             t.credentials: [_credential_row(identity_id, c) for identity_id, c in credentials],
             t.identifiers: [
-                {"id": new_id(), "identity_id": identity_id, "credential_id": c.id, "type": c.type, "identifier": identifier}
+                {
+                    "id": new_id(),
+                    "identity_id": identity_id,
+                    "credential_id": c.id,
+                    "type": c.type,
+                    "identifier": identifier,
+                }
                 for identity_id, c in credentials
                 for identifier in c.identifiers
             ],
-            t.verifiable_addresses: [{"identity_id": i.id, **_address_row(a)} for i in identities for a in i.verifiable_addresses],
-            t.recovery_addresses: [{"identity_id": i.id, **_address_row(a)} for i in identities for a in i.recovery_addresses],
+            t.verifiable_addresses: [
+                {"identity_id": i.id, **_address_row(a)} for i in identities for a in i.verifiable_addresses
+            ],
+            t.recovery_addresses: [
+                {"identity_id": i.id, **_address_row(a)} for i in identities for a in i.recovery_addresses
+            ],
         }
         for table, values in rows.items():  # credentials before identifiers: the foreign key
             if values:
@@ -130,7 +142,7 @@ def _group(rows: Sequence[Row[Any]]) -> dict[str, list[Row[Any]]]:
 def _utc(value: datetime | None) -> datetime | None:
     if value is None or value.tzinfo is not None:
         return value
-    return value.replace(tzinfo=timezone.utc)  # SQLite hands back naive timestamps; they were UTC
+    return value.replace(tzinfo=UTC)  # SQLite hands back naive timestamps; they were UTC
 
 
 def _dump(value: Any) -> str | None:
@@ -143,24 +155,40 @@ def _load(value: str | None) -> Any:
 
 def _identity_row(identity: Identity) -> dict[str, Any]:
     return {
-        "id": identity.id, "schema_id": identity.schema_id, "state": identity.state.value,
-        "state_changed_at": identity.state_changed_at, "traits": json.dumps(identity.traits),
-        "metadata_public": _dump(identity.metadata_public), "metadata_admin": _dump(identity.metadata_admin),
-        "external_id": identity.external_id, "organization_id": identity.organization_id,
-        "created_at": identity.created_at, "updated_at": identity.updated_at,
+        "id": identity.id,
+        "schema_id": identity.schema_id,
+        "state": identity.state.value,
+        "state_changed_at": identity.state_changed_at,
+        "traits": json.dumps(identity.traits),
+        "metadata_public": _dump(identity.metadata_public),
+        "metadata_admin": _dump(identity.metadata_admin),
+        "external_id": identity.external_id,
+        "organization_id": identity.organization_id,
+        "created_at": identity.created_at,
+        "updated_at": identity.updated_at,
     }
 
 
 def _credential_row(identity_id: str, credential: Credential) -> dict[str, Any]:
     return {
-        "id": credential.id, "identity_id": identity_id, "type": credential.type, "config": json.dumps(credential.config),
-        "version": credential.version, "created_at": credential.created_at, "updated_at": credential.updated_at,
+        "id": credential.id,
+        "identity_id": identity_id,
+        "type": credential.type,
+        "config": json.dumps(credential.config),
+        "version": credential.version,
+        "created_at": credential.created_at,
+        "updated_at": credential.updated_at,
     }
 
 
 def _address_row(address: VerifiableAddress | RecoveryAddress) -> dict[str, Any]:
-    row = {"id": address.id, "via": address.via, "value": address.value,
-           "created_at": address.created_at, "updated_at": address.updated_at}
+    row = {
+        "id": address.id,
+        "via": address.via,
+        "value": address.value,
+        "created_at": address.created_at,
+        "updated_at": address.updated_at,
+    }
     if isinstance(address, VerifiableAddress):
         row.update(verified=address.verified, status=address.status, verified_at=address.verified_at)
     return row
@@ -171,13 +199,28 @@ def _identity(row: Row[Any], children: dict[str, dict[str, list[Row[Any]]]]) -> 
     for r in sorted(children["identifiers"].get(row.id, []), key=lambda r: r.identifier):
         identifiers.setdefault(r.credential_id, []).append(r.identifier)
     credentials = {
-        c.type: Credential(type=c.type, identifiers=tuple(identifiers.get(c.id, [])), config=json.loads(c.config),
-                           version=c.version, id=c.id, created_at=_utc(c.created_at), updated_at=_utc(c.updated_at))  # type: ignore[arg-type]
+        c.type: Credential(
+            type=c.type,
+            identifiers=tuple(identifiers.get(c.id, [])),
+            config=json.loads(c.config),
+            version=c.version,
+            id=c.id,
+            created_at=_utc(c.created_at),
+            updated_at=_utc(c.updated_at),
+        )  # type: ignore[arg-type]
         for c in children["credentials"].get(row.id, [])
     }
     verifiable = tuple(
-        VerifiableAddress(value=a.value, via=a.via, verified=a.verified, status=a.status, verified_at=_utc(a.verified_at),
-                          id=a.id, created_at=_utc(a.created_at), updated_at=_utc(a.updated_at))  # type: ignore[arg-type]
+        VerifiableAddress(
+            value=a.value,
+            via=a.via,
+            verified=a.verified,
+            status=a.status,
+            verified_at=_utc(a.verified_at),
+            id=a.id,
+            created_at=_utc(a.created_at),
+            updated_at=_utc(a.updated_at),
+        )  # type: ignore[arg-type]
         for a in children["verifiable_addresses"].get(row.id, [])
     )
     recovery = tuple(
@@ -185,9 +228,18 @@ def _identity(row: Row[Any], children: dict[str, dict[str, list[Row[Any]]]]) -> 
         for a in children["recovery_addresses"].get(row.id, [])
     )
     return Identity(
-        id=row.id, schema_id=row.schema_id, state=State(row.state), state_changed_at=_utc(row.state_changed_at),
-        traits=json.loads(row.traits), metadata_public=_load(row.metadata_public), metadata_admin=_load(row.metadata_admin),
-        external_id=row.external_id, organization_id=row.organization_id, credentials=credentials,
-        verifiable_addresses=verifiable, recovery_addresses=recovery,
-        created_at=_utc(row.created_at), updated_at=_utc(row.updated_at),  # type: ignore[arg-type]
+        id=row.id,
+        schema_id=row.schema_id,
+        state=State(row.state),
+        state_changed_at=_utc(row.state_changed_at),
+        traits=json.loads(row.traits),
+        metadata_public=_load(row.metadata_public),
+        metadata_admin=_load(row.metadata_admin),
+        external_id=row.external_id,
+        organization_id=row.organization_id,
+        credentials=credentials,
+        verifiable_addresses=verifiable,
+        recovery_addresses=recovery,
+        created_at=_utc(row.created_at),
+        updated_at=_utc(row.updated_at),  # type: ignore[arg-type]
     )

@@ -18,13 +18,23 @@ class IdentityTables:
 
 def identity_tables(metadata: MetaData) -> IdentityTables:
     def identity_fk() -> Column:  # type: ignore[type-arg]
-        return Column("identity_id", String(36), ForeignKey("identity_identities.id", ondelete="CASCADE"), nullable=False, index=True)
+        return Column(
+            "identity_id",
+            String(36),
+            ForeignKey("identity_identities.id", ondelete="CASCADE"),
+            nullable=False,
+            index=True,
+        )
 
     def timestamps() -> list[Column]:  # type: ignore[type-arg]
-        return [Column("created_at", DateTime(timezone=True), nullable=False), Column("updated_at", DateTime(timezone=True), nullable=False)]
+        return [
+            Column("created_at", DateTime(timezone=True), nullable=False),
+            Column("updated_at", DateTime(timezone=True), nullable=False),
+        ]
 
     identities = Table(
-        "identity_identities", metadata,
+        "identity_identities",
+        metadata,
         Column("id", String(36), primary_key=True),
         Column("schema_id", String(255), nullable=False),
         Column("state", String(16), nullable=False),
@@ -37,7 +47,8 @@ def identity_tables(metadata: MetaData) -> IdentityTables:
         *timestamps(),
     )
     credentials = Table(
-        "identity_credentials", metadata,
+        "identity_credentials",
+        metadata,
         Column("id", String(36), primary_key=True),
         identity_fk(),
         Column("type", String(32), nullable=False),
@@ -47,7 +58,8 @@ def identity_tables(metadata: MetaData) -> IdentityTables:
         UniqueConstraint("identity_id", "type", name="uq_identity_credentials_identity_type"),
     )
     identifiers = Table(
-        "identity_credential_identifiers", metadata,
+        "identity_credential_identifiers",
+        metadata,
         Column("id", String(36), primary_key=True),
         identity_fk(),
         Column("credential_id", String(36), ForeignKey("identity_credentials.id", ondelete="CASCADE"), nullable=False),
@@ -56,7 +68,8 @@ def identity_tables(metadata: MetaData) -> IdentityTables:
         UniqueConstraint("type", "identifier", name="uq_identity_identifiers_type_identifier"),
     )
     verifiable = Table(
-        "identity_verifiable_addresses", metadata,
+        "identity_verifiable_addresses",
+        metadata,
         Column("id", String(36), primary_key=True),
         identity_fk(),
         Column("via", String(16), nullable=False),
@@ -68,7 +81,8 @@ def identity_tables(metadata: MetaData) -> IdentityTables:
         UniqueConstraint("via", "value", name="uq_identity_verifiable_via_value"),
     )
     recovery = Table(
-        "identity_recovery_addresses", metadata,
+        "identity_recovery_addresses",
+        metadata,
         Column("id", String(36), primary_key=True),
         identity_fk(),
         Column("via", String(16), nullable=False),

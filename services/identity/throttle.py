@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -27,7 +27,8 @@ MAX_BLOCK = timedelta(minutes=15)
 
 def throttle_table(metadata: MetaData) -> Table:
     return Table(
-        "identity_login_throttle", metadata,
+        "identity_login_throttle",
+        metadata,
         Column("identifier_hash", String(64), primary_key=True),
         Column("failures", Integer, nullable=False),
         Column("blocked_until", DateTime(timezone=True), nullable=True),
@@ -36,11 +37,11 @@ def throttle_table(metadata: MetaData) -> Table:
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _utc(value: datetime | None) -> datetime | None:
-    return value if value is None or value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value if value is None or value.tzinfo else value.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,11 @@ class LoginThrottle:
     async def check(self, identifier: str) -> None:
         """Raises TooManyRequests while the identifier is blocked."""
         async with self.uow() as uow:
-            row = (await uow.connection.execute(select(self.table).where(self.table.c.identifier_hash == self.key(identifier)))).first()
+            row = (
+                await uow.connection.execute(
+                    select(self.table).where(self.table.c.identifier_hash == self.key(identifier))
+                )
+            ).first()
         blocked_until = _utc(row.blocked_until) if row else None
         if blocked_until is not None and blocked_until > _now():
             raise TooManyRequests(max(1, int((blocked_until - _now()).total_seconds() + 0.999)))

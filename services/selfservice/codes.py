@@ -10,7 +10,7 @@ import hmac
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Table, func, insert, select, update
@@ -21,7 +21,7 @@ CODE, LINK = "code", "link"
 
 
 def now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -42,22 +42,45 @@ class OneTimeCodes:
         return hmac.new(self._pepper, secret.encode(), hashlib.sha256).hexdigest()
 
     async def issue(
-        self, conn: AsyncConnection, *, flow_id: str, kind: str, method: str, address: str, via: str,
-        identity_id: str | None, lifespan: timedelta,
+        self,
+        conn: AsyncConnection,
+        *,
+        flow_id: str,
+        kind: str,
+        method: str,
+        address: str,
+        via: str,
+        identity_id: str | None,
+        lifespan: timedelta,
     ) -> str:
         """A new secret for the flow; earlier unused ones of the same flow stop working (a resend).
         The flow's wrong tries carry over: asking for a new code does not buy more guesses."""
         c = self._t.c
         tried = (await conn.execute(select(func.max(c.attempts)).where(c.flow_id == flow_id, c.kind == kind))).scalar()
-        await conn.execute(update(self._t).where(c.flow_id == flow_id, c.kind == kind, c.used_at.is_(None)).values(used_at=now()))
+        await conn.execute(
+            update(self._t).where(c.flow_id == flow_id, c.kind == kind, c.used_at.is_(None)).values(used_at=now())
+        )
         secret = f"{secrets.randbelow(10**6):06d}" if method == CODE else secrets.token_urlsafe(32)
-        await conn.execute(insert(self._t).values(
-            id=str(uuid.uuid4()), flow_id=flow_id, kind=kind, method=method, secret_hash=self._digest(secret),
-            address=address, via=via, identity_id=identity_id, attempts=tried or 0, expires_at=now() + lifespan,
-            created_at=now()))
+        await conn.execute(
+            insert(self._t).values(
+                id=str(uuid.uuid4()),
+                flow_id=flow_id,
+                kind=kind,
+                method=method,
+                secret_hash=self._digest(secret),
+                address=address,
+                via=via,
+                identity_id=identity_id,
+                attempts=tried or 0,
+                expires_at=now() + lifespan,
+                created_at=now(),
+            )
+        )
         return secret
 
-    async def redeem(self, conn: AsyncConnection, *, flow_id: str, kind: str, method: str, secret: str) -> Redeemed | None:
+    async def redeem(
+        self, conn: AsyncConnection, *, flow_id: str, kind: str, method: str, secret: str
+    ) -> Redeemed | None:
         """The code's record if it is right, unused, unexpired and the flow has tries left; else None.
 
         Every try is counted before it is compared, by an UPDATE that locks the flow's codes until the
@@ -73,7 +96,9 @@ class OneTimeCodes:
         match = next((r for r in rows if hmac.compare_digest(r.secret_hash, digest)), None)
         if match is None:
             return None
-        consumed = await conn.execute(update(self._t).where(c.id == match.id, c.used_at.is_(None)).values(used_at=now()))
+        consumed = await conn.execute(
+            update(self._t).where(c.id == match.id, c.used_at.is_(None)).values(used_at=now())
+        )
         if consumed.rowcount != 1:
             return None
         return Redeemed(match.flow_id, match.method, match.address, match.via, match.identity_id)

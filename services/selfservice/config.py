@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import posixpath
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
-import posixpath
 from urllib.parse import unquote, urljoin, urlsplit
 
 from shared.units import parse_duration
@@ -75,8 +75,9 @@ class SelfserviceConfig:
         for allowed in (*self.allowed_return_urls, self.default_return_url, self.public_base_url):
             base = urlsplit(allowed)
             prefix = base.path.rstrip("/")
-            if (target.scheme, target.netloc.lower()) == (base.scheme, base.netloc.lower()) and \
-                    (not prefix or path == prefix or path.startswith(prefix + "/")):
+            if (target.scheme, target.netloc.lower()) == (base.scheme, base.netloc.lower()) and (
+                not prefix or path == prefix or path.startswith(prefix + "/")
+            ):
                 return True
         return False
 

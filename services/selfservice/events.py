@@ -17,17 +17,31 @@ class FlowEvents:
         self._flows = flows
 
     async def login_succeeded(self, flow: Flow, ctx: HookContext) -> None:
-        await self._close(flow, "selfservice.login.succeeded", {
-            "identity_id": ctx.identity["id"], "session_id": (ctx.session or {}).get("id"), "method": ctx.method,
-        })
+        await self._close(
+            flow,
+            "selfservice.login.succeeded",
+            {
+                "identity_id": ctx.identity["id"],
+                "session_id": (ctx.session or {}).get("id"),
+                "method": ctx.method,
+            },
+        )
 
     async def login_failed(self, flow: Flow, method: Any) -> None:
-        await self._close(flow, "selfservice.login.failed", {"method": method if isinstance(method, str) else None}, save=False)
+        await self._close(
+            flow, "selfservice.login.failed", {"method": method if isinstance(method, str) else None}, save=False
+        )
 
     async def registration_succeeded(self, flow: Flow, ctx: HookContext) -> None:
-        await self._close(flow, "selfservice.registration.succeeded", {
-            "identity_id": ctx.identity["id"], "session_id": (ctx.session or {}).get("id"), "method": ctx.method,
-        })
+        await self._close(
+            flow,
+            "selfservice.registration.succeeded",
+            {
+                "identity_id": ctx.identity["id"],
+                "session_id": (ctx.session or {}).get("id"),
+                "method": ctx.method,
+            },
+        )
 
     async def closed(self, flow: Flow, event: str, data: dict[str, Any]) -> None:
         """Saves a flow's final state with its event (verification, recovery, settings)."""

@@ -9,15 +9,16 @@ from typing import Any
 
 from sqlalchemy import MetaData
 
+from services.selfservice.codes import OneTimeCodes
 from services.selfservice.config import SelfserviceConfig
 from services.selfservice.events import FlowEvents
 from services.selfservice.flows.browser_errors import with_browser_errors
 from services.selfservice.flows.csrf import Csrf
 from services.selfservice.flows.engine import FlowEngine
-from services.selfservice.flows.persistence import FlowRepository
 from services.selfservice.flows.error.handler import ROUTES as ERROR_ROUTES
 from services.selfservice.flows.login.handler import ROUTES as LOGIN_ROUTES
 from services.selfservice.flows.logout.handler import ROUTES as LOGOUT_ROUTES
+from services.selfservice.flows.persistence import FlowRepository
 from services.selfservice.flows.recovery.admin import ROUTES as RECOVERY_ADMIN_ROUTES
 from services.selfservice.flows.recovery.handler import ROUTES as RECOVERY_ROUTES
 from services.selfservice.flows.registration.handler import ROUTES as REGISTRATION_ROUTES
@@ -27,7 +28,6 @@ from services.selfservice.flows.verification.proof import AddressProof
 from services.selfservice.flows.verification.verifier import Verifier
 from services.selfservice.hooks import HOOKS
 from services.selfservice.hooks.registry import HookRegistry
-from services.selfservice.codes import OneTimeCodes
 from services.selfservice.strategies import enabled_strategies
 from services.selfservice.strategies.code.strategy import CodeStrategy
 from services.selfservice.strategies.link.strategy import LinkStrategy
@@ -91,23 +91,31 @@ class SelfserviceContainer:
 def _client(infra: Infrastructure, name: str) -> Any:
     client = getattr(infra.clients, name)
     if client is None:
-        raise ConfigError(f"config: services.{name}.internal_url: the selfservice service needs to reach the {name} service")
+        raise ConfigError(
+            f"config: services.{name}.internal_url: the selfservice service needs to reach the {name} service"
+        )
     return client
 
 
-def _proof(settings: Any, config: SelfserviceConfig, uow: UnitOfWorkFactory, flows: FlowRepository, identities: Any) -> AddressProof:
+def _proof(
+    settings: Any, config: SelfserviceConfig, uow: UnitOfWorkFactory, flows: FlowRepository, identities: Any
+) -> AddressProof:
     keys = settings.secrets.default or settings.secrets.cookie
     address_flows = [k for k in ("verification", "recovery") if config.flows[k].enabled]
     if address_flows and not keys:
-        raise ConfigError(f"config: secrets.default: the {' and '.join(address_flows)} flows need a secret to protect "
-                          "their codes at rest (secrets.default or secrets.cookie)")
+        raise ConfigError(
+            f"config: secrets.default: the {' and '.join(address_flows)} flows need a secret to protect "
+            "their codes at rest (secrets.default or secrets.cookie)"
+        )
     pepper = (keys or [""])[0]  # unused when both flows are off
     lifespans = {
         # Kratos's schema says 1h; Warden's default is 15 minutes unless the config says otherwise (DESIGN §9).
         "code": parse_duration(_configured(settings, "selfservice.methods.code.config.lifespan") or "15m"),
         "link": parse_duration(_configured(settings, "selfservice.methods.link.config.lifespan") or "15m"),
     }
-    notify = {k: bool(settings.get(f"selfservice.flows.{k}.notify_unknown_recipients")) for k in ("verification", "recovery")}
+    notify = {
+        k: bool(settings.get(f"selfservice.flows.{k}.notify_unknown_recipients")) for k in ("verification", "recovery")
+    }
     return AddressProof(uow, flows, OneTimeCodes(flows.t.codes, pepper), identities, lifespans, notify)
 
 
@@ -128,22 +136,40 @@ async def build(infra: Infrastructure) -> ServiceRuntime:
     deps = Dependencies(settings, config, identities, sessions, schemas)
     flows = FlowRepository(selfservice_tables(MetaData()))
     cookie = CookieConfig.session_cookie(settings)
-    csrf = Csrf(config.public_base_url, secure=cookie.secure, same_site=cookie.same_site,
-                path=settings.get("cookies.path") or "/", domain=settings.get("cookies.domain"))
+    csrf = Csrf(
+        config.public_base_url,
+        secure=cookie.secure,
+        same_site=cookie.same_site,
+        path=settings.get("cookies.path") or "/",
+        domain=settings.get("cookies.domain"),
+    )
     engine = FlowEngine(config, core.uow, flows, csrf, sessions, identities, cookie, session_cookie_signer(settings))
     code, link = CodeStrategy(config.public_base_url), LinkStrategy(config.public_base_url)
     by_use = {"code": code, "link": link}
-    address_strategies = {k: by_use[settings.get(f"selfservice.flows.{k}.use") or "code"] for k in ("verification", "recovery")}
+    address_strategies = {
+        k: by_use[settings.get(f"selfservice.flows.{k}.use") or "code"] for k in ("verification", "recovery")
+    }
     proof = _proof(settings, config, core.uow, flows, identities)
     verifier = Verifier(AddressFlows(config, engine, address_strategies, proof))
     strategies = enabled_strategies(deps)
     container = SelfserviceContainer(
-        settings=settings, config=config, uow=core.uow, flows=flows, engine=engine, events=FlowEvents(core.uow, flows),
+        settings=settings,
+        config=config,
+        uow=core.uow,
+        flows=flows,
+        engine=engine,
+        events=FlowEvents(core.uow, flows),
         hooks=HookRegistry(HOOKS, deps, config),
         login_strategies=[s for s in strategies if hasattr(s, "populate_login")],
         registration_strategies=[s for s in strategies if hasattr(s, "populate_registration")],
-        settings_strategies=[ProfileStrategy(identities, schemas, verifier), *(s for s in strategies if hasattr(s, "populate_settings"))],
-        address_strategies=address_strategies, code_strategy=code, proof=proof, verifier=verifier,
+        settings_strategies=[
+            ProfileStrategy(identities, schemas, verifier),
+            *(s for s in strategies if hasattr(s, "populate_settings")),
+        ],
+        address_strategies=address_strategies,
+        code_strategy=code,
+        proof=proof,
+        verifier=verifier,
         internal=ServiceInfo(NAME),
     )
     return ServiceRuntime(NAME, container, background=[core.relay.run], internal_api=container.internal)
@@ -160,9 +186,20 @@ DEFINITION = ServiceDefinition(
     name=NAME,
     migrations=MigrationSet(NAME, Path(__file__).parent / "migrations"),
     routes=[
-        *map(with_browser_errors, [*LOGIN_ROUTES, *REGISTRATION_ROUTES, *LOGOUT_ROUTES, *SETTINGS_ROUTES,
-                                   *RECOVERY_ROUTES, *VERIFICATION_ROUTES]),
-        *ERROR_ROUTES, *RECOVERY_ADMIN_ROUTES, info_route(NAME),
+        *map(
+            with_browser_errors,
+            [
+                *LOGIN_ROUTES,
+                *REGISTRATION_ROUTES,
+                *LOGOUT_ROUTES,
+                *SETTINGS_ROUTES,
+                *RECOVERY_ROUTES,
+                *VERIFICATION_ROUTES,
+            ],
+        ),
+        *ERROR_ROUTES,
+        *RECOVERY_ADMIN_ROUTES,
+        info_route(NAME),
         *UI_ROUTES,
     ],
     build=build,

@@ -16,7 +16,8 @@ class SelfserviceTables:
 
 def selfservice_tables(metadata: MetaData) -> SelfserviceTables:
     flows = Table(
-        "selfservice_flows", metadata,
+        "selfservice_flows",
+        metadata,
         Column("id", String(36), primary_key=True),
         Column("kind", String(32), nullable=False),
         Column("body", Text, nullable=False),
@@ -25,7 +26,8 @@ def selfservice_tables(metadata: MetaData) -> SelfserviceTables:
         Column("updated_at", DateTime(timezone=True), nullable=False),
     )
     errors = Table(
-        "selfservice_errors", metadata,
+        "selfservice_errors",
+        metadata,
         Column("id", String(36), primary_key=True),
         Column("error", Text, nullable=False),
         Column("csrf_token", String(128), nullable=False),
@@ -33,7 +35,8 @@ def selfservice_tables(metadata: MetaData) -> SelfserviceTables:
         Column("updated_at", DateTime(timezone=True), nullable=False),
     )
     codes = Table(
-        "selfservice_codes", metadata,
+        "selfservice_codes",
+        metadata,
         Column("id", String(36), primary_key=True),
         Column("flow_id", String(36), nullable=False, index=True),
         Column("kind", String(32), nullable=False),

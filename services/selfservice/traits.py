@@ -43,17 +43,25 @@ class TraitSchemas:
         for i, entry in enumerate(settings.get("identity.schemas") or []):
             document = read_schema_document(entry["url"], settings.config_dir)
             if document is None:
-                raise ConfigError(f"config: identity.schemas[{i}].url: remote identity schemas are not supported offline")
+                raise ConfigError(
+                    f"config: identity.schemas[{i}].url: remote identity schemas are not supported offline"
+                )
             documents[entry["id"]] = document
         return cls(documents, settings.get("identity.default_schema_id") or "default")
 
     def fields(self, schema_id: str | None = None) -> list[Field]:
         return self._fields.get(schema_id or self.default_id, [])
 
-    def nodes(self, schema_id: str | None = None, group: str = "default", values: dict[str, Any] | None = None) -> list[Node]:
+    def nodes(
+        self, schema_id: str | None = None, group: str = "default", values: dict[str, Any] | None = None
+    ) -> list[Node]:
         return [
             input_node(
-                group, f"traits.{f.path}", _input_type(f.schema), required=f.required, value=_lookup(values, f.path),
+                group,
+                f"traits.{f.path}",
+                _input_type(f.schema),
+                required=f.required,
+                value=_lookup(values, f.path),
                 autocomplete=_AUTOCOMPLETE.get(f.schema.get("format", "")),
                 label=text.generated_label(f.schema.get("title") or f.path.split(".")[-1], f"traits.{f.path}"),
             )

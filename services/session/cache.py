@@ -76,7 +76,10 @@ class SessionCache:
         try:
             await self._cache.delete_many(keys)
         except CacheUnavailable:
-            log.warning("could not drop %d cached sessions: the cache is unreachable; all will be cleared when it returns", len(keys))
+            log.warning(
+                "could not drop %d cached sessions: the cache is unreachable; all will be cleared when it returns",
+                len(keys),
+            )
             self._suspect = True
 
     async def repair(self) -> bool:

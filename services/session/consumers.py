@@ -14,7 +14,9 @@ from shared.storage.uow import UnitOfWork, UnitOfWorkFactory
 QUEUE = "session.identity-changes"
 
 
-def identity_changes(manager: SessionManager, uow: UnitOfWorkFactory, processed: Table, max_deliveries: int) -> Subscription:
+def identity_changes(
+    manager: SessionManager, uow: UnitOfWorkFactory, processed: Table, max_deliveries: int
+) -> Subscription:
     async def work(unit: UnitOfWork, envelope: Envelope) -> None:
         identity_id = envelope.data.get("identity_id")
         if not identity_id:

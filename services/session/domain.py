@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 AAL1, AAL2 = "aal1", "aal2"
@@ -13,7 +13,7 @@ SECOND_FACTORS = frozenset({"totp", "webauthn", "lookup_secret"})
 
 
 def now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def new_id() -> str:
@@ -65,7 +65,9 @@ class Session:
 
     def with_method(self, method: AuthenticationMethod) -> Session:
         kept = tuple(m for m in self.authentication_methods if m.method != method.method or m.aal != method.aal)
-        return replace(self, authentication_methods=(*kept, method), authenticated_at=method.completed_at, updated_at=now())
+        return replace(
+            self, authentication_methods=(*kept, method), authenticated_at=method.completed_at, updated_at=now()
+        )
 
 
 def available_aal(identity: dict[str, Any]) -> str:

@@ -9,8 +9,10 @@ class NoActiveSession(errors.Unauthorized):
     error_id = "session_inactive"
 
     def __init__(self) -> None:
-        super().__init__("No active session was found in this request.",
-                         message="request does not have a valid authentication session")
+        super().__init__(
+            "No active session was found in this request.",
+            message="request does not have a valid authentication session",
+        )
 
 
 class Aal2Required(errors.Forbidden):

@@ -25,8 +25,10 @@ def _method(raw: dict[str, Any]) -> AuthenticationMethod:
         raise BadRequest("an authentication method needs a `method`")
     completed = raw.get("completed_at")
     return AuthenticationMethod(
-        method=raw["method"], aal=str(raw.get("aal", "aal1")),
-        completed_at=datetime.fromisoformat(completed) if completed else now(), provider=raw.get("provider"),
+        method=raw["method"],
+        aal=str(raw.get("aal", "aal1")),
+        completed_at=datetime.fromisoformat(completed) if completed else now(),
+        provider=raw.get("provider"),
     )
 
 
@@ -36,15 +38,27 @@ class SessionInternalApi(ServiceInfo):
         self._manager = manager
 
     async def issue_session(
-        self, identity_id: str, methods: list[dict[str, Any]], device: dict[str, Any], identity: dict[str, Any] | None = None
+        self,
+        identity_id: str,
+        methods: list[dict[str, Any]],
+        device: dict[str, Any],
+        identity: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         if identity is None or identity.get("id") != identity_id:
             identity = await self._manager.identity_of_id(identity_id)
         session, token = await self._manager.issue(
-            identity_id, [_method(m) for m in methods],
-            Device(ip_address=device.get("ip_address"), user_agent=device.get("user_agent"), location=device.get("location")),
+            identity_id,
+            [_method(m) for m in methods],
+            Device(
+                ip_address=device.get("ip_address"),
+                user_agent=device.get("user_agent"),
+                location=device.get("location"),
+            ),
         )
-        return {"session": session_view(session, public_identity(identity) if identity else None), "session_token": token}
+        return {
+            "session": session_view(session, public_identity(identity) if identity else None),
+            "session_token": token,
+        }
 
     async def session_by_token(self, token: str) -> dict[str, Any] | None:
         try:
@@ -76,27 +90,38 @@ def _issue(c: Any):  # type: ignore[no-untyped-def]
     async def handler(request: web.Request) -> web.Response:
         body = await read_object(request)
         identity = body.get("identity") if isinstance(body.get("identity"), dict) else None
-        result = await c.internal.issue_session(str(body.get("identity_id")), body.get("methods") or [],
-                                                body.get("device") or {}, identity)
+        result = await c.internal.issue_session(
+            str(body.get("identity_id")), body.get("methods") or [], body.get("device") or {}, identity
+        )
         return web.json_response(result, status=201)
+
     return handler
 
 
 def _by_token(c: Any):  # type: ignore[no-untyped-def]
     async def handler(request: web.Request) -> web.Response:
-        return web.json_response({"session": await c.internal.session_by_token(str((await read_object(request)).get("token")))})
+        return web.json_response(
+            {"session": await c.internal.session_by_token(str((await read_object(request)).get("token")))}
+        )
+
     return handler
 
 
 def _add_method(c: Any):  # type: ignore[no-untyped-def]
     async def handler(request: web.Request) -> web.Response:
-        return web.json_response(await c.internal.add_authentication_method(request.match_info["id"], await read_object(request)))
+        return web.json_response(
+            await c.internal.add_authentication_method(request.match_info["id"], await read_object(request))
+        )
+
     return handler
 
 
 def _revoke(c: Any):  # type: ignore[no-untyped-def]
     async def handler(request: web.Request) -> web.Response:
-        return web.json_response({"revoked": await c.internal.revoke_session(str((await read_object(request)).get("token")))})
+        return web.json_response(
+            {"revoked": await c.internal.revoke_session(str((await read_object(request)).get("token")))}
+        )
+
     return handler
 
 
@@ -104,6 +129,7 @@ def _revoke_identity(c: Any):  # type: ignore[no-untyped-def]
     async def handler(request: web.Request) -> web.Response:
         count = await c.internal.revoke_identity_sessions(request.match_info["id"], request.query.get("except"))
         return web.json_response({"count": count})
+
     return handler
 
 

@@ -21,8 +21,12 @@ from shared.storage.uow import UnitOfWork, UnitOfWorkFactory
 
 class SessionManager:
     def __init__(
-        self, uow: UnitOfWorkFactory, repository: SessionRepository, cache: SessionCache,
-        identities: IdentityClient, config: SessionConfig,
+        self,
+        uow: UnitOfWorkFactory,
+        repository: SessionRepository,
+        cache: SessionCache,
+        identities: IdentityClient,
+        config: SessionConfig,
     ) -> None:
         self._uow = uow
         self._repo = repository
@@ -30,14 +34,28 @@ class SessionManager:
         self._identities = identities
         self.config = config
 
-    async def issue(self, identity_id: str, methods: Sequence[AuthenticationMethod], device: Device) -> tuple[Session, str]:
+    async def issue(
+        self, identity_id: str, methods: Sequence[AuthenticationMethod], device: Device
+    ) -> tuple[Session, str]:
         token = new_token()
-        session = Session(identity_id=identity_id, token_hash=token_hash(token), expires_at=now() + self.config.lifespan,
-                          authentication_methods=tuple(methods), devices=(device,))
+        session = Session(
+            identity_id=identity_id,
+            token_hash=token_hash(token),
+            expires_at=now() + self.config.lifespan,
+            authentication_methods=tuple(methods),
+            devices=(device,),
+        )
         async with self._uow() as uow:
             await self._repo.insert(uow.connection, session)
-            uow.emit("session.issued", {"session_id": session.id, "identity_id": identity_id, "aal": session.aal,
-                                        "methods": [m.method for m in methods]})
+            uow.emit(
+                "session.issued",
+                {
+                    "session_id": session.id,
+                    "identity_id": identity_id,
+                    "aal": session.aal,
+                    "methods": [m.method for m in methods],
+                },
+            )
             await uow.commit()
         return session, token
 
@@ -60,7 +78,9 @@ class SessionManager:
         if identity is None or identity.get("state") != "active":
             raise NoActiveSession()
         body = json.dumps(session_view(session, public_identity(identity)), separators=(",", ":")).encode()
-        return CachedSession(session.aal, available_aal(identity), session.expires_at.timestamp(), session.identity_id, body)
+        return CachedSession(
+            session.aal, available_aal(identity), session.expires_at.timestamp(), session.identity_id, body
+        )
 
     def _require_aal(self, entry: CachedSession, required: str) -> None:
         if required == "highest_available" and entry.available_aal == AAL2 and entry.aal != AAL2:
@@ -143,4 +163,3 @@ class SessionManager:
     def _emit_revoked(uow: UnitOfWork, sessions: Sequence[Session]) -> None:
         for session in sessions:
             uow.emit("session.revoked", {"session_id": session.id, "identity_id": session.identity_id})
-

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Row, and_, delete, insert, select, update
@@ -36,8 +36,14 @@ class SessionRepository:
         return found[0] if found else None
 
     async def page(
-        self, conn: AsyncConnection, *, size: int, after: str | None, identity_id: str | None = None,
-        active: bool | None = None, exclude_id: str | None = None,
+        self,
+        conn: AsyncConnection,
+        *,
+        size: int,
+        after: str | None,
+        identity_id: str | None = None,
+        active: bool | None = None,
+        exclude_id: str | None = None,
     ) -> list[Session]:
         c = self.t.sessions.c
         conditions = []
@@ -52,7 +58,9 @@ class SessionRepository:
             conditions.append(c.id > after)
         return await self._select(conn, *conditions, limit=size)
 
-    async def active_of_identity(self, conn: AsyncConnection, identity_id: str, except_id: str | None = None) -> list[Session]:
+    async def active_of_identity(
+        self, conn: AsyncConnection, identity_id: str, except_id: str | None = None
+    ) -> list[Session]:
         c = self.t.sessions.c
         conditions = [c.identity_id == identity_id, c.active.is_(True)]
         if except_id is not None:
@@ -62,7 +70,9 @@ class SessionRepository:
     async def deactivate(self, conn: AsyncConnection, ids: Sequence[str]) -> None:
         if ids:
             c = self.t.sessions.c
-            await conn.execute(update(self.t.sessions).where(c.id.in_(list(ids))).values(active=False, updated_at=now()))
+            await conn.execute(
+                update(self.t.sessions).where(c.id.in_(list(ids))).values(active=False, updated_at=now())
+            )
 
     async def delete_of_identity(self, conn: AsyncConnection, identity_id: str) -> list[str]:
         """Deletes an identity's sessions; returns their token hashes (to drop from the cache)."""
@@ -84,11 +94,19 @@ class SessionRepository:
 
     async def _insert_devices(self, conn: AsyncConnection, session: Session) -> None:
         if session.devices:
-            await conn.execute(insert(self.t.devices), [
-                {"id": d.id, "session_id": session.id, "ip_address": d.ip_address, "user_agent": d.user_agent,
-                 "location": d.location}
-                for d in session.devices
-            ])
+            await conn.execute(
+                insert(self.t.devices),
+                [
+                    {
+                        "id": d.id,
+                        "session_id": session.id,
+                        "ip_address": d.ip_address,
+                        "user_agent": d.user_agent,
+                        "location": d.location,
+                    }
+                    for d in session.devices
+                ],
+            )
 
     async def _select(self, conn: AsyncConnection, *conditions: Any, limit: int | None = None) -> list[Session]:
         query = select(self.t.sessions).where(*conditions).order_by(self.t.sessions.c.id)
@@ -98,14 +116,16 @@ class SessionRepository:
         if not rows:
             return []
         devices: dict[str, list[Device]] = {}
-        device_rows = await conn.execute(select(self.t.devices).where(self.t.devices.c.session_id.in_([r.id for r in rows])))
+        device_rows = await conn.execute(
+            select(self.t.devices).where(self.t.devices.c.session_id.in_([r.id for r in rows]))
+        )
         for d in device_rows:
             devices.setdefault(d.session_id, []).append(Device(d.ip_address, d.user_agent, d.location, d.id))
         return [_session(r, devices.get(r.id, [])) for r in rows]
 
 
 def _utc(value: datetime) -> datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def _row(session: Session) -> dict[str, Any]:
@@ -114,9 +134,16 @@ def _row(session: Session) -> dict[str, Any]:
         for m in session.authentication_methods
     ]
     return {
-        "id": session.id, "token_hash": session.token_hash, "identity_id": session.identity_id, "active": session.active,
-        "expires_at": session.expires_at, "authenticated_at": session.authenticated_at, "issued_at": session.issued_at,
-        "authentication_methods": json.dumps(methods), "created_at": session.created_at, "updated_at": session.updated_at,
+        "id": session.id,
+        "token_hash": session.token_hash,
+        "identity_id": session.identity_id,
+        "active": session.active,
+        "expires_at": session.expires_at,
+        "authenticated_at": session.authenticated_at,
+        "issued_at": session.issued_at,
+        "authentication_methods": json.dumps(methods),
+        "created_at": session.created_at,
+        "updated_at": session.updated_at,
     }
 
 
@@ -126,8 +153,15 @@ def _session(row: Row[Any], devices: list[Device]) -> Session:
         for m in json.loads(row.authentication_methods)
     )
     return Session(
-        identity_id=row.identity_id, token_hash=row.token_hash, expires_at=_utc(row.expires_at),
-        authentication_methods=methods, devices=tuple(devices), active=row.active, id=row.id,
-        authenticated_at=_utc(row.authenticated_at), issued_at=_utc(row.issued_at),
-        created_at=_utc(row.created_at), updated_at=_utc(row.updated_at),
+        identity_id=row.identity_id,
+        token_hash=row.token_hash,
+        expires_at=_utc(row.expires_at),
+        authentication_methods=methods,
+        devices=tuple(devices),
+        active=row.active,
+        id=row.id,
+        authenticated_at=_utc(row.authenticated_at),
+        issued_at=_utc(row.issued_at),
+        created_at=_utc(row.created_at),
+        updated_at=_utc(row.updated_at),
     )

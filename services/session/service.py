@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+
 from sqlalchemy import MetaData
 
 from services.session.api import admin, public
@@ -41,7 +42,9 @@ async def build(infra: Infrastructure) -> ServiceRuntime:
     core = service_core(NAME, infra)
     identities = infra.clients.identity
     if identities is None:
-        raise ConfigError("config: services.identity.internal_url: the session service needs to reach the identity service")
+        raise ConfigError(
+            "config: services.identity.internal_url: the session service needs to reach the identity service"
+        )
     config = SessionConfig.from_settings(infra.settings)
     session_cache = SessionCache(infra.cache, config.cache_ttl_seconds)
     manager = SessionManager(core.uow, SessionRepository(session_tables(MetaData())), session_cache, identities, config)

@@ -15,7 +15,8 @@ class SessionTables:
 
 def session_tables(metadata: MetaData) -> SessionTables:
     sessions = Table(
-        "session_sessions", metadata,
+        "session_sessions",
+        metadata,
         Column("id", String(36), primary_key=True),
         Column("token_hash", String(64), nullable=False, unique=True),
         Column("identity_id", String(36), nullable=False, index=True),
@@ -28,9 +29,12 @@ def session_tables(metadata: MetaData) -> SessionTables:
         Column("updated_at", DateTime(timezone=True), nullable=False),
     )
     devices = Table(
-        "session_devices", metadata,
+        "session_devices",
+        metadata,
         Column("id", String(36), primary_key=True),
-        Column("session_id", String(36), ForeignKey("session_sessions.id", ondelete="CASCADE"), nullable=False, index=True),
+        Column(
+            "session_id", String(36), ForeignKey("session_sessions.id", ondelete="CASCADE"), nullable=False, index=True
+        ),
         Column("ip_address", String(64), nullable=True),
         Column("user_agent", String(512), nullable=True),
         Column("location", String(255), nullable=True),

@@ -25,7 +25,12 @@ def session_view(session: Session, identity: dict[str, Any] | None, *, with_devi
         "authenticated_at": ts(session.authenticated_at),
         "authenticator_assurance_level": session.aal,
         "authentication_methods": [
-            {"method": m.method, "aal": m.aal, "completed_at": ts(m.completed_at), **({"provider": m.provider} if m.provider else {})}
+            {
+                "method": m.method,
+                "aal": m.aal,
+                "completed_at": ts(m.completed_at),
+                **({"provider": m.provider} if m.provider else {}),
+            }
             for m in session.authentication_methods
         ],
         "issued_at": ts(session.issued_at),

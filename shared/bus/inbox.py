@@ -4,7 +4,7 @@ one transaction, so a redelivered event (after a crash before the ack) is recogn
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import Table, insert, select
 from sqlalchemy.exc import IntegrityError
@@ -31,7 +31,7 @@ def idempotent(uow_factory: UnitOfWorkFactory, processed: Table, queue: str, wor
             async with uow_factory() as uow:
                 await work(uow, envelope)
                 await uow.connection.execute(
-                    insert(processed).values(event_id=envelope.id, queue=queue, processed_at=datetime.now(timezone.utc))
+                    insert(processed).values(event_id=envelope.id, queue=queue, processed_at=datetime.now(UTC))
                 )
                 await uow.commit()
         except IntegrityError:

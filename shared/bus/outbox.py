@@ -8,7 +8,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import Table, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -96,7 +96,7 @@ class OutboxRelay:
             for row in rows:
                 await self._publisher.publish(_envelope(row))
                 await conn.execute(
-                    update(table).where(table.c.position == row.position).values(published_at=datetime.now(timezone.utc))
+                    update(table).where(table.c.position == row.position).values(published_at=datetime.now(UTC))
                 )
             return len(rows)
 
@@ -122,7 +122,7 @@ class OutboxRelay:
 def _envelope(row: object) -> Envelope:
     occurred = row.occurred_at  # type: ignore[attr-defined]
     if occurred.tzinfo is None:  # SQLite hands timestamps back naive; they were written in UTC
-        occurred = occurred.replace(tzinfo=timezone.utc)
+        occurred = occurred.replace(tzinfo=UTC)
     return Envelope(
         id=row.id,  # type: ignore[attr-defined]
         type=row.type,  # type: ignore[attr-defined]

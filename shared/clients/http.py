@@ -54,13 +54,17 @@ class InternalHttp:
     async def _once(self, method: str, path: str, body: Any) -> Any:
         try:
             async with self._session.request(
-                method, self._base + path, json=body, headers={INTERNAL_TOKEN_HEADER: self._token}, timeout=self._timeout
+                method,
+                self._base + path,
+                json=body,
+                headers={INTERNAL_TOKEN_HEADER: self._token},
+                timeout=self._timeout,
             ) as response:
                 payload = await response.json(content_type=None) if response.content_length != 0 else None
                 if response.status < 400:
                     return payload
                 raise _error(response.status, payload)
-        except (aiohttp.ClientConnectionError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiohttp.ClientConnectionError) as exc:
             raise errors.ServiceUnavailable(f"{method} {path}: {type(exc).__name__}") from exc
 
 

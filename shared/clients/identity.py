@@ -25,12 +25,16 @@ class HttpIdentityClient(HttpServiceClient):
         return await self._http.call("POST", f"{BASE}/identities", body)
 
     async def verify_password(self, identifier: str, password: str) -> dict[str, Any] | None:
-        found = await self._http.call("POST", f"{BASE}/password/verify", {"identifier": identifier, "password": password})
+        found = await self._http.call(
+            "POST", f"{BASE}/password/verify", {"identifier": identifier, "password": password}
+        )
         return found.get("identity")
 
     async def get_credential(self, identity_id: str, credential_type: str) -> dict[str, Any] | None:
         try:
-            return await self._http.call("GET", f"{BASE}/identities/{quote(identity_id)}/credentials/{quote(credential_type)}")
+            return await self._http.call(
+                "GET", f"{BASE}/identities/{quote(identity_id)}/credentials/{quote(credential_type)}"
+            )
         except NotFound:
             return None
 

@@ -30,16 +30,13 @@ class IdentityClient(ServiceClient, Protocol):
         """One credential with its secret config (TOTP seed, WebAuthn keys): for the service that checks it."""
         ...
 
-    async def update_credential(
-        self, identity_id: str, credential_type: str, config: dict[str, Any]
-    ) -> dict[str, Any]:
+    async def update_credential(self, identity_id: str, credential_type: str, config: dict[str, Any]) -> dict[str, Any]:
         """Sets one credential's config (clear-text `password` is hashed here); returns the identity."""
         ...
 
     async def mark_address_verified(self, via: str, value: str) -> dict[str, Any] | None:
         """Marks a verifiable address verified; returns its identity, or None if no identity has it."""
         ...
-
 
     async def update_traits(self, identity_id: str, traits: dict[str, Any]) -> dict[str, Any]:
         """A profile change: the identity with new traits (addresses re-derived), or a typed error."""
@@ -52,7 +49,10 @@ class IdentityClient(ServiceClient, Protocol):
 
 class SessionClient(ServiceClient, Protocol):
     async def issue_session(
-        self, identity_id: str, methods: list[dict[str, Any]], device: dict[str, Any],
+        self,
+        identity_id: str,
+        methods: list[dict[str, Any]],
+        device: dict[str, Any],
         identity: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """A new session: `{"session": <session JSON>, "session_token": "ory_st_…"}`. A caller that has

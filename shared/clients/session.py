@@ -15,7 +15,11 @@ class HttpSessionClient(HttpServiceClient):
         super().__init__("session", http)
 
     async def issue_session(
-        self, identity_id: str, methods: list[dict[str, Any]], device: dict[str, Any], identity: dict[str, Any] | None = None
+        self,
+        identity_id: str,
+        methods: list[dict[str, Any]],
+        device: dict[str, Any],
+        identity: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         body = {"identity_id": identity_id, "methods": methods, "device": device, "identity": identity}
         return await self._http.call("POST", f"{BASE}/sessions", body)

@@ -12,11 +12,15 @@ class HttpMetrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
         self.requests = Counter(
-            "warden_http_requests_total", "HTTP requests answered", ["port", "method", "route", "status"],
+            "warden_http_requests_total",
+            "HTTP requests answered",
+            ["port", "method", "route", "status"],
             registry=self.registry,
         )
         self.latency = Histogram(
-            "warden_http_request_duration_seconds", "Time to answer an HTTP request", ["port", "method", "route"],
+            "warden_http_request_duration_seconds",
+            "Time to answer an HTTP request",
+            ["port", "method", "route"],
             registry=self.registry,
         )
         self._children: dict[tuple[str, str, str, int], tuple[Any, Any]] = {}
@@ -27,7 +31,8 @@ class HttpMetrics:
         children = self._children.get(key)
         if children is None:
             children = self._children[key] = (
-                self.requests.labels(port, method, route, str(status)), self.latency.labels(port, method, route)
+                self.requests.labels(port, method, route, str(status)),
+                self.latency.labels(port, method, route),
             )
         children[0].inc()
         children[1].observe(seconds)

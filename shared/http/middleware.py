@@ -82,8 +82,13 @@ def request_context(port: str, metrics: HttpMetrics) -> Callable[..., Awaitable[
             metrics.observe(port, request.method, route, status, elapsed)
             # The path only: query strings may carry flow ids, codes or tokens.
             if log.isEnabledFor(logging.INFO):
-                log.info("%s %s %d", request.method, request.path, status,
-                         extra={"port": port, "status": status, "duration_ms": round(elapsed * 1000, 2)})
+                log.info(
+                    "%s %s %d",
+                    request.method,
+                    request.path,
+                    status,
+                    extra={"port": port, "status": status, "duration_ms": round(elapsed * 1000, 2)},
+                )
             request_id.reset(token)
 
     return middleware

@@ -80,7 +80,9 @@ def identifier_exists_on_oidc_link() -> Message:
 
 
 def identifier_exists_with_hints(
-    available_credential_types: Sequence[str], available_oidc_providers: Sequence[str], credential_identifier_hint: str,
+    available_credential_types: Sequence[str],
+    available_oidc_providers: Sequence[str],
+    credential_identifier_hint: str,
 ) -> Message:
     """4000028: which ways in the existing account offers, worded as Kratos does."""
     identifier = credential_identifier_hint or "an email, phone, or username"
@@ -94,11 +96,15 @@ def identifier_exists_with_hints(
     if available_oidc_providers:
         providers = ", ".join(p.title() for p in available_oidc_providers)
         text += f" You can sign in using one of the following social sign in providers: {providers}."
-    return error(4000028, text, {
-        "available_credential_types": list(available_credential_types),
-        "available_oidc_providers": list(available_oidc_providers),
-        "credential_identifier_hint": credential_identifier_hint,
-    })
+    return error(
+        4000028,
+        text,
+        {
+            "available_credential_types": list(available_credential_types),
+            "available_oidc_providers": list(available_oidc_providers),
+            "credential_identifier_hint": credential_identifier_hint,
+        },
+    )
 
 
 def password_too_similar() -> Message:

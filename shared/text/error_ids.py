@@ -15,4 +15,3 @@ SESSION_INACTIVE = "session_inactive"
 SECURITY_IDENTITY_MISMATCH = "security_identity_mismatch"
 SECURITY_CSRF_VIOLATION = "security_csrf_violation"
 IDENTITY_DISABLED = "identity_disabled"
-

@@ -75,20 +75,30 @@ def send_sign_in_code() -> Message:
 
 
 def login_and_link_account(
-    duplicate_identifier: str, provider: str, new_login_url: str,
-    available_credential_types: Sequence[str], available_providers: Sequence[str],
+    duplicate_identifier: str,
+    provider: str,
+    new_login_url: str,
+    available_credential_types: Sequence[str],
+    available_providers: Sequence[str],
 ) -> Message:
     text = (
         f"You tried to sign in with {go_quote(duplicate_identifier)}, but that email is already used by another "
         "account. Sign in to your account with one of the options below to add your account "
         f"{go_quote(duplicate_identifier)} at {go_quote(provider)} as another way to sign in."
     )
-    return info(1010016, text, {
-        "duplicateIdentifier": duplicate_identifier, "provider": provider, "newLoginUrl": new_login_url,
-        "duplicate_identifier": duplicate_identifier, "new_login_url": new_login_url,
-        "available_credential_types": list(available_credential_types),
-        "available_providers": list(available_providers),
-    })
+    return info(
+        1010016,
+        text,
+        {
+            "duplicateIdentifier": duplicate_identifier,
+            "provider": provider,
+            "newLoginUrl": new_login_url,
+            "duplicate_identifier": duplicate_identifier,
+            "new_login_url": new_login_url,
+            "available_credential_types": list(available_credential_types),
+            "available_providers": list(available_providers),
+        },
+    )
 
 
 def sign_in_and_link() -> Message:

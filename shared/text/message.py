@@ -11,7 +11,7 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 INFO = "info"
@@ -72,7 +72,7 @@ def minutes(delta: timedelta) -> str:
 
 def utc_aware(moment: datetime) -> datetime:
     """Naive datetimes are taken to be UTC, as Warden stores them."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def go_time_json(moment: datetime) -> str:

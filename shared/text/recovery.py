@@ -5,7 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 
 from shared.text.message import (
-    Message, error, flow_expired, go_time_json, info, minutes, success, unix, utc_aware,
+    Message,
+    error,
+    flow_expired,
+    go_time_json,
+    info,
+    minutes,
+    success,
+    unix,
+    utc_aware,
 )
 
 _ADDRESS_HINT = "check the spelling of the address and make sure to use the address you registered with."

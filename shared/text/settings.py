@@ -6,7 +6,14 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from shared.text.message import (
-    Message, error, flow_expired, go_time_json, go_time_string, info, success, unix,
+    Message,
+    error,
+    flow_expired,
+    go_time_json,
+    go_time_string,
+    info,
+    success,
+    unix,
 )
 
 

@@ -4,13 +4,11 @@ RabbitMQ (a real broker, an exchange of the test's own, deleted afterwards)."""
 from __future__ import annotations
 
 import asyncio
-
 import collections
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
-import aio_pika
 import pytest
 
 from shared.adapters.memory.bus import InMemoryBus
@@ -18,8 +16,8 @@ from shared.adapters.rabbitmq.bus import RabbitMqBus
 from shared.bus.envelope import Envelope
 from shared.bus.ports import Bus, Handler, Subscription
 from shared.errors import BusUnavailable
-from tests.rabbit import delete_everything
 from tests.conftest import eventually, unique
+from tests.rabbit import delete_everything
 
 
 @dataclass
@@ -83,7 +81,7 @@ async def test_the_envelope_round_trips(under_test: BusUnderTest) -> None:
         type="identity.updated",
         source="identity",
         data={"id": "7f1c", "traits": {"email": "zoë@example.org", "tags": [1, 2.5, None, True]}},
-        occurred_at=datetime(2024, 5, 17, 9, 30, 12, 345678, tzinfo=timezone.utc),
+        occurred_at=datetime(2024, 5, 17, 9, 30, 12, 345678, tzinfo=UTC),
     )
 
     await under_test.bus.publish(sent)
@@ -92,7 +90,11 @@ async def test_the_envelope_round_trips(under_test: BusUnderTest) -> None:
     assert received == [sent]
     got = received[0]
     assert (got.id, got.type, got.source, got.occurred_at, got.data) == (
-        sent.id, sent.type, sent.source, sent.occurred_at, sent.data
+        sent.id,
+        sent.type,
+        sent.source,
+        sent.occurred_at,
+        sent.data,
     )
 
 
@@ -104,8 +106,14 @@ async def test_topic_patterns_route_matching_keys_only(under_test: BusUnderTest)
     await under_test.subscribe("everything", ["#"], handle_everything)
     await under_test.subscribe("exact", ["session.revoked"], handle_exact)
 
-    for event_type in ["identity.created", "identity.credentials.changed", "session.revoked", "session.issued",
-                       "courier.message.requested", "identities.created"]:
+    for event_type in [
+        "identity.created",
+        "identity.credentials.changed",
+        "session.revoked",
+        "session.issued",
+        "courier.message.requested",
+        "identities.created",
+    ]:
         await under_test.publish(event_type)
     # Markers last: once a queue's marker is in, anything routed to it before has been handled.
     await under_test.publish("identity.marker", marker=True)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import MetaData, func, select
 
-from shared.storage.database import Database
-from shared.storage import migrations
-from shared.storage.tables import outbox_table
 from shared.bus.outbox import Outbox
+from shared.storage import migrations
+from shared.storage.database import Database
+from shared.storage.tables import outbox_table
 from shared.storage.uow import UnitOfWorkFactory
 from warden.services import SERVICES
 

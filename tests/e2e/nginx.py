@@ -50,7 +50,16 @@ class Nginx:
 
     def _command(self, *flags: str) -> list[str]:
         # `-e`: nothing is written outside the prefix, not even before the config is read.
-        return [str(self.binary), *flags, "-e", str(self.prefix / "error.log"), "-p", str(self.prefix), "-c", str(self.config)]
+        return [
+            str(self.binary),
+            *flags,
+            "-e",
+            str(self.prefix / "error.log"),
+            "-p",
+            str(self.prefix),
+            "-c",
+            str(self.config),
+        ]
 
     def wait_listening(self, *ports: int, timeout: float = 10.0) -> None:
         deadline = time.monotonic() + timeout

@@ -28,8 +28,13 @@ from tests.factories import EMAIL_SCHEMA
 
 INTERNAL_TOKEN = "e2e-distributed-internal-token"
 # Start order: each service learns the internal URLs of those started before it, as in docker-compose.
-REPLICAS = (("identity", "identity"), ("session-a", "session"), ("session-b", "session"),
-            ("selfservice", "selfservice"), ("courier", "courier"))
+REPLICAS = (
+    ("identity", "identity"),
+    ("session-a", "session"),
+    ("session-b", "session"),
+    ("selfservice", "selfservice"),
+    ("courier", "courier"),
+)
 EMAIL, PASSWORD = "grace.hopper@example.com", "cobol-1959-harvard-mark"
 WHOAMI_CALLS = 6
 
@@ -85,8 +90,15 @@ def start_services(config: Path, env: dict[str, str], cwd: Path) -> dict[str, Wa
 
 
 def nginx_config_for(processes: dict[str, WardenProcess], public_port: int, admin_port: int, cwd: Path) -> str:
-    args = ["routes", "--nginx", "--full",
-            "--listen-public", f"127.0.0.1:{public_port}", "--listen-admin", f"127.0.0.1:{admin_port}"]
+    args = [
+        "routes",
+        "--nginx",
+        "--full",
+        "--listen-public",
+        f"127.0.0.1:{public_port}",
+        "--listen-admin",
+        f"127.0.0.1:{admin_port}",
+    ]
     for name, service in REPLICAS:
         process = processes[name]
         args += ["--upstream", f"{service}=127.0.0.1:{process.public_port}:{process.admin_port}"]
@@ -102,8 +114,13 @@ def cluster(
     nginx_binary = require_nginx()
     public_port, admin_port = free_port(), free_port()
     config = write_config(tmp_path, f"http://127.0.0.1:{public_port}/")
-    env = {"DSN": pg_dsn, "BUS_URL": amqp_vhost, "CACHE_URL": redis_url, "CACHE_PREFIX": redis_prefix,
-           "SERVICES_INTERNAL_TOKEN": INTERNAL_TOKEN}
+    env = {
+        "DSN": pg_dsn,
+        "BUS_URL": amqp_vhost,
+        "CACHE_URL": redis_url,
+        "CACHE_PREFIX": redis_prefix,
+        "SERVICES_INTERNAL_TOKEN": INTERNAL_TOKEN,
+    }
     started = time.monotonic()
     migrated = run_cli(["migrate", "sql", "-e", "--yes", "-c", str(config)], env=env, cwd=tmp_path)
     assert migrated.returncode == 0, migrated.stderr
@@ -160,7 +177,9 @@ async def submit_api_flow(http: aiohttp.ClientSession, public: str, kind: str, b
     """Creates a native (API) flow and submits it; the answer carries the session token."""
     status, flow = await json_call(http, "GET", f"{public}/self-service/{kind}/api")
     assert status == 200, flow
-    status, done = await json_call(http, "POST", f"{public}/self-service/{kind}", params={"flow": flow["id"]}, json=body)
+    status, done = await json_call(
+        http, "POST", f"{public}/self-service/{kind}", params={"flow": flow["id"]}, json=body
+    )
     assert status == 200, done
     return done
 
@@ -174,13 +193,18 @@ async def whoami_answered(http: aiohttp.ClientSession, replica: WardenProcess) -
     async with http.get(f"{replica.url('admin')}/metrics") as response:
         assert response.status == 200
         exposition = await response.text()
-    return int(sum(
-        sample.value
-        for family in text_string_to_metric_families(exposition) if family.name == "warden_http_requests"
-        for sample in family.samples
-        if sample.name == "warden_http_requests_total" and sample.labels.get("route") == "/sessions/whoami"
-        and sample.labels.get("status") == "200" and sample.labels.get("port") == "public"
-    ))
+    return int(
+        sum(
+            sample.value
+            for family in text_string_to_metric_families(exposition)
+            if family.name == "warden_http_requests"
+            for sample in family.samples
+            if sample.name == "warden_http_requests_total"
+            and sample.labels.get("route") == "/sessions/whoami"
+            and sample.labels.get("status") == "200"
+            and sample.labels.get("port") == "public"
+        )
+    )
 
 
 async def test_register_login_whoami_and_delete_through_nginx_with_two_session_replicas(cluster: Cluster) -> None:
@@ -189,12 +213,14 @@ async def test_register_login_whoami_and_delete_through_nginx_with_two_session_r
         assert (await json_call(http, "GET", f"{public}/health/ready"))[0] == 200
         assert (await json_call(http, "GET", f"{admin}/health/ready"))[0] == 200
 
-        registered = await submit_api_flow(http, public, "registration", {
-            "method": "password", "traits": {"email": EMAIL}, "password": PASSWORD})
+        registered = await submit_api_flow(
+            http, public, "registration", {"method": "password", "traits": {"email": EMAIL}, "password": PASSWORD}
+        )
         identity_id = registered["identity"]["id"]
         assert registered["session"]["identity"]["id"] == identity_id, "the session hook signed the user in"
-        logged_in = await submit_api_flow(http, public, "login", {
-            "method": "password", "identifier": EMAIL, "password": PASSWORD})
+        logged_in = await submit_api_flow(
+            http, public, "login", {"method": "password", "identifier": EMAIL, "password": PASSWORD}
+        )
         token = logged_in["session_token"]
         assert logged_in["session"]["identity"]["id"] == identity_id
 
@@ -209,8 +235,9 @@ async def test_register_login_whoami_and_delete_through_nginx_with_two_session_r
 
         # Native logout goes to selfservice, which revokes through the session service's internal API;
         # the other replica refuses the token as well (shared database and cache).
-        status, _ = await json_call(http, "DELETE", f"{public}/self-service/logout/api",
-                                    json={"session_token": registered["session_token"]})
+        status, _ = await json_call(
+            http, "DELETE", f"{public}/self-service/logout/api", json={"session_token": registered["session_token"]}
+        )
         assert status == 204
         for _ in range(2):
             assert (await whoami(http, public, registered["session_token"]))[0] == 401
@@ -225,8 +252,11 @@ async def test_register_login_whoami_and_delete_through_nginx_with_two_session_r
             assert (await json_call(http, "GET", f"{public}{path}"))[0] == 404, path
         internal = {"X-Warden-Internal-Token": INTERNAL_TOKEN}
         for base in (public, admin):
-            for path in ("/internal/identity/info", f"/internal/identity/identities/{identity_id}",
-                         "/internal/session/info"):
+            for path in (
+                "/internal/identity/info",
+                f"/internal/identity/identities/{identity_id}",
+                "/internal/session/info",
+            ):
                 status, body = await json_call(http, "GET", f"{base}{path}", headers=internal)
                 assert status == 404, (base, path, body)
 

@@ -26,7 +26,15 @@ import pytest
 import urllib3
 
 from tests.mail_helpers import (
-    RECOVERY_UI, SETTINGS_UI, VERIFICATION_UI, MailStack, attempt, code_in, link_in, mail_warden, ui_message_ids,
+    RECOVERY_UI,
+    SETTINGS_UI,
+    VERIFICATION_UI,
+    MailStack,
+    attempt,
+    code_in,
+    link_in,
+    mail_warden,
+    ui_message_ids,
     wait_for_mail,
 )
 from tests.selfservice_helpers import CONFIGURED_BASE, PASSWORD, RETURN_URL, create_identity, database, node
@@ -54,7 +62,9 @@ def db_kind(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-def _stack(kind: str, name: str, factory: pytest.TempPathFactory, smtp: SmtpServer, **config: Any) -> Iterator[MailStack]:
+def _stack(
+    kind: str, name: str, factory: pytest.TempPathFactory, smtp: SmtpServer, **config: Any
+) -> Iterator[MailStack]:
     directory = factory.mktemp(f"mail-{name}-{kind}")
     with database(kind, directory) as dsn, mail_warden(directory, dsn, smtp, **config) as stack:
         yield stack
@@ -67,7 +77,9 @@ def code(db_kind: str, tmp_path_factory: pytest.TempPathFactory, smtp: SmtpServe
 
 @pytest.fixture(scope="module")
 def strict(db_kind: str, tmp_path_factory: pytest.TempPathFactory, smtp: SmtpServer) -> Iterator[MailStack]:
-    yield from _stack(db_kind, "strict", tmp_path_factory, smtp, use="code", notify_unknown=True, privileged_max_age="1s")
+    yield from _stack(
+        db_kind, "strict", tmp_path_factory, smtp, use="code", notify_unknown=True, privileged_max_age="1s"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -84,13 +96,20 @@ def _email(prefix: str) -> str:
 
 def _register(stack: MailStack, email: str, password: str = PASSWORD) -> Any:
     flow = stack.frontend.create_native_registration_flow()
-    return stack.frontend.update_registration_flow(flow.id, kratos.UpdateRegistrationFlowBody(
-        kratos.UpdateRegistrationFlowWithPasswordMethod(method="password", password=password, traits={"email": email})))
+    return stack.frontend.update_registration_flow(
+        flow.id,
+        kratos.UpdateRegistrationFlowBody(
+            kratos.UpdateRegistrationFlowWithPasswordMethod(
+                method="password", password=password, traits={"email": email}
+            )
+        ),
+    )
 
 
 def _login_body(email: str, password: str) -> kratos.UpdateLoginFlowBody:
-    return kratos.UpdateLoginFlowBody(kratos.UpdateLoginFlowWithPasswordMethod(
-        method="password", identifier=email, password=password))
+    return kratos.UpdateLoginFlowBody(
+        kratos.UpdateLoginFlowWithPasswordMethod(method="password", identifier=email, password=password)
+    )
 
 
 def _login(stack: MailStack, email: str, password: str = PASSWORD) -> Any:
@@ -232,8 +251,13 @@ def test_a_forgotten_password_is_reset_through_a_mailed_code(code: MailStack) ->
     assert [m.method for m in session.authentication_methods] == ["code_recovery"]
     settings = code.frontend.get_settings_flow(settings_id, x_session_token=token)
     assert settings.state == "show_form" and 1060001 in [m.id for m in settings.ui.messages]
-    changed = code.frontend.update_settings_flow(settings_id, kratos.UpdateSettingsFlowBody(
-        kratos.UpdateSettingsFlowWithPasswordMethod(method="password", password=NEW_PASSWORD)), x_session_token=token)
+    changed = code.frontend.update_settings_flow(
+        settings_id,
+        kratos.UpdateSettingsFlowBody(
+            kratos.UpdateSettingsFlowWithPasswordMethod(method="password", password=NEW_PASSWORD)
+        ),
+        x_session_token=token,
+    )
     assert changed.state == "success" and [m.id for m in changed.ui.messages] == [1050001]
 
     assert _login(code, email, NEW_PASSWORD).session.identity.id == identity_id
@@ -289,8 +313,9 @@ def test_an_unknown_address_gets_the_same_answer_and_no_mail(code: MailStack) ->
     for_known = _ask_recovery(code, known)
     assert for_unknown["state"] == for_known["state"] == "sent_email"
     assert for_unknown["ui"]["messages"] == for_known["ui"]["messages"]
-    assert [n["attributes"].get("name") for n in for_unknown["ui"]["nodes"]] == \
-        [n["attributes"].get("name") for n in for_known["ui"]["nodes"]]
+    assert [n["attributes"].get("name") for n in for_unknown["ui"]["nodes"]] == [
+        n["attributes"].get("name") for n in for_known["ui"]["nodes"]
+    ]
     wait_for_mail(code.smtp, known, 2)
     time.sleep(0.3)  # the courier polls every 50 ms; the unknown address's request came first
     assert code.smtp.to(unknown) == []
@@ -317,8 +342,13 @@ def test_a_new_email_in_settings_is_unverified_and_gets_a_code(code: MailStack) 
     wait_for_mail(code.smtp, old)
     token = _login(code, old).session_token  # a fresh sign-in: a privileged session
     flow = code.frontend.create_native_settings_flow(x_session_token=token)
-    done = code.frontend.update_settings_flow(flow.id, kratos.UpdateSettingsFlowBody(
-        kratos.UpdateSettingsFlowWithProfileMethod(method="profile", traits={"email": new})), x_session_token=token)
+    done = code.frontend.update_settings_flow(
+        flow.id,
+        kratos.UpdateSettingsFlowBody(
+            kratos.UpdateSettingsFlowWithProfileMethod(method="profile", traits={"email": new})
+        ),
+        x_session_token=token,
+    )
     assert done.state == "success" and done.identity.traits == {"email": new}
     shown = _shown_verification(done)
     assert shown["verifiable_address"] == new
@@ -341,8 +371,15 @@ def test_an_old_session_must_sign_in_again_to_change_the_password(strict: MailSt
     token = _register(strict, email).session_token
     time.sleep(2)  # privileged_session_max_age: 1s
     flow = strict.frontend.create_native_settings_flow(x_session_token=token)
-    status, body = attempt(lambda: strict.frontend.update_settings_flow(flow.id, kratos.UpdateSettingsFlowBody(
-        kratos.UpdateSettingsFlowWithPasswordMethod(method="password", password=NEW_PASSWORD)), x_session_token=token))
+    status, body = attempt(
+        lambda: strict.frontend.update_settings_flow(
+            flow.id,
+            kratos.UpdateSettingsFlowBody(
+                kratos.UpdateSettingsFlowWithPasswordMethod(method="password", password=NEW_PASSWORD)
+            ),
+            x_session_token=token,
+        )
+    )
     assert status == 403 and body["error"]["id"] == "session_refresh_required", body
     redirect = body["redirect_browser_to"]
     assert redirect.startswith(f"{CONFIGURED_BASE}/self-service/login/browser?refresh=true")
@@ -463,7 +500,8 @@ def test_link_mode_tells_an_unknown_address_too(link: MailStack) -> None:
 
 
 def test_the_courier_records_each_mail_and_no_log_line_holds_a_secret(
-        code: MailStack, caplog: pytest.LogCaptureFixture) -> None:
+    code: MailStack, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.INFO)
     email = _email("audit")
     done = _register(code, email)
@@ -497,8 +535,9 @@ def test_the_courier_records_each_mail_and_no_log_line_holds_a_secret(
     for record in mine:
         line = f"{record.getMessage()} {json.dumps({k: str(v) for k, v in vars(record).items()})}"
         for secret in secrets:
-            assert not re.search(rf"(?<![0-9A-Za-z_-]){re.escape(secret)}(?![0-9A-Za-z_-])", line), \
+            assert not re.search(rf"(?<![0-9A-Za-z_-]){re.escape(secret)}(?![0-9A-Za-z_-])", line), (
                 f"a secret in a log line: {record.name}: {record.getMessage()}"
+            )
 
 
 # --- 6. recovery started by an operator --------------------------------------------------------
@@ -509,7 +548,8 @@ def test_an_admin_recovery_code_signs_the_user_in(code: MailStack) -> None:
     identity_id = _register(code, email).identity.id
     wait_for_mail(code.smtp, email)
     issued = code.identities.create_recovery_code_for_identity(
-        kratos.CreateRecoveryCodeForIdentityBody(identity_id=identity_id, expires_in="10m"))
+        kratos.CreateRecoveryCodeForIdentityBody(identity_id=identity_id, expires_in="10m")
+    )
     assert re.fullmatch(r"\d{6}", issued.recovery_code) and issued.expires_at
     flow_id = _flow_id_in(issued.recovery_link)
 
@@ -526,8 +566,9 @@ def test_an_admin_recovery_code_signs_the_user_in(code: MailStack) -> None:
     whoami = browser.get("/sessions/whoami", as_json=True)
     assert whoami.status == 200 and whoami.json()["identity"]["id"] == identity_id
     assert [m["method"] for m in whoami.json()["authentication_methods"]] == ["code_recovery"]
-    again = code.browser(json=False).post(f"/self-service/recovery?flow={flow_id}",
-                                          {"method": "code", "code": issued.recovery_code})
+    again = code.browser(json=False).post(
+        f"/self-service/recovery?flow={flow_id}", {"method": "code", "code": issued.recovery_code}
+    )
     assert COOKIE not in again.set_cookies, "an admin code signs in once"
     assert len(code.smtp.to(email)) == 1, "only the registration's mail"
 
@@ -539,7 +580,8 @@ def test_an_admin_recovery_code_for_a_native_app(code: MailStack) -> None:
     [set_ory_session_token, show_settings_ui]` (§2.6), as for any API recovery flow."""
     identity_id = _register(code, _email("operator-app")).identity.id
     issued = code.identities.create_recovery_code_for_identity(
-        kratos.CreateRecoveryCodeForIdentityBody(identity_id=identity_id, flow_type="api"))
+        kratos.CreateRecoveryCodeForIdentityBody(identity_id=identity_id, flow_type="api")
+    )
     status, recovered = _recovery_code(code, _flow_id_in(issued.recovery_link), issued.recovery_code)
     assert status == 200 and recovered.get("state") == "passed_challenge", (status, recovered)
     assert recovered["type"] == "api"
@@ -555,7 +597,8 @@ def test_an_admin_recovery_code_link_points_at_the_recovery_ui(code: MailStack) 
     endpoint, where a GET without a code is a failed try: the user lands on the UI with 4060006."""
     identity_id = _register(code, _email("operator-ui")).identity.id
     issued = code.identities.create_recovery_code_for_identity(
-        kratos.CreateRecoveryCodeForIdentityBody(identity_id=identity_id))
+        kratos.CreateRecoveryCodeForIdentityBody(identity_id=identity_id)
+    )
     flow_id = _flow_id_in(issued.recovery_link)
     assert issued.recovery_link == f"{RECOVERY_UI}?flow={flow_id}"
 
@@ -566,16 +609,21 @@ def test_any_browser_can_fetch_a_flow_an_operator_made(code: MailStack) -> None:
     no browser holds a CSRF cookie for them, so the recovery UI could not show them otherwise."""
     identity_id = _register(code, _email("operator-fetch")).identity.id
     issued = code.identities.create_recovery_code_for_identity(
-        kratos.CreateRecoveryCodeForIdentityBody(identity_id=identity_id))
+        kratos.CreateRecoveryCodeForIdentityBody(identity_id=identity_id)
+    )
     fetched = code.browser().get(f"/self-service/recovery/flows?id={_flow_id_in(issued.recovery_link)}")
     assert fetched.status == 200, fetched
-    assert fetched.json()["state"] == "sent_email" and "code" in [n["attributes"].get("name") for n in fetched.json()["ui"]["nodes"]]
+    assert fetched.json()["state"] == "sent_email" and "code" in [
+        n["attributes"].get("name") for n in fetched.json()["ui"]["nodes"]
+    ]
 
 
 def _admin_link(stack: MailStack, identity_id: str) -> str:
     issued = stack.identities.create_recovery_link_for_identity(
-        create_recovery_link_for_identity_body=kratos.CreateRecoveryLinkForIdentityBody(identity_id=identity_id,
-                                                                                        expires_in="10m"))
+        create_recovery_link_for_identity_body=kratos.CreateRecoveryLinkForIdentityBody(
+            identity_id=identity_id, expires_in="10m"
+        )
+    )
     assert issued.expires_at
     return str(issued.recovery_link)
 
@@ -594,7 +642,9 @@ def test_an_admin_recovery_link_signs_the_user_in(link: MailStack) -> None:
     again = link.browser(json=False).get(url)
     assert again.status == 303 and COOKIE not in again.set_cookies, "an admin link signs in once"
     assert again.location.startswith(f"{RECOVERY_UI}?flow=")
-    missing = urllib3.request("POST", f"{link.warden.admin_url}/admin/recovery/link", json={"identity_id": str(uuid.uuid4())})
+    missing = urllib3.request(
+        "POST", f"{link.warden.admin_url}/admin/recovery/link", json={"identity_id": str(uuid.uuid4())}
+    )
     assert missing.status == 404
     assert link.smtp.to(email) == [], "nothing is mailed"
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import UTC
 from pathlib import Path
 
 import aiohttp
-import pytest
 import yaml
 
 from shared.clients.http import HttpServiceClient, InternalHttp
@@ -123,7 +123,7 @@ def test_hashers_argon2_calibrate_prints_a_config_block(tmp_path: Path) -> None:
 
 def test_cleanup_deletes_expired_flows_and_sessions(tmp_path: Path) -> None:
     import asyncio
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     from sqlalchemy import text
 
@@ -131,7 +131,7 @@ def test_cleanup_deletes_expired_flows_and_sessions(tmp_path: Path) -> None:
 
     dsn = f"sqlite://{tmp_path}/warden.sqlite"
     assert run_cli(["migrate"], env={"DSN": dsn}, cwd=tmp_path).returncode == 0
-    past, future = datetime.now(timezone.utc) - timedelta(hours=1), datetime.now(timezone.utc) + timedelta(hours=1)
+    past, future = datetime.now(UTC) - timedelta(hours=1), datetime.now(UTC) + timedelta(hours=1)
 
     async def seed_and_count(seed: bool) -> tuple[int, int]:
         db = Database.from_dsn(dsn)
@@ -139,10 +139,14 @@ def test_cleanup_deletes_expired_flows_and_sessions(tmp_path: Path) -> None:
             async with db.transaction() as conn:
                 if seed:
                     for i, expires in enumerate((past, past, future)):
-                        await conn.execute(text("INSERT INTO selfservice_flows VALUES (:id, 'login', '{}', :e, :e, :e)"),
-                                           {"id": f"flow-{i}", "e": expires})
-                        await conn.execute(text("INSERT INTO session_sessions VALUES (:id, :h, 'i', 1, :e, :e, :e, '[]', :e, :e)"),
-                                           {"id": f"session-{i}", "h": f"hash-{i}", "e": expires})
+                        await conn.execute(
+                            text("INSERT INTO selfservice_flows VALUES (:id, 'login', '{}', :e, :e, :e)"),
+                            {"id": f"flow-{i}", "e": expires},
+                        )
+                        await conn.execute(
+                            text("INSERT INTO session_sessions VALUES (:id, :h, 'i', 1, :e, :e, :e, '[]', :e, :e)"),
+                            {"id": f"session-{i}", "h": f"hash-{i}", "e": expires},
+                        )
                 flows = (await conn.execute(text("SELECT count(*) FROM selfservice_flows"))).scalar_one()
                 sessions = (await conn.execute(text("SELECT count(*) FROM session_sessions"))).scalar_one()
                 return flows, sessions

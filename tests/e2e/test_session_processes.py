@@ -30,8 +30,13 @@ class Processes:
 
 @pytest.fixture
 def processes(tmp_path: Path, pg_dsn: str, amqp_vhost: str, redis_url: str, redis_prefix: str) -> Iterator[Processes]:
-    env = {"DSN": pg_dsn, "BUS_URL": amqp_vhost, "CACHE_URL": redis_url, "CACHE_PREFIX": redis_prefix,
-           "SERVICES_INTERNAL_TOKEN": INTERNAL_TOKEN}
+    env = {
+        "DSN": pg_dsn,
+        "BUS_URL": amqp_vhost,
+        "CACHE_URL": redis_url,
+        "CACHE_PREFIX": redis_prefix,
+        "SERVICES_INTERNAL_TOKEN": INTERNAL_TOKEN,
+    }
     migrated = run_cli(["migrate", "sql", "-e", "--yes"], env=env, cwd=tmp_path)
     assert migrated.returncode == 0, migrated.stderr
     identity = WardenProcess(["serve", "identity"], env=env, cwd=tmp_path)

@@ -77,9 +77,16 @@ def status(url: str) -> int:
         return 0
 
 
-def run_cli(args: Sequence[str], env: Mapping[str, str], cwd: Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    args: Sequence[str], env: Mapping[str, str], cwd: Path, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
     full_env = {k: v for k, v in os.environ.items() if k not in {"DSN"}}
     full_env.update(env)
     return subprocess.run(
-        [sys.executable, "-m", "warden.cli", *args], env=full_env, cwd=cwd, capture_output=True, text=True, timeout=timeout
+        [sys.executable, "-m", "warden.cli", *args],
+        env=full_env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )

@@ -20,14 +20,18 @@ from tests.selfservice_helpers import COOKIE_SECRET, PASSWORD, Browser, Response
 BASE = "http://127.0.0.1:4433/"  # the factory's serve.public.base_url
 UI = f"{BASE}ui/"
 WELCOME = f"{UI}welcome"
-INVALID_CREDENTIALS = ("The provided credentials are invalid, check for spelling mistakes in your password or "
-                       "username, email address, or phone number.")
+INVALID_CREDENTIALS = (
+    "The provided credentials are invalid, check for spelling mistakes in your password or "
+    "username, email address, or phone number."
+)
 CSRF_MESSAGE = "the request was rejected to protect you from Cross-Site-Request-Forgery"
 
 
 def ui_config() -> dict[str, Any]:
-    flows: dict[str, Any] = {kind: {"ui_url": f"{UI}{kind}"} for kind in
-                             ("login", "registration", "settings", "recovery", "verification", "error")}
+    flows: dict[str, Any] = {
+        kind: {"ui_url": f"{UI}{kind}"}
+        for kind in ("login", "registration", "settings", "recovery", "verification", "error")
+    }
     flows["registration"]["after"] = {"password": {"hooks": [{"hook": "session"}]}}
     return {
         "secrets": {"cookie": [COOKIE_SECRET]},
@@ -137,7 +141,9 @@ def _email(prefix: str) -> str:
 
 def register(browser: Browser, email: str, **traits: str) -> Response:
     _, page = open_page(browser, "/ui/registration")
-    return follow(browser, submit(browser, page.form("traits.email"), {"traits.email": email, "password": PASSWORD, **traits}))
+    return follow(
+        browser, submit(browser, page.form("traits.email"), {"traits.email": email, "password": PASSWORD, **traits})
+    )
 
 
 def sign_in(browser: Browser, email: str, password: str = PASSWORD) -> Response:
@@ -191,7 +197,9 @@ def test_an_invalid_registration_comes_back_with_messages_and_without_the_passwo
     assert "value" not in fields["password"]
 
 
-def test_login_with_a_wrong_password_shows_the_invalid_credentials_message(browser: Browser, warden: ThreadedWarden) -> None:
+def test_login_with_a_wrong_password_shows_the_invalid_credentials_message(
+    browser: Browser, warden: ThreadedWarden
+) -> None:
     email = _email("wrong")
     create_identity(warden.admin_url, email)
     back = sign_in(browser, email, "Not-The-Password-1234")
@@ -279,7 +287,9 @@ def sign_in_on(browser: Browser, page: Page, email: str) -> Response:
 
 def test_the_error_page_shows_a_csrf_failure(browser: Browser) -> None:
     _, page = open_page(browser, "/ui/login")
-    refused = submit(browser, page.form("identifier"), {"identifier": "x@example.com", "password": PASSWORD, "csrf_token": "forged"})
+    refused = submit(
+        browser, page.form("identifier"), {"identifier": "x@example.com", "password": PASSWORD, "csrf_token": "forged"}
+    )
     assert refused.status == 303 and refused.location.startswith(f"{UI}error?id="), refused
     response, error = open_page(browser, refused.location)
     assert CSRF_MESSAGE in error.text and "403 Forbidden" in error.text and "security_csrf_violation" in error.text
@@ -316,17 +326,36 @@ def test_the_stylesheet_is_served(browser: Browser) -> None:
 def test_nodes_are_grouped_like_the_reference_ui() -> None:
     """Pure: the default group joins every method's form (only its hidden nodes join social
     sign-in), script and JavaScript-only nodes are left out, and no password value is echoed."""
-    def node(group: str, name: str, kind: str = "text", **attributes: Any) -> dict[str, Any]:
-        return {"type": "input", "group": group, "attributes": {"name": name, "type": kind, **attributes},
-                "messages": [], "meta": {"label": {"id": 1, "text": name.title(), "type": "info"}}}
 
-    ui = {"action": "x", "method": "POST", "nodes": [
-        node("default", "csrf_token", "hidden", value="t"), node("default", "identifier", value="me"),
-        node("oidc", "provider", "submit", value="github"),
-        node("password", "password", "password", value="secret"), node("password", "method", "submit", value="password"),
-        node("webauthn", "webauthn_login_trigger", "button", onclick="go()"), node("webauthn", "webauthn_login", "hidden"),
-        {"type": "script", "group": "webauthn", "attributes": {"src": "x.js", "id": "s"}, "messages": [], "meta": {}},
-    ]}
+    def node(group: str, name: str, kind: str = "text", **attributes: Any) -> dict[str, Any]:
+        return {
+            "type": "input",
+            "group": group,
+            "attributes": {"name": name, "type": kind, **attributes},
+            "messages": [],
+            "meta": {"label": {"id": 1, "text": name.title(), "type": "info"}},
+        }
+
+    ui = {
+        "action": "x",
+        "method": "POST",
+        "nodes": [
+            node("default", "csrf_token", "hidden", value="t"),
+            node("default", "identifier", value="me"),
+            node("oidc", "provider", "submit", value="github"),
+            node("password", "password", "password", value="secret"),
+            node("password", "method", "submit", value="password"),
+            node("webauthn", "webauthn_login_trigger", "button", onclick="go()"),
+            node("webauthn", "webauthn_login", "hidden"),
+            {
+                "type": "script",
+                "group": "webauthn",
+                "attributes": {"src": "x.js", "id": "s"},
+                "messages": [],
+                "meta": {},
+            },
+        ],
+    }
     found = {s.group: [(f.kind, f.name) for f in s.fields] for s in sections(ui)}
     assert found == {
         "oidc": [("hidden", "csrf_token"), ("submit", "provider")],

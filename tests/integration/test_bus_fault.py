@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from pathlib import Path
 
-import aio_pika
 import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select
 from yarl import URL
@@ -28,9 +27,9 @@ from shared.storage.database import Database
 from shared.storage.migrations import MigrationSet, upgrade
 from shared.storage.tables import outbox_table, processed_events_table
 from shared.storage.uow import UnitOfWork, UnitOfWorkFactory
-from tests.tcp_proxy import TcpProxy
-from tests.rabbit import delete_everything
 from tests.conftest import eventually, free_port
+from tests.rabbit import delete_everything
+from tests.tcp_proxy import TcpProxy
 
 MIGRATIONS = MigrationSet("identity", Path(__file__).resolve().parents[2] / "services/identity/migrations")
 QUEUE = "fault"
@@ -57,8 +56,6 @@ class FailureCounter:
         except BusUnavailable:
             self.count += 1
             raise
-
-
 
 
 @pytest.fixture

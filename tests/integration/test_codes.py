@@ -25,8 +25,16 @@ async def codes_db(any_dsn: str):  # type: ignore[no-untyped-def]
 
 async def _issue(db: Database, codes: OneTimeCodes, flow_id: str = "flow-1") -> str:
     async with db.transaction() as conn:
-        return await codes.issue(conn, flow_id=flow_id, kind="recovery", method="code", address="a@example.com",
-                                 via="email", identity_id="identity-1", lifespan=timedelta(minutes=15))
+        return await codes.issue(
+            conn,
+            flow_id=flow_id,
+            kind="recovery",
+            method="code",
+            address="a@example.com",
+            via="email",
+            identity_id="identity-1",
+            lifespan=timedelta(minutes=15),
+        )
 
 
 async def _redeem(db: Database, codes: OneTimeCodes, secret: str, flow_id: str = "flow-1") -> bool:

@@ -32,17 +32,33 @@ def wait_until(check: Callable[[], T], timeout: float = 10.0) -> T:
     return result
 
 
-def command(template_type: str = "verification_code_valid", recipient: str = "alice@example.com", **data: Any) -> Envelope:
-    template_data = {"VerificationCode": "314159", "VerificationURL": "https://id.example/verify?code=314159",
-                     "ExpiresInMinutes": 15, **data}
-    return Envelope(type="courier.message.requested", source="test",
-                    data={"template_type": template_type, "recipient": recipient, "template_data": template_data})
+def command(
+    template_type: str = "verification_code_valid", recipient: str = "alice@example.com", **data: Any
+) -> Envelope:
+    template_data = {
+        "VerificationCode": "314159",
+        "VerificationURL": "https://id.example/verify?code=314159",
+        "ExpiresInMinutes": 15,
+        **data,
+    }
+    return Envelope(
+        type="courier.message.requested",
+        source="test",
+        data={"template_type": template_type, "recipient": recipient, "template_data": template_data},
+    )
 
 
 def courier_settings(tmp_path: Path, dsn: str, smtp: SmtpServer, **courier: Any) -> Any:
-    section = {"smtp": {"connection_uri": smtp.uri, "from_address": "no-reply@warden.test", "from_name": "Warden",
-                        "headers": {"X-Warden-Test": "yes"}},
-               "worker": {"pull_wait": "50ms"}, **courier}
+    section = {
+        "smtp": {
+            "connection_uri": smtp.uri,
+            "from_address": "no-reply@warden.test",
+            "from_name": "Warden",
+            "headers": {"X-Warden-Test": "yes"},
+        },
+        "worker": {"pull_wait": "50ms"},
+        **courier,
+    }
     return settings_for(tmp_path, dsn, {"courier": section})
 
 
@@ -80,7 +96,8 @@ def status_of(api: CourierApi, message_id: str) -> kratos.Message | None:
 
 
 def test_a_command_becomes_one_sent_email_even_if_delivered_twice(
-    start: Callable[..., ThreadedWarden], smtp_server: SmtpServer  # noqa: F811
+    start: Callable[..., ThreadedWarden],
+    smtp_server: SmtpServer,  # noqa: F811
 ) -> None:
     warden = start()
     api = courier_api(warden)
@@ -97,7 +114,11 @@ def test_a_command_becomes_one_sent_email_even_if_delivered_twice(
 
     message = wait_until(lambda: (m := status_of(api, envelope.id)) and m.status == "sent" and m)
     assert (message.recipient, message.template_type, message.type, message.channel) == (
-        "alice@example.com", "verification_code_valid", "email", "email")
+        "alice@example.com",
+        "verification_code_valid",
+        "email",
+        "email",
+    )
     assert message.subject == mail.subject and message.body == mail.text and message.send_count == 1
     assert [d.status for d in message.dispatches or []] == ["success"]
     publish(warden, envelope)
@@ -108,8 +129,9 @@ def test_a_command_becomes_one_sent_email_even_if_delivered_twice(
 def test_the_admin_api_lists_filters_and_pages(start: Callable[..., ThreadedWarden], smtp_server: SmtpServer) -> None:  # noqa: F811
     warden = start()
     api = courier_api(warden)
-    envelopes = [command(recipient="a@example.com") for _ in range(3)] + [command("login_code_valid", "b@example.com",
-                                                                                  LoginCode=f"00000{n}") for n in range(2)]
+    envelopes = [command(recipient="a@example.com") for _ in range(3)] + [
+        command("login_code_valid", "b@example.com", LoginCode=f"00000{n}") for n in range(2)
+    ]
     for envelope in envelopes:
         publish(warden, envelope)
         time.sleep(0.01)  # distinct creation times, so the newest-first order is known
@@ -134,7 +156,9 @@ def test_the_admin_api_lists_filters_and_pages(start: Callable[..., ThreadedWard
         token = link.split("page_token=")[1].split(">")[0]
     assert seen == [m.id for m in listed]
     filtered = api.list_courier_messages_with_http_info(page_size=1, recipient="a@example.com")
-    assert "recipient=a%40example.com" in filtered.headers["Link"] or "recipient=a@example.com" in filtered.headers["Link"]
+    assert (
+        "recipient=a%40example.com" in filtered.headers["Link"] or "recipient=a@example.com" in filtered.headers["Link"]
+    )
 
     with pytest.raises(ApiException) as missing:
         api.get_courier_message("9d9ec04e-7d45-4b9f-b0a3-2a1c0a3e7f00")
@@ -147,7 +171,8 @@ def test_the_admin_api_lists_filters_and_pages(start: Callable[..., ThreadedWard
 
 
 def test_retries_while_the_mail_server_is_down_then_sends(
-    start: Callable[..., ThreadedWarden], smtp_server: SmtpServer  # noqa: F811
+    start: Callable[..., ThreadedWarden],
+    smtp_server: SmtpServer,  # noqa: F811
 ) -> None:
     warden = start(message_retries=10)
     api = courier_api(warden)
@@ -169,7 +194,8 @@ def test_retries_while_the_mail_server_is_down_then_sends(
 
 
 def test_a_refused_recipient_is_abandoned_and_holds_up_no_one(
-    start: Callable[..., ThreadedWarden], smtp_server: SmtpServer  # noqa: F811
+    start: Callable[..., ThreadedWarden],
+    smtp_server: SmtpServer,  # noqa: F811
 ) -> None:
     warden = start(message_retries=2)
     api = courier_api(warden)
@@ -178,12 +204,14 @@ def test_a_refused_recipient_is_abandoned_and_holds_up_no_one(
     others = [command(recipient=f"user{n}@example.com") for n in range(4)]
     publish(warden, refused, *others)
 
-    assert sorted(r for m in smtp_server.wait_for(4) for r in m.recipients) == [f"user{n}@example.com" for n in range(4)]
+    assert sorted(r for m in smtp_server.wait_for(4) for r in m.recipients) == [
+        f"user{n}@example.com" for n in range(4)
+    ]
     abandoned = wait_until(lambda: (m := status_of(api, refused.id)) and m.status == "abandoned" and m)
     assert abandoned.send_count == 3, "the first try and message_retries=2 retries"
     assert [d.status for d in abandoned.dispatches or []] == ["failed"] * 3
     assert "Recipient address rejected" in str(abandoned.dispatches[0].error)
     for other in others:
-        message = wait_until(lambda: (m := status_of(api, other.id)) and m.status == "sent" and m)
+        message = wait_until(lambda other=other: (m := status_of(api, other.id)) and m.status == "sent" and m)
         assert message.send_count == 1
     assert smtp_server.to("bounce@example.com") == []

@@ -57,8 +57,11 @@ def test_without_smtp_mail_goes_to_the_log_and_the_mail_folder(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     caplog.set_level(logging.DEBUG)
-    settings = settings_for(tmp_path, f"sqlite://{tmp_path}/warden.sqlite",
-                            {"courier": {"worker": {"pull_wait": "50ms"}}, "bus": {"max_deliveries": 2}})
+    settings = settings_for(
+        tmp_path,
+        f"sqlite://{tmp_path}/warden.sqlite",
+        {"courier": {"worker": {"pull_wait": "50ms"}}, "bus": {"max_deliveries": 2}},
+    )
     with running_warden(settings, services=[COURIER]) as warden:
         api = courier_api(warden)
         envelope = command()
@@ -71,23 +74,44 @@ def test_without_smtp_mail_goes_to_the_log_and_the_mail_folder(
 
     eml = (tmp_path / "mail" / f"{envelope.id}.eml").read_text()  # services.courier.mail_dir (tests/factories.py)
     assert "To: alice@example.com" in eml and "Subject: Use code 314159 to verify your account" in eml
-    lines = [r.getMessage() + json.dumps(getattr(r, "body", "")) for r in caplog.records if r.name.startswith("services.courier")]
+    lines = [
+        r.getMessage() + json.dumps(getattr(r, "body", ""))
+        for r in caplog.records
+        if r.name.startswith("services.courier")
+    ]
     assert any("alice@example.com" in line and "verification_code_valid" in line for line in lines)
     assert not any("314159" in line for line in lines), "no code in the log unless leak_sensitive_values"
 
 
 def test_leak_sensitive_values_logs_bodies_and_sms_goes_through_http(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
     sms_gateway: tuple[str, list[dict[str, Any]]],
 ) -> None:
     monkeypatch.chdir(tmp_path)
     caplog.set_level(logging.DEBUG)
     url, received = sms_gateway
     body = base64.b64encode(b"function(ctx) { to: ctx.recipient, text: ctx.body, code: ctx.template_data.login_code }")
-    courier = {"worker": {"pull_wait": "50ms"}, "channels": [{"id": "sms", "type": "http", "request_config": {
-        "url": url, "body": "base64://" + body.decode(), "auth": {"type": "basic_auth", "config": {"user": "u", "password": "p"}}}}]}
-    settings = settings_for(tmp_path, f"sqlite://{tmp_path}/warden.sqlite",
-                            {"courier": courier, "log": {"level": "debug", "leak_sensitive_values": True}})
+    courier = {
+        "worker": {"pull_wait": "50ms"},
+        "channels": [
+            {
+                "id": "sms",
+                "type": "http",
+                "request_config": {
+                    "url": url,
+                    "body": "base64://" + body.decode(),
+                    "auth": {"type": "basic_auth", "config": {"user": "u", "password": "p"}},
+                },
+            }
+        ],
+    }
+    settings = settings_for(
+        tmp_path,
+        f"sqlite://{tmp_path}/warden.sqlite",
+        {"courier": courier, "log": {"level": "debug", "leak_sensitive_values": True}},
+    )
     with running_warden(settings, services=[COURIER]) as warden:
         api = courier_api(warden)
         email, sms = command(), command("login_code_valid", "+15550100", LoginCode="161803")
@@ -95,11 +119,19 @@ def test_leak_sensitive_values_logs_bodies_and_sms_goes_through_http(
         wait_until(lambda: all((m := status_of(api, e.id)) and m.status == "sent" for e in (email, sms)))
         assert status_of(api, sms.id).type == "phone"  # type: ignore[union-attr]
 
-    assert received == [{"auth": "Basic " + base64.b64encode(b"u:p").decode(),
-                         "body": {"to": "+15550100", "text": "Your login code is: 161803\n", "code": "161803"}}]
+    assert received == [
+        {
+            "auth": "Basic " + base64.b64encode(b"u:p").decode(),
+            "body": {"to": "+15550100", "text": "Your login code is: 161803\n", "code": "161803"},
+        }
+    ]
     assert not (tmp_path / "mail" / f"{sms.id}.sms.txt").exists()
     assert (tmp_path / "mail" / f"{email.id}.eml").exists()
-    bodies = [getattr(r, "body", "") for r in caplog.records if r.levelno == logging.DEBUG and r.name.startswith("services.courier")]
+    bodies = [
+        getattr(r, "body", "")
+        for r in caplog.records
+        if r.levelno == logging.DEBUG and r.name.startswith("services.courier")
+    ]
     assert any("314159" in b for b in bodies), "the body is logged at DEBUG when leak_sensitive_values is true"
 
 
@@ -110,7 +142,9 @@ def test_a_stopping_courier_hands_back_the_message_it_was_sending(tmp_path: Path
     silent.listen()
     uri = f"smtp://127.0.0.1:{silent.getsockname()[1]}/?disable_starttls=true"
     dsn = f"sqlite://{tmp_path}/warden.sqlite"
-    settings = settings_for(tmp_path, dsn, {"courier": {"smtp": {"connection_uri": uri}, "worker": {"pull_wait": "50ms"}}})
+    settings = settings_for(
+        tmp_path, dsn, {"courier": {"smtp": {"connection_uri": uri}, "worker": {"pull_wait": "50ms"}}}
+    )
     try:
         with running_warden(settings, services=[COURIER]) as warden:
             envelope = command()

@@ -22,27 +22,33 @@ from shared.storage.uow import UnitOfWorkFactory
 from tests.conftest import unique
 from tests.factories import running_warden, settings_for
 from tests.integration.test_bus_fault import through
-from tests.rabbit import delete_everything
-from tests.tcp_proxy import TcpProxy
 from tests.integration.test_courier import command, publish, wait_until
+from tests.rabbit import delete_everything
 from tests.smtp import SmtpServer, smtp_server  # noqa: F401  (the fixture)
+from tests.tcp_proxy import TcpProxy
 
 
 def settings(directory: Path, dsn: str, smtp: SmtpServer, local_name: str, **extra: Any) -> Any:
     directory.mkdir(exist_ok=True)
-    courier = {"smtp": {"connection_uri": smtp.uri, "local_name": local_name},
-               # Small batches, polled often: the two couriers go for the same messages all the time.
-               "worker": {"pull_wait": "10ms", "pull_count": 3}}
+    courier = {
+        "smtp": {"connection_uri": smtp.uri, "local_name": local_name},
+        # Small batches, polled often: the two couriers go for the same messages all the time.
+        "worker": {"pull_wait": "10ms", "pull_count": 3},
+    }
     return settings_for(directory, dsn, {"courier": courier, **extra})
 
 
 @pytest.mark.postgres
 def test_two_couriers_on_one_database_never_send_a_message_twice(
-    tmp_path: Path, pg_dsn: str, smtp_server: SmtpServer  # noqa: F811
+    tmp_path: Path,
+    pg_dsn: str,
+    smtp_server: SmtpServer,  # noqa: F811
 ) -> None:
     count = 30
-    with running_warden(settings(tmp_path / "a", pg_dsn, smtp_server, "courier-a"), services=[COURIER]) as a, \
-            running_warden(settings(tmp_path / "b", pg_dsn, smtp_server, "courier-b"), services=[COURIER]) as b:
+    with (
+        running_warden(settings(tmp_path / "a", pg_dsn, smtp_server, "courier-a"), services=[COURIER]) as a,
+        running_warden(settings(tmp_path / "b", pg_dsn, smtp_server, "courier-b"), services=[COURIER]) as b,
+    ):
         envelopes = [command(recipient=f"user{n}@example.com") for n in range(count)]
         # Each process has a bus of its own here: each stores half, and both dispatch from the one table.
         publish(a, *envelopes[::2])
@@ -59,8 +65,9 @@ def test_two_couriers_on_one_database_never_send_a_message_twice(
 async def _all_sent(warden: Any) -> bool:
     runtime = next(r for r in warden.process._runtimes if r.name == "courier")
     async with runtime.container.database.connect() as conn:
-        return not await runtime.container.repository.page(conn, size=1, after=None, status="queued") and \
-            not await runtime.container.repository.page(conn, size=1, after=None, status="processing")
+        return not await runtime.container.repository.page(
+            conn, size=1, after=None, status="queued"
+        ) and not await runtime.container.repository.page(conn, size=1, after=None, status="processing")
 
 
 class LoopThread:
@@ -95,7 +102,10 @@ def proxied_amqp(amqp_vhost: str) -> Iterator[tuple[TcpProxy, LoopThread, str]]:
 @pytest.mark.postgres
 @pytest.mark.rabbitmq
 def test_every_message_is_sent_once_across_a_broker_outage(
-    tmp_path: Path, pg_dsn: str, smtp_server: SmtpServer, amqp_vhost: str,  # noqa: F811
+    tmp_path: Path,
+    pg_dsn: str,
+    smtp_server: SmtpServer,
+    amqp_vhost: str,  # noqa: F811
     proxied_amqp: tuple[TcpProxy, LoopThread, str],
 ) -> None:
     proxy, loop, url = proxied_amqp

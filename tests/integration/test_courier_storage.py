@@ -30,9 +30,16 @@ async def database(any_dsn: str) -> AsyncIterator[Database]:
 
 
 def message(n: int = 0, **changes: object) -> Message:
-    fields: dict[str, object] = dict(id=f"00000000-0000-4000-8000-{n:012d}", channel="email",
-                                     recipient=f"user{n}@example.com", subject="s", body="b", html_body="<p>b</p>",
-                                     template_type="stub", template_data={"To": f"user{n}@example.com"})
+    fields: dict[str, object] = dict(
+        id=f"00000000-0000-4000-8000-{n:012d}",
+        channel="email",
+        recipient=f"user{n}@example.com",
+        subject="s",
+        body="b",
+        html_body="<p>b</p>",
+        template_type="stub",
+        template_data={"To": f"user{n}@example.com"},
+    )
     fields.update(changes)
     return Message(**fields)  # type: ignore[arg-type]
 
@@ -85,7 +92,9 @@ async def test_a_message_is_due_only_after_its_retry_time(database: Database) ->
     await insert(database, message(3, next_attempt_at=now() + timedelta(seconds=30)), message(4))
     async with database.transaction() as conn:
         assert await REPO.due(conn, now(), 10) == [message(4).id]
-        assert await REPO.due(conn, now() + timedelta(minutes=1), 10) == [message(4).id, message(3).id], "oldest due first"
+        assert await REPO.due(conn, now() + timedelta(minutes=1), 10) == [message(4).id, message(3).id], (
+            "oldest due first"
+        )
 
 
 async def test_paging_with_equal_timestamps_sees_each_message_once(database: Database) -> None:
@@ -102,11 +111,18 @@ async def test_paging_with_equal_timestamps_sees_each_message_once(database: Dat
 
 async def test_cleanup_deletes_old_finished_messages_only(database: Database) -> None:
     old = now() - timedelta(days=31)
-    await insert(database, message(20, status=SENT), message(21, status=ABANDONED), message(22, status=QUEUED),
-                 message(23, status=SENT))
+    await insert(
+        database,
+        message(20, status=SENT),
+        message(21, status=ABANDONED),
+        message(22, status=QUEUED),
+        message(23, status=SENT),
+    )
     table = REPO.t.messages
     async with database.transaction() as conn:
-        await conn.execute(update(table).where(table.c.id.in_([message(n).id for n in (20, 21, 22)])).values(updated_at=old))
+        await conn.execute(
+            update(table).where(table.c.id.in_([message(n).id for n in (20, 21, 22)])).values(updated_at=old)
+        )
         claimed = await REPO.claim(conn, message(22).id, now(), LEASE, "t")
         assert claimed is not None
         await REPO.finish(conn, claimed, "t", now(), error={"message": "x"}, status=QUEUED)

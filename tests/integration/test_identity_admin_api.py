@@ -39,13 +39,21 @@ def _error(call: Any) -> tuple[int, dict[str, Any]]:
 
 
 def test_create_returns_the_identity_with_derived_addresses_and_no_secrets(api: IdentityApi) -> None:
-    created = _create(api, "Ada@Example.COM", credentials=kratos.IdentityWithCredentials(
-        password=kratos.IdentityWithCredentialsPassword(config=kratos.IdentityWithCredentialsPasswordConfig(password="correct horse battery"))
-    ))
+    created = _create(
+        api,
+        "Ada@Example.COM",
+        credentials=kratos.IdentityWithCredentials(
+            password=kratos.IdentityWithCredentialsPassword(
+                config=kratos.IdentityWithCredentialsPasswordConfig(password="correct horse battery")
+            )
+        ),
+    )
     assert created.schema_id == "default"
     assert created.schema_url == "http://127.0.0.1:4433/schemas/ZGVmYXVsdA"
     assert created.state == "active"
-    assert [(a.value, a.via, a.verified, a.status) for a in created.verifiable_addresses] == [("ada@example.com", "email", False, "pending")]
+    assert [(a.value, a.via, a.verified, a.status) for a in created.verifiable_addresses] == [
+        ("ada@example.com", "email", False, "pending")
+    ]
     assert [(a.value, a.via) for a in created.recovery_addresses] == [("ada@example.com", "email")]
     assert created.credentials["password"].identifiers == ["ada@example.com"]
     fetched = api.get_identity(created.id, include_credential=["password"])
@@ -67,7 +75,9 @@ def test_invalid_traits_are_400_naming_the_field(api: IdentityApi) -> None:
 
 
 def test_unknown_schema_is_400(api: IdentityApi) -> None:
-    status, _ = _error(lambda: api.create_identity(kratos.CreateIdentityBody(schema_id="nope", traits={"email": "a@b.co"})))
+    status, _ = _error(
+        lambda: api.create_identity(kratos.CreateIdentityBody(schema_id="nope", traits={"email": "a@b.co"}))
+    )
     assert status == 400
 
 
@@ -81,7 +91,9 @@ def test_duplicate_identifier_and_external_id_are_409(api: IdentityApi) -> None:
 
 
 def test_malformed_json_is_400(warden: ThreadedWarden) -> None:
-    response = urllib3.request("POST", f"{warden.admin_url}/admin/identities", body=b"{not json", headers={"Content-Type": "application/json"})
+    response = urllib3.request(
+        "POST", f"{warden.admin_url}/admin/identities", body=b"{not json", headers={"Content-Type": "application/json"}
+    )
     assert response.status == 400
     assert json.loads(response.data)["error"]["code"] == 400
 
@@ -116,14 +128,27 @@ def test_list_filters_by_identifier_and_ids(api: IdentityApi) -> None:
 
 def test_update_replaces_and_keeps_verification_of_unchanged_addresses(api: IdentityApi) -> None:
     created = _create(api, "lin@example.com")
-    api.patch_identity(created.id, json_patch=[
-        kratos.JsonPatch(op="replace", path="/verifiable_addresses/0/verified", value=True),
-        kratos.JsonPatch(op="replace", path="/verifiable_addresses/0/status", value="completed"),
-    ])
-    kept = api.update_identity(created.id, kratos.UpdateIdentityBody(
-        schema_id="default", state="active", traits={"email": "lin@example.com", "name": {"first": "Lin"}}, metadata_public={"plan": "pro"}))
+    api.patch_identity(
+        created.id,
+        json_patch=[
+            kratos.JsonPatch(op="replace", path="/verifiable_addresses/0/verified", value=True),
+            kratos.JsonPatch(op="replace", path="/verifiable_addresses/0/status", value="completed"),
+        ],
+    )
+    kept = api.update_identity(
+        created.id,
+        kratos.UpdateIdentityBody(
+            schema_id="default",
+            state="active",
+            traits={"email": "lin@example.com", "name": {"first": "Lin"}},
+            metadata_public={"plan": "pro"},
+        ),
+    )
     assert kept.verifiable_addresses[0].verified is True and kept.metadata_public == {"plan": "pro"}
-    moved = api.update_identity(created.id, kratos.UpdateIdentityBody(schema_id="default", state="inactive", traits={"email": "lin@new.example"}))
+    moved = api.update_identity(
+        created.id,
+        kratos.UpdateIdentityBody(schema_id="default", state="inactive", traits={"email": "lin@new.example"}),
+    )
     assert [(a.value, a.verified) for a in moved.verifiable_addresses] == [("lin@new.example", False)]
     assert moved.state == "inactive" and moved.state_changed_at is not None
     assert moved.credentials["code"].identifiers == ["lin@new.example"]
@@ -131,24 +156,46 @@ def test_update_replaces_and_keeps_verification_of_unchanged_addresses(api: Iden
 
 def test_json_patch_that_breaks_the_schema_changes_nothing(api: IdentityApi) -> None:
     created = _create(api, "mo@example.com")
-    status, error = _error(lambda: api.patch_identity(created.id, json_patch=[kratos.JsonPatch(op="replace", path="/traits/email", value="broken")]))
+    status, error = _error(
+        lambda: api.patch_identity(
+            created.id, json_patch=[kratos.JsonPatch(op="replace", path="/traits/email", value="broken")]
+        )
+    )
     assert status == 400 and "#/traits/email" in error["reason"]
-    status, _ = _error(lambda: api.patch_identity(created.id, json_patch=[kratos.JsonPatch(op="remove", path="/traits/nothing")]))
+    status, _ = _error(
+        lambda: api.patch_identity(created.id, json_patch=[kratos.JsonPatch(op="remove", path="/traits/nothing")])
+    )
     assert status == 400
-    status, _ = _error(lambda: api.patch_identity(created.id, json_patch=[kratos.JsonPatch(op="replace", path="/id", value="x")]))
+    status, _ = _error(
+        lambda: api.patch_identity(created.id, json_patch=[kratos.JsonPatch(op="replace", path="/id", value="x")])
+    )
     assert status == 400
     assert api.get_identity(created.id).traits == {"email": "mo@example.com"}
-    patched = api.patch_identity(created.id, json_patch=[kratos.JsonPatch(op="add", path="/metadata_admin", value={"tier": 2})])
+    patched = api.patch_identity(
+        created.id, json_patch=[kratos.JsonPatch(op="add", path="/metadata_admin", value={"tier": 2})]
+    )
     assert patched.metadata_admin == {"tier": 2}
 
 
 def test_batch_import_answers_each_item_and_one_bad_item_does_not_stop_the_others(api: IdentityApi) -> None:
     _create(api, "taken@example.com")
     items = [
-        kratos.IdentityPatch(patch_id="00000000-0000-4000-8000-000000000001", create=kratos.CreateIdentityBody(schema_id="default", traits={"email": "new1@example.com"})),
-        kratos.IdentityPatch(patch_id="00000000-0000-4000-8000-000000000002", create=kratos.CreateIdentityBody(schema_id="default", traits={"email": "bad"})),
-        kratos.IdentityPatch(patch_id="00000000-0000-4000-8000-000000000003", create=kratos.CreateIdentityBody(schema_id="default", traits={"email": "taken@example.com"})),
-        kratos.IdentityPatch(patch_id="00000000-0000-4000-8000-000000000004", create=kratos.CreateIdentityBody(schema_id="default", traits={"email": "new2@example.com"})),
+        kratos.IdentityPatch(
+            patch_id="00000000-0000-4000-8000-000000000001",
+            create=kratos.CreateIdentityBody(schema_id="default", traits={"email": "new1@example.com"}),
+        ),
+        kratos.IdentityPatch(
+            patch_id="00000000-0000-4000-8000-000000000002",
+            create=kratos.CreateIdentityBody(schema_id="default", traits={"email": "bad"}),
+        ),
+        kratos.IdentityPatch(
+            patch_id="00000000-0000-4000-8000-000000000003",
+            create=kratos.CreateIdentityBody(schema_id="default", traits={"email": "taken@example.com"}),
+        ),
+        kratos.IdentityPatch(
+            patch_id="00000000-0000-4000-8000-000000000004",
+            create=kratos.CreateIdentityBody(schema_id="default", traits={"email": "new2@example.com"}),
+        ),
     ]
     results = api.batch_patch_identities(kratos.PatchIdentitiesBody(identities=items)).identities
     assert [r.action for r in results] == ["create", "error", "error", "create"]
@@ -158,9 +205,14 @@ def test_batch_import_answers_each_item_and_one_bad_item_does_not_stop_the_other
 
 
 def test_delete_and_delete_credentials(api: IdentityApi) -> None:
-    password = kratos.IdentityWithCredentials(password=kratos.IdentityWithCredentialsPassword(
-        config=kratos.IdentityWithCredentialsPasswordConfig(password="a long enough password")))
-    lone = api.create_identity(kratos.CreateIdentityBody(schema_id="username", traits={"username": "solo"}, credentials=password))
+    password = kratos.IdentityWithCredentials(
+        password=kratos.IdentityWithCredentialsPassword(
+            config=kratos.IdentityWithCredentialsPasswordConfig(password="a long enough password")
+        )
+    )
+    lone = api.create_identity(
+        kratos.CreateIdentityBody(schema_id="username", traits={"username": "solo"}, credentials=password)
+    )
     status, error = _error(lambda: api.delete_identity_credentials(lone.id, "password"))
     assert status == 400 and error["reason"] == "You cannot remove the last first factor credential."
     both = _create(api, "two-factors@example.com", credentials=password)
@@ -187,4 +239,6 @@ def test_admin_paths_also_answer_without_the_admin_prefix(api: IdentityApi, ward
     created = _create(api, "prefix@example.com")
     response = urllib3.request("GET", f"{warden.admin_url}/identities/{created.id}")
     assert response.status == 200 and json.loads(response.data)["id"] == created.id
-    assert urllib3.request("GET", f"{warden.public_url}/admin/identities").status == 404, "admin API never on the public port"
+    assert urllib3.request("GET", f"{warden.public_url}/admin/identities").status == 404, (
+        "admin API never on the public port"
+    )

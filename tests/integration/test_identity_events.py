@@ -60,12 +60,17 @@ def api(warden: ThreadedWarden) -> Iterator[IdentityApi]:
 
 
 def _update(api: IdentityApi, identity_id: str, email: str, state: str = "active", **body: Any):  # type: ignore[no-untyped-def]
-    return api.update_identity(identity_id, kratos.UpdateIdentityBody(schema_id="default", state=state, traits={"email": email}, **body))
+    return api.update_identity(
+        identity_id, kratos.UpdateIdentityBody(schema_id="default", state=state, traits={"email": email}, **body)
+    )
 
 
 def _password(password: str) -> kratos.IdentityWithCredentials:
-    return kratos.IdentityWithCredentials(password=kratos.IdentityWithCredentialsPassword(
-        config=kratos.IdentityWithCredentialsPasswordConfig(password=password)))
+    return kratos.IdentityWithCredentials(
+        password=kratos.IdentityWithCredentialsPassword(
+            config=kratos.IdentityWithCredentialsPasswordConfig(password=password)
+        )
+    )
 
 
 def _summary(envelope: Envelope) -> tuple[str, Any]:
@@ -85,8 +90,10 @@ def test_each_change_raises_its_event_in_order(warden: ThreadedWarden, received:
     assert [_summary(e) for e in events] == [
         ("identity.created", {"schema_id": "default", "state": "active"}),
         # The email is also the `code` credential's identifier, so that credential changes with it.
-        ("identity.updated", {"changed": ["traits", "verifiable_addresses", "recovery_addresses", "credentials"],
-                              "state": "active"}),
+        (
+            "identity.updated",
+            {"changed": ["traits", "verifiable_addresses", "recovery_addresses", "credentials"], "state": "active"},
+        ),
         ("identity.credentials.changed", {"types": ["code"]}),
         ("identity.updated", {"changed": ["credentials"], "state": "active"}),
         ("identity.credentials.changed", {"types": ["code", "password"]}),
@@ -108,11 +115,29 @@ def _status(call: Any) -> int:
 def test_a_refused_or_empty_change_raises_nothing(warden: ThreadedWarden, received: Received, api: IdentityApi) -> None:
     created = api.create_identity(kratos.CreateIdentityBody(schema_id="default", traits={"email": "mo@example.com"}))
     assert _status(lambda: _update(api, created.id, "not-an-email")) == 400
-    assert _status(lambda: api.patch_identity(created.id, json_patch=[
-        kratos.JsonPatch(op="replace", path="/traits/email", value="broken")])) == 400
-    assert _status(lambda: _update(api, created.id, "mo@example.com", credentials=kratos.IdentityWithCredentials(
-        password=kratos.IdentityWithCredentialsPassword(config=kratos.IdentityWithCredentialsPasswordConfig(
-            hashed_password="$unknown$hash"))))) == 400
+    assert (
+        _status(
+            lambda: api.patch_identity(
+                created.id, json_patch=[kratos.JsonPatch(op="replace", path="/traits/email", value="broken")]
+            )
+        )
+        == 400
+    )
+    assert (
+        _status(
+            lambda: _update(
+                api,
+                created.id,
+                "mo@example.com",
+                credentials=kratos.IdentityWithCredentials(
+                    password=kratos.IdentityWithCredentialsPassword(
+                        config=kratos.IdentityWithCredentialsPasswordConfig(hashed_password="$unknown$hash")
+                    )
+                ),
+            )
+        )
+        == 400
+    )
     assert _status(lambda: api.delete_identity("9f4b4a62-35f5-4d0f-9a5a-2b0d1f0b8e11")) == 404
     _update(api, created.id, "mo@example.com")  # the same as stored: nothing changed, nothing to tell
     # The marker: the next event must be this one's, so nothing was raised in between.
@@ -139,7 +164,9 @@ def test_events_reach_a_rabbitmq_consumer(tmp_path: Path, pg_dsn: str, amqp_vhos
             warden.run(consumer.subscribe(received.subscription()))
             with kratos.ApiClient(kratos.Configuration(host=warden.admin_url)) as client:
                 api = IdentityApi(client)
-                created = api.create_identity(kratos.CreateIdentityBody(schema_id="default", traits={"email": "rmq@example.com"}))
+                created = api.create_identity(
+                    kratos.CreateIdentityBody(schema_id="default", traits={"email": "rmq@example.com"})
+                )
                 api.delete_identity(created.id)
             events = received.wait_for(warden, 2)
         finally:

@@ -81,7 +81,7 @@ def _crypt(kratos_prefix: str, crypt_prefix: str, setting: str) -> str:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         import crypt
-    return kratos_prefix + crypt.crypt(PASSWORD, crypt_prefix + setting)[len(crypt_prefix):]
+    return kratos_prefix + crypt.crypt(PASSWORD, crypt_prefix + setting)[len(crypt_prefix) :]
 
 
 # Firebase's published scrypt vector (its README; also in tests/unit/test_hashing.py).
@@ -96,8 +96,10 @@ IMPORTABLE: dict[str, tuple[str, Callable[[], str]]] = {
     "bcrypt 2a": (PASSWORD, lambda: _bcrypt(b"2a")),
     "bcrypt 2b": (PASSWORD, lambda: _bcrypt(b"2b")),
     "argon2id": (PASSWORD, lambda: PasswordHasher(time_cost=1, memory_cost=64, parallelism=1).hash(PASSWORD)),
-    "argon2i": (PASSWORD, lambda: hash_secret(PW, SALT, time_cost=2, memory_cost=64, parallelism=1, hash_len=32,
-                                              type=Type.I).decode()),
+    "argon2i": (
+        PASSWORD,
+        lambda: hash_secret(PW, SALT, time_cost=2, memory_cost=64, parallelism=1, hash_len=32, type=Type.I).decode(),
+    ),
     "pbkdf2-sha1": (PASSWORD, lambda: _pbkdf2("sha1")),
     "pbkdf2-sha256": (PASSWORD, lambda: _pbkdf2("sha256")),
     "pbkdf2-sha512": (PASSWORD, lambda: _pbkdf2("sha512")),
@@ -174,13 +176,17 @@ def _email(name: str) -> str:
 
 
 def _with_hash(encoded: str) -> kratos.IdentityWithCredentials:
-    return kratos.IdentityWithCredentials(password=kratos.IdentityWithCredentialsPassword(
-        config=kratos.IdentityWithCredentialsPasswordConfig(hashed_password=encoded)))
+    return kratos.IdentityWithCredentials(
+        password=kratos.IdentityWithCredentialsPassword(
+            config=kratos.IdentityWithCredentialsPasswordConfig(hashed_password=encoded)
+        )
+    )
 
 
 def _import(admin: IdentityApi, email: str, encoded: str):  # type: ignore[no-untyped-def]
-    return admin.create_identity(kratos.CreateIdentityBody(
-        schema_id="default", traits={"email": email}, credentials=_with_hash(encoded)))
+    return admin.create_identity(
+        kratos.CreateIdentityBody(schema_id="default", traits={"email": email}, credentials=_with_hash(encoded))
+    )
 
 
 def _stored_hash(client: SyncIdentityClient, identity_id: str) -> str:
@@ -232,11 +238,21 @@ def test_unknown_or_too_costly_hashes_are_refused_quickly(encoded: str, admin: I
     assert admin.list_identities(credentials_identifier=email) == []
 
 
-def test_a_refused_hash_in_an_update_leaves_the_password_as_it_was(admin: IdentityApi, client: SyncIdentityClient) -> None:
+def test_a_refused_hash_in_an_update_leaves_the_password_as_it_was(
+    admin: IdentityApi, client: SyncIdentityClient
+) -> None:
     created = _import(admin, "update-refused@import.example", _pbkdf2("sha256"))
-    status, reason, _ = _refused(lambda: admin.update_identity(created.id, kratos.UpdateIdentityBody(
-        schema_id="default", state="active", traits={"email": "update-refused@import.example"},
-        credentials=_with_hash(OUT_OF_BOUNDS["bcrypt cost 31"]))))
+    status, reason, _ = _refused(
+        lambda: admin.update_identity(
+            created.id,
+            kratos.UpdateIdentityBody(
+                schema_id="default",
+                state="active",
+                traits={"email": "update-refused@import.example"},
+                credentials=_with_hash(OUT_OF_BOUNDS["bcrypt cost 31"]),
+            ),
+        )
+    )
     assert (status, reason) == (400, UNKNOWN_FORMAT)
     assert client.verify_password("update-refused@import.example", PASSWORD)["id"] == created.id
 
@@ -249,8 +265,13 @@ def test_an_unknown_identifier_costs_as_much_as_a_wrong_password(tmp_path: Path,
     # without the dummy hash an unknown identifier would answer many times faster.
     settings = with_token(tmp_path, any_dsn, hashers={"algorithm": "bcrypt", "bcrypt": {"cost": 9}})
     with running_warden(settings) as running, identity_client(running) as client:
-        client.create_identity({"schema_id": "default", "traits": {"email": "known@import.example"},
-                                "credentials": {"password": {"config": {"password": PASSWORD}}}})
+        client.create_identity(
+            {
+                "schema_id": "default",
+                "traits": {"email": "known@import.example"},
+                "credentials": {"password": {"config": {"password": PASSWORD}}},
+            }
+        )
 
         def timed(identifier: str) -> float:
             started = time.perf_counter()

@@ -39,7 +39,9 @@ class SyncIdentityClient:
 
 
 @contextmanager
-def identity_client(warden: ThreadedWarden, token: str = TOKEN, base_url: str | None = None) -> Iterator[SyncIdentityClient]:
+def identity_client(
+    warden: ThreadedWarden, token: str = TOKEN, base_url: str | None = None
+) -> Iterator[SyncIdentityClient]:
     async def open_session() -> aiohttp.ClientSession:
         return aiohttp.ClientSession()
 
@@ -159,10 +161,17 @@ def test_a_wrong_or_missing_token_is_unauthorized(warden: ThreadedWarden) -> Non
 
 
 def test_the_internal_routes_are_not_on_the_public_port(warden: ThreadedWarden) -> None:
-    for method, path in [("GET", "/internal/identity/info"), ("POST", "/internal/identity/password/verify"),
-                         ("GET", f"/internal/identity/identities/{UNKNOWN_ID}")]:
-        response = urllib3.request(method, warden.public_url + path, headers={INTERNAL_TOKEN_HEADER: TOKEN},
-                                   json={"identifier": "a@example.com", "password": "x"} if method == "POST" else None)
+    for method, path in [
+        ("GET", "/internal/identity/info"),
+        ("POST", "/internal/identity/password/verify"),
+        ("GET", f"/internal/identity/identities/{UNKNOWN_ID}"),
+    ]:
+        response = urllib3.request(
+            method,
+            warden.public_url + path,
+            headers={INTERNAL_TOKEN_HEADER: TOKEN},
+            json={"identifier": "a@example.com", "password": "x"} if method == "POST" else None,
+        )
         assert response.status == 404, (method, path, response.status)
 
 

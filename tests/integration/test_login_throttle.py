@@ -25,13 +25,19 @@ def warden(tmp_path: Path, any_dsn: str) -> Iterator[ThreadedWarden]:
 
 def _login(warden: ThreadedWarden, identifier: str, password: str) -> urllib3.BaseHTTPResponse:
     flow = json.loads(urllib3.request("GET", f"{warden.public_url}/self-service/login/api").data)
-    return urllib3.request("POST", f"{warden.public_url}/self-service/login?flow={flow['id']}",
-                           json={"method": "password", "identifier": identifier, "password": password})
+    return urllib3.request(
+        "POST",
+        f"{warden.public_url}/self-service/login?flow={flow['id']}",
+        json={"method": "password", "identifier": identifier, "password": password},
+    )
 
 
 def _register(warden: ThreadedWarden, email: str, password: str) -> None:
-    body: dict[str, Any] = {"schema_id": "default", "traits": {"email": email},
-                            "credentials": {"password": {"config": {"password": password}}}}
+    body: dict[str, Any] = {
+        "schema_id": "default",
+        "traits": {"email": email},
+        "credentials": {"password": {"config": {"password": password}}},
+    }
     assert urllib3.request("POST", f"{warden.admin_url}/admin/identities", json=body).status == 201
 
 

@@ -34,7 +34,10 @@ def _settings(name: str) -> Settings:
 
 @contextmanager
 def _running(name: str) -> Iterator[FrontendApi]:
-    with running_warden(_settings(name)) as warden, kratos.ApiClient(kratos.Configuration(host=warden.public_url)) as client:
+    with (
+        running_warden(_settings(name)) as warden,
+        kratos.ApiClient(kratos.Configuration(host=warden.public_url)) as client,
+    ):
         yield FrontendApi(client)
 
 
@@ -91,16 +94,26 @@ def test_password_registration_and_login(name: str) -> None:
 def _register_and_log_in(name: str, frontend: FrontendApi, traits: dict[str, Any], identifiers: list[str]) -> None:
     flow = frontend.create_native_registration_flow()
     names = node_names(flow)
-    assert {"password", "method"} <= set(names) and all(f"traits.{k}" in names for k in traits if not isinstance(traits[k], dict))
-    done = frontend.update_registration_flow(flow.id, kratos.UpdateRegistrationFlowBody(
-        kratos.UpdateRegistrationFlowWithPasswordMethod(method="password", password=PASSWORD, traits=traits)))
+    assert {"password", "method"} <= set(names) and all(
+        f"traits.{k}" in names for k in traits if not isinstance(traits[k], dict)
+    )
+    done = frontend.update_registration_flow(
+        flow.id,
+        kratos.UpdateRegistrationFlowBody(
+            kratos.UpdateRegistrationFlowWithPasswordMethod(method="password", password=PASSWORD, traits=traits)
+        ),
+    )
     assert done.identity.traits == traits
     assert done.session_token, f"{name}: the quickstart runs the session hook after password registration"
 
     for identifier in identifiers:
         login = frontend.create_native_login_flow()
-        signed_in = frontend.update_login_flow(login.id, kratos.UpdateLoginFlowBody(
-            kratos.UpdateLoginFlowWithPasswordMethod(method="password", identifier=identifier, password=PASSWORD)))
+        signed_in = frontend.update_login_flow(
+            login.id,
+            kratos.UpdateLoginFlowBody(
+                kratos.UpdateLoginFlowWithPasswordMethod(method="password", identifier=identifier, password=PASSWORD)
+            ),
+        )
         assert signed_in.session.identity.id == done.identity.id, identifier
         assert frontend.to_session(x_session_token=signed_in.session_token).identity.id == done.identity.id
 
@@ -114,12 +127,26 @@ def test_password_is_refused_where_it_is_off(name: str) -> None:
 def _refuse_password(frontend: FrontendApi, traits: dict[str, Any]) -> None:
     registration = frontend.create_native_registration_flow()
     assert "password" not in node_names(registration)
-    status, body = api_error(lambda: frontend.update_registration_flow(registration.id, kratos.UpdateRegistrationFlowBody(
-        kratos.UpdateRegistrationFlowWithPasswordMethod(method="password", password=PASSWORD, traits=traits))))
+    status, body = api_error(
+        lambda: frontend.update_registration_flow(
+            registration.id,
+            kratos.UpdateRegistrationFlowBody(
+                kratos.UpdateRegistrationFlowWithPasswordMethod(method="password", password=PASSWORD, traits=traits)
+            ),
+        )
+    )
     assert status == 400 and message_ids(body) == [4010003]
 
     login = frontend.create_native_login_flow()
     assert "password" not in node_names(login)
-    status, body = api_error(lambda: frontend.update_login_flow(login.id, kratos.UpdateLoginFlowBody(
-        kratos.UpdateLoginFlowWithPasswordMethod(method="password", identifier=traits["email"], password=PASSWORD))))
+    status, body = api_error(
+        lambda: frontend.update_login_flow(
+            login.id,
+            kratos.UpdateLoginFlowBody(
+                kratos.UpdateLoginFlowWithPasswordMethod(
+                    method="password", identifier=traits["email"], password=PASSWORD
+                )
+            ),
+        )
+    )
     assert status == 400 and message_ids(body) == [4010002]

@@ -16,8 +16,21 @@ import pytest
 
 from tests.factories import ThreadedWarden, running_warden
 from tests.selfservice_helpers import (
-    CONFIGURED_BASE, ERROR_UI, LOGOUT_RETURN_URL, PASSWORD, RETURN_URL, SESSION_LIFESPAN_SECONDS, UI, Browser,
-    Response, create_identity, database, message_ids, node, query_param, selfservice_settings,
+    CONFIGURED_BASE,
+    ERROR_UI,
+    LOGOUT_RETURN_URL,
+    PASSWORD,
+    RETURN_URL,
+    SESSION_LIFESPAN_SECONDS,
+    UI,
+    Browser,
+    Response,
+    create_identity,
+    database,
+    message_ids,
+    node,
+    query_param,
+    selfservice_settings,
 )
 
 CSRF_COOKIE = "csrf_token_" + hashlib.sha256(f"{CONFIGURED_BASE}/".encode()).hexdigest()
@@ -168,7 +181,9 @@ def test_invalid_form_data_goes_back_to_the_ui_with_messages_and_no_password(bro
     fetched = browser.get(f"/self-service/registration/flows?id={flow['id']}", as_json=True).json()
     assert node(fetched, "traits.email")["messages"], "the email node says what is wrong"
     assert node(fetched, "traits.email")["attributes"]["value"] == "not-an-email"
-    assert all(not n["attributes"].get("value") for n in fetched["ui"]["nodes"] if n["attributes"].get("type") == "password")
+    assert all(
+        not n["attributes"].get("value") for n in fetched["ui"]["nodes"] if n["attributes"].get("type") == "password"
+    )
     assert PASSWORD not in json.dumps(fetched)
 
     short = browser.post(flow["ui"]["action"], _registration_form(flow, _email("short"), "tiny-pw"))
@@ -187,7 +202,9 @@ def test_spa_registration_gets_json_and_a_session_cookie(spa: Browser) -> None:
     done = spa.post(flow["ui"]["action"], body)
     assert done.status == 200, done
     body = done.json()
-    assert body["identity"]["traits"] == {"email": email} and body["session"]["identity"]["id"] == body["identity"]["id"]
+    assert (
+        body["identity"]["traits"] == {"email": email} and body["session"]["identity"]["id"] == body["identity"]["id"]
+    )
     assert "session_token" not in body, "browsers get a cookie, not a token"
     assert body["continue_with"] == [{"action": "redirect_browser_to", "redirect_browser_to": RETURN_URL}]
     assert SESSION_COOKIE in done.set_cookies
@@ -212,7 +229,9 @@ def test_login_form_post_signs_in(browser: Browser, warden: ThreadedWarden) -> N
     email = _email("login")
     identity_id = create_identity(warden.admin_url, email)
     flow = _start(browser, "login")
-    assert flow["type"] == "browser" and {"identifier", "password", "csrf_token"} <= {n["attributes"]["name"] for n in flow["ui"]["nodes"]}
+    assert flow["type"] == "browser" and {"identifier", "password", "csrf_token"} <= {
+        n["attributes"]["name"] for n in flow["ui"]["nodes"]
+    }
     done = browser.post(flow["ui"]["action"], _login_form(flow, email.upper()))
     assert done.status == 303 and done.location == RETURN_URL
     assert done.set_cookies[SESSION_COOKIE]["httponly"] is True

@@ -26,7 +26,15 @@ from shared.bus.ports import Subscription
 from tests.conftest import eventually, unique
 from tests.factories import ThreadedWarden, running_warden
 from tests.selfservice_helpers import (
-    INTERNAL_TOKEN, PASSWORD, api_error, as_dict, database, message_ids, node, node_names, selfservice_settings,
+    INTERNAL_TOKEN,
+    PASSWORD,
+    api_error,
+    as_dict,
+    database,
+    message_ids,
+    node,
+    node_names,
+    selfservice_settings,
 )
 
 MIN_PASSWORD_LENGTH = 12
@@ -37,8 +45,10 @@ BREACHED = "1qaz2wsx3edc"  # in the shipped breached list, 12 characters
 def warden(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadedWarden]:
     directory = tmp_path_factory.mktemp("native")
     methods = {"password": {"enabled": True, "config": {"min_password_length": MIN_PASSWORD_LENGTH}}}
-    with database(request.param, directory) as dsn, \
-            running_warden(selfservice_settings(directory, dsn, methods=methods)) as running:
+    with (
+        database(request.param, directory) as dsn,
+        running_warden(selfservice_settings(directory, dsn, methods=methods)) as running,
+    ):
         yield running
 
 
@@ -46,9 +56,13 @@ def warden(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 def other_config(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[FrontendApi]:
     """A second Warden: no `session` hook after registration, and login flows that live one second."""
     directory = tmp_path_factory.mktemp("native-other")
-    with database(request.param, directory) as dsn, running_warden(selfservice_settings(
-            directory, dsn, session_hook=False, flows={"login": {"lifespan": "1s"}})) as warden, \
-            kratos.ApiClient(kratos.Configuration(host=warden.public_url)) as client:
+    with (
+        database(request.param, directory) as dsn,
+        running_warden(
+            selfservice_settings(directory, dsn, session_hook=False, flows={"login": {"lifespan": "1s"}})
+        ) as warden,
+        kratos.ApiClient(kratos.Configuration(host=warden.public_url)) as client,
+    ):
         yield FrontendApi(client)
 
 
@@ -69,13 +83,15 @@ def _email(prefix: str = "user") -> str:
 
 
 def _registration(traits: dict[str, Any], password: str = PASSWORD) -> kratos.UpdateRegistrationFlowBody:
-    return kratos.UpdateRegistrationFlowBody(kratos.UpdateRegistrationFlowWithPasswordMethod(
-        method="password", password=password, traits=traits))
+    return kratos.UpdateRegistrationFlowBody(
+        kratos.UpdateRegistrationFlowWithPasswordMethod(method="password", password=password, traits=traits)
+    )
 
 
 def _login(identifier: str, password: str = PASSWORD) -> kratos.UpdateLoginFlowBody:
-    return kratos.UpdateLoginFlowBody(kratos.UpdateLoginFlowWithPasswordMethod(
-        method="password", identifier=identifier, password=password))
+    return kratos.UpdateLoginFlowBody(
+        kratos.UpdateLoginFlowWithPasswordMethod(method="password", identifier=identifier, password=password)
+    )
 
 
 def _register(frontend: FrontendApi, email: str, password: str = PASSWORD) -> Any:
@@ -103,7 +119,9 @@ def _refused_login(frontend: FrontendApi, identifier: str, password: str) -> dic
 def test_registration_flow_shows_the_schema_traits_and_the_password_method(frontend: FrontendApi) -> None:
     flow = as_dict(frontend.create_native_registration_flow())
     assert flow["type"] == "api" and flow["state"] == "choose_method"
-    assert flow["ui"]["method"] == "POST" and flow["ui"]["action"].endswith(f"/self-service/registration?flow={flow['id']}")
+    assert flow["ui"]["method"] == "POST" and flow["ui"]["action"].endswith(
+        f"/self-service/registration?flow={flow['id']}"
+    )
     assert "csrf_token" not in node_names(flow), "API flows carry no CSRF token"
     email = node(flow, "traits.email")
     assert email["attributes"]["type"] == "email" and email["attributes"]["required"] is True
@@ -160,7 +178,8 @@ def test_weak_passwords_are_refused_with_kratos_messages(frontend: FrontendApi) 
         assert not node(refused, "password")["attributes"].get("value")
         assert BREACHED not in json.dumps(refused) and email + "1" not in json.dumps(refused)
     assert frontend.update_registration_flow(  # the flow is not spent by a refusal
-        body["id"], _registration({"email": email})).identity.traits == {"email": email}
+        body["id"], _registration({"email": email})
+    ).identity.traits == {"email": email}
 
 
 def test_invalid_email_trait_is_reported_on_its_node(frontend: FrontendApi) -> None:
@@ -237,7 +256,9 @@ def test_get_login_flow_returns_api_flows_and_404_for_unknown_ids(frontend: Fron
     assert status == 404, "a login flow is not a registration flow"
 
 
-def test_an_api_flow_refuses_submissions_that_look_like_a_browser(warden: ThreadedWarden, frontend: FrontendApi) -> None:
+def test_an_api_flow_refuses_submissions_that_look_like_a_browser(
+    warden: ThreadedWarden, frontend: FrontendApi
+) -> None:
     """Kratos's `flow.EnsureCSRF` for API flows: a submission with an `Origin` header or any cookie
     (Cloudflare's `__cf*`/`_cf*`/`cf_*` excepted) is 400 (`ErrOriginHeaderNeedsBrowserFlow`,
     `ErrCookieHeaderNeedsBrowserFlow`), so a web page cannot drive a native flow from a browser."""
@@ -246,23 +267,33 @@ def test_an_api_flow_refuses_submissions_that_look_like_a_browser(warden: Thread
     body = {"method": "password", "identifier": email, "password": PASSWORD}
     for headers in ({"Origin": "https://attacker.example"}, {"Cookie": "cookie=ory"}):
         flow = frontend.create_native_login_flow()
-        answer = urllib3.request("POST", f"{warden.public_url}/self-service/login?flow={flow.id}", json=body, headers=headers)
+        answer = urllib3.request(
+            "POST", f"{warden.public_url}/self-service/login?flow={flow.id}", json=body, headers=headers
+        )
         assert answer.status == 400, (headers, answer.data[:200])
         assert "session_token" not in json.loads(answer.data)
-    cloudflare = urllib3.request("POST", f"{warden.public_url}/self-service/login?flow={frontend.create_native_login_flow().id}",
-                                 json=body, headers={"Cookie": "__cflb=0pg1RtZzPoPDprTf8gX3TJm8XF5hKZ4pZV74UCe7"})
+    cloudflare = urllib3.request(
+        "POST",
+        f"{warden.public_url}/self-service/login?flow={frontend.create_native_login_flow().id}",
+        json=body,
+        headers={"Cookie": "__cflb=0pg1RtZzPoPDprTf8gX3TJm8XF5hKZ4pZV74UCe7"},
+    )
     assert cloudflare.status == 200 and json.loads(cloudflare.data)["session_token"]
 
 
 # --- sessions: already signed in, refresh, logout ----------------------------------------------
 
 
-def test_a_valid_session_token_without_refresh_is_session_already_available(warden: ThreadedWarden, frontend: FrontendApi) -> None:
+def test_a_valid_session_token_without_refresh_is_session_already_available(
+    warden: ThreadedWarden, frontend: FrontendApi
+) -> None:
     token = _register(frontend, _email("already")).session_token
     status, body = api_error(lambda: frontend.create_native_login_flow(x_session_token=token))
     assert status == 400 and body["error"]["id"] == "session_already_available"
     # This SDK's create_native_registration_flow takes no X-Session-Token; Kratos reads it all the same.
-    response = urllib3.request("GET", f"{warden.public_url}/self-service/registration/api", headers={"X-Session-Token": token})
+    response = urllib3.request(
+        "GET", f"{warden.public_url}/self-service/registration/api", headers={"X-Session-Token": token}
+    )
     assert response.status == 400 and json.loads(response.data)["error"]["id"] == "session_already_available"
 
 
@@ -362,20 +393,31 @@ def test_the_flow_that_replaces_an_expired_one_is_complete(other_config: Fronten
 
 
 @pytest.mark.parametrize("scheme", ["bcrypt", "pbkdf2"])
-def test_an_imported_hash_signs_in_and_is_rehashed(scheme: str, warden: ThreadedWarden, frontend: FrontendApi,
-                                                    admin: IdentityApi) -> None:
+def test_an_imported_hash_signs_in_and_is_rehashed(
+    scheme: str, warden: ThreadedWarden, frontend: FrontendApi, admin: IdentityApi
+) -> None:
     email = _email(f"imported-{scheme}")
-    created = admin.create_identity(kratos.CreateIdentityBody(
-        schema_id="default", traits={"email": email}, credentials=kratos.IdentityWithCredentials(
-            password=kratos.IdentityWithCredentialsPassword(
-                config=kratos.IdentityWithCredentialsPasswordConfig(hashed_password=_foreign_hash(scheme))))))
+    created = admin.create_identity(
+        kratos.CreateIdentityBody(
+            schema_id="default",
+            traits={"email": email},
+            credentials=kratos.IdentityWithCredentials(
+                password=kratos.IdentityWithCredentialsPassword(
+                    config=kratos.IdentityWithCredentialsPasswordConfig(hashed_password=_foreign_hash(scheme))
+                )
+            ),
+        )
+    )
     imported = _stored_hash(warden, created.id)
     assert not imported.startswith("$2a$04$")
     done = frontend.update_login_flow(frontend.create_native_login_flow().id, _login(email))
     assert done.session.identity.id == created.id
     rehashed = _stored_hash(warden, created.id)
     assert rehashed.startswith("$2a$04$") and rehashed != imported  # the factory config: bcrypt, cost 4
-    assert frontend.update_login_flow(frontend.create_native_login_flow().id, _login(email)).session.identity.id == created.id
+    assert (
+        frontend.update_login_flow(frontend.create_native_login_flow().id, _login(email)).session.identity.id
+        == created.id
+    )
 
 
 def _foreign_hash(scheme: str) -> str:
@@ -390,8 +432,11 @@ def _foreign_hash(scheme: str) -> str:
 
 
 def _stored_hash(warden: ThreadedWarden, identity_id: str) -> str:
-    response = urllib3.request("GET", f"{warden.admin_url}/internal/identity/identities/{identity_id}/credentials/password",
-                               headers={"X-Warden-Internal-Token": INTERNAL_TOKEN})
+    response = urllib3.request(
+        "GET",
+        f"{warden.admin_url}/internal/identity/identities/{identity_id}/credentials/password",
+        headers={"X-Warden-Internal-Token": INTERNAL_TOKEN},
+    )
     assert response.status == 200, response.data
     return json.loads(response.data)["config"]["hashed_password"]
 
@@ -399,7 +444,9 @@ def _stored_hash(warden: ThreadedWarden, identity_id: str) -> str:
 # --- events ------------------------------------------------------------------------------------
 
 
-def test_flow_events_reach_the_bus_without_secrets_or_identifiers(warden: ThreadedWarden, frontend: FrontendApi) -> None:
+def test_flow_events_reach_the_bus_without_secrets_or_identifiers(
+    warden: ThreadedWarden, frontend: FrontendApi
+) -> None:
     received: list[Envelope] = []
 
     async def handle(envelope: Envelope) -> None:
@@ -409,7 +456,10 @@ def test_flow_events_reach_the_bus_without_secrets_or_identifiers(warden: Thread
     email = _email("events")
     registration = frontend.create_native_registration_flow()
     signed_up = frontend.update_registration_flow(registration.id, _registration({"email": email}))
-    failed = [_refused_login(frontend, email, PASSWORD + "-wrong")["id"], _refused_login(frontend, "nobody-" + email, PASSWORD)["id"]]
+    failed = [
+        _refused_login(frontend, email, PASSWORD + "-wrong")["id"],
+        _refused_login(frontend, "nobody-" + email, PASSWORD)["id"],
+    ]
     login = frontend.create_native_login_flow()
     signed_in = frontend.update_login_flow(login.id, _login(email))
     mine = {registration.id, login.id, *failed}  # other tests' events may still be on their way

@@ -8,13 +8,11 @@ to Warden, while the shared redis-server (and every other test using it) keeps r
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import pytest
@@ -23,9 +21,9 @@ from yarl import URL
 
 from services.session.cache import CachedSession
 from shared.config import Settings
-from tests.tcp_proxy import ThreadedTcpProxy
 from tests.conftest import eventually, unique
 from tests.factories import ThreadedWarden, running_warden, settings_for
+from tests.tcp_proxy import ThreadedTcpProxy
 
 INTERNAL_TOKEN = "session-faults-internal-token"
 INTERNAL_HEADER = {"X-Warden-Internal-Token": INTERNAL_TOKEN}
@@ -37,11 +35,15 @@ OUTAGE_ANSWER_SECONDS = 3.0
 
 
 def warden_settings(tmp_path: Path, dsn: str, cache_url: str, prefix: str, bus_url: str = "memory") -> Settings:
-    return settings_for(tmp_path, dsn, extra={
-        "cache": {"url": cache_url, "prefix": prefix},
-        "bus": {"url": bus_url},
-        "services": {"internal_token": INTERNAL_TOKEN},
-    })
+    return settings_for(
+        tmp_path,
+        dsn,
+        extra={
+            "cache": {"url": cache_url, "prefix": prefix},
+            "bus": {"url": bus_url},
+            "services": {"internal_token": INTERNAL_TOKEN},
+        },
+    )
 
 
 def cache_key(prefix: str, token: str) -> str:
@@ -71,9 +73,14 @@ class Api:
             return (await response.json())["id"]
 
     async def issue(self, identity_id: str) -> tuple[str, str]:
-        body = {"identity_id": identity_id, "methods": [{"method": "password"}],
-                "device": {"ip_address": "192.0.2.1", "user_agent": "faults"}}
-        async with self.http.post(f"{self.admin}/internal/session/sessions", json=body, headers=INTERNAL_HEADER) as response:
+        body = {
+            "identity_id": identity_id,
+            "methods": [{"method": "password"}],
+            "device": {"ip_address": "192.0.2.1", "user_agent": "faults"},
+        }
+        async with self.http.post(
+            f"{self.admin}/internal/session/sessions", json=body, headers=INTERNAL_HEADER
+        ) as response:
             assert response.status == 201, await response.text()
             issued = await response.json()
             return issued["session"]["id"], issued["session_token"]
@@ -162,7 +169,11 @@ def api_for(http: aiohttp.ClientSession, warden: ThreadedWarden) -> Api:
 
 @pytest.mark.parametrize("outage", ["refused", "stalled"])
 async def test_whoami_answers_from_the_database_while_redis_is_down_and_caches_again_after(
-    proxied_warden: ThreadedWarden, proxy: ThreadedTcpProxy, redis_client: redis_sync.Redis, redis_prefix: str, outage: str
+    proxied_warden: ThreadedWarden,
+    proxy: ThreadedTcpProxy,
+    redis_client: redis_sync.Redis,
+    redis_prefix: str,
+    outage: str,
 ) -> None:
     async with aiohttp.ClientSession() as http:
         api = api_for(http, proxied_warden)
@@ -232,7 +243,9 @@ def bus_url(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def evented_warden(tmp_path: Path, pg_dsn: str, redis_url: str, redis_prefix: str, bus_url: str) -> Iterator[ThreadedWarden]:
+def evented_warden(
+    tmp_path: Path, pg_dsn: str, redis_url: str, redis_prefix: str, bus_url: str
+) -> Iterator[ThreadedWarden]:
     with running_warden(warden_settings(tmp_path, pg_dsn, redis_url, redis_prefix, bus_url)) as running:
         yield running
 
@@ -253,7 +266,10 @@ async def test_deactivating_an_identity_refuses_its_sessions_and_reactivating_ac
         _, bystander = await api.issue(await api.create_identity())
         assert await _all_status(api, [*tokens, bystander], 200)  # now cached
 
-        for deactivate, reactivate in ((api.set_state_patch, api.set_state_put), (api.set_state_put, api.set_state_patch)):
+        for deactivate, reactivate in (
+            (api.set_state_patch, api.set_state_put),
+            (api.set_state_put, api.set_state_patch),
+        ):
             await deactivate(identity_id, "inactive")
             await eventually(lambda: _all_status(api, tokens, 401))
             await reactivate(identity_id, "active")
@@ -263,7 +279,9 @@ async def test_deactivating_an_identity_refuses_its_sessions_and_reactivating_ac
         assert await api.whoami_status(bystander) == 200
 
 
-async def test_deleting_an_identity_removes_its_sessions_once_the_event_is_consumed(evented_warden: ThreadedWarden) -> None:
+async def test_deleting_an_identity_removes_its_sessions_once_the_event_is_consumed(
+    evented_warden: ThreadedWarden,
+) -> None:
     async with aiohttp.ClientSession() as http:
         api = api_for(http, evented_warden)
         identity_id = await api.create_identity()
@@ -292,7 +310,7 @@ POISON = {
     "too few fields": b"aal1\taal1\n{}",
     "too many fields": b"aal1\taal1\t9999999999\tid\textra\n{}",
     "expiry not a number": b"aal1\taal1\tsoon\tid\n{}",
-    "expired": b"aal1\taal1\t1.0\tid\n{\"stale\":true}",
+    "expired": b'aal1\taal1\t1.0\tid\n{"stale":true}',
 }
 
 

@@ -24,8 +24,11 @@ COOKIE_SECRETS = ["new-cookie-secret-0123456789", "old-cookie-secret-0123456789"
 
 @pytest.fixture
 def warden(tmp_path: Path, any_dsn: str) -> Iterator[ThreadedWarden]:
-    extra = {"secrets": {"cookie": COOKIE_SECRETS}, "services": {"internal_token": TOKEN},
-             "session": {"lifespan": "1h", "earliest_possible_extend": "30m"}}
+    extra = {
+        "secrets": {"cookie": COOKIE_SECRETS},
+        "services": {"internal_token": TOKEN},
+        "session": {"lifespan": "1h", "earliest_possible_extend": "30m"},
+    }
     with running_warden(settings_for(tmp_path, any_dsn, extra)) as running:
         yield running
 
@@ -43,16 +46,24 @@ def frontend(warden: ThreadedWarden) -> Iterator[FrontendApi]:
 
 
 def _identity(admin: IdentityApi, email: str, **credentials: Any) -> str:
-    body = kratos.CreateIdentityBody(schema_id="default", traits={"email": email},
-                                     credentials=kratos.IdentityWithCredentials(**credentials) if credentials else None)
+    body = kratos.CreateIdentityBody(
+        schema_id="default",
+        traits={"email": email},
+        credentials=kratos.IdentityWithCredentials(**credentials) if credentials else None,
+    )
     return admin.create_identity(body).id
 
 
 def _issue(warden: ThreadedWarden, identity_id: str, aal: str = "aal1") -> dict[str, Any]:
     response = urllib3.request(
-        "POST", f"{warden.admin_url}/internal/session/sessions", headers={"X-Warden-Internal-Token": TOKEN},
-        json={"identity_id": identity_id, "methods": [{"method": "password", "aal": aal}],
-              "device": {"ip_address": "203.0.113.9", "user_agent": "pytest"}},
+        "POST",
+        f"{warden.admin_url}/internal/session/sessions",
+        headers={"X-Warden-Internal-Token": TOKEN},
+        json={
+            "identity_id": identity_id,
+            "methods": [{"method": "password", "aal": aal}],
+            "device": {"ip_address": "203.0.113.9", "user_agent": "pytest"},
+        },
     )
     assert response.status == 201, response.data
     return json.loads(response.data)
@@ -64,7 +75,9 @@ def _status(call: Any) -> tuple[int, dict[str, Any]]:
     return caught.value.status, json.loads(caught.value.body)
 
 
-def test_whoami_by_token_bearer_and_signed_cookie(warden: ThreadedWarden, admin: IdentityApi, frontend: FrontendApi) -> None:
+def test_whoami_by_token_bearer_and_signed_cookie(
+    warden: ThreadedWarden, admin: IdentityApi, frontend: FrontendApi
+) -> None:
     identity_id = _identity(admin, "who@example.com")
     issued = _issue(warden, identity_id)
     token = issued["session_token"]
@@ -77,7 +90,9 @@ def test_whoami_by_token_bearer_and_signed_cookie(warden: ThreadedWarden, admin:
     assert session.devices[0].ip_address == "203.0.113.9"
     assert session.identity.credentials is None and session.identity.metadata_admin is None
 
-    bearer = urllib3.request("GET", f"{warden.public_url}/sessions/whoami", headers={"Authorization": f"Bearer {token}"})
+    bearer = urllib3.request(
+        "GET", f"{warden.public_url}/sessions/whoami", headers={"Authorization": f"Bearer {token}"}
+    )
     assert bearer.status == 200 and bearer.headers["X-Kratos-Authenticated-Identity-Id"] == identity_id
     for secret in COOKIE_SECRETS:  # signed with a rotated-out secret still verifies
         cookie = f"ory_kratos_session={CookieSigner([secret]).sign(token)}"
@@ -92,7 +107,9 @@ def test_no_or_unknown_session_is_401_session_inactive(frontend: FrontendApi) ->
     assert _status(lambda: frontend.to_session())[0] == 401
 
 
-def test_my_sessions_list_revoke_one_and_revoke_others(warden: ThreadedWarden, admin: IdentityApi, frontend: FrontendApi) -> None:
+def test_my_sessions_list_revoke_one_and_revoke_others(
+    warden: ThreadedWarden, admin: IdentityApi, frontend: FrontendApi
+) -> None:
     identity_id = _identity(admin, "many@example.com")
     mine = [_issue(warden, identity_id) for _ in range(3)]
     stranger = _issue(warden, _identity(admin, "stranger@example.com"))
@@ -112,7 +129,9 @@ def test_my_sessions_list_revoke_one_and_revoke_others(warden: ThreadedWarden, a
     assert frontend.to_session(x_session_token=stranger["session_token"]).active
 
 
-def test_admin_lists_gets_extends_and_disables(warden: ThreadedWarden, admin: IdentityApi, frontend: FrontendApi) -> None:
+def test_admin_lists_gets_extends_and_disables(
+    warden: ThreadedWarden, admin: IdentityApi, frontend: FrontendApi
+) -> None:
     identity_id = _identity(admin, "admin-view@example.com")
     first, second = _issue(warden, identity_id), _issue(warden, identity_id)
     frontend.to_session(x_session_token=first["session_token"])  # cached now
@@ -137,8 +156,10 @@ def test_admin_lists_gets_extends_and_disables(warden: ThreadedWarden, admin: Id
 
 def test_extend_moves_expiry_when_allowed(tmp_path: Path, any_dsn: str) -> None:
     extra = {"services": {"internal_token": TOKEN}, "session": {"lifespan": "2h"}}
-    with running_warden(settings_for(tmp_path, any_dsn, extra)) as warden, \
-            kratos.ApiClient(kratos.Configuration(host=warden.admin_url)) as client:
+    with (
+        running_warden(settings_for(tmp_path, any_dsn, extra)) as warden,
+        kratos.ApiClient(kratos.Configuration(host=warden.admin_url)) as client,
+    ):
         admin = IdentityApi(client)
         issued = _issue(warden, _identity(admin, "extend@example.com"))
         before = admin.get_session(issued["session"]["id"]).expires_at
@@ -147,15 +168,24 @@ def test_extend_moves_expiry_when_allowed(tmp_path: Path, any_dsn: str) -> None:
 
 def test_highest_available_requires_aal2_for_an_identity_with_a_second_factor(tmp_path: Path, any_dsn: str) -> None:
     extra = {"services": {"internal_token": TOKEN}, "session": {"whoami": {"required_aal": "highest_available"}}}
-    with running_warden(settings_for(tmp_path, any_dsn, extra)) as warden, \
-            kratos.ApiClient(kratos.Configuration(host=warden.admin_url)) as a, \
-            kratos.ApiClient(kratos.Configuration(host=warden.public_url)) as f:
+    with (
+        running_warden(settings_for(tmp_path, any_dsn, extra)) as warden,
+        kratos.ApiClient(kratos.Configuration(host=warden.admin_url)) as a,
+        kratos.ApiClient(kratos.Configuration(host=warden.public_url)) as f,
+    ):
         admin, frontend = IdentityApi(a), FrontendApi(f)
         # This SDK version has no model for importing TOTP credentials: plain JSON, as the API takes it.
-        created = urllib3.request("POST", f"{warden.admin_url}/admin/identities", json={
-            "schema_id": "default", "traits": {"email": "mfa@example.com"},
-            "credentials": {"totp": {"config": {"totp_url": "otpauth://totp/Warden:mfa?secret=JBSWY3DPEHPK3PXP&issuer=Warden"}}},
-        })
+        created = urllib3.request(
+            "POST",
+            f"{warden.admin_url}/admin/identities",
+            json={
+                "schema_id": "default",
+                "traits": {"email": "mfa@example.com"},
+                "credentials": {
+                    "totp": {"config": {"totp_url": "otpauth://totp/Warden:mfa?secret=JBSWY3DPEHPK3PXP&issuer=Warden"}}
+                },
+            },
+        )
         assert created.status == 201
         with_mfa = json.loads(created.data)["id"]
         without = _issue(warden, _identity(admin, "plain@example.com"))
@@ -169,12 +199,16 @@ def test_highest_available_requires_aal2_for_an_identity_with_a_second_factor(tm
         assert frontend.to_session(x_session_token=strong["session_token"]).authenticator_assurance_level == "aal2"
 
 
-def test_identity_changes_reach_cached_sessions(warden: ThreadedWarden, admin: IdentityApi, frontend: FrontendApi) -> None:
+def test_identity_changes_reach_cached_sessions(
+    warden: ThreadedWarden, admin: IdentityApi, frontend: FrontendApi
+) -> None:
     identity_id = _identity(admin, "change@example.com")
     token = _issue(warden, identity_id)["session_token"]
     assert frontend.to_session(x_session_token=token).identity.traits["email"] == "change@example.com"
 
-    admin.patch_identity(identity_id, json_patch=[kratos.JsonPatch(op="replace", path="/traits/email", value="moved@example.com")])
+    admin.patch_identity(
+        identity_id, json_patch=[kratos.JsonPatch(op="replace", path="/traits/email", value="moved@example.com")]
+    )
     _wait(lambda: frontend.to_session(x_session_token=token).identity.traits["email"] == "moved@example.com")
 
     admin.patch_identity(identity_id, json_patch=[kratos.JsonPatch(op="replace", path="/state", value="inactive")])

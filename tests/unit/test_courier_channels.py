@@ -25,27 +25,42 @@ from services.courier.domain import Message
 from shared.errors import ConfigError
 from tests.smtp import SmtpServer
 
-SENDER = Sender("no-reply@warden.test", "Warden", {"X-SES-SOURCE-ARN": "arn:aws:ses:x", "Subject": "ignored"}, "courier.test")
+SENDER = Sender(
+    "no-reply@warden.test", "Warden", {"X-SES-SOURCE-ARN": "arn:aws:ses:x", "Subject": "ignored"}, "courier.test"
+)
 
 
 def message(channel: str = "email", **changes: Any) -> Message:
     fields: dict[str, Any] = dict(
-        id="0b6f6d7e-41c6-4a8e-9d33-7c8c0c3a1f00", channel=channel,
+        id="0b6f6d7e-41c6-4a8e-9d33-7c8c0c3a1f00",
+        channel=channel,
         recipient="alice@example.com" if channel == "email" else "+15550100",
-        subject="Use code 123456 to log in" if channel == "email" else "", body="Your code: 123456\n",
-        html_body="<p>Your code: <b>123456</b></p>" if channel == "email" else None, template_type="login_code_valid",
-        template_data={"To": "alice@example.com", "LoginCode": "123456", "ExpiresInMinutes": 15})
+        subject="Use code 123456 to log in" if channel == "email" else "",
+        body="Your code: 123456\n",
+        html_body="<p>Your code: <b>123456</b></p>" if channel == "email" else None,
+        template_type="login_code_valid",
+        template_data={"To": "alice@example.com", "LoginCode": "123456", "ExpiresInMinutes": 15},
+    )
     fields.update(changes)
     return Message(**fields)
 
 
-@pytest.mark.parametrize(("uri", "expected"), [
-    ("smtp://mail.example:2525/?disable_starttls=true", ("mail.example", 2525, None, None, False, False, True)),
-    ("smtp://user:p%40ss@mail.example/", ("mail.example", 25, "user", "p@ss", False, True, True)),
-    ("smtps://test:test@mailslurper:1025/?skip_ssl_verify=true", ("mailslurper", 1025, "test", "test", True, False, False)),
-    ("smtps://mail.example/", ("mail.example", 465, None, None, True, False, True)),
-    ("smtp://mail.example:587/?disable_starttls=false&skip_ssl_verify=false", ("mail.example", 587, None, None, False, True, True)),
-])
+@pytest.mark.parametrize(
+    ("uri", "expected"),
+    [
+        ("smtp://mail.example:2525/?disable_starttls=true", ("mail.example", 2525, None, None, False, False, True)),
+        ("smtp://user:p%40ss@mail.example/", ("mail.example", 25, "user", "p@ss", False, True, True)),
+        (
+            "smtps://test:test@mailslurper:1025/?skip_ssl_verify=true",
+            ("mailslurper", 1025, "test", "test", True, False, False),
+        ),
+        ("smtps://mail.example/", ("mail.example", 465, None, None, True, False, True)),
+        (
+            "smtp://mail.example:587/?disable_starttls=false&skip_ssl_verify=false",
+            ("mail.example", 587, None, None, False, True, True),
+        ),
+    ],
+)
 def test_connection_uris(uri: str, expected: tuple[Any, ...]) -> None:
     t = parse_connection_uri(uri)
     assert (t.host, t.port, t.username, t.password, t.implicit_tls, t.start_tls, t.verify_certificate) == expected
@@ -139,23 +154,38 @@ async def test_http_channel_sends_kratos_default_body(http_sink: tuple[HttpSink,
     sink, url = http_sink
     auth = {"type": "basic_auth", "config": {"user": "u", "password": "p"}}
     async with aiohttp.ClientSession() as session:
-        channel = HttpChannel(RequestConfig(url, "POST", {"X-Tenant": "t1"}, auth), JsonnetBody(DEFAULT_HTTP_BODY, "default"),
-                              session, timeout=5)
-        await channel.send(message("sms", template_type="verification_code_valid",
-                                   template_data={"To": "+15550100", "VerificationCode": "424242"}))
+        channel = HttpChannel(
+            RequestConfig(url, "POST", {"X-Tenant": "t1"}, auth),
+            JsonnetBody(DEFAULT_HTTP_BODY, "default"),
+            session,
+            timeout=5,
+        )
+        await channel.send(
+            message(
+                "sms",
+                template_type="verification_code_valid",
+                template_data={"To": "+15550100", "VerificationCode": "424242"},
+            )
+        )
     [sent] = sink.requests
     assert sent["method"] == "POST" and sent["headers"]["X-Tenant"] == "t1"
     assert sent["headers"]["Authorization"] == "Basic " + base64.b64encode(b"u:p").decode()
     assert json.loads(sent["body"]) == {
-        "recipient": "+15550100", "template_type": "verification_code_valid", "to": "+15550100",
-        "recovery_code": None, "recovery_url": None, "verification_url": None, "verification_code": "424242",
-        "subject": "", "body": "Your code: 123456\n",
+        "recipient": "+15550100",
+        "template_type": "verification_code_valid",
+        "to": "+15550100",
+        "recovery_code": None,
+        "recovery_url": None,
+        "verification_url": None,
+        "verification_code": "424242",
+        "subject": "",
+        "body": "Your code: 123456\n",
     }
 
 
 async def test_http_channel_with_a_custom_jsonnet_body_and_api_key(http_sink: tuple[HttpSink, str]) -> None:
     sink, url = http_sink
-    source = 'function(ctx) { to: ctx.recipient, text: ctx.body, html: ctx.html_body, code: ctx.template_data.login_code, kind: ctx.message_type }'
+    source = "function(ctx) { to: ctx.recipient, text: ctx.body, html: ctx.html_body, code: ctx.template_data.login_code, kind: ctx.message_type }"
     auth = {"type": "api_key", "config": {"name": "X-Api-Key", "value": "k3y", "in": "header"}}
     async with aiohttp.ClientSession() as session:
         channel = HttpChannel(RequestConfig(url, "PUT", {}, auth), JsonnetBody(source, "custom"), session, timeout=5)
@@ -165,8 +195,13 @@ async def test_http_channel_with_a_custom_jsonnet_body_and_api_key(http_sink: tu
             await channel.send(message())
     first = sink.requests[0]
     assert first["method"] == "PUT" and first["headers"]["X-Api-Key"] == "k3y"
-    assert json.loads(first["body"]) == {"to": "alice@example.com", "text": "Your code: 123456\n",
-                                         "html": "<p>Your code: <b>123456</b></p>", "code": "123456", "kind": "email"}
+    assert json.loads(first["body"]) == {
+        "to": "alice@example.com",
+        "text": "Your code: 123456\n",
+        "html": "<p>Your code: <b>123456</b></p>",
+        "code": "123456",
+        "kind": "email",
+    }
 
 
 async def test_http_channel_as_kratoss_phone_quickstart_configures_it(http_sink: tuple[HttpSink, str]) -> None:
@@ -174,8 +209,12 @@ async def test_http_channel_as_kratoss_phone_quickstart_configures_it(http_sink:
     Kratos's older capitalised context (`ctx.Recipient`, `ctx.Body`)."""
     sink, url = http_sink
     source = base64.b64decode("ZnVuY3Rpb24oY3R4KSB7ClRvOiBjdHguUmVjaXBpZW50LApCb2R5OiBjdHguQm9keSwKfQ==").decode()
-    config = RequestConfig(url, "POST", {"Content-Type": "application/x-www-form-urlencoded"},
-                           {"type": "basic_auth", "config": {"user": "AXXXXXXX", "password": "XXXX"}})
+    config = RequestConfig(
+        url,
+        "POST",
+        {"Content-Type": "application/x-www-form-urlencoded"},
+        {"type": "basic_auth", "config": {"user": "AXXXXXXX", "password": "XXXX"}},
+    )
     async with aiohttp.ClientSession() as session:
         await HttpChannel(config, JsonnetBody(source, "quickstart"), session, timeout=5).send(message("sms"))
     [sent] = sink.requests
@@ -203,7 +242,9 @@ async def test_the_folder_sink_writes_eml_and_sms_files(tmp_path: Path) -> None:
     sms = (tmp_path / "mail" / "1b6f6d7e-41c6-4a8e-9d33-7c8c0c3a1f00.sms.txt").read_text()
     assert sms == "To: +15550100\n\nYour code: 123456\n"
     assert sorted(p.name for p in (tmp_path / "mail").iterdir()) == [
-        "0b6f6d7e-41c6-4a8e-9d33-7c8c0c3a1f00.eml", "1b6f6d7e-41c6-4a8e-9d33-7c8c0c3a1f00.sms.txt"]
+        "0b6f6d7e-41c6-4a8e-9d33-7c8c0c3a1f00.eml",
+        "1b6f6d7e-41c6-4a8e-9d33-7c8c0c3a1f00.sms.txt",
+    ]
 
 
 @pytest.mark.parametrize("name", ["all-strategies", "email-password", "passkey", "phone-password", "webauthn"])
@@ -225,15 +266,30 @@ async def test_kratoss_quickstart_configs_build_their_channels(name: str) -> Non
         assert isinstance(channels["email"], SmtpChannel) and isinstance(channels["sms"], FolderSink)
 
 
-async def test_delivery_strategy_http_sends_email_through_the_api(tmp_path: Path, http_sink: tuple[HttpSink, str]) -> None:
+async def test_delivery_strategy_http_sends_email_through_the_api(
+    tmp_path: Path, http_sink: tuple[HttpSink, str]
+) -> None:
     from services.courier.channels.registry import build_channels
     from services.courier.config import CourierConfig
     from tests.factories import settings_for
 
     sink, url = http_sink
-    settings = settings_for(tmp_path, "memory", {"courier": {
-        "delivery_strategy": "http", "smtp": {"connection_uri": "smtp://unused:25/"},
-        "http": {"request_config": {"url": url, "auth": {"type": "api_key", "config": {"name": "k", "value": "v", "in": "cookie"}}}}}})
+    settings = settings_for(
+        tmp_path,
+        "memory",
+        {
+            "courier": {
+                "delivery_strategy": "http",
+                "smtp": {"connection_uri": "smtp://unused:25/"},
+                "http": {
+                    "request_config": {
+                        "url": url,
+                        "auth": {"type": "api_key", "config": {"name": "k", "value": "v", "in": "cookie"}},
+                    }
+                },
+            }
+        },
+    )
     async with aiohttp.ClientSession() as session:
         channels = await build_channels(CourierConfig.from_settings(settings), settings, session, http_fetch(session))
         await channels["email"].send(message())

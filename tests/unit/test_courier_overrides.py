@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from aiohttp import web
 
+from services.courier.errors import TemplateError
 from services.courier.render.builtin import BuiltinTemplates
 from services.courier.render.gotemplate import GoTemplate
 from services.courier.render.overrides import load_overrides
 from services.courier.render.renderer import Renderer
-from services.courier.errors import TemplateError
 from shared.errors import ConfigError
 from tests.factories import settings_for
 from tests.unit.test_courier_templates import request
@@ -35,11 +35,25 @@ async def renderer_for(tmp_path: Path, courier: dict[str, Any], fetch: Any = no_
 
 async def test_config_urls_override_each_part(tmp_path: Path) -> None:
     (tmp_path / "body.gotmpl").write_text("Hello {{ .Identity.traits.email }}, your code: {{ .RecoveryCode }}\n")
-    renderer = await renderer_for(tmp_path, {"templates": {"recovery_code": {"valid": {
-        "email": {"subject": b64("Code {{ .RecoveryCode }}"),
-                  "body": {"plaintext": f"file://{tmp_path}/body.gotmpl", "html": b64("<p>{{ .Identity.traits.name }}</p>")}},
-        "sms": {"body": {"plaintext": b64("SMS {{ .RecoveryCode }}")}},
-    }}}})
+    renderer = await renderer_for(
+        tmp_path,
+        {
+            "templates": {
+                "recovery_code": {
+                    "valid": {
+                        "email": {
+                            "subject": b64("Code {{ .RecoveryCode }}"),
+                            "body": {
+                                "plaintext": f"file://{tmp_path}/body.gotmpl",
+                                "html": b64("<p>{{ .Identity.traits.name }}</p>"),
+                            },
+                        },
+                        "sms": {"body": {"plaintext": b64("SMS {{ .RecoveryCode }}")}},
+                    }
+                }
+            }
+        },
+    )
     email = renderer.render(request("recovery_code_valid"))
     assert email.subject == "Code 271828"
     assert email.body == "Hello alice@example.com, your code: 271828\n"
@@ -51,8 +65,9 @@ async def test_config_urls_override_each_part(tmp_path: Path) -> None:
 
 async def test_a_relative_file_url_is_found_beside_the_config(tmp_path: Path) -> None:
     (tmp_path / "subject.gotmpl").write_text("Verify with {{ .VerificationCode }}")
-    renderer = await renderer_for(tmp_path, {"templates": {"verification_code": {"valid": {
-        "email": {"subject": "file://subject.gotmpl"}}}}})
+    renderer = await renderer_for(
+        tmp_path, {"templates": {"verification_code": {"valid": {"email": {"subject": "file://subject.gotmpl"}}}}}
+    )
     assert renderer.render(request("verification_code_valid")).subject == "Verify with 314159"
 
 
@@ -60,7 +75,9 @@ async def test_the_override_folder_uses_kratoss_layout(tmp_path: Path) -> None:
     folder = tmp_path / "courier-templates" / "login_code" / "valid"
     folder.mkdir(parents=True)
     (folder / "email.subject.gotmpl").write_text("{{- /* a comment */ -}} Login: {{ .LoginCode }}\n")
-    (folder / "sms.body.gotmpl").write_text("{{ if .ExpiresInMinutes }}{{ .LoginCode }} ({{ .ExpiresInMinutes }} min){{ end }}")
+    (folder / "sms.body.gotmpl").write_text(
+        "{{ if .ExpiresInMinutes }}{{ .LoginCode }} ({{ .ExpiresInMinutes }} min){{ end }}"
+    )
     renderer = await renderer_for(tmp_path, {"template_override_path": str(tmp_path / "courier-templates")})
     email = renderer.render(request("login_code_valid"))
     assert email.subject == "Login: 161803"
@@ -75,8 +92,15 @@ async def test_an_http_url_is_fetched_once_at_start_up(tmp_path: Path) -> None:
         fetched.append(url)
         return "Welcome {{ .RegistrationCode }}"
 
-    renderer = await renderer_for(tmp_path, {"templates": {"registration_code": {"valid": {
-        "email": {"subject": "https://templates.example/subject.gotmpl"}}}}}, fetch)
+    renderer = await renderer_for(
+        tmp_path,
+        {
+            "templates": {
+                "registration_code": {"valid": {"email": {"subject": "https://templates.example/subject.gotmpl"}}}
+            }
+        },
+        fetch,
+    )
     assert renderer.render(request("registration_code_valid")).subject == "Welcome 141421"
     renderer.render(request("registration_code_valid"))
     assert fetched == ["https://templates.example/subject.gotmpl"]
@@ -86,14 +110,18 @@ async def test_an_http_url_that_fails_names_the_key(tmp_path: Path, aiohttp_free
     import aiohttp
 
     async with aiohttp.ClientSession() as http:
+
         async def fetch(url: str) -> str:
             async with http.get(url) as response:
                 response.raise_for_status()
                 return await response.text()
 
         with pytest.raises(ConfigError, match=r"courier\.templates\.recovery\.valid\.email\.subject: cannot fetch"):
-            await renderer_for(tmp_path, {"templates": {"recovery": {"valid": {
-                "email": {"subject": f"{aiohttp_free_server}/missing.gotmpl"}}}}}, fetch)
+            await renderer_for(
+                tmp_path,
+                {"templates": {"recovery": {"valid": {"email": {"subject": f"{aiohttp_free_server}/missing.gotmpl"}}}}},
+                fetch,
+            )
 
 
 @pytest.mark.parametrize("source", ["{{ range .X }}{{ end }}", "{{ .RecoveryURL | upper }}", "{{ if .X }}open"])
@@ -104,24 +132,44 @@ async def test_an_unsupported_override_fails_at_start_up(tmp_path: Path, source:
 
 async def test_a_missing_override_file_fails_at_start_up(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="courier.templates.recovery.invalid.email.subject"):
-        await renderer_for(tmp_path, {"templates": {"recovery": {"invalid": {"email": {"subject": "file:///nowhere/x"}}}}})
+        await renderer_for(
+            tmp_path, {"templates": {"recovery": {"invalid": {"email": {"subject": "file:///nowhere/x"}}}}}
+        )
 
 
-@pytest.mark.parametrize(("source", "expected"), [
-    ("{{ .A }}-{{ .B.c }}-{{ .Missing }}-{{ .B.missing.deeper }}", "1-two--"),
-    ('{{ index .B "c" }} {{ index .L 1 }} {{ len .L }}', "two y 2"),
-    ('{{ if eq .A 1 }}one{{ else if eq .A 2 }}two{{ else }}other{{ end }}', "one"),
-    ('{{ if not .Missing }}none{{ end }}|{{ if and .A .Missing }}x{{ else }}y{{ end }}|{{ or .Missing "d" }}', "none|y|d"),
-    ("a  {{- .A -}}  b {{/* gone */}}c", "a1b c"),
-    ('{{ .T }} {{ .F }} {{ "lit" }} {{ `raw` }} {{ .B }}', 'true false lit raw {"c":"two"}'),
-])
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("{{ .A }}-{{ .B.c }}-{{ .Missing }}-{{ .B.missing.deeper }}", "1-two--"),
+        ('{{ index .B "c" }} {{ index .L 1 }} {{ len .L }}', "two y 2"),
+        ("{{ if eq .A 1 }}one{{ else if eq .A 2 }}two{{ else }}other{{ end }}", "one"),
+        (
+            '{{ if not .Missing }}none{{ end }}|{{ if and .A .Missing }}x{{ else }}y{{ end }}|{{ or .Missing "d" }}',
+            "none|y|d",
+        ),
+        ("a  {{- .A -}}  b {{/* gone */}}c", "a1b c"),
+        ('{{ .T }} {{ .F }} {{ "lit" }} {{ `raw` }} {{ .B }}', 'true false lit raw {"c":"two"}'),
+    ],
+)
 def test_the_go_template_subset(source: str, expected: str) -> None:
     context = {"A": 1, "B": {"c": "two"}, "L": ["x", "y"], "T": True, "F": False}
     assert GoTemplate(source).render(context) == expected
 
 
-@pytest.mark.parametrize("source", ["{{ end }}", "{{ else }}", "{{ $x := 1 }}", '{{ template "x" . }}', "{{ printf \"%s\" .A }}",
-                                    "{{ .A.B | html }}", "{{ if .A }}{{ else }}{{ else }}{{ end }}", "{{ }}", "{{ with .A }}{{ end }}"])
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{{ end }}",
+        "{{ else }}",
+        "{{ $x := 1 }}",
+        '{{ template "x" . }}',
+        '{{ printf "%s" .A }}',
+        "{{ .A.B | html }}",
+        "{{ if .A }}{{ else }}{{ else }}{{ end }}",
+        "{{ }}",
+        "{{ with .A }}{{ end }}",
+    ],
+)
 def test_go_template_constructs_beyond_the_subset_are_refused(source: str) -> None:
     with pytest.raises(TemplateError):
         GoTemplate(source)

@@ -53,8 +53,12 @@ SUBJECTS = {
 
 
 def request(template_type: str, channel: str = "email", recipient: str = TO, **data: Any) -> MessageRequest:
-    body = {"template_type": template_type, "recipient": recipient, "channel": channel,
-            "template_data": {**DATA, **data}}
+    body = {
+        "template_type": template_type,
+        "recipient": recipient,
+        "channel": channel,
+        "template_data": {**DATA, **data},
+    }
     return MessageRequest.from_envelope(Envelope(type="courier.message.requested", source="test", data=body))
 
 
@@ -125,14 +129,17 @@ def test_the_channel_defaults_from_the_recipient_and_the_type() -> None:
         request("recovery_invalid", channel="sms", recipient="+15550100")  # Kratos has no SMS for it
 
 
-@pytest.mark.parametrize("data", [
-    {"template_type": "nope", "recipient": TO},
-    {"template_type": "stub"},
-    {"template_type": "stub", "recipient": "a@b.c\r\nBcc: x@y.z"},
-    {"template_type": "stub", "recipient": "no-at-sign", "channel": "email"},
-    {"template_type": "stub", "recipient": TO, "channel": "pigeon"},
-    {"template_type": "stub", "recipient": TO, "template_data": ["not", "an", "object"]},
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"template_type": "nope", "recipient": TO},
+        {"template_type": "stub"},
+        {"template_type": "stub", "recipient": "a@b.c\r\nBcc: x@y.z"},
+        {"template_type": "stub", "recipient": "no-at-sign", "channel": "email"},
+        {"template_type": "stub", "recipient": TO, "channel": "pigeon"},
+        {"template_type": "stub", "recipient": TO, "template_data": ["not", "an", "object"]},
+    ],
+)
 def test_commands_no_retry_can_fix_are_refused(data: dict[str, Any]) -> None:
     with pytest.raises(InvalidCommand):
         MessageRequest.from_envelope(Envelope(type="courier.message.requested", source="t", data=data))
@@ -141,5 +148,7 @@ def test_commands_no_retry_can_fix_are_refused(data: dict[str, Any]) -> None:
 def test_the_message_id_is_the_envelope_id() -> None:
     envelope = Envelope(type="courier.message.requested", source="t", data={"template_type": "stub", "recipient": TO})
     assert MessageRequest.from_envelope(envelope).message_id == envelope.id
-    odd = Envelope(type="courier.message.requested", source="t", data={"template_type": "stub", "recipient": TO}, id="x-1")
+    odd = Envelope(
+        type="courier.message.requested", source="t", data={"template_type": "stub", "recipient": TO}, id="x-1"
+    )
     assert MessageRequest.from_envelope(odd).message_id == MessageRequest.from_envelope(odd).message_id != "x-1"

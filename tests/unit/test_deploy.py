@@ -213,8 +213,12 @@ def test_kustomize_builds_objects_that_validate(folder: Path) -> None:
     if folder == OVERLAY:
         namespaced = [doc for doc in objects if doc["kind"] != "Namespace"]
         assert {doc["metadata"]["namespace"] for doc in namespaced} == {"warden-example"}
-        images = {c["image"] for doc in objects if doc["kind"] in ("Deployment", "Job")
-                  for c in doc["spec"]["template"]["spec"]["containers"]}
+        images = {
+            c["image"]
+            for doc in objects
+            if doc["kind"] in ("Deployment", "Job")
+            for c in doc["spec"]["template"]["spec"]["containers"]
+        }
         assert images == {"registry.example.com/warden:0.1.0"}
 
 
@@ -238,8 +242,12 @@ def test_compose_services_have_health_checks_and_one_shots_are_awaited() -> None
             assert service["restart"] == "no"
             continue
         assert service["healthcheck"]["test"][0] in ("CMD", "CMD-SHELL"), name
-    awaited = {dep for s in services.values() for dep, cond in s.get("depends_on", {}).items()
-               if cond["condition"] == "service_completed_successfully"}
+    awaited = {
+        dep
+        for s in services.values()
+        for dep, cond in s.get("depends_on", {}).items()
+        if cond["condition"] == "service_completed_successfully"
+    }
     assert awaited == ONE_SHOTS
 
 
@@ -381,5 +389,7 @@ def test_docker_compose_config_is_valid() -> None:
         if os.environ.get("CI") == "true":
             pytest.fail("docker-compose is not installed (.ci/run installs it)")
         pytest.skip("docker-compose is not installed")
-    result = subprocess.run([tool, "-f", "docker-compose.yml", "config", "-q"], capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [tool, "-f", "docker-compose.yml", "config", "-q"], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stderr

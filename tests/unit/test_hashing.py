@@ -29,8 +29,8 @@ from services.identity.hashing import (
     verify_any,
 )
 from services.identity.hashing.crypt_hashes import crypt_available
-from shared.units import format_duration, parse_duration
 from shared.errors import ConfigError
+from shared.units import format_duration, parse_duration
 
 PASSWORD = "correct horse battery staple ✓"
 WRONG = "correct horse battery stapLe ✓"

@@ -88,7 +88,9 @@ async def test_unknown_path_is_a_kratos_404(make_client: MakeClient) -> None:
     assert (await response.json())["error"]["code"] == 404
 
 
-async def test_bug_is_a_generic_500_that_leaks_nothing(make_client: MakeClient, caplog: pytest.LogCaptureFixture) -> None:
+async def test_bug_is_a_generic_500_that_leaks_nothing(
+    make_client: MakeClient, caplog: pytest.LogCaptureFixture
+) -> None:
     client = await make_client()
     with caplog.at_level(logging.ERROR):
         response = await client.get("/boom")
@@ -135,7 +137,10 @@ async def test_metrics_only_on_admin(make_client: MakeClient) -> None:
     assert (await public.get("/metrics")).status == 404
     response = await admin.get("/metrics")
     assert response.status == 200
-    assert 'warden_http_requests_total{method="GET",port="admin",route="/health/alive",status="200"} 1.0' in await response.text()
+    assert (
+        'warden_http_requests_total{method="GET",port="admin",route="/health/alive",status="200"} 1.0'
+        in await response.text()
+    )
 
 
 @pytest.mark.parametrize("presented", [None, "wrong-token"])

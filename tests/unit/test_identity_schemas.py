@@ -261,10 +261,16 @@ def test_traits_must_be_an_object_and_emails_are_not_trimmed_before_validation()
 
 
 def test_length_pattern_and_enum_use_ory_wording() -> None:
-    schema = IdentitySchema("x", "base64://", traits_schema({
-        "username": {"type": "string", "minLength": 3, "pattern": "^[a-z]+$"},
-        "plan": {"enum": ["free", "pro"]},
-    }))
+    schema = IdentitySchema(
+        "x",
+        "base64://",
+        traits_schema(
+            {
+                "username": {"type": "string", "minLength": 3, "pattern": "^[a-z]+$"},
+                "plan": {"enum": ["free", "pro"]},
+            }
+        ),
+    )
     messages = {e["keyword"]: e["message"] for e in invalid(schema, {"username": "A1", "plan": "gold"}).errors}
     assert messages == {
         "minLength": "length must be >= 3, but got 2",
@@ -274,11 +280,17 @@ def test_length_pattern_and_enum_use_ory_wording() -> None:
 
 
 def test_dates_and_uris_are_checked_without_extra_packages() -> None:
-    schema = IdentitySchema("x", "base64://", traits_schema({
-        "born": {"type": "string", "format": "date"},
-        "seen": {"type": "string", "format": "date-time"},
-        "site": {"type": "string", "format": "uri"},
-    }))
+    schema = IdentitySchema(
+        "x",
+        "base64://",
+        traits_schema(
+            {
+                "born": {"type": "string", "format": "date"},
+                "seen": {"type": "string", "format": "date-time"},
+                "site": {"type": "string", "format": "uri"},
+            }
+        ),
+    )
     schema.validate_traits({"born": "1815-12-10", "seen": "2024-02-29T12:00:00.5Z", "site": "https://ada.example"})
     error = invalid(schema, {"born": "1815-13-10", "seen": "yesterday", "site": "ada.example"})
     assert sorted(e["instance_ptr"] for e in error.errors) == ["#/traits/born", "#/traits/seen", "#/traits/site"]
@@ -434,11 +446,17 @@ def test_errors_inside_arrays_and_refs_point_at_the_item_and_the_referenced_sche
 
 
 def test_extension_checks_join_the_schema_checks() -> None:
-    schema = IdentitySchema("x", "base64://", traits_schema({
-        "phone": {"type": "string", "ory.sh/kratos": {"verification": {"via": "sms"}}},
-        "mobile": {"type": "string", "ory.sh/kratos": {"recovery": {"via": "sms"}}},
-        "mail": {"type": "string", "ory.sh/kratos": {"verification": {"via": "email"}}},
-    }))
+    schema = IdentitySchema(
+        "x",
+        "base64://",
+        traits_schema(
+            {
+                "phone": {"type": "string", "ory.sh/kratos": {"verification": {"via": "sms"}}},
+                "mobile": {"type": "string", "ory.sh/kratos": {"recovery": {"via": "sms"}}},
+                "mail": {"type": "string", "ory.sh/kratos": {"verification": {"via": "email"}}},
+            }
+        ),
+    )
     error = invalid(schema, {"phone": "+4915112345678", "mobile": "12", "mail": "x"})
     messages = {e["instance_ptr"]: e["message"] for e in error.errors}
     assert messages == {

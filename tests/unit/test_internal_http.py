@@ -11,7 +11,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from shared import errors
-from shared.clients.http import INTERNAL_TOKEN_HEADER, HttpServiceClient, InternalHttp
+from shared.clients.http import HttpServiceClient, InternalHttp
 from shared.http.app import BoundRoute, create_app
 from shared.http.metrics import HttpMetrics
 from tests.conftest import free_port
@@ -64,7 +64,9 @@ async def session() -> AsyncIterator[aiohttp.ClientSession]:
         yield s
 
 
-async def test_idempotent_call_is_retried_until_it_succeeds(server: tuple[str, Flaky], session: aiohttp.ClientSession) -> None:
+async def test_idempotent_call_is_retried_until_it_succeeds(
+    server: tuple[str, Flaky], session: aiohttp.ClientSession
+) -> None:
     url, flaky = server
     client = HttpServiceClient("identity", InternalHttp(url, TOKEN, session, retries=2, backoff_seconds=0.01))
     assert await client.info() == {"service": "identity", "version": "test"}
@@ -99,4 +101,6 @@ async def test_timeout_and_refused_connection_are_service_unavailable(
         await InternalHttp(url, TOKEN, session, timeout_seconds=0.2, retries=0).call("GET", "/internal/identity/slow")
     nobody = f"http://127.0.0.1:{free_port()}"
     with pytest.raises(errors.ServiceUnavailable):
-        await InternalHttp(nobody, TOKEN, session, retries=1, backoff_seconds=0.01).call("GET", "/internal/identity/info")
+        await InternalHttp(nobody, TOKEN, session, retries=1, backoff_seconds=0.01).call(
+            "GET", "/internal/identity/info"
+        )

@@ -51,13 +51,19 @@ def test_defaults_are_kratos_defaults(default_policy: PasswordPolicy) -> None:
 
 
 def test_config_overrides(tmp_path: Path) -> None:
-    policy = PasswordPolicy.from_settings(settings_with(tmp_path, {
-        "min_password_length": 12,
-        "identifier_similarity_check_enabled": False,
-        "haveibeenpwned_enabled": False,
-        "ignore_network_errors": False,
-        "max_breaches": 5,
-    }, hashers={"algorithm": "argon2"}))
+    policy = PasswordPolicy.from_settings(
+        settings_with(
+            tmp_path,
+            {
+                "min_password_length": 12,
+                "identifier_similarity_check_enabled": False,
+                "haveibeenpwned_enabled": False,
+                "ignore_network_errors": False,
+                "max_breaches": 5,
+            },
+            hashers={"algorithm": "argon2"},
+        )
+    )
     assert policy.min_length == 12
     assert policy.max_length is None
     assert not policy.identifier_similarity_check_enabled
@@ -85,7 +91,9 @@ def test_too_short(default_policy: PasswordPolicy) -> None:
     message = default_policy.check("l3f9to", ["someone@example.com"])
     assert message == text.password_too_short(8, 6)
     assert message is not None and message.to_json() == {
-        "id": 4000032, "text": "The password must be at least 8 characters long, but got 6.", "type": "error",
+        "id": 4000032,
+        "text": "The password must be at least 8 characters long, but got 6.",
+        "type": "error",
         "context": {"min_length": 8, "actual_length": 6},
     }
     assert default_policy.check("", []) == text.password_too_short(8, 0)

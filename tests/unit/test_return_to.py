@@ -10,28 +10,46 @@ from services.selfservice.config import SelfserviceConfig
 
 def _config() -> SelfserviceConfig:
     return SelfserviceConfig(
-        public_base_url="http://127.0.0.1:4433/", default_return_url="http://127.0.0.1:4455/welcome",
-        allowed_return_urls=("https://app.example.com/account",), error_ui_url="", logout_return_url=None,
-        flows={}, methods={},
+        public_base_url="http://127.0.0.1:4433/",
+        default_return_url="http://127.0.0.1:4455/welcome",
+        allowed_return_urls=("https://app.example.com/account",),
+        error_ui_url="",
+        logout_return_url=None,
+        flows={},
+        methods={},
     )
 
 
-@pytest.mark.parametrize("url", [
-    "https://app.example.com/account", "https://app.example.com/account/", "https://app.example.com/account/settings?x=1",
-    "http://127.0.0.1:4455/welcome", "http://127.0.0.1:4433/ui/login",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://app.example.com/account",
+        "https://app.example.com/account/",
+        "https://app.example.com/account/settings?x=1",
+        "http://127.0.0.1:4455/welcome",
+        "http://127.0.0.1:4433/ui/login",
+    ],
+)
 def test_allowed(url: str) -> None:
     assert _config().return_to_allowed(url)
 
 
-@pytest.mark.parametrize("url", [
-    "https://app.example.com/account-evil", "https://app.example.com/account/../admin",
-    "https://app.example.com/account/%2e%2e/admin", "https://app.example.com.evil.com/account",
-    "https://app.example.com@evil.com/account", "https://user:pw@app.example.com/account",
-    "//app.example.com/account", "http://app.example.com/account", "javascript:alert(1)",
-    "https://app.example.com/account\r\nSet-Cookie: x=y", "https://app.example.com/account\\@evil.com",
-    "https://app.example.com/account\t",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://app.example.com/account-evil",
+        "https://app.example.com/account/../admin",
+        "https://app.example.com/account/%2e%2e/admin",
+        "https://app.example.com.evil.com/account",
+        "https://app.example.com@evil.com/account",
+        "https://user:pw@app.example.com/account",
+        "//app.example.com/account",
+        "http://app.example.com/account",
+        "javascript:alert(1)",
+        "https://app.example.com/account\r\nSet-Cookie: x=y",
+        "https://app.example.com/account\\@evil.com",
+        "https://app.example.com/account\t",
+    ],
+)
 def test_refused(url: str) -> None:
     assert not _config().return_to_allowed(url)
-

@@ -26,8 +26,13 @@ def _service(name: str, *routes: tuple[str, str, str]) -> ServiceDefinition:
 
 
 SERVICES = [
-    _service("identity", ("admin", "GET", "/admin/identities"), ("admin", "GET", "/admin/identities/{id}"),
-             ("public", "GET", "/schemas/{id}"), ("internal", "GET", "/internal/identity/info")),
+    _service(
+        "identity",
+        ("admin", "GET", "/admin/identities"),
+        ("admin", "GET", "/admin/identities/{id}"),
+        ("public", "GET", "/schemas/{id}"),
+        ("internal", "GET", "/internal/identity/info"),
+    ),
     _service("session", ("admin", "GET", "/admin/identities/{id}/sessions"), ("public", "GET", "/sessions/whoami")),
     _service("selfservice", ("public", "GET", "/ui/{tail:.*}")),
 ]
@@ -70,7 +75,10 @@ def test_several_replicas_of_a_service_are_several_servers_of_its_upstreams() ->
     assert _upstream_block(conf, "warden_session_admin") == (
         "upstream warden_session_admin { server 127.0.0.1:4534; server 127.0.0.1:4634; keepalive 32; }"
     )
-    assert _upstream_block(conf, "warden_identity_admin") == "upstream warden_identity_admin { server 10.0.0.7:5434; keepalive 32; }"
+    assert (
+        _upstream_block(conf, "warden_identity_admin")
+        == "upstream warden_identity_admin { server 10.0.0.7:5434; keepalive 32; }"
+    )
     # A service given no address keeps its docker-compose name and the default ports.
     assert _upstream_block(conf, "warden_selfservice_public") == (
         "upstream warden_selfservice_public { server selfservice:4433; keepalive 32; }"
@@ -80,7 +88,11 @@ def test_several_replicas_of_a_service_are_several_servers_of_its_upstreams() ->
 def test_upstreams_come_in_the_route_table_order_whatever_order_they_were_given_in() -> None:
     given = {"selfservice": [Upstream("c")], "identity": [Upstream("a")], "session": [Upstream("b")]}
     conf = nginx_config(given, SERVICES)
-    assert conf.index("warden_identity_public {") < conf.index("warden_session_public {") < conf.index("warden_selfservice_public {")
+    assert (
+        conf.index("warden_identity_public {")
+        < conf.index("warden_session_public {")
+        < conf.index("warden_selfservice_public {")
+    )
     assert "location = /health/ready { proxy_pass http://warden_identity_public; }" in conf
 
 
@@ -112,7 +124,8 @@ def test_upstream_specs(spec: str, parsed: tuple[str, Upstream]) -> None:
 
 
 @pytest.mark.parametrize(
-    "spec", ["session", "=127.0.0.1", "session=", "session=h:4533", "session=h:0:4434", "session=h:1:99999", "session=h;x"]
+    "spec",
+    ["session", "=127.0.0.1", "session=", "session=h:4533", "session=h:0:4434", "session=h:1:99999", "session=h;x"],
 )
 def test_bad_upstream_specs_are_refused(spec: str) -> None:
     with pytest.raises(ValueError, match="NAME=HOST"):
@@ -136,8 +149,15 @@ def test_full_config_wraps_the_snippet_and_writes_only_inside_the_prefix() -> No
     # The snippet is inside `http {}` (indented), all but its own "generated" header line.
     for line in snippet.splitlines()[1:]:
         assert (f"    {line}" if line.strip() else line) in body.splitlines()
-    for directive in ("pid", "error_log", "client_body_temp_path", "proxy_temp_path", "fastcgi_temp_path",
-                      "uwsgi_temp_path", "scgi_temp_path"):
+    for directive in (
+        "pid",
+        "error_log",
+        "client_body_temp_path",
+        "proxy_temp_path",
+        "fastcgi_temp_path",
+        "uwsgi_temp_path",
+        "scgi_temp_path",
+    ):
         (value,) = re.findall(rf"^\s*{directive} (\S+?)[ ;]", full, re.MULTILINE)
         assert not value.startswith("/"), f"{directive} must stay inside the -p prefix"
 
@@ -151,12 +171,24 @@ def _cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]
 def test_warden_routes_nginx_prints_the_generated_config_with_its_options(capsys: pytest.CaptureFixture[str]) -> None:
     assert _cli(capsys, "--nginx") == (0, nginx_config(), "")
     code, out, _ = _cli(
-        capsys, "--nginx", "--full", "--listen-public", "127.0.0.1:8080", "--listen-admin", "8081",
-        "--upstream", "session=127.0.0.1:4533:4534", "--upstream", "session=127.0.0.1:4633:4634",
-        "--upstream", "identity=127.0.0.1:4433:4434",
+        capsys,
+        "--nginx",
+        "--full",
+        "--listen-public",
+        "127.0.0.1:8080",
+        "--listen-admin",
+        "8081",
+        "--upstream",
+        "session=127.0.0.1:4533:4534",
+        "--upstream",
+        "session=127.0.0.1:4633:4634",
+        "--upstream",
+        "identity=127.0.0.1:4433:4434",
     )
-    replicas = {"session": [Upstream("127.0.0.1", 4533, 4534), Upstream("127.0.0.1", 4633, 4634)],
-                "identity": [Upstream("127.0.0.1", 4433, 4434)]}
+    replicas = {
+        "session": [Upstream("127.0.0.1", 4533, 4534), Upstream("127.0.0.1", 4633, 4634)],
+        "identity": [Upstream("127.0.0.1", 4433, 4434)],
+    }
     assert code == 0
     assert out == nginx_config(replicas, listen_public="127.0.0.1:8080", listen_admin="8081", full=True)
 
@@ -189,6 +221,10 @@ def test_nginx_accepts_the_full_config_run_from_a_prefix_directory(tmp_path: Pat
     local = {name: [Upstream("127.0.0.1", 20000 + i, 21000 + i)] for i, name in enumerate(SERVICE_NAMES)}
     conf = tmp_path / "nginx.conf"
     conf.write_text(nginx_config(local, listen_public="127.0.0.1:1", listen_admin="127.0.0.1:2", full=True))
-    checked = subprocess.run([str(find_nginx()), "-t", "-q", "-e", "stderr", "-p", str(tmp_path), "-c", str(conf)],
-                             capture_output=True, text=True, timeout=30)
+    checked = subprocess.run(
+        [str(find_nginx()), "-t", "-q", "-e", "stderr", "-p", str(tmp_path), "-c", str(conf)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert checked.returncode == 0, checked.stderr

@@ -3,7 +3,7 @@ validation problem becomes the message Kratos shows for it."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -12,7 +12,7 @@ from services.identity.schemas import IdentitySchema, TraitsInvalid
 from shared import text
 from shared.text import Message, from_schema_error
 
-T0 = datetime(2020, 1, 1, 0, 59, 59, tzinfo=timezone.utc)
+T0 = datetime(2020, 1, 1, 0, 59, 59, tzinfo=UTC)
 
 
 def as_json(message: Message) -> dict[str, Any]:
@@ -25,7 +25,10 @@ def as_json(message: Message) -> dict[str, Any]:
 def test_context_is_left_out_when_empty_as_kratos_does() -> None:
     assert as_json(text.sign_in_with_password()) == {"id": 1010022, "text": "Sign in with password", "type": "info"}
     assert as_json(text.property_missing("email")) == {
-        "id": 4000002, "text": "Property email is missing.", "type": "error", "context": {"property": "email"},
+        "id": 4000002,
+        "text": "Property email is missing.",
+        "type": "error",
+        "context": {"property": "email"},
     }
 
 
@@ -62,13 +65,17 @@ CREDENTIALS = (
     ("message", "expected"),
     [
         (text.sign_in(), (1010001, "Sign in", "info", {})),
-        (text.sign_in_with("Google", "google"), (1010002, "Sign in with Google", "info",
-                                                {"provider": "Google", "provider_id": "google"})),
+        (
+            text.sign_in_with("Google", "google"),
+            (1010002, "Sign in with Google", "info", {"provider": "Google", "provider_id": "google"}),
+        ),
         (text.sign_in_with_password(), (1010022, "Sign in with password", "info", {})),
         (text.sign_up(), (1040001, "Sign up", "info", {})),
         (text.label_password(), (1070001, "Password", "info", {})),
-        (text.generated_label("E-Mail", "traits.email"), (1070002, "E-Mail", "info",
-                                                          {"title": "E-Mail", "name": "traits.email"})),
+        (
+            text.generated_label("E-Mail", "traits.email"),
+            (1070002, "E-Mail", "info", {"title": "E-Mail", "name": "traits.email"}),
+        ),
         (text.label_save(), (1070003, "Save", "info", {})),
         (text.label_id(), (1070004, "ID", "info", {})),
         (text.label_email(), (1070007, "Email", "info", {})),
@@ -76,43 +83,104 @@ CREDENTIALS = (
         (text.settings_saved(), (1050001, "Your changes have been saved!", "success", {})),
         (text.email_verified(), (1080002, "You successfully verified your email address.", "success", {})),
         (text.validation_failed("boom"), (4000001, "boom", "error", {"reason": "boom"})),
-        (text.too_short(5, 3), (4000003, "length must be >= 5, but got 3", "error",
-                                {"min_length": 5, "actual_length": 3})),
-        (text.pattern_mismatch("^[a-z]*$"), (4000004, 'does not match pattern "^[a-z]*$"', "error",
-                                            {"pattern": "^[a-z]*$"})),
-        (text.password_policy_violation("it is too short"), (
-            4000005, "The password can not be used because it is too short.", "error", {"reason": "it is too short"})),
+        (
+            text.too_short(5, 3),
+            (4000003, "length must be >= 5, but got 3", "error", {"min_length": 5, "actual_length": 3}),
+        ),
+        (
+            text.pattern_mismatch("^[a-z]*$"),
+            (4000004, 'does not match pattern "^[a-z]*$"', "error", {"pattern": "^[a-z]*$"}),
+        ),
+        (
+            text.password_policy_violation("it is too short"),
+            (4000005, "The password can not be used because it is too short.", "error", {"reason": "it is too short"}),
+        ),
         (text.invalid_credentials(), (4000006, CREDENTIALS, "error", {})),
-        (text.identifier_exists(), (
-            4000007, "An account with the same identifier (email, phone, username, ...) exists already.", "error", {})),
-        (text.too_long(5, 6), (4000017, "length must be <= 5, but got 6", "error",
-                               {"max_length": 5, "actual_length": 6})),
+        (
+            text.identifier_exists(),
+            (4000007, "An account with the same identifier (email, phone, username, ...) exists already.", "error", {}),
+        ),
+        (
+            text.too_long(5, 6),
+            (4000017, "length must be <= 5, but got 6", "error", {"max_length": 5, "actual_length": 6}),
+        ),
         (text.below_minimum(5.0, 3.0), (4000018, "must be >= 5 but found 3", "error", {"minimum": 5, "actual": 3})),
         (text.not_multiple_of(7, 3), (4000022, "3 not multipleOf 7", "error", {"base": 7, "actual": 3})),
-        (text.wrong_type(["number"], "string"), (4000026, "expected number, but got string", "error",
-                                                 {"allowed_types": ["number"], "actual_type": "string"})),
-        (text.password_too_similar(), (
-            4000031, "The password can not be used because it is too similar to the identifier.", "error", {})),
-        (text.password_too_short(8, 5), (4000032, "The password must be at least 8 characters long, but got 5.",
-                                         "error", {"min_length": 8, "actual_length": 5})),
-        (text.password_too_long(72, 80), (4000033, "The password must be at most 72 characters long, but got 80.",
-                                          "error", {"max_length": 72, "actual_length": 80})),
-        (text.password_breached(), (
-            4000034, "The password has been found in data breaches and must no longer be used.", "error", {})),
-        (text.password_breached(101), (
-            4000034, "The password has been found in data breaches and must no longer be used.", "error",
-            {"breaches": 101})),
-        (text.no_login_strategy(), (
-            4010002, "Could not find a strategy to log you in with. Did you fill out the form correctly?",
-            "error", {})),
-        (text.no_registration_strategy(), (
-            4010003, "Could not find a strategy to sign you up with. Did you fill out the form correctly?",
-            "error", {})),
-        (text.no_settings_strategy(), (
-            4010004, "Could not find a strategy to update your settings. Did you fill out the form correctly?",
-            "error", {})),
-        (text.identity_disabled(), (
-            4010011, "This account has been disabled. Please contact support for assistance.", "error", {})),
+        (
+            text.wrong_type(["number"], "string"),
+            (
+                4000026,
+                "expected number, but got string",
+                "error",
+                {"allowed_types": ["number"], "actual_type": "string"},
+            ),
+        ),
+        (
+            text.password_too_similar(),
+            (4000031, "The password can not be used because it is too similar to the identifier.", "error", {}),
+        ),
+        (
+            text.password_too_short(8, 5),
+            (
+                4000032,
+                "The password must be at least 8 characters long, but got 5.",
+                "error",
+                {"min_length": 8, "actual_length": 5},
+            ),
+        ),
+        (
+            text.password_too_long(72, 80),
+            (
+                4000033,
+                "The password must be at most 72 characters long, but got 80.",
+                "error",
+                {"max_length": 72, "actual_length": 80},
+            ),
+        ),
+        (
+            text.password_breached(),
+            (4000034, "The password has been found in data breaches and must no longer be used.", "error", {}),
+        ),
+        (
+            text.password_breached(101),
+            (
+                4000034,
+                "The password has been found in data breaches and must no longer be used.",
+                "error",
+                {"breaches": 101},
+            ),
+        ),
+        (
+            text.no_login_strategy(),
+            (
+                4010002,
+                "Could not find a strategy to log you in with. Did you fill out the form correctly?",
+                "error",
+                {},
+            ),
+        ),
+        (
+            text.no_registration_strategy(),
+            (
+                4010003,
+                "Could not find a strategy to sign you up with. Did you fill out the form correctly?",
+                "error",
+                {},
+            ),
+        ),
+        (
+            text.no_settings_strategy(),
+            (
+                4010004,
+                "Could not find a strategy to update your settings. Did you fill out the form correctly?",
+                "error",
+                {},
+            ),
+        ),
+        (
+            text.identity_disabled(),
+            (4010011, "This account has been disabled. Please contact support for assistance.", "error", {}),
+        ),
         (text.system_error("no"), (5000001, "no", "error", {"reason": "no"})),
     ],
 )
@@ -131,8 +199,10 @@ def test_flow_expired_messages_word_the_minutes_and_carry_the_time() -> None:
         (text.verification_flow_expired, 4070005, "verification"),
     ]:
         assert factory(T0, now).to_json() == {
-            "id": id, "text": f"The {flow} flow expired 1.00 minutes ago, please try again.",
-            "type": "error", "context": context,
+            "id": id,
+            "text": f"The {flow} flow expired 1.00 minutes ago, please try again.",
+            "type": "error",
+            "context": context,
         }
     late = text.login_flow_expired(T0.replace(microsecond=250000), T0 + timedelta(seconds=30))
     assert late.text == "The login flow expired 0.50 minutes ago, please try again."
@@ -142,7 +212,8 @@ def test_flow_expired_messages_word_the_minutes_and_carry_the_time() -> None:
 def test_naive_times_are_taken_as_utc() -> None:
     naive = T0.replace(tzinfo=None)
     assert text.login_flow_expired(naive, naive + timedelta(minutes=2)) == text.login_flow_expired(
-        T0, T0 + timedelta(minutes=2))
+        T0, T0 + timedelta(minutes=2)
+    )
 
 
 def test_recovery_success_counts_down_the_privileged_session() -> None:
@@ -150,7 +221,7 @@ def test_recovery_success_counts_down_the_privileged_session() -> None:
     assert message.to_json() == {
         "id": 1060001,
         "text": "You successfully recovered your account. Please change your password or set up an alternative "
-                "login method (e.g. social sign in) within the next 1.00 minutes.",
+        "login method (e.g. social sign in) within the next 1.00 minutes.",
         "type": "success",
         "context": {
             "privilegedSessionExpiresAt": "2020-01-01T01:01:00Z",
@@ -163,7 +234,9 @@ def test_recovery_success_counts_down_the_privileged_session() -> None:
 def test_lookup_codes_list_nests_the_code_messages() -> None:
     used = text.lookup_code_used(T0)
     assert used.to_json() == {
-        "id": 1050014, "text": "Secret was used at 2020-01-01 00:59:59 +0000 UTC", "type": "info",
+        "id": 1050014,
+        "text": "Secret was used at 2020-01-01 00:59:59 +0000 UTC",
+        "type": "info",
         "context": {"used_at": "2020-01-01T00:59:59Z", "used_at_unix": 1577840399},
     }
     listed = text.lookup_code_list([text.lookup_code("abcd"), used])
@@ -216,8 +289,11 @@ def test_error_ids() -> None:
 
 def problems(properties: dict[str, Any], traits: Any, required: list[str] | None = None) -> list[dict[str, Any]]:
     traits_schema = {"type": "object", "properties": properties, "required": required or []}
-    document = {"$schema": "http://json-schema.org/draft-07/schema#", "type": "object",
-                "properties": {"traits": traits_schema}}
+    document = {
+        "$schema": "http://json-schema.org/draft-07/schema#",
+        "type": "object",
+        "properties": {"traits": traits_schema},
+    }
     with pytest.raises(TraitsInvalid) as caught:
         IdentitySchema("x", "base64://", document).validate_traits(traits)
     return caught.value.errors
@@ -249,7 +325,10 @@ def test_identity_service_problems_become_kratos_messages() -> None:
     assert found["#/traits/name"] == text.wrong_type(["string"], "number")
     # Kratos keeps the quotes of ory/jsonschema's `value must be "free"` in `expected`.
     assert found["#/traits/plan"].to_json() == {
-        "id": 4000029, "text": 'must be equal to constant "free"', "type": "error", "context": {"expected": '"free"'},
+        "id": 4000029,
+        "text": 'must be equal to constant "free"',
+        "type": "error",
+        "context": {"expected": '"free"'},
     }
 
 
@@ -281,14 +360,20 @@ def test_each_keyword_from_the_identity_service(properties: dict[str, Any], trai
         ({"keyword": "maximum", "message": "must be <= 5 but found 6"}, text.above_maximum(5, 6)),
         ({"keyword": "multipleOf", "message": "3 not multipleOf 7"}, text.not_multiple_of(7, 3)),
         ({"keyword": "pattern", "message": 'does not match pattern "^\\\\d+$"'}, text.pattern_mismatch("^\\d+$")),
-        ({"keyword": "type", "message": "expected string or null, but got number"},
-         text.wrong_type(["string", "null"], "number")),
+        (
+            {"keyword": "type", "message": "expected string or null, but got number"},
+            text.wrong_type(["string", "null"], "number"),
+        ),
         ({"keyword": "uniqueItems", "message": "items at index 1 and 3 are equal"}, text.items_not_unique(1, 3)),
-        ({"keyword": "required", "instance_ptr": "#/traits/name/first", "message": 'missing properties: "first"'},
-         text.property_missing("first")),
+        (
+            {"keyword": "required", "instance_ptr": "#/traits/name/first", "message": 'missing properties: "first"'},
+            text.property_missing("first"),
+        ),
         # The keyword may also come from the schema pointer only.
-        ({"schema_ptr": "#/properties/traits/properties/u/maxLength", "message": "length must be <= 2, but got 4"},
-         text.too_long(2, 4)),
+        (
+            {"schema_ptr": "#/properties/traits/properties/u/maxLength", "message": "length must be <= 2, but got 4"},
+            text.too_long(2, 4),
+        ),
         # Unparseable values fall back to -1, as Kratos's Sscanf does.
         ({"keyword": "minItems", "message": "too few"}, text.too_few_items(-1, -1)),
         ({"keyword": "oneOf", "message": "oneOf failed"}, text.validation_failed("oneOf failed")),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
@@ -28,7 +28,7 @@ def _after(token: str | None) -> tuple[datetime, str] | None:
         at = datetime.fromisoformat(created)
     except ValueError as exc:
         raise BadRequest("the page_token is not valid") from exc
-    return (at if at.tzinfo else at.replace(tzinfo=timezone.utc)), message_id
+    return (at if at.tzinfo else at.replace(tzinfo=UTC)), message_id
 
 
 def _links(request: web.Request, page: Page, last_key: str | None) -> str:
@@ -48,8 +48,13 @@ def list_messages(c: Any):  # type: ignore[no-untyped-def]
             raise BadRequest(f"status must be one of {', '.join(STATUSES)}, not {status!r}")
         page = read_page(request)
         async with c.database.connect() as conn:
-            messages = await c.repository.page(conn, size=page.size, after=_after(page.after), status=status,
-                                               recipient=request.query.get("recipient") or None)
+            messages = await c.repository.page(
+                conn,
+                size=page.size,
+                after=_after(page.after),
+                status=status,
+                recipient=request.query.get("recipient") or None,
+            )
         response = web.json_response([message_view(m) for m in messages])
         last = messages[-1] if len(messages) == page.size else None
         response.headers["Link"] = _links(request, page, f"{last.created_at.isoformat()}|{last.id}" if last else None)

@@ -20,8 +20,14 @@ from services.courier.template_types import json_fields
 # GET and friends carry no body, as in Kratos's request builder.
 METHODS_WITH_BODY = {"POST", "PUT", "PATCH"}
 FORM = "application/x-www-form-urlencoded"
-_LEGACY_NAMES = {"recipient": "Recipient", "subject": "Subject", "body": "Body", "template_type": "TemplateType",
-                 "template_data": "TemplateData", "message_type": "MessageType"}
+_LEGACY_NAMES = {
+    "recipient": "Recipient",
+    "subject": "Subject",
+    "body": "Body",
+    "template_type": "TemplateType",
+    "template_data": "TemplateData",
+    "message_type": "MessageType",
+}
 
 
 def _no_imports(_directory: str, path: str) -> tuple[str, bytes]:
@@ -40,12 +46,15 @@ class JsonnetBody:
                 raise
 
     def build(self, ctx: dict[str, Any]) -> str:
-        return _jsonnet.evaluate_snippet(self._name, self._source, tla_codes={"ctx": json.dumps(ctx)},
-                                         import_callback=_no_imports)
+        return _jsonnet.evaluate_snippet(
+            self._name, self._source, tla_codes={"ctx": json.dumps(ctx)}, import_callback=_no_imports
+        )
 
 
 class HttpChannel:
-    def __init__(self, config: RequestConfig, body: JsonnetBody, session: aiohttp.ClientSession, *, timeout: float) -> None:
+    def __init__(
+        self, config: RequestConfig, body: JsonnetBody, session: aiohttp.ClientSession, *, timeout: float
+    ) -> None:
         self._config = config
         self._body = body
         self._session = session
@@ -59,11 +68,19 @@ class HttpChannel:
         if self._config.method in METHODS_WITH_BODY:
             data = _encode(self._body.build(_context(message)), _content_type(headers))
         # No redirects: a 3xx would carry the message (codes and all) to an address nobody configured.
-        async with self._session.request(self._config.method, self._config.url, data=data, headers=headers,
-                                         timeout=self._timeout, allow_redirects=False) as response:
+        async with self._session.request(
+            self._config.method,
+            self._config.url,
+            data=data,
+            headers=headers,
+            timeout=self._timeout,
+            allow_redirects=False,
+        ) as response:
             if not 200 <= response.status < 300:
-                raise DeliveryError("unable to dispatch mail delivery because upstream server replied with status "
-                                    f"code {response.status}")
+                raise DeliveryError(
+                    "unable to dispatch mail delivery because upstream server replied with status "
+                    f"code {response.status}"
+                )
 
 
 def _content_type(headers: dict[str, str]) -> str:
@@ -78,7 +95,9 @@ def _encode(document: str, content_type: str) -> bytes:
     fields = json.loads(document)
     if not isinstance(fields, dict):
         raise ValueError("a form body must be a Jsonnet object")
-    return urlencode({k: v if isinstance(v, str) else json.dumps(v) for k, v in fields.items() if v is not None}).encode()
+    return urlencode(
+        {k: v if isinstance(v, str) else json.dumps(v) for k, v in fields.items() if v is not None}
+    ).encode()
 
 
 def _context(message: Message) -> dict[str, Any]:

@@ -27,27 +27,43 @@ from shared.errors import ConfigError
 log = logging.getLogger(__name__)
 
 
-async def build_channels(config: CourierConfig, settings: Any, session: aiohttp.ClientSession, fetch: Fetch) -> dict[str, Channel]:
+async def build_channels(
+    config: CourierConfig, settings: Any, session: aiohttp.ClientSession, fetch: Fetch
+) -> dict[str, Channel]:
     sink = FolderSink(config.mail_dir, config.sender, leak_sensitive_values=config.leak_sensitive_values)
     channels: dict[str, Channel] = {}
     if config.email_http is not None:
-        channels[EMAIL] = await _http(config.email_http, "courier.http.request_config.body", config, settings, session, fetch)
+        channels[EMAIL] = await _http(
+            config.email_http, "courier.http.request_config.body", config, settings, session, fetch
+        )
     elif config.smtp_uri:
-        channels[EMAIL] = SmtpChannel(parse_connection_uri(config.smtp_uri), config.sender, timeout=config.send_timeout,
-                                      client_cert=config.client_cert_path, client_key=config.client_key_path)
+        channels[EMAIL] = SmtpChannel(
+            parse_connection_uri(config.smtp_uri),
+            config.sender,
+            timeout=config.send_timeout,
+            client_cert=config.client_cert_path,
+            client_key=config.client_key_path,
+        )
     if config.sms_http is not None:
-        channels[SMS] = await _http(config.sms_http, "courier.channels.request_config.body", config, settings, session, fetch)
+        channels[SMS] = await _http(
+            config.sms_http, "courier.channels.request_config.body", config, settings, session, fetch
+        )
     for channel in (EMAIL, SMS):
         if channel not in channels:
             channels[channel] = sink
             if not config.dev:  # a production courier that delivers nothing should say so loudly
-                log.warning("courier: no %s delivery is configured; %s messages are written to %s and not sent",
-                            channel, channel, config.mail_dir)
+                log.warning(
+                    "courier: no %s delivery is configured; %s messages are written to %s and not sent",
+                    channel,
+                    channel,
+                    config.mail_dir,
+                )
     return channels
 
 
-async def _http(request: RequestConfig, key: str, config: CourierConfig, settings: Any, session: aiohttp.ClientSession,
-                fetch: Fetch) -> HttpChannel:
+async def _http(
+    request: RequestConfig, key: str, config: CourierConfig, settings: Any, session: aiohttp.ClientSession, fetch: Fetch
+) -> HttpChannel:
     source = await read_source(request.body, settings, fetch, key) if request.body else DEFAULT_HTTP_BODY
     try:
         body = JsonnetBody(source, key)

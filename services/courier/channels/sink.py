@@ -30,8 +30,13 @@ class FolderSink:
         else:
             name, data = f"{message.id}.sms.txt", f"To: {message.recipient}\n\n{message.body}".encode()
         path = await asyncio.to_thread(_write, self._folder / name, data)
-        log.info("courier: %s message to %s written to %s (no delivery configured)", message.template_type,
-                 message.recipient, path, extra={"message_id": message.id, "channel": message.channel})
+        log.info(
+            "courier: %s message to %s written to %s (no delivery configured)",
+            message.template_type,
+            message.recipient,
+            path,
+            extra={"message_id": message.id, "channel": message.channel},
+        )
         if self._leak:
             log.debug("courier: message body", extra={"message_id": message.id, "body": message.body})
 

@@ -14,8 +14,9 @@ from services.courier.domain import Message
 
 
 class SmtpChannel:
-    def __init__(self, target: SmtpTarget, sender: Sender, *, timeout: float, client_cert: str = "",
-                 client_key: str = "") -> None:
+    def __init__(
+        self, target: SmtpTarget, sender: Sender, *, timeout: float, client_cert: str = "", client_key: str = ""
+    ) -> None:
         self._target = target
         self._sender = sender
         self._timeout = timeout
@@ -26,16 +27,21 @@ class SmtpChannel:
     async def send(self, message: Message) -> None:
         t = self._target
         client = aiosmtplib.SMTP(
-            hostname=t.host, port=t.port, username=t.username, password=t.password,
-            local_hostname=self._sender.local_name, timeout=self._timeout,
+            hostname=t.host,
+            port=t.port,
+            username=t.username,
+            password=t.password,
+            local_hostname=self._sender.local_name,
+            timeout=self._timeout,
             use_tls=t.implicit_tls,
             # True: StartTLS or fail (Kratos's default for smtp://); False: cleartext, as asked.
             start_tls=t.start_tls if not t.implicit_tls else None,
             tls_context=self._tls,
         )
         async with client:
-            await client.send_message(build_email(message, self._sender),
-                                      sender=self._sender.from_address, recipients=[message.recipient])
+            await client.send_message(
+                build_email(message, self._sender), sender=self._sender.from_address, recipients=[message.recipient]
+            )
 
 
 def _tls_context(target: SmtpTarget, client_cert: str | None, client_key: str | None) -> ssl.SSLContext:

@@ -14,7 +14,12 @@ from services.courier.errors import TemplateError
 from services.courier.template_types import HTML, PLAINTEXT, SMS_BODY, SUBJECT
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
-FILE_NAMES = {SUBJECT: "email.subject.txt", PLAINTEXT: "email.body.txt", HTML: "email.body.html", SMS_BODY: "sms.body.txt"}
+FILE_NAMES = {
+    SUBJECT: "email.subject.txt",
+    PLAINTEXT: "email.body.txt",
+    HTML: "email.body.html",
+    SMS_BODY: "sms.body.txt",
+}
 
 
 class JinjaTemplate:

@@ -67,7 +67,7 @@ class GoTemplate:
         position = 0
         trim_next = False
         for match in _ACTION.finditer(source):
-            text = source[position:match.start()]
+            text = source[position : match.start()]
             text = text.lstrip() if trim_next else text
             current.append(text.rstrip() if match.group(1) else text)
             position, trim_next = match.end(), bool(match.group(3))
@@ -123,7 +123,10 @@ class GoTemplate:
     @staticmethod
     def _is_term(word: str) -> bool:
         return bool(_FIELD.fullmatch(word) or _NUMBER.fullmatch(word) or word[:1] in ('"', "`")) or word in (
-            "true", "false", "nil")
+            "true",
+            "false",
+            "nil",
+        )
 
     def _render(self, nodes: list[Any], context: dict[str, Any]) -> Any:
         for node in nodes:

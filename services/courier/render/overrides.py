@@ -21,9 +21,18 @@ from services.courier.sources import Fetch, read_file, read_source
 from services.courier.template_types import HTML, PLAINTEXT, SMS_BODY, SUBJECT, TEMPLATE_TYPES, TemplateType
 from shared.errors import ConfigError
 
-CONFIG_KEYS = {SUBJECT: "email.subject", PLAINTEXT: "email.body.plaintext", HTML: "email.body.html", SMS_BODY: "sms.body.plaintext"}
-OVERRIDE_FILES = {SUBJECT: "email.subject.gotmpl", PLAINTEXT: "email.body.plaintext.gotmpl", HTML: "email.body.gotmpl",
-                  SMS_BODY: "sms.body.gotmpl"}
+CONFIG_KEYS = {
+    SUBJECT: "email.subject",
+    PLAINTEXT: "email.body.plaintext",
+    HTML: "email.body.html",
+    SMS_BODY: "sms.body.plaintext",
+}
+OVERRIDE_FILES = {
+    SUBJECT: "email.subject.gotmpl",
+    PLAINTEXT: "email.body.plaintext.gotmpl",
+    HTML: "email.body.gotmpl",
+    SMS_BODY: "sms.body.gotmpl",
+}
 Overrides = dict[tuple[str, str], GoTemplate]
 
 

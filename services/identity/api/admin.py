@@ -13,14 +13,14 @@ from services.identity.api.bodies import (
     PatchIdentitiesBody,
     UpdateIdentityBody,
     parse,
-    read_json,
 )
-from shared.http.pagination import link_header, read_page
 from services.identity.batch import create_many
 from services.identity.domain import Identity
 from services.identity.errors import IdentityNotFound, MalformedBody
 from services.identity.views import admin_view
 from shared.errors import WardenError
+from shared.http.bodies import read_json
+from shared.http.pagination import link_header, read_page
 from shared.service import Route
 
 IDENTITIES = "/admin/identities"
@@ -62,10 +62,15 @@ def list_identities(c: Any):  # type: ignore[no-untyped-def]
             raise MalformedBody("ids and credentials_identifier cannot be combined")
         if len(ids) > MAX_IDS:
             raise MalformedBody(f"at most {MAX_IDS} ids may be given")
-        found = await c.manager.list(after=page.after, size=page.size, ids=[i.lower() for i in ids if _UUID.match(i)],
-                                     identifier=identifier.strip() if identifier is not None else None)
-        response = web.json_response([admin_view(i, c.schemas.schema_url, request.query.getall("include_credential", []))
-                                      for i in found])
+        found = await c.manager.list(
+            after=page.after,
+            size=page.size,
+            ids=[i.lower() for i in ids if _UUID.match(i)],
+            identifier=identifier.strip() if identifier is not None else None,
+        )
+        response = web.json_response(
+            [admin_view(i, c.schemas.schema_url, request.query.getall("include_credential", [])) for i in found]
+        )
         paged = not ids and identifier is None
         last = found[-1].id if paged and len(found) == page.size else None
         response.headers["Link"] = link_header(request.path, page, last)
@@ -127,20 +132,28 @@ def batch(c: Any):  # type: ignore[no-untyped-def]
         body = parse(PatchIdentitiesBody, await read_json(request))
         _check_batch_size(body.identities)
         patches = [_parse_patch(item) for item in body.identities]
-        outcomes = await create_many(c.manager, c.uow, [p if isinstance(p, WardenError) else p.create.to_input() for p in patches])
-        return web.json_response({"identities": [
-            _batch_result(item, outcome) for item, outcome in zip(body.identities, outcomes)
-        ]})
+        outcomes = await create_many(
+            c.manager, c.uow, [p if isinstance(p, WardenError) else p.create.to_input() for p in patches]
+        )
+        return web.json_response(
+            {"identities": [_batch_result(item, outcome) for item, outcome in zip(body.identities, outcomes)]}
+        )
 
     return handler
 
 
 def _check_batch_size(items: list[dict[str, Any]]) -> None:
-    clear = sum(1 for i in items if (((i.get("create") or {}).get("credentials") or {}).get("password") or {}).get("config", {}).get("password"))
+    clear = sum(
+        1
+        for i in items
+        if (((i.get("create") or {}).get("credentials") or {}).get("password") or {}).get("config", {}).get("password")
+    )
     if len(items) > MAX_BATCH:
         raise MalformedBody(f"at most {MAX_BATCH} identities can be patched at once")
     if clear > MAX_BATCH_WITH_CLEAR_PASSWORDS:
-        raise MalformedBody(f"at most {MAX_BATCH_WITH_CLEAR_PASSWORDS} identities with clear-text passwords can be imported at once")
+        raise MalformedBody(
+            f"at most {MAX_BATCH_WITH_CLEAR_PASSWORDS} identities with clear-text passwords can be imported at once"
+        )
 
 
 def _parse_patch(item: dict[str, Any]) -> IdentityPatch | WardenError:

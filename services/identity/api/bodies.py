@@ -9,7 +9,6 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from services.identity.domain import State
 from services.identity.errors import MalformedBody
 from services.identity.manager import IdentityInput
-from shared.http.bodies import read_json
 
 
 class _Body(BaseModel):
@@ -27,8 +26,13 @@ class CreateIdentityBody(_Body):
 
     def to_input(self) -> IdentityInput:
         return IdentityInput(
-            traits=self.traits, schema_id=self.schema_id, state=self.state, metadata_public=self.metadata_public,
-            metadata_admin=self.metadata_admin, external_id=self.external_id, credentials=self.credentials,
+            traits=self.traits,
+            schema_id=self.schema_id,
+            state=self.state,
+            metadata_public=self.metadata_public,
+            metadata_admin=self.metadata_admin,
+            external_id=self.external_id,
+            credentials=self.credentials,
         )
 
 

@@ -16,10 +16,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from shared.units import format_byte_size, format_duration
+
 from . import bounds
 from .argon2_hashes import hash_argon2id
 from .config import OWASP_MIN_ITERATIONS
-from shared.units import format_byte_size, format_duration
 
 _MAX_CHECKS = 3
 

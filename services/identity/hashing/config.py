@@ -19,9 +19,9 @@ from datetime import timedelta
 from typing import Any, Literal
 
 from shared.errors import ConfigError
+from shared.units import parse_byte_size, parse_duration
 
 from . import bounds
-from shared.units import parse_byte_size, parse_duration
 
 log = logging.getLogger(__name__)
 

@@ -42,7 +42,8 @@ class Hasher:
     def __init__(self, config: HasherConfig, *, max_workers: int | None = None) -> None:
         self.config = config
         self._pool = ThreadPoolExecutor(
-            max_workers=max_workers or default_workers(config), thread_name_prefix="warden-hashing",
+            max_workers=max_workers or default_workers(config),
+            thread_name_prefix="warden-hashing",
             initializer=_yield_to_the_event_loop,
         )
 

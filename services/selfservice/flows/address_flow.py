@@ -17,8 +17,10 @@ from shared.service import Route
 
 Succeed = Callable[[Any, web.Request, Flow, Redeemed], Awaitable[web.StreamResponse]]
 INVALID = {
-    ("verification", "code"): text.verification_code_invalid, ("verification", "link"): text.verification_token_invalid,
-    ("recovery", "code"): text.recovery_code_invalid, ("recovery", "link"): text.recovery_token_invalid,
+    ("verification", "code"): text.verification_code_invalid,
+    ("verification", "link"): text.verification_token_invalid,
+    ("recovery", "code"): text.recovery_code_invalid,
+    ("recovery", "link"): text.recovery_token_invalid,
 }
 
 
@@ -32,12 +34,15 @@ def address_flow_routes(kind: str, succeed: Succeed, *, refuse_sessions: bool) -
                     raise SessionAlreadyAvailable()
                 flow = await new_address_flow(c, request, kind, flow_type)
                 return c.engine.respond_new(request, flow)
+
             return handler
+
         return bind
 
     def get_flow(c: Any):  # type: ignore[no-untyped-def]
         async def handler(request: web.Request) -> web.Response:
             return web.json_response((await c.engine.load_for_reading(request, kind)).to_json())
+
         return handler
 
     def submit(c: Any):  # type: ignore[no-untyped-def]
@@ -52,13 +57,21 @@ def address_flow_routes(kind: str, succeed: Succeed, *, refuse_sessions: bool) -
                     # Recovery codes are typed, never followed: a link carrying one would let an attacker
                     # sign a victim's browser into the attacker's account.
                     return c.engine.ui_redirect(flow)
-                method, secret = ("link", request.query["token"]) if "token" in request.query else ("code", request.query.get("code", ""))
+                method, secret = (
+                    ("link", request.query["token"])
+                    if "token" in request.query
+                    else ("code", request.query.get("code", ""))
+                )
                 return await _redeem(c, request, flow, kind, method, secret, succeed)
             body = await read_body(request)
             c.engine.check_submission(request, flow, body)
             flow.ui.clear_messages()
             if flow.state == "passed_challenge":
-                flow.ui.messages.append(text.verification_already_completed() if kind == "verification" else text.recovery_already_completed())
+                flow.ui.messages.append(
+                    text.verification_already_completed()
+                    if kind == "verification"
+                    else text.recovery_already_completed()
+                )
                 return await c.engine.respond_invalid(request, flow)
             if body.get("code"):
                 return await _redeem(c, request, flow, kind, "code", str(body["code"]), succeed)
@@ -68,6 +81,7 @@ def address_flow_routes(kind: str, succeed: Succeed, *, refuse_sessions: bool) -
                 return await c.engine.respond_invalid(request, flow)
             await c.proof.send(flow, kind, strategy, address)
             return show(c, request, flow)
+
         return handler
 
     return [
@@ -86,8 +100,9 @@ async def new_address_flow(c: Any, request: web.Request, kind: str, flow_type: s
     return flow
 
 
-async def _redeem(c: Any, request: web.Request, flow: Flow, kind: str, method: str, secret: str,
-                  succeed: Succeed) -> web.StreamResponse:
+async def _redeem(
+    c: Any, request: web.Request, flow: Flow, kind: str, method: str, secret: str, succeed: Succeed
+) -> web.StreamResponse:
     redeemed = await c.proof.redeem(flow, kind, method, secret) if secret else None
     if redeemed is None or redeemed.identity_id is None:  # no code, or the stand-in for an unknown address
         flow.ui.clear_messages()

@@ -29,7 +29,9 @@ class CsrfViolation(errors.Forbidden):
 
 
 class Csrf:
-    def __init__(self, public_base_url: str, *, secure: bool, same_site: str = "Lax", path: str = "/", domain: str | None = None):
+    def __init__(
+        self, public_base_url: str, *, secure: bool, same_site: str = "Lax", path: str = "/", domain: str | None = None
+    ):
         self.cookie_name = "csrf_token_" + hashlib.sha256(public_base_url.encode()).hexdigest()
         self._secure, self._same_site, self._path, self._domain = secure, same_site, path, domain
 
@@ -39,8 +41,16 @@ class Csrf:
         return existing if 32 <= len(existing) <= 128 else secrets.token_urlsafe(32)
 
     def set_cookie(self, response: web.StreamResponse, token: str) -> None:
-        response.set_cookie(self.cookie_name, token, max_age=MAX_AGE_SECONDS, path=self._path, domain=self._domain,
-                            secure=self._secure, httponly=True, samesite=self._same_site)
+        response.set_cookie(
+            self.cookie_name,
+            token,
+            max_age=MAX_AGE_SECONDS,
+            path=self._path,
+            domain=self._domain,
+            secure=self._secure,
+            httponly=True,
+            samesite=self._same_site,
+        )
 
     def check_cookie(self, request: web.Request, flow_token: str) -> None:
         cookie = request.cookies.get(self.cookie_name, "")

@@ -18,16 +18,17 @@ from services.selfservice.flows.flow import API, BROWSER, Flow, now
 from services.selfservice.flows.persistence import FlowRepository
 from services.selfservice.flows.request import request_url, wants_json
 from services.selfservice.flows.ui import input_node
+from shared import text
 from shared.clients.ports import IdentityClient, SessionClient
 from shared.cookies import CookieConfig, CookieSigner, clear_session_cookie, session_token, set_session_cookie
-from shared import text
 from shared.errors import BadRequest, ServiceUnavailable
 from shared.storage.uow import UnitOfWorkFactory
 
-
 EXPIRED = {
-    "login": text.login_flow_expired, "registration": text.registration_flow_expired,
-    "settings": text.settings_flow_expired, "recovery": text.recovery_flow_expired,
+    "login": text.login_flow_expired,
+    "registration": text.registration_flow_expired,
+    "settings": text.settings_flow_expired,
+    "recovery": text.recovery_flow_expired,
     "verification": text.verification_flow_expired,
 }
 
@@ -56,8 +57,15 @@ class FlowEngine:
 
     # --- creating and finding flows ----------------------------------------------------------
     async def create(self, request: web.Request, kind: str, flow_type: str, **fields: Any) -> Flow:
-        flow = Flow.new(kind, flow_type, request_url(request, self.config.public_base_url), self.config.public_base_url,
-                        self.config.flows[kind].lifespan, return_to=self.return_to(request), fields=fields)
+        flow = Flow.new(
+            kind,
+            flow_type,
+            request_url(request, self.config.public_base_url),
+            self.config.public_base_url,
+            self.config.flows[kind].lifespan,
+            return_to=self.return_to(request),
+            fields=fields,
+        )
         if flow_type == BROWSER:
             flow.csrf_token = self.csrf.token_for(request)
             flow.ui.add(input_node("default", "csrf_token", "hidden", value=flow.csrf_token, required=True))
@@ -94,11 +102,15 @@ class FlowEngine:
                 self.csrf.check_submission(request, body, flow.csrf_token)
             return
         if request.headers.get("Origin"):
-            raise BadRequest("The request contained an Origin header, which is only allowed for browser flows: "
-                             "use the browser endpoint to initialize this flow.")
+            raise BadRequest(
+                "The request contained an Origin header, which is only allowed for browser flows: "
+                "use the browser endpoint to initialize this flow."
+            )
         if any(not name.startswith(("__cf", "_cf", "cf_")) for name in request.cookies):
-            raise BadRequest("The request contained cookies, which are only allowed for browser flows: "
-                             "use the browser endpoint to initialize this flow.")
+            raise BadRequest(
+                "The request contained cookies, which are only allowed for browser flows: "
+                "use the browser endpoint to initialize this flow."
+            )
 
     # --- answering ---------------------------------------------------------------------------
     def ui_redirect(self, flow: Flow) -> web.Response:
@@ -136,7 +148,9 @@ class FlowEngine:
         self.csrf.set_cookie(response, replacement.csrf_token)
         return response
 
-    def with_session_cookie(self, response: web.StreamResponse, token: str, session: dict[str, Any]) -> web.StreamResponse:
+    def with_session_cookie(
+        self, response: web.StreamResponse, token: str, session: dict[str, Any]
+    ) -> web.StreamResponse:
         if self.signer is None:
             raise ServiceUnavailable("browser sessions need secrets.cookie (or secrets.default) in the config")
         expires = datetime.fromisoformat(str(session["expires_at"]).replace("Z", "+00:00"))

@@ -22,7 +22,11 @@ class FlowExpired(errors.WardenError):
         super().__init__(
             f"The self-service flow expired {since.total_seconds() / 60:.2f} minutes ago, initialize a new one.",
             message="self-service flow expired",
-            siblings={"use_flow_id": new_flow_id, "expired_at": ts(expired_at), "since": int(since.total_seconds() * 1e9)},
+            siblings={
+                "use_flow_id": new_flow_id,
+                "expired_at": ts(expired_at),
+                "since": int(since.total_seconds() * 1e9),
+            },
         )
 
 
@@ -35,53 +39,69 @@ class SessionAlreadyAvailable(errors.BadRequest):
     error_id = text.SESSION_ALREADY_AVAILABLE
 
     def __init__(self) -> None:
-        super().__init__("A valid session was detected and thus login is not possible. Did you forget to set `?refresh=true`?",
-                         message="A valid session was detected and thus login is not possible.")
+        super().__init__(
+            "A valid session was detected and thus login is not possible. Did you forget to set `?refresh=true`?",
+            message="A valid session was detected and thus login is not possible.",
+        )
 
 
 class ReturnToForbidden(errors.BadRequest):
     error_id = text.SELF_SERVICE_FLOW_RETURN_TO_FORBIDDEN
 
     def __init__(self, url: str) -> None:
-        super().__init__(f"Requested return_to URL {url!r} is not allowed.", message="The return_to URL is not allowed.")
+        super().__init__(
+            f"Requested return_to URL {url!r} is not allowed.", message="The return_to URL is not allowed."
+        )
 
 
 class Aal1Required(errors.Unauthorized):
     error_id = text.SESSION_AAL1_REQUIRED
 
     def __init__(self) -> None:
-        super().__init__("You can not requested a higher AAL (AAL2/AAL3) without an active session.",
-                         message="An active session is required to request a higher Authenticator Assurance Level")
+        super().__init__(
+            "You can not requested a higher AAL (AAL2/AAL3) without an active session.",
+            message="An active session is required to request a higher Authenticator Assurance Level",
+        )
 
 
 class FlowDisabled(errors.BadRequest):
     error_id = text.SELF_SERVICE_FLOW_DISABLED
 
     def __init__(self, kind: str) -> None:
-        super().__init__(f"The {kind} flow is disabled.", message="This endpoint was disabled by system administrator. "
-                         "Please check your url or contact the system administrator to enable it.")
+        super().__init__(
+            f"The {kind} flow is disabled.",
+            message="This endpoint was disabled by system administrator. "
+            "Please check your url or contact the system administrator to enable it.",
+        )
 
 
 class MethodDisabled(errors.NotFound):
     def __init__(self) -> None:
-        super().__init__("", message="This endpoint was disabled by system administrator. Please check your url or "
-                         "contact the system administrator to enable it.")
+        super().__init__(
+            "",
+            message="This endpoint was disabled by system administrator. Please check your url or "
+            "contact the system administrator to enable it.",
+        )
 
 
 class NoActiveSession(errors.Unauthorized):
     error_id = text.SESSION_INACTIVE
 
     def __init__(self) -> None:
-        super().__init__("No active session was found in this request.",
-                         message="request does not have a valid authentication session")
+        super().__init__(
+            "No active session was found in this request.",
+            message="request does not have a valid authentication session",
+        )
 
 
 class IdentityMismatch(errors.Forbidden):
     error_id = text.SECURITY_IDENTITY_MISMATCH
 
     def __init__(self) -> None:
-        super().__init__("The flow belongs to another identity than the session's.",
-                         message="The requested resource belongs to a different identity")
+        super().__init__(
+            "The flow belongs to another identity than the session's.",
+            message="The requested resource belongs to a different identity",
+        )
 
 
 class RefreshRequired(errors.Forbidden):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from services.selfservice.flows.ui import Container
@@ -14,7 +14,7 @@ BROWSER, API = "browser", "api"
 
 
 def now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def ts(value: datetime) -> str:
@@ -43,7 +43,9 @@ class Flow:
     def new(cls, kind: str, flow_type: str, request_url: str, action_base: str, lifespan: timedelta, **kw: Any) -> Flow:
         flow_id = str(uuid.uuid4())
         ui = Container(action=f"{action_base.rstrip('/')}/self-service/{kind}?flow={flow_id}")
-        return cls(kind=kind, type=flow_type, request_url=request_url, ui=ui, expires_at=now() + lifespan, id=flow_id, **kw)
+        return cls(
+            kind=kind, type=flow_type, request_url=request_url, ui=ui, expires_at=now() + lifespan, id=flow_id, **kw
+        )
 
     @property
     def is_browser(self) -> bool:
@@ -73,16 +75,30 @@ class Flow:
 
     def to_record(self) -> dict[str, Any]:
         """Everything, secrets included, for storage."""
-        return {**self.to_json(), "kind": self.kind, "csrf_token": self.csrf_token, "internal": self.internal,
-                "fields": self.fields}
+        return {
+            **self.to_json(),
+            "kind": self.kind,
+            "csrf_token": self.csrf_token,
+            "internal": self.internal,
+            "fields": self.fields,
+        }
 
     @classmethod
     def from_record(cls, data: dict[str, Any]) -> Flow:
         return cls(
-            kind=data["kind"], type=data["type"], request_url=data["request_url"], ui=Container.from_json(data["ui"]),
-            expires_at=datetime.fromisoformat(data["expires_at"]), id=data["id"],
-            issued_at=datetime.fromisoformat(data["issued_at"]), created_at=datetime.fromisoformat(data["created_at"]),
-            updated_at=datetime.fromisoformat(data["updated_at"]), return_to=data.get("return_to"),
-            state=data["state"], active=data.get("active"), csrf_token=data.get("csrf_token", ""),
-            fields=data.get("fields") or {}, internal=data.get("internal") or {},
+            kind=data["kind"],
+            type=data["type"],
+            request_url=data["request_url"],
+            ui=Container.from_json(data["ui"]),
+            expires_at=datetime.fromisoformat(data["expires_at"]),
+            id=data["id"],
+            issued_at=datetime.fromisoformat(data["issued_at"]),
+            created_at=datetime.fromisoformat(data["created_at"]),
+            updated_at=datetime.fromisoformat(data["updated_at"]),
+            return_to=data.get("return_to"),
+            state=data["state"],
+            active=data.get("active"),
+            csrf_token=data.get("csrf_token", ""),
+            fields=data.get("fields") or {},
+            internal=data.get("internal") or {},
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, insert, select, update
@@ -19,32 +19,53 @@ class FlowRepository:
         self.t = tables
 
     async def insert(self, conn: AsyncConnection, flow: Flow) -> None:
-        await conn.execute(insert(self.t.flows).values(
-            id=flow.id, kind=flow.kind, body=json.dumps(flow.to_record()), expires_at=flow.expires_at,
-            created_at=flow.created_at, updated_at=flow.updated_at))
+        await conn.execute(
+            insert(self.t.flows).values(
+                id=flow.id,
+                kind=flow.kind,
+                body=json.dumps(flow.to_record()),
+                expires_at=flow.expires_at,
+                created_at=flow.created_at,
+                updated_at=flow.updated_at,
+            )
+        )
 
     async def save(self, conn: AsyncConnection, flow: Flow) -> None:
         flow.updated_at = now()
-        await conn.execute(update(self.t.flows).where(self.t.flows.c.id == flow.id).values(
-            body=json.dumps(flow.to_record()), expires_at=flow.expires_at, updated_at=flow.updated_at))
+        await conn.execute(
+            update(self.t.flows)
+            .where(self.t.flows.c.id == flow.id)
+            .values(body=json.dumps(flow.to_record()), expires_at=flow.expires_at, updated_at=flow.updated_at)
+        )
 
     async def get(self, conn: AsyncConnection, flow_id: str, kind: str) -> Flow | None:
-        row = (await conn.execute(select(self.t.flows.c.body).where(
-            self.t.flows.c.id == flow_id, self.t.flows.c.kind == kind))).first()
+        row = (
+            await conn.execute(
+                select(self.t.flows.c.body).where(self.t.flows.c.id == flow_id, self.t.flows.c.kind == kind)
+            )
+        ).first()
         return Flow.from_record(json.loads(row.body)) if row else None
 
     async def add_error(self, conn: AsyncConnection, error: dict[str, Any], csrf_token: str = "") -> str:
         error_id = str(uuid.uuid4())
         at = now()
-        await conn.execute(insert(self.t.errors).values(id=error_id, error=json.dumps(error), csrf_token=csrf_token,
-                                                        created_at=at, updated_at=at))
+        await conn.execute(
+            insert(self.t.errors).values(
+                id=error_id, error=json.dumps(error), csrf_token=csrf_token, created_at=at, updated_at=at
+            )
+        )
         return error_id
 
     async def get_error(self, conn: AsyncConnection, error_id: str) -> dict[str, Any] | None:
         row = (await conn.execute(select(self.t.errors).where(self.t.errors.c.id == error_id))).first()
         if row is None:
             return None
-        return {"id": row.id, "error": json.loads(row.error), "created_at": _ts(row.created_at), "updated_at": _ts(row.updated_at)}
+        return {
+            "id": row.id,
+            "error": json.loads(row.error),
+            "created_at": _ts(row.created_at),
+            "updated_at": _ts(row.updated_at),
+        }
 
     async def delete_expired(self, conn: AsyncConnection, *, keep_errors: timedelta, batch: int = 1000) -> int:
         """Deletes up to `batch` flows past their lifetime, and errors older than `keep_errors`."""
@@ -53,12 +74,17 @@ class FlowRepository:
         if ids:
             await conn.execute(delete(flows).where(flows.c.id.in_(ids)))
         errors = self.t.errors
-        old = [r.id for r in await conn.execute(select(errors.c.id).where(errors.c.created_at < now() - keep_errors).limit(batch))]
+        old = [
+            r.id
+            for r in await conn.execute(
+                select(errors.c.id).where(errors.c.created_at < now() - keep_errors).limit(batch)
+            )
+        ]
         if old:
             await conn.execute(delete(errors).where(errors.c.id.in_(old)))
         return len(ids) + len(old)
 
 
 def _ts(value: datetime) -> str:
-    value = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    value = value if value.tzinfo else value.replace(tzinfo=UTC)
     return value.isoformat().replace("+00:00", "Z")

@@ -33,12 +33,22 @@ class Node:
     def from_json(cls, data: dict[str, Any]) -> Node:
         attributes = {k: v for k, v in data["attributes"].items() if k != "node_type"}
         meta = {k: (Message.from_json(v) if k == "label" else v) for k, v in (data.get("meta") or {}).items()}
-        return cls(data["group"], attributes, data["type"], [Message.from_json(m) for m in data.get("messages") or []], meta)
+        return cls(
+            data["group"], attributes, data["type"], [Message.from_json(m) for m in data.get("messages") or []], meta
+        )
 
 
 def input_node(
-    group: str, name: str, input_type: str, *, value: Any = None, required: bool = False,
-    autocomplete: str | None = None, label: Message | None = None, disabled: bool = False, **extra: Any,
+    group: str,
+    name: str,
+    input_type: str,
+    *,
+    value: Any = None,
+    required: bool = False,
+    autocomplete: str | None = None,
+    label: Message | None = None,
+    disabled: bool = False,
+    **extra: Any,
 ) -> Node:
     attributes: dict[str, Any] = {"name": name, "type": input_type, "required": required, "disabled": disabled}
     if value is not None:
@@ -85,12 +95,20 @@ class Container:
                 node.attributes.pop("value", None)
 
     def to_json(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"action": self.action, "method": self.method, "nodes": [n.to_json() for n in self.nodes]}
+        body: dict[str, Any] = {
+            "action": self.action,
+            "method": self.method,
+            "nodes": [n.to_json() for n in self.nodes],
+        }
         if self.messages:
             body["messages"] = [m.to_json() for m in self.messages]
         return body
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Container:
-        return cls(data["action"], data["method"], [Node.from_json(n) for n in data["nodes"]],
-                   [Message.from_json(m) for m in data.get("messages") or []])
+        return cls(
+            data["action"],
+            data["method"],
+            [Node.from_json(n) for n in data["nodes"]],
+            [Message.from_json(m) for m in data.get("messages") or []],
+        )

@@ -56,7 +56,9 @@ class HookRegistry:
             if factory is None:
                 if name not in self._warned:
                     self._warned.add(name)
-                    log.warning("hook %r (%s %s) is not available in this version of Warden and is skipped", name, kind, when)
+                    log.warning(
+                        "hook %r (%s %s) is not available in this version of Warden and is skipped", name, kind, when
+                    )
                 continue
             hook = factory(self._deps, entry.get("config") or {})
             if hook.phase == phase:

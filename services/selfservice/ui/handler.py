@@ -17,8 +17,8 @@ from yarl import URL
 from services.selfservice.config import FLOW_KINDS
 from services.selfservice.flows.browser_errors import with_browser_errors
 from services.selfservice.flows.engine import see_other
-from services.selfservice.flows.errors import IdentityMismatch, NoActiveSession
 from services.selfservice.flows.error.handler import STUB
+from services.selfservice.flows.errors import IdentityMismatch, NoActiveSession
 from services.selfservice.flows.logout.handler import create_browser_logout
 from services.selfservice.ui.pages import STYLESHEET, Pages, stylesheet_response
 from services.selfservice.ui.view import sections, trait_rows
@@ -31,8 +31,13 @@ INIT_PARAMS = {"login": ("return_to", "refresh", "aal")}
 # Statuses the reference UI answers with a new flow (`redirectOnSoftError`): gone, expired, another
 # browser's (CSRF), and for settings no session or another identity's flow.
 SOFT_ERRORS = frozenset({401, 403, 404, 410})
-TITLES = {"login": "Sign in", "registration": "Create an account", "settings": "Account settings",
-          "recovery": "Recover your account", "verification": "Verify your account"}
+TITLES = {
+    "login": "Sign in",
+    "registration": "Create an account",
+    "settings": "Account settings",
+    "recovery": "Recover your account",
+    "verification": "Verify your account",
+}
 Link = tuple[str, str]
 LogoutUrl = Callable[[web.Request], Awaitable[str | None]]
 
@@ -86,8 +91,13 @@ def flow_page(kind: str):  # type: ignore[no-untyped-def]
                 raise
             ui = flow["ui"]
             return pages.render(
-                "flow.html", title=_title(kind, flow), kind=kind, ui_messages=ui.get("messages") or [],
-                sections=sections(ui), action=ui["action"], method=ui["method"],
+                "flow.html",
+                title=_title(kind, flow),
+                kind=kind,
+                ui_messages=ui.get("messages") or [],
+                sections=sections(ui),
+                action=ui["action"],
+                method=ui["method"],
                 links=await _flow_links(c, request, kind, flow, logout_url),
             )
 
@@ -104,7 +114,9 @@ def _title(kind: str, flow: dict[str, Any]) -> str:
     return TITLES[kind]
 
 
-async def _flow_links(c: Any, request: web.Request, kind: str, flow: dict[str, Any], logout_url: LogoutUrl) -> list[Link]:
+async def _flow_links(
+    c: Any, request: web.Request, kind: str, flow: dict[str, Any], logout_url: LogoutUrl
+) -> list[Link]:
     ui_url = {k: _with_return_to(f.ui_url, flow.get("return_to")) for k, f in c.config.flows.items()}
     links: list[Link] = []
     if kind == "login":
@@ -180,8 +192,13 @@ def stylesheet(_c: Any):  # type: ignore[no-untyped-def]
     return handler
 
 
-PAGES = [*(Route("public", "GET", f"/ui/{kind}", flow_page(kind)) for kind in FLOW_KINDS),
-         Route("public", "GET", WELCOME_PATH, welcome)]
+PAGES = [
+    *(Route("public", "GET", f"/ui/{kind}", flow_page(kind)) for kind in FLOW_KINDS),
+    Route("public", "GET", WELCOME_PATH, welcome),
+]
 # The error page renders errors itself: sending its own failures to the error UI would loop.
-ROUTES = [*map(with_browser_errors, PAGES), Route("public", "GET", ERROR_PATH, error_page),
-          Route("public", "GET", STYLESHEET_PATH, stylesheet)]
+ROUTES = [
+    *map(with_browser_errors, PAGES),
+    Route("public", "GET", ERROR_PATH, error_page),
+    Route("public", "GET", STYLESHEET_PATH, stylesheet),
+]

@@ -26,8 +26,13 @@ PAGE_HEADERS = {
 
 class Pages:
     def __init__(self) -> None:
-        self._env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True, undefined=StrictUndefined,
-                                trim_blocks=True, lstrip_blocks=True)
+        self._env = Environment(
+            loader=FileSystemLoader(TEMPLATES),
+            autoescape=True,
+            undefined=StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
 
     def render(self, template: str, *, status: int = 200, **context: Any) -> web.Response:
         body = self._env.get_template(template).render(**context)
@@ -35,5 +40,9 @@ class Pages:
 
 
 def stylesheet_response(css: bytes) -> web.Response:
-    return web.Response(body=css, content_type="text/css", charset="utf-8",
-                        headers={"Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff"})
+    return web.Response(
+        body=css,
+        content_type="text/css",
+        charset="utf-8",
+        headers={"Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff"},
+    )

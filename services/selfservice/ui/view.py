@@ -13,10 +13,18 @@ DEFAULT = "default"
 # Social sign-in forms only need the hidden default nodes: a required identifier would block them.
 HIDDEN_DEFAULTS_ONLY = frozenset({"oidc", "saml"})
 GROUP_TITLES = {
-    "password": "Password", "profile": "Profile", "code": "One-time code", "link": "Email link",
-    "oidc": "Sign in with a provider", "saml": "Single sign-on", "totp": "Authenticator app",
-    "lookup_secret": "Backup recovery codes", "webauthn": "Hardware token", "passkey": "Passkey",
-    "identifier_first": "Identifier", "captcha": "Captcha",
+    "password": "Password",
+    "profile": "Profile",
+    "code": "One-time code",
+    "link": "Email link",
+    "oidc": "Sign in with a provider",
+    "saml": "Single sign-on",
+    "totp": "Authenticator app",
+    "lookup_secret": "Backup recovery codes",
+    "webauthn": "Hardware token",
+    "passkey": "Passkey",
+    "identifier_first": "Identifier",
+    "captcha": "Captcha",
 }
 # Input attributes passed through to the HTML element (anything else, `onclick` included, is dropped).
 PASSED_ATTRIBUTES = ("required", "disabled", "autocomplete", "pattern", "maxlength")
@@ -58,7 +66,9 @@ def sections(ui: dict[str, Any]) -> list[Section]:
         if all(f.kind == "hidden" for f in own):
             continue  # a method this UI cannot render (WebAuthn, passkeys: JavaScript only)
         shared = [n for n in defaults if group not in HIDDEN_DEFAULTS_ONLY or _input_type(n) == "hidden"]
-        found.append(Section(group, GROUP_TITLES.get(group, group.replace("_", " ").capitalize()), _fields(shared, group) + own))
+        found.append(
+            Section(group, GROUP_TITLES.get(group, group.replace("_", " ").capitalize()), _fields(shared, group) + own)
+        )
     return found
 
 
@@ -72,17 +82,30 @@ def _field(node: dict[str, Any], group: str) -> Field | None:
     messages = list(node.get("messages") or [])
     kind = node.get("type")
     if kind == "text":
-        return Field("text", _id(attributes.get("id") or group), "", "", _text(attributes.get("text")), label, {}, messages)
+        return Field(
+            "text", _id(attributes.get("id") or group), "", "", _text(attributes.get("text")), label, {}, messages
+        )
     if kind == "img":
         return Field("img", _id(attributes.get("id") or group), "", "", attributes.get("src", ""), label, {}, messages)
     if kind == "a":
-        return Field("a", _id(attributes.get("id") or group), "", "", attributes.get("href", ""), _text(attributes.get("title")) or label, {}, messages)
+        return Field(
+            "a",
+            _id(attributes.get("id") or group),
+            "",
+            "",
+            attributes.get("href", ""),
+            _text(attributes.get("title")) or label,
+            {},
+            messages,
+        )
     if kind != "input":
         return None  # script nodes: this UI runs without JavaScript
     return _input(node, group, attributes, label, messages)
 
 
-def _input(node: dict[str, Any], group: str, attributes: dict[str, Any], label: str, messages: list[dict[str, Any]]) -> Field | None:
+def _input(
+    node: dict[str, Any], group: str, attributes: dict[str, Any], label: str, messages: list[dict[str, Any]]
+) -> Field | None:
     name, input_type = str(attributes.get("name") or ""), _input_type(node)
     attrs = {k: attributes[k] for k in PASSED_ATTRIBUTES if attributes.get(k) not in (None, False, "")}
     element_id = _id(f"{group}-{name}")
@@ -92,12 +115,25 @@ def _input(node: dict[str, Any], group: str, attributes: dict[str, Any], label: 
     if input_type in ("submit", "button"):
         if attributes.get("onclick") or attributes.get("onclickTrigger"):
             return None  # WebAuthn and passkey buttons need JavaScript
-        return Field("submit", element_id, name, "submit", _form_value(value), label or _form_value(value), attrs, messages)
+        return Field(
+            "submit", element_id, name, "submit", _form_value(value), label or _form_value(value), attrs, messages
+        )
     if input_type == "checkbox":
-        return Field("checkbox", element_id, name, input_type, value is True or value == "true", label or name, attrs, messages)
+        return Field(
+            "checkbox", element_id, name, input_type, value is True or value == "true", label or name, attrs, messages
+        )
     if input_type == "password":
         value = None  # never echo a password back, whatever the flow holds
-    return Field("input", element_id, name, input_type, None if value is None else _form_value(value), label or name, attrs, messages)
+    return Field(
+        "input",
+        element_id,
+        name,
+        input_type,
+        None if value is None else _form_value(value),
+        label or name,
+        attrs,
+        messages,
+    )
 
 
 def _input_type(node: dict[str, Any]) -> str:

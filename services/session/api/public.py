@@ -24,8 +24,12 @@ def whoami(c: Any):  # type: ignore[no-untyped-def]
             raise NoActiveSession()
         entry = await c.manager.whoami(token)
         return web.Response(
-            body=entry.body, content_type="application/json",
-            headers={"X-Kratos-Authenticated-Identity-Id": entry.identity_id, "Cache-Control": "private, no-cache, no-store, must-revalidate"},
+            body=entry.body,
+            content_type="application/json",
+            headers={
+                "X-Kratos-Authenticated-Identity-Id": entry.identity_id,
+                "Cache-Control": "private, no-cache, no-store, must-revalidate",
+            },
         )
 
     return handler
@@ -42,8 +46,9 @@ def list_mine(c: Any):  # type: ignore[no-untyped-def]
     async def handler(request: web.Request) -> web.Response:
         current = await _current(c, request)
         page = read_page(request)
-        others = await c.manager.page(size=page.size, after=page.after, identity_id=current.identity_id,
-                                      active=True, exclude_id=current.id)
+        others = await c.manager.page(
+            size=page.size, after=page.after, identity_id=current.identity_id, active=True, exclude_id=current.id
+        )
         response = web.json_response([session_view(s, None) for s in others])
         response.headers["Link"] = link_header(request.path, page, others[-1].id if len(others) == page.size else None)
         return response

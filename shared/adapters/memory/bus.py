@@ -39,9 +39,7 @@ class InMemoryBus:
                 queue.pending.put_nowait((envelope, 1))
 
     async def subscribe(self, subscription: Subscription) -> None:
-        queue = self._queues.setdefault(
-            subscription.queue, _Queue(subscription.queue, subscription.max_deliveries)
-        )
+        queue = self._queues.setdefault(subscription.queue, _Queue(subscription.queue, subscription.max_deliveries))
         queue.patterns.update(subscription.routing_keys)
         queue.workers.append(asyncio.create_task(self._work(queue, subscription)))
 

@@ -9,7 +9,12 @@ from aiohttp import web
 from shared import errors
 from shared.service import Route
 
-STUB = {"code": 500, "status": "Internal Server Error", "reason": "This is a stub error.", "message": "An internal server error occurred, please contact the system administrator"}
+STUB = {
+    "code": 500,
+    "status": "Internal Server Error",
+    "reason": "This is a stub error.",
+    "message": "An internal server error occurred, please contact the system administrator",
+}
 
 
 def get_error(c: Any):  # type: ignore[no-untyped-def]

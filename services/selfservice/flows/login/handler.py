@@ -9,12 +9,12 @@ from aiohttp import web
 from services.selfservice.flows.engine import see_other
 from services.selfservice.flows.errors import Aal1Required, FlowInvalid, SessionAlreadyAvailable
 from services.selfservice.flows.flow import API, BROWSER, Flow
-from services.selfservice.flows.request import wants_json
-from services.selfservice.flows.submit import FlowSteps
-from services.selfservice.flows.submit import submit as submit_flow
 from services.selfservice.flows.login.flow import login_fields
 from services.selfservice.flows.login.hook import complete_login
 from services.selfservice.flows.login.strategy import LoginOutcome, LoginStrategy
+from services.selfservice.flows.request import wants_json
+from services.selfservice.flows.submit import FlowSteps
+from services.selfservice.flows.submit import submit as submit_flow
 from shared import text
 from shared.service import Route
 
@@ -42,7 +42,11 @@ def _init(flow_type: str):  # type: ignore[no-untyped-def]
 
 
 async def new_login_flow(
-    c: Any, request: web.Request, flow_type: str, fields: dict[str, Any], session: dict[str, Any] | None,
+    c: Any,
+    request: web.Request,
+    flow_type: str,
+    fields: dict[str, Any],
+    session: dict[str, Any] | None,
     internal: dict[str, Any] | None = None,
 ) -> Flow:
     flow = await c.engine.create(request, KIND, flow_type, **fields)
@@ -90,8 +94,13 @@ async def _failed(c: Any, flow: Flow, body: dict[str, Any]) -> None:
 
 
 STEPS = FlowSteps(
-    kind=KIND, renew=_renew, completed=text.login_already_completed,
-    no_strategy=text.no_login_strategy, act=_login, complete=complete_login, failed=_failed,
+    kind=KIND,
+    renew=_renew,
+    completed=text.login_already_completed,
+    no_strategy=text.no_login_strategy,
+    act=_login,
+    complete=complete_login,
+    failed=_failed,
     guard=_no_session_unless_upgrading,
 )
 

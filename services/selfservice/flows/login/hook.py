@@ -10,8 +10,8 @@ from aiohttp import web
 
 from services.selfservice.flows.engine import see_other
 from services.selfservice.flows.flow import API, Flow
-from services.selfservice.flows.request import device, wants_json
 from services.selfservice.flows.login.strategy import LoginOutcome
+from services.selfservice.flows.request import device, wants_json
 from services.selfservice.hooks.registry import HookContext
 from shared.cookies import session_token
 
@@ -24,7 +24,9 @@ async def complete_login(c: Any, request: web.Request, flow: Flow, outcome: Logi
         ctx.session = await c.engine.sessions.add_authentication_method(existing, outcome.method)
         ctx.session_token = session_token(request, c.engine.cookie, c.engine.signer)  # Kratos answers with it again
     else:
-        issued = await c.engine.sessions.issue_session(outcome.identity["id"], [outcome.method], device(request), outcome.identity)
+        issued = await c.engine.sessions.issue_session(
+            outcome.identity["id"], [outcome.method], device(request), outcome.identity
+        )
         ctx.session, ctx.session_token = issued["session"], issued["session_token"]
     await c.hooks.run("login", "after", "post", ctx)
     flow.state = "passed_challenge"
@@ -43,7 +45,13 @@ def _answer(c: Any, request: web.Request, flow: Flow, ctx: HookContext) -> web.S
     return_to = flow.return_to or c.config.after_return_url("login", ctx.method)
     if wants_json(request):
         response: web.StreamResponse = web.json_response(
-            {"session": ctx.session, "continue_with": [*ctx.continue_with, {"action": "redirect_browser_to", "redirect_browser_to": return_to}]}
+            {
+                "session": ctx.session,
+                "continue_with": [
+                    *ctx.continue_with,
+                    {"action": "redirect_browser_to", "redirect_browser_to": return_to},
+                ],
+            }
         )
     else:
         response = see_other(return_to)

@@ -37,7 +37,9 @@ def create_browser_logout(c: Any):  # type: ignore[no-untyped-def]
     async def handler(request: web.Request) -> web.Response:
         session = await c.engine.current_session(request)
         if session is None:
-            raise errors.Unauthorized("No active session was found in this request.", message="No valid session cookie found.")
+            raise errors.Unauthorized(
+                "No active session was found in this request.", message="No valid session cookie found."
+            )
         token = logout_token(_secret(c), session["id"])
         query = {"token": token}
         if return_to := c.engine.return_to(request):
@@ -60,7 +62,9 @@ def browser_logout(c: Any):  # type: ignore[no-untyped-def]
             return c.engine.without_session_cookie(response)
         expected = logout_token(_secret(c), session["id"])
         if not hmac.compare_digest(presented.encode(), expected.encode()):
-            raise errors.Forbidden("Unable to log out because the logout token in the URL query does not match the session cookie.")
+            raise errors.Forbidden(
+                "Unable to log out because the logout token in the URL query does not match the session cookie."
+            )
         await c.engine.sessions.revoke_session(session_token(request, c.engine.cookie, c.engine.signer) or "")
         response = web.Response(status=204) if wants_json(request) else see_other(return_to)
         return c.engine.without_session_cookie(response)
@@ -73,7 +77,7 @@ def api_logout(c: Any):  # type: ignore[no-untyped-def]
         body = await read_body(request)
         token = body.get("session_token")
         if not isinstance(token, str) or not token:
-            raise errors.BadRequest("The session token is missing: send {\"session_token\": \"…\"}.")
+            raise errors.BadRequest('The session token is missing: send {"session_token": "…"}.')
         await c.engine.sessions.revoke_session(token)
         return web.Response(status=204)
 

@@ -8,13 +8,12 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
+from services.selfservice.flows.address_flow import new_address_flow
 from services.selfservice.flows.flow import API, BROWSER, ts
 from services.selfservice.flows.request import read_body
-from services.selfservice.flows.address_flow import new_address_flow
 from shared import errors
 from shared.service import Route
 from shared.units import parse_duration
-
 
 MAX_LIFESPAN = timedelta(days=30)
 
@@ -25,7 +24,7 @@ def _lifespan(raw: Any) -> timedelta | None:
     try:
         lifespan = parse_duration(raw)
     except (ValueError, OverflowError) as exc:
-        raise errors.BadRequest(f"expires_in must be a duration such as \"15m\" or \"1h\", not {raw!r}") from exc
+        raise errors.BadRequest(f'expires_in must be a duration such as "15m" or "1h", not {raw!r}') from exc
     if not timedelta(0) < lifespan <= MAX_LIFESPAN:
         raise errors.BadRequest(f"expires_in must be positive and at most {MAX_LIFESPAN.days} days")
     return lifespan
@@ -42,8 +41,16 @@ async def _prepare(c: Any, request: web.Request, method: str) -> tuple[Any, dict
     flow.internal["admin"] = True  # opened from a link the operator passed on: no CSRF cookie to bind yet
     address = next((a["value"] for a in identity.get("recovery_addresses") or []), "")
     async with c.uow() as uow:
-        secret = await c.proof.codes.issue(uow.connection, flow_id=flow.id, kind="recovery", method=method,
-                                           address=address, via="email", identity_id=identity["id"], lifespan=lifespan)
+        secret = await c.proof.codes.issue(
+            uow.connection,
+            flow_id=flow.id,
+            kind="recovery",
+            method=method,
+            address=address,
+            via="email",
+            identity_id=identity["id"],
+            lifespan=lifespan,
+        )
         flow.state = "sent_email"
         if method == "code":
             c.code_strategy.after_sending(flow, "recovery", address)
@@ -57,7 +64,10 @@ def create_code(c: Any):  # type: ignore[no-untyped-def]
     async def handler(request: web.Request) -> web.Response:
         flow, _identity, lifespan, code = await _prepare(c, request, "code")
         link = f"{c.config.flows['recovery'].ui_url}?{urlencode({'flow': flow.id})}"  # the UI, where the code is typed
-        return web.json_response({"recovery_link": link, "recovery_code": code, "expires_at": ts(flow.issued_at + lifespan)}, status=201)
+        return web.json_response(
+            {"recovery_link": link, "recovery_code": code, "expires_at": ts(flow.issued_at + lifespan)}, status=201
+        )
+
     return handler
 
 
@@ -66,6 +76,7 @@ def create_link(c: Any):  # type: ignore[no-untyped-def]
         flow, _identity, lifespan, token = await _prepare(c, request, "link")
         link = f"{c.config.public_base_url.rstrip('/')}/self-service/recovery?{urlencode({'flow': flow.id, 'token': token})}"
         return web.json_response({"recovery_link": link, "expires_at": ts(flow.issued_at + lifespan)})
+
     return handler
 
 

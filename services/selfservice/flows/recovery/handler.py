@@ -9,11 +9,11 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from services.selfservice.codes import Redeemed
+from services.selfservice.flows.address_flow import address_flow_routes
 from services.selfservice.flows.engine import see_other
 from services.selfservice.flows.flow import API, Flow
 from services.selfservice.flows.request import device, wants_json
 from services.selfservice.flows.settings.handler import new_settings_flow
-from services.selfservice.flows.address_flow import address_flow_routes
 from shared import errors, text
 
 KIND = "recovery"
@@ -24,8 +24,11 @@ class BrowserLocationChangeRequired(errors.WardenError):
     error_id = text.BROWSER_LOCATION_CHANGE_REQUIRED
 
     def __init__(self, url: str) -> None:
-        super().__init__(f"In order to complete this flow please redirect the browser to: {url}",
-                         message="browser location change required", siblings={"redirect_browser_to": url})
+        super().__init__(
+            f"In order to complete this flow please redirect the browser to: {url}",
+            message="browser location change required",
+            siblings={"redirect_browser_to": url},
+        )
 
 
 async def recovered(c: Any, request: web.Request, flow: Flow, redeemed: Redeemed) -> web.StreamResponse:
@@ -37,7 +40,9 @@ async def recovered(c: Any, request: web.Request, flow: Flow, redeemed: Redeemed
     if not flow.internal.get("admin") and redeemed.address:
         # The mail reached its owner: the address is proven too (Kratos's markRecoveryAddressVerified).
         await c.engine.identities.mark_address_verified(redeemed.via, redeemed.address)
-    issued = await c.engine.sessions.issue_session(identity["id"], [{"method": method, "aal": "aal1"}], device(request), identity)
+    issued = await c.engine.sessions.issue_session(
+        identity["id"], [{"method": method, "aal": "aal1"}], device(request), identity
+    )
     settings = await new_settings_flow(c, request, flow.type, identity, issued["session"])
     settings.ui.messages.append(text.recovery_successful(settings.expires_at, settings.issued_at))
     await _save(c, settings)

@@ -9,11 +9,11 @@ from aiohttp import web
 from services.selfservice.flows.engine import see_other
 from services.selfservice.flows.errors import FlowDisabled, SessionAlreadyAvailable
 from services.selfservice.flows.flow import API, BROWSER, Flow
+from services.selfservice.flows.registration.hook import complete_registration
+from services.selfservice.flows.registration.strategy import RegistrationOutcome, RegistrationStrategy
 from services.selfservice.flows.request import wants_json
 from services.selfservice.flows.submit import FlowSteps
 from services.selfservice.flows.submit import submit as submit_flow
-from services.selfservice.flows.registration.hook import complete_registration
-from services.selfservice.flows.registration.strategy import RegistrationOutcome, RegistrationStrategy
 from shared import text
 from shared.service import Route
 
@@ -62,8 +62,12 @@ async def _register(strategy: RegistrationStrategy, flow: Flow, body: dict[str, 
 
 
 STEPS = FlowSteps(
-    kind=KIND, renew=_renew, completed=text.registration_already_completed,
-    no_strategy=text.no_registration_strategy, act=_register, complete=complete_registration,
+    kind=KIND,
+    renew=_renew,
+    completed=text.registration_already_completed,
+    no_strategy=text.no_registration_strategy,
+    act=_register,
+    complete=complete_registration,
 )
 
 

@@ -10,15 +10,19 @@ from aiohttp import web
 
 from services.selfservice.flows.engine import see_other
 from services.selfservice.flows.flow import API, Flow
-from services.selfservice.flows.request import wants_json
 from services.selfservice.flows.registration.strategy import RegistrationOutcome
+from services.selfservice.flows.request import wants_json
 from services.selfservice.hooks.registry import HookContext
 from services.selfservice.views import public_identity
 
 
-async def complete_registration(c: Any, request: web.Request, flow: Flow, outcome: RegistrationOutcome) -> web.StreamResponse:
+async def complete_registration(
+    c: Any, request: web.Request, flow: Flow, outcome: RegistrationOutcome
+) -> web.StreamResponse:
     ctx = HookContext(request, flow, outcome.identity, outcome.method["method"])
-    ctx.verification_flows = await c.verifier.send(request, flow.type, outcome.identity.get("verifiable_addresses") or [])
+    ctx.verification_flows = await c.verifier.send(
+        request, flow.type, outcome.identity.get("verifiable_addresses") or []
+    )
     await c.hooks.run("registration", "after", "post", ctx)
     flow.state = "passed_challenge"
     await c.events.registration_succeeded(flow, ctx)

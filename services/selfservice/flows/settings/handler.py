@@ -23,7 +23,9 @@ from shared.units import parse_duration
 KIND = "settings"
 
 
-async def new_settings_flow(c: Any, request: web.Request, flow_type: str, identity: dict[str, Any], session: dict[str, Any]) -> Flow:
+async def new_settings_flow(
+    c: Any, request: web.Request, flow_type: str, identity: dict[str, Any], session: dict[str, Any]
+) -> Flow:
     flow = await c.engine.create(request, KIND, flow_type, identity=public_identity(identity))
     flow.state = "show_form"
     flow.internal.update(identity_id=identity["id"], session_id=session["id"])
@@ -47,12 +49,16 @@ def _init(flow_type: str):  # type: ignore[no-untyped-def]
             if session is None:
                 if flow_type == BROWSER and not wants_json(request):
                     login = f"{c.config.public_base_url.rstrip('/')}/self-service/login/browser"
-                    return see_other(f"{login}?{urlencode({'return_to': request_url(request, c.config.public_base_url)})}")
+                    return see_other(
+                        f"{login}?{urlencode({'return_to': request_url(request, c.config.public_base_url)})}"
+                    )
                 await _session(c, request)
             identity = await c.engine.identities.get_identity(session["identity"]["id"])
             flow = await new_settings_flow(c, request, flow_type, identity, session)
             return c.engine.respond_new(request, flow)
+
         return handler
+
     return bind
 
 
@@ -63,6 +69,7 @@ def get_flow(c: Any):  # type: ignore[no-untyped-def]
         if session["identity"]["id"] != flow.internal.get("identity_id"):
             raise IdentityMismatch()
         return web.json_response(flow.to_json())
+
     return handler
 
 
@@ -92,10 +99,13 @@ def submit(c: Any):  # type: ignore[no-untyped-def]
             return await c.engine.respond_invalid(request, flow)
         await c.hooks.run(KIND, "after", "post", HookContext(request, flow, updated, strategy.method, session=session))
         return await _succeeded(c, request, flow, strategy.method, updated, ctx)
+
     return handler
 
 
-async def _succeeded(c: Any, request: web.Request, flow: Flow, method: str, identity: dict[str, Any], ctx: SettingsContext) -> web.StreamResponse:
+async def _succeeded(
+    c: Any, request: web.Request, flow: Flow, method: str, identity: dict[str, Any], ctx: SettingsContext
+) -> web.StreamResponse:
     flow.state, flow.active = "success", method
     flow.fields["identity"] = public_identity(identity)
     if ctx.continue_with:

@@ -7,10 +7,10 @@ from typing import Any
 from aiohttp import web
 
 from services.selfservice.codes import Redeemed
+from services.selfservice.flows.address_flow import address_flow_routes, show
 from services.selfservice.flows.engine import see_other
 from services.selfservice.flows.flow import API, Flow
 from services.selfservice.flows.request import wants_json
-from services.selfservice.flows.address_flow import address_flow_routes, show
 from shared import text
 
 KIND = "verification"

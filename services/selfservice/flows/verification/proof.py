@@ -35,23 +35,52 @@ class AddressProof:
             else:
                 # The same writes as for a known address (a code nobody receives, that redeems to no
                 # one), so the answer's timing does not tell whether the address has an account.
-                await self.codes.issue(uow.connection, flow_id=flow.id, kind=kind, method=strategy.method,
-                                       address=address, via="email", identity_id=None, lifespan=self.lifespans[strategy.method])
+                await self.codes.issue(
+                    uow.connection,
+                    flow_id=flow.id,
+                    kind=kind,
+                    method=strategy.method,
+                    address=address,
+                    via="email",
+                    identity_id=None,
+                    lifespan=self.lifespans[strategy.method],
+                )
                 if self.notify_unknown.get(kind):
-                    uow.emit("courier.message.requested", courier_message(strategy.template_type(kind, False), address, "email", To=address))
+                    uow.emit(
+                        "courier.message.requested",
+                        courier_message(strategy.template_type(kind, False), address, "email", To=address),
+                    )
             strategy.after_sending(flow, kind, address)
             flow.state = "sent_email"
             await self.flows.save(uow.connection, flow)
             await uow.commit()
 
-    async def _send_valid(self, uow: Any, flow: Flow, kind: str, strategy: AddressProofStrategy, address: str,
-                          identity: dict[str, Any]) -> None:
+    async def _send_valid(
+        self, uow: Any, flow: Flow, kind: str, strategy: AddressProofStrategy, address: str, identity: dict[str, Any]
+    ) -> None:
         lifespan = self.lifespans[strategy.method]
-        secret = await self.codes.issue(uow.connection, flow_id=flow.id, kind=kind, method=strategy.method,
-                                        address=address, via="email", identity_id=identity["id"], lifespan=lifespan)
-        uow.emit("courier.message.requested", courier_message(
-            strategy.template_type(kind, True), address, "email", To=address, Identity=public_identity(identity),
-            ExpiresInMinutes=int(lifespan.total_seconds() // 60), **strategy.template_data(flow, kind, secret)))
+        secret = await self.codes.issue(
+            uow.connection,
+            flow_id=flow.id,
+            kind=kind,
+            method=strategy.method,
+            address=address,
+            via="email",
+            identity_id=identity["id"],
+            lifespan=lifespan,
+        )
+        uow.emit(
+            "courier.message.requested",
+            courier_message(
+                strategy.template_type(kind, True),
+                address,
+                "email",
+                To=address,
+                Identity=public_identity(identity),
+                ExpiresInMinutes=int(lifespan.total_seconds() // 60),
+                **strategy.template_data(flow, kind, secret),
+            ),
+        )
 
     async def redeem(self, flow: Flow, kind: str, method: str, secret: str) -> Redeemed | None:
         async with self.uow() as uow:

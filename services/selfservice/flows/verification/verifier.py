@@ -10,8 +10,8 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from services.selfservice.flows.flow import Flow
 from services.selfservice.flows.address_flow import new_address_flow
+from services.selfservice.flows.flow import Flow
 
 
 @dataclass(frozen=True)
@@ -34,4 +34,7 @@ class Verifier:
 
 def _show_ui(c: Any, flow: Flow, address: dict[str, Any]) -> dict[str, Any]:
     url = f"{c.config.flows['verification'].ui_url}?{urlencode({'flow': flow.id})}"
-    return {"action": "show_verification_ui", "flow": {"id": flow.id, "verifiable_address": address["value"], "url": url}}
+    return {
+        "action": "show_verification_ui",
+        "flow": {"id": flow.id, "verifiable_address": address["value"], "url": url},
+    }

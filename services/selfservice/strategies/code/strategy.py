@@ -26,8 +26,16 @@ class CodeStrategy:
         flow.ui.nodes = [n for n in flow.ui.nodes if n.name == "csrf_token"]
         label = text.label_verification_code() if kind == "verification" else text.label_recovery_code()
         flow.ui.add(
-            input_node("code", "code", "text", required=True, autocomplete="one-time-code", pattern="[0-9]+",
-                       maxlength=6, label=label),
+            input_node(
+                "code",
+                "code",
+                "text",
+                required=True,
+                autocomplete="one-time-code",
+                pattern="[0-9]+",
+                maxlength=6,
+                label=label,
+            ),
             input_node("code", "method", "hidden", value="code"),
             input_node("code", "method", "submit", value="code", label=text.label_continue()),
             input_node("code", "email", "submit", value=address, label=text.label_resend_code()),

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 from services.selfservice.flows.errors import FlowInvalid
 from services.selfservice.flows.flow import Flow
-from services.selfservice.flows.ui import input_node
 from services.selfservice.flows.login.strategy import LoginOutcome
+from services.selfservice.flows.ui import input_node
 from shared import text
 
 if TYPE_CHECKING:
@@ -17,10 +17,23 @@ if TYPE_CHECKING:
 
 def populate(strategy: PasswordStrategy, flow: Flow) -> None:
     fields = strategy.schemas.identifier_fields("password")
-    label = text.generated_label(fields[0].schema.get("title") or fields[0].path, "identifier") if len(fields) == 1 else text.label_id()
+    label = (
+        text.generated_label(fields[0].schema.get("title") or fields[0].path, "identifier")
+        if len(fields) == 1
+        else text.label_id()
+    )
     flow.ui.add(
-        input_node("default", "identifier", "text", required=True, autocomplete="username webauthn", label=label, value=""),
-        input_node("password", "password", "password", required=True, autocomplete="current-password", label=text.label_password()),
+        input_node(
+            "default", "identifier", "text", required=True, autocomplete="username webauthn", label=label, value=""
+        ),
+        input_node(
+            "password",
+            "password",
+            "password",
+            required=True,
+            autocomplete="current-password",
+            label=text.label_password(),
+        ),
         input_node("password", "method", "submit", value="password", label=text.sign_in_with_password()),
     )
 

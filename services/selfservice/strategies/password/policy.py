@@ -60,6 +60,7 @@ class PasswordPolicy:
     @classmethod
     def from_settings(cls, settings: SettingsReader, breached_list: Path = BREACHED_LIST) -> PasswordPolicy:
         """Kratos's keys and defaults; the breached list is read here (once per file), not at import."""
+
         def config(key: str, default: Any) -> Any:
             return settings.get(CONFIG + key, default)
 

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 from services.selfservice.flows.errors import FlowInvalid
 from services.selfservice.flows.flow import Flow
-from services.selfservice.flows.ui import input_node
 from services.selfservice.flows.registration.strategy import RegistrationOutcome
+from services.selfservice.flows.ui import input_node
 from services.selfservice.traits import trait_errors
 from shared import errors, text
 
@@ -19,7 +19,9 @@ if TYPE_CHECKING:
 def populate(strategy: PasswordStrategy, flow: Flow) -> None:
     flow.ui.add(*strategy.schemas.nodes())
     flow.ui.add(
-        input_node("password", "password", "password", required=True, autocomplete="new-password", label=text.label_password()),
+        input_node(
+            "password", "password", "password", required=True, autocomplete="new-password", label=text.label_password()
+        ),
         input_node("password", "method", "submit", value="password", label=text.sign_up()),
     )
 
@@ -37,10 +39,13 @@ async def register(strategy: PasswordStrategy, flow: Flow, body: dict[str, Any])
         flow.ui.add_node_message("password", violation)
         raise FlowInvalid()
     try:
-        identity = await strategy.identities.create_identity({
-            "schema_id": strategy.schemas.default_id, "traits": traits,
-            "credentials": {"password": {"config": {"password": password}}},
-        })
+        identity = await strategy.identities.create_identity(
+            {
+                "schema_id": strategy.schemas.default_id,
+                "traits": traits,
+                "credentials": {"password": {"config": {"password": password}}},
+            }
+        )
     except errors.Conflict:
         flow.ui.messages.append(text.identifier_exists())
         raise FlowInvalid() from None

@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING, Any
 
 from services.selfservice.flows.errors import FlowInvalid
 from services.selfservice.flows.flow import Flow
-from services.selfservice.flows.ui import input_node
 from services.selfservice.flows.settings.strategy import SettingsContext
+from services.selfservice.flows.ui import input_node
 from shared import errors, text
 
 if TYPE_CHECKING:
@@ -16,7 +16,9 @@ if TYPE_CHECKING:
 
 def populate(strategy: PasswordStrategy, flow: Flow, identity: dict[str, Any]) -> None:
     flow.ui.add(
-        input_node("password", "password", "password", required=True, autocomplete="new-password", label=text.label_password()),
+        input_node(
+            "password", "password", "password", required=True, autocomplete="new-password", label=text.label_password()
+        ),
         input_node("password", "method", "submit", value="password", label=text.label_save()),
     )
 
@@ -26,7 +28,9 @@ async def update(strategy: PasswordStrategy, flow: Flow, body: dict[str, Any], c
     if not password:
         flow.ui.add_node_message("password", text.property_missing("password"))
         raise FlowInvalid()
-    identifiers = strategy.schemas.identifier_values("password", ctx.identity.get("traits") or {}, ctx.identity.get("schema_id"))
+    identifiers = strategy.schemas.identifier_values(
+        "password", ctx.identity.get("traits") or {}, ctx.identity.get("schema_id")
+    )
     if (violation := strategy.policy.check(password, identifiers)) is not None:
         flow.ui.add_node_message("password", violation)
         raise FlowInvalid()

@@ -7,10 +7,9 @@ from typing import Any
 
 from services.selfservice.flows.errors import FlowInvalid
 from services.selfservice.flows.flow import Flow
-from services.selfservice.flows.ui import input_node
 from services.selfservice.flows.settings.strategy import SettingsContext
-from services.selfservice.traits import trait_errors
-from services.selfservice.traits import TraitSchemas
+from services.selfservice.flows.ui import input_node
+from services.selfservice.traits import TraitSchemas, trait_errors
 from shared import errors, text
 
 
@@ -45,7 +44,9 @@ class ProfileStrategy:
             trait_errors(flow, exc)
             raise FlowInvalid() from None
         before = {a["value"] for a in ctx.identity.get("verifiable_addresses") or []}
-        fresh = [a for a in updated.get("verifiable_addresses") or [] if a["value"] not in before and not a.get("verified")]
+        fresh = [
+            a for a in updated.get("verifiable_addresses") or [] if a["value"] not in before and not a.get("verified")
+        ]
         if fresh:
             ctx.continue_with += await self._verifier.send(ctx.request, flow.type, fresh)
         return updated
