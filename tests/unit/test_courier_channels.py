@@ -23,6 +23,7 @@ from services.courier.channels.smtp_uri import parse_connection_uri
 from services.courier.config import DEFAULT_HTTP_BODY, RequestConfig, Sender
 from services.courier.domain import Message
 from shared.errors import ConfigError
+from shared.jsonnet import JsonnetError
 from tests.smtp import SmtpServer
 
 SENDER = Sender(
@@ -224,7 +225,7 @@ async def test_http_channel_as_kratoss_phone_quickstart_configures_it(http_sink:
 
 def test_a_jsonnet_body_may_not_import() -> None:
     body = JsonnetBody('local x = importstr "/etc/passwd"; function(ctx) x', "evil")
-    with pytest.raises(RuntimeError, match="imports are not allowed"):
+    with pytest.raises(JsonnetError, match="imports are not allowed"):
         body.build({"recipient": "+15550100"})
 
 

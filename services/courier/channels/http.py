@@ -9,13 +9,13 @@ import json
 from typing import Any
 from urllib.parse import urlencode
 
-import _jsonnet
 import aiohttp
 
 from services.courier.channels.ports import DeliveryError
 from services.courier.config import RequestConfig
 from services.courier.domain import EMAIL, Message
 from services.courier.template_types import json_fields
+from shared.jsonnet import JsonnetProgram
 
 # GET and friends carry no body, as in Kratos's request builder.
 METHODS_WITH_BODY = {"POST", "PUT", "PATCH"}
@@ -30,25 +30,11 @@ _LEGACY_NAMES = {
 }
 
 
-def _no_imports(_directory: str, path: str) -> tuple[str, bytes]:
-    # The body template comes from config, but it runs on every message: it reads nothing else.
-    raise RuntimeError(f"imports are not allowed in a courier request body ({path})")
-
-
-class JsonnetBody:
-    def __init__(self, source: str, name: str) -> None:
-        self._source = source
-        self._name = name
-        try:  # a syntax error fails start-up; a runtime error needs a real message to show itself
-            self.build({})
-        except RuntimeError as exc:
-            if str(exc).startswith("STATIC ERROR"):
-                raise
+class JsonnetBody(JsonnetProgram):
+    """The request body template, given the message as `ctx` (Kratos's `courier/http_channel.go`)."""
 
     def build(self, ctx: dict[str, Any]) -> str:
-        return _jsonnet.evaluate_snippet(
-            self._name, self._source, tla_codes={"ctx": json.dumps(ctx)}, import_callback=_no_imports
-        )
+        return self.text(tla={"ctx": ctx})
 
 
 class HttpChannel:

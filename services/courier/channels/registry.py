@@ -21,7 +21,7 @@ from services.courier.channels.smtp import SmtpChannel
 from services.courier.channels.smtp_uri import parse_connection_uri
 from services.courier.config import DEFAULT_HTTP_BODY, CourierConfig, RequestConfig
 from services.courier.domain import EMAIL, SMS
-from services.courier.sources import Fetch, read_source
+from shared.config.sources import Fetch, read_source
 from shared.errors import ConfigError
 
 log = logging.getLogger(__name__)

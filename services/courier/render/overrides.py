@@ -17,8 +17,8 @@ from typing import Any
 
 from services.courier.errors import TemplateError
 from services.courier.render.gotemplate import GoTemplate
-from services.courier.sources import Fetch, read_file, read_source
 from services.courier.template_types import HTML, PLAINTEXT, SMS_BODY, SUBJECT, TEMPLATE_TYPES, TemplateType
+from shared.config.sources import Fetch, read_file, read_source
 from shared.errors import ConfigError
 
 CONFIG_KEYS = {
