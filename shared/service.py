@@ -12,6 +12,7 @@ from aiohttp import web
 from shared.bus.ports import Bus, Subscription
 from shared.cache.ports import Cache
 from shared.clients import Clients
+from shared.ratelimit.ports import RateLimiter
 from shared.storage.database import Database
 from shared.storage.migrations import MigrationSet
 
@@ -39,14 +40,15 @@ class Route:
 
 @dataclass(frozen=True)
 class Infrastructure:
-    """What the process hands each service: its database, the bus, the cache, and clients of the
-    services it may call."""
+    """What the process hands each service: its database, the bus, the cache, the rate limiter
+    (on the cache's store), and clients of the services it may call."""
 
     settings: Any  # shared.config.Settings
     database: Database
     bus: Bus
     cache: Cache
     clients: Clients
+    limiter: RateLimiter
 
 
 @dataclass

@@ -8,6 +8,7 @@ import aiohttp
 
 from shared.adapters.memory.bus import InMemoryBus
 from shared.adapters.memory.cache import InMemoryCache
+from shared.adapters.memory.ratelimit import InMemoryRateLimiter
 from shared.bus.ports import Bus
 from shared.cache.ports import Cache
 from shared.clients import Clients
@@ -15,6 +16,7 @@ from shared.clients.http import HttpServiceClient, InternalHttp
 from shared.clients.identity import HttpIdentityClient
 from shared.clients.session import HttpSessionClient
 from shared.errors import ConfigError
+from shared.ratelimit.ports import RateLimiter
 from shared.storage.database import Database
 
 
@@ -42,6 +44,17 @@ def make_cache(settings: Any) -> Cache:
     raise ConfigError(
         f"config: cache.url: unsupported cache URL scheme in {url.split('://')[0]!r}; use memory or redis://"
     )
+
+
+def make_limiter(settings: Any) -> RateLimiter:
+    """Sliding windows live where the cache lives: Redis for replicas that must share their counts,
+    the process's memory for the embedded mode."""
+    url = settings.cache.url
+    if url == "memory":
+        return InMemoryRateLimiter()
+    from shared.adapters.redis.ratelimit import RedisRateLimiter
+
+    return RedisRateLimiter(url, prefix=settings.cache.prefix)
 
 
 class Databases:

@@ -23,7 +23,7 @@ from shared.http.app import BoundRoute, ReadinessCheck, create_app
 from shared.http.metrics import HttpMetrics
 from shared.service import Infrastructure, ServiceDefinition, ServiceRuntime
 from shared.storage import migrations
-from warden.adapters import Databases, http_clients, make_bus, make_cache
+from warden.adapters import Databases, http_clients, make_bus, make_cache, make_limiter
 from warden.services import SERVICE_NAMES
 
 log = logging.getLogger(__name__)
@@ -38,6 +38,7 @@ class WardenProcess:
         self._databases = Databases()
         self._bus = make_bus(settings)
         self._cache = make_cache(settings)
+        self._limiter = make_limiter(settings)
         self._runtimes: list[ServiceRuntime] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._runners: dict[str, web.AppRunner] = {}
@@ -62,6 +63,7 @@ class WardenProcess:
                 bus=self._bus,
                 cache=self._cache,
                 clients=clients,
+                limiter=self._limiter,
             )
             runtime = await definition.build(infra)
             self._runtimes.append(runtime)
@@ -134,6 +136,7 @@ class WardenProcess:
             if runtime.close is not None:
                 await runtime.close()
         await self._cache.close()
+        await self._limiter.close()
         if self._http is not None:
             await self._http.close()
         await self._databases.dispose()

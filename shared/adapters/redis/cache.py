@@ -5,26 +5,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-import redis.asyncio as redis
-from redis.exceptions import RedisError
-
+from shared.adapters.redis.client import UNREACHABLE as _UNREACHABLE
+from shared.adapters.redis.client import redis_client
 from shared.errors import CacheUnavailable
 
-# Unreachable, but also any error Redis answers (a key of another type, OOM, a read-only replica
-# after a failover): the cache is never the truth, so every failure is "no cache" to the caller.
-_UNREACHABLE = (RedisError, OSError)
 _CLEAR_BATCH = 500
 
 
 class RedisCache:
     def __init__(self, url: str, prefix: str = "warden:", timeout_seconds: float = 0.5) -> None:
-        self._client = redis.Redis.from_url(
-            url,
-            socket_timeout=timeout_seconds,
-            socket_connect_timeout=timeout_seconds,
-            retry_on_timeout=False,
-            health_check_interval=10,
-        )
+        self._client = redis_client(url, timeout_seconds)
         self._prefix = prefix
 
     def _key(self, key: str) -> str:
