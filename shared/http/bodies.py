@@ -16,24 +16,38 @@ async def read_json(request: web.Request) -> Any:
 
 def parse_json(raw: bytes) -> Any:
     """JSON from a body; 400 for anything that is not JSON, is nested absurdly deep, or carries NUL
-    characters (PostgreSQL cannot store them, and no identifier or trait needs one)."""
+    characters (PostgreSQL cannot store them, and no identifier or trait needs one) or lone
+    surrogates (`"\\ud800"` decodes to a str that cannot be encoded as UTF-8, so every later
+    encode, hash or insert would fail)."""
     try:
         value = json.loads(raw or b"null")
     except (ValueError, RecursionError) as exc:
         raise BadRequest(f"The request body is not valid JSON: {str(exc)[:200]}") from exc
-    if b"\\u0000" in raw and _has_nul(value):  # a raw NUL is already invalid JSON; only "\u0000" decodes to one
-        raise BadRequest("The request body contains a NUL character.")
+    # Only escapes decode to these (raw bytes of either are invalid JSON), so most bodies skip the walk.
+    if b"\\u" in raw and (problem := _unstorable(value)):
+        raise BadRequest(f"The request body contains {problem}.")
     return value
 
 
-def _has_nul(value: Any) -> bool:
+def unstorable_text(text: str) -> str | None:
+    """Why `text` cannot be stored, or None: a NUL character or a lone surrogate."""
+    if "\x00" in text:
+        return "a NUL character"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "a lone surrogate, which is not a Unicode character"
+    return None
+
+
+def _unstorable(value: Any) -> str | None:
     if isinstance(value, str):
-        return "\x00" in value
+        return unstorable_text(value)
     if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+        return next(filter(None, (_unstorable(k) or _unstorable(v) for k, v in value.items())), None)
     if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
-    return False
+        return next(filter(None, map(_unstorable, value)), None)
+    return None
 
 
 async def read_object(request: web.Request) -> dict[str, Any]:

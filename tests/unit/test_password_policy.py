@@ -105,9 +105,18 @@ def test_too_long_for_bcrypt(default_policy: PasswordPolicy) -> None:
     assert default_policy.check("a1-" * 24 + "z", []) == text.password_too_long(72, 73)
 
 
-def test_length_counts_utf8_bytes_as_kratos_does(default_policy: PasswordPolicy) -> None:
-    assert default_policy.check("ééé", []) == text.password_too_short(8, 6)
+def test_finding_12_password_length_counts_characters_and_whitespace_only_is_refused(
+    default_policy: PasswordPolicy,
+) -> None:
+    """Review finding 12: NIST SP 800-63B counts characters; Kratos's byte count let three CJK
+    characters (9 bytes) pass a minimum of 8. bcrypt's own limit stays in bytes."""
+    assert default_policy.check("密码密", []) == text.password_too_short(8, 3)
+    assert default_policy.check("ééé", []) == text.password_too_short(8, 3)
     assert default_policy.check("ü" * 37, []) == text.password_too_long(72, 74)
+    whitespace = text.password_policy_violation("it consists of whitespace only")
+    assert default_policy.check(" " * 12, []) == whitespace
+    assert default_policy.check("\t\u3000 \n\u00a0" * 3, []) == whitespace
+    assert default_policy.check(" Quartz-Lantern-Nimbus-4817 ", []) is None
 
 
 # --- similarity -----------------------------------------------------------------------------------

@@ -143,7 +143,11 @@ def test_listen_specs() -> None:
 def test_full_config_wraps_the_snippet_and_writes_only_inside_the_prefix() -> None:
     snippet = nginx_config(services=SERVICES)
     full = nginx_config(services=SERVICES, full=True)
-    assert "daemon off;\n" in full and "\nevents {}\n" in full and "\nhttp {\n    access_log off;\n" in full
+    assert (
+        "daemon off;\n" in full
+        and "\nevents { worker_connections " in full
+        and "\nhttp {\n    access_log off;\n" in full
+    )
     assert full.endswith("}\n") and full.count("{") == full.count("}")
     body = full[full.index("http {") :]
     # The snippet is inside `http {}` (indented), all but its own "generated" header line.
@@ -228,3 +232,24 @@ def test_nginx_accepts_the_full_config_run_from_a_prefix_directory(tmp_path: Pat
         timeout=30,
     )
     assert checked.returncode == 0, checked.stderr
+
+
+def test_finding_15_generated_nginx_hides_its_version_and_is_sized_for_the_replicas() -> None:
+    """Review finding 15: nginx's default 512 connections in one worker dropped 11.5k requests at 128
+    clients, and its Server header named its version."""
+    assert re.search(r"^server_tokens off;$", nginx_config(services=SERVICES), re.MULTILINE)
+    one = nginx_config(services=SERVICES, full=True)
+    many = nginx_config({"session": [Upstream(f"10.0.0.{i}") for i in range(8)]}, SERVICES, full=True)
+    for full in (one, many):
+        assert re.search(r"^worker_processes auto;$", full, re.MULTILINE)
+        assert re.search(r"^\s+server_tokens off;$", full, re.MULTILINE)
+        (connections,) = map(int, re.findall(r"^events \{ worker_connections (\d+); \}$", full, re.MULTILINE))
+        (files,) = map(int, re.findall(r"^worker_rlimit_nofile (\d+);$", full, re.MULTILINE))
+        # Two connections per proxied request for 128 clients on each replica, and the keep-alive pools.
+        replicas = len(re.findall(r"server [\w.]+:4433;", full))
+        assert connections >= 2 * 128 * replicas + 32 * 2 * replicas and files > connections
+    assert worker_connections_of(many) > worker_connections_of(one)
+
+
+def worker_connections_of(full: str) -> int:
+    return int(re.findall(r"worker_connections (\d+);", full)[0])

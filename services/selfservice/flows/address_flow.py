@@ -11,7 +11,7 @@ from aiohttp import web
 from services.selfservice.codes import Redeemed
 from services.selfservice.flows.errors import FlowDisabled, SessionAlreadyAvailable
 from services.selfservice.flows.flow import API, BROWSER, Flow
-from services.selfservice.flows.request import read_body, wants_json
+from services.selfservice.flows.request import read_body, string_field, wants_json
 from shared import text
 from shared.service import Route
 
@@ -75,7 +75,7 @@ def address_flow_routes(kind: str, succeed: Succeed, *, refuse_sessions: bool) -
                 return await c.engine.respond_invalid(request, flow)
             if body.get("code"):
                 return await _redeem(c, request, flow, kind, "code", str(body["code"]), succeed)
-            address = str(body.get("email") or "")
+            address = string_field(body, "email")
             if not address:
                 flow.ui.add_node_message("email", text.property_missing("email"))
                 return await c.engine.respond_invalid(request, flow)

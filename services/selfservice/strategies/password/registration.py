@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from services.selfservice.flows.errors import FlowInvalid
 from services.selfservice.flows.flow import Flow
 from services.selfservice.flows.registration.strategy import RegistrationOutcome
+from services.selfservice.flows.request import string_field
 from services.selfservice.flows.ui import input_node
 from services.selfservice.traits import trait_errors
 from shared import errors, text
@@ -28,7 +29,7 @@ def populate(strategy: PasswordStrategy, flow: Flow) -> None:
 
 async def register(strategy: PasswordStrategy, flow: Flow, body: dict[str, Any]) -> RegistrationOutcome:
     traits = strategy.schemas.coerce(body.get("traits") or {})
-    password = str(body.get("password") or "")
+    password = string_field(body, "password")
     for node in strategy.schemas.nodes(values=traits if isinstance(traits, dict) else {}):
         flow.ui.set_value(node.name or "", node.attributes.get("value"))
     if not password:

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from services.selfservice.flows.errors import FlowInvalid
 from services.selfservice.flows.flow import Flow
+from services.selfservice.flows.request import string_field
 from services.selfservice.flows.settings.strategy import SettingsContext
 from services.selfservice.flows.ui import input_node
 from shared import errors, text
@@ -24,7 +25,7 @@ def populate(strategy: PasswordStrategy, flow: Flow, identity: dict[str, Any]) -
 
 
 async def update(strategy: PasswordStrategy, flow: Flow, body: dict[str, Any], ctx: SettingsContext) -> dict[str, Any]:
-    password = str(body.get("password") or "")
+    password = string_field(body, "password")
     if not password:
         flow.ui.add_node_message("password", text.property_missing("password"))
         raise FlowInvalid()
