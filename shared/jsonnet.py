@@ -44,3 +44,11 @@ class JsonnetProgram:
 
     def value(self, *, tla: dict[str, Any] | None = None, ext: dict[str, Any] | None = None) -> Any:
         return json.loads(self.text(tla=tla, ext=ext))
+
+
+class JsonnetBody(JsonnetProgram):
+    """A request body template, given the call's context as `ctx` (Kratos's courier HTTP channels
+    and web hooks)."""
+
+    def build(self, ctx: dict[str, Any]) -> str:
+        return self.text(tla={"ctx": ctx})

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import aiohttp
 from sqlalchemy import MetaData
 
 from services.courier.api import admin
@@ -19,6 +18,7 @@ from services.courier.render.builtin import BuiltinTemplates
 from services.courier.render.overrides import load_overrides
 from services.courier.render.renderer import Renderer
 from services.courier.tables import courier_tables
+from shared.http.egress import Egress, EgressPolicy
 from shared.service import Infrastructure, ServiceDefinition, ServiceRuntime
 from shared.service_kit import ServiceInfo, info_route, service_core
 from shared.storage.database import Database
@@ -43,13 +43,13 @@ async def build(infra: Infrastructure) -> ServiceRuntime:
     core = service_core(NAME, infra)
     config = CourierConfig.from_settings(infra.settings)
     # Template and Jsonnet URLs are fetched once here, and the HTTP channels send with this session.
-    http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=FETCH_TIMEOUT_SECONDS))
+    egress = Egress(EgressPolicy.from_settings(infra.settings), timeout=FETCH_TIMEOUT_SECONDS)
     try:
-        renderer = Renderer(BuiltinTemplates(), await load_overrides(infra.settings, _fetcher(http)))
+        renderer = Renderer(BuiltinTemplates(), await load_overrides(infra.settings, egress.fetch_text))
         renderer.check()
-        channels = await build_channels(config, infra.settings, http, _fetcher(http))
+        channels = await build_channels(config, infra.settings, egress, egress.fetch_text)
     except BaseException:
-        await http.close()
+        await egress.close()
         raise
     repository = MessageRepository(courier_tables(MetaData()))
     dispatcher = Dispatcher(infra.database, repository, channels, config)
@@ -63,17 +63,8 @@ async def build(infra: Infrastructure) -> ServiceRuntime:
         subscriptions=[subscription],
         background=[core.relay.run, dispatcher.run],
         internal_api=container.internal,
-        close=http.close,
+        close=egress.close,
     )
-
-
-def _fetcher(http: aiohttp.ClientSession):  # type: ignore[no-untyped-def]
-    async def fetch(url: str) -> str:
-        async with http.get(url) as response:
-            response.raise_for_status()
-            return await response.text()
-
-    return fetch
 
 
 async def cleanup(database: Database, batch: int) -> int:

@@ -11,11 +11,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
-import aiohttp
 import pytest
 from aiohttp import web
 
-from services.courier.channels.http import HttpChannel, JsonnetBody
+from services.courier.channels.http import HttpChannel
 from services.courier.channels.mime import build_email
 from services.courier.channels.sink import FolderSink
 from services.courier.channels.smtp import SmtpChannel
@@ -23,7 +22,8 @@ from services.courier.channels.smtp_uri import parse_connection_uri
 from services.courier.config import DEFAULT_HTTP_BODY, RequestConfig, Sender
 from services.courier.domain import Message
 from shared.errors import ConfigError
-from shared.jsonnet import JsonnetError
+from shared.http.egress import Egress, EgressPolicy
+from shared.jsonnet import JsonnetBody, JsonnetError
 from tests.smtp import SmtpServer
 
 SENDER = Sender(
@@ -134,6 +134,13 @@ class HttpSink:
 
 
 @pytest.fixture
+async def egress() -> AsyncIterator[Egress]:
+    guard = Egress(EgressPolicy())
+    yield guard
+    await guard.close()
+
+
+@pytest.fixture
 async def http_sink() -> AsyncIterator[tuple[HttpSink, str]]:
     sink = HttpSink()
 
@@ -151,23 +158,22 @@ async def http_sink() -> AsyncIterator[tuple[HttpSink, str]]:
     await runner.cleanup()
 
 
-async def test_http_channel_sends_kratos_default_body(http_sink: tuple[HttpSink, str]) -> None:
+async def test_http_channel_sends_kratos_default_body(http_sink: tuple[HttpSink, str], egress: Egress) -> None:
     sink, url = http_sink
     auth = {"type": "basic_auth", "config": {"user": "u", "password": "p"}}
-    async with aiohttp.ClientSession() as session:
-        channel = HttpChannel(
-            RequestConfig(url, "POST", {"X-Tenant": "t1"}, auth),
-            JsonnetBody(DEFAULT_HTTP_BODY, "default"),
-            session,
-            timeout=5,
+    channel = HttpChannel(
+        RequestConfig(url, "POST", {"X-Tenant": "t1"}, auth),
+        JsonnetBody(DEFAULT_HTTP_BODY, "default"),
+        egress,
+        timeout=5,
+    )
+    await channel.send(
+        message(
+            "sms",
+            template_type="verification_code_valid",
+            template_data={"To": "+15550100", "VerificationCode": "424242"},
         )
-        await channel.send(
-            message(
-                "sms",
-                template_type="verification_code_valid",
-                template_data={"To": "+15550100", "VerificationCode": "424242"},
-            )
-        )
+    )
     [sent] = sink.requests
     assert sent["method"] == "POST" and sent["headers"]["X-Tenant"] == "t1"
     assert sent["headers"]["Authorization"] == "Basic " + base64.b64encode(b"u:p").decode()
@@ -184,16 +190,17 @@ async def test_http_channel_sends_kratos_default_body(http_sink: tuple[HttpSink,
     }
 
 
-async def test_http_channel_with_a_custom_jsonnet_body_and_api_key(http_sink: tuple[HttpSink, str]) -> None:
+async def test_http_channel_with_a_custom_jsonnet_body_and_api_key(
+    http_sink: tuple[HttpSink, str], egress: Egress
+) -> None:
     sink, url = http_sink
     source = "function(ctx) { to: ctx.recipient, text: ctx.body, html: ctx.html_body, code: ctx.template_data.login_code, kind: ctx.message_type }"
     auth = {"type": "api_key", "config": {"name": "X-Api-Key", "value": "k3y", "in": "header"}}
-    async with aiohttp.ClientSession() as session:
-        channel = HttpChannel(RequestConfig(url, "PUT", {}, auth), JsonnetBody(source, "custom"), session, timeout=5)
+    channel = HttpChannel(RequestConfig(url, "PUT", {}, auth), JsonnetBody(source, "custom"), egress, timeout=5)
+    await channel.send(message())
+    sink.status = 503
+    with pytest.raises(Exception, match="status code 503"):
         await channel.send(message())
-        sink.status = 503
-        with pytest.raises(Exception, match="status code 503"):
-            await channel.send(message())
     first = sink.requests[0]
     assert first["method"] == "PUT" and first["headers"]["X-Api-Key"] == "k3y"
     assert json.loads(first["body"]) == {
@@ -205,7 +212,9 @@ async def test_http_channel_with_a_custom_jsonnet_body_and_api_key(http_sink: tu
     }
 
 
-async def test_http_channel_as_kratoss_phone_quickstart_configures_it(http_sink: tuple[HttpSink, str]) -> None:
+async def test_http_channel_as_kratoss_phone_quickstart_configures_it(
+    http_sink: tuple[HttpSink, str], egress: Egress
+) -> None:
     """`quickstart/phone-password/kratos.yml`: a form body, from a Jsonnet program written against
     Kratos's older capitalised context (`ctx.Recipient`, `ctx.Body`)."""
     sink, url = http_sink
@@ -216,8 +225,7 @@ async def test_http_channel_as_kratoss_phone_quickstart_configures_it(http_sink:
         {"Content-Type": "application/x-www-form-urlencoded"},
         {"type": "basic_auth", "config": {"user": "AXXXXXXX", "password": "XXXX"}},
     )
-    async with aiohttp.ClientSession() as session:
-        await HttpChannel(config, JsonnetBody(source, "quickstart"), session, timeout=5).send(message("sms"))
+    await HttpChannel(config, JsonnetBody(source, "quickstart"), egress, timeout=5).send(message("sms"))
     [sent] = sink.requests
     assert sent["headers"]["Content-Type"] == "application/x-www-form-urlencoded"
     assert parse_qs(sent["body"]) == {"To": ["+15550100"], "Body": ["Your code: 123456\n"]}
@@ -249,7 +257,7 @@ async def test_the_folder_sink_writes_eml_and_sms_files(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("name", ["all-strategies", "email-password", "passkey", "phone-password", "webauthn"])
-async def test_kratoss_quickstart_configs_build_their_channels(name: str) -> None:
+async def test_kratoss_quickstart_configs_build_their_channels(name: str, egress: Egress) -> None:
     from services.courier.channels.registry import build_channels
     from services.courier.config import CourierConfig
     from shared.config import load_settings
@@ -259,8 +267,7 @@ async def test_kratoss_quickstart_configs_build_their_channels(name: str) -> Non
 
     folder = Path(__file__).parents[1] / "fixtures" / "quickstart" / name
     settings = load_settings([folder / "kratos.yml"], {"DSN": "memory"})
-    async with aiohttp.ClientSession() as session:
-        channels = await build_channels(CourierConfig.from_settings(settings), settings, session, no_fetch)
+    channels = await build_channels(CourierConfig.from_settings(settings), settings, egress, no_fetch)
     if name == "phone-password":
         assert isinstance(channels["sms"], HttpChannel) and isinstance(channels["email"], FolderSink)
     else:
@@ -268,7 +275,7 @@ async def test_kratoss_quickstart_configs_build_their_channels(name: str) -> Non
 
 
 async def test_delivery_strategy_http_sends_email_through_the_api(
-    tmp_path: Path, http_sink: tuple[HttpSink, str]
+    tmp_path: Path, http_sink: tuple[HttpSink, str], egress: Egress
 ) -> None:
     from services.courier.channels.registry import build_channels
     from services.courier.config import CourierConfig
@@ -291,17 +298,8 @@ async def test_delivery_strategy_http_sends_email_through_the_api(
             }
         },
     )
-    async with aiohttp.ClientSession() as session:
-        channels = await build_channels(CourierConfig.from_settings(settings), settings, session, http_fetch(session))
-        await channels["email"].send(message())
+    channels = await build_channels(CourierConfig.from_settings(settings), settings, egress, egress.fetch_text)
+    await channels["email"].send(message())
     [sent] = sink.requests
     assert sent["headers"]["Cookie"] == "k=v"
     assert json.loads(sent["body"])["subject"] == "Use code 123456 to log in"
-
-
-def http_fetch(session: aiohttp.ClientSession) -> Any:
-    async def fetch(url: str) -> str:
-        async with session.get(url) as response:
-            return await response.text()
-
-    return fetch

@@ -12,9 +12,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import aiohttp
-
-from services.courier.channels.http import HttpChannel, JsonnetBody
+from services.courier.channels.http import HttpChannel
 from services.courier.channels.ports import Channel
 from services.courier.channels.sink import FolderSink
 from services.courier.channels.smtp import SmtpChannel
@@ -23,18 +21,18 @@ from services.courier.config import DEFAULT_HTTP_BODY, CourierConfig, RequestCon
 from services.courier.domain import EMAIL, SMS
 from shared.config.sources import Fetch, read_source
 from shared.errors import ConfigError
+from shared.http.egress import Egress
+from shared.jsonnet import JsonnetBody
 
 log = logging.getLogger(__name__)
 
 
-async def build_channels(
-    config: CourierConfig, settings: Any, session: aiohttp.ClientSession, fetch: Fetch
-) -> dict[str, Channel]:
+async def build_channels(config: CourierConfig, settings: Any, egress: Egress, fetch: Fetch) -> dict[str, Channel]:
     sink = FolderSink(config.mail_dir, config.sender, leak_sensitive_values=config.leak_sensitive_values)
     channels: dict[str, Channel] = {}
     if config.email_http is not None:
         channels[EMAIL] = await _http(
-            config.email_http, "courier.http.request_config.body", config, settings, session, fetch
+            config.email_http, "courier.http.request_config.body", config, settings, egress, fetch
         )
     elif config.smtp_uri:
         channels[EMAIL] = SmtpChannel(
@@ -46,7 +44,7 @@ async def build_channels(
         )
     if config.sms_http is not None:
         channels[SMS] = await _http(
-            config.sms_http, "courier.channels.request_config.body", config, settings, session, fetch
+            config.sms_http, "courier.channels.request_config.body", config, settings, egress, fetch
         )
     for channel in (EMAIL, SMS):
         if channel not in channels:
@@ -62,11 +60,11 @@ async def build_channels(
 
 
 async def _http(
-    request: RequestConfig, key: str, config: CourierConfig, settings: Any, session: aiohttp.ClientSession, fetch: Fetch
+    request: RequestConfig, key: str, config: CourierConfig, settings: Any, egress: Egress, fetch: Fetch
 ) -> HttpChannel:
     source = await read_source(request.body, settings, fetch, key) if request.body else DEFAULT_HTTP_BODY
     try:
         body = JsonnetBody(source, key)
-    except RuntimeError as exc:  # _jsonnet's error for a program that does not evaluate
+    except RuntimeError as exc:  # _jsonnet's error for a program that does not parse
         raise ConfigError(f"config: {key}: the Jsonnet body does not evaluate: {exc}") from None
-    return HttpChannel(request, body, session, timeout=config.send_timeout)
+    return HttpChannel(request, body, egress, timeout=config.send_timeout)
