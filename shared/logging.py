@@ -25,13 +25,49 @@ _SECRET_PATTERNS = [
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 
 
+# A traceback's source lines (the line after `File "…", line N, in f`, and its `^^^` marker) are our
+# code, never a runtime value: masking them would turn `code = await f()` into `code = [redacted] f()`.
+_FRAME = re.compile(r'^\s*File ".*", line \d+')
+_OWN_PACKAGES = ("warden", "services", "shared")
+# Kratos's log levels (config.schema.json `log.level`) as Python's.
+_LEVELS = {
+    "trace": logging.DEBUG,
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+    "fatal": logging.CRITICAL,
+    "panic": logging.CRITICAL,
+}
+
+
 def redact(text: str) -> str:
     for pattern, replacement in _SECRET_PATTERNS:
         text = pattern.sub(replacement, text)
     return text
 
 
-class _JsonFormatter(logging.Formatter):
+def redact_traceback(text: str) -> str:
+    """Masks a formatted traceback's messages and leaves the quoted source lines as they are."""
+    lines = text.split("\n")
+    source = False
+    for index, line in enumerate(lines):
+        if _FRAME.match(line):
+            source = True
+        elif source and line.startswith("    "):
+            continue
+        else:
+            source = False
+        lines[index] = redact(line)
+    return "\n".join(lines)
+
+
+class _RedactingFormatter(logging.Formatter):
+    def formatException(self, ei) -> str:  # type: ignore[no-untyped-def]  # noqa: N802 (logging's name)
+        return redact_traceback(super().formatException(ei))
+
+
+class _JsonFormatter(_RedactingFormatter):
     def __init__(self, service: str) -> None:
         super().__init__()
         self._service = service
@@ -51,14 +87,15 @@ class _JsonFormatter(logging.Formatter):
             entry["stack"] = self.formatException(record.exc_info)
         # Masked before encoding: JSON's escaped quotes would hide `"password": "…"` from the patterns.
         return json.dumps(
-            {k: redact(v) if isinstance(v, str) else v for k, v in entry.items()}, default=lambda o: redact(str(o))
+            {k: v if k == "stack" else redact(v) if isinstance(v, str) else v for k, v in entry.items()},
+            default=lambda o: redact(str(o)),
         )
 
 
-class _TextFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
+class _TextFormatter(_RedactingFormatter):
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 (logging's name)
         rid = request_id.get()
-        return redact(super().format(record) + (f" request_id={rid}" if rid else ""))
+        return redact(super().formatMessage(record) + (f" request_id={rid}" if rid else ""))
 
 
 def setup_logging(level: str = "info", fmt: str = "json", service: str = "warden") -> None:
@@ -70,7 +107,12 @@ def setup_logging(level: str = "info", fmt: str = "json", service: str = "warden
         handler.setFormatter(_JsonFormatter(service))
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(level.upper() if level.lower() != "trace" else "DEBUG")
+    # `debug` is for Warden's own loggers; libraries (aiosqlite logs every call) stay at INFO unless
+    # `trace` asks for everything.
+    wanted = _LEVELS.get(level.lower(), logging.INFO)
+    root.setLevel(wanted if level.lower() == "trace" else max(wanted, logging.INFO))
+    for own in _OWN_PACKAGES:
+        logging.getLogger(own).setLevel(wanted)
     # Libraries that narrate their routine work at INFO (Alembic's "Context impl …").
     for chatty in ("aiohttp.access", "alembic"):
         logging.getLogger(chatty).setLevel(logging.WARNING)

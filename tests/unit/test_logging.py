@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
+from collections.abc import Iterator
+from pathlib import Path
 
-from shared.logging import _JsonFormatter, request_id
+import aiosqlite
+import pytest
+
+from shared.logging import _JsonFormatter, _TextFormatter, request_id, setup_logging
 
 
 def _render(message: str, *args: object, **extra: object) -> dict:
@@ -45,3 +51,65 @@ def test_json_quoted_and_spaced_secrets_are_masked_whole() -> None:
     line = json.dumps(entry)
     for secret in ("correct horse battery", "horse", "battery", "123456", "hunter2"):
         assert secret not in line
+
+
+def _traceback_of_a_failing_call() -> BaseException:
+    async def _prepare(value: str) -> str:
+        raise ValueError(f"bad password={value}")
+
+    async def caller() -> str:
+        code = await _prepare("hun" + "ter2")  # the value never appears as one word in the source
+        return code
+
+    try:
+        asyncio.run(caller())
+    except ValueError as error:
+        return error
+    raise AssertionError("the call did not fail")
+
+
+def test_redaction_masks_values_in_tracebacks_but_not_source_lines() -> None:
+    error = _traceback_of_a_failing_call()
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    logger = logging.getLogger("test.tracebacks")
+    logger.handlers[:] = [handler]
+    logger.propagate = False
+    for formatter in (_JsonFormatter("identity"), _TextFormatter("%(message)s")):
+        handler.setFormatter(formatter)
+        logger.error("failed", exc_info=error)
+    json_line, text = stream.getvalue().split("\n", 1)
+    for stack in (json.loads(json_line)["stack"], text):
+        assert "code = await _prepare(" in stack  # the source line as written
+        assert 'raise ValueError(f"bad password={value}")' in stack
+        assert "hunter2" not in stack  # the value in the exception message is masked
+        assert "ValueError: bad password=[redacted]" in stack
+
+
+@pytest.fixture
+def restored_logging() -> Iterator[None]:
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level, {n: logging.getLogger(n).level for n in ("warden", "services", "shared")})
+    yield
+    root.handlers[:], root.level = saved[0], saved[1]
+    for name, level in saved[2].items():
+        logging.getLogger(name).setLevel(level)
+
+
+async def _sqlite_round_trip(path: Path) -> None:
+    async with aiosqlite.connect(path) as db:
+        await db.execute("CREATE TABLE t (x)")
+        await db.execute("INSERT INTO t VALUES (1)")
+        await db.commit()
+
+
+@pytest.mark.parametrize(("level", "library_lines"), [("debug", False), ("trace", True)])
+def test_debug_logs_warden_not_library_chatter_which_only_trace_shows(
+    level: str, library_lines: bool, restored_logging: None, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    setup_logging(level, "json", "test")
+    logging.getLogger("services.selfservice.test").debug("our own debug line")
+    asyncio.run(_sqlite_round_trip(tmp_path / "db.sqlite"))
+    loggers = [json.loads(line)["logger"] for line in capsys.readouterr().err.splitlines()]
+    assert "services.selfservice.test" in loggers
+    assert ("aiosqlite" in loggers) is library_lines

@@ -131,9 +131,13 @@ def batch(c: Any):  # type: ignore[no-untyped-def]
     async def handler(request: web.Request) -> web.Response:
         body = parse(PatchIdentitiesBody, await read_json(request))
         _check_batch_size(body.identities)
-        patches = [_parse_patch(item) for item in body.identities]
         outcomes = await create_many(
-            c.manager, c.uow, [p if isinstance(p, WardenError) else p.create.to_input() for p in patches]
+            c.manager,
+            c.uow,
+            [
+                p.create.to_input() if p.create else MalformedBody("each patch needs a create body")
+                for p in body.identities
+            ],
         )
         return web.json_response(
             {"identities": [_batch_result(item, outcome) for item, outcome in zip(body.identities, outcomes)]}
@@ -142,34 +146,25 @@ def batch(c: Any):  # type: ignore[no-untyped-def]
     return handler
 
 
-def _check_batch_size(items: list[dict[str, Any]]) -> None:
-    clear = sum(
-        1
-        for i in items
-        if (((i.get("create") or {}).get("credentials") or {}).get("password") or {}).get("config", {}).get("password")
-    )
+def _check_batch_size(items: list[IdentityPatch]) -> None:
     if len(items) > MAX_BATCH:
         raise MalformedBody(f"at most {MAX_BATCH} identities can be patched at once")
+    clear = sum(1 for i in items if i.create and _has_clear_password(i.create))
     if clear > MAX_BATCH_WITH_CLEAR_PASSWORDS:
         raise MalformedBody(
             f"at most {MAX_BATCH_WITH_CLEAR_PASSWORDS} identities with clear-text passwords can be imported at once"
         )
 
 
-def _parse_patch(item: dict[str, Any]) -> IdentityPatch | WardenError:
-    try:
-        patch_item = parse(IdentityPatch, item)
-    except WardenError as error:
-        return error
-    if patch_item.create is None:
-        return MalformedBody("each patch needs a create body")
-    return patch_item
+def _has_clear_password(body: CreateIdentityBody) -> bool:
+    password = (body.credentials or {}).get("password")
+    return bool(password and password.config and password.config.get("password"))
 
 
-def _batch_result(item: dict[str, Any], outcome: Identity | WardenError) -> dict[str, Any]:
+def _batch_result(item: IdentityPatch, outcome: Identity | WardenError) -> dict[str, Any]:
     result: dict[str, Any] = {}
-    if isinstance(item, dict) and item.get("patch_id"):
-        result["patch_id"] = item["patch_id"]
+    if item.patch_id:
+        result["patch_id"] = str(item.patch_id)
     if isinstance(outcome, WardenError):
         result.update(action="error", error=outcome.to_json()["error"])
     else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -15,6 +16,11 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
 
+class CredentialBody(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    config: dict[str, Any] | None = None
+
+
 class CreateIdentityBody(_Body):
     schema_id: str | None = None
     traits: dict[str, Any]
@@ -22,7 +28,8 @@ class CreateIdentityBody(_Body):
     metadata_public: Any = None
     metadata_admin: Any = None
     external_id: str | None = None
-    credentials: dict[str, Any] | None = None
+    # Each credential is an object whose `config` is an object (or absent): anything else is a 400 here.
+    credentials: dict[str, CredentialBody | None] | None = None
 
     def to_input(self) -> IdentityInput:
         return IdentityInput(
@@ -32,7 +39,9 @@ class CreateIdentityBody(_Body):
             metadata_public=self.metadata_public,
             metadata_admin=self.metadata_admin,
             external_id=self.external_id,
-            credentials=self.credentials,
+            credentials=None
+            if self.credentials is None
+            else {k: v and {**(v.model_extra or {}), "config": v.config} for k, v in self.credentials.items()},
         )
 
 
@@ -43,11 +52,13 @@ class UpdateIdentityBody(CreateIdentityBody):
 
 class IdentityPatch(_Body):
     create: CreateIdentityBody | None = None
-    patch_id: str | None = None
+    patch_id: UUID | None = None
 
 
 class PatchIdentitiesBody(_Body):
-    identities: list[dict[str, Any]]
+    # Like Kratos's strict decoder, a malformed item (not an object, a bad patch_id, a create that is
+    # not an identity body) fails the whole request; only semantic errors are answered per item.
+    identities: list[IdentityPatch]
 
 
 def parse(model: type[_Body], data: Any) -> Any:

@@ -74,7 +74,7 @@ def encode_id(schema_id: str) -> str:
 
 def _decode(public_id: str) -> str | None:
     """base64url without padding, strictly (Go's RawURLEncoding): None when it is not that."""
-    if "=" in public_id or len(public_id) % 4 == 1:
+    if "=" in public_id or len(public_id) % 4 == 1 or not public_id.isascii():
         return None
     try:
         raw = base64.b64decode(public_id + "=" * (-len(public_id) % 4), altchars=b"-_", validate=True)

@@ -27,7 +27,10 @@ async def read_body(request: web.Request) -> dict[str, Any]:
         if not isinstance(body, dict):
             raise BadRequest("The request body must be a JSON object")
         return _expand_dotted(body)
-    form = await request.post()
+    try:
+        form = await request.post()
+    except ValueError as exc:  # aiohttp's answer to a multipart type without a boundary, or a torn body
+        raise BadRequest(f"Unable to parse the form body: {str(exc)[:200]}") from exc
     nested: dict[str, Any] = {}
     for key in form:
         values = form.getall(key)
