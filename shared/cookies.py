@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,15 +72,44 @@ def session_cookie_signer(settings: Any) -> CookieSigner | None:
 def session_token(request: web.Request, cookie: CookieConfig, signer: CookieSigner | None) -> str | None:
     """The session token a request carries: `X-Session-Token`, the signed session cookie, or
     `Authorization: Bearer`, in Kratos's order."""
-    if token := request.headers.get("X-Session-Token"):
-        return token.strip()
-    if signer is not None and (value := request.cookies.get(cookie.name)):
-        if token := signer.verify(value):
+    headers = request.headers
+    return pick_token(
+        headers.get("X-Session-Token"), request.cookies.get(cookie.name), headers.get("Authorization"), signer
+    )
+
+
+def session_token_from_headers(
+    headers: Mapping[str, str], cookie: CookieConfig, signer: CookieSigner | None
+) -> str | None:
+    """The same, from a gateway's copy of a request's headers (Envoy's `ext_authz`: lower-case names)."""
+    return pick_token(
+        headers.get("x-session-token"),
+        cookie_value(headers.get("cookie", ""), cookie.name),
+        headers.get("authorization"),
+        signer,
+    )
+
+
+def pick_token(
+    x_session_token: str | None, cookie_value_: str | None, authorization: str | None, signer: CookieSigner | None
+) -> str | None:
+    if x_session_token:
+        return x_session_token.strip()
+    if signer is not None and cookie_value_:
+        if token := signer.verify(cookie_value_):
             return token
-    authorization = request.headers.get("Authorization", "")
-    scheme, _, credentials = authorization.partition(" ")
+    scheme, _, credentials = (authorization or "").partition(" ")
     if scheme.lower() == "bearer" and credentials.strip():
         return credentials.strip()
+    return None
+
+
+def cookie_value(header: str, name: str) -> str | None:
+    """One cookie's value from a `Cookie` header (RFC 6265: `a=1; b=2`; the first of a name wins)."""
+    for pair in header.split(";"):
+        key, sep, value = pair.strip().partition("=")
+        if sep and key == name:
+            return value.strip().strip('"')
     return None
 
 

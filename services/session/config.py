@@ -18,6 +18,8 @@ class SessionConfig:
     cache_ttl_seconds: float
     cookie: CookieConfig
     public_base_url: str
+    # `session.check.headers`: (trait path, header name) pairs, in config order.
+    check_headers: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def from_settings(cls, settings: Any) -> SessionConfig:
@@ -30,4 +32,5 @@ class SessionConfig:
             cache_ttl_seconds=parse_duration(settings.cache.session_ttl).total_seconds(),
             cookie=CookieConfig.session_cookie(settings),
             public_base_url=settings.serve.public.base_url,
+            check_headers=tuple((get("session.check.headers") or {}).items()),
         )

@@ -84,7 +84,10 @@ class SessionManager:
 
     def _require_aal(self, entry: CachedSession, required: str) -> None:
         if required == "highest_available" and entry.available_aal == AAL2 and entry.aal != AAL2:
-            raise Aal2Required(f"{self.config.public_base_url.rstrip('/')}/self-service/login/browser?aal=aal2")
+            raise Aal2Required(self.aal2_login_url())
+
+    def aal2_login_url(self) -> str:
+        return f"{self.config.public_base_url.rstrip('/')}/self-service/login/browser?aal=aal2"
 
     async def authenticate(self, token: str) -> Session:
         """The valid session a token belongs to (for the caller's own session APIs)."""

@@ -9,6 +9,7 @@ from sqlalchemy import MetaData
 
 from services.session.api import admin, public
 from services.session.cache import SessionCache
+from services.session.check import SessionChecker
 from services.session.config import SessionConfig
 from services.session.consumers import identity_changes
 from services.session.internal import ROUTES as INTERNAL_ROUTES
@@ -36,6 +37,7 @@ class SessionContainer:
     identities: IdentityClient
     cookie_signer: CookieSigner | None
     internal: SessionInternalApi
+    checker: SessionChecker
 
 
 async def build(infra: Infrastructure) -> ServiceRuntime:
@@ -49,7 +51,9 @@ async def build(infra: Infrastructure) -> ServiceRuntime:
     session_cache = SessionCache(infra.cache, config.cache_ttl_seconds)
     manager = SessionManager(core.uow, SessionRepository(session_tables(MetaData())), session_cache, identities, config)
     internal = SessionInternalApi(manager)
-    container = SessionContainer(core.uow, config, manager, identities, session_cookie_signer(infra.settings), internal)
+    checker = SessionChecker(manager, dict(config.check_headers))
+    signer = session_cookie_signer(infra.settings)
+    container = SessionContainer(core.uow, config, manager, identities, signer, internal, checker)
     subscription = identity_changes(manager, core.uow, core.processed_events, infra.settings.bus.max_deliveries)
     background = [core.relay.run, session_cache.run_repairs]
     return ServiceRuntime(NAME, container, subscriptions=[subscription], background=background, internal_api=internal)

@@ -3,6 +3,7 @@
 `kratos.config.schema.json` is Kratos's own schema, unchanged. `warden.config.schema.json` holds
 Warden's extra sections (`bus`, `cache`, `services`); its `properties` and `definitions` are added to
 Kratos's at load time, so Kratos's top-level `additionalProperties: false` keeps rejecting unknown keys.
+Its `nested` keys go inside Kratos's own sections (`serve.grpc`, `session.check`) the same way.
 """
 
 from __future__ import annotations
@@ -44,6 +45,13 @@ def config_schema(kratos: Path = KRATOS_SCHEMA, warden: Path = WARDEN_SCHEMA) ->
         if clash:  # Kratos grew a key Warden also defines: a bug to fix here, not a user error.
             raise RuntimeError(f"warden.config.schema.json redefines Kratos {section}: {sorted(clash)}")
         schema[section].update(extension[section])
+    for section, keys in extension.get("nested", {}).items():
+        inside = schema["properties"][section]["properties"]
+        if inside.keys() & keys.keys():
+            raise RuntimeError(
+                f"warden.config.schema.json redefines Kratos keys under {section}: {sorted(inside.keys() & keys.keys())}"
+            )
+        inside.update(keys)
     return schema
 
 

@@ -6,13 +6,14 @@ from typing import Any
 
 from aiohttp import web
 
-from services.session.errors import CannotRevokeCurrent, NoActiveSession, SessionNotFound
+from services.session.errors import Aal2Required, CannotRevokeCurrent, NoActiveSession, SessionNotFound
 from services.session.views import session_view
 from shared.cookies import session_token
 from shared.http.pagination import link_header, read_page
 from shared.service import Route
 
 WHOAMI = "/sessions/whoami"
+CHECK = "/sessions/check"
 MY_SESSIONS = "/sessions"
 MY_SESSION = "/sessions/{id}"
 
@@ -33,6 +34,27 @@ def whoami(c: Any):  # type: ignore[no-untyped-def]
         )
 
     return handler
+
+
+def check(c: Any):  # type: ignore[no-untyped-def]
+    """Forward-auth for gateways: headers only, no body. nginx's `auth_request` and Traefik's
+    `forwardAuth` send the original request's `Cookie` and `Authorization` along; 401 lets the gateway
+    answer or redirect, 403 means the session needs `aal2` (`?aal=aal2`, or whoami's own rule)."""
+
+    async def handler(request: web.Request) -> web.Response:
+        token = session_token(request, c.config.cookie, c.cookie_signer)
+        try:
+            checked = await c.checker.check(token, require_aal2=request.query.get("aal") == "aal2")
+        except NoActiveSession:
+            return web.Response(status=401, headers=_NO_STORE)
+        except Aal2Required:
+            return web.Response(status=403, headers=_NO_STORE)
+        return web.Response(status=200, headers=[*checked.present_headers(), *_NO_STORE.items()])
+
+    return handler
+
+
+_NO_STORE = {"Cache-Control": "private, no-store"}
 
 
 async def _current(c: Any, request: web.Request) -> Any:
@@ -84,6 +106,7 @@ def revoke_mine(c: Any):  # type: ignore[no-untyped-def]
 ROUTES = [
     Route("public", "GET", WHOAMI, whoami),
     Route("public", "POST", WHOAMI, whoami),
+    Route("public", "GET", CHECK, check),
     Route("public", "GET", MY_SESSIONS, list_mine),
     Route("public", "DELETE", MY_SESSIONS, revoke_others),
     Route("public", "DELETE", MY_SESSION, revoke_mine),
