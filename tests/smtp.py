@@ -186,14 +186,19 @@ class SmtpServer:
         return AuthResult(success=ok, handled=False)
 
 
-@pytest.fixture
-def smtp_server() -> Iterator[SmtpServer]:
+def serving() -> Iterator[SmtpServer]:
+    """A started server, stopped afterwards (the body of the fixtures)."""
     server = SmtpServer()
     server.up()
     try:
         yield server
     finally:
         server.down()
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpServer]:
+    yield from serving()
 
 
 def _self_signed() -> ssl.SSLContext:

@@ -19,9 +19,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from shared.config.weak_secrets import weak_secret_warnings
 from shared.http.app import BoundRoute, ReadinessCheck, create_app
-from shared.http.cors import CorsPolicy
 from shared.http.metrics import HttpMetrics
 from shared.service import Infrastructure, ServiceDefinition, ServiceRuntime
 from shared.storage import migrations
@@ -57,8 +55,6 @@ class WardenProcess:
         await self._bus.connect()
         self._http = aiohttp.ClientSession()
         here = {s.name for s in self.services}
-        for warning in weak_secret_warnings(self.settings, remote_services=here != set(SERVICE_NAMES)):
-            log.warning("config: %s", warning)
         clients = http_clients(self.settings, self._http, [n for n in SERVICE_NAMES if n not in here])
         for definition in self.services:
             infra = Infrastructure(
@@ -109,7 +105,6 @@ class WardenProcess:
             readiness=checks,
             metrics=self.metrics,
             internal_token=self.settings.internal_token,
-            cors=CorsPolicy.from_settings(self.settings),
         )
 
     async def _open_ports(self) -> None:

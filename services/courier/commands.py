@@ -20,6 +20,7 @@ Template types and the fields their default templates use:
     verification_valid        VerificationURL, ExpiresInMinutes      (email, sms)
     verification_code_valid   VerificationCode, VerificationURL, ExpiresInMinutes (email, sms)
     login_code_valid          LoginCode, ExpiresInMinutes            (email, sms)
+    login_code_invalid        (none: no account has the address)     (email, sms; Warden's own)
     registration_code_valid   RegistrationCode, ExpiresInMinutes     (email, sms)
     recovery_invalid, recovery_code_invalid, verification_invalid, verification_code_invalid  (email)
     stub                      Subject, Body                          (email, sms)

@@ -48,6 +48,9 @@ TEMPLATE_TYPES: dict[str, TemplateType] = {
         _t("verification_code_valid", "verification_code", "valid", sms=True),
         _t("stub", None, None, sms=True),
         _t("login_code_valid", "login_code", "valid", sms=True),
+        # Warden's own: the notice `selfservice.methods.code.config.notify_unknown_recipients` sends to
+        # an identifier without an account (Kratos has no such notice; the SDK's enum lacks the type).
+        _t("login_code_invalid", "login_code", "invalid", sms=True),
         _t("registration_code_valid", "registration_code", "valid", sms=True),
     )
 }

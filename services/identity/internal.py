@@ -42,6 +42,12 @@ class IdentityInternalApi(ServiceInfo):
         created = await self._manager.create(parse(CreateIdentityBody, body).to_input())
         return admin_view(created, self._schema_url)
 
+    async def validate_identity(self, body: dict[str, Any]) -> dict[str, Any]:
+        """What creating would make of `body` (admin view, with the `code` credential's addresses),
+        stored nowhere: a registration by code checks the traits before it sends a code."""
+        prepared = await self._manager.prepare_new(parse(CreateIdentityBody, body).to_input())
+        return admin_view(prepared, self._schema_url, include_credentials=(CredentialType.CODE,))
+
     async def verify_password(self, identifier: str, password: str) -> dict[str, Any] | None:
         await self._throttle.check(identifier)  # TooManyRequests while blocked, known identifier or not
         verified = await self._verify_password(identifier, password)
@@ -85,6 +91,9 @@ class IdentityInternalApi(ServiceInfo):
     async def update_credential(self, identity_id: str, credential_type: str, config: dict[str, Any]) -> dict[str, Any]:
         return admin_view(await self._manager.set_credential(identity_id, credential_type, config), self._schema_url)
 
+    async def find_by_credential_identifier(self, credential_type: str, identifier: str) -> dict[str, Any] | None:
+        return self._view(await self._manager.find_by_identifier(credential_type, identifier))
+
     async def mark_address_verified(self, via: str, value: str) -> dict[str, Any] | None:
         return self._view(await self._manager.mark_address_verified(via, value))
 
@@ -124,6 +133,13 @@ def _get_identity(c: Any):  # type: ignore[no-untyped-def]
 def _create_identity(c: Any):  # type: ignore[no-untyped-def]
     async def handler(request: web.Request) -> web.Response:
         return web.json_response(await c.internal.create_identity(await read_json(request)), status=201)
+
+    return handler
+
+
+def _validate_identity(c: Any):  # type: ignore[no-untyped-def]
+    async def handler(request: web.Request) -> web.Response:
+        return web.json_response(await c.internal.validate_identity(await read_json(request)))
 
     return handler
 
@@ -185,6 +201,7 @@ def _find_by_address(c: Any):  # type: ignore[no-untyped-def]
 ROUTES = [
     Route("internal", "GET", f"{BASE}/identities/{{id}}", _get_identity),
     Route("internal", "POST", f"{BASE}/identities", _create_identity),
+    Route("internal", "POST", f"{BASE}/identities/validate", _validate_identity),
     Route("internal", "POST", f"{BASE}/password/verify", _verify_password),
     Route("internal", "GET", f"{BASE}/identities/{{id}}/credentials/{{type}}", _get_credential),
     Route("internal", "PUT", f"{BASE}/identities/{{id}}/credentials/{{type}}", _update_credential),

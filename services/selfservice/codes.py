@@ -1,14 +1,18 @@
-"""One-time codes (6 digits, typed by the user) and link tokens (in a URL) for verification and
-recovery. Only an HMAC of each is stored, keyed with the server's secret, so a database dump does
-not reveal them and 6-digit codes cannot be brute-forced offline. A code is single-use, expires,
-and allows MAX_ATTEMPTS wrong tries per flow before every code of that flow stops working."""
+"""One-time codes (6 digits, typed by the user) and link tokens (in a URL): the one place every flow
+gets them from (verification, recovery, login and registration by code, code as a second factor).
+Only an HMAC of each is stored, keyed with the server's secret, so a database dump does not reveal
+them and 6-digit codes cannot be brute-forced offline. A code is single-use, expires, and allows
+`max_attempts` tries per flow before every code of that flow stops working; a flow may be held to
+one new code per `resend_after` (ResendTooSoon says how long to wait)."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import secrets
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -24,6 +28,20 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+class ResendTooSoon(Exception):
+    """A new code was asked for before the flow's last one is `resend_after` old."""
+
+    def __init__(self, retry_after_seconds: int) -> None:
+        super().__init__(f"a new code can be sent in {retry_after_seconds} seconds")
+        self.retry_after = retry_after_seconds
+
+
+@dataclass(frozen=True)
+class Recipient:
+    address: str
+    via: str  # "email" | "sms"
+
+
 @dataclass(frozen=True)
 class Redeemed:
     flow_id: str
@@ -34,9 +52,10 @@ class Redeemed:
 
 
 class OneTimeCodes:
-    def __init__(self, table: Table, pepper: str) -> None:
+    def __init__(self, table: Table, pepper: str, max_attempts: int = MAX_ATTEMPTS) -> None:
         self._t = table
         self._pepper = pepper.encode()
+        self.max_attempts = max_attempts
 
     def _digest(self, secret: str) -> str:
         return hmac.new(self._pepper, secret.encode(), hashlib.sha256).hexdigest()
@@ -52,31 +71,68 @@ class OneTimeCodes:
         via: str,
         identity_id: str | None,
         lifespan: timedelta,
+        resend_after: timedelta | None = None,
     ) -> str:
-        """A new secret for the flow; earlier unused ones of the same flow stop working (a resend).
-        The flow's wrong tries carry over: asking for a new code does not buy more guesses."""
-        c = self._t.c
-        tried = (await conn.execute(select(func.max(c.attempts)).where(c.flow_id == flow_id, c.kind == kind))).scalar()
-        await conn.execute(
-            update(self._t).where(c.flow_id == flow_id, c.kind == kind, c.used_at.is_(None)).values(used_at=now())
-        )
-        secret = f"{secrets.randbelow(10**6):06d}" if method == CODE else secrets.token_urlsafe(32)
-        await conn.execute(
-            insert(self._t).values(
-                id=str(uuid.uuid4()),
-                flow_id=flow_id,
-                kind=kind,
-                method=method,
-                secret_hash=self._digest(secret),
-                address=address,
-                via=via,
-                identity_id=identity_id,
-                attempts=tried or 0,
-                expires_at=now() + lifespan,
-                created_at=now(),
-            )
+        """A new secret for one address (see `issue_each`)."""
+        [secret] = await self.issue_each(
+            conn,
+            flow_id=flow_id,
+            kind=kind,
+            method=method,
+            recipients=[Recipient(address, via)],
+            identity_id=identity_id,
+            lifespan=lifespan,
+            resend_after=resend_after,
         )
         return secret
+
+    async def issue_each(
+        self,
+        conn: AsyncConnection,
+        *,
+        flow_id: str,
+        kind: str,
+        method: str,
+        recipients: Sequence[Recipient],
+        identity_id: str | None,
+        lifespan: timedelta,
+        resend_after: timedelta | None = None,
+    ) -> list[str]:
+        """A new secret per recipient (each address gets its own, so a redeemed code says which
+        address it proved); earlier unused ones of the same flow stop working (a resend). The flow's
+        tries carry over: asking for a new code does not buy more guesses.
+
+        The first statement locks the flow's codes until the caller commits, so concurrent resends
+        queue and the `resend_after` check sees the code the other one wrote."""
+        c = self._t.c
+        of_flow = (c.flow_id == flow_id, c.kind == kind)
+        await conn.execute(update(self._t).where(*of_flow).values(attempts=c.attempts))
+        tried, latest = (await conn.execute(select(func.max(c.attempts), func.max(c.created_at)).where(*of_flow))).one()
+        if resend_after is not None and latest is not None:
+            wait = (_aware(latest) + resend_after - now()).total_seconds()
+            if wait > 0:
+                raise ResendTooSoon(math.ceil(wait))
+        await conn.execute(update(self._t).where(*of_flow, c.used_at.is_(None)).values(used_at=now()))
+        secrets_out = []
+        for recipient in recipients:
+            secret = f"{secrets.randbelow(10**6):06d}" if method == CODE else secrets.token_urlsafe(32)
+            await conn.execute(
+                insert(self._t).values(
+                    id=str(uuid.uuid4()),
+                    flow_id=flow_id,
+                    kind=kind,
+                    method=method,
+                    secret_hash=self._digest(secret),
+                    address=recipient.address,
+                    via=recipient.via,
+                    identity_id=identity_id,
+                    attempts=tried or 0,
+                    expires_at=now() + lifespan,
+                    created_at=now(),
+                )
+            )
+            secrets_out.append(secret)
+        return secrets_out
 
     async def redeem(
         self, conn: AsyncConnection, *, flow_id: str, kind: str, method: str, secret: str
@@ -90,7 +146,7 @@ class OneTimeCodes:
         usable = (c.flow_id == flow_id, c.kind == kind, c.method == method, c.used_at.is_(None), c.expires_at > now())
         await conn.execute(update(self._t).where(c.flow_id == flow_id, c.kind == kind).values(attempts=c.attempts + 1))
         rows = (await conn.execute(select(self._t).where(*usable))).all()
-        if not rows or max(r.attempts for r in rows) > MAX_ATTEMPTS:
+        if not rows or max(r.attempts for r in rows) > self.max_attempts:
             return None
         digest = self._digest(secret.strip())
         match = next((r for r in rows if hmac.compare_digest(r.secret_hash, digest)), None)
@@ -101,7 +157,16 @@ class OneTimeCodes:
         )
         if consumed.rowcount != 1:
             return None
+        # The flow's other codes (sent to its other addresses) go with it: one code, one success.
+        await conn.execute(
+            update(self._t).where(c.flow_id == flow_id, c.kind == kind, c.used_at.is_(None)).values(used_at=now())
+        )
         return Redeemed(match.flow_id, match.method, match.address, match.via, match.identity_id)
+
+
+def _aware(value: datetime) -> datetime:
+    """SQLite hands back naive datetimes; they were written in UTC."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def courier_message(template_type: str, recipient: str, channel: str, **template_data: Any) -> dict[str, Any]:

@@ -29,7 +29,8 @@ from services.selfservice.flows.verification.verifier import Verifier
 from services.selfservice.hooks import HOOKS
 from services.selfservice.hooks.registry import HookRegistry
 from services.selfservice.strategies import enabled_strategies
-from services.selfservice.strategies.code.strategy import CodeStrategy
+from services.selfservice.strategies.code.sender import CodeSender
+from services.selfservice.strategies.code.strategy import CodeStrategy, PasswordlessCodeStrategy
 from services.selfservice.strategies.link.strategy import LinkStrategy
 from services.selfservice.strategies.profile.settings import ProfileStrategy
 from services.selfservice.tables import selfservice_tables
@@ -97,17 +98,24 @@ def _client(infra: Infrastructure, name: str) -> Any:
     return client
 
 
+def _pepper(settings: Any, config: SelfserviceConfig) -> str:
+    """The key of the codes' HMACs; required by whatever sends codes."""
+    keys = settings.secrets.default or settings.secrets.cookie
+    users = [f"the {k} flow" for k in ("verification", "recovery") if config.flows[k].enabled]
+    if settings.get("selfservice.methods.code.passwordless_enabled"):
+        users.append("passwordless login by code")
+    if users and not keys:
+        raise ConfigError(
+            f"config: secrets.default: {' and '.join(users)} need a secret to protect "
+            "their codes at rest (secrets.default or secrets.cookie)"
+        )
+    return (keys or [""])[0]  # unused when nothing sends codes
+
+
 def _proof(
     settings: Any, config: SelfserviceConfig, uow: UnitOfWorkFactory, flows: FlowRepository, identities: Any
 ) -> AddressProof:
-    keys = settings.secrets.default or settings.secrets.cookie
-    address_flows = [k for k in ("verification", "recovery") if config.flows[k].enabled]
-    if address_flows and not keys:
-        raise ConfigError(
-            f"config: secrets.default: the {' and '.join(address_flows)} flows need a secret to protect "
-            "their codes at rest (secrets.default or secrets.cookie)"
-        )
-    pepper = (keys or [""])[0]  # unused when both flows are off
+    pepper = _pepper(settings, config)
     lifespans = {
         # Kratos's schema says 1h; Warden's default is 15 minutes unless the config says otherwise (DESIGN §9).
         "code": parse_duration(_configured(settings, "selfservice.methods.code.config.lifespan") or "15m"),
@@ -144,14 +152,18 @@ async def build(infra: Infrastructure) -> ServiceRuntime:
         domain=settings.get("cookies.domain"),
     )
     engine = FlowEngine(config, core.uow, flows, csrf, sessions, identities, cookie, session_cookie_signer(settings))
-    code, link = CodeStrategy(config.public_base_url), LinkStrategy(config.public_base_url)
+    code: CodeStrategy = CodeStrategy(config.public_base_url)
+    if settings.get("selfservice.methods.code.passwordless_enabled"):
+        sender = CodeSender.from_settings(settings, core.uow, flows, _pepper(settings, config))
+        code = PasswordlessCodeStrategy(config.public_base_url, identities, schemas, sender)
+    link = LinkStrategy(config.public_base_url)
     by_use = {"code": code, "link": link}
     address_strategies = {
         k: by_use[settings.get(f"selfservice.flows.{k}.use") or "code"] for k in ("verification", "recovery")
     }
     proof = _proof(settings, config, core.uow, flows, identities)
     verifier = Verifier(AddressFlows(config, engine, address_strategies, proof))
-    strategies = enabled_strategies(deps)
+    strategies = [*enabled_strategies(deps), *([code] if isinstance(code, PasswordlessCodeStrategy) else [])]
     container = SelfserviceContainer(
         settings=settings,
         config=config,

@@ -24,6 +24,9 @@ class HttpIdentityClient(HttpServiceClient):
     async def create_identity(self, body: dict[str, Any]) -> dict[str, Any]:
         return await self._http.call("POST", f"{BASE}/identities", body)
 
+    async def validate_identity(self, body: dict[str, Any]) -> dict[str, Any]:
+        return await self._http.call("POST", f"{BASE}/identities/validate", body)
+
     async def verify_password(self, identifier: str, password: str) -> dict[str, Any] | None:
         found = await self._http.call(
             "POST", f"{BASE}/password/verify", {"identifier": identifier, "password": password}

@@ -21,6 +21,11 @@ class IdentityClient(ServiceClient, Protocol):
         """Creates from a `createIdentityBody`; raises the typed error Kratos would answer."""
         ...
 
+    async def validate_identity(self, body: dict[str, Any]) -> dict[str, Any]:
+        """What `create_identity` would make of the body (credentials `code` with its config), stored
+        nowhere; raises the same typed errors for invalid traits."""
+        ...
+
     async def verify_password(self, identifier: str, password: str) -> dict[str, Any] | None:
         """The identity whose password credential has this identifier and password, or None. Costs the
         same time either way; an imported hash is re-hashed with the configured hasher on success."""

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from shared.http.cors import CorsPolicy, cors_middleware
 from shared.http.metrics import HttpMetrics
 from shared.http.middleware import internal_guard, render_errors, request_context
 from shared.version import warden_version
@@ -41,13 +40,10 @@ def create_app(
     metrics: HttpMetrics,
     internal_token: str = "",
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
-    cors: CorsPolicy | None = None,
 ) -> web.Application:
     middlewares = [request_context(port, metrics), render_errors]
     if port == "admin":  # the internal API lives on the admin port only
         middlewares.append(internal_guard(internal_token))
-    elif cors is not None:  # Kratos's serve.public.cors, on the public port only; outside render_errors
-        middlewares.insert(1, cors_middleware(cors))  # so that a cross-origin SPA can read a 401 too
     app = web.Application(middlewares=middlewares, client_max_size=max_body_bytes)
     app.router.add_get("/health/alive", _alive)
     app.router.add_get("/health/ready", _ready(readiness))

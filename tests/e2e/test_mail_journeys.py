@@ -38,7 +38,7 @@ from tests.mail_helpers import (
     wait_for_mail,
 )
 from tests.selfservice_helpers import CONFIGURED_BASE, PASSWORD, RETURN_URL, create_identity, database, node
-from tests.smtp import SmtpServer
+from tests.smtp import SmtpServer, serving
 
 NEW_PASSWORD = "Harbor-Violet-Compass-9362"
 COOKIE = "ory_kratos_session"
@@ -49,12 +49,7 @@ COOKIE = "ory_kratos_session"
 
 @pytest.fixture(scope="module")
 def smtp() -> Iterator[SmtpServer]:
-    server = SmtpServer()
-    server.up()
-    try:
-        yield server
-    finally:
-        server.down()
+    yield from serving()
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import MetaData
 
-from services.selfservice.codes import MAX_ATTEMPTS, OneTimeCodes
+from services.selfservice.codes import MAX_ATTEMPTS, OneTimeCodes, Recipient, ResendTooSoon
 from services.selfservice.tables import selfservice_tables
 from shared.storage import migrations
 from shared.storage.database import Database
@@ -23,17 +24,20 @@ async def codes_db(any_dsn: str):  # type: ignore[no-untyped-def]
     await db.dispose()
 
 
-async def _issue(db: Database, codes: OneTimeCodes, flow_id: str = "flow-1") -> str:
+async def _issue(
+    db: Database, codes: OneTimeCodes, flow_id: str = "flow-1", kind: str = "recovery", **options: Any
+) -> str:
     async with db.transaction() as conn:
         return await codes.issue(
             conn,
             flow_id=flow_id,
-            kind="recovery",
+            kind=kind,
             method="code",
             address="a@example.com",
             via="email",
             identity_id="identity-1",
             lifespan=timedelta(minutes=15),
+            **options,
         )
 
 
@@ -73,3 +77,57 @@ async def test_four_wrong_tries_then_the_right_code_works(codes_db) -> None:  # 
         assert not await _redeem(db, codes, f"{(int(code) + 1) % 10**6:06d}")
     assert await _redeem(db, codes, code)
     assert not await _redeem(db, codes, code), "single use"
+
+
+async def test_a_new_code_waits_for_the_resend_interval_of_its_flow(codes_db) -> None:  # type: ignore[no-untyped-def]
+    db, codes = codes_db
+    interval = timedelta(seconds=0.3)
+
+    async def issue(flow_id: str) -> str:
+        return await _issue(db, codes, flow_id, "login", resend_after=interval)
+
+    first = await issue("flow-a")
+    with pytest.raises(ResendTooSoon) as caught:
+        await issue("flow-a")
+    assert caught.value.retry_after == 1  # whole seconds, rounded up
+    await issue("flow-b")  # another flow is not held back
+    await asyncio.sleep(interval.total_seconds())
+    second = await issue("flow-a")
+    async with db.transaction() as conn:
+        assert await codes.redeem(conn, flow_id="flow-a", kind="login", method="code", secret=first) is None
+    async with db.transaction() as conn:
+        assert await codes.redeem(conn, flow_id="flow-a", kind="login", method="code", secret=second) is not None
+
+
+async def test_each_address_gets_its_own_code_and_one_redemption_ends_them_all(codes_db) -> None:  # type: ignore[no-untyped-def]
+    db, codes = codes_db
+    recipients = [Recipient("a@example.com", "email"), Recipient("+4915112345678", "sms")]
+    async with db.transaction() as conn:
+        by_mail, by_sms = await codes.issue_each(
+            conn,
+            flow_id="flow-1",
+            kind="registration",
+            method="code",
+            recipients=recipients,
+            identity_id=None,
+            lifespan=timedelta(minutes=10),
+        )
+    async with db.transaction() as conn:
+        redeemed = await codes.redeem(conn, flow_id="flow-1", kind="registration", method="code", secret=by_sms)
+    assert redeemed is not None and (redeemed.address, redeemed.via) == ("+4915112345678", "sms")
+    async with db.transaction() as conn:
+        assert await codes.redeem(conn, flow_id="flow-1", kind="registration", method="code", secret=by_mail) is None
+
+
+async def test_the_number_of_tries_comes_from_the_config(any_dsn: str) -> None:
+    db = Database.from_dsn(any_dsn)
+    await migrations.upgrade(db, by_name("selfservice").migrations)
+    codes = OneTimeCodes(selfservice_tables(MetaData()).codes, "pepper-for-tests", max_attempts=2)
+    try:
+        code = await _issue(db, codes)
+        wrong = f"{(int(code) + 1) % 10**6:06d}"
+        assert not await _redeem(db, codes, wrong)
+        assert not await _redeem(db, codes, wrong)
+        assert not await _redeem(db, codes, code)
+    finally:
+        await db.dispose()

@@ -34,6 +34,7 @@ SHOWS = {
     "verification_valid": ["VerificationURL"],
     "verification_code_valid": ["VerificationCode"],
     "login_code_valid": ["LoginCode"],
+    "login_code_invalid": [],  # Warden's notice to an identifier without an account: no code at all
     "registration_code_valid": ["RegistrationCode"],
     "stub": ["Body"],
 }
@@ -47,6 +48,7 @@ SUBJECTS = {
     "verification_code_invalid": "Someone tried to verify this email address",
     "verification_code_valid": "Use code 314159 to verify your account",
     "login_code_valid": "Use code 161803 to log in",
+    "login_code_invalid": "Sign-in attempted",
     "registration_code_valid": "Use code 141421 to complete your account registration",
     "stub": "stub subject",
 }

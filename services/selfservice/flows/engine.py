@@ -51,12 +51,9 @@ class FlowEngine:
 
     def return_to(self, request: web.Request, flow: Flow | None = None) -> str | None:
         url = request.query.get("return_to") or (flow.return_to if flow else None)
-        if not url:
-            return None
-        absolute = self.config.absolute_return_to(url)
-        if not self.config.return_to_allowed(absolute):
+        if url and not self.config.return_to_allowed(url):
             raise ReturnToForbidden(url)
-        return absolute
+        return url or None
 
     # --- creating and finding flows ----------------------------------------------------------
     async def create(self, request: web.Request, kind: str, flow_type: str, **fields: Any) -> Flow:
@@ -152,16 +149,12 @@ class FlowEngine:
         return response
 
     def with_session_cookie(
-        self, response: web.StreamResponse, token: str, session: dict[str, Any], *, csrf_token: str | None = None
+        self, response: web.StreamResponse, token: str, session: dict[str, Any]
     ) -> web.StreamResponse:
-        """The session cookie, and a new CSRF cookie beside it (Kratos regenerates it when it issues
-        a session): a token planted or read before sign-in is worth nothing after it. `csrf_token`
-        binds the browser to a flow made for the new session (recovery's settings flow)."""
         if self.signer is None:
             raise ServiceUnavailable("browser sessions need secrets.cookie (or secrets.default) in the config")
         expires = datetime.fromisoformat(str(session["expires_at"]).replace("Z", "+00:00"))
         set_session_cookie(response, token, max(0, int((expires - now()).total_seconds())), self.cookie, self.signer)
-        self.csrf.set_cookie(response, csrf_token or self.csrf.new_token())
         return response
 
     def without_session_cookie(self, response: web.StreamResponse) -> web.StreamResponse:

@@ -13,6 +13,12 @@ class FlowInvalid(Exception):
     rendered back (400 with the flow, or a redirect to the UI for browser forms)."""
 
 
+class StepCompleted(Exception):
+    """A method moved the flow on to its next screen (a code sent, the methods for an identifier, the
+    credentials after the profile): Kratos's `ErrCompletedByStrategy`. The flow is the answer, as
+    for FlowInvalid (400 with it, or the browser back to the UI), but nothing failed."""
+
+
 class FlowExpired(errors.WardenError):
     code = 410
     error_id = text.SELF_SERVICE_FLOW_EXPIRED

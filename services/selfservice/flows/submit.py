@@ -10,7 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
-from services.selfservice.flows.errors import FlowInvalid
+from services.selfservice.flows.errors import FlowInvalid, StepCompleted
 from services.selfservice.flows.flow import Flow
 from services.selfservice.flows.request import read_body
 from shared.text import Message
@@ -44,6 +44,8 @@ async def submit(c: Any, request: web.Request, steps: FlowSteps, strategies: Seq
         strategy = _pick(strategies, flow, body, steps.no_strategy)
         outcome = await steps.act(strategy, flow, body)
         return await steps.complete(c, request, flow, outcome)
+    except StepCompleted:
+        return await c.engine.respond_invalid(request, flow)  # Kratos answers the next screen with 400 too
     except FlowInvalid:
         if steps.failed is not None:
             await steps.failed(c, flow, body)

@@ -61,10 +61,8 @@ async def recovered(c: Any, request: web.Request, flow: Flow, redeemed: Redeemed
         response = web.json_response(BrowserLocationChangeRequired(settings_url).to_json(), status=422)
     else:
         response = see_other(settings_url)
-    # The settings flow is bound to this browser by the CSRF cookie the new session comes with.
-    return c.engine.with_session_cookie(
-        response, issued["session_token"], issued["session"], csrf_token=settings.csrf_token
-    )
+    c.engine.csrf.set_cookie(response, settings.csrf_token)  # the settings flow is bound to this browser
+    return c.engine.with_session_cookie(response, issued["session_token"], issued["session"])
 
 
 async def _save(c: Any, flow: Flow) -> None:

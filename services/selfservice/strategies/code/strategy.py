@@ -1,4 +1,5 @@
-"""The code method for verification and recovery: a 6-digit code by email, typed into the flow."""
+"""The code method: a 6-digit code, typed into the flow, for verification and recovery, and with
+`selfservice.methods.code.passwordless_enabled` for login and registration."""
 
 from __future__ import annotations
 
@@ -6,8 +7,14 @@ from typing import Any
 from urllib.parse import urlencode
 
 from services.selfservice.flows.flow import Flow
+from services.selfservice.flows.login.strategy import LoginOutcome
+from services.selfservice.flows.registration.strategy import RegistrationOutcome
 from services.selfservice.flows.ui import input_node
+from services.selfservice.strategies.code import login, registration
+from services.selfservice.strategies.code.sender import CodeSender
+from services.selfservice.traits import TraitSchemas
 from shared import text
+from shared.clients.ports import IdentityClient
 
 
 class CodeStrategy:
@@ -52,3 +59,35 @@ class CodeStrategy:
 
     def template_type(self, kind: str, valid: bool) -> str:
         return f"{kind}_code_{'valid' if valid else 'invalid'}"
+
+
+class PasswordlessCodeStrategy(CodeStrategy):
+    """The code method with `passwordless_enabled`: it also signs people up and in (login.py,
+    registration.py), its codes issued and checked by one CodeSender."""
+
+    def __init__(
+        self,
+        public_base_url: str,
+        identities: IdentityClient,
+        schemas: TraitSchemas,
+        sender: CodeSender,
+        *,
+        two_step: bool = False,
+    ) -> None:
+        super().__init__(public_base_url)
+        self.identities = identities
+        self.schemas = schemas
+        self.sender = sender
+        self.two_step = two_step  # profile_first registration: the code screen offers Back
+
+    def populate_login(self, flow: Flow) -> None:
+        login.populate(self, flow)
+
+    async def login(self, flow: Flow, body: dict[str, Any]) -> LoginOutcome:
+        return await login.authenticate(self, flow, body)
+
+    def populate_registration(self, flow: Flow) -> None:
+        registration.populate(self, flow)
+
+    async def register(self, flow: Flow, body: dict[str, Any]) -> RegistrationOutcome:
+        return await registration.register(self, flow, body)

@@ -1,0 +1,106 @@
+"""Passwordless login by code (Kratos's `code/strategy_login.go`, `passwordless_enabled`): the user
+gives an identifier and gets a code on the account's code address; entering it signs them in and
+proves that address.
+
+Unlike Kratos (which answers 4000035 for an unknown identifier), an identifier without an account
+gets exactly the answer a known one gets, and no code (DESIGN §9: no account enumeration)."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+from services.selfservice.codes import Recipient
+from services.selfservice.flows.errors import FlowInvalid, StepCompleted
+from services.selfservice.flows.flow import Flow
+from services.selfservice.flows.login.strategy import LoginOutcome
+from services.selfservice.flows.ui import input_node
+from services.selfservice.strategies.code import nodes
+from shared import text
+
+if TYPE_CHECKING:
+    from services.selfservice.strategies.code.strategy import CodeStrategy
+
+KIND = "login"
+_PHONE = re.compile(r"^\+?[0-9]{6,15}$")
+_PHONE_PUNCTUATION = re.compile(r"[\s\-().]")
+
+
+def populate(strategy: CodeStrategy, flow: Flow) -> None:
+    if flow.fields.get("requested_aal", "aal1") != "aal1":
+        return  # a second factor by code is the MFA side of this method, not passwordless login
+    if flow.ui.find("identifier") is None:
+        flow.ui.add(identifier_node(strategy))
+    flow.ui.add(nodes.send_button(text.send_sign_in_code()))
+
+
+def identifier_node(strategy: CodeStrategy, group: str = "default") -> Any:
+    fields = strategy.schemas.identifier_fields("code") or strategy.schemas.identifier_fields("password")
+    label = (
+        text.generated_label(fields[0].schema.get("title") or fields[0].path, "identifier")
+        if len(fields) == 1
+        else text.label_id()
+    )
+    return input_node(
+        group, "identifier", "text", required=True, autocomplete="username webauthn", label=label, value=""
+    )
+
+
+async def authenticate(strategy: CodeStrategy, flow: Flow, body: dict[str, Any]) -> LoginOutcome:
+    if flow.state == "choose_method" or body.get("resend") == "code":
+        await _send(strategy, flow, body)
+    return await _check(strategy, flow, body)
+
+
+async def _send(strategy: CodeStrategy, flow: Flow, body: dict[str, Any]) -> None:
+    identifier = normalized(str(body.get("identifier") or body.get("address") or ""))
+    if not identifier:
+        flow.ui.set_value("identifier", "")
+        flow.ui.add_node_message("identifier", text.property_missing("identifier"))
+        raise FlowInvalid()
+    found = await strategy.identities.find_by_credential_identifier("code", identifier)
+    recipients = await _recipients(strategy, found, identifier) if found and found.get("state") == "active" else []
+    identity = found if recipients else None  # a disabled account is treated as no account
+    kept = nodes.hidden(identifier_node(strategy))
+    kept.attributes["value"] = identifier
+    nodes.code_screen(flow, [kept], text.label_login_code(), text.login_code_sent())
+    flow.internal["code_identifier"] = identifier
+    stand_in = [Recipient(identifier, "email" if "@" in identifier else "sms")]
+    await strategy.sender.send(flow, KIND, recipients or stand_in, identity, known=identity is not None)
+    raise StepCompleted()
+
+
+async def _recipients(strategy: CodeStrategy, identity: dict[str, Any], identifier: str) -> list[Recipient]:
+    """The address the identifier names if it is one of the account's, else all of them (Kratos:
+    a username gets the code on every code address)."""
+    credential = await strategy.identities.get_credential(identity["id"], "code") or {}
+    addresses = [Recipient(a["address"], a["channel"]) for a in (credential.get("config") or {}).get("addresses") or []]
+    named = [r for r in addresses if r.address == identifier]
+    return named or addresses
+
+
+async def _check(strategy: CodeStrategy, flow: Flow, body: dict[str, Any]) -> LoginOutcome:
+    code = str(body.get("code") or "").strip()
+    if not code:
+        flow.ui.add_node_message("code", text.property_missing("code"))
+        raise FlowInvalid()
+    redeemed = await strategy.sender.redeem(flow, KIND, code)
+    identity = (
+        await strategy.identities.get_identity(redeemed.identity_id) if redeemed and redeemed.identity_id else None
+    )
+    if redeemed is None or identity is None:  # wrong, used up, expired, or the stand-in of an unknown identifier
+        flow.ui.messages.append(text.login_code_invalid())
+        raise FlowInvalid()
+    if identity.get("state") != "active":
+        flow.ui.messages.append(text.identity_disabled())
+        raise FlowInvalid()
+    # The code reached the address: it is proven, as in Kratos's loginVerifyCode.
+    identity = await strategy.identities.mark_address_verified(redeemed.via, redeemed.address) or identity
+    return LoginOutcome(identity, {"method": "code", "aal": "aal1"})
+
+
+def normalized(identifier: str) -> str:
+    """Kratos's GracefulNormalization, as the identity service stores code addresses: a phone number
+    in E.164 (digits and a leading +), anything else trimmed and lower-cased."""
+    compact = _PHONE_PUNCTUATION.sub("", identifier)
+    return compact if _PHONE.fullmatch(compact) else identifier.strip().lower()

@@ -1,0 +1,105 @@
+"""Registration by code (Kratos's `code/strategy_registration.go`): the traits are checked and a code
+goes to each code address the schema names (`ory.sh/kratos.credentials.code.identifier` with
+`via: email` or `sms`); entering it, with the same traits, creates the identity with that address
+verified. The traits are kept with the flow, so a changed trait is refused (4000036)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from services.selfservice.codes import Recipient
+from services.selfservice.flows.errors import FlowInvalid, StepCompleted
+from services.selfservice.flows.flow import Flow
+from services.selfservice.flows.registration.strategy import RegistrationOutcome
+from services.selfservice.flows.ui import input_node
+from services.selfservice.strategies.code import nodes
+from services.selfservice.traits import trait_errors
+from shared import errors, text
+
+if TYPE_CHECKING:
+    from services.selfservice.strategies.code.strategy import CodeStrategy
+
+KIND = "registration"
+TRAITS = "code_traits"  # flow.internal key: the traits the code was sent for
+
+
+def populate(strategy: CodeStrategy, flow: Flow) -> None:
+    if not any((n.name or "").startswith("traits.") for n in flow.ui.nodes):
+        flow.ui.add(*strategy.schemas.nodes())
+    flow.ui.add(nodes.send_button(text.send_sign_up_code()))
+
+
+async def register(strategy: CodeStrategy, flow: Flow, body: dict[str, Any]) -> RegistrationOutcome:
+    if flow.state == "choose_method" or body.get("resend") == "code":
+        await _send(strategy, flow, body)
+    return await _check(strategy, flow, body)
+
+
+def _traits(strategy: CodeStrategy, flow: Flow, body: dict[str, Any]) -> Any:
+    given = body.get("traits")
+    traits = strategy.schemas.coerce(given if given is not None else flow.internal.get(TRAITS) or {})
+    for node in strategy.schemas.nodes(values=traits if isinstance(traits, dict) else {}):
+        flow.ui.set_value(node.name or "", node.attributes.get("value"))
+    return traits
+
+
+async def _send(strategy: CodeStrategy, flow: Flow, body: dict[str, Any]) -> None:
+    traits = _traits(strategy, flow, body)
+    try:
+        would_be = await strategy.identities.validate_identity(
+            {"schema_id": strategy.schemas.default_id, "traits": traits}
+        )
+    except errors.BadRequest as exc:
+        trait_errors(flow, exc)
+        raise FlowInvalid() from None
+    code = (would_be.get("credentials") or {}).get("code") or {}
+    recipients = [Recipient(a["address"], a["channel"]) for a in (code.get("config") or {}).get("addresses") or []]
+    if not recipients:
+        flow.ui.messages.append(text.identifier_missing())
+        raise FlowInvalid()
+    kept = [nodes.hidden(n) for n in strategy.schemas.nodes(values=traits)]
+    back = (
+        input_node("profile", "screen", "submit", value="credential-selection", label=text.registration_back())
+        if strategy.two_step
+        else None
+    )
+    nodes.code_screen(flow, kept, text.label_registration_code(), text.registration_code_sent(), back)
+    flow.internal[TRAITS] = traits
+    await strategy.sender.send(flow, KIND, recipients, None, traits=traits)
+    raise StepCompleted()
+
+
+async def _check(strategy: CodeStrategy, flow: Flow, body: dict[str, Any]) -> RegistrationOutcome:
+    code = str(body.get("code") or "").strip()
+    if not code:
+        flow.ui.add_node_message("code", text.property_missing("code"))
+        raise FlowInvalid()
+    traits = _traits(strategy, flow, body)
+    if _meaningful(traits) != _meaningful(flow.internal.get(TRAITS)):
+        flow.ui.messages.append(text.traits_mismatch())
+        raise FlowInvalid()
+    redeemed = await strategy.sender.redeem(flow, KIND, code)
+    if redeemed is None:
+        flow.ui.messages.append(text.registration_code_invalid())
+        raise FlowInvalid()
+    try:
+        identity = await strategy.identities.create_identity(
+            {"schema_id": strategy.schemas.default_id, "traits": flow.internal[TRAITS]}
+        )
+    except errors.Conflict:
+        flow.ui.messages.append(text.identifier_exists())
+        raise FlowInvalid() from None
+    except errors.BadRequest as exc:
+        trait_errors(flow, exc)
+        raise FlowInvalid() from None
+    # The code reached this address: the identity starts with it verified (Kratos's verifyAddress).
+    identity = await strategy.identities.mark_address_verified(redeemed.via, redeemed.address) or identity
+    return RegistrationOutcome(identity, {"method": "code", "aal": "aal1"})
+
+
+def _meaningful(value: Any) -> Any:
+    """Traits without empty values: a form posts an empty hidden field where JSON leaves the key out."""
+    if isinstance(value, dict):
+        kept = {k: _meaningful(v) for k, v in value.items()}
+        return {k: v for k, v in kept.items() if v not in (None, "", {})}
+    return value

@@ -1,0 +1,143 @@
+"""Sending one-time codes for login and registration (Kratos's `code/code_sender.go`), and checking
+what comes back: the one place the code method (first factor now, second factor for MFA) issues,
+sends and redeems its codes, on top of `services/selfservice/codes.py`.
+
+A send writes the code's HMAC, the courier command and the flow's new state in one transaction.
+An address with no account gets the same writes (a stand-in code that redeems to no one) and no
+message, unless `notify_unknown_recipients` asks for a notice, so neither the answer nor its timing
+tells whether the address is known. Every new code of a flow waits `resend_after` after the last."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from services.selfservice.codes import (
+    CODE,
+    MAX_ATTEMPTS,
+    OneTimeCodes,
+    Recipient,
+    Redeemed,
+    ResendTooSoon,
+    courier_message,
+)
+from services.selfservice.flows.flow import Flow
+from services.selfservice.flows.persistence import FlowRepository
+from services.selfservice.views import public_identity
+from shared import errors
+from shared.storage.uow import UnitOfWorkFactory
+from shared.units import parse_duration
+
+RESEND_AFTER = timedelta(seconds=30)  # one new code per flow per 30 s: a form cannot be used to flood a mailbox
+
+# Kratos's template types and the template field that carries the code, by flow kind.
+VALID_TEMPLATES = {
+    "login": ("login_code_valid", "LoginCode"),
+    "registration": ("registration_code_valid", "RegistrationCode"),
+}
+
+
+@dataclass(frozen=True)
+class CodeLifespans:
+    """`selfservice.methods.code.config.lifespan` when the config sets it; else Warden's defaults
+    (DESIGN §9): 10 minutes for login codes and anything by SMS, 15 for other email codes."""
+
+    configured: timedelta | None = None
+
+    def of(self, kind: str, via: str) -> timedelta:
+        if self.configured is not None:
+            return self.configured
+        return timedelta(minutes=10 if kind == "login" or via == "sms" else 15)
+
+
+@dataclass(frozen=True)
+class CodeSender:
+    uow: UnitOfWorkFactory
+    flows: FlowRepository
+    codes: OneTimeCodes
+    lifespans: CodeLifespans
+    resend_after: timedelta = RESEND_AFTER
+    notify_unknown: bool = False
+
+    @classmethod
+    def from_settings(cls, settings: Any, uow: UnitOfWorkFactory, flows: FlowRepository, pepper: str) -> CodeSender:
+        """`selfservice.methods.code.config`: `lifespan`, `max_submissions` (tries per flow, Kratos's
+        default 5) and Warden's `notify_unknown_recipients` (a notice to an identifier without an
+        account, as the recovery and verification flows have)."""
+        config = settings.get("selfservice.methods.code.config") or {}
+        lifespan = _configured(settings, "selfservice.methods.code.config.lifespan")
+        return cls(
+            uow,
+            flows,
+            OneTimeCodes(flows.t.codes, pepper, max_attempts=int(config.get("max_submissions") or MAX_ATTEMPTS)),
+            CodeLifespans(parse_duration(lifespan) if lifespan else None),
+            notify_unknown=bool(config.get("notify_unknown_recipients")),
+        )
+
+    async def send(
+        self,
+        flow: Flow,
+        kind: str,
+        recipients: Sequence[Recipient],
+        identity: dict[str, Any] | None,
+        *,
+        known: bool = True,
+        traits: dict[str, Any] | None = None,
+    ) -> None:
+        """Issues a code per recipient and saves `flow` (already showing the code form). `known=False`
+        is an identifier without an account: stand-in codes, and no message unless notifying."""
+        template, field = VALID_TEMPLATES[kind]
+        async with self.uow() as uow:
+            lifespan = min(self.lifespans.of(kind, r.via) for r in recipients)
+            try:
+                secrets = await self.codes.issue_each(
+                    uow.connection,
+                    flow_id=flow.id,
+                    kind=kind,
+                    method=CODE,
+                    recipients=recipients,
+                    identity_id=(identity or {}).get("id") if known else None,
+                    lifespan=lifespan,
+                    resend_after=self.resend_after,
+                )
+            except ResendTooSoon as exc:
+                raise errors.TooManyRequests(
+                    exc.retry_after, f"A new code can be requested in {exc.retry_after} seconds."
+                ) from None
+            for recipient, secret in zip(recipients, secrets, strict=True):
+                data: dict[str, Any] = {"To": recipient.address, "RequestURL": flow.request_url}
+                if not known:
+                    if self.notify_unknown:
+                        uow.emit(
+                            "courier.message.requested",
+                            courier_message(f"{kind}_code_invalid", recipient.address, recipient.via, **data),
+                        )
+                    continue
+                data |= {field: secret, "ExpiresInMinutes": int(lifespan.total_seconds() // 60)}
+                if identity is not None:
+                    data["Identity"] = public_identity(identity)
+                if traits is not None:
+                    data["Traits"] = traits
+                uow.emit(
+                    "courier.message.requested", courier_message(template, recipient.address, recipient.via, **data)
+                )
+            await self.flows.save(uow.connection, flow)
+            await uow.commit()
+
+    async def redeem(self, flow: Flow, kind: str, code: str) -> Redeemed | None:
+        """The code's record if it is right and usable; the try counts (and is committed) either way."""
+        async with self.uow() as uow:
+            redeemed = await self.codes.redeem(uow.connection, flow_id=flow.id, kind=kind, method=CODE, secret=code)
+            await uow.commit()
+        return redeemed
+
+
+def _configured(settings: Any, path: str) -> Any:
+    """A key as the config file wrote it, without the schema's default (Kratos's 1h code lifespan is
+    not Warden's default)."""
+    node: Any = settings.raw
+    for part in path.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    return node
