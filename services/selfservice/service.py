@@ -28,6 +28,7 @@ from services.selfservice.flows.verification.proof import AddressProof
 from services.selfservice.flows.verification.verifier import Verifier
 from services.selfservice.hooks import HOOKS
 from services.selfservice.hooks.registry import HookRegistry
+from services.selfservice.hooks.web_hook_calls import WebHooks
 from services.selfservice.strategies import enabled_strategies
 from services.selfservice.strategies.code.sender import CodeSender
 from services.selfservice.strategies.code.strategy import CodeStrategy, PasswordlessCodeStrategy
@@ -39,6 +40,7 @@ from services.selfservice.ui.handler import ROUTES as UI_ROUTES
 from shared.clients.ports import IdentityClient, SessionClient
 from shared.cookies import CookieConfig, session_cookie_signer
 from shared.errors import ConfigError
+from shared.http.egress import Egress, EgressPolicy
 from shared.service import Infrastructure, ServiceDefinition, ServiceRuntime
 from shared.service_kit import ServiceInfo, info_route, service_core
 from shared.storage.database import Database
@@ -58,6 +60,7 @@ class Dependencies:
     identities: IdentityClient
     sessions: SessionClient
     schemas: TraitSchemas
+    web_hooks: WebHooks
 
 
 @dataclass(frozen=True)
@@ -141,7 +144,13 @@ async def build(infra: Infrastructure) -> ServiceRuntime:
     config = SelfserviceConfig.from_settings(settings)
     identities, sessions = _client(infra, "identity"), _client(infra, "session")
     schemas = TraitSchemas.from_settings(settings)
-    deps = Dependencies(settings, config, identities, sessions, schemas)
+    egress = Egress(EgressPolicy.from_settings(settings))
+    try:
+        web_hooks = await WebHooks.load(settings, egress)
+    except BaseException:
+        await egress.close()
+        raise
+    deps = Dependencies(settings, config, identities, sessions, schemas, web_hooks)
     flows = FlowRepository(selfservice_tables(MetaData()))
     cookie = CookieConfig.session_cookie(settings)
     csrf = Csrf(
@@ -184,7 +193,9 @@ async def build(infra: Infrastructure) -> ServiceRuntime:
         verifier=verifier,
         internal=ServiceInfo(NAME),
     )
-    return ServiceRuntime(NAME, container, background=[core.relay.run], internal_api=container.internal)
+    return ServiceRuntime(
+        NAME, container, background=[core.relay.run], internal_api=container.internal, close=egress.close
+    )
 
 
 async def cleanup(database: Database, batch: int) -> int:

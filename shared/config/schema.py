@@ -1,7 +1,7 @@
 """Kratos's config schema, with Warden's keys added, and validation against it.
 
 `kratos.config.schema.json` is Kratos's own schema, unchanged. `warden.config.schema.json` holds
-Warden's extra sections (`bus`, `cache`, `services`); its `properties` and `definitions` are added to
+Warden's extra sections (`bus`, `cache`, `services`, `webhooks`); its `properties` and `definitions` are added to
 Kratos's at load time, so Kratos's top-level `additionalProperties: false` keeps rejecting unknown keys.
 Its `nested` keys go inside Kratos's own sections (`serve.grpc`, `session.check`) the same way.
 """

@@ -25,6 +25,7 @@ SECRET_PATHS: tuple[tuple[str, ...], ...] = (
     ("courier", "smtp", "connection_uri"),
     ("bus", "url"),
     ("cache", "url"),
+    ("webhooks", "subscriptions", ANY_INDEX, "secret"),
 )
 ENV_PREFIX = "env://"
 FILE_PREFIX = "file://"

@@ -38,6 +38,8 @@ class Flow:
     csrf_token: str = ""  # never in the flow's JSON: the UI gets it in the csrf_token node
     fields: dict[str, Any] = field(default_factory=dict)  # the flow kind's own JSON fields
     internal: dict[str, Any] = field(default_factory=dict)  # server-side state, never sent
+    # The submitted body's `transient_payload`: handed to web hooks, never stored or sent back.
+    transient_payload: Any = field(default=None, compare=False)
 
     @classmethod
     def new(cls, kind: str, flow_type: str, request_url: str, action_base: str, lifespan: timedelta, **kw: Any) -> Flow:

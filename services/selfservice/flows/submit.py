@@ -34,6 +34,7 @@ async def submit(c: Any, request: web.Request, steps: FlowSteps, strategies: Seq
         return await c.engine.replace_expired(request, flow, replacement=await steps.renew(c, request, flow))
     body = await read_body(request)
     c.engine.check_submission(request, flow, body)
+    flow.transient_payload = body.get("transient_payload")
     if steps.guard is not None:
         await steps.guard(c, request, flow)
     flow.ui.clear_messages()

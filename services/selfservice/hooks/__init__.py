@@ -11,10 +11,12 @@ from services.selfservice.hooks.require_verified_address import require_verified
 from services.selfservice.hooks.revoke_active_sessions import revoke_active_sessions
 from services.selfservice.hooks.session_issuer import session_hook
 from services.selfservice.hooks.show_verification_ui import show_verification_ui
+from services.selfservice.hooks.web_hook import web_hook
 
 HOOKS: dict[str, HookFactory] = {
     "session": session_hook,
     "revoke_active_sessions": revoke_active_sessions,
     "require_verified_address": require_verified_address,
     "show_verification_ui": show_verification_ui,
+    "web_hook": web_hook,
 }

@@ -29,6 +29,8 @@ class HookContext:
     session_token: str | None = None
     continue_with: list[dict[str, Any]] = field(default_factory=list)
     verification_flows: list[dict[str, Any]] = field(default_factory=list)  # show_verification_ui items
+    # Calls for reliable delivery (shared.webhooks.command), committed with the flow's final state.
+    deliveries: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
-"""What happens when a registration succeeds (Kratos's `registration/hook.go`): the identity exists;
-`post` hooks run (the `session` hook signs the user in); the flow closes with its event; the client
-gets the answer its flow type calls for."""
+"""What happens when a registration succeeds (Kratos's `registration/hook.go`): `pre` hooks (the
+interrupting web hooks) see the identity before it is saved and may refuse or change it; the
+identity is created; `post` hooks run (the `session` hook signs the user in); the flow closes with
+its event; the client gets the answer its flow type calls for."""
 
 from __future__ import annotations
 
@@ -9,24 +10,27 @@ from typing import Any
 from aiohttp import web
 
 from services.selfservice.flows.engine import see_other
+from services.selfservice.flows.errors import FlowInvalid
 from services.selfservice.flows.flow import API, Flow
 from services.selfservice.flows.registration.strategy import RegistrationOutcome
 from services.selfservice.flows.request import wants_json
 from services.selfservice.hooks.registry import HookContext
+from services.selfservice.traits import trait_errors
 from services.selfservice.views import public_identity
+from shared import errors, text
 
 
 async def complete_registration(
     c: Any, request: web.Request, flow: Flow, outcome: RegistrationOutcome
 ) -> web.StreamResponse:
     ctx = HookContext(request, flow, outcome.identity, outcome.method["method"])
-    ctx.verification_flows = await c.verifier.send(
-        request, flow.type, outcome.identity.get("verifiable_addresses") or []
-    )
+    if not outcome.persisted:
+        ctx.identity = await _create(c, ctx, outcome.identity)
+    ctx.verification_flows = await c.verifier.send(request, flow.type, ctx.identity.get("verifiable_addresses") or [])
     await c.hooks.run("registration", "after", "post", ctx)
     flow.state = "passed_challenge"
     await c.events.registration_succeeded(flow, ctx)
-    identity = public_identity(outcome.identity)
+    identity = public_identity(ctx.identity)
     if flow.type == API or wants_json(request):
         body: dict[str, Any] = {"identity": identity}
         if ctx.session:
@@ -45,3 +49,19 @@ async def complete_registration(
     if ctx.session_token and flow.type != API:
         c.engine.with_session_cookie(response, ctx.session_token, ctx.session or {})
     return response
+
+
+async def _create(c: Any, ctx: HookContext, body: dict[str, Any]) -> dict[str, Any]:
+    # The hooks see the identity-to-be without its credentials; what they change lands in `draft`.
+    draft = {k: v for k, v in body.items() if k != "credentials"}
+    draft.setdefault("state", "active")
+    ctx.identity = draft
+    await c.hooks.run("registration", "after", "pre", ctx)
+    try:
+        return await c.engine.identities.create_identity({**body, **draft})
+    except errors.Conflict:
+        ctx.flow.ui.messages.append(text.identifier_exists())
+        raise FlowInvalid() from None
+    except errors.BadRequest as exc:
+        trait_errors(ctx.flow, exc)
+        raise FlowInvalid() from None

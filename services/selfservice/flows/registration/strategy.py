@@ -12,6 +12,9 @@ from services.selfservice.flows.flow import Flow
 class RegistrationOutcome:
     identity: dict[str, Any]
     method: dict[str, Any]
+    # False: `identity` is still a `createIdentityBody` that the flow creates after its interrupting
+    # hooks have had their say (Kratos's pre-persist hooks), as `hook.py` does.
+    persisted: bool = True
 
 
 class RegistrationStrategy(Protocol):
@@ -20,5 +23,6 @@ class RegistrationStrategy(Protocol):
     def populate_registration(self, flow: Flow) -> None: ...
 
     async def register(self, flow: Flow, body: dict[str, Any]) -> RegistrationOutcome:
-        """Creates the identity; on a fixable failure adds messages to the flow and raises FlowInvalid."""
+        """Creates the identity, or returns its `createIdentityBody` unpersisted for the flow to create;
+        on a fixable failure adds messages to the flow and raises FlowInvalid."""
         ...

@@ -85,6 +85,7 @@ def submit(c: Any):  # type: ignore[no-untyped-def]
             return await c.engine.replace_expired(request, flow, replacement=fresh)
         body = await read_body(request)
         c.engine.check_submission(request, flow, body)
+        flow.transient_payload = body.get("transient_payload")
         flow.ui.clear_messages()
         strategy = next((s for s in c.settings_strategies if s.method == body.get("method")), None)
         if strategy is None:
@@ -93,18 +94,30 @@ def submit(c: Any):  # type: ignore[no-untyped-def]
         if strategy.needs_privileged_session(body, identity) and not _privileged(c, session):
             raise RefreshRequired(_refresh_url(c, flow))
         ctx = SettingsContext(request, session, identity)
+        # Interrupting web hooks may refuse the change; they see the identity as it is now (changes
+        # they answer with are not applied to settings yet: see the README's web hook section).
+        await c.hooks.run(
+            KIND, "after", "pre", HookContext(request, flow, dict(identity), strategy.method, session=session)
+        )
         try:
             updated = await strategy.update_settings(flow, body, ctx)
         except FlowInvalid:
             return await c.engine.respond_invalid(request, flow)
-        await c.hooks.run(KIND, "after", "post", HookContext(request, flow, updated, strategy.method, session=session))
-        return await _succeeded(c, request, flow, strategy.method, updated, ctx)
+        hooked = HookContext(request, flow, updated, strategy.method, session=session)
+        await c.hooks.run(KIND, "after", "post", hooked)
+        return await _succeeded(c, request, flow, strategy.method, updated, ctx, hooked.deliveries)
 
     return handler
 
 
 async def _succeeded(
-    c: Any, request: web.Request, flow: Flow, method: str, identity: dict[str, Any], ctx: SettingsContext
+    c: Any,
+    request: web.Request,
+    flow: Flow,
+    method: str,
+    identity: dict[str, Any],
+    ctx: SettingsContext,
+    deliveries: list[dict[str, Any]],
 ) -> web.StreamResponse:
     flow.state, flow.active = "success", method
     flow.fields["identity"] = public_identity(identity)
@@ -112,7 +125,9 @@ async def _succeeded(
         flow.fields["continue_with"] = ctx.continue_with
     flow.ui.messages.append(text.settings_saved())
     flow.ui.reset_secrets()
-    await c.events.closed(flow, "selfservice.settings.succeeded", {"identity_id": identity["id"], "method": method})
+    await c.events.closed(
+        flow, "selfservice.settings.succeeded", {"identity_id": identity["id"], "method": method}, deliveries
+    )
     if flow.type == API or wants_json(request):
         return web.json_response(flow.to_json())
     if flow.return_to:

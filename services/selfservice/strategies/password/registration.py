@@ -10,8 +10,7 @@ from services.selfservice.flows.flow import Flow
 from services.selfservice.flows.registration.strategy import RegistrationOutcome
 from services.selfservice.flows.request import string_field
 from services.selfservice.flows.ui import input_node
-from services.selfservice.traits import trait_errors
-from shared import errors, text
+from shared import text
 
 if TYPE_CHECKING:
     from services.selfservice.strategies.password.strategy import PasswordStrategy
@@ -39,18 +38,9 @@ async def register(strategy: PasswordStrategy, flow: Flow, body: dict[str, Any])
     if (violation := strategy.policy.check(password, identifiers)) is not None:
         flow.ui.add_node_message("password", violation)
         raise FlowInvalid()
-    try:
-        identity = await strategy.identities.create_identity(
-            {
-                "schema_id": strategy.schemas.default_id,
-                "traits": traits,
-                "credentials": {"password": {"config": {"password": password}}},
-            }
-        )
-    except errors.Conflict:
-        flow.ui.messages.append(text.identifier_exists())
-        raise FlowInvalid() from None
-    except errors.BadRequest as exc:
-        trait_errors(flow, exc)
-        raise FlowInvalid() from None
-    return RegistrationOutcome(identity, {"method": "password", "aal": "aal1"})
+    draft = {
+        "schema_id": strategy.schemas.default_id,
+        "traits": traits,
+        "credentials": {"password": {"config": {"password": password}}},
+    }
+    return RegistrationOutcome(draft, {"method": "password", "aal": "aal1"}, persisted=False)

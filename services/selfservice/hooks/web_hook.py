@@ -1,0 +1,99 @@
+"""`web_hook`: calls a third party with a Jsonnet body (Kratos's `selfservice/hook/web_hook.go`).
+
+How it runs follows from its config:
+- interrupting (`response.parse: true` or `can_interrupt: true`): called synchronously *before* the
+  flow's effect (the identity is created, the session issued). Its answer may stop the flow with
+  field messages or, under `response.parse`, change the identity before it is saved (see
+  web_hook_answer.py). A refused, slow or garbled call fails the flow with Kratos's 502/504.
+- plain: called synchronously after the effect, within `webhooks.timeout`. Its answer does not matter
+  to the flow, so a failed call does not fail it: it is logged and handed to reliable delivery.
+- fire-and-forget (`response.ignore: true`): not called here at all. The call goes into the
+  outbox in the same transaction as the flow's final state, and the courier delivers it at least
+  once (services/courier/webhooks/). Kratos sends these from a goroutine and loses them on restart.
+
+The body template receives Kratos's `ctx`: `flow` (with the submitted `transient_payload`, which
+is never stored), `identity`, `session` when there is one, `request_headers` (only those in
+`clients.web_hook.header_allowlist`), `request_method` and `request_url`. `request_cookies` is
+always empty: the user's session and CSRF cookies are not a third party's business.
+A template that raises `error "cancel"` skips the call, as in Kratos."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import aiohttp
+
+from services.selfservice.hooks.registry import Hook, HookContext
+from services.selfservice.hooks.web_hook_answer import WebHookFailed, WebHookTimedOut, apply_answer
+from services.selfservice.hooks.web_hook_calls import WebHooks, WebHookSpec
+from shared.jsonnet import JsonnetError
+from shared.webhooks.command import WebhookRequest
+
+log = logging.getLogger(__name__)
+CANCEL = "RUNTIME ERROR: cancel"  # `error "cancel"` in the template, as _jsonnet reports it
+
+
+def web_hook(deps: Any, config: dict[str, Any]) -> Hook:
+    hooks: WebHooks = deps.web_hooks
+    spec = hooks.spec_for(config)
+
+    async def run(ctx: HookContext) -> None:
+        try:
+            document = await hooks.render(spec, template_context(ctx, hooks))
+        except JsonnetError as exc:
+            if str(exc).split("\n", 1)[0] == CANCEL:
+                return  # the template chose not to call
+            return _failed(spec, f"the body template failed: {exc}")
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:  # a remote template that cannot be fetched
+            return _failed(spec, f"the body template could not be fetched: {exc!r}")
+        if spec.ignore:
+            ctx.deliveries.append(WebhookRequest(spec.key, spec.url, spec.method, document).to_data())
+            return
+        try:
+            answer = await hooks.call(spec, document)
+        except TimeoutError:
+            if spec.interrupts:
+                raise WebHookTimedOut() from None
+            return _retry(spec, document, ctx, "timed out")
+        except (aiohttp.ClientError, OSError) as exc:
+            if spec.interrupts:
+                raise WebHookFailed(f"web hook call failed: {type(exc).__name__}") from None
+            return _retry(spec, document, ctx, repr(exc))
+        if spec.interrupts:
+            apply_answer(answer, ctx.flow, ctx.identity, parse=spec.parse)
+        elif answer.status >= 400:
+            _retry(spec, document, ctx, f"answered {answer.status}")
+
+    return Hook("web_hook", "pre" if spec.interrupts else "post", run)
+
+
+def template_context(ctx: HookContext, hooks: WebHooks) -> dict[str, Any]:
+    request = ctx.request
+    flow = ctx.flow.to_json()
+    if ctx.flow.transient_payload is not None:
+        flow["transient_payload"] = ctx.flow.transient_payload
+    body: dict[str, Any] = {
+        "flow": flow,
+        "identity": ctx.identity,
+        "request_headers": {k: v for k, v in request.headers.items() if k.lower() in hooks.header_allowlist},
+        "request_method": request.method,
+        "request_url": str(request.url),
+        "request_cookies": {},
+    }
+    if ctx.session is not None:
+        body["session"] = ctx.session
+    return body
+
+
+def _failed(spec: WebHookSpec, reason: str) -> None:
+    """Nothing to send: an interrupting hook fails the flow, any other is skipped (and logged)."""
+    log.error("web hook %s: %s", spec.name, reason)
+    if spec.interrupts:
+        raise WebHookFailed("web hook call failed")
+
+
+def _retry(spec: WebHookSpec, document: str | None, ctx: HookContext, reason: str) -> None:
+    """A plain hook whose call failed: delivered later, with the flow's commit, like a fire-and-forget one."""
+    log.warning("web hook %s %s; it will be delivered in the background", spec.name, reason)
+    ctx.deliveries.append(WebhookRequest(spec.key, spec.url, spec.method, document).to_data())

@@ -1,0 +1,90 @@
+"""What an interrupting `web_hook`'s answer does to the flow (Kratos's `parseWebhookResponse`):
+
+- 4xx/5xx with `{"messages":[{"instance_ptr":"#/traits/email","messages":[{id,text,type,context}]}]}`:
+  the flow stops and shows each message on the field the pointer names (or on the whole form);
+- 2xx with `{"identity":{traits?, metadata_public?, metadata_admin?}}` under `response.parse`:
+  the identity is changed before it is saved; an empty or identity-less answer changes nothing;
+- anything else (a 4xx without messages, a body that is not JSON): Kratos's 502."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from services.selfservice.flows.errors import FlowInvalid
+from services.selfservice.flows.flow import Flow
+from services.selfservice.hooks.web_hook_calls import Answer
+from shared import errors
+from shared.text import Message
+
+# What a hook may change about an identity before it is saved. Credentials, state and ids stay
+# the flow's business.
+PATCHABLE = ("traits", "metadata_public", "metadata_admin")
+
+
+class WebHookFailed(errors.WardenError):
+    code = 502
+    default_message = "A third-party upstream service responded improperly."
+
+    def __init__(self, detail: str) -> None:
+        super().__init__("A third-party upstream service responded improperly.", message=detail)
+
+
+class WebHookTimedOut(errors.WardenError):
+    code = 504
+    default_message = "A third-party upstream service did not respond in time."
+
+    def __init__(self) -> None:
+        super().__init__("A third-party upstream service did not respond in time.", message="web hook timed out")
+
+
+def apply_answer(answer: Answer, flow: Flow, identity: dict[str, Any], *, parse: bool) -> None:
+    if answer.status >= 400:
+        messages = _messages(answer.body)
+        if not messages:
+            raise WebHookFailed(f"web hook failed with status code {answer.status}")
+        for pointer, message in messages:
+            flow.ui.add_node_message(pointer, message)
+        raise FlowInvalid()
+    if parse and answer.status != 204 and answer.body.strip():
+        patch = _document(answer.body).get("identity")
+        if isinstance(patch, dict):
+            for key in PATCHABLE:
+                if key in patch:
+                    identity[key] = patch[key]
+
+
+def _document(raw: bytes) -> dict[str, Any]:
+    try:
+        document = json.loads(raw)
+    except ValueError:
+        raise WebHookFailed("web hook response could not be unmarshalled properly from JSON") from None
+    if not isinstance(document, dict):
+        raise WebHookFailed("web hook response is not a JSON object")
+    return document
+
+
+def _messages(raw: bytes) -> list[tuple[str, Message]]:
+    """(node name, message) pairs; the pointer `#/traits/email` names the node `traits.email`."""
+    try:
+        groups = json.loads(raw).get("messages")
+    except (ValueError, AttributeError):
+        return []
+    found: list[tuple[str, Message]] = []
+    for group in groups if isinstance(groups, list) else []:
+        if not isinstance(group, dict) or not isinstance(group.get("messages"), list):
+            continue
+        pointer = str(group.get("instance_ptr") or "#").removeprefix("#").strip("/").replace("/", ".")
+        for detail in group["messages"]:
+            if isinstance(detail, dict) and isinstance(detail.get("text"), str):
+                kind = "error" if detail.get("type") == "error" else "info"
+                context = detail.get("context") if isinstance(detail.get("context"), dict) else {}
+                found.append((pointer, Message(_int(detail.get("id")), detail["text"], kind, context)))
+    return found
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0

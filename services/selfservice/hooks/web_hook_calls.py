@@ -1,0 +1,153 @@
+"""Everything a `web_hook` needs from outside the flow: its config, read and checked once at
+start-up, its body template, and the HTTP call itself (through the service's egress guard).
+
+Local body templates (`file://`, `base64://`) are loaded and syntax-checked at start-up, so a broken
+one stops Warden with the key that names it. Remote ones (`http(s)://`) are fetched when the hook
+runs, as Kratos does, and a failure then is the call's failure."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from services.selfservice.config import FLOW_KINDS
+from shared.config.sources import read_source
+from shared.errors import ConfigError
+from shared.http.egress import MAX_RESPONSE_BYTES, Egress
+from shared.http.outgoing import METHODS_WITH_BODY, encode_body, request_headers
+from shared.jsonnet import JsonnetBody
+from shared.units import parse_duration
+
+log = logging.getLogger(__name__)
+DEFAULT_TIMEOUT = "3s"
+
+
+@dataclass(frozen=True)
+class WebHookSpec:
+    key: str  # the config path of the hook's `config`
+    url: str
+    method: str = "POST"
+    headers: dict[str, str] = field(default_factory=dict)
+    auth: dict[str, Any] | None = None
+    body_url: str | None = None
+    can_interrupt: bool = False
+    parse: bool = False
+    ignore: bool = False
+
+    @property
+    def interrupts(self) -> bool:
+        """Only the answer of such a hook matters to the flow; it runs before the flow's effect."""
+        return (self.parse or self.can_interrupt) and not self.ignore
+
+    @property
+    def name(self) -> str:
+        return self.key
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: bytes
+
+
+class WebHooks:
+    def __init__(
+        self, specs: dict[str, WebHookSpec], bodies: dict[str, JsonnetBody], egress: Egress, timeout: float, allow: Any
+    ) -> None:
+        self._specs = specs  # by the canonical JSON of the hook's config
+        self._bodies = bodies  # local templates by URL
+        self._egress = egress
+        self.timeout = timeout
+        self.header_allowlist = frozenset(h.lower() for h in allow)
+
+    @classmethod
+    async def load(cls, settings: Any, egress: Egress) -> WebHooks:
+        specs: dict[str, WebHookSpec] = {}
+        bodies: dict[str, JsonnetBody] = {}
+        for key, config in _configured_hooks(settings):
+            spec = _spec(key, config)
+            specs.setdefault(_canonical(config), spec)
+            if spec.body_url and not spec.body_url.startswith(("http://", "https://")):
+                bodies.setdefault(spec.body_url, await _local_body(settings, spec.body_url, key))
+        timeout = parse_duration(settings.get("webhooks.timeout") or DEFAULT_TIMEOUT).total_seconds()
+        return cls(specs, bodies, egress, timeout, settings.get("clients.web_hook.header_allowlist") or ())
+
+    def spec_for(self, config: dict[str, Any]) -> WebHookSpec:
+        return self._specs[_canonical(config)]
+
+    async def render(self, spec: WebHookSpec, ctx: dict[str, Any]) -> str | None:
+        """The body for this call (raises JsonnetError for a template that fails on this ctx)."""
+        if spec.body_url is None or spec.method.upper() not in METHODS_WITH_BODY:
+            return None
+        body = self._bodies.get(spec.body_url)
+        if body is None:  # remote: fetched for each call, as Kratos does
+            body = JsonnetBody(await self._egress.fetch_text(spec.body_url), spec.body_url)
+        return body.build(ctx)
+
+    async def call(self, spec: WebHookSpec, document: str | None) -> Answer:
+        """One synchronous call, bounded by `webhooks.timeout` from connect to the last byte read."""
+        headers = request_headers(spec.headers, spec.auth)
+        data = encode_body(document, headers) if document is not None else None
+        async with asyncio.timeout(self.timeout):
+            async with self._egress.request(spec.method.upper(), spec.url, data=data, headers=headers) as response:
+                return Answer(response.status, await response.content.read(MAX_RESPONSE_BYTES))
+
+
+def _configured_hooks(settings: Any) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every `web_hook` entry of every flow's before/after step, global or per method, with its path."""
+    for kind in FLOW_KINDS:
+        for when in ("before", "after"):
+            prefix = f"selfservice.flows.{kind}.{when}"
+            section = settings.get(prefix) or {}
+            lists = [("hooks", section.get("hooks"))]
+            lists += [(f"{m}.hooks", v.get("hooks")) for m, v in section.items() if isinstance(v, dict)]
+            for path, entries in lists:
+                for index, entry in enumerate(entries or []):
+                    if isinstance(entry, dict) and entry.get("hook") == "web_hook":
+                        yield f"{prefix}.{path}.{index}.config", entry.get("config") or {}
+
+
+def _spec(key: str, config: dict[str, Any]) -> WebHookSpec:
+    if not config.get("url"):
+        raise ConfigError(f"config: {_shown(key)}.url: a web_hook needs a URL")
+    response = config.get("response") or {}
+    body = config.get("body")
+    if body and "://" not in body:  # Kratos's deprecated bare path
+        body = f"file://{body}"
+    return WebHookSpec(
+        key=key,
+        url=str(config["url"]),
+        method=str(config.get("method") or "POST").upper(),
+        headers=dict(config.get("headers") or {}),
+        auth=config.get("auth"),
+        body_url=body or None,
+        can_interrupt=bool(config.get("can_interrupt", False)),
+        parse=bool(response.get("parse", False)),
+        ignore=bool(response.get("ignore", False)),
+    )
+
+
+async def _local_body(settings: Any, url: str, key: str) -> JsonnetBody:
+    source = await read_source(url, settings, _no_fetch, f"{_shown(key)}.body")
+    try:
+        return JsonnetBody(source, url)
+    except RuntimeError as exc:  # _jsonnet's error for a program that does not parse
+        raise ConfigError(f"config: {_shown(key)}.body: the Jsonnet body does not parse: {exc}") from None
+
+
+def _shown(key: str) -> str:
+    """`a.hooks.0.config` as config errors spell paths: `a.hooks[0].config`."""
+    return re.sub(r"\.(\d+)(?=\.|$)", r"[\1]", key)
+
+
+async def _no_fetch(url: str) -> str:
+    raise AssertionError(f"a local template was to be fetched: {url}")
+
+
+def _canonical(config: dict[str, Any]) -> str:
+    return json.dumps(config, sort_keys=True, separators=(",", ":"))

@@ -1,0 +1,187 @@
+"""`web_hook` with real HTTP receivers on loopback, through Warden's native registration flow:
+a Kratos-style Jsonnet body, an interrupting hook that refuses a registration with a field message,
+a parse hook that sets `metadata_public`, and a broken interrupting hook failing the flow cleanly."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import urllib3
+
+from tests.conftest import unique
+from tests.factories import ThreadedWarden, running_warden
+from tests.selfservice_helpers import PASSWORD, selfservice_settings
+from tests.webhook_receiver import Received, WebhookReceiver
+
+# As Kratos's documentation writes them: the identity after it was saved, the transient payload
+# the client sent, and the request the flow came from.
+KRATOS_STYLE_BODY = """function(ctx) {
+  userId: ctx.identity.id,
+  traits: { email: ctx.identity.traits.email },
+  flowId: ctx.flow.id,
+  [if "transient_payload" in ctx.flow && ctx.flow.transient_payload != null then "campaign"]:
+    ctx.flow.transient_payload.campaign,
+  method: ctx.request_method,
+  url: ctx.request_url,
+  headers: ctx.request_headers,
+  cookies: ctx.request_cookies,
+}
+"""
+CHECK_BODY = "function(ctx) { email: ctx.identity.traits.email, has_id: 'id' in ctx.identity }"
+REFUSAL = {
+    "messages": [
+        {
+            "instance_ptr": "#/traits/email",
+            "messages": [{"id": 4000901, "text": "This address is on our block list.", "type": "error", "context": {}}],
+        }
+    ]
+}
+
+
+def answer(request: Received) -> tuple[int, Any, dict[str, str]]:
+    if request.path != "/check":
+        return 200, None, {}
+    email = request.json()["email"]
+    if email.startswith("blocked"):
+        return 409, REFUSAL, {}
+    if email.startswith("vip"):
+        return 200, {"identity": {"metadata_public": {"plan": "vip"}}}, {}
+    if email.startswith("broken"):
+        return 500, "<html>oops</html>", {}
+    return 204, None, {}
+
+
+@pytest.fixture(scope="module")
+def receiver() -> Iterator[WebhookReceiver]:
+    found = WebhookReceiver(answer).start()
+    yield found
+    found.close()
+
+
+@pytest.fixture(scope="module")
+def warden(receiver: WebhookReceiver, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadedWarden]:
+    directory = tmp_path_factory.mktemp("web-hooks")
+    (directory / "created.jsonnet").write_text(KRATOS_STYLE_BODY)
+    hooks = [
+        {
+            "hook": "web_hook",
+            "config": {
+                "url": receiver.url("/check"),
+                "method": "POST",
+                "body": "base64://" + base64.b64encode(CHECK_BODY.encode()).decode(),
+                "response": {"parse": True},
+            },
+        },
+        {"hook": "session"},
+        {
+            "hook": "web_hook",
+            "config": {
+                "url": receiver.url("/created"),
+                "method": "POST",
+                "body": "file://created.jsonnet",
+                "auth": {"type": "api_key", "config": {"name": "X-Api-Key", "value": "hook-key", "in": "header"}},
+            },
+        },
+    ]
+    flows = {"registration": {"ui_url": "http://127.0.0.1:4455/registration", "after": {"password": {"hooks": hooks}}}}
+    settings = selfservice_settings(directory, f"sqlite://{directory}/warden.sqlite", session_hook=False, flows=flows)
+    with running_warden(settings) as running:
+        yield running
+
+
+def register(warden: ThreadedWarden, email: str, **extra: Any) -> tuple[int, dict[str, Any]]:
+    flow = urllib3.request("GET", f"{warden.public_url}/self-service/registration/api").json()
+    response = urllib3.request(
+        "POST",
+        f"{warden.public_url}/self-service/registration?flow={flow['id']}",
+        json={"method": "password", "traits": {"email": email}, "password": PASSWORD, **extra},
+        headers={"User-Agent": "hook-tests/1.0"},
+    )
+    return response.status, json.loads(response.data)
+
+
+def identity(warden: ThreadedWarden, identity_id: str) -> dict[str, Any]:
+    return urllib3.request("GET", f"{warden.admin_url}/admin/identities/{identity_id}").json()
+
+
+def identities_with(warden: ThreadedWarden, email: str) -> list[dict[str, Any]]:
+    return urllib3.request(
+        "GET", f"{warden.admin_url}/admin/identities", fields={"credentials_identifier": email}
+    ).json()
+
+
+def test_the_body_is_rendered_from_a_kratos_style_jsonnet_template(
+    warden: ThreadedWarden, receiver: WebhookReceiver
+) -> None:
+    email = f"{unique('plain')}@example.com"
+    status, body = register(warden, email, transient_payload={"campaign": "spring"})
+    assert status == 200, body
+    [sent] = [r for r in receiver.requests("/created") if r.json()["traits"]["email"] == email]
+    assert sent.method == "POST" and sent.headers["X-Api-Key"] == "hook-key"
+    assert sent.headers["Content-Type"] == "application/json"
+    document = sent.json()
+    assert document["userId"] == body["identity"]["id"] and document["campaign"] == "spring"
+    assert document["method"] == "POST" and "/self-service/registration?flow=" in document["url"]
+    assert document["headers"]["User-Agent"] == "hook-tests/1.0", "allow-listed headers are forwarded"
+    assert document["cookies"] == {}, "the user's cookies stay home"
+    flow = urllib3.request(
+        "GET", f"{warden.public_url}/self-service/registration/flows", fields={"id": document["flowId"]}
+    ).json()
+    assert "transient_payload" not in json.dumps(flow), "the transient payload is never stored"
+
+
+def test_an_interrupting_hook_refuses_a_registration_with_a_field_message(
+    warden: ThreadedWarden, receiver: WebhookReceiver
+) -> None:
+    email = f"blocked-{unique('u')}@example.com"
+    status, flow = register(warden, email)
+    assert status == 400, flow
+    [email_node] = [n for n in flow["ui"]["nodes"] if n["attributes"].get("name") == "traits.email"]
+    assert email_node["messages"] == [{"id": 4000901, "text": "This address is on our block list.", "type": "error"}]
+    assert identities_with(warden, email) == [], "a refused identity is never saved"
+    [check] = [r for r in receiver.requests("/check") if r.json()["email"] == email]
+    assert check.json()["has_id"] is False, "the hook ran before the identity existed"
+    assert not [r for r in receiver.requests("/created") if r.json()["traits"]["email"] == email]
+
+
+def test_a_parse_hook_sets_metadata_public_before_the_identity_is_saved(warden: ThreadedWarden) -> None:
+    status, body = register(warden, f"vip-{unique('u')}@example.com")
+    assert status == 200, body
+    assert identity(warden, body["identity"]["id"])["metadata_public"] == {"plan": "vip"}
+    assert body["session"]["identity"]["metadata_public"] == {"plan": "vip"}
+
+
+def test_an_interrupting_hook_that_answers_garbage_fails_the_flow_with_a_kratos_error(warden: ThreadedWarden) -> None:
+    email = f"broken-{unique('u')}@example.com"
+    status, body = register(warden, email)
+    assert status == 502, body
+    assert (
+        body["error"]["code"] == 502
+        and body["error"]["reason"] == "A third-party upstream service responded improperly."
+    )
+    assert identities_with(warden, email) == []
+
+
+def test_a_broken_local_template_fails_start_up(tmp_path: Path) -> None:
+    from shared.errors import ConfigError
+
+    hooks = [
+        {
+            "hook": "web_hook",
+            "config": {
+                "url": "https://example.com/",
+                "method": "POST",
+                "body": "base64://" + base64.b64encode(b"function(ctx) {").decode(),
+            },
+        }
+    ]
+    flows = {"registration": {"after": {"hooks": hooks}}}
+    settings = selfservice_settings(tmp_path, f"sqlite://{tmp_path}/w.sqlite", flows=flows)
+    with pytest.raises(ConfigError, match=r"selfservice\.flows\.registration\.after\.hooks\[0\]\.config\.body"):
+        with running_warden(settings):
+            pass

@@ -1,0 +1,93 @@
+"""A real HTTP receiver for web hook tests, on loopback, on an event loop of its own (the test's
+thread blocks on Warden). It records every request and answers with `answer(request_record)`,
+which returns (status, JSON body or None, headers). `stop()` closes the port (the receiver is down)
+and `start()` opens the same port again."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from tests.conftest import free_port
+
+
+@dataclass
+class Received:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+Answer = tuple[int, Any, dict[str, str]]
+
+
+@dataclass
+class WebhookReceiver:
+    answer: Callable[[Received], Answer] = lambda _r: (200, None, {})
+    port: int = field(default_factory=free_port)
+    received: list[Received] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._thread.start()
+        self._runner: web.AppRunner | None = None
+        self._lock = threading.Lock()
+
+    def url(self, path: str = "/hook") -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        record = Received(request.method, request.path, dict(request.headers), await request.read())
+        with self._lock:
+            self.received.append(record)
+        status, body, headers = self.answer(record)
+        text = None if body is None else json.dumps(body)
+        return web.Response(status=status, text=text, content_type="application/json", headers=headers)
+
+    async def _start(self) -> None:
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", self.port, reuse_address=True).start()
+
+    async def _stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    def start(self) -> WebhookReceiver:
+        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(10)
+        return self
+
+    def stop(self) -> None:
+        asyncio.run_coroutine_threadsafe(self._stop(), self._loop).result(10)
+
+    def close(self) -> None:
+        self.stop()
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(5)
+        self._loop.close()
+
+    def requests(self, path: str | None = None) -> list[Received]:
+        with self._lock:
+            return [r for r in self.received if path is None or r.path == path]
+
+    def wait_for(self, count: int, path: str | None = None, timeout: float = 30) -> list[Received]:
+        deadline = time.monotonic() + timeout
+        while len(found := self.requests(path)) < count:
+            assert time.monotonic() < deadline, f"{len(found)} of {count} calls arrived at {path or 'the receiver'}"
+            time.sleep(0.05)
+        return found
