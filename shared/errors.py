@@ -89,8 +89,12 @@ class TooManyRequests(WardenError):
 
 
 class ServiceUnavailable(WardenError):
+    """A dependency (database, broker, cache, another service) is down or overloaded: the client may
+    try again after `retry_after` seconds, which travels as the Retry-After header."""
+
     code = 503
     default_message = "The service is temporarily unavailable"
+    retry_after: int = 1
 
 
 class ConfigError(Exception):

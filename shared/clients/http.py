@@ -60,12 +60,27 @@ class InternalHttp:
                 headers={INTERNAL_TOKEN_HEADER: self._token},
                 timeout=self._timeout,
             ) as response:
-                payload = await response.json(content_type=None) if response.content_length != 0 else None
+                if response.status >= 500:  # often a proxy's HTML page (nginx's 502), never our JSON to read
+                    raise _error(response.status, None)
+                payload = await _json(response)
                 if response.status < 400:
                     return payload
                 raise _error(response.status, payload)
-        except (TimeoutError, aiohttp.ClientConnectionError) as exc:
+        except (TimeoutError, aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as exc:
             raise errors.ServiceUnavailable(f"{method} {path}: {type(exc).__name__}") from exc
+
+
+async def _json(response: aiohttp.ClientResponse) -> Any:
+    """The body as JSON; an answer that is not JSON did not come from a Warden service (a proxy or
+    load balancer in between answered), so the service is as good as unreachable."""
+    if response.content_length == 0 or response.status == 204:
+        return None
+    if response.content_type != "application/json":
+        raise errors.ServiceUnavailable(f"internal call answered {response.status} with {response.content_type}")
+    try:
+        return await response.json()
+    except ValueError as exc:
+        raise errors.ServiceUnavailable(f"internal call answered {response.status} with malformed JSON") from exc
 
 
 def _error(status: int, payload: Any) -> errors.WardenError:

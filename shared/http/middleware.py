@@ -10,6 +10,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 
+import sqlalchemy.exc
 from aiohttp import web
 
 from shared import errors
@@ -24,6 +25,16 @@ REQUEST_ID_HEADER = "X-Request-Id"
 _COMMON_HEADERS = {"Server": "Warden", "X-Content-Type-Options": "nosniff"}
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+# OSError covers refused and reset connections and socket timeouts; SQLAlchemy's TimeoutError is an
+# exhausted pool, OperationalError and InterfaceError a database that dropped or refused us.
+_UNREACHABLE = (
+    OSError,
+    errors.BusUnavailable,
+    errors.CacheUnavailable,
+    sqlalchemy.exc.OperationalError,
+    sqlalchemy.exc.InterfaceError,
+    sqlalchemy.exc.TimeoutError,
+)
 
 
 def error_response(error: errors.WardenError, request: web.Request) -> web.Response:
@@ -31,9 +42,22 @@ def error_response(error: errors.WardenError, request: web.Request) -> web.Respo
     if rid := request_id.get():
         body["error"]["request"] = rid
     response = web.json_response(body, status=error.code)
-    if isinstance(error, errors.TooManyRequests):
+    if isinstance(error, errors.TooManyRequests | errors.ServiceUnavailable):
         response.headers["Retry-After"] = str(error.retry_after)
     return response
+
+
+def dependency_down(exc: BaseException) -> bool:
+    """An exception that says a dependency could not be reached or has gone away (refused, reset,
+    timed out, a pool connection invalidated, a pool exhausted), not that Warden has a bug."""
+    seen: BaseException | None = exc
+    for _ in range(5):  # the cause chain: SQLAlchemy wraps the driver's error, which wraps the socket's
+        if seen is None:
+            return False
+        if isinstance(seen, _UNREACHABLE) or getattr(seen, "connection_invalidated", False):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _from_http_exception(exc: web.HTTPException) -> errors.WardenError:
@@ -54,7 +78,12 @@ async def render_errors(request: web.Request, handler: Handler) -> web.StreamRes
         if exc.status < 400:  # redirects travel as exceptions in aiohttp
             raise
         return error_response(_from_http_exception(exc), request)
-    except Exception:
+    except Exception as exc:
+        if dependency_down(exc):
+            log.warning(
+                "a dependency is unavailable answering %s %s: %s", request.method, request.path, type(exc).__name__
+            )
+            return error_response(errors.ServiceUnavailable("a dependency is unavailable, try again shortly"), request)
         log.exception("unexpected error answering %s %s", request.method, request.path)
         return error_response(errors.WardenError(), request)
 

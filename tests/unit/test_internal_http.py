@@ -104,3 +104,37 @@ async def test_timeout_and_refused_connection_are_service_unavailable(
         await InternalHttp(nobody, TOKEN, session, retries=1, backoff_seconds=0.01).call(
             "GET", "/internal/identity/info"
         )
+
+
+NGINX_502 = b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n</body>\r\n</html>\r\n"
+
+
+async def test_finding_16_a_proxys_html_error_page_is_service_unavailable_not_a_json_error(
+    session: aiohttp.ClientSession,
+) -> None:
+    """Review finding 16: behind nginx, a replica that is down answers nginx's HTML 502; reading it
+    as JSON raised a decoding error that became a 500. It is the dependency being down: a 503."""
+    calls = 0
+
+    async def bad_gateway(_r: web.Request) -> web.Response:
+        nonlocal calls
+        calls += 1
+        return web.Response(status=502, body=NGINX_502, content_type="text/html")
+
+    async def html_ok(_r: web.Request) -> web.Response:
+        return web.Response(status=200, body=b"<html>maintenance</html>", content_type="text/html")
+
+    app = web.Application()
+    app.router.add_get("/internal/identity/info", bad_gateway)
+    app.router.add_get("/internal/identity/html", html_ok)
+    test_server = TestServer(app)
+    await test_server.start_server()
+    try:
+        http = InternalHttp(str(test_server.make_url("")), TOKEN, session, retries=1, backoff_seconds=0.01)
+        with pytest.raises(errors.ServiceUnavailable) as down:
+            await http.call("GET", "/internal/identity/info")
+        assert calls == 2 and down.value.retry_after >= 1  # retried once, as an idempotent call may be
+        with pytest.raises(errors.ServiceUnavailable, match="text/html"):
+            await http.call("GET", "/internal/identity/html")
+    finally:
+        await test_server.close()
