@@ -62,10 +62,11 @@ class SessionManager:
     async def whoami(self, token: str, required_aal: str | None = None) -> CachedSession:
         """The ready-to-send answer for a session token, or NoActiveSession / Aal2Required."""
         digest = token_hash(token)
-        entry = await self._cache.get(digest)
+        lookup = await self._cache.get(digest)
+        entry = lookup.entry
         if entry is None or not entry.fresh():
             entry = await self._load(digest)
-            await self._cache.put(digest, entry)
+            await self._cache.put(digest, entry, lookup)
         self._require_aal(entry, required_aal or self.config.required_aal)
         return entry
 

@@ -9,6 +9,7 @@ from sqlalchemy import MetaData
 
 from services.session.api import admin, public
 from services.session.cache import SessionCache
+from services.session.cache_generation import CacheGenerations
 from services.session.check import SessionChecker
 from services.session.config import SessionConfig
 from services.session.consumers import identity_changes
@@ -48,8 +49,12 @@ async def build(infra: Infrastructure) -> ServiceRuntime:
             "config: services.identity.internal_url: the session service needs to reach the identity service"
         )
     config = SessionConfig.from_settings(infra.settings)
-    session_cache = SessionCache(infra.cache, config.cache_ttl_seconds)
-    manager = SessionManager(core.uow, SessionRepository(session_tables(MetaData())), session_cache, identities, config)
+    tables = session_tables(MetaData())
+    session_cache = SessionCache(
+        infra.cache, config.cache_ttl_seconds, CacheGenerations(core.uow, tables.cache_generation)
+    )
+    await session_cache.start()
+    manager = SessionManager(core.uow, SessionRepository(tables), session_cache, identities, config)
     internal = SessionInternalApi(manager)
     checker = SessionChecker(manager, dict(config.check_headers))
     signer = session_cookie_signer(infra.settings)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Boolean, Column, DateTime, ForeignKey, MetaData, String, Table, Text
+from sqlalchemy import BigInteger, Boolean, Column, DateTime, ForeignKey, Integer, MetaData, String, Table, Text
 
 
 @dataclass(frozen=True)
 class SessionTables:
     sessions: Table
     devices: Table
+    cache_generation: Table
 
 
 def session_tables(metadata: MetaData) -> SessionTables:
@@ -39,4 +40,10 @@ def session_tables(metadata: MetaData) -> SessionTables:
         Column("user_agent", String(512), nullable=True),
         Column("location", String(255), nullable=True),
     )
-    return SessionTables(sessions, devices)
+    cache_generation = Table(
+        "session_cache_generation",
+        metadata,
+        Column("id", Integer, primary_key=True, autoincrement=False),
+        Column("generation", BigInteger, nullable=False),
+    )
+    return SessionTables(sessions, devices, cache_generation)

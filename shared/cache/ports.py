@@ -6,12 +6,24 @@ caller to the database. Adapters raise `CacheUnavailable` when the cache cannot 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol
 
 
 class Cache(Protocol):
     async def get(self, key: str) -> bytes | None: ...
+
+    async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
+        """The values of several keys in one round trip (None for each missing one)."""
+        ...
+
+    async def set_many(self, items: Mapping[str, bytes], ttl_seconds: float) -> None: ...
+
+    async def set_if(self, key: str, value: bytes, ttl_seconds: float, expected: Mapping[str, bytes | None]) -> bool:
+        """Sets `key` only if every key of `expected` holds exactly the value given (None: absent),
+        checked and written in one atomic step; True if it was written. A writer that read some
+        keys, did slow work, and must not overwrite what a later change decided uses this."""
+        ...
 
     async def set(self, key: str, value: bytes, ttl_seconds: float) -> None: ...
 

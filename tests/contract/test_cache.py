@@ -60,6 +60,23 @@ async def test_delete_and_delete_many(cache: Cache) -> None:
     assert [await cache.get(k) for k in ("a", "b", "c")] == [None, None, b"c"]
 
 
+async def test_get_many_and_set_many(cache: Cache) -> None:
+    await cache.set_many({"a": b"1", "b": b"2"}, ttl_seconds=30)
+    assert await cache.get_many(["a", "missing", "b"]) == [b"1", None, b"2"]
+    await cache.set_many({}, ttl_seconds=30)
+
+
+async def test_set_if_writes_only_while_the_watched_keys_hold_what_was_read(cache: Cache) -> None:
+    assert await cache.set_if("entry", b"v1", 30, {"stamp": None, "generation": None})
+    assert await cache.get("entry") == b"v1"
+    await cache.set_many({"stamp": b"s1"}, ttl_seconds=30)
+    assert not await cache.set_if("entry", b"stale", 30, {"stamp": None}), "the stamp changed since the read"
+    assert not await cache.set_if("entry", b"stale", 30, {"stamp": b"other"})
+    assert await cache.get("entry") == b"v1"
+    assert await cache.set_if("entry", b"v2", 30, {"stamp": b"s1"})
+    assert await cache.get("entry") == b"v2"
+
+
 async def test_healthy(cache: Cache) -> None:
     assert await cache.healthy()
 

@@ -346,3 +346,27 @@ async def test_a_session_key_of_another_redis_type_is_a_miss(
         redis_client.hset(key, "written", "by something else")
         redis_client.pexpire(key, 60_000)
         assert await api.whoami(token) == (200, body)
+
+
+async def test_finding_5_a_revocation_during_a_redis_outage_survives_a_restart_of_the_session_process(
+    tmp_path: Path, any_dsn: str, redis_prefix: str, proxy: ThreadedTcpProxy, redis_client: redis_sync.Redis
+) -> None:
+    """The revoking process stops before Redis returns: the new process (which never saw the failed
+    drop) must still clear the stale entry before trusting the cache."""
+    settings = warden_settings(tmp_path, any_dsn, f"redis://127.0.0.1:{proxy.port}/0", redis_prefix)
+    async with aiohttp.ClientSession() as http:
+        with running_warden(settings) as first:
+            api = api_for(http, first)
+            session_id, token = await api.issue(await api.create_identity())
+            _, bystander = await api.issue(await api.create_identity())
+            assert await api.whoami_status(token) == 200
+            assert await api.whoami_status(bystander) == 200
+            assert redis_client.exists(cache_key(redis_prefix, token)), "cached before the outage"
+            proxy.refuse()
+            await api.revoke(session_id)
+            assert await api.whoami_status(token) == 401
+        with running_warden(settings) as second:  # restarted while Redis is still unreachable
+            api = api_for(http, second)
+            proxy.restore()
+            assert await api.whoami_status(token) == 401, "the restarted process served the revoked session"
+            assert await api.whoami_status(bystander) == 200

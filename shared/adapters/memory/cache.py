@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 
 class InMemoryCache:
@@ -26,6 +26,28 @@ class InMemoryCache:
             self._entries.pop(key, None)
             return
         self._entries[key] = (value, self._clock() + ttl_seconds)
+
+    async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
+        return [await self.get(key) for key in keys]
+
+    async def set_many(self, items: Mapping[str, bytes], ttl_seconds: float) -> None:
+        for key, value in items.items():
+            await self.set(key, value, ttl_seconds)
+
+    async def set_if(self, key: str, value: bytes, ttl_seconds: float, expected: Mapping[str, bytes | None]) -> bool:
+        # No await between the check and the write: atomic on the one event loop that owns this cache.
+        for watched, wanted in expected.items():
+            if self._live(watched) != wanted:
+                return False
+        if ttl_seconds <= 0:
+            self._entries.pop(key, None)
+        else:
+            self._entries[key] = (value, self._clock() + ttl_seconds)
+        return True
+
+    def _live(self, key: str) -> bytes | None:
+        entry = self._entries.get(key)
+        return entry[0] if entry is not None and self._clock() < entry[1] else None
 
     async def delete(self, key: str) -> None:
         self._entries.pop(key, None)

@@ -3,19 +3,35 @@ Warden installations, or tests, can share one Redis without touching each other'
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 
 from shared.adapters.redis.client import UNREACHABLE as _UNREACHABLE
 from shared.adapters.redis.client import redis_client
 from shared.errors import CacheUnavailable
 
 _CLEAR_BATCH = 500
+# KEYS[1] the key to set, KEYS[2..] the watched keys; ARGV[1] value, ARGV[2] ttl (ms), ARGV[3..]
+# what each watched key must hold: "=" and the value, or "!" for absent.
+_SET_IF = """
+for i = 2, #KEYS do
+  local current = redis.call('GET', KEYS[i])
+  local wanted = ARGV[i + 1]
+  if wanted == '!' then
+    if current then return 0 end
+  elseif (not current) or ('=' .. current) ~= wanted then
+    return 0
+  end
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
+"""
 
 
 class RedisCache:
     def __init__(self, url: str, prefix: str = "warden:", timeout_seconds: float = 0.5) -> None:
         self._client = redis_client(url, timeout_seconds)
         self._prefix = prefix
+        self._set_if = self._client.register_script(_SET_IF)
 
     def _key(self, key: str) -> str:
         return self._prefix + key
@@ -34,6 +50,36 @@ class RedisCache:
             await self._client.set(self._key(key), value, px=max(1, int(ttl_seconds * 1000)))
         except _UNREACHABLE as exc:
             raise CacheUnavailable(str(exc)) from exc
+
+    async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
+        try:
+            return list(await self._client.mget([self._key(k) for k in keys]))
+        except _UNREACHABLE as exc:
+            raise CacheUnavailable(str(exc)) from exc
+
+    async def set_many(self, items: Mapping[str, bytes], ttl_seconds: float) -> None:
+        if not items:
+            return
+        try:
+            async with self._client.pipeline(transaction=False) as pipe:
+                for key, value in items.items():
+                    pipe.set(self._key(key), value, px=max(1, int(ttl_seconds * 1000)))
+                await pipe.execute()
+        except _UNREACHABLE as exc:
+            raise CacheUnavailable(str(exc)) from exc
+
+    async def set_if(self, key: str, value: bytes, ttl_seconds: float, expected: Mapping[str, bytes | None]) -> bool:
+        if ttl_seconds <= 0:
+            return False
+        wanted = [b"!" if v is None else b"=" + v for v in expected.values()]
+        try:
+            written = await self._set_if(
+                keys=[self._key(key), *(self._key(k) for k in expected)],
+                args=[value, max(1, int(ttl_seconds * 1000)), *wanted],
+            )
+        except _UNREACHABLE as exc:
+            raise CacheUnavailable(str(exc)) from exc
+        return bool(written)
 
     async def delete(self, key: str) -> None:
         await self.delete_many([key])
