@@ -115,6 +115,10 @@ class WardenProcess:
             await web.TCPSite(runner, serve.host or "0.0.0.0", serve.port).start()
             self._runners[port] = runner
 
+    def internal_api(self, name: str) -> Any:
+        """The in-process adapter of a service's client Protocol, once the service is built here."""
+        return next(r.internal_api for r in self._runtimes if r.name == name)
+
     def url(self, port: str) -> str:
         """The address a port really listens on (useful when the configured port is 0)."""
         runner = self._runners.get(port)

@@ -7,6 +7,7 @@ re-hashed with the configured hasher at the next successful login.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any, Protocol
 
@@ -92,3 +93,16 @@ def _replaced(kind: str, config: dict[str, Any], current: Credential | None, ver
     if current is None:
         return Credential(type=kind, identifiers=(), config=config, version=version)
     return replace(current, config=config, version=version, updated_at=now())
+
+
+# Types whose identifiers are derived (from the traits through the schema, or from the OIDC/SAML
+# providers in the config); the others (passkey user handles, …) are stored as the method gives them.
+DERIVED_IDENTIFIERS = frozenset(
+    {CredentialType.PASSWORD, CredentialType.WEBAUTHN, CredentialType.CODE, CredentialType.OIDC, CredentialType.SAML}
+)
+
+
+def with_identifiers(credential: Credential, identifiers: Sequence[str]) -> Credential:
+    if credential.type in DERIVED_IDENTIFIERS:
+        raise MalformedBody(f"the identifiers of a {credential.type} credential are derived, not given")
+    return replace(credential, identifiers=tuple(dict.fromkeys(identifiers)))

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from typing import Any
 
 from aiohttp import web
@@ -88,8 +89,18 @@ class IdentityInternalApi(ServiceInfo):
             "version": credential.version,
         }
 
-    async def update_credential(self, identity_id: str, credential_type: str, config: dict[str, Any]) -> dict[str, Any]:
-        return admin_view(await self._manager.set_credential(identity_id, credential_type, config), self._schema_url)
+    async def update_credential(
+        self,
+        identity_id: str,
+        credential_type: str,
+        config: dict[str, Any],
+        identifiers: Sequence[str] | None = None,
+    ) -> dict[str, Any]:
+        updated = await self._manager.set_credential(identity_id, credential_type, config, identifiers)
+        return admin_view(updated, self._schema_url)
+
+    async def find_by_credential_identifier(self, credential_type: str, identifier: str) -> dict[str, Any] | None:
+        return self._view(await self._manager.find_by_identifier(credential_type, identifier))
 
     async def find_by_credential_identifier(self, credential_type: str, identifier: str) -> dict[str, Any] | None:
         return self._view(await self._manager.find_by_identifier(credential_type, identifier))
@@ -164,10 +175,25 @@ def _update_credential(c: Any):  # type: ignore[no-untyped-def]
         body = await read_json(request)
         if not isinstance(body, dict) or not isinstance(body.get("config"), dict):
             raise MalformedBody("the body needs a config object")
+        identifiers = body.get("identifiers")
+        if identifiers is not None and (
+            not isinstance(identifiers, list) or not all(isinstance(i, str) and i for i in identifiers)
+        ):
+            raise MalformedBody("identifiers must be a list of non-empty strings")
         result = await c.internal.update_credential(
-            request.match_info["id"], request.match_info["type"], body["config"]
+            request.match_info["id"], request.match_info["type"], body["config"], identifiers
         )
         return web.json_response(result)
+
+    return handler
+
+
+def _find_by_credential(c: Any):  # type: ignore[no-untyped-def]
+    async def handler(request: web.Request) -> web.Response:
+        credential_type, identifier = await _fields(request, "type", "identifier")
+        return web.json_response(
+            {"identity": await c.internal.find_by_credential_identifier(credential_type, identifier)}
+        )
 
     return handler
 
@@ -205,6 +231,7 @@ ROUTES = [
     Route("internal", "POST", f"{BASE}/password/verify", _verify_password),
     Route("internal", "GET", f"{BASE}/identities/{{id}}/credentials/{{type}}", _get_credential),
     Route("internal", "PUT", f"{BASE}/identities/{{id}}/credentials/{{type}}", _update_credential),
+    Route("internal", "POST", f"{BASE}/credentials/find", _find_by_credential),
     Route("internal", "POST", f"{BASE}/addresses/verified", _mark_verified),
     Route("internal", "PUT", f"{BASE}/identities/{{id}}/traits", _update_traits),
     Route("internal", "POST", f"{BASE}/addresses/find", _find_by_address),

@@ -10,7 +10,7 @@ from typing import Any
 import jsonpatch
 
 from services.identity.addresses import derive
-from services.identity.credentials import ImportedHashValidator, PasswordHasher, import_credentials
+from services.identity.credentials import ImportedHashValidator, PasswordHasher, import_credentials, with_identifiers
 from services.identity.domain import CredentialType, Identity, State, now
 from services.identity.errors import IdentityNotFound, LastFirstFactor, MalformedBody
 from services.identity.persistence import IdentityRepository
@@ -155,13 +155,18 @@ class IdentityManager:
                 raise LastFirstFactor()
             await self._save(uow, current, replace(current, credentials=credentials, updated_at=now()))
 
-    async def set_credential(self, identity_id: str, kind: str, config: dict[str, Any]) -> Identity:
-        """Replaces one credential's config (a clear-text `password` is hashed first)."""
+    async def set_credential(
+        self, identity_id: str, kind: str, config: dict[str, Any], identifiers: Sequence[str] | None = None
+    ) -> Identity:
+        """Replaces one credential's config (a clear-text `password` is hashed first), and its
+        identifiers when its type takes them as given (see `with_identifiers`)."""
         async with self._uow() as uow:
             current = await self._require(uow, identity_id)
             credentials = await import_credentials(
                 {kind: {"config": config}}, current.credentials, self._hasher, self._validate_hash
             )
+            if identifiers is not None:
+                credentials[kind] = with_identifiers(credentials[kind], identifiers)
             return await self._save(uow, current, self._checked(replace(current, credentials=credentials)))
 
     async def set_traits(self, identity_id: str, traits: Any) -> Identity:

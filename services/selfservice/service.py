@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -29,15 +30,11 @@ from services.selfservice.flows.verification.verifier import Verifier
 from services.selfservice.hooks import HOOKS
 from services.selfservice.hooks.registry import HookRegistry
 from services.selfservice.hooks.web_hook_calls import WebHooks
-from services.selfservice.strategies import enabled_strategies
-from services.selfservice.strategies.code.sender import CodeSender
-from services.selfservice.strategies.code.strategy import CodeStrategy, PasswordlessCodeStrategy
-from services.selfservice.strategies.link.strategy import LinkStrategy
-from services.selfservice.strategies.profile.settings import ProfileStrategy
+from services.selfservice.strategies import METHODS
+from services.selfservice.strategies.registry import Dependencies, Methods, MethodSpec
 from services.selfservice.tables import selfservice_tables
 from services.selfservice.traits import TraitSchemas
 from services.selfservice.ui.handler import ROUTES as UI_ROUTES
-from shared.clients.ports import IdentityClient, SessionClient
 from shared.cookies import CookieConfig, session_cookie_signer
 from shared.errors import ConfigError
 from shared.http.egress import Egress, EgressPolicy
@@ -52,24 +49,12 @@ NAME = "selfservice"
 
 
 @dataclass(frozen=True)
-class Dependencies:
-    """What strategies and hooks are built from."""
-
-    settings: Any
-    config: SelfserviceConfig
-    identities: IdentityClient
-    sessions: SessionClient
-    schemas: TraitSchemas
-    web_hooks: WebHooks
-
-
-@dataclass(frozen=True)
 class AddressFlows:
     """What verification and recovery flows are made with (and the verifier other flows use)."""
 
     config: SelfserviceConfig
     engine: FlowEngine
-    address_strategies: dict[str, Any]
+    address_strategies: dict[str, Any]  # by flow kind: the method `selfservice.flows.<kind>.use` names
     proof: AddressProof
 
 
@@ -82,11 +67,8 @@ class SelfserviceContainer:
     engine: FlowEngine
     events: FlowEvents
     hooks: HookRegistry
-    login_strategies: list[Any]
-    registration_strategies: list[Any]
-    settings_strategies: list[Any]
+    methods: Methods
     address_strategies: dict[str, Any]
-    code_strategy: CodeStrategy
     proof: AddressProof
     verifier: Verifier
     internal: ServiceInfo
@@ -138,7 +120,7 @@ def _configured(settings: Any, path: str) -> Any:
     return node
 
 
-async def build(infra: Infrastructure) -> ServiceRuntime:
+async def build(infra: Infrastructure, method_specs: Sequence[MethodSpec] = METHODS) -> ServiceRuntime:
     core = service_core(NAME, infra)
     settings = infra.settings
     config = SelfserviceConfig.from_settings(settings)
@@ -150,8 +132,10 @@ async def build(infra: Infrastructure) -> ServiceRuntime:
     except BaseException:
         await egress.close()
         raise
-    deps = Dependencies(settings, config, identities, sessions, schemas, web_hooks)
     flows = FlowRepository(selfservice_tables(MetaData()))
+    deps = Dependencies(
+        settings, config, identities, sessions, schemas, web_hooks, core.uow, flows, _pepper(settings, config)
+    )
     cookie = CookieConfig.session_cookie(settings)
     csrf = Csrf(
         config.public_base_url,
@@ -161,18 +145,12 @@ async def build(infra: Infrastructure) -> ServiceRuntime:
         domain=settings.get("cookies.domain"),
     )
     engine = FlowEngine(config, core.uow, flows, csrf, sessions, identities, cookie, session_cookie_signer(settings))
-    code: CodeStrategy = CodeStrategy(config.public_base_url)
-    if settings.get("selfservice.methods.code.passwordless_enabled"):
-        sender = CodeSender.from_settings(settings, core.uow, flows, _pepper(settings, config))
-        code = PasswordlessCodeStrategy(config.public_base_url, identities, schemas, sender)
-    link = LinkStrategy(config.public_base_url)
-    by_use = {"code": code, "link": link}
+    methods = Methods(method_specs, deps)
     address_strategies = {
-        k: by_use[settings.get(f"selfservice.flows.{k}.use") or "code"] for k in ("verification", "recovery")
+        kind: method for kind in ("verification", "recovery") if (method := methods.address_method(kind)) is not None
     }
     proof = _proof(settings, config, core.uow, flows, identities)
     verifier = Verifier(AddressFlows(config, engine, address_strategies, proof))
-    strategies = [*enabled_strategies(deps), *([code] if isinstance(code, PasswordlessCodeStrategy) else [])]
     container = SelfserviceContainer(
         settings=settings,
         config=config,
@@ -181,14 +159,8 @@ async def build(infra: Infrastructure) -> ServiceRuntime:
         engine=engine,
         events=FlowEvents(core.uow, flows),
         hooks=HookRegistry(HOOKS, deps, config),
-        login_strategies=[s for s in strategies if hasattr(s, "populate_login")],
-        registration_strategies=[s for s in strategies if hasattr(s, "populate_registration")],
-        settings_strategies=[
-            ProfileStrategy(identities, schemas, verifier),
-            *(s for s in strategies if hasattr(s, "populate_settings")),
-        ],
+        methods=methods,
         address_strategies=address_strategies,
-        code_strategy=code,
         proof=proof,
         verifier=verifier,
         internal=ServiceInfo(NAME),
@@ -205,27 +177,38 @@ async def cleanup(database: Database, batch: int) -> int:
         return await flows.delete_expired(conn, keep_errors=timedelta(days=7), batch=batch)
 
 
-DEFINITION = ServiceDefinition(
-    name=NAME,
-    migrations=MigrationSet(NAME, Path(__file__).parent / "migrations"),
-    routes=[
-        *map(
-            with_browser_errors,
-            [
-                *LOGIN_ROUTES,
-                *REGISTRATION_ROUTES,
-                *LOGOUT_ROUTES,
-                *SETTINGS_ROUTES,
-                *RECOVERY_ROUTES,
-                *VERIFICATION_ROUTES,
-            ],
-        ),
-        *ERROR_ROUTES,
-        *RECOVERY_ADMIN_ROUTES,
-        info_route(NAME),
-        *UI_ROUTES,
-    ],
-    build=build,
-    depends_on=("identity", "session"),
-    cleanup=cleanup,
-)
+def selfservice_definition(method_specs: Sequence[MethodSpec] = METHODS) -> ServiceDefinition:
+    """The service with these methods (Kratos's list unless a test brings its own): their routes join
+    the flows' in the route table, from which the process, nginx and the Ingress all read."""
+
+    async def build_with_methods(infra: Infrastructure) -> ServiceRuntime:
+        return await build(infra, method_specs)
+
+    return ServiceDefinition(
+        name=NAME,
+        migrations=MigrationSet(NAME, Path(__file__).parent / "migrations"),
+        routes=[
+            *map(
+                with_browser_errors,
+                [
+                    *LOGIN_ROUTES,
+                    *REGISTRATION_ROUTES,
+                    *LOGOUT_ROUTES,
+                    *SETTINGS_ROUTES,
+                    *RECOVERY_ROUTES,
+                    *VERIFICATION_ROUTES,
+                ],
+            ),
+            *ERROR_ROUTES,
+            *RECOVERY_ADMIN_ROUTES,
+            info_route(NAME),
+            *UI_ROUTES,
+            *(route for spec in method_specs for route in spec.routes),
+        ],
+        build=build_with_methods,
+        depends_on=("identity", "session"),
+        cleanup=cleanup,
+    )
+
+
+DEFINITION = selfservice_definition()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -41,9 +42,23 @@ class HttpIdentityClient(HttpServiceClient):
         except NotFound:
             return None
 
-    async def update_credential(self, identity_id: str, credential_type: str, config: dict[str, Any]) -> dict[str, Any]:
+    async def update_credential(
+        self,
+        identity_id: str,
+        credential_type: str,
+        config: dict[str, Any],
+        identifiers: Sequence[str] | None = None,
+    ) -> dict[str, Any]:
         path = f"{BASE}/identities/{quote(identity_id)}/credentials/{quote(credential_type)}"
-        return await self._http.call("PUT", path, {"config": config})
+        body: dict[str, Any] = {"config": config}
+        if identifiers is not None:
+            body["identifiers"] = list(identifiers)
+        return await self._http.call("PUT", path, body)
+
+    async def find_by_credential_identifier(self, credential_type: str, identifier: str) -> dict[str, Any] | None:
+        body = {"type": credential_type, "identifier": identifier}
+        found = await self._http.call("POST", f"{BASE}/credentials/find", body)
+        return found.get("identity")
 
     async def update_traits(self, identity_id: str, traits: dict[str, Any]) -> dict[str, Any]:
         return await self._http.call("PUT", f"{BASE}/identities/{quote(identity_id)}/traits", {"traits": traits})

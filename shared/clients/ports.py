@@ -3,6 +3,7 @@ whether the call crossed HTTP or stayed in the process."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 
@@ -35,8 +36,22 @@ class IdentityClient(ServiceClient, Protocol):
         """One credential with its secret config (TOTP seed, WebAuthn keys): for the service that checks it."""
         ...
 
-    async def update_credential(self, identity_id: str, credential_type: str, config: dict[str, Any]) -> dict[str, Any]:
-        """Sets one credential's config (clear-text `password` is hashed here); returns the identity."""
+    async def update_credential(
+        self,
+        identity_id: str,
+        credential_type: str,
+        config: dict[str, Any],
+        identifiers: Sequence[str] | None = None,
+    ) -> dict[str, Any]:
+        """Sets one credential's config (clear-text `password` is hashed here); returns the identity.
+        `identifiers` are for the types whose identifiers the traits or the config do not give (a
+        passkey's user handle); the others derive theirs and refuse given ones."""
+        ...
+
+    async def find_by_credential_identifier(self, credential_type: str, identifier: str) -> dict[str, Any] | None:
+        """The identity owning a credential of this type with this identifier, exactly as stored (an OIDC
+        `provider:subject`, a WebAuthn user handle, a code address), or None. No throttle and no dummy
+        work: a method that checks a secret after finding its owner pays for its own enumeration defences."""
         ...
 
     async def mark_address_verified(self, via: str, value: str) -> dict[str, Any] | None:

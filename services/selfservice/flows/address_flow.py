@@ -51,7 +51,7 @@ def address_flow_routes(kind: str, succeed: Succeed, *, refuse_sessions: bool) -
             if flow.expired():
                 fresh = await new_address_flow(c, request, kind, flow.type)
                 return await c.engine.replace_expired(request, flow, replacement=fresh)
-            strategy = c.address_strategies[kind]
+            strategy = _strategy(c, kind)
             if request.method == "GET":  # a link (token) or a code link clicked in a mail
                 if "token" not in request.query and kind != "verification":
                     # Recovery codes are typed, never followed: a link carrying one would let an attacker
@@ -95,9 +95,21 @@ def address_flow_routes(kind: str, succeed: Succeed, *, refuse_sessions: bool) -
 
 async def new_address_flow(c: Any, request: web.Request, kind: str, flow_type: str) -> Flow:
     flow = await c.engine.create(request, kind, flow_type)
-    c.address_strategies[kind].populate(flow, kind)
+    strategy = _strategy(c, kind)
+    if kind == "recovery":
+        strategy.populate_recovery(flow)
+    else:
+        strategy.populate_verification(flow)
     await c.engine.insert(flow)
     return flow
+
+
+def _strategy(c: Any, kind: str) -> Any:
+    """The method the flow uses; none while the flow is switched off (a flow made before it was)."""
+    strategy = c.address_strategies.get(kind)
+    if strategy is None:
+        raise FlowDisabled(kind)
+    return strategy
 
 
 async def _redeem(

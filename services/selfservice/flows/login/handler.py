@@ -50,7 +50,7 @@ async def new_login_flow(
     internal: dict[str, Any] | None = None,
 ) -> Flow:
     flow = await c.engine.create(request, KIND, flow_type, **fields)
-    for strategy in c.login_strategies:
+    for strategy in c.methods.login:
         strategy.populate_login(flow)
     if fields["refresh"]:
         flow.ui.messages.append(text.login_refresh_requested())
@@ -107,7 +107,7 @@ STEPS = FlowSteps(
 
 def submit(c: Any):  # type: ignore[no-untyped-def]
     async def handler(request: web.Request) -> web.StreamResponse:
-        return await submit_flow(c, request, STEPS, c.login_strategies)
+        return await submit_flow(c, request, STEPS, c.methods.login)
 
     return handler
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from services.selfservice.flows.flow import Flow
 
@@ -14,6 +14,7 @@ class LoginOutcome:
     method: dict[str, Any]  # {"method": "password", "aal": "aal1"}
 
 
+@runtime_checkable
 class LoginStrategy(Protocol):
     method: str
 

@@ -32,6 +32,9 @@ def _lifespan(raw: Any) -> timedelta | None:
 
 async def _prepare(c: Any, request: web.Request, method: str) -> tuple[Any, dict[str, Any], timedelta, str]:
     body = await read_body(request)
+    strategy = c.methods.recovery.get(method)
+    if strategy is None:
+        raise errors.BadRequest(f"The {method} method is not enabled (selfservice.methods.{method}.enabled).")
     identity = await c.engine.identities.get_identity(str(body.get("identity_id") or ""))
     if identity is None:
         raise errors.NotFound("The requested identity does not exist.", message="Unable to locate the resource")
@@ -52,8 +55,8 @@ async def _prepare(c: Any, request: web.Request, method: str) -> tuple[Any, dict
             lifespan=lifespan,
         )
         flow.state = "sent_email"
-        if method == "code":
-            c.code_strategy.after_sending(flow, "recovery", address)
+        if method == "code":  # a link is followed, not typed: the flow keeps its address form
+            strategy.after_sending(flow, "recovery", address)
         flow.expires_at = max(flow.expires_at, flow.issued_at + lifespan)
         await c.flows.save(uow.connection, flow)
         await uow.commit()

@@ -38,7 +38,7 @@ def _init(flow_type: str):  # type: ignore[no-untyped-def]
 
 async def new_registration_flow(c: Any, request: web.Request, flow_type: str) -> Flow:
     flow = await c.engine.create(request, KIND, flow_type, organization_id=None)
-    for strategy in c.registration_strategies:
+    for strategy in c.methods.registration:
         strategy.populate_registration(flow)
     await c.engine.insert(flow)
     return flow
@@ -73,7 +73,7 @@ STEPS = FlowSteps(
 
 def submit(c: Any):  # type: ignore[no-untyped-def]
     async def handler(request: web.Request) -> web.StreamResponse:
-        return await submit_flow(c, request, STEPS, c.registration_strategies)
+        return await submit_flow(c, request, STEPS, c.methods.registration)
 
     return handler
 

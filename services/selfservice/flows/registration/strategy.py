@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from services.selfservice.flows.flow import Flow
 
@@ -17,6 +17,7 @@ class RegistrationOutcome:
     persisted: bool = True
 
 
+@runtime_checkable
 class RegistrationStrategy(Protocol):
     method: str
 

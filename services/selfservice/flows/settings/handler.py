@@ -29,7 +29,7 @@ async def new_settings_flow(
     flow = await c.engine.create(request, KIND, flow_type, identity=public_identity(identity))
     flow.state = "show_form"
     flow.internal.update(identity_id=identity["id"], session_id=session["id"])
-    for strategy in c.settings_strategies:
+    for strategy in c.methods.settings:
         strategy.populate_settings(flow, identity)
     await c.engine.insert(flow)
     return flow
@@ -87,13 +87,13 @@ def submit(c: Any):  # type: ignore[no-untyped-def]
         c.engine.check_submission(request, flow, body)
         flow.transient_payload = body.get("transient_payload")
         flow.ui.clear_messages()
-        strategy = next((s for s in c.settings_strategies if s.method == body.get("method")), None)
+        strategy = next((s for s in c.methods.settings if s.method == body.get("method")), None)
         if strategy is None:
             flow.ui.messages.append(text.no_settings_strategy())
             return await c.engine.respond_invalid(request, flow)
         if strategy.needs_privileged_session(body, identity) and not _privileged(c, session):
             raise RefreshRequired(_refresh_url(c, flow))
-        ctx = SettingsContext(request, session, identity)
+        ctx = SettingsContext(request, session, identity, c.verifier)
         # Interrupting web hooks may refuse the change; they see the identity as it is now (changes
         # they answer with are not applied to settings yet: see the README's web hook section).
         await c.hooks.run(

@@ -3,19 +3,29 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
+
+from aiohttp import web
 
 from services.selfservice.flows.flow import Flow
 
 
+class AddressVerifier(Protocol):
+    async def send(self, request: web.Request, flow_type: str, addresses: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Verification messages for new addresses; the `show_verification_ui` items to continue with."""
+        ...
+
+
 @dataclass
 class SettingsContext:
-    request: Any
+    request: web.Request
     session: dict[str, Any]
     identity: dict[str, Any]
+    verifier: AddressVerifier  # the flow's, handed over so that methods need not be built after it
     continue_with: list[dict[str, Any]] = field(default_factory=list)
 
 
+@runtime_checkable
 class SettingsStrategy(Protocol):
     method: str
 

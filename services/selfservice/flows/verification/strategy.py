@@ -1,19 +1,16 @@
-"""What a method implements to prove an address for verification and recovery (Kratos's `code` and
-`link` strategies): the form that asks for the address, what the message carries, what comes next."""
+"""What a method implements to prove an address for verification (Kratos's `verification.Strategy`,
+met by the `code` and `link` methods): the form that asks for the address, what the message carries,
+what comes next. Recovery's Protocol (`flows/recovery/strategy.py`) shares the address-proof part."""
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from services.selfservice.flows.flow import Flow
 
 
 class AddressProofStrategy(Protocol):
     method: str  # "code" or "link"
-
-    def populate(self, flow: Flow, kind: str) -> None:
-        """The address form of a new verification or recovery flow."""
-        ...
 
     def after_sending(self, flow: Flow, kind: str, address: str) -> None:
         """The flow once a message went out: a code field and a resend button, or just the notice."""
@@ -25,4 +22,11 @@ class AddressProofStrategy(Protocol):
 
     def template_type(self, kind: str, valid: bool) -> str:
         """Kratos's courier template type, e.g. verification_code_valid or recovery_invalid."""
+        ...
+
+
+@runtime_checkable
+class VerificationStrategy(AddressProofStrategy, Protocol):
+    def populate_verification(self, flow: Flow) -> None:
+        """The address form of a new verification flow."""
         ...

@@ -12,6 +12,7 @@ from services.selfservice.flows.registration.strategy import RegistrationOutcome
 from services.selfservice.flows.ui import input_node
 from services.selfservice.strategies.code import login, registration
 from services.selfservice.strategies.code.sender import CodeSender
+from services.selfservice.strategies.registry import Dependencies, MethodSpec
 from services.selfservice.traits import TraitSchemas
 from shared import text
 from shared.clients.ports import IdentityClient
@@ -23,7 +24,13 @@ class CodeStrategy:
     def __init__(self, public_base_url: str) -> None:
         self._base = public_base_url.rstrip("/")
 
-    def populate(self, flow: Flow, kind: str) -> None:
+    def populate_recovery(self, flow: Flow) -> None:
+        self._populate(flow)
+
+    def populate_verification(self, flow: Flow) -> None:
+        self._populate(flow)
+
+    def _populate(self, flow: Flow) -> None:
         flow.ui.add(
             input_node("code", "email", "email", required=True, autocomplete="email", label=text.label_email()),
             input_node("code", "method", "submit", value="code", label=text.label_continue()),
@@ -91,3 +98,14 @@ class PasswordlessCodeStrategy(CodeStrategy):
 
     async def register(self, flow: Flow, body: dict[str, Any]) -> RegistrationOutcome:
         return await registration.register(self, flow, body)
+
+
+def _build(deps: Dependencies) -> CodeStrategy:
+    if not deps.settings.get("selfservice.methods.code.passwordless_enabled"):
+        return CodeStrategy(deps.config.public_base_url)
+    sender = CodeSender.from_settings(deps.settings, deps.uow, deps.flows, deps.pepper)
+    return PasswordlessCodeStrategy(deps.config.public_base_url, deps.identities, deps.schemas, sender)
+
+
+# Kratos's code method owns the `code` credential (the addresses passwordless login sends codes to).
+SPEC = MethodSpec(id="code", node_group="code", credential_type="code", build=_build, enabled_by_default=True)

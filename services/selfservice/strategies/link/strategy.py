@@ -7,6 +7,7 @@ from urllib.parse import urlencode
 
 from services.selfservice.flows.flow import Flow
 from services.selfservice.flows.ui import input_node
+from services.selfservice.strategies.registry import Dependencies, MethodSpec
 from shared import text
 
 
@@ -16,7 +17,13 @@ class LinkStrategy:
     def __init__(self, public_base_url: str) -> None:
         self._base = public_base_url.rstrip("/")
 
-    def populate(self, flow: Flow, kind: str) -> None:
+    def populate_recovery(self, flow: Flow) -> None:
+        self._populate(flow)
+
+    def populate_verification(self, flow: Flow) -> None:
+        self._populate(flow)
+
+    def _populate(self, flow: Flow) -> None:
         flow.ui.add(
             input_node("link", "email", "email", required=True, autocomplete="email", label=text.label_email()),
             input_node("link", "method", "submit", value="link", label=text.label_submit()),
@@ -32,3 +39,10 @@ class LinkStrategy:
 
     def template_type(self, kind: str, valid: bool) -> str:
         return f"{kind}_{'valid' if valid else 'invalid'}"
+
+
+def _build(deps: Dependencies) -> LinkStrategy:
+    return LinkStrategy(deps.config.public_base_url)
+
+
+SPEC = MethodSpec(id="link", node_group="link", credential_type=None, build=_build, enabled_by_default=False)

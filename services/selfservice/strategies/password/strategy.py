@@ -10,6 +10,7 @@ from services.selfservice.flows.registration.strategy import RegistrationOutcome
 from services.selfservice.flows.settings.strategy import SettingsContext
 from services.selfservice.strategies.password import login, registration, settings
 from services.selfservice.strategies.password.policy import PasswordPolicy
+from services.selfservice.strategies.registry import Dependencies, MethodSpec
 from services.selfservice.traits import TraitSchemas
 from shared.clients.ports import IdentityClient
 
@@ -44,3 +45,10 @@ class PasswordStrategy:
 
     async def update_settings(self, flow: Flow, body: dict[str, Any], ctx: SettingsContext) -> dict[str, Any]:
         return await settings.update(self, flow, body, ctx)
+
+
+def _build(deps: Dependencies) -> PasswordStrategy:
+    return PasswordStrategy(deps.identities, deps.schemas, PasswordPolicy.from_settings(deps.settings))
+
+
+SPEC = MethodSpec(id=METHOD, node_group="password", credential_type="password", build=_build, enabled_by_default=True)

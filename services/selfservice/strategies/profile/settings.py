@@ -9,17 +9,18 @@ from services.selfservice.flows.errors import FlowInvalid
 from services.selfservice.flows.flow import Flow
 from services.selfservice.flows.settings.strategy import SettingsContext
 from services.selfservice.flows.ui import input_node
+from services.selfservice.strategies.registry import Dependencies, MethodSpec
 from services.selfservice.traits import TraitSchemas, trait_errors
 from shared import errors, text
+from shared.clients.ports import IdentityClient
 
 
 class ProfileStrategy:
     method = "profile"
 
-    def __init__(self, identities: Any, schemas: TraitSchemas, verifier: Any) -> None:
+    def __init__(self, identities: IdentityClient, schemas: TraitSchemas) -> None:
         self.identities = identities
         self.schemas = schemas
-        self._verifier = verifier  # sends verification messages for new addresses (when verification is on)
 
     def populate_settings(self, flow: Flow, identity: dict[str, Any]) -> None:
         flow.ui.add(*self.schemas.nodes(identity.get("schema_id"), group="profile", values=identity.get("traits")))
@@ -48,8 +49,15 @@ class ProfileStrategy:
             a for a in updated.get("verifiable_addresses") or [] if a["value"] not in before and not a.get("verified")
         ]
         if fresh:
-            ctx.continue_with += await self._verifier.send(ctx.request, flow.type, fresh)
+            ctx.continue_with += await ctx.verifier.send(ctx.request, flow.type, fresh)
         return updated
+
+
+def _build(deps: Dependencies) -> ProfileStrategy:
+    return ProfileStrategy(deps.identities, deps.schemas)
+
+
+SPEC = MethodSpec(id="profile", node_group="profile", credential_type=None, build=_build, enabled_by_default=True)
 
 
 def _get(values: Any, path: str) -> Any:

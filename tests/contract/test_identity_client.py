@@ -1,0 +1,109 @@
+"""The `IdentityClient` contract every adapter keeps: the internal-HTTP one (another process's view)
+and the in-process one (the all-in-one's), against one running Warden on SQLite. Only the calls the
+self-service methods lean on for credentials: find an identity by (credential type, identifier) for
+any type, and read and write one credential."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from shared import errors
+from shared.clients.http import InternalHttp
+from shared.clients.identity import HttpIdentityClient
+from tests.factories import ThreadedWarden, running_warden, settings_for
+
+TOKEN = "identity-client-contract-token"
+
+
+class Sync:
+    """Runs each call of an async client on the Warden's loop, synchronously, for the test."""
+
+    def __init__(self, warden: ThreadedWarden, client: Any) -> None:
+        self._warden, self._client = warden, client
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._client, name)
+        return lambda *args, **kwargs: self._warden.run(method(*args, **kwargs))
+
+
+@pytest.fixture(scope="module")
+def warden(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadedWarden]:
+    directory: Path = tmp_path_factory.mktemp("identity-client")
+    settings = settings_for(directory, f"sqlite://{directory}/w.sqlite", {"services": {"internal_token": TOKEN}})
+    with running_warden(settings) as running:
+        yield running
+
+
+@pytest.fixture(params=["http", "in_process"])
+def client(request: pytest.FixtureRequest, warden: ThreadedWarden) -> Iterator[Sync]:
+    if request.param == "in_process":
+        yield Sync(warden, warden.process.internal_api("identity"))
+        return
+
+    async def open_session() -> aiohttp.ClientSession:
+        return aiohttp.ClientSession()
+
+    session = warden.run(open_session())
+    try:
+        yield Sync(warden, HttpIdentityClient(InternalHttp(warden.admin_url, TOKEN, session, retries=0)))
+    finally:
+        warden.run(session.close())
+
+
+def _email(client: Sync, name: str) -> str:
+    return f"{name}-{id(client)}@example.org"
+
+
+def test_finds_a_password_holder_by_its_identifier(client: Sync) -> None:
+    email = _email(client, "pw")
+    created = client.create_identity(
+        {
+            "schema_id": "default",
+            "traits": {"email": email},
+            "credentials": {"password": {"config": {"password": "x" * 12}}},
+        }
+    )
+    assert client.find_by_credential_identifier("password", email)["id"] == created["id"]
+    assert client.find_by_credential_identifier("password", "nobody@example.org") is None
+    assert client.find_by_credential_identifier("oidc", email) is None  # the type is part of the key
+
+
+def test_finds_an_oidc_identity_by_provider_and_subject(client: Sync) -> None:
+    subject = f"subject-{id(client)}"
+    providers = [{"provider": "github", "subject": subject}]
+    created = client.create_identity(
+        {
+            "schema_id": "default",
+            "traits": {"email": _email(client, "oidc")},
+            "credentials": {"oidc": {"config": {"providers": providers}}},
+        }
+    )
+    assert client.find_by_credential_identifier("oidc", f"github:{subject}")["id"] == created["id"]
+    assert client.find_by_credential_identifier("oidc", f"google:{subject}") is None
+
+
+def test_writes_and_reads_one_credential_with_given_identifiers(client: Sync) -> None:
+    created = client.create_identity({"schema_id": "default", "traits": {"email": _email(client, "pk")}})
+    handle = f"user-handle-{id(client)}"
+    config = {"credentials": [{"id": "a2V5", "public_key": "cHVi"}], "user_handle": handle}
+    updated = client.update_credential(created["id"], "passkey", config, [handle])
+    assert updated["id"] == created["id"]
+    stored = client.get_credential(created["id"], "passkey")
+    assert stored["config"] == config and stored["identifiers"] == [handle]
+    assert client.find_by_credential_identifier("passkey", handle)["id"] == created["id"]
+    # Rewriting the config without identifiers keeps them.
+    client.update_credential(created["id"], "passkey", {**config, "credentials": []})
+    assert client.get_credential(created["id"], "passkey")["identifiers"] == [handle]
+
+
+def test_derived_identifiers_cannot_be_given(client: Sync) -> None:
+    email = _email(client, "derived")
+    created = client.create_identity({"schema_id": "default", "traits": {"email": email}})
+    with pytest.raises(errors.BadRequest):
+        client.update_credential(created["id"], "password", {"password": "y" * 12}, ["someone-else@example.org"])
+    assert client.find_by_credential_identifier("password", "someone-else@example.org") is None
