@@ -102,9 +102,6 @@ class IdentityInternalApi(ServiceInfo):
     async def find_by_credential_identifier(self, credential_type: str, identifier: str) -> dict[str, Any] | None:
         return self._view(await self._manager.find_by_identifier(credential_type, identifier))
 
-    async def find_by_credential_identifier(self, credential_type: str, identifier: str) -> dict[str, Any] | None:
-        return self._view(await self._manager.find_by_identifier(credential_type, identifier))
-
     async def mark_address_verified(self, via: str, value: str) -> dict[str, Any] | None:
         return self._view(await self._manager.mark_address_verified(via, value))
 
