@@ -21,6 +21,7 @@ from aiohttp import web
 
 from shared.http.app import BoundRoute, ReadinessCheck, create_app
 from shared.http.metrics import HttpMetrics
+from shared.http.redirects import ADMIN_PREFIX, redirect_to
 from shared.service import Infrastructure, ServiceDefinition, ServiceRuntime
 from shared.storage import migrations
 from warden.adapters import Databases, http_clients, make_bus, make_cache, make_limiter
@@ -88,15 +89,21 @@ class WardenProcess:
             else:
                 await migrations.ensure_up_to_date(database, [definition.migrations])
 
-    def _app(self, port: str) -> web.Application:
+    def _routes(self, port: str) -> list[tuple[str, str, Any]]:
+        """(method, path, handler factory applied to its container) of every route on a port."""
         ports = {"public": ("public",), "admin": ("admin", "internal")}[port]
-        routes = [
-            BoundRoute(route.method, path, route.handler(runtime.container))
+        return [
+            (route.method, path, lambda r=route, rt=runtime: r.handler(rt.container))
             for definition, runtime in zip(self.services, self._runtimes)
             for route in definition.routes
             if route.port in ports
             for path in route.paths
         ]
+
+    def _app(self, port: str) -> web.Application:
+        own = self._routes(port)
+        routes = [BoundRoute(method, path, build()) for method, path, build in own]
+        routes += self._redirects(port, {(method, path) for method, path, _ in own})
         checks = [ReadinessCheck(f"database:{i}", db.ping) for i, db in enumerate(self._databases.all())]
         checks += [ReadinessCheck("bus", self._bus.healthy), ReadinessCheck("cache", self._cache.healthy)]
         return create_app(
@@ -106,6 +113,19 @@ class WardenProcess:
             metrics=self.metrics,
             internal_token=self.settings.internal_token,
         )
+
+    def _redirects(self, port: str, taken: set[tuple[str, str]]) -> list[BoundRoute]:
+        """Kratos sends `/admin/…` asked on the public port to the admin port, and public paths asked
+        on the admin port to the public port (307, so method and body are kept)."""
+        other = "admin" if port == "public" else "public"
+        handler = redirect_to(getattr(self.settings.serve, other).base_url, admin=other == "admin")
+        wanted = {
+            (method, path)
+            for method, path, _ in self._routes(other)
+            if (method, path) not in taken
+            and (path.startswith(ADMIN_PREFIX + "/") if other == "admin" else not path.startswith("/internal/"))
+        }
+        return [BoundRoute(method, path, handler) for method, path in sorted(wanted)]
 
     async def _open_ports(self) -> None:
         for port in ("public", "admin"):

@@ -212,14 +212,23 @@ class IdentityManager:
         return found
 
     async def list(
-        self, *, after: str | None, size: int, ids: Sequence[str] = (), identifier: str | None = None
+        self,
+        *,
+        after: str | None,
+        size: int,
+        ids: Sequence[str] = (),
+        identifier: str | None = None,
+        similar: str | None = None,
+        organization_id: str | None = None,
     ) -> list[Identity]:
         async with self._uow() as uow:
             if ids:
                 return await self._repo.get_many(uow.connection, ids)
             if identifier is not None:
                 return await self._repo.find_by_identifier(uow.connection, None, identifier)
-            return await self._repo.page(uow.connection, after=after, size=size)
+            return await self._repo.page(
+                uow.connection, after=after, size=size, similar=similar, organization_id=organization_id
+            )
 
     def _checked(self, identity: Identity) -> Identity:
         schema = self._schemas.get(identity.schema_id)

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Row, delete, insert, select
+from sqlalchemy import Row, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -79,11 +79,29 @@ class IdentityRepository:
         row = (await conn.execute(select(t.c.identity_id).where(t.c.via == via, t.c.value == value))).first()
         return await self.get(conn, row.identity_id) if row else None
 
-    async def page(self, conn: AsyncConnection, *, after: str | None, size: int) -> list[Identity]:
-        """Keyset pagination by id: stable under concurrent inserts, no OFFSET scans."""
+    async def page(
+        self,
+        conn: AsyncConnection,
+        *,
+        after: str | None,
+        size: int,
+        similar: str | None = None,
+        organization_id: str | None = None,
+    ) -> list[Identity]:
+        """Keyset pagination by id: stable under concurrent inserts, no OFFSET scans. `similar` keeps
+        identities with an identifier containing it (case-insensitive; Kratos's preview similarity
+        search, done with LIKE so that every engine runs it)."""
         query = select(self.t.identities).order_by(self.t.identities.c.id).limit(size)
         if after:
             query = query.where(self.t.identities.c.id > after)
+        if organization_id:
+            query = query.where(self.t.identities.c.organization_id == organization_id)
+        if similar:
+            pattern = "%" + similar.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            matching = select(self.t.identifiers.c.identity_id).where(
+                func.lower(self.t.identifiers.c.identifier).like(pattern, escape="\\")
+            )
+            query = query.where(self.t.identities.c.id.in_(matching))
         return await self._hydrate(conn, (await conn.execute(query)).all())
 
     async def _delete_children(self, conn: AsyncConnection, identity_id: str) -> None:

@@ -50,6 +50,7 @@ def create_app(
     app.router.add_get("/version", _version)
     if port == "admin":
         app.router.add_get("/metrics", _metrics(metrics))
+        app.router.add_get("/metrics/prometheus", _metrics(metrics))  # Kratos's name for the same page
     for route in routes:
         app.router.add_route(route.method, route.path, route.handler)
     return app

@@ -30,6 +30,13 @@ CREDENTIAL = "/admin/identities/{id}/credentials/{type}"
 MAX_BATCH = 1000
 MAX_BATCH_WITH_CLEAR_PASSWORDS = 200
 MAX_IDS = 500
+# api.json's `include_credential` enum: anything else is a 400, as in Kratos.
+INCLUDABLE_CREDENTIALS = frozenset(
+    {
+        "password", "oidc", "totp", "lookup_secret", "webauthn", "code", "passkey", "profile", "saml",
+        "deviceauthn", "identifier_first", "link_recovery", "code_recovery",
+    }
+)  # fmt: skip
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
@@ -40,9 +47,21 @@ def _identity_id(request: web.Request) -> str:
     return value.lower()
 
 
-def _render(c: Any, request: web.Request, identity: Identity, status: int = 200) -> web.Response:
+def _included(request: web.Request) -> list[str]:
     include = request.query.getall("include_credential", [])
-    return web.json_response(admin_view(identity, c.schemas.schema_url, include), status=status)
+    if unknown := [i for i in include if i not in INCLUDABLE_CREDENTIALS]:
+        raise MalformedBody(f"include_credential: unknown credential type {unknown[0][:64]!r}")
+    return include
+
+
+def _uuid_param(name: str, value: str) -> str:
+    if not _UUID.match(value):
+        raise MalformedBody(f"{name}: {value[:64]!r} is not a UUID")
+    return value.lower()
+
+
+def _render(c: Any, request: web.Request, identity: Identity, status: int = 200) -> web.Response:
+    return web.json_response(admin_view(identity, c.schemas.schema_url, _included(request)), status=status)
 
 
 def create(c: Any):  # type: ignore[no-untyped-def]
@@ -56,21 +75,24 @@ def create(c: Any):  # type: ignore[no-untyped-def]
 def list_identities(c: Any):  # type: ignore[no-untyped-def]
     async def handler(request: web.Request) -> web.Response:
         page = read_page(request)
-        ids = [i for i in request.query.getall("ids", []) if i]
+        include = _included(request)
+        ids = [_uuid_param("ids", i) for i in request.query.getall("ids", []) if i]
         identifier = request.query.get("credentials_identifier")
-        if ids and identifier is not None:
-            raise MalformedBody("ids and credentials_identifier cannot be combined")
+        similar = request.query.get("preview_credentials_identifier_similar") or None
+        organization = request.query.get("organization_id") or None
+        if sum(bool(f) for f in (ids, identifier is not None, similar)) > 1:
+            raise MalformedBody("only one of ids, credentials_identifier and preview_credentials_identifier_similar")
         if len(ids) > MAX_IDS:
             raise MalformedBody(f"at most {MAX_IDS} ids may be given")
         found = await c.manager.list(
             after=page.after,
             size=page.size,
-            ids=[i.lower() for i in ids if _UUID.match(i)],
+            ids=ids,
             identifier=identifier.strip() if identifier is not None else None,
+            similar=similar,
+            organization_id=_uuid_param("organization_id", organization) if organization else None,
         )
-        response = web.json_response(
-            [admin_view(i, c.schemas.schema_url, request.query.getall("include_credential", [])) for i in found]
-        )
+        response = web.json_response([admin_view(i, c.schemas.schema_url, include) for i in found])
         paged = not ids and identifier is None
         last = found[-1].id if paged and len(found) == page.size else None
         response.headers["Link"] = link_header(request.path, page, last)

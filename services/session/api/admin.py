@@ -10,7 +10,7 @@ from aiohttp import web
 from services.session.domain import Session
 from services.session.errors import SessionNotFound
 from services.session.views import session_view
-from shared.errors import BadRequest
+from shared.errors import BadRequest, NotFound
 from shared.http.pagination import link_header, read_page
 from shared.service import Route
 
@@ -101,8 +101,18 @@ def delete_identity_sessions(c: Any):  # type: ignore[no-untyped-def]
     return handler
 
 
+def bulk_sessions(_c: Any):  # type: ignore[no-untyped-def]
+    """Ory Network's bulk session API; Kratos OSS does not have it and answers 404."""
+
+    async def handler(_request: web.Request) -> web.Response:
+        raise NotFound("", message="Not Found")
+
+    return handler
+
+
 ROUTES = [
     Route("admin", "GET", SESSIONS, list_sessions),
+    Route("admin", "POST", SESSIONS, bulk_sessions),
     Route("admin", "GET", SESSION, get_session),
     Route("admin", "DELETE", SESSION, disable_session),
     Route("admin", "PATCH", EXTEND, extend_session),

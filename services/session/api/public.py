@@ -107,6 +107,7 @@ ROUTES = [
     Route("public", "GET", WHOAMI, whoami),
     Route("public", "POST", WHOAMI, whoami),
     Route("public", "GET", CHECK, check),
+    Route("public", "HEAD", WHOAMI, whoami),  # Kratos answers whoami on any method; HEAD for cheap checks
     Route("public", "GET", MY_SESSIONS, list_mine),
     Route("public", "DELETE", MY_SESSIONS, revoke_others),
     Route("public", "DELETE", MY_SESSION, revoke_mine),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from aiohttp import web
@@ -21,7 +22,7 @@ def get_error(c: Any):  # type: ignore[no-untyped-def]
     async def handler(request: web.Request) -> web.Response:
         error_id = request.query.get("id", "")
         if error_id == "stub:500":
-            return web.json_response({"id": error_id, "error": STUB})
+            return web.json_response({"id": str(uuid.uuid4()), "error": STUB})  # Kratos: a fresh id each time
         async with c.uow() as uow:
             found = await c.flows.get_error(uow.connection, error_id)
         if found is None:
@@ -31,4 +32,7 @@ def get_error(c: Any):  # type: ignore[no-untyped-def]
     return handler
 
 
-ROUTES = [Route("public", "GET", "/self-service/errors", get_error)]
+ROUTES = [
+    Route("public", "GET", "/self-service/errors", get_error),
+    Route("admin", "GET", "/self-service/errors", get_error),
+]

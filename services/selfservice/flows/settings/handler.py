@@ -147,7 +147,17 @@ def _refresh_url(c: Any, flow: Flow) -> str:
     return f"{login}?{urlencode({'refresh': 'true', 'return_to': settings_url})}"
 
 
+def change_password(c: Any):  # type: ignore[no-untyped-def]
+    """W3C's change-password URL: password managers land on the settings flow (Kratos answers 303)."""
+
+    async def handler(_request: web.Request) -> web.Response:
+        raise web.HTTPSeeOther(f"{c.config.public_base_url.rstrip('/')}/self-service/settings/browser")
+
+    return handler
+
+
 ROUTES = [
+    Route("public", "GET", "/.well-known/change-password", change_password),
     Route("public", "GET", "/self-service/settings/browser", _init(BROWSER)),
     Route("public", "GET", "/self-service/settings/api", _init(API)),
     Route("public", "GET", "/self-service/settings/flows", get_flow),
