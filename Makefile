@@ -2,7 +2,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 
-.PHONY: run test lint install install-test clean
+.PHONY: run test lint install install-test clean proto
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -19,6 +19,10 @@ run: install
 ## Run the whole test suite (unit, contract, integration, e2e).
 test: install
 	$(VENV)/bin/pytest -q
+
+## Regenerate the gRPC code (shared/grpc/gen/) from proto/ with grpc_tools.protoc; commit the result.
+proto: install
+	$(PY) tools/protogen.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

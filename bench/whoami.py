@@ -158,11 +158,12 @@ class Server:
 
 class Warden:
     def __init__(self, name: str, args: list[str], env: dict[str, str], workdir: Path) -> None:
-        self.public, self.admin = free_port(), free_port()
+        self.public, self.admin, self.grpc = free_port(), free_port(), free_port()
         env = {
             **env,
             "SERVE_PUBLIC_PORT": str(self.public),
             "SERVE_ADMIN_PORT": str(self.admin),
+            "SERVE_GRPC_PORT": str(self.grpc),
             "LOG_LEVEL": "warning",
         }
         ready = [f"{self.url('public')}/health/ready", f"{self.url('admin')}/health/ready"]

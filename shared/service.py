@@ -59,6 +59,7 @@ class ServiceRuntime:
     background: Sequence[Callable[[], Awaitable[None]]] = ()
     internal_api: Any = None  # the in-process adapter of this service's client Protocol
     close: Callable[[], Awaitable[None]] | None = None
+    grpc: Sequence[Any] = ()  # shared.grpc.server.GrpcService: served on the process's gRPC port
 
 
 @dataclass(frozen=True)

@@ -75,6 +75,7 @@ def write_config(directory: Path, dsn: str, extra: Mapping[str, Any] | None = No
         "serve": {
             "public": {"port": free_port(), "base_url": "http://127.0.0.1:4433/"},
             "admin": {"port": free_port()},
+            "grpc": {"port": free_port()},
         },
         "identity": {
             "default_schema_id": "default",

@@ -19,6 +19,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from shared.grpc.server import GrpcConfig, GrpcServer
 from shared.http.app import BoundRoute, ReadinessCheck, create_app
 from shared.http.metrics import HttpMetrics
 from shared.http.redirects import ADMIN_PREFIX, redirect_to
@@ -44,6 +45,7 @@ class WardenProcess:
         self._tasks: list[asyncio.Task[None]] = []
         self._runners: dict[str, web.AppRunner] = {}
         self._http: aiohttp.ClientSession | None = None
+        self._grpc: GrpcServer | None = None
         self.metrics = HttpMetrics()
 
     @property
@@ -74,6 +76,7 @@ class WardenProcess:
                 await self._bus.subscribe(subscription)
             self._tasks += [asyncio.create_task(task(), name=f"{runtime.name}:{task}") for task in runtime.background]
         await self._open_ports()
+        await self._open_grpc()
         log.info(
             "warden is serving %s",
             ", ".join(s.name for s in self.services),
@@ -139,6 +142,21 @@ class WardenProcess:
         """The in-process adapter of a service's client Protocol, once the service is built here."""
         return next(r.internal_api for r in self._runtimes if r.name == name)
 
+    async def _open_grpc(self) -> None:
+        """The gRPC port, when a service here offers gRPC (session, identity) and callers can be
+        authenticated (see shared.grpc.server)."""
+        services = [service for runtime in self._runtimes for service in runtime.grpc]
+        if not services:
+            return
+        server = GrpcServer(GrpcConfig.from_settings(self.settings), services)
+        if await server.start():
+            self._grpc = server
+
+    @property
+    def grpc_port(self) -> int | None:
+        """The port gRPC really listens on, or None when it is closed."""
+        return self._grpc.port if self._grpc is not None else None
+
     def url(self, port: str) -> str:
         """The address a port really listens on (useful when the configured port is 0)."""
         runner = self._runners.get(port)
@@ -148,6 +166,9 @@ class WardenProcess:
         return f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{bound}"
 
     async def stop(self) -> None:
+        if self._grpc is not None:
+            await self._grpc.stop(SHUTDOWN_GRACE_SECONDS)
+            self._grpc = None
         for runner in self._runners.values():
             await runner.cleanup()  # stops listening, then waits for requests in flight
         self._runners.clear()

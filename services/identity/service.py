@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import MetaData
 
 from services.identity.api import admin, schemas
+from services.identity.grpc_api import IdentityApi, identity_service
 from services.identity.hashing import Hasher, hasher_config_from, validate_imported_hash
 from services.identity.internal import ROUTES as INTERNAL_ROUTES
 from services.identity.internal import IdentityInternalApi, new_dummy_password
@@ -48,7 +49,8 @@ async def build(infra: Infrastructure) -> ServiceRuntime:
     async def close() -> None:
         hasher.close()
 
-    return ServiceRuntime(NAME, container, background=[core.relay.run], internal_api=internal, close=close)
+    grpc = [identity_service(IdentityApi(manager, registry.schema_url))]
+    return ServiceRuntime(NAME, container, background=[core.relay.run], internal_api=internal, close=close, grpc=grpc)
 
 
 DEFINITION = ServiceDefinition(

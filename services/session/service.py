@@ -13,10 +13,13 @@ from services.session.cache_generation import CacheGenerations
 from services.session.check import SessionChecker
 from services.session.config import SessionConfig
 from services.session.consumers import identity_changes
+from services.session.grpc.envoy_api import EnvoyAuthorization, envoy_service
+from services.session.grpc.session_api import SessionApi, session_service
 from services.session.internal import ROUTES as INTERNAL_ROUTES
 from services.session.internal import SessionInternalApi
 from services.session.manager import SessionManager
 from services.session.persistence import SessionRepository
+from services.session.revocations import RevocationFeed
 from services.session.tables import session_tables
 from shared.clients.ports import IdentityClient
 from shared.cookies import CookieSigner, session_cookie_signer
@@ -60,8 +63,20 @@ async def build(infra: Infrastructure) -> ServiceRuntime:
     signer = session_cookie_signer(infra.settings)
     container = SessionContainer(core.uow, config, manager, identities, signer, internal, checker)
     subscription = identity_changes(manager, core.uow, core.processed_events, infra.settings.bus.max_deliveries)
+    feed = RevocationFeed()
+    grpc = [
+        session_service(SessionApi(checker, feed, config.cookie, signer), feed),
+        envoy_service(EnvoyAuthorization(checker, config.cookie, signer)),
+    ]
     background = [core.relay.run, session_cache.run_repairs]
-    return ServiceRuntime(NAME, container, subscriptions=[subscription], background=background, internal_api=internal)
+    return ServiceRuntime(
+        NAME,
+        container,
+        subscriptions=[subscription, feed.subscription()],
+        background=background,
+        internal_api=internal,
+        grpc=grpc,
+    )
 
 
 async def cleanup(database: Database, batch: int) -> int:

@@ -5,6 +5,10 @@ Semantics every adapter keeps (and `tests/contract/test_bus.py` checks):
   raises `BusUnavailable` and the caller (the outbox relay) tries again later.
 - A subscription is a named, durable queue bound to routing-key patterns (`*` one word, `#` any).
   Two subscriptions with the same queue name share the work; different names each get a copy.
+- A `transient` subscription is a queue of this process alone: it lives as long as the process's
+  connection, is deleted with it, has no dead-letter queue, and a message whose handler fails is
+  dropped (for live feeds, such as revocations to gRPC watchers, where a copy per process matters
+  and a backlog does not).
 - A message is acknowledged after its handler returns. A handler that raises gets the message again,
   at most `max_deliveries` times in all; then it goes to the queue's dead-letter queue. Each retry
   waits a little longer (`retry_delay`), so that a short outage of what the handler needs does
@@ -32,6 +36,7 @@ class Subscription:
     handler: Handler
     max_deliveries: int = DEFAULT_MAX_DELIVERIES
     retry_base_seconds: float = 0.2
+    transient: bool = False
 
     def retry_delay(self, failed_deliveries: int) -> float:
         """Seconds to wait before handing back a message that has failed this many times."""

@@ -232,3 +232,24 @@ async def test_publish_after_close_is_unavailable_and_close_is_idempotent(under_
     assert not await under_test.bus.healthy()
     with pytest.raises(BusUnavailable):
         await under_test.publish("identity.created")
+
+
+async def test_transient_subscriptions_each_get_a_copy_and_a_failure_is_dropped(under_test: BusUnderTest) -> None:
+    first, record_first = recorder()
+    second, record_second = recorder()
+    calls: list[str] = []
+
+    async def failing(envelope: Envelope) -> None:
+        calls.append(envelope.id)
+        raise RuntimeError("a watcher's handler failed")
+
+    for queue, handler in (
+        (unique("live-a"), record_first),
+        (unique("live-b"), record_second),
+        (unique("live-c"), failing),
+    ):
+        await under_test.bus.subscribe(Subscription(queue, ["session.revoked"], handler, transient=True))
+    sent = await under_test.publish("session.revoked", session_id="s1")
+    await eventually(lambda: len(first) == 1 and len(second) == 1 and len(calls) == 1)
+    await asyncio.sleep(0.2)  # time enough for a retry, which must not come
+    assert [e.id for e in first] == [e.id for e in second] == calls == [sent.id]

@@ -18,10 +18,14 @@ from tests.conftest import free_port
 
 class WardenProcess:
     def __init__(self, args: Sequence[str], env: Mapping[str, str], cwd: Path) -> None:
-        self.public_port, self.admin_port = free_port(), free_port()
+        self.public_port, self.admin_port, self.grpc_port = free_port(), free_port(), free_port()
         full_env = {k: v for k, v in os.environ.items() if k not in {"DSN"}}
         full_env.update(env)
-        full_env.update(SERVE_PUBLIC_PORT=str(self.public_port), SERVE_ADMIN_PORT=str(self.admin_port))
+        full_env.update(
+            SERVE_PUBLIC_PORT=str(self.public_port),
+            SERVE_ADMIN_PORT=str(self.admin_port),
+            SERVE_GRPC_PORT=str(self.grpc_port),
+        )
         full_env.setdefault("LOG_LEVEL", "warning")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "warden.cli", *args],

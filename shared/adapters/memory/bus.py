@@ -53,6 +53,8 @@ class InMemoryBus:
                 raise
             except Exception:
                 log.exception("handler failed", extra={"queue": queue.name, "event_id": envelope.id})
+                if subscription.transient:
+                    continue  # a live feed: dropped, never retried
                 if delivery >= queue.max_deliveries:
                     queue.dead.append(envelope)
                 else:

@@ -95,6 +95,11 @@ class RabbitMqBus:
         channel = await connection.channel(publisher_confirms=False)
         await channel.set_qos(prefetch_count=self._prefetch)
         exchange = await self._declare_exchange(channel)
+        if subscription.transient:
+            # Exclusive and auto-deleted: gone with this connection, nothing piles up for nobody.
+            queue = await channel.declare_queue(name, durable=False, exclusive=True, auto_delete=True)
+            await self._bind_and_consume(queue, exchange, subscription)
+            return
         dead_letter_exchange = await channel.declare_exchange(
             f"{self._exchange_name}.dlx", aio_pika.ExchangeType.DIRECT, durable=True
         )
@@ -111,6 +116,11 @@ class RabbitMqBus:
                 "x-dead-letter-routing-key": name,
             },
         )
+        await self._bind_and_consume(queue, exchange, subscription)
+
+    async def _bind_and_consume(
+        self, queue: AbstractQueue, exchange: AbstractRobustExchange, subscription: Subscription
+    ) -> None:
         for routing_key in subscription.routing_keys:
             await queue.bind(exchange, routing_key=routing_key)
         tag = await queue.consume(partial(self._deliver, subscription))
@@ -131,6 +141,9 @@ class RabbitMqBus:
                 await subscription.handler(envelope)
             except Exception:
                 log.exception("handler failed", extra={"queue": subscription.queue, "event_id": envelope.id})
+                if subscription.transient:
+                    await _settle(message.reject(requeue=False))  # a live feed: dropped, never retried
+                    return
                 earlier_failures = int((message.headers or {}).get("x-delivery-count") or 0)
                 await asyncio.sleep(subscription.retry_delay(earlier_failures + 1))
                 await _settle(message.nack(requeue=True))

@@ -1,0 +1,92 @@
+"""`warden.identity.v1.IdentityService`: Get, GetByCredentialIdentifier and List for internal
+readers, in Kratos's admin view (credentials without their secrets)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import grpc
+from google.protobuf.struct_pb2 import Struct
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from services.identity.domain import Identity
+from services.identity.errors import IdentityNotFound
+from services.identity.manager import IdentityManager
+from services.identity.views import SchemaUrl, admin_view
+from shared.grpc.gen.warden.identity.v1 import identity_pb2, identity_pb2_grpc
+from shared.grpc.server import GrpcService
+
+SERVICE_NAME = "warden.identity.v1.IdentityService"
+DEFAULT_PAGE, MAX_PAGE = 250, 1000
+MAX_IDENTIFIER = 1024
+
+
+class IdentityApi(identity_pb2_grpc.IdentityServiceServicer):
+    def __init__(self, manager: IdentityManager, schema_url: SchemaUrl) -> None:
+        self._manager, self._schema_url = manager, schema_url
+
+    async def Get(self, request: Any, context: grpc.aio.ServicerContext) -> Any:  # noqa: N802 (gRPC's name)
+        if not _is_uuid(request.id):
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "id must be a UUID")
+        try:
+            return self._message(await self._manager.get(request.id))
+        except IdentityNotFound:
+            await context.abort(grpc.StatusCode.NOT_FOUND, "no such identity")
+
+    async def GetByCredentialIdentifier(  # noqa: N802 (gRPC's name)
+        self, request: Any, context: grpc.aio.ServicerContext
+    ) -> Any:
+        if not request.type or not request.identifier or len(request.identifier) > MAX_IDENTIFIER:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "type and identifier are required")
+        found = await self._manager.find_by_identifier(request.type, request.identifier)
+        if found is None:
+            await context.abort(grpc.StatusCode.NOT_FOUND, "no such identity")
+        return self._message(found)
+
+    async def List(self, request: Any, context: grpc.aio.ServicerContext) -> Any:  # noqa: N802 (gRPC's name)
+        size = request.page_size or DEFAULT_PAGE
+        if not 0 < size <= MAX_PAGE:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"page_size must be 1 to {MAX_PAGE}")
+        if request.page_token and not _is_uuid(request.page_token):
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "page_token is not one this API gave")
+        page = await self._manager.list(after=request.page_token or None, size=size)
+        return identity_pb2.ListResponse(
+            identities=[self._message(identity) for identity in page],
+            next_page_token=page[-1].id if len(page) == size else "",
+        )
+
+    def _message(self, identity: Identity) -> Any:
+        view = admin_view(identity, self._schema_url)
+        traits = Struct()
+        traits.update(identity.traits or {})
+        return identity_pb2.Identity(
+            id=identity.id,
+            schema_id=identity.schema_id,
+            state=identity.state.value,
+            traits=traits,
+            created_at=_timestamp(identity.created_at),
+            updated_at=_timestamp(identity.updated_at),
+            json=json.dumps(view, separators=(",", ":")).encode(),
+        )
+
+
+def _timestamp(value: Any) -> Timestamp:
+    stamp = Timestamp()
+    stamp.FromDatetime(value)
+    return stamp
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return len(value) == 36
+
+
+def identity_service(api: IdentityApi) -> GrpcService:
+    return GrpcService(
+        SERVICE_NAME, lambda server: identity_pb2_grpc.add_IdentityServiceServicer_to_server(api, server)
+    )
