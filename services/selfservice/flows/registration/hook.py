@@ -26,6 +26,9 @@ async def complete_registration(
     ctx = HookContext(request, flow, outcome.identity, outcome.method["method"])
     if not outcome.persisted:
         ctx.identity = await _create(c, ctx, outcome.identity)
+    if outcome.proven:
+        proven = outcome.proven
+        ctx.identity = await c.engine.identities.mark_address_verified(proven["via"], proven["value"]) or ctx.identity
     ctx.verification_flows = await c.verifier.send(request, flow.type, ctx.identity.get("verifiable_addresses") or [])
     await c.hooks.run("registration", "after", "post", ctx)
     flow.state = "passed_challenge"

@@ -15,6 +15,9 @@ class RegistrationOutcome:
     # False: `identity` is still a `createIdentityBody` that the flow creates after its interrupting
     # hooks have had their say (Kratos's pre-persist hooks), as `hook.py` does.
     persisted: bool = True
+    # An address the method proved on the way ({"via", "value"}: the one a registration code went
+    # to): verified as soon as the identity exists, so no verification message goes there.
+    proven: dict[str, str] | None = None
 
 
 @runtime_checkable

@@ -82,19 +82,10 @@ async def _check(strategy: CodeStrategy, flow: Flow, body: dict[str, Any]) -> Re
     if redeemed is None:
         flow.ui.messages.append(text.registration_code_invalid())
         raise FlowInvalid()
-    try:
-        identity = await strategy.identities.create_identity(
-            {"schema_id": strategy.schemas.default_id, "traits": flow.internal[TRAITS]}
-        )
-    except errors.Conflict:
-        flow.ui.messages.append(text.identifier_exists())
-        raise FlowInvalid() from None
-    except errors.BadRequest as exc:
-        trait_errors(flow, exc)
-        raise FlowInvalid() from None
-    # The code reached this address: the identity starts with it verified (Kratos's verifyAddress).
-    identity = await strategy.identities.mark_address_verified(redeemed.via, redeemed.address) or identity
-    return RegistrationOutcome(identity, {"method": "code", "aal": "aal1"})
+    # The flow creates the identity after its interrupting hooks; the code proved this address.
+    draft = {"schema_id": strategy.schemas.default_id, "traits": flow.internal[TRAITS]}
+    proven = {"via": redeemed.via, "value": redeemed.address}
+    return RegistrationOutcome(draft, {"method": "code", "aal": "aal1"}, persisted=False, proven=proven)
 
 
 def _meaningful(value: Any) -> Any:
