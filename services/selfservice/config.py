@@ -21,6 +21,9 @@ class FlowConfig:
     enabled: bool
     after_return_url: str | None
     hooks: dict[str, Any]  # {"before": {...}, "after": {...}} as in kratos.yml
+    # login: unified | identifier_first; registration: unified | profile_first. Only as the file
+    # says: Kratos's schema defaults registration to profile_first, Warden keeps one step unless asked.
+    style: str = "unified"
 
 
 @dataclass(frozen=True)
@@ -93,4 +96,13 @@ def _flow(settings: Any, kind: str, base: str) -> FlowConfig:
         enabled=True if enabled is None else bool(enabled),
         after_return_url=get(f"{prefix}.after.default_browser_return_url"),
         hooks={"before": get(f"{prefix}.before") or {}, "after": get(f"{prefix}.after") or {}},
+        style=written(settings, f"{prefix}.style") or "unified",
     )
+
+
+def written(settings: Any, path: str) -> Any:
+    """A key as the config file wrote it, without the schema's default."""
+    node: Any = settings.raw
+    for part in path.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    return node

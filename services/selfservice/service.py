@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import MetaData
 
 from services.selfservice.codes import OneTimeCodes
-from services.selfservice.config import SelfserviceConfig
+from services.selfservice.config import SelfserviceConfig, written
 from services.selfservice.events import FlowEvents
 from services.selfservice.flows.browser_errors import with_browser_errors
 from services.selfservice.flows.csrf import Csrf
@@ -31,6 +31,9 @@ from services.selfservice.hooks import HOOKS
 from services.selfservice.hooks.registry import HookRegistry
 from services.selfservice.hooks.web_hook_calls import WebHooks
 from services.selfservice.strategies import METHODS
+from services.selfservice.strategies.identifier_first.strategy import METHOD as IDENTIFIER_FIRST
+from services.selfservice.strategies.identifier_first.strategy import IdentifierFirstStrategy
+from services.selfservice.strategies.profile.registration import PROFILE_FIRST, ProfileFirstRegistration
 from services.selfservice.strategies.registry import Dependencies, Methods, MethodSpec
 from services.selfservice.tables import selfservice_tables
 from services.selfservice.traits import TraitSchemas
@@ -103,8 +106,8 @@ def _proof(
     pepper = _pepper(settings, config)
     lifespans = {
         # Kratos's schema says 1h; Warden's default is 15 minutes unless the config says otherwise (DESIGN §9).
-        "code": parse_duration(_configured(settings, "selfservice.methods.code.config.lifespan") or "15m"),
-        "link": parse_duration(_configured(settings, "selfservice.methods.link.config.lifespan") or "15m"),
+        "code": parse_duration(written(settings, "selfservice.methods.code.config.lifespan") or "15m"),
+        "link": parse_duration(written(settings, "selfservice.methods.link.config.lifespan") or "15m"),
     }
     notify = {
         k: bool(settings.get(f"selfservice.flows.{k}.notify_unknown_recipients")) for k in ("verification", "recovery")
@@ -112,12 +115,16 @@ def _proof(
     return AddressProof(uow, flows, OneTimeCodes(flows.t.codes, pepper), identities, lifespans, notify)
 
 
-def _configured(settings: Any, path: str) -> Any:
-    """A key as the config file wrote it, without the schema's default."""
-    node: Any = settings.raw
-    for part in path.split("."):
-        node = node.get(part) if isinstance(node, dict) else None
-    return node
+def _two_step_forms(methods: Methods, deps: Dependencies) -> None:
+    """`identifier_first` login and `profile_first` registration are flow styles, not methods: each
+    leads to the enabled methods of its flow, so it is built from them and goes first."""
+    if deps.config.flows["registration"].style == PROFILE_FIRST:
+        methods.registration.insert(0, ProfileFirstRegistration(deps.identities, deps.schemas, methods.registration))
+    if deps.config.flows["login"].style == IDENTIFIER_FIRST:
+        mitigate = bool(deps.settings.get("security.account_enumeration.mitigate"))
+        methods.login.insert(
+            0, IdentifierFirstStrategy(deps.identities, deps.schemas, methods.login, mitigate=mitigate)
+        )
 
 
 async def build(infra: Infrastructure, method_specs: Sequence[MethodSpec] = METHODS) -> ServiceRuntime:
@@ -146,6 +153,7 @@ async def build(infra: Infrastructure, method_specs: Sequence[MethodSpec] = METH
     )
     engine = FlowEngine(config, core.uow, flows, csrf, sessions, identities, cookie, session_cookie_signer(settings))
     methods = Methods(method_specs, deps)
+    _two_step_forms(methods, deps)
     address_strategies = {
         kind: method for kind in ("verification", "recovery") if (method := methods.address_method(kind)) is not None
     }

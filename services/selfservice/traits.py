@@ -71,6 +71,14 @@ class TraitSchemas:
     def identifier_fields(self, credential: str, schema_id: str | None = None) -> list[Field]:
         return [f for f in self.fields(schema_id) if f.is_identifier(credential)]
 
+    def identifier_label(self, *credentials: str) -> text.Message:
+        """The login identifier's label (Kratos's GetIdentifierLabelFromSchema): the field's title when
+        one field of the first credential type that has any is the identifier, else "ID"."""
+        fields = next((found for c in credentials if (found := self.identifier_fields(c))), [])
+        if len(fields) != 1:
+            return text.label_id()
+        return text.generated_label(fields[0].schema.get("title") or fields[0].path, "identifier")
+
     def identifier_values(self, credential: str, traits: dict[str, Any], schema_id: str | None = None) -> list[str]:
         found = (_lookup(traits, f.path) for f in self.identifier_fields(credential, schema_id))
         return [v for v in found if isinstance(v, str) and v]

@@ -19,7 +19,7 @@ import pytest
 import urllib3
 
 from tests.code_helpers import CodeStack, SmsSink, code_warden
-from tests.selfservice_helpers import RETURN_URL, Response, create_identity, database, query_param
+from tests.selfservice_helpers import PASSWORD, RETURN_URL, Response, create_identity, database, query_param
 from tests.smtp import SmtpServer, serving
 
 COOKIE = "ory_kratos_session"
@@ -298,3 +298,118 @@ def test_an_unknown_number_is_told_when_notify_unknown_recipients_is_on(phone_st
     [notice] = phone_stack.sms.wait_for(unknown)
     assert notice["template_type"] == "login_code_invalid"
     assert "no account" in notice["body"] and not re.search(r"[0-9]{6}", notice["body"])
+
+
+# --- two-step forms: identifier_first login, profile_first registration ------------------------
+
+
+@pytest.fixture(scope="module")
+def two_step(tmp_path_factory: pytest.TempPathFactory, smtp: SmtpServer, sms: SmsSink) -> Iterator[CodeStack]:
+    directory = tmp_path_factory.mktemp("code-two-step")
+    options = {"login_style": "identifier_first", "registration_style": "profile_first"}
+    with database("sqlite", directory) as dsn, code_warden(directory, dsn, smtp, sms, **options) as running:
+        yield running
+
+
+def test_identifier_first_asks_for_the_identifier_then_offers_the_accounts_methods(two_step: CodeStack) -> None:
+    email = _email("idfirst")
+    create_identity(two_step.warden.admin_url, email)
+    flow = _native_flow(two_step, "login")
+    assert _names(flow) == [
+        ("identifier_first", "identifier", "text"),
+        ("identifier_first", "method", "submit"),
+    ]
+    assert _node(flow, "method")["attributes"]["value"] == "identifier_first"
+    second = _submit(two_step, "login", flow["id"], {"method": "identifier_first", "identifier": email})
+    assert second.status == 400, second
+    assert _names(second.json()) == [
+        ("identifier_first", "identifier", "hidden"),
+        ("password", "password", "password"),
+        ("password", "method", "submit"),
+        ("code", "method", "submit"),
+    ]
+    assert _node(second.json(), "identifier")["attributes"]["value"] == email
+    done = _submit(two_step, "login", flow["id"], {"method": "password", "identifier": email, "password": PASSWORD})
+    assert done.status == 200, done
+    assert done.json()["session"]["authentication_methods"][0]["method"] == "password"
+
+
+def test_identifier_first_with_a_code_in_a_browser(two_step: CodeStack) -> None:
+    email = _email("idfirst-code")
+    create_identity(two_step.warden.admin_url, email)
+    browser = two_step.browser()
+    flow_id = query_param(browser.get("/self-service/login/browser").location, "flow")
+    flow = browser.get(f"/self-service/login/flows?id={flow_id}", as_json=True).json()
+    csrf = _node(flow, "csrf_token")["attributes"]["value"]
+    chosen = browser.post(flow["ui"]["action"], {"csrf_token": csrf, "method": "identifier_first", "identifier": email})
+    assert chosen.status == 303 and query_param(chosen.location, "flow") == flow_id
+    sent = browser.post(flow["ui"]["action"], {"csrf_token": csrf, "method": "code", "identifier": email})
+    assert sent.status == 303
+    code = two_step.mailed_code(email)
+    done = browser.post(flow["ui"]["action"], {"csrf_token": csrf, "method": "code", "code": code})
+    assert done.status == 303 and done.location == RETURN_URL, done
+    assert COOKIE in browser.cookies
+
+
+def test_identifier_first_does_not_tell_an_unknown_identifier_apart(two_step: CodeStack) -> None:
+    known, unknown = _email("idfirst-known"), _email("idfirst-nobody")
+    create_identity(two_step.warden.admin_url, known)
+    answers = []
+    for identifier in (known, unknown):
+        flow = _native_flow(two_step, "login")
+        answers.append(_submit(two_step, "login", flow["id"], {"method": "identifier_first", "identifier": identifier}))
+    assert [a.status for a in answers] == [400, 400]
+    assert _scrubbed(answers[0], known) == _scrubbed(answers[1], unknown)
+    missing = _submit(two_step, "login", _native_flow(two_step, "login")["id"], {"method": "identifier_first"})
+    assert missing.status == 400 and [m["id"] for m in _node(missing.json(), "identifier")["messages"]] == [4000002]
+
+
+def test_profile_first_takes_the_traits_then_the_password(two_step: CodeStack) -> None:
+    email = _email("profile-first")
+    flow = _native_flow(two_step, "registration")
+    assert _names(flow) == [
+        ("default", "traits.email", "email"),
+        ("default", "traits.name.first", "text"),
+        ("default", "traits.name.last", "text"),
+        ("profile", "method", "submit"),
+    ]
+    invalid = _submit(two_step, "registration", flow["id"], {"method": "profile", "traits": {"email": "nope"}})
+    assert invalid.status == 400 and _node(invalid.json(), "traits.email")["messages"]
+    assert ("profile", "method", "submit") in _names(invalid.json()), "still the profile screen"
+    chosen = _submit(two_step, "registration", flow["id"], {"method": "profile", "traits": {"email": email}})
+    assert chosen.status == 400, chosen
+    screen = chosen.json()
+    assert _message_ids(screen) == [1040009]
+    assert _names(screen) == [
+        ("default", "traits.email", "hidden"),
+        ("default", "traits.name.first", "hidden"),
+        ("default", "traits.name.last", "hidden"),
+        ("password", "password", "password"),
+        ("password", "method", "submit"),
+        ("code", "method", "submit"),
+        ("profile", "screen", "submit"),
+    ]
+    assert _node(screen, "screen")["attributes"]["value"] == "previous"
+    back = _submit(two_step, "registration", flow["id"], {"method": "profile", "screen": "previous"})
+    assert back.status == 400 and _node(back.json(), "traits.email")["attributes"]["value"] == email
+    assert ("profile", "method", "submit") in _names(back.json())
+    _submit(two_step, "registration", flow["id"], {"method": "profile", "traits": {"email": email}})
+    done = _submit(
+        two_step, "registration", flow["id"], {"method": "password", "traits": {"email": email}, "password": PASSWORD}
+    )
+    assert done.status == 200, done
+    assert done.json()["identity"]["traits"]["email"] == email and done.json()["session_token"]
+
+
+def test_profile_first_with_a_code_and_back_to_the_credential_screen(two_step: CodeStack) -> None:
+    email = _email("profile-code")
+    flow = _native_flow(two_step, "registration")
+    _submit(two_step, "registration", flow["id"], {"method": "profile", "traits": {"email": email}})
+    sent = _submit(two_step, "registration", flow["id"], {"method": "code", "traits": {"email": email}})
+    assert sent.status == 400 and sent.json()["state"] == "sent_email"
+    assert _node(sent.json(), "screen")["attributes"]["value"] == "credential-selection"
+    back = _submit(two_step, "registration", flow["id"], {"screen": "credential-selection", "method": "code"})
+    assert back.status == 400 and back.json()["state"] == "choose_method" and _message_ids(back.json()) == [1040009]
+    two_step.mailed_code(email)  # the first code went out
+    again = _submit(two_step, "registration", flow["id"], {"method": "code", "traits": {"email": email}})
+    assert again.status == 429, "a second code for the flow waits its 30 s"

@@ -26,6 +26,7 @@ class FlowSteps:
     complete: Callable[[Any, web.Request, Flow, Any], Awaitable[web.StreamResponse]]
     failed: Callable[[Any, Flow, dict[str, Any]], Awaitable[None]] | None = None
     guard: Callable[[Any, web.Request, Flow], Awaitable[None]] | None = None  # may refuse before any method runs
+    method_of: Callable[[dict[str, Any]], Any] = lambda body: body.get("method")  # which method a body is for
 
 
 async def submit(c: Any, request: web.Request, steps: FlowSteps, strategies: Sequence[Any]) -> web.StreamResponse:
@@ -42,7 +43,7 @@ async def submit(c: Any, request: web.Request, steps: FlowSteps, strategies: Seq
         if flow.state == "passed_challenge":
             flow.ui.messages.append(steps.completed())
             raise FlowInvalid()
-        strategy = _pick(strategies, flow, body, steps.no_strategy)
+        strategy = _pick(strategies, flow, steps.method_of(body), steps.no_strategy)
         outcome = await steps.act(strategy, flow, body)
         return await steps.complete(c, request, flow, outcome)
     except StepCompleted:
@@ -53,8 +54,7 @@ async def submit(c: Any, request: web.Request, steps: FlowSteps, strategies: Seq
         return await c.engine.respond_invalid(request, flow)
 
 
-def _pick(strategies: Sequence[Any], flow: Flow, body: dict[str, Any], no_strategy: Callable[[], Message]) -> Any:
-    method = body.get("method")
+def _pick(strategies: Sequence[Any], flow: Flow, method: Any, no_strategy: Callable[[], Message]) -> Any:
     for strategy in strategies:
         if strategy.method == method:
             flow.active = strategy.method

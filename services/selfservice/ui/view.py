@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 DEFAULT = "default"
+IDENTIFIER_FIRST = "identifier_first"
 # Social sign-in forms only need the hidden default nodes: a required identifier would block them.
 HIDDEN_DEFAULTS_ONLY = frozenset({"oidc", "saml"})
 GROUP_TITLES = {
@@ -56,7 +57,13 @@ class Section:
 
 def sections(ui: dict[str, Any]) -> list[Section]:
     nodes = ui.get("nodes") or []
-    defaults = [n for n in nodes if n.get("group") == DEFAULT]
+    # Identifier-first's second screen keeps the identifier as a hidden node of its own group: every
+    # method's form must carry it, as the default group's.
+    defaults = [
+        n
+        for n in nodes
+        if n.get("group") == DEFAULT or (n.get("group") == IDENTIFIER_FIRST and _input_type(n) == "hidden")
+    ]
     groups = list(dict.fromkeys(n.get("group") for n in nodes if n.get("group") != DEFAULT))
     if not groups:
         return [Section(DEFAULT, "", _fields(defaults, DEFAULT))] if defaults else []

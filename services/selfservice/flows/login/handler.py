@@ -15,6 +15,8 @@ from services.selfservice.flows.login.strategy import LoginOutcome, LoginStrateg
 from services.selfservice.flows.request import wants_json
 from services.selfservice.flows.submit import FlowSteps
 from services.selfservice.flows.submit import submit as submit_flow
+from services.selfservice.strategies.identifier_first.strategy import METHOD as IDENTIFIER_FIRST
+from services.selfservice.strategies.identifier_first.strategy import first_screen
 from shared import text
 from shared.service import Route
 
@@ -50,8 +52,10 @@ async def new_login_flow(
     internal: dict[str, Any] | None = None,
 ) -> Flow:
     flow = await c.engine.create(request, KIND, flow_type, **fields)
+    identifier_first = c.config.flows[KIND].style == IDENTIFIER_FIRST and first_screen(flow)
     for strategy in c.methods.login:
-        strategy.populate_login(flow)
+        if (strategy.method == IDENTIFIER_FIRST) == identifier_first:
+            strategy.populate_login(flow)
     if fields["refresh"]:
         flow.ui.messages.append(text.login_refresh_requested())
     if session is not None:

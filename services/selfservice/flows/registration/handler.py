@@ -14,6 +14,8 @@ from services.selfservice.flows.registration.strategy import RegistrationOutcome
 from services.selfservice.flows.request import wants_json
 from services.selfservice.flows.submit import FlowSteps
 from services.selfservice.flows.submit import submit as submit_flow
+from services.selfservice.strategies.profile.registration import METHOD as PROFILE
+from services.selfservice.strategies.profile.registration import PROFILE_FIRST, method_of
 from shared import text
 from shared.service import Route
 
@@ -38,8 +40,10 @@ def _init(flow_type: str):  # type: ignore[no-untyped-def]
 
 async def new_registration_flow(c: Any, request: web.Request, flow_type: str) -> Flow:
     flow = await c.engine.create(request, KIND, flow_type, organization_id=None)
+    profile_first = c.config.flows[KIND].style == PROFILE_FIRST
     for strategy in c.methods.registration:
-        strategy.populate_registration(flow)
+        if (strategy.method == PROFILE) == profile_first:
+            strategy.populate_registration(flow)
     await c.engine.insert(flow)
     return flow
 
@@ -68,6 +72,7 @@ STEPS = FlowSteps(
     no_strategy=text.no_registration_strategy,
     act=_register,
     complete=complete_registration,
+    method_of=method_of,
 )
 
 

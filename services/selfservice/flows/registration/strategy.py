@@ -7,6 +7,10 @@ from typing import Any, Protocol, runtime_checkable
 
 from services.selfservice.flows.flow import Flow
 
+# flow.internal: the traits a step already took (the profile screen, the code sent for them), for
+# the steps after it to check against or fall back on.
+KEPT_TRAITS = "traits"
+
 
 @dataclass(frozen=True)
 class RegistrationOutcome:

@@ -34,13 +34,15 @@ def populate(strategy: CodeStrategy, flow: Flow) -> None:
     flow.ui.add(nodes.send_button(text.send_sign_in_code()))
 
 
+def populate_identified(strategy: CodeStrategy, flow: Flow) -> bool:
+    """Identifier-first's second screen: passwordless code works for any identifier (Kratos's
+    CountActiveFirstFactorCredentials is 1 whenever passwordless is on)."""
+    flow.ui.add(nodes.send_button(text.send_sign_in_code()))
+    return True
+
+
 def identifier_node(strategy: CodeStrategy, group: str = "default") -> Any:
-    fields = strategy.schemas.identifier_fields("code") or strategy.schemas.identifier_fields("password")
-    label = (
-        text.generated_label(fields[0].schema.get("title") or fields[0].path, "identifier")
-        if len(fields) == 1
-        else text.label_id()
-    )
+    label = strategy.schemas.identifier_label("code", "password")
     return input_node(
         group, "identifier", "text", required=True, autocomplete="username webauthn", label=label, value=""
     )

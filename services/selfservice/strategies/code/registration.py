@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from services.selfservice.codes import Recipient
 from services.selfservice.flows.errors import FlowInvalid, StepCompleted
 from services.selfservice.flows.flow import Flow
+from services.selfservice.flows.registration.strategy import KEPT_TRAITS as TRAITS
 from services.selfservice.flows.registration.strategy import RegistrationOutcome
 from services.selfservice.flows.ui import input_node
 from services.selfservice.strategies.code import nodes
@@ -20,12 +21,16 @@ if TYPE_CHECKING:
     from services.selfservice.strategies.code.strategy import CodeStrategy
 
 KIND = "registration"
-TRAITS = "code_traits"  # flow.internal key: the traits the code was sent for
 
 
 def populate(strategy: CodeStrategy, flow: Flow) -> None:
     if not any((n.name or "").startswith("traits.") for n in flow.ui.nodes):
         flow.ui.add(*strategy.schemas.nodes())
+    populate_credentials(flow)
+
+
+def populate_credentials(flow: Flow) -> None:
+    """The code's button on two-step registration's credential screen (and after the traits)."""
     flow.ui.add(nodes.send_button(text.send_sign_up_code()))
 
 

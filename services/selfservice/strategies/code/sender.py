@@ -23,6 +23,7 @@ from services.selfservice.codes import (
     ResendTooSoon,
     courier_message,
 )
+from services.selfservice.config import written
 from services.selfservice.flows.flow import Flow
 from services.selfservice.flows.persistence import FlowRepository
 from services.selfservice.views import public_identity
@@ -67,7 +68,7 @@ class CodeSender:
         default 5) and Warden's `notify_unknown_recipients` (a notice to an identifier without an
         account, as the recovery and verification flows have)."""
         config = settings.get("selfservice.methods.code.config") or {}
-        lifespan = _configured(settings, "selfservice.methods.code.config.lifespan")
+        lifespan = written(settings, "selfservice.methods.code.config.lifespan")
         return cls(
             uow,
             flows,
@@ -132,12 +133,3 @@ class CodeSender:
             redeemed = await self.codes.redeem(uow.connection, flow_id=flow.id, kind=kind, method=CODE, secret=code)
             await uow.commit()
         return redeemed
-
-
-def _configured(settings: Any, path: str) -> Any:
-    """A key as the config file wrote it, without the schema's default (Kratos's 1h code lifespan is
-    not Warden's default)."""
-    node: Any = settings.raw
-    for part in path.split("."):
-        node = node.get(part) if isinstance(node, dict) else None
-    return node

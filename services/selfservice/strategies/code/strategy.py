@@ -12,6 +12,7 @@ from services.selfservice.flows.registration.strategy import RegistrationOutcome
 from services.selfservice.flows.ui import input_node
 from services.selfservice.strategies.code import login, registration
 from services.selfservice.strategies.code.sender import CodeSender
+from services.selfservice.strategies.profile.registration import PROFILE_FIRST
 from services.selfservice.strategies.registry import Dependencies, MethodSpec
 from services.selfservice.traits import TraitSchemas
 from shared import text
@@ -93,18 +94,27 @@ class PasswordlessCodeStrategy(CodeStrategy):
     async def login(self, flow: Flow, body: dict[str, Any]) -> LoginOutcome:
         return await login.authenticate(self, flow, body)
 
+    def populate_login_identified(self, flow: Flow, identity: dict[str, Any] | None) -> bool:
+        return login.populate_identified(self, flow)
+
     def populate_registration(self, flow: Flow) -> None:
         registration.populate(self, flow)
 
     async def register(self, flow: Flow, body: dict[str, Any]) -> RegistrationOutcome:
         return await registration.register(self, flow, body)
 
+    def populate_registration_credentials(self, flow: Flow) -> None:
+        registration.populate_credentials(flow)
+
 
 def _build(deps: Dependencies) -> CodeStrategy:
     if not deps.settings.get("selfservice.methods.code.passwordless_enabled"):
         return CodeStrategy(deps.config.public_base_url)
     sender = CodeSender.from_settings(deps.settings, deps.uow, deps.flows, deps.pepper)
-    return PasswordlessCodeStrategy(deps.config.public_base_url, deps.identities, deps.schemas, sender)
+    two_step = deps.config.flows["registration"].style == PROFILE_FIRST
+    return PasswordlessCodeStrategy(
+        deps.config.public_base_url, deps.identities, deps.schemas, sender, two_step=two_step
+    )
 
 
 # Kratos's code method owns the `code` credential (the addresses passwordless login sends codes to).

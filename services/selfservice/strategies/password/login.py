@@ -17,16 +17,26 @@ if TYPE_CHECKING:
 
 
 def populate(strategy: PasswordStrategy, flow: Flow) -> None:
-    fields = strategy.schemas.identifier_fields("password")
-    label = (
-        text.generated_label(fields[0].schema.get("title") or fields[0].path, "identifier")
-        if len(fields) == 1
-        else text.label_id()
-    )
+    label = strategy.schemas.identifier_label("password")
     flow.ui.add(
         input_node(
             "default", "identifier", "text", required=True, autocomplete="username webauthn", label=label, value=""
         ),
+        *_password_nodes(),
+    )
+
+
+def populate_identified(strategy: PasswordStrategy, flow: Flow, identity: dict[str, Any] | None) -> bool:
+    """Identifier-first's second screen: the password field, for an account with a password (or an
+    identifier without an account, which must look like one)."""
+    if identity is not None and "password" not in (identity.get("credentials") or {}):
+        return False
+    flow.ui.add(*_password_nodes())
+    return True
+
+
+def _password_nodes() -> list[Any]:
+    return [
         input_node(
             "password",
             "password",
@@ -36,7 +46,7 @@ def populate(strategy: PasswordStrategy, flow: Flow) -> None:
             label=text.label_password(),
         ),
         input_node("password", "method", "submit", value="password", label=text.sign_in_with_password()),
-    )
+    ]
 
 
 async def authenticate(strategy: PasswordStrategy, flow: Flow, body: dict[str, Any]) -> LoginOutcome:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from services.selfservice.flows.errors import FlowInvalid
 from services.selfservice.flows.flow import Flow
-from services.selfservice.flows.registration.strategy import RegistrationOutcome
+from services.selfservice.flows.registration.strategy import KEPT_TRAITS, RegistrationOutcome
 from services.selfservice.flows.request import string_field
 from services.selfservice.flows.ui import input_node
 from shared import text
@@ -18,6 +18,11 @@ if TYPE_CHECKING:
 
 def populate(strategy: PasswordStrategy, flow: Flow) -> None:
     flow.ui.add(*strategy.schemas.nodes())
+    populate_credentials(flow)
+
+
+def populate_credentials(flow: Flow) -> None:
+    """The password form (also two-step registration's credential screen, after the traits)."""
     flow.ui.add(
         input_node(
             "password", "password", "password", required=True, autocomplete="new-password", label=text.label_password()
@@ -27,7 +32,7 @@ def populate(strategy: PasswordStrategy, flow: Flow) -> None:
 
 
 async def register(strategy: PasswordStrategy, flow: Flow, body: dict[str, Any]) -> RegistrationOutcome:
-    traits = strategy.schemas.coerce(body.get("traits") or {})
+    traits = strategy.schemas.coerce(body.get("traits") or flow.internal.get(KEPT_TRAITS) or {})
     password = string_field(body, "password")
     for node in strategy.schemas.nodes(values=traits if isinstance(traits, dict) else {}):
         flow.ui.set_value(node.name or "", node.attributes.get("value"))

@@ -31,11 +31,17 @@ class PasswordStrategy:
     async def login(self, flow: Flow, body: dict[str, Any]) -> LoginOutcome:
         return await login.authenticate(self, flow, body)
 
+    def populate_login_identified(self, flow: Flow, identity: dict[str, Any] | None) -> bool:
+        return login.populate_identified(self, flow, identity)
+
     def populate_registration(self, flow: Flow) -> None:
         registration.populate(self, flow)
 
     async def register(self, flow: Flow, body: dict[str, Any]) -> RegistrationOutcome:
         return await registration.register(self, flow, body)
+
+    def populate_registration_credentials(self, flow: Flow) -> None:
+        registration.populate_credentials(flow)
 
     def populate_settings(self, flow: Flow, identity: dict[str, Any]) -> None:
         settings.populate(self, flow, identity)
