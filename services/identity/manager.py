@@ -3,6 +3,7 @@ identifiers and addresses, writes the identity and its events in one unit of wor
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -81,7 +82,7 @@ class IdentityManager:
             external_id=given.external_id or None,
             credentials=credentials,
         )
-        return self._checked(identity)
+        return await self._checked(identity)
 
     async def create(self, given: IdentityInput) -> Identity:
         identity = await self.prepare_new(given)
@@ -114,7 +115,7 @@ class IdentityManager:
                 external_id=given.external_id or None,
                 credentials=credentials,
             )
-            return await self._save(uow, current, self._checked(changed))
+            return await self._save(uow, current, await self._checked(changed))
 
     async def patch(self, identity_id: str, operations: Any) -> Identity:
         if not isinstance(operations, list) or not all(isinstance(o, dict) for o in operations):
@@ -130,7 +131,7 @@ class IdentityManager:
                 patched = jsonpatch.JsonPatch(operations).apply(document)
             except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException, TypeError, KeyError) as exc:
                 raise MalformedBody(f"the JSON Patch could not be applied: {exc}") from exc
-            return await self._save(uow, current, self._checked(_from_document(current, patched)))
+            return await self._save(uow, current, await self._checked(_from_document(current, patched)))
 
     async def delete(self, identity_id: str) -> None:
         async with self._uow() as uow:
@@ -167,13 +168,13 @@ class IdentityManager:
             )
             if identifiers is not None:
                 credentials[kind] = with_identifiers(credentials[kind], identifiers)
-            return await self._save(uow, current, self._checked(replace(current, credentials=credentials)))
+            return await self._save(uow, current, await self._checked(replace(current, credentials=credentials)))
 
     async def set_traits(self, identity_id: str, traits: Any) -> Identity:
         """A self-service profile change: new traits, everything else kept; addresses re-derived."""
         async with self._uow() as uow:
             current = await self._require(uow, identity_id)
-            return await self._save(uow, current, self._checked(replace(current, traits=traits)))
+            return await self._save(uow, current, await self._checked(replace(current, traits=traits)))
 
     async def find_by_address(self, kind: str, via: str, value: str) -> Identity | None:
         """The identity with this verifiable (`kind="verification"`) or recovery address."""
@@ -230,7 +231,13 @@ class IdentityManager:
                 uow.connection, after=after, size=size, similar=similar, organization_id=organization_id
             )
 
-    def _checked(self, identity: Identity) -> Identity:
+    async def _checked(self, identity: Identity) -> Identity:
+        """Validated against its schema and derived, in a worker thread: traits are untrusted input,
+        and however quick RE2 makes each pattern, a big document walked on the event loop would
+        stall every other request of the process."""
+        return await asyncio.to_thread(self._validated, identity)
+
+    def _validated(self, identity: Identity) -> Identity:
         schema = self._schemas.get(identity.schema_id)
         schema.validate_traits(identity.traits)
         return derive(identity, schema)

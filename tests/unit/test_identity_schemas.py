@@ -531,3 +531,27 @@ def test_a_draft_2020_12_schema_with_defs_is_validated_by_its_own_draft(tmp_path
     assert schema.credential_identifiers({"email": "Ada@Example.com"}) == {"password": ["ada@example.com"]}
     error = invalid(schema, {"email": "ada"})
     assert error.reason == 'I[#/traits/email] S[#/$defs/email/format] "ada" is not valid "email"'
+
+
+# --- review finding 4: patterns on RE2 --------------------------------------------------------------
+
+
+@pytest.mark.timeout(60)  # Python's backtracking `re` needs 2**64 steps for this value: it never ends
+def test_finding_4_backtracking_pattern_runs_in_linear_time_on_re2(tmp_path: Path) -> None:
+    catastrophic = traits_schema(
+        {
+            "nick": {"type": "string", "pattern": "^(a+)+$"},
+            "tags": {"patternProperties": {"^(b+)+$": {"type": "string"}}},
+        }
+    )
+    schema = IdentitySchema(id="re2", url="file://re2.json", document=catastrophic)
+    problem = invalid(schema, {"nick": "a" * 64 + "!"})
+    assert "does not match" in str(problem)
+    schema.validate_traits({"nick": "a" * 64, "tags": {"b" * 64 + "!": 1}})  # no such property: no check
+    invalid(schema, {"tags": {"b" * 64: 1}})
+    # Go's (RE2's) semantics, as Kratos's: \d is ASCII only, and look-arounds do not exist.
+    digits = IdentitySchema(id="d", url="file://d.json", document=traits_schema({"pin": {"pattern": "^\\d+$"}}))
+    digits.validate_traits({"pin": "123"})
+    invalid(digits, {"pin": "١٢٣"})  # Arabic-Indic digits: Python's \d takes them, Go's does not
+    lookahead = traits_schema({"x": {"type": "string", "pattern": "^(?=a)a$"}})
+    assert "not RE2 syntax" in build_error(settings_with(tmp_path, lookahead))

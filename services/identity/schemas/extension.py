@@ -8,11 +8,11 @@ validator evaluates, with that node's value. This walks the schema beside the tr
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from .patterns import compiled
 from .pointers import ROOT, join, resolve_local
 
 EXTENSION = "ory.sh/kratos"
@@ -91,7 +91,7 @@ def _property_schemas(node: dict[str, Any], name: str, schema_at: str) -> list[L
     if name in properties:
         found.append((properties[name], join(schema_at, "properties", name)))
     for pattern, sub in (node.get("patternProperties") or {}).items():
-        if re.search(pattern, name):
+        if compiled(pattern).search(name):
             found.append((sub, join(schema_at, "patternProperties", pattern)))
     if not found and "additionalProperties" in node:
         found.append((node["additionalProperties"], join(schema_at, "additionalProperties")))

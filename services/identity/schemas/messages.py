@@ -5,11 +5,12 @@ are), and a `context` with the values a UI needs to word its own message (Kratos
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 from typing import Any
 
 from jsonschema.exceptions import ValidationError
+
+from .patterns import compiled
 
 Wording = tuple[str, dict[str, Any]]
 Describe = Callable[[ValidationError], Wording]
@@ -101,7 +102,7 @@ def _additional(e: ValidationError) -> Wording:
     if e.validator_value is not False or not isinstance(e.instance, dict):
         return e.message, {}
     known, patterns = e.schema.get("properties", {}), e.schema.get("patternProperties", {})
-    extra = [k for k in e.instance if k not in known and not any(re.search(p, k) for p in patterns)]
+    extra = [k for k in e.instance if k not in known and not any(compiled(p).search(k) for p in patterns)]
     return f"additionalProperties {', '.join(quote(k) for k in extra)} not allowed", {"properties": extra}
 
 

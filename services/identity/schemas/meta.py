@@ -18,6 +18,7 @@ from jsonschema.exceptions import SchemaError, best_match
 from referencing import Registry
 from referencing.jsonschema import DRAFT7
 
+from .patterns import pattern_problem, schema_patterns
 from .pointers import pointer, resolve_local
 
 HERE = Path(__file__).parent
@@ -47,7 +48,7 @@ def identity_schema_problem(document: dict[str, Any], meta: Draft7Validator) -> 
     for ref in _refs(document):
         if resolve_local(document, ref) is None:
             return f"$ref {ref!r} does not point inside the schema (remote references are not fetched)"
-    return None
+    return next(filter(None, map(pattern_problem, schema_patterns(document))), None)
 
 
 def _refs(node: Any) -> Iterator[str]:

@@ -10,7 +10,7 @@ from jsonschema import Draft7Validator, validators
 from jsonschema.protocols import Validator
 from referencing import Registry
 
-from . import derive
+from . import derive, patterns
 from .derive import Address
 from .errors import TraitsInvalid
 from .extension import Hit, extension_hits
@@ -22,8 +22,8 @@ def compile_validator(document: dict[str, Any]) -> Validator:
     """A validator for the draft the document's `$schema` names (draft-07 when it names none).
 
     The registry is empty on purpose: only the document itself and the JSON Schema meta-schemas
-    resolve, so validating never reaches the network."""
-    cls = validators.validator_for(document, default=Draft7Validator)
+    resolve, so validating never reaches the network. Patterns run on RE2 (`patterns.py`)."""
+    cls = validators.extend(validators.validator_for(document, default=Draft7Validator), patterns.KEYWORDS)
     return cls(document, registry=Registry(), format_checker=format_checker())
 
 
