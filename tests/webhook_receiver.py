@@ -1,12 +1,13 @@
 """A real HTTP receiver for web hook tests, on loopback, on an event loop of its own (the test's
 thread blocks on Warden). It records every request and answers with `answer(request_record)`,
-which returns (status, JSON body or None, headers). `stop()` closes the port (the receiver is down)
-and `start()` opens the same port again."""
+which returns (status, JSON body or None, headers). It starts down; `start()` opens its port, `stop()` closes
+it again (calls are refused)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -44,6 +45,16 @@ class WebhookReceiver:
         self._thread.start()
         self._runner: web.AppRunner | None = None
         self._lock = threading.Lock()
+        self._placeholder: socket.socket | None = None
+        self._hold_port()
+
+    def _hold_port(self) -> None:
+        """While down, the port stays bound but not listening: calls are refused, as by a stopped
+        receiver, and no other test's server can take the port meanwhile."""
+        held = socket.socket()
+        held.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        held.bind(("127.0.0.1", self.port))
+        self._placeholder = held
 
     def url(self, path: str = "/hook") -> str:
         return f"http://127.0.0.1:{self.port}{path}"
@@ -69,14 +80,20 @@ class WebhookReceiver:
             self._runner = None
 
     def start(self) -> WebhookReceiver:
+        if self._placeholder is not None:
+            self._placeholder.close()
+            self._placeholder = None
         asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(10)
         return self
 
     def stop(self) -> None:
         asyncio.run_coroutine_threadsafe(self._stop(), self._loop).result(10)
+        self._hold_port()
 
     def close(self) -> None:
-        self.stop()
+        asyncio.run_coroutine_threadsafe(self._stop(), self._loop).result(10)
+        if self._placeholder is not None:
+            self._placeholder.close()
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(5)
         self._loop.close()

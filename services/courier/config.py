@@ -81,6 +81,10 @@ class CourierConfig:
     lease: float = CLAIM_LEASE_SECONDS
     max_backoff: float = MAX_BACKOFF_SECONDS
 
+    @property
+    def retries(self) -> int:
+        return self.message_retries
+
     def backoff(self, send_count: int) -> float:
         """Seconds before the next try of a message that has failed `send_count` times."""
         return min(self.pull_wait * 2 ** max(0, send_count - 1), self.max_backoff)

@@ -1,37 +1,81 @@
-"""The delivery loop: every `courier.worker.pull_wait` (or at once when a message is queued here)
-it claims up to `courier.worker.pull_count` due messages and sends them side by side.
+"""The delivery loop, for courier messages and for web hook deliveries alike: every `pull_wait` (or
+at once when something is queued here) it claims up to `pull_count` due rows and sends them side by side.
 
-A failed send is recorded (a `failed` dispatch with the error) and the message waits
-`pull_wait * 2^(tries-1)` (at most 5 minutes) before it is due again; after
-`courier.message_retries` retries it is `abandoned`. One message failing never holds up another:
-each has its own claim, its own send and its own record. No transaction is held open while a
-message is on its way (SQLite has one writer; a slow server must not block it)."""
+A failed send is recorded (with the error) and the row waits `backoff(tries)` before it is due
+again, or longer if the receiver said so (`Retry-After`); past `retries` retries it is `abandoned`.
+One row failing never holds up another: each has its own claim, its own send and its own record.
+No transaction is held open while a row is on its way (SQLite has one writer; a slow server must
+not block it)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import uuid
-from collections.abc import Mapping
-from datetime import timedelta
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Any, Protocol
 
-from services.courier.channels.ports import Channel
-from services.courier.config import CourierConfig
-from services.courier.domain import ABANDONED, QUEUED, SENT, Message, now
-from services.courier.persistence import MessageRepository
+from services.courier.claims import ABANDONED, QUEUED, SENT
+from services.courier.domain import now
 from shared.storage.database import Database
 
 log = logging.getLogger(__name__)
 
 
+class Sendable(Protocol):
+    id: str
+    send_count: int
+
+
+class Claims(Protocol):
+    """What the loop needs of a repository (`claims.ClaimQueue` does the SQL)."""
+
+    async def due(self, conn: Any, at: datetime, limit: int) -> list[str]: ...
+
+    async def claim(self, conn: Any, row_id: str, at: datetime, lease: timedelta, token: str) -> Any: ...
+
+    async def finish(
+        self,
+        conn: Any,
+        item: Any,
+        token: str,
+        at: datetime,
+        *,
+        error: dict[str, Any] | None,
+        status: str,
+        next_attempt_at: datetime | None = None,
+    ) -> bool: ...
+
+    async def release(self, conn: Any, row_id: str, token: str, at: datetime) -> None: ...
+
+
+class Pace(Protocol):
+    pull_count: int
+    pull_wait: float
+    send_timeout: float
+    lease: float
+    retries: int
+    max_backoff: float
+
+    def backoff(self, send_count: int) -> float: ...
+
+
 class Dispatcher:
     def __init__(
-        self, database: Database, repository: MessageRepository, channels: Mapping[str, Channel], config: CourierConfig
+        self,
+        database: Database,
+        repository: Claims,
+        send: Callable[[Any], Awaitable[None]],
+        config: Pace,
+        *,
+        noun: str = "message",
     ) -> None:
         self._db = database
         self._repo = repository
-        self._channels = channels
+        self._send = send
         self._config = config
+        self._noun = noun
         self._wake = asyncio.Event()
 
     def wake(self) -> None:
@@ -55,7 +99,7 @@ class Dispatcher:
         results = await asyncio.gather(*(self._deliver(m, token) for m, token in claimed), return_exceptions=True)
         for (message, _token), result in zip(claimed, results):
             if isinstance(result, Exception):  # the attempt could not be recorded; the lease brings it back
-                log.error("courier: recording the attempt on message %s failed: %r", message.id, result)
+                log.error("courier: recording the attempt on %s %s failed: %r", self._noun, message.id, result)
         return len(claimed)
 
     async def _sleep(self) -> None:
@@ -65,7 +109,7 @@ class Dispatcher:
             pass
         self._wake.clear()
 
-    async def _claim(self) -> list[tuple[Message, str]]:
+    async def _claim(self) -> list[tuple[Sendable, str]]:
         token = str(uuid.uuid4())
         lease = timedelta(seconds=self._config.lease)
         async with self._db.transaction() as conn:
@@ -76,10 +120,9 @@ class Dispatcher:
             found = [await self._repo.claim(conn, message_id, at, lease, token) for message_id in ids]
         return [(message, token) for message in found if message is not None]
 
-    async def _deliver(self, message: Message, token: str) -> None:
-        channel = self._channels[message.channel]
+    async def _deliver(self, message: Sendable, token: str) -> None:
         try:
-            await asyncio.wait_for(channel.send(message), self._config.send_timeout)
+            await asyncio.wait_for(self._send(message), self._config.send_timeout)
         except asyncio.CancelledError:
             # The process is stopping: hand the message back now rather than when the lease runs out.
             await asyncio.shield(self._release(message, token))
@@ -89,16 +132,22 @@ class Dispatcher:
         else:
             await self._record(message, token, status=SENT, error=None)
 
-    async def _failed(self, message: Message, token: str, exc: Exception) -> None:
+    async def _failed(self, message: Sendable, token: str, exc: Exception) -> None:
         tries = message.send_count + 1
         error = {"code": 500, "status": "Internal Server Error", "message": _describe(exc)}
-        if tries > self._config.message_retries:
-            log.warning("courier: message %s abandoned after %d attempts: %s", message.id, tries, error["message"])
+        if tries > self._config.retries:
+            log.warning(
+                "courier: %s %s abandoned after %d attempts: %s", self._noun, message.id, tries, error["message"]
+            )
             await self._record(message, token, status=ABANDONED, error=error)
             return
         delay = self._config.backoff(tries)
+        asked = getattr(exc, "retry_after", None)  # the receiver's Retry-After, honoured up to max_backoff
+        if asked:
+            delay = max(delay, min(float(asked), self._config.max_backoff))
         log.warning(
-            "courier: sending message %s failed (attempt %d), next try in %.1fs: %s",
+            "courier: sending %s %s failed (attempt %d), next try in %.1fs: %s",
+            self._noun,
             message.id,
             tries,
             delay,
@@ -108,7 +157,7 @@ class Dispatcher:
 
     async def _record(
         self,
-        message: Message,
+        message: Sendable,
         token: str,
         *,
         status: str,
@@ -122,14 +171,14 @@ class Dispatcher:
                 conn, message, token, at, error=error, status=status, next_attempt_at=next_attempt
             )
         if not kept:
-            log.warning("courier: message %s was taken over by another courier while it was being sent", message.id)
+            log.warning("courier: %s %s was taken over by another courier while it was sent", self._noun, message.id)
 
-    async def _release(self, message: Message, token: str) -> None:
+    async def _release(self, message: Sendable, token: str) -> None:
         try:
             async with self._db.transaction() as conn:
                 await self._repo.release(conn, message.id, token, now())
         except Exception:  # the lease brings it back all the same
-            log.warning("courier: could not hand back message %s on the way out", message.id)
+            log.warning("courier: could not hand back %s %s on the way out", self._noun, message.id)
 
 
 def _describe(exc: BaseException) -> str:

@@ -7,8 +7,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-QUEUED, PROCESSING, SENT, ABANDONED = "queued", "processing", "sent", "abandoned"
-STATUSES = (QUEUED, PROCESSING, SENT, ABANDONED)
+# A message's statuses are those of every row the courier sends (claims.py), under the names Kratos uses.
+from services.courier.claims import ABANDONED as ABANDONED
+from services.courier.claims import PROCESSING as PROCESSING
+from services.courier.claims import QUEUED as QUEUED
+from services.courier.claims import SENT as SENT
+from services.courier.claims import STATUSES as STATUSES
+
 EMAIL, SMS = "email", "sms"
 CHANNELS = (EMAIL, SMS)
 DISPATCH_FAILED, DISPATCH_SUCCESS = "failed", "success"

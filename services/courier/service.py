@@ -7,7 +7,7 @@ from pathlib import Path
 
 from sqlalchemy import MetaData
 
-from services.courier.api import admin
+from services.courier.api import admin, webhooks
 from services.courier.channels.registry import build_channels
 from services.courier.config import RETENTION, CourierConfig
 from services.courier.consumers import message_requests
@@ -18,6 +18,11 @@ from services.courier.render.builtin import BuiltinTemplates
 from services.courier.render.overrides import load_overrides
 from services.courier.render.renderer import Renderer
 from services.courier.tables import courier_tables
+from services.courier.webhooks.config import DeliveryConfig
+from services.courier.webhooks.config import subscriptions as event_subscriptions
+from services.courier.webhooks.consumers import event_sink, webhook_requests
+from services.courier.webhooks.persistence import DeliveryRepository
+from services.courier.webhooks.sender import DeliverySender
 from shared.http.egress import Egress, EgressPolicy
 from shared.service import Infrastructure, ServiceDefinition, ServiceRuntime
 from shared.service_kit import ServiceInfo, info_route, service_core
@@ -37,6 +42,8 @@ class CourierContainer:
     dispatcher: Dispatcher
     config: CourierConfig
     internal: ServiceInfo
+    deliveries: DeliveryRepository
+    webhook_dispatcher: Dispatcher
 
 
 async def build(infra: Infrastructure) -> ServiceRuntime:
@@ -51,17 +58,30 @@ async def build(infra: Infrastructure) -> ServiceRuntime:
     except BaseException:
         await egress.close()
         raise
-    repository = MessageRepository(courier_tables(MetaData()))
-    dispatcher = Dispatcher(infra.database, repository, channels, config)
-    subscription = message_requests(
-        renderer, repository, core.uow, core.processed_events, infra.settings.bus.max_deliveries, dispatcher.wake
+    tables = courier_tables(MetaData())
+    repository = MessageRepository(tables)
+    dispatcher = Dispatcher(infra.database, repository, lambda m: channels[m.channel].send(m), config)
+    max_deliveries = infra.settings.bus.max_deliveries
+    subscriptions = [
+        message_requests(renderer, repository, core.uow, core.processed_events, max_deliveries, dispatcher.wake)
+    ]
+    deliveries = DeliveryRepository(tables)
+    delivery = DeliveryConfig.from_settings(infra.settings)
+    sinks = event_subscriptions(infra.settings)
+    sender = DeliverySender(infra.settings, sinks, egress, timeout=delivery.send_timeout)
+    webhooks = Dispatcher(infra.database, deliveries, sender.send, delivery, noun="web hook delivery")
+    subscriptions.append(webhook_requests(deliveries, core.uow, core.processed_events, max_deliveries, webhooks.wake))
+    sink = event_sink(sinks, deliveries, core.uow, core.processed_events, max_deliveries, webhooks.wake)
+    if sink is not None:
+        subscriptions.append(sink)
+    container = CourierContainer(
+        core.uow, infra.database, repository, dispatcher, config, ServiceInfo(NAME), deliveries, webhooks
     )
-    container = CourierContainer(core.uow, infra.database, repository, dispatcher, config, ServiceInfo(NAME))
     return ServiceRuntime(
         NAME,
         container,
-        subscriptions=[subscription],
-        background=[core.relay.run, dispatcher.run],
+        subscriptions=subscriptions,
+        background=[core.relay.run, dispatcher.run, webhooks.run],
         internal_api=container.internal,
         close=egress.close,
     )
@@ -77,7 +97,7 @@ async def cleanup(database: Database, batch: int) -> int:
 DEFINITION = ServiceDefinition(
     name=NAME,
     migrations=MigrationSet(NAME, Path(__file__).parent / "migrations"),
-    routes=[*admin.ROUTES, info_route(NAME)],
+    routes=[*admin.ROUTES, *webhooks.ROUTES, info_route(NAME)],
     build=build,
     depends_on=(),
     cleanup=cleanup,

@@ -11,6 +11,7 @@ from sqlalchemy import Column, DateTime, ForeignKey, Index, Integer, MetaData, S
 class CourierTables:
     messages: Table
     dispatches: Table
+    webhooks: Table
 
 
 def courier_tables(metadata: MetaData) -> CourierTables:
@@ -49,4 +50,26 @@ def courier_tables(metadata: MetaData) -> CourierTables:
         Column("created_at", DateTime(timezone=True), nullable=False),
         Column("updated_at", DateTime(timezone=True), nullable=False),
     )
-    return CourierTables(messages, dispatches)
+    webhooks = Table(
+        "courier_webhook_deliveries",
+        metadata,
+        Column("id", String(36), primary_key=True),  # also the Idempotency-Key and webhook-id
+        Column("kind", String(16), nullable=False),  # web_hook | event
+        # web_hook: the config key of the hook's config; event: the subscription's id. Credentials
+        # and secrets are read from config at send time, never stored here.
+        Column("target", String(255), nullable=False),
+        Column("event_type", String(255), nullable=True),
+        Column("url", Text, nullable=False),
+        Column("method", String(16), nullable=False),
+        Column("body", Text, nullable=True),
+        Column("status", String(16), nullable=False),
+        Column("send_count", Integer, nullable=False),
+        Column("last_error", Text, nullable=True),
+        Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+        Column("claim_token", String(36), nullable=True),
+        Column("claimed_until", DateTime(timezone=True), nullable=True),
+        Column("created_at", DateTime(timezone=True), nullable=False, index=True),
+        Column("updated_at", DateTime(timezone=True), nullable=False),
+        Index("ix_courier_webhook_deliveries_status_next_attempt_at", "status", "next_attempt_at"),
+    )
+    return CourierTables(messages, dispatches, webhooks)

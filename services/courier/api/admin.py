@@ -19,7 +19,7 @@ MESSAGES = "/admin/courier/messages"
 MESSAGE = "/admin/courier/messages/{id}"
 
 
-def _after(token: str | None) -> tuple[datetime, str] | None:
+def after_key(token: str | None) -> tuple[datetime, str] | None:
     """The page token carries the (created_at, id) of the last message of the previous page."""
     if token is None:
         return None
@@ -31,9 +31,9 @@ def _after(token: str | None) -> tuple[datetime, str] | None:
     return (at if at.tzinfo else at.replace(tzinfo=UTC)), message_id
 
 
-def _links(request: web.Request, page: Page, last_key: str | None) -> str:
+def link_header(request: web.Request, page: Page, last_key: str | None, kept: tuple[str, ...]) -> str:
     """Kratos's `Link` header, keeping the request's filters so that following `next` pages them."""
-    filters = {k: v for k, v in request.query.items() if k in ("status", "recipient")}
+    filters = {k: v for k, v in request.query.items() if k in kept}
     first = request.rel_url.with_query({**filters, "page_size": page.size})
     links = f'<{first}>; rel="first"'
     if last_key is not None:
@@ -43,33 +43,44 @@ def _links(request: web.Request, page: Page, last_key: str | None) -> str:
 
 def list_messages(c: Any):  # type: ignore[no-untyped-def]
     async def handler(request: web.Request) -> web.Response:
-        status = request.query.get("status") or None
-        if status is not None and status not in STATUSES:
-            raise BadRequest(f"status must be one of {', '.join(STATUSES)}, not {status!r}")
+        status = status_filter(request)
         page = read_page(request)
         async with c.database.connect() as conn:
             messages = await c.repository.page(
                 conn,
                 size=page.size,
-                after=_after(page.after),
+                after=after_key(page.after),
                 status=status,
                 recipient=request.query.get("recipient") or None,
             )
         response = web.json_response([message_view(m) for m in messages])
         last = messages[-1] if len(messages) == page.size else None
-        response.headers["Link"] = _links(request, page, f"{last.created_at.isoformat()}|{last.id}" if last else None)
+        response.headers["Link"] = link_header(
+            request, page, f"{last.created_at.isoformat()}|{last.id}" if last else None, ("status", "recipient")
+        )
         return response
 
     return handler
 
 
+def status_filter(request: web.Request) -> str | None:
+    status = request.query.get("status") or None
+    if status is not None and status not in STATUSES:
+        raise BadRequest(f"status must be one of {', '.join(STATUSES)}, not {status!r}")
+    return status
+
+
+def path_uuid(request: web.Request) -> str:
+    raw = request.match_info["id"]
+    try:
+        return str(uuid.UUID(raw))
+    except ValueError as exc:
+        raise BadRequest(f"could not parse parameter {{id}} as UUID, got {raw}") from exc
+
+
 def get_message(c: Any):  # type: ignore[no-untyped-def]
     async def handler(request: web.Request) -> web.Response:
-        raw = request.match_info["id"]
-        try:
-            message_id = str(uuid.UUID(raw))
-        except ValueError as exc:
-            raise BadRequest(f"could not parse parameter {{id}} as UUID, got {raw}") from exc
+        message_id = path_uuid(request)
         async with c.database.connect() as conn:
             message = await c.repository.get(conn, message_id)
         if message is None:

@@ -1,0 +1,119 @@
+"""Claiming rows to send, the same way for courier messages and web hook deliveries, on the caller's
+connection and the same on PostgreSQL and SQLite.
+
+A row is due when `queued` and its `next_attempt_at` has come, or when `processing` and its
+claim's lease ran out (its courier died mid-send). Claiming is one conditional UPDATE per row
+(`… WHERE id = ? AND <still claimable>`): whoever's UPDATE changes the row owns it, so several
+couriers on one database never send it twice, with no `SELECT … FOR UPDATE SKIP LOCKED` (which
+SQLite lacks). Settling a claim checks the token, so a courier that lost its lease cannot
+overwrite the one that took over."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import Row, Table, and_, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+QUEUED, PROCESSING, SENT, ABANDONED = "queued", "processing", "sent", "abandoned"
+STATUSES = (QUEUED, PROCESSING, SENT, ABANDONED)
+T = TypeVar("T")
+
+
+def utc(value: datetime) -> datetime:
+    """SQLite hands timestamps back naive; they were written in UTC."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+class ClaimQueue(Generic[T]):
+    def __init__(self, table: Table, load: Callable[[Row[Any]], T]) -> None:
+        self.table = table
+        self._load = load
+
+    def claimable(self, at: datetime) -> Any:
+        c = self.table.c
+        return or_(
+            and_(c.status == QUEUED, c.next_attempt_at <= at), and_(c.status == PROCESSING, c.claimed_until < at)
+        )
+
+    async def due(self, conn: AsyncConnection, at: datetime, limit: int) -> list[str]:
+        c = self.table.c
+        query = select(c.id).where(self.claimable(at)).order_by(c.next_attempt_at, c.id).limit(limit)
+        return list((await conn.execute(query)).scalars())
+
+    async def claim(self, conn: AsyncConnection, row_id: str, at: datetime, lease: timedelta, token: str) -> T | None:
+        c = self.table.c
+        result = await conn.execute(
+            update(self.table)
+            .where(c.id == row_id, self.claimable(at))
+            .values(status=PROCESSING, claim_token=token, claimed_until=at + lease, updated_at=at)
+        )
+        if result.rowcount != 1:
+            return None  # another courier was first
+        row = (await conn.execute(select(self.table).where(c.id == row_id))).first()
+        return self._load(row) if row is not None else None
+
+    async def settle(
+        self,
+        conn: AsyncConnection,
+        row_id: str,
+        token: str,
+        at: datetime,
+        *,
+        status: str,
+        next_attempt_at: datetime | None,
+        **values: Any,
+    ) -> bool:
+        """Records one attempt (one more send, the new status); False if the claim was lost meanwhile."""
+        c = self.table.c
+        changes: dict[str, Any] = dict(
+            status=status, send_count=c.send_count + 1, claim_token=None, claimed_until=None, updated_at=at, **values
+        )
+        if next_attempt_at is not None:
+            changes["next_attempt_at"] = next_attempt_at
+        result = await conn.execute(update(self.table).where(c.id == row_id, c.claim_token == token).values(**changes))
+        return result.rowcount == 1
+
+    async def release(self, conn: AsyncConnection, row_id: str, token: str, at: datetime) -> None:
+        """Gives a claimed row back unsent (its courier is stopping)."""
+        c = self.table.c
+        await conn.execute(
+            update(self.table)
+            .where(c.id == row_id, c.claim_token == token)
+            .values(status=QUEUED, claim_token=None, claimed_until=None, updated_at=at)
+        )
+
+
+class Claiming(Generic[T]):
+    """The part of a repository the dispatcher claims through; the repository adds `finish`."""
+
+    _claims: ClaimQueue[T]
+
+    async def due(self, conn: AsyncConnection, at: datetime, limit: int) -> list[str]:
+        return await self._claims.due(conn, at, limit)
+
+    async def claim(self, conn: AsyncConnection, row_id: str, at: datetime, lease: timedelta, token: str) -> T | None:
+        return await self._claims.claim(conn, row_id, at, lease, token)
+
+    async def release(self, conn: AsyncConnection, row_id: str, token: str, at: datetime) -> None:
+        await self._claims.release(conn, row_id, token, at)
+
+
+async def newest_first(
+    conn: AsyncConnection,
+    table: Table,
+    conditions: list[Any],
+    *,
+    size: int,
+    after: tuple[datetime, str] | None,
+) -> list[Row[Any]]:
+    """One page of rows, newest first, as Kratos lists messages; `after` is the (created_at, id) of
+    the last row seen."""
+    c = table.c
+    if after is not None:
+        created, last_id = after
+        conditions = [*conditions, or_(c.created_at < created, and_(c.created_at == created, c.id < last_id))]
+    query = select(table).where(*conditions).order_by(c.created_at.desc(), c.id.desc()).limit(size)
+    return list(await conn.execute(query))

@@ -1,0 +1,90 @@
+"""What turns bus messages into deliveries, each exactly once per envelope (the inbox table, and
+delivery ids taken from the envelope):
+
+- `courier.webhook.requested` (from self-service's web hooks): one delivery, whose id is the
+  envelope's id;
+- domain events a subscription asks for: one delivery per subscription, whose id is derived from
+  the envelope's id and the subscription's, and whose body is the envelope itself. Commands
+  (`courier.*`) are never handed to subscribers: they carry codes meant for the courier alone."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+
+from sqlalchemy import Table
+
+from services.courier.webhooks.config import EventSubscription
+from services.courier.webhooks.domain import EVENT, WEB_HOOK, Delivery
+from services.courier.webhooks.persistence import DeliveryRepository
+from shared.bus.envelope import Envelope
+from shared.bus.inbox import idempotent
+from shared.bus.ports import Subscription
+from shared.storage.uow import UnitOfWork, UnitOfWorkFactory
+from shared.webhooks.command import WEBHOOK_REQUESTED, WebhookRequest
+
+WEBHOOKS_QUEUE = "courier.webhooks"
+EVENT_SINK_QUEUE = "courier.event_sink"
+PRIVATE_PREFIX = "courier."
+_DELIVERY_IDS = uuid.UUID("6d1f4c36-3a0e-4e37-9a51-0b3f9f3f7a10")  # namespace of derived delivery ids
+
+
+def webhook_requests(
+    repository: DeliveryRepository,
+    uow: UnitOfWorkFactory,
+    processed: Table,
+    max_deliveries: int,
+    queued: Callable[[], None],
+) -> Subscription:
+    async def work(unit: UnitOfWork, envelope: Envelope) -> None:
+        request = WebhookRequest.from_data(envelope.data)
+        await repository.add(
+            unit.connection,
+            Delivery(envelope.id, WEB_HOOK, request.config_key, request.url, request.method, request.body),
+        )
+
+    return _subscription(WEBHOOKS_QUEUE, [WEBHOOK_REQUESTED], uow, processed, work, max_deliveries, queued)
+
+
+def event_sink(
+    subscriptions: list[EventSubscription],
+    repository: DeliveryRepository,
+    uow: UnitOfWorkFactory,
+    processed: Table,
+    max_deliveries: int,
+    queued: Callable[[], None],
+) -> Subscription | None:
+    if not subscriptions:
+        return None
+
+    async def work(unit: UnitOfWork, envelope: Envelope) -> None:
+        if envelope.type.startswith(PRIVATE_PREFIX):
+            return
+        body = envelope.to_json().decode()
+        for s in subscriptions:
+            if s.wants(envelope.type):
+                delivery_id = str(uuid.uuid5(_DELIVERY_IDS, f"{envelope.id}/{s.id}"))
+                await repository.add(
+                    unit.connection, Delivery(delivery_id, EVENT, s.id, s.url, "POST", body, envelope.type)
+                )
+
+    patterns = sorted({p for s in subscriptions for p in s.events})
+    return _subscription(EVENT_SINK_QUEUE, patterns, uow, processed, work, max_deliveries, queued)
+
+
+def _subscription(
+    queue: str,
+    patterns: list[str],
+    uow: UnitOfWorkFactory,
+    processed: Table,
+    work: Callable[[UnitOfWork, Envelope], object],
+    max_deliveries: int,
+    queued: Callable[[], None],
+) -> Subscription:
+    store = idempotent(uow, processed, queue, work)  # type: ignore[arg-type]
+
+    async def handle(envelope: Envelope) -> None:
+        await store(envelope)
+        queued()  # after the commit, so the dispatcher finds the delivery
+
+    return Subscription(queue, patterns, handle, max_deliveries)
