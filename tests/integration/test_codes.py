@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, select
 
 from services.selfservice.codes import MAX_ATTEMPTS, OneTimeCodes, Recipient, ResendTooSoon
 from services.selfservice.tables import selfservice_tables
@@ -36,8 +36,7 @@ async def _issue(
             address="a@example.com",
             via="email",
             identity_id="identity-1",
-            lifespan=timedelta(minutes=15),
-            **options,
+            **{"lifespan": timedelta(minutes=15), **options},
         )
 
 
@@ -131,3 +130,13 @@ async def test_the_number_of_tries_comes_from_the_config(any_dsn: str) -> None:
         assert not await _redeem(db, codes, code)
     finally:
         await db.dispose()
+
+
+async def test_an_expired_code_is_refused_and_the_try_still_counts(codes_db) -> None:  # type: ignore[no-untyped-def]
+    db, codes = codes_db
+    expired = await _issue(db, codes, "flow-old", lifespan=timedelta(seconds=-1))
+    assert not await _redeem(db, codes, expired, "flow-old")
+    async with db.transaction() as conn:
+        table = selfservice_tables(MetaData()).codes
+        [tries] = (await conn.execute(select(table.c.attempts).where(table.c.flow_id == "flow-old"))).scalars()
+    assert tries == 1
