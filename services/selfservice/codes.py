@@ -39,7 +39,7 @@ class ResendTooSoon(Exception):
 @dataclass(frozen=True)
 class Recipient:
     address: str
-    via: str  # "email" | "sms"
+    via: str  # "email" | "sms" ("none": the stand-in of an identifier that is no address)
 
 
 @dataclass(frozen=True)

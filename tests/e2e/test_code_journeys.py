@@ -414,3 +414,36 @@ def test_profile_first_with_a_code_and_back_to_the_credential_screen(two_step: C
     two_step.mailed_code(email)  # the first code went out
     again = _submit(two_step, "registration", flow["id"], {"method": "code", "traits": {"email": email}})
     assert again.status == 429, "a second code for the flow waits its 30 s"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"method": "code", "identifier": ["a@example.com"]},
+        {"method": "code", "identifier": {"x": 1}},
+        {"method": "code", "identifier": "   "},
+        {"method": "code", "resend": 7},
+        {"method": "code", "code": 123456},
+        {"method": "identifier_first", "identifier": None},
+    ],
+)
+def test_odd_login_bodies_are_400s(stack: CodeStack, body: dict[str, Any]) -> None:
+    flow = _native_flow(stack, "login")
+    answer = _submit(stack, "login", flow["id"], body)
+    assert answer.status == 400, answer
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"method": "code", "traits": "a@example.com"},
+        {"method": "code", "traits": {"email": ["x"]}},
+        {"method": "code", "traits": {}},
+        {"method": "code", "code": {"a": 1}, "traits": {"email": "x@example.com"}},
+    ],
+)
+def test_odd_registration_bodies_are_400s(stack: CodeStack, body: dict[str, Any]) -> None:
+    flow = _native_flow(stack, "registration")
+    answer = _submit(stack, "registration", flow["id"], body)
+    assert answer.status == 400, answer
+    assert answer.json().get("ui") or answer.json().get("error"), answer

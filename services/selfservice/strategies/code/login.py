@@ -14,6 +14,7 @@ from services.selfservice.codes import Recipient
 from services.selfservice.flows.errors import FlowInvalid, StepCompleted
 from services.selfservice.flows.flow import Flow
 from services.selfservice.flows.login.strategy import LoginOutcome
+from services.selfservice.flows.request import string_field
 from services.selfservice.flows.ui import input_node
 from services.selfservice.strategies.code import nodes
 from shared import text
@@ -41,21 +42,21 @@ def populate_identified(strategy: CodeStrategy, flow: Flow) -> bool:
     return True
 
 
-def identifier_node(strategy: CodeStrategy, group: str = "default") -> Any:
+def identifier_node(strategy: CodeStrategy) -> Any:
     label = strategy.schemas.identifier_label("code", "password")
     return input_node(
-        group, "identifier", "text", required=True, autocomplete="username webauthn", label=label, value=""
+        "default", "identifier", "text", required=True, autocomplete="username webauthn", label=label, value=""
     )
 
 
 async def authenticate(strategy: CodeStrategy, flow: Flow, body: dict[str, Any]) -> LoginOutcome:
-    if flow.state == "choose_method" or body.get("resend") == "code":
+    if flow.state == "choose_method" or string_field(body, "resend") == "code":
         await _send(strategy, flow, body)
     return await _check(strategy, flow, body)
 
 
 async def _send(strategy: CodeStrategy, flow: Flow, body: dict[str, Any]) -> None:
-    identifier = normalized(str(body.get("identifier") or body.get("address") or ""))
+    identifier = normalized(string_field(body, "identifier", "address"))
     if not identifier:
         flow.ui.set_value("identifier", "")
         flow.ui.add_node_message("identifier", text.property_missing("identifier"))
@@ -66,8 +67,7 @@ async def _send(strategy: CodeStrategy, flow: Flow, body: dict[str, Any]) -> Non
     kept = nodes.hidden(identifier_node(strategy))
     kept.attributes["value"] = identifier
     nodes.code_screen(flow, [kept], text.label_login_code(), text.login_code_sent())
-    flow.internal["code_identifier"] = identifier
-    stand_in = [Recipient(identifier, "email" if "@" in identifier else "sms")]
+    stand_in = [Recipient(identifier, _channel_of(identifier))]
     await strategy.sender.send(flow, KIND, recipients or stand_in, identity, known=identity is not None)
     raise StepCompleted()
 
@@ -82,7 +82,7 @@ async def _recipients(strategy: CodeStrategy, identity: dict[str, Any], identifi
 
 
 async def _check(strategy: CodeStrategy, flow: Flow, body: dict[str, Any]) -> LoginOutcome:
-    code = str(body.get("code") or "").strip()
+    code = string_field(body, "code").strip()
     if not code:
         flow.ui.add_node_message("code", text.property_missing("code"))
         raise FlowInvalid()
@@ -99,6 +99,13 @@ async def _check(strategy: CodeStrategy, flow: Flow, body: dict[str, Any]) -> Lo
     # The code reached the address: it is proven, as in Kratos's loginVerifyCode.
     identity = await strategy.identities.mark_address_verified(redeemed.via, redeemed.address) or identity
     return LoginOutcome(identity, {"method": "code", "aal": "aal1"})
+
+
+def _channel_of(identifier: str) -> str:
+    """How a code would reach an identifier without an account: a notice goes only to an address."""
+    if "@" in identifier:
+        return "email"
+    return "sms" if _PHONE.fullmatch(identifier) else "none"
 
 
 def normalized(identifier: str) -> str:

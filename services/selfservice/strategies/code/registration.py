@@ -12,6 +12,7 @@ from services.selfservice.flows.errors import FlowInvalid, StepCompleted
 from services.selfservice.flows.flow import Flow
 from services.selfservice.flows.registration.strategy import KEPT_TRAITS as TRAITS
 from services.selfservice.flows.registration.strategy import RegistrationOutcome
+from services.selfservice.flows.request import string_field
 from services.selfservice.flows.ui import input_node
 from services.selfservice.strategies.code import nodes
 from services.selfservice.traits import trait_errors
@@ -35,7 +36,7 @@ def populate_credentials(flow: Flow) -> None:
 
 
 async def register(strategy: CodeStrategy, flow: Flow, body: dict[str, Any]) -> RegistrationOutcome:
-    if flow.state == "choose_method" or body.get("resend") == "code":
+    if flow.state == "choose_method" or string_field(body, "resend") == "code":
         await _send(strategy, flow, body)
     return await _check(strategy, flow, body)
 
@@ -75,7 +76,7 @@ async def _send(strategy: CodeStrategy, flow: Flow, body: dict[str, Any]) -> Non
 
 
 async def _check(strategy: CodeStrategy, flow: Flow, body: dict[str, Any]) -> RegistrationOutcome:
-    code = str(body.get("code") or "").strip()
+    code = string_field(body, "code").strip()
     if not code:
         flow.ui.add_node_message("code", text.property_missing("code"))
         raise FlowInvalid()

@@ -110,7 +110,7 @@ class CodeSender:
             for recipient, secret in zip(recipients, secrets, strict=True):
                 data: dict[str, Any] = {"To": recipient.address, "RequestURL": flow.request_url}
                 if not known:
-                    if self.notify_unknown:
+                    if self.notify_unknown and recipient.via in ("email", "sms"):
                         uow.emit(
                             "courier.message.requested",
                             courier_message(f"{kind}_code_invalid", recipient.address, recipient.via, **data),

@@ -15,6 +15,7 @@ from typing import Any, Protocol, runtime_checkable
 from services.selfservice.flows.errors import FlowInvalid, StepCompleted
 from services.selfservice.flows.flow import Flow
 from services.selfservice.flows.login.strategy import LoginOutcome
+from services.selfservice.flows.request import string_field
 from services.selfservice.flows.ui import input_node
 from services.selfservice.strategies.code.login import normalized
 from services.selfservice.traits import TraitSchemas
@@ -58,7 +59,7 @@ class IdentifierFirstStrategy:
         )
 
     async def login(self, flow: Flow, body: dict[str, Any]) -> LoginOutcome:
-        identifier = str(body.get("identifier") or "").strip()
+        identifier = string_field(body, "identifier").strip()
         if not identifier:
             flow.ui.add_node_message("identifier", text.property_missing("identifier"))
             raise FlowInvalid()
