@@ -22,14 +22,13 @@ def smtp() -> Iterator[SmtpServer]:
     yield from serving()
 
 
-@pytest.fixture(scope="module")
-def warden(tmp_path_factory: pytest.TempPathFactory, smtp: SmtpServer) -> Iterator[ThreadedWarden]:
-    directory: Path = tmp_path_factory.mktemp("builtin-ui-code")
+def _ui_warden(directory: Path, smtp: SmtpServer, styles: dict[str, str]) -> Iterator[ThreadedWarden]:
     sms = SmsSink()
-    code = code_config(smtp, sms, login_style="identifier_first", registration_style="profile_first")
+    code = code_config(smtp, sms)
     config = ui_config()
     flows = config["selfservice"]["flows"]
-    flows["login"]["style"], flows["registration"]["style"] = "identifier_first", "profile_first"
+    for kind, style in styles.items():
+        flows[kind]["style"] = style
     flows["registration"]["after"] = code["flows"]["registration"]["after"]
     config["selfservice"]["methods"] = code["methods"]
     config["courier"] = code["courier"]
@@ -38,6 +37,17 @@ def warden(tmp_path_factory: pytest.TempPathFactory, smtp: SmtpServer) -> Iterat
             yield running
     finally:
         sms.close()
+
+
+@pytest.fixture(scope="module")
+def warden(tmp_path_factory: pytest.TempPathFactory, smtp: SmtpServer) -> Iterator[ThreadedWarden]:
+    styles = {"login": "identifier_first", "registration": "profile_first"}
+    yield from _ui_warden(tmp_path_factory.mktemp("builtin-ui-code"), smtp, styles)
+
+
+@pytest.fixture(scope="module")
+def unified(tmp_path_factory: pytest.TempPathFactory, smtp: SmtpServer) -> Iterator[ThreadedWarden]:
+    yield from _ui_warden(tmp_path_factory.mktemp("builtin-ui-code-unified"), smtp, {})
 
 
 @pytest.fixture
@@ -102,4 +112,24 @@ def test_profile_first_registration_by_code_with_back_buttons(browser: Browser, 
     assert ("screen", "credential-selection") in _buttons(sent)
     [mail] = wait_for_mail(smtp, email)
     done = submit(browser, sent.form("code"), {"code": code_in(mail)})
+    assert done.status == 303 and done.location == WELCOME, done
+
+
+def test_one_step_forms_offer_a_code_beside_the_password(unified: ThreadedWarden, smtp: SmtpServer) -> None:
+    browser = Browser(unified.public_url)
+    email = _email("ui-unified")
+    _, signup = open_page(browser, "/ui/registration")
+    code_form = next(f for f in signup.forms if ("method", "code") in [(b["name"], b["value"]) for b in f["buttons"]])
+    assert "traits.email" in inputs(code_form) and "password" not in inputs(code_form)
+    sent = Page(follow(browser, submit(browser, code_form, {"traits.email": email})).data.decode())
+    assert "A code has been sent to the address(es) you provided." in sent.text
+    assert inputs(sent.form("code"))["traits.email"]["type"] == "hidden"
+    done = submit(browser, sent.form("code"), {"code": code_in(wait_for_mail(smtp, email)[0])})
+    assert done.status == 303 and done.location == WELCOME, done
+
+    browser = Browser(unified.public_url)
+    _, login = open_page(browser, "/ui/login")
+    code_form = next(f for f in login.forms if ("method", "code") in [(b["name"], b["value"]) for b in f["buttons"]])
+    sent = Page(follow(browser, submit(browser, code_form, {"identifier": email})).data.decode())
+    done = submit(browser, sent.form("code"), {"code": code_in(wait_for_mail(smtp, email, 2)[1])})
     assert done.status == 303 and done.location == WELCOME, done
