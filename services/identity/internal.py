@@ -74,6 +74,23 @@ class IdentityInternalApi(ServiceInfo):
                 return found
         return None
 
+    async def second_factor_attempt(self, identity_id: str, outcome: str) -> None:
+        """Second-factor codes count toward the same per-identifier throttle as passwords: a wrong TOTP
+        or backup code is a failure for each of the identity's identifiers (its id when it has none).
+        `outcome` is "check" (raises TooManyRequests while blocked), "failed" or "succeeded"."""
+        try:
+            identity = await self._manager.get(identity_id)
+        except IdentityNotFound:
+            return
+        keys = sorted({i for c in identity.credentials.values() for i in c.identifiers}) or [identity.id]
+        for key in keys:
+            if outcome == "check":
+                await self._throttle.check(key)
+            elif outcome == "failed":
+                await self._throttle.failed(key)
+            else:
+                await self._throttle.succeeded(key)
+
     async def get_credential(self, identity_id: str, credential_type: str) -> dict[str, Any] | None:
         try:
             identity = await self._manager.get(identity_id)
@@ -101,6 +118,15 @@ class IdentityInternalApi(ServiceInfo):
 
     async def find_by_credential_identifier(self, credential_type: str, identifier: str) -> dict[str, Any] | None:
         return self._view(await self._manager.find_by_identifier(credential_type, identifier))
+
+    async def swap_credential(
+        self, identity_id: str, credential_type: str, expected: dict[str, Any], config: dict[str, Any]
+    ) -> bool:
+        return await self._manager.swap_credential(identity_id, credential_type, expected, config)
+
+    async def remove_credential(self, identity_id: str, credential_type: str) -> dict[str, Any]:
+        await self._manager.delete_credential(identity_id, credential_type, None)
+        return admin_view(await self._manager.get(identity_id), self._schema_url)
 
     async def mark_address_verified(self, via: str, value: str) -> dict[str, Any] | None:
         return self._view(await self._manager.mark_address_verified(via, value))
@@ -195,6 +221,39 @@ def _find_by_credential(c: Any):  # type: ignore[no-untyped-def]
     return handler
 
 
+def _second_factor_attempt(c: Any):  # type: ignore[no-untyped-def]
+    async def handler(request: web.Request) -> web.Response:
+        (outcome,) = await _fields(request, "outcome")
+        if outcome not in ("check", "failed", "succeeded"):
+            raise MalformedBody("outcome must be check, failed or succeeded")
+        await c.internal.second_factor_attempt(request.match_info["id"], outcome)
+        return web.json_response({})
+
+    return handler
+
+
+def _swap_credential(c: Any):  # type: ignore[no-untyped-def]
+    async def handler(request: web.Request) -> web.Response:
+        body = await read_json(request)
+        if not isinstance(body, dict) or not all(isinstance(body.get(k), dict) for k in ("expected", "config")):
+            raise MalformedBody("the body needs expected and config objects")
+        swapped = await c.internal.swap_credential(
+            request.match_info["id"], request.match_info["type"], body["expected"], body["config"]
+        )
+        return web.json_response({"swapped": swapped})
+
+    return handler
+
+
+def _remove_credential(c: Any):  # type: ignore[no-untyped-def]
+    async def handler(request: web.Request) -> web.Response:
+        return web.json_response(
+            await c.internal.remove_credential(request.match_info["id"], request.match_info["type"])
+        )
+
+    return handler
+
+
 def _mark_verified(c: Any):  # type: ignore[no-untyped-def]
     async def handler(request: web.Request) -> web.Response:
         via, value = await _fields(request, "via", "value")
@@ -229,6 +288,9 @@ ROUTES = [
     Route("internal", "GET", f"{BASE}/identities/{{id}}/credentials/{{type}}", _get_credential),
     Route("internal", "PUT", f"{BASE}/identities/{{id}}/credentials/{{type}}", _update_credential),
     Route("internal", "POST", f"{BASE}/credentials/find", _find_by_credential),
+    Route("internal", "POST", f"{BASE}/identities/{{id}}/credentials/{{type}}/swap", _swap_credential),
+    Route("internal", "POST", f"{BASE}/identities/{{id}}/second-factor-attempts", _second_factor_attempt),
+    Route("internal", "DELETE", f"{BASE}/identities/{{id}}/credentials/{{type}}", _remove_credential),
     Route("internal", "POST", f"{BASE}/addresses/verified", _mark_verified),
     Route("internal", "PUT", f"{BASE}/identities/{{id}}/traits", _update_traits),
     Route("internal", "POST", f"{BASE}/addresses/find", _find_by_address),

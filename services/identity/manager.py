@@ -170,6 +170,19 @@ class IdentityManager:
                 credentials[kind] = with_identifiers(credentials[kind], identifiers)
             return await self._save(uow, current, await self._checked(replace(current, credentials=credentials)))
 
+    async def swap_credential(
+        self, identity_id: str, kind: str, expected: dict[str, Any], config: dict[str, Any]
+    ) -> bool:
+        """Sets one credential's config only if it still is `expected` (see the repository)."""
+        async with self._uow() as uow:
+            current = await self._require(uow, identity_id)
+            if not await self._repo.swap_credential_config(uow.connection, identity_id, kind, expected, config):
+                return False
+            event = {"identity_id": identity_id, "changed": ["credentials"], "state": current.state.value}
+            uow.emit("identity.updated", event)
+            await uow.commit()
+            return True
+
     async def set_traits(self, identity_id: str, traits: Any) -> Identity:
         """A self-service profile change: new traits, everything else kept; addresses re-derived."""
         async with self._uow() as uow:

@@ -42,6 +42,24 @@ class IdentityRepository:
         except IntegrityError as exc:
             raise IdentityConflict() from exc
 
+    async def swap_credential_config(
+        self, conn: AsyncConnection, identity_id: str, kind: str, expected: dict[str, Any], config: dict[str, Any]
+    ) -> bool:
+        """Compare-and-set of one credential's config: written only if it still reads `expected`, so
+        of two concurrent changes made from the same reading exactly one lands (single-use codes)."""
+        t = self.t.credentials
+        moment = datetime.now(UTC)
+        result = await conn.execute(
+            t.update()
+            .where(t.c.identity_id == identity_id, t.c.type == kind, t.c.config == json.dumps(expected))
+            .values(config=json.dumps(config), updated_at=moment)
+        )
+        if result.rowcount != 1:
+            return False
+        identities = self.t.identities
+        await conn.execute(identities.update().where(identities.c.id == identity_id).values(updated_at=moment))
+        return True
+
     async def delete(self, conn: AsyncConnection, identity_id: str) -> bool:
         await self._delete_children(conn, identity_id)
         result = await conn.execute(delete(self.t.identities).where(self.t.identities.c.id == identity_id))

@@ -92,6 +92,8 @@ def _pepper(settings: Any, config: SelfserviceConfig) -> str:
     users = [f"the {k} flow" for k in ("verification", "recovery") if config.flows[k].enabled]
     if settings.get("selfservice.methods.code.passwordless_enabled"):
         users.append("passwordless login by code")
+    if config.method_enabled("lookup_secret"):
+        users.append("backup recovery codes (selfservice.methods.lookup_secret)")
     if users and not keys:
         raise ConfigError(
             f"config: secrets.default: {' and '.join(users)} need a secret to protect "

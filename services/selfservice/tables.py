@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Text
+from sqlalchemy import BigInteger, Column, DateTime, Integer, MetaData, String, Table, Text
 
 
 @dataclass(frozen=True)
@@ -12,6 +12,7 @@ class SelfserviceTables:
     flows: Table
     errors: Table
     codes: Table
+    totp_steps: Table
 
 
 def selfservice_tables(metadata: MetaData) -> SelfserviceTables:
@@ -50,4 +51,11 @@ def selfservice_tables(metadata: MetaData) -> SelfserviceTables:
         Column("used_at", DateTime(timezone=True), nullable=True),
         Column("created_at", DateTime(timezone=True), nullable=False),
     )
-    return SelfserviceTables(flows, errors, codes)
+    totp_steps = Table(
+        "selfservice_totp_steps",
+        metadata,
+        Column("identity_id", String(36), primary_key=True),
+        Column("step", BigInteger, nullable=False),
+        Column("updated_at", DateTime(timezone=True), nullable=False),
+    )
+    return SelfserviceTables(flows, errors, codes, totp_steps)

@@ -29,7 +29,11 @@ class Field:
         return self.schema.get("ory.sh/kratos") or {}
 
     def is_identifier(self, credential: str) -> bool:
-        return bool(((self.extension.get("credentials") or {}).get(credential) or {}).get("identifier"))
+        return self.marks(credential, "identifier")
+
+    def marks(self, credential: str, flag: str) -> bool:
+        """Whether the extension sets `credentials.<credential>.<flag>` (identifier, account_name…)."""
+        return bool(((self.extension.get("credentials") or {}).get(credential) or {}).get(flag))
 
 
 class TraitSchemas:
@@ -80,7 +84,12 @@ class TraitSchemas:
         return text.generated_label(fields[0].schema.get("title") or fields[0].path, "identifier")
 
     def identifier_values(self, credential: str, traits: dict[str, Any], schema_id: str | None = None) -> list[str]:
-        found = (_lookup(traits, f.path) for f in self.identifier_fields(credential, schema_id))
+        return self.marked_values(credential, "identifier", traits, schema_id)
+
+    def marked_values(
+        self, credential: str, flag: str, traits: dict[str, Any], schema_id: str | None = None
+    ) -> list[str]:
+        found = (_lookup(traits, f.path) for f in self.fields(schema_id) if f.marks(credential, flag))
         return [v for v in found if isinstance(v, str) and v]
 
     def coerce(self, traits: Any, schema_id: str | None = None) -> Any:

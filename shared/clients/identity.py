@@ -60,6 +60,21 @@ class HttpIdentityClient(HttpServiceClient):
         found = await self._http.call("POST", f"{BASE}/credentials/find", body)
         return found.get("identity")
 
+    async def second_factor_attempt(self, identity_id: str, outcome: str) -> None:
+        await self._http.call(
+            "POST", f"{BASE}/identities/{quote(identity_id)}/second-factor-attempts", {"outcome": outcome}
+        )
+
+    async def swap_credential(
+        self, identity_id: str, credential_type: str, expected: dict[str, Any], config: dict[str, Any]
+    ) -> bool:
+        path = f"{BASE}/identities/{quote(identity_id)}/credentials/{quote(credential_type)}/swap"
+        return bool((await self._http.call("POST", path, {"expected": expected, "config": config}))["swapped"])
+
+    async def remove_credential(self, identity_id: str, credential_type: str) -> dict[str, Any]:
+        path = f"{BASE}/identities/{quote(identity_id)}/credentials/{quote(credential_type)}"
+        return await self._http.call("DELETE", path)
+
     async def update_traits(self, identity_id: str, traits: dict[str, Any]) -> dict[str, Any]:
         return await self._http.call("PUT", f"{BASE}/identities/{quote(identity_id)}/traits", {"traits": traits})
 

@@ -54,6 +54,22 @@ class IdentityClient(ServiceClient, Protocol):
         work: a method that checks a secret after finding its owner pays for its own enumeration defences."""
         ...
 
+    async def second_factor_attempt(self, identity_id: str, outcome: str) -> None:
+        """Counts a second-factor check toward the per-identifier throttle: "check" raises
+        TooManyRequests while the identity's identifiers are blocked; "failed" / "succeeded" record it."""
+        ...
+
+    async def swap_credential(
+        self, identity_id: str, credential_type: str, expected: dict[str, Any], config: dict[str, Any]
+    ) -> bool:
+        """Compare-and-set: sets one credential's config only if it still is `expected` (as read with
+        `get_credential`). Of concurrent swaps from the same reading exactly one returns True."""
+        ...
+
+    async def remove_credential(self, identity_id: str, credential_type: str) -> dict[str, Any]:
+        """Removes one credential (a second factor the user turns off); returns the identity."""
+        ...
+
     async def mark_address_verified(self, via: str, value: str) -> dict[str, Any] | None:
         """Marks a verifiable address verified; returns its identity, or None if no identity has it."""
         ...

@@ -153,6 +153,7 @@ from shared.text.settings import (
     lookup_code,
     lookup_code_list,
     lookup_code_used,
+    lookup_codes_exhausted,
     one_address_at_a_time,
     regenerate_lookup_codes,
     remove_passkey,

@@ -109,3 +109,10 @@ def one_address_at_a_time() -> Message:
 
 def _added(display_name: str, added_at: datetime) -> dict[str, object]:
     return {"display_name": display_name, "added_at": go_time_json(added_at), "added_at_unix": unix(added_at)}
+
+
+def lookup_codes_exhausted() -> Message:
+    """Warden's own (Kratos has no such message): the last backup recovery code was just used."""
+    return info(
+        1050099, "You have used your last backup recovery code. Please generate new backup recovery codes in settings."
+    )

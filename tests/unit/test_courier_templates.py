@@ -26,6 +26,7 @@ DATA: dict[str, Any] = {
     "Identity": {"traits": {"email": TO, "name": "<b>Alice</b>"}},
     "Subject": "stub subject",
     "Body": "stub body",
+    "MethodName": "An authenticator app",
 }
 # What each valid template must show, in every body it has.
 SHOWS = {
@@ -51,6 +52,8 @@ SUBJECTS = {
     "login_code_invalid": "Sign-in attempted",
     "registration_code_valid": "Use code 141421 to complete your account registration",
     "stub": "stub subject",
+    "second_factor_added": "A second factor was added to your account",
+    "second_factor_removed": "A second factor was removed from your account",
 }
 
 
@@ -87,6 +90,8 @@ def test_email_templates_render_subject_text_and_html(renderer: Renderer, templa
     if template_type.endswith("_invalid"):  # nothing to use, and it says so
         assert "ignore this email" in rendered.body and "ignore this email" in rendered.html_body
         assert not any(code in rendered.body for code in ("271828", "314159", "161803", "141421"))
+    elif template_type.startswith("second_factor_"):  # a notice: which factor, nothing to enter
+        assert DATA["MethodName"] in rendered.body and DATA["MethodName"] in rendered.html_body
     elif template_type != "stub":
         assert "expires in 15 minutes" in rendered.body
 

@@ -119,3 +119,17 @@ class RefreshRequired(errors.Forbidden):
             message="The login session is too old and thus not allowed to update these fields.",
             siblings={"redirect_browser_to": redirect_to},
         )
+
+
+class Aal2Required(errors.Forbidden):
+    """The session must be upgraded to aal2 first (Kratos's `session_aal2_required`)."""
+
+    error_id = text.SESSION_AAL2_REQUIRED
+
+    def __init__(self, redirect_to: str) -> None:
+        super().__init__(
+            "An active session was found but it does not fulfill the Authenticator Assurance Level, implying that the "
+            "session must first be upgraded to a higher Authenticator Assurance Level (AAL) before it can be used.",
+            message="Session does not fulfill the requested Authenticator Assurance Level",
+            siblings={"redirect_browser_to": redirect_to},
+        )

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 from services.selfservice.strategies.code.strategy import SPEC as CODE
 from services.selfservice.strategies.link.strategy import SPEC as LINK
+from services.selfservice.strategies.lookup_secret.strategy import SPEC as LOOKUP_SECRET
 from services.selfservice.strategies.password.strategy import SPEC as PASSWORD
 from services.selfservice.strategies.profile.settings import SPEC as PROFILE
 from services.selfservice.strategies.registry import MethodSpec
+from services.selfservice.strategies.totp.strategy import SPEC as TOTP
 
 METHODS: tuple[MethodSpec, ...] = (
     PROFILE,
@@ -22,8 +24,8 @@ METHODS: tuple[MethodSpec, ...] = (
     # OIDC,
     CODE,
     LINK,
-    # TOTP,
+    TOTP,
     # PASSKEY,
     # WEBAUTHN,
-    # LOOKUP_SECRET,
+    LOOKUP_SECRET,
 )

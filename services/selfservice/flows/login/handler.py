@@ -35,6 +35,8 @@ def _init(flow_type: str):  # type: ignore[no-untyped-def]
                 raise SessionAlreadyAvailable()
             if session is None and fields["requested_aal"] != "aal1":
                 raise Aal1Required()
+            if session is not None and not fields["refresh"] and _fulfils(session, fields["requested_aal"]):
+                raise SessionAlreadyAvailable()
             flow = await new_login_flow(c, request, flow_type, fields, session)
             return c.engine.respond_new(request, flow)
 
@@ -52,16 +54,21 @@ async def new_login_flow(
     internal: dict[str, Any] | None = None,
 ) -> Flow:
     flow = await c.engine.create(request, KIND, flow_type, **fields)
+    if session is not None:
+        flow.internal["session_id"] = session["id"]
+        flow.internal["identity_id"] = session["identity"]["id"]
+    flow.internal.update(internal or {})
+    if fields["requested_aal"] == "aal2" and flow.internal.get("identity_id"):
+        # Second factors offer themselves only to an identity that holds them.
+        identity = await c.engine.identities.get_identity(flow.internal["identity_id"])
+        flow.internal["credential_types"] = sorted((identity or {}).get("credentials") or {})
+        flow.ui.messages.append(text.login_mfa())
     identifier_first = c.config.flows[KIND].style == IDENTIFIER_FIRST and first_screen(flow)
     for strategy in c.methods.login:
         if (strategy.method == IDENTIFIER_FIRST) == identifier_first:
             strategy.populate_login(flow)
     if fields["refresh"]:
         flow.ui.messages.append(text.login_refresh_requested())
-    if session is not None:
-        flow.internal["session_id"] = session["id"]
-        flow.internal["identity_id"] = session["identity"]["id"]
-    flow.internal.update(internal or {})
     await c.engine.insert(flow)
     return flow
 
@@ -78,6 +85,11 @@ async def _no_session_unless_upgrading(c: Any, request: web.Request, flow: Flow)
     upgrading = flow.fields.get("refresh") or flow.fields.get("requested_aal", "aal1") != "aal1"
     if not upgrading and await c.engine.current_session(request) is not None:
         raise SessionAlreadyAvailable()
+
+
+def _fulfils(session: dict[str, Any], requested_aal: str) -> bool:
+    """An aal2 step for a session that is aal2 already has nothing to do (Kratos answers 400)."""
+    return requested_aal == "aal2" and session.get("authenticator_assurance_level") == "aal2"
 
 
 def get_flow(c: Any):  # type: ignore[no-untyped-def]

@@ -13,7 +13,7 @@ from services.selfservice.flows.engine import see_other
 from services.selfservice.flows.errors import FlowInvalid, IdentityMismatch, NoActiveSession, RefreshRequired
 from services.selfservice.flows.flow import API, BROWSER, Flow, now
 from services.selfservice.flows.request import read_body, request_url, wants_json
-from services.selfservice.flows.settings.strategy import SettingsContext
+from services.selfservice.flows.settings.strategy import ClaimsSubmission, SettingsContext, ShowForm
 from services.selfservice.hooks.registry import HookContext
 from services.selfservice.views import public_identity
 from shared import text
@@ -87,7 +87,7 @@ def submit(c: Any):  # type: ignore[no-untyped-def]
         c.engine.check_submission(request, flow, body)
         flow.transient_payload = body.get("transient_payload")
         flow.ui.clear_messages()
-        strategy = next((s for s in c.methods.settings if s.method == body.get("method")), None)
+        strategy = _strategy_for(c.methods.settings, body)
         if strategy is None:
             flow.ui.messages.append(text.no_settings_strategy())
             return await c.engine.respond_invalid(request, flow)
@@ -103,6 +103,8 @@ def submit(c: Any):  # type: ignore[no-untyped-def]
             updated = await strategy.update_settings(flow, body, ctx)
         except FlowInvalid:
             return await c.engine.respond_invalid(request, flow)
+        except ShowForm:
+            return await _show_form(c, request, flow)
         hooked = HookContext(request, flow, updated, strategy.method, session=session)
         await c.hooks.run(KIND, "after", "post", hooked)
         return await _succeeded(c, request, flow, strategy.method, updated, ctx, hooked.deliveries)
@@ -121,6 +123,7 @@ async def _succeeded(
 ) -> web.StreamResponse:
     flow.state, flow.active = "success", method
     flow.fields["identity"] = public_identity(identity)
+    _repopulate(c, flow, identity)
     if ctx.continue_with:
         flow.fields["continue_with"] = ctx.continue_with
     flow.ui.messages.append(text.settings_saved())
@@ -132,6 +135,30 @@ async def _succeeded(
         return web.json_response(flow.to_json())
     if flow.return_to:
         return see_other(flow.return_to)
+    return c.engine.ui_redirect(flow)
+
+
+def _repopulate(c: Any, flow: Flow, identity: dict[str, Any]) -> None:
+    """The forms as they now apply (a paired TOTP app offers unlinking, not pairing again)."""
+    flow.ui.nodes = [n for n in flow.ui.nodes if n.name == "csrf_token"]
+    for strategy in c.methods.settings:
+        strategy.populate_settings(flow, identity)
+
+
+def _strategy_for(strategies: list[Any], body: dict[str, Any]) -> Any:
+    method = body.get("method")
+    for strategy in strategies:
+        if strategy.method == method or (isinstance(strategy, ClaimsSubmission) and strategy.claims(body)):
+            return strategy
+    return None
+
+
+async def _show_form(c: Any, request: web.Request, flow: Flow) -> web.StreamResponse:
+    async with c.engine.uow() as uow:
+        await c.engine.flows.save(uow.connection, flow)
+        await uow.commit()
+    if flow.type == API or wants_json(request):
+        return web.json_response(flow.to_json())
     return c.engine.ui_redirect(flow)
 
 

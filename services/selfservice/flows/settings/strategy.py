@@ -38,3 +38,18 @@ class SettingsStrategy(Protocol):
     async def update_settings(self, flow: Flow, body: dict[str, Any], ctx: SettingsContext) -> dict[str, Any]:
         """Applies the change; returns the updated identity. Fixable failures: messages + FlowInvalid."""
         ...
+
+
+class ShowForm(Exception):  # noqa: N818 - a control-flow signal, as FlowInvalid is
+    """A step that changes nothing yet and shows the form again (reveal or regenerate backup codes):
+    the flow is answered as it now is, still `show_form` (Kratos's `ErrStrategyAsksToReturnToUI`)."""
+
+
+@runtime_checkable
+class ClaimsSubmission(Protocol):
+    """A method whose buttons submit without a `method` field (Kratos's `totp_unlink`,
+    `lookup_secret_reveal`…): it says whether a body is meant for it."""
+
+    method: str
+
+    def claims(self, body: dict[str, Any]) -> bool: ...

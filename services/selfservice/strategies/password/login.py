@@ -17,6 +17,8 @@ if TYPE_CHECKING:
 
 
 def populate(strategy: PasswordStrategy, flow: Flow) -> None:
+    if flow.fields.get("requested_aal") == "aal2":
+        return  # the second step of a login asks for a second factor only
     label = strategy.schemas.identifier_label("password")
     flow.ui.add(
         input_node(

@@ -1,0 +1,71 @@
+"""Backup recovery codes (Kratos's lookup secrets): 12 codes of 8 characters `[a-z0-9]`, stored only
+as keyed hashes. Each stored entry is `{"hash": …, "used_at": …}`; entries imported in Kratos's
+clear form (`{"code": …}`) are still accepted, compared in constant time.
+
+The hash is an HMAC keyed with the server's secret and salted per credential, so a database dump
+alone does not let anyone grind through the 36^8 possible codes."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import string
+from datetime import UTC, datetime
+from typing import Any
+
+CODE_COUNT = 12
+CODE_LENGTH = 8
+ALPHABET = string.ascii_lowercase + string.digits
+
+
+def new_codes() -> list[str]:
+    return ["".join(secrets.choice(ALPHABET) for _ in range(CODE_LENGTH)) for _ in range(CODE_COUNT)]
+
+
+class CodeHasher:
+    def __init__(self, pepper: str) -> None:
+        self._pepper = pepper.encode()
+
+    def digest(self, salt: str, code: str) -> str:
+        return hmac.new(self._pepper, f"{salt}:{code}".encode(), hashlib.sha256).hexdigest()
+
+    def config_for(self, codes: list[str]) -> dict[str, Any]:
+        """The credential config for freshly generated codes (none used)."""
+        salt = secrets.token_hex(16)
+        return {"salt": salt, "recovery_codes": [{"hash": self.digest(salt, c), "used_at": None} for c in codes]}
+
+    def find(self, config: dict[str, Any], code: str) -> int | None:
+        """The index of the entry `code` matches, used or not; every entry is compared."""
+        salt = str(config.get("salt") or "")
+        digest = self.digest(salt, code)
+        found = None
+        for index, entry in enumerate(config.get("recovery_codes") or []):
+            if not isinstance(entry, dict):
+                continue
+            stored, given = (entry["hash"], digest) if "hash" in entry else (str(entry.get("code") or ""), code)
+            if hmac.compare_digest(str(stored).encode(), given.encode()) and found is None:
+                found = index
+        return found
+
+
+def spent(config: dict[str, Any], index: int) -> dict[str, Any]:
+    """The config with entry `index` marked used now (a clear imported code is replaced by its mark)."""
+    entries = [dict(e) for e in config.get("recovery_codes") or []]
+    entries[index] = {**{k: v for k, v in entries[index].items() if k != "code"}, "used_at": _now()}
+    if "hash" not in entries[index]:
+        entries[index]["hash"] = ""  # the clear code is gone; an empty hash never matches
+    return {**config, "recovery_codes": entries}
+
+
+def unused_count(config: dict[str, Any]) -> int:
+    return sum(1 for e in config.get("recovery_codes") or [] if isinstance(e, dict) and not e.get("used_at"))
+
+
+def used_at(entry: dict[str, Any]) -> datetime | None:
+    value = entry.get("used_at")
+    return datetime.fromisoformat(value.replace("Z", "+00:00")) if isinstance(value, str) and value else None
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")

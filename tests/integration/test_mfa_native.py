@@ -1,0 +1,352 @@
+"""Second factors through Kratos's SDK on native (API) flows, on SQLite and PostgreSQL: TOTP paired
+in settings with a real pyotp code, login with password then TOTP (the session upgraded in place to
+aal2), replays refused, backup codes single-use (also under concurrency), `required_aal:
+highest_available` on whoami, removal only from an aal2 session, the mails, and the throttle."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import ory_kratos_client as kratos
+import pyotp
+import pytest
+import urllib3
+from ory_kratos_client.api.frontend_api import FrontendApi
+
+from tests.factories import ThreadedWarden, running_warden
+from tests.selfservice_helpers import (
+    PASSWORD,
+    SESSION_LIFESPAN_SECONDS,
+    api_error,
+    as_dict,
+    database,
+    message_ids,
+    node,
+    node_names,
+    selfservice_settings,
+)
+
+CIPHER_SECRET = "0123456789abcdef0123456789abcdef"  # 32 characters, as Kratos requires
+ISSUER = "Warden Tests"
+METHODS = {
+    "password": {"enabled": True},
+    "totp": {"enabled": True, "config": {"issuer": ISSUER}},
+    "lookup_secret": {"enabled": True},
+}
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def warden(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadedWarden]:
+    directory = tmp_path_factory.mktemp("mfa-native")
+    settings = dict(
+        methods=METHODS,
+        session={"lifespan": f"{SESSION_LIFESPAN_SECONDS}s", "whoami": {"required_aal": "highest_available"}},
+        secrets={"cookie": ["mfa-tests-cookie-secret-0123456789"], "cipher": [CIPHER_SECRET]},
+    )
+    with (
+        database(request.param, directory) as dsn,
+        running_warden(selfservice_settings(directory, dsn, **settings)) as w,
+    ):
+        yield w
+
+
+@pytest.fixture(scope="module")
+def frontend(warden: ThreadedWarden) -> Iterator[FrontendApi]:
+    with kratos.ApiClient(kratos.Configuration(host=warden.public_url)) as client:
+        yield FrontendApi(client)
+
+
+# --- helpers ---------------------------------------------------------------------------------------
+
+
+def _email() -> str:
+    return f"mfa-{uuid.uuid4().hex[:10]}@example.com"
+
+
+def _register(frontend: FrontendApi, email: str) -> str:
+    flow = frontend.create_native_registration_flow()
+    body = kratos.UpdateRegistrationFlowWithPasswordMethod(
+        method="password", password=PASSWORD, traits={"email": email}
+    )
+    done = frontend.update_registration_flow(flow.id, kratos.UpdateRegistrationFlowBody(body))
+    return str(done.session_token)
+
+
+def _password_login(frontend: FrontendApi, email: str) -> Any:
+    flow = frontend.create_native_login_flow()
+    body = kratos.UpdateLoginFlowWithPasswordMethod(method="password", identifier=email, password=PASSWORD)
+    return frontend.update_login_flow(flow.id, kratos.UpdateLoginFlowBody(body))
+
+
+def _settings(frontend: FrontendApi, token: str, body: Any) -> Any:
+    flow = frontend.create_native_settings_flow(x_session_token=token)
+    return frontend.update_settings_flow(flow.id, kratos.UpdateSettingsFlowBody(body), x_session_token=token)
+
+
+def _pair_totp(frontend: FrontendApi, token: str) -> str:
+    """Pairs an authenticator through settings; returns the secret the app holds."""
+    flow = frontend.create_native_settings_flow(x_session_token=token)
+    secret = _secret_of(flow)
+    code = pyotp.TOTP(secret).now()
+    body = kratos.UpdateSettingsFlowWithTotpMethod(method="totp", totp_code=code)
+    done = frontend.update_settings_flow(flow.id, kratos.UpdateSettingsFlowBody(body), x_session_token=token)
+    assert done.state == "success"
+    return secret
+
+
+def _secret_of(flow: Any) -> str:
+    nodes = as_dict(flow)["ui"]["nodes"]
+    text = next(n for n in nodes if n["attributes"].get("id") == "totp_secret_key")
+    return str(text["attributes"]["text"]["text"])
+
+
+def _aal2_flow(frontend: FrontendApi, token: str) -> Any:
+    return frontend.create_native_login_flow(aal="aal2", x_session_token=token)
+
+
+def _submit_totp(frontend: FrontendApi, flow_id: str, token: str, code: str) -> Any:
+    body = kratos.UpdateLoginFlowWithTotpMethod(method="totp", totp_code=code)
+    return frontend.update_login_flow(flow_id, kratos.UpdateLoginFlowBody(body), x_session_token=token)
+
+
+def _submit_lookup(frontend: FrontendApi, flow_id: str, token: str, code: str) -> Any:
+    body = kratos.UpdateLoginFlowWithLookupSecretMethod(method="lookup_secret", lookup_secret=code)
+    return frontend.update_login_flow(flow_id, kratos.UpdateLoginFlowBody(body), x_session_token=token)
+
+
+def _wrong(secret: str) -> str:
+    """Six digits that are no code of the current steps."""
+    totp = pyotp.TOTP(secret)
+    valid = {totp.at(time.time() + 30 * d) for d in (-1, 0, 1)}
+    return next(c for c in ("000000", "111111", "222222", "333333") if c not in valid)
+
+
+def _next_step_code(secret: str) -> str:
+    """The code of the next time step: within the one step of drift allowed, and later than the
+    step the pairing spent (an earlier or equal step is a replay)."""
+    return pyotp.TOTP(secret).at(time.time() + 30)
+
+
+def _identity_internal(warden: ThreadedWarden) -> Any:
+    return next(r for r in warden.process._runtimes if r.name == "identity").internal_api
+
+
+def _regenerate_and_confirm(frontend: FrontendApi, token: str) -> list[str]:
+    flow = frontend.create_native_settings_flow(x_session_token=token)
+    regen = kratos.UpdateSettingsFlowWithLookupMethod(method="lookup_secret", lookup_secret_regenerate=True)
+    shown = frontend.update_settings_flow(flow.id, kratos.UpdateSettingsFlowBody(regen), x_session_token=token)
+    assert shown.state == "show_form"
+    codes_node = next(n for n in as_dict(shown)["ui"]["nodes"] if n["attributes"].get("id") == "lookup_secret_codes")
+    codes = [s["context"]["secret"] for s in codes_node["attributes"]["text"]["context"]["secrets"]]
+    assert "lookup_secret_confirm" in node_names(shown)
+    confirm = kratos.UpdateSettingsFlowWithLookupMethod(method="lookup_secret", lookup_secret_confirm=True)
+    done = frontend.update_settings_flow(flow.id, kratos.UpdateSettingsFlowBody(confirm), x_session_token=token)
+    assert done.state == "success"
+    return codes
+
+
+# --- TOTP ------------------------------------------------------------------------------------------
+
+
+def test_settings_offer_totp_pairing_with_kratos_nodes(frontend: FrontendApi) -> None:
+    token = _register(frontend, _email())
+    flow = as_dict(frontend.create_native_settings_flow(x_session_token=token))
+    qr = next(n for n in flow["ui"]["nodes"] if n["attributes"].get("id") == "totp_qr")
+    assert qr["type"] == "img" and qr["group"] == "totp"
+    assert qr["attributes"]["src"].startswith("data:image/png;base64,") and qr["meta"]["label"]["id"] == 1050005
+    secret_node = next(n for n in flow["ui"]["nodes"] if n["attributes"].get("id") == "totp_secret_key")
+    assert secret_node["attributes"]["text"]["id"] == 1050006 and secret_node["meta"]["label"]["id"] == 1050017
+    assert node(flow, "totp_code")["meta"]["label"]["id"] == 1070006
+    assert "totp_unlink" not in node_names(flow)
+    buttons = [n["attributes"].get("value") for n in flow["ui"]["nodes"] if n["attributes"].get("type") == "submit"]
+    assert "totp" in buttons
+
+
+def test_pairing_login_with_password_then_totp_makes_the_session_aal2(
+    warden: ThreadedWarden, frontend: FrontendApi
+) -> None:
+    email = _email()
+    token = _register(frontend, email)
+    secret = _pair_totp(frontend, token)
+    paired = frontend.to_session(x_session_token=token)
+    assert paired.authenticator_assurance_level == "aal2", "pairing proves the factor"
+
+    stored = warden.run(_identity_internal(warden).get_credential(paired.identity.id, "totp"))
+    assert secret not in str(stored["config"]) and "otpauth" not in str(stored["config"]), "sealed at rest"
+
+    login = _password_login(frontend, email)
+    aal1 = login.session_token
+    assert login.session.authenticator_assurance_level == "aal1"
+    status, body = api_error(lambda: frontend.to_session(x_session_token=aal1))
+    assert status == 403 and body["error"]["id"] == "session_aal2_required"
+    assert "aal=aal2" in body["redirect_browser_to"]
+
+    flow = _aal2_flow(frontend, aal1)
+    assert flow.requested_aal == "aal2" and 1010004 in message_ids(flow)
+    assert "password" not in node_names(flow) and node(flow, "totp_code")["meta"]["label"]["id"] == 1010006
+    status, body = api_error(lambda: _submit_totp(frontend, flow.id, aal1, _wrong(secret)))
+    assert status == 400 and message_ids(body, "totp_code") == [4000008]
+
+    upgraded = _submit_totp(frontend, flow.id, aal1, _next_step_code(secret))
+    assert upgraded.session.id == login.session.id, "upgraded in place"
+    session = frontend.to_session(x_session_token=aal1)
+    assert session.authenticator_assurance_level == "aal2"
+    methods = [(m.method, m.aal) for m in session.authentication_methods]
+    assert methods == [("password", "aal1"), ("totp", "aal2")]
+    assert all(m.completed_at is not None for m in session.authentication_methods)
+
+
+def test_a_totp_code_is_accepted_once(frontend: FrontendApi) -> None:
+    email = _email()
+    secret = _pair_totp(frontend, _register(frontend, email))
+    code = _next_step_code(secret)
+    first, second = _password_login(frontend, email).session_token, _password_login(frontend, email).session_token
+    _submit_totp(frontend, _aal2_flow(frontend, first).id, first, code)
+    replay = _aal2_flow(frontend, second)
+    status, body = api_error(lambda: _submit_totp(frontend, replay.id, second, code))
+    assert status == 400 and message_ids(body, "totp_code") == [4000008]
+    assert frontend.create_native_login_flow(aal="aal2", x_session_token=second).requested_aal == "aal2"
+
+
+@pytest.mark.parametrize("code", ["", "12345", "abcdef", "1234567", " " * 6, "١٢٣٤٥٦"])
+def test_malformed_totp_codes_are_400_never_500(frontend: FrontendApi, code: str) -> None:
+    email = _email()
+    _pair_totp(frontend, _register(frontend, email))
+    token = _password_login(frontend, email).session_token
+    flow = _aal2_flow(frontend, token)
+    status, body = api_error(lambda: _submit_totp(frontend, flow.id, token, code))
+    assert status == 400 and message_ids(body, "totp_code") in ([4000008], [4000002])
+
+
+def test_totp_is_unlinked_only_from_an_aal2_session(frontend: FrontendApi) -> None:
+    email = _email()
+    secret = _pair_totp(frontend, _register(frontend, email))
+    aal1 = _password_login(frontend, email).session_token
+    unlink = kratos.UpdateSettingsFlowWithTotpMethod(method="totp", totp_unlink=True)
+    status, body = api_error(lambda: _settings(frontend, aal1, unlink))
+    assert status == 403 and body["error"]["id"] == "session_aal2_required"
+    flow = _aal2_flow(frontend, aal1)
+    _submit_totp(frontend, flow.id, aal1, _next_step_code(secret))
+    done = _settings(frontend, aal1, unlink)
+    assert done.state == "success" and "totp_unlink" not in node_names(done) and "totp_code" in node_names(done)
+    assert _password_login(frontend, email).session.authenticator_assurance_level == "aal1"
+    fresh = _password_login(frontend, email).session_token
+    assert frontend.to_session(x_session_token=fresh).authenticator_assurance_level == "aal1", "no factor left"
+
+
+def test_an_aal2_login_without_a_session_is_refused(frontend: FrontendApi) -> None:
+    status, body = api_error(lambda: frontend.create_native_login_flow(aal="aal2"))
+    assert status == 401 and body["error"]["id"] == "session_aal1_required"
+
+
+def test_wrong_second_factor_codes_are_throttled_with_retry_after(
+    warden: ThreadedWarden, frontend: FrontendApi
+) -> None:
+    email = _email()
+    secret = _pair_totp(frontend, _register(frontend, email))
+    token = _password_login(frontend, email).session_token
+    wrong = _wrong(secret)
+    statuses = []
+    for _ in range(7):
+        flow = _aal2_flow(frontend, token)
+        status, body = api_error(lambda f=flow: _submit_totp(frontend, f.id, token, wrong))
+        statuses.append(status)
+    assert statuses[:5] == [400] * 5 and 429 in statuses[5:]
+    flow = _aal2_flow(frontend, token)
+    raw = urllib3.request(
+        "POST",
+        f"{warden.public_url}/self-service/login?flow={flow.id}",
+        json={"method": "totp", "totp_code": wrong},
+        headers={"X-Session-Token": token},
+    )
+    assert raw.status == 429 and int(raw.headers["Retry-After"]) >= 1
+    status, body = api_error(lambda: _password_login(frontend, email))
+    assert status == 429, "the same per-identifier throttle as passwords"
+
+
+# --- lookup secrets --------------------------------------------------------------------------------
+
+
+def test_backup_codes_are_single_use_and_hashed(warden: ThreadedWarden, frontend: FrontendApi) -> None:
+    email = _email()
+    token = _register(frontend, email)
+    codes = _regenerate_and_confirm(frontend, token)
+    assert len(codes) == 12 and all(len(c) == 8 and c.isalnum() and c.islower() or c.isdigit() for c in codes)
+    identity_id = frontend.to_session(x_session_token=token).identity.id
+    stored = warden.run(_identity_internal(warden).get_credential(identity_id, "lookup_secret"))
+    assert not any(c in str(stored["config"]) for c in codes), "only hashes at rest"
+
+    first = _password_login(frontend, email).session_token
+    done = _submit_lookup(frontend, _aal2_flow(frontend, first).id, first, codes[0])
+    assert done.session.authenticator_assurance_level == "aal2"
+    assert [m.method for m in done.session.authentication_methods] == ["password", "lookup_secret"]
+
+    second = _password_login(frontend, email).session_token
+    status, body = api_error(lambda: _submit_lookup(frontend, _aal2_flow(frontend, second).id, second, codes[0]))
+    assert status == 400 and message_ids(body, "lookup_secret") == [4000012]
+    status, body = api_error(lambda: _submit_lookup(frontend, _aal2_flow(frontend, second).id, second, "zzzzzzzz"))
+    assert status == 400 and message_ids(body, "lookup_secret") == [4000016]
+
+    reveal = kratos.UpdateSettingsFlowWithLookupMethod(method="lookup_secret", lookup_secret_reveal=True)
+    shown = as_dict(_settings(frontend, first, reveal))
+    codes_node = next(n for n in shown["ui"]["nodes"] if n["attributes"].get("id") == "lookup_secret_codes")
+    entries = codes_node["attributes"]["text"]["context"]["secrets"]
+    assert [e["id"] for e in entries].count(1050014) == 1 and len(entries) == 12
+    assert not any(c in str(shown) for c in codes), "a code is shown once, when generated"
+
+
+def test_two_concurrent_submissions_of_one_code_exactly_one_wins(frontend: FrontendApi) -> None:
+    email = _email()
+    codes = _regenerate_and_confirm(frontend, _register(frontend, email))
+    tokens = [_password_login(frontend, email).session_token for _ in range(4)]
+    flows = [_aal2_flow(frontend, t).id for t in tokens]
+
+    def submit(i: int) -> int:
+        try:
+            _submit_lookup(frontend, flows[i], tokens[i], codes[1])
+            return 200
+        except kratos.ApiException as exc:
+            return int(exc.status)
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        outcomes = sorted(pool.map(submit, range(4)))
+    assert outcomes == [200, 400, 400, 400]
+
+
+def test_spending_the_last_code_tells_to_regenerate(frontend: FrontendApi) -> None:
+    email = _email()
+    token = _register(frontend, email)
+    codes = _regenerate_and_confirm(frontend, token)
+    for code in codes:
+        login = _password_login(frontend, email).session_token
+        flow = _aal2_flow(frontend, login)
+        _submit_lookup(frontend, flow.id, login, code)
+    last = frontend.get_login_flow(flow.id)
+    assert 1050099 in message_ids(last)
+    reveal = kratos.UpdateSettingsFlowWithLookupMethod(method="lookup_secret", lookup_secret_reveal=True)
+    assert 1050099 in message_ids(_settings(frontend, login, reveal))
+
+
+def test_disabling_backup_codes_needs_aal2_and_mails_the_user(warden: ThreadedWarden, frontend: FrontendApi) -> None:
+    email = _email()
+    codes = _regenerate_and_confirm(frontend, _register(frontend, email))
+    aal1 = _password_login(frontend, email).session_token
+    disable = kratos.UpdateSettingsFlowWithLookupMethod(method="lookup_secret", lookup_secret_disable=True)
+    status, body = api_error(lambda: _settings(frontend, aal1, disable))
+    assert status == 403 and body["error"]["id"] == "session_aal2_required"
+    _submit_lookup(frontend, _aal2_flow(frontend, aal1).id, aal1, codes[2])
+    done = _settings(frontend, aal1, disable)
+    assert "lookup_secret_regenerate" in node_names(done) and "lookup_secret_reveal" not in node_names(done)
+    admin = f"{warden.admin_url}/admin/courier/messages?recipient={email}"
+
+    def sent() -> list[str]:
+        return sorted(m["template_type"] for m in urllib3.request("GET", admin).json())
+
+    deadline = time.monotonic() + 10
+    while sent() != ["second_factor_added", "second_factor_removed"] and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert sent() == ["second_factor_added", "second_factor_removed"]
