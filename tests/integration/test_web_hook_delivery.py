@@ -16,7 +16,9 @@ import urllib3
 
 from tests.conftest import unique
 from tests.factories import ThreadedWarden, running_warden
+from tests.integration.test_courier_faults import LoopThread, proxied_amqp  # noqa: F401  (the fixture)
 from tests.selfservice_helpers import PASSWORD, SESSION_HOOK, selfservice_settings
+from tests.tcp_proxy import TcpProxy
 from tests.webhook_receiver import Received, WebhookReceiver
 
 BODY = "function(ctx) { email: ctx.identity.traits.email, id: ctx.identity.id }"
@@ -35,14 +37,16 @@ def fire_and_forget(url: str) -> dict[str, Any]:
     }
 
 
-def hook_settings(directory: Path, url: str, **delivery: Any) -> Any:
+def hook_settings(directory: Path, url: str, dsn: str | None = None, bus: Any = None, **delivery: Any) -> Any:
     flows = {"registration": {"after": {"password": {"hooks": [*SESSION_HOOK, fire_and_forget(url)]}}}}
+    extra = {"bus": bus} if bus else {}
     return selfservice_settings(
         directory,
-        f"sqlite://{directory}/warden.sqlite",
+        dsn or f"sqlite://{directory}/warden.sqlite",
         session_hook=False,
         flows=flows,
         webhooks={"delivery": {"initial_backoff": "200ms", "max_backoff": "2s", **delivery}},
+        **extra,
     )
 
 
@@ -133,3 +137,36 @@ def test_abandoned_deliveries_are_listed_and_retried_from_the_admin_api(
     assert receiver.requests()[-1].json()["email"] == email and len(receiver.requests()) == 3
     # Retry-After: 1 was honoured between the first two attempts, beyond the 200 ms backoff.
     # (Checked through the delivery's own schedule, not a stopwatch: it never ran early.)
+
+
+@pytest.mark.postgres
+@pytest.mark.rabbitmq
+def test_every_call_arrives_once_when_rabbitmq_is_cut_mid_run(
+    tmp_path: Path,
+    pg_dsn: str,
+    receiver: WebhookReceiver,
+    proxied_amqp: tuple[TcpProxy, LoopThread, str],  # noqa: F811
+) -> None:
+    proxy, loop, url = proxied_amqp
+    receiver.start()
+    settings = hook_settings(tmp_path, receiver.url(), pg_dsn, {"url": url, "exchange": unique("warden_test")})
+    with running_warden(settings) as warden:
+        before = [f"{unique('before')}@example.com" for _ in range(3)]
+        for email in before:
+            register(warden, email)
+        receiver.wait_for(3)
+
+        loop.run(proxy.cut())
+        wait_until(lambda: not warden.run(warden.process.bus.healthy()))
+        during = [f"{unique('during')}@example.com" for _ in range(5)]
+        for email in during:
+            register(warden, email)  # the commands wait in self-service's outbox
+        loop.run(proxy.start())
+
+        receiver.wait_for(8)
+        wait_until(lambda: [d["status"] for d in deliveries(warden)] == ["sent"] * 8)
+
+    calls = receiver.requests()
+    keys = Counter(r.headers["Idempotency-Key"] for r in calls)
+    assert len(keys) == 8 and set(keys.values()) == {1}, "exactly once per idempotency key"
+    assert sorted(r.json()["email"] for r in calls) == sorted(before + during)
