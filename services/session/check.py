@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from services.session.cache import CachedSession
-from services.session.domain import AAL2
 from services.session.errors import Aal2Required, NoActiveSession
 from services.session.manager import SessionManager
+from shared.aal import AAL2
 from shared.errors import ConfigError
 
 IDENTITY_HEADER = "X-Kratos-Authenticated-Identity-Id"

@@ -5,11 +5,8 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-AAL1, AAL2 = "aal1", "aal2"
-# Credentials that make a second factor available to an identity (Kratos's AAL2 methods).
-SECOND_FACTORS = frozenset({"totp", "webauthn", "lookup_secret"})
+from shared.aal import AAL1, AAL2
 
 
 def now() -> datetime:
@@ -68,8 +65,3 @@ class Session:
         return replace(
             self, authentication_methods=(*kept, method), authenticated_at=method.completed_at, updated_at=now()
         )
-
-
-def available_aal(identity: dict[str, Any]) -> str:
-    """The highest AAL the identity could reach: aal2 once it has a second factor."""
-    return AAL2 if SECOND_FACTORS & set(identity.get("credentials") or {}) else AAL1

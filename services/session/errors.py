@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from shared import errors
+from shared.aal import Aal2Required as Aal2Required  # whoami raises the error every service shares
 
 
 class NoActiveSession(errors.Unauthorized):
@@ -12,18 +13,6 @@ class NoActiveSession(errors.Unauthorized):
         super().__init__(
             "No active session was found in this request.",
             message="request does not have a valid authentication session",
-        )
-
-
-class Aal2Required(errors.Forbidden):
-    error_id = "session_aal2_required"
-
-    def __init__(self, redirect_to: str) -> None:
-        super().__init__(
-            "An active session was found but it does not fulfill the Authenticator Assurance Level, implying that the "
-            "session must first be upgraded to a higher Authenticator Assurance Level (AAL) before it can be used.",
-            message="Session does not fulfill the requested Authenticator Assurance Level",
-            siblings={"redirect_browser_to": redirect_to},
         )
 
 

@@ -10,11 +10,12 @@ from typing import Any
 
 from services.session.cache import CachedSession, SessionCache
 from services.session.config import SessionConfig
-from services.session.domain import AAL2, AuthenticationMethod, Device, Session, available_aal, now
+from services.session.domain import AuthenticationMethod, Device, Session, now
 from services.session.errors import Aal2Required, NoActiveSession, SessionNotFound
 from services.session.persistence import SessionRepository
 from services.session.tokens import new_token, token_hash
 from services.session.views import public_identity, session_view
+from shared.aal import AAL2, available_aal
 from shared.clients.ports import IdentityClient
 from shared.storage.uow import UnitOfWork, UnitOfWorkFactory
 

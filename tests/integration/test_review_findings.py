@@ -84,3 +84,48 @@ def test_finding_12_a_password_that_is_not_a_string_is_a_400(warden: ThreadedWar
         json.dumps({"method": "password", "identifier": email, "password": PASSWORD}).encode(),
     )
     assert status == 200, answer
+
+
+def _api_login(warden: ThreadedWarden, email: str, password: str = PASSWORD) -> tuple[int, Any]:
+    body = {"method": "password", "identifier": email, "password": password}
+    return post_raw(api_flow(warden, "login"), json.dumps(body).encode())
+
+
+def test_finding_3_settings_requires_the_highest_available_aal(warden: ThreadedWarden) -> None:
+    """Review finding 3: an identity with a second factor, signed in with its password only, changed
+    its password. Kratos's default `required_aal: highest_available` answers 403 session_aal2_required."""
+    email = f"{unique('mfa')}@example.com"
+    identity_id = create_identity(warden.admin_url, email)
+    status, login = _api_login(warden, email)
+    assert status == 200 and login["session"]["authenticator_assurance_level"] == "aal1"
+    token = {"X-Session-Token": login["session_token"], "Accept": "application/json"}
+    # Without a second factor, the aal1 session is the highest available: settings open.
+    opened = urllib3.request("GET", f"{warden.public_url}/self-service/settings/api", headers=token)
+    assert opened.status == 200, opened.data
+    flow = json.loads(opened.data)
+    # The identity gains a second factor (TOTP, through the admin API).
+    identity = json.loads(urllib3.request("GET", f"{warden.admin_url}/admin/identities/{identity_id}").data)
+    totp = {"totp": {"config": {"totp_url": "otpauth://totp/Warden:x?secret=JBSWY3DPEHPK3PXP&issuer=Warden"}}}
+    updated = urllib3.request(
+        "PUT",
+        f"{warden.admin_url}/admin/identities/{identity_id}",
+        json={"schema_id": "default", "traits": identity["traits"], "state": "active", "credentials": totp},
+    )
+    assert updated.status == 200, updated.data
+    assert "totp" in json.loads(updated.data)["credentials"]
+    for method, url, body in (
+        ("GET", f"{warden.public_url}/self-service/settings/api", None),
+        ("GET", f"{warden.public_url}/self-service/settings/flows?id={flow['id']}", None),
+        (
+            "POST",
+            f"{warden.public_url}/self-service/settings?flow={flow['id']}",
+            {"method": "password", "password": "Another-Quartz-Lantern-99"},
+        ),
+    ):
+        refused = urllib3.request(method, url, headers=token, json=body)
+        assert refused.status == 403, (url, refused.data)
+        answer = json.loads(refused.data)
+        assert answer["error"]["id"] == "session_aal2_required", answer
+        assert "/self-service/login/browser?aal=aal2&return_to=" in answer["redirect_browser_to"]
+    # The password did not change: the old one still signs in.
+    assert _api_login(warden, email)[0] == 200

@@ -16,7 +16,7 @@ from services.selfservice.flows.request import read_body, request_url, wants_jso
 from services.selfservice.flows.settings.strategy import ClaimsSubmission, SettingsContext, ShowForm
 from services.selfservice.hooks.registry import HookContext
 from services.selfservice.views import public_identity
-from shared import text
+from shared import aal, text
 from shared.service import Route
 from shared.units import parse_duration
 
@@ -54,6 +54,7 @@ def _init(flow_type: str):  # type: ignore[no-untyped-def]
                     )
                 await _session(c, request)
             identity = await c.engine.identities.get_identity(session["identity"]["id"])
+            _require_aal(c, session, identity, request_url(request, c.config.public_base_url))
             flow = await new_settings_flow(c, request, flow_type, identity, session)
             return c.engine.respond_new(request, flow)
 
@@ -68,6 +69,8 @@ def get_flow(c: Any):  # type: ignore[no-untyped-def]
         session = await _session(c, request)
         if session["identity"]["id"] != flow.internal.get("identity_id"):
             raise IdentityMismatch()
+        identity = await c.engine.identities.get_identity(session["identity"]["id"])
+        _require_aal(c, session, identity, _settings_ui_url(c, flow))
         return web.json_response(flow.to_json())
 
     return handler
@@ -80,6 +83,7 @@ def submit(c: Any):  # type: ignore[no-untyped-def]
         if session["identity"]["id"] != flow.internal.get("identity_id"):
             raise IdentityMismatch()
         identity = await c.engine.identities.get_identity(session["identity"]["id"])
+        _require_aal(c, session, identity, _settings_ui_url(c, flow))
         if flow.expired():
             fresh = await new_settings_flow(c, request, flow.type, identity, session)
             return await c.engine.replace_expired(request, flow, replacement=fresh)
@@ -168,10 +172,24 @@ def _privileged(c: Any, session: dict[str, Any]) -> bool:
     return now() - authenticated <= max_age
 
 
+def _require_aal(c: Any, session: dict[str, Any], identity: dict[str, Any] | None, return_to: str) -> None:
+    """`selfservice.flows.settings.required_aal` (Kratos's default `highest_available`): an identity
+    with a second factor changes nothing from a session that has not used it."""
+    required = c.settings.get("selfservice.flows.settings.required_aal") or aal.HIGHEST_AVAILABLE
+    if identity is not None and not aal.satisfies(session.get("authenticator_assurance_level", ""), identity, required):
+        raise aal.Aal2Required(_login_url(c, {"aal": aal.AAL2, "return_to": return_to}))
+
+
+def _settings_ui_url(c: Any, flow: Flow) -> str:
+    return f"{c.config.flows[KIND].ui_url}?{urlencode({'flow': flow.id})}"
+
+
 def _refresh_url(c: Any, flow: Flow) -> str:
-    settings_url = f"{c.config.flows[KIND].ui_url}?{urlencode({'flow': flow.id})}"
-    login = f"{c.config.public_base_url.rstrip('/')}/self-service/login/browser"
-    return f"{login}?{urlencode({'refresh': 'true', 'return_to': settings_url})}"
+    return _login_url(c, {"refresh": "true", "return_to": _settings_ui_url(c, flow)})
+
+
+def _login_url(c: Any, query: dict[str, str]) -> str:
+    return f"{c.config.public_base_url.rstrip('/')}/self-service/login/browser?{urlencode(query)}"
 
 
 def change_password(c: Any):  # type: ignore[no-untyped-def]

@@ -1,0 +1,54 @@
+"""Authenticator assurance levels, for every service that needs them (Kratos's `identity/aal.go` and
+`session.Manager.DoesSessionSatisfy`): the one place that says whether an identity has a second
+factor and what level it can reach, and whether a session satisfies a `required_aal` setting.
+
+The session service asks it for whoami (`session.whoami.required_aal`), self-service for settings
+(`selfservice.flows.settings.required_aal`) and the MFA methods for what to offer. A method that
+adds a second-factor credential type adds it to SECOND_FACTORS, and nowhere else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from shared import errors
+
+AAL1, AAL2 = "aal1", "aal2"
+HIGHEST_AVAILABLE = "highest_available"
+# Credential types that are a second factor once an identity holds them. WebAuthn keys registered
+# as a second factor are `webauthn`; passkeys (`passkey`) are a first factor, as in Kratos.
+SECOND_FACTORS = frozenset({"totp", "webauthn", "lookup_secret"})
+_RANK = {"aal0": 0, AAL1: 1, AAL2: 2, "aal3": 3}
+
+
+def has_second_factor(identity: Mapping[str, Any]) -> bool:
+    """`identity` in Kratos's admin JSON (its `credentials` keyed by type)."""
+    return bool(SECOND_FACTORS & set(identity.get("credentials") or {}))
+
+
+def available_aal(identity: Mapping[str, Any]) -> str:
+    """The highest AAL the identity could reach: aal2 once it has a second factor."""
+    return AAL2 if has_second_factor(identity) else AAL1
+
+
+def satisfies(session_aal: str, identity: Mapping[str, Any], required_aal: str) -> bool:
+    """Whether a session at `session_aal` may do what needs `required_aal` (`aal1` or
+    `highest_available`, Kratos's two values) for `identity`."""
+    if required_aal == HIGHEST_AVAILABLE:
+        return _RANK.get(session_aal, 0) >= _RANK[available_aal(identity)]
+    return _RANK.get(session_aal, 0) >= _RANK.get(required_aal, 1)
+
+
+class Aal2Required(errors.Forbidden):
+    """Kratos's `ErrAALNotSatisfied`: 403 `session_aal2_required`, with where a browser upgrades."""
+
+    error_id = "session_aal2_required"
+
+    def __init__(self, redirect_to: str) -> None:
+        super().__init__(
+            "An active session was found but it does not fulfill the Authenticator Assurance Level, implying that the "
+            "session must first be upgraded to a higher Authenticator Assurance Level (AAL) before it can be used.",
+            message="Session does not fulfill the requested Authenticator Assurance Level",
+            siblings={"redirect_browser_to": redirect_to},
+        )
