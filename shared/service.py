@@ -3,9 +3,10 @@ needs nothing to exist, and a runtime built from the infrastructure the process 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypeVar
 
 from aiohttp import web
 
@@ -17,18 +18,25 @@ from shared.storage.database import Database
 from shared.storage.migrations import MigrationSet
 
 Port = Literal["public", "admin", "internal"]
-HandlerFactory = Callable[[Any], Callable[[web.Request], Awaitable[web.StreamResponse]]]
+C = TypeVar("C")  # a service's container: what its handlers are given
+C_in = TypeVar("C_in", contravariant=True)
+# A handler of a service: its container and the request. The process binds the container once.
+Handler = Callable[[C, web.Request], Awaitable[web.StreamResponse]]
+BoundHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 @dataclass(frozen=True)
-class Route:
-    """One path of the route table. `handler` builds the aiohttp handler from the service's container,
-    so the table itself can be read (for nginx, the Ingress) without building anything."""
+class Route(Generic[C_in]):
+    """One path of the route table, and the handler that answers it given the service's container.
+    The table itself can be read (for nginx, the Ingress) without building anything."""
 
     port: Port
     method: str
     path: str
-    handler: HandlerFactory
+    handler: Handler[C_in]
+
+    def bind(self, container: C_in) -> BoundHandler:
+        return functools.partial(self.handler, container)
 
     @property
     def paths(self) -> tuple[str, ...]:
@@ -52,9 +60,9 @@ class Infrastructure:
 
 
 @dataclass
-class ServiceRuntime:
+class ServiceRuntime(Generic[C]):
     name: str
-    container: Any
+    container: C
     subscriptions: Sequence[Subscription] = ()
     background: Sequence[Callable[[], Awaitable[None]]] = ()
     internal_api: Any = None  # the in-process adapter of this service's client Protocol
@@ -63,11 +71,11 @@ class ServiceRuntime:
 
 
 @dataclass(frozen=True)
-class ServiceDefinition:
+class ServiceDefinition(Generic[C]):
     name: str
     migrations: MigrationSet
-    routes: Sequence[Route]
-    build: Callable[[Infrastructure], Awaitable[ServiceRuntime]]
+    routes: Sequence[Route[C]]
+    build: Callable[[Infrastructure], Awaitable[ServiceRuntime[C]]]
     depends_on: Sequence[str] = field(default_factory=tuple)
     # `warden cleanup`: deletes one batch of what is past its lifetime; returns how many rows went.
     cleanup: Callable[[Database, int], Awaitable[int]] | None = None

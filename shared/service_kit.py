@@ -4,7 +4,7 @@ call of its internal API. A service composes these in its own bootstrap."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from aiohttp import web
 from sqlalchemy import MetaData, Table
@@ -43,11 +43,14 @@ class ServiceInfo:
         return {"service": self._name, "version": warden_version()}
 
 
-def info_route(name: str) -> Route:
-    def bind(container: Any) -> Any:
-        async def handler(_request: web.Request) -> web.Response:
-            return web.json_response(await container.internal.info())
+class HasInfo(Protocol):
+    @property
+    def internal(self) -> ServiceInfo: ...
 
-        return handler
 
-    return Route("internal", "GET", f"/internal/{name}/info", bind)
+async def _info(c: HasInfo, _request: web.Request) -> web.Response:
+    return web.json_response(await c.internal.info())
+
+
+def info_route(name: str) -> Route[HasInfo]:
+    return Route("internal", "GET", f"/internal/{name}/info", _info)

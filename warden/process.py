@@ -93,10 +93,10 @@ class WardenProcess:
                 await migrations.ensure_up_to_date(database, [definition.migrations])
 
     def _routes(self, port: str) -> list[tuple[str, str, Any]]:
-        """(method, path, handler factory applied to its container) of every route on a port."""
+        """(method, path, a maker of the handler bound to its container) of every route on a port."""
         ports = {"public": ("public",), "admin": ("admin", "internal")}[port]
         return [
-            (route.method, path, lambda r=route, rt=runtime: r.handler(rt.container))
+            (route.method, path, lambda r=route, rt=runtime: r.bind(rt.container))
             for definition, runtime in zip(self.services, self._runtimes)
             for route in definition.routes
             if route.port in ports

@@ -80,13 +80,17 @@ class RecoveryAddress:
     updated_at: datetime = field(default_factory=now)
 
 
+# Any JSON value, kept as the admin API was given it (Kratos stores metadata as is).
+Metadata = Any
+
+
 @dataclass(frozen=True)
 class Identity:
     schema_id: str
     traits: dict[str, Any]
     state: State = State.ACTIVE
-    metadata_public: Any = None
-    metadata_admin: Any = None
+    metadata_public: Metadata = None
+    metadata_admin: Metadata = None
     external_id: str | None = None
     organization_id: str | None = None
     credentials: dict[str, Credential] = field(default_factory=dict)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -17,6 +17,9 @@ from services.identity.views import admin_view
 from shared.http.bodies import read_json
 from shared.service import Route
 from shared.service_kit import ServiceInfo
+
+if TYPE_CHECKING:
+    from services.identity.service import IdentityContainer
 
 BASE = "/internal/identity"
 
@@ -157,130 +160,87 @@ async def _fields(request: web.Request, *names: str) -> list[Any]:
     return [body[n] for n in names]
 
 
-def _get_identity(c: Any):  # type: ignore[no-untyped-def]
-    async def handler(request: web.Request) -> web.Response:
-        return _json(await c.internal.get_identity(request.match_info["id"]))
-
-    return handler
+async def _get_identity(c: IdentityContainer, request: web.Request) -> web.Response:
+    return _json(await c.internal.get_identity(request.match_info["id"]))
 
 
-def _create_identity(c: Any):  # type: ignore[no-untyped-def]
-    async def handler(request: web.Request) -> web.Response:
-        return web.json_response(await c.internal.create_identity(await read_json(request)), status=201)
-
-    return handler
+async def _create_identity(c: IdentityContainer, request: web.Request) -> web.Response:
+    return web.json_response(await c.internal.create_identity(await read_json(request)), status=201)
 
 
-def _validate_identity(c: Any):  # type: ignore[no-untyped-def]
-    async def handler(request: web.Request) -> web.Response:
-        return web.json_response(await c.internal.validate_identity(await read_json(request)))
-
-    return handler
+async def _validate_identity(c: IdentityContainer, request: web.Request) -> web.Response:
+    return web.json_response(await c.internal.validate_identity(await read_json(request)))
 
 
-def _verify_password(c: Any):  # type: ignore[no-untyped-def]
-    async def handler(request: web.Request) -> web.Response:
-        identifier, password = await _fields(request, "identifier", "password")
-        return web.json_response({"identity": await c.internal.verify_password(identifier, password)})
-
-    return handler
+async def _verify_password(c: IdentityContainer, request: web.Request) -> web.Response:
+    identifier, password = await _fields(request, "identifier", "password")
+    return web.json_response({"identity": await c.internal.verify_password(identifier, password)})
 
 
-def _get_credential(c: Any):  # type: ignore[no-untyped-def]
-    async def handler(request: web.Request) -> web.Response:
-        return _json(await c.internal.get_credential(request.match_info["id"], request.match_info["type"]))
-
-    return handler
+async def _get_credential(c: IdentityContainer, request: web.Request) -> web.Response:
+    return _json(await c.internal.get_credential(request.match_info["id"], request.match_info["type"]))
 
 
-def _update_credential(c: Any):  # type: ignore[no-untyped-def]
-    async def handler(request: web.Request) -> web.Response:
-        body = await read_json(request)
-        if not isinstance(body, dict) or not isinstance(body.get("config"), dict):
-            raise MalformedBody("the body needs a config object")
-        identifiers = body.get("identifiers")
-        if identifiers is not None and (
-            not isinstance(identifiers, list) or not all(isinstance(i, str) and i for i in identifiers)
-        ):
-            raise MalformedBody("identifiers must be a list of non-empty strings")
-        result = await c.internal.update_credential(
-            request.match_info["id"], request.match_info["type"], body["config"], identifiers
-        )
-        return web.json_response(result)
-
-    return handler
+async def _update_credential(c: IdentityContainer, request: web.Request) -> web.Response:
+    body = await read_json(request)
+    if not isinstance(body, dict) or not isinstance(body.get("config"), dict):
+        raise MalformedBody("the body needs a config object")
+    identifiers = body.get("identifiers")
+    if identifiers is not None and (
+        not isinstance(identifiers, list) or not all(isinstance(i, str) and i for i in identifiers)
+    ):
+        raise MalformedBody("identifiers must be a list of non-empty strings")
+    result = await c.internal.update_credential(
+        request.match_info["id"], request.match_info["type"], body["config"], identifiers
+    )
+    return web.json_response(result)
 
 
-def _find_by_credential(c: Any):  # type: ignore[no-untyped-def]
-    async def handler(request: web.Request) -> web.Response:
-        credential_type, identifier = await _fields(request, "type", "identifier")
-        return web.json_response(
-            {"identity": await c.internal.find_by_credential_identifier(credential_type, identifier)}
-        )
-
-    return handler
+async def _find_by_credential(c: IdentityContainer, request: web.Request) -> web.Response:
+    credential_type, identifier = await _fields(request, "type", "identifier")
+    return web.json_response({"identity": await c.internal.find_by_credential_identifier(credential_type, identifier)})
 
 
-def _second_factor_attempt(c: Any):  # type: ignore[no-untyped-def]
-    async def handler(request: web.Request) -> web.Response:
-        (outcome,) = await _fields(request, "outcome")
-        if outcome not in ("check", "failed", "succeeded"):
-            raise MalformedBody("outcome must be check, failed or succeeded")
-        await c.internal.second_factor_attempt(request.match_info["id"], outcome)
-        return web.json_response({})
-
-    return handler
+async def _second_factor_attempt(c: IdentityContainer, request: web.Request) -> web.Response:
+    (outcome,) = await _fields(request, "outcome")
+    if outcome not in ("check", "failed", "succeeded"):
+        raise MalformedBody("outcome must be check, failed or succeeded")
+    await c.internal.second_factor_attempt(request.match_info["id"], outcome)
+    return web.json_response({})
 
 
-def _swap_credential(c: Any):  # type: ignore[no-untyped-def]
-    async def handler(request: web.Request) -> web.Response:
-        body = await read_json(request)
-        if not isinstance(body, dict) or not all(isinstance(body.get(k), dict) for k in ("expected", "config")):
-            raise MalformedBody("the body needs expected and config objects")
-        swapped = await c.internal.swap_credential(
-            request.match_info["id"], request.match_info["type"], body["expected"], body["config"]
-        )
-        return web.json_response({"swapped": swapped})
-
-    return handler
+async def _swap_credential(c: IdentityContainer, request: web.Request) -> web.Response:
+    body = await read_json(request)
+    if not isinstance(body, dict) or not all(isinstance(body.get(k), dict) for k in ("expected", "config")):
+        raise MalformedBody("the body needs expected and config objects")
+    swapped = await c.internal.swap_credential(
+        request.match_info["id"], request.match_info["type"], body["expected"], body["config"]
+    )
+    return web.json_response({"swapped": swapped})
 
 
-def _remove_credential(c: Any):  # type: ignore[no-untyped-def]
-    async def handler(request: web.Request) -> web.Response:
-        return web.json_response(
-            await c.internal.remove_credential(request.match_info["id"], request.match_info["type"])
-        )
-
-    return handler
+async def _remove_credential(c: IdentityContainer, request: web.Request) -> web.Response:
+    return web.json_response(await c.internal.remove_credential(request.match_info["id"], request.match_info["type"]))
 
 
-def _mark_verified(c: Any):  # type: ignore[no-untyped-def]
-    async def handler(request: web.Request) -> web.Response:
-        via, value = await _fields(request, "via", "value")
-        return web.json_response({"identity": await c.internal.mark_address_verified(via, value)})
-
-    return handler
+async def _mark_verified(c: IdentityContainer, request: web.Request) -> web.Response:
+    via, value = await _fields(request, "via", "value")
+    return web.json_response({"identity": await c.internal.mark_address_verified(via, value)})
 
 
-def _update_traits(c: Any):  # type: ignore[no-untyped-def]
-    async def handler(request: web.Request) -> web.Response:
-        body = await read_json(request)
-        if not isinstance(body, dict) or not isinstance(body.get("traits"), dict):
-            raise MalformedBody("the body needs a traits object")
-        return web.json_response(await c.internal.update_traits(request.match_info["id"], body["traits"]))
-
-    return handler
+async def _update_traits(c: IdentityContainer, request: web.Request) -> web.Response:
+    body = await read_json(request)
+    if not isinstance(body, dict) or not isinstance(body.get("traits"), dict):
+        raise MalformedBody("the body needs a traits object")
+    return web.json_response(await c.internal.update_traits(request.match_info["id"], body["traits"]))
 
 
-def _find_by_address(c: Any):  # type: ignore[no-untyped-def]
-    async def handler(request: web.Request) -> web.Response:
-        kind, via, value = await _fields(request, "kind", "via", "value")
-        return web.json_response({"identity": await c.internal.find_by_address(kind, via, value)})
-
-    return handler
+async def _find_by_address(c: IdentityContainer, request: web.Request) -> web.Response:
+    kind, via, value = await _fields(request, "kind", "via", "value")
+    return web.json_response({"identity": await c.internal.find_by_address(kind, via, value)})
 
 
-ROUTES = [
+ROUTES: list[Route[IdentityContainer]] = [
     Route("internal", "GET", f"{BASE}/identities/{{id}}", _get_identity),
     Route("internal", "POST", f"{BASE}/identities", _create_identity),
     Route("internal", "POST", f"{BASE}/identities/validate", _validate_identity),

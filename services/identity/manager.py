@@ -12,7 +12,7 @@ import jsonpatch
 
 from services.identity.addresses import derive
 from services.identity.credentials import ImportedHashValidator, PasswordHasher, import_credentials, with_identifiers
-from services.identity.domain import CredentialType, Identity, State, now
+from services.identity.domain import CredentialType, Identity, Metadata, State, now
 from services.identity.errors import IdentityNotFound, LastFirstFactor, MalformedBody
 from services.identity.persistence import IdentityRepository
 from services.identity.views import admin_view
@@ -48,8 +48,8 @@ class IdentityInput:
     traits: Any
     schema_id: str | None = None
     state: State | None = None
-    metadata_public: Any = None
-    metadata_admin: Any = None
+    metadata_public: Metadata = None
+    metadata_admin: Metadata = None
     external_id: str | None = None
     credentials: dict[str, Any] | None = None
 

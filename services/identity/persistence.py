@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, overload
 
 from sqlalchemy import Row, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
@@ -175,6 +175,10 @@ def _group(rows: Sequence[Row[Any]]) -> dict[str, list[Row[Any]]]:
     return grouped
 
 
+@overload
+def _utc(value: datetime) -> datetime: ...
+@overload
+def _utc(value: None) -> None: ...
 def _utc(value: datetime | None) -> datetime | None:
     if value is None or value.tzinfo is not None:
         return value
@@ -243,7 +247,7 @@ def _identity(row: Row[Any], children: dict[str, dict[str, list[Row[Any]]]]) -> 
             id=c.id,
             created_at=_utc(c.created_at),
             updated_at=_utc(c.updated_at),
-        )  # type: ignore[arg-type]
+        )
         for c in children["credentials"].get(row.id, [])
     }
     verifiable = tuple(
@@ -256,11 +260,11 @@ def _identity(row: Row[Any], children: dict[str, dict[str, list[Row[Any]]]]) -> 
             id=a.id,
             created_at=_utc(a.created_at),
             updated_at=_utc(a.updated_at),
-        )  # type: ignore[arg-type]
+        )
         for a in children["verifiable_addresses"].get(row.id, [])
     )
     recovery = tuple(
-        RecoveryAddress(value=a.value, via=a.via, id=a.id, created_at=_utc(a.created_at), updated_at=_utc(a.updated_at))  # type: ignore[arg-type]
+        RecoveryAddress(value=a.value, via=a.via, id=a.id, created_at=_utc(a.created_at), updated_at=_utc(a.updated_at))
         for a in children["recovery_addresses"].get(row.id, [])
     )
     return Identity(
@@ -277,5 +281,5 @@ def _identity(row: Row[Any], children: dict[str, dict[str, list[Row[Any]]]]) -> 
         verifiable_addresses=verifiable,
         recovery_addresses=recovery,
         created_at=_utc(row.created_at),
-        updated_at=_utc(row.updated_at),  # type: ignore[arg-type]
+        updated_at=_utc(row.updated_at),
     )

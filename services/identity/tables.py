@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Boolean, Column, DateTime, ForeignKey, Integer, MetaData, String, Table, Text, UniqueConstraint
 
@@ -17,7 +18,7 @@ class IdentityTables:
 
 
 def identity_tables(metadata: MetaData) -> IdentityTables:
-    def identity_fk() -> Column:  # type: ignore[type-arg]
+    def identity_fk() -> Column[Any]:
         return Column(
             "identity_id",
             String(36),
@@ -26,7 +27,7 @@ def identity_tables(metadata: MetaData) -> IdentityTables:
             index=True,
         )
 
-    def timestamps() -> list[Column]:  # type: ignore[type-arg]
+    def timestamps() -> list[Column[Any]]:
         return [
             Column("created_at", DateTime(timezone=True), nullable=False),
             Column("updated_at", DateTime(timezone=True), nullable=False),

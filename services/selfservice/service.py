@@ -38,6 +38,7 @@ from services.selfservice.strategies.registry import Dependencies, Methods, Meth
 from services.selfservice.tables import selfservice_tables
 from services.selfservice.traits import TraitSchemas
 from services.selfservice.ui.handler import ROUTES as UI_ROUTES
+from services.selfservice.ui.pages import Pages
 from shared.cookies import CookieConfig, session_cookie_signer
 from shared.errors import ConfigError
 from shared.http.egress import Egress, EgressPolicy
@@ -74,6 +75,7 @@ class SelfserviceContainer:
     address_strategies: dict[str, Any]
     proof: AddressProof
     verifier: Verifier
+    pages: Pages  # the built-in UI's templates
     internal: ServiceInfo
 
 
@@ -173,6 +175,7 @@ async def build(infra: Infrastructure, method_specs: Sequence[MethodSpec] = METH
         address_strategies=address_strategies,
         proof=proof,
         verifier=verifier,
+        pages=Pages(),
         internal=ServiceInfo(NAME),
     )
     return ServiceRuntime(

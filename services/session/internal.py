@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -16,6 +16,9 @@ from shared.errors import BadRequest
 from shared.http.bodies import read_object
 from shared.service import Route
 from shared.service_kit import ServiceInfo
+
+if TYPE_CHECKING:
+    from services.session.service import SessionContainer
 
 BASE = "/internal/session"
 
@@ -86,54 +89,39 @@ class SessionInternalApi(ServiceInfo):
         return await self._manager.revoke_identity(identity_id, except_session_id)
 
 
-def _issue(c: Any):  # type: ignore[no-untyped-def]
-    async def handler(request: web.Request) -> web.Response:
-        body = await read_object(request)
-        identity = body.get("identity") if isinstance(body.get("identity"), dict) else None
-        result = await c.internal.issue_session(
-            str(body.get("identity_id")), body.get("methods") or [], body.get("device") or {}, identity
-        )
-        return web.json_response(result, status=201)
-
-    return handler
+async def _issue(c: SessionContainer, request: web.Request) -> web.Response:
+    body = await read_object(request)
+    identity = body.get("identity") if isinstance(body.get("identity"), dict) else None
+    result = await c.internal.issue_session(
+        str(body.get("identity_id")), body.get("methods") or [], body.get("device") or {}, identity
+    )
+    return web.json_response(result, status=201)
 
 
-def _by_token(c: Any):  # type: ignore[no-untyped-def]
-    async def handler(request: web.Request) -> web.Response:
-        return web.json_response(
-            {"session": await c.internal.session_by_token(str((await read_object(request)).get("token")))}
-        )
-
-    return handler
+async def _by_token(c: SessionContainer, request: web.Request) -> web.Response:
+    return web.json_response(
+        {"session": await c.internal.session_by_token(str((await read_object(request)).get("token")))}
+    )
 
 
-def _add_method(c: Any):  # type: ignore[no-untyped-def]
-    async def handler(request: web.Request) -> web.Response:
-        return web.json_response(
-            await c.internal.add_authentication_method(request.match_info["id"], await read_object(request))
-        )
-
-    return handler
+async def _add_method(c: SessionContainer, request: web.Request) -> web.Response:
+    return web.json_response(
+        await c.internal.add_authentication_method(request.match_info["id"], await read_object(request))
+    )
 
 
-def _revoke(c: Any):  # type: ignore[no-untyped-def]
-    async def handler(request: web.Request) -> web.Response:
-        return web.json_response(
-            {"revoked": await c.internal.revoke_session(str((await read_object(request)).get("token")))}
-        )
-
-    return handler
+async def _revoke(c: SessionContainer, request: web.Request) -> web.Response:
+    return web.json_response(
+        {"revoked": await c.internal.revoke_session(str((await read_object(request)).get("token")))}
+    )
 
 
-def _revoke_identity(c: Any):  # type: ignore[no-untyped-def]
-    async def handler(request: web.Request) -> web.Response:
-        count = await c.internal.revoke_identity_sessions(request.match_info["id"], request.query.get("except"))
-        return web.json_response({"count": count})
-
-    return handler
+async def _revoke_identity(c: SessionContainer, request: web.Request) -> web.Response:
+    count = await c.internal.revoke_identity_sessions(request.match_info["id"], request.query.get("except"))
+    return web.json_response({"count": count})
 
 
-ROUTES = [
+ROUTES: list[Route[SessionContainer]] = [
     Route("internal", "POST", f"{BASE}/sessions", _issue),
     Route("internal", "POST", f"{BASE}/sessions/by-token", _by_token),
     Route("internal", "POST", f"{BASE}/sessions/{{id}}/methods", _add_method),

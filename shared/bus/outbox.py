@@ -9,8 +9,9 @@ import json
 import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Row, Table, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shared.bus.envelope import Envelope
@@ -119,14 +120,14 @@ class OutboxRelay:
                 backoff = min(backoff * 2, self._max_backoff)
 
 
-def _envelope(row: object) -> Envelope:
-    occurred = row.occurred_at  # type: ignore[attr-defined]
+def _envelope(row: Row[Any]) -> Envelope:
+    occurred = row.occurred_at
     if occurred.tzinfo is None:  # SQLite hands timestamps back naive; they were written in UTC
         occurred = occurred.replace(tzinfo=UTC)
     return Envelope(
-        id=row.id,  # type: ignore[attr-defined]
-        type=row.type,  # type: ignore[attr-defined]
-        source=row.source,  # type: ignore[attr-defined]
-        data=json.loads(row.data),  # type: ignore[attr-defined]
+        id=row.id,
+        type=row.type,
+        source=row.source,
+        data=json.loads(row.data),
         occurred_at=occurred,
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
@@ -14,6 +14,9 @@ from services.courier.views import message_view
 from shared.errors import BadRequest
 from shared.http.pagination import Page, encode_token, read_page
 from shared.service import Route
+
+if TYPE_CHECKING:
+    from services.courier.service import CourierContainer
 
 MESSAGES = "/admin/courier/messages"
 MESSAGE = "/admin/courier/messages/{id}"
@@ -41,26 +44,23 @@ def link_header(request: web.Request, page: Page, last_key: str | None, kept: tu
     return links
 
 
-def list_messages(c: Any):  # type: ignore[no-untyped-def]
-    async def handler(request: web.Request) -> web.Response:
-        status = status_filter(request)
-        page = read_page(request)
-        async with c.database.connect() as conn:
-            messages = await c.repository.page(
-                conn,
-                size=page.size,
-                after=after_key(page.after),
-                status=status,
-                recipient=request.query.get("recipient") or None,
-            )
-        response = web.json_response([message_view(m) for m in messages])
-        last = messages[-1] if len(messages) == page.size else None
-        response.headers["Link"] = link_header(
-            request, page, f"{last.created_at.isoformat()}|{last.id}" if last else None, ("status", "recipient")
+async def list_messages(c: CourierContainer, request: web.Request) -> web.Response:
+    status = status_filter(request)
+    page = read_page(request)
+    async with c.database.connect() as conn:
+        messages = await c.repository.page(
+            conn,
+            size=page.size,
+            after=after_key(page.after),
+            status=status,
+            recipient=request.query.get("recipient") or None,
         )
-        return response
-
-    return handler
+    response = web.json_response([message_view(m) for m in messages])
+    last = messages[-1] if len(messages) == page.size else None
+    response.headers["Link"] = link_header(
+        request, page, f"{last.created_at.isoformat()}|{last.id}" if last else None, ("status", "recipient")
+    )
+    return response
 
 
 def status_filter(request: web.Request) -> str | None:
@@ -78,19 +78,16 @@ def path_uuid(request: web.Request) -> str:
         raise BadRequest(f"could not parse parameter {{id}} as UUID, got {raw}") from exc
 
 
-def get_message(c: Any):  # type: ignore[no-untyped-def]
-    async def handler(request: web.Request) -> web.Response:
-        message_id = path_uuid(request)
-        async with c.database.connect() as conn:
-            message = await c.repository.get(conn, message_id)
-        if message is None:
-            raise MessageNotFound()
-        return web.json_response(message_view(message, with_dispatches=True))
-
-    return handler
+async def get_message(c: CourierContainer, request: web.Request) -> web.Response:
+    message_id = path_uuid(request)
+    async with c.database.connect() as conn:
+        message = await c.repository.get(conn, message_id)
+    if message is None:
+        raise MessageNotFound()
+    return web.json_response(message_view(message, with_dispatches=True))
 
 
-ROUTES = [
+ROUTES: list[Route[CourierContainer]] = [
     Route("admin", "GET", MESSAGES, list_messages),
     Route("admin", "GET", MESSAGE, get_message),
 ]

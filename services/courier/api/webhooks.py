@@ -5,7 +5,7 @@ has none (its fire-and-forget web hooks are not kept)."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -16,6 +16,9 @@ from services.courier.webhooks.domain import Delivery
 from shared.errors import Conflict, NotFound
 from shared.http.pagination import read_page
 from shared.service import Route
+
+if TYPE_CHECKING:
+    from services.courier.service import CourierContainer
 
 DELIVERIES = "/admin/courier/webhooks"
 DELIVERY = "/admin/courier/webhooks/{id}"
@@ -45,50 +48,41 @@ def delivery_view(d: Delivery) -> dict[str, Any]:
     }
 
 
-def list_deliveries(c: Any):  # type: ignore[no-untyped-def]
-    async def handler(request: web.Request) -> web.Response:
-        page = read_page(request)
-        async with c.database.connect() as conn:
-            found = await c.deliveries.page(
-                conn, size=page.size, after=after_key(page.after), status=status_filter(request)
-            )
-        response = web.json_response([delivery_view(d) for d in found])
-        last = found[-1] if len(found) == page.size else None
-        key = f"{last.created_at.isoformat()}|{last.id}" if last else None
-        response.headers["Link"] = link_header(request, page, key, ("status",))
-        return response
-
-    return handler
+async def list_deliveries(c: CourierContainer, request: web.Request) -> web.Response:
+    page = read_page(request)
+    async with c.database.connect() as conn:
+        found = await c.deliveries.page(
+            conn, size=page.size, after=after_key(page.after), status=status_filter(request)
+        )
+    response = web.json_response([delivery_view(d) for d in found])
+    last = found[-1] if len(found) == page.size else None
+    key = f"{last.created_at.isoformat()}|{last.id}" if last else None
+    response.headers["Link"] = link_header(request, page, key, ("status",))
+    return response
 
 
-def get_delivery(c: Any):  # type: ignore[no-untyped-def]
-    async def handler(request: web.Request) -> web.Response:
-        async with c.database.connect() as conn:
-            found = await c.deliveries.get(conn, path_uuid(request))
-        if found is None:
-            raise DeliveryNotFound()
-        return web.json_response(delivery_view(found))
-
-    return handler
+async def get_delivery(c: CourierContainer, request: web.Request) -> web.Response:
+    async with c.database.connect() as conn:
+        found = await c.deliveries.get(conn, path_uuid(request))
+    if found is None:
+        raise DeliveryNotFound()
+    return web.json_response(delivery_view(found))
 
 
-def retry_delivery(c: Any):  # type: ignore[no-untyped-def]
-    async def handler(request: web.Request) -> web.Response:
-        delivery_id = path_uuid(request)
-        at: datetime = now()
-        async with c.database.transaction() as conn:
-            if not await c.deliveries.retry(conn, delivery_id, at):
-                if await c.deliveries.get(conn, delivery_id) is None:
-                    raise DeliveryNotFound()
-                raise Conflict("Only an abandoned delivery can be retried.")
-            found = await c.deliveries.get(conn, delivery_id)
-        c.webhook_dispatcher.wake()
-        return web.json_response(delivery_view(found))
-
-    return handler
+async def retry_delivery(c: CourierContainer, request: web.Request) -> web.Response:
+    delivery_id = path_uuid(request)
+    at: datetime = now()
+    async with c.database.transaction() as conn:
+        if not await c.deliveries.retry(conn, delivery_id, at):
+            if await c.deliveries.get(conn, delivery_id) is None:
+                raise DeliveryNotFound()
+            raise Conflict("Only an abandoned delivery can be retried.")
+        found = await c.deliveries.get(conn, delivery_id)
+    c.webhook_dispatcher.wake()
+    return web.json_response(delivery_view(found))
 
 
-ROUTES = [
+ROUTES: list[Route[CourierContainer]] = [
     Route("admin", "GET", DELIVERIES, list_deliveries),
     Route("admin", "GET", DELIVERY, get_delivery),
     Route("admin", "POST", RETRY, retry_delivery),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -22,6 +22,9 @@ from shared.errors import WardenError
 from shared.http.bodies import read_json
 from shared.http.pagination import link_header, read_page
 from shared.service import Route
+
+if TYPE_CHECKING:
+    from services.identity.service import IdentityContainer
 
 IDENTITIES = "/admin/identities"
 IDENTITY = "/admin/identities/{id}"
@@ -60,112 +63,82 @@ def _uuid_param(name: str, value: str) -> str:
     return value.lower()
 
 
-def _render(c: Any, request: web.Request, identity: Identity, status: int = 200) -> web.Response:
+def _render(c: IdentityContainer, request: web.Request, identity: Identity, status: int = 200) -> web.Response:
     return web.json_response(admin_view(identity, c.schemas.schema_url, _included(request)), status=status)
 
 
-def create(c: Any):  # type: ignore[no-untyped-def]
-    async def handler(request: web.Request) -> web.Response:
-        body = parse(CreateIdentityBody, await read_json(request))
-        return _render(c, request, await c.manager.create(body.to_input()), status=201)
-
-    return handler
+async def create(c: IdentityContainer, request: web.Request) -> web.Response:
+    body = parse(CreateIdentityBody, await read_json(request))
+    return _render(c, request, await c.manager.create(body.to_input()), status=201)
 
 
-def list_identities(c: Any):  # type: ignore[no-untyped-def]
-    async def handler(request: web.Request) -> web.Response:
-        page = read_page(request)
-        include = _included(request)
-        ids = [_uuid_param("ids", i) for i in request.query.getall("ids", []) if i]
-        identifier = request.query.get("credentials_identifier")
-        similar = request.query.get("preview_credentials_identifier_similar") or None
-        organization = request.query.get("organization_id") or None
-        if sum(bool(f) for f in (ids, identifier is not None, similar)) > 1:
-            raise MalformedBody("only one of ids, credentials_identifier and preview_credentials_identifier_similar")
-        if len(ids) > MAX_IDS:
-            raise MalformedBody(f"at most {MAX_IDS} ids may be given")
-        found = await c.manager.list(
-            after=page.after,
-            size=page.size,
-            ids=ids,
-            identifier=identifier.strip() if identifier is not None else None,
-            similar=similar,
-            organization_id=_uuid_param("organization_id", organization) if organization else None,
-        )
-        response = web.json_response([admin_view(i, c.schemas.schema_url, include) for i in found])
-        paged = not ids and identifier is None
-        last = found[-1].id if paged and len(found) == page.size else None
-        response.headers["Link"] = link_header(request.path, page, last)
-        return response
-
-    return handler
+async def list_identities(c: IdentityContainer, request: web.Request) -> web.Response:
+    page = read_page(request)
+    include = _included(request)
+    ids = [_uuid_param("ids", i) for i in request.query.getall("ids", []) if i]
+    identifier = request.query.get("credentials_identifier")
+    similar = request.query.get("preview_credentials_identifier_similar") or None
+    organization = request.query.get("organization_id") or None
+    if sum(bool(f) for f in (ids, identifier is not None, similar)) > 1:
+        raise MalformedBody("only one of ids, credentials_identifier and preview_credentials_identifier_similar")
+    if len(ids) > MAX_IDS:
+        raise MalformedBody(f"at most {MAX_IDS} ids may be given")
+    found = await c.manager.list(
+        after=page.after,
+        size=page.size,
+        ids=ids,
+        identifier=identifier.strip() if identifier is not None else None,
+        similar=similar,
+        organization_id=_uuid_param("organization_id", organization) if organization else None,
+    )
+    response = web.json_response([admin_view(i, c.schemas.schema_url, include) for i in found])
+    paged = not ids and identifier is None
+    last = found[-1].id if paged and len(found) == page.size else None
+    response.headers["Link"] = link_header(request.path, page, last)
+    return response
 
 
-def get(c: Any):  # type: ignore[no-untyped-def]
-    async def handler(request: web.Request) -> web.Response:
-        return _render(c, request, await c.manager.get(_identity_id(request)))
-
-    return handler
+async def get(c: IdentityContainer, request: web.Request) -> web.Response:
+    return _render(c, request, await c.manager.get(_identity_id(request)))
 
 
-def get_by_external_id(c: Any):  # type: ignore[no-untyped-def]
-    async def handler(request: web.Request) -> web.Response:
-        return _render(c, request, await c.manager.get_by_external_id(request.match_info["external_id"]))
-
-    return handler
+async def get_by_external_id(c: IdentityContainer, request: web.Request) -> web.Response:
+    return _render(c, request, await c.manager.get_by_external_id(request.match_info["external_id"]))
 
 
-def update(c: Any):  # type: ignore[no-untyped-def]
-    async def handler(request: web.Request) -> web.Response:
-        identity_id = _identity_id(request)
-        body = parse(UpdateIdentityBody, await read_json(request))
-        return _render(c, request, await c.manager.update(identity_id, body.to_input()))
-
-    return handler
+async def update(c: IdentityContainer, request: web.Request) -> web.Response:
+    identity_id = _identity_id(request)
+    body = parse(UpdateIdentityBody, await read_json(request))
+    return _render(c, request, await c.manager.update(identity_id, body.to_input()))
 
 
-def patch(c: Any):  # type: ignore[no-untyped-def]
-    async def handler(request: web.Request) -> web.Response:
-        identity_id = _identity_id(request)
-        return _render(c, request, await c.manager.patch(identity_id, await read_json(request)))
-
-    return handler
+async def patch(c: IdentityContainer, request: web.Request) -> web.Response:
+    identity_id = _identity_id(request)
+    return _render(c, request, await c.manager.patch(identity_id, await read_json(request)))
 
 
-def delete(c: Any):  # type: ignore[no-untyped-def]
-    async def handler(request: web.Request) -> web.Response:
-        await c.manager.delete(_identity_id(request))
-        return web.Response(status=204)
-
-    return handler
+async def delete(c: IdentityContainer, request: web.Request) -> web.Response:
+    await c.manager.delete(_identity_id(request))
+    return web.Response(status=204)
 
 
-def delete_credential(c: Any):  # type: ignore[no-untyped-def]
-    async def handler(request: web.Request) -> web.Response:
-        identifier = request.query.get("identifier")
-        await c.manager.delete_credential(_identity_id(request), request.match_info["type"], identifier)
-        return web.Response(status=204)
-
-    return handler
+async def delete_credential(c: IdentityContainer, request: web.Request) -> web.Response:
+    identifier = request.query.get("identifier")
+    await c.manager.delete_credential(_identity_id(request), request.match_info["type"], identifier)
+    return web.Response(status=204)
 
 
-def batch(c: Any):  # type: ignore[no-untyped-def]
-    async def handler(request: web.Request) -> web.Response:
-        body = parse(PatchIdentitiesBody, await read_json(request))
-        _check_batch_size(body.identities)
-        outcomes = await create_many(
-            c.manager,
-            c.uow,
-            [
-                p.create.to_input() if p.create else MalformedBody("each patch needs a create body")
-                for p in body.identities
-            ],
-        )
-        return web.json_response(
-            {"identities": [_batch_result(item, outcome) for item, outcome in zip(body.identities, outcomes)]}
-        )
-
-    return handler
+async def batch(c: IdentityContainer, request: web.Request) -> web.Response:
+    body = parse(PatchIdentitiesBody, await read_json(request))
+    _check_batch_size(body.identities)
+    outcomes = await create_many(
+        c.manager,
+        c.uow,
+        [p.create.to_input() if p.create else MalformedBody("each patch needs a create body") for p in body.identities],
+    )
+    return web.json_response(
+        {"identities": [_batch_result(item, outcome) for item, outcome in zip(body.identities, outcomes)]}
+    )
 
 
 def _check_batch_size(items: list[IdentityPatch]) -> None:
@@ -194,7 +167,7 @@ def _batch_result(item: IdentityPatch, outcome: Identity | WardenError) -> dict[
     return result
 
 
-ROUTES = [
+ROUTES: list[Route[IdentityContainer]] = [
     Route("admin", "POST", IDENTITIES, create),
     Route("admin", "GET", IDENTITIES, list_identities),
     Route("admin", "PATCH", IDENTITIES, batch),

@@ -7,7 +7,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from services.identity.domain import State
+from services.identity.domain import Metadata, State
 from services.identity.errors import MalformedBody
 from services.identity.manager import IdentityInput
 
@@ -25,8 +25,8 @@ class CreateIdentityBody(_Body):
     schema_id: str | None = None
     traits: dict[str, Any]
     state: State | None = None
-    metadata_public: Any = None
-    metadata_admin: Any = None
+    metadata_public: Metadata = None
+    metadata_admin: Metadata = None
     external_id: str | None = None
     # Each credential is an object whose `config` is an object (or absent): anything else is a 400 here.
     credentials: dict[str, CredentialBody | None] | None = None

@@ -3,8 +3,8 @@ does): init, fetch, submit an address, submit a code, follow a link."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Protocol
 
 from aiohttp import web
 
@@ -13,9 +13,15 @@ from services.selfservice.flows.errors import FlowDisabled, SessionAlreadyAvaila
 from services.selfservice.flows.flow import API, BROWSER, Flow
 from services.selfservice.flows.request import read_body, string_field, wants_json
 from shared import text
-from shared.service import Route
+from shared.service import Handler, Route
 
-Succeed = Callable[[Any, web.Request, Flow, Redeemed], Awaitable[web.StreamResponse]]
+if TYPE_CHECKING:
+    from services.selfservice.config import SelfserviceConfig
+    from services.selfservice.flows.engine import FlowEngine
+    from services.selfservice.flows.verification.proof import AddressProof
+    from services.selfservice.service import SelfserviceContainer
+
+Succeed = Callable[["SelfserviceContainer", web.Request, Flow, Redeemed], Awaitable[web.StreamResponse]]
 INVALID = {
     ("verification", "code"): text.verification_code_invalid,
     ("verification", "link"): text.verification_token_invalid,
@@ -24,65 +30,54 @@ INVALID = {
 }
 
 
-def address_flow_routes(kind: str, succeed: Succeed, *, refuse_sessions: bool) -> list[Route]:
-    def init(flow_type: str):  # type: ignore[no-untyped-def]
-        def bind(c: Any):  # type: ignore[no-untyped-def]
-            async def handler(request: web.Request) -> web.StreamResponse:
-                if not c.config.flows[kind].enabled:
-                    raise FlowDisabled(kind)
-                if refuse_sessions and await c.engine.current_session(request) is not None:
-                    raise SessionAlreadyAvailable()
-                flow = await new_address_flow(c, request, kind, flow_type)
-                return c.engine.respond_new(request, flow)
-
-            return handler
-
-        return bind
-
-    def get_flow(c: Any):  # type: ignore[no-untyped-def]
-        async def handler(request: web.Request) -> web.Response:
-            return web.json_response((await c.engine.load_for_reading(request, kind)).to_json())
+def address_flow_routes(kind: str, succeed: Succeed, *, refuse_sessions: bool) -> list[Route[SelfserviceContainer]]:
+    def init(flow_type: str) -> Handler[SelfserviceContainer]:
+        async def handler(c: SelfserviceContainer, request: web.Request) -> web.StreamResponse:
+            if not c.config.flows[kind].enabled:
+                raise FlowDisabled(kind)
+            if refuse_sessions and await c.engine.current_session(request) is not None:
+                raise SessionAlreadyAvailable()
+            flow = await new_address_flow(c, request, kind, flow_type)
+            return c.engine.respond_new(request, flow)
 
         return handler
 
-    def submit(c: Any):  # type: ignore[no-untyped-def]
-        async def handler(request: web.Request) -> web.StreamResponse:
-            flow = await c.engine.load(request.query.get("flow"), kind)
-            if flow.expired():
-                fresh = await new_address_flow(c, request, kind, flow.type)
-                return await c.engine.replace_expired(request, flow, replacement=fresh)
-            strategy = _strategy(c, kind)
-            if request.method == "GET":  # a link (token) or a code link clicked in a mail
-                if "token" not in request.query and kind != "verification":
-                    # Recovery codes are typed, never followed: a link carrying one would let an attacker
-                    # sign a victim's browser into the attacker's account.
-                    return c.engine.ui_redirect(flow)
-                method, secret = (
-                    ("link", request.query["token"])
-                    if "token" in request.query
-                    else ("code", request.query.get("code", ""))
-                )
-                return await _redeem(c, request, flow, kind, method, secret, succeed)
-            body = await read_body(request)
-            c.engine.check_submission(request, flow, body)
-            flow.ui.clear_messages()
-            if flow.state == "passed_challenge":
-                flow.ui.messages.append(
-                    text.verification_already_completed()
-                    if kind == "verification"
-                    else text.recovery_already_completed()
-                )
-                return await c.engine.respond_invalid(request, flow)
-            if body.get("code"):
-                return await _redeem(c, request, flow, kind, "code", str(body["code"]), succeed)
-            address = string_field(body, "email")
-            if not address:
-                flow.ui.add_node_message("email", text.property_missing("email"))
-                return await c.engine.respond_invalid(request, flow)
-            await c.proof.send(flow, kind, strategy, address)
-            return show(c, request, flow)
+    async def get_flow(c: SelfserviceContainer, request: web.Request) -> web.Response:
+        return web.json_response((await c.engine.load_for_reading(request, kind)).to_json())
 
-        return handler
+    async def submit(c: SelfserviceContainer, request: web.Request) -> web.StreamResponse:
+        flow = await c.engine.load(request.query.get("flow"), kind)
+        if flow.expired():
+            fresh = await new_address_flow(c, request, kind, flow.type)
+            return await c.engine.replace_expired(request, flow, replacement=fresh)
+        strategy = _strategy(c, kind)
+        if request.method == "GET":  # a link (token) or a code link clicked in a mail
+            if "token" not in request.query and kind != "verification":
+                # Recovery codes are typed, never followed: a link carrying one would let an attacker
+                # sign a victim's browser into the attacker's account.
+                return c.engine.ui_redirect(flow)
+            method, secret = (
+                ("link", request.query["token"])
+                if "token" in request.query
+                else ("code", request.query.get("code", ""))
+            )
+            return await _redeem(c, request, flow, kind, method, secret, succeed)
+        body = await read_body(request)
+        c.engine.check_submission(request, flow, body)
+        flow.ui.clear_messages()
+        if flow.state == "passed_challenge":
+            flow.ui.messages.append(
+                text.verification_already_completed() if kind == "verification" else text.recovery_already_completed()
+            )
+            return await c.engine.respond_invalid(request, flow)
+        if body.get("code"):
+            return await _redeem(c, request, flow, kind, "code", str(body["code"]), succeed)
+        address = string_field(body, "email")
+        if not address:
+            flow.ui.add_node_message("email", text.property_missing("email"))
+            return await c.engine.respond_invalid(request, flow)
+        await c.proof.send(flow, kind, strategy, address)
+        return show(c, request, flow)
 
     return [
         Route("public", "GET", f"/self-service/{kind}/browser", init(BROWSER)),
@@ -93,7 +88,21 @@ def address_flow_routes(kind: str, succeed: Succeed, *, refuse_sessions: bool) -
     ]
 
 
-async def new_address_flow(c: Any, request: web.Request, kind: str, flow_type: str) -> Flow:
+class AddressFlowParts(Protocol):
+    """What a verification or recovery flow is made with: the service's container, or the verifier's
+    share of it (which other flows use before the container exists)."""
+
+    @property
+    def config(self) -> SelfserviceConfig: ...
+    @property
+    def engine(self) -> FlowEngine: ...
+    @property
+    def address_strategies(self) -> Mapping[str, Any]: ...
+    @property
+    def proof(self) -> AddressProof: ...
+
+
+async def new_address_flow(c: AddressFlowParts, request: web.Request, kind: str, flow_type: str) -> Flow:
     flow = await c.engine.create(request, kind, flow_type)
     strategy = _strategy(c, kind)
     if kind == "recovery":
@@ -104,7 +113,7 @@ async def new_address_flow(c: Any, request: web.Request, kind: str, flow_type: s
     return flow
 
 
-def _strategy(c: Any, kind: str) -> Any:
+def _strategy(c: AddressFlowParts, kind: str) -> Any:
     """The method the flow uses; none while the flow is switched off (a flow made before it was)."""
     strategy = c.address_strategies.get(kind)
     if strategy is None:
@@ -113,7 +122,7 @@ def _strategy(c: Any, kind: str) -> Any:
 
 
 async def _redeem(
-    c: Any, request: web.Request, flow: Flow, kind: str, method: str, secret: str, succeed: Succeed
+    c: SelfserviceContainer, request: web.Request, flow: Flow, kind: str, method: str, secret: str, succeed: Succeed
 ) -> web.StreamResponse:
     redeemed = await c.proof.redeem(flow, kind, method, secret) if secret else None
     if redeemed is None or redeemed.identity_id is None:  # no code, or the stand-in for an unknown address
@@ -123,7 +132,7 @@ async def _redeem(
     return await succeed(c, request, flow, redeemed)
 
 
-def show(c: Any, request: web.Request, flow: Flow) -> web.StreamResponse:
+def show(c: SelfserviceContainer, request: web.Request, flow: Flow) -> web.StreamResponse:
     """A flow that moved on (sent, verified): 200 with it, or the browser back to the UI."""
     if flow.type == API or wants_json(request):
         return web.json_response(flow.to_json())

@@ -4,8 +4,7 @@ UI fetches it from `GET /self-service/errors`."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 from aiohttp import web
@@ -15,13 +14,16 @@ from services.selfservice.flows.request import wants_json
 from shared.errors import WardenError
 from shared.service import Route
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+if TYPE_CHECKING:
+    from services.selfservice.service import SelfserviceContainer
 
 
-def redirect_browser_errors(c: Any, handler: Handler) -> Handler:
-    async def wrapped(request: web.Request) -> web.StreamResponse:
+def with_browser_errors(route: Route[SelfserviceContainer]) -> Route[SelfserviceContainer]:
+    handle = route.handler
+
+    async def handler(c: SelfserviceContainer, request: web.Request) -> web.StreamResponse:
         try:
-            return await handler(request)
+            return await handle(c, request)
         except WardenError as error:
             # Fetching a flow (`…/flows`) is an API call for the UI, which always wants the JSON error.
             if wants_json(request) or request.path.endswith(("/api", "/flows")):
@@ -33,8 +35,4 @@ def redirect_browser_errors(c: Any, handler: Handler) -> Handler:
                 await uow.commit()
             return see_other(f"{c.config.error_ui_url}?{urlencode({'id': error_id})}")
 
-    return wrapped
-
-
-def with_browser_errors(route: Route) -> Route:
-    return Route(route.port, route.method, route.path, lambda c: redirect_browser_errors(c, route.handler(c)))
+    return Route(route.port, route.method, route.path, handler)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -14,6 +14,9 @@ from services.selfservice.flows.errors import FlowInvalid, StepCompleted
 from services.selfservice.flows.flow import Flow
 from services.selfservice.flows.request import read_body
 from shared.text import Message
+
+if TYPE_CHECKING:
+    from services.selfservice.service import SelfserviceContainer
 
 
 @dataclass(frozen=True)
@@ -29,7 +32,9 @@ class FlowSteps:
     method_of: Callable[[dict[str, Any]], Any] = lambda body: body.get("method")  # which method a body is for
 
 
-async def submit(c: Any, request: web.Request, steps: FlowSteps, strategies: Sequence[Any]) -> web.StreamResponse:
+async def submit(
+    c: SelfserviceContainer, request: web.Request, steps: FlowSteps, strategies: Sequence[Any]
+) -> web.StreamResponse:
     flow = await c.engine.load(request.query.get("flow"), steps.kind)
     if flow.expired():
         return await c.engine.replace_expired(request, flow, replacement=await steps.renew(c, request, flow))

@@ -92,17 +92,16 @@ M = TypeVar("M")
 MethodHandler = Callable[[M, web.Request], Awaitable[web.StreamResponse]]
 
 
-def method_route(port: Port, verb: str, path: str, method_id: str, kind: type[M], handle: MethodHandler[M]) -> Route:
+def method_route(
+    port: Port, verb: str, path: str, method_id: str, kind: type[M], handle: MethodHandler[M]
+) -> Route[HasMethods]:
     """A route a method adds: in the route table (hence nginx and the Ingress) whether or not the
-    method is enabled, answering 404 while it is not."""
+    method is enabled, answering 404 while it is not. The handler is given the built method."""
 
-    def bind(c: HasMethods) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
-        async def handler(request: web.Request) -> web.StreamResponse:
-            method = c.methods.get(method_id)
-            if not isinstance(method, kind):
-                raise NotFound()
-            return await handle(method, request)
+    async def handler(c: HasMethods, request: web.Request) -> web.StreamResponse:
+        method = c.methods.get(method_id)
+        if not isinstance(method, kind):
+            raise NotFound()
+        return await handle(method, request)
 
-        return handler
-
-    return Route(port, verb, path, bind)
+    return Route(port, verb, path, handler)

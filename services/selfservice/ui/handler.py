@@ -7,8 +7,8 @@ business (`selfservice.flows.*.ui_url`); these routes answer at the defaults tha
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from aiohttp import web
@@ -20,10 +20,13 @@ from services.selfservice.flows.engine import see_other
 from services.selfservice.flows.error.handler import STUB
 from services.selfservice.flows.errors import IdentityMismatch, NoActiveSession
 from services.selfservice.flows.logout.handler import create_browser_logout
-from services.selfservice.ui.pages import STYLESHEET, Pages, stylesheet_response
+from services.selfservice.ui.pages import stylesheet_response
 from services.selfservice.ui.view import sections, trait_rows
 from shared.errors import WardenError
-from shared.service import Route
+from shared.service import Handler, Route
+
+if TYPE_CHECKING:
+    from services.selfservice.service import SelfserviceContainer
 
 WELCOME_PATH, ERROR_PATH, STYLESHEET_PATH = "/ui/welcome", "/ui/error", "/ui/style.css"
 # What the reference UI forwards to the init endpoint (the login flow's own query fields).
@@ -39,16 +42,15 @@ TITLES = {
     "verification": "Verify your account",
 }
 Link = tuple[str, str]
-LogoutUrl = Callable[[web.Request], Awaitable[str | None]]
 
 
-def init_url(c: Any, kind: str, query: Mapping[str, str]) -> str:
+def init_url(c: SelfserviceContainer, kind: str, query: Mapping[str, str]) -> str:
     params = {k: query[k] for k in INIT_PARAMS.get(kind, ("return_to",)) if query.get(k)}
     url = f"{c.config.public_base_url.rstrip('/')}/self-service/{kind}/browser"
     return f"{url}?{urlencode(params)}" if params else url
 
 
-async def load_flow(c: Any, request: web.Request, kind: str, flow_id: str) -> dict[str, Any]:
+async def load_flow(c: SelfserviceContainer, request: web.Request, kind: str, flow_id: str) -> dict[str, Any]:
     """The flow's public JSON, with the checks of `GET /self-service/<kind>/flows?id=`."""
     as_fetch = request.clone(rel_url=URL.build(path=f"/self-service/{kind}/flows", query={"id": flow_id}))
     flow = await c.engine.load_for_reading(as_fetch, kind)
@@ -61,49 +63,39 @@ async def load_flow(c: Any, request: web.Request, kind: str, flow_id: str) -> di
     return flow.to_json()
 
 
-def logout_url_finder(c: Any) -> LogoutUrl:
+async def logout_url(c: SelfserviceContainer, request: web.Request) -> str | None:
     """The URL `GET /self-service/logout/browser` hands out, or None without a session."""
-    create = create_browser_logout(c)
+    try:
+        response = await create_browser_logout(c, request)
+    except WardenError:
+        return None
+    return str(json.loads(response.text or "")["logout_url"])
 
-    async def find(request: web.Request) -> str | None:
+
+def flow_page(kind: str) -> Handler[SelfserviceContainer]:
+    async def handler(c: SelfserviceContainer, request: web.Request) -> web.StreamResponse:
+        flow_id = request.query.get("flow")
+        if not flow_id:
+            return see_other(init_url(c, kind, request.query))
         try:
-            response = await create(request)
-        except WardenError:
-            return None
-        return str(json.loads(response.body)["logout_url"])  # type: ignore[arg-type]
-
-    return find
-
-
-def flow_page(kind: str):  # type: ignore[no-untyped-def]
-    def bind(c: Any):  # type: ignore[no-untyped-def]
-        pages, logout_url = Pages(), logout_url_finder(c)
-
-        async def handler(request: web.Request) -> web.StreamResponse:
-            flow_id = request.query.get("flow")
-            if not flow_id:
+            flow = await load_flow(c, request, kind, flow_id)
+        except WardenError as error:
+            if error.code in SOFT_ERRORS:
                 return see_other(init_url(c, kind, request.query))
-            try:
-                flow = await load_flow(c, request, kind, flow_id)
-            except WardenError as error:
-                if error.code in SOFT_ERRORS:
-                    return see_other(init_url(c, kind, request.query))
-                raise
-            ui = flow["ui"]
-            return pages.render(
-                "flow.html",
-                title=_title(kind, flow),
-                kind=kind,
-                ui_messages=ui.get("messages") or [],
-                sections=sections(ui),
-                action=ui["action"],
-                method=ui["method"],
-                links=await _flow_links(c, request, kind, flow, logout_url),
-            )
+            raise
+        ui = flow["ui"]
+        return c.pages.render(
+            "flow.html",
+            title=_title(kind, flow),
+            kind=kind,
+            ui_messages=ui.get("messages") or [],
+            sections=sections(ui),
+            action=ui["action"],
+            method=ui["method"],
+            links=await _flow_links(c, request, kind, flow),
+        )
 
-        return handler
-
-    return bind
+    return handler
 
 
 def _title(kind: str, flow: dict[str, Any]) -> str:
@@ -114,9 +106,7 @@ def _title(kind: str, flow: dict[str, Any]) -> str:
     return TITLES[kind]
 
 
-async def _flow_links(
-    c: Any, request: web.Request, kind: str, flow: dict[str, Any], logout_url: LogoutUrl
-) -> list[Link]:
+async def _flow_links(c: SelfserviceContainer, request: web.Request, kind: str, flow: dict[str, Any]) -> list[Link]:
     ui_url = {k: _with_return_to(f.ui_url, flow.get("return_to")) for k, f in c.config.flows.items()}
     links: list[Link] = []
     if kind == "login":
@@ -129,7 +119,7 @@ async def _flow_links(
     if kind in ("settings", "verification"):
         links.append(("Back", flow.get("return_to") or c.config.default_return_url))
     if kind == "settings" or (kind == "login" and (flow.get("refresh") or flow.get("requested_aal") == "aal2")):
-        if (url := await logout_url(request)) is not None:
+        if (url := await logout_url(c, request)) is not None:
             links.append(("Log out", url))
     return links
 
@@ -138,44 +128,34 @@ def _with_return_to(url: str, return_to: str | None) -> str:
     return f"{url}{'&' if '?' in url else '?'}{urlencode({'return_to': return_to})}" if return_to else url
 
 
-def welcome(c: Any):  # type: ignore[no-untyped-def]
-    pages, logout_url = Pages(), logout_url_finder(c)
-
-    async def handler(request: web.Request) -> web.StreamResponse:
-        session = await c.engine.current_session(request)
-        flows = c.config.flows
-        if session is None:
-            links = [("Sign in", flows["login"].ui_url)]
-            if flows["registration"].enabled:
-                links.append(("Create an account", flows["registration"].ui_url))
-            return pages.render("welcome.html", title="Welcome", session=None, traits=[], links=links)
-        links = [("Account settings", flows["settings"].ui_url)]
-        if flows["verification"].enabled:
-            links.append(("Verify your email address", flows["verification"].ui_url))
-        if (url := await logout_url(request)) is not None:
-            links.append(("Log out", url))
-        traits = trait_rows((session.get("identity") or {}).get("traits") or {})
-        return pages.render("welcome.html", title="Welcome", session=session, traits=traits, links=links)
-
-    return handler
+async def welcome(c: SelfserviceContainer, request: web.Request) -> web.StreamResponse:
+    session = await c.engine.current_session(request)
+    flows = c.config.flows
+    if session is None:
+        links = [("Sign in", flows["login"].ui_url)]
+        if flows["registration"].enabled:
+            links.append(("Create an account", flows["registration"].ui_url))
+        return c.pages.render("welcome.html", title="Welcome", session=None, traits=[], links=links)
+    links = [("Account settings", flows["settings"].ui_url)]
+    if flows["verification"].enabled:
+        links.append(("Verify your email address", flows["verification"].ui_url))
+    if (url := await logout_url(c, request)) is not None:
+        links.append(("Log out", url))
+    traits = trait_rows((session.get("identity") or {}).get("traits") or {})
+    return c.pages.render("welcome.html", title="Welcome", session=session, traits=traits, links=links)
 
 
-def error_page(c: Any):  # type: ignore[no-untyped-def]
+async def error_page(c: SelfserviceContainer, request: web.Request) -> web.StreamResponse:
     """Shows a stored self-service error, as `GET /self-service/errors?id=` returns it."""
-    pages = Pages()
-
-    async def handler(request: web.Request) -> web.StreamResponse:
-        error_id = request.query.get("id", "")
-        found = {"id": error_id, "error": STUB} if error_id == "stub:500" else await _stored_error(c, error_id)
-        links = [("Back", c.config.default_return_url), ("Sign in", c.config.flows["login"].ui_url)]
-        if found is None:
-            return pages.render("error.html", status=404, title="Error not found", error=None, links=links)
-        return pages.render("error.html", title="An error occurred", error=found["error"], links=links)
-
-    return handler
+    error_id = request.query.get("id", "")
+    found = {"id": error_id, "error": STUB} if error_id == "stub:500" else await _stored_error(c, error_id)
+    links = [("Back", c.config.default_return_url), ("Sign in", c.config.flows["login"].ui_url)]
+    if found is None:
+        return c.pages.render("error.html", status=404, title="Error not found", error=None, links=links)
+    return c.pages.render("error.html", title="An error occurred", error=found["error"], links=links)
 
 
-async def _stored_error(c: Any, error_id: str) -> dict[str, Any] | None:
+async def _stored_error(c: SelfserviceContainer, error_id: str) -> dict[str, Any] | None:
     if not error_id:
         return None
     async with c.uow() as uow:
@@ -183,21 +163,16 @@ async def _stored_error(c: Any, error_id: str) -> dict[str, Any] | None:
     return found
 
 
-def stylesheet(_c: Any):  # type: ignore[no-untyped-def]
-    css = STYLESHEET.read_bytes()
-
-    async def handler(_request: web.Request) -> web.StreamResponse:
-        return stylesheet_response(css)
-
-    return handler
+async def stylesheet(c: SelfserviceContainer, _request: web.Request) -> web.StreamResponse:
+    return stylesheet_response(c.pages.stylesheet)
 
 
-PAGES = [
+PAGES: list[Route[SelfserviceContainer]] = [
     *(Route("public", "GET", f"/ui/{kind}", flow_page(kind)) for kind in FLOW_KINDS),
     Route("public", "GET", WELCOME_PATH, welcome),
 ]
 # The error page renders errors itself: sending its own failures to the error UI would loop.
-ROUTES = [
+ROUTES: list[Route[SelfserviceContainer]] = [
     *map(with_browser_errors, PAGES),
     Route("public", "GET", ERROR_PATH, error_page),
     Route("public", "GET", STYLESHEET_PATH, stylesheet),

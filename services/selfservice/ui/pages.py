@@ -25,7 +25,10 @@ PAGE_HEADERS = {
 
 
 class Pages:
+    """The templates and the stylesheet, loaded once per service (the composition root builds it)."""
+
     def __init__(self) -> None:
+        self.stylesheet = STYLESHEET.read_bytes()
         self._env = Environment(
             loader=FileSystemLoader(TEMPLATES),
             autoescape=True,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -13,6 +13,9 @@ from services.session.views import session_view
 from shared.errors import BadRequest, NotFound
 from shared.http.pagination import link_header, read_page
 from shared.service import Route
+
+if TYPE_CHECKING:
+    from services.session.service import SessionContainer
 
 SESSIONS = "/admin/sessions"
 SESSION = "/admin/sessions/{id}"
@@ -33,14 +36,14 @@ def _active_filter(request: web.Request) -> bool | None:
     return raw.lower() == "true"
 
 
-async def _views(c: Any, sessions: list[Session], expand: set[str]) -> list[dict[str, Any]]:
+async def _views(c: SessionContainer, sessions: list[Session], expand: set[str]) -> list[dict[str, Any]]:
     identities: list[Any] = [None] * len(sessions)
     if "identity" in expand:
         identities = await asyncio.gather(*(c.manager.identity_of(s) for s in sessions))
     return [session_view(s, i, with_devices="devices" in expand) for s, i in zip(sessions, identities)]
 
 
-async def _page_response(c: Any, request: web.Request, **query: Any) -> web.Response:
+async def _page_response(c: SessionContainer, request: web.Request, **query: Any) -> web.Response:
     page = read_page(request)
     sessions = await c.manager.page(size=page.size, after=page.after, active=_active_filter(request), **query)
     response = web.json_response(await _views(c, sessions, _expand(request)))
@@ -48,69 +51,47 @@ async def _page_response(c: Any, request: web.Request, **query: Any) -> web.Resp
     return response
 
 
-def list_sessions(c: Any):  # type: ignore[no-untyped-def]
-    async def handler(request: web.Request) -> web.Response:
-        return await _page_response(c, request)
-
-    return handler
+async def list_sessions(c: SessionContainer, request: web.Request) -> web.Response:
+    return await _page_response(c, request)
 
 
-def get_session(c: Any):  # type: ignore[no-untyped-def]
-    async def handler(request: web.Request) -> web.Response:
-        session = await c.manager.get(request.match_info["id"])
-        expand = _expand(request) or {"identity", "devices"}
-        return web.json_response((await _views(c, [session], expand))[0])
-
-    return handler
+async def get_session(c: SessionContainer, request: web.Request) -> web.Response:
+    session = await c.manager.get(request.match_info["id"])
+    expand = _expand(request) or {"identity", "devices"}
+    return web.json_response((await _views(c, [session], expand))[0])
 
 
-def disable_session(c: Any):  # type: ignore[no-untyped-def]
-    async def handler(request: web.Request) -> web.Response:
-        await c.manager.revoke([await c.manager.get(request.match_info["id"])])
-        return web.Response(status=204)
-
-    return handler
+async def disable_session(c: SessionContainer, request: web.Request) -> web.Response:
+    await c.manager.revoke([await c.manager.get(request.match_info["id"])])
+    return web.Response(status=204)
 
 
-def extend_session(c: Any):  # type: ignore[no-untyped-def]
-    async def handler(request: web.Request) -> web.Response:
-        session = await c.manager.extend(request.match_info["id"])
-        return web.json_response((await _views(c, [session], {"identity", "devices"}))[0])
-
-    return handler
+async def extend_session(c: SessionContainer, request: web.Request) -> web.Response:
+    session = await c.manager.extend(request.match_info["id"])
+    return web.json_response((await _views(c, [session], {"identity", "devices"}))[0])
 
 
-def list_identity_sessions(c: Any):  # type: ignore[no-untyped-def]
-    async def handler(request: web.Request) -> web.Response:
-        identity_id = request.match_info["id"]
-        if await c.identities.get_identity(identity_id) is None:
-            raise SessionNotFound()
-        return await _page_response(c, request, identity_id=identity_id)
-
-    return handler
+async def list_identity_sessions(c: SessionContainer, request: web.Request) -> web.Response:
+    identity_id = request.match_info["id"]
+    if await c.identities.get_identity(identity_id) is None:
+        raise SessionNotFound()
+    return await _page_response(c, request, identity_id=identity_id)
 
 
-def delete_identity_sessions(c: Any):  # type: ignore[no-untyped-def]
-    async def handler(request: web.Request) -> web.Response:
-        identity_id = request.match_info["id"]
-        if await c.identities.get_identity(identity_id) is None:
-            raise SessionNotFound()
-        await c.manager.revoke_identity(identity_id)
-        return web.Response(status=204)
-
-    return handler
+async def delete_identity_sessions(c: SessionContainer, request: web.Request) -> web.Response:
+    identity_id = request.match_info["id"]
+    if await c.identities.get_identity(identity_id) is None:
+        raise SessionNotFound()
+    await c.manager.revoke_identity(identity_id)
+    return web.Response(status=204)
 
 
-def bulk_sessions(_c: Any):  # type: ignore[no-untyped-def]
+async def bulk_sessions(_c: SessionContainer, _request: web.Request) -> web.Response:
     """Ory Network's bulk session API; Kratos OSS does not have it and answers 404."""
-
-    async def handler(_request: web.Request) -> web.Response:
-        raise NotFound("", message="Not Found")
-
-    return handler
+    raise NotFound("", message="Not Found")
 
 
-ROUTES = [
+ROUTES: list[Route[SessionContainer]] = [
     Route("admin", "GET", SESSIONS, list_sessions),
     Route("admin", "POST", SESSIONS, bulk_sessions),
     Route("admin", "GET", SESSION, get_session),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -12,98 +12,85 @@ from shared.cookies import session_token
 from shared.http.pagination import link_header, read_page
 from shared.service import Route
 
+if TYPE_CHECKING:
+    from services.session.service import SessionContainer
+
 WHOAMI = "/sessions/whoami"
 CHECK = "/sessions/check"
 MY_SESSIONS = "/sessions"
 MY_SESSION = "/sessions/{id}"
 
 
-def whoami(c: Any):  # type: ignore[no-untyped-def]
-    async def handler(request: web.Request) -> web.Response:
-        token = session_token(request, c.config.cookie, c.cookie_signer)
-        if token is None:
-            raise NoActiveSession()
-        entry = await c.manager.whoami(token)
-        return web.Response(
-            body=entry.body,
-            content_type="application/json",
-            headers={
-                "X-Kratos-Authenticated-Identity-Id": entry.identity_id,
-                "Cache-Control": "private, no-cache, no-store, must-revalidate",
-            },
-        )
-
-    return handler
+async def whoami(c: SessionContainer, request: web.Request) -> web.Response:
+    token = session_token(request, c.config.cookie, c.cookie_signer)
+    if token is None:
+        raise NoActiveSession()
+    entry = await c.manager.whoami(token)
+    return web.Response(
+        body=entry.body,
+        content_type="application/json",
+        headers={
+            "X-Kratos-Authenticated-Identity-Id": entry.identity_id,
+            "Cache-Control": "private, no-cache, no-store, must-revalidate",
+        },
+    )
 
 
-def check(c: Any):  # type: ignore[no-untyped-def]
+async def check(c: SessionContainer, request: web.Request) -> web.Response:
     """Forward-auth for gateways: headers only, no body. nginx's `auth_request` and Traefik's
     `forwardAuth` send the original request's `Cookie` and `Authorization` along; 401 lets the gateway
     answer or redirect, 403 means the session needs `aal2` (`?aal=aal2`, or whoami's own rule)."""
-
-    async def handler(request: web.Request) -> web.Response:
-        token = session_token(request, c.config.cookie, c.cookie_signer)
-        try:
-            checked = await c.checker.check(token, require_aal2=request.query.get("aal") == "aal2")
-        except NoActiveSession:
-            return web.Response(status=401, headers=_NO_STORE)
-        except Aal2Required:
-            return web.Response(status=403, headers=_NO_STORE)
-        return web.Response(status=200, headers=[*checked.present_headers(), *_NO_STORE.items()])
-
-    return handler
+    token = session_token(request, c.config.cookie, c.cookie_signer)
+    try:
+        checked = await c.checker.check(token, require_aal2=request.query.get("aal") == "aal2")
+    except NoActiveSession:
+        return web.Response(status=401, headers=_NO_STORE)
+    except Aal2Required:
+        return web.Response(status=403, headers=_NO_STORE)
+    return web.Response(status=200, headers=[*checked.present_headers(), *_NO_STORE.items()])
 
 
 _NO_STORE = {"Cache-Control": "private, no-store"}
 
 
-async def _current(c: Any, request: web.Request) -> Any:
+async def _current(c: SessionContainer, request: web.Request) -> Any:
     token = session_token(request, c.config.cookie, c.cookie_signer)
     if token is None:
         raise NoActiveSession()
     return await c.manager.authenticate(token)
 
 
-def list_mine(c: Any):  # type: ignore[no-untyped-def]
-    async def handler(request: web.Request) -> web.Response:
-        current = await _current(c, request)
-        page = read_page(request)
-        others = await c.manager.page(
-            size=page.size, after=page.after, identity_id=current.identity_id, active=True, exclude_id=current.id
-        )
-        response = web.json_response([session_view(s, None) for s in others])
-        response.headers["Link"] = link_header(request.path, page, others[-1].id if len(others) == page.size else None)
-        return response
-
-    return handler
+async def list_mine(c: SessionContainer, request: web.Request) -> web.Response:
+    current = await _current(c, request)
+    page = read_page(request)
+    others = await c.manager.page(
+        size=page.size, after=page.after, identity_id=current.identity_id, active=True, exclude_id=current.id
+    )
+    response = web.json_response([session_view(s, None) for s in others])
+    response.headers["Link"] = link_header(request.path, page, others[-1].id if len(others) == page.size else None)
+    return response
 
 
-def revoke_others(c: Any):  # type: ignore[no-untyped-def]
-    async def handler(request: web.Request) -> web.Response:
-        return web.json_response({"count": await c.manager.revoke_others(await _current(c, request))})
-
-    return handler
+async def revoke_others(c: SessionContainer, request: web.Request) -> web.Response:
+    return web.json_response({"count": await c.manager.revoke_others(await _current(c, request))})
 
 
-def revoke_mine(c: Any):  # type: ignore[no-untyped-def]
-    async def handler(request: web.Request) -> web.Response:
-        current = await _current(c, request)
-        target_id = request.match_info["id"]
-        if target_id == current.id:
-            raise CannotRevokeCurrent()
-        try:
-            target = await c.manager.get(target_id)
-        except SessionNotFound:
-            target = None
-        if target is None or target.identity_id != current.identity_id:
-            raise SessionNotFound()  # someone else's session is as good as unknown
-        await c.manager.revoke([target])
-        return web.Response(status=204)
-
-    return handler
+async def revoke_mine(c: SessionContainer, request: web.Request) -> web.Response:
+    current = await _current(c, request)
+    target_id = request.match_info["id"]
+    if target_id == current.id:
+        raise CannotRevokeCurrent()
+    try:
+        target = await c.manager.get(target_id)
+    except SessionNotFound:
+        target = None
+    if target is None or target.identity_id != current.identity_id:
+        raise SessionNotFound()  # someone else's session is as good as unknown
+    await c.manager.revoke([target])
+    return web.Response(status=204)
 
 
-ROUTES = [
+ROUTES: list[Route[SessionContainer]] = [
     Route("public", "GET", WHOAMI, whoami),
     Route("public", "POST", WHOAMI, whoami),
     Route("public", "GET", CHECK, check),

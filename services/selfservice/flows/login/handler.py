@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -18,35 +18,35 @@ from services.selfservice.flows.submit import submit as submit_flow
 from services.selfservice.strategies.identifier_first.strategy import METHOD as IDENTIFIER_FIRST
 from services.selfservice.strategies.identifier_first.strategy import first_screen
 from shared import text
-from shared.service import Route
+from shared.service import Handler, Route
+
+if TYPE_CHECKING:
+    from services.selfservice.service import SelfserviceContainer
 
 KIND = "login"
 
 
-def _init(flow_type: str):  # type: ignore[no-untyped-def]
-    def bind(c: Any):  # type: ignore[no-untyped-def]
-        async def handler(request: web.Request) -> web.StreamResponse:
-            fields = login_fields(request)
-            session = await c.engine.current_session(request)
-            upgrading = fields["refresh"] or fields["requested_aal"] != "aal1"
-            if session is not None and not upgrading:
-                if flow_type == BROWSER and not wants_json(request):
-                    return see_other(c.engine.return_to(request) or c.config.default_return_url)
-                raise SessionAlreadyAvailable()
-            if session is None and fields["requested_aal"] != "aal1":
-                raise Aal1Required()
-            if session is not None and not fields["refresh"] and _fulfils(session, fields["requested_aal"]):
-                raise SessionAlreadyAvailable()
-            flow = await new_login_flow(c, request, flow_type, fields, session)
-            return c.engine.respond_new(request, flow)
+def _init(flow_type: str) -> Handler[SelfserviceContainer]:
+    async def handler(c: SelfserviceContainer, request: web.Request) -> web.StreamResponse:
+        fields = login_fields(request)
+        session = await c.engine.current_session(request)
+        upgrading = fields["refresh"] or fields["requested_aal"] != "aal1"
+        if session is not None and not upgrading:
+            if flow_type == BROWSER and not wants_json(request):
+                return see_other(c.engine.return_to(request) or c.config.default_return_url)
+            raise SessionAlreadyAvailable()
+        if session is None and fields["requested_aal"] != "aal1":
+            raise Aal1Required()
+        if session is not None and not fields["refresh"] and _fulfils(session, fields["requested_aal"]):
+            raise SessionAlreadyAvailable()
+        flow = await new_login_flow(c, request, flow_type, fields, session)
+        return c.engine.respond_new(request, flow)
 
-        return handler
-
-    return bind
+    return handler
 
 
 async def new_login_flow(
-    c: Any,
+    c: SelfserviceContainer,
     request: web.Request,
     flow_type: str,
     fields: dict[str, Any],
@@ -73,14 +73,14 @@ async def new_login_flow(
     return flow
 
 
-async def _renew(c: Any, request: web.Request, old: Flow) -> Flow:
+async def _renew(c: SelfserviceContainer, request: web.Request, old: Flow) -> Flow:
     fields = {k: old.fields.get(k) for k in ("refresh", "requested_aal", "organization_id")}
     fresh = await new_login_flow(c, request, old.type, fields, None, internal=old.internal)
     fresh.return_to = old.return_to
     return fresh
 
 
-async def _no_session_unless_upgrading(c: Any, request: web.Request, flow: Flow) -> None:
+async def _no_session_unless_upgrading(c: SelfserviceContainer, request: web.Request, flow: Flow) -> None:
     """Kratos refuses a plain login from someone already signed in (refresh and AAL steps excepted)."""
     upgrading = flow.fields.get("refresh") or flow.fields.get("requested_aal", "aal1") != "aal1"
     if not upgrading and await c.engine.current_session(request) is not None:
@@ -92,11 +92,8 @@ def _fulfils(session: dict[str, Any], requested_aal: str) -> bool:
     return requested_aal == "aal2" and session.get("authenticator_assurance_level") == "aal2"
 
 
-def get_flow(c: Any):  # type: ignore[no-untyped-def]
-    async def handler(request: web.Request) -> web.Response:
-        return web.json_response((await c.engine.load_for_reading(request, KIND)).to_json())
-
-    return handler
+async def get_flow(c: SelfserviceContainer, request: web.Request) -> web.Response:
+    return web.json_response((await c.engine.load_for_reading(request, KIND)).to_json())
 
 
 async def _login(strategy: LoginStrategy, flow: Flow, body: dict[str, Any]) -> LoginOutcome:
@@ -105,7 +102,7 @@ async def _login(strategy: LoginStrategy, flow: Flow, body: dict[str, Any]) -> L
     return outcome
 
 
-async def _failed(c: Any, flow: Flow, body: dict[str, Any]) -> None:
+async def _failed(c: SelfserviceContainer, flow: Flow, body: dict[str, Any]) -> None:
     await c.events.login_failed(flow, body.get("method"))
 
 
@@ -121,11 +118,8 @@ STEPS = FlowSteps(
 )
 
 
-def submit(c: Any):  # type: ignore[no-untyped-def]
-    async def handler(request: web.Request) -> web.StreamResponse:
-        return await submit_flow(c, request, STEPS, c.methods.login)
-
-    return handler
+async def submit(c: SelfserviceContainer, request: web.Request) -> web.StreamResponse:
+    return await submit_flow(c, request, STEPS, c.methods.login)
 
 
 def _same_identity(flow: Flow, identity: dict[str, Any]) -> None:
@@ -136,7 +130,7 @@ def _same_identity(flow: Flow, identity: dict[str, Any]) -> None:
         raise FlowInvalid()
 
 
-ROUTES = [
+ROUTES: list[Route[SelfserviceContainer]] = [
     Route("public", "GET", "/self-service/login/browser", _init(BROWSER)),
     Route("public", "GET", "/self-service/login/api", _init(API)),
     Route("public", "GET", "/self-service/login/flows", get_flow),

@@ -4,7 +4,7 @@ event, and the client gets the answer its flow type calls for."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -15,8 +15,13 @@ from services.selfservice.flows.request import device, wants_json
 from services.selfservice.hooks.registry import HookContext
 from shared.cookies import session_token
 
+if TYPE_CHECKING:
+    from services.selfservice.service import SelfserviceContainer
 
-async def complete_login(c: Any, request: web.Request, flow: Flow, outcome: LoginOutcome) -> web.StreamResponse:
+
+async def complete_login(
+    c: SelfserviceContainer, request: web.Request, flow: Flow, outcome: LoginOutcome
+) -> web.StreamResponse:
     ctx = HookContext(request, flow, outcome.identity, outcome.method["method"])
     await c.hooks.run("login", "after", "pre", ctx)
     existing = flow.internal.get("session_id")
@@ -34,7 +39,7 @@ async def complete_login(c: Any, request: web.Request, flow: Flow, outcome: Logi
     return _answer(c, request, flow, ctx)
 
 
-def _answer(c: Any, request: web.Request, flow: Flow, ctx: HookContext) -> web.StreamResponse:
+def _answer(c: SelfserviceContainer, request: web.Request, flow: Flow, ctx: HookContext) -> web.StreamResponse:
     if flow.type == API:
         body: dict[str, Any] = {"session": ctx.session}
         if ctx.session_token:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from typing import Any
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 from aiohttp import web
@@ -17,6 +17,9 @@ from shared import errors
 from shared.cookies import session_token
 from shared.service import Route
 
+if TYPE_CHECKING:
+    from services.selfservice.service import SelfserviceContainer
+
 TOKEN_PREFIX = "ory_lo_"
 
 
@@ -26,65 +29,56 @@ def logout_token(secret: str, session_id: str) -> str:
     return TOKEN_PREFIX + base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 
-def _secret(c: Any) -> str:
+def _secret(c: SelfserviceContainer) -> str:
     keys = c.settings.secrets.cookie or c.settings.secrets.default
     if not keys:
         raise errors.ServiceUnavailable("browser logout needs secrets.cookie (or secrets.default) in the config")
     return keys[0]
 
 
-def create_browser_logout(c: Any):  # type: ignore[no-untyped-def]
-    async def handler(request: web.Request) -> web.Response:
-        session = await c.engine.current_session(request)
-        if session is None:
-            raise errors.Unauthorized(
-                "No active session was found in this request.", message="No valid session cookie found."
-            )
-        token = logout_token(_secret(c), session["id"])
-        query = {"token": token}
-        if return_to := c.engine.return_to(request):
-            query["return_to"] = return_to
-        url = f"{c.config.public_base_url.rstrip('/')}/self-service/logout?{urlencode(query)}"
-        return web.json_response({"logout_url": url, "logout_token": token})
-
-    return handler
+async def create_browser_logout(c: SelfserviceContainer, request: web.Request) -> web.Response:
+    session = await c.engine.current_session(request)
+    if session is None:
+        raise errors.Unauthorized(
+            "No active session was found in this request.", message="No valid session cookie found."
+        )
+    token = logout_token(_secret(c), session["id"])
+    query = {"token": token}
+    if return_to := c.engine.return_to(request):
+        query["return_to"] = return_to
+    url = f"{c.config.public_base_url.rstrip('/')}/self-service/logout?{urlencode(query)}"
+    return web.json_response({"logout_url": url, "logout_token": token})
 
 
-def browser_logout(c: Any):  # type: ignore[no-untyped-def]
-    async def handler(request: web.Request) -> web.StreamResponse:
-        presented = request.query.get("token")
-        if not presented:
-            raise errors.BadRequest("Please include a token in the URL query.")
-        return_to = c.engine.return_to(request) or c.config.logout_return_url or c.config.default_return_url
-        session = await c.engine.current_session(request)
-        if session is None:  # already logged out: nothing to do but go on
-            response = web.Response(status=204) if wants_json(request) else see_other(return_to)
-            return c.engine.without_session_cookie(response)
-        expected = logout_token(_secret(c), session["id"])
-        if not hmac.compare_digest(presented.encode(), expected.encode()):
-            raise errors.Forbidden(
-                "Unable to log out because the logout token in the URL query does not match the session cookie."
-            )
-        await c.engine.sessions.revoke_session(session_token(request, c.engine.cookie, c.engine.signer) or "")
+async def browser_logout(c: SelfserviceContainer, request: web.Request) -> web.StreamResponse:
+    presented = request.query.get("token")
+    if not presented:
+        raise errors.BadRequest("Please include a token in the URL query.")
+    return_to = c.engine.return_to(request) or c.config.logout_return_url or c.config.default_return_url
+    session = await c.engine.current_session(request)
+    if session is None:  # already logged out: nothing to do but go on
         response = web.Response(status=204) if wants_json(request) else see_other(return_to)
         return c.engine.without_session_cookie(response)
-
-    return handler
-
-
-def api_logout(c: Any):  # type: ignore[no-untyped-def]
-    async def handler(request: web.Request) -> web.Response:
-        body = await read_body(request)
-        token = body.get("session_token")
-        if not isinstance(token, str) or not token:
-            raise errors.BadRequest('The session token is missing: send {"session_token": "…"}.')
-        await c.engine.sessions.revoke_session(token)
-        return web.Response(status=204)
-
-    return handler
+    expected = logout_token(_secret(c), session["id"])
+    if not hmac.compare_digest(presented.encode(), expected.encode()):
+        raise errors.Forbidden(
+            "Unable to log out because the logout token in the URL query does not match the session cookie."
+        )
+    await c.engine.sessions.revoke_session(session_token(request, c.engine.cookie, c.engine.signer) or "")
+    response = web.Response(status=204) if wants_json(request) else see_other(return_to)
+    return c.engine.without_session_cookie(response)
 
 
-ROUTES = [
+async def api_logout(c: SelfserviceContainer, request: web.Request) -> web.Response:
+    body = await read_body(request)
+    token = body.get("session_token")
+    if not isinstance(token, str) or not token:
+        raise errors.BadRequest('The session token is missing: send {"session_token": "…"}.')
+    await c.engine.sessions.revoke_session(token)
+    return web.Response(status=204)
+
+
+ROUTES: list[Route[SelfserviceContainer]] = [
     Route("public", "GET", "/self-service/logout/browser", create_browser_logout),
     Route("public", "GET", "/self-service/logout", browser_logout),
     Route("public", "DELETE", "/self-service/logout/api", api_logout),

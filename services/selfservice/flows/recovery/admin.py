@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from aiohttp import web
@@ -14,6 +14,9 @@ from services.selfservice.flows.request import read_body
 from shared import errors
 from shared.service import Route
 from shared.units import parse_duration
+
+if TYPE_CHECKING:
+    from services.selfservice.service import SelfserviceContainer
 
 MAX_LIFESPAN = timedelta(days=30)
 
@@ -30,7 +33,9 @@ def _lifespan(raw: Any) -> timedelta | None:
     return lifespan
 
 
-async def _prepare(c: Any, request: web.Request, method: str) -> tuple[Any, dict[str, Any], timedelta, str]:
+async def _prepare(
+    c: SelfserviceContainer, request: web.Request, method: str
+) -> tuple[Any, dict[str, Any], timedelta, str]:
     body = await read_body(request)
     strategy = c.methods.recovery.get(method)
     if strategy is None:
@@ -63,27 +68,23 @@ async def _prepare(c: Any, request: web.Request, method: str) -> tuple[Any, dict
     return flow, identity, lifespan, secret
 
 
-def create_code(c: Any):  # type: ignore[no-untyped-def]
-    async def handler(request: web.Request) -> web.Response:
-        flow, _identity, lifespan, code = await _prepare(c, request, "code")
-        link = f"{c.config.flows['recovery'].ui_url}?{urlencode({'flow': flow.id})}"  # the UI, where the code is typed
-        return web.json_response(
-            {"recovery_link": link, "recovery_code": code, "expires_at": ts(flow.issued_at + lifespan)}, status=201
-        )
-
-    return handler
+async def create_code(c: SelfserviceContainer, request: web.Request) -> web.Response:
+    flow, _identity, lifespan, code = await _prepare(c, request, "code")
+    link = f"{c.config.flows['recovery'].ui_url}?{urlencode({'flow': flow.id})}"  # the UI, where the code is typed
+    return web.json_response(
+        {"recovery_link": link, "recovery_code": code, "expires_at": ts(flow.issued_at + lifespan)}, status=201
+    )
 
 
-def create_link(c: Any):  # type: ignore[no-untyped-def]
-    async def handler(request: web.Request) -> web.Response:
-        flow, _identity, lifespan, token = await _prepare(c, request, "link")
-        link = f"{c.config.public_base_url.rstrip('/')}/self-service/recovery?{urlencode({'flow': flow.id, 'token': token})}"
-        return web.json_response({"recovery_link": link, "expires_at": ts(flow.issued_at + lifespan)})
+async def create_link(c: SelfserviceContainer, request: web.Request) -> web.Response:
+    flow, _identity, lifespan, token = await _prepare(c, request, "link")
+    link = (
+        f"{c.config.public_base_url.rstrip('/')}/self-service/recovery?{urlencode({'flow': flow.id, 'token': token})}"
+    )
+    return web.json_response({"recovery_link": link, "expires_at": ts(flow.issued_at + lifespan)})
 
-    return handler
 
-
-ROUTES = [
+ROUTES: list[Route[SelfserviceContainer]] = [
     Route("admin", "POST", "/admin/recovery/code", create_code),
     Route("admin", "POST", "/admin/recovery/link", create_link),
 ]

@@ -3,7 +3,7 @@ address, the user is signed in with a fresh (privileged) session and sent to a s
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 from aiohttp import web
@@ -15,6 +15,9 @@ from services.selfservice.flows.flow import API, Flow
 from services.selfservice.flows.request import device, wants_json
 from services.selfservice.flows.settings.handler import new_settings_flow
 from shared import errors, text
+
+if TYPE_CHECKING:
+    from services.selfservice.service import SelfserviceContainer
 
 KIND = "recovery"
 
@@ -31,7 +34,9 @@ class BrowserLocationChangeRequired(errors.WardenError):
         )
 
 
-async def recovered(c: Any, request: web.Request, flow: Flow, redeemed: Redeemed) -> web.StreamResponse:
+async def recovered(
+    c: SelfserviceContainer, request: web.Request, flow: Flow, redeemed: Redeemed
+) -> web.StreamResponse:
     identity = await c.engine.identities.get_identity(redeemed.identity_id or "")
     if identity is None or identity.get("state") != "active":
         flow.ui.messages.append(text.recovery_token_invalid())
@@ -65,7 +70,7 @@ async def recovered(c: Any, request: web.Request, flow: Flow, redeemed: Redeemed
     return c.engine.with_session_cookie(response, issued["session_token"], issued["session"])
 
 
-async def _save(c: Any, flow: Flow) -> None:
+async def _save(c: SelfserviceContainer, flow: Flow) -> None:
     async with c.uow() as uow:
         await c.flows.save(uow.connection, flow)
         await uow.commit()

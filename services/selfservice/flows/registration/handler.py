@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -17,28 +17,28 @@ from services.selfservice.flows.submit import submit as submit_flow
 from services.selfservice.strategies.profile.registration import METHOD as PROFILE
 from services.selfservice.strategies.profile.registration import PROFILE_FIRST, method_of
 from shared import text
-from shared.service import Route
+from shared.service import Handler, Route
+
+if TYPE_CHECKING:
+    from services.selfservice.service import SelfserviceContainer
 
 KIND = "registration"
 
 
-def _init(flow_type: str):  # type: ignore[no-untyped-def]
-    def bind(c: Any):  # type: ignore[no-untyped-def]
-        async def handler(request: web.Request) -> web.StreamResponse:
-            if not c.config.flows[KIND].enabled:
-                raise FlowDisabled(KIND)
-            if await c.engine.current_session(request) is not None:
-                if flow_type == BROWSER and not wants_json(request):
-                    return see_other(c.engine.return_to(request) or c.config.default_return_url)
-                raise SessionAlreadyAvailable()
-            return c.engine.respond_new(request, await new_registration_flow(c, request, flow_type))
+def _init(flow_type: str) -> Handler[SelfserviceContainer]:
+    async def handler(c: SelfserviceContainer, request: web.Request) -> web.StreamResponse:
+        if not c.config.flows[KIND].enabled:
+            raise FlowDisabled(KIND)
+        if await c.engine.current_session(request) is not None:
+            if flow_type == BROWSER and not wants_json(request):
+                return see_other(c.engine.return_to(request) or c.config.default_return_url)
+            raise SessionAlreadyAvailable()
+        return c.engine.respond_new(request, await new_registration_flow(c, request, flow_type))
 
-        return handler
-
-    return bind
+    return handler
 
 
-async def new_registration_flow(c: Any, request: web.Request, flow_type: str) -> Flow:
+async def new_registration_flow(c: SelfserviceContainer, request: web.Request, flow_type: str) -> Flow:
     flow = await c.engine.create(request, KIND, flow_type, organization_id=None)
     profile_first = c.config.flows[KIND].style == PROFILE_FIRST
     for strategy in c.methods.registration:
@@ -48,17 +48,14 @@ async def new_registration_flow(c: Any, request: web.Request, flow_type: str) ->
     return flow
 
 
-async def _renew(c: Any, request: web.Request, old: Flow) -> Flow:
+async def _renew(c: SelfserviceContainer, request: web.Request, old: Flow) -> Flow:
     fresh = await new_registration_flow(c, request, old.type)
     fresh.return_to = old.return_to
     return fresh
 
 
-def get_flow(c: Any):  # type: ignore[no-untyped-def]
-    async def handler(request: web.Request) -> web.Response:
-        return web.json_response((await c.engine.load_for_reading(request, KIND)).to_json())
-
-    return handler
+async def get_flow(c: SelfserviceContainer, request: web.Request) -> web.Response:
+    return web.json_response((await c.engine.load_for_reading(request, KIND)).to_json())
 
 
 async def _register(strategy: RegistrationStrategy, flow: Flow, body: dict[str, Any]) -> RegistrationOutcome:
@@ -76,14 +73,11 @@ STEPS = FlowSteps(
 )
 
 
-def submit(c: Any):  # type: ignore[no-untyped-def]
-    async def handler(request: web.Request) -> web.StreamResponse:
-        return await submit_flow(c, request, STEPS, c.methods.registration)
-
-    return handler
+async def submit(c: SelfserviceContainer, request: web.Request) -> web.StreamResponse:
+    return await submit_flow(c, request, STEPS, c.methods.registration)
 
 
-ROUTES = [
+ROUTES: list[Route[SelfserviceContainer]] = [
     Route("public", "GET", "/self-service/registration/browser", _init(BROWSER)),
     Route("public", "GET", "/self-service/registration/api", _init(API)),
     Route("public", "GET", "/self-service/registration/flows", get_flow),

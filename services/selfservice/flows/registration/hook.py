@@ -5,7 +5,7 @@ its event; the client gets the answer its flow type calls for."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -19,9 +19,12 @@ from services.selfservice.traits import trait_errors
 from services.selfservice.views import public_identity
 from shared import errors, text
 
+if TYPE_CHECKING:
+    from services.selfservice.service import SelfserviceContainer
+
 
 async def complete_registration(
-    c: Any, request: web.Request, flow: Flow, outcome: RegistrationOutcome
+    c: SelfserviceContainer, request: web.Request, flow: Flow, outcome: RegistrationOutcome
 ) -> web.StreamResponse:
     ctx = HookContext(request, flow, outcome.identity, outcome.method["method"])
     if not outcome.persisted:
@@ -54,7 +57,7 @@ async def complete_registration(
     return response
 
 
-async def _create(c: Any, ctx: HookContext, body: dict[str, Any]) -> dict[str, Any]:
+async def _create(c: SelfserviceContainer, ctx: HookContext, body: dict[str, Any]) -> dict[str, Any]:
     # The hooks see the identity-to-be without its credentials; what they change lands in `draft`.
     draft = {k: v for k, v in body.items() if k != "credentials"}
     draft.setdefault("state", "active")

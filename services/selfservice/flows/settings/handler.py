@@ -4,7 +4,7 @@ or password; changes that matter need a recent sign-in (a privileged session).""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from aiohttp import web
@@ -17,14 +17,17 @@ from services.selfservice.flows.settings.strategy import ClaimsSubmission, Setti
 from services.selfservice.hooks.registry import HookContext
 from services.selfservice.views import public_identity
 from shared import aal, text
-from shared.service import Route
+from shared.service import Handler, Route
 from shared.units import parse_duration
+
+if TYPE_CHECKING:
+    from services.selfservice.service import SelfserviceContainer
 
 KIND = "settings"
 
 
 async def new_settings_flow(
-    c: Any, request: web.Request, flow_type: str, identity: dict[str, Any], session: dict[str, Any]
+    c: SelfserviceContainer, request: web.Request, flow_type: str, identity: dict[str, Any], session: dict[str, Any]
 ) -> Flow:
     flow = await c.engine.create(request, KIND, flow_type, identity=public_identity(identity))
     flow.state = "show_form"
@@ -35,89 +38,78 @@ async def new_settings_flow(
     return flow
 
 
-async def _session(c: Any, request: web.Request) -> dict[str, Any]:
+async def _session(c: SelfserviceContainer, request: web.Request) -> dict[str, Any]:
     session = await c.engine.current_session(request)
     if session is None:
         raise NoActiveSession()
     return session
 
 
-def _init(flow_type: str):  # type: ignore[no-untyped-def]
-    def bind(c: Any):  # type: ignore[no-untyped-def]
-        async def handler(request: web.Request) -> web.StreamResponse:
-            session = await c.engine.current_session(request)
-            if session is None:
-                if flow_type == BROWSER and not wants_json(request):
-                    login = f"{c.config.public_base_url.rstrip('/')}/self-service/login/browser"
-                    return see_other(
-                        f"{login}?{urlencode({'return_to': request_url(request, c.config.public_base_url)})}"
-                    )
-                await _session(c, request)
-            identity = await c.engine.identities.get_identity(session["identity"]["id"])
-            _require_aal(c, session, identity, request_url(request, c.config.public_base_url))
-            flow = await new_settings_flow(c, request, flow_type, identity, session)
-            return c.engine.respond_new(request, flow)
-
-        return handler
-
-    return bind
-
-
-def get_flow(c: Any):  # type: ignore[no-untyped-def]
-    async def handler(request: web.Request) -> web.Response:
-        flow = await c.engine.load_for_reading(request, KIND)
-        session = await _session(c, request)
-        if session["identity"]["id"] != flow.internal.get("identity_id"):
-            raise IdentityMismatch()
+def _init(flow_type: str) -> Handler[SelfserviceContainer]:
+    async def handler(c: SelfserviceContainer, request: web.Request) -> web.StreamResponse:
+        session = await c.engine.current_session(request)
+        if session is None:
+            if flow_type == BROWSER and not wants_json(request):
+                login = f"{c.config.public_base_url.rstrip('/')}/self-service/login/browser"
+                return see_other(f"{login}?{urlencode({'return_to': request_url(request, c.config.public_base_url)})}")
+            await _session(c, request)
         identity = await c.engine.identities.get_identity(session["identity"]["id"])
-        _require_aal(c, session, identity, _settings_ui_url(c, flow))
-        return web.json_response(flow.to_json())
+        _require_aal(c, session, identity, request_url(request, c.config.public_base_url))
+        flow = await new_settings_flow(c, request, flow_type, identity, session)
+        return c.engine.respond_new(request, flow)
 
     return handler
 
 
-def submit(c: Any):  # type: ignore[no-untyped-def]
-    async def handler(request: web.Request) -> web.StreamResponse:
-        flow = await c.engine.load(request.query.get("flow"), KIND)
-        session = await _session(c, request)
-        if session["identity"]["id"] != flow.internal.get("identity_id"):
-            raise IdentityMismatch()
-        identity = await c.engine.identities.get_identity(session["identity"]["id"])
-        _require_aal(c, session, identity, _settings_ui_url(c, flow))
-        if flow.expired():
-            fresh = await new_settings_flow(c, request, flow.type, identity, session)
-            return await c.engine.replace_expired(request, flow, replacement=fresh)
-        body = await read_body(request)
-        c.engine.check_submission(request, flow, body)
-        flow.transient_payload = body.get("transient_payload")
-        flow.ui.clear_messages()
-        strategy = _strategy_for(c.methods.settings, body)
-        if strategy is None:
-            flow.ui.messages.append(text.no_settings_strategy())
-            return await c.engine.respond_invalid(request, flow)
-        if strategy.needs_privileged_session(body, identity) and not _privileged(c, session):
-            raise RefreshRequired(_refresh_url(c, flow))
-        ctx = SettingsContext(request, session, identity, c.verifier)
-        # Interrupting web hooks may refuse the change; they see the identity as it is now (changes
-        # they answer with are not applied to settings yet: see the README's web hook section).
-        await c.hooks.run(
-            KIND, "after", "pre", HookContext(request, flow, dict(identity), strategy.method, session=session)
-        )
-        try:
-            updated = await strategy.update_settings(flow, body, ctx)
-        except FlowInvalid:
-            return await c.engine.respond_invalid(request, flow)
-        except ShowForm:
-            return await _show_form(c, request, flow)
-        hooked = HookContext(request, flow, updated, strategy.method, session=session)
-        await c.hooks.run(KIND, "after", "post", hooked)
-        return await _succeeded(c, request, flow, strategy.method, updated, ctx, hooked.deliveries)
+async def get_flow(c: SelfserviceContainer, request: web.Request) -> web.Response:
+    flow = await c.engine.load_for_reading(request, KIND)
+    session = await _session(c, request)
+    if session["identity"]["id"] != flow.internal.get("identity_id"):
+        raise IdentityMismatch()
+    identity = await c.engine.identities.get_identity(session["identity"]["id"])
+    _require_aal(c, session, identity, _settings_ui_url(c, flow))
+    return web.json_response(flow.to_json())
 
-    return handler
+
+async def submit(c: SelfserviceContainer, request: web.Request) -> web.StreamResponse:
+    flow = await c.engine.load(request.query.get("flow"), KIND)
+    session = await _session(c, request)
+    if session["identity"]["id"] != flow.internal.get("identity_id"):
+        raise IdentityMismatch()
+    identity = await c.engine.identities.get_identity(session["identity"]["id"])
+    _require_aal(c, session, identity, _settings_ui_url(c, flow))
+    if flow.expired():
+        fresh = await new_settings_flow(c, request, flow.type, identity, session)
+        return await c.engine.replace_expired(request, flow, replacement=fresh)
+    body = await read_body(request)
+    c.engine.check_submission(request, flow, body)
+    flow.transient_payload = body.get("transient_payload")
+    flow.ui.clear_messages()
+    strategy = _strategy_for(c.methods.settings, body)
+    if strategy is None:
+        flow.ui.messages.append(text.no_settings_strategy())
+        return await c.engine.respond_invalid(request, flow)
+    if strategy.needs_privileged_session(body, identity) and not _privileged(c, session):
+        raise RefreshRequired(_refresh_url(c, flow))
+    ctx = SettingsContext(request, session, identity, c.verifier)
+    # Interrupting web hooks may refuse the change; they see the identity as it is now (changes
+    # they answer with are not applied to settings yet: see the README's web hook section).
+    await c.hooks.run(
+        KIND, "after", "pre", HookContext(request, flow, dict(identity), strategy.method, session=session)
+    )
+    try:
+        updated = await strategy.update_settings(flow, body, ctx)
+    except FlowInvalid:
+        return await c.engine.respond_invalid(request, flow)
+    except ShowForm:
+        return await _show_form(c, request, flow)
+    hooked = HookContext(request, flow, updated, strategy.method, session=session)
+    await c.hooks.run(KIND, "after", "post", hooked)
+    return await _succeeded(c, request, flow, strategy.method, updated, ctx, hooked.deliveries)
 
 
 async def _succeeded(
-    c: Any,
+    c: SelfserviceContainer,
     request: web.Request,
     flow: Flow,
     method: str,
@@ -142,7 +134,7 @@ async def _succeeded(
     return c.engine.ui_redirect(flow)
 
 
-def _repopulate(c: Any, flow: Flow, identity: dict[str, Any]) -> None:
+def _repopulate(c: SelfserviceContainer, flow: Flow, identity: dict[str, Any]) -> None:
     """The forms as they now apply (a paired TOTP app offers unlinking, not pairing again)."""
     flow.ui.nodes = [n for n in flow.ui.nodes if n.name == "csrf_token"]
     for strategy in c.methods.settings:
@@ -157,7 +149,7 @@ def _strategy_for(strategies: list[Any], body: dict[str, Any]) -> Any:
     return None
 
 
-async def _show_form(c: Any, request: web.Request, flow: Flow) -> web.StreamResponse:
+async def _show_form(c: SelfserviceContainer, request: web.Request, flow: Flow) -> web.StreamResponse:
     async with c.engine.uow() as uow:
         await c.engine.flows.save(uow.connection, flow)
         await uow.commit()
@@ -166,13 +158,15 @@ async def _show_form(c: Any, request: web.Request, flow: Flow) -> web.StreamResp
     return c.engine.ui_redirect(flow)
 
 
-def _privileged(c: Any, session: dict[str, Any]) -> bool:
+def _privileged(c: SelfserviceContainer, session: dict[str, Any]) -> bool:
     max_age = parse_duration(c.settings.get("selfservice.flows.settings.privileged_session_max_age") or "1h")
     authenticated = datetime.fromisoformat(str(session["authenticated_at"]).replace("Z", "+00:00"))
     return now() - authenticated <= max_age
 
 
-def _require_aal(c: Any, session: dict[str, Any], identity: dict[str, Any] | None, return_to: str) -> None:
+def _require_aal(
+    c: SelfserviceContainer, session: dict[str, Any], identity: dict[str, Any] | None, return_to: str
+) -> None:
     """`selfservice.flows.settings.required_aal` (Kratos's default `highest_available`): an identity
     with a second factor changes nothing from a session that has not used it."""
     required = c.settings.get("selfservice.flows.settings.required_aal") or aal.HIGHEST_AVAILABLE
@@ -180,28 +174,24 @@ def _require_aal(c: Any, session: dict[str, Any], identity: dict[str, Any] | Non
         raise aal.Aal2Required(_login_url(c, {"aal": aal.AAL2, "return_to": return_to}))
 
 
-def _settings_ui_url(c: Any, flow: Flow) -> str:
+def _settings_ui_url(c: SelfserviceContainer, flow: Flow) -> str:
     return f"{c.config.flows[KIND].ui_url}?{urlencode({'flow': flow.id})}"
 
 
-def _refresh_url(c: Any, flow: Flow) -> str:
+def _refresh_url(c: SelfserviceContainer, flow: Flow) -> str:
     return _login_url(c, {"refresh": "true", "return_to": _settings_ui_url(c, flow)})
 
 
-def _login_url(c: Any, query: dict[str, str]) -> str:
+def _login_url(c: SelfserviceContainer, query: dict[str, str]) -> str:
     return f"{c.config.public_base_url.rstrip('/')}/self-service/login/browser?{urlencode(query)}"
 
 
-def change_password(c: Any):  # type: ignore[no-untyped-def]
+async def change_password(c: SelfserviceContainer, _request: web.Request) -> web.Response:
     """W3C's change-password URL: password managers land on the settings flow (Kratos answers 303)."""
-
-    async def handler(_request: web.Request) -> web.Response:
-        raise web.HTTPSeeOther(f"{c.config.public_base_url.rstrip('/')}/self-service/settings/browser")
-
-    return handler
+    raise web.HTTPSeeOther(f"{c.config.public_base_url.rstrip('/')}/self-service/settings/browser")
 
 
-ROUTES = [
+ROUTES: list[Route[SelfserviceContainer]] = [
     Route("public", "GET", "/.well-known/change-password", change_password),
     Route("public", "GET", "/self-service/settings/browser", _init(BROWSER)),
     Route("public", "GET", "/self-service/settings/api", _init(API)),

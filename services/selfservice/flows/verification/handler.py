@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
@@ -13,10 +13,13 @@ from services.selfservice.flows.flow import API, Flow
 from services.selfservice.flows.request import wants_json
 from shared import text
 
+if TYPE_CHECKING:
+    from services.selfservice.service import SelfserviceContainer
+
 KIND = "verification"
 
 
-async def verified(c: Any, request: web.Request, flow: Flow, redeemed: Redeemed) -> web.StreamResponse:
+async def verified(c: SelfserviceContainer, request: web.Request, flow: Flow, redeemed: Redeemed) -> web.StreamResponse:
     identity = await c.engine.identities.mark_address_verified(redeemed.via, redeemed.address)
     flow.state = "passed_challenge"
     flow.ui.clear_messages()

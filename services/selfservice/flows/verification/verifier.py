@@ -10,13 +10,13 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from services.selfservice.flows.address_flow import new_address_flow
+from services.selfservice.flows.address_flow import AddressFlowParts, new_address_flow
 from services.selfservice.flows.flow import Flow
 
 
 @dataclass(frozen=True)
 class Verifier:
-    container: Any  # what new verification flows are made with: config, engine, address strategies, proof
+    container: AddressFlowParts
 
     async def send(self, request: web.Request, flow_type: str, addresses: list[dict[str, Any]]) -> list[dict[str, Any]]:
         c = self.container
@@ -32,7 +32,7 @@ class Verifier:
         return items
 
 
-def _show_ui(c: Any, flow: Flow, address: dict[str, Any]) -> dict[str, Any]:
+def _show_ui(c: AddressFlowParts, flow: Flow, address: dict[str, Any]) -> dict[str, Any]:
     url = f"{c.config.flows['verification'].ui_url}?{urlencode({'flow': flow.id})}"
     return {
         "action": "show_verification_ui",
