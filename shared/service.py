@@ -77,5 +77,7 @@ class ServiceDefinition(Generic[C]):
     routes: Sequence[Route[C]]
     build: Callable[[Infrastructure], Awaitable[ServiceRuntime[C]]]
     depends_on: Sequence[str] = field(default_factory=tuple)
+    # Full names of the gRPC services it serves on the gRPC port (for the route table, nginx, Ingress).
+    grpc_services: Sequence[str] = field(default_factory=tuple)
     # `warden cleanup`: deletes one batch of what is past its lifetime; returns how many rows went.
     cleanup: Callable[[Database, int], Awaitable[int]] | None = None

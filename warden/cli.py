@@ -71,11 +71,12 @@ def _parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         type=_nginx_arg("parse_upstream"),
-        metavar="NAME=HOST[:PUBLIC:ADMIN]",
+        metavar="NAME=HOST[:PUBLIC:ADMIN[:GRPC]]",
         help="a replica of a service (repeatable; default: compose names)",
     )
     routes.add_argument("--listen-public", default="4433", type=_nginx_arg("parse_listen"), metavar="[HOST:]PORT")
     routes.add_argument("--listen-admin", default="4434", type=_nginx_arg("parse_listen"), metavar="[HOST:]PORT")
+    routes.add_argument("--listen-grpc", default="4435", type=_nginx_arg("parse_listen"), metavar="[HOST:]PORT")
     routes.add_argument("--full", action="store_true", help="a whole nginx.conf for `nginx -p DIR -c FILE`")
     return parser
 
@@ -125,8 +126,11 @@ def _routes(args: argparse.Namespace) -> int:
     from warden.routes import Upstream, nginx_config, route_table_text
 
     if not args.nginx:
-        if args.upstream or args.full or (args.listen_public, args.listen_admin) != ("4433", "4434"):
-            raise ConfigError("routes: --upstream, --listen-public, --listen-admin and --full need --nginx")
+        listens = (args.listen_public, args.listen_admin, args.listen_grpc)
+        if args.upstream or args.full or listens != ("4433", "4434", "4435"):
+            raise ConfigError(
+                "routes: --upstream, --listen-public, --listen-admin, --listen-grpc and --full need --nginx"
+            )
         print(route_table_text(), end="")
         return 0
     upstreams: dict[str, list[Upstream]] = {}
@@ -134,7 +138,11 @@ def _routes(args: argparse.Namespace) -> int:
         upstreams.setdefault(name, []).append(upstream)
     try:
         config = nginx_config(
-            upstreams, listen_public=args.listen_public, listen_admin=args.listen_admin, full=args.full
+            upstreams,
+            listen_public=args.listen_public,
+            listen_admin=args.listen_admin,
+            listen_grpc=args.listen_grpc,
+            full=args.full,
         )
     except ValueError as exc:
         raise ConfigError(f"routes: {exc}") from exc

@@ -12,7 +12,13 @@ from dataclasses import dataclass
 from shared.service import ServiceDefinition
 from warden.services import SERVICES
 
-PUBLIC_PORT, ADMIN_PORT = 4433, 4434
+PUBLIC_PORT, ADMIN_PORT, GRPC_PORT = 4433, 4434, 4435
+# Served by every process with a gRPC port; nginx sends them to the first service that has one.
+GRPC_SHARED = (
+    "grpc.health.v1.Health",
+    "grpc.reflection.v1alpha.ServerReflection",
+    "grpc.reflection.v1.ServerReflection",
+)
 KEEPALIVE = 32  # idle connections each nginx worker keeps to each upstream
 CLIENTS_PER_REPLICA = 1024  # concurrent clients the generated config is sized for, per replica
 MIN_WORKER_CONNECTIONS = 4096
@@ -24,6 +30,7 @@ class Upstream:
     host: str
     public_port: int = PUBLIC_PORT
     admin_port: int = ADMIN_PORT
+    grpc_port: int = GRPC_PORT
 
 
 @dataclass(frozen=True)
@@ -36,17 +43,21 @@ class OwnedPath:
 
 # A host name, IPv4 address or bracketed IPv6 address: nothing that could end an nginx directive.
 _HOST = r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+)"
-_UPSTREAM_SPEC = re.compile(rf"(?P<name>[a-z_]+)=(?P<host>{_HOST})(?::(?P<public>\d+):(?P<admin>\d+))?")
+_UPSTREAM_SPEC = re.compile(
+    rf"(?P<name>[a-z_]+)=(?P<host>{_HOST})(?::(?P<public>\d+):(?P<admin>\d+)(?::(?P<grpc>\d+))?)?"
+)
 _LISTEN_SPEC = re.compile(rf"(?:{_HOST}:)?(?P<port>\d+)")
 
 
 def parse_upstream(spec: str) -> tuple[str, Upstream]:
-    """`NAME=HOST` or `NAME=HOST:PUBLIC_PORT:ADMIN_PORT`, as `warden routes --nginx --upstream` takes."""
+    """`NAME=HOST` or `NAME=HOST:PUBLIC_PORT:ADMIN_PORT[:GRPC_PORT]`, as `warden routes --nginx
+    --upstream` takes."""
     match = _UPSTREAM_SPEC.fullmatch(spec)
     ports = [match["public"], match["admin"]] if match and match["public"] else [str(PUBLIC_PORT), str(ADMIN_PORT)]
+    ports.append(match["grpc"] if match and match["grpc"] else str(GRPC_PORT))
     if not match or not all(_is_port(p) for p in ports):
-        raise ValueError(f"{spec!r} is not NAME=HOST[:PUBLIC_PORT:ADMIN_PORT]")
-    return match["name"], Upstream(match["host"], int(ports[0]), int(ports[1]))
+        raise ValueError(f"{spec!r} is not NAME=HOST[:PUBLIC_PORT:ADMIN_PORT[:GRPC_PORT]]")
+    return match["name"], Upstream(match["host"], int(ports[0]), int(ports[1]), int(ports[2]))
 
 
 def parse_listen(value: str) -> str:
@@ -71,6 +82,10 @@ def route_table(services: Sequence[ServiceDefinition] = SERVICES) -> list[OwnedP
                 if owner != service.name:
                     raise ValueError(f"{port} path {path} is claimed by {owner} and {service.name}")
                 methods.append(route.method)
+        for name in service.grpc_services:
+            owner, methods = owners.setdefault(("grpc", f"/{name}/"), (service.name, ["POST"]))
+            if owner != service.name:
+                raise ValueError(f"gRPC service {name} is claimed by {owner} and {service.name}")
     return [OwnedPath(port, path, tuple(sorted(m)), owner) for (port, path), (owner, m) in owners.items()]
 
 
@@ -85,12 +100,15 @@ def nginx_config(
     *,
     listen_public: int | str = PUBLIC_PORT,
     listen_admin: int | str = ADMIN_PORT,
+    listen_grpc: int | str = GRPC_PORT,
     full: bool = False,
 ) -> str:
     """An `http {}`-level nginx snippet: an upstream per service and port (one `server` per replica),
     and a server per port whose locations send each path to its owner. Internal paths are never
     routed. A service not named in `upstreams` keeps its docker-compose address. `full` wraps the
-    snippet into a whole nginx.conf for an unprivileged `nginx -p <dir> -c <file>`."""
+    snippet into a whole nginx.conf for an unprivileged `nginx -p <dir> -c <file>`. The gRPC port
+    (HTTP/2, `grpc_pass`) sends each gRPC service to its owner; health and reflection to the first
+    service that serves gRPC."""
     pools = _pools(upstreams or {}, services)
     listens = {"public": parse_listen(str(listen_public)), "admin": parse_listen(str(listen_admin))}
     table = [r for r in route_table(services) if not r.path.startswith("/internal/")]
@@ -114,9 +132,30 @@ def nginx_config(
             '\'{"error":{"code":404,"status":"Not Found","message":"The requested resource could not be found"}}\'; }\n'
         )
         out.append("}\n")
+    out += _grpc_server(pools, table, parse_listen(str(listen_grpc)))
     out.append(_PROXY_DEFAULTS)
     snippet = "".join(out)
     return whole_nginx_conf(snippet, worker_connections(pools)) if full else _HEADER + snippet
+
+
+def _grpc_server(pools: Mapping[str, Sequence[Upstream]], table: Sequence[OwnedPath], listen: str) -> list[str]:
+    grpc_rows = sorted((r for r in table if r.port == "grpc"), key=lambda r: r.path)
+    owners = [name for name in pools if any(r.service == name for r in grpc_rows)]  # the services' order
+    if not owners:
+        return []
+    out = ["\n"]
+    for name in owners:
+        servers = "".join(f"server {up.host}:{up.grpc_port}; " for up in pools[name])
+        out.append(f"upstream warden_{name}_grpc {{ {servers}keepalive {KEEPALIVE}; }}\n")
+    # HTTP/2 without TLS (h2c), as gRPC clients inside the network speak it; `listen … http2` is the
+    # spelling that nginx before 1.25 understands too.
+    out.append(f"server {{\n    listen {listen} http2;\n    client_max_body_size 1m;\n")
+    for name in GRPC_SHARED:
+        out.append(f"    location /{name}/ {{ grpc_pass grpc://warden_{owners[0]}_grpc; }}\n")
+    for row in grpc_rows:
+        out.append(f"    location {row.path} {{ grpc_pass grpc://warden_{row.service}_grpc; }}\n")
+    out.append("    location / { return 404; }\n}\n")
+    return out
 
 
 _HEADER = "# Generated by `warden routes --nginx` from Warden's route table. Do not edit by hand.\n"

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import MetaData
 
 from services.identity.api import admin, schemas
+from services.identity.grpc_api import SERVICE_NAME as IDENTITY_GRPC
 from services.identity.grpc_api import IdentityApi, identity_service
 from services.identity.hashing import Hasher, hasher_config_from, validate_imported_hash
 from services.identity.internal import ROUTES as INTERNAL_ROUTES
@@ -58,4 +59,5 @@ DEFINITION = ServiceDefinition(
     migrations=MigrationSet(NAME, Path(__file__).parent / "migrations"),
     routes=[*schemas.ROUTES, *admin.ROUTES, info_route(NAME), *INTERNAL_ROUTES],
     build=build,
+    grpc_services=(IDENTITY_GRPC,),
 )

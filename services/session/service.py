@@ -13,7 +13,9 @@ from services.session.cache_generation import CacheGenerations
 from services.session.check import SessionChecker
 from services.session.config import SessionConfig
 from services.session.consumers import identity_changes
+from services.session.grpc.envoy_api import SERVICE_NAME as ENVOY_GRPC
 from services.session.grpc.envoy_api import EnvoyAuthorization, envoy_service
+from services.session.grpc.session_api import SERVICE_NAME as SESSION_GRPC
 from services.session.grpc.session_api import SessionApi, session_service
 from services.session.internal import ROUTES as INTERNAL_ROUTES
 from services.session.internal import SessionInternalApi
@@ -91,5 +93,6 @@ DEFINITION = ServiceDefinition(
     routes=[*public.ROUTES, *admin.ROUTES, info_route(NAME), *INTERNAL_ROUTES],
     build=build,
     depends_on=("identity",),
+    grpc_services=(SESSION_GRPC, ENVOY_GRPC),
     cleanup=cleanup,
 )

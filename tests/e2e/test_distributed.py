@@ -17,10 +17,14 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import grpc
 import pytest
 import yaml
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from prometheus_client.parser import text_string_to_metric_families
 
+from shared.grpc.gen.warden.identity.v1 import identity_pb2, identity_pb2_grpc
+from shared.grpc.gen.warden.session.v1 import session_pb2, session_pb2_grpc
 from tests.conftest import eventually, free_port
 from tests.e2e.nginx import Nginx, require_nginx
 from tests.e2e.warden_process import WardenProcess, run_cli
@@ -53,6 +57,7 @@ class Cluster:
     processes: dict[str, WardenProcess]
     public: str  # nginx's public listener
     admin: str  # nginx's admin listener
+    grpc: str  # nginx's gRPC listener (HOST:PORT)
 
     def session_replicas(self) -> list[WardenProcess]:
         return [self.processes["session-a"], self.processes["session-b"]]
@@ -89,7 +94,9 @@ def start_services(config: Path, env: dict[str, str], cwd: Path) -> dict[str, Wa
     return processes
 
 
-def nginx_config_for(processes: dict[str, WardenProcess], public_port: int, admin_port: int, cwd: Path) -> str:
+def nginx_config_for(
+    processes: dict[str, WardenProcess], public_port: int, admin_port: int, grpc_port: int, cwd: Path
+) -> str:
     args = [
         "routes",
         "--nginx",
@@ -98,10 +105,12 @@ def nginx_config_for(processes: dict[str, WardenProcess], public_port: int, admi
         f"127.0.0.1:{public_port}",
         "--listen-admin",
         f"127.0.0.1:{admin_port}",
+        "--listen-grpc",
+        f"127.0.0.1:{grpc_port}",
     ]
     for name, service in REPLICAS:
         process = processes[name]
-        args += ["--upstream", f"{service}=127.0.0.1:{process.public_port}:{process.admin_port}"]
+        args += ["--upstream", f"{service}=127.0.0.1:{process.public_port}:{process.admin_port}:{process.grpc_port}"]
     generated = run_cli(args, env={}, cwd=cwd)
     assert generated.returncode == 0, generated.stderr
     return generated.stdout
@@ -112,7 +121,7 @@ def cluster(
     stopwatch: None, tmp_path: Path, pg_dsn: str, amqp_vhost: str, redis_url: str, redis_prefix: str
 ) -> Iterator[Cluster]:
     nginx_binary = require_nginx()
-    public_port, admin_port = free_port(), free_port()
+    public_port, admin_port, grpc_port = free_port(), free_port(), free_port()
     config = write_config(tmp_path, f"http://127.0.0.1:{public_port}/")
     env = {
         "DSN": pg_dsn,
@@ -130,10 +139,13 @@ def cluster(
     try:
         for process in processes.values():
             process.wait_ready(timeout=60.0)  # five interpreters starting at once on a small machine
-        nginx = Nginx(nginx_binary, tmp_path / "nginx", nginx_config_for(processes, public_port, admin_port, tmp_path))
-        nginx.wait_listening(public_port, admin_port)
+        conf = nginx_config_for(processes, public_port, admin_port, grpc_port, tmp_path)
+        nginx = Nginx(nginx_binary, tmp_path / "nginx", conf)
+        nginx.wait_listening(public_port, admin_port, grpc_port)
         print(f"\n[test_distributed] migrated, 5 services and nginx ready in {time.monotonic() - started:.1f} s")
-        yield Cluster(processes, f"http://127.0.0.1:{public_port}", f"http://127.0.0.1:{admin_port}")
+        yield Cluster(
+            processes, f"http://127.0.0.1:{public_port}", f"http://127.0.0.1:{admin_port}", f"127.0.0.1:{grpc_port}"
+        )
         stopping = time.monotonic()
         nginx_code = nginx.stop()
         codes = stop_all(processes)
@@ -184,6 +196,25 @@ async def submit_api_flow(http: aiohttp.ClientSession, public: str, kind: str, b
     return done
 
 
+async def grpc_through_nginx(address: str, token: str, identity_id: str) -> None:
+    """nginx's gRPC listener sends each gRPC service to its owner: the session check to a session
+    replica, identities to the identity service, health to the first; the internal token is required."""
+    auth = (("authorization", f"Bearer {INTERNAL_TOKEN}"),)
+    async with grpc.aio.insecure_channel(address) as channel:
+        health = await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=10)
+        assert health.status == health_pb2.HealthCheckResponse.SERVING
+        sessions = session_pb2_grpc.SessionServiceStub(channel)
+        checked = await sessions.Check(session_pb2.CheckRequest(token=token), metadata=auth, timeout=10)
+        assert checked.session.identity_id == identity_id
+        found = await identity_pb2_grpc.IdentityServiceStub(channel).Get(
+            identity_pb2.GetRequest(id=identity_id), metadata=auth, timeout=10
+        )
+        assert found.traits["email"] == EMAIL
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await sessions.Check(session_pb2.CheckRequest(token=token), timeout=10)
+        assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
 async def whoami(http: aiohttp.ClientSession, public: str, token: str) -> tuple[int, Any]:
     return await json_call(http, "GET", f"{public}/sessions/whoami", headers={"X-Session-Token": token})
 
@@ -232,6 +263,7 @@ async def test_register_login_whoami_and_delete_through_nginx_with_two_session_r
         served = [await whoami_answered(http, replica) - n for replica, n in zip(cluster.session_replicas(), before)]
         assert sum(served) == WHOAMI_CALLS and all(n > 0 for n in served), f"whoami per replica: {served}"
         print(f"[test_distributed] whoami answered by session-a, session-b: {served}")
+        await grpc_through_nginx(cluster.grpc, token, identity_id)
 
         # Native logout goes to selfservice, which revokes through the session service's internal API;
         # the other replica refuses the token as well (shared database and cache).

@@ -252,3 +252,37 @@ def test_the_port_stays_closed_without_a_way_to_authenticate_callers(tmp_path: P
     with running_warden(settings_for(tmp_path, f"sqlite:///{tmp_path}/db.sqlite", config)) as warden:
         assert warden.process.grpc_port is None
         assert urllib3.request("GET", f"{warden.public_url}/health/ready").status == 200
+
+
+# -- across processes -------------------------------------------------------------------------------------
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+@pytest.mark.rabbitmq
+def test_a_revocation_in_one_process_reaches_a_watcher_of_another(
+    tmp_path: Path, pg_dsn: str, amqp_vhost: str, redis_url: str, redis_prefix: str
+) -> None:
+    """Two Warden processes on one database, broker and cache (replicas): the watcher is on one,
+    the logout goes through the other, and the revocation crosses RabbitMQ."""
+    shared = {"bus": {"url": amqp_vhost}, "cache": {"url": redis_url, "prefix": redis_prefix}}
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    with (
+        running_warden(settings_for(tmp_path / "a", pg_dsn, gateway_config(**shared))) as watched,
+        running_warden(settings_for(tmp_path / "b", pg_dsn, gateway_config(**shared))) as other,
+    ):
+        identity = create_identity(other.admin_url)
+        token, session = sign_in(other.admin_url, identity)
+        with grpc.insecure_channel(f"127.0.0.1:{watched.process.grpc_port}") as channel:
+            stub = session_pb2_grpc.SessionServiceStub(channel)
+            assert stub.Check(session_pb2.CheckRequest(token=token), metadata=AUTH, timeout=WAIT).session.id
+            stream = stub.WatchRevocations(session_pb2.WatchRevocationsRequest(), metadata=AUTH, timeout=WAIT)
+            stream.initial_metadata()
+            log_out(other.public_url, token)
+            revocation = next(stream)
+            stream.cancel()
+            assert (revocation.session_id, revocation.identity_id) == (session["id"], identity)
+            assert status_of(
+                lambda: stub.Check(session_pb2.CheckRequest(token=token), metadata=AUTH, timeout=WAIT)
+            ) == (grpc.StatusCode.UNAUTHENTICATED)

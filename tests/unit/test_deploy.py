@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 from shared.service import Route, ServiceDefinition
-from warden.routes import ADMIN_PORT, PUBLIC_PORT, nginx_config
+from warden.routes import ADMIN_PORT, GRPC_PORT, PUBLIC_PORT, nginx_config, route_table
 from warden.services import SERVICE_NAMES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -128,7 +128,7 @@ def test_deployment_probes_the_admin_port_and_drains_before_stopping(name: str) 
     pod = of_kind("Deployment")[name]["spec"]["template"]["spec"]
     (container,) = pod["containers"]
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
-    assert ports == {"public": PUBLIC_PORT, "admin": ADMIN_PORT}
+    assert ports == {"public": PUBLIC_PORT, "admin": ADMIN_PORT, **_grpc_port(name)}
     assert container["readinessProbe"]["httpGet"] == {"path": "/health/ready", "port": "admin"}
     assert container["livenessProbe"]["httpGet"] == {"path": "/health/alive", "port": "admin"}
     assert pod["terminationGracePeriodSeconds"] == 30
@@ -141,7 +141,11 @@ def test_each_service_has_a_service_an_hpa_and_a_pdb(name: str) -> None:
     assert of_kind("Deployment")[name]["spec"]["selector"]["matchLabels"] == labels
     service = of_kind("Service")[name]
     assert service["spec"]["selector"] == labels
-    assert {p["name"]: p["port"] for p in service["spec"]["ports"]} == {"public": PUBLIC_PORT, "admin": ADMIN_PORT}
+    assert {p["name"]: p["port"] for p in service["spec"]["ports"]} == {
+        "public": PUBLIC_PORT,
+        "admin": ADMIN_PORT,
+        **_grpc_port(name),
+    }
     hpa = of_kind("HorizontalPodAutoscaler")[name]
     assert hpa["apiVersion"] == "autoscaling/v2"
     assert hpa["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": name}
@@ -158,12 +162,18 @@ def test_services_find_each_other_by_their_kubernetes_service_names() -> None:
         assert env[f"SERVICES_{name.upper()}_INTERNAL_URL"] == f"http://{name}:{ADMIN_PORT}"
 
 
+def _grpc_port(name: str) -> dict[str, int]:
+    """The services that serve gRPC (the route table says which) open the gRPC port too."""
+    return {"grpc": GRPC_PORT} if any(r.port == "grpc" and r.service == name for r in route_table()) else {}
+
+
 def test_network_policy_opens_admin_to_the_namespace_and_public_to_the_ingress_controller() -> None:
     (policy,) = of_kind("NetworkPolicy").values()
     rules = {rule["ports"][0]["port"]: rule["from"] for rule in policy["spec"]["ingress"]}
     assert rules[ADMIN_PORT] == [{"podSelector": {}}]
     assert list(rules[PUBLIC_PORT][0]) == ["namespaceSelector"]
-    assert set(rules) == {PUBLIC_PORT, ADMIN_PORT}
+    assert [list(source) for source in rules[GRPC_PORT]] == [["podSelector"], ["namespaceSelector"]]
+    assert set(rules) == {PUBLIC_PORT, ADMIN_PORT, GRPC_PORT}
 
 
 def test_ingress_is_what_the_generator_makes_from_the_route_table() -> None:

@@ -117,6 +117,7 @@ def test_listen_ports_are_the_servers_listen_directives() -> None:
         ("session=127.0.0.1:4533:4534", ("session", Upstream("127.0.0.1", 4533, 4534))),
         ("identity=identity-2", ("identity", Upstream("identity-2", 4433, 4434))),
         ("courier=[::1]:5433:5434", ("courier", Upstream("[::1]", 5433, 5434))),
+        ("session=10.0.0.2:5433:5434:5435", ("session", Upstream("10.0.0.2", 5433, 5434, 5435))),
     ],
 )
 def test_upstream_specs(spec: str, parsed: tuple[str, Upstream]) -> None:
@@ -125,7 +126,17 @@ def test_upstream_specs(spec: str, parsed: tuple[str, Upstream]) -> None:
 
 @pytest.mark.parametrize(
     "spec",
-    ["session", "=127.0.0.1", "session=", "session=h:4533", "session=h:0:4434", "session=h:1:99999", "session=h;x"],
+    [
+        "session",
+        "=127.0.0.1",
+        "session=",
+        "session=h:4533",
+        "session=h:0:4434",
+        "session=h:1:99999",
+        "session=h;x",
+        "session=h:1:2:0",
+        "session=h:1:2:3:4",
+    ],
 )
 def test_bad_upstream_specs_are_refused(spec: str) -> None:
     with pytest.raises(ValueError, match="NAME=HOST"):
@@ -253,3 +264,22 @@ def test_finding_15_generated_nginx_hides_its_version_and_is_sized_for_the_repli
 
 def worker_connections_of(full: str) -> int:
     return int(re.findall(r"worker_connections (\d+);", full)[0])
+
+
+def test_grpc_services_are_in_the_route_table_and_nginx_sends_each_to_its_owner() -> None:
+    from warden.services import SERVICES as REAL
+
+    grpc = {r.path: r.service for r in route_table(REAL) if r.port == "grpc"}
+    assert grpc == {
+        "/warden.session.v1.SessionService/": "session",
+        "/envoy.service.auth.v3.Authorization/": "session",
+        "/warden.identity.v1.IdentityService/": "identity",
+    }
+    conf = nginx_config({"session": [Upstream("10.0.0.2", 1, 2, 5435)]}, REAL, listen_grpc="127.0.0.1:9435")
+    assert "upstream warden_session_grpc { server 10.0.0.2:5435; keepalive 32; }" in conf
+    assert "upstream warden_identity_grpc { server identity:4435; keepalive 32; }" in conf
+    assert "listen 127.0.0.1:9435 http2;" in conf
+    for path, owner in grpc.items():
+        assert f"location {path} {{ grpc_pass grpc://warden_{owner}_grpc; }}" in conf
+    assert "location /grpc.health.v1.Health/ { grpc_pass grpc://warden_identity_grpc; }" in conf
+    assert "warden_courier_grpc" not in conf and "warden_selfservice_grpc" not in conf
