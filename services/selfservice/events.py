@@ -53,6 +53,14 @@ class FlowEvents:
         """Saves a flow's final state with its event (verification, recovery, settings)."""
         await self._close(flow, event, data, deliveries)
 
+    async def requested(self, deliveries: Sequence[dict[str, Any]]) -> None:
+        """Web hook calls of a step that saves nothing of its own (a flow's `before` hooks)."""
+        if deliveries:
+            async with self._uow() as uow:
+                for delivery in deliveries:
+                    uow.emit(WEBHOOK_REQUESTED, delivery)
+                await uow.commit()
+
     async def _close(
         self,
         flow: Flow,

@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from aiohttp import web
 from sqlalchemy import MetaData
 
 from services.selfservice.codes import OneTimeCodes
@@ -17,6 +18,7 @@ from services.selfservice.flows.browser_errors import with_browser_errors
 from services.selfservice.flows.csrf import Csrf
 from services.selfservice.flows.engine import FlowEngine
 from services.selfservice.flows.error.handler import ROUTES as ERROR_ROUTES
+from services.selfservice.flows.flow import Flow
 from services.selfservice.flows.login.handler import ROUTES as LOGIN_ROUTES
 from services.selfservice.flows.logout.handler import ROUTES as LOGOUT_ROUTES
 from services.selfservice.flows.persistence import FlowRepository
@@ -155,7 +157,14 @@ async def build(infra: Infrastructure, method_specs: Sequence[MethodSpec] = METH
         path=settings.get("cookies.path") or "/",
         domain=settings.get("cookies.domain"),
     )
-    engine = FlowEngine(config, core.uow, flows, csrf, sessions, identities, cookie, session_cookie_signer(settings))
+    hooks, events = HookRegistry(HOOKS, deps, config), FlowEvents(core.uow, flows)
+
+    async def before(request: web.Request, flow: Flow) -> None:
+        await events.requested(await hooks.before_flow(request, flow))
+
+    engine = FlowEngine(
+        config, core.uow, flows, csrf, sessions, identities, cookie, session_cookie_signer(settings), before
+    )
     methods = Methods(method_specs, deps)
     _two_step_forms(methods, deps)
     address_strategies = {
@@ -169,8 +178,8 @@ async def build(infra: Infrastructure, method_specs: Sequence[MethodSpec] = METH
         uow=core.uow,
         flows=flows,
         engine=engine,
-        events=FlowEvents(core.uow, flows),
-        hooks=HookRegistry(HOOKS, deps, config),
+        events=events,
+        hooks=hooks,
         methods=methods,
         address_strategies=address_strategies,
         proof=proof,

@@ -33,6 +33,7 @@ KRATOS_STYLE_BODY = """function(ctx) {
 }
 """
 CHECK_BODY = "function(ctx) { email: ctx.identity.traits.email, has_id: 'id' in ctx.identity }"
+FROZEN = {"id": 4000902, "text": "This account is frozen.", "type": "error"}
 REFUSAL = {
     "messages": [
         {
@@ -43,7 +44,19 @@ REFUSAL = {
 }
 
 
+LOGIN_BODY = "function(ctx) { email: ctx.identity.traits.email, agent: ctx.request_headers['User-Agent'] }"
+GATE_BODY = "function(ctx) { agent: ctx.request_headers['User-Agent'], flow: ctx.flow.id }"
+
+
 def answer(request: Received) -> tuple[int, Any, dict[str, str]]:
+    if request.path == "/gate":
+        return (403, REFUSAL, {}) if request.json()["agent"] == "blocked-agent" else (204, None, {})
+    if request.path == "/login":
+        return (
+            (403, {"messages": [{"messages": [FROZEN]}]}, {})
+            if request.json()["email"].startswith("frozen")
+            else (204, None, {})
+        )
     if request.path != "/check":
         return 200, None, {}
     email = request.json()["email"]
@@ -88,10 +101,35 @@ def warden(receiver: WebhookReceiver, tmp_path_factory: pytest.TempPathFactory) 
             },
         },
     ]
-    flows = {"registration": {"ui_url": "http://127.0.0.1:4455/registration", "after": {"password": {"hooks": hooks}}}}
+    flows = {
+        "registration": {"ui_url": "http://127.0.0.1:4455/registration", "after": {"password": {"hooks": hooks}}},
+        "login": {
+            "ui_url": "http://127.0.0.1:4455/login",
+            "before": {"hooks": [interrupting(receiver.url("/gate"), GATE_BODY)]},
+            "after": {"password": {"hooks": [interrupting(receiver.url("/login"), LOGIN_BODY)]}},
+        },
+    }
     settings = selfservice_settings(directory, f"sqlite://{directory}/warden.sqlite", session_hook=False, flows=flows)
     with running_warden(settings) as running:
         yield running
+
+
+def interrupting(url: str, body: str) -> dict[str, Any]:
+    encoded = "base64://" + base64.b64encode(body.encode()).decode()
+    return {"hook": "web_hook", "config": {"url": url, "method": "POST", "body": encoded, "can_interrupt": True}}
+
+
+def login(warden: ThreadedWarden, email: str, agent: str = "hook-tests/1.0") -> tuple[int, dict[str, Any]]:
+    started = urllib3.request("GET", f"{warden.public_url}/self-service/login/api", headers={"User-Agent": agent})
+    if started.status != 200:
+        return started.status, started.json()
+    response = urllib3.request(
+        "POST",
+        f"{warden.public_url}/self-service/login?flow={started.json()['id']}",
+        json={"method": "password", "identifier": email, "password": PASSWORD},
+        headers={"User-Agent": agent},
+    )
+    return response.status, json.loads(response.data)
 
 
 def register(warden: ThreadedWarden, email: str, **extra: Any) -> tuple[int, dict[str, Any]]:
@@ -185,3 +223,21 @@ def test_a_broken_local_template_fails_start_up(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"selfservice\.flows\.registration\.after\.hooks\[0\]\.config\.body"):
         with running_warden(settings):
             pass
+
+
+def test_a_before_hook_refuses_to_start_a_flow(warden: ThreadedWarden) -> None:
+    status, body = login(warden, "nobody@example.com", agent="blocked-agent")
+    assert status == 400 and body["error"]["details"]["messages"][0]["id"] == 4000901
+    status, _ = login(warden, "nobody@example.com")
+    assert status == 400, "an allowed agent gets its flow (and then the usual wrong-credentials answer)"
+
+
+def test_an_interrupting_login_hook_refuses_the_session(warden: ThreadedWarden) -> None:
+    email = f"frozen-{unique('u')}@example.com"
+    assert register(warden, email)[0] == 200
+    status, flow = login(warden, email)
+    assert status == 400 and flow["ui"]["messages"] == [FROZEN]
+    other = f"thawed-{unique('u')}@example.com"
+    assert register(warden, other)[0] == 200
+    status, body = login(warden, other)
+    assert status == 200 and body["session"]["identity"]["traits"]["email"] == other

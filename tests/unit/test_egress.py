@@ -68,3 +68,26 @@ async def test_exception_urls_and_an_open_policy_get_through(receiver: int) -> N
 )
 def test_what_counts_as_public(address: str, public: bool) -> None:
     assert is_public(address) is public
+
+
+async def test_web_hooks_courier_channels_and_fetched_templates_all_go_through_the_guard(receiver: int) -> None:
+    from services.courier.channels.http import HttpChannel
+    from services.courier.config import RequestConfig
+    from services.courier.domain import Message
+    from services.selfservice.hooks.web_hook_calls import WebHooks, WebHookSpec
+    from shared.jsonnet import JsonnetBody
+
+    url = f"http://localhost:{receiver}/hook"
+    egress = Egress(EgressPolicy(disallow_private_ip_ranges=True))
+    try:
+        hooks = WebHooks({}, {}, egress, 3.0, ())
+        with pytest.raises(OSError):
+            await hooks.call(WebHookSpec("selfservice.flows.login.after.hooks.0.config", url), "{}")
+        channel = HttpChannel(RequestConfig(url), JsonnetBody("function(ctx) {}", "body"), egress, timeout=3)
+        message = Message("0b6f6d7e-41c6-4a8e-9d33-7c8c0c3a1f00", "sms", "+15550100", "", "hi", None, "stub", {})
+        with pytest.raises(OSError):
+            await channel.send(message)
+        with pytest.raises(OSError):  # a Jsonnet body or claims mapper named by URL
+            await egress.fetch_text(url)
+    finally:
+        await egress.close()

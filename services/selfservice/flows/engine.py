@@ -4,6 +4,7 @@ way the client asked (303 to the UI for browsers, JSON otherwise)."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -43,6 +44,8 @@ class FlowEngine:
     identities: IdentityClient
     cookie: CookieConfig
     signer: CookieSigner | None
+    # Runs the flow kind's `before` hooks on a new flow (the composition root wires the hook registry).
+    before: Callable[[web.Request, Flow], Awaitable[None]] | None = None
 
     # --- the caller --------------------------------------------------------------------------
     async def current_session(self, request: web.Request) -> dict[str, Any] | None:
@@ -69,6 +72,8 @@ class FlowEngine:
         if flow_type == BROWSER:
             flow.csrf_token = self.csrf.token_for(request)
             flow.ui.add(input_node("default", "csrf_token", "hidden", value=flow.csrf_token, required=True))
+        if self.before is not None:
+            await self.before(request, flow)
         return flow
 
     async def insert(self, flow: Flow) -> None:

@@ -14,7 +14,9 @@ from typing import Any
 
 from aiohttp import web
 
+from services.selfservice.flows.errors import FlowInvalid
 from services.selfservice.flows.flow import Flow
+from shared.errors import BadRequest
 
 log = logging.getLogger(__name__)
 
@@ -70,3 +72,22 @@ class HookRegistry:
     async def run(self, kind: str, when: str, phase: str, ctx: HookContext) -> None:
         for hook in self.for_step(kind, when, ctx.method, phase):
             await hook.run(ctx)
+
+    async def run_all(self, kind: str, when: str, ctx: HookContext) -> None:
+        """Both phases, for steps with no effect of their own to put between them (a flow being
+        created; recovery and verification, whose effect has already happened)."""
+        await self.run(kind, when, "pre", ctx)
+        await self.run(kind, when, "post", ctx)
+
+    async def before_flow(self, request: web.Request, flow: Flow) -> list[dict[str, Any]]:
+        """`selfservice.flows.<kind>.before.hooks` on a new flow; returns the calls to deliver. A hook
+        that refuses the flow makes it a 400 carrying the hook's messages (there is no form yet)."""
+        ctx = HookContext(request, flow, flow.fields.get("identity") or {}, "")
+        try:
+            await self.run_all(flow.kind, "before", ctx)
+        except FlowInvalid:
+            messages = [m.to_json() for m in flow.ui.messages] + [
+                m.to_json() for node in flow.ui.nodes for m in node.messages
+            ]
+            raise BadRequest("A web hook refused to start this flow.", details={"messages": messages}) from None
+        return ctx.deliveries

@@ -11,9 +11,11 @@ from aiohttp import web
 from services.selfservice.codes import Redeemed
 from services.selfservice.flows.address_flow import address_flow_routes
 from services.selfservice.flows.engine import see_other
+from services.selfservice.flows.errors import FlowInvalid
 from services.selfservice.flows.flow import API, Flow
 from services.selfservice.flows.request import device, wants_json
 from services.selfservice.flows.settings.handler import new_settings_flow
+from services.selfservice.hooks.registry import HookContext
 from shared import errors, text
 
 if TYPE_CHECKING:
@@ -52,8 +54,15 @@ async def recovered(
     settings.ui.messages.append(text.recovery_successful(settings.expires_at, settings.issued_at))
     await _save(c, settings)
     settings_url = f"{c.config.flows['settings'].ui_url}?{urlencode({'flow': settings.id})}"
+    hooked = HookContext(request, flow, identity, method, session=issued["session"])
+    try:  # after the effect, as in Kratos: a refusing hook fails the answer, not the recovery
+        await c.hooks.run_all(KIND, "after", hooked)
+    except FlowInvalid:
+        return await c.engine.respond_invalid(request, flow)
     flow.state = "passed_challenge"
-    await c.events.closed(flow, "selfservice.recovery.succeeded", {"identity_id": identity["id"], "method": method})
+    await c.events.closed(
+        flow, "selfservice.recovery.succeeded", {"identity_id": identity["id"], "method": method}, hooked.deliveries
+    )
     if flow.type == API:
         # The token is in this answer only, never stored with the flow (anyone may fetch a flow by id).
         continue_with = [

@@ -9,8 +9,10 @@ from aiohttp import web
 from services.selfservice.codes import Redeemed
 from services.selfservice.flows.address_flow import address_flow_routes, show
 from services.selfservice.flows.engine import see_other
+from services.selfservice.flows.errors import FlowInvalid
 from services.selfservice.flows.flow import API, Flow
 from services.selfservice.flows.request import wants_json
+from services.selfservice.hooks.registry import HookContext
 from shared import text
 
 if TYPE_CHECKING:
@@ -25,7 +27,14 @@ async def verified(c: SelfserviceContainer, request: web.Request, flow: Flow, re
     flow.ui.clear_messages()
     flow.ui.nodes = [n for n in flow.ui.nodes if n.name == "csrf_token"]
     flow.ui.messages.append(text.email_verified())
-    await c.events.closed(flow, "selfservice.verification.succeeded", {"identity_id": (identity or {}).get("id")})
+    hooked = HookContext(request, flow, identity or {}, redeemed.method)
+    try:  # after the effect, as in Kratos: a refusing hook fails the answer, not the verification
+        await c.hooks.run_all(KIND, "after", hooked)
+    except FlowInvalid:
+        return await c.engine.respond_invalid(request, flow)
+    await c.events.closed(
+        flow, "selfservice.verification.succeeded", {"identity_id": (identity or {}).get("id")}, hooked.deliveries
+    )
     if request.method == "GET" and not wants_json(request):  # a link followed from a mail, in a browser
         if flow.type == API:  # signed up in an app, opened the mail on the phone: show the result page
             return c.engine.ui_redirect(flow)
