@@ -56,7 +56,12 @@ class Credential:
 
     def public_config(self) -> dict[str, Any]:
         hidden = SECRET_CONFIG_FIELDS.get(self.type, frozenset())
-        return {k: v for k, v in self.config.items() if k not in hidden}
+        config = {k: v for k, v in self.config.items() if k not in hidden}
+        if isinstance(config.get("providers"), list):  # social sign-in keeps its tokens per provider
+            config["providers"] = [
+                {k: v for k, v in p.items() if k not in hidden} for p in config["providers"] if isinstance(p, dict)
+            ]
+        return config
 
 
 @dataclass(frozen=True)

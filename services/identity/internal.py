@@ -127,8 +127,10 @@ class IdentityInternalApi(ServiceInfo):
     ) -> bool:
         return await self._manager.swap_credential(identity_id, credential_type, expected, config)
 
-    async def remove_credential(self, identity_id: str, credential_type: str) -> dict[str, Any]:
-        await self._manager.delete_credential(identity_id, credential_type, None)
+    async def remove_credential(
+        self, identity_id: str, credential_type: str, identifier: str | None = None
+    ) -> dict[str, Any]:
+        await self._manager.delete_credential(identity_id, credential_type, identifier)
         return admin_view(await self._manager.get(identity_id), self._schema_url)
 
     async def mark_address_verified(self, via: str, value: str) -> dict[str, Any] | None:
@@ -220,7 +222,10 @@ async def _swap_credential(c: IdentityContainer, request: web.Request) -> web.Re
 
 
 async def _remove_credential(c: IdentityContainer, request: web.Request) -> web.Response:
-    return web.json_response(await c.internal.remove_credential(request.match_info["id"], request.match_info["type"]))
+    identifier = request.query.get("identifier")
+    return web.json_response(
+        await c.internal.remove_credential(request.match_info["id"], request.match_info["type"], identifier)
+    )
 
 
 async def _mark_verified(c: IdentityContainer, request: web.Request) -> web.Response:

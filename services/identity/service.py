@@ -19,6 +19,7 @@ from services.identity.persistence import IdentityRepository
 from services.identity.schemas import SchemaRegistry
 from services.identity.tables import identity_tables
 from services.identity.throttle import LoginThrottle, throttle_table
+from shared.cipher import Cipher, cipher_from_settings
 from shared.service import Infrastructure, ServiceDefinition, ServiceRuntime
 from shared.service_kit import info_route, service_core
 from shared.storage.migrations import MigrationSet
@@ -33,6 +34,7 @@ class IdentityContainer:
     schemas: SchemaRegistry
     manager: IdentityManager
     internal: IdentityInternalApi
+    cipher: Cipher  # decrypts social sign-in tokens for include_credential=oidc
 
 
 async def build(infra: Infrastructure) -> ServiceRuntime:
@@ -45,7 +47,9 @@ async def build(infra: Infrastructure) -> ServiceRuntime:
     dummy = await hasher.hash(new_dummy_password())
     throttle = LoginThrottle(core.uow, throttle_table(MetaData()))
     internal = IdentityInternalApi(manager, hasher, registry.schema_url, dummy, throttle)
-    container = IdentityContainer(uow=core.uow, schemas=registry, manager=manager, internal=internal)
+    container = IdentityContainer(
+        uow=core.uow, schemas=registry, manager=manager, internal=internal, cipher=cipher_from_settings(settings)
+    )
 
     async def close() -> None:
         hasher.close()

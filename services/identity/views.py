@@ -7,7 +7,15 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
-from services.identity.domain import Credential, Identity, RecoveryAddress, VerifiableAddress
+from services.identity.domain import (
+    SECRET_CONFIG_FIELDS,
+    Credential,
+    CredentialType,
+    Identity,
+    RecoveryAddress,
+    VerifiableAddress,
+)
+from shared.cipher import Cipher, DecryptionFailed
 
 SchemaUrl = Callable[[str], str]
 
@@ -18,11 +26,20 @@ def ts(value: datetime | None) -> str | None:
     return value.isoformat().replace("+00:00", "Z")
 
 
-def admin_view(identity: Identity, schema_url: SchemaUrl, include_credentials: Iterable[str] = ()) -> dict[str, Any]:
+def admin_view(
+    identity: Identity,
+    schema_url: SchemaUrl,
+    include_credentials: Iterable[str] = (),
+    cipher: Cipher | None = None,
+) -> dict[str, Any]:
+    """`cipher`, given by the admin API, decrypts the social sign-in tokens an operator asked for by
+    name (`include_credential=oidc`), as Kratos does; nothing else ever shows them."""
     body = public_view(identity, schema_url)
     body["metadata_admin"] = identity.metadata_admin
     included = set(include_credentials)
-    body["credentials"] = {kind: _credential(c, kind in included) for kind, c in sorted(identity.credentials.items())}
+    body["credentials"] = {
+        kind: _credential(c, kind in included, cipher) for kind, c in sorted(identity.credentials.items())
+    }
     return body
 
 
@@ -47,7 +64,7 @@ def public_view(identity: Identity, schema_url: SchemaUrl) -> dict[str, Any]:
     return body
 
 
-def _credential(credential: Credential, with_config: bool) -> dict[str, Any]:
+def _credential(credential: Credential, with_config: bool, cipher: Cipher | None) -> dict[str, Any]:
     body: dict[str, Any] = {
         "type": credential.type,
         "identifiers": list(credential.identifiers),
@@ -56,9 +73,22 @@ def _credential(credential: Credential, with_config: bool) -> dict[str, Any]:
         "updated_at": ts(credential.updated_at),
     }
     if with_config:
-        # Warden never sends secrets (password hashes, TOTP seeds, recovery codes, tokens), even here.
+        # Warden never sends password hashes, TOTP seeds or recovery codes, even here.
         body["config"] = credential.public_config()
+        if cipher is not None and credential.type in (CredentialType.OIDC, CredentialType.SAML):
+            body["config"]["providers"] = [_tokens(p, cipher) for p in credential.config.get("providers") or []]
     return body
+
+
+def _tokens(provider: dict[str, Any], cipher: Cipher) -> dict[str, Any]:
+    shown = dict(provider)
+    for key in SECRET_CONFIG_FIELDS[CredentialType.OIDC]:
+        if shown.get(key):
+            try:
+                shown[key] = cipher.decrypt(str(shown[key]))
+            except DecryptionFailed:  # its secrets.cipher entry was rotated away: nothing to show
+                shown.pop(key)
+    return shown
 
 
 def _verifiable(address: VerifiableAddress) -> dict[str, Any]:

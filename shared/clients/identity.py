@@ -71,8 +71,12 @@ class HttpIdentityClient(HttpServiceClient):
         path = f"{BASE}/identities/{quote(identity_id)}/credentials/{quote(credential_type)}/swap"
         return bool((await self._http.call("POST", path, {"expected": expected, "config": config}))["swapped"])
 
-    async def remove_credential(self, identity_id: str, credential_type: str) -> dict[str, Any]:
+    async def remove_credential(
+        self, identity_id: str, credential_type: str, identifier: str | None = None
+    ) -> dict[str, Any]:
         path = f"{BASE}/identities/{quote(identity_id)}/credentials/{quote(credential_type)}"
+        if identifier is not None:
+            path += f"?identifier={quote(identifier, safe='')}"
         return await self._http.call("DELETE", path)
 
     async def update_traits(self, identity_id: str, traits: dict[str, Any]) -> dict[str, Any]:

@@ -66,8 +66,12 @@ class IdentityClient(ServiceClient, Protocol):
         `get_credential`). Of concurrent swaps from the same reading exactly one returns True."""
         ...
 
-    async def remove_credential(self, identity_id: str, credential_type: str) -> dict[str, Any]:
-        """Removes one credential (a second factor the user turns off); returns the identity."""
+    async def remove_credential(
+        self, identity_id: str, credential_type: str, identifier: str | None = None
+    ) -> dict[str, Any]:
+        """Removes one credential (a second factor the user turns off), or with `identifier`
+        (`provider:subject`) one provider of a social sign-in credential; returns the identity.
+        Refused (BadRequest) when it would leave the identity without a first factor."""
         ...
 
     async def mark_address_verified(self, via: str, value: str) -> dict[str, Any] | None:

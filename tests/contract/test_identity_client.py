@@ -107,3 +107,20 @@ def test_derived_identifiers_cannot_be_given(client: Sync) -> None:
     with pytest.raises(errors.BadRequest):
         client.update_credential(created["id"], "password", {"password": "y" * 12}, ["someone-else@example.org"])
     assert client.find_by_credential_identifier("password", "someone-else@example.org") is None
+
+
+def test_deletes_one_provider_of_a_social_sign_in_credential(client: Sync) -> None:
+    subject = f"subject-{id(client)}"
+    providers = [{"provider": "github", "subject": subject}, {"provider": "google", "subject": subject}]
+    created = client.create_identity(
+        {
+            "schema_id": "default",
+            "traits": {"email": _email(client, "unlink")},
+            "credentials": {"oidc": {"config": {"providers": providers}}},
+        }
+    )
+    client.remove_credential(created["id"], "oidc", f"github:{subject}")
+    assert client.find_by_credential_identifier("oidc", f"github:{subject}") is None
+    assert client.find_by_credential_identifier("oidc", f"google:{subject}")["id"] == created["id"]
+    with pytest.raises(errors.NotFound):
+        client.remove_credential(created["id"], "oidc", f"github:{subject}")  # gone already

@@ -64,7 +64,7 @@ def _uuid_param(name: str, value: str) -> str:
 
 
 def _render(c: IdentityContainer, request: web.Request, identity: Identity, status: int = 200) -> web.Response:
-    return web.json_response(admin_view(identity, c.schemas.schema_url, _included(request)), status=status)
+    return web.json_response(admin_view(identity, c.schemas.schema_url, _included(request), c.cipher), status=status)
 
 
 async def create(c: IdentityContainer, request: web.Request) -> web.Response:
@@ -91,7 +91,7 @@ async def list_identities(c: IdentityContainer, request: web.Request) -> web.Res
         similar=similar,
         organization_id=_uuid_param("organization_id", organization) if organization else None,
     )
-    response = web.json_response([admin_view(i, c.schemas.schema_url, include) for i in found])
+    response = web.json_response([admin_view(i, c.schemas.schema_url, include, c.cipher) for i in found])
     paged = not ids and identifier is None
     last = found[-1].id if paged and len(found) == page.size else None
     response.headers["Link"] = link_header(request.path, page, last)

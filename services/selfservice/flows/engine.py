@@ -7,14 +7,20 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import urlencode
 
 from aiohttp import web
 
 from services.selfservice.config import SelfserviceConfig
+from services.selfservice.flows import token_exchange
 from services.selfservice.flows.csrf import Csrf
-from services.selfservice.flows.errors import FlowExpired, FlowNotFound, ReturnToForbidden
+from services.selfservice.flows.errors import (
+    BrowserLocationChangeRequired,
+    FlowExpired,
+    FlowNotFound,
+    ReturnToForbidden,
+)
 from services.selfservice.flows.flow import API, BROWSER, Flow, now
 from services.selfservice.flows.persistence import FlowRepository
 from services.selfservice.flows.request import request_url, wants_json
@@ -69,6 +75,7 @@ class FlowEngine:
             return_to=self.return_to(request),
             fields=fields,
         )
+        flow.session_token_exchange_code = token_exchange.start(flow, request)
         if flow_type == BROWSER:
             flow.csrf_token = self.csrf.token_for(request)
             flow.ui.add(input_node("default", "csrf_token", "hidden", value=flow.csrf_token, required=True))
@@ -79,6 +86,11 @@ class FlowEngine:
     async def insert(self, flow: Flow) -> None:
         async with self.uow() as uow:
             await self.flows.insert(uow.connection, flow)
+            await uow.commit()
+
+    async def save(self, flow: Flow) -> None:
+        async with self.uow() as uow:
+            await self.flows.save(uow.connection, flow)
             await uow.commit()
 
     async def load(self, flow_id: str | None, kind: str) -> Flow:
@@ -130,12 +142,15 @@ class FlowEngine:
             self.csrf.set_cookie(response, flow.csrf_token)
         return response
 
+    async def redirect_browser(self, flow: Flow, url: str) -> NoReturn:
+        """Saves what a method stored in the flow, then sends the client to `url` (raises)."""
+        await self.save(flow)
+        raise BrowserLocationChangeRequired(url)
+
     async def respond_invalid(self, request: web.Request, flow: Flow) -> web.StreamResponse:
         """Validation errors go back into the flow: 400 with it, or the browser back to the UI."""
         flow.ui.reset_secrets()
-        async with self.uow() as uow:
-            await self.flows.save(uow.connection, flow)
-            await uow.commit()
+        await self.save(flow)
         if flow.type == API or wants_json(request):
             return web.json_response(flow.to_json(), status=400)
         return self.ui_redirect(flow)
@@ -144,9 +159,7 @@ class FlowEngine:
         """A submission to an expired flow gets the stored `replacement`, as Kratos does (410 with its
         id for JSON clients, a redirect to it for browsers)."""
         replacement.ui.messages.append(EXPIRED[flow.kind](flow.expires_at, now()))
-        async with self.uow() as uow:
-            await self.flows.save(uow.connection, replacement)
-            await uow.commit()
+        await self.save(replacement)
         if flow.type == API or wants_json(request):
             raise FlowExpired(flow.expires_at, replacement.id)
         response = self.ui_redirect(replacement)

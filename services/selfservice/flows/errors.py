@@ -19,6 +19,30 @@ class StepCompleted(Exception):
     for FlowInvalid (400 with it, or the browser back to the UI), but nothing failed."""
 
 
+class RedirectBrowser(Exception):
+    """A method sends the browser elsewhere mid-flow (to a social sign-in provider): the submit
+    pipeline saves the flow with what the method stored in it, then tells the client where to go."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self.url = url
+
+
+class BrowserLocationChangeRequired(errors.WardenError):
+    """Kratos's 422: browsers are sent on with a 303 (the browser-error wrapper follows
+    `redirect_browser_to`); SPAs and native apps read the URL from the error."""
+
+    code = 422
+    error_id = text.BROWSER_LOCATION_CHANGE_REQUIRED
+
+    def __init__(self, url: str) -> None:
+        super().__init__(
+            f"In order to complete this flow please redirect the browser to: {url}",
+            message="browser location change required",
+            siblings={"redirect_browser_to": url},
+        )
+
+
 class FlowExpired(errors.WardenError):
     code = 410
     error_id = text.SELF_SERVICE_FLOW_EXPIRED

@@ -38,6 +38,8 @@ class Flow:
     csrf_token: str = ""  # never in the flow's JSON: the UI gets it in the csrf_token node
     fields: dict[str, Any] = field(default_factory=dict)  # the flow kind's own JSON fields
     internal: dict[str, Any] = field(default_factory=dict)  # server-side state, never sent
+    # Native social sign-in: shown once, in the answer that creates the flow; only its hash is stored.
+    session_token_exchange_code: str | None = None
     # The submitted body's `transient_payload`: handed to web hooks, never stored or sent back.
     transient_payload: Any = field(default=None, compare=False)
 
@@ -73,12 +75,16 @@ class Flow:
             body["return_to"] = self.return_to
         if self.active:
             body["active"] = self.active
+        if self.session_token_exchange_code:
+            body["session_token_exchange_code"] = self.session_token_exchange_code
         return body
 
     def to_record(self) -> dict[str, Any]:
         """Everything, secrets included, for storage."""
+        shown = self.to_json()
+        shown.pop("session_token_exchange_code", None)
         return {
-            **self.to_json(),
+            **shown,
             "kind": self.kind,
             "csrf_token": self.csrf_token,
             "internal": self.internal,

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from services.selfservice.flows.errors import FlowInvalid, StepCompleted
+from services.selfservice.flows.errors import FlowInvalid, RedirectBrowser, StepCompleted
 from services.selfservice.flows.flow import Flow
 from services.selfservice.flows.request import read_body
 from shared.text import Message
@@ -53,6 +53,8 @@ async def submit(
         return await steps.complete(c, request, flow, outcome)
     except StepCompleted:
         return await c.engine.respond_invalid(request, flow)  # Kratos answers the next screen with 400 too
+    except RedirectBrowser as redirect:
+        return await c.engine.redirect_browser(flow, redirect.url)
     except FlowInvalid:
         if steps.failed is not None:
             await steps.failed(c, flow, body)

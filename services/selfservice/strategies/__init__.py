@@ -13,6 +13,7 @@ from __future__ import annotations
 from services.selfservice.strategies.code.strategy import SPEC as CODE
 from services.selfservice.strategies.link.strategy import SPEC as LINK
 from services.selfservice.strategies.lookup_secret.strategy import SPEC as LOOKUP_SECRET
+from services.selfservice.strategies.oidc.spec import SPEC as OIDC
 from services.selfservice.strategies.password.strategy import SPEC as PASSWORD
 from services.selfservice.strategies.profile.settings import SPEC as PROFILE
 from services.selfservice.strategies.registry import MethodSpec
@@ -21,7 +22,7 @@ from services.selfservice.strategies.totp.strategy import SPEC as TOTP
 METHODS: tuple[MethodSpec, ...] = (
     PROFILE,
     PASSWORD,
-    # OIDC,
+    OIDC,
     CODE,
     LINK,
     TOTP,

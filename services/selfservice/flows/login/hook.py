@@ -10,7 +10,7 @@ from aiohttp import web
 
 from services.selfservice.flows.engine import see_other
 from services.selfservice.flows.flow import API, Flow
-from services.selfservice.flows.login.strategy import LoginOutcome
+from services.selfservice.flows.login.strategy import LINK_AFTER_LOGIN, LinksAfterLogin, LoginOutcome
 from services.selfservice.flows.request import device, wants_json
 from services.selfservice.hooks.registry import HookContext
 from shared.cookies import session_token
@@ -22,8 +22,15 @@ if TYPE_CHECKING:
 async def complete_login(
     c: SelfserviceContainer, request: web.Request, flow: Flow, outcome: LoginOutcome
 ) -> web.StreamResponse:
+    return _answer(c, request, flow, await finish_login(c, request, flow, outcome))
+
+
+async def finish_login(c: SelfserviceContainer, request: web.Request, flow: Flow, outcome: LoginOutcome) -> HookContext:
+    """Everything but the answer: a flow finished in a browser for a native app answers differently."""
     ctx = HookContext(request, flow, outcome.identity, outcome.method["method"])
     await c.hooks.run("login", "after", "pre", ctx)
+    if (pending := flow.internal.pop(LINK_AFTER_LOGIN, None)) is not None:
+        ctx.identity = await _link(c, outcome.identity, pending)
     existing = flow.internal.get("session_id")
     if existing:
         ctx.session = await c.engine.sessions.add_authentication_method(existing, outcome.method)
@@ -36,7 +43,7 @@ async def complete_login(
     await c.hooks.run("login", "after", "post", ctx)
     flow.state = "passed_challenge"
     await c.events.login_succeeded(flow, ctx)
-    return _answer(c, request, flow, ctx)
+    return ctx
 
 
 def _answer(c: SelfserviceContainer, request: web.Request, flow: Flow, ctx: HookContext) -> web.StreamResponse:
@@ -63,3 +70,10 @@ def _answer(c: SelfserviceContainer, request: web.Request, flow: Flow, ctx: Hook
     if ctx.session_token:
         c.engine.with_session_cookie(response, ctx.session_token, ctx.session or {})
     return response
+
+
+async def _link(c: SelfserviceContainer, identity: dict[str, Any], pending: dict[str, Any]) -> dict[str, Any]:
+    method = c.methods.get(pending.get("method", ""))
+    if not isinstance(method, LinksAfterLogin):  # the method was switched off since: nothing to link
+        return identity
+    return await method.link_after_login(identity, pending)

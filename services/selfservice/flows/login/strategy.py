@@ -25,3 +25,19 @@ class LoginStrategy(Protocol):
     async def login(self, flow: Flow, body: dict[str, Any]) -> LoginOutcome:
         """Authenticates a submission; on a fixable failure adds messages to the flow and raises FlowInvalid."""
         ...
+
+
+# flow.internal key of a credential waiting for the identity to sign in: {"method": …, …}
+LINK_AFTER_LOGIN = "link_after_login"
+
+
+@runtime_checkable
+class LinksAfterLogin(Protocol):
+    """A method that can attach a credential to the identity once it has proven itself by another
+    method (Kratos's account linking: a social sign-in whose email an existing account already has)."""
+
+    method: str
+
+    async def link_after_login(self, identity: dict[str, Any], pending: dict[str, Any]) -> dict[str, Any]:
+        """Adds the pending credential; returns the updated identity."""
+        ...

@@ -26,6 +26,11 @@ if TYPE_CHECKING:
 async def complete_registration(
     c: SelfserviceContainer, request: web.Request, flow: Flow, outcome: RegistrationOutcome
 ) -> web.StreamResponse:
+    return _answer(c, request, flow, await finish_registration(c, request, flow, outcome))
+
+
+async def finish_registration(c: Any, request: web.Request, flow: Flow, outcome: RegistrationOutcome) -> HookContext:
+    """Everything but the answer: a flow finished in a browser for a native app answers differently."""
     ctx = HookContext(request, flow, outcome.identity, outcome.method["method"])
     if not outcome.persisted:
         ctx.identity = await _create(c, ctx, outcome.identity)
@@ -36,6 +41,10 @@ async def complete_registration(
     await c.hooks.run("registration", "after", "post", ctx)
     flow.state = "passed_challenge"
     await c.events.registration_succeeded(flow, ctx)
+    return ctx
+
+
+def _answer(c: Any, request: web.Request, flow: Flow, ctx: HookContext) -> web.StreamResponse:
     identity = public_identity(ctx.identity)
     if flow.type == API or wants_json(request):
         body: dict[str, Any] = {"identity": identity}

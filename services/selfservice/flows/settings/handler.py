@@ -10,7 +10,13 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from services.selfservice.flows.engine import see_other
-from services.selfservice.flows.errors import FlowInvalid, IdentityMismatch, NoActiveSession, RefreshRequired
+from services.selfservice.flows.errors import (
+    FlowInvalid,
+    IdentityMismatch,
+    NoActiveSession,
+    RedirectBrowser,
+    RefreshRequired,
+)
 from services.selfservice.flows.flow import API, BROWSER, Flow, now
 from services.selfservice.flows.request import read_body, request_url, wants_json
 from services.selfservice.flows.settings.strategy import ClaimsSubmission, SettingsContext, ShowForm
@@ -99,16 +105,18 @@ async def submit(c: SelfserviceContainer, request: web.Request) -> web.StreamRes
     )
     try:
         updated = await strategy.update_settings(flow, body, ctx)
+    except RedirectBrowser as redirect:  # linking a social sign-in provider
+        return await c.engine.redirect_browser(flow, redirect.url)
     except FlowInvalid:
         return await c.engine.respond_invalid(request, flow)
     except ShowForm:
         return await _show_form(c, request, flow)
     hooked = HookContext(request, flow, updated, strategy.method, session=session)
     await c.hooks.run(KIND, "after", "post", hooked)
-    return await _succeeded(c, request, flow, strategy.method, updated, ctx, hooked.deliveries)
+    return await settings_succeeded(c, request, flow, strategy.method, updated, ctx, hooked.deliveries)
 
 
-async def _succeeded(
+async def settings_succeeded(
     c: SelfserviceContainer,
     request: web.Request,
     flow: Flow,

@@ -1,0 +1,81 @@
+"""`GET|POST /self-service/methods/oidc/callback/{provider}`: where the provider sends the browser
+back (Kratos's `strategy.go` `HandleCallback`).
+
+The `state` names the flow; the flow's pending dance must match it (same provider, same secret),
+and is spent before anything else happens, so a replayed callback finds nothing. A browser flow is
+also bound to the browser that started it by its CSRF cookie, which stops an attacker from handing
+a victim a callback that signs the victim in to the attacker's account. Apple posts the callback as
+a form from its own site; a cross-site POST carries no SameSite=Lax cookies, so the POST is answered
+with a 303 to the same URL as a GET, which does carry them.
+
+Then the flow decides: a login signs the owner of `provider:subject` in (or, for a stranger, turns
+into a registration); a registration creates the identity (or, for a known subject, turns into a
+login); settings links the provider to the signed-in identity.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import urlencode
+
+from aiohttp import web
+
+from services.selfservice.flows.engine import see_other
+from services.selfservice.flows.errors import FlowExpired, FlowInvalid
+from services.selfservice.flows.flow import Flow
+from services.selfservice.strategies.oidc.errors import OidcError, StateInvalid
+from services.selfservice.strategies.oidc.flows import finish
+from services.selfservice.strategies.oidc.strategy import METHOD, OidcStrategy, parse_state
+from shared import errors, text
+
+log = logging.getLogger(__name__)
+PATH = "/self-service/methods/oidc/callback/{provider}"
+
+
+class CallbackRefused(errors.BadRequest):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason, message="The social sign-in could not be completed.")
+
+
+async def callback(c: Any, request: web.Request) -> web.StreamResponse:
+    strategy = c.methods.get(METHOD)
+    if not isinstance(strategy, OidcStrategy):
+        raise errors.NotFound()
+    if request.method == "POST":
+        form = await request.post()
+        back = strategy.config.redirect_uri(request.match_info["provider"])
+        return see_other(f"{back}?{urlencode({k: str(v) for k, v in form.items()})}")
+    query = {k: v for k, v in request.query.items()}
+    provider_id = request.match_info["provider"]
+    try:
+        kind, flow_id = parse_state(query.get("state", ""))
+    except StateInvalid as exc:
+        raise CallbackRefused(str(exc)) from None
+    flow = await c.engine.load(flow_id, kind)
+    if flow.is_browser:
+        c.engine.csrf.check_cookie(request, flow.csrf_token)
+    try:
+        pending = strategy.take_pending(flow, provider_id, query["state"])
+    except StateInvalid as exc:
+        raise CallbackRefused(str(exc)) from None
+    await c.engine.save(flow)  # the state is spent: a replay of this callback finds nothing pending
+    if flow.expired():
+        raise FlowExpired(flow.expires_at, "")
+    flow.ui.clear_messages()
+    try:
+        if query.get("error"):
+            description = query.get("error_description") or ""
+            raise OidcError(f"the provider answered {query['error']!r} {description}".strip())
+        claims, tokens = await strategy.claims_from_callback(pending, query)
+        return await finish(c, request, strategy, flow, pending, claims, tokens)
+    except OidcError as exc:
+        log.warning("social sign-in with %s failed: %s", provider_id, exc)
+        return await _failed(c, request, flow, exc)
+    except FlowInvalid:
+        return await c.engine.respond_invalid(request, flow)
+
+
+async def _failed(c: Any, request: web.Request, flow: Flow, exc: Exception) -> web.StreamResponse:
+    flow.ui.messages.append(text.validation_failed(f"Unable to complete the social sign-in: {exc}"))
+    return await c.engine.respond_invalid(request, flow)

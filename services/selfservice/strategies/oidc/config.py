@@ -1,0 +1,83 @@
+"""`selfservice.methods.oidc.config`: the providers, with Kratos's keys and defaults."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from shared.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class ProviderConfig:
+    id: str
+    provider: str
+    client_id: str
+    mapper_url: str
+    client_secret: str = ""
+    label: str = ""
+    issuer_url: str = ""
+    auth_url: str = ""
+    token_url: str = ""
+    scope: tuple[str, ...] = ()
+    requested_claims: dict[str, Any] = field(default_factory=dict)
+    claims_source: str = "id_token"
+    pkce: str = "auto"  # auto | never | force
+    microsoft_tenant: str = ""
+    subject_source: str = "userinfo"
+    apple_team_id: str = ""
+    apple_private_key_id: str = ""
+    apple_private_key: str = ""
+    additional_id_token_audiences: tuple[str, ...] = ()
+
+    @property
+    def title(self) -> str:
+        return self.label or self.id.replace("-", " ").replace("_", " ").title()
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any], families: set[str]) -> ProviderConfig:
+        kind = raw.get("provider", "")
+        if kind not in families:
+            raise ConfigError(
+                f"config: selfservice.methods.oidc.config.providers[{raw.get('id')}].provider: {kind!r} is not "
+                f"supported by Warden yet (supported: {', '.join(sorted(families))})"
+            )
+        return cls(
+            id=raw["id"],
+            provider=kind,
+            client_id=raw["client_id"],
+            mapper_url=raw["mapper_url"],
+            client_secret=raw.get("client_secret") or "",
+            label=raw.get("label") or "",
+            issuer_url=raw.get("issuer_url") or "",
+            auth_url=raw.get("auth_url") or "",
+            token_url=raw.get("token_url") or "",
+            scope=tuple(raw.get("scope") or ()),
+            requested_claims=dict(raw.get("requested_claims") or {}),
+            claims_source=raw.get("claims_source") or "id_token",
+            pkce=raw.get("pkce") or "auto",
+            microsoft_tenant=raw.get("microsoft_tenant") or "",
+            subject_source=raw.get("subject_source") or "userinfo",
+            apple_team_id=raw.get("apple_team_id") or "",
+            apple_private_key_id=raw.get("apple_private_key_id") or "",
+            apple_private_key=raw.get("apple_private_key") or "",
+            additional_id_token_audiences=tuple(raw.get("additional_id_token_audiences") or ()),
+        )
+
+
+@dataclass(frozen=True)
+class OidcConfig:
+    base_redirect_uri: str
+    providers: tuple[ProviderConfig, ...]
+
+    @classmethod
+    def from_settings(cls, settings: Any, public_base_url: str, families: set[str]) -> OidcConfig:
+        raw = settings.get("selfservice.methods.oidc.config") or {}
+        providers = tuple(ProviderConfig.from_dict(p, families) for p in raw.get("providers") or [])
+        ids = [p.id for p in providers]
+        if len(set(ids)) != len(ids):
+            raise ConfigError("config: selfservice.methods.oidc.config.providers: provider ids must be unique")
+        return cls((raw.get("base_redirect_uri") or public_base_url).rstrip("/"), providers)
+
+    def redirect_uri(self, provider_id: str) -> str:
+        return f"{self.base_redirect_uri}/self-service/methods/oidc/callback/{provider_id}"

@@ -1,0 +1,169 @@
+"""What a verified social sign-in does to each flow (Kratos's `strategy_login.go`,
+`strategy_registration.go`, `strategy_settings.go`).
+
+- **login**: the owner of `provider:subject` is signed in; a stranger's login turns into a
+  registration, as in Kratos.
+- **registration**: the mapped traits create the identity; a known subject's registration turns into
+  a login. Traits the schema refuses leave the user on the registration form, pre-filled, with the
+  verified claims kept server-side in the flow until the form is sent again. An address another
+  account already has is never taken over: the user is sent to sign in to that account first, and
+  the provider is linked once they have (Kratos's account linking, message 1010016).
+- **settings**: the provider is linked to the signed-in identity, unless another identity owns it.
+
+Flows of native apps finish in the system browser: their session is kept for the app to fetch with
+`GET /sessions/token-exchange` (see `exchange.py`), and the browser goes to the app's `return_to`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from services.selfservice.flows import token_exchange as exchange
+from services.selfservice.flows.errors import FlowInvalid
+from services.selfservice.flows.flow import API, Flow
+from services.selfservice.flows.login.hook import complete_login, finish_login
+from services.selfservice.flows.login.strategy import LINK_AFTER_LOGIN, LoginOutcome
+from services.selfservice.flows.registration.hook import complete_registration, finish_registration
+from services.selfservice.flows.registration.strategy import RegistrationOutcome
+from services.selfservice.flows.settings.strategy import SettingsContext
+from services.selfservice.hooks.registry import HookContext
+from services.selfservice.strategies.oidc.providers import Claims
+from services.selfservice.strategies.oidc.strategy import METHOD, OidcStrategy, Pending
+from shared import errors, text
+
+
+def _handlers() -> tuple[Any, Any, Any]:
+    """The flow handlers, imported when first needed: they import the method list, which lists this
+    method, so importing them at module level would be circular."""
+    from services.selfservice.flows.login.handler import new_login_flow
+    from services.selfservice.flows.registration.handler import new_registration_flow
+    from services.selfservice.flows.settings.handler import settings_succeeded
+
+    return new_login_flow, new_registration_flow, settings_succeeded
+
+
+async def finish(
+    c: Any,
+    request: web.Request,
+    strategy: OidcStrategy,
+    flow: Flow,
+    pending: Pending,
+    claims: Claims,
+    tokens: dict[str, str],
+) -> web.StreamResponse:
+    credential_id = f"{pending.provider}:{claims.subject}"
+    owner = await c.engine.identities.find_by_credential_identifier(METHOD, credential_id)
+    if flow.kind == "settings":
+        return await _link(c, request, strategy, flow, pending, claims, tokens, owner)
+    if owner is not None:
+        if flow.kind != "login":
+            flow = await _converted(c, request, flow, "login")
+        return await _signed_in(c, request, flow, owner, pending.provider)
+    if flow.kind != "registration":
+        if not c.config.flows["registration"].enabled:
+            flow.ui.messages.append(text.validation_failed("No account is linked to this social sign-in provider."))
+            raise FlowInvalid()
+        flow = await _converted(c, request, flow, "registration")
+    kept = strategy.kept_sign_in(pending.provider, claims, tokens)
+    mapped = await strategy.map_claims(pending.provider, claims)
+    traits = {**mapped.traits, **pending.traits}
+    try:
+        identity = await strategy.create_identity(traits, mapped, kept)
+    except errors.Conflict:
+        return await _link_after_signing_in(c, request, strategy, flow, pending.provider, claims, kept)
+    except errors.BadRequest as exc:
+        strategy.continue_registration(flow, pending.provider, traits, kept, exc)
+        return await c.engine.respond_invalid(request, flow)
+    return await _registered(c, request, flow, identity, pending.provider)
+
+
+async def _converted(c: Any, request: web.Request, old: Flow, kind: str) -> Flow:
+    """Kratos's login ⇄ registration switch: a new flow of the other kind, same return_to and app."""
+    new_login_flow, new_registration_flow, _ = _handlers()
+    fields = {"refresh": False, "requested_aal": "aal1", "organization_id": None}
+    if kind == "login":
+        flow = await new_login_flow(c, request, old.type, fields, None)
+    else:
+        flow = await new_registration_flow(c, request, old.type)
+    flow.return_to = old.return_to
+    if exchange.KEY in old.internal:
+        flow.internal[exchange.KEY] = old.internal[exchange.KEY]
+    await c.engine.save(flow)
+    return flow
+
+
+async def _signed_in(
+    c: Any, request: web.Request, flow: Flow, identity: dict[str, Any], provider: str
+) -> web.StreamResponse:
+    if identity.get("state") != "active":
+        flow.ui.messages.append(text.identity_disabled())
+        raise FlowInvalid()
+    outcome = LoginOutcome(identity, {"method": METHOD, "aal": "aal1", "provider": provider})
+    if flow.type == API:
+        return await exchange.keep_for_app(c, flow, await finish_login(c, request, flow, outcome))
+    return await complete_login(c, request, flow, outcome)
+
+
+async def _registered(
+    c: Any, request: web.Request, flow: Flow, identity: dict[str, Any], provider: str
+) -> web.StreamResponse:
+    outcome = RegistrationOutcome(identity, {"method": METHOD, "aal": "aal1", "provider": provider})
+    if flow.type == API:
+        return await exchange.keep_for_app(c, flow, await finish_registration(c, request, flow, outcome))
+    return await complete_registration(c, request, flow, outcome)
+
+
+async def _link_after_signing_in(
+    c: Any,
+    request: web.Request,
+    strategy: OidcStrategy,
+    flow: Flow,
+    provider: str,
+    claims: Claims,
+    kept: dict[str, Any],
+) -> web.StreamResponse:
+    """The address belongs to another account: sign in to it first, then the provider is linked."""
+    new_login_flow = _handlers()[0]
+    fields = {"refresh": False, "requested_aal": "aal1", "organization_id": None}
+    login = await new_login_flow(c, request, flow.type, fields, None)
+    login.return_to = flow.return_to
+    login.internal[LINK_AFTER_LOGIN] = {"method": METHOD, **kept}
+    if exchange.KEY in flow.internal:
+        login.internal[exchange.KEY] = flow.internal[exchange.KEY]
+    email = str(claims.values.get("email") or claims.subject)
+    login_url = f"{c.config.public_base_url.rstrip('/')}/self-service/login/browser"
+    login.ui.messages.append(text.login_and_link_account(email, strategy.title(provider), login_url, [], []))
+    await c.engine.save(login)
+    return c.engine.ui_redirect(login) if login.is_browser else web.json_response(login.to_json(), status=400)
+
+
+async def _link(
+    c: Any,
+    request: web.Request,
+    strategy: OidcStrategy,
+    flow: Flow,
+    pending: Pending,
+    claims: Claims,
+    tokens: dict[str, str],
+    owner: dict[str, Any] | None,
+) -> web.StreamResponse:
+    session = await c.engine.current_session(request)
+    identity_id = flow.internal.get("identity_id")
+    if session is None or session["identity"]["id"] != identity_id:
+        raise errors.Forbidden("The settings flow belongs to another session.")
+    if owner is not None:
+        flow.ui.messages.append(
+            text.identifier_exists_on_oidc_link()
+            if owner["id"] != identity_id
+            else text.validation_failed("This provider is already linked to your account.")
+        )
+        raise FlowInvalid()
+    kept = strategy.kept_sign_in(pending.provider, claims, tokens)
+    identity = await strategy.link_after_login(await c.engine.identities.get_identity(identity_id), kept)
+    settings_succeeded = _handlers()[2]
+    ctx = SettingsContext(request, session, identity, c.verifier)
+    hooked = HookContext(request, flow, identity, METHOD, session=session)
+    await c.hooks.run("settings", "after", "post", hooked)
+    return await settings_succeeded(c, request, flow, METHOD, identity, ctx, hooked.deliveries)

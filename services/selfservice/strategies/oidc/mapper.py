@@ -1,0 +1,81 @@
+"""The claims mapper: a provider's Jsonnet program turns normalized claims into identity data,
+exactly as Kratos's mappers are written (`std.extVar('claims')` and `std.extVar('identity')` in,
+`{identity: {traits, metadata_public, metadata_admin, verified_addresses}}` out).
+
+Local mappers (`file://`, `base64://`) are read and syntax-checked at start-up; remote ones
+(`https://`) are fetched once, on first use, so a provider outage at boot does not stop Warden."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from services.selfservice.strategies.oidc.errors import MapperFailed
+from shared.config.sources import Fetch, read_file
+from shared.errors import ConfigError
+from shared.jsonnet import JsonnetError, JsonnetProgram
+
+
+@dataclass(frozen=True)
+class MappedIdentity:
+    traits: dict[str, Any]
+    metadata_public: Any = None
+    metadata_admin: Any = None
+    verified_addresses: list[dict[str, str]] = field(default_factory=list)
+
+
+class ClaimsMapper:
+    def __init__(self, url: str, settings: Any, fetch: Fetch, key: str) -> None:
+        self._url, self._settings, self._fetch, self._key = url, settings, fetch, key
+        self._program: JsonnetProgram | None = None
+        self._lock = asyncio.Lock()
+        if not self.remote:  # local: read and syntax-checked now, so a broken mapper fails start-up
+            source = _read_local(url, settings, key)
+            try:
+                self._program = JsonnetProgram(source, key)
+            except RuntimeError as exc:
+                raise ConfigError(f"config: {key}: {exc}") from None
+
+    @property
+    def remote(self) -> bool:
+        return self._url.startswith(("http://", "https://"))
+
+    async def load(self) -> None:
+        async with self._lock:
+            if self._program is None:
+                try:
+                    self._program = JsonnetProgram(await self._fetch(self._url), self._key)
+                except Exception as exc:  # a remote mapper that cannot be fetched or parsed: this sign-in fails
+                    raise MapperFailed(f"{self._key}: {exc}") from None
+
+    async def map(self, claims: dict[str, Any], identity: dict[str, Any] | None = None) -> MappedIdentity:
+        await self.load()
+        assert self._program is not None
+        current = identity or {"traits": {}, "metadata_public": None, "metadata_admin": None}
+        try:
+            # Jsonnet is pure CPU work; a thread keeps a heavy mapper off the event loop.
+            result = await asyncio.to_thread(self._program.value, ext={"claims": claims, "identity": current})
+        except JsonnetError as exc:
+            raise MapperFailed(f"{self._key}: {exc}") from None
+        identity_out = result.get("identity") if isinstance(result, dict) else None
+        if not isinstance(identity_out, dict) or not isinstance(identity_out.get("traits", {}), dict):
+            raise MapperFailed(f"{self._key}: the mapper must return {{identity: {{traits: {{…}}}}}}")
+        verified = identity_out.get("verified_addresses") or []
+        return MappedIdentity(
+            traits=identity_out.get("traits") or {},
+            metadata_public=identity_out.get("metadata_public"),
+            metadata_admin=identity_out.get("metadata_admin"),
+            verified_addresses=[a for a in verified if isinstance(a, dict) and a.get("value")],
+        )
+
+
+def _read_local(url: str, settings: Any, key: str) -> str:
+    if not url.startswith(("file://", "base64://")):
+        raise ConfigError(f"config: {key}: use a file://, base64:// or http(s):// URL")
+    try:
+        location = settings.resolve_schema_location(url)
+    except ConfigError as exc:
+        raise ConfigError(f"config: {key}: {exc}") from None
+    return read_file(Path(location), key) if url.startswith("file://") else str(location)

@@ -1,0 +1,86 @@
+"""The `oidc` method's entry in the method list: how it is built from config, and its routes (the
+provider callback, and the token exchange native apps finish with)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from aiohttp import web
+
+from services.selfservice.flows import token_exchange
+from services.selfservice.flows.browser_errors import with_browser_errors
+from services.selfservice.strategies.oidc import callback
+from services.selfservice.strategies.oidc.config import OidcConfig
+from services.selfservice.strategies.oidc.mapper import ClaimsMapper
+from services.selfservice.strategies.oidc.providers import Request
+from services.selfservice.strategies.oidc.strategy import METHOD, OidcStrategy, supported_families
+from services.selfservice.strategies.registry import Dependencies, MethodSpec
+from shared.cipher import cipher_from_settings
+from shared.http.egress import Egress, EgressPolicy
+from shared.service import Route
+
+TIMEOUT = 10.0  # seconds for one call to a provider
+
+
+def _requests(policy: EgressPolicy) -> Request:
+    """Calls to providers through the SSRF guard; a session per call, since sign-ins are rare and a
+    method has no shutdown hook to close a long-lived one with."""
+
+    @asynccontextmanager
+    async def request(method: str, url: str, **kw: Any) -> AsyncIterator[Any]:
+        egress = Egress(policy, timeout=TIMEOUT)
+        try:
+            async with egress.request(method, url, **kw) as response:
+                yield response
+        finally:
+            await egress.close()
+
+    return request
+
+
+def build(deps: Dependencies) -> OidcStrategy:
+    config = OidcConfig.from_settings(deps.settings, deps.config.public_base_url, supported_families())
+    policy = EgressPolicy.from_settings(deps.settings)
+    requests = _requests(policy)
+
+    async def fetch(url: str) -> str:
+        async with requests("GET", url) as response:
+            response.raise_for_status()
+            return str(await response.text())
+
+    mappers = {
+        p.id: ClaimsMapper(
+            p.mapper_url, deps.settings, fetch, f"selfservice.methods.oidc.config.providers.{p.id}.mapper_url"
+        )
+        for p in config.providers
+    }
+    return OidcStrategy(
+        config, mappers, cipher_from_settings(deps.settings), requests, deps.identities, deps.schemas, deps.settings
+    )
+
+
+def _bound(handler: Any) -> Any:
+    def bind(c: Any) -> Any:
+        async def handle(request: web.Request) -> web.StreamResponse:
+            return await handler(c, request)
+
+        return handle
+
+    return bind
+
+
+SPEC = MethodSpec(
+    id=METHOD,
+    node_group=METHOD,
+    credential_type=METHOD,
+    build=build,
+    enabled_by_default=False,
+    routes=(
+        # The callback is a browser's: its errors go to the error UI. The exchange is the app's: JSON.
+        with_browser_errors(Route("public", "GET", callback.PATH, _bound(callback.callback))),
+        with_browser_errors(Route("public", "POST", callback.PATH, _bound(callback.callback))),
+        Route("public", "GET", token_exchange.PATH, _bound(token_exchange.token_exchange)),
+    ),
+)

@@ -1,0 +1,382 @@
+"""Social sign-in (`selfservice.methods.oidc`, Kratos's `selfservice/strategy/oidc/strategy.go`):
+the method's nodes (one button per provider), the start of the redirect dance, and what the
+callback needs to finish it.
+
+A submission with `provider=<id>` stores `state`, `nonce` and a PKCE verifier in the flow (server
+side, never in its JSON) and sends the browser to the provider. The callback (`callback.py`) checks
+them, trades the code for tokens, verifies the ID token and reads the claims; `flows.py` then signs
+in, signs up or links. Native apps may instead submit an `id_token` their platform SDK obtained.
+"""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from typing import Any
+
+from services.selfservice.flows.errors import FlowInvalid, RedirectBrowser
+from services.selfservice.flows.flow import Flow
+from services.selfservice.flows.login.strategy import LoginOutcome
+from services.selfservice.flows.registration.strategy import RegistrationOutcome
+from services.selfservice.flows.settings.strategy import SettingsContext
+from services.selfservice.flows.ui import input_node
+from services.selfservice.strategies.oidc.config import OidcConfig, ProviderConfig
+from services.selfservice.strategies.oidc.errors import OidcError, StateInvalid
+from services.selfservice.strategies.oidc.mapper import ClaimsMapper, MappedIdentity
+from services.selfservice.strategies.oidc.providers import (
+    FAMILIES,
+    Claims,
+    OAuth2Provider,
+    Request,
+    provider_for,
+    random_token,
+)
+from services.selfservice.traits import TraitSchemas, trait_errors
+from shared import errors, text
+from shared.cipher import Cipher
+from shared.clients.ports import IdentityClient
+
+METHOD = "oidc"
+_STATE_KEY = "oidc"
+_CONTINUATION = "oidc_continuation"  # verified claims waiting for the user to fix the traits
+# Kept beside a credential's providers for the flow's use, never stored in the credential.
+_NOT_IN_CREDENTIAL = {"method", "metadata_public", "metadata_admin", "verified_addresses"}
+# Other ways in, each only where the config switches it on: (credential, config key, Kratos's default).
+_FIRST_FACTORS = (
+    ("password", "selfservice.methods.password.enabled", True),
+    ("passkey", "selfservice.methods.passkey.enabled", False),
+    ("webauthn", "selfservice.methods.webauthn.config.passwordless", False),
+    ("code", "selfservice.methods.code.passwordless_enabled", False),
+)
+
+
+@dataclass(frozen=True)
+class Pending:
+    """What a flow keeps between the redirect and the callback."""
+
+    provider: str
+    secret: str
+    nonce: str
+    code_verifier: str | None
+    intent: str  # login | registration | link
+    traits: dict[str, Any]  # what a registration form had already filled in
+
+    def to_record(self) -> dict[str, Any]:
+        return self.__dict__.copy()
+
+
+class OidcStrategy:
+    method = METHOD
+
+    def __init__(
+        self,
+        config: OidcConfig,
+        mappers: dict[str, ClaimsMapper],
+        cipher: Cipher,
+        egress: Request,
+        identities: IdentityClient,
+        schemas: TraitSchemas,
+        settings: Any,
+    ) -> None:
+        self.config = config
+        self.cipher = cipher
+        self.mappers = mappers
+        self.identities = identities
+        self.schemas = schemas
+        self._settings = settings
+        self.providers: dict[str, OAuth2Provider] = {p.id: provider_for(p, egress) for p in config.providers}
+
+    def provider_config(self, provider_id: str) -> ProviderConfig:
+        return self.providers[provider_id].config
+
+    # --- nodes ---------------------------------------------------------------------------------
+    def buttons(self, flow: Flow, label: Any) -> None:
+        for provider in self.config.providers:
+            flow.ui.add(
+                input_node(METHOD, "provider", "submit", value=provider.id, label=label(provider.title, provider.id))
+            )
+
+    def populate_login(self, flow: Flow) -> None:
+        self.buttons(flow, text.sign_in_with)
+
+    def populate_registration(self, flow: Flow) -> None:
+        self.buttons(flow, text.sign_up_with)
+
+    def title(self, provider_id: str) -> str:
+        return self.providers[provider_id].config.title
+
+    # --- submissions ---------------------------------------------------------------------------
+    async def login(self, flow: Flow, body: dict[str, Any]) -> LoginOutcome:
+        provider = self.chosen(flow, body)
+        if body.get("id_token"):
+            return await self._native_login(flow, provider, body)
+        await self.redirect(flow, provider, body, "login")
+        raise AssertionError("redirect raises")
+
+    async def register(self, flow: Flow, body: dict[str, Any]) -> RegistrationOutcome:
+        provider = self.chosen(flow, body)
+        kept = flow.internal.get(_CONTINUATION)
+        if kept and kept.get("provider") == provider.config.id and not body.get("id_token"):
+            return await self._continued(flow, body, kept)
+        if body.get("id_token"):
+            _, claims = await self.claims_from_id_token(flow, body)
+            return await self._native_registration(flow, provider.config.id, claims, body)
+        await self.redirect(flow, provider, body, "registration")
+        raise AssertionError("redirect raises")
+
+    async def _native_login(self, flow: Flow, provider: OAuth2Provider, body: dict[str, Any]) -> LoginOutcome:
+        """`id_token` from Apple's or Google's native SDK: the app signed in with the provider itself."""
+        _, claims = await self.claims_from_id_token(flow, body)
+        owner = await self.identities.find_by_credential_identifier(METHOD, f"{provider.config.id}:{claims.subject}")
+        if owner is None:
+            flow.ui.messages.append(
+                text.validation_failed("No account is linked to this social sign-in; sign up first.")
+            )
+            raise FlowInvalid()
+        if owner.get("state") != "active":
+            flow.ui.messages.append(text.identity_disabled())
+            raise FlowInvalid()
+        return LoginOutcome(owner, {"method": METHOD, "aal": "aal1", "provider": provider.config.id})
+
+    async def _native_registration(
+        self, flow: Flow, provider_id: str, claims: Claims, body: dict[str, Any]
+    ) -> RegistrationOutcome:
+        kept = self.kept_sign_in(provider_id, claims, {})
+        mapped = await self.map_claims(provider_id, claims)
+        submitted = self.schemas.coerce(body.get("traits")) if isinstance(body.get("traits"), dict) else {}
+        traits = {**mapped.traits, **submitted}
+        try:
+            identity = await self.create_identity(traits, mapped, kept)
+        except errors.Conflict:
+            flow.ui.messages.append(text.identifier_exists_on_oidc_link())
+            raise FlowInvalid() from None
+        except errors.BadRequest as exc:
+            self.continue_registration(flow, provider_id, traits, kept, exc)
+            raise FlowInvalid() from None
+        return RegistrationOutcome(identity, {"method": METHOD, "aal": "aal1", "provider": provider_id})
+
+    async def _continued(self, flow: Flow, body: dict[str, Any], kept: dict[str, Any]) -> RegistrationOutcome:
+        """The form after a sign-in whose traits the schema refused: the claims are the ones verified
+        then, kept in the flow; the user has filled in or corrected the traits."""
+        traits = self.schemas.coerce(body.get("traits") or {})
+        traits = traits if isinstance(traits, dict) else {}
+        mapped = MappedIdentity(
+            traits, kept.get("metadata_public"), kept.get("metadata_admin"), kept.get("verified_addresses") or []
+        )
+        try:
+            identity = await self.create_identity(traits, mapped, kept)
+        except errors.Conflict:
+            flow.ui.messages.append(text.identifier_exists_on_oidc_link())
+            raise FlowInvalid() from None
+        except errors.BadRequest as exc:
+            self.continue_registration(flow, kept["provider"], traits, kept, exc)
+            raise FlowInvalid() from None
+        flow.internal.pop(_CONTINUATION, None)
+        return RegistrationOutcome(identity, {"method": METHOD, "aal": "aal1", "provider": kept["provider"]})
+
+    # --- identities ----------------------------------------------------------------------------
+    def kept_sign_in(self, provider_id: str, claims: Claims, tokens: dict[str, str]) -> dict[str, Any]:
+        """What the credential will hold (tokens already encrypted)."""
+        return {"provider": provider_id, "subject": claims.subject, **tokens}
+
+    async def map_claims(
+        self, provider_id: str, claims: Claims, identity: dict[str, Any] | None = None
+    ) -> MappedIdentity:
+        return await self.mappers[provider_id].map(claims.for_mapper(), identity)
+
+    async def create_identity(
+        self, traits: dict[str, Any], mapped: MappedIdentity, kept: dict[str, Any]
+    ) -> dict[str, Any]:
+        entry = {k: v for k, v in kept.items() if k not in _NOT_IN_CREDENTIAL}
+        body: dict[str, Any] = {
+            "schema_id": self.schemas.default_id,
+            "traits": traits,
+            "credentials": {METHOD: {"config": {"providers": [entry]}}},
+        }
+        if mapped.metadata_public is not None:
+            body["metadata_public"] = mapped.metadata_public
+        if mapped.metadata_admin is not None:
+            body["metadata_admin"] = mapped.metadata_admin
+        identity = await self.identities.create_identity(body)
+        for address in mapped.verified_addresses:  # the provider vouched for them (Kratos's verified_addresses)
+            known = {(a.get("via"), a.get("value")) for a in identity.get("verifiable_addresses") or []}
+            if (address.get("via", "email"), address["value"]) in known:
+                identity = (
+                    await self.identities.mark_address_verified(address.get("via", "email"), address["value"])
+                    or identity
+                )
+        return identity
+
+    def continue_registration(
+        self, flow: Flow, provider_id: str, traits: dict[str, Any], kept: dict[str, Any], error: errors.BadRequest
+    ) -> None:
+        flow.internal[_CONTINUATION] = kept
+        flow.ui.nodes = [
+            n for n in flow.ui.nodes if n.group not in (METHOD,) and not (n.name or "").startswith("traits.")
+        ]
+        flow.ui.add(*self.schemas.nodes(group=METHOD, values=traits))
+        flow.ui.add(
+            input_node(
+                METHOD,
+                "provider",
+                "submit",
+                value=provider_id,
+                label=text.sign_up_with(self.title(provider_id), provider_id),
+            )
+        )
+        flow.active = METHOD
+        trait_errors(flow, error)
+
+    async def link_after_login(self, identity: dict[str, Any], pending: dict[str, Any]) -> dict[str, Any]:
+        """Adds the provider to the identity's oidc credential (a settings link, or account linking);
+        the identity service merges it with the providers already there."""
+        entry = {k: v for k, v in pending.items() if k not in _NOT_IN_CREDENTIAL}
+        return await self.identities.update_credential(identity["id"], METHOD, {"providers": [entry]})
+
+    # --- settings ------------------------------------------------------------------------------
+    def linked(self, identity: dict[str, Any]) -> list[str]:
+        credential = (identity.get("credentials") or {}).get(METHOD) or {}
+        return [i.split(":", 1)[0] for i in credential.get("identifiers") or []]
+
+    def populate_settings(self, flow: Flow, identity: dict[str, Any]) -> None:
+        linked = set(self.linked(identity))
+        for provider in self.config.providers:
+            if provider.id in linked:
+                flow.ui.add(
+                    input_node(
+                        METHOD, "unlink", "submit", value=provider.id, label=text.unlink_provider(provider.title)
+                    )
+                )
+            else:
+                flow.ui.add(
+                    input_node(METHOD, "link", "submit", value=provider.id, label=text.link_provider(provider.title))
+                )
+
+    def needs_privileged_session(self, body: dict[str, Any], identity: dict[str, Any]) -> bool:
+        return True  # linking or unlinking changes how the account can be entered
+
+    async def update_settings(self, flow: Flow, body: dict[str, Any], ctx: SettingsContext) -> dict[str, Any]:
+        if body.get("link"):
+            provider = self.chosen(flow, {"provider": body["link"]})
+            await self.redirect(flow, provider, {}, "link")
+        unlink = str(body.get("unlink") or "")
+        if not unlink or unlink not in self.linked(ctx.identity):
+            flow.ui.messages.append(text.validation_failed("Choose a provider to link or unlink."))
+            raise FlowInvalid()
+        subjects = [i for i in (ctx.identity.get("credentials") or {}).get(METHOD, {}).get("identifiers") or []]
+        if not self._other_ways_in(ctx.identity, [i for i in subjects if not i.startswith(f"{unlink}:")]):
+            flow.ui.messages.append(
+                text.validation_failed("You cannot remove the last way to sign in to your account.")
+            )
+            raise FlowInvalid()
+        try:
+            for identifier in (i for i in subjects if i.startswith(f"{unlink}:")):
+                await self.identities.remove_credential(ctx.identity["id"], METHOD, identifier)
+        except errors.BadRequest:  # the identity service keeps the last first factor
+            flow.ui.messages.append(
+                text.validation_failed("You cannot remove the last way to sign in to your account.")
+            )
+            raise FlowInvalid() from None
+        return await self.identities.get_identity(ctx.identity["id"])
+
+    def _other_ways_in(self, identity: dict[str, Any], other_providers: list[str]) -> bool:
+        """Whether the identity can still sign in without the provider: another provider, or a
+        credential of a first-factor method this config switches on (a code credential every email
+        identity has counts only where passwordless codes are on)."""
+        credentials = identity.get("credentials") or {}
+        return bool(other_providers) or any(
+            kind in credentials and bool(self._settings.get(path, default)) for kind, path, default in _FIRST_FACTORS
+        )
+
+    # --- the redirect --------------------------------------------------------------------------
+    def chosen(self, flow: Flow, body: dict[str, Any]) -> OAuth2Provider:
+        provider = self.providers.get(str(body.get("provider") or ""))
+        if provider is None:
+            flow.ui.messages.append(text.validation_failed("The requested social sign-in provider is not configured."))
+            raise FlowInvalid()
+        return provider
+
+    async def redirect(self, flow: Flow, provider: OAuth2Provider, body: dict[str, Any], intent: str) -> None:
+        """Stores the flow's half of the dance and sends the browser to the provider (raises)."""
+        pending = Pending(
+            provider=provider.config.id,
+            secret=random_token(),
+            nonce=random_token(),
+            code_verifier=None,
+            intent=intent,
+            traits=body.get("traits") if isinstance(body.get("traits"), dict) else {},
+        )
+        upstream = body.get("upstream_parameters")
+        upstream = {k: str(v) for k, v in upstream.items() if k in _UPSTREAM} if isinstance(upstream, dict) else {}
+        try:
+            authorization = await provider.authorize(
+                self.config.redirect_uri(provider.config.id),
+                state_of(flow, pending.secret),
+                pending.nonce,
+                random_token(48),
+                upstream,
+            )
+        except OidcError as exc:
+            raise_provider_error(flow, exc)
+        pending = Pending(**{**pending.__dict__, "code_verifier": authorization.code_verifier})
+        flow.internal[_STATE_KEY] = pending.to_record()
+        raise RedirectBrowser(authorization.url)
+
+    # --- the callback --------------------------------------------------------------------------
+    def take_pending(self, flow: Flow, provider_id: str, state: str) -> Pending:
+        """The flow's pending dance, once: a second callback with the same state finds nothing."""
+        record = flow.internal.pop(_STATE_KEY, None)
+        secret = state.rsplit(":", 1)[-1]
+        if not record or record.get("provider") != provider_id:
+            raise StateInvalid("no sign-in with this provider is pending on the flow")
+        if not hmac.compare_digest(str(record.get("secret", "")), secret):
+            raise StateInvalid("the state does not match the flow's")
+        return Pending(**record)
+
+    async def claims_from_callback(self, pending: Pending, query: dict[str, str]) -> tuple[Claims, dict[str, str]]:
+        provider = self.providers[pending.provider]
+        code = query.get("code")
+        if not code:
+            raise StateInvalid("the callback carries no code")
+        tokens = await provider.exchange(code, self.config.redirect_uri(pending.provider), pending.code_verifier)
+        claims = await provider.claims(tokens, pending.nonce, query)
+        stored = {
+            "initial_access_token": self.cipher.encrypt(tokens.access_token),
+            "initial_id_token": self.cipher.encrypt(tokens.id_token or ""),
+            "initial_refresh_token": self.cipher.encrypt(tokens.refresh_token or ""),
+        }
+        return claims, stored
+
+    async def claims_from_id_token(self, flow: Flow, body: dict[str, Any]) -> tuple[OAuth2Provider, Claims]:
+        provider = self.chosen(flow, body)
+        try:
+            claims = await provider.claims_from_id_token(str(body["id_token"]), str(body.get("id_token_nonce") or ""))
+        except OidcError as exc:
+            raise_provider_error(flow, exc)
+        return provider, claims
+
+
+# Kratos passes only these through to the provider (`upstream_parameters`).
+_UPSTREAM = {"login_hint", "hd", "prompt", "auth_type", "acr_values", "screen_hint", "domain_hint"}
+
+
+def state_of(flow: Flow, secret: str) -> str:
+    """`<kind>:<flow id>:<secret>`: the callback finds the flow by it, and the secret proves the
+    callback belongs to the redirect this flow made."""
+    return f"{flow.kind}:{flow.id}:{secret}"
+
+
+def parse_state(state: str) -> tuple[str, str]:
+    parts = state.split(":")
+    if len(parts) != 3 or parts[0] not in ("login", "registration", "settings"):
+        raise StateInvalid("the state is not one Warden issued")
+    return parts[0], parts[1]
+
+
+def raise_provider_error(flow: Flow, exc: Exception) -> Any:
+    flow.ui.messages.append(text.validation_failed(f"Unable to complete the social sign-in: {exc}"))
+    raise FlowInvalid() from None
+
+
+def supported_families() -> set[str]:
+    return set(FAMILIES)

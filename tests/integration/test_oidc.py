@@ -1,0 +1,520 @@
+"""Social sign-in against a real, certified OpenID provider (panva's oidc-provider, on loopback), on
+SQLite and PostgreSQL: sign-up and sign-in through the redirect dance, the claims mapper, the
+missing-trait form, account linking, settings link and unlink, native apps (token exchange and
+`id_token`), and every callback that must fail without a 500 and without creating or linking an
+identity. Provider quirks (GitHub's user API, Apple's form post) and broken ID tokens come from a
+small fake provider (tests/oidc/fake.py)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import uuid
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
+
+import pytest
+import urllib3
+from joserfc.jwk import ECKey
+
+from tests.factories import ThreadedWarden, running_warden
+from tests.integration.test_selfservice_browser import _csrf, _start
+from tests.oidc.fake import FakeProvider
+from tests.oidc.provider import ProviderUser, RunningProvider, openid_provider
+from tests.selfservice_helpers import (
+    CONFIGURED_BASE,
+    ERROR_UI,
+    INTERNAL_TOKEN,
+    PASSWORD,
+    RETURN_URL,
+    UI,
+    Browser,
+    create_identity,
+    database,
+    message_ids,
+    node,
+    node_names,
+    query_param,
+    selfservice_settings,
+)
+
+CALLBACK = f"{CONFIGURED_BASE}/self-service/methods/oidc/callback"
+NATIVE_RETURN = f"{UI}/app/native"
+CIPHER_SECRET = "oidc-tests-cipher-secret-32bytes"
+
+
+def _b64(source: str) -> str:
+    return "base64://" + base64.b64encode(source.encode()).decode()
+
+
+FULL_MAPPER = _b64(
+    """
+local claims = std.extVar('claims');
+{
+  identity: {
+    traits: { email: claims.email },
+    metadata_public: { display_name: claims.name, via: 'oidc' },
+    metadata_admin: { upstream_subject: claims.sub },
+    verified_addresses: if claims.email_verified then [{ via: 'email', value: claims.email }] else [],
+  },
+}
+"""
+)
+NO_EMAIL_MAPPER = _b64("{ identity: { traits: {} } }")
+
+
+def _provider(provider_id: str, kind: str, client: Any, issuer: str, mapper: str = FULL_MAPPER, **extra: Any) -> dict:
+    return {
+        "id": provider_id,
+        "provider": kind,
+        "client_id": client.client_id,
+        "client_secret": client.client_secret,
+        "issuer_url": issuer,
+        "mapper_url": mapper,
+        **extra,
+    }
+
+
+@pytest.fixture(scope="module")
+def op() -> Iterator[RunningProvider]:
+    with openid_provider([f"{CALLBACK}/op", f"{CALLBACK}/op-partial"]) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def fake() -> Iterator[FakeProvider]:
+    with FakeProvider(apple_key=ECKey.generate_key("P-256")) as running:
+        yield running
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def warden(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, op: RunningProvider, fake: FakeProvider
+) -> Iterator[ThreadedWarden]:
+    directory = tmp_path_factory.mktemp("oidc")
+    scope = {"scope": ["openid", "email", "profile"]}
+    providers = [
+        _provider("op", "generic", op, op.issuer, **scope),
+        _provider("op-partial", "generic", op, op.issuer, NO_EMAIL_MAPPER, **scope),
+        _provider("fake", "generic", fake, fake.issuer, scope=["openid", "email"]),
+        _provider(
+            "github", "github", fake, fake.issuer, auth_url=f"{fake.issuer}/authorize", token_url=f"{fake.issuer}/token"
+        ),
+        {
+            **{k: v for k, v in _provider("apple", "apple", fake, fake.issuer).items() if k != "client_secret"},
+            "apple_team_id": "TEAM123456",
+            "apple_private_key_id": "KEY1234567",
+            "apple_private_key": fake.apple_key.as_pem(private=True).decode(),
+        },
+        _provider("down", "generic", fake, "http://127.0.0.1:9"),
+    ]
+    after = {"hooks": [{"hook": "session"}]}
+    with database(request.param, directory) as dsn:
+        settings = selfservice_settings(
+            directory,
+            dsn,
+            methods={"oidc": {"enabled": True, "config": {"providers": providers}}},
+            flows={
+                "registration": {"after": {"password": after, "oidc": after}},
+                "settings": {"ui_url": f"{UI}/settings", "privileged_session_max_age": "1h"},
+            },
+            secrets={"cookie": ["selfservice-tests-cookie-secret-0123456789"], "cipher": [CIPHER_SECRET]},
+        )
+        with running_warden(settings) as running:
+            yield running
+
+
+# --- helpers -----------------------------------------------------------------------------------
+
+
+def _login_name(prefix: str = "user") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def _to_provider(browser: Browser, kind: str, provider: str = "op", **body: Any) -> str:
+    flow = _start(browser, kind)
+    started = browser.post(
+        flow["ui"]["action"], {"csrf_token": _csrf(flow), "method": "oidc", "provider": provider, **body}
+    )
+    assert started.status == 303, started
+    return started.location
+
+
+def _whoami(browser: Browser) -> dict[str, Any]:
+    answer = browser.get("/sessions/whoami", as_json=True)
+    assert answer.status == 200, answer
+    return answer.json()
+
+
+def _identity(warden: ThreadedWarden, identity_id: str, include: str = "") -> dict[str, Any]:
+    query = f"?include_credential={include}" if include else ""
+    response = urllib3.request("GET", f"{warden.admin_url}/admin/identities/{identity_id}{query}")
+    assert response.status == 200, response.data
+    return json.loads(response.data)
+
+
+def _owner(warden: ThreadedWarden, identifier: str) -> list[dict[str, Any]]:
+    response = urllib3.request(
+        "GET", f"{warden.admin_url}/admin/identities", fields={"credentials_identifier": identifier}
+    )
+    assert response.status == 200, response.data
+    return json.loads(response.data)
+
+
+def _count_identities(warden: ThreadedWarden) -> int:
+    response = urllib3.request("GET", f"{warden.admin_url}/admin/identities", fields={"page_size": "1000"})
+    return len(json.loads(response.data))
+
+
+def _flow_after(browser: Browser, location: str, kind: str) -> dict[str, Any]:
+    assert location.startswith(f"{UI}/{kind}?flow="), location
+    fetched = browser.get(f"/self-service/{kind}/flows?id={query_param(location, 'flow')}", as_json=True)
+    assert fetched.status == 200, fetched
+    return fetched.json()
+
+
+# --- sign-up and sign-in -----------------------------------------------------------------------
+
+
+def test_sign_up_then_sign_in_with_a_real_openid_provider(warden: ThreadedWarden, op: RunningProvider) -> None:
+    login = _login_name("alice")
+    person = ProviderUser(op.issuer)
+    browser = Browser(warden.public_url)
+    authorize = _to_provider(browser, "registration")
+    assert authorize.startswith(f"{op.issuer}/auth?")
+    assert query_param(authorize, "code_challenge_method") == "S256"  # PKCE: the provider advertises S256
+    assert query_param(authorize, "nonce") and query_param(authorize, "state")
+
+    done = browser.get(person.sign_in(authorize, login))
+    assert done.status == 303 and done.location == RETURN_URL, done
+    session = _whoami(browser)
+    identity = session["identity"]
+    assert identity["traits"] == {"email": f"{login}@example.com"}
+    assert identity["metadata_public"] == {"display_name": f"User {login}", "via": "oidc"}
+    assert identity["verifiable_addresses"][0]["verified"] is True
+    assert session["authentication_methods"][0]["method"] == "oidc"
+    assert _identity(warden, identity["id"])["metadata_admin"] == {"upstream_subject": login}
+    assert [i["id"] for i in _owner(warden, f"op:{login}")] == [identity["id"]]
+
+    again = Browser(warden.public_url)
+    back = again.get(person.sign_in(_to_provider(again, "login"), login))
+    assert back.status == 303 and back.location == RETURN_URL, back
+    assert _whoami(again)["identity"]["id"] == identity["id"]
+
+
+def test_a_stranger_signing_in_is_signed_up_and_a_known_subject_signing_up_is_signed_in(
+    warden: ThreadedWarden, op: RunningProvider
+) -> None:
+    login, person = _login_name("bob"), ProviderUser(op.issuer)
+    first = Browser(warden.public_url)
+    assert first.get(person.sign_in(_to_provider(first, "login"), login)).location == RETURN_URL
+    created = _whoami(first)["identity"]["id"]
+    second = Browser(warden.public_url)
+    assert second.get(person.sign_in(_to_provider(second, "registration"), login)).location == RETURN_URL
+    assert _whoami(second)["identity"]["id"] == created
+    assert len(_owner(warden, f"op:{login}")) == 1
+
+
+def test_traits_the_schema_refuses_continue_in_a_prefilled_form(warden: ThreadedWarden, op: RunningProvider) -> None:
+    login = _login_name("carol")
+    browser = Browser(warden.public_url)
+    back = browser.get(ProviderUser(op.issuer).sign_in(_to_provider(browser, "registration", "op-partial"), login))
+    assert back.status == 303, back
+    flow = _flow_after(browser, back.location, "registration")
+    assert node(flow, "traits.email")["group"] == "oidc"
+    assert node(flow, "provider")["attributes"]["value"] == "op-partial"
+    assert _owner(warden, f"op-partial:{login}") == []
+
+    email = f"{login}@example.org"
+    done = browser.post(
+        flow["ui"]["action"],
+        {"csrf_token": _csrf(flow), "method": "oidc", "provider": "op-partial", "traits.email": email},
+    )
+    assert done.status == 303 and done.location == RETURN_URL, done
+    identity = _whoami(browser)["identity"]
+    assert identity["traits"]["email"] == email
+    assert [i["id"] for i in _owner(warden, f"op-partial:{login}")] == [identity["id"]]
+
+
+def test_an_existing_account_is_not_taken_over_but_linked_after_signing_in(
+    warden: ThreadedWarden, op: RunningProvider
+) -> None:
+    login = _login_name("dave")
+    email = f"{login}@example.com"  # what the provider will say this person's email is
+    existing = create_identity(warden.admin_url, email)
+    browser = Browser(warden.public_url)
+    back = browser.get(ProviderUser(op.issuer).sign_in(_to_provider(browser, "registration"), login))
+    assert back.status == 303, back
+    flow = _flow_after(browser, back.location, "login")
+    assert 1010016 in message_ids(flow)
+    assert _owner(warden, f"op:{login}") == []  # nothing linked before the owner signs in
+    assert "oidc" not in (_identity(warden, existing).get("credentials") or {})
+
+    signed = browser.post(
+        flow["ui"]["action"],
+        {"csrf_token": _csrf(flow), "method": "password", "identifier": email, "password": PASSWORD},
+    )
+    assert signed.status == 303 and signed.location == RETURN_URL, signed
+    assert [i["id"] for i in _owner(warden, f"op:{login}")] == [existing]
+    later = Browser(warden.public_url)
+    assert later.get(ProviderUser(op.issuer).sign_in(_to_provider(later, "login"), login)).location == RETURN_URL
+    assert _whoami(later)["identity"]["id"] == existing
+
+
+def test_settings_link_and_unlink_a_provider(warden: ThreadedWarden, op: RunningProvider) -> None:
+    login = _login_name("erin")
+    email = f"{_login_name('erin-pw')}@example.com"
+    identity_id = create_identity(warden.admin_url, email)
+    browser = Browser(warden.public_url)
+    flow = _start(browser, "login")
+    browser.post(
+        flow["ui"]["action"],
+        {"csrf_token": _csrf(flow), "method": "password", "identifier": email, "password": PASSWORD},
+    )
+    settings = _start(browser, "settings")
+    assert "link" in node_names(settings)
+    linking = browser.post(settings["ui"]["action"], {"csrf_token": _csrf(settings), "method": "oidc", "link": "op"})
+    assert linking.status == 303 and linking.location.startswith(op.issuer), linking
+    done = browser.get(ProviderUser(op.issuer).sign_in(linking.location, login))
+    assert done.status == 303, done
+    assert [i["id"] for i in _owner(warden, f"op:{login}")] == [identity_id]
+
+    settings = _start(browser, "settings")
+    assert node(settings, "unlink")["attributes"]["value"] == "op"
+    unlinked = browser.post(settings["ui"]["action"], {"csrf_token": _csrf(settings), "method": "oidc", "unlink": "op"})
+    assert unlinked.status == 303, unlinked
+    assert _owner(warden, f"op:{login}") == []
+
+
+def test_the_last_way_in_cannot_be_unlinked(warden: ThreadedWarden, op: RunningProvider) -> None:
+    login = _login_name("frank")
+    browser = Browser(warden.public_url)
+    browser.get(ProviderUser(op.issuer).sign_in(_to_provider(browser, "registration"), login))
+    settings = _start(browser, "settings")
+    refused = browser.post(settings["ui"]["action"], {"csrf_token": _csrf(settings), "method": "oidc", "unlink": "op"})
+    assert refused.status == 303, refused
+    flow = _flow_after(browser, refused.location, "settings")
+    assert 4000001 in message_ids(flow)
+    assert len(_owner(warden, f"op:{login}")) == 1
+
+
+# --- native apps -------------------------------------------------------------------------------
+
+
+def test_a_native_app_gets_its_session_by_token_exchange(warden: ThreadedWarden, op: RunningProvider) -> None:
+    http = urllib3.PoolManager()
+    created = http.request(
+        "GET",
+        f"{warden.public_url}/self-service/registration/api",
+        fields={"return_session_token_exchange_code": "true", "return_to": NATIVE_RETURN},
+    )
+    flow = json.loads(created.data)
+    init_code = flow["session_token_exchange_code"]
+    started = http.request(
+        "POST",
+        f"{warden.public_url}/self-service/registration?flow={flow['id']}",
+        body=json.dumps({"method": "oidc", "provider": "op"}),
+        headers={"Content-Type": "application/json", "Accept": "application/json"},
+        redirect=False,
+    )
+    assert started.status == 422, (started.status, started.headers, started.data)
+    error = json.loads(started.data)
+    assert error["error"]["id"] == "browser_location_change_required"
+    system_browser = Browser(warden.public_url)  # the phone's browser: none of the app's state
+    back = system_browser.get(ProviderUser(op.issuer).sign_in(error["redirect_browser_to"], _login_name("native")))
+    assert back.status == 303 and back.location.startswith(f"{NATIVE_RETURN}?code="), back
+    assert "ory_kratos_session" not in back.set_cookies and "ory_st_" not in back.location
+
+    exchange = {"init_code": init_code, "return_to_code": query_param(back.location, "code")}
+    answer = http.request("GET", f"{warden.public_url}/sessions/token-exchange", fields=exchange)
+    assert answer.status == 200, answer.data
+    token = json.loads(answer.data)["session_token"]
+    whoami = http.request("GET", f"{warden.public_url}/sessions/whoami", headers={"X-Session-Token": token})
+    assert whoami.status == 200
+    assert http.request("GET", f"{warden.public_url}/sessions/token-exchange", fields=exchange).status == 404
+    wrong = {**exchange, "return_to_code": "guess"}
+    assert http.request("GET", f"{warden.public_url}/sessions/token-exchange", fields=wrong).status == 404
+
+
+def _api(warden: ThreadedWarden, kind: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    http = urllib3.PoolManager()
+    flow = json.loads(http.request("GET", f"{warden.public_url}/self-service/{kind}/api").data)
+    answer = http.request(
+        "POST",
+        f"{warden.public_url}/self-service/{kind}?flow={flow['id']}",
+        body=json.dumps(body),
+        headers={"Content-Type": "application/json", "Accept": "application/json"},
+    )
+    return answer.status, json.loads(answer.data)
+
+
+def test_native_sdks_sign_up_and_in_with_an_id_token(warden: ThreadedWarden, fake: FakeProvider) -> None:
+    fake.subject, fake.email = _login_name("native-sdk"), f"{_login_name('sdk')}@example.com"
+    nonce = uuid.uuid4().hex
+    hashed = hashlib.sha256(nonce.encode()).hexdigest()  # what Apple's and Google's SDKs put in the token
+    body = {"method": "oidc", "provider": "fake", "id_token": fake.id_token(hashed), "id_token_nonce": nonce}
+    status, registered = _api(warden, "registration", body)
+    assert status == 200, registered
+    assert registered["identity"]["traits"]["email"] == fake.email and registered["session_token"]
+    status, signed = _api(warden, "login", {**body, "id_token": fake.id_token(hashed)})
+    assert status == 200, signed
+    assert signed["session"]["identity"]["id"] == registered["identity"]["id"]
+    status, refused = _api(warden, "login", {**body, "id_token_nonce": "another nonce"})
+    assert status == 400 and 4000001 in message_ids(refused)
+
+
+# --- what must fail ----------------------------------------------------------------------------
+
+
+def _with(url: str, params: dict[str, str]) -> str:
+    return urlunsplit(urlsplit(url)._replace(query=urlencode(params)))
+
+
+def _no_new_identity(warden: ThreadedWarden, before: int) -> None:
+    assert _count_identities(warden) == before
+
+
+def test_a_wrong_or_missing_state_is_refused(warden: ThreadedWarden, op: RunningProvider) -> None:
+    before = _count_identities(warden)
+    browser = Browser(warden.public_url)
+    back = ProviderUser(op.issuer).sign_in(_to_provider(browser, "registration"), _login_name("mallory"))
+    params = {k: v[0] for k, v in parse_qs(urlsplit(back).query).items()}
+    kind, flow_id, _secret = params["state"].split(":")
+    forged_urls = [
+        _with(back, {**params, "state": f"{kind}:{flow_id}:{'A' * 43}"}),  # the right flow, a guessed secret
+        _with(back, {k: v for k, v in params.items() if k != "state"}),
+        _with(back, {**params, "state": "nonsense"}),
+    ]
+    for forged in forged_urls:
+        refused = browser.get(forged)
+        assert refused.status == 303 and refused.location.startswith(ERROR_UI), refused
+    _no_new_identity(warden, before)
+
+
+def test_a_replayed_callback_is_refused(warden: ThreadedWarden, op: RunningProvider) -> None:
+    browser = Browser(warden.public_url)
+    back = ProviderUser(op.issuer).sign_in(_to_provider(browser, "registration"), _login_name("replay"))
+    assert browser.get(back).location == RETURN_URL
+    before = _count_identities(warden)
+    replayed = Browser(warden.public_url)
+    replayed.cookies = dict(browser.cookies)
+    again = replayed.get(back)
+    assert again.status == 303 and again.location.startswith(ERROR_UI), again
+    _no_new_identity(warden, before)
+
+
+def test_a_callback_in_another_browser_is_refused(warden: ThreadedWarden, op: RunningProvider) -> None:
+    """Login CSRF: an attacker's half-finished sign-in must not finish in the victim's browser."""
+    before = _count_identities(warden)
+    attacker = Browser(warden.public_url)
+    back = ProviderUser(op.issuer).sign_in(_to_provider(attacker, "registration"), _login_name("attacker"))
+    victim = Browser(warden.public_url)
+    refused = victim.get(back)
+    assert refused.status == 303 and refused.location.startswith(ERROR_UI), refused
+    assert "ory_kratos_session" not in refused.set_cookies
+    _no_new_identity(warden, before)
+
+
+def test_the_provider_refusing_is_a_flow_message(warden: ThreadedWarden, op: RunningProvider) -> None:
+    before = _count_identities(warden)
+    browser = Browser(warden.public_url)
+    back = ProviderUser(op.issuer).sign_in(_to_provider(browser, "registration"), "whoever", deny=True)
+    assert query_param(back, "error") == "access_denied"
+    answer = browser.get(back)
+    flow = _flow_after(browser, answer.location, "registration")
+    assert 4000001 in message_ids(flow)
+    assert "access_denied" in flow["ui"]["messages"][0]["text"]
+    _no_new_identity(warden, before)
+
+
+@pytest.mark.parametrize("tamper", ["signature", "audience", "issuer", "nonce", "expired", "no_id_token"])
+def test_a_bad_id_token_is_refused(warden: ThreadedWarden, fake: FakeProvider, tamper: str) -> None:
+    before = _count_identities(warden)
+    fake.tamper, fake.subject = tamper, _login_name(tamper)
+    try:
+        browser = Browser(warden.public_url)
+        back = browser.get(_follow_fake(_to_provider(browser, "registration", "fake")))
+    finally:
+        fake.tamper = None
+    assert back.status == 303, back
+    flow = _flow_after(browser, back.location, "registration")
+    assert 4000001 in message_ids(flow)
+    assert _owner(warden, f"fake:{fake.subject}") == []
+    _no_new_identity(warden, before)
+
+
+def test_an_unreachable_provider_is_a_flow_message(warden: ThreadedWarden) -> None:
+    browser = Browser(warden.public_url)
+    flow = _start(browser, "login")
+    answer = browser.post(flow["ui"]["action"], {"csrf_token": _csrf(flow), "method": "oidc", "provider": "down"})
+    assert answer.status == 303, answer
+    assert 4000001 in message_ids(_flow_after(browser, answer.location, "login"))
+    unknown = _start(browser, "login")
+    answer = browser.post(unknown["ui"]["action"], {"csrf_token": _csrf(unknown), "method": "oidc", "provider": "nope"})
+    assert 4000001 in message_ids(_flow_after(browser, answer.location, "login"))
+
+
+# --- provider quirks and stored tokens -----------------------------------------------------------
+
+
+def _follow_fake(authorize: str) -> str:
+    """The fake provider redirects straight back from its authorize endpoint."""
+    answer = urllib3.request("GET", authorize, redirect=False)
+    assert answer.status == 302, answer.data
+    return answer.headers["Location"]
+
+
+def test_github_has_no_id_token_and_its_email_comes_from_its_api(warden: ThreadedWarden, fake: FakeProvider) -> None:
+    fake.email = f"{_login_name('octo')}@example.com"
+    browser = Browser(warden.public_url)
+    authorize = _to_provider(browser, "registration", "github")
+    assert authorize.startswith(f"{fake.issuer}/authorize?") and "user%3Aemail" in authorize
+    assert browser.get(_follow_fake(authorize)).location == RETURN_URL
+    identity = _whoami(browser)["identity"]
+    assert identity["traits"]["email"] == fake.email  # the primary verified one, not the secondary
+    assert [i["id"] for i in _owner(warden, "github:4242")] == [identity["id"]]
+
+
+def test_apples_form_post_callback_comes_back_as_a_get_with_the_browsers_cookies(
+    warden: ThreadedWarden, fake: FakeProvider
+) -> None:
+    fake.subject, fake.email = _login_name("apple"), f"{_login_name('apple')}@example.com"
+    browser = Browser(warden.public_url)
+    authorize = _to_provider(browser, "registration", "apple")
+    assert query_param(authorize, "response_mode") == "form_post"
+    posted = json.loads(urllib3.request("GET", authorize).data)
+    user = json.dumps({"name": {"firstName": "Ada", "lastName": "Apple"}})
+    # Apple's page posts the form cross-site: the browser sends no SameSite=Lax cookie with it.
+    answer = browser.post(posted["form_post"], {**posted["fields"], "user": user}, cookies=False)
+    assert answer.status == 303 and answer.location.startswith(f"{CALLBACK}/apple?"), answer
+    assert browser.get(answer.location).location == RETURN_URL
+    assert _whoami(browser)["identity"]["traits"]["email"] == fake.email
+
+
+def test_provider_tokens_are_stored_encrypted_and_shown_only_when_asked(
+    warden: ThreadedWarden, fake: FakeProvider
+) -> None:
+    fake.subject, fake.email = _login_name("tokens"), f"{_login_name('tokens')}@example.com"
+    browser = Browser(warden.public_url)
+    assert browser.get(_follow_fake(_to_provider(browser, "registration", "fake"))).location == RETURN_URL
+    identity_id = _whoami(browser)["identity"]["id"]
+    issued = fake.token_requests[-1]
+    assert issued  # the code was traded at the token endpoint
+
+    plain = _identity(warden, identity_id, include="oidc")
+    provider = plain["credentials"]["oidc"]["config"]["providers"][0]
+    assert provider["initial_access_token"].startswith("fake-access-")
+    assert provider["initial_id_token"].count(".") == 2
+
+    hidden = _identity(warden, identity_id)
+    assert "initial_access_token" not in json.dumps(hidden)
+    stored = urllib3.request(
+        "GET",
+        f"{warden.admin_url}/internal/identity/identities/{identity_id}/credentials/oidc",
+        headers={"X-Warden-Internal-Token": INTERNAL_TOKEN},
+    )
+    assert stored.status == 200, stored.data
+    at_rest = json.loads(stored.data)["config"]["providers"][0]["initial_access_token"]
+    assert at_rest != provider["initial_access_token"] and "fake-access-" not in at_rest
