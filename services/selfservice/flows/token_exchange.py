@@ -18,7 +18,7 @@ import hashlib
 import hmac
 import json
 import secrets
-from typing import Any
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
@@ -27,6 +27,9 @@ from services.selfservice.flows.flow import API, Flow
 from services.selfservice.hooks.registry import HookContext
 from shared import errors
 from shared.cipher import cipher_from_settings
+
+if TYPE_CHECKING:
+    from services.selfservice.service import SelfserviceContainer
 
 KEY = "token_exchange"
 PATH = "/sessions/token-exchange"
@@ -50,7 +53,7 @@ def start(flow: Flow, request: web.Request) -> str | None:
     return f"{flow.kind}.{flow.id}.{secret}"
 
 
-async def keep_for_app(c: Any, flow: Flow, ctx: HookContext) -> web.StreamResponse:
+async def keep_for_app(c: SelfserviceContainer, flow: Flow, ctx: HookContext) -> web.StreamResponse:
     """The API flow finished in a browser: keep the session for the app, send the browser on."""
     record = flow.internal.get(KEY)
     return_to = flow.return_to
@@ -75,7 +78,7 @@ async def keep_for_app(c: Any, flow: Flow, ctx: HookContext) -> web.StreamRespon
     return web.Response(status=303, headers={"Location": f"{return_to}{joiner}code={return_to_code}"})
 
 
-async def token_exchange(c: Any, request: web.Request) -> web.Response:
+async def token_exchange(c: SelfserviceContainer, request: web.Request) -> web.Response:
     init_code = request.query.get("init_code", "")
     return_to_code = request.query.get("return_to_code", "")
     if not init_code or not return_to_code:

@@ -29,7 +29,9 @@ async def complete_registration(
     return _answer(c, request, flow, await finish_registration(c, request, flow, outcome))
 
 
-async def finish_registration(c: Any, request: web.Request, flow: Flow, outcome: RegistrationOutcome) -> HookContext:
+async def finish_registration(
+    c: SelfserviceContainer, request: web.Request, flow: Flow, outcome: RegistrationOutcome
+) -> HookContext:
     """Everything but the answer: a flow finished in a browser for a native app answers differently."""
     ctx = HookContext(request, flow, outcome.identity, outcome.method["method"])
     if not outcome.persisted:
@@ -44,7 +46,7 @@ async def finish_registration(c: Any, request: web.Request, flow: Flow, outcome:
     return ctx
 
 
-def _answer(c: Any, request: web.Request, flow: Flow, ctx: HookContext) -> web.StreamResponse:
+def _answer(c: SelfserviceContainer, request: web.Request, flow: Flow, ctx: HookContext) -> web.StreamResponse:
     identity = public_identity(ctx.identity)
     if flow.type == API or wants_json(request):
         body: dict[str, Any] = {"identity": identity}

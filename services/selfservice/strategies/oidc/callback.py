@@ -16,7 +16,7 @@ login); settings links the provider to the signed-in identity.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 from aiohttp import web
@@ -29,6 +29,9 @@ from services.selfservice.strategies.oidc.flows import finish
 from services.selfservice.strategies.oidc.strategy import METHOD, OidcStrategy, parse_state
 from shared import errors, text
 
+if TYPE_CHECKING:
+    from services.selfservice.service import SelfserviceContainer
+
 log = logging.getLogger(__name__)
 PATH = "/self-service/methods/oidc/callback/{provider}"
 
@@ -38,7 +41,7 @@ class CallbackRefused(errors.BadRequest):
         super().__init__(reason, message="The social sign-in could not be completed.")
 
 
-async def callback(c: Any, request: web.Request) -> web.StreamResponse:
+async def callback(c: SelfserviceContainer, request: web.Request) -> web.StreamResponse:
     strategy = c.methods.get(METHOD)
     if not isinstance(strategy, OidcStrategy):
         raise errors.NotFound()
@@ -76,6 +79,6 @@ async def callback(c: Any, request: web.Request) -> web.StreamResponse:
         return await c.engine.respond_invalid(request, flow)
 
 
-async def _failed(c: Any, request: web.Request, flow: Flow, exc: Exception) -> web.StreamResponse:
+async def _failed(c: SelfserviceContainer, request: web.Request, flow: Flow, exc: Exception) -> web.StreamResponse:
     flow.ui.messages.append(text.validation_failed(f"Unable to complete the social sign-in: {exc}"))
     return await c.engine.respond_invalid(request, flow)

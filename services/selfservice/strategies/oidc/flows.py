@@ -16,7 +16,7 @@ Flows of native apps finish in the system browser: their session is kept for the
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -33,6 +33,9 @@ from services.selfservice.strategies.oidc.providers import Claims
 from services.selfservice.strategies.oidc.strategy import METHOD, OidcStrategy, Pending
 from shared import errors, text
 
+if TYPE_CHECKING:
+    from services.selfservice.service import SelfserviceContainer
+
 
 def _handlers() -> tuple[Any, Any, Any]:
     """The flow handlers, imported when first needed: they import the method list, which lists this
@@ -45,7 +48,7 @@ def _handlers() -> tuple[Any, Any, Any]:
 
 
 async def finish(
-    c: Any,
+    c: SelfserviceContainer,
     request: web.Request,
     strategy: OidcStrategy,
     flow: Flow,
@@ -79,7 +82,7 @@ async def finish(
     return await _registered(c, request, flow, identity, pending.provider)
 
 
-async def _converted(c: Any, request: web.Request, old: Flow, kind: str) -> Flow:
+async def _converted(c: SelfserviceContainer, request: web.Request, old: Flow, kind: str) -> Flow:
     """Kratos's login ⇄ registration switch: a new flow of the other kind, same return_to and app."""
     new_login_flow, new_registration_flow, _ = _handlers()
     fields = {"refresh": False, "requested_aal": "aal1", "organization_id": None}
@@ -95,7 +98,7 @@ async def _converted(c: Any, request: web.Request, old: Flow, kind: str) -> Flow
 
 
 async def _signed_in(
-    c: Any, request: web.Request, flow: Flow, identity: dict[str, Any], provider: str
+    c: SelfserviceContainer, request: web.Request, flow: Flow, identity: dict[str, Any], provider: str
 ) -> web.StreamResponse:
     if identity.get("state") != "active":
         flow.ui.messages.append(text.identity_disabled())
@@ -107,7 +110,7 @@ async def _signed_in(
 
 
 async def _registered(
-    c: Any, request: web.Request, flow: Flow, identity: dict[str, Any], provider: str
+    c: SelfserviceContainer, request: web.Request, flow: Flow, identity: dict[str, Any], provider: str
 ) -> web.StreamResponse:
     outcome = RegistrationOutcome(identity, {"method": METHOD, "aal": "aal1", "provider": provider})
     if flow.type == API:
@@ -116,7 +119,7 @@ async def _registered(
 
 
 async def _link_after_signing_in(
-    c: Any,
+    c: SelfserviceContainer,
     request: web.Request,
     strategy: OidcStrategy,
     flow: Flow,
@@ -140,7 +143,7 @@ async def _link_after_signing_in(
 
 
 async def _link(
-    c: Any,
+    c: SelfserviceContainer,
     request: web.Request,
     strategy: OidcStrategy,
     flow: Flow,

@@ -17,12 +17,14 @@ from shared.config.sources import Fetch, read_file
 from shared.errors import ConfigError
 from shared.jsonnet import JsonnetError, JsonnetProgram
 
+Json = Any  # whatever JSON the mapper returns for the metadata
+
 
 @dataclass(frozen=True)
 class MappedIdentity:
     traits: dict[str, Any]
-    metadata_public: Any = None
-    metadata_admin: Any = None
+    metadata_public: Json = None
+    metadata_admin: Json = None
     verified_addresses: list[dict[str, str]] = field(default_factory=list)
 
 

@@ -7,8 +7,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from aiohttp import web
-
 from services.selfservice.flows import token_exchange
 from services.selfservice.flows.browser_errors import with_browser_errors
 from services.selfservice.strategies.oidc import callback
@@ -61,16 +59,6 @@ def build(deps: Dependencies) -> OidcStrategy:
     )
 
 
-def _bound(handler: Any) -> Any:
-    def bind(c: Any) -> Any:
-        async def handle(request: web.Request) -> web.StreamResponse:
-            return await handler(c, request)
-
-        return handle
-
-    return bind
-
-
 SPEC = MethodSpec(
     id=METHOD,
     node_group=METHOD,
@@ -79,8 +67,8 @@ SPEC = MethodSpec(
     enabled_by_default=False,
     routes=(
         # The callback is a browser's: its errors go to the error UI. The exchange is the app's: JSON.
-        with_browser_errors(Route("public", "GET", callback.PATH, _bound(callback.callback))),
-        with_browser_errors(Route("public", "POST", callback.PATH, _bound(callback.callback))),
-        Route("public", "GET", token_exchange.PATH, _bound(token_exchange.token_exchange)),
+        with_browser_errors(Route("public", "GET", callback.PATH, callback.callback)),
+        with_browser_errors(Route("public", "POST", callback.PATH, callback.callback)),
+        Route("public", "GET", token_exchange.PATH, token_exchange.token_exchange),
     ),
 )
