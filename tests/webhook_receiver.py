@@ -36,6 +36,7 @@ Answer = tuple[int, Any, dict[str, str]]
 @dataclass
 class WebhookReceiver:
     answer: Callable[[Received], Answer] = lambda _r: (200, None, {})
+    delay: Callable[[Received], float] = lambda _r: 0.0  # seconds to wait before answering
     port: int = field(default_factory=free_port)
     received: list[Received] = field(default_factory=list)
 
@@ -63,6 +64,8 @@ class WebhookReceiver:
         record = Received(request.method, request.path, dict(request.headers), await request.read())
         with self._lock:
             self.received.append(record)
+        if (wait := self.delay(record)) > 0:
+            await asyncio.sleep(wait)
         status, body, headers = self.answer(record)
         text = None if body is None else json.dumps(body)
         return web.Response(status=status, text=text, content_type="application/json", headers=headers)

@@ -8,6 +8,7 @@ import base64
 import time
 from collections import Counter
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -109,13 +110,18 @@ def test_abandoned_deliveries_are_listed_and_retried_from_the_admin_api(
     refusing = {"on": True}
 
     def answer(_request: Received) -> tuple[int, Any, dict[str, str]]:
-        return (503, None, {"Retry-After": "1"}) if refusing["on"] else (200, None, {})
+        return (503, None, {"Retry-After": "2"}) if refusing["on"] else (200, None, {})
 
     receiver.answer = answer
     receiver.start()
     with running_warden(hook_settings(tmp_path, receiver.url(), max_attempts=2)) as warden:
         email = f"{unique('retry')}@example.com"
         register(warden, email)
+        wait_until(lambda: [d["send_count"] for d in deliveries(warden)] == [1])
+        [waiting] = deliveries(warden)
+        # Retry-After: 2 outweighs the 200 ms backoff: the next attempt is scheduled 2 s after this one.
+        scheduled = datetime.fromisoformat(waiting["next_attempt_at"]) - datetime.fromisoformat(waiting["updated_at"])
+        assert scheduled >= timedelta(seconds=2) and waiting["status"] == "queued"
         wait_until(lambda: len(deliveries(warden, "abandoned")) == 1)
         [abandoned] = deliveries(warden, "abandoned")
         assert abandoned["send_count"] == 2 and "503" in abandoned["last_error"]
@@ -135,8 +141,6 @@ def test_abandoned_deliveries_are_listed_and_retried_from_the_admin_api(
         assert public.status == 307, "the admin API is not served on the public port (Kratos redirects)"
 
     assert receiver.requests()[-1].json()["email"] == email and len(receiver.requests()) == 3
-    # Retry-After: 1 was honoured between the first two attempts, beyond the 200 ms backoff.
-    # (Checked through the delivery's own schedule, not a stopwatch: it never ran early.)
 
 
 @pytest.mark.postgres

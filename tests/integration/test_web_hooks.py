@@ -34,6 +34,7 @@ KRATOS_STYLE_BODY = """function(ctx) {
 """
 CHECK_BODY = "function(ctx) { email: ctx.identity.traits.email, has_id: 'id' in ctx.identity }"
 FROZEN = {"id": 4000902, "text": "This account is frozen.", "type": "error"}
+HOOK_TIMEOUT_SECONDS = 1
 REFUSAL = {
     "messages": [
         {
@@ -69,15 +70,30 @@ def answer(request: Received) -> tuple[int, Any, dict[str, str]]:
     return 204, None, {}
 
 
+def delay(request: Received) -> float:
+    slow = request.path == "/check" and request.json()["email"].startswith("slow")
+    return HOOK_TIMEOUT_SECONDS + 2 if slow else 0.0
+
+
 @pytest.fixture(scope="module")
 def receiver() -> Iterator[WebhookReceiver]:
-    found = WebhookReceiver(answer).start()
+    found = WebhookReceiver(answer, delay).start()
     yield found
     found.close()
 
 
 @pytest.fixture(scope="module")
-def warden(receiver: WebhookReceiver, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadedWarden]:
+def unreachable() -> Iterator[WebhookReceiver]:
+    """Never started: its port refuses every call."""
+    found = WebhookReceiver()
+    yield found
+    found.close()
+
+
+@pytest.fixture(scope="module")
+def warden(
+    receiver: WebhookReceiver, unreachable: WebhookReceiver, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ThreadedWarden]:
     directory = tmp_path_factory.mktemp("web-hooks")
     (directory / "created.jsonnet").write_text(KRATOS_STYLE_BODY)
     hooks = [
@@ -100,6 +116,15 @@ def warden(receiver: WebhookReceiver, tmp_path_factory: pytest.TempPathFactory) 
                 "auth": {"type": "api_key", "config": {"name": "X-Api-Key", "value": "hook-key", "in": "header"}},
             },
         },
+        {
+            "hook": "web_hook",
+            "config": {
+                "url": receiver.url("/never"),
+                "method": "POST",
+                "body": unreachable.url("/body.jsonnet"),
+                "response": {"ignore": True},
+            },
+        },
     ]
     flows = {
         "registration": {"ui_url": "http://127.0.0.1:4455/registration", "after": {"password": {"hooks": hooks}}},
@@ -109,7 +134,13 @@ def warden(receiver: WebhookReceiver, tmp_path_factory: pytest.TempPathFactory) 
             "after": {"password": {"hooks": [interrupting(receiver.url("/login"), LOGIN_BODY)]}},
         },
     }
-    settings = selfservice_settings(directory, f"sqlite://{directory}/warden.sqlite", session_hook=False, flows=flows)
+    settings = selfservice_settings(
+        directory,
+        f"sqlite://{directory}/warden.sqlite",
+        session_hook=False,
+        flows=flows,
+        webhooks={"timeout": f"{HOOK_TIMEOUT_SECONDS}s"},
+    )
     with running_warden(settings) as running:
         yield running
 
@@ -173,6 +204,15 @@ def test_the_body_is_rendered_from_a_kratos_style_jsonnet_template(
     assert "transient_payload" not in json.dumps(flow), "the transient payload is never stored"
 
 
+def test_a_remote_template_that_cannot_be_fetched_is_a_logged_delivery_failure(
+    warden: ThreadedWarden, receiver: WebhookReceiver, caplog: pytest.LogCaptureFixture
+) -> None:
+    status, body = register(warden, f"{unique('remote')}@example.com")
+    assert status == 200 and body["identity"]["id"], "a fire-and-forget hook never fails the flow"
+    assert any("body template could not be fetched" in r.getMessage() for r in caplog.records)
+    assert receiver.requests("/never") == []
+
+
 def test_an_interrupting_hook_refuses_a_registration_with_a_field_message(
     warden: ThreadedWarden, receiver: WebhookReceiver
 ) -> None:
@@ -202,6 +242,13 @@ def test_an_interrupting_hook_that_answers_garbage_fails_the_flow_with_a_kratos_
         body["error"]["code"] == 502
         and body["error"]["reason"] == "A third-party upstream service responded improperly."
     )
+    assert identities_with(warden, email) == []
+
+
+def test_an_interrupting_hook_that_does_not_answer_in_time_fails_the_flow_with_a_504(warden: ThreadedWarden) -> None:
+    email = f"slow-{unique('u')}@example.com"
+    status, body = register(warden, email)
+    assert status == 504 and body["error"]["code"] == 504, body
     assert identities_with(warden, email) == []
 
 
