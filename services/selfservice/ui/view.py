@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 DEFAULT = "default"
 IDENTIFIER_FIRST = "identifier_first"
@@ -34,7 +35,7 @@ _UNSAFE_ID = re.compile(r"[^A-Za-z0-9_.-]")
 
 @dataclass(frozen=True)
 class Field:
-    kind: str  # hidden, input, checkbox, submit, text, img, a
+    kind: str  # hidden, input, checkbox, submit, text, codes, img, a
     id: str
     name: str
     type: str
@@ -88,6 +89,14 @@ def _field(node: dict[str, Any], group: str) -> Field | None:
     label = _text((node.get("meta") or {}).get("label"))
     messages = list(node.get("messages") or [])
     kind = node.get("type")
+    if kind == "text" and (codes := _backup_codes(attributes.get("text"))) is not None:
+        shown = "\n".join(codes)
+        download = "data:text/plain;charset=utf-8," + quote(shown + "\n")
+        return Field(
+            "codes", _id(attributes.get("id") or group), "", "", shown, label, {"download": download}, messages
+        )
+    if kind == "text" and (lines := _secret_lines(attributes.get("text"))):
+        return Field("text", _id(attributes.get("id") or group), "", "", "\n".join(lines), label, {}, messages)
     if kind == "text":
         return Field(
             "text", _id(attributes.get("id") or group), "", "", _text(attributes.get("text")), label, {}, messages
@@ -141,6 +150,23 @@ def _input(
         attrs,
         messages,
     )
+
+
+def _secret_lines(message: Any) -> list[str]:
+    """Backup codes as Kratos lists them (`context.secrets`, 1050009 or 1050014 each), one a line."""
+    secrets = ((message or {}).get("context") or {}).get("secrets") if isinstance(message, dict) else None
+    return [str(s.get("text") or "") for s in secrets if isinstance(s, dict)] if isinstance(secrets, list) else []
+
+
+def _backup_codes(message: Any) -> list[str] | None:
+    """The codes of a freshly generated set (every entry a 1050009 with its secret), to copy or save;
+    None for anything else (a revealed set shows only when codes were used, never a code)."""
+    secrets = ((message or {}).get("context") or {}).get("secrets") if isinstance(message, dict) else None
+    if not isinstance(secrets, list) or not secrets:
+        return None
+    codes = [str((s.get("context") or {}).get("secret") or "") for s in secrets if isinstance(s, dict)]
+    fresh = all(isinstance(s, dict) and s.get("id") == 1050009 for s in secrets)
+    return codes if fresh and all(c.isalnum() for c in codes) else None
 
 
 def _input_type(node: dict[str, Any]) -> str:

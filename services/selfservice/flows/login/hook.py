@@ -8,7 +8,9 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from services.selfservice.aal import aal2_login_url, aal2_step_needed
 from services.selfservice.flows.engine import see_other
+from services.selfservice.flows.errors import BrowserLocationChangeRequired
 from services.selfservice.flows.flow import API, Flow
 from services.selfservice.flows.login.strategy import LINK_AFTER_LOGIN, LinksAfterLogin, LoginOutcome
 from services.selfservice.flows.request import device, wants_json
@@ -55,8 +57,16 @@ def _answer(c: SelfserviceContainer, request: web.Request, flow: Flow, ctx: Hook
             body["continue_with"] = ctx.continue_with
         return web.json_response(body)
     return_to = flow.return_to or c.config.after_return_url("login", ctx.method)
-    if wants_json(request):
-        response: web.StreamResponse = web.json_response(
+    required_aal = c.settings.get("session.whoami.required_aal") or "aal1"
+    if ctx.session and aal2_step_needed(required_aal, ctx.identity, ctx.session):
+        # The session whoami would refuse: the browser goes on to the second factor (Kratos's hook).
+        step = aal2_login_url(c.config.public_base_url, return_to)
+        if wants_json(request):
+            response: web.StreamResponse = web.json_response(BrowserLocationChangeRequired(step).to_json(), status=422)
+        else:
+            response = see_other(step)
+    elif wants_json(request):
+        response = web.json_response(
             {
                 "session": ctx.session,
                 "continue_with": [

@@ -11,29 +11,17 @@ from aiohttp import web
 from services.selfservice.codes import Redeemed
 from services.selfservice.flows.address_flow import address_flow_routes
 from services.selfservice.flows.engine import see_other
-from services.selfservice.flows.errors import FlowInvalid
+from services.selfservice.flows.errors import BrowserLocationChangeRequired, FlowInvalid
 from services.selfservice.flows.flow import API, Flow
 from services.selfservice.flows.request import device, wants_json
 from services.selfservice.flows.settings.handler import new_settings_flow
 from services.selfservice.hooks.registry import HookContext
-from shared import errors, text
+from shared import text
 
 if TYPE_CHECKING:
     from services.selfservice.service import SelfserviceContainer
 
 KIND = "recovery"
-
-
-class BrowserLocationChangeRequired(errors.WardenError):
-    code = 422
-    error_id = text.BROWSER_LOCATION_CHANGE_REQUIRED
-
-    def __init__(self, url: str) -> None:
-        super().__init__(
-            f"In order to complete this flow please redirect the browser to: {url}",
-            message="browser location change required",
-            siblings={"redirect_browser_to": url},
-        )
 
 
 async def recovered(
