@@ -145,20 +145,6 @@ class RefreshRequired(errors.Forbidden):
         )
 
 
-class Aal2Required(errors.Forbidden):
-    """The session must be upgraded to aal2 first (Kratos's `session_aal2_required`)."""
-
-    error_id = text.SESSION_AAL2_REQUIRED
-
-    def __init__(self, redirect_to: str) -> None:
-        super().__init__(
-            "An active session was found but it does not fulfill the Authenticator Assurance Level, implying that the "
-            "session must first be upgraded to a higher Authenticator Assurance Level (AAL) before it can be used.",
-            message="Session does not fulfill the requested Authenticator Assurance Level",
-            siblings={"redirect_browser_to": redirect_to},
-        )
-
-
 class BrowserLocationChangeRequired(errors.WardenError):
     """A SPA must send the browser elsewhere (Kratos's 422 `browser_location_change_required`)."""
 

@@ -10,11 +10,12 @@ from urllib.parse import urlencode
 
 from services.selfservice.codes import courier_message
 from services.selfservice.config import SelfserviceConfig
-from services.selfservice.flows.errors import Aal2Required, FlowInvalid
+from services.selfservice.flows.errors import FlowInvalid
 from services.selfservice.flows.flow import Flow
 from services.selfservice.strategies.registry import Dependencies
 from services.selfservice.views import public_identity
 from shared import text
+from shared.aal import AAL2, Aal2Required
 from shared.clients.ports import IdentityClient, SessionClient
 from shared.storage.uow import UnitOfWorkFactory
 
@@ -23,8 +24,6 @@ METHOD_NAMES = {
     "lookup_secret": "A set of backup recovery codes",
     "code": "Sign-in codes",
 }
-
-AAL2 = "aal2"
 
 
 @dataclass(frozen=True)

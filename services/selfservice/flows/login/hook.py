@@ -5,16 +5,17 @@ event, and the client gets the answer its flow type calls for."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 from aiohttp import web
 
-from services.selfservice.aal import aal2_login_url, aal2_step_needed
 from services.selfservice.flows.engine import see_other
 from services.selfservice.flows.errors import BrowserLocationChangeRequired
 from services.selfservice.flows.flow import API, Flow
 from services.selfservice.flows.login.strategy import LINK_AFTER_LOGIN, LinksAfterLogin, LoginOutcome
 from services.selfservice.flows.request import device, wants_json
 from services.selfservice.hooks.registry import HookContext
+from shared import aal
 from shared.cookies import session_token
 
 if TYPE_CHECKING:
@@ -57,10 +58,12 @@ def _answer(c: SelfserviceContainer, request: web.Request, flow: Flow, ctx: Hook
             body["continue_with"] = ctx.continue_with
         return web.json_response(body)
     return_to = flow.return_to or c.config.after_return_url("login", ctx.method)
-    required_aal = c.settings.get("session.whoami.required_aal") or "aal1"
-    if ctx.session and aal2_step_needed(required_aal, ctx.identity, ctx.session):
+    required_aal = c.settings.get("session.whoami.required_aal") or aal.AAL1
+    session_aal = (ctx.session or {}).get("authenticator_assurance_level") or aal.AAL1
+    if ctx.session and not aal.satisfies(session_aal, ctx.identity, required_aal):
         # The session whoami would refuse: the browser goes on to the second factor (Kratos's hook).
-        step = aal2_login_url(c.config.public_base_url, return_to)
+        query = urlencode({"aal": aal.AAL2, "return_to": return_to})
+        step = f"{c.config.public_base_url.rstrip('/')}/self-service/login/browser?{query}"
         if wants_json(request):
             response: web.StreamResponse = web.json_response(BrowserLocationChangeRequired(step).to_json(), status=422)
         else:
