@@ -114,6 +114,16 @@ def test_create_errors_come_back_typed(client: SyncIdentityClient) -> None:
         client.create_identity({"schema_id": "default", "traits": {"email": "TAKEN@example.com"}})
 
 
+def test_validate_identity_shows_the_code_addresses_and_stores_nothing(client: SyncIdentityClient) -> None:
+    would_be = client.validate_identity({"schema_id": "default", "traits": {"email": "Zoe@Example.com"}})
+    assert would_be["credentials"]["code"]["config"]["addresses"] == [
+        {"channel": "email", "address": "zoe@example.com"}
+    ]
+    assert client.find_by_credential_identifier("code", "zoe@example.com") is None
+    with pytest.raises(errors.BadRequest):
+        client.validate_identity({"schema_id": "default", "traits": {"email": "not an email"}})
+
+
 def test_update_credential_replaces_the_password(client: SyncIdentityClient) -> None:
     created = client.create_identity(password_body("grace@example.com", "the old password"))
     assert client.verify_password("grace@example.com", "the old password")["id"] == created["id"]
