@@ -143,17 +143,3 @@ class RefreshRequired(errors.Forbidden):
             message="The login session is too old and thus not allowed to update these fields.",
             siblings={"redirect_browser_to": redirect_to},
         )
-
-
-class BrowserLocationChangeRequired(errors.WardenError):
-    """A SPA must send the browser elsewhere (Kratos's 422 `browser_location_change_required`)."""
-
-    code = 422
-    error_id = text.BROWSER_LOCATION_CHANGE_REQUIRED
-
-    def __init__(self, url: str) -> None:
-        super().__init__(
-            f"In order to complete this flow please redirect the browser to: {url}",
-            message="browser location change required",
-            siblings={"redirect_browser_to": url},
-        )
