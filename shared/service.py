@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 from aiohttp import web
 
@@ -16,6 +16,9 @@ from shared.clients import Clients
 from shared.ratelimit.ports import RateLimiter
 from shared.storage.database import Database
 from shared.storage.migrations import MigrationSet
+
+if TYPE_CHECKING:  # grpc is imported by the services that serve it, not by every process
+    from shared.grpc.server import GrpcService
 
 Port = Literal["public", "admin", "internal"]
 C = TypeVar("C")  # a service's container: what its handlers are given
@@ -67,7 +70,7 @@ class ServiceRuntime(Generic[C]):
     background: Sequence[Callable[[], Awaitable[None]]] = ()
     internal_api: Any = None  # the in-process adapter of this service's client Protocol
     close: Callable[[], Awaitable[None]] | None = None
-    grpc: Sequence[Any] = ()  # shared.grpc.server.GrpcService: served on the process's gRPC port
+    grpc: Sequence[GrpcService] = ()  # served on the process's gRPC port
 
 
 @dataclass(frozen=True)
