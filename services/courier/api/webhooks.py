@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
+from yarl import URL
 
 from services.courier.api.admin import after_key, link_header, path_uuid, status_filter
 from services.courier.domain import now
@@ -37,7 +38,7 @@ def delivery_view(d: Delivery) -> dict[str, Any]:
         "kind": d.kind,
         "target": d.target,
         "event_type": d.event_type,
-        "url": d.url,
+        "url": str(URL(d.url).with_user(None)),  # credentials in a URL stay out of answers
         "method": d.method,
         "status": d.status,
         "send_count": d.send_count,
