@@ -13,6 +13,7 @@ from services.identity.api.bodies import CreateIdentityBody, parse
 from services.identity.domain import CredentialType, Identity
 from services.identity.errors import IdentityNotFound, MalformedBody
 from services.identity.manager import IdentityManager
+from services.identity.schemas.normalize import graceful, normalize_email
 from services.identity.views import admin_view
 from shared.http.bodies import read_json
 from shared.service import Route
@@ -71,7 +72,8 @@ class IdentityInternalApi(ServiceInfo):
 
     async def _find_password_holder(self, identifier: str) -> Identity | None:
         trimmed = identifier.strip()
-        for candidate in dict.fromkeys([trimmed, trimmed.lower()]):
+        # As typed first: a look-alike that existed before identifiers were folded keeps its spelling.
+        for candidate in dict.fromkeys([trimmed, graceful(trimmed)]):
             found = await self._manager.find_by_identifier(CredentialType.PASSWORD, candidate)
             if found is not None:
                 return found
@@ -141,7 +143,9 @@ class IdentityInternalApi(ServiceInfo):
 
     async def find_by_address(self, kind: str, via: str, value: str) -> dict[str, Any] | None:
         return self._view(
-            await self._manager.find_by_address(kind, via, value.strip().lower() if via == "email" else value.strip())
+            await self._manager.find_by_address(
+                kind, via, normalize_email(value.strip()) if via == "email" else value.strip()
+            )
         )
 
 

@@ -129,3 +129,26 @@ def test_finding_3_settings_requires_the_highest_available_aal(warden: ThreadedW
         assert "/self-service/login/browser?aal=aal2&return_to=" in answer["redirect_browser_to"]
     # The password did not change: the old one still signs in.
     assert _api_login(warden, email)[0] == 200
+
+
+def test_finding_11_look_alike_identifiers_are_one_account(warden: ThreadedWarden) -> None:
+    """NFC/NFD, fullwidth, zero-width and case variants of one identifier registered separate accounts."""
+    import unicodedata
+
+    local = unique("josé").replace("_", "-")
+    email = f"{local}@example.com"
+    create_identity(warden.admin_url, email)
+    variants = [
+        unicodedata.normalize("NFD", email),
+        email.upper(),
+        "".join(chr(ord(c) + 0xFEE0) if c.isalnum() and c.isascii() else c for c in local) + "@example.com",
+        email[:3] + "\u200b" + email[3:],  # a zero-width space
+        email[:2] + "\u00ad" + email[2:],  # a soft hyphen
+    ]
+    for variant in variants:
+        body = {"method": "password", "traits": {"email": variant}, "password": PASSWORD}
+        status, answer = post_raw(api_flow(warden, "registration"), json.dumps(body).encode())
+        assert status == 400, (variant, answer)
+        messages = answer["ui"].get("messages", []) + [m for n in answer["ui"]["nodes"] for m in n["messages"]]
+        assert [m["id"] for m in messages] == [4000007], (variant, messages)  # the identifier exists
+        assert _api_login(warden, variant)[0] == 200, variant  # and each spelling signs in to the one account

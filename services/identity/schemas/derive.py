@@ -70,7 +70,7 @@ def verifiable_addresses(hits: Iterable[Hit]) -> list[Address]:
         if via == EMAIL:
             # Kratos lower-cases only when the field is (or defaults to) an email format.
             lower = hit.node.get("format", "") in ("", "email")
-            _add(found, Address(EMAIL, hit.value.strip().lower() if lower else hit.value.strip()))
+            _add(found, Address(EMAIL, normalize_email(hit.value) if lower else hit.value.strip()))
         elif via == SMS:
             # Kratos only trims here; Warden writes E.164 as for recovery and code addresses, so that
             # one phone number is one address whichever extension saw it.

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import re
 
+from shared.identifiers import fold, fold_address
+
 _TRUNK_PREFIX = "(0)"  # "+49 (0) 30 …": the national 0 is dropped when dialling internationally
 _PHONE_PUNCTUATION = re.compile(r"[\s\-.()/]")
 _E164 = re.compile(r"\+[1-9][0-9]{6,14}")
@@ -23,8 +25,9 @@ def e164(value: str) -> str | None:
 
 
 def normalize_email(value: str) -> str:
-    """Kratos's `NormalizeEmailIdentifier`: trimmed and lower-cased, but only if it has an "@"."""
-    return value.strip().lower() if "@" in value else value
+    """Kratos's `NormalizeEmailIdentifier` (trimmed and lower-cased, but only if it has an "@"), with
+    Warden's Unicode folding for addresses (`shared/identifiers.py`)."""
+    return fold_address(value) if "@" in value else value
 
 
 def normalize_phone(value: str) -> str:
@@ -35,6 +38,7 @@ def normalize_phone(value: str) -> str:
 def graceful(value: str) -> str:
     """Kratos's `GracefulNormalization`, used for password, WebAuthn and code identifiers.
 
-    A phone number becomes E.164; anything else (an email address or a username) is trimmed and
-    lower-cased, so that "Alice" and "alice" are one identifier, as they are in Kratos."""
-    return e164(value) or value.strip().lower()
+    A phone number becomes E.164; anything else (an email address or a username) is folded
+    (`shared/identifiers.py`: NFKC, ignorables removed, case-folded, trimmed), so that "Alice",
+    "alice" and a fullwidth or zero-width-spaced "alice" are one identifier."""
+    return e164(value) or fold(value)

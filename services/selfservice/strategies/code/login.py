@@ -18,6 +18,7 @@ from services.selfservice.flows.request import string_field
 from services.selfservice.flows.ui import input_node
 from services.selfservice.strategies.code import nodes
 from shared import text
+from shared.identifiers import fold, fold_address
 
 if TYPE_CHECKING:
     from services.selfservice.strategies.code.strategy import CodeStrategy
@@ -110,6 +111,9 @@ def _channel_of(identifier: str) -> str:
 
 def normalized(identifier: str) -> str:
     """Kratos's GracefulNormalization, as the identity service stores code addresses: a phone number
-    in E.164 (digits and a leading +), anything else trimmed and lower-cased."""
+    in E.164 (digits and a leading +), an email address folded as addresses are, anything else
+    folded as identifiers are (`shared/identifiers.py`)."""
     compact = _PHONE_PUNCTUATION.sub("", identifier)
-    return compact if _PHONE.fullmatch(compact) else identifier.strip().lower()
+    if _PHONE.fullmatch(compact):
+        return compact
+    return fold_address(identifier) if "@" in identifier else fold(identifier)
