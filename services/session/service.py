@@ -23,6 +23,7 @@ from services.session.manager import SessionManager
 from services.session.persistence import SessionRepository
 from services.session.revocations import RevocationFeed
 from services.session.tables import session_tables
+from services.session.tokenizer import Tokenizer
 from shared.clients.ports import IdentityClient
 from shared.cookies import CookieSigner, session_cookie_signer
 from shared.errors import ConfigError
@@ -44,6 +45,7 @@ class SessionContainer:
     cookie_signer: CookieSigner | None
     internal: SessionInternalApi
     checker: SessionChecker
+    tokenizer: Tokenizer
 
 
 async def build(infra: Infrastructure) -> ServiceRuntime:
@@ -63,7 +65,8 @@ async def build(infra: Infrastructure) -> ServiceRuntime:
     internal = SessionInternalApi(manager)
     checker = SessionChecker(manager, dict(config.check_headers))
     signer = session_cookie_signer(infra.settings)
-    container = SessionContainer(core.uow, config, manager, identities, signer, internal, checker)
+    tokenizer = Tokenizer.from_settings(infra.settings)
+    container = SessionContainer(core.uow, config, manager, identities, signer, internal, checker, tokenizer)
     subscription = identity_changes(manager, core.uow, core.processed_events, infra.settings.bus.max_deliveries)
     feed = RevocationFeed()
     grpc = [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -26,8 +27,13 @@ async def whoami(c: SessionContainer, request: web.Request) -> web.Response:
     if token is None:
         raise NoActiveSession()
     entry = await c.manager.whoami(token)
+    body = entry.body
+    if template := request.query.get("tokenize_as"):
+        session = json.loads(body)
+        session["tokenized"] = c.tokenizer.tokenize(template, session)
+        body = json.dumps(session).encode()
     return web.Response(
-        body=entry.body,
+        body=body,
         content_type="application/json",
         headers={
             "X-Kratos-Authenticated-Identity-Id": entry.identity_id,
