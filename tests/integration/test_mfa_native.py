@@ -5,6 +5,7 @@ highest_available` on whoami, removal only from an aal2 session, the mails, and 
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from collections.abc import Iterator
@@ -37,6 +38,7 @@ METHODS = {
     "password": {"enabled": True},
     "totp": {"enabled": True, "config": {"issuer": ISSUER}},
     "lookup_secret": {"enabled": True},
+    "code": {"enabled": True, "mfa_enabled": True},
 }
 
 
@@ -360,3 +362,58 @@ def test_disabling_backup_codes_needs_aal2_and_mails_the_user(warden: ThreadedWa
     while sent() != ["second_factor_added", "second_factor_removed"] and time.monotonic() < deadline:
         time.sleep(0.1)
     assert sent() == ["second_factor_added", "second_factor_removed"]
+
+
+# --- a code as the second factor -----------------------------------------------------------------
+
+
+def test_a_code_to_a_verified_address_upgrades_the_session(warden: ThreadedWarden, frontend: FrontendApi) -> None:
+    email = _email()
+    created = urllib3.request(
+        "POST",
+        f"{warden.admin_url}/admin/identities",
+        json={
+            "schema_id": "default",
+            "traits": {"email": email},
+            "credentials": {"password": {"config": {"password": PASSWORD}}},
+        },
+    )
+    assert created.status == 201, created.data
+    # As a verification flow would (the admin API keeps new addresses unverified, as Kratos's does).
+    warden.run(_identity_internal(warden).mark_address_verified("email", email))
+    token = _password_login(frontend, email).session_token
+    flow = _aal2_flow(frontend, token)
+    send = node(flow, "address")
+    assert send["attributes"]["value"] == email and send["meta"]["label"]["id"] == 1010023
+
+    def submit(body: dict[str, Any]) -> Any:
+        return urllib3.request(
+            "POST",
+            f"{warden.public_url}/self-service/login?flow={flow.id}",
+            json={"method": "code", **body},
+            headers={"X-Session-Token": token, "Accept": "application/json"},
+        )
+
+    unknown = submit({"address": "someone-else@example.com"})
+    assert unknown.status == 400 and 4010010 in message_ids(unknown.json())
+    sent = submit({"address": email})
+    assert sent.status == 400 and sent.json()["state"] == "sent_email" and "code" in node_names(sent.json())
+    code = _mailed_code(warden, email)
+    wrong = submit({"code": "000000" if code != "000000" else "111111", "address": email})
+    assert wrong.status == 400 and 4010008 in message_ids(wrong.json())
+    done = submit({"code": code, "address": email})
+    assert done.status == 200, done.json()
+    session = frontend.to_session(x_session_token=token)
+    assert session.authenticator_assurance_level == "aal2"
+    assert [(m.method, m.aal) for m in session.authentication_methods] == [("password", "aal1"), ("code", "aal2")]
+
+
+def _mailed_code(warden: ThreadedWarden, email: str) -> str:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        messages = urllib3.request("GET", f"{warden.admin_url}/admin/courier/messages?recipient={email}").json()
+        found = [m for m in messages if m["template_type"] == "login_code_valid"]
+        if found:
+            return re.findall(r"\b[0-9]{6}\b", found[0]["body"])[0]
+        time.sleep(0.1)
+    raise AssertionError("no login code was mailed")

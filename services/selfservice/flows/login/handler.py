@@ -62,6 +62,11 @@ async def new_login_flow(
         # Second factors offer themselves only to an identity that holds them.
         identity = await c.engine.identities.get_identity(flow.internal["identity_id"])
         flow.internal["credential_types"] = sorted((identity or {}).get("credentials") or {})
+        flow.internal["verified_addresses"] = [  # where a code as a second factor may go
+            {"via": a["via"], "value": a["value"]}
+            for a in (identity or {}).get("verifiable_addresses") or []
+            if a.get("verified")
+        ]
         flow.ui.messages.append(text.login_mfa())
     identifier_first = c.config.flows[KIND].style == IDENTIFIER_FIRST and first_screen(flow)
     for strategy in c.methods.login:

@@ -6,12 +6,14 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
+from services.selfservice.flows.errors import FlowInvalid
 from services.selfservice.flows.flow import Flow
 from services.selfservice.flows.login.strategy import LoginOutcome
 from services.selfservice.flows.registration.strategy import RegistrationOutcome
 from services.selfservice.flows.ui import input_node
-from services.selfservice.strategies.code import login, registration
+from services.selfservice.strategies.code import login, mfa, registration
 from services.selfservice.strategies.code.sender import CodeSender
+from services.selfservice.strategies.mfa import SecondFactorServices, second_factor_services
 from services.selfservice.strategies.profile.registration import PROFILE_FIRST
 from services.selfservice.strategies.registry import Dependencies, MethodSpec
 from services.selfservice.traits import TraitSchemas
@@ -107,14 +109,56 @@ class PasswordlessCodeStrategy(CodeStrategy):
         registration.populate_credentials(flow)
 
 
+class MfaCodeStrategy(PasswordlessCodeStrategy):
+    """The code method with `mfa_enabled`: a code to a verified address as the aal2 step of a login
+    (mfa.py), beside passwordless login when that is on too."""
+
+    def __init__(self, *args: Any, services: SecondFactorServices, passwordless: bool, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.services = services
+        self.passwordless = passwordless
+
+    def populate_login(self, flow: Flow) -> None:
+        if mfa.offers(flow):
+            mfa.populate(self, flow)
+        elif self.passwordless:
+            super().populate_login(flow)
+
+    async def login(self, flow: Flow, body: dict[str, Any]) -> LoginOutcome:
+        if mfa.offers(flow):
+            return await mfa.authenticate(self, flow, body)
+        if not self.passwordless:
+            flow.ui.messages.append(text.no_login_strategy())
+            raise FlowInvalid()
+        return await super().login(flow, body)
+
+    def populate_login_identified(self, flow: Flow, identity: dict[str, Any] | None) -> bool:
+        return self.passwordless and super().populate_login_identified(flow, identity)
+
+    def populate_registration(self, flow: Flow) -> None:
+        if self.passwordless:
+            super().populate_registration(flow)
+
+    async def register(self, flow: Flow, body: dict[str, Any]) -> RegistrationOutcome:
+        if not self.passwordless:
+            flow.ui.messages.append(text.no_registration_strategy())
+            raise FlowInvalid()
+        return await super().register(flow, body)
+
+
 def _build(deps: Dependencies) -> CodeStrategy:
-    if not deps.settings.get("selfservice.methods.code.passwordless_enabled"):
+    passwordless = bool(deps.settings.get("selfservice.methods.code.passwordless_enabled"))
+    mfa_enabled = bool(deps.settings.get("selfservice.methods.code.mfa_enabled"))
+    if not (passwordless or mfa_enabled):
         return CodeStrategy(deps.config.public_base_url)
     sender = CodeSender.from_settings(deps.settings, deps.uow, deps.flows, deps.pepper)
     two_step = deps.config.flows["registration"].style == PROFILE_FIRST
-    return PasswordlessCodeStrategy(
-        deps.config.public_base_url, deps.identities, deps.schemas, sender, two_step=two_step
-    )
+    args = (deps.config.public_base_url, deps.identities, deps.schemas, sender)
+    if mfa_enabled:
+        return MfaCodeStrategy(
+            *args, two_step=two_step, services=second_factor_services(deps), passwordless=passwordless
+        )
+    return PasswordlessCodeStrategy(*args, two_step=two_step)
 
 
 # Kratos's code method owns the `code` credential (the addresses passwordless login sends codes to).

@@ -1,0 +1,81 @@
+"""The code method as a second factor (Kratos's `code/strategy_login.go` at aal2, with
+`selfservice.methods.code.mfa_enabled`): a signed-in aal1 session asks for a code on one of the
+identity's verified addresses, and entering it upgrades the session to aal2. Codes are issued, sent
+and redeemed by the same CodeSender as passwordless login's; wrong codes count toward the
+per-identifier throttle as TOTP and backup codes do."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from services.selfservice.codes import Recipient
+from services.selfservice.flows.errors import FlowInvalid, StepCompleted
+from services.selfservice.flows.flow import Flow
+from services.selfservice.flows.login.strategy import LoginOutcome
+from services.selfservice.flows.request import string_field
+from services.selfservice.flows.ui import input_node
+from services.selfservice.strategies.code import nodes
+from services.selfservice.strategies.mfa import is_aal2_login, second_factor_method, upgrading_identity
+from shared import text
+
+if TYPE_CHECKING:
+    from services.selfservice.strategies.code.strategy import MfaCodeStrategy
+
+KIND = "login"
+ADDRESSES = "verified_addresses"  # flow.internal, set by the login handler for aal2 flows
+
+
+def populate(strategy: MfaCodeStrategy, flow: Flow) -> None:
+    for address in _addresses(flow):
+        flow.ui.add(
+            input_node(
+                nodes.GROUP,
+                "address",
+                "submit",
+                value=address["value"],
+                label=text.send_code_to(address["value"], address["via"]),
+            )
+        )
+
+
+def offers(flow: Flow) -> bool:
+    return is_aal2_login(flow) and bool(_addresses(flow))
+
+
+async def authenticate(strategy: MfaCodeStrategy, flow: Flow, body: dict[str, Any]) -> LoginOutcome:
+    identity_id = upgrading_identity(flow)
+    if flow.state == "choose_method" or string_field(body, "resend") == "code":
+        await _send(strategy, flow, body, identity_id)
+    code = string_field(body, "code").strip()
+    if not code:
+        flow.ui.add_node_message("code", text.property_missing("code"))
+        raise FlowInvalid()
+    await strategy.services.check_throttle(identity_id)
+    redeemed = await strategy.sender.redeem(flow, KIND, code)
+    if redeemed is None or redeemed.identity_id != identity_id:
+        await strategy.services.attempt(identity_id, succeeded=False)
+        flow.ui.messages.append(text.login_code_invalid())
+        raise FlowInvalid()
+    await strategy.services.attempt(identity_id, succeeded=True)
+    identity = await strategy.identities.get_identity(identity_id)
+    if identity is None:
+        flow.ui.messages.append(text.login_code_invalid())
+        raise FlowInvalid()
+    return LoginOutcome(identity, second_factor_method("code"))
+
+
+async def _send(strategy: MfaCodeStrategy, flow: Flow, body: dict[str, Any], identity_id: str) -> None:
+    chosen = string_field(body, "address").strip()
+    address = next((a for a in _addresses(flow) if a["value"] == chosen), None)
+    if address is None:
+        flow.ui.messages.append(text.address_unknown())
+        raise FlowInvalid()
+    identity = await strategy.identities.get_identity(identity_id)
+    kept = input_node(nodes.GROUP, "address", "hidden", value=address["value"])
+    nodes.code_screen(flow, [kept], text.label_login_code(), text.login_code_sent())
+    await strategy.sender.send(flow, KIND, [Recipient(address["value"], address["via"])], identity)
+    raise StepCompleted()
+
+
+def _addresses(flow: Flow) -> list[dict[str, str]]:
+    return [a for a in flow.internal.get(ADDRESSES) or [] if isinstance(a, dict)]
