@@ -26,6 +26,7 @@ AAL_HEADER = "X-Warden-Aal"
 FIXED_HEADERS = (IDENTITY_HEADER, SESSION_HEADER, AAL_HEADER)
 # Longer than any token Warden or Kratos issues: such a value is refused before it is hashed.
 MAX_TOKEN_LENGTH = 512
+DERIVED_MEMO_SIZE = 4096  # sessions' bodies (about 1-2 KiB each) whose headers are remembered
 # Printable ASCII but `%`: what a header value keeps as it is; everything else is %-encoded (UTF-8).
 _KEPT = frozenset(chr(c) for c in range(0x20, 0x7F)) - {"%"}
 
@@ -58,6 +59,9 @@ class CheckedSession:
 class SessionChecker:
     def __init__(self, manager: SessionManager, trait_headers: Mapping[str, str]) -> None:
         self._manager = manager
+        # What a cached body says (session id, trait headers), by the body itself: a hit costs a hash
+        # of the bytes instead of parsing the JSON, and a changed body is a different key, never stale.
+        self._derived: dict[bytes, tuple[str, tuple[tuple[str, str], ...]]] = {}
         self._traits = [(tuple(path.split(".")), header) for path, header in trait_headers.items()]
         taken = {h.lower() for h in FIXED_HEADERS}
         for path, header in trait_headers.items():
@@ -76,10 +80,18 @@ class SessionChecker:
         entry = await self._manager.whoami(token)
         if require_aal2 and entry.aal != AAL2:
             raise Aal2Required(self._manager.aal2_login_url())
-        session = json.loads(entry.body)
+        derived = self._derived.get(entry.body)
+        if derived is None:
+            derived = self._derive(entry.body)
+            if len(self._derived) >= DERIVED_MEMO_SIZE:
+                self._derived.clear()
+            self._derived[entry.body] = derived
+        return CheckedSession(entry, *derived)
+
+    def _derive(self, body: bytes) -> tuple[str, tuple[tuple[str, str], ...]]:
+        session = json.loads(body)
         traits = (session.get("identity") or {}).get("traits") or {}
-        headers = tuple((header, header_value(_at(traits, path))) for path, header in self._traits)
-        return CheckedSession(entry, session["id"], headers)
+        return session["id"], tuple((header, header_value(_at(traits, path))) for path, header in self._traits)
 
 
 def _at(tree: Any, path: tuple[str, ...]) -> Any:
