@@ -21,6 +21,7 @@ from aiohttp import web
 
 from shared.grpc.server import GrpcConfig, GrpcServer
 from shared.http.app import BoundRoute, ReadinessCheck, create_app
+from shared.http.client_ip import TrustedProxies
 from shared.http.metrics import HttpMetrics
 from shared.http.redirects import ADMIN_PREFIX, redirect_to
 from shared.service import Infrastructure, ServiceDefinition, ServiceRuntime
@@ -115,6 +116,7 @@ class WardenProcess:
             readiness=checks,
             metrics=self.metrics,
             internal_token=self.settings.internal_token,
+            trusted_proxies=TrustedProxies(self.settings.get("serve.public.trusted_proxies") or []),
         )
 
     def _redirects(self, port: str, taken: set[tuple[str, str]]) -> list[BoundRoute]:

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -13,7 +12,8 @@ from services.identity.api.bodies import CreateIdentityBody, parse
 from services.identity.domain import CredentialType, Identity
 from services.identity.errors import IdentityNotFound, MalformedBody
 from services.identity.manager import IdentityManager
-from services.identity.schemas.normalize import graceful, normalize_email
+from services.identity.passwords import PasswordVerifier
+from services.identity.schemas.normalize import normalize_email
 from services.identity.views import admin_view
 from shared.http.bodies import read_json
 from shared.service import Route
@@ -26,13 +26,11 @@ BASE = "/internal/identity"
 
 
 class IdentityInternalApi(ServiceInfo):
-    def __init__(self, manager: IdentityManager, hasher: Any, schema_url: Any, dummy_hash: str, throttle: Any) -> None:
+    def __init__(self, manager: IdentityManager, passwords: PasswordVerifier, schema_url: Any) -> None:
         super().__init__("identity")
         self._manager = manager
-        self._throttle = throttle
-        self._hasher = hasher
+        self._passwords = passwords
         self._schema_url = schema_url
-        self._dummy_hash = dummy_hash  # verified against for unknown identifiers: same cost, no enumeration
 
     def _view(self, identity: Identity | None) -> dict[str, Any] | None:
         return admin_view(identity, self._schema_url) if identity is not None else None
@@ -53,31 +51,10 @@ class IdentityInternalApi(ServiceInfo):
         prepared = await self._manager.prepare_new(parse(CreateIdentityBody, body).to_input())
         return admin_view(prepared, self._schema_url, include_credentials=(CredentialType.CODE,))
 
-    async def verify_password(self, identifier: str, password: str) -> dict[str, Any] | None:
-        await self._throttle.check(identifier)  # TooManyRequests while blocked, known identifier or not
-        verified = await self._verify_password(identifier, password)
-        await (self._throttle.succeeded(identifier) if verified else self._throttle.failed(identifier))
-        return verified
-
-    async def _verify_password(self, identifier: str, password: str) -> dict[str, Any] | None:
-        found = await self._find_password_holder(identifier)
-        credential = found.credentials.get(CredentialType.PASSWORD) if found else None
-        encoded = (credential.config.get("hashed_password") if credential else None) or self._dummy_hash
-        matches = await self._hasher.verify(password, encoded)
-        if not (found and credential and matches and encoded is not self._dummy_hash):
-            return None
-        if self._hasher.needs_rehash(encoded):
-            found = await self._manager.set_credential(found.id, CredentialType.PASSWORD, {"password": password})
-        return self._view(found)
-
-    async def _find_password_holder(self, identifier: str) -> Identity | None:
-        trimmed = identifier.strip()
-        # As typed first: a look-alike that existed before identifiers were folded keeps its spelling.
-        for candidate in dict.fromkeys([trimmed, graceful(trimmed)]):
-            found = await self._manager.find_by_identifier(CredentialType.PASSWORD, candidate)
-            if found is not None:
-                return found
-        return None
+    async def verify_password(
+        self, identifier: str, password: str, client_ip: str | None = None
+    ) -> dict[str, Any] | None:
+        return self._view(await self._passwords.verify(identifier, password, client_ip))
 
     async def second_factor_attempt(self, identity_id: str, outcome: str) -> None:
         """Second-factor codes count toward the same per-identifier throttle as passwords: a wrong TOTP
@@ -149,10 +126,6 @@ class IdentityInternalApi(ServiceInfo):
         )
 
 
-def new_dummy_password() -> str:
-    return secrets.token_urlsafe(24)
-
-
 def _json(result: Any, missing_is_404: bool = True) -> web.Response:
     if result is None and missing_is_404:
         raise IdentityNotFound()
@@ -160,7 +133,10 @@ def _json(result: Any, missing_is_404: bool = True) -> web.Response:
 
 
 async def _fields(request: web.Request, *names: str) -> list[Any]:
-    body = await read_json(request)
+    return _fields_of(await read_json(request), *names)
+
+
+def _fields_of(body: Any, *names: str) -> list[Any]:
     if not isinstance(body, dict) or any(not isinstance(body.get(n), str) for n in names):
         raise MalformedBody(f"the body needs {', '.join(names)}")
     return [body[n] for n in names]
@@ -179,8 +155,10 @@ async def _validate_identity(c: IdentityContainer, request: web.Request) -> web.
 
 
 async def _verify_password(c: IdentityContainer, request: web.Request) -> web.Response:
-    identifier, password = await _fields(request, "identifier", "password")
-    return web.json_response({"identity": await c.internal.verify_password(identifier, password)})
+    body = await read_json(request)
+    identifier, password = _fields_of(body, "identifier", "password")
+    client_ip = body.get("client_ip") if isinstance(body.get("client_ip"), str) else None
+    return web.json_response({"identity": await c.internal.verify_password(identifier, password, client_ip)})
 
 
 async def _get_credential(c: IdentityContainer, request: web.Request) -> web.Response:

@@ -13,8 +13,9 @@ from services.identity.grpc_api import SERVICE_NAME as IDENTITY_GRPC
 from services.identity.grpc_api import IdentityApi, identity_service
 from services.identity.hashing import Hasher, hasher_config_from, validate_imported_hash
 from services.identity.internal import ROUTES as INTERNAL_ROUTES
-from services.identity.internal import IdentityInternalApi, new_dummy_password
+from services.identity.internal import IdentityInternalApi
 from services.identity.manager import IdentityManager
+from services.identity.passwords import PasswordVerifier, new_dummy_password
 from services.identity.persistence import IdentityRepository
 from services.identity.schemas import SchemaRegistry
 from services.identity.tables import identity_tables
@@ -46,7 +47,8 @@ async def build(infra: Infrastructure) -> ServiceRuntime:
     manager = IdentityManager(core.uow, repository, registry, hasher, validate_imported_hash)
     dummy = await hasher.hash(new_dummy_password())
     throttle = LoginThrottle(core.uow, throttle_table(MetaData()))
-    internal = IdentityInternalApi(manager, hasher, registry.schema_url, dummy, throttle)
+    passwords = PasswordVerifier(manager, hasher, dummy, throttle)
+    internal = IdentityInternalApi(manager, passwords, registry.schema_url)
     container = IdentityContainer(
         uow=core.uow, schemas=registry, manager=manager, internal=internal, cipher=cipher_from_settings(settings)
     )

@@ -1,47 +1,72 @@
-"""Brute-force throttling of password checks, per identifier (NIST SP 800-63B §5.2.2).
+"""Brute-force throttling of password checks (NIST SP 800-63B §5.2.2; findings 2 and 8 of the
+security review). The policy, with its numbers (the README's security section repeats them):
 
-Counted per identifier, not per identity: an unknown identifier is throttled exactly like a known
-one, so the throttle says nothing about which accounts exist. After FREE_FAILURES consecutive
-failures each further one blocks the identifier for a doubling delay (1 s, 2 s, 4 s … capped at
-MAX_BLOCK), which keeps an online guesser far under 100 guesses a day without letting an attacker
-lock a user out for long. Stored in the identity database, so a cache flush does not reset it; a
-success clears it. Identifiers are kept only as SHA-256 digests: not secrets, but not worth keeping
-in clear either.
+- Counted first per (identifier, client IP): FREE_FAILURES failures, then each further one blocks
+  that pair for a doubling delay (1 s, 2 s, 4 s … up to MAX_BLOCK). The attacker's address is
+  slowed; the owner's, elsewhere, is not.
+- Also counted per identifier, across addresses. Past CEILING failures, a client with a recent
+  failure on that identifier is refused until its failures are FORGET_AFTER old, and a client with
+  none is only delayed (CEILING_DELAY before its check), never refused: a botnet gets one guess per
+  address per FORGET_AFTER, the owner still signs in.
+- A success clears the identifier and the pair. Counts are forgotten FORGET_AFTER after the last
+  failure.
+
+Every attempt is reserved before the hash runs: the count goes up and any block is set in one
+transaction that holds the row, so concurrent guesses cannot all pass a check made before any of
+them was recorded. Unknown identifiers are counted exactly like known ones (the throttle reveals no
+account). Stored in the identity database, so a cache flush does not reset it; identifiers and
+addresses are kept only as SHA-256 digests.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
+import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, delete, insert, select, update
+from sqlalchemy import Column, Float, Integer, MetaData, String, Table, case, insert, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shared.errors import TooManyRequests
 from shared.storage.uow import UnitOfWorkFactory
 
 FREE_FAILURES = 5
-MAX_BLOCK = timedelta(minutes=15)
+MAX_BLOCK_SECONDS = 15 * 60.0
+CEILING = 20
+CEILING_DELAY_SECONDS = 1.0
+FORGET_AFTER_SECONDS = 60 * 60.0
 
 
 def throttle_table(metadata: MetaData) -> Table:
     return Table(
-        "identity_login_throttle",
+        "identity_password_throttle",
         metadata,
-        Column("identifier_hash", String(64), primary_key=True),
+        Column("key_hash", String(64), primary_key=True),
         Column("failures", Integer, nullable=False),
-        Column("blocked_until", DateTime(timezone=True), nullable=True),
-        Column("updated_at", DateTime(timezone=True), nullable=False),
+        Column("blocked_until", Float, nullable=True),  # Unix time
+        Column("updated_at", Float, nullable=False),
     )
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
+@dataclass(frozen=True)
+class Reservation:
+    identifier_key: str
+    pair_key: str
+    delay_seconds: float  # past the ceiling, a client with no recent failure waits this long
 
 
-def _utc(value: datetime | None) -> datetime | None:
-    return value if value is None or value.tzinfo else value.replace(tzinfo=UTC)
+def identifier_key(identifier: str) -> str:
+    return hashlib.sha256(b"identifier\0" + identifier.strip().lower().encode()).hexdigest()
+
+
+def pair_key(identifier: str, client_ip: str | None) -> str:
+    return hashlib.sha256(f"pair\0{identifier.strip().lower()}\0{client_ip or '-'}".encode()).hexdigest()
+
+
+def _retry_after(seconds: float) -> TooManyRequests:
+    return TooManyRequests(max(1, math.ceil(seconds)))
 
 
 @dataclass(frozen=True)
@@ -49,45 +74,67 @@ class LoginThrottle:
     uow: UnitOfWorkFactory
     table: Table
 
-    @staticmethod
-    def key(identifier: str) -> str:
-        return hashlib.sha256(identifier.strip().lower().encode()).hexdigest()
-
-    async def check(self, identifier: str) -> None:
-        """Raises TooManyRequests while the identifier is blocked."""
-        async with self.uow() as uow:
-            row = (
-                await uow.connection.execute(
-                    select(self.table).where(self.table.c.identifier_hash == self.key(identifier))
-                )
-            ).first()
-        blocked_until = _utc(row.blocked_until) if row else None
-        if blocked_until is not None and blocked_until > _now():
-            raise TooManyRequests(max(1, int((blocked_until - _now()).total_seconds() + 0.999)))
-
-    async def failed(self, identifier: str) -> None:
-        for _ in range(2):
+    async def reserve(self, identifier: str, client_ip: str | None) -> Reservation:
+        """Counts this attempt as a failure before it is checked (a success takes it back), or
+        raises TooManyRequests with how long to wait."""
+        ident, pair = identifier_key(identifier), pair_key(identifier, client_ip)
+        for _ in range(3):
             try:
-                return await self._count_failure(self.key(identifier))
+                return await self._reserve(ident, pair)
             except IntegrityError:
-                continue  # a concurrent first failure inserted the row: count this one on top of it
+                continue  # a concurrent first attempt inserted a row: count this one on top of it
+        raise _retry_after(1)
 
-    async def _count_failure(self, key: str) -> None:
-        t = self.table
+    async def _reserve(self, ident: str, pair: str) -> Reservation:
+        now = time.time()
         async with self.uow() as uow:
             conn = uow.connection
-            row = (await conn.execute(select(t.c.failures).where(t.c.identifier_hash == key))).first()
-            failures = (row.failures if row else 0) + 1
-            over = failures - FREE_FAILURES
-            blocked = _now() + min(timedelta(seconds=2 ** min(over - 1, 20)), MAX_BLOCK) if over > 0 else None
-            values = {"failures": failures, "blocked_until": blocked, "updated_at": _now()}
-            if row is None:
-                await conn.execute(insert(t).values(identifier_hash=key, **values))
-            else:
-                await conn.execute(update(t).where(t.c.identifier_hash == key).values(**values))
+            earlier = await self._count(conn, pair, now)
+            over = earlier + 1 - FREE_FAILURES
+            if over > 0:
+                block = min(2.0 ** min(over - 1, 30), MAX_BLOCK_SECONDS)
+                await conn.execute(
+                    update(self.table).where(self.table.c.key_hash == pair).values(blocked_until=now + block)
+                )
+            identifier_failures = await self._count(conn, ident, now)
+            delay = 0.0
+            if identifier_failures >= CEILING:
+                if earlier > 0:  # a recent failure on this identifier from this client: refused
+                    raise _retry_after(FORGET_AFTER_SECONDS)  # leaving without commit takes the counts back
+                delay = CEILING_DELAY_SECONDS
+            await uow.commit()
+        return Reservation(ident, pair, delay)
+
+    async def _count(self, conn: AsyncConnection, key: str, now: float) -> int:
+        """Adds one failure under `key` unless it is blocked; returns the failures before this one.
+        The UPDATE holds the row until the commit, so concurrent reservations take turns."""
+        t = self.table
+        stale = t.c.updated_at < now - FORGET_AFTER_SECONDS
+        counted = await conn.execute(
+            update(t)
+            .where(t.c.key_hash == key)
+            .where((t.c.blocked_until.is_(None)) | (t.c.blocked_until <= now) | stale)
+            .values(failures=_case_stale(t, now) + 1, blocked_until=None, updated_at=now)
+            .returning(t.c.failures)
+        )
+        row = counted.first()
+        if row is not None:
+            return int(row.failures) - 1
+        blocked = (await conn.execute(select(t.c.blocked_until).where(t.c.key_hash == key))).first()
+        if blocked is not None:
+            raise _retry_after((blocked.blocked_until or now) - now)
+        await conn.execute(insert(t).values(key_hash=key, failures=1, blocked_until=None, updated_at=now))
+        return 0
+
+    async def succeeded(self, reservation: Reservation) -> None:
+        t = self.table
+        async with self.uow() as uow:
+            await uow.connection.execute(
+                t.delete().where(t.c.key_hash.in_([reservation.identifier_key, reservation.pair_key]))
+            )
             await uow.commit()
 
-    async def succeeded(self, identifier: str) -> None:
-        async with self.uow() as uow:
-            await uow.connection.execute(delete(self.table).where(self.table.c.identifier_hash == self.key(identifier)))
-            await uow.commit()
+
+def _case_stale(t: Table, now: float):  # type: ignore[no-untyped-def]
+    """Failures older than FORGET_AFTER count as none."""
+    return case((t.c.updated_at < now - FORGET_AFTER_SECONDS, 0), else_=t.c.failures)

@@ -44,6 +44,7 @@ from services.selfservice.ui.pages import Pages
 from shared.cookies import CookieConfig, session_cookie_signer
 from shared.errors import ConfigError
 from shared.http.egress import Egress, EgressPolicy
+from shared.ratelimit.limits import ClientLimits
 from shared.service import Infrastructure, ServiceDefinition, ServiceRuntime
 from shared.service_kit import ServiceInfo, info_route, service_core
 from shared.storage.database import Database
@@ -162,9 +163,9 @@ async def build(infra: Infrastructure, method_specs: Sequence[MethodSpec] = METH
     async def before(request: web.Request, flow: Flow) -> None:
         await events.requested(await hooks.before_flow(request, flow))
 
-    engine = FlowEngine(
-        config, core.uow, flows, csrf, sessions, identities, cookie, session_cookie_signer(settings), before
-    )
+    limits = ClientLimits.from_settings(settings, infra.limiter)
+    signer = session_cookie_signer(settings)
+    engine = FlowEngine(config, core.uow, flows, csrf, sessions, identities, cookie, signer, limits, before)
     methods = Methods(method_specs, deps)
     _two_step_forms(methods, deps)
     address_strategies = {

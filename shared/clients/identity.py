@@ -28,10 +28,11 @@ class HttpIdentityClient(HttpServiceClient):
     async def validate_identity(self, body: dict[str, Any]) -> dict[str, Any]:
         return await self._http.call("POST", f"{BASE}/identities/validate", body)
 
-    async def verify_password(self, identifier: str, password: str) -> dict[str, Any] | None:
-        found = await self._http.call(
-            "POST", f"{BASE}/password/verify", {"identifier": identifier, "password": password}
-        )
+    async def verify_password(
+        self, identifier: str, password: str, client_ip: str | None = None
+    ) -> dict[str, Any] | None:
+        body = {"identifier": identifier, "password": password, "client_ip": client_ip}
+        found = await self._http.call("POST", f"{BASE}/password/verify", body)
         return found.get("identity")
 
     async def get_credential(self, identity_id: str, credential_type: str) -> dict[str, Any] | None:

@@ -27,9 +27,12 @@ class IdentityClient(ServiceClient, Protocol):
         nowhere; raises the same typed errors for invalid traits."""
         ...
 
-    async def verify_password(self, identifier: str, password: str) -> dict[str, Any] | None:
+    async def verify_password(
+        self, identifier: str, password: str, client_ip: str | None = None
+    ) -> dict[str, Any] | None:
         """The identity whose password credential has this identifier and password, or None. Costs the
-        same time either way; an imported hash is re-hashed with the configured hasher on success."""
+        same time either way; an imported hash is re-hashed with the configured hasher on success.
+        Throttled per (identifier, `client_ip`) and per identifier: TooManyRequests while refused."""
         ...
 
     async def get_credential(self, identity_id: str, credential_type: str) -> dict[str, Any] | None:

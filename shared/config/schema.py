@@ -46,7 +46,10 @@ def config_schema(kratos: Path = KRATOS_SCHEMA, warden: Path = WARDEN_SCHEMA) ->
             raise RuntimeError(f"warden.config.schema.json redefines Kratos {section}: {sorted(clash)}")
         schema[section].update(extension[section])
     for section, keys in extension.get("nested", {}).items():
-        inside = schema["properties"][section]["properties"]
+        inside = schema
+        for name in section.split("."):  # "serve.public": keys inside a Kratos object's object
+            inside = inside["properties"][name]
+        inside = inside["properties"]
         if inside.keys() & keys.keys():
             raise RuntimeError(
                 f"warden.config.schema.json redefines Kratos keys under {section}: {sorted(inside.keys() & keys.keys())}"

@@ -169,6 +169,7 @@ from shared.text.settings import (
 from shared.text.system import (
     no_authentication_methods,
     system_error,
+    too_many_requests,
 )
 from shared.text.validation import (
     above_maximum,

@@ -66,7 +66,8 @@ class Cluster:
 def write_config(directory: Path, public_base_url: str) -> Path:
     (directory / "identity.schema.json").write_text(json.dumps(EMAIL_SCHEMA))
     config: dict[str, Any] = {
-        "serve": {"public": {"base_url": public_base_url}},
+        # nginx, on this machine, is the proxy whose X-Forwarded-For names the client.
+        "serve": {"public": {"base_url": public_base_url, "trusted_proxies": ["127.0.0.1"]}},
         "identity": {
             "default_schema_id": "default",
             "schemas": [{"id": "default", "url": f"file://{directory}/identity.schema.json"}],

@@ -51,7 +51,7 @@ def test_failures_beyond_the_free_ones_block_the_identifier_for_a_while(warden: 
     blocked = _login(warden, email, "the right password 42")
     assert blocked.status == 429
     assert int(blocked.headers["Retry-After"]) >= 1
-    assert json.loads(blocked.data)["error"]["code"] == 429
+    assert [m["id"] for m in json.loads(blocked.data)["ui"]["messages"]] == [4290001], "the flow says when to retry"
     assert _login(warden, "someone-else@example.com", "wrong guess").status == 400, "other identifiers are not affected"
     time.sleep(1.2)
     if known:

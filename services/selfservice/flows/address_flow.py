@@ -13,6 +13,7 @@ from services.selfservice.flows.errors import FlowDisabled, SessionAlreadyAvaila
 from services.selfservice.flows.flow import API, BROWSER, Flow
 from services.selfservice.flows.request import read_body, string_field, wants_json
 from shared import text
+from shared.errors import TooManyRequests
 from shared.service import Handler, Route
 
 if TYPE_CHECKING:
@@ -70,13 +71,18 @@ def address_flow_routes(kind: str, succeed: Succeed, *, refuse_sessions: bool) -
                 text.verification_already_completed() if kind == "verification" else text.recovery_already_completed()
             )
             return await c.engine.respond_invalid(request, flow)
-        if body.get("code"):
-            return await _redeem(c, request, flow, kind, "code", str(body["code"]), succeed)
-        address = string_field(body, "email")
-        if not address:
-            flow.ui.add_node_message("email", text.property_missing("email"))
-            return await c.engine.respond_invalid(request, flow)
-        await c.proof.send(flow, kind, strategy, address)
+        try:
+            await c.engine.limit(kind)
+            if body.get("code"):
+                return await _redeem(c, request, flow, kind, "code", str(body["code"]), succeed)
+            address = string_field(body, "email")
+            if not address:
+                flow.ui.add_node_message("email", text.property_missing("email"))
+                return await c.engine.respond_invalid(request, flow)
+            await c.engine.limit("code_send")
+            await c.proof.send(flow, kind, strategy, address)
+        except TooManyRequests as refused:
+            return await c.engine.respond_throttled(request, flow, refused)
         return show(c, request, flow)
 
     return [

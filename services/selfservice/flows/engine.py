@@ -28,7 +28,9 @@ from services.selfservice.flows.ui import input_node
 from shared import text
 from shared.clients.ports import IdentityClient, SessionClient
 from shared.cookies import CookieConfig, CookieSigner, clear_session_cookie, session_token, set_session_cookie
-from shared.errors import BadRequest, ServiceUnavailable
+from shared.errors import BadRequest, ServiceUnavailable, TooManyRequests
+from shared.http.client_ip import client_ip
+from shared.ratelimit.limits import ClientLimits
 from shared.storage.uow import UnitOfWorkFactory
 
 EXPIRED = {
@@ -50,6 +52,7 @@ class FlowEngine:
     identities: IdentityClient
     cookie: CookieConfig
     signer: CookieSigner | None
+    limits: ClientLimits
     # Runs the flow kind's `before` hooks on a new flow (the composition root wires the hook registry).
     before: Callable[[web.Request, Flow], Awaitable[None]] | None = None
 
@@ -154,6 +157,21 @@ class FlowEngine:
         if flow.type == API or wants_json(request):
             return web.json_response(flow.to_json(), status=400)
         return self.ui_redirect(flow)
+
+    async def limit(self, action: str) -> None:
+        """Counts one `action` (a flow submission, a code sent) for the client's IP; TooManyRequests
+        past its window."""
+        await self.limits.check_ip(action, client_ip.get())
+
+    async def respond_throttled(self, request: web.Request, flow: Flow, refused: TooManyRequests) -> web.StreamResponse:
+        """Too many attempts: the flow with a message saying when to retry, 429 with Retry-After for
+        JSON clients, the UI (which shows the message) for browsers."""
+        flow.ui.messages.append(text.too_many_requests(refused.retry_after))
+        response = await self.respond_invalid(request, flow)
+        if response.status == 400:
+            response.set_status(429)
+        response.headers["Retry-After"] = str(refused.retry_after)
+        return response
 
     async def replace_expired(self, request: web.Request, flow: Flow, replacement: Flow) -> web.StreamResponse:
         """A submission to an expired flow gets the stored `replacement`, as Kratos does (410 with its

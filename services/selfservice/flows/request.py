@@ -8,6 +8,7 @@ from aiohttp import web
 
 from shared.errors import BadRequest
 from shared.http.bodies import parse_json, unstorable_text
+from shared.http.client_ip import client_ip
 
 
 def wants_json(request: web.Request) -> bool:
@@ -77,8 +78,7 @@ def _put(target: dict[str, Any], path: list[str], value: Any) -> None:
 
 
 def device(request: web.Request) -> dict[str, Any]:
-    forwarded = request.headers.get("X-Forwarded-For", "")
-    ip = forwarded.split(",")[0].strip() if forwarded else request.remote
+    ip = client_ip.get() or request.remote  # X-Forwarded-For only from trusted proxies
     location = ", ".join(filter(None, (request.headers.get("Cf-Ipcity"), request.headers.get("Cf-Ipcountry"))))
     return {"ip_address": ip, "user_agent": request.headers.get("User-Agent"), "location": location or None}
 

@@ -13,6 +13,7 @@ from aiohttp import web
 from services.selfservice.flows.errors import FlowInvalid, RedirectBrowser, StepCompleted
 from services.selfservice.flows.flow import Flow
 from services.selfservice.flows.request import read_body
+from shared.errors import TooManyRequests
 from shared.text import Message
 
 if TYPE_CHECKING:
@@ -49,8 +50,11 @@ async def submit(
             flow.ui.messages.append(steps.completed())
             raise FlowInvalid()
         strategy = _pick(strategies, flow, steps.method_of(body), steps.no_strategy)
+        await c.engine.limit(steps.kind)
         outcome = await steps.act(strategy, flow, body)
         return await steps.complete(c, request, flow, outcome)
+    except TooManyRequests as refused:  # this client's window, or the password throttle
+        return await c.engine.respond_throttled(request, flow, refused)
     except StepCompleted:
         return await c.engine.respond_invalid(request, flow)  # Kratos answers the next screen with 400 too
     except RedirectBrowser as redirect:

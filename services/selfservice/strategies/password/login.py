@@ -11,6 +11,7 @@ from services.selfservice.flows.login.strategy import LoginOutcome
 from services.selfservice.flows.request import string_field
 from services.selfservice.flows.ui import input_node
 from shared import text
+from shared.http.client_ip import client_ip
 
 if TYPE_CHECKING:
     from services.selfservice.strategies.password.strategy import PasswordStrategy
@@ -60,7 +61,7 @@ async def authenticate(strategy: PasswordStrategy, flow: Flow, body: dict[str, A
         flow.ui.add_node_message(name, text.property_missing(name))
     if missing:
         raise FlowInvalid()
-    identity = await strategy.identities.verify_password(identifier, password)
+    identity = await strategy.identities.verify_password(identifier, password, client_ip.get())
     if identity is None:
         flow.ui.messages.append(text.invalid_credentials())
         raise FlowInvalid()

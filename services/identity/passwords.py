@@ -1,0 +1,79 @@
+"""Password verification, the identity service's security logic for password logins: the throttle
+reserves the attempt, a bounded number of checks per identifier hash at once, unknown identifiers
+are checked against a dummy hash (same cost, same answer: no enumeration), and an imported or
+outdated hash is replaced by one of the configured kind on success."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from services.identity.domain import CredentialType, Identity
+from services.identity.hashing import Hasher
+from services.identity.manager import IdentityManager
+from services.identity.schemas.normalize import graceful
+from services.identity.throttle import LoginThrottle
+
+# Concurrent checks of one identifier beyond this wait their turn: guesses at one account cannot
+# take every hashing thread, and the throttle sees each result before the next check starts.
+MAX_CHECKS_IN_FLIGHT = 2
+
+
+def new_dummy_password() -> str:
+    return secrets.token_urlsafe(24)
+
+
+class PasswordVerifier:
+    def __init__(self, manager: IdentityManager, hasher: Hasher, dummy_hash: str, throttle: LoginThrottle) -> None:
+        self._manager = manager
+        self._hasher = hasher
+        self._dummy_hash = dummy_hash
+        self._throttle = throttle
+        self._in_flight: dict[str, tuple[asyncio.Semaphore, int]] = {}
+
+    async def verify(self, identifier: str, password: str, client_ip: str | None = None) -> Identity | None:
+        """The identity whose password this is, or None; TooManyRequests while throttled."""
+        reservation = await self._throttle.reserve(identifier, client_ip)
+        if reservation.delay_seconds:
+            await asyncio.sleep(reservation.delay_seconds)
+        async with self._turn(reservation.identifier_key):
+            verified = await self._check(identifier, password)
+        if verified is not None:
+            await self._throttle.succeeded(reservation)
+        return verified
+
+    @asynccontextmanager
+    async def _turn(self, key: str) -> AsyncIterator[None]:
+        semaphore, users = self._in_flight.get(key) or (asyncio.Semaphore(MAX_CHECKS_IN_FLIGHT), 0)
+        self._in_flight[key] = (semaphore, users + 1)
+        try:
+            async with semaphore:
+                yield
+        finally:
+            semaphore, users = self._in_flight[key]
+            if users <= 1:
+                del self._in_flight[key]
+            else:
+                self._in_flight[key] = (semaphore, users - 1)
+
+    async def _check(self, identifier: str, password: str) -> Identity | None:
+        found = await self._find_password_holder(identifier)
+        credential = found.credentials.get(CredentialType.PASSWORD) if found else None
+        encoded = (credential.config.get("hashed_password") if credential else None) or self._dummy_hash
+        matches = await self._hasher.verify(password, encoded)
+        if not (found and credential and matches and encoded is not self._dummy_hash):
+            return None
+        if self._hasher.needs_rehash(encoded):
+            found = await self._manager.set_credential(found.id, CredentialType.PASSWORD, {"password": password})
+        return found
+
+    async def _find_password_holder(self, identifier: str) -> Identity | None:
+        trimmed = identifier.strip()
+        # As typed first: a look-alike that existed before identifiers were folded keeps its spelling.
+        for candidate in dict.fromkeys([trimmed, graceful(trimmed)]):
+            found = await self._manager.find_by_identifier(CredentialType.PASSWORD, candidate)
+            if found is not None:
+                return found
+        return None

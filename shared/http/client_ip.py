@@ -1,0 +1,68 @@
+"""Who the client is: the socket's peer, or, when that peer is a configured trusted proxy, the
+address the proxies say they forwarded for (finding 14 of the security review).
+
+`X-Forwarded-For` is read right to left, skipping trusted proxies: the first address that is not one
+is the client. A header from anyone else is ignored, so a client cannot choose the address that
+device records and per-IP limits see. `serve.public.trusted_proxies` lists addresses or networks
+(CIDR); the generated nginx config is one such proxy, and its address must be listed.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Awaitable, Callable, Iterable
+from contextvars import ContextVar
+
+from aiohttp import web
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+client_ip: ContextVar[str | None] = ContextVar("client_ip", default=None)
+
+
+class TrustedProxies:
+    def __init__(self, entries: Iterable[str] = ()) -> None:
+        self._networks: tuple[Network, ...] = tuple(ipaddress.ip_network(e.strip(), strict=False) for e in entries)
+
+    def __bool__(self) -> bool:
+        return bool(self._networks)
+
+    def trusts(self, address: str | None) -> bool:
+        try:
+            ip = ipaddress.ip_address((address or "").strip())
+        except ValueError:
+            return False
+        return any(ip in network for network in self._networks)
+
+    def client_of(self, request: web.Request) -> str | None:
+        peer = request.remote
+        if not self.trusts(peer):
+            return peer
+        hops = [h.strip() for v in request.headers.getall("X-Forwarded-For", []) for h in v.split(",")]
+        for hop in reversed(hops):
+            if not self.trusts(hop):
+                return hop if _is_address(hop) else peer
+        return hops[0] if hops and _is_address(hops[0]) else peer
+
+
+def _is_address(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
+def client_address(proxies: TrustedProxies) -> Callable[..., Awaitable[web.StreamResponse]]:
+    """Middleware: sets `client_ip` for the request (handlers and what they call read it there)."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        token = client_ip.set(proxies.client_of(request))
+        try:
+            return await handler(request)
+        finally:
+            client_ip.reset(token)
+
+    return middleware
