@@ -29,6 +29,7 @@ from sqlalchemy import Column, Float, Integer, MetaData, String, Table, case, in
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from services.identity.schemas.normalize import graceful
 from shared.errors import TooManyRequests
 from shared.storage.uow import UnitOfWorkFactory
 
@@ -57,12 +58,17 @@ class Reservation:
     delay_seconds: float  # past the ceiling, a client with no recent failure waits this long
 
 
+def _folded(identifier: str) -> str:
+    """Look-alike spellings of one identifier share their counts."""
+    return graceful(identifier.strip())
+
+
 def identifier_key(identifier: str) -> str:
-    return hashlib.sha256(b"identifier\0" + identifier.strip().lower().encode()).hexdigest()
+    return hashlib.sha256(b"identifier\0" + _folded(identifier).encode()).hexdigest()
 
 
 def pair_key(identifier: str, client_ip: str | None) -> str:
-    return hashlib.sha256(f"pair\0{identifier.strip().lower()}\0{client_ip or '-'}".encode()).hexdigest()
+    return hashlib.sha256(f"pair\0{_folded(identifier)}\0{client_ip or '-'}".encode()).hexdigest()
 
 
 def _retry_after(seconds: float) -> TooManyRequests:

@@ -2,15 +2,15 @@
 both engines compare alike. The old per-identifier counts are not carried over: they only slow
 guessing for at most 15 minutes, and their keys cannot tell the addresses apart.
 
-Revision ID: identity_0004
-Revises: identity_0003
+Revision ID: identity_0005
+Revises: identity_0004
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "identity_0004"
-down_revision = "identity_0003"
+revision = "identity_0005"
+down_revision = "identity_0004"
 branch_labels = None
 depends_on = None
 
