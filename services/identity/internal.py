@@ -57,21 +57,11 @@ class IdentityInternalApi(ServiceInfo):
         return self._view(await self._passwords.verify(identifier, password, client_ip))
 
     async def second_factor_attempt(self, identity_id: str, outcome: str) -> None:
-        """Second-factor codes count toward the same per-identifier throttle as passwords: a wrong TOTP
-        or backup code is a failure for each of the identity's identifiers (its id when it has none).
-        `outcome` is "check" (raises TooManyRequests while blocked), "failed" or "succeeded"."""
         try:
             identity = await self._manager.get(identity_id)
         except IdentityNotFound:
             return
-        keys = sorted({i for c in identity.credentials.values() for i in c.identifiers}) or [identity.id]
-        for key in keys:
-            if outcome == "check":
-                await self._throttle.check(key)
-            elif outcome == "failed":
-                await self._throttle.failed(key)
-            else:
-                await self._throttle.succeeded(key)
+        await self._passwords.second_factor_attempt(identity, outcome)
 
     async def get_credential(self, identity_id: str, credential_type: str) -> dict[str, Any] | None:
         try:

@@ -30,19 +30,30 @@ class PasswordVerifier:
         self._manager = manager
         self._hasher = hasher
         self._dummy_hash = dummy_hash
-        self._throttle = throttle
+        self.throttle = throttle
         self._in_flight: dict[str, tuple[asyncio.Semaphore, int]] = {}
 
     async def verify(self, identifier: str, password: str, client_ip: str | None = None) -> Identity | None:
         """The identity whose password this is, or None; TooManyRequests while throttled."""
-        reservation = await self._throttle.reserve(identifier, client_ip)
+        reservation = await self.throttle.reserve(identifier, client_ip)
         if reservation.delay_seconds:
             await asyncio.sleep(reservation.delay_seconds)
         async with self._turn(reservation.identifier_key):
             verified = await self._check(identifier, password)
         if verified is not None:
-            await self._throttle.succeeded(reservation)
+            await self.throttle.succeeded(reservation)
         return verified
+
+    async def second_factor_attempt(self, identity: Identity, outcome: str) -> None:
+        """Second-factor codes count toward the same throttle as passwords, on each of the identity's
+        identifiers (its id when it has none): "check" reserves the attempt (TooManyRequests while
+        refused), "succeeded" takes the count back, "failed" leaves it counted."""
+        keys = sorted({i for c in identity.credentials.values() for i in c.identifiers}) or [identity.id]
+        for key in keys:
+            if outcome == "check":
+                await self.throttle.reserve(key, None)
+            elif outcome == "succeeded":
+                await self.throttle.clear(key, None)
 
     @asynccontextmanager
     async def _turn(self, key: str) -> AsyncIterator[None]:

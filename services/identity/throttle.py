@@ -133,11 +133,15 @@ class LoginThrottle:
         return 0
 
     async def succeeded(self, reservation: Reservation) -> None:
+        await self._delete(reservation.identifier_key, reservation.pair_key)
+
+    async def clear(self, identifier: str, client_ip: str | None) -> None:
+        await self._delete(identifier_key(identifier), pair_key(identifier, client_ip))
+
+    async def _delete(self, *keys: str) -> None:
         t = self.table
         async with self.uow() as uow:
-            await uow.connection.execute(
-                t.delete().where(t.c.key_hash.in_([reservation.identifier_key, reservation.pair_key]))
-            )
+            await uow.connection.execute(t.delete().where(t.c.key_hash.in_(keys)))
             await uow.commit()
 
 
