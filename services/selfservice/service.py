@@ -32,6 +32,7 @@ from services.selfservice.flows.verification.verifier import Verifier
 from services.selfservice.hooks import HOOKS
 from services.selfservice.hooks.registry import HookRegistry
 from services.selfservice.hooks.web_hook_calls import WebHooks
+from services.selfservice.send_budget import SendBudget
 from services.selfservice.strategies import METHODS
 from services.selfservice.strategies.identifier_first.strategy import METHOD as IDENTIFIER_FIRST
 from services.selfservice.strategies.identifier_first.strategy import IdentifierFirstStrategy
@@ -108,7 +109,12 @@ def _pepper(settings: Any, config: SelfserviceConfig) -> str:
 
 
 def _proof(
-    settings: Any, config: SelfserviceConfig, uow: UnitOfWorkFactory, flows: FlowRepository, identities: Any
+    settings: Any,
+    config: SelfserviceConfig,
+    uow: UnitOfWorkFactory,
+    flows: FlowRepository,
+    identities: Any,
+    budget: SendBudget,
 ) -> AddressProof:
     pepper = _pepper(settings, config)
     lifespans = {
@@ -119,7 +125,7 @@ def _proof(
     notify = {
         k: bool(settings.get(f"selfservice.flows.{k}.notify_unknown_recipients")) for k in ("verification", "recovery")
     }
-    return AddressProof(uow, flows, OneTimeCodes(flows.t.codes, pepper), identities, lifespans, notify)
+    return AddressProof(uow, flows, OneTimeCodes(flows.t.codes, pepper), identities, lifespans, notify, budget)
 
 
 def _two_step_forms(methods: Methods, deps: Dependencies) -> None:
@@ -148,7 +154,16 @@ async def build(infra: Infrastructure, method_specs: Sequence[MethodSpec] = METH
         raise
     flows = FlowRepository(selfservice_tables(MetaData()))
     deps = Dependencies(
-        settings, config, identities, sessions, schemas, web_hooks, core.uow, flows, _pepper(settings, config)
+        settings,
+        config,
+        identities,
+        sessions,
+        schemas,
+        web_hooks,
+        core.uow,
+        flows,
+        _pepper(settings, config),
+        SendBudget(infra.limiter),
     )
     cookie = CookieConfig.session_cookie(settings)
     csrf = Csrf(
@@ -171,7 +186,7 @@ async def build(infra: Infrastructure, method_specs: Sequence[MethodSpec] = METH
     address_strategies = {
         kind: method for kind in ("verification", "recovery") if (method := methods.address_method(kind)) is not None
     }
-    proof = _proof(settings, config, core.uow, flows, identities)
+    proof = _proof(settings, config, core.uow, flows, identities, deps.send_budget)
     verifier = Verifier(AddressFlows(config, engine, address_strategies, proof))
     container = SelfserviceContainer(
         settings=settings,

@@ -152,3 +152,61 @@ def test_finding_11_look_alike_identifiers_are_one_account(warden: ThreadedWarde
         messages = answer["ui"].get("messages", []) + [m for n in answer["ui"]["nodes"] for m in n["messages"]]
         assert [m["id"] for m in messages] == [4000007], (variant, messages)  # the identifier exists
         assert _api_login(warden, variant)[0] == 200, variant  # and each spelling signs in to the one account
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def mail_warden(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[ThreadedWarden, str]]:
+    directory = tmp_path_factory.mktemp("mail")
+    flows = {"verification": {"enabled": True}, "recovery": {"enabled": True, "notify_unknown_recipients": True}}
+    with (
+        database(request.param, directory) as dsn,
+        running_warden(selfservice_settings(directory, dsn, flows=flows, methods={"code": {"enabled": True}})) as w,
+    ):
+        yield w, dsn
+
+
+def _messages_queued_to(dsn: str, address: str) -> int:
+    """`courier.message.requested` commands for `address` in selfservice's outbox: what will be mailed."""
+    from sqlalchemy import MetaData, select
+
+    from shared.storage.database import Database
+    from shared.storage.tables import outbox_table
+
+    async def count() -> int:
+        db = Database.from_dsn(dsn)
+        try:
+            table = outbox_table(MetaData(), "selfservice")
+            async with db.connect() as conn:
+                rows = (
+                    await conn.execute(select(table.c.data).where(table.c.type == "courier.message.requested"))
+                ).all()
+            return sum(1 for (data,) in rows if json.loads(data).get("recipient") == address)
+        finally:
+            await db.dispose()
+
+    import asyncio
+
+    return asyncio.run(count())
+
+
+def test_finding_7_mail_bombing_one_address_gets_a_bounded_number_of_messages(
+    mail_warden: tuple[ThreadedWarden, str],
+) -> None:
+    """Twenty recovery requests for one address queued twenty mails. Known and unknown addresses alike
+    get at most five per window, and every request still gets the same answer."""
+    warden, dsn = mail_warden
+    known = f"{unique('bombed')}@example.com"
+    create_identity(warden.admin_url, known)
+    unknown = f"{unique('nobody')}@example.com"
+    for address in (known, unknown):
+        for _ in range(20):
+            status, answer = post_raw(
+                api_flow(warden, "recovery"), json.dumps({"method": "code", "email": address}).encode()
+            )
+            assert status == 200 and answer["state"] == "sent_email", answer
+        assert _messages_queued_to(dsn, address) == 5, address
+    other = f"{unique('other')}@example.com"  # another address is not affected
+    post_raw(api_flow(warden, "recovery"), json.dumps({"method": "code", "email": other}).encode())
+    assert _messages_queued_to(dsn, other) == 1

@@ -19,6 +19,7 @@ from services.selfservice.flows.registration.strategy import RegistrationStrateg
 from services.selfservice.flows.settings.strategy import SettingsStrategy
 from services.selfservice.flows.verification.strategy import VerificationStrategy
 from services.selfservice.hooks.web_hook_calls import WebHooks
+from services.selfservice.send_budget import SendBudget
 from services.selfservice.traits import TraitSchemas
 from shared.clients.ports import IdentityClient, SessionClient
 from shared.errors import ConfigError, NotFound
@@ -39,6 +40,7 @@ class Dependencies:
     uow: UnitOfWorkFactory
     flows: FlowRepository
     pepper: str  # the key of the one-time codes' HMACs
+    send_budget: SendBudget  # how many messages one address may be sent
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from services.selfservice.codes import OneTimeCodes, Redeemed, courier_message
 from services.selfservice.flows.flow import Flow
 from services.selfservice.flows.persistence import FlowRepository
 from services.selfservice.flows.verification.strategy import AddressProofStrategy
+from services.selfservice.send_budget import SendBudget
 from services.selfservice.views import public_identity
 from shared.clients.ports import IdentityClient
 from shared.storage.uow import UnitOfWorkFactory
@@ -25,13 +26,15 @@ class AddressProof:
     identities: IdentityClient
     lifespans: dict[str, timedelta]  # by method: how long a code or link works
     notify_unknown: dict[str, bool]  # by flow kind: `notify_unknown_recipients`
+    budget: SendBudget  # messages per address (mail bombing)
 
     async def send(self, flow: Flow, kind: str, strategy: AddressProofStrategy, address: str) -> None:
         address = address.strip().lower()
         identity = await self.identities.find_by_address(kind, "email", address)
+        mail = await self.budget.spend(address)  # spent for unknown addresses too: the same work either way
         async with self.uow() as uow:
             if identity is not None:
-                await self._send_valid(uow, flow, kind, strategy, address, identity)
+                await self._send_valid(uow, flow, kind, strategy, address, identity, mail)
             else:
                 # The same writes as for a known address (a code nobody receives, that redeems to no
                 # one), so the answer's timing does not tell whether the address has an account.
@@ -45,7 +48,7 @@ class AddressProof:
                     identity_id=None,
                     lifespan=self.lifespans[strategy.method],
                 )
-                if self.notify_unknown.get(kind):
+                if mail and self.notify_unknown.get(kind):
                     uow.emit(
                         "courier.message.requested",
                         courier_message(strategy.template_type(kind, False), address, "email", To=address),
@@ -56,7 +59,14 @@ class AddressProof:
             await uow.commit()
 
     async def _send_valid(
-        self, uow: Any, flow: Flow, kind: str, strategy: AddressProofStrategy, address: str, identity: dict[str, Any]
+        self,
+        uow: Any,
+        flow: Flow,
+        kind: str,
+        strategy: AddressProofStrategy,
+        address: str,
+        identity: dict[str, Any],
+        mail: bool,
     ) -> None:
         lifespan = self.lifespans[strategy.method]
         secret = await self.codes.issue(
@@ -69,6 +79,8 @@ class AddressProof:
             identity_id=identity["id"],
             lifespan=lifespan,
         )
+        if not mail:
+            return
         uow.emit(
             "courier.message.requested",
             courier_message(

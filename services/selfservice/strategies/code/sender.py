@@ -26,6 +26,7 @@ from services.selfservice.codes import (
 from services.selfservice.config import written
 from services.selfservice.flows.flow import Flow
 from services.selfservice.flows.persistence import FlowRepository
+from services.selfservice.send_budget import SendBudget
 from services.selfservice.views import public_identity
 from shared import errors
 from shared.storage.uow import UnitOfWorkFactory
@@ -59,11 +60,14 @@ class CodeSender:
     flows: FlowRepository
     codes: OneTimeCodes
     lifespans: CodeLifespans
+    budget: SendBudget  # messages per address (mail bombing)
     resend_after: timedelta = RESEND_AFTER
     notify_unknown: bool = False
 
     @classmethod
-    def from_settings(cls, settings: Any, uow: UnitOfWorkFactory, flows: FlowRepository, pepper: str) -> CodeSender:
+    def from_settings(
+        cls, settings: Any, uow: UnitOfWorkFactory, flows: FlowRepository, pepper: str, budget: SendBudget
+    ) -> CodeSender:
         """`selfservice.methods.code.config`: `lifespan`, `max_submissions` (tries per flow, Kratos's
         default 5) and Warden's `notify_unknown_recipients` (a notice to an identifier without an
         account, as the recovery and verification flows have)."""
@@ -74,6 +78,7 @@ class CodeSender:
             flows,
             OneTimeCodes(flows.t.codes, pepper, max_attempts=int(config.get("max_submissions") or MAX_ATTEMPTS)),
             CodeLifespans(parse_duration(lifespan) if lifespan else None),
+            budget,
             notify_unknown=bool(config.get("notify_unknown_recipients")),
         )
 
@@ -109,6 +114,8 @@ class CodeSender:
                 ) from None
             for recipient, secret in zip(recipients, secrets, strict=True):
                 data: dict[str, Any] = {"To": recipient.address, "RequestURL": flow.request_url}
+                if not await self.budget.spend(recipient.address):
+                    continue  # the address had its share: the flow goes on as if it was sent
                 if not known:
                     if self.notify_unknown and recipient.via in ("email", "sms"):
                         uow.emit(

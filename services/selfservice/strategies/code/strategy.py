@@ -151,7 +151,7 @@ def _build(deps: Dependencies) -> CodeStrategy:
     mfa_enabled = bool(deps.settings.get("selfservice.methods.code.mfa_enabled"))
     if not (passwordless or mfa_enabled):
         return CodeStrategy(deps.config.public_base_url)
-    sender = CodeSender.from_settings(deps.settings, deps.uow, deps.flows, deps.pepper)
+    sender = CodeSender.from_settings(deps.settings, deps.uow, deps.flows, deps.pepper, deps.send_budget)
     two_step = deps.config.flows["registration"].style == PROFILE_FIRST
     args = (deps.config.public_base_url, deps.identities, deps.schemas, sender)
     if mfa_enabled:
