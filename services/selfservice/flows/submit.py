@@ -13,6 +13,7 @@ from aiohttp import web
 from services.selfservice.flows.errors import FlowInvalid, RedirectBrowser, StepCompleted
 from services.selfservice.flows.flow import Flow
 from services.selfservice.flows.request import read_body
+from services.selfservice.flows.settings.strategy import ClaimsSubmission
 from shared.errors import TooManyRequests
 from shared.text import Message
 
@@ -49,7 +50,7 @@ async def submit(
         if flow.state == "passed_challenge":
             flow.ui.messages.append(steps.completed())
             raise FlowInvalid()
-        strategy = _pick(strategies, flow, steps.method_of(body), steps.no_strategy)
+        strategy = _pick(strategies, flow, body, steps.method_of(body), steps.no_strategy)
         await c.engine.limit(steps.kind)
         outcome = await steps.act(strategy, flow, body)
         return await steps.complete(c, request, flow, outcome)
@@ -65,9 +66,14 @@ async def submit(
         return await c.engine.respond_invalid(request, flow)
 
 
-def _pick(strategies: Sequence[Any], flow: Flow, method: Any, no_strategy: Callable[[], Message]) -> Any:
+def _pick(
+    strategies: Sequence[Any], flow: Flow, body: dict[str, Any], method: Any, no_strategy: Callable[[], Message]
+) -> Any:
     for strategy in strategies:
-        if strategy.method == method:
+        # Some buttons carry no `method` (a social sign-in provider's): their method claims the body.
+        if strategy.method == method or (
+            not method and isinstance(strategy, ClaimsSubmission) and strategy.claims(body)
+        ):
             flow.active = strategy.method
             return strategy
     flow.ui.messages.append(no_strategy())

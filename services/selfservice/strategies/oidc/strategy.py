@@ -102,6 +102,10 @@ class OidcStrategy:
     def populate_registration(self, flow: Flow) -> None:
         self.buttons(flow, text.sign_up_with)
 
+    def claims(self, body: dict[str, Any]) -> bool:
+        """Kratos's provider buttons submit `provider` (or `link`/`unlink` in settings), no `method`."""
+        return any(body.get(name) for name in ("provider", "link", "unlink"))
+
     def title(self, provider_id: str) -> str:
         return self.providers[provider_id].config.title
 
