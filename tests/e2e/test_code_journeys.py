@@ -191,6 +191,20 @@ def test_a_browser_logs_in_by_code(stack: CodeStack) -> None:
     assert COOKIE in browser.cookies
 
 
+def test_a_single_page_app_logs_in_by_code(stack: CodeStack) -> None:
+    email = _email("spa-login")
+    create_identity(stack.warden.admin_url, email)
+    spa = stack.browser(json=True)
+    flow = spa.get("/self-service/login/browser").json()
+    csrf = _node(flow, "csrf_token")["attributes"]["value"]
+    sent = spa.post(flow["ui"]["action"], {"csrf_token": csrf, "method": "code", "identifier": email})
+    assert sent.status == 400 and sent.json()["state"] == "sent_email"
+    done = spa.post(flow["ui"]["action"], {"csrf_token": csrf, "method": "code", "code": stack.mailed_code(email)})
+    assert done.status == 200, done
+    assert done.json()["continue_with"] == [{"action": "redirect_browser_to", "redirect_browser_to": RETURN_URL}]
+    assert "session_token" not in done.json() and COOKIE in spa.cookies
+
+
 def test_a_code_has_five_tries_per_flow_and_a_resend_does_not_add_any(stack: CodeStack) -> None:
     email = _email("tries")
     create_identity(stack.warden.admin_url, email)

@@ -5,7 +5,12 @@ sends and redeems its codes, on top of `services/selfservice/codes.py`.
 A send writes the code's HMAC, the courier command and the flow's new state in one transaction.
 An address with no account gets the same writes (a stand-in code that redeems to no one) and no
 message, unless `notify_unknown_recipients` asks for a notice, so neither the answer nor its timing
-tells whether the address is known. Every new code of a flow waits `resend_after` after the last."""
+tells whether the address is known. Every new code of a flow waits `resend_after` after the last;
+that wait is read from the flow's own codes (the newest one's creation), under the same row lock
+that issues the next, so it holds under concurrency and without Redis.
+
+A second factor by code uses the same two calls: `send(flow, "login", [address], identity)` and
+`redeem(flow, "login", code)`, then checks that the redeemed identity is the session's."""
 
 from __future__ import annotations
 
