@@ -5,13 +5,16 @@ session (an attacker holding just the password must not be able to strip the sec
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from types import ModuleType
+from typing import Any, ClassVar
 from urllib.parse import urlencode
 
 from services.selfservice.codes import courier_message
 from services.selfservice.config import SelfserviceConfig
 from services.selfservice.flows.errors import FlowInvalid
 from services.selfservice.flows.flow import Flow
+from services.selfservice.flows.login.strategy import LoginOutcome
+from services.selfservice.flows.settings.strategy import SettingsContext
 from services.selfservice.strategies.registry import Dependencies
 from services.selfservice.views import public_identity
 from shared import text
@@ -71,6 +74,34 @@ class SecondFactorServices:
     async def completed(self, session: dict[str, Any], method: str) -> None:
         """Setting a factor up proves holding it: the session counts it (Kratos does the same)."""
         await self.sessions.add_authentication_method(session["id"], second_factor_method(method))
+
+
+class SecondFactorMethod:
+    """What TOTP and backup codes answer as login and settings methods, handed to their `login` and
+    `settings` modules (one per flow, as Kratos's files are). Every change needs a privileged session."""
+
+    login_steps: ClassVar[ModuleType]
+    settings_steps: ClassVar[ModuleType]
+
+    def populate_login(self, flow: Flow) -> None:
+        self.login_steps.populate(self, flow)
+
+    async def login(self, flow: Flow, body: dict[str, Any]) -> LoginOutcome:
+        outcome: LoginOutcome = await self.login_steps.authenticate(self, flow, body)
+        return outcome
+
+    def populate_settings(self, flow: Flow, identity: dict[str, Any]) -> None:
+        self.settings_steps.populate(self, flow, identity)
+
+    def claims(self, body: dict[str, Any]) -> bool:
+        return bool(self.settings_steps.claims(body))
+
+    def needs_privileged_session(self, body: dict[str, Any], identity: dict[str, Any]) -> bool:
+        return True
+
+    async def update_settings(self, flow: Flow, body: dict[str, Any], ctx: SettingsContext) -> dict[str, Any]:
+        updated: dict[str, Any] = await self.settings_steps.update(self, flow, body, ctx)
+        return updated
 
 
 def second_factor_services(deps: Dependencies) -> SecondFactorServices:

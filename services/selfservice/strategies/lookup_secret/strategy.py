@@ -4,14 +4,12 @@ second factor, stored only as keyed hashes."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from types import ModuleType
+from typing import Any, ClassVar
 
-from services.selfservice.flows.flow import Flow
-from services.selfservice.flows.login.strategy import LoginOutcome
-from services.selfservice.flows.settings.strategy import SettingsContext
 from services.selfservice.strategies.lookup_secret import login, settings
 from services.selfservice.strategies.lookup_secret.codes import CodeHasher
-from services.selfservice.strategies.mfa import SecondFactorServices, second_factor_services
+from services.selfservice.strategies.mfa import SecondFactorMethod, SecondFactorServices, second_factor_services
 from services.selfservice.strategies.registry import Dependencies, MethodSpec
 from shared.cipher import Cipher, cipher_from_settings
 
@@ -19,29 +17,13 @@ METHOD = "lookup_secret"
 
 
 @dataclass(frozen=True)
-class LookupSecretStrategy:
+class LookupSecretStrategy(SecondFactorMethod):
+    login_steps: ClassVar[ModuleType] = login
+    settings_steps: ClassVar[ModuleType] = settings
     services: SecondFactorServices
     hasher: CodeHasher
     cipher: Cipher  # seals codes shown but not yet confirmed, while they wait in the flow
     method: str = METHOD
-
-    def populate_login(self, flow: Flow) -> None:
-        login.populate(self, flow)
-
-    async def login(self, flow: Flow, body: dict[str, Any]) -> LoginOutcome:
-        return await login.authenticate(self, flow, body)
-
-    def populate_settings(self, flow: Flow, identity: dict[str, Any]) -> None:
-        settings.populate(self, flow, identity)
-
-    def claims(self, body: dict[str, Any]) -> bool:
-        return settings.claims(body)
-
-    def needs_privileged_session(self, body: dict[str, Any], identity: dict[str, Any]) -> bool:
-        return True
-
-    async def update_settings(self, flow: Flow, body: dict[str, Any], ctx: SettingsContext) -> dict[str, Any]:
-        return await settings.update(self, flow, body, ctx)
 
     async def stored_config(self, identity_id: str) -> dict[str, Any]:
         credential = await self.services.identities.get_credential(identity_id, METHOD)

@@ -79,7 +79,7 @@ async def update(strategy: TotpStrategy, flow: Flow, body: dict[str, Any], ctx: 
     return updated
 
 
-def unlinks(body: dict[str, Any]) -> bool:
+def claims(body: dict[str, Any]) -> bool:
     return _true(body.get("totp_unlink"))
 
 

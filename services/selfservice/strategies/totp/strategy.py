@@ -5,12 +5,10 @@ it as it gets it), and opened only to check a code."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from types import ModuleType
+from typing import ClassVar
 
-from services.selfservice.flows.flow import Flow
-from services.selfservice.flows.login.strategy import LoginOutcome
-from services.selfservice.flows.settings.strategy import SettingsContext
-from services.selfservice.strategies.mfa import SecondFactorServices, second_factor_services
+from services.selfservice.strategies.mfa import SecondFactorMethod, SecondFactorServices, second_factor_services
 from services.selfservice.strategies.registry import Dependencies, MethodSpec
 from services.selfservice.strategies.totp import login, settings
 from services.selfservice.strategies.totp.codes import issuer_default
@@ -22,31 +20,15 @@ METHOD = "totp"
 
 
 @dataclass(frozen=True)
-class TotpStrategy:
+class TotpStrategy(SecondFactorMethod):
+    login_steps: ClassVar[ModuleType] = login
+    settings_steps: ClassVar[ModuleType] = settings
     services: SecondFactorServices
     schemas: TraitSchemas
     cipher: Cipher
     steps: StepGuard
     issuer: str
     method: str = METHOD
-
-    def populate_login(self, flow: Flow) -> None:
-        login.populate(self, flow)
-
-    async def login(self, flow: Flow, body: dict[str, Any]) -> LoginOutcome:
-        return await login.authenticate(self, flow, body)
-
-    def populate_settings(self, flow: Flow, identity: dict[str, Any]) -> None:
-        settings.populate(self, flow, identity)
-
-    def claims(self, body: dict[str, Any]) -> bool:
-        return settings.unlinks(body)
-
-    def needs_privileged_session(self, body: dict[str, Any], identity: dict[str, Any]) -> bool:
-        return True
-
-    async def update_settings(self, flow: Flow, body: dict[str, Any], ctx: SettingsContext) -> dict[str, Any]:
-        return await settings.update(self, flow, body, ctx)
 
     # --- the stored secret -----------------------------------------------------------------------
     def seal(self, url: str) -> str:
