@@ -39,12 +39,15 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import ValidationError
+
 from services.courier.domain import EMAIL, SMS
 from services.courier.errors import InvalidCommand
 from services.courier.template_types import TEMPLATE_TYPES, go_fields
 from shared.bus.envelope import Envelope
+from shared.bus.events import COURIER_MESSAGE_REQUESTED
 
-MESSAGE_REQUESTED = "courier.message.requested"
+MESSAGE_REQUESTED = COURIER_MESSAGE_REQUESTED.name
 # Derives a message id from an envelope id that is not a UUID (the bus does not insist on one).
 _MESSAGE_NAMESPACE = uuid.UUID("6f1d7d0e-5c1b-4c55-9a53-8f3f6f0c6b2e")
 MAX_RECIPIENT_LENGTH = 255
@@ -60,22 +63,23 @@ class MessageRequest:
 
     @classmethod
     def from_envelope(cls, envelope: Envelope) -> MessageRequest:
-        data = envelope.data
-        template_type = data.get("template_type")
-        spec = TEMPLATE_TYPES.get(template_type) if isinstance(template_type, str) else None
+        try:
+            command = COURIER_MESSAGE_REQUESTED.parse(envelope.data)
+        except ValidationError as exc:
+            raise InvalidCommand(f"not a {MESSAGE_REQUESTED} command: {exc.errors()[0]['msg']}") from None
+        template_type = command.template_type
+        spec = TEMPLATE_TYPES.get(template_type)
         if spec is None:
             raise InvalidCommand(f"unknown template_type {template_type!r}")
-        recipient = _recipient(data.get("recipient"))
-        channel = data.get("channel") or (SMS if "@" not in recipient and spec.sms else EMAIL)
+        recipient = _recipient(command.recipient)
+        channel = command.channel or (SMS if "@" not in recipient and spec.sms else EMAIL)
         if channel not in (EMAIL, SMS):
             raise InvalidCommand(f"unknown channel {channel!r}")
         if channel == SMS and not spec.sms:
             raise InvalidCommand(f"template_type {template_type} has no SMS template")
         if channel == EMAIL and "@" not in recipient:
             raise InvalidCommand("an email recipient needs an address with @")
-        template_data = data.get("template_data") or {}
-        if not isinstance(template_data, dict):
-            raise InvalidCommand("template_data must be an object")
+        template_data = command.template_data
         return cls(
             _message_id(envelope.id), template_type, recipient, channel, {"To": recipient, **go_fields(template_data)}
         )

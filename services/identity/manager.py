@@ -16,6 +16,7 @@ from services.identity.domain import CredentialType, Identity, Metadata, State, 
 from services.identity.errors import IdentityNotFound, LastFirstFactor, MalformedBody
 from services.identity.persistence import IdentityRepository
 from services.identity.views import admin_view
+from shared.bus import events
 from shared.storage.uow import UnitOfWork, UnitOfWorkFactory
 
 FIRST_FACTORS = {
@@ -95,8 +96,10 @@ class IdentityManager:
         await self._repo.insert_many(uow.connection, identities)
         for identity in identities:
             uow.emit(
-                "identity.created",
-                {"identity_id": identity.id, "schema_id": identity.schema_id, "state": identity.state.value},
+                events.IDENTITY_CREATED,
+                events.IdentityCreated(
+                    identity_id=identity.id, schema_id=identity.schema_id, state=identity.state.value
+                ),
             )
 
     async def update(self, identity_id: str, given: IdentityInput) -> Identity:
@@ -137,7 +140,7 @@ class IdentityManager:
         async with self._uow() as uow:
             if not await self._repo.delete(uow.connection, identity_id):
                 raise IdentityNotFound()
-            uow.emit("identity.deleted", {"identity_id": identity_id})
+            uow.emit(events.IDENTITY_DELETED, events.IdentityDeleted(identity_id=identity_id))
             await uow.commit()
 
     async def delete_credential(self, identity_id: str, kind: str, identifier: str | None) -> None:
@@ -178,8 +181,8 @@ class IdentityManager:
             current = await self._require(uow, identity_id)
             if not await self._repo.swap_credential_config(uow.connection, identity_id, kind, expected, config):
                 return False
-            event = {"identity_id": identity_id, "changed": ["credentials"], "state": current.state.value}
-            uow.emit("identity.updated", event)
+            event = events.IdentityUpdated(identity_id=identity_id, changed=["credentials"], state=current.state.value)
+            uow.emit(events.IDENTITY_UPDATED, event)
             await uow.commit()
             return True
 
@@ -268,9 +271,14 @@ class IdentityManager:
         if changed:
             after = replace(after, updated_at=now())
             await self._repo.replace(uow.connection, after)
-            uow.emit("identity.updated", {"identity_id": after.id, "changed": changed, "state": after.state.value})
+            updated = events.IdentityUpdated(identity_id=after.id, changed=changed, state=after.state.value)
+            uow.emit(events.IDENTITY_UPDATED, updated)
             if "credentials" in changed:
-                uow.emit("identity.credentials.changed", {"identity_id": after.id, "types": sorted(after.credentials)})
+                types = sorted(after.credentials)
+                uow.emit(
+                    events.IDENTITY_CREDENTIALS_CHANGED,
+                    events.IdentityCredentialsChanged(identity_id=after.id, types=types),
+                )
             await uow.commit()
         return after
 

@@ -20,6 +20,8 @@ from typing import Any
 from sqlalchemy import Table, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from shared.bus.events import MessageRequested
+
 MAX_ATTEMPTS = 5
 CODE, LINK = "code", "link"
 
@@ -169,6 +171,8 @@ def _aware(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
-def courier_message(template_type: str, recipient: str, channel: str, **template_data: Any) -> dict[str, Any]:
-    """The `courier.message.requested` command's data (see services/courier/commands.py)."""
-    return {"template_type": template_type, "recipient": recipient, "channel": channel, "template_data": template_data}
+def courier_message(template_type: str, recipient: str, channel: str, **template_data: Any) -> MessageRequested:
+    """The `courier.message.requested` command (see services/courier/commands.py)."""
+    return MessageRequested(
+        template_type=template_type, recipient=recipient, channel=channel, template_data=template_data
+    )

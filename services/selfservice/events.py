@@ -9,8 +9,9 @@ from typing import Any
 from services.selfservice.flows.flow import Flow
 from services.selfservice.flows.persistence import FlowRepository
 from services.selfservice.hooks.registry import HookContext
+from shared.bus import events
+from shared.bus.events import EventType, FlowClosed, WebhookRequested
 from shared.storage.uow import UnitOfWorkFactory
-from shared.webhooks.command import WEBHOOK_REQUESTED
 
 
 class FlowEvents:
@@ -19,61 +20,64 @@ class FlowEvents:
         self._flows = flows
 
     async def login_succeeded(self, flow: Flow, ctx: HookContext) -> None:
-        await self._close(
+        session_id = (ctx.session or {}).get("id")
+        await self.closed(
             flow,
-            "selfservice.login.succeeded",
-            {
-                "identity_id": ctx.identity["id"],
-                "session_id": (ctx.session or {}).get("id"),
-                "method": ctx.method,
-            },
+            events.LOGIN_SUCCEEDED,
             ctx.deliveries,
+            identity_id=ctx.identity["id"],
+            session_id=session_id,
+            method=ctx.method,
         )
 
     async def login_failed(self, flow: Flow, method: Any) -> None:
         await self._close(
-            flow, "selfservice.login.failed", {"method": method if isinstance(method, str) else None}, save=False
+            flow, events.LOGIN_FAILED, (), {"method": method if isinstance(method, str) else None}, save=False
         )
 
     async def registration_succeeded(self, flow: Flow, ctx: HookContext) -> None:
-        await self._close(
+        session_id = (ctx.session or {}).get("id")
+        await self.closed(
             flow,
-            "selfservice.registration.succeeded",
-            {
-                "identity_id": ctx.identity["id"],
-                "session_id": (ctx.session or {}).get("id"),
-                "method": ctx.method,
-            },
+            events.REGISTRATION_SUCCEEDED,
             ctx.deliveries,
+            identity_id=ctx.identity["id"],
+            session_id=session_id,
+            method=ctx.method,
         )
 
     async def closed(
-        self, flow: Flow, event: str, data: dict[str, Any], deliveries: Sequence[dict[str, Any]] = ()
+        self,
+        flow: Flow,
+        event: EventType[Any],
+        deliveries: Sequence[WebhookRequested] = (),
+        **fields: Any,
     ) -> None:
-        """Saves a flow's final state with its event (verification, recovery, settings)."""
-        await self._close(flow, event, data, deliveries)
+        """Saves a flow's final state with its event (`fields`: the payload beyond the flow's id and type)."""
+        await self._close(flow, event, deliveries, fields)
 
-    async def requested(self, deliveries: Sequence[dict[str, Any]]) -> None:
+    async def requested(self, deliveries: Sequence[WebhookRequested]) -> None:
         """Web hook calls of a step that saves nothing of its own (a flow's `before` hooks)."""
         if deliveries:
             async with self._uow() as uow:
                 for delivery in deliveries:
-                    uow.emit(WEBHOOK_REQUESTED, delivery)
+                    uow.emit(events.COURIER_WEBHOOK_REQUESTED, delivery)
                 await uow.commit()
 
     async def _close(
         self,
         flow: Flow,
-        event: str,
-        data: dict[str, Any],
-        deliveries: Sequence[dict[str, Any]] = (),
+        event: EventType[FlowClosed],
+        deliveries: Sequence[WebhookRequested],
+        fields: dict[str, Any],
         save: bool = True,
     ) -> None:
         """The flow's final state, its event and its web hook calls commit together or not at all."""
+        payload = event.payload(flow_id=flow.id, flow_type=flow.type, **fields)
         async with self._uow() as uow:
             if save:
                 await self._flows.save(uow.connection, flow)
-            uow.emit(event, {"flow_id": flow.id, "flow_type": flow.type, **data})
+            uow.emit(event, payload)
             for delivery in deliveries:
-                uow.emit(WEBHOOK_REQUESTED, delivery)
+                uow.emit(events.COURIER_WEBHOOK_REQUESTED, delivery)
             await uow.commit()

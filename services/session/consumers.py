@@ -7,6 +7,7 @@ from sqlalchemy import Table
 
 from services.session.manager import SessionManager
 from shared.bus.envelope import Envelope
+from shared.bus.events import IDENTITY_DELETED, IDENTITY_UPDATED
 from shared.bus.inbox import idempotent
 from shared.bus.ports import Subscription
 from shared.storage.uow import UnitOfWork, UnitOfWorkFactory
@@ -18,12 +19,11 @@ def identity_changes(
     manager: SessionManager, uow: UnitOfWorkFactory, processed: Table, max_deliveries: int
 ) -> Subscription:
     async def work(unit: UnitOfWork, envelope: Envelope) -> None:
-        identity_id = envelope.data.get("identity_id")
-        if not identity_id:
-            return
-        stale = await manager.forget_identity(unit, identity_id, deleted=envelope.type == "identity.deleted")
+        deleted = envelope.type == IDENTITY_DELETED.name
+        event = (IDENTITY_DELETED if deleted else IDENTITY_UPDATED).parse(envelope.data)
+        stale = await manager.forget_identity(unit, event.identity_id, deleted=deleted)
         # Dropped before the commit: the cache is never the truth, so a miss now only costs a read.
         await manager.drop_cached(stale)
 
     handler = idempotent(uow, processed, QUEUE, work)
-    return Subscription(QUEUE, ["identity.updated", "identity.deleted"], handler, max_deliveries)
+    return Subscription(QUEUE, [IDENTITY_UPDATED.name, IDENTITY_DELETED.name], handler, max_deliveries)

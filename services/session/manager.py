@@ -16,6 +16,7 @@ from services.session.persistence import SessionRepository
 from services.session.tokens import new_token, token_hash
 from services.session.views import public_identity, session_view
 from shared.aal import AAL2, available_aal
+from shared.bus import events
 from shared.clients.ports import IdentityClient
 from shared.storage.uow import UnitOfWork, UnitOfWorkFactory
 
@@ -49,13 +50,10 @@ class SessionManager:
         async with self._uow() as uow:
             await self._repo.insert(uow.connection, session)
             uow.emit(
-                "session.issued",
-                {
-                    "session_id": session.id,
-                    "identity_id": identity_id,
-                    "aal": session.aal,
-                    "methods": [m.method for m in methods],
-                },
+                events.SESSION_ISSUED,
+                events.SessionIssued(
+                    session_id=session.id, identity_id=identity_id, aal=session.aal, methods=[m.method for m in methods]
+                ),
             )
             await uow.commit()
         return session, token
@@ -167,4 +165,6 @@ class SessionManager:
     @staticmethod
     def _emit_revoked(uow: UnitOfWork, sessions: Sequence[Session]) -> None:
         for session in sessions:
-            uow.emit("session.revoked", {"session_id": session.id, "identity_id": session.identity_id})
+            uow.emit(
+                events.SESSION_REVOKED, events.SessionRevoked(session_id=session.id, identity_id=session.identity_id)
+            )

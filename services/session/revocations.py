@@ -24,10 +24,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from shared.bus.envelope import Envelope
+from shared.bus.events import IDENTITY_DELETED, IDENTITY_UPDATED, SESSION_REVOKED
 from shared.bus.ports import Subscription
 
-REVOKED = "session.revoked"
-IDENTITY_EVENTS = ("identity.updated", "identity.deleted")
+REVOKED = SESSION_REVOKED.name
+IDENTITY_EVENTS = (IDENTITY_UPDATED.name, IDENTITY_DELETED.name)
 # Revocations a watcher may have waiting; one that falls further behind is ended, not skipped.
 MAX_PENDING = 1000
 

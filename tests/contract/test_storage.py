@@ -55,13 +55,13 @@ async def test_unit_of_work_commits_events_with_the_change_and_rolls_back_both(d
     uow = UnitOfWorkFactory(database, Outbox(table), "identity")
 
     async with uow() as work:
-        work.emit("identity.created", {"id": "a"})
+        work.emit_raw("identity.created", {"id": "a"})
         await work.commit()
     async with uow() as work:
-        work.emit("identity.created", {"id": "b"})  # left without commit: rolled back
+        work.emit_raw("identity.created", {"id": "b"})  # left without commit: rolled back
     with pytest.raises(RuntimeError):
         async with uow() as work:
-            work.emit("identity.created", {"id": "c"})
+            work.emit_raw("identity.created", {"id": "c"})
             raise RuntimeError("the change failed")
 
     assert await _outbox_count(database, table) == 1

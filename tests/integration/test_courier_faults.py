@@ -143,7 +143,7 @@ async def _commit_to_outbox(dsn: str, envelopes: list[Any]) -> None:
     try:
         for envelope in envelopes:
             async with factory() as uow:
-                uow.emit(envelope.type, envelope.data)
+                uow.emit_raw(envelope.type, envelope.data)
                 await uow.commit()
     finally:
         await database.dispose()

@@ -6,5 +6,5 @@ that lists them). Self-service decides *that* a call is made and renders its bod
 transaction; the courier makes sure it arrives. Putting delivery in self-service would give that
 service a second retry loop and a second table of sends, and the event sink (which listens to every
 service's events) would sit in a flow service that has nothing to do with most of them. No service
-imports another: the `courier.webhook.requested` command (shared/webhooks/command.py) is the contract.
+imports another: the `courier.webhook.requested` command (shared/bus/events.py) is the contract.
 """

@@ -18,10 +18,10 @@ from services.courier.webhooks.config import EventSubscription
 from services.courier.webhooks.domain import EVENT, WEB_HOOK, Delivery
 from services.courier.webhooks.persistence import DeliveryRepository
 from shared.bus.envelope import Envelope
+from shared.bus.events import COURIER_WEBHOOK_REQUESTED
 from shared.bus.inbox import idempotent
 from shared.bus.ports import Subscription
 from shared.storage.uow import UnitOfWork, UnitOfWorkFactory
-from shared.webhooks.command import WEBHOOK_REQUESTED, WebhookRequest
 
 WEBHOOKS_QUEUE = "courier.webhooks"
 EVENT_SINK_QUEUE = "courier.event_sink"
@@ -37,13 +37,13 @@ def webhook_requests(
     queued: Callable[[], None],
 ) -> Subscription:
     async def work(unit: UnitOfWork, envelope: Envelope) -> None:
-        request = WebhookRequest.from_data(envelope.data)
+        request = COURIER_WEBHOOK_REQUESTED.parse(envelope.data)
         await repository.add(
             unit.connection,
             Delivery(envelope.id, WEB_HOOK, request.config_key, request.url, request.method, request.body),
         )
 
-    return _subscription(WEBHOOKS_QUEUE, [WEBHOOK_REQUESTED], uow, processed, work, max_deliveries, queued)
+    return _subscription(WEBHOOKS_QUEUE, [COURIER_WEBHOOK_REQUESTED.name], uow, processed, work, max_deliveries, queued)
 
 
 def event_sink(

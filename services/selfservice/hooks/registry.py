@@ -16,6 +16,7 @@ from aiohttp import web
 
 from services.selfservice.flows.errors import FlowInvalid
 from services.selfservice.flows.flow import Flow
+from shared.bus.events import WebhookRequested
 from shared.errors import BadRequest
 
 log = logging.getLogger(__name__)
@@ -31,8 +32,8 @@ class HookContext:
     session_token: str | None = None
     continue_with: list[dict[str, Any]] = field(default_factory=list)
     verification_flows: list[dict[str, Any]] = field(default_factory=list)  # show_verification_ui items
-    # Calls for reliable delivery (shared.webhooks.command), committed with the flow's final state.
-    deliveries: list[dict[str, Any]] = field(default_factory=list)
+    # Calls for reliable delivery (`courier.webhook.requested`), committed with the flow's final state.
+    deliveries: list[WebhookRequested] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

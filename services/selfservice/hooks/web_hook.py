@@ -27,8 +27,8 @@ import aiohttp
 from services.selfservice.hooks.registry import Hook, HookContext
 from services.selfservice.hooks.web_hook_answer import WebHookFailed, WebHookTimedOut, apply_answer
 from services.selfservice.hooks.web_hook_calls import WebHooks, WebHookSpec
+from shared.bus.events import WebhookRequested
 from shared.jsonnet import JsonnetError
-from shared.webhooks.command import WebhookRequest
 
 log = logging.getLogger(__name__)
 CANCEL = "RUNTIME ERROR: cancel"  # `error "cancel"` in the template, as _jsonnet reports it
@@ -48,7 +48,9 @@ def web_hook(deps: Any, config: dict[str, Any]) -> Hook:
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:  # a remote template that cannot be fetched
             return _failed(spec, f"the body template could not be fetched: {exc!r}")
         if spec.ignore:
-            ctx.deliveries.append(WebhookRequest(spec.key, spec.url, spec.method, document).to_data())
+            ctx.deliveries.append(
+                WebhookRequested(config_key=spec.key, url=spec.url, method=spec.method, body=document)
+            )
             return
         try:
             answer = await hooks.call(spec, document)
@@ -96,4 +98,4 @@ def _failed(spec: WebHookSpec, reason: str) -> None:
 def _retry(spec: WebHookSpec, document: str | None, ctx: HookContext, reason: str) -> None:
     """A plain hook whose call failed: delivered later, with the flow's commit, like a fire-and-forget one."""
     log.warning("web hook %s %s; it will be delivered in the background", spec.name, reason)
-    ctx.deliveries.append(WebhookRequest(spec.key, spec.url, spec.method, document).to_data())
+    ctx.deliveries.append(WebhookRequested(config_key=spec.key, url=spec.url, method=spec.method, body=document))

@@ -19,6 +19,7 @@ from services.selfservice.strategies.registry import Dependencies
 from services.selfservice.views import public_identity
 from shared import text
 from shared.aal import AAL2, Aal2Required
+from shared.bus.events import COURIER_MESSAGE_REQUESTED
 from shared.clients.ports import IdentityClient, SessionClient
 from shared.storage.uow import UnitOfWorkFactory
 
@@ -68,7 +69,7 @@ class SecondFactorServices:
                     Identity=public_identity(identity),
                     MethodName=METHOD_NAMES.get(method, method),
                 )
-                uow.emit("courier.message.requested", data)
+                uow.emit(COURIER_MESSAGE_REQUESTED, data)
             await uow.commit()
 
     async def completed(self, session: dict[str, Any], method: str) -> None:

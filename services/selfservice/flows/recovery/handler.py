@@ -17,6 +17,7 @@ from services.selfservice.flows.request import device, wants_json
 from services.selfservice.flows.settings.handler import new_settings_flow
 from services.selfservice.hooks.registry import HookContext
 from shared import text
+from shared.bus import events
 
 if TYPE_CHECKING:
     from services.selfservice.service import SelfserviceContainer
@@ -48,9 +49,7 @@ async def recovered(
     except FlowInvalid:
         return await c.engine.respond_invalid(request, flow)
     flow.state = "passed_challenge"
-    await c.events.closed(
-        flow, "selfservice.recovery.succeeded", {"identity_id": identity["id"], "method": method}, hooked.deliveries
-    )
+    await c.events.closed(flow, events.RECOVERY_SUCCEEDED, hooked.deliveries, identity_id=identity["id"], method=method)
     if flow.type == API:
         # The token is in this answer only, never stored with the flow (anyone may fetch a flow by id).
         continue_with = [

@@ -23,6 +23,8 @@ from services.selfservice.flows.settings.strategy import ClaimsSubmission, Setti
 from services.selfservice.hooks.registry import HookContext
 from services.selfservice.views import public_identity
 from shared import aal, text
+from shared.bus import events
+from shared.bus.events import WebhookRequested
 from shared.service import Handler, Route
 from shared.units import parse_duration
 
@@ -123,7 +125,7 @@ async def settings_succeeded(
     method: str,
     identity: dict[str, Any],
     ctx: SettingsContext,
-    deliveries: list[dict[str, Any]],
+    deliveries: list[WebhookRequested],
 ) -> web.StreamResponse:
     flow.state, flow.active = "success", method
     flow.fields["identity"] = public_identity(identity)
@@ -132,9 +134,7 @@ async def settings_succeeded(
         flow.fields["continue_with"] = ctx.continue_with
     flow.ui.messages.append(text.settings_saved())
     flow.ui.reset_secrets()
-    await c.events.closed(
-        flow, "selfservice.settings.succeeded", {"identity_id": identity["id"], "method": method}, deliveries
-    )
+    await c.events.closed(flow, events.SETTINGS_SUCCEEDED, deliveries, identity_id=identity["id"], method=method)
     if flow.type == API or wants_json(request):
         return web.json_response(flow.to_json())
     if flow.return_to:

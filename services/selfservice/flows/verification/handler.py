@@ -14,6 +14,7 @@ from services.selfservice.flows.flow import API, Flow
 from services.selfservice.flows.request import wants_json
 from services.selfservice.hooks.registry import HookContext
 from shared import text
+from shared.bus import events
 
 if TYPE_CHECKING:
     from services.selfservice.service import SelfserviceContainer
@@ -33,7 +34,7 @@ async def verified(c: SelfserviceContainer, request: web.Request, flow: Flow, re
     except FlowInvalid:
         return await c.engine.respond_invalid(request, flow)
     await c.events.closed(
-        flow, "selfservice.verification.succeeded", {"identity_id": (identity or {}).get("id")}, hooked.deliveries
+        flow, events.VERIFICATION_SUCCEEDED, hooked.deliveries, identity_id=(identity or {}).get("id")
     )
     if request.method == "GET" and not wants_json(request):  # a link followed from a mail, in a browser
         if flow.type == API:  # signed up in an app, opened the mail on the phone: show the result page

@@ -14,6 +14,7 @@ from services.selfservice.flows.persistence import FlowRepository
 from services.selfservice.flows.verification.strategy import AddressProofStrategy
 from services.selfservice.send_budget import SendBudget
 from services.selfservice.views import public_identity
+from shared.bus.events import COURIER_MESSAGE_REQUESTED
 from shared.clients.ports import IdentityClient
 from shared.storage.uow import UnitOfWorkFactory
 
@@ -50,7 +51,7 @@ class AddressProof:
                 )
                 if mail and self.notify_unknown.get(kind):
                     uow.emit(
-                        "courier.message.requested",
+                        COURIER_MESSAGE_REQUESTED,
                         courier_message(strategy.template_type(kind, False), address, "email", To=address),
                     )
             strategy.after_sending(flow, kind, address)
@@ -82,7 +83,7 @@ class AddressProof:
         if not mail:
             return
         uow.emit(
-            "courier.message.requested",
+            COURIER_MESSAGE_REQUESTED,
             courier_message(
                 strategy.template_type(kind, True),
                 address,

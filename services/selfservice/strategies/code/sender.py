@@ -34,6 +34,7 @@ from services.selfservice.flows.persistence import FlowRepository
 from services.selfservice.send_budget import SendBudget
 from services.selfservice.views import public_identity
 from shared import errors
+from shared.bus.events import COURIER_MESSAGE_REQUESTED
 from shared.storage.uow import UnitOfWorkFactory
 from shared.units import parse_duration
 
@@ -124,7 +125,7 @@ class CodeSender:
                 if not known:
                     if self.notify_unknown and recipient.via in ("email", "sms"):
                         uow.emit(
-                            "courier.message.requested",
+                            COURIER_MESSAGE_REQUESTED,
                             courier_message(f"{kind}_code_invalid", recipient.address, recipient.via, **data),
                         )
                     continue
@@ -133,9 +134,7 @@ class CodeSender:
                     data["Identity"] = public_identity(identity)
                 if traits is not None:
                     data["Traits"] = traits
-                uow.emit(
-                    "courier.message.requested", courier_message(template, recipient.address, recipient.via, **data)
-                )
+                uow.emit(COURIER_MESSAGE_REQUESTED, courier_message(template, recipient.address, recipient.via, **data))
             await self.flows.save(uow.connection, flow)
             await uow.commit()
 
