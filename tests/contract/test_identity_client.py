@@ -1,5 +1,6 @@
-"""The `IdentityClient` contract every adapter keeps: the internal-HTTP one (another process's view)
-and the in-process one (the all-in-one's), against one running Warden on SQLite. Only the calls the
+"""The `IdentityClient` contract every adapter keeps: the internal-HTTP one (another process's view),
+the in-process one (the all-in-one's), both against one running Warden on SQLite, and the in-memory
+fake the unit tests use (tests/fakes.py). Only the calls the
 self-service methods lean on for credentials: find an identity by (credential type, identifier) for
 any type, and read and write one credential."""
 
@@ -16,6 +17,7 @@ from shared import errors
 from shared.clients.http import InternalHttp
 from shared.clients.identity import HttpIdentityClient
 from tests.factories import ThreadedWarden, running_warden, settings_for
+from tests.fakes import FakeIdentityClient
 
 TOKEN = "identity-client-contract-token"
 
@@ -39,8 +41,11 @@ def warden(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadedWarden]
         yield running
 
 
-@pytest.fixture(params=["http", "in_process"])
+@pytest.fixture(params=["http", "in_process", "fake"])
 def client(request: pytest.FixtureRequest, warden: ThreadedWarden) -> Iterator[Sync]:
+    if request.param == "fake":
+        yield Sync(warden, FakeIdentityClient())
+        return
     if request.param == "in_process":
         yield Sync(warden, warden.process.internal_api("identity"))
         return
