@@ -11,6 +11,7 @@ from services.selfservice.flows.flow import Flow
 from services.selfservice.flows.login.strategy import LoginOutcome
 from services.selfservice.flows.registration.strategy import RegistrationOutcome
 from services.selfservice.flows.ui import input_node
+from services.selfservice.strategies.address import AddressMethod
 from services.selfservice.strategies.code import login, mfa, registration
 from services.selfservice.strategies.code.sender import CodeSender
 from services.selfservice.strategies.mfa import SecondFactorServices, second_factor_services
@@ -21,23 +22,9 @@ from shared import text
 from shared.clients.ports import IdentityClient
 
 
-class CodeStrategy:
+class CodeStrategy(AddressMethod):
     method = "code"
-
-    def __init__(self, public_base_url: str) -> None:
-        self._base = public_base_url.rstrip("/")
-
-    def populate_recovery(self, flow: Flow) -> None:
-        self._populate(flow)
-
-    def populate_verification(self, flow: Flow) -> None:
-        self._populate(flow)
-
-    def _populate(self, flow: Flow) -> None:
-        flow.ui.add(
-            input_node("code", "email", "email", required=True, autocomplete="email", label=text.label_email()),
-            input_node("code", "method", "submit", value="code", label=text.label_continue()),
-        )
+    submit_label = text.label_continue
 
     def after_sending(self, flow: Flow, kind: str, address: str) -> None:
         flow.ui.nodes = [n for n in flow.ui.nodes if n.name == "csrf_token"]

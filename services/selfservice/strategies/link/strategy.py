@@ -6,28 +6,14 @@ from typing import Any
 from urllib.parse import urlencode
 
 from services.selfservice.flows.flow import Flow
-from services.selfservice.flows.ui import input_node
+from services.selfservice.strategies.address import AddressMethod
 from services.selfservice.strategies.registry import Dependencies, MethodSpec
 from shared import text
 
 
-class LinkStrategy:
+class LinkStrategy(AddressMethod):
     method = "link"
-
-    def __init__(self, public_base_url: str) -> None:
-        self._base = public_base_url.rstrip("/")
-
-    def populate_recovery(self, flow: Flow) -> None:
-        self._populate(flow)
-
-    def populate_verification(self, flow: Flow) -> None:
-        self._populate(flow)
-
-    def _populate(self, flow: Flow) -> None:
-        flow.ui.add(
-            input_node("link", "email", "email", required=True, autocomplete="email", label=text.label_email()),
-            input_node("link", "method", "submit", value="link", label=text.label_submit()),
-        )
+    submit_label = text.label_submit
 
     def after_sending(self, flow: Flow, kind: str, address: str) -> None:
         flow.ui.set_value("email", address)
