@@ -23,6 +23,7 @@ from shared import errors
 
 # Credential types whose identifiers are derived (from the traits, or from the providers in the config).
 DERIVED = {"password", "webauthn", "code", "oidc", "saml"}
+FIRST_FACTORS = {"password", "oidc", "saml", "code", "passkey", "webauthn"}
 
 
 def _now() -> str:
@@ -181,10 +182,24 @@ class FakeIdentityClient:
         credential["config"] = copy.deepcopy(config)
         return True
 
-    async def remove_credential(self, identity_id: str, credential_type: str) -> dict[str, Any]:
+    async def remove_credential(
+        self, identity_id: str, credential_type: str, identifier: str | None = None
+    ) -> dict[str, Any]:
         stored = self._require(identity_id)
-        if stored.credentials.pop(credential_type, None) is None:
+        credential = stored.credentials.get(credential_type)
+        if credential is None or (identifier is not None and identifier not in credential["identifiers"]):
             raise errors.NotFound("Unable to locate the resource")
+        if identifier is not None and credential_type in ("oidc", "saml"):
+            providers = [
+                p
+                for p in credential["config"].get("providers") or []
+                if f"{p['provider']}:{p['subject']}" != identifier
+            ]
+            self._set(stored, credential_type, {**credential["config"], "providers": providers}, None)
+        else:
+            del stored.credentials[credential_type]
+        if not FIRST_FACTORS & {k for k, c in stored.credentials.items() if c["identifiers"]}:
+            raise errors.BadRequest("You cannot remove the last first factor of an identity.")
         return self._save(stored)
 
     async def second_factor_attempt(self, identity_id: str, outcome: str) -> None:
