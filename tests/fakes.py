@@ -159,7 +159,9 @@ class FakeIdentityClient:
         assert view is not None
         return view
 
-    async def verify_password(self, identifier: str, password: str) -> dict[str, Any] | None:
+    async def verify_password(
+        self, identifier: str, password: str, client_ip: str | None = None
+    ) -> dict[str, Any] | None:
         found = await self.find_by_credential_identifier("password", identifier.strip().lower())
         stored = self._by_id.get(found["id"]) if found else None
         encoded = stored.credentials["password"]["config"].get("hashed_password", "") if stored else ""

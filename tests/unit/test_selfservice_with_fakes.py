@@ -59,6 +59,7 @@ def _deps(config: SelfserviceConfig, settings: _Settings | None = None) -> Depen
         uow=None,  # type: ignore[arg-type]  (only passwordless code writes codes)
         flows=None,  # type: ignore[arg-type]
         pepper="",
+        send_budget=None,  # type: ignore[arg-type]  (only what sends codes spends it)
     )
 
 
