@@ -12,6 +12,8 @@ from services.identity.api import admin, schemas
 from services.identity.grpc_api import SERVICE_NAME as IDENTITY_GRPC
 from services.identity.grpc_api import IdentityApi, identity_service
 from services.identity.hashing import Hasher, hasher_config_from, validate_imported_hash
+from services.identity.hashing.hasher import default_workers
+from services.identity.hashing.queue import WAITING_PER_SLOT, HashingQueue
 from services.identity.internal import ROUTES as INTERNAL_ROUTES
 from services.identity.internal import IdentityInternalApi
 from services.identity.manager import IdentityManager
@@ -47,7 +49,8 @@ async def build(infra: Infrastructure) -> ServiceRuntime:
     manager = IdentityManager(core.uow, repository, registry, hasher, validate_imported_hash)
     dummy = await hasher.hash(new_dummy_password())
     throttle = LoginThrottle(core.uow, throttle_table(MetaData()))
-    passwords = PasswordVerifier(manager, hasher, dummy, throttle)
+    slots = default_workers(hasher.config)
+    passwords = PasswordVerifier(manager, hasher, dummy, throttle, HashingQueue(slots, WAITING_PER_SLOT * slots))
     internal = IdentityInternalApi(manager, passwords, registry.schema_url)
     container = IdentityContainer(
         uow=core.uow, schemas=registry, manager=manager, internal=internal, cipher=cipher_from_settings(settings)

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 
 import aiohttp
 
 from shared import errors
+from shared.http.budget import DEADLINE_HEADER, budget
 
 log = logging.getLogger(__name__)
 
@@ -51,13 +53,19 @@ class InternalHttp:
                 await asyncio.sleep(self._backoff * 2 ** (attempt - 1))
         raise AssertionError("unreachable")
 
+    def _deadline(self) -> str:
+        """When the callee may stop working for us: our own timeout, or sooner if our caller's is."""
+        ours = time.time() + (self._timeout.total or 0)
+        inherited = budget.get().deadline
+        return f"{min(ours, inherited) if inherited is not None else ours:.3f}"
+
     async def _once(self, method: str, path: str, body: Any) -> Any:
         try:
             async with self._session.request(
                 method,
                 self._base + path,
                 json=body,
-                headers={INTERNAL_TOKEN_HEADER: self._token},
+                headers={INTERNAL_TOKEN_HEADER: self._token, DEADLINE_HEADER: self._deadline()},
                 timeout=self._timeout,
             ) as response:
                 if response.status >= 500:  # often a proxy's HTML page (nginx's 502), never our JSON to read

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from shared.http.budget import request_budget
 from shared.http.client_ip import TrustedProxies, client_address
 from shared.http.metrics import HttpMetrics
 from shared.http.middleware import internal_guard, render_errors, request_context
@@ -43,7 +44,12 @@ def create_app(
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     trusted_proxies: TrustedProxies | None = None,
 ) -> web.Application:
-    middlewares = [request_context(port, metrics), client_address(trusted_proxies or TrustedProxies()), render_errors]
+    middlewares = [
+        request_context(port, metrics),
+        client_address(trusted_proxies or TrustedProxies()),
+        request_budget,
+        render_errors,
+    ]
     if port == "admin":  # the internal API lives on the admin port only
         middlewares.append(internal_guard(internal_token))
     app = web.Application(middlewares=middlewares, client_max_size=max_body_bytes)
