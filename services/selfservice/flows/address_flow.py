@@ -57,12 +57,9 @@ def address_flow_routes(kind: str, succeed: Succeed, *, refuse_sessions: bool) -
                 # Recovery codes are typed, never followed: a link carrying one would let an attacker
                 # sign a victim's browser into the attacker's account.
                 return c.engine.ui_redirect(flow)
-            method, secret = (
-                ("link", request.query["token"])
-                if "token" in request.query
-                else ("code", request.query.get("code", ""))
-            )
-            return await _redeem(c, request, flow, kind, method, secret, succeed)
+            if "token" not in request.query:
+                return await _prefill_code(c, flow, request.query.get("code", ""))
+            return await _redeem(c, request, flow, kind, "link", request.query["token"], succeed)
         body = await read_body(request)
         c.engine.check_submission(request, flow, body)
         flow.ui.clear_messages()
@@ -136,6 +133,18 @@ async def _redeem(
         flow.ui.messages.append(INVALID[(kind, method)]())
         return await c.engine.respond_invalid(request, flow)
     return await succeed(c, request, flow, redeemed)
+
+
+async def _prefill_code(c: SelfserviceContainer, flow: Flow, code: str) -> web.StreamResponse:
+    """A verification code link followed from a mail is not a submission (Kratos's `handleLinkClick`):
+    the code is filled into the flow and the browser sent to the UI, where the user submits it. Mail
+    scanners and link prefetchers that GET every link verify nothing."""
+    if code and flow.state != "passed_challenge" and flow.ui.find("code") is not None:
+        flow.ui.set_value("code", code[:64])
+        async with c.engine.uow() as uow:
+            await c.engine.flows.save(uow.connection, flow)
+            await uow.commit()
+    return c.engine.ui_redirect(flow)  # API flows too: the link opens in a browser
 
 
 def show(c: SelfserviceContainer, request: web.Request, flow: Flow) -> web.StreamResponse:

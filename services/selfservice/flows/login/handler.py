@@ -74,8 +74,24 @@ async def new_login_flow(
             strategy.populate_login(flow)
     if fields["refresh"]:
         flow.ui.messages.append(text.login_refresh_requested())
+        if flow.internal.get("identity_id"):
+            await _identifier_of_the_session(c, flow)
     await c.engine.insert(flow)
     return flow
+
+
+async def _identifier_of_the_session(c: SelfserviceContainer, flow: Flow) -> None:
+    """A refresh login knows who signs in: Kratos (`GuessForcedLoginIdentifier`) puts the session's
+    identifier in a hidden, filled field and asks only for the secret."""
+    node = flow.ui.find("identifier")
+    identity = await c.engine.identities.get_identity(flow.internal["identity_id"]) if node else None
+    credentials = (identity or {}).get("credentials") or {}
+    identifiers = [i for kind in ("password", "code") for i in (credentials.get(kind) or {}).get("identifiers") or []]
+    if node is None or not identifiers:
+        return
+    node.attributes.update(type="hidden", value=identifiers[0], required=False)
+    node.attributes.pop("autocomplete", None)
+    node.meta.pop("label", None)
 
 
 async def _renew(c: SelfserviceContainer, request: web.Request, old: Flow) -> Flow:

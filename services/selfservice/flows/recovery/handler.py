@@ -14,7 +14,7 @@ from services.selfservice.flows.engine import see_other
 from services.selfservice.flows.errors import BrowserLocationChangeRequired, FlowInvalid
 from services.selfservice.flows.flow import API, Flow
 from services.selfservice.flows.request import device, wants_json
-from services.selfservice.flows.settings.handler import new_settings_flow
+from services.selfservice.flows.settings.handler import new_settings_flow, privileged_session_max_age
 from services.selfservice.hooks.registry import HookContext
 from shared import text
 from shared.bus import events
@@ -40,7 +40,10 @@ async def recovered(
         identity["id"], [{"method": method, "aal": "aal1"}], device(request), identity
     )
     settings = await new_settings_flow(c, request, flow.type, identity, issued["session"])
-    settings.ui.messages.append(text.recovery_successful(settings.expires_at, settings.issued_at))
+    # Kratos counts the minutes left in the privileged session, not the settings flow's lifespan.
+    settings.ui.messages.append(
+        text.recovery_successful(settings.issued_at + privileged_session_max_age(c), settings.issued_at)
+    )
     await _save(c, settings)
     settings_url = f"{c.config.flows['settings'].ui_url}?{urlencode({'flow': settings.id})}"
     hooked = HookContext(request, flow, identity, method, session=issued["session"])

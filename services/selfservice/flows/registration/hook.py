@@ -62,10 +62,19 @@ def _answer(c: SelfserviceContainer, request: web.Request, flow: Flow, ctx: Hook
             body["continue_with"] = continue_with
         response: web.StreamResponse = web.json_response(body)
     else:
-        response = see_other(flow.return_to or c.config.after_return_url("registration", ctx.method))
+        response = see_other(
+            _verification_ui(ctx) or flow.return_to or c.config.after_return_url("registration", ctx.method)
+        )
     if ctx.session_token and flow.type != API:
         c.engine.with_session_cookie(response, ctx.session_token, ctx.session or {})
     return response
+
+
+def _verification_ui(ctx: HookContext) -> str | None:
+    """With `show_verification_ui`, a browser goes to the verification flow whose code was mailed
+    (Kratos's hook sets it as the flow's return URL), so the code works on the page the user sees."""
+    shown = [item for item in ctx.continue_with if item.get("action") == "show_verification_ui"]
+    return str(shown[0]["flow"]["url"]) if shown else None
 
 
 async def _create(c: SelfserviceContainer, ctx: HookContext, body: dict[str, Any]) -> dict[str, Any]:

@@ -3,7 +3,7 @@ or password; changes that matter need a recent sign-in (a privileged session).""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from services.selfservice.service import SelfserviceContainer
 
 KIND = "settings"
+PENDING = "pending_change"  # flow.internal key: the change waiting for a re-authentication
 
 
 async def new_settings_flow(
@@ -91,6 +92,36 @@ async def submit(c: SelfserviceContainer, request: web.Request) -> web.StreamRes
         return await c.engine.replace_expired(request, flow, replacement=fresh)
     body = await read_body(request)
     c.engine.check_submission(request, flow, body)
+    return await _apply(c, request, flow, session, identity, body)
+
+
+async def resume(c: SelfserviceContainer, request: web.Request) -> web.StreamResponse:
+    """`GET /self-service/settings?flow=`, where a re-authentication returns: the change that needed
+    it, kept with the flow (Kratos's continuity container), is applied now, so the user does not type
+    it again. Only the browser the flow belongs to (its CSRF cookie), signed in as the flow's identity
+    and now privileged, resumes it; anything else lands on the settings UI."""
+    flow = await c.engine.load(request.query.get("flow"), KIND)
+    session = await _session(c, request)
+    if session["identity"]["id"] != flow.internal.get("identity_id"):
+        raise IdentityMismatch()
+    if flow.is_browser:
+        c.engine.csrf.check_cookie(request, flow.csrf_token)
+    pending = flow.internal.pop(PENDING, None)
+    if not pending or flow.expired() or not _privileged(c, session):
+        return c.engine.ui_redirect(flow)
+    identity = await c.engine.identities.get_identity(session["identity"]["id"])
+    _require_aal(c, session, identity, _settings_ui_url(c, flow))
+    return await _apply(c, request, flow, session, identity, pending)
+
+
+async def _apply(
+    c: SelfserviceContainer,
+    request: web.Request,
+    flow: Flow,
+    session: dict[str, Any],
+    identity: dict[str, Any],
+    body: dict[str, Any],
+) -> web.StreamResponse:
     flow.transient_payload = body.get("transient_payload")
     flow.ui.clear_messages()
     strategy = _strategy_for(c.methods.settings, body)
@@ -98,6 +129,13 @@ async def submit(c: SelfserviceContainer, request: web.Request) -> web.StreamRes
         flow.ui.messages.append(text.no_settings_strategy())
         return await c.engine.respond_invalid(request, flow)
     if strategy.needs_privileged_session(body, identity) and not _privileged(c, session):
+        if flow.is_browser:
+            # Kept server-side with the flow (never in its JSON) until the re-authenticated browser
+            # returns, as Kratos's continuity container keeps it; resuming removes it.
+            flow.internal[PENDING] = {k: v for k, v in body.items() if k != "csrf_token"}
+            async with c.engine.uow() as uow:
+                await c.engine.flows.save(uow.connection, flow)
+                await uow.commit()
         raise RefreshRequired(_refresh_url(c, flow))
     ctx = SettingsContext(request, session, identity, c.verifier)
     # Interrupting web hooks may refuse the change; they see the identity as it is now (changes
@@ -166,8 +204,14 @@ async def _show_form(c: SelfserviceContainer, request: web.Request, flow: Flow) 
     return c.engine.ui_redirect(flow)
 
 
+def privileged_session_max_age(c: SelfserviceContainer) -> timedelta:
+    """How long after signing in a session may make changes that matter (and a recovered user has to
+    set a new password, as the recovery message says)."""
+    return parse_duration(c.settings.get("selfservice.flows.settings.privileged_session_max_age") or "1h")
+
+
 def _privileged(c: SelfserviceContainer, session: dict[str, Any]) -> bool:
-    max_age = parse_duration(c.settings.get("selfservice.flows.settings.privileged_session_max_age") or "1h")
+    max_age = privileged_session_max_age(c)
     authenticated = datetime.fromisoformat(str(session["authenticated_at"]).replace("Z", "+00:00"))
     return now() - authenticated <= max_age
 
@@ -187,7 +231,9 @@ def _settings_ui_url(c: SelfserviceContainer, flow: Flow) -> str:
 
 
 def _refresh_url(c: SelfserviceContainer, flow: Flow) -> str:
-    return _login_url(c, {"refresh": "true", "return_to": _settings_ui_url(c, flow)})
+    """Kratos returns a re-authenticated browser to the settings endpoint, which resumes the change."""
+    resume_url = f"{c.config.public_base_url.rstrip('/')}/self-service/settings?{urlencode({'flow': flow.id})}"
+    return _login_url(c, {"refresh": "true", "return_to": resume_url if flow.is_browser else _settings_ui_url(c, flow)})
 
 
 def _login_url(c: SelfserviceContainer, query: dict[str, str]) -> str:
@@ -205,4 +251,5 @@ ROUTES: list[Route[SelfserviceContainer]] = [
     Route("public", "GET", "/self-service/settings/api", _init(API)),
     Route("public", "GET", "/self-service/settings/flows", get_flow),
     Route("public", "POST", "/self-service/settings", submit),
+    Route("public", "GET", "/self-service/settings", resume),
 ]

@@ -12,6 +12,7 @@ from services.selfservice.flows.engine import see_other
 from services.selfservice.flows.errors import FlowInvalid
 from services.selfservice.flows.flow import API, Flow
 from services.selfservice.flows.request import wants_json
+from services.selfservice.flows.ui import Node
 from services.selfservice.hooks.registry import HookContext
 from shared import text
 from shared.bus import events
@@ -28,6 +29,16 @@ async def verified(c: SelfserviceContainer, request: web.Request, flow: Flow, re
     flow.ui.clear_messages()
     flow.ui.nodes = [n for n in flow.ui.nodes if n.name == "csrf_token"]
     flow.ui.messages.append(text.email_verified())
+    # Kratos's way forward from a finished verification: a link to return_to or the default return URL.
+    continue_to = flow.return_to or c.config.after_return_url(KIND)
+    flow.ui.add(
+        Node(
+            redeemed.method,
+            {"id": "continue", "href": continue_to, "title": text.label_continue().to_json()},
+            "a",
+            meta={"label": text.label_continue()},
+        )
+    )
     hooked = HookContext(request, flow, identity or {}, redeemed.method)
     try:  # after the effect, as in Kratos: a refusing hook fails the answer, not the verification
         await c.hooks.run_all(KIND, "after", hooked)

@@ -10,7 +10,8 @@ from services.selfservice.flows.flow import Flow
 from services.selfservice.flows.registration.strategy import KEPT_TRAITS, RegistrationOutcome
 from services.selfservice.flows.request import string_field
 from services.selfservice.flows.ui import input_node
-from shared import text
+from services.selfservice.traits import trait_errors
+from shared import errors, text
 
 if TYPE_CHECKING:
     from services.selfservice.strategies.password.strategy import PasswordStrategy
@@ -39,6 +40,13 @@ async def register(strategy: PasswordStrategy, flow: Flow, body: dict[str, Any])
     if not password:
         flow.ui.add_node_message("password", text.property_missing("password"))
         raise FlowInvalid()
+    # Kratos's order (`validateCredentials`): the traits against the schema first, then the policy,
+    # so an invalid email and a short password show the email's error.
+    try:
+        await strategy.identities.validate_identity({"schema_id": strategy.schemas.default_id, "traits": traits})
+    except errors.BadRequest as exc:
+        trait_errors(flow, exc)
+        raise FlowInvalid() from None
     identifiers = strategy.schemas.identifier_values("password", traits) if isinstance(traits, dict) else []
     if (violation := strategy.policy.check(password, identifiers)) is not None:
         flow.ui.add_node_message("password", violation)
