@@ -14,7 +14,7 @@ from services.selfservice.flows.persistence import FlowRepository
 from services.selfservice.flows.verification.strategy import AddressProofStrategy
 from services.selfservice.send_budget import SendBudget
 from services.selfservice.views import public_identity
-from shared.bus.events import COURIER_MESSAGE_REQUESTED
+from shared.bus.events import COURIER_MESSAGE_REQUESTED, MessageRequested
 from shared.clients.ports import IdentityClient
 from shared.storage.uow import UnitOfWorkFactory
 
@@ -33,66 +33,51 @@ class AddressProof:
         address = address.strip().lower()
         identity = await self.identities.find_by_address(kind, "email", address)
         mail = await self.budget.spend(address)  # spent for unknown addresses too: the same work either way
+        lifespan = self.lifespans[strategy.method]
         async with self.uow() as uow:
-            if identity is not None:
-                await self._send_valid(uow, flow, kind, strategy, address, identity, mail)
-            else:
-                # The same writes as for a known address (a code nobody receives, that redeems to no
-                # one), so the answer's timing does not tell whether the address has an account.
-                await self.codes.issue(
-                    uow.connection,
-                    flow_id=flow.id,
-                    kind=kind,
-                    method=strategy.method,
-                    address=address,
-                    via="email",
-                    identity_id=None,
-                    lifespan=self.lifespans[strategy.method],
-                )
-                if mail and self.notify_unknown.get(kind):
-                    uow.emit(
-                        COURIER_MESSAGE_REQUESTED,
-                        courier_message(strategy.template_type(kind, False), address, "email", To=address),
-                    )
+            # An unknown address gets the same writes as a known one (a code nobody receives, that
+            # redeems to no one), so the answer's timing does not tell whether the address has an account.
+            secret = await self.codes.issue(
+                uow.connection,
+                flow_id=flow.id,
+                kind=kind,
+                method=strategy.method,
+                address=address,
+                via="email",
+                identity_id=identity["id"] if identity is not None else None,
+                lifespan=lifespan,
+            )
+            message = self._message(flow, kind, strategy, address, identity, secret, lifespan)
+            if mail and message is not None:
+                uow.emit(COURIER_MESSAGE_REQUESTED, message)
             strategy.after_sending(flow, kind, address)
             flow.state = "sent_email"
             await self.flows.save(uow.connection, flow)
             await uow.commit()
 
-    async def _send_valid(
+    def _message(
         self,
-        uow: Any,
         flow: Flow,
         kind: str,
         strategy: AddressProofStrategy,
         address: str,
-        identity: dict[str, Any],
-        mail: bool,
-    ) -> None:
-        lifespan = self.lifespans[strategy.method]
-        secret = await self.codes.issue(
-            uow.connection,
-            flow_id=flow.id,
-            kind=kind,
-            method=strategy.method,
-            address=address,
-            via="email",
-            identity_id=identity["id"],
-            lifespan=lifespan,
-        )
-        if not mail:
-            return
-        uow.emit(
-            COURIER_MESSAGE_REQUESTED,
-            courier_message(
-                strategy.template_type(kind, True),
-                address,
-                "email",
-                To=address,
-                Identity=public_identity(identity),
-                ExpiresInMinutes=int(lifespan.total_seconds() // 60),
-                **strategy.template_data(flow, kind, secret),
-            ),
+        identity: dict[str, Any] | None,
+        secret: str,
+        lifespan: timedelta,
+    ) -> MessageRequested | None:
+        """The code or link for a known address; for an unknown one, a notice if the config asks."""
+        if identity is None:
+            if not self.notify_unknown.get(kind):
+                return None
+            return courier_message(strategy.template_type(kind, False), address, "email", To=address)
+        return courier_message(
+            strategy.template_type(kind, True),
+            address,
+            "email",
+            To=address,
+            Identity=public_identity(identity),
+            ExpiresInMinutes=int(lifespan.total_seconds() // 60),
+            **strategy.template_data(flow, kind, secret),
         )
 
     async def redeem(self, flow: Flow, kind: str, method: str, secret: str) -> Redeemed | None:
