@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 
 from services.identity.domain import CredentialType, Identity
 from services.identity.hashing import Hasher
-from services.identity.hashing.queue import HashingQueue, Overloaded
+from services.identity.hashing.queue import HashingQueue
 from services.identity.manager import IdentityManager
 from services.identity.schemas.normalize import graceful
 from services.identity.throttle import LoginThrottle
@@ -39,13 +39,12 @@ class PasswordVerifier:
 
     async def verify(self, identifier: str, password: str, client_ip: str | None = None) -> Identity | None:
         """The identity whose password this is, or None; TooManyRequests while throttled."""
-        if not self._queue.admits(client_ip):
-            raise Overloaded()  # before anything is counted: a flood is refused in a millisecond
-        reservation = await self.throttle.reserve(identifier, client_ip)
-        if reservation.delay_seconds:
-            await asyncio.sleep(reservation.delay_seconds)
-        async with self._turn(reservation.identifier_key):
-            verified = await self._queue.run(client_ip, lambda: self._check(identifier, password))
+        async with self._queue.admitted(client_ip):  # a flood is refused here, before any write or hash
+            reservation = await self.throttle.reserve(identifier, client_ip)
+            if reservation.delay_seconds:
+                await asyncio.sleep(reservation.delay_seconds)
+            async with self._turn(reservation.identifier_key):
+                verified = await self._queue.run(client_ip, lambda: self._check(identifier, password))
         if verified is not None:
             await self.throttle.succeeded(reservation)
         return verified

@@ -1,9 +1,10 @@
 """The queue in front of the hashing threads (finding 6 of the security review: 157 garbage logins
 pushed a real user's login from 0.33 s to 20 s, and abandoned requests kept the threads busy).
 
-- Bounded: past `max_waiting` waiting checks (or half of it from one client) a client that already
-  has checks waiting is refused at once (503, Retry-After), so a flood costs the flooder a fast
-  refusal, not everyone a long wait; a client with none waiting always gets in line.
+- Bounded: past `max_waiting` checks in progress (or half of it from one client) a client that
+  already has checks in progress is refused at once (503, Retry-After), before its check costs a
+  database write or a hash, so a flood costs the flooder a fast refusal, not everyone a long wait;
+  a client with none in progress always gets in line.
 - Fair: waiting checks are queued per client and served round-robin, so one client's flood waits
   behind itself and another client's login takes the next free thread.
 - Never for nobody: when a check's turn comes, it is dropped if its caller has gone or its deadline
@@ -13,8 +14,9 @@ pushed a real user's login from 0.33 s to 20 s, and abandoned requests kept the 
 from __future__ import annotations
 
 import asyncio
-from collections import OrderedDict, deque
-from collections.abc import Awaitable, Callable
+from collections import Counter, OrderedDict, deque
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import TypeVar
 
 from shared.errors import ServiceUnavailable
@@ -41,12 +43,24 @@ class HashingQueue:
         self._running = 0
         self._waiting: OrderedDict[str, deque[asyncio.Future[None]]] = OrderedDict()
         self._count = 0
+        self._pending: Counter[str] = Counter()
 
-    def admits(self, client: str | None) -> bool:
-        """A client with nothing waiting is always let in line (a flood cannot shut others out); one
-        already waiting is refused past its share or when the queue is full."""
-        mine = len(self._waiting.get(client or "-", ()))
-        return mine == 0 or (mine < self._max_per_client and self._count < self._max_waiting)
+    @asynccontextmanager
+    async def admitted(self, client: str | None) -> AsyncIterator[None]:
+        """The whole check, from its first database read: a client with nothing in progress is always
+        let in (a flood cannot shut others out); one with checks in progress is refused at once past
+        its share or when the queue is full, before it costs a write or a hash."""
+        key = client or "-"
+        mine = self._pending[key]
+        if mine and (mine >= self._max_per_client or sum(self._pending.values()) >= self._max_waiting):
+            raise Overloaded()
+        self._pending[key] += 1
+        try:
+            yield
+        finally:
+            self._pending[key] -= 1
+            if not self._pending[key]:
+                del self._pending[key]
 
     async def run(self, client: str | None, work: Callable[[], Awaitable[T]]) -> T:
         """Runs `work` when a slot is free and it is this client's turn; Overloaded when too many wait."""
@@ -64,8 +78,6 @@ class HashingQueue:
             self._next()
 
     async def _wait_turn(self, client: str) -> None:
-        if not self.admits(client):
-            raise Overloaded()
         turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiting.setdefault(client, deque()).append(turn)
         self._count += 1
