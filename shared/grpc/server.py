@@ -53,6 +53,7 @@ class GrpcConfig:
     cert: str | None = None
     key: str | None = None
     client_ca: str | None = None
+    configured: bool = False  # serve.grpc is in the config: someone expects the port open
 
     @classmethod
     def from_settings(cls, settings: Any) -> GrpcConfig:
@@ -65,6 +66,7 @@ class GrpcConfig:
             cert=get("serve.grpc.tls.cert"),
             key=get("serve.grpc.tls.key"),
             client_ca=get("serve.grpc.tls.client_ca"),
+            configured="grpc" in (settings.raw.get("serve") or {}),
         )
 
     def closed_because(self) -> str | None:
@@ -103,7 +105,10 @@ class GrpcServer:
         """Opens the port; False (and a log line) when the config leaves it closed."""
         reason = self._config.closed_because()
         if reason:
-            log.warning("the gRPC port stays closed: %s", reason)
+            # The development default has no internal token: a closed port is expected there.
+            log.log(
+                logging.WARNING if self._config.configured else logging.INFO, "the gRPC port stays closed: %s", reason
+            )
             return False
         guard = [] if self._config.auth == "mtls" else [TokenGuard(self._config.token)]
         server = grpc.aio.server(

@@ -30,6 +30,7 @@ from tests.gateway_helpers import (
 
 AUTH = (("authorization", f"Bearer {INTERNAL_TOKEN}"),)
 WAIT = 10.0  # a hung call fails the test instead of hanging it
+STREAM_WAIT = 60.0  # a watch stream's whole life: it spans sign-ins and logouts on a busy machine
 
 
 @pytest.fixture(scope="module")
@@ -120,7 +121,7 @@ def test_a_logout_reaches_a_revocation_watcher(warden: ThreadedWarden, sessions:
     token, session = sign_in(warden.admin_url, identity)
     other_token, _ = sign_in(warden.admin_url, create_identity(warden.admin_url))
     stream = sessions.WatchRevocations(
-        session_pb2.WatchRevocationsRequest(identity_id=identity), metadata=AUTH, timeout=WAIT
+        session_pb2.WatchRevocationsRequest(identity_id=identity), metadata=AUTH, timeout=STREAM_WAIT
     )
     stream.initial_metadata()  # subscribed
     log_out(warden.public_url, other_token)  # another identity's: filtered out
@@ -277,7 +278,7 @@ def test_a_revocation_in_one_process_reaches_a_watcher_of_another(
         with grpc.insecure_channel(f"127.0.0.1:{watched.process.grpc_port}") as channel:
             stub = session_pb2_grpc.SessionServiceStub(channel)
             assert stub.Check(session_pb2.CheckRequest(token=token), metadata=AUTH, timeout=WAIT).session.id
-            stream = stub.WatchRevocations(session_pb2.WatchRevocationsRequest(), metadata=AUTH, timeout=WAIT)
+            stream = stub.WatchRevocations(session_pb2.WatchRevocationsRequest(), metadata=AUTH, timeout=STREAM_WAIT)
             stream.initial_metadata()
             log_out(other.public_url, token)
             revocation = next(stream)
