@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from services.identity.domain import Credential, CredentialType, now
 from services.identity.errors import MalformedBody, UnknownHashFormat
+from shared.cipher import Cipher
 
 PASSWORD_VERSION = 1  # Kratos's current password credential version
 
@@ -30,6 +31,7 @@ async def import_credentials(
     existing: dict[str, Credential],
     hasher: PasswordHasher,
     validate_hash: ImportedHashValidator,
+    cipher: Cipher,
 ) -> dict[str, Credential]:
     credentials = dict(existing)
     for kind, body in (raw or {}).items():
@@ -42,8 +44,9 @@ async def import_credentials(
             credentials[kind] = await _password(config, existing.get(kind), hasher, validate_hash)
         elif kind in (CredentialType.OIDC, CredentialType.SAML):
             credentials[kind] = _federated(kind, config, existing.get(kind))
+        elif kind == CredentialType.TOTP:
+            credentials[kind] = _replaced(kind, _sealed_totp(config, cipher), existing.get(kind))
         elif kind in (
-            CredentialType.TOTP,
             CredentialType.LOOKUP_SECRET,
             CredentialType.WEBAUTHN,
             CredentialType.PASSKEY,
@@ -87,6 +90,15 @@ def _federated(kind: str, config: dict[str, Any], current: Credential | None) ->
     identifiers = tuple(f"{p['provider']}:{p['subject']}" for p in providers)
     credential = _replaced(kind, {**config, "providers": providers}, current)
     return replace(credential, identifiers=identifiers)
+
+
+def _sealed_totp(config: dict[str, Any], cipher: Cipher) -> dict[str, Any]:
+    """An imported `totp_url` in clear is encrypted with `secrets.cipher` (when set) before it is
+    stored; one self-service already sealed is kept as it is."""
+    url = config.get("totp_url")
+    if isinstance(url, str) and url.startswith("otpauth://"):
+        return {**config, "totp_url": cipher.encrypt(url)}
+    return config
 
 
 def _replaced(kind: str, config: dict[str, Any], current: Credential | None, version: int = 0) -> Credential:

@@ -17,6 +17,7 @@ from services.identity.errors import IdentityNotFound, LastFirstFactor, Malforme
 from services.identity.persistence import IdentityRepository
 from services.identity.views import admin_view
 from shared.bus import events
+from shared.cipher import Cipher
 from shared.storage.uow import UnitOfWork, UnitOfWorkFactory
 
 FIRST_FACTORS = {
@@ -63,8 +64,10 @@ class IdentityManager:
         schemas: Any,
         hasher: PasswordHasher,
         validate_hash: ImportedHashValidator,
+        cipher: Cipher,  # encrypts imported TOTP secrets at rest
     ) -> None:
         self._uow = uow
+        self._cipher = cipher
         self._repo = repository
         self._schemas = schemas
         self._hasher = hasher
@@ -73,7 +76,7 @@ class IdentityManager:
     async def prepare_new(self, given: IdentityInput) -> Identity:
         """Validates and builds a new identity without storing it (batch import stores many at once)."""
         schema_id = given.schema_id or self._schemas.default_id
-        credentials = await import_credentials(given.credentials, {}, self._hasher, self._validate_hash)
+        credentials = await import_credentials(given.credentials, {}, self._hasher, self._validate_hash, self._cipher)
         identity = Identity(
             schema_id=schema_id,
             traits=given.traits,
@@ -106,7 +109,7 @@ class IdentityManager:
         async with self._uow() as uow:
             current = await self._require(uow, identity_id)
             credentials = await import_credentials(
-                given.credentials, current.credentials, self._hasher, self._validate_hash
+                given.credentials, current.credentials, self._hasher, self._validate_hash, self._cipher
             )
             changed = replace(
                 current,
@@ -167,7 +170,7 @@ class IdentityManager:
         async with self._uow() as uow:
             current = await self._require(uow, identity_id)
             credentials = await import_credentials(
-                {kind: {"config": config}}, current.credentials, self._hasher, self._validate_hash
+                {kind: {"config": config}}, current.credentials, self._hasher, self._validate_hash, self._cipher
             )
             if identifiers is not None:
                 credentials[kind] = with_identifiers(credentials[kind], identifiers)

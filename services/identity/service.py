@@ -46,15 +46,14 @@ async def build(infra: Infrastructure) -> ServiceRuntime:
     registry = SchemaRegistry.from_settings(settings)
     hasher = Hasher(hasher_config_from(settings.get("hashers"), dev=settings.dev))
     repository = IdentityRepository(identity_tables(MetaData()))
-    manager = IdentityManager(core.uow, repository, registry, hasher, validate_imported_hash)
+    cipher = cipher_from_settings(settings)
+    manager = IdentityManager(core.uow, repository, registry, hasher, validate_imported_hash, cipher)
     dummy = await hasher.hash(new_dummy_password())
     throttle = LoginThrottle(core.uow, throttle_table(MetaData()))
     slots = default_workers(hasher.config)
     passwords = PasswordVerifier(manager, hasher, dummy, throttle, HashingQueue(slots, WAITING_PER_SLOT * slots))
     internal = IdentityInternalApi(manager, passwords, registry.schema_url)
-    container = IdentityContainer(
-        uow=core.uow, schemas=registry, manager=manager, internal=internal, cipher=cipher_from_settings(settings)
-    )
+    container = IdentityContainer(uow=core.uow, schemas=registry, manager=manager, internal=internal, cipher=cipher)
 
     async def close() -> None:
         hasher.close()

@@ -19,6 +19,13 @@ CODE_LENGTH = 8
 ALPHABET = string.ascii_lowercase + string.digits
 
 
+def entries(config: dict[str, Any]) -> list[Any]:
+    """The stored codes: `recovery_codes` (Kratos's credential config), or `codes` as Kratos's import
+    body names them (an imported set is rewritten under `recovery_codes` when a code is spent)."""
+    found = config.get("recovery_codes") or config.get("codes") or []
+    return found if isinstance(found, list) else []
+
+
 def new_codes() -> list[str]:
     return ["".join(secrets.choice(ALPHABET) for _ in range(CODE_LENGTH)) for _ in range(CODE_COUNT)]
 
@@ -35,12 +42,26 @@ class CodeHasher:
         salt = secrets.token_hex(16)
         return {"salt": salt, "recovery_codes": [{"hash": self.digest(salt, c), "used_at": None} for c in codes]}
 
+    def spent(self, config: dict[str, Any], index: int) -> dict[str, Any]:
+        """The config with entry `index` marked used now; codes imported in clear are hashed on the
+        way (Kratos's import keeps them in clear; the identity service has no key to hash them)."""
+        salt = str(config.get("salt") or secrets.token_hex(16))
+        kept = []
+        for entry in entries(config):
+            entry = dict(entry) if isinstance(entry, dict) else {}
+            if "hash" not in entry:
+                entry = {"hash": self.digest(salt, str(entry.get("code") or "")), "used_at": entry.get("used_at")}
+            kept.append(entry)
+        kept[index]["used_at"] = _now()
+        rest = {k: v for k, v in config.items() if k not in ("codes", "recovery_codes", "salt")}
+        return {**rest, "salt": salt, "recovery_codes": kept}
+
     def find(self, config: dict[str, Any], code: str) -> int | None:
         """The index of the entry `code` matches, used or not; every entry is compared."""
         salt = str(config.get("salt") or "")
         digest = self.digest(salt, code)
         found = None
-        for index, entry in enumerate(config.get("recovery_codes") or []):
+        for index, entry in enumerate(entries(config)):
             if not isinstance(entry, dict):
                 continue
             stored, given = (entry["hash"], digest) if "hash" in entry else (str(entry.get("code") or ""), code)
@@ -49,17 +70,8 @@ class CodeHasher:
         return found
 
 
-def spent(config: dict[str, Any], index: int) -> dict[str, Any]:
-    """The config with entry `index` marked used now (a clear imported code is replaced by its mark)."""
-    entries = [dict(e) for e in config.get("recovery_codes") or []]
-    entries[index] = {**{k: v for k, v in entries[index].items() if k != "code"}, "used_at": _now()}
-    if "hash" not in entries[index]:
-        entries[index]["hash"] = ""  # the clear code is gone; an empty hash never matches
-    return {**config, "recovery_codes": entries}
-
-
 def unused_count(config: dict[str, Any]) -> int:
-    return sum(1 for e in config.get("recovery_codes") or [] if isinstance(e, dict) and not e.get("used_at"))
+    return sum(1 for e in entries(config) if isinstance(e, dict) and not e.get("used_at"))
 
 
 def used_at(entry: dict[str, Any]) -> datetime | None:

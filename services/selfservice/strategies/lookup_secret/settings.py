@@ -13,6 +13,7 @@ from services.selfservice.flows.ui import Node, input_node
 from services.selfservice.strategies.lookup_secret.codes import (
     CODE_COUNT,
     CODE_LENGTH,
+    entries,
     new_codes,
     unused_count,
     used_at,
@@ -58,9 +59,9 @@ async def update(
             flow.ui.messages.append(text.no_lookup_codes())
             raise FlowInvalid()
         config = await strategy.stored_config(ctx.identity["id"])
-        entries = [e for e in config.get("recovery_codes") or [] if isinstance(e, dict)]
+        stored = [e for e in entries(config) if isinstance(e, dict)]
         _clear(flow)
-        shown = [text.lookup_code_used(at) if (at := used_at(e)) else text.lookup_code(HIDDEN) for e in entries]
+        shown = [text.lookup_code_used(at) if (at := used_at(e)) else text.lookup_code(HIDDEN) for e in stored]
         flow.ui.add(
             _codes_node(shown),
             _button(REGENERATE, text.regenerate_lookup_codes()),
