@@ -57,6 +57,9 @@ class FakeIdentityClient:
             kind: {"type": kind, "identifiers": list(c["identifiers"]), "version": c["version"]}
             for kind, c in stored.credentials.items()
         }
+        for kind in ("passkey", "webauthn"):  # as the identity service: keys are listed in settings
+            if kind in stored.credentials:
+                view["credentials"][kind]["config"] = copy.deepcopy(stored.credentials[kind].get("config") or {})
         return view
 
     async def get_identity(self, identity_id: str) -> dict[str, Any] | None:

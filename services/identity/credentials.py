@@ -52,6 +52,9 @@ async def import_credentials(
             CredentialType.PASSKEY,
         ):
             credentials[kind] = _replaced(kind, config, existing.get(kind))
+            if kind == CredentialType.PASSKEY and isinstance(config.get("user_handle"), str):
+                # A passkey is found by its user handle: the identifier an imported one comes with.
+                credentials[kind] = replace(credentials[kind], identifiers=(config["user_handle"],))
         else:
             raise MalformedBody(f"credentials of type {kind!r} cannot be imported")
     return credentials

@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from services.identity.service import IdentityContainer
 
 BASE = "/internal/identity"
+# Self-service lists an identity's keys (public keys and names, nothing secret) in its settings forms.
+SELF_SERVICE_CONFIGS = (CredentialType.PASSKEY, CredentialType.WEBAUTHN)
 
 
 class IdentityInternalApi(ServiceInfo):
@@ -33,7 +35,7 @@ class IdentityInternalApi(ServiceInfo):
         self._schema_url = schema_url
 
     def _view(self, identity: Identity | None) -> dict[str, Any] | None:
-        return admin_view(identity, self._schema_url) if identity is not None else None
+        return admin_view(identity, self._schema_url, SELF_SERVICE_CONFIGS) if identity is not None else None
 
     async def get_identity(self, identity_id: str) -> dict[str, Any] | None:
         try:
@@ -86,7 +88,7 @@ class IdentityInternalApi(ServiceInfo):
         identifiers: Sequence[str] | None = None,
     ) -> dict[str, Any]:
         updated = await self._manager.set_credential(identity_id, credential_type, config, identifiers)
-        return admin_view(updated, self._schema_url)
+        return admin_view(updated, self._schema_url, SELF_SERVICE_CONFIGS)
 
     async def find_by_credential_identifier(self, credential_type: str, identifier: str) -> dict[str, Any] | None:
         return self._view(await self._manager.find_by_identifier(credential_type, identifier))
@@ -100,13 +102,13 @@ class IdentityInternalApi(ServiceInfo):
         self, identity_id: str, credential_type: str, identifier: str | None = None
     ) -> dict[str, Any]:
         await self._manager.delete_credential(identity_id, credential_type, identifier)
-        return admin_view(await self._manager.get(identity_id), self._schema_url)
+        return admin_view(await self._manager.get(identity_id), self._schema_url, SELF_SERVICE_CONFIGS)
 
     async def mark_address_verified(self, via: str, value: str) -> dict[str, Any] | None:
         return self._view(await self._manager.mark_address_verified(via, value))
 
     async def update_traits(self, identity_id: str, traits: dict[str, Any]) -> dict[str, Any]:
-        return admin_view(await self._manager.set_traits(identity_id, traits), self._schema_url)
+        return admin_view(await self._manager.set_traits(identity_id, traits), self._schema_url, SELF_SERVICE_CONFIGS)
 
     async def find_by_address(self, kind: str, via: str, value: str) -> dict[str, Any] | None:
         return self._view(

@@ -14,6 +14,7 @@ from services.selfservice.strategies.code.strategy import SPEC as CODE
 from services.selfservice.strategies.link.strategy import SPEC as LINK
 from services.selfservice.strategies.lookup_secret.strategy import SPEC as LOOKUP_SECRET
 from services.selfservice.strategies.oidc.spec import SPEC as OIDC
+from services.selfservice.strategies.passkey.strategy import SPEC as PASSKEY
 from services.selfservice.strategies.password.strategy import SPEC as PASSWORD
 from services.selfservice.strategies.profile.settings import SPEC as PROFILE
 from services.selfservice.strategies.registry import MethodSpec
@@ -26,7 +27,7 @@ METHODS: tuple[MethodSpec, ...] = (
     CODE,
     LINK,
     TOTP,
-    # PASSKEY,
+    PASSKEY,
     # WEBAUTHN,
     LOOKUP_SECRET,
 )

@@ -1,0 +1,176 @@
+"""The WebAuthn ceremonies the passkey (and security key) methods share, on py_webauthn: the relying
+party from `selfservice.methods.<id>.config.rp`, options whose challenge is kept in the flow (bound to
+it, spent by the first answer whatever its outcome), and verification that turns every malformed or
+forged answer into a `Refused`, which the methods show as a 400 flow message."""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from webauthn import (
+    generate_authentication_options,
+    generate_registration_options,
+    options_to_json,
+    verify_authentication_response,
+    verify_registration_response,
+)
+from webauthn.helpers import base64url_to_bytes, bytes_to_base64url
+from webauthn.helpers.exceptions import WebAuthnException
+from webauthn.helpers.structs import (
+    AuthenticatorSelectionCriteria,
+    PublicKeyCredentialDescriptor,
+    ResidentKeyRequirement,
+    UserVerificationRequirement,
+)
+
+from services.selfservice.flows.flow import Flow
+
+log = logging.getLogger(__name__)
+
+
+class Refused(Exception):  # noqa: N818 - the answer is refused, nothing is stored
+    """A registration or assertion that does not verify (forged, replayed, wrong origin or RP id,
+    malformed JSON or CBOR, a counter going backwards)."""
+
+
+@dataclass(frozen=True)
+class RelyingParty:
+    id: str
+    display_name: str
+    origins: tuple[str, ...]
+
+    @classmethod
+    def from_settings(cls, settings: Any, method: str, public_base_url: str) -> RelyingParty:
+        """`config.rp.{id, display_name, origins | origin}`; without them, the public URL's host and origin
+        (Kratos requires them; a default keeps a local setup working)."""
+        rp = settings.get(f"selfservice.methods.{method}.config.rp") or {}
+        base = urlsplit(public_base_url)
+        origins = rp.get("origins") or ([rp["origin"]] if rp.get("origin") else [f"{base.scheme}://{base.netloc}"])
+        return cls(
+            id=str(rp.get("id") or base.hostname or "localhost"),
+            display_name=str(rp.get("display_name") or "Warden"),
+            origins=tuple(str(o).rstrip("/") for o in origins),
+        )
+
+
+def new_user_handle() -> str:
+    """Random, never the identity id (WebAuthn §14.6.1: the handle must not identify the user)."""
+    return bytes_to_base64url(secrets.token_bytes(32))
+
+
+def _challenge(flow: Flow, key: str) -> bytes:
+    """A new challenge for this flow, replacing any earlier one."""
+    challenge = secrets.token_bytes(32)
+    flow.internal[key] = bytes_to_base64url(challenge)
+    return challenge
+
+
+def _spend(flow: Flow, key: str) -> bytes:
+    """The flow's challenge, removed: an answer is checked against it once."""
+    stored = flow.internal.pop(key, None)
+    if not isinstance(stored, str):
+        raise Refused("no challenge was issued for this flow")
+    return base64url_to_bytes(stored)
+
+
+def registration_options(
+    rp: RelyingParty,
+    flow: Flow,
+    key: str,
+    user_handle: str,
+    user_name: str,
+    exclude: list[str],
+    resident_key: bool,
+) -> dict[str, Any]:
+    options = generate_registration_options(
+        rp_id=rp.id,
+        rp_name=rp.display_name,
+        user_id=base64url_to_bytes(user_handle),
+        user_name=user_name or "user",
+        user_display_name=user_name or "user",
+        challenge=_challenge(flow, key),
+        authenticator_selection=AuthenticatorSelectionCriteria(
+            resident_key=ResidentKeyRequirement.REQUIRED if resident_key else ResidentKeyRequirement.DISCOURAGED,
+            user_verification=UserVerificationRequirement.PREFERRED,
+        ),
+        exclude_credentials=[PublicKeyCredentialDescriptor(id=base64url_to_bytes(i)) for i in exclude],
+    )
+    return {"publicKey": json.loads(options_to_json(options))}
+
+
+def login_options(rp: RelyingParty, flow: Flow, key: str, allow: list[str]) -> dict[str, Any]:
+    options = generate_authentication_options(
+        rp_id=rp.id,
+        challenge=_challenge(flow, key),
+        allow_credentials=[PublicKeyCredentialDescriptor(id=base64url_to_bytes(i)) for i in allow],
+    )
+    return {"publicKey": json.loads(options_to_json(options))}
+
+
+def parse(raw: Any) -> dict[str, Any]:
+    """The browser's credential as the script posts it: a JSON string (or, from an app, an object)."""
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            raise Refused("the credential is not JSON") from None
+    if not isinstance(raw, dict) or not isinstance(raw.get("rawId"), str):
+        raise Refused("the credential is not a PublicKeyCredential")
+    return raw
+
+
+def verify_registration(rp: RelyingParty, flow: Flow, key: str, credential: dict[str, Any]) -> dict[str, Any]:
+    """The stored form of a new key (Kratos's credential config entry), or Refused."""
+    challenge = _spend(flow, key)
+    try:
+        verified = verify_registration_response(
+            credential=credential, expected_challenge=challenge, expected_rp_id=rp.id, expected_origin=list(rp.origins)
+        )
+    except (WebAuthnException, ValueError, TypeError, KeyError) as exc:
+        raise Refused(str(exc)) from None
+    return {
+        "id": bytes_to_base64url(verified.credential_id),
+        "public_key": bytes_to_base64url(verified.credential_public_key),
+        "attestation_type": verified.fmt.value if hasattr(verified.fmt, "value") else str(verified.fmt),
+        "authenticator": {"aaguid": verified.aaguid, "sign_count": verified.sign_count, "clone_warning": False},
+        "added_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+    }
+
+
+def verify_login(
+    rp: RelyingParty, flow: Flow, key: str, credential: dict[str, Any], stored: dict[str, Any], owner: str
+) -> int:
+    """Checks an assertion against the stored key; returns the new sign count, or Refused. A counter
+    that does not move forward means a cloned authenticator: refused and logged."""
+    challenge = _spend(flow, key)
+    count = int((stored.get("authenticator") or {}).get("sign_count") or 0)
+    try:
+        verified = verify_authentication_response(
+            credential=credential,
+            expected_challenge=challenge,
+            expected_rp_id=rp.id,
+            expected_origin=list(rp.origins),
+            credential_public_key=base64url_to_bytes(stored["public_key"]),
+            credential_current_sign_count=count,
+        )
+    except (WebAuthnException, ValueError, TypeError, KeyError) as exc:
+        if "sign count" in str(exc):
+            log.warning("webauthn: sign counter went backwards, possible cloned authenticator (identity %s)", owner)
+        raise Refused(str(exc)) from None
+    return int(verified.new_sign_count)
+
+
+def credential_user_handle(credential: dict[str, Any]) -> str:
+    handle = (credential.get("response") or {}).get("userHandle")
+    if not isinstance(handle, str) or not handle:
+        raise Refused("the assertion carries no user handle")
+    try:
+        return bytes_to_base64url(base64url_to_bytes(handle))  # one spelling (no padding) for the lookup
+    except (ValueError, TypeError):
+        raise Refused("the user handle is not base64url") from None

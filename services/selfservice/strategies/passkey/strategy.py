@@ -1,0 +1,262 @@
+"""The passkey method (Kratos's `selfservice/strategy/passkey`): a first factor with discoverable
+credentials. Login types no identifier: the assertion's user handle names the account. Sign-up and
+settings register a key; settings remove one. A key's user handle is random per identity and is the
+credential's identifier in the identity service."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from services.selfservice.flows.errors import FlowInvalid
+from services.selfservice.flows.flow import Flow
+from services.selfservice.flows.login.strategy import LoginOutcome
+from services.selfservice.flows.registration.strategy import KEPT_TRAITS, RegistrationOutcome
+from services.selfservice.flows.settings.strategy import SettingsContext
+from services.selfservice.flows.ui import input_node
+from services.selfservice.strategies.passkey import ceremony, script
+from services.selfservice.strategies.passkey.ceremony import Refused, RelyingParty
+from services.selfservice.strategies.passkey.script import script_node
+from services.selfservice.strategies.registry import Dependencies, MethodSpec
+from services.selfservice.traits import TraitSchemas, trait_errors
+from shared import errors, text
+from shared.clients.ports import IdentityClient
+
+METHOD = "passkey"
+CHALLENGE = "passkey_challenge"  # flow.internal: the challenge of the options the flow shows
+HANDLE = "passkey_user_handle"  # flow.internal: the user handle a registration's options carry
+
+
+@dataclass(frozen=True)
+class PasskeyStrategy:
+    identities: IdentityClient
+    schemas: TraitSchemas
+    rp: RelyingParty
+    script_url: str
+    other_ways_in: frozenset[str]  # the credential types besides passkeys an identity can sign in with
+    method: str = METHOD
+
+    # --- login -----------------------------------------------------------------------------------
+    def populate_login(self, flow: Flow) -> None:
+        if flow.fields.get("requested_aal", "aal1") != "aal1" or flow.fields.get("refresh"):
+            return
+        self._login_nodes(flow)
+
+    def _login_nodes(self, flow: Flow) -> None:
+        options = ceremony.login_options(self.rp, flow, CHALLENGE, [])
+        flow.ui.nodes = [n for n in flow.ui.nodes if n.group != METHOD]
+        flow.ui.add(
+            script_node(METHOD, self.script_url),
+            input_node(METHOD, "passkey_challenge", "hidden", value=json.dumps(options)),
+            input_node(METHOD, "passkey_login", "hidden", value=""),
+            input_node(
+                METHOD,
+                "passkey_login_trigger",
+                "button",
+                value="",
+                label=text.sign_in_with_passkey(),
+                onclickTrigger="oryPasskeyLogin",
+            ),
+        )
+
+    async def login(self, flow: Flow, body: dict[str, Any]) -> LoginOutcome:
+        try:
+            credential = ceremony.parse(body.get("passkey_login"))
+            handle = ceremony.credential_user_handle(credential)
+            owner = await self.identities.find_by_credential_identifier(METHOD, handle)
+            stored = await self.identities.get_credential(owner["id"], METHOD) if owner else None
+            keys = list(((stored or {}).get("config") or {}).get("credentials") or [])
+            key = next((k for k in keys if k.get("id") == credential["rawId"]), None)
+            if owner is None or stored is None or key is None:
+                flow.internal.pop(CHALLENGE, None)  # spent all the same
+                self._login_nodes(flow)
+                flow.ui.messages.append(text.no_webauthn_user())
+                raise FlowInvalid()
+            count = ceremony.verify_login(self.rp, flow, CHALLENGE, credential, key, owner["id"])
+        except Refused:
+            self._login_nodes(flow)
+            flow.ui.messages.append(text.invalid_credentials())
+            raise FlowInvalid() from None
+        config = stored["config"]
+        updated = {**key, "authenticator": {**(key.get("authenticator") or {}), "sign_count": count}}
+        new = {**config, "credentials": [updated if k is key else k for k in keys]}
+        # Compare-and-set: of two concurrent uses of one counter value, one wins.
+        if not await self.identities.swap_credential(owner["id"], METHOD, config, new):
+            self._login_nodes(flow)
+            flow.ui.messages.append(text.invalid_credentials())
+            raise FlowInvalid()
+        identity = await self.identities.get_identity(owner["id"])
+        if identity is None:
+            self._login_nodes(flow)
+            flow.ui.messages.append(text.no_webauthn_user())
+            raise FlowInvalid()
+        return LoginOutcome(identity, {"method": METHOD, "aal": "aal1"})
+
+    # --- registration ----------------------------------------------------------------------------
+    def populate_registration(self, flow: Flow) -> None:
+        for node in self.schemas.nodes():  # the traits, unless another method showed them already
+            if flow.ui.find(node.name or "") is None:
+                flow.ui.add(node)
+        handle = ceremony.new_user_handle()
+        flow.internal[HANDLE] = handle
+        self._register_nodes(flow, handle, "", "passkey_register", "oryPasskeyRegistration", [])
+
+    def _register_nodes(
+        self, flow: Flow, handle: str, user_name: str, result: str, trigger: str, exclude: list[str]
+    ) -> None:
+        options = ceremony.registration_options(self.rp, flow, CHALLENGE, handle, user_name, exclude, True)
+        display_field = next(
+            (f"traits.{f.path}" for f in self.schemas.fields() if f.marks(METHOD, "display_name")),
+            next((f"traits.{f.path}" for f in self.schemas.fields() if f.marks("password", "identifier")), ""),
+        )
+        flow.ui.nodes = [
+            n
+            for n in flow.ui.nodes
+            if not (
+                n.group == METHOD
+                and n.type != "input"
+                or n.name in ("passkey_create_data", result, "passkey_register_trigger")
+            )
+        ]
+        label = text.sign_up_with_passkey() if trigger == "oryPasskeyRegistration" else text.add_passkey()
+        flow.ui.add(
+            script_node(METHOD, self.script_url),
+            input_node(
+                METHOD,
+                "passkey_create_data",
+                "hidden",
+                value=json.dumps({"credentialOptions": options, "displayNameFieldName": display_field}),
+            ),
+            input_node(METHOD, result, "hidden", value=""),
+            input_node(METHOD, "passkey_register_trigger", "button", value="", label=label, onclickTrigger=trigger),
+        )
+
+    async def register(self, flow: Flow, body: dict[str, Any]) -> RegistrationOutcome:
+        traits = self.schemas.coerce(body.get("traits") or flow.internal.get(KEPT_TRAITS) or {})
+        for node in self.schemas.nodes(values=traits if isinstance(traits, dict) else {}):
+            flow.ui.set_value(node.name or "", node.attributes.get("value"))
+        handle = flow.internal.get(HANDLE)
+        try:
+            if not isinstance(handle, str):
+                raise Refused("no user handle was issued for this flow")
+            key = ceremony.verify_registration(self.rp, flow, CHALLENGE, ceremony.parse(body.get("passkey_register")))
+        except Refused:
+            self._renew_registration(flow)
+            flow.ui.messages.append(text.invalid_credentials())
+            raise FlowInvalid() from None
+        try:
+            await self.identities.validate_identity({"schema_id": self.schemas.default_id, "traits": traits})
+        except errors.BadRequest as exc:
+            self._renew_registration(flow)
+            trait_errors(flow, exc)
+            raise FlowInvalid() from None
+        names = self.schemas.marked_values(METHOD, "display_name", traits) if isinstance(traits, dict) else []
+        key["display_name"] = names[0] if names else "passkey"
+        draft = {
+            "schema_id": self.schemas.default_id,
+            "traits": traits,
+            "credentials": {METHOD: {"config": {"credentials": [key], "user_handle": handle}}},
+        }
+        return RegistrationOutcome(draft, {"method": METHOD, "aal": "aal1"}, persisted=False)
+
+    def _renew_registration(self, flow: Flow) -> None:
+        """A failed attempt spent the challenge: the form gets a new one (same user handle)."""
+        handle = flow.internal.get(HANDLE)
+        if isinstance(handle, str):
+            self._register_nodes(flow, handle, "", "passkey_register", "oryPasskeyRegistration", [])
+
+    # --- settings --------------------------------------------------------------------------------
+    def populate_settings(self, flow: Flow, identity: dict[str, Any]) -> None:
+        credential = (identity.get("credentials") or {}).get(METHOD) or {}
+        handle = next(iter(credential.get("identifiers") or []), None) or ceremony.new_user_handle()
+        flow.internal[HANDLE] = handle
+        keys = list((credential.get("config") or {}).get("credentials") or [])
+        names = self.schemas.marked_values(METHOD, "display_name", identity.get("traits") or {})
+        self._register_nodes(
+            flow,
+            handle,
+            names[0] if names else "",
+            "passkey_settings_register",
+            "oryPasskeySettingsRegistration",
+            [k["id"] for k in keys if isinstance(k.get("id"), str)],
+        )
+        for key in keys:
+            flow.ui.add(
+                input_node(
+                    METHOD,
+                    "passkey_remove",
+                    "submit",
+                    value=key.get("id"),
+                    label=text.remove_passkey(str(key.get("display_name") or "passkey"), _added(key)),
+                )
+            )
+
+    def claims(self, body: dict[str, Any]) -> bool:
+        """The script submits the form without a `method` (as Kratos's does): the result names it."""
+        return any(
+            body.get(k) for k in ("passkey_login", "passkey_register", "passkey_settings_register", "passkey_remove")
+        )
+
+    def needs_privileged_session(self, body: dict[str, Any], identity: dict[str, Any]) -> bool:
+        return True
+
+    async def update_settings(self, flow: Flow, body: dict[str, Any], ctx: SettingsContext) -> dict[str, Any]:
+        identity_id = ctx.identity["id"]
+        stored = await self.identities.get_credential(identity_id, METHOD)
+        config = dict((stored or {}).get("config") or {})
+        keys = list(config.get("credentials") or [])
+        if body.get("passkey_remove"):
+            remaining = [k for k in keys if k.get("id") != body["passkey_remove"]]
+            if len(remaining) == len(keys):
+                flow.ui.messages.append(text.no_webauthn_device())
+                raise FlowInvalid()
+            others = set(ctx.identity.get("credentials") or {}) & self.other_ways_in
+            if not remaining and not others:
+                flow.ui.messages.append(text.last_first_factor())
+                raise FlowInvalid()
+            return await self.identities.update_credential(identity_id, METHOD, {**config, "credentials": remaining})
+        handle = config.get("user_handle") or flow.internal.get(HANDLE)
+        try:
+            if not isinstance(handle, str):
+                raise Refused("no user handle was issued for this flow")
+            key = ceremony.verify_registration(
+                self.rp, flow, CHALLENGE, ceremony.parse(body.get("passkey_settings_register"))
+            )
+        except Refused:
+            flow.ui.messages.append(text.invalid_credentials())
+            raise FlowInvalid() from None
+        if any(k.get("id") == key["id"] for k in keys):
+            flow.ui.messages.append(text.invalid_credentials())
+            raise FlowInvalid()
+        names = self.schemas.marked_values(METHOD, "display_name", ctx.identity.get("traits") or {})
+        key["display_name"] = names[0] if names else "passkey"
+        new = {**config, "credentials": [*keys, key], "user_handle": handle}
+        return await self.identities.update_credential(identity_id, METHOD, new, [handle])
+
+
+def _added(key: dict[str, Any]) -> datetime:
+    try:
+        return datetime.fromisoformat(str(key.get("added_at")))
+    except ValueError:
+        return datetime.fromtimestamp(0)
+
+
+def build(deps: Dependencies) -> PasskeyStrategy:
+    rp = RelyingParty.from_settings(deps.settings, METHOD, deps.config.public_base_url)
+    script = f"{deps.config.public_base_url.rstrip('/')}/.well-known/ory/webauthn.js"
+    ways = {"password", "oidc", "saml"}
+    if deps.config.method_enabled("code") and deps.settings.get("selfservice.methods.code.passwordless_enabled"):
+        ways.add("code")  # every identity with an address holds a code credential; it counts only then
+    return PasskeyStrategy(deps.identities, deps.schemas, rp, script, frozenset(ways))
+
+
+SPEC = MethodSpec(
+    id=METHOD,
+    node_group=METHOD,
+    credential_type=METHOD,
+    build=build,
+    enabled_by_default=False,
+    routes=(script.ROUTE,),  # served whatever is enabled: Kratos's UIs load it unconditionally
+)
