@@ -35,6 +35,16 @@ KRATOS_STYLE_BODY = """function(ctx) {
 CHECK_BODY = "function(ctx) { email: ctx.identity.traits.email, has_id: 'id' in ctx.identity }"
 FROZEN = {"id": 4000902, "text": "This account is frozen.", "type": "error"}
 HOOK_TIMEOUT_SECONDS = 1
+SETTINGS_BODY = "function(ctx) { traits: ctx.identity.traits }"
+SETTINGS_HOOK = {
+    "hook": "web_hook",
+    "config": {
+        "url": "replaced per test run",
+        "method": "POST",
+        "body": "base64://" + base64.b64encode(SETTINGS_BODY.encode()).decode(),
+        "response": {"parse": True},
+    },
+}
 REFUSAL = {
     "messages": [
         {
@@ -58,6 +68,11 @@ def answer(request: Received) -> tuple[int, Any, dict[str, str]]:
             if request.json()["email"].startswith("frozen")
             else (204, None, {})
         )
+    if request.path == "/settings":
+        traits = request.json()["traits"]
+        if traits["email"].startswith("blocked"):
+            return 400, REFUSAL, {}
+        return 200, {"identity": {"traits": {**traits, "name": {"first": "Checked"}}}}, {}
     if request.path != "/check":
         return 200, None, {}
     email = request.json()["email"]
@@ -128,6 +143,16 @@ def warden(
     ]
     flows = {
         "registration": {"ui_url": "http://127.0.0.1:4455/registration", "after": {"password": {"hooks": hooks}}},
+        "settings": {
+            "ui_url": "http://127.0.0.1:4455/settings",
+            "after": {
+                "profile": {
+                    "hooks": [
+                        {**SETTINGS_HOOK, "config": {**SETTINGS_HOOK["config"], "url": receiver.url("/settings")}}
+                    ]
+                }
+            },
+        },
         "login": {
             "ui_url": "http://127.0.0.1:4455/login",
             "before": {"hooks": [interrupting(receiver.url("/gate"), GATE_BODY)]},
@@ -288,3 +313,43 @@ def test_an_interrupting_login_hook_refuses_the_session(warden: ThreadedWarden) 
     assert register(warden, other)[0] == 200
     status, body = login(warden, other)
     assert status == 200 and body["session"]["identity"]["traits"]["email"] == other
+
+
+def test_a_settings_parse_hook_sees_the_submitted_traits_and_may_refuse_or_change_them(warden: ThreadedWarden) -> None:
+    email = f"{unique('settings')}@example.com"
+    register_flow = urllib3.request("GET", f"{warden.public_url}/self-service/registration/api").json()
+    # This module's registration hooks do not sign in: log in for a session token.
+    assert (
+        urllib3.request(
+            "POST",
+            f"{warden.public_url}/self-service/registration?flow={register_flow['id']}",
+            json={"method": "password", "traits": {"email": email}, "password": PASSWORD},
+        ).status
+        == 200
+    )
+    started = urllib3.request("GET", f"{warden.public_url}/self-service/login/api").json()
+    token = urllib3.request(
+        "POST",
+        f"{warden.public_url}/self-service/login?flow={started['id']}",
+        json={"method": "password", "identifier": email, "password": PASSWORD},
+    ).json()["session_token"]
+
+    def change(traits: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        flow = urllib3.request(
+            "GET", f"{warden.public_url}/self-service/settings/api", headers={"X-Session-Token": token}
+        ).json()
+        answer = urllib3.request(
+            "POST",
+            f"{warden.public_url}/self-service/settings?flow={flow['id']}",
+            json={"method": "profile", "traits": traits},
+            headers={"X-Session-Token": token},
+        )
+        return answer.status, json.loads(answer.data)
+
+    status, flow = change({"email": f"blocked-{email}"})
+    assert status == 400, flow
+    [email_node] = [n for n in flow["ui"]["nodes"] if n["attributes"].get("name") == "traits.email"]
+    assert [m["id"] for m in email_node["messages"]] == [4000901]
+    status, flow = change({"email": email, "name": {"first": "typed"}})
+    assert status == 200, flow
+    assert flow["identity"]["traits"]["name"] == {"first": "Checked"}, "the hook's traits were saved"

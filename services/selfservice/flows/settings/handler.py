@@ -138,12 +138,8 @@ async def _apply(
                 await uow.commit()
         raise RefreshRequired(_refresh_url(c, flow))
     ctx = SettingsContext(request, session, identity, c.verifier)
-    # Interrupting web hooks may refuse the change; they see the identity as it is now (changes
-    # they answer with are not applied to settings yet: see the README's web hook section).
-    await c.hooks.run(
-        KIND, "after", "pre", HookContext(request, flow, dict(identity), strategy.method, session=session)
-    )
     try:
+        await _interrupting_hooks(c, request, flow, body, identity, strategy.method, session)
         updated = await strategy.update_settings(flow, body, ctx)
     except RedirectBrowser as redirect:  # linking a social sign-in provider
         return await c.engine.redirect_browser(flow, redirect.url)
@@ -154,6 +150,26 @@ async def _apply(
     hooked = HookContext(request, flow, updated, strategy.method, session=session)
     await c.hooks.run(KIND, "after", "post", hooked)
     return await settings_succeeded(c, request, flow, strategy.method, updated, ctx, hooked.deliveries)
+
+
+async def _interrupting_hooks(
+    c: SelfserviceContainer,
+    request: web.Request,
+    flow: Flow,
+    body: dict[str, Any],
+    identity: dict[str, Any],
+    method: str,
+    session: dict[str, Any],
+) -> None:
+    """Interrupting web hooks see the identity as the submission would make it and may refuse it. A
+    `response.parse` answer's traits replace the submitted ones; metadata changes are not applied
+    here (the identity service has no metadata update for self-service yet; see the README)."""
+    proposed = dict(identity)
+    if isinstance(body.get("traits"), dict):
+        proposed["traits"] = body["traits"]
+    await c.hooks.run(KIND, "after", "pre", HookContext(request, flow, proposed, method, session=session))
+    if "traits" in body and proposed["traits"] is not body["traits"]:
+        body["traits"] = proposed["traits"]
 
 
 async def settings_succeeded(
