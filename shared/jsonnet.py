@@ -32,12 +32,14 @@ class JsonnetProgram:
     def text(self, *, tla: dict[str, Any] | None = None, ext: dict[str, Any] | None = None) -> str:
         """The program's output as JSON text, given top-level arguments and/or external variables."""
         try:
-            return _jsonnet.evaluate_snippet(
-                self._name,
-                self._source,
-                tla_codes={k: json.dumps(v) for k, v in (tla or {}).items()},
-                ext_codes={k: json.dumps(v) for k, v in (ext or {}).items()},
-                import_callback=_no_imports,
+            return str(
+                _jsonnet.evaluate_snippet(
+                    self._name,
+                    self._source,
+                    tla_codes={k: json.dumps(v) for k, v in (tla or {}).items()},
+                    ext_codes={k: json.dumps(v) for k, v in (ext or {}).items()},
+                    import_callback=_no_imports,
+                )
             )
         except RuntimeError as exc:
             raise JsonnetError(str(exc).strip()) from None

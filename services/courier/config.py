@@ -87,7 +87,7 @@ class CourierConfig:
 
     def backoff(self, send_count: int) -> float:
         """Seconds before the next try of a message that has failed `send_count` times."""
-        return min(self.pull_wait * 2 ** max(0, send_count - 1), self.max_backoff)
+        return float(min(self.pull_wait * 2 ** max(0, send_count - 1), self.max_backoff))
 
     @classmethod
     def from_settings(cls, settings: Any) -> CourierConfig:

@@ -104,7 +104,7 @@ class MessageRepository(Claiming[Message]):
 
     async def delete_finished(self, conn: AsyncConnection, before: datetime, batch: int) -> int:
         c = self.t.messages.c
-        ids = list(
+        ids: list[str] = list(
             (
                 await conn.execute(
                     select(c.id).where(c.status.in_([SENT, ABANDONED]), c.updated_at < before).limit(batch)

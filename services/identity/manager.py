@@ -308,7 +308,7 @@ def _from_document(current: Identity, patched: dict[str, Any]) -> Identity:
     return replace(
         current,
         schema_id=patched.get("schema_id") or current.schema_id,
-        traits=patched.get("traits"),
+        traits=patched.get("traits") or {},
         state=state,
         metadata_public=patched.get("metadata_public"),
         metadata_admin=patched.get("metadata_admin"),

@@ -10,7 +10,7 @@ from services.selfservice.flows.flow import Flow
 from services.selfservice.flows.persistence import FlowRepository
 from services.selfservice.hooks.registry import HookContext
 from shared.bus import events
-from shared.bus.events import EventType, FlowClosed, WebhookRequested
+from shared.bus.events import EventType, WebhookRequested
 from shared.storage.uow import UnitOfWorkFactory
 
 
@@ -67,7 +67,7 @@ class FlowEvents:
     async def _close(
         self,
         flow: Flow,
-        event: EventType[FlowClosed],
+        event: EventType[Any],
         deliveries: Sequence[WebhookRequested],
         fields: dict[str, Any],
         save: bool = True,

@@ -40,7 +40,7 @@ class Subscription:
 
     def retry_delay(self, failed_deliveries: int) -> float:
         """Seconds to wait before handing back a message that has failed this many times."""
-        return min(self.retry_base_seconds * 2 ** max(0, failed_deliveries - 1), MAX_RETRY_DELAY_SECONDS)
+        return float(min(self.retry_base_seconds * 2 ** max(0, failed_deliveries - 1), MAX_RETRY_DELAY_SECONDS))
 
 
 class Publisher(Protocol):

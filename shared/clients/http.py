@@ -42,7 +42,7 @@ class InternalHttp:
         self._retries = retries
         self._backoff = backoff_seconds
 
-    async def call(self, method: str, path: str, body: Any = None) -> Any:
+    async def call(self, method: str, path: str, body: Any = None) -> dict[str, Any]:
         attempts = 1 + (self._retries if method.upper() in _IDEMPOTENT else 0)
         for attempt in range(1, attempts + 1):
             try:
@@ -59,7 +59,7 @@ class InternalHttp:
         inherited = budget.get().deadline
         return f"{min(ours, inherited) if inherited is not None else ours:.3f}"
 
-    async def _once(self, method: str, path: str, body: Any) -> Any:
+    async def _once(self, method: str, path: str, body: Any) -> dict[str, Any]:
         try:
             async with self._session.request(
                 method,
@@ -71,8 +71,8 @@ class InternalHttp:
                 if response.status >= 500:  # often a proxy's HTML page (nginx's 502), never our JSON to read
                     raise _error(response.status, None)
                 payload = await _json(response)
-                if response.status < 400:
-                    return payload
+                if response.status < 400:  # the internal API answers objects (or nothing)
+                    return payload if isinstance(payload, dict) else {}
                 raise _error(response.status, payload)
         except (TimeoutError, aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as exc:
             raise errors.ServiceUnavailable(f"{method} {path}: {type(exc).__name__}") from exc

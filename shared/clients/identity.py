@@ -6,14 +6,14 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote
 
-from shared.clients.http import HttpServiceClient
+from shared.clients.http import HttpServiceClient, InternalHttp
 from shared.errors import NotFound
 
 BASE = "/internal/identity"
 
 
 class HttpIdentityClient(HttpServiceClient):
-    def __init__(self, http: Any) -> None:
+    def __init__(self, http: InternalHttp) -> None:
         super().__init__("identity", http)
 
     async def get_identity(self, identity_id: str) -> dict[str, Any] | None:

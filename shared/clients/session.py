@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from shared.clients.http import HttpServiceClient
+from shared.clients.http import HttpServiceClient, InternalHttp
 
 BASE = "/internal/session"
 
 
 class HttpSessionClient(HttpServiceClient):
-    def __init__(self, http: Any) -> None:
+    def __init__(self, http: InternalHttp) -> None:
         super().__init__("session", http)
 
     async def issue_session(

@@ -38,7 +38,7 @@ URI_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:\S*$")
 @cache
 def config_schema(kratos: Path = KRATOS_SCHEMA, warden: Path = WARDEN_SCHEMA) -> dict[str, Any]:
     """The merged schema. Cached and shared: treat it as read-only."""
-    schema = json.loads(kratos.read_text(encoding="utf-8"))
+    schema: dict[str, Any] = json.loads(kratos.read_text(encoding="utf-8"))
     extension = json.loads(warden.read_text(encoding="utf-8"))
     for section in ("properties", "definitions"):
         clash = schema[section].keys() & extension[section].keys()

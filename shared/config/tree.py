@@ -68,8 +68,8 @@ def get_path(tree: Any, path: Iterable[Key]) -> Any:
     for part in path:
         if isinstance(node, Mapping) and part in node:
             node = node[part]
-        elif isinstance(node, list) and _index(part, len(node)) is not None:
-            node = node[_index(part, len(node))]
+        elif isinstance(node, list) and (index := _index(part, len(node))) is not None:
+            node = node[index]
         else:
             return MISSING
     return node

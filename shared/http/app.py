@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from shared.http.budget import request_budget
 from shared.http.client_ip import TrustedProxies, client_address
@@ -44,7 +45,7 @@ def create_app(
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     trusted_proxies: TrustedProxies | None = None,
 ) -> web.Application:
-    middlewares = [
+    middlewares: list[Middleware] = [
         request_context(port, metrics),
         client_address(trusted_proxies or TrustedProxies()),
         request_budget,

@@ -104,7 +104,7 @@ class Egress:
         """A template or mapper named by an http(s) URL."""
         async with self.request("GET", url) as response:
             response.raise_for_status()
-            return await response.text()
+            return str(await response.text())
 
     async def close(self) -> None:
         await self._open.close()

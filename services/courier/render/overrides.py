@@ -44,7 +44,7 @@ async def load_overrides(settings: Any, fetch: Fetch) -> Overrides:
         for part in (SUBJECT, PLAINTEXT, HTML, SMS_BODY):
             key = _config_key(spec, part)
             url = settings.get(key) if key else None
-            if url:
+            if url and key:
                 source = await read_source(url, settings, fetch, key)
             elif folder and (Path(folder) / spec.override_dir / OVERRIDE_FILES[part]).is_file():
                 key = f"courier.template_override_path ({spec.override_dir}/{OVERRIDE_FILES[part]})"
@@ -52,7 +52,7 @@ async def load_overrides(settings: Any, fetch: Fetch) -> Overrides:
             else:
                 continue
             try:
-                found[(spec.name, part)] = GoTemplate(source, html=part == HTML, name=key)
+                found[(spec.name, part)] = GoTemplate(source, html=part == HTML, name=key or "")
             except TemplateError as exc:
                 raise ConfigError(f"config: {exc}") from None
     return found

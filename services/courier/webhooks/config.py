@@ -24,7 +24,7 @@ class DeliveryConfig:
 
     def backoff(self, send_count: int) -> float:
         """Seconds before the next try of a delivery that has failed `send_count` times."""
-        return min(self.initial_backoff * 2 ** max(0, send_count - 1), self.max_backoff)
+        return float(min(self.initial_backoff * 2 ** max(0, send_count - 1), self.max_backoff))
 
     @classmethod
     def from_settings(cls, settings: Any) -> DeliveryConfig:

@@ -21,7 +21,8 @@ class TraitsInvalid(BadRequest):
 
     @property
     def errors(self) -> list[dict[str, Any]]:
-        return self.details["errors"]
+        errors: list[dict[str, Any]] = self.details["errors"]
+        return errors
 
 
 class UnknownSchema(BadRequest):

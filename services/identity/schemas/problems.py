@@ -61,7 +61,7 @@ def schema_pointer(root: dict[str, Any], path: list[str | int]) -> str:
             found = resolve_local(root, node["$ref"])
             if found is not None:
                 node, at = found
-        node = node[token] if isinstance(node, (dict, list)) and _has(node, token) else None
+        node = node[token] if isinstance(node, (dict, list)) and _has(node, token) else None  # type: ignore[index]
         at = join(at, token)
     return at
 

@@ -76,7 +76,7 @@ class IdentitySchema:
         return extension_hits(self.document, traits, self._is_valid)
 
     def _is_valid(self, subschema: Any, value: Any) -> bool:
-        return self._validator.evolve(schema=subschema).is_valid(value)
+        return bool(self._validator.evolve(schema=subschema).is_valid(value))
 
 
 def _unique(problems: list[Problem]) -> list[Problem]:

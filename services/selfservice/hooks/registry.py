@@ -80,7 +80,7 @@ class HookRegistry:
         await self.run(kind, when, "pre", ctx)
         await self.run(kind, when, "post", ctx)
 
-    async def before_flow(self, request: web.Request, flow: Flow) -> list[dict[str, Any]]:
+    async def before_flow(self, request: web.Request, flow: Flow) -> list[WebhookRequested]:
         """`selfservice.flows.<kind>.before.hooks` on a new flow; returns the calls to deliver. A hook
         that refuses the flow makes it a 400 carrying the hook's messages (there is no form yet)."""
         ctx = HookContext(request, flow, flow.fields.get("identity") or {}, "")

@@ -78,7 +78,7 @@ def _messages(raw: bytes) -> list[tuple[str, Message]]:
         for detail in group["messages"]:
             if isinstance(detail, dict) and isinstance(detail.get("text"), str):
                 kind = "error" if detail.get("type") == "error" else "info"
-                context = detail.get("context") if isinstance(detail.get("context"), dict) else {}
+                context = dict(detail["context"]) if isinstance(detail.get("context"), dict) else {}
                 found.append((pointer, Message(_int(detail.get("id")), detail["text"], kind, context)))
     return found
 

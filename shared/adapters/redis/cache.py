@@ -38,7 +38,8 @@ class RedisCache:
 
     async def get(self, key: str) -> bytes | None:
         try:
-            return await self._client.get(self._key(key))
+            value = await self._client.get(self._key(key))
+            return value.encode() if isinstance(value, str) else value
         except _UNREACHABLE as exc:
             raise CacheUnavailable(str(exc)) from exc
 
@@ -53,7 +54,8 @@ class RedisCache:
 
     async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
         try:
-            return list(await self._client.mget([self._key(k) for k in keys]))
+            found = await self._client.mget([self._key(k) for k in keys])
+            return [v.encode() if isinstance(v, str) else v for v in found]
         except _UNREACHABLE as exc:
             raise CacheUnavailable(str(exc)) from exc
 

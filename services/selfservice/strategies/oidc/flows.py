@@ -86,6 +86,7 @@ async def _converted(c: SelfserviceContainer, request: web.Request, old: Flow, k
     """Kratos's login ⇄ registration switch: a new flow of the other kind, same return_to and app."""
     new_login_flow, new_registration_flow, _ = _handlers()
     fields = {"refresh": False, "requested_aal": "aal1", "organization_id": None}
+    flow: Flow
     if kind == "login":
         flow = await new_login_flow(c, request, old.type, fields, None)
     else:
@@ -164,9 +165,13 @@ async def _link(
         )
         raise FlowInvalid()
     kept = strategy.kept_sign_in(pending.provider, claims, tokens)
-    identity = await strategy.link_after_login(await c.engine.identities.get_identity(identity_id), kept)
+    current = await c.engine.identities.get_identity(identity_id)
+    if current is None:
+        raise errors.NotFound("The identity of this settings flow no longer exists.")
+    identity = await strategy.link_after_login(current, kept)
     settings_succeeded = _handlers()[2]
     ctx = SettingsContext(request, session, identity, c.verifier)
     hooked = HookContext(request, flow, identity, METHOD, session=session)
     await c.hooks.run("settings", "after", "post", hooked)
-    return await settings_succeeded(c, request, flow, METHOD, identity, ctx, hooked.deliveries)
+    answer: web.StreamResponse = await settings_succeeded(c, request, flow, METHOD, identity, ctx, hooked.deliveries)
+    return answer

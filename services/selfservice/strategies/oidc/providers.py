@@ -165,7 +165,10 @@ class OAuth2Provider:
 
     # --- HTTP ---------------------------------------------------------------------------------
     async def _post_form(self, url: str, body: dict[str, str]) -> dict[str, Any]:
-        return await self._request("POST", url, data=body)
+        answer = await self._request("POST", url, data=body)
+        if not isinstance(answer, dict):
+            raise ProviderFailed(f"POST {url} answered something that is not a JSON object")
+        return answer
 
     async def _get_json(self, url: str, access_token: str | None = None) -> Any:
         headers = {"Authorization": f"Bearer {access_token}"} if access_token else {}
@@ -190,7 +193,7 @@ class OIDCProvider(OAuth2Provider):
     """Generic OpenID Connect: endpoints and keys by discovery from `issuer_url`."""
 
     family = "generic"
-    default_scope = ("openid",)
+    default_scope: tuple[str, ...] = ("openid",)
     default_issuer = ""
 
     def __init__(self, config: ProviderConfig, http: Request) -> None:

@@ -281,7 +281,7 @@ class OidcStrategy:
                 text.validation_failed("You cannot remove the last way to sign in to your account.")
             )
             raise FlowInvalid() from None
-        return await self.identities.get_identity(ctx.identity["id"])
+        return await self.identities.get_identity(ctx.identity["id"]) or ctx.identity
 
     def _other_ways_in(self, identity: dict[str, Any], other_providers: list[str]) -> bool:
         """Whether the identity can still sign in without the provider: another provider, or a
@@ -308,7 +308,7 @@ class OidcStrategy:
             nonce=random_token(),
             code_verifier=None,
             intent=intent,
-            traits=body.get("traits") if isinstance(body.get("traits"), dict) else {},
+            traits=dict(body["traits"]) if isinstance(body.get("traits"), dict) else {},
         )
         upstream = body.get("upstream_parameters")
         upstream = {k: str(v) for k, v in upstream.items() if k in _UPSTREAM} if isinstance(upstream, dict) else {}
