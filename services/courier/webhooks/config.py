@@ -6,7 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from shared.bus.events import CATALOGUE
 from shared.bus.ports import topic_matches
+from shared.errors import ConfigError
 from shared.units import parse_duration
 
 CLAIM_LEASE_SECONDS = 120.0  # far beyond one attempt's timeout: a slow send is never taken over
@@ -48,11 +50,24 @@ class EventSubscription:
     secret: str
 
     def wants(self, event_type: str) -> bool:
-        return any(topic_matches(pattern, event_type) for pattern in self.events)
+        return event_type in SUBSCRIBABLE and any(topic_matches(pattern, event_type) for pattern in self.events)
+
+
+# What a subscription may receive: the catalogue's events. Commands carry what the courier must
+# send (codes among them) and go to the courier alone.
+SUBSCRIBABLE = tuple(e.name for e in CATALOGUE if not e.command)
 
 
 def subscriptions(settings: Any) -> list[EventSubscription]:
-    return [
-        EventSubscription(s["id"], s["url"], tuple(s["events"]), s["secret"])
-        for s in settings.get("webhooks.subscriptions") or []
-    ]
+    """The subscriptions in config; a pattern that names no event of the catalogue fails start-up
+    (a typo would otherwise subscribe to nothing, silently)."""
+    found = []
+    for index, raw in enumerate(settings.get("webhooks.subscriptions") or []):
+        for position, pattern in enumerate(raw["events"]):
+            if not any(topic_matches(pattern, name) for name in SUBSCRIBABLE):
+                raise ConfigError(
+                    f"config: webhooks.subscriptions[{index}].events[{position}]: {pattern!r} matches no event "
+                    f"Warden emits ({', '.join(SUBSCRIBABLE)})"
+                )
+        found.append(EventSubscription(raw["id"], raw["url"], tuple(raw["events"]), raw["secret"]))
+    return found

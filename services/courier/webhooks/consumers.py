@@ -4,8 +4,8 @@ delivery ids taken from the envelope):
 - `courier.webhook.requested` (from self-service's web hooks): one delivery, whose id is the
   envelope's id;
 - domain events a subscription asks for: one delivery per subscription, whose id is derived from
-  the envelope's id and the subscription's, and whose body is the envelope itself. Commands
-  (`courier.*`) are never handed to subscribers: they carry codes meant for the courier alone."""
+  the envelope's id and the subscription's, and whose body is the envelope itself. Only the
+  catalogue's events are handed to subscribers, never its commands (see config.SUBSCRIBABLE)."""
 
 from __future__ import annotations
 
@@ -25,7 +25,6 @@ from shared.storage.uow import UnitOfWork, UnitOfWorkFactory
 
 WEBHOOKS_QUEUE = "courier.webhooks"
 EVENT_SINK_QUEUE = "courier.event_sink"
-PRIVATE_PREFIX = "courier."
 _DELIVERY_IDS = uuid.UUID("6d1f4c36-3a0e-4e37-9a51-0b3f9f3f7a10")  # namespace of derived delivery ids
 
 
@@ -58,8 +57,6 @@ def event_sink(
         return None
 
     async def work(unit: UnitOfWork, envelope: Envelope) -> None:
-        if envelope.type.startswith(PRIVATE_PREFIX):
-            return
         body = envelope.to_json().decode()
         for s in subscriptions:
             if s.wants(envelope.type):
