@@ -44,7 +44,13 @@ class IdentityInternalApi(ServiceInfo):
             return None
 
     async def create_identity(self, body: dict[str, Any]) -> dict[str, Any]:
-        created = await self._manager.create(parse(CreateIdentityBody, body).to_input())
+        """`registration_flow_id` (internal only, never an admin API field) rides on the committed
+        `identity.created` event, so self-service sends the registration's verification mails from
+        the event, whatever becomes of the request that asked for the identity."""
+        body = dict(body)
+        flow_id = body.pop("registration_flow_id", None)
+        given = parse(CreateIdentityBody, body).to_input()
+        created = await self._manager.create(given, registration_flow_id=flow_id if isinstance(flow_id, str) else None)
         return admin_view(created, self._schema_url)
 
     async def validate_identity(self, body: dict[str, Any]) -> dict[str, Any]:

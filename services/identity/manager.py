@@ -88,20 +88,23 @@ class IdentityManager:
         )
         return await self._checked(identity)
 
-    async def create(self, given: IdentityInput) -> Identity:
+    async def create(self, given: IdentityInput, *, registration_flow_id: str | None = None) -> Identity:
         identity = await self.prepare_new(given)
         async with self._uow() as uow:
-            await self.store_new(uow, identity)
+            await self.store_new(uow, identity, registration_flow_id=registration_flow_id)
             await uow.commit()
         return identity
 
-    async def store_new(self, uow: UnitOfWork, *identities: Identity) -> None:
+    async def store_new(self, uow: UnitOfWork, *identities: Identity, registration_flow_id: str | None = None) -> None:
         await self._repo.insert_many(uow.connection, identities)
         for identity in identities:
             uow.emit(
                 events.IDENTITY_CREATED,
                 events.IdentityCreated(
-                    identity_id=identity.id, schema_id=identity.schema_id, state=identity.state.value
+                    identity_id=identity.id,
+                    schema_id=identity.schema_id,
+                    state=identity.state.value,
+                    registration_flow_id=registration_flow_id,
                 ),
             )
 

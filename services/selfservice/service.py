@@ -26,6 +26,7 @@ from services.selfservice.flows.recovery.admin import ROUTES as RECOVERY_ADMIN_R
 from services.selfservice.flows.recovery.handler import ROUTES as RECOVERY_ROUTES
 from services.selfservice.flows.registration.handler import ROUTES as REGISTRATION_ROUTES
 from services.selfservice.flows.settings.handler import ROUTES as SETTINGS_ROUTES
+from services.selfservice.flows.verification.after_registration import registration_verification
 from services.selfservice.flows.verification.handler import ROUTES as VERIFICATION_ROUTES
 from services.selfservice.flows.verification.proof import AddressProof
 from services.selfservice.flows.verification.verifier import Verifier
@@ -203,8 +204,14 @@ async def build(infra: Infrastructure, method_specs: Sequence[MethodSpec] = METH
         pages=Pages(),
         internal=ServiceInfo(NAME),
     )
+    mails = registration_verification(verifier, identities, settings.bus.max_deliveries)
     return ServiceRuntime(
-        NAME, container, background=[core.relay.run], internal_api=container.internal, close=egress.close
+        NAME,
+        container,
+        subscriptions=[mails],
+        background=[core.relay.run],
+        internal_api=container.internal,
+        close=egress.close,
     )
 
 

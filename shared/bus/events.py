@@ -49,6 +49,9 @@ class IdentityCreated(Payload):
     identity_id: str
     schema_id: str
     state: str
+    # The self-service registration that asked for the identity (null for operators and imports):
+    # its verification mails follow from this event.
+    registration_flow_id: str | None = None
 
 
 class IdentityUpdated(Payload):

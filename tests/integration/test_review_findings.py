@@ -5,6 +5,7 @@ SDK would refuse to send what an attacker sends."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -210,3 +211,66 @@ def test_finding_7_mail_bombing_one_address_gets_a_bounded_number_of_messages(
     other = f"{unique('other')}@example.com"  # another address is not affected
     post_raw(api_flow(warden, "recovery"), json.dumps({"method": "code", "email": other}).encode())
     assert _messages_queued_to(dsn, other) == 1
+
+
+def _outbox_rows(dsn: str, service: str, event_type: str) -> list[dict[str, Any]]:
+    from sqlalchemy import MetaData, select
+
+    from shared.storage.database import Database
+    from shared.storage.tables import outbox_table
+
+    async def read() -> list[dict[str, Any]]:
+        db = Database.from_dsn(dsn)
+        try:
+            table = outbox_table(MetaData(), service)
+            async with db.connect() as conn:
+                rows = (await conn.execute(select(table.c.id, table.c.data).where(table.c.type == event_type))).all()
+            return [{"id": row_id, **json.loads(data)} for row_id, data in rows]
+        finally:
+            await db.dispose()
+
+    import asyncio
+
+    return asyncio.run(read())
+
+
+def test_finding_9_the_verification_mail_follows_from_the_committed_identity_created_event(
+    mail_warden: tuple[ThreadedWarden, str],
+) -> None:
+    """The identity service's committed identity.created names the registration that asked for it, and
+    the registration's verification code is sent from that event (the request no longer sends it, so
+    whatever becomes of the request, the mail follows the identity): once, even if the event is
+    delivered again; an operator's identity gets none, as in Kratos."""
+    from shared.bus.envelope import Envelope
+
+    warden, dsn = mail_warden
+
+    def register(email: str) -> str:
+        registration = api_flow(warden, "registration")
+        body = {"method": "password", "traits": {"email": email}, "password": PASSWORD}
+        status, answer = post_raw(registration, json.dumps(body).encode())
+        assert status == 200, answer
+        events = _outbox_rows(dsn, "identity", "identity.created")
+        [created] = [e for e in events if e["identity_id"] == answer["identity"]["id"]]
+        assert created["registration_flow_id"] == registration.rsplit("=", 1)[1]
+        return str(created["id"])
+
+    def mailed(email: str) -> int:  # the consumer works the queue in order: wait for this one's turn
+        deadline = time.monotonic() + 15
+        while _messages_queued_to(dsn, email) < 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return _messages_queued_to(dsn, email)
+
+    email = f"{unique('atomic')}@example.com"
+    event_id = register(email)
+    assert mailed(email) == 1
+    [created] = [e for e in _outbox_rows(dsn, "identity", "identity.created") if e["id"] == event_id]
+    replay = Envelope("identity.created", "identity", {k: v for k, v in created.items() if k != "id"}, id=event_id)
+    warden.run(warden.process.bus.publish(replay))  # a redelivery of the same event
+    operator = f"{unique('operator')}@example.com"
+    create_identity(warden.admin_url, operator)
+    marker = f"{unique('marker')}@example.com"
+    register(marker)
+    assert mailed(marker) == 1  # everything before it in the queue has been handled
+    assert _messages_queued_to(dsn, email) == 1
+    assert _messages_queued_to(dsn, operator) == 0

@@ -105,8 +105,12 @@ class AddressFlowParts(Protocol):
     def proof(self) -> AddressProof: ...
 
 
-async def new_address_flow(c: AddressFlowParts, request: web.Request, kind: str, flow_type: str) -> Flow:
+async def new_address_flow(
+    c: AddressFlowParts, request: web.Request, kind: str, flow_type: str, *, flow_id: str | None = None
+) -> Flow:
     flow = await c.engine.create(request, kind, flow_type)
+    if flow_id is not None:  # a verification flow a registration prepares under a known id
+        flow.id = flow_id
     strategy = _strategy(c, kind)
     if kind == "recovery":
         strategy.populate_recovery(flow)

@@ -34,12 +34,17 @@ async def finish_registration(
 ) -> HookContext:
     """Everything but the answer: a flow finished in a browser for a native app answers differently."""
     ctx = HookContext(request, flow, outcome.identity, outcome.method["method"])
-    if not outcome.persisted:
-        ctx.identity = await _create(c, ctx, outcome.identity)
-    if outcome.proven:
-        proven = outcome.proven
+    proven = outcome.proven
+    if outcome.persisted:
+        ctx.verification_flows = await c.verifier.send(
+            request, flow.type, ctx.identity.get("verifiable_addresses") or []
+        )
+    else:
+        # The verification mails follow from the committed identity.created event (verifier.py).
+        ctx.identity, prepared = await _create(c, ctx, outcome.identity, skip=proven["value"] if proven else None)
+        ctx.verification_flows = prepared
+    if proven:
         ctx.identity = await c.engine.identities.mark_address_verified(proven["via"], proven["value"]) or ctx.identity
-    ctx.verification_flows = await c.verifier.send(request, flow.type, ctx.identity.get("verifiable_addresses") or [])
     await c.hooks.run("registration", "after", "post", ctx)
     flow.state = "passed_challenge"
     await c.events.registration_succeeded(flow, ctx)
@@ -77,14 +82,24 @@ def _verification_ui(ctx: HookContext) -> str | None:
     return str(shown[0]["flow"]["url"]) if shown else None
 
 
-async def _create(c: SelfserviceContainer, ctx: HookContext, body: dict[str, Any]) -> dict[str, Any]:
+async def _create(
+    c: SelfserviceContainer, ctx: HookContext, body: dict[str, Any], *, skip: str | None
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The identity, created, and the show_verification_ui items of the verification flows prepared
+    for its addresses (all but `skip`, the one the registration already proved)."""
     # The hooks see the identity-to-be without its credentials; what they change lands in `draft`.
     draft = {k: v for k, v in body.items() if k != "credentials"}
     draft.setdefault("state", "active")
     ctx.identity = draft
     await c.hooks.run("registration", "after", "pre", ctx)
     try:
-        return await c.engine.identities.create_identity({**body, **draft})
+        prepared: list[dict[str, Any]] = []
+        if c.config.flows["verification"].enabled:
+            would_be = await c.engine.identities.validate_identity(draft)  # traits only: no password hashed
+            addresses = [a for a in would_be.get("verifiable_addresses") or [] if a.get("value") != skip]
+            prepared = await c.verifier.prepare(ctx.request, ctx.flow.type, ctx.flow.id, addresses)
+        created = await c.engine.identities.create_identity({**body, **draft, "registration_flow_id": ctx.flow.id})
+        return created, prepared
     except errors.Conflict:
         ctx.flow.ui.messages.append(text.identifier_exists())
         raise FlowInvalid() from None

@@ -1,9 +1,17 @@
 """Verification messages the other flows send on their own: after registration, and after a profile
 change brings a new address. Each address gets a verification flow of its own and a message; the
-answer lists the flows as Kratos's `show_verification_ui` continue-with items."""
+answer lists the flows as Kratos's `show_verification_ui` continue-with items.
+
+A registration does it in two halves (review finding 9): before the identity is created, `prepare`
+makes the flows under ids derived from the registration flow and the address (nothing is sent);
+the identity service's committed `identity.created` event names the registration flow, and its
+consumer (`after_registration.py`) sends the codes with `send_prepared`. The mail follows from the
+identity existing, not from the request that asked for it surviving, and it goes once: only a flow
+still waiting for its code gets one."""
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -23,13 +31,51 @@ class Verifier:
         if not c.config.flows["verification"].enabled:
             return []
         items = []
-        for address in addresses:
-            if address.get("verified") or address.get("via") != "email":
-                continue
+        for address in _to_verify(addresses):
             flow = await new_address_flow(c, request, "verification", flow_type)
             await c.proof.send(flow, "verification", c.address_strategies["verification"], address["value"])
             items.append(_show_ui(c, flow, address))
         return items
+
+    async def prepare(
+        self, request: web.Request, flow_type: str, registration_flow_id: str, addresses: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        c = self.container
+        if not c.config.flows["verification"].enabled:
+            return []
+        items = []
+        for address in _to_verify(addresses):
+            flow_id = prepared_flow_id(registration_flow_id, address["value"])
+            async with c.engine.uow() as uow:  # a second try of the same registration reuses it
+                flow = await c.engine.flows.get(uow.connection, flow_id, "verification")
+            if flow is None:
+                flow = await new_address_flow(c, request, "verification", flow_type, flow_id=flow_id)
+            items.append(_show_ui(c, flow, address))
+        return items
+
+    async def send_prepared(self, registration_flow_id: str, identity: dict[str, Any]) -> int:
+        """Sends the codes of the flows `prepare` made for `identity`'s unverified addresses; how many."""
+        c = self.container
+        if not c.config.flows["verification"].enabled:
+            return 0
+        sent = 0
+        for address in _to_verify(identity.get("verifiable_addresses") or []):
+            flow_id = prepared_flow_id(registration_flow_id, address["value"])
+            async with c.engine.uow() as uow:
+                flow = await c.engine.flows.get(uow.connection, flow_id, "verification")
+            if flow is None or flow.state != "choose_method":  # none prepared, or its code went out already
+                continue
+            await c.proof.send(flow, "verification", c.address_strategies["verification"], address["value"])
+            sent += 1
+        return sent
+
+
+def _to_verify(addresses: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [a for a in addresses if not a.get("verified") and a.get("via") == "email"]
+
+
+def prepared_flow_id(registration_flow_id: str, address: str) -> str:
+    return str(uuid.uuid5(uuid.UUID(registration_flow_id), f"verification:{address}"))
 
 
 def _show_ui(c: AddressFlowParts, flow: Flow, address: dict[str, Any]) -> dict[str, Any]:
