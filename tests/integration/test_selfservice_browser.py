@@ -238,6 +238,24 @@ def test_login_form_post_signs_in(browser: Browser, warden: ThreadedWarden) -> N
     assert _whoami(browser).json()["identity"]["id"] == identity_id
 
 
+def test_finding_13_the_csrf_cookie_is_rotated_at_login(browser: Browser, warden: ThreadedWarden) -> None:
+    """Review finding 13: a CSRF token planted in (or read from) the browser before sign-in must not
+    outlive it; Kratos regenerates it whenever it issues a session cookie."""
+    email = _email("rotate")
+    create_identity(warden.admin_url, email)
+    flow = _start(browser, "login")
+    before = browser.cookies[CSRF_COOKIE]
+    done = browser.post(flow["ui"]["action"], _login_form(flow, email))
+    assert done.status == 303 and SESSION_COOKIE in done.set_cookies
+    after = done.set_cookies[CSRF_COOKIE]
+    assert after.value != before and len(after.value) >= 32 and after["httponly"] is True
+    # Flows made after sign-in carry the new token; the old one is refused.
+    settings = browser.get("/self-service/settings/browser", as_json=True).json()
+    assert _csrf(settings) == after.value
+    stale = browser.post(settings["ui"]["action"], {"method": "profile", "traits.email": email, "csrf_token": before})
+    assert _stored_error(browser, stale)["id"] == "security_csrf_violation"
+
+
 def test_login_with_a_wrong_password_goes_back_to_the_ui(browser: Browser, warden: ThreadedWarden) -> None:
     email = _email("wrong")
     create_identity(warden.admin_url, email)

@@ -38,7 +38,11 @@ class Csrf:
     def token_for(self, request: web.Request) -> str:
         """The browser's token if it has a well-formed one, else a new one."""
         existing = request.cookies.get(self.cookie_name, "")
-        return existing if 32 <= len(existing) <= 128 else secrets.token_urlsafe(32)
+        return existing if 32 <= len(existing) <= 128 else self.new_token()
+
+    @staticmethod
+    def new_token() -> str:
+        return secrets.token_urlsafe(32)
 
     def set_cookie(self, response: web.StreamResponse, token: str) -> None:
         response.set_cookie(

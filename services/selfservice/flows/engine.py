@@ -185,12 +185,16 @@ class FlowEngine:
         return response
 
     def with_session_cookie(
-        self, response: web.StreamResponse, token: str, session: dict[str, Any]
+        self, response: web.StreamResponse, token: str, session: dict[str, Any], *, csrf_token: str | None = None
     ) -> web.StreamResponse:
+        """The session cookie, and a new CSRF cookie beside it (Kratos regenerates it when it issues
+        a session): a token planted or read before sign-in is worth nothing after it. `csrf_token`
+        binds the browser to a flow made for the new session (recovery's settings flow)."""
         if self.signer is None:
             raise ServiceUnavailable("browser sessions need secrets.cookie (or secrets.default) in the config")
         expires = datetime.fromisoformat(str(session["expires_at"]).replace("Z", "+00:00"))
         set_session_cookie(response, token, max(0, int((expires - now()).total_seconds())), self.cookie, self.signer)
+        self.csrf.set_cookie(response, csrf_token or self.csrf.new_token())
         return response
 
     def without_session_cookie(self, response: web.StreamResponse) -> web.StreamResponse:

@@ -65,8 +65,10 @@ async def recovered(
         response = web.json_response(BrowserLocationChangeRequired(settings_url).to_json(), status=422)
     else:
         response = see_other(settings_url)
-    c.engine.csrf.set_cookie(response, settings.csrf_token)  # the settings flow is bound to this browser
-    return c.engine.with_session_cookie(response, issued["session_token"], issued["session"])
+    # The settings flow is bound to this browser by the CSRF cookie the new session comes with.
+    return c.engine.with_session_cookie(
+        response, issued["session_token"], issued["session"], csrf_token=settings.csrf_token
+    )
 
 
 async def _save(c: SelfserviceContainer, flow: Flow) -> None:
