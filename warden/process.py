@@ -19,9 +19,11 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from shared.config.weak_secrets import weak_secret_warnings
 from shared.grpc.server import GrpcConfig, GrpcServer
 from shared.http.app import BoundRoute, ReadinessCheck, create_app
 from shared.http.client_ip import TrustedProxies
+from shared.http.cors import CorsPolicy
 from shared.http.metrics import HttpMetrics
 from shared.http.redirects import ADMIN_PREFIX, redirect_to
 from shared.service import Infrastructure, ServiceDefinition, ServiceRuntime
@@ -59,6 +61,8 @@ class WardenProcess:
         await self._bus.connect()
         self._http = aiohttp.ClientSession()
         here = {s.name for s in self.services}
+        for warning in weak_secret_warnings(self.settings, remote_services=here != set(SERVICE_NAMES)):
+            log.warning("config: %s", warning)
         clients = http_clients(self.settings, self._http, [n for n in SERVICE_NAMES if n not in here])
         for definition in self.services:
             infra = Infrastructure(
@@ -117,6 +121,7 @@ class WardenProcess:
             metrics=self.metrics,
             internal_token=self.settings.internal_token,
             trusted_proxies=TrustedProxies(self.settings.get("serve.public.trusted_proxies") or []),
+            cors=CorsPolicy.from_settings(self.settings),
         )
 
     def _redirects(self, port: str, taken: set[tuple[str, str]]) -> list[BoundRoute]:

@@ -67,6 +67,15 @@ class SelfserviceConfig:
         by_method = (section.get(method) or {}).get("default_browser_return_url") if method else None
         return by_method or self.flows[kind].after_return_url or self.default_return_url
 
+    def absolute_return_to(self, url: str) -> str:
+        """A relative `return_to` (`/app/dashboard`) takes the scheme and host of the default browser
+        return URL, as Kratos's `SecureRedirectTo` does; then it is checked like any other. Only a
+        path from the root is relative here: `//host` names a host, and `app/x` is refused."""
+        if url.startswith("/") and not url.startswith(("//", "/\\")):
+            base = urlsplit(self.default_return_url)
+            return f"{base.scheme}://{base.netloc}{url}"
+        return url
+
     def return_to_allowed(self, url: str) -> bool:
         """Kratos's rule: same scheme and host as an allowed URL, and under its path."""
         if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in url) or "\\" in url:

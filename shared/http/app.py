@@ -12,6 +12,7 @@ from aiohttp.typedefs import Middleware
 
 from shared.http.budget import request_budget
 from shared.http.client_ip import TrustedProxies, client_address
+from shared.http.cors import CorsPolicy, cors_middleware
 from shared.http.metrics import HttpMetrics
 from shared.http.middleware import internal_guard, render_errors, request_context
 from shared.version import warden_version
@@ -44,6 +45,7 @@ def create_app(
     internal_token: str = "",
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     trusted_proxies: TrustedProxies | None = None,
+    cors: CorsPolicy | None = None,
 ) -> web.Application:
     middlewares: list[Middleware] = [
         request_context(port, metrics),
@@ -53,6 +55,8 @@ def create_app(
     ]
     if port == "admin":  # the internal API lives on the admin port only
         middlewares.append(internal_guard(internal_token))
+    elif cors is not None:  # Kratos's serve.public.cors, on the public port only; outside render_errors
+        middlewares.insert(middlewares.index(render_errors), cors_middleware(cors))  # a SPA can read a 401 too
     app = web.Application(middlewares=middlewares, client_max_size=max_body_bytes)
     app.router.add_get("/health/alive", _alive)
     app.router.add_get("/health/ready", _ready(readiness))

@@ -5,6 +5,7 @@ SDK would refuse to send what an attacker sends."""
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -274,3 +275,90 @@ def test_finding_9_the_verification_mail_follows_from_the_committed_identity_cre
     assert mailed(marker) == 1  # everything before it in the queue has been handled
     assert _messages_queued_to(dsn, email) == 1
     assert _messages_queued_to(dsn, operator) == 0
+
+
+def test_finding_17_a_relative_return_to_is_accepted_as_kratos_does(warden: ThreadedWarden) -> None:
+    response = urllib3.request("GET", f"{warden.public_url}/self-service/login/api?return_to=/app/dashboard")
+    assert response.status == 200, response.data
+    assert json.loads(response.data)["return_to"] == "http://127.0.0.1:4455/app/dashboard"
+    refused = urllib3.request("GET", f"{warden.public_url}/self-service/login/api?return_to=//evil.example/app/")
+    assert refused.status == 400
+    assert json.loads(refused.data)["error"]["id"] == "self_service_flow_return_to_forbidden"
+
+
+CORS = {
+    "enabled": True,
+    "allowed_origins": ["https://app.example.com", "https://*.tenant.example.com"],
+    "max_age": 600,
+}
+
+
+@pytest.fixture(scope="module")
+def cors_warden(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadedWarden]:
+    directory = tmp_path_factory.mktemp("cors")
+    settings = selfservice_settings(directory, "memory", serve={"public": {"cors": CORS}})
+    with running_warden(settings) as running:
+        yield running
+
+
+def test_finding_17_serve_public_cors_answers_preflights_and_marks_allowed_origins(
+    cors_warden: ThreadedWarden,
+) -> None:
+    url = f"{cors_warden.public_url}/sessions/whoami"
+    preflight = {"Access-Control-Request-Method": "GET", "Access-Control-Request-Headers": "X-Session-Token"}
+    for origin in ("https://app.example.com", "https://eu.tenant.example.com"):
+        answer = urllib3.request("OPTIONS", url, headers={"Origin": origin, **preflight})
+        assert answer.status == 204, answer.data
+        assert answer.headers["Access-Control-Allow-Origin"] == origin
+        assert answer.headers["Access-Control-Allow-Methods"] == "GET"
+        assert answer.headers["Access-Control-Allow-Headers"] == "X-Session-Token"
+        assert answer.headers["Access-Control-Allow-Credentials"] == "true"
+        assert answer.headers["Access-Control-Max-Age"] == "600"
+        # The real request (a 401 without a session) carries the headers too, so the SPA can read it.
+        real = urllib3.request("GET", url, headers={"Origin": origin})
+        assert real.status == 401 and real.headers["Access-Control-Allow-Origin"] == origin
+    for origin, headers in (
+        ("https://evil.example", preflight),
+        ("https://app.example.com", {"Access-Control-Request-Method": "TRACE"}),
+        (
+            "https://app.example.com",
+            {"Access-Control-Request-Method": "GET", "Access-Control-Request-Headers": "X-Evil"},
+        ),
+    ):
+        refused = urllib3.request("OPTIONS", url, headers={"Origin": origin, **headers})
+        assert refused.status == 204 and "Access-Control-Allow-Origin" not in refused.headers, origin
+    real = urllib3.request("GET", url, headers={"Origin": "https://evil.example"})
+    assert "Access-Control-Allow-Origin" not in real.headers
+    # The admin port has no CORS: a preflight there is refused as before.
+    admin = urllib3.request(
+        "OPTIONS",
+        f"{cors_warden.admin_url}/admin/identities",
+        headers={"Origin": "https://app.example.com", **preflight},
+    )
+    assert admin.status == 405 and "Access-Control-Allow-Origin" not in admin.headers
+
+
+def test_finding_17_start_up_warns_about_published_secrets_and_a_lone_service_without_internal_token(
+    tmp_path_factory: pytest.TempPathFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    from warden.services import by_name
+
+    directory = tmp_path_factory.mktemp("weak")
+    quickstart = {"cookie": ["PLEASE-CHANGE-ME-I-AM-VERY-INSECURE"], "cipher": ["32-LONG-SECRET-NOT-SECURE-AT-ALL"]}
+    elsewhere = {"internal_url": "http://127.0.0.1:9"}  # never called: the test only starts the process
+    settings = selfservice_settings(
+        directory, "memory", secrets=quickstart, services={"internal_token": "", "identity": elsewhere}
+    )
+    with caplog.at_level(logging.WARNING, logger="warden.process"), running_warden(settings, [by_name("session")]):
+        pass
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any("secrets.cookie[0] is a published example value" in w for w in warnings), warnings
+    assert any("secrets.cipher[0] is a published example value" in w for w in warnings), warnings
+    assert any("services.internal_token is not set" in w for w in warnings), warnings
+    assert not any("PLEASE-CHANGE-ME" in w or "NOT-SECURE" in w for w in warnings)  # the key, never the value
+
+    caplog.clear()
+    strong = selfservice_settings(tmp_path_factory.mktemp("strong"), "memory")
+    with caplog.at_level(logging.WARNING, logger="warden.process"), running_warden(strong):
+        pass
+    assert not [r for r in caplog.records if "config:" in r.getMessage()]

@@ -53,3 +53,12 @@ def test_allowed(url: str) -> None:
 )
 def test_refused(url: str) -> None:
     assert not _config().return_to_allowed(url)
+
+
+def test_finding_17_a_relative_return_to_is_resolved_on_the_default_return_url_as_kratos_does() -> None:
+    config = _config()
+    assert config.absolute_return_to("/welcome/next?x=1") == "http://127.0.0.1:4455/welcome/next?x=1"
+    assert config.return_to_allowed(config.absolute_return_to("/welcome/next?x=1"))
+    # Still checked: outside the allowed paths, or a host in disguise, it is refused.
+    for url in ("/admin", "//evil.example/welcome", "/\\evil.example/welcome", "welcome", "/welcome/../admin"):
+        assert not config.return_to_allowed(config.absolute_return_to(url)), url

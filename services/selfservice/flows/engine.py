@@ -63,9 +63,12 @@ class FlowEngine:
 
     def return_to(self, request: web.Request, flow: Flow | None = None) -> str | None:
         url = request.query.get("return_to") or (flow.return_to if flow else None)
-        if url and not self.config.return_to_allowed(url):
+        if not url:
+            return None
+        absolute = self.config.absolute_return_to(url)
+        if not self.config.return_to_allowed(absolute):
             raise ReturnToForbidden(url)
-        return url or None
+        return absolute
 
     # --- creating and finding flows ----------------------------------------------------------
     async def create(self, request: web.Request, kind: str, flow_type: str, **fields: Any) -> Flow:
