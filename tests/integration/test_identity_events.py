@@ -88,7 +88,7 @@ def test_each_change_raises_its_event_in_order(warden: ThreadedWarden, received:
 
     events = received.wait_for(warden, 7)
     assert [_summary(e) for e in events] == [
-        ("identity.created", {"schema_id": "default", "state": "active"}),
+        ("identity.created", {"schema_id": "default", "state": "active", "registration_flow_id": None}),
         # The email is also the `code` credential's identifier, so that credential changes with it.
         (
             "identity.updated",
@@ -145,7 +145,7 @@ def test_a_refused_or_empty_change_raises_nothing(warden: ThreadedWarden, receiv
 
     events = received.wait_for(warden, 2)
     assert [_summary(e) for e in events] == [
-        ("identity.created", {"schema_id": "default", "state": "active"}),
+        ("identity.created", {"schema_id": "default", "state": "active", "registration_flow_id": None}),
         ("identity.updated", {"changed": ["metadata_admin"], "state": "active"}),
     ]
 
@@ -172,7 +172,7 @@ def test_events_reach_a_rabbitmq_consumer(tmp_path: Path, pg_dsn: str, amqp_vhos
         finally:
             warden.run(consumer.close())
     assert sorted(_summary(e) for e in events) == [
-        ("identity.created", {"schema_id": "default", "state": "active"}),
+        ("identity.created", {"schema_id": "default", "state": "active", "registration_flow_id": None}),
         ("identity.deleted", {}),
     ]
     assert {e.data["identity_id"] for e in events} == {created.id}
