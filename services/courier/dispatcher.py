@@ -51,12 +51,18 @@ class Claims(Protocol):
 
 
 class Pace(Protocol):
-    pull_count: int
-    pull_wait: float
-    send_timeout: float
-    lease: float
-    retries: int
-    max_backoff: float
+    @property
+    def pull_count(self) -> int: ...
+    @property
+    def pull_wait(self) -> float: ...
+    @property
+    def send_timeout(self) -> float: ...
+    @property
+    def lease(self) -> float: ...
+    @property
+    def retries(self) -> int: ...
+    @property
+    def max_backoff(self) -> float: ...
 
     def backoff(self, send_count: int) -> float: ...
 

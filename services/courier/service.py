@@ -46,7 +46,7 @@ class CourierContainer:
     webhook_dispatcher: Dispatcher
 
 
-async def build(infra: Infrastructure) -> ServiceRuntime:
+async def build(infra: Infrastructure) -> ServiceRuntime[CourierContainer]:
     core = service_core(NAME, infra)
     config = CourierConfig.from_settings(infra.settings)
     # Template and Jsonnet URLs are fetched once here, and the HTTP channels send with this session.

@@ -79,6 +79,7 @@ async def retry_delivery(c: CourierContainer, request: web.Request) -> web.Respo
                 raise DeliveryNotFound()
             raise Conflict("Only an abandoned delivery can be retried.")
         found = await c.deliveries.get(conn, delivery_id)
+    assert found is not None  # just requeued, in this transaction
     c.webhook_dispatcher.wake()
     return web.json_response(delivery_view(found))
 
