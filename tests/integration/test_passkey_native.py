@@ -26,7 +26,7 @@ from tests.selfservice_helpers import (
     node_names,
     selfservice_settings,
 )
-from tests.webauthn_authenticator import SoftAuthenticator, b64url
+from tests.webauthn_authenticator import SoftAuthenticator, b64url, post_flow
 
 RP_ID = "warden.test"
 ORIGIN = "https://warden.test"
@@ -67,10 +67,7 @@ def _request_options(flow: Any) -> dict[str, Any]:
 
 
 def _post(warden: ThreadedWarden, kind: str, flow_id: str, body: dict[str, Any], token: str | None = None) -> Any:
-    headers = {"Accept": "application/json", **({"X-Session-Token": token} if token else {})}
-    url = f"{warden.public_url}/self-service/{kind}?flow={flow_id}"
-    response = urllib3.request("POST", url, json=body, headers=headers)
-    return response.status, json.loads(response.data)
+    return post_flow(warden.public_url, kind, flow_id, body, token)
 
 
 def _register(frontend: FrontendApi, key: SoftAuthenticator, email: str) -> Any:

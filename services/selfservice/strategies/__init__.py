@@ -19,6 +19,7 @@ from services.selfservice.strategies.password.strategy import SPEC as PASSWORD
 from services.selfservice.strategies.profile.settings import SPEC as PROFILE
 from services.selfservice.strategies.registry import MethodSpec
 from services.selfservice.strategies.totp.strategy import SPEC as TOTP
+from services.selfservice.strategies.webauthn.strategy import SPEC as WEBAUTHN
 
 METHODS: tuple[MethodSpec, ...] = (
     PROFILE,
@@ -28,6 +29,6 @@ METHODS: tuple[MethodSpec, ...] = (
     LINK,
     TOTP,
     PASSKEY,
-    # WEBAUTHN,
+    WEBAUTHN,
     LOOKUP_SECRET,
 )

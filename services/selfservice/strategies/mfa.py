@@ -27,6 +27,7 @@ METHOD_NAMES = {
     "totp": "An authenticator app",
     "lookup_secret": "A set of backup recovery codes",
     "code": "Sign-in codes",
+    "webauthn": "A security key",
 }
 
 

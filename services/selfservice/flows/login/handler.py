@@ -62,6 +62,10 @@ async def new_login_flow(
         # Second factors offer themselves only to an identity that holds them.
         identity = await c.engine.identities.get_identity(flow.internal["identity_id"])
         flow.internal["credential_types"] = sorted((identity or {}).get("credentials") or {})
+        webauthn = ((identity or {}).get("credentials") or {}).get("webauthn") or {}
+        flow.internal["webauthn_keys"] = [  # the security keys a browser is asked for
+            k["id"] for k in (webauthn.get("config") or {}).get("credentials") or [] if isinstance(k.get("id"), str)
+        ]
         flow.internal["verified_addresses"] = [  # where a code as a second factor may go
             {"via": a["via"], "value": a["value"]}
             for a in (identity or {}).get("verifiable_addresses") or []

@@ -30,6 +30,7 @@ from webauthn.helpers.structs import (
 )
 
 from services.selfservice.flows.flow import Flow
+from shared.clients.ports import IdentityClient
 
 log = logging.getLogger(__name__)
 
@@ -174,3 +175,41 @@ def credential_user_handle(credential: dict[str, Any]) -> str:
         return bytes_to_base64url(base64url_to_bytes(handle))  # one spelling (no padding) for the lookup
     except (ValueError, TypeError):
         raise Refused("the user handle is not base64url") from None
+
+
+async def check_assertion(
+    identities: IdentityClient,
+    rp: RelyingParty,
+    flow: Flow,
+    challenge_key: str,
+    credential_type: str,
+    owner: str,
+    credential: dict[str, Any],
+) -> None:
+    """Verifies an assertion against the owner's stored key of this type and moves its counter on
+    (compare-and-set: of two concurrent uses of one counter value, one wins). Refused otherwise."""
+    stored = await identities.get_credential(owner, credential_type)
+    config = (stored or {}).get("config") or {}
+    keys = list(config.get("credentials") or [])
+    key = next((k for k in keys if k.get("id") == credential.get("rawId")), None)
+    if key is None:
+        flow.internal.pop(challenge_key, None)  # spent all the same
+        raise Refused("no such key")
+    count = verify_login(rp, flow, challenge_key, credential, key, owner)
+    updated = {**key, "authenticator": {**(key.get("authenticator") or {}), "sign_count": count}}
+    new = {**config, "credentials": [updated if k is key else k for k in keys]}
+    if not await identities.swap_credential(owner, credential_type, config, new):
+        raise Refused("the key was used concurrently")
+
+
+def stored_keys(identity: dict[str, Any], credential_type: str) -> list[dict[str, Any]]:
+    """The keys of this type in an identity's view (the identity service lists their public part)."""
+    credential = (identity.get("credentials") or {}).get(credential_type) or {}
+    return [k for k in (credential.get("config") or {}).get("credentials") or [] if isinstance(k.get("id"), str)]
+
+
+def added_at(key: dict[str, Any]) -> datetime:
+    try:
+        return datetime.fromisoformat(str(key.get("added_at")))
+    except ValueError:
+        return datetime.fromtimestamp(0, UTC)

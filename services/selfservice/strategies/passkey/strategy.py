@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from services.selfservice.flows.errors import FlowInvalid
@@ -66,27 +65,16 @@ class PasskeyStrategy:
             credential = ceremony.parse(body.get("passkey_login"))
             handle = ceremony.credential_user_handle(credential)
             owner = await self.identities.find_by_credential_identifier(METHOD, handle)
-            stored = await self.identities.get_credential(owner["id"], METHOD) if owner else None
-            keys = list(((stored or {}).get("config") or {}).get("credentials") or [])
-            key = next((k for k in keys if k.get("id") == credential["rawId"]), None)
-            if owner is None or stored is None or key is None:
+            if owner is None:
                 flow.internal.pop(CHALLENGE, None)  # spent all the same
                 self._login_nodes(flow)
                 flow.ui.messages.append(text.no_webauthn_user())
                 raise FlowInvalid()
-            count = ceremony.verify_login(self.rp, flow, CHALLENGE, credential, key, owner["id"])
+            await ceremony.check_assertion(self.identities, self.rp, flow, CHALLENGE, METHOD, owner["id"], credential)
         except Refused:
             self._login_nodes(flow)
             flow.ui.messages.append(text.invalid_credentials())
             raise FlowInvalid() from None
-        config = stored["config"]
-        updated = {**key, "authenticator": {**(key.get("authenticator") or {}), "sign_count": count}}
-        new = {**config, "credentials": [updated if k is key else k for k in keys]}
-        # Compare-and-set: of two concurrent uses of one counter value, one wins.
-        if not await self.identities.swap_credential(owner["id"], METHOD, config, new):
-            self._login_nodes(flow)
-            flow.ui.messages.append(text.invalid_credentials())
-            raise FlowInvalid()
         identity = await self.identities.get_identity(owner["id"])
         if identity is None:
             self._login_nodes(flow)
@@ -172,7 +160,7 @@ class PasskeyStrategy:
         credential = (identity.get("credentials") or {}).get(METHOD) or {}
         handle = next(iter(credential.get("identifiers") or []), None) or ceremony.new_user_handle()
         flow.internal[HANDLE] = handle
-        keys = list((credential.get("config") or {}).get("credentials") or [])
+        keys = ceremony.stored_keys(identity, METHOD)
         names = self.schemas.marked_values(METHOD, "display_name", identity.get("traits") or {})
         self._register_nodes(
             flow,
@@ -189,7 +177,7 @@ class PasskeyStrategy:
                     "passkey_remove",
                     "submit",
                     value=key.get("id"),
-                    label=text.remove_passkey(str(key.get("display_name") or "passkey"), _added(key)),
+                    label=text.remove_passkey(str(key.get("display_name") or "passkey"), ceremony.added_at(key)),
                 )
             )
 
@@ -234,13 +222,6 @@ class PasskeyStrategy:
         key["display_name"] = names[0] if names else "passkey"
         new = {**config, "credentials": [*keys, key], "user_handle": handle}
         return await self.identities.update_credential(identity_id, METHOD, new, [handle])
-
-
-def _added(key: dict[str, Any]) -> datetime:
-    try:
-        return datetime.fromisoformat(str(key.get("added_at")))
-    except ValueError:
-        return datetime.fromtimestamp(0)
 
 
 def build(deps: Dependencies) -> PasskeyStrategy:

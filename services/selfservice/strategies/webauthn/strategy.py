@@ -1,0 +1,197 @@
+"""The webauthn method (Kratos's `selfservice/strategy/webauthn`): security keys as a second factor
+(aal2), and with `config.passwordless: true` also as a first factor after the identifier is typed.
+Settings add a key with a display name, list the keys and remove one; removing the last second factor
+needs an aal2 session. The ceremonies are the passkey method's (passkey/ceremony.py)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from services.selfservice.flows.errors import FlowInvalid
+from services.selfservice.flows.flow import Flow
+from services.selfservice.flows.login.strategy import LoginOutcome
+from services.selfservice.flows.settings.strategy import SettingsContext
+from services.selfservice.flows.ui import input_node
+from services.selfservice.strategies.mfa import SecondFactorServices, is_aal2_login, second_factor_services
+from services.selfservice.strategies.passkey import ceremony
+from services.selfservice.strategies.passkey.ceremony import Refused, RelyingParty
+from services.selfservice.strategies.passkey.script import script_node
+from services.selfservice.strategies.registry import Dependencies, MethodSpec
+from shared import text
+from shared.aal import AAL1, AAL2, has_second_factor
+
+METHOD = "webauthn"
+CHALLENGE = "webauthn_challenge"  # flow.internal: the challenge of the options the flow shows
+KEYS = "webauthn_keys"  # flow.internal: the ids of the keys an aal2 login asks for (login handler)
+PASSWORDLESS_OWNER = "webauthn_identity_id"  # flow.internal: who a passwordless login is for
+
+
+@dataclass(frozen=True)
+class WebAuthnStrategy:
+    services: SecondFactorServices
+    rp: RelyingParty
+    script_url: str
+    passwordless: bool
+    method: str = METHOD
+
+    # --- nodes -----------------------------------------------------------------------------------
+    def _trigger(self, flow: Flow, name: str, trigger: str, options: dict[str, Any], label: text.Message) -> None:
+        """Kratos's trigger: the options in `value` and in the legacy `onclick` call, the function in
+        `onclickTrigger` for UIs that call it by name."""
+        flow.ui.nodes = [n for n in flow.ui.nodes if not (n.group == METHOD and (n.type == "script" or n.name == name))]
+        value = json.dumps(options)
+        flow.ui.add(
+            script_node(METHOD, self.script_url),
+            input_node(
+                METHOD,
+                name,
+                "button",
+                value=value,
+                label=label,
+                onclick=f"window.__{trigger} && window.__{trigger}({value})",
+                onclickTrigger=trigger,
+            ),
+        )
+
+    def _login_nodes(self, flow: Flow, keys: list[str]) -> None:
+        options = ceremony.login_options(self.rp, flow, CHALLENGE, keys)
+        self._trigger(flow, "webauthn_login_trigger", "oryWebAuthnLogin", options, text.sign_in_with_hardware_key())
+        if flow.ui.find("webauthn_login") is None:
+            flow.ui.add(input_node(METHOD, "webauthn_login", "hidden", value=""))
+            flow.ui.add(input_node(METHOD, "method", "hidden", value=METHOD))
+
+    # --- login -----------------------------------------------------------------------------------
+    def populate_login(self, flow: Flow) -> None:
+        keys = flow.internal.get(KEYS) or []
+        if is_aal2_login(flow) and keys:
+            self._login_nodes(flow, keys)
+        elif self.passwordless and flow.fields.get("requested_aal", AAL1) == AAL1 and not flow.fields.get("refresh"):
+            if flow.ui.find("identifier") is None:
+                flow.ui.add(input_node("default", "identifier", "text", value="", required=True, label=text.label_id()))
+            flow.ui.add(input_node(METHOD, "method", "submit", value=METHOD, label=text.continue_with_hardware_key()))
+
+    async def login(self, flow: Flow, body: dict[str, Any]) -> LoginOutcome:
+        if is_aal2_login(flow):
+            owner, aal = str(flow.internal["identity_id"]), AAL2
+        elif self.passwordless:
+            owner, aal = await self._passwordless_owner(flow, body), AAL1
+        else:
+            flow.ui.messages.append(text.no_login_strategy())
+            raise FlowInvalid()
+        await self.services.check_throttle(owner)
+        try:
+            credential = ceremony.parse(body.get("webauthn_login"))
+            await ceremony.check_assertion(
+                self.services.identities, self.rp, flow, CHALLENGE, METHOD, owner, credential
+            )
+        except Refused:
+            await self.services.attempt(owner, succeeded=False)
+            self._login_nodes(flow, await self._key_ids(owner))
+            flow.ui.messages.append(text.invalid_credentials())
+            raise FlowInvalid() from None
+        await self.services.attempt(owner, succeeded=True)
+        identity = await self.services.identities.get_identity(owner)
+        if identity is None:
+            flow.ui.messages.append(text.no_webauthn_user())
+            raise FlowInvalid()
+        return LoginOutcome(identity, {"method": METHOD, "aal": aal})
+
+    async def _key_ids(self, owner: str) -> list[str]:
+        stored = await self.services.identities.get_credential(owner, METHOD)
+        return [k["id"] for k in ((stored or {}).get("config") or {}).get("credentials") or [] if k.get("id")]
+
+    async def _passwordless_owner(self, flow: Flow, body: dict[str, Any]) -> str:
+        """The first step (an identifier, no assertion yet) answers the form with the identity's
+        passwordless keys to ask for; the second checks the assertion for that identity."""
+        if body.get("webauthn_login") and isinstance(flow.internal.get(PASSWORDLESS_OWNER), str):
+            return str(flow.internal[PASSWORDLESS_OWNER])
+        identifier = body.get("identifier")
+        owner = (
+            await self.services.identities.find_by_credential_identifier(METHOD, identifier.strip())
+            if isinstance(identifier, str) and identifier.strip()
+            else None
+        )
+        keys = await self._key_ids(owner["id"]) if owner else []
+        if owner is None or not keys:
+            flow.ui.messages.append(text.no_webauthn_user())
+            raise FlowInvalid()
+        flow.internal[PASSWORDLESS_OWNER] = owner["id"]
+        flow.ui.set_value("identifier", identifier)
+        self._login_nodes(flow, keys)
+        flow.ui.messages.append(text.webauthn_passwordless_prepare())
+        raise FlowInvalid()
+
+    # --- settings --------------------------------------------------------------------------------
+    def populate_settings(self, flow: Flow, identity: dict[str, Any]) -> None:
+        keys = ceremony.stored_keys(identity, METHOD)
+        credential = (identity.get("credentials") or {}).get(METHOD) or {}
+        handle = (credential.get("config") or {}).get("user_handle") or ceremony.new_user_handle()
+        flow.internal["webauthn_user_handle"] = handle
+        for key in keys:
+            label = text.remove_security_key(str(key.get("display_name") or "security key"), ceremony.added_at(key))
+            flow.ui.add(input_node(METHOD, "webauthn_remove", "submit", value=key["id"], label=label))
+        flow.ui.add(
+            input_node(METHOD, "webauthn_register_displayname", "text", value="", label=text.label_security_key_name()),
+            input_node(METHOD, "webauthn_register", "hidden", value=""),
+        )
+        names = (identity.get("traits") or {}).get("email") or ""
+        options = ceremony.registration_options(
+            self.rp, flow, CHALLENGE, handle, str(names), [k["id"] for k in keys], resident_key=self.passwordless
+        )
+        self._trigger(flow, "webauthn_register_trigger", "oryWebAuthnRegistration", options, text.add_security_key())
+
+    def claims(self, body: dict[str, Any]) -> bool:
+        return bool(body.get("webauthn_remove") or body.get("webauthn_register"))
+
+    def needs_privileged_session(self, body: dict[str, Any], identity: dict[str, Any]) -> bool:
+        return True
+
+    async def update_settings(self, flow: Flow, body: dict[str, Any], ctx: SettingsContext) -> dict[str, Any]:
+        identities = self.services.identities
+        identity_id = ctx.identity["id"]
+        stored = await identities.get_credential(identity_id, METHOD)
+        config = dict((stored or {}).get("config") or {})
+        keys = list(config.get("credentials") or [])
+        if body.get("webauthn_remove"):
+            remaining = [k for k in keys if k.get("id") != body["webauthn_remove"]]
+            if len(remaining) == len(keys):
+                flow.ui.messages.append(text.no_webauthn_device())
+                raise FlowInvalid()
+            if remaining:
+                return await identities.update_credential(identity_id, METHOD, {**config, "credentials": remaining})
+            # The last key: without it the identity may be left with no second factor at all.
+            others = {k: v for k, v in (ctx.identity.get("credentials") or {}).items() if k != METHOD}
+            if not has_second_factor({"credentials": others}):
+                self.services.require_aal2_session(ctx.session, flow)
+            updated = await identities.remove_credential(identity_id, METHOD)
+            await self.services.notify(updated, METHOD, added=False)
+            return updated
+        handle = config.get("user_handle") or flow.internal.get("webauthn_user_handle")
+        try:
+            if not isinstance(handle, str):
+                raise Refused("no user handle was issued for this flow")
+            key = ceremony.verify_registration(self.rp, flow, CHALLENGE, ceremony.parse(body.get("webauthn_register")))
+        except Refused:
+            flow.ui.messages.append(text.invalid_credentials())
+            raise FlowInvalid() from None
+        name = body.get("webauthn_register_displayname")
+        key["display_name"] = name.strip()[:64] if isinstance(name, str) and name.strip() else "security key"
+        key["is_passwordless"] = self.passwordless
+        new = {**config, "credentials": [*keys, key], "user_handle": handle}
+        updated = await identities.update_credential(identity_id, METHOD, new)
+        if not self.passwordless:
+            await self.services.completed(ctx.session, METHOD)
+        await self.services.notify(updated, METHOD, added=True)
+        return updated
+
+
+def build(deps: Dependencies) -> WebAuthnStrategy:
+    rp = RelyingParty.from_settings(deps.settings, METHOD, deps.config.public_base_url)
+    script = f"{deps.config.public_base_url.rstrip('/')}/.well-known/ory/webauthn.js"
+    passwordless = bool(deps.settings.get("selfservice.methods.webauthn.config.passwordless"))
+    return WebAuthnStrategy(second_factor_services(deps), rp, script, passwordless)
+
+
+SPEC = MethodSpec(id=METHOD, node_group=METHOD, credential_type=METHOD, build=build, enabled_by_default=False)

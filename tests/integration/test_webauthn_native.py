@@ -1,0 +1,137 @@
+"""Security keys (selfservice.methods.webauthn) through native flows, driven by the software
+authenticator: added in settings with a display name and listed, asked for as the second step of a
+login (aal2, only the identity's own keys allowed), refused from a wrong origin, removed from an aal2
+session; and with `config.passwordless: true` a first factor after the identifier is typed."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import ory_kratos_client as kratos
+import pytest
+from ory_kratos_client.api.frontend_api import FrontendApi
+
+from tests.factories import ThreadedWarden, running_warden
+from tests.selfservice_helpers import PASSWORD, create_identity, database, message_ids, node, selfservice_settings
+from tests.webauthn_authenticator import SoftAuthenticator, b64url, post_flow
+
+RP = {"id": "warden.test", "origin": "https://warden.test", "display_name": "Warden Tests"}
+ORIGIN = RP["origin"]
+
+
+def _methods(passwordless: bool) -> dict[str, Any]:
+    return {
+        "password": {"enabled": True},
+        "webauthn": {"enabled": True, "config": {"rp": RP, "passwordless": passwordless}},
+    }
+
+
+@pytest.fixture(scope="module", params=[False, True], ids=["second-factor", "passwordless"])
+def warden(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadedWarden]:
+    directory = tmp_path_factory.mktemp("webauthn-native")
+    with (
+        database("postgres", directory) as dsn,
+        running_warden(selfservice_settings(directory, dsn, methods=_methods(request.param))) as w,
+    ):
+        w.passwordless = request.param  # type: ignore[attr-defined]
+        yield w
+
+
+@pytest.fixture(scope="module")
+def frontend(warden: ThreadedWarden) -> Iterator[FrontendApi]:
+    with kratos.ApiClient(kratos.Configuration(host=warden.public_url)) as client:
+        yield FrontendApi(client)
+
+
+def _password_login(frontend: FrontendApi, email: str) -> str:
+    flow = frontend.create_native_login_flow()
+    body = kratos.UpdateLoginFlowWithPasswordMethod(method="password", identifier=email, password=PASSWORD)
+    return str(frontend.update_login_flow(flow.id, kratos.UpdateLoginFlowBody(body)).session_token)
+
+
+def _options(flow: Any, name: str) -> dict[str, Any]:
+    return json.loads(node(flow, name)["attributes"]["value"])
+
+
+def _add_key(warden: ThreadedWarden, frontend: FrontendApi, token: str, name: str) -> tuple[SoftAuthenticator, Any]:
+    key = SoftAuthenticator(ORIGIN)
+    flow = frontend.create_native_settings_flow(x_session_token=token)
+    trigger = node(flow, "webauthn_register_trigger")["attributes"]
+    assert trigger["onclickTrigger"] == "oryWebAuthnRegistration" and "__oryWebAuthnRegistration" in trigger["onclick"]
+    created = key.create(json.loads(trigger["value"]))
+    body = {"method": "webauthn", "webauthn_register": json.dumps(created), "webauthn_register_displayname": name}
+    status, answer = post_flow(warden.public_url, "settings", flow.id, body, token)
+    assert status == 200, answer
+    return key, answer
+
+
+def test_a_security_key_as_the_second_step(warden: ThreadedWarden, frontend: FrontendApi) -> None:
+    email = f"key-{uuid.uuid4().hex[:8]}@example.com"
+    create_identity(warden.admin_url, email)
+    token = _password_login(frontend, email)
+    key, answer = _add_key(warden, frontend, token, "Blue key")
+    removes = [n for n in answer["ui"]["nodes"] if n["attributes"].get("name") == "webauthn_remove"]
+    assert [n["attributes"]["value"] for n in removes] == [b64url(key.credential_id)]
+    assert 'Remove security key "Blue key"' in removes[0]["meta"]["label"]["text"]
+    if warden.passwordless:  # type: ignore[attr-defined]
+        return  # a passwordless key is a first factor: its test is below
+    # A new password login is aal1; the aal2 step asks for this identity's key and no other.
+    token = _password_login(frontend, email)
+    flow = frontend.create_native_login_flow(aal="aal2", x_session_token=token)
+    options = _options(flow, "webauthn_login_trigger")
+    assert [c["id"] for c in options["publicKey"]["allowCredentials"]] == [b64url(key.credential_id)]
+    wrong = json.dumps(key.get(options, origin="https://evil.test"))
+    status, refused = post_flow(
+        warden.public_url, "login", flow.id, {"method": "webauthn", "webauthn_login": wrong}, token
+    )
+    assert (status, message_ids(refused)) == (400, [4000006])
+    options = json.loads(
+        next(n for n in refused["ui"]["nodes"] if n["attributes"].get("name") == "webauthn_login_trigger")[
+            "attributes"
+        ]["value"]
+    )
+    good = json.dumps(key.get(options))
+    status, done = post_flow(warden.public_url, "login", flow.id, {"method": "webauthn", "webauthn_login": good}, token)
+    assert status == 200, done
+    assert done["session"]["authenticator_assurance_level"] == "aal2"
+    # From this aal2 session the last key may go.
+    flow = frontend.create_native_settings_flow(x_session_token=token)
+    status, removed = post_flow(
+        warden.public_url, "settings", flow.id, {"webauthn_remove": b64url(key.credential_id)}, token
+    )
+    assert status == 200, removed
+    assert not [n for n in removed["ui"]["nodes"] if n["attributes"].get("name") == "webauthn_remove"]
+
+
+def test_passwordless_sign_in_after_the_identifier(warden: ThreadedWarden, frontend: FrontendApi) -> None:
+    if not warden.passwordless:  # type: ignore[attr-defined]
+        flow = frontend.create_native_login_flow()
+        status, answer = post_flow(
+            warden.public_url, "login", flow.id, {"method": "webauthn", "identifier": "x@example.com"}
+        )
+        assert (status, message_ids(answer)) == (400, [4010002])  # no such method at aal1
+        return
+    email = f"key-{uuid.uuid4().hex[:8]}@example.com"
+    identity_id = create_identity(warden.admin_url, email)
+    key, _ = _add_key(warden, frontend, _password_login(frontend, email), "Green key")
+    flow = frontend.create_native_login_flow()
+    status, step = post_flow(warden.public_url, "login", flow.id, {"method": "webauthn", "identifier": email})
+    assert status == 400 and message_ids(step) == [1010012]  # "Prepare your WebAuthn device"
+    options = json.loads(
+        next(n for n in step["ui"]["nodes"] if n["attributes"].get("name") == "webauthn_login_trigger")["attributes"][
+            "value"
+        ]
+    )
+    body = {"method": "webauthn", "identifier": email, "webauthn_login": json.dumps(key.get(options))}
+    status, done = post_flow(warden.public_url, "login", flow.id, body)
+    assert status == 200, done
+    assert done["session"]["identity"]["id"] == identity_id
+    assert done["session"]["authenticator_assurance_level"] == "aal1"
+    flow = frontend.create_native_login_flow()
+    status, unknown = post_flow(
+        warden.public_url, "login", flow.id, {"method": "webauthn", "identifier": "nobody@example.com"}
+    )
+    assert (status, message_ids(unknown)) == (400, [4000015])
