@@ -12,12 +12,13 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 HERE = Path(__file__).parent
 TEMPLATES = HERE / "templates"
 STYLESHEET = HERE / "static" / "style.css"
-# Pages carry CSRF tokens and personal data: never cached, never framed (clickjacking), no scripts.
+# Pages carry CSRF tokens and personal data: never cached, never framed (clickjacking), no scripts
+# but the project's own WebAuthn script from this origin (passkeys and security keys need it).
 # No `form-action`: browsers apply it to the redirects after a submission, which go to allowed
 # return URLs on other origins.
 PAGE_HEADERS = {
     "Cache-Control": "private, no-store",
-    "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'",
+    "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'",
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",

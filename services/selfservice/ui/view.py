@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 DEFAULT = "default"
 IDENTIFIER_FIRST = "identifier_first"
@@ -30,12 +30,13 @@ GROUP_TITLES = {
 }
 # Input attributes passed through to the HTML element (anything else, `onclick` included, is dropped).
 PASSED_ATTRIBUTES = ("required", "disabled", "autocomplete", "pattern", "maxlength")
+WEBAUTHN_SCRIPT = "/.well-known/ory/webauthn.js"
 _UNSAFE_ID = re.compile(r"[^A-Za-z0-9_.-]")
 
 
 @dataclass(frozen=True)
 class Field:
-    kind: str  # hidden, input, checkbox, submit, text, codes, img, a
+    kind: str  # hidden, input, checkbox, submit, trigger, script, text, codes, img, a
     id: str
     name: str
     type: str
@@ -71,8 +72,8 @@ def sections(ui: dict[str, Any]) -> list[Section]:
     found = []
     for group in groups:
         own = _fields([n for n in nodes if n.get("group") == group], group)
-        if all(f.kind == "hidden" for f in own):
-            continue  # a method this UI cannot render (WebAuthn, passkeys: JavaScript only)
+        if all(f.kind in ("hidden", "script") for f in own):
+            continue  # nothing to press
         shared = [n for n in defaults if group not in HIDDEN_DEFAULTS_ONLY or _input_type(n) == "hidden"]
         found.append(
             Section(group, GROUP_TITLES.get(group, group.replace("_", " ").capitalize()), _fields(shared, group) + own)
@@ -114,8 +115,10 @@ def _field(node: dict[str, Any], group: str) -> Field | None:
             {},
             messages,
         )
+    if kind == "script":
+        return _script(attributes)
     if kind != "input":
-        return None  # script nodes: this UI runs without JavaScript
+        return None
     return _input(node, group, attributes, label, messages)
 
 
@@ -129,8 +132,11 @@ def _input(
     if input_type == "hidden":
         return Field("hidden", element_id, name, input_type, _form_value(value), label, {}, messages)
     if input_type in ("submit", "button"):
-        if attributes.get("onclick") or attributes.get("onclickTrigger"):
-            return None  # WebAuthn and passkey buttons need JavaScript
+        if attributes.get("onclickTrigger"):  # WebAuthn and passkeys: our script calls it by name
+            trigger = {"trigger": str(attributes["onclickTrigger"])}
+            return Field("trigger", element_id, name, "button", _form_value(value), label, trigger, messages)
+        if attributes.get("onclick"):
+            return None  # someone else's JavaScript: never run here
         return Field(
             "submit", element_id, name, "submit", _form_value(value), label or _form_value(value), attrs, messages
         )
@@ -150,6 +156,15 @@ def _input(
         attrs,
         messages,
     )
+
+
+def _script(attributes: dict[str, Any]) -> Field | None:
+    """Only the project's own WebAuthn script, from this origin (the one place this UI runs JavaScript):
+    a script node pointing anywhere else is not rendered."""
+    path = urlsplit(str(attributes.get("src") or "")).path
+    if path != WEBAUTHN_SCRIPT:
+        return None
+    return Field("script", _id(str(attributes.get("id") or "script")), "", "", path, "", {})
 
 
 def _secret_lines(message: Any) -> list[str]:

@@ -78,12 +78,12 @@
   function submit(resultName, value) {
     var result = node(resultName)
     result.value = value
-    var form = result.closest("form")
-    if (form.requestSubmit) {
-      form.requestSubmit()
-    } else {
-      form.submit()
-    }
+    result.closest("form").submit() // as Kratos's script: no method field, the result names the method
+  }
+
+  function triggerOptions(name) {
+    var trigger = node(name)
+    return JSON.parse(trigger.value)
   }
 
   function failed(err) {
@@ -95,7 +95,7 @@
   // Kratos's security-key globals: options given by the node's onclick.
   function __oryWebAuthnLogin(opt, resultQuerySelector, triggerQuerySelector) {
     navigator.credentials
-      .get(requestOptions(opt))
+      .get(requestOptions(opt || triggerOptions("webauthn_login_trigger")))
       .then(function (c) {
         var result = document.querySelector(resultQuerySelector || '*[name="webauthn_login"]')
         result.value = assertionJSON(c)
@@ -106,7 +106,7 @@
 
   function __oryWebAuthnRegistration(opt, resultQuerySelector, triggerQuerySelector) {
     navigator.credentials
-      .create(creationOptions(opt))
+      .create(creationOptions(opt || triggerOptions("webauthn_register_trigger")))
       .then(function (c) {
         var result = document.querySelector(resultQuerySelector || '*[name="webauthn_register"]')
         result.value = attestationJSON(c)
@@ -145,7 +145,9 @@
   function register(resultName) {
     var data = JSON.parse(node("passkey_create_data").value)
     var opt = creationOptions(data.credentialOptions)
-    var nameField = data.displayNameFieldName && node(data.displayNameFieldName)
+    // The name typed in this form (a page may show the traits in more than one form).
+    var form = node(resultName).closest("form")
+    var nameField = data.displayNameFieldName && form.querySelector('*[name="' + data.displayNameFieldName + '"]')
     if (nameField && nameField.value) {
       opt.publicKey.user.name = nameField.value
       opt.publicKey.user.displayName = nameField.value
@@ -173,4 +175,21 @@
   window.__oryPasskeyRegistration = __oryPasskeyRegistration
   window.__oryPasskeySettingsRegistration = __oryPasskeySettingsRegistration
   window.__oryWebAuthnInitialized = true
+
+  // Pages without inline scripts (Warden's built-in UI, under a strict CSP) mark trigger buttons
+  // with data-ory-trigger; this calls the function the flow's onclickTrigger names.
+  function bindTriggers() {
+    document.querySelectorAll("button[data-ory-trigger]").forEach(function (button) {
+      button.addEventListener("click", function (event) {
+        event.preventDefault()
+        var fn = window["__" + button.getAttribute("data-ory-trigger")]
+        if (typeof fn === "function") fn()
+      })
+    })
+  }
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", bindTriggers)
+  } else {
+    bindTriggers()
+  }
 })()

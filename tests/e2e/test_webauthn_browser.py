@@ -1,0 +1,82 @@
+"""Passkeys and a security key in a real browser: headless Chromium drives the built-in UI with the
+DevTools protocol's virtual authenticator (WebAuthn domain). It signs up with a passkey, signs out,
+signs in with the passkey, adds a security key in settings, and passes the aal2 step with that key.
+The only JavaScript is the project's own /.well-known/ory/webauthn.js."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+
+from tests.browser import chromium_page
+from tests.conftest import free_port
+from tests.factories import running_warden, settings_for
+from tests.selfservice_helpers import COOKIE_SECRET
+
+
+def test_passkey_and_security_key_through_the_built_in_ui(tmp_path: Path) -> None:
+    port = free_port()
+    base = f"http://localhost:{port}/"  # a secure context with a valid RP id (an IP address is not one)
+    rp = {"id": "localhost", "origins": [base.rstrip("/")], "display_name": "Warden browser test"}
+    flows = {k: {"ui_url": f"{base}ui/{k}"} for k in ("login", "registration", "settings", "error")}
+    flows["registration"]["after"] = {"passkey": {"hooks": [{"hook": "session"}]}}
+    config = {
+        "serve": {"public": {"port": port, "base_url": base}},
+        "secrets": {"cookie": [COOKIE_SECRET]},
+        "selfservice": {
+            "default_browser_return_url": f"{base}ui/welcome",
+            "allowed_return_urls": [base],
+            "flows": flows,
+            "methods": {
+                "password": {"enabled": True},
+                "passkey": {"enabled": True, "config": {"rp": rp}},
+                "webauthn": {"enabled": True, "config": {"rp": rp}},
+            },
+        },
+    }
+    email = f"browser-{uuid.uuid4().hex[:8]}@example.com"
+    settings = settings_for(tmp_path, f"sqlite://{tmp_path}/warden.sqlite", config)
+    with running_warden(settings), chromium_page() as page:
+        cdp = page.context.new_cdp_session(page)
+        cdp.send("WebAuthn.enable")
+        options = {
+            "protocol": "ctap2",
+            "transport": "internal",
+            "hasResidentKey": True,
+            "hasUserVerification": True,
+            "isUserVerified": True,
+            "automaticPresenceSimulation": True,
+        }
+        authenticator = cdp.send("WebAuthn.addVirtualAuthenticator", {"options": options})["authenticatorId"]
+
+        page.goto(f"{base}ui/registration")
+        page.fill('#passkey input[name="traits.email"]', email)
+        page.get_by_role("button", name="Sign up with passkey").click()
+        page.wait_for_url(f"{base}ui/welcome**")
+        assert email in page.content()
+        assert len(cdp.send("WebAuthn.getCredentials", {"authenticatorId": authenticator})["credentials"]) == 1
+
+        page.context.clear_cookies()  # signed out
+        page.goto(f"{base}ui/login")
+        page.get_by_role("button", name="Sign in with passkey").click()
+        page.wait_for_url(f"{base}ui/welcome**")
+        assert email in page.content()
+
+        page.goto(f"{base}ui/settings")
+        page.fill('input[name="webauthn_register_displayname"]', "Desk key")
+        page.get_by_role("button", name="Add security key").click()
+        page.get_by_role("button", name='Remove security key "Desk key"').wait_for()
+
+        # Adding the key proved holding it (the session is aal2 already): sign in afresh, then step up.
+        page.context.clear_cookies()
+        page.goto(f"{base}ui/login")
+        page.get_by_role("button", name="Sign in with passkey").click()
+        page.wait_for_url(f"{base}ui/**")
+        page.goto(f"{base}self-service/login/browser?aal=aal2")
+        page.get_by_role("button", name="Sign in with hardware key").click()
+        page.wait_for_url(f"{base}ui/welcome**")
+        page.goto(f"{base}sessions/whoami")
+        session = json.loads(page.locator("body").inner_text())
+        assert session["authenticator_assurance_level"] == "aal2"
+        assert [m["method"] for m in session["authentication_methods"]][-1] == "webauthn"
