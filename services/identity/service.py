@@ -40,7 +40,7 @@ class IdentityContainer:
     cipher: Cipher  # decrypts social sign-in tokens for include_credential=oidc
 
 
-async def build(infra: Infrastructure) -> ServiceRuntime:
+async def build(infra: Infrastructure) -> ServiceRuntime[IdentityContainer]:
     core = service_core(NAME, infra)
     settings: Any = infra.settings
     registry = SchemaRegistry.from_settings(settings)

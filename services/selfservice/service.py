@@ -141,7 +141,9 @@ def _two_step_forms(methods: Methods, deps: Dependencies) -> None:
         )
 
 
-async def build(infra: Infrastructure, method_specs: Sequence[MethodSpec] = METHODS) -> ServiceRuntime:
+async def build(
+    infra: Infrastructure, method_specs: Sequence[MethodSpec] = METHODS
+) -> ServiceRuntime[SelfserviceContainer]:
     core = service_core(NAME, infra)
     settings = infra.settings
     config = SelfserviceConfig.from_settings(settings)
@@ -222,11 +224,11 @@ async def cleanup(database: Database, batch: int) -> int:
         return await flows.delete_expired(conn, keep_errors=timedelta(days=7), batch=batch)
 
 
-def selfservice_definition(method_specs: Sequence[MethodSpec] = METHODS) -> ServiceDefinition:
+def selfservice_definition(method_specs: Sequence[MethodSpec] = METHODS) -> ServiceDefinition[SelfserviceContainer]:
     """The service with these methods (Kratos's list unless a test brings its own): their routes join
     the flows' in the route table, from which the process, nginx and the Ingress all read."""
 
-    async def build_with_methods(infra: Infrastructure) -> ServiceRuntime:
+    async def build_with_methods(infra: Infrastructure) -> ServiceRuntime[SelfserviceContainer]:
         return await build(infra, method_specs)
 
     return ServiceDefinition(

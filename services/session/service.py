@@ -48,7 +48,7 @@ class SessionContainer:
     tokenizer: Tokenizer
 
 
-async def build(infra: Infrastructure) -> ServiceRuntime:
+async def build(infra: Infrastructure) -> ServiceRuntime[SessionContainer]:
     core = service_core(NAME, infra)
     identities = infra.clients.identity
     if identities is None:

@@ -50,7 +50,7 @@ class MethodSpec:
     credential_type: str | None  # the identity credential the method owns, if any
     build: Callable[[Dependencies], object]
     enabled_by_default: bool  # Kratos's default for `selfservice.methods.<id>.enabled`
-    routes: Sequence[Route] = field(default_factory=tuple)  # served only while the method is enabled
+    routes: Sequence[Route[Any]] = field(default_factory=tuple)  # served only while the method is enabled
 
 
 class Methods:
