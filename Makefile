@@ -2,18 +2,28 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 
-.PHONY: run test lint install install-test clean proto
+.PHONY: run test lint install install-runtime clean proto
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/bin/pip:
 	python3 -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
-	$(PIP) install -q -e '.[test]'
+
+## Warden and what it needs to run; `make run` installs only this.
+$(VENV)/.runtime: pyproject.toml $(VENV)/bin/pip
+	$(PIP) install -q -e .
 	touch $@
+
+## Everything for development: the runtime plus the test, lint and type-check tools.
+$(VENV)/.installed: pyproject.toml $(VENV)/bin/pip
+	$(PIP) install -q -e '.[test]'
+	touch $@ $(VENV)/.runtime
+
+install-runtime: $(VENV)/.runtime
 
 install: $(VENV)/.installed
 
 ## Run Warden in its embedded default: all services in one process, SQLite, in-process bus and cache.
-run: install
+run: install-runtime
 	$(VENV)/bin/warden serve --dev
 
 ## Run the whole test suite (unit, contract, integration, e2e).

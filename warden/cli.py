@@ -221,6 +221,28 @@ def _require_shared_infrastructure(settings, service: str) -> None:  # type: ign
         raise ConfigError(f"config: cache.url: `warden serve {service}` needs a shared cache (redis://…), not memory")
 
 
+def _where(process) -> str:  # type: ignore[no-untyped-def]
+    """Where a newcomer finds things, printed once at start whatever the log format: the built-in UI,
+    the admin API, and the folder mail goes to when no delivery is configured."""
+    from services.courier.config import CourierConfig
+
+    names = {definition.name for definition in process.services}
+    public = process.url("public")
+    rows = [
+        ("public API", f"{public}/"),
+        ("admin API (no authentication: keep it private)", f"{process.url('admin')}/admin/"),
+    ]
+    if "selfservice" in names:
+        rows.insert(0, ("built-in UI (sign in)", f"{public}/ui/login"))
+    if "courier" in names:
+        courier = CourierConfig.from_settings(process.settings)
+        if courier.email_http is None and not courier.smtp_uri:
+            rows.append(("mail (no delivery configured)", f"{courier.mail_dir}/"))
+    width = max(len(label) for label, _ in rows)
+    lines = ["warden is ready:"] + [f"  {label.ljust(width)}  {where}" for label, where in rows]
+    return "\n".join(lines)
+
+
 async def _run_until_signalled(process) -> None:  # type: ignore[no-untyped-def]
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -228,6 +250,7 @@ async def _run_until_signalled(process) -> None:  # type: ignore[no-untyped-def]
         loop.add_signal_handler(sig, stop.set)
     try:
         await process.start()
+        print(_where(process), file=sys.stderr, flush=True)
         # Everything built at start-up lives as long as the process: keep it out of the collector's
         # way, or each full collection stops the event loop for over 100 ms (whoami's p99).
         gc.collect()

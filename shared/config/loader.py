@@ -2,9 +2,12 @@
 
 Order, as in Kratos: files merge in the order given (mappings deep-merged, everything else replaced by
 the later file), environment variables override them, and the result is validated as a whole
-against Kratos's schema plus Warden's keys. With no file at all, a complete development config
-(shared.config.defaults) is the base layer. Secret references are resolved before validation, so
-length and format rules apply to the real values.
+against Kratos's schema plus Warden's keys. Under the files lies a layer of defaults
+(shared.config.defaults): with no file at all, a complete development config; with files, the
+built-in UI's URLs and identity schema, so a partial file works and no browser is sent to Kratos's
+fallback pages. In dev mode and in that default the admin port, which has no authentication, listens
+on 127.0.0.1 unless `serve.admin.host` says otherwise. Secret references are resolved before
+validation, so length and format rules apply to the real values.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from shared.config.defaults import dev_config, with_dev_secret
+from shared.config.defaults import builtin_ui_config, dev_config, with_dev_secret, with_local_admin
 from shared.config.env import env_overrides
 from shared.config.locations import check_identity_schemas
 from shared.config.schema import validate
@@ -30,12 +33,14 @@ def load_settings(config_paths: Sequence[Path], environ: Mapping[str, str], *, d
         tree = deep_merge(tree, read_config_file(path))
     tree = deep_merge(tree, env_overrides(environ))
     cwd = Path.cwd()
-    if not paths:
-        tree = deep_merge(dev_config(_public_base_url(tree), cwd), tree)
+    defaults = builtin_ui_config(_public_base_url(tree)) if paths else dev_config(_public_base_url(tree), cwd)
+    tree = deep_merge(defaults, tree)
     config_dir = paths[0].resolve().parent if paths else cwd
     dev = dev or tree.get("dev") is True
     if dev:
         tree = with_dev_secret(tree)
+    if dev or not paths:
+        tree = with_local_admin(tree)
     tree = resolve_secrets(tree, environ, config_dir)
     validate(tree)
     check_identity_schemas(tree, config_dir)

@@ -89,10 +89,24 @@ def test_no_config_gives_a_complete_dev_config(tmp_path: Path, monkeypatch: pyte
     assert settings.get("selfservice.flows.error.ui_url") == "http://127.0.0.1:4433/ui/error"
     assert settings.get("selfservice.default_browser_return_url") == "http://127.0.0.1:4433/ui/welcome"
     assert settings.get("selfservice.methods.password.enabled") is True
+    for flow in ("recovery", "verification"):  # with mail written to ./.warden/mail/ by the courier
+        assert settings.get(f"selfservice.flows.{flow}.enabled") is True
+        assert settings.get(f"selfservice.flows.{flow}.use") == "code"
+    assert settings.get("selfservice.methods.code.enabled") is True
     schema_url = settings.get("identity.schemas.0.url")
     assert settings.resolve_schema_location(schema_url) == str(DEFAULT_IDENTITY_SCHEMA.resolve())
     assert settings.log.level == "info" and settings.log.format == "json"
     assert settings.secrets.cookie == []  # outside dev mode, nothing is made up
+
+
+def test_the_admin_port_is_local_in_dev_mode_and_the_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert load_settings([], {}).serve.admin.host == "127.0.0.1"
+    assert load_settings([], {"SERVE_ADMIN_HOST": "0.0.0.0"}).serve.admin.host == "0.0.0.0"
+    config = QUICKSTART / "email-password" / "kratos.yml"
+    assert load_settings([config], {}, dev=True).serve.admin.host == "127.0.0.1"
+    assert load_settings([config], {}).serve.admin.host == "", "a production config keeps Kratos's every-interface"
+    assert load_settings([config], {}, dev=True).serve.public.host == ""
 
 
 def test_no_config_in_dev_mode_uses_the_placeholder_secret(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -332,3 +346,29 @@ def test_courier_mail_dir_is_a_warden_key() -> None:
 
     settings = load_settings([], {"SERVICES_COURIER_MAIL_DIR": "/var/lib/warden/mail"}, dev=True)
     assert settings.get("services.courier.mail_dir") == "/var/lib/warden/mail"
+
+
+# --- a config file adds to the defaults -----------------------------------------------------------
+
+
+def test_a_partial_config_gets_the_builtin_ui_and_schema(tmp_path: Path) -> None:
+    config = tmp_path / "kratos.yml"
+    config.write_text("dsn: memory\nselfservice:\n  flows:\n    login:\n      ui_url: https://app.example.com/login\n")
+    settings = load_settings([config], {"SERVE_PUBLIC_BASE_URL": "https://id.example.com/"})
+    assert settings.get("selfservice.flows.login.ui_url") == "https://app.example.com/login", "the file wins"
+    assert settings.get("selfservice.flows.registration.ui_url") == "https://id.example.com/ui/registration"
+    assert settings.get("selfservice.flows.recovery.enabled") is False, "Kratos's own defaults are kept"
+    assert settings.get("selfservice.default_browser_return_url") == "https://id.example.com/ui/welcome"
+    assert settings.resolve_schema_location(settings.get("identity.schemas.0.url")) == str(
+        DEFAULT_IDENTITY_SCHEMA.resolve()
+    )
+
+
+def test_the_deploy_config_uses_the_builtin_ui(tmp_path: Path) -> None:
+    deploy = Path(__file__).parents[2] / "deploy" / "kratos.yml"
+    (tmp_path / "kratos.yml").write_text(deploy.read_text().replace("file:///etc/warden/", f"file://{tmp_path}/"))
+    (tmp_path / "identity.schema.json").write_text((deploy.parent / "identity.schema.json").read_text())
+    settings = load_settings([tmp_path / "kratos.yml"], {"DSN": "memory"})
+    for page in ("login", "registration", "recovery", "verification", "settings", "error"):
+        assert settings.get(f"selfservice.flows.{page}.ui_url") == f"http://127.0.0.1:4433/ui/{page}"
+    assert settings.serve.admin.host == "0.0.0.0", "the distributed setup's admin port serves its network"

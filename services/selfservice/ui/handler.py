@@ -113,7 +113,7 @@ async def _flow_links(c: SelfserviceContainer, request: web.Request, kind: str, 
         if c.config.flows["registration"].enabled:
             links.append(("Create an account", ui_url["registration"]))
         if c.config.flows["recovery"].enabled:
-            links.append(("Forgot your password?", ui_url["recovery"]))
+            links.append(("Forgot password?", ui_url["recovery"]))
     if kind in ("registration", "recovery"):
         links.append(("Sign in", ui_url["login"]))
     if kind in ("settings", "verification"):

@@ -2,9 +2,10 @@
 
 With no config file the tree is a complete development setup: a SQLite file in the working
 directory, the built-in email + password identity schema shipped beside this module, and every
-self-service UI URL pointing at the built-in UI under `<public base_url>ui/`. Recovery and
-verification keep Kratos's default (disabled), because enabling them requires a courier. The
-environment still overrides any of it.
+self-service UI URL pointing at the built-in UI under `<public base_url>ui/`, and recovery and
+verification on with the code method: with no mail server configured the courier writes each
+message to `./.warden/mail/`, so a laptop can walk every flow. The environment still overrides any
+of it.
 
 Cookie secrets are never generated at start-up (sessions would not survive a restart, and replicas
 would disagree). In dev mode only, a fixed, public placeholder fills `secrets.cookie` when neither
@@ -27,25 +28,40 @@ DEV_COOKIE_SECRET = "WARDEN-DEV-ONLY-INSECURE-COOKIE-SECRET"
 UI_PAGES = ("login", "registration", "settings", "recovery", "verification", "error")
 
 
-def dev_config(public_base_url: str, cwd: Path) -> dict[str, Any]:
-    """The whole config used when no file is given; `public_base_url` locates the built-in UI."""
+def builtin_ui_config(public_base_url: str) -> dict[str, Any]:
+    """The layer under every config: each self-service UI URL on the built-in UI (`<public
+    base_url>ui/`), its welcome page as the default return URL, and the built-in identity schema.
+    Without it a config that names no UI URLs would send browsers to Kratos's fallback pages on
+    ory.com. Any value a config file or the environment sets wins."""
     ui = public_base_url.rstrip("/") + "/ui/"
     flows: dict[str, Any] = {page: {"ui_url": ui + page} for page in UI_PAGES}
-    flows["registration"]["after"] = {"password": {"hooks": [{"hook": "session"}]}}
-    flows["logout"] = {"after": {"default_browser_return_url": ui + "login"}}
     return {
-        "dsn": f"sqlite://{(cwd / DEV_DATABASE_FILE).resolve()}?_fk=true",
         "identity": {
             "default_schema_id": "default",
             "schemas": [{"id": "default", "url": f"file://{DEFAULT_IDENTITY_SCHEMA.resolve()}"}],
         },
-        "selfservice": {
-            "default_browser_return_url": ui + "welcome",
-            "allowed_return_urls": [public_base_url],
-            "methods": {"password": {"enabled": True}},
-            "flows": flows,
-        },
+        "selfservice": {"default_browser_return_url": ui + "welcome", "flows": flows},
     }
+
+
+def dev_config(public_base_url: str, cwd: Path) -> dict[str, Any]:
+    """The whole config used when no file is given; `public_base_url` locates the built-in UI."""
+    return deep_merge(
+        builtin_ui_config(public_base_url),
+        {
+            "dsn": f"sqlite://{(cwd / DEV_DATABASE_FILE).resolve()}?_fk=true",
+            "selfservice": {
+                "allowed_return_urls": [public_base_url],
+                "methods": {"password": {"enabled": True}, "code": {"enabled": True}},
+                "flows": {
+                    "registration": {"after": {"password": {"hooks": [{"hook": "session"}]}}},
+                    "recovery": {"enabled": True, "use": "code"},
+                    "verification": {"enabled": True, "use": "code"},
+                    "logout": {"after": {"default_browser_return_url": public_base_url.rstrip("/") + "/ui/login"}},
+                },
+            },
+        },
+    )
 
 
 def with_dev_secret(tree: dict[str, Any]) -> dict[str, Any]:
@@ -55,3 +71,11 @@ def with_dev_secret(tree: dict[str, Any]) -> dict[str, Any]:
     if get_path(tree, ("secrets", "default")) not in (MISSING, None, []):
         return tree
     return deep_merge(tree, {"secrets": {"cookie": [DEV_COOKIE_SECRET]}})
+
+
+def with_local_admin(tree: dict[str, Any]) -> dict[str, Any]:
+    """`tree` with the admin port on 127.0.0.1 when `serve.admin.host` is not set: the admin API has
+    no authentication, so a laptop's must not be reachable from the network by default."""
+    if get_path(tree, ("serve", "admin", "host")) not in (MISSING, None):
+        return tree
+    return deep_merge(tree, {"serve": {"admin": {"host": "127.0.0.1"}}})
