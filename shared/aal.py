@@ -24,7 +24,17 @@ _RANK = {"aal0": 0, AAL1: 1, AAL2: 2, "aal3": 3}
 
 def has_second_factor(identity: Mapping[str, Any]) -> bool:
     """`identity` in Kratos's admin JSON (its `credentials` keyed by type)."""
-    return bool(SECOND_FACTORS & set(identity.get("credentials") or {}))
+    credentials = identity.get("credentials") or {}
+    return any(kind in SECOND_FACTORS and _second_factor(kind, c) for kind, c in credentials.items())
+
+
+def _second_factor(kind: str, credential: Any) -> bool:
+    """WebAuthn keys registered with `passwordless: true` are a first factor (Kratos's rule): the
+    credential counts when one of its keys is not, or when its keys are not listed (no config)."""
+    keys = ((credential or {}).get("config") or {}).get("credentials") if isinstance(credential, Mapping) else None
+    if kind != "webauthn" or not isinstance(keys, list):
+        return True
+    return any(not (isinstance(k, Mapping) and k.get("is_passwordless")) for k in keys)
 
 
 def available_aal(identity: Mapping[str, Any]) -> str:

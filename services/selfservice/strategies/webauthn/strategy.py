@@ -65,7 +65,7 @@ class WebAuthnStrategy:
     # --- login -----------------------------------------------------------------------------------
     def populate_login(self, flow: Flow) -> None:
         keys = flow.internal.get(KEYS) or []
-        if is_aal2_login(flow) and keys:
+        if is_aal2_login(flow) and keys and not self.passwordless:  # passwordless keys are a first factor
             self._login_nodes(flow, keys)
         elif self.passwordless and flow.fields.get("requested_aal", AAL1) == AAL1 and not flow.fields.get("refresh"):
             if flow.ui.find("identifier") is None:
@@ -73,7 +73,7 @@ class WebAuthnStrategy:
             flow.ui.add(input_node(METHOD, "method", "submit", value=METHOD, label=text.continue_with_hardware_key()))
 
     async def login(self, flow: Flow, body: dict[str, Any]) -> LoginOutcome:
-        if is_aal2_login(flow):
+        if is_aal2_login(flow) and not self.passwordless:
             owner, aal = str(flow.internal["identity_id"]), AAL2
         elif self.passwordless:
             owner, aal = await self._passwordless_owner(flow, body), AAL1
