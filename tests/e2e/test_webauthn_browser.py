@@ -1,6 +1,7 @@
 """Passkeys and a security key in a real browser: headless Chromium drives the built-in UI with the
 DevTools protocol's virtual authenticator (WebAuthn domain). It signs up with a passkey, signs out,
-signs in with the passkey, adds a security key in settings, and passes the aal2 step with that key.
+signs in with the passkey, adds a security key and a password in settings, signs out, signs in with
+the password and passes the aal2 step with the key.
 The only JavaScript is the project's own /.well-known/ory/webauthn.js."""
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from pathlib import Path
 from tests.browser import chromium_page
 from tests.conftest import free_port
 from tests.factories import running_warden, settings_for
-from tests.selfservice_helpers import COOKIE_SECRET
+from tests.selfservice_helpers import COOKIE_SECRET, PASSWORD
 
 
 def test_passkey_and_security_key_through_the_built_in_ui(tmp_path: Path) -> None:
@@ -68,12 +69,18 @@ def test_passkey_and_security_key_through_the_built_in_ui(tmp_path: Path) -> Non
         page.get_by_role("button", name="Add security key").click()
         page.get_by_role("button", name='Remove security key "Desk key"').wait_for()
 
-        # Adding the key proved holding it (the session is aal2 already): sign in afresh, then step up.
+        # A password too, then sign out, sign in with it (aal1) and step up with the key.
+        page.goto(f"{base}ui/settings")
+        page.fill('#password input[name="password"]', PASSWORD)
+        page.click('#password button[name="method"]')
+        page.wait_for_load_state()
         page.context.clear_cookies()
         page.goto(f"{base}ui/login")
-        page.get_by_role("button", name="Sign in with passkey").click()
-        page.wait_for_url(f"{base}ui/**")
-        page.goto(f"{base}self-service/login/browser?aal=aal2")
+        page.fill('#password input[name="identifier"]', email)
+        page.fill('#password input[name="password"]', PASSWORD)
+        page.click('#password button[name="method"]')
+        page.wait_for_url(f"{base}ui/login?flow=**")  # the identity has a second factor: the aal2 step
+        assert "Please complete the second authentication challenge." in page.content()
         page.get_by_role("button", name="Sign in with hardware key").click()
         page.wait_for_url(f"{base}ui/welcome**")
         page.goto(f"{base}sessions/whoami")
