@@ -1,0 +1,57 @@
+"""TOTP codes and backup codes without a server: the drift allowed around a time step, what is no
+code at all, and backup codes kept only as keyed hashes."""
+
+from __future__ import annotations
+
+import pyotp
+import pytest
+
+from services.selfservice.strategies.lookup_secret.codes import CodeHasher, entries, new_codes, unused_count
+from services.selfservice.strategies.totp.codes import matching_step, new_secret, provisioning_url
+
+NOW = 1_800_000_015.0  # inside step 60_000_000
+
+
+@pytest.fixture
+def url() -> str:
+    return provisioning_url(new_secret(), "a@example.com", "Warden")
+
+
+@pytest.mark.parametrize("offset", [-1, 0, 1])
+def test_a_code_of_the_current_or_a_neighbouring_step_matches_its_step(url: str, offset: int) -> None:
+    code = pyotp.parse_uri(url).at(NOW + 30 * offset)
+    assert matching_step(url, code, at=NOW) == 60_000_000 + offset
+
+
+@pytest.mark.parametrize("offset", [-3, -2, 2, 3])
+def test_a_code_two_steps_away_or_more_does_not(url: str, offset: int) -> None:
+    code = pyotp.parse_uri(url).at(NOW + 30 * offset)
+    neighbours = {pyotp.parse_uri(url).at(NOW + 30 * d) for d in (-1, 0, 1)}
+    if code not in neighbours:  # one chance in 10^6 that another step has the same six digits
+        assert matching_step(url, code, at=NOW) is None
+
+
+@pytest.mark.parametrize("code", ["", "12345", "1234567", "abcdef", "١٢٣٤٥٦", "12 456"])
+def test_what_is_no_six_digit_code_never_matches(url: str, code: str) -> None:
+    assert matching_step(url, code, at=NOW) is None
+
+
+def test_backup_codes_are_kept_as_hashes_and_found_by_the_code() -> None:
+    codes = new_codes()
+    assert len(codes) == 12 and len(set(codes)) == 12
+    hasher = CodeHasher("pepper")
+    config = hasher.config_for(codes)
+    assert not any(code in str(config) for code in codes)
+    assert hasher.find(config, codes[3]) == 3 and hasher.find(config, "zzzzzzzz") is None
+    assert CodeHasher("another pepper").find(config, codes[3]) is None, "the key is part of the hash"
+    spent = hasher.spent(config, 3)
+    assert unused_count(spent) == 11 and entries(spent)[3]["used_at"] and hasher.find(spent, codes[3]) == 3
+
+
+def test_codes_imported_in_clear_are_hashed_once_one_is_spent() -> None:
+    hasher = CodeHasher("pepper")
+    imported = {"codes": [{"code": "abcd1234"}, {"code": "efgh5678"}]}
+    assert hasher.find(imported, "efgh5678") == 1
+    spent = hasher.spent(imported, 1)
+    assert "abcd1234" not in str(spent) and "efgh5678" not in str(spent) and "codes" not in spent
+    assert hasher.find(spent, "abcd1234") == 0 and unused_count(spent) == 1
