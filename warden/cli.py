@@ -30,7 +30,9 @@ class _OneLineParser(argparse.ArgumentParser):
 
 def _parser() -> argparse.ArgumentParser:
     parser = _OneLineParser(prog="warden", description="Identity server speaking the Ory Kratos API")
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_OneLineParser)
+    parser.add_argument("--version", action="version", version=f"Version: {warden_version()}")
+    # Not required: `warden` alone prints the usage instead of an error about a missing argument.
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_OneLineParser)
 
     serve = commands.add_parser("serve", help="run all services in one process, or one service")
     serve.add_argument("service", nargs="?", choices=SERVICE_NAMES, help="run only this service")
@@ -51,7 +53,9 @@ def _parser() -> argparse.ArgumentParser:
     cleanup.add_argument("sql", nargs="?", choices=["sql"], help="Kratos's `cleanup sql` spelling")
     _config_flag(cleanup)
     cleanup.add_argument("-e", "--read-from-env", action="store_true", help="read the DSN from the environment")
-    cleanup.add_argument("--batch-size", type=int, default=1000, help="rows deleted per transaction (default 1000)")
+    cleanup.add_argument(
+        "--batch-size", type=_positive_int, default=1000, help="rows deleted per transaction (default 1000)"
+    )
 
     commands.add_parser("version", help="print the version")
 
@@ -81,6 +85,16 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {number}")
+    return number
+
+
 def _nginx_arg(parse: str):  # type: ignore[no-untyped-def]
     """An argparse type from a parser in warden.routes, imported only when `routes` is used."""
 
@@ -100,7 +114,11 @@ def _config_flag(parser: argparse.ArgumentParser) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
     try:
         if args.command == "version":
             print(f"Version: {warden_version()}")
@@ -175,7 +193,7 @@ def _migrate(args: argparse.Namespace) -> int:
 def _cleanup(args: argparse.Namespace) -> int:
     from warden.migrate import cleanup_all
 
-    deleted = asyncio.run(cleanup_all(_settings(args), SERVICES, max(1, args.batch_size)))
+    deleted = asyncio.run(cleanup_all(_settings(args), SERVICES, args.batch_size))
     print("warden: cleaned up " + ", ".join(f"{n} rows of {s}" for s, n in deleted.items()))
     return 0
 

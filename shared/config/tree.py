@@ -33,6 +33,12 @@ def read_config_file(path: Path) -> dict[str, Any]:
         raise ConfigError(f"config: {path}: cannot read: {getattr(err, 'strerror', None) or err}") from None
     try:
         data = _parse(path, text)
+    except yaml.MarkedYAMLError as err:
+        # PyYAML's own text says `"<unicode string>"` where the file is and spans several lines.
+        mark = err.problem_mark
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(path)
+        problem = " ".join(filter(None, (err.context, err.problem)))
+        raise ConfigError(f"config: {where}: YAML syntax error: {problem}") from None
     except (yaml.YAMLError, json.JSONDecodeError, tomllib.TOMLDecodeError) as err:
         raise ConfigError(f"config: {path}: cannot parse: {' '.join(str(err).split())}") from None
     if data is None:

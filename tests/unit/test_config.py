@@ -184,8 +184,9 @@ def test_an_unreadable_config_file_fails(tmp_path: Path) -> None:
         load_settings([tmp_path / "absent.yml"], {})
     broken = tmp_path / "broken.yml"
     broken.write_text("dsn: [unclosed\n")
-    with pytest.raises(ConfigError, match="cannot parse") as caught:
+    with pytest.raises(ConfigError, match="YAML syntax error") as caught:
         load_settings([broken], {})
+    assert str(caught.value).startswith(f"config: {broken}:2:1: ") and "<unicode string>" not in str(caught.value)
     assert "\n" not in str(caught.value)
 
 
