@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from shared.config.defaults import builtin_ui_config, dev_config, with_dev_secret, with_local_admin
+from shared.config.defaults import builtin_ui_config, dev_config, has_secret, with_dev_secret, with_local_admin
 from shared.config.env import env_overrides
 from shared.config.locations import check_identity_schemas
 from shared.config.schema import validate
@@ -33,10 +33,12 @@ def load_settings(config_paths: Sequence[Path], environ: Mapping[str, str], *, d
         tree = deep_merge(tree, read_config_file(path))
     tree = deep_merge(tree, env_overrides(environ))
     cwd = Path.cwd()
-    defaults = builtin_ui_config(_public_base_url(tree)) if paths else dev_config(_public_base_url(tree), cwd)
-    tree = deep_merge(defaults, tree)
-    config_dir = paths[0].resolve().parent if paths else cwd
     dev = dev or tree.get("dev") is True
+    if paths:
+        tree = deep_merge(builtin_ui_config(_public_base_url(tree)), tree)
+    else:
+        tree = deep_merge(dev_config(_public_base_url(tree), cwd, codes=dev or has_secret(tree)), tree)
+    config_dir = paths[0].resolve().parent if paths else cwd
     if dev:
         tree = with_dev_secret(tree)
     if dev or not paths:

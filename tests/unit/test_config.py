@@ -89,9 +89,14 @@ def test_no_config_gives_a_complete_dev_config(tmp_path: Path, monkeypatch: pyte
     assert settings.get("selfservice.flows.error.ui_url") == "http://127.0.0.1:4433/ui/error"
     assert settings.get("selfservice.default_browser_return_url") == "http://127.0.0.1:4433/ui/welcome"
     assert settings.get("selfservice.methods.password.enabled") is True
+    dev = load_settings([], {}, dev=True)
+    with_secret = load_settings([], {"SECRETS_DEFAULT": "a-default-secret-of-32-characters"})
     for flow in ("recovery", "verification"):  # with mail written to ./.warden/mail/ by the courier
-        assert settings.get(f"selfservice.flows.{flow}.enabled") is True
-        assert settings.get(f"selfservice.flows.{flow}.use") == "code"
+        assert dev.get(f"selfservice.flows.{flow}.enabled") is True
+        assert with_secret.get(f"selfservice.flows.{flow}.enabled") is True
+        assert dev.get(f"selfservice.flows.{flow}.use") == "code"
+        # Their codes need a secret: without dev mode's placeholder or a configured one, they stay off.
+        assert settings.get(f"selfservice.flows.{flow}.enabled") is False
     assert settings.get("selfservice.methods.code.enabled") is True
     schema_url = settings.get("identity.schemas.0.url")
     assert settings.resolve_schema_location(schema_url) == str(DEFAULT_IDENTITY_SCHEMA.resolve())

@@ -44,9 +44,11 @@ def builtin_ui_config(public_base_url: str) -> dict[str, Any]:
     }
 
 
-def dev_config(public_base_url: str, cwd: Path) -> dict[str, Any]:
-    """The whole config used when no file is given; `public_base_url` locates the built-in UI."""
-    return deep_merge(
+def dev_config(public_base_url: str, cwd: Path, *, codes: bool = True) -> dict[str, Any]:
+    """The whole config used when no file is given; `public_base_url` locates the built-in UI.
+    `codes` turns recovery and verification on: they need a secret to protect their codes, which
+    only dev mode's placeholder or a configured secret provides."""
+    config = deep_merge(
         builtin_ui_config(public_base_url),
         {
             "dsn": f"sqlite://{(cwd / DEV_DATABASE_FILE).resolve()}?_fk=true",
@@ -62,13 +64,20 @@ def dev_config(public_base_url: str, cwd: Path) -> dict[str, Any]:
             },
         },
     )
+    if not codes:
+        for flow in ("recovery", "verification"):
+            config["selfservice"]["flows"][flow]["enabled"] = False
+    return config
+
+
+def has_secret(tree: dict[str, Any]) -> bool:
+    """Whether a cookie or default secret is configured."""
+    return any(get_path(tree, ("secrets", kind)) not in (MISSING, None, []) for kind in ("cookie", "default"))
 
 
 def with_dev_secret(tree: dict[str, Any]) -> dict[str, Any]:
     """`tree` with the placeholder cookie secret when no cookie or default secret is configured."""
-    if get_path(tree, ("secrets", "cookie")) not in (MISSING, None, []):
-        return tree
-    if get_path(tree, ("secrets", "default")) not in (MISSING, None, []):
+    if has_secret(tree):
         return tree
     return deep_merge(tree, {"secrets": {"cookie": [DEV_COOKIE_SECRET]}})
 
