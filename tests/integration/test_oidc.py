@@ -39,6 +39,7 @@ from tests.selfservice_helpers import (
     query_param,
     selfservice_settings,
 )
+from tests.webhook_receiver import Received, WebhookReceiver
 
 CALLBACK = f"{CONFIGURED_BASE}/self-service/methods/oidc/callback"
 NATIVE_RETURN = f"{UI}/app/native"
@@ -89,9 +90,30 @@ def fake() -> Iterator[FakeProvider]:
         yield running
 
 
+def _crm_answer(received: Received) -> tuple[int, Any, dict[str, str]]:
+    """A CRM that refuses sign-ups from addresses it has blocked, on the email field."""
+    if "blocked" not in str(received.json().get("email")):
+        return 200, None, {}
+    message = {"id": 4000001, "text": "This address is blocked by the CRM.", "type": "error", "context": {}}
+    return 400, {"messages": [{"instance_ptr": "#/traits/email", "messages": [message]}]}, {}
+
+
+@pytest.fixture(scope="module")
+def crm() -> Iterator[WebhookReceiver]:
+    receiver = WebhookReceiver(answer=_crm_answer).start()
+    try:
+        yield receiver
+    finally:
+        receiver.close()
+
+
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
 def warden(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, op: RunningProvider, fake: FakeProvider
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    op: RunningProvider,
+    fake: FakeProvider,
+    crm: WebhookReceiver,
 ) -> Iterator[ThreadedWarden]:
     directory = tmp_path_factory.mktemp("oidc")
     scope = {"scope": ["openid", "email", "profile"]}
@@ -111,13 +133,22 @@ def warden(
         _provider("down", "generic", fake, "http://127.0.0.1:9"),
     ]
     after = {"hooks": [{"hook": "session"}]}
+    crm_hook = {
+        "hook": "web_hook",
+        "config": {
+            "url": crm.url(),
+            "method": "POST",
+            "body": _b64("function(ctx) { email: std.get(ctx.identity.traits, 'email', null) }"),
+            "can_interrupt": True,
+        },
+    }
     with database(request.param, directory) as dsn:
         settings = selfservice_settings(
             directory,
             dsn,
             methods={"oidc": {"enabled": True, "config": {"providers": providers}}},
             flows={
-                "registration": {"after": {"password": after, "oidc": after}},
+                "registration": {"after": {"password": after, "oidc": {"hooks": [crm_hook, {"hook": "session"}]}}},
                 "settings": {"ui_url": f"{UI}/settings", "privileged_session_max_age": "1h"},
             },
             secrets={"cookie": ["selfservice-tests-cookie-secret-0123456789"], "cipher": [CIPHER_SECRET]},
@@ -202,6 +233,17 @@ def test_sign_up_then_sign_in_with_a_real_openid_provider(warden: ThreadedWarden
     back = again.get(person.sign_in(_to_provider(again, "login"), login))
     assert back.status == 303 and back.location == RETURN_URL, back
     assert _whoami(again)["identity"]["id"] == identity["id"]
+
+
+def test_an_interrupting_web_hook_refuses_a_social_sign_up_before_it_is_saved(
+    warden: ThreadedWarden, op: RunningProvider
+) -> None:
+    login = _login_name("blocked")
+    browser = Browser(warden.public_url)
+    back = browser.get(ProviderUser(op.issuer).sign_in(_to_provider(browser, "registration"), login))
+    flow = _flow_after(browser, back.location, "registration")
+    assert [m["text"] for m in node(flow, "traits.email")["messages"]] == ["This address is blocked by the CRM."]
+    assert _owner(warden, f"op:{login}") == []
 
 
 def test_a_stranger_signing_in_is_signed_up_and_a_known_subject_signing_up_is_signed_in(

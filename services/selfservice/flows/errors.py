@@ -13,6 +13,20 @@ class FlowInvalid(Exception):
     rendered back (400 with the flow, or a redirect to the UI for browser forms)."""
 
 
+class IdentityExists(FlowInvalid):
+    """Registration found the identifier taken (the flow already says so); a method may instead
+    offer to link (social sign-in)."""
+
+
+class TraitsRefused(FlowInvalid):
+    """Registration's traits failed the schema (the flow already shows where); `error` is the
+    identity service's answer, for a method that renders its own form."""
+
+    def __init__(self, error: errors.BadRequest) -> None:
+        super().__init__()
+        self.error = error
+
+
 class StepCompleted(Exception):
     """A method moved the flow on to its next screen (a code sent, the methods for an identifier, the
     credentials after the profile): Kratos's `ErrCompletedByStrategy`. The flow is the answer, as

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from services.selfservice.flows.engine import see_other
-from services.selfservice.flows.errors import FlowInvalid
+from services.selfservice.flows.errors import IdentityExists, TraitsRefused
 from services.selfservice.flows.flow import API, Flow
 from services.selfservice.flows.registration.strategy import RegistrationOutcome
 from services.selfservice.flows.request import wants_json
@@ -102,7 +102,7 @@ async def _create(
         return created, prepared
     except errors.Conflict:
         ctx.flow.ui.messages.append(text.identifier_exists())
-        raise FlowInvalid() from None
+        raise IdentityExists() from None
     except errors.BadRequest as exc:
         trait_errors(ctx.flow, exc)
-        raise FlowInvalid() from None
+        raise TraitsRefused(exc) from None

@@ -21,12 +21,11 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from services.selfservice.flows import token_exchange as exchange
-from services.selfservice.flows.errors import FlowInvalid
+from services.selfservice.flows.errors import FlowInvalid, IdentityExists, TraitsRefused
 from services.selfservice.flows.flow import API, Flow
 from services.selfservice.flows.login.hook import complete_login, finish_login
 from services.selfservice.flows.login.strategy import LINK_AFTER_LOGIN, LoginOutcome
 from services.selfservice.flows.registration.hook import complete_registration, finish_registration
-from services.selfservice.flows.registration.strategy import RegistrationOutcome
 from services.selfservice.flows.settings.strategy import SettingsContext
 from services.selfservice.hooks.registry import HookContext
 from services.selfservice.strategies.oidc.providers import Claims
@@ -72,14 +71,16 @@ async def finish(
     kept = strategy.kept_sign_in(pending.provider, claims, tokens)
     mapped = await strategy.map_claims(pending.provider, claims)
     traits = {**mapped.traits, **pending.traits}
+    outcome = strategy.registration(traits, mapped, kept)
     try:
-        identity = await strategy.create_identity(traits, mapped, kept)
-    except errors.Conflict:
+        if flow.type == API:
+            return await exchange.keep_for_app(c, flow, await finish_registration(c, request, flow, outcome))
+        return await complete_registration(c, request, flow, outcome)
+    except IdentityExists:
         return await _link_after_signing_in(c, request, strategy, flow, pending.provider, claims, kept)
-    except errors.BadRequest as exc:
-        strategy.continue_registration(flow, pending.provider, traits, kept, exc)
+    except TraitsRefused as refused:
+        strategy.continue_registration(flow, pending.provider, traits, kept, refused.error)
         return await c.engine.respond_invalid(request, flow)
-    return await _registered(c, request, flow, identity, pending.provider)
 
 
 async def _converted(c: SelfserviceContainer, request: web.Request, old: Flow, kind: str) -> Flow:
@@ -108,15 +109,6 @@ async def _signed_in(
     if flow.type == API:
         return await exchange.keep_for_app(c, flow, await finish_login(c, request, flow, outcome))
     return await complete_login(c, request, flow, outcome)
-
-
-async def _registered(
-    c: SelfserviceContainer, request: web.Request, flow: Flow, identity: dict[str, Any], provider: str
-) -> web.StreamResponse:
-    outcome = RegistrationOutcome(identity, {"method": METHOD, "aal": "aal1", "provider": provider})
-    if flow.type == API:
-        return await exchange.keep_for_app(c, flow, await finish_registration(c, request, flow, outcome))
-    return await complete_registration(c, request, flow, outcome)
 
 
 async def _link_after_signing_in(

@@ -148,16 +148,7 @@ class OidcStrategy:
         kept = self.kept_sign_in(provider_id, claims, {})
         mapped = await self.map_claims(provider_id, claims)
         submitted = self.schemas.coerce(body.get("traits")) if isinstance(body.get("traits"), dict) else {}
-        traits = {**mapped.traits, **submitted}
-        try:
-            identity = await self.create_identity(traits, mapped, kept)
-        except errors.Conflict:
-            flow.ui.messages.append(text.identifier_exists_on_oidc_link())
-            raise FlowInvalid() from None
-        except errors.BadRequest as exc:
-            self.continue_registration(flow, provider_id, traits, kept, exc)
-            raise FlowInvalid() from None
-        return RegistrationOutcome(identity, {"method": METHOD, "aal": "aal1", "provider": provider_id})
+        return self.registration({**mapped.traits, **submitted}, mapped, kept)
 
     async def _continued(self, flow: Flow, body: dict[str, Any], kept: dict[str, Any]) -> RegistrationOutcome:
         """The form after a sign-in whose traits the schema refused: the claims are the ones verified
@@ -167,16 +158,7 @@ class OidcStrategy:
         mapped = MappedIdentity(
             traits, kept.get("metadata_public"), kept.get("metadata_admin"), kept.get("verified_addresses") or []
         )
-        try:
-            identity = await self.create_identity(traits, mapped, kept)
-        except errors.Conflict:
-            flow.ui.messages.append(text.identifier_exists_on_oidc_link())
-            raise FlowInvalid() from None
-        except errors.BadRequest as exc:
-            self.continue_registration(flow, kept["provider"], traits, kept, exc)
-            raise FlowInvalid() from None
-        flow.internal.pop(_CONTINUATION, None)
-        return RegistrationOutcome(identity, {"method": METHOD, "aal": "aal1", "provider": kept["provider"]})
+        return self.registration(traits, mapped, kept)
 
     # --- identities ----------------------------------------------------------------------------
     def kept_sign_in(self, provider_id: str, claims: Claims, tokens: dict[str, str]) -> dict[str, Any]:
@@ -188,9 +170,9 @@ class OidcStrategy:
     ) -> MappedIdentity:
         return await self.mappers[provider_id].map(claims.for_mapper(), identity)
 
-    async def create_identity(
-        self, traits: dict[str, Any], mapped: MappedIdentity, kept: dict[str, Any]
-    ) -> dict[str, Any]:
+    def registration(self, traits: dict[str, Any], mapped: MappedIdentity, kept: dict[str, Any]) -> RegistrationOutcome:
+        """The identity to create, for the registration flow to create after its interrupting hooks;
+        the first address the provider vouched for (Kratos's `verified_addresses`) is proven."""
         entry = {k: v for k, v in kept.items() if k not in _NOT_IN_CREDENTIAL}
         body: dict[str, Any] = {
             "schema_id": self.schemas.default_id,
@@ -201,20 +183,20 @@ class OidcStrategy:
             body["metadata_public"] = mapped.metadata_public
         if mapped.metadata_admin is not None:
             body["metadata_admin"] = mapped.metadata_admin
-        identity = await self.identities.create_identity(body)
-        for address in mapped.verified_addresses:  # the provider vouched for them (Kratos's verified_addresses)
-            known = {(a.get("via"), a.get("value")) for a in identity.get("verifiable_addresses") or []}
-            if (address.get("via", "email"), address["value"]) in known:
-                identity = (
-                    await self.identities.mark_address_verified(address.get("via", "email"), address["value"])
-                    or identity
-                )
-        return identity
+        proven = next(
+            ({"via": str(a.get("via") or "email"), "value": str(a["value"])} for a in mapped.verified_addresses),
+            None,
+        )
+        method = {"method": METHOD, "aal": "aal1", "provider": kept["provider"]}
+        return RegistrationOutcome(body, method, persisted=False, proven=proven)
 
     def continue_registration(
         self, flow: Flow, provider_id: str, traits: dict[str, Any], kept: dict[str, Any], error: errors.BadRequest
     ) -> None:
+        """The registration form again, in the oidc group, pre-filled, with the schema's complaints;
+        the verified sign-in waits in the flow for the corrected traits."""
         flow.internal[_CONTINUATION] = kept
+        flow.ui.messages.clear()
         flow.ui.nodes = [
             n for n in flow.ui.nodes if n.group not in (METHOD,) and not (n.name or "").startswith("traits.")
         ]
