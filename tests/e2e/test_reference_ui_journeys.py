@@ -129,7 +129,9 @@ def test_browser_registration_lands_on_the_verification_flow_whose_code_was_mail
     [mail] = wait_for_mail(code.smtp, email)
     flow_id = parse_qs(urlsplit(registered.location).query)["flow"][0]
     assert parse_qs(urlsplit(link_in(mail, "verification")).query)["flow"] == [flow_id]
-    flow = browser.get(f"/self-service/verification/flows?id={flow_id}", as_json=True).json()
+    fetched = browser.get(f"/self-service/verification/flows?id={flow_id}", as_json=True)
+    assert fetched.status == 200, fetched
+    flow = fetched.json()
     csrf = node(flow, "csrf_token")["attributes"]["value"]
     submitted = browser.post(
         flow["ui"]["action"], {"csrf_token": csrf, "method": "code", "code": code_in(mail)}, as_json=True

@@ -110,6 +110,7 @@ async def new_address_flow(
 ) -> Flow:
     flow = await c.engine.create(request, kind, flow_type)
     if flow_id is not None:  # a verification flow a registration prepares under a known id
+        flow.ui.action = flow.ui.action.replace(flow.id, flow_id)  # the form posts to this flow, not the draft's id
         flow.id = flow_id
     strategy = _strategy(c, kind)
     if kind == "recovery":

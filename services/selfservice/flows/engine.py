@@ -83,7 +83,7 @@ class FlowEngine:
         )
         flow.session_token_exchange_code = token_exchange.start(flow, request)
         if flow_type == BROWSER:
-            flow.csrf_token = self.csrf.token_for(request)
+            flow.csrf_token = request.get(NEXT_CSRF_TOKEN) or self.csrf.token_for(request)
             flow.ui.add(input_node("default", "csrf_token", "hidden", value=flow.csrf_token, required=True))
         if self.before is not None:
             await self.before(request, flow)
@@ -203,6 +203,11 @@ class FlowEngine:
     def without_session_cookie(self, response: web.StreamResponse) -> web.StreamResponse:
         clear_session_cookie(response, self.cookie)
         return response
+
+
+# Request key: the CSRF token this request's answer will set (a sign-up that issues a session rotates
+# it); browser flows made during the request are bound to it rather than to the cookie being replaced.
+NEXT_CSRF_TOKEN = web.RequestKey("next_csrf_token", str)
 
 
 def see_other(url: str) -> web.Response:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from services.selfservice.flows.engine import see_other
+from services.selfservice.flows.engine import NEXT_CSRF_TOKEN, see_other
 from services.selfservice.flows.errors import IdentityExists, TraitsRefused
 from services.selfservice.flows.flow import API, Flow
 from services.selfservice.flows.registration.strategy import RegistrationOutcome
@@ -26,7 +26,14 @@ if TYPE_CHECKING:
 async def complete_registration(
     c: SelfserviceContainer, request: web.Request, flow: Flow, outcome: RegistrationOutcome
 ) -> web.StreamResponse:
-    return _answer(c, request, flow, await finish_registration(c, request, flow, outcome))
+    csrf_token = None
+    if flow.type != API:
+        # The browser's new session comes with a new CSRF cookie; the verification flows made in this
+        # request (shown by show_verification_ui) are made for that new token, so the page the
+        # browser lands on accepts the code.
+        csrf_token = request[NEXT_CSRF_TOKEN] = c.engine.csrf.new_token()
+    ctx = await finish_registration(c, request, flow, outcome)
+    return _answer(c, request, flow, ctx, csrf_token)
 
 
 async def finish_registration(
@@ -51,7 +58,9 @@ async def finish_registration(
     return ctx
 
 
-def _answer(c: SelfserviceContainer, request: web.Request, flow: Flow, ctx: HookContext) -> web.StreamResponse:
+def _answer(
+    c: SelfserviceContainer, request: web.Request, flow: Flow, ctx: HookContext, csrf_token: str | None = None
+) -> web.StreamResponse:
     identity = public_identity(ctx.identity)
     if flow.type == API or wants_json(request):
         body: dict[str, Any] = {"identity": identity}
@@ -71,7 +80,9 @@ def _answer(c: SelfserviceContainer, request: web.Request, flow: Flow, ctx: Hook
             _verification_ui(ctx) or flow.return_to or c.config.after_return_url("registration", ctx.method)
         )
     if ctx.session_token and flow.type != API:
-        c.engine.with_session_cookie(response, ctx.session_token, ctx.session or {})
+        c.engine.with_session_cookie(response, ctx.session_token, ctx.session or {}, csrf_token=csrf_token)
+    elif csrf_token:
+        c.engine.csrf.set_cookie(response, csrf_token)
     return response
 
 

@@ -98,20 +98,23 @@ async def submit(c: SelfserviceContainer, request: web.Request) -> web.StreamRes
 async def resume(c: SelfserviceContainer, request: web.Request) -> web.StreamResponse:
     """`GET /self-service/settings?flow=`, where a re-authentication returns: the change that needed
     it, kept with the flow (Kratos's continuity container), is applied now, so the user does not type
-    it again. Only the browser the flow belongs to (its CSRF cookie), signed in as the flow's identity
-    and now privileged, resumes it; anything else lands on the settings UI."""
+    it again. Only the session that asked for it, now privileged, resumes it; anything else lands on
+    the settings UI."""
     flow = await c.engine.load(request.query.get("flow"), KIND)
     session = await _session(c, request)
     if session["identity"]["id"] != flow.internal.get("identity_id"):
         raise IdentityMismatch()
-    if flow.is_browser:
-        c.engine.csrf.check_cookie(request, flow.csrf_token)
-    pending = flow.internal.pop(PENDING, None)
-    if not pending or flow.expired() or not _privileged(c, session):
+    pending = flow.internal.pop(PENDING, None) or {}
+    # Bound to the session that asked (its cookie is this browser's; signing in again rotated the
+    # CSRF cookie, so that cannot be the binding): a refresh login keeps the session's id.
+    if pending.get("session_id") != session["id"] or flow.expired() or not _privileged(c, session):
         return c.engine.ui_redirect(flow)
     identity = await c.engine.identities.get_identity(session["identity"]["id"])
     _require_aal(c, session, identity, _settings_ui_url(c, flow))
-    return await _apply(c, request, flow, session, identity, pending)
+    if flow.is_browser:  # signing in again rotated the CSRF cookie: the flow follows the browser's new one
+        flow.csrf_token = c.engine.csrf.token_for(request)
+        flow.ui.set_value("csrf_token", flow.csrf_token)
+    return await _apply(c, request, flow, session, identity, pending["body"])
 
 
 async def _apply(
@@ -132,7 +135,10 @@ async def _apply(
         if flow.is_browser:
             # Kept server-side with the flow (never in its JSON) until the re-authenticated browser
             # returns, as Kratos's continuity container keeps it; resuming removes it.
-            flow.internal[PENDING] = {k: v for k, v in body.items() if k != "csrf_token"}
+            flow.internal[PENDING] = {
+                "session_id": session["id"],
+                "body": {k: v for k, v in body.items() if k != "csrf_token"},
+            }
             async with c.engine.uow() as uow:
                 await c.engine.flows.save(uow.connection, flow)
                 await uow.commit()
