@@ -105,11 +105,13 @@ async def _sqlite_round_trip(path: Path) -> None:
 
 @pytest.mark.parametrize(("level", "library_lines"), [("debug", False), ("trace", True)])
 def test_debug_logs_warden_not_library_chatter_which_only_trace_shows(
-    level: str, library_lines: bool, restored_logging: None, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    level: str, library_lines: bool, restored_logging: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
+    stream = io.StringIO()  # ours, so aiosqlite's thread can still log into it after the test
+    monkeypatch.setattr("sys.stderr", stream)
     setup_logging(level, "json", "test")
     logging.getLogger("services.selfservice.test").debug("our own debug line")
     asyncio.run(_sqlite_round_trip(tmp_path / "db.sqlite"))
-    loggers = [json.loads(line)["logger"] for line in capsys.readouterr().err.splitlines()]
+    loggers = [json.loads(line)["logger"] for line in stream.getvalue().splitlines()]
     assert "services.selfservice.test" in loggers
     assert ("aiosqlite" in loggers) is library_lines
