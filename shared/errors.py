@@ -101,6 +101,11 @@ class ConfigError(Exception):
     """Bad configuration: the CLI prints it on one line and exits with code 2."""
 
 
+class StartupFailed(Exception):
+    """A dependency or a port named by a setting could not be used at start: one line, naming the
+    setting and the cause (the CLI exits 1; `--debug` shows the traceback)."""
+
+
 class SchemaOutOfDate(Exception):
     """The database schema does not match the code; the message says what to run."""
 

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from shared.errors import BusUnavailable, ConfigError, SchemaOutOfDate
+from shared.errors import BusUnavailable, ConfigError, SchemaOutOfDate, StartupFailed
 from shared.version import warden_version
 from warden.services import SERVICE_NAMES, SERVICES, by_name
 
@@ -31,6 +31,7 @@ class _OneLineParser(argparse.ArgumentParser):
 def _parser() -> argparse.ArgumentParser:
     parser = _OneLineParser(prog="warden", description="Identity server speaking the Ory Kratos API")
     parser.add_argument("--version", action="version", version=f"Version: {warden_version()}")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
     # Not required: `warden` alone prints the usage instead of an error about a missing argument.
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_OneLineParser)
 
@@ -111,6 +112,8 @@ def _nginx_arg(parse: str):  # type: ignore[no-untyped-def]
 
 def _config_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-c", "--config", action="append", default=[], type=Path, help="config file (repeatable)")
+    # SUPPRESS: given before the command (`warden --debug serve`) it is not reset by the subcommand.
+    parser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -133,9 +136,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _calibrate(args)
         return _serve(args)
     except ConfigError as exc:
+        if args.debug:
+            raise
         print(f"warden: {_one_line(exc)}", file=sys.stderr)
         return EXIT_USAGE
-    except (SchemaOutOfDate, BusUnavailable) as exc:
+    except (SchemaOutOfDate, BusUnavailable, StartupFailed) as exc:
+        if args.debug:
+            raise
         print(f"warden: {_one_line(exc)}", file=sys.stderr)
         return 1
 

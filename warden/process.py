@@ -11,15 +11,19 @@ connections.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
+import errno
 import logging
-from collections.abc import Sequence
+import re
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import aiohttp
 from aiohttp import web
 
 from shared.config.weak_secrets import weak_secret_warnings
+from shared.errors import ConfigError, SchemaOutOfDate, StartupFailed
 from shared.grpc.server import GrpcConfig, GrpcServer
 from shared.http.app import BoundRoute, ReadinessCheck, create_app
 from shared.http.client_ip import TrustedProxies
@@ -33,6 +37,30 @@ from warden.services import SERVICE_NAMES
 
 log = logging.getLogger(__name__)
 SHUTDOWN_GRACE_SECONDS = 10.0
+
+
+@contextlib.contextmanager
+def startup_step(setting: str) -> Iterator[None]:
+    """Turns a failure to use what `setting` names (a database that is missing or refuses, a broker
+    that closes the connection, a port in use) into one line naming the setting and the cause."""
+    try:
+        yield
+    except (ConfigError, SchemaOutOfDate):
+        raise
+    except Exception as exc:  # any driver's error: the operator needs the setting and the reason
+        raise StartupFailed(f"{setting}: {describe(exc)}") from exc
+
+
+def describe(exc: BaseException) -> str:
+    """The innermost cause of a driver's error, in one line without object addresses."""
+    while (inner := getattr(exc, "orig", None) or exc.__cause__) is not None and inner is not exc:
+        exc = inner
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    if "Connection.Close" in text:
+        return "the broker closed the connection (is the vhost there, are the user and password right?)"
+    if isinstance(exc, OSError) and exc.errno == errno.EADDRINUSE:
+        return f"address already in use ({text})"
+    return re.sub(r"^<class '[\w.]+'>: ", "", re.sub(r" at 0x[0-9a-f]+", "", text))
 
 
 class WardenProcess:
@@ -57,8 +85,10 @@ class WardenProcess:
         return self._bus
 
     async def start(self) -> None:
-        await self._prepare_databases()
-        await self._bus.connect()
+        with startup_step("dsn"):
+            await self._prepare_databases()
+        with startup_step("bus.url"):
+            await self._bus.connect()
         self._http = aiohttp.ClientSession()
         here = {s.name for s in self.services}
         for warning in weak_secret_warnings(self.settings, remote_services=here != set(SERVICE_NAMES)):
@@ -80,7 +110,8 @@ class WardenProcess:
             for subscription in runtime.subscriptions:
                 await self._bus.subscribe(subscription)
             self._tasks += [asyncio.create_task(task(), name=f"{runtime.name}:{task}") for task in runtime.background]
-        await self._open_ports()
+        with startup_step("serve.public / serve.admin"):
+            await self._open_ports()
         await self._open_grpc()
         log.info(
             "warden is serving %s",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import urllib.request
 from datetime import UTC
 from pathlib import Path
@@ -10,6 +11,7 @@ import aiohttp
 import yaml
 
 from shared.clients.http import HttpServiceClient, InternalHttp
+from tests.conftest import free_port, unique
 from tests.e2e.warden_process import WardenProcess, run_cli, status
 
 SERVICES = ("identity", "session", "selfservice", "courier")
@@ -176,3 +178,48 @@ def test_cleanup_deletes_expired_flows_and_sessions(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "2 rows of selfservice" in result.stdout and "2 rows of session" in result.stdout
     assert asyncio.run(seed_and_count(False)) == (1, 1)
+
+
+def _one_line_failure(args: list[str], env: dict[str, str], cwd: Path) -> str:
+    result = run_cli(args, env=env, cwd=cwd)
+    assert result.returncode == 1, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr, result.stderr
+    return result.stderr
+
+
+def test_a_missing_database_is_one_line_and_debug_shows_the_traceback(tmp_path: Path, postgres_server: None) -> None:
+    env = {"DSN": f"postgres://postgres@127.0.0.1:5432/{unique('absent')}?sslmode=disable", "LOG_LEVEL": "error"}
+    line = _one_line_failure(["serve", "--migrate"], env, tmp_path)
+    assert line.startswith("warden: dsn: database ") and "does not exist" in line
+    debug = run_cli(["--debug", "serve", "--migrate"], env=env, cwd=tmp_path)
+    assert debug.returncode == 1 and "Traceback" in debug.stderr
+
+
+def test_a_refused_database_and_a_port_in_use_are_one_line(tmp_path: Path) -> None:
+    closed = free_port()
+    line = _one_line_failure(
+        ["serve"], {"DSN": f"postgres://postgres@127.0.0.1:{closed}/x", "LOG_LEVEL": "error"}, tmp_path
+    )
+    assert line.startswith("warden: dsn: ") and str(closed) in line
+    with socket.socket() as taken:
+        taken.bind(("0.0.0.0", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {
+            "DSN": "memory",
+            "SERVE_PUBLIC_PORT": str(port),
+            "SERVE_ADMIN_PORT": str(free_port()),
+            "LOG_LEVEL": "error",
+        }
+        line = _one_line_failure(["serve", "--dev"], env, tmp_path)
+    assert line.startswith("warden: serve.public / serve.admin: address already in use"), line
+
+
+def test_a_yaml_syntax_error_names_the_file_and_line(tmp_path: Path) -> None:
+    (tmp_path / "kratos.yml").write_text("dsn: memory\nserve: [unclosed\n")
+    result = run_cli(["serve", "-c", "kratos.yml"], env={}, cwd=tmp_path)
+    assert result.returncode == 2
+    assert (
+        result.stderr.startswith("warden: config: kratos.yml:3:1: YAML syntax error: ")
+        and result.stderr.count("\n") == 1
+    )
