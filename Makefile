@@ -37,7 +37,8 @@ proto: install
 clean:
 	rm -rf $(VENV) .pytest_cache
 
-## Lint and format check (ruff); CI runs it before the tests.
+## Lint, format and type checks (ruff; mypy, strict for shared/ and services/); CI runs them before the tests.
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy

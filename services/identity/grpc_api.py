@@ -43,6 +43,7 @@ class IdentityApi(identity_pb2_grpc.IdentityServiceServicer):
         found = await self._manager.find_by_identifier(request.type, request.identifier)
         if found is None:
             await context.abort(grpc.StatusCode.NOT_FOUND, "no such identity")
+            raise AssertionError("abort raises")
         return self._message(found)
 
     async def List(self, request: Any, context: grpc.aio.ServicerContext) -> Any:  # noqa: N802 (gRPC's name)

@@ -106,7 +106,7 @@ def _pepper(settings: Any, config: SelfserviceConfig) -> str:
             f"config: secrets.default: {' and '.join(users)} need a secret to protect "
             "their codes at rest (secrets.default or secrets.cookie)"
         )
-    return (keys or [""])[0]  # unused when nothing sends codes
+    return str((keys or [""])[0])  # unused when nothing sends codes
 
 
 def _proof(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,7 +74,7 @@ async def build(infra: Infrastructure) -> ServiceRuntime[SessionContainer]:
         session_service(SessionApi(checker, feed, config.cookie, signer), feed),
         envoy_service(EnvoyAuthorization(checker, config.cookie, signer)),
     ]
-    background = [core.relay.run, session_cache.run_repairs]
+    background: list[Callable[[], Awaitable[None]]] = [core.relay.run, session_cache.run_repairs]
     return ServiceRuntime(
         NAME,
         container,

@@ -46,8 +46,8 @@ class CreateIdentityBody(_Body):
 
 
 class UpdateIdentityBody(CreateIdentityBody):
-    schema_id: str  # type: ignore[assignment]
-    state: State  # type: ignore[assignment]
+    schema_id: str
+    state: State
 
 
 class IdentityPatch(_Body):

@@ -144,7 +144,7 @@ class RabbitMqBus:
                 if subscription.transient:
                     await _settle(message.reject(requeue=False))  # a live feed: dropped, never retried
                     return
-                earlier_failures = int((message.headers or {}).get("x-delivery-count") or 0)
+                earlier_failures = int(str((message.headers or {}).get("x-delivery-count") or 0))
                 await asyncio.sleep(subscription.retry_delay(earlier_failures + 1))
                 await _settle(message.nack(requeue=True))
             else:

@@ -33,7 +33,7 @@ def _secret(c: SelfserviceContainer) -> str:
     keys = c.settings.secrets.cookie or c.settings.secrets.default
     if not keys:
         raise errors.ServiceUnavailable("browser logout needs secrets.cookie (or secrets.default) in the config")
-    return keys[0]
+    return str(keys[0])
 
 
 async def create_browser_logout(c: SelfserviceContainer, request: web.Request) -> web.Response:

@@ -54,6 +54,13 @@ async def _session(c: SelfserviceContainer, request: web.Request) -> dict[str, A
     return session
 
 
+async def _identity_of(c: SelfserviceContainer, session: dict[str, Any]) -> dict[str, Any]:
+    identity = await c.engine.identities.get_identity(session["identity"]["id"])
+    if identity is None:  # deleted since the session was read: the session goes with it
+        raise NoActiveSession()
+    return identity
+
+
 def _init(flow_type: str) -> Handler[SelfserviceContainer]:
     async def handler(c: SelfserviceContainer, request: web.Request) -> web.StreamResponse:
         session = await c.engine.current_session(request)
@@ -61,8 +68,8 @@ def _init(flow_type: str) -> Handler[SelfserviceContainer]:
             if flow_type == BROWSER and not wants_json(request):
                 login = f"{c.config.public_base_url.rstrip('/')}/self-service/login/browser"
                 return see_other(f"{login}?{urlencode({'return_to': request_url(request, c.config.public_base_url)})}")
-            await _session(c, request)
-        identity = await c.engine.identities.get_identity(session["identity"]["id"])
+            raise NoActiveSession()
+        identity = await _identity_of(c, session)
         _require_aal(c, session, identity, request_url(request, c.config.public_base_url))
         flow = await new_settings_flow(c, request, flow_type, identity, session)
         return c.engine.respond_new(request, flow)
@@ -75,7 +82,7 @@ async def get_flow(c: SelfserviceContainer, request: web.Request) -> web.Respons
     session = await _session(c, request)
     if session["identity"]["id"] != flow.internal.get("identity_id"):
         raise IdentityMismatch()
-    identity = await c.engine.identities.get_identity(session["identity"]["id"])
+    identity = await _identity_of(c, session)
     _require_aal(c, session, identity, _settings_ui_url(c, flow))
     return web.json_response(flow.to_json())
 
@@ -85,7 +92,7 @@ async def submit(c: SelfserviceContainer, request: web.Request) -> web.StreamRes
     session = await _session(c, request)
     if session["identity"]["id"] != flow.internal.get("identity_id"):
         raise IdentityMismatch()
-    identity = await c.engine.identities.get_identity(session["identity"]["id"])
+    identity = await _identity_of(c, session)
     _require_aal(c, session, identity, _settings_ui_url(c, flow))
     if flow.expired():
         fresh = await new_settings_flow(c, request, flow.type, identity, session)
@@ -109,7 +116,7 @@ async def resume(c: SelfserviceContainer, request: web.Request) -> web.StreamRes
     # CSRF cookie, so that cannot be the binding): a refresh login keeps the session's id.
     if pending.get("session_id") != session["id"] or flow.expired() or not _privileged(c, session):
         return c.engine.ui_redirect(flow)
-    identity = await c.engine.identities.get_identity(session["identity"]["id"])
+    identity = await _identity_of(c, session)
     _require_aal(c, session, identity, _settings_ui_url(c, flow))
     if flow.is_browser:  # signing in again rotated the CSRF cookie: the flow follows the browser's new one
         flow.csrf_token = c.engine.csrf.token_for(request)

@@ -21,14 +21,14 @@ from shared import text
 from shared.identifiers import fold, fold_address
 
 if TYPE_CHECKING:
-    from services.selfservice.strategies.code.strategy import CodeStrategy
+    from services.selfservice.strategies.code.strategy import PasswordlessCodeStrategy
 
 KIND = "login"
 _PHONE = re.compile(r"^\+?[0-9]{6,15}$")
 _PHONE_PUNCTUATION = re.compile(r"[\s\-().]")
 
 
-def populate(strategy: CodeStrategy, flow: Flow) -> None:
+def populate(strategy: PasswordlessCodeStrategy, flow: Flow) -> None:
     if flow.fields.get("requested_aal", "aal1") != "aal1":
         return  # a second factor by code is the MFA side of this method, not passwordless login
     if flow.ui.find("identifier") is None:
@@ -36,27 +36,27 @@ def populate(strategy: CodeStrategy, flow: Flow) -> None:
     flow.ui.add(nodes.send_button(text.send_sign_in_code()))
 
 
-def populate_identified(strategy: CodeStrategy, flow: Flow) -> bool:
+def populate_identified(strategy: PasswordlessCodeStrategy, flow: Flow) -> bool:
     """Identifier-first's second screen: passwordless code works for any identifier (Kratos's
     CountActiveFirstFactorCredentials is 1 whenever passwordless is on)."""
     flow.ui.add(nodes.send_button(text.send_sign_in_code()))
     return True
 
 
-def identifier_node(strategy: CodeStrategy) -> Any:
+def identifier_node(strategy: PasswordlessCodeStrategy) -> Any:
     label = strategy.schemas.identifier_label("code", "password")
     return input_node(
         "default", "identifier", "text", required=True, autocomplete="username webauthn", label=label, value=""
     )
 
 
-async def authenticate(strategy: CodeStrategy, flow: Flow, body: dict[str, Any]) -> LoginOutcome:
+async def authenticate(strategy: PasswordlessCodeStrategy, flow: Flow, body: dict[str, Any]) -> LoginOutcome:
     if flow.state == "choose_method" or string_field(body, "resend") == "code":
         await _send(strategy, flow, body)
     return await _check(strategy, flow, body)
 
 
-async def _send(strategy: CodeStrategy, flow: Flow, body: dict[str, Any]) -> None:
+async def _send(strategy: PasswordlessCodeStrategy, flow: Flow, body: dict[str, Any]) -> None:
     identifier = normalized(string_field(body, "identifier", "address"))
     if not identifier:
         flow.ui.set_value("identifier", "")
@@ -73,7 +73,7 @@ async def _send(strategy: CodeStrategy, flow: Flow, body: dict[str, Any]) -> Non
     raise StepCompleted()
 
 
-async def _recipients(strategy: CodeStrategy, identity: dict[str, Any], identifier: str) -> list[Recipient]:
+async def _recipients(strategy: PasswordlessCodeStrategy, identity: dict[str, Any], identifier: str) -> list[Recipient]:
     """The address the identifier names if it is one of the account's, else all of them (Kratos:
     a username gets the code on every code address)."""
     credential = await strategy.identities.get_credential(identity["id"], "code") or {}
@@ -82,7 +82,7 @@ async def _recipients(strategy: CodeStrategy, identity: dict[str, Any], identifi
     return named or addresses
 
 
-async def _check(strategy: CodeStrategy, flow: Flow, body: dict[str, Any]) -> LoginOutcome:
+async def _check(strategy: PasswordlessCodeStrategy, flow: Flow, body: dict[str, Any]) -> LoginOutcome:
     code = string_field(body, "code").strip()
     if not code:
         flow.ui.add_node_message("code", text.property_missing("code"))

@@ -19,12 +19,12 @@ from services.selfservice.traits import trait_errors
 from shared import errors, text
 
 if TYPE_CHECKING:
-    from services.selfservice.strategies.code.strategy import CodeStrategy
+    from services.selfservice.strategies.code.strategy import PasswordlessCodeStrategy
 
 KIND = "registration"
 
 
-def populate(strategy: CodeStrategy, flow: Flow) -> None:
+def populate(strategy: PasswordlessCodeStrategy, flow: Flow) -> None:
     if not any((n.name or "").startswith("traits.") for n in flow.ui.nodes):
         flow.ui.add(*strategy.schemas.nodes())
     populate_credentials(flow)
@@ -35,13 +35,13 @@ def populate_credentials(flow: Flow) -> None:
     flow.ui.add(nodes.send_button(text.send_sign_up_code()))
 
 
-async def register(strategy: CodeStrategy, flow: Flow, body: dict[str, Any]) -> RegistrationOutcome:
+async def register(strategy: PasswordlessCodeStrategy, flow: Flow, body: dict[str, Any]) -> RegistrationOutcome:
     if flow.state == "choose_method" or string_field(body, "resend") == "code":
         await _send(strategy, flow, body)
     return await _check(strategy, flow, body)
 
 
-def _traits(strategy: CodeStrategy, flow: Flow, body: dict[str, Any]) -> Any:
+def _traits(strategy: PasswordlessCodeStrategy, flow: Flow, body: dict[str, Any]) -> Any:
     given = body.get("traits")
     traits = strategy.schemas.coerce(given if given is not None else flow.internal.get(TRAITS) or {})
     for node in strategy.schemas.nodes(values=traits if isinstance(traits, dict) else {}):
@@ -49,7 +49,7 @@ def _traits(strategy: CodeStrategy, flow: Flow, body: dict[str, Any]) -> Any:
     return traits
 
 
-async def _send(strategy: CodeStrategy, flow: Flow, body: dict[str, Any]) -> None:
+async def _send(strategy: PasswordlessCodeStrategy, flow: Flow, body: dict[str, Any]) -> None:
     traits = _traits(strategy, flow, body)
     try:
         would_be = await strategy.identities.validate_identity(
@@ -75,7 +75,7 @@ async def _send(strategy: CodeStrategy, flow: Flow, body: dict[str, Any]) -> Non
     raise StepCompleted()
 
 
-async def _check(strategy: CodeStrategy, flow: Flow, body: dict[str, Any]) -> RegistrationOutcome:
+async def _check(strategy: PasswordlessCodeStrategy, flow: Flow, body: dict[str, Any]) -> RegistrationOutcome:
     code = string_field(body, "code").strip()
     if not code:
         flow.ui.add_node_message("code", text.property_missing("code"))

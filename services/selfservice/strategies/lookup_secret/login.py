@@ -48,6 +48,7 @@ async def authenticate(strategy: LookupSecretStrategy, flow: Flow, body: dict[st
             message = text.lookup_code_invalid() if entry is None else text.lookup_code_already_used()
             flow.ui.add_node_message(FIELD, message)
             raise FlowInvalid()
+        assert index is not None  # an unknown code has no entry
         after = strategy.hasher.spent(config, index)
         if await strategy.services.identities.swap_credential(identity_id, strategy.method, config, after):
             break
