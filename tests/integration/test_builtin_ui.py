@@ -363,3 +363,9 @@ def test_nodes_are_grouped_like_the_reference_ui() -> None:
     }
     password = next(f for s in sections(ui) for f in s.fields if f.name == "password")
     assert password.value is None and password.id == "password-password" and password.attrs == {}
+
+
+@pytest.mark.parametrize("path", ["/", "/ui", "/ui/"])
+def test_the_root_and_ui_urls_lead_to_the_sign_in_page(browser: Browser, path: str) -> None:
+    response = browser.get(path)
+    assert response.status == 303 and response.location == f"{UI}login", response

@@ -163,6 +163,11 @@ async def _stored_error(c: SelfserviceContainer, error_id: str) -> dict[str, Any
     return found
 
 
+async def to_sign_in(c: SelfserviceContainer, _request: web.Request) -> web.StreamResponse:
+    """The root URL and `/ui/` are where a newcomer types first: the sign-in page, not a JSON 404."""
+    raise web.HTTPSeeOther(c.config.flows["login"].ui_url)
+
+
 async def stylesheet(c: SelfserviceContainer, _request: web.Request) -> web.StreamResponse:
     return stylesheet_response(c.pages.stylesheet)
 
@@ -170,6 +175,7 @@ async def stylesheet(c: SelfserviceContainer, _request: web.Request) -> web.Stre
 PAGES: list[Route[SelfserviceContainer]] = [
     *(Route("public", "GET", f"/ui/{kind}", flow_page(kind)) for kind in FLOW_KINDS),
     Route("public", "GET", WELCOME_PATH, welcome),
+    *(Route("public", "GET", path, to_sign_in) for path in ("/", "/ui", "/ui/")),
 ]
 # The error page renders errors itself: sending its own failures to the error UI would loop.
 ROUTES: list[Route[SelfserviceContainer]] = [
