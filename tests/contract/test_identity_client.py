@@ -6,6 +6,7 @@ any type, and read and write one credential."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -61,7 +62,7 @@ def client(request: pytest.FixtureRequest, warden: ThreadedWarden) -> Iterator[S
 
 
 def _email(client: Sync, name: str) -> str:
-    return f"{name}-{id(client)}@example.org"
+    return f"{name}-{uuid.uuid4().hex}@example.org"
 
 
 def test_finds_a_password_holder_by_its_identifier(client: Sync) -> None:
@@ -79,7 +80,7 @@ def test_finds_a_password_holder_by_its_identifier(client: Sync) -> None:
 
 
 def test_finds_an_oidc_identity_by_provider_and_subject(client: Sync) -> None:
-    subject = f"subject-{id(client)}"
+    subject = f"subject-{uuid.uuid4().hex}"
     providers = [{"provider": "github", "subject": subject}]
     created = client.create_identity(
         {
@@ -94,7 +95,7 @@ def test_finds_an_oidc_identity_by_provider_and_subject(client: Sync) -> None:
 
 def test_writes_and_reads_one_credential_with_given_identifiers(client: Sync) -> None:
     created = client.create_identity({"schema_id": "default", "traits": {"email": _email(client, "pk")}})
-    handle = f"user-handle-{id(client)}"
+    handle = f"user-handle-{uuid.uuid4().hex}"
     config = {"credentials": [{"id": "a2V5", "public_key": "cHVi"}], "user_handle": handle}
     updated = client.update_credential(created["id"], "passkey", config, [handle])
     assert updated["id"] == created["id"]
@@ -115,7 +116,7 @@ def test_derived_identifiers_cannot_be_given(client: Sync) -> None:
 
 
 def test_deletes_one_provider_of_a_social_sign_in_credential(client: Sync) -> None:
-    subject = f"subject-{id(client)}"
+    subject = f"subject-{uuid.uuid4().hex}"
     providers = [{"provider": "github", "subject": subject}, {"provider": "google", "subject": subject}]
     created = client.create_identity(
         {
