@@ -24,7 +24,7 @@ INVALID_CREDENTIALS = (
     "The provided credentials are invalid, check for spelling mistakes in your password or "
     "username, email address, or phone number."
 )
-CSRF_MESSAGE = "the request was rejected to protect you from Cross-Site-Request-Forgery"
+CSRF_MESSAGE = "The request was rejected to protect you from Cross-Site-Request-Forgery"
 
 
 def ui_config() -> dict[str, Any]:

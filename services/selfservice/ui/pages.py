@@ -37,6 +37,7 @@ class Pages:
             trim_blocks=True,
             lstrip_blocks=True,
         )
+        self._env.filters["sentence"] = sentence
 
     def render(self, template: str, *, status: int = 200, **context: Any) -> web.Response:
         body = self._env.get_template(template).render(**context)
@@ -50,3 +51,10 @@ def stylesheet_response(css: bytes) -> web.Response:
         charset="utf-8",
         headers={"Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff"},
     )
+
+
+def sentence(text: Any) -> str:
+    """A message as a sentence on the page: some of Kratos's texts (and hooks' ones) start in lower case;
+    the API keeps them as they are, the page starts them with a capital."""
+    text = str(text or "")
+    return text[:1].upper() + text[1:]
