@@ -56,5 +56,5 @@ def stylesheet_response(css: bytes) -> web.Response:
 def sentence(text: Any) -> str:
     """A message as a sentence on the page: some of Kratos's texts (and hooks' ones) start in lower case;
     the API keeps them as they are, the page starts them with a capital."""
-    text = str(text or "")
-    return text[:1].upper() + text[1:]
+    words: str = str(text or "")
+    return words[:1].upper() + words[1:]
