@@ -267,7 +267,10 @@ def test_logout_from_the_welcome_page_signs_you_out(browser: Browser) -> None:
     out = browser.get(logout)
     assert out.status == 303 and out.location == WELCOME, out
     _, after = open_page(browser, out.location)
+    assert "You have signed out." in after.text, "the page the browser lands on says so"
     assert "You are not signed in." in after.text and after.links["Sign in"] == f"{UI}login"
+    _, again = open_page(browser, out.location)
+    assert "You have signed out." not in again.text, "said once"
     assert browser.get("/sessions/whoami", as_json=True).status == 401
 
 
@@ -369,3 +372,13 @@ def test_nodes_are_grouped_like_the_reference_ui() -> None:
 def test_the_root_and_ui_urls_lead_to_the_sign_in_page(browser: Browser, path: str) -> None:
     response = browser.get(path)
     assert response.status == 303 and response.location == f"{UI}login", response
+
+
+def test_the_sign_in_page_after_signing_out_says_so_once(browser: Browser) -> None:
+    register(browser, _email("signed-out"))
+    _, welcome = open_page(browser, "/ui/welcome")
+    assert browser.get(welcome.links["Log out"]).status == 303
+    _, login = open_page(browser, "/ui/login")
+    assert "You have signed out." in login.text
+    _, again = open_page(browser, "/ui/login")
+    assert "You have signed out." not in again.text

@@ -19,7 +19,7 @@ from services.selfservice.flows.browser_errors import with_browser_errors
 from services.selfservice.flows.engine import see_other
 from services.selfservice.flows.error.handler import STUB
 from services.selfservice.flows.errors import IdentityMismatch, NoActiveSession
-from services.selfservice.flows.logout.handler import create_browser_logout
+from services.selfservice.flows.logout.handler import SIGNED_OUT_COOKIE, create_browser_logout
 from services.selfservice.ui.pages import stylesheet_response
 from services.selfservice.ui.view import sections, trait_rows
 from shared.errors import WardenError
@@ -84,16 +84,20 @@ def flow_page(kind: str) -> Handler[SelfserviceContainer]:
                 return see_other(init_url(c, kind, request.query))
             raise
         ui = flow["ui"]
-        return c.pages.render(
+        notice = kind == "login" and SIGNED_OUT_COOKIE in request.cookies
+        page = c.pages.render(
             "flow.html",
             title=_title(kind, flow),
             kind=kind,
-            ui_messages=ui.get("messages") or [],
+            ui_messages=([SIGNED_OUT_NOTICE] if notice else []) + (ui.get("messages") or []),
             sections=sections(ui),
             action=ui["action"],
             method=ui["method"],
             links=await _flow_links(c, request, kind, flow),
         )
+        if notice:  # said once
+            page.del_cookie(SIGNED_OUT_COOKIE, path="/ui/")
+        return page
 
     return handler
 
@@ -135,7 +139,13 @@ async def welcome(c: SelfserviceContainer, request: web.Request) -> web.StreamRe
         links = [("Sign in", flows["login"].ui_url)]
         if flows["registration"].enabled:
             links.append(("Create an account", flows["registration"].ui_url))
-        return c.pages.render("welcome.html", title="Welcome", session=None, traits=[], links=links)
+        signed_out = SIGNED_OUT_COOKIE in request.cookies
+        page = c.pages.render(
+            "welcome.html", title="Welcome", session=None, traits=[], links=links, signed_out=signed_out
+        )
+        if signed_out:  # said once
+            page.del_cookie(SIGNED_OUT_COOKIE, path="/ui/")
+        return page
     links = [("Account settings", flows["settings"].ui_url)]
     if flows["verification"].enabled:
         links.append(("Verify your email address", flows["verification"].ui_url))
@@ -161,6 +171,10 @@ async def _stored_error(c: SelfserviceContainer, error_id: str) -> dict[str, Any
     async with c.uow() as uow:
         found: dict[str, Any] | None = await c.flows.get_error(uow.connection, error_id)
     return found
+
+
+# Not one of Kratos's message ids: the built-in UI's own notice, shown only by its pages.
+SIGNED_OUT_NOTICE = {"id": 0, "type": "info", "text": "You have signed out."}
 
 
 async def to_sign_in(c: SelfserviceContainer, _request: web.Request) -> web.StreamResponse:

@@ -50,6 +50,9 @@ async def create_browser_logout(c: SelfserviceContainer, request: web.Request) -
     return web.json_response({"logout_url": url, "logout_token": token})
 
 
+SIGNED_OUT_COOKIE = "warden_signed_out"
+
+
 async def browser_logout(c: SelfserviceContainer, request: web.Request) -> web.StreamResponse:
     presented = request.query.get("token")
     if not presented:
@@ -65,7 +68,11 @@ async def browser_logout(c: SelfserviceContainer, request: web.Request) -> web.S
             "Unable to log out because the logout token in the URL query does not match the session cookie."
         )
     await c.engine.sessions.revoke_session(session_token(request, c.engine.cookie, c.engine.signer) or "")
-    response = web.Response(status=204) if wants_json(request) else see_other(return_to)
+    if wants_json(request):
+        return c.engine.without_session_cookie(web.Response(status=204))
+    response = see_other(return_to)
+    # Tells the built-in UI's next page to say so (its path only, a minute, no secret in it).
+    response.set_cookie(SIGNED_OUT_COOKIE, "1", max_age=60, path="/ui/", httponly=True, samesite="Lax")
     return c.engine.without_session_cookie(response)
 
 
