@@ -32,7 +32,11 @@ async def complete_registration(
         # request (shown by show_verification_ui) are made for that new token, so the page the
         # browser lands on accepts the code.
         csrf_token = request[NEXT_CSRF_TOKEN] = c.engine.csrf.new_token()
-    ctx = await finish_registration(c, request, flow, outcome)
+    try:
+        ctx = await finish_registration(c, request, flow, outcome)
+    except BaseException:
+        request.pop(NEXT_CSRF_TOKEN, None)  # no session was issued: nothing rotates, later flows keep the cookie
+        raise
     return _answer(c, request, flow, ctx, csrf_token)
 
 
