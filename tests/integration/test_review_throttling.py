@@ -97,7 +97,9 @@ async def test_finding_2_concurrent_guesses_never_outrun_the_password_throttle(c
         if trial % 2:
             await client.register(identifier)
         statuses = await _burst(client, identifier)
-        assert set(statuses) <= {400, 429}, statuses
+        # 429: refused by the throttle; 503: shed by the hashing queue (finding 6), which admits only a
+        # few concurrent checks per client. Neither hashes: only a 400 is a checked guess.
+        assert set(statuses) <= {400, 429, 503}, statuses
         checked = statuses.count(400)
         assert checked <= FREE_FAILURES + 1, f"trial {trial}: {checked} guesses of {BURST} were checked"
         if trial < 2:  # the block after the first burst is 1 s
