@@ -17,6 +17,14 @@ def send_button(label: Message) -> Node:
     return input_node(GROUP, "method", "submit", value="code", label=label)
 
 
+def code_input(label: Message) -> Node:
+    """The six-digit code field, as every code screen (login, registration, recovery,
+    verification) shows it."""
+    return input_node(
+        GROUP, "code", "text", required=True, autocomplete="one-time-code", pattern="[0-9]+", maxlength=6, label=label
+    )
+
+
 def code_screen(flow: Flow, kept: list[Node], code_label: Message, sent: Message, back: Node | None = None) -> None:
     """The flow once a code went out: the nodes `kept` (the identifier or the traits, hidden), the
     code field, Continue, Resend and (two-step registration) Back."""
@@ -25,16 +33,7 @@ def code_screen(flow: Flow, kept: list[Node], code_label: Message, sent: Message
         *others,
         *kept,
         input_node(GROUP, "method", "hidden", value="code"),
-        input_node(
-            GROUP,
-            "code",
-            "text",
-            required=True,
-            autocomplete="one-time-code",
-            pattern="[0-9]+",
-            maxlength=6,
-            label=code_label,
-        ),
+        code_input(code_label),
         input_node(GROUP, "method", "submit", value="code", label=text.label_continue()),
         input_node(GROUP, "resend", "submit", value="code", label=text.label_resend_code()),
         *([back] if back is not None else []),

@@ -13,6 +13,7 @@ from services.selfservice.flows.registration.strategy import RegistrationOutcome
 from services.selfservice.flows.ui import input_node
 from services.selfservice.strategies.address import AddressMethod
 from services.selfservice.strategies.code import login, mfa, registration
+from services.selfservice.strategies.code.nodes import code_input
 from services.selfservice.strategies.code.sender import CodeSender
 from services.selfservice.strategies.mfa import SecondFactorServices, second_factor_services
 from services.selfservice.strategies.profile.registration import PROFILE_FIRST
@@ -30,16 +31,7 @@ class CodeStrategy(AddressMethod):
         flow.ui.nodes = [n for n in flow.ui.nodes if n.name == "csrf_token"]
         label = text.label_verification_code() if kind == "verification" else text.label_recovery_code()
         flow.ui.add(
-            input_node(
-                "code",
-                "code",
-                "text",
-                required=True,
-                autocomplete="one-time-code",
-                pattern="[0-9]+",
-                maxlength=6,
-                label=label,
-            ),
+            code_input(label),
             input_node("code", "method", "hidden", value="code"),
             input_node("code", "method", "submit", value="code", label=text.label_continue()),
             input_node("code", "email", "submit", value=address, label=text.label_resend_code()),
