@@ -18,13 +18,18 @@ async def read_source(url: str, settings: Any, fetch: Fetch, key: str) -> str:
             return await fetch(url)
         except Exception as exc:  # any network failure: the operator needs the key and the reason
             raise ConfigError(f"config: {key}: cannot fetch {url}: {exc}") from None
+    return read_local(url, settings, key)
+
+
+def read_local(url: str, settings: Any, key: str) -> str:
+    """A `file://` or `base64://` source, read now (start-up checks need no event loop)."""
     if not url.startswith(("file://", "base64://")):
         raise ConfigError(f"config: {key}: use a file://, base64:// or http(s):// URL")
     try:
         location = settings.resolve_schema_location(url)
     except ConfigError as exc:
         raise ConfigError(f"config: {key}: {exc}") from None
-    return read_file(Path(location), key) if url.startswith("file://") else location
+    return read_file(Path(location), key) if url.startswith("file://") else str(location)
 
 
 def read_file(path: Path, key: str) -> str:

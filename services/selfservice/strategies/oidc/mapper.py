@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from services.selfservice.strategies.oidc.errors import MapperFailed
-from shared.config.sources import Fetch, read_file
+from shared.config.sources import Fetch, read_local
 from shared.errors import ConfigError
 from shared.jsonnet import JsonnetError, JsonnetProgram
 
@@ -34,7 +33,7 @@ class ClaimsMapper:
         self._program: JsonnetProgram | None = None
         self._lock = asyncio.Lock()
         if not self.remote:  # local: read and syntax-checked now, so a broken mapper fails start-up
-            source = _read_local(url, settings, key)
+            source = read_local(url, settings, key)
             try:
                 self._program = JsonnetProgram(source, key)
             except RuntimeError as exc:
@@ -71,13 +70,3 @@ class ClaimsMapper:
             metadata_admin=identity_out.get("metadata_admin"),
             verified_addresses=[a for a in verified if isinstance(a, dict) and a.get("value")],
         )
-
-
-def _read_local(url: str, settings: Any, key: str) -> str:
-    if not url.startswith(("file://", "base64://")):
-        raise ConfigError(f"config: {key}: use a file://, base64:// or http(s):// URL")
-    try:
-        location = settings.resolve_schema_location(url)
-    except ConfigError as exc:
-        raise ConfigError(f"config: {key}: {exc}") from None
-    return read_file(Path(location), key) if url.startswith("file://") else str(location)
