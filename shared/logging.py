@@ -1,5 +1,10 @@
 """Structured logs: one JSON object a line (or plain text in dev), each with the request id of the
-request that caused it. Values that look like secrets are masked before anything is written."""
+request that caused it. Values that can carry secrets are masked before anything is written, unless
+`log.leak_sensitive_values` asks for them (Kratos's switch for debugging, off by default).
+
+The access log writes a line for every request, so formatting is on the hot path: only fields whose
+value can come from a request or a user are masked (a cheap test first, the patterns only when it
+finds a hint), and lines are encoded with orjson."""
 
 from __future__ import annotations
 
@@ -8,7 +13,11 @@ import json
 import logging
 import re
 import sys
-from datetime import UTC, datetime
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import orjson
 
 request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 
@@ -22,8 +31,16 @@ _SECRET_PATTERNS = [
     (re.compile(rf"(?i)({_SECRET_NAMES}\w*[\"']?\s*[=:]\s*)(?![\"'])[^\s&,}}\]]+"), r"\1[redacted]"),
     (re.compile(r"(?i)(://[^:/@\s]+:)[^@\s]+@"), r"\1[redacted]@"),
 ]
-_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
-
+# Every pattern above needs one of these words in the lower-cased text: a text without any is left
+# as it is after one quick search (most log lines, the access log's among them).
+_HINT = re.compile(r"ory_|bearer|passw|token|secret|code|dsn|input_value|://")
+_STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+# Fields whose values Warden makes itself, never a request or a user: written without masking.
+_OWN_VALUES = frozenset({"time", "level", "service", "logger", "port", "status", "duration_ms", "trace_id", "span_id"})
+# What a JSON line takes from the context of the code that logs, by field name. Each getter answers
+# None when it has nothing to add; tracing adds its ids the same way.
+ContextFields = Mapping[str, Callable[[], object]]
+DEFAULT_CONTEXT: ContextFields = {"request_id": request_id.get}
 
 # A traceback's source lines (the line after `File "…", line N, in f`, and its `^^^` marker) are our
 # code, never a runtime value: masking them would turn `code = await f()` into `code = [redacted] f()`.
@@ -42,6 +59,8 @@ _LEVELS = {
 
 
 def redact(text: str) -> str:
+    if _HINT.search(text.lower()) is None:
+        return text
     for pattern, replacement in _SECRET_PATTERNS:
         text = pattern.sub(replacement, text)
     return text
@@ -62,49 +81,101 @@ def redact_traceback(text: str) -> str:
     return "\n".join(lines)
 
 
+def _masked(value: object) -> object:
+    """A field's value with every string in it masked; what JSON cannot hold becomes masked text."""
+    if isinstance(value, str):
+        return redact(value)
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, dict):
+        return {str(k): _masked(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_masked(v) for v in value]
+    return redact(str(value))
+
+
+def _encode(entry: dict[str, Any]) -> str:
+    try:
+        return orjson.dumps(entry, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:  # what orjson refuses (an integer past 64 bits): the standard library takes it
+        return json.dumps(entry, default=str)
+
+
+class _Timestamps:
+    """RFC 3339 times in UTC with microseconds, the date and time part formatted once a second."""
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._prefix = ""
+
+    def __call__(self, created: float) -> str:
+        second = int(created)
+        if second != self._second:
+            self._second, self._prefix = second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        return f"{self._prefix}.{int((created - second) * 1e6):06d}+00:00"
+
+
 class _RedactingFormatter(logging.Formatter):
+    def __init__(self, fmt: str | None = None, *, leak_sensitive_values: bool = False) -> None:
+        super().__init__(fmt)
+        self._mask = not leak_sensitive_values
+
     def formatException(self, ei) -> str:  # type: ignore[no-untyped-def]  # noqa: N802 (logging's name)
-        return redact_traceback(super().formatException(ei))
+        text = super().formatException(ei)
+        return redact_traceback(text) if self._mask else text
 
 
 class _JsonFormatter(_RedactingFormatter):
-    def __init__(self, service: str) -> None:
-        super().__init__()
+    def __init__(
+        self, service: str, *, leak_sensitive_values: bool = False, context: ContextFields = DEFAULT_CONTEXT
+    ) -> None:
+        super().__init__(leak_sensitive_values=leak_sensitive_values)
         self._service = service
+        self._context = tuple(context.items())
+        self._time = _Timestamps()
 
     def format(self, record: logging.LogRecord) -> str:
-        entry = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
+        # Masked before encoding: JSON's escaped quotes would hide `"password": "…"` from the patterns.
+        mask = self._mask
+        message = record.getMessage()
+        entry: dict[str, Any] = {
+            "time": self._time(record.created),
             "level": record.levelname.lower(),
             "service": self._service,
             "logger": record.name,
-            "msg": record.getMessage(),
+            "msg": redact(message) if mask else message,
         }
-        if rid := request_id.get():
-            entry["request_id"] = rid
-        entry.update({k: v for k, v in vars(record).items() if k not in _STANDARD})
+        for name, get in self._context:
+            if (value := get()) is not None:
+                entry[name] = _masked(value) if mask and name not in _OWN_VALUES else value
+        for name in record.__dict__.keys() - _STANDARD:
+            value = record.__dict__[name]
+            entry[name] = _masked(value) if mask and name not in _OWN_VALUES else value
         if record.exc_info:
             entry["stack"] = self.formatException(record.exc_info)
-        # Masked before encoding: JSON's escaped quotes would hide `"password": "…"` from the patterns.
-        return json.dumps(
-            {k: v if k == "stack" else redact(v) if isinstance(v, str) else v for k, v in entry.items()},
-            default=lambda o: redact(str(o)),
-        )
+        return _encode(entry)
 
 
 class _TextFormatter(_RedactingFormatter):
     def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 (logging's name)
         rid = request_id.get()
-        return redact(super().formatMessage(record) + (f" request_id={rid}" if rid else ""))
+        line = super().formatMessage(record) + (f" request_id={rid}" if rid else "")
+        return redact(line) if self._mask else line
 
 
-def setup_logging(level: str = "info", fmt: str = "json", service: str = "warden") -> None:
+def setup_logging(
+    level: str = "info", fmt: str = "json", service: str = "warden", *, leak_sensitive_values: bool = False
+) -> None:
     """Configures the root logger once for the process (the CLI calls it; tests need not)."""
     handler = logging.StreamHandler(sys.stderr)
     if fmt == "text":
-        handler.setFormatter(_TextFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(
+            _TextFormatter(
+                "%(asctime)s %(levelname)s %(name)s: %(message)s", leak_sensitive_values=leak_sensitive_values
+            )
+        )
     else:
-        handler.setFormatter(_JsonFormatter(service))
+        handler.setFormatter(_JsonFormatter(service, leak_sensitive_values=leak_sensitive_values))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     # `debug` is for Warden's own loggers; libraries (aiosqlite logs every call) stay at INFO unless

@@ -228,7 +228,12 @@ def _serve(args: argparse.Namespace) -> int:
     from warden.process import WardenProcess
 
     settings = _settings(args, dev=args.dev)
-    setup_logging(settings.log.level, settings.log.format, args.service or "warden")
+    setup_logging(
+        settings.log.level,
+        settings.log.format,
+        args.service or "warden",
+        leak_sensitive_values=settings.log.leak_sensitive_values,
+    )
     services = [by_name(args.service)] if args.service else list(SERVICES)
     if args.service:
         _require_shared_infrastructure(settings, args.service)

@@ -153,6 +153,7 @@ class WardenProcess:
             internal_token=self.settings.internal_token,
             trusted_proxies=TrustedProxies(self.settings.get("serve.public.trusted_proxies") or []),
             cors=CorsPolicy.from_settings(self.settings),
+            log_health_requests=not self.settings.get(f"serve.{port}.request_log.disable_for_health", False),
         )
 
     def _redirects(self, port: str, taken: set[tuple[str, str]]) -> list[BoundRoute]:

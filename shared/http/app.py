@@ -18,6 +18,8 @@ from shared.http.middleware import internal_guard, render_errors, request_contex
 from shared.version import warden_version
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+# What Kratos's `serve.<port>.request_log.disable_for_health` keeps out of the access log.
+HEALTH_PATHS = frozenset({"/health/alive", "/health/ready"})
 READY_CHECK_TIMEOUT_SECONDS = 2.0
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -46,9 +48,10 @@ def create_app(
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     trusted_proxies: TrustedProxies | None = None,
     cors: CorsPolicy | None = None,
+    log_health_requests: bool = True,
 ) -> web.Application:
     middlewares: list[Middleware] = [
-        request_context(port, metrics),
+        request_context(port, metrics, frozenset() if log_health_requests else HEALTH_PATHS),
         client_address(trusted_proxies or TrustedProxies()),
         request_budget,
         render_errors,

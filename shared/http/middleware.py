@@ -88,7 +88,12 @@ async def render_errors(request: web.Request, handler: Handler) -> web.StreamRes
         return error_response(errors.WardenError(), request)
 
 
-def request_context(port: str, metrics: HttpMetrics) -> Callable[..., Awaitable[web.StreamResponse]]:
+def request_context(
+    port: str, metrics: HttpMetrics, unlogged: frozenset[str] = frozenset()
+) -> Callable[..., Awaitable[web.StreamResponse]]:
+    """The request id, the metrics and the access log line of every request; paths in `unlogged`
+    (the health checks, with Kratos's `request_log.disable_for_health`) are counted but not logged."""
+
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         incoming = request.headers.get(REQUEST_ID_HEADER, "")
@@ -110,7 +115,7 @@ def request_context(port: str, metrics: HttpMetrics) -> Callable[..., Awaitable[
             route = _route_label(request)
             metrics.observe(port, request.method, route, status, elapsed)
             # The path only: query strings may carry flow ids, codes or tokens.
-            if log.isEnabledFor(logging.INFO):
+            if log.isEnabledFor(logging.INFO) and request.path not in unlogged:
                 log.info(
                     "%s %s %d",
                     request.method,

@@ -55,9 +55,17 @@ async def _false() -> bool:
 async def make_client() -> AsyncIterator[MakeClient]:
     clients: list[TestClient] = []
 
-    async def make(port: str = "public", checks: Sequence[ReadinessCheck] = (), token: str = "") -> TestClient:
+    async def make(
+        port: str = "public", checks: Sequence[ReadinessCheck] = (), token: str = "", log_health: bool = True
+    ) -> TestClient:
         app = create_app(
-            port=port, routes=ROUTES, readiness=checks, metrics=HttpMetrics(), internal_token=token, max_body_bytes=1024
+            port=port,
+            routes=ROUTES,
+            readiness=checks,
+            metrics=HttpMetrics(),
+            internal_token=token,
+            max_body_bytes=1024,
+            log_health_requests=log_health,
         )
         client = TestClient(TestServer(app))
         await client.start_server()
@@ -170,6 +178,22 @@ async def test_access_log_has_no_query_string(make_client: MakeClient, caplog: p
         await client.get("/health/alive?token=ory_st_supersecret")
     lines = [r.getMessage() for r in caplog.records if r.name == "warden.http"]
     assert lines == ["GET /health/alive 200"]
+
+
+@pytest.mark.parametrize("port", ["public", "admin"])
+@pytest.mark.parametrize("log_health", [True, False])
+async def test_disable_for_health_keeps_health_checks_out_of_the_access_log(
+    make_client: MakeClient, caplog: pytest.LogCaptureFixture, port: str, log_health: bool
+) -> None:
+    """Kratos's `serve.<port>.request_log.disable_for_health`: probes every few seconds are noise."""
+    client = await make_client(port, log_health=log_health)
+    with caplog.at_level(logging.INFO, logger="warden.http"):
+        await client.get("/health/alive")
+        await client.get("/health/ready")
+        await client.get("/version")
+    lines = [r.getMessage() for r in caplog.records if r.name == "warden.http"]
+    health = ["GET /health/alive 200", "GET /health/ready 200"] if log_health else []
+    assert lines == [*health, "GET /version 200"]
 
 
 @pytest.mark.parametrize(

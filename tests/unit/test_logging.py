@@ -12,13 +12,13 @@ from pathlib import Path
 import aiosqlite
 import pytest
 
-from shared.logging import _JsonFormatter, _TextFormatter, request_id, setup_logging
+from shared.logging import DEFAULT_CONTEXT, _JsonFormatter, _TextFormatter, request_id, setup_logging
 
 
-def _render(message: str, *args: object, **extra: object) -> dict:
+def _render(message: str, *args: object, leak: bool = False, **extra: object) -> dict:
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
-    handler.setFormatter(_JsonFormatter("identity"))
+    handler.setFormatter(_JsonFormatter("identity", leak_sensitive_values=leak))
     logger = logging.getLogger("test.structured")
     logger.handlers[:] = [handler]
     logger.propagate = False
@@ -51,6 +51,49 @@ def test_json_quoted_and_spaced_secrets_are_masked_whole() -> None:
     line = json.dumps(entry)
     for secret in ("correct horse battery", "horse", "battery", "123456", "hunter2"):
         assert secret not in line
+
+
+def test_secrets_nested_in_structured_fields_are_masked() -> None:
+    entry = _render(
+        "webhook answered",
+        body={"traits": {"email": "a@example.com"}, "password": "password=hunter2", "tokens": ["ory_st_s3cr3tv4lue"]},
+        url=ValueError("https://warden:pa55w0rd@db/x"),
+    )
+    line = json.dumps(entry)
+    for secret in ("hunter2", "s3cr3tv4lue", "pa55w0rd"):
+        assert secret not in line
+    assert entry["body"]["traits"] == {"email": "a@example.com"}  # the structure is kept, only secrets go
+
+
+def test_access_log_fields_keep_their_types() -> None:
+    entry = _render("GET /sessions/whoami 200", port="public", status=200, duration_ms=1.25)
+    assert entry["msg"] == "GET /sessions/whoami 200"
+    assert (entry["port"], entry["status"], entry["duration_ms"]) == ("public", 200, 1.25)
+    assert entry["time"].endswith("+00:00")
+
+
+def test_leak_sensitive_values_writes_values_as_they_are() -> None:
+    """Kratos's `log.leak_sensitive_values`: an operator debugging asks for the values themselves."""
+    entry = _render("issued %s", "ory_st_4n0th3rS3cr3t", leak=True, body="password=hunter2")
+    assert entry["msg"] == "issued ory_st_4n0th3rS3cr3t"
+    assert entry["body"] == "password=hunter2"
+
+
+def test_extra_context_fields_join_every_line() -> None:
+    """Fields taken from the logging code's context (tracing adds its ids this way)."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(_JsonFormatter("session", context={**DEFAULT_CONTEXT, "trace_id": lambda: "4bf92f35"}))
+    logger = logging.getLogger("test.context")
+    logger.handlers[:] = [handler]
+    logger.propagate = False
+    token = request_id.set("req-7")
+    try:
+        logger.warning("hello")
+    finally:
+        request_id.reset(token)
+    entry = json.loads(stream.getvalue())
+    assert (entry["request_id"], entry["trace_id"]) == ("req-7", "4bf92f35")
 
 
 def _traceback_of_a_failing_call() -> BaseException:
