@@ -4,8 +4,9 @@ Order, as in Kratos: files merge in the order given (mappings deep-merged, every
 the later file), environment variables override them, and the result is validated as a whole
 against Kratos's schema plus Warden's keys. Under the files lies a layer of defaults
 (shared.config.defaults): with no file at all, a complete development config; with files, the
-built-in UI's URLs and identity schema, so a partial file works and no browser is sent to Kratos's
-fallback pages. In dev mode and in that default the admin port, which has no authentication, listens
+built-in UI's URLs and identity schema, so no browser is sent to Kratos's fallback pages, and in dev
+mode the development database too, so a partial file works. Flow and method switches a file leaves
+out keep Kratos's defaults even in dev mode: a kratos.yml run with `--dev` behaves as Kratos runs it. In dev mode and in that default the admin port, which has no authentication, listens
 on 127.0.0.1 unless `serve.admin.host` says otherwise. Secret references are resolved before
 validation, so length and format rules apply to the real values.
 """
@@ -16,7 +17,14 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from shared.config.defaults import builtin_ui_config, dev_config, has_secret, with_dev_secret, with_local_admin
+from shared.config.defaults import (
+    builtin_ui_config,
+    dev_config,
+    dev_database,
+    has_secret,
+    with_dev_secret,
+    with_local_admin,
+)
 from shared.config.env import env_overrides
 from shared.config.locations import check_identity_schemas
 from shared.config.schema import validate
@@ -36,6 +44,8 @@ def load_settings(config_paths: Sequence[Path], environ: Mapping[str, str], *, d
     dev = dev or tree.get("dev") is True
     if paths:
         tree = deep_merge(builtin_ui_config(_public_base_url(tree)), tree)
+        if dev:
+            tree = deep_merge(dev_database(cwd), tree)
     else:
         tree = deep_merge(dev_config(_public_base_url(tree), cwd, codes=dev or has_secret(tree)), tree)
     config_dir = paths[0].resolve().parent if paths else cwd

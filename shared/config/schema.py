@@ -72,6 +72,12 @@ def _format_checker() -> FormatChecker:
     return checker
 
 
+# What to do about a missing key a first-time user meets: Kratos's required `dsn`.
+MISSING_HINTS: dict[tuple[Key, ...], str] = {
+    ("dsn",): " (a database URL: postgres://…, sqlite://…, or memory; --dev uses ./warden.sqlite)",
+}
+
+
 def validate(tree: dict[str, Any]) -> None:
     """Raise ConfigError naming the key path of the most relevant schema violation."""
     error = best_match(_validator().iter_errors(tree))
@@ -88,7 +94,7 @@ def describe(error: ValidationError) -> str:
     if error.validator == "required" and isinstance(error.instance, dict):
         missing = next((key for key in error.validator_value if key not in error.instance), None)
         if missing is not None:
-            return f"config: {format_path([*path, missing])}: missing required key"
+            return f"config: {format_path([*path, missing])}: missing required key{MISSING_HINTS.get((*path, missing), '')}"
     if is_sensitive(tuple(path)):  # never echo a secret's value into logs
         detail = f"invalid value (fails {error.validator}: {error.validator_value!r})"
     else:

@@ -65,7 +65,7 @@ def test_each_quickstart_loads(name: str) -> None:
 
 
 def test_quickstart_without_a_dsn_fails_naming_it() -> None:
-    with pytest.raises(ConfigError, match=r"^config: dsn: missing required key$"):
+    with pytest.raises(ConfigError, match=r"^config: dsn: missing required key \(a database URL: .*--dev uses"):
         load_settings([QUICKSTART / "passkey" / "kratos.yml"], {})
 
 
@@ -368,6 +368,22 @@ def test_a_partial_config_gets_the_builtin_ui_and_schema(tmp_path: Path) -> None
     assert settings.resolve_schema_location(settings.get("identity.schemas.0.url")) == str(
         DEFAULT_IDENTITY_SCHEMA.resolve()
     )
+
+
+def test_a_partial_config_in_dev_mode_runs_on_the_development_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    config = tmp_path / "totp.yml"
+    config.write_text("selfservice:\n  methods:\n    totp:\n      enabled: true\n")
+    settings = load_settings([config], {}, dev=True)
+    assert settings.get("dsn") == f"sqlite://{(tmp_path / 'warden.sqlite').resolve()}?_fk=true"
+    assert settings.get("selfservice.methods.totp.enabled") is True
+    assert settings.get("selfservice.flows.registration.ui_url") == "http://127.0.0.1:4433/ui/registration"
+    assert settings.get("selfservice.flows.recovery.enabled") is False, "Kratos's defaults for what the file omits"
+    named = tmp_path / "named.yml"
+    named.write_text("dsn: memory\n")
+    assert load_settings([named], {}, dev=True).get("dsn") == "memory", "the file's dsn wins"
 
 
 def test_the_deploy_config_uses_the_builtin_ui(tmp_path: Path) -> None:

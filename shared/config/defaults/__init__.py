@@ -44,14 +44,19 @@ def builtin_ui_config(public_base_url: str) -> dict[str, Any]:
     }
 
 
+def dev_database(cwd: Path) -> dict[str, Any]:
+    """The development database, a SQLite file in the working directory: under a `--dev` config file
+    that names no `dsn` (Kratos's one required key a partial file would otherwise fail on)."""
+    return {"dsn": f"sqlite://{(cwd / DEV_DATABASE_FILE).resolve()}?_fk=true"}
+
+
 def dev_config(public_base_url: str, cwd: Path, *, codes: bool = True) -> dict[str, Any]:
     """The whole config used when no file is given; `public_base_url` locates the built-in UI.
     `codes` turns recovery and verification on: they need a secret to protect their codes, which
     only dev mode's placeholder or a configured secret provides."""
     config = deep_merge(
-        builtin_ui_config(public_base_url),
+        deep_merge(builtin_ui_config(public_base_url), dev_database(cwd)),
         {
-            "dsn": f"sqlite://{(cwd / DEV_DATABASE_FILE).resolve()}?_fk=true",
             "selfservice": {
                 "allowed_return_urls": [public_base_url],
                 "methods": {"password": {"enabled": True}, "code": {"enabled": True}},
