@@ -13,6 +13,7 @@ from aiohttp import web
 from shared.bus.ports import Bus, Subscription
 from shared.cache.ports import Cache
 from shared.clients import Clients
+from shared.metrics import Metrics
 from shared.ratelimit.ports import RateLimiter
 from shared.storage.database import Database
 from shared.storage.migrations import MigrationSet
@@ -52,7 +53,7 @@ class Route(Generic[C_in]):
 @dataclass(frozen=True)
 class Infrastructure:
     """What the process hands each service: its database, the bus, the cache, the rate limiter
-    (on the cache's store), and clients of the services it may call."""
+    (on the cache's store), clients of the services it may call, and the process's metrics."""
 
     settings: Any  # shared.config.Settings
     database: Database
@@ -60,6 +61,7 @@ class Infrastructure:
     cache: Cache
     clients: Clients
     limiter: RateLimiter
+    metrics: Metrics
 
 
 @dataclass

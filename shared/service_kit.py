@@ -26,9 +26,11 @@ class ServiceCore:
 def service_core(name: str, infra: Infrastructure) -> ServiceCore:
     metadata = MetaData()
     outbox = Outbox(outbox_table(metadata, name))
+    relay = OutboxRelay(infra.database, outbox, infra.bus)
+    infra.metrics.on_scrape(infra.metrics.outbox.probe(name, relay.backlog))
     return ServiceCore(
         uow=UnitOfWorkFactory(infra.database, outbox, name),
-        relay=OutboxRelay(infra.database, outbox, infra.bus),
+        relay=relay,
         processed_events=processed_events_table(metadata, name),
     )
 

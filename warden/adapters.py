@@ -9,7 +9,7 @@ import aiohttp
 from shared.adapters.memory.bus import InMemoryBus
 from shared.adapters.memory.cache import InMemoryCache
 from shared.adapters.memory.ratelimit import InMemoryRateLimiter
-from shared.bus.ports import Bus
+from shared.bus.ports import Bus, BusObserver
 from shared.cache.ports import Cache
 from shared.clients import Clients
 from shared.clients.http import HttpServiceClient, InternalHttp
@@ -20,14 +20,14 @@ from shared.ratelimit.ports import RateLimiter
 from shared.storage.database import Database
 
 
-def make_bus(settings: Any) -> Bus:
+def make_bus(settings: Any, observer: BusObserver | None = None) -> Bus:
     url = settings.bus.url
     if url == "memory":
-        return InMemoryBus()
+        return InMemoryBus(observer)
     if url.startswith(("amqp://", "amqps://")):
         from shared.adapters.rabbitmq.bus import RabbitMqBus
 
-        return RabbitMqBus(url, settings.bus.exchange)
+        return RabbitMqBus(url, settings.bus.exchange, observer=observer)
     raise ConfigError(
         f"config: bus.url: unsupported broker URL scheme in {url.split('://')[0]!r}; use memory or amqp://"
     )

@@ -28,8 +28,8 @@ from shared.grpc.server import GrpcConfig, GrpcServer
 from shared.http.app import BoundRoute, ReadinessCheck, create_app
 from shared.http.client_ip import TrustedProxies
 from shared.http.cors import CorsPolicy
-from shared.http.metrics import HttpMetrics
 from shared.http.redirects import ADMIN_PREFIX, redirect_to
+from shared.metrics import Metrics
 from shared.service import Infrastructure, ServiceDefinition, ServiceRuntime
 from shared.storage import migrations
 from warden.adapters import Databases, http_clients, make_bus, make_cache, make_limiter
@@ -69,7 +69,8 @@ class WardenProcess:
         self.services = list(services)
         self._migrate = migrate
         self._databases = Databases()
-        self._bus = make_bus(settings)
+        self.metrics = Metrics()  # this process's own registry: /metrics on the admin port
+        self._bus = make_bus(settings, self.metrics.bus)
         self._cache = make_cache(settings)
         self._limiter = make_limiter(settings)
         self._runtimes: list[ServiceRuntime] = []
@@ -77,7 +78,6 @@ class WardenProcess:
         self._runners: dict[str, web.AppRunner] = {}
         self._http: aiohttp.ClientSession | None = None
         self._grpc: GrpcServer | None = None
-        self.metrics = HttpMetrics()
 
     @property
     def bus(self) -> Any:
@@ -102,10 +102,12 @@ class WardenProcess:
                 cache=self._cache,
                 clients=clients,
                 limiter=self._limiter,
+                metrics=self.metrics,
             )
             runtime = await definition.build(infra)
             self._runtimes.append(runtime)
             clients = dataclasses.replace(clients, **{definition.name: runtime.internal_api})
+        self.metrics.on_scrape(self.metrics.dependencies.probe([(c.name, c.check) for c in self._readiness()]))
         for runtime in self._runtimes:
             for subscription in runtime.subscriptions:
                 await self._bus.subscribe(subscription)
@@ -143,18 +145,21 @@ class WardenProcess:
         own = self._routes(port)
         routes = [BoundRoute(method, path, build()) for method, path, build in own]
         routes += self._redirects(port, {(method, path) for method, path, _ in own})
-        checks = [ReadinessCheck(f"database:{i}", db.ping) for i, db in enumerate(self._databases.all())]
-        checks += [ReadinessCheck("bus", self._bus.healthy), ReadinessCheck("cache", self._cache.healthy)]
         return create_app(
             port=port,
             routes=routes,
-            readiness=checks,
+            readiness=self._readiness(),
             metrics=self.metrics,
             internal_token=self.settings.internal_token,
             trusted_proxies=TrustedProxies(self.settings.get("serve.public.trusted_proxies") or []),
             cors=CorsPolicy.from_settings(self.settings),
             log_health_requests=not self.settings.get(f"serve.{port}.request_log.disable_for_health", False),
         )
+
+    def _readiness(self) -> list[ReadinessCheck]:
+        """What /health/ready checks, and what `warden_dependency_up` reports."""
+        checks = [ReadinessCheck(f"database:{i}", db.ping) for i, db in enumerate(self._databases.all())]
+        return checks + [ReadinessCheck("bus", self._bus.healthy), ReadinessCheck("cache", self._cache.healthy)]
 
     def _redirects(self, port: str, taken: set[tuple[str, str]]) -> list[BoundRoute]:
         """Kratos sends `/admin/…` asked on the public port to the admin port, and public paths asked

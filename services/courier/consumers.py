@@ -15,6 +15,7 @@ from services.courier.render.renderer import Renderer
 from shared.bus.envelope import Envelope
 from shared.bus.inbox import idempotent
 from shared.bus.ports import Subscription
+from shared.metrics.courier import CourierMetrics
 from shared.storage.uow import UnitOfWork, UnitOfWorkFactory
 
 QUEUE = "courier.messages"
@@ -28,6 +29,7 @@ def message_requests(
     processed: Table,
     max_deliveries: int,
     queued: Callable[[], None],
+    counted: CourierMetrics,
 ) -> Subscription:
     async def work(unit: UnitOfWork, envelope: Envelope) -> None:
         request = MessageRequest.from_envelope(envelope)
@@ -47,6 +49,7 @@ def message_requests(
                 template_data=request.template_data,
             ),
         )
+        unit.after_commit(counted.queued.labels(request.channel).inc)
         log.info(
             "courier: queued %s message %s",
             request.template_type,

@@ -50,6 +50,27 @@ class Claims(Protocol):
     async def release(self, conn: Any, row_id: str, token: str, at: datetime) -> None: ...
 
 
+class Outcomes(Protocol):
+    """Told how each attempt ended (metrics)."""
+
+    def sent(self, item: Any) -> None: ...
+
+    def failed(self, item: Any) -> None: ...
+
+    def abandoned(self, item: Any) -> None: ...
+
+
+class Uncounted:
+    def sent(self, item: Any) -> None:
+        pass
+
+    def failed(self, item: Any) -> None:
+        pass
+
+    def abandoned(self, item: Any) -> None:
+        pass
+
+
 class Pace(Protocol):
     @property
     def pull_count(self) -> int: ...
@@ -76,12 +97,14 @@ class Dispatcher:
         config: Pace,
         *,
         noun: str = "message",
+        outcomes: Outcomes | None = None,
     ) -> None:
         self._db = database
         self._repo = repository
         self._send = send
         self._config = config
         self._noun = noun
+        self._outcomes = outcomes or Uncounted()
         self._wake = asyncio.Event()
 
     def wake(self) -> None:
@@ -134,8 +157,10 @@ class Dispatcher:
             await asyncio.shield(self._release(message, token))
             raise
         except Exception as exc:  # whatever a channel raises, the attempt failed: record it, keep going
+            self._outcomes.failed(message)
             await self._failed(message, token, exc)
         else:
+            self._outcomes.sent(message)
             await self._record(message, token, status=SENT, error=None)
 
     async def _failed(self, message: Sendable, token: str, exc: Exception) -> None:
@@ -145,6 +170,7 @@ class Dispatcher:
             log.warning(
                 "courier: %s %s abandoned after %d attempts: %s", self._noun, message.id, tries, error["message"]
             )
+            self._outcomes.abandoned(message)
             await self._record(message, token, status=ABANDONED, error=error)
             return
         delay = self._config.backoff(tries)

@@ -60,10 +60,19 @@ async def build(infra: Infrastructure) -> ServiceRuntime[CourierContainer]:
         raise
     tables = courier_tables(MetaData())
     repository = MessageRepository(tables)
-    dispatcher = Dispatcher(infra.database, repository, lambda m: channels[m.channel].send(m), config)
+    send = lambda m: channels[m.channel].send(m)  # noqa: E731
+    dispatcher = Dispatcher(infra.database, repository, send, config, outcomes=infra.metrics.courier)
     max_deliveries = infra.settings.bus.max_deliveries
     subscriptions = [
-        message_requests(renderer, repository, core.uow, core.processed_events, max_deliveries, dispatcher.wake)
+        message_requests(
+            renderer,
+            repository,
+            core.uow,
+            core.processed_events,
+            max_deliveries,
+            dispatcher.wake,
+            infra.metrics.courier,
+        )
     ]
     deliveries = DeliveryRepository(tables)
     delivery = DeliveryConfig.from_settings(infra.settings)

@@ -15,7 +15,9 @@ from services.identity.hashing import Hasher
 from services.identity.hashing.queue import HashingQueue
 from services.identity.manager import IdentityManager
 from services.identity.schemas.normalize import graceful
-from services.identity.throttle import LoginThrottle
+from services.identity.throttle import LoginThrottle, Reservation
+from shared.errors import TooManyRequests
+from shared.metrics.throttling import ThrottleMetrics
 
 # Concurrent checks of one identifier beyond this wait their turn: guesses at one account cannot
 # take every hashing thread, and the throttle sees each result before the next check starts.
@@ -28,9 +30,16 @@ def new_dummy_password() -> str:
 
 class PasswordVerifier:
     def __init__(
-        self, manager: IdentityManager, hasher: Hasher, dummy_hash: str, throttle: LoginThrottle, queue: HashingQueue
+        self,
+        manager: IdentityManager,
+        hasher: Hasher,
+        dummy_hash: str,
+        throttle: LoginThrottle,
+        queue: HashingQueue,
+        metrics: ThrottleMetrics,
     ) -> None:
         self._queue = queue
+        self._blocked = {kind: metrics.throttle_blocks.labels(kind) for kind in ("password", "second_factor")}
         self._manager = manager
         self._hasher = hasher
         self._dummy_hash = dummy_hash
@@ -40,7 +49,7 @@ class PasswordVerifier:
     async def verify(self, identifier: str, password: str, client_ip: str | None = None) -> Identity | None:
         """The identity whose password this is, or None; TooManyRequests while throttled."""
         async with self._queue.admitted(client_ip):  # a flood is refused here, before any write or hash
-            reservation = await self.throttle.reserve(identifier, client_ip)
+            reservation = await self._reserve("password", identifier, client_ip)
             if reservation.delay_seconds:
                 await asyncio.sleep(reservation.delay_seconds)
             async with self._turn(reservation.identifier_key):
@@ -56,9 +65,16 @@ class PasswordVerifier:
         keys = sorted({i for c in identity.credentials.values() for i in c.identifiers}) or [identity.id]
         for key in keys:
             if outcome == "check":
-                await self.throttle.reserve(key, None)
+                await self._reserve("second_factor", key, None)
             elif outcome == "succeeded":
                 await self.throttle.clear(key, None)
+
+    async def _reserve(self, kind: str, identifier: str, client_ip: str | None) -> Reservation:
+        try:
+            return await self.throttle.reserve(identifier, client_ip)
+        except TooManyRequests:
+            self._blocked[kind].inc()
+            raise
 
     @asynccontextmanager
     async def _turn(self, key: str) -> AsyncIterator[None]:

@@ -51,7 +51,8 @@ async def build(infra: Infrastructure) -> ServiceRuntime[IdentityContainer]:
     dummy = await hasher.hash(new_dummy_password())
     throttle = LoginThrottle(core.uow, throttle_table(MetaData()))
     slots = default_workers(hasher.config)
-    passwords = PasswordVerifier(manager, hasher, dummy, throttle, HashingQueue(slots, WAITING_PER_SLOT * slots))
+    queue = HashingQueue(slots, WAITING_PER_SLOT * slots, infra.metrics.throttling)
+    passwords = PasswordVerifier(manager, hasher, dummy, throttle, queue, infra.metrics.throttling)
     internal = IdentityInternalApi(manager, passwords, registry.schema_url)
     container = IdentityContainer(uow=core.uow, schemas=registry, manager=manager, internal=internal, cipher=cipher)
 

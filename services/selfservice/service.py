@@ -181,9 +181,13 @@ async def build(
     async def before(request: web.Request, flow: Flow) -> None:
         await events.requested(await hooks.before_flow(request, flow))
 
-    limits = ClientLimits.from_settings(settings, infra.limiter)
+    limits = ClientLimits.from_settings(
+        settings, infra.limiter, infra.metrics.throttling.throttle_blocks.labels("client_ip").inc
+    )
     signer = session_cookie_signer(settings)
-    engine = FlowEngine(config, core.uow, flows, csrf, sessions, identities, cookie, signer, limits, before)
+    engine = FlowEngine(
+        config, core.uow, flows, csrf, sessions, identities, cookie, signer, limits, infra.metrics.flows, before
+    )
     methods = Methods(method_specs, deps)
     _two_step_forms(methods, deps)
     address_strategies = {

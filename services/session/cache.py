@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from services.session.cache_generation import CacheGenerations
 from shared.cache.ports import Cache
 from shared.errors import CacheUnavailable
+from shared.metrics.sessions import CacheMetrics
 
 log = logging.getLogger(__name__)
 KEY_PREFIX = "session:"
@@ -63,8 +64,9 @@ MISS = Lookup(None)
 
 
 class SessionCache:
-    def __init__(self, cache: Cache, ttl_seconds: float, generations: CacheGenerations) -> None:
+    def __init__(self, cache: Cache, ttl_seconds: float, generations: CacheGenerations, metrics: CacheMetrics) -> None:
         self._cache = cache
+        self._metrics = metrics
         self._ttl = ttl_seconds
         self._generations = generations
         self._generation = b""  # the database's, as this process last read it
@@ -78,19 +80,24 @@ class SessionCache:
                 [KEY_PREFIX + digest, STAMP_PREFIX + digest, GENERATION_KEY]
             )
         except CacheUnavailable:
+            self._metrics.error.inc()
             return MISS
         lookup = Lookup(None, stamp, writable=True, read_at=time.monotonic())
         if generation != self._generation and not self._adopt(generation):
             # What was read predates the clearing; the stamp still holds (repairs do not touch stamps).
+            self._metrics.miss.inc()
             return lookup if await self.repair() else MISS
         if raw is None:
+            self._metrics.miss.inc()
             return lookup
         header, _, body = raw.partition(b"\n")
         try:
             aal, available, expires, identity_id = header.decode().split("\t")
-            return Lookup(CachedSession(aal, available, float(expires), identity_id, body), stamp, True, lookup.read_at)
         except ValueError:
+            self._metrics.miss.inc()
             return lookup  # written by another version: treat as a miss
+        self._metrics.hit.inc()
+        return Lookup(CachedSession(aal, available, float(expires), identity_id, body), stamp, True, lookup.read_at)
 
     async def put(self, digest: str, entry: CachedSession, lookup: Lookup) -> None:
         """Writes what was loaded after `lookup`, unless the session was dropped since."""

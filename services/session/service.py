@@ -58,9 +58,8 @@ async def build(infra: Infrastructure) -> ServiceRuntime[SessionContainer]:
         )
     config = SessionConfig.from_settings(infra.settings)
     tables = session_tables(MetaData())
-    session_cache = SessionCache(
-        infra.cache, config.cache_ttl_seconds, CacheGenerations(core.uow, tables.cache_generation)
-    )
+    generations = CacheGenerations(core.uow, tables.cache_generation)
+    session_cache = SessionCache(infra.cache, config.cache_ttl_seconds, generations, infra.metrics.cache)
     await session_cache.start()
     manager = SessionManager(core.uow, SessionRepository(tables), session_cache, identities, config)
     internal = SessionInternalApi(manager)

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Row, Table, insert, select, update
+from sqlalchemy import Row, Table, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shared.bus.envelope import Envelope
@@ -100,6 +100,21 @@ class OutboxRelay:
                     update(table).where(table.c.position == row.position).values(published_at=datetime.now(UTC))
                 )
             return len(rows)
+
+    async def backlog(self) -> tuple[int, float]:
+        """How many events wait to be published, and the age in seconds of the oldest (for metrics)."""
+        table = self._outbox.table
+        async with self._db.connect() as conn:
+            count, oldest = (
+                await conn.execute(
+                    select(func.count(), func.min(table.c.occurred_at)).where(table.c.published_at.is_(None))
+                )
+            ).one()
+        if oldest is None:
+            return 0, 0.0
+        if oldest.tzinfo is None:  # SQLite hands timestamps back naive; they were written in UTC
+            oldest = oldest.replace(tzinfo=UTC)
+        return int(count), max(0.0, (datetime.now(UTC) - oldest).total_seconds())
 
     async def run(self) -> None:
         backoff = self._poll

@@ -13,6 +13,8 @@ Semantics every adapter keeps (and `tests/contract/test_bus.py` checks):
   at most `max_deliveries` times in all; then it goes to the queue's dead-letter queue. Each retry
   waits a little longer (`retry_delay`), so that a short outage of what the handler needs does
   not use up every attempt in a few milliseconds.
+- An adapter tells its `BusObserver` (metrics) what it publishes, each delivery's outcome, each
+  redelivery and each message it dead-letters.
 """
 
 from __future__ import annotations
@@ -38,9 +40,48 @@ class Subscription:
     retry_base_seconds: float = 0.2
     transient: bool = False
 
+    @property
+    def observed_as(self) -> str:
+        """The queue's name in metrics: a transient queue's is new in every process, so its series
+        go under one name instead of a new one per process."""
+        return "transient" if self.transient else self.queue
+
     def retry_delay(self, failed_deliveries: int) -> float:
         """Seconds to wait before handing back a message that has failed this many times."""
         return float(min(self.retry_base_seconds * 2 ** max(0, failed_deliveries - 1), MAX_RETRY_DELAY_SECONDS))
+
+
+class BusObserver(Protocol):
+    """Told what happens on the bus (for metrics): adapters call it, it never raises."""
+
+    def subscribed(self, queue: str) -> None: ...
+
+    def published(self, envelope: Envelope) -> None: ...
+
+    def consumed(self, queue: str, ok: bool) -> None: ...
+
+    def redelivered(self, queue: str) -> None: ...
+
+    def dead_lettered(self, queue: str) -> None: ...
+
+
+class Unobserved:
+    """The observer of a bus nobody measures (tests, tools)."""
+
+    def subscribed(self, queue: str) -> None:
+        pass
+
+    def published(self, envelope: Envelope) -> None:
+        pass
+
+    def consumed(self, queue: str, ok: bool) -> None:
+        pass
+
+    def redelivered(self, queue: str) -> None:
+        pass
+
+    def dead_lettered(self, queue: str) -> None:
+        pass
 
 
 class Publisher(Protocol):

@@ -13,8 +13,8 @@ from aiohttp.typedefs import Middleware
 from shared.http.budget import request_budget
 from shared.http.client_ip import TrustedProxies, client_address
 from shared.http.cors import CorsPolicy, cors_middleware
-from shared.http.metrics import HttpMetrics
 from shared.http.middleware import internal_guard, render_errors, request_context
+from shared.metrics import Metrics
 from shared.version import warden_version
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
@@ -43,7 +43,7 @@ def create_app(
     port: str,
     routes: Sequence[BoundRoute],
     readiness: Sequence[ReadinessCheck],
-    metrics: HttpMetrics,
+    metrics: Metrics,
     internal_token: str = "",
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     trusted_proxies: TrustedProxies | None = None,
@@ -51,7 +51,7 @@ def create_app(
     log_health_requests: bool = True,
 ) -> web.Application:
     middlewares: list[Middleware] = [
-        request_context(port, metrics, frozenset() if log_health_requests else HEALTH_PATHS),
+        request_context(port, metrics.http, frozenset() if log_health_requests else HEALTH_PATHS),
         client_address(trusted_proxies or TrustedProxies()),
         request_budget,
         render_errors,
@@ -98,9 +98,9 @@ async def _run_check(check: ReadinessCheck) -> bool:
         return False
 
 
-def _metrics(metrics: HttpMetrics) -> Handler:
+def _metrics(metrics: Metrics) -> Handler:
     async def handler(_request: web.Request) -> web.Response:
-        body, content_type = metrics.render()
+        body, content_type = await metrics.render()
         response = web.Response(body=body)
         response.headers["Content-Type"] = content_type
         return response

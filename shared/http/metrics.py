@@ -1,16 +1,16 @@
-"""Prometheus metrics of one process, in a registry of its own (nothing global)."""
+"""HTTP requests answered, by port, method, route and status, and how long they took (part of
+`shared.metrics.Metrics`, which renders the registry)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client import CollectorRegistry, Counter, Histogram
 
 
 class HttpMetrics:
-    def __init__(self, registry: CollectorRegistry | None = None) -> None:
-        self.registry = registry or CollectorRegistry()
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
         self.requests = Counter(
             "warden_http_requests_total",
             "HTTP requests answered",
@@ -36,6 +36,3 @@ class HttpMetrics:
             )
         children[0].inc()
         children[1].observe(seconds)
-
-    def render(self) -> tuple[bytes, str]:
-        return generate_latest(self.registry), CONTENT_TYPE_LATEST

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from shared.errors import CacheUnavailable, TooManyRequests
@@ -23,15 +23,24 @@ PER_IP = ("login", "registration", "recovery", "verification", "code_send")
 
 
 class ClientLimits:
-    def __init__(self, limiter: RateLimiter, per_ip: Mapping[str, Window], enabled: bool = True) -> None:
+    def __init__(
+        self,
+        limiter: RateLimiter,
+        per_ip: Mapping[str, Window],
+        enabled: bool = True,
+        blocked: Callable[[], None] = lambda: None,
+    ) -> None:
         self._limiter = limiter
         self._per_ip = dict(per_ip)
         self._enabled = enabled
+        self._blocked = blocked  # told of each refusal (metrics)
 
     @classmethod
-    def from_settings(cls, settings: Any, limiter: RateLimiter) -> ClientLimits:
+    def from_settings(
+        cls, settings: Any, limiter: RateLimiter, blocked: Callable[[], None] = lambda: None
+    ) -> ClientLimits:
         windows = {name: window_from(settings.get(f"rate_limits.per_ip.{name}")) for name in PER_IP}
-        return cls(limiter, windows, bool(settings.get("rate_limits.enabled", True)))
+        return cls(limiter, windows, bool(settings.get("rate_limits.enabled", True)), blocked)
 
     async def check_ip(self, action: str, client_ip: str | None) -> None:
         """Counts one `action` for the client IP; TooManyRequests past its window."""
@@ -48,6 +57,7 @@ class ClientLimits:
             log.warning("rate limits are not enforced: their store is unreachable")
             return
         if wait > 0:
+            self._blocked()
             raise TooManyRequests(max(1, math.ceil(wait)), "Too many requests from this client, please slow down.")
 
 

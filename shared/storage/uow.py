@@ -11,6 +11,7 @@ Leaving the block without `commit()` rolls back, and the emitted events vanish w
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
@@ -31,6 +32,7 @@ class UnitOfWork:
         self._conn: AsyncConnection | None = None
         self._tx: AsyncTransaction | None = None
         self._events: list[Envelope] = []
+        self._committed: list[Callable[[], None]] = []
         self._done = False
 
     @property
@@ -49,6 +51,11 @@ class UnitOfWork:
         self._events.append(envelope)
         return envelope
 
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """`callback` runs once the change is committed, and never if it rolls back (for counts of
+        what was really stored)."""
+        self._committed.append(callback)
+
     async def commit(self) -> None:
         if self._tx is None or self._done:
             raise RuntimeError("commit outside an open unit of work")
@@ -58,6 +65,8 @@ class UnitOfWork:
         self._done = True
         if self._events:
             self._outbox.notify()
+        for callback in self._committed:
+            callback()
 
     async def __aenter__(self) -> UnitOfWork:
         self._conn = await self._stack.enter_async_context(self._db.connect())

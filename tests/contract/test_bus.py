@@ -16,6 +16,7 @@ from shared.adapters.rabbitmq.bus import RabbitMqBus
 from shared.bus.envelope import Envelope
 from shared.bus.ports import Bus, Handler, Subscription
 from shared.errors import BusUnavailable
+from shared.metrics import Metrics
 from tests.conftest import eventually, unique
 from tests.rabbit import delete_everything
 
@@ -23,7 +24,11 @@ from tests.rabbit import delete_everything
 @dataclass
 class BusUnderTest:
     bus: Bus
+    metrics: Metrics
     queues: set[str] = field(default_factory=set)
+
+    def counted(self, name: str, **labels: str) -> float:
+        return self.metrics.registry.get_sample_value(name, labels) or 0.0
 
     async def subscribe(
         self, queue: str, keys: Sequence[str], handler: Handler, max_deliveries: int = 5, retry_base: float = 0.01
@@ -40,13 +45,15 @@ class BusUnderTest:
 @pytest.fixture(params=["memory", "rabbitmq"])
 async def under_test(request: pytest.FixtureRequest) -> AsyncIterator[BusUnderTest]:
     if request.param == "memory":
-        harness = BusUnderTest(InMemoryBus())
+        metrics = Metrics()
+        harness = BusUnderTest(InMemoryBus(metrics.bus), metrics)
         await harness.bus.connect()
         yield harness
         await harness.bus.close()
         return
     url, exchange = request.getfixturevalue("amqp_url"), request.getfixturevalue("exchange_name")
-    harness = BusUnderTest(RabbitMqBus(url, exchange))
+    metrics = Metrics()
+    harness = BusUnderTest(RabbitMqBus(url, exchange, observer=metrics.bus), metrics)
     try:
         await harness.bus.connect()
         yield harness
@@ -253,3 +260,25 @@ async def test_transient_subscriptions_each_get_a_copy_and_a_failure_is_dropped(
     await eventually(lambda: len(first) == 1 and len(second) == 1 and len(calls) == 1)
     await asyncio.sleep(0.2)  # time enough for a retry, which must not come
     assert [e.id for e in first] == [e.id for e in second] == calls == [sent.id]
+
+
+async def test_the_bus_counts_publishes_deliveries_redeliveries_and_dead_letters(under_test: BusUnderTest) -> None:
+    failures: collections.Counter[str] = collections.Counter()
+
+    async def fails_first_or_always(envelope: Envelope) -> None:
+        failures[envelope.id] += 1
+        if envelope.data.get("always") or failures[envelope.id] == 1:
+            raise RuntimeError("not this time")
+
+    await under_test.subscribe("metered", ["metered.*"], fails_first_or_always, max_deliveries=2)
+    assert under_test.counted("warden_bus_dead_lettered_total", queue="metered") == 0, "present from the start"
+    await under_test.publish("metered.once")
+    await under_test.publish("metered.always", always=True)
+
+    await eventually(lambda: under_test.counted("warden_bus_dead_lettered_total", queue="metered") == 1)
+    await eventually(lambda: under_test.counted("warden_bus_consumed_total", queue="metered", outcome="ok") == 1)
+    assert under_test.counted("warden_bus_published_total", type="metered.once") == 1
+    assert under_test.counted("warden_bus_published_total", type="metered.always") == 1
+    assert under_test.counted("warden_bus_consumed_total", queue="metered", outcome="failed") == 3
+    assert under_test.counted("warden_bus_redelivered_total", queue="metered") == 2
+    assert [e.type for e in await under_test.bus.dead_letters("metered")] == ["metered.always"]

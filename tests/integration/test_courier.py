@@ -18,6 +18,7 @@ from ory_kratos_client.exceptions import ApiException
 from services.courier.service import DEFINITION as COURIER
 from shared.bus.envelope import Envelope
 from tests.factories import ThreadedWarden, running_warden, settings_for
+from tests.metrics_helpers import scrape, value
 from tests.smtp import SmtpServer, smtp_server  # noqa: F401  (the fixture)
 
 T = TypeVar("T")
@@ -215,3 +216,8 @@ def test_a_refused_recipient_is_abandoned_and_holds_up_no_one(
         message = wait_until(lambda other=other: (m := status_of(api, other.id)) and m.status == "sent" and m)
         assert message.send_count == 1
     assert smtp_server.to("bounce@example.com") == []
+    metrics = scrape(warden.admin_url)  # what the courier-abandoning alert and the dashboard read
+    assert value(metrics, "warden_courier_messages_queued_total", channel="email") == 5
+    assert value(metrics, "warden_courier_messages_sent_total", channel="email") == 4
+    assert value(metrics, "warden_courier_send_failures_total", channel="email") == 3
+    assert value(metrics, "warden_courier_messages_abandoned_total", channel="email") == 1

@@ -13,8 +13,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from shared import errors
 from shared.clients.http import INTERNAL_TOKEN_HEADER
 from shared.http.app import BoundRoute, ReadinessCheck, create_app
-from shared.http.metrics import HttpMetrics
 from shared.logging import redact
+from shared.metrics import Metrics
 
 MakeClient = Callable[..., Awaitable[TestClient]]
 
@@ -62,7 +62,7 @@ async def make_client() -> AsyncIterator[MakeClient]:
             port=port,
             routes=ROUTES,
             readiness=checks,
-            metrics=HttpMetrics(),
+            metrics=Metrics(),
             internal_token=token,
             max_body_bytes=1024,
             log_health_requests=log_health,

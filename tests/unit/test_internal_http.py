@@ -13,7 +13,7 @@ from aiohttp.test_utils import TestServer
 from shared import errors
 from shared.clients.http import HttpServiceClient, InternalHttp
 from shared.http.app import BoundRoute, create_app
-from shared.http.metrics import HttpMetrics
+from shared.metrics import Metrics
 from tests.conftest import free_port
 
 TOKEN = "internal-token-for-tests"
@@ -51,7 +51,7 @@ async def server() -> AsyncIterator[tuple[str, Flaky]]:
         BoundRoute("GET", "/internal/identity/missing", _missing),
         BoundRoute("GET", "/internal/identity/slow", _slow),
     ]
-    app = create_app(port="admin", routes=routes, readiness=[], metrics=HttpMetrics(), internal_token=TOKEN)
+    app = create_app(port="admin", routes=routes, readiness=[], metrics=Metrics(), internal_token=TOKEN)
     test_server = TestServer(app)
     await test_server.start_server()
     yield str(test_server.make_url("")), flaky

@@ -14,6 +14,7 @@ pushed a real user's login from 0.33 s to 20 s, and abandoned requests kept the 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import Counter, OrderedDict, deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -21,6 +22,7 @@ from typing import TypeVar
 
 from shared.errors import ServiceUnavailable
 from shared.http.budget import budget
+from shared.metrics.throttling import ThrottleMetrics
 
 T = TypeVar("T")
 # Checks that may wait per hashing thread: with argon2 at ~0.5 s a hash, a full queue is a few
@@ -36,7 +38,7 @@ class Overloaded(ServiceUnavailable):
 
 
 class HashingQueue:
-    def __init__(self, slots: int, max_waiting: int) -> None:
+    def __init__(self, slots: int, max_waiting: int, metrics: ThrottleMetrics) -> None:
         self._slots = slots
         self._max_waiting = max_waiting
         self._max_per_client = max(1, max_waiting // 2)
@@ -44,6 +46,8 @@ class HashingQueue:
         self._waiting: OrderedDict[str, deque[asyncio.Future[None]]] = OrderedDict()
         self._count = 0
         self._pending: Counter[str] = Counter()
+        self._metrics = metrics
+        metrics.watch_queue(lambda: self._count)
 
     @asynccontextmanager
     async def admitted(self, client: str | None) -> AsyncIterator[None]:
@@ -53,6 +57,7 @@ class HashingQueue:
         key = client or "-"
         mine = self._pending[key]
         if mine and (mine >= self._max_per_client or sum(self._pending.values()) >= self._max_waiting):
+            self._metrics.queue_rejected.inc()
             raise Overloaded()
         self._pending[key] += 1
         try:
@@ -66,9 +71,12 @@ class HashingQueue:
         """Runs `work` when a slot is free and it is this client's turn; Overloaded when too many wait."""
         caller = budget.get()
         if self._running >= self._slots or self._count:
+            queued_at = time.perf_counter()
             await self._wait_turn(client or "-")
+            self._metrics.queue_wait.observe(time.perf_counter() - queued_at)
         else:
             self._running += 1
+            self._metrics.queue_wait.observe(0.0)
         try:
             if caller.expired():
                 raise ServiceUnavailable("the caller has gone or its deadline has passed")

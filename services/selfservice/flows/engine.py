@@ -30,6 +30,7 @@ from shared.clients.ports import IdentityClient, SessionClient
 from shared.cookies import CookieConfig, CookieSigner, clear_session_cookie, session_token, set_session_cookie
 from shared.errors import BadRequest, ServiceUnavailable, TooManyRequests
 from shared.http.client_ip import client_ip
+from shared.metrics.flows import FlowMetrics
 from shared.ratelimit.limits import ClientLimits
 from shared.storage.uow import UnitOfWorkFactory
 
@@ -53,6 +54,7 @@ class FlowEngine:
     cookie: CookieConfig
     signer: CookieSigner | None
     limits: ClientLimits
+    metrics: FlowMetrics
     # Runs the flow kind's `before` hooks on a new flow (the composition root wires the hook registry).
     before: Callable[[web.Request, Flow], Awaitable[None]] | None = None
 
@@ -87,6 +89,7 @@ class FlowEngine:
             flow.ui.add(input_node("default", "csrf_token", "hidden", value=flow.csrf_token, required=True))
         if self.before is not None:
             await self.before(request, flow)
+        self.metrics.started.labels(kind).inc()
         return flow
 
     async def insert(self, flow: Flow) -> None:

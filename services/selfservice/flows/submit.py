@@ -46,24 +46,32 @@ async def submit(
     if steps.guard is not None:
         await steps.guard(c, request, flow)
     flow.ui.clear_messages()
+    submission = c.engine.metrics.submission(steps.kind)
     try:
         if flow.state == "passed_challenge":
             flow.ui.messages.append(steps.completed())
             raise FlowInvalid()
         strategy = _pick(strategies, flow, body, steps.method_of(body), steps.no_strategy)
+        submission.method = strategy.method
         await c.engine.limit(steps.kind)
         outcome = await steps.act(strategy, flow, body)
-        return await steps.complete(c, request, flow, outcome)
+        response = await steps.complete(c, request, flow, outcome)
+        submission.succeeded()
+        return response
     except TooManyRequests as refused:  # this client's window, or the password throttle
+        submission.failed()
         return await c.engine.respond_throttled(request, flow, refused)
-    except StepCompleted:
+    except StepCompleted:  # a step on the way (a code sent): neither success nor failure
         return await c.engine.respond_invalid(request, flow)  # Kratos answers the next screen with 400 too
     except RedirectBrowser as redirect:
         return await c.engine.redirect_browser(flow, redirect.url)
     except FlowInvalid:
+        submission.failed()
         if steps.failed is not None:
             await steps.failed(c, flow, body)
         return await c.engine.respond_invalid(request, flow)
+    finally:
+        submission.done()
 
 
 def _pick(

@@ -7,7 +7,7 @@ import logging
 from dataclasses import dataclass, field
 
 from shared.bus.envelope import Envelope
-from shared.bus.ports import Subscription, topic_matches
+from shared.bus.ports import BusObserver, Subscription, Unobserved, topic_matches
 from shared.errors import BusUnavailable
 
 log = logging.getLogger(__name__)
@@ -24,9 +24,10 @@ class _Queue:
 
 
 class InMemoryBus:
-    def __init__(self) -> None:
+    def __init__(self, observer: BusObserver | None = None) -> None:
         self._queues: dict[str, _Queue] = {}
         self._closed = False
+        self._observer = observer or Unobserved()
 
     async def connect(self) -> None:
         self._closed = False
@@ -37,15 +38,20 @@ class InMemoryBus:
         for queue in self._queues.values():
             if any(topic_matches(p, envelope.routing_key) for p in queue.patterns):
                 queue.pending.put_nowait((envelope, 1))
+        self._observer.published(envelope)
 
     async def subscribe(self, subscription: Subscription) -> None:
         queue = self._queues.setdefault(subscription.queue, _Queue(subscription.queue, subscription.max_deliveries))
         queue.patterns.update(subscription.routing_keys)
         queue.workers.append(asyncio.create_task(self._work(queue, subscription)))
+        self._observer.subscribed(subscription.observed_as)
 
     async def _work(self, queue: _Queue, subscription: Subscription) -> None:
+        observed = subscription.observed_as
         while True:
             envelope, delivery = await queue.pending.get()
+            if delivery > 1:
+                self._observer.redelivered(observed)
             try:
                 await subscription.handler(envelope)
             except asyncio.CancelledError:
@@ -53,15 +59,19 @@ class InMemoryBus:
                 raise
             except Exception:
                 log.exception("handler failed", extra={"queue": queue.name, "event_id": envelope.id})
+                self._observer.consumed(observed, ok=False)
                 if subscription.transient:
                     continue  # a live feed: dropped, never retried
                 if delivery >= queue.max_deliveries:
                     queue.dead.append(envelope)
+                    self._observer.dead_lettered(observed)
                 else:
                     # Scheduled, not slept: a failing message must not hold up the ones behind it.
                     asyncio.get_running_loop().call_later(
                         subscription.retry_delay(delivery), queue.pending.put_nowait, (envelope, delivery + 1)
                     )
+            else:
+                self._observer.consumed(observed, ok=True)
 
     async def dead_letters(self, queue: str) -> list[Envelope]:
         found = self._queues.get(queue)

@@ -25,7 +25,7 @@ from aio_pika.abc import (
 from aio_pika.exceptions import CONNECTION_EXCEPTIONS, ChannelNotFoundEntity
 
 from shared.bus.envelope import Envelope
-from shared.bus.ports import Subscription
+from shared.bus.ports import BusObserver, Subscription, Unobserved
 from shared.errors import BusUnavailable
 
 log = logging.getLogger(__name__)
@@ -35,7 +35,15 @@ _UNAVAILABLE = (*CONNECTION_EXCEPTIONS, TimeoutError)
 
 
 class RabbitMqBus:
-    def __init__(self, url: str, exchange: str, *, prefetch: int = 16, timeout: float = 5.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        exchange: str,
+        *,
+        prefetch: int = 16,
+        timeout: float = 5.0,
+        observer: BusObserver | None = None,
+    ) -> None:
         # `url` may carry aio-pika's options, e.g. `?reconnect_interval=1` (5 s by default).
         self._url = url
         self._exchange_name = exchange
@@ -46,6 +54,7 @@ class RabbitMqBus:
         self._exchange: AbstractRobustExchange | None = None
         self._consumers: list[tuple[AbstractQueue, str]] = []
         self._in_flight: set[asyncio.Task[object]] = set()
+        self._observer = observer or Unobserved()
 
     def queue_name(self, queue: str) -> str:
         return f"{self._exchange_name}.{queue}"
@@ -88,6 +97,7 @@ class RabbitMqBus:
             if _really_cancelled():
                 raise
             raise BusUnavailable(f"RabbitMQ connection lost before confirming {envelope.id}") from exc
+        self._observer.published(envelope)
 
     async def subscribe(self, subscription: Subscription) -> None:
         connection = self._require_connection()
@@ -125,30 +135,40 @@ class RabbitMqBus:
             await queue.bind(exchange, routing_key=routing_key)
         tag = await queue.consume(partial(self._deliver, subscription))
         self._consumers.append((queue, tag))
+        self._observer.subscribed(subscription.observed_as)
 
     async def _deliver(self, subscription: Subscription, message: AbstractIncomingMessage) -> None:
         task = asyncio.current_task()
         if task is not None:
             self._in_flight.add(task)
+        observed = subscription.observed_as
+        earlier_failures = int(str((message.headers or {}).get("x-delivery-count") or 0))
+        if earlier_failures or message.redelivered:
+            self._observer.redelivered(observed)
         try:
             try:
                 envelope = Envelope.from_json(message.body)
             except (ValueError, KeyError, TypeError):
                 log.error("undecodable message dead-lettered", extra={"message_id": message.message_id})
                 await _settle(message.reject(requeue=False))
+                if not subscription.transient:
+                    self._observer.dead_lettered(observed)
                 return
             try:
                 await subscription.handler(envelope)
             except Exception:
                 log.exception("handler failed", extra={"queue": subscription.queue, "event_id": envelope.id})
+                self._observer.consumed(observed, ok=False)
                 if subscription.transient:
                     await _settle(message.reject(requeue=False))  # a live feed: dropped, never retried
                     return
-                earlier_failures = int(str((message.headers or {}).get("x-delivery-count") or 0))
                 await asyncio.sleep(subscription.retry_delay(earlier_failures + 1))
                 await _settle(message.nack(requeue=True))
+                if earlier_failures + 1 >= subscription.max_deliveries:  # past x-delivery-limit: the broker
+                    self._observer.dead_lettered(observed)  # routes it to the dead-letter queue
             else:
                 await _settle(message.ack())
+                self._observer.consumed(observed, ok=True)
         finally:
             if task is not None:
                 self._in_flight.discard(task)

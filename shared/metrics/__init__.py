@@ -1,0 +1,5 @@
+"""Prometheus metrics: every family a Warden process exports, built once per process (see `Metrics`)."""
+
+from shared.metrics.registry import Metrics
+
+__all__ = ["Metrics"]

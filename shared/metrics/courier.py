@@ -1,0 +1,53 @@
+"""The courier's messages (emails, SMS): queued from a request, sent, abandoned after the last retry,
+and each failed attempt, by channel."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from prometheus_client import CollectorRegistry, Counter
+
+CHANNELS = ("email", "sms")
+
+
+class OnChannel(Protocol):
+    @property
+    def channel(self) -> str: ...
+
+
+class CourierMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.queued = Counter(
+            "warden_courier_messages_queued_total",
+            "Messages stored and queued for sending",
+            ["channel"],
+            registry=registry,
+        )
+        self.sent_messages = Counter(
+            "warden_courier_messages_sent_total", "Messages the channel accepted", ["channel"], registry=registry
+        )
+        self.failed_attempts = Counter(
+            "warden_courier_send_failures_total",
+            "Attempts to send a message that failed (it is retried, or abandoned after the last)",
+            ["channel"],
+            registry=registry,
+        )
+        self.abandoned_messages = Counter(
+            "warden_courier_messages_abandoned_total",
+            "Messages given up on after their last retry failed",
+            ["channel"],
+            registry=registry,
+        )
+        for channel in CHANNELS:
+            for family in (self.queued, self.sent_messages, self.failed_attempts, self.abandoned_messages):
+                family.labels(channel)
+
+    # The courier dispatcher's `Outcomes`:
+    def sent(self, message: OnChannel) -> None:
+        self.sent_messages.labels(message.channel).inc()
+
+    def failed(self, message: OnChannel) -> None:
+        self.failed_attempts.labels(message.channel).inc()
+
+    def abandoned(self, message: OnChannel) -> None:
+        self.abandoned_messages.labels(message.channel).inc()
