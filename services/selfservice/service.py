@@ -41,6 +41,7 @@ from services.selfservice.strategies.profile.registration import PROFILE_FIRST, 
 from services.selfservice.strategies.registry import Dependencies, Methods, MethodSpec
 from services.selfservice.tables import selfservice_tables
 from services.selfservice.traits import TraitSchemas
+from services.selfservice.ui.brand import Brand
 from services.selfservice.ui.handler import ROUTES as UI_ROUTES
 from services.selfservice.ui.pages import Pages
 from shared.cookies import CookieConfig, session_cookie_signer
@@ -81,6 +82,7 @@ class SelfserviceContainer:
     proof: AddressProof
     verifier: Verifier
     pages: Pages  # the built-in UI's templates
+    schemas: TraitSchemas  # the identity schemas' trait titles, for the welcome page
     internal: ServiceInfo
 
 
@@ -207,7 +209,8 @@ async def build(
         address_strategies=address_strategies,
         proof=proof,
         verifier=verifier,
-        pages=Pages(),
+        pages=Pages(Brand.from_settings(settings)),
+        schemas=schemas,
         internal=ServiceInfo(NAME),
     )
     mails = registration_verification(verifier, identities, settings.bus.max_deliveries)

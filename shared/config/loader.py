@@ -23,6 +23,7 @@ from shared.config.defaults import (
     dev_database,
     has_secret,
     with_dev_secret,
+    with_dev_sender,
     with_local_admin,
 )
 from shared.config.env import env_overrides
@@ -50,7 +51,7 @@ def load_settings(config_paths: Sequence[Path], environ: Mapping[str, str], *, d
         tree = deep_merge(dev_config(_public_base_url(tree), cwd, codes=dev or has_secret(tree)), tree)
     config_dir = paths[0].resolve().parent if paths else cwd
     if dev:
-        tree = with_dev_secret(tree)
+        tree = with_dev_sender(with_dev_secret(tree))
     if dev or not paths:
         tree = with_local_admin(tree)
     tree = resolve_secrets(tree, environ, config_dir)

@@ -98,7 +98,7 @@ def test_pairing_then_signing_in_with_password_and_totp_through_the_ui(browser: 
     session = _whoami(browser).json()
     assert session["authenticator_assurance_level"] == "aal2"
     assert [m["method"] for m in session["authentication_methods"]] == ["password", "totp"]
-    assert "aal2" in _html(follow(browser, done))
+    assert "Two-factor" in _html(follow(browser, done)), "the welcome page says aal2 in words"
 
 
 def test_backup_codes_are_shown_once_to_copy_or_download_and_sign_in(browser: Browser) -> None:

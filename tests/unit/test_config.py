@@ -114,6 +114,28 @@ def test_the_admin_port_is_local_in_dev_mode_and_the_default(tmp_path: Path, mon
     assert load_settings([config], {}, dev=True).serve.public.host == ""
 
 
+def test_development_mail_comes_from_warden_localhost(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not from Kratos's no-reply@ory.kratos.sh, someone else's domain; a configured sender wins."""
+    monkeypatch.chdir(tmp_path)
+    sender = "courier.smtp.from_address"
+    assert load_settings([], {}).get(sender) == "no-reply@warden.localhost"
+    config = QUICKSTART / "email-password" / "kratos.yml"
+    assert load_settings([config], {}, dev=True).get(sender) == "no-reply@warden.localhost"
+    assert load_settings([config], {}).get(sender) == "no-reply@ory.kratos.sh", "outside dev mode: Kratos's default"
+    configured = load_settings([], {"COURIER_SMTP_FROM_ADDRESS": "id@example.com"}, dev=True)
+    assert configured.get(sender) == "id@example.com"
+
+
+def test_ui_brand_is_validated(tmp_path: Path) -> None:
+    brand = {"name": "Acme ID", "logo_url": "https://cdn.example.com/logo.svg", "accent_color": "#0a7"}
+    assert load(tmp_path, {"ui": {"brand": brand}}).get("ui.brand.accent_color") == "#0a7"
+    assert load(tmp_path).get("ui.brand.name") == "Warden"
+    assert "ui.brand.accent_color" in config_error(tmp_path, {"ui": {"brand": {"accent_color": "red; x: y"}}})
+    assert "ui.brand.logo_url" in config_error(tmp_path, {"ui": {"brand": {"logo_url": "javascript:alert(1)"}}})
+    assert "ui.brand.logo_url" in config_error(tmp_path, {"ui": {"brand": {"logo_url": "//evil.example/x.png"}}})
+    assert config_error(tmp_path, {"ui": {"theme": "dark"}}) == "config: ui.theme: unknown key"
+
+
 def test_no_config_in_dev_mode_uses_the_placeholder_secret(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     settings = load_settings([], {}, dev=True)

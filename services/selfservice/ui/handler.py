@@ -6,7 +6,6 @@ business (`selfservice.flows.*.ui_url`); these routes answer at the defaults tha
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
@@ -19,16 +18,18 @@ from services.selfservice.flows.browser_errors import with_browser_errors
 from services.selfservice.flows.engine import see_other
 from services.selfservice.flows.error.handler import STUB
 from services.selfservice.flows.errors import IdentityMismatch, NoActiveSession
-from services.selfservice.flows.logout.handler import SIGNED_OUT_COOKIE, create_browser_logout
-from services.selfservice.ui.pages import stylesheet_response
-from services.selfservice.ui.view import sections, trait_rows
+from services.selfservice.flows.logout.handler import SIGNED_OUT_COOKIE
+from services.selfservice.ui.links import logout_url
+from services.selfservice.ui.pages import static_response
+from services.selfservice.ui.view import first_invalid, sections
+from services.selfservice.ui.welcome import WELCOME_PATH, welcome
 from shared.errors import WardenError
 from shared.service import Handler, Route
 
 if TYPE_CHECKING:
     from services.selfservice.service import SelfserviceContainer
 
-WELCOME_PATH, ERROR_PATH, STYLESHEET_PATH = "/ui/welcome", "/ui/error", "/ui/style.css"
+ERROR_PATH, STYLESHEET_PATH = "/ui/error", "/ui/style.css"
 # What the reference UI forwards to the init endpoint (the login flow's own query fields).
 INIT_PARAMS = {"login": ("return_to", "refresh", "aal")}
 # Statuses the reference UI answers with a new flow (`redirectOnSoftError`): gone, expired, another
@@ -42,6 +43,21 @@ TITLES = {
     "verification": "Verify your account",
 }
 Link = tuple[str, str]
+
+# Not Kratos's message ids: the built-in UI's own notices, shown once by its pages after a cookie
+# (path /ui/, a minute, no secret in it) says what happened.
+LINK_ELSEWHERE_COOKIE = "warden_link_elsewhere"
+NOTICES = {
+    SIGNED_OUT_COOKIE: {"id": 0, "type": "info", "text": "You have signed out."},
+    LINK_ELSEWHERE_COOKIE: {
+        "id": 0,
+        "type": "info",
+        "text": "This verification link was opened in another browser than the one it was sent for, or it "
+        "has been used already. Enter your email address to get a new code; if your address is "
+        "verified already, you can simply sign in.",
+    },
+}
+NOTICE_COOKIES = {"login": SIGNED_OUT_COOKIE, "verification": LINK_ELSEWHERE_COOKIE}
 
 
 def init_url(c: SelfserviceContainer, kind: str, query: Mapping[str, str]) -> str:
@@ -63,15 +79,6 @@ async def load_flow(c: SelfserviceContainer, request: web.Request, kind: str, fl
     return flow.to_json()
 
 
-async def logout_url(c: SelfserviceContainer, request: web.Request) -> str | None:
-    """The URL `GET /self-service/logout/browser` hands out, or None without a session."""
-    try:
-        response = await create_browser_logout(c, request)
-    except WardenError:
-        return None
-    return str(json.loads(response.text or "")["logout_url"])
-
-
 def flow_page(kind: str) -> Handler[SelfserviceContainer]:
     async def handler(c: SelfserviceContainer, request: web.Request) -> web.StreamResponse:
         flow_id = request.query.get("flow")
@@ -81,25 +88,42 @@ def flow_page(kind: str) -> Handler[SelfserviceContainer]:
             flow = await load_flow(c, request, kind, flow_id)
         except WardenError as error:
             if error.code in SOFT_ERRORS:
-                return see_other(init_url(c, kind, request.query))
+                return await _start_again(c, request, kind, error.code)
             raise
         ui = flow["ui"]
-        notice = kind == "login" and SIGNED_OUT_COOKIE in request.cookies
+        notice = _notice(kind, request)
+        shown = sections(ui, kind)
+        messages = ([notice] if notice else []) + (ui.get("messages") or [])
         page = c.pages.render(
             "flow.html",
             title=_title(kind, flow),
             kind=kind,
-            ui_messages=([SIGNED_OUT_NOTICE] if notice else []) + (ui.get("messages") or []),
-            sections=sections(ui),
+            ui_messages=messages,
+            sections=shown,
+            focus=first_invalid(shown) or ("messages" if any(m.get("type") == "error" for m in messages) else ""),
             action=ui["action"],
             method=ui["method"],
             links=await _flow_links(c, request, kind, flow),
         )
         if notice:  # said once
-            page.del_cookie(SIGNED_OUT_COOKIE, path="/ui/")
+            page.del_cookie(NOTICE_COOKIES[kind], path="/ui/")
         return page
 
     return handler
+
+
+async def _start_again(c: SelfserviceContainer, request: web.Request, kind: str, status: int) -> web.StreamResponse:
+    """A new flow, as the reference UI does on a soft error. A verification link opened in another
+    browser than the one it was sent for (its flow is that browser's: 403) says why on the new page."""
+    response = see_other(init_url(c, kind, request.query))
+    if kind == "verification" and status == 403:
+        response.set_cookie(LINK_ELSEWHERE_COOKIE, "1", max_age=60, path="/ui/", httponly=True, samesite="Lax")
+    return response
+
+
+def _notice(kind: str, request: web.Request) -> dict[str, Any] | None:
+    cookie = NOTICE_COOKIES.get(kind)
+    return NOTICES[cookie] if cookie and cookie in request.cookies else None
 
 
 def _title(kind: str, flow: dict[str, Any]) -> str:
@@ -118,7 +142,7 @@ async def _flow_links(c: SelfserviceContainer, request: web.Request, kind: str, 
             links.append(("Create an account", ui_url["registration"]))
         if c.config.flows["recovery"].enabled:
             links.append(("Forgot password?", ui_url["recovery"]))
-    if kind in ("registration", "recovery"):
+    if kind in ("registration", "recovery", "verification"):
         links.append(("Sign in", ui_url["login"]))
     if kind in ("settings", "verification"):
         links.append(("Back", flow.get("return_to") or c.config.default_return_url))
@@ -132,37 +156,28 @@ def _with_return_to(url: str, return_to: str | None) -> str:
     return f"{url}{'&' if '?' in url else '?'}{urlencode({'return_to': return_to})}" if return_to else url
 
 
-async def welcome(c: SelfserviceContainer, request: web.Request) -> web.StreamResponse:
-    session = await c.engine.current_session(request)
-    flows = c.config.flows
-    if session is None:
-        links = [("Sign in", flows["login"].ui_url)]
-        if flows["registration"].enabled:
-            links.append(("Create an account", flows["registration"].ui_url))
-        signed_out = SIGNED_OUT_COOKIE in request.cookies
-        page = c.pages.render(
-            "welcome.html", title="Welcome", session=None, traits=[], links=links, signed_out=signed_out
-        )
-        if signed_out:  # said once
-            page.del_cookie(SIGNED_OUT_COOKIE, path="/ui/")
-        return page
-    links = [("Account settings", flows["settings"].ui_url)]
-    if flows["verification"].enabled:
-        links.append(("Verify your email address", flows["verification"].ui_url))
-    if (url := await logout_url(c, request)) is not None:
-        links.append(("Log out", url))
-    traits = trait_rows((session.get("identity") or {}).get("traits") or {})
-    return c.pages.render("welcome.html", title="Welcome", session=session, traits=traits, links=links)
-
-
 async def error_page(c: SelfserviceContainer, request: web.Request) -> web.StreamResponse:
     """Shows a stored self-service error, as `GET /self-service/errors?id=` returns it."""
     error_id = request.query.get("id", "")
-    found = {"id": error_id, "error": STUB} if error_id == "stub:500" else await _stored_error(c, error_id)
+    found: dict[str, Any] | None = (
+        {"id": error_id, "error": STUB} if error_id == "stub:500" else await _stored_error(c, error_id)
+    )
     links = [("Back", c.config.default_return_url), ("Sign in", c.config.flows["login"].ui_url)]
     if found is None:
-        return c.pages.render("error.html", status=404, title="Error not found", error=None, links=links)
-    return c.pages.render("error.html", title="An error occurred", error=found["error"], links=links)
+        return c.pages.render("error.html", status=404, title="Error not found", error=None, hint="", links=links)
+    error: dict[str, Any] = found["error"]
+    hint = HINTS.get(str(error.get("id") or ""), GENERIC_HINT)
+    return c.pages.render("error.html", title="Something went wrong", error=error, hint=hint, links=links)
+
+
+# What a person can do about an error, beside its message (which says what happened).
+GENERIC_HINT = "Go back and try again. If it keeps happening, tell the site's support the reference below."
+HINTS = {
+    "security_csrf_violation": "This happens when a page was left open for a long time, opened in another "
+    "browser, or when cookies are blocked. Go back and try again.",
+    "self_service_flow_expired": "The page was open for too long. Go back and start again.",
+    "browser_location_change_required": "Go back and try again.",
+}
 
 
 async def _stored_error(c: SelfserviceContainer, error_id: str) -> dict[str, Any] | None:
@@ -173,17 +188,13 @@ async def _stored_error(c: SelfserviceContainer, error_id: str) -> dict[str, Any
     return found
 
 
-# Not one of Kratos's message ids: the built-in UI's own notice, shown only by its pages.
-SIGNED_OUT_NOTICE = {"id": 0, "type": "info", "text": "You have signed out."}
-
-
 async def to_sign_in(c: SelfserviceContainer, _request: web.Request) -> web.StreamResponse:
     """The root URL and `/ui/` are where a newcomer types first: the sign-in page, not a JSON 404."""
     raise web.HTTPSeeOther(c.config.flows["login"].ui_url)
 
 
 async def stylesheet(c: SelfserviceContainer, _request: web.Request) -> web.StreamResponse:
-    return stylesheet_response(c.pages.stylesheet)
+    return static_response(c.pages.stylesheet, "text/css")
 
 
 PAGES: list[Route[SelfserviceContainer]] = [

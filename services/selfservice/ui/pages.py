@@ -9,16 +9,20 @@ from typing import Any
 from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from services.selfservice.ui.brand import Brand
+from services.selfservice.ui.wording import sentence
+
 HERE = Path(__file__).parent
 TEMPLATES = HERE / "templates"
 STYLESHEET = HERE / "static" / "style.css"
 # Pages carry CSRF tokens and personal data: never cached, never framed (clickjacking), no scripts
-# but the project's own WebAuthn script from this origin (passkeys and security keys need it).
+# but the project's own WebAuthn script from this origin (focus moves to the first invalid field by
+# the `autofocus` attribute, not by script).
 # No `form-action`: browsers apply it to the redirects after a submission, which go to allowed
 # return URLs on other origins.
+CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:{logo}; frame-ancestors 'none'; base-uri 'none'"
 PAGE_HEADERS = {
     "Cache-Control": "private, no-store",
-    "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'",
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
@@ -26,10 +30,14 @@ PAGE_HEADERS = {
 
 
 class Pages:
-    """The templates and the stylesheet, loaded once per service (the composition root builds it)."""
+    """The templates, the stylesheet (with the brand's colours) and the brand, loaded once per
+    service (the composition root builds it)."""
 
-    def __init__(self) -> None:
-        self.stylesheet = STYLESHEET.read_bytes()
+    def __init__(self, brand: Brand | None = None) -> None:
+        self.brand = brand or Brand()
+        self.stylesheet = STYLESHEET.read_bytes() + self.brand.stylesheet()
+        logo = f" {self.brand.image_source}" if self.brand.image_source else ""
+        self.headers = {**PAGE_HEADERS, "Content-Security-Policy": CSP.format(logo=logo)}
         self._env = Environment(
             loader=FileSystemLoader(TEMPLATES),
             autoescape=True,
@@ -38,23 +46,17 @@ class Pages:
             lstrip_blocks=True,
         )
         self._env.filters["sentence"] = sentence
+        self._env.globals["brand"] = self.brand
 
     def render(self, template: str, *, status: int = 200, **context: Any) -> web.Response:
         body = self._env.get_template(template).render(**context)
-        return web.Response(status=status, text=body, content_type="text/html", charset="utf-8", headers=PAGE_HEADERS)
+        return web.Response(status=status, text=body, content_type="text/html", charset="utf-8", headers=self.headers)
 
 
-def stylesheet_response(css: bytes) -> web.Response:
+def static_response(body: bytes, content_type: str) -> web.Response:
     return web.Response(
-        body=css,
-        content_type="text/css",
+        body=body,
+        content_type=content_type,
         charset="utf-8",
         headers={"Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff"},
     )
-
-
-def sentence(text: Any) -> str:
-    """A message as a sentence on the page: some of Kratos's texts (and hooks' ones) start in lower case;
-    the API keeps them as they are, the page starts them with a capital."""
-    words: str = str(text or "")
-    return words[:1].upper() + words[1:]

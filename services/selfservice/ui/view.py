@@ -6,7 +6,7 @@ from `GET /self-service/<flow>/flows`, so it depends on the contract and not on 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -31,6 +31,9 @@ GROUP_TITLES = {
 # Input attributes passed through to the HTML element (anything else, `onclick` included, is dropped).
 PASSED_ATTRIBUTES = ("required", "disabled", "autocomplete", "pattern", "maxlength")
 WEBAUTHN_SCRIPT = "/.well-known/ory/webauthn.js"
+# Labels this UI words differently from the flow's node label: settings' password field sits under a
+# "Password" heading, so two things would read "Password".
+RELABELLED = {("settings", "password", "password"): "New password"}
 _UNSAFE_ID = re.compile(r"[^A-Za-z0-9_.-]")
 
 
@@ -57,7 +60,25 @@ class Section:
     fields: list[Field]
 
 
-def sections(ui: dict[str, Any]) -> list[Section]:
+def sections(ui: dict[str, Any], kind: str = "") -> list[Section]:
+    """The forms of a `kind` flow's page (the kind only changes some labels, see RELABELLED)."""
+    return [Section(s.group, s.title, [_relabelled(kind, s.group, f) for f in s.fields]) for s in _sections(ui)]
+
+
+def first_invalid(found: list[Section]) -> str:
+    """The id of the first field with an error message, where the page puts the focus ("" for none)."""
+    return next((f.id for s in found for f in s.fields if f.invalid and f.kind in FOCUSABLE), "")
+
+
+FOCUSABLE = frozenset({"input", "checkbox", "submit", "trigger"})
+
+
+def _relabelled(kind: str, group: str, f: Field) -> Field:
+    label = RELABELLED.get((kind, group, f.name))
+    return replace(f, label=label) if label else f
+
+
+def _sections(ui: dict[str, Any]) -> list[Section]:
     nodes = ui.get("nodes") or []
     # Identifier-first's second screen keeps the identifier as a hidden node of its own group: every
     # method's form must carry it, as the default group's.

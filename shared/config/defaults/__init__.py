@@ -26,6 +26,8 @@ DEV_DATABASE_FILE = "warden.sqlite"
 # Public on purpose: anyone can forge cookies signed with it. Dev mode only.
 DEV_COOKIE_SECRET = "WARDEN-DEV-ONLY-INSECURE-COOKIE-SECRET"
 UI_PAGES = ("login", "registration", "settings", "recovery", "verification", "error")
+# Development mails' sender: a name under .localhost (RFC 6761) reaches nobody and says where it is from.
+DEV_SENDER = "no-reply@warden.localhost"
 
 
 def builtin_ui_config(public_base_url: str) -> dict[str, Any]:
@@ -57,6 +59,7 @@ def dev_config(public_base_url: str, cwd: Path, *, codes: bool = True) -> dict[s
     config = deep_merge(
         deep_merge(builtin_ui_config(public_base_url), dev_database(cwd)),
         {
+            "courier": {"smtp": {"from_address": DEV_SENDER}},
             "selfservice": {
                 "allowed_return_urls": [public_base_url],
                 "methods": {"password": {"enabled": True}, "code": {"enabled": True}},
@@ -85,6 +88,14 @@ def with_dev_secret(tree: dict[str, Any]) -> dict[str, Any]:
     if has_secret(tree):
         return tree
     return deep_merge(tree, {"secrets": {"cookie": [DEV_COOKIE_SECRET]}})
+
+
+def with_dev_sender(tree: dict[str, Any]) -> dict[str, Any]:
+    """`tree` with development mails sent from DEV_SENDER unless `courier.smtp.from_address` is set
+    (Kratos's own default, no-reply@ory.kratos.sh, is someone else's domain)."""
+    if get_path(tree, ("courier", "smtp", "from_address")) not in (MISSING, None, ""):
+        return tree
+    return deep_merge(tree, {"courier": {"smtp": {"from_address": DEV_SENDER}}})
 
 
 def with_local_admin(tree: dict[str, Any]) -> dict[str, Any]:

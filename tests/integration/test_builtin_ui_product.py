@@ -1,0 +1,143 @@
+"""The built-in UI as a product (issue 18, item 6), read from its HTML like a browser without
+JavaScript: the welcome page in words (schema titles, relative times, single- or two-factor, the
+verify link only while an address is unverified), settings' labels, messages with whole minutes and
+right plurals, readable error pages, focus and live regions for errors, and `ui.brand` on every page
+without loosening the Content-Security-Policy."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from services.selfservice.ui.brand import Brand, contrast
+from services.selfservice.ui.wording import sentence
+from tests.factories import ThreadedWarden, running_warden, settings_for
+from tests.integration.test_builtin_ui import UI, Page, follow, open_page, register, submit, ui_config
+from tests.mail_folder import wait_for_mails
+from tests.mail_helpers import code_in
+from tests.selfservice_helpers import Browser
+
+LOGO = "https://cdn.example.com/acme/logo.svg"
+
+
+@pytest.fixture(scope="module")
+def warden(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadedWarden]:
+    directory: Path = tmp_path_factory.mktemp("builtin-ui-product")
+    config: dict[str, Any] = ui_config()
+    config["selfservice"]["flows"]["verification"]["enabled"] = True
+    config["selfservice"]["methods"] = {"code": {"enabled": True}, "password": {"enabled": True}}
+    config["ui"] = {"brand": {"name": "Acme ID", "logo_url": LOGO, "accent_color": "#ffcc00"}}
+    with running_warden(settings_for(directory, f"sqlite://{directory}/warden.sqlite", config)) as running:
+        yield running
+
+
+@pytest.fixture
+def browser(warden: ThreadedWarden) -> Browser:
+    return Browser(warden.public_url)
+
+
+def _email(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}@example.com"
+
+
+def test_the_welcome_page_speaks_plainly(browser: Browser) -> None:
+    email = _email("welcome")
+    html = register(browser, email, **{"traits.name.first": "Ada"}).data.decode()
+    page = Page(html)
+    assert "<dt>E-Mail</dt>" in html and "<dt>First</dt>" in html, "traits by their schema titles"
+    assert "<dt>email</dt>" not in html and "name.first" not in page.text
+    assert "Single-factor" in page.text and "aal1" not in page.text
+    assert re.search(
+        r'<time datetime="\d{4}-\d\d-\d\dT[^"]+" title="[^"]+ UTC">(just now|\w+ seconds? ago)</time>', html
+    )
+    assert "a day from now" in page.text, "the session's lifespan (24h) in words"
+    assert "Verify your email address" in page.links, "the address is not verified yet"
+
+
+def test_the_verify_link_is_gone_once_the_address_is_verified(browser: Browser, warden: ThreadedWarden) -> None:
+    email = _email("verified")
+    welcome = Page(register(browser, email).data.decode())
+    _, page = open_page(browser, welcome.links["Verify your email address"])
+    sent = follow(browser, submit(browser, page.form("email"), {"email": email}, button="method"))
+    code = code_in(
+        wait_for_mails(Path(warden.process.settings.get("services.courier.mail_dir")), email, count=2)[-1]
+    )  # the sign-up's, then this one
+    done = submit(browser, Page(sent.data.decode()).form("code"), {"code": code})
+    _, after = open_page(browser, done.location)
+    assert "You successfully verified your email address." in after.text
+    _, welcome = open_page(browser, "/ui/welcome")
+    assert "Verify your email address" not in welcome.links and "Account settings" in welcome.links
+
+
+def test_settings_labels_the_new_password_apart_from_its_heading(browser: Browser) -> None:
+    register(browser, _email("settings"))
+    response, page = open_page(browser, "/ui/settings")
+    assert "Password" in page.headings
+    password = next(i for i in page.form("password")["inputs"] if i.get("name") == "password")
+    assert page.labels[password["id"]] == "New password"
+    assert list(page.labels.values()).count("Password") == 0
+
+    back = submit(browser, page.form("password"), {"password": "x"})
+    response, again = open_page(browser, back.location)
+    html = response.data.decode()
+    field = next(i for i in again.form("password")["inputs"] if i.get("name") == "password")
+    assert field["aria-invalid"] == "true" and "autofocus" in field, "focus on the first invalid field"
+    assert f'aria-describedby="{field["id"]}-messages"' in html
+    assert re.search(rf'<ul class="messages" id="{field["id"]}-messages" aria-live="polite">', html)
+    assert "at least 8 characters long" in again.text
+
+
+def test_messages_read_as_sentences_with_whole_minutes_and_right_plurals() -> None:
+    recovered = (
+        "You successfully recovered your account. Please change your password or set up an alternative "
+        "login method (e.g. social sign in) within the next 59.98 minutes."
+    )
+    assert sentence(recovered).endswith("within the next 60 minutes.")
+    assert sentence("The login flow expired 0.40 minutes ago, please try again.") == (
+        "The login flow expired 1 minute ago, please try again."
+    )
+    assert sentence("Too many attempts. Please try again in 1 seconds.").endswith("in 1 second.")
+    assert sentence("Too many attempts. Please try again in 11 seconds.").endswith("in 11 seconds.")
+    assert sentence("length must be >= 1, but got 0") == "Length must be >= 1, but got 0"
+    assert sentence("minimum 1 items allowed, but found 0 items") == "Minimum 1 item allowed, but found 0 items"
+    assert sentence("the request was rejected") == "The request was rejected"
+
+
+def test_the_error_page_is_readable_with_a_way_back(browser: Browser) -> None:
+    _, page = open_page(browser, "/ui/login")
+    refused = submit(browser, page.form("identifier"), {"identifier": "x@example.com", "csrf_token": "forged"})
+    response, error = open_page(browser, refused.location)
+    html = response.data.decode()
+    assert "Something went wrong" in error.headings or "Something went wrong" in error.text
+    assert "Go back and try again." in error.text
+    assert "<summary>Technical details</summary>" in html and "security_csrf_violation" in error.text
+    assert error.links["Back"] == f"{UI}welcome" and error.links["Sign in"] == f"{UI}login"
+    assert not html.lstrip().startswith("{")
+
+
+def test_the_brand_is_on_every_page_and_the_csp_only_admits_its_logo(browser: Browser) -> None:
+    pages = [open_page(browser, path)[0] for path in ("/ui/login", "/ui/registration", "/ui/welcome")]
+    pages.append(browser.get(f"/ui/error?id={uuid.uuid4()}"))  # a 404 page, branded too
+    for response in pages:
+        html = response.data.decode()
+        assert f'<img class="logo" src="{LOGO}" alt="Acme ID">' in html and "· Acme ID</title>" in html
+        csp = response.headers["Content-Security-Policy"]
+        assert "img-src 'self' data: https://cdn.example.com;" in csp, csp
+        assert "script-src 'self';" in csp and "style-src 'self';" in csp and "unsafe-inline" not in csp
+        assert "style=" not in html and "<style" not in html, "no inline style: the colour is in the stylesheet"
+    css = browser.get("/ui/style.css").data.decode()
+    assert css.rstrip().endswith(":root { --accent: #ffcc00; --on-accent: #000000; }"), "dark text on a light accent"
+
+
+def test_brand_colours_meet_aa() -> None:
+    default = Brand()
+    assert contrast(default.accent_color, "#ffffff") >= 4.5
+    assert b"--on-accent: #ffffff" in default.stylesheet()
+    assert Brand(accent_color="#ffcc00").image_source == ""
+    assert Brand(logo_url="/static/logo.png").image_source == "", "same origin: 'self' covers it"
+    assert Brand(logo_url="https://cdn.example.com:8443/a.png").image_source == "https://cdn.example.com:8443"
