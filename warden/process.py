@@ -11,19 +11,16 @@ connections.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
-import errno
 import logging
-import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import aiohttp
 from aiohttp import web
 
 from shared.config.weak_secrets import weak_secret_warnings
-from shared.errors import ConfigError, SchemaOutOfDate, StartupFailed
+from shared.errors import CacheUnavailable
 from shared.grpc.server import GrpcConfig, GrpcServer
 from shared.http.app import BoundRoute, ReadinessCheck, create_app
 from shared.http.client_ip import TrustedProxies
@@ -34,33 +31,10 @@ from shared.service import Infrastructure, ServiceDefinition, ServiceRuntime
 from shared.storage import migrations
 from warden.adapters import Databases, http_clients, make_bus, make_cache, make_limiter
 from warden.services import SERVICE_NAMES
+from warden.startup import describe, quiet_broker_driver, startup_step, where
 
 log = logging.getLogger(__name__)
 SHUTDOWN_GRACE_SECONDS = 10.0
-
-
-@contextlib.contextmanager
-def startup_step(setting: str) -> Iterator[None]:
-    """Turns a failure to use what `setting` names (a database that is missing or refuses, a broker
-    that closes the connection, a port in use) into one line naming the setting and the cause."""
-    try:
-        yield
-    except (ConfigError, SchemaOutOfDate):
-        raise
-    except Exception as exc:  # any driver's error: the operator needs the setting and the reason
-        raise StartupFailed(f"{setting}: {describe(exc)}") from exc
-
-
-def describe(exc: BaseException) -> str:
-    """The innermost cause of a driver's error, in one line without object addresses."""
-    while (inner := getattr(exc, "orig", None) or exc.__cause__) is not None and inner is not exc:
-        exc = inner
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    if "Connection.Close" in text:
-        return "the broker closed the connection (is the vhost there, are the user and password right?)"
-    if isinstance(exc, OSError) and exc.errno == errno.EADDRINUSE:
-        return f"address already in use ({text})"
-    return re.sub(r"^<class '[\w.]+'>: ", "", re.sub(r" at 0x[0-9a-f]+", "", text))
 
 
 class WardenProcess:
@@ -85,10 +59,10 @@ class WardenProcess:
         return self._bus
 
     async def start(self) -> None:
-        with startup_step("dsn"):
-            await self._prepare_databases()
-        with startup_step("bus.url"):
+        await self._prepare_databases()
+        with startup_step("bus.url", where(self.settings.bus.url)), quiet_broker_driver():
             await self._bus.connect()
+        await self._check_cache()
         self._http = aiohttp.ClientSession()
         here = {s.name for s in self.services}
         for warning in weak_secret_warnings(self.settings, remote_services=here != set(SERVICE_NAMES)):
@@ -112,8 +86,7 @@ class WardenProcess:
             for subscription in runtime.subscriptions:
                 await self._bus.subscribe(subscription)
             self._tasks += [asyncio.create_task(task(), name=f"{runtime.name}:{task}") for task in runtime.background]
-        with startup_step("serve.public / serve.admin"):
-            await self._open_ports()
+        await self._open_ports()
         await self._open_grpc()
         log.info(
             "warden is serving %s",
@@ -121,14 +94,27 @@ class WardenProcess:
             extra={"public": self.url("public"), "admin": self.url("admin")},
         )
 
+    async def _check_cache(self) -> None:
+        """A cache that cannot be reached at start is said in one line naming `cache.url`, and the
+        process serves on: the cache holds nothing that is not in the database, and a process must be
+        able to restart during a Redis outage (whoami reads the database until the cache answers)."""
+        try:
+            await self._cache.ping()
+        except CacheUnavailable as exc:
+            cause = describe(exc, where(self.settings.cache.url)).rstrip(".")
+            log.warning("cache.url: %s; serving without the cache until it answers (whoami reads the database)", cause)
+
     async def _prepare_databases(self) -> None:
         for definition in self.services:
-            database = self._databases.for_dsn(self.settings.dsn_for(definition.name))
-            # SQLite is the embedded default: nobody runs `warden migrate` for a laptop.
-            if self._migrate or database.dialect == "sqlite":
-                await migrations.upgrade(database, definition.migrations)
-            else:
-                await migrations.ensure_up_to_date(database, [definition.migrations])
+            dsn = self.settings.dsn_for(definition.name)
+            setting = "dsn" if dsn == self.settings.dsn else f"services.{definition.name}.dsn"
+            with startup_step(setting, where(dsn)):
+                database = self._databases.for_dsn(dsn)
+                # SQLite is the embedded default: nobody runs `warden migrate` for a laptop.
+                if self._migrate or database.dialect == "sqlite":
+                    await migrations.upgrade(database, definition.migrations)
+                else:
+                    await migrations.ensure_up_to_date(database, [definition.migrations])
 
     def _routes(self, port: str) -> list[tuple[str, str, Any]]:
         """(method, path, a maker of the handler bound to its container) of every route on a port."""
@@ -179,8 +165,9 @@ class WardenProcess:
             serve = getattr(self.settings.serve, port)
             runner = web.AppRunner(self._app(port), access_log=None, shutdown_timeout=SHUTDOWN_GRACE_SECONDS)
             await runner.setup()
-            await web.TCPSite(runner, serve.host or "0.0.0.0", serve.port).start()
             self._runners[port] = runner
+            with startup_step(f"serve.{port}"):
+                await web.TCPSite(runner, serve.host or "0.0.0.0", serve.port).start()
 
     def internal_api(self, name: str) -> Any:
         """The in-process adapter of a service's client Protocol, once the service is built here."""

@@ -79,6 +79,7 @@ async def test_set_if_writes_only_while_the_watched_keys_hold_what_was_read(cach
 
 async def test_healthy(cache: Cache) -> None:
     assert await cache.healthy()
+    await cache.ping()
 
 
 async def test_redis_prefixes_keep_installations_apart(redis_url: str, redis_prefix: str) -> None:
@@ -99,6 +100,8 @@ async def test_unreachable_redis_raises_cache_unavailable_quickly() -> None:
         with pytest.raises(CacheUnavailable):
             await cache.set("k", b"v", ttl_seconds=1)
         assert not await cache.healthy()
+        with pytest.raises(CacheUnavailable, match="refused|connecting"):
+            await cache.ping()
     finally:
         await cache.close()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import time
 import urllib.request
 from datetime import UTC
 from pathlib import Path
@@ -212,7 +213,7 @@ def test_a_refused_database_and_a_port_in_use_are_one_line(tmp_path: Path) -> No
             "LOG_LEVEL": "error",
         }
         line = _one_line_failure(["serve", "--dev"], env, tmp_path)
-    assert line.startswith("warden: serve.public / serve.admin: address already in use"), line
+    assert line.startswith("warden: serve.public: address already in use") and str(port) in line, line
 
 
 def test_a_yaml_syntax_error_names_the_file_and_line(tmp_path: Path) -> None:
@@ -223,3 +224,50 @@ def test_a_yaml_syntax_error_names_the_file_and_line(tmp_path: Path) -> None:
         result.stderr.startswith("warden: config: kratos.yml:3:1: YAML syntax error: ")
         and result.stderr.count("\n") == 1
     )
+
+
+def test_an_unknown_database_host_and_a_refused_role_are_one_line(tmp_path: Path, postgres_server: None) -> None:
+    env = {"DSN": "postgres://postgres@warden-no-such-host.invalid:5432/x", "LOG_LEVEL": "error"}
+    line = _one_line_failure(["serve"], env, tmp_path)
+    assert line.startswith("warden: dsn: cannot resolve the host warden-no-such-host.invalid:5432 ("), line
+    # The test server trusts every local login, so a refused login is a role it does not know.
+    role = unique("nobody")
+    env = {"DSN": f"postgres://{role}:wrong-password@127.0.0.1:5432/postgres?sslmode=disable", "LOG_LEVEL": "error"}
+    line = _one_line_failure(["serve"], env, tmp_path)
+    assert line.startswith(f'warden: dsn: role "{role}" does not exist'), line
+    assert "wrong-password" not in line
+
+
+def test_broker_failures_are_one_line_naming_bus_url(tmp_path: Path, amqp_url: str) -> None:
+    """A missing vhost, a wrong password and a closed port: one line each, the driver's own error
+    line held back, and never the password."""
+    base = amqp_url.rstrip("/")
+    cases = {
+        f"{base}/{unique('absent_vhost')}": "the broker closed the connection (is the vhost there",
+        base.replace("guest:guest@", "guest:not-the-password@") + "/": "ACCESS_REFUSED",
+        f"amqp://guest:guest@127.0.0.1:{free_port()}/": "Connect call failed",
+    }
+    for url, cause in cases.items():
+        line = _one_line_failure(["serve"], {"DSN": "memory", "BUS_URL": url, "LOG_LEVEL": "error"}, tmp_path)
+        assert line.startswith("warden: bus.url: ") and cause in line, line
+        assert "not-the-password" not in line
+
+
+def test_a_refusing_cache_is_one_line_naming_cache_url_and_warden_serves_on(tmp_path: Path) -> None:
+    """Redis holds only a cache, and a process must be able to restart during a Redis outage: the
+    refusal is one warning line naming cache.url, and whoami is served from the database."""
+    closed = free_port()
+    warden = WardenProcess(
+        ["serve", "--dev"], env={"CACHE_URL": f"redis://127.0.0.1:{closed}/0", "LOG_LEVEL": "warning"}, cwd=tmp_path
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while status(warden.url("public") + "/health/alive") != 200:
+            assert warden.proc.poll() is None and time.monotonic() < deadline, "warden did not start"
+            time.sleep(0.1)
+        assert status(warden.url("public") + "/sessions/whoami") == 401, "served without the cache"
+    finally:
+        warden.stop()
+    lines = [line for line in warden.proc.stderr.read().splitlines() if "cache.url" in line]  # type: ignore[union-attr]
+    assert len(lines) == 1, lines
+    assert f"127.0.0.1:{closed}" in lines[0] and "serving without the cache" in lines[0], lines[0]

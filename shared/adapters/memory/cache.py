@@ -60,6 +60,9 @@ class InMemoryCache:
         for key in [k for k in self._entries if k.startswith(prefix)]:
             del self._entries[key]
 
+    async def ping(self) -> None:
+        """In the process's memory: always there."""
+
     async def healthy(self) -> bool:
         return True
 

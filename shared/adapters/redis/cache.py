@@ -108,11 +108,18 @@ class RedisCache:
         except _UNREACHABLE as exc:
             raise CacheUnavailable(str(exc)) from exc
 
+    async def ping(self) -> None:
+        try:
+            await self._client.ping()
+        except _UNREACHABLE as exc:
+            raise CacheUnavailable(str(exc) or type(exc).__name__) from exc
+
     async def healthy(self) -> bool:
         try:
-            return bool(await self._client.ping())
-        except _UNREACHABLE:
+            await self.ping()
+        except CacheUnavailable:
             return False
+        return True
 
     async def close(self) -> None:
         await self._client.aclose()
