@@ -219,17 +219,20 @@ class IdentityManager:
             return await self._save(uow, found, replace(found, verifiable_addresses=addresses))
 
     async def find_by_identifier(self, kind: str, identifier: str) -> Identity | None:
-        async with self._uow() as uow:
-            found = await self._repo.find_by_identifier(uow.connection, kind, identifier)
+        async with self._uow.read() as conn:
+            found = await self._repo.find_by_identifier(conn, kind, identifier)
         return found[0] if found else None
 
     async def get(self, identity_id: str) -> Identity:
-        async with self._uow() as uow:
-            return await self._require(uow, identity_id)
+        async with self._uow.read() as conn:
+            found = await self._repo.get(conn, identity_id)
+        if found is None:
+            raise IdentityNotFound()
+        return found
 
     async def get_by_external_id(self, external_id: str) -> Identity:
-        async with self._uow() as uow:
-            found = await self._repo.get_by_external_id(uow.connection, external_id)
+        async with self._uow.read() as conn:
+            found = await self._repo.get_by_external_id(conn, external_id)
         if found is None:
             raise IdentityNotFound()
         return found

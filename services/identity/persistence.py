@@ -6,20 +6,22 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any, overload
+from typing import Any
 
 from sqlalchemy import Row, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.identity.domain import Credential, Identity, RecoveryAddress, State, VerifiableAddress, new_id
+from services.identity.domain import Credential, Identity, RecoveryAddress, VerifiableAddress, new_id
 from services.identity.errors import IdentityConflict
+from services.identity.loads import IdentityLoads, identities_from
 from services.identity.tables import IdentityTables
 
 
 class IdentityRepository:
     def __init__(self, tables: IdentityTables) -> None:
         self.t = tables
+        self._loads = IdentityLoads.build(tables)
 
     async def insert(self, conn: AsyncConnection, identity: Identity) -> None:
         await self.insert_many(conn, [identity])
@@ -70,32 +72,28 @@ class IdentityRepository:
         return found[0] if found else None
 
     async def get_many(self, conn: AsyncConnection, ids: Sequence[str]) -> list[Identity]:
-        query = select(self.t.identities).where(self.t.identities.c.id.in_(list(ids))).order_by(self.t.identities.c.id)
-        return await self._hydrate(conn, (await conn.execute(query)).all())
+        return await self._load(conn, self._loads.by_ids, {"ids": list(ids)})
 
     async def get_by_external_id(self, conn: AsyncConnection, external_id: str) -> Identity | None:
-        query = select(self.t.identities).where(self.t.identities.c.external_id == external_id)
-        found = await self._hydrate(conn, (await conn.execute(query)).all())
+        found = await self._load(conn, self._loads.by_external_id, {"external_id": external_id})
         return found[0] if found else None
 
     async def find_by_identifier(
         self, conn: AsyncConnection, credential_type: str | None, identifier: str
     ) -> list[Identity]:
-        query = select(self.t.identifiers.c.identity_id).where(self.t.identifiers.c.identifier == identifier)
         if credential_type:
-            query = query.where(self.t.identifiers.c.type == credential_type)
-        ids = sorted({r.identity_id for r in await conn.execute(query)})
-        return await self.get_many(conn, ids) if ids else []
+            return await self._load(
+                conn, self._loads.by_identifier, {"type": credential_type, "identifier": identifier}
+            )
+        return await self._load(conn, self._loads.by_any_identifier, {"identifier": identifier})
 
     async def find_by_verifiable_address(self, conn: AsyncConnection, via: str, value: str) -> Identity | None:
-        t = self.t.verifiable_addresses
-        row = (await conn.execute(select(t.c.identity_id).where(t.c.via == via, t.c.value == value))).first()
-        return await self.get(conn, row.identity_id) if row else None
+        found = await self._load(conn, self._loads.by_verifiable_address, {"via": via, "value": value})
+        return found[0] if found else None
 
     async def find_by_recovery_address(self, conn: AsyncConnection, via: str, value: str) -> Identity | None:
-        t = self.t.recovery_addresses
-        row = (await conn.execute(select(t.c.identity_id).where(t.c.via == via, t.c.value == value))).first()
-        return await self.get(conn, row.identity_id) if row else None
+        found = await self._load(conn, self._loads.by_recovery_address, {"via": via, "value": value})
+        return found[0] if found else None
 
     async def page(
         self,
@@ -154,43 +152,20 @@ class IdentityRepository:
             if values:
                 await conn.execute(insert(table), values)
 
+    async def _load(self, conn: AsyncConnection, statement: Any, params: dict[str, Any]) -> list[Identity]:
+        """Identities with all their children, in one query (see `loads.py`)."""
+        return identities_from((await conn.execute(statement, params)).all())
+
     async def _hydrate(self, conn: AsyncConnection, rows: Sequence[Row[Any]]) -> list[Identity]:
+        """The identities of a page, read already: their children in one more query."""
         if not rows:
             return []
-        ids = [r.id for r in rows]
-        children = {}
-        for name in ("credentials", "identifiers", "verifiable_addresses", "recovery_addresses"):
-            table = getattr(self.t, name)
-            query = select(table).where(table.c.identity_id.in_(ids))
-            if "created_at" in table.c:
-                query = query.order_by(table.c.created_at, table.c.id)
-            children[name] = _group((await conn.execute(query)).all())
-        return [_identity(row, children) for row in rows]
-
-
-def _group(rows: Sequence[Row[Any]]) -> dict[str, list[Row[Any]]]:
-    grouped: dict[str, list[Row[Any]]] = {}
-    for row in rows:
-        grouped.setdefault(row.identity_id, []).append(row)
-    return grouped
-
-
-@overload
-def _utc(value: datetime) -> datetime: ...
-@overload
-def _utc(value: None) -> None: ...
-def _utc(value: datetime | None) -> datetime | None:
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)  # SQLite hands back naive timestamps; they were UTC
+        children = (await conn.execute(self._loads.children_of, {"ids": [r.id for r in rows]})).all()
+        return identities_from(children, rows)
 
 
 def _dump(value: Any) -> str | None:
     return None if value is None else json.dumps(value, separators=(",", ":"))
-
-
-def _load(value: str | None) -> Any:
-    return None if value is None else json.loads(value)
 
 
 def _identity_row(identity: Identity) -> dict[str, Any]:
@@ -232,54 +207,3 @@ def _address_row(address: VerifiableAddress | RecoveryAddress) -> dict[str, Any]
     if isinstance(address, VerifiableAddress):
         row.update(verified=address.verified, status=address.status, verified_at=address.verified_at)
     return row
-
-
-def _identity(row: Row[Any], children: dict[str, dict[str, list[Row[Any]]]]) -> Identity:
-    identifiers: dict[str, list[str]] = {}
-    for r in sorted(children["identifiers"].get(row.id, []), key=lambda r: r.identifier):
-        identifiers.setdefault(r.credential_id, []).append(r.identifier)
-    credentials = {
-        c.type: Credential(
-            type=c.type,
-            identifiers=tuple(identifiers.get(c.id, [])),
-            config=json.loads(c.config),
-            version=c.version,
-            id=c.id,
-            created_at=_utc(c.created_at),
-            updated_at=_utc(c.updated_at),
-        )
-        for c in children["credentials"].get(row.id, [])
-    }
-    verifiable = tuple(
-        VerifiableAddress(
-            value=a.value,
-            via=a.via,
-            verified=a.verified,
-            status=a.status,
-            verified_at=_utc(a.verified_at),
-            id=a.id,
-            created_at=_utc(a.created_at),
-            updated_at=_utc(a.updated_at),
-        )
-        for a in children["verifiable_addresses"].get(row.id, [])
-    )
-    recovery = tuple(
-        RecoveryAddress(value=a.value, via=a.via, id=a.id, created_at=_utc(a.created_at), updated_at=_utc(a.updated_at))
-        for a in children["recovery_addresses"].get(row.id, [])
-    )
-    return Identity(
-        id=row.id,
-        schema_id=row.schema_id,
-        state=State(row.state),
-        state_changed_at=_utc(row.state_changed_at),
-        traits=json.loads(row.traits),
-        metadata_public=_load(row.metadata_public),
-        metadata_admin=_load(row.metadata_admin),
-        external_id=row.external_id,
-        organization_id=row.organization_id,
-        credentials=credentials,
-        verifiable_addresses=verifiable,
-        recovery_addresses=recovery,
-        created_at=_utc(row.created_at),
-        updated_at=_utc(row.updated_at),
-    )

@@ -24,9 +24,11 @@ import hashlib
 import math
 import time
 from dataclasses import dataclass
+from typing import Any, NoReturn
 
-from sqlalchemy import Column, Float, Integer, MetaData, String, Table, case, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Column, Float, Integer, MetaData, String, Table, case, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.identity.schemas.normalize import graceful
@@ -84,53 +86,51 @@ class LoginThrottle:
         """Counts this attempt as a failure before it is checked (a success takes it back), or
         raises TooManyRequests with how long to wait."""
         ident, pair = identifier_key(identifier), pair_key(identifier, client_ip)
-        for _ in range(3):
-            try:
-                return await self._reserve(ident, pair)
-            except IntegrityError:
-                continue  # a concurrent first attempt inserted a row: count this one on top of it
-        raise _retry_after(1)
-
-    async def _reserve(self, ident: str, pair: str) -> Reservation:
         now = time.time()
         async with self.uow() as uow:
             conn = uow.connection
-            earlier = await self._count(conn, pair, now)
+            # Both counts in one statement (an upsert holds each row until the commit, so concurrent
+            # reservations take turns); a blocked key is left as it is and not returned.
+            counted = await conn.execute(self._count(self.uow.database.dialect, (pair, ident), now))
+            failures = {row.key_hash: int(row.failures) for row in counted}
+            if pair not in failures:
+                await self._refuse_blocked(conn, pair, now)  # leaving without commit takes the counts back
+            earlier = failures[pair] - 1
             over = earlier + 1 - FREE_FAILURES
             if over > 0:
                 block = min(2.0 ** min(over - 1, 30), MAX_BLOCK_SECONDS)
                 await conn.execute(
                     update(self.table).where(self.table.c.key_hash == pair).values(blocked_until=now + block)
                 )
-            identifier_failures = await self._count(conn, ident, now)
+            if ident not in failures:
+                await self._refuse_blocked(conn, ident, now)
             delay = 0.0
-            if identifier_failures >= CEILING:
+            if failures[ident] - 1 >= CEILING:
                 if earlier > 0:  # a recent failure on this identifier from this client: refused
                     raise _retry_after(FORGET_AFTER_SECONDS)  # leaving without commit takes the counts back
                 delay = CEILING_DELAY_SECONDS
             await uow.commit()
         return Reservation(ident, pair, delay)
 
-    async def _count(self, conn: AsyncConnection, key: str, now: float) -> int:
-        """Adds one failure under `key` unless it is blocked; returns the failures before this one.
-        The UPDATE holds the row until the commit, so concurrent reservations take turns."""
+    def _count(self, dialect: str, keys: tuple[str, ...], now: float) -> Any:
+        """Adds one failure under each key that is not blocked (inserting the keys seen for the
+        first time); returns (key_hash, failures) of those counted. Failures older than
+        FORGET_AFTER count as none."""
         t = self.table
-        stale = t.c.updated_at < now - FORGET_AFTER_SECONDS
-        counted = await conn.execute(
-            update(t)
-            .where(t.c.key_hash == key)
-            .where((t.c.blocked_until.is_(None)) | (t.c.blocked_until <= now) | stale)
-            .values(failures=_case_stale(t, now) + 1, blocked_until=None, updated_at=now)
-            .returning(t.c.failures)
+        insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+        upsert = insert(t).values(
+            [{"key_hash": k, "failures": 1, "blocked_until": None, "updated_at": now} for k in keys]
         )
-        row = counted.first()
-        if row is not None:
-            return int(row.failures) - 1
-        blocked = (await conn.execute(select(t.c.blocked_until).where(t.c.key_hash == key))).first()
-        if blocked is not None:
-            raise _retry_after((blocked.blocked_until or now) - now)
-        await conn.execute(insert(t).values(key_hash=key, failures=1, blocked_until=None, updated_at=now))
-        return 0
+        stale = t.c.updated_at < now - FORGET_AFTER_SECONDS
+        return upsert.on_conflict_do_update(
+            index_elements=[t.c.key_hash],
+            set_={"failures": case((stale, 1), else_=t.c.failures + 1), "blocked_until": None, "updated_at": now},
+            where=(t.c.blocked_until.is_(None)) | (t.c.blocked_until <= now) | stale,
+        ).returning(t.c.key_hash, t.c.failures)
+
+    async def _refuse_blocked(self, conn: AsyncConnection, key: str, now: float) -> NoReturn:
+        blocked = (await conn.execute(select(self.table.c.blocked_until).where(self.table.c.key_hash == key))).first()
+        raise _retry_after(((blocked.blocked_until if blocked else None) or now) - now)
 
     async def succeeded(self, reservation: Reservation) -> None:
         await self._delete(reservation.identifier_key, reservation.pair_key)
@@ -140,11 +140,5 @@ class LoginThrottle:
 
     async def _delete(self, *keys: str) -> None:
         t = self.table
-        async with self.uow() as uow:
-            await uow.connection.execute(t.delete().where(t.c.key_hash.in_(keys)))
-            await uow.commit()
-
-
-def _case_stale(t: Table, now: float):  # type: ignore[no-untyped-def]
-    """Failures older than FORGET_AFTER count as none."""
-    return case((t.c.updated_at < now - FORGET_AFTER_SECONDS, 0), else_=t.c.failures)
+        async with self.uow.read() as conn:  # one statement: its own transaction
+            await conn.execute(t.delete().where(t.c.key_hash.in_(keys)))

@@ -22,8 +22,8 @@ class CacheGenerations:
         self._table = table
 
     async def current(self) -> int:
-        async with self._uow() as uow:
-            found = await uow.connection.execute(select(self._table.c.generation).where(self._table.c.id == ROW))
+        async with self._uow.read() as conn:
+            found = await conn.execute(select(self._table.c.generation).where(self._table.c.id == ROW))
             return int(found.scalar_one())
 
     async def advance(self) -> int:

@@ -70,8 +70,8 @@ class SessionManager:
         return entry
 
     async def _load(self, digest: str) -> CachedSession:
-        async with self._uow() as uow:
-            session = await self._repo.get_by_token_hash(uow.connection, digest)
+        async with self._uow.read() as conn:
+            session = await self._repo.get_by_token_hash(conn, digest)
         if session is None or not session.is_valid():
             raise NoActiveSession()
         identity = await self._identities.get_identity(session.identity_id)
@@ -91,15 +91,15 @@ class SessionManager:
 
     async def authenticate(self, token: str) -> Session:
         """The valid session a token belongs to (for the caller's own session APIs)."""
-        async with self._uow() as uow:
-            session = await self._repo.get_by_token_hash(uow.connection, token_hash(token))
+        async with self._uow.read() as conn:
+            session = await self._repo.get_by_token_hash(conn, token_hash(token))
         if session is None or not session.is_valid():
             raise NoActiveSession()
         return session
 
     async def get(self, session_id: str) -> Session:
-        async with self._uow() as uow:
-            session = await self._repo.get(uow.connection, session_id)
+        async with self._uow.read() as conn:
+            session = await self._repo.get(conn, session_id)
         if session is None:
             raise SessionNotFound()
         return session

@@ -109,19 +109,31 @@ class SessionRepository:
             )
 
     async def _select(self, conn: AsyncConnection, *conditions: Any, limit: int | None = None) -> list[Session]:
-        query = select(self.t.sessions).where(*conditions).order_by(self.t.sessions.c.id)
+        """Sessions with their devices in one query: the sessions (limited, if a page) joined to
+        their few devices (a session has one per sign-in place), so a whoami that misses the cache
+        costs one round trip here."""
+        sessions, devices = self.t.sessions, self.t.devices
+        chosen = select(sessions).where(*conditions).order_by(sessions.c.id)
         if limit is not None:
-            query = query.limit(limit)
-        rows = (await conn.execute(query)).all()
-        if not rows:
-            return []
-        devices: dict[str, list[Device]] = {}
-        device_rows = await conn.execute(
-            select(self.t.devices).where(self.t.devices.c.session_id.in_([r.id for r in rows]))
+            chosen = chosen.limit(limit)
+        page = chosen.subquery("s")
+        query = (
+            select(
+                page,
+                devices.c.id.label("device_id"),
+                devices.c.ip_address,
+                devices.c.user_agent,
+                devices.c.location,
+            )
+            .select_from(page.outerjoin(devices, devices.c.session_id == page.c.id))
+            .order_by(page.c.id)
         )
-        for d in device_rows:
-            devices.setdefault(d.session_id, []).append(Device(d.ip_address, d.user_agent, d.location, d.id))
-        return [_session(r, devices.get(r.id, [])) for r in rows]
+        found: dict[str, tuple[Row[Any], list[Device]]] = {}
+        for row in await conn.execute(query):
+            _, of_session = found.setdefault(row.id, (row, []))
+            if row.device_id is not None:
+                of_session.append(Device(row.ip_address, row.user_agent, row.location, row.device_id))
+        return [_session(row, of_session) for row, of_session in found.values()]
 
 
 def _utc(value: datetime) -> datetime:

@@ -18,6 +18,8 @@ class Database:
     def __init__(self, url: DatabaseUrl) -> None:
         self.url = url
         self.engine: AsyncEngine = _create_engine(url)
+        # The same pool, each statement its own transaction: no BEGIN and no ROLLBACK around a read.
+        self._autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         # SQLite takes one writer at a time (and an in-memory database is one connection): queueing
         # transactions here avoids "database is locked" and interleaved statements.
         self._serial = asyncio.Lock() if url.dialect == "sqlite" else None
@@ -37,6 +39,16 @@ class Database:
             if self._serial is not None:
                 await stack.enter_async_context(self._serial)
             yield await stack.enter_async_context(self.engine.connect())
+
+    @contextlib.asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for reads that need no snapshot across statements, or for one write that
+        stands alone: each statement commits by itself, so the database is asked nothing but the
+        statements (a transaction would add a BEGIN and a ROLLBACK: two round trips to PostgreSQL)."""
+        async with contextlib.AsyncExitStack() as stack:
+            if self._serial is not None:
+                await stack.enter_async_context(self._serial)
+            yield await stack.enter_async_context(self._autocommit.connect())
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncConnection]:

@@ -95,3 +95,7 @@ class UnitOfWorkFactory:
 
     def __call__(self) -> UnitOfWork:
         return UnitOfWork(self.database, self.outbox, self.source)
+
+    def read(self) -> contextlib.AbstractAsyncContextManager[AsyncConnection]:
+        """A connection outside any transaction, for reads (and lone writes) that raise no event."""
+        return self.database.read()

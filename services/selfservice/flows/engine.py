@@ -105,8 +105,8 @@ class FlowEngine:
     async def load(self, flow_id: str | None, kind: str) -> Flow:
         if not flow_id:
             raise FlowNotFound()
-        async with self.uow() as uow:
-            flow = await self.flows.get(uow.connection, flow_id, kind)
+        async with self.uow.read() as conn:
+            flow = await self.flows.get(conn, flow_id, kind)
         if flow is None:
             raise FlowNotFound()
         return flow

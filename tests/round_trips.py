@@ -1,0 +1,94 @@
+"""Counts the database round trips a request costs, on every engine of a running Warden.
+
+A round trip is what makes the request wait for its database: each statement, and the BEGIN and the
+COMMIT or ROLLBACK of a transaction that ran one (asyncpg sends BEGIN with the first statement of a
+transaction, as a message of its own, and nothing for a transaction that ran none). A connection in
+AUTOCOMMIT sends neither. On SQLite the BEGIN rides with the first write, so the count is one
+higher than the calls really made: the same yardstick on both engines.
+
+Only what the request's own task does is counted (aiohttp runs each request in a task of its own):
+the outbox relays, the bus consumers and the cache repairs run in tasks of their own and are not
+the request's cost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Connection
+
+_REQUEST_HANDLER = "RequestHandler._handle_request"
+
+
+def _in_a_request() -> bool:
+    try:
+        task = asyncio.current_task()
+    except RuntimeError:
+        return False
+    return task is not None and getattr(task.get_coro(), "__qualname__", "") == _REQUEST_HANDLER
+
+
+def _autocommit(conn: Connection) -> bool:
+    return conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT"
+
+
+class RoundTrips:
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+        self._open: set[int] = set()  # connections whose transaction has sent its BEGIN
+        self.counting = False
+
+    def __len__(self) -> int:
+        return len(self.calls)
+
+    def report(self) -> str:
+        return "\n".join(f"  {i + 1:2}. {call}" for i, call in enumerate(self.calls))
+
+    def _statement(self, conn: Connection, _cursor: Any, statement: str, *_: Any) -> None:
+        if not (self.counting and _in_a_request()):
+            return
+        if not _autocommit(conn) and id(conn) not in self._open:
+            self._open.add(id(conn))
+            self.calls.append("BEGIN")
+        self.calls.append(" ".join(statement.split())[:140])
+
+    def _end(self, name: str) -> Any:
+        def listener(conn: Connection) -> None:
+            if id(conn) in self._open:
+                self._open.discard(id(conn))
+                if self.counting and _in_a_request():
+                    self.calls.append(name)
+
+        return listener
+
+    @contextmanager
+    def attached(self, engines: Sequence[Any]) -> Iterator[RoundTrips]:
+        """Listens on the sync engine under each AsyncEngine while the block runs."""
+        listeners = [
+            ("before_cursor_execute", self._statement),
+            ("commit", self._end("COMMIT")),
+            ("rollback", self._end("ROLLBACK")),
+        ]
+        for engine in engines:
+            for name, fn in listeners:
+                event.listen(engine.sync_engine, name, fn)
+        try:
+            yield self
+        finally:
+            for engine in engines:
+                for name, fn in listeners:
+                    event.remove(engine.sync_engine, name, fn)
+
+    @contextmanager
+    def counted(self) -> Iterator[RoundTrips]:
+        """Counts (afresh) what requests made while the block runs cost."""
+        self.calls.clear()
+        self.counting = True
+        try:
+            yield self
+        finally:
+            self.counting = False
