@@ -225,6 +225,7 @@ def _calibrate(args: argparse.Namespace) -> int:
 
 def _serve(args: argparse.Namespace) -> int:
     from shared.logging import setup_logging
+    from warden import event_loop
     from warden.process import WardenProcess
 
     settings = _settings(args, dev=args.dev)
@@ -238,7 +239,7 @@ def _serve(args: argparse.Namespace) -> int:
     if args.service:
         _require_shared_infrastructure(settings, args.service)
     process = WardenProcess(settings, services, migrate=args.migrate)
-    asyncio.run(_run_until_signalled(process))
+    event_loop.run(_run_until_signalled(process))
     return 0
 
 

@@ -30,6 +30,7 @@ from shared.metrics import Metrics
 from shared.service import Infrastructure, ServiceDefinition, ServiceRuntime
 from shared.storage import migrations
 from warden.adapters import Databases, http_clients, make_bus, make_cache, make_limiter
+from warden.event_loop import loop_name
 from warden.services import SERVICE_NAMES
 from warden.startup import describe, quiet_broker_driver, startup_step, where
 
@@ -91,7 +92,7 @@ class WardenProcess:
         log.info(
             "warden is serving %s",
             ", ".join(s.name for s in self.services),
-            extra={"public": self.url("public"), "admin": self.url("admin")},
+            extra={"public": self.url("public"), "admin": self.url("admin"), "event_loop": loop_name()},
         )
 
     async def _check_cache(self) -> None:

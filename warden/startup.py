@@ -60,6 +60,8 @@ def describe(exc: BaseException, target: str = "") -> str:
         return f"cannot resolve the host {target or 'named'} ({exc.strerror})"
     if isinstance(exc, TimeoutError) and not str(exc):
         return f"no answer from {target or 'the server'} (timed out)"
+    if isinstance(exc, ConnectionRefusedError):  # worded by the event loop: uvloop's does not say where
+        return f"connection refused by {target or 'the server'}"
     text = " ".join(str(exc).split()) or type(exc).__name__
     if "Connection.Close" in text:
         return "the broker closed the connection (is the vhost there, are the user and password right?)"

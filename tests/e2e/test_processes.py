@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import time
 import urllib.request
@@ -38,6 +39,23 @@ def test_embedded_default_serves_recovery_and_says_where_things_are(tmp_path: Pa
     assert f"{warden.url('public')}/ui/login" in console
     assert f"{warden.url('admin')}/admin/" in console
     assert f"{tmp_path.resolve() / '.warden' / 'mail'}/" in console
+
+
+def test_serve_runs_on_uvloop_with_the_access_log_on(tmp_path: Path) -> None:
+    """uvloop is a dependency on Linux and `warden serve` uses it; the access log (INFO, the default)
+    writes one JSON line a request, without the query string."""
+    warden = WardenProcess(["serve", "--dev"], env={"LOG_LEVEL": "info"}, cwd=tmp_path)
+    try:
+        warden.wait_ready(timeout=60.0)
+        assert status(warden.url("public") + "/sessions/whoami?token=ory_st_n0tl0gg3d") == 401
+    finally:
+        assert warden.stop() == 0
+    entries = [json.loads(line) for line in warden.proc.stderr.read().splitlines() if line.startswith("{")]  # type: ignore[union-attr]
+    started = next(e for e in entries if e["msg"].startswith("warden is serving"))
+    assert started["event_loop"] == "uvloop"
+    access = [e for e in entries if e["logger"] == "warden.http" and "/sessions/whoami" in e["msg"]]
+    assert [(e["msg"], e["port"], e["status"]) for e in access] == [("GET /sessions/whoami 401", "public", 401)]
+    assert access[0]["request_id"]
 
 
 def _get_text(url: str) -> str:
@@ -245,7 +263,7 @@ def test_broker_failures_are_one_line_naming_bus_url(tmp_path: Path, amqp_url: s
     cases = {
         f"{base}/{unique('absent_vhost')}": "the broker closed the connection (is the vhost there",
         base.replace("guest:guest@", "guest:not-the-password@") + "/": "ACCESS_REFUSED",
-        f"amqp://guest:guest@127.0.0.1:{free_port()}/": "Connect call failed",
+        f"amqp://guest:guest@127.0.0.1:{free_port()}/": "connection refused by 127.0.0.1:",
     }
     for url, cause in cases.items():
         line = _one_line_failure(["serve"], {"DSN": "memory", "BUS_URL": url, "LOG_LEVEL": "error"}, tmp_path)
