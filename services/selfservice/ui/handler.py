@@ -166,7 +166,7 @@ async def error_page(c: SelfserviceContainer, request: web.Request) -> web.Strea
     if found is None:
         return c.pages.render("error.html", status=404, title="Error not found", error=None, hint="", links=links)
     error: dict[str, Any] = found["error"]
-    hint = HINTS.get(str(error.get("id") or ""), GENERIC_HINT)
+    hint = HINTS.get(str(error.get("id") or "")) or HINTS_BY_STATUS.get(int(error.get("code") or 0), GENERIC_HINT)
     return c.pages.render("error.html", title="Something went wrong", error=error, hint=hint, links=links)
 
 
@@ -177,6 +177,10 @@ HINTS = {
     "browser, or when cookies are blocked. Go back and try again.",
     "self_service_flow_expired": "The page was open for too long. Go back and start again.",
     "browser_location_change_required": "Go back and try again.",
+}
+HINTS_BY_STATUS = {
+    404: "The link may be old or used already. Start again from the sign-in page.",
+    410: "The page was open for too long. Go back and start again.",
 }
 
 
