@@ -14,7 +14,7 @@ import asyncio
 import dataclasses
 import logging
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 from aiohttp import web
@@ -29,10 +29,14 @@ from shared.http.redirects import ADMIN_PREFIX, redirect_to
 from shared.metrics import Metrics
 from shared.service import Infrastructure, ServiceDefinition, ServiceRuntime
 from shared.storage import migrations
+from shared.tracing.config import TracingConfig
 from warden.adapters import Databases, http_clients, make_bus, make_cache, make_limiter
 from warden.event_loop import loop_name
 from warden.services import SERVICE_NAMES
 from warden.startup import describe, quiet_broker_driver, startup_step, where
+
+if TYPE_CHECKING:
+    from shared.tracing.setup import Tracing
 
 log = logging.getLogger(__name__)
 SHUTDOWN_GRACE_SECONDS = 10.0
@@ -53,6 +57,17 @@ class WardenProcess:
         self._runners: dict[str, web.AppRunner] = {}
         self._http: aiohttp.ClientSession | None = None
         self._grpc: GrpcServer | None = None
+        self._tracing = self._make_tracing()
+
+    def _make_tracing(self) -> Tracing | None:
+        """Tracing when `tracing.provider: otel` asks for it; when off, not even its modules load."""
+        names = [s.name for s in self.services]
+        config = TracingConfig.from_settings(self.settings, names[0] if len(names) == 1 else None)
+        if config is None:
+            return None
+        from shared.tracing.setup import Tracing
+
+        return Tracing(config, names)
 
     @property
     def bus(self) -> Any:
@@ -60,6 +75,9 @@ class WardenProcess:
         return self._bus
 
     async def start(self) -> None:
+        # First: the apps and client sessions made from here on are the instrumented ones.
+        if self._tracing is not None:
+            self._tracing.start()
         await self._prepare_databases()
         with startup_step("bus.url", where(self.settings.bus.url)), quiet_broker_driver():
             await self._bus.connect()
@@ -217,3 +235,5 @@ class WardenProcess:
         if self._http is not None:
             await self._http.close()
         await self._databases.dispose()
+        if self._tracing is not None:
+            await self._tracing.stop()  # last: flushes the spans of everything above

@@ -17,6 +17,7 @@ from shared.bus.inbox import idempotent
 from shared.bus.ports import Subscription
 from shared.metrics.courier import CourierMetrics
 from shared.storage.uow import UnitOfWork, UnitOfWorkFactory
+from shared.tracing import carrier
 
 QUEUE = "courier.messages"
 log = logging.getLogger(__name__)
@@ -47,6 +48,7 @@ def message_requests(
                 html_body=rendered.html_body,
                 template_type=request.template_type,
                 template_data=request.template_data,
+                trace_context=carrier.current(),
             ),
         )
         unit.after_commit(counted.queued.labels(request.channel).inc)

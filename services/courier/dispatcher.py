@@ -16,9 +16,13 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from opentelemetry.instrumentation.utils import suppress_instrumentation
+
 from services.courier.claims import ABANDONED, QUEUED, SENT
 from services.courier.domain import now
 from shared.storage.database import Database
+from shared.tracing import carrier
+from shared.tracing.spans import tracer
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +30,7 @@ log = logging.getLogger(__name__)
 class Sendable(Protocol):
     id: str
     send_count: int
+    trace_context: str | None
 
 
 class Claims(Protocol):
@@ -124,7 +129,8 @@ class Dispatcher:
 
     async def dispatch_batch(self) -> int:
         """Claims and sends what is due; returns how many messages it claimed."""
-        claimed = await self._claim()
+        with suppress_instrumentation():
+            claimed = await self._claim()
         results = await asyncio.gather(*(self._deliver(m, token) for m, token in claimed), return_exceptions=True)
         for (message, _token), result in zip(claimed, results):
             if isinstance(result, Exception):  # the attempt could not be recorded; the lease brings it back
@@ -151,7 +157,10 @@ class Dispatcher:
 
     async def _deliver(self, message: Sendable, token: str) -> None:
         try:
-            await asyncio.wait_for(self._send(message), self._config.send_timeout)
+            with carrier.resumed(message.trace_context) as traced:
+                await asyncio.wait_for(
+                    self._traced_send(message) if traced else self._send(message), self._config.send_timeout
+                )
         except asyncio.CancelledError:
             # The process is stopping: hand the message back now rather than when the lease runs out.
             await asyncio.shield(self._release(message, token))
@@ -162,6 +171,16 @@ class Dispatcher:
         else:
             self._outcomes.sent(message)
             await self._record(message, token, status=SENT, error=None)
+
+    async def _traced_send(self, message: Sendable) -> None:
+        """The send as a span of the trace that queued the message (whose claim made none: polls are
+        no one's journey)."""
+        attributes: dict[str, str | int] = {
+            "warden.courier.message_id": message.id,
+            "warden.courier.send_count": message.send_count,
+        }
+        with tracer("warden.courier").start_as_current_span(f"courier send {self._noun}", attributes=attributes):
+            await self._send(message)
 
     async def _failed(self, message: Sendable, token: str, exc: Exception) -> None:
         tries = message.send_count + 1

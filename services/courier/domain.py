@@ -49,3 +49,4 @@ class Message:
     updated_at: datetime = field(default_factory=now)
     next_attempt_at: datetime = field(default_factory=now)
     dispatches: list[Dispatch] = field(default_factory=list)
+    trace_context: str | None = None  # the trace of the request that asked for it (shared.tracing.carrier)

@@ -38,6 +38,7 @@ class MessageRepository(Claiming[Message]):
                 next_attempt_at=m.next_attempt_at,
                 created_at=m.created_at,
                 updated_at=m.updated_at,
+                trace_context=m.trace_context,
             )
         )
 
@@ -132,6 +133,7 @@ def _message(row: Row[Any]) -> Message:
         created_at=utc(row.created_at),
         updated_at=utc(row.updated_at),
         next_attempt_at=utc(row.next_attempt_at),
+        trace_context=row.trace_context,
     )
 
 

@@ -19,6 +19,7 @@ from services.identity.views import admin_view
 from shared.bus import events
 from shared.cipher import Cipher
 from shared.storage.uow import UnitOfWork, UnitOfWorkFactory
+from shared.tracing.attributes import event
 
 FIRST_FACTORS = {
     CredentialType.PASSWORD,
@@ -98,6 +99,7 @@ class IdentityManager:
     async def store_new(self, uow: UnitOfWork, *identities: Identity, registration_flow_id: str | None = None) -> None:
         await self._repo.insert_many(uow.connection, identities)
         for identity in identities:
+            event("IdentityCreated", {"identity.id": identity.id})
             uow.emit(
                 events.IDENTITY_CREATED,
                 events.IdentityCreated(

@@ -19,6 +19,7 @@ from shared.aal import AAL2, available_aal
 from shared.bus import events
 from shared.clients.ports import IdentityClient
 from shared.storage.uow import UnitOfWork, UnitOfWorkFactory
+from shared.tracing.attributes import event
 
 
 class SessionManager:
@@ -56,6 +57,7 @@ class SessionManager:
                 ),
             )
             await uow.commit()
+        event("SessionIssued", {"identity.id": identity_id, "SessionID": session.id})
         return session, token
 
     async def whoami(self, token: str, required_aal: str | None = None) -> CachedSession:

@@ -1,6 +1,10 @@
 """Transactional outbox: events are rows written in the same transaction as the change that raised
 them; a relay publishes them with confirms and marks them sent. A rolled-back change leaves no
-event; a broker outage leaves the rows waiting until the relay gets through again."""
+event; a broker outage leaves the rows waiting until the relay gets through again.
+
+Each row also keeps the trace context of the request that wrote it, and the relay publishes it in
+that context: the message (whose headers the aio-pika instrumentation fills) continues the request's
+trace, however long after the request the broker took it."""
 
 from __future__ import annotations
 
@@ -11,6 +15,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from opentelemetry.instrumentation.utils import suppress_instrumentation
+from opentelemetry.trace import SpanKind
 from sqlalchemy import Row, Table, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -18,6 +24,8 @@ from shared.bus.envelope import Envelope
 from shared.bus.ports import Publisher
 from shared.errors import BusUnavailable
 from shared.storage.database import Database
+from shared.tracing import carrier
+from shared.tracing.spans import tracer
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +36,7 @@ class Outbox:
         self._written = asyncio.Event()
 
     async def add(self, conn: AsyncConnection, events: Sequence[Envelope]) -> None:
+        trace_context = carrier.current()
         await conn.execute(
             insert(self.table),
             [
@@ -37,6 +46,7 @@ class Outbox:
                     "source": e.source,
                     "occurred_at": e.occurred_at,
                     "data": json.dumps(e.data, separators=(",", ":")),
+                    "trace_context": trace_context,
                 }
                 for e in events
             ],
@@ -83,23 +93,44 @@ class OutboxRelay:
 
     async def _publish_batch(self) -> int:
         table = self._outbox.table
-        async with self._db.transaction() as conn:
-            # SKIP LOCKED lets several replicas relay side by side without sending a row twice.
-            rows = (
-                await conn.execute(
-                    select(table)
-                    .where(table.c.published_at.is_(None))
-                    .order_by(table.c.position)
-                    .limit(self._batch_size)
-                    .with_for_update(skip_locked=True)
-                )
-            ).all()
-            for row in rows:
-                await self._publisher.publish(_envelope(row))
-                await conn.execute(
-                    update(table).where(table.c.position == row.position).values(published_at=datetime.now(UTC))
-                )
-            return len(rows)
+        # A poll is no one's journey: its queries make no trace. Each event's publishing joins the
+        # trace of the request that wrote it instead (`_publish`).
+        with suppress_instrumentation():
+            async with self._db.transaction() as conn:
+                # SKIP LOCKED lets several replicas relay side by side without sending a row twice.
+                rows = (
+                    await conn.execute(
+                        select(table)
+                        .where(table.c.published_at.is_(None))
+                        .order_by(table.c.position)
+                        .limit(self._batch_size)
+                        .with_for_update(skip_locked=True)
+                    )
+                ).all()
+                for row in rows:
+                    await self._publish(row)
+                    await conn.execute(
+                        update(table).where(table.c.position == row.position).values(published_at=datetime.now(UTC))
+                    )
+                return len(rows)
+
+    async def _publish(self, row: Row[Any]) -> None:
+        envelope = _envelope(row)
+        with carrier.resumed(row.trace_context) as traced:
+            if not traced:
+                await self._publisher.publish(envelope)
+                return
+            with tracer("warden.outbox").start_as_current_span(
+                f"{envelope.type} publish",
+                kind=SpanKind.PRODUCER,
+                attributes={
+                    "messaging.operation.type": "publish",
+                    "messaging.destination.name": envelope.routing_key,
+                    "messaging.message.id": envelope.id,
+                    "warden.event.source": envelope.source,
+                },
+            ):
+                await self._publisher.publish(envelope)
 
     async def backlog(self) -> tuple[int, float]:
         """How many events wait to be published, and the age in seconds of the oldest (for metrics)."""

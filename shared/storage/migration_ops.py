@@ -34,3 +34,14 @@ def drop_outbox_v1(service: str) -> None:
     op.drop_table(f"{service}_processed_events")
     op.drop_index(f"ix_{service}_outbox_published_at", f"{service}_outbox")
     op.drop_table(f"{service}_outbox")
+
+
+def add_outbox_trace_context(service: str) -> None:
+    """The W3C trace context of the request that wrote the event (shared.tracing.carrier); NULL
+    when no trace was active."""
+    op.add_column(f"{service}_outbox", sa.Column("trace_context", sa.Text, nullable=True))
+
+
+def drop_outbox_trace_context(service: str) -> None:
+    with op.batch_alter_table(f"{service}_outbox") as batch:  # SQLite drops columns by copying
+        batch.drop_column("trace_context")

@@ -20,6 +20,7 @@ def outbox_table(metadata: MetaData, service: str) -> Table:
         Column("occurred_at", DateTime(timezone=True), nullable=False),
         Column("data", Text, nullable=False),
         Column("published_at", DateTime(timezone=True), nullable=True, index=True),
+        Column("trace_context", Text, nullable=True),  # shared.tracing.carrier
     )
 
 

@@ -27,7 +27,7 @@ from shared.grpc.gen.warden.identity.v1 import identity_pb2, identity_pb2_grpc
 from shared.grpc.gen.warden.session.v1 import session_pb2, session_pb2_grpc
 from tests.conftest import eventually, free_port
 from tests.e2e.nginx import Nginx, require_nginx
-from tests.e2e.warden_process import WardenProcess, run_cli
+from tests.e2e.warden_process import WardenProcess, distributed_env, run_cli
 from tests.factories import EMAIL_SCHEMA
 
 INTERNAL_TOKEN = "e2e-distributed-internal-token"
@@ -124,13 +124,7 @@ def cluster(
     nginx_binary = require_nginx()
     public_port, admin_port, grpc_port = free_port(), free_port(), free_port()
     config = write_config(tmp_path, f"http://127.0.0.1:{public_port}/")
-    env = {
-        "DSN": pg_dsn,
-        "BUS_URL": amqp_vhost,
-        "CACHE_URL": redis_url,
-        "CACHE_PREFIX": redis_prefix,
-        "SERVICES_INTERNAL_TOKEN": INTERNAL_TOKEN,
-    }
+    env = distributed_env(pg_dsn, amqp_vhost, redis_url, redis_prefix, INTERNAL_TOKEN)
     started = time.monotonic()
     migrated = run_cli(["migrate", "sql", "-e", "--yes", "-c", str(config)], env=env, cwd=tmp_path)
     assert migrated.returncode == 0, migrated.stderr

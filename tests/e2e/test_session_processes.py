@@ -14,7 +14,7 @@ import pytest
 import redis as redis_sync
 
 from tests.conftest import eventually
-from tests.e2e.warden_process import WardenProcess, run_cli
+from tests.e2e.warden_process import WardenProcess, distributed_env, run_cli
 
 INTERNAL_TOKEN = "e2e-session-internal-token"
 INTERNAL_HEADER = {"X-Warden-Internal-Token": INTERNAL_TOKEN}
@@ -30,13 +30,7 @@ class Processes:
 
 @pytest.fixture
 def processes(tmp_path: Path, pg_dsn: str, amqp_vhost: str, redis_url: str, redis_prefix: str) -> Iterator[Processes]:
-    env = {
-        "DSN": pg_dsn,
-        "BUS_URL": amqp_vhost,
-        "CACHE_URL": redis_url,
-        "CACHE_PREFIX": redis_prefix,
-        "SERVICES_INTERNAL_TOKEN": INTERNAL_TOKEN,
-    }
+    env = distributed_env(pg_dsn, amqp_vhost, redis_url, redis_prefix, INTERNAL_TOKEN)
     migrated = run_cli(["migrate", "sql", "-e", "--yes"], env=env, cwd=tmp_path)
     assert migrated.returncode == 0, migrated.stderr
     identity = WardenProcess(["serve", "identity"], env=env, cwd=tmp_path)

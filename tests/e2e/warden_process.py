@@ -94,3 +94,15 @@ def run_cli(
         text=True,
         timeout=timeout,
     )
+
+
+def distributed_env(dsn: str, bus_url: str, cache_url: str, cache_prefix: str, internal_token: str) -> dict[str, str]:
+    """The environment every process of a distributed test shares: its own database, virtual host
+    and cache keys, and the internal token the services trust each other by."""
+    return {
+        "DSN": dsn,
+        "BUS_URL": bus_url,
+        "CACHE_URL": cache_url,
+        "CACHE_PREFIX": cache_prefix,
+        "SERVICES_INTERNAL_TOKEN": internal_token,
+    }

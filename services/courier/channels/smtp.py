@@ -6,11 +6,13 @@ from __future__ import annotations
 import ssl
 
 import aiosmtplib
+from opentelemetry.trace import SpanKind
 
 from services.courier.channels.mime import build_email
 from services.courier.channels.smtp_uri import SmtpTarget
 from services.courier.config import Sender
 from services.courier.domain import Message
+from shared.tracing.spans import tracer
 
 
 class SmtpChannel:
@@ -38,10 +40,16 @@ class SmtpChannel:
             start_tls=t.start_tls if not t.implicit_tls else None,
             tls_context=self._tls,
         )
-        async with client:
-            await client.send_message(
-                build_email(message, self._sender), sender=self._sender.from_address, recipients=[message.recipient]
-            )
+        # aiosmtplib has no OpenTelemetry instrumentation: the span is ours (no address, no body in it).
+        with tracer("warden.courier.smtp").start_as_current_span(
+            "smtp send",
+            kind=SpanKind.CLIENT,
+            attributes={"network.protocol.name": "smtp", "server.address": t.host, "server.port": t.port},
+        ):
+            async with client:
+                await client.send_message(
+                    build_email(message, self._sender), sender=self._sender.from_address, recipients=[message.recipient]
+                )
 
 
 def _tls_context(target: SmtpTarget, client_cert: str | None, client_key: str | None) -> ssl.SSLContext:

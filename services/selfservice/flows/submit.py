@@ -16,6 +16,7 @@ from services.selfservice.flows.request import read_body
 from services.selfservice.flows.settings.strategy import ClaimsSubmission
 from shared.errors import TooManyRequests
 from shared.text import Message
+from shared.tracing.attributes import annotate
 
 if TYPE_CHECKING:
     from services.selfservice.service import SelfserviceContainer
@@ -53,6 +54,7 @@ async def submit(
             raise FlowInvalid()
         strategy = _pick(strategies, flow, body, steps.method_of(body), steps.no_strategy)
         submission.method = strategy.method
+        annotate({"FlowType": flow.type, "SelfServiceFlowType": flow.kind, "SelfServiceMethodUsed": strategy.method})
         await c.engine.limit(steps.kind)
         outcome = await steps.act(strategy, flow, body)
         response = await steps.complete(c, request, flow, outcome)

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from shared.bus.envelope import Envelope
 from shared.bus.ports import BusObserver, Subscription, Unobserved, topic_matches
 from shared.errors import BusUnavailable
+from shared.tracing import carrier
 
 log = logging.getLogger(__name__)
 
@@ -18,7 +19,8 @@ class _Queue:
     name: str
     max_deliveries: int
     patterns: set[str] = field(default_factory=set)
-    pending: asyncio.Queue[tuple[Envelope, int]] = field(default_factory=asyncio.Queue)
+    # (envelope, delivery number, the publisher's trace context: what a broker's headers would carry)
+    pending: asyncio.Queue[tuple[Envelope, int, str | None]] = field(default_factory=asyncio.Queue)
     dead: list[Envelope] = field(default_factory=list)
     workers: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -35,9 +37,10 @@ class InMemoryBus:
     async def publish(self, envelope: Envelope) -> None:
         if self._closed:
             raise BusUnavailable("the in-process bus is closed")
+        trace_context = carrier.current()
         for queue in self._queues.values():
             if any(topic_matches(p, envelope.routing_key) for p in queue.patterns):
-                queue.pending.put_nowait((envelope, 1))
+                queue.pending.put_nowait((envelope, 1, trace_context))
         self._observer.published(envelope)
 
     async def subscribe(self, subscription: Subscription) -> None:
@@ -49,13 +52,14 @@ class InMemoryBus:
     async def _work(self, queue: _Queue, subscription: Subscription) -> None:
         observed = subscription.observed_as
         while True:
-            envelope, delivery = await queue.pending.get()
+            envelope, delivery, trace_context = await queue.pending.get()
             if delivery > 1:
                 self._observer.redelivered(observed)
             try:
-                await subscription.handler(envelope)
+                with carrier.resumed(trace_context):
+                    await subscription.handler(envelope)
             except asyncio.CancelledError:
-                queue.pending.put_nowait((envelope, delivery))
+                queue.pending.put_nowait((envelope, delivery, trace_context))
                 raise
             except Exception:
                 log.exception("handler failed", extra={"queue": queue.name, "event_id": envelope.id})
@@ -68,7 +72,9 @@ class InMemoryBus:
                 else:
                     # Scheduled, not slept: a failing message must not hold up the ones behind it.
                     asyncio.get_running_loop().call_later(
-                        subscription.retry_delay(delivery), queue.pending.put_nowait, (envelope, delivery + 1)
+                        subscription.retry_delay(delivery),
+                        queue.pending.put_nowait,
+                        (envelope, delivery + 1, trace_context),
                     )
             else:
                 self._observer.consumed(observed, ok=True)

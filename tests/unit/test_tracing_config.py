@@ -1,0 +1,72 @@
+"""Kratos's `tracing` keys turn OpenTelemetry on and shape its tracer provider: off by default, the
+OTLP/HTTP endpoint from `server_url` and `insecure`, the sampling ratio, the service's name, and the
+SDK's own `OTEL_*` variables where the file says nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from opentelemetry.sdk.trace.sampling import ParentBased
+
+from shared.errors import ConfigError
+from shared.tracing.config import TracingConfig
+from shared.tracing.setup import build_provider
+from tests.unit.test_config import load
+
+OTEL = {"tracing": {"provider": "otel", "providers": {"otlp": {"server_url": "collector:4318", "insecure": True}}}}
+
+
+def config(tmp_path: Path, extra: dict[str, Any], environ: dict[str, str] | None = None) -> TracingConfig | None:
+    return TracingConfig.from_settings(load(tmp_path, extra), "identity", environ or {})
+
+
+def test_tracing_is_off_without_the_otel_provider(tmp_path: Path) -> None:
+    assert config(tmp_path, {}) is None
+    assert config(tmp_path, {"tracing": {"provider": "jaeger"}}) is None
+
+
+def test_otel_sdk_disabled_turns_it_off_whatever_the_file_says(tmp_path: Path) -> None:
+    assert config(tmp_path, OTEL, {"OTEL_SDK_DISABLED": "true"}) is None
+
+
+def test_server_url_and_insecure_make_the_otlp_http_endpoint(tmp_path: Path) -> None:
+    found = config(tmp_path, OTEL)
+    assert found is not None and found.endpoint == "http://collector:4318/v1/traces"
+    secure = {"tracing": {"provider": "otel", "providers": {"otlp": {"server_url": "collector:4318"}}}}
+    assert (config(tmp_path, secure) or pytest.fail()).endpoint == "https://collector:4318/v1/traces"
+
+
+def test_without_server_url_the_sdk_reads_its_environment(tmp_path: Path) -> None:
+    found = config(tmp_path, {"tracing": {"provider": "otel"}})
+    assert found is not None and found.endpoint is None and found.sampling_ratio is None
+    assert found.service_name == "warden-identity"
+    named = config(tmp_path, {"tracing": {"provider": "otel"}}, {"OTEL_SERVICE_NAME": "idp"})
+    assert named is not None and named.service_name == "idp"
+
+
+def test_the_sampling_ratio_makes_a_parent_based_ratio_sampler(tmp_path: Path) -> None:
+    extra = {"tracing": {**OTEL["tracing"], "service_name": "auth"}}
+    extra["tracing"]["providers"] = {"otlp": {"server_url": "c:4318", "sampling": {"sampling_ratio": 0.1}}}
+    found = config(tmp_path, extra)
+    assert found is not None and found.sampling_ratio == 0.1
+    provider = build_provider(found, ["identity"])
+    try:
+        assert isinstance(provider.sampler, ParentBased)
+        assert "TraceIdRatioBased{0.1}" in provider.sampler.get_description()
+        assert provider.resource.attributes["service.name"] == "auth"
+        assert provider.resource.attributes["warden.services"] == "identity"
+    finally:
+        provider.shutdown()
+
+
+def test_a_ratio_out_of_range_is_refused_naming_the_key(tmp_path: Path) -> None:
+    extra = {"tracing": {"provider": "otel", "providers": {"otlp": {"sampling": {"sampling_ratio": 2}}}}}
+    with pytest.raises(ConfigError, match="tracing.providers.otlp.sampling.sampling_ratio"):
+        config(tmp_path, extra)
+
+
+def test_the_all_in_one_process_is_named_warden(tmp_path: Path) -> None:
+    found = TracingConfig.from_settings(load(tmp_path, OTEL), None, {})
+    assert found is not None and found.service_name == "warden"
