@@ -164,9 +164,15 @@ class _TextFormatter(_RedactingFormatter):
 
 
 def setup_logging(
-    level: str = "info", fmt: str = "json", service: str = "warden", *, leak_sensitive_values: bool = False
+    level: str = "info",
+    fmt: str = "json",
+    service: str = "warden",
+    *,
+    leak_sensitive_values: bool = False,
+    context: ContextFields = DEFAULT_CONTEXT,
 ) -> None:
-    """Configures the root logger once for the process (the CLI calls it; tests need not)."""
+    """Configures the root logger once for the process (the CLI calls it; tests need not).
+    `context`: the fields JSON lines take from the logging code's context (shared.tracing.logs)."""
     handler = logging.StreamHandler(sys.stderr)
     if fmt == "text":
         handler.setFormatter(
@@ -175,7 +181,7 @@ def setup_logging(
             )
         )
     else:
-        handler.setFormatter(_JsonFormatter(service, leak_sensitive_values=leak_sensitive_values))
+        handler.setFormatter(_JsonFormatter(service, leak_sensitive_values=leak_sensitive_values, context=context))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     # `debug` is for Warden's own loggers; libraries (aiosqlite logs every call) stay at INFO unless

@@ -225,6 +225,7 @@ def _calibrate(args: argparse.Namespace) -> int:
 
 def _serve(args: argparse.Namespace) -> int:
     from shared.logging import setup_logging
+    from shared.tracing.logs import log_context
     from warden import event_loop
     from warden.process import WardenProcess
 
@@ -234,6 +235,7 @@ def _serve(args: argparse.Namespace) -> int:
         settings.log.format,
         args.service or "warden",
         leak_sensitive_values=settings.log.leak_sensitive_values,
+        context=log_context(settings, args.service),
     )
     services = [by_name(args.service)] if args.service else list(SERVICES)
     if args.service:

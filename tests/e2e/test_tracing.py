@@ -94,7 +94,9 @@ def cluster(
     processes: dict[str, WardenProcess] = {}
     try:
         for service in SERVICES:
-            processes[service] = WardenProcess(["serve", service, "-c", str(config)], env=env, cwd=tmp_path)
+            # The courier logs at info: its "queued" line is written inside the trace.
+            own = {**env, "LOG_LEVEL": "info"} if service == "courier" else env
+            processes[service] = WardenProcess(["serve", service, "-c", str(config)], env=own, cwd=tmp_path)
             env[f"SERVICES_{service.upper()}_INTERNAL_URL"] = processes[service].url("admin")
         for process in processes.values():
             process.wait_ready(timeout=60.0)
@@ -214,6 +216,12 @@ def test_one_registration_is_one_trace_across_the_services_and_the_bus(
     smtp = trace.one("courier", lambda s: s.name == "smtp send", "SMTP")
     assert trace.under(command_published, received) and trace.under(courier_received, command_published)
     assert trace.under(delivered, courier_received) and trace.under(smtp, delivered)
+
+    # The courier's JSON log line about the message names the trace and its span.
+    assert cluster["courier"].stop() == 0
+    lines = [json.loads(line) for line in cluster["courier"].proc.stderr.read().splitlines() if line.startswith("{")]  # type: ignore[union-attr]
+    [queued] = [line for line in lines if line["msg"].startswith("courier: queued")]
+    assert queued["trace_id"] == root.trace_id and queued["span_id"] in {s.span_id for s in trace.spans}
 
     secrets = (PASSWORD, code, token, token.removeprefix("ory_st_"), INTERNAL_TOKEN)
     for span in receiver.all():

@@ -11,8 +11,10 @@ from pathlib import Path
 
 import aiosqlite
 import pytest
+from opentelemetry.sdk.trace import TracerProvider
 
 from shared.logging import DEFAULT_CONTEXT, _JsonFormatter, _TextFormatter, request_id, setup_logging
+from shared.tracing.logs import TRACE_FIELDS
 
 
 def _render(message: str, *args: object, leak: bool = False, **extra: object) -> dict:
@@ -158,3 +160,23 @@ def test_debug_logs_warden_not_library_chatter_which_only_trace_shows(
     loggers = [json.loads(line)["logger"] for line in stream.getvalue().splitlines()]
     assert "services.selfservice.test" in loggers
     assert ("aiosqlite" in loggers) is library_lines
+
+
+def test_lines_inside_a_trace_carry_its_trace_and_span_ids() -> None:
+    """With tracing on (shared.tracing.logs), a line logged inside a span names the trace and the
+    span as a trace viewer shows them; a line outside any trace has neither field."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(_JsonFormatter("selfservice", context=TRACE_FIELDS))
+    logger = logging.getLogger("test.trace_ids")
+    logger.handlers[:] = [handler]
+    logger.propagate = False
+    provider = TracerProvider()
+    with provider.get_tracer("test").start_as_current_span("POST /self-service/registration") as span:
+        logger.warning("inside")
+    logger.warning("outside")
+    provider.shutdown()
+    inside, outside = (json.loads(line) for line in stream.getvalue().splitlines())
+    ids = span.get_span_context()
+    assert (inside["trace_id"], inside["span_id"]) == (f"{ids.trace_id:032x}", f"{ids.span_id:016x}")
+    assert "trace_id" not in outside and "span_id" not in outside
