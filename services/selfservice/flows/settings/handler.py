@@ -181,7 +181,7 @@ async def _interrupting_hooks(
 ) -> None:
     """Interrupting web hooks see the identity as the submission would make it and may refuse it. A
     `response.parse` answer's traits replace the submitted ones; metadata changes are not applied
-    here (the identity service has no metadata update for self-service yet; see the README)."""
+    here (the identity service has no metadata update for self-service yet; see docs/webhooks.md)."""
     proposed = dict(identity)
     if isinstance(body.get("traits"), dict):
         proposed["traits"] = body["traits"]
