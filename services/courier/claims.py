@@ -2,11 +2,13 @@
 connection and the same on PostgreSQL and SQLite.
 
 A row is due when `queued` and its `next_attempt_at` has come, or when `processing` and its
-claim's lease ran out (its courier died mid-send). Claiming is one conditional UPDATE per row
-(`… WHERE id = ? AND <still claimable>`): whoever's UPDATE changes the row owns it, so several
-couriers on one database never send it twice, with no `SELECT … FOR UPDATE SKIP LOCKED` (which
-SQLite lacks). Settling a claim checks the token, so a courier that lost its lease cannot
-overwrite the one that took over."""
+claim's lease ran out (its courier died mid-send). A batch is claimed with one conditional UPDATE
+(`… WHERE id IN (…) AND <still claimable> RETURNING …`): whoever's UPDATE changes a row owns it,
+so several couriers on one database never send it twice. On PostgreSQL, `due` also locks the rows
+it picks with `FOR UPDATE SKIP LOCKED`, so two couriers picking at the same moment take different
+rows instead of one waiting for (and then losing) the other's; SQLite has one writer, and no such
+clause (SQLAlchemy leaves it out there). Settling a claim checks the token, so a courier that lost
+its lease cannot overwrite the one that took over."""
 
 from __future__ import annotations
 
@@ -41,19 +43,22 @@ class ClaimQueue(Generic[T]):
     async def due(self, conn: AsyncConnection, at: datetime, limit: int) -> list[str]:
         c = self.table.c
         query = select(c.id).where(self.claimable(at)).order_by(c.next_attempt_at, c.id).limit(limit)
-        return list((await conn.execute(query)).scalars())
+        return list((await conn.execute(query.with_for_update(skip_locked=True))).scalars())
 
-    async def claim(self, conn: AsyncConnection, row_id: str, at: datetime, lease: timedelta, token: str) -> T | None:
+    async def claim(
+        self, conn: AsyncConnection, row_ids: list[str], at: datetime, lease: timedelta, token: str
+    ) -> list[T]:
+        """The rows of `row_ids` this call won, in id order; those another courier took first are left out."""
+        if not row_ids:
+            return []
         c = self.table.c
         result = await conn.execute(
             update(self.table)
-            .where(c.id == row_id, self.claimable(at))
+            .where(c.id.in_(row_ids), self.claimable(at))
             .values(status=PROCESSING, claim_token=token, claimed_until=at + lease, updated_at=at)
+            .returning(*self.table.c)
         )
-        if result.rowcount != 1:
-            return None  # another courier was first
-        row = (await conn.execute(select(self.table).where(c.id == row_id))).first()
-        return self._load(row) if row is not None else None
+        return [self._load(row) for row in sorted(result, key=lambda row: str(row.id))]
 
     async def settle(
         self,
@@ -94,8 +99,10 @@ class Claiming(Generic[T]):
     async def due(self, conn: AsyncConnection, at: datetime, limit: int) -> list[str]:
         return await self._claims.due(conn, at, limit)
 
-    async def claim(self, conn: AsyncConnection, row_id: str, at: datetime, lease: timedelta, token: str) -> T | None:
-        return await self._claims.claim(conn, row_id, at, lease, token)
+    async def claim(
+        self, conn: AsyncConnection, row_ids: list[str], at: datetime, lease: timedelta, token: str
+    ) -> list[T]:
+        return await self._claims.claim(conn, row_ids, at, lease, token)
 
     async def release(self, conn: AsyncConnection, row_id: str, token: str, at: datetime) -> None:
         await self._claims.release(conn, row_id, token, at)

@@ -3,7 +3,9 @@ at once when something is queued here) it claims up to `pull_count` due rows and
 
 A failed send is recorded (with the error) and the row waits `backoff(tries)` before it is due
 again, or longer if the receiver said so (`Retry-After`); past `retries` retries it is `abandoned`.
-One row failing never holds up another: each has its own claim, its own send and its own record.
+One row failing never holds up another: each has its own send and its own outcome. A batch is
+claimed in one transaction and its outcomes recorded in one more (row by row if that fails), not
+one per row: on a busy machine every round trip to the database costs a wake-up of both sides.
 No transaction is held open while a row is on its way (SQLite has one writer; a slow server must
 not block it)."""
 
@@ -13,6 +15,7 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -38,7 +41,7 @@ class Claims(Protocol):
 
     async def due(self, conn: Any, at: datetime, limit: int) -> list[str]: ...
 
-    async def claim(self, conn: Any, row_id: str, at: datetime, lease: timedelta, token: str) -> Any: ...
+    async def claim(self, conn: Any, row_ids: list[str], at: datetime, lease: timedelta, token: str) -> list[Any]: ...
 
     async def finish(
         self,
@@ -74,6 +77,15 @@ class Uncounted:
 
     def abandoned(self, item: Any) -> None:
         pass
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How one attempt went: the status to record, the error, and when to try again."""
+
+    status: str
+    error: dict[str, Any] | None = None
+    retry_in: float | None = None
 
 
 class Pace(Protocol):
@@ -130,11 +142,17 @@ class Dispatcher:
     async def dispatch_batch(self) -> int:
         """Claims and sends what is due; returns how many messages it claimed."""
         with suppress_instrumentation():
-            claimed = await self._claim()
-        results = await asyncio.gather(*(self._deliver(m, token) for m, token in claimed), return_exceptions=True)
-        for (message, _token), result in zip(claimed, results):
-            if isinstance(result, Exception):  # the attempt could not be recorded; the lease brings it back
-                log.error("courier: recording the attempt on %s %s failed: %r", self._noun, message.id, result)
+            claimed, token = await self._claim()
+        attempts = [asyncio.ensure_future(self._attempt(m, token)) for m in claimed]
+        try:
+            await asyncio.gather(*attempts)
+        except asyncio.CancelledError:
+            # The process is stopping. Sends still on their way handed their message back; those
+            # that went through are recorded now, or their lease would bring them back to be sent again.
+            done = [(m, a.result()) for m, a in zip(claimed, attempts) if a.done() and not a.cancelled()]
+            await asyncio.shield(self._record(done, token))
+            raise
+        await self._record([(m, a.result()) for m, a in zip(claimed, attempts)], token)
         return len(claimed)
 
     async def _sleep(self) -> None:
@@ -144,18 +162,15 @@ class Dispatcher:
             pass
         self._wake.clear()
 
-    async def _claim(self) -> list[tuple[Sendable, str]]:
+    async def _claim(self) -> tuple[list[Sendable], str]:
         token = str(uuid.uuid4())
         lease = timedelta(seconds=self._config.lease)
         async with self._db.transaction() as conn:
             at = now()
-            # In id order, so that two couriers claiming overlapping batches take row locks in the
-            # same order and never deadlock.
-            ids = sorted(await self._repo.due(conn, at, self._config.pull_count))
-            found = [await self._repo.claim(conn, message_id, at, lease, token) for message_id in ids]
-        return [(message, token) for message in found if message is not None]
+            ids = await self._repo.due(conn, at, self._config.pull_count)
+            return await self._repo.claim(conn, ids, at, lease, token), token
 
-    async def _deliver(self, message: Sendable, token: str) -> None:
+    async def _attempt(self, message: Sendable, token: str) -> Outcome:
         try:
             with carrier.resumed(message.trace_context) as traced:
                 await asyncio.wait_for(
@@ -167,10 +182,9 @@ class Dispatcher:
             raise
         except Exception as exc:  # whatever a channel raises, the attempt failed: record it, keep going
             self._outcomes.failed(message)
-            await self._failed(message, token, exc)
-        else:
-            self._outcomes.sent(message)
-            await self._record(message, token, status=SENT, error=None)
+            return self._failed(message, exc)
+        self._outcomes.sent(message)
+        return Outcome(SENT)
 
     async def _traced_send(self, message: Sendable) -> None:
         """The send as a span of the trace that queued the message (whose claim made none: polls are
@@ -182,7 +196,7 @@ class Dispatcher:
         with tracer("warden.courier").start_as_current_span(f"courier send {self._noun}", attributes=attributes):
             await self._send(message)
 
-    async def _failed(self, message: Sendable, token: str, exc: Exception) -> None:
+    def _failed(self, message: Sendable, exc: Exception) -> Outcome:
         tries = message.send_count + 1
         error = {"code": 500, "status": "Internal Server Error", "message": _describe(exc)}
         if tries > self._config.retries:
@@ -190,8 +204,7 @@ class Dispatcher:
                 "courier: %s %s abandoned after %d attempts: %s", self._noun, message.id, tries, error["message"]
             )
             self._outcomes.abandoned(message)
-            await self._record(message, token, status=ABANDONED, error=error)
-            return
+            return Outcome(ABANDONED, error)
         delay = self._config.backoff(tries)
         asked = getattr(exc, "retry_after", None)  # the receiver's Retry-After, honoured up to max_backoff
         if asked:
@@ -204,25 +217,34 @@ class Dispatcher:
             delay,
             error["message"],
         )
-        await self._record(message, token, status=QUEUED, error=error, retry_in=delay)
+        return Outcome(QUEUED, error, delay)
 
-    async def _record(
-        self,
-        message: Sendable,
-        token: str,
-        *,
-        status: str,
-        error: dict[str, object] | None,
-        retry_in: float | None = None,
-    ) -> None:
-        async with self._db.transaction() as conn:
-            at = now()
-            next_attempt = at + timedelta(seconds=retry_in) if retry_in is not None else None
-            kept = await self._repo.finish(
-                conn, message, token, at, error=error, status=status, next_attempt_at=next_attempt
-            )
-        if not kept:
+    async def _record(self, attempts: list[tuple[Sendable, Outcome]], token: str) -> None:
+        """Records a batch's attempts in one transaction; if that fails, each in its own, so that
+        one row that cannot be written does not cost the others their record."""
+        if not attempts:
+            return
+        try:
+            async with self._db.transaction() as conn:
+                lost = [m for m, outcome in attempts if not await self._finish(conn, m, token, outcome)]
+        except Exception:
+            lost = []
+            for message, outcome in attempts:
+                try:
+                    async with self._db.transaction() as conn:
+                        if not await self._finish(conn, message, token, outcome):
+                            lost.append(message)
+                except Exception as exc:  # the lease brings it back
+                    log.error("courier: recording the attempt on %s %s failed: %r", self._noun, message.id, exc)
+        for message in lost:
             log.warning("courier: %s %s was taken over by another courier while it was sent", self._noun, message.id)
+
+    async def _finish(self, conn: Any, message: Sendable, token: str, outcome: Outcome) -> bool:
+        at = now()
+        next_attempt = at + timedelta(seconds=outcome.retry_in) if outcome.retry_in is not None else None
+        return await self._repo.finish(
+            conn, message, token, at, error=outcome.error, status=outcome.status, next_attempt_at=next_attempt
+        )
 
     async def _release(self, message: Sendable, token: str) -> None:
         try:

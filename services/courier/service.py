@@ -83,6 +83,14 @@ async def build(infra: Infrastructure) -> ServiceRuntime[CourierContainer]:
     sink = event_sink(sinks, deliveries, core.uow, core.processed_events, max_deliveries, webhooks.wake)
     if sink is not None:
         subscriptions.append(sink)
+
+    async def close() -> None:
+        try:
+            for channel in {id(c): c for c in channels.values()}.values():  # the sink may serve both
+                await channel.close()
+        finally:
+            await egress.close()
+
     container = CourierContainer(
         core.uow, infra.database, repository, dispatcher, config, ServiceInfo(NAME), deliveries, webhooks
     )
@@ -92,7 +100,7 @@ async def build(infra: Infrastructure) -> ServiceRuntime[CourierContainer]:
         subscriptions=subscriptions,
         background=[core.relay.run, dispatcher.run, webhooks.run],
         internal_api=container.internal,
-        close=egress.close,
+        close=close,
     )
 
 

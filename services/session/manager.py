@@ -49,8 +49,7 @@ class SessionManager:
             devices=(device,),
         )
         async with self._uow() as uow:
-            for statement in self._repo.inserts(session):
-                uow.write(statement)
+            await self._repo.insert(uow.connection, session)
             uow.emit(
                 events.SESSION_ISSUED,
                 events.SessionIssued(

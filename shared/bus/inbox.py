@@ -1,5 +1,7 @@
 """Idempotent consumers: a handler's work and the record that the event was processed commit in
-one transaction, so a redelivered event (after a crash before the ack) is recognised and skipped."""
+one transaction, so a redelivered event (after a crash before the ack) is recognised and skipped.
+The check that it was processed before runs in that same transaction, first: one transaction per
+event, not two (each costs its BEGIN and its end in round trips to the database)."""
 
 from __future__ import annotations
 
@@ -17,18 +19,21 @@ WorkHandler = Callable[[UnitOfWork, Envelope], Awaitable[None]]
 
 
 def idempotent(uow_factory: UnitOfWorkFactory, processed: Table, queue: str, work: WorkHandler) -> Handler:
+    async def seen(uow: UnitOfWork, envelope: Envelope) -> bool:
+        found = await uow.connection.execute(
+            select(processed.c.event_id).where(processed.c.event_id == envelope.id, processed.c.queue == queue)
+        )
+        return found.first() is not None
+
     async def already_processed(envelope: Envelope) -> bool:
         async with uow_factory() as uow:
-            seen = await uow.connection.execute(
-                select(processed.c.event_id).where(processed.c.event_id == envelope.id, processed.c.queue == queue)
-            )
-            return seen.first() is not None
+            return await seen(uow, envelope)
 
     async def handle(envelope: Envelope) -> None:
-        if await already_processed(envelope):
-            return
         try:
             async with uow_factory() as uow:
+                if await seen(uow, envelope):
+                    return  # leaving without commit rolls back: nothing was written
                 await work(uow, envelope)
                 await uow.connection.execute(
                     insert(processed).values(event_id=envelope.id, queue=queue, processed_at=datetime.now(UTC))

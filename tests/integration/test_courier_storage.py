@@ -52,7 +52,8 @@ async def insert(db: Database, *messages: Message) -> None:
 
 async def claim(db: Database, message_id: str, token: str, lease: timedelta = LEASE) -> Message | None:
     async with db.transaction() as conn:
-        return await REPO.claim(conn, message_id, now(), lease, token)
+        claimed = await REPO.claim(conn, [message_id], now(), lease, token)
+    return claimed[0] if claimed else None
 
 
 async def test_migrations_go_down_and_up_again(database: Database) -> None:
@@ -123,8 +124,7 @@ async def test_cleanup_deletes_old_finished_messages_only(database: Database) ->
         await conn.execute(
             update(table).where(table.c.id.in_([message(n).id for n in (20, 21, 22)])).values(updated_at=old)
         )
-        claimed = await REPO.claim(conn, message(22).id, now(), LEASE, "t")
-        assert claimed is not None
+        [claimed] = await REPO.claim(conn, [message(22).id], now(), LEASE, "t")
         await REPO.finish(conn, claimed, "t", now(), error={"message": "x"}, status=QUEUED)
         await conn.execute(update(table).where(table.c.id == message(22).id).values(updated_at=old))
     assert COURIER.cleanup is not None

@@ -4,6 +4,7 @@ real server (plain, StartTLS, implicit TLS, login), the HTTP channel against a r
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from collections.abc import AsyncIterator
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
+import aiosmtplib
 import pytest
 from aiohttp import web
 
@@ -93,14 +95,36 @@ def test_the_mime_message() -> None:
 async def test_smtp_delivers_over_each_kind_of_connection(tls: str | None) -> None:
     server = SmtpServer(credentials=("courier", "s3cret"), tls=tls)
     server.up()
+    channel = SmtpChannel(parse_connection_uri(server.uri), SENDER, timeout=5)
     try:
-        channel = SmtpChannel(parse_connection_uri(server.uri), SENDER, timeout=5)
         await channel.send(message())
         [mail] = await server.wait_for_async(1)
         assert mail.recipients == ["alice@example.com"] and mail.mail_from == "no-reply@warden.test"
         assert mail.subject == "Use code 123456 to log in" and "123456" in mail.text and "<b>123456</b>" in mail.html
-        assert server.logins == ["courier"]
+        await channel.send(message())
+        await server.wait_for_async(2)
+        assert server.logins == ["courier"], "the second message went over the session the first one opened"
     finally:
+        await channel.close()
+        server.down()
+
+
+async def test_smtp_a_refused_recipient_spoils_no_session_and_a_restarted_server_is_reached_again() -> None:
+    server = SmtpServer()
+    server.up()
+    channel = SmtpChannel(parse_connection_uri(server.uri), SENDER, timeout=5, connections=1)
+    try:
+        server.reject("bounce@example.com")
+        with pytest.raises(aiosmtplib.SMTPRecipientsRefused):
+            await channel.send(message(recipient="bounce@example.com"))
+        await channel.send(message())
+        server.down()  # drops the session kept open for the next message
+        server.up()
+        await asyncio.sleep(0.2)
+        await channel.send(message(recipient="bob@example.com"))
+        assert [m.recipients for m in await server.wait_for_async(2)] == [["alice@example.com"], ["bob@example.com"]]
+    finally:
+        await channel.close()
         server.down()
 
 

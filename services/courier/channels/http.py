@@ -34,6 +34,9 @@ class HttpChannel:
         self._egress = egress
         self._timeout = aiohttp.ClientTimeout(total=timeout)
 
+    async def close(self) -> None:
+        """The shared egress session is closed by the service, not here."""
+
     async def send(self, message: Message) -> None:
         headers = request_headers(self._config.headers, self._config.auth)
         data = None

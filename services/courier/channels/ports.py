@@ -1,4 +1,4 @@
-"""The channel port: deliver one message or raise."""
+"""The channel port: deliver one message or raise; `close` lets go of what it keeps open."""
 
 from __future__ import annotations
 
@@ -10,6 +10,10 @@ from services.courier.domain import Message
 class Channel(Protocol):
     async def send(self, message: Message) -> None:
         """Returns once the message is delivered (the server took it); raises on any failure."""
+        ...
+
+    async def close(self) -> None:
+        """The courier is stopping: close kept-open connections (the SMTP sessions)."""
         ...
 
 

@@ -24,6 +24,9 @@ class FolderSink:
         self._sender = sender
         self._leak = leak_sensitive_values
 
+    async def close(self) -> None:
+        """Nothing is kept open."""
+
     async def send(self, message: Message) -> None:
         if message.channel == EMAIL:
             name, data = f"{message.id}.eml", bytes(build_email(message, self._sender))

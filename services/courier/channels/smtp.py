@@ -1,9 +1,19 @@
-"""Email over SMTP with aiosmtplib: one connection per message, so a message one server refuses
-(a rejected recipient) never spoils the session another message is using."""
+"""Email over SMTP with aiosmtplib, over a few sessions kept open and reused.
+
+Opening a session (TCP, greeting, EHLO, STARTTLS, AUTH) costs more round trips than sending a
+message on it, for the courier and for the server alike, so up to `connections` sessions stay open
+between messages and each carries one message at a time. A session is reused only after a message
+went through cleanly: after any error (a refused recipient, a timeout, a dropped connection) it is
+closed, so one message's failure never spoils the session the next one uses. A session idle for
+longer than `IDLE_SECONDS`, or one the server has closed, is dropped instead of being reused:
+servers hang up on idle clients, and a message must not fail on a session that is already gone."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import ssl
+import time
 
 import aiosmtplib
 from opentelemetry.trace import SpanKind
@@ -14,19 +24,61 @@ from services.courier.config import Sender
 from services.courier.domain import Message
 from shared.tracing.spans import tracer
 
+# Below the idle timeouts servers commonly apply (Postfix's smtpd_timeout is 300 s, Exchange's 10 min).
+IDLE_SECONDS = 30.0
+DEFAULT_CONNECTIONS = 10
+
 
 class SmtpChannel:
     def __init__(
-        self, target: SmtpTarget, sender: Sender, *, timeout: float, client_cert: str = "", client_key: str = ""
+        self,
+        target: SmtpTarget,
+        sender: Sender,
+        *,
+        timeout: float,
+        client_cert: str = "",
+        client_key: str = "",
+        connections: int = DEFAULT_CONNECTIONS,
     ) -> None:
         self._target = target
         self._sender = sender
         self._timeout = timeout
-        self._client_cert = client_cert or None
-        self._client_key = client_key or None
-        self._tls = _tls_context(target, self._client_cert, self._client_key)
+        self._tls = _tls_context(target, client_cert or None, client_key or None)
+        self._slots = asyncio.Semaphore(max(1, connections))
+        self._idle: list[tuple[aiosmtplib.SMTP, float]] = []  # last used last: the warmest is reused first
 
     async def send(self, message: Message) -> None:
+        email = build_email(message, self._sender)
+        t = self._target
+        # aiosmtplib has no OpenTelemetry instrumentation: the span is ours (no address, no body in it).
+        with tracer("warden.courier.smtp").start_as_current_span(
+            "smtp send",
+            kind=SpanKind.CLIENT,
+            attributes={"network.protocol.name": "smtp", "server.address": t.host, "server.port": t.port},
+        ):
+            async with self._slots:
+                client = await self._session()
+                try:
+                    await client.send_message(email, sender=self._sender.from_address, recipients=[message.recipient])
+                except BaseException:
+                    _drop(client)
+                    raise
+                self._idle.append((client, time.monotonic()))
+
+    async def close(self) -> None:
+        """Says goodbye on every idle session (the courier is stopping)."""
+        idle, self._idle = self._idle, []
+        for client, _ in idle:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(client.quit(), 1.0)
+            _drop(client)
+
+    async def _session(self) -> aiosmtplib.SMTP:
+        while self._idle:
+            client, last_used = self._idle.pop()
+            if client.is_connected and time.monotonic() - last_used < IDLE_SECONDS:
+                return client
+            _drop(client)
         t = self._target
         client = aiosmtplib.SMTP(
             hostname=t.host,
@@ -40,16 +92,18 @@ class SmtpChannel:
             start_tls=t.start_tls if not t.implicit_tls else None,
             tls_context=self._tls,
         )
-        # aiosmtplib has no OpenTelemetry instrumentation: the span is ours (no address, no body in it).
-        with tracer("warden.courier.smtp").start_as_current_span(
-            "smtp send",
-            kind=SpanKind.CLIENT,
-            attributes={"network.protocol.name": "smtp", "server.address": t.host, "server.port": t.port},
-        ):
-            async with client:
-                await client.send_message(
-                    build_email(message, self._sender), sender=self._sender.from_address, recipients=[message.recipient]
-                )
+        try:
+            await client.connect()
+        except BaseException:
+            _drop(client)  # it may have got as far as a refused STARTTLS or login
+            raise
+        return client
+
+
+def _drop(client: aiosmtplib.SMTP) -> None:
+    """Closes without QUIT: the session is broken, or not worth a round trip."""
+    if client.is_connected:
+        client.close()
 
 
 def _tls_context(target: SmtpTarget, client_cert: str | None, client_key: str | None) -> ssl.SSLContext:
