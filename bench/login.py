@@ -1,9 +1,16 @@
 """Password logins per second under concurrency (argon2id), against a floor measured in the same run,
 and whoami latency on a cache hit while those logins saturate the CPU.
 
-    .venv/bin/python bench/login.py [--memory 64MB] [--iterations 2] [--parallelism 1]
+    .venv/bin/python bench/login.py [--modes postgres,sqlite,distributed] [--quick]
+                                    [--memory 19MB] [--iterations 2] [--parallelism 1]
                                     [--users 50] [--concurrency 2xcores] [--duration 15] [--warmup 3]
                                     [--whoami-rate 50] [--profile /tmp/login.svg]
+
+Each mode is a server of its own, measured in turn against the same floor: the all-in-one on
+PostgreSQL, the all-in-one on SQLite, and the four services as separate processes (PostgreSQL,
+RabbitMQ, Redis; started as tests/e2e start them). The last lines sum them up: logins/s, the floor,
+the ratio, and the CPU per login outside argon2 (event loops and PostgreSQL). `--quick`: a smoke
+run of a few seconds per mode.
 
 The floor: this machine's cores divided by the time of one argon2id verify at the configured
 parameters (argon2-cffi called directly, median of several; its CPU time, which is the wall time
@@ -12,8 +19,9 @@ that did nothing but argon2 would reach. For information, the same primitive run
 threads at once (what the machine really gives when every core hashes: memory bandwidth is shared).
 
 The server: the all-in-one `warden serve --migrate` as a subprocess, on a fresh PostgreSQL database
-(dropped afterwards) and a Redis cache under a unique key prefix (its keys deleted afterwards), with
-the in-process bus; LOG_LEVEL=warning. Its users are imported through the admin batch API with
+(dropped afterwards) or SQLite file, and a Redis cache under a unique key prefix (its keys deleted
+afterwards), with the in-process bus; or the four services, on a RabbitMQ vhost of the run's own
+(deleted afterwards) too; LOG_LEVEL=warning. Its users are imported through the admin batch API with
 argon2id hashes made at the very same parameters (so no login re-hashes; checked before the import).
 
 The load: an aiohttp client with C workers, each one login after the other (create a native login
@@ -189,12 +197,13 @@ class CpuSnapshot:
     loop_system: float  # the server's event-loop thread, system time alone
 
     @classmethod
-    def take(cls, server_pid: int, database: str) -> CpuSnapshot:
+    def take(cls, server_pids: list[int], database: str) -> CpuSnapshot:
         threads = {}
-        for task in os.listdir(f"/proc/{server_pid}/task"):
-            found = _stat_cpu(f"/proc/{server_pid}/task/{task}/stat")
-            if found:
-                threads[int(task)] = found[1]
+        for server_pid in server_pids:
+            for task in os.listdir(f"/proc/{server_pid}/task"):
+                found = _stat_cpu(f"/proc/{server_pid}/task/{task}/stat")
+                if found:
+                    threads[int(task)] = found[1]
         by_pid = {}
         for entry in os.listdir("/proc"):
             if entry.isdigit():
@@ -202,11 +211,13 @@ class CpuSnapshot:
                 if found:
                     by_pid[int(entry)] = (_label(int(entry), found[0], database), found[1])
         usage = resource.getrusage(resource.RUSAGE_SELF)
-        try:
-            stat = Path(f"/proc/{server_pid}/task/{server_pid}/stat").read_text().rpartition(")")[2].split()
-            loop_system = int(stat[12]) / TICK
-        except OSError:
-            loop_system = 0.0
+        loop_system = 0.0
+        for server_pid in server_pids:
+            try:
+                stat = Path(f"/proc/{server_pid}/task/{server_pid}/stat").read_text().rpartition(")")[2].split()
+                loop_system += int(stat[12]) / TICK
+            except OSError:
+                pass
         return cls(time.perf_counter(), _system_cpu(), threads, by_pid, usage.ru_utime + usage.ru_stime, loop_system)
 
 
@@ -225,16 +236,17 @@ class CpuWindow:
     other: float  # everything else, the prober included
 
 
-def server_cpu(pid: int) -> tuple[float, float]:
-    """(event-loop thread, other threads) CPU seconds of the server so far."""
+def server_cpu(pids: list[int]) -> tuple[float, float]:
+    """(event-loop threads, other threads) CPU seconds of the server's processes so far."""
     loop = other = 0.0
-    for task in os.listdir(f"/proc/{pid}/task"):
-        found = _stat_cpu(f"/proc/{pid}/task/{task}/stat")
-        if found:
-            if int(task) == pid:
-                loop += found[1]
-            else:
-                other += found[1]
+    for pid in pids:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            found = _stat_cpu(f"/proc/{pid}/task/{task}/stat")
+            if found:
+                if int(task) == pid:
+                    loop += found[1]
+                else:
+                    other += found[1]
     return loop, other
 
 
@@ -246,16 +258,16 @@ def machine_busy(seconds: float) -> float:
     return (after[0] - before[0]) / max(1e-9, after[2] - before[2])
 
 
-def cpu_window(before: CpuSnapshot, after: CpuSnapshot, server_pid: int, exclude: set[int]) -> CpuWindow:
+def cpu_window(before: CpuSnapshot, after: CpuSnapshot, server_pids: list[int], exclude: set[int]) -> CpuWindow:
     """`exclude`: the bench's own helper processes, counted under "other" whatever their name."""
     sums: Counter = Counter()
     for pid, (label, seconds) in after.by_pid.items():
-        if pid in (server_pid, os.getpid()):
+        if pid in server_pids or pid == os.getpid():
             continue
         sums["other" if pid in exclude else label] += seconds - before.by_pid.get(pid, (label, 0.0))[1]
-    loop = after.server_threads.get(server_pid, 0.0) - before.server_threads.get(server_pid, 0.0)
+    loop = sum(after.server_threads.get(pid, 0.0) - before.server_threads.get(pid, 0.0) for pid in server_pids)
     threads = sum(
-        v - before.server_threads.get(tid, 0.0) for tid, v in after.server_threads.items() if tid != server_pid
+        v - before.server_threads.get(tid, 0.0) for tid, v in after.server_threads.items() if tid not in server_pids
     )
     busy = after.system[0] - before.system[0]
     client = after.client - before.client
@@ -299,30 +311,56 @@ def pg_counters(database: str) -> dict[str, int]:
     return asyncio.run(fetch())
 
 
+MODES = ("postgres", "sqlite", "distributed")
+AMQP_URL = os.environ.get("WARDEN_BENCH_AMQP", "amqp://guest:guest@127.0.0.1:5672/")
+DISTRIBUTED = ("identity", "session", "courier", "selfservice")  # started in this order (who calls whom)
+
+
 @dataclass(frozen=True)
 class Run:
     name: str
+    mode: str  # one of MODES
     dsn: str
     redis_prefix: str
     workdir: Path
+    bus_url: str = ""  # a RabbitMQ vhost of the run's own (distributed mode)
+
+    @property
+    def postgres(self) -> bool:
+        return self.mode != "sqlite"
 
 
 @contextmanager
-def fresh_run() -> Iterator[Run]:
+def fresh_run(mode: str) -> Iterator[Run]:
+    """A database of the run's own (a fresh PostgreSQL database, or a SQLite file), a Redis key
+    prefix and, for the distributed mode, a RabbitMQ vhost; all deleted afterwards."""
     import redis
 
     name = f"warden_bench_{uuid.uuid4().hex[:10]}"
     with tempfile.TemporaryDirectory(prefix=name) as workdir:
-        pg(f'CREATE DATABASE "{name}"')
+        if mode == "sqlite":
+            dsn = f"sqlite://{workdir}/warden.sqlite"
+        else:
+            pg(f'CREATE DATABASE "{name}"')
+            dsn = f"postgres://postgres@127.0.0.1:5432/{name}?sslmode=disable"
+        bus_url = ""
+        if mode == "distributed":
+            subprocess.run(["rabbitmqctl", "-q", "add_vhost", name], check=True, capture_output=True)
+            permissions = ["rabbitmqctl", "-q", "set_permissions", "-p", name, "guest", ".*", ".*", ".*"]
+            subprocess.run(permissions, check=True, capture_output=True)
+            bus_url = f"{AMQP_URL.rstrip('/')}/{name}"
         try:
-            yield Run(name, f"postgres://postgres@127.0.0.1:5432/{name}?sslmode=disable", f"{name}:", Path(workdir))
+            yield Run(name, mode, dsn, f"{name}:", Path(workdir), bus_url)
         finally:
             client = redis.Redis.from_url(REDIS_URL)
             keys = list(client.scan_iter(match=f"{name}:*"))
             if keys:
                 client.delete(*keys)
             client.close()
-            pg(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            if mode == "distributed":
+                subprocess.run(["rabbitmqctl", "-q", "delete_vhost", name], capture_output=True)
+            if mode != "sqlite":
+                pg(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def http(
@@ -348,44 +386,68 @@ def http(
 
 
 class Server:
-    """`warden serve` (all-in-one) as a child process, its output kept in a file for failures."""
+    """Warden as child processes, their output kept in a file for failures: the all-in-one `warden
+    serve --migrate`, or (distributed mode) `warden migrate` and then `warden serve <service>` for
+    each of the four services, on PostgreSQL, RabbitMQ and Redis, the way tests/e2e start them."""
 
     def __init__(self, run: Run, params: Argon2Params, dev: bool) -> None:
         from tests.factories import write_config
 
-        config = write_config(
-            run.workdir,
-            run.dsn,
-            {
-                "hashers": {"algorithm": "argon2", "argon2": params.config()},
-                "cache": {"url": REDIS_URL, "prefix": run.redis_prefix},
-            },
-        )
-        import yaml
-
-        serve = yaml.safe_load(config.read_text())["serve"]
-        self.public = f"http://127.0.0.1:{serve['public']['port']}"
-        self.admin = f"http://127.0.0.1:{serve['admin']['port']}"
+        extra = {
+            "hashers": {"algorithm": "argon2", "argon2": params.config()},
+            "cache": {"url": REDIS_URL, "prefix": run.redis_prefix},
+        }
+        config = write_config(run.workdir, run.dsn, extra)
         self._log = open(run.workdir / "warden.log", "w+")  # noqa: SIM115 (closed in stop)
-        command = [
-            sys.executable,
-            "-m",
-            "warden.cli",
-            "serve",
-            "-c",
-            str(config),
-            "--migrate",
-            *(["--dev"] if dev else []),
-        ]
-        self.proc = subprocess.Popen(
-            command, env={**os.environ, "LOG_LEVEL": "warning"}, cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT
-        )
+        self.procs: list[subprocess.Popen] = []
+        if run.mode == "distributed":
+            self._start_services(run, config, dev)
+        else:
+            import yaml
+
+            serve = yaml.safe_load(config.read_text())["serve"]
+            self.public = self.session_public = f"http://127.0.0.1:{serve['public']['port']}"
+            self.admin = f"http://127.0.0.1:{serve['admin']['port']}"
+            self._start(["serve", "-c", str(config), "--migrate"], {}, dev, [self.public, self.admin])
+        self.proc = self.procs[-1]  # the one logins are sent to (py-spy records it)
+
+    @property
+    def pids(self) -> list[int]:
+        return [p.pid for p in self.procs]
+
+    def _start_services(self, run: Run, config: Path, dev: bool) -> None:
+        from tests.conftest import free_port
+
+        env = {"BUS_URL": run.bus_url, "SERVICES_INTERNAL_TOKEN": f"bench-{run.name}"}
+        migrate = [sys.executable, "-m", "warden.cli", "migrate", "sql", "-e", "--yes", "-c", str(config)]
+        done = subprocess.run(migrate, env={**os.environ, **env}, cwd=ROOT, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise SystemExit(f"warden migrate failed:\n{done.stderr[-3000:]}")
+        for service in DISTRIBUTED:
+            public, admin, grpc = free_port(), free_port(), free_port()
+            ports = {"SERVE_PUBLIC_PORT": str(public), "SERVE_ADMIN_PORT": str(admin), "SERVE_GRPC_PORT": str(grpc)}
+            urls = [f"http://127.0.0.1:{public}", f"http://127.0.0.1:{admin}"]
+            self._start(["serve", service, "-c", str(config)], {**env, **ports}, dev, urls)
+            env[f"SERVICES_{service.upper()}_INTERNAL_URL"] = urls[1]
+            if service == "identity":
+                self.admin = urls[1]  # the admin identity API (the import)
+            elif service == "session":
+                self.session_public = urls[0]  # whoami
+            elif service == "selfservice":
+                self.public = urls[0]  # the login flows
+
+    def _start(self, args: list[str], env: dict[str, str], dev: bool, ready: list[str]) -> None:
+        command = [sys.executable, "-m", "warden.cli", *args, *(["--dev"] if dev else [])]
+        environment = {**os.environ, "LOG_LEVEL": "warning", **env}
+        environment.pop("DSN", None)
+        proc = subprocess.Popen(command, env=environment, cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT)
+        self.procs.append(proc)
         deadline = time.monotonic() + 60
-        pending = [f"{self.public}/health/ready", f"{self.admin}/health/ready"]
+        pending = [f"{url}/health/ready" for url in ready]
         while pending:
-            if self.proc.poll() is not None or time.monotonic() > deadline:
+            if proc.poll() is not None or time.monotonic() > deadline:
                 self.stop()
-                raise SystemExit(f"warden serve did not start:\n{self.log_tail()}")
+                raise SystemExit(f"warden {' '.join(args[:2])} did not start:\n{self.log_tail()}")
             pending = [url for url in pending if http("GET", url, timeout=2)[0] != 200]
             time.sleep(0.05)
 
@@ -394,15 +456,17 @@ class Server:
         return (Path(self._log.name).read_text())[-3000:]
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
+        for proc in reversed(self.procs):
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in self.procs:
             try:
-                self.proc.wait(20)
+                proc.wait(20)
             except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        if self.proc.returncode not in (0, -signal.SIGTERM):
-            print(f"warning: warden serve exited with {self.proc.returncode}:\n{self.log_tail()}", file=sys.stderr)
+                proc.kill()
+                proc.wait()
+            if proc.returncode not in (0, -signal.SIGTERM):
+                print(f"warning: warden exited with {proc.returncode}:\n{self.log_tail()}", file=sys.stderr)
         self._log.close()
 
 
@@ -469,7 +533,7 @@ def primed_session(server: Server, run: Run, email: str, password: str) -> str:
     import redis
 
     token = login_once(server, email, password)
-    status, body = http("GET", f"{server.public}/sessions/whoami", headers={"X-Session-Token": token})
+    status, body = http("GET", f"{server.session_public}/sessions/whoami", headers={"X-Session-Token": token})
     assert status == 200, body[:300]
     client = redis.Redis.from_url(REDIS_URL)
     cached = client.exists(f"{run.redis_prefix}session:{hashlib.sha256(token.encode()).hexdigest()}")
@@ -654,7 +718,15 @@ def main() -> None:
     from shared.units import parse_byte_size
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--memory", default="64MB", help="hashers.argon2.memory (default 64MB)")
+    parser.add_argument(
+        "--memory", default="19MB", help="hashers.argon2.memory (default 19MB, OWASP's minimum with t=2, p=1)"
+    )
+    parser.add_argument(
+        "--modes",
+        default=",".join(MODES),
+        help=f"servers to measure, in order, comma-separated (default {','.join(MODES)})",
+    )
+    parser.add_argument("--quick", action="store_true", help="a smoke run of a few seconds per mode")
     parser.add_argument("--iterations", type=int, default=2)
     parser.add_argument("--parallelism", type=int, default=1)
     parser.add_argument("--users", type=int, default=50)
@@ -681,6 +753,11 @@ def main() -> None:
         help="py-spy record the server over the window into this file (.svg flame graph, or .txt for collapsed stacks)",
     )
     args = parser.parse_args()
+    if any(mode not in MODES for mode in args.modes.split(",")):
+        parser.error(f"--modes: choose among {', '.join(MODES)}")
+    if args.quick:
+        args.duration, args.warmup, args.quiet, args.idle_whoami = 3.0, 1.0, 0.5, 1.0
+        args.samples, args.users, args.wait_idle = 3, 10, 0.0
 
     params = Argon2Params(parse_byte_size(args.memory) // 1024, args.iterations, args.parallelism)
     waited, busy = 0.0, machine_busy(1.0)
@@ -717,26 +794,60 @@ def main() -> None:
         f"{parallel / floor:.0%} of the floor)"
     )
 
-    with fresh_run() as run:
+    summaries = [measure(args, params, dev, mode, verify, floor) for mode in args.modes.split(",")]
+    print()
+    print(
+        f"SUMMARY (argon2id {params.memory_kib / 1024:g}MiB t={params.iterations} p={params.parallelism}, "
+        f"floor {floor:.2f} logins/s; load average now " + " ".join(f"{x:.2f}" for x in os.getloadavg()) + ")"
+    )
+    print(
+        f"  {'mode':<40} {'logins/s':>9} {'floor':>7} {'ratio':>7} {'ratio, client off':>18} {'CPU ms/login outside argon2':>28}"
+    )
+    for row in summaries:
+        print(
+            f"  {row['label']:<40} {row['rate']:9.2f} {floor:7.2f} {row['rate'] / floor:7.1%} "
+            f"{row['rate'] / row['client_floor']:18.1%} {row['outside_ms']:28.1f}"
+        )
+    print(
+        "  (goals: all-in-one on PostgreSQL >= 85% and <= 3 ms outside argon2; distributed >= 70%. "
+        "'CPU outside argon2': per login, the server's event loops (net of whoami and idle background) and "
+        "this database's PostgreSQL backends; the hashing threads are left out)"
+    )
+    print(f"(the whole run took {time.perf_counter() - started:.0f} s; databases dropped, Redis keys deleted)")
+
+
+LABELS = {
+    "postgres": "all-in-one, PostgreSQL",
+    "sqlite": "all-in-one, SQLite",
+    "distributed": "4 processes, PostgreSQL+RabbitMQ+Redis",
+}
+
+
+def measure(args: argparse.Namespace, params: Argon2Params, dev: bool, mode: str, verify: float, floor: float) -> dict:
+    """One server (all-in-one on an engine, or the distributed services) under the login load;
+    prints its report and returns its summary row."""
+    print(f"\n==== {LABELS[mode]} ====")
+    pg = dict.fromkeys(PG_COUNTERS, 0)
+    with fresh_run(mode) as run:
         server = Server(run, params, dev)
         try:
             users = import_users(server, params, args.users, run.name[-10:])
             token = primed_session(server, run, *users[0])
-            whoami = f"{server.public}/sessions/whoami"
+            whoami = f"{server.session_public}/sessions/whoami"
             print(
-                f"server: `warden serve --migrate` pid {server.proc.pid}, PostgreSQL database {run.name} (fresh), "
-                f"cache Redis prefix {run.redis_prefix!r}, bus in-process, LOG_LEVEL=warning; "
-                f"{args.users} users imported with argon2id hashes at the same parameters"
+                f"server: {LABELS[mode]}, pids {server.pids}, database {run.dsn.split('?')[0]} (fresh), "
+                f"cache Redis prefix {run.redis_prefix!r}, bus {'RabbitMQ vhost ' + run.name if run.bus_url else 'in-process'}, "
+                f"LOG_LEVEL=warning; {args.users} users imported with argon2id hashes at the same parameters"
             )
 
             time.sleep(0.5)
-            quiet_start, quiet_cpu = time.perf_counter(), server_cpu(server.proc.pid)
+            quiet_start, quiet_cpu = time.perf_counter(), server_cpu(server.pids)
             time.sleep(args.quiet)
-            quiet_cpu2 = server_cpu(server.proc.pid)
+            quiet_cpu2 = server_cpu(server.pids)
             background = (quiet_cpu2[0] - quiet_cpu[0]) / (time.perf_counter() - quiet_start)
             idle_start = time.perf_counter()
             idle = Prober(whoami, token, args.whoami_rate, time.time() + 0.3, args.idle_whoami).result()
-            idle_cpu = server_cpu(server.proc.pid)
+            idle_cpu = server_cpu(server.pids)
             idle_loop = idle_cpu[0] - quiet_cpu2[0] - background * (time.perf_counter() - idle_start)
             per_whoami = max(0.0, idle_loop) / max(1, len(idle["latencies_ms"]) + idle["errors"])
 
@@ -769,24 +880,27 @@ def main() -> None:
                             stderr=subprocess.DEVNULL,
                         )
                     )
-                return CpuSnapshot.take(server.proc.pid, run.name)
+                return CpuSnapshot.take(server.pids, run.name)
 
-            hooks = {"start": window_start, "end": lambda: CpuSnapshot.take(server.proc.pid, run.name)}
-            pg_before = pg_counters(run.name)
+            hooks = {"start": window_start, "end": lambda: CpuSnapshot.take(server.pids, run.name)}
+            pg_before = pg_counters(run.name) if run.postgres else pg
             load = asyncio.run(login_load(server, users, args.concurrency, args.warmup, args.duration, hooks))
             load.probe = prober.result()
             for process in spy:
                 process.wait(60)
             load.cpu = cpu_window(
-                hooks["before"], hooks["after"], server.proc.pid, {prober.proc.pid, *(p.pid for p in spy)}
+                hooks["before"], hooks["after"], server.pids, {prober.proc.pid, *(p.pid for p in spy)}
             )
             probe_cpu = load.probe["cpu"]
         finally:
             server.stop()
-        pg = {k: v - pg_before[k] for k, v in pg_counters(run.name).items()}
+        if run.postgres:
+            pg = {k: v - pg_before[k] for k, v in pg_counters(run.name).items()}
 
-    report(args, params, verify, floor, load, idle, probe_cpu, background, per_whoami, pg)
-    print(f"(the whole run took {time.perf_counter() - started:.0f} s; database dropped, Redis keys deleted)")
+    return {
+        "label": LABELS[mode],
+        **report(args, params, verify, floor, load, idle, probe_cpu, background, per_whoami, pg),
+    }
 
 
 def report(
@@ -800,7 +914,7 @@ def report(
     background: float,
     per_whoami: float,
     pg: dict[str, int],
-) -> None:
+) -> dict:
     cpu = load.cpu
     assert cpu is not None and load.probe is not None
     ok = len(load.logins)
@@ -826,7 +940,7 @@ def report(
         f"p99 {pct(load.logins, 99):.0f} ms (submission alone p50 {pct(load.submits, 50):.0f} ms, "
         f"p99 {pct(load.submits, 99):.0f} ms)"
     )
-    print(f"  RATIO TO THE FLOOR, raw: {rate:.2f} / {floor:.2f} = {rate / floor:.1%}   (goal 85%)")
+    print(f"  RATIO TO THE FLOOR, raw: {rate:.2f} / {floor:.2f} = {rate / floor:.1%}")
     client_cores = (cpu.client + probe_cpu) / cpu.seconds
     client_floor = (CORES - client_cores) / verify
     print(
@@ -902,6 +1016,8 @@ def report(
             f"\nprofile of the server over the window (py-spy, 100 Hz, all threads; py-spy's own CPU is in "
             f"'everything else'): {args.profile}"
         )
+    outside = (loop_logins + cpu.postgres) / ok * 1000 if ok else float("nan")
+    return {"rate": rate, "client_floor": client_floor, "outside_ms": outside}
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/whoami.py [--threads 1] [--connections 32] [--duration 5s] [--warmup 1s]
                                      [--rounds 1] [--wait-idle 30] [--targets session,all-in-one,floor]
+                                     [--sampling 0.1] [--baseline PATH]
 
 Targets, each a process of its own, measured one after the other with nothing else of this bench
 running:
@@ -11,6 +12,12 @@ running:
               touches the bus) but its cache is Redis, as for `session`, so both pay one Redis GET;
   floor       bench/floor_server.py: a bare aiohttp app whose one handler does one Redis GET of a value
               of the same size as the real session body and sends the bytes.
+Asked for by name (not in the default set):
+  session-traced    `session` with tracing on (`tracing.provider: otel`, `--sampling` of new traces),
+                    exporting OTLP/HTTP to bench/otlp_sink.py, a process of its own;
+  session-baseline  `session` run from another checkout of Warden (`--baseline PATH`, e.g. a
+                    `git worktree` of the commit before a change), on a database it migrated itself:
+                    `session` against it is what the change costs with tracing off.
 Every server logs at warning (the access log is INFO). Everything started is stopped, everything
 created (database, virtual host, Redis keys) is deleted.
 
@@ -49,7 +56,8 @@ from resources import pg  # noqa: E402  (bench/ is on the path when run as a scr
 REDIS_URL = os.environ.get("WARDEN_BENCH_REDIS", "redis://127.0.0.1:6379/0")
 AMQP_BASE = os.environ.get("WARDEN_BENCH_AMQP", "amqp://guest:guest@127.0.0.1:5672")
 INTERNAL_TOKEN = "bench-internal-token"
-TARGETS = ("session", "all-in-one", "floor")
+DEFAULT_TARGETS = ("session", "all-in-one", "floor")
+TARGETS = (*DEFAULT_TARGETS, "session-traced", "session-baseline")
 
 
 # -- the resources of one run -------------------------------------------------------------------
@@ -187,10 +195,10 @@ def base_env(run: Run) -> dict[str, str]:
     }
 
 
-def migrate(run: Run) -> None:
+def migrate(run: Run, code: dict[str, str] | None = None) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "warden.cli", "migrate", "sql", "-e", "--yes"],
-        env={**os.environ, **base_env(run)},
+        env={**os.environ, **base_env(run), **(code or {})},
         cwd=run.workdir,
         capture_output=True,
         text=True,
@@ -317,25 +325,64 @@ def measure(target: str, url: str, token: str, args: argparse.Namespace, pid: in
 # -- targets ------------------------------------------------------------------------------------
 
 
-def bench_session(run: Run, args: argparse.Namespace) -> tuple[Result, bytes]:
-    env = {**base_env(run), "BUS_URL": run.amqp_url}
-    identity = Warden("identity", ["serve", "identity"], env, run.workdir)
+def bench_session(
+    run: Run,
+    args: argparse.Namespace,
+    target: str = "session",
+    config: Path | None = None,
+    code: dict[str, str] | None = None,
+) -> tuple[Result, bytes]:
+    """`config`: a config file for both services; `code`: the environment that runs another checkout."""
+    env = {**base_env(run), "BUS_URL": run.amqp_url, **(code or {})}
+    extra = ["-c", str(config)] if config is not None else []
+    identity = Warden(f"{target}-identity", ["serve", "identity", *extra], env, run.workdir)
     try:
         session = Warden(
-            "session",
-            ["serve", "session"],
+            target,
+            ["serve", "session", *extra],
             {**env, "SERVICES_IDENTITY_INTERNAL_URL": identity.url("admin")},
             run.workdir,
         )
         try:
             token, body = primed_session(identity.url("admin"), session.url("admin"), session.url("public"), run)
             return measure(
-                "session", f"{session.url('public')}/sessions/whoami", token, args, session.server.proc.pid
+                target, f"{session.url('public')}/sessions/whoami", token, args, session.server.proc.pid
             ), body
         finally:
             session.stop()
     finally:
         identity.stop()
+
+
+def bench_session_traced(run: Run, args: argparse.Namespace) -> Result:
+    """`session` with tracing on, exporting to a local sink in a process of its own."""
+    port, spans = free_port(), run.workdir / "spans.txt"
+    sink = Server(
+        "otlp-sink",
+        [str(ROOT / "bench/otlp_sink.py"), "--port", str(port), "--report", str(spans)],
+        {},
+        run.workdir,
+        [f"http://127.0.0.1:{port}/health"],
+    ).wait_ready()
+    otlp = {"server_url": f"127.0.0.1:{port}", "insecure": True, "sampling": {"sampling_ratio": args.sampling}}
+    config = run.workdir / "tracing.yml"  # JSON is YAML
+    config.write_text(json.dumps({"tracing": {"provider": "otel", "providers": {"otlp": otlp}}}))
+    try:
+        result, _ = bench_session(run, args, "session-traced", config=config)
+    finally:
+        sink.stop()
+    print(f"session-traced: the sink received {spans.read_text() if spans.exists() else 'no'} spans")
+    return result
+
+
+def bench_session_baseline(args: argparse.Namespace) -> Result:
+    """`session` from the checkout at `--baseline`, on a database and virtual host of its own (its
+    migrations may be older than this checkout's)."""
+    code = {"PYTHONPATH": str(Path(args.baseline).resolve())}
+    with fresh_run() as run:
+        migrate(run, code)
+        result, _ = bench_session(run, args, "session-baseline", code=code)
+    return result
 
 
 def bench_all_in_one(run: Run, args: argparse.Namespace | None) -> tuple[Result | None, bytes]:
@@ -427,6 +474,19 @@ def report(results: list[Result], body_size: int, args: argparse.Namespace) -> N
             f"{r.target:<12} {r.requests_per_second:>8.0f} {r.p50_ms:>7.2f} {r.p99_ms:>7.2f} "
             f"{r.cpu_us_per_request:>10.0f} {ratios}  {r.busy_before:>10.0%}"
         )
+    by_target = {r.target: r for r in results}
+    for other, what in (("session-baseline", "tracing off vs --baseline"), ("session-traced", "tracing on")):
+        if "session" in by_target and other in by_target:
+            base, changed = (by_target["session"], by_target[other])
+            if other == "session-baseline":
+                base, changed = changed, base
+            if other == "session-traced":
+                what += f" at {args.sampling:g} sampling"
+            print(
+                f"{what}: CPU per request {changed.cpu_us_per_request / base.cpu_us_per_request - 1:+.1%}, "
+                f"req/s {changed.requests_per_second / base.requests_per_second - 1:+.1%}, "
+                f"p50 {changed.p50_ms / base.p50_ms - 1:+.1%}"
+            )
     noisy = [r.target for r in results if r.busy_before > 0.10]
     if noisy:
         print(f"WARNING: the machine was busy with something else before {', '.join(noisy)}: those figures pay for it")
@@ -445,21 +505,31 @@ def main() -> None:
         default=30.0,
         help="seconds to wait, before each target, for the machine to be under 10%% busy (default 30)",
     )
-    parser.add_argument("--targets", default=",".join(TARGETS), help=f"comma-separated, of {', '.join(TARGETS)}")
+    parser.add_argument(
+        "--targets", default=",".join(DEFAULT_TARGETS), help=f"comma-separated, of {', '.join(TARGETS)}"
+    )
+    parser.add_argument("--sampling", type=float, default=0.1, help="session-traced's sampling ratio (default 0.1)")
+    parser.add_argument("--baseline", help="a checkout of Warden to run session-baseline from")
     args = parser.parse_args()
     targets = [t for t in args.targets.split(",") if t]
     unknown = set(targets) - set(TARGETS)
     if unknown:
         parser.error(f"unknown targets: {', '.join(sorted(unknown))}")
+    if "session-baseline" in targets and not args.baseline:
+        parser.error("session-baseline needs --baseline PATH")
 
     print("\n".join(conditions()))
     results: list[Result] = []
     body = b""
     with fresh_run() as run:
         migrate(run)
+        if "session-baseline" in targets:
+            results.append(bench_session_baseline(args))
         if "session" in targets:
             result, body = bench_session(run, args)
             results.append(result)
+        if "session-traced" in targets:
+            results.append(bench_session_traced(run, args))
         if "all-in-one" in targets:
             measured, body = bench_all_in_one(run, args)
             results.append(measured)  # type: ignore[arg-type]

@@ -1,10 +1,10 @@
 """Counts the database round trips a request costs, on every engine of a running Warden.
 
 A round trip is what makes the request wait for its database: each statement, and the BEGIN and the
-COMMIT or ROLLBACK of a transaction that ran one (asyncpg sends BEGIN with the first statement of a
-transaction, as a message of its own, and nothing for a transaction that ran none). A connection in
-AUTOCOMMIT sends neither. On SQLite the BEGIN rides with the first write, so the count is one
-higher than the calls really made: the same yardstick on both engines.
+COMMIT or ROLLBACK of a transaction that ran one. asyncpg sends BEGIN before the first statement of a
+transaction, as a message of its own, and nothing for a transaction that ran none; a connection in
+AUTOCOMMIT sends neither. SQLite's driver puts the BEGIN into the first write's own call, so there
+it is not counted: what is counted is each call the request waits for on SQLite's thread.
 
 Only what the request's own task does is counted (aiohttp runs each request in a task of its own):
 the outbox relays, the bus consumers and the cache repairs run in tasks of their own and are not
@@ -53,7 +53,8 @@ class RoundTrips:
             return
         if not _autocommit(conn) and id(conn) not in self._open:
             self._open.add(id(conn))
-            self.calls.append("BEGIN")
+            if conn.dialect.name != "sqlite":
+                self.calls.append("BEGIN")
         self.calls.append(" ".join(statement.split())[:140])
 
     def _end(self, name: str) -> Any:

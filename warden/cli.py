@@ -18,6 +18,7 @@ from typing import NoReturn
 
 from shared.errors import BusUnavailable, ConfigError, SchemaOutOfDate, StartupFailed
 from shared.version import warden_version
+from warden import identities_cli
 from warden.services import SERVICE_NAMES, SERVICES, by_name
 
 EXIT_USAGE = 2
@@ -68,6 +69,8 @@ def _parser() -> argparse.ArgumentParser:
     calibrate.add_argument("duration", nargs="?", default="1s", help="target time of one hash (default 1s)")
     calibrate.add_argument("-m", "--memory", default="128MB", help="memory per hash (default 128MB)")
     calibrate.add_argument("-p", "--parallelism", type=int, default=1, help="lanes (default 1)")
+
+    identities_cli.add_parser(commands, _OneLineParser)
 
     routes = commands.add_parser("routes", help="print the route table, or an nginx config made from it")
     routes.add_argument("--nginx", action="store_true", help="print an nginx config for the distributed setup")
@@ -134,6 +137,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cleanup(args)
         if args.command == "hashers":
             return _calibrate(args)
+        if args.command == "identities":
+            return identities_cli.run(args)
         return _serve(args)
     except ConfigError as exc:
         if args.debug:

@@ -1,5 +1,6 @@
 """`warden migrate` (every service's migrations on the database its DSN names; idempotent) and
-`warden cleanup` (what is past its lifetime, in batches)."""
+`warden cleanup` (what is past its lifetime, in batches). A database that cannot be used is one line
+naming its setting, as at `warden serve`."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 from shared.service import ServiceDefinition
 from shared.storage import migrations
 from warden.adapters import Databases
+from warden.startup import database_step
 
 
 async def cleanup_all(settings: Any, services: Sequence[ServiceDefinition], batch: int) -> dict[str, int]:
@@ -20,7 +22,8 @@ async def cleanup_all(settings: Any, services: Sequence[ServiceDefinition], batc
             if service.cleanup is None:
                 continue
             database = databases.for_dsn(settings.dsn_for(service.name))
-            await migrations.ensure_up_to_date(database, [service.migrations])
+            with database_step(settings, service.name):
+                await migrations.ensure_up_to_date(database, [service.migrations])
             deleted[service.name] = 0
             while (count := await service.cleanup(database, batch)) > 0:
                 deleted[service.name] += count
@@ -33,6 +36,7 @@ async def migrate_all(settings: Any, services: Sequence[ServiceDefinition]) -> N
     databases = Databases()
     try:
         for service in services:
-            await migrations.upgrade(databases.for_dsn(settings.dsn_for(service.name)), service.migrations)
+            with database_step(settings, service.name):
+                await migrations.upgrade(databases.for_dsn(settings.dsn_for(service.name)), service.migrations)
     finally:
         await databases.dispose()

@@ -33,7 +33,7 @@ from shared.tracing.config import TracingConfig
 from warden.adapters import Databases, http_clients, make_bus, make_cache, make_limiter
 from warden.event_loop import loop_name
 from warden.services import SERVICE_NAMES
-from warden.startup import describe, quiet_broker_driver, startup_step, where
+from warden.startup import database_step, describe, quiet_broker_driver, startup_step, where
 
 if TYPE_CHECKING:
     from shared.tracing.setup import Tracing
@@ -125,10 +125,8 @@ class WardenProcess:
 
     async def _prepare_databases(self) -> None:
         for definition in self.services:
-            dsn = self.settings.dsn_for(definition.name)
-            setting = "dsn" if dsn == self.settings.dsn else f"services.{definition.name}.dsn"
-            with startup_step(setting, where(dsn)):
-                database = self._databases.for_dsn(dsn)
+            with database_step(self.settings, definition.name):
+                database = self._databases.for_dsn(self.settings.dsn_for(definition.name))
                 # SQLite is the embedded default: nobody runs `warden migrate` for a laptop.
                 if self._migrate or database.dialect == "sqlite":
                     await migrations.upgrade(database, definition.migrations)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from shared.service import ServiceDefinition
 from warden.services import SERVICES
+from warden.table import table
 
 PUBLIC_PORT, ADMIN_PORT, GRPC_PORT = 4433, 4434, 4435
 # Served by every process with a gRPC port; nginx sends them to the first service that has one.
@@ -91,7 +92,9 @@ def route_table(services: Sequence[ServiceDefinition] = SERVICES) -> list[OwnedP
 
 def route_table_text(services: Sequence[ServiceDefinition] = SERVICES) -> str:
     rows = sorted(route_table(services), key=lambda r: (r.port, r.path))
-    return "".join(f"{r.port:<7}{','.join(r.methods):<20}{r.path:<55}{r.service}\n" for r in rows)
+    return table(
+        ("PORT", "METHODS", "PATH", "SERVICE"), [(r.port, ",".join(r.methods), r.path, r.service) for r in rows]
+    )
 
 
 def nginx_config(

@@ -10,6 +10,7 @@ import logging
 import re
 import socket
 from collections.abc import Iterator
+from typing import Any
 from urllib.parse import urlsplit
 
 from shared.errors import ConfigError, SchemaOutOfDate, StartupFailed
@@ -40,6 +41,13 @@ def quiet_broker_driver() -> Iterator[None]:
         yield
     finally:
         logger.setLevel(level)
+
+
+def database_step(settings: Any, service: str) -> contextlib.AbstractContextManager[None]:
+    """`startup_step` for a service's database: named `dsn`, or `services.<service>.dsn` when the
+    service has a database of its own."""
+    dsn = settings.dsn_for(service)
+    return startup_step("dsn" if dsn == settings.dsn else f"services.{service}.dsn", where(dsn))
 
 
 def where(url: str) -> str:

@@ -52,7 +52,7 @@ TEMPLATE_TYPES: dict[str, TemplateType] = {
         # an identifier without an account (Kratos has no such notice; the SDK's enum lacks the type).
         _t("login_code_invalid", "login_code", "invalid", sms=True),
         _t("registration_code_valid", "registration_code", "valid", sms=True),
-        # Warden's own (README, "Second factors"): a second factor was added to or removed from the
+        # Warden's own (docs/features.md, "Second factors"): a second factor was added to or removed from the
         # account. Kratos's `authenticator_key_added` is not in the SDK's enum (see above).
         _t("second_factor_added", "second_factor_added", "valid", sms=False),
         _t("second_factor_removed", "second_factor_removed", "valid", sms=False),

@@ -1,5 +1,5 @@
 """Brute-force throttling of password checks (NIST SP 800-63B §5.2.2; findings 2 and 8 of the
-security review). The policy, with its numbers (the README's security section repeats them):
+security review). The policy, with its numbers (docs/security.md repeats them):
 
 - Counted first per (identifier, client IP): FREE_FAILURES failures, then each further one blocks
   that pair for a doubling delay (1 s, 2 s, 4 s … up to MAX_BLOCK). The attacker's address is

@@ -49,7 +49,8 @@ class SessionManager:
             devices=(device,),
         )
         async with self._uow() as uow:
-            await self._repo.insert(uow.connection, session)
+            for statement in self._repo.inserts(session):
+                uow.write(statement)
             uow.emit(
                 events.SESSION_ISSUED,
                 events.SessionIssued(

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Row, and_, delete, insert, select, update
+from sqlalchemy import Insert, Row, and_, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.session.domain import AuthenticationMethod, Device, Session, now
@@ -18,9 +18,12 @@ class SessionRepository:
     def __init__(self, tables: SessionTables) -> None:
         self.t = tables
 
-    async def insert(self, conn: AsyncConnection, session: Session) -> None:
-        await conn.execute(insert(self.t.sessions).values(**_row(session)))
-        await self._insert_devices(conn, session)
+    def inserts(self, session: Session) -> list[Insert]:
+        """The statements that store a new session (for a unit of work to send with its event)."""
+        statements = [insert(self.t.sessions).values(**_row(session))]
+        if session.devices:
+            statements.append(insert(self.t.devices).values(_device_rows(session)))
+        return statements
 
     async def save(self, conn: AsyncConnection, session: Session) -> None:
         await conn.execute(update(self.t.sessions).where(self.t.sessions.c.id == session.id).values(**_row(session)))
@@ -94,19 +97,7 @@ class SessionRepository:
 
     async def _insert_devices(self, conn: AsyncConnection, session: Session) -> None:
         if session.devices:
-            await conn.execute(
-                insert(self.t.devices),
-                [
-                    {
-                        "id": d.id,
-                        "session_id": session.id,
-                        "ip_address": d.ip_address,
-                        "user_agent": d.user_agent,
-                        "location": d.location,
-                    }
-                    for d in session.devices
-                ],
-            )
+            await conn.execute(insert(self.t.devices), _device_rows(session))
 
     async def _select(self, conn: AsyncConnection, *conditions: Any, limit: int | None = None) -> list[Session]:
         """Sessions with their devices in one query: the sessions (limited, if a page) joined to
@@ -138,6 +129,19 @@ class SessionRepository:
 
 def _utc(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def _device_rows(session: Session) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": d.id,
+            "session_id": session.id,
+            "ip_address": d.ip_address,
+            "user_agent": d.user_agent,
+            "location": d.location,
+        }
+        for d in session.devices
+    ]
 
 
 def _row(session: Session) -> dict[str, Any]:

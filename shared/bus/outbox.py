@@ -17,8 +17,7 @@ from typing import Any
 
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 from opentelemetry.trace import SpanKind
-from sqlalchemy import Row, Table, func, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Insert, Row, Table, func, insert, select, update
 
 from shared.bus.envelope import Envelope
 from shared.bus.ports import Publisher
@@ -35,10 +34,11 @@ class Outbox:
         self.table = table
         self._written = asyncio.Event()
 
-    async def add(self, conn: AsyncConnection, events: Sequence[Envelope]) -> None:
+    def statement(self, events: Sequence[Envelope]) -> Insert:
+        """The INSERT of `events`, their values in the statement (a unit of work may send it as part
+        of a bigger one), with the trace they were raised in."""
         trace_context = carrier.current()
-        await conn.execute(
-            insert(self.table),
+        return insert(self.table).values(
             [
                 {
                     "id": e.id,
@@ -49,7 +49,7 @@ class Outbox:
                     "trace_context": trace_context,
                 }
                 for e in events
-            ],
+            ]
         )
 
     def notify(self) -> None:

@@ -36,7 +36,7 @@ class FlowMetrics:
         )
         self.duration = Histogram(
             "warden_selfservice_flow_submit_duration_seconds",
-            "Time to answer a self-service flow submission (login and registration latency)",
+            "Time to answer a self-service submission that succeeded or failed (login and registration latency)",
             ["type", "method"],
             buckets=SUBMIT_BUCKETS,
             registry=registry,
@@ -44,14 +44,15 @@ class FlowMetrics:
         for kind in FLOW_TYPES:  # present from the start, so a rate over them is 0 rather than empty
             self.started.labels(kind)
 
-    def submission(self, kind: str) -> Submission:
-        return Submission(self, kind)
+    def submission(self, kind: str, method: str = NO_METHOD) -> Submission:
+        return Submission(self, kind, method)
 
 
 @dataclass
 class Submission:
-    """One submission to a flow, recorded when it ends: `method` once a strategy took it, then
-    succeeded, failed, or neither (a step on the way: a code sent, a redirect to a provider)."""
+    """One submission to a flow, recorded when it ends well or badly, with its duration so far; a step
+    on the way (a code sent, a redirect to a provider) records nothing. `method` is set once a
+    strategy took the submission."""
 
     metrics: FlowMetrics
     kind: str
@@ -60,9 +61,11 @@ class Submission:
 
     def succeeded(self) -> None:
         self.metrics.succeeded.labels(self.kind, self.method).inc()
+        self._took()
 
     def failed(self) -> None:
         self.metrics.failed.labels(self.kind, self.method).inc()
+        self._took()
 
-    def done(self) -> None:
+    def _took(self) -> None:
         self.metrics.duration.labels(self.kind, self.method).observe(time.perf_counter() - self.started)

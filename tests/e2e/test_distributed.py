@@ -12,6 +12,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -121,21 +122,30 @@ def nginx_config_for(
 def cluster(
     stopwatch: None, tmp_path: Path, pg_dsn: str, amqp_vhost: str, redis_url: str, redis_prefix: str
 ) -> Iterator[Cluster]:
-    nginx_binary = require_nginx()
-    public_port, admin_port, grpc_port = free_port(), free_port(), free_port()
+    public_port = free_port()
     config = write_config(tmp_path, f"http://127.0.0.1:{public_port}/")
     env = distributed_env(pg_dsn, amqp_vhost, redis_url, redis_prefix, INTERNAL_TOKEN)
+    with running_cluster(config, env, tmp_path, public_port) as running:
+        yield running
+
+
+@contextmanager
+def running_cluster(config: Path, env: dict[str, str], cwd: Path, public_port: int) -> Iterator[Cluster]:
+    """`warden migrate`, the services of REPLICAS as processes with `config` and `env`, and the
+    generated nginx in front, its public listener on `public_port`; all stopped cleanly after."""
+    nginx_binary = require_nginx()
+    admin_port, grpc_port = free_port(), free_port()
     started = time.monotonic()
-    migrated = run_cli(["migrate", "sql", "-e", "--yes", "-c", str(config)], env=env, cwd=tmp_path)
+    migrated = run_cli(["migrate", "sql", "-e", "--yes", "-c", str(config)], env=env, cwd=cwd)
     assert migrated.returncode == 0, migrated.stderr
-    processes = start_services(config, env, tmp_path)
+    processes = start_services(config, env, cwd)
     nginx: Nginx | None = None
     stopped = False
     try:
         for process in processes.values():
             process.wait_ready(timeout=60.0)  # five interpreters starting at once on a small machine
-        conf = nginx_config_for(processes, public_port, admin_port, grpc_port, tmp_path)
-        nginx = Nginx(nginx_binary, tmp_path / "nginx", conf)
+        conf = nginx_config_for(processes, public_port, admin_port, grpc_port, cwd)
+        nginx = Nginx(nginx_binary, cwd / "nginx", conf)
         nginx.wait_listening(public_port, admin_port, grpc_port)
         print(f"\n[test_distributed] migrated, 5 services and nginx ready in {time.monotonic() - started:.1f} s")
         yield Cluster(

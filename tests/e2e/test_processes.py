@@ -289,3 +289,11 @@ def test_a_refusing_cache_is_one_line_naming_cache_url_and_warden_serves_on(tmp_
     lines = [line for line in warden.proc.stderr.read().splitlines() if "cache.url" in line]  # type: ignore[union-attr]
     assert len(lines) == 1, lines
     assert f"127.0.0.1:{closed}" in lines[0] and "serving without the cache" in lines[0], lines[0]
+
+
+def test_migrate_and_cleanup_name_an_unusable_database_in_one_line(tmp_path: Path) -> None:
+    closed = free_port()
+    env = {"DSN": f"postgres://postgres@127.0.0.1:{closed}/x?sslmode=disable", "LOG_LEVEL": "error"}
+    for args in (["migrate", "sql", "-e", "--yes"], ["cleanup", "sql", "-e"]):
+        line = _one_line_failure(args, env, tmp_path)
+        assert line.startswith("warden: dsn: ") and f"127.0.0.1:{closed}" in line, line

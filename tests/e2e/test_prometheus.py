@@ -1,101 +1,43 @@
 """A real Prometheus (Debian's `prometheus` package, started by the test on a free port with storage of
-its own and a one-second scrape interval) scrapes a running Warden with Warden's alert rules loaded,
-and its HTTP API answers a query for every metric family Warden exports, after a user's journey
-made them move: a sign-up (with its verification mail), whoami, a failed and a throttled login.
-Under CI=true a missing prometheus binary fails the test."""
+its own and a one-second scrape interval, Warden's alert rules loaded) scrapes a running Warden:
+- all in one process: its HTTP API answers a query for every metric family Warden exports, after a
+  user's journey made them move (a sign-up with its verification mail, whoami, failed logins up to
+  the throttle);
+- the distributed setup of tests/e2e/test_distributed.py (five processes, RabbitMQ, PostgreSQL,
+  Redis), one job per service as the compose profile and the ServiceMonitor name them: each job's
+  families move for what that service did, and no alert fires on a healthy run.
+Under CI=true a missing prometheus binary fails the tests."""
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import signal
-import subprocess
-import time
-import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
+import aiohttp
 import pytest
 import urllib3
 import yaml
 
 from services.identity.throttle import FREE_FAILURES
 from shared.metrics import Metrics
-from tests.conftest import free_port
-from tests.e2e.warden_process import stop_process
+from tests.e2e.prometheus import ALERTS, Prometheus, require_prometheus, until
+from tests.e2e.test_distributed import (  # noqa: F401  (the cluster fixture and what it needs)
+    EMAIL,
+    Cluster,
+    cluster,
+    json_call,
+    stopwatch,
+    submit_api_flow,
+    whoami,
+)
+from tests.e2e.test_distributed import (
+    PASSWORD as CLUSTER_PASSWORD,
+)
 from tests.factories import ThreadedWarden, running_warden
 from tests.selfservice_helpers import PASSWORD, selfservice_settings
 
-ROOT = Path(__file__).resolve().parents[2]
-ALERTS = ROOT / "deploy" / "observability" / "prometheus" / "alerts.yml"
-DEBIAN_PROMETHEUS = Path("/usr/bin/prometheus")
 SERIES_OF = {"counter": "_total", "histogram": "_count", "gauge": ""}
-DEADLINE_SECONDS = 60.0
-
-
-def require_prometheus() -> Path:
-    found = shutil.which("prometheus")
-    if found:
-        return Path(found)
-    if os.access(DEBIAN_PROMETHEUS, os.X_OK):
-        return DEBIAN_PROMETHEUS
-    message = "prometheus is not installed (Debian: apt-get install prometheus; .ci/run installs it)"
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{message} (CI=true: a missing server is a failure)")
-    pytest.skip(message)
-
-
-def until(check: Any, what: str, deadline: float = DEADLINE_SECONDS) -> Any:
-    ends = time.monotonic() + deadline
-    while not (result := check()):
-        if time.monotonic() > ends:
-            raise AssertionError(f"{what}: not within {deadline:.0f}s")
-        time.sleep(0.25)
-    return result
-
-
-class Prometheus:
-    def __init__(self, binary: Path, directory: Path, target: str) -> None:
-        directory.mkdir(parents=True, exist_ok=True)
-        config = {
-            "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-            "rule_files": [str(ALERTS)],
-            "scrape_configs": [{"job_name": "warden", "static_configs": [{"targets": [target]}]}],
-        }
-        (directory / "prometheus.yml").write_text(yaml.safe_dump(config))
-        self.url = f"http://127.0.0.1:{free_port()}"
-        self.log = directory / "prometheus.log"
-        command = [
-            str(binary),
-            f"--config.file={directory / 'prometheus.yml'}",
-            f"--storage.tsdb.path={directory / 'data'}",
-            f"--web.listen-address={self.url.removeprefix('http://')}",
-            "--log.level=warn",
-        ]
-        with self.log.open("wb") as log:
-            self.proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-
-    def ready(self) -> bool:
-        if self.proc.poll() is not None:
-            raise AssertionError(f"prometheus exited with {self.proc.returncode}: {self.log.read_text()[-2000:]}")
-        try:
-            return urllib3.request("GET", f"{self.url}/-/ready", retries=False, timeout=2).status == 200
-        except urllib3.exceptions.HTTPError:
-            return False
-
-    def api(self, path: str, **params: str) -> Any:
-        response = urllib3.request("GET", f"{self.url}/api/v1/{path}?{urllib.parse.urlencode(params)}", timeout=5)
-        body = json.loads(response.data)
-        assert body["status"] == "success", body
-        return body["data"]
-
-    def query(self, expr: str) -> list[dict[str, Any]]:
-        return list(self.api("query", query=expr)["result"])
-
-    def stop(self) -> None:
-        stop_process(self.proc, signal.SIGTERM, 10)
 
 
 @pytest.fixture
@@ -109,7 +51,7 @@ def warden(tmp_path: Path) -> Iterator[ThreadedWarden]:
 @pytest.fixture
 def prometheus(tmp_path: Path, warden: ThreadedWarden) -> Iterator[Prometheus]:
     binary = require_prometheus()
-    server = Prometheus(binary, tmp_path / "prometheus", warden.admin_url.removeprefix("http://"))
+    server = Prometheus(binary, tmp_path / "prometheus", {"warden": [warden.admin_url.removeprefix("http://")]})
     try:
         until(server.ready, "prometheus ready")
         yield server
@@ -183,3 +125,58 @@ def test_a_real_prometheus_scrapes_warden_and_answers_for_every_family(
     until(lambda: all(r["health"] == "ok" for g in prometheus.api("rules")["groups"] for r in g["rules"]), "rules ran")
     firing = {a["labels"]["alertname"] for a in prometheus.api("alerts")["alerts"]}
     assert not firing & {"WardenCacheUnreachable", "WardenHigh5xxRate", "WardenDeadLetters"}, firing
+
+
+def value(prometheus: Prometheus, expr: str) -> float:
+    found = prometheus.query(expr)
+    return float(found[0]["value"][1]) if found else 0.0
+
+
+async def test_a_real_prometheus_scrapes_each_service_of_the_distributed_setup_as_its_own_job(
+    cluster: Cluster,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    binary = require_prometheus()
+    jobs: dict[str, list[str]] = {}
+    for name, process in cluster.processes.items():
+        jobs.setdefault(name.split("-")[0], []).append(process.url("admin").removeprefix("http://"))
+    prometheus = Prometheus(binary, tmp_path / "prometheus", jobs)
+    try:
+        until(prometheus.ready, "prometheus ready")
+        async with aiohttp.ClientSession() as http:
+            body = {"method": "password", "traits": {"email": EMAIL}, "password": CLUSTER_PASSWORD}
+            token = (await submit_api_flow(http, cluster.public, "registration", body))["session_token"]
+            for _ in range(3):
+                assert (await whoami(http, cluster.public, token))[0] == 200
+            identity_id = (await whoami(http, cluster.public, token))[1]["identity"]["id"]
+            assert (await json_call(http, "DELETE", f"{cluster.admin}/admin/identities/{identity_id}"))[0] == 204
+
+        def seen(expr: str, at_least: float = 1.0) -> bool:
+            return value(prometheus, expr) >= at_least
+
+        def all_up() -> bool:
+            targets = prometheus.api("targets")["activeTargets"]
+            return len(targets) == len(cluster.processes) and all(t["health"] == "up" for t in targets)
+
+        until(all_up, "every target up")
+        targets = prometheus.api("targets")["activeTargets"]
+        assert sorted({t["labels"]["job"] for t in targets}) == ["courier", "identity", "selfservice", "session"]
+        assert len(targets) == len(cluster.processes), "both session replicas under job session"
+        checks = {
+            'sum(warden_selfservice_flows_succeeded_total{job="selfservice", type="registration", method="password"})': 1,
+            'sum(warden_bus_published_total{job="identity", type="identity.deleted"})': 1,
+            'sum(warden_bus_consumed_total{job="session", queue="session.identity-changes", outcome="ok"})': 1,
+            'sum(warden_session_cache_lookups_total{job="session", result="hit"})': 1,
+            'count(warden_dependency_up{dependency="bus"} == 1)': len(cluster.processes),
+            'count(warden_dependency_up{dependency="cache"} == 1)': len(cluster.processes),
+        }
+        for expr, at_least in checks.items():
+            until(lambda expr=expr, at_least=at_least: seen(expr, at_least), expr)
+        for service in jobs:
+            outbox = f'warden_outbox_pending_events{{job="{service}", service="{service}"}}'
+            until(lambda outbox=outbox: prometheus.query(outbox), f"the {service} outbox, from its own job")
+        until(lambda: all(r["health"] == "ok" for g in prometheus.api("rules")["groups"] for r in g["rules"]), "rules")
+        firing = {a["labels"]["alertname"] for a in prometheus.api("alerts")["alerts"]}
+        assert not firing, f"alerts on a healthy run: {firing}"
+    finally:
+        prometheus.stop()

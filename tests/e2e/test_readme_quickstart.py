@@ -1,4 +1,5 @@
-"""The README's quick start, run as written, so the README cannot drift from what Warden answers.
+"""The README's quick start (and its partial config example), run as written, so the README cannot
+drift from what Warden answers.
 
 The `sh` blocks of its "Quick start" section run in order in one bash (their shell variables carry
 from block to block) with real `curl` and `jq`, against a Warden started with the arguments of the
@@ -14,6 +15,8 @@ import re
 import shlex
 import shutil
 import subprocess
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -86,3 +89,32 @@ def test_the_readme_quickstart_runs_as_written(outputs: list[str]) -> None:
     assert len(listed) == 1
     assert listed[0]["active"] is True and listed[0]["methods"] == ["password"]
     assert signed_out.splitlines() == ["204", "401"], "signed out, then whoami refuses the token"
+
+
+def test_the_readme_partial_config_runs_with_dev(tmp_path: Path) -> None:
+    """The configuration section's example file, as written: with `--dev` it needs nothing else (the
+    development database, the built-in UI) and turns on what it names."""
+    section = (ROOT / "README.md").read_text().split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    example = re.search(r"```yaml\n(# my\.yml: `warden serve --dev -c my\.yml`.*?)```", section, flags=re.DOTALL)
+    assert example, "the README's partial config example"
+    (tmp_path / "my.yml").write_text(example.group(1))
+    warden = WardenProcess(["serve", "--dev", "-c", "my.yml"], env={}, cwd=tmp_path)
+    try:
+        warden.wait_ready(timeout=60.0)
+        public = warden.url("public")
+        with urllib.request.urlopen(public + "/self-service/recovery/api", timeout=10) as answer:
+            assert json.load(answer)["state"] == "choose_method", "recovery is on, as the file says"
+        no_redirects = urllib.request.build_opener(NoRedirect())
+        try:
+            no_redirects.open(public + "/self-service/registration/browser", timeout=10)
+            raise AssertionError("a browser registration redirects to its UI")
+        except urllib.error.HTTPError as redirect:
+            assert redirect.headers["Location"].startswith(public + "/ui/registration?flow=")
+    finally:
+        warden.stop()
+    assert (tmp_path / "warden.sqlite").exists(), "the development database, as the README says"
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None

@@ -165,3 +165,29 @@ def test_every_request_is_counted_by_route_and_status(warden: ThreadedWarden) ->
         value(after, "warden_http_requests_total", **labels)
         == value(before, "warden_http_requests_total", **labels) + 1
     )
+
+
+def test_settings_and_verification_count_their_outcomes_too(warden: ThreadedWarden) -> None:
+    token = _register(warden, "metrics-settings@example.com")["session_token"]
+    before = scrape(warden.admin_url)
+    headers = {"X-Session-Token": token}
+    flow = json.loads(urllib3.request("GET", f"{warden.public_url}/self-service/settings/api", headers=headers).data)
+    changed = urllib3.request(
+        "POST",
+        f"{warden.public_url}/self-service/settings?flow={flow['id']}",
+        json={"method": "password", "password": "Another-Quartz-Lantern-9921"},
+        headers=headers,
+    )
+    assert changed.status == 200, changed.data
+    verification = _api_flow(warden, "verification")
+    wrong = urllib3.request(
+        "POST",
+        f"{warden.public_url}/self-service/verification?flow={verification}",
+        json={"method": "code", "code": "000000"},
+    )
+    assert wrong.status == 400, wrong.data
+    after = scrape(warden.admin_url)
+
+    for kind, outcome, method in (("settings", SUCCEEDED, "password"), ("verification", FAILED, "code")):
+        assert value(after, outcome, type=kind, method=method) == value(before, outcome, type=kind, method=method) + 1
+        assert value(after, STARTED, type=kind) == value(before, STARTED, type=kind) + 1

@@ -15,6 +15,7 @@ import pytest
 
 from tests.factories import ThreadedWarden, running_warden, settings_for
 from tests.integration.test_review_throttling import PASSWORD, Client
+from tests.metrics_helpers import scrape, total, value
 
 FLOOD = 80
 
@@ -59,3 +60,7 @@ async def test_finding_6_a_real_users_login_is_served_while_another_client_flood
     shed = sum(1 for who, s, _ in finished if who == "flood" and s == 503)
     assert shed > 0 and flood_checked + shed == FLOOD
     assert any(s == 400 for s in checked_after_user), "the user's check waited for the whole flood's queue"
+    metrics = scrape(warden.admin_url)  # what an operator sees of the flood
+    assert value(metrics, "warden_hashing_queue_rejected_total") == shed
+    assert total(metrics, "warden_hashing_queue_wait_seconds_count") >= flood_checked + 1
+    assert value(metrics, "warden_hashing_queue_wait_seconds_bucket", le="+Inf") >= flood_checked + 1

@@ -14,7 +14,10 @@ from tests.factories import ThreadedWarden, running_warden
 from tests.round_trips import RoundTrips
 from tests.selfservice_helpers import PASSWORD, Browser, create_identity, database, node, selfservice_settings
 
-LOGIN_SUBMIT = 15  # the goal is 8 (issue 17)
+# PostgreSQL gets a unit of work's writes and its events as one statement (data-modifying CTEs);
+# SQLite has none, so there they are one call each, and a COMMIT: four more calls, none of them
+# over a network.
+LOGIN_SUBMIT = {"postgres": 8, "sqlite": 12}
 WHOAMI_MISS = 2
 
 
@@ -23,6 +26,11 @@ def warden(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     directory = tmp_path_factory.mktemp(f"round-trips-{request.param}")
     with database(request.param, directory) as dsn, running_warden(selfservice_settings(directory, dsn)) as running:
         yield running
+
+
+@pytest.fixture
+def engine(warden: ThreadedWarden, request: pytest.FixtureRequest) -> str:
+    return str(request.node.callspec.params["warden"])
 
 
 @pytest.fixture
@@ -60,12 +68,14 @@ def _browser_login(warden: ThreadedWarden, email: str, trips: RoundTrips) -> Non
 
 
 @pytest.mark.parametrize("login", [_api_login, _browser_login], ids=["api", "browser"])
-def test_a_password_login_submit_makes_few_round_trips(warden: ThreadedWarden, trips: RoundTrips, login) -> None:  # type: ignore[no-untyped-def]
+def test_a_password_login_submit_makes_few_round_trips(
+    warden: ThreadedWarden, engine: str, trips: RoundTrips, login
+) -> None:  # type: ignore[no-untyped-def]
     email = f"trips-{login.__name__.strip('_')}@example.com"
     create_identity(warden.admin_url, email)
     login(warden, email, trips)  # the first login of an identity may cost more (its throttle rows)
     login(warden, email, trips)
-    assert len(trips) <= LOGIN_SUBMIT, f"{len(trips)} round trips:\n{trips.report()}"
+    assert len(trips) <= LOGIN_SUBMIT[engine], f"{len(trips)} round trips:\n{trips.report()}"
 
 
 def test_a_whoami_that_misses_the_cache_makes_at_most_2_round_trips(warden: ThreadedWarden, trips: RoundTrips) -> None:

@@ -79,8 +79,9 @@ def address_flow_routes(kind: str, succeed: Succeed, *, refuse_sessions: bool) -
             await c.engine.limit("code_send")
             await c.proof.send(flow, kind, strategy, address)
         except TooManyRequests as refused:
+            c.engine.metrics.submission(kind, strategy.method).failed()
             return await c.engine.respond_throttled(request, flow, refused)
-        return show(c, request, flow)
+        return show(c, request, flow)  # a code sent: a step on the way, neither success nor failure
 
     return [
         Route("public", "GET", f"/self-service/{kind}/browser", init(BROWSER)),
@@ -132,12 +133,16 @@ def _strategy(c: AddressFlowParts, kind: str) -> Any:
 async def _redeem(
     c: SelfserviceContainer, request: web.Request, flow: Flow, kind: str, method: str, secret: str, succeed: Succeed
 ) -> web.StreamResponse:
+    submission = c.engine.metrics.submission(kind, method)
     redeemed = await c.proof.redeem(flow, kind, method, secret) if secret else None
     if redeemed is None or redeemed.identity_id is None:  # no code, or the stand-in for an unknown address
+        submission.failed()
         flow.ui.clear_messages()
         flow.ui.messages.append(INVALID[(kind, method)]())
         return await c.engine.respond_invalid(request, flow)
-    return await succeed(c, request, flow, redeemed)
+    response = await succeed(c, request, flow, redeemed)
+    submission.succeeded()
+    return response
 
 
 async def _prefill_code(c: SelfserviceContainer, flow: Flow, code: str) -> web.StreamResponse:

@@ -7,7 +7,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import Update, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.selfservice.flows.flow import Flow, now
@@ -31,8 +31,12 @@ class FlowRepository:
         )
 
     async def save(self, conn: AsyncConnection, flow: Flow) -> None:
+        await conn.execute(self.update(flow))
+
+    def update(self, flow: Flow) -> Update:
+        """The statement that stores a flow's new state (for a unit of work to send with its event)."""
         flow.updated_at = now()
-        await conn.execute(
+        return (
             update(self.t.flows)
             .where(self.t.flows.c.id == flow.id)
             .values(body=json.dumps(flow.to_record()), expires_at=flow.expires_at, updated_at=flow.updated_at)

@@ -72,8 +72,6 @@ async def submit(
         if steps.failed is not None:
             await steps.failed(c, flow, body)
         return await c.engine.respond_invalid(request, flow)
-    finally:
-        submission.done()
 
 
 def _pick(

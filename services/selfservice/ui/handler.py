@@ -142,8 +142,10 @@ async def _flow_links(c: SelfserviceContainer, request: web.Request, kind: str, 
             links.append(("Create an account", ui_url["registration"]))
         if c.config.flows["recovery"].enabled:
             links.append(("Forgot password?", ui_url["recovery"]))
-    if kind in ("registration", "recovery", "verification"):
+    if kind in ("registration", "recovery"):
         links.append(("Sign in", ui_url["login"]))
+    if kind == "verification" and await c.engine.current_session(request) is None:
+        links.append(("Sign in", ui_url["login"]))  # e.g. a mailed link opened in another browser
     if kind in ("settings", "verification"):
         links.append(("Back", flow.get("return_to") or c.config.default_return_url))
     if kind == "settings" or (kind == "login" and (flow.get("refresh") or flow.get("requested_aal") == "aal2")):

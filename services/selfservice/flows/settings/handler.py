@@ -136,6 +136,7 @@ async def _apply(
     flow.ui.clear_messages()
     strategy = _strategy_for(c.methods.settings, body)
     if strategy is None:
+        c.engine.metrics.submission(KIND).failed()
         flow.ui.messages.append(text.no_settings_strategy())
         return await c.engine.respond_invalid(request, flow)
     if strategy.needs_privileged_session(body, identity) and not _privileged(c, session):
@@ -151,18 +152,22 @@ async def _apply(
                 await uow.commit()
         raise RefreshRequired(_refresh_url(c, flow))
     ctx = SettingsContext(request, session, identity, c.verifier)
+    submission = c.engine.metrics.submission(KIND, strategy.method)
     try:
         await _interrupting_hooks(c, request, flow, body, identity, strategy.method, session)
         updated = await strategy.update_settings(flow, body, ctx)
     except RedirectBrowser as redirect:  # linking a social sign-in provider
         return await c.engine.redirect_browser(flow, redirect.url)
     except FlowInvalid:
+        submission.failed()
         return await c.engine.respond_invalid(request, flow)
     except ShowForm:
         return await _show_form(c, request, flow)
     hooked = HookContext(request, flow, updated, strategy.method, session=session)
     await c.hooks.run(KIND, "after", "post", hooked)
-    return await settings_succeeded(c, request, flow, strategy.method, updated, ctx, hooked.deliveries)
+    response = await settings_succeeded(c, request, flow, strategy.method, updated, ctx, hooked.deliveries)
+    submission.succeeded()
+    return response
 
 
 async def _interrupting_hooks(
@@ -176,7 +181,7 @@ async def _interrupting_hooks(
 ) -> None:
     """Interrupting web hooks see the identity as the submission would make it and may refuse it. A
     `response.parse` answer's traits replace the submitted ones; metadata changes are not applied
-    here (the identity service has no metadata update for self-service yet; see the README)."""
+    here (the identity service has no metadata update for self-service yet; see docs/webhooks.md)."""
     proposed = dict(identity)
     if isinstance(body.get("traits"), dict):
         proposed["traits"] = body["traits"]

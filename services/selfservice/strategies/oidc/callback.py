@@ -66,16 +66,21 @@ async def callback(c: SelfserviceContainer, request: web.Request) -> web.StreamR
     if flow.expired():
         raise FlowExpired(flow.expires_at, "")
     flow.ui.clear_messages()
+    submission = c.engine.metrics.submission(kind, METHOD)
     try:
         if query.get("error"):
             description = query.get("error_description") or ""
             raise OidcError(f"the provider answered {query['error']!r} {description}".strip())
         claims, tokens = await strategy.claims_from_callback(pending, query)
-        return await finish(c, request, strategy, flow, pending, claims, tokens)
+        response = await finish(c, request, strategy, flow, pending, claims, tokens)
+        submission.succeeded()
+        return response
     except OidcError as exc:
+        submission.failed()
         log.warning("social sign-in with %s failed: %s", provider_id, exc)
         return await _failed(c, request, flow, exc)
     except FlowInvalid:
+        submission.failed()
         return await c.engine.respond_invalid(request, flow)
 
 

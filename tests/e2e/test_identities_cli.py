@@ -1,0 +1,127 @@
+"""`warden identities import|list|get|delete` and `warden routes`, run as an operator runs them: the
+real CLI in a subprocess against a running Warden's admin port."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import free_port
+from tests.e2e.warden_process import WardenProcess, run_cli
+
+PASSWORD = "correct-horse-battery-staple"
+
+
+@pytest.fixture(scope="module")
+def admin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A Warden started as `make run` starts it; its admin URL."""
+    warden = WardenProcess(["serve", "--dev"], env={}, cwd=tmp_path_factory.mktemp("identities-cli"))
+    try:
+        warden.wait_ready(timeout=60.0)
+        yield warden.url("admin")
+    finally:
+        warden.stop()
+
+
+def identity(email: str, **extra: object) -> dict[str, object]:
+    return {"schema_id": "default", "traits": {"email": email}, **extra}
+
+
+def test_import_creates_each_identity_reports_refusals_and_shows_progress(admin: str, tmp_path: Path) -> None:
+    people = tmp_path / "people.json"
+    people.write_text(
+        json.dumps(
+            [
+                identity("ada@import.example", credentials={"password": {"config": {"password": PASSWORD}}}),
+                identity("not-an-email"),
+                identity("grace@import.example"),
+            ]
+        )
+    )
+    single = tmp_path / "one.json"
+    single.write_text(json.dumps(identity("alan@import.example")))
+    # TTY_COMPATIBLE: rich draws the bar as on a terminal, though stderr is a pipe here.
+    result = run_cli(["identities", "import", str(people), str(single), "-e", admin], {"TTY_COMPATIBLE": "1"}, tmp_path)
+    assert result.returncode == 1, "one identity was refused"
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == [
+        "ID",
+        "VERIFIED",
+        "ADDRESS",
+        "1",
+        "RECOVERY",
+        "ADDRESS",
+        "1",
+        "SCHEMA",
+        "ID",
+        "SCHEMA",
+        "URL",
+    ]
+    assert [line.split()[1] for line in lines[1:]] == [
+        "ada@import.example",
+        "grace@import.example",
+        "alan@import.example",
+    ]
+    assert f"warden: identities import: {people}#1: 400 " in result.stderr and "not-an-email" in result.stderr
+    assert "Importing identities" in result.stderr and "0/4" in result.stderr and "4/4" in result.stderr, "a bar"
+
+    again = run_cli(["identities", "import", str(single), "-e", admin, "-q"], {}, tmp_path)
+    assert again.returncode == 1 and again.stdout == ""
+    assert f"{single}#0: 409 " in again.stderr, "an identity that exists is refused, by file and index"
+
+
+def test_list_get_and_delete(admin: str, tmp_path: Path) -> None:
+    people = tmp_path / "people.json"
+    people.write_text(json.dumps([identity(f"user{i}@list.example") for i in range(3)]))
+    created = run_cli(["identities", "import", str(people), "-e", admin, "--quiet"], {}, tmp_path)
+    assert created.returncode == 0, created.stderr
+    ids = created.stdout.split()
+    assert len(ids) == 3
+
+    everyone = run_cli(["identities", "list", "-q"], {"KRATOS_ADMIN_URL": admin}, tmp_path)
+    assert everyone.returncode == 0 and set(ids) <= set(everyone.stdout.split())
+    first = run_cli(["identities", "list", "-e", admin, "--page-size", "1", "-f", "json"], {}, tmp_path)
+    assert len(json.loads(first.stdout)) == 1
+    token = first.stderr.split("--page-token ", 1)[1].strip()
+    second = run_cli(["identities", "list", "-e", admin, "--page-size", "1", "--page-token", token, "-q"], {}, tmp_path)
+    assert second.stdout.split() != [json.loads(first.stdout)[0]["id"]], "the next page is another identity"
+
+    shown = run_cli(["identities", "get", ids[0], "-e", admin, "-f", "json-pretty"], {}, tmp_path)
+    assert shown.returncode == 0 and json.loads(shown.stdout)["traits"]["email"] == "user0@list.example"
+
+    deleted = run_cli(["identities", "delete", ids[0], ids[1], "-e", admin], {}, tmp_path)
+    assert deleted.returncode == 0 and deleted.stdout.split() == ids[:2]
+    gone = run_cli(["identities", "get", ids[0], ids[2], "-e", admin, "-q"], {}, tmp_path)
+    assert gone.returncode == 1
+    assert gone.stdout.split() == [ids[2]], "the identity still there is shown"
+    assert gone.stderr == f"warden: identities get: {ids[0]}: 404 Unable to locate the resource\n"
+
+
+def test_an_unreachable_endpoint_and_an_unknown_option_are_one_line(tmp_path: Path) -> None:
+    closed = f"http://127.0.0.1:{free_port()}"
+    result = run_cli(["identities", "list", "-e", closed], {}, tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"warden: identities list: cannot reach the admin API at {closed} (")
+    assert result.stderr.count("\n") == 1
+    unknown = run_cli(["identities", "list", "--no-such-option"], {}, tmp_path)
+    assert unknown.returncode == 2 and unknown.stderr == "warden: error: unrecognized arguments: --no-such-option\n"
+    (tmp_path / "broken.json").write_text("{not json")
+    broken = run_cli(["identities", "import", "broken.json", "-e", closed], {}, tmp_path)
+    assert broken.returncode == 1
+    assert broken.stderr.startswith("warden: identities import: broken.json: not JSON (") and "line 1" in broken.stderr
+
+
+def test_routes_prints_aligned_columns(tmp_path: Path) -> None:
+    result = run_cli(["routes"], {}, tmp_path)
+    assert result.returncode == 0
+    lines = result.stdout.splitlines()
+    header = lines[0]
+    assert header.split() == ["PORT", "METHODS", "PATH", "SERVICE"]
+    starts = [header.index(name) for name in ("METHODS", "PATH", "SERVICE")]
+    for line in lines[1:]:
+        for start in starts:
+            assert line[start - 2 : start] == "  " and line[start] != " ", line
+    assert any(line.split()[1] == "DELETE,GET,PATCH,PUT" for line in lines), "the widest methods cell fits"
