@@ -246,6 +246,14 @@ def courier_panels() -> list[dict[str, Any]]:
             by_channel("warden_courier_send_failures_total", "failed attempt"),
             by_channel("warden_courier_messages_abandoned_total", "abandoned"),
         ),
+        panel(
+            "Web hook deliveries",
+            "ops",
+            (
+                f"sum by (kind, outcome) (rate(warden_courier_webhook_deliveries_total{{{J}}}[5m]))",
+                "{{kind}} {{outcome}}",
+            ),
+        ),
     ]
 
 

@@ -78,7 +78,14 @@ async def build(infra: Infrastructure) -> ServiceRuntime[CourierContainer]:
     delivery = DeliveryConfig.from_settings(infra.settings)
     sinks = event_subscriptions(infra.settings)
     sender = DeliverySender(infra.settings, sinks, egress, timeout=delivery.send_timeout)
-    webhooks = Dispatcher(infra.database, deliveries, sender.send, delivery, noun="web hook delivery")
+    webhooks = Dispatcher(
+        infra.database,
+        deliveries,
+        sender.send,
+        delivery,
+        noun="web hook delivery",
+        outcomes=infra.metrics.courier.webhooks,
+    )
     subscriptions.append(webhook_requests(deliveries, core.uow, core.processed_events, max_deliveries, webhooks.wake))
     sink = event_sink(sinks, deliveries, core.uow, core.processed_events, max_deliveries, webhooks.wake)
     if sink is not None:

@@ -1,5 +1,6 @@
 """The courier's messages (emails, SMS): queued from a request, sent, abandoned after the last retry,
-and each failed attempt, by channel."""
+and each failed attempt, by channel; and its web hook deliveries (Kratos's web_hook hooks sent
+later, and the event sink), by kind and outcome."""
 
 from __future__ import annotations
 
@@ -8,11 +9,18 @@ from typing import Protocol
 from prometheus_client import CollectorRegistry, Counter
 
 CHANNELS = ("email", "sms")
+DELIVERY_KINDS = ("web_hook", "event")
+OUTCOMES = ("sent", "failed", "abandoned")
 
 
 class OnChannel(Protocol):
     @property
     def channel(self) -> str: ...
+
+
+class OfKind(Protocol):
+    @property
+    def kind(self) -> str: ...
 
 
 class CourierMetrics:
@@ -38,6 +46,13 @@ class CourierMetrics:
             ["channel"],
             registry=registry,
         )
+        deliveries = Counter(
+            "warden_courier_webhook_deliveries_total",
+            "Web hook deliveries by kind (web_hook, event) and outcome (sent, failed attempt, abandoned)",
+            ["kind", "outcome"],
+            registry=registry,
+        )
+        self.webhooks = DeliveryOutcomes(deliveries)
         for channel in CHANNELS:
             for family in (self.queued, self.sent_messages, self.failed_attempts, self.abandoned_messages):
                 family.labels(channel)
@@ -51,3 +66,22 @@ class CourierMetrics:
 
     def abandoned(self, message: OnChannel) -> None:
         self.abandoned_messages.labels(message.channel).inc()
+
+
+class DeliveryOutcomes:
+    """The web hook dispatcher's `Outcomes`."""
+
+    def __init__(self, deliveries: Counter) -> None:
+        self._deliveries = deliveries
+        for kind in DELIVERY_KINDS:
+            for outcome in OUTCOMES:
+                deliveries.labels(kind, outcome)
+
+    def sent(self, delivery: OfKind) -> None:
+        self._deliveries.labels(delivery.kind, "sent").inc()
+
+    def failed(self, delivery: OfKind) -> None:
+        self._deliveries.labels(delivery.kind, "failed").inc()
+
+    def abandoned(self, delivery: OfKind) -> None:
+        self._deliveries.labels(delivery.kind, "abandoned").inc()

@@ -15,9 +15,11 @@ from typing import Any
 import pytest
 import urllib3
 
+from shared.metrics.courier import OUTCOMES
 from tests.conftest import unique
 from tests.factories import ThreadedWarden, running_warden
 from tests.integration.test_courier_faults import LoopThread, proxied_amqp  # noqa: F401  (the fixture)
+from tests.metrics_helpers import scrape, value
 from tests.selfservice_helpers import PASSWORD, SESSION_HOOK, selfservice_settings
 from tests.tcp_proxy import TcpProxy
 from tests.webhook_receiver import Received, WebhookReceiver
@@ -133,6 +135,11 @@ def test_abandoned_deliveries_are_listed_and_retried_from_the_admin_api(
         retried = urllib3.request("POST", f"{warden.admin_url}/admin/courier/webhooks/{abandoned['id']}/retry")
         assert retried.status == 200 and retried.json()["status"] == "queued"
         wait_until(lambda: deliveries(warden, "sent") != [])
+        metrics = scrape(warden.admin_url)
+        counted = {
+            o: value(metrics, "warden_courier_webhook_deliveries_total", kind="web_hook", outcome=o) for o in OUTCOMES
+        }
+        assert counted == {"sent": 1, "failed": 2, "abandoned": 1}
         again = urllib3.request("POST", f"{warden.admin_url}/admin/courier/webhooks/{abandoned['id']}/retry")
         assert again.status == 409, "only an abandoned delivery can be retried"
         missing = urllib3.request("POST", f"{warden.admin_url}/admin/courier/webhooks/{unique('x')}/retry")
