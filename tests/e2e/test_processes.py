@@ -69,7 +69,7 @@ def test_embedded_memory_dsn_with_a_kratos_config(tmp_path: Path) -> None:
     config = Path("tests/fixtures/quickstart/email-password/kratos.yml").resolve()
     warden = WardenProcess(["serve", "-c", str(config), "--dev", "--watch-courier"], env={}, cwd=tmp_path)
     try:
-        warden.wait_ready(timeout=10.0)
+        warden.wait_ready(timeout=60.0)
     finally:
         assert warden.stop() == 0
     assert not list(tmp_path.iterdir()), "dsn: memory writes no file"
@@ -135,7 +135,7 @@ async def test_each_service_in_its_own_process_answers_another_over_http(
         env = {**env, f"SERVICES_{name.upper()}_INTERNAL_URL": processes[name].url("admin")}
     try:
         for warden in processes.values():
-            warden.wait_ready(timeout=20.0)
+            warden.wait_ready(timeout=60.0)
         async with aiohttp.ClientSession() as session:
             for name, warden in processes.items():
                 client = HttpServiceClient(name, InternalHttp(warden.url("admin"), "e2e-internal-token", session))
