@@ -1,30 +1,33 @@
-"""whoami on a cache hit, measured with wrk, against its floor.
+"""whoami on a cache hit, measured with wrk, against its floor measured in the same run.
 
-    .venv/bin/python bench/whoami.py [--threads 1] [--connections 32] [--duration 5s] [--warmup 1s]
-                                     [--rounds 1] [--wait-idle 30] [--targets session,all-in-one,floor]
-                                     [--sampling 0.1] [--baseline PATH]
+    .venv/bin/python bench/whoami.py [--quick] [--threads 1] [--connections 32] [--duration 5s]
+                                     [--warmup 1s] [--rounds 1] [--wait-idle 30]
+                                     [--targets session,all-in-one,floor] [--sampling 0.1] [--baseline PATH]
 
 Targets, each a process of its own, measured one after the other with nothing else of this bench
 running:
   session     `warden serve session` on PostgreSQL, Redis and RabbitMQ, with `warden serve identity`
               beside it (a fresh database and virtual host, dropped afterwards);
-  all-in-one  `warden serve` on the same database and Redis; its bus is in-process (whoami never
-              touches the bus) but its cache is Redis, as for `session`, so both pay one Redis GET;
-  floor       bench/floor_server.py: a bare aiohttp app whose one handler does one Redis GET of a value
-              of the same size as the real session body and sends the bytes.
+  all-in-one  `warden serve` on the same database with its defaults otherwise: the in-process bus and
+              the in-process cache (`cache.url: memory`);
+  floor       bench/floor_server.py: a bare aiohttp app on uvloop whose one handler does one Redis GET
+              of a value of the same size as the real session body and sends the bytes.
 Asked for by name (not in the default set):
+  all-in-one-redis  `all-in-one` with Redis as its cache, as for `session`;
   session-traced    `session` with tracing on (`tracing.provider: otel`, `--sampling` of new traces),
                     exporting OTLP/HTTP to bench/otlp_sink.py, a process of its own;
   session-baseline  `session` run from another checkout of Warden (`--baseline PATH`, e.g. a
                     `git worktree` of the commit before a change), on a database it migrated itself:
                     `session` against it is what the change costs with tracing off.
-Every server logs at warning (the access log is INFO). Everything started is stopped, everything
-created (database, virtual host, Redis keys) is deleted.
+Warden runs as shipped: on uvloop, with the access log on (INFO, the default; its lines go to a
+file). Everything started is stopped, everything created (database, virtual host, Redis keys) is
+deleted.
 
 Reported per target: requests/s and wrk's p50 and p99 latency, the server process's CPU time per
 request (user + system, from /proc: steadier than requests/s when wrk, Redis and the server share few
 cores), each as a ratio to the floor, and how busy the machine was just before the run (each run
-first waits up to --wait-idle seconds for it to be under 10% busy).
+first waits up to --wait-idle seconds for it to be under 10% busy); then each Warden mode's
+requests/s against the floor beside its goal (issue 17). `--quick` is a smoke run of a few seconds.
 """
 
 from __future__ import annotations
@@ -57,7 +60,9 @@ REDIS_URL = os.environ.get("WARDEN_BENCH_REDIS", "redis://127.0.0.1:6379/0")
 AMQP_BASE = os.environ.get("WARDEN_BENCH_AMQP", "amqp://guest:guest@127.0.0.1:5672")
 INTERNAL_TOKEN = "bench-internal-token"
 DEFAULT_TARGETS = ("session", "all-in-one", "floor")
-TARGETS = (*DEFAULT_TARGETS, "session-traced", "session-baseline")
+TARGETS = (*DEFAULT_TARGETS, "all-in-one-redis", "session-traced", "session-baseline")
+# Issue 17's goals: requests/s against the floor measured in the same run.
+GOALS = {"all-in-one": 1.0, "session": 0.9}
 
 
 # -- the resources of one run -------------------------------------------------------------------
@@ -165,14 +170,16 @@ class Server:
 
 
 class Warden:
-    def __init__(self, name: str, args: list[str], env: dict[str, str], workdir: Path) -> None:
+    """`warden serve …` with the access log on (INFO, the default), as an operator runs it."""
+
+    def __init__(self, name: str, args: list[str], env: dict[str, str], workdir: Path, log_level: str = "info") -> None:
         self.public, self.admin, self.grpc = free_port(), free_port(), free_port()
         env = {
             **env,
             "SERVE_PUBLIC_PORT": str(self.public),
             "SERVE_ADMIN_PORT": str(self.admin),
             "SERVE_GRPC_PORT": str(self.grpc),
-            "LOG_LEVEL": "warning",
+            "LOG_LEVEL": log_level,
         }
         ready = [f"{self.url('public')}/health/ready", f"{self.url('admin')}/health/ready"]
         self.server = Server(name, ["-m", "warden.cli", *args], env, workdir, ready).wait_ready()
@@ -207,8 +214,11 @@ def migrate(run: Run, code: dict[str, str] | None = None) -> None:
         raise SystemExit(f"warden migrate failed:\n{done.stderr}")
 
 
-def primed_session(identity_admin: str, session_admin: str, session_public: str, run: Run) -> tuple[str, bytes]:
-    """A fresh identity and session, answered once so the next whoami is a cache hit."""
+def primed_session(
+    identity_admin: str, session_admin: str, session_public: str, run: Run, redis_cache: bool = True
+) -> tuple[str, bytes]:
+    """A fresh identity and session, answered once so the next whoami is a cache hit (checked in
+    Redis when that is the cache)."""
     status, created = http(
         "POST",
         f"{identity_admin}/admin/identities",
@@ -229,6 +239,8 @@ def primed_session(identity_admin: str, session_admin: str, session_public: str,
     token = json.loads(issued)["session_token"]
     status, body = http("GET", f"{session_public}/sessions/whoami", headers={"X-Session-Token": token})
     assert status == 200, body
+    if not redis_cache:
+        return token, body
     key = f"{run.redis_prefix}session:{hashlib.sha256(token.encode()).hexdigest()}"
     client = redis.Redis.from_url(REDIS_URL)
     assert client.exists(key), "the whoami answer was cached in Redis"
@@ -385,16 +397,18 @@ def bench_session_baseline(args: argparse.Namespace) -> Result:
     return result
 
 
-def bench_all_in_one(run: Run, args: argparse.Namespace | None) -> tuple[Result | None, bytes]:
+def bench_all_in_one(
+    run: Run, args: argparse.Namespace | None, target: str = "all-in-one"
+) -> tuple[Result | None, bytes]:
     """Measured, or (args None) only asked for a real session body."""
-    warden = Warden("all-in-one", ["serve"], base_env(run), run.workdir)
+    redis_cache = target == "all-in-one-redis"
+    env = base_env(run) if redis_cache else {**base_env(run), "CACHE_URL": "memory"}
+    warden = Warden(target, ["serve"], env, run.workdir)
     try:
-        token, body = primed_session(warden.url("admin"), warden.url("admin"), warden.url("public"), run)
+        token, body = primed_session(warden.url("admin"), warden.url("admin"), warden.url("public"), run, redis_cache)
         if args is None:
             return None, body
-        return measure(
-            "all-in-one", f"{warden.url('public')}/sessions/whoami", token, args, warden.server.proc.pid
-        ), body
+        return measure(target, f"{warden.url('public')}/sessions/whoami", token, args, warden.server.proc.pid), body
     finally:
         warden.stop()
 
@@ -447,9 +461,17 @@ def conditions() -> list[str]:
         f"cores: {os.cpu_count()} ({len(os.sched_getaffinity(0))} usable), {cpu}",
         f"load average before the run: {' '.join(f'{x:.2f}' for x in os.getloadavg())}",
         f"python {platform.python_version()}, aiohttp {aiohttp.__version__}, redis-py {redis.__version__} "
-        f"({parser} parser), asyncio event loop (no uvloop), redis-server {redis_version}",
+        f"({parser} parser), uvloop {_uvloop_version()}, redis-server {redis_version}",
         wrk_version,
     ]
+
+
+def _uvloop_version() -> str:
+    try:
+        import uvloop
+    except ImportError:
+        return "(not installed: asyncio's loop)"
+    return uvloop.__version__
 
 
 def report(results: list[Result], body_size: int, args: argparse.Namespace) -> None:
@@ -487,6 +509,11 @@ def report(results: list[Result], body_size: int, args: argparse.Namespace) -> N
                 f"req/s {changed.requests_per_second / base.requests_per_second - 1:+.1%}, "
                 f"p50 {changed.p50_ms / base.p50_ms - 1:+.1%}"
             )
+    for r in results:
+        if floor and r.target in GOALS:
+            ratio = r.requests_per_second / floor.requests_per_second
+            verdict = "met" if ratio >= GOALS[r.target] else "NOT met"
+            print(f"whoami {r.target}: {ratio:.2f}x the floor (goal >= {GOALS[r.target]:.1f}x: {verdict})")
     noisy = [r.target for r in results if r.busy_before > 0.10]
     if noisy:
         print(f"WARNING: the machine was busy with something else before {', '.join(noisy)}: those figures pay for it")
@@ -494,6 +521,7 @@ def report(results: list[Result], body_size: int, args: argparse.Namespace) -> N
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a smoke run: 3s per target after a 1s warm-up")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--duration", default="5s")
@@ -511,6 +539,8 @@ def main() -> None:
     parser.add_argument("--sampling", type=float, default=0.1, help="session-traced's sampling ratio (default 0.1)")
     parser.add_argument("--baseline", help="a checkout of Warden to run session-baseline from")
     args = parser.parse_args()
+    if args.quick:
+        args.duration, args.warmup, args.rounds, args.wait_idle = "3s", "1s", 1, min(args.wait_idle, 3.0)
     targets = [t for t in args.targets.split(",") if t]
     unknown = set(targets) - set(TARGETS)
     if unknown:
@@ -530,9 +560,10 @@ def main() -> None:
             results.append(result)
         if "session-traced" in targets:
             results.append(bench_session_traced(run, args))
-        if "all-in-one" in targets:
-            measured, body = bench_all_in_one(run, args)
-            results.append(measured)  # type: ignore[arg-type]
+        for target in ("all-in-one", "all-in-one-redis"):
+            if target in targets:
+                measured, body = bench_all_in_one(run, args, target)
+                results.append(measured)  # type: ignore[arg-type]
         if "floor" in targets:
             if not body:  # the floor alone still serves a value of a real session's size
                 _, body = bench_all_in_one(run, None)
