@@ -20,15 +20,14 @@ addresses are kept only as SHA-256 digests.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import time
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
-from sqlalchemy import Column, Float, Integer, MetaData, String, Table, case, select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Column, Float, Integer, MetaData, String, Table, TextClause, bindparam, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.identity.schemas.normalize import graceful
@@ -91,7 +90,7 @@ class LoginThrottle:
             conn = uow.connection
             # Both counts in one statement (an upsert holds each row until the commit, so concurrent
             # reservations take turns); a blocked key is left as it is and not returned.
-            counted = await conn.execute(self._count(self.uow.database.dialect, (pair, ident), now))
+            counted = await conn.execute(self._count((pair, ident), now))
             failures = {row.key_hash: int(row.failures) for row in counted}
             if pair not in failures:
                 await self._refuse_blocked(conn, pair, now)  # leaving without commit takes the counts back
@@ -112,21 +111,13 @@ class LoginThrottle:
             await uow.commit()
         return Reservation(ident, pair, delay)
 
-    def _count(self, dialect: str, keys: tuple[str, ...], now: float) -> Any:
+    def _count(self, keys: tuple[str, str], now: float) -> Any:
         """Adds one failure under each key that is not blocked (inserting the keys seen for the
         first time); returns (key_hash, failures) of those counted. Failures older than
         FORGET_AFTER count as none."""
-        t = self.table
-        insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-        upsert = insert(t).values(
-            [{"key_hash": k, "failures": 1, "blocked_until": None, "updated_at": now} for k in keys]
+        return _upsert(self.table.name).bindparams(
+            first=keys[0], second=keys[1], now=now, stale_before=now - FORGET_AFTER_SECONDS
         )
-        stale = t.c.updated_at < now - FORGET_AFTER_SECONDS
-        return upsert.on_conflict_do_update(
-            index_elements=[t.c.key_hash],
-            set_={"failures": case((stale, 1), else_=t.c.failures + 1), "blocked_until": None, "updated_at": now},
-            where=(t.c.blocked_until.is_(None)) | (t.c.blocked_until <= now) | stale,
-        ).returning(t.c.key_hash, t.c.failures)
 
     async def _refuse_blocked(self, conn: AsyncConnection, key: str, now: float) -> NoReturn:
         blocked = (await conn.execute(select(self.table.c.blocked_until).where(self.table.c.key_hash == key))).first()
@@ -142,3 +133,18 @@ class LoginThrottle:
         t = self.table
         async with self.uow.read() as conn:  # one statement: its own transaction
             await conn.execute(t.delete().where(t.c.key_hash.in_(keys)))
+
+
+@functools.cache
+def _upsert(table: str) -> TextClause:
+    """The counting upsert, as SQL that PostgreSQL (CockroachDB too) and SQLite read alike: SQLAlchemy
+    compiles a multi-row VALUES anew at every execution, a text statement once."""
+    return text(
+        f"INSERT INTO {table} (key_hash, failures, blocked_until, updated_at) "
+        "VALUES (:first, 1, NULL, :now), (:second, 1, NULL, :now) "
+        "ON CONFLICT (key_hash) DO UPDATE SET "
+        f"failures = CASE WHEN {table}.updated_at < :stale_before THEN 1 ELSE {table}.failures + 1 END, "
+        "blocked_until = NULL, updated_at = :now "
+        f"WHERE {table}.blocked_until IS NULL OR {table}.blocked_until <= :now OR {table}.updated_at < :stale_before "
+        "RETURNING key_hash, failures"
+    ).bindparams(bindparam("now", type_=Float), bindparam("stale_before", type_=Float))

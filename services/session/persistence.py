@@ -21,8 +21,11 @@ class SessionRepository:
     def inserts(self, session: Session) -> list[Insert]:
         """The statements that store a new session (for a unit of work to send with its event)."""
         statements = [insert(self.t.sessions).values(**_row(session))]
-        if session.devices:
-            statements.append(insert(self.t.devices).values(_device_rows(session)))
+        rows = _device_rows(session)
+        if rows:  # one row as keywords: SQLAlchemy caches that statement's compiled form, not a multi-row VALUES
+            statements.append(
+                insert(self.t.devices).values(**rows[0]) if len(rows) == 1 else insert(self.t.devices).values(rows)
+            )
         return statements
 
     async def save(self, conn: AsyncConnection, session: Session) -> None:

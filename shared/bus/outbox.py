@@ -27,6 +27,7 @@ from shared.tracing import carrier
 from shared.tracing.spans import tracer
 
 log = logging.getLogger(__name__)
+LINGER_SECONDS = 0.05
 
 
 class Outbox:
@@ -38,30 +39,33 @@ class Outbox:
         """The INSERT of `events`, their values in the statement (a unit of work may send it as part
         of a bigger one), with the trace they were raised in."""
         trace_context = carrier.current()
-        return insert(self.table).values(
-            [
-                {
-                    "id": e.id,
-                    "type": e.type,
-                    "source": e.source,
-                    "occurred_at": e.occurred_at,
-                    "data": json.dumps(e.data, separators=(",", ":")),
-                    "trace_context": trace_context,
-                }
-                for e in events
-            ]
-        )
+        rows = [
+            {
+                "id": e.id,
+                "type": e.type,
+                "source": e.source,
+                "occurred_at": e.occurred_at,
+                "data": json.dumps(e.data, separators=(",", ":")),
+                "trace_context": trace_context,
+            }
+            for e in events
+        ]
+        # One row as keywords: SQLAlchemy caches that statement's compiled form, not a multi-row VALUES.
+        return insert(self.table).values(**rows[0]) if len(rows) == 1 else insert(self.table).values(rows)
 
     def notify(self) -> None:
         """Called after a commit that wrote events: wakes the relay without waiting for its poll."""
         self._written.set()
 
-    async def wait(self, timeout: float) -> None:
+    async def wait(self, timeout: float) -> bool:
+        """True when woken by `notify`, False after `timeout`."""
         try:
             await asyncio.wait_for(self._written.wait(), timeout)
         except TimeoutError:
-            pass
-        self._written.clear()
+            return False
+        finally:
+            self._written.clear()
+        return True
 
 
 class OutboxRelay:
@@ -109,8 +113,11 @@ class OutboxRelay:
                 ).all()
                 for row in rows:
                     await self._publish(row)
+                if rows:  # marked together: a failed publish rolls back the marks of the batch anyway
                     await conn.execute(
-                        update(table).where(table.c.position == row.position).values(published_at=datetime.now(UTC))
+                        update(table)
+                        .where(table.c.position.in_([row.position for row in rows]))
+                        .values(published_at=datetime.now(UTC))
                     )
                 return len(rows)
 
@@ -153,7 +160,10 @@ class OutboxRelay:
             try:
                 await self.publish_pending()
                 backoff = self._poll
-                await self._outbox.wait(self._poll)
+                if await self._outbox.wait(self._poll):
+                    # Woken by a commit: the commits of the next moment go out in the same batch (one
+                    # transaction for several events: under load, a few per relay round, not one each).
+                    await asyncio.sleep(LINGER_SECONDS)
             except asyncio.CancelledError:
                 raise
             except BusUnavailable as exc:
