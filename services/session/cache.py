@@ -93,11 +93,12 @@ class SessionCache:
         header, _, body = raw.partition(b"\n")
         try:
             aal, available, expires, identity_id = header.decode().split("\t")
-        except ValueError:
+            entry = CachedSession(aal, available, float(expires), identity_id, body)
+        except ValueError:  # UnicodeDecodeError included
             self._metrics.miss.inc()
             return lookup  # written by another version: treat as a miss
         self._metrics.hit.inc()
-        return Lookup(CachedSession(aal, available, float(expires), identity_id, body), stamp, True, lookup.read_at)
+        return Lookup(entry, stamp, True, lookup.read_at)
 
     async def put(self, digest: str, entry: CachedSession, lookup: Lookup) -> None:
         """Writes what was loaded after `lookup`, unless the session was dropped since."""
