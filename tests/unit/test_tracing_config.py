@@ -4,6 +4,8 @@ SDK's own `OTEL_*` variables where the file says nothing."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,7 @@ from shared.tracing.config import TracingConfig
 from shared.tracing.setup import build_provider
 from tests.unit.test_config import load
 
+ROOT = Path(__file__).parents[2]
 OTEL = {"tracing": {"provider": "otel", "providers": {"otlp": {"server_url": "collector:4318", "insecure": True}}}}
 
 
@@ -70,3 +73,22 @@ def test_a_ratio_out_of_range_is_refused_naming_the_key(tmp_path: Path) -> None:
 def test_the_all_in_one_process_is_named_warden(tmp_path: Path) -> None:
     found = TracingConfig.from_settings(load(tmp_path, OTEL), None, {})
     assert found is not None and found.service_name == "warden"
+
+
+def test_with_tracing_off_a_process_loads_no_sdk_and_installs_nothing(tmp_path: Path) -> None:
+    """Off costs nothing: building a whole process loads neither the SDK nor an instrumentation, and
+    aiohttp's Application is aiohttp's own (a fresh interpreter, so other tests' imports do not count)."""
+    script = f"""
+import sys
+from aiohttp import web
+from tests.unit.test_config import load
+from pathlib import Path
+from warden.process import WardenProcess
+from warden.services import SERVICES
+original = web.Application
+process = WardenProcess(load(Path({str(tmp_path)!r})), SERVICES)
+loaded = sorted(m for m in sys.modules if m.startswith(("opentelemetry.sdk", "opentelemetry.instrumentation.aio")))
+print(process._tracing is None, web.Application is original, loaded)
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert done.stdout.split() == ["True", "True", "[]"], done.stderr
