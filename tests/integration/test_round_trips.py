@@ -90,3 +90,10 @@ def test_a_whoami_that_misses_the_cache_makes_at_most_2_round_trips(warden: Thre
         again = urllib3.request("GET", f"{warden.public_url}/sessions/whoami", headers={"X-Session-Token": token})
     assert again.status == 200
     assert len(trips) == 0, f"a cache hit asks the database nothing:\n{trips.report()}"
+
+
+def test_creating_a_login_flow_writes_it_once(warden: ThreadedWarden, engine: str, trips: RoundTrips) -> None:
+    with trips.counted():
+        response = urllib3.request("GET", f"{warden.public_url}/self-service/login/api")
+    assert response.status == 200, response.data
+    assert len(trips) <= {"postgres": 1, "sqlite": 2}[engine], f"{len(trips)} round trips:\n{trips.report()}"

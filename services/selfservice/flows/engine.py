@@ -93,13 +93,13 @@ class FlowEngine:
         return flow
 
     async def insert(self, flow: Flow) -> None:
-        async with self.uow() as uow:
-            await self.flows.insert(uow.connection, flow)
+        async with self.uow() as uow:  # one statement (no BEGIN, no COMMIT on PostgreSQL)
+            uow.write(self.flows.insertion(flow))
             await uow.commit()
 
     async def save(self, flow: Flow) -> None:
         async with self.uow() as uow:
-            await self.flows.save(uow.connection, flow)
+            uow.write(self.flows.update(flow))
             await uow.commit()
 
     async def load(self, flow_id: str | None, kind: str) -> Flow:

@@ -7,7 +7,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Update, delete, insert, select, update
+from sqlalchemy import Insert, Update, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.selfservice.flows.flow import Flow, now
@@ -19,15 +19,17 @@ class FlowRepository:
         self.t = tables
 
     async def insert(self, conn: AsyncConnection, flow: Flow) -> None:
-        await conn.execute(
-            insert(self.t.flows).values(
-                id=flow.id,
-                kind=flow.kind,
-                body=json.dumps(flow.to_record()),
-                expires_at=flow.expires_at,
-                created_at=flow.created_at,
-                updated_at=flow.updated_at,
-            )
+        await conn.execute(self.insertion(flow))
+
+    def insertion(self, flow: Flow) -> Insert:
+        """The statement that stores a new flow (for a unit of work to send at its commit)."""
+        return insert(self.t.flows).values(
+            id=flow.id,
+            kind=flow.kind,
+            body=json.dumps(flow.to_record()),
+            expires_at=flow.expires_at,
+            created_at=flow.created_at,
+            updated_at=flow.updated_at,
         )
 
     async def save(self, conn: AsyncConnection, flow: Flow) -> None:
