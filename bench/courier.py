@@ -13,9 +13,9 @@ Message-ID it accepts; the clock runs from the first message handed over to the 
             relays do, and the courier stores, renders and sends them.
   embedded  the courier alone in a child process on SQLite with the in-process bus, the embedded
             default; the child publishes the commands on its own bus.
-  floor     aiosmtplib alone in a child process: the same rendered email over as many reused
-            connections as the courier sends side by side, nothing stored. What one Python process
-            can push into this server at best.
+  floor     aiosmtplib alone in a child process: an email of the same size, built the courier's way
+            (services/courier/channels/wire.py), over as many reused connections as the courier
+            sends side by side, nothing stored. What one Python process pushes into this server at best.
 
 Each message must arrive exactly once; a duplicate or a missing message fails the run.
 """
@@ -252,8 +252,8 @@ async def publish(url: str, count: int) -> None:
 async def child_floor(count: int, smtp_uri: str) -> None:
     import aiosmtplib
 
-    from services.courier.channels.mime import build_email
     from services.courier.channels.smtp_uri import parse_connection_uri
+    from services.courier.channels.wire import wire_email
     from services.courier.config import Sender
     from services.courier.domain import Message
 
@@ -277,9 +277,7 @@ async def child_floor(count: int, smtp_uri: str) -> None:
                     template_type="verification_code_valid",
                     template_data={},
                 )
-                await client.send_message(
-                    build_email(message, sender), sender=sender.from_address, recipients=[message.recipient]
-                )
+                await client.sendmail(sender.from_address, [message.recipient], wire_email(message, sender))
 
     print("go", flush=True)
     await asyncio.gather(*(connection() for _ in range(FLOOR_CONNECTIONS)))

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import email
+import email.policy
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -21,6 +23,7 @@ from services.courier.channels.mime import build_email
 from services.courier.channels.sink import FolderSink
 from services.courier.channels.smtp import SmtpChannel
 from services.courier.channels.smtp_uri import parse_connection_uri
+from services.courier.channels.wire import wire_email
 from services.courier.config import DEFAULT_HTTP_BODY, RequestConfig, Sender
 from services.courier.domain import Message
 from shared.errors import ConfigError
@@ -89,6 +92,26 @@ def test_the_mime_message() -> None:
     assert email.get_all("Subject") == ["Use code 123456 to log in"]  # config headers cannot replace it
     assert email.get_body(("plain",)).get_content() == "Your code: 123456\n"
     assert "<b>123456</b>" in email.get_body(("html",)).get_content()
+
+
+def test_the_email_on_the_wire_reads_as_the_mime_message() -> None:
+    sent = message(subject="Ihr Code: 123456 – gültig", body="Grüße\n.\nCode 123456\n")
+    wire = wire_email(sent, Sender("no-reply@warden.test", "Wärden, Inc.", {"X-Team": "Sécurité"}))
+    assert wire.isascii() and b"\r\n" in wire and b"\n" not in wire.replace(b"\r\n", b"")
+    received = email.message_from_bytes(wire, policy=email.policy.default)
+    assert received["From"] == '"Wärden, Inc." <no-reply@warden.test>' and received["To"] == "alice@example.com"
+    assert received["Subject"] == "Ihr Code: 123456 – gültig" and received["X-Team"] == "Sécurité"
+    assert received["Message-ID"] == "<0b6f6d7e-41c6-4a8e-9d33-7c8c0c3a1f00@warden.test>"
+    assert received.get_body(("plain",)).get_content().replace("\r\n", "\n") == "Grüße\n.\nCode 123456\n"
+    assert "<b>123456</b>" in received.get_body(("html",)).get_content()
+    plain = email.message_from_bytes(wire_email(message(html_body=None), SENDER), policy=email.policy.default)
+    assert plain.get_content_type() == "text/plain" and plain["X-SES-SOURCE-ARN"] == "arn:aws:ses:x"
+    assert plain.get_all("Subject") == ["Use code 123456 to log in"]
+
+
+def test_a_line_break_in_a_header_is_refused_not_sent() -> None:
+    with pytest.raises(ValueError, match="linefeed"):
+        wire_email(message(subject="Hello\r\nBcc: victim@example.com"), SENDER)
 
 
 @pytest.mark.parametrize("tls", [None, "starttls", "implicit"])

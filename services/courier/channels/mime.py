@@ -9,7 +9,7 @@ from services.courier.config import Sender
 from services.courier.domain import Message
 
 # Headers the courier sets itself; `courier.smtp.headers` cannot replace them.
-_OWN_HEADERS = {"from", "to", "subject", "date", "message-id", "mime-version", "content-type"}
+OWN_HEADERS = {"from", "to", "subject", "date", "message-id", "mime-version", "content-type"}
 
 
 def build_email(message: Message, sender: Sender) -> EmailMessage:
@@ -18,14 +18,18 @@ def build_email(message: Message, sender: Sender) -> EmailMessage:
     email["To"] = message.recipient
     email["Subject"] = message.subject
     email["Date"] = format_datetime(message.created_at)
-    # The same Message-ID on every try: a server that got a message twice (a crash after the send,
-    # before it was recorded) can tell it is one message.
-    domain = sender.from_address.rpartition("@")[2] or "localhost"
-    email["Message-ID"] = f"<{message.id}@{domain}>"
+    email["Message-ID"] = message_id(message, sender)
     for name, value in sender.headers.items():
-        if name.lower() not in _OWN_HEADERS:
+        if name.lower() not in OWN_HEADERS:
             email[name] = value
     email.set_content(message.body)
     if message.html_body:
         email.add_alternative(message.html_body, subtype="html")
     return email
+
+
+def message_id(message: Message, sender: Sender) -> str:
+    """The same Message-ID on every try: a server that got a message twice (a crash after the send,
+    before it was recorded) can tell it is one message."""
+    domain = sender.from_address.rpartition("@")[2] or "localhost"
+    return f"<{message.id}@{domain}>"

@@ -18,8 +18,8 @@ import time
 import aiosmtplib
 from opentelemetry.trace import SpanKind
 
-from services.courier.channels.mime import build_email
 from services.courier.channels.smtp_uri import SmtpTarget
+from services.courier.channels.wire import needs_smtputf8, wire_email
 from services.courier.config import Sender
 from services.courier.domain import Message
 from shared.tracing.spans import tracer
@@ -48,7 +48,8 @@ class SmtpChannel:
         self._idle: list[tuple[aiosmtplib.SMTP, float]] = []  # last used last: the warmest is reused first
 
     async def send(self, message: Message) -> None:
-        email = build_email(message, self._sender)
+        data = wire_email(message, self._sender)
+        options = ["SMTPUTF8"] if needs_smtputf8(message, self._sender) else None
         t = self._target
         # aiosmtplib has no OpenTelemetry instrumentation: the span is ours (no address, no body in it).
         with tracer("warden.courier.smtp").start_as_current_span(
@@ -59,7 +60,7 @@ class SmtpChannel:
             async with self._slots:
                 client = await self._session()
                 try:
-                    await client.send_message(email, sender=self._sender.from_address, recipients=[message.recipient])
+                    await client.sendmail(self._sender.from_address, [message.recipient], data, mail_options=options)
                 except BaseException:
                     _drop(client)
                     raise
