@@ -2,7 +2,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 
-.PHONY: run test lint install install-runtime clean proto
+.PHONY: run test lint install install-runtime clean proto bench bench-quick
 
 $(VENV)/bin/pip:
 	python3 -m venv $(VENV)
@@ -29,6 +29,15 @@ run: install-runtime
 ## Run the whole test suite (unit, contract, integration, e2e).
 test: install
 	$(VENV)/bin/pytest -q
+
+## Every benchmark (bench/all.py: whoami, logins, courier), each against a floor measured in the same
+## run, under the lock the benchmarks share so that none overlaps another. ARGS=--quick: a smoke run.
+BENCH_LOCK ?= /tmp/warden-bench.lock
+bench: install
+	flock $(BENCH_LOCK) $(PY) bench/all.py $(ARGS)
+
+bench-quick:
+	$(MAKE) bench ARGS=--quick
 
 ## Regenerate the gRPC code (shared/grpc/gen/) from proto/ with grpc_tools.protoc; commit the result.
 proto: install
