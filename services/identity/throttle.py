@@ -12,8 +12,8 @@ security review). The policy, with its numbers (docs/security.md repeats them):
   failure.
 
 Every attempt is reserved before the hash runs: the count goes up and any block is set in one
-transaction that holds the row, so concurrent guesses cannot all pass a check made before any of
-them was recorded. Unknown identifiers are counted exactly like known ones (the throttle reveals no
+statement (its own transaction) that holds the rows, so concurrent guesses cannot all pass a check
+made before any of them was recorded. Unknown identifiers are counted exactly like known ones (the throttle reveals no
 account). Stored in the identity database, so a cache flush does not reset it; identifiers and
 addresses are kept only as SHA-256 digests.
 """
@@ -86,38 +86,42 @@ class LoginThrottle:
         raises TooManyRequests with how long to wait."""
         ident, pair = identifier_key(identifier), pair_key(identifier, client_ip)
         now = time.time()
-        async with self.uow() as uow:
-            conn = uow.connection
-            # Both counts in one statement (an upsert holds each row until the commit, so concurrent
-            # reservations take turns); a blocked key is left as it is and not returned.
-            counted = await conn.execute(self._count((pair, ident), now))
+        async with self.uow.read() as conn:
+            # One statement, so one transaction: both counts, and the pair's block once it is past
+            # its free failures. Each row stays locked until the statement ends, so concurrent
+            # reservations take turns; a blocked key is left as it is and not returned.
+            counted = await conn.execute(self._count(pair, ident, now))
             failures = {row.key_hash: int(row.failures) for row in counted}
             if pair not in failures:
-                await self._refuse_blocked(conn, pair, now)  # leaving without commit takes the counts back
-            earlier = failures[pair] - 1
-            over = earlier + 1 - FREE_FAILURES
-            if over > 0:
-                block = min(2.0 ** min(over - 1, 30), MAX_BLOCK_SECONDS)
-                await conn.execute(
-                    update(self.table).where(self.table.c.key_hash == pair).values(blocked_until=now + block)
-                )
-            if ident not in failures:
+                await self._take_back(conn, [ident] if ident in failures else [])
+                await self._refuse_blocked(conn, pair, now)
+            if ident not in failures:  # never blocked; read it as the pair is, should it ever be
+                await self._take_back(conn, [pair])
                 await self._refuse_blocked(conn, ident, now)
+            earlier = failures[pair] - 1
             delay = 0.0
             if failures[ident] - 1 >= CEILING:
                 if earlier > 0:  # a recent failure on this identifier from this client: refused
-                    raise _retry_after(FORGET_AFTER_SECONDS)  # leaving without commit takes the counts back
+                    await self._take_back(conn, [pair, ident])
+                    raise _retry_after(FORGET_AFTER_SECONDS)
                 delay = CEILING_DELAY_SECONDS
-            await uow.commit()
         return Reservation(ident, pair, delay)
 
-    def _count(self, keys: tuple[str, str], now: float) -> Any:
+    def _count(self, pair: str, ident: str, now: float) -> Any:
         """Adds one failure under each key that is not blocked (inserting the keys seen for the
-        first time); returns (key_hash, failures) of those counted. Failures older than
-        FORGET_AFTER count as none."""
+        first time) and blocks the pair past its free failures; returns (key_hash, failures) of
+        those counted. Failures older than FORGET_AFTER count as none."""
         return _upsert(self.table.name).bindparams(
-            first=keys[0], second=keys[1], now=now, stale_before=now - FORGET_AFTER_SECONDS
+            pair=pair, ident=ident, now=now, stale_before=now - FORGET_AFTER_SECONDS
         )
+
+    async def _take_back(self, conn: AsyncConnection, keys: list[str]) -> None:
+        """A refused attempt does not count. Until this runs, concurrent reservations saw one
+        failure more than there is: stricter for a moment, never looser. A block the count set
+        stays (it is on a client that is refused anyway)."""
+        if keys:
+            t = self.table
+            await conn.execute(update(t).where(t.c.key_hash.in_(keys)).values(failures=t.c.failures - 1))
 
     async def _refuse_blocked(self, conn: AsyncConnection, key: str, now: float) -> NoReturn:
         blocked = (await conn.execute(select(self.table.c.blocked_until).where(self.table.c.key_hash == key))).first()
@@ -138,13 +142,22 @@ class LoginThrottle:
 @functools.cache
 def _upsert(table: str) -> TextClause:
     """The counting upsert, as SQL that PostgreSQL (CockroachDB too) and SQLite read alike: SQLAlchemy
-    compiles a multi-row VALUES anew at every execution, a text statement once."""
+    compiles a multi-row VALUES anew at every execution, a text statement once. Past FREE_FAILURES
+    the pair (and only the pair) is blocked for 1 s, 2 s, 4 s ... up to MAX_BLOCK_SECONDS: the CASE
+    below spells out that ladder by the new count of failures."""
+    counted = f"(CASE WHEN {table}.updated_at < :stale_before THEN 1 ELSE {table}.failures + 1 END)"
+    ladder, over = [], 1
+    while 2.0 ** (over - 1) < MAX_BLOCK_SECONDS:
+        ladder.append(f"WHEN {FREE_FAILURES + over} THEN {2.0 ** (over - 1)}")
+        over += 1
+    block = (
+        f"CASE WHEN {table}.key_hash <> :pair OR {counted} <= {FREE_FAILURES} THEN NULL "
+        f"ELSE :now + (CASE {counted} {' '.join(ladder)} ELSE {MAX_BLOCK_SECONDS} END) END"
+    )
     return text(
         f"INSERT INTO {table} (key_hash, failures, blocked_until, updated_at) "
-        "VALUES (:first, 1, NULL, :now), (:second, 1, NULL, :now) "
-        "ON CONFLICT (key_hash) DO UPDATE SET "
-        f"failures = CASE WHEN {table}.updated_at < :stale_before THEN 1 ELSE {table}.failures + 1 END, "
-        "blocked_until = NULL, updated_at = :now "
+        "VALUES (:pair, 1, NULL, :now), (:ident, 1, NULL, :now) "
+        f"ON CONFLICT (key_hash) DO UPDATE SET failures = {counted}, blocked_until = {block}, updated_at = :now "
         f"WHERE {table}.blocked_until IS NULL OR {table}.blocked_until <= :now OR {table}.updated_at < :stale_before "
         "RETURNING key_hash, failures"
     ).bindparams(bindparam("now", type_=Float), bindparam("stale_before", type_=Float))
