@@ -81,6 +81,21 @@ class ClaimQueue(Generic[T]):
         result = await conn.execute(update(self.table).where(c.id == row_id, c.claim_token == token).values(**changes))
         return result.rowcount == 1
 
+    async def settle_sent(
+        self, conn: AsyncConnection, row_ids: list[str], token: str, at: datetime, **values: Any
+    ) -> set[str]:
+        """Records a batch of successful sends in one statement; the ids whose claim still held."""
+        c = self.table.c
+        result = await conn.execute(
+            update(self.table)
+            .where(c.id.in_(row_ids), c.claim_token == token)
+            .values(
+                status=SENT, send_count=c.send_count + 1, claim_token=None, claimed_until=None, updated_at=at, **values
+            )
+            .returning(c.id)
+        )
+        return {str(row_id) for row_id in result.scalars()}
+
     async def release(self, conn: AsyncConnection, row_id: str, token: str, at: datetime) -> None:
         """Gives a claimed row back unsent (its courier is stopping)."""
         c = self.table.c

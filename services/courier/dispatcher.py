@@ -55,6 +55,10 @@ class Claims(Protocol):
         next_attempt_at: datetime | None = None,
     ) -> bool: ...
 
+    async def finish_sent(self, conn: Any, items: list[Any], token: str, at: datetime) -> set[str]:
+        """Records a batch of successful attempts at once; the ids whose claim still held."""
+        ...
+
     async def release(self, conn: Any, row_id: str, token: str, at: datetime) -> None: ...
 
 
@@ -220,13 +224,19 @@ class Dispatcher:
         return Outcome(QUEUED, error, delay)
 
     async def _record(self, attempts: list[tuple[Sendable, Outcome]], token: str) -> None:
-        """Records a batch's attempts in one transaction; if that fails, each in its own, so that
-        one row that cannot be written does not cost the others their record."""
+        """Records a batch's attempts in one transaction, the sent ones in two statements for them
+        all; if that fails, each in its own, so that one row that cannot be written does not cost
+        the others their record."""
         if not attempts:
             return
+        sent = [m for m, outcome in attempts if outcome.status == SENT]
         try:
             async with self._db.transaction() as conn:
-                lost = [m for m, outcome in attempts if not await self._finish(conn, m, token, outcome)]
+                kept = await self._repo.finish_sent(conn, sent, token, now()) if sent else set()
+                lost = [m for m in sent if m.id not in kept]
+                for message, outcome in attempts:
+                    if outcome.status != SENT and not await self._finish(conn, message, token, outcome):
+                        lost.append(message)
         except Exception:
             lost = []
             for message, outcome in attempts:

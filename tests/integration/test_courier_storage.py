@@ -89,6 +89,24 @@ async def test_a_claim_whose_lease_ran_out_is_taken_over(database: Database) -> 
     assert stored is not None and (stored.status, stored.send_count, len(stored.dispatches)) == (SENT, 1, 1)
 
 
+async def test_a_batch_of_sends_is_recorded_only_where_the_claim_still_holds(database: Database) -> None:
+    await insert(database, message(5), message(6))
+    async with database.transaction() as conn:
+        first = await REPO.claim(conn, [message(5).id, message(6).id], now(), timedelta(0), "first")
+    await asyncio.sleep(0.01)
+    taken = await claim(database, message(6).id, "second")  # the first courier's lease ran out
+    assert [m.id for m in first] == [message(5).id, message(6).id] and taken is not None
+    async with database.transaction() as conn:
+        assert await REPO.finish_sent(conn, first, "first", now()) == {message(5).id}
+        sent, still_out = await REPO.get(conn, message(5).id), await REPO.get(conn, message(6).id)
+    assert sent is not None and (sent.status, sent.send_count, [d.status for d in sent.dispatches]) == (
+        SENT,
+        1,
+        ["success"],
+    )
+    assert still_out is not None and (still_out.status, still_out.dispatches) == (PROCESSING, [])
+
+
 async def test_a_message_is_due_only_after_its_retry_time(database: Database) -> None:
     await insert(database, message(3, next_attempt_at=now() + timedelta(seconds=30)), message(4))
     async with database.transaction() as conn:
