@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
-from shared.http.budget import request_budget
-from shared.http.client_ip import TrustedProxies, client_address
+from shared.http.client_ip import TrustedProxies
 from shared.http.cors import CorsPolicy, cors_middleware
-from shared.http.middleware import internal_guard, render_errors, request_context
+from shared.http.kernel import request_kernel
+from shared.http.middleware import internal_guard
 from shared.metrics import Metrics
 from shared.version import warden_version
 
@@ -50,16 +50,12 @@ def create_app(
     cors: CorsPolicy | None = None,
     log_health_requests: bool = True,
 ) -> web.Application:
-    middlewares: list[Middleware] = [
-        request_context(port, metrics.http, frozenset() if log_health_requests else HEALTH_PATHS),
-        client_address(trusted_proxies or TrustedProxies()),
-        request_budget,
-        render_errors,
-    ]
+    unlogged = frozenset() if log_health_requests else HEALTH_PATHS
+    middlewares: list[Middleware] = [request_kernel(port, metrics.http, trusted_proxies or TrustedProxies(), unlogged)]
     if port == "admin":  # the internal API lives on the admin port only
         middlewares.append(internal_guard(internal_token))
-    elif cors is not None:  # Kratos's serve.public.cors, on the public port only; outside render_errors
-        middlewares.insert(middlewares.index(render_errors), cors_middleware(cors))  # a SPA can read a 401 too
+    elif cors is not None:  # Kratos's serve.public.cors, on the public port only
+        middlewares.append(cors_middleware(cors))
     app = web.Application(middlewares=middlewares, client_max_size=max_body_bytes)
     app.router.add_get("/health/alive", _alive)
     app.router.add_get("/health/ready", _ready(readiness))

@@ -10,14 +10,13 @@ internal token); a public request has the deadline of its own connection's life.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
 
 from aiohttp import web
 
 DEADLINE_HEADER = "X-Warden-Deadline"
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 @dataclass(frozen=True)
@@ -42,14 +41,11 @@ def _deadline(request: web.Request) -> float | None:
         return None
 
 
-@web.middleware
-async def request_budget(request: web.Request, handler: Handler) -> web.StreamResponse:
+def budget_for(request: web.Request) -> Budget:
+    """The budget of a request (the request kernel sets it in `budget` for the request's life)."""
+    transport = request.transport
+
     def gone() -> bool:
-        transport = request.transport
         return transport is None or transport.is_closing()
 
-    token = budget.set(Budget(_deadline(request), gone))
-    try:
-        return await handler(request)
-    finally:
-        budget.reset(token)
+    return Budget(_deadline(request), gone)

@@ -10,14 +10,14 @@ device records and per-IP limits see. `serve.public.trusted_proxies` lists addre
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Iterable
 from contextvars import ContextVar
 
 from aiohttp import web
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
+# Set by the request kernel (shared.http.kernel) for the life of each request.
 client_ip: ContextVar[str | None] = ContextVar("client_ip", default=None)
 
 
@@ -37,7 +37,7 @@ class TrustedProxies:
 
     def client_of(self, request: web.Request) -> str | None:
         peer = request.remote
-        if not self.trusts(peer):
+        if not self._networks or not self.trusts(peer):
             return peer
         hops = [h.strip() for v in request.headers.getall("X-Forwarded-For", []) for h in v.split(",")]
         for hop in reversed(hops):
@@ -52,17 +52,3 @@ def _is_address(value: str) -> bool:
     except ValueError:
         return False
     return True
-
-
-def client_address(proxies: TrustedProxies) -> Callable[..., Awaitable[web.StreamResponse]]:
-    """Middleware: sets `client_ip` for the request (handlers and what they call read it there)."""
-
-    @web.middleware
-    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        token = client_ip.set(proxies.client_of(request))
-        try:
-            return await handler(request)
-        finally:
-            client_ip.reset(token)
-
-    return middleware

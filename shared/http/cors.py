@@ -16,6 +16,8 @@ from typing import Any
 
 from aiohttp import web
 
+from shared.http.middleware import rendered
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 KEY = "serve.public.cors"
 DEFAULT_METHODS = ("POST", "GET", "PUT", "PATCH", "DELETE")
@@ -81,13 +83,13 @@ def cors_middleware(policy: CorsPolicy) -> Callable[..., Awaitable[web.StreamRes
         origin = request.headers.get("Origin")
         if request.method == "OPTIONS" and origin and "Access-Control-Request-Method" in request.headers:
             if policy.options_passthrough:
-                response = await handler(request)
+                response = await rendered(request, handler)
                 _preflight_headers(policy, request, origin, response)
                 return response
             response = web.Response(status=204)
             _preflight_headers(policy, request, origin, response)
             return response
-        response = await handler(request)
+        response = await rendered(request, handler)  # errors too: a SPA can read a 401
         response.headers.add("Vary", "Origin")
         if origin and policy.origin_allowed(origin):
             response.headers["Access-Control-Allow-Origin"] = policy.allow_origin_value(origin)

@@ -4,6 +4,7 @@ request ids, the internal-token guard, and logs without secrets."""
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
 import pytest
@@ -122,6 +123,13 @@ async def test_unsafe_request_id_is_replaced(make_client: MakeClient) -> None:
     response = await client.get("/health/alive", headers={"X-Request-Id": "evil\u00e9 id with spaces"})
     assert response.headers["X-Request-Id"] != "evil\u00e9 id with spaces"
     assert len(response.headers["X-Request-Id"]) == 36
+
+
+async def test_each_request_without_an_id_gets_its_own_uuid(make_client: MakeClient) -> None:
+    client = await make_client()
+    ids = [(await client.get("/health/alive")).headers["X-Request-Id"] for _ in range(3)]
+    assert len(set(ids)) == 3
+    assert all(uuid.UUID(i).version == 4 and str(uuid.UUID(i)) == i for i in ids)
 
 
 @pytest.mark.parametrize("port", ["public", "admin"])
