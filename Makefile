@@ -2,7 +2,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 
-.PHONY: run test lint install install-runtime clean proto bench bench-quick
+.PHONY: run test lint install install-runtime clean proto bench bench-quick soak
 
 $(VENV)/bin/pip:
 	python3 -m venv $(VENV)
@@ -38,6 +38,11 @@ bench: install
 
 bench-quick:
 	$(MAKE) bench ARGS=--quick
+
+## bench/soak.py: a mixed load at half the measured capacity, all-in-one then distributed (MINUTES each).
+MINUTES ?= 10
+soak: install
+	flock $(BENCH_LOCK) $(PY) bench/soak.py --minutes $(MINUTES)
 
 ## Regenerate the gRPC code (shared/grpc/gen/) from proto/ with grpc_tools.protoc; commit the result.
 proto: install

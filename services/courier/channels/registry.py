@@ -41,6 +41,7 @@ async def build_channels(config: CourierConfig, settings: Any, egress: Egress, f
             timeout=config.send_timeout,
             client_cert=config.client_cert_path,
             client_key=config.client_key_path,
+            connections=config.pull_count,  # one session per send of a batch, which go side by side
         )
     if config.sms_http is not None:
         channels[SMS] = await _http(
