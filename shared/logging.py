@@ -13,6 +13,7 @@ import json
 import logging
 import re
 import sys
+import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -163,6 +164,93 @@ class _TextFormatter(_RedactingFormatter):
         return redact(line) if self._mask else line
 
 
+class LineLogger:
+    """`logger.info(msg, *args, extra=fields)` for a line written on every request (the access log),
+    at a fraction of the cost: the record is a copy of one made once, with the time, message and
+    fields filled in, instead of a new LogRecord that reads the clock, thread, process and caller
+    each time. It goes through the logger's filters and handlers as any record does (the thread and
+    process fields are those of the thread that made the template: the event loop's)."""
+
+    def __init__(self, logger: logging.Logger, level: int = logging.INFO) -> None:
+        self._logger = logger
+        self._level = level
+        template = logger.makeRecord(logger.name, level, "", 0, "", (), None)
+        self._template = vars(template)
+        self._start = template.created - template.relativeCreated / 1000
+
+    def __call__(self, msg: str, args: tuple[object, ...], fields: dict[str, object]) -> None:
+        logger = self._logger
+        if not logger.isEnabledFor(self._level):
+            return
+        now = time.time()
+        record = logging.LogRecord.__new__(logging.LogRecord)
+        values = record.__dict__
+        values.update(self._template)
+        values.update(fields)
+        values["msg"], values["args"], values["created"] = msg, args, now
+        values["msecs"], values["relativeCreated"] = (now - int(now)) * 1000, (now - self._start) * 1000
+        logger.handle(record)
+
+
+class BatchingStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes lines in batches: the access log writes a line per request, and a write (a system call)
+    per line cost whoami about 20 us of CPU. A line at WARNING or above is written at once, after the
+    lines before it; others wait until `limit` characters are pending or at most `interval` seconds
+    (a daemon thread flushes them). logging's shutdown at exit flushes what is left."""
+
+    def __init__(self, stream: Any, interval: float = 0.2, limit: int = 64 * 1024) -> None:
+        super().__init__(stream)
+        self._interval = interval
+        self._limit = limit
+        self._pending: list[str] = []
+        self._size = 0
+        self._due = threading.Event()
+        self._flusher: threading.Thread | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:  # called with the handler's lock held
+        try:
+            line = self.format(record) + self.terminator
+        except Exception:
+            self.handleError(record)
+            return
+        self._pending.append(line)
+        self._size += len(line)
+        if record.levelno >= logging.WARNING or self._size >= self._limit:
+            self._write()
+        elif not self._due.is_set():
+            self._due.set()
+            if self._flusher is None:
+                self._flusher = threading.Thread(target=self._flush_when_due, name="log-flusher", daemon=True)
+                self._flusher.start()
+
+    def flush(self) -> None:
+        with self.lock:  # type: ignore[union-attr]  # created in Handler.__init__
+            self._write()
+
+    def _write(self) -> None:
+        if self._pending:
+            batch, self._pending, self._size = "".join(self._pending), [], 0
+            try:
+                self.stream.write(batch)
+                self.stream.flush()
+            except Exception:  # a closed or broken stream: logging must not take the process down
+                pass
+
+    def _flush_when_due(self) -> None:
+        while True:
+            self._due.wait()
+            time.sleep(self._interval)
+            with self.lock:  # type: ignore[union-attr]
+                self._due.clear()
+                self._write()
+
+
+def flush_logs() -> None:
+    """Writes what the root logger's handlers hold (before printing to the same stream)."""
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+
+
 def setup_logging(
     level: str = "info",
     fmt: str = "json",
@@ -173,7 +261,7 @@ def setup_logging(
 ) -> None:
     """Configures the root logger once for the process (the CLI calls it; tests need not).
     `context`: the fields JSON lines take from the logging code's context (shared.tracing.logs)."""
-    handler = logging.StreamHandler(sys.stderr)
+    handler = BatchingStreamHandler(sys.stderr)
     if fmt == "text":
         handler.setFormatter(
             _TextFormatter(

@@ -282,12 +282,15 @@ def _where(process) -> str:  # type: ignore[no-untyped-def]
 
 
 async def _run_until_signalled(process) -> None:  # type: ignore[no-untyped-def]
+    from shared.logging import flush_logs
+
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
         await process.start()
+        flush_logs()  # the start-up lines first, then where things are
         print(_where(process), file=sys.stderr, flush=True)
         # Everything built at start-up lives as long as the process: keep it out of the collector's
         # way, or each full collection stops the event loop for over 100 ms (whoami's p99).

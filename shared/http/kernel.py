@@ -21,7 +21,7 @@ from shared.http.budget import budget, budget_for
 from shared.http.client_ip import TrustedProxies, client_ip
 from shared.http.metrics import HttpMetrics
 from shared.http.middleware import Handler, rendered
-from shared.logging import request_id
+from shared.logging import LineLogger, request_id
 
 log = logging.getLogger("warden.http")
 
@@ -49,6 +49,7 @@ def request_kernel(
     """The middleware; paths in `unlogged` (the health checks, with Kratos's
     `request_log.disable_for_health`) are counted but not logged."""
     new_id = RequestIds()
+    access_line = LineLogger(log)
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -73,19 +74,14 @@ def request_kernel(
             metrics.observe(port, request.method, _route_label(request), status, elapsed)
             path = request.path
             # The path only: query strings may carry flow ids, codes or tokens.
-            if path not in unlogged and log.isEnabledFor(logging.INFO):
-                _access_line(request.method, path, status, port, elapsed)
+            if path not in unlogged:
+                fields = {"port": port, "status": status, "duration_ms": round(elapsed * 1000, 2)}
+                access_line("%s %s %d", (request.method, path, status), fields)
             budget.reset(contexts[2])
             client_ip.reset(contexts[1])
             request_id.reset(contexts[0])
 
     return middleware
-
-
-def _access_line(method: str, path: str, status: int, port: str, elapsed: float) -> None:
-    # `log.info` less its search of the stack for the caller's file and line, which no line shows.
-    extra = {"port": port, "status": status, "duration_ms": round(elapsed * 1000, 2)}
-    log.handle(log.makeRecord(log.name, logging.INFO, "", 0, "%s %s %d", (method, path, status), None, extra=extra))
 
 
 def _route_label(request: web.Request) -> str:

@@ -13,7 +13,16 @@ import aiosqlite
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
 
-from shared.logging import DEFAULT_CONTEXT, _JsonFormatter, _TextFormatter, request_id, setup_logging
+from shared.logging import (
+    DEFAULT_CONTEXT,
+    BatchingStreamHandler,
+    LineLogger,
+    _JsonFormatter,
+    _TextFormatter,
+    flush_logs,
+    request_id,
+    setup_logging,
+)
 from shared.tracing.logs import TRACE_FIELDS
 
 
@@ -157,6 +166,7 @@ def test_debug_logs_warden_not_library_chatter_which_only_trace_shows(
     setup_logging(level, "json", "test")
     logging.getLogger("services.selfservice.test").debug("our own debug line")
     asyncio.run(_sqlite_round_trip(tmp_path / "db.sqlite"))
+    flush_logs()
     loggers = [json.loads(line)["logger"] for line in stream.getvalue().splitlines()]
     assert "services.selfservice.test" in loggers
     assert ("aiosqlite" in loggers) is library_lines
@@ -180,3 +190,38 @@ def test_lines_inside_a_trace_carry_its_trace_and_span_ids() -> None:
     ids = span.get_span_context()
     assert (inside["trace_id"], inside["span_id"]) == (f"{ids.trace_id:032x}", f"{ids.span_id:016x}")
     assert "trace_id" not in outside and "span_id" not in outside
+
+
+def test_batched_lines_keep_their_order_and_warnings_go_out_at_once() -> None:
+    stream = io.StringIO()
+    handler = BatchingStreamHandler(stream, interval=60.0)
+    handler.setFormatter(_JsonFormatter("session"))
+    logger = logging.getLogger("test.batching")
+    logger.handlers[:] = [handler]
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    logger.info("first")
+    logger.info("second")
+    assert stream.getvalue() == "", "info lines wait for the batch"
+    logger.warning("third")
+    assert [json.loads(line)["msg"] for line in stream.getvalue().splitlines()] == ["first", "second", "third"]
+    logger.info("fourth")
+    handler.flush()  # what logging's shutdown does at exit
+    assert json.loads(stream.getvalue().splitlines()[-1])["msg"] == "fourth"
+
+
+def test_access_line_logger_writes_what_logger_info_writes() -> None:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(_JsonFormatter("session"))
+    logger = logging.getLogger("test.lines")
+    logger.handlers[:] = [handler]
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    fields = {"port": "public", "status": 200, "duration_ms": 1.5}
+    logger.info("%s %s %d", "GET", "/sessions/whoami", 200, extra=fields)
+    LineLogger(logger)("%s %s %d", ("GET", "/sessions/whoami", 200), fields)
+    LineLogger(logger, logging.DEBUG)("not enabled", (), {})
+    slow, fast = (json.loads(line) for line in stream.getvalue().splitlines())
+    assert slow.pop("time") <= fast.pop("time")
+    assert slow == fast
