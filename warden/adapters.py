@@ -12,7 +12,7 @@ from shared.adapters.memory.ratelimit import InMemoryRateLimiter
 from shared.bus.ports import Bus, BusObserver
 from shared.cache.ports import Cache
 from shared.clients import Clients
-from shared.clients.http import HttpServiceClient, InternalHttp
+from shared.clients.http import HttpServiceClient, InternalHttp, internal_session
 from shared.clients.identity import HttpIdentityClient
 from shared.clients.session import HttpSessionClient
 from shared.errors import ConfigError
@@ -80,13 +80,16 @@ class Databases:
 _TYPED_CLIENTS: dict[str, Any] = {"identity": HttpIdentityClient, "session": HttpSessionClient}
 
 
-def http_clients(settings: Any, session: aiohttp.ClientSession, services: list[str]) -> Clients:
-    """HTTP adapters for the services whose `services.<name>.internal_url` is configured."""
+def http_clients(settings: Any, services: list[str]) -> tuple[Clients, list[aiohttp.ClientSession]]:
+    """HTTP adapters for the services whose `services.<name>.internal_url` is configured, each with
+    its own keep-alive session (`internal_session`), and those sessions for the caller to close."""
     found: dict[str, HttpServiceClient] = {}
+    sessions: list[aiohttp.ClientSession] = []
     for name in services:
         url = settings.internal_url(name)
         if url:
-            http = InternalHttp(url, settings.internal_token, session)
+            sessions.append(internal_session())
+            http = InternalHttp(url, settings.internal_token, sessions[-1])
             typed = _TYPED_CLIENTS.get(name)
             found[name] = typed(http) if typed else HttpServiceClient(name, http)
-    return Clients(**found)  # type: ignore[arg-type]
+    return Clients(**found), sessions  # type: ignore[arg-type]

@@ -55,7 +55,7 @@ class WardenProcess:
         self._runtimes: list[ServiceRuntime] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._runners: dict[str, web.AppRunner] = {}
-        self._http: aiohttp.ClientSession | None = None
+        self._http: list[aiohttp.ClientSession] = []
         self._grpc: GrpcServer | None = None
         self._tracing = self._make_tracing()
 
@@ -82,11 +82,10 @@ class WardenProcess:
         with startup_step("bus.url", where(self.settings.bus.url)), quiet_broker_driver():
             await self._bus.connect()
         await self._check_cache()
-        self._http = aiohttp.ClientSession()
         here = {s.name for s in self.services}
         for warning in weak_secret_warnings(self.settings, remote_services=here != set(SERVICE_NAMES)):
             log.warning("config: %s", warning)
-        clients = http_clients(self.settings, self._http, [n for n in SERVICE_NAMES if n not in here])
+        clients, self._http = http_clients(self.settings, [n for n in SERVICE_NAMES if n not in here])
         for definition in self.services:
             infra = Infrastructure(
                 settings=self.settings,
@@ -230,8 +229,9 @@ class WardenProcess:
                 await runtime.close()
         await self._cache.close()
         await self._limiter.close()
-        if self._http is not None:
-            await self._http.close()
+        for session in self._http:
+            await session.close()
+        self._http.clear()
         await self._databases.dispose()
         if self._tracing is not None:
             await self._tracing.stop()  # last: flushes the spans of everything above

@@ -4,6 +4,7 @@ retries only where repeating a call cannot do harm, and the server's typed error
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from typing import Any
@@ -22,6 +23,23 @@ _BY_STATUS: dict[int, type[errors.WardenError]] = {
     cls.code: cls
     for cls in (errors.BadRequest, errors.Unauthorized, errors.Forbidden, errors.NotFound, errors.Conflict)
 }
+
+
+# Concurrent calls one client keeps connections open for: a caller beyond it waits for a free one
+# rather than opening (and then closing) yet another TCP connection.
+POOL_SIZE = 64
+KEEPALIVE_SECONDS = 60.0
+
+
+def _compact_json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+def internal_session(pool_size: int = POOL_SIZE) -> aiohttp.ClientSession:
+    """The HTTP session of one service client: its own pool of keep-alive connections to the one
+    service it calls (so a busy client does not starve another), and compact JSON bodies."""
+    connector = aiohttp.TCPConnector(limit=pool_size, limit_per_host=pool_size, keepalive_timeout=KEEPALIVE_SECONDS)
+    return aiohttp.ClientSession(connector=connector, json_serialize=_compact_json)
 
 
 class InternalHttp:

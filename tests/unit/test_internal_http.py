@@ -11,7 +11,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from shared import errors
-from shared.clients.http import HttpServiceClient, InternalHttp
+from shared.clients.http import HttpServiceClient, InternalHttp, internal_session
 from shared.http.app import BoundRoute, create_app
 from shared.metrics import Metrics
 from tests.conftest import free_port
@@ -138,3 +138,53 @@ async def test_finding_16_a_proxys_html_error_page_is_service_unavailable_not_a_
             await http.call("GET", "/internal/identity/html")
     finally:
         await test_server.close()
+
+
+async def test_a_client_reuses_one_keep_alive_connection_and_sends_compact_json() -> None:
+    """The distributed hops (selfservice -> identity -> session) pay one TCP connection per client,
+    not one per call, and no whitespace in their JSON."""
+    peers: list[tuple[str, int]] = []
+    bodies: list[bytes] = []
+
+    async def echo(request: web.Request) -> web.Response:
+        peers.append(request.transport.get_extra_info("peername"))  # type: ignore[union-attr]
+        bodies.append(await request.read())
+        return web.json_response({"ok": True})
+
+    routes = [BoundRoute("POST", "/internal/identity/echo", echo)]
+    app = create_app(port="admin", routes=routes, readiness=[], metrics=Metrics(), internal_token=TOKEN)
+    test_server = TestServer(app)
+    await test_server.start_server()
+    session = internal_session()
+    try:
+        http = InternalHttp(str(test_server.make_url("")), TOKEN, session)
+        for n in range(5):
+            assert await http.call("POST", "/internal/identity/echo", {"n": n, "traits": {"a": [1, 2]}}) == {"ok": True}
+    finally:
+        await session.close()
+        await test_server.close()
+    assert len(set(peers)) == 1, "five calls, one connection"
+    assert bodies[0] == b'{"n":0,"traits":{"a":[1,2]}}'
+
+
+async def test_concurrent_calls_share_the_clients_sized_pool() -> None:
+    peers: set[tuple[str, int]] = set()
+
+    async def slow_echo(request: web.Request) -> web.Response:
+        peers.add(request.transport.get_extra_info("peername"))  # type: ignore[union-attr]
+        await asyncio.sleep(0.05)
+        return web.json_response({})
+
+    routes = [BoundRoute("GET", "/internal/identity/echo", slow_echo)]
+    app = create_app(port="admin", routes=routes, readiness=[], metrics=Metrics(), internal_token=TOKEN)
+    test_server = TestServer(app)
+    await test_server.start_server()
+    session = internal_session(pool_size=3)
+    try:
+        http = InternalHttp(str(test_server.make_url("")), TOKEN, session)
+        for _ in range(2):
+            await asyncio.gather(*(http.call("GET", "/internal/identity/echo") for _ in range(12)))
+    finally:
+        await session.close()
+        await test_server.close()
+    assert 1 <= len(peers) <= 3, "24 calls, 12 at a time, over at most the pool's 3 connections"
