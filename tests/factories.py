@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 import threading
 from collections.abc import Iterator, Mapping
@@ -122,7 +123,20 @@ class ThreadedWarden:
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
 
     def run(self, coroutine: Any, timeout: float = 30) -> Any:
-        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout)
+        future = asyncio.run_coroutine_threadsafe(coroutine, self._loop)
+        try:
+            return future.result(timeout)
+        except concurrent.futures.TimeoutError:
+            raise TimeoutError(f"not done within {timeout}s; the loop's tasks:\n{self._tasks_now()}") from None
+
+    def _tasks_now(self) -> str:
+        """Where every task on the process's loop is waiting, so that a hang names its cause."""
+        lines = []
+        for task in asyncio.all_tasks(self._loop):
+            frames = task.get_stack(limit=6)
+            where = " <- ".join(f"{f.f_code.co_filename.rsplit('/', 2)[-1]}:{f.f_lineno}" for f in frames)
+            lines.append(f"  {task.get_name()} {task.get_coro()!r:.80}: {where}")
+        return "\n".join(sorted(lines))
 
     def start(self) -> ThreadedWarden:
         self._thread.start()
