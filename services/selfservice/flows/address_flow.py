@@ -107,8 +107,16 @@ class AddressFlowParts(Protocol):
 
 
 async def new_address_flow(
-    c: AddressFlowParts, request: web.Request, kind: str, flow_type: str, *, flow_id: str | None = None
+    c: AddressFlowParts,
+    request: web.Request,
+    kind: str,
+    flow_type: str,
+    *,
+    flow_id: str | None = None,
+    announced_to: str | None = None,
 ) -> Flow:
+    """A new flow asking for the address; with `announced_to`, one already showing the message to
+    that address as sent, which is sent later (a registration's, verifier.py)."""
     flow = await c.engine.create(request, kind, flow_type)
     if flow_id is not None:  # a verification flow a registration prepares under a known id
         flow.ui.action = flow.ui.action.replace(flow.id, flow_id)  # the form posts to this flow, not the draft's id
@@ -118,6 +126,8 @@ async def new_address_flow(
         strategy.populate_recovery(flow)
     else:
         strategy.populate_verification(flow)
+    if announced_to is not None:
+        c.proof.announce(flow, kind, strategy, announced_to)
     await c.engine.insert(flow)
     return flow
 

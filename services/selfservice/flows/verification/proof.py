@@ -1,6 +1,10 @@
 """Proving an address, the part verification and recovery share: send a code or link to an address
 (only to a known one; an unknown one looks the same to the requester), and redeem what comes back.
-Each step commits the flow's new state, the code's HMAC and the courier command together."""
+Each step commits the flow's new state, the code's HMAC and the courier command together.
+
+A registration's verification flow is `announce`d before its message can go (the identity it is
+for does not exist yet, verifier.py): it shows the code form at once, as Kratos's does, and is
+marked as awaiting its message until `send` sends one to the address's identity."""
 
 from __future__ import annotations
 
@@ -18,6 +22,8 @@ from shared.bus.events import COURIER_MESSAGE_REQUESTED, MessageRequested
 from shared.clients.ports import IdentityClient
 from shared.storage.uow import UnitOfWorkFactory
 
+AWAITING_MESSAGE = "awaiting_message"  # in Flow.internal: announced as sent, its message not sent yet
+
 
 @dataclass(frozen=True)
 class AddressProof:
@@ -28,6 +34,18 @@ class AddressProof:
     lifespans: dict[str, timedelta]  # by method: how long a code or link works
     notify_unknown: dict[str, bool]  # by flow kind: `notify_unknown_recipients`
     budget: SendBudget  # messages per address (mail bombing)
+
+    @staticmethod
+    def announce(flow: Flow, kind: str, strategy: AddressProofStrategy, address: str) -> None:
+        """The flow as it will be once its message went out (state, code form, notice), not stored."""
+        strategy.after_sending(flow, kind, address.strip().lower())
+        flow.state = "sent_email"
+        flow.internal[AWAITING_MESSAGE] = True
+
+    @staticmethod
+    def awaiting(flow: Flow) -> bool:
+        """Announced, and no message sent to the address's identity since."""
+        return bool(flow.internal.get(AWAITING_MESSAGE))
 
     async def send(self, flow: Flow, kind: str, strategy: AddressProofStrategy, address: str) -> None:
         address = address.strip().lower()
@@ -52,6 +70,8 @@ class AddressProof:
                 uow.emit(COURIER_MESSAGE_REQUESTED, message)
             strategy.after_sending(flow, kind, address)
             flow.state = "sent_email"
+            if identity is not None:  # an announced flow's message, or a resend of it: it has gone
+                flow.internal.pop(AWAITING_MESSAGE, None)
             await self.flows.save(uow.connection, flow)
             await uow.commit()
 

@@ -3,11 +3,13 @@ change brings a new address. Each address gets a verification flow of its own an
 answer lists the flows as Kratos's `show_verification_ui` continue-with items.
 
 A registration does it in two halves (review finding 9): before the identity is created, `prepare`
-makes the flows under ids derived from the registration flow and the address (nothing is sent);
-the identity service's committed `identity.created` event names the registration flow, and its
-consumer (`after_registration.py`) sends the codes with `send_prepared`. The mail follows from the
-identity existing, not from the request that asked for it surviving, and it goes once: only a flow
-still waiting for its code gets one."""
+makes the flows under ids derived from the registration flow and the address, already in Kratos's
+`sent_email` state with the code form (proof.py's `announce`: the page the user lands on asks for
+the code, not for the address just typed), but sends nothing; the identity service's committed
+`identity.created` event names the registration flow, and its consumer (`after_registration.py`)
+sends the codes with `send_prepared`. The mail follows from the identity existing, not from the
+request that asked for it surviving, and it goes once: only a flow still awaiting its message gets
+one."""
 
 from __future__ import annotations
 
@@ -49,7 +51,9 @@ class Verifier:
             async with c.engine.uow() as uow:  # a second try of the same registration reuses it
                 flow = await c.engine.flows.get(uow.connection, flow_id, "verification")
             if flow is None:
-                flow = await new_address_flow(c, request, "verification", flow_type, flow_id=flow_id)
+                flow = await new_address_flow(
+                    c, request, "verification", flow_type, flow_id=flow_id, announced_to=address["value"]
+                )
             items.append(_show_ui(c, flow, address))
         return items
 
@@ -63,8 +67,11 @@ class Verifier:
             flow_id = prepared_flow_id(registration_flow_id, address["value"])
             async with c.engine.uow() as uow:
                 flow = await c.engine.flows.get(uow.connection, flow_id, "verification")
-            if flow is None or flow.state != "choose_method":  # none prepared, or its code went out already
+            # None prepared, or its code went out already. (A flow prepared by a version before
+            # `announce` waits in choose_method.)
+            if flow is None or not (c.proof.awaiting(flow) or flow.state == "choose_method"):
                 continue
+            flow.ui.clear_messages()  # the announced notice, said again by the sending
             await c.proof.send(flow, "verification", c.address_strategies["verification"], address["value"])
             sent += 1
         return sent
