@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urljoin
 
 import pytest
 
@@ -116,3 +117,22 @@ def test_the_brand_is_on_every_page_and_the_csp_only_admits_its_logo(browser: Br
         assert "style=" not in html and "<style" not in html, "no inline style: the colour is in the stylesheet"
     css = browser.get("/ui/style.css").data.decode()
     assert css.rstrip().endswith(":root { --accent: #ffcc00; --on-accent: #000000; }"), "dark text on a light accent"
+
+
+@pytest.mark.parametrize("path", ["/ui/foo", "/ui/logn?flow=1", "/ui/settings/extra/"])
+def test_a_mistyped_ui_address_gets_the_uis_own_not_found_page(browser: Browser, path: str) -> None:
+    response = browser.get(path)
+    assert response.status == 404 and response.headers["Content-Type"].startswith("text/html"), response
+    html = response.data.decode()
+    page = Page(html)
+    assert (
+        "<title>Page not found · Acme ID</title>" in html and f'<img class="logo" src="{LOGO}" alt="Acme ID">' in html
+    )
+    assert "There is no page at this address." in page.text
+    assert page.links["Go to the welcome page"] == f"{UI}welcome" and page.links["Sign in"] == f"{UI}login"
+    assert (
+        response.headers["Content-Security-Policy"]
+        == open_page(browser, "/ui/login")[0].headers["Content-Security-Policy"]
+    )
+    [stylesheet] = re.findall(r'<link rel="stylesheet" href="([^"]+)">', html)
+    assert urljoin(f"{UI}{path.removeprefix('/ui/')}", stylesheet) == f"{UI}style.css", "styled at any depth"

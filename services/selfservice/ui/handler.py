@@ -29,7 +29,7 @@ from shared.service import Handler, Route
 if TYPE_CHECKING:
     from services.selfservice.service import SelfserviceContainer
 
-ERROR_PATH, STYLESHEET_PATH = "/ui/error", "/ui/style.css"
+ERROR_PATH, STYLESHEET_PATH, NOT_FOUND_PATH = "/ui/error", "/ui/style.css", "/ui/{tail:.*}"
 # What the reference UI forwards to the init endpoint (the login flow's own query fields).
 INIT_PARAMS = {"login": ("return_to", "refresh", "aal")}
 # Statuses the reference UI answers with a new flow (`redirectOnSoftError`): gone, expired, another
@@ -203,6 +203,17 @@ async def stylesheet(c: SelfserviceContainer, _request: web.Request) -> web.Stre
     return static_response(c.pages.stylesheet, "text/css")
 
 
+async def not_found(c: SelfserviceContainer, request: web.Request) -> web.StreamResponse:
+    """A mistyped address under `/ui/` is a person's mistake: the UI's own page, with a way back.
+    (Paths outside `/ui/` are the API's, and keep Kratos's JSON 404.)"""
+    depth = request.path.count("/") - 2  # the stylesheet is linked relatively: /ui/a/b needs ../
+    links = [("Go to the welcome page", f"{c.config.public_base_url.rstrip('/')}{WELCOME_PATH}")]
+    links.append(("Sign in", c.config.flows["login"].ui_url))
+    return c.pages.render(
+        "not_found.html", status=404, title="Page not found", stylesheet=f"{'../' * depth}style.css", links=links
+    )
+
+
 PAGES: list[Route[SelfserviceContainer]] = [
     *(Route("public", "GET", f"/ui/{kind}", flow_page(kind)) for kind in FLOW_KINDS),
     Route("public", "GET", WELCOME_PATH, welcome),
@@ -213,4 +224,5 @@ ROUTES: list[Route[SelfserviceContainer]] = [
     *map(with_browser_errors, PAGES),
     Route("public", "GET", ERROR_PATH, error_page),
     Route("public", "GET", STYLESHEET_PATH, stylesheet),
+    Route("public", "GET", NOT_FOUND_PATH, not_found),  # the router tries it after every literal path
 ]
