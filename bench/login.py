@@ -21,21 +21,28 @@ threads at once (what the machine really gives when every core hashes: memory ba
 The server: the all-in-one `warden serve --migrate` as a subprocess, on a fresh PostgreSQL database
 (dropped afterwards) or SQLite file, and a Redis cache under a unique key prefix (its keys deleted
 afterwards), with the in-process bus; or the four services, on a RabbitMQ vhost of the run's own
-(deleted afterwards) too; LOG_LEVEL=warning. Its users are imported through the admin batch API with
+(deleted afterwards) too; as shipped: the access log on (INFO, the default; its lines go to a file). Its users are imported through the admin batch API with
 argon2id hashes made at the very same parameters (so no login re-hashes; checked before the import).
 
 The load: an aiohttp client with C workers, each one login after the other (create a native login
-flow, submit identifier and password); after a warm-up, for a bounded time. Beside it, a separate
-process asks whoami for a session already in the cache, at a low fixed rate, once with the server
-idle and once under the login load.
+flow, submit identifier and password); after a warm-up, for a bounded time (the measured window),
+and then on for the whoami probe. That probe, a separate process, asks whoami for a session already in
+the cache at a low fixed rate, once with the server idle and once under the login load, after the
+measured window: the server's CPU in the window is the logins' alone, with nothing estimated and
+taken off.
 
-The client runs on the same machine and takes CPU the server could have used: its CPU time (and the
-whoami prober's) is measured, and the ratio to the floor is given raw and with that time taken off the
+The client runs on the same machine and takes CPU the server could have used: its CPU time is
+measured, and the ratio to the floor is given raw and with that time taken off the
 cores (and, when other processes ran meanwhile, with theirs taken off too). The CPU of every process
-over the measured window (server event loop, server other threads, this database's PostgreSQL
-backends, Redis, the client, everything else) comes from /proc; from it, the CPU one login costs on
-the login path, and the ratio that cost allows: argon2's time over it, a figure that other load on the
-machine moves much less than logins/s. Everything started is stopped, everything created deleted.
+over the measured window (server event loop, the hashing pool's threads, the server's other threads,
+this database's PostgreSQL backends, Redis, the client, everything else) comes from /proc; from it,
+the CPU one login costs on the login path, and the ratio that cost allows: argon2's time over it, a
+figure that other load on the machine moves much less than logins/s. "CPU outside argon2" is
+everything of the server's but the hashing pool (event loops, every other thread: the access log's
+flusher, a resolver's) plus this database's PostgreSQL backends; the hashing threads are told apart
+by the lower priority they give themselves (services/identity/hashing/hasher.py), so nothing that
+runs on another thread hides in argon2's share. Idle background work (outbox and courier polls) is
+measured and shown, not taken off. Everything started is stopped, everything created deleted.
 """
 
 from __future__ import annotations
@@ -154,6 +161,15 @@ def _stat_cpu(path: str) -> tuple[str, float] | None:
     return comm, (int(fields[11]) + int(fields[12])) / TICK
 
 
+def _nice(path: str) -> int:
+    """A thread's niceness (0 when it is gone): the hashing pool runs at a lower priority than the
+    event loop (`HASHING_NICENESS`), which is how its threads are told from the server's others."""
+    try:
+        return int(Path(path).read_text().rpartition(")")[2].split()[16])
+    except OSError:
+        return 0
+
+
 def _system_cpu() -> tuple[float, float, float]:
     """(busy, steal, total) seconds over all CPUs since boot."""
     values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
@@ -192,18 +208,22 @@ class CpuSnapshot:
     at: float
     system: tuple[float, float, float]
     server_threads: dict[int, float]
+    hashing_threads: set[int]  # the threads of the server's hashing pools (their lower priority)
     by_pid: dict[int, tuple[str, float]]  # pid -> (label, CPU seconds)
     client: float  # this process, user + system
     loop_system: float  # the server's event-loop thread, system time alone
 
     @classmethod
     def take(cls, server_pids: list[int], database: str) -> CpuSnapshot:
-        threads = {}
+        threads, hashing = {}, set()
         for server_pid in server_pids:
+            main_nice = _nice(f"/proc/{server_pid}/task/{server_pid}/stat")
             for task in os.listdir(f"/proc/{server_pid}/task"):
                 found = _stat_cpu(f"/proc/{server_pid}/task/{task}/stat")
                 if found:
                     threads[int(task)] = found[1]
+                    if _nice(f"/proc/{server_pid}/task/{task}/stat") > main_nice:
+                        hashing.add(int(task))
         by_pid = {}
         for entry in os.listdir("/proc"):
             if entry.isdigit():
@@ -218,7 +238,9 @@ class CpuSnapshot:
                 loop_system += int(stat[12]) / TICK
             except OSError:
                 pass
-        return cls(time.perf_counter(), _system_cpu(), threads, by_pid, usage.ru_utime + usage.ru_stime, loop_system)
+        return cls(
+            time.perf_counter(), _system_cpu(), threads, hashing, by_pid, usage.ru_utime + usage.ru_stime, loop_system
+        )
 
 
 @dataclass(frozen=True)
@@ -228,7 +250,8 @@ class CpuWindow:
     steal: float
     server_loop: float  # the server's main thread: its event loop
     server_loop_system: float  # of which in the kernel (sockets: loopback TCP is processed by the sender)
-    server_threads: float  # the server's other threads: the hashing pool (and any executor)
+    server_threads: float  # the server's hashing pools (argon2)
+    server_other_threads: float  # every other thread of the server's (log flusher, resolver, executors)
     client: float
     postgres: float  # the backends of the bench's database
     postgres_aux: float  # the PostgreSQL server's own processes (WAL writer, checkpointer, ...): shared
@@ -266,12 +289,17 @@ def cpu_window(before: CpuSnapshot, after: CpuSnapshot, server_pids: list[int], 
             continue
         sums["other" if pid in exclude else label] += seconds - before.by_pid.get(pid, (label, 0.0))[1]
     loop = sum(after.server_threads.get(pid, 0.0) - before.server_threads.get(pid, 0.0) for pid in server_pids)
-    threads = sum(
-        v - before.server_threads.get(tid, 0.0) for tid, v in after.server_threads.items() if tid not in server_pids
-    )
+    hashing = after.hashing_threads | before.hashing_threads
+    spent = {
+        tid: v - before.server_threads.get(tid, 0.0)
+        for tid, v in after.server_threads.items()
+        if tid not in server_pids
+    }
+    threads = sum(v for tid, v in spent.items() if tid in hashing)
+    other_threads = sum(v for tid, v in spent.items() if tid not in hashing)
     busy = after.system[0] - before.system[0]
     client = after.client - before.client
-    known = loop + threads + client + sums["postgres"] + sums["postgres-aux"] + sums["redis"]
+    known = loop + threads + other_threads + client + sums["postgres"] + sums["postgres-aux"] + sums["redis"]
     return CpuWindow(
         after.at - before.at,
         busy,
@@ -279,6 +307,7 @@ def cpu_window(before: CpuSnapshot, after: CpuSnapshot, server_pids: list[int], 
         loop,
         after.loop_system - before.loop_system,
         threads,
+        other_threads,
         client,
         sums["postgres"],
         sums["postgres-aux"],
@@ -312,6 +341,7 @@ def pg_counters(database: str) -> dict[str, int]:
 
 
 MODES = ("postgres", "sqlite", "distributed")
+PROBE_MARGIN = 0.5  # seconds between the measured window's end and the whoami probe
 AMQP_URL = os.environ.get("WARDEN_BENCH_AMQP", "amqp://guest:guest@127.0.0.1:5672/")
 DISTRIBUTED = ("identity", "session", "courier", "selfservice")  # started in this order (who calls whom)
 
@@ -438,7 +468,7 @@ class Server:
 
     def _start(self, args: list[str], env: dict[str, str], dev: bool, ready: list[str]) -> None:
         command = [sys.executable, "-m", "warden.cli", *args, *(["--dev"] if dev else [])]
-        environment = {**os.environ, "LOG_LEVEL": "warning", **env}
+        environment = {**os.environ, "LOG_LEVEL": "info", **env}  # the access log on, as shipped
         environment.pop("DSN", None)
         proc = subprocess.Popen(command, env=environment, cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT)
         self.procs.append(proc)
@@ -612,9 +642,16 @@ class LoadResult:
 
 
 async def login_load(
-    server: Server, users: list[tuple[str, str]], concurrency: int, warmup: float, seconds: float, on_window: dict
+    server: Server,
+    users: list[tuple[str, str]],
+    concurrency: int,
+    warmup: float,
+    seconds: float,
+    on_window: dict,
+    tail: float = 0.0,
 ) -> LoadResult:
-    """C workers, each logging in back to back; only logins completed inside the window are counted."""
+    """C workers, each logging in back to back; only logins completed inside the window are counted.
+    The load goes on for `tail` seconds after the window (the whoami probe's time)."""
     import aiohttp
 
     result = LoadResult()
@@ -666,6 +703,7 @@ async def login_load(
         await asyncio.sleep(seconds)
         window["end"] = time.perf_counter()
         on_window["after"] = await loop.run_in_executor(None, on_window["end"])
+        await asyncio.sleep(tail)
         stop.set()
 
     connector = aiohttp.TCPConnector(limit=concurrency)
@@ -735,6 +773,9 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=3.0, help="seconds of load before measuring (default 3)")
     parser.add_argument("--whoami-rate", type=float, default=50.0, help="whoami requests per second (default 50)")
     parser.add_argument(
+        "--probe", type=float, default=8.0, help="seconds of whoami under the login load, after the window (default 8)"
+    )
+    parser.add_argument(
         "--quiet",
         type=float,
         default=1.5,
@@ -756,7 +797,7 @@ def main() -> None:
     if any(mode not in MODES for mode in args.modes.split(",")):
         parser.error(f"--modes: choose among {', '.join(MODES)}")
     if args.quick:
-        args.duration, args.warmup, args.quiet, args.idle_whoami = 3.0, 1.0, 0.5, 1.0
+        args.duration, args.warmup, args.quiet, args.idle_whoami, args.probe = 3.0, 1.0, 0.5, 1.0, 2.0
         args.samples, args.users, args.wait_idle = 3, 10, 0.0
 
     params = Argon2Params(parse_byte_size(args.memory) // 1024, args.iterations, args.parallelism)
@@ -810,8 +851,8 @@ def main() -> None:
         )
     print(
         "  (goals: all-in-one on PostgreSQL >= 85% and <= 3 ms outside argon2; distributed >= 70%. "
-        "'CPU outside argon2': per login, the server's event loops (net of whoami and idle background) and "
-        "this database's PostgreSQL backends; the hashing threads are left out)"
+        "'CPU outside argon2': per login over a window with logins alone, the server's event loops and "
+        "threads other than its hashing pool, and this database's PostgreSQL backends)"
     )
     print(f"(the whole run took {time.perf_counter() - started:.0f} s; databases dropped, Redis keys deleted)")
 
@@ -837,7 +878,7 @@ def measure(args: argparse.Namespace, params: Argon2Params, dev: bool, mode: str
             print(
                 f"server: {LABELS[mode]}, pids {server.pids}, database {run.dsn.split('?')[0]} (fresh), "
                 f"cache Redis prefix {run.redis_prefix!r}, bus {'RabbitMQ vhost ' + run.name if run.bus_url else 'in-process'}, "
-                f"LOG_LEVEL=warning; {args.users} users imported with argon2id hashes at the same parameters"
+                f"access log on (LOG_LEVEL=info); {args.users} users imported with argon2id hashes at the same parameters"
             )
 
             time.sleep(0.5)
@@ -851,8 +892,10 @@ def measure(args: argparse.Namespace, params: Argon2Params, dev: bool, mode: str
             idle_loop = idle_cpu[0] - quiet_cpu2[0] - background * (time.perf_counter() - idle_start)
             per_whoami = max(0.0, idle_loop) / max(1, len(idle["latencies_ms"]) + idle["errors"])
 
-            # The prober (and py-spy) cover the measured window: the prober waits for its start time.
-            prober = Prober(whoami, token, args.whoami_rate, time.time() + args.warmup + 0.05, args.duration - 0.1)
+            # py-spy covers the measured window; the prober comes after it, under the same load (it
+            # waits for its start time), so that the window's CPU is the logins' and nothing else's.
+            probe_start = time.time() + args.warmup + args.duration + PROBE_MARGIN
+            prober = Prober(whoami, token, args.whoami_rate, probe_start, args.probe)
             spy: list[subprocess.Popen] = []
 
             def window_start() -> CpuSnapshot:
@@ -884,14 +927,14 @@ def measure(args: argparse.Namespace, params: Argon2Params, dev: bool, mode: str
 
             hooks = {"start": window_start, "end": lambda: CpuSnapshot.take(server.pids, run.name)}
             pg_before = pg_counters(run.name) if run.postgres else pg
-            load = asyncio.run(login_load(server, users, args.concurrency, args.warmup, args.duration, hooks))
+            tail = args.probe + 2 * PROBE_MARGIN
+            load = asyncio.run(login_load(server, users, args.concurrency, args.warmup, args.duration, hooks, tail))
             load.probe = prober.result()
             for process in spy:
                 process.wait(60)
             load.cpu = cpu_window(
                 hooks["before"], hooks["after"], server.pids, {prober.proc.pid, *(p.pid for p in spy)}
             )
-            probe_cpu = load.probe["cpu"]
         finally:
             server.stop()
         if run.postgres:
@@ -899,7 +942,7 @@ def measure(args: argparse.Namespace, params: Argon2Params, dev: bool, mode: str
 
     return {
         "label": LABELS[mode],
-        **report(args, params, verify, floor, load, idle, probe_cpu, background, per_whoami, pg),
+        **report(args, params, verify, floor, load, idle, background, per_whoami, pg),
     }
 
 
@@ -910,7 +953,6 @@ def report(
     floor: float,
     load: LoadResult,
     idle: dict,
-    probe_cpu: float,
     background: float,
     per_whoami: float,
     pg: dict[str, int],
@@ -920,11 +962,7 @@ def report(
     ok = len(load.logins)
     rate = ok / load.window
     failures = sum(load.failures.values())
-    whoamis = len(load.probe["latencies_ms"]) + load.probe["errors"]
-    loop_whoami = per_whoami * whoamis
-    loop_background = background * cpu.seconds
-    loop_logins = max(0.0, cpu.server_loop - loop_whoami - loop_background)
-    others = max(0.0, cpu.other - probe_cpu)
+    others = cpu.other
 
     def per_login(seconds: float) -> str:
         return f"{seconds / ok * 1000:6.1f} ms/login" if ok else "      - ms/login"
@@ -941,12 +979,11 @@ def report(
         f"p99 {pct(load.submits, 99):.0f} ms)"
     )
     print(f"  RATIO TO THE FLOOR, raw: {rate:.2f} / {floor:.2f} = {rate / floor:.1%}")
-    client_cores = (cpu.client + probe_cpu) / cpu.seconds
+    client_cores = cpu.client / cpu.seconds
     client_floor = (CORES - client_cores) / verify
     print(
         f"  the client runs on this same {CORES}-core machine and steals CPU from the server: the load client "
-        f"used {cpu.client:.2f} CPU-s and the whoami prober {probe_cpu:.2f} CPU-s in {cpu.seconds:.1f} s, "
-        f"{client_cores:.2f} cores;"
+        f"used {cpu.client:.2f} CPU-s in {cpu.seconds:.1f} s, {client_cores:.2f} cores;"
     )
     print(
         f"  ratio with the client's CPU accounted for: floor ({CORES} - {client_cores:.2f}) cores / "
@@ -958,10 +995,11 @@ def report(
             f"  other processes on the machine (not this bench's) took {others / cpu.seconds:.2f} cores meanwhile; "
             f"with them accounted for too: floor {left:.2f} logins/s, ratio {rate / left:.1%}"
         )
-    spent = loop_logins + cpu.server_threads + cpu.postgres
+    outside = cpu.server_loop + cpu.server_other_threads + cpu.postgres
+    spent = outside + cpu.server_threads
     if ok:
         print(
-            f"  CPU per login on the login path (server loop net of whoami and background + hashing pool + "
+            f"  CPU per login on the login path (the server's event loops, hashing pool and other threads + "
             f"this database's PostgreSQL backends): {spent / ok * 1000:.1f} ms, of which argon2 alone "
             f"{verify * 1000:.1f} ms: the ratio it allows with every core on logins is {verify / (spent / ok):.1%}"
         )
@@ -972,24 +1010,22 @@ def report(
         f"busy {cpu.busy:.1f} CPU-s = {cpu.busy / (cpu.seconds * CORES):.0%}, steal {cpu.steal:.2f} s):"
     )
     rows = [
-        ("server: event-loop thread", cpu.server_loop),
-        ("  of it: logins", loop_logins),
-        ("  of it: answering the whoami probes", loop_whoami),
-        ("  of it: background (as when idle)", loop_background),
-        ("server: other threads (argon2 pool)", cpu.server_threads),
+        ("server: event-loop thread(s)", cpu.server_loop),
+        ("  of it, at the idle rate: background", background * cpu.seconds),
+        ("server: other threads (not hashing)", cpu.server_other_threads),
+        ("server: hashing pool (argon2)", cpu.server_threads),
         ("PostgreSQL: the bench database's backends", cpu.postgres),
         ("PostgreSQL: its own processes (shared)", cpu.postgres_aux),
         ("Redis (shared)", cpu.redis),
         ("load client (this process)", cpu.client),
-        ("whoami prober", probe_cpu),
         ("everything else on the machine", others),
     ]
     for label, seconds in rows:
         print(f"  {label:<42} {seconds:6.2f} CPU-s  {seconds / cpu.seconds:5.2f} cores  {per_login(seconds)}")
     print(
         f"  (event-loop thread: {cpu.server_loop - cpu.server_loop_system:.2f} s user, "
-        f"{cpu.server_loop_system:.2f} s system; whoami and background costs measured with the server idle: "
-        f"{per_whoami * 1000:.2f} ms/whoami, {background * 1000:.1f} ms/s)"
+        f"{cpu.server_loop_system:.2f} s system; measured with the server idle, for information: background "
+        f"{background * 1000:.1f} ms/s, {per_whoami * 1000:.2f} ms per whoami)"
     )
     n = max(1, load.completed)
     print(
@@ -1016,8 +1052,7 @@ def report(
             f"\nprofile of the server over the window (py-spy, 100 Hz, all threads; py-spy's own CPU is in "
             f"'everything else'): {args.profile}"
         )
-    outside = (loop_logins + cpu.postgres) / ok * 1000 if ok else float("nan")
-    return {"rate": rate, "client_floor": client_floor, "outside_ms": outside}
+    return {"rate": rate, "client_floor": client_floor, "outside_ms": outside / ok * 1000 if ok else float("nan")}
 
 
 if __name__ == "__main__":
