@@ -53,6 +53,8 @@ def dependency_down(exc: BaseException) -> bool:
 
 
 def _from_http_exception(exc: web.HTTPException) -> errors.WardenError:
+    if exc.status == 404:  # no route: Kratos's router answers with herodot's ErrNotFound, as nginx does
+        return errors.NotFound()
     error = errors.WardenError(message=exc.reason)
     error.code = exc.status
     return error

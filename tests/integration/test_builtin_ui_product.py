@@ -2,10 +2,12 @@
 JavaScript: the welcome page in words (schema titles, relative times, single- or two-factor, the
 verify link only while an address is unverified), settings' labels, messages with whole minutes and
 right plurals, readable error pages, focus and live regions for errors, and `ui.brand` on every page
-without loosening the Content-Security-Policy."""
+without loosening the Content-Security-Policy. A mistyped /ui/ address gets the UI's own "Page not
+found"; an unknown API path keeps Kratos's JSON 404."""
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from collections.abc import Iterator
@@ -136,3 +138,15 @@ def test_a_mistyped_ui_address_gets_the_uis_own_not_found_page(browser: Browser,
     )
     [stylesheet] = re.findall(r'<link rel="stylesheet" href="([^"]+)">', html)
     assert urljoin(f"{UI}{path.removeprefix('/ui/')}", stylesheet) == f"{UI}style.css", "styled at any depth"
+
+
+@pytest.mark.parametrize("path", ["/foo", "/uifoo", "/self-service/nope", "/sessions/whoami/extra"])
+def test_an_unknown_api_path_keeps_kratos_json_404(browser: Browser, path: str) -> None:
+    response = browser.get(path)  # even from a browser that asks for HTML: it is not the UI's
+    assert response.status == 404 and response.headers["Content-Type"].startswith("application/json"), response
+    error = json.loads(response.data)["error"]
+    assert {k: error[k] for k in ("code", "status", "message")} == {
+        "code": 404,
+        "status": "Not Found",
+        "message": "The requested resource could not be found",
+    }
