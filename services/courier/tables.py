@@ -71,6 +71,7 @@ def courier_tables(metadata: MetaData) -> CourierTables:
         Column("claimed_until", DateTime(timezone=True), nullable=True),
         Column("created_at", DateTime(timezone=True), nullable=False, index=True),
         Column("updated_at", DateTime(timezone=True), nullable=False),
+        Column("trace_context", Text, nullable=True),  # the causing request's trace (shared.tracing.carrier)
         Index("ix_courier_webhook_deliveries_status_next_attempt_at", "status", "next_attempt_at"),
     )
     return CourierTables(messages, dispatches, webhooks)

@@ -58,10 +58,10 @@ async def claim(db: Database, message_id: str, token: str, lease: timedelta = LE
 
 async def test_migrations_go_down_and_up_again(database: Database) -> None:
     revisions = COURIER.migrations.revisions()
-    assert revisions[-1] == "courier_0004"
+    assert revisions[-1] == "courier_0005"
     await downgrade(database, COURIER.migrations, "courier_0001")
     await upgrade(database, COURIER.migrations)
-    assert await current(database, COURIER.migrations) == {"courier_0004"}
+    assert await current(database, COURIER.migrations) == {"courier_0005"}
     await insert(database, message())
 
 

@@ -5,7 +5,10 @@ delivery ids taken from the envelope):
   envelope's id;
 - domain events a subscription asks for: one delivery per subscription, whose id is derived from
   the envelope's id and the subscription's, and whose body is the envelope itself. Only the
-  catalogue's events are handed to subscribers, never its commands (see config.SUBSCRIBABLE)."""
+  catalogue's events are handed to subscribers, never its commands (see config.SUBSCRIBABLE).
+
+Each delivery keeps the trace context the message arrived in (the flow's or the event's), so that
+the dispatcher sends it inside that trace (shared.tracing.carrier); NULL when tracing is off."""
 
 from __future__ import annotations
 
@@ -22,6 +25,7 @@ from shared.bus.events import COURIER_WEBHOOK_REQUESTED
 from shared.bus.inbox import idempotent
 from shared.bus.ports import Subscription
 from shared.storage.uow import UnitOfWork, UnitOfWorkFactory
+from shared.tracing import carrier
 
 WEBHOOKS_QUEUE = "courier.webhooks"
 EVENT_SINK_QUEUE = "courier.event_sink"
@@ -39,7 +43,15 @@ def webhook_requests(
         request = COURIER_WEBHOOK_REQUESTED.parse(envelope.data)
         await repository.add(
             unit.connection,
-            Delivery(envelope.id, WEB_HOOK, request.config_key, request.url, request.method, request.body),
+            Delivery(
+                envelope.id,
+                WEB_HOOK,
+                request.config_key,
+                request.url,
+                request.method,
+                request.body,
+                trace_context=carrier.current(),
+            ),
         )
 
     return _subscription(WEBHOOKS_QUEUE, [COURIER_WEBHOOK_REQUESTED.name], uow, processed, work, max_deliveries, queued)
@@ -58,11 +70,13 @@ def event_sink(
 
     async def work(unit: UnitOfWork, envelope: Envelope) -> None:
         body = envelope.to_json().decode()
+        trace_context = carrier.current()
         for s in subscriptions:
             if s.wants(envelope.type):
                 delivery_id = str(uuid.uuid5(_DELIVERY_IDS, f"{envelope.id}/{s.id}"))
                 await repository.add(
-                    unit.connection, Delivery(delivery_id, EVENT, s.id, s.url, "POST", body, envelope.type)
+                    unit.connection,
+                    Delivery(delivery_id, EVENT, s.id, s.url, "POST", body, envelope.type, trace_context=trace_context),
                 )
 
     patterns = sorted({p for s in subscriptions for p in s.events})

@@ -26,4 +26,4 @@ class Delivery:
     created_at: datetime = field(default_factory=now)
     updated_at: datetime = field(default_factory=now)
     next_attempt_at: datetime = field(default_factory=now)
-    trace_context: str | None = None  # not kept for web hooks yet: their sends start traces of their own
+    trace_context: str | None = None  # the trace of the flow or event that asked for it (shared.tracing.carrier)

@@ -36,6 +36,7 @@ class DeliveryRepository(Claiming[Delivery]):
                 next_attempt_at=d.next_attempt_at,
                 created_at=d.created_at,
                 updated_at=d.updated_at,
+                trace_context=d.trace_context,
             )
         )
         return True
@@ -98,4 +99,5 @@ def _delivery(row: Row[Any]) -> Delivery:
         created_at=utc(row.created_at),
         updated_at=utc(row.updated_at),
         next_attempt_at=utc(row.next_attempt_at),
+        trace_context=row.trace_context,
     )
