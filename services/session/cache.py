@@ -1,18 +1,21 @@
 """whoami's cache: the ready-to-send JSON of each active session, keyed by its token's hash.
 
 An entry is one value: a short header line (the session's AAL, the identity's highest available
-AAL, the expiry as a Unix time, the identity id) and then the response body, so a hit is one round
-trip and no parsing of JSON. The cache is never the truth: a miss, an expired entry or an
-unreachable Redis sends the caller to the database.
+AAL, the expiry as a Unix time, the identity id, the cache generation it was written under) and then
+the response body, so a hit is one GET and no parsing of JSON. The cache is never the truth: a miss,
+an expired entry or an unreachable Redis sends the caller to the database.
 
-Two guards keep a revoked session from coming back (findings 1 and 5 of the security review):
-- Each session has a stamp, replaced whenever its entry is dropped (revocation, identity change).
-  A whoami reads the stamp with the entry, and writes what it loaded from the database only if the
-  stamp is still the one it read (`Cache.set_if`, atomic in Redis): a whoami that read the session
-  just before a revocation cannot write it back just after.
+Two guards keep a revoked session from coming back (findings 1 and 5 of the security review), both
+read with the entry itself, so that they cost a hit nothing:
+- Dropping a session (revocation, identity change) replaces its entry with a tombstone, a value
+  never written before. A whoami that missed writes what it loaded from the database only if the
+  key still holds exactly what it read (`Cache.set_if`, atomic in Redis): a whoami that read the
+  session just before a revocation cannot write it back just after.
 - The cache holds a generation, which must equal the one in the session database (see
   `cache_generation`); a drop that cannot reach the cache advances the database's, so every
-  process clears the cache before trusting it again, even after a restart.
+  process clears the cache before trusting it again, even after a restart. Entries are written only
+  while the cache's generation is the writer's, and carry it: an entry of an older generation than
+  the database's predates a clearing that has not happened yet, and is not trusted.
 """
 
 from __future__ import annotations
@@ -31,10 +34,12 @@ from shared.metrics.sessions import CacheMetrics
 
 log = logging.getLogger(__name__)
 KEY_PREFIX = "session:"
-STAMP_PREFIX = "session-stamp:"
 GENERATION_KEY = "session-generation"
-# A stamp outlives any whoami between its read and its write; a write later than half of it is skipped.
-STAMP_TTL_SECONDS = 120.0
+# What a drop leaves in a session's key, a random id after it: not an entry (no header line), and
+# never equal to anything a whoami read before the drop.
+TOMBSTONE = b"dropped "
+# A tombstone outlives any whoami between its read and its write; a write later than half of it is skipped.
+TOMBSTONE_TTL_SECONDS = 120.0
 GENERATION_TTL_SECONDS = 10 * 365 * 24 * 3600.0
 
 
@@ -49,13 +54,30 @@ class CachedSession:
     def fresh(self) -> bool:
         return time.time() < self.expires_at
 
+    def encode(self, generation: bytes) -> bytes:
+        """The cache value: the header line, then the body."""
+        header = f"{self.aal}\t{self.available_aal}\t{self.expires_at}\t{self.identity_id}\t"
+        return header.encode() + generation + b"\n" + self.body
+
+
+def decode(raw: bytes) -> tuple[CachedSession, bytes] | None:
+    """A cache value as an entry and the generation it was written under; None for a tombstone, or
+    for anything else Warden did not write (another version's format included)."""
+    header, _, body = raw.partition(b"\n")
+    try:
+        aal, available, expires, identity_id, generation = header.decode().split("\t")
+        return CachedSession(aal, available, float(expires), identity_id, body), generation.encode()
+    except ValueError:  # UnicodeDecodeError included
+        return None
+
 
 @dataclass(frozen=True)
 class Lookup:
     """What a whoami read from the cache: the entry, if any, and what a later write must still find."""
 
     entry: CachedSession | None
-    stamp: bytes | None = None
+    seen: bytes | None = None  # the session's key as read (None: absent)
+    generation: bytes = b""  # this process's generation when it read
     writable: bool = False
     read_at: float = 0.0
 
@@ -73,59 +95,49 @@ class SessionCache:
 
     async def start(self) -> None:
         self._generation = str(await self._generations.current()).encode()
+        await self.repair()  # entries are written only once the cache holds the generation
 
     async def get(self, digest: str) -> Lookup:
         try:
-            raw, stamp, generation = await self._cache.get_many(
-                [KEY_PREFIX + digest, STAMP_PREFIX + digest, GENERATION_KEY]
-            )
+            raw = await self._cache.get(KEY_PREFIX + digest)
         except CacheUnavailable:
             self._metrics.error.inc()
             return MISS
-        lookup = Lookup(None, stamp, writable=True, read_at=time.monotonic())
-        if generation != self._generation and not self._adopt(generation):
-            # What was read predates the clearing; the stamp still holds (repairs do not touch stamps).
-            self._metrics.miss.inc()
-            return lookup if await self.repair() else MISS
-        if raw is None:
-            self._metrics.miss.inc()
-            return lookup
-        header, _, body = raw.partition(b"\n")
-        try:
-            aal, available, expires, identity_id = header.decode().split("\t")
-            entry = CachedSession(aal, available, float(expires), identity_id, body)
-        except ValueError:  # UnicodeDecodeError included
-            self._metrics.miss.inc()
-            return lookup  # written by another version: treat as a miss
-        self._metrics.hit.inc()
-        return Lookup(entry, stamp, True, lookup.read_at)
+        decoded = decode(raw) if raw is not None else None
+        if decoded is not None and (decoded[1] == self._generation or self._adopt(decoded[1])):
+            self._metrics.hit.inc()
+            return Lookup(decoded[0], raw, self._generation, True, time.monotonic())
+        self._metrics.miss.inc()
+        if decoded is not None and not await self.repair():
+            # An entry of an older generation: the clearing the database asks for has not happened,
+            # and could not happen now.
+            return MISS
+        return Lookup(None, raw, self._generation, True, time.monotonic())
 
     async def put(self, digest: str, entry: CachedSession, lookup: Lookup) -> None:
-        """Writes what was loaded after `lookup`, unless the session was dropped since."""
-        if not lookup.writable or time.monotonic() - lookup.read_at > STAMP_TTL_SECONDS / 2:
+        """Writes what was loaded after `lookup`, unless the session was dropped since, or the cache
+        has been cleared for a newer generation (a drop that failed while this whoami loaded)."""
+        if not lookup.writable or time.monotonic() - lookup.read_at > TOMBSTONE_TTL_SECONDS / 2:
             return
         ttl = min(self._ttl, entry.expires_at - time.time())
-        header = f"{entry.aal}\t{entry.available_aal}\t{entry.expires_at}\t{entry.identity_id}\n".encode()
-        expected = {STAMP_PREFIX + digest: lookup.stamp, GENERATION_KEY: self._generation}
+        key = KEY_PREFIX + digest
+        expected = {key: lookup.seen, GENERATION_KEY: lookup.generation}
         try:
-            await self._cache.set_if(KEY_PREFIX + digest, header + entry.body, ttl, expected)
+            await self._cache.set_if(key, entry.encode(lookup.generation), ttl, expected)
         except CacheUnavailable:
             pass  # the next request reads the database again
 
     async def drop(self, digests: Iterable[str]) -> None:
-        digests = list(digests)
-        if not digests:
+        tombstone = TOMBSTONE + uuid.uuid4().hex.encode()
+        tombstones = {KEY_PREFIX + d: tombstone for d in digests}
+        if not tombstones:
             return
-        stamp = uuid.uuid4().hex.encode()
         try:
-            # The stamps first: a write that read the old stamp fails from now on; the delete then
-            # removes any write that landed before.
-            await self._cache.set_many({STAMP_PREFIX + d: stamp for d in digests}, STAMP_TTL_SECONDS)
-            await self._cache.delete_many([KEY_PREFIX + d for d in digests])
+            await self._cache.set_many(tombstones, TOMBSTONE_TTL_SECONDS)
         except CacheUnavailable:
             log.warning(
                 "could not drop %d cached sessions: the cache is unreachable; all will be cleared when it returns",
-                len(digests),
+                len(tombstones),
             )
             self._generation = str(await self._generations.advance()).encode()
 

@@ -77,6 +77,16 @@ async def test_set_if_writes_only_while_the_watched_keys_hold_what_was_read(cach
     assert await cache.get("entry") == b"v2"
 
 
+async def test_set_if_can_watch_the_key_it_writes(cache: Cache) -> None:
+    """A compare-and-set: what the session cache does with a session's one key."""
+    assert await cache.set_if("entry", b"v1", 30, {"entry": None})
+    assert not await cache.set_if("entry", b"stale", 30, {"entry": None}), "written since the read"
+    await cache.set("entry", b"dropped 1", ttl_seconds=30)
+    assert not await cache.set_if("entry", b"stale", 30, {"entry": b"v1"}), "dropped since the read"
+    assert await cache.set_if("entry", b"v2", 30, {"entry": b"dropped 1", "generation": None})
+    assert await cache.get("entry") == b"v2"
+
+
 async def test_healthy(cache: Cache) -> None:
     assert await cache.healthy()
     await cache.ping()

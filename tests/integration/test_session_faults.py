@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import aiohttp
@@ -19,7 +21,7 @@ import pytest
 import redis as redis_sync
 from yarl import URL
 
-from services.session.cache import CachedSession
+from services.session.cache import TOMBSTONE, CachedSession, decode
 from shared.config import Settings
 from tests.conftest import eventually, unique
 from tests.factories import ThreadedWarden, running_warden, settings_for
@@ -51,13 +53,14 @@ def cache_key(prefix: str, token: str) -> str:
 
 
 def cached_entry(raw: bytes) -> CachedSession:
-    header, _, body = raw.partition(b"\n")
-    aal, available, expires, identity_id = header.decode().split("\t")
-    return CachedSession(aal, available, float(expires), identity_id, body)
+    decoded = decode(raw)
+    assert decoded is not None, f"not a cache entry: {raw[:80]!r}"
+    return decoded[0]
 
 
-def entry_bytes(entry: CachedSession, body: bytes) -> bytes:
-    return f"{entry.aal}\t{entry.available_aal}\t{entry.expires_at}\t{entry.identity_id}\n".encode() + body
+def with_body(raw: bytes, body: bytes) -> bytes:
+    """A cached value with another body, its header (and so its generation) kept."""
+    return raw.partition(b"\n")[0] + b"\n" + body
 
 
 class Api:
@@ -207,8 +210,7 @@ async def test_whoami_answers_from_the_database_while_redis_is_down_and_caches_a
 
         await eventually(cached_again, timeout=5)
         # A hit, not just a write: what is in Redis is what whoami sends.
-        entry = cached_entry(redis_client.get(key))
-        redis_client.set(key, entry_bytes(entry, b'{"served":"from the cache"}'), px=60_000)
+        redis_client.set(key, with_body(redis_client.get(key), b'{"served":"from the cache"}'), px=60_000)
         assert await api.whoami(issued_during_token) == (200, b'{"served":"from the cache"}')
 
 
@@ -301,16 +303,83 @@ async def test_deleting_an_identity_removes_its_sessions_once_the_event_is_consu
         assert await api.whoami_status(bystander) == 200
 
 
-# -- c. what is in Redis is not trusted blindly -------------------------------------------------
+# -- c. one key per session: a hit is one GET, a drop a tombstone ------------------------------
+
+
+@contextmanager
+def monitored(redis_url: str) -> Iterator[Callable[[], list[str]]]:
+    """The commands Redis executes meanwhile (MONITOR), for the block's caller to filter: the
+    shared Redis also serves other tests."""
+    commands: list[str] = []
+    sentinel = f"ECHO {unique('end-of-monitoring')}"
+    listening = threading.Event()
+
+    def listen() -> None:
+        with redis_sync.Redis.from_url(redis_url).monitor() as monitor:
+            listening.set()
+            for command in monitor.listen():
+                if command["command"] == sentinel:
+                    return
+                commands.append(command["command"])
+
+    thread = threading.Thread(target=listen, daemon=True)
+    thread.start()
+    listening.wait(5)
+    try:
+        yield lambda: list(commands)
+    finally:
+        with redis_sync.Redis.from_url(redis_url) as client:
+            client.echo(sentinel.removeprefix("ECHO "))
+        thread.join(10)
+
+
+async def test_a_cache_hit_is_one_get_of_the_sessions_key(
+    warden: ThreadedWarden, redis_url: str, redis_prefix: str
+) -> None:
+    async with aiohttp.ClientSession() as http:
+        api = api_for(http, warden)
+        _, token = await api.issue(await api.create_identity())
+        status, body = await api.whoami(token)
+        assert status == 200  # now cached
+        with monitored(redis_url) as commands:
+            assert await api.whoami(token) == (200, body)
+        # The background repairs read the generation key once a second: only this session's keys count.
+        digest = hashlib.sha256(token.encode()).hexdigest()
+        assert [c for c in commands() if digest in c] == [f"GET {cache_key(redis_prefix, token)}"]
+
+
+async def test_a_revoked_session_is_refused_on_the_next_request_its_entry_replaced_by_a_tombstone(
+    warden: ThreadedWarden, redis_client: redis_sync.Redis, redis_prefix: str
+) -> None:
+    async with aiohttp.ClientSession() as http:
+        api = api_for(http, warden)
+        session_id, token = await api.issue(await api.create_identity())
+        assert await api.whoami_status(token) == 200
+        key = cache_key(redis_prefix, token)
+        assert decode(redis_client.get(key)) is not None, "cached"
+
+        await api.revoke(session_id)
+        tombstone = redis_client.get(key)
+        assert tombstone.startswith(TOMBSTONE) and decode(tombstone) is None
+        assert 0 < redis_client.pttl(key) <= 120_000
+        assert await api.whoami_status(token) == 401
+        assert redis_client.get(key) == tombstone, "a refused session is not cached"
+
+
+# -- d. what is in Redis is not trusted blindly -------------------------------------------------
 
 POISON = {
     "random bytes": b"\x8f\x00garbage\xff" * 8,
     "empty": b"",
     "not utf-8 header": b"\xff\xfe\xfd\n{}",
     "too few fields": b"aal1\taal1\n{}",
-    "too many fields": b"aal1\taal1\t9999999999\tid\textra\n{}",
-    "expiry not a number": b"aal1\taal1\tsoon\tid\n{}",
-    "expired": b'aal1\taal1\t1.0\tid\n{"stale":true}',
+    "the previous format (no generation)": b'aal1\taal1\t9999999999\tid\n{"stale":true}',
+    "too many fields": b"aal1\taal1\t9999999999\tid\t0\textra\n{}",
+    "expiry not a number": b"aal1\taal1\tsoon\tid\t0\n{}",
+    "generation not a number": b'aal1\taal1\t9999999999\tid\tnew\n{"stale":true}',
+    "an older generation": b'aal1\taal1\t9999999999\tid\t-1\n{"stale":true}',
+    "a tombstone": b"dropped 0123456789abcdef",
+    "expired": b'aal1\taal1\t1.0\tid\t0\n{"stale":true}',
 }
 
 
