@@ -5,6 +5,11 @@ to `tracing.providers.otlp.server_url` (a `host:port`, https unless `insecure`),
 `sampling.sampling_ratio` of new traces. Keys left out fall to the SDK, which reads its own `OTEL_*`
 environment variables (`OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, `OTEL_TRACES_SAMPLER`, `OTEL_SERVICE_NAME`,
 …) exactly as the specification says; `OTEL_SDK_DISABLED=true` turns tracing off whatever the file says.
+
+Probes and scrapes are nobody's journey: unless the operator sets the instrumentations' own variables
+(`OTEL_PYTHON_AIOHTTP_SERVER_EXCLUDED_URLS`, else `OTEL_PYTHON_EXCLUDED_URLS`;
+`OTEL_PYTHON_GRPC_EXCLUDED_SERVICES`), Kubernetes' probes, Prometheus' scrapes and gRPC health
+checks make no traces. A value the operator sets replaces the default; an empty one traces them all.
 """
 
 from __future__ import annotations
@@ -17,6 +22,11 @@ from typing import Any
 from shared.errors import ConfigError
 
 PROVIDER = "otel"
+HTTP_EXCLUDED = "OTEL_PYTHON_AIOHTTP_SERVER_EXCLUDED_URLS"
+GRPC_EXCLUDED = "OTEL_PYTHON_GRPC_EXCLUDED_SERVICES"
+# Path regexes, comma-separated, searched in each request's path (opentelemetry-util-http's form).
+DEFAULT_HTTP_EXCLUDED = r"^/health/(alive|ready)$,^/metrics(/prometheus)?$"
+DEFAULT_GRPC_EXCLUDED = "grpc.health.v1.Health"
 
 
 @dataclass(frozen=True)
@@ -25,6 +35,8 @@ class TracingConfig:
     endpoint: str | None  # the full OTLP/HTTP traces URL, or None for the SDK's (env or default)
     sampling_ratio: float | None  # None: the SDK's sampler (OTEL_TRACES_SAMPLER, else parent-based on)
     headers: Mapping[str, str]
+    # The instrumentations' exclusion variables as they apply to this process (see the docstring).
+    exclusions: Mapping[str, str]
 
     @classmethod
     def from_settings(
@@ -43,6 +55,12 @@ class TracingConfig:
             endpoint=_endpoint(otlp),
             sampling_ratio=_ratio(otlp),
             headers={"Authorization": otlp["authorization_header"]} if otlp.get("authorization_header") else {},
+            exclusions={
+                HTTP_EXCLUDED: environ.get(
+                    HTTP_EXCLUDED, environ.get("OTEL_PYTHON_EXCLUDED_URLS", DEFAULT_HTTP_EXCLUDED)
+                ),
+                GRPC_EXCLUDED: environ.get(GRPC_EXCLUDED, DEFAULT_GRPC_EXCLUDED),
+            },
         )
 
 

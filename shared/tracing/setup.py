@@ -1,6 +1,6 @@
 """Tracing for one process: the SDK's tracer provider, exporting OTLP over HTTP in batches from a
 thread of its own, and the official instrumentations for what Warden talks through (aiohttp server
-and client, asyncpg, redis, aio-pika). Started first in the composition root, so that every
+and client, the grpc.aio server, asyncpg, redis, aio-pika). Started first in the composition root, so that every
 application and client session made after it is instrumented; stopped last, flushing what
 is still buffered.
 
@@ -11,8 +11,10 @@ classes process-wide too), so a process has one `Tracing` at most.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Sequence
+import os
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from opentelemetry import trace
@@ -21,6 +23,7 @@ from opentelemetry.instrumentation.aio_pika import AioPikaInstrumentor
 from opentelemetry.instrumentation.aiohttp_client import AioHttpClientInstrumentor
 from opentelemetry.instrumentation.aiohttp_server import AioHttpServerInstrumentor
 from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
+from opentelemetry.instrumentation.grpc import GrpcAioInstrumentorServer
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
 from opentelemetry.instrumentation.redis import RedisInstrumentor
 from opentelemetry.sdk.resources import Resource
@@ -60,7 +63,12 @@ class Tracing:
 
     def start(self) -> None:
         trace.set_tracer_provider(self.provider)  # for the hand-written spans (shared.tracing.spans)
-        self._install(AioHttpServerInstrumentor())
+        with _variables(self.config.exclusions):  # probes and scrapes left out (see shared.tracing.config)
+            self._install(AioHttpServerInstrumentor())
+            # The gRPC port's calls (session Check, WatchRevocations, …) as SERVER spans, continuing
+            # the caller's `traceparent` from the call's metadata; of the metadata only the
+            # user-agent is recorded, never `authorization`.
+            self._install(GrpcAioInstrumentorServer())  # type: ignore[no-untyped-call]
         self._install(AioHttpClientInstrumentor(), url_filter=redacted_url)
         # PostgreSQL's queries (SQL text with $n placeholders; the parameters are not captured).
         # SQLite, the embedded engine, goes untraced: SQLAlchemy's instrumentation refuses 2.1.
@@ -78,3 +86,19 @@ class Tracing:
             instrumentor.uninstrument()
         self._installed.clear()
         await asyncio.to_thread(self.provider.shutdown)  # flushes the batch; its exporter blocks
+
+
+@contextlib.contextmanager
+def _variables(values: Mapping[str, str]) -> Iterator[None]:
+    """The instrumentations read their exclusion variables from the environment once, when they are
+    made and installed: those values for that moment, and the environment as it was afterwards."""
+    before = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value

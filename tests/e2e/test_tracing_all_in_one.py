@@ -4,7 +4,11 @@ the test, where the distributed test (test_tracing.py) does not look:
 - a `web_hook` after registration is a CLIENT span under the registration's span, and the hook's
   target receives W3C `traceparent` naming the registration's trace; so is a fire-and-forget one
   (`response.ignore`), sent later by the courier through the outbox and the bus; the hook's body
-  and its credentials are in no span.
+  and its credentials are in no span;
+- a gRPC session check is a SERVER span that continues the caller's `traceparent`, with no token
+  in it;
+- Kubernetes' probes (`/health/alive`, `/health/ready`), Prometheus' scrapes and gRPC health checks
+  make no traces.
 """
 
 from __future__ import annotations
@@ -17,9 +21,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import grpc
 import pytest
 import yaml
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from shared.grpc.gen.warden.session.v1 import session_pb2, session_pb2_grpc
 from tests.e2e.warden_process import WardenProcess
 from tests.factories import EMAIL_SCHEMA
 from tests.otlp_receiver import CLIENT, SERVER, OtlpReceiver, ReceivedSpan
@@ -29,6 +36,8 @@ INTERNAL_TOKEN = "e2e-tracing-aio-internal-token"
 HOOK_KEY = "hook-api-key-never-in-a-span"
 HOOK_MARKER = "hook-body-marker-never-in-a-span"
 PASSWORD = "difference-engine-1822-plans"
+# A caller's trace, as a gateway in front of Warden sends it.
+CALLER_TRACE, CALLER_SPAN = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
 HOOK_BODY = f"function(ctx) {{ marker: '{HOOK_MARKER}', email: ctx.identity.traits.email }}"
 
 
@@ -193,3 +202,36 @@ def test_a_fire_and_forget_web_hook_is_sent_by_the_courier_inside_the_flows_trac
     above = ancestors(receiver, sent)
     assert sent.kind == CLIENT and above[0].name == "courier send web hook delivery", [s.name for s in above]
     assert above[-1].span_id == root.span_id  # through the outbox and the bus, back to the flow
+
+
+def test_a_grpc_session_check_continues_the_callers_trace(
+    warden: WardenProcess, registered: dict[str, Any], receiver: OtlpReceiver
+) -> None:
+    token = registered["answer"]["session_token"]
+    metadata = (("authorization", f"Bearer {INTERNAL_TOKEN}"), ("traceparent", f"00-{CALLER_TRACE}-{CALLER_SPAN}-01"))
+    with grpc.insecure_channel(f"127.0.0.1:{warden.grpc_port}") as channel:
+        answer = session_pb2_grpc.SessionServiceStub(channel).Check(
+            session_pb2.CheckRequest(token=token), metadata=metadata, timeout=10
+        )
+    assert answer.session.identity_id == registered["answer"]["identity"]["id"]
+    checked = server_span(receiver, lambda s: s.trace_id == CALLER_TRACE, "the Check's span")
+    assert (checked.parent_id, checked.name) == (CALLER_SPAN, "/warden.session.v1.SessionService/Check")
+    assert checked.attributes["rpc.system"] == "grpc" and checked.attributes["rpc.grpc.status_code"] == 0
+    for value in checked.values():
+        assert token.removeprefix("ory_st_") not in value and INTERNAL_TOKEN not in value, value
+
+
+def test_probes_scrapes_and_grpc_health_checks_make_no_traces(warden: WardenProcess, receiver: OtlpReceiver) -> None:
+    for port in ("public", "admin"):
+        for path in ("/health/alive", "/health/ready"):
+            assert urllib.request.urlopen(warden.url(port) + path, timeout=10).status == 200
+    assert urllib.request.urlopen(warden.url("admin") + "/metrics", timeout=10).status == 200
+    with grpc.insecure_channel(f"127.0.0.1:{warden.grpc_port}") as channel:
+        health = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=10)
+    assert health.status == health_pb2.HealthCheckResponse.SERVING
+    # Spans leave in the order they end: once this request's span is in, the probes' would be too.
+    call("GET", warden.url("public") + "/version")
+    server_span(receiver, lambda s: path_of(s) == "/version", "the span of GET /version")
+    untraced = ("/health/", "/metrics")
+    assert not [s.name for s in receiver.all() if s.kind == SERVER and path_of(s).startswith(untraced)]
+    assert not [s.name for s in receiver.all() if "grpc.health" in s.name]

@@ -13,7 +13,13 @@ import pytest
 from opentelemetry.sdk.trace.sampling import ParentBased
 
 from shared.errors import ConfigError
-from shared.tracing.config import TracingConfig
+from shared.tracing.config import (
+    DEFAULT_GRPC_EXCLUDED,
+    DEFAULT_HTTP_EXCLUDED,
+    GRPC_EXCLUDED,
+    HTTP_EXCLUDED,
+    TracingConfig,
+)
 from shared.tracing.setup import build_provider
 from tests.unit.test_config import load
 
@@ -70,6 +76,17 @@ def test_a_ratio_out_of_range_is_refused_naming_the_key(tmp_path: Path) -> None:
         config(tmp_path, extra)
 
 
+def test_probes_scrapes_and_grpc_health_are_left_out_unless_the_operator_says_otherwise(tmp_path: Path) -> None:
+    def exclusions(environ: dict[str, str]) -> dict[str, str]:
+        return dict((config(tmp_path, OTEL, environ) or pytest.fail()).exclusions)
+
+    assert exclusions({}) == {HTTP_EXCLUDED: DEFAULT_HTTP_EXCLUDED, GRPC_EXCLUDED: DEFAULT_GRPC_EXCLUDED}
+    set_by_operator = {HTTP_EXCLUDED: "sessions/whoami", GRPC_EXCLUDED: "warden.identity.v1.IdentityService"}
+    assert exclusions(set_by_operator) == set_by_operator  # replaces the default: probes traced again
+    assert exclusions({"OTEL_PYTHON_EXCLUDED_URLS": "ready"})[HTTP_EXCLUDED] == "ready"  # the generic variable
+    assert exclusions({HTTP_EXCLUDED: ""})[HTTP_EXCLUDED] == ""  # empty: every request traced
+
+
 def test_the_all_in_one_process_is_named_warden(tmp_path: Path) -> None:
     found = TracingConfig.from_settings(load(tmp_path, OTEL), None, {})
     assert found is not None and found.service_name == "warden"
@@ -77,18 +94,20 @@ def test_the_all_in_one_process_is_named_warden(tmp_path: Path) -> None:
 
 def test_with_tracing_off_a_process_loads_no_sdk_and_installs_nothing(tmp_path: Path) -> None:
     """Off costs nothing: building a whole process loads neither the SDK nor an instrumentation, and
-    aiohttp's Application is aiohttp's own (a fresh interpreter, so other tests' imports do not count)."""
+    aiohttp's Application and grpc's aio server are their own (a fresh interpreter, so other tests' imports do not count)."""
     script = f"""
 import sys
+import grpc.aio
 from aiohttp import web
 from tests.unit.test_config import load
 from pathlib import Path
 from warden.process import WardenProcess
 from warden.services import SERVICES
-original = web.Application
+original, grpc_server = web.Application, grpc.aio.server
 process = WardenProcess(load(Path({str(tmp_path)!r})), SERVICES)
-loaded = sorted(m for m in sys.modules if m.startswith(("opentelemetry.sdk", "opentelemetry.instrumentation.aio")))
-print(process._tracing is None, web.Application is original, loaded)
+instrumentations = ("opentelemetry.instrumentation.aio", "opentelemetry.instrumentation.grpc")
+loaded = sorted(m for m in sys.modules if m.startswith(("opentelemetry.sdk", *instrumentations)))
+print(process._tracing is None, web.Application is original and grpc.aio.server is grpc_server, loaded)
 """
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert done.stdout.split() == ["True", "True", "[]"], done.stderr
