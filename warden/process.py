@@ -30,6 +30,7 @@ from shared.metrics import Metrics
 from shared.service import Infrastructure, ServiceDefinition, ServiceRuntime
 from shared.storage import migrations
 from shared.tracing.config import TracingConfig
+from shared.tracing.spans import only_inside_a_trace
 from warden.adapters import Databases, http_clients, make_bus, make_cache, make_limiter
 from warden.event_loop import loop_name
 from warden.services import SERVICE_NAMES
@@ -117,7 +118,8 @@ class WardenProcess:
         process serves on: the cache holds nothing that is not in the database, and a process must be
         able to restart during a Redis outage (whoami reads the database until the cache answers)."""
         try:
-            await self._cache.ping()
+            with only_inside_a_trace():  # a probe like /health/ready's: no trace of its own
+                await self._cache.ping()
         except CacheUnavailable as exc:
             cause = describe(exc, where(self.settings.cache.url)).rstrip(".")
             log.warning("cache.url: %s; serving without the cache until it answers (whoami reads the database)", cause)

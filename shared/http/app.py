@@ -15,6 +15,7 @@ from shared.http.cors import CorsPolicy, cors_middleware
 from shared.http.kernel import request_kernel
 from shared.http.middleware import internal_guard
 from shared.metrics import Metrics
+from shared.tracing.spans import only_inside_a_trace
 from shared.version import warden_version
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
@@ -78,7 +79,8 @@ async def _version(_request: web.Request) -> web.Response:
 
 def _ready(checks: Sequence[ReadinessCheck]) -> Handler:
     async def handler(_request: web.Request) -> web.Response:
-        results = await asyncio.gather(*(_run_check(c) for c in checks))
+        with only_inside_a_trace():
+            results = await asyncio.gather(*(_run_check(c) for c in checks))
         failed = {c.name: "not reachable" for c, ok in zip(checks, results) if not ok}
         if failed:
             return web.json_response({"errors": failed}, status=503)
@@ -96,7 +98,8 @@ async def _run_check(check: ReadinessCheck) -> bool:
 
 def _metrics(metrics: Metrics) -> Handler:
     async def handler(_request: web.Request) -> web.Response:
-        body, content_type = await metrics.render()
+        with only_inside_a_trace():  # a scrape probes the dependencies (shared.metrics.health)
+            body, content_type = await metrics.render()
         response = web.Response(body=body)
         response.headers["Content-Type"] = content_type
         return response

@@ -223,6 +223,10 @@ def test_one_registration_is_one_trace_across_the_services_and_the_bus(
     [queued] = [line for line in lines if line["msg"].startswith("courier: queued")]
     assert queued["trace_id"] == root.trace_id and queued["span_id"] in {s.span_id for s in trace.spans}
 
+    # The services' readiness probes (wait_ready) checked PostgreSQL, Redis and RabbitMQ: no trace.
+    probes = [s for s in receiver.all() if s.attributes.get("db.statement") == "SELECT 1" or s.name == "PING"]
+    assert not probes, [(s.service, s.name) for s in probes]
+
     secrets = (PASSWORD, code, token, token.removeprefix("ory_st_"), INTERNAL_TOKEN)
     for span in receiver.all():
         for value in span.values():
