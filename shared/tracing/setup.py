@@ -1,6 +1,6 @@
 """Tracing for one process: the SDK's tracer provider, exporting OTLP over HTTP in batches from a
 thread of its own, and the official instrumentations for what Warden talks through (aiohttp server
-and client, the grpc.aio server, asyncpg, redis, aio-pika). Started first in the composition root, so that every
+and client, the grpc.aio server, asyncpg, redis, aio-pika; SQLite by a small hook of Warden's own). Started first in the composition root, so that every
 application and client session made after it is instrumented; stopped last, flushing what
 is still buffered.
 
@@ -33,6 +33,7 @@ from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 
 from shared.tracing.config import TracingConfig
 from shared.tracing.redaction import RedactingSpanProcessor, redacted_url
+from shared.tracing.sqlite import SqliteInstrumentor
 from shared.version import warden_version
 
 log = logging.getLogger(__name__)
@@ -70,9 +71,10 @@ class Tracing:
             # user-agent is recorded, never `authorization`.
             self._install(GrpcAioInstrumentorServer())  # type: ignore[no-untyped-call]
         self._install(AioHttpClientInstrumentor(), url_filter=redacted_url)
-        # PostgreSQL's queries (SQL text with $n placeholders; the parameters are not captured).
-        # SQLite, the embedded engine, goes untraced: SQLAlchemy's instrumentation refuses 2.1.
+        # PostgreSQL's queries (SQL text with $n placeholders; the parameters are not captured), and
+        # SQLite's by Warden's own engine events (shared.tracing.sqlite says why).
         self._install(AsyncPGInstrumentor())  # type: ignore[no-untyped-call]
+        self._install(SqliteInstrumentor())
         self._install(RedisInstrumentor())
         self._install(AioPikaInstrumentor())
         log.info("tracing: exporting to %s", self.config.endpoint or "the OTLP endpoint of OTEL_* (or localhost:4318)")

@@ -8,7 +8,9 @@ the test, where the distributed test (test_tracing.py) does not look:
 - a gRPC session check is a SERVER span that continues the caller's `traceparent`, with no token
   in it;
 - Kubernetes' probes (`/health/alive`, `/health/ready`), Prometheus' scrapes and gRPC health checks
-  make no traces.
+  make no traces;
+- SQLite's statements are CLIENT spans under the request that ran them, with the SQL's placeholders
+  and never the values; statements outside a trace (migrations, polls, probes) make none.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ INTERNAL_TOKEN = "e2e-tracing-aio-internal-token"
 HOOK_KEY = "hook-api-key-never-in-a-span"
 HOOK_MARKER = "hook-body-marker-never-in-a-span"
 PASSWORD = "difference-engine-1822-plans"
+EMAIL = "charles.babbage@example.com"
 # A caller's trace, as a gateway in front of Warden sends it.
 CALLER_TRACE, CALLER_SPAN = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
 HOOK_BODY = f"function(ctx) {{ marker: '{HOOK_MARKER}', email: ctx.identity.traits.email }}"
@@ -146,7 +149,7 @@ def path_of(span: ReceivedSpan) -> str:
 
 @pytest.fixture(scope="module")
 def registered(warden: WardenProcess, receiver: OtlpReceiver, hook: WebhookReceiver) -> dict[str, Any]:
-    answer = register(warden.url("public"), "charles.babbage@example.com")
+    answer = register(warden.url("public"), EMAIL)
     root = server_span(receiver, lambda s: s.attributes.get("SelfServiceFlowType") == "registration", "registration")
     return {
         "answer": answer,
@@ -235,3 +238,22 @@ def test_probes_scrapes_and_grpc_health_checks_make_no_traces(warden: WardenProc
     untraced = ("/health/", "/metrics")
     assert not [s.name for s in receiver.all() if s.kind == SERVER and path_of(s).startswith(untraced)]
     assert not [s.name for s in receiver.all() if "grpc.health" in s.name]
+
+
+def test_sqlite_statements_are_spans_of_the_request_that_ran_them(
+    registered: dict[str, Any], receiver: OtlpReceiver
+) -> None:
+    root: ReceivedSpan = registered["root"]
+
+    def statements() -> list[ReceivedSpan]:
+        return [s for s in receiver.trace(root.trace_id) if s.attributes.get("db.system") == "sqlite"]
+
+    found = wait_for(lambda: [s for s in statements() if s.name == "INSERT"], "an INSERT of the registration")
+    inserted = next(s for s in found if "INSERT INTO identity_identities" in s.attributes["db.statement"])
+    assert inserted.kind == CLIENT and root in ancestors(receiver, inserted)
+    assert "?" in inserted.attributes["db.statement"]
+    for span in statements():
+        assert not any(EMAIL in value or PASSWORD in value for value in span.values()), span.values()
+    # Outside a trace (start-up migrations, the relay's and the courier's polls, probes): no span.
+    time.sleep(1.0)  # a few rounds of the polls
+    assert not [s.name for s in receiver.all() if s.attributes.get("db.system") == "sqlite" and not s.parent_id]
