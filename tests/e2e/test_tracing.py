@@ -8,7 +8,8 @@ from both sides of the bus, each hop under the one that caused it:
       ├─ identity POST /internal/identity/identities ─ identity.created publish ─ (RabbitMQ send)
       │    └─ selfservice (RabbitMQ receive) ─ courier.message.requested publish ─ (RabbitMQ send)
       │         └─ courier (RabbitMQ receive) ─ courier send message ─ smtp send
-      └─ session POST /internal/session/sessions
+      ├─ session POST /internal/session/sessions
+      └─ courier.webhook.requested publish ─ (RabbitMQ) ─ courier send web hook delivery ─ POST to the hook
 
 and no attribute anywhere carries the password, the verification code or the session token."""
 
@@ -27,16 +28,22 @@ import yaml
 from tests.e2e.warden_process import WardenProcess, distributed_env, run_cli
 from tests.factories import EMAIL_SCHEMA
 from tests.mail_helpers import code_in
-from tests.otlp_receiver import CONSUMER, PRODUCER, SERVER, OtlpReceiver, ReceivedSpan
+from tests.otlp_receiver import CLIENT, CONSUMER, PRODUCER, SERVER, OtlpReceiver, ReceivedSpan
 from tests.smtp import SmtpServer, smtp_server  # noqa: F401 (fixture)
+from tests.webhook_receiver import WebhookReceiver
 
 INTERNAL_TOKEN = "e2e-tracing-internal-token"
 SERVICES = ("identity", "session", "selfservice", "courier")  # each after those it calls
 EMAIL, PASSWORD = "ada.lovelace@example.com", "analytical-engine-1843-notes"
 
 
-def write_config(directory: Path, smtp: SmtpServer, receiver: OtlpReceiver) -> Path:
+def write_config(directory: Path, smtp: SmtpServer, receiver: OtlpReceiver, hook: WebhookReceiver) -> Path:
     (directory / "identity.schema.json").write_text(json.dumps(EMAIL_SCHEMA))
+    # Fire-and-forget: selfservice's outbox → RabbitMQ → the courier, which sends it later.
+    web_hook = {
+        "hook": "web_hook",
+        "config": {"url": hook.url("/registered"), "method": "POST", "response": {"ignore": True}},
+    }
     config: dict[str, Any] = {
         "identity": {
             "default_schema_id": "default",
@@ -46,7 +53,7 @@ def write_config(directory: Path, smtp: SmtpServer, receiver: OtlpReceiver) -> P
             "default_browser_return_url": "http://127.0.0.1:4455/",
             "flows": {
                 "registration": {
-                    "after": {"password": {"hooks": [{"hook": "session"}, {"hook": "show_verification_ui"}]}}
+                    "after": {"password": {"hooks": [{"hook": "session"}, {"hook": "show_verification_ui"}, web_hook]}}
                 },
                 "verification": {"enabled": True, "use": "code", "ui_url": "http://127.0.0.1:4455/verification"},
             },
@@ -77,6 +84,13 @@ def receiver() -> Iterator[OtlpReceiver]:
 
 
 @pytest.fixture
+def hook() -> Iterator[WebhookReceiver]:
+    found = WebhookReceiver().start()
+    yield found
+    found.close()
+
+
+@pytest.fixture
 def cluster(
     tmp_path: Path,
     pg_dsn: str,
@@ -85,8 +99,9 @@ def cluster(
     redis_prefix: str,
     smtp_server: SmtpServer,  # noqa: F811
     receiver: OtlpReceiver,
+    hook: WebhookReceiver,
 ) -> Iterator[dict[str, WardenProcess]]:
-    config = write_config(tmp_path, smtp_server, receiver)
+    config = write_config(tmp_path, smtp_server, receiver, hook)
     env = distributed_env(pg_dsn, amqp_vhost, redis_url, redis_prefix, INTERNAL_TOKEN)
     env["OTEL_BSP_SCHEDULE_DELAY"] = "100"  # the SDK's own variable: export every 100 ms, not 5 s
     migrated = run_cli(["migrate", "sql", "-e", "--yes", "-c", str(config)], env=env, cwd=tmp_path)
@@ -174,6 +189,7 @@ def test_one_registration_is_one_trace_across_the_services_and_the_bus(
     cluster: dict[str, WardenProcess],
     smtp_server: SmtpServer,  # noqa: F811
     receiver: OtlpReceiver,
+    hook: WebhookReceiver,
 ) -> None:
     registered = register(cluster["selfservice"].url("public"))
     token = registered["session_token"]
@@ -211,11 +227,23 @@ def test_one_registration_is_one_trace_across_the_services_and_the_bus(
     assert received.parent_id == sent.span_id  # the context crossed in the message's headers
 
     command_published = trace.one("selfservice", lambda s: s.name == "courier.message.requested publish", "publish")
-    courier_received = trace.one("courier", rabbit(CONSUMER), "RabbitMQ receive")
+    # The mail's receive (the web hook's command is received by the courier too).
+    courier_received = trace.one(
+        "courier", lambda s: rabbit(CONSUMER)(s) and trace.under(s, command_published), "RabbitMQ receive"
+    )
     delivered = trace.one("courier", lambda s: s.name == "courier send message", "dispatch")
     smtp = trace.one("courier", lambda s: s.name == "smtp send", "SMTP")
     assert trace.under(command_published, received) and trace.under(courier_received, command_published)
     assert trace.under(delivered, courier_received) and trace.under(smtp, delivered)
+
+    # The web hook the courier delivered carried the registration's trace, from a span of it.
+    [called] = hook.wait_for(1, "/registered")
+    traceparent = next(v for k, v in called.headers.items() if k.lower() == "traceparent")
+    _version, hook_trace, hook_parent, _flags = traceparent.split("-")
+    assert hook_trace == root.trace_id
+    wait_for(lambda: any(s.span_id == hook_parent for s in receiver.trace(root.trace_id)), "the hook's span")
+    sender = Trace(receiver.trace(root.trace_id)).one("courier", lambda s: s.span_id == hook_parent, "hook")
+    assert sender.kind == CLIENT and trace.under(sender, root)
 
     # The courier's JSON log line about the message names the trace and its span.
     assert cluster["courier"].stop() == 0
