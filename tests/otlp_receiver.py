@@ -3,7 +3,7 @@ thread of its own, that decodes each `POST /v1/traces` body with opentelemetry-p
 spans, flattened, with the `service.name` of the resource that sent them.
 
     with OtlpReceiver() as receiver:
-        config = {"tracing": {"provider": "otel", "providers": {"otlp": {"server_url": receiver.server_url, "insecure": True}}}}
+        config = {"tracing": receiver.tracing_config()}
         ...
         spans = receiver.trace(trace_id)
 """
@@ -70,6 +70,11 @@ class OtlpReceiver:
     def server_url(self) -> str:
         """`tracing.providers.otlp.server_url` in Kratos's host:port form."""
         return f"127.0.0.1:{self.port}"
+
+    def tracing_config(self) -> dict[str, Any]:
+        """Kratos's `tracing` block sending every span here (sampling 1: a test asserts on all of them)."""
+        otlp = {"server_url": self.server_url, "insecure": True, "sampling": {"sampling_ratio": 1}}
+        return {"provider": "otel", "providers": {"otlp": otlp}}
 
     def __enter__(self) -> OtlpReceiver:
         self._thread.start()

@@ -65,12 +65,7 @@ def write_config(directory: Path, smtp: SmtpServer, receiver: OtlpReceiver, hook
         },
         "secrets": {"cookie": ["e2e-tracing-cookie-secret-0123456789"], "default": ["e2e-tracing-default-0123456789"]},
         "log": {"level": "warning"},
-        "tracing": {
-            "provider": "otel",
-            "providers": {
-                "otlp": {"server_url": receiver.server_url, "insecure": True, "sampling": {"sampling_ratio": 1}}
-            },
-        },
+        "tracing": receiver.tracing_config(),
     }
     path = directory / "kratos.yml"
     path.write_text(yaml.safe_dump(config))

@@ -74,12 +74,7 @@ def write_config(directory: Path, receiver: OtlpReceiver, hook: WebhookReceiver)
         "secrets": {"cookie": ["e2e-tracing-aio-cookie-0123456789"], "default": ["e2e-tracing-aio-default-0123456789"]},
         "services": {"internal_token": INTERNAL_TOKEN},
         "log": {"level": "warning"},
-        "tracing": {
-            "provider": "otel",
-            "providers": {
-                "otlp": {"server_url": receiver.server_url, "insecure": True, "sampling": {"sampling_ratio": 1}}
-            },
-        },
+        "tracing": receiver.tracing_config(),
     }
     path = directory / "kratos.yml"
     path.write_text(yaml.safe_dump(config))
