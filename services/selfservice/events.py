@@ -76,7 +76,7 @@ class FlowEvents:
         payload = event.payload(flow_id=flow.id, flow_type=flow.type, **fields)
         async with self._uow() as uow:
             if save:
-                uow.write(self._flows.update(flow))
+                uow.write(*self._flows.update(flow))
             uow.emit(event, payload)
             for delivery in deliveries:
                 uow.emit(events.COURIER_WEBHOOK_REQUESTED, delivery)

@@ -49,8 +49,8 @@ class SessionManager:
             devices=(device,),
         )
         async with self._uow() as uow:
-            for statement in self._repo.inserts(session):
-                uow.write(statement)
+            for statement, params in self._repo.inserts(session):
+                uow.write(statement, params)
             uow.emit(
                 events.SESSION_ISSUED,
                 events.SessionIssued(

@@ -12,20 +12,25 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.session.domain import AuthenticationMethod, Device, Session, now
 from services.session.tables import SessionTables
+from shared.storage.prebuilt import bound, insert_of
 
 
 class SessionRepository:
     def __init__(self, tables: SessionTables) -> None:
         self.t = tables
+        # Built once: issuing a session is on every login (shared/storage/prebuilt.py).
+        self._insert_session = insert_of(tables.sessions, "session", SESSION_COLUMNS)
+        self._insert_device = insert_of(tables.devices, "device", DEVICE_COLUMNS)
 
-    def inserts(self, session: Session) -> list[Insert]:
-        """The statements that store a new session (for a unit of work to send with its event)."""
-        statements = [insert(self.t.sessions).values(**_row(session))]
+    def inserts(self, session: Session) -> list[tuple[Insert, dict[str, Any]]]:
+        """The statements that store a new session, with their values (for a unit of work to send
+        with its event). A session has one device when issued; several are one multi-row VALUES."""
+        statements = [(self._insert_session, bound("session", _row(session)))]
         rows = _device_rows(session)
-        if rows:  # one row as keywords: SQLAlchemy caches that statement's compiled form, not a multi-row VALUES
-            statements.append(
-                insert(self.t.devices).values(**rows[0]) if len(rows) == 1 else insert(self.t.devices).values(rows)
-            )
+        if len(rows) == 1:
+            statements.append((self._insert_device, bound("device", rows[0])))
+        elif rows:
+            statements.append((insert(self.t.devices).values(rows), {}))
         return statements
 
     async def save(self, conn: AsyncConnection, session: Session) -> None:
@@ -132,6 +137,21 @@ class SessionRepository:
 
 def _utc(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+SESSION_COLUMNS = (
+    "id",
+    "token_hash",
+    "identity_id",
+    "active",
+    "expires_at",
+    "authenticated_at",
+    "issued_at",
+    "authentication_methods",
+    "created_at",
+    "updated_at",
+)
+DEVICE_COLUMNS = ("id", "session_id", "ip_address", "user_agent", "location")
 
 
 def _device_rows(session: Session) -> list[dict[str, Any]]:

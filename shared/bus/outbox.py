@@ -23,10 +23,12 @@ from shared.bus.envelope import Envelope
 from shared.bus.ports import Publisher
 from shared.errors import BusUnavailable
 from shared.storage.database import Database
+from shared.storage.prebuilt import bound, insert_of
 from shared.tracing import carrier
 from shared.tracing.spans import tracer
 
 log = logging.getLogger(__name__)
+EVENT_COLUMNS = ("id", "type", "source", "occurred_at", "data", "trace_context")
 # After a wake-up, the relay waits this long so that the commits of the moment go out in one round
 # (a transaction of three round trips, whatever the number of events). At 0.05 s a round carried two
 # or three logins' events and the relays took a fifth of the event loop under login load; events are
@@ -38,10 +40,12 @@ class Outbox:
     def __init__(self, table: Table) -> None:
         self.table = table
         self._written = asyncio.Event()
+        self._insert_one = insert_of(table, "event", EVENT_COLUMNS)
 
-    def statement(self, events: Sequence[Envelope]) -> Insert:
-        """The INSERT of `events`, their values in the statement (a unit of work may send it as part
-        of a bigger one), with the trace they were raised in."""
+    def statement(self, events: Sequence[Envelope]) -> tuple[Insert, dict[str, Any]]:
+        """The INSERT of `events` and its parameters (a unit of work may send it as part of a bigger
+        one), with the trace they were raised in. One event, the common case, takes a statement
+        built once; several are one multi-row VALUES with the values inside."""
         trace_context = carrier.current()
         rows = [
             {
@@ -54,8 +58,9 @@ class Outbox:
             }
             for e in events
         ]
-        # One row as keywords: SQLAlchemy caches that statement's compiled form, not a multi-row VALUES.
-        return insert(self.table).values(**rows[0]) if len(rows) == 1 else insert(self.table).values(rows)
+        if len(rows) == 1:
+            return self._insert_one, bound("event", rows[0])
+        return insert(self.table).values(rows), {}
 
     def notify(self) -> None:
         """Called after a commit that wrote events: wakes the relay without waiting for its poll."""

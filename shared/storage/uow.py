@@ -11,7 +11,8 @@ Leaving the block without `commit()` rolls back, and the emitted events vanish w
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+import functools
+from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any
 
@@ -32,7 +33,7 @@ class UnitOfWork:
         self._stack = contextlib.AsyncExitStack()
         self._conn: AsyncConnection | None = None
         self._used = False  # a statement may have run on the connection: its transaction is open
-        self._writes: list[Executable] = []
+        self._writes: list[Write] = []
         self._events: list[Envelope] = []
         self._committed: list[Callable[[], None]] = []
         self._done = False
@@ -45,14 +46,15 @@ class UnitOfWork:
         self._used = True
         return self._conn
 
-    def write(self, statement: Executable) -> None:
+    def write(self, statement: Executable, params: Mapping[str, Any] | None = None) -> None:
         """A change whose result nobody reads (an INSERT, an UPDATE): it is sent at the commit, with
         the others and the events. When nothing else ran in the unit of work, PostgreSQL gets all of
         them as one statement (the others as data-modifying CTEs): one round trip, atomic by itself,
-        instead of a BEGIN, one per change, one for the events and a COMMIT."""
+        instead of a BEGIN, one per change, one for the events and a COMMIT. `params`: the values of
+        a statement built once (shared/storage/prebuilt.py)."""
         if self._conn is None or self._done:
             raise RuntimeError("write outside an open unit of work")
-        self._writes.append(statement)
+        self._writes.append((statement, params or {}))
 
     def after_commit(self, callback: Callable[[], None]) -> None:
         """`callback` runs once the change is committed, and never if it rolls back (for counts of
@@ -72,15 +74,16 @@ class UnitOfWork:
     async def commit(self) -> None:
         if self._conn is None or self._done:
             raise RuntimeError("commit outside an open unit of work")
-        statements = list(self._writes)
+        writes = list(self._writes)
         if self._events:
-            statements.append(self._outbox.statement(self._events))
-        if not self._used and statements and self._db.dialect == "postgresql":
+            writes.append(self._outbox.statement(self._events))
+        one = _as_one(writes) if not self._used and writes and self._db.dialect == "postgresql" else None
+        if one is not None:
             conn = await self._conn.execution_options(isolation_level="AUTOCOMMIT")
-            await conn.execute(_as_one(statements))
+            await conn.execute(one[0], one[1] or None)
         else:
-            for statement in statements:
-                await self._conn.execute(statement)
+            for statement, params in writes:
+                await self._conn.execute(statement, params or None)
             await self._conn.commit()
         self._done = True
         if self._events:
@@ -106,14 +109,31 @@ class UnitOfWork:
             await self._stack.aclose()
 
 
-def _as_one(statements: list[Executable]) -> Executable:
+# A statement and the values of its bind parameters (empty when its values are inside it).
+Write = tuple[Executable, Mapping[str, Any]]
+
+
+def _as_one(writes: list[Write]) -> Write | None:
     """The last statement, with the ones before it as data-modifying CTEs (PostgreSQL and
-    CockroachDB run them all, on one snapshot, or none). Only changes that do not touch the same
-    rows go together: a unit of work's writes are to different rows (a new session and its
-    devices, a flow and its event)."""
+    CockroachDB run them all, on one snapshot, or none), and their parameters together. Only
+    changes that do not touch the same rows go together: a unit of work's writes are to different
+    rows (a new session and its devices, a flow and its event). None when two statements' parameters
+    share a name (one statement built once, written twice): those go one by one in a transaction."""
+    if len(writes) == 1:
+        return writes[0]
+    params: dict[str, Any] = {}
+    for _, values in writes:
+        if params.keys() & values.keys():
+            return None
+        params.update(values)
+    return _combined(tuple(statement for statement, _ in writes)), params
+
+
+@functools.lru_cache(maxsize=256)
+def _combined(statements: tuple[Executable, ...]) -> Executable:
+    """Cached on the statements themselves (compared by identity): statements built once combine
+    into the same statement every time, and SQLAlchemy finds its cache key already computed."""
     *before, last = statements
-    if not before:
-        return last
     combined: Executable = last.add_cte(*(s.cte(f"w{i}") for i, s in enumerate(before)))  # type: ignore[attr-defined]
     return combined
 

@@ -94,12 +94,12 @@ class FlowEngine:
 
     async def insert(self, flow: Flow) -> None:
         async with self.uow() as uow:  # one statement (no BEGIN, no COMMIT on PostgreSQL)
-            uow.write(self.flows.insertion(flow))
+            uow.write(*self.flows.insertion(flow))
             await uow.commit()
 
     async def save(self, flow: Flow) -> None:
         async with self.uow() as uow:
-            uow.write(self.flows.update(flow))
+            uow.write(*self.flows.update(flow))
             await uow.commit()
 
     async def load(self, flow_id: str | None, kind: str) -> Flow:

@@ -7,49 +7,51 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Insert, Update, delete, insert, select, update
+from sqlalchemy import Insert, Update, bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.selfservice.flows.flow import Flow, now
 from services.selfservice.tables import SelfserviceTables
+from shared.storage.prebuilt import bound, insert_of
+
+# The statements of every submission are built once (shared/storage/prebuilt.py).
+_STORED = ("body", "expires_at", "updated_at")
 
 
 class FlowRepository:
     def __init__(self, tables: SelfserviceTables) -> None:
         self.t = tables
+        flows = tables.flows
+        self._insert = insert_of(flows, "flow", ("id", "kind", "created_at", *_STORED))
+        self._update = (
+            update(flows)
+            .where(flows.c.id == bindparam("flow_id"))
+            .values({column: bindparam(f"flow_{column}") for column in _STORED})
+        )
+        self._get = select(flows.c.body).where(
+            flows.c.id == bindparam("flow_id"), flows.c.kind == bindparam("flow_kind")
+        )
 
     async def insert(self, conn: AsyncConnection, flow: Flow) -> None:
-        await conn.execute(self.insertion(flow))
+        await conn.execute(*self.insertion(flow))
 
-    def insertion(self, flow: Flow) -> Insert:
-        """The statement that stores a new flow (for a unit of work to send at its commit)."""
-        return insert(self.t.flows).values(
-            id=flow.id,
-            kind=flow.kind,
-            body=json.dumps(flow.to_record()),
-            expires_at=flow.expires_at,
-            created_at=flow.created_at,
-            updated_at=flow.updated_at,
+    def insertion(self, flow: Flow) -> tuple[Insert, dict[str, Any]]:
+        """The statement that stores a new flow and its values (for a unit of work to send at its commit)."""
+        return self._insert, bound(
+            "flow", {"id": flow.id, "kind": flow.kind, "created_at": flow.created_at, **_stored(flow)}
         )
 
     async def save(self, conn: AsyncConnection, flow: Flow) -> None:
-        await conn.execute(self.update(flow))
+        await conn.execute(*self.update(flow))
 
-    def update(self, flow: Flow) -> Update:
-        """The statement that stores a flow's new state (for a unit of work to send with its event)."""
+    def update(self, flow: Flow) -> tuple[Update, dict[str, Any]]:
+        """The statement that stores a flow's new state and its values (for a unit of work to send
+        with its event)."""
         flow.updated_at = now()
-        return (
-            update(self.t.flows)
-            .where(self.t.flows.c.id == flow.id)
-            .values(body=json.dumps(flow.to_record()), expires_at=flow.expires_at, updated_at=flow.updated_at)
-        )
+        return self._update, bound("flow", {"id": flow.id, **_stored(flow)})
 
     async def get(self, conn: AsyncConnection, flow_id: str, kind: str) -> Flow | None:
-        row = (
-            await conn.execute(
-                select(self.t.flows.c.body).where(self.t.flows.c.id == flow_id, self.t.flows.c.kind == kind)
-            )
-        ).first()
+        row = (await conn.execute(self._get, {"flow_id": flow_id, "flow_kind": kind})).first()
         return Flow.from_record(json.loads(row.body)) if row else None
 
     async def add_error(self, conn: AsyncConnection, error: dict[str, Any], csrf_token: str = "") -> str:
@@ -89,6 +91,10 @@ class FlowRepository:
         if old:
             await conn.execute(delete(errors).where(errors.c.id.in_(old)))
         return len(ids) + len(old)
+
+
+def _stored(flow: Flow) -> dict[str, Any]:
+    return {"body": json.dumps(flow.to_record()), "expires_at": flow.expires_at, "updated_at": flow.updated_at}
 
 
 def _ts(value: datetime) -> str:
