@@ -15,7 +15,7 @@ import re
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import orjson
@@ -136,24 +136,36 @@ class _JsonFormatter(_RedactingFormatter):
         self._time = _Timestamps()
 
     def format(self, record: logging.LogRecord) -> str:
+        extra = ((name, record.__dict__[name]) for name in record.__dict__.keys() - _STANDARD)
+        stack = self.formatException(record.exc_info) if record.exc_info else None
+        return self.line(record.created, record.levelname, record.name, record.getMessage(), extra, stack)
+
+    def line(
+        self,
+        created: float,
+        level: str,
+        logger: str,
+        message: str,
+        fields: Iterable[tuple[str, object]],
+        stack: str | None = None,
+    ) -> str:
+        """One JSON line (`format`'s, and `LineLogger`'s without a LogRecord)."""
         # Masked before encoding: JSON's escaped quotes would hide `"password": "…"` from the patterns.
         mask = self._mask
-        message = record.getMessage()
         entry: dict[str, Any] = {
-            "time": self._time(record.created),
-            "level": record.levelname.lower(),
+            "time": self._time(created),
+            "level": level.lower(),
             "service": self._service,
-            "logger": record.name,
+            "logger": logger,
             "msg": redact(message) if mask else message,
         }
         for name, get in self._context:
             if (value := get()) is not None:
                 entry[name] = _masked(value) if mask and name not in _OWN_VALUES else value
-        for name in record.__dict__.keys() - _STANDARD:
-            value = record.__dict__[name]
+        for name, value in fields:
             entry[name] = _masked(value) if mask and name not in _OWN_VALUES else value
-        if record.exc_info:
-            entry["stack"] = self.formatException(record.exc_info)
+        if stack is not None:
+            entry["stack"] = stack
         return _encode(entry)
 
 
@@ -166,14 +178,19 @@ class _TextFormatter(_RedactingFormatter):
 
 class LineLogger:
     """`logger.info(msg, *args, extra=fields)` for a line written on every request (the access log),
-    at a fraction of the cost: the record is a copy of one made once, with the time, message and
-    fields filled in, instead of a new LogRecord that reads the clock, thread, process and caller
-    each time. It goes through the logger's filters and handlers as any record does (the thread and
-    process fields are those of the thread that made the template: the event loop's)."""
+    at a fraction of the cost. Where the line would reach only Warden's own JSON handler (as
+    `setup_logging` configures every process: no filter, no other handler), it is formatted and
+    queued there directly, the same line `logger.info` writes, without a LogRecord and the five
+    calls that carry one. Anywhere else (a test's capturing handler, an operator's own), the record
+    is a copy of one made once, with the time, message and fields filled in, instead of a new
+    LogRecord that reads the clock, thread, process and caller each time: it goes through the
+    logger's filters and handlers as any record does (the thread and process fields are those of the
+    thread that made the template: the event loop's)."""
 
     def __init__(self, logger: logging.Logger, level: int = logging.INFO) -> None:
         self._logger = logger
         self._level = level
+        self._level_name = logging.getLevelName(level)
         template = logger.makeRecord(logger.name, level, "", 0, "", (), None)
         self._template = vars(template)
         self._start = template.created - template.relativeCreated / 1000
@@ -183,6 +200,14 @@ class LineLogger:
         if not logger.isEnabledFor(self._level):
             return
         now = time.time()
+        handler = self._only_handler()
+        if handler is not None:
+            formatter: _JsonFormatter = handler.formatter  # type: ignore[assignment]
+            try:
+                handler.queue(formatter.line(now, self._level_name, logger.name, msg % args, fields.items()))
+                return
+            except Exception:  # logging's own path reports it as it reports any failing record
+                pass
         record = logging.LogRecord.__new__(logging.LogRecord)
         values = record.__dict__
         values.update(self._template)
@@ -190,6 +215,30 @@ class LineLogger:
         values["msg"], values["args"], values["created"] = msg, args, now
         values["msecs"], values["relativeCreated"] = (now - int(now)) * 1000, (now - self._start) * 1000
         logger.handle(record)
+
+    def _only_handler(self) -> BatchingStreamHandler | None:
+        """The one handler the line would reach, if it is a JSON BatchingStreamHandler that filters
+        nothing: the direct path writes exactly what logging would."""
+        found: list[logging.Handler] = []
+        logger: logging.Logger | None = self._logger
+        while logger is not None:
+            if logger.filters or logger.disabled:
+                return None
+            found += logger.handlers
+            if not logger.propagate:
+                break
+            logger = logger.parent
+        if len(found) != 1:
+            return None
+        handler = found[0]
+        if (
+            type(handler) is not BatchingStreamHandler
+            or handler.filters
+            or self._level < handler.level
+            or type(handler.formatter) is not _JsonFormatter
+        ):
+            return None
+        return handler
 
 
 class BatchingStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
@@ -213,9 +262,12 @@ class BatchingStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
         except Exception:
             self.handleError(record)
             return
+        self._queue(line, record.levelno)
+
+    def _queue(self, line: str, levelno: int) -> None:
         self._pending.append(line)
         self._size += len(line)
-        if record.levelno >= logging.WARNING or self._size >= self._limit:
+        if levelno >= logging.WARNING or self._size >= self._limit:
             self._write()
         elif not self._due.is_set():
             self._due.set()
@@ -223,8 +275,13 @@ class BatchingStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
                 self._flusher = threading.Thread(target=self._flush_when_due, name="log-flusher", daemon=True)
                 self._flusher.start()
 
-    def flush(self) -> None:
+    def queue(self, line: str, levelno: int = logging.INFO) -> None:
+        """A line formatted already (LineLogger's), queued as `emit` queues a record's."""
         with self.lock:  # type: ignore[union-attr]  # created in Handler.__init__
+            self._queue(line + self.terminator, levelno)
+
+    def flush(self) -> None:
+        with self.lock:  # type: ignore[union-attr]
             self._write()
 
     def _write(self) -> None:

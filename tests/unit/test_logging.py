@@ -225,3 +225,46 @@ def test_access_line_logger_writes_what_logger_info_writes() -> None:
     slow, fast = (json.loads(line) for line in stream.getvalue().splitlines())
     assert slow.pop("time") <= fast.pop("time")
     assert slow == fast
+
+
+def test_access_lines_queued_directly_are_the_lines_logging_writes_masked_alike() -> None:
+    """Warden's own JSON handler alone: LineLogger formats and queues the line itself."""
+    stream = io.StringIO()
+    handler = BatchingStreamHandler(stream, interval=60.0)
+    handler.setFormatter(_JsonFormatter("session"))
+    logger = logging.getLogger("test.direct_lines")
+    logger.handlers[:] = [handler]
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    fields = {"port": "public", "status": 200, "duration_ms": 1.5}
+    args = ("GET", "/sessions/ory_st_s3cr3tT0k3n", 200)
+    assert LineLogger(logger)._only_handler() is handler, "the direct path is taken"
+    token = request_id.set("ory_st_an0th3rS3cr3t")
+    try:
+        logger.info("%s %s %d", *args, extra=fields)
+        LineLogger(logger)("%s %s %d", args, fields)
+    finally:
+        request_id.reset(token)
+    handler.flush()
+    slow, fast = (json.loads(line) for line in stream.getvalue().splitlines())
+    assert slow.pop("time") <= fast.pop("time")
+    assert slow == fast
+    assert "s3cr3tT0k3n" not in fast["msg"] and "an0th3rS3cr3t" not in fast["request_id"]
+
+
+def test_access_lines_reach_every_handler_when_there_are_several() -> None:
+    """A second handler (a test's capture, an operator's own) gets the LogRecord as logging gives it."""
+    stream, captured = io.StringIO(), io.StringIO()
+    handler = BatchingStreamHandler(stream, interval=60.0)
+    handler.setFormatter(_JsonFormatter("session"))
+    capture = logging.StreamHandler(captured)
+    capture.setFormatter(logging.Formatter("%(levelname)s %(message)s %(status)s"))
+    logger = logging.getLogger("test.several_handlers")
+    logger.handlers[:] = [handler, capture]
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    assert LineLogger(logger)._only_handler() is None
+    LineLogger(logger)("%s %s %d", ("GET", "/health/alive", 200), {"port": "admin", "status": 200})
+    handler.flush()
+    assert json.loads(stream.getvalue())["msg"] == "GET /health/alive 200"
+    assert captured.getvalue() == "INFO GET /health/alive 200 200\n"
