@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from shared.adapters.redis.client import UNREACHABLE as _UNREACHABLE
 from shared.adapters.redis.client import redis_client
+from shared.adapters.redis.pipelined_get import PipelinedGets
 from shared.errors import CacheUnavailable
 
 _CLEAR_BATCH = 500
@@ -32,11 +33,14 @@ class RedisCache:
         self._client = redis_client(url, timeout_seconds)
         self._prefix = prefix
         self._set_if = self._client.register_script(_SET_IF)
+        self._gets = PipelinedGets.for_url(url, timeout_seconds)  # whoami's hot path (see its module)
 
     def _key(self, key: str) -> str:
         return self._prefix + key
 
     async def get(self, key: str) -> bytes | None:
+        if self._gets is not None:
+            return await self._gets.get((self._prefix + key).encode())
         try:
             value = await self._client.get(self._key(key))
             return value.encode() if isinstance(value, str) else value
@@ -122,4 +126,6 @@ class RedisCache:
         return True
 
     async def close(self) -> None:
+        if self._gets is not None:
+            await self._gets.close()
         await self._client.aclose()
