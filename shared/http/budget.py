@@ -9,26 +9,34 @@ internal token); a public request has the deadline of its own connection's life.
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Callable
 from contextvars import ContextVar
-from dataclasses import dataclass
 
 from aiohttp import web
 
 DEADLINE_HEADER = "X-Warden-Deadline"
 
 
-@dataclass(frozen=True)
 class Budget:
-    deadline: float | None  # Unix time
-    gone: Callable[[], bool]
+    """A request's deadline (Unix time, None for none) and the connection that tells whether its
+    caller has gone (None: nothing to watch). A plain class: one is made for every request, and
+    most are never read."""
+
+    __slots__ = ("deadline", "_connection")
+
+    def __init__(self, deadline: float | None, connection: asyncio.BaseTransport | None = None) -> None:
+        self.deadline = deadline
+        self._connection = connection
+
+    def gone(self) -> bool:
+        return self._connection is not None and self._connection.is_closing()
 
     def expired(self) -> bool:
         return self.gone() or (self.deadline is not None and time.time() >= self.deadline)
 
 
-UNLIMITED = Budget(None, lambda: False)
+UNLIMITED = Budget(None)
 budget: ContextVar[Budget] = ContextVar("budget", default=UNLIMITED)
 
 
@@ -43,9 +51,7 @@ def _deadline(request: web.Request) -> float | None:
 
 def budget_for(request: web.Request) -> Budget:
     """The budget of a request (the request kernel sets it in `budget` for the request's life)."""
-    transport = request.transport
-
-    def gone() -> bool:
-        return transport is None or transport.is_closing()
-
-    return Budget(_deadline(request), gone)
+    connection = request.transport
+    if connection is None:  # the caller has gone already
+        return Budget(0.0)
+    return Budget(_deadline(request), connection)

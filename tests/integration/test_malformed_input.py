@@ -118,3 +118,15 @@ def test_a_multipart_body_without_a_boundary_is_a_400_everywhere_a_form_is_read(
 @pytest.mark.parametrize("schema_id", ["%C3%A9%C3%A9", "%E2%9C%93", "%F0%9F%94%91x"])
 def test_a_non_ascii_schema_id_is_a_404(warden: ThreadedWarden, schema_id: str) -> None:
     _assert_kratos_error(*_call("GET", f"{warden.public_url}/schemas/{schema_id}"), 404)
+
+
+@pytest.mark.parametrize("query", ["flow=%00", "a%00b=1", "flow=abc&return_to=x%00y"])
+def test_a_nul_character_in_the_query_is_a_400(warden: ThreadedWarden, query: str) -> None:
+    status, body = _call("GET", f"{warden.public_url}/self-service/login/flows?{query}")
+    _assert_kratos_error(status, body, 400)
+    assert body["error"]["reason"] == "The URL contains a NUL character.", body
+
+
+def test_an_escaped_percent_before_00_is_no_nul(warden: ThreadedWarden) -> None:
+    status, body = _call("GET", f"{warden.public_url}/self-service/login/flows?id=%2500")
+    assert status != 500 and body["error"].get("reason") != "The URL contains a NUL character.", body
