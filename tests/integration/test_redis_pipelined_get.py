@@ -96,3 +96,17 @@ async def test_a_key_of_another_type_is_cache_unavailable_and_the_connection_goe
 def test_urls_with_options_keep_get_on_redis_py(redis_url: str) -> None:
     assert PipelinedGets.for_url(redis_url + "?ssl_cert_reqs=none", 0.5) is None
     assert PipelinedGets.for_url("unix:///run/redis.sock?db=2", 0.5) is not None
+
+
+async def test_gets_waiting_for_a_stalled_connect_share_one_attempt_and_its_failure() -> None:
+    """A listener that never answers: 20 GETs at once make one connection and all fail with it."""
+    connections: list[asyncio.StreamWriter] = []
+    listener = await asyncio.start_server(lambda _, writer: connections.append(writer), "127.0.0.1", 0)
+    port = listener.sockets[0].getsockname()[1]
+    stalled = PipelinedGets.for_url(f"redis://:secret@127.0.0.1:{port}/0", 0.3)  # AUTH is never answered
+    assert stalled is not None
+    failures = await asyncio.gather(*(stalled.get(b"k") for _ in range(20)), return_exceptions=True)
+    assert all(isinstance(f, CacheUnavailable) for f in failures), failures
+    assert len(connections) == 1, "each GET waited for an attempt of its own"
+    await stalled.close()
+    listener.close()

@@ -134,7 +134,7 @@ class PipelinedGets:
         self._options = options
         self._timeout = timeout
         self._replies: _Replies | None = None
-        self._connecting = asyncio.Lock()
+        self._opening: asyncio.Future[_Replies] | None = None
         handshake = []
         if options.get("password"):
             username = options.get("username")
@@ -163,11 +163,17 @@ class PipelinedGets:
             self._replies = None
 
     async def _connect(self) -> _Replies:
-        async with self._connecting:  # the GETs that find no connection wait for one attempt
-            if self._replies is not None and self._replies.open:
-                return self._replies
-            self._replies = await self._open()
-            return self._replies
+        """One attempt at a time, which every GET that finds no connection waits for and whose
+        failure they share: a stalled Redis costs each of them the timeout once."""
+        if self._opening is None:
+            self._opening = asyncio.ensure_future(self._open())
+            self._opening.add_done_callback(self._opened)
+        return await asyncio.shield(self._opening)
+
+    def _opened(self, attempt: asyncio.Future[_Replies]) -> None:
+        self._opening = None
+        if not attempt.cancelled() and attempt.exception() is None:
+            self._replies = attempt.result()
 
     async def _open(self) -> _Replies:
         options, loop = self._options, asyncio.get_running_loop()
