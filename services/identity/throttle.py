@@ -27,7 +27,21 @@ import time
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
-from sqlalchemy import Column, Float, Integer, MetaData, String, Table, TextClause, bindparam, select, text, update
+from sqlalchemy import (
+    Column,
+    Delete,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    TextClause,
+    bindparam,
+    delete,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.identity.schemas.normalize import graceful
@@ -90,7 +104,7 @@ class LoginThrottle:
             # One statement, so one transaction: both counts, and the pair's block once it is past
             # its free failures. Each row stays locked until the statement ends, so concurrent
             # reservations take turns; a blocked key is left as it is and not returned.
-            counted = await conn.execute(self._count(pair, ident, now))
+            counted = await conn.execute(_upsert(self.table.name), self._count(pair, ident, now))
             failures = {row.key_hash: int(row.failures) for row in counted}
             if pair not in failures:
                 await self._take_back(conn, [ident] if ident in failures else [])
@@ -107,13 +121,13 @@ class LoginThrottle:
                 delay = CEILING_DELAY_SECONDS
         return Reservation(ident, pair, delay)
 
-    def _count(self, pair: str, ident: str, now: float) -> Any:
-        """Adds one failure under each key that is not blocked (inserting the keys seen for the
-        first time) and blocks the pair past its free failures; returns (key_hash, failures) of
-        those counted. Failures older than FORGET_AFTER count as none."""
-        return _upsert(self.table.name).bindparams(
-            pair=pair, ident=ident, now=now, stale_before=now - FORGET_AFTER_SECONDS
-        )
+    def _count(self, pair: str, ident: str, now: float) -> dict[str, Any]:
+        """The values of the counting upsert (`_upsert`), which adds one failure under each key that
+        is not blocked (inserting the keys seen for the first time) and blocks the pair past its free
+        failures; it returns (key_hash, failures) of those counted. Failures older than FORGET_AFTER
+        count as none. Values beside the statement, not bound into a copy of it: the statement keeps
+        the cache key SQLAlchemy computed for it once."""
+        return {"pair": pair, "ident": ident, "now": now, "stale_before": now - FORGET_AFTER_SECONDS}
 
     async def _take_back(self, conn: AsyncConnection, keys: list[str]) -> None:
         """A refused attempt does not count. Until this runs, concurrent reservations saw one
@@ -134,9 +148,14 @@ class LoginThrottle:
         await self._delete(identifier_key(identifier), pair_key(identifier, client_ip))
 
     async def _delete(self, *keys: str) -> None:
-        t = self.table
         async with self.uow.read() as conn:  # one statement: its own transaction
-            await conn.execute(t.delete().where(t.c.key_hash.in_(keys)))
+            await conn.execute(_deletion(self.table), {"keys": list(keys)})
+
+
+@functools.cache
+def _deletion(table: Table) -> Delete:
+    """Clearing keys, on every successful login: built once (shared/storage/prebuilt.py says why)."""
+    return delete(table).where(table.c.key_hash.in_(bindparam("keys", expanding=True)))
 
 
 @functools.cache
