@@ -2,9 +2,9 @@
 flight shares one connection, each written as soon as it is asked, the replies read in order.
 
 redis-py spends about 50 µs of CPU on a GET on the 2-core test machine (its pool, two asyncio
-timeouts and a StreamReader per command), more than the rest of a whoami's own work; here a GET is
-one write, and under load a share of a read that brings several replies back: about 10 µs
-(docs/performance.md). Only GET goes this way; every other command stays on redis-py.
+timeouts and a StreamReader per command), more than the rest of a whoami's own work; here the GETs
+asked in one turn of the event loop go out in one write, and a read brings several replies back:
+8 to 20 µs a GET, the less the more are in flight (docs/performance.md). Only GET goes this way; every other command stays on redis-py.
 
 The URL is read as redis-py reads it (`redis://`, `rediss://`, `unix://`, user, password, database).
 A URL with options (`?ssl_cert_reqs=…` and the like) keeps GET on redis-py too: `for_url` answers
@@ -43,6 +43,7 @@ class _Replies(asyncio.Protocol):
         self._waiting: deque[tuple[asyncio.Future[Reply], float]] = deque()
         self._watchdog: asyncio.TimerHandle | None = None
         self._buffer = b""
+        self._outgoing: list[bytes] = []  # written once per turn of the loop: one system call for all
 
     @property
     def open(self) -> bool:
@@ -53,6 +54,7 @@ class _Replies(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._transport = None
+        self._outgoing.clear()
         if self._watchdog is not None:
             self._watchdog.cancel()
         while self._waiting:
@@ -66,7 +68,9 @@ class _Replies(asyncio.Protocol):
         future = self._loop.create_future()
         now = self._loop.time()
         self._waiting.append((future, now))
-        self._transport.write(data)
+        self._outgoing.append(data)
+        if len(self._outgoing) == 1:
+            self._loop.call_soon(self._write)
         if self._watchdog is None:
             self._watchdog = self._loop.call_at(now + self._timeout, self._check)
         return future
@@ -74,6 +78,11 @@ class _Replies(asyncio.Protocol):
     def close(self) -> None:
         if self._transport is not None:
             self._transport.close()
+
+    def _write(self) -> None:
+        if self._transport is not None and not self._transport.is_closing():
+            self._transport.write(b"".join(self._outgoing))
+        self._outgoing.clear()
 
     def _check(self) -> None:
         """Closes a connection whose oldest command has waited the timeout: Redis is stalled, or
