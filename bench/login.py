@@ -77,6 +77,7 @@ REDIS_URL = os.environ.get("WARDEN_BENCH_REDIS", "redis://127.0.0.1:6379/0")
 PASSWORD = "correct horse battery staple {}"
 TICK = os.sysconf("SC_CLK_TCK")
 CORES = len(os.sched_getaffinity(0))
+WHOAMI_P99_GOAL_MS = 10.0  # issue 17: whoami's p99 while logins saturate the CPU
 
 
 # -- the floor ----------------------------------------------------------------------------------
@@ -1045,7 +1046,8 @@ def report(
     )
     print(
         f"  under logins: {len(under):4} requests, p50 {pct(under, 50):6.2f} ms, P99 {pct(under, 99):6.2f} ms, "
-        f"max {max(under, default=float('nan')):6.2f} ms, errors {load.probe['errors']}   (goal p99 < 20 ms)"
+        f"max {max(under, default=float('nan')):6.2f} ms, errors {load.probe['errors']}   "
+        f"(issue 17's goal p99 < {WHOAMI_P99_GOAL_MS:g} ms: {'met' if pct(under, 99) < WHOAMI_P99_GOAL_MS else 'NOT met'})"
     )
     if args.profile:
         print(
