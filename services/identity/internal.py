@@ -16,6 +16,7 @@ from services.identity.passwords import PasswordVerifier
 from services.identity.schemas.normalize import normalize_email
 from services.identity.views import admin_view
 from shared.http.bodies import read_json
+from shared.json_codec import json_response
 from shared.service import Route
 from shared.service_kit import ServiceInfo
 
@@ -156,7 +157,7 @@ async def _verify_password(c: IdentityContainer, request: web.Request) -> web.Re
     body = await read_json(request)
     identifier, password = _fields_of(body, "identifier", "password")
     client_ip = body.get("client_ip") if isinstance(body.get("client_ip"), str) else None
-    return web.json_response({"identity": await c.internal.verify_password(identifier, password, client_ip)})
+    return json_response({"identity": await c.internal.verify_password(identifier, password, client_ip)})
 
 
 async def _get_credential(c: IdentityContainer, request: web.Request) -> web.Response:

@@ -14,6 +14,7 @@ from services.session.manager import SessionManager
 from services.session.views import public_identity, session_view
 from shared.errors import BadRequest
 from shared.http.bodies import read_object
+from shared.json_codec import json_response
 from shared.service import Route
 from shared.service_kit import ServiceInfo
 
@@ -95,7 +96,7 @@ async def _issue(c: SessionContainer, request: web.Request) -> web.Response:
     result = await c.internal.issue_session(
         str(body.get("identity_id")), body.get("methods") or [], body.get("device") or {}, identity
     )
-    return web.json_response(result, status=201)
+    return json_response(result, status=201)
 
 
 async def _by_token(c: SessionContainer, request: web.Request) -> web.Response:

@@ -4,14 +4,13 @@ retries only where repeating a call cannot do harm, and the server's typed error
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from typing import Any
 
 import aiohttp
 
-from shared import errors
+from shared import errors, json_codec
 from shared.http.budget import DEADLINE_HEADER, budget
 
 log = logging.getLogger(__name__)
@@ -31,15 +30,11 @@ POOL_SIZE = 64
 KEEPALIVE_SECONDS = 60.0
 
 
-def _compact_json(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"))
-
-
 def internal_session(pool_size: int = POOL_SIZE) -> aiohttp.ClientSession:
     """The HTTP session of one service client: its own pool of keep-alive connections to the one
     service it calls (so a busy client does not starve another), and compact JSON bodies."""
     connector = aiohttp.TCPConnector(limit=pool_size, limit_per_host=pool_size, keepalive_timeout=KEEPALIVE_SECONDS)
-    return aiohttp.ClientSession(connector=connector, json_serialize=_compact_json)
+    return aiohttp.ClientSession(connector=connector, json_serialize=json_codec.dumps)
 
 
 class InternalHttp:
@@ -104,7 +99,7 @@ async def _json(response: aiohttp.ClientResponse) -> Any:
     if response.content_type != "application/json":
         raise errors.ServiceUnavailable(f"internal call answered {response.status} with {response.content_type}")
     try:
-        return await response.json()
+        return await response.json(loads=json_codec.loads)
     except ValueError as exc:
         raise errors.ServiceUnavailable(f"internal call answered {response.status} with malformed JSON") from exc
 

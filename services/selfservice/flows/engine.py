@@ -30,6 +30,7 @@ from shared.clients.ports import IdentityClient, SessionClient
 from shared.cookies import CookieConfig, CookieSigner, clear_session_cookie, session_token, set_session_cookie
 from shared.errors import BadRequest, ServiceUnavailable, TooManyRequests
 from shared.http.client_ip import client_ip
+from shared.json_codec import json_response
 from shared.metrics.flows import FlowMetrics
 from shared.ratelimit.limits import ClientLimits
 from shared.storage.uow import UnitOfWorkFactory
@@ -144,7 +145,7 @@ class FlowEngine:
 
     def respond_new(self, request: web.Request, flow: Flow) -> web.StreamResponse:
         if flow.type == API or wants_json(request):
-            response = web.json_response(flow.to_json())
+            response = json_response(flow.to_json())
         else:
             response = self.ui_redirect(flow)
         if flow.is_browser:
@@ -161,7 +162,7 @@ class FlowEngine:
         flow.ui.reset_secrets()
         await self.save(flow)
         if flow.type == API or wants_json(request):
-            return web.json_response(flow.to_json(), status=400)
+            return json_response(flow.to_json(), status=400)
         return self.ui_redirect(flow)
 
     async def limit(self, action: str) -> None:

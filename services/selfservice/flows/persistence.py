@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.selfservice.flows.flow import Flow, now
 from services.selfservice.tables import SelfserviceTables
+from shared import json_codec
 from shared.storage.prebuilt import bound, insert_of
 
 # The statements of every submission are built once (shared/storage/prebuilt.py).
@@ -52,7 +53,7 @@ class FlowRepository:
 
     async def get(self, conn: AsyncConnection, flow_id: str, kind: str) -> Flow | None:
         row = (await conn.execute(self._get, {"flow_id": flow_id, "flow_kind": kind})).first()
-        return Flow.from_record(json.loads(row.body)) if row else None
+        return Flow.from_record(json_codec.loads(row.body)) if row else None
 
     async def add_error(self, conn: AsyncConnection, error: dict[str, Any], csrf_token: str = "") -> str:
         error_id = str(uuid.uuid4())
@@ -94,7 +95,7 @@ class FlowRepository:
 
 
 def _stored(flow: Flow) -> dict[str, Any]:
-    return {"body": json.dumps(flow.to_record()), "expires_at": flow.expires_at, "updated_at": flow.updated_at}
+    return {"body": json_codec.dumps(flow.to_record()), "expires_at": flow.expires_at, "updated_at": flow.updated_at}
 
 
 def _ts(value: datetime) -> str:

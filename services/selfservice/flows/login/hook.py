@@ -17,6 +17,7 @@ from services.selfservice.flows.request import device, wants_json
 from services.selfservice.hooks.registry import HookContext
 from shared import aal
 from shared.cookies import session_token
+from shared.json_codec import json_response
 
 if TYPE_CHECKING:
     from services.selfservice.service import SelfserviceContainer
@@ -56,7 +57,7 @@ def _answer(c: SelfserviceContainer, request: web.Request, flow: Flow, ctx: Hook
             body["session_token"] = ctx.session_token
         if ctx.continue_with:
             body["continue_with"] = ctx.continue_with
-        return web.json_response(body)
+        return json_response(body)
     return_to = flow.return_to or c.config.after_return_url("login", ctx.method)
     required_aal = c.settings.get("session.whoami.required_aal") or aal.AAL1
     session_aal = (ctx.session or {}).get("authenticator_assurance_level") or aal.AAL1
