@@ -163,7 +163,8 @@ class SessionCache:
             await self._cache.set(GENERATION_KEY, self._generation, GENERATION_TTL_SECONDS)
         except CacheUnavailable:
             return False
-        log.info("session cache cleared: its generation was not the database's (a revocation missed it)")
+        if stored is not None:  # none at all: a new (or flushed) cache, nothing to tell
+            log.info("session cache cleared: its generation was not the database's (a revocation missed it)")
         return True
 
     async def run_repairs(self, every_seconds: float = 1.0) -> None:
