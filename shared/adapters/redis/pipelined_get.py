@@ -1,10 +1,11 @@
 """The cache's GET (whoami's one command on a hit) on a connection of its own, pipelined: every GET in
-flight shares one connection, each written as soon as it is asked, the replies read in order.
+flight shares one connection, the GETs asked in one turn of the event loop go out in one write, and
+the replies are read in order.
 
 redis-py spends about 50 µs of CPU on a GET on the 2-core test machine (its pool, two asyncio
-timeouts and a StreamReader per command), more than the rest of a whoami's own work; here the GETs
-asked in one turn of the event loop go out in one write, and a read brings several replies back:
-8 to 20 µs a GET, the less the more are in flight (docs/performance.md). Only GET goes this way; every other command stays on redis-py.
+timeouts and a StreamReader per command), more than the rest of a whoami's own work; here a GET
+costs 8 to 20 µs, the less the more are in flight (docs/performance.md). Only GET goes this way;
+every other command stays on redis-py.
 
 The URL is read as redis-py reads it (`redis://`, `rediss://`, `unix://`, user, password, database).
 A URL with options (`?ssl_cert_reqs=…` and the like) keeps GET on redis-py too: `for_url` answers
@@ -167,6 +168,8 @@ class PipelinedGets:
         return await replies.send(b"%s$%d\r\n%s\r\n" % (_GET, len(key), key))
 
     async def close(self) -> None:
+        if self._opening is not None:
+            self._opening.cancel()
         if self._replies is not None:
             self._replies.close()
             self._replies = None
@@ -199,8 +202,10 @@ class PipelinedGets:
                     )
                 for handshake in self._handshake:
                     await replies.send(handshake)
-        except (OSError, TimeoutError, CacheUnavailable) as exc:
+        except BaseException as exc:  # cancelled (at close) included: no connection is left open
             if replies is not None:
                 replies.close()
-            raise CacheUnavailable(str(exc) or type(exc).__name__) from exc
+            if isinstance(exc, OSError | TimeoutError | CacheUnavailable):
+                raise CacheUnavailable(str(exc) or type(exc).__name__) from exc
+            raise
         return replies
