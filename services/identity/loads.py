@@ -14,9 +14,23 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import ColumnElement, DateTime, Integer, Row, Text, bindparam, cast, literal, null, select, union_all
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    DateTime,
+    Integer,
+    Row,
+    Text,
+    bindparam,
+    cast,
+    literal,
+    null,
+    select,
+    union_all,
+)
 from sqlalchemy.sql import CompoundSelect
 
 from services.identity.domain import Credential, Identity, RecoveryAddress, State, VerifiableAddress
@@ -31,85 +45,86 @@ _TYPES["t3"] = _TYPES["t1"]
 Condition = Callable[[Any], ColumnElement[bool]]  # an identity id column -> which identities
 
 
-def _branch(kind: int, table: Any, where: ColumnElement[bool], **columns: Any) -> Any:
-    values = []
-    for name in _SHAPE[1:]:
-        value = columns.get(name)
-        values.append((value if value is not None else cast(null(), _TYPES.get(name, Text))).label(name))
-    return select(literal(kind, Integer).label("kind"), *values).select_from(table).where(where)
+# Each kind: its table, the column naming the identity it belongs to, and which column fills
+# which slot of _SHAPE (its own `id` always fills `id`). One list, so that the five SELECTs cannot
+# drift apart, and adding a column is one entry here and one read in `_children`/`_identity`.
+_SOURCES: tuple[tuple[int, str, str, dict[str, str]], ...] = (
+    (
+        IDENTITY,
+        "identities",
+        "id",
+        {
+            "s1": "schema_id",
+            "s2": "state",
+            "s3": "traits",
+            "s4": "metadata_public",
+            "s5": "metadata_admin",
+            "s6": "external_id",
+            "s7": "organization_id",
+            "t1": "created_at",
+            "t2": "updated_at",
+            "t3": "state_changed_at",
+        },
+    ),
+    (
+        CREDENTIAL,
+        "credentials",
+        "identity_id",
+        {"s1": "type", "s2": "config", "n1": "version", "t1": "created_at", "t2": "updated_at"},
+    ),
+    (IDENTIFIER, "identifiers", "identity_id", {"s1": "credential_id", "s2": "type", "s3": "identifier"}),
+    (
+        VERIFIABLE,
+        "verifiable_addresses",
+        "identity_id",
+        {
+            "s1": "via",
+            "s2": "value",
+            "s3": "status",
+            "n1": "verified",
+            "t1": "created_at",
+            "t2": "updated_at",
+            "t3": "verified_at",
+        },
+    ),
+    (
+        RECOVERY,
+        "recovery_addresses",
+        "identity_id",
+        {"s1": "via", "s2": "value", "t1": "created_at", "t2": "updated_at"},
+    ),
+)
+
+
+def _slot(table: Any, name: str, column: str | None) -> Any:
+    if column is None:
+        return cast(null(), _TYPES.get(name, Text)).label(name)
+    value = table.c[column]
+    if isinstance(value.type, Boolean):
+        value = cast(value, Integer)  # a UNION column has one type: `verified` travels as 0/1 in n1
+    return value.label(name)
+
+
+def _branch(kind: int, table: Any, owner: str, slots: dict[str, str], which: Condition) -> Any:
+    columns = {"identity_id": owner, "id": "id", **slots}
+    values = [_slot(table, name, columns.get(name)) for name in _SHAPE[1:]]
+    return select(literal(kind, Integer).label("kind"), *values).select_from(table).where(which(table.c[owner]))
 
 
 def _union(t: IdentityTables, which: Condition, *, with_identities: bool = True) -> CompoundSelect[Any]:
-    i, c, n, v, r = t.identities, t.credentials, t.identifiers, t.verifiable_addresses, t.recovery_addresses
-    branches = [
-        _branch(
-            CREDENTIAL,
-            c,
-            which(c.c.identity_id),
-            identity_id=c.c.identity_id,
-            id=c.c.id,
-            s1=c.c.type,
-            s2=c.c.config,
-            n1=c.c.version,
-            t1=c.c.created_at,
-            t2=c.c.updated_at,
-        ),
-        _branch(
-            IDENTIFIER,
-            n,
-            which(n.c.identity_id),
-            identity_id=n.c.identity_id,
-            id=n.c.id,
-            s1=n.c.credential_id,
-            s2=n.c.type,
-            s3=n.c.identifier,
-        ),
-        _branch(
-            VERIFIABLE,
-            v,
-            which(v.c.identity_id),
-            identity_id=v.c.identity_id,
-            id=v.c.id,
-            s1=v.c.via,
-            s2=v.c.value,
-            s3=v.c.status,
-            n1=cast(v.c.verified, Integer),
-            t1=v.c.created_at,
-            t2=v.c.updated_at,
-            t3=v.c.verified_at,
-        ),
-        _branch(
-            RECOVERY,
-            r,
-            which(r.c.identity_id),
-            identity_id=r.c.identity_id,
-            id=r.c.id,
-            s1=r.c.via,
-            s2=r.c.value,
-            t1=r.c.created_at,
-            t2=r.c.updated_at,
-        ),
-    ]
-    if with_identities:
-        identity = _branch(
-            IDENTITY,
-            i,
-            which(i.c.id),
-            identity_id=i.c.id,
-            id=i.c.id,
-            s1=i.c.schema_id,
-            s2=i.c.state,
-            s3=i.c.traits,
-            s4=i.c.metadata_public,
-            s5=i.c.metadata_admin,
-            s6=i.c.external_id,
-            s7=i.c.organization_id,
-            t1=i.c.created_at,
-            t2=i.c.updated_at,
-            t3=i.c.state_changed_at,
+    return union_all(
+        *(
+            _branch(kind, getattr(t, table), owner, slots, which)
+            for kind, table, owner, slots in _SOURCES
+            if with_identities or kind != IDENTITY
         )
-        branches.insert(0, identity)
-    return union_all(*branches)
+    )
+
+
+def _whose(table: Any, owner: str, *names: str) -> Any:
+    """The ids of the identities whose `table` row has every named column equal to the parameter
+    of the same name."""
+    return select(table.c[owner]).where(*(table.c[name] == bindparam(name) for name in names))
 
 
 @dataclass(frozen=True)
@@ -126,34 +141,20 @@ class IdentityLoads:
 
     @classmethod
     def build(cls, t: IdentityTables) -> IdentityLoads:
-        n, v, r = t.identifiers, t.verifiable_addresses, t.recovery_addresses
-
         def among(ids: Any) -> Condition:
             return lambda column: column.in_(ids)
 
+        def of(whose: Any) -> CompoundSelect[Any]:
+            return _union(t, among(whose))
+
         ids: Any = bindparam("ids", expanding=True)
         return cls(
-            by_ids=_union(t, among(ids)),
-            by_external_id=_union(
-                t, among(select(t.identities.c.id).where(t.identities.c.external_id == bindparam("external_id")))
-            ),
-            by_identifier=_union(
-                t,
-                among(
-                    select(n.c.identity_id).where(
-                        n.c.type == bindparam("type"), n.c.identifier == bindparam("identifier")
-                    )
-                ),
-            ),
-            by_any_identifier=_union(
-                t, among(select(n.c.identity_id).where(n.c.identifier == bindparam("identifier")))
-            ),
-            by_verifiable_address=_union(
-                t, among(select(v.c.identity_id).where(v.c.via == bindparam("via"), v.c.value == bindparam("value")))
-            ),
-            by_recovery_address=_union(
-                t, among(select(r.c.identity_id).where(r.c.via == bindparam("via"), r.c.value == bindparam("value")))
-            ),
+            by_ids=of(ids),
+            by_external_id=of(_whose(t.identities, "id", "external_id")),
+            by_identifier=of(_whose(t.identifiers, "identity_id", "type", "identifier")),
+            by_any_identifier=of(_whose(t.identifiers, "identity_id", "identifier")),
+            by_verifiable_address=of(_whose(t.verifiable_addresses, "identity_id", "via", "value")),
+            by_recovery_address=of(_whose(t.recovery_addresses, "identity_id", "via", "value")),
             children_of=_union(t, among(ids), with_identities=False),
         )
 
@@ -209,7 +210,7 @@ def _children(identity_id: str, by_kind: dict[int, dict[str, list[Row[Any]]]]) -
     return {"credentials": credentials, "verifiable_addresses": verifiable, "recovery_addresses": recovery}
 
 
-def _identity(row: Row[Any], by_kind: dict[int, dict[str, list[Row[Any]]]]) -> Identity:
+def _identity(row: Any, by_kind: dict[int, dict[str, list[Row[Any]]]]) -> Identity:
     return Identity(
         id=row.id,
         schema_id=row.s1,
@@ -227,20 +228,10 @@ def _identity(row: Row[Any], by_kind: dict[int, dict[str, list[Row[Any]]]]) -> I
 
 
 def _identity_of_table_row(row: Row[Any], by_kind: dict[int, dict[str, list[Row[Any]]]]) -> Identity:
-    return Identity(
-        id=row.id,
-        schema_id=row.schema_id,
-        state=State(row.state),
-        state_changed_at=_utc(row.state_changed_at),
-        traits=json.loads(row.traits),
-        metadata_public=_json(row.metadata_public),
-        metadata_admin=_json(row.metadata_admin),
-        external_id=row.external_id,
-        organization_id=row.organization_id,
-        created_at=_utc(row.created_at),
-        updated_at=_utc(row.updated_at),
-        **_children(row.id, by_kind),
-    )
+    # A page reads the identities table itself: its row is put in the union's slots, so that one
+    # function reads an identity either way.
+    slots = {slot: getattr(row, column) for slot, column in _SOURCES[IDENTITY][3].items()}
+    return _identity(SimpleNamespace(id=row.id, **slots), by_kind)
 
 
 def _utc(value: datetime | None) -> Any:
