@@ -27,10 +27,10 @@ from dataclasses import dataclass
 
 import aiohttp
 import grpc
+from stack import Warden  # noqa: E402
 from whoami import (  # noqa: E402  (bench/ is on the path when run as a script)
     INTERNAL_TOKEN,
     Run,
-    Warden,
     base_env,
     cpu_seconds,
     fresh_run,
@@ -67,7 +67,7 @@ async def drive(call: Callable[[], Awaitable[None]], connections: int, seconds: 
 
 
 async def measure_all(warden: Warden, token: str, args: argparse.Namespace) -> dict[str, list[Result]]:
-    pid = warden.server.proc.pid
+    pid = warden.proc.pid
     results: dict[str, list[Result]] = {"whoami": [], "check": [], "grpc": []}
     connector = aiohttp.TCPConnector(limit=args.connections)
     async with (
@@ -161,7 +161,7 @@ def main() -> None:
     print(f"cores: {os.cpu_count()}, load average before the run: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     with fresh_run() as run:
         migrate(run)
-        warden = Warden("all-in-one", ["serve"], base_env(run), run.workdir)
+        warden = Warden("all-in-one", ["serve"], base_env(run), run.workdir).wait_ready()
         try:
             token, _ = primed_session(warden.url("admin"), warden.url("admin"), warden.url("public"), run)
             results = asyncio.run(measure_all(warden, token, args))
@@ -173,9 +173,9 @@ def main() -> None:
 
 async def replicas_revoking(run: Run, count: int) -> list[float]:
     env = {**base_env(run), "BUS_URL": run.amqp_url}
-    watched = Warden("replica-a", ["serve"], env, run.workdir)
+    watched = Warden("replica-a", ["serve"], env, run.workdir).wait_ready()
     try:
-        other = Warden("replica-b", ["serve"], env, run.workdir)
+        other = Warden("replica-b", ["serve"], env, run.workdir).wait_ready()
         try:
             return await revocation_latencies(watched, other, count, run)
         finally:

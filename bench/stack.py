@@ -1,6 +1,7 @@
-"""What bench/courier.py and bench/soak.py share: a database and a RabbitMQ virtual host of the
-run's own (dropped afterwards), `warden serve …` child processes on free ports, their resident
-memory, and the machine's load to print beside the figures."""
+"""What bench/courier.py, bench/soak.py and bench/whoami.py (with bench/check.py) share: a database
+and a RabbitMQ virtual host of the run's own (dropped afterwards), child processes (`warden serve …`
+on free ports, or a helper such as the floor server), their resident memory, and the machine's load
+to print beside the figures."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Self
 
 from resources import pg
 
@@ -70,38 +72,39 @@ def status(url: str) -> int:
         return 0
 
 
-class Warden:
-    """`warden serve [service]` as a child process on free ports, its output kept in a file."""
+class Process:
+    """`python ARGS…` as a child process, its output kept in a file; ready once every one of
+    `ready_urls` answers with one of `ready_statuses` (a floor without a token answers 401)."""
 
-    def __init__(self, name: str, args: list[str], env: Mapping[str, str], workdir: Path) -> None:
+    def __init__(
+        self,
+        name: str,
+        args: list[str],
+        env: Mapping[str, str],
+        workdir: Path,
+        ready_urls: list[str],
+        ready_statuses: tuple[int, ...] = (200,),
+    ) -> None:
         self.name = name
-        self.public, self.admin, self.grpc = free_port(), free_port(), free_port()
         self.log_path = workdir / f"{name}.log"
         self._log = open(self.log_path, "w+")  # noqa: SIM115 (closed in stop)
-        ports = {
-            "SERVE_PUBLIC_PORT": str(self.public),
-            "SERVE_ADMIN_PORT": str(self.admin),
-            "SERVE_GRPC_PORT": str(self.grpc),
-        }
+        self._ready_urls, self._ready_statuses = ready_urls, ready_statuses
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "warden.cli", *args],
-            env={**os.environ, **env, **ports},
+            [sys.executable, *args],
+            env={**os.environ, **env},
             cwd=workdir,
             stdout=self._log,
             stderr=subprocess.STDOUT,
         )
 
-    def url(self, port: str) -> str:
-        return f"http://127.0.0.1:{self.public if port == 'public' else self.admin}"
-
-    def wait_ready(self, timeout: float = 60.0) -> Warden:
+    def wait_ready(self, timeout: float = 60.0) -> Self:
         deadline = time.monotonic() + timeout
-        pending = [f"{self.url('public')}/health/ready", f"{self.url('admin')}/health/ready"]
+        pending = list(self._ready_urls)
         while pending:
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 self.stop()
                 raise SystemExit(f"{self.name} did not start:\n{self.log_path.read_text()[-3000:]}")
-            pending = [url for url in pending if status(url) != 200]
+            pending = [url for url in pending if status(url) not in self._ready_statuses]
             time.sleep(0.05)
         return self
 
@@ -122,6 +125,23 @@ class Warden:
             print(f"warning: {self.name} exited with {self.proc.returncode} (log: {self.log_path})", file=sys.stderr)
 
 
+class Warden(Process):
+    """`warden serve [service]` as a child process on free ports."""
+
+    def __init__(self, name: str, args: list[str], env: Mapping[str, str], workdir: Path) -> None:
+        self.public, self.admin, self.grpc = free_port(), free_port(), free_port()
+        ports = {
+            "SERVE_PUBLIC_PORT": str(self.public),
+            "SERVE_ADMIN_PORT": str(self.admin),
+            "SERVE_GRPC_PORT": str(self.grpc),
+        }
+        ready = [f"{self.url('public')}/health/ready", f"{self.url('admin')}/health/ready"]
+        super().__init__(name, ["-m", "warden.cli", *args], {**env, **ports}, workdir, ready)
+
+    def url(self, port: str) -> str:
+        return f"http://127.0.0.1:{self.public if port == 'public' else self.admin}"
+
+
 def rss_mib(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -129,9 +149,11 @@ def rss_mib(pid: int) -> float:
     return 0.0
 
 
-def migrate(env: Mapping[str, str], workdir: Path, config: Path) -> None:
+def migrate(env: Mapping[str, str], workdir: Path, config: Path | None = None) -> None:
+    """`warden migrate sql` up, with `config` or (None) the environment alone."""
+    with_config = ["-c", str(config)] if config is not None else []
     done = subprocess.run(
-        [sys.executable, "-m", "warden.cli", "migrate", "sql", "-e", "--yes", "-c", str(config)],
+        [sys.executable, "-m", "warden.cli", "migrate", "sql", "-e", "--yes", *with_config],
         env={**os.environ, **env},
         cwd=workdir,
         capture_output=True,

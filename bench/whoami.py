@@ -38,9 +38,7 @@ import json
 import os
 import platform
 import re
-import signal
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.error
@@ -54,10 +52,10 @@ from pathlib import Path
 import redis
 
 ROOT = Path(__file__).resolve().parent.parent
-from resources import pg  # noqa: E402  (bench/ is on the path when run as a script)
+from stack import Process, Warden, free_port, fresh_database, fresh_vhost  # noqa: E402  (bench/ is on the path)
+from stack import migrate as migrate_sql  # noqa: E402
 
 REDIS_URL = os.environ.get("WARDEN_BENCH_REDIS", "redis://127.0.0.1:6379/0")
-AMQP_BASE = os.environ.get("WARDEN_BENCH_AMQP", "amqp://guest:guest@127.0.0.1:5672")
 INTERNAL_TOKEN = "bench-internal-token"
 DEFAULT_TARGETS = ("session", "all-in-one", "floor")
 TARGETS = (*DEFAULT_TARGETS, "all-in-one-redis", "session-traced", "session-baseline")
@@ -77,46 +75,25 @@ class Run:
     workdir: Path
 
 
-def _rabbitmqctl(*args: str) -> None:
-    subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True)
-
-
 @contextmanager
 def fresh_run() -> Iterator[Run]:
     name = f"warden_bench_{uuid.uuid4().hex[:10]}"
-    with tempfile.TemporaryDirectory(prefix=name) as workdir:
-        pg(f'CREATE DATABASE "{name}"')
+    with (
+        tempfile.TemporaryDirectory(prefix=name) as workdir,
+        fresh_database(name) as dsn,
+        fresh_vhost(name) as amqp_url,
+    ):
         try:
-            _rabbitmqctl("add_vhost", name)
-            try:
-                _rabbitmqctl("set_permissions", "-p", name, "guest", ".*", ".*", ".*")
-                yield Run(
-                    name,
-                    f"postgres://postgres@127.0.0.1:5432/{name}?sslmode=disable",
-                    f"{AMQP_BASE}/{name}",
-                    f"{name}:",
-                    Path(workdir),
-                )
-            finally:
-                _rabbitmqctl("delete_vhost", name)
-                client = redis.Redis.from_url(REDIS_URL)
-                keys = list(client.scan_iter(match=f"{name}:*"))
-                if keys:
-                    client.delete(*keys)
-                client.close()
+            yield Run(name, dsn, amqp_url, f"{name}:", Path(workdir))
         finally:
-            pg(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            client = redis.Redis.from_url(REDIS_URL)
+            keys = list(client.scan_iter(match=f"{name}:*"))
+            if keys:
+                client.delete(*keys)
+            client.close()
 
 
 # -- processes ----------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def http(method: str, url: str, body: dict | None = None, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
@@ -133,85 +110,18 @@ def http(method: str, url: str, body: dict | None = None, headers: dict[str, str
         return 0, b""
 
 
-class Server:
-    """A child process on two ports (one for the floor), its stderr kept in a file for failures."""
-
-    def __init__(self, name: str, args: list[str], env: dict[str, str], workdir: Path, ready_urls: list[str]) -> None:
-        self.name = name
-        self._log = open(workdir / f"{name}.log", "w+")  # noqa: SIM115 (closed in stop)
-        self._ready_urls = ready_urls
-        self.proc = subprocess.Popen(
-            [sys.executable, *args], env={**os.environ, **env}, cwd=workdir, stdout=self._log, stderr=subprocess.STDOUT
-        )
-
-    def wait_ready(self, timeout: float = 30.0) -> Server:
-        deadline = time.monotonic() + timeout
-        pending = list(self._ready_urls)
-        while pending:
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self._log.seek(0)
-                output = self._log.read()[-3000:]
-                self.stop()
-                raise SystemExit(f"{self.name} did not start:\n{output}")
-            pending = [url for url in pending if http("GET", url)[0] not in (200, 401)]
-            time.sleep(0.05)
-        return self
-
-    def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self._log.close()
-        return self.proc.returncode
-
-
-class Warden:
-    """`warden serve …` with the access log on (INFO, the default), as an operator runs it."""
-
-    def __init__(self, name: str, args: list[str], env: dict[str, str], workdir: Path, log_level: str = "info") -> None:
-        self.public, self.admin, self.grpc = free_port(), free_port(), free_port()
-        env = {
-            **env,
-            "SERVE_PUBLIC_PORT": str(self.public),
-            "SERVE_ADMIN_PORT": str(self.admin),
-            "SERVE_GRPC_PORT": str(self.grpc),
-            "LOG_LEVEL": log_level,
-        }
-        ready = [f"{self.url('public')}/health/ready", f"{self.url('admin')}/health/ready"]
-        self.server = Server(name, ["-m", "warden.cli", *args], env, workdir, ready).wait_ready()
-
-    def url(self, port: str) -> str:
-        return f"http://127.0.0.1:{self.public if port == 'public' else self.admin}"
-
-    def stop(self) -> None:
-        code = self.server.stop()
-        if code != 0:
-            print(f"warning: {self.server.name} exited with {code}", file=sys.stderr)
-
-
 def base_env(run: Run) -> dict[str, str]:
     return {
         "DSN": run.dsn,
         "CACHE_URL": REDIS_URL,
         "CACHE_PREFIX": run.redis_prefix,
         "SERVICES_INTERNAL_TOKEN": INTERNAL_TOKEN,
+        "LOG_LEVEL": "info",  # the access log on (the default), as an operator runs Warden
     }
 
 
 def migrate(run: Run, code: dict[str, str] | None = None) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "warden.cli", "migrate", "sql", "-e", "--yes"],
-        env={**os.environ, **base_env(run), **(code or {})},
-        cwd=run.workdir,
-        capture_output=True,
-        text=True,
-    )
-    if done.returncode != 0:
-        raise SystemExit(f"warden migrate failed:\n{done.stderr}")
+    migrate_sql({**base_env(run), **(code or {})}, run.workdir)
 
 
 def primed_session(
@@ -347,19 +257,17 @@ def bench_session(
     """`config`: a config file for both services; `code`: the environment that runs another checkout."""
     env = {**base_env(run), "BUS_URL": run.amqp_url, **(code or {})}
     extra = ["-c", str(config)] if config is not None else []
-    identity = Warden(f"{target}-identity", ["serve", "identity", *extra], env, run.workdir)
+    identity = Warden(f"{target}-identity", ["serve", "identity", *extra], env, run.workdir).wait_ready()
     try:
         session = Warden(
             target,
             ["serve", "session", *extra],
             {**env, "SERVICES_IDENTITY_INTERNAL_URL": identity.url("admin")},
             run.workdir,
-        )
+        ).wait_ready()
         try:
             token, body = primed_session(identity.url("admin"), session.url("admin"), session.url("public"), run)
-            return measure(
-                target, f"{session.url('public')}/sessions/whoami", token, args, session.server.proc.pid
-            ), body
+            return measure(target, f"{session.url('public')}/sessions/whoami", token, args, session.proc.pid), body
         finally:
             session.stop()
     finally:
@@ -369,7 +277,7 @@ def bench_session(
 def bench_session_traced(run: Run, args: argparse.Namespace) -> Result:
     """`session` with tracing on, exporting to a local sink in a process of its own."""
     port, spans = free_port(), run.workdir / "spans.txt"
-    sink = Server(
+    sink = Process(
         "otlp-sink",
         [str(ROOT / "bench/otlp_sink.py"), "--port", str(port), "--report", str(spans)],
         {},
@@ -403,12 +311,12 @@ def bench_all_in_one(
     """Measured, or (args None) only asked for a real session body."""
     redis_cache = target == "all-in-one-redis"
     env = base_env(run) if redis_cache else {**base_env(run), "CACHE_URL": "memory"}
-    warden = Warden(target, ["serve"], env, run.workdir)
+    warden = Warden(target, ["serve"], env, run.workdir).wait_ready()
     try:
         token, body = primed_session(warden.url("admin"), warden.url("admin"), warden.url("public"), run, redis_cache)
         if args is None:
             return None, body
-        return measure(target, f"{warden.url('public')}/sessions/whoami", token, args, warden.server.proc.pid), body
+        return measure(target, f"{warden.url('public')}/sessions/whoami", token, args, warden.proc.pid), body
     finally:
         warden.stop()
 
@@ -420,12 +328,13 @@ def bench_floor(run: Run, args: argparse.Namespace, body: bytes) -> Result:
     client.close()
     port = free_port()
     url = f"http://127.0.0.1:{port}/sessions/whoami"
-    floor = Server(
+    floor = Process(
         "floor",
         [str(ROOT / "bench/floor_server.py"), "--port", str(port), "--redis-url", REDIS_URL, "--key", key],
         {},
         run.workdir,
         [url],
+        ready_statuses=(200, 401),  # asked without a session token
     ).wait_ready()
     try:
         return measure("floor", url, "unused", args, floor.proc.pid)
