@@ -20,15 +20,7 @@ class FlowEvents:
         self._flows = flows
 
     async def login_succeeded(self, flow: Flow, ctx: HookContext) -> None:
-        session_id = (ctx.session or {}).get("id")
-        await self.closed(
-            flow,
-            events.LOGIN_SUCCEEDED,
-            ctx.deliveries,
-            identity_id=ctx.identity["id"],
-            session_id=session_id,
-            method=ctx.method,
-        )
+        await self._succeeded(flow, events.LOGIN_SUCCEEDED, ctx)
 
     async def login_failed(self, flow: Flow, method: Any) -> None:
         await self._close(
@@ -36,14 +28,13 @@ class FlowEvents:
         )
 
     async def registration_succeeded(self, flow: Flow, ctx: HookContext) -> None:
+        await self._succeeded(flow, events.REGISTRATION_SUCCEEDED, ctx)
+
+    async def _succeeded(self, flow: Flow, event: EventType[Any], ctx: HookContext) -> None:
+        # A registration that does not sign the user in has no session: its event carries no id.
         session_id = (ctx.session or {}).get("id")
         await self.closed(
-            flow,
-            events.REGISTRATION_SUCCEEDED,
-            ctx.deliveries,
-            identity_id=ctx.identity["id"],
-            session_id=session_id,
-            method=ctx.method,
+            flow, event, ctx.deliveries, identity_id=ctx.identity["id"], session_id=session_id, method=ctx.method
         )
 
     async def closed(
