@@ -6,16 +6,12 @@ caller to the database. Adapters raise `CacheUnavailable` when the cache cannot 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from typing import Protocol
 
 
 class Cache(Protocol):
     async def get(self, key: str) -> bytes | None: ...
-
-    async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
-        """The values of several keys in one round trip (None for each missing one)."""
-        ...
 
     async def set_many(self, items: Mapping[str, bytes], ttl_seconds: float) -> None: ...
 

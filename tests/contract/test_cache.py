@@ -60,9 +60,9 @@ async def test_delete_and_delete_many(cache: Cache) -> None:
     assert [await cache.get(k) for k in ("a", "b", "c")] == [None, None, b"c"]
 
 
-async def test_get_many_and_set_many(cache: Cache) -> None:
+async def test_set_many(cache: Cache) -> None:
     await cache.set_many({"a": b"1", "b": b"2"}, ttl_seconds=30)
-    assert await cache.get_many(["a", "missing", "b"]) == [b"1", None, b"2"]
+    assert [await cache.get(k) for k in ("a", "missing", "b")] == [b"1", None, b"2"]
     await cache.set_many({}, ttl_seconds=30)
 
 
@@ -135,3 +135,17 @@ async def test_an_answer_redis_gives_as_an_error_is_cache_unavailable(redis_url:
     finally:
         await cache.close()
         await raw.aclose()
+
+
+async def test_the_in_process_cache_forgets_entries_that_expired_unread() -> None:
+    """Signed-out sessions' tombstones and sessions nobody asks about again must not pile up in an
+    all-in-one process for its whole life, as they would in a dict nobody sweeps."""
+    now = [0.0]
+    cache = InMemoryCache(clock=lambda: now[0])
+    for round_ in range(20):
+        for i in range(1000):
+            await cache.set(f"session:{round_}:{i}", b"x", ttl_seconds=60)
+        now[0] += 120  # every entry of this round has expired, and none is read again
+    assert len(cache) <= 2 * 1000 + 1024, "held no more than twice what is alive, plus the first sweep's size"
+    await cache.set("live", b"y", ttl_seconds=60)
+    assert await cache.get("live") == b"y"

@@ -1,15 +1,27 @@
-"""In-process cache for the embedded mode and fast tests."""
+"""In-process cache for the embedded mode and fast tests.
+
+Redis forgets an expired key by itself; a dict does not, and an entry that is never read again (the
+tombstone of a signed-out session, a session nobody asks about) would stay for the life of the
+process. So expired entries are swept out whenever the dict has doubled since the last sweep: each
+write pays for that sweep a constant share, and the dict stays within twice what is alive."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
+
+_FIRST_SWEEP = 1024
 
 
 class InMemoryCache:
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._entries: dict[str, tuple[bytes, float]] = {}
         self._clock = clock
+        self._sweep_at = _FIRST_SWEEP
+
+    def __len__(self) -> int:
+        """How many entries are held, expired ones not yet swept included."""
+        return len(self._entries)
 
     async def get(self, key: str) -> bytes | None:
         entry = self._entries.get(key)
@@ -25,10 +37,14 @@ class InMemoryCache:
         if ttl_seconds <= 0:
             self._entries.pop(key, None)
             return
-        self._entries[key] = (value, self._clock() + ttl_seconds)
+        self._write(key, value, ttl_seconds)
 
-    async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
-        return [await self.get(key) for key in keys]
+    def _write(self, key: str, value: bytes, ttl_seconds: float) -> None:
+        self._entries[key] = (value, self._clock() + ttl_seconds)
+        if len(self._entries) >= self._sweep_at:
+            now = self._clock()
+            self._entries = {k: entry for k, entry in self._entries.items() if entry[1] > now}
+            self._sweep_at = max(_FIRST_SWEEP, 2 * len(self._entries))
 
     async def set_many(self, items: Mapping[str, bytes], ttl_seconds: float) -> None:
         for key, value in items.items():
@@ -42,7 +58,7 @@ class InMemoryCache:
         if ttl_seconds <= 0:
             self._entries.pop(key, None)
         else:
-            self._entries[key] = (value, self._clock() + ttl_seconds)
+            self._write(key, value, ttl_seconds)
         return True
 
     def _live(self, key: str) -> bytes | None:

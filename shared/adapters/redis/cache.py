@@ -3,7 +3,7 @@ Warden installations, or tests, can share one Redis without touching each other'
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 
 from shared.adapters.redis.client import UNREACHABLE as _UNREACHABLE
 from shared.adapters.redis.client import redis_client
@@ -53,13 +53,6 @@ class RedisCache:
             return
         try:
             await self._client.set(self._key(key), value, px=max(1, int(ttl_seconds * 1000)))
-        except _UNREACHABLE as exc:
-            raise CacheUnavailable(str(exc)) from exc
-
-    async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
-        try:
-            found = await self._client.mget([self._key(k) for k in keys])
-            return [v.encode() if isinstance(v, str) else v for v in found]
         except _UNREACHABLE as exc:
             raise CacheUnavailable(str(exc)) from exc
 
