@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import errno
 import os
 import random
 import socket
@@ -45,15 +46,28 @@ _TEST_PORTS = (20000, 32000)
 
 
 def free_port() -> int:
+    """A port nobody listens on, on any address: the gRPC port binds the wildcard addresses (IPv4
+    and IPv6), so a port that is free on 127.0.0.1 alone can still be taken there."""
     for _ in range(100):
         port = random.randint(*_TEST_PORTS)
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
+        if all(_bindable(family, address, port) for family, address in _WILDCARDS):
             return port
     raise RuntimeError("no free port found for a test server")
+
+
+_WILDCARDS = ((socket.AF_INET, "0.0.0.0"), (socket.AF_INET6, "::"))
+
+
+def _bindable(family: socket.AddressFamily, address: str, port: int) -> bool:
+    try:
+        with socket.socket(family) as s:
+            if family == socket.AF_INET6:
+                s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            s.bind((address, port))
+    except OSError as exc:
+        # A machine without IPv6 cannot have the port taken there either.
+        return family == socket.AF_INET6 and exc.errno in (errno.EAFNOSUPPORT, errno.EADDRNOTAVAIL)
+    return True
 
 
 def unique(prefix: str) -> str:
