@@ -11,7 +11,11 @@ running:
   all-in-one  `warden serve` on the same database with its defaults otherwise: the in-process bus and
               the in-process cache (`cache.url: memory`);
   floor       bench/floor_server.py: a bare aiohttp app on uvloop whose one handler does one Redis GET
-              of a value of the same size as the real session body and sends the bytes.
+              of a value of the same size as the real session body and sends the bytes (redis-py:
+              issue 17's floor);
+  floor-pipelined  the same app with its GET on Warden's own pipelined connection
+              (shared/adapters/redis/pipelined_get.py), as Warden's whoami does it: the stronger
+              floor, so that a ratio above 1.0 against `floor` is not read as Warden beating a GET.
 Asked for by name (not in the default set):
   all-in-one-redis  `all-in-one` with Redis as its cache, as for `session`;
   session-traced    `session` with tracing on (`tracing.provider: otel`, `--sampling` of new traces),
@@ -57,7 +61,7 @@ from stack import migrate as migrate_sql  # noqa: E402
 
 REDIS_URL = os.environ.get("WARDEN_BENCH_REDIS", "redis://127.0.0.1:6379/0")
 INTERNAL_TOKEN = "bench-internal-token"
-DEFAULT_TARGETS = ("session", "all-in-one", "floor")
+DEFAULT_TARGETS = ("session", "all-in-one", "floor", "floor-pipelined")
 TARGETS = (*DEFAULT_TARGETS, "all-in-one-redis", "session-traced", "session-baseline")
 # Issue 17's goals: requests/s against the floor measured in the same run.
 GOALS = {"all-in-one": 1.0, "session": 0.9}
@@ -321,23 +325,25 @@ def bench_all_in_one(
         warden.stop()
 
 
-def bench_floor(run: Run, args: argparse.Namespace, body: bytes) -> Result:
-    key = f"{run.redis_prefix}floor"
-    client = redis.Redis.from_url(REDIS_URL)
-    client.set(key, body)
-    client.close()
+def bench_floor(run: Run, args: argparse.Namespace, body: bytes, client: str = "redis-py") -> Result:
+    name = "floor" if client == "redis-py" else "floor-pipelined"
+    key = f"{run.redis_prefix}{name}"
+    server = redis.Redis.from_url(REDIS_URL)
+    server.set(key, body)
+    server.close()
     port = free_port()
     url = f"http://127.0.0.1:{port}/sessions/whoami"
     floor = Process(
-        "floor",
-        [str(ROOT / "bench/floor_server.py"), "--port", str(port), "--redis-url", REDIS_URL, "--key", key],
+        name,
+        [str(ROOT / "bench/floor_server.py"), "--port", str(port), "--redis-url", REDIS_URL, "--key", key]
+        + ["--client", client],
         {},
         run.workdir,
         [url],
         ready_statuses=(200, 401),  # asked without a session token
     ).wait_ready()
     try:
-        return measure("floor", url, "unused", args, floor.proc.pid)
+        return measure(name, url, "unused", args, floor.proc.pid)
     finally:
         floor.stop()
 
@@ -391,7 +397,7 @@ def report(results: list[Result], body_size: int, args: argparse.Namespace) -> N
         f"GET /sessions/whoami, cache hit, body {body_size} bytes"
     )
     print(
-        f"{'target':<12} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'CPU us/req':>10} "
+        f"{'target':<16} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'CPU us/req':>10} "
         f"{'req/s vs floor':>14} {'p50 vs floor':>12} {'CPU vs floor':>12}  busy before"
     )
     for r in results:
@@ -402,7 +408,7 @@ def report(results: list[Result], body_size: int, args: argparse.Namespace) -> N
             else f"{'-':>14} {'-':>12} {'-':>12}"
         )
         print(
-            f"{r.target:<12} {r.requests_per_second:>8.0f} {r.p50_ms:>7.2f} {r.p99_ms:>7.2f} "
+            f"{r.target:<16} {r.requests_per_second:>8.0f} {r.p50_ms:>7.2f} {r.p99_ms:>7.2f} "
             f"{r.cpu_us_per_request:>10.0f} {ratios}  {r.busy_before:>10.0%}"
         )
     by_target = {r.target: r for r in results}
@@ -423,6 +429,10 @@ def report(results: list[Result], body_size: int, args: argparse.Namespace) -> N
             ratio = r.requests_per_second / floor.requests_per_second
             verdict = "met" if ratio >= GOALS[r.target] else "NOT met"
             print(f"whoami {r.target}: {ratio:.2f}x the floor (goal >= {GOALS[r.target]:.1f}x: {verdict})")
+    strong = by_target.get("floor-pipelined")
+    for r in results:
+        if strong and r.target in GOALS:
+            print(f"whoami {r.target}: {r.requests_per_second / strong.requests_per_second:.2f}x floor-pipelined")
     noisy = [r.target for r in results if r.busy_before > 0.10]
     if noisy:
         print(f"WARNING: the machine was busy with something else before {', '.join(noisy)}: those figures pay for it")
@@ -473,9 +483,11 @@ def main() -> None:
             if target in targets:
                 measured, body = bench_all_in_one(run, args, target)
                 results.append(measured)  # type: ignore[arg-type]
+        if {"floor", "floor-pipelined"} & set(targets) and not body:
+            _, body = bench_all_in_one(run, None)  # a floor alone still serves a value of a real session's size
+        if "floor-pipelined" in targets:
+            results.insert(0, bench_floor(run, args, body, client="pipelined"))
         if "floor" in targets:
-            if not body:  # the floor alone still serves a value of a real session's size
-                _, body = bench_all_in_one(run, None)
             results.insert(0, bench_floor(run, args, body))
     report(results, len(body), args)
 
