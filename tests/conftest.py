@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis as redis_sync
 
 PG_ADMIN_DSN = os.environ.get("WARDEN_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("WARDEN_TEST_REDIS", "redis://127.0.0.1:6379/0")
@@ -113,6 +114,14 @@ def pg_dsn(postgres_server: None) -> Iterator[str]:
 def redis_url() -> str:
     require_server("Redis", "127.0.0.1", 6379)
     return REDIS_URL
+
+
+@pytest.fixture
+def redis_client(redis_url: str) -> Iterator[redis_sync.Redis]:
+    """A plain synchronous client, for a test that looks at Redis behind Warden's back."""
+    client = redis_sync.Redis.from_url(redis_url)
+    yield client
+    client.close()
 
 
 @pytest.fixture

@@ -29,6 +29,7 @@ import yaml
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from shared.grpc.gen.warden.session.v1 import session_pb2, session_pb2_grpc
+from tests.e2e.test_tracing import wait_for
 from tests.e2e.warden_process import WardenProcess
 from tests.factories import EMAIL_SCHEMA
 from tests.otlp_receiver import CLIENT, SERVER, OtlpReceiver, ReceivedSpan
@@ -117,15 +118,6 @@ def call(method: str, url: str, body: Any = None, headers: dict[str, str] | None
     with urllib.request.urlopen(request, timeout=30) as response:
         answer: dict[str, Any] = json.loads(response.read() or b"{}")
         return answer
-
-
-def wait_for(found: Callable[[], Any], what: str, timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (result := found()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"never came: {what}")
-        time.sleep(0.1)
-    return result
 
 
 def server_span(receiver: OtlpReceiver, test: Callable[[ReceivedSpan], bool], what: str) -> ReceivedSpan:

@@ -6,7 +6,7 @@ refusing or stalling: tests/integration/test_session_faults.py; the cache contra
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 import redis as redis_sync
@@ -14,13 +14,6 @@ import redis as redis_sync
 from shared.adapters.redis.cache import RedisCache
 from shared.adapters.redis.pipelined_get import PipelinedGets
 from shared.errors import CacheUnavailable
-
-
-@pytest.fixture
-def redis_client(redis_url: str) -> Iterator[redis_sync.Redis]:
-    client = redis_sync.Redis.from_url(redis_url)
-    yield client
-    client.close()
 
 
 @pytest.fixture

@@ -137,13 +137,6 @@ def identity_of(body: bytes) -> str:
 
 
 @pytest.fixture
-def redis_client(redis_url: str) -> Iterator[redis_sync.Redis]:
-    client = redis_sync.Redis.from_url(redis_url)
-    yield client
-    client.close()
-
-
-@pytest.fixture
 def proxy(redis_url: str) -> Iterator[ThreadedTcpProxy]:
     proxied = ThreadedTcpProxy(URL(redis_url).port or 6379).start()
     yield proxied
