@@ -213,7 +213,7 @@ def run_rabbitmq(sink: Sink, count: int, workdir: Path, timeout: float, profile:
 
 def py_spy(pid: int, output: str) -> subprocess.Popen[bytes]:
     fmt = "raw" if output.endswith(".txt") else "flamegraph"
-    command = [str(Path(sys.executable).parent / "py-spy"), "record", "-p", str(pid), "-r", "100", "-f", fmt]
+    command = [str(Path(sys.executable).parent / "py-spy"), "record", "-p", str(pid), "--gil", "-r", "100", "-f", fmt]
     return subprocess.Popen([*command, "-o", output], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 

@@ -34,30 +34,33 @@ def message_requests(
 ) -> Subscription:
     async def work(unit: UnitOfWork, envelope: Envelope) -> None:
         request = MessageRequest.from_envelope(envelope)
-        if await repository.exists(unit.connection, request.message_id):
-            return  # stored before, under this envelope id (the inbox row may have been cleaned up since)
         rendered = renderer.render(request)
-        await repository.insert(
-            unit.connection,
-            Message(
-                id=request.message_id,
-                channel=request.channel,
-                recipient=request.recipient,
-                subject=rendered.subject,
-                body=rendered.body,
-                html_body=rendered.html_body,
-                template_type=request.template_type,
-                template_data=request.template_data,
-                trace_context=carrier.current(),
-            ),
+        unit.write(
+            *repository.insert_new(
+                Message(
+                    id=request.message_id,
+                    channel=request.channel,
+                    recipient=request.recipient,
+                    subject=rendered.subject,
+                    body=rendered.body,
+                    html_body=rendered.html_body,
+                    template_type=request.template_type,
+                    template_data=request.template_data,
+                    trace_context=carrier.current(),
+                )
+            )
         )
-        unit.after_commit(counted.queued.labels(request.channel).inc)
-        log.info(
-            "courier: queued %s message %s",
-            request.template_type,
-            request.message_id,
-            extra={"channel": request.channel},
-        )
+
+        def stored() -> None:
+            counted.queued.labels(request.channel).inc()
+            log.info(
+                "courier: queued %s message %s",
+                request.template_type,
+                request.message_id,
+                extra={"channel": request.channel},
+            )
+
+        unit.after_commit(stored)
 
     store = idempotent(uow, processed, QUEUE, work)
 

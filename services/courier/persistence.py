@@ -8,43 +8,49 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, delete, insert, select
+from sqlalchemy import Insert, Row, Table, bindparam, delete, exists, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.courier.claims import Claiming, ClaimQueue, newest_first, utc
 from services.courier.domain import ABANDONED, SENT, Dispatch, Message
 from services.courier.tables import CourierTables
+from shared.storage.prebuilt import bound, insert_of
+from shared.storage.uow import Write
+
+_COLUMNS = (
+    "id",
+    "type",
+    "channel",
+    "status",
+    "recipient",
+    "subject",
+    "body",
+    "html_body",
+    "template_type",
+    "template_data",
+    "send_count",
+    "next_attempt_at",
+    "created_at",
+    "updated_at",
+    "trace_context",
+)
 
 
 class MessageRepository(Claiming[Message]):
     def __init__(self, tables: CourierTables) -> None:
         self.t = tables
         self._claims = ClaimQueue(tables.messages, _message)
+        self._insert = insert_of(tables.messages, "message", _COLUMNS)
+        self._insert_new = _insert_unless_stored(tables.messages)
 
     async def insert(self, conn: AsyncConnection, m: Message) -> None:
-        await conn.execute(
-            insert(self.t.messages).values(
-                id=m.id,
-                type="email" if m.channel == "email" else "phone",
-                channel=m.channel,
-                status=m.status,
-                recipient=m.recipient,
-                subject=m.subject,
-                body=m.body,
-                html_body=m.html_body,
-                template_type=m.template_type,
-                template_data=json.dumps(m.template_data, separators=(",", ":")),
-                send_count=m.send_count,
-                next_attempt_at=m.next_attempt_at,
-                created_at=m.created_at,
-                updated_at=m.updated_at,
-                trace_context=m.trace_context,
-            )
-        )
+        await conn.execute(self._insert, _row(m))
 
-    async def exists(self, conn: AsyncConnection, message_id: str) -> bool:
-        c = self.t.messages.c
-        return (await conn.execute(select(c.id).where(c.id == message_id))).first() is not None
+    def insert_new(self, m: Message) -> Write:
+        """The INSERT of `m` unless a message with its id is stored already, for a unit of work to send
+        with its other writes (one statement on PostgreSQL): a command delivered again stores nothing
+        twice, without a read before the write."""
+        return self._insert_new, _row(m)
 
     async def get(self, conn: AsyncConnection, message_id: str) -> Message | None:
         row = (await conn.execute(select(self.t.messages).where(self.t.messages.c.id == message_id))).first()
@@ -129,6 +135,37 @@ class MessageRepository(Claiming[Message]):
             await conn.execute(delete(self.t.dispatches).where(self.t.dispatches.c.message_id.in_(ids)))
             await conn.execute(delete(self.t.messages).where(c.id.in_(ids)))
         return len(ids)
+
+
+def _insert_unless_stored(messages: Table) -> Insert:
+    """`INSERT INTO courier_messages (...) SELECT :message_id, ... WHERE NOT EXISTS (the same id)`,
+    built once. The values are typed so that PostgreSQL casts them as it would in a VALUES list."""
+    values = select(*(bindparam(f"message_{column}", type_=messages.c[column].type) for column in _COLUMNS))
+    stored = exists().where(messages.c.id == bindparam("message_id", type_=messages.c.id.type))
+    return insert(messages).from_select(list(_COLUMNS), values.where(~stored))
+
+
+def _row(m: Message) -> dict[str, Any]:
+    return bound(
+        "message",
+        {
+            "id": m.id,
+            "type": "email" if m.channel == "email" else "phone",
+            "channel": m.channel,
+            "status": m.status,
+            "recipient": m.recipient,
+            "subject": m.subject,
+            "body": m.body,
+            "html_body": m.html_body,
+            "template_type": m.template_type,
+            "template_data": json.dumps(m.template_data, separators=(",", ":")),
+            "send_count": m.send_count,
+            "next_attempt_at": m.next_attempt_at,
+            "created_at": m.created_at,
+            "updated_at": m.updated_at,
+            "trace_context": m.trace_context,
+        },
+    )
 
 
 def _message(row: Row[Any]) -> Message:

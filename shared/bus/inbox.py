@@ -1,47 +1,52 @@
 """Idempotent consumers: a handler's work and the record that the event was processed commit in
 one transaction, so a redelivered event (after a crash before the ack) is recognised and skipped.
-The check that it was processed before runs in that same transaction, first: one transaction per
-event, not two (each costs its BEGIN and its end in round trips to the database)."""
+
+The record is written with the work's own writes, and the event's key in it is what recognises a
+second delivery: that write fails on the key and the whole change rolls back, and the handler is
+done. No read comes first, so a handler whose work only writes (`UnitOfWork.write`) costs one
+round trip on PostgreSQL (its writes and the record as one statement), not a transaction of six.
+A redelivery, rare, does the work once more before it is found out; that work must therefore keep
+its effects outside the database idempotent (dropping a cache entry is), or wait for the commit
+(`UnitOfWork.after_commit`)."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, select
 from sqlalchemy.exc import IntegrityError
 
 from shared.bus.envelope import Envelope
 from shared.bus.ports import Handler
+from shared.storage.prebuilt import bound, insert_of
 from shared.storage.uow import UnitOfWork, UnitOfWorkFactory
 
 WorkHandler = Callable[[UnitOfWork, Envelope], Awaitable[None]]
 
 
 def idempotent(uow_factory: UnitOfWorkFactory, processed: Table, queue: str, work: WorkHandler) -> Handler:
-    async def seen(uow: UnitOfWork, envelope: Envelope) -> bool:
-        found = await uow.connection.execute(
-            select(processed.c.event_id).where(processed.c.event_id == envelope.id, processed.c.queue == queue)
-        )
-        return found.first() is not None
+    record = insert_of(processed, "processed", ("event_id", "queue", "processed_at"))
 
     async def already_processed(envelope: Envelope) -> bool:
-        async with uow_factory() as uow:
-            return await seen(uow, envelope)
+        async with uow_factory.read() as conn:
+            found = await conn.execute(
+                select(processed.c.event_id).where(processed.c.event_id == envelope.id, processed.c.queue == queue)
+            )
+            return found.first() is not None
 
     async def handle(envelope: Envelope) -> None:
         try:
             async with uow_factory() as uow:
-                if await seen(uow, envelope):
-                    return  # leaving without commit rolls back: nothing was written
                 await work(uow, envelope)
-                await uow.connection.execute(
-                    insert(processed).values(event_id=envelope.id, queue=queue, processed_at=datetime.now(UTC))
+                uow.write(
+                    record,
+                    bound("processed", {"event_id": envelope.id, "queue": queue, "processed_at": datetime.now(UTC)}),
                 )
                 await uow.commit()
         except IntegrityError:
-            # Another consumer may have processed the same event at the same moment and committed
-            # first; any other integrity error is the handler's own and must be retried.
+            # Processed before (the record's key), or by another consumer at the same moment; any
+            # other integrity error is the handler's own and must be retried.
             if not await already_processed(envelope):
                 raise
 

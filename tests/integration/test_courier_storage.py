@@ -65,6 +65,19 @@ async def test_migrations_go_down_and_up_again(database: Database) -> None:
     await insert(database, message())
 
 
+async def test_a_message_stored_before_is_not_stored_again(database: Database) -> None:
+    """What the consumer sends for a command: stores a new message, and leaves one already stored
+    as it is (a command delivered again whose inbox row is gone), without an error."""
+    for attempt in ("first", "again"):
+        async with database.transaction() as conn:
+            statement, params = REPO.insert_new(message(7, subject=attempt, template_data={"n": 7}))
+            await conn.execute(statement, params)
+    async with database.read() as conn:
+        stored = await REPO.get(conn, message(7).id)
+    assert stored is not None and stored.subject == "first" and stored.template_data == {"n": 7}
+    assert stored.next_attempt_at is not None and stored.status == QUEUED
+
+
 async def test_only_one_claim_wins(database: Database) -> None:
     await insert(database, message(1))
     won = await asyncio.gather(*(claim(database, message(1).id, f"token-{n}") for n in range(5)))
