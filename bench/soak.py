@@ -1,7 +1,7 @@
 """Soak: a mixed load (logins, whoami, registrations) at half of the measured capacity, for minutes,
 against the all-in-one and the four services apart. Does latency or memory creep?
 
-    .venv/bin/python bench/soak.py [--minutes 10] [--modes all-in-one,distributed] [--quick]
+    .venv/bin/python bench/soak.py [--minutes 10] [--modes all-in-one,distributed] [--quick] [--rate 40]
 
 For each mode, on a PostgreSQL database, a Redis prefix and (distributed) a RabbitMQ virtual host of
 the run's own, all deleted afterwards:
@@ -9,8 +9,9 @@ the run's own, all deleted afterwards:
      `session`, `courier`, `selfservice` as tests/e2e/test_distributed.py starts them;
   2. register a few users, then measure capacity: `--workers` clients doing the mix back to back for
      `--capacity-seconds`; operations/s is the capacity;
-  3. soak: operations started at half that rate, on a fixed schedule (open loop: a slow server
-     does not slow the load down), for `--minutes`.
+  3. soak: operations started at half that rate (or at `--rate`, to compare runs at the same load:
+     the capacity measured in 20 s varies by a fifth from run to run on a shared machine), on a
+     fixed schedule (open loop: a slow server does not slow the load down), for `--minutes`.
 The mix, per operation: 60% whoami on a session from an earlier login, 30% password login (a native
 API flow: create, submit), 10% registration (a native API flow with a new address); argon2id at
 OWASP's minimum (19 MiB, t=2, p=1), the access log on at INFO, rate limits off. The operations come
@@ -18,8 +19,13 @@ from `--clients` addresses (127.0.0.2, .3, …: all of 127/8 is loopback), as re
 address the hashing queue's per-client share (its flood protection) would refuse a burst with 503.
 
 Printed: per minute (by when operations started), the operations, errors, and p50/p99/p99.9
-latency (ms, all operations, and p99 per kind), and the errors by kind and HTTP status; the resident memory of each Warden process when the soak starts and when it ends;
-and the verdict: p99 of every minute within 1.5x the first minute's, memory grown under 10%.
+latency (ms, all operations, and p99 per kind), and whose CPU the minute was (bench/cpu_split.py:
+Warden's processes, of which their hashing threads and how long those waited for a core, the load
+generator, the run's database backends, and every other process on the machine); the errors by kind
+and HTTP status; the resident memory of each Warden process when the soak starts and when it ends;
+and the verdict: p99 of every minute within 1.5x the first minute's, memory grown under 10%. Minutes
+in which other processes used over a quarter of a core are named: Warden's hashing threads run at a
+lower priority than anything else, so a neighbour's busy process delays logins by itself.
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ import aiohttp
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from cpu_split import CpuShare, CpuSnapshot  # noqa: E402
 from stack import Warden, fresh_database, fresh_vhost, load_average, migrate  # noqa: E402
 
 REDIS_URL = os.environ.get("WARDEN_BENCH_REDIS", "redis://127.0.0.1:6379/0")
@@ -49,6 +56,9 @@ SERVICES = ("identity", "session", "courier", "selfservice")  # in start order: 
 MIX = (("whoami", 0.6), ("login", 0.3), ("registration", 0.1))
 PASSWORD = "soak-correct-horse-battery"
 P99_LIMIT, RSS_LIMIT = 1.5, 1.10
+# Past this share of one core used by other processes (other users of the machine, Redis, RabbitMQ)
+# a window's latency says more about them than about Warden: its hashing threads yield to them.
+OTHERS_LIMIT = 25.0
 
 
 # -- Warden -------------------------------------------------------------------------------------
@@ -60,6 +70,7 @@ class Target:
     def __init__(self, mode: str, workdir: Path, dsn: str, amqp: str) -> None:
         from tests.factories import write_config
 
+        self.database = dsn.rpartition("/")[2].partition("?")[0]
         prefix = f"warden_soak_{uuid.uuid4().hex[:8]}:"
         self.redis_prefix = prefix
         extra = {
@@ -92,6 +103,9 @@ class Target:
 
     def rss(self) -> dict[str, float]:
         return {w.name: w.rss_mib() for w in self.processes}
+
+    def cpu(self) -> CpuSnapshot:
+        return CpuSnapshot.take([w.proc.pid for w in self.processes], self.database)
 
     def stop(self) -> None:
         for warden in reversed(self.processes):
@@ -228,6 +242,18 @@ async def soak(load: Load, rate: float, seconds: float, limit: int) -> tuple[lis
     return samples, skipped
 
 
+async def cpu_windows(target: Target, window: float, seconds: float) -> list[CpuShare]:
+    """Whose CPU each report window was, snapshot to snapshot at the windows' edges."""
+    started, shares = time.monotonic(), []
+    before = target.cpu()
+    for edge in range(1, int(-(-seconds // window)) + 1):
+        await asyncio.sleep(max(0.0, started + min(edge * window, seconds) - time.monotonic()))
+        after = target.cpu()
+        shares.append(CpuShare.between(before, after))
+        before = after
+    return shares
+
+
 # -- report -------------------------------------------------------------------------------------
 
 
@@ -238,13 +264,23 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def report(samples: list[Sample], window: float, start_rss: dict[str, float], end_rss: dict[str, float]) -> bool:
+def report(
+    samples: list[Sample],
+    window: float,
+    cpu: list[CpuShare],
+    start_rss: dict[str, float],
+    end_rss: dict[str, float],
+) -> bool:
     minutes: dict[int, list[Sample]] = defaultdict(list)
     for s in samples:
         minutes[int(s.at // window)].append(s)
     unit = "minute" if window == 60 else f"{window:g} s"
-    print(f"  {unit:>6} {'ops':>6} {'errors':>6} {'p50':>7} {'p99':>7} {'p99.9':>7}   p99 by kind (ms)")
+    print(
+        f"  {unit:>6} {'ops':>6} {'errors':>6} {'p50':>7} {'p99':>7} {'p99.9':>7}   p99 by kind (ms)"
+        "   | CPU, % of a core: Warden (hashing, its wait for a core), load, database, others"
+    )
     p99s: list[float] = []
+    crowded: list[int] = []
     for minute in sorted(minutes):
         batch = minutes[minute]
         millis = [s.millis for s in batch]
@@ -253,9 +289,18 @@ def report(samples: list[Sample], window: float, start_rss: dict[str, float], en
         by_kind = ", ".join(
             f"{kind} {percentile([s.millis for s in batch if s.kind == kind], 0.99):.0f}" for kind, _ in MIX
         )
+        share = cpu[minute] if minute < len(cpu) else None
+        if share and share.others > OTHERS_LIMIT:
+            crowded.append(minute + 1)
+        used = (
+            f"   | {share.warden:3.0f} ({share.hashing:.0f}, {share.hashing_waited:.0f}), {share.load:.0f}, "
+            f"{share.database:.0f}, {share.others:.0f}"
+            if share
+            else ""
+        )
         print(
             f"  {minute + 1:>6} {len(batch):>6} {errors:>6} {percentile(millis, 0.5):>7.1f} {p99s[-1]:>7.1f} "
-            f"{percentile(millis, 0.999):>7.1f}   {by_kind}"
+            f"{percentile(millis, 0.999):>7.1f}   {by_kind}{used}"
         )
     errors = Counter(f"{s.kind} {s.status or 'no answer'}" for s in samples if not s.ok)
     if errors:
@@ -263,6 +308,12 @@ def report(samples: list[Sample], window: float, start_rss: dict[str, float], en
     for name in start_rss:
         grown = end_rss[name] / start_rss[name] if start_rss[name] else 0.0
         print(f"  RSS {name}: {start_rss[name]:.0f} MiB -> {end_rss[name]:.0f} MiB ({(grown - 1) * 100:+.1f}%)")
+    if crowded:
+        print(
+            f"  other processes used over {OTHERS_LIMIT:.0f}% of a core in "
+            f"{'minutes' if window == 60 else f'{window:g}-second windows'} {', '.join(map(str, crowded))}: "
+            "their latency is not Warden's alone"
+        )
     p99_ok = all(p <= P99_LIMIT * p99s[0] for p in p99s[1:]) if p99s else False
     rss_ok = all(end_rss[n] < RSS_LIMIT * start_rss[n] for n in start_rss)
     worst = max(p99s[1:], default=p99s[0] if p99s else 0.0) / p99s[0] if p99s and p99s[0] else 0.0
@@ -290,15 +341,22 @@ async def run_mode(mode: str, target: Target, args: argparse.Namespace) -> bool:
             await load.register()
         for _ in range(5):
             await load.login()
-        measured = await capacity(load, args.workers, args.capacity_seconds)
-        rate = measured / 2
-        print(f"  capacity {measured:.1f} operations/s of the mix; soaking at {rate:.1f}/s ({load_average()})")
+        if args.rate:
+            rate = args.rate
+            print(f"  soaking at {rate:.1f}/s as asked ({load_average()})")
+        else:
+            measured = await capacity(load, args.workers, args.capacity_seconds)
+            rate = measured / 2
+            print(f"  capacity {measured:.1f} operations/s of the mix; soaking at {rate:.1f}/s ({load_average()})")
         start_rss = target.rss()
-        samples, skipped = await soak(load, rate, args.minutes * 60, args.limit)
+        seconds = args.minutes * 60
+        (samples, skipped), cpu = await asyncio.gather(
+            soak(load, rate, seconds, args.limit), cpu_windows(target, args.window, seconds)
+        )
         end_rss = target.rss()
     if skipped:
         print(f"  {skipped} operations not started: {args.limit} were already waiting")
-    return report(samples, args.window, start_rss, end_rss) and not skipped
+    return report(samples, args.window, cpu, start_rss, end_rss) and not skipped
 
 
 def main() -> int:
@@ -308,6 +366,9 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="a smoke run: 1 minute per mode, 20 s windows")
     parser.add_argument("--workers", type=int, default=8, help="clients while capacity is measured (default 8)")
     parser.add_argument("--capacity-seconds", type=float, default=20.0, help="default 20")
+    parser.add_argument(
+        "--rate", type=float, help="operations/s to soak at instead of half the capacity measured (to compare runs)"
+    )
     parser.add_argument("--users", type=int, default=20, help="users registered before the capacity run")
     parser.add_argument("--limit", type=int, default=200, help="operations waiting at most (default 200)")
     parser.add_argument("--clients", type=int, default=32, help="source addresses to spread the load over (default 32)")
