@@ -9,8 +9,9 @@ and whoami latency on a cache hit while those logins saturate the CPU.
 Each mode is a server of its own, measured in turn against the same floor: the all-in-one on
 PostgreSQL, the all-in-one on SQLite, and the four services as separate processes (PostgreSQL,
 RabbitMQ, Redis; started as tests/e2e start them). The last lines sum them up: logins/s, the floor,
-the ratio, and the CPU per login outside argon2 (event loops and PostgreSQL). `--quick`: a smoke
-run of a few seconds per mode.
+the ratio, and the CPU per login outside argon2 (event loops and PostgreSQL; with the four services,
+the CPU table shows each one's share). `--quick`: a smoke run of a few seconds per mode. `--profile out.txt`
+records every server process with py-spy over the window, one file each (out.identity.txt, ...).
 
 The floor: this machine's cores divided by the time of one argon2id verify at the configured
 parameters (argon2-cffi called directly, median of several; its CPU time, which is the wall time
@@ -213,16 +214,19 @@ class CpuSnapshot:
     by_pid: dict[int, tuple[str, float]]  # pid -> (label, CPU seconds)
     client: float  # this process, user + system
     loop_system: float  # the server's event-loop thread, system time alone
+    tasks: dict[int, list[int]] = field(default_factory=dict)  # server pid -> its threads
 
     @classmethod
     def take(cls, server_pids: list[int], database: str) -> CpuSnapshot:
-        threads, hashing = {}, set()
+        threads, hashing, tasks = {}, set(), {}
         for server_pid in server_pids:
             main_nice = _nice(f"/proc/{server_pid}/task/{server_pid}/stat")
+            tasks[server_pid] = []
             for task in os.listdir(f"/proc/{server_pid}/task"):
                 found = _stat_cpu(f"/proc/{server_pid}/task/{task}/stat")
                 if found:
                     threads[int(task)] = found[1]
+                    tasks[server_pid].append(int(task))
                     if _nice(f"/proc/{server_pid}/task/{task}/stat") > main_nice:
                         hashing.add(int(task))
         by_pid = {}
@@ -240,7 +244,14 @@ class CpuSnapshot:
             except OSError:
                 pass
         return cls(
-            time.perf_counter(), _system_cpu(), threads, hashing, by_pid, usage.ru_utime + usage.ru_stime, loop_system
+            time.perf_counter(),
+            _system_cpu(),
+            threads,
+            hashing,
+            by_pid,
+            usage.ru_utime + usage.ru_stime,
+            loop_system,
+            tasks,
         )
 
 
@@ -258,6 +269,7 @@ class CpuWindow:
     postgres_aux: float  # the PostgreSQL server's own processes (WAL writer, checkpointer, ...): shared
     redis: float  # shared with whatever else uses this Redis
     other: float  # everything else, the prober included
+    by_process: dict[int, float] = field(default_factory=dict)  # server pid -> its CPU outside the hashing pool
 
 
 def server_cpu(pids: list[int]) -> tuple[float, float]:
@@ -298,6 +310,14 @@ def cpu_window(before: CpuSnapshot, after: CpuSnapshot, server_pids: list[int], 
     }
     threads = sum(v for tid, v in spent.items() if tid in hashing)
     other_threads = sum(v for tid, v in spent.items() if tid not in hashing)
+    by_process = {
+        pid: sum(
+            after.server_threads.get(tid, 0.0) - before.server_threads.get(tid, 0.0)
+            for tid in after.tasks.get(pid, ())
+            if tid not in hashing
+        )
+        for pid in server_pids
+    }
     busy = after.system[0] - before.system[0]
     client = after.client - before.client
     known = loop + threads + other_threads + client + sums["postgres"] + sums["postgres-aux"] + sums["redis"]
@@ -314,6 +334,7 @@ def cpu_window(before: CpuSnapshot, after: CpuSnapshot, server_pids: list[int], 
         sums["postgres-aux"],
         sums["redis"],
         max(0.0, busy - known),
+        by_process,
     )
 
 
@@ -431,6 +452,7 @@ class Server:
         config = write_config(run.workdir, run.dsn, extra)
         self._log = open(run.workdir / "warden.log", "w+")  # noqa: SIM115 (closed in stop)
         self.procs: list[subprocess.Popen] = []
+        self.names: list[str] = []  # the service each process is ("all-in-one", or one of DISTRIBUTED)
         if run.mode == "distributed":
             self._start_services(run, config, dev)
         else:
@@ -440,11 +462,15 @@ class Server:
             self.public = self.session_public = f"http://127.0.0.1:{serve['public']['port']}"
             self.admin = f"http://127.0.0.1:{serve['admin']['port']}"
             self._start(["serve", "-c", str(config), "--migrate"], {}, dev, [self.public, self.admin])
-        self.proc = self.procs[-1]  # the one logins are sent to (py-spy records it)
+            self.names.append("all-in-one")
 
     @property
     def pids(self) -> list[int]:
         return [p.pid for p in self.procs]
+
+    @property
+    def services(self) -> dict[int, str]:
+        return dict(zip(self.pids, self.names, strict=True))
 
     def _start_services(self, run: Run, config: Path, dev: bool) -> None:
         from tests.conftest import free_port
@@ -459,6 +485,7 @@ class Server:
             ports = {"SERVE_PUBLIC_PORT": str(public), "SERVE_ADMIN_PORT": str(admin), "SERVE_GRPC_PORT": str(grpc)}
             urls = [f"http://127.0.0.1:{public}", f"http://127.0.0.1:{admin}"]
             self._start(["serve", service, "-c", str(config)], {**env, **ports}, dev, urls)
+            self.names.append(service)
             env[f"SERVICES_{service.upper()}_INTERNAL_URL"] = urls[1]
             if service == "identity":
                 self.admin = urls[1]  # the admin identity API (the import)
@@ -902,28 +929,11 @@ def measure(args: argparse.Namespace, params: Argon2Params, dev: bool, mode: str
             def window_start() -> CpuSnapshot:
                 if args.profile:
                     fmt = "raw" if args.profile.endswith(".txt") else "flamegraph"
-                    spy.append(
-                        subprocess.Popen(
-                            [
-                                str(Path(sys.executable).parent / "py-spy"),
-                                "record",
-                                "--pid",
-                                str(server.proc.pid),
-                                "--threads",
-                                "--nonblocking",
-                                "-r",
-                                "100",
-                                "-f",
-                                fmt,
-                                "-o",
-                                args.profile,
-                                "-d",
-                                str(int(args.duration)),
-                            ],
-                            stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL,
-                        )
-                    )
+                    for pid, output in profile_outputs(args.profile, server.services).items():
+                        command = [str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(pid)]
+                        command += ["--threads", "--nonblocking", "-r", "100", "-f", fmt, "-o", output]
+                        command += ["-d", str(int(args.duration))]
+                        spy.append(subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
                 return CpuSnapshot.take(server.pids, run.name)
 
             hooks = {"start": window_start, "end": lambda: CpuSnapshot.take(server.pids, run.name)}
@@ -943,12 +953,22 @@ def measure(args: argparse.Namespace, params: Argon2Params, dev: bool, mode: str
 
     return {
         "label": LABELS[mode],
-        **report(args, params, verify, floor, load, idle, background, per_whoami, pg),
+        **report(args, server.services, params, verify, floor, load, idle, background, per_whoami, pg),
     }
+
+
+def profile_outputs(path: str, names: dict[int, str]) -> dict[int, str]:
+    """One py-spy output per server process (`names`: pid -> service): `path` itself for one process,
+    else `path` with the service's name before its extension (/tmp/login.txt -> /tmp/login.identity.txt)."""
+    if len(names) == 1:
+        return dict.fromkeys(names, path)
+    stem, dot, ext = path.rpartition(".")
+    return {pid: f"{stem}.{name}.{ext}" if dot else f"{path}.{name}" for pid, name in names.items()}
 
 
 def report(
     args: argparse.Namespace,
+    names: dict[int, str],
     params: Argon2Params,
     verify: float,
     floor: float,
@@ -1021,6 +1041,8 @@ def report(
         ("load client (this process)", cpu.client),
         ("everything else on the machine", others),
     ]
+    if len(names) > 1:  # each service's event loop and threads but its hashing pool
+        rows[3:3] = [(f"  outside argon2, {names[pid]}", seconds) for pid, seconds in cpu.by_process.items()]
     for label, seconds in rows:
         print(f"  {label:<42} {seconds:6.2f} CPU-s  {seconds / cpu.seconds:5.2f} cores  {per_login(seconds)}")
     print(
@@ -1051,8 +1073,8 @@ def report(
     )
     if args.profile:
         print(
-            f"\nprofile of the server over the window (py-spy, 100 Hz, all threads; py-spy's own CPU is in "
-            f"'everything else'): {args.profile}"
+            f"\nprofile of each server process over the window (py-spy, 100 Hz, all threads; py-spy's own CPU is "
+            f"in 'everything else'): {', '.join(f'{names[pid]} {out}' for pid, out in profile_outputs(args.profile, names).items())}"
         )
     return {"rate": rate, "client_floor": client_floor, "outside_ms": outside / ok * 1000 if ok else float("nan")}
 
