@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aiohttp import web
 
+from shared import json_codec
 from shared.errors import BadRequest
 
 
@@ -18,9 +18,12 @@ def parse_json(raw: bytes) -> Any:
     """JSON from a body; 400 for anything that is not JSON, is nested absurdly deep, or carries NUL
     characters (PostgreSQL cannot store them, and no identifier or trait needs one) or lone
     surrogates (`"\\ud800"` decodes to a str that cannot be encoded as UTF-8, so every later
-    encode, hash or insert would fail)."""
+    encode, hash or insert would fail).
+
+    Read by orjson where it reads what the standard library would (`json_codec.loads`: every
+    internal call and flow submission is a body); the error message is the standard library's."""
     try:
-        value = json.loads(raw or b"null")
+        value = json_codec.loads(raw or b"null")
     except (ValueError, RecursionError) as exc:
         raise BadRequest(f"The request body is not valid JSON: {str(exc)[:200]}") from exc
     # Only escapes decode to these (raw bytes of either are invalid JSON), so most bodies skip the walk.

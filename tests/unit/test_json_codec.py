@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from shared import json_codec
+from shared.errors import BadRequest
+from shared.http.bodies import parse_json
 
 
 def test_round_trips_what_flows_and_internal_calls_carry() -> None:
@@ -25,3 +29,22 @@ def test_answers_are_json_in_utf8() -> None:
     assert response.status == 201
     assert response.headers["Content-Type"] == "application/json; charset=utf-8"
     assert json.loads(response.body) == {"a": "é"}  # type: ignore[arg-type]
+
+
+def test_integers_past_64_bits_are_read_back_whole() -> None:
+    """orjson reads them as floats; a trait such as `{"n": 2**70}` must cross a hop unchanged."""
+    for n in (2**64, 2**70, -(2**63) - 1, -(2**70)):
+        text = json.dumps({"n": n, "m": [n]})
+        assert json_codec.loads(text) == {"n": n, "m": [n]}
+        assert json_codec.loads(text.encode()) == {"n": n, "m": [n]}
+
+
+def test_request_bodies_read_as_the_standard_library_reads_them() -> None:
+    for raw in (b'{"a":1,"a":2}', b'{"n":-9223372036854775809}', b"NaN", b'{"t":"\\u00e9"}', b" [1.5e3, -0] "):
+        assert repr(parse_json(raw)) == repr(json.loads(raw))
+    for raw in (b"[1,]", b'{"a":', b"\xff", b"[" * 5000 + b"]" * 5000):
+        with pytest.raises((ValueError, RecursionError)) as standard:
+            json.loads(raw)
+        with pytest.raises(BadRequest) as refused:
+            parse_json(raw)
+        assert refused.value.reason == f"The request body is not valid JSON: {str(standard.value)[:200]}"
