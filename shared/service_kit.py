@@ -10,6 +10,7 @@ from aiohttp import web
 from sqlalchemy import MetaData, Table
 
 from shared.bus.outbox import Outbox, OutboxRelay
+from shared.json_codec import json_response
 from shared.service import Infrastructure, Route
 from shared.storage.tables import outbox_table, processed_events_table
 from shared.storage.uow import UnitOfWorkFactory
@@ -51,7 +52,7 @@ class HasInfo(Protocol):
 
 
 async def _info(c: HasInfo, _request: web.Request) -> web.Response:
-    return web.json_response(await c.internal.info())
+    return json_response(await c.internal.info())
 
 
 def info_route(name: str) -> Route[HasInfo]:

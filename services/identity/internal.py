@@ -128,7 +128,7 @@ class IdentityInternalApi(ServiceInfo):
 def _json(result: Any, missing_is_404: bool = True) -> web.Response:
     if result is None and missing_is_404:
         raise IdentityNotFound()
-    return web.json_response(result)
+    return json_response(result)
 
 
 async def _fields(request: web.Request, *names: str) -> list[Any]:
@@ -146,11 +146,11 @@ async def _get_identity(c: IdentityContainer, request: web.Request) -> web.Respo
 
 
 async def _create_identity(c: IdentityContainer, request: web.Request) -> web.Response:
-    return web.json_response(await c.internal.create_identity(await read_json(request)), status=201)
+    return json_response(await c.internal.create_identity(await read_json(request)), status=201)
 
 
 async def _validate_identity(c: IdentityContainer, request: web.Request) -> web.Response:
-    return web.json_response(await c.internal.validate_identity(await read_json(request)))
+    return json_response(await c.internal.validate_identity(await read_json(request)))
 
 
 async def _verify_password(c: IdentityContainer, request: web.Request) -> web.Response:
@@ -176,12 +176,12 @@ async def _update_credential(c: IdentityContainer, request: web.Request) -> web.
     result = await c.internal.update_credential(
         request.match_info["id"], request.match_info["type"], body["config"], identifiers
     )
-    return web.json_response(result)
+    return json_response(result)
 
 
 async def _find_by_credential(c: IdentityContainer, request: web.Request) -> web.Response:
     credential_type, identifier = await _fields(request, "type", "identifier")
-    return web.json_response({"identity": await c.internal.find_by_credential_identifier(credential_type, identifier)})
+    return json_response({"identity": await c.internal.find_by_credential_identifier(credential_type, identifier)})
 
 
 async def _second_factor_attempt(c: IdentityContainer, request: web.Request) -> web.Response:
@@ -189,7 +189,7 @@ async def _second_factor_attempt(c: IdentityContainer, request: web.Request) -> 
     if outcome not in ("check", "failed", "succeeded"):
         raise MalformedBody("outcome must be check, failed or succeeded")
     await c.internal.second_factor_attempt(request.match_info["id"], outcome)
-    return web.json_response({})
+    return json_response({})
 
 
 async def _swap_credential(c: IdentityContainer, request: web.Request) -> web.Response:
@@ -199,31 +199,31 @@ async def _swap_credential(c: IdentityContainer, request: web.Request) -> web.Re
     swapped = await c.internal.swap_credential(
         request.match_info["id"], request.match_info["type"], body["expected"], body["config"]
     )
-    return web.json_response({"swapped": swapped})
+    return json_response({"swapped": swapped})
 
 
 async def _remove_credential(c: IdentityContainer, request: web.Request) -> web.Response:
     identifier = request.query.get("identifier")
-    return web.json_response(
+    return json_response(
         await c.internal.remove_credential(request.match_info["id"], request.match_info["type"], identifier)
     )
 
 
 async def _mark_verified(c: IdentityContainer, request: web.Request) -> web.Response:
     via, value = await _fields(request, "via", "value")
-    return web.json_response({"identity": await c.internal.mark_address_verified(via, value)})
+    return json_response({"identity": await c.internal.mark_address_verified(via, value)})
 
 
 async def _update_traits(c: IdentityContainer, request: web.Request) -> web.Response:
     body = await read_json(request)
     if not isinstance(body, dict) or not isinstance(body.get("traits"), dict):
         raise MalformedBody("the body needs a traits object")
-    return web.json_response(await c.internal.update_traits(request.match_info["id"], body["traits"]))
+    return json_response(await c.internal.update_traits(request.match_info["id"], body["traits"]))
 
 
 async def _find_by_address(c: IdentityContainer, request: web.Request) -> web.Response:
     kind, via, value = await _fields(request, "kind", "via", "value")
-    return web.json_response({"identity": await c.internal.find_by_address(kind, via, value)})
+    return json_response({"identity": await c.internal.find_by_address(kind, via, value)})
 
 
 ROUTES: list[Route[IdentityContainer]] = [

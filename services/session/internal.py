@@ -100,26 +100,22 @@ async def _issue(c: SessionContainer, request: web.Request) -> web.Response:
 
 
 async def _by_token(c: SessionContainer, request: web.Request) -> web.Response:
-    return web.json_response(
-        {"session": await c.internal.session_by_token(str((await read_object(request)).get("token")))}
-    )
+    return json_response({"session": await c.internal.session_by_token(str((await read_object(request)).get("token")))})
 
 
 async def _add_method(c: SessionContainer, request: web.Request) -> web.Response:
-    return web.json_response(
+    return json_response(
         await c.internal.add_authentication_method(request.match_info["id"], await read_object(request))
     )
 
 
 async def _revoke(c: SessionContainer, request: web.Request) -> web.Response:
-    return web.json_response(
-        {"revoked": await c.internal.revoke_session(str((await read_object(request)).get("token")))}
-    )
+    return json_response({"revoked": await c.internal.revoke_session(str((await read_object(request)).get("token")))})
 
 
 async def _revoke_identity(c: SessionContainer, request: web.Request) -> web.Response:
     count = await c.internal.revoke_identity_sessions(request.match_info["id"], request.query.get("except"))
-    return web.json_response({"count": count})
+    return json_response({"count": count})
 
 
 ROUTES: list[Route[SessionContainer]] = [

@@ -170,6 +170,25 @@ def test_a_wrong_or_missing_token_is_unauthorized(warden: ThreadedWarden) -> Non
                 stranger.verify_password("a@example.com", "whatever")
 
 
+def test_answers_are_compact_json_and_keep_integers_past_64_bits(
+    warden: ThreadedWarden, client: SyncIdentityClient
+) -> None:
+    """The distributed hops send no whitespace, and a value crosses them unchanged, whole integers
+    past 64 bits included (orjson alone would read them back as floats)."""
+    body = {**password_body("big@example.com", "a long enough password"), "metadata_public": {"n": 2**70}}
+    created = client.create_identity(body)
+    assert client.get_identity(created["id"])["metadata_public"] == {"n": 2**70}
+    for method, path, sent in [
+        ("GET", f"/internal/identity/identities/{created['id']}", None),
+        ("POST", "/internal/identity/credentials/find", {"type": "password", "identifier": "big@example.com"}),
+        ("GET", "/internal/identity/info", None),
+    ]:
+        response = urllib3.request(method, warden.admin_url + path, headers={INTERNAL_TOKEN_HEADER: TOKEN}, json=sent)
+        assert response.status == 200 and response.headers["Content-Type"] == "application/json; charset=utf-8"
+        assert b", " not in response.data and b'": ' not in response.data, response.data[:200]
+        assert json.loads(response.data)
+
+
 def test_the_internal_routes_are_not_on_the_public_port(warden: ThreadedWarden) -> None:
     for method, path in [
         ("GET", "/internal/identity/info"),
