@@ -32,9 +32,12 @@ KEEPALIVE_SECONDS = 60.0
 
 def internal_session(pool_size: int = POOL_SIZE) -> aiohttp.ClientSession:
     """The HTTP session of one service client: its own pool of keep-alive connections to the one
-    service it calls (so a busy client does not starve another), and compact JSON bodies."""
+    service it calls (so a busy client does not starve another), and compact JSON bodies. No cookie
+    jar: the calls are made for many users, and a cookie one answer set must never ride on another's."""
     connector = aiohttp.TCPConnector(limit=pool_size, limit_per_host=pool_size, keepalive_timeout=KEEPALIVE_SECONDS)
-    return aiohttp.ClientSession(connector=connector, json_serialize=json_codec.dumps)
+    return aiohttp.ClientSession(
+        connector=connector, json_serialize=json_codec.dumps, cookie_jar=aiohttp.DummyCookieJar()
+    )
 
 
 class InternalHttp:

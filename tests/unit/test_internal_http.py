@@ -188,3 +188,29 @@ async def test_concurrent_calls_share_the_clients_sized_pool() -> None:
         await session.close()
         await test_server.close()
     assert 1 <= len(peers) <= 3, "24 calls, 12 at a time, over at most the pool's 3 connections"
+
+
+async def test_a_cookie_one_answer_sets_never_rides_on_the_next_call() -> None:
+    """The internal calls are made for many users over one session: no cookie jar. (By a host name:
+    aiohttp's jar keeps no cookie of an IP address's.)"""
+    seen: list[str | None] = []
+
+    async def sets_a_cookie(request: web.Request) -> web.Response:
+        seen.append(request.headers.get("Cookie"))
+        response = web.json_response({})
+        response.set_cookie("ory_kratos_session", "someone-elses")
+        return response
+
+    routes = [BoundRoute("GET", "/internal/session/cookie", sets_a_cookie)]
+    app = create_app(port="admin", routes=routes, readiness=[], metrics=Metrics(), internal_token=TOKEN)
+    test_server = TestServer(app)
+    await test_server.start_server()
+    session = internal_session()
+    try:
+        http = InternalHttp(f"http://localhost:{test_server.port}", TOKEN, session)
+        for _ in range(2):
+            assert await http.call("GET", "/internal/session/cookie") == {}
+    finally:
+        await session.close()
+        await test_server.close()
+    assert seen == [None, None]
