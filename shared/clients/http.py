@@ -101,9 +101,12 @@ async def _json(response: aiohttp.ClientResponse) -> Any:
         return None
     if response.content_type != "application/json":
         raise errors.ServiceUnavailable(f"internal call answered {response.status} with {response.content_type}")
+    body = await response.read()  # read as bytes: orjson takes them as they came, no text decoded first
+    if not body.strip():
+        return None
     try:
-        return await response.json(loads=json_codec.loads)
-    except ValueError as exc:
+        return json_codec.loads(body)
+    except (ValueError, RecursionError) as exc:
         raise errors.ServiceUnavailable(f"internal call answered {response.status} with malformed JSON") from exc
 
 
