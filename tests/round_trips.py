@@ -1,10 +1,14 @@
-"""Counts the database round trips a request costs, on every engine of a running Warden.
+"""Counts the database round trips a request costs, on every database of a running Warden.
 
 A round trip is what makes the request wait for its database: each statement, and the BEGIN and the
-COMMIT or ROLLBACK of a transaction that ran one. asyncpg sends BEGIN before the first statement of a
-transaction, as a message of its own, and nothing for a transaction that ran none; a connection in
-AUTOCOMMIT sends neither. SQLite's driver puts the BEGIN into the first write's own call, so there
-it is not counted: what is counted is each call the request waits for on SQLite's thread.
+COMMIT or ROLLBACK of a transaction that ran one. On PostgreSQL, statements go to asyncpg without
+SQLAlchemy's execution layer (shared/storage/postgres.py), which tells `Database.round_trips`'
+listeners of each message right where it hands it to asyncpg: BEGIN before a transaction's first
+statement, each statement, the COMMIT or ROLLBACK of a transaction that began; nothing for a
+connection in autocommit but its statements. Whatever still goes through SQLAlchemy's engine
+(SQLite, and anything on PostgreSQL that would) is counted from SQLAlchemy's events. SQLite's
+driver puts the BEGIN into the first write's own call, so there it is not counted: what is counted
+is each call the request waits for on SQLite's thread.
 
 Only what the request's own task does is counted (aiohttp runs each request in a task of its own):
 the outbox relays, the bus consumers and the cache repairs run in tasks of their own and are not
@@ -20,6 +24,8 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Connection
+
+from shared.storage.database import Database
 
 _REQUEST_HANDLER = "RequestHandler._handle_request"
 
@@ -66,23 +72,29 @@ class RoundTrips:
 
         return listener
 
+    def _sent(self, message: str) -> None:
+        if self.counting and _in_a_request():
+            self.calls.append(" ".join(message.split())[:140])
+
     @contextmanager
-    def attached(self, engines: Sequence[Any]) -> Iterator[RoundTrips]:
-        """Listens on the sync engine under each AsyncEngine while the block runs."""
+    def attached(self, databases: Sequence[Database]) -> Iterator[RoundTrips]:
+        """Listens to each database, and on the sync engine under its AsyncEngine, while the block runs."""
         listeners = [
             ("before_cursor_execute", self._statement),
             ("commit", self._end("COMMIT")),
             ("rollback", self._end("ROLLBACK")),
         ]
-        for engine in engines:
+        for database in databases:
+            database.round_trips.append(self._sent)
             for name, fn in listeners:
-                event.listen(engine.sync_engine, name, fn)
+                event.listen(database.engine.sync_engine, name, fn)
         try:
             yield self
         finally:
-            for engine in engines:
+            for database in databases:
+                database.round_trips.remove(self._sent)
                 for name, fn in listeners:
-                    event.remove(engine.sync_engine, name, fn)
+                    event.remove(database.engine.sync_engine, name, fn)
 
     @contextmanager
     def counted(self) -> Iterator[RoundTrips]:

@@ -17,7 +17,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Row, Table, and_, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+
+from shared.storage.connection import Connection
 
 QUEUED, PROCESSING, SENT, ABANDONED = "queued", "processing", "sent", "abandoned"
 STATUSES = (QUEUED, PROCESSING, SENT, ABANDONED)
@@ -40,14 +41,12 @@ class ClaimQueue(Generic[T]):
             and_(c.status == QUEUED, c.next_attempt_at <= at), and_(c.status == PROCESSING, c.claimed_until < at)
         )
 
-    async def due(self, conn: AsyncConnection, at: datetime, limit: int) -> list[str]:
+    async def due(self, conn: Connection, at: datetime, limit: int) -> list[str]:
         c = self.table.c
         query = select(c.id).where(self.claimable(at)).order_by(c.next_attempt_at, c.id).limit(limit)
         return list((await conn.execute(query.with_for_update(skip_locked=True))).scalars())
 
-    async def claim(
-        self, conn: AsyncConnection, row_ids: list[str], at: datetime, lease: timedelta, token: str
-    ) -> list[T]:
+    async def claim(self, conn: Connection, row_ids: list[str], at: datetime, lease: timedelta, token: str) -> list[T]:
         """The rows of `row_ids` this call won, in id order; those another courier took first are left out."""
         if not row_ids:
             return []
@@ -62,7 +61,7 @@ class ClaimQueue(Generic[T]):
 
     async def settle(
         self,
-        conn: AsyncConnection,
+        conn: Connection,
         row_id: str,
         token: str,
         at: datetime,
@@ -82,7 +81,7 @@ class ClaimQueue(Generic[T]):
         return result.rowcount == 1
 
     async def settle_sent(
-        self, conn: AsyncConnection, row_ids: list[str], token: str, at: datetime, **values: Any
+        self, conn: Connection, row_ids: list[str], token: str, at: datetime, **values: Any
     ) -> set[str]:
         """Records a batch of successful sends in one statement; the ids whose claim still held."""
         c = self.table.c
@@ -96,7 +95,7 @@ class ClaimQueue(Generic[T]):
         )
         return {str(row_id) for row_id in result.scalars()}
 
-    async def release(self, conn: AsyncConnection, row_id: str, token: str, at: datetime) -> None:
+    async def release(self, conn: Connection, row_id: str, token: str, at: datetime) -> None:
         """Gives a claimed row back unsent (its courier is stopping)."""
         c = self.table.c
         await conn.execute(
@@ -111,20 +110,18 @@ class Claiming(Generic[T]):
 
     _claims: ClaimQueue[T]
 
-    async def due(self, conn: AsyncConnection, at: datetime, limit: int) -> list[str]:
+    async def due(self, conn: Connection, at: datetime, limit: int) -> list[str]:
         return await self._claims.due(conn, at, limit)
 
-    async def claim(
-        self, conn: AsyncConnection, row_ids: list[str], at: datetime, lease: timedelta, token: str
-    ) -> list[T]:
+    async def claim(self, conn: Connection, row_ids: list[str], at: datetime, lease: timedelta, token: str) -> list[T]:
         return await self._claims.claim(conn, row_ids, at, lease, token)
 
-    async def release(self, conn: AsyncConnection, row_id: str, token: str, at: datetime) -> None:
+    async def release(self, conn: Connection, row_id: str, token: str, at: datetime) -> None:
         await self._claims.release(conn, row_id, token, at)
 
 
 async def newest_first(
-    conn: AsyncConnection,
+    conn: Connection,
     table: Table,
     conditions: list[Any],
     *,

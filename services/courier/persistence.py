@@ -9,11 +9,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Insert, Row, Table, bindparam, delete, exists, insert, select
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.courier.claims import Claiming, ClaimQueue, newest_first, utc
 from services.courier.domain import ABANDONED, SENT, Dispatch, Message
 from services.courier.tables import CourierTables
+from shared.storage.connection import Connection
 from shared.storage.prebuilt import bound, insert_of
 from shared.storage.uow import Write
 
@@ -43,7 +43,7 @@ class MessageRepository(Claiming[Message]):
         self._insert = insert_of(tables.messages, "message", _COLUMNS)
         self._insert_new = _insert_unless_stored(tables.messages)
 
-    async def insert(self, conn: AsyncConnection, m: Message) -> None:
+    async def insert(self, conn: Connection, m: Message) -> None:
         await conn.execute(self._insert, _row(m))
 
     def insert_new(self, m: Message) -> Write:
@@ -52,7 +52,7 @@ class MessageRepository(Claiming[Message]):
         twice, without a read before the write."""
         return self._insert_new, _row(m)
 
-    async def get(self, conn: AsyncConnection, message_id: str) -> Message | None:
+    async def get(self, conn: Connection, message_id: str) -> Message | None:
         row = (await conn.execute(select(self.t.messages).where(self.t.messages.c.id == message_id))).first()
         if row is None:
             return None
@@ -66,7 +66,7 @@ class MessageRepository(Claiming[Message]):
 
     async def page(
         self,
-        conn: AsyncConnection,
+        conn: Connection,
         *,
         size: int,
         after: tuple[datetime, str] | None,
@@ -84,7 +84,7 @@ class MessageRepository(Claiming[Message]):
 
     async def finish(
         self,
-        conn: AsyncConnection,
+        conn: Connection,
         message: Message,
         token: str,
         at: datetime,
@@ -109,7 +109,7 @@ class MessageRepository(Claiming[Message]):
         )
         return True
 
-    async def finish_sent(self, conn: AsyncConnection, messages: list[Message], token: str, at: datetime) -> set[str]:
+    async def finish_sent(self, conn: Connection, messages: list[Message], token: str, at: datetime) -> set[str]:
         """`finish` for a batch of messages that all went out: two statements, whatever its size."""
         kept = await self._claims.settle_sent(conn, [m.id for m in messages], token, at)
         if kept:
@@ -122,7 +122,7 @@ class MessageRepository(Claiming[Message]):
             )
         return kept
 
-    async def delete_finished(self, conn: AsyncConnection, before: datetime, batch: int) -> int:
+    async def delete_finished(self, conn: Connection, before: datetime, batch: int) -> int:
         c = self.t.messages.c
         ids: list[str] = list(
             (

@@ -10,12 +10,12 @@ from typing import Any
 
 from sqlalchemy import Row, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.identity.domain import Credential, Identity, RecoveryAddress, VerifiableAddress, new_id
 from services.identity.errors import IdentityConflict
 from services.identity.loads import IdentityLoads, identities_from
 from services.identity.tables import IdentityTables
+from shared.storage.connection import Connection
 
 
 class IdentityRepository:
@@ -23,10 +23,10 @@ class IdentityRepository:
         self.t = tables
         self._loads = IdentityLoads.build(tables)
 
-    async def insert(self, conn: AsyncConnection, identity: Identity) -> None:
+    async def insert(self, conn: Connection, identity: Identity) -> None:
         await self.insert_many(conn, [identity])
 
-    async def insert_many(self, conn: AsyncConnection, identities: Sequence[Identity]) -> None:
+    async def insert_many(self, conn: Connection, identities: Sequence[Identity]) -> None:
         """One INSERT per table for the whole lot: a batch import costs six statements, not six per identity."""
         try:
             await conn.execute(insert(self.t.identities), [_identity_row(i) for i in identities])
@@ -34,7 +34,7 @@ class IdentityRepository:
         except IntegrityError as exc:
             raise IdentityConflict() from exc
 
-    async def replace(self, conn: AsyncConnection, identity: Identity) -> None:
+    async def replace(self, conn: Connection, identity: Identity) -> None:
         """Writes the whole identity over its stored self (children are rewritten, ids kept)."""
         try:
             row = _identity_row(identity)
@@ -45,7 +45,7 @@ class IdentityRepository:
             raise IdentityConflict() from exc
 
     async def swap_credential_config(
-        self, conn: AsyncConnection, identity_id: str, kind: str, expected: dict[str, Any], config: dict[str, Any]
+        self, conn: Connection, identity_id: str, kind: str, expected: dict[str, Any], config: dict[str, Any]
     ) -> bool:
         """Compare-and-set of one credential's config: written only if it still reads `expected`, so
         of two concurrent changes made from the same reading exactly one lands (single-use codes)."""
@@ -62,24 +62,24 @@ class IdentityRepository:
         await conn.execute(identities.update().where(identities.c.id == identity_id).values(updated_at=moment))
         return True
 
-    async def delete(self, conn: AsyncConnection, identity_id: str) -> bool:
+    async def delete(self, conn: Connection, identity_id: str) -> bool:
         await self._delete_children(conn, identity_id)
         result = await conn.execute(delete(self.t.identities).where(self.t.identities.c.id == identity_id))
         return result.rowcount > 0
 
-    async def get(self, conn: AsyncConnection, identity_id: str) -> Identity | None:
+    async def get(self, conn: Connection, identity_id: str) -> Identity | None:
         found = await self.get_many(conn, [identity_id])
         return found[0] if found else None
 
-    async def get_many(self, conn: AsyncConnection, ids: Sequence[str]) -> list[Identity]:
+    async def get_many(self, conn: Connection, ids: Sequence[str]) -> list[Identity]:
         return await self._load(conn, self._loads.by_ids, {"ids": list(ids)})
 
-    async def get_by_external_id(self, conn: AsyncConnection, external_id: str) -> Identity | None:
+    async def get_by_external_id(self, conn: Connection, external_id: str) -> Identity | None:
         found = await self._load(conn, self._loads.by_external_id, {"external_id": external_id})
         return found[0] if found else None
 
     async def find_by_identifier(
-        self, conn: AsyncConnection, credential_type: str | None, identifier: str
+        self, conn: Connection, credential_type: str | None, identifier: str
     ) -> list[Identity]:
         if credential_type:
             return await self._load(
@@ -87,17 +87,17 @@ class IdentityRepository:
             )
         return await self._load(conn, self._loads.by_any_identifier, {"identifier": identifier})
 
-    async def find_by_verifiable_address(self, conn: AsyncConnection, via: str, value: str) -> Identity | None:
+    async def find_by_verifiable_address(self, conn: Connection, via: str, value: str) -> Identity | None:
         found = await self._load(conn, self._loads.by_verifiable_address, {"via": via, "value": value})
         return found[0] if found else None
 
-    async def find_by_recovery_address(self, conn: AsyncConnection, via: str, value: str) -> Identity | None:
+    async def find_by_recovery_address(self, conn: Connection, via: str, value: str) -> Identity | None:
         found = await self._load(conn, self._loads.by_recovery_address, {"via": via, "value": value})
         return found[0] if found else None
 
     async def page(
         self,
-        conn: AsyncConnection,
+        conn: Connection,
         *,
         after: str | None,
         size: int,
@@ -120,12 +120,12 @@ class IdentityRepository:
             query = query.where(self.t.identities.c.id.in_(matching))
         return await self._hydrate(conn, (await conn.execute(query)).all())
 
-    async def _delete_children(self, conn: AsyncConnection, identity_id: str) -> None:
+    async def _delete_children(self, conn: Connection, identity_id: str) -> None:
         # Explicit rather than ON DELETE CASCADE alone: SQLite enforces foreign keys only per connection.
         for table in (self.t.identifiers, self.t.credentials, self.t.verifiable_addresses, self.t.recovery_addresses):
             await conn.execute(delete(table).where(table.c.identity_id == identity_id))
 
-    async def _insert_children(self, conn: AsyncConnection, identities: Sequence[Identity]) -> None:
+    async def _insert_children(self, conn: Connection, identities: Sequence[Identity]) -> None:
         t = self.t
         credentials = [(i.id, c) for i in identities for c in i.credentials.values()]
         rows = {
@@ -152,11 +152,11 @@ class IdentityRepository:
             if values:
                 await conn.execute(insert(table), values)
 
-    async def _load(self, conn: AsyncConnection, statement: Any, params: dict[str, Any]) -> list[Identity]:
+    async def _load(self, conn: Connection, statement: Any, params: dict[str, Any]) -> list[Identity]:
         """Identities with all their children, in one query (see `loads.py`)."""
         return identities_from((await conn.execute(statement, params)).all())
 
-    async def _hydrate(self, conn: AsyncConnection, rows: Sequence[Row[Any]]) -> list[Identity]:
+    async def _hydrate(self, conn: Connection, rows: Sequence[Row[Any]]) -> list[Identity]:
         """The identities of a page, read already: their children in one more query."""
         if not rows:
             return []

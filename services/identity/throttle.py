@@ -42,10 +42,10 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.identity.schemas.normalize import graceful
 from shared.errors import TooManyRequests
+from shared.storage.connection import Connection
 from shared.storage.uow import UnitOfWorkFactory
 
 FREE_FAILURES = 5
@@ -129,7 +129,7 @@ class LoginThrottle:
         the cache key SQLAlchemy computed for it once."""
         return {"pair": pair, "ident": ident, "now": now, "stale_before": now - FORGET_AFTER_SECONDS}
 
-    async def _take_back(self, conn: AsyncConnection, keys: list[str]) -> None:
+    async def _take_back(self, conn: Connection, keys: list[str]) -> None:
         """A refused attempt does not count. Until this runs, concurrent reservations saw one
         failure more than there is: stricter for a moment, never looser. A block the count set
         stays (it is on a client that is refused anyway)."""
@@ -137,7 +137,7 @@ class LoginThrottle:
             t = self.table
             await conn.execute(update(t).where(t.c.key_hash.in_(keys)).values(failures=t.c.failures - 1))
 
-    async def _refuse_blocked(self, conn: AsyncConnection, key: str, now: float) -> NoReturn:
+    async def _refuse_blocked(self, conn: Connection, key: str, now: float) -> NoReturn:
         blocked = (await conn.execute(select(self.table.c.blocked_until).where(self.table.c.key_hash == key))).first()
         raise _retry_after(((blocked.blocked_until if blocked else None) or now) - now)
 

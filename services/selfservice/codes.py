@@ -18,9 +18,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Table, func, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shared.bus.events import MessageRequested
+from shared.storage.connection import Connection
 
 MAX_ATTEMPTS = 5
 CODE, LINK = "code", "link"
@@ -64,7 +64,7 @@ class OneTimeCodes:
 
     async def issue(
         self,
-        conn: AsyncConnection,
+        conn: Connection,
         *,
         flow_id: str,
         kind: str,
@@ -90,7 +90,7 @@ class OneTimeCodes:
 
     async def issue_each(
         self,
-        conn: AsyncConnection,
+        conn: Connection,
         *,
         flow_id: str,
         kind: str,
@@ -136,9 +136,7 @@ class OneTimeCodes:
             secrets_out.append(secret)
         return secrets_out
 
-    async def redeem(
-        self, conn: AsyncConnection, *, flow_id: str, kind: str, method: str, secret: str
-    ) -> Redeemed | None:
+    async def redeem(self, conn: Connection, *, flow_id: str, kind: str, method: str, secret: str) -> Redeemed | None:
         """The code's record if it is right, unused, unexpired and the flow has tries left; else None.
 
         Every try is counted before it is compared, by an UPDATE that locks the flow's codes until the

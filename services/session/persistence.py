@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Insert, Row, and_, delete, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.session.domain import AuthenticationMethod, Device, Session, now
 from services.session.tables import SessionTables
+from shared.storage.connection import Connection
 from shared.storage.prebuilt import bound, insert_of
 
 
@@ -33,22 +33,22 @@ class SessionRepository:
             statements.append((insert(self.t.devices).values(rows), {}))
         return statements
 
-    async def save(self, conn: AsyncConnection, session: Session) -> None:
+    async def save(self, conn: Connection, session: Session) -> None:
         await conn.execute(update(self.t.sessions).where(self.t.sessions.c.id == session.id).values(**_row(session)))
         await conn.execute(delete(self.t.devices).where(self.t.devices.c.session_id == session.id))
         await self._insert_devices(conn, session)
 
-    async def get(self, conn: AsyncConnection, session_id: str) -> Session | None:
+    async def get(self, conn: Connection, session_id: str) -> Session | None:
         found = await self._select(conn, self.t.sessions.c.id == session_id)
         return found[0] if found else None
 
-    async def get_by_token_hash(self, conn: AsyncConnection, digest: str) -> Session | None:
+    async def get_by_token_hash(self, conn: Connection, digest: str) -> Session | None:
         found = await self._select(conn, self.t.sessions.c.token_hash == digest)
         return found[0] if found else None
 
     async def page(
         self,
-        conn: AsyncConnection,
+        conn: Connection,
         *,
         size: int,
         after: str | None,
@@ -70,7 +70,7 @@ class SessionRepository:
         return await self._select(conn, *conditions, limit=size)
 
     async def active_of_identity(
-        self, conn: AsyncConnection, identity_id: str, except_id: str | None = None
+        self, conn: Connection, identity_id: str, except_id: str | None = None
     ) -> list[Session]:
         c = self.t.sessions.c
         conditions = [c.identity_id == identity_id, c.active.is_(True)]
@@ -78,14 +78,14 @@ class SessionRepository:
             conditions.append(c.id != except_id)
         return await self._select(conn, *conditions)
 
-    async def deactivate(self, conn: AsyncConnection, ids: Sequence[str]) -> None:
+    async def deactivate(self, conn: Connection, ids: Sequence[str]) -> None:
         if ids:
             c = self.t.sessions.c
             await conn.execute(
                 update(self.t.sessions).where(c.id.in_(list(ids))).values(active=False, updated_at=now())
             )
 
-    async def delete_of_identity(self, conn: AsyncConnection, identity_id: str) -> list[str]:
+    async def delete_of_identity(self, conn: Connection, identity_id: str) -> list[str]:
         """Deletes an identity's sessions; returns their token hashes (to drop from the cache)."""
         c = self.t.sessions.c
         rows = (await conn.execute(select(c.id, c.token_hash).where(c.identity_id == identity_id))).all()
@@ -95,7 +95,7 @@ class SessionRepository:
             await conn.execute(delete(self.t.sessions).where(c.id.in_(ids)))
         return [r.token_hash for r in rows]
 
-    async def delete_expired(self, conn: AsyncConnection, batch: int) -> int:
+    async def delete_expired(self, conn: Connection, batch: int) -> int:
         c = self.t.sessions.c
         ids = [r.id for r in await conn.execute(select(c.id).where(c.expires_at < now()).limit(batch))]
         if ids:
@@ -103,11 +103,11 @@ class SessionRepository:
             await conn.execute(delete(self.t.sessions).where(c.id.in_(ids)))
         return len(ids)
 
-    async def _insert_devices(self, conn: AsyncConnection, session: Session) -> None:
+    async def _insert_devices(self, conn: Connection, session: Session) -> None:
         if session.devices:
             await conn.execute(insert(self.t.devices), _device_rows(session))
 
-    async def _select(self, conn: AsyncConnection, *conditions: Any, limit: int | None = None) -> list[Session]:
+    async def _select(self, conn: Connection, *conditions: Any, limit: int | None = None) -> list[Session]:
         """Sessions with their devices in one query: the sessions (limited, if a page) joined to
         their few devices (a session has one per sign-in place), so a whoami that misses the cache
         costs one round trip here."""

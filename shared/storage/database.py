@@ -1,4 +1,9 @@
-"""One database engine, shared by every service of a process that uses the same DSN."""
+"""One database, shared by every service of a process that uses the same DSN.
+
+On SQLite, statements run on SQLAlchemy's async engine. On PostgreSQL they run on asyncpg directly
+(shared/storage/postgres.py), built and compiled by SQLAlchemy all the same; the engine is there
+for Alembic (`sqlalchemy_connection`) and for the dialect that compiles.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,9 @@ from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
 
+from shared.storage.connection import Connection
 from shared.storage.dsn import DatabaseUrl, parse_dsn
+from shared.storage.postgres import PostgresPool, RoundTripListener
 
 
 class Database:
@@ -23,6 +30,15 @@ class Database:
         # SQLite takes one writer at a time (and an in-memory database is one connection): queueing
         # transactions here avoids "database is locked" and interleaved statements.
         self._serial = asyncio.Lock() if url.dialect == "sqlite" else None
+        # On PostgreSQL, told of each message sent to the database (BEGIN, each statement's SQL,
+        # COMMIT, ROLLBACK) before it goes; on SQLite, SQLAlchemy's events tell.
+        self.round_trips: list[RoundTripListener] = []
+        self._postgres = (
+            PostgresPool(url.url, url.connect_args, self.engine.pool.size(), self.engine.dialect, self.round_trips)  # type: ignore[attr-defined]
+            if url.dialect == "postgresql"
+            else None
+        )
+        self._dialect_ready = False
 
     @classmethod
     def from_dsn(cls, dsn: str) -> Database:
@@ -32,40 +48,70 @@ class Database:
     def dialect(self) -> str:
         return self.url.dialect
 
+    def connect(self) -> contextlib.AbstractAsyncContextManager[Connection]:
+        """A connection for one transaction, begun at its first statement; the caller commits or
+        rolls back (leaving without either rolls back)."""
+        return self._connection(autocommit=False)
+
+    def read(self) -> contextlib.AbstractAsyncContextManager[Connection]:
+        """A connection for reads that need no snapshot across statements, or for one write that
+        stands alone: each statement commits by itself, so the database is asked nothing but the
+        statements (a transaction would add a BEGIN and a ROLLBACK: two round trips to PostgreSQL)."""
+        return self._connection(autocommit=True)
+
     @contextlib.asynccontextmanager
-    async def connect(self) -> AsyncIterator[AsyncConnection]:
-        """A connection for one transaction; the caller begins, commits or rolls back."""
+    async def transaction(self) -> AsyncIterator[Connection]:
+        """Commits when the block ends normally, rolls back when it raises."""
+        async with self.connect() as conn:
+            try:
+                yield conn
+            except BaseException:
+                await conn.rollback()
+                raise
+            await conn.commit()
+
+    @contextlib.asynccontextmanager
+    async def sqlalchemy_connection(self) -> AsyncIterator[AsyncConnection]:
+        """SQLAlchemy's own connection, for what needs it (Alembic, `run_sync`)."""
         async with contextlib.AsyncExitStack() as stack:
             if self._serial is not None:
                 await stack.enter_async_context(self._serial)
             yield await stack.enter_async_context(self.engine.connect())
 
-    @contextlib.asynccontextmanager
-    async def read(self) -> AsyncIterator[AsyncConnection]:
-        """A connection for reads that need no snapshot across statements, or for one write that
-        stands alone: each statement commits by itself, so the database is asked nothing but the
-        statements (a transaction would add a BEGIN and a ROLLBACK: two round trips to PostgreSQL)."""
-        async with contextlib.AsyncExitStack() as stack:
-            if self._serial is not None:
-                await stack.enter_async_context(self._serial)
-            yield await stack.enter_async_context(self._autocommit.connect())
-
-    @contextlib.asynccontextmanager
-    async def transaction(self) -> AsyncIterator[AsyncConnection]:
-        """Commits when the block ends normally, rolls back when it raises."""
-        async with self.connect() as conn, conn.begin():
-            yield conn
-
     async def ping(self) -> bool:
         try:
-            async with self.connect() as conn:
+            async with self.read() as conn:
                 await conn.execute(text("SELECT 1"))
             return True
         except Exception:
             return False
 
     async def dispose(self) -> None:
+        if self._postgres is not None:
+            await self._postgres.close()
         await self.engine.dispose()
+
+    @contextlib.asynccontextmanager
+    async def _connection(self, autocommit: bool) -> AsyncIterator[Any]:
+        if self._postgres is not None:
+            if not self._dialect_ready:
+                # The dialect learns the server's version and settings at its first connection, and
+                # compiles accordingly: let it have one before it compiles for asyncpg.
+                async with self.engine.connect():
+                    self._dialect_ready = True
+            conn = await self._postgres.acquire(autocommit)
+            try:
+                yield conn
+            finally:
+                if conn.in_transaction:  # left open: rolled back (a broken connection is let go)
+                    with contextlib.suppress(Exception):
+                        await conn.rollback()
+                await self._postgres.release(conn)
+            return
+        async with contextlib.AsyncExitStack() as stack:
+            if self._serial is not None:
+                await stack.enter_async_context(self._serial)
+            yield await stack.enter_async_context((self._autocommit if autocommit else self.engine).connect())
 
 
 def _create_engine(url: DatabaseUrl) -> AsyncEngine:

@@ -56,7 +56,7 @@ async def current(database: Database, migrations: MigrationSet) -> set[str]:
         context = MigrationContext.configure(conn, opts={"version_table": migrations.version_table})
         return set(context.get_current_heads())
 
-    async with database.connect() as conn:
+    async with database.sqlalchemy_connection() as conn:
         return await conn.run_sync(read)
 
 
@@ -84,7 +84,7 @@ def _run(database: Database, migrations: MigrationSet, step: Callable[[ScriptDir
                 env.run_migrations()
 
     async def go() -> None:
-        async with database.connect() as conn:
+        async with database.sqlalchemy_connection() as conn:
             await conn.run_sync(migrate)
             await conn.commit()
 

@@ -16,13 +16,14 @@ from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.expression import Executable
 
 from shared.bus.envelope import Envelope
 from shared.bus.events import EventType, P
 from shared.bus.outbox import Outbox
+from shared.storage.connection import Connection
 from shared.storage.database import Database
+from shared.storage.postgres import PgConnection
 
 
 class UnitOfWork:
@@ -31,7 +32,7 @@ class UnitOfWork:
         self._outbox = outbox
         self._source = source
         self._stack = contextlib.AsyncExitStack()
-        self._conn: AsyncConnection | None = None
+        self._conn: Connection | None = None
         self._used = False  # a statement may have run on the connection: its transaction is open
         self._writes: list[Write] = []
         self._events: list[Envelope] = []
@@ -39,8 +40,8 @@ class UnitOfWork:
         self._done = False
 
     @property
-    def connection(self) -> AsyncConnection:
-        """The transaction's connection (SQLAlchemy begins the transaction at its first statement)."""
+    def connection(self) -> Connection:
+        """The transaction's connection (the transaction begins at its first statement)."""
         if self._conn is None:
             raise RuntimeError("the unit of work is used outside its `async with` block")
         self._used = True
@@ -77,10 +78,11 @@ class UnitOfWork:
         writes = list(self._writes)
         if self._events:
             writes.append(self._outbox.statement(self._events))
-        one = _as_one(writes) if not self._used and writes and self._db.dialect == "postgresql" else None
-        if one is not None:
-            conn = await self._conn.execution_options(isolation_level="AUTOCOMMIT")
-            await conn.execute(one[0], one[1] or None)
+        # PostgreSQL (asyncpg directly): the writes as one statement that commits by itself.
+        direct = self._conn if isinstance(self._conn, PgConnection) else None
+        one = _as_one(writes) if direct is not None and not self._used and writes else None
+        if direct is not None and one is not None:
+            await direct.autocommit().execute(one[0], one[1] or None)
         else:
             for statement, params in writes:
                 await self._conn.execute(statement, params or None)
@@ -149,6 +151,6 @@ class UnitOfWorkFactory:
     def __call__(self) -> UnitOfWork:
         return UnitOfWork(self.database, self.outbox, self.source)
 
-    def read(self) -> contextlib.AbstractAsyncContextManager[AsyncConnection]:
+    def read(self) -> contextlib.AbstractAsyncContextManager[Connection]:
         """A connection outside any transaction, for reads (and lone writes) that raise no event."""
         return self.database.read()

@@ -62,8 +62,9 @@ class FailureCounter:
 async def database(pg_dsn: str) -> AsyncIterator[Database]:
     db = Database.from_dsn(pg_dsn)
     await upgrade(db, MIGRATIONS)
-    async with db.transaction() as conn:
+    async with db.sqlalchemy_connection() as conn:
         await conn.run_sync(received.metadata.create_all)
+        await conn.commit()
     yield db
     await db.dispose()
 

@@ -1,6 +1,7 @@
 """What the hot paths cost in database round trips, on both engines (issue 17): a password login
-submit, by browser and by API, and a whoami that misses the cache. Counted with SQLAlchemy's event
-listeners on every engine of the process (tests/round_trips.py), so that they cannot creep back."""
+submit, by browser and by API, and a whoami that misses the cache. Counted on every database of the
+process, from what it sends to asyncpg and from SQLAlchemy's events (tests/round_trips.py), so that
+they cannot creep back."""
 
 from __future__ import annotations
 
@@ -36,7 +37,7 @@ def engine(warden: ThreadedWarden, request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def trips(warden: ThreadedWarden) -> Iterator[RoundTrips]:
-    with RoundTrips().attached([db.engine for db in warden.process._databases.all()]) as counter:
+    with RoundTrips().attached(warden.process._databases.all()) as counter:
         yield counter
 
 

@@ -6,11 +6,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.courier.claims import ABANDONED, QUEUED, Claiming, ClaimQueue, newest_first, utc
 from services.courier.tables import CourierTables
 from services.courier.webhooks.domain import Delivery
+from shared.storage.connection import Connection
 
 
 class DeliveryRepository(Claiming[Delivery]):
@@ -18,7 +18,7 @@ class DeliveryRepository(Claiming[Delivery]):
         self.table = tables.webhooks
         self._claims = ClaimQueue(self.table, _delivery)
 
-    async def add(self, conn: AsyncConnection, d: Delivery) -> bool:
+    async def add(self, conn: Connection, d: Delivery) -> bool:
         """Stores a new delivery; False if one with its id exists (the command came again)."""
         if await self.get(conn, d.id) is not None:
             return False
@@ -41,17 +41,17 @@ class DeliveryRepository(Claiming[Delivery]):
         )
         return True
 
-    async def get(self, conn: AsyncConnection, delivery_id: str) -> Delivery | None:
+    async def get(self, conn: Connection, delivery_id: str) -> Delivery | None:
         row = (await conn.execute(select(self.table).where(self.table.c.id == delivery_id))).first()
         return _delivery(row) if row is not None else None
 
     async def page(
-        self, conn: AsyncConnection, *, size: int, after: tuple[datetime, str] | None, status: str | None
+        self, conn: Connection, *, size: int, after: tuple[datetime, str] | None, status: str | None
     ) -> list[Delivery]:
         conditions = [self.table.c.status == status] if status else []
         return [_delivery(r) for r in await newest_first(conn, self.table, conditions, size=size, after=after)]
 
-    async def retry(self, conn: AsyncConnection, delivery_id: str, at: datetime) -> bool:
+    async def retry(self, conn: Connection, delivery_id: str, at: datetime) -> bool:
         """An abandoned delivery gets a fresh set of attempts, the first one now."""
         c = self.table.c
         result = await conn.execute(
@@ -61,15 +61,13 @@ class DeliveryRepository(Claiming[Delivery]):
         )
         return result.rowcount == 1
 
-    async def finish_sent(
-        self, conn: AsyncConnection, deliveries: list[Delivery], token: str, at: datetime
-    ) -> set[str]:
+    async def finish_sent(self, conn: Connection, deliveries: list[Delivery], token: str, at: datetime) -> set[str]:
         """`finish` for a batch of deliveries that all went through, in one statement."""
         return await self._claims.settle_sent(conn, [d.id for d in deliveries], token, at, last_error=None)
 
     async def finish(
         self,
-        conn: AsyncConnection,
+        conn: Connection,
         delivery: Delivery,
         token: str,
         at: datetime,

@@ -8,11 +8,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Insert, Update, bindparam, delete, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.selfservice.flows.flow import Flow, now
 from services.selfservice.tables import SelfserviceTables
 from shared import json_codec
+from shared.storage.connection import Connection
 from shared.storage.prebuilt import bound, insert_of
 
 # The statements of every submission are built once (shared/storage/prebuilt.py).
@@ -33,7 +33,7 @@ class FlowRepository:
             flows.c.id == bindparam("flow_id"), flows.c.kind == bindparam("flow_kind")
         )
 
-    async def insert(self, conn: AsyncConnection, flow: Flow) -> None:
+    async def insert(self, conn: Connection, flow: Flow) -> None:
         await conn.execute(*self.insertion(flow))
 
     def insertion(self, flow: Flow) -> tuple[Insert, dict[str, Any]]:
@@ -42,7 +42,7 @@ class FlowRepository:
             "flow", {"id": flow.id, "kind": flow.kind, "created_at": flow.created_at, **_stored(flow)}
         )
 
-    async def save(self, conn: AsyncConnection, flow: Flow) -> None:
+    async def save(self, conn: Connection, flow: Flow) -> None:
         await conn.execute(*self.update(flow))
 
     def update(self, flow: Flow) -> tuple[Update, dict[str, Any]]:
@@ -51,11 +51,11 @@ class FlowRepository:
         flow.updated_at = now()
         return self._update, bound("flow", {"id": flow.id, **_stored(flow)})
 
-    async def get(self, conn: AsyncConnection, flow_id: str, kind: str) -> Flow | None:
+    async def get(self, conn: Connection, flow_id: str, kind: str) -> Flow | None:
         row = (await conn.execute(self._get, {"flow_id": flow_id, "flow_kind": kind})).first()
         return Flow.from_record(json_codec.loads(row.body)) if row else None
 
-    async def add_error(self, conn: AsyncConnection, error: dict[str, Any], csrf_token: str = "") -> str:
+    async def add_error(self, conn: Connection, error: dict[str, Any], csrf_token: str = "") -> str:
         error_id = str(uuid.uuid4())
         at = now()
         await conn.execute(
@@ -65,7 +65,7 @@ class FlowRepository:
         )
         return error_id
 
-    async def get_error(self, conn: AsyncConnection, error_id: str) -> dict[str, Any] | None:
+    async def get_error(self, conn: Connection, error_id: str) -> dict[str, Any] | None:
         row = (await conn.execute(select(self.t.errors).where(self.t.errors.c.id == error_id))).first()
         if row is None:
             return None
@@ -76,7 +76,7 @@ class FlowRepository:
             "updated_at": _ts(row.updated_at),
         }
 
-    async def delete_expired(self, conn: AsyncConnection, *, keep_errors: timedelta, batch: int = 1000) -> int:
+    async def delete_expired(self, conn: Connection, *, keep_errors: timedelta, batch: int = 1000) -> int:
         """Deletes up to `batch` flows past their lifetime, and errors older than `keep_errors`."""
         flows = self.t.flows
         ids = [r.id for r in await conn.execute(select(flows.c.id).where(flows.c.expires_at < now()).limit(batch))]

@@ -1,0 +1,279 @@
+"""SQLAlchemy Core statements run on asyncpg directly, for PostgreSQL.
+
+SQLAlchemy's execution layer (a pool checkout, a greenlet hop, an execution context and a cursor
+result around each statement, the isolation level set and reset at each checkout) cost some
+300-400 µs of CPU per transaction and 120 µs per statement over asyncpg's own work: under login
+load, a quarter of the event loop. Here each statement is still built with SQLAlchemy Core and
+compiled by SQLAlchemy's asyncpg dialect, once per shape (the compiled form is cached on the
+statement's cache key, as SQLAlchemy itself does); its SQL and the order of its parameters are then
+handed to an asyncpg connection of a pool of our own, whose statement cache prepares it once per
+connection. Transactions are asyncpg's, begun at a connection's first statement as SQLAlchemy
+begins them, and never for a connection in autocommit.
+
+Errors come out as SQLAlchemy's (`IntegrityError`, `OperationalError`, `InterfaceError`, ...), with
+the statement and never its values. A connection the server dropped is found closed by the pool at
+the next checkout and replaced. Every message sent to the database (BEGIN, a statement, COMMIT,
+ROLLBACK) is told to `Database.round_trips`' listeners first (tests/round_trips.py counts them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.engine.result import IteratorResult, SimpleResultMetaData
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.expression import Executable
+from sqlalchemy.util import LRUCache
+
+RoundTripListener = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """A statement compiled for asyncpg: what is sent, and what comes back."""
+
+    compiled: SQLCompiler
+    expands: bool  # `IN` of a list, rendered per execution
+    returns_rows: bool
+    metadata: SimpleResultMetaData | None  # None: the columns are known only from the rows (text())
+
+
+class PgResult(IteratorResult[Any]):
+    """The rows of one statement, as SQLAlchemy's results give them; `rowcount` from the status."""
+
+    def __init__(self, metadata: SimpleResultMetaData, rows: Sequence[Any], rowcount: int) -> None:
+        super().__init__(metadata, iter(rows))
+        self._rowcount = rowcount
+
+    @property
+    def rowcount(self) -> int:
+        return self._rowcount
+
+
+_EMPTY = SimpleResultMetaData([])
+
+
+class PostgresPool:
+    def __init__(
+        self,
+        url: str,
+        connect_args: Mapping[str, Any],
+        size: int,
+        dialect: Dialect,
+        round_trips: list[RoundTripListener],
+    ) -> None:
+        self.dialect = dialect
+        self.round_trips = round_trips
+        self._url = url
+        self._connect_args = dict(connect_args)
+        self._size = size
+        self._pool: asyncpg.Pool | None = None
+        self._starting = asyncio.Lock()
+        self._shapes: LRUCache[Any, _Shape] = LRUCache(500)
+
+    async def acquire(self, autocommit: bool) -> PgConnection:
+        pool = self._pool or await self._start()
+        try:
+            raw = await pool.acquire(timeout=30)
+        except TimeoutError as exc:  # every connection in use for 30 s: SQLAlchemy's pool_timeout
+            raise sa_exc.TimeoutError("no PostgreSQL connection free after 30 s") from exc
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            raise _translated(exc, "") from exc
+        return PgConnection(self, raw, autocommit)
+
+    async def release(self, conn: PgConnection) -> None:
+        pool = self._pool
+        if pool is not None:
+            await pool.release(conn.raw)
+
+    async def close(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            try:
+                await asyncio.wait_for(pool.close(), 5)
+            except TimeoutError:
+                pool.terminate()
+
+    async def _start(self) -> asyncpg.Pool:
+        async with self._starting:
+            if self._pool is None:
+                # The dialect's own connect arguments (host, port, user, ... from the URL), then ours.
+                _, options = self.dialect.create_connect_args(make_url(self._url))
+                options.pop("prepared_statement_cache_size", None)
+                options.update(self._connect_args)
+                self._pool = await asyncpg.create_pool(
+                    min_size=0,
+                    # What SQLAlchemy's pool allowed: pool_size plus its default overflow of 10.
+                    max_size=self._size + 10,
+                    max_inactive_connection_lifetime=1800,
+                    # asyncpg's default reset sends `RESET ALL; UNLISTEN *; ...` at each release: a round
+                    # trip for session state Warden never sets. An open transaction is still rolled back.
+                    reset=_nothing_to_reset,
+                    **options,
+                )
+            return self._pool
+
+    def shape(self, statement: Executable, params: Mapping[str, Any], many: bool) -> tuple[_Shape, Any, Any]:
+        """The statement compiled (cached on its cache key, as SQLAlchemy's engine does), the values
+        its cache key extracted from it, and those it collected."""
+        cache_key = statement._generate_cache_key()  # type: ignore[attr-defined]
+        # An INSERT or UPDATE without explicit values takes its columns from the parameters given.
+        columns = tuple(params) if getattr(statement, "is_dml", False) else ()
+        if cache_key is None:
+            return self._compile(statement, None, columns, many), None, None
+        key = (cache_key.key, columns, many)
+        shape = self._shapes.get(key)
+        if shape is None:
+            shape = self._shapes[key] = self._compile(statement, cache_key, columns, many)
+        return shape, cache_key.bindparams, cache_key.params
+
+    def _compile(self, statement: Executable, cache_key: Any, columns: tuple[str, ...], many: bool) -> _Shape:
+        compiled = statement._compiler(  # type: ignore[attr-defined]
+            self.dialect, cache_key=cache_key, column_keys=list(columns), for_executemany=many
+        )
+        if compiled.insert_prefetch or compiled.update_prefetch:
+            raise NotImplementedError("columns with Python-side defaults are not supported on PostgreSQL")
+        dml = compiled.isinsert or compiled.isupdate or compiled.isdelete
+        returns_rows = compiled.isplaintext or not dml or bool(compiled.effective_returning)
+        metadata: SimpleResultMetaData | None = None
+        if compiled._result_columns:
+            processors = [column[3]._cached_result_processor(self.dialect, None) for column in compiled._result_columns]
+            metadata = SimpleResultMetaData(
+                [column[0] for column in compiled._result_columns],
+                _processors=processors if any(processors) else None,
+            )
+        elif not returns_rows:
+            metadata = _EMPTY
+        expands = bool(compiled.literal_execute_params or compiled.post_compile_params)
+        return _Shape(compiled, expands, returns_rows, metadata)
+
+
+async def _nothing_to_reset(_conn: asyncpg.Connection) -> None:
+    return None
+
+
+class PgConnection:
+    """One pooled asyncpg connection, for one transaction (or, in autocommit, for statements that
+    each commit by themselves)."""
+
+    def __init__(self, pool: PostgresPool, raw: asyncpg.Connection, autocommit: bool) -> None:
+        self.raw = raw
+        self._pool = pool
+        self._autocommit = autocommit
+        self._transaction: Any = None  # asyncpg's, begun at the first statement
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._transaction is not None
+
+    def autocommit(self) -> PgConnection:
+        """From now on each statement commits by itself (before any statement ran)."""
+        if self._transaction is not None:
+            raise RuntimeError("a transaction is already open on this connection")
+        self._autocommit = True
+        return self
+
+    async def execute(self, statement: Executable, parameters: Any = None) -> PgResult:
+        many = isinstance(parameters, list | tuple)
+        rows = parameters if many else [parameters or {}]
+        shape, extracted, collected = self._pool.shape(statement, rows[0], many)
+        sql, args = _bound(shape, rows, extracted, collected)
+        if not self._autocommit and self._transaction is None:
+            await self._begin()
+        for listener in self._pool.round_trips:
+            listener(sql)
+        try:
+            if many:
+                await self.raw.executemany(sql, args)
+                return PgResult(shape.metadata or _EMPTY, (), -1)
+            if shape.returns_rows:
+                records = await self.raw.fetch(sql, *args[0])
+                metadata = shape.metadata or SimpleResultMetaData(list(records[0].keys()) if records else [])
+                return PgResult(metadata, records, len(records))
+            status = await self.raw.execute(sql, *args[0])
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            raise _translated(exc, sql) from exc
+        return PgResult(_EMPTY, (), _rowcount(status))
+
+    async def commit(self) -> None:
+        await self._end("COMMIT")
+
+    async def rollback(self) -> None:
+        await self._end("ROLLBACK")
+
+    async def _begin(self) -> None:
+        for listener in self._pool.round_trips:
+            listener("BEGIN")
+        transaction = self.raw.transaction()
+        try:
+            await transaction.start()
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            raise _translated(exc, "BEGIN") from exc
+        self._transaction = transaction
+
+    async def _end(self, how: str) -> None:
+        transaction, self._transaction = self._transaction, None
+        if transaction is None:
+            return
+        for listener in self._pool.round_trips:
+            listener(how)
+        try:
+            await (transaction.commit() if how == "COMMIT" else transaction.rollback())
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            raise _translated(exc, how) from exc
+
+
+def _bound(
+    shape: _Shape, rows: Sequence[Mapping[str, Any]], extracted: Any, collected: Any
+) -> tuple[str, list[list[Any]]]:
+    """The SQL to send and each execution's positional values, as SQLAlchemy's execution context
+    makes them (its bind processors applied)."""
+    compiled = shape.compiled
+    processors: Mapping[str, Any] = compiled._bind_processors
+    sql = compiled.string
+    order: Sequence[str] = compiled.positiontup or ()
+    args = []
+    for row in rows:
+        values = compiled.construct_params(
+            row, extracted_parameters=extracted, escape_names=False, _collected_params=collected
+        )
+        if shape.expands:
+            expanded = compiled._process_parameters_for_postcompile(values)
+            sql, order, values = expanded.statement, expanded.positiontup or (), dict(expanded.parameters)
+            processors = {**processors, **expanded.processors}
+        args.append([processors[name](values[name]) if name in processors else values[name] for name in order])
+    return sql, args
+
+
+def _rowcount(status: str) -> int:
+    """`UPDATE 3`, `DELETE 0`, `INSERT 0 1`: the count is the last word."""
+    last = status.rpartition(" ")[2]
+    return int(last) if last.isdigit() else -1
+
+
+def _translated(exc: BaseException, sql: str) -> sa_exc.DBAPIError:
+    """asyncpg's error as the SQLAlchemy error that callers (and the HTTP middleware) expect; the
+    statement is kept, its values are not (as the engine's hide_parameters=True does)."""
+    kind: type[sa_exc.DBAPIError]
+    if isinstance(exc, asyncpg.IntegrityConstraintViolationError):
+        kind = sa_exc.IntegrityError
+    elif isinstance(exc, asyncpg.InterfaceError):  # among them: the connection is closed
+        kind = sa_exc.InterfaceError
+    elif isinstance(
+        exc,
+        OSError | asyncpg.PostgresConnectionError | asyncpg.CannotConnectNowError | asyncpg.OperatorInterventionError,
+    ):
+        kind = sa_exc.OperationalError
+    elif isinstance(exc, asyncpg.DataError):
+        kind = sa_exc.DataError
+    elif isinstance(exc, asyncpg.SyntaxOrAccessError):
+        kind = sa_exc.ProgrammingError
+    else:
+        kind = sa_exc.DatabaseError
+    return kind(sql, None, exc, hide_parameters=True)
