@@ -21,14 +21,17 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 import asyncpg
+from sqlalchemy import Float
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.engine.result import IteratorResult, SimpleResultMetaData
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import Executable
+from sqlalchemy.sql.sqltypes import NumericCommon
 from sqlalchemy.util import LRUCache
 
 RoundTripListener = Callable[[str], None]
@@ -57,6 +60,7 @@ class PgResult(IteratorResult[Any]):
 
 
 _EMPTY = SimpleResultMetaData([])
+_FLOAT8, _NUMERIC = 701, 1700  # PostgreSQL's type OIDs
 
 
 class PostgresPool:
@@ -115,9 +119,17 @@ class PostgresPool:
                     # asyncpg's default reset sends `RESET ALL; UNLISTEN *; ...` at each release: a round
                     # trip for session state Warden never sets. An open transaction is still rolled back.
                     reset=_nothing_to_reset,
+                    init=self._json_codecs,
                     **options,
                 )
             return self._pool
+
+    async def _json_codecs(self, raw: asyncpg.Connection) -> None:
+        """JSON and JSONB as SQLAlchemy's asyncpg dialect sets them on its connections (it leaves the
+        decoding of JSON columns to asyncpg)."""
+        adapted = SimpleNamespace(_connection=raw)
+        await self.dialect.setup_asyncpg_json_codec(adapted)  # type: ignore[attr-defined]
+        await self.dialect.setup_asyncpg_jsonb_codec(adapted)  # type: ignore[attr-defined]
 
     def shape(self, statement: Executable, params: Mapping[str, Any], many: bool) -> tuple[_Shape, Any, Any]:
         """The statement compiled (cached on its cache key, as SQLAlchemy's engine does), the values
@@ -143,7 +155,7 @@ class PostgresPool:
         returns_rows = compiled.isplaintext or not dml or bool(compiled.effective_returning)
         metadata: SimpleResultMetaData | None = None
         if compiled._result_columns:
-            processors = [column[3]._cached_result_processor(self.dialect, None) for column in compiled._result_columns]
+            processors = [_result_processor(column[3], self.dialect) for column in compiled._result_columns]
             metadata = SimpleResultMetaData(
                 [column[0] for column in compiled._result_columns],
                 _processors=processors if any(processors) else None,
@@ -152,6 +164,16 @@ class PostgresPool:
             metadata = _EMPTY
         expands = bool(compiled.literal_execute_params or compiled.post_compile_params)
         return _Shape(compiled, expands, returns_rows, metadata)
+
+
+def _result_processor(type_: Any, dialect: Dialect) -> Any:
+    """What SQLAlchemy does to a value of this column as it comes back. Numeric types decide by the
+    PostgreSQL type of the column, which SQLAlchemy reads from the cursor: here it is the type they
+    stand for (double precision for a Float, numeric for a Numeric)."""
+    coltype = None
+    if isinstance(type_, NumericCommon):
+        coltype = _FLOAT8 if isinstance(type_, Float) else _NUMERIC
+    return type_._cached_result_processor(dialect, coltype)
 
 
 async def _nothing_to_reset(_conn: asyncpg.Connection) -> None:
@@ -180,8 +202,9 @@ class PgConnection:
         return self
 
     async def execute(self, statement: Executable, parameters: Any = None) -> PgResult:
-        many = isinstance(parameters, list | tuple)
-        rows = parameters if many else [parameters or {}]
+        # As SQLAlchemy does: a list of one set of values is one execution, of several an executemany.
+        rows = parameters if isinstance(parameters, list | tuple) and parameters else [parameters or {}]
+        many = len(rows) > 1
         shape, extracted, collected = self._pool.shape(statement, rows[0], many)
         sql, args = _bound(shape, rows, extracted, collected)
         if not self._autocommit and self._transaction is None:
