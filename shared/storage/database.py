@@ -96,9 +96,11 @@ class Database:
         if self._postgres is not None:
             if not self._dialect_ready:
                 # The dialect learns the server's version and settings at its first connection, and
-                # compiles accordingly: let it have one before it compiles for asyncpg.
+                # compiles accordingly: let it have one before it compiles for asyncpg (and close it:
+                # the engine's pool is not the one statements use).
                 async with self.engine.connect():
                     self._dialect_ready = True
+                await self.engine.dispose()
             conn = await self._postgres.acquire(autocommit)
             try:
                 yield conn
@@ -119,9 +121,11 @@ def _create_engine(url: DatabaseUrl) -> AsyncEngine:
     if url.in_memory:
         options.update(poolclass=StaticPool, connect_args={"check_same_thread": False})
     elif url.dialect == "postgresql":
+        # The size is also that of the asyncpg pool statements run on (shared/storage/postgres.py).
         options.setdefault("pool_size", 10)
         # No pre-ping: it costs a round trip per checkout. A connection the server dropped fails one
-        # statement, SQLAlchemy then discards the whole pool, and the next attempt reconnects.
+        # statement, SQLAlchemy then discards the whole pool, and the next attempt reconnects. (The
+        # asyncpg pool finds a dropped connection closed at the next checkout and replaces it.)
         options.update(pool_recycle=1800, connect_args=dict(url.connect_args))
     # hide_parameters: a failing statement's error message would otherwise carry its bound values
     # (identifiers, token hashes, flow bodies, the outbox's courier codes) into the log.

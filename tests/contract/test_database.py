@@ -1,0 +1,96 @@
+"""The Database's connections, on both engines: SQLAlchemy's on SQLite, asyncpg's directly on
+PostgreSQL (shared/storage/postgres.py). Results read the same (attributes, `all`, `one`, `first`,
+`scalar_one`, `scalars`, `rowcount`), lists bind as `IN`, several sets of values are one executemany,
+transactions commit or roll back as their block ends, and a failing statement raises SQLAlchemy's
+error without the values it was given."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import Float, MetaData, cast, delete, func, insert, literal, select, update
+from sqlalchemy.exc import IntegrityError
+
+from shared.storage import migrations
+from shared.storage.database import Database
+from shared.storage.tables import outbox_table
+from warden.services import SERVICES
+
+OUTBOX = outbox_table(MetaData(), "identity")
+SECRET = "a-value-that-must-not-be-logged"
+
+
+@pytest.fixture
+async def database(any_dsn: str):
+    db = Database.from_dsn(any_dsn)
+    await migrations.upgrade(db, next(s.migrations for s in SERVICES if s.name == "identity"))
+    yield db
+    await db.dispose()
+
+
+def _row(row_id: str) -> dict[str, object]:
+    return {
+        "id": row_id,
+        "type": "test.row",
+        "source": "test",
+        "occurred_at": datetime.now(UTC),
+        "data": json.dumps({"id": row_id}),
+        "trace_context": None,
+    }
+
+
+async def _ids(db: Database) -> set[str]:
+    async with db.read() as conn:
+        return set((await conn.execute(select(OUTBOX.c.id))).scalars())
+
+
+async def test_results_read_as_sqlalchemy_gives_them(database: Database) -> None:
+    async with database.transaction() as conn:
+        await conn.execute(insert(OUTBOX), [_row("a"), _row("b"), _row("c")])  # executemany
+        await conn.execute(insert(OUTBOX), [_row("d")])
+        await conn.execute(insert(OUTBOX), _row("e"))
+    async with database.read() as conn:
+        rows = (await conn.execute(select(OUTBOX).where(OUTBOX.c.id.in_(["a", "c", "x"])).order_by(OUTBOX.c.id))).all()
+        assert [(row.id, json.loads(row.data)) for row in rows] == [("a", {"id": "a"}), ("c", {"id": "c"})]
+        assert rows[0].occurred_at.tzinfo is not None or database.dialect == "sqlite"
+        assert (await conn.execute(select(OUTBOX.c.id).where(OUTBOX.c.id == "b"))).first().id == "b"  # type: ignore[union-attr]
+        assert (await conn.execute(select(OUTBOX.c.id).where(OUTBOX.c.id == "x"))).first() is None
+        count, oldest = (await conn.execute(select(func.count(), func.min(OUTBOX.c.occurred_at)))).one()
+        assert count == 5 and oldest is not None
+        assert (await conn.execute(select(cast(literal(1.5), Float)))).scalar_one() == 1.5
+        assert sorted((await conn.execute(select(OUTBOX.c.id))).scalars()) == ["a", "b", "c", "d", "e"]
+        assert [row.id for row in await conn.execute(select(OUTBOX.c.id).order_by(OUTBOX.c.id).limit(2))] == ["a", "b"]
+        changed = await conn.execute(update(OUTBOX).where(OUTBOX.c.id.in_(["a", "b"])).values(source="other"))
+        assert changed.rowcount == 2
+        assert (await conn.execute(delete(OUTBOX).where(OUTBOX.c.id == "x"))).rowcount == 0
+    assert await _ids(database) == {"a", "b", "c", "d", "e"}
+
+
+async def test_a_transaction_commits_at_its_end_and_rolls_back_when_it_raises(database: Database) -> None:
+    with pytest.raises(RuntimeError):
+        async with database.transaction() as conn:
+            await conn.execute(insert(OUTBOX), _row("lost"))
+            raise RuntimeError("the block failed")
+    async with database.connect() as conn:
+        await conn.execute(insert(OUTBOX), _row("never-committed"))
+    async with database.connect() as conn:
+        await conn.execute(insert(OUTBOX), _row("committed"))
+        await conn.commit()
+    async with database.read() as conn:
+        await conn.execute(insert(OUTBOX), _row("alone"))  # commits by itself
+    assert await _ids(database) == {"committed", "alone"}
+
+
+async def test_a_failing_statement_raises_sqlalchemy_s_error_without_its_values(database: Database) -> None:
+    async with database.read() as conn:
+        await conn.execute(insert(OUTBOX), {**_row("dup"), "data": SECRET})
+    with pytest.raises(IntegrityError) as raised:
+        async with database.transaction() as conn:
+            await conn.execute(insert(OUTBOX), {**_row("dup"), "data": SECRET})
+    assert "INSERT INTO" in str(raised.value) and SECRET not in str(raised.value)
+    assert await _ids(database) == {"dup"}
+    async with database.transaction() as conn:  # the connection went back to the pool usable
+        await conn.execute(insert(OUTBOX), _row("after"))
+    assert await _ids(database) == {"dup", "after"}
