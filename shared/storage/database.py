@@ -66,7 +66,8 @@ class Database:
             try:
                 yield conn
             except BaseException:
-                await conn.rollback()
+                with contextlib.suppress(Exception):  # the block's error is the one to see
+                    await conn.rollback()
                 raise
             await conn.commit()
 
