@@ -31,10 +31,16 @@ _SECRET_PATTERNS = [
     (re.compile(rf"(?i)({_SECRET_NAMES}\w*[\"']?\s*[=:]\s*)([\"'])(?:(?!\2).)*\2"), r"\1\2[redacted]\2"),
     (re.compile(rf"(?i)({_SECRET_NAMES}\w*[\"']?\s*[=:]\s*)(?![\"'])[^\s&,}}\]]+"), r"\1[redacted]"),
     (re.compile(r"(?i)(://[^:/@\s]+:)[^@\s]+@"), r"\1[redacted]@"),
+    # PostgreSQL's DETAIL of a constraint error names the row's values (`Key (email)=(a@b.c) already
+    # exists`), and asyncpg puts it into the error's text: an identifier or a token's hash.
+    (
+        re.compile(r"(?i)(key \([^)]*\)=\().*?(\) (?:already exists|is not present|is still referenced|conflicts))"),
+        r"\1[redacted]\2",
+    ),
 ]
 # Every pattern above needs one of these words in the lower-cased text: a text without any is left
 # as it is after one quick search (most log lines, the access log's among them).
-_HINT = re.compile(r"ory_|bearer|passw|token|secret|code|dsn|input_value|://")
+_HINT = re.compile(r"ory_|bearer|passw|token|secret|code|dsn|input_value|://|key \(")
 _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 # Fields whose values Warden makes itself, never a request or a user: written without masking.
 _OWN_VALUES = frozenset({"time", "level", "service", "logger", "port", "status", "duration_ms", "trace_id", "span_id"})

@@ -6,13 +6,16 @@ error without the values it was given."""
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import Float, MetaData, cast, delete, func, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
 
+from shared.logging import _JsonFormatter
 from shared.storage import migrations
 from shared.storage.database import Database
 from shared.storage.tables import outbox_table
@@ -94,3 +97,22 @@ async def test_a_failing_statement_raises_sqlalchemy_s_error_without_its_values(
     async with database.transaction() as conn:  # the connection went back to the pool usable
         await conn.execute(insert(OUTBOX), _row("after"))
     assert await _ids(database) == {"dup", "after"}
+
+
+async def test_a_constraint_error_reaches_the_log_without_the_row_s_values(database: Database) -> None:
+    """PostgreSQL's DETAIL names the key's value (`Key (id)=(...) already exists`) and the driver puts
+    it into the error's text: the log line masks it, as an unexpected error's traceback is logged."""
+    row_id = "an-identifier-of-a-user"
+    async with database.read() as conn:
+        await conn.execute(insert(OUTBOX), _row(row_id))
+    with pytest.raises(IntegrityError) as raised:
+        async with database.read() as conn:
+            await conn.execute(insert(OUTBOX), _row(row_id))
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(_JsonFormatter("identity"))
+    logger = logging.getLogger("test.constraint_errors")
+    logger.handlers[:], logger.propagate = [handler], False
+    logger.error("unexpected error", exc_info=(IntegrityError, raised.value, raised.value.__traceback__))
+    line = json.loads(stream.getvalue())
+    assert "IntegrityError" in line["stack"] and row_id not in stream.getvalue()
