@@ -46,12 +46,19 @@ def require_server(name: str, host: str, port: int) -> None:
 _TEST_PORTS = (20000, 32000)
 
 
+# Ports handed out by this test run: a port is free until its server binds it, and a setup that asks
+# for several before starting any (a cluster and the nginx in front of it) must not get one twice.
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    """A port nobody listens on, on any address: the gRPC port binds the wildcard addresses (IPv4
-    and IPv6), so a port that is free on 127.0.0.1 alone can still be taken there."""
+    """A port nobody listens on, on any address, and not handed out before in this run: the gRPC port
+    binds the wildcard addresses (IPv4 and IPv6), so a port that is free on 127.0.0.1 alone can
+    still be taken there."""
     for _ in range(100):
         port = random.randint(*_TEST_PORTS)
-        if all(_bindable(family, address, port) for family, address in _WILDCARDS):
+        if port not in _handed_out and all(_bindable(family, address, port) for family, address in _WILDCARDS):
+            _handed_out.add(port)
             return port
     raise RuntimeError("no free port found for a test server")
 
