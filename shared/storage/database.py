@@ -34,7 +34,7 @@ class Database:
         # COMMIT, ROLLBACK) before it goes; on SQLite, SQLAlchemy's events tell.
         self.round_trips: list[RoundTripListener] = []
         self._postgres = (
-            PostgresPool(url.url, url.connect_args, self.engine.pool.size(), self.engine.dialect, self.round_trips)  # type: ignore[attr-defined]
+            PostgresPool(url.url, url.connect_args, _max_connections(url), self.engine.dialect, self.round_trips)
             if url.dialect == "postgresql"
             else None
         )
@@ -115,6 +115,14 @@ class Database:
             if self._serial is not None:
                 await stack.enter_async_context(self._serial)
             yield await stack.enter_async_context((self._autocommit if autocommit else self.engine).connect())
+
+
+def _max_connections(url: DatabaseUrl) -> int:
+    """The most connections a process keeps to PostgreSQL: the DSN's `max_conns` (Kratos's), a limit
+    an operator sizes the server's `max_connections` by; else 20, what SQLAlchemy's pool allowed
+    (10 and an overflow of 10)."""
+    configured = url.engine_options.get("pool_size")
+    return int(configured) if configured is not None else 20
 
 
 def _create_engine(url: DatabaseUrl) -> AsyncEngine:

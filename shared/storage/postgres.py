@@ -113,8 +113,7 @@ class PostgresPool:
                 options.update(self._connect_args)
                 self._pool = await asyncpg.create_pool(
                     min_size=0,
-                    # What SQLAlchemy's pool allowed: pool_size plus its default overflow of 10.
-                    max_size=self._size + 10,
+                    max_size=self._size,
                     max_inactive_connection_lifetime=1800,
                     # asyncpg's default reset sends `RESET ALL; UNLISTEN *; ...` at each release: a round
                     # trip for session state Warden never sets. An open transaction is still rolled back.

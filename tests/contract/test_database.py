@@ -6,6 +6,7 @@ error without the values it was given."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
@@ -116,3 +117,22 @@ async def test_a_constraint_error_reaches_the_log_without_the_row_s_values(datab
     logger.error("unexpected error", exc_info=(IntegrityError, raised.value, raised.value.__traceback__))
     line = json.loads(stream.getvalue())
     assert "IntegrityError" in line["stack"] and row_id not in stream.getvalue()
+
+
+async def test_max_conns_in_the_dsn_caps_the_connections_a_process_opens(pg_dsn: str) -> None:
+    """Kratos's `max_conns`: an operator sizes PostgreSQL's `max_connections` by replicas times it."""
+    separator = "&" if "?" in pg_dsn else "?"
+    db = Database.from_dsn(f"{pg_dsn}{separator}max_conns=2")
+    try:
+        connections = [db.read() for _ in range(3)]
+        held = [await connections[0].__aenter__(), await connections[1].__aenter__()]
+        third = asyncio.ensure_future(connections[2].__aenter__())
+        done, _ = await asyncio.wait({third}, timeout=0.5)
+        assert not done, "a third connection was opened past max_conns=2"
+        await connections[0].__aexit__(None, None, None)
+        assert (await (await asyncio.wait_for(third, 10)).execute(select(literal(1)))).scalar_one() == 1
+        await connections[1].__aexit__(None, None, None)
+        await connections[2].__aexit__(None, None, None)
+        assert len(held) == 2
+    finally:
+        await db.dispose()
