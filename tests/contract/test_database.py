@@ -17,21 +17,11 @@ from sqlalchemy import Float, MetaData, cast, delete, func, insert, literal, sel
 from sqlalchemy.exc import IntegrityError
 
 from shared.logging import _JsonFormatter
-from shared.storage import migrations
 from shared.storage.database import Database
 from shared.storage.tables import outbox_table
-from warden.services import SERVICES
 
 OUTBOX = outbox_table(MetaData(), "identity")
 SECRET = "a-value-that-must-not-be-logged"
-
-
-@pytest.fixture
-async def database(any_dsn: str):
-    db = Database.from_dsn(any_dsn)
-    await migrations.upgrade(db, next(s.migrations for s in SERVICES if s.name == "identity"))
-    yield db
-    await db.dispose()
 
 
 def _row(row_id: str) -> dict[str, object]:

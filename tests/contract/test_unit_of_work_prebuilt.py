@@ -8,24 +8,13 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-import pytest
 from sqlalchemy import MetaData, select
 
 from shared.bus.outbox import EVENT_COLUMNS, Outbox
-from shared.storage import migrations
 from shared.storage.database import Database
 from shared.storage.prebuilt import bound, insert_of
 from shared.storage.tables import outbox_table
 from shared.storage.uow import UnitOfWorkFactory, _as_one
-from warden.services import SERVICES
-
-
-@pytest.fixture
-async def database(any_dsn: str):
-    db = Database.from_dsn(any_dsn)
-    await migrations.upgrade(db, next(s.migrations for s in SERVICES if s.name == "identity"))
-    yield db
-    await db.dispose()
 
 
 def _row(n: int) -> dict[str, object]:
