@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -40,6 +41,22 @@ async def _missing(_r: web.Request) -> web.Response:
 async def _slow(_r: web.Request) -> web.Response:
     await asyncio.sleep(2)
     return web.json_response({})
+
+
+@contextlib.asynccontextmanager
+async def serving(
+    route: BoundRoute, pool_size: int | None = None
+) -> AsyncIterator[tuple[TestServer, aiohttp.ClientSession]]:
+    """An admin app answering `route` on a test server, and a client's internal session; both closed after."""
+    app = create_app(port="admin", routes=[route], readiness=[], metrics=Metrics(), internal_token=TOKEN)
+    test_server = TestServer(app)
+    await test_server.start_server()
+    session = internal_session() if pool_size is None else internal_session(pool_size=pool_size)
+    try:
+        yield test_server, session
+    finally:
+        await session.close()
+        await test_server.close()
 
 
 @pytest.fixture
@@ -151,18 +168,10 @@ async def test_a_client_reuses_one_keep_alive_connection_and_sends_compact_json(
         bodies.append(await request.read())
         return web.json_response({"ok": True})
 
-    routes = [BoundRoute("POST", "/internal/identity/echo", echo)]
-    app = create_app(port="admin", routes=routes, readiness=[], metrics=Metrics(), internal_token=TOKEN)
-    test_server = TestServer(app)
-    await test_server.start_server()
-    session = internal_session()
-    try:
+    async with serving(BoundRoute("POST", "/internal/identity/echo", echo)) as (test_server, session):
         http = InternalHttp(str(test_server.make_url("")), TOKEN, session)
         for n in range(5):
             assert await http.call("POST", "/internal/identity/echo", {"n": n, "traits": {"a": [1, 2]}}) == {"ok": True}
-    finally:
-        await session.close()
-        await test_server.close()
     assert len(set(peers)) == 1, "five calls, one connection"
     assert bodies[0] == b'{"n":0,"traits":{"a":[1,2]}}'
 
@@ -175,18 +184,10 @@ async def test_concurrent_calls_share_the_clients_sized_pool() -> None:
         await asyncio.sleep(0.05)
         return web.json_response({})
 
-    routes = [BoundRoute("GET", "/internal/identity/echo", slow_echo)]
-    app = create_app(port="admin", routes=routes, readiness=[], metrics=Metrics(), internal_token=TOKEN)
-    test_server = TestServer(app)
-    await test_server.start_server()
-    session = internal_session(pool_size=3)
-    try:
+    async with serving(BoundRoute("GET", "/internal/identity/echo", slow_echo), pool_size=3) as (test_server, session):
         http = InternalHttp(str(test_server.make_url("")), TOKEN, session)
         for _ in range(2):
             await asyncio.gather(*(http.call("GET", "/internal/identity/echo") for _ in range(12)))
-    finally:
-        await session.close()
-        await test_server.close()
     assert 1 <= len(peers) <= 3, "24 calls, 12 at a time, over at most the pool's 3 connections"
 
 
@@ -201,16 +202,8 @@ async def test_a_cookie_one_answer_sets_never_rides_on_the_next_call() -> None:
         response.set_cookie("ory_kratos_session", "someone-elses")
         return response
 
-    routes = [BoundRoute("GET", "/internal/session/cookie", sets_a_cookie)]
-    app = create_app(port="admin", routes=routes, readiness=[], metrics=Metrics(), internal_token=TOKEN)
-    test_server = TestServer(app)
-    await test_server.start_server()
-    session = internal_session()
-    try:
+    async with serving(BoundRoute("GET", "/internal/session/cookie", sets_a_cookie)) as (test_server, session):
         http = InternalHttp(f"http://localhost:{test_server.port}", TOKEN, session)
         for _ in range(2):
             assert await http.call("GET", "/internal/session/cookie") == {}
-    finally:
-        await session.close()
-        await test_server.close()
     assert seen == [None, None]
