@@ -152,6 +152,10 @@ class Trace:
         assert found, f"no {what} span from {service} in {sorted((s.service, s.name) for s in self.spans)}"
         return found[0]
 
+    def orphans(self) -> list[ReceivedSpan]:
+        """Spans whose parent has not arrived (yet): a root's parent is empty, not missing."""
+        return [s for s in self.spans if s.parent_id and s.parent_id not in self._by_id]
+
     def tree(self) -> str:
         """The trace as an indented outline (printed: what an operator would see in a trace viewer)."""
         children: dict[str, list[ReceivedSpan]] = {}
@@ -174,6 +178,13 @@ class Trace:
                 return True
             span = self._by_id.get(span.parent_id)
         return False
+
+
+def whole_with_smtp(trace: Trace) -> Trace | None:
+    """The trace, once it holds the SMTP span and every span it holds has its parent beside it."""
+    if any(s.name == "smtp send" for s in trace.spans) and not trace.orphans():
+        return trace
+    return None
 
 
 def rabbit(kind: int) -> Callable[[ReceivedSpan], bool]:
@@ -202,8 +213,11 @@ def test_one_registration_is_one_trace_across_the_services_and_the_bus(
         )
 
     root = wait_for(registration, "the registration's server span")
-    wait_for(lambda: any(s.name == "smtp send" for s in receiver.trace(root.trace_id)), "the SMTP span in the trace")
-    trace = Trace(receiver.trace(root.trace_id))
+    # Each process exports on its own schedule: the courier's SMTP span can arrive before the
+    # selfservice's publish that caused it. Read the trace once every span's parent has come too.
+    trace = wait_for(
+        lambda: whole_with_smtp(Trace(receiver.trace(root.trace_id))), "the whole trace up to the SMTP span"
+    )
 
     print(f"\n[test_tracing] the registration's trace, {len(trace.spans)} spans:\n{trace.tree()}")
     assert {s.service for s in trace.spans} >= {f"warden-{name}" for name in SERVICES}
