@@ -1,6 +1,7 @@
 """Transactional outbox: events are rows written in the same transaction as the change that raised
-them; a relay publishes them with confirms and marks them sent. A rolled-back change leaves no
-event; a broker outage leaves the rows waiting until the relay gets through again.
+them; a relay publishes them with confirms and deletes them. A rolled-back change leaves no event; a
+broker outage leaves the rows waiting until the relay gets through again. The table holds only what
+waits: nothing reads an event once it is published (the bus, and the consumers' inboxes, take over).
 
 Each row also keeps the trace context of the request that wrote it, and the relay publishes it in
 that context: the message (whose headers the aio-pika instrumentation fills) continues the request's
@@ -17,7 +18,8 @@ from typing import Any
 
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 from opentelemetry.trace import SpanKind
-from sqlalchemy import Insert, Row, Table, Update, bindparam, func, insert, select, update
+from sqlalchemy import Insert, Row, Table, delete, func, insert, select
+from sqlalchemy.sql.dml import ReturningDelete
 
 from shared.bus.envelope import Envelope
 from shared.bus.ports import Publisher
@@ -110,9 +112,9 @@ class OutboxRelay:
         # trace of the request that wrote it instead (`_publish`).
         with suppress_instrumentation():
             async with self._db.transaction() as conn:
-                # Marked sent before they are published, in the transaction that commits only once
-                # all of them were: a failed publish rolls the marks back, and the rows wait.
-                rows = (await conn.execute(self._claim, {"relayed_at": datetime.now(UTC)})).all()
+                # Deleted before they are published, in the transaction that commits only once all
+                # of them were: a failed publish rolls the deletion back, and the rows wait.
+                rows = (await conn.execute(self._claim)).all()
                 for row in sorted(rows, key=lambda row: row.position):  # RETURNING keeps no order
                     await self._publish(row)
                 return len(rows)
@@ -172,8 +174,8 @@ class OutboxRelay:
                 backoff = min(backoff * 2, self._max_backoff)
 
 
-def _claim(table: Table, batch_size: int) -> Update:
-    """The oldest waiting events, marked sent and returned in one statement: a relay round is BEGIN,
+def _claim(table: Table, batch_size: int) -> ReturningDelete[Any]:
+    """The oldest waiting events, deleted and returned in one statement: a relay round is BEGIN,
     this and COMMIT. Built once per relay, so SQLAlchemy neither builds nor keys it again. SKIP LOCKED
     lets several replicas relay side by side without sending a row twice (SQLite, a single process,
     has no row locks and ignores it)."""
@@ -184,12 +186,7 @@ def _claim(table: Table, batch_size: int) -> Update:
         .limit(batch_size)
         .with_for_update(skip_locked=True)
     )
-    return (
-        update(table)
-        .where(table.c.position.in_(waiting.scalar_subquery()))
-        .values(published_at=bindparam("relayed_at"))
-        .returning(*table.c)
-    )
+    return delete(table).where(table.c.position.in_(waiting.scalar_subquery())).returning(*table.c)
 
 
 def _envelope(row: Row[Any]) -> Envelope:

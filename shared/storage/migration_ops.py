@@ -45,3 +45,15 @@ def add_outbox_trace_context(service: str) -> None:
 def drop_outbox_trace_context(service: str) -> None:
     with op.batch_alter_table(f"{service}_outbox") as batch:  # SQLite drops columns by copying
         batch.drop_column("trace_context")
+
+
+def relay_deletes_outbox_rows(service: str) -> None:
+    """The relay deletes the rows it published (it marked them with `published_at` before, and they
+    stayed for good): what it marked already goes, and so does the index nothing reads any more. The
+    column stays, for a replica of the version before, still marking, during a rolling upgrade."""
+    op.execute(sa.text(f"DELETE FROM {service}_outbox WHERE published_at IS NOT NULL"))
+    op.drop_index(f"ix_{service}_outbox_published_at", f"{service}_outbox")
+
+
+def relay_marks_outbox_rows(service: str) -> None:
+    op.create_index(f"ix_{service}_outbox_published_at", f"{service}_outbox", ["published_at"])

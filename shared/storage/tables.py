@@ -19,7 +19,9 @@ def outbox_table(metadata: MetaData, service: str) -> Table:
         Column("source", String(64), nullable=False),
         Column("occurred_at", DateTime(timezone=True), nullable=False),
         Column("data", Text, nullable=False),
-        Column("published_at", DateTime(timezone=True), nullable=True, index=True),
+        # Set only by the relay of versions that kept what they published (the relay now deletes it);
+        # rows a replica of such a version marks during a rolling upgrade are not published twice.
+        Column("published_at", DateTime(timezone=True), nullable=True),
         Column("trace_context", Text, nullable=True),  # shared.tracing.carrier
     )
 

@@ -1,13 +1,15 @@
 """The outbox relay on both engines: events go out in the order they were written, each once, in
-rounds of its batch size; a failed publish leaves the whole round waiting; and on PostgreSQL two
+rounds of its batch size, and leave no row behind; a failed publish leaves the whole round waiting;
+a row the relay of an earlier version marked published is not sent again; and on PostgreSQL two
 relays side by side never send an event twice (the claim skips the rows another one holds)."""
 
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import MetaData, func, select
+from sqlalchemy import MetaData, func, select, update
 
 from shared.bus.envelope import Envelope
 from shared.bus.outbox import Outbox, OutboxRelay
@@ -45,10 +47,10 @@ async def _outbox_with(database: Database, count: int) -> Outbox:
     return outbox
 
 
-async def _waiting(database: Database, outbox: Outbox) -> int:
+async def _rows(database: Database, outbox: Outbox) -> int:
+    """Every row of the outbox, waiting or not: the relay deletes what it has published."""
     async with database.connect() as conn:
-        query = select(func.count()).where(outbox.table.c.published_at.is_(None))
-        return int((await conn.execute(query)).scalar_one())
+        return int((await conn.execute(select(func.count()).select_from(outbox.table))).scalar_one())
 
 
 @pytest.fixture
@@ -65,7 +67,7 @@ async def test_events_go_out_in_order_in_rounds_of_the_batch_size(database: Data
 
     assert await relay.publish_pending() == 8
     assert publisher.published == list(range(8))
-    assert await _waiting(database, outbox) == 0
+    assert await _rows(database, outbox) == 0
     assert await relay.publish_pending() == 0
     assert publisher.published == list(range(8))
 
@@ -78,11 +80,22 @@ async def test_a_failed_publish_leaves_the_whole_round_waiting(database: Databas
 
     with pytest.raises(BusUnavailable):
         await relay.publish_pending()
-    assert await _waiting(database, outbox) == 3
+    assert await _rows(database, outbox) == 3
 
     publisher.refuse = False
     assert await relay.publish_pending() == 3
     assert publisher.published == [0, 1, 2]
+
+
+async def test_a_row_an_earlier_relay_marked_published_is_not_sent_again(database: Database) -> None:
+    outbox = await _outbox_with(database, 3)
+    table = outbox.table
+    async with database.transaction() as conn:  # as the relay of a version before this one left it
+        await conn.execute(update(table).where(table.c.position == 2).values(published_at=datetime.now(UTC)))
+    publisher = Recording()
+
+    assert await OutboxRelay(database, outbox, publisher).publish_pending() == 2
+    assert publisher.published == [0, 2]
 
 
 async def test_two_relays_side_by_side_send_each_event_once(pg_dsn: str) -> None:
@@ -94,6 +107,6 @@ async def test_two_relays_side_by_side_send_each_event_once(pg_dsn: str) -> None
         sent = await asyncio.gather(*(relay.publish_pending() for relay in relays))
         assert sum(sent) == 40
         assert sorted(publisher.published) == list(range(40))
-        assert await _waiting(database, outbox) == 0
+        assert await _rows(database, outbox) == 0
     finally:
         await database.dispose()

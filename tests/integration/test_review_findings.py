@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 import urllib3
 
+from shared.bus.envelope import Envelope
+from shared.bus.ports import Subscription
 from tests.conftest import unique
 from tests.factories import ThreadedWarden, running_warden
 from tests.selfservice_helpers import PASSWORD, create_identity, database, selfservice_settings
@@ -169,9 +171,42 @@ def mail_warden(
         yield w, dsn
 
 
-def _messages_queued_to(dsn: str, address: str) -> int:
-    """`courier.message.requested` commands for `address` in selfservice's outbox: what will be mailed."""
-    from sqlalchemy import MetaData, select
+class Published:
+    """The events and commands the process put on its (in-process) bus, as a consumer receives them:
+    an outbox keeps nothing once it is relayed, so what a change raised is watched on its way out."""
+
+    def __init__(self, warden: ThreadedWarden, dsn: str) -> None:
+        self._dsn = dsn
+        self._received: list[Envelope] = []
+
+        async def keep(envelope: Envelope) -> None:
+            self._received.append(envelope)
+
+        keys = ("identity.created", "courier.message.requested")
+        warden.run(warden.process.bus.subscribe(Subscription(unique("review_findings"), keys, keep, transient=True)))
+
+    def of(self, event_type: str) -> list[dict[str, Any]]:
+        """Once every outbox has been relayed and the last of it has come: each event with its id."""
+        self._settle()
+        return [{"id": e.id, **e.data} for e in self._received if e.type == event_type]
+
+    def mails_to(self, address: str) -> int:
+        """`courier.message.requested` commands for `address`: what will be mailed."""
+        return sum(1 for command in self.of("courier.message.requested") if command.get("recipient") == address)
+
+    def _settle(self) -> None:
+        deadline = time.monotonic() + 15
+        while _outbox_rows(self._dsn) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        seen = -1
+        while seen != len(self._received):  # a relayed event reaches this queue an instant later
+            seen = len(self._received)
+            time.sleep(0.05)
+
+
+def _outbox_rows(dsn: str) -> int:
+    """Events written and not yet relayed, in every service's outbox."""
+    from sqlalchemy import MetaData, func, select
 
     from shared.storage.database import Database
     from shared.storage.tables import outbox_table
@@ -179,12 +214,12 @@ def _messages_queued_to(dsn: str, address: str) -> int:
     async def count() -> int:
         db = Database.from_dsn(dsn)
         try:
-            table = outbox_table(MetaData(), "selfservice")
             async with db.connect() as conn:
-                rows = (
-                    await conn.execute(select(table.c.data).where(table.c.type == "courier.message.requested"))
-                ).all()
-            return sum(1 for (data,) in rows if json.loads(data).get("recipient") == address)
+                total = 0
+                for service in ("identity", "selfservice", "session", "courier"):
+                    table = outbox_table(MetaData(), service)
+                    total += (await conn.execute(select(func.count()).select_from(table))).scalar_one()
+                return int(total)
         finally:
             await db.dispose()
 
@@ -193,12 +228,17 @@ def _messages_queued_to(dsn: str, address: str) -> int:
     return asyncio.run(count())
 
 
+@pytest.fixture(scope="module")
+def published(mail_warden: tuple[ThreadedWarden, str]) -> Published:
+    return Published(*mail_warden)
+
+
 def test_finding_7_mail_bombing_one_address_gets_a_bounded_number_of_messages(
-    mail_warden: tuple[ThreadedWarden, str],
+    mail_warden: tuple[ThreadedWarden, str], published: Published
 ) -> None:
     """Twenty recovery requests for one address queued twenty mails. Known and unknown addresses alike
     get at most five per window, and every request still gets the same answer."""
-    warden, dsn = mail_warden
+    warden, _ = mail_warden
     known = f"{unique('bombed')}@example.com"
     create_identity(warden.admin_url, known)
     unknown = f"{unique('nobody')}@example.com"
@@ -208,64 +248,41 @@ def test_finding_7_mail_bombing_one_address_gets_a_bounded_number_of_messages(
                 api_flow(warden, "recovery"), json.dumps({"method": "code", "email": address}).encode()
             )
             assert status == 200 and answer["state"] == "sent_email", answer
-        assert _messages_queued_to(dsn, address) == 5, address
+        assert published.mails_to(address) == 5, address
     other = f"{unique('other')}@example.com"  # another address is not affected
     post_raw(api_flow(warden, "recovery"), json.dumps({"method": "code", "email": other}).encode())
-    assert _messages_queued_to(dsn, other) == 1
-
-
-def _outbox_rows(dsn: str, service: str, event_type: str) -> list[dict[str, Any]]:
-    from sqlalchemy import MetaData, select
-
-    from shared.storage.database import Database
-    from shared.storage.tables import outbox_table
-
-    async def read() -> list[dict[str, Any]]:
-        db = Database.from_dsn(dsn)
-        try:
-            table = outbox_table(MetaData(), service)
-            async with db.connect() as conn:
-                rows = (await conn.execute(select(table.c.id, table.c.data).where(table.c.type == event_type))).all()
-            return [{"id": row_id, **json.loads(data)} for row_id, data in rows]
-        finally:
-            await db.dispose()
-
-    import asyncio
-
-    return asyncio.run(read())
+    assert published.mails_to(other) == 1
 
 
 def test_finding_9_the_verification_mail_follows_from_the_committed_identity_created_event(
-    mail_warden: tuple[ThreadedWarden, str],
+    mail_warden: tuple[ThreadedWarden, str], published: Published
 ) -> None:
     """The identity service's committed identity.created names the registration that asked for it, and
     the registration's verification code is sent from that event (the request no longer sends it, so
     whatever becomes of the request, the mail follows the identity): once, even if the event is
     delivered again; an operator's identity gets none, as in Kratos."""
-    from shared.bus.envelope import Envelope
-
-    warden, dsn = mail_warden
+    warden, _ = mail_warden
 
     def register(email: str) -> str:
         registration = api_flow(warden, "registration")
         body = {"method": "password", "traits": {"email": email}, "password": PASSWORD}
         status, answer = post_raw(registration, json.dumps(body).encode())
         assert status == 200, answer
-        events = _outbox_rows(dsn, "identity", "identity.created")
+        events = published.of("identity.created")
         [created] = [e for e in events if e["identity_id"] == answer["identity"]["id"]]
         assert created["registration_flow_id"] == registration.rsplit("=", 1)[1]
         return str(created["id"])
 
     def mailed(email: str) -> int:  # the consumer works the queue in order: wait for this one's turn
         deadline = time.monotonic() + 15
-        while _messages_queued_to(dsn, email) < 1 and time.monotonic() < deadline:
+        while published.mails_to(email) < 1 and time.monotonic() < deadline:
             time.sleep(0.05)
-        return _messages_queued_to(dsn, email)
+        return published.mails_to(email)
 
     email = f"{unique('atomic')}@example.com"
     event_id = register(email)
     assert mailed(email) == 1
-    [created] = [e for e in _outbox_rows(dsn, "identity", "identity.created") if e["id"] == event_id]
+    [created] = [e for e in published.of("identity.created") if e["id"] == event_id]
     replay = Envelope("identity.created", "identity", {k: v for k, v in created.items() if k != "id"}, id=event_id)
     warden.run(warden.process.bus.publish(replay))  # a redelivery of the same event
     operator = f"{unique('operator')}@example.com"
@@ -273,8 +290,8 @@ def test_finding_9_the_verification_mail_follows_from_the_committed_identity_cre
     marker = f"{unique('marker')}@example.com"
     register(marker)
     assert mailed(marker) == 1  # everything before it in the queue has been handled
-    assert _messages_queued_to(dsn, email) == 1
-    assert _messages_queued_to(dsn, operator) == 0
+    assert published.mails_to(email) == 1
+    assert published.mails_to(operator) == 0
 
 
 def test_finding_17_a_relative_return_to_is_accepted_as_kratos_does(warden: ThreadedWarden) -> None:
