@@ -51,7 +51,9 @@ def _parser() -> argparse.ArgumentParser:
     migrate.add_argument("-e", "--read-from-env", action="store_true", help="read the DSN from the environment")
     migrate.add_argument("-y", "--yes", action="store_true", help="do not ask (Warden never asks)")
 
-    cleanup = commands.add_parser("cleanup", help="delete expired flows, errors and sessions, in batches")
+    cleanup = commands.add_parser(
+        "cleanup", help="delete expired flows, errors, sessions, old messages and processed-event records, in batches"
+    )
     cleanup.add_argument("sql", nargs="?", choices=["sql"], help="Kratos's `cleanup sql` spelling")
     _config_flag(cleanup)
     cleanup.add_argument("-e", "--read-from-env", action="store_true", help="read the DSN from the environment")

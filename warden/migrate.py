@@ -4,29 +4,41 @@ naming its setting, as at `warden serve`."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+from sqlalchemy import MetaData
+
+from shared.bus.inbox import prune_processed
 from shared.service import ServiceDefinition
 from shared.storage import migrations
+from shared.storage.database import Database
+from shared.storage.tables import processed_events_table
 from warden.adapters import Databases
 from warden.startup import database_step
 
+Cleanup = Callable[[Database, int], Awaitable[int]]
+
 
 async def cleanup_all(settings: Any, services: Sequence[ServiceDefinition], batch: int) -> dict[str, int]:
-    """Runs each service's cleanup in batches until a batch finds nothing; returns rows deleted per service."""
+    """Runs each service's cleanup, and deletes the records of events it processed long ago (see
+    shared/bus/inbox.py), in batches until a batch finds nothing; returns rows deleted per service."""
     databases = Databases()
     deleted: dict[str, int] = {}
     try:
         for service in services:
-            if service.cleanup is None:
-                continue
             database = databases.for_dsn(settings.dsn_for(service.name))
             with database_step(settings, service.name):
                 await migrations.ensure_up_to_date(database, [service.migrations])
+            processed = processed_events_table(MetaData(), service.name)
+            steps: list[Cleanup] = [functools.partial(prune_processed, processed=processed)]
+            if service.cleanup is not None:
+                steps.insert(0, service.cleanup)
             deleted[service.name] = 0
-            while (count := await service.cleanup(database, batch)) > 0:
-                deleted[service.name] += count
+            for step in steps:
+                while (count := await step(database, batch)) > 0:
+                    deleted[service.name] += count
     finally:
         await databases.dispose()
     return deleted

@@ -12,15 +12,21 @@ its effects outside the database idempotent (dropping a cache entry is), or wait
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Table, select
+from sqlalchemy import Table, delete, select, tuple_
 from sqlalchemy.exc import IntegrityError
 
 from shared.bus.envelope import Envelope
 from shared.bus.ports import Handler
+from shared.storage.database import Database
 from shared.storage.prebuilt import bound, insert_of
 from shared.storage.uow import UnitOfWork, UnitOfWorkFactory
+
+# How long the record of a processed event is kept (`warden cleanup` deletes older ones). A second
+# delivery comes within minutes of the first: a message left unacknowledged when its channel closed,
+# or a retry after its backoff. A week is far past both.
+PROCESSED_RETENTION = timedelta(days=7)
 
 WorkHandler = Callable[[UnitOfWork, Envelope], Awaitable[None]]
 
@@ -51,3 +57,12 @@ def idempotent(uow_factory: UnitOfWorkFactory, processed: Table, queue: str, wor
                 raise
 
     return handle
+
+
+async def prune_processed(database: Database, batch: int, *, processed: Table) -> int:
+    """Deletes up to `batch` records of events processed longer than PROCESSED_RETENTION ago."""
+    before = datetime.now(UTC) - PROCESSED_RETENTION
+    key = tuple_(processed.c.event_id, processed.c.queue)
+    old = select(processed.c.event_id, processed.c.queue).where(processed.c.processed_at < before).limit(batch)
+    async with database.transaction() as conn:
+        return (await conn.execute(delete(processed).where(key.in_(old)))).rowcount

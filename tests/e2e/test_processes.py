@@ -160,7 +160,7 @@ def test_hashers_argon2_calibrate_prints_a_config_block(tmp_path: Path) -> None:
     assert block["argon2"]["memory"] == "8MB" and block["argon2"]["iterations"] >= 2
 
 
-def test_cleanup_deletes_expired_flows_and_sessions(tmp_path: Path) -> None:
+def test_cleanup_deletes_expired_flows_and_sessions_and_old_processed_event_records(tmp_path: Path) -> None:
     import asyncio
     from datetime import datetime, timedelta
 
@@ -172,7 +172,7 @@ def test_cleanup_deletes_expired_flows_and_sessions(tmp_path: Path) -> None:
     assert run_cli(["migrate"], env={"DSN": dsn}, cwd=tmp_path).returncode == 0
     past, future = datetime.now(UTC) - timedelta(hours=1), datetime.now(UTC) + timedelta(hours=1)
 
-    async def seed_and_count(seed: bool) -> tuple[int, int]:
+    async def seed_and_count(seed: bool) -> tuple[int, int, int]:
         db = Database.from_dsn(dsn)
         try:
             async with db.transaction() as conn:
@@ -186,9 +186,16 @@ def test_cleanup_deletes_expired_flows_and_sessions(tmp_path: Path) -> None:
                             text("INSERT INTO session_sessions VALUES (:id, :h, 'i', 1, :e, :e, :e, '[]', :e, :e)"),
                             {"id": f"session-{i}", "h": f"hash-{i}", "e": expires},
                         )
+                    # Records of processed events: one past the week they are kept for, one recent.
+                    for i, processed in enumerate((datetime.now(UTC) - timedelta(days=8), past)):
+                        await conn.execute(
+                            text("INSERT INTO identity_processed_events VALUES (:id, 'identity.q', :at)"),
+                            {"id": f"event-{i}", "at": processed},
+                        )
                 flows = (await conn.execute(text("SELECT count(*) FROM selfservice_flows"))).scalar_one()
                 sessions = (await conn.execute(text("SELECT count(*) FROM session_sessions"))).scalar_one()
-                return flows, sessions
+                processed = (await conn.execute(text("SELECT count(*) FROM identity_processed_events"))).scalar_one()
+                return flows, sessions, processed
         finally:
             await db.dispose()
 
@@ -196,7 +203,8 @@ def test_cleanup_deletes_expired_flows_and_sessions(tmp_path: Path) -> None:
     result = run_cli(["cleanup", "--batch-size", "1"], env={"DSN": dsn}, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "2 rows of selfservice" in result.stdout and "2 rows of session" in result.stdout
-    assert asyncio.run(seed_and_count(False)) == (1, 1)
+    assert "1 rows of identity" in result.stdout, result.stdout
+    assert asyncio.run(seed_and_count(False)) == (1, 1, 1)
 
 
 def _one_line_failure(args: list[str], env: dict[str, str], cwd: Path) -> str:
