@@ -160,8 +160,12 @@ class Dispatcher:
         return len(claimed)
 
     async def _sleep(self) -> None:
+        # asyncio.timeout, not wait_for: Python 3.11's wait_for returns the result when the wait ends
+        # in the same moment as the task is cancelled (a message queued as the process stops), and
+        # the cancellation is lost: the loop went on and the process never stopped.
         try:
-            await asyncio.wait_for(self._wake.wait(), self._config.pull_wait)
+            async with asyncio.timeout(self._config.pull_wait):
+                await self._wake.wait()
         except TimeoutError:
             pass
         self._wake.clear()
@@ -177,9 +181,8 @@ class Dispatcher:
     async def _attempt(self, message: Sendable, token: str) -> Outcome:
         try:
             with carrier.resumed(message.trace_context) as traced:
-                await asyncio.wait_for(
-                    self._traced_send(message) if traced else self._send(message), self._config.send_timeout
-                )
+                async with asyncio.timeout(self._config.send_timeout):  # not wait_for: see `_sleep`
+                    await (self._traced_send(message) if traced else self._send(message))
         except asyncio.CancelledError:
             # The process is stopping: hand the message back now rather than when the lease runs out.
             await asyncio.shield(self._release(message, token))

@@ -69,9 +69,12 @@ class Outbox:
         self._written.set()
 
     async def wait(self, timeout: float) -> bool:
-        """True when woken by `notify`, False after `timeout`."""
+        """True when woken by `notify`, False after `timeout`. (asyncio.timeout, not wait_for: Python
+        3.11's wait_for loses a cancellation that comes as the wait ends, a commit at shutdown, and
+        the relay never stopped.)"""
         try:
-            await asyncio.wait_for(self._written.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await self._written.wait()
         except TimeoutError:
             return False
         finally:

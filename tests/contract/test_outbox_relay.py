@@ -1,5 +1,6 @@
 """The outbox relay on both engines: events go out in the order they were written, each once, in
 rounds of its batch size, and leave no row behind; a failed publish leaves the whole round waiting;
+a relay woken by a commit as it is stopped stops;
 a row the relay of an earlier version marked published is not sent again; and on PostgreSQL two
 relays side by side never send an event twice (the claim skips the rows another one holds)."""
 
@@ -110,3 +111,17 @@ async def test_two_relays_side_by_side_send_each_event_once(pg_dsn: str) -> None
         assert await _rows(database, outbox) == 0
     finally:
         await database.dispose()
+
+
+async def test_a_relay_woken_by_a_commit_as_it_is_stopped_stops(database: Database) -> None:
+    """A commit in the same moment as the process stops: its wake-up and the cancellation reach the
+    relay's wait together. Python 3.11's wait_for took the wake-up and lost the cancellation, and
+    the process hung on its way out."""
+    outbox = await _outbox_with(database, 0)
+    running = asyncio.create_task(OutboxRelay(database, outbox, Recording(), poll_seconds=30.0).run())
+    for _ in range(50):  # until it waits for events (its first, empty, round done)
+        await asyncio.sleep(0.01)
+    outbox.notify()
+    running.cancel()
+    done, _ = await asyncio.wait([running], timeout=5)
+    assert done and running.cancelled(), "the relay went on after it was cancelled"

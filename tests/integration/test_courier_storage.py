@@ -1,15 +1,18 @@
 """The courier's tables on SQLite and PostgreSQL: the migrations (up, down, up), claiming that only
-one courier can win, a lease that runs out, keyset paging with equal timestamps, and cleanup."""
+one courier can win, a lease that runs out, keyset paging with equal timestamps, and cleanup; and a
+dispatcher that stops when told, even as a queued message wakes it."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import MetaData, update
 
+from services.courier.dispatcher import Dispatcher
 from services.courier.domain import ABANDONED, PROCESSING, QUEUED, SENT, Message, now
 from services.courier.persistence import MessageRepository
 from services.courier.service import DEFINITION as COURIER
@@ -58,10 +61,10 @@ async def claim(db: Database, message_id: str, token: str, lease: timedelta = LE
 
 async def test_migrations_go_down_and_up_again(database: Database) -> None:
     revisions = COURIER.migrations.revisions()
-    assert revisions[-1] == "courier_0005"
+    assert revisions[-1] == "courier_0006"
     await downgrade(database, COURIER.migrations, "courier_0001")
     await upgrade(database, COURIER.migrations)
-    assert await current(database, COURIER.migrations) == {"courier_0005"}
+    assert await current(database, COURIER.migrations) == {"courier_0006"}
     await insert(database, message())
 
 
@@ -167,3 +170,37 @@ async def test_cleanup_deletes_old_finished_messages_only(database: Database) ->
         kept = await REPO.get(conn, message(22).id)
     assert left == {message(22).id, message(23).id}, "queued messages stay, however old"
     assert kept is not None and kept.dispatches[0].error == {"message": "x"}
+
+
+@dataclass(frozen=True)
+class Pace:
+    """The dispatcher's pace (services.courier.dispatcher.Pace): a long poll, so only a wake-up or
+    the cancellation ends its wait."""
+
+    pull_count: int = 10
+    pull_wait: float = 30.0
+    send_timeout: float = 5.0
+    lease: float = 60.0
+    retries: int = 3
+    max_backoff: float = 60.0
+
+    def backoff(self, send_count: int) -> float:
+        return 1.0
+
+
+async def test_a_dispatcher_woken_as_it_is_stopped_stops(database: Database) -> None:
+    """A message queued in the same moment as the process stops: the wake-up and the cancellation
+    reach the dispatcher's wait together. Python 3.11's wait_for took the wake-up and lost the
+    cancellation, and the process hung on its way out."""
+
+    async def send(_message: object) -> None:
+        return None
+
+    dispatcher = Dispatcher(database, REPO, send, Pace())
+    running = asyncio.create_task(dispatcher.run())
+    for _ in range(50):  # until it waits for work (its first, empty, batch done)
+        await asyncio.sleep(0.01)
+    dispatcher.wake()
+    running.cancel()
+    done, _ = await asyncio.wait([running], timeout=5)
+    assert done and running.cancelled(), "the dispatcher went on after it was cancelled"
