@@ -109,7 +109,7 @@ class Database:
                 if conn.in_transaction:  # left open: rolled back (a broken connection is let go)
                     with contextlib.suppress(Exception):
                         await conn.rollback()
-                await self._postgres.release(conn)
+                self._postgres.release(conn)
             return
         async with contextlib.AsyncExitStack() as stack:
             if self._serial is not None:

@@ -6,8 +6,8 @@ result around each statement, the isolation level set and reset at each checkout
 load, a quarter of the event loop. Here each statement is still built with SQLAlchemy Core and
 compiled by SQLAlchemy's asyncpg dialect, once per shape (the compiled form is cached on the
 statement's cache key, as SQLAlchemy itself does); its SQL and the order of its parameters are then
-handed to an asyncpg connection of a pool of our own, whose statement cache prepares it once per
-connection. Transactions are asyncpg's, begun at a connection's first statement as SQLAlchemy
+handed to an asyncpg connection of our own pool (pg_pool.py), whose statement cache prepares it
+once per connection. Transactions are asyncpg's, begun at a connection's first statement as SQLAlchemy
 begins them, and never for a connection in autocommit.
 
 Errors come out as SQLAlchemy's (`IntegrityError`, `OperationalError`, `InterfaceError`, ...), with
@@ -18,7 +18,6 @@ ROLLBACK) is told to `Database.round_trips`' listeners first (tests/round_trips.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import SimpleNamespace
@@ -33,6 +32,8 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import Executable
 from sqlalchemy.sql.sqltypes import NumericCommon
 from sqlalchemy.util import LRUCache
+
+from shared.storage.pg_pool import ConnectionPool
 
 RoundTripListener = Callable[[str], None]
 
@@ -74,54 +75,25 @@ class PostgresPool:
     ) -> None:
         self.dialect = dialect
         self.round_trips = round_trips
-        self._url = url
-        self._connect_args = dict(connect_args)
-        self._size = size
-        self._pool: asyncpg.Pool | None = None
-        self._starting = asyncio.Lock()
+        # The dialect's own connect arguments (host, port, user, ... from the URL), then ours.
+        _, options = dialect.create_connect_args(make_url(url))
+        options.pop("prepared_statement_cache_size", None)
+        options.update(connect_args)
+        self._connections = ConnectionPool(options, size, self._json_codecs)
         self._shapes: LRUCache[Any, _Shape] = LRUCache(500)
 
     async def acquire(self, autocommit: bool) -> PgConnection:
-        pool = self._pool or await self._start()
         try:
-            raw = await pool.acquire(timeout=30)
-        except TimeoutError as exc:  # every connection in use for 30 s: SQLAlchemy's pool_timeout
-            raise sa_exc.TimeoutError("no PostgreSQL connection free after 30 s") from exc
+            raw = await self._connections.acquire()
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             raise _translated(exc, "") from exc
         return PgConnection(self, raw, autocommit)
 
-    async def release(self, conn: PgConnection) -> None:
-        pool = self._pool
-        if pool is not None:
-            await pool.release(conn.raw)
+    def release(self, conn: PgConnection) -> None:
+        self._connections.release(conn.raw)
 
     async def close(self) -> None:
-        pool, self._pool = self._pool, None
-        if pool is not None:
-            try:
-                await asyncio.wait_for(pool.close(), 5)
-            except TimeoutError:
-                pool.terminate()
-
-    async def _start(self) -> asyncpg.Pool:
-        async with self._starting:
-            if self._pool is None:
-                # The dialect's own connect arguments (host, port, user, ... from the URL), then ours.
-                _, options = self.dialect.create_connect_args(make_url(self._url))
-                options.pop("prepared_statement_cache_size", None)
-                options.update(self._connect_args)
-                self._pool = await asyncpg.create_pool(
-                    min_size=0,
-                    max_size=self._size,
-                    max_inactive_connection_lifetime=1800,
-                    # asyncpg's default reset sends `RESET ALL; UNLISTEN *; ...` at each release: a round
-                    # trip for session state Warden never sets. An open transaction is still rolled back.
-                    reset=_nothing_to_reset,
-                    init=self._json_codecs,
-                    **options,
-                )
-            return self._pool
+        await self._connections.close()
 
     async def _json_codecs(self, raw: asyncpg.Connection) -> None:
         """JSON and JSONB as SQLAlchemy's asyncpg dialect sets them on its connections (it leaves the
@@ -173,10 +145,6 @@ def _result_processor(type_: Any, dialect: Dialect) -> Any:
     if isinstance(type_, NumericCommon):
         coltype = _FLOAT8 if isinstance(type_, Float) else _NUMERIC
     return type_._cached_result_processor(dialect, coltype)
-
-
-async def _nothing_to_reset(_conn: asyncpg.Connection) -> None:
-    return None
 
 
 class PgConnection:

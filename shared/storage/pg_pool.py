@@ -1,0 +1,160 @@
+"""The asyncpg connections a process keeps open to one PostgreSQL database, handed out one at a time.
+
+asyncpg's own pool wraps every checkout in a task (`wait_for` around the acquire) and every return
+in another (`shield` around the release), with a timeout scheduled for each: some 30 µs of event
+loop per statement, more than the statement's own client work, and a fifth of the event loop's
+database time under login load (yappi, CPU clock). Here a checkout of an idle connection and its
+return are a list pop and a list append; only a checkout that finds none idle awaits, for a new
+connection or for one given back.
+
+- At most `size` connections are open or opening at once (`max_conns` in the DSN).
+- A connection found closed (the server dropped it) is let go, and another one is opened.
+- A connection given back inside a transaction (which `Database` never does: it rolls back first)
+  or closed is let go rather than handed out again.
+- A connection left idle longer than IDLE_LIFETIME is closed when it is next found, so a burst's
+  connections do not stay open on the server for good.
+- A checkout waits at most ACQUIRE_TIMEOUT for a connection, then fails with SQLAlchemy's
+  TimeoutError (its pool's `pool_timeout`), so the caller sees a clear error instead of hanging.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import functools
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import asyncpg
+from sqlalchemy import exc as sa_exc
+
+ACQUIRE_TIMEOUT = 30.0
+IDLE_LIFETIME = 1800.0
+
+
+class ConnectionPool:
+    def __init__(
+        self,
+        connect_args: Mapping[str, Any],
+        size: int,
+        init: Callable[[asyncpg.Connection], Awaitable[None]],
+    ) -> None:
+        self._connect_args = dict(connect_args)
+        self._size = size
+        self._init = init
+        self._idle: list[tuple[asyncpg.Connection, float]] = []  # with when each was given back
+        self._opened = 0  # open or being opened, idle or handed out
+        self._waiters: collections.deque[asyncio.Future[asyncpg.Connection]] = collections.deque()
+        self._closed = False
+
+    async def acquire(self) -> asyncpg.Connection:
+        if self._closed:
+            raise sa_exc.InterfaceError("the pool is closed", None, Exception("closed"))
+        now = time.monotonic()
+        while self._idle:
+            raw, since = self._idle.pop()
+            if not raw.is_closed() and now - since < IDLE_LIFETIME:
+                return raw
+            self._let_go(raw)
+        if self._opened < self._size:
+            return await self._open()
+        return await self._wait()
+
+    def release(self, raw: asyncpg.Connection) -> None:
+        """Gives a connection back (no await: a cancelled caller cannot leave it half returned)."""
+        if self._closed or raw.is_closed() or raw.is_in_transaction():
+            self._let_go(raw)
+            return
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(raw)
+                return
+        self._idle.append((raw, time.monotonic()))
+
+    async def close(self) -> None:
+        """Closes the idle connections; those handed out close as they are given back."""
+        self._closed = True
+        idle, self._idle = self._idle, []
+        for waiter in self._waiters:
+            if not waiter.done():
+                waiter.set_exception(sa_exc.InterfaceError("the pool is closed", None, Exception("closed")))
+        self._waiters.clear()
+        for raw, _ in idle:
+            self._opened -= 1
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(raw.close(), 5)
+            if not raw.is_closed():
+                raw.terminate()
+
+    async def _open(self) -> asyncpg.Connection:
+        self._opened += 1
+        try:
+            raw = await asyncpg.connect(**self._connect_args)
+        except BaseException:
+            self._opened -= 1
+            self._hand_on_a_free_slot()
+            raise
+        try:
+            await self._init(raw)
+        except BaseException:
+            self._let_go(raw)
+            raise
+        return raw
+
+    async def _wait(self) -> asyncpg.Connection:
+        waiter: asyncio.Future[asyncpg.Connection] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            async with asyncio.timeout(ACQUIRE_TIMEOUT):
+                return await waiter
+        except (TimeoutError, asyncio.CancelledError) as stopped:
+            # Given a connection in the same moment as the wait ended: keep it when it was the
+            # timeout (it came in time after all), give it on when cancelled, so it is not lost.
+            if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
+                if isinstance(stopped, TimeoutError):
+                    return waiter.result()
+                self.release(waiter.result())
+            if isinstance(stopped, TimeoutError):
+                raise sa_exc.TimeoutError(f"no PostgreSQL connection free after {ACQUIRE_TIMEOUT:.0f} s") from stopped
+            raise
+        finally:
+            with contextlib.suppress(ValueError):
+                self._waiters.remove(waiter)
+
+    def _let_go(self, raw: asyncpg.Connection) -> None:
+        """Drops a connection from the pool (closing it without a wait), and lets a waiter open one."""
+        self._opened -= 1
+        if not raw.is_closed():
+            raw.terminate()
+        self._hand_on_a_free_slot()
+
+    def _hand_on_a_free_slot(self) -> None:
+        """A slot came free while others wait: the first of them opens a connection in it."""
+        while self._waiters and not self._closed:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                task = asyncio.ensure_future(self._open())
+                task.add_done_callback(functools.partial(_settle, waiter, pool=self))
+                return
+
+
+def _settle(
+    waiter: asyncio.Future[asyncpg.Connection], opened: asyncio.Future[asyncpg.Connection], *, pool: ConnectionPool
+) -> None:
+    """Hands a connection opened for `waiter` to it, or back to the pool if it stopped waiting."""
+    if opened.cancelled():
+        if not waiter.done():
+            waiter.cancel()
+        return
+    error = opened.exception()
+    if error is not None:
+        if not waiter.done():
+            waiter.set_exception(error)
+        return
+    if waiter.done():
+        pool.release(opened.result())
+    else:
+        waiter.set_result(opened.result())

@@ -1,0 +1,98 @@
+"""The PostgreSQL connection pool (shared/storage/pg_pool.py) against the real server: a connection the
+server dropped is replaced at the next checkout; a connection given back in the same moment as its
+waiter is cancelled, or handed back inside a transaction, is not lost or handed out again; a
+checkout that waits past its timeout fails with SQLAlchemy's TimeoutError; and the pool can be
+closed with a checkout waiting."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+from sqlalchemy import exc as sa_exc
+
+from shared.storage import pg_pool
+from shared.storage.pg_pool import ConnectionPool
+
+
+async def _nothing(_raw: asyncpg.Connection) -> None:
+    return None
+
+
+@pytest.fixture
+async def pool(pg_dsn: str) -> AsyncIterator[ConnectionPool]:
+    opened = ConnectionPool({"dsn": pg_dsn.replace("postgresql+asyncpg://", "postgresql://")}, 1, _nothing)
+    yield opened
+    await opened.close()
+
+
+async def _pid(raw: asyncpg.Connection) -> int:
+    return int(await raw.fetchval("SELECT pg_backend_pid()"))
+
+
+async def test_a_connection_the_server_dropped_is_replaced(pool: ConnectionPool, pg_dsn: str) -> None:
+    raw = await pool.acquire()
+    dropped = await _pid(raw)
+    pool.release(raw)
+    admin = await asyncpg.connect(pg_dsn.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        assert await admin.fetchval("SELECT pg_terminate_backend($1)", dropped)
+        for _ in range(100):  # until the client has read the server's goodbye
+            if raw.is_closed():
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        await admin.close()
+
+    again = await pool.acquire()
+    assert await _pid(again) != dropped
+    pool.release(again)
+
+
+async def test_a_connection_given_as_its_waiter_is_cancelled_goes_to_the_next(pool: ConnectionPool) -> None:
+    held = await pool.acquire()
+    waiting = asyncio.ensure_future(pool.acquire())
+    await asyncio.sleep(0.05)  # the second checkout waits: the pool has one connection
+    assert not waiting.done()
+    pool.release(held)  # handed to the waiter ...
+    waiting.cancel()  # ... which is cancelled in the same moment
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    after = await asyncio.wait_for(pool.acquire(), 5)  # the connection was not lost
+    assert await after.fetchval("SELECT 1") == 1
+    pool.release(after)
+
+
+async def test_a_connection_given_back_inside_a_transaction_is_not_handed_out_again(pool: ConnectionPool) -> None:
+    raw = await pool.acquire()
+    first = await _pid(raw)
+    await raw.execute("BEGIN")
+    pool.release(raw)
+    assert raw.is_closed()
+    again = await pool.acquire()
+    assert await _pid(again) != first and not again.is_in_transaction()
+    pool.release(again)
+
+
+async def test_a_checkout_that_waits_too_long_fails_with_a_timeout(
+    pool: ConnectionPool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pg_pool, "ACQUIRE_TIMEOUT", 0.2)
+    held = await pool.acquire()
+    with pytest.raises(sa_exc.TimeoutError):
+        await pool.acquire()
+    pool.release(held)
+    pool.release(await asyncio.wait_for(pool.acquire(), 5))  # the pool still works
+
+
+async def test_closing_the_pool_fails_a_waiting_checkout(pool: ConnectionPool) -> None:
+    held = await pool.acquire()
+    waiting = asyncio.ensure_future(pool.acquire())
+    await asyncio.sleep(0.05)
+    await pool.close()
+    with pytest.raises(sa_exc.InterfaceError):
+        await waiting
+    pool.release(held)
+    assert held.is_closed()
