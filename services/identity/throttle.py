@@ -147,15 +147,17 @@ class LoginThrottle:
     async def clear(self, identifier: str, client_ip: str | None) -> None:
         await self._delete(identifier_key(identifier), pair_key(identifier, client_ip))
 
-    async def _delete(self, *keys: str) -> None:
+    async def _delete(self, ident: str, pair: str) -> None:
         async with self.uow.read() as conn:  # one statement: its own transaction
-            await conn.execute(_deletion(self.table), {"keys": list(keys)})
+            await conn.execute(_deletion(self.table), {"ident": ident, "pair": pair})
 
 
 @functools.cache
 def _deletion(table: Table) -> Delete:
-    """Clearing keys, on every successful login: built once (shared/storage/prebuilt.py says why)."""
-    return delete(table).where(table.c.key_hash.in_(bindparam("keys", expanding=True)))
+    """Clearing an identifier's and a pair's counts, on every successful login: built once
+    (shared/storage/prebuilt.py says why), with its two keys as two values rather than a list, which
+    SQLAlchemy would render into the statement anew at every execution."""
+    return delete(table).where(table.c.key_hash.in_([bindparam("ident"), bindparam("pair")]))
 
 
 @functools.cache
