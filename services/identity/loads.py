@@ -32,11 +32,13 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy.sql import CompoundSelect
+from sqlalchemy.sql.selectable import CTE
 
 from services.identity.domain import Credential, Identity, RecoveryAddress, State, VerifiableAddress
 from services.identity.tables import IdentityTables
 
 IDENTITY, CREDENTIAL, IDENTIFIER, VERIFIABLE, RECOVERY = range(5)
+ALONGSIDE = 5  # rows of another statement that rode with a load (`alongside`)
 # The columns every SELECT of the union fills, in order (None where a table has nothing to put).
 _SHAPE = ("kind", "identity_id", "id", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "n1", "t1", "t2", "t3")
 _TYPES: dict[str, Any] = {"n1": Integer, "t1": DateTime(timezone=True), "t2": DateTime(timezone=True)}
@@ -119,6 +121,15 @@ def _union(t: IdentityTables, which: Condition, *, with_identities: bool = True)
             if with_identities or kind != IDENTITY
         )
     )
+
+
+def alongside(load: CompoundSelect[Any], other: CTE, key: str, number: str) -> CompoundSelect[Any]:
+    """`load` and the rows of `other` (a data-modifying statement with RETURNING, as a CTE) in one
+    query, so one round trip: each of `other`'s rows comes as a row of kind ALONGSIDE, its `key` in
+    identity_id and its `number` in n1. The callers split them off before `identities_from`."""
+    slots = {"identity_id": other.c[key], "n1": other.c[number]}
+    values = [slots[name].label(name) if name in slots else _slot(None, name, None) for name in _SHAPE[1:]]
+    return union_all(load, select(literal(ALONGSIDE, Integer).label("kind"), *values).select_from(other))
 
 
 def _whose(table: Any, owner: str, *names: str) -> Any:

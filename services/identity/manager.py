@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import jsonpatch
+from sqlalchemy.sql import CompoundSelect
 
 from services.identity.addresses import derive
 from services.identity.credentials import ImportedHashValidator, PasswordHasher, import_credentials, with_identifiers
@@ -219,6 +220,10 @@ class IdentityManager:
                 for a in found.verifiable_addresses
             )
             return await self._save(uow, found, replace(found, verifiable_addresses=addresses))
+
+    def identifier_read(self, kind: str, identifier: str) -> tuple[CompoundSelect[Any], dict[str, Any]]:
+        """`find_by_identifier`'s load as a statement, for the password check to send with its count."""
+        return self._repo.identifier_read(kind, identifier)
 
     async def find_by_identifier(self, kind: str, identifier: str) -> Identity | None:
         async with self._uow.read() as conn:

@@ -1,7 +1,8 @@
 """Password verification, the identity service's security logic for password logins: the throttle
-reserves the attempt, a bounded number of checks per identifier hash at once, unknown identifiers
-are checked against a dummy hash (same cost, same answer: no enumeration), and an imported or
-outdated hash is replaced by one of the configured kind on success."""
+reserves the attempt (and the identifier's holder is read in the same round trip), a bounded number
+of checks per identifier hash at once, unknown identifiers are checked against a dummy hash (same
+cost, same answer: no enumeration), and an imported or outdated hash is replaced by one of the
+configured kind on success."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from contextlib import asynccontextmanager
 from services.identity.domain import CredentialType, Identity
 from services.identity.hashing import Hasher
 from services.identity.hashing.queue import HashingQueue
+from services.identity.loads import identities_from
 from services.identity.manager import IdentityManager
 from services.identity.schemas.normalize import graceful
 from services.identity.throttle import LoginThrottle, Reservation
@@ -49,11 +51,11 @@ class PasswordVerifier:
     async def verify(self, identifier: str, password: str, client_ip: str | None = None) -> Identity | None:
         """The identity whose password this is, or None; TooManyRequests while throttled."""
         async with self._queue.admitted(client_ip):  # a flood is refused here, before any write or hash
-            reservation = await self._reserve("password", identifier, client_ip)
+            reservation, found = await self._reserve_and_find(identifier, client_ip)
             if reservation.delay_seconds:
                 await asyncio.sleep(reservation.delay_seconds)
             async with self._turn(reservation.identifier_key):
-                verified = await self._queue.run(client_ip, lambda: self._check(identifier, password))
+                verified = await self._queue.run(client_ip, lambda: self._check(found, identifier, password))
         if verified is not None:
             await self.throttle.succeeded(reservation)
         return verified
@@ -76,6 +78,17 @@ class PasswordVerifier:
             self._blocked[kind].inc()
             raise
 
+    async def _reserve_and_find(self, identifier: str, client_ip: str | None) -> tuple[Reservation, Identity | None]:
+        """The attempt reserved and the identifier's holder, as typed, read in the same round trip."""
+        read = self._manager.identifier_read(CredentialType.PASSWORD, identifier.strip())
+        try:
+            reservation, rows = await self.throttle.reserve_and_read(identifier, client_ip, read)
+        except TooManyRequests:
+            self._blocked["password"].inc()
+            raise
+        found = identities_from(rows)
+        return reservation, found[0] if found else None
+
     @asynccontextmanager
     async def _turn(self, key: str) -> AsyncIterator[None]:
         semaphore, users = self._in_flight.get(key) or (asyncio.Semaphore(MAX_CHECKS_IN_FLIGHT), 0)
@@ -90,8 +103,8 @@ class PasswordVerifier:
             else:
                 self._in_flight[key] = (semaphore, users - 1)
 
-    async def _check(self, identifier: str, password: str) -> Identity | None:
-        found = await self._find_password_holder(identifier)
+    async def _check(self, as_typed: Identity | None, identifier: str, password: str) -> Identity | None:
+        found = as_typed or await self._find_folded_holder(identifier)
         credential = found.credentials.get(CredentialType.PASSWORD) if found else None
         encoded = (credential.config.get("hashed_password") if credential else None) or self._dummy_hash
         matches = await self._hasher.verify(password, encoded)
@@ -101,11 +114,11 @@ class PasswordVerifier:
             found = await self._manager.set_credential(found.id, CredentialType.PASSWORD, {"password": password})
         return found
 
-    async def _find_password_holder(self, identifier: str) -> Identity | None:
+    async def _find_folded_holder(self, identifier: str) -> Identity | None:
+        """The holder of the identifier's folded spelling, when none holds it as typed (read with the
+        reservation): a look-alike that existed before identifiers were folded keeps its spelling."""
         trimmed = identifier.strip()
-        # As typed first: a look-alike that existed before identifiers were folded keeps its spelling.
-        for candidate in dict.fromkeys([trimmed, graceful(trimmed)]):
-            found = await self._manager.find_by_identifier(CredentialType.PASSWORD, candidate)
-            if found is not None:
-                return found
-        return None
+        folded = graceful(trimmed)
+        if folded == trimmed:
+            return None
+        return await self._manager.find_by_identifier(CredentialType.PASSWORD, folded)

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import Row, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql import CompoundSelect
 
 from services.identity.domain import Credential, Identity, RecoveryAddress, VerifiableAddress, new_id
 from services.identity.errors import IdentityConflict
@@ -86,6 +87,12 @@ class IdentityRepository:
                 conn, self._loads.by_identifier, {"type": credential_type, "identifier": identifier}
             )
         return await self._load(conn, self._loads.by_any_identifier, {"identifier": identifier})
+
+    def identifier_read(self, credential_type: str, identifier: str) -> tuple[CompoundSelect[Any], dict[str, Any]]:
+        """The load `find_by_identifier` runs, as a statement and its values, for a caller that sends it
+        together with a statement of its own (the password throttle's count); `identities_from`
+        reads its rows."""
+        return self._loads.by_identifier, {"type": credential_type, "identifier": identifier}
 
     async def find_by_verifiable_address(self, conn: Connection, via: str, value: str) -> Identity | None:
         found = await self._load(conn, self._loads.by_verifiable_address, {"via": via, "value": value})

@@ -37,12 +37,15 @@ from sqlalchemy import (
     Table,
     TextClause,
     bindparam,
+    column,
     delete,
     select,
     text,
     update,
 )
+from sqlalchemy.sql import CompoundSelect
 
+from services.identity.loads import ALONGSIDE, alongside
 from services.identity.schemas.normalize import graceful
 from shared.errors import TooManyRequests
 from shared.storage.connection import Connection
@@ -53,6 +56,8 @@ MAX_BLOCK_SECONDS = 15 * 60.0
 CEILING = 20
 CEILING_DELAY_SECONDS = 1.0
 FORGET_AFTER_SECONDS = 60 * 60.0
+
+Read = tuple[CompoundSelect[Any], dict[str, Any]]  # a statement and its values (reserve_and_read)
 
 
 def throttle_table(metadata: MetaData) -> Table:
@@ -98,14 +103,22 @@ class LoginThrottle:
     async def reserve(self, identifier: str, client_ip: str | None) -> Reservation:
         """Counts this attempt as a failure before it is checked (a success takes it back), or
         raises TooManyRequests with how long to wait."""
+        reservation, _ = await self.reserve_and_read(identifier, client_ip, None)
+        return reservation
+
+    async def reserve_and_read(
+        self, identifier: str, client_ip: str | None, read: Read | None
+    ) -> tuple[Reservation, list[Any]]:
+        """`reserve`, and the rows of `read` (an identity load, services/identity/loads.py) in the
+        same round trip: on PostgreSQL the count runs as a data-modifying CTE of the load (a
+        login's check needs both, and the load reads no row the count writes)."""
         ident, pair = identifier_key(identifier), pair_key(identifier, client_ip)
         now = time.time()
         async with self.uow.read() as conn:
             # One statement, so one transaction: both counts, and the pair's block once it is past
             # its free failures. Each row stays locked until the statement ends, so concurrent
             # reservations take turns; a blocked key is left as it is and not returned.
-            counted = await conn.execute(_upsert(self.table.name), self._count(pair, ident, now))
-            failures = {row.key_hash: int(row.failures) for row in counted}
+            failures, rows = await self._count(conn, self._values(pair, ident, now), read)
             if pair not in failures:
                 await self._take_back(conn, [ident] if ident in failures else [])
                 await self._refuse_blocked(conn, pair, now)
@@ -119,9 +132,26 @@ class LoginThrottle:
                     await self._take_back(conn, [pair, ident])
                     raise _retry_after(FORGET_AFTER_SECONDS)
                 delay = CEILING_DELAY_SECONDS
-        return Reservation(ident, pair, delay)
+        return Reservation(ident, pair, delay), rows
 
-    def _count(self, pair: str, ident: str, now: float) -> dict[str, Any]:
+    async def _count(
+        self, conn: Connection, values: dict[str, Any], read: Read | None
+    ) -> tuple[dict[str, int], list[Any]]:
+        """Runs the counting upsert (with `read` when there is one); returns the failures of the keys
+        it counted, and `read`'s rows."""
+        upsert = _upsert(self.table.name)
+        if read is not None and self.uow.database.dialect == "postgresql":
+            statement, params = read
+            rows = (await conn.execute(_alongside(statement, upsert), {**params, **values})).all()
+            counted = {row.identity_id: int(row.n1) for row in rows if row.kind == ALONGSIDE}
+            return counted, [row for row in rows if row.kind != ALONGSIDE]
+        counted = {row.key_hash: int(row.failures) for row in await conn.execute(upsert, values)}
+        if read is None:
+            return counted, []
+        statement, params = read
+        return counted, list((await conn.execute(statement, params)).all())
+
+    def _values(self, pair: str, ident: str, now: float) -> dict[str, Any]:
         """The values of the counting upsert (`_upsert`), which adds one failure under each key that
         is not blocked (inserting the keys seen for the first time) and blocks the pair past its free
         failures; it returns (key_hash, failures) of those counted. Failures older than FORGET_AFTER
@@ -158,6 +188,19 @@ def _deletion(table: Table) -> Delete:
     (shared/storage/prebuilt.py says why), with its two keys as two values rather than a list, which
     SQLAlchemy would render into the statement anew at every execution."""
     return delete(table).where(table.c.key_hash.in_([bindparam("ident"), bindparam("pair")]))
+
+
+_ALONGSIDE: dict[int, tuple[CompoundSelect[Any], CompoundSelect[Any]]] = {}
+
+
+def _alongside(load: CompoundSelect[Any], upsert: TextClause) -> CompoundSelect[Any]:
+    """`load` with the counting upsert as its CTE, built once per load (kept with the load, so the
+    id it is found by is never another statement's)."""
+    found = _ALONGSIDE.get(id(load))
+    if found is None:
+        counting = upsert.columns(column("key_hash", String), column("failures", Integer)).cte("counted")
+        found = _ALONGSIDE[id(load)] = (load, alongside(load, counting, "key_hash", "failures"))
+    return found[1]
 
 
 @functools.cache
