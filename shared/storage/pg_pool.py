@@ -48,6 +48,7 @@ class ConnectionPool:
         self._opened = 0  # open or being opened, idle or handed out
         self._waiters: collections.deque[asyncio.Future[asyncpg.Connection]] = collections.deque()
         self._closed = False
+        self._closing: set[asyncio.Future[None]] = set()  # polite closes under way (kept from the GC)
 
     async def acquire(self) -> asyncpg.Connection:
         if self._closed:
@@ -57,7 +58,7 @@ class ConnectionPool:
             raw, since = self._idle.pop()
             if not raw.is_closed() and now - since < IDLE_LIFETIME:
                 return raw
-            self._let_go(raw)
+            self._let_go(raw, politely=True)
         if self._opened < self._size:
             return await self._open()
         return await self._wait()
@@ -84,10 +85,8 @@ class ConnectionPool:
         self._waiters.clear()
         for raw, _ in idle:
             self._opened -= 1
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(raw.close(), 5)
-            if not raw.is_closed():
-                raw.terminate()
+            await _close_quietly(raw)
+        await asyncio.gather(*self._closing, return_exceptions=True)
 
     async def _open(self) -> asyncpg.Connection:
         self._opened += 1
@@ -124,11 +123,18 @@ class ConnectionPool:
             with contextlib.suppress(ValueError):
                 self._waiters.remove(waiter)
 
-    def _let_go(self, raw: asyncpg.Connection) -> None:
-        """Drops a connection from the pool (closing it without a wait), and lets a waiter open one."""
+    def _let_go(self, raw: asyncpg.Connection, *, politely: bool = False) -> None:
+        """Drops a connection from the pool, and lets a waiter open one. `politely`: an idle one that
+        outlived IDLE_LIFETIME is closed in the background, so the server logs no lost client;
+        others (broken, left in a transaction, given back to a closed pool) are cut off."""
         self._opened -= 1
         if not raw.is_closed():
-            raw.terminate()
+            if politely:
+                closing = asyncio.ensure_future(_close_quietly(raw))
+                self._closing.add(closing)
+                closing.add_done_callback(self._closing.discard)
+            else:
+                raw.terminate()
         self._hand_on_a_free_slot()
 
     def _hand_on_a_free_slot(self) -> None:
@@ -139,6 +145,13 @@ class ConnectionPool:
                 task = asyncio.ensure_future(self._open())
                 task.add_done_callback(functools.partial(_settle, waiter, pool=self))
                 return
+
+
+async def _close_quietly(raw: asyncpg.Connection) -> None:
+    try:
+        await asyncio.wait_for(raw.close(), 5)
+    except Exception:
+        raw.terminate()
 
 
 def _settle(

@@ -1,8 +1,8 @@
 """The PostgreSQL connection pool (shared/storage/pg_pool.py) against the real server: a connection the
 server dropped is replaced at the next checkout; a connection given back in the same moment as its
 waiter is cancelled, or handed back inside a transaction, is not lost or handed out again; a
-checkout that waits past its timeout fails with SQLAlchemy's TimeoutError; and the pool can be
-closed with a checkout waiting."""
+checkout that waits past its timeout fails with SQLAlchemy's TimeoutError; an idle connection past
+its lifetime is closed and replaced; and the pool can be closed with a checkout waiting."""
 
 from __future__ import annotations
 
@@ -96,3 +96,20 @@ async def test_closing_the_pool_fails_a_waiting_checkout(pool: ConnectionPool) -
         await waiting
     pool.release(held)
     assert held.is_closed()
+
+
+async def test_an_idle_connection_past_its_lifetime_is_closed_and_replaced(
+    pool: ConnectionPool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pg_pool, "IDLE_LIFETIME", 0.0)
+    old = await pool.acquire()
+    first = await _pid(old)
+    pool.release(old)
+    fresh = await pool.acquire()
+    assert await _pid(fresh) != first
+    pool.release(fresh)
+    for _ in range(100):  # closed politely, in the background
+        if old.is_closed():
+            break
+        await asyncio.sleep(0.01)
+    assert old.is_closed()
