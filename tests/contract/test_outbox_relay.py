@@ -19,6 +19,7 @@ from shared.storage import migrations
 from shared.storage.database import Database
 from shared.storage.tables import outbox_table
 from shared.storage.uow import UnitOfWorkFactory
+from tests.stopping import stops_when_woken_as_cancelled
 from warden.services import SERVICES
 
 
@@ -114,14 +115,7 @@ async def test_two_relays_side_by_side_send_each_event_once(pg_dsn: str) -> None
 
 
 async def test_a_relay_woken_by_a_commit_as_it_is_stopped_stops(database: Database) -> None:
-    """A commit in the same moment as the process stops: its wake-up and the cancellation reach the
-    relay's wait together. Python 3.11's wait_for took the wake-up and lost the cancellation, and
-    the process hung on its way out."""
+    """A commit in the same moment as the process stops (tests/stopping.py)."""
     outbox = await _outbox_with(database, 0)
-    running = asyncio.create_task(OutboxRelay(database, outbox, Recording(), poll_seconds=30.0).run())
-    for _ in range(50):  # until it waits for events (its first, empty, round done)
-        await asyncio.sleep(0.01)
-    outbox.notify()
-    running.cancel()
-    done, _ = await asyncio.wait([running], timeout=5)
-    assert done and running.cancelled(), "the relay went on after it was cancelled"
+    relay = OutboxRelay(database, outbox, Recording(), poll_seconds=30.0)
+    assert await stops_when_woken_as_cancelled(relay.run(), outbox.notify), "the relay went on after it was cancelled"

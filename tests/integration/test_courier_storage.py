@@ -19,6 +19,7 @@ from services.courier.service import DEFINITION as COURIER
 from services.courier.tables import courier_tables
 from shared.storage.database import Database
 from shared.storage.migrations import current, downgrade, upgrade
+from tests.stopping import stops_when_woken_as_cancelled
 
 REPO = MessageRepository(courier_tables(MetaData()))
 LEASE = timedelta(minutes=5)
@@ -189,18 +190,11 @@ class Pace:
 
 
 async def test_a_dispatcher_woken_as_it_is_stopped_stops(database: Database) -> None:
-    """A message queued in the same moment as the process stops: the wake-up and the cancellation
-    reach the dispatcher's wait together. Python 3.11's wait_for took the wake-up and lost the
-    cancellation, and the process hung on its way out."""
+    """A message queued in the same moment as the process stops (tests/stopping.py)."""
 
     async def send(_message: object) -> None:
         return None
 
     dispatcher = Dispatcher(database, REPO, send, Pace())
-    running = asyncio.create_task(dispatcher.run())
-    for _ in range(50):  # until it waits for work (its first, empty, batch done)
-        await asyncio.sleep(0.01)
-    dispatcher.wake()
-    running.cancel()
-    done, _ = await asyncio.wait([running], timeout=5)
-    assert done and running.cancelled(), "the dispatcher went on after it was cancelled"
+    stopped = await stops_when_woken_as_cancelled(dispatcher.run(), dispatcher.wake)
+    assert stopped, "the dispatcher went on after it was cancelled"
