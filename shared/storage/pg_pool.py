@@ -1,18 +1,18 @@
 """The asyncpg connections a process keeps open to one PostgreSQL database, handed out one at a time.
 
 asyncpg's own pool wraps every checkout in a task (`wait_for` around the acquire) and every return
-in another (`shield` around the release), with a timeout scheduled for each: some 30 µs of event
-loop per statement, more than the statement's own client work, and a fifth of the event loop's
-database time under login load (yappi, CPU clock). Here a checkout of an idle connection and its
-return are a list pop and a list append; only a checkout that finds none idle awaits, for a new
-connection or for one given back.
+in another (`shield` around the release), with a timeout scheduled for each: about 30 µs of the
+event loop per checkout and return on uvloop, measured alone, for the six a login makes (the A/B in
+docs/performance.md, "Session 26"). Here a checkout of an idle connection and its return are a pop
+and an append; only a checkout that finds none idle awaits, for a new connection or for one given
+back.
 
 - At most `size` connections are open or opening at once (`max_conns` in the DSN).
 - A connection found closed (the server dropped it) is let go, and another one is opened.
 - A connection given back inside a transaction (which `Database` never does: it rolls back first)
   or closed is let go rather than handed out again.
-- A connection left idle longer than IDLE_LIFETIME is closed when it is next found, so a burst's
-  connections do not stay open on the server for good.
+- A connection left idle longer than IDLE_LIFETIME is closed, when a checkout finds it or when a
+  return finds it the oldest idle one, so a burst's connections do not stay open for good.
 - A checkout waits at most ACQUIRE_TIMEOUT for a connection, then fails with SQLAlchemy's
   TimeoutError (its pool's `pool_timeout`), so the caller sees a clear error instead of hanging.
 """
@@ -44,7 +44,9 @@ class ConnectionPool:
         self._connect_args = dict(connect_args)
         self._size = size
         self._init = init
-        self._idle: list[tuple[asyncpg.Connection, float]] = []  # with when each was given back
+        # Idle connections with when each was given back, the latest last: checkouts take the
+        # latest (warm, and the older ones age out), returns close the oldest once it has aged out.
+        self._idle: collections.deque[tuple[asyncpg.Connection, float]] = collections.deque()
         self._opened = 0  # open or being opened, idle or handed out
         self._waiters: collections.deque[asyncio.Future[asyncpg.Connection]] = collections.deque()
         self._closed = False
@@ -73,12 +75,15 @@ class ConnectionPool:
             if not waiter.done():
                 waiter.set_result(raw)
                 return
-        self._idle.append((raw, time.monotonic()))
+        now = time.monotonic()
+        self._idle.append((raw, now))
+        if now - self._idle[0][1] >= IDLE_LIFETIME:  # one left over from a burst, unused since
+            self._let_go(self._idle.popleft()[0], politely=True)
 
     async def close(self) -> None:
         """Closes the idle connections; those handed out close as they are given back."""
         self._closed = True
-        idle, self._idle = self._idle, []
+        idle, self._idle = self._idle, collections.deque()
         for waiter in self._waiters:
             if not waiter.done():
                 waiter.set_exception(sa_exc.InterfaceError("the pool is closed", None, Exception("closed")))

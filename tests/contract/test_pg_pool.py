@@ -2,7 +2,8 @@
 server dropped is replaced at the next checkout; a connection given back in the same moment as its
 waiter is cancelled, or handed back inside a transaction, is not lost or handed out again; a
 checkout that waits past its timeout fails with SQLAlchemy's TimeoutError; an idle connection past
-its lifetime is closed and replaced; and the pool can be closed with a checkout waiting."""
+its lifetime is closed and replaced, by a checkout or by a return; and the pool can be closed with
+a checkout waiting."""
 
 from __future__ import annotations
 
@@ -113,3 +114,25 @@ async def test_an_idle_connection_past_its_lifetime_is_closed_and_replaced(
             break
         await asyncio.sleep(0.01)
     assert old.is_closed()
+
+
+async def test_a_return_closes_the_oldest_idle_connection_once_it_has_aged_out(
+    pg_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under a steady load that uses fewer connections than a burst opened, the burst's others are
+    never checked out again: a return closes the oldest of them once it is past its lifetime."""
+    pool = ConnectionPool({"dsn": pg_dsn.replace("postgresql+asyncpg://", "postgresql://")}, 2, _nothing)
+    try:
+        monkeypatch.setattr(pg_pool, "IDLE_LIFETIME", 0.2)
+        burst, steady = await pool.acquire(), await pool.acquire()
+        pool.release(burst)
+        await asyncio.sleep(0.3)
+        pool.release(steady)  # the burst's connection is now the oldest idle one, and aged out
+        for _ in range(100):
+            if burst.is_closed():
+                break
+            await asyncio.sleep(0.01)
+        assert burst.is_closed() and not steady.is_closed()
+        assert await pool.acquire() is steady
+    finally:
+        await pool.close()
