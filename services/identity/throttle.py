@@ -24,7 +24,7 @@ import functools
 import hashlib
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 from sqlalchemy import (
@@ -99,6 +99,11 @@ def _retry_after(seconds: float) -> TooManyRequests:
 class LoginThrottle:
     uow: UnitOfWorkFactory
     table: Table
+    # Each identity load with the counting upsert as its CTE, built once (by the load's id, the load
+    # kept beside it so that id is never another statement's).
+    _with_count: dict[int, tuple[CompoundSelect[Any], CompoundSelect[Any]]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     async def reserve(self, identifier: str, client_ip: str | None) -> Reservation:
         """Counts this attempt as a failure before it is checked (a success takes it back), or
@@ -142,7 +147,7 @@ class LoginThrottle:
         upsert = _upsert(self.table.name)
         if read is not None and self.uow.database.dialect == "postgresql":
             statement, params = read
-            rows = (await conn.execute(_alongside(statement, upsert), {**params, **values})).all()
+            rows = (await conn.execute(self._counting_with(statement, upsert), {**params, **values})).all()
             counted = {row.identity_id: int(row.n1) for row in rows if row.kind == ALONGSIDE}
             return counted, [row for row in rows if row.kind != ALONGSIDE]
         counted = {row.key_hash: int(row.failures) for row in await conn.execute(upsert, values)}
@@ -150,6 +155,13 @@ class LoginThrottle:
             return counted, []
         statement, params = read
         return counted, list((await conn.execute(statement, params)).all())
+
+    def _counting_with(self, load: CompoundSelect[Any], upsert: TextClause) -> CompoundSelect[Any]:
+        found = self._with_count.get(id(load))
+        if found is None:
+            counting = upsert.columns(column("key_hash", String), column("failures", Integer)).cte("counted")
+            found = self._with_count[id(load)] = (load, alongside(load, counting, "key_hash", "failures"))
+        return found[1]
 
     def _values(self, pair: str, ident: str, now: float) -> dict[str, Any]:
         """The values of the counting upsert (`_upsert`), which adds one failure under each key that
@@ -188,19 +200,6 @@ def _deletion(table: Table) -> Delete:
     (shared/storage/prebuilt.py says why), with its two keys as two values rather than a list, which
     SQLAlchemy would render into the statement anew at every execution."""
     return delete(table).where(table.c.key_hash.in_([bindparam("ident"), bindparam("pair")]))
-
-
-_ALONGSIDE: dict[int, tuple[CompoundSelect[Any], CompoundSelect[Any]]] = {}
-
-
-def _alongside(load: CompoundSelect[Any], upsert: TextClause) -> CompoundSelect[Any]:
-    """`load` with the counting upsert as its CTE, built once per load (kept with the load, so the
-    id it is found by is never another statement's)."""
-    found = _ALONGSIDE.get(id(load))
-    if found is None:
-        counting = upsert.columns(column("key_hash", String), column("failures", Integer)).cte("counted")
-        found = _ALONGSIDE[id(load)] = (load, alongside(load, counting, "key_hash", "failures"))
-    return found[1]
 
 
 @functools.cache
