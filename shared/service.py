@@ -27,6 +27,8 @@ C_in = TypeVar("C_in", contravariant=True)
 # A handler of a service: its container and the request. The process binds the container once.
 Handler = Callable[[C, web.Request], Awaitable[web.StreamResponse]]
 BoundHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+# `warden cleanup`'s step: deletes one batch of what is past its lifetime; returns how many rows went.
+Cleanup = Callable[[Database, int], Awaitable[int]]
 
 
 @dataclass(frozen=True)
@@ -84,5 +86,4 @@ class ServiceDefinition(Generic[C]):
     depends_on: Sequence[str] = field(default_factory=tuple)
     # Full names of the gRPC services it serves on the gRPC port (for the route table, nginx, Ingress).
     grpc_services: Sequence[str] = field(default_factory=tuple)
-    # `warden cleanup`: deletes one batch of what is past its lifetime; returns how many rows went.
-    cleanup: Callable[[Database, int], Awaitable[int]] | None = None
+    cleanup: Cleanup | None = None  # `warden cleanup`, beside the processed-event records every service prunes

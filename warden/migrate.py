@@ -5,20 +5,17 @@ naming its setting, as at `warden serve`."""
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import MetaData
 
 from shared.bus.inbox import prune_processed
-from shared.service import ServiceDefinition
+from shared.service import Cleanup, ServiceDefinition
 from shared.storage import migrations
-from shared.storage.database import Database
 from shared.storage.tables import processed_events_table
 from warden.adapters import Databases
 from warden.startup import database_step
-
-Cleanup = Callable[[Database, int], Awaitable[int]]
 
 
 async def cleanup_all(settings: Any, services: Sequence[ServiceDefinition], batch: int) -> dict[str, int]:
