@@ -61,6 +61,7 @@ class PgResult(IteratorResult[Any]):
 
 
 _EMPTY = SimpleResultMetaData([])
+SEEN_STATEMENTS = 256  # statement objects remembered with their shape (`PostgresPool.shape`)
 _FLOAT8, _NUMERIC = 701, 1700  # PostgreSQL's type OIDs
 
 
@@ -81,6 +82,7 @@ class PostgresPool:
         options.update(connect_args)
         self._connections = ConnectionPool(options, size, self._json_codecs)
         self._shapes: LRUCache[Any, _Shape] = LRUCache(500)
+        self._seen: dict[tuple[int, tuple[str, ...], bool], tuple[Executable, tuple[_Shape, Any, Any]]] = {}
 
     async def acquire(self, autocommit: bool) -> PgConnection:
         try:
@@ -104,17 +106,28 @@ class PostgresPool:
 
     def shape(self, statement: Executable, params: Mapping[str, Any], many: bool) -> tuple[_Shape, Any, Any]:
         """The statement compiled (cached on its cache key, as SQLAlchemy's engine does), the values
-        its cache key extracted from it, and those it collected."""
-        cache_key = statement._generate_cache_key()  # type: ignore[attr-defined]
+        its cache key extracted from it, and those it collected. A statement built once and run
+        again (most are: shared/storage/prebuilt.py) is found by the object itself first: its cache
+        key is a deep tuple whose hash Python computes anew at each lookup (10 µs for an identity
+        load), and the object, unchangeable once built, always has the same answer."""
         # An INSERT or UPDATE without explicit values takes its columns from the parameters given.
         columns = tuple(params) if getattr(statement, "is_dml", False) else ()
+        mine = (id(statement), columns, many)
+        seen = self._seen.get(mine)
+        if seen is not None and seen[0] is statement:  # the same object, not one with its old id
+            return seen[1]
+        cache_key = statement._generate_cache_key()  # type: ignore[attr-defined]
         if cache_key is None:
             return self._compile(statement, None, columns, many), None, None
         key = (cache_key.key, columns, many)
         shape = self._shapes.get(key)
         if shape is None:
             shape = self._shapes[key] = self._compile(statement, cache_key, columns, many)
-        return shape, cache_key.bindparams, cache_key.params
+        found = (shape, cache_key.bindparams, cache_key.params)
+        if len(self._seen) >= SEEN_STATEMENTS:  # statements built per call would fill it: start over
+            self._seen.clear()
+        self._seen[mine] = (statement, found)
+        return found
 
     def _compile(self, statement: Executable, cache_key: Any, columns: tuple[str, ...], many: bool) -> _Shape:
         compiled = statement._compiler(  # type: ignore[attr-defined]
