@@ -1,6 +1,7 @@
 """A TCP proxy for fault tests: put it between Warden and a server (RabbitMQ, Redis) and break the
 connection without touching the shared server. `cut()`: connections dropped, new ones refused (the
-server stopped). `stall()`: connections kept, nothing forwarded (the server hung). `restore()`."""
+server stopped). `stall()`: connections kept, nothing forwarded (the server hung). `restore()`.
+`answer_once(request, reply)`: the server answers a request by closing the connection."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ class TcpProxy:
         self._writers: set[asyncio.StreamWriter] = set()
         self.connections = 0
         self.stalled = False
+        self._answer: tuple[bytes, bytes] | None = None
+        self.answered = 0
 
     async def start(self) -> None:
         if self._server is None:
@@ -39,6 +42,11 @@ class TcpProxy:
         self._drop_connections()  # a stalled connection lost bytes: it is no use any more
         await self.start()
 
+    def answer_once(self, request: bytes, reply: bytes) -> None:
+        """The next bytes from a client that hold `request` never reach the server: the client gets
+        `reply` instead, and that connection's upstream side is dropped."""
+        self._answer = (request, reply)
+
     def _drop_connections(self) -> None:
         for writer in list(self._writers):
             writer.transport.abort()
@@ -52,21 +60,46 @@ class TcpProxy:
             return
         self.connections += 1
         self._writers |= {client_writer, upstream_writer}
+        answered = asyncio.Event()
         await asyncio.gather(
-            self._pipe(client_reader, upstream_writer),
-            self._pipe(upstream_reader, client_writer),
+            self._forward_requests(client_reader, upstream_writer, client_writer, answered),
+            self._pipe(upstream_reader, client_writer, unless=answered),
             return_exceptions=True,
         )
         for writer in (client_writer, upstream_writer):
             self._writers.discard(writer)
             writer.transport.abort()
 
-    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _forward_requests(
+        self,
+        reader: asyncio.StreamReader,
+        upstream: asyncio.StreamWriter,
+        client: asyncio.StreamWriter,
+        answered: asyncio.Event,
+    ) -> None:
+        while data := await reader.read(65536):
+            if self._answer is not None and self._answer[0] in data:
+                reply, self._answer = self._answer[1], None
+                self.answered += 1
+                answered.set()
+                upstream.transport.abort()
+                client.write(reply)
+                await client.drain()
+                continue  # the client may still say goodbye; nobody is listening
+            if not self.stalled and not answered.is_set():
+                upstream.write(data)
+                await upstream.drain()
+        upstream.transport.abort()
+
+    async def _pipe(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, unless: asyncio.Event | None = None
+    ) -> None:
         while data := await reader.read(65536):
             if not self.stalled:
                 writer.write(data)
                 await writer.drain()
-        writer.transport.abort()
+        if unless is None or not unless.is_set():  # an answered client hangs up on its own
+            writer.transport.abort()
 
 
 class ThreadedTcpProxy:

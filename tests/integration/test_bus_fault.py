@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from pamqp import commands, frame
 from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select
 from yarl import URL
 
@@ -33,6 +34,11 @@ from tests.tcp_proxy import TcpProxy
 
 MIGRATIONS = MigrationSet("identity", Path(__file__).resolve().parents[2] / "services/identity/migrations")
 QUEUE = "fault"
+# A method frame's payload opens with its class and method ids: basic (60), consume (20).
+BASIC_CONSUME = bytes([0, 60, 0, 20])
+CONNECTION_CLOSED_WITH_INTERNAL_ERROR = frame.marshal(
+    commands.Connection.Close(reply_code=541, reply_text="INTERNAL_ERROR", class_id=60, method_id=20), 0
+)
 
 # The consumer's side effect: one row per time its work ran (no unique key, so duplicates show).
 received = Table(
@@ -211,6 +217,30 @@ async def test_publish_gives_up_on_a_broker_that_stops_answering(
         assert asyncio.get_running_loop().time() - started < 2
     finally:
         await proxy.cut()  # else close() waits out aiormq's own close timeout on the stalled socket
+        await bus.close()
+
+
+async def test_a_subscription_is_made_again_when_the_broker_closes_the_connection_in_answer_to_it(
+    proxy: TcpProxy, amqp_url: str, exchange_name: str, broker_cleanup: None
+) -> None:
+    """RabbitMQ answers a `basic.consume` on a quorum queue that is not ready yet with a connection
+    error (541 INTERNAL_ERROR): the service must come up subscribed, not exit."""
+    proxy.answer_once(BASIC_CONSUME, CONNECTION_CLOSED_WITH_INTERNAL_ERROR)
+    bus = RabbitMqBus(through(proxy, amqp_url), exchange_name)
+    await bus.connect()
+    got: list[Envelope] = []
+
+    async def handler(envelope: Envelope) -> None:
+        got.append(envelope)
+
+    try:
+        await bus.subscribe(Subscription(QUEUE, ["identity.updated"], handler))
+        assert proxy.answered == 1, "the broker's refusal was never sent"
+        sent = Envelope(type="identity.updated", source="identity", data={"n": 1})
+        await bus.publish(sent)
+        await eventually(lambda: got)
+        assert got == [sent]
+    finally:
         await bus.close()
 
 

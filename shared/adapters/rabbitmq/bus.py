@@ -22,7 +22,12 @@ from aio_pika.abc import (
     AbstractRobustConnection,
     AbstractRobustExchange,
 )
-from aio_pika.exceptions import CONNECTION_EXCEPTIONS, ChannelNotFoundEntity
+from aio_pika.exceptions import (
+    CONNECTION_EXCEPTIONS,
+    AMQPConnectionError,
+    ChannelInvalidStateError,
+    ChannelNotFoundEntity,
+)
 
 from shared.bus.envelope import Envelope
 from shared.bus.ports import BusObserver, Subscription, Unobserved
@@ -32,6 +37,11 @@ log = logging.getLogger(__name__)
 
 # Everything a broken or missing connection can raise, plus our own deadline.
 _UNAVAILABLE = (*CONNECTION_EXCEPTIONS, TimeoutError)
+# What says the connection itself went (not a channel error such as a queue declared with other
+# arguments, which asking again would not mend).
+_CONNECTION_LOST = (AMQPConnectionError, ConnectionError, ChannelInvalidStateError)
+# How long a subscription waits for a connection that the broker closed to come back.
+SUBSCRIBE_PATIENCE = 30.0
 
 
 class RabbitMqBus:
@@ -100,9 +110,34 @@ class RabbitMqBus:
         self._observer.published(envelope)
 
     async def subscribe(self, subscription: Subscription) -> None:
+        """Declares `subscription`'s queue and consumes from it. RabbitMQ may answer a declaration or a
+        `basic.consume` by closing the whole connection (541 INTERNAL_ERROR when a new quorum queue
+        is not ready yet). The robust connection comes back, but it restores only consumers that were
+        registered, so this one is asked for again once it is back, for up to `SUBSCRIBE_PATIENCE`."""
         connection = self._require_connection()
+        try:
+            async with asyncio.timeout(SUBSCRIBE_PATIENCE):
+                while True:
+                    channel = await connection.channel(publisher_confirms=False)
+                    try:
+                        await self._declare_and_consume(channel, subscription)
+                        return
+                    except _CONNECTION_LOST as exc:
+                        log.warning(
+                            "RabbitMQ closed the connection while subscribing %s: %r; subscribing "
+                            "again once it reconnects",
+                            subscription.queue,
+                            exc,
+                        )
+                    with contextlib.suppress(*_UNAVAILABLE):
+                        await channel.close()
+                    await asyncio.sleep(0)  # the connection's close callbacks clear `connected`
+                    await connection.connected.wait()
+        except TimeoutError as exc:
+            raise BusUnavailable(f"could not subscribe {subscription.queue} within {SUBSCRIBE_PATIENCE:g}s") from exc
+
+    async def _declare_and_consume(self, channel: AbstractRobustChannel, subscription: Subscription) -> None:
         name = self.queue_name(subscription.queue)
-        channel = await connection.channel(publisher_confirms=False)
         await channel.set_qos(prefetch_count=self._prefetch)
         exchange = await self._declare_exchange(channel)
         if subscription.transient:
