@@ -49,3 +49,11 @@ def chromium_page(**context: Any) -> Iterator[Any]:
             yield page
         finally:
             browser.close()
+
+
+def follow(page: Any, control: Any) -> None:
+    """Clicks a link or a form's button and waits for the page it leads to. Without the wait, the
+    next step's locators may match the page being left (a sign-in page has an "E-Mail" field too),
+    which only shows on a busy machine."""
+    with page.expect_navigation():
+        control.click()

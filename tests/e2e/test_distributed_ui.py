@@ -16,7 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tests.browser import chromium_page
+from tests.browser import chromium_page, follow
 from tests.conftest import free_port
 from tests.e2e.test_distributed import INTERNAL_TOKEN, Cluster, running_cluster
 from tests.e2e.warden_process import distributed_env
@@ -55,7 +55,7 @@ def test_signing_up_through_the_built_in_ui_of_the_distributed_setup(deployed: t
     with chromium_page() as page:
         page.goto(f"{cluster.public}/ui/")
         assert page.url.startswith(f"{cluster.public}/ui/login?flow="), "nginx routes /ui/ to selfservice"
-        page.get_by_role("link", name="Create an account").click()
+        follow(page, page.get_by_role("link", name="Create an account"))
         page.get_by_label("E-Mail").fill(email)
         page.get_by_label("Password").fill(PASSWORD)
         page.get_by_role("button", name="Sign up").click()
@@ -71,7 +71,7 @@ def test_signing_up_through_the_built_in_ui_of_the_distributed_setup(deployed: t
             == parse_qs(urlsplit(page.url).query)["flow"]
         )
         page.get_by_label("Verification code").fill(code_in(sent))
-        page.get_by_role("button", name="Continue").click()
+        follow(page, page.get_by_role("button", name="Continue"))
         assert "You successfully verified your email address." in page.inner_text("main")
 
         page.goto(f"{cluster.public}/ui/welcome")

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from tests.axe import FAILING_IMPACTS, audit, summary
-from tests.browser import chromium_page
+from tests.browser import chromium_page, follow
 from tests.e2e.warden_process import WardenProcess
 from tests.mail_folder import wait_for_mails
 from tests.mail_helpers import code_in, link_in
@@ -98,11 +98,11 @@ def test_first_run_journey_in_a_browser(warden: WardenProcess, tmp_path: Path) -
         assert page.url.startswith(f"{base}/ui/login?flow=")
         assert page.get_by_role("img", name="Acme ID").is_visible() and page.title() == "Sign in · Acme ID"
         walk.seen("sign-in")
-        page.get_by_role("link", name="Create an account").click()
+        follow(page, page.get_by_role("link", name="Create an account"))
         walk.seen("sign-up")
         page.get_by_label("E-Mail").fill(email)
         page.get_by_label("Password").fill("short")
-        page.get_by_role("button", name="Sign up").click()
+        follow(page, page.get_by_role("button", name="Sign up"))
         walk.seen("sign-up-invalid")
         assert "at least 8 characters" in text("#password")
         assert page.evaluate("document.activeElement.name") == "password", "focus on the first invalid field"
@@ -122,7 +122,7 @@ def test_first_run_journey_in_a_browser(warden: WardenProcess, tmp_path: Path) -
         page.goto(link)
         assert page.get_by_label("Verification code").input_value() == code_in(sign_up_mail)
         walk.seen("verification-code-from-link")
-        page.get_by_role("button", name="Continue").click()
+        follow(page, page.get_by_role("button", name="Continue"))
         walk.seen("verified")
         assert "You successfully verified your email address." in text("main")
         fresh = page.context.browser.new_context().new_page()  # no cookies
@@ -135,12 +135,12 @@ def test_first_run_journey_in_a_browser(warden: WardenProcess, tmp_path: Path) -
         assert page.get_by_role("link", name="Verify your email address").count() == 0
 
         # Sign-out, then sign-in (a wrong password first).
-        page.get_by_role("link", name="Log out").click()
+        follow(page, page.get_by_role("link", name="Log out"))
         walk.seen("signed-out")
         assert "You have signed out." in text("main")
         page.get_by_label("E-Mail").fill(email)
         page.get_by_label("Password").fill("Not-The-Password-1")
-        page.get_by_role("button", name="Sign in").click()
+        follow(page, page.get_by_role("button", name="Sign in"))
         walk.seen("sign-in-invalid")
         assert "The provided credentials are invalid" in text("main")
         page.get_by_label("Password").fill(PASSWORD)
@@ -148,11 +148,11 @@ def test_first_run_journey_in_a_browser(warden: WardenProcess, tmp_path: Path) -
         page.wait_for_url(f"{base}/ui/welcome")
 
         # Recovery by the mailed code, which leads to settings to choose a new password.
-        page.get_by_role("link", name="Log out").click()
-        page.get_by_role("link", name="Forgot password?").click()
+        follow(page, page.get_by_role("link", name="Log out"))
+        follow(page, page.get_by_role("link", name="Forgot password?"))
         walk.seen("recovery")
         page.get_by_label("Email").fill(email)
-        page.get_by_role("button", name="Continue").click()
+        follow(page, page.get_by_role("button", name="Continue"))
         walk.seen("recovery-code")
         page.get_by_label("Recovery code").fill(code_in(wait_for_mails(mail, email, count=2)[-1]))
         page.get_by_role("button", name="Continue").click()
@@ -163,10 +163,10 @@ def test_first_run_journey_in_a_browser(warden: WardenProcess, tmp_path: Path) -
 
         # Settings: a new password, then signing in with it.
         page.get_by_label("New password").fill(NEW_PASSWORD)
-        page.locator("#password").get_by_role("button", name="Save").click()
+        follow(page, page.locator("#password").get_by_role("button", name="Save"))
         walk.seen("settings-saved")
         assert "Your changes have been saved!" in text("main")
-        page.get_by_role("link", name="Log out").click()
+        follow(page, page.get_by_role("link", name="Log out"))
         page.get_by_label("E-Mail").fill(email)
         page.get_by_label("Password").fill(NEW_PASSWORD)
         page.get_by_role("button", name="Sign in").click()
