@@ -26,9 +26,10 @@ install: $(VENV)/.installed
 run: install-runtime
 	$(VENV)/bin/warden serve --dev
 
-## Run the whole test suite (unit, contract, integration, e2e).
+## Run the whole test suite (unit, contract, integration, e2e), one worker per core (pytest-xdist);
+## a file's tests stay on one worker, so its module-scoped servers start once.
 test: install
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q -n auto --dist loadfile
 
 ## Every benchmark (bench/all.py: whoami, logins, courier), each against a floor measured in the same
 ## run, under the lock the benchmarks share so that none overlaps another. ARGS=--quick: a smoke run.

@@ -46,6 +46,18 @@ def require_server(name: str, host: str, port: int) -> None:
 _TEST_PORTS = (20000, 32000)
 
 
+def _worker_ports(ports: tuple[int, int]) -> tuple[int, int]:
+    """This pytest-xdist worker's own slice of `ports`, so that two workers never pick one port
+    between one's check and its server's bind."""
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
+    width = (ports[1] - ports[0]) // count
+    return ports[0] + worker * width, ports[0] + (worker + 1) * width - 1
+
+
+_TEST_PORTS = _worker_ports(_TEST_PORTS)
+
+
 # Ports handed out by this test run: a port is free until its server binds it, and a setup that asks
 # for several before starting any (a cluster and the nginx in front of it) must not get one twice.
 _handed_out: set[int] = set()

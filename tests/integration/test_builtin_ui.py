@@ -223,7 +223,7 @@ def test_a_page_without_a_flow_starts_one_and_keeps_return_to(browser: Browser) 
     assert query_param(started.location, "refresh") == "true" and "other" not in started.location
 
 
-@pytest.mark.parametrize("flow_id", [str(uuid.uuid4()), "not-a-uuid"])
+@pytest.mark.parametrize("flow_id", [str(uuid.uuid4()), "not-a-uuid"], ids=["unknown-uuid", "not-a-uuid"])
 def test_an_unknown_flow_redirects_to_a_new_one(browser: Browser, flow_id: str) -> None:
     gone = browser.get(f"/ui/login?flow={flow_id}")
     assert gone.status == 303 and gone.location == f"{BASE}self-service/login/browser", gone
