@@ -118,8 +118,9 @@ class RabbitMqBus:
         try:
             async with asyncio.timeout(SUBSCRIBE_PATIENCE):
                 while True:
-                    channel = await connection.channel(publisher_confirms=False)
+                    channel = None
                     try:
+                        channel = await connection.channel(publisher_confirms=False)
                         await self._declare_and_consume(channel, subscription)
                         return
                     except _CONNECTION_LOST as exc:
@@ -129,9 +130,10 @@ class RabbitMqBus:
                             subscription.queue,
                             exc,
                         )
-                    with contextlib.suppress(*_UNAVAILABLE):
-                        await channel.close()
-                    await asyncio.sleep(0)  # the connection's close callbacks clear `connected`
+                    if channel is not None:
+                        with contextlib.suppress(*_UNAVAILABLE):
+                            await channel.close()
+                    await asyncio.sleep(0.1)  # the connection's close callbacks clear `connected` first
                     await connection.connected.wait()
         except TimeoutError as exc:
             raise BusUnavailable(f"could not subscribe {subscription.queue} within {SUBSCRIBE_PATIENCE:g}s") from exc
