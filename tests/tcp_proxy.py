@@ -63,7 +63,7 @@ class TcpProxy:
         answered = asyncio.Event()
         await asyncio.gather(
             self._forward_requests(client_reader, upstream_writer, client_writer, answered),
-            self._pipe(upstream_reader, client_writer, unless=answered),
+            self._forward_answers(upstream_reader, client_writer, answered),
             return_exceptions=True,
         )
         for writer in (client_writer, upstream_writer):
@@ -91,15 +91,15 @@ class TcpProxy:
                 await upstream.drain()
         upstream.transport.abort()
 
-    async def _pipe(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, unless: asyncio.Event | None = None
+    async def _forward_answers(
+        self, reader: asyncio.StreamReader, client: asyncio.StreamWriter, answered: asyncio.Event
     ) -> None:
         while data := await reader.read(65536):
             if not self.stalled:
-                writer.write(data)
-                await writer.drain()
-        if unless is None or not unless.is_set():  # an answered client hangs up on its own
-            writer.transport.abort()
+                client.write(data)
+                await client.drain()
+        if not answered.is_set():  # a client we answered ourselves hangs up on its own
+            client.transport.abort()
 
 
 class ThreadedTcpProxy:
