@@ -42,6 +42,9 @@ class BuiltinTemplates:
             trim_blocks=True,
             lstrip_blocks=True,
             keep_trailing_newline=True,
+            # They ship with Warden and never change while it runs: no stat of the file at every
+            # message (two thirds of rendering one, measured).
+            auto_reload=False,
         )
 
     def get(self, template_type: str, part: str) -> JinjaTemplate:
