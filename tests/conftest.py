@@ -18,10 +18,16 @@ from pathlib import Path
 
 import pytest
 import redis as redis_sync
+import urllib3
 
 PG_ADMIN_DSN = os.environ.get("WARDEN_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("WARDEN_TEST_REDIS", "redis://127.0.0.1:6379/0")
 AMQP_URL = os.environ.get("WARDEN_TEST_AMQP", "amqp://guest:guest@127.0.0.1:5672/")
+
+# `urllib3.request`, which most tests call, gives up on an answer after 3 s by default: on a 2-core
+# machine running two test workers (one may be starting four services and a browser), a settings
+# submission once took longer, and a slow answer is not a wrong one. pytest-timeout still ends a hang.
+urllib3.request.__kwdefaults__["timeout"] = 30.0
 
 
 def _reachable(host: str, port: int) -> bool:
