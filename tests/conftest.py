@@ -47,11 +47,6 @@ def require_server(name: str, host: str, port: int) -> None:
     pytest.skip(message)
 
 
-# Below Linux's ephemeral range (32768-60999): a port the kernel hands out for outgoing connections
-# (to PostgreSQL, RabbitMQ, Redis) can be taken between our check and the server's bind; these can't.
-_TEST_PORTS = (20000, 32000)
-
-
 def _worker_ports(ports: tuple[int, int]) -> tuple[int, int]:
     """This pytest-xdist worker's own slice of `ports`, so that two workers never pick one port
     between one's check and its server's bind."""
@@ -61,7 +56,9 @@ def _worker_ports(ports: tuple[int, int]) -> tuple[int, int]:
     return ports[0] + worker * width, ports[0] + (worker + 1) * width - 1
 
 
-_TEST_PORTS = _worker_ports(_TEST_PORTS)
+# Below Linux's ephemeral range (32768-60999): a port the kernel hands out for outgoing connections
+# (to PostgreSQL, RabbitMQ, Redis) can be taken between our check and the server's bind; these can't.
+_TEST_PORTS = _worker_ports((20000, 32000))
 
 
 # Ports handed out by this test run: a port is free until its server binds it, and a setup that asks
