@@ -1,5 +1,6 @@
 """The delivery loop, for courier messages and for web hook deliveries alike: every `pull_wait` (or
-at once when something is queued here) it claims up to `pull_count` due rows and sends them side by side.
+at once when something is queued here) it claims up to `pull_count` due rows and sends them side by side; after a full batch it claims
+the next at once, with up to `BATCHES_IN_FLIGHT` batches on their way.
 
 A failed send is recorded (with the error) and the row waits `backoff(tries)` before it is due
 again, or longer if the receiver said so (`Retry-After`); past `retries` retries it is `abandoned`.
@@ -28,6 +29,12 @@ from shared.tracing import carrier
 from shared.tracing.spans import tracer
 
 log = logging.getLogger(__name__)
+
+# Batches on their way at once. One alone left every connection idle from its first send's end to
+# its slowest send's end, and then through the recording and the next claim: a courier sent 178
+# messages/s with 40% of a 2-core machine idle. With two, the next batch's sends are queued for the
+# connections as this batch's free them.
+BATCHES_IN_FLIGHT = 2
 
 
 class Sendable(Protocol):
@@ -133,20 +140,38 @@ class Dispatcher:
         self._wake.set()
 
     async def run(self) -> None:
-        while True:
-            try:
-                if await self.dispatch_batch() == self._config.pull_count:
-                    continue  # a full batch: more may be waiting
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # the database is away, most likely: keep the loop alive and try again
-                log.exception("courier: dispatching failed; trying again in %.1fs", self._config.pull_wait)
-            await self._sleep()
+        batches: set[asyncio.Future[None]] = set()
+        try:
+            while True:
+                if len(batches) >= BATCHES_IN_FLIGHT:
+                    await asyncio.wait(batches, return_when=asyncio.FIRST_COMPLETED)
+                try:
+                    claimed = await self._claim_batch(batches)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:  # the database is away, most likely: keep the loop alive and try again
+                    log.exception("courier: dispatching failed; trying again in %.1fs", self._config.pull_wait)
+                    claimed = 0
+                if claimed < self._config.pull_count:  # a full batch says more may be due: claim again
+                    await self._sleep()
+        finally:
+            # Stopping: each batch records what went through and hands back what did not (`_send_all`).
+            for batch in batches:
+                batch.cancel()
+            await asyncio.gather(*batches, return_exceptions=True)
 
-    async def dispatch_batch(self) -> int:
-        """Claims and sends what is due; returns how many messages it claimed."""
+    async def _claim_batch(self, batches: set[asyncio.Future[None]]) -> int:
+        """Claims what is due and starts sending it, without waiting for the sends; returns how many
+        messages it claimed."""
         with suppress_instrumentation():
             claimed, token = await self._claim()
+        if claimed:
+            batch = asyncio.ensure_future(self._send_all(claimed, token))
+            batches.add(batch)
+            batch.add_done_callback(batches.discard)
+        return len(claimed)
+
+    async def _send_all(self, claimed: list[Sendable], token: str) -> None:
         attempts = [asyncio.ensure_future(self._attempt(m, token)) for m in claimed]
         try:
             await asyncio.gather(*attempts)
@@ -157,7 +182,6 @@ class Dispatcher:
             await asyncio.shield(self._record(done, token))
             raise
         await self._record([(m, a.result()) for m, a in zip(claimed, attempts)], token)
-        return len(claimed)
 
     async def _sleep(self) -> None:
         # asyncio.timeout, not wait_for: Python 3.11's wait_for returns the result when the wait ends

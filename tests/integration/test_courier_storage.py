@@ -198,3 +198,39 @@ async def test_a_dispatcher_woken_as_it_is_stopped_stops(database: Database) -> 
     dispatcher = Dispatcher(database, REPO, send, Pace())
     stopped = await stops_when_woken_as_cancelled(dispatcher.run(), dispatcher.wake)
     assert stopped, "the dispatcher went on after it was cancelled"
+
+
+async def test_a_send_that_hangs_holds_up_no_other_batch_and_is_handed_back_at_the_stop(database: Database) -> None:
+    """A server stuck on one message: the next batch is claimed and sent all the same. Stopping then
+    records the sends that went through and hands the stuck message back, to go again."""
+    stuck = message(30)
+    await insert(database, stuck, message(31))
+    await insert(database, message(32), message(33))
+    sent: list[str] = []
+    all_but_the_stuck_one = asyncio.Event()
+
+    async def send(m: Message) -> None:
+        if m.id == stuck.id:
+            await asyncio.Event().wait()  # never answered
+        sent.append(m.id)
+        if len(sent) == 3:
+            all_but_the_stuck_one.set()
+
+    dispatcher = Dispatcher(database, REPO, send, Pace(pull_count=2, send_timeout=60.0))
+    running = asyncio.ensure_future(dispatcher.run())
+    try:
+        async with asyncio.timeout(10):
+            await all_but_the_stuck_one.wait()
+    finally:
+        running.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await running
+    assert sorted(sent) == [message(n).id for n in (31, 32, 33)]
+    async with database.connect() as conn:
+        stored = {n: await REPO.get(conn, message(n).id) for n in (30, 31, 32, 33)}
+    assert {n: m.status for n, m in stored.items() if m is not None} == {
+        30: QUEUED,
+        31: SENT,
+        32: SENT,
+        33: SENT,
+    }
