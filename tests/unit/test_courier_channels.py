@@ -9,6 +9,8 @@ import base64
 import email
 import email.policy
 import json
+import random
+import string
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -23,7 +25,7 @@ from services.courier.channels.mime import build_email
 from services.courier.channels.sink import FolderSink
 from services.courier.channels.smtp import SmtpChannel
 from services.courier.channels.smtp_uri import parse_connection_uri
-from services.courier.channels.wire import wire_email
+from services.courier.channels.wire import WIRE_POLICY, wire_email
 from services.courier.config import DEFAULT_HTTP_BODY, RequestConfig, Sender
 from services.courier.domain import Message
 from shared.errors import ConfigError
@@ -107,6 +109,30 @@ def test_the_email_on_the_wire_reads_as_the_mime_message() -> None:
     plain = email.message_from_bytes(wire_email(message(html_body=None), SENDER), policy=email.policy.default)
     assert plain.get_content_type() == "text/plain" and plain["X-SES-SOURCE-ARN"] == "arn:aws:ses:x"
     assert plain.get_all("Subject") == ["Use code 123456 to log in"]
+
+
+def test_a_part_holding_lines_like_the_boundary_stays_whole() -> None:
+    """The boundary is picked without checking the parts: one holding "==" cannot appear in them."""
+    lookalikes = "--=_0123456789abcdef01234567==\n--=_0123456789abcdef01234567==--\n== =_ ==\n"
+    wire = wire_email(message(body=lookalikes, html_body=f"<pre>{lookalikes}</pre>"), SENDER)
+    received = email.message_from_bytes(wire, policy=email.policy.default)
+    plain, html = received.iter_parts()
+    assert plain.get_content().replace("\r\n", "\n") == lookalikes
+    assert html.get_content().replace("\r\n", "\n") == f"<pre>{lookalikes}</pre>"
+
+
+def test_headers_that_fit_their_line_are_written_as_compat32_folds_them() -> None:
+    """The courier's policy skips compat32's `Header` for such headers: the bytes must not change."""
+    stock = email.policy.compat32.clone(linesep="\r\n")
+    ours = WIRE_POLICY
+    pick = random.Random(17)
+    alphabet = string.ascii_letters + string.digits + string.punctuation + " \t" * 8
+    for _ in range(5000):
+        name = pick.choice(["Subject", "To", "X-Team", "Content-Type", "Message-ID"])
+        value = "".join(pick.choice(alphabet) for _ in range(pick.randint(0, 90 - len(name))))
+        assert ours.fold_binary(name, value) == stock.fold_binary(name, value), (name, value)
+    for value in ("Grüße", "=?utf-8?q?Gr=C3=BC=C3=9Fe?=", "a " * 60):
+        assert ours.fold_binary("Subject", value) == stock.fold_binary("Subject", value)
 
 
 def test_a_line_break_in_a_header_is_refused_not_sent() -> None:
