@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import uuid
 from pathlib import Path
+from typing import Any
 
 from tests.browser import chromium_page
 from tests.conftest import free_port
@@ -58,8 +59,20 @@ def test_passkey_and_security_key_through_the_built_in_ui(tmp_path: Path) -> Non
         assert email in page.content()
         assert len(cdp.send("WebAuthn.getCredentials", {"authenticatorId": authenticator})["credentials"]) == 1
 
-        page.context.clear_cookies()  # signed out
+        # Signed out, the sign-in page asks the browser for a passkey to offer in the identifier's
+        # autofill (conditional mediation); the virtual authenticator picks the one it holds at once.
+        page.context.clear_cookies()
         page.goto(f"{base}ui/login")
+        page.wait_for_url(f"{base}ui/welcome**")
+        assert email in page.content()
+
+        # The button, while the autofill's request waits (no passkey picked from it): the click ends
+        # that request and signs in through its own.
+        page.context.clear_cookies()
+        presence(cdp, authenticator, False)
+        page.goto(f"{base}ui/login")
+        page.locator("[data-ory-onload]").wait_for(state="attached")
+        presence(cdp, authenticator, True)  # for requests made from now on
         page.get_by_role("button", name="Sign in with passkey").click()
         page.wait_for_url(f"{base}ui/welcome**")
         assert email in page.content()
@@ -75,15 +88,22 @@ def test_passkey_and_security_key_through_the_built_in_ui(tmp_path: Path) -> Non
         page.click('#password button[name="method"]')
         page.wait_for_load_state()
         page.context.clear_cookies()
+        presence(cdp, authenticator, False)  # no passkey picked from the autofill this time
         page.goto(f"{base}ui/login")
         page.fill('#password input[name="identifier"]', email)
         page.fill('#password input[name="password"]', PASSWORD)
         page.click('#password button[name="method"]')
         page.wait_for_url(f"{base}ui/login?flow=**")  # the identity has a second factor: the aal2 step
         assert "Please complete the second authentication challenge." in page.content()
+        presence(cdp, authenticator, True)
         page.get_by_role("button", name="Sign in with hardware key").click()
         page.wait_for_url(f"{base}ui/welcome**")
         page.goto(f"{base}sessions/whoami")
         session = json.loads(page.locator("body").inner_text())
         assert session["authenticator_assurance_level"] == "aal2"
         assert [m["method"] for m in session["authentication_methods"]][-1] == "webauthn"
+
+
+def presence(cdp: Any, authenticator: str, present: bool) -> None:
+    """Whether the virtual authenticator answers a request by itself, as a person touching it would."""
+    cdp.send("WebAuthn.setAutomaticPresenceSimulation", {"authenticatorId": authenticator, "enabled": present})

@@ -96,6 +96,8 @@ def test_flows_carry_kratos_nodes_and_the_script(warden: ThreadedWarden, fronten
     trigger = node(login, "passkey_login_trigger")["attributes"]
     assert trigger["onclickTrigger"] == "oryPasskeyLogin" and trigger["type"] == "button"
     assert {"passkey_challenge", "passkey_login"} <= set(node_names(login))
+    # As Kratos: the result node starts the identifier's passkey autofill when the page loads.
+    assert node(login, "passkey_login")["attributes"]["onloadTrigger"] == "oryPasskeyLoginAutocompleteInit"
     options = _request_options(login)["publicKey"]
     assert options["rpId"] == RP_ID and options.get("allowCredentials", []) == []  # discoverable
     scripts = [n for n in as_dict(login)["ui"]["nodes"] if n["type"] == "script"]

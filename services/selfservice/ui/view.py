@@ -151,7 +151,8 @@ def _input(
     element_id = _id(f"{group}-{name}")
     value = attributes.get("value")
     if input_type == "hidden":
-        return Field("hidden", element_id, name, input_type, _form_value(value), label, {}, messages)
+        on_load = {"on_load": str(attributes["onloadTrigger"])} if attributes.get("onloadTrigger") else {}
+        return Field("hidden", element_id, name, input_type, _form_value(value), label, on_load, messages)
     if input_type in ("submit", "button"):
         if attributes.get("onclickTrigger"):  # WebAuthn and passkeys: our script calls it by name
             trigger = {"trigger": str(attributes["onclickTrigger"])}

@@ -49,7 +49,8 @@ class PasskeyStrategy:
         flow.ui.add(
             script_node(METHOD, self.script_url),
             input_node(METHOD, "passkey_challenge", "hidden", value=json.dumps(options)),
-            input_node(METHOD, "passkey_login", "hidden", value=""),
+            # As Kratos: on load, the browser is asked for a passkey to offer in the identifier's autofill.
+            input_node(METHOD, "passkey_login", "hidden", value="", onloadTrigger="oryPasskeyLoginAutocompleteInit"),
             input_node(
                 METHOD,
                 "passkey_login_trigger",

@@ -116,7 +116,17 @@
   }
 
   // Passkeys: options from the flow's hidden nodes.
+  // The autofill's request stays pending until a passkey is picked from the identifier's suggestions;
+  // a click on "Sign in with passkey" ends it first, as a browser serves one request at a time.
+  var autofill = null
+
+  function endAutofill() {
+    if (autofill) autofill.abort()
+    autofill = null
+  }
+
   function __oryPasskeyLogin() {
+    endAutofill()
     var opt = JSON.parse(node("passkey_challenge").value)
     navigator.credentials
       .get(requestOptions(opt))
@@ -131,14 +141,19 @@
     if (!challenge || !window.PublicKeyCredential || !PublicKeyCredential.isConditionalMediationAvailable) return
     PublicKeyCredential.isConditionalMediationAvailable().then(function (ok) {
       if (!ok) return
+      endAutofill()
+      var controller = (autofill = new AbortController())
       var opt = requestOptions(JSON.parse(challenge.value))
       opt.mediation = "conditional"
+      opt.signal = controller.signal
       navigator.credentials
         .get(opt)
         .then(function (c) {
           submit("passkey_login", assertionJSON(c))
         })
-        .catch(failed)
+        .catch(function (err) {
+          if (!controller.signal.aborted) failed(err) // ended by a click: not an error
+        })
     })
   }
 
@@ -177,19 +192,27 @@
   window.__oryWebAuthnInitialized = true
 
   // Pages without inline scripts (Warden's built-in UI, under a strict CSP) mark trigger buttons
-  // with data-ory-trigger; this calls the function the flow's onclickTrigger names.
-  function bindTriggers() {
+  // with data-ory-trigger, and the nodes whose onloadTrigger runs when the page is ready with
+  // data-ory-onload; this calls the function either names.
+  function call(name) {
+    var fn = window["__" + name]
+    if (typeof fn === "function") fn()
+  }
+
+  function wirePage() {
     document.querySelectorAll("button[data-ory-trigger]").forEach(function (button) {
       button.addEventListener("click", function (event) {
         event.preventDefault()
-        var fn = window["__" + button.getAttribute("data-ory-trigger")]
-        if (typeof fn === "function") fn()
+        call(button.getAttribute("data-ory-trigger"))
       })
+    })
+    document.querySelectorAll("[data-ory-onload]").forEach(function (element) {
+      call(element.getAttribute("data-ory-onload"))
     })
   }
   if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", bindTriggers)
+    document.addEventListener("DOMContentLoaded", wirePage)
   } else {
-    bindTriggers()
+    wirePage()
   }
 })()
