@@ -1,6 +1,6 @@
 """The delivery loop, for courier messages and for web hook deliveries alike: every `pull_wait` (or
-at once when something is queued here) it claims up to `pull_count` due rows and sends them side by side; after a full batch it claims
-the next at once, with up to `BATCHES_IN_FLIGHT` batches on their way.
+at once when something is queued here) it claims up to `pull_count` due rows and sends them side by
+side. After a full batch it claims the next at once, with up to `BATCHES_IN_FLIGHT` on their way.
 
 A failed send is recorded (with the error) and the row waits `backoff(tries)` before it is due
 again, or longer if the receiver said so (`Retry-After`); past `retries` retries it is `abandoned`.
@@ -152,8 +152,8 @@ class Dispatcher:
                 except Exception:  # the database is away, most likely: keep the loop alive and try again
                     log.exception("courier: dispatching failed; trying again in %.1fs", self._config.pull_wait)
                     claimed = 0
-                if claimed < self._config.pull_count:  # a full batch says more may be due: claim again
-                    await self._sleep()
+                if claimed < self._config.pull_count:  # all that was due is claimed (a full batch may
+                    await self._sleep()  # have more behind it: that is claimed at once)
         finally:
             # Stopping: each batch records what went through and hands back what did not (`_send_all`).
             for batch in batches:
