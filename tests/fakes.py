@@ -218,6 +218,13 @@ class FakeIdentityClient:
                     return self._view(stored)
         return None
 
+    async def update_metadata(self, identity_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+        stored = self._require(identity_id)
+        for name in ("metadata_public", "metadata_admin"):
+            if name in changes:
+                stored.identity[name] = copy.deepcopy(changes[name])
+        return self._save(stored)
+
     async def update_traits(self, identity_id: str, traits: dict[str, Any]) -> dict[str, Any]:
         current = self._require(identity_id)
         body = {**current.identity, "traits": traits, "credentials": {}}

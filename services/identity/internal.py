@@ -11,7 +11,7 @@ from aiohttp import web
 from services.identity.api.bodies import CreateIdentityBody, parse
 from services.identity.domain import CredentialType, Identity
 from services.identity.errors import IdentityNotFound, MalformedBody
-from services.identity.manager import IdentityManager
+from services.identity.manager import METADATA, IdentityManager
 from services.identity.passwords import PasswordVerifier
 from services.identity.schemas.normalize import normalize_email
 from services.identity.views import admin_view
@@ -117,6 +117,11 @@ class IdentityInternalApi(ServiceInfo):
     async def update_traits(self, identity_id: str, traits: dict[str, Any]) -> dict[str, Any]:
         return admin_view(await self._manager.set_traits(identity_id, traits), self._schema_url, SELF_SERVICE_CONFIGS)
 
+    async def update_metadata(self, identity_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+        return admin_view(
+            await self._manager.set_metadata(identity_id, changes), self._schema_url, SELF_SERVICE_CONFIGS
+        )
+
     async def find_by_address(self, kind: str, via: str, value: str) -> dict[str, Any] | None:
         return self._view(
             await self._manager.find_by_address(
@@ -221,6 +226,13 @@ async def _update_traits(c: IdentityContainer, request: web.Request) -> web.Resp
     return json_response(await c.internal.update_traits(request.match_info["id"], body["traits"]))
 
 
+async def _update_metadata(c: IdentityContainer, request: web.Request) -> web.Response:
+    body = await read_json(request)
+    if not isinstance(body, dict) or not set(METADATA) & set(body):
+        raise MalformedBody(f"the body needs {' or '.join(METADATA)}")
+    return json_response(await c.internal.update_metadata(request.match_info["id"], body))
+
+
 async def _find_by_address(c: IdentityContainer, request: web.Request) -> web.Response:
     kind, via, value = await _fields(request, "kind", "via", "value")
     return json_response({"identity": await c.internal.find_by_address(kind, via, value)})
@@ -239,5 +251,6 @@ ROUTES: list[Route[IdentityContainer]] = [
     Route("internal", "DELETE", f"{BASE}/identities/{{id}}/credentials/{{type}}", _remove_credential),
     Route("internal", "POST", f"{BASE}/addresses/verified", _mark_verified),
     Route("internal", "PUT", f"{BASE}/identities/{{id}}/traits", _update_traits),
+    Route("internal", "PUT", f"{BASE}/identities/{{id}}/metadata", _update_metadata),
     Route("internal", "POST", f"{BASE}/addresses/find", _find_by_address),
 ]

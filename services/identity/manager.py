@@ -41,6 +41,8 @@ _TRACKED = (
     "recovery_addresses",
     "credentials",
 )
+# What a self-service web hook may set besides the traits (`response.parse` in settings).
+METADATA = ("metadata_public", "metadata_admin")
 # JSON Patch may not touch what the server owns (Kratos denies the same paths).
 _PATCH_DENIED = ("/id", "/credentials", "/created_at", "/updated_at", "/state_changed_at", "/schema_url")
 
@@ -200,6 +202,14 @@ class IdentityManager:
         async with self._uow() as uow:
             current = await self._require(uow, identity_id)
             return await self._save(uow, current, await self._checked(replace(current, traits=traits)))
+
+    async def set_metadata(self, identity_id: str, changes: dict[str, Any]) -> Identity:
+        """A settings web hook's answer: each of `METADATA` it gives replaced, as given (Kratos keeps
+        metadata as is), everything else kept."""
+        given = {name: changes[name] for name in METADATA if name in changes}
+        async with self._uow() as uow:
+            current = await self._require(uow, identity_id)
+            return await self._save(uow, current, replace(current, **given))
 
     async def find_by_address(self, kind: str, via: str, value: str) -> Identity | None:
         """The identity with this verifiable (`kind="verification"`) or recovery address."""

@@ -83,6 +83,9 @@ class HttpIdentityClient(HttpServiceClient):
     async def update_traits(self, identity_id: str, traits: dict[str, Any]) -> dict[str, Any]:
         return await self._http.call("PUT", f"{BASE}/identities/{quote(identity_id)}/traits", {"traits": traits})
 
+    async def update_metadata(self, identity_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+        return await self._http.call("PUT", f"{BASE}/identities/{quote(identity_id)}/metadata", changes)
+
     async def find_by_address(self, kind: str, via: str, value: str) -> dict[str, Any] | None:
         found = await self._http.call("POST", f"{BASE}/addresses/find", {"kind": kind, "via": via, "value": value})
         return found.get("identity")

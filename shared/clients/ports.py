@@ -85,6 +85,11 @@ class IdentityClient(ServiceClient, Protocol):
         """A profile change: the identity with new traits (addresses re-derived), or a typed error."""
         ...
 
+    async def update_metadata(self, identity_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+        """A settings web hook's answer: `metadata_public` and `metadata_admin`, each replaced where
+        `changes` has it; the identity as it now is."""
+        ...
+
     async def find_by_address(self, kind: str, via: str, value: str) -> dict[str, Any] | None:
         """The identity owning a verifiable (`kind="verification"`) or recovery (`"recovery"`) address."""
         ...

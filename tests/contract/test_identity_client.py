@@ -2,7 +2,7 @@
 the in-process one (the all-in-one's), both against one running Warden on SQLite, and the in-memory
 fake the unit tests use (tests/fakes.py). Only the calls the
 self-service methods lean on for credentials: find an identity by (credential type, identifier) for
-any type, and read and write one credential."""
+any type, read and write one credential, and set the metadata a settings web hook gives."""
 
 from __future__ import annotations
 
@@ -130,3 +130,17 @@ def test_deletes_one_provider_of_a_social_sign_in_credential(client: Sync) -> No
     assert client.find_by_credential_identifier("oidc", f"google:{subject}")["id"] == created["id"]
     with pytest.raises(errors.NotFound):
         client.remove_credential(created["id"], "oidc", f"github:{subject}")  # gone already
+
+
+def test_sets_the_metadata_a_settings_web_hook_gave_and_keeps_what_it_did_not(client: Sync) -> None:
+    created = client.create_identity(
+        {"schema_id": "default", "traits": {"email": _email(client, "meta")}, "metadata_admin": {"tier": 1}}
+    )
+    updated = client.update_metadata(created["id"], {"metadata_public": {"plan": "pro", "seats": [1, 2]}})
+    assert (updated["metadata_public"], updated["metadata_admin"]) == ({"plan": "pro", "seats": [1, 2]}, {"tier": 1})
+    client.update_metadata(created["id"], {"metadata_admin": None})
+    stored = client.get_identity(created["id"])
+    assert (stored["metadata_public"], stored["metadata_admin"]) == ({"plan": "pro", "seats": [1, 2]}, None)
+    assert stored["traits"] == created["traits"]
+    with pytest.raises(errors.NotFound):
+        client.update_metadata(str(uuid.uuid4()), {"metadata_public": {}})

@@ -72,7 +72,8 @@ def answer(request: Received) -> tuple[int, Any, dict[str, str]]:
         traits = request.json()["traits"]
         if traits["email"].startswith("blocked"):
             return 400, REFUSAL, {}
-        return 200, {"identity": {"traits": {**traits, "name": {"first": "Checked"}}}}, {}
+        checked = {"traits": {**traits, "name": {"first": "Checked"}}}
+        return 200, {"identity": {**checked, "metadata_public": {"plan": "pro"}, "metadata_admin": {"by": "hook"}}}, {}
     if request.path != "/check":
         return 200, None, {}
     email = request.json()["email"]
@@ -315,7 +316,9 @@ def test_an_interrupting_login_hook_refuses_the_session(warden: ThreadedWarden) 
     assert status == 200 and body["session"]["identity"]["traits"]["email"] == other
 
 
-def test_a_settings_parse_hook_sees_the_submitted_traits_and_may_refuse_or_change_them(warden: ThreadedWarden) -> None:
+def test_a_settings_parse_hook_sees_the_submitted_traits_and_may_refuse_or_change_them_and_the_metadata(
+    warden: ThreadedWarden,
+) -> None:
     email = f"{unique('settings')}@example.com"
     register_flow = urllib3.request("GET", f"{warden.public_url}/self-service/registration/api").json()
     # This module's registration hooks do not sign in: log in for a session token.
@@ -350,6 +353,16 @@ def test_a_settings_parse_hook_sees_the_submitted_traits_and_may_refuse_or_chang
     assert status == 400, flow
     [email_node] = [n for n in flow["ui"]["nodes"] if n["attributes"].get("name") == "traits.email"]
     assert [m["id"] for m in email_node["messages"]] == [4000901]
+    # The hook agrees, but the address is another identity's: nothing of the change is saved.
+    taken = f"{unique('taken')}@example.com"
+    assert register(warden, taken)[0] == 200
+    status, flow = change({"email": taken})
+    assert status == 400 and [m["id"] for m in flow["ui"]["messages"]] == [4000007], flow
+    assert identity(warden, flow["identity"]["id"])["metadata_public"] is None
     status, flow = change({"email": email, "name": {"first": "typed"}})
     assert status == 200, flow
     assert flow["identity"]["traits"]["name"] == {"first": "Checked"}, "the hook's traits were saved"
+    # Its metadata too; the flow, which the user sees, shows the public part only.
+    assert flow["identity"]["metadata_public"] == {"plan": "pro"} and "metadata_admin" not in flow["identity"]
+    saved = identity(warden, flow["identity"]["id"])
+    assert (saved["metadata_public"], saved["metadata_admin"]) == ({"plan": "pro"}, {"by": "hook"})

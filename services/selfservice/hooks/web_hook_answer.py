@@ -19,7 +19,8 @@ from shared.text import Message
 
 # What a hook may change about an identity before it is saved. Credentials, state and ids stay
 # the flow's business.
-PATCHABLE = ("traits", "metadata_public", "metadata_admin")
+METADATA = ("metadata_public", "metadata_admin")
+PATCHABLE = ("traits", *METADATA)
 
 
 class WebHookFailed(errors.WardenError):

@@ -21,6 +21,7 @@ from services.selfservice.flows.flow import API, BROWSER, Flow, now
 from services.selfservice.flows.request import read_body, request_url, wants_json
 from services.selfservice.flows.settings.strategy import ClaimsSubmission, SettingsContext, ShowForm
 from services.selfservice.hooks.registry import HookContext
+from services.selfservice.hooks.web_hook_answer import METADATA
 from services.selfservice.views import public_identity
 from shared import aal, text
 from shared.bus import events
@@ -154,8 +155,10 @@ async def _apply(
     ctx = SettingsContext(request, session, identity, c.verifier)
     submission = c.engine.metrics.submission(KIND, strategy.method)
     try:
-        await _interrupting_hooks(c, request, flow, body, identity, strategy.method, session)
+        metadata = await _interrupting_hooks(c, request, flow, body, identity, strategy.method, session)
         updated = await strategy.update_settings(flow, body, ctx)
+        if metadata:  # the change went through: the hooks' metadata goes with it
+            updated = await c.engine.identities.update_metadata(identity["id"], metadata)
     except RedirectBrowser as redirect:  # linking a social sign-in provider
         return await c.engine.redirect_browser(flow, redirect.url)
     except FlowInvalid:
@@ -178,16 +181,17 @@ async def _interrupting_hooks(
     identity: dict[str, Any],
     method: str,
     session: dict[str, Any],
-) -> None:
+) -> dict[str, Any]:
     """Interrupting web hooks see the identity as the submission would make it and may refuse it. A
-    `response.parse` answer's traits replace the submitted ones; metadata changes are not applied
-    here (the identity service has no metadata update for self-service yet; see docs/webhooks.md)."""
+    `response.parse` answer's traits replace the submitted ones; the metadata it gives is returned,
+    to be saved once the change itself is."""
     proposed = dict(identity)
     if isinstance(body.get("traits"), dict):
         proposed["traits"] = body["traits"]
     await c.hooks.run(KIND, "after", "pre", HookContext(request, flow, proposed, method, session=session))
     if "traits" in body and proposed["traits"] is not body["traits"]:
         body["traits"] = proposed["traits"]
+    return {name: proposed[name] for name in METADATA if proposed.get(name) is not identity.get(name)}
 
 
 async def settings_succeeded(
