@@ -21,7 +21,7 @@ from services.identity.passwords import PasswordVerifier, new_dummy_password
 from services.identity.persistence import IdentityRepository
 from services.identity.schemas import SchemaRegistry
 from services.identity.tables import identity_tables
-from services.identity.throttle import LoginThrottle, throttle_table
+from services.identity.throttle import LoginThrottle, ThrottlePolicy, throttle_table
 from shared.cipher import Cipher, cipher_from_settings
 from shared.service import Infrastructure, ServiceDefinition, ServiceRuntime
 from shared.service_kit import info_route, service_core
@@ -49,7 +49,7 @@ async def build(infra: Infrastructure) -> ServiceRuntime[IdentityContainer]:
     cipher = cipher_from_settings(settings)
     manager = IdentityManager(core.uow, repository, registry, hasher, validate_imported_hash, cipher)
     dummy = await hasher.hash(new_dummy_password())
-    throttle = LoginThrottle(core.uow, throttle_table(MetaData()))
+    throttle = LoginThrottle(core.uow, throttle_table(MetaData()), ThrottlePolicy.from_settings(settings))
     slots = default_workers(hasher.config)
     queue = HashingQueue(slots, WAITING_PER_SLOT * slots, infra.metrics.throttling)
     passwords = PasswordVerifier(manager, hasher, dummy, throttle, queue, infra.metrics.throttling)

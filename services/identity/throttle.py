@@ -1,5 +1,6 @@
 """Brute-force throttling of password checks (NIST SP 800-63B §5.2.2; findings 2 and 8 of the
-security review). The policy, with its numbers (docs/security.md repeats them):
+security review). The policy, with its default numbers (docs/security.md repeats them; each is set
+by `rate_limits.password_checks` in the config, see `ThrottlePolicy`):
 
 - Counted first per (identifier, client IP): FREE_FAILURES failures, then each further one blocks
   that pair for a doubling delay (1 s, 2 s, 4 s … up to MAX_BLOCK). The attacker's address is
@@ -50,6 +51,7 @@ from services.identity.schemas.normalize import graceful
 from shared.errors import TooManyRequests
 from shared.storage.connection import Connection
 from shared.storage.uow import UnitOfWorkFactory
+from shared.units import parse_duration
 
 FREE_FAILURES = 5
 MAX_BLOCK_SECONDS = 15 * 60.0
@@ -69,6 +71,33 @@ def throttle_table(metadata: MetaData) -> Table:
         Column("blocked_until", Float, nullable=True),  # Unix time
         Column("updated_at", Float, nullable=False),
     )
+
+
+@dataclass(frozen=True)
+class ThrottlePolicy:
+    """The numbers of the policy above, the defaults or `rate_limits.password_checks`'."""
+
+    free_failures: int = FREE_FAILURES
+    max_block_seconds: float = MAX_BLOCK_SECONDS
+    ceiling: int = CEILING
+    ceiling_delay_seconds: float = CEILING_DELAY_SECONDS
+    forget_after_seconds: float = FORGET_AFTER_SECONDS
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> ThrottlePolicy:
+        def given(key: str, default: float) -> float:
+            value = settings.get(f"rate_limits.password_checks.{key}")
+            if value is None:
+                return default
+            return float(value) if isinstance(value, int) else parse_duration(value).total_seconds()
+
+        return cls(
+            free_failures=int(given("free_failures", FREE_FAILURES)),
+            max_block_seconds=max(1.0, given("max_block", MAX_BLOCK_SECONDS)),  # the ladder's first step
+            ceiling=int(given("ceiling", CEILING)),
+            ceiling_delay_seconds=given("ceiling_delay", CEILING_DELAY_SECONDS),
+            forget_after_seconds=given("forget_after", FORGET_AFTER_SECONDS),
+        )
 
 
 @dataclass(frozen=True)
@@ -99,6 +128,7 @@ def _retry_after(seconds: float) -> TooManyRequests:
 class LoginThrottle:
     uow: UnitOfWorkFactory
     table: Table
+    policy: ThrottlePolicy = ThrottlePolicy()
     # Each identity load with the counting upsert as its CTE, built once (by the load's id, the load
     # kept beside it so that id is never another statement's).
     _with_count: dict[int, tuple[CompoundSelect[Any], CompoundSelect[Any]]] = field(
@@ -132,11 +162,11 @@ class LoginThrottle:
                 await self._refuse_blocked(conn, ident, now)
             earlier = failures[pair] - 1
             delay = 0.0
-            if failures[ident] - 1 >= CEILING:
+            if failures[ident] - 1 >= self.policy.ceiling:
                 if earlier > 0:  # a recent failure on this identifier from this client: refused
                     await self._take_back(conn, [pair, ident])
-                    raise _retry_after(FORGET_AFTER_SECONDS)
-                delay = CEILING_DELAY_SECONDS
+                    raise _retry_after(self.policy.forget_after_seconds)
+                delay = self.policy.ceiling_delay_seconds
         return Reservation(ident, pair, delay), rows
 
     async def _count(
@@ -144,7 +174,7 @@ class LoginThrottle:
     ) -> tuple[dict[str, int], list[Any]]:
         """Runs the counting upsert (with `read` when there is one); returns the failures of the keys
         it counted, and `read`'s rows."""
-        upsert = _upsert(self.table.name)
+        upsert = _upsert(self.table.name, self.policy.free_failures, self.policy.max_block_seconds)
         if read is not None and self.uow.database.dialect == "postgresql":
             statement, params = read
             rows = (await conn.execute(self._counting_with(statement, upsert), {**params, **values})).all()
@@ -169,7 +199,8 @@ class LoginThrottle:
         failures; it returns (key_hash, failures) of those counted. Failures older than FORGET_AFTER
         count as none. Values beside the statement, not bound into a copy of it: the statement keeps
         the cache key SQLAlchemy computed for it once."""
-        return {"pair": pair, "ident": ident, "now": now, "stale_before": now - FORGET_AFTER_SECONDS}
+        stale_before = now - self.policy.forget_after_seconds
+        return {"pair": pair, "ident": ident, "now": now, "stale_before": stale_before}
 
     async def _take_back(self, conn: Connection, keys: list[str]) -> None:
         """A refused attempt does not count. Until this runs, concurrent reservations saw one
@@ -203,19 +234,21 @@ def _deletion(table: Table) -> Delete:
 
 
 @functools.cache
-def _upsert(table: str) -> TextClause:
+def _upsert(table: str, free_failures: int, max_block_seconds: float) -> TextClause:
     """The counting upsert, as SQL that PostgreSQL (CockroachDB too) and SQLite read alike: SQLAlchemy
-    compiles a multi-row VALUES anew at every execution, a text statement once. Past FREE_FAILURES
-    the pair (and only the pair) is blocked for 1 s, 2 s, 4 s ... up to MAX_BLOCK_SECONDS: the CASE
-    below spells out that ladder by the new count of failures."""
+    compiles a multi-row VALUES anew at every execution, a text statement once. Past `free_failures`
+    the pair (and only the pair) is blocked for 1 s, 2 s, 4 s ... up to `max_block_seconds`: the CASE
+    below spells out that ladder by the new count of failures. (The numbers are the policy's, ints
+    and floats from the config, never text: they are written into the SQL.)"""
     counted = f"(CASE WHEN {table}.updated_at < :stale_before THEN 1 ELSE {table}.failures + 1 END)"
+    free, longest = int(free_failures), float(max_block_seconds)
     ladder, over = [], 1
-    while 2.0 ** (over - 1) < MAX_BLOCK_SECONDS:
-        ladder.append(f"WHEN {FREE_FAILURES + over} THEN {2.0 ** (over - 1)}")
+    while 2.0 ** (over - 1) < longest:
+        ladder.append(f"WHEN {free + over} THEN {2.0 ** (over - 1)}")
         over += 1
     block = (
-        f"CASE WHEN {table}.key_hash <> :pair OR {counted} <= {FREE_FAILURES} THEN NULL "
-        f"ELSE :now + (CASE {counted} {' '.join(ladder)} ELSE {MAX_BLOCK_SECONDS} END) END"
+        f"CASE WHEN {table}.key_hash <> :pair OR {counted} <= {free} THEN NULL "
+        f"ELSE :now + (CASE {counted} {' '.join(ladder)} ELSE {longest} END) END"
     )
     return text(
         f"INSERT INTO {table} (key_hash, failures, blocked_until, updated_at) "

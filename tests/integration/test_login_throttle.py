@@ -58,3 +58,18 @@ def test_failures_beyond_the_free_ones_block_the_identifier_for_a_while(warden: 
         assert _login(warden, email, "the right password 42").status == 200
         for _ in range(FREE_FAILURES):  # a success starts the count again
             assert _login(warden, email, "wrong guess").status == 400
+
+
+def test_the_policy_is_the_configs(tmp_path: Path, any_dsn: str) -> None:
+    """`rate_limits.password_checks`: two free failures instead of five, and a block of at most 2 s."""
+    policy = {"free_failures": 2, "max_block": "2s"}
+    settings = settings_for(tmp_path, any_dsn, {"rate_limits": {"password_checks": policy}})
+    with running_warden(settings) as warden:
+        for _ in range(2 + 1):
+            assert _login(warden, "tight@example.com", "wrong guess").status == 400
+        assert _login(warden, "tight@example.com", "wrong guess").status == 429
+        for _ in range(3):  # the blocks double, 1 s then 2 s, and grow no further
+            time.sleep(2.2)
+            assert _login(warden, "tight@example.com", "wrong guess").status == 400
+            refused = _login(warden, "tight@example.com", "wrong guess")
+            assert refused.status == 429 and int(refused.headers["Retry-After"]) <= 2

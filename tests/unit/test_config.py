@@ -11,6 +11,7 @@ import pydantic
 import pytest
 import yaml
 
+from services.identity.throttle import ThrottlePolicy
 from shared.config import Settings, load_settings, read_schema_document, resolve_schema_location
 from shared.config.defaults import DEFAULT_IDENTITY_SCHEMA, DEV_COOKIE_SECRET
 from shared.config.tree import deep_merge
@@ -416,3 +417,24 @@ def test_the_deploy_config_uses_the_builtin_ui(tmp_path: Path) -> None:
     for page in ("login", "registration", "recovery", "verification", "settings", "error"):
         assert settings.get(f"selfservice.flows.{page}.ui_url") == f"http://127.0.0.1:4433/ui/{page}"
     assert settings.serve.admin.host == "0.0.0.0", "the distributed setup's admin port serves its network"
+
+
+@pytest.mark.parametrize(
+    ("given", "named"),
+    [
+        ({"free_failures": 0}, "free_failures: 0 is less than the minimum of 1"),
+        ({"max_block": "soon"}, "max_block: 'soon' does not match"),
+        ({"lockout": True}, "password_checks.lockout: unknown key"),
+    ],
+)
+def test_a_bad_password_throttle_setting_is_refused_with_its_key(
+    tmp_path: Path, given: dict[str, Any], named: str
+) -> None:
+    assert named in config_error(tmp_path, {"rate_limits": {"password_checks": given}})
+
+
+def test_the_password_throttle_takes_its_numbers_from_the_config(tmp_path: Path) -> None:
+    assert ThrottlePolicy.from_settings(load(tmp_path)) == ThrottlePolicy()  # the defaults, 5 and 15 min …
+    given = {"free_failures": 3, "max_block": "1h", "ceiling": 50, "ceiling_delay": "2s", "forget_after": "24h"}
+    policy = ThrottlePolicy.from_settings(load(tmp_path, {"rate_limits": {"password_checks": given}}))
+    assert policy == ThrottlePolicy(3, 3600.0, 50, 2.0, 86400.0)
