@@ -121,6 +121,20 @@ def test_the_brand_is_on_every_page_and_the_csp_only_admits_its_logo(browser: Br
     assert css.rstrip().endswith(":root { --accent: #ffcc00; --on-accent: #000000; }"), "dark text on a light accent"
 
 
+@pytest.mark.parametrize(("path", "status"), [("/ui/login", 405), ("/ui/welcome", 405), ("/ui/foo", 404)])
+def test_a_form_sent_to_a_ui_address_gets_a_ui_page_not_the_apis_json(browser: Browser, path: str, status: int) -> None:
+    """The UI's pages only open; forms go to /self-service/…: a form sent to a page, or to no page,
+    is answered in the UI's own words, as a person reads them."""
+    response = browser.post(path, {"identifier": "someone@example.com"})
+    assert response.status == status and response.headers["Content-Type"].startswith("text/html"), response
+    text = Page(response.data.decode()).text
+    if status == 405:
+        assert response.headers["Allow"] == "GET, HEAD"
+        assert "This page opens from a link; it does not take a form." in text
+    else:
+        assert "There is no page at this address." in text
+
+
 @pytest.mark.parametrize("path", ["/ui/foo", "/ui/logn?flow=1", "/ui/settings/extra/"])
 def test_a_mistyped_ui_address_gets_the_uis_own_not_found_page(browser: Browser, path: str) -> None:
     response = browser.get(path)

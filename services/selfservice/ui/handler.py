@@ -205,13 +205,17 @@ async def stylesheet(c: SelfserviceContainer, _request: web.Request) -> web.Stre
 
 async def not_found(c: SelfserviceContainer, request: web.Request) -> web.StreamResponse:
     """A mistyped address under `/ui/` is a person's mistake: the UI's own page, with a way back.
-    (Paths outside `/ui/` are the API's, and keep Kratos's JSON 404.)"""
+    So is a form sent to one of its pages, which only open (405, not the API's JSON): forms go to
+    `/self-service/…`. (Paths outside `/ui/` are the API's, and keep Kratos's JSON 404.)"""
     depth = request.path.count("/") - 2  # the stylesheet is linked relatively: /ui/a/b needs ../
     links = [("Go to the welcome page", f"{c.config.public_base_url.rstrip('/')}{WELCOME_PATH}")]
     links.append(("Sign in", c.config.flows["login"].ui_url))
-    return c.pages.render(
-        "not_found.html", status=404, title="Page not found", stylesheet=f"{'../' * depth}style.css", links=links
-    )
+    page = {"stylesheet": f"{'../' * depth}style.css", "links": links}
+    if request.method in ("GET", "HEAD") or request.path not in UI_PAGES:
+        return c.pages.render("not_found.html", status=404, title="Page not found", opened=False, **page)
+    response = c.pages.render("not_found.html", status=405, title="This page only opens", opened=True, **page)
+    response.headers["Allow"] = "GET, HEAD"
+    return response
 
 
 PAGES: list[Route[SelfserviceContainer]] = [
@@ -224,5 +228,9 @@ ROUTES: list[Route[SelfserviceContainer]] = [
     *map(with_browser_errors, PAGES),
     Route("public", "GET", ERROR_PATH, error_page),
     Route("public", "GET", STYLESHEET_PATH, stylesheet),
-    Route("public", "GET", NOT_FOUND_PATH, not_found),  # the router tries it after every literal path
+    # Any method: the router tries it after every literal path, and after a page asked with another
+    # method than its own.
+    Route("public", "*", NOT_FOUND_PATH, not_found),
 ]
+# The UI's own addresses (a form sent to one gets a 405 page, to any other under /ui/ a 404 page).
+UI_PAGES = frozenset(route.path for route in ROUTES if route.path.startswith("/ui") and "{" not in route.path)
