@@ -212,8 +212,8 @@ async def not_found(c: SelfserviceContainer, request: web.Request) -> web.Stream
     links.append(("Sign in", c.config.flows["login"].ui_url))
     page = {"stylesheet": f"{'../' * depth}style.css", "links": links}
     if request.method in ("GET", "HEAD") or request.path not in UI_PAGES:
-        return c.pages.render("not_found.html", status=404, title="Page not found", opened=False, **page)
-    response = c.pages.render("not_found.html", status=405, title="This page only opens", opened=True, **page)
+        return c.pages.render("not_found.html", status=404, title="Page not found", form_sent=False, **page)
+    response = c.pages.render("not_found.html", status=405, title="This page takes no form", form_sent=True, **page)
     response.headers["Allow"] = "GET, HEAD"
     return response
 
