@@ -126,7 +126,7 @@ class WardenProcess:
 
     async def _prepare_databases(self) -> None:
         for definition in self.services:
-            with database_step(self.settings, definition.name):
+            with database_step(self.settings, definition.name), only_inside_a_trace():  # start-up: no one's
                 database = self._databases.for_dsn(self.settings.dsn_for(definition.name))
                 # SQLite is the embedded default: nobody runs `warden migrate` for a laptop.
                 if self._migrate or database.dialect == "sqlite":

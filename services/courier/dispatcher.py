@@ -13,9 +13,10 @@ not block it)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -163,8 +164,7 @@ class Dispatcher:
     async def _claim_batch(self, batches: set[asyncio.Future[None]]) -> int:
         """Claims what is due and starts sending it, without waiting for the sends; returns how many
         messages it claimed."""
-        with suppress_instrumentation():
-            claimed, token = await self._claim()
+        claimed, token = await self._claim()
         if claimed:
             batch = asyncio.ensure_future(self._send_all(claimed, token))
             batches.add(batch)
@@ -194,10 +194,18 @@ class Dispatcher:
             pass
         self._wake.clear()
 
+    @contextlib.asynccontextmanager
+    async def _bookkeeping(self) -> AsyncIterator[Any]:
+        """A transaction of the loop's own (a claim, a batch's record, a hand-back): no one's journey,
+        so none of its statements starts a trace of its own (a send is a span of its message's)."""
+        with suppress_instrumentation():
+            async with self._db.transaction() as conn:
+                yield conn
+
     async def _claim(self) -> tuple[list[Sendable], str]:
         token = str(uuid.uuid4())
         lease = timedelta(seconds=self._config.lease)
-        async with self._db.transaction() as conn:
+        async with self._bookkeeping() as conn:
             at = now()
             ids = await self._repo.due(conn, at, self._config.pull_count)
             return await self._repo.claim(conn, ids, at, lease, token), token
@@ -258,7 +266,7 @@ class Dispatcher:
             return
         sent = [m for m, outcome in attempts if outcome.status == SENT]
         try:
-            async with self._db.transaction() as conn:
+            async with self._bookkeeping() as conn:
                 kept = await self._repo.finish_sent(conn, sent, token, now()) if sent else set()
                 lost = [m for m in sent if m.id not in kept]
                 for message, outcome in attempts:
@@ -268,7 +276,7 @@ class Dispatcher:
             lost = []
             for message, outcome in attempts:
                 try:
-                    async with self._db.transaction() as conn:
+                    async with self._bookkeeping() as conn:
                         if not await self._finish(conn, message, token, outcome):
                             lost.append(message)
                 except Exception as exc:  # the lease brings it back
@@ -285,7 +293,7 @@ class Dispatcher:
 
     async def _release(self, message: Sendable, token: str) -> None:
         try:
-            async with self._db.transaction() as conn:
+            async with self._bookkeeping() as conn:
                 await self._repo.release(conn, message.id, token, now())
         except Exception:  # the lease brings it back all the same
             log.warning("courier: could not hand back %s %s on the way out", self._noun, message.id)

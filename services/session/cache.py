@@ -27,6 +27,8 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from opentelemetry.instrumentation.utils import suppress_instrumentation
+
 from services.session.cache_generation import CacheGenerations
 from shared.cache.ports import Cache
 from shared.errors import CacheUnavailable
@@ -94,8 +96,9 @@ class SessionCache:
         self._generation = b""  # the database's, as this process last read it
 
     async def start(self) -> None:
-        self._generation = str(await self._generations.current()).encode()
-        await self.repair()  # entries are written only once the cache holds the generation
+        with suppress_instrumentation():  # start-up, no one's journey
+            self._generation = str(await self._generations.current()).encode()
+            await self.repair()  # entries are written only once the cache holds the generation
 
     async def get(self, digest: str) -> Lookup:
         try:
@@ -170,11 +173,12 @@ class SessionCache:
     async def run_repairs(self, every_seconds: float = 1.0) -> None:
         """Background loop: learns the database's generation (another process may have advanced it)
         and repairs the cache as soon as it can, even if this process serves no whoami itself."""
-        while True:
-            await asyncio.sleep(every_seconds)
-            try:
-                self._generation = str(await self._generations.current()).encode()
-            except Exception:  # the database is away: keep the last known generation
-                log.warning("could not read the session cache generation", exc_info=True)
-                continue
-            await self.repair()
+        with suppress_instrumentation():  # a poll is no one's journey: no trace for each round
+            while True:
+                await asyncio.sleep(every_seconds)
+                try:
+                    self._generation = str(await self._generations.current()).encode()
+                except Exception:  # the database is away: keep the last known generation
+                    log.warning("could not read the session cache generation", exc_info=True)
+                    continue
+                await self.repair()
