@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,13 +20,17 @@ from typing import Self
 
 from resources import pg
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the project, for tests.conftest
 AMQP_BASE = os.environ.get("WARDEN_BENCH_AMQP", "amqp://guest:guest@127.0.0.1:5672")
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """The tests' picker (tests/conftest.py): below Linux's ephemeral range and never handed out twice
+    in a run. A port the kernel picked (bind to 0) is in that range, and an outgoing connection of
+    another service could take it before the server bound it: the distributed soak failed that way."""
+    from tests.conftest import free_port as pick
+
+    return pick()
 
 
 def load_average() -> str:
