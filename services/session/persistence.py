@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Insert, Row, and_, delete, insert, select, update
+from sqlalchemy import Insert, Row, Select, and_, bindparam, delete, insert, select, update
 
 from services.session.domain import AuthenticationMethod, Device, Session, now
 from services.session.tables import SessionTables
@@ -21,6 +21,9 @@ class SessionRepository:
         # Built once: issuing a session is on every login (shared/storage/prebuilt.py).
         self._insert_session = insert_of(tables.sessions, "session", SESSION_COLUMNS)
         self._insert_device = insert_of(tables.devices, "device", DEVICE_COLUMNS)
+        # And reading one back, by id or by token, on a whoami that misses the cache.
+        self._by_id = self._with_devices(tables.sessions.c.id == bindparam("session_id"))
+        self._by_token_hash = self._with_devices(tables.sessions.c.token_hash == bindparam("session_token_hash"))
 
     def inserts(self, session: Session) -> list[tuple[Insert, dict[str, Any]]]:
         """The statements that store a new session, with their values (for a unit of work to send
@@ -39,11 +42,11 @@ class SessionRepository:
         await self._insert_devices(conn, session)
 
     async def get(self, conn: Connection, session_id: str) -> Session | None:
-        found = await self._select(conn, self.t.sessions.c.id == session_id)
+        found = await self._read(conn, self._by_id, {"session_id": session_id})
         return found[0] if found else None
 
     async def get_by_token_hash(self, conn: Connection, digest: str) -> Session | None:
-        found = await self._select(conn, self.t.sessions.c.token_hash == digest)
+        found = await self._read(conn, self._by_token_hash, {"session_token_hash": digest})
         return found[0] if found else None
 
     async def page(
@@ -108,6 +111,9 @@ class SessionRepository:
             await conn.execute(insert(self.t.devices), _device_rows(session))
 
     async def _select(self, conn: Connection, *conditions: Any, limit: int | None = None) -> list[Session]:
+        return await self._read(conn, self._with_devices(*conditions, limit=limit))
+
+    def _with_devices(self, *conditions: Any, limit: int | None = None) -> Select[Any]:
         """Sessions with their devices in one query: the sessions (limited, if a page) joined to
         their few devices (a session has one per sign-in place), so a whoami that misses the cache
         costs one round trip here."""
@@ -116,7 +122,7 @@ class SessionRepository:
         if limit is not None:
             chosen = chosen.limit(limit)
         page = chosen.subquery("s")
-        query = (
+        return (
             select(
                 page,
                 devices.c.id.label("device_id"),
@@ -127,8 +133,10 @@ class SessionRepository:
             .select_from(page.outerjoin(devices, devices.c.session_id == page.c.id))
             .order_by(page.c.id)
         )
+
+    async def _read(self, conn: Connection, query: Select[Any], values: dict[str, Any] | None = None) -> list[Session]:
         found: dict[str, tuple[Row[Any], list[Device]]] = {}
-        for row in await conn.execute(query):
+        for row in await conn.execute(query, values):
             _, of_session = found.setdefault(row.id, (row, []))
             if row.device_id is not None:
                 of_session.append(Device(row.ip_address, row.user_agent, row.location, row.device_id))

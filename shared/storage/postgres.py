@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
+from weakref import ref
 
 import asyncpg
 from sqlalchemy import Float
@@ -61,8 +62,10 @@ class PgResult(IteratorResult[Any]):
 
 
 _EMPTY = SimpleResultMetaData([])
-SEEN_STATEMENTS = 256  # statement objects remembered with their shape (`PostgresPool.shape`)
 _FLOAT8, _NUMERIC = 701, 1700  # PostgreSQL's type OIDs
+
+
+_SeenKey = tuple[int, tuple[str, ...], bool]  # a statement object's id, its columns, executemany
 
 
 class PostgresPool:
@@ -82,7 +85,7 @@ class PostgresPool:
         options.update(connect_args)
         self._connections = ConnectionPool(options, size, self._json_codecs)
         self._shapes: LRUCache[Any, _Shape] = LRUCache(500)
-        self._seen: dict[tuple[int, tuple[str, ...], bool], tuple[Executable, tuple[_Shape, Any, Any]]] = {}
+        self._seen: dict[_SeenKey, tuple[ref[Executable], tuple[_Shape, Any, Any]]] = {}
 
     async def acquire(self, autocommit: bool) -> PgConnection:
         try:
@@ -109,12 +112,16 @@ class PostgresPool:
         its cache key extracted from it, and those it collected. A statement built once and run
         again (most are: shared/storage/prebuilt.py) is found by the object itself first: its cache
         key is a deep tuple whose hash Python computes anew at each lookup (10 µs for an identity
-        load), and the object, unchangeable once built, always has the same answer."""
+        load), and the object, unchangeable once built, always has the same answer.
+
+        The object is held weakly: a statement built per call (a page of sessions with its
+        conditions, some 27 KB of SQLAlchemy objects) leaves with its call, where a bounded table of
+        them kept the last few hundred alive (10 MiB of a session service's memory in a soak)."""
         # An INSERT or UPDATE without explicit values takes its columns from the parameters given.
         columns = tuple(params) if getattr(statement, "is_dml", False) else ()
         mine = (id(statement), columns, many)
         seen = self._seen.get(mine)
-        if seen is not None and seen[0] is statement:  # the same object, not one with its old id
+        if seen is not None and seen[0]() is statement:  # the same object, not one with its old id
             return seen[1]
         cache_key = statement._generate_cache_key()  # type: ignore[attr-defined]
         if cache_key is None:
@@ -124,10 +131,19 @@ class PostgresPool:
         if shape is None:
             shape = self._shapes[key] = self._compile(statement, cache_key, columns, many)
         found = (shape, cache_key.bindparams, cache_key.params)
-        if len(self._seen) >= SEEN_STATEMENTS:  # statements built per call would fill it: start over
-            self._seen.clear()
-        self._seen[mine] = (statement, found)
+        self._seen[mine] = (ref(statement, self._forget(mine)), found)
         return found
+
+    def _forget(self, mine: _SeenKey) -> Callable[[ref[Executable]], None]:
+        """Drops a statement's entry once the statement is gone (before its id can be reused)."""
+        seen = self._seen
+
+        def gone(dead: ref[Executable]) -> None:
+            entry = seen.get(mine)
+            if entry is not None and entry[0] is dead:
+                del seen[mine]
+
+        return gone
 
     def _compile(self, statement: Executable, cache_key: Any, columns: tuple[str, ...], many: bool) -> _Shape:
         compiled = statement._compiler(  # type: ignore[attr-defined]
