@@ -147,6 +147,24 @@ async def test_different_queues_each_get_a_copy(under_test: BusUnderTest) -> Non
     assert {e.id for e in first} == {e.id for e in second} == {e.id for e in sent}
 
 
+async def test_a_queue_subscribed_later_gets_the_events_published_after_it(under_test: BusUnderTest) -> None:
+    """A routing key already delivered somewhere is routed again once a new queue or pattern binds."""
+    first, handle_first = recorder()
+    later, handle_later = recorder()
+    more, handle_more = recorder()
+    await under_test.subscribe("first", ["identity.deleted"], handle_first)
+    await under_test.publish("identity.deleted", n=1)
+    await eventually(lambda: len(first) == 1)
+
+    await under_test.subscribe("later", ["identity.*"], handle_later)
+    await under_test.subscribe("more", ["session.revoked"], handle_more)
+    await under_test.subscribe("more", ["identity.deleted"], handle_more)  # a second pattern on a known queue
+    await under_test.publish("identity.deleted", n=2)
+
+    await eventually(lambda: len(first) == 2 and len(later) == 1 and len(more) == 1)
+    assert [e.data["n"] for e in later] == [2] and [e.data["n"] for e in more] == [2]
+
+
 async def test_subscribers_on_the_same_queue_share_the_work(under_test: BusUnderTest) -> None:
     handled: collections.Counter[str] = collections.Counter()
 

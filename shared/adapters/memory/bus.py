@@ -28,6 +28,8 @@ class _Queue:
 class InMemoryBus:
     def __init__(self, observer: BusObserver | None = None) -> None:
         self._queues: dict[str, _Queue] = {}
+        # The queues each routing key goes to, found once: the topics are few, the events many.
+        self._routes: dict[str, list[_Queue]] = {}
         self._closed = False
         self._observer = observer or Unobserved()
 
@@ -38,14 +40,22 @@ class InMemoryBus:
         if self._closed:
             raise BusUnavailable("the in-process bus is closed")
         trace_context = carrier.current()
-        for queue in self._queues.values():
-            if any(topic_matches(p, envelope.routing_key) for p in queue.patterns):
-                queue.pending.put_nowait((envelope, 1, trace_context))
+        for queue in self._route(envelope.routing_key):
+            queue.pending.put_nowait((envelope, 1, trace_context))
         self._observer.published(envelope)
+
+    def _route(self, routing_key: str) -> list[_Queue]:
+        queues = self._routes.get(routing_key)
+        if queues is None:
+            queues = self._routes[routing_key] = [
+                queue for queue in self._queues.values() if any(topic_matches(p, routing_key) for p in queue.patterns)
+            ]
+        return queues
 
     async def subscribe(self, subscription: Subscription) -> None:
         queue = self._queues.setdefault(subscription.queue, _Queue(subscription.queue, subscription.max_deliveries))
         queue.patterns.update(subscription.routing_keys)
+        self._routes.clear()  # a new queue or pattern: routes are found again
         queue.workers.append(asyncio.create_task(self._work(queue, subscription)))
         self._observer.subscribed(subscription.observed_as)
 
