@@ -171,11 +171,16 @@ class FakeIdentityClient:
         return found if hmac.compare_digest(encoded, _digest(password)) and found else None
 
     async def update_credential(
-        self, identity_id: str, credential_type: str, config: dict[str, Any], identifiers: Sequence[str] | None = None
+        self,
+        identity_id: str,
+        credential_type: str,
+        config: dict[str, Any],
+        identifiers: Sequence[str] | None = None,
+        metadata: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         stored = self._require(identity_id)
         self._set(stored, credential_type, config, identifiers)
-        return self._save(stored)
+        return self._save(_with_metadata(stored, metadata))
 
     async def swap_credential(
         self, identity_id: str, credential_type: str, expected: dict[str, Any], config: dict[str, Any]
@@ -188,7 +193,11 @@ class FakeIdentityClient:
         return True
 
     async def remove_credential(
-        self, identity_id: str, credential_type: str, identifier: str | None = None
+        self,
+        identity_id: str,
+        credential_type: str,
+        identifier: str | None = None,
+        metadata: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         stored = self._require(identity_id)
         credential = stored.credentials.get(credential_type)
@@ -205,7 +214,7 @@ class FakeIdentityClient:
             del stored.credentials[credential_type]
         if not FIRST_FACTORS & {k for k, c in stored.credentials.items() if c["identifiers"]}:
             raise errors.BadRequest("You cannot remove the last first factor of an identity.")
-        return self._save(stored)
+        return self._save(_with_metadata(stored, metadata))
 
     async def second_factor_attempt(self, identity_id: str, outcome: str) -> None:
         return None  # no throttle in the fake
@@ -218,21 +227,24 @@ class FakeIdentityClient:
                     return self._view(stored)
         return None
 
-    async def update_metadata(self, identity_id: str, changes: dict[str, Any]) -> dict[str, Any]:
-        stored = self._require(identity_id)
-        for name in ("metadata_public", "metadata_admin"):
-            if name in changes:
-                stored.identity[name] = copy.deepcopy(changes[name])
-        return self._save(stored)
-
-    async def update_traits(self, identity_id: str, traits: dict[str, Any]) -> dict[str, Any]:
+    async def update_traits(
+        self, identity_id: str, traits: dict[str, Any], metadata: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         current = self._require(identity_id)
         body = {**current.identity, "traits": traits, "credentials": {}}
         stored = self._build(body, identity_id)
         stored.credentials = current.credentials
         if "password" in stored.credentials:
             stored.credentials["password"]["identifiers"] = [traits["email"].strip().lower()]
-        return self._save(stored)
+        return self._save(_with_metadata(stored, metadata))
+
+
+def _with_metadata(stored: _Stored, metadata: dict[str, Any] | None) -> _Stored:
+    """A settings web hook's metadata, each of the two replaced where given, as the service does."""
+    for name in ("metadata_public", "metadata_admin"):
+        if metadata and name in metadata:
+            stored.identity[name] = copy.deepcopy(metadata[name])
+    return stored
 
 
 @dataclass

@@ -11,7 +11,7 @@ from aiohttp import web
 from services.identity.api.bodies import CreateIdentityBody, parse
 from services.identity.domain import CredentialType, Identity
 from services.identity.errors import IdentityNotFound, MalformedBody
-from services.identity.manager import METADATA, IdentityManager
+from services.identity.manager import METADATA, IdentityManager, MetadataChanges
 from services.identity.passwords import PasswordVerifier
 from services.identity.schemas.normalize import normalize_email
 from services.identity.views import admin_view
@@ -93,8 +93,9 @@ class IdentityInternalApi(ServiceInfo):
         credential_type: str,
         config: dict[str, Any],
         identifiers: Sequence[str] | None = None,
+        metadata: MetadataChanges | None = None,
     ) -> dict[str, Any]:
-        updated = await self._manager.set_credential(identity_id, credential_type, config, identifiers)
+        updated = await self._manager.set_credential(identity_id, credential_type, config, identifiers, metadata)
         return admin_view(updated, self._schema_url, SELF_SERVICE_CONFIGS)
 
     async def find_by_credential_identifier(self, credential_type: str, identifier: str) -> dict[str, Any] | None:
@@ -106,21 +107,23 @@ class IdentityInternalApi(ServiceInfo):
         return await self._manager.swap_credential(identity_id, credential_type, expected, config)
 
     async def remove_credential(
-        self, identity_id: str, credential_type: str, identifier: str | None = None
+        self,
+        identity_id: str,
+        credential_type: str,
+        identifier: str | None = None,
+        metadata: MetadataChanges | None = None,
     ) -> dict[str, Any]:
-        await self._manager.delete_credential(identity_id, credential_type, identifier)
+        await self._manager.delete_credential(identity_id, credential_type, identifier, metadata)
         return admin_view(await self._manager.get(identity_id), self._schema_url, SELF_SERVICE_CONFIGS)
 
     async def mark_address_verified(self, via: str, value: str) -> dict[str, Any] | None:
         return self._view(await self._manager.mark_address_verified(via, value))
 
-    async def update_traits(self, identity_id: str, traits: dict[str, Any]) -> dict[str, Any]:
-        return admin_view(await self._manager.set_traits(identity_id, traits), self._schema_url, SELF_SERVICE_CONFIGS)
-
-    async def update_metadata(self, identity_id: str, changes: dict[str, Any]) -> dict[str, Any]:
-        return admin_view(
-            await self._manager.set_metadata(identity_id, changes), self._schema_url, SELF_SERVICE_CONFIGS
-        )
+    async def update_traits(
+        self, identity_id: str, traits: dict[str, Any], metadata: MetadataChanges | None = None
+    ) -> dict[str, Any]:
+        updated = await self._manager.set_traits(identity_id, traits, metadata)
+        return admin_view(updated, self._schema_url, SELF_SERVICE_CONFIGS)
 
     async def find_by_address(self, kind: str, via: str, value: str) -> dict[str, Any] | None:
         return self._view(
@@ -179,7 +182,7 @@ async def _update_credential(c: IdentityContainer, request: web.Request) -> web.
     ):
         raise MalformedBody("identifiers must be a list of non-empty strings")
     result = await c.internal.update_credential(
-        request.match_info["id"], request.match_info["type"], body["config"], identifiers
+        request.match_info["id"], request.match_info["type"], body["config"], identifiers, _metadata_of(body)
     )
     return json_response(result)
 
@@ -209,8 +212,9 @@ async def _swap_credential(c: IdentityContainer, request: web.Request) -> web.Re
 
 async def _remove_credential(c: IdentityContainer, request: web.Request) -> web.Response:
     identifier = request.query.get("identifier")
+    metadata = _metadata_of(await read_json(request)) if request.body_exists else None
     return json_response(
-        await c.internal.remove_credential(request.match_info["id"], request.match_info["type"], identifier)
+        await c.internal.remove_credential(request.match_info["id"], request.match_info["type"], identifier, metadata)
     )
 
 
@@ -223,14 +227,17 @@ async def _update_traits(c: IdentityContainer, request: web.Request) -> web.Resp
     body = await read_json(request)
     if not isinstance(body, dict) or not isinstance(body.get("traits"), dict):
         raise MalformedBody("the body needs a traits object")
-    return json_response(await c.internal.update_traits(request.match_info["id"], body["traits"]))
+    return json_response(await c.internal.update_traits(request.match_info["id"], body["traits"], _metadata_of(body)))
 
 
-async def _update_metadata(c: IdentityContainer, request: web.Request) -> web.Response:
-    body = await read_json(request)
-    if not isinstance(body, dict) or not set(METADATA) & set(body):
-        raise MalformedBody(f"the body needs {' or '.join(METADATA)}")
-    return json_response(await c.internal.update_metadata(request.match_info["id"], body))
+def _metadata_of(body: Any) -> MetadataChanges | None:
+    """A write's optional `metadata`: what a settings web hook answered, saved with the write."""
+    metadata = body.get("metadata") if isinstance(body, dict) else None
+    if metadata is None:
+        return None
+    if not isinstance(metadata, dict) or not set(metadata) <= set(METADATA):
+        raise MalformedBody(f"metadata must be an object of {' and '.join(METADATA)}")
+    return metadata
 
 
 async def _find_by_address(c: IdentityContainer, request: web.Request) -> web.Response:
@@ -251,6 +258,5 @@ ROUTES: list[Route[IdentityContainer]] = [
     Route("internal", "DELETE", f"{BASE}/identities/{{id}}/credentials/{{type}}", _remove_credential),
     Route("internal", "POST", f"{BASE}/addresses/verified", _mark_verified),
     Route("internal", "PUT", f"{BASE}/identities/{{id}}/traits", _update_traits),
-    Route("internal", "PUT", f"{BASE}/identities/{{id}}/metadata", _update_metadata),
     Route("internal", "POST", f"{BASE}/addresses/find", _find_by_address),
 ]

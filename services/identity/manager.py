@@ -43,6 +43,7 @@ _TRACKED = (
 )
 # What a self-service web hook may set besides the traits (`response.parse` in settings).
 METADATA = ("metadata_public", "metadata_admin")
+MetadataChanges = dict[str, Any]  # some of METADATA, by name
 # JSON Patch may not touch what the server owns (Kratos denies the same paths).
 _PATCH_DENIED = ("/id", "/credentials", "/created_at", "/updated_at", "/state_changed_at", "/schema_url")
 
@@ -154,7 +155,10 @@ class IdentityManager:
             uow.emit(events.IDENTITY_DELETED, events.IdentityDeleted(identity_id=identity_id))
             await uow.commit()
 
-    async def delete_credential(self, identity_id: str, kind: str, identifier: str | None) -> None:
+    async def delete_credential(
+        self, identity_id: str, kind: str, identifier: str | None, metadata: MetadataChanges | None = None
+    ) -> None:
+        """Removes a credential, or one provider of a social one; `metadata` as in `set_credential`."""
         async with self._uow() as uow:
             current = await self._require(uow, identity_id)
             if kind not in current.credentials:
@@ -168,13 +172,20 @@ class IdentityManager:
                 del credentials[kind]
             if not FIRST_FACTORS & set(credentials) and FIRST_FACTORS & set(current.credentials):
                 raise LastFirstFactor()
-            await self._save(uow, current, replace(current, credentials=credentials, updated_at=now()))
+            changed = replace(current, credentials=credentials, updated_at=now())
+            await self._save(uow, current, _with_metadata(changed, metadata))
 
     async def set_credential(
-        self, identity_id: str, kind: str, config: dict[str, Any], identifiers: Sequence[str] | None = None
+        self,
+        identity_id: str,
+        kind: str,
+        config: dict[str, Any],
+        identifiers: Sequence[str] | None = None,
+        metadata: MetadataChanges | None = None,
     ) -> Identity:
         """Replaces one credential's config (a clear-text `password` is hashed first), and its
-        identifiers when its type takes them as given (see `with_identifiers`)."""
+        identifiers when its type takes them as given (see `with_identifiers`). `metadata` is what a
+        settings web hook answered, saved with the change, in its unit of work, as Kratos does."""
         async with self._uow() as uow:
             current = await self._require(uow, identity_id)
             credentials = await import_credentials(
@@ -182,7 +193,8 @@ class IdentityManager:
             )
             if identifiers is not None:
                 credentials[kind] = with_identifiers(credentials[kind], identifiers)
-            return await self._save(uow, current, await self._checked(replace(current, credentials=credentials)))
+            changed = replace(current, credentials=credentials)
+            return await self._save(uow, current, await self._checked(_with_metadata(changed, metadata)))
 
     async def swap_credential(
         self, identity_id: str, kind: str, expected: dict[str, Any], config: dict[str, Any]
@@ -197,19 +209,13 @@ class IdentityManager:
             await uow.commit()
             return True
 
-    async def set_traits(self, identity_id: str, traits: Any) -> Identity:
-        """A self-service profile change: new traits, everything else kept; addresses re-derived."""
+    async def set_traits(self, identity_id: str, traits: Any, metadata: MetadataChanges | None = None) -> Identity:
+        """A self-service profile change: new traits, everything else kept; addresses re-derived.
+        `metadata` as in `set_credential`."""
         async with self._uow() as uow:
             current = await self._require(uow, identity_id)
-            return await self._save(uow, current, await self._checked(replace(current, traits=traits)))
-
-    async def set_metadata(self, identity_id: str, changes: dict[str, Any]) -> Identity:
-        """A settings web hook's answer: each of `METADATA` it gives replaced, as given (Kratos keeps
-        metadata as is), everything else kept."""
-        given = {name: changes[name] for name in METADATA if name in changes}
-        async with self._uow() as uow:
-            current = await self._require(uow, identity_id)
-            return await self._save(uow, current, replace(current, **given))
+            changed = _with_metadata(replace(current, traits=traits), metadata)
+            return await self._save(uow, current, await self._checked(changed))
 
     async def find_by_address(self, kind: str, via: str, value: str) -> Identity | None:
         """The identity with this verifiable (`kind="verification"`) or recovery address."""
@@ -307,6 +313,13 @@ class IdentityManager:
                 )
             await uow.commit()
         return after
+
+
+def _with_metadata(identity: Identity, metadata: MetadataChanges | None) -> Identity:
+    """Each of `METADATA` a settings web hook gave, replaced as given (Kratos keeps metadata as is);
+    what it did not give is kept."""
+    given = {name: metadata[name] for name in METADATA if name in metadata} if metadata else {}
+    return replace(identity, **given) if given else identity
 
 
 def _from_document(current: Identity, patched: dict[str, Any]) -> Identity:

@@ -49,9 +49,10 @@ class HttpIdentityClient(HttpServiceClient):
         credential_type: str,
         config: dict[str, Any],
         identifiers: Sequence[str] | None = None,
+        metadata: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         path = f"{BASE}/identities/{quote(identity_id)}/credentials/{quote(credential_type)}"
-        body: dict[str, Any] = {"config": config}
+        body: dict[str, Any] = {"config": config, **_with(metadata)}
         if identifiers is not None:
             body["identifiers"] = list(identifiers)
         return await self._http.call("PUT", path, body)
@@ -73,18 +74,22 @@ class HttpIdentityClient(HttpServiceClient):
         return bool((await self._http.call("POST", path, {"expected": expected, "config": config}))["swapped"])
 
     async def remove_credential(
-        self, identity_id: str, credential_type: str, identifier: str | None = None
+        self,
+        identity_id: str,
+        credential_type: str,
+        identifier: str | None = None,
+        metadata: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         path = f"{BASE}/identities/{quote(identity_id)}/credentials/{quote(credential_type)}"
         if identifier is not None:
             path += f"?identifier={quote(identifier, safe='')}"
-        return await self._http.call("DELETE", path)
+        return await self._http.call("DELETE", path, _with(metadata) or None)
 
-    async def update_traits(self, identity_id: str, traits: dict[str, Any]) -> dict[str, Any]:
-        return await self._http.call("PUT", f"{BASE}/identities/{quote(identity_id)}/traits", {"traits": traits})
-
-    async def update_metadata(self, identity_id: str, changes: dict[str, Any]) -> dict[str, Any]:
-        return await self._http.call("PUT", f"{BASE}/identities/{quote(identity_id)}/metadata", changes)
+    async def update_traits(
+        self, identity_id: str, traits: dict[str, Any], metadata: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        body = {"traits": traits, **_with(metadata)}
+        return await self._http.call("PUT", f"{BASE}/identities/{quote(identity_id)}/traits", body)
 
     async def find_by_address(self, kind: str, via: str, value: str) -> dict[str, Any] | None:
         found = await self._http.call("POST", f"{BASE}/addresses/find", {"kind": kind, "via": via, "value": value})
@@ -93,3 +98,8 @@ class HttpIdentityClient(HttpServiceClient):
     async def mark_address_verified(self, via: str, value: str) -> dict[str, Any] | None:
         found = await self._http.call("POST", f"{BASE}/addresses/verified", {"via": via, "value": value})
         return found.get("identity")
+
+
+def _with(metadata: dict[str, Any] | None) -> dict[str, Any]:
+    """A write's body part for a settings web hook's metadata: sent only when there is some."""
+    return {"metadata": metadata} if metadata else {}

@@ -45,10 +45,13 @@ class IdentityClient(ServiceClient, Protocol):
         credential_type: str,
         config: dict[str, Any],
         identifiers: Sequence[str] | None = None,
+        metadata: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Sets one credential's config (clear-text `password` is hashed here); returns the identity.
         `identifiers` are for the types whose identifiers the traits or the config do not give (a
-        passkey's user handle); the others derive theirs and refuse given ones."""
+        passkey's user handle); the others derive theirs and refuse given ones. `metadata` is a
+        settings web hook's answer (`metadata_public`, `metadata_admin`, each replaced where given),
+        written with the change or not at all, as on every write that takes it."""
         ...
 
     async def find_by_credential_identifier(self, credential_type: str, identifier: str) -> dict[str, Any] | None:
@@ -70,7 +73,11 @@ class IdentityClient(ServiceClient, Protocol):
         ...
 
     async def remove_credential(
-        self, identity_id: str, credential_type: str, identifier: str | None = None
+        self,
+        identity_id: str,
+        credential_type: str,
+        identifier: str | None = None,
+        metadata: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Removes one credential (a second factor the user turns off), or with `identifier`
         (`provider:subject`) one provider of a social sign-in credential; returns the identity.
@@ -81,13 +88,10 @@ class IdentityClient(ServiceClient, Protocol):
         """Marks a verifiable address verified; returns its identity, or None if no identity has it."""
         ...
 
-    async def update_traits(self, identity_id: str, traits: dict[str, Any]) -> dict[str, Any]:
+    async def update_traits(
+        self, identity_id: str, traits: dict[str, Any], metadata: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         """A profile change: the identity with new traits (addresses re-derived), or a typed error."""
-        ...
-
-    async def update_metadata(self, identity_id: str, changes: dict[str, Any]) -> dict[str, Any]:
-        """A settings web hook's answer: `metadata_public` and `metadata_admin`, each replaced where
-        `changes` has it; the identity as it now is."""
         ...
 
     async def find_by_address(self, kind: str, via: str, value: str) -> dict[str, Any] | None:

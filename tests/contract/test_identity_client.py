@@ -132,15 +132,37 @@ def test_deletes_one_provider_of_a_social_sign_in_credential(client: Sync) -> No
         client.remove_credential(created["id"], "oidc", f"github:{subject}")  # gone already
 
 
-def test_sets_the_metadata_a_settings_web_hook_gave_and_keeps_what_it_did_not(client: Sync) -> None:
+def test_a_write_saves_the_metadata_a_settings_web_hook_gave_and_keeps_what_it_did_not(client: Sync) -> None:
     created = client.create_identity(
         {"schema_id": "default", "traits": {"email": _email(client, "meta")}, "metadata_admin": {"tier": 1}}
     )
-    updated = client.update_metadata(created["id"], {"metadata_public": {"plan": "pro", "seats": [1, 2]}})
+    traits = {"email": _email(client, "meta-new")}
+    updated = client.update_traits(created["id"], traits, {"metadata_public": {"plan": "pro", "seats": [1, 2]}})
+    assert updated["traits"] == traits
     assert (updated["metadata_public"], updated["metadata_admin"]) == ({"plan": "pro", "seats": [1, 2]}, {"tier": 1})
-    client.update_metadata(created["id"], {"metadata_admin": None})
+    client.update_credential(
+        created["id"], "password", {"password": "a long new password"}, None, {"metadata_admin": None}
+    )
     stored = client.get_identity(created["id"])
     assert (stored["metadata_public"], stored["metadata_admin"]) == ({"plan": "pro", "seats": [1, 2]}, None)
-    assert stored["traits"] == created["traits"]
+    assert stored["traits"] == traits
+    client.update_credential(created["id"], "totp", {"totp_url": "otpauth://totp/x?secret=JBSWY3DPEHPK3PXP"})
+    client.remove_credential(created["id"], "totp", None, {"metadata_public": {"plan": "free"}})
+    stored = client.get_identity(created["id"])
+    assert stored["metadata_public"] == {"plan": "free"} and client.get_credential(created["id"], "totp") is None
     with pytest.raises(errors.NotFound):
-        client.update_metadata(str(uuid.uuid4()), {"metadata_public": {}})
+        client.update_traits(str(uuid.uuid4()), traits, {"metadata_public": {}})
+
+
+def test_metadata_is_not_saved_when_its_write_is_refused(client: Sync) -> None:
+    def with_password(name: str) -> dict[str, Any]:
+        email = _email(client, name)
+        password = {"config": {"password": "a long enough password"}}
+        return client.create_identity(
+            {"schema_id": "default", "traits": {"email": email}, "credentials": {"password": password}}
+        )
+
+    created, taken = with_password("refused"), with_password("taken")
+    with pytest.raises(errors.Conflict):  # the address is another identity's sign-in identifier
+        client.update_traits(created["id"], taken["traits"], {"metadata_public": {"plan": "pro"}})
+    assert client.get_identity(created["id"])["metadata_public"] is None

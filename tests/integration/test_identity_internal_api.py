@@ -189,6 +189,26 @@ def test_answers_are_compact_json_and_keep_integers_past_64_bits(
         assert json.loads(response.data)
 
 
+def test_a_write_with_malformed_metadata_is_refused_and_changes_nothing(
+    warden: ThreadedWarden, client: SyncIdentityClient
+) -> None:
+    created = client.create_identity(password_body("meta@example.com", "a long enough password"))
+    path = f"{warden.admin_url}/internal/identity/identities/{created['id']}"
+    traits = {"email": "meta-changed@example.com"}
+    for method, route, body in [
+        ("PUT", "/traits", {"traits": traits, "metadata": "not an object"}),
+        ("PUT", "/traits", {"traits": traits, "metadata": {"traits": {"email": "x@example.com"}}}),
+        ("PUT", "/credentials/password", {"config": {"password": "another password"}, "metadata": [1]}),
+        ("DELETE", "/credentials/password", {"metadata": {"state": "inactive"}}),
+    ]:
+        response = urllib3.request(method, path + route, headers={INTERNAL_TOKEN_HEADER: TOKEN}, json=body)
+        assert response.status == 400, (route, response.data)
+        assert "metadata must be an object of metadata_public and metadata_admin" in response.json()["error"]["reason"]
+    unchanged = client.get_identity(created["id"])
+    assert unchanged["traits"] == created["traits"] and unchanged["credentials"] == created["credentials"]
+    assert client.verify_password("meta@example.com", "a long enough password") is not None
+
+
 def test_the_internal_routes_are_not_on_the_public_port(warden: ThreadedWarden) -> None:
     for method, path in [
         ("GET", "/internal/identity/info"),

@@ -13,7 +13,9 @@ from typing import Any
 import pytest
 import urllib3
 
-from tests.conftest import unique
+from shared.bus.envelope import Envelope
+from shared.bus.ports import Subscription
+from tests.conftest import eventually, unique
 from tests.factories import ThreadedWarden, running_warden
 from tests.selfservice_helpers import PASSWORD, selfservice_settings
 from tests.webhook_receiver import Received, WebhookReceiver
@@ -74,6 +76,8 @@ def answer(request: Received) -> tuple[int, Any, dict[str, str]]:
             return 400, REFUSAL, {}
         checked = {"traits": {**traits, "name": {"first": "Checked"}}}
         return 200, {"identity": {**checked, "metadata_public": {"plan": "pro"}, "metadata_admin": {"by": "hook"}}}, {}
+    if request.path == "/settings-password":
+        return 200, {"identity": {"metadata_admin": {"password_changed_by": "hook"}}}, {}
     if request.path != "/check":
         return 200, None, {}
     email = request.json()["email"]
@@ -151,7 +155,15 @@ def warden(
                     "hooks": [
                         {**SETTINGS_HOOK, "config": {**SETTINGS_HOOK["config"], "url": receiver.url("/settings")}}
                     ]
-                }
+                },
+                "password": {
+                    "hooks": [
+                        {
+                            **SETTINGS_HOOK,
+                            "config": {**SETTINGS_HOOK["config"], "url": receiver.url("/settings-password")},
+                        }
+                    ]
+                },
             },
         },
         "login": {
@@ -366,3 +378,35 @@ def test_a_settings_parse_hook_sees_the_submitted_traits_and_may_refuse_or_chang
     assert flow["identity"]["metadata_public"] == {"plan": "pro"} and "metadata_admin" not in flow["identity"]
     saved = identity(warden, flow["identity"]["id"])
     assert (saved["metadata_public"], saved["metadata_admin"]) == ({"plan": "pro"}, {"by": "hook"})
+
+
+def test_a_settings_hook_s_metadata_is_saved_in_the_change_s_own_write(warden: ThreadedWarden) -> None:
+    """As in Kratos, one update: the metadata is saved with the password or not at all, and the event
+    stream sees one `identity.updated` naming both."""
+    email = f"{unique('metadata')}@example.com"
+    assert register(warden, email)[0] == 200
+    token = login(warden, email)[1]["session_token"]
+    updates: list[Envelope] = []
+
+    async def collect(envelope: Envelope) -> None:
+        updates.append(envelope)
+
+    warden.run(warden.process.bus.subscribe(Subscription(unique("updates"), ("identity.updated",), collect)))
+    flow = urllib3.request(
+        "GET", f"{warden.public_url}/self-service/settings/api", headers={"X-Session-Token": token}
+    ).json()
+    answer = urllib3.request(
+        "POST",
+        f"{warden.public_url}/self-service/settings?flow={flow['id']}",
+        json={"method": "password", "password": "a brand new passphrase 42"},
+        headers={"X-Session-Token": token},
+    )
+    assert answer.status == 200, answer.data
+    identity_id = flow["identity"]["id"]
+    assert identity(warden, identity_id)["metadata_admin"] == {"password_changed_by": "hook"}
+    # A later change's event comes after every earlier one: once it is here, nothing else is coming.
+    patch = [{"op": "replace", "path": "/metadata_public", "value": {"seen": True}}]
+    assert urllib3.request("PATCH", f"{warden.admin_url}/admin/identities/{identity_id}", json=patch).status == 200
+    warden.run(eventually(lambda: any(e.data["changed"] == ["metadata_public"] for e in updates)))
+    changes = [e.data["changed"] for e in updates if e.data["identity_id"] == identity_id]
+    assert changes == [["metadata_admin", "credentials"], ["metadata_public"]]

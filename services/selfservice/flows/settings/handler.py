@@ -155,10 +155,8 @@ async def _apply(
     ctx = SettingsContext(request, session, identity, c.verifier)
     submission = c.engine.metrics.submission(KIND, strategy.method)
     try:
-        metadata = await _interrupting_hooks(c, request, flow, body, identity, strategy.method, session)
+        ctx.metadata = await _interrupting_hooks(c, request, flow, body, identity, strategy.method, session)
         updated = await strategy.update_settings(flow, body, ctx)
-        if metadata:  # the change went through: the hooks' metadata goes with it
-            updated = await c.engine.identities.update_metadata(identity["id"], metadata)
     except RedirectBrowser as redirect:  # linking a social sign-in provider
         return await c.engine.redirect_browser(flow, redirect.url)
     except FlowInvalid:
@@ -184,7 +182,7 @@ async def _interrupting_hooks(
 ) -> dict[str, Any]:
     """Interrupting web hooks see the identity as the submission would make it and may refuse it. A
     `response.parse` answer's traits replace the submitted ones; the metadata it gives is returned,
-    to be saved once the change itself is."""
+    for the method to save with its change (`SettingsContext.metadata`)."""
     proposed = dict(identity)
     if isinstance(body.get("traits"), dict):
         proposed["traits"] = body["traits"]

@@ -23,6 +23,9 @@ class SettingsContext:
     identity: dict[str, Any]
     verifier: AddressVerifier  # the flow's, handed over so that methods need not be built after it
     continue_with: list[dict[str, Any]] = field(default_factory=list)
+    # What the interrupting web hooks answered (`metadata_public`, `metadata_admin`): every identity
+    # write of the method takes it, so that it is saved with the change or not at all, as in Kratos.
+    metadata: dict[str, Any] = field(default_factory=dict)
 
 
 @runtime_checkable

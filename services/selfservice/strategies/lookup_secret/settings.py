@@ -75,7 +75,9 @@ async def update(
             flow.ui.messages.append(text.no_lookup_codes())
             raise FlowInvalid()
         strategy.services.require_aal2_session(ctx.session, flow)
-        updated = await strategy.services.identities.remove_credential(ctx.identity["id"], strategy.method)
+        updated = await strategy.services.identities.remove_credential(
+            ctx.identity["id"], strategy.method, metadata=ctx.metadata
+        )
         await strategy.services.notify(updated, strategy.method, added=False)
         return updated
     flow.ui.messages.append(text.no_settings_strategy())
@@ -93,7 +95,7 @@ async def _confirm(strategy: LookupSecretStrategy, flow: Flow, ctx: SettingsCont
     if had_codes:
         strategy.services.require_aal2_session(ctx.session, flow)  # replacing them removes the old ones
     updated = await strategy.services.identities.update_credential(
-        ctx.identity["id"], strategy.method, strategy.hasher.config_for(codes)
+        ctx.identity["id"], strategy.method, strategy.hasher.config_for(codes), metadata=ctx.metadata
     )
     await strategy.services.completed(ctx.session, strategy.method)
     if not had_codes:

@@ -257,7 +257,7 @@ class OidcStrategy:
             raise FlowInvalid()
         try:
             for identifier in (i for i in subjects if i.startswith(f"{unlink}:")):
-                await self.identities.remove_credential(ctx.identity["id"], METHOD, identifier)
+                await self.identities.remove_credential(ctx.identity["id"], METHOD, identifier, ctx.metadata)
         except errors.BadRequest:  # the identity service keeps the last first factor
             flow.ui.messages.append(
                 text.validation_failed("You cannot remove the last way to sign in to your account.")

@@ -205,7 +205,8 @@ class PasskeyStrategy:
             if not remaining and not others:
                 flow.ui.messages.append(text.last_first_factor())
                 raise FlowInvalid()
-            return await self.identities.update_credential(identity_id, METHOD, {**config, "credentials": remaining})
+            remaining_config = {**config, "credentials": remaining}
+            return await self.identities.update_credential(identity_id, METHOD, remaining_config, metadata=ctx.metadata)
         handle = config.get("user_handle") or flow.internal.get(HANDLE)
         try:
             if not isinstance(handle, str):
@@ -222,7 +223,7 @@ class PasskeyStrategy:
         names = self.schemas.marked_values(METHOD, "display_name", ctx.identity.get("traits") or {})
         key["display_name"] = names[0] if names else "passkey"
         new = {**config, "credentials": [*keys, key], "user_handle": handle}
-        return await self.identities.update_credential(identity_id, METHOD, new, [handle])
+        return await self.identities.update_credential(identity_id, METHOD, new, [handle], ctx.metadata)
 
 
 def build(deps: Dependencies) -> PasskeyStrategy:

@@ -36,7 +36,9 @@ async def update(strategy: PasswordStrategy, flow: Flow, body: dict[str, Any], c
         flow.ui.add_node_message("password", violation)
         raise FlowInvalid()
     try:
-        return await strategy.identities.update_credential(ctx.identity["id"], "password", {"password": password})
+        return await strategy.identities.update_credential(
+            ctx.identity["id"], "password", {"password": password}, metadata=ctx.metadata
+        )
     except errors.BadRequest as exc:
         flow.ui.add_node_message("password", text.validation_failed(exc.reason or exc.message))
         raise FlowInvalid() from None

@@ -37,7 +37,7 @@ class ProfileStrategy:
         for node in self.schemas.nodes(schema_id, group="profile", values=traits if isinstance(traits, dict) else {}):
             flow.ui.set_value(node.name or "", node.attributes.get("value"))
         try:
-            updated = await self.identities.update_traits(ctx.identity["id"], traits)
+            updated = await self.identities.update_traits(ctx.identity["id"], traits, ctx.metadata)
         except errors.Conflict:
             flow.ui.messages.append(text.identifier_exists())
             raise FlowInvalid() from None

@@ -54,7 +54,9 @@ async def update(strategy: TotpStrategy, flow: Flow, body: dict[str, Any], ctx: 
             flow.ui.messages.append(text.no_totp_device())
             raise FlowInvalid()
         strategy.services.require_aal2_session(ctx.session, flow)
-        updated = await strategy.services.identities.remove_credential(identity_id, strategy.method)
+        updated = await strategy.services.identities.remove_credential(
+            identity_id, strategy.method, metadata=ctx.metadata
+        )
         await strategy.services.notify(updated, strategy.method, added=False)
         return updated
     sealed = flow.internal.get(PENDING)
@@ -72,7 +74,7 @@ async def update(strategy: TotpStrategy, flow: Flow, body: dict[str, Any], ctx: 
         raise FlowInvalid()
     flow.internal.pop(PENDING, None)
     updated = await strategy.services.identities.update_credential(
-        identity_id, strategy.method, {"totp_url": strategy.seal(url)}
+        identity_id, strategy.method, {"totp_url": strategy.seal(url)}, metadata=ctx.metadata
     )
     await strategy.services.completed(ctx.session, strategy.method)
     await strategy.services.notify(updated, strategy.method, added=True)

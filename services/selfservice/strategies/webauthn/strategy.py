@@ -160,12 +160,13 @@ class WebAuthnStrategy:
                 flow.ui.messages.append(text.no_webauthn_device())
                 raise FlowInvalid()
             if remaining:
-                return await identities.update_credential(identity_id, METHOD, {**config, "credentials": remaining})
+                remaining_config = {**config, "credentials": remaining}
+                return await identities.update_credential(identity_id, METHOD, remaining_config, metadata=ctx.metadata)
             # The last key: without it the identity may be left with no second factor at all.
             others = {k: v for k, v in (ctx.identity.get("credentials") or {}).items() if k != METHOD}
             if not has_second_factor({"credentials": others}):
                 self.services.require_aal2_session(ctx.session, flow)
-            updated = await identities.remove_credential(identity_id, METHOD)
+            updated = await identities.remove_credential(identity_id, METHOD, metadata=ctx.metadata)
             await self.services.notify(updated, METHOD, added=False)
             return updated
         handle = config.get("user_handle") or flow.internal.get("webauthn_user_handle")
@@ -180,7 +181,7 @@ class WebAuthnStrategy:
         key["display_name"] = name.strip()[:64] if isinstance(name, str) and name.strip() else "security key"
         key["is_passwordless"] = self.passwordless
         new = {**config, "credentials": [*keys, key], "user_handle": handle}
-        updated = await identities.update_credential(identity_id, METHOD, new)
+        updated = await identities.update_credential(identity_id, METHOD, new, metadata=ctx.metadata)
         if not self.passwordless:
             await self.services.completed(ctx.session, METHOD)
         await self.services.notify(updated, METHOD, added=True)
