@@ -212,6 +212,16 @@ def register(warden: ThreadedWarden, email: str, **extra: Any) -> tuple[int, dic
     return response.status, json.loads(response.data)
 
 
+def submit_settings(warden: ThreadedWarden, token: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """A new settings flow by API, submitted with `body`: its status and the flow."""
+    headers = {"X-Session-Token": token}
+    flow = urllib3.request("GET", f"{warden.public_url}/self-service/settings/api", headers=headers).json()
+    answer = urllib3.request(
+        "POST", f"{warden.public_url}/self-service/settings?flow={flow['id']}", json=body, headers=headers
+    )
+    return answer.status, json.loads(answer.data)
+
+
 def identity(warden: ThreadedWarden, identity_id: str) -> dict[str, Any]:
     return urllib3.request("GET", f"{warden.admin_url}/admin/identities/{identity_id}").json()
 
@@ -350,16 +360,7 @@ def test_a_settings_parse_hook_sees_the_submitted_traits_and_may_refuse_or_chang
     ).json()["session_token"]
 
     def change(traits: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-        flow = urllib3.request(
-            "GET", f"{warden.public_url}/self-service/settings/api", headers={"X-Session-Token": token}
-        ).json()
-        answer = urllib3.request(
-            "POST",
-            f"{warden.public_url}/self-service/settings?flow={flow['id']}",
-            json={"method": "profile", "traits": traits},
-            headers={"X-Session-Token": token},
-        )
-        return answer.status, json.loads(answer.data)
+        return submit_settings(warden, token, {"method": "profile", "traits": traits})
 
     status, flow = change({"email": f"blocked-{email}"})
     assert status == 400, flow
@@ -392,16 +393,8 @@ def test_a_settings_hook_s_metadata_is_saved_in_the_change_s_own_write(warden: T
         updates.append(envelope)
 
     warden.run(warden.process.bus.subscribe(Subscription(unique("updates"), ("identity.updated",), collect)))
-    flow = urllib3.request(
-        "GET", f"{warden.public_url}/self-service/settings/api", headers={"X-Session-Token": token}
-    ).json()
-    answer = urllib3.request(
-        "POST",
-        f"{warden.public_url}/self-service/settings?flow={flow['id']}",
-        json={"method": "password", "password": "a brand new passphrase 42"},
-        headers={"X-Session-Token": token},
-    )
-    assert answer.status == 200, answer.data
+    status, flow = submit_settings(warden, token, {"method": "password", "password": "a brand new passphrase 42"})
+    assert status == 200, flow
     identity_id = flow["identity"]["id"]
     assert identity(warden, identity_id)["metadata_admin"] == {"password_changed_by": "hook"}
     # A later change's event comes after every earlier one: once it is here, nothing else is coming.
