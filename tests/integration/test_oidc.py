@@ -91,7 +91,10 @@ def fake() -> Iterator[FakeProvider]:
 
 
 def _crm_answer(received: Received) -> tuple[int, Any, dict[str, str]]:
-    """A CRM that refuses sign-ups from addresses it has blocked, on the email field."""
+    """A CRM that refuses sign-ups from addresses it has blocked, on the email field, and tags the
+    accounts whose settings change (`response.parse` on the settings hook)."""
+    if received.path == "/settings":
+        return 200, {"identity": {"metadata_public": {"tagged_for": received.json()["email"]}}}, {}
     if "blocked" not in str(received.json().get("email")):
         return 200, None, {}
     message = {"id": 4000001, "text": "This address is blocked by the CRM.", "type": "error", "context": {}}
@@ -142,6 +145,11 @@ def warden(
             "can_interrupt": True,
         },
     }
+    settings_hook = {
+        "hook": "web_hook",
+        "config": {**crm_hook["config"], "url": crm.url("/settings"), "response": {"parse": True}},
+    }
+    settings_hook["config"].pop("can_interrupt")
     with database(request.param, directory) as dsn:
         settings = selfservice_settings(
             directory,
@@ -149,7 +157,11 @@ def warden(
             methods={"oidc": {"enabled": True, "config": {"providers": providers}}},
             flows={
                 "registration": {"after": {"password": after, "oidc": {"hooks": [crm_hook, {"hook": "session"}]}}},
-                "settings": {"ui_url": f"{UI}/settings", "privileged_session_max_age": "1h"},
+                "settings": {
+                    "ui_url": f"{UI}/settings",
+                    "privileged_session_max_age": "1h",
+                    "after": {"oidc": {"hooks": [settings_hook]}},
+                },
             },
             secrets={"cookie": ["selfservice-tests-cookie-secret-0123456789"], "cipher": [CIPHER_SECRET]},
         )
@@ -305,7 +317,7 @@ def test_an_existing_account_is_not_taken_over_but_linked_after_signing_in(
     assert _whoami(later)["identity"]["id"] == existing
 
 
-def test_settings_link_and_unlink_a_provider(warden: ThreadedWarden, op: RunningProvider) -> None:
+def test_settings_link_and_unlink_a_provider(warden: ThreadedWarden, op: RunningProvider, crm: WebhookReceiver) -> None:
     login = _login_name("erin")
     email = f"{_login_name('erin-pw')}@example.com"
     identity_id = create_identity(warden.admin_url, email)
@@ -318,11 +330,17 @@ def test_settings_link_and_unlink_a_provider(warden: ThreadedWarden, op: Running
     settings = _start(browser, "settings")
     assert "link" in node_names(settings)
     # Kratos's link and unlink buttons carry no `method`, as the reference UI submits them.
+    hooked = len(crm.received)
     linking = browser.post(settings["ui"]["action"], {"csrf_token": _csrf(settings), "link": "op"})
     assert linking.status == 303 and linking.location.startswith(op.issuer), linking
+    assert len(crm.received) == hooked, "the settings hook runs where the link completes, not before"
     done = browser.get(ProviderUser(op.issuer).sign_in(linking.location, login))
     assert done.status == 303, done
     assert [i["id"] for i in _owner(warden, f"op:{login}")] == [identity_id]
+    assert [r.path for r in crm.received[hooked:]] == ["/settings"]
+    # The hook's answer was saved with the link.
+    linked = urllib3.request("GET", f"{warden.admin_url}/admin/identities/{identity_id}").json()
+    assert linked["metadata_public"] == {"tagged_for": email}
 
     settings = _start(browser, "settings")
     assert node(settings, "unlink")["attributes"]["value"] == "op"

@@ -19,7 +19,12 @@ from services.selfservice.flows.errors import (
 )
 from services.selfservice.flows.flow import API, BROWSER, Flow, now
 from services.selfservice.flows.request import read_body, request_url, wants_json
-from services.selfservice.flows.settings.strategy import ClaimsSubmission, SettingsContext, ShowForm
+from services.selfservice.flows.settings.strategy import (
+    ClaimsSubmission,
+    CompletesElsewhere,
+    SettingsContext,
+    ShowForm,
+)
 from services.selfservice.hooks.registry import HookContext
 from services.selfservice.hooks.web_hook_answer import METADATA
 from services.selfservice.views import public_identity
@@ -155,7 +160,8 @@ async def _apply(
     ctx = SettingsContext(request, session, identity, c.verifier)
     submission = c.engine.metrics.submission(KIND, strategy.method)
     try:
-        ctx.metadata = await _interrupting_hooks(c, request, flow, body, identity, strategy.method, session)
+        if not (isinstance(strategy, CompletesElsewhere) and strategy.completes_elsewhere(body)):
+            ctx.metadata = await interrupting_hooks(c, request, flow, body, identity, strategy.method, session)
         updated = await strategy.update_settings(flow, body, ctx)
     except RedirectBrowser as redirect:  # linking a social sign-in provider
         return await c.engine.redirect_browser(flow, redirect.url)
@@ -171,7 +177,7 @@ async def _apply(
     return response
 
 
-async def _interrupting_hooks(
+async def interrupting_hooks(
     c: SelfserviceContainer,
     request: web.Request,
     flow: Flow,

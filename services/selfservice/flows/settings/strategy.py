@@ -56,3 +56,12 @@ class ClaimsSubmission(Protocol):
     method: str
 
     def claims(self, body: dict[str, Any]) -> bool: ...
+
+
+@runtime_checkable
+class CompletesElsewhere(Protocol):
+    """A method whose submission may only start the change: linking a social sign-in provider sends
+    the browser to the provider and completes on its callback. The interrupting web hooks run where
+    the change completes, once, as Kratos's pre-persist hooks do."""
+
+    def completes_elsewhere(self, body: dict[str, Any]) -> bool: ...

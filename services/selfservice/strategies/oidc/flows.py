@@ -36,14 +36,14 @@ if TYPE_CHECKING:
     from services.selfservice.service import SelfserviceContainer
 
 
-def _handlers() -> tuple[Any, Any, Any]:
+def _handlers() -> tuple[Any, Any, Any, Any]:
     """The flow handlers, imported when first needed: they import the method list, which lists this
     method, so importing them at module level would be circular."""
     from services.selfservice.flows.login.handler import new_login_flow
     from services.selfservice.flows.registration.handler import new_registration_flow
-    from services.selfservice.flows.settings.handler import settings_succeeded
+    from services.selfservice.flows.settings.handler import interrupting_hooks, settings_succeeded
 
-    return new_login_flow, new_registration_flow, settings_succeeded
+    return new_login_flow, new_registration_flow, settings_succeeded, interrupting_hooks
 
 
 async def finish(
@@ -85,7 +85,7 @@ async def finish(
 
 async def _converted(c: SelfserviceContainer, request: web.Request, old: Flow, kind: str) -> Flow:
     """Kratos's login ⇄ registration switch: a new flow of the other kind, same return_to and app."""
-    new_login_flow, new_registration_flow, _ = _handlers()
+    new_login_flow, new_registration_flow, _, _ = _handlers()
     fields = {"refresh": False, "requested_aal": "aal1", "organization_id": None}
     flow: Flow
     if kind == "login":
@@ -160,8 +160,9 @@ async def _link(
     current = await c.engine.identities.get_identity(identity_id)
     if current is None:
         raise errors.NotFound("The identity of this settings flow no longer exists.")
-    identity = await strategy.link_after_login(current, kept)
-    settings_succeeded = _handlers()[2]
+    _, _, settings_succeeded, interrupting_hooks = _handlers()
+    metadata = await interrupting_hooks(c, request, flow, {}, current, METHOD, session)
+    identity = await strategy.link_after_login(current, kept, metadata)
     ctx = SettingsContext(request, session, identity, c.verifier)
     hooked = HookContext(request, flow, identity, METHOD, session=session)
     await c.hooks.run("settings", "after", "post", hooked)

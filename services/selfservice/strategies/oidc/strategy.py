@@ -213,11 +213,17 @@ class OidcStrategy:
         flow.active = METHOD
         trait_errors(flow, error)
 
-    async def link_after_login(self, identity: dict[str, Any], pending: dict[str, Any]) -> dict[str, Any]:
+    async def link_after_login(
+        self, identity: dict[str, Any], pending: dict[str, Any], metadata: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         """Adds the provider to the identity's oidc credential (a settings link, or account linking);
-        the identity service merges it with the providers already there."""
+        the identity service merges it with the providers already there. `metadata`: a settings
+        link's web hooks' answer, saved with it."""
         entry = {k: v for k, v in pending.items() if k not in _NOT_IN_CREDENTIAL}
-        return await self.identities.update_credential(identity["id"], METHOD, {"providers": [entry]})
+        return await self.identities.update_credential(identity["id"], METHOD, {"providers": [entry]}, None, metadata)
+
+    def completes_elsewhere(self, body: dict[str, Any]) -> bool:
+        return bool(body.get("link"))  # linking goes through the provider: the hooks run on its callback
 
     # --- settings ------------------------------------------------------------------------------
     def linked(self, identity: dict[str, Any]) -> list[str]:
