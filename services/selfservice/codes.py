@@ -104,10 +104,14 @@ class OneTimeCodes:
         address it proved); earlier unused ones of the same flow stop working (a resend). The flow's
         tries carry over: asking for a new code does not buy more guesses.
 
-        The first statement locks the flow's codes until the caller commits, so concurrent resends
+        The first statements lock the flow's codes until the caller commits, so concurrent resends
         queue and the `resend_after` check sees the code the other one wrote."""
         c = self._t.c
         of_flow = (c.flow_id == flow_id, c.kind == kind)
+        if conn.dialect.name == "postgresql":
+            # A flow's first codes have no rows to lock: without this, a resend pressed while the
+            # first code is sent leaves two that work. (SQLite runs one transaction at a time.)
+            await conn.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(f"{flow_id}/{kind}", 0))))
         await conn.execute(update(self._t).where(*of_flow).values(attempts=c.attempts))
         tried, latest = (await conn.execute(select(func.max(c.attempts), func.max(c.created_at)).where(*of_flow))).one()
         if resend_after is not None and latest is not None:

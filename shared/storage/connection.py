@@ -12,6 +12,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any, Protocol
 
 from sqlalchemy import ScalarResult
+from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.expression import Executable
 
 # SQLAlchemy's `Row` (typed per statement by SQLAlchemy, which these untyped statements do not use).
@@ -36,6 +37,11 @@ class Rows(Protocol):
 
 
 class Connection(Protocol):
+    @property
+    def dialect(self) -> Dialect:
+        """SQLAlchemy's, for the few statements that differ by engine (`dialect.name`)."""
+        ...
+
     async def execute(self, statement: Executable, parameters: Any = None) -> Rows: ...
 
     async def commit(self) -> None: ...

@@ -190,6 +190,10 @@ class PgConnection:
     def in_transaction(self) -> bool:
         return self._transaction is not None
 
+    @property
+    def dialect(self) -> Dialect:
+        return self._pool.dialect
+
     def autocommit(self) -> PgConnection:
         """From now on each statement commits by itself (before any statement ran)."""
         if self._transaction is not None:

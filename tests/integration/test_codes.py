@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import MetaData, select
+from sqlalchemy import MetaData, func, select
 
 from services.selfservice.codes import MAX_ATTEMPTS, OneTimeCodes, Recipient, ResendTooSoon
 from services.selfservice.tables import selfservice_tables
@@ -67,6 +67,19 @@ async def test_a_resend_does_not_buy_more_guesses(codes_db) -> None:  # type: ig
         assert not await _redeem(db, codes, f"{(int(first) + 1) % 10**6:06d}")
     second = await _issue(db, codes)
     assert not await _redeem(db, codes, second)
+
+
+async def test_codes_asked_for_at_the_same_time_leave_one_that_works(codes_db) -> None:  # type: ignore[no-untyped-def]
+    """A resend pressed while the flow's first code is being sent: one code is left working, as with
+    resends one after the other (a fresh flow has no codes yet whose rows could be locked)."""
+    db, codes = codes_db
+    await asyncio.gather(*(_issue(db, codes, "flow-race") for _ in range(8)))
+    table = selfservice_tables(MetaData()).codes
+    async with db.transaction() as conn:
+        unused = await conn.execute(
+            select(func.count()).where(table.c.flow_id == "flow-race", table.c.used_at.is_(None))
+        )
+        assert unused.scalar_one() == 1
 
 
 async def test_four_wrong_tries_then_the_right_code_works(codes_db) -> None:  # type: ignore[no-untyped-def]
