@@ -106,10 +106,12 @@ class Database:
             try:
                 yield conn
             finally:
-                if conn.in_transaction:  # left open: rolled back (a broken connection is let go)
-                    with contextlib.suppress(Exception):
-                        await conn.rollback()
-                self._postgres.release(conn)
+                try:
+                    if conn.in_transaction:  # left open: rolled back (a broken connection is let go)
+                        with contextlib.suppress(Exception):
+                            await conn.rollback()
+                finally:  # given back even when the rollback itself is cancelled
+                    self._postgres.release(conn)
             return
         async with contextlib.AsyncExitStack() as stack:
             if self._serial is not None:

@@ -9,12 +9,15 @@ back.
 
 - At most `size` connections are open or opening at once (`max_conns` in the DSN).
 - A connection found closed (the server dropped it) is let go, and another one is opened.
-- A connection given back inside a transaction (which `Database` never does: it rolls back first)
-  or closed is let go rather than handed out again.
+- A connection given back inside a transaction (which `Database` never does: it rolls back first),
+  closed, or in a state its user could not vouch for (an exchange with the server was cancelled
+  part-way: `release(reusable=False)`) is let go rather than handed out again.
 - A connection left idle longer than IDLE_LIFETIME is closed, when a checkout finds it or when a
   return finds it the oldest idle one, so a burst's connections do not stay open for good.
-- A checkout waits at most ACQUIRE_TIMEOUT for a connection, then fails with SQLAlchemy's
-  TimeoutError (its pool's `pool_timeout`), so the caller sees a clear error instead of hanging.
+- A checkout waits at most ACQUIRE_TIMEOUT for a connection given back, then fails with
+  SQLAlchemy's TimeoutError (its pool's `pool_timeout`), so the caller sees a clear error instead
+  of hanging; opening a new connection gives up after as long (asyncpg's `timeout`, unless the
+  DSN sets one).
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ class ConnectionPool:
         size: int,
         init: Callable[[asyncpg.Connection], Awaitable[None]],
     ) -> None:
-        self._connect_args = dict(connect_args)
+        self._connect_args = {"timeout": ACQUIRE_TIMEOUT, **connect_args}
         self._size = size
         self._init = init
         # Idle connections with when each was given back, the latest last: checkouts take the
@@ -54,7 +57,7 @@ class ConnectionPool:
 
     async def acquire(self) -> asyncpg.Connection:
         if self._closed:
-            raise sa_exc.InterfaceError("the pool is closed", None, Exception("closed"))
+            raise _closed()
         now = time.monotonic()
         while self._idle:
             raw, since = self._idle.pop()
@@ -62,12 +65,14 @@ class ConnectionPool:
                 return raw
             self._let_go(raw, politely=True)
         if self._opened < self._size:
+            self._opened += 1
             return await self._open()
         return await self._wait()
 
-    def release(self, raw: asyncpg.Connection) -> None:
-        """Gives a connection back (no await: a cancelled caller cannot leave it half returned)."""
-        if self._closed or raw.is_closed() or raw.is_in_transaction():
+    def release(self, raw: asyncpg.Connection, *, reusable: bool = True) -> None:
+        """Gives a connection back (no await: a cancelled caller cannot leave it half returned).
+        `reusable=False`: its user cannot tell what state it is in; it is cut off."""
+        if self._closed or not reusable or raw.is_closed() or raw.is_in_transaction():
             self._let_go(raw)
             return
         while self._waiters:
@@ -86,7 +91,7 @@ class ConnectionPool:
         idle, self._idle = self._idle, collections.deque()
         for waiter in self._waiters:
             if not waiter.done():
-                waiter.set_exception(sa_exc.InterfaceError("the pool is closed", None, Exception("closed")))
+                waiter.set_exception(_closed())
         self._waiters.clear()
         for raw, _ in idle:
             self._opened -= 1
@@ -94,7 +99,8 @@ class ConnectionPool:
         await asyncio.gather(*self._closing, return_exceptions=True)
 
     async def _open(self) -> asyncpg.Connection:
-        self._opened += 1
+        """A new connection in a slot the caller has counted in `_opened`: counted before anything
+        awaits, so that no other checkout takes the same slot in the meantime."""
         try:
             raw = await asyncpg.connect(**self._connect_args)
         except BaseException:
@@ -106,6 +112,9 @@ class ConnectionPool:
         except BaseException:
             self._let_go(raw)
             raise
+        if self._closed:  # closed while this one was opening: close() could not see it
+            self._let_go(raw)
+            raise _closed()
         return raw
 
     async def _wait(self) -> asyncpg.Connection:
@@ -147,9 +156,14 @@ class ConnectionPool:
         while self._waiters and not self._closed:
             waiter = self._waiters.popleft()
             if not waiter.done():
+                self._opened += 1
                 task = asyncio.ensure_future(self._open())
                 task.add_done_callback(functools.partial(_settle, waiter, pool=self))
                 return
+
+
+def _closed() -> sa_exc.InterfaceError:
+    return sa_exc.InterfaceError("the pool is closed", None, Exception("closed"))
 
 
 async def _close_quietly(raw: asyncpg.Connection) -> None:

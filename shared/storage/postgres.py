@@ -18,10 +18,10 @@ ROLLBACK) is told to `Database.round_trips`' listeners first (tests/round_trips.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, TypeVar
 from weakref import ref
 
 import asyncpg
@@ -37,6 +37,7 @@ from sqlalchemy.util import LRUCache
 from shared.storage.pg_pool import ConnectionPool
 
 RoundTripListener = Callable[[str], None]
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -95,7 +96,7 @@ class PostgresPool:
         return PgConnection(self, raw, autocommit)
 
     def release(self, conn: PgConnection) -> None:
-        self._connections.release(conn.raw)
+        self._connections.release(conn.raw, reusable=not conn.interrupted)
 
     async def close(self) -> None:
         await self._connections.close()
@@ -185,6 +186,10 @@ class PgConnection:
         self._pool = pool
         self._autocommit = autocommit
         self._transaction: Any = None  # asyncpg's, begun at the first statement
+        # An exchange with the server did not finish (cancelled part-way, or a BEGIN that failed):
+        # whether a transaction is open, or asyncpg is still cancelling a statement, is unknown,
+        # so the pool must not hand this connection out again.
+        self.interrupted = False
 
     @property
     def in_transaction(self) -> bool:
@@ -211,18 +216,27 @@ class PgConnection:
             await self._begin()
         for listener in self._pool.round_trips:
             listener(sql)
-        try:
-            if many:
-                await self.raw.executemany(sql, args)
-                return PgResult(shape.metadata or _EMPTY, (), -1)
-            if shape.returns_rows:
-                records = await self.raw.fetch(sql, *args[0])
-                metadata = shape.metadata or SimpleResultMetaData(list(records[0].keys()) if records else [])
-                return PgResult(metadata, records, len(records))
-            status = await self.raw.execute(sql, *args[0])
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-            raise _translated(exc, sql) from exc
+        if many:
+            await self._exchange(sql, self.raw.executemany(sql, args))
+            return PgResult(shape.metadata or _EMPTY, (), -1)
+        if shape.returns_rows:
+            records = await self._exchange(sql, self.raw.fetch(sql, *args[0]))
+            metadata = shape.metadata or SimpleResultMetaData(list(records[0].keys()) if records else [])
+            return PgResult(metadata, records, len(records))
+        status = await self._exchange(sql, self.raw.execute(sql, *args[0]))
         return PgResult(_EMPTY, (), _rowcount(status))
+
+    async def _exchange(self, sql: str, sent: Awaitable[_T]) -> _T:
+        """One statement's round trip; an error the server answered leaves the connection usable,
+        a cancellation part-way does not (see `interrupted`)."""
+        self.interrupted = True
+        try:
+            answer = await sent
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            self.interrupted = False
+            raise _translated(exc, sql) from exc
+        self.interrupted = False
+        return answer
 
     async def commit(self) -> None:
         await self._end("COMMIT")
@@ -234,10 +248,16 @@ class PgConnection:
         for listener in self._pool.round_trips:
             listener("BEGIN")
         transaction = self.raw.transaction()
+        # asyncpg marks the connection as in its transaction before BEGIN is answered, and a
+        # failed or cancelled BEGIN leaves that mark: the next transaction on the connection would
+        # be a SAVEPOINT inside it, its COMMIT a RELEASE that commits nothing. Such a connection
+        # stays `interrupted` and is never reused.
+        self.interrupted = True
         try:
             await transaction.start()
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             raise _translated(exc, "BEGIN") from exc
+        self.interrupted = False
         self._transaction = transaction
 
     async def _end(self, how: str) -> None:
@@ -246,10 +266,7 @@ class PgConnection:
             return
         for listener in self._pool.round_trips:
             listener(how)
-        try:
-            await (transaction.commit() if how == "COMMIT" else transaction.rollback())
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-            raise _translated(exc, how) from exc
+        await self._exchange(how, transaction.commit() if how == "COMMIT" else transaction.rollback())
 
 
 def _bound(

@@ -2,8 +2,10 @@
 server dropped is replaced at the next checkout; a connection given back in the same moment as its
 waiter is cancelled, or handed back inside a transaction, is not lost or handed out again; a
 checkout that waits past its timeout fails with SQLAlchemy's TimeoutError; an idle connection past
-its lifetime is closed and replaced, by a checkout or by a return; and the pool can be closed with
-a checkout waiting."""
+its lifetime is closed and replaced, by a checkout or by a return; the pool can be closed with a
+checkout waiting or a connection opening; a slot freed for a waiter is the waiter's; and, through
+`Database`, a transaction or a rollback cancelled part-way leaves nothing behind that loses a later
+commit or a connection."""
 
 from __future__ import annotations
 
@@ -13,8 +15,10 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 from sqlalchemy import exc as sa_exc
+from sqlalchemy import text
 
 from shared.storage import pg_pool
+from shared.storage.database import Database
 from shared.storage.pg_pool import ConnectionPool
 
 
@@ -136,3 +140,82 @@ async def test_a_return_closes_the_oldest_idle_connection_once_it_has_aged_out(
         assert await pool.acquire() is steady
     finally:
         await pool.close()
+
+
+async def test_a_slot_freed_for_a_waiter_is_not_taken_by_another_checkout(pool: ConnectionPool) -> None:
+    held = await pool.acquire()
+    waiting = asyncio.ensure_future(pool.acquire())
+    await asyncio.sleep(0.05)
+    await held.execute("BEGIN")
+    pool.release(held)  # let go (inside a transaction): a connection is to be opened for the waiter
+    with pytest.raises(TimeoutError):  # the releasing task checks out again at once: it must wait
+        async with asyncio.timeout(0.3):
+            pool.release(await pool.acquire())
+    pool.release(await asyncio.wait_for(waiting, 5))
+
+
+async def test_closing_the_pool_fails_a_checkout_whose_connection_is_still_opening(pool: ConnectionPool) -> None:
+    held = await pool.acquire()
+    waiting = asyncio.ensure_future(pool.acquire())
+    await asyncio.sleep(0.05)
+    held.terminate()
+    pool.release(held)  # dropped: a new connection is opened for the waiter ...
+    await asyncio.sleep(0)
+    await pool.close()  # ... and the pool closes while it connects
+    with pytest.raises(sa_exc.InterfaceError):
+        await asyncio.wait_for(waiting, 5)
+
+
+@pytest.fixture
+async def one_connection(pg_dsn: str) -> AsyncIterator[Database]:
+    db = Database.from_dsn(f"{pg_dsn}&max_conns=1")
+    async with db.transaction() as conn:
+        await conn.execute(text("CREATE TABLE written (x int)"))
+        await conn.commit()
+    yield db
+    await db.dispose()
+
+
+async def test_a_transaction_cancelled_during_its_begin_costs_no_later_commit(one_connection: Database) -> None:
+    """asyncpg marks a connection as in a transaction before BEGIN is answered: reused after a
+    cancelled BEGIN, its next transaction was a SAVEPOINT, whose COMMIT committed nothing."""
+    db = one_connection
+    cancelling = True
+
+    def cancel_at_begin(sql: str) -> None:
+        if sql == "BEGIN" and cancelling:
+            current = asyncio.current_task()
+            assert current is not None
+            current.cancel()  # lands while BEGIN is on its way, as a client going away would
+
+    db.round_trips.append(cancel_at_begin)
+
+    async def write(x: int) -> None:
+        async with db.transaction() as conn:
+            await conn.execute(text("INSERT INTO written VALUES (:x)"), {"x": x})
+            await conn.commit()
+
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.ensure_future(write(1))
+    cancelling = False
+    await write(2)
+    async with db.read() as conn:
+        assert (await conn.execute(text("SELECT x FROM written"))).scalars().all() == [2]
+
+
+async def test_a_rollback_cancelled_in_turn_still_gives_the_connection_back(one_connection: Database) -> None:
+    db = one_connection
+
+    async def slow() -> None:
+        async with db.connect() as conn:
+            await conn.execute(text("SELECT pg_sleep(0.5)"))
+
+    task = asyncio.ensure_future(slow())
+    await asyncio.sleep(0.1)
+    task.cancel()  # the client went away ...
+    await asyncio.sleep(0.001)
+    task.cancel()  # ... and shutdown cancels again, during the rollback
+    await asyncio.gather(task, return_exceptions=True)
+    async with asyncio.timeout(5):  # the pool's one connection was not lost
+        async with db.read() as conn:
+            assert (await conn.execute(text("SELECT 1"))).scalar_one() == 1
