@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 from aiohttp import web
 
-from shared.bus.ports import Bus, Subscription
+from shared.bus.ports import Bus, DurableQueue, Subscription
 from shared.cache.ports import Cache
 from shared.clients import Clients
 from shared.metrics import Metrics
@@ -87,3 +87,6 @@ class ServiceDefinition(Generic[C]):
     # Full names of the gRPC services it serves on the gRPC port (for the route table, nginx, Ingress).
     grpc_services: Sequence[str] = field(default_factory=tuple)
     cleanup: Cleanup | None = None  # `warden cleanup`, beside the processed-event records every service prunes
+    # The durable queues its consumers read, by the settings: every process declares every service's
+    # before it publishes, so that an event waits in its queue for a consumer not yet running.
+    queues: Callable[[Any], Sequence[DurableQueue]] = lambda _settings: ()  # (shared.config.Settings)

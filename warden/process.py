@@ -33,7 +33,7 @@ from shared.tracing.config import TracingConfig
 from shared.tracing.spans import only_inside_a_trace
 from warden.adapters import Databases, http_clients, make_bus, make_cache, make_limiter
 from warden.event_loop import loop_name
-from warden.services import SERVICE_NAMES
+from warden.services import SERVICE_NAMES, SERVICES
 from warden.startup import database_step, describe, quiet_broker_driver, startup_step, where
 
 if TYPE_CHECKING:
@@ -82,6 +82,10 @@ class WardenProcess:
         await self._prepare_databases()
         with startup_step("bus.url", where(self.settings.bus.url)), quiet_broker_driver():
             await self._bus.connect()
+            # Every consumer's queue, this process's or not: what is published from here on waits
+            # in its queue even if its consumer is not running yet.
+            queues = [queue for service in SERVICES for queue in service.queues(self.settings)]
+            await self._bus.declare(queues, self.settings.bus.max_deliveries)
         await self._check_cache()
         here = {s.name for s in self.services}
         for warning in weak_secret_warnings(self.settings, remote_services=here != set(SERVICE_NAMES)):

@@ -14,12 +14,13 @@ from services.courier.persistence import MessageRepository
 from services.courier.render.renderer import Renderer
 from shared.bus.envelope import Envelope
 from shared.bus.inbox import idempotent
-from shared.bus.ports import Subscription
+from shared.bus.ports import DurableQueue, Subscription
 from shared.metrics.courier import CourierMetrics
 from shared.storage.uow import UnitOfWork, UnitOfWorkFactory
 from shared.tracing import carrier
 
 QUEUE = "courier.messages"
+CONSUMES = DurableQueue(QUEUE, (MESSAGE_REQUESTED,))
 log = logging.getLogger(__name__)
 
 
@@ -68,4 +69,4 @@ def message_requests(
         await store(envelope)
         queued()  # after the commit, so the dispatcher finds the message
 
-    return Subscription(QUEUE, [MESSAGE_REQUESTED], handle, max_deliveries)
+    return Subscription.of(CONSUMES, handle, max_deliveries)

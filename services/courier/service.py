@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import MetaData
 
 from services.courier.api import admin, webhooks
 from services.courier.channels.registry import build_channels
 from services.courier.config import RETENTION, CourierConfig
-from services.courier.consumers import message_requests
+from services.courier.consumers import CONSUMES, message_requests
 from services.courier.dispatcher import Dispatcher
 from services.courier.domain import now
 from services.courier.persistence import MessageRepository
@@ -20,9 +21,10 @@ from services.courier.render.renderer import Renderer
 from services.courier.tables import courier_tables
 from services.courier.webhooks.config import DeliveryConfig
 from services.courier.webhooks.config import subscriptions as event_subscriptions
-from services.courier.webhooks.consumers import event_sink, webhook_requests
+from services.courier.webhooks.consumers import WEBHOOKS, event_sink, event_sink_queue, webhook_requests
 from services.courier.webhooks.persistence import DeliveryRepository
 from services.courier.webhooks.sender import DeliverySender
+from shared.bus.ports import DurableQueue
 from shared.http.egress import Egress, EgressPolicy
 from shared.service import Infrastructure, ServiceDefinition, ServiceRuntime
 from shared.service_kit import ServiceInfo, info_route, service_core
@@ -118,6 +120,12 @@ async def cleanup(database: Database, batch: int) -> int:
         return await MessageRepository(courier_tables(MetaData())).delete_finished(conn, now() - RETENTION, batch)
 
 
+def queues(settings: Any) -> list[DurableQueue]:
+    """The messages, the web hooks to call, and, when `webhooks.subscriptions` lists any, the event sink."""
+    sinks = event_subscriptions(settings)
+    return [CONSUMES, WEBHOOKS, *([event_sink_queue(sinks)] if sinks else [])]
+
+
 DEFINITION = ServiceDefinition(
     name=NAME,
     migrations=MigrationSet(NAME, Path(__file__).parent / "migrations"),
@@ -125,4 +133,5 @@ DEFINITION = ServiceDefinition(
     build=build,
     depends_on=(),
     cleanup=cleanup,
+    queues=queues,
 )

@@ -26,6 +26,7 @@ from services.selfservice.flows.recovery.admin import ROUTES as RECOVERY_ADMIN_R
 from services.selfservice.flows.recovery.handler import ROUTES as RECOVERY_ROUTES
 from services.selfservice.flows.registration.handler import ROUTES as REGISTRATION_ROUTES
 from services.selfservice.flows.settings.handler import ROUTES as SETTINGS_ROUTES
+from services.selfservice.flows.verification.after_registration import CONSUMES as REGISTRATION_VERIFICATION
 from services.selfservice.flows.verification.after_registration import registration_verification
 from services.selfservice.flows.verification.handler import ROUTES as VERIFICATION_ROUTES
 from services.selfservice.flows.verification.proof import AddressProof
@@ -262,6 +263,7 @@ def selfservice_definition(method_specs: Sequence[MethodSpec] = METHODS) -> Serv
         build=build_with_methods,
         depends_on=("identity", "session"),
         cleanup=cleanup,
+        queues=lambda _settings: [REGISTRATION_VERIFICATION],
     )
 
 

@@ -9,10 +9,11 @@ from services.session.manager import SessionManager
 from shared.bus.envelope import Envelope
 from shared.bus.events import IDENTITY_DELETED, IDENTITY_UPDATED
 from shared.bus.inbox import idempotent
-from shared.bus.ports import Subscription
+from shared.bus.ports import DurableQueue, Subscription
 from shared.storage.uow import UnitOfWork, UnitOfWorkFactory
 
 QUEUE = "session.identity-changes"
+CONSUMES = DurableQueue(QUEUE, (IDENTITY_UPDATED.name, IDENTITY_DELETED.name))
 
 
 def identity_changes(
@@ -26,4 +27,4 @@ def identity_changes(
         await manager.drop_cached(stale)
 
     handler = idempotent(uow, processed, QUEUE, work)
-    return Subscription(QUEUE, [IDENTITY_UPDATED.name, IDENTITY_DELETED.name], handler, max_deliveries)
+    return Subscription.of(CONSUMES, handler, max_deliveries)

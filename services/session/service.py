@@ -13,6 +13,7 @@ from services.session.cache import SessionCache
 from services.session.cache_generation import CacheGenerations
 from services.session.check import SessionChecker
 from services.session.config import SessionConfig
+from services.session.consumers import CONSUMES as IDENTITY_CHANGES
 from services.session.consumers import identity_changes
 from services.session.grpc.envoy_api import SERVICE_NAME as ENVOY_GRPC
 from services.session.grpc.envoy_api import EnvoyAuthorization, envoy_service
@@ -96,6 +97,7 @@ DEFINITION = ServiceDefinition(
     routes=[*public.ROUTES, *admin.ROUTES, info_route(NAME), *INTERNAL_ROUTES],
     build=build,
     depends_on=("identity",),
+    queues=lambda _settings: [IDENTITY_CHANGES],
     grpc_services=(SESSION_GRPC, ENVOY_GRPC),
     cleanup=cleanup,
 )

@@ -5,6 +5,10 @@ Semantics every adapter keeps (and `tests/contract/test_bus.py` checks):
   raises `BusUnavailable` and the caller (the outbox relay) tries again later.
 - A subscription is a named, durable queue bound to routing-key patterns (`*` one word, `#` any).
   Two subscriptions with the same queue name share the work; different names each get a copy.
+- A durable queue exists from the moment any process declares it (`declare`), whether or not its
+  consumer is running: every process declares every consumer's queue before it publishes, and
+  again after each reconnection, so an event published before its consumer is up (a first deploy,
+  a broker that came back empty) waits in its queue instead of being routed nowhere.
 - A `transient` subscription is a queue of this process alone: it lives as long as the process's
   connection, is deleted with it, has no dead-letter queue, and a message whose handler fails is
   dropped (for live feeds, such as revocations to gRPC watchers, where a copy per process matters
@@ -32,6 +36,15 @@ MAX_RETRY_DELAY_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
+class DurableQueue:
+    """A consumer's durable queue and the routing-key patterns bound to it: what a subscription
+    reads, known without its handler, so that every process can declare it (`Bus.declare`)."""
+
+    name: str
+    routing_keys: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Subscription:
     queue: str
     routing_keys: Sequence[str]
@@ -45,6 +58,10 @@ class Subscription:
         """The queue's name in metrics: a transient queue's is new in every process, so its series
         go under one name instead of a new one per process."""
         return "transient" if self.transient else self.queue
+
+    @classmethod
+    def of(cls, queue: DurableQueue, handler: Handler, max_deliveries: int = DEFAULT_MAX_DELIVERIES) -> Subscription:
+        return cls(queue.name, queue.routing_keys, handler, max_deliveries)
 
     def retry_delay(self, failed_deliveries: int) -> float:
         """Seconds to wait before handing back a message that has failed this many times."""
@@ -90,6 +107,11 @@ class Publisher(Protocol):
 
 class Bus(Publisher, Protocol):
     async def connect(self) -> None: ...
+
+    async def declare(self, queues: Sequence[DurableQueue], max_deliveries: int) -> None:
+        """Makes these queues and their bindings exist, now and after every reconnection, before
+        anything more is published (a process declares them all once connected)."""
+        ...
 
     async def subscribe(self, subscription: Subscription) -> None: ...
 

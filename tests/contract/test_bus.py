@@ -14,7 +14,7 @@ import pytest
 from shared.adapters.memory.bus import InMemoryBus
 from shared.adapters.rabbitmq.bus import RabbitMqBus
 from shared.bus.envelope import Envelope
-from shared.bus.ports import Bus, Handler, Subscription
+from shared.bus.ports import Bus, DurableQueue, Handler, Subscription
 from shared.errors import BusUnavailable
 from shared.metrics import Metrics
 from tests.conftest import eventually, unique
@@ -69,6 +69,22 @@ def recorder() -> tuple[list[Envelope], Handler]:
         received.append(envelope)
 
     return received, handle
+
+
+async def test_an_event_published_before_its_consumer_subscribes_waits_in_its_declared_queue(
+    under_test: BusUnderTest,
+) -> None:
+    """A first deploy: the publishing service is up before the consuming one. RabbitMQ confirms a
+    message it routes nowhere, so without the declared queue the outbox would delete it, lost."""
+    under_test.queues.add("late")
+    await under_test.bus.declare([DurableQueue("late", ("thing.happened",))], 5)
+    sent = await under_test.publish("thing.happened", n=1)
+    ignored = await under_test.publish("thing.ignored", n=2)  # bound to no queue: goes nowhere
+    received, handle = recorder()
+    await under_test.subscribe("late", ["thing.happened"], handle)
+    await eventually(lambda: received)
+    await asyncio.sleep(0.2)
+    assert [e.id for e in received] == [sent.id] and ignored.id not in {e.id for e in received}
 
 
 async def test_a_published_event_reaches_its_subscriber(under_test: BusUnderTest) -> None:

@@ -22,7 +22,7 @@ from shared.adapters.rabbitmq.bus import RabbitMqBus
 from shared.bus.envelope import Envelope
 from shared.bus.inbox import idempotent
 from shared.bus.outbox import Outbox, OutboxRelay
-from shared.bus.ports import Subscription
+from shared.bus.ports import DurableQueue, Subscription
 from shared.errors import BusUnavailable
 from shared.storage.database import Database
 from shared.storage.migrations import MigrationSet, upgrade
@@ -262,3 +262,49 @@ async def _outbox_drained(database: Database, outbox: Outbox) -> bool:
 
 async def _all_down(*buses: RabbitMqBus) -> bool:
     return not any([await bus.healthy() for bus in buses])
+
+
+async def test_a_broker_that_comes_back_empty_gets_the_queues_before_anything_is_published(
+    amqp_vhost: str, exchange_name: str
+) -> None:
+    """A new broker node, or one whose data was lost (RabbitMQ keeps nothing Warden cannot
+    declare again): the publisher reconnects first and must not publish into a broker that has no
+    queue for its events yet, which would confirm them and drop them."""
+    import subprocess
+
+    vhost = URL(amqp_vhost).path.lstrip("/")
+    publisher = RabbitMqBus(str(URL(amqp_vhost).with_query(reconnect_interval="0.3")), exchange_name)
+    consumer = RabbitMqBus(str(URL(amqp_vhost).with_query(reconnect_interval="3")), exchange_name)
+    got: list[str] = []
+
+    async def handle(envelope: Envelope) -> None:
+        got.append(envelope.id)
+
+    await publisher.connect()
+    await consumer.connect()
+    try:
+        await publisher.declare([DurableQueue(QUEUE, ("fault.*",))], 5)
+        await consumer.subscribe(Subscription(QUEUE, ["fault.*"], handle))
+        ctl = ["rabbitmqctl", "-q"]
+        subprocess.run([*ctl, "delete_vhost", vhost], check=True, capture_output=True)
+        subprocess.run([*ctl, "add_vhost", vhost], check=True, capture_output=True)
+        subprocess.run(
+            [*ctl, "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"], check=True, capture_output=True
+        )
+        sent = []
+        async with asyncio.timeout(20):
+            while len(sent) < 5:  # as the relay does: each publish the broker confirms is deleted
+                try:
+                    sent.append((await _publish(publisher)).id)
+                except BusUnavailable:
+                    await asyncio.sleep(0.1)
+        await eventually(lambda: set(sent) <= set(got), timeout=20)
+    finally:
+        await publisher.close()
+        await consumer.close()
+
+
+async def _publish(bus: RabbitMqBus) -> Envelope:
+    envelope = Envelope(type="fault.happened", source="test", data={})
+    await bus.publish(envelope)
+    return envelope

@@ -22,6 +22,7 @@ from tests.conftest import unique
 from tests.factories import running_warden
 from tests.selfservice_helpers import PASSWORD, selfservice_settings
 from tests.webhook_receiver import Received, WebhookReceiver
+from warden.services import by_name
 
 SECRET = "whsec_" + base64.b64encode(os.urandom(32)).decode()
 PLAIN_SECRET = "a-plain-secret-of-some-length"
@@ -92,3 +93,23 @@ def test_subscribers_receive_signed_events_they_can_verify(tmp_path: Path, recei
         verified(forged, SECRET)
     with pytest.raises(ValueError, match="signature mismatch"):
         verified(tampered, "whsec_" + base64.b64encode(os.urandom(32)).decode())
+
+
+def test_every_queue_a_consumer_reads_is_one_its_service_declares_for_the_others(
+    tmp_path: Path, receiver: WebhookReceiver
+) -> None:
+    """Every process declares every service's queues (`ServiceDefinition.queues`) before it
+    publishes: a consumer reading a queue its service does not declare would miss what was
+    published while it was down, the event sink's (there only when configured) included."""
+    subscriptions = [{"id": "audit", "url": receiver.url("/audit"), "events": ["#"], "secret": PLAIN_SECRET}]
+    settings = selfservice_settings(
+        tmp_path, f"sqlite://{tmp_path}/warden.sqlite", webhooks={"subscriptions": subscriptions}
+    )
+    with running_warden(settings) as warden:
+        for runtime in warden.process._runtimes:
+            declared = {(q.name, tuple(q.routing_keys)) for q in by_name(runtime.name).queues(warden.process.settings)}
+            read = {(s.queue, tuple(s.routing_keys)) for s in runtime.subscriptions if not s.transient}
+            assert read == declared, runtime.name
+        assert ("courier.event_sink", ("#",)) in {
+            (q.name, q.routing_keys) for q in by_name("courier").queues(warden.process.settings)
+        }

@@ -23,12 +23,13 @@ from services.courier.webhooks.persistence import DeliveryRepository
 from shared.bus.envelope import Envelope
 from shared.bus.events import COURIER_WEBHOOK_REQUESTED
 from shared.bus.inbox import idempotent
-from shared.bus.ports import Subscription
+from shared.bus.ports import DurableQueue, Subscription
 from shared.storage.uow import UnitOfWork, UnitOfWorkFactory
 from shared.tracing import carrier
 
 WEBHOOKS_QUEUE = "courier.webhooks"
 EVENT_SINK_QUEUE = "courier.event_sink"
+WEBHOOKS = DurableQueue(WEBHOOKS_QUEUE, (COURIER_WEBHOOK_REQUESTED.name,))
 _DELIVERY_IDS = uuid.UUID("6d1f4c36-3a0e-4e37-9a51-0b3f9f3f7a10")  # namespace of derived delivery ids
 
 
@@ -54,7 +55,7 @@ def webhook_requests(
             ),
         )
 
-    return _subscription(WEBHOOKS_QUEUE, [COURIER_WEBHOOK_REQUESTED.name], uow, processed, work, max_deliveries, queued)
+    return _subscription(WEBHOOKS, uow, processed, work, max_deliveries, queued)
 
 
 def event_sink(
@@ -79,23 +80,26 @@ def event_sink(
                     Delivery(delivery_id, EVENT, s.id, s.url, "POST", body, envelope.type, trace_context=trace_context),
                 )
 
-    patterns = sorted({p for s in subscriptions for p in s.events})
-    return _subscription(EVENT_SINK_QUEUE, patterns, uow, processed, work, max_deliveries, queued)
+    return _subscription(event_sink_queue(subscriptions), uow, processed, work, max_deliveries, queued)
+
+
+def event_sink_queue(subscriptions: list[EventSubscription]) -> DurableQueue:
+    """One queue for every configured event subscription, bound to what any of them wants."""
+    return DurableQueue(EVENT_SINK_QUEUE, tuple(sorted({p for s in subscriptions for p in s.events})))
 
 
 def _subscription(
-    queue: str,
-    patterns: list[str],
+    queue: DurableQueue,
     uow: UnitOfWorkFactory,
     processed: Table,
     work: Callable[[UnitOfWork, Envelope], object],
     max_deliveries: int,
     queued: Callable[[], None],
 ) -> Subscription:
-    store = idempotent(uow, processed, queue, work)  # type: ignore[arg-type]
+    store = idempotent(uow, processed, queue.name, work)  # type: ignore[arg-type]
 
     async def handle(envelope: Envelope) -> None:
         await store(envelope)
         queued()  # after the commit, so the dispatcher finds the delivery
 
-    return Subscription(queue, patterns, handle, max_deliveries)
+    return Subscription.of(queue, handle, max_deliveries)

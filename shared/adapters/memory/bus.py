@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from shared.bus.envelope import Envelope
-from shared.bus.ports import BusObserver, Subscription, Unobserved, topic_matches
+from shared.bus.ports import BusObserver, DurableQueue, Subscription, Unobserved, topic_matches
 from shared.errors import BusUnavailable
 from shared.tracing import carrier
 
@@ -36,6 +37,15 @@ class InMemoryBus:
     async def connect(self) -> None:
         self._closed = False
 
+    async def declare(self, queues: Sequence[DurableQueue], max_deliveries: int) -> None:
+        for queue in queues:
+            self._queue(queue.name, max_deliveries).patterns.update(queue.routing_keys)
+        self._routes.clear()
+
+    def _queue(self, name: str, max_deliveries: int) -> _Queue:
+        """The queue of this name, made on first use: events routed to it wait for its consumer."""
+        return self._queues.setdefault(name, _Queue(name, max_deliveries))
+
     async def publish(self, envelope: Envelope) -> None:
         if self._closed:
             raise BusUnavailable("the in-process bus is closed")
@@ -53,7 +63,7 @@ class InMemoryBus:
         return queues
 
     async def subscribe(self, subscription: Subscription) -> None:
-        queue = self._queues.setdefault(subscription.queue, _Queue(subscription.queue, subscription.max_deliveries))
+        queue = self._queue(subscription.queue, subscription.max_deliveries)
         queue.patterns.update(subscription.routing_keys)
         self._routes.clear()  # a new queue or pattern: routes are found again
         queue.workers.append(asyncio.create_task(self._work(queue, subscription)))

@@ -4,6 +4,11 @@ Bounded redelivery is the quorum queue's own: a handler that raises is answered 
 `nack(requeue=True)`, the queue counts the returns and, past `x-delivery-limit`, dead-letters the
 message to `<exchange>.dlx`, which routes it to `<exchange>.<queue>.dlq`. The robust connection
 re-declares the exchange, queues and bindings and re-consumes after a connection loss.
+
+Every consumer's durable queue is also declared on the publishing channel (`declare`), which
+restores its exchanges, queues and bindings after a reconnection before it publishes again: a
+message is never published to a broker that has no queue for it yet (RabbitMQ confirms a message
+it routed nowhere, and the outbox would then delete it).
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from functools import partial
 
 import aio_pika
@@ -30,7 +35,7 @@ from aio_pika.exceptions import (
 )
 
 from shared.bus.envelope import Envelope
-from shared.bus.ports import BusObserver, Subscription, Unobserved
+from shared.bus.ports import BusObserver, DurableQueue, Subscription, Unobserved
 from shared.errors import BusUnavailable
 
 log = logging.getLogger(__name__)
@@ -79,6 +84,18 @@ class RabbitMqBus:
         except _UNAVAILABLE as exc:
             await self.close()
             raise BusUnavailable(f"cannot reach RabbitMQ: {exc!r}") from exc
+
+    async def declare(self, queues: Sequence[DurableQueue], max_deliveries: int) -> None:
+        channel, exchange = self._publish_channel, self._exchange
+        if channel is None or exchange is None:
+            raise BusUnavailable("the RabbitMQ bus is not connected")
+        try:
+            for queue in queues:
+                declared = await self._durable_queue(channel, self.queue_name(queue.name), max_deliveries)
+                for routing_key in queue.routing_keys:
+                    await declared.bind(exchange, routing_key=routing_key)
+        except _UNAVAILABLE as exc:
+            raise BusUnavailable(f"cannot declare the queues on RabbitMQ: {exc!r}") from exc
 
     async def publish(self, envelope: Envelope) -> None:
         connection, channel, exchange = self._connection, self._publish_channel, self._exchange
@@ -144,26 +161,32 @@ class RabbitMqBus:
         exchange = await self._declare_exchange(channel)
         if subscription.transient:
             # Exclusive and auto-deleted: gone with this connection, nothing piles up for nobody.
-            queue = await channel.declare_queue(name, durable=False, exclusive=True, auto_delete=True)
-            await self._bind_and_consume(queue, exchange, subscription)
+            transient = await channel.declare_queue(name, durable=False, exclusive=True, auto_delete=True)
+            await self._bind_and_consume(transient, exchange, subscription)
             return
+        await self._bind_and_consume(
+            await self._durable_queue(channel, name, subscription.max_deliveries), exchange, subscription
+        )
+
+    async def _durable_queue(self, channel: AbstractRobustChannel, name: str, max_deliveries: int) -> AbstractQueue:
+        """A quorum queue with its dead-letter queue, declared the same way by its consumer and by
+        every publisher (`declare`): a declaration with other arguments would be refused."""
         dead_letter_exchange = await channel.declare_exchange(
             f"{self._exchange_name}.dlx", aio_pika.ExchangeType.DIRECT, durable=True
         )
         dead_letter_queue = await channel.declare_queue(f"{name}.dlq", durable=True)
         await dead_letter_queue.bind(dead_letter_exchange, routing_key=name)
-        queue = await channel.declare_queue(
+        return await channel.declare_queue(
             name,
             durable=True,
             arguments={
                 "x-queue-type": "quorum",
                 # The limit counts returns (redeliveries), not deliveries: the first delivery is free.
-                "x-delivery-limit": subscription.max_deliveries - 1,
+                "x-delivery-limit": max_deliveries - 1,
                 "x-dead-letter-exchange": dead_letter_exchange.name,
                 "x-dead-letter-routing-key": name,
             },
         )
-        await self._bind_and_consume(queue, exchange, subscription)
 
     async def _bind_and_consume(
         self, queue: AbstractQueue, exchange: AbstractRobustExchange, subscription: Subscription

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from services.selfservice.flows.verification.verifier import Verifier
 from shared.bus.envelope import Envelope
-from shared.bus.ports import Subscription
+from shared.bus.ports import DurableQueue, Subscription
 from shared.clients.ports import IdentityClient
 
 QUEUE = "selfservice.registration-verification"
+CONSUMES = DurableQueue(QUEUE, ("identity.created",))
 
 
 def registration_verification(verifier: Verifier, identities: IdentityClient, max_deliveries: int) -> Subscription:
@@ -25,4 +26,4 @@ def registration_verification(verifier: Verifier, identities: IdentityClient, ma
         if identity is not None:
             await verifier.send_prepared(flow_id, identity)
 
-    return Subscription(QUEUE, ["identity.created"], handle, max_deliveries)
+    return Subscription.of(CONSUMES, handle, max_deliveries)
