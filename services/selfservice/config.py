@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import posixpath
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -11,6 +11,9 @@ from urllib.parse import unquote, urljoin, urlsplit
 from shared.units import parse_duration
 
 FLOW_KINDS = ("login", "registration", "settings", "recovery", "verification")
+# `%2f` and `%5c`: one segment to a browser, two separate ones to a check that decodes first.
+ENCODED_SEPARATOR = re.compile(r"%(2f|5c)", re.IGNORECASE)
+DOT_SEGMENTS = (".", "..")
 
 
 @dataclass(frozen=True)
@@ -83,15 +86,27 @@ class SelfserviceConfig:
         target = urlsplit(url)
         if not target.scheme or not target.netloc or target.username or target.password:
             return False
-        path = posixpath.normpath(unquote(target.path)) if target.path else "/"
+        path = plain_path(target.path)
+        if path is None:
+            return False
         for allowed in (*self.allowed_return_urls, self.default_return_url, self.public_base_url):
             base = urlsplit(allowed)
-            prefix = base.path.rstrip("/")
+            prefix = unquote(base.path).rstrip("/")
             if (target.scheme, target.netloc.lower()) == (base.scheme, base.netloc.lower()) and (
                 not prefix or path == prefix or path.startswith(prefix + "/")
             ):
                 return True
         return False
+
+
+def plain_path(raw: str) -> str | None:
+    """A URL's path decoded, or None when a browser would ask for another path than the decoded one
+    reads: an encoded separator, or a dot segment, plain or encoded (`..`, `%2e%2e`), which the
+    browser resolves itself. Kratos only decodes; normalising instead would pass
+    `/attacker-area/..%2fdashboard` as `/dashboard`, and decoding alone `/dashboard/../admin`."""
+    if ENCODED_SEPARATOR.search(raw) or any(unquote(segment) in DOT_SEGMENTS for segment in raw.split("/")):
+        return None
+    return unquote(raw) or "/"
 
 
 def _flow(settings: Any, kind: str, base: str) -> FlowConfig:
