@@ -83,7 +83,10 @@ class SelfserviceConfig:
         """Kratos's rule: same scheme and host as an allowed URL, and under its path."""
         if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in url) or "\\" in url:
             return False  # urlsplit would quietly drop them; the raw string is what goes into Location
-        target = urlsplit(url)
+        try:
+            target = urlsplit(url)
+        except ValueError:  # `http://[`, or a host NFKC folds into a separator (`／`): refused, not a bug
+            return False
         if not target.scheme or not target.netloc or target.username or target.password:
             return False
         path = plain_path(target.path)

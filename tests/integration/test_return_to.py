@@ -1,11 +1,13 @@
 """`return_to` at the HTTP edge: honoured only under an allowed URL, with nothing a browser would
-read differently from the check; anything else is Kratos's 400 `self_service_flow_return_to_forbidden`.
+read differently from the check; anything else, the unparseable too, is Kratos's 400
+`self_service_flow_return_to_forbidden`, never a 500.
 
 The allowed `https://app.example.com/dashboard` sits on a host of its own, so its path prefix is
 all that lets a URL on that host through (the UI host is allowed whole, as its default return URL)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from urllib.parse import urlencode
 
@@ -76,3 +78,23 @@ def test_a_url_under_the_allowed_path_is_honoured(warden: ThreadedWarden, url: s
 def test_a_url_that_escapes_the_allowed_path_is_refused(warden: ThreadedWarden, url: str) -> None:
     status, body = _login_init(warden, url)
     assert status == 400 and body["error"]["id"] == FORBIDDEN, body  # type: ignore[index]
+
+
+UNPARSEABLE = ["http://[", "https://app.example.com\uff0f@evil.example/dashboard", "http://127.0.0.1:4455\uff0f"]
+
+
+@pytest.mark.parametrize("url", UNPARSEABLE)
+def test_an_unparseable_return_to_is_refused_not_a_500(
+    warden: ThreadedWarden, url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    query = urlencode({"return_to": url})
+    spa = Browser(warden.public_url, json=True)
+    with caplog.at_level(logging.ERROR):
+        answers = [
+            spa.get(f"/self-service/login/browser?{query}"),
+            spa.get(f"/self-service/login/api?{query}"),
+            spa.get(f"/self-service/logout?token=x&{query}"),
+        ]
+    for answer in answers:
+        assert answer.status == 400 and answer.json()["error"]["id"] == FORBIDDEN, answer
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], "no traceback for a refused return_to"

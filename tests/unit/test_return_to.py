@@ -57,6 +57,8 @@ def test_allowed(url: str) -> None:
         "https://app.example.com/account\r\nSet-Cookie: x=y",
         "https://app.example.com/account\\@evil.com",
         "https://app.example.com/account\t",
+        "http://[",
+        "https://app.example.com\uff0f@evil.example/account",
     ],
 )
 def test_refused(url: str) -> None:
