@@ -3,14 +3,14 @@ address, the user is signed in with a fresh (privileged) session and sent to a s
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from aiohttp import web
 
 from services.selfservice.codes import Redeemed
 from services.selfservice.flows.address_flow import address_flow_routes
-from services.selfservice.flows.engine import see_other
+from services.selfservice.flows.engine import NEXT_CSRF_TOKEN, see_other
 from services.selfservice.flows.errors import BrowserLocationChangeRequired, FlowInvalid
 from services.selfservice.flows.flow import API, Flow
 from services.selfservice.flows.request import device, wants_json
@@ -39,7 +39,7 @@ async def recovered(
     issued = await c.engine.sessions.issue_session(
         identity["id"], [{"method": method, "aal": "aal1"}], device(request), identity
     )
-    settings = await new_settings_flow(c, request, flow.type, identity, issued["session"])
+    settings = await _settings_flow(c, request, flow.type, identity, issued["session"])
     # Kratos counts the minutes left in the privileged session, not the settings flow's lifespan.
     settings.ui.messages.append(
         text.recovery_successful(settings.issued_at + privileged_session_max_age(c), settings.issued_at)
@@ -69,6 +69,21 @@ async def recovered(
     return c.engine.with_session_cookie(
         response, issued["session_token"], issued["session"], csrf_token=settings.csrf_token
     )
+
+
+async def _settings_flow(
+    c: SelfserviceContainer, request: web.Request, flow_type: str, identity: dict[str, Any], session: dict[str, Any]
+) -> Flow:
+    """The settings flow the recovered user is sent to. A browser's is bound to a new CSRF token, the
+    one set beside the new session cookie, as at login: a token planted in or read from the browser
+    before recovery is worth nothing after it."""
+    if flow_type == API:
+        return await new_settings_flow(c, request, flow_type, identity, session)
+    request[NEXT_CSRF_TOKEN] = c.engine.csrf.new_token()
+    try:
+        return await new_settings_flow(c, request, flow_type, identity, session)
+    finally:
+        request.pop(NEXT_CSRF_TOKEN, None)  # the only flow this request makes for the new token
 
 
 async def _save(c: SelfserviceContainer, flow: Flow) -> None:
