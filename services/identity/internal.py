@@ -68,7 +68,8 @@ class IdentityInternalApi(ServiceInfo):
     async def second_factor_attempt(self, identity_id: str, outcome: str) -> None:
         try:
             identity = await self._manager.get(identity_id)
-        except IdentityNotFound:
+        except IdentityNotFound:  # a stand-in's (a code sent to no account): throttled all the same
+            await self._passwords.second_factor_attempt_on([identity_id], outcome)
             return
         await self._passwords.second_factor_attempt(identity, outcome)
 

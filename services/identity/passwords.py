@@ -65,6 +65,10 @@ class PasswordVerifier:
         identifiers (its id when it has none): "check" reserves the attempt (TooManyRequests while
         refused), "succeeded" takes the count back, "failed" leaves it counted."""
         keys = sorted({i for c in identity.credentials.values() for i in c.identifiers}) or [identity.id]
+        await self.second_factor_attempt_on(keys, outcome)
+
+    async def second_factor_attempt_on(self, keys: list[str], outcome: str) -> None:
+        """The same, on these throttle keys (a stand-in's, for a code sent to no account)."""
         for key in keys:
             if outcome == "check":
                 await self._reserve("second_factor", key, None)

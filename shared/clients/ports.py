@@ -62,7 +62,8 @@ class IdentityClient(ServiceClient, Protocol):
 
     async def second_factor_attempt(self, identity_id: str, outcome: str) -> None:
         """Counts a second-factor check toward the per-identifier throttle: "check" raises
-        TooManyRequests while the identity's identifiers are blocked; "failed" / "succeeded" record it."""
+        TooManyRequests while the identity's identifiers are blocked; "failed" / "succeeded" record it.
+        An id of no identity (a stand-in for an address without an account) is throttled on itself."""
         ...
 
     async def swap_credential(

@@ -3,11 +3,13 @@ does): init, fetch, submit an address, submit a code, follow a link."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 from aiohttp import web
 
+from services.selfservice import code_owner
 from services.selfservice.codes import Redeemed
 from services.selfservice.flows.errors import FlowDisabled, SessionAlreadyAvailable
 from services.selfservice.flows.flow import API, BROWSER, Flow
@@ -144,7 +146,7 @@ async def _redeem(
     c: SelfserviceContainer, request: web.Request, flow: Flow, kind: str, method: str, secret: str, succeed: Succeed
 ) -> web.StreamResponse:
     submission = c.engine.metrics.submission(kind, method)
-    redeemed = await c.proof.redeem(flow, kind, method, secret) if secret else None
+    redeemed = await _checked(c, flow, kind, method, secret) if secret else None
     if redeemed is None or redeemed.identity_id is None:  # no code, or the stand-in for an unknown address
         submission.failed()
         flow.ui.clear_messages()
@@ -153,6 +155,13 @@ async def _redeem(
     response = await succeed(c, request, flow, redeemed)
     submission.succeeded()
     return response
+
+
+async def _checked(c: SelfserviceContainer, flow: Flow, kind: str, method: str, secret: str) -> Redeemed | None:
+    redeem = functools.partial(c.proof.redeem, flow, kind, method, secret)
+    if method == "link":  # a link's token cannot be guessed: nothing to count
+        return await redeem()
+    return await code_owner.counted(c.engine.identities, flow, redeem)
 
 
 async def _prefill_code(c: SelfserviceContainer, flow: Flow, code: str) -> web.StreamResponse:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from services.selfservice import code_owner
 from services.selfservice.codes import OneTimeCodes, Redeemed, courier_message
 from services.selfservice.flows.flow import Flow
 from services.selfservice.flows.persistence import FlowRepository
@@ -69,6 +70,7 @@ class AddressProof:
             if mail and message is not None:
                 uow.emit(COURIER_MESSAGE_REQUESTED, message)
             strategy.after_sending(flow, kind, address)
+            code_owner.remember(flow, identity, address)
             flow.state = "sent_email"
             if identity is not None:  # an announced flow's message, or a resend of it: it has gone
                 flow.internal.pop(AWAITING_MESSAGE, None)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
+from services.selfservice import code_owner
 from services.selfservice.codes import Recipient
 from services.selfservice.flows.errors import FlowInvalid, StepCompleted
 from services.selfservice.flows.flow import Flow
@@ -63,12 +64,18 @@ async def _send(strategy: PasswordlessCodeStrategy, flow: Flow, body: dict[str, 
         flow.ui.add_node_message("identifier", text.property_missing("identifier"))
         raise FlowInvalid()
     found = await strategy.identities.find_by_credential_identifier("code", identifier)
-    recipients = await _recipients(strategy, found, identifier) if found and found.get("state") == "active" else []
-    identity = found if recipients else None  # a disabled account is treated as no account
+    # The same calls whether or not the identifier has an account, so that the answer's timing
+    # does not tell (a stand-in has no credential).
+    owner = found or {"id": code_owner.stand_in(identifier)}
+    addresses = await _recipients(strategy, owner, identifier)
+    active = found is not None and found.get("state") == "active"
+    identity = found if active and addresses else None  # a disabled account is treated as no account
+    recipients = addresses if identity is not None else []
     kept = nodes.hidden(identifier_node(strategy))
     kept.attributes["value"] = identifier
     nodes.code_screen(flow, [kept], text.label_login_code(), text.login_code_sent())
     stand_in = [Recipient(identifier, _channel_of(identifier))]
+    code_owner.remember(flow, identity, identifier)
     await strategy.sender.send(flow, KIND, recipients or stand_in, identity, known=identity is not None)
     raise StepCompleted()
 
@@ -87,7 +94,7 @@ async def _check(strategy: PasswordlessCodeStrategy, flow: Flow, body: dict[str,
     if not code:
         flow.ui.add_node_message("code", text.property_missing("code"))
         raise FlowInvalid()
-    redeemed = await strategy.sender.redeem(flow, KIND, code)
+    redeemed = await code_owner.counted(strategy.identities, flow, lambda: strategy.sender.redeem(flow, KIND, code))
     identity = (
         await strategy.identities.get_identity(redeemed.identity_id) if redeemed and redeemed.identity_id else None
     )
