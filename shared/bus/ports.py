@@ -15,8 +15,9 @@ Semantics every adapter keeps (and `tests/contract/test_bus.py` checks):
   and a backlog does not).
 - A message is acknowledged after its handler returns. A handler that raises gets the message again,
   at most `max_deliveries` times in all; then it goes to the queue's dead-letter queue. Each retry
-  waits a little longer (`retry_delay`), so that a short outage of what the handler needs does
-  not use up every attempt in a few milliseconds.
+  waits a little longer (`retry_delay`). A failure that is an outage of what the handler needs
+  (shared/bus/outage.py: its database, the broker, the cache, another service) uses up nothing:
+  the handler is run again, waiting longer each time, until it is back.
 - An adapter tells its `BusObserver` (metrics) what it publishes, each delivery's outcome, each
   redelivery and each message it dead-letters.
 """

@@ -15,7 +15,7 @@ from shared.adapters.memory.bus import InMemoryBus
 from shared.adapters.rabbitmq.bus import RabbitMqBus
 from shared.bus.envelope import Envelope
 from shared.bus.ports import Bus, DurableQueue, Handler, Subscription
-from shared.errors import BusUnavailable
+from shared.errors import BusUnavailable, ServiceUnavailable
 from shared.metrics import Metrics
 from tests.conftest import eventually, unique
 from tests.rabbit import delete_everything
@@ -322,3 +322,35 @@ async def first_dead_letters(under_test: BusUnderTest, queue: str) -> list[Envel
 
     await eventually(drained)
     return dead
+
+
+async def test_an_outage_of_what_the_handler_needs_pauses_it_without_using_up_deliveries(
+    under_test: BusUnderTest,
+) -> None:
+    """A fellow service restarting for longer than the retries of a faulty event would take: the
+    event waits for it instead of going to the dead-letter queue (a verification mail never sent)."""
+    calls: list[float] = []
+    handled: list[Envelope] = []
+
+    async def handle(envelope: Envelope) -> None:
+        calls.append(asyncio.get_running_loop().time())
+        if len(calls) <= 6:
+            raise ServiceUnavailable("the identity service is restarting")
+        handled.append(envelope)
+
+    await under_test.subscribe("outage", ["thing.*"], handle, max_deliveries=2)
+    sent = await under_test.publish("thing.happened")
+    await eventually(lambda: handled)
+    assert [e.id for e in handled] == [sent.id] and len(calls) == 7
+    assert calls[-1] - calls[-2] > calls[1] - calls[0], "each try waits longer"
+    assert await under_test.bus.dead_letters("outage") == []
+
+
+async def test_a_failure_of_the_event_itself_still_ends_in_the_dead_letter_queue(under_test: BusUnderTest) -> None:
+    async def handle(envelope: Envelope) -> None:
+        raise ValueError("a bug, or data no retry mends")
+
+    await under_test.subscribe("faulty", ["thing.*"], handle, max_deliveries=2)
+    sent = await under_test.publish("thing.happened")
+    dead = await eventually(lambda: under_test.bus.dead_letters("faulty"))
+    assert [e.id for e in dead] == [sent.id]

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from shared.bus.envelope import Envelope
+from shared.bus.outage import handled_through_outages
 from shared.bus.ports import BusObserver, DurableQueue, Subscription, Unobserved, topic_matches
 from shared.errors import BusUnavailable
 from shared.tracing import carrier
@@ -77,7 +78,7 @@ class InMemoryBus:
                 self._observer.redelivered(observed)
             try:
                 with carrier.resumed(trace_context):
-                    await subscription.handler(envelope)
+                    await handled_through_outages(subscription, envelope)
             except asyncio.CancelledError:
                 queue.pending.put_nowait((envelope, delivery, trace_context))
                 raise

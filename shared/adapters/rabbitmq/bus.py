@@ -35,6 +35,7 @@ from aio_pika.exceptions import (
 )
 
 from shared.bus.envelope import Envelope
+from shared.bus.outage import handled_through_outages
 from shared.bus.ports import BusObserver, DurableQueue, Subscription, Unobserved
 from shared.errors import BusUnavailable
 
@@ -215,7 +216,7 @@ class RabbitMqBus:
                     self._observer.dead_lettered(observed)
                 return
             try:
-                await subscription.handler(envelope)
+                await handled_through_outages(subscription, envelope)
             except Exception:
                 log.exception("handler failed", extra={"queue": subscription.queue, "event_id": envelope.id})
                 self._observer.consumed(observed, ok=False)
