@@ -23,7 +23,7 @@ from shared.bus.envelope import Envelope
 from shared.bus.inbox import idempotent
 from shared.bus.outbox import Outbox, OutboxRelay
 from shared.bus.ports import DurableQueue, Subscription
-from shared.errors import BusUnavailable
+from shared.errors import BusUnavailable, ConfigError
 from shared.storage.database import Database
 from shared.storage.migrations import MigrationSet, upgrade
 from shared.storage.tables import outbox_table, processed_events_table
@@ -308,3 +308,19 @@ async def _publish(bus: RabbitMqBus) -> Envelope:
     envelope = Envelope(type="fault.happened", source="test", data={})
     await bus.publish(envelope)
     return envelope
+
+
+async def test_a_changed_max_deliveries_fails_start_up_naming_the_setting(amqp_url: str, exchange_name: str) -> None:
+    """RabbitMQ fixes a quorum queue's delivery limit when the queue is made: a later start with
+    another `bus.max_deliveries` cannot declare it, and must say so in words an operator can act on."""
+    first, second = RabbitMqBus(amqp_url, exchange_name), RabbitMqBus(amqp_url, exchange_name)
+    await first.connect()
+    await second.connect()
+    try:
+        await first.declare([DurableQueue("limits", ("fault.*",))], 5)
+        with pytest.raises(ConfigError, match=r"^bus\.max_deliveries: .*delete those queues once they are empty"):
+            await second.declare([DurableQueue("limits", ("fault.*",))], 6)
+    finally:
+        await first.close()
+        await second.close()
+        await delete_everything(amqp_url, exchange_name, ["limits"])

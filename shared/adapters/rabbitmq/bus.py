@@ -32,12 +32,13 @@ from aio_pika.exceptions import (
     AMQPConnectionError,
     ChannelInvalidStateError,
     ChannelNotFoundEntity,
+    ChannelPreconditionFailed,
 )
 
 from shared.bus.envelope import Envelope
 from shared.bus.outage import handled_through_outages
 from shared.bus.ports import BusObserver, DurableQueue, Subscription, Unobserved
-from shared.errors import BusUnavailable
+from shared.errors import BusUnavailable, ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +96,13 @@ class RabbitMqBus:
                 declared = await self._durable_queue(channel, self.queue_name(queue.name), max_deliveries)
                 for routing_key in queue.routing_keys:
                     await declared.bind(exchange, routing_key=routing_key)
+        except ChannelPreconditionFailed as exc:
+            # A quorum queue's delivery limit is fixed when it is made, and nothing but deleting it
+            # changes it: say which setting and what to do instead of failing on the broker's words.
+            raise ConfigError(
+                f"bus.max_deliveries: RabbitMQ has queues made with another value ({exc.args[0] if exc.args else exc}); "
+                "set it back, or delete those queues once they are empty and start again"
+            ) from exc
         except _UNAVAILABLE as exc:
             raise BusUnavailable(f"cannot declare the queues on RabbitMQ: {exc!r}") from exc
 
