@@ -354,3 +354,20 @@ async def test_a_failure_of_the_event_itself_still_ends_in_the_dead_letter_queue
     sent = await under_test.publish("thing.happened")
     dead = await eventually(lambda: under_test.bus.dead_letters("faulty"))
     assert [e.id for e in dead] == [sent.id]
+
+
+async def test_closing_lets_a_handler_in_flight_finish(under_test: BusUnderTest) -> None:
+    """A stopping process: what a handler already started is done, not cut off (in the embedded
+    mode the event lives only in the process once the outbox has handed it over)."""
+    started, done = asyncio.Event(), []
+
+    async def handle(envelope: Envelope) -> None:
+        started.set()
+        await asyncio.sleep(0.3)
+        done.append(envelope.id)
+
+    await under_test.subscribe("finishing", ["thing.*"], handle)
+    sent = await under_test.publish("thing.happened")
+    await asyncio.wait_for(started.wait(), 5)
+    await under_test.bus.close()
+    assert done == [sent.id]

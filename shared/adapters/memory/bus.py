@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -25,6 +26,11 @@ class _Queue:
     pending: asyncio.Queue[tuple[Envelope, int, str | None]] = field(default_factory=asyncio.Queue)
     dead: list[Envelope] = field(default_factory=list)
     workers: list[asyncio.Task[None]] = field(default_factory=list)
+
+
+# How long `close` lets the handlers finish what was already published (RabbitMQ's adapter waits as
+# long for its handlers in flight): the in-process queues die with the process.
+CLOSE_GRACE_SECONDS = 5.0
 
 
 class InMemoryBus:
@@ -77,28 +83,37 @@ class InMemoryBus:
             if delivery > 1:
                 self._observer.redelivered(observed)
             try:
-                with carrier.resumed(trace_context):
-                    await handled_through_outages(subscription, envelope)
-            except asyncio.CancelledError:
-                queue.pending.put_nowait((envelope, delivery, trace_context))
-                raise
-            except Exception:
-                log.exception("handler failed", extra={"queue": queue.name, "event_id": envelope.id})
-                self._observer.consumed(observed, ok=False)
-                if subscription.transient:
-                    continue  # a live feed: dropped, never retried
-                if delivery >= queue.max_deliveries:
-                    queue.dead.append(envelope)
-                    self._observer.dead_lettered(observed)
-                else:
-                    # Scheduled, not slept: a failing message must not hold up the ones behind it.
-                    asyncio.get_running_loop().call_later(
-                        subscription.retry_delay(delivery),
-                        queue.pending.put_nowait,
-                        (envelope, delivery + 1, trace_context),
-                    )
+                await self._handle(queue, subscription, envelope, delivery, trace_context)
+            finally:
+                queue.pending.task_done()
+
+    async def _handle(
+        self, queue: _Queue, subscription: Subscription, envelope: Envelope, delivery: int, trace_context: str | None
+    ) -> None:
+        observed = subscription.observed_as
+        try:
+            with carrier.resumed(trace_context):
+                await handled_through_outages(subscription, envelope)
+        except asyncio.CancelledError:
+            queue.pending.put_nowait((envelope, delivery, trace_context))
+            raise
+        except Exception:
+            log.exception("handler failed", extra={"queue": queue.name, "event_id": envelope.id})
+            self._observer.consumed(observed, ok=False)
+            if subscription.transient:
+                return  # a live feed: dropped, never retried
+            if delivery >= queue.max_deliveries:
+                queue.dead.append(envelope)
+                self._observer.dead_lettered(observed)
             else:
-                self._observer.consumed(observed, ok=True)
+                # Scheduled, not slept: a failing message must not hold up the ones behind it.
+                asyncio.get_running_loop().call_later(
+                    subscription.retry_delay(delivery),
+                    queue.pending.put_nowait,
+                    (envelope, delivery + 1, trace_context),
+                )
+        else:
+            self._observer.consumed(observed, ok=True)
 
     async def dead_letters(self, queue: str) -> list[Envelope]:
         found = self._queues.get(queue)
@@ -111,7 +126,14 @@ class InMemoryBus:
         return not self._closed
 
     async def close(self) -> None:
+        """Refuses new events, lets the consumers finish those already published (for up to
+        CLOSE_GRACE_SECONDS: an event taken off the outbox lives only here), then stops them."""
         self._closed = True
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(CLOSE_GRACE_SECONDS):
+                for queue in self._queues.values():
+                    if queue.workers:
+                        await queue.pending.join()
         for queue in self._queues.values():
             for task in queue.workers:
                 task.cancel()
