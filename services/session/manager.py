@@ -144,7 +144,9 @@ class SessionManager:
 
     async def forget_identity(self, uow: UnitOfWork, identity_id: str, deleted: bool) -> list[str]:
         """On identity events: a deleted identity loses its sessions; any change makes its cached
-        sessions stale. Returns the token hashes to drop once the unit of work has committed."""
+        sessions stale. Returns the token hashes whose cached answers are stale (the caller may drop
+        them before its commit: a whoami refilling meanwhile reads the identity, already changed,
+        from the identity service, and a deleted one's sessions answer nothing)."""
         if deleted:
             return await self._repo.delete_of_identity(uow.connection, identity_id)
         return [s.token_hash for s in await self._repo.active_of_identity(uow.connection, identity_id)]
