@@ -13,7 +13,7 @@ from sqlalchemy.sql import CompoundSelect
 
 from services.identity.addresses import derive
 from services.identity.credentials import ImportedHashValidator, PasswordHasher, import_credentials, with_identifiers
-from services.identity.domain import CredentialType, Identity, Metadata, State, now
+from services.identity.domain import Credential, CredentialType, Identity, Metadata, State, now
 from services.identity.errors import IdentityNotFound, LastFirstFactor, MalformedBody
 from services.identity.persistence import IdentityRepository
 from services.identity.views import admin_view
@@ -22,13 +22,6 @@ from shared.cipher import Cipher
 from shared.storage.uow import UnitOfWork, UnitOfWorkFactory
 from shared.tracing.attributes import event
 
-FIRST_FACTORS = {
-    CredentialType.PASSWORD,
-    CredentialType.OIDC,
-    CredentialType.SAML,
-    CredentialType.PASSKEY,
-    CredentialType.CODE,
-}
 UNDELETABLE = {CredentialType.PASSKEY, CredentialType.CODE}
 _TRACKED = (
     "schema_id",
@@ -43,6 +36,8 @@ _TRACKED = (
 )
 # What a self-service web hook may set besides the traits (`response.parse` in settings).
 METADATA = ("metadata_public", "metadata_admin")
+ADDRESS_STATUSES = ("pending", "sent", "completed")
+EXTERNAL_ID_LENGTH = 255  # the column's (tables.py)
 MetadataChanges = dict[str, Any]  # some of METADATA, by name
 # JSON Patch may not touch what the server owns (Kratos denies the same paths).
 _PATCH_DENIED = ("/id", "/credentials", "/created_at", "/updated_at", "/state_changed_at", "/schema_url")
@@ -70,7 +65,9 @@ class IdentityManager:
         hasher: PasswordHasher,
         validate_hash: ImportedHashValidator,
         cipher: Cipher,  # encrypts imported TOTP secrets at rest
+        first_factors: frozenset[str] = frozenset({CredentialType.PASSWORD}),  # shared.first_factors.enabled
     ) -> None:
+        self._first_factors = first_factors
         self._uow = uow
         self._cipher = cipher
         self._repo = repository
@@ -137,8 +134,10 @@ class IdentityManager:
             raise MalformedBody("the body must be a JSON Patch: an array of operations")
         for operation in operations:
             for key in ("path", "from"):
-                if str(operation.get(key, "")).startswith(_PATCH_DENIED):
-                    raise MalformedBody(f"patch path {operation[key]} is not allowed")
+                path = operation.get(key)
+                # "" is the whole document: replacing it would drop whatever the value leaves out.
+                if path == "" or str(path or "").startswith(_PATCH_DENIED):
+                    raise MalformedBody(f"patch path {path!r} is not allowed")
         async with self._uow() as uow:
             current = await self._require(uow, identity_id)
             document = admin_view(current, lambda _id: "")
@@ -166,11 +165,13 @@ class IdentityManager:
             if kind in UNDELETABLE:
                 raise MalformedBody(f"You cannot remove the {kind} credential with this API.")
             credentials = dict(current.credentials)
-            if kind in (CredentialType.OIDC, CredentialType.SAML) and identifier:
+            if kind in (CredentialType.OIDC, CredentialType.SAML):
+                if not identifier:  # Kratos's words: all providers at once is never what was meant
+                    raise MalformedBody("You must provide an identifier to delete this credential.")
                 credentials = _without_provider(credentials, kind, identifier)
             else:
                 del credentials[kind]
-            if not FIRST_FACTORS & set(credentials) and FIRST_FACTORS & set(current.credentials):
+            if self._ways_in(current.credentials) and not self._ways_in(credentials):
                 raise LastFirstFactor()
             changed = replace(current, credentials=credentials, updated_at=now())
             await self._save(uow, current, _with_metadata(changed, metadata))
@@ -296,6 +297,12 @@ class IdentityManager:
             raise IdentityNotFound()
         return found
 
+    def _ways_in(self, credentials: dict[str, Credential]) -> set[str]:
+        """The credentials that can sign the identity in under this config (shared.first_factors):
+        a password with a hash, a social sign-in with a provider, a passkey or a passwordless
+        security key with a key, a login code with an address."""
+        return {kind for kind, credential in credentials.items() if kind in self._first_factors and _usable(credential)}
+
     async def _save(self, uow: UnitOfWork, before: Identity, after: Identity) -> Identity:
         if after.state != before.state:
             after = replace(after, state_changed_at=now())
@@ -331,16 +338,12 @@ def _from_document(current: Identity, patched: dict[str, Any]) -> Identity:
         (a.get("via"), a.get("value")): a for a in patched.get("verifiable_addresses") or [] if isinstance(a, dict)
     }
     addresses = tuple(
-        replace(
-            a,
-            verified=bool(verified[(a.via, a.value)].get("verified", a.verified)),
-            status=str(verified[(a.via, a.value)].get("status", a.status)),
-            verified_at=a.verified_at or (now() if verified[(a.via, a.value)].get("verified") else None),
-        )
-        if (a.via, a.value) in verified
-        else a
+        _patched_address(a, verified[(a.via, a.value)]) if (a.via, a.value) in verified else a
         for a in current.verifiable_addresses
     )
+    external_id = patched.get("external_id")
+    if external_id is not None and (not isinstance(external_id, str) or len(external_id) > EXTERNAL_ID_LENGTH):
+        raise MalformedBody(f"external_id must be a string of at most {EXTERNAL_ID_LENGTH} characters")
     return replace(
         current,
         schema_id=patched.get("schema_id") or current.schema_id,
@@ -348,9 +351,34 @@ def _from_document(current: Identity, patched: dict[str, Any]) -> Identity:
         state=state,
         metadata_public=patched.get("metadata_public"),
         metadata_admin=patched.get("metadata_admin"),
-        external_id=patched.get("external_id") or None,
+        external_id=external_id or None,
         verifiable_addresses=addresses,
     )
+
+
+def _patched_address(address: Any, patched: dict[str, Any]) -> Any:
+    """A verifiable address as a patch leaves it: `verified` a boolean and `status` one of Kratos's
+    three, or the patch is refused (a string "false" must not verify an address)."""
+    verified = patched.get("verified", address.verified)
+    status = patched.get("status", address.status)
+    if not isinstance(verified, bool):
+        raise MalformedBody("verifiable_addresses: verified must be true or false")
+    if status not in ADDRESS_STATUSES:
+        raise MalformedBody(f"verifiable_addresses: status must be one of {', '.join(ADDRESS_STATUSES)}")
+    return replace(
+        address, verified=verified, status=status, verified_at=address.verified_at or (now() if verified else None)
+    )
+
+
+def _usable(credential: Credential) -> bool:
+    config = credential.config or {}
+    if credential.type == CredentialType.PASSWORD:
+        return bool(config.get("hashed_password"))
+    if credential.type == CredentialType.PASSKEY:
+        return bool(config.get("credentials"))
+    if credential.type == CredentialType.WEBAUTHN:
+        return any(isinstance(k, dict) and k.get("is_passwordless") for k in config.get("credentials") or [])
+    return bool(credential.identifiers)  # social sign-in providers, a login code's addresses
 
 
 def _without_provider(credentials: dict[str, Any], kind: str, identifier: str) -> dict[str, Any]:

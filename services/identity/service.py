@@ -22,6 +22,7 @@ from services.identity.persistence import IdentityRepository
 from services.identity.schemas import SchemaRegistry
 from services.identity.tables import identity_tables
 from services.identity.throttle import LoginThrottle, ThrottlePolicy, throttle_table
+from shared import first_factors
 from shared.cipher import Cipher, cipher_from_settings
 from shared.service import Infrastructure, ServiceDefinition, ServiceRuntime
 from shared.service_kit import info_route, service_core
@@ -47,7 +48,8 @@ async def build(infra: Infrastructure) -> ServiceRuntime[IdentityContainer]:
     hasher = Hasher(hasher_config_from(settings.get("hashers"), dev=settings.dev))
     repository = IdentityRepository(identity_tables(MetaData()))
     cipher = cipher_from_settings(settings)
-    manager = IdentityManager(core.uow, repository, registry, hasher, validate_imported_hash, cipher)
+    ways_in = first_factors.enabled(settings)
+    manager = IdentityManager(core.uow, repository, registry, hasher, validate_imported_hash, cipher, ways_in)
     dummy = await hasher.hash(new_dummy_password())
     throttle = LoginThrottle(core.uow, throttle_table(MetaData()), ThrottlePolicy.from_settings(settings))
     slots = default_workers(hasher.config)

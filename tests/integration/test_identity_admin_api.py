@@ -177,6 +177,28 @@ def test_json_patch_that_breaks_the_schema_changes_nothing(api: IdentityApi) -> 
     assert patched.metadata_admin == {"tier": 2}
 
 
+def test_json_patch_values_of_the_wrong_type_are_refused_not_stored(api: IdentityApi, warden: ThreadedWarden) -> None:
+    created = _create(api, "typed@example.com")
+    url = f"{warden.admin_url}/admin/identities/{created.id}"
+    for patch in (
+        [{"op": "replace", "path": "/verifiable_addresses/0/verified", "value": "false"}],  # a string, truthy
+        [{"op": "replace", "path": "/verifiable_addresses/0/status", "value": {"x": 1}}],
+        [{"op": "replace", "path": "/verifiable_addresses/0/status", "value": "completed-by-admin"}],
+        [{"op": "add", "path": "/external_id", "value": 42}],
+        [{"op": "add", "path": "/external_id", "value": "x" * 256}],
+        [{"op": "replace", "path": "", "value": {"traits": {"email": "typed@example.com"}}}],  # the whole document
+    ):
+        answer = urllib3.request("PATCH", url, json=patch)
+        assert answer.status == 400, (patch, answer.data)
+        assert json.loads(answer.data)["error"]["code"] == 400
+    unchanged = api.get_identity(created.id)
+    assert [(a.verified, a.status) for a in unchanged.verifiable_addresses] == [(False, "pending")]
+    assert unchanged.external_id is None
+    verified = [{"op": "replace", "path": "/verifiable_addresses/0/verified", "value": True}]
+    assert urllib3.request("PATCH", url, json=verified).status == 200
+    assert api.get_identity(created.id).verifiable_addresses[0].verified is True
+
+
 def test_batch_import_answers_each_item_and_one_bad_item_does_not_stop_the_others(api: IdentityApi) -> None:
     _create(api, "taken@example.com")
     items = [
@@ -215,9 +237,26 @@ def test_delete_and_delete_credentials(api: IdentityApi) -> None:
     )
     status, error = _error(lambda: api.delete_identity_credentials(lone.id, "password"))
     assert status == 400 and error["reason"] == "You cannot remove the last first factor credential."
-    both = _create(api, "two-factors@example.com", credentials=password)
-    api.delete_identity_credentials(both.id, "password")
-    assert "password" not in api.get_identity(both.id).credentials
+    # The login code every email identity has is no way in unless passwordless codes are on
+    # (they are off here), so an email identity's only password is its last way in too.
+    emailed = _create(api, "password-only@example.com", credentials=password)
+    status, error = _error(lambda: api.delete_identity_credentials(emailed.id, "password"))
+    assert status == 400 and error["reason"] == "You cannot remove the last first factor credential."
+    social = kratos.IdentityWithCredentialsOidcConfigProvider(provider="google", subject="g-1")
+    both = _create(
+        api,
+        "two-factors@example.com",
+        credentials=kratos.IdentityWithCredentials(
+            password=password.password,
+            oidc=kratos.IdentityWithCredentialsOidc(
+                config=kratos.IdentityWithCredentialsOidcConfig(providers=[social])
+            ),
+        ),
+    )
+    status, error = _error(lambda: api.delete_identity_credentials(both.id, "oidc"))  # which provider?
+    assert status == 400 and error["reason"] == "You must provide an identifier to delete this credential."
+    api.delete_identity_credentials(both.id, "oidc", identifier="google:g-1")
+    assert "oidc" not in api.get_identity(both.id).credentials
     api.delete_identity(both.id)
     assert _error(lambda: api.get_identity(both.id))[0] == 404
     assert _error(lambda: api.delete_identity(both.id))[0] == 404

@@ -32,7 +32,7 @@ from services.selfservice.strategies.oidc.providers import (
     random_token,
 )
 from services.selfservice.traits import TraitSchemas, trait_errors
-from shared import errors, text
+from shared import errors, first_factors, text
 from shared.cipher import Cipher
 from shared.clients.ports import IdentityClient
 
@@ -41,13 +41,6 @@ _STATE_KEY = "oidc"
 _CONTINUATION = "oidc_continuation"  # verified claims waiting for the user to fix the traits
 # Kept beside a credential's providers for the flow's use, never stored in the credential.
 _NOT_IN_CREDENTIAL = {"method", "metadata_public", "metadata_admin", "verified_addresses"}
-# Other ways in, each only where the config switches it on: (credential, config key, Kratos's default).
-_FIRST_FACTORS = (
-    ("password", "selfservice.methods.password.enabled", True),
-    ("passkey", "selfservice.methods.passkey.enabled", False),
-    ("webauthn", "selfservice.methods.webauthn.config.passwordless", False),
-    ("code", "selfservice.methods.code.passwordless_enabled", False),
-)
 
 
 @dataclass(frozen=True)
@@ -275,10 +268,8 @@ class OidcStrategy:
         """Whether the identity can still sign in without the provider: another provider, or a
         credential of a first-factor method this config switches on (a code credential every email
         identity has counts only where passwordless codes are on)."""
-        credentials = identity.get("credentials") or {}
-        return bool(other_providers) or any(
-            kind in credentials and bool(self._settings.get(path, default)) for kind, path, default in _FIRST_FACTORS
-        )
+        others = (first_factors.enabled(self._settings) - {METHOD}) & set(identity.get("credentials") or {})
+        return bool(other_providers) or bool(others)
 
     # --- the redirect --------------------------------------------------------------------------
     def chosen(self, flow: Flow, body: dict[str, Any]) -> OAuth2Provider:
