@@ -133,14 +133,20 @@ class SessionManager:
         limit = self.config.earliest_possible_extend
         if limit is not None and session.expires_at - limit > now():
             return session  # too early: Kratos leaves it as it is
-        return await self._save(session.extended(self.config.lifespan))
+        extended = session.extended(self.config.lifespan)
+        if await self._save(extended):
+            return extended
+        return await self.get(session_id)  # revoked since it was read, or before: left as it is
 
     async def add_method(self, session_id: str, method: AuthenticationMethod) -> Session:
         """Records a completed authentication (a second factor, a refresh) on an existing session."""
         session = await self.get(session_id)
         if not session.is_valid():
             raise NoActiveSession()
-        return await self._save(session.with_method(method))
+        updated = session.with_method(method)
+        if not await self._save(updated):
+            raise NoActiveSession()  # revoked while the method was being checked
+        return updated
 
     async def forget_identity(self, uow: UnitOfWork, identity_id: str, deleted: bool) -> list[str]:
         """On identity events: a deleted identity loses its sessions; any change makes its cached
@@ -160,12 +166,13 @@ class SessionManager:
     async def identity_of_id(self, identity_id: str) -> dict[str, Any] | None:
         return await self._identities.get_identity(identity_id)
 
-    async def _save(self, session: Session) -> Session:
+    async def _save(self, session: Session) -> bool:
+        """Stores a change to a session still active; False (and nothing written) if it is not."""
         async with self._uow() as uow:
-            await self._repo.save(uow.connection, session)
+            saved = await self._repo.save(uow.connection, session)
             await uow.commit()
         await self._cache.drop([session.token_hash])
-        return session
+        return saved
 
     @staticmethod
     def _emit_revoked(uow: UnitOfWork, sessions: Sequence[Session]) -> None:

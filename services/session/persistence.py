@@ -36,10 +36,19 @@ class SessionRepository:
             statements.append((insert(self.t.devices).values(rows), {}))
         return statements
 
-    async def save(self, conn: Connection, session: Session) -> None:
-        await conn.execute(update(self.t.sessions).where(self.t.sessions.c.id == session.id).values(**_row(session)))
+    async def save(self, conn: Connection, session: Session) -> bool:
+        """Writes a change to a session that is still active; False if it is not (a revocation
+        committed since it was read: writing the row read before would bring the session back)."""
+        c = self.t.sessions.c
+        changes = {k: v for k, v in _row(session).items() if k not in ("id", "active")}
+        updated = await conn.execute(
+            update(self.t.sessions).where(c.id == session.id, c.active.is_(True)).values(**changes)
+        )
+        if updated.rowcount == 0:
+            return False
         await conn.execute(delete(self.t.devices).where(self.t.devices.c.session_id == session.id))
         await self._insert_devices(conn, session)
+        return True
 
     async def get(self, conn: Connection, session_id: str) -> Session | None:
         found = await self._read(conn, self._by_id, {"session_id": session_id})
