@@ -129,6 +129,25 @@ def test_my_sessions_list_revoke_one_and_revoke_others(
     assert frontend.to_session(x_session_token=stranger["session_token"]).active
 
 
+def test_a_disabled_identity_cannot_use_its_sessions_apis(
+    warden: ThreadedWarden, admin: IdentityApi, frontend: FrontendApi
+) -> None:
+    """Kratos's IsActive asks the identity too: a disabled account can neither list nor revoke."""
+    identity_id = _identity(admin, "disabled@example.com")
+    current, other = (_issue(warden, identity_id) for _ in range(2))
+    token = current["session_token"]
+    admin.patch_identity(identity_id, json_patch=[kratos.JsonPatch(op="replace", path="/state", value="inactive")])
+    for call in (
+        lambda: frontend.list_my_sessions(x_session_token=token),
+        lambda: frontend.disable_my_session(other["session"]["id"], x_session_token=token),
+        lambda: frontend.disable_my_other_sessions(x_session_token=token),
+    ):
+        status, body = _status(call)
+        assert status == 401 and body["error"]["id"] == "session_inactive"
+    admin.patch_identity(identity_id, json_patch=[kratos.JsonPatch(op="replace", path="/state", value="active")])
+    _wait(lambda: not _refused(frontend, other["session_token"]))  # nothing was revoked
+
+
 def test_admin_lists_gets_extends_and_disables(
     warden: ThreadedWarden, admin: IdentityApi, frontend: FrontendApi
 ) -> None:

@@ -63,7 +63,11 @@ async def _current(c: SessionContainer, request: web.Request) -> Any:
     token = session_token(request, c.config.cookie, c.cookie_signer)
     if token is None:
         raise NoActiveSession()
-    return await c.manager.authenticate(token)
+    session = await c.manager.authenticate(token)
+    identity = await c.manager.identity_of(session)
+    if identity is None or identity.get("state") != "active":  # Kratos's IsActive: the identity's too
+        raise NoActiveSession()
+    return session
 
 
 async def list_mine(c: SessionContainer, request: web.Request) -> web.Response:
