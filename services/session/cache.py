@@ -16,6 +16,9 @@ read with the entry itself, so that they cost a hit nothing:
   process clears the cache before trusting it again, even after a restart. Entries are written only
   while the cache's generation is the writer's, and carry it: an entry of an older generation than
   the database's predates a clearing that has not happened yet, and is not trusted.
+- A cache found without a generation (new, flushed, or a Redis restarted empty) has lost its
+  tombstones too: the process that finds it advances the database's generation before storing it,
+  so that a write prepared before the flush fails.
 """
 
 from __future__ import annotations
@@ -162,12 +165,25 @@ class SessionCache:
             stored = await self._cache.get(GENERATION_KEY)
             if stored == self._generation or self._adopt(stored):
                 return True
+            if stored is None and not await self._advance():
+                return False
             await self._cache.clear(KEY_PREFIX)
             await self._cache.set(GENERATION_KEY, self._generation, GENERATION_TTL_SECONDS)
         except CacheUnavailable:
             return False
         if stored is not None:  # none at all: a new (or flushed) cache, nothing to tell
             log.info("session cache cleared: its generation was not the database's (a revocation missed it)")
+        return True
+
+    async def _advance(self) -> bool:
+        """A new or flushed cache: the flush took the tombstones with it, so a whoami that read a
+        session before its revocation and writes after the flush would find what it expects. A new
+        generation makes that write (of the old one) fail. False while the database is away."""
+        try:
+            self._generation = str(await self._generations.advance()).encode()
+        except Exception:
+            log.warning("could not advance the session cache generation", exc_info=True)
+            return False
         return True
 
     async def run_repairs(self, every_seconds: float = 1.0) -> None:

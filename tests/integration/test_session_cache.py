@@ -140,4 +140,19 @@ async def test_a_process_behind_adopts_a_newer_generation_from_an_entry(processe
     ahead = await processes.start()
     await ahead.put(DIGEST, entry(), await ahead.get(DIGEST))
     hit = await behind.get(DIGEST)
-    assert hit.entry is not None and hit.generation == b"1"
+    assert hit.entry is not None and hit.generation == str(await processes.generations.current()).encode()
+
+
+async def test_a_whoami_that_read_before_a_drop_cannot_write_after_the_cache_was_flushed(
+    processes: Processes,
+) -> None:
+    """A flush (or a Redis restarted empty) takes the tombstone and the generation with it: the
+    write the slow whoami prepared before the revocation must still fail."""
+    reader, revoker = await processes.start(), await processes.start()
+    before_drop = await reader.get(DIGEST)  # a miss: the reader loads the session from the database
+    await revoker.drop([DIGEST])  # the session is revoked
+    await processes.cache.clear("")  # every key gone: the tombstone and the generation too
+    assert await revoker.repair()  # a process notices (its poll runs every second)
+    await reader.put(DIGEST, entry(b'{"stale":1}'), before_drop)
+    assert (await reader.get(DIGEST)).entry is None
+    assert await processes.cache.get(KEY_PREFIX + DIGEST) is None
