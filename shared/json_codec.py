@@ -5,13 +5,16 @@ session services under login load (flows stored and answered, internal calls bet
 orjson does the same work several times faster. What it refuses, the standard library still takes:
 an integer past 64 bits or a dict with keys that are not strings (on the way out), NaN or Infinity
 (on the way in, from a record written before); and the standard library reads what orjson would
-read differently (an integer past 64 bits, which orjson makes a float). Request bodies read the
-same way (`shared.http.bodies`), and answer the standard library's error message when not JSON.
+read differently (an integer past 64 bits, which orjson makes a float). Request bodies and other
+JSON from outside are read by `loads_standard` (`shared.http.bodies`), which refuses what JSON does
+not have, and answer the standard library's error message when not JSON.
 """
 
 from __future__ import annotations
 
 import json
+import math
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -37,13 +40,42 @@ def dumps(value: Any) -> str:
 
 def loads(raw: str | bytes) -> Any:
     """What `json.loads` reads, and its errors (ValueError, RecursionError) for what it refuses."""
+    return _read(raw, json.loads)
+
+
+def loads_standard(raw: str | bytes) -> Any:
+    """`loads` for JSON from outside (request bodies, answers of other servers): only what RFC 8259
+    allows. The standard library also reads NaN, Infinity and -Infinity, and a number past a
+    double's range (1e400) as infinity; stored, such a value is written back as `NaN` or `Infinity`,
+    and every answer carrying it (a whole page of a list) is invalid JSON to every SDK. Refused with
+    a ValueError, as Kratos's decoder refuses them (orjson refuses them too, so only the fallback
+    needs telling)."""
+    return _read(raw, _standard)
+
+
+def _read(raw: str | bytes, fallback: Callable[[str | bytes], Any]) -> Any:
     text = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
     if _LONG_RUN not in text.translate(_DIGITS_ONLY):
         try:
             return orjson.loads(raw)
         except orjson.JSONDecodeError:
             pass  # the standard library decides, and says why
-    return json.loads(raw)
+    return fallback(raw)
+
+
+def _standard(raw: str | bytes) -> Any:
+    return json.loads(raw, parse_constant=_no_constant, parse_float=_finite)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def _finite(digits: str) -> float:
+    value = float(digits)
+    if not math.isfinite(value):
+        raise ValueError(f"the number {digits[:40]} is out of range")
+    return value
 
 
 def json_response(value: Any, *, status: int = 200) -> web.Response:

@@ -20,10 +20,11 @@ def parse_json(raw: bytes) -> Any:
     surrogates (`"\\ud800"` decodes to a str that cannot be encoded as UTF-8, so every later
     encode, hash or insert would fail).
 
-    Read by orjson where it reads what the standard library would (`json_codec.loads`: every
-    internal call and flow submission is a body); the error message is the standard library's."""
+    Read by orjson where it reads what the standard library would (`json_codec.loads_standard`:
+    every internal call and flow submission is a body), NaN and Infinity refused; the error message
+    is the standard library's."""
     try:
-        value = json_codec.loads(raw or b"null")
+        value = json_codec.loads_standard(raw or b"null")
     except (ValueError, RecursionError) as exc:
         raise BadRequest(f"The request body is not valid JSON: {str(exc)[:200]}") from exc
     # Only escapes decode to these (raw bytes of either are invalid JSON), so most bodies skip the walk.

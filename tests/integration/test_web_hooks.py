@@ -85,6 +85,8 @@ def answer(request: Received) -> tuple[int, Any, dict[str, str]]:
         return 409, REFUSAL, {}
     if email.startswith("vip"):
         return 200, {"identity": {"metadata_public": {"plan": "vip"}}}, {}
+    if email.startswith("nan"):  # json.dumps writes NaN, which JSON does not have
+        return 200, {"identity": {"metadata_public": {"score": float("nan")}}}, {}
     if email.startswith("broken"):
         return 500, "<html>oops</html>", {}
     return 204, None, {}
@@ -280,6 +282,13 @@ def test_a_parse_hook_sets_metadata_public_before_the_identity_is_saved(warden: 
     assert status == 200, body
     assert identity(warden, body["identity"]["id"])["metadata_public"] == {"plan": "vip"}
     assert body["session"]["identity"]["metadata_public"] == {"plan": "vip"}
+
+
+def test_a_parse_hook_answering_nan_fails_the_flow_and_stores_nothing(warden: ThreadedWarden) -> None:
+    email = f"nan-{unique('u')}@example.com"
+    status, body = register(warden, email)
+    assert status == 502 and body["error"]["code"] == 502, body
+    assert identities_with(warden, email) == []
 
 
 def test_an_interrupting_hook_that_answers_garbage_fails_the_flow_with_a_kratos_error(warden: ThreadedWarden) -> None:

@@ -40,7 +40,7 @@ def test_integers_past_64_bits_are_read_back_whole() -> None:
 
 
 def test_request_bodies_read_as_the_standard_library_reads_them() -> None:
-    for raw in (b'{"a":1,"a":2}', b'{"n":-9223372036854775809}', b"NaN", b'{"t":"\\u00e9"}', b" [1.5e3, -0] "):
+    for raw in (b'{"a":1,"a":2}', b'{"n":-9223372036854775809}', b'{"t":"\\u00e9"}', b" [1.5e3, -0] ", b"1e308"):
         assert repr(parse_json(raw)) == repr(json.loads(raw))
     for raw in (b"[1,]", b'{"a":', b"\xff", b"[" * 5000 + b"]" * 5000):
         with pytest.raises((ValueError, RecursionError)) as standard:
@@ -48,3 +48,16 @@ def test_request_bodies_read_as_the_standard_library_reads_them() -> None:
         with pytest.raises(BadRequest) as refused:
             parse_json(raw)
         assert refused.value.reason == f"The request body is not valid JSON: {str(standard.value)[:200]}"
+
+
+@pytest.mark.parametrize(
+    "raw", [b"NaN", b'{"x":Infinity}', b"[-Infinity]", b"1e400", b"[-1e400, 12345678901234567890]"]
+)
+def test_request_bodies_refuse_nan_and_infinity_which_records_written_before_may_hold(raw: bytes) -> None:
+    """JSON has neither; stored, they would be written back as `NaN` and break every answer."""
+    with pytest.raises(BadRequest) as refused:
+        parse_json(raw)
+    assert refused.value.reason.startswith("The request body is not valid JSON: ")
+    with pytest.raises(ValueError):
+        json_codec.loads_standard(raw)
+    assert repr(json_codec.loads(raw)) == repr(json.loads(raw))  # a stored record is still read

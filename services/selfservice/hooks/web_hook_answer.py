@@ -8,13 +8,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from services.selfservice.flows.errors import FlowInvalid
 from services.selfservice.flows.flow import Flow
 from services.selfservice.hooks.web_hook_calls import Answer
-from shared import errors
+from shared import errors, json_codec
 from shared.text import Message
 
 # What a hook may change about an identity before it is saved. Credentials, state and ids stay
@@ -57,7 +56,7 @@ def apply_answer(answer: Answer, flow: Flow, identity: dict[str, Any], *, parse:
 
 def _document(raw: bytes) -> dict[str, Any]:
     try:
-        document = json.loads(raw)
+        document = json_codec.loads_standard(raw)
     except ValueError:
         raise WebHookFailed("web hook response could not be unmarshalled properly from JSON") from None
     if not isinstance(document, dict):
@@ -68,7 +67,7 @@ def _document(raw: bytes) -> dict[str, Any]:
 def _messages(raw: bytes) -> list[tuple[str, Message]]:
     """(node name, message) pairs; the pointer `#/traits/email` names the node `traits.email`."""
     try:
-        groups = json.loads(raw).get("messages")
+        groups = json_codec.loads_standard(raw).get("messages")
     except (ValueError, AttributeError):
         return []
     found: list[tuple[str, Message]] = []

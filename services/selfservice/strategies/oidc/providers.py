@@ -29,6 +29,7 @@ from joserfc.jwk import ECKey, KeySet
 
 from services.selfservice.strategies.oidc.config import ProviderConfig
 from services.selfservice.strategies.oidc.errors import ProviderFailed, TokenInvalid
+from shared import json_codec
 
 # `Egress.request`: an outgoing request through the service's SSRF guard, used as `async with`.
 Request = Callable[..., Any]
@@ -184,7 +185,7 @@ class OAuth2Provider:
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise ProviderFailed(f"{method} {url} failed: {type(exc).__name__}") from None
         try:
-            return json.loads(raw)
+            return json_codec.loads_standard(raw)
         except ValueError:
             raise ProviderFailed(f"{method} {url} answered something that is not JSON") from None
 
@@ -381,7 +382,7 @@ class Apple(OIDCProvider):
     async def claims(self, tokens: Tokens, nonce: str, callback: dict[str, str]) -> Claims:
         claims = await super().claims(tokens, nonce, callback)
         try:
-            user = json.loads(callback.get("user") or "{}")
+            user = json_codec.loads_standard(callback.get("user") or "{}")
         except ValueError:
             user = {}
         name = user.get("name") if isinstance(user, dict) else None

@@ -30,6 +30,7 @@ from webauthn.helpers.structs import (
 )
 
 from services.selfservice.flows.flow import Flow
+from shared import json_codec
 from shared.clients.ports import IdentityClient
 
 log = logging.getLogger(__name__)
@@ -118,7 +119,7 @@ def parse(raw: Any) -> dict[str, Any]:
     """The browser's credential as the script posts it: a JSON string (or, from an app, an object)."""
     if isinstance(raw, str):
         try:
-            raw = json.loads(raw)
+            raw = json_codec.loads_standard(raw)
         except ValueError:
             raise Refused("the credential is not JSON") from None
     if not isinstance(raw, dict) or not isinstance(raw.get("rawId"), str):
