@@ -17,6 +17,11 @@ def new_id() -> str:
     return str(uuid.uuid4())
 
 
+# The identities table's `external_id` column is a String of this length (tables.py); PostgreSQL
+# refuses a longer value and SQLite stores it, so every way in checks it first.
+MAX_EXTERNAL_ID_LENGTH = 255
+
+
 class State(StrEnum):
     ACTIVE = "active"
     INACTIVE = "inactive"

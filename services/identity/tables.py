@@ -7,6 +7,8 @@ from typing import Any
 
 from sqlalchemy import Boolean, Column, DateTime, ForeignKey, Integer, MetaData, String, Table, Text, UniqueConstraint
 
+from services.identity.domain import MAX_EXTERNAL_ID_LENGTH
+
 
 @dataclass(frozen=True)
 class IdentityTables:
@@ -43,7 +45,7 @@ def identity_tables(metadata: MetaData) -> IdentityTables:
         Column("traits", Text, nullable=False),
         Column("metadata_public", Text, nullable=True),
         Column("metadata_admin", Text, nullable=True),
-        Column("external_id", String(255), nullable=True, unique=True),
+        Column("external_id", String(MAX_EXTERNAL_ID_LENGTH), nullable=True, unique=True),
         Column("organization_id", String(36), nullable=True),
         *timestamps(),
     )

@@ -309,3 +309,43 @@ def test_nan_and_infinity_are_refused_as_malformed_json_everywhere(warden: Threa
         assert error["code"] == 400 and error["reason"].startswith("The request body is not valid JSON"), error
     listed = urllib3.request("GET", admin)
     assert [i["metadata_public"] for i in json.loads(listed.data)] == [None]  # strict JSON: no NaN stored
+
+
+def test_an_external_id_longer_than_its_column_is_a_400_naming_it(api: IdentityApi, warden: ThreadedWarden) -> None:
+    # PostgreSQL refused it with a 500 (DataError); SQLite stored it.
+    status, error = _error(lambda: _create(api, "long@example.com", external_id="x" * 256))
+    assert status == 400 and "external_id" in error["reason"], error
+    created = _create(api, "long@example.com", external_id="x" * 255)
+    assert created.external_id == "x" * 255
+    body = {
+        "schema_id": "default",
+        "state": "active",
+        "traits": {"email": "long@example.com"},
+        "external_id": "y" * 256,
+    }
+    answer = urllib3.request("PUT", f"{warden.admin_url}/admin/identities/{created.id}", json=body)
+    assert answer.status == 400 and "external_id" in json.loads(answer.data)["error"]["reason"], answer.data
+    assert api.get_identity(created.id).external_id == "x" * 255
+    assert [i.id for i in api.list_identities()] == [created.id]
+
+
+def test_a_batch_item_with_an_over_long_external_id_gets_its_own_400_and_the_others_are_stored(
+    api: IdentityApi,
+) -> None:
+    items = [
+        kratos.IdentityPatch(
+            patch_id=f"00000000-0000-4000-8000-00000000000{n}",
+            create=kratos.CreateIdentityBody(
+                schema_id="default", traits={"email": f"batch{n}@example.com"}, external_id=external_id
+            ),
+        )
+        for n, external_id in enumerate(["crm-1", "z" * 256, None])
+    ]
+    results = api.batch_patch_identities(kratos.PatchIdentitiesBody(identities=items)).identities
+    assert [r.action for r in results] == ["create", "error", "create"]
+    assert [r.patch_id for r in results] == [i.patch_id for i in items]
+    error = results[1].error
+    assert error["code"] == 400 and "external_id" in error["reason"], error
+    assert api.get_identity(results[0].identity).external_id == "crm-1"
+    assert api.get_identity(results[2].identity).traits["email"] == "batch2@example.com"
+    assert len(api.list_identities()) == 2

@@ -17,6 +17,7 @@ from services.identity.api.bodies import (
 from services.identity.batch import create_many
 from services.identity.domain import Identity
 from services.identity.errors import IdentityNotFound, MalformedBody
+from services.identity.manager import IdentityInput
 from services.identity.views import admin_view
 from shared.errors import WardenError
 from shared.http.bodies import read_json
@@ -131,14 +132,20 @@ async def delete_credential(c: IdentityContainer, request: web.Request) -> web.R
 async def batch(c: IdentityContainer, request: web.Request) -> web.Response:
     body = parse(PatchIdentitiesBody, await read_json(request))
     _check_batch_size(body.identities)
-    outcomes = await create_many(
-        c.manager,
-        c.uow,
-        [p.create.to_input() if p.create else MalformedBody("each patch needs a create body") for p in body.identities],
-    )
+    outcomes = await create_many(c.manager, c.uow, [_batch_input(p) for p in body.identities])
     return web.json_response(
         {"identities": [_batch_result(item, outcome) for item, outcome in zip(body.identities, outcomes)]}
     )
+
+
+def _batch_input(item: IdentityPatch) -> IdentityInput | WardenError:
+    """The item's input, or the error that is its answer alone."""
+    if item.create is None:
+        return MalformedBody("each patch needs a create body")
+    try:
+        return item.create.to_input()
+    except WardenError as error:
+        return error
 
 
 def _check_batch_size(items: list[IdentityPatch]) -> None:

@@ -7,7 +7,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from services.identity.domain import Metadata, State
+from services.identity.domain import MAX_EXTERNAL_ID_LENGTH, Metadata, State
 from services.identity.errors import MalformedBody
 from services.identity.manager import IdentityInput
 
@@ -27,11 +27,15 @@ class CreateIdentityBody(_Body):
     state: State | None = None
     metadata_public: Metadata = None
     metadata_admin: Metadata = None
+    # Its length is checked by `to_input`, not by a constraint here: in a batch, an over-long one is
+    # that item's error, and a model that fails to parse fails the whole request.
     external_id: str | None = None
     # Each credential is an object whose `config` is an object (or absent): anything else is a 400 here.
     credentials: dict[str, CredentialBody | None] | None = None
 
     def to_input(self) -> IdentityInput:
+        """The input, or MalformedBody for what the shape alone does not say."""
+        check_external_id(self.external_id)
         return IdentityInput(
             traits=self.traits,
             schema_id=self.schema_id,
@@ -59,6 +63,11 @@ class PatchIdentitiesBody(_Body):
     # Like Kratos's strict decoder, a malformed item (not an object, a bad patch_id, a create that is
     # not an identity body) fails the whole request; only semantic errors are answered per item.
     identities: list[IdentityPatch]
+
+
+def check_external_id(value: str | None) -> None:
+    if value is not None and len(value) > MAX_EXTERNAL_ID_LENGTH:
+        raise MalformedBody(f"external_id: must be at most {MAX_EXTERNAL_ID_LENGTH} characters, not {len(value)}")
 
 
 def parse(model: type[_Body], data: Any) -> Any:
