@@ -1,15 +1,22 @@
-"""Kratos's keyset pagination: `page_size`, an opaque `page_token`, and a `Link` header."""
+"""Kratos's keyset pagination: `page_size`, an opaque `page_token`, and a `Link` header.
+
+A token is the last key of the previous page, base64url-encoded. Anything else given as a token
+(a crafted one) is Kratos's 400, never a query: "AAAA" decodes to NUL bytes, which PostgreSQL
+refuses with an error. A list whose keys have a shape (identity ids are lower-case UUIDs) says so
+with `read_page(request, key=...)`, so that only a key it could have given is ever queried."""
 
 from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from aiohttp import web
 
 from shared.errors import BadRequest
+from shared.http.bodies import unstorable_text
 
 DEFAULT_PAGE_SIZE = 250
 MAX_PAGE_SIZE = 1000
@@ -21,7 +28,17 @@ class Page:
     after: str | None
 
 
-def read_page(request: web.Request) -> Page:
+class PageTokenInvalid(BadRequest):
+    def __init__(self) -> None:
+        super().__init__("The page token is invalid, do not craft your own page tokens")  # Kratos's words
+
+
+def any_text(key: str) -> bool:
+    return unstorable_text(key) is None
+
+
+def read_page(request: web.Request, key: Callable[[str], bool] = any_text) -> Page:
+    """`key` tells a key this list could have put in a token (its shape) from any other."""
     raw_size = request.query.get("page_size", str(DEFAULT_PAGE_SIZE))
     try:
         size = int(raw_size)
@@ -30,18 +47,21 @@ def read_page(request: web.Request) -> Page:
     if size < 1:
         raise BadRequest("page_size must be at least 1")
     token = request.query.get("page_token")
-    return Page(min(size, MAX_PAGE_SIZE), decode_token(token) if token else None)
+    return Page(min(size, MAX_PAGE_SIZE), decode_token(token, key) if token else None)
 
 
 def encode_token(key: str) -> str:
     return base64.urlsafe_b64encode(key.encode()).decode().rstrip("=")
 
 
-def decode_token(token: str) -> str:
+def decode_token(token: str, key: Callable[[str], bool] = any_text) -> str:
     try:
-        return base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+        decoded = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
-        raise BadRequest("the page_token is not valid") from exc
+        raise PageTokenInvalid() from exc
+    if not any_text(decoded) or not key(decoded):
+        raise PageTokenInvalid()
+    return decoded
 
 
 def link_header(path: str, page: Page, last_key: str | None) -> str:

@@ -349,3 +349,21 @@ def test_a_batch_item_with_an_over_long_external_id_gets_its_own_400_and_the_oth
     assert api.get_identity(results[0].identity).external_id == "crm-1"
     assert api.get_identity(results[2].identity).traits["email"] == "batch2@example.com"
     assert len(api.list_identities()) == 2
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "AAAA",  # three NUL bytes: PostgreSQL refused the query with a 500
+        "bm90LWEtdXVpZA",  # "not-a-uuid"
+        "OUY0QjRBNjItMzVGNS00RDBGLTlBNUEtMkIwRDFGMEI4RTEx",  # a UUID, but upper-case: never one Warden gives
+        "_w",  # not UTF-8
+        "A",  # not base64
+    ],
+)
+def test_a_crafted_page_token_is_kratos_s_400(api: IdentityApi, warden: ThreadedWarden, token: str) -> None:
+    _create(api, "paged@example.com")
+    answer = urllib3.request("GET", f"{warden.admin_url}/admin/identities", fields={"page_token": token})
+    assert answer.status == 400, answer.data
+    error = json.loads(answer.data)["error"]
+    assert error["code"] == 400 and error["reason"] == "The page token is invalid, do not craft your own page tokens"

@@ -12,7 +12,7 @@ from services.courier.domain import STATUSES
 from services.courier.errors import MessageNotFound
 from services.courier.views import message_view
 from shared.errors import BadRequest
-from shared.http.pagination import Page, encode_token, read_page
+from shared.http.pagination import Page, PageTokenInvalid, encode_token, read_page
 from shared.service import Route
 
 if TYPE_CHECKING:
@@ -30,7 +30,7 @@ def after_key(token: str | None) -> tuple[datetime, str] | None:
     try:
         at = datetime.fromisoformat(created)
     except ValueError as exc:
-        raise BadRequest("the page_token is not valid") from exc
+        raise PageTokenInvalid() from exc
     return (at if at.tzinfo else at.replace(tzinfo=UTC)), message_id
 
 

@@ -51,6 +51,11 @@ def _identity_id(request: web.Request) -> str:
     return value.lower()
 
 
+def _issued_id(key: str) -> bool:
+    """An identity id as stored, and so as a page token Warden gave carries it: a lower-case UUID."""
+    return _UUID.fullmatch(key) is not None and key == key.lower()
+
+
 def _included(request: web.Request) -> list[str]:
     include = request.query.getall("include_credential", [])
     if unknown := [i for i in include if i not in INCLUDABLE_CREDENTIALS]:
@@ -74,7 +79,7 @@ async def create(c: IdentityContainer, request: web.Request) -> web.Response:
 
 
 async def list_identities(c: IdentityContainer, request: web.Request) -> web.Response:
-    page = read_page(request)
+    page = read_page(request, key=_issued_id)
     include = _included(request)
     ids = [_uuid_param("ids", i) for i in request.query.getall("ids", []) if i]
     identifier = request.query.get("credentials_identifier")
