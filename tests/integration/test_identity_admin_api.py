@@ -367,3 +367,38 @@ def test_a_crafted_page_token_is_kratos_s_400(api: IdentityApi, warden: Threaded
     assert answer.status == 400, answer.data
     error = json.loads(answer.data)["error"]
     assert error["code"] == 400 and error["reason"] == "The page token is invalid, do not craft your own page tokens"
+
+
+def _social(subject: str) -> kratos.IdentityWithCredentials:
+    provider = kratos.IdentityWithCredentialsOidcConfigProvider(provider="google", subject=subject)
+    return kratos.IdentityWithCredentials(
+        oidc=kratos.IdentityWithCredentialsOidc(config=kratos.IdentityWithCredentialsOidcConfig(providers=[provider]))
+    )
+
+
+def test_credentials_identifier_is_searched_as_identifiers_are_stored(api: IdentityApi) -> None:
+    password = kratos.IdentityWithCredentials(
+        password=kratos.IdentityWithCredentialsPassword(
+            config=kratos.IdentityWithCredentialsPasswordConfig(password="a long enough password")
+        )
+    )
+    someone = _create(api, "someone@example.com", credentials=password)
+    alice = api.create_identity(
+        kratos.CreateIdentityBody(schema_id="username", traits={"username": "alice"}, credentials=password)
+    )
+    for searched, expected in (
+        ("someone@example.com", someone.id),
+        ("Someone@Example.com", someone.id),  # found nothing: only whitespace was stripped
+        (" SOMEONE@EXAMPLE.COM ", someone.id),
+        ("ALICE", alice.id),
+        ("ａｌｉｃｅ", alice.id),  # fullwidth, folded by NFKC as the stored identifier was
+    ):
+        assert [i.id for i in api.list_identities(credentials_identifier=searched)] == [expected], searched
+    # A social sign-in's provider:subject is matched as given (Kratos): subjects are case-sensitive.
+    upper, lower = (
+        _create(api, "upper@example.com", credentials=_social("Sub-A")),
+        _create(api, "lower@example.com", credentials=_social("sub-a")),
+    )
+    assert [i.id for i in api.list_identities(credentials_identifier="google:Sub-A")] == [upper.id]
+    assert [i.id for i in api.list_identities(credentials_identifier="google:sub-a")] == [lower.id]
+    assert api.list_identities(credentials_identifier="google:SUB-A") == []

@@ -18,6 +18,7 @@ from services.identity.batch import create_many
 from services.identity.domain import Identity
 from services.identity.errors import IdentityNotFound, MalformedBody
 from services.identity.manager import IdentityInput
+from services.identity.search import find_by_identifier
 from services.identity.views import admin_view
 from shared.errors import WardenError
 from shared.http.bodies import read_json
@@ -85,18 +86,21 @@ async def list_identities(c: IdentityContainer, request: web.Request) -> web.Res
     identifier = request.query.get("credentials_identifier")
     similar = request.query.get("preview_credentials_identifier_similar") or None
     organization = request.query.get("organization_id") or None
+    organization_id = _uuid_param("organization_id", organization) if organization else None
     if sum(bool(f) for f in (ids, identifier is not None, similar)) > 1:
         raise MalformedBody("only one of ids, credentials_identifier and preview_credentials_identifier_similar")
     if len(ids) > MAX_IDS:
         raise MalformedBody(f"at most {MAX_IDS} ids may be given")
-    found = await c.manager.list(
-        after=page.after,
-        size=page.size,
-        ids=ids,
-        identifier=identifier.strip() if identifier is not None else None,
-        similar=similar,
-        organization_id=_uuid_param("organization_id", organization) if organization else None,
-    )
+    if identifier is not None:
+        found = await find_by_identifier(c.manager, identifier, page.size)
+    else:
+        found = await c.manager.list(
+            after=page.after,
+            size=page.size,
+            ids=ids,
+            similar=similar,
+            organization_id=organization_id,
+        )
     response = web.json_response([admin_view(i, c.schemas.schema_url, include, c.cipher) for i in found])
     paged = not ids and identifier is None
     last = found[-1].id if paged and len(found) == page.size else None
