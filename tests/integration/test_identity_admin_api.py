@@ -402,3 +402,13 @@ def test_credentials_identifier_is_searched_as_identifiers_are_stored(api: Ident
     assert [i.id for i in api.list_identities(credentials_identifier="google:Sub-A")] == [upper.id]
     assert [i.id for i in api.list_identities(credentials_identifier="google:sub-a")] == [lower.id]
     assert api.list_identities(credentials_identifier="google:SUB-A") == []
+
+
+def test_an_empty_credentials_identifier_is_no_filter(api: IdentityApi, warden: ThreadedWarden) -> None:
+    made = sorted(_create(api, f"empty{i}@example.com").id for i in range(3))
+    url = f"{warden.admin_url}/admin/identities"
+    listed = urllib3.request("GET", url, fields={"credentials_identifier": "", "page_size": "2"})
+    assert listed.status == 200 and [i["id"] for i in json.loads(listed.data)] == made[:2]
+    assert _next_link(listed.headers["Link"]), "a page of everything has a next page"
+    both = urllib3.request("GET", url, fields=[("credentials_identifier", ""), ("ids", made[2])])
+    assert both.status == 200 and [i["id"] for i in json.loads(both.data)] == [made[2]]

@@ -83,7 +83,7 @@ async def list_identities(c: IdentityContainer, request: web.Request) -> web.Res
     page = read_page(request, key=_issued_id)
     include = _included(request)
     ids = [_uuid_param("ids", i) for i in request.query.getall("ids", []) if i]
-    identifier = request.query.get("credentials_identifier")
+    identifier = request.query.get("credentials_identifier") or None  # empty: no filter, as in Kratos
     similar = request.query.get("preview_credentials_identifier_similar") or None
     organization = request.query.get("organization_id") or None
     organization_id = _uuid_param("organization_id", organization) if organization else None
