@@ -11,7 +11,6 @@ import base64
 import binascii
 from collections.abc import Callable
 from dataclasses import dataclass
-from urllib.parse import urlencode
 
 from aiohttp import web
 
@@ -64,9 +63,12 @@ def decode_token(token: str, key: Callable[[str], bool] = any_text) -> str:
     return decoded
 
 
-def link_header(path: str, page: Page, last_key: str | None) -> str:
-    first = f'<{path}?{urlencode({"page_size": page.size})}>; rel="first"'
-    if last_key is None:
-        return first
-    next_query = urlencode({"page_size": page.size, "page_token": encode_token(last_key)})
-    return f'{first},<{path}?{next_query}>; rel="next"'
+def link_header(request: web.Request, page: Page, last_key: str | None) -> str:
+    """Kratos's `Link` header: the request's own query (its filters, `expand`…) with the page's size
+    and, for `next`, its token, so that following it pages the same list."""
+    kept = [(k, v) for k, v in request.query.items() if k not in ("page_size", "page_token")]
+    first = request.rel_url.with_query([*kept, ("page_size", str(page.size))])
+    links = f'<{first}>; rel="first"'
+    if last_key is not None:
+        links += f',<{first.extend_query(page_token=encode_token(last_key))}>; rel="next"'
+    return links

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -146,6 +147,22 @@ def test_a_disabled_identity_cannot_use_its_sessions_apis(
         assert status == 401 and body["error"]["id"] == "session_inactive"
     admin.patch_identity(identity_id, json_patch=[kratos.JsonPatch(op="replace", path="/state", value="active")])
     _wait(lambda: not _refused(frontend, other["session_token"]))  # nothing was revoked
+
+
+def test_following_the_link_header_keeps_the_lists_filters(warden: ThreadedWarden, admin: IdentityApi) -> None:
+    identity_id = _identity(admin, "paged@example.com")
+    issued = [_issue(warden, identity_id) for _ in range(3)]
+    admin.disable_session(issued[0]["session"]["id"])
+    url = f"/admin/identities/{identity_id}/sessions?active=true&page_size=1"
+    seen = []
+    while url:
+        answer = urllib3.request("GET", warden.admin_url + url)
+        assert answer.status == 200, answer.data
+        seen += [(s["id"], s["active"]) for s in json.loads(answer.data)]
+        links = dict((rel, link) for link, rel in re.findall(r'<([^>]+)>; rel="(\w+)"', answer.headers["Link"]))
+        url = links.get("next", "")
+        assert "active=true" in links["first"]
+    assert sorted(seen) == sorted((i["session"]["id"], True) for i in issued[1:]), "the revoked one never came"
 
 
 def test_admin_lists_gets_extends_and_disables(

@@ -12,7 +12,7 @@ from services.courier.domain import STATUSES
 from services.courier.errors import MessageNotFound
 from services.courier.views import message_view
 from shared.errors import BadRequest
-from shared.http.pagination import Page, PageTokenInvalid, encode_token, read_page
+from shared.http.pagination import PageTokenInvalid, link_header, read_page
 from shared.service import Route
 
 if TYPE_CHECKING:
@@ -34,16 +34,6 @@ def after_key(token: str | None) -> tuple[datetime, str] | None:
     return (at if at.tzinfo else at.replace(tzinfo=UTC)), message_id
 
 
-def link_header(request: web.Request, page: Page, last_key: str | None, kept: tuple[str, ...]) -> str:
-    """Kratos's `Link` header, keeping the request's filters so that following `next` pages them."""
-    filters = {k: v for k, v in request.query.items() if k in kept}
-    first = request.rel_url.with_query({**filters, "page_size": page.size})
-    links = f'<{first}>; rel="first"'
-    if last_key is not None:
-        links += f',<{first.update_query(page_token=encode_token(last_key))}>; rel="next"'
-    return links
-
-
 async def list_messages(c: CourierContainer, request: web.Request) -> web.Response:
     status = status_filter(request)
     page = read_page(request)
@@ -57,9 +47,7 @@ async def list_messages(c: CourierContainer, request: web.Request) -> web.Respon
         )
     response = web.json_response([message_view(m) for m in messages])
     last = messages[-1] if len(messages) == page.size else None
-    response.headers["Link"] = link_header(
-        request, page, f"{last.created_at.isoformat()}|{last.id}" if last else None, ("status", "recipient")
-    )
+    response.headers["Link"] = link_header(request, page, f"{last.created_at.isoformat()}|{last.id}" if last else None)
     return response
 
 

@@ -10,12 +10,12 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 from yarl import URL
 
-from services.courier.api.admin import after_key, link_header, path_uuid, status_filter
+from services.courier.api.admin import after_key, path_uuid, status_filter
 from services.courier.domain import now
 from services.courier.views import ts
 from services.courier.webhooks.domain import Delivery
 from shared.errors import Conflict, NotFound
-from shared.http.pagination import read_page
+from shared.http.pagination import link_header, read_page
 from shared.service import Route
 
 if TYPE_CHECKING:
@@ -58,7 +58,7 @@ async def list_deliveries(c: CourierContainer, request: web.Request) -> web.Resp
     response = web.json_response([delivery_view(d) for d in found])
     last = found[-1] if len(found) == page.size else None
     key = f"{last.created_at.isoformat()}|{last.id}" if last else None
-    response.headers["Link"] = link_header(request, page, key, ("status",))
+    response.headers["Link"] = link_header(request, page, key)
     return response
 
 

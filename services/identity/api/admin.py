@@ -104,7 +104,7 @@ async def list_identities(c: IdentityContainer, request: web.Request) -> web.Res
     response = web.json_response([admin_view(i, c.schemas.schema_url, include, c.cipher) for i in found])
     paged = not ids and identifier is None
     last = found[-1].id if paged and len(found) == page.size else None
-    response.headers["Link"] = link_header(request.path, page, last)
+    response.headers["Link"] = link_header(request, page, last)
     return response
 
 

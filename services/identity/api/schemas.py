@@ -20,7 +20,7 @@ async def list_schemas(c: IdentityContainer, request: web.Request) -> web.Respon
     chosen = schemas[start : start + page.size]
     response = web.json_response([{"id": s.id, "schema": s.document} for s in chosen])
     more = start + page.size < len(schemas)
-    response.headers["Link"] = link_header(request.path, page, chosen[-1].id if more and chosen else None)
+    response.headers["Link"] = link_header(request, page, chosen[-1].id if more and chosen else None)
     return response
 
 

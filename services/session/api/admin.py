@@ -47,7 +47,7 @@ async def _page_response(c: SessionContainer, request: web.Request, **query: Any
     page = read_page(request)
     sessions = await c.manager.page(size=page.size, after=page.after, active=_active_filter(request), **query)
     response = web.json_response(await _views(c, sessions, _expand(request)))
-    response.headers["Link"] = link_header(request.path, page, sessions[-1].id if len(sessions) == page.size else None)
+    response.headers["Link"] = link_header(request, page, sessions[-1].id if len(sessions) == page.size else None)
     return response
 
 

@@ -77,7 +77,7 @@ async def list_mine(c: SessionContainer, request: web.Request) -> web.Response:
         size=page.size, after=page.after, identity_id=current.identity_id, active=True, exclude_id=current.id
     )
     response = web.json_response([session_view(s, None) for s in others])
-    response.headers["Link"] = link_header(request.path, page, others[-1].id if len(others) == page.size else None)
+    response.headers["Link"] = link_header(request, page, others[-1].id if len(others) == page.size else None)
     return response
 
 
