@@ -13,7 +13,7 @@ from sqlalchemy.sql import CompoundSelect
 
 from services.identity.addresses import derive
 from services.identity.credentials import ImportedHashValidator, PasswordHasher, import_credentials, with_identifiers
-from services.identity.domain import Credential, CredentialType, Identity, Metadata, State, now
+from services.identity.domain import MAX_EXTERNAL_ID_LENGTH, Credential, CredentialType, Identity, Metadata, State, now
 from services.identity.errors import IdentityNotFound, LastFirstFactor, MalformedBody
 from services.identity.persistence import IdentityRepository
 from services.identity.views import admin_view
@@ -37,7 +37,7 @@ _TRACKED = (
 # What a self-service web hook may set besides the traits (`response.parse` in settings).
 METADATA = ("metadata_public", "metadata_admin")
 ADDRESS_STATUSES = ("pending", "sent", "completed")
-EXTERNAL_ID_LENGTH = 255  # the column's (tables.py)
+
 MetadataChanges = dict[str, Any]  # some of METADATA, by name
 # JSON Patch may not touch what the server owns (Kratos denies the same paths).
 _PATCH_DENIED = ("/id", "/credentials", "/created_at", "/updated_at", "/state_changed_at", "/schema_url")
@@ -342,8 +342,8 @@ def _from_document(current: Identity, patched: dict[str, Any]) -> Identity:
         for a in current.verifiable_addresses
     )
     external_id = patched.get("external_id")
-    if external_id is not None and (not isinstance(external_id, str) or len(external_id) > EXTERNAL_ID_LENGTH):
-        raise MalformedBody(f"external_id must be a string of at most {EXTERNAL_ID_LENGTH} characters")
+    if external_id is not None and (not isinstance(external_id, str) or len(external_id) > MAX_EXTERNAL_ID_LENGTH):
+        raise MalformedBody(f"external_id must be a string of at most {MAX_EXTERNAL_ID_LENGTH} characters")
     return replace(
         current,
         schema_id=patched.get("schema_id") or current.schema_id,
