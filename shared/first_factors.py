@@ -2,7 +2,8 @@
 switches it on: what decides whether removing a credential would lock an account out. Kratos
 counts a login code only with `passwordless_enabled`, and a security key only when WebAuthn is
 configured for passwordless sign-in; the code credential every email identity has is no way in
-otherwise. The identity service refuses the removal; the social sign-in settings say so first."""
+otherwise. The identity service refuses any write that would leave an account with none; the
+settings methods (unlinking a provider, removing a passkey) show its refusal as a message."""
 
 from __future__ import annotations
 

@@ -27,6 +27,11 @@ def _credentials(identity: Identity, schema: Any) -> dict[str, Credential]:
     if code_addresses and CredentialType.CODE not in credentials:
         # Kratos gives every identity whose schema names a code identifier a `code` credential.
         credentials[CredentialType.CODE] = Credential(type=CredentialType.CODE, identifiers=(), config={})
+    if from_schema.get(CredentialType.PASSWORD) and CredentialType.PASSWORD not in credentials:
+        # Kratos's too, for a password identifier: held (and so unique) before any password is set,
+        # else an identity made without one (social sign-in, an import) leaves its username free
+        # for a second account. With no hash it signs no one in.
+        credentials[CredentialType.PASSWORD] = Credential(type=CredentialType.PASSWORD, identifiers=(), config={})
     for kind, credential in credentials.items():
         if kind not in _FROM_TRAITS:
             continue  # oidc/saml: provider:subject; totp, passkey, lookup: not trait values

@@ -194,6 +194,8 @@ class IdentityManager:
             )
             if identifiers is not None:
                 credentials[kind] = with_identifiers(credentials[kind], identifiers)
+            if self._ways_in(current.credentials) and not self._ways_in(credentials):
+                raise LastFirstFactor()  # e.g. the last passkey taken out of its credential
             changed = replace(current, credentials=credentials)
             return await self._save(uow, current, await self._checked(_with_metadata(changed, metadata)))
 

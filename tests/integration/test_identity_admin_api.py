@@ -226,6 +226,35 @@ def test_batch_import_answers_each_item_and_one_bad_item_does_not_stop_the_other
     assert api.get_identity(results[3].identity).traits["email"] == "new2@example.com"
 
 
+def test_a_username_is_held_by_an_identity_without_a_password(api: IdentityApi) -> None:
+    """Kratos's identity schema extension makes the identifier's credential even before a password
+    is set: an identity made with a social sign-in only, or none, holds its username all the same."""
+    social = kratos.IdentityWithCredentialsOidc(
+        config=kratos.IdentityWithCredentialsOidcConfig(
+            providers=[kratos.IdentityWithCredentialsOidcConfigProvider(provider="google", subject="c1")]
+        )
+    )
+    first = api.create_identity(
+        kratos.CreateIdentityBody(
+            schema_id="username",
+            traits={"username": "carol_demo"},
+            credentials=kratos.IdentityWithCredentials(oidc=social),
+        )
+    )
+    assert api.get_identity(first.id).credentials["password"].identifiers == ["carol_demo"]
+    password = kratos.IdentityWithCredentials(
+        password=kratos.IdentityWithCredentialsPassword(
+            config=kratos.IdentityWithCredentialsPasswordConfig(password="a long enough password")
+        )
+    )
+    for spelling, credentials in (("Carol_Demo", password), ("carol_demo", None)):
+        body = kratos.CreateIdentityBody(schema_id="username", traits={"username": spelling}, credentials=credentials)
+        status, _ = _error(lambda body=body: api.create_identity(body))
+        assert status == 409, spelling
+    found = api.list_identities(credentials_identifier="carol_demo")
+    assert [i.id for i in found] == [first.id]
+
+
 def test_delete_and_delete_credentials(api: IdentityApi) -> None:
     password = kratos.IdentityWithCredentials(
         password=kratos.IdentityWithCredentialsPassword(

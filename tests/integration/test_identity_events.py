@@ -89,12 +89,13 @@ def test_each_change_raises_its_event_in_order(warden: ThreadedWarden, received:
     events = received.wait_for(warden, 7)
     assert [_summary(e) for e in events] == [
         ("identity.created", {"schema_id": "default", "state": "active", "registration_flow_id": None}),
-        # The email is also the `code` credential's identifier, so that credential changes with it.
+        # The email is also the identifier of the `code` credential and of the `password` one (held
+        # before any password is set, as in Kratos), so those change with it.
         (
             "identity.updated",
             {"changed": ["traits", "verifiable_addresses", "recovery_addresses", "credentials"], "state": "active"},
         ),
-        ("identity.credentials.changed", {"types": ["code"]}),
+        ("identity.credentials.changed", {"types": ["code", "password"]}),
         ("identity.updated", {"changed": ["credentials"], "state": "active"}),
         ("identity.credentials.changed", {"types": ["code", "password"]}),
         ("identity.updated", {"changed": ["state"], "state": "inactive"}),

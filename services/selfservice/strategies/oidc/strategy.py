@@ -32,7 +32,7 @@ from services.selfservice.strategies.oidc.providers import (
     random_token,
 )
 from services.selfservice.traits import TraitSchemas, trait_errors
-from shared import errors, first_factors, text
+from shared import errors, text
 from shared.cipher import Cipher
 from shared.clients.ports import IdentityClient
 
@@ -249,27 +249,15 @@ class OidcStrategy:
             flow.ui.messages.append(text.validation_failed("Choose a provider to link or unlink."))
             raise FlowInvalid()
         subjects = [i for i in (ctx.identity.get("credentials") or {}).get(METHOD, {}).get("identifiers") or []]
-        if not self._other_ways_in(ctx.identity, [i for i in subjects if not i.startswith(f"{unlink}:")]):
-            flow.ui.messages.append(
-                text.validation_failed("You cannot remove the last way to sign in to your account.")
-            )
-            raise FlowInvalid()
         try:
             for identifier in (i for i in subjects if i.startswith(f"{unlink}:")):
                 await self.identities.remove_credential(ctx.identity["id"], METHOD, identifier, ctx.metadata)
-        except errors.BadRequest:  # the identity service keeps the last first factor
+        except errors.BadRequest:  # the identity service keeps the last way in (shared/first_factors.py)
             flow.ui.messages.append(
                 text.validation_failed("You cannot remove the last way to sign in to your account.")
             )
             raise FlowInvalid() from None
         return await self.identities.get_identity(ctx.identity["id"]) or ctx.identity
-
-    def _other_ways_in(self, identity: dict[str, Any], other_providers: list[str]) -> bool:
-        """Whether the identity can still sign in without the provider: another provider, or a
-        credential of a first-factor method this config switches on (a code credential every email
-        identity has counts only where passwordless codes are on)."""
-        others = (first_factors.enabled(self._settings) - {METHOD}) & set(identity.get("credentials") or {})
-        return bool(other_providers) or bool(others)
 
     # --- the redirect --------------------------------------------------------------------------
     def chosen(self, flow: Flow, body: dict[str, Any]) -> OAuth2Provider:

@@ -34,7 +34,6 @@ class PasskeyStrategy:
     schemas: TraitSchemas
     rp: RelyingParty
     script_url: str
-    other_ways_in: frozenset[str]  # the credential types besides passkeys an identity can sign in with
     method: str = METHOD
 
     # --- login -----------------------------------------------------------------------------------
@@ -201,12 +200,14 @@ class PasskeyStrategy:
             if len(remaining) == len(keys):
                 flow.ui.messages.append(text.no_webauthn_device())
                 raise FlowInvalid()
-            others = set(ctx.identity.get("credentials") or {}) & self.other_ways_in
-            if not remaining and not others:
-                flow.ui.messages.append(text.last_first_factor())
-                raise FlowInvalid()
             remaining_config = {**config, "credentials": remaining}
-            return await self.identities.update_credential(identity_id, METHOD, remaining_config, metadata=ctx.metadata)
+            try:
+                return await self.identities.update_credential(
+                    identity_id, METHOD, remaining_config, metadata=ctx.metadata
+                )
+            except errors.BadRequest:  # the identity service keeps the last way in (shared/first_factors.py)
+                flow.ui.messages.append(text.last_first_factor())
+                raise FlowInvalid() from None
         handle = config.get("user_handle") or flow.internal.get(HANDLE)
         try:
             if not isinstance(handle, str):
@@ -229,10 +230,7 @@ class PasskeyStrategy:
 def build(deps: Dependencies) -> PasskeyStrategy:
     rp = RelyingParty.from_settings(deps.settings, METHOD, deps.config.public_base_url)
     script = f"{deps.config.public_base_url.rstrip('/')}/.well-known/ory/webauthn.js"
-    ways = {"password", "oidc", "saml"}
-    if deps.config.method_enabled("code") and deps.settings.get("selfservice.methods.code.passwordless_enabled"):
-        ways.add("code")  # every identity with an address holds a code credential; it counts only then
-    return PasskeyStrategy(deps.identities, deps.schemas, rp, script, frozenset(ways))
+    return PasskeyStrategy(deps.identities, deps.schemas, rp, script)
 
 
 SPEC = MethodSpec(
