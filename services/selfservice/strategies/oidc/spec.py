@@ -54,9 +54,7 @@ def build(deps: Dependencies) -> OidcStrategy:
         )
         for p in config.providers
     }
-    return OidcStrategy(
-        config, mappers, cipher_from_settings(deps.settings), requests, deps.identities, deps.schemas, deps.settings
-    )
+    return OidcStrategy(config, mappers, cipher_from_settings(deps.settings), requests, deps.identities, deps.schemas)
 
 
 SPEC = MethodSpec(

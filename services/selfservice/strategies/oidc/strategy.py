@@ -69,14 +69,12 @@ class OidcStrategy:
         egress: Request,
         identities: IdentityClient,
         schemas: TraitSchemas,
-        settings: Any,
     ) -> None:
         self.config = config
         self.cipher = cipher
         self.mappers = mappers
         self.identities = identities
         self.schemas = schemas
-        self._settings = settings
         self.providers: dict[str, OAuth2Provider] = {p.id: provider_for(p, egress) for p in config.providers}
 
     def provider_config(self, provider_id: str) -> ProviderConfig:
