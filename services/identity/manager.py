@@ -155,9 +155,18 @@ class IdentityManager:
             await uow.commit()
 
     async def delete_credential(
-        self, identity_id: str, kind: str, identifier: str | None, metadata: MetadataChanges | None = None
+        self,
+        identity_id: str,
+        kind: str,
+        identifier: str | None,
+        metadata: MetadataChanges | None = None,
+        *,
+        keep_passwordless_keys: bool = False,
     ) -> None:
-        """Removes a credential, or one provider of a social one; `metadata` as in `set_credential`."""
+        """Removes a credential, or one provider of a social one; `metadata` as in `set_credential`.
+        `keep_passwordless_keys` is the admin API's rule for WebAuthn (Kratos's
+        `deleteIdentityCredentials`): only the keys registered as a second factor go, and the
+        credential with them only when no passwordless key is left (see `_without_mfa_keys`)."""
         async with self._uow() as uow:
             current = await self._require(uow, identity_id)
             if kind not in current.credentials:
@@ -169,6 +178,8 @@ class IdentityManager:
                 if not identifier:  # Kratos's words: all providers at once is never what was meant
                     raise MalformedBody("You must provide an identifier to delete this credential.")
                 credentials = _without_provider(credentials, kind, identifier)
+            elif kind == CredentialType.WEBAUTHN and keep_passwordless_keys:
+                credentials = _without_mfa_keys(credentials)
             else:
                 del credentials[kind]
             if self._ways_in(current.credentials) and not self._ways_in(credentials):
@@ -381,6 +392,22 @@ def _usable(credential: Credential) -> bool:
     if credential.type == CredentialType.WEBAUTHN:
         return any(isinstance(k, dict) and k.get("is_passwordless") for k in config.get("credentials") or [])
     return bool(credential.identifiers)  # social sign-in providers, a login code's addresses
+
+
+def _without_mfa_keys(credentials: dict[str, Credential]) -> dict[str, Credential]:
+    """The WebAuthn credential with its passwordless keys alone, as `_usable` counts them (a way in
+    that a second factor's removal must not take), or gone when it has none."""
+    credential = credentials[CredentialType.WEBAUTHN]
+    keys = credential.config.get("credentials")
+    passwordless = (
+        [k for k in keys if isinstance(k, dict) and k.get("is_passwordless")] if isinstance(keys, list) else []
+    )
+    if not passwordless:
+        return {k: v for k, v in credentials.items() if k != CredentialType.WEBAUTHN}
+    if passwordless == keys:
+        return credentials  # nothing to remove: unchanged, so not saved
+    kept = replace(credential, config={**credential.config, "credentials": passwordless}, updated_at=now())
+    return {**credentials, CredentialType.WEBAUTHN: kept}
 
 
 def _without_provider(credentials: dict[str, Any], kind: str, identifier: str) -> dict[str, Any]:

@@ -134,7 +134,9 @@ async def delete(c: IdentityContainer, request: web.Request) -> web.Response:
 
 async def delete_credential(c: IdentityContainer, request: web.Request) -> web.Response:
     identifier = request.query.get("identifier")
-    await c.manager.delete_credential(_identity_id(request), request.match_info["type"], identifier)
+    # Kratos: a WebAuthn credential loses its second-factor keys here, never its passwordless ones.
+    kind = request.match_info["type"]
+    await c.manager.delete_credential(_identity_id(request), kind, identifier, keep_passwordless_keys=True)
     return web.Response(status=204)
 
 
