@@ -19,6 +19,12 @@ read with the entry itself, so that they cost a hit nothing:
 - A cache found without a generation (new, flushed, or a Redis restarted empty) has lost its
   tombstones too: the process that finds it advances the database's generation before storing it,
   so that a write prepared before the flush fails.
+- A Redis restarted from a snapshot (RDB or AOF, on by default in redis.conf) holds the generation
+  and the entries of the moment it saved, sessions revoked since included. So the generation is
+  stored with the run of the server it was written to (`Cache.instance`): a cache whose run is not
+  the stored one is treated as a flushed one. The repair loop checks this every second, and a whoami
+  checks it first after any failed cache call (a restart that takes longer than the gap between two
+  requests is seen by them): a restored entry can answer for at most that second.
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ from shared.metrics.sessions import CacheMetrics
 log = logging.getLogger(__name__)
 KEY_PREFIX = "session:"
 GENERATION_KEY = "session-generation"
+INSTANCE_KEY = "session-generation-instance"  # the run of the cache server the generation was stored in
 # What a drop leaves in a session's key, a random id after it: not an entry (no header line), and
 # never equal to anything a whoami read before the drop.
 TOMBSTONE = b"dropped "
@@ -97,6 +104,7 @@ class SessionCache:
         self._ttl = ttl_seconds
         self._generations = generations
         self._generation = b""  # the database's, as this process last read it
+        self._checked = False  # the cache was found whole since the last failed call (`repair`)
 
     async def start(self) -> None:
         with suppress_instrumentation():  # start-up, no one's journey
@@ -104,9 +112,13 @@ class SessionCache:
             await self.repair()  # entries are written only once the cache holds the generation
 
     async def get(self, digest: str) -> Lookup:
+        if not self._checked and not await self.repair():
+            self._metrics.error.inc()
+            return MISS
         try:
             raw = await self._cache.get(KEY_PREFIX + digest)
         except CacheUnavailable:
+            self._checked = False  # it may come back restarted, from a snapshot: check it first
             self._metrics.error.inc()
             return MISS
         decoded = decode(raw) if raw is not None else None
@@ -159,20 +171,33 @@ class SessionCache:
         return newer
 
     async def repair(self) -> bool:
-        """Clears every cached session when the cache's generation is not the database's; True once
-        the cache can be trusted again."""
+        """Clears every cached session when the cache's generation is not the database's, or was
+        stored in an earlier run of the cache server; True once the cache can be trusted again."""
         try:
             stored = await self._cache.get(GENERATION_KEY)
-            if stored == self._generation or self._adopt(stored):
+            run = await self._cache.instance()
+            restored = stored is not None and run is not None and await self._cache.get(INSTANCE_KEY) != run.encode()
+            if not restored and (stored == self._generation or self._adopt(stored)):
+                self._checked = True
                 return True
-            if stored is None and not await self._advance():
+            if (stored is None or restored) and not await self._advance():
                 return False
             await self._cache.clear(KEY_PREFIX)
+            # The generation first: a crash between the two leaves a run that does not match, and
+            # the next repair clears again, rather than a matching run over a restored generation.
             await self._cache.set(GENERATION_KEY, self._generation, GENERATION_TTL_SECONDS)
+            if run is not None:
+                await self._cache.set(INSTANCE_KEY, run.encode(), GENERATION_TTL_SECONDS)
         except CacheUnavailable:
             return False
-        if stored is not None:  # none at all: a new (or flushed) cache, nothing to tell
+        if restored:
+            log.warning(
+                "session cache cleared: the cache server started again with keys from before (a snapshot), "
+                "which may hold sessions revoked since"
+            )
+        elif stored is not None:  # none at all: a new (or flushed) cache, nothing to tell
             log.info("session cache cleared: its generation was not the database's (a revocation missed it)")
+        self._checked = True
         return True
 
     async def _advance(self) -> bool:

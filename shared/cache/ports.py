@@ -31,6 +31,13 @@ class Cache(Protocol):
         """Deletes every key that starts with `prefix` (for repairs after an outage; not a hot path)."""
         ...
 
+    async def instance(self) -> str | None:
+        """Which run of the cache server answers: a value that changes whenever the server starts
+        again (Redis's `run_id`). Keys that survive a restart came back from a snapshot and may be
+        older than what was written since; a caller that must know compares this with what it
+        stored beside its keys. None when the server does not say."""
+        ...
+
     async def ping(self) -> None:
         """Raises `CacheUnavailable`, saying why, when the cache cannot be reached. The process pings
         once at start, so a wrong or refusing `cache.url` is one line at start-up rather than a

@@ -87,6 +87,13 @@ async def test_set_if_can_watch_the_key_it_writes(cache: Cache) -> None:
     assert await cache.get("entry") == b"v2"
 
 
+async def test_instance_names_the_servers_run_and_stays_while_it_runs(cache: Cache) -> None:
+    first = await cache.instance()
+    assert first, "both adapters can say which run of the server answers"
+    await cache.set("k", b"v", 60)
+    assert await cache.instance() == first
+
+
 async def test_healthy(cache: Cache) -> None:
     assert await cache.healthy()
     await cache.ping()

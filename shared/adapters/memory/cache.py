@@ -8,6 +8,7 @@ write pays for that sweep a constant share, and the dict stays within twice what
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable, Iterable, Mapping
 
 _FIRST_SWEEP = 1024
@@ -18,6 +19,7 @@ class InMemoryCache:
         self._entries: dict[str, tuple[bytes, float]] = {}
         self._clock = clock
         self._sweep_at = _FIRST_SWEEP
+        self._instance = uuid.uuid4().hex  # a dict is never restored: one run for its whole life
 
     def __len__(self) -> int:
         """How many entries are held, expired ones not yet swept included."""
@@ -75,6 +77,9 @@ class InMemoryCache:
     async def clear(self, prefix: str) -> None:
         for key in [k for k in self._entries if k.startswith(prefix)]:
             del self._entries[key]
+
+    async def instance(self) -> str:
+        return self._instance
 
     async def ping(self) -> None:
         """In the process's memory: always there."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+from redis.exceptions import ResponseError
+
 from shared.adapters.redis.client import UNREACHABLE as _UNREACHABLE
 from shared.adapters.redis.client import redis_client
 from shared.adapters.redis.pipelined_get import PipelinedGets
@@ -104,6 +106,16 @@ class RedisCache:
                 await self._client.unlink(*batch)
         except _UNREACHABLE as exc:
             raise CacheUnavailable(str(exc)) from exc
+
+    async def instance(self) -> str | None:
+        try:
+            server = await self._client.info("server")
+        except ResponseError:  # INFO refused (an ACL, a managed Redis that renames it): cannot tell
+            return None
+        except _UNREACHABLE as exc:
+            raise CacheUnavailable(str(exc)) from exc
+        run_id = server.get("run_id")
+        return str(run_id) if run_id else None
 
     async def ping(self) -> None:
         try:
