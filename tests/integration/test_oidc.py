@@ -349,6 +349,45 @@ def test_settings_link_and_unlink_a_provider(warden: ThreadedWarden, op: Running
     assert _owner(warden, f"op:{login}") == []
 
 
+def test_a_refresh_login_is_not_done_by_someone_elses_social_account(
+    warden: ThreadedWarden, op: RunningProvider
+) -> None:
+    """Re-authenticating a session (the step settings asks for before a password change) must prove
+    the session's owner: another person's social sign-in must not refresh the session."""
+    intruder = _login_name("intruder")
+    own = Browser(warden.public_url)
+    assert own.get(ProviderUser(op.issuer).sign_in(_to_provider(own, "registration"), intruder)).location == RETURN_URL
+    email = f"{_login_name('owner')}@example.com"
+    owner = create_identity(warden.admin_url, email)
+    browser = Browser(warden.public_url)
+    flow = _start(browser, "login")
+    signed = browser.post(
+        flow["ui"]["action"],
+        {"csrf_token": _csrf(flow), "method": "password", "identifier": email, "password": PASSWORD},
+    )
+    assert signed.status == 303, signed
+    before = _whoami(browser)
+
+    refresh = _start(browser, "login", "?refresh=true")
+    started = browser.post(refresh["ui"]["action"], {"csrf_token": _csrf(refresh), "method": "oidc", "provider": "op"})
+    assert started.status == 303 and started.location.startswith(op.issuer), started
+    back = browser.get(ProviderUser(op.issuer).sign_in(started.location, intruder))
+
+    assert back.status == 303 and back.location != RETURN_URL, back
+    assert 4000006 in message_ids(_flow_after(browser, back.location, "login"))
+    after = _whoami(browser)
+    assert after["identity"]["id"] == owner
+    assert [m["method"] for m in after["authentication_methods"]] == ["password"]
+    assert after["authenticated_at"] == before["authenticated_at"]
+
+    # The session's own social account still refreshes it.
+    stale = _whoami(own)["authenticated_at"]
+    refresh = _start(own, "login", "?refresh=true")
+    started = own.post(refresh["ui"]["action"], {"csrf_token": _csrf(refresh), "method": "oidc", "provider": "op"})
+    assert own.get(ProviderUser(op.issuer).sign_in(started.location, intruder)).location == RETURN_URL
+    assert _whoami(own)["authenticated_at"] > stale
+
+
 def test_the_last_way_in_cannot_be_unlinked(warden: ThreadedWarden, op: RunningProvider) -> None:
     login = _login_name("frank")
     browser = Browser(warden.public_url)

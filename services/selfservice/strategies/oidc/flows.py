@@ -59,6 +59,7 @@ async def finish(
     owner = await c.engine.identities.find_by_credential_identifier(METHOD, credential_id)
     if flow.kind == "settings":
         return await _link(c, request, strategy, flow, pending, claims, tokens, owner)
+    _same_identity_as_the_session(flow, owner)
     if owner is not None:
         if flow.kind != "login":
             flow = await _converted(c, request, flow, "login")
@@ -81,6 +82,17 @@ async def finish(
     except TraitsRefused as refused:
         strategy.continue_registration(flow, pending.provider, traits, kept, refused.error)
         return await c.engine.respond_invalid(request, flow)
+
+
+def _same_identity_as_the_session(flow: Flow, owner: dict[str, Any] | None) -> None:
+    """A login that refreshes or steps up a session must be done by the session's own identity (as
+    the submit route checks for the other methods): someone else's social account, or one no
+    identity owns yet, must not re-authenticate it, or anyone at an unattended browser could make
+    the session privileged again and change its password."""
+    expected = flow.internal.get("identity_id") if flow.kind == "login" else None
+    if expected and (owner is None or owner["id"] != expected):
+        flow.ui.messages.append(text.invalid_credentials())
+        raise FlowInvalid()
 
 
 async def _converted(c: SelfserviceContainer, request: web.Request, old: Flow, kind: str) -> Flow:
