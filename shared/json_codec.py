@@ -8,6 +8,12 @@ an integer past 64 bits or a dict with keys that are not strings (on the way out
 read differently (an integer past 64 bits, which orjson makes a float). Request bodies and other
 JSON from outside are read by `loads_standard` (`shared.http.bodies`), which refuses what JSON does
 not have, and answer the standard library's error message when not JSON.
+
+JSON has no NaN or Infinity, and no strict parser (every SDK's) reads them: `dumps` never writes
+them. A float that is not finite is written as `null`, by either encoder (orjson's rule, and
+JavaScript's `JSON.stringify`'s): an answer stays JSON, and the same value is spelled the same
+whichever encoder wrote it. Records written before request bodies refused them (commit 54d9537) may
+still hold them; `loads_stored` reads those as `null` too.
 """
 
 from __future__ import annotations
@@ -29,9 +35,13 @@ _LONG_RUN = b"0" * 19
 
 def dumps_bytes(value: Any) -> bytes:
     try:
-        return orjson.dumps(value)
+        return orjson.dumps(value)  # writes a NaN or an infinity as null
     except TypeError:
-        return json.dumps(value, separators=(",", ":")).encode()
+        pass
+    try:
+        return json.dumps(value, separators=(",", ":"), allow_nan=False).encode()
+    except ValueError:  # a NaN or an infinity: null, as orjson writes it (rare: both encoders needed)
+        return json.dumps(_finite_or_null(value), separators=(",", ":"), allow_nan=False).encode()
 
 
 def dumps(value: Any) -> str:
@@ -53,6 +63,13 @@ def loads_standard(raw: str | bytes) -> Any:
     return _read(raw, _standard)
 
 
+def loads_stored(raw: str | bytes) -> Any:
+    """`loads` for what Warden stored itself, where a record written before request bodies refused
+    them may hold NaN, Infinity or -Infinity: each is read as None, so that nothing read from storage
+    carries a number JSON cannot spell (the answer that shows it, a schema check, an event)."""
+    return _read(raw, _stored)
+
+
 def _read(raw: str | bytes, fallback: Callable[[str | bytes], Any]) -> Any:
     text = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
     if _LONG_RUN not in text.translate(_DIGITS_ONLY):
@@ -65,6 +82,30 @@ def _read(raw: str | bytes, fallback: Callable[[str | bytes], Any]) -> Any:
 
 def _standard(raw: str | bytes) -> Any:
     return json.loads(raw, parse_constant=_no_constant, parse_float=_finite)
+
+
+def _stored(raw: str | bytes) -> Any:
+    return json.loads(raw, parse_constant=_null, parse_float=_float_or_null)
+
+
+def _null(_name: str) -> None:
+    return None
+
+
+def _float_or_null(digits: str) -> float | None:
+    value = float(digits)  # 1e400 is read as infinity
+    return value if math.isfinite(value) else None
+
+
+def _finite_or_null(value: Any) -> Any:
+    """`value` with every float that is not finite replaced by None."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite_or_null(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite_or_null(v) for v in value]
+    return value
 
 
 def _no_constant(name: str) -> Any:

@@ -10,7 +10,6 @@ once and asyncpg prepares each once per connection.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -36,6 +35,7 @@ from sqlalchemy.sql.selectable import CTE
 
 from services.identity.domain import Credential, Identity, RecoveryAddress, State, VerifiableAddress
 from services.identity.tables import IdentityTables
+from shared.json_codec import loads_stored
 
 IDENTITY, CREDENTIAL, IDENTIFIER, VERIFIABLE, RECOVERY = range(5)
 ALONGSIDE = 5  # rows of another statement that rode with a load (`alongside`)
@@ -193,7 +193,7 @@ def _children(identity_id: str, by_kind: dict[int, dict[str, list[Row[Any]]]]) -
         c.s1: Credential(
             type=c.s1,
             identifiers=tuple(identifiers.get(c.id, [])),
-            config=json.loads(c.s2),
+            config=loads_stored(c.s2),
             version=c.n1,
             id=c.id,
             created_at=_utc(c.t1),
@@ -227,7 +227,7 @@ def _identity(row: Any, by_kind: dict[int, dict[str, list[Row[Any]]]]) -> Identi
         schema_id=row.s1,
         state=State(row.s2),
         state_changed_at=_utc(row.t3),
-        traits=json.loads(row.s3),
+        traits=loads_stored(row.s3),
         metadata_public=_json(row.s4),
         metadata_admin=_json(row.s5),
         external_id=row.s6,
@@ -252,4 +252,6 @@ def _utc(value: datetime | None) -> Any:
 
 
 def _json(value: str | None) -> Any:
-    return None if value is None else json.loads(value)
+    # As every JSON column here: a NaN or an infinity stored before 54d9537 is read as None, so that
+    # no answer, schema check or event carries a number JSON cannot spell.
+    return None if value is None else loads_stored(value)

@@ -4,6 +4,7 @@ orjson refuses, and answers with the headers `web.json_response` gives."""
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 
@@ -61,3 +62,33 @@ def test_request_bodies_refuse_nan_and_infinity_which_records_written_before_may
     with pytest.raises(ValueError):
         json_codec.loads_standard(raw)
     assert repr(json_codec.loads(raw)) == repr(json.loads(raw))  # a stored record is still read
+
+
+@pytest.mark.parametrize("number", [math.nan, math.inf, -math.inf])
+def test_a_number_json_cannot_spell_is_written_as_null_by_either_encoder(number: float) -> None:
+    """orjson writes null; the standard library, taking what orjson refuses, wrote `NaN`."""
+    for value, expected in (
+        ({"x": [number]}, {"x": [None]}),
+        ({"x": [number], "big": 2**70}, {"x": [None], "big": 2**70}),
+        ({1: (number, "NaN")}, {"1": [None, "NaN"]}),
+    ):
+        written = json_codec.dumps_bytes(value)
+        assert json.loads(written, parse_constant=_refuse) == expected, written
+
+
+def test_stored_records_are_read_with_nan_and_infinity_as_null() -> None:
+    for raw in (
+        '{"a": NaN, "b": [Infinity, -Infinity, 1e400, 1.5], "c": "NaN"}',
+        '{"a": NaN, "n": 12345678901234567890}',
+    ):
+        stored = json_codec.loads_stored(raw)
+        assert json.loads(json_codec.dumps(stored), parse_constant=_refuse) == stored
+        assert stored["a"] is None
+    assert json_codec.loads_stored('{"b": [Infinity, -Infinity, 1e400, 1.5], "c": "NaN"}') == {
+        "b": [None, None, None, 1.5],
+        "c": "NaN",
+    }
+
+
+def _refuse(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")

@@ -23,6 +23,7 @@ from services.identity.views import admin_view
 from shared.errors import WardenError
 from shared.http.bodies import read_json
 from shared.http.pagination import link_header, read_page
+from shared.json_codec import json_response
 from shared.service import Route
 
 if TYPE_CHECKING:
@@ -71,7 +72,7 @@ def _uuid_param(name: str, value: str) -> str:
 
 
 def _render(c: IdentityContainer, request: web.Request, identity: Identity, status: int = 200) -> web.Response:
-    return web.json_response(admin_view(identity, c.schemas.schema_url, _included(request), c.cipher), status=status)
+    return json_response(admin_view(identity, c.schemas.schema_url, _included(request), c.cipher), status=status)
 
 
 async def create(c: IdentityContainer, request: web.Request) -> web.Response:
@@ -101,7 +102,7 @@ async def list_identities(c: IdentityContainer, request: web.Request) -> web.Res
             similar=similar,
             organization_id=organization_id,
         )
-    response = web.json_response([admin_view(i, c.schemas.schema_url, include, c.cipher) for i in found])
+    response = json_response([admin_view(i, c.schemas.schema_url, include, c.cipher) for i in found])
     paged = not ids and identifier is None
     last = found[-1].id if paged and len(found) == page.size else None
     response.headers["Link"] = link_header(request, page, last)
@@ -144,7 +145,7 @@ async def batch(c: IdentityContainer, request: web.Request) -> web.Response:
     body = parse(PatchIdentitiesBody, await read_json(request))
     _check_batch_size(body.identities)
     outcomes = await create_many(c.manager, c.uow, [_batch_input(p) for p in body.identities])
-    return web.json_response(
+    return json_response(
         {"identities": [_batch_result(item, outcome) for item, outcome in zip(body.identities, outcomes)]}
     )
 
