@@ -1,6 +1,7 @@
 """What the second-factor methods (TOTP, lookup secrets, code with `mfa_enabled`) share: they join a
-login flow only to upgrade a signed-in session to aal2, and a factor is turned off only from an aal2
-session (an attacker holding just the password must not be able to strip the second factor)."""
+login flow only to upgrade a signed-in session to aal2, and a factor is turned off, or added beside
+another, only from an aal2 session (an attacker holding just the password must not be able to strip
+the second factor, nor enrol one of their own, which would make their session aal2 at once)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from services.selfservice.flows.settings.strategy import SettingsContext
 from services.selfservice.strategies.registry import Dependencies
 from services.selfservice.views import public_identity
 from shared import text
-from shared.aal import AAL2, Aal2Required
+from shared.aal import AAL2, Aal2Required, has_second_factor
 from shared.bus.events import COURIER_MESSAGE_REQUESTED
 from shared.clients.ports import IdentityClient, SessionClient
 from shared.storage.uow import UnitOfWorkFactory
@@ -45,6 +46,15 @@ class SecondFactorServices:
         return_to = f"{self.config.flows['settings'].ui_url}?{urlencode({'flow': flow.id})}"
         login = f"{self.config.public_base_url.rstrip('/')}/self-service/login/browser"
         raise Aal2Required(f"{login}?{urlencode({'aal': AAL2, 'return_to': return_to})}")
+
+    def require_aal2_to_add(self, session: dict[str, Any], identity: dict[str, Any], flow: Flow) -> None:
+        """A factor is added beside an existing one only from an aal2 session. Adding proves only the
+        new factor, and the session counts it (`completed`): from the password alone, that would be
+        aal2 without the factor the account already has. This matters where
+        `selfservice.flows.settings.required_aal` is `aal1`; with `highest_available` such a session
+        never gets this far. The first factor of an account needs no more than the password."""
+        if has_second_factor(identity):
+            self.require_aal2_session(session, flow)
 
     async def check_throttle(self, identity_id: str) -> None:
         await self.identities.second_factor_attempt(identity_id, "check")

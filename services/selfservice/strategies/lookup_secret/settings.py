@@ -49,6 +49,7 @@ async def update(
     if _true(body.get(CONFIRM)):
         return await _confirm(strategy, flow, ctx, has_codes)
     if _true(body.get(REGENERATE)):
+        strategy.services.require_aal2_to_add(ctx.session, ctx.identity, flow)  # no codes shown in vain
         codes = new_codes()
         flow.internal[PENDING] = strategy.cipher.encrypt(" ".join(codes))
         _clear(flow)
@@ -92,8 +93,9 @@ async def _confirm(strategy: LookupSecretStrategy, flow: Flow, ctx: SettingsCont
             text.validation_failed("You must (re-)generate recovery backup codes before you can save them.")
         )
         raise FlowInvalid()
-    if had_codes:
-        strategy.services.require_aal2_session(ctx.session, flow)  # replacing them removes the old ones
+    # Replacing codes removes the old ones; adding them beside another factor is checked again here,
+    # as the identity may have gained one since the codes were shown.
+    strategy.services.require_aal2_to_add(ctx.session, ctx.identity, flow)
     updated = await strategy.services.identities.update_credential(
         ctx.identity["id"], strategy.method, strategy.hasher.config_for(codes), metadata=ctx.metadata
     )

@@ -67,6 +67,7 @@ async def update(strategy: TotpStrategy, flow: Flow, body: dict[str, Any], ctx: 
     if not isinstance(code, str) or not code.strip():
         flow.ui.add_node_message("totp_code", text.property_missing("totp_code"))
         raise FlowInvalid()
+    strategy.services.require_aal2_to_add(ctx.session, ctx.identity, flow)
     url = strategy.open(sealed)
     step = matching_step(url, code)
     if step is None or not await strategy.steps.spend(identity_id, step):

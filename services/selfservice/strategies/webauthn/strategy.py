@@ -169,6 +169,8 @@ class WebAuthnStrategy:
             updated = await identities.remove_credential(identity_id, METHOD, metadata=ctx.metadata)
             await self.services.notify(updated, METHOD, added=False)
             return updated
+        if not self.passwordless:  # a passwordless key is a first factor: it makes no session aal2
+            self.services.require_aal2_to_add(ctx.session, ctx.identity, flow)
         handle = config.get("user_handle") or flow.internal.get("webauthn_user_handle")
         try:
             if not isinstance(handle, str):

@@ -1,0 +1,179 @@
+"""Findings of the review of the second factors (TOTP, backup codes, security keys) and how they
+meet the session's AAL, each driven over real HTTP against a Warden on PostgreSQL, as a client or an
+attacker would drive it. Settings here allow `required_aal: aal1` (an operator's choice Kratos
+offers) so that the rules which must hold whatever the setting are tested where they matter."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pyotp
+import pytest
+import urllib3
+
+from tests.factories import ThreadedWarden, running_warden
+from tests.selfservice_helpers import PASSWORD, create_identity, database, selfservice_settings
+from tests.webauthn_authenticator import SoftAuthenticator, post_flow
+
+CIPHER_SECRET = "0123456789abcdef0123456789abcdef"
+RP = {"id": "warden.test", "origin": "https://warden.test", "display_name": "Warden Tests"}
+METHODS = {
+    "password": {"enabled": True},
+    "totp": {"enabled": True, "config": {"issuer": "Warden Tests"}},
+    "lookup_secret": {"enabled": True},
+    "webauthn": {"enabled": True, "config": {"rp": RP, "passwordless": False}},
+}
+
+
+@pytest.fixture(scope="module")
+def warden(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadedWarden]:
+    directory = tmp_path_factory.mktemp("second-factors")
+    with database("postgres", directory) as dsn:
+        settings = selfservice_settings(
+            directory,
+            dsn,
+            methods=METHODS,
+            flows={"settings": {"required_aal": "aal1"}},
+            session={"lifespan": "2h", "whoami": {"required_aal": "highest_available"}},
+            secrets={"cookie": ["second-factor-tests-cookie-0123456789"], "cipher": [CIPHER_SECRET]},
+        )
+        with running_warden(settings) as w:
+            yield w
+
+
+# --- helpers ---------------------------------------------------------------------------------------
+
+
+def _email() -> str:
+    return f"2fa-{uuid.uuid4().hex[:10]}@example.com"
+
+
+def _get(warden: ThreadedWarden, path: str, token: str | None = None, admin: bool = False) -> Any:
+    base = warden.admin_url if admin else warden.public_url
+    headers = {"Accept": "application/json", **({"X-Session-Token": token} if token else {})}
+    return urllib3.request("GET", f"{base}{path}", headers=headers)
+
+
+def _password_login(warden: ThreadedWarden, email: str) -> str:
+    flow = _get(warden, "/self-service/login/api").json()
+    body = {"method": "password", "identifier": email, "password": PASSWORD}
+    status, done = post_flow(warden.public_url, "login", flow["id"], body)
+    assert status == 200, done
+    return str(done["session_token"])
+
+
+def _whoami(warden: ThreadedWarden, token: str) -> Any:
+    return _get(warden, "/sessions/whoami", token)
+
+
+def _settings_flow(warden: ThreadedWarden, token: str) -> dict[str, Any]:
+    answer = _get(warden, "/self-service/settings/api", token)
+    assert answer.status == 200, answer.data
+    return dict(answer.json())
+
+
+def _settings(warden: ThreadedWarden, token: str, body: dict[str, Any]) -> tuple[int, Any]:
+    return post_flow(warden.public_url, "settings", _settings_flow(warden, token)["id"], body, token)
+
+
+def _aal2_flow(warden: ThreadedWarden, token: str) -> dict[str, Any]:
+    answer = _get(warden, "/self-service/login/api?aal=aal2", token)
+    assert answer.status == 200, answer.data
+    return dict(answer.json())
+
+
+def _pair_totp(warden: ThreadedWarden, token: str) -> tuple[int, Any, str]:
+    flow = _settings_flow(warden, token)
+    secret_node = next(n for n in flow["ui"]["nodes"] if n["attributes"].get("id") == "totp_secret_key")
+    secret = str(secret_node["attributes"]["text"]["text"])
+    body = {"method": "totp", "totp_code": pyotp.TOTP(secret).now()}
+    status, answer = post_flow(warden.public_url, "settings", flow["id"], body, token)
+    return status, answer, secret
+
+
+def _new_backup_codes(warden: ThreadedWarden, token: str) -> tuple[int, Any, list[str]]:
+    flow = _settings_flow(warden, token)
+    status, shown = post_flow(
+        warden.public_url, "settings", flow["id"], {"method": "lookup_secret", "lookup_secret_regenerate": True}, token
+    )
+    if status != 200:
+        return status, shown, []
+    node = next(n for n in shown["ui"]["nodes"] if n["attributes"].get("id") == "lookup_secret_codes")
+    codes = [s["context"]["secret"] for s in node["attributes"]["text"]["context"]["secrets"]]
+    status, done = post_flow(
+        warden.public_url, "settings", flow["id"], {"method": "lookup_secret", "lookup_secret_confirm": True}, token
+    )
+    return status, done, codes
+
+
+def _add_security_key(warden: ThreadedWarden, token: str) -> tuple[int, Any]:
+    flow = _settings_flow(warden, token)
+    trigger = next(n for n in flow["ui"]["nodes"] if n["attributes"].get("name") == "webauthn_register_trigger")
+    created = SoftAuthenticator(RP["origin"]).create(json.loads(trigger["attributes"]["value"]))
+    body = {"method": "webauthn", "webauthn_register": json.dumps(created), "webauthn_register_displayname": "mine"}
+    return post_flow(warden.public_url, "settings", flow["id"], body, token)
+
+
+def _next_step_code(secret: str) -> str:
+    return pyotp.TOTP(secret).at(time.time() + 30)
+
+
+# --- adding a second factor next to one the session has not used ----------------------------------
+
+
+def test_the_password_alone_cannot_enrol_another_second_factor(warden: ThreadedWarden) -> None:
+    """An attacker holding only the password (a fresh, privileged aal1 session) of an account that
+    has a second factor must not add one of their own: it would make their session aal2 at once and
+    let them through every later aal2 step (as removing one, adding one needs an aal2 session)."""
+    email = _email()
+    create_identity(warden.admin_url, email)
+    owner = _password_login(warden, email)
+    status, _, _secret = _pair_totp(warden, owner)
+    assert status == 200
+
+    attacker = _password_login(warden, email)
+    assert _whoami(warden, attacker).status == 403, "aal1: the owner's TOTP is still needed"
+    for add in (_new_backup_codes, _add_security_key):
+        status, answer, *_ = add(warden, attacker)
+        assert status == 403 and answer["error"]["id"] == "session_aal2_required", (add.__name__, answer)
+        assert _whoami(warden, attacker).status == 403, add.__name__
+    identity = _get(warden, f"/admin/identities/{_identity_id(warden, owner)}", admin=True).json()
+    assert not {"lookup_secret", "webauthn"} & set(identity["credentials"]), "nothing was added"
+
+
+def test_backup_codes_alone_do_not_let_the_password_pair_an_authenticator(warden: ThreadedWarden) -> None:
+    email = _email()
+    create_identity(warden.admin_url, email)
+    status, _, codes = _new_backup_codes(warden, _password_login(warden, email))
+    assert status == 200
+    attacker = _password_login(warden, email)
+    status, answer, _secret = _pair_totp(warden, attacker)
+    assert status == 403 and answer["error"]["id"] == "session_aal2_required", answer
+    # The owner, past the second step with a code, still may.
+    flow = _aal2_flow(warden, attacker)
+    status, done = post_flow(
+        warden.public_url, "login", flow["id"], {"method": "lookup_secret", "lookup_secret": codes[0]}, attacker
+    )
+    assert status == 200, done
+    status, answer, _secret = _pair_totp(warden, attacker)
+    assert status == 200, answer
+
+
+def test_the_first_second_factor_needs_no_aal2_session(warden: ThreadedWarden) -> None:
+    email = _email()
+    create_identity(warden.admin_url, email)
+    token = _password_login(warden, email)
+    status, answer, _secret = _pair_totp(warden, token)
+    assert status == 200, answer
+    assert _whoami(warden, token).json()["authenticator_assurance_level"] == "aal2", "pairing proves the factor"
+
+
+def _identity_id(warden: ThreadedWarden, token: str) -> str:
+    answer = _get(warden, "/sessions/whoami?required_aal=aal1", token)
+    if answer.status != 200:
+        answer = _get(warden, "/sessions/whoami", token)
+    return str(answer.json()["identity"]["id"])
