@@ -363,6 +363,9 @@ def pg_counters(database: str) -> dict[str, int]:
 
 
 MODES = ("postgres", "sqlite", "distributed")
+# Not Warden: bench/login_skeleton.py, the same six statements and two requests per login on the same
+# stack with nothing else, to tell Warden's own cost from the architecture's (`--modes postgres,skeleton`).
+SKELETON = "skeleton"
 PROBE_MARGIN = 0.5  # seconds between the measured window's end and the whoami probe
 AMQP_URL = os.environ.get("WARDEN_BENCH_AMQP", "amqp://guest:guest@127.0.0.1:5672/")
 DISTRIBUTED = ("identity", "session", "courier", "selfservice")  # started in this order (who calls whom)
@@ -455,6 +458,8 @@ class Server:
         self.names: list[str] = []  # the service each process is ("all-in-one", or one of DISTRIBUTED)
         if run.mode == "distributed":
             self._start_services(run, config, dev)
+        elif run.mode == SKELETON:
+            self._start_skeleton(run)
         else:
             import yaml
 
@@ -494,8 +499,21 @@ class Server:
             elif service == "selfservice":
                 self.public = urls[0]  # the login flows
 
-    def _start(self, args: list[str], env: dict[str, str], dev: bool, ready: list[str]) -> None:
-        command = [sys.executable, "-m", "warden.cli", *args, *(["--dev"] if dev else [])]
+    def _start_skeleton(self, run: Run) -> None:
+        from tests.conftest import free_port
+
+        port = free_port()
+        self.public = self.session_public = self.admin = f"http://127.0.0.1:{port}"
+        command = [sys.executable, str(ROOT / "bench" / "login_skeleton.py"), "--dsn", run.dsn.split("?")[0]]
+        command += ["--port", str(port), "--redis", REDIS_URL, "--prefix", run.redis_prefix]
+        command += ["--access-log", str(run.workdir / "access.log")]
+        self._start([], {}, False, [self.public], command)
+        self.names.append(SKELETON)
+
+    def _start(
+        self, args: list[str], env: dict[str, str], dev: bool, ready: list[str], command: list[str] | None = None
+    ) -> None:
+        command = command or [sys.executable, "-m", "warden.cli", *args, *(["--dev"] if dev else [])]
         environment = {**os.environ, "LOG_LEVEL": "info", **env}  # the access log on, as shipped
         environment.pop("DSN", None)
         proc = subprocess.Popen(command, env=environment, cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT)
@@ -822,8 +840,8 @@ def main() -> None:
         help="py-spy record the server over the window into this file (.svg flame graph, or .txt for collapsed stacks)",
     )
     args = parser.parse_args()
-    if any(mode not in MODES for mode in args.modes.split(",")):
-        parser.error(f"--modes: choose among {', '.join(MODES)}")
+    if any(mode not in (*MODES, SKELETON) for mode in args.modes.split(",")):
+        parser.error(f"--modes: choose among {', '.join((*MODES, SKELETON))}")
     if args.quick:
         args.duration, args.warmup, args.quiet, args.idle_whoami, args.probe = 3.0, 1.0, 0.5, 1.0, 2.0
         args.samples, args.users, args.wait_idle = 3, 10, 0.0
@@ -893,6 +911,7 @@ LABELS = {
     "postgres": "all-in-one, PostgreSQL",
     "sqlite": "all-in-one, SQLite",
     "distributed": "4 processes, PostgreSQL+RabbitMQ+Redis",
+    SKELETON: "skeleton (not Warden), PostgreSQL",
 }
 
 
