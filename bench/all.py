@@ -6,7 +6,8 @@ measures in the same run.
   bench/whoami.py   whoami on a cache hit, `warden serve session` and the all-in-one, against an
                     aiohttp handler doing one Redis GET;
   bench/login.py    password logins on PostgreSQL, SQLite and the four services apart, against
-                    argon2 alone on every core;
+                    argon2 alone on every core, and a skeleton of the same login that is not Warden
+                    (what the architecture costs at the least);
   bench/courier.py  courier messages/s to a local SMTP server, through RabbitMQ and embedded,
                     against the goal of 200/s and aiosmtplib alone.
 

@@ -1,14 +1,16 @@
 """Password logins per second under concurrency (argon2id), against a floor measured in the same run,
 and whoami latency on a cache hit while those logins saturate the CPU.
 
-    .venv/bin/python bench/login.py [--modes postgres,sqlite,distributed] [--quick]
+    .venv/bin/python bench/login.py [--modes postgres,sqlite,distributed,skeleton] [--quick]
                                     [--memory 19MB] [--iterations 2] [--parallelism 1]
                                     [--users 50] [--concurrency 2xcores] [--duration 15] [--warmup 3]
                                     [--whoami-rate 50] [--profile /tmp/login.svg]
 
 Each mode is a server of its own, measured in turn against the same floor: the all-in-one on
 PostgreSQL, the all-in-one on SQLite, and the four services as separate processes (PostgreSQL,
-RabbitMQ, Redis; started as tests/e2e start them). The last lines sum them up: logins/s, the floor,
+RabbitMQ, Redis; started as tests/e2e start them), and last a skeleton that is not Warden
+(bench/login_skeleton.py: the same two requests and six statements per login on the same stack, and
+nothing else; what the architecture costs at the least). The last lines sum them up: logins/s, the floor,
 the ratio, and the CPU per login outside argon2 (event loops and PostgreSQL; with the four services,
 the CPU table shows each one's share). `--quick`: a smoke run of a few seconds per mode. `--profile out.txt`
 records every server process with py-spy over the window, one file each (out.identity.txt, ...).
@@ -807,8 +809,8 @@ def main() -> None:
     )
     parser.add_argument(
         "--modes",
-        default=",".join(MODES),
-        help=f"servers to measure, in order, comma-separated (default {','.join(MODES)})",
+        default=",".join((*MODES, SKELETON)),
+        help=f"servers to measure, in order, comma-separated (default {','.join((*MODES, SKELETON))})",
     )
     parser.add_argument("--quick", action="store_true", help="a smoke run of a few seconds per mode")
     parser.add_argument("--iterations", type=int, default=2)
@@ -904,6 +906,12 @@ def main() -> None:
         "modes), the floor as issue 17 words it; the floor above divides the cores by one verify's CPU time. "
         "On a shared VM the two differ by up to 15% either way from run to run)"
     )
+    if any(row["label"] == LABELS[SKELETON] for row in summaries):
+        print(
+            "  (skeleton: not Warden but bench/login_skeleton.py, the two requests and six statements of "
+            "Warden's login and nothing else, on the same stack: what this architecture costs in Python at "
+            "the least; Warden's figures above it are Warden's own cost)"
+        )
     print(f"(the whole run took {time.perf_counter() - started:.0f} s; databases dropped, Redis keys deleted)")
 
 
