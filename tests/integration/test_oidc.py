@@ -438,6 +438,50 @@ def test_a_native_app_gets_its_session_by_token_exchange(warden: ThreadedWarden,
     assert http.request("GET", f"{warden.public_url}/sessions/token-exchange", fields=wrong).status == 404
 
 
+def test_a_native_flow_cannot_be_finished_with_someone_elses_sign_in(
+    warden: ThreadedWarden, op: RunningProvider
+) -> None:
+    """An app's flow is not bound to a browser: whoever started it may hand its provider link to
+    someone else. If that person's sign-in needs the traits completed, the flow must not keep it for
+    the starter to finish with traits of their own (and a session for an account on the other
+    person's social login)."""
+    http = urllib3.PoolManager()
+    started = http.request(
+        "GET",
+        f"{warden.public_url}/self-service/registration/api",
+        fields={"return_session_token_exchange_code": "true", "return_to": NATIVE_RETURN},
+    )
+    flow = json.loads(started.data)
+    action = f"{warden.public_url}/self-service/registration?flow={flow['id']}"
+    headers = {"Content-Type": "application/json", "Accept": "application/json"}
+    redirect = http.request(
+        "POST", action, body=json.dumps({"method": "oidc", "provider": "op-partial"}), headers=headers
+    )
+    assert redirect.status == 422, redirect.data
+    victim = _login_name("victim")
+    victims_browser = Browser(warden.public_url)
+    victims_browser.get(ProviderUser(op.issuer).sign_in(json.loads(redirect.data)["redirect_browser_to"], victim))
+
+    traits = {"email": f"{_login_name('starter')}@example.org"}
+    finished = http.request(
+        "POST",
+        action,
+        body=json.dumps({"method": "oidc", "provider": "op-partial", "traits": traits}),
+        headers=headers,
+    )
+    assert "session_token" not in json.loads(finished.data), finished.data
+    assert _owner(warden, f"op-partial:{victim}") == []
+    # The app's user goes through the provider again, with the traits they filled in.
+    assert finished.status == 422, finished.data
+    again = json.loads(finished.data)["redirect_browser_to"]
+    assert again.startswith(f"{op.issuer}/auth?"), again
+    app_user = _login_name("app-user")
+    back = Browser(warden.public_url).get(ProviderUser(op.issuer).sign_in(again, app_user))
+    assert back.status == 303 and back.location.startswith(f"{NATIVE_RETURN}?code="), back
+    [created] = _owner(warden, f"op-partial:{app_user}")
+    assert created["traits"] == traits
+
+
 def _api(warden: ThreadedWarden, kind: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     http = urllib3.PoolManager()
     flow = json.loads(http.request("GET", f"{warden.public_url}/self-service/{kind}/api").data)

@@ -184,9 +184,14 @@ class OidcStrategy:
     def continue_registration(
         self, flow: Flow, provider_id: str, traits: dict[str, Any], kept: dict[str, Any], error: errors.BadRequest
     ) -> None:
-        """The registration form again, in the oidc group, pre-filled, with the schema's complaints;
-        the verified sign-in waits in the flow for the corrected traits."""
-        flow.internal[_CONTINUATION] = kept
+        """The registration form again, in the oidc group, pre-filled, with the schema's complaints.
+
+        In a browser flow the verified sign-in waits in the flow for the corrected traits: the flow is
+        bound to the browser that signed in. An app's flow is bound to no browser, and whoever
+        started it need not be who signed in at the provider (its link can be handed to anyone), so
+        nothing is kept: the corrected form goes through the provider again, as in Kratos."""
+        if flow.is_browser:
+            flow.internal[_CONTINUATION] = kept
         flow.ui.messages.clear()
         flow.ui.nodes = [
             n for n in flow.ui.nodes if n.group not in (METHOD,) and not (n.name or "").startswith("traits.")
