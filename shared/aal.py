@@ -29,12 +29,21 @@ def has_second_factor(identity: Mapping[str, Any]) -> bool:
 
 
 def _second_factor(kind: str, credential: Any) -> bool:
-    """WebAuthn keys registered with `passwordless: true` are a first factor (Kratos's rule): the
-    credential counts when one of its keys is not, or when its keys are not listed (no config)."""
-    keys = ((credential or {}).get("config") or {}).get("credentials") if isinstance(credential, Mapping) else None
-    if kind != "webauthn" or not isinstance(keys, list):
+    """Kratos's rules: WebAuthn keys registered with `passwordless: true` are a first factor, so the
+    credential counts when one of its keys is not; backup codes count while one is unused (spent
+    to the last, they would demand a level nothing can give any more). Without the config (a view
+    that does not list it), the credential counts."""
+    config = (credential or {}).get("config") if isinstance(credential, Mapping) else None
+    listed = (config or {}).get(_LISTED.get(kind, "")) if isinstance(config, Mapping) else None
+    if not isinstance(listed, list):
         return True
-    return any(not (isinstance(k, Mapping) and k.get("is_passwordless")) for k in keys)
+    if kind == "webauthn":
+        return any(not (isinstance(k, Mapping) and k.get("is_passwordless")) for k in listed)
+    return any(not (isinstance(c, Mapping) and c.get("used_at")) for c in listed)
+
+
+# Where a credential's config lists what may still be used: security keys, backup codes.
+_LISTED = {"webauthn": "credentials", "lookup_secret": "recovery_codes"}
 
 
 def available_aal(identity: Mapping[str, Any]) -> str:

@@ -43,7 +43,8 @@ class CredentialType(StrEnum):
 SECRET_CONFIG_FIELDS: dict[str, frozenset[str]] = {
     CredentialType.PASSWORD: frozenset({"hashed_password", "password"}),
     CredentialType.TOTP: frozenset({"totp_url"}),
-    CredentialType.LOOKUP_SECRET: frozenset({"recovery_codes"}),
+    # `codes`: a set imported as Kratos's import body names it, in clear until a code is spent.
+    CredentialType.LOOKUP_SECRET: frozenset({"recovery_codes", "codes"}),
     CredentialType.OIDC: frozenset({"initial_id_token", "initial_access_token", "initial_refresh_token"}),
     CredentialType.SAML: frozenset({"initial_id_token", "initial_access_token", "initial_refresh_token"}),
 }
@@ -66,7 +67,16 @@ class Credential:
             config["providers"] = [
                 {k: v for k, v in p.items() if k not in hidden} for p in config["providers"] if isinstance(p, dict)
             ]
+        if self.type == CredentialType.LOOKUP_SECRET:
+            config["recovery_codes"] = self._spent_codes()
         return config
+
+    def _spent_codes(self) -> list[dict[str, Any]]:
+        """Backup codes without the code (or its hash): when each was used, if it was. Kratos counts
+        the credential as a second factor only while one is unused (shared/aal.py reads this)."""
+        stored = self.config.get("recovery_codes") or self.config.get("codes") or []
+        entries = [e for e in stored if isinstance(e, dict)] if isinstance(stored, list) else []
+        return [{"used_at": e.get("used_at") or None} for e in entries]
 
 
 @dataclass(frozen=True)

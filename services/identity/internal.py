@@ -25,7 +25,9 @@ if TYPE_CHECKING:
 
 BASE = "/internal/identity"
 # Self-service lists an identity's keys (public keys and names, nothing secret) in its settings forms.
-SELF_SERVICE_CONFIGS = (CredentialType.PASSKEY, CredentialType.WEBAUTHN)
+# The configs self-service and sessions read in an identity's view (their secrets never shown): the
+# keys of passkeys and security keys, and which backup codes are spent (shared/aal.py).
+SELF_SERVICE_CONFIGS = (CredentialType.PASSKEY, CredentialType.WEBAUTHN, CredentialType.LOOKUP_SECRET)
 
 
 class IdentityInternalApi(ServiceInfo):

@@ -177,3 +177,65 @@ def _identity_id(warden: ThreadedWarden, token: str) -> str:
     if answer.status != 200:
         answer = _get(warden, "/sessions/whoami", token)
     return str(answer.json()["identity"]["id"])
+
+
+# --- backup codes all spent ------------------------------------------------------------------------
+
+
+def _spend_backup_code(warden: ThreadedWarden, email: str, code: str) -> str:
+    token = _password_login(warden, email)
+    flow = _aal2_flow(warden, token)
+    body = {"method": "lookup_secret", "lookup_secret": code}
+    status, done = post_flow(warden.public_url, "login", flow["id"], body, token)
+    assert status == 200, done
+    return token
+
+
+def test_spending_every_backup_code_does_not_lock_the_account_out(warden: ThreadedWarden) -> None:
+    """Kratos counts a backup-code credential as a second factor only while a code is unused. Counted
+    after the last one, the account needed aal2 for whoami and for settings (where new codes are
+    made) and no code could give it: locked out for good, recovery included."""
+    email = _email()
+    create_identity(warden.admin_url, email)
+    status, _, codes = _new_backup_codes(warden, _password_login(warden, email))
+    assert status == 200 and len(codes) == 12
+    for code in codes[:-1]:
+        _spend_backup_code(warden, email, code)
+    assert _whoami(warden, _password_login(warden, email)).status == 403, "one code left: still a factor"
+    _spend_backup_code(warden, email, codes[-1])
+
+    token = _password_login(warden, email)
+    whoami = _whoami(warden, token)
+    assert whoami.status == 200, whoami.json()
+    assert whoami.json()["authenticator_assurance_level"] == "aal1"
+    status, _, fresh = _new_backup_codes(warden, token)
+    assert status == 200 and len(fresh) == 12, "new codes can be made"
+    assert _whoami(warden, _password_login(warden, email)).status == 403, "a factor again"
+
+
+def test_imported_backup_codes_are_never_shown_by_the_admin_api(warden: ThreadedWarden) -> None:
+    """Kratos's import takes backup codes in clear (`codes`); Warden keeps them so until one is spent,
+    and shows no code, even with `include_credential=lookup_secret`."""
+    email = _email()
+    created = urllib3.request(
+        "POST",
+        f"{warden.admin_url}/admin/identities",
+        json={
+            "schema_id": "default",
+            "traits": {"email": email},
+            "credentials": {
+                "password": {"config": {"password": PASSWORD}},
+                "lookup_secret": {"config": {"codes": [{"code": "imported1"}, {"code": "imported2"}]}},
+            },
+        },
+    )
+    assert created.status == 201, created.data
+    assert "imported1" not in created.data.decode()
+    identity_id = created.json()["id"]
+    for query in ("", "?include_credential=lookup_secret"):
+        shown = _get(warden, f"/admin/identities/{identity_id}{query}", admin=True)
+        assert shown.status == 200 and "imported" not in shown.data.decode(), shown.data
+    listed = _get(
+        warden, f"/admin/identities?credentials_identifier={email}&include_credential=lookup_secret", admin=True
+    )
+    assert listed.status == 200 and "imported" not in listed.data.decode(), listed.data
