@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -43,6 +44,7 @@ from tests.webhook_receiver import Received, WebhookReceiver
 
 CALLBACK = f"{CONFIGURED_BASE}/self-service/methods/oidc/callback"
 NATIVE_RETURN = f"{UI}/app/native"
+PRIVILEGE_SECONDS = 2
 CIPHER_SECRET = "oidc-tests-cipher-secret-32bytes"
 
 
@@ -386,6 +388,40 @@ def test_a_refresh_login_is_not_done_by_someone_elses_social_account(
     started = own.post(refresh["ui"]["action"], {"csrf_token": _csrf(refresh), "method": "oidc", "provider": "op"})
     assert own.get(ProviderUser(op.issuer).sign_in(started.location, intruder)).location == RETURN_URL
     assert _whoami(own)["authenticated_at"] > stale
+
+
+def test_a_link_that_completes_after_the_session_lost_its_privilege_is_refused(
+    tmp_path: Any, op: RunningProvider
+) -> None:
+    """A link is asked for by a privileged session but completes on the provider's callback, maybe
+    long after: by then someone else may be at the browser, with their own social account."""
+    providers = [_provider("op", "generic", op, op.issuer, scope=["openid", "email", "profile"])]
+    settings = selfservice_settings(
+        tmp_path,
+        f"sqlite://{tmp_path}/warden.sqlite",
+        methods={"oidc": {"enabled": True, "config": {"providers": providers}}},
+        flows={"settings": {"ui_url": f"{UI}/settings", "privileged_session_max_age": f"{PRIVILEGE_SECONDS}s"}},
+        secrets={"cookie": ["selfservice-tests-cookie-secret-0123456789"], "cipher": [CIPHER_SECRET]},
+    )
+    with running_warden(settings) as short_lived:
+        email = f"{_login_name('owner')}@example.com"
+        identity_id = create_identity(short_lived.admin_url, email)
+        browser = Browser(short_lived.public_url)
+        flow = _start(browser, "login")
+        browser.post(
+            flow["ui"]["action"],
+            {"csrf_token": _csrf(flow), "method": "password", "identifier": email, "password": PASSWORD},
+        )
+        settings_flow = _start(browser, "settings")
+        linking = browser.post(settings_flow["ui"]["action"], {"csrf_token": _csrf(settings_flow), "link": "op"})
+        assert linking.status == 303 and linking.location.startswith(op.issuer), linking
+        time.sleep(PRIVILEGE_SECONDS + 1)
+
+        intruder = _login_name("intruder")
+        back = browser.get(ProviderUser(op.issuer).sign_in(linking.location, intruder))
+        assert back.status == 303 and "/self-service/login/browser?refresh=true" in back.location, back
+        assert _owner(short_lived, f"op:{intruder}") == []
+        assert "oidc" not in (_identity(short_lived, identity_id).get("credentials") or {})
 
 
 def test_the_last_way_in_cannot_be_unlinked(warden: ThreadedWarden, op: RunningProvider) -> None:

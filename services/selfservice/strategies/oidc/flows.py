@@ -16,13 +16,15 @@ Flows of native apps finish in the system browser: their session is kept for the
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 from aiohttp import web
 
 from services.selfservice.flows import token_exchange as exchange
-from services.selfservice.flows.errors import FlowInvalid, IdentityExists, TraitsRefused
-from services.selfservice.flows.flow import API, Flow
+from services.selfservice.flows.errors import FlowInvalid, IdentityExists, RefreshRequired, TraitsRefused
+from services.selfservice.flows.flow import API, Flow, now
 from services.selfservice.flows.login.hook import complete_login, finish_login
 from services.selfservice.flows.login.strategy import LINK_AFTER_LOGIN, LoginOutcome
 from services.selfservice.flows.registration.hook import complete_registration, finish_registration
@@ -161,6 +163,7 @@ async def _link(
     identity_id = flow.internal.get("identity_id")
     if session is None or session["identity"]["id"] != identity_id:
         raise errors.Forbidden("The settings flow belongs to another session.")
+    _still_privileged(c, flow, session)
     if owner is not None:
         flow.ui.messages.append(
             text.identifier_exists_on_oidc_link()
@@ -180,3 +183,18 @@ async def _link(
     await c.hooks.run("settings", "after", "post", hooked)
     answer: web.StreamResponse = await settings_succeeded(c, request, flow, METHOD, identity, ctx, hooked.deliveries)
     return answer
+
+
+def _still_privileged(c: SelfserviceContainer, flow: Flow, session: dict[str, Any]) -> None:
+    """The link was asked for by a privileged session, but it completes here, maybe long after (a
+    tab left at the provider's page keeps the flow's state alive): the session must still be
+    privileged, or someone at the unattended browser could link their own social account to it. As
+    in Kratos's `linkProvider`, the browser is sent to sign in again."""
+    from services.selfservice.flows.settings.handler import privileged_session_max_age
+
+    authenticated = datetime.fromisoformat(str(session["authenticated_at"]).replace("Z", "+00:00"))
+    if now() - authenticated <= privileged_session_max_age(c):
+        return
+    settings_ui = f"{c.config.flows['settings'].ui_url}?{urlencode({'flow': flow.id})}"
+    query = urlencode({"refresh": "true", "return_to": settings_ui})
+    raise RefreshRequired(f"{c.config.public_base_url.rstrip('/')}/self-service/login/browser?{query}")
