@@ -7,6 +7,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from services.identity.api.credential_configs import check_types
 from services.identity.domain import MAX_EXTERNAL_ID_LENGTH, Metadata, State
 from services.identity.errors import MalformedBody
 from services.identity.manager import IdentityInput
@@ -34,8 +35,11 @@ class CreateIdentityBody(_Body):
     credentials: dict[str, CredentialBody | None] | None = None
 
     def to_input(self) -> IdentityInput:
-        """The input, or MalformedBody for what the shape alone does not say."""
+        """The input, or MalformedBody for what the shape alone does not say: in a batch, that
+        item's answer alone."""
         check_external_id(self.external_id)
+        for kind, credential in (self.credentials or {}).items():
+            check_types(kind, credential.config if credential else None)
         return IdentityInput(
             traits=self.traits,
             schema_id=self.schema_id,
