@@ -38,6 +38,10 @@ class SoftAuthenticator:
     user_handle: bytes = b""
     aaguid: bytes = bytes(16)
 
+    def cose_public_key(self) -> bytes:
+        """The public key as a relying party stores it (for identities imported with this key)."""
+        return self._cose_key()
+
     def _cose_key(self) -> bytes:
         numbers = self.key.public_key().public_numbers()
         return cbor2.dumps({1: 2, 3: -7, -1: 1, -2: numbers.x.to_bytes(32, "big"), -3: numbers.y.to_bytes(32, "big")})

@@ -16,8 +16,8 @@ import pytest
 import urllib3
 
 from tests.factories import ThreadedWarden, running_warden
-from tests.selfservice_helpers import PASSWORD, create_identity, database, selfservice_settings
-from tests.webauthn_authenticator import SoftAuthenticator, post_flow
+from tests.selfservice_helpers import PASSWORD, create_identity, database, message_ids, selfservice_settings
+from tests.webauthn_authenticator import SoftAuthenticator, b64url, post_flow
 
 CIPHER_SECRET = "0123456789abcdef0123456789abcdef"
 RP = {"id": "warden.test", "origin": "https://warden.test", "display_name": "Warden Tests"}
@@ -239,3 +239,95 @@ def test_imported_backup_codes_are_never_shown_by_the_admin_api(warden: Threaded
         warden, f"/admin/identities?credentials_identifier={email}&include_credential=lookup_secret", admin=True
     )
     assert listed.status == 200 and "imported" not in listed.data.decode(), listed.data
+
+
+# --- security keys: second-factor keys and passwordless keys are not interchangeable ----------------
+
+
+@pytest.fixture(scope="module")
+def passwordless_warden(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadedWarden]:
+    directory = tmp_path_factory.mktemp("second-factors-passwordless")
+    methods = {**METHODS, "webauthn": {"enabled": True, "config": {"rp": RP, "passwordless": True}}}
+    with database("postgres", directory) as dsn:
+        settings = selfservice_settings(
+            directory, dsn, methods=methods, session={"whoami": {"required_aal": "aal1"}, "lifespan": "2h"}
+        )
+        with running_warden(settings) as w:
+            yield w
+
+
+def _identity_with_keys(warden: ThreadedWarden, email: str, *keys: tuple[SoftAuthenticator, bool]) -> str:
+    """An identity with a password and these security keys (each: its authenticator, and whether it
+    was registered for passwordless sign-in), as Kratos's import takes them."""
+    stored = [
+        {
+            "id": b64url(key.credential_id),
+            "public_key": b64url(key.cose_public_key()),
+            "display_name": f"key {n}",
+            "is_passwordless": passwordless,
+            "authenticator": {"sign_count": 0},
+        }
+        for n, (key, passwordless) in enumerate(keys)
+    ]
+    for key, _ in keys:
+        key.user_handle = b"handle-of-" + email.encode()
+    body = {
+        "schema_id": "default",
+        "traits": {"email": email},
+        "credentials": {
+            "password": {"config": {"password": PASSWORD}},
+            "webauthn": {"config": {"credentials": stored, "user_handle": b64url(keys[0][0].user_handle)}},
+        },
+    }
+    created = urllib3.request("POST", f"{warden.admin_url}/admin/identities", json=body)
+    assert created.status == 201, created.data
+    return str(created.json()["id"])
+
+
+def _trigger_options(flow: dict[str, Any]) -> dict[str, Any]:
+    node = next(n for n in flow["ui"]["nodes"] if n["attributes"].get("name") == "webauthn_login_trigger")
+    return dict(json.loads(node["attributes"]["value"]))
+
+
+def test_a_second_factor_key_does_not_sign_in_alone(passwordless_warden: ThreadedWarden) -> None:
+    """A key registered as a second factor (no resident key, no user verification asked) is a
+    possession factor to go with a password; Kratos refuses it for passwordless sign-in, and only the
+    identity's passwordless keys are asked for."""
+    warden = passwordless_warden
+    email = _email()
+    second_factor, passwordless = SoftAuthenticator(RP["origin"]), SoftAuthenticator(RP["origin"])
+    _identity_with_keys(warden, email, (second_factor, False), (passwordless, True))
+    flow = _get(warden, "/self-service/login/api").json()
+    status, step = post_flow(warden.public_url, "login", flow["id"], {"method": "webauthn", "identifier": email})
+    assert status == 400 and message_ids(step) == [1010012]
+    options = _trigger_options(step)
+    allowed = [c["id"] for c in options["publicKey"]["allowCredentials"]]
+    assert allowed == [b64url(passwordless.credential_id)], "only the passwordless key is asked for"
+
+    body = {"method": "webauthn", "identifier": email, "webauthn_login": json.dumps(second_factor.get(options))}
+    status, refused = post_flow(warden.public_url, "login", flow["id"], body)
+    assert status == 400 and "session" not in refused, refused
+    body = {
+        "method": "webauthn",
+        "identifier": email,
+        "webauthn_login": json.dumps(passwordless.get(_trigger_options(refused))),
+    }
+    status, done = post_flow(warden.public_url, "login", flow["id"], body)
+    assert status == 200 and done["session"]["authenticator_assurance_level"] == "aal1", done
+
+
+def test_a_passwordless_key_is_not_asked_for_as_the_second_factor(warden: ThreadedWarden) -> None:
+    email = _email()
+    second_factor, passwordless = SoftAuthenticator(RP["origin"]), SoftAuthenticator(RP["origin"])
+    _identity_with_keys(warden, email, (second_factor, False), (passwordless, True))
+    token = _password_login(warden, email)
+    flow = _aal2_flow(warden, token)
+    options = _trigger_options(flow)
+    allowed = [c["id"] for c in options["publicKey"]["allowCredentials"]]
+    assert allowed == [b64url(second_factor.credential_id)]
+    body = {"method": "webauthn", "webauthn_login": json.dumps(passwordless.get(options))}
+    status, refused = post_flow(warden.public_url, "login", flow["id"], body, token)
+    assert status == 400 and "session" not in refused, refused
+    body = {"method": "webauthn", "webauthn_login": json.dumps(second_factor.get(_trigger_options(refused)))}
+    status, done = post_flow(warden.public_url, "login", flow["id"], body, token)
+    assert status == 200 and done["session"]["authenticator_assurance_level"] == "aal2", done

@@ -63,8 +63,10 @@ async def new_login_flow(
         identity = await c.engine.identities.get_identity(flow.internal["identity_id"])
         flow.internal["credential_types"] = sorted((identity or {}).get("credentials") or {})
         webauthn = ((identity or {}).get("credentials") or {}).get("webauthn") or {}
-        flow.internal["webauthn_keys"] = [  # the security keys a browser is asked for
-            k["id"] for k in (webauthn.get("config") or {}).get("credentials") or [] if isinstance(k.get("id"), str)
+        flow.internal["webauthn_keys"] = [  # the security keys a browser is asked for: second-factor ones
+            k["id"]
+            for k in (webauthn.get("config") or {}).get("credentials") or []
+            if isinstance(k.get("id"), str) and not k.get("is_passwordless")
         ]
         flow.internal["verified_addresses"] = [  # where a code as a second factor may go
             {"via": a["via"], "value": a["value"]}

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -186,13 +187,15 @@ async def check_assertion(
     credential_type: str,
     owner: str,
     credential: dict[str, Any],
+    usable: Callable[[dict[str, Any]], bool] = lambda key: True,
 ) -> None:
-    """Verifies an assertion against the owner's stored key of this type and moves its counter on
-    (compare-and-set: of two concurrent uses of one counter value, one wins). Refused otherwise."""
+    """Verifies an assertion against the owner's stored key of this type, one that is `usable` for
+    this step, and moves its counter on (compare-and-set: of two concurrent uses of one counter
+    value, one wins). Refused otherwise."""
     stored = await identities.get_credential(owner, credential_type)
     config = (stored or {}).get("config") or {}
     keys = list(config.get("credentials") or [])
-    key = next((k for k in keys if k.get("id") == credential.get("rawId")), None)
+    key = next((k for k in keys if k.get("id") == credential.get("rawId") and usable(k)), None)
     if key is None:
         flow.internal.pop(challenge_key, None)  # spent all the same
         raise Refused("no such key")

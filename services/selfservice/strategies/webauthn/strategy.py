@@ -6,6 +6,7 @@ needs an aal2 session. The ceremonies are the passkey method's (passkey/ceremony
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -81,14 +82,15 @@ class WebAuthnStrategy:
             flow.ui.messages.append(text.no_login_strategy())
             raise FlowInvalid()
         await self.services.check_throttle(owner)
+        usable = passwordless_key if aal == AAL1 else second_factor_key
         try:
             credential = ceremony.parse(body.get("webauthn_login"))
             await ceremony.check_assertion(
-                self.services.identities, self.rp, flow, CHALLENGE, METHOD, owner, credential
+                self.services.identities, self.rp, flow, CHALLENGE, METHOD, owner, credential, usable
             )
         except Refused:
             await self.services.attempt(owner, succeeded=False)
-            self._login_nodes(flow, await self._key_ids(owner))
+            self._login_nodes(flow, await self._key_ids(owner, usable))
             flow.ui.messages.append(text.invalid_credentials())
             raise FlowInvalid() from None
         await self.services.attempt(owner, succeeded=True)
@@ -98,9 +100,10 @@ class WebAuthnStrategy:
             raise FlowInvalid()
         return LoginOutcome(identity, {"method": METHOD, "aal": aal})
 
-    async def _key_ids(self, owner: str) -> list[str]:
+    async def _key_ids(self, owner: str, usable: Callable[[dict[str, Any]], bool]) -> list[str]:
         stored = await self.services.identities.get_credential(owner, METHOD)
-        return [k["id"] for k in ((stored or {}).get("config") or {}).get("credentials") or [] if k.get("id")]
+        keys = ((stored or {}).get("config") or {}).get("credentials") or []
+        return [k["id"] for k in keys if k.get("id") and usable(k)]
 
     async def _passwordless_owner(self, flow: Flow, body: dict[str, Any]) -> str:
         """The first step (an identifier, no assertion yet) answers the form with the identity's
@@ -113,7 +116,7 @@ class WebAuthnStrategy:
             if isinstance(identifier, str) and identifier.strip()
             else None
         )
-        keys = await self._key_ids(owner["id"]) if owner else []
+        keys = await self._key_ids(owner["id"], passwordless_key) if owner else []
         if owner is None or not keys:
             flow.ui.messages.append(text.no_webauthn_user())
             raise FlowInvalid()
@@ -188,6 +191,17 @@ class WebAuthnStrategy:
             await self.services.completed(ctx.session, METHOD)
         await self.services.notify(updated, METHOD, added=True)
         return updated
+
+
+def passwordless_key(key: dict[str, Any]) -> bool:
+    """Kratos's `ToWebAuthnFiltered`: only keys registered for passwordless sign-in (resident, made
+    while `passwordless` was on) sign in alone; a key registered as a second factor goes with a
+    password, and a passwordless key is no second factor beside the password."""
+    return bool(key.get("is_passwordless"))
+
+
+def second_factor_key(key: dict[str, Any]) -> bool:
+    return not key.get("is_passwordless")
 
 
 def build(deps: Dependencies) -> WebAuthnStrategy:
