@@ -45,7 +45,36 @@ LOOSELY_TYPED: list[tuple[dict[str, Any], str]] = [
     ),
     ({"passkey": {"config": {"credentials": [{"id": 1}], "user_handle": "aA"}}}, "passkey.config.credentials.0.id"),
     ({"passkey": {"config": {"credentials": [], "user_handle": 5}}}, "credentials.passkey.config.user_handle"),
+    ({"webauthn": {"config": {"user_handle": [104, 300]}}}, "credentials.webauthn.config.user_handle"),
+    (
+        {"passkey": {"config": {"credentials": [{"id": "a2V5", "authenticator": {"sign_count": "3"}}]}}},
+        "credentials.passkey.config.credentials.0.authenticator.sign_count",
+    ),
 ]
+
+
+# What Kratos binds (and so must still be imported): every optional field null, byte fields as
+# base64 text or as the arrays of byte values api.json describes, fields the types do not name.
+WELL_TYPED: dict[str, Any] = {
+    "password": {"config": {"hashed_password": None, "password": "a long enough password"}},
+    "oidc": {"config": {"providers": [{**GOOD_PROVIDER, "use_auto_link": True, "organization": None}]}},
+    "totp": {"config": {"totp_url": "otpauth://totp/Warden:x?secret=JBSWY3DPEHPK3PXP&issuer=Warden"}},
+    "lookup_secret": {"config": {"codes": [{"code": "abcd1234", "used_at": None}, {"code": "efgh5678"}]}},
+    "webauthn": {
+        "config": {
+            "credentials": [{"id": [1, 2, 3], "public_key": "cHVi", "is_passwordless": False, "attestation": {}}],
+            "user_handle": [104, 97],
+        }
+    },
+    "passkey": {
+        "config": {
+            "credentials": [
+                {"id": "a2V5", "authenticator": {"aaguid": "AAAA", "sign_count": 3, "clone_warning": False}}
+            ],
+            "user_handle": "aGFuZGxl",
+        }
+    },
+}
 
 
 @pytest.fixture
@@ -83,6 +112,12 @@ def test_a_create_with_a_loosely_typed_credential_is_a_400_naming_the_field(
     )
     _assert_refused(answer, field)
     assert _listed(warden) == []
+
+
+def test_well_typed_credentials_of_every_kind_are_still_imported(warden: ThreadedWarden) -> None:
+    answer = urllib3.request("POST", f"{warden.admin_url}/admin/identities", json=_body("well@example.com", WELL_TYPED))
+    assert answer.status == 201, answer.data
+    assert set(WELL_TYPED) <= set(json.loads(answer.data)["credentials"])
 
 
 def test_a_full_update_with_a_loosely_typed_credential_changes_nothing(warden: ThreadedWarden) -> None:

@@ -1,8 +1,9 @@
-"""The credential configs an import carries (create, full update, batch), typed as Kratos binds them
-into Go structs (its `AdminIdentityImportCredentials*` types): a string where a string is meant, a boolean where a
-boolean is, a list of objects where a list of objects is. Kratos answers anything else with a 400;
-stored as given, a number for a password was hashed as its digits, a number for a social subject
-made an identifier no sign-in could ever match, and a string "false" made a security key passwordless.
+"""The credential configs an import carries (create, full update, batch), typed as Kratos binds
+them into Go structs (its `AdminIdentityImportCredentials*` types): a string where a string is
+meant, a boolean where a boolean is, a list of objects where a list of objects is. Kratos answers
+anything else with a 400; stored as given, a number for a password was hashed as its digits, a
+number for a social subject made an identifier no sign-in could ever match, and a string "false"
+made a security key passwordless.
 
 Only the types are checked here, at the edge: the values are stored as they were given (fields
 these models do not name included), and what the types alone do not say (a hash format, a provider
@@ -14,8 +15,9 @@ from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, StrictBool, StrictInt, StrictStr, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, ValidationError
 
+from services.identity.domain import CredentialType
 from services.identity.errors import MalformedBody
 
 
@@ -29,8 +31,19 @@ def _timestamp(value: str) -> str:
     return value
 
 
+def _bytes(value: Any) -> Any:
+    """Go's []byte: base64 text (as Warden stores it, in base64url) or, as api.json describes it and
+    Go decodes it too, an array of byte values."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list) and all(type(b) is int and 0 <= b <= 255 for b in value):
+        return value
+    raise ValueError("must be base64 text or an array of byte values")
+
+
 UuidText = Annotated[StrictStr, AfterValidator(_uuid)]
 Timestamp = Annotated[StrictStr, AfterValidator(_timestamp)]
+Bytes = Annotated[Any, AfterValidator(_bytes)]
 
 
 class _Config(BaseModel):
@@ -68,16 +81,16 @@ class LookupSecretConfig(_Config):
 
 
 class Authenticator(_Config):
-    aaguid: StrictStr | None = None
-    sign_count: StrictInt | None = None
+    aaguid: Bytes | None = None
+    sign_count: Annotated[StrictInt, Field(ge=0, le=2**32 - 1)] | None = None  # Go's uint32
     clone_warning: StrictBool | None = None
 
 
 class SecurityKey(_Config):
-    """One key of a WebAuthn or passkey credential, its bytes in base64url as Warden stores them."""
+    """One key of a WebAuthn or passkey credential."""
 
-    id: StrictStr | None = None
-    public_key: StrictStr | None = None
+    id: Bytes | None = None
+    public_key: Bytes | None = None
     display_name: StrictStr | None = None
     is_passwordless: StrictBool | None = None
     authenticator: Authenticator | None = None
@@ -85,17 +98,17 @@ class SecurityKey(_Config):
 
 class SecurityKeysConfig(_Config):
     credentials: list[SecurityKey] | None = None
-    user_handle: StrictStr | None = None
+    user_handle: Bytes | None = None
 
 
 CONFIGS: dict[str, type[_Config]] = {
-    "password": PasswordConfig,
-    "oidc": FederatedConfig,
-    "saml": FederatedConfig,
-    "totp": TotpConfig,
-    "lookup_secret": LookupSecretConfig,
-    "webauthn": SecurityKeysConfig,
-    "passkey": SecurityKeysConfig,
+    CredentialType.PASSWORD: PasswordConfig,
+    CredentialType.OIDC: FederatedConfig,
+    CredentialType.SAML: FederatedConfig,
+    CredentialType.TOTP: TotpConfig,
+    CredentialType.LOOKUP_SECRET: LookupSecretConfig,
+    CredentialType.WEBAUTHN: SecurityKeysConfig,
+    CredentialType.PASSKEY: SecurityKeysConfig,
 }
 
 
