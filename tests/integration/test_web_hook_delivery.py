@@ -181,3 +181,38 @@ def test_every_call_arrives_once_when_rabbitmq_is_cut_mid_run(
     keys = Counter(r.headers["Idempotency-Key"] for r in calls)
     assert len(keys) == 8 and set(keys.values()) == {1}, "exactly once per idempotency key"
     assert sorted(r.json()["email"] for r in calls) == sorted(before + during)
+
+
+def test_a_delivery_never_carries_the_credentials_of_the_hook_that_replaced_its_own(
+    tmp_path: Path, receiver: WebhookReceiver
+) -> None:
+    """Headers and `auth` are read from the config entry when a delivery is sent. After the config
+    changed (hooks reordered, one removed), the entry at a waiting delivery's key may be another
+    hook: its credentials must not go to the first hook's receiver."""
+    with running_warden(hook_settings(tmp_path, receiver.url(), max_attempts=1)) as warden:
+        register(warden, f"{unique('moved')}@example.com")
+        wait_until(lambda: len(deliveries(warden, "abandoned")) == 1)  # the receiver was down
+        [abandoned] = deliveries(warden, "abandoned")
+
+    replacement = fire_and_forget("https://analytics.example.net/collect")
+    replacement["config"]["auth"] = {
+        "type": "api_key",
+        "config": {"name": "X-Api-Key", "value": "analytics-secret", "in": "header"},
+    }
+    flows = {"registration": {"after": {"password": {"hooks": [*SESSION_HOOK, replacement]}}}}
+    settings = selfservice_settings(
+        tmp_path,
+        f"sqlite://{tmp_path}/warden.sqlite",
+        session_hook=False,
+        flows=flows,
+        webhooks={"delivery": {"initial_backoff": "200ms", "max_backoff": "2s", "max_attempts": 1}},
+    )
+    receiver.start()
+    with running_warden(settings) as warden:
+        retried = urllib3.request("POST", f"{warden.admin_url}/admin/courier/webhooks/{abandoned['id']}/retry")
+        assert retried.status == 200, retried.data
+        wait_until(lambda: deliveries(warden, "queued") == [] and deliveries(warden, "processing") == [])
+        [after] = deliveries(warden)
+        assert after["status"] == "abandoned" and "no longer configured" in after["last_error"], after
+
+    assert [r.headers.get("X-Api-Key") for r in receiver.requests()] == []

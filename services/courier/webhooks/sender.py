@@ -55,8 +55,10 @@ class DeliverySender:
                 raise DeliveryError(f"the subscription {delivery.target!r} is no longer configured")
             signed = signature.headers(subscription.secret, delivery.id, int(time.time()), body)
             return {"Content-Type": "application/json", **signed}
+        # The key names a position in the hook lists: after the config changed, another hook (with
+        # its own credentials) may sit there. Its headers go only to the receiver it names.
         config = self._settings.get(delivery.target)
-        if not isinstance(config, dict):
+        if not isinstance(config, dict) or config.get("url") != delivery.url:
             raise DeliveryError("the web hook is no longer configured")
         return request_headers(config.get("headers") or {}, config.get("auth"))
 
