@@ -28,6 +28,11 @@ log = logging.getLogger("warden.http")
 REQUEST_ID_HEADER = "X-Request-Id"
 # No version banner (aiohttp would send its own and Python's), and no content sniffing by browsers.
 _COMMON_HEADERS = {"Server": "Warden", "X-Content-Type-Options": "nosniff"}
+# Kratos's router puts this on every GET (`oryx/httprouterx`); Warden on every answer whose handler
+# did not choose (the stylesheet and the WebAuthn script do): flows carry CSRF tokens, and answers
+# session tokens, logout tokens and traits, which no cache in front of Warden may keep for the next
+# caller.
+NO_STORE = "private, no-cache, no-store, must-revalidate"
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
 
 
@@ -64,10 +69,13 @@ def request_kernel(
             headers = response.headers
             headers.update(_COMMON_HEADERS)
             headers[REQUEST_ID_HEADER] = rid
+            if "Cache-Control" not in headers:
+                headers["Cache-Control"] = NO_STORE
             return response
         except web.HTTPException as exc:  # a redirect: aiohttp sends it as an exception
             status = exc.status
             exc.headers[REQUEST_ID_HEADER] = rid
+            exc.headers.setdefault("Cache-Control", NO_STORE)  # it may set a session or CSRF cookie
             raise
         finally:
             elapsed = time.perf_counter() - started

@@ -1,0 +1,68 @@
+"""Findings of the review of the browser-facing surface (UI, CORS, headers, cookies, gateway) that
+show at the HTTP edge of a real Warden: one test per finding, named after it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import urllib3
+
+from tests.factories import ThreadedWarden, running_warden, settings_for
+from tests.integration.test_builtin_ui import ui_config
+from tests.selfservice_helpers import PASSWORD, Browser, Response, node
+
+# What Kratos's router puts on every GET (`oryx/httprouterx`): no cache, shared or private, keeps it.
+NO_STORE = "no-store"
+
+
+@pytest.fixture(scope="module")
+def warden(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadedWarden]:
+    directory: Path = tmp_path_factory.mktemp("browser-surface")
+    with running_warden(settings_for(directory, f"sqlite://{directory}/warden.sqlite", ui_config())) as running:
+        yield running
+
+
+def _uncacheable(response: Response | urllib3.BaseHTTPResponse, what: str) -> None:
+    assert NO_STORE in response.headers.get("Cache-Control", ""), f"{what} may be cached: {response.headers}"
+
+
+def test_responses_carrying_flows_csrf_tokens_or_sessions_are_never_cached(warden: ThreadedWarden) -> None:
+    """A shared cache (a CDN or corporate proxy in front of Warden) must not keep a flow with its CSRF
+    token, a session token, a logout token or someone's traits, and hand them to the next caller."""
+    spa = Browser(warden.public_url, json=True)
+    started = spa.get("/self-service/registration/browser")  # the flow, its CSRF token and cookie
+    _uncacheable(started, "a browser flow with its CSRF token")
+    flow = started.json()
+    _uncacheable(spa.get(f"/self-service/registration/flows?id={flow['id']}"), "a flow fetched by id")
+    registered = spa.post(
+        flow["ui"]["action"],
+        {
+            "method": "password",
+            "password": PASSWORD,
+            "traits.email": "cache@example.com",
+            "csrf_token": node(flow, "csrf_token")["attributes"]["value"],
+        },
+    )
+    assert registered.status == 200, registered
+    _uncacheable(registered, "the registration's session")
+    _uncacheable(spa.get("/self-service/settings/browser"), "a settings flow with the identity's traits")
+    _uncacheable(spa.get("/self-service/logout/browser"), "a logout URL with its token")
+    _uncacheable(spa.get("/sessions"), "the list of the caller's sessions")
+
+    html = Browser(warden.public_url)
+    _uncacheable(html.get("/self-service/login/browser"), "a redirect setting the CSRF cookie")
+    _uncacheable(html.get("/sessions/whoami"), "whoami's 401")
+
+    api = Browser(warden.public_url, json=True)
+    login = api.get("/self-service/login/api")
+    _uncacheable(login, "an API flow")
+    signed_in = api.post(
+        login.json()["ui"]["action"], {"method": "password", "identifier": "cache@example.com", "password": PASSWORD}
+    )
+    assert signed_in.status == 200, signed_in
+    _uncacheable(signed_in, "a session token")
+
+    identities = urllib3.request("GET", f"{warden.admin_url}/admin/identities")
+    _uncacheable(identities, "the admin API's identities")
