@@ -9,6 +9,7 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pyotp
@@ -244,11 +245,13 @@ def test_imported_backup_codes_are_never_shown_by_the_admin_api(warden: Threaded
 # --- security keys: second-factor keys and passwordless keys are not interchangeable ----------------
 
 
-@pytest.fixture(scope="module")
-def passwordless_warden(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadedWarden]:
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def passwordless_warden(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ThreadedWarden]:
     directory = tmp_path_factory.mktemp("second-factors-passwordless")
     methods = {**METHODS, "webauthn": {"enabled": True, "config": {"rp": RP, "passwordless": True}}}
-    with database("postgres", directory) as dsn:
+    with database(request.param, directory) as dsn:
         settings = selfservice_settings(
             directory, dsn, methods=methods, session={"whoami": {"required_aal": "aal1"}, "lifespan": "2h"}
         )
@@ -331,3 +334,31 @@ def test_a_passwordless_key_is_not_asked_for_as_the_second_factor(warden: Thread
     body = {"method": "webauthn", "webauthn_login": json.dumps(second_factor.get(_trigger_options(refused)))}
     status, done = post_flow(warden.public_url, "login", flow["id"], body, token)
     assert status == 200 and done["session"]["authenticator_assurance_level"] == "aal2", done
+
+
+# --- one assertion, one sign-in ---------------------------------------------------------------------
+
+
+def test_one_assertion_submitted_at_once_signs_in_once(passwordless_warden: ThreadedWarden) -> None:
+    """Many authenticators (synced passkeys among them) keep their counter at 0, so the counter does
+    not tell a replay. The challenge does: it is the flow's, spent by the first answer. Submitted
+    several times at once (a double click, a retrying client, someone who copied the request), one
+    assertion must sign in once."""
+    warden = passwordless_warden
+    email = _email()
+    key = SoftAuthenticator(RP["origin"])
+    _identity_with_keys(warden, email, (key, True))
+    for _ in range(3):
+        flow = _get(warden, "/self-service/login/api").json()
+        status, step = post_flow(warden.public_url, "login", flow["id"], {"method": "webauthn", "identifier": email})
+        assert status == 400, step
+        body = {
+            "method": "webauthn",
+            "identifier": email,
+            "webauthn_login": json.dumps(key.get(_trigger_options(step), count=0)),
+        }
+        submissions = [(flow["id"], body)] * 4
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            answers = list(pool.map(lambda s: post_flow(warden.public_url, "login", *s), submissions))
+        signed_in = [a for status, a in answers if status == 200]
+        assert len(signed_in) == 1, [status for status, _ in answers]

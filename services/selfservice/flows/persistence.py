@@ -55,6 +55,29 @@ class FlowRepository:
         row = (await conn.execute(self._get, {"flow_id": flow_id, "flow_kind": kind})).first()
         return Flow.from_record(json_codec.loads(row.body)) if row else None
 
+    async def take_internal(self, conn: Connection, flow_id: str, key: str, value: str) -> bool:
+        """Removes `key` from the stored flow's server-side state if it still holds `value`; True if
+        this call removed it. A compare-and-set on the row (its `updated_at`): of submissions that
+        loaded the flow before any of them saved it, exactly one takes the value (a WebAuthn
+        challenge is answered once, whatever the flow's later saves)."""
+        flows = self.t.flows
+        row = (await conn.execute(select(flows.c.body, flows.c.updated_at).where(flows.c.id == flow_id))).first()
+        if row is None:
+            return False
+        record = json_codec.loads(row.body)
+        internal = record.get("internal")
+        if not isinstance(internal, dict) or internal.get(key) != value:
+            return False
+        del internal[key]
+        moment = now()
+        record["updated_at"] = moment.isoformat()
+        taken = await conn.execute(
+            update(flows)
+            .where(flows.c.id == flow_id, flows.c.updated_at == row.updated_at)
+            .values(body=json_codec.dumps(record), updated_at=moment)
+        )
+        return bool(taken.rowcount == 1)
+
     async def add_error(self, conn: Connection, error: dict[str, Any], csrf_token: str = "") -> str:
         error_id = str(uuid.uuid4())
         at = now()

@@ -31,8 +31,10 @@ from webauthn.helpers.structs import (
 )
 
 from services.selfservice.flows.flow import Flow
+from services.selfservice.flows.persistence import FlowRepository
 from shared import json_codec
 from shared.clients.ports import IdentityClient
+from shared.storage.uow import UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
 
@@ -74,12 +76,27 @@ def _challenge(flow: Flow, key: str) -> bytes:
     return challenge
 
 
-def _spend(flow: Flow, key: str) -> bytes:
-    """The flow's challenge, removed: an answer is checked against it once."""
-    stored = flow.internal.pop(key, None)
-    if not isinstance(stored, str):
-        raise Refused("no challenge was issued for this flow")
-    return base64url_to_bytes(stored)
+@dataclass(frozen=True)
+class Challenges:
+    """Spends a flow's challenge where the flow is stored, not only in the copy a submission loaded:
+    submissions sent at once (a double click, a retrying client, a copied request) all load the flow
+    before any saves it, and an authenticator whose counter stays at 0 gives them nothing else to
+    tell a replay by. The first to take the challenge checks its answer; the others are refused."""
+
+    uow: UnitOfWorkFactory
+    flows: FlowRepository
+
+    async def spend(self, flow: Flow, key: str) -> bytes:
+        """The flow's challenge, removed: an answer is checked against it once."""
+        stored = flow.internal.pop(key, None)
+        if not isinstance(stored, str):
+            raise Refused("no challenge was issued for this flow")
+        async with self.uow() as uow:
+            taken = await self.flows.take_internal(uow.connection, flow.id, key, stored)
+            await uow.commit()
+        if not taken:
+            raise Refused("the challenge was answered already")
+        return base64url_to_bytes(stored)
 
 
 def registration_options(
@@ -128,9 +145,11 @@ def parse(raw: Any) -> dict[str, Any]:
     return raw
 
 
-def verify_registration(rp: RelyingParty, flow: Flow, key: str, credential: dict[str, Any]) -> dict[str, Any]:
+async def verify_registration(
+    challenges: Challenges, rp: RelyingParty, flow: Flow, key: str, credential: dict[str, Any]
+) -> dict[str, Any]:
     """The stored form of a new key (Kratos's credential config entry), or Refused."""
-    challenge = _spend(flow, key)
+    challenge = await challenges.spend(flow, key)
     try:
         verified = verify_registration_response(
             credential=credential, expected_challenge=challenge, expected_rp_id=rp.id, expected_origin=list(rp.origins)
@@ -146,12 +165,18 @@ def verify_registration(rp: RelyingParty, flow: Flow, key: str, credential: dict
     }
 
 
-def verify_login(
-    rp: RelyingParty, flow: Flow, key: str, credential: dict[str, Any], stored: dict[str, Any], owner: str
+async def verify_login(
+    challenges: Challenges,
+    rp: RelyingParty,
+    flow: Flow,
+    key: str,
+    credential: dict[str, Any],
+    stored: dict[str, Any],
+    owner: str,
 ) -> int:
     """Checks an assertion against the stored key; returns the new sign count, or Refused. A counter
     that does not move forward means a cloned authenticator: refused and logged."""
-    challenge = _spend(flow, key)
+    challenge = await challenges.spend(flow, key)
     count = int((stored.get("authenticator") or {}).get("sign_count") or 0)
     try:
         verified = verify_authentication_response(
@@ -181,6 +206,7 @@ def credential_user_handle(credential: dict[str, Any]) -> str:
 
 async def check_assertion(
     identities: IdentityClient,
+    challenges: Challenges,
     rp: RelyingParty,
     flow: Flow,
     challenge_key: str,
@@ -199,7 +225,7 @@ async def check_assertion(
     if key is None:
         flow.internal.pop(challenge_key, None)  # spent all the same
         raise Refused("no such key")
-    count = verify_login(rp, flow, challenge_key, credential, key, owner)
+    count = await verify_login(challenges, rp, flow, challenge_key, credential, key, owner)
     updated = {**key, "authenticator": {**(key.get("authenticator") or {}), "sign_count": count}}
     new = {**config, "credentials": [updated if k is key else k for k in keys]}
     if not await identities.swap_credential(owner, credential_type, config, new):

@@ -16,7 +16,7 @@ from services.selfservice.flows.registration.strategy import KEPT_TRAITS, Regist
 from services.selfservice.flows.settings.strategy import SettingsContext
 from services.selfservice.flows.ui import input_node
 from services.selfservice.strategies.passkey import ceremony, script
-from services.selfservice.strategies.passkey.ceremony import Refused, RelyingParty
+from services.selfservice.strategies.passkey.ceremony import Challenges, Refused, RelyingParty
 from services.selfservice.strategies.passkey.script import script_node
 from services.selfservice.strategies.registry import Dependencies, MethodSpec
 from services.selfservice.traits import TraitSchemas, trait_errors
@@ -32,6 +32,7 @@ HANDLE = "passkey_user_handle"  # flow.internal: the user handle a registration'
 class PasskeyStrategy:
     identities: IdentityClient
     schemas: TraitSchemas
+    challenges: Challenges
     rp: RelyingParty
     script_url: str
     method: str = METHOD
@@ -70,7 +71,9 @@ class PasskeyStrategy:
                 self._login_nodes(flow)
                 flow.ui.messages.append(text.no_webauthn_user())
                 raise FlowInvalid()
-            await ceremony.check_assertion(self.identities, self.rp, flow, CHALLENGE, METHOD, owner["id"], credential)
+            await ceremony.check_assertion(
+                self.identities, self.challenges, self.rp, flow, CHALLENGE, METHOD, owner["id"], credential
+            )
         except Refused:
             self._login_nodes(flow)
             flow.ui.messages.append(text.invalid_credentials())
@@ -129,7 +132,8 @@ class PasskeyStrategy:
         try:
             if not isinstance(handle, str):
                 raise Refused("no user handle was issued for this flow")
-            key = ceremony.verify_registration(self.rp, flow, CHALLENGE, ceremony.parse(body.get("passkey_register")))
+            registered = ceremony.parse(body.get("passkey_register"))
+            key = await ceremony.verify_registration(self.challenges, self.rp, flow, CHALLENGE, registered)
         except Refused:
             self._renew_registration(flow)
             flow.ui.messages.append(text.invalid_credentials())
@@ -212,8 +216,8 @@ class PasskeyStrategy:
         try:
             if not isinstance(handle, str):
                 raise Refused("no user handle was issued for this flow")
-            key = ceremony.verify_registration(
-                self.rp, flow, CHALLENGE, ceremony.parse(body.get("passkey_settings_register"))
+            key = await ceremony.verify_registration(
+                self.challenges, self.rp, flow, CHALLENGE, ceremony.parse(body.get("passkey_settings_register"))
             )
         except Refused:
             flow.ui.messages.append(text.invalid_credentials())
@@ -230,7 +234,7 @@ class PasskeyStrategy:
 def build(deps: Dependencies) -> PasskeyStrategy:
     rp = RelyingParty.from_settings(deps.settings, METHOD, deps.config.public_base_url)
     script = f"{deps.config.public_base_url.rstrip('/')}/.well-known/ory/webauthn.js"
-    return PasskeyStrategy(deps.identities, deps.schemas, rp, script)
+    return PasskeyStrategy(deps.identities, deps.schemas, Challenges(deps.uow, deps.flows), rp, script)
 
 
 SPEC = MethodSpec(

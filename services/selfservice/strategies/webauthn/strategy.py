@@ -17,7 +17,7 @@ from services.selfservice.flows.settings.strategy import SettingsContext
 from services.selfservice.flows.ui import input_node
 from services.selfservice.strategies.mfa import SecondFactorServices, is_aal2_login, second_factor_services
 from services.selfservice.strategies.passkey import ceremony
-from services.selfservice.strategies.passkey.ceremony import Refused, RelyingParty
+from services.selfservice.strategies.passkey.ceremony import Challenges, Refused, RelyingParty
 from services.selfservice.strategies.passkey.script import script_node
 from services.selfservice.strategies.registry import Dependencies, MethodSpec
 from shared import text
@@ -32,6 +32,7 @@ PASSWORDLESS_OWNER = "webauthn_identity_id"  # flow.internal: who a passwordless
 @dataclass(frozen=True)
 class WebAuthnStrategy:
     services: SecondFactorServices
+    challenges: Challenges
     rp: RelyingParty
     script_url: str
     passwordless: bool
@@ -86,7 +87,7 @@ class WebAuthnStrategy:
         try:
             credential = ceremony.parse(body.get("webauthn_login"))
             await ceremony.check_assertion(
-                self.services.identities, self.rp, flow, CHALLENGE, METHOD, owner, credential, usable
+                self.services.identities, self.challenges, self.rp, flow, CHALLENGE, METHOD, owner, credential, usable
             )
         except Refused:
             await self.services.attempt(owner, succeeded=False)
@@ -178,7 +179,8 @@ class WebAuthnStrategy:
         try:
             if not isinstance(handle, str):
                 raise Refused("no user handle was issued for this flow")
-            key = ceremony.verify_registration(self.rp, flow, CHALLENGE, ceremony.parse(body.get("webauthn_register")))
+            registered = ceremony.parse(body.get("webauthn_register"))
+            key = await ceremony.verify_registration(self.challenges, self.rp, flow, CHALLENGE, registered)
         except Refused:
             flow.ui.messages.append(text.invalid_credentials())
             raise FlowInvalid() from None
@@ -208,7 +210,8 @@ def build(deps: Dependencies) -> WebAuthnStrategy:
     rp = RelyingParty.from_settings(deps.settings, METHOD, deps.config.public_base_url)
     script = f"{deps.config.public_base_url.rstrip('/')}/.well-known/ory/webauthn.js"
     passwordless = bool(deps.settings.get("selfservice.methods.webauthn.config.passwordless"))
-    return WebAuthnStrategy(second_factor_services(deps), rp, script, passwordless)
+    challenges = Challenges(deps.uow, deps.flows)
+    return WebAuthnStrategy(second_factor_services(deps), challenges, rp, script, passwordless)
 
 
 SPEC = MethodSpec(id=METHOD, node_group=METHOD, credential_type=METHOD, build=build, enabled_by_default=False)
