@@ -319,6 +319,29 @@ def test_an_existing_account_is_not_taken_over_but_linked_after_signing_in(
     assert _whoami(later)["identity"]["id"] == existing
 
 
+def test_a_sign_up_whose_form_replaced_the_providers_address_does_not_enter_the_account_that_has_it(
+    warden: ThreadedWarden, op: RunningProvider
+) -> None:
+    """The provider vouches for an address another account already has, and the sign-up form gave
+    an address of the person's own: the new account is created with that one, and the address the
+    provider vouched for proves nothing on the other account, least of all a way into it (Kratos
+    never signs anyone in to an existing account by email; the mapper's `verified_addresses` apply
+    to the identity being created alone)."""
+    theirs = f"{_login_name('theirs')}@example.com"
+    other = create_identity(warden.admin_url, theirs)
+    browser = Browser(warden.public_url)
+    chosen = f"{_login_name('chosen')}@example.org"
+    authorize = _to_provider(browser, "registration", **{"traits.email": chosen})
+    done = browser.get(ProviderUser(op.issuer).sign_in(authorize, theirs))  # the provider: `theirs`, verified
+    assert done.status == 303, done
+
+    signed_in = _whoami(browser)["identity"]
+    assert signed_in["id"] != other
+    assert signed_in["traits"] == {"email": chosen}
+    assert [i["id"] for i in _owner(warden, f"op:{theirs}")] == [signed_in["id"]]
+    assert [a["verified"] for a in _identity(warden, other)["verifiable_addresses"]] == [False]
+
+
 def test_settings_link_and_unlink_a_provider(warden: ThreadedWarden, op: RunningProvider, crm: WebhookReceiver) -> None:
     login = _login_name("erin")
     email = f"{_login_name('erin-pw')}@example.com"

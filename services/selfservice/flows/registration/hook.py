@@ -55,11 +55,23 @@ async def finish_registration(
         ctx.identity, prepared = await _create(c, ctx, outcome.identity, skip=proven["value"] if proven else None)
         ctx.verification_flows = prepared
     if proven:
-        ctx.identity = await c.engine.identities.mark_address_verified(proven["via"], proven["value"]) or ctx.identity
+        ctx.identity = await _prove(c, ctx.identity, proven)
     await c.hooks.run("registration", "after", "post", ctx)
     flow.state = "passed_challenge"
     await c.events.registration_succeeded(flow, ctx)
     return ctx
+
+
+async def _prove(c: SelfserviceContainer, identity: dict[str, Any], proven: dict[str, str]) -> dict[str, Any]:
+    """Marks the address the registration proved (the code reached it, the provider vouched for it)
+    verified on the new identity. Only there: the traits may hold another address (the form or a
+    web hook replaced the provider's), and the one proved may then belong to another account, which
+    this registration must neither change nor, above all, sign in to."""
+    addresses = identity.get("verifiable_addresses") or []
+    if not any((a.get("via"), a.get("value")) == (proven["via"], proven["value"]) for a in addresses):
+        return identity
+    marked = await c.engine.identities.mark_address_verified(proven["via"], proven["value"])
+    return marked if marked is not None and marked.get("id") == identity.get("id") else identity
 
 
 def _answer(
