@@ -53,15 +53,42 @@ class CookieConfig:
     def session_cookie(cls, settings: Any) -> CookieConfig:
         """`session.cookie.*`, falling back to `cookies.*`, as Kratos reads them."""
         get = settings.get
-        secure = get("session.cookie.secure")
+        secure = _flag(get("session.cookie.secure"), _flag(get("cookies.secure"), not settings.dev))
         return cls(
             name=get("session.cookie.name", "ory_kratos_session") or "ory_kratos_session",
             domain=get("session.cookie.domain") or get("cookies.domain"),
             path=get("session.cookie.path") or get("cookies.path") or "/",
-            same_site=get("session.cookie.same_site") or get("cookies.same_site") or "Lax",
-            secure=(str(secure).lower() == "true") if secure is not None else not settings.dev,
+            same_site=_same_site(get("session.cookie.same_site") or get("cookies.same_site"), secure),
+            secure=secure,
             persistent=bool(get("session.cookie.persistent", True)),
         )
+
+    @classmethod
+    def general(cls, settings: Any, name: str) -> CookieConfig:
+        """`cookies.*` alone: the CSRF cookie's settings in Kratos (`session.cookie.*` is the session
+        cookie's only, so making that one cross-site does not make the CSRF cookie so)."""
+        get = settings.get
+        secure = _flag(get("cookies.secure"), not settings.dev)
+        return cls(
+            name=name,
+            domain=get("cookies.domain"),
+            path=get("cookies.path") or "/",
+            same_site=_same_site(get("cookies.same_site"), secure),
+            secure=secure,
+            persistent=True,
+        )
+
+
+def _flag(value: Any, default: bool) -> bool:
+    """Kratos's `secure` keys are strings ("true"); YAML may give a boolean."""
+    return default if value is None or value == "" else str(value).lower() == "true"
+
+
+def _same_site(configured: Any, secure: bool) -> str:
+    """The configured SameSite, Lax by default. `None` needs `Secure` (browsers drop such a cookie
+    otherwise): without it, Lax, as Kratos does."""
+    same_site = str(configured or "Lax")
+    return "Lax" if same_site.lower() == "none" and not secure else same_site
 
 
 def session_cookie_signer(settings: Any) -> CookieSigner | None:

@@ -172,12 +172,13 @@ async def build(
         SendBudget(infra.limiter),
     )
     cookie = CookieConfig.session_cookie(settings)
+    general = CookieConfig.general(settings, "csrf_token")
     csrf = Csrf(
         config.public_base_url,
-        secure=cookie.secure,
-        same_site=cookie.same_site,
-        path=settings.get("cookies.path") or "/",
-        domain=settings.get("cookies.domain"),
+        secure=general.secure,
+        same_site=general.same_site,
+        path=general.path,
+        domain=general.domain,
     )
     hooks, events = HookRegistry(HOOKS, deps, config), FlowEvents(core.uow, flows)
 

@@ -66,3 +66,34 @@ def test_responses_carrying_flows_csrf_tokens_or_sessions_are_never_cached(warde
 
     identities = urllib3.request("GET", f"{warden.admin_url}/admin/identities")
     _uncacheable(identities, "the admin API's identities")
+
+
+def _browser_sign_up(warden: ThreadedWarden, email: str) -> tuple[Response, Response]:
+    """The answers that set the CSRF cookie (a new browser flow) and the session cookie (its submission)."""
+    spa = Browser(warden.public_url, json=True)
+    started = spa.get("/self-service/registration/browser")
+    flow = started.json()
+    body = {
+        "method": "password",
+        "password": PASSWORD,
+        "traits.email": email,
+        "csrf_token": node(flow, "csrf_token")["attributes"]["value"],
+    }
+    registered = spa.post(flow["ui"]["action"], body)
+    assert registered.status == 200, registered
+    return started, registered
+
+
+def test_cookies_secure_and_same_site_apply_to_the_csrf_cookie_as_in_kratos(tmp_path: Path) -> None:
+    """`cookies.secure: "true"` must make the CSRF and session cookies Secure even in dev mode (it was
+    ignored: both went out without `Secure`), and `session.cookie.same_site: None` is the session
+    cookie's alone: the CSRF cookie keeps `cookies.same_site` (it took the session cookie's)."""
+    config = ui_config()
+    config["cookies"] = {"secure": "true", "same_site": "Strict"}
+    config["session"] = {"cookie": {"same_site": "None"}}
+    with running_warden(settings_for(tmp_path, f"sqlite://{tmp_path}/warden.sqlite", config)) as warden:
+        started, registered = _browser_sign_up(warden, "secure-cookies@example.com")
+    csrf = next(m for name, m in started.set_cookies.items() if name.startswith("csrf_token_"))
+    assert (csrf["secure"], csrf["samesite"]) == (True, "Strict")
+    session = registered.set_cookies["ory_kratos_session"]
+    assert (session["secure"], session["samesite"]) == (True, "None")
