@@ -362,3 +362,30 @@ def test_one_assertion_submitted_at_once_signs_in_once(passwordless_warden: Thre
             answers = list(pool.map(lambda s: post_flow(warden.public_url, "login", *s), submissions))
         signed_in = [a for status, a in answers if status == 200]
         assert len(signed_in) == 1, [status for status, _ in answers]
+
+
+# --- the aal2 step is taken by the session it upgrades -----------------------------------------------
+
+
+def test_the_aal2_step_is_submitted_with_the_session_it_upgrades(warden: ThreadedWarden) -> None:
+    """Kratos takes the session of the submission and refuses an aal2 step without one. A flow
+    that carried its session from its creation was completed by any request that had its id: with
+    no session at all (the answer then held the upgraded session), or with another identity's
+    session (whose token the answer then paired with this identity's session)."""
+    email, other = _email(), _email()
+    create_identity(warden.admin_url, email)
+    create_identity(warden.admin_url, other)
+    status, _, secret = _pair_totp(warden, _password_login(warden, email))
+    assert status == 200
+    token, stranger = _password_login(warden, email), _password_login(warden, other)
+    flow = _aal2_flow(warden, token)
+    body = {"method": "totp", "totp_code": _next_step_code(secret)}
+
+    status, answer = post_flow(warden.public_url, "login", flow["id"], body)
+    assert status == 401 and answer["error"]["id"] == "session_aal1_required", answer
+    status, answer = post_flow(warden.public_url, "login", flow["id"], body, stranger)
+    assert status == 403 and answer["error"]["id"] == "security_identity_mismatch", answer
+    assert _whoami(warden, stranger).json()["identity"]["traits"]["email"] == other
+
+    status, done = post_flow(warden.public_url, "login", flow["id"], body, token)
+    assert status == 200 and done["session"]["authenticator_assurance_level"] == "aal2", done

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from services.selfservice.flows.engine import see_other
-from services.selfservice.flows.errors import Aal1Required, FlowInvalid, SessionAlreadyAvailable
+from services.selfservice.flows.errors import Aal1Required, FlowInvalid, IdentityMismatch, SessionAlreadyAvailable
 from services.selfservice.flows.flow import API, BROWSER, Flow
 from services.selfservice.flows.login.flow import login_fields
 from services.selfservice.flows.login.hook import complete_login
@@ -108,10 +108,23 @@ async def _renew(c: SelfserviceContainer, request: web.Request, old: Flow) -> Fl
 
 
 async def _no_session_unless_upgrading(c: SelfserviceContainer, request: web.Request, flow: Flow) -> None:
-    """Kratos refuses a plain login from someone already signed in (refresh and AAL steps excepted)."""
+    """Kratos refuses a plain login from someone already signed in (refresh and AAL steps excepted),
+    and an AAL step from anyone but the session it upgrades: the flow's id alone is not enough."""
     upgrading = flow.fields.get("refresh") or flow.fields.get("requested_aal", "aal1") != "aal1"
     if not upgrading and await c.engine.current_session(request) is not None:
         raise SessionAlreadyAvailable()
+    if flow.fields.get("requested_aal", "aal1") != "aal1":
+        await _the_upgraded_session(c, request, flow)
+
+
+async def _the_upgraded_session(c: SelfserviceContainer, request: web.Request, flow: Flow) -> None:
+    """401 `session_aal1_required` without a session (Kratos's `ErrSessionRequiredForHigherAAL`), 403
+    `security_identity_mismatch` with another one than the flow was made for."""
+    session = await c.engine.current_session(request)
+    if session is None:
+        raise Aal1Required()
+    if session["id"] != flow.internal.get("session_id"):
+        raise IdentityMismatch()
 
 
 def _fulfils(session: dict[str, Any], requested_aal: str) -> bool:
