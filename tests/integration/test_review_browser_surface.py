@@ -97,3 +97,28 @@ def test_cookies_secure_and_same_site_apply_to_the_csrf_cookie_as_in_kratos(tmp_
     assert (csrf["secure"], csrf["samesite"]) == (True, "Strict")
     session = registered.set_cookies["ory_kratos_session"]
     assert (session["secure"], session["samesite"]) == (True, "None")
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "return_to=https://evil.example/Your account is locked. Call %2B1-555-0100 now",
+        "aal=Your account is locked. Call %2B1-555-0100 now",
+    ],
+)
+def test_an_error_page_does_not_show_a_sentence_an_attacker_wrote_into_a_link(
+    warden: ThreadedWarden, query: str
+) -> None:
+    """A link to Warden's own origin with text in `return_to` (or `aal`) led to its error page saying
+    that text, word for word: a phishing message on the trusted domain. The value is still shown, but
+    percent-encoded (as Kratos prints a URL), so it never reads as a sentence."""
+    browser = Browser(warden.public_url)
+    started = browser.get(f"/self-service/login/browser?{query}")
+    assert started.status == 303 and "/ui/error?id=" in started.location, started
+    page = browser.get(started.location)
+    assert page.status == 200
+    assert b"Your account is locked" not in page.data
+    stored = browser.get(started.location.replace("/ui/error", "/self-service/errors"), as_json=True)
+    assert stored.status == 200
+    assert "Your account is locked" not in stored.json()["error"]["reason"]
+    assert "Your%20account%20is%20locked" in stored.json()["error"]["reason"]

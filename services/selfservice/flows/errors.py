@@ -3,9 +3,24 @@
 from __future__ import annotations
 
 from datetime import datetime
+from urllib.parse import quote
 
 from services.selfservice.flows.flow import now, ts
 from shared import errors, text
+
+# What a reason shows of a value the client sent: no more, since error pages on Warden's origin show it.
+SHOWN_INPUT_LIMIT = 256
+# Characters a URL keeps as they are (RFC 3986's reserved and unreserved ones, and `%`).
+_URL_CHARACTERS = "!#$%&'()*+,/:;=?@[]~"
+
+
+def shown_input(value: str) -> str:
+    """A value from the request as an error's reason quotes it: percent-encoded beyond the characters
+    of a URL (spaces included, as Go prints a URL in Kratos's reason) and cut short, so that a link
+    carrying a sentence (`?return_to=https://x/Your account is locked. Call …`) cannot make Warden's
+    error page say it."""
+    shown = quote(value, safe=_URL_CHARACTERS)
+    return shown if len(shown) <= SHOWN_INPUT_LIMIT else shown[:SHOWN_INPUT_LIMIT] + "…"
 
 
 class FlowInvalid(Exception):
@@ -94,7 +109,7 @@ class ReturnToForbidden(errors.BadRequest):
 
     def __init__(self, url: str) -> None:
         super().__init__(
-            f"Requested return_to URL {url!r} is not allowed.", message="The return_to URL is not allowed."
+            f'Requested return_to URL "{shown_input(url)}" is not allowed.', message="The return_to URL is not allowed."
         )
 
 
