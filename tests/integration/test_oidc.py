@@ -696,6 +696,23 @@ def test_apples_form_post_callback_comes_back_as_a_get_with_the_browsers_cookies
     assert _whoami(browser)["identity"]["traits"]["email"] == fake.email
 
 
+@pytest.mark.parametrize("sent, verified", [("true", True), ("false", False)])
+def test_email_verified_sent_as_a_string_reaches_the_mapper_as_a_boolean(
+    warden: ThreadedWarden, fake: FakeProvider, sent: str, verified: bool
+) -> None:
+    """Apple's ID tokens have carried `email_verified` as the string "true" or "false". Kratos's
+    claims turn it into a boolean, and its mappers are written for one (`if claims.email_verified`)."""
+    fake.subject, fake.email, fake.email_verified = _login_name("string"), f"{_login_name('string')}@example.com", sent
+    try:
+        browser = Browser(warden.public_url)
+        done = browser.get(_follow_fake(_to_provider(browser, "registration", "fake")))
+    finally:
+        fake.email_verified = True
+    assert done.status == 303 and done.location == RETURN_URL, done
+    [address] = _whoami(browser)["identity"]["verifiable_addresses"]
+    assert address["verified"] is verified
+
+
 def test_provider_tokens_are_stored_encrypted_and_shown_only_when_asked(
     warden: ThreadedWarden, fake: FakeProvider
 ) -> None:

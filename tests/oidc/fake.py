@@ -36,7 +36,7 @@ class FakeProvider:
     client_secret: str = "fake-secret"
     subject: str = "fake-user-1"
     email: str = "fake.user@example.com"
-    email_verified: bool = True
+    email_verified: bool | str = True  # Apple has sent "true" and "false" as strings
     tamper: str | None = None  # signature | audience | issuer | nonce | expired | no_id_token
     form_post: bool = False
     apple_key: Any = None  # an ECKey: client secrets that are ES256 JWTs (Apple's) must be signed by it

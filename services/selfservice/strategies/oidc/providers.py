@@ -75,11 +75,21 @@ _STANDARD = (
 ).split()
 
 
+# Kratos reads these as `ConvertibleBoolean`: Apple has sent them as the strings "true"/"false", and
+# mappers are written for booleans (`if claims.email_verified`, where a string is an error).
+_BOOLEANS = ("email_verified", "phone_number_verified")
+_TRUE = {"1", "t", "true"}  # Go's strconv.ParseBool; "false" and anything else prove nothing
+
+
 def normalize(raw: dict[str, Any], issuer: str, subject: str | None = None) -> Claims:
     sub = str(subject if subject is not None else raw.get("sub") or "")
     if not sub:
         raise ProviderFailed("the provider sent no subject")
-    return Claims(issuer, sub, {k: raw[k] for k in _STANDARD if k in raw}, raw)
+    values = {k: raw[k] for k in _STANDARD if k in raw}
+    for name in _BOOLEANS:
+        if isinstance(values.get(name), str):
+            values[name] = values[name].strip().lower() in _TRUE
+    return Claims(issuer, sub, values, raw)
 
 
 class OAuth2Provider:
