@@ -382,3 +382,41 @@ def test_the_aal2_step_is_submitted_with_the_session_it_upgrades(warden: Threade
 
     status, done = post_flow(warden.public_url, "login", flow["id"], body, token)
     assert status == 200 and done["session"]["authenticator_assurance_level"] == "aal2", done
+
+
+# --- security keys in settings ------------------------------------------------------------------------
+
+
+def test_the_same_security_key_is_not_added_twice(warden: ThreadedWarden) -> None:
+    """A browser leaves out the keys a registration excludes; a client that does not sent the same
+    key again and got it listed twice, and removing one removed both."""
+    email = _email()
+    create_identity(warden.admin_url, email)
+    token = _password_login(warden, email)
+    key = SoftAuthenticator(RP["origin"])
+    for expected in (200, 400):
+        flow = _settings_flow(warden, token)
+        trigger = next(n for n in flow["ui"]["nodes"] if n["attributes"].get("name") == "webauthn_register_trigger")
+        body = {
+            "method": "webauthn",
+            "webauthn_register": json.dumps(key.create(json.loads(trigger["attributes"]["value"]))),
+        }
+        status, answer = post_flow(warden.public_url, "settings", flow["id"], body, token)
+        assert status == expected, answer
+    removes = [
+        n for n in _settings_flow(warden, token)["ui"]["nodes"] if n["attributes"].get("name") == "webauthn_remove"
+    ]
+    assert len(removes) == 1
+
+
+def test_the_last_second_factor_key_goes_only_from_an_aal2_session(warden: ThreadedWarden) -> None:
+    """Beside a passwordless key (a first factor), the last second-factor key is the identity's
+    second factor: removing it from the password's session alone would strip it."""
+    email = _email()
+    second_factor, passwordless = SoftAuthenticator(RP["origin"]), SoftAuthenticator(RP["origin"])
+    _identity_with_keys(warden, email, (second_factor, False), (passwordless, True))
+    token = _password_login(warden, email)
+    status, answer = _settings(warden, token, {"webauthn_remove": b64url(second_factor.credential_id)})
+    assert status == 403 and answer["error"]["id"] == "session_aal2_required", answer
+    status, answer = _settings(warden, token, {"webauthn_remove": b64url(passwordless.credential_id)})
+    assert status == 200, "a passwordless key is no second factor"

@@ -153,34 +153,46 @@ class WebAuthnStrategy:
         return True
 
     async def update_settings(self, flow: Flow, body: dict[str, Any], ctx: SettingsContext) -> dict[str, Any]:
-        identities = self.services.identities
-        identity_id = ctx.identity["id"]
-        stored = await identities.get_credential(identity_id, METHOD)
+        stored = await self.services.identities.get_credential(ctx.identity["id"], METHOD)
         config = dict((stored or {}).get("config") or {})
-        keys = list(config.get("credentials") or [])
         if body.get("webauthn_remove"):
-            remaining = [k for k in keys if k.get("id") != body["webauthn_remove"]]
-            if len(remaining) == len(keys):
-                flow.ui.messages.append(text.no_webauthn_device())
-                raise FlowInvalid()
-            if remaining:
-                remaining_config = {**config, "credentials": remaining}
-                return await identities.update_credential(identity_id, METHOD, remaining_config, metadata=ctx.metadata)
-            # The last key: without it the identity may be left with no second factor at all.
-            others = {k: v for k, v in (ctx.identity.get("credentials") or {}).items() if k != METHOD}
-            if not has_second_factor({"credentials": others}):
-                self.services.require_aal2_session(ctx.session, flow)
-            updated = await identities.remove_credential(identity_id, METHOD, metadata=ctx.metadata)
-            await self.services.notify(updated, METHOD, added=False)
-            return updated
+            return await self._remove(flow, body["webauthn_remove"], config, ctx)
+        return await self._register(flow, body, config, ctx)
+
+    async def _remove(self, flow: Flow, key_id: Any, config: dict[str, Any], ctx: SettingsContext) -> dict[str, Any]:
+        identities, identity_id = self.services.identities, ctx.identity["id"]
+        keys = list(config.get("credentials") or [])
+        remaining = [k for k in keys if k.get("id") != key_id]
+        if len(remaining) == len(keys):
+            flow.ui.messages.append(text.no_webauthn_device())
+            raise FlowInvalid()
+        # Taking away the identity's last second-factor key strips its second factor, whether
+        # passwordless keys (a first factor) stay or not: from an aal2 session only.
+        others = {k: v for k, v in (ctx.identity.get("credentials") or {}).items() if k != METHOD}
+        after = {**others, METHOD: {"config": {"credentials": remaining}}} if remaining else others
+        if has_second_factor(ctx.identity) and not has_second_factor({"credentials": after}):
+            self.services.require_aal2_session(ctx.session, flow)
+        if remaining:
+            remaining_config = {**config, "credentials": remaining}
+            return await identities.update_credential(identity_id, METHOD, remaining_config, metadata=ctx.metadata)
+        updated = await identities.remove_credential(identity_id, METHOD, metadata=ctx.metadata)
+        await self.services.notify(updated, METHOD, added=False)
+        return updated
+
+    async def _register(
+        self, flow: Flow, body: dict[str, Any], config: dict[str, Any], ctx: SettingsContext
+    ) -> dict[str, Any]:
         if not self.passwordless:  # a passwordless key is a first factor: it makes no session aal2
             self.services.require_aal2_to_add(ctx.session, ctx.identity, flow)
+        keys = list(config.get("credentials") or [])
         handle = config.get("user_handle") or flow.internal.get("webauthn_user_handle")
         try:
             if not isinstance(handle, str):
                 raise Refused("no user handle was issued for this flow")
             registered = ceremony.parse(body.get("webauthn_register"))
             key = await ceremony.verify_registration(self.challenges, self.rp, flow, CHALLENGE, registered)
+            if any(k.get("id") == key["id"] for k in keys):  # a client that ignored excludeCredentials
+                raise Refused("this key is registered already")
         except Refused:
             flow.ui.messages.append(text.invalid_credentials())
             raise FlowInvalid() from None
@@ -188,7 +200,9 @@ class WebAuthnStrategy:
         key["display_name"] = name.strip()[:64] if isinstance(name, str) and name.strip() else "security key"
         key["is_passwordless"] = self.passwordless
         new = {**config, "credentials": [*keys, key], "user_handle": handle}
-        updated = await identities.update_credential(identity_id, METHOD, new, metadata=ctx.metadata)
+        updated = await self.services.identities.update_credential(
+            ctx.identity["id"], METHOD, new, metadata=ctx.metadata
+        )
         if not self.passwordless:
             await self.services.completed(ctx.session, METHOD)
         await self.services.notify(updated, METHOD, added=True)
