@@ -1,5 +1,5 @@
 """The one place errors become Kratos's `{"error": {...}}` JSON (`rendered`, which the request kernel
-and CORS call), and the internal-token guard of the admin port."""
+and CORS call), and the admin port's guards: the internal token, and no writes from other sites."""
 
 from __future__ import annotations
 
@@ -93,6 +93,28 @@ def internal_guard(token: str) -> Callable[..., Awaitable[web.StreamResponse]]:
             presented = request.headers.get(INTERNAL_TOKEN_HEADER, "")
             if not token or not hmac.compare_digest(presented.encode(), token.encode()):
                 raise errors.Unauthorized("the internal API needs the internal token")
+        return await handler(request)
+
+    return middleware
+
+
+# Methods that change nothing: a link to the admin API opened from another site still opens.
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# What a browser says of a request another site's page made (Fetch Metadata); tools send no such header.
+_OTHER_SITES = frozenset({"cross-site", "same-site"})
+
+
+def cross_site_write_guard() -> Callable[..., Awaitable[web.StreamResponse]]:
+    """The admin API has no authentication and reads JSON whatever the Content-Type, so a page on any
+    site could make a browser that reaches the admin port (an operator's) send it a "simple" POST,
+    which needs no CORS preflight. The browser marks such a request `Sec-Fetch-Site: cross-site`:
+    a write so marked is refused. SDKs and curl send no such header, and a page of the admin origin
+    itself sends `same-origin`."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.method not in _SAFE_METHODS and request.headers.get("Sec-Fetch-Site", "").lower() in _OTHER_SITES:
+            raise errors.Forbidden("The admin API does not accept requests made by another site's page.")
         return await handler(request)
 
     return middleware

@@ -3,6 +3,7 @@ show at the HTTP edge of a real Warden: one test per finding, named after it."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -122,3 +123,35 @@ def test_an_error_page_does_not_show_a_sentence_an_attacker_wrote_into_a_link(
     assert stored.status == 200
     assert "Your account is locked" not in stored.json()["error"]["reason"]
     assert "Your%20account%20is%20locked" in stored.json()["error"]["reason"]
+
+
+def test_a_web_page_cannot_make_a_browser_write_to_the_admin_api(warden: ThreadedWarden) -> None:
+    """The admin API has no authentication (it must not be reachable from outside) and reads a JSON
+    body whatever its Content-Type: any web page an operator opened could make the operator's
+    browser, which reaches the admin port, POST `text/plain` JSON to it (a "simple" request, sent
+    without a CORS preflight) and create an identity with a password of the page's choosing. The
+    browser says such a request is another site's (`Sec-Fetch-Site`): the admin port refuses it."""
+    body = json.dumps(
+        {
+            "schema_id": "default",
+            "traits": {"email": "planted@example.com"},
+            "credentials": {"password": {"config": {"password": "Chosen-by-the-attacker-91"}}},
+        }
+    )
+    from_a_page = {
+        "Content-Type": "text/plain;charset=UTF-8",
+        "Origin": "https://evil.example",
+        "Sec-Fetch-Site": "cross-site",
+        "Sec-Fetch-Mode": "no-cors",
+    }
+    refused = urllib3.request("POST", f"{warden.admin_url}/admin/identities", body=body, headers=from_a_page)
+    assert refused.status == 403, refused.data
+    assert refused.json()["error"]["code"] == 403
+    listed = urllib3.request("GET", f"{warden.admin_url}/admin/identities?credentials_identifier=planted@example.com")
+    assert listed.json() == []
+
+    # The admin's own tools (SDKs, curl) and a page served from the admin origin itself still write.
+    for headers in ({"Content-Type": "application/json"}, {"Sec-Fetch-Site": "same-origin", "Origin": "http://x"}):
+        created = urllib3.request("POST", f"{warden.admin_url}/admin/identities", body=body, headers=headers)
+        assert created.status == 201, created.data
+        urllib3.request("DELETE", f"{warden.admin_url}/admin/identities/{created.json()['id']}")
