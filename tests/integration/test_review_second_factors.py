@@ -420,3 +420,40 @@ def test_the_last_second_factor_key_goes_only_from_an_aal2_session(warden: Threa
     assert status == 403 and answer["error"]["id"] == "session_aal2_required", answer
     status, answer = _settings(warden, token, {"webauthn_remove": b64url(passwordless.credential_id)})
     assert status == 200, "a passwordless key is no second factor"
+
+
+# --- backup codes outlive a rotation of the secret that keys them -------------------------------------
+
+
+def test_backup_codes_still_work_once_secrets_default_is_rotated(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Backup codes are kept as HMACs keyed with the first of `secrets.default`. Kratos rotates a
+    secret by putting a new one first and keeping the old ones to verify with; the codes, made to
+    last, must still be accepted then (else whoever relies on them, phone lost, is locked out)."""
+    directory = tmp_path_factory.mktemp("second-factors-rotation")
+    old, new = "backup-codes-old-secret-0123456789", "backup-codes-new-secret-0123456789"
+
+    def started(dsn: str, default: list[str]) -> Any:
+        return running_warden(
+            selfservice_settings(
+                directory,
+                dsn,
+                methods=METHODS,
+                session={"whoami": {"required_aal": "highest_available"}},
+                secrets={"cookie": ["second-factor-tests-cookie-0123456789"], "default": default},
+            )
+        )
+
+    email = _email()
+    with database("postgres", directory) as dsn:
+        with started(dsn, [old]) as before:
+            create_identity(before.admin_url, email)
+            status, _, codes = _new_backup_codes(before, _password_login(before, email))
+            assert status == 200
+            _spend_backup_code(before, email, codes[0])
+        with started(dsn, [new, old]) as after:
+            _spend_backup_code(after, email, codes[1])
+            token = _spend_backup_code(after, email, codes[2])
+            status, _, fresh = _new_backup_codes(after, token)
+            assert status == 200
+        with started(dsn, [new]) as later:
+            _spend_backup_code(later, email, fresh[0])

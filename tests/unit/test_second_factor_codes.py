@@ -39,19 +39,29 @@ def test_what_is_no_six_digit_code_never_matches(url: str, code: str) -> None:
 def test_backup_codes_are_kept_as_hashes_and_found_by_the_code() -> None:
     codes = new_codes()
     assert len(codes) == 12 and len(set(codes)) == 12
-    hasher = CodeHasher("pepper")
+    hasher = CodeHasher(["pepper"])
     config = hasher.config_for(codes)
     assert not any(code in str(config) for code in codes)
     assert hasher.find(config, codes[3]) == 3 and hasher.find(config, "zzzzzzzz") is None
-    assert CodeHasher("another pepper").find(config, codes[3]) is None, "the key is part of the hash"
+    assert CodeHasher(["another pepper"]).find(config, codes[3]) is None, "the key is part of the hash"
     spent = hasher.spent(config, 3)
     assert unused_count(spent) == 11 and entries(spent)[3]["used_at"] and hasher.find(spent, codes[3]) == 3
 
 
 def test_codes_imported_in_clear_are_hashed_once_one_is_spent() -> None:
-    hasher = CodeHasher("pepper")
+    hasher = CodeHasher(["pepper"])
     imported = {"codes": [{"code": "abcd1234"}, {"code": "efgh5678"}]}
     assert hasher.find(imported, "efgh5678") == 1
     spent = hasher.spent(imported, 1)
     assert "abcd1234" not in str(spent) and "efgh5678" not in str(spent) and "codes" not in spent
     assert hasher.find(spent, "abcd1234") == 0 and unused_count(spent) == 1
+
+
+def test_codes_keyed_with_a_rotated_secret_are_still_found() -> None:
+    codes = new_codes()
+    made_before = CodeHasher(["old pepper"]).config_for(codes)
+    rotated = CodeHasher(["new pepper", "old pepper"])
+    assert rotated.find(made_before, codes[5]) == 5, "the old secret still checks its codes"
+    made_after = rotated.config_for(codes)
+    assert CodeHasher(["new pepper"]).find(made_after, codes[5]) == 5, "new codes are keyed with the first"
+    assert CodeHasher(["old pepper"]).find(made_after, codes[5]) is None

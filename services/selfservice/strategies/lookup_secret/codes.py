@@ -3,7 +3,9 @@ as keyed hashes. Each stored entry is `{"hash": …, "used_at": …}`; entries i
 clear form (`{"code": …}`) are still accepted, compared in constant time.
 
 The hash is an HMAC keyed with the server's secret and salted per credential, so a database dump
-alone does not let anyone grind through the 36^8 possible codes."""
+alone does not let anyone grind through the 36^8 possible codes. New codes are keyed with the first
+secret; a code is checked against every configured one, as Kratos verifies with its whole list: a
+rotated secret (a new one put first, the old kept) leaves the codes made before it working."""
 
 from __future__ import annotations
 
@@ -31,11 +33,13 @@ def new_codes() -> list[str]:
 
 
 class CodeHasher:
-    def __init__(self, pepper: str) -> None:
-        self._pepper = pepper.encode()
+    def __init__(self, peppers: list[str]) -> None:
+        if not peppers:
+            raise ValueError("backup codes need a secret to key their hashes with")
+        self._peppers = [p.encode() for p in peppers]
 
-    def digest(self, salt: str, code: str) -> str:
-        return hmac.new(self._pepper, f"{salt}:{code}".encode(), hashlib.sha256).hexdigest()
+    def digest(self, salt: str, code: str, pepper: bytes | None = None) -> str:
+        return hmac.new(pepper or self._peppers[0], f"{salt}:{code}".encode(), hashlib.sha256).hexdigest()
 
     def config_for(self, codes: list[str]) -> dict[str, Any]:
         """The credential config for freshly generated codes (none used)."""
@@ -57,16 +61,21 @@ class CodeHasher:
         return {**rest, "salt": salt, "recovery_codes": kept}
 
     def find(self, config: dict[str, Any], code: str) -> int | None:
-        """The index of the entry `code` matches, used or not; every entry is compared."""
+        """The index of the entry `code` matches, used or not; every entry is compared, under every
+        secret, so the time taken says nothing about which one matched."""
         salt = str(config.get("salt") or "")
-        digest = self.digest(salt, code)
+        digests = [self.digest(salt, code, pepper) for pepper in self._peppers]
         found = None
         for index, entry in enumerate(entries(config)):
             if not isinstance(entry, dict):
                 continue
-            stored, given = (entry["hash"], digest) if "hash" in entry else (str(entry.get("code") or ""), code)
-            if hmac.compare_digest(str(stored).encode(), given.encode()) and found is None:
-                found = index
+            if "hash" in entry:
+                stored, candidates = str(entry["hash"]), digests
+            else:  # imported in clear
+                stored, candidates = str(entry.get("code") or ""), [code]
+            for given in candidates:
+                if hmac.compare_digest(stored.encode(), given.encode()) and found is None:
+                    found = index
         return found
 
 

@@ -33,10 +33,18 @@ class LookupSecretStrategy(SecondFactorMethod):
 
 def _build(deps: Dependencies) -> LookupSecretStrategy:
     # deps.pepper is required (start-up fails without secrets.default or secrets.cookie) once this
-    # method is on: see service._pepper.
+    # method is on: see service._pepper. It keys new codes; the older secrets of its list still check
+    # the codes made with them.
     return LookupSecretStrategy(
-        second_factor_services(deps), CodeHasher(deps.pepper), cipher_from_settings(deps.settings)
+        second_factor_services(deps), CodeHasher(_peppers(deps)), cipher_from_settings(deps.settings)
     )
+
+
+def _peppers(deps: Dependencies) -> list[str]:
+    """`deps.pepper` first, then the rest of the list it is the first of (secrets.default, or
+    secrets.cookie without it)."""
+    listed = [str(s) for s in deps.settings.secrets.default or deps.settings.secrets.cookie or []]
+    return [deps.pepper, *(s for s in listed if s != deps.pepper)]
 
 
 SPEC = MethodSpec(
