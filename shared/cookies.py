@@ -156,4 +156,13 @@ def set_session_cookie(
 
 
 def clear_session_cookie(response: web.StreamResponse, cookie: CookieConfig) -> None:
-    response.del_cookie(cookie.name, path=cookie.path, domain=cookie.domain)
+    """With the cookie's own attributes: a browser ignores a deletion of a `SameSite=None` cookie that
+    a cross-site response sends without them, and of a `__Secure-` or `__Host-` one sent without Secure."""
+    response.del_cookie(
+        cookie.name,
+        path=cookie.path,
+        domain=cookie.domain,
+        secure=cookie.secure,
+        httponly=True,
+        samesite=cookie.same_site,
+    )

@@ -155,3 +155,29 @@ def test_a_web_page_cannot_make_a_browser_write_to_the_admin_api(warden: Threade
         created = urllib3.request("POST", f"{warden.admin_url}/admin/identities", body=body, headers=headers)
         assert created.status == 201, created.data
         urllib3.request("DELETE", f"{warden.admin_url}/admin/identities/{created.json()['id']}")
+
+
+def test_logging_out_removes_a_cross_site_session_cookie(tmp_path: Path) -> None:
+    """A session cookie made `SameSite=None; Secure` (a SPA on another site) was deleted at logout
+    by a `Set-Cookie` without those attributes. Browsers refuse it: a cookie without SameSite is Lax,
+    which a cross-site response may not set, and a `__Secure-` cookie only yields to a Secure one.
+    The browser kept the cookie. The deletion now carries the cookie's own attributes, as Kratos's."""
+    config = ui_config()
+    config["cookies"] = {"secure": "true"}
+    config["session"] = {"cookie": {"same_site": "None", "name": "__Secure-warden_session"}}
+    with running_warden(settings_for(tmp_path, f"sqlite://{tmp_path}/warden.sqlite", config)) as warden:
+        spa = Browser(warden.public_url, json=True)
+        flow = spa.get("/self-service/registration/browser").json()
+        body = {
+            "method": "password",
+            "password": PASSWORD,
+            "traits.email": "cross-site@example.com",
+            "csrf_token": node(flow, "csrf_token")["attributes"]["value"],
+        }
+        assert spa.post(flow["ui"]["action"], body).status == 200
+        logout_url = spa.get("/self-service/logout/browser").json()["logout_url"]
+        logged_out = spa.get(logout_url)
+    assert logged_out.status == 204, logged_out
+    deleted = logged_out.set_cookies["__Secure-warden_session"]
+    assert deleted["max-age"] == "0" or "1970" in deleted["expires"]
+    assert (deleted["secure"], deleted["samesite"], deleted["httponly"]) == (True, "None", True)
