@@ -176,6 +176,32 @@ def test_a_native_app_logs_in_by_code(stack: CodeStack) -> None:
     assert again.status == 400 and _message_ids(again.json()) == [4010007], "a used flow signs no one in twice"
 
 
+def test_a_code_whose_address_moved_to_another_account_signs_in_only_the_account_it_was_sent_for(
+    stack: CodeStack,
+) -> None:
+    """The code went to A's address; before it was used, the address moved to B. Proving the address
+    must not make the login B's: that would enter B without any of B's credentials."""
+    moved, kept = _email("moved"), _email("kept")
+    first = create_identity(stack.warden.admin_url, moved)
+    flow, sent = _ask_login_code(stack, moved)
+    assert sent.status == 400 and sent.json()["state"] == "sent_email"
+    code = stack.mailed_code(moved)
+    admin = stack.warden.admin_url
+    changed = urllib3.request(
+        "PUT",
+        f"{admin}/admin/identities/{first}",
+        json={"schema_id": "default", "traits": {"email": kept}, "state": "active"},
+    )
+    assert changed.status == 200, changed.data
+    second = create_identity(admin, moved)
+
+    done = _submit(stack, "login", flow["id"], {"method": "code", "code": code, "identifier": moved})
+    assert done.status == 200, done
+    assert done.json()["session"]["identity"]["id"] == first, "the code signed in the account now holding the address"
+    other = urllib3.request("GET", f"{admin}/admin/identities/{second}").json()
+    assert other["verifiable_addresses"][0]["verified"] is False, "another account's address was marked verified"
+
+
 def test_a_browser_logs_in_by_code(stack: CodeStack) -> None:
     email = _email("browser-login")
     create_identity(stack.warden.admin_url, email)

@@ -15,6 +15,7 @@ from services.selfservice.flows.flow import API, Flow
 from services.selfservice.flows.registration.strategy import RegistrationOutcome
 from services.selfservice.flows.request import wants_json
 from services.selfservice.hooks.registry import HookContext
+from services.selfservice.proven_address import mark_proven
 from services.selfservice.traits import trait_errors
 from services.selfservice.views import public_identity
 from shared import errors, text
@@ -55,23 +56,11 @@ async def finish_registration(
         ctx.identity, prepared = await _create(c, ctx, outcome.identity, skip=proven["value"] if proven else None)
         ctx.verification_flows = prepared
     if proven:
-        ctx.identity = await _prove(c, ctx.identity, proven)
+        ctx.identity = await mark_proven(c.engine.identities, ctx.identity, proven["via"], proven["value"])
     await c.hooks.run("registration", "after", "post", ctx)
     flow.state = "passed_challenge"
     await c.events.registration_succeeded(flow, ctx)
     return ctx
-
-
-async def _prove(c: SelfserviceContainer, identity: dict[str, Any], proven: dict[str, str]) -> dict[str, Any]:
-    """Marks the address the registration proved (the code reached it, the provider vouched for it)
-    verified on the new identity. Only there: the traits may hold another address (the form or a
-    web hook replaced the provider's), and the one proved may then belong to another account, which
-    this registration must neither change nor, above all, sign in to."""
-    addresses = identity.get("verifiable_addresses") or []
-    if not any((a.get("via"), a.get("value")) == (proven["via"], proven["value"]) for a in addresses):
-        return identity
-    marked = await c.engine.identities.mark_address_verified(proven["via"], proven["value"])
-    return marked if marked is not None and marked.get("id") == identity.get("id") else identity
 
 
 def _answer(

@@ -17,6 +17,7 @@ from services.selfservice.flows.flow import Flow
 from services.selfservice.flows.login.strategy import LoginOutcome
 from services.selfservice.flows.request import string_field
 from services.selfservice.flows.ui import input_node
+from services.selfservice.proven_address import mark_proven
 from services.selfservice.strategies.code import nodes
 from shared import text
 from shared.identifiers import fold, fold_address
@@ -104,8 +105,8 @@ async def _check(strategy: PasswordlessCodeStrategy, flow: Flow, body: dict[str,
     if identity.get("state") != "active":
         flow.ui.messages.append(text.identity_disabled())
         raise FlowInvalid()
-    # The code reached the address: it is proven, as in Kratos's loginVerifyCode.
-    identity = await strategy.identities.mark_address_verified(redeemed.via, redeemed.address) or identity
+    # The code reached the address: it is proven, as in Kratos's loginVerifyCode, on this identity.
+    identity = await mark_proven(strategy.identities, identity, redeemed.via, redeemed.address)
     return LoginOutcome(identity, {"method": "code", "aal": "aal1"})
 
 

@@ -1,0 +1,24 @@
+"""An address a flow proved (a code reached it, a social provider vouched for it), marked verified
+on the identity the flow signs in or registers, and on no other.
+
+The identity service marks an address verified on whichever identity holds it, and answers with that
+identity. A flow must not take that answer as its own: the address may since have moved to another
+account (a code login), or the traits may hold another address than the one proved (a sign-up whose
+form or web hook replaced the provider's). Carrying on with the identity the service answered would
+sign the browser in to an account whose credentials it never showed, which Kratos never does.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared.clients.ports import IdentityClient
+
+
+async def mark_proven(identities: IdentityClient, identity: dict[str, Any], via: str, value: str) -> dict[str, Any]:
+    """`identity`, with `value` marked verified if it is one of its own addresses."""
+    addresses = identity.get("verifiable_addresses") or []
+    if not any((a.get("via"), a.get("value")) == (via, value) for a in addresses):
+        return identity
+    marked = await identities.mark_address_verified(via, value)
+    return marked if marked is not None and marked.get("id") == identity.get("id") else identity
