@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
+import pyotp
 import pytest
 import urllib3
 from joserfc.jwk import ECKey
@@ -317,6 +318,70 @@ def test_an_existing_account_is_not_taken_over_but_linked_after_signing_in(
     later = Browser(warden.public_url)
     assert later.get(ProviderUser(op.issuer).sign_in(_to_provider(later, "login"), login)).location == RETURN_URL
     assert _whoami(later)["identity"]["id"] == existing
+
+
+@pytest.fixture(scope="module")
+def mfa_warden(tmp_path_factory: pytest.TempPathFactory, op: RunningProvider) -> Iterator[ThreadedWarden]:
+    """A Warden whose sessions must reach the identity's highest AAL, with TOTP on (sqlite)."""
+    directory = tmp_path_factory.mktemp("oidc-mfa")
+    providers = [_provider("op", "generic", op, op.issuer, scope=["openid", "email", "profile"])]
+    with database("sqlite", directory) as dsn:
+        settings = selfservice_settings(
+            directory,
+            dsn,
+            methods={"oidc": {"enabled": True, "config": {"providers": providers}}, "totp": {"enabled": True}},
+            secrets={"cookie": ["selfservice-tests-cookie-secret-0123456789"], "cipher": [CIPHER_SECRET]},
+            session={"lifespan": "2h", "whoami": {"required_aal": "highest_available"}},
+        )
+        with running_warden(settings) as running:
+            yield running
+
+
+def test_a_link_waiting_for_a_login_waits_for_the_second_factor_too(
+    mfa_warden: ThreadedWarden, op: RunningProvider
+) -> None:
+    """Kratos links a sign-in that waited for the account's owner only once the session is complete:
+    with the password alone, someone could attach a social account of theirs that outlives a
+    password reset. The link waits in the second-factor step, and is made when that step is done."""
+    warden = mfa_warden
+    login = _login_name("mfa")
+    email = f"{login}@example.com"
+    secret = pyotp.random_base32()
+    created = urllib3.request(
+        "POST",
+        f"{warden.admin_url}/admin/identities",
+        json={
+            "schema_id": "default",
+            "traits": {"email": email},
+            "credentials": {
+                "password": {"config": {"password": PASSWORD}},
+                "totp": {"config": {"totp_url": f"otpauth://totp/Warden:{login}?secret={secret}&issuer=Warden"}},
+            },
+        },
+    )
+    assert created.status == 201, created.data
+    existing = created.json()["id"]
+    browser = Browser(warden.public_url)
+    back = browser.get(ProviderUser(op.issuer).sign_in(_to_provider(browser, "registration"), login))
+    flow = _flow_after(browser, back.location, "login")
+    assert 1010016 in message_ids(flow)
+
+    signed = browser.post(
+        flow["ui"]["action"],
+        {"csrf_token": _csrf(flow), "method": "password", "identifier": email, "password": PASSWORD},
+    )
+    assert signed.status == 303, signed
+    assert _owner(warden, f"op:{login}") == [], "linked with the password alone, before the second factor"
+
+    step = _flow_after(browser, signed.location, "login")
+    assert step["requested_aal"] == "aal2"
+    done = browser.post(
+        step["ui"]["action"],
+        {"csrf_token": _csrf(step), "method": "totp", "totp_code": pyotp.TOTP(secret).now()},
+    )
+    assert done.status == 303 and done.location == RETURN_URL, done
+    assert [i["id"] for i in _owner(warden, f"op:{login}")] == [existing], "linked once the second factor was done"
+    assert _whoami(browser)["authenticator_assurance_level"] == "aal2"
 
 
 def test_a_sign_up_whose_form_replaced_the_providers_address_does_not_enter_the_account_that_has_it(

@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from services.selfservice.flows.engine import see_other
+from services.selfservice.flows.engine import NEXT_CSRF_TOKEN, see_other
 from services.selfservice.flows.errors import BrowserLocationChangeRequired
 from services.selfservice.flows.flow import API, Flow
 from services.selfservice.flows.login.strategy import LINK_AFTER_LOGIN, LinksAfterLogin, LoginOutcome
@@ -33,8 +33,7 @@ async def finish_login(c: SelfserviceContainer, request: web.Request, flow: Flow
     """Everything but the answer: a flow finished in a browser for a native app answers differently."""
     ctx = HookContext(request, flow, outcome.identity, outcome.method["method"])
     await c.hooks.run("login", "after", "pre", ctx)
-    if (pending := flow.internal.pop(LINK_AFTER_LOGIN, None)) is not None:
-        ctx.identity = await _link(c, outcome.identity, pending)
+    pending = flow.internal.pop(LINK_AFTER_LOGIN, None)
     existing = flow.internal.get("session_id")
     if existing:
         ctx.session = await c.engine.sessions.add_authentication_method(existing, outcome.method)
@@ -44,6 +43,8 @@ async def finish_login(c: SelfserviceContainer, request: web.Request, flow: Flow
             outcome.identity["id"], [outcome.method], device(request), outcome.identity
         )
         ctx.session, ctx.session_token = issued["session"], issued["session_token"]
+    if pending is not None:
+        ctx.identity = await _link_or_carry(c, request, flow, ctx, pending)
     await c.hooks.run("login", "after", "post", ctx)
     flow.state = "passed_challenge"
     await c.events.login_succeeded(flow, ctx)
@@ -62,9 +63,15 @@ def _answer(c: SelfserviceContainer, request: web.Request, flow: Flow, ctx: Hook
     required_aal = c.settings.get("session.whoami.required_aal") or aal.AAL1
     session_aal = (ctx.session or {}).get("authenticator_assurance_level") or aal.AAL1
     if ctx.session and not aal.satisfies(session_aal, ctx.identity, required_aal):
-        # The session whoami would refuse: the browser goes on to the second factor (Kratos's hook).
+        # The session whoami would refuse: the browser goes on to the second factor (Kratos's hook),
+        # in the step made already when it carries a link (`_link_or_carry`).
+        carried = request.get(STEP_UP_FLOW)
         query = urlencode({"aal": aal.AAL2, "return_to": return_to})
-        step = f"{c.config.public_base_url.rstrip('/')}/self-service/login/browser?{query}"
+        step = (
+            f"{c.config.flows['login'].ui_url}?{urlencode({'flow': carried})}"
+            if carried
+            else f"{c.config.public_base_url.rstrip('/')}/self-service/login/browser?{query}"
+        )
         if wants_json(request):
             response: web.StreamResponse = web.json_response(BrowserLocationChangeRequired(step).to_json(), status=422)
         else:
@@ -82,8 +89,35 @@ def _answer(c: SelfserviceContainer, request: web.Request, flow: Flow, ctx: Hook
     else:
         response = see_other(return_to)
     if ctx.session_token:
-        c.engine.with_session_cookie(response, ctx.session_token, ctx.session or {})
+        c.engine.with_session_cookie(
+            response, ctx.session_token, ctx.session or {}, csrf_token=request.get(NEXT_CSRF_TOKEN)
+        )
     return response
+
+
+async def _link_or_carry(
+    c: SelfserviceContainer, request: web.Request, flow: Flow, ctx: HookContext, pending: dict[str, Any]
+) -> dict[str, Any]:
+    """Links the sign-in that waited for this login ("sign in to link your account") once the
+    session is what whoami asks for, as Kratos does. Before the second factor it would let someone
+    with the password alone attach a social account of theirs, one that outlives a password reset:
+    so a browser's link waits in the second-factor step, made here for the new session; an app's
+    is dropped (its client makes that step itself), and can be made again in the settings."""
+    required = c.settings.get("session.whoami.required_aal") or aal.AAL1
+    session_aal = (ctx.session or {}).get("authenticator_assurance_level") or aal.AAL1
+    if aal.satisfies(session_aal, ctx.identity, required):
+        return await _link(c, ctx.identity, pending)
+    if flow.type != API and ctx.session:
+        from services.selfservice.flows.login.handler import new_login_flow  # the handler imports this module
+
+        request[NEXT_CSRF_TOKEN] = c.engine.csrf.new_token()  # the step's, and the new cookie's
+        fields = {"refresh": False, "requested_aal": aal.AAL2, "organization_id": None}
+        session = {**ctx.session, "identity": ctx.session.get("identity") or ctx.identity}
+        step = await new_login_flow(c, request, flow.type, fields, session, internal={LINK_AFTER_LOGIN: pending})
+        step.return_to = flow.return_to
+        await c.engine.save(step)
+        request[STEP_UP_FLOW] = step.id
+    return ctx.identity
 
 
 async def _link(c: SelfserviceContainer, identity: dict[str, Any], pending: dict[str, Any]) -> dict[str, Any]:
@@ -91,3 +125,6 @@ async def _link(c: SelfserviceContainer, identity: dict[str, Any], pending: dict
     if not isinstance(method, LinksAfterLogin):  # the method was switched off since: nothing to link
         return identity
     return await method.link_after_login(identity, pending)
+
+
+STEP_UP_FLOW = web.RequestKey("step_up_flow", str)
