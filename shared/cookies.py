@@ -102,7 +102,7 @@ def session_token(request: web.Request, cookie: CookieConfig, signer: CookieSign
     headers = request.headers
     if x_session_token := headers.get("X-Session-Token"):  # whoami's common case: no cookie parsing
         return x_session_token.strip()
-    return pick_token(None, request.cookies.get(cookie.name), headers.get("Authorization"), signer)
+    return pick_token(None, request_cookie(request, cookie.name), headers.get("Authorization"), signer)
 
 
 def session_token_from_headers(
@@ -129,6 +129,14 @@ def pick_token(
     if scheme.lower() == "bearer" and credentials.strip():
         return credentials.strip()
     return None
+
+
+def request_cookie(request: web.Request, name: str) -> str | None:
+    """A request's cookie of `name`, the first when several are sent, as Go's `Request.Cookie` (Kratos)
+    and the Envoy path (`session_token_from_headers`) take it; aiohttp's `request.cookies` keeps
+    the last, so a gateway and Warden could each act on another cookie of one request."""
+    header = request.headers.get("Cookie")
+    return cookie_value(header, name) if header else None
 
 
 def cookie_value(header: str, name: str) -> str | None:

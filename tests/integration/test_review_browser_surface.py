@@ -181,3 +181,35 @@ def test_logging_out_removes_a_cross_site_session_cookie(tmp_path: Path) -> None
     deleted = logged_out.set_cookies["__Secure-warden_session"]
     assert deleted["max-age"] == "0" or "1970" in deleted["expires"]
     assert (deleted["secure"], deleted["samesite"], deleted["httponly"]) == (True, "None", True)
+
+
+def test_of_two_cookies_of_one_name_the_first_counts_as_in_kratos_and_the_gateway(warden: ThreadedWarden) -> None:
+    """A request may carry two cookies of a name (one set by a sibling subdomain for the parent
+    domain, one by Warden). Go's `Request.Cookie`, so Kratos, and Warden's Envoy path take the first;
+    Warden's HTTP endpoints took the last, so a gateway and Warden could act on different sessions."""
+    spa = Browser(warden.public_url, json=True)
+    flow = spa.get("/self-service/registration/browser").json()
+    body = {
+        "method": "password",
+        "password": PASSWORD,
+        "traits.email": "two-cookies@example.com",
+        "csrf_token": node(flow, "csrf_token")["attributes"]["value"],
+    }
+    assert spa.post(flow["ui"]["action"], body).status == 200
+    session = spa.cookies["ory_kratos_session"]
+
+    def whoami(cookie_header: str) -> int:
+        return urllib3.request(
+            "GET",
+            f"{warden.public_url}/sessions/whoami",
+            headers={"Cookie": cookie_header, "Accept": "application/json"},
+        ).status
+
+    assert whoami(f"ory_kratos_session={session}; ory_kratos_session=tossed") == 200
+    assert whoami(f"ory_kratos_session=tossed; ory_kratos_session={session}") == 401
+    checked = urllib3.request(
+        "GET",
+        f"{warden.public_url}/sessions/check",
+        headers={"Cookie": f"ory_kratos_session={session}; ory_kratos_session=x"},
+    )
+    assert checked.status == 200, "the gateway's answer and whoami's agree"

@@ -11,6 +11,7 @@ import secrets
 from aiohttp import web
 
 from shared import errors, text
+from shared.cookies import request_cookie
 
 MAX_AGE_SECONDS = 365 * 24 * 3600  # nosurf's default
 
@@ -37,7 +38,7 @@ class Csrf:
 
     def token_for(self, request: web.Request) -> str:
         """The browser's token if it has a well-formed one, else a new one."""
-        existing = request.cookies.get(self.cookie_name, "")
+        existing = request_cookie(request, self.cookie_name) or ""
         return existing if 32 <= len(existing) <= 128 else self.new_token()
 
     @staticmethod
@@ -57,7 +58,7 @@ class Csrf:
         )
 
     def check_cookie(self, request: web.Request, flow_token: str) -> None:
-        cookie = request.cookies.get(self.cookie_name, "")
+        cookie = request_cookie(request, self.cookie_name) or ""
         if not cookie or not hmac.compare_digest(cookie.encode(), flow_token.encode()):
             raise CsrfViolation("The anti-CSRF cookie was not sent with the request or does not match the flow.")
 
