@@ -40,6 +40,8 @@ class IdentityApi(identity_pb2_grpc.IdentityServiceServicer):
     ) -> Any:
         if not request.type or not request.identifier or len(request.identifier) > MAX_IDENTIFIER:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "type and identifier are required")
+        if "\x00" in request.type or "\x00" in request.identifier:  # PostgreSQL's text holds no NUL
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "type and identifier must not contain NUL")
         found = await self._manager.find_by_identifier(request.type, request.identifier)
         if found is None:
             await context.abort(grpc.StatusCode.NOT_FOUND, "no such identity")

@@ -23,6 +23,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from shared.errors import ConfigError
+from shared.grpc.shield import ErrorShield
 
 log = logging.getLogger(__name__)
 HEALTH_PREFIX = "/grpc.health.v1.Health/"
@@ -112,7 +113,7 @@ class GrpcServer:
             return False
         guard = [] if self._config.auth == "mtls" else [TokenGuard(self._config.token)]
         server = grpc.aio.server(
-            interceptors=[MetadataLimit(), *guard],
+            interceptors=[MetadataLimit(), *guard, ErrorShield()],
             options=[
                 ("grpc.max_metadata_size", CORE_METADATA_LIMIT),
                 ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),

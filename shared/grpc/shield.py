@@ -1,0 +1,80 @@
+"""What a gRPC caller learns when a servicer fails unexpectedly: a status and a fixed sentence.
+
+Left to itself, grpcio answers an exception a servicer did not turn into a status with UNKNOWN and
+`Unexpected <class …>: <str(exc)>` as the details, so a database error reaches the caller with its
+SQL statement (and its parameters: identifiers, tokens). The HTTP ports answer such errors with a
+generic 500 (shared.http.middleware.rendered); this is the gRPC port's counterpart: the stack goes
+to the log (which masks secrets), the caller gets INTERNAL, or UNAVAILABLE when a dependency is down.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import grpc
+
+from shared.http.middleware import dependency_down
+
+log = logging.getLogger(__name__)
+INTERNAL_DETAILS = "an internal error occurred"
+UNAVAILABLE_DETAILS = "a dependency is unavailable, try again shortly"
+
+Continuation = Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler | None]]
+
+
+class ErrorShield(grpc.aio.ServerInterceptor):
+    """Wraps every servicer method so that only statuses it chose (`context.abort`) reach the caller."""
+
+    async def intercept_service(
+        self, continuation: Continuation, details: grpc.HandlerCallDetails
+    ) -> grpc.RpcMethodHandler | None:
+        handler = await continuation(details)
+        if handler is None:
+            return None
+        method = details.method
+        codec = {
+            "request_deserializer": handler.request_deserializer,
+            "response_serializer": handler.response_serializer,
+        }
+        if handler.unary_unary:
+            return grpc.unary_unary_rpc_method_handler(_unary(handler.unary_unary, method), **codec)
+        if handler.unary_stream:
+            return grpc.unary_stream_rpc_method_handler(_stream(handler.unary_stream, method), **codec)
+        return handler  # Warden offers no client-streaming methods
+
+
+def _unary(behaviour: Callable[..., Any], method: str) -> Callable[..., Awaitable[Any]]:
+    async def shielded(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        try:
+            answer = behaviour(request, context)
+            return await answer if inspect.isawaitable(answer) else answer
+        except grpc.aio.AbortError:
+            raise  # a status the servicer chose
+        except Exception as exc:
+            await _abort_for(exc, method, context)
+
+    return shielded
+
+
+def _stream(behaviour: Callable[..., AsyncIterator[Any]], method: str) -> Callable[..., AsyncIterator[Any]]:
+    async def shielded(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+        try:
+            async for message in behaviour(request, context):
+                yield message
+        except grpc.aio.AbortError:
+            raise
+        except Exception as exc:
+            await _abort_for(exc, method, context)
+
+    return shielded
+
+
+async def _abort_for(exc: Exception, method: str, context: grpc.aio.ServicerContext) -> None:
+    if dependency_down(exc):
+        log.warning("a dependency is unavailable answering gRPC %s: %s", method, type(exc).__name__)
+        await context.abort(grpc.StatusCode.UNAVAILABLE, UNAVAILABLE_DETAILS)
+    log.exception("unexpected error answering gRPC %s", method)
+    await context.abort(grpc.StatusCode.INTERNAL, INTERNAL_DETAILS)
