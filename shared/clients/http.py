@@ -83,7 +83,13 @@ class InternalHttp:
                 json=body,
                 headers={INTERNAL_TOKEN_HEADER: self._token, DEADLINE_HEADER: self._deadline()},
                 timeout=self._timeout,
+                # A redirect would carry the internal token (and the body: a password to check) to
+                # wherever it points, and its answer would be taken for the service's.
+                allow_redirects=False,
             ) as response:
+                if 300 <= response.status < 400:
+                    log.warning("internal call %s %s answered %d: not followed", method, path, response.status)
+                    raise errors.ServiceUnavailable(f"internal call answered {response.status}, a redirect")
                 if response.status >= 500:  # often a proxy's HTML page (nginx's 502), never our JSON to read
                     raise _error(response.status, None)
                 payload = await _json(response)

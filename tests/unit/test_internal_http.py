@@ -207,3 +207,28 @@ async def test_a_cookie_one_answer_sets_never_rides_on_the_next_call() -> None:
         for _ in range(2):
             assert await http.call("GET", "/internal/session/cookie") == {}
     assert seen == [None, None]
+
+
+async def test_a_redirect_is_not_followed_so_the_token_and_body_stay_with_the_service() -> None:
+    """An internal URL that answers 307 (a proxy, a misconfigured port) must not make the client send
+    the internal token, and a body such as a password to check, on to wherever it points."""
+    received: list[tuple[str | None, bytes]] = []
+
+    async def elsewhere(request: web.Request) -> web.Response:
+        received.append((request.headers.get("X-Warden-Internal-Token"), await request.read()))
+        return web.json_response({"identity": {"id": "stolen"}})
+
+    other_app = web.Application()
+    other_app.router.add_route("*", "/{tail:.*}", elsewhere)
+    other = TestServer(other_app)
+    await other.start_server()
+
+    async def redirect(request: web.Request) -> web.Response:
+        raise web.HTTPTemporaryRedirect(str(other.make_url(request.path)))
+
+    async with serving(BoundRoute("POST", "/internal/identity/passwords/verify", redirect)) as (server, session):
+        http = InternalHttp(str(server.make_url("")), TOKEN, session, retries=0)
+        with pytest.raises(errors.ServiceUnavailable):
+            await http.call("POST", "/internal/identity/passwords/verify", {"password": "hunter2-secret"})
+    await other.close()
+    assert received == []
