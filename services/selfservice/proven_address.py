@@ -15,10 +15,16 @@ from typing import Any
 from shared.clients.ports import IdentityClient
 
 
+def holds(identity: dict[str, Any], kind: str, via: str, value: str) -> bool:
+    """Whether `value` is among the identity's `kind` addresses (`verifiable_addresses`,
+    `recovery_addresses`) now. A code was sent to an address of the identity it names; Kratos keeps
+    it with that address's row, so that it dies with the address: here the flow asks this instead."""
+    return any((a.get("via"), a.get("value")) == (via, value) for a in identity.get(kind) or [])
+
+
 async def mark_proven(identities: IdentityClient, identity: dict[str, Any], via: str, value: str) -> dict[str, Any]:
     """`identity`, with `value` marked verified if it is one of its own addresses."""
-    addresses = identity.get("verifiable_addresses") or []
-    if not any((a.get("via"), a.get("value")) == (via, value) for a in addresses):
+    if not holds(identity, "verifiable_addresses", via, value):
         return identity
     marked = await identities.mark_address_verified(via, value)
     return marked if marked is not None and marked.get("id") == identity.get("id") else identity

@@ -328,6 +328,54 @@ def test_an_unknown_address_is_told_when_notify_unknown_recipients_is_on(strict:
     assert message.template_type == "recovery_code_invalid"
 
 
+# --- 2b. an address that moved between sending and using the code --------------------------------
+
+
+def _move_email(stack: MailStack, identity_id: str, email: str) -> None:
+    """The operator (or the user, in settings) gives the identity another address."""
+    changed = urllib3.request(
+        "PUT",
+        f"{stack.warden.admin_url}/admin/identities/{identity_id}",
+        json={"schema_id": "default", "traits": {"email": email}, "state": "active"},
+    )
+    assert changed.status == 200, changed.data
+
+
+def test_a_recovery_code_for_an_address_the_account_gave_up_signs_no_one_in(code: MailStack) -> None:
+    """A recovery code was sent to an address; before it was used, the account changed to another
+    address (the old mailbox is lost or compromised). In Kratos the code belongs to the recovery
+    address's row, which goes with the address, so the code no longer works; it must not sign in to
+    the account the old mailbox no longer recovers, nor to one that took the address since."""
+    old, new = _email("given-up"), _email("kept-new")
+    first = _register(code, old).identity.id
+    wait_for_mail(code.smtp, old)
+    sent = _ask_recovery(code, old)
+    secret = code_in(wait_for_mail(code.smtp, old, 2)[-1])
+    _move_email(code, first, new)
+    second = create_identity(code.warden.admin_url, old)
+
+    status, answer = _recovery_code(code, sent["id"], secret)
+    assert ui_message_ids(answer) == [4060006] and answer.get("state") != "passed_challenge", (status, answer)
+    assert not _continue_with(answer), "the code signed in an account its address no longer recovers"
+    assert _address(code, second, old)["verified"] is False, "another account's address was marked verified"
+
+
+def test_a_verification_code_for_an_address_that_moved_verifies_nothing(code: MailStack) -> None:
+    """A verification code sent for A's address, used after the address moved to B, must not mark
+    B's address verified: B never showed it holds the mailbox (Kratos ties the code to A's address
+    row, gone with the address)."""
+    moved, kept = _email("moved-away"), _email("moved-to")
+    done = _register(code, moved)
+    flow_id = _shown_verification(done)["id"]
+    secret = code_in(wait_for_mail(code.smtp, moved)[0])
+    _move_email(code, done.identity.id, kept)
+    second = create_identity(code.warden.admin_url, moved)
+
+    status, answer = _verify(code, flow_id, secret)
+    assert _address(code, second, moved)["verified"] is False, "another account's address was marked verified"
+    assert ui_message_ids(answer) == [4070006] and answer.get("state") != "passed_challenge", (status, answer)
+
+
 # --- 3. settings: a new address, an old session ------------------------------------------------
 
 

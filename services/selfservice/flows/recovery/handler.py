@@ -9,13 +9,14 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from services.selfservice.codes import Redeemed
-from services.selfservice.flows.address_flow import address_flow_routes
+from services.selfservice.flows.address_flow import INVALID, address_flow_routes
 from services.selfservice.flows.engine import NEXT_CSRF_TOKEN, see_other
 from services.selfservice.flows.errors import BrowserLocationChangeRequired, FlowInvalid
 from services.selfservice.flows.flow import API, Flow
 from services.selfservice.flows.request import device, wants_json
 from services.selfservice.flows.settings.handler import new_settings_flow, privileged_session_max_age
 from services.selfservice.hooks.registry import HookContext
+from services.selfservice.proven_address import holds, mark_proven
 from shared import text
 from shared.bus import events
 
@@ -29,13 +30,15 @@ async def recovered(
     c: SelfserviceContainer, request: web.Request, flow: Flow, redeemed: Redeemed
 ) -> web.StreamResponse:
     identity = await c.engine.identities.get_identity(redeemed.identity_id or "")
-    if identity is None or identity.get("state") != "active":
-        flow.ui.messages.append(text.recovery_token_invalid())
+    admin = bool(flow.internal.get("admin"))  # an operator's code recovers the identity, whatever its addresses
+    if identity is None or identity.get("state") != "active" or not (admin or _still_recovers(identity, redeemed)):
+        flow.ui.clear_messages()
+        flow.ui.messages.append(INVALID[(KIND, redeemed.method)]())
         return await c.engine.respond_invalid(request, flow)
     method = f"{redeemed.method}_recovery"
-    if not flow.internal.get("admin") and redeemed.address:
+    if not admin:
         # The mail reached its owner: the address is proven too (Kratos's markRecoveryAddressVerified).
-        await c.engine.identities.mark_address_verified(redeemed.via, redeemed.address)
+        identity = await mark_proven(c.engine.identities, identity, redeemed.via, redeemed.address)
     issued = await c.engine.sessions.issue_session(
         identity["id"], [{"method": method, "aal": "aal1"}], device(request), identity
     )
@@ -69,6 +72,13 @@ async def recovered(
     return c.engine.with_session_cookie(
         response, issued["session_token"], issued["session"], csrf_token=settings.csrf_token
     )
+
+
+def _still_recovers(identity: dict[str, Any], redeemed: Redeemed) -> bool:
+    """The code went to one of the identity's recovery addresses; the identity may have given that
+    address up since (the mailbox lost or taken over). In Kratos the code dies with the address's
+    row; here it is refused when the address is no longer the identity's."""
+    return holds(identity, "recovery_addresses", redeemed.via, redeemed.address)
 
 
 async def _settings_flow(

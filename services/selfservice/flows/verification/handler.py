@@ -7,13 +7,14 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from services.selfservice.codes import Redeemed
-from services.selfservice.flows.address_flow import address_flow_routes, show
+from services.selfservice.flows.address_flow import INVALID, address_flow_routes, show
 from services.selfservice.flows.engine import see_other
 from services.selfservice.flows.errors import FlowInvalid
 from services.selfservice.flows.flow import API, Flow
 from services.selfservice.flows.request import wants_json
 from services.selfservice.flows.ui import Node
 from services.selfservice.hooks.registry import HookContext
+from services.selfservice.proven_address import holds, mark_proven
 from shared import text
 from shared.bus import events
 
@@ -24,7 +25,14 @@ KIND = "verification"
 
 
 async def verified(c: SelfserviceContainer, request: web.Request, flow: Flow, redeemed: Redeemed) -> web.StreamResponse:
-    identity = await c.engine.identities.mark_address_verified(redeemed.via, redeemed.address)
+    identity = await c.engine.identities.get_identity(redeemed.identity_id or "")
+    if identity is None or not holds(identity, "verifiable_addresses", redeemed.via, redeemed.address):
+        # The address moved to another identity (or went) since the code was sent: in Kratos the code
+        # dies with the address's row. Marking it now would verify an account that proved nothing.
+        flow.ui.clear_messages()
+        flow.ui.messages.append(INVALID[(KIND, redeemed.method)]())
+        return await c.engine.respond_invalid(request, flow)
+    identity = await mark_proven(c.engine.identities, identity, redeemed.via, redeemed.address)
     flow.state = "passed_challenge"
     flow.ui.clear_messages()
     flow.ui.nodes = [n for n in flow.ui.nodes if n.name == "csrf_token"]
