@@ -254,11 +254,18 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _require_shared_infrastructure(settings, service: str) -> None:  # type: ignore[no-untyped-def]
     """A service alone in its process talks to the others through the broker and shares the cache:
-    in-process adapters would silently cut it off."""
+    in-process adapters would silently cut it off. It calls the others' internal APIs, and they call
+    its, with the internal token: without one, every such call would be refused."""
     if settings.bus.url == "memory":
         raise ConfigError(f"config: bus.url: `warden serve {service}` needs a broker (amqp://…), not memory")
     if settings.cache.url == "memory":
         raise ConfigError(f"config: cache.url: `warden serve {service}` needs a shared cache (redis://…), not memory")
+    if not settings.internal_token:
+        # Without it the internal API answers no one and every call to another service is refused:
+        # say so now rather than let each request fail.
+        raise ConfigError(
+            f"config: services.internal_token: `warden serve {service}` needs the token the services share"
+        )
 
 
 def _where(process) -> str:  # type: ignore[no-untyped-def]

@@ -101,6 +101,16 @@ def test_a_lone_service_refuses_in_process_bus(tmp_path: Path) -> None:
     assert "bus.url" in result.stderr
 
 
+def test_a_lone_service_refuses_to_start_without_the_internal_token(
+    tmp_path: Path, pg_dsn: str, amqp_vhost: str, redis_url: str, redis_prefix: str
+) -> None:
+    env = _distributed_env(pg_dsn, amqp_vhost, redis_url, redis_prefix) | {"SERVICES_INTERNAL_TOKEN": ""}
+    result = run_cli(["serve", "identity"], env=env, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert "services.internal_token" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
 def _distributed_env(pg_dsn: str, amqp_vhost: str, redis_url: str, redis_prefix: str) -> dict[str, str]:
     return {
         "DSN": pg_dsn,
