@@ -39,6 +39,7 @@ class Field:
 class TraitSchemas:
     def __init__(self, documents: dict[str, dict[str, Any]], default_id: str) -> None:
         self._fields = {schema_id: list(_fields(doc)) for schema_id, doc in documents.items()}
+        self._protected = {schema_id: list(_protected_paths(doc)) for schema_id, doc in documents.items()}
         self.default_id = default_id
 
     @classmethod
@@ -55,6 +56,11 @@ class TraitSchemas:
 
     def fields(self, schema_id: str | None = None) -> list[Field]:
         return self._fields.get(schema_id or self.default_id, [])
+
+    def protected_paths(self, schema_id: str | None = None) -> list[str]:
+        """The trait paths ("" for all the traits) whose values the identity extension reads: a change
+        there may change a login identifier or an address, so it needs a privileged session."""
+        return self._protected.get(schema_id or self.default_id, [""])
 
     def nodes(
         self, schema_id: str | None = None, group: str = "default", values: dict[str, Any] | None = None
@@ -117,6 +123,34 @@ def _walk(node: dict[str, Any], prefix: str) -> Iterator[Field]:
             yield from _walk(schema, f"{path}.")
         else:
             yield Field(path, schema, name in required)
+
+
+def _protected_paths(document: dict[str, Any]) -> Iterator[str]:
+    traits = (document.get("properties") or {}).get("traits")
+    yield from _protected_under(traits if isinstance(traits, dict) else {}, "")
+
+
+def _protected_under(node: dict[str, Any], path: str) -> Iterator[str]:
+    """An object's declared properties one by one; any other value (an array, a map, a composition)
+    whole when the extension, or a reference that may lead to it, is anywhere in its schema: Kratos
+    looks at what the identity would become, so the extension counts wherever it sits (`items`,
+    `additionalProperties`, `oneOf`…)."""
+    if _reaches_extension({k: v for k, v in node.items() if k != "properties"}):
+        yield path
+        return
+    for name, schema in (node.get("properties") or {}).items():
+        if isinstance(schema, dict):
+            yield from _protected_under(schema, f"{path}.{name}" if path else name)
+
+
+def _reaches_extension(schema: Any) -> bool:
+    if isinstance(schema, dict):
+        if schema.get("ory.sh/kratos") or "$ref" in schema:  # a reference is not followed here: assume it does
+            return True
+        return any(_reaches_extension(v) for v in schema.values())
+    if isinstance(schema, list):
+        return any(_reaches_extension(v) for v in schema)
+    return False
 
 
 def _input_type(schema: dict[str, Any]) -> str:

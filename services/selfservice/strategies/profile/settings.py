@@ -28,7 +28,7 @@ class ProfileStrategy:
 
     def needs_privileged_session(self, body: dict[str, Any], identity: dict[str, Any]) -> bool:
         traits = self.schemas.coerce(body.get("traits") or {}, identity.get("schema_id"))
-        protected = {f.path for f in self.schemas.fields(identity.get("schema_id")) if f.extension}
+        protected = self.schemas.protected_paths(identity.get("schema_id"))
         return any(_get(traits, p) != _get(identity.get("traits") or {}, p) for p in protected)
 
     async def update_settings(self, flow: Flow, body: dict[str, Any], ctx: SettingsContext) -> dict[str, Any]:
@@ -61,6 +61,7 @@ SPEC = MethodSpec(id="profile", node_group="profile", credential_type=None, buil
 
 
 def _get(values: Any, path: str) -> Any:
-    for part in path.split("."):
+    """The value at a dotted path; "" is the whole of `values`."""
+    for part in path.split(".") if path else []:
         values = values.get(part) if isinstance(values, dict) else None
     return values
