@@ -95,6 +95,25 @@ def test_bad_config_is_one_line_naming_the_key_and_exit_code_2(tmp_path: Path) -
     assert "serve.public" in result.stderr and "portt" in result.stderr
 
 
+def test_a_half_configured_grpc_tls_is_refused_rather_than_served_in_cleartext(tmp_path: Path) -> None:
+    """A certificate without its key (or a client CA without either) used to open the gRPC port
+    without TLS, silently: identities and session checks would cross the network in the clear."""
+    (tmp_path / "server.crt").write_text("-----BEGIN CERTIFICATE-----\n")
+    env = {
+        "DSN": "memory",
+        "SERVICES_INTERNAL_TOKEN": "a-token-for-this-test-only-0123456789",
+        "SERVE_PUBLIC_PORT": str(free_port()),
+        "SERVE_ADMIN_PORT": str(free_port()),
+    }
+    for tls in ({"cert": "server.crt"}, {"client_ca": "server.crt"}):
+        config = tmp_path / "warden.yml"
+        config.write_text(yaml.safe_dump({"serve": {"grpc": {"port": free_port(), "tls": tls}}}))
+        result = run_cli(["serve", "-c", str(config)], env=env, cwd=tmp_path, timeout=30)
+        assert result.returncode == 2, result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+        assert "serve.grpc.tls" in result.stderr
+
+
 def test_a_lone_service_refuses_in_process_bus(tmp_path: Path) -> None:
     result = run_cli(["serve", "identity"], env={"DSN": "memory"}, cwd=tmp_path)
     assert result.returncode == 2
