@@ -376,6 +376,21 @@ def test_a_verification_code_for_an_address_that_moved_verifies_nothing(code: Ma
     assert ui_message_ids(answer) == [4070006] and answer.get("state") != "passed_challenge", (status, answer)
 
 
+def test_an_address_typed_in_another_spelling_recovers_the_account(code: MailStack) -> None:
+    """A fullwidth letter finds the account (addresses are folded, shared/identifiers.py); the code
+    mailed to the account's address recovers it, however the address was typed."""
+    email = _email("spelled")
+    identity_id = _register(code, email).identity.id
+    wait_for_mail(code.smtp, email)
+    typed = "\uff33" + email[1:]  # a fullwidth S: NFKC folds it into the "s" the account has
+    sent = _ask_recovery(code, typed)
+    secret = code_in(wait_for_mail(code.smtp, email, 2)[-1])
+    status, recovered = _recovery_code(code, sent["id"], secret)
+    assert status == 200 and recovered["state"] == "passed_challenge", recovered
+    token = _continue_with(recovered)[0]["ory_session_token"]
+    assert code.frontend.to_session(x_session_token=token).identity.id == identity_id
+
+
 # --- 3. settings: a new address, an old session ------------------------------------------------
 
 

@@ -21,6 +21,7 @@ from services.selfservice.send_budget import SendBudget
 from services.selfservice.views import public_identity
 from shared.bus.events import COURIER_MESSAGE_REQUESTED, MessageRequested
 from shared.clients.ports import IdentityClient
+from shared.identifiers import fold_address
 from shared.storage.uow import UnitOfWorkFactory
 
 AWAITING_MESSAGE = "awaiting_message"  # in Flow.internal: announced as sent, its message not sent yet
@@ -39,7 +40,7 @@ class AddressProof:
     @staticmethod
     def announce(flow: Flow, kind: str, strategy: AddressProofStrategy, address: str) -> None:
         """The flow as it will be once its message went out (state, code form, notice), not stored."""
-        strategy.after_sending(flow, kind, address.strip().lower())
+        strategy.after_sending(flow, kind, fold_address(address))
         flow.state = "sent_email"
         flow.internal[AWAITING_MESSAGE] = True
 
@@ -49,7 +50,10 @@ class AddressProof:
         return bool(flow.internal.get(AWAITING_MESSAGE))
 
     async def send(self, flow: Flow, kind: str, strategy: AddressProofStrategy, address: str) -> None:
-        address = address.strip().lower()
+        # As the identity service spells its addresses: the code is kept for that spelling, which
+        # redeeming compares with the identity's addresses (a fullwidth or zero-width-spaced variant
+        # typed here finds the same account, and its code must work for it).
+        address = fold_address(address)
         identity = await self.identities.find_by_address(kind, "email", address)
         mail = await self.budget.spend(address)  # spent for unknown addresses too: the same work either way
         lifespan = self.lifespans[strategy.method]
