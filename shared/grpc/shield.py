@@ -42,7 +42,11 @@ class ErrorShield(grpc.aio.ServerInterceptor):
         if handler.unary_unary:
             return grpc.unary_unary_rpc_method_handler(_unary(handler.unary_unary, method), **codec)
         if handler.unary_stream:
-            return grpc.unary_stream_rpc_method_handler(_stream(handler.unary_stream, method), **codec)
+            behaviour = handler.unary_stream
+            # A streaming method is a generator of its messages, or a coroutine that writes them
+            # with `context.write` (grpcio's health Watch): the wrapper must be of the same kind.
+            wrapped = _stream(behaviour, method) if inspect.isasyncgenfunction(behaviour) else _unary(behaviour, method)
+            return grpc.unary_stream_rpc_method_handler(wrapped, **codec)
         return handler  # Warden offers no client-streaming methods
 
 

@@ -11,6 +11,7 @@ from typing import Any
 import asyncpg
 import grpc
 import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from shared.grpc.gen.warden.identity.v1 import identity_pb2, identity_pb2_grpc
 from tests.factories import ThreadedWarden, running_warden, settings_for
@@ -72,3 +73,12 @@ def test_a_nul_character_in_an_identifier_is_an_invalid_argument(identities: Any
             grpc.StatusCode.INVALID_ARGUMENT,
             "type and identifier must not contain NUL",
         )
+
+
+def test_streams_written_by_the_servicer_still_stream(warden: ThreadedWarden) -> None:
+    """grpcio's health Watch writes with `context.write` rather than yielding: the shield that wraps
+    every method must leave such a stream working."""
+    with grpc.insecure_channel(f"127.0.0.1:{warden.process.grpc_port}") as channel:
+        stream = health_pb2_grpc.HealthStub(channel).Watch(health_pb2.HealthCheckRequest(service=""), timeout=WAIT)
+        assert next(stream).status == health_pb2.HealthCheckResponse.SERVING
+        stream.cancel()
