@@ -90,7 +90,19 @@ class TraitSchemas:
         return text.generated_label(fields[0].schema.get("title") or fields[0].path, "identifier")
 
     def identifier_values(self, credential: str, traits: dict[str, Any], schema_id: str | None = None) -> list[str]:
-        return self.marked_values(credential, "identifier", traits, schema_id)
+        """The identifiers the traits give the credential, those of an array of them included (Kratos's
+        multi-address schemas mark the array's `items`): the password is checked against each."""
+        values = self.marked_values(credential, "identifier", traits, schema_id)
+        for f in self.fields(schema_id):
+            items = f.schema.get("items")
+            if (
+                f.schema.get("type") == "array"
+                and isinstance(items, dict)
+                and Field(f.path, items, False).is_identifier(credential)
+            ):
+                found = _lookup(traits, f.path)
+                values += [v for v in found if isinstance(v, str) and v] if isinstance(found, list) else []
+        return values
 
     def marked_values(
         self, credential: str, flag: str, traits: dict[str, Any], schema_id: str | None = None

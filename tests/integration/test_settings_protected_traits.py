@@ -149,3 +149,27 @@ def test_an_old_session_cannot_add_an_address_kept_in_a_map(warden: ThreadedWard
     refused = _change_profile(warden, token, {"emails": [mine], "contacts": {"work": _email("thief")}})
     assert refused.status == 403, refused.data
     assert _traits(warden, identity_id) == {"emails": [mine], "contacts": {}}
+
+
+def test_a_new_password_may_not_be_an_address_kept_in_an_array(warden: ThreadedWarden) -> None:
+    """Kratos checks a password against every identifier of the identity (4000031), wherever the
+    schema keeps it: a password that is the login address itself is the first one guessed."""
+    mine = _email("similar")
+    _identity(warden, {"emails": [mine]})
+    flow = urllib3.request("GET", f"{warden.public_url}/self-service/login/api").json()
+    token = urllib3.request(
+        "POST",
+        f"{warden.public_url}/self-service/login?flow={flow['id']}",
+        json={"method": "password", "identifier": mine, "password": PASSWORD},
+    ).json()["session_token"]
+    headers = {"X-Session-Token": token}
+    settings = urllib3.request("GET", f"{warden.public_url}/self-service/settings/api", headers=headers).json()
+    refused = urllib3.request(
+        "POST",
+        f"{warden.public_url}/self-service/settings?flow={settings['id']}",
+        json={"method": "password", "password": mine},
+        headers=headers,
+    )
+    assert refused.status == 400, refused.data
+    [password_node] = [n for n in refused.json()["ui"]["nodes"] if n["attributes"].get("name") == "password"]
+    assert [m["id"] for m in password_node["messages"]] == [4000031]
