@@ -33,6 +33,8 @@ TRACING_REF = "ory://tracing-config"
 PERMISSIVE: dict[str, Any] = {"type": "object"}
 MAX_DEPTH = 10
 URI_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:\S*$")
+# Key names whose values are credentials wherever they appear in Kratos's config.
+SECRET_NAME = re.compile(r"(?i)password|secret|token|private|api_?key|credential|connection_uri|dsn|^key$|^value$")
 
 
 @cache
@@ -97,9 +99,21 @@ def describe(error: ValidationError) -> str:
             return f"config: {format_path([*path, missing])}: missing required key{MISSING_HINTS.get((*path, missing), '')}"
     if is_sensitive(tuple(path)):  # never echo a secret's value into logs
         detail = f"invalid value (fails {error.validator}: {error.validator_value!r})"
+    elif _may_hold_a_secret(path, error.instance):
+        detail = error.message.replace(repr(error.instance), "the value")
     else:
         detail = error.message
     return f"config: {format_path(path) or '(top level)'}: {_one_line(detail)}"
+
+
+def _may_hold_a_secret(path: list[Key], instance: Any) -> bool:
+    """Secrets live in more places than SECRET_PATHS names (an OIDC provider's client_secret, an
+    HTTP call's basic-auth password or API key value): a whole section, or a value whose key is
+    named like a credential, is described without being echoed."""
+    if isinstance(instance, dict | list):
+        return True
+    name = next((part for part in reversed(path) if isinstance(part, str)), "")
+    return bool(SECRET_NAME.search(name))
 
 
 def _unknown_key(error: ValidationError) -> str | None:

@@ -438,3 +438,20 @@ def test_the_password_throttle_takes_its_numbers_from_the_config(tmp_path: Path)
     given = {"free_failures": 3, "max_block": "1h", "ceiling": 50, "ceiling_delay": "2s", "forget_after": "24h"}
     policy = ThrottlePolicy.from_settings(load(tmp_path, {"rate_limits": {"password_checks": given}}))
     assert policy == ThrottlePolicy(3, 3600.0, 50, 2.0, 86400.0)
+
+
+def test_credentials_outside_the_secrets_section_are_not_echoed(tmp_path: Path) -> None:
+    """A start-up error goes to the process's log: an OIDC client secret, an HTTP call's password or
+    API key must not be in it, whether the error is about the value or the section holding it."""
+    basic_auth = {"type": "basic_auth", "config": {"user": "u", "password": "TOPSECRET-BASIC", "extra": 1}}
+    section = config_error(
+        tmp_path, {"courier": {"http": {"request_config": {"url": "https://x.example/", "auth": basic_auth}}}}
+    )
+    assert section.startswith("config: courier.http.request_config.auth: ") and "TOPSECRET" not in section
+    api_key = {"type": "api_key", "config": {"name": "X-Key", "value": 12345678, "in": "header"}}
+    hook = {"hook": "web_hook", "config": {"url": "https://x.example/", "method": "POST", "auth": api_key}}
+    value = config_error(tmp_path, {"selfservice": {"flows": {"registration": {"after": {"hooks": [hook]}}}}})
+    assert (
+        value.startswith("config: selfservice.flows.registration.after.hooks[0].config.auth")
+        and "12345678" not in value
+    )
