@@ -32,6 +32,10 @@ from shared.config.schema import validate
 from shared.config.secrets import resolve_secrets
 from shared.config.settings import PUBLIC_PORT, Settings, build_settings, default_base_url
 from shared.config.tree import deep_merge, read_config_file
+from shared.errors import ConfigError
+
+# Kratos's own floor for its secrets (`secrets.*` items: minLength 16).
+MIN_SECRET_LENGTH = 16
 
 
 def load_settings(config_paths: Sequence[Path], environ: Mapping[str, str], *, dev: bool = False) -> Settings:
@@ -56,6 +60,7 @@ def load_settings(config_paths: Sequence[Path], environ: Mapping[str, str], *, d
         tree = with_local_admin(tree)
     tree = resolve_secrets(tree, environ, config_dir)
     validate(tree)
+    check_internal_token(tree)
     check_identity_schemas(tree, config_dir)
     return build_settings(tree, dev=dev, config_dir=config_dir)
 
@@ -63,3 +68,12 @@ def load_settings(config_paths: Sequence[Path], environ: Mapping[str, str], *, d
 def _public_base_url(tree: dict[str, Any]) -> str:
     public = (tree.get("serve") or {}).get("public") or {}
     return public.get("base_url") or default_base_url(public.get("port", PUBLIC_PORT))
+
+
+def check_internal_token(tree: dict[str, Any]) -> None:
+    """`services.internal_token` guards the internal API (which issues sessions for any identity) and
+    the gRPC port (which reads identities): a short one could be guessed by anyone who can reach them.
+    Empty means none is set."""
+    token = (tree.get("services") or {}).get("internal_token") or ""
+    if 0 < len(token) < MIN_SECRET_LENGTH:
+        raise ConfigError(f"config: services.internal_token: shorter than {MIN_SECRET_LENGTH} characters")

@@ -233,7 +233,7 @@ def test_environment_overrides_in_kratos_style(tmp_path: Path) -> None:
             "CACHE_URL": "redis://redis:6379/0",
             "LOG_LEVEL": "warning",
             "SERVICES_IDENTITY_DSN": "memory",
-            "SERVICES_INTERNAL_TOKEN": "t0ken",
+            "SERVICES_INTERNAL_TOKEN": "an-internal-t0ken-for-tests",
             "SELFSERVICE_METHODS_PASSWORD_ENABLED": "false",
         },
     )
@@ -247,7 +247,7 @@ def test_environment_overrides_in_kratos_style(tmp_path: Path) -> None:
     assert settings.log.level == "warning"
     assert settings.dsn_for("identity") == "memory"
     assert settings.dsn_for("session") == settings.dsn
-    assert settings.internal_token == "t0ken"
+    assert settings.internal_token == "an-internal-t0ken-for-tests"
     assert settings.get("selfservice.methods.password.enabled") is False
 
 
@@ -274,7 +274,7 @@ def test_an_unparsable_environment_value_fails_naming_the_key(tmp_path: Path) ->
 def test_env_and_file_secrets(tmp_path: Path) -> None:
     (tmp_path / "cookie.txt").write_text("cookie-secret-from-a-file\n")
     absolute = tmp_path / "token.txt"
-    absolute.write_text("internal-token")
+    absolute.write_text("an-internal-token-from-a-file")
     settings = load(
         tmp_path,
         {
@@ -286,7 +286,7 @@ def test_env_and_file_secrets(tmp_path: Path) -> None:
     )
     assert settings.dsn == "postgres://u:p@db/warden"
     assert settings.secrets.cookie == ["cookie-secret-from-a-file"]
-    assert settings.internal_token == "internal-token"
+    assert settings.internal_token == "an-internal-token-from-a-file"
 
 
 def test_a_missing_secret_fails_naming_the_key(tmp_path: Path) -> None:
@@ -455,3 +455,12 @@ def test_credentials_outside_the_secrets_section_are_not_echoed(tmp_path: Path) 
         value.startswith("config: selfservice.flows.registration.after.hooks[0].config.auth")
         and "12345678" not in value
     )
+
+
+def test_a_short_internal_token_is_refused(tmp_path: Path) -> None:
+    """It guards the internal API, which issues sessions for any identity, and the gRPC port, which
+    reads identities: a guessable one is refused, as Kratos refuses secrets under 16 characters."""
+    message = config_error(tmp_path, {"services": {"internal_token": "hunter2-token"}})
+    assert message == "config: services.internal_token: shorter than 16 characters"
+    assert load(tmp_path, {"services": {"internal_token": ""}}).internal_token == ""
+    assert load(tmp_path, {"services": {"internal_token": "x" * 16}}).internal_token == "x" * 16
