@@ -28,6 +28,7 @@ from tests.mail_helpers import (
     code_in,
     link_in,
     mail_warden,
+    ui_message_ids,
     wait_for_mail,
 )
 from tests.selfservice_helpers import CONFIGURED_BASE, PASSWORD, RETURN_URL, Browser, database, node
@@ -189,6 +190,43 @@ def test_a_settings_change_that_needed_a_fresh_sign_in_is_applied_after_it(stric
     body = kratos.UpdateLoginFlowWithPasswordMethod(method="password", identifier=email, password=NEW_PASSWORD)
     assert strict.frontend.update_login_flow(login_flow.id, kratos.UpdateLoginFlowBody(body)).session_token
     assert browser.get(resume_url).location == f"{SETTINGS_UI}?flow={settings_id}"  # resumed once only
+
+
+def test_a_change_paused_in_another_browser_is_not_applied_when_the_owner_signs_in_again(strict: MailStack) -> None:
+    """Someone holding a copy of an old session cookie asks for a password change; it needs a fresh
+    sign-in, so it is paused and the answer points at the re-authentication. If the owner is led to
+    that link and signs in again, the paused change must not be applied in the owner's browser:
+    Kratos keeps a paused change in a continuity container bound by a cookie to the browser that
+    paused it (`ory_kratos_continuity`), so a privileged session is needed by whoever typed it."""
+    email = _email("paused-elsewhere")
+    owner, registered = _browser_sign_up(strict, email)
+    assert registered.status == 303, registered
+    thief = Browser(strict.public_url)
+    thief.cookies["ory_kratos_session"] = owner.cookies["ory_kratos_session"]  # a copied cookie
+    time.sleep(1.5)  # privileged_session_max_age: 1s
+    started = thief.get("/self-service/settings/browser")
+    settings_id = parse_qs(urlsplit(started.location).query)["flow"][0]
+    flow = thief.get(f"/self-service/settings/flows?id={settings_id}", as_json=True).json()
+    csrf = node(flow, "csrf_token")["attributes"]["value"]
+    stolen_password = "Thief-Chose-This-Password-5150"
+    asked = thief.post(flow["ui"]["action"], {"csrf_token": csrf, "method": "password", "password": stolen_password})
+    assert asked.status == 303 and "/self-service/login/browser?" in asked.location, asked
+
+    login_started = owner.get(asked.location)  # the owner follows the link and signs in again
+    login = owner.get(
+        f"/self-service/login/flows?id={parse_qs(urlsplit(login_started.location).query)['flow'][0]}", as_json=True
+    ).json()
+    form = {"csrf_token": node(login, "csrf_token")["attributes"]["value"], "method": "password"}
+    signed_in = owner.post(login["ui"]["action"], {**form, "identifier": email, "password": PASSWORD})
+    assert signed_in.status == 303, signed_in
+    owner.get(signed_in.location)
+
+    login_flow = strict.frontend.create_native_login_flow()
+    body = kratos.UpdateLoginFlowWithPasswordMethod(method="password", identifier=email, password=stolen_password)
+    status, refused = attempt(
+        lambda: strict.frontend.update_login_flow(login_flow.id, kratos.UpdateLoginFlowBody(body))
+    )
+    assert status == 400 and ui_message_ids(refused) == [4000006], "the other browser's password was set"
 
 
 # --- 5. a way forward after verification -------------------------------------------------------

@@ -19,6 +19,7 @@ from services.selfservice.flows.errors import (
 )
 from services.selfservice.flows.flow import API, BROWSER, Flow, now
 from services.selfservice.flows.request import read_body, request_url, wants_json
+from services.selfservice.flows.settings import continuity
 from services.selfservice.flows.settings.strategy import (
     ClaimsSubmission,
     CompletesElsewhere,
@@ -31,6 +32,8 @@ from services.selfservice.views import public_identity
 from shared import aal, text
 from shared.bus import events
 from shared.bus.events import WebhookRequested
+from shared.cookies import CookieConfig
+from shared.http.middleware import error_response
 from shared.service import Handler, Route
 from shared.units import parse_duration
 
@@ -118,9 +121,15 @@ async def resume(c: SelfserviceContainer, request: web.Request) -> web.StreamRes
     if session["identity"]["id"] != flow.internal.get("identity_id"):
         raise IdentityMismatch()
     pending = flow.internal.pop(PENDING, None) or {}
-    # Bound to the session that asked (its cookie is this browser's; signing in again rotated the
-    # CSRF cookie, so that cannot be the binding): a refresh login keeps the session's id.
-    if pending.get("session_id") != session["id"] or flow.expired() or not _privileged(c, session):
+    # Bound to the session that asked (a refresh login keeps the session's id) and, since a copied
+    # session cookie is the same session in two browsers, to the browser that paused the change by
+    # its continuity cookie (signing in again rotated the CSRF cookie, so that cannot be the binding).
+    if (
+        pending.get("session_id") != session["id"]
+        or not continuity.belongs_to(request, pending.get("browser"))
+        or flow.expired()
+        or not _privileged(c, session)
+    ):
         return c.engine.ui_redirect(flow)
     identity = await _identity_of(c, session)
     _require_aal(c, session, identity, _settings_ui_url(c, flow))
@@ -147,15 +156,7 @@ async def _apply(
         return await c.engine.respond_invalid(request, flow)
     if strategy.needs_privileged_session(body, identity) and not _privileged(c, session):
         if flow.is_browser:
-            # Kept server-side with the flow (never in its JSON) until the re-authenticated browser
-            # returns, as Kratos's continuity container keeps it; resuming removes it.
-            flow.internal[PENDING] = {
-                "session_id": session["id"],
-                "body": {k: v for k, v in body.items() if k != "csrf_token"},
-            }
-            async with c.engine.uow() as uow:
-                await c.engine.flows.save(uow.connection, flow)
-                await uow.commit()
+            return await _pause(c, request, flow, session, body)
         raise RefreshRequired(_refresh_url(c, flow))
     ctx = SettingsContext(request, session, identity, c.verifier)
     submission = c.engine.metrics.submission(KIND, strategy.method)
@@ -174,6 +175,28 @@ async def _apply(
     await c.hooks.run(KIND, "after", "post", hooked)
     response = await settings_succeeded(c, request, flow, strategy.method, updated, ctx, hooked.deliveries)
     submission.succeeded()
+    return response
+
+
+async def _pause(
+    c: SelfserviceContainer, request: web.Request, flow: Flow, session: dict[str, Any], body: dict[str, Any]
+) -> web.StreamResponse:
+    """The change is kept server-side with the flow (never in its JSON) until this browser returns
+    re-authenticated, as Kratos's continuity container keeps it; resuming removes it. The answer is
+    the refresh-required error (a redirect for a browser that is not shown JSON), with the cookie
+    that binds the change to this browser."""
+    token = continuity.new_token()
+    flow.internal[PENDING] = {
+        "session_id": session["id"],
+        "browser": continuity.digest(token),
+        "body": {k: v for k, v in body.items() if k != "csrf_token"},
+    }
+    async with c.engine.uow() as uow:
+        await c.engine.flows.save(uow.connection, flow)
+        await uow.commit()
+    url = _refresh_url(c, flow)
+    response = error_response(RefreshRequired(url), request) if wants_json(request) else see_other(url)
+    continuity.set_cookie(response, CookieConfig.general(c.settings, continuity.COOKIE), token)
     return response
 
 
