@@ -12,6 +12,7 @@ from __future__ import annotations
 import inspect
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import grpc
@@ -21,6 +22,7 @@ from shared.http.middleware import dependency_down
 log = logging.getLogger(__name__)
 INTERNAL_DETAILS = "an internal error occurred"
 UNAVAILABLE_DETAILS = "a dependency is unavailable, try again shortly"
+MALFORMED_DETAILS = "the request message does not parse"
 
 Continuation = Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler | None]]
 
@@ -34,44 +36,59 @@ class ErrorShield(grpc.aio.ServerInterceptor):
         handler = await continuation(details)
         if handler is None:
             return None
-        method = details.method
-        codec = {
-            "request_deserializer": handler.request_deserializer,
-            "response_serializer": handler.response_serializer,
-        }
+        call = _Call(details.method, handler.request_deserializer)
+        # The request arrives as bytes and is parsed inside the wrapper: grpcio would answer a
+        # message that does not parse with UNKNOWN and the parser's error.
+        serializer = handler.response_serializer
         if handler.unary_unary:
-            return grpc.unary_unary_rpc_method_handler(_unary(handler.unary_unary, method), **codec)
+            return grpc.unary_unary_rpc_method_handler(_unary(handler.unary_unary, call), None, serializer)
         if handler.unary_stream:
             behaviour = handler.unary_stream
             # A streaming method is a generator of its messages, or a coroutine that writes them
             # with `context.write` (grpcio's health Watch): the wrapper must be of the same kind.
-            wrapped = _stream(behaviour, method) if inspect.isasyncgenfunction(behaviour) else _unary(behaviour, method)
-            return grpc.unary_stream_rpc_method_handler(wrapped, **codec)
+            wrapped = _stream(behaviour, call) if inspect.isasyncgenfunction(behaviour) else _unary(behaviour, call)
+            return grpc.unary_stream_rpc_method_handler(wrapped, None, serializer)
         return handler  # Warden offers no client-streaming methods
 
 
-def _unary(behaviour: Callable[..., Any], method: str) -> Callable[..., Awaitable[Any]]:
-    async def shielded(request: Any, context: grpc.aio.ServicerContext) -> Any:
+@dataclass(frozen=True)
+class _Call:
+    method: str
+    deserialize: Callable[[bytes], Any] | None
+
+    async def request(self, raw: Any, context: grpc.aio.ServicerContext) -> Any:
+        if self.deserialize is None:
+            return raw
+        try:
+            return self.deserialize(raw)
+        except Exception:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, MALFORMED_DETAILS)
+
+
+def _unary(behaviour: Callable[..., Any], call: _Call) -> Callable[..., Awaitable[Any]]:
+    async def shielded(raw: Any, context: grpc.aio.ServicerContext) -> Any:
+        request = await call.request(raw, context)
         try:
             answer = behaviour(request, context)
             return await answer if inspect.isawaitable(answer) else answer
         except grpc.aio.AbortError:
             raise  # a status the servicer chose
         except Exception as exc:
-            await _abort_for(exc, method, context)
+            await _abort_for(exc, call.method, context)
 
     return shielded
 
 
-def _stream(behaviour: Callable[..., AsyncIterator[Any]], method: str) -> Callable[..., AsyncIterator[Any]]:
-    async def shielded(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+def _stream(behaviour: Callable[..., AsyncIterator[Any]], call: _Call) -> Callable[..., AsyncIterator[Any]]:
+    async def shielded(raw: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+        request = await call.request(raw, context)
         try:
             async for message in behaviour(request, context):
                 yield message
         except grpc.aio.AbortError:
             raise
         except Exception as exc:
-            await _abort_for(exc, method, context)
+            await _abort_for(exc, call.method, context)
 
     return shielded
 

@@ -82,3 +82,13 @@ def test_streams_written_by_the_servicer_still_stream(warden: ThreadedWarden) ->
         stream = health_pb2_grpc.HealthStub(channel).Watch(health_pb2.HealthCheckRequest(service=""), timeout=WAIT)
         assert next(stream).status == health_pb2.HealthCheckResponse.SERVING
         stream.cancel()
+
+
+def test_a_request_that_does_not_parse_is_an_invalid_argument(warden: ThreadedWarden) -> None:
+    with grpc.insecure_channel(f"127.0.0.1:{warden.process.grpc_port}") as channel:
+        get = channel.unary_unary("/warden.identity.v1.IdentityService/Get")  # bytes in, bytes out
+        failure = failure_of(lambda: get(b"\xff\xff\xff\x07not protobuf", metadata=AUTH, timeout=WAIT))
+    assert (failure.code(), failure.details()) == (
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "the request message does not parse",
+    )
