@@ -16,6 +16,8 @@ from shared.http.budget import DEADLINE_HEADER, budget
 log = logging.getLogger(__name__)
 
 INTERNAL_TOKEN_HEADER = "X-Warden-Internal-Token"
+# The error id of the internal API's refusal of a token (shared.http.middleware.internal_guard).
+INTERNAL_TOKEN_REFUSED = "warden_internal_token_refused"
 _IDEMPOTENT = {"GET", "HEAD", "PUT", "DELETE", "OPTIONS"}
 _RETRY_STATUSES = {502, 503, 504}
 _BY_STATUS: dict[int, type[errors.WardenError]] = {
@@ -63,6 +65,8 @@ class InternalHttp:
         for attempt in range(1, attempts + 1):
             try:
                 return await self._once(method, path, body)
+            except TokenRefused:
+                raise  # asking again will not change the other side's token
             except errors.ServiceUnavailable:
                 if attempt == attempts:
                     raise
@@ -120,12 +124,20 @@ def _error(status: int, payload: Any) -> errors.WardenError:
     if status in _RETRY_STATUSES or status >= 500:
         return errors.ServiceUnavailable(f"internal call answered {status}")
     body = (payload or {}).get("error", {}) if isinstance(payload, dict) else {}
+    if status == 401 and body.get("id") == INTERNAL_TOKEN_REFUSED:
+        # The operator's mistake, not the user's: said in the log, and a 503 that names nothing internal.
+        log.error("another service refused this process's services.internal_token: the processes must share one")
+        return TokenRefused("another service could not be reached")
     if status == 429:
         return errors.TooManyRequests(int((body.get("details") or {}).get("retry_after") or 1), body.get("reason", ""))
     cls = _BY_STATUS.get(status, errors.BadRequest)
     error = cls(body.get("reason", ""), message=body.get("message"), details=body.get("details"))
     error.error_id = body.get("id")
     return error
+
+
+class TokenRefused(errors.ServiceUnavailable):
+    """The called service does not take our internal token: the processes' configs disagree."""
 
 
 class HttpServiceClient:

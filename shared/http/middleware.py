@@ -11,7 +11,7 @@ import sqlalchemy.exc
 from aiohttp import web
 
 from shared import errors
-from shared.clients.http import INTERNAL_TOKEN_HEADER
+from shared.clients.http import INTERNAL_TOKEN_HEADER, INTERNAL_TOKEN_REFUSED
 from shared.logging import request_id
 
 log = logging.getLogger("warden.http")
@@ -92,7 +92,9 @@ def internal_guard(token: str) -> Callable[..., Awaitable[web.StreamResponse]]:
         if request.path.startswith("/internal/"):
             presented = request.headers.get(INTERNAL_TOKEN_HEADER, "")
             if not token or not hmac.compare_digest(presented.encode(), token.encode()):
-                raise errors.Unauthorized("the internal API needs the internal token")
+                refusal = errors.Unauthorized("the internal API needs the internal token")
+                refusal.error_id = INTERNAL_TOKEN_REFUSED  # so that a Warden client tells it from a user's 401
+                raise refusal
         return await handler(request)
 
     return middleware

@@ -104,10 +104,16 @@ async def test_server_errors_come_back_typed(server: tuple[str, Flaky], session:
         await InternalHttp(url, TOKEN, session).call("GET", "/internal/identity/missing")
 
 
-async def test_wrong_token_is_unauthorized(server: tuple[str, Flaky], session: aiohttp.ClientSession) -> None:
-    url, _ = server
-    with pytest.raises(errors.Unauthorized):
-        await InternalHttp(url, "not-the-token", session).call("GET", "/internal/identity/missing")
+async def test_a_refused_token_is_the_service_unavailable_and_not_asked_again(
+    server: tuple[str, Flaky], session: aiohttp.ClientSession
+) -> None:
+    """The processes' tokens disagree: the caller's own user must not get a 401 about Warden's
+    internal API, and asking again cannot help."""
+    url, flaky = server
+    with pytest.raises(errors.ServiceUnavailable) as refused:
+        await InternalHttp(url, "not-the-token", session).call("GET", "/internal/identity/info")
+    assert "token" not in str(refused.value.to_json())
+    assert flaky.calls == {}  # refused before the handler, once
 
 
 async def test_timeout_and_refused_connection_are_service_unavailable(
