@@ -195,7 +195,9 @@ def run_rabbitmq(sink: Sink, count: int, workdir: Path, timeout: float, profile:
     with fresh_database("warden_bench_courier") as dsn, fresh_vhost("warden_bench_courier") as amqp:
         config = courier_config(workdir, dsn, amqp, sink.uri)
         migrate({}, workdir, config)
-        courier = Warden("courier", ["serve", "courier", "-c", str(config)], {}, workdir).wait_ready()
+        # A service alone in its process needs the token the services share (it refuses to start without).
+        token = {"SERVICES_INTERNAL_TOKEN": f"bench-courier-{uuid.uuid4().hex}"}
+        courier = Warden("courier", ["serve", "courier", "-c", str(config)], token, workdir).wait_ready()
         try:
             spy = py_spy(courier.proc.pid, profile) if profile else None
             started, cpu = time.monotonic(), cpu_seconds(courier.proc.pid)
