@@ -105,6 +105,7 @@ class SessionCache:
         self._generations = generations
         self._generation = b""  # the database's, as this process last read it
         self._checked = False  # the cache was found whole since the last failed call (`repair`)
+        self._repairing = asyncio.Lock()
 
     async def start(self) -> None:
         with suppress_instrumentation():  # start-up, no one's journey
@@ -172,7 +173,15 @@ class SessionCache:
 
     async def repair(self) -> bool:
         """Clears every cached session when the cache's generation is not the database's, or was
-        stored in an earlier run of the cache server; True once the cache can be trusted again."""
+        stored in an earlier run of the cache server; True once the cache can be trusted again.
+        One repair at a time: whoamis that find one running answer from the database (False)
+        rather than each reading the cache's state again and, after a restart, clearing it again."""
+        if self._repairing.locked():
+            return False
+        async with self._repairing:
+            return await self._repair()
+
+    async def _repair(self) -> bool:
         try:
             stored = await self._cache.get(GENERATION_KEY)
             run = await self._cache.instance()

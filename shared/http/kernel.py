@@ -33,8 +33,6 @@ _COMMON_HEADERS = {"Server": "Warden", "X-Content-Type-Options": "nosniff"}
 # session tokens, logout tokens and traits, which no cache in front of Warden may keep for the next
 # caller.
 NO_STORE = "private, no-cache, no-store, must-revalidate"
-# ASVS 3.4.1 (SECURITY_CHECKLIST CS-7): every text answer names its charset, so no client guesses one.
-JSON_UTF8 = "application/json; charset=utf-8"
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
 
 
@@ -73,8 +71,6 @@ def request_kernel(
             headers[REQUEST_ID_HEADER] = rid
             if "Cache-Control" not in headers:
                 headers["Cache-Control"] = NO_STORE
-            if headers.get("Content-Type") == "application/json":  # bytes bodies (orjson's, the cache's) say no charset
-                headers["Content-Type"] = JSON_UTF8
             return response
         except web.HTTPException as exc:  # a redirect: aiohttp sends it as an exception
             status = exc.status

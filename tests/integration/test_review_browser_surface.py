@@ -213,3 +213,22 @@ def test_of_two_cookies_of_one_name_the_first_counts_as_in_kratos_and_the_gatewa
         headers={"Cookie": f"ory_kratos_session={session}; ory_kratos_session=x"},
     )
     assert checked.status == 200, "the gateway's answer and whoami's agree"
+
+
+def test_json_answers_name_their_charset(warden: ThreadedWarden) -> None:
+    """ASVS 3.4.1 (checklist CS-7): whoami, from the database and then from the cache, and the
+    answers around it say `charset=utf-8`, so no client guesses one."""
+    api = Browser(warden.public_url, json=True)
+    flow = api.get("/self-service/registration/api").json()
+    body = {"method": "password", "password": PASSWORD, "traits.email": "charset@example.com"}
+    registered = api.post(flow["ui"]["action"], body)
+    assert registered.status == 200, registered
+    token = registered.json()["session_token"]
+    answers = [
+        urllib3.request("GET", f"{warden.public_url}/sessions/whoami", headers={"X-Session-Token": token})
+        for _ in range(2)  # a miss, then a hit
+    ]
+    answers.append(urllib3.request("GET", f"{warden.public_url}/sessions/whoami"))  # 401
+    answers.append(urllib3.request("GET", f"{warden.public_url}/self-service/login/api"))
+    for answer in answers:
+        assert answer.headers["Content-Type"] == "application/json; charset=utf-8", answer.headers

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import secrets
 from typing import TYPE_CHECKING
 
@@ -27,6 +26,7 @@ from services.selfservice.flows.flow import API, Flow
 from services.selfservice.hooks.registry import HookContext
 from shared import errors
 from shared.cipher import cipher_from_settings
+from shared.json_codec import json_response
 
 if TYPE_CHECKING:
     from services.selfservice.service import SelfserviceContainer
@@ -99,7 +99,4 @@ async def token_exchange(c: SelfserviceContainer, request: web.Request) -> web.R
     flow.internal.pop(KEY)
     await c.engine.save(flow)  # once: a second exchange finds nothing
     token = cipher_from_settings(c.settings).decrypt(record["session_token"])
-    return web.Response(
-        body=json.dumps({"session": record["session"], "session_token": token}),
-        content_type="application/json",
-    )
+    return json_response({"session": record["session"], "session_token": token})

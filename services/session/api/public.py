@@ -35,10 +35,8 @@ async def whoami(c: SessionContainer, request: web.Request) -> web.Response:
     return web.Response(
         body=body,
         content_type="application/json",
-        headers={
-            "X-Kratos-Authenticated-Identity-Id": entry.identity_id,
-            "Cache-Control": "private, no-cache, no-store, must-revalidate",
-        },
+        charset="utf-8",
+        headers={"X-Kratos-Authenticated-Identity-Id": entry.identity_id},  # Cache-Control: the kernel's no-store
     )
 
 
