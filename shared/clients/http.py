@@ -65,8 +65,8 @@ class InternalHttp:
         for attempt in range(1, attempts + 1):
             try:
                 return await self._once(method, path, body)
-            except TokenRefused:
-                raise  # asking again will not change the other side's token
+            except Misconfigured:
+                raise  # asking again will not change the other side's token or address
             except errors.ServiceUnavailable:
                 if attempt == attempts:
                     raise
@@ -93,7 +93,7 @@ class InternalHttp:
             ) as response:
                 if 300 <= response.status < 400:
                     log.warning("internal call %s %s answered %d: not followed", method, path, response.status)
-                    raise errors.ServiceUnavailable(f"internal call answered {response.status}, a redirect")
+                    raise Misconfigured(f"internal call answered {response.status}, a redirect")
                 if response.status >= 500:  # often a proxy's HTML page (nginx's 502), never our JSON to read
                     raise _error(response.status, None)
                 payload = await _json(response)
@@ -127,7 +127,7 @@ def _error(status: int, payload: Any) -> errors.WardenError:
     if status == 401 and body.get("id") == INTERNAL_TOKEN_REFUSED:
         # The operator's mistake, not the user's: said in the log, and a 503 that names nothing internal.
         log.error("another service refused this process's services.internal_token: the processes must share one")
-        return TokenRefused("another service could not be reached")
+        return Misconfigured("another service could not be reached")
     if status == 429:
         return errors.TooManyRequests(int((body.get("details") or {}).get("retry_after") or 1), body.get("reason", ""))
     cls = _BY_STATUS.get(status, errors.BadRequest)
@@ -136,8 +136,9 @@ def _error(status: int, payload: Any) -> errors.WardenError:
     return error
 
 
-class TokenRefused(errors.ServiceUnavailable):
-    """The called service does not take our internal token: the processes' configs disagree."""
+class Misconfigured(errors.ServiceUnavailable):
+    """The processes' configs disagree (the called service does not take our internal token, or its
+    internal URL answers with a redirect): the same answer however often it is asked."""
 
 
 class HttpServiceClient:

@@ -17,7 +17,7 @@ import urllib3
 from ory_kratos_client.api.identity_api import IdentityApi
 
 from shared import errors
-from shared.clients.http import INTERNAL_TOKEN_HEADER, InternalHttp, TokenRefused
+from shared.clients.http import INTERNAL_TOKEN_HEADER, InternalHttp, Misconfigured
 from shared.clients.identity import HttpIdentityClient
 from tests.factories import ThreadedWarden, running_warden, settings_for
 
@@ -165,9 +165,9 @@ def test_a_wrong_or_missing_token_is_refused(warden: ThreadedWarden) -> None:
     """Refused as a service the caller cannot use (its user gets a 503), not as the user's 401."""
     for token in ("not-the-token", ""):
         with identity_client(warden, token) as stranger:
-            with pytest.raises(TokenRefused):
+            with pytest.raises(Misconfigured):
                 stranger.info()
-            with pytest.raises(TokenRefused):
+            with pytest.raises(Misconfigured):
                 stranger.verify_password("a@example.com", "whatever")
 
 
