@@ -219,8 +219,12 @@ class FakeIdentityClient:
     async def second_factor_attempt(self, identity_id: str, outcome: str) -> None:
         return None  # no throttle in the fake
 
-    async def mark_address_verified(self, via: str, value: str) -> dict[str, Any] | None:
+    async def mark_address_verified(
+        self, via: str, value: str, identity_id: str | None = None
+    ) -> dict[str, Any] | None:
         for stored in self._by_id.values():
+            if identity_id is not None and stored.identity["id"] != identity_id:
+                continue
             for address in stored.identity["verifiable_addresses"]:
                 if (address["via"], address["value"]) == (via, value):
                     address.update(verified=True, status="completed", verified_at=_now())

@@ -119,8 +119,10 @@ class IdentityInternalApi(ServiceInfo):
         await self._manager.delete_credential(identity_id, credential_type, identifier, metadata)
         return admin_view(await self._manager.get(identity_id), self._schema_url, SELF_SERVICE_CONFIGS)
 
-    async def mark_address_verified(self, via: str, value: str) -> dict[str, Any] | None:
-        return self._view(await self._manager.mark_address_verified(via, value))
+    async def mark_address_verified(
+        self, via: str, value: str, identity_id: str | None = None
+    ) -> dict[str, Any] | None:
+        return self._view(await self._manager.mark_address_verified(via, value, identity_id))
 
     async def update_traits(
         self, identity_id: str, traits: dict[str, Any], metadata: MetadataChanges | None = None
@@ -222,8 +224,12 @@ async def _remove_credential(c: IdentityContainer, request: web.Request) -> web.
 
 
 async def _mark_verified(c: IdentityContainer, request: web.Request) -> web.Response:
-    via, value = await _fields(request, "via", "value")
-    return json_response({"identity": await c.internal.mark_address_verified(via, value)})
+    body = await read_json(request)
+    via, value = _fields_of(body, "via", "value")
+    identity_id = body.get("identity_id")
+    if identity_id is not None and not isinstance(identity_id, str):
+        raise MalformedBody("identity_id must be a string")
+    return json_response({"identity": await c.internal.mark_address_verified(via, value, identity_id)})
 
 
 async def _update_traits(c: IdentityContainer, request: web.Request) -> web.Response:

@@ -17,6 +17,7 @@ from services.identity.domain import MAX_EXTERNAL_ID_LENGTH, Credential, Credent
 from services.identity.errors import IdentityNotFound, LastFirstFactor, MalformedBody
 from services.identity.persistence import IdentityRepository
 from services.identity.views import admin_view
+from shared.aal import passwordless_key
 from shared.bus import events
 from shared.cipher import Cipher
 from shared.storage.uow import UnitOfWork, UnitOfWorkFactory
@@ -238,10 +239,10 @@ class IdentityManager:
                 return await self._repo.find_by_verifiable_address(uow.connection, via, value)
             return await self._repo.find_by_recovery_address(uow.connection, via, value)
 
-    async def mark_address_verified(self, via: str, value: str) -> Identity | None:
+    async def mark_address_verified(self, via: str, value: str, identity_id: str | None = None) -> Identity | None:
         async with self._uow() as uow:
             found = await self._repo.find_by_verifiable_address(uow.connection, via, value)
-            if found is None:
+            if found is None or (identity_id is not None and found.id != identity_id):
                 return None
             addresses = tuple(
                 replace(a, verified=True, status="completed", verified_at=a.verified_at or now(), updated_at=now())
@@ -390,7 +391,7 @@ def _usable(credential: Credential) -> bool:
     if credential.type == CredentialType.PASSKEY:
         return bool(config.get("credentials"))
     if credential.type == CredentialType.WEBAUTHN:
-        return any(isinstance(k, dict) and k.get("is_passwordless") for k in config.get("credentials") or [])
+        return any(passwordless_key(k) for k in config.get("credentials") or [])
     return bool(credential.identifiers)  # social sign-in providers, a login code's addresses
 
 
@@ -399,9 +400,7 @@ def _without_mfa_keys(credentials: dict[str, Credential]) -> dict[str, Credentia
     that a second factor's removal must not take), or gone when it has none."""
     credential = credentials[CredentialType.WEBAUTHN]
     keys = credential.config.get("credentials")
-    passwordless = (
-        [k for k in keys if isinstance(k, dict) and k.get("is_passwordless")] if isinstance(keys, list) else []
-    )
+    passwordless = [k for k in keys if passwordless_key(k)] if isinstance(keys, list) else []
     if not passwordless:
         return {k: v for k, v in credentials.items() if k != CredentialType.WEBAUTHN}
     if passwordless == keys:

@@ -1,11 +1,12 @@
 """An address a flow proved (a code reached it, a social provider vouched for it), marked verified
 on the identity the flow signs in or registers, and on no other.
 
-The identity service marks an address verified on whichever identity holds it, and answers with that
-identity. A flow must not take that answer as its own: the address may since have moved to another
-account (a code login), or the traits may hold another address than the one proved (a sign-up whose
-form or web hook replaced the provider's). Carrying on with the identity the service answered would
-sign the browser in to an account whose credentials it never showed, which Kratos never does.
+The address may since have moved to another account (a code login), or the traits may hold another
+address than the one proved (a sign-up whose form or web hook replaced the provider's). Marking it
+on whichever identity holds it, and carrying on with that identity, would verify an address its
+account never proved and sign the browser in to an account whose credentials it never showed, which
+Kratos never does. So the identity service marks it only on the flow's identity, in the write's own
+transaction (`IdentityClient.mark_address_verified`'s `identity_id`).
 """
 
 from __future__ import annotations
@@ -26,5 +27,4 @@ async def mark_proven(identities: IdentityClient, identity: dict[str, Any], via:
     """`identity`, with `value` marked verified if it is one of its own addresses."""
     if not holds(identity, "verifiable_addresses", via, value):
         return identity
-    marked = await identities.mark_address_verified(via, value)
-    return marked if marked is not None and marked.get("id") == identity.get("id") else identity
+    return await identities.mark_address_verified(via, value, identity_id=identity["id"]) or identity

@@ -95,8 +95,11 @@ class HttpIdentityClient(HttpServiceClient):
         found = await self._http.call("POST", f"{BASE}/addresses/find", {"kind": kind, "via": via, "value": value})
         return found.get("identity")
 
-    async def mark_address_verified(self, via: str, value: str) -> dict[str, Any] | None:
-        found = await self._http.call("POST", f"{BASE}/addresses/verified", {"via": via, "value": value})
+    async def mark_address_verified(
+        self, via: str, value: str, identity_id: str | None = None
+    ) -> dict[str, Any] | None:
+        body = {"via": via, "value": value, **({"identity_id": identity_id} if identity_id is not None else {})}
+        found = await self._http.call("POST", f"{BASE}/addresses/verified", body)
         return found.get("identity")
 
 

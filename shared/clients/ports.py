@@ -85,8 +85,12 @@ class IdentityClient(ServiceClient, Protocol):
         Refused (BadRequest) when it would leave the identity without a first factor."""
         ...
 
-    async def mark_address_verified(self, via: str, value: str) -> dict[str, Any] | None:
-        """Marks a verifiable address verified; returns its identity, or None if no identity has it."""
+    async def mark_address_verified(
+        self, via: str, value: str, identity_id: str | None = None
+    ) -> dict[str, Any] | None:
+        """Marks a verifiable address verified; returns its identity, or None if no identity has it.
+        With `identity_id`, only if that identity holds it (checked in the write's own transaction):
+        a flow proves an address for one account, never for whichever holds it by then."""
         ...
 
     async def update_traits(

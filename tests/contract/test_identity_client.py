@@ -166,3 +166,15 @@ def test_metadata_is_not_saved_when_its_write_is_refused(client: Sync) -> None:
     with pytest.raises(errors.Conflict):  # the address is another identity's sign-in identifier
         client.update_traits(created["id"], taken["traits"], {"metadata_public": {"plan": "pro"}})
     assert client.get_identity(created["id"])["metadata_public"] is None
+
+
+def test_an_address_is_marked_verified_only_on_the_identity_named(client: Sync) -> None:
+    """A flow proves an address for one account: named, the mark is refused (None) when another
+    identity holds the address, and that identity's address stays unverified."""
+    email = _email(client, "mark")
+    holder = client.create_identity({"schema_id": "default", "traits": {"email": email}})
+    other = client.create_identity({"schema_id": "default", "traits": {"email": _email(client, "other")}})
+    assert client.mark_address_verified("email", email, identity_id=other["id"]) is None
+    assert client.get_identity(holder["id"])["verifiable_addresses"][0]["verified"] is False
+    marked = client.mark_address_verified("email", email, identity_id=holder["id"])
+    assert marked["id"] == holder["id"] and marked["verifiable_addresses"][0]["verified"] is True
