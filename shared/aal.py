@@ -38,8 +38,23 @@ def _second_factor(kind: str, credential: Any) -> bool:
     if not isinstance(listed, list):
         return True
     if kind == "webauthn":
-        return any(not (isinstance(k, Mapping) and k.get("is_passwordless")) for k in listed)
+        return any(not passwordless_key(k) for k in listed)
     return any(not (isinstance(c, Mapping) and c.get("used_at")) for c in listed)
+
+
+def passwordless_key(key: Any) -> bool:
+    """Kratos's `ToWebAuthnFiltered`: a WebAuthn key registered for passwordless sign-in (resident,
+    made while `passwordless` was on) signs in alone and is no second factor; a key registered as a
+    second factor goes with a password. The one test of which kind a key is."""
+    return isinstance(key, Mapping) and bool(key.get("is_passwordless"))
+
+
+def backup_codes(config: Mapping[str, Any]) -> list[Any]:
+    """A lookup_secret credential's stored codes: `recovery_codes` (Kratos's credential config), or
+    `codes` as Kratos's import body names them (an imported set is rewritten under `recovery_codes`
+    when a code is spent)."""
+    found = config.get("recovery_codes") or config.get("codes") or []
+    return found if isinstance(found, list) else []
 
 
 # Where a credential's config lists what may still be used: security keys, backup codes.

@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from shared.aal import backup_codes
+
 
 def now() -> datetime:
     return datetime.now(UTC)
@@ -74,9 +76,7 @@ class Credential:
     def _spent_codes(self) -> list[dict[str, Any]]:
         """Backup codes without the code (or its hash): when each was used, if it was. Kratos counts
         the credential as a second factor only while one is unused (shared/aal.py reads this)."""
-        stored = self.config.get("recovery_codes") or self.config.get("codes") or []
-        entries = [e for e in stored if isinstance(e, dict)] if isinstance(stored, list) else []
-        return [{"used_at": e.get("used_at") or None} for e in entries]
+        return [{"used_at": e.get("used_at") or None} for e in backup_codes(self.config) if isinstance(e, dict)]
 
 
 @dataclass(frozen=True)

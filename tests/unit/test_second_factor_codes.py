@@ -6,8 +6,9 @@ from __future__ import annotations
 import pyotp
 import pytest
 
-from services.selfservice.strategies.lookup_secret.codes import CodeHasher, entries, new_codes, unused_count
+from services.selfservice.strategies.lookup_secret.codes import CodeHasher, new_codes, unused_count
 from services.selfservice.strategies.totp.codes import matching_step, new_secret, provisioning_url
+from shared.aal import backup_codes
 
 NOW = 1_800_000_015.0  # inside step 60_000_000
 
@@ -45,7 +46,7 @@ def test_backup_codes_are_kept_as_hashes_and_found_by_the_code() -> None:
     assert hasher.find(config, codes[3]) == 3 and hasher.find(config, "zzzzzzzz") is None
     assert CodeHasher(["another pepper"]).find(config, codes[3]) is None, "the key is part of the hash"
     spent = hasher.spent(config, 3)
-    assert unused_count(spent) == 11 and entries(spent)[3]["used_at"] and hasher.find(spent, codes[3]) == 3
+    assert unused_count(spent) == 11 and backup_codes(spent)[3]["used_at"] and hasher.find(spent, codes[3]) == 3
 
 
 def test_codes_imported_in_clear_are_hashed_once_one_is_spent() -> None:

@@ -6,7 +6,9 @@ from typing import Any
 
 from aiohttp import web
 
-from services.selfservice.flows.errors import shown_input
+from services.selfservice.flows.errors import FlowInvalid, shown_input
+from services.selfservice.flows.flow import Flow
+from shared import text
 from shared.errors import BadRequest
 
 AALS = ("aal1", "aal2")
@@ -17,3 +19,13 @@ def login_fields(request: web.Request) -> dict[str, Any]:
     if aal not in AALS:
         raise BadRequest(f"Unable to parse AuthenticationMethod Assurance Level (AAL): {shown_input(aal)}")
     return {"refresh": request.query.get("refresh") == "true", "requested_aal": aal, "organization_id": None}
+
+
+def same_identity(flow: Flow, identity: dict[str, Any] | None) -> None:
+    """Refreshing or upgrading a session must be done by the identity that owns it, whatever the
+    method: someone else's account (or, by a social provider, one no identity owns yet) must not
+    re-authenticate it, or anyone at an unattended browser could make it privileged again."""
+    expected = flow.internal.get("identity_id")
+    if expected and (identity is None or expected != identity["id"]):
+        flow.ui.messages.append(text.invalid_credentials())
+        raise FlowInvalid()

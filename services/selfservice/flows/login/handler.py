@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from services.selfservice.flows.engine import see_other
-from services.selfservice.flows.errors import Aal1Required, FlowInvalid, IdentityMismatch, SessionAlreadyAvailable
+from services.selfservice.flows.errors import Aal1Required, IdentityMismatch, SessionAlreadyAvailable
 from services.selfservice.flows.flow import API, BROWSER, Flow
-from services.selfservice.flows.login.flow import login_fields
+from services.selfservice.flows.login.flow import login_fields, same_identity
 from services.selfservice.flows.login.hook import complete_login
 from services.selfservice.flows.login.strategy import LoginOutcome, LoginStrategy
 from services.selfservice.flows.request import wants_json
@@ -18,6 +18,7 @@ from services.selfservice.flows.submit import submit as submit_flow
 from services.selfservice.strategies.identifier_first.strategy import METHOD as IDENTIFIER_FIRST
 from services.selfservice.strategies.identifier_first.strategy import first_screen
 from shared import text
+from shared.aal import passwordless_key
 from shared.service import Handler, Route
 
 if TYPE_CHECKING:
@@ -52,8 +53,12 @@ async def new_login_flow(
     fields: dict[str, Any],
     session: dict[str, Any] | None,
     internal: dict[str, Any] | None = None,
+    *,
+    return_to: str | None = None,
 ) -> Flow:
     flow = await c.engine.create(request, KIND, flow_type, **fields)
+    if return_to is not None:  # a step made for the browser in another flow's request carries that flow's
+        flow.return_to = return_to
     if session is not None:
         flow.internal["session_id"] = session["id"]
         flow.internal["identity_id"] = session["identity"]["id"]
@@ -66,7 +71,7 @@ async def new_login_flow(
         flow.internal["webauthn_keys"] = [  # the security keys a browser is asked for: second-factor ones
             k["id"]
             for k in (webauthn.get("config") or {}).get("credentials") or []
-            if isinstance(k.get("id"), str) and not k.get("is_passwordless")
+            if isinstance(k.get("id"), str) and not passwordless_key(k)
         ]
         flow.internal["verified_addresses"] = [  # where a code as a second factor may go
             {"via": a["via"], "value": a["value"]}
@@ -138,7 +143,7 @@ async def get_flow(c: SelfserviceContainer, request: web.Request) -> web.Respons
 
 async def _login(strategy: LoginStrategy, flow: Flow, body: dict[str, Any]) -> LoginOutcome:
     outcome = await strategy.login(flow, body)
-    _same_identity(flow, outcome.identity)
+    same_identity(flow, outcome.identity)
     return outcome
 
 
@@ -160,14 +165,6 @@ STEPS = FlowSteps(
 
 async def submit(c: SelfserviceContainer, request: web.Request) -> web.StreamResponse:
     return await submit_flow(c, request, STEPS, c.methods.login)
-
-
-def _same_identity(flow: Flow, identity: dict[str, Any]) -> None:
-    """Refreshing or upgrading a session must be done by the identity that owns it."""
-    expected = flow.internal.get("identity_id")
-    if expected and expected != identity["id"]:
-        flow.ui.messages.append(text.invalid_credentials())
-        raise FlowInvalid()
 
 
 ROUTES: list[Route[SelfserviceContainer]] = [

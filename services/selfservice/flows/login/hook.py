@@ -60,9 +60,7 @@ def _answer(c: SelfserviceContainer, request: web.Request, flow: Flow, ctx: Hook
             body["continue_with"] = ctx.continue_with
         return json_response(body)
     return_to = flow.return_to or c.config.after_return_url("login", ctx.method)
-    required_aal = c.settings.get("session.whoami.required_aal") or aal.AAL1
-    session_aal = (ctx.session or {}).get("authenticator_assurance_level") or aal.AAL1
-    if ctx.session and not aal.satisfies(session_aal, ctx.identity, required_aal):
+    if ctx.session and not _whoami_accepts(c, ctx):
         # The session whoami would refuse: the browser goes on to the second factor (Kratos's hook),
         # in the step made already when it carries a link (`_link_or_carry`).
         carried = request.get(STEP_UP_FLOW)
@@ -103,9 +101,7 @@ async def _link_or_carry(
     with the password alone attach a social account of theirs, one that outlives a password reset:
     so a browser's link waits in the second-factor step, made here for the new session; an app's
     is dropped (its client makes that step itself), and can be made again in the settings."""
-    required = c.settings.get("session.whoami.required_aal") or aal.AAL1
-    session_aal = (ctx.session or {}).get("authenticator_assurance_level") or aal.AAL1
-    if aal.satisfies(session_aal, ctx.identity, required):
+    if _whoami_accepts(c, ctx):
         return await _link(c, ctx.identity, pending)
     if flow.type != API and ctx.session:
         from services.selfservice.flows.login.handler import new_login_flow  # the handler imports this module
@@ -113,11 +109,17 @@ async def _link_or_carry(
         request[NEXT_CSRF_TOKEN] = c.engine.csrf.new_token()  # the step's, and the new cookie's
         fields = {"refresh": False, "requested_aal": aal.AAL2, "organization_id": None}
         session = {**ctx.session, "identity": ctx.session.get("identity") or ctx.identity}
-        step = await new_login_flow(c, request, flow.type, fields, session, internal={LINK_AFTER_LOGIN: pending})
-        step.return_to = flow.return_to
-        await c.engine.save(step)
+        carried = {LINK_AFTER_LOGIN: pending}
+        step = await new_login_flow(c, request, flow.type, fields, session, carried, return_to=flow.return_to)
         request[STEP_UP_FLOW] = step.id
     return ctx.identity
+
+
+def _whoami_accepts(c: SelfserviceContainer, ctx: HookContext) -> bool:
+    """Whether the session is what `session.whoami.required_aal` asks of this identity."""
+    required = c.settings.get("session.whoami.required_aal") or aal.AAL1
+    session_aal = (ctx.session or {}).get("authenticator_assurance_level") or aal.AAL1
+    return aal.satisfies(session_aal, ctx.identity, required)
 
 
 async def _link(c: SelfserviceContainer, identity: dict[str, Any], pending: dict[str, Any]) -> dict[str, Any]:

@@ -128,7 +128,7 @@ async def resume(c: SelfserviceContainer, request: web.Request) -> web.StreamRes
         pending.get("session_id") != session["id"]
         or not continuity.belongs_to(request, pending.get("browser"))
         or flow.expired()
-        or not _privileged(c, session)
+        or not privileged(c, session)
     ):
         return c.engine.ui_redirect(flow)
     identity = await _identity_of(c, session)
@@ -154,7 +154,7 @@ async def _apply(
         c.engine.metrics.submission(KIND).failed()
         flow.ui.messages.append(text.no_settings_strategy())
         return await c.engine.respond_invalid(request, flow)
-    if strategy.needs_privileged_session(body, identity) and not _privileged(c, session):
+    if strategy.needs_privileged_session(body, identity) and not privileged(c, session):
         if flow.is_browser:
             return await _pause(c, request, flow, session, body)
         raise RefreshRequired(_refresh_url(c, flow))
@@ -275,7 +275,8 @@ def privileged_session_max_age(c: SelfserviceContainer) -> timedelta:
     return parse_duration(c.settings.get("selfservice.flows.settings.privileged_session_max_age") or "1h")
 
 
-def _privileged(c: SelfserviceContainer, session: dict[str, Any]) -> bool:
+def privileged(c: SelfserviceContainer, session: dict[str, Any]) -> bool:
+    """Whether the session signed in recently enough for a change that asks for a privileged session."""
     max_age = privileged_session_max_age(c)
     authenticated = datetime.fromisoformat(str(session["authenticated_at"]).replace("Z", "+00:00"))
     return now() - authenticated <= max_age
@@ -288,7 +289,7 @@ def _require_aal(
     with a second factor changes nothing from a session that has not used it."""
     required = c.settings.get("selfservice.flows.settings.required_aal") or aal.HIGHEST_AVAILABLE
     if identity is not None and not aal.satisfies(session.get("authenticator_assurance_level", ""), identity, required):
-        raise aal.Aal2Required(_login_url(c, {"aal": aal.AAL2, "return_to": return_to}))
+        raise aal.Aal2Required(login_url(c, {"aal": aal.AAL2, "return_to": return_to}))
 
 
 def _settings_ui_url(c: SelfserviceContainer, flow: Flow) -> str:
@@ -298,10 +299,10 @@ def _settings_ui_url(c: SelfserviceContainer, flow: Flow) -> str:
 def _refresh_url(c: SelfserviceContainer, flow: Flow) -> str:
     """Kratos returns a re-authenticated browser to the settings endpoint, which resumes the change."""
     resume_url = f"{c.config.public_base_url.rstrip('/')}/self-service/settings?{urlencode({'flow': flow.id})}"
-    return _login_url(c, {"refresh": "true", "return_to": resume_url if flow.is_browser else _settings_ui_url(c, flow)})
+    return login_url(c, {"refresh": "true", "return_to": resume_url if flow.is_browser else _settings_ui_url(c, flow)})
 
 
-def _login_url(c: SelfserviceContainer, query: dict[str, str]) -> str:
+def login_url(c: SelfserviceContainer, query: dict[str, str]) -> str:
     return f"{c.config.public_base_url.rstrip('/')}/self-service/login/browser?{urlencode(query)}"
 
 

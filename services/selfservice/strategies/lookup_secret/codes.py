@@ -16,16 +16,11 @@ import string
 from datetime import UTC, datetime
 from typing import Any
 
+from shared.aal import backup_codes
+
 CODE_COUNT = 12
 CODE_LENGTH = 8
 ALPHABET = string.ascii_lowercase + string.digits
-
-
-def entries(config: dict[str, Any]) -> list[Any]:
-    """The stored codes: `recovery_codes` (Kratos's credential config), or `codes` as Kratos's import
-    body names them (an imported set is rewritten under `recovery_codes` when a code is spent)."""
-    found = config.get("recovery_codes") or config.get("codes") or []
-    return found if isinstance(found, list) else []
 
 
 def new_codes() -> list[str]:
@@ -51,7 +46,7 @@ class CodeHasher:
         way (Kratos's import keeps them in clear; the identity service has no key to hash them)."""
         salt = str(config.get("salt") or secrets.token_hex(16))
         kept = []
-        for entry in entries(config):
+        for entry in backup_codes(config):
             entry = dict(entry) if isinstance(entry, dict) else {}
             if "hash" not in entry:
                 entry = {"hash": self.digest(salt, str(entry.get("code") or "")), "used_at": entry.get("used_at")}
@@ -66,7 +61,7 @@ class CodeHasher:
         salt = str(config.get("salt") or "")
         digests = [self.digest(salt, code, pepper) for pepper in self._peppers]
         found = None
-        for index, entry in enumerate(entries(config)):
+        for index, entry in enumerate(backup_codes(config)):
             if not isinstance(entry, dict):
                 continue
             if "hash" in entry:
@@ -80,7 +75,7 @@ class CodeHasher:
 
 
 def unused_count(config: dict[str, Any]) -> int:
-    return sum(1 for e in entries(config) if isinstance(e, dict) and not e.get("used_at"))
+    return sum(1 for e in backup_codes(config) if isinstance(e, dict) and not e.get("used_at"))
 
 
 def used_at(entry: dict[str, Any]) -> datetime | None:

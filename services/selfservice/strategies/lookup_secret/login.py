@@ -9,9 +9,10 @@ from services.selfservice.flows.errors import FlowInvalid
 from services.selfservice.flows.flow import Flow
 from services.selfservice.flows.login.strategy import LoginOutcome
 from services.selfservice.flows.ui import input_node
-from services.selfservice.strategies.lookup_secret.codes import entries, unused_count
+from services.selfservice.strategies.lookup_secret.codes import unused_count
 from services.selfservice.strategies.mfa import has_credential, is_aal2_login, second_factor_method, upgrading_identity
 from shared import text
+from shared.aal import backup_codes
 
 if TYPE_CHECKING:
     from services.selfservice.strategies.lookup_secret.strategy import LookupSecretStrategy
@@ -38,11 +39,11 @@ async def authenticate(strategy: LookupSecretStrategy, flow: Flow, body: dict[st
     await strategy.services.check_throttle(identity_id)
     for _ in range(SWAP_TRIES):
         config = await strategy.stored_config(identity_id)
-        if not entries(config):
+        if not backup_codes(config):
             flow.ui.messages.append(text.no_lookup_codes())
             raise FlowInvalid()
         index = strategy.hasher.find(config, code.strip().lower())
-        entry = entries(config)[index] if index is not None else None
+        entry = backup_codes(config)[index] if index is not None else None
         if entry is None or entry.get("used_at"):
             await strategy.services.attempt(identity_id, succeeded=False)
             message = text.lookup_code_invalid() if entry is None else text.lookup_code_already_used()

@@ -13,12 +13,12 @@ from services.selfservice.flows.ui import Node, input_node
 from services.selfservice.strategies.lookup_secret.codes import (
     CODE_COUNT,
     CODE_LENGTH,
-    entries,
     new_codes,
     unused_count,
     used_at,
 )
 from shared import text
+from shared.aal import backup_codes
 from shared.text import Message
 
 if TYPE_CHECKING:
@@ -60,7 +60,7 @@ async def update(
             flow.ui.messages.append(text.no_lookup_codes())
             raise FlowInvalid()
         config = await strategy.stored_config(ctx.identity["id"])
-        stored = [e for e in entries(config) if isinstance(e, dict)]
+        stored = [e for e in backup_codes(config) if isinstance(e, dict)]
         _clear(flow)
         shown = [text.lookup_code_used(at) if (at := used_at(e)) else text.lookup_code(HIDDEN) for e in stored]
         flow.ui.add(

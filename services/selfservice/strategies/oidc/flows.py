@@ -16,7 +16,6 @@ Flows of native apps finish in the system browser: their session is kept for the
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
@@ -24,7 +23,8 @@ from aiohttp import web
 
 from services.selfservice.flows import token_exchange as exchange
 from services.selfservice.flows.errors import FlowInvalid, IdentityExists, RefreshRequired, TraitsRefused
-from services.selfservice.flows.flow import API, Flow, now
+from services.selfservice.flows.flow import API, Flow
+from services.selfservice.flows.login.flow import same_identity
 from services.selfservice.flows.login.hook import complete_login, finish_login
 from services.selfservice.flows.login.strategy import LINK_AFTER_LOGIN, LoginOutcome
 from services.selfservice.flows.registration.hook import complete_registration, finish_registration
@@ -61,7 +61,8 @@ async def finish(
     owner = await c.engine.identities.find_by_credential_identifier(METHOD, credential_id)
     if flow.kind == "settings":
         return await _link(c, request, strategy, flow, pending, claims, tokens, owner)
-    _same_identity_as_the_session(flow, owner)
+    if flow.kind == "login":  # a refresh or a step-up of a session: its own identity, as every method
+        same_identity(flow, owner)
     if owner is not None:
         if flow.kind != "login":
             flow = await _converted(c, request, flow, "login")
@@ -84,17 +85,6 @@ async def finish(
     except TraitsRefused as refused:
         strategy.continue_registration(flow, pending.provider, traits, kept, refused.error)
         return await c.engine.respond_invalid(request, flow)
-
-
-def _same_identity_as_the_session(flow: Flow, owner: dict[str, Any] | None) -> None:
-    """A login that refreshes or steps up a session must be done by the session's own identity (as
-    the submit route checks for the other methods): someone else's social account, or one no
-    identity owns yet, must not re-authenticate it, or anyone at an unattended browser could make
-    the session privileged again and change its password."""
-    expected = flow.internal.get("identity_id") if flow.kind == "login" else None
-    if expected and (owner is None or owner["id"] != expected):
-        flow.ui.messages.append(text.invalid_credentials())
-        raise FlowInvalid()
 
 
 async def _converted(c: SelfserviceContainer, request: web.Request, old: Flow, kind: str) -> Flow:
@@ -190,11 +180,9 @@ def _still_privileged(c: SelfserviceContainer, flow: Flow, session: dict[str, An
     tab left at the provider's page keeps the flow's state alive): the session must still be
     privileged, or someone at the unattended browser could link their own social account to it. As
     in Kratos's `linkProvider`, the browser is sent to sign in again."""
-    from services.selfservice.flows.settings.handler import privileged_session_max_age
+    from services.selfservice.flows.settings.handler import login_url, privileged  # see `_handlers`
 
-    authenticated = datetime.fromisoformat(str(session["authenticated_at"]).replace("Z", "+00:00"))
-    if now() - authenticated <= privileged_session_max_age(c):
+    if privileged(c, session):
         return
     settings_ui = f"{c.config.flows['settings'].ui_url}?{urlencode({'flow': flow.id})}"
-    query = urlencode({"refresh": "true", "return_to": settings_ui})
-    raise RefreshRequired(f"{c.config.public_base_url.rstrip('/')}/self-service/login/browser?{query}")
+    raise RefreshRequired(login_url(c, {"refresh": "true", "return_to": settings_ui}))

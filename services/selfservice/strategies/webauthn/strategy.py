@@ -21,7 +21,7 @@ from services.selfservice.strategies.passkey.ceremony import Challenges, Refused
 from services.selfservice.strategies.passkey.script import script_node
 from services.selfservice.strategies.registry import Dependencies, MethodSpec
 from shared import text
-from shared.aal import AAL1, AAL2, has_second_factor
+from shared.aal import AAL1, AAL2, has_second_factor, passwordless_key
 
 METHOD = "webauthn"
 CHALLENGE = "webauthn_challenge"  # flow.internal: the challenge of the options the flow shows
@@ -209,15 +209,8 @@ class WebAuthnStrategy:
         return updated
 
 
-def passwordless_key(key: dict[str, Any]) -> bool:
-    """Kratos's `ToWebAuthnFiltered`: only keys registered for passwordless sign-in (resident, made
-    while `passwordless` was on) sign in alone; a key registered as a second factor goes with a
-    password, and a passwordless key is no second factor beside the password."""
-    return bool(key.get("is_passwordless"))
-
-
 def second_factor_key(key: dict[str, Any]) -> bool:
-    return not key.get("is_passwordless")
+    return not passwordless_key(key)
 
 
 def build(deps: Dependencies) -> WebAuthnStrategy:
