@@ -25,7 +25,7 @@ generator, the run's database backends, and every other process on the machine);
 and HTTP status; the resident memory of each Warden process when the soak starts and when it ends;
 and the verdict: p99 of every minute within 1.5x the first minute's, memory grown under 10%. Minutes
 in which other processes used over a quarter of a core are named: Warden's hashing threads run at a
-lower priority than anything else, so a neighbour's busy process delays logins by itself.
+lower priority (`HASHING_NICENESS`), so a neighbour's busy process delays logins by itself.
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@ round trip)."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,6 +20,7 @@ from ory_kratos_client.api.identity_api import IdentityApi
 from shared import errors
 from shared.clients.http import INTERNAL_TOKEN_HEADER, InternalHttp, Misconfigured
 from shared.clients.identity import HttpIdentityClient
+from shared.http.budget import DEADLINE_HEADER
 from tests.factories import ThreadedWarden, running_warden, settings_for
 
 TOKEN = "internal-token-for-tests"
@@ -208,6 +210,27 @@ def test_a_write_with_malformed_metadata_is_refused_and_changes_nothing(
     unchanged = client.get_identity(created["id"])
     assert unchanged["traits"] == created["traits"] and unchanged["credentials"] == created["credentials"]
     assert client.verify_password("meta@example.com", "a long enough password") is not None
+
+
+def test_a_password_hashed_after_its_caller_gave_up_is_not_stored(
+    warden: ThreadedWarden, client: SyncIdentityClient
+) -> None:
+    """selfservice gives up on a create after its timeout and tells the user it failed; a hash that
+    finishes later must not go on to create the identity (nor change a password) behind that error."""
+    created = client.create_identity(password_body("kept@example.com", "a long enough password"))
+    late = {INTERNAL_TOKEN_HEADER: TOKEN, DEADLINE_HEADER: f"{time.time() - 1:.3f}"}
+    base = f"{warden.admin_url}/internal/identity/identities"
+    for method, url, body in [
+        ("POST", base, password_body("late@example.com", "a long enough password")),
+        ("PUT", f"{base}/{created['id']}/credentials/password", {"config": {"password": "another password"}}),
+    ]:
+        response = urllib3.request(method, url, headers=late, json=body)
+        assert response.status == 503, response.data
+        assert response.json()["error"]["code"] == 503
+    assert client.find_by_credential_identifier("password", "late@example.com") is None
+    assert client.verify_password("kept@example.com", "a long enough password") is not None
+    assert client.verify_password("kept@example.com", "another password") is None
+    assert client.create_identity(password_body("late@example.com", "a long enough password"))["id"]
 
 
 def test_the_internal_routes_are_not_on_the_public_port(warden: ThreadedWarden) -> None:

@@ -5,6 +5,10 @@ Hashing runs on a thread pool the Hasher owns, never on the event loop. argon2-c
 hashlib release the GIL while they work, so the loop keeps serving requests meanwhile (crypt(3),
 for the *-crypt imports, does not; see `crypt_hashes`). The pool is bounded: at most as many hashes
 at once as there are CPUs, and, for argon2, as fit in `dedicated_memory`.
+
+A new hash finished for a caller that has gone, or whose deadline has passed, is not handed back: the
+caller was told the work failed (an internal caller's timeout is a 503 to its user), so storing it
+would create an identity, or change a password, behind an error the user saw.
 """
 
 from __future__ import annotations
@@ -16,6 +20,9 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
+from shared.errors import ServiceUnavailable
+from shared.http.budget import budget
+
 from .argon2_hashes import Argon2Hash, hash_argon2id, parse_argon2
 from .bcrypt_hashes import hash_bcrypt, parse_bcrypt
 from .comparator import verify_any
@@ -26,7 +33,12 @@ from .errors import InvalidImportedHash
 _T = TypeVar("_T")
 
 
-HASHING_NICENESS = 10
+# Below the event loop, so that whoami is answered at once while logins saturate the CPU; but only
+# a little: niceness also orders the hashing threads against every other busy process in the same
+# CPU cgroup, and at 10 one neighbouring busy process left a hash a tenth of a core (0.22 s of argon2
+# took 4.8 s, past the internal calls' 5 s timeout). At 3 a hash keeps a third of a core beside
+# it (1.1 s), and whoami's p99 under logins measured the same (docs/performance.md, "Session 32").
+HASHING_NICENESS = 3
 
 
 def _yield_to_the_event_loop() -> None:
@@ -48,8 +60,12 @@ class Hasher:
         )
 
     async def hash(self, password: str) -> str:
-        """A new hash of the configured kind. Raises PasswordTooLong for bcrypt and > 72 bytes."""
-        return await self._run(self._hash_now, password)
+        """A new hash of the configured kind. Raises PasswordTooLong for bcrypt and > 72 bytes, and
+        ServiceUnavailable when the caller is no longer waiting for it (see the module's docstring)."""
+        encoded = await self._run(self._hash_now, password)
+        if budget.get().expired():
+            raise ServiceUnavailable("the caller has gone or its deadline has passed")
+        return encoded
 
     async def verify(self, password: str, encoded: str) -> bool:
         """Whether `password` matches `encoded`, of any supported format (see `verify_any`)."""
