@@ -15,6 +15,7 @@ import dataclasses
 import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
@@ -162,6 +163,7 @@ class WardenProcess:
             trusted_proxies=TrustedProxies(self.settings.get("serve.public.trusted_proxies") or []),
             cors=CorsPolicy.from_settings(self.settings),
             log_health_requests=not self.settings.get(f"serve.{port}.request_log.disable_for_health", False),
+            admin_hosts=frozenset({(urlsplit(self.settings.serve.admin.base_url).hostname or "").lower()} - {""}),
         )
 
     def _readiness(self) -> list[ReadinessCheck]:

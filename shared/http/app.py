@@ -13,7 +13,7 @@ from aiohttp.typedefs import Middleware
 from shared.http.client_ip import TrustedProxies
 from shared.http.cors import CorsPolicy, cors_middleware
 from shared.http.kernel import request_kernel
-from shared.http.middleware import cross_site_write_guard, internal_guard
+from shared.http.middleware import browser_page_guard, internal_guard
 from shared.metrics import Metrics
 from shared.tracing.spans import only_inside_a_trace
 from shared.version import warden_version
@@ -50,11 +50,12 @@ def create_app(
     trusted_proxies: TrustedProxies | None = None,
     cors: CorsPolicy | None = None,
     log_health_requests: bool = True,
+    admin_hosts: frozenset[str] = frozenset(),
 ) -> web.Application:
     unlogged = frozenset() if log_health_requests else HEALTH_PATHS
     middlewares: list[Middleware] = [request_kernel(port, metrics.http, trusted_proxies or TrustedProxies(), unlogged)]
     if port == "admin":  # the internal API lives on the admin port only
-        middlewares += [cross_site_write_guard(), internal_guard(internal_token)]
+        middlewares += [browser_page_guard(admin_hosts), internal_guard(internal_token)]
     elif cors is not None:  # Kratos's serve.public.cors, on the public port only
         middlewares.append(cors_middleware(cors))
     app = web.Application(middlewares=middlewares, client_max_size=max_body_bytes)

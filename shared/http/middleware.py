@@ -1,9 +1,11 @@
 """The one place errors become Kratos's `{"error": {...}}` JSON (`rendered`, which the request kernel
-and CORS call), and the admin port's guards: the internal token, and no writes from other sites."""
+and CORS call), and the admin port's guards: the internal token, and no browser page of another
+site, or of a name rebound to the admin port, gets an answer."""
 
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -106,17 +108,44 @@ _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _OTHER_SITES = frozenset({"cross-site", "same-site"})
 
 
-def cross_site_write_guard() -> Callable[..., Awaitable[web.StreamResponse]]:
-    """The admin API has no authentication and reads JSON whatever the Content-Type, so a page on any
-    site could make a browser that reaches the admin port (an operator's) send it a "simple" POST,
-    which needs no CORS preflight. The browser marks such a request `Sec-Fetch-Site: cross-site`:
-    a write so marked is refused. SDKs and curl send no such header, and a page of the admin origin
-    itself sends `same-origin`."""
+def browser_page_guard(own_hosts: frozenset[str] = frozenset()) -> Callable[..., Awaitable[web.StreamResponse]]:
+    """The admin API has no authentication and reads JSON whatever the Content-Type; browsers mark
+    what a page asks (`Sec-Fetch-Site`), SDKs and curl send no such header. Two ways a page could use
+    a browser that reaches the admin port (an operator's):
+    - another site's page sends a "simple" POST, which needs no CORS preflight: a write marked
+      `cross-site` or `same-site` is refused;
+    - DNS rebinding: a page of evil.example whose name is then made to resolve to the admin port's
+      address is, to the browser, of the same origin, and may read and write everything. Its requests
+      carry `Host: evil.example`: a `same-origin` request is answered only for a host the admin port
+      can be reached by without a name an attacker controls: an IP address, `localhost` (browsers
+      never look it up), or `own_hosts` (the host of `serve.admin.base_url`, for a console served
+      beside the admin API behind one proxy)."""
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.method not in _SAFE_METHODS and request.headers.get("Sec-Fetch-Site", "").lower() in _OTHER_SITES:
+        site = request.headers.get("Sec-Fetch-Site", "").lower()
+        if site in _OTHER_SITES and request.method not in _SAFE_METHODS:
             raise errors.Forbidden("The admin API does not accept requests made by another site's page.")
+        if site == "same-origin" and not _unrebindable(request.host, own_hosts):
+            raise errors.Forbidden(
+                "The admin API answers a web page only on an IP address, localhost, or the host of "
+                "serve.admin.base_url."
+            )
         return await handler(request)
 
     return middleware
+
+
+def _unrebindable(host: str, own_hosts: frozenset[str]) -> bool:
+    name = host.lower()
+    if name.startswith("["):  # [::1]:4434
+        name = name[1 : name.find("]")]
+    elif name.count(":") == 1:
+        name = name.rsplit(":", 1)[0]
+    if name == "localhost" or name.endswith(".localhost") or name in own_hosts:
+        return True
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True

@@ -157,6 +157,43 @@ def test_a_web_page_cannot_make_a_browser_write_to_the_admin_api(warden: Threade
         urllib3.request("DELETE", f"{warden.admin_url}/admin/identities/{created.json()['id']}")
 
 
+def test_a_page_whose_name_was_rebound_to_the_admin_port_gets_no_answer(tmp_path: Path) -> None:
+    """DNS rebinding: a page of evil.example, its name then made to resolve to 127.0.0.1, is to the
+    browser of the same origin as the admin port, so it could list every identity and create one of
+    its own. Its requests carry `Host: evil.example` and `Sec-Fetch-Site: same-origin`; the admin
+    port answers a page only on an IP address, localhost, or the host of `serve.admin.base_url`."""
+    config = ui_config()
+    config["serve"] = {**config.get("serve", {}), "admin": {"base_url": "http://console.internal:4434/"}}
+    with running_warden(settings_for(tmp_path, f"sqlite://{tmp_path}/warden.sqlite", config)) as warden:
+        port = warden.admin_url.rsplit(":", 1)[1]
+        url = f"{warden.admin_url}/admin/identities"
+
+        def identity(email: str) -> str:
+            traits = {"email": email}
+            return json.dumps({"schema_id": "default", "traits": traits})
+
+        def page_of(host: str) -> dict[str, str]:
+            return {"Host": host, "Sec-Fetch-Site": "same-origin", "Sec-Fetch-Mode": "cors"}
+
+        for host in (f"evil.example:{port}", "evil.example", f"localhost.evil.example:{port}"):
+            listed = urllib3.request("GET", url, headers=page_of(host))
+            assert listed.status == 403, (host, listed.data)
+            assert listed.json()["error"]["code"] == 403
+            created = urllib3.request("POST", url, body=identity("planted@example.com"), headers=page_of(host))
+            assert created.status == 403, (host, created.data)
+        assert urllib3.request("GET", f"{url}?credentials_identifier=planted@example.com").json() == []
+
+        for n, host in enumerate(
+            (f"127.0.0.1:{port}", f"localhost:{port}", "admin.localhost", f"[::1]:{port}", "console.internal")
+        ):
+            assert urllib3.request("GET", url, headers=page_of(host)).status == 200, host
+            created = urllib3.request("POST", url, body=identity(f"page-{n}@example.com"), headers=page_of(host))
+            assert created.status == 201, (host, created.data)
+        # SDKs and curl send no Fetch Metadata, whatever name they use.
+        tool = urllib3.request("GET", url, headers={"Host": f"warden-admin.internal:{port}"})
+        assert tool.status == 200 and len(tool.json()) == 5
+
+
 def test_logging_out_removes_a_cross_site_session_cookie(tmp_path: Path) -> None:
     """A session cookie made `SameSite=None; Secure` (a SPA on another site) was deleted at logout
     by a `Set-Cookie` without those attributes. Browsers refuse it: a cookie without SameSite is Lax,
