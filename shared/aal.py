@@ -4,12 +4,15 @@ factor and what level it can reach, and whether a session satisfies a `required_
 
 The session service asks it for whoami (`session.whoami.required_aal`), self-service for settings
 (`selfservice.flows.settings.required_aal`) and the MFA methods for what to offer. A method that
-adds a second-factor credential type adds it to SECOND_FACTORS, and nowhere else.
+adds a second-factor credential type adds it to SECOND_FACTORS, and nowhere else; one whose
+credential is a second factor only under some config (the `code` method's `mfa_enabled`) adds it to
+`AssuranceRules`, which each service builds once from its settings.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from shared import errors
@@ -61,17 +64,47 @@ def backup_codes(config: Mapping[str, Any]) -> list[Any]:
 _LISTED = {"webauthn": "credentials", "lookup_secret": "recovery_codes"}
 
 
-def available_aal(identity: Mapping[str, Any]) -> str:
-    """The highest AAL the identity could reach: aal2 once it has a second factor."""
-    return AAL2 if has_second_factor(identity) else AAL1
+@dataclass(frozen=True)
+class AssuranceRules:
+    """What counts as a second factor under this config, and so what level an identity can reach.
+
+    `code_mfa` (`selfservice.methods.code.mfa_enabled`): a login code sent to one of the account's
+    `code` addresses is a second factor, as Kratos's code strategy counts it
+    (`CountActiveMultiFactorCredentials`), so with `highest_available` a password-only session has
+    to take the code step: enabling code MFA enforces it, it does not merely offer it. Only a
+    verified address counts, as only a verified one is offered a code (Kratos counts any, and so
+    asks an identity whose address is unproven for a step it then cannot offer)."""
+
+    code_mfa: bool = False
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> AssuranceRules:
+        code = settings.get("selfservice.methods.code") or {}
+        return cls(code_mfa=bool(code.get("enabled", True) and code.get("mfa_enabled")))
+
+    def has_second_factor(self, identity: Mapping[str, Any]) -> bool:
+        """`identity` in Kratos's admin JSON (its `credentials` keyed by type)."""
+        return has_second_factor(identity) or (self.code_mfa and _has_code_address(identity))
+
+    def available_aal(self, identity: Mapping[str, Any]) -> str:
+        """The highest AAL the identity could reach: aal2 once it has a second factor."""
+        return AAL2 if self.has_second_factor(identity) else AAL1
+
+    def satisfies(self, session_aal: str, identity: Mapping[str, Any], required_aal: str) -> bool:
+        """Whether a session at `session_aal` may do what needs `required_aal` (`aal1` or
+        `highest_available`, Kratos's two values) for `identity`."""
+        if required_aal == HIGHEST_AVAILABLE:
+            return _RANK.get(session_aal, 0) >= _RANK[self.available_aal(identity)]
+        return _RANK.get(session_aal, 0) >= _RANK.get(required_aal, 1)
 
 
-def satisfies(session_aal: str, identity: Mapping[str, Any], required_aal: str) -> bool:
-    """Whether a session at `session_aal` may do what needs `required_aal` (`aal1` or
-    `highest_available`, Kratos's two values) for `identity`."""
-    if required_aal == HIGHEST_AVAILABLE:
-        return _RANK.get(session_aal, 0) >= _RANK[available_aal(identity)]
-    return _RANK.get(session_aal, 0) >= _RANK.get(required_aal, 1)
+def _has_code_address(identity: Mapping[str, Any]) -> bool:
+    credential = (identity.get("credentials") or {}).get("code")
+    if not isinstance(credential, Mapping):
+        return False
+    code_addresses = {a for a in credential.get("identifiers") or [] if isinstance(a, str) and a}
+    verified = (a.get("value") for a in identity.get("verifiable_addresses") or [] if a.get("verified"))
+    return any(value in code_addresses for value in verified)
 
 
 class Aal2Required(errors.Forbidden):

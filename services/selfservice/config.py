@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import unquote, urljoin, urlsplit
 
+from shared.aal import AssuranceRules
 from shared.units import parse_duration
 
 FLOW_KINDS = ("login", "registration", "settings", "recovery", "verification")
@@ -38,6 +39,7 @@ class SelfserviceConfig:
     logout_return_url: str | None
     flows: dict[str, FlowConfig]
     methods: dict[str, dict[str, Any]]
+    assurance: AssuranceRules = AssuranceRules()  # what counts as a second factor here
 
     @classmethod
     def from_settings(cls, settings: Any) -> SelfserviceConfig:
@@ -52,6 +54,7 @@ class SelfserviceConfig:
             logout_return_url=get("selfservice.flows.logout.after.default_browser_return_url"),
             flows=flows,
             methods=dict(get("selfservice.methods") or {}),
+            assurance=AssuranceRules.from_settings(settings),
         )
 
     def method_enabled(self, method: str, default: bool = False) -> bool:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from shared.aal import AssuranceRules
 from shared.cookies import CookieConfig
 from shared.units import parse_duration
 
@@ -20,6 +21,7 @@ class SessionConfig:
     public_base_url: str
     # `session.check.headers`: (trait path, header name) pairs, in config order.
     check_headers: tuple[tuple[str, str], ...] = ()
+    assurance: AssuranceRules = AssuranceRules()  # what level an identity can reach (highest_available)
 
     @classmethod
     def from_settings(cls, settings: Any) -> SessionConfig:
@@ -33,4 +35,5 @@ class SessionConfig:
             cookie=CookieConfig.session_cookie(settings),
             public_base_url=settings.serve.public.base_url,
             check_headers=tuple((get("session.check.headers") or {}).items()),
+            assurance=AssuranceRules.from_settings(settings),
         )

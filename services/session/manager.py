@@ -15,7 +15,7 @@ from services.session.errors import Aal2Required, NoActiveSession, SessionNotFou
 from services.session.persistence import SessionRepository
 from services.session.tokens import new_token, token_hash
 from services.session.views import public_identity, session_view
-from shared.aal import AAL2, available_aal
+from shared.aal import AAL2
 from shared.bus import events
 from shared.clients.ports import IdentityClient
 from shared.storage.uow import UnitOfWork, UnitOfWorkFactory
@@ -82,7 +82,11 @@ class SessionManager:
             raise NoActiveSession()
         body = json.dumps(session_view(session, public_identity(identity)), separators=(",", ":")).encode()
         return CachedSession(
-            session.aal, available_aal(identity), session.expires_at.timestamp(), session.identity_id, body
+            session.aal,
+            self.config.assurance.available_aal(identity),
+            session.expires_at.timestamp(),
+            session.identity_id,
+            body,
         )
 
     def _require_aal(self, entry: CachedSession, required: str) -> None:

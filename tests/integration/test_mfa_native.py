@@ -390,9 +390,17 @@ def test_a_code_to_a_verified_address_upgrades_the_session(warden: ThreadedWarde
         },
     )
     assert created.status == 201, created.data
+    unproven = _password_login(frontend, email).session_token
+    assert frontend.to_session(x_session_token=unproven).authenticator_assurance_level == "aal1", (
+        "no code can go to an unverified address, so it is no second factor yet"
+    )
     # As a verification flow would (the admin API keeps new addresses unverified, as Kratos's does).
     warden.run(_identity_internal(warden).mark_address_verified("email", email))
     token = _password_login(frontend, email).session_token
+    # With `mfa_enabled` the code is a second factor the account has: whoami
+    # (`required_aal: highest_available`) wants it before it answers, as Kratos's does.
+    status, refused = api_error(lambda: frontend.to_session(x_session_token=token))
+    assert status == 403 and refused["error"]["id"] == "session_aal2_required", refused
     flow = _aal2_flow(frontend, token)
     send = node(flow, "address")
     assert send["attributes"]["value"] == email and send["meta"]["label"]["id"] == 1010023

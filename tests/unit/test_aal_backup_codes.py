@@ -3,7 +3,7 @@ unused code does, one spent to the last does not, and one whose codes are not li
 
 from __future__ import annotations
 
-from shared.aal import AAL1, AAL2, available_aal
+from shared.aal import AAL1, AAL2, AssuranceRules
 
 
 def _identity(*used: bool) -> dict[str, object]:
@@ -12,13 +12,15 @@ def _identity(*used: bool) -> dict[str, object]:
 
 
 def test_backup_codes_are_a_second_factor_while_one_is_unused() -> None:
-    assert available_aal(_identity(True, False)) == AAL2
-    assert available_aal(_identity(True, True)) == AAL1
-    assert available_aal(_identity()) == AAL1
-    assert available_aal({"credentials": {"lookup_secret": {"identifiers": []}}}) == AAL2  # codes not listed
+    assert AssuranceRules().available_aal(_identity(True, False)) == AAL2
+    assert AssuranceRules().available_aal(_identity(True, True)) == AAL1
+    assert AssuranceRules().available_aal(_identity()) == AAL1
+    assert (
+        AssuranceRules().available_aal({"credentials": {"lookup_secret": {"identifiers": []}}}) == AAL2
+    )  # codes not listed
 
 
 def test_spent_backup_codes_leave_the_other_factors_counting() -> None:
     spent = _identity(True)
     spent["credentials"]["totp"] = {"identifiers": []}  # type: ignore[index]
-    assert available_aal(spent) == AAL2
+    assert AssuranceRules().available_aal(spent) == AAL2

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from shared.aal import AAL1, AAL2, available_aal
+from shared.aal import AAL1, AAL2, AssuranceRules
 
 
 def _identity(*passwordless: bool) -> dict[str, object]:
@@ -12,8 +12,10 @@ def _identity(*passwordless: bool) -> dict[str, object]:
 
 
 def test_security_keys_are_a_second_factor_and_passwordless_keys_are_not() -> None:
-    assert available_aal(_identity(False)) == AAL2
-    assert available_aal(_identity(True, False)) == AAL2
-    assert available_aal(_identity(True)) == AAL1
-    assert available_aal({"credentials": {"webauthn": {"identifiers": []}}}) == AAL2  # keys not listed
-    assert available_aal({"credentials": {"passkey": {"config": {"credentials": [{"id": "p"}]}}}}) == AAL1
+    assert AssuranceRules().available_aal(_identity(False)) == AAL2
+    assert AssuranceRules().available_aal(_identity(True, False)) == AAL2
+    assert AssuranceRules().available_aal(_identity(True)) == AAL1
+    assert AssuranceRules().available_aal({"credentials": {"webauthn": {"identifiers": []}}}) == AAL2  # keys not listed
+    assert (
+        AssuranceRules().available_aal({"credentials": {"passkey": {"config": {"credentials": [{"id": "p"}]}}}}) == AAL1
+    )

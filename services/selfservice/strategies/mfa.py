@@ -19,7 +19,7 @@ from services.selfservice.flows.settings.strategy import SettingsContext
 from services.selfservice.strategies.registry import Dependencies
 from services.selfservice.views import public_identity
 from shared import text
-from shared.aal import AAL2, Aal2Required, has_second_factor
+from shared.aal import AAL2, Aal2Required
 from shared.bus.events import COURIER_MESSAGE_REQUESTED
 from shared.clients.ports import IdentityClient, SessionClient
 from shared.storage.uow import UnitOfWorkFactory
@@ -53,7 +53,7 @@ class SecondFactorServices:
         aal2 without the factor the account already has. This matters where
         `selfservice.flows.settings.required_aal` is `aal1`; with `highest_available` such a session
         never gets this far. The first factor of an account needs no more than the password."""
-        if has_second_factor(identity):
+        if self.config.assurance.has_second_factor(identity):
             self.require_aal2_session(session, flow)
 
     async def check_throttle(self, identity_id: str) -> None:

@@ -119,7 +119,7 @@ def _whoami_accepts(c: SelfserviceContainer, ctx: HookContext) -> bool:
     """Whether the session is what `session.whoami.required_aal` asks of this identity."""
     required = c.settings.get("session.whoami.required_aal") or aal.AAL1
     session_aal = (ctx.session or {}).get("authenticator_assurance_level") or aal.AAL1
-    return aal.satisfies(session_aal, ctx.identity, required)
+    return c.config.assurance.satisfies(session_aal, ctx.identity, required)
 
 
 async def _link(c: SelfserviceContainer, identity: dict[str, Any], pending: dict[str, Any]) -> dict[str, Any]:

@@ -288,7 +288,8 @@ def _require_aal(
     """`selfservice.flows.settings.required_aal` (Kratos's default `highest_available`): an identity
     with a second factor changes nothing from a session that has not used it."""
     required = c.settings.get("selfservice.flows.settings.required_aal") or aal.HIGHEST_AVAILABLE
-    if identity is not None and not aal.satisfies(session.get("authenticator_assurance_level", ""), identity, required):
+    session_aal = session.get("authenticator_assurance_level", "")
+    if identity is not None and not c.config.assurance.satisfies(session_aal, identity, required):
         raise aal.Aal2Required(login_url(c, {"aal": aal.AAL2, "return_to": return_to}))
 
 

@@ -21,7 +21,7 @@ from services.selfservice.strategies.passkey.ceremony import Challenges, Refused
 from services.selfservice.strategies.passkey.script import script_node
 from services.selfservice.strategies.registry import Dependencies, MethodSpec
 from shared import text
-from shared.aal import AAL1, AAL2, has_second_factor, passwordless_key
+from shared.aal import AAL1, AAL2, passwordless_key
 
 METHOD = "webauthn"
 CHALLENGE = "webauthn_challenge"  # flow.internal: the challenge of the options the flow shows
@@ -170,7 +170,8 @@ class WebAuthnStrategy:
         # passwordless keys (a first factor) stay or not: from an aal2 session only.
         others = {k: v for k, v in (ctx.identity.get("credentials") or {}).items() if k != METHOD}
         after = {**others, METHOD: {"config": {"credentials": remaining}}} if remaining else others
-        if has_second_factor(ctx.identity) and not has_second_factor({"credentials": after}):
+        factors = self.services.config.assurance
+        if factors.has_second_factor(ctx.identity) and not factors.has_second_factor({"credentials": after}):
             self.services.require_aal2_session(ctx.session, flow)
         if remaining:
             remaining_config = {**config, "credentials": remaining}
