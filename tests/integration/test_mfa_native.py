@@ -401,6 +401,13 @@ def test_a_code_to_a_verified_address_upgrades_the_session(warden: ThreadedWarde
     # (`required_aal: highest_available`) wants it before it answers, as Kratos's does.
     status, refused = api_error(lambda: frontend.to_session(x_session_token=token))
     assert status == 403 and refused["error"]["id"] == "session_aal2_required", refused
+    # The earlier session's whoami answer was cached while the address was unproven: the identity's
+    # update event drops it, and that session is held to the code step as well.
+    whoami = f"{warden.public_url}/sessions/whoami"
+    deadline = time.monotonic() + 10
+    while urllib3.request("GET", whoami, headers={"X-Session-Token": unproven}).status != 403:
+        assert time.monotonic() < deadline, "the cached aal1 answer outlived the address's verification"
+        time.sleep(0.05)
     flow = _aal2_flow(frontend, token)
     send = node(flow, "address")
     assert send["attributes"]["value"] == email and send["meta"]["label"]["id"] == 1010023
