@@ -13,7 +13,8 @@ from typing import Any, Protocol
 
 from services.identity.domain import Credential, CredentialType, now
 from services.identity.errors import MalformedBody, UnknownHashFormat
-from shared.cipher import Cipher
+from shared.cipher import Cipher, DecryptionFailed
+from shared.totp import UnusableTotpUrl, parse_totp
 
 PASSWORD_VERSION = 1  # Kratos's current password credential version
 
@@ -96,10 +97,16 @@ def _federated(kind: str, config: dict[str, Any], current: Credential | None) ->
 
 
 def _sealed_totp(config: dict[str, Any], cipher: Cipher) -> dict[str, Any]:
-    """An imported `totp_url` in clear is encrypted with `secrets.cipher` (when set) before it is
-    stored; one self-service already sealed is kept as it is."""
+    """An imported `totp_url` in clear is checked (`shared.totp`) and encrypted with `secrets.cipher`
+    (when set) before it is stored; one self-service already sealed is kept as it is, once it opens."""
     url = config.get("totp_url")
-    if isinstance(url, str) and url.startswith("otpauth://"):
+    if not isinstance(url, str):
+        return config
+    try:
+        parse_totp(url if url.startswith("otpauth://") else cipher.decrypt(url))
+    except (UnusableTotpUrl, DecryptionFailed) as exc:
+        raise MalformedBody(f"credentials.totp.config.totp_url {UnusableTotpUrl()}") from exc
+    if url.startswith("otpauth://"):
         return {**config, "totp_url": cipher.encrypt(url)}
     return config
 

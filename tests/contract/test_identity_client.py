@@ -146,7 +146,9 @@ def test_a_write_saves_the_metadata_a_settings_web_hook_gave_and_keeps_what_it_d
     stored = client.get_identity(created["id"])
     assert (stored["metadata_public"], stored["metadata_admin"]) == ({"plan": "pro", "seats": [1, 2]}, None)
     assert stored["traits"] == traits
-    client.update_credential(created["id"], "totp", {"totp_url": "otpauth://totp/x?secret=JBSWY3DPEHPK3PXP"})
+    client.update_credential(
+        created["id"], "totp", {"totp_url": "otpauth://totp/x?secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"}
+    )
     client.remove_credential(created["id"], "totp", None, {"metadata_public": {"plan": "free"}})
     stored = client.get_identity(created["id"])
     assert stored["metadata_public"] == {"plan": "free"} and client.get_credential(created["id"], "totp") is None

@@ -58,7 +58,7 @@ LOOSELY_TYPED: list[tuple[dict[str, Any], str]] = [
 WELL_TYPED: dict[str, Any] = {
     "password": {"config": {"hashed_password": None, "password": "a long enough password"}},
     "oidc": {"config": {"providers": [{**GOOD_PROVIDER, "use_auto_link": True, "organization": None}]}},
-    "totp": {"config": {"totp_url": "otpauth://totp/Warden:x?secret=JBSWY3DPEHPK3PXP&issuer=Warden"}},
+    "totp": {"config": {"totp_url": "otpauth://totp/Warden:x?secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP&issuer=Warden"}},
     "lookup_secret": {"config": {"codes": [{"code": "abcd1234", "used_at": None}, {"code": "efgh5678"}]}},
     "webauthn": {
         "config": {

@@ -486,6 +486,34 @@ def api_error_or_value(call: Any) -> tuple[int, dict[str, Any]]:
 # --- imported second factors ---------------------------------------------------------------------
 
 
+# What pyotp (and NIST SP 800-63B-4) will not check a code against: a secret under 112 bits (the
+# 80-bit secrets of older apps), 4 digits, a step of an hour, and what is no TOTP URL at all.
+UNUSABLE_TOTP_URLS = [
+    "otpauth://totp/Old:a@example.com?secret=JBSWY3DPEHPK3PXP&issuer=Old",
+    f"otpauth://totp/a@example.com?secret={'A' * 32}&digits=4",
+    f"otpauth://totp/a@example.com?secret={'A' * 32}&period=3600",
+    f"otpauth://hotp/a@example.com?secret={'A' * 32}&counter=3",
+    "not a url",
+]
+
+
+@pytest.mark.parametrize("url", UNUSABLE_TOTP_URLS)
+def test_an_imported_totp_url_no_code_could_be_checked_against_is_a_400(warden: ThreadedWarden, url: str) -> None:
+    created = urllib3.request(
+        "POST",
+        f"{warden.admin_url}/admin/identities",
+        json={
+            "schema_id": "default",
+            "traits": {"email": _email()},
+            "credentials": {"password": {"config": {"password": PASSWORD}}, "totp": {"config": {"totp_url": url}}},
+        },
+    )
+    assert created.status == 400, created.data
+    error = created.json()["error"]
+    assert "credentials.totp.config.totp_url" in error["reason"], error
+    assert "secret=" not in json.dumps(error), "the answer does not echo the secret"
+
+
 def test_imported_totp_and_backup_codes_reach_aal2_and_the_secret_is_sealed(
     warden: ThreadedWarden, frontend: FrontendApi
 ) -> None:

@@ -109,7 +109,11 @@ def test_finding_3_settings_requires_the_highest_available_aal(warden: ThreadedW
     flow = json.loads(opened.data)
     # The identity gains a second factor (TOTP, through the admin API).
     identity = json.loads(urllib3.request("GET", f"{warden.admin_url}/admin/identities/{identity_id}").data)
-    totp = {"totp": {"config": {"totp_url": "otpauth://totp/Warden:x?secret=JBSWY3DPEHPK3PXP&issuer=Warden"}}}
+    totp = {
+        "totp": {
+            "config": {"totp_url": "otpauth://totp/Warden:x?secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP&issuer=Warden"}
+        }
+    }
     updated = urllib3.request(
         "PUT",
         f"{warden.admin_url}/admin/identities/{identity_id}",

@@ -218,7 +218,11 @@ def test_highest_available_requires_aal2_for_an_identity_with_a_second_factor(tm
                 "schema_id": "default",
                 "traits": {"email": "mfa@example.com"},
                 "credentials": {
-                    "totp": {"config": {"totp_url": "otpauth://totp/Warden:mfa?secret=JBSWY3DPEHPK3PXP&issuer=Warden"}}
+                    "totp": {
+                        "config": {
+                            "totp_url": "otpauth://totp/Warden:mfa?secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP&issuer=Warden"
+                        }
+                    }
                 },
             },
         )

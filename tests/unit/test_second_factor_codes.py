@@ -37,6 +37,13 @@ def test_what_is_no_six_digit_code_never_matches(url: str, code: str) -> None:
     assert matching_step(url, code, at=NOW) is None
 
 
+def test_a_stored_url_too_weak_to_check_against_matches_no_code_and_raises_nothing() -> None:
+    # An 80-bit secret, imported before imports were checked: its own code is refused, not a 500.
+    weak = "otpauth://totp/Old:a@example.com?secret=JBSWY3DPEHPK3PXP&issuer=Old"
+    code = type("OldTotp", (pyotp.TOTP,), {"min_secret_length_bits": 80})("JBSWY3DPEHPK3PXP").at(NOW)
+    assert matching_step(weak, code, at=NOW) is None
+
+
 def test_backup_codes_are_kept_as_hashes_and_found_by_the_code() -> None:
     codes = new_codes()
     assert len(codes) == 12 and len(set(codes)) == 12

@@ -12,6 +12,8 @@ from urllib.parse import urlsplit
 import pyotp
 import segno
 
+from shared.totp import UnusableTotpUrl, parse_totp
+
 DRIFT_STEPS = 1
 QR_SIZE = 256  # Kratos's totp_qr node is 256×256
 
@@ -37,12 +39,16 @@ def qr_data_uri(url: str) -> str:
 
 def matching_step(url: str, code: str, at: float | None = None) -> int | None:
     """The time step whose code `code` is, within the allowed drift, or None. Every candidate is
-    compared (in constant time) so the answer's timing says nothing about which one matched."""
+    compared (in constant time) so the answer's timing says nothing about which one matched. A URL
+    `shared.totp` refuses (stored before imports were checked) matches no code."""
     code = code.strip()
     if not (code.isascii() and code.isdigit()):
         return None
-    totp = pyotp.parse_uri(url)
-    if not isinstance(totp, pyotp.TOTP) or len(code) != totp.digits:
+    try:
+        totp = parse_totp(url)
+    except UnusableTotpUrl:
+        return None
+    if len(code) != totp.digits:
         return None
     moment = time.time() if at is None else at
     step = totp.timecode(datetime.fromtimestamp(moment, UTC))
