@@ -29,7 +29,8 @@ from services.identity.hashing import (
     verify_any,
 )
 from services.identity.hashing.crypt_hashes import crypt_available
-from shared.errors import ConfigError
+from shared.errors import ConfigError, ServiceUnavailable
+from shared.http.budget import Budget, budget
 from shared.units import format_duration, parse_duration
 
 PASSWORD = "correct horse battery staple ✓"
@@ -319,6 +320,24 @@ async def test_hashing_runs_off_the_event_loop(make_hasher) -> None:
     assert len(set(hashes)) == 4
     assert len(during) >= 10, f"{len(during)} ticks in {elapsed:.3f}s"
     assert max(gaps) < elapsed / 2, f"the loop stalled {max(gaps):.3f}s of {elapsed:.3f}s"
+
+
+async def test_a_hash_whose_caller_gave_up_while_it_waited_for_a_thread_is_never_computed(make_hasher) -> None:
+    # One thread, two hashes: the second one's caller gives up while the first takes the thread. Had
+    # it been computed anyway, the process would have spent a second hash's CPU for nobody.
+    hasher = make_hasher({"argon2": {"memory": "128MB", "iterations": 3, "parallelism": 1}}, max_workers=1)
+    cpu = time.process_time()
+    first = asyncio.ensure_future(hasher.hash(PASSWORD))
+    waiting = budget.set(Budget(time.time() + 0.01))  # the second task runs in a copy of this context
+    try:
+        second = asyncio.ensure_future(hasher.hash(PASSWORD))
+    finally:
+        budget.reset(waiting)
+    await first
+    one_hash = time.process_time() - cpu
+    with pytest.raises(ServiceUnavailable):
+        await second
+    assert time.process_time() - cpu < 1.5 * one_hash, f"one hash took {one_hash:.2f} s of CPU"
 
 
 async def test_a_closed_hasher_takes_no_more_work(make_hasher) -> None:

@@ -6,9 +6,11 @@ hashlib release the GIL while they work, so the loop keeps serving requests mean
 for the *-crypt imports, does not; see `crypt_hashes`). The pool is bounded: at most as many hashes
 at once as there are CPUs, and, for argon2, as fit in `dedicated_memory`.
 
-A new hash finished for a caller that has gone, or whose deadline has passed, is not handed back: the
-caller was told the work failed (an internal caller's timeout is a 503 to its user), so storing it
-would create an identity, or change a password, behind an error the user saw.
+A new hash for a caller that has gone, or whose deadline has passed, is not computed when its turn
+on a thread comes, and one finished after that is not handed back: the caller was told the work
+failed (an internal caller's timeout is a 503 to its user), so the hash would be CPU spent for
+nobody while others wait, and storing it would create an identity, or change a password, behind
+an error the user saw.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 from shared.errors import ServiceUnavailable
-from shared.http.budget import budget
+from shared.http.budget import Budget, budget
 
 from .argon2_hashes import Argon2Hash, hash_argon2id, parse_argon2
 from .bcrypt_hashes import hash_bcrypt, parse_bcrypt
@@ -31,6 +33,10 @@ from .encoding import password_bytes
 from .errors import InvalidImportedHash
 
 _T = TypeVar("_T")
+
+
+def _gone() -> ServiceUnavailable:
+    return ServiceUnavailable("the caller has gone or its deadline has passed")
 
 
 # Below the event loop, so that whoami is answered at once while logins saturate the CPU; but only
@@ -62,9 +68,10 @@ class Hasher:
     async def hash(self, password: str) -> str:
         """A new hash of the configured kind. Raises PasswordTooLong for bcrypt and > 72 bytes, and
         ServiceUnavailable when the caller is no longer waiting for it (see the module's docstring)."""
-        encoded = await self._run(self._hash_now, password)
-        if budget.get().expired():
-            raise ServiceUnavailable("the caller has gone or its deadline has passed")
+        caller = budget.get()
+        encoded = await self._run(self._hash_for, caller, password)
+        if caller.expired():
+            raise _gone()
         return encoded
 
     async def verify(self, password: str, encoded: str) -> bool:
@@ -84,6 +91,12 @@ class Hasher:
     def close(self) -> None:
         """Stop the pool: queued hashes are cancelled, running ones finish in the background."""
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def _hash_for(self, caller: Budget, password: str) -> str:
+        """On a hashing thread: the hash, unless its caller gave up while it waited for the thread."""
+        if caller.expired():
+            raise _gone()
+        return self._hash_now(password)
 
     def _hash_now(self, password: str) -> str:
         secret = password_bytes(password)
