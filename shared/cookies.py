@@ -52,30 +52,35 @@ class CookieConfig:
     @classmethod
     def session_cookie(cls, settings: Any) -> CookieConfig:
         """`session.cookie.*`, falling back to `cookies.*`, as Kratos reads them."""
-        get = settings.get
-        secure = _flag(get("session.cookie.secure"), _flag(get("cookies.secure"), not settings.dev))
-        return cls(
-            name=get("session.cookie.name", "ory_kratos_session") or "ory_kratos_session",
-            domain=get("session.cookie.domain") or get("cookies.domain"),
-            path=get("session.cookie.path") or get("cookies.path") or "/",
-            same_site=_same_site(get("session.cookie.same_site") or get("cookies.same_site"), secure),
-            secure=secure,
-            persistent=bool(get("session.cookie.persistent", True)),
+        return cls._read(
+            settings,
+            settings.get("session.cookie.name") or "ory_kratos_session",
+            own="session.cookie.",
+            persistent=bool(settings.get("session.cookie.persistent", True)),
         )
 
     @classmethod
     def general(cls, settings: Any, name: str) -> CookieConfig:
         """`cookies.*` alone: the CSRF cookie's settings in Kratos (`session.cookie.*` is the session
         cookie's only, so making that one cross-site does not make the CSRF cookie so)."""
-        get = settings.get
-        secure = _flag(get("cookies.secure"), not settings.dev)
+        return cls._read(settings, name, own=None, persistent=True)
+
+    @classmethod
+    def _read(cls, settings: Any, name: str, *, own: str | None, persistent: bool) -> CookieConfig:
+        """A cookie's `own` keys (a prefix), each falling back to the same key under `cookies.`."""
+
+        def setting(key: str) -> Any:
+            value = settings.get(own + key) if own else None
+            return settings.get(f"cookies.{key}") if value is None or value == "" else value
+
+        secure = _flag(setting("secure"), not settings.dev)
         return cls(
             name=name,
-            domain=get("cookies.domain"),
-            path=get("cookies.path") or "/",
-            same_site=_same_site(get("cookies.same_site"), secure),
+            domain=setting("domain") or None,
+            path=setting("path") or "/",
+            same_site=_same_site(setting("same_site"), secure),
             secure=secure,
-            persistent=True,
+            persistent=persistent,
         )
 
 
