@@ -11,8 +11,6 @@ it cannot honour safely, and says so at import rather than failing at the user's
 
 from __future__ import annotations
 
-import binascii
-
 import pyotp
 
 REQUIREMENTS = (
@@ -32,9 +30,10 @@ def parse_totp(url: str) -> pyotp.TOTP:
     """The TOTP `url` describes; UnusableTotpUrl for anything else."""
     try:
         totp = pyotp.parse_uri(url)
-        if isinstance(totp, pyotp.TOTP):
+        # Not a subclass: pyotp's Steam codes (`encoder=steam`) are letters, never the digits asked for.
+        if type(totp) is pyotp.TOTP:
             totp.byte_secret()  # the secret's length, for a pyotp that checks it only here
             return totp
-    except (ValueError, binascii.Error):
+    except (ValueError, TypeError):  # pyotp passes parameters to constructors that may not take them
         pass
     raise UnusableTotpUrl()

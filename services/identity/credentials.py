@@ -100,8 +100,8 @@ def _sealed_totp(config: dict[str, Any], cipher: Cipher) -> dict[str, Any]:
     """An imported `totp_url` in clear is checked (`shared.totp`) and encrypted with `secrets.cipher`
     (when set) before it is stored; one self-service already sealed is kept as it is, once it opens."""
     url = config.get("totp_url")
-    if not isinstance(url, str):
-        return config
+    if not isinstance(url, str):  # a TOTP credential without a URL would be a second factor none can pass
+        raise MalformedBody(f"credentials.totp.config.totp_url {UnusableTotpUrl()}")
     try:
         parse_totp(url if url.startswith("otpauth://") else cipher.decrypt(url))
     except (UnusableTotpUrl, DecryptionFailed) as exc:

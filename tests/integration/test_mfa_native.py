@@ -487,18 +487,26 @@ def api_error_or_value(call: Any) -> tuple[int, dict[str, Any]]:
 
 
 # What pyotp (and NIST SP 800-63B-4) will not check a code against: a secret under 112 bits (the
-# 80-bit secrets of older apps), 4 digits, a step of an hour, and what is no TOTP URL at all.
+# 80-bit secrets of older apps), 4 digits, a step of an hour, HOTP, Steam's letter codes; and what is
+# no TOTP URL at all: text, a value no configured secrets.cipher key opens, nothing.
 UNUSABLE_TOTP_URLS = [
     "otpauth://totp/Old:a@example.com?secret=JBSWY3DPEHPK3PXP&issuer=Old",
     f"otpauth://totp/a@example.com?secret={'A' * 32}&digits=4",
     f"otpauth://totp/a@example.com?secret={'A' * 32}&period=3600",
     f"otpauth://hotp/a@example.com?secret={'A' * 32}&counter=3",
+    f"otpauth://totp/a@example.com?secret={'A' * 32}&counter=0",  # pyotp: a TypeError, not a ValueError
+    f"otpauth://totp/a@example.com?secret={'A' * 32}&encoder=steam",  # codes of letters
     "not a url",
+    "ab" * 40,
+    "",
+    None,
 ]
 
 
 @pytest.mark.parametrize("url", UNUSABLE_TOTP_URLS)
-def test_an_imported_totp_url_no_code_could_be_checked_against_is_a_400(warden: ThreadedWarden, url: str) -> None:
+def test_an_imported_totp_url_no_code_could_be_checked_against_is_a_400(
+    warden: ThreadedWarden, url: str | None
+) -> None:
     created = urllib3.request(
         "POST",
         f"{warden.admin_url}/admin/identities",

@@ -42,6 +42,7 @@ def test_a_stored_url_too_weak_to_check_against_matches_no_code_and_raises_nothi
     weak = "otpauth://totp/Old:a@example.com?secret=JBSWY3DPEHPK3PXP&issuer=Old"
     code = type("OldTotp", (pyotp.TOTP,), {"min_secret_length_bits": 80})("JBSWY3DPEHPK3PXP").at(NOW)
     assert matching_step(weak, code, at=NOW) is None
+    assert matching_step(f"otpauth://totp/a?secret={'A' * 32}&counter=0", "123456", at=NOW) is None
 
 
 def test_backup_codes_are_kept_as_hashes_and_found_by_the_code() -> None:
