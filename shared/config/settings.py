@@ -15,6 +15,10 @@ from shared.config.tree import MISSING, get_path
 PUBLIC_PORT = 4433
 ADMIN_PORT = 4434
 SERVICES = ("identity", "selfservice", "session", "courier")
+# Warden hashes with argon2 unless `hashers.algorithm` says otherwise (DESIGN §8, and Kratos's own
+# fallback in Go), where Kratos's config schema says bcrypt: read through `Settings.hasher_algorithm`,
+# never `get`, which would answer the schema's default.
+DEFAULT_HASHER = "argon2"
 
 
 def default_base_url(port: Any) -> str:
@@ -97,6 +101,13 @@ class Settings(_Frozen):
         if value is MISSING:
             value = schema_default(parts)
         return default if value is MISSING else value
+
+    @property
+    def hasher_algorithm(self) -> str:
+        """The password hasher's algorithm: the identity service's, and the one whose limits (bcrypt's
+        72 bytes) the password policy must know."""
+        hashers = self.raw.get("hashers")
+        return str((hashers if isinstance(hashers, dict) else {}).get("algorithm") or DEFAULT_HASHER)
 
     def dsn_for(self, service: str) -> str:
         """The service's own database when `services.<service>.dsn` is set, else the top-level dsn."""

@@ -12,19 +12,22 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import bcrypt
 import ory_kratos_client as kratos
 import pytest
 import urllib3
+import yaml
 from ory_kratos_client.api.frontend_api import FrontendApi
 from ory_kratos_client.api.identity_api import IdentityApi
 
 from shared.bus.envelope import Envelope
 from shared.bus.ports import Subscription
+from shared.config import load_settings
 from tests.conftest import eventually, unique
-from tests.factories import ThreadedWarden, running_warden
+from tests.factories import ThreadedWarden, running_warden, write_config
 from tests.selfservice_helpers import (
     INTERNAL_TOKEN,
     PASSWORD,
@@ -34,6 +37,7 @@ from tests.selfservice_helpers import (
     message_ids,
     node,
     node_names,
+    selfservice_extra,
     selfservice_settings,
 )
 
@@ -152,6 +156,32 @@ def test_registration_without_the_session_hook_creates_the_identity_only(other_c
     assert done.session is None and done.session_token is None and not done.continue_with
     login = other_config.update_login_flow(other_config.create_native_login_flow().id, _login(email))
     assert login.session.identity.id == done.identity.id, "the identity can sign in afterwards"
+
+
+def test_under_argon2_a_long_password_is_taken_whole(tmp_path: Path) -> None:
+    # ASVS 6.2.9: 64 characters at least. 64 Cyrillic letters are 128 bytes: the policy refused them
+    # (4000033) as if the hasher were bcrypt, whose 72 bytes Kratos's config schema defaults to.
+    password = "пароль-" * 9 + "abcdefgh"
+    assert len(password) == 71 and len(password.encode()) > 72
+    with database("sqlite", tmp_path) as dsn:
+        path = write_config(tmp_path, dsn, selfservice_extra())
+        config = yaml.safe_load(path.read_text())
+        config["hashers"] = {
+            "argon2": {"memory": "64KB", "iterations": 1, "parallelism": 1}
+        }  # no algorithm: the default
+        path.write_text(yaml.safe_dump(config))
+        settings = load_settings([path], {}, dev=True)
+    with (
+        running_warden(settings) as warden,
+        kratos.ApiClient(kratos.Configuration(host=warden.public_url)) as client,
+    ):
+        frontend, email = FrontendApi(client), _email("long")
+        assert _register(frontend, email, password).identity.traits == {"email": email}
+        login = frontend.update_login_flow(frontend.create_native_login_flow().id, _login(email, password))
+        assert login.session.identity.traits == {"email": email}
+        prefix = password.encode()[:72].decode(errors="ignore")
+        body = _refused_login(frontend, email, prefix)
+        assert message_ids(body) == [4000006], "checked whole, not cut at 72 bytes"
 
 
 def test_duplicate_registration_is_refused_with_4000007(frontend: FrontendApi) -> None:

@@ -42,7 +42,7 @@ def settings_with(tmp_path: Path, password_config: dict[str, Any], **extra: Any)
 
 def test_defaults_are_kratos_defaults(default_policy: PasswordPolicy) -> None:
     assert default_policy.min_length == 8
-    assert default_policy.max_length == 72  # the default hasher is bcrypt
+    assert default_policy.max_length is None  # Warden's default hasher is argon2, which takes any length
     assert default_policy.identifier_similarity_check_enabled
     assert default_policy.haveibeenpwned_enabled
     assert default_policy.ignore_network_errors
@@ -100,19 +100,32 @@ def test_too_short(default_policy: PasswordPolicy) -> None:
     assert default_policy.check("l3f9toh1", []) is None
 
 
-def test_too_long_for_bcrypt(default_policy: PasswordPolicy) -> None:
-    assert default_policy.check("a1-" * 24, []) is None  # exactly 72 bytes
-    assert default_policy.check("a1-" * 24 + "z", []) == text.password_too_long(72, 73)
+@pytest.fixture(scope="module")
+def bcrypt_policy(tmp_path_factory: pytest.TempPathFactory) -> PasswordPolicy:
+    return PasswordPolicy.from_settings(
+        settings_with(tmp_path_factory.mktemp("bcrypt"), {}, hashers={"algorithm": "bcrypt"})
+    )
+
+
+def test_too_long_for_bcrypt(bcrypt_policy: PasswordPolicy) -> None:
+    assert bcrypt_policy.check("a1-" * 24, []) is None  # exactly 72 bytes
+    assert bcrypt_policy.check("a1-" * 24 + "z", []) == text.password_too_long(72, 73)
+
+
+def test_under_the_default_hasher_a_password_of_any_length_is_taken(default_policy: PasswordPolicy) -> None:
+    # ASVS 6.2.9: at least 64 characters allowed. 64 Cyrillic letters are 128 bytes, past bcrypt's 72.
+    assert default_policy.check("пароль-" * 10 + "abcd", []) is None
+    assert default_policy.check("correct horse battery staple " * 5, []) is None
 
 
 def test_finding_12_password_length_counts_characters_and_whitespace_only_is_refused(
-    default_policy: PasswordPolicy,
+    default_policy: PasswordPolicy, bcrypt_policy: PasswordPolicy
 ) -> None:
     """Review finding 12: NIST SP 800-63B counts characters; Kratos's byte count let three CJK
     characters (9 bytes) pass a minimum of 8. bcrypt's own limit stays in bytes."""
     assert default_policy.check("密码密", []) == text.password_too_short(8, 3)
     assert default_policy.check("ééé", []) == text.password_too_short(8, 3)
-    assert default_policy.check("ü" * 37, []) == text.password_too_long(72, 74)
+    assert bcrypt_policy.check("ü" * 37, []) == text.password_too_long(72, 74)
     whitespace = text.password_policy_violation("it consists of whitespace only")
     assert default_policy.check(" " * 12, []) == whitespace
     assert default_policy.check("\t\u3000 \n\u00a0" * 3, []) == whitespace

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Literal
 
+from shared.config.settings import DEFAULT_HASHER
 from shared.errors import ConfigError
 from shared.units import parse_byte_size, parse_duration
 
@@ -68,7 +69,7 @@ class HasherConfig:
 def hasher_config_from(raw: dict[str, Any] | None, *, dev: bool = False) -> HasherConfig:
     """Build the config from the `hashers` subtree (absent keys take the defaults); raise ConfigError."""
     raw = _section(raw, "hashers", {"algorithm", "argon2", "bcrypt"})
-    algorithm = raw.get("algorithm", "argon2")
+    algorithm = raw.get("algorithm", DEFAULT_HASHER)
     if algorithm not in ("argon2", "bcrypt"):
         raise ConfigError(f'hashers.algorithm must be "argon2" or "bcrypt", not {algorithm!r}')
     return HasherConfig(algorithm, _argon2(raw.get("argon2"), dev), _bcrypt(raw.get("bcrypt"), dev))

@@ -48,6 +48,9 @@ SIMILARITY_MAX_LENGTH = 256
 class SettingsReader(Protocol):
     def get(self, path: str, default: Any = None) -> Any: ...
 
+    @property
+    def hasher_algorithm(self) -> str: ...
+
 
 @dataclass(frozen=True)
 class PasswordPolicy:
@@ -67,7 +70,7 @@ class PasswordPolicy:
             return settings.get(CONFIG + key, default)
 
         check_breaches = bool(config("haveibeenpwned_enabled", True))
-        bcrypt = settings.get("hashers.algorithm", "bcrypt") == "bcrypt"
+        bcrypt = settings.hasher_algorithm == "bcrypt"  # Warden's default is argon2, which takes any length
         return cls(
             min_length=int(config("min_password_length", 8)),
             max_length=BCRYPT_MAX_BYTES if bcrypt else None,
