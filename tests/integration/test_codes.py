@@ -153,3 +153,14 @@ async def test_an_expired_code_is_refused_and_the_try_still_counts(codes_db) -> 
         table = selfservice_tables(MetaData()).codes
         [tries] = (await conn.execute(select(table.c.attempts).where(table.c.flow_id == "flow-old"))).scalars()
     assert tries == 1
+
+
+async def test_a_code_works_only_in_the_flow_and_for_the_purpose_it_was_sent_for(codes_db) -> None:  # type: ignore[no-untyped-def]
+    db, codes = codes_db
+    code = await _issue(db, codes, flow_id="flow-a")
+    await _issue(db, codes, flow_id="flow-b")  # another flow waiting for its own code
+    assert not await _redeem(db, codes, code, flow_id="flow-b"), "another flow's code"
+    async with db.transaction() as conn:
+        as_verification = await codes.redeem(conn, flow_id="flow-a", kind="verification", method="code", secret=code)
+    assert as_verification is None, "a recovery code does not verify"
+    assert await _redeem(db, codes, code, flow_id="flow-a")

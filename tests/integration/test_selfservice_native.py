@@ -384,6 +384,34 @@ def test_native_logout_revokes_the_token(frontend: FrontendApi) -> None:
     assert status == 401 and body["error"]["id"] == "session_inactive"
 
 
+def test_a_settings_flow_is_its_own_identitys_alone(frontend: FrontendApi, admin: IdentityApi) -> None:
+    # ASVS 8.2.2: knowing another user's settings flow id lets you neither read nor submit it.
+    victim, attacker = _register(frontend, _email("victim")), _register(frontend, _email("attacker"))
+    flow = frontend.create_native_settings_flow(x_session_token=victim.session_token)
+    status, read = api_error(lambda: frontend.get_settings_flow(flow.id, x_session_token=attacker.session_token))
+    assert status == 403 and read["error"]["id"] == "security_identity_mismatch", read
+    change = kratos.UpdateSettingsFlowBody(
+        kratos.UpdateSettingsFlowWithProfileMethod(method="profile", traits={"email": _email("taken")})
+    )
+    status, submitted = api_error(
+        lambda: frontend.update_settings_flow(flow.id, change, x_session_token=attacker.session_token)
+    )
+    assert status == 403 and submitted["error"]["id"] == "security_identity_mismatch", submitted
+    assert admin.get_identity(victim.identity.id).traits == victim.identity.traits, "nothing changed"
+
+
+def test_password_fields_tell_password_managers_what_they_are(frontend: FrontendApi) -> None:
+    # ASVS 6.2.7 (paste and password managers allowed): the login asks for the current password, the
+    # registration and settings for a new one.
+    login = as_dict(frontend.create_native_login_flow())
+    registration = as_dict(frontend.create_native_registration_flow())
+    token = _register(frontend, _email("autocomplete")).session_token
+    settings = as_dict(frontend.create_native_settings_flow(x_session_token=token))
+    assert node(login, "password")["attributes"]["autocomplete"] == "current-password"
+    assert node(registration, "password")["attributes"]["autocomplete"] == "new-password"
+    assert node(settings, "password")["attributes"]["autocomplete"] == "new-password"
+
+
 # --- expiry ------------------------------------------------------------------------------------
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -188,6 +189,36 @@ def test_admin_lists_gets_extends_and_disables(
     admin.delete_identity_sessions(identity_id)
     assert _status(lambda: frontend.to_session(x_session_token=second["session_token"]))[0] == 401
     assert _status(lambda: admin.get_session("00000000-0000-4000-8000-000000000000"))[0] == 404
+
+
+def test_a_session_past_its_lifespan_is_refused_even_when_its_answer_was_cached(tmp_path: Path, any_dsn: str) -> None:
+    extra = {"services": {"internal_token": TOKEN}, "session": {"lifespan": "2s"}}
+    with (
+        running_warden(settings_for(tmp_path, any_dsn, extra)) as warden,
+        kratos.ApiClient(kratos.Configuration(host=warden.admin_url)) as a,
+        kratos.ApiClient(kratos.Configuration(host=warden.public_url)) as f,
+    ):
+        admin, frontend = IdentityApi(a), FrontendApi(f)
+        token = _issue(warden, _identity(admin, "lifespan@example.com"))["session_token"]
+        session = frontend.to_session(x_session_token=token)
+        assert frontend.to_session(x_session_token=token).id == session.id  # the second from the cache
+        check = f"{warden.public_url}/sessions/check"
+        assert urllib3.request("GET", check, headers={"X-Session-Token": token}).status == 200
+        time.sleep(max(0.0, session.expires_at.timestamp() - time.time()) + 0.2)
+        assert _status(lambda: frontend.to_session(x_session_token=token))[0] == 401
+        assert urllib3.request("GET", check, headers={"X-Session-Token": token}).status == 401
+
+
+def test_a_session_token_in_the_query_string_is_not_read(warden: ThreadedWarden, admin: IdentityApi) -> None:
+    # A token in a URL ends up in access logs, browser history and Referer headers (ASVS 7.2.x).
+    token = _issue(warden, _identity(admin, "query-token@example.com"))["session_token"]
+    for path in ("/sessions/whoami", "/sessions/check"):
+        for name in ("session_token", "x-session-token", "token"):
+            url = f"{warden.public_url}{path}?{name}={token}"
+            assert urllib3.request("GET", url).status == 401, (path, name)
+    assert (
+        urllib3.request("GET", f"{warden.public_url}/sessions/whoami", headers={"X-Session-Token": token}).status == 200
+    )
 
 
 def test_extend_moves_expiry_when_allowed(tmp_path: Path, any_dsn: str) -> None:
