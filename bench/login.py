@@ -355,7 +355,8 @@ def pg_counters(database: str) -> dict[str, int]:
         conn = await asyncpg.connect(PG_ADMIN)
         try:
             row = await conn.fetchrow(
-                f"SELECT {', '.join(PG_COUNTERS)} FROM pg_stat_database WHERE datname = $1", database
+                f"SELECT {', '.join(PG_COUNTERS)} FROM pg_stat_database WHERE datname = $1",  # noqa: S608 (constants)
+                database,
             )
             return dict(row)
         finally:

@@ -251,7 +251,7 @@ def _upsert(table: str, free_failures: int, max_block_seconds: float) -> TextCla
         f"ELSE :now + (CASE {counted} {' '.join(ladder)} ELSE {longest} END) END"
     )
     return text(
-        f"INSERT INTO {table} (key_hash, failures, blocked_until, updated_at) "
+        f"INSERT INTO {table} (key_hash, failures, blocked_until, updated_at) "  # noqa: S608 (table name and policy numbers; client values are bound)
         "VALUES (:pair, 1, NULL, :now), (:ident, 1, NULL, :now) "
         f"ON CONFLICT (key_hash) DO UPDATE SET failures = {counted}, blocked_until = {block}, updated_at = :now "
         f"WHERE {table}.blocked_until IS NULL OR {table}.blocked_until <= :now OR {table}.updated_at < :stale_before "
