@@ -8,11 +8,12 @@ re-hashed with the configured hasher at the next successful login.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from services.identity.domain import Credential, CredentialType, now
 from services.identity.errors import MalformedBody, UnknownHashFormat
+from shared.backup_codes import CodeHasher
 from shared.cipher import Cipher, DecryptionFailed
 from shared.totp import UnusableTotpUrl, parse_totp
 
@@ -27,12 +28,19 @@ class ImportedHashValidator(Protocol):
     def __call__(self, encoded: str) -> None: ...
 
 
+@dataclass(frozen=True)
+class Sealing:
+    """What turns given secrets into stored ones: the password hasher and the check of imported
+    hashes, the cipher for TOTP secrets, and the key of backup codes (None without a secret)."""
+
+    hasher: PasswordHasher
+    validate_hash: ImportedHashValidator
+    cipher: Cipher
+    backup_codes: CodeHasher | None
+
+
 async def import_credentials(
-    raw: dict[str, Any] | None,
-    existing: dict[str, Credential],
-    hasher: PasswordHasher,
-    validate_hash: ImportedHashValidator,
-    cipher: Cipher,
+    raw: dict[str, Any] | None, existing: dict[str, Credential], sealing: Sealing
 ) -> dict[str, Credential]:
     credentials = dict(existing)
     for kind, body in (raw or {}).items():
@@ -42,16 +50,16 @@ async def import_credentials(
         if not isinstance(config, dict):
             raise MalformedBody(f"credentials.{kind}.config must be an object")
         if kind == CredentialType.PASSWORD:
-            credentials[kind] = await _password(config, existing.get(kind), hasher, validate_hash)
+            credentials[kind] = await _password(config, existing.get(kind), sealing.hasher, sealing.validate_hash)
         elif kind in (CredentialType.OIDC, CredentialType.SAML):
             credentials[kind] = _federated(kind, config, existing.get(kind))
         elif kind == CredentialType.TOTP:
-            credentials[kind] = _replaced(kind, _sealed_totp(config, cipher), existing.get(kind))
-        elif kind in (
-            CredentialType.LOOKUP_SECRET,
-            CredentialType.WEBAUTHN,
-            CredentialType.PASSKEY,
-        ):
+            credentials[kind] = _replaced(kind, _sealed_totp(config, sealing.cipher), existing.get(kind))
+        elif kind == CredentialType.LOOKUP_SECRET:
+            # Kratos's import keeps backup codes in clear; Warden stores none so (shared.backup_codes).
+            sealed = sealing.backup_codes.sealed(config) if sealing.backup_codes else config
+            credentials[kind] = _replaced(kind, sealed, existing.get(kind))
+        elif kind in (CredentialType.WEBAUTHN, CredentialType.PASSKEY):
             credentials[kind] = _replaced(kind, config, existing.get(kind))
             if kind == CredentialType.PASSKEY and isinstance(config.get("user_handle"), str):
                 # A passkey is found by its user handle: the identifier an imported one comes with.

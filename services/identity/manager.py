@@ -12,14 +12,13 @@ import jsonpatch
 from sqlalchemy.sql import CompoundSelect
 
 from services.identity.addresses import derive
-from services.identity.credentials import ImportedHashValidator, PasswordHasher, import_credentials, with_identifiers
+from services.identity.credentials import Sealing, import_credentials, with_identifiers
 from services.identity.domain import MAX_EXTERNAL_ID_LENGTH, Credential, CredentialType, Identity, Metadata, State, now
 from services.identity.errors import IdentityNotFound, LastFirstFactor, MalformedBody
 from services.identity.persistence import IdentityRepository
 from services.identity.views import admin_view
 from shared.aal import passwordless_key
 from shared.bus import events
-from shared.cipher import Cipher
 from shared.storage.uow import UnitOfWork, UnitOfWorkFactory
 from shared.tracing.attributes import event
 
@@ -63,23 +62,19 @@ class IdentityManager:
         uow: UnitOfWorkFactory,
         repository: IdentityRepository,
         schemas: Any,
-        hasher: PasswordHasher,
-        validate_hash: ImportedHashValidator,
-        cipher: Cipher,  # encrypts imported TOTP secrets at rest
+        sealing: Sealing,
         first_factors: frozenset[str] = frozenset({CredentialType.PASSWORD}),  # shared.first_factors.enabled
     ) -> None:
         self._first_factors = first_factors
         self._uow = uow
-        self._cipher = cipher
+        self._sealing = sealing
         self._repo = repository
         self._schemas = schemas
-        self._hasher = hasher
-        self._validate_hash = validate_hash
 
     async def prepare_new(self, given: IdentityInput) -> Identity:
         """Validates and builds a new identity without storing it (batch import stores many at once)."""
         schema_id = given.schema_id or self._schemas.default_id
-        credentials = await import_credentials(given.credentials, {}, self._hasher, self._validate_hash, self._cipher)
+        credentials = await import_credentials(given.credentials, {}, self._sealing)
         identity = Identity(
             schema_id=schema_id,
             traits=given.traits,
@@ -115,9 +110,7 @@ class IdentityManager:
     async def update(self, identity_id: str, given: IdentityInput) -> Identity:
         async with self._uow() as uow:
             current = await self._require(uow, identity_id)
-            credentials = await import_credentials(
-                given.credentials, current.credentials, self._hasher, self._validate_hash, self._cipher
-            )
+            credentials = await import_credentials(given.credentials, current.credentials, self._sealing)
             changed = replace(
                 current,
                 schema_id=given.schema_id or current.schema_id,
@@ -201,9 +194,7 @@ class IdentityManager:
         settings web hook answered, saved with the change, in its unit of work, as Kratos does."""
         async with self._uow() as uow:
             current = await self._require(uow, identity_id)
-            credentials = await import_credentials(
-                {kind: {"config": config}}, current.credentials, self._hasher, self._validate_hash, self._cipher
-            )
+            credentials = await import_credentials({kind: {"config": config}}, current.credentials, self._sealing)
             if identifiers is not None:
                 credentials[kind] = with_identifiers(credentials[kind], identifiers)
             if self._ways_in(current.credentials) and not self._ways_in(credentials):

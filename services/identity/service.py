@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import MetaData
 
 from services.identity.api import admin, schemas
+from services.identity.credentials import Sealing
 from services.identity.grpc_api import SERVICE_NAME as IDENTITY_GRPC
 from services.identity.grpc_api import IdentityApi, identity_service
 from services.identity.hashing import Hasher, hasher_config_from, validate_imported_hash
@@ -23,6 +24,7 @@ from services.identity.schemas import SchemaRegistry
 from services.identity.tables import identity_tables
 from services.identity.throttle import LoginThrottle, ThrottlePolicy, throttle_table
 from shared import first_factors
+from shared.backup_codes import CodeHasher, peppers_from
 from shared.cipher import Cipher, cipher_from_settings
 from shared.service import Infrastructure, ServiceDefinition, ServiceRuntime
 from shared.service_kit import info_route, service_core
@@ -49,7 +51,9 @@ async def build(infra: Infrastructure) -> ServiceRuntime[IdentityContainer]:
     repository = IdentityRepository(identity_tables(MetaData()))
     cipher = cipher_from_settings(settings)
     ways_in = first_factors.enabled(settings)
-    manager = IdentityManager(core.uow, repository, registry, hasher, validate_imported_hash, cipher, ways_in)
+    peppers = peppers_from(settings)
+    sealing = Sealing(hasher, validate_imported_hash, cipher, CodeHasher(peppers) if peppers else None)
+    manager = IdentityManager(core.uow, repository, registry, sealing, ways_in)
     dummy = await hasher.hash(new_dummy_password())
     throttle = LoginThrottle(core.uow, throttle_table(MetaData()), ThrottlePolicy.from_settings(settings))
     slots = default_workers(hasher.config)

@@ -6,9 +6,10 @@ from __future__ import annotations
 import pyotp
 import pytest
 
-from services.selfservice.strategies.lookup_secret.codes import CodeHasher, new_codes, unused_count
+from services.selfservice.strategies.lookup_secret.codes import new_codes, unused_count
 from services.selfservice.strategies.totp.codes import matching_step, new_secret, provisioning_url
 from shared.aal import backup_codes
+from shared.backup_codes import CodeHasher
 
 NOW = 1_800_000_015.0  # inside step 60_000_000
 
@@ -74,3 +75,14 @@ def test_codes_keyed_with_a_rotated_secret_are_still_found() -> None:
     made_after = rotated.config_for(codes)
     assert CodeHasher(["new pepper"]).find(made_after, codes[5]) == 5, "new codes are keyed with the first"
     assert CodeHasher(["old pepper"]).find(made_after, codes[5]) is None
+
+
+def test_codes_imported_in_clear_are_sealed_once_and_still_found() -> None:
+    hasher = CodeHasher(["a-secret-of-the-server"])
+    imported = {"codes": [{"code": "abcd1234"}, {"code": "wxyz9876", "used_at": "2026-01-01T00:00:00Z"}]}
+    sealed = hasher.sealed(imported)
+    assert "abcd1234" not in str(sealed) and "wxyz9876" not in str(sealed) and "codes" not in sealed
+    assert [e["used_at"] for e in sealed["recovery_codes"]] == [None, "2026-01-01T00:00:00Z"]
+    assert hasher.find(sealed, "abcd1234") == 0 and hasher.find(sealed, "nope0000") is None
+    assert hasher.sealed(sealed) is sealed, "sealing what is sealed changes nothing"
+    assert CodeHasher(["a-new-secret", "a-secret-of-the-server"]).find(sealed, "wxyz9876") == 1

@@ -8,9 +8,9 @@ from types import ModuleType
 from typing import Any, ClassVar
 
 from services.selfservice.strategies.lookup_secret import login, settings
-from services.selfservice.strategies.lookup_secret.codes import CodeHasher
 from services.selfservice.strategies.mfa import SecondFactorMethod, SecondFactorServices, second_factor_services
 from services.selfservice.strategies.registry import Dependencies, MethodSpec
+from shared.backup_codes import CodeHasher, peppers_from
 from shared.cipher import Cipher, cipher_from_settings
 
 METHOD = "lookup_secret"
@@ -36,15 +36,10 @@ def _build(deps: Dependencies) -> LookupSecretStrategy:
     # method is on: see service._pepper. It keys new codes; the older secrets of its list still check
     # the codes made with them.
     return LookupSecretStrategy(
-        second_factor_services(deps), CodeHasher(_peppers(deps)), cipher_from_settings(deps.settings)
+        second_factor_services(deps),
+        CodeHasher(peppers_from(deps.settings, deps.pepper)),
+        cipher_from_settings(deps.settings),
     )
-
-
-def _peppers(deps: Dependencies) -> list[str]:
-    """`deps.pepper` first, then the rest of the list it is the first of (secrets.default, or
-    secrets.cookie without it)."""
-    listed = [str(s) for s in deps.settings.secrets.default or deps.settings.secrets.cookie or []]
-    return [deps.pepper, *(s for s in listed if s != deps.pepper)]
 
 
 SPEC = MethodSpec(
