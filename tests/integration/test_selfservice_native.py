@@ -202,6 +202,10 @@ def test_weak_passwords_are_refused_with_kratos_messages(frontend: FrontendApi) 
     body = _refused_registration(frontend, {"email": email}, BREACHED)
     assert message_ids(body, "password") == [4000034]
 
+    body = _refused_registration(frontend, {"email": email}, "qwertyuiopasdf")  # in no list: a run of keys
+    [message] = node(body, "password")["messages"]
+    assert message["id"] == 4000005 and "run of keys" in message["context"]["reason"], message
+
     body = _refused_registration(frontend, {"email": email}, email + "1")
     assert message_ids(body, "password") == [4000031]
     for refused in (body, _refused_registration(frontend, {"email": email}, BREACHED)):

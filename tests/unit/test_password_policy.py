@@ -108,14 +108,15 @@ def bcrypt_policy(tmp_path_factory: pytest.TempPathFactory) -> PasswordPolicy:
 
 
 def test_too_long_for_bcrypt(bcrypt_policy: PasswordPolicy) -> None:
-    assert bcrypt_policy.check("a1-" * 24, []) is None  # exactly 72 bytes
-    assert bcrypt_policy.check("a1-" * 24 + "z", []) == text.password_too_long(72, 73)
+    exactly_72 = "a1-" * 23 + "xyz"
+    assert bcrypt_policy.check(exactly_72, []) is None
+    assert bcrypt_policy.check(exactly_72 + "z", []) == text.password_too_long(72, 73)
 
 
 def test_under_the_default_hasher_a_password_of_any_length_is_taken(default_policy: PasswordPolicy) -> None:
     # ASVS 6.2.9: at least 64 characters allowed. 64 Cyrillic letters are 128 bytes, past bcrypt's 72.
     assert default_policy.check("пароль-" * 10 + "abcd", []) is None
-    assert default_policy.check("correct horse battery staple " * 5, []) is None
+    assert default_policy.check("correct horse battery staple " * 5 + "!", []) is None
 
 
 def test_finding_12_password_length_counts_characters_and_whitespace_only_is_refused(
@@ -202,6 +203,38 @@ def test_common_breached_passwords_are_refused(default_policy: PasswordPolicy, p
     message = default_policy.check(password, ["someone@example.com"])
     assert message == text.password_breached()
     assert message is not None and message.id == 4000034
+
+
+@pytest.mark.parametrize(
+    "password",
+    ["qwertyuiopasdf", "QWERTYUIOPASDFGHJKL", "zyxwvutsrqpon", "0987654321", "4rfv5tgb6yhn7ujm", "trustno1trustno1"]
+    + ["aaaaaaaaaaaaaaaaaaaa", "abcabcabcabc", "lkjhgfdsapoiuy", "mnbvcxzlkjhg"],
+)
+def test_runs_of_keys_or_characters_and_repeats_are_refused_with_the_reason(
+    default_policy: PasswordPolicy, password: str
+) -> None:
+    # NIST SP 800-63B §3.1.1.2: sequential and repetitive values are refused, with a reason. A list
+    # cannot hold every length of them: `qwertyuiopasdf` (the checklist's example) is in none.
+    assert password.lower() not in default_policy.breached
+    assert default_policy.check(password, []) == text.password_policy_violation(
+        "it is a run of keys or characters, or one part repeated"
+    )
+    assert PasswordPolicy(haveibeenpwned_enabled=False).check(password, []) is None, "the same switch as the list"
+
+
+@pytest.mark.parametrize(
+    "password", ["qwertyuiop-asdf", "abcdefgh1", "trustno1trustno2", "aaaaaaaaaaab", "ba" * 8 + "c"]
+)
+def test_a_run_or_a_repeat_with_anything_else_in_it_is_not_refused_as_one(
+    default_policy: PasswordPolicy, password: str
+) -> None:
+    assert default_policy.check(password, []) is None
+
+
+def test_the_repeat_check_stays_linear_on_a_huge_password(default_policy: PasswordPolicy) -> None:
+    # A 1 MiB password is refused before (the request body's limit) or checked in one pass here.
+    assert default_policy.check("ab" * 2**19, []) is not None
+    assert default_policy.check("ab" * 2**19 + "c", []) is None
 
 
 def test_strong_passphrase_is_accepted(default_policy: PasswordPolicy) -> None:

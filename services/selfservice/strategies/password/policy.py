@@ -13,7 +13,11 @@ Checks, in order; the first violation is returned as Kratos's message:
 3. if `identifier_similarity_check_enabled`, against each identifier, both lowercased: too similar
    when the Levenshtein distance is under 5 or the longest common substring is over half the
    password's length → 4000031 (beyond 256 characters only equality is checked);
-4. if `haveibeenpwned_enabled`: the lowercased password is in the shipped list → 4000034.
+4. if `haveibeenpwned_enabled`: the lowercased password is in the shipped list → 4000034; or,
+   Warden's addition with the same switch, it is all one run along the alphabet, the digits or a
+   keyboard (`qwertyuiopasdf`, `zyxwvuts`), or one unit repeated (`trustno1trustno1`), which NIST SP
+   800-63B §3.1.1.2 lists among the expected values to refuse and a list of passwords cannot hold
+   every length of → 4000005 with the reason.
 
 Warden checks breaches offline only (DESIGN §8: the check must work without a network): with
 `haveibeenpwned_enabled` the shipped list is consulted and nothing is ever fetched, so
@@ -35,6 +39,16 @@ from shared import text
 from shared.text import Message
 
 BREACHED_LIST = Path(__file__).with_name("breached.txt.gz")
+# Runs a password may not be all of (either way round): the alphabet, the digits (0 after 9 too, as
+# on a keyboard), the keys row by row and column by column on QWERTY.
+RUNS = (
+    "abcdefghijklmnopqrstuvwxyz",
+    "01234567890",
+    "qwertyuiopasdfghjklzxcvbnm",
+    "1qaz2wsx3edc4rfv5tgb6yhn7ujm8ik,9ol.0p;/",
+    "qazwsxedcrfvtgbyhnujmikolp",
+)
+PREDICTABLE = "it is a run of keys or characters, or one part repeated"
 CONFIG = "selfservice.methods.password.config."
 BCRYPT_MAX_BYTES = 72
 # Kratos's DefaultPasswordValidator: minIdentifierPasswordDist, maxIdentifierPasswordSubstrThreshold.
@@ -95,7 +109,20 @@ class PasswordPolicy:
             return text.password_too_similar()
         if self.haveibeenpwned_enabled and password.lower() in self.breached:
             return text.password_breached()
+        if self.haveibeenpwned_enabled and predictable(password):
+            return text.password_policy_violation(PREDICTABLE)
         return None
+
+
+def predictable(password: str) -> bool:
+    """All of `password` (lowercased) is a stretch of one of RUNS, forwards or backwards, or a
+    shorter part of it repeated."""
+    lowered = password.lower()
+    if any(lowered in run or lowered in run[::-1] for run in RUNS):
+        return True
+    # A string is a repetition of a shorter part exactly when it occurs inside itself doubled, other
+    # than at the start or the end: one linear search, whatever the password's length.
+    return len(lowered) > 1 and lowered in (lowered + lowered)[1:-1]
 
 
 def too_similar(identifier: str, password: str) -> bool:
