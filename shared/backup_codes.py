@@ -45,24 +45,28 @@ class CodeHasher:
 
     def sealed(self, config: dict[str, Any]) -> dict[str, Any]:
         """The config with every code given in clear (Kratos's import form, `{"code": …}`) replaced by
-        its hash, under `recovery_codes`; one whose codes are all hashed already is returned as is."""
+        its hash, under `recovery_codes`; one whose codes are all hashed already is returned as is.
+        A code is hashed as a login compares it (trimmed, lowercased). Entries stay where they are
+        (a spent code is found by its position), an unusable one as it was: imports refuse those."""
         entries = backup_codes(config)
-        if all(isinstance(e, dict) and "hash" in e for e in entries) and "codes" not in config:
+        if "codes" not in config and all(isinstance(e, dict) and "hash" in e and "code" not in e for e in entries):
             return config
         salt = str(config.get("salt") or secrets.token_hex(16))
-        kept = []
+        kept: list[Any] = []
         for entry in entries:
-            entry = dict(entry) if isinstance(entry, dict) else {}
-            if "hash" not in entry:
-                entry = {"hash": self.digest(salt, str(entry.get("code") or "")), "used_at": entry.get("used_at")}
+            code = entry.get("code") if isinstance(entry, dict) else None
+            if isinstance(entry, dict) and "hash" in entry:
+                entry = {k: v for k, v in entry.items() if k != "code"}
+            elif isinstance(code, str) and code.strip():
+                entry = {"hash": self.digest(salt, code.strip().lower()), "used_at": entry.get("used_at")}
             kept.append(entry)
         rest = {k: v for k, v in config.items() if k not in ("codes", "recovery_codes", "salt")}
         return {**rest, "salt": salt, "recovery_codes": kept}
 
     def spent(self, config: dict[str, Any], index: int) -> dict[str, Any]:
-        """The sealed config with entry `index` marked used now."""
+        """The sealed config with entry `index` (a code `find` matched) marked used now."""
         sealed = self.sealed(config)
-        kept = [dict(e) for e in sealed["recovery_codes"]]
+        kept = [dict(e) if isinstance(e, dict) else e for e in backup_codes(sealed)]
         kept[index]["used_at"] = now_text()
         return {**sealed, "recovery_codes": kept}
 

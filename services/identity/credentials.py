@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from services.identity.domain import Credential, CredentialType, now
 from services.identity.errors import MalformedBody, UnknownHashFormat
+from shared.aal import backup_codes
 from shared.backup_codes import CodeHasher
 from shared.cipher import Cipher, DecryptionFailed
 from shared.totp import UnusableTotpUrl, parse_totp
@@ -56,6 +57,7 @@ async def import_credentials(
         elif kind == CredentialType.TOTP:
             credentials[kind] = _replaced(kind, _sealed_totp(config, sealing.cipher), existing.get(kind))
         elif kind == CredentialType.LOOKUP_SECRET:
+            _require_codes(config)
             # Kratos's import keeps backup codes in clear; Warden stores none so (shared.backup_codes).
             sealed = sealing.backup_codes.sealed(config) if sealing.backup_codes else config
             credentials[kind] = _replaced(kind, sealed, existing.get(kind))
@@ -117,6 +119,18 @@ def _sealed_totp(config: dict[str, Any], cipher: Cipher) -> dict[str, Any]:
     if url.startswith("otpauth://"):
         return {**config, "totp_url": cipher.encrypt(url)}
     return config
+
+
+def _require_codes(config: dict[str, Any]) -> None:
+    """Every backup code an import gives is one a user could type, or one self-service hashed: an
+    empty or missing one would count as unused and never work."""
+    for index, entry in enumerate(backup_codes(config)):
+        usable = isinstance(entry, dict) and any(
+            isinstance(entry.get(key), str) and entry[key].strip() for key in ("code", "hash")
+        )
+        if not usable:
+            field = "codes" if config.get("codes") else "recovery_codes"
+            raise MalformedBody(f"credentials.lookup_secret.config.{field}.{index} needs a code")
 
 
 def _replaced(kind: str, config: dict[str, Any], current: Credential | None, version: int = 0) -> Credential:

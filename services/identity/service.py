@@ -26,6 +26,7 @@ from services.identity.throttle import LoginThrottle, ThrottlePolicy, throttle_t
 from shared import first_factors
 from shared.backup_codes import CodeHasher, peppers_from
 from shared.cipher import Cipher, cipher_from_settings
+from shared.errors import ConfigError
 from shared.service import Infrastructure, ServiceDefinition, ServiceRuntime
 from shared.service_kit import info_route, service_core
 from shared.storage.migrations import MigrationSet
@@ -52,6 +53,12 @@ async def build(infra: Infrastructure) -> ServiceRuntime[IdentityContainer]:
     cipher = cipher_from_settings(settings)
     ways_in = first_factors.enabled(settings)
     peppers = peppers_from(settings)
+    if settings.get("selfservice.methods.lookup_secret.enabled") and not peppers:
+        # Self-service refuses to start so too; this process seals imported backup codes with that key.
+        raise ConfigError(
+            "config: secrets.default: backup recovery codes (selfservice.methods.lookup_secret) need a "
+            "secret to protect them at rest (secrets.default or secrets.cookie)"
+        )
     sealing = Sealing(hasher, validate_imported_hash, cipher, CodeHasher(peppers) if peppers else None)
     manager = IdentityManager(core.uow, repository, registry, sealing, ways_in)
     dummy = await hasher.hash(new_dummy_password())

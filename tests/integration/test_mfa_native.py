@@ -522,6 +522,25 @@ def test_an_imported_totp_url_no_code_could_be_checked_against_is_a_400(
     assert "secret=" not in json.dumps(error), "the answer does not echo the secret"
 
 
+@pytest.mark.parametrize(
+    "config",
+    [{"codes": [{"code": "imported1"}, {"code": ""}]}, {"codes": [{}]}, {"recovery_codes": [{"used_at": None}]}],
+)
+def test_an_imported_backup_code_no_one_could_type_is_a_400(warden: ThreadedWarden, config: dict[str, Any]) -> None:
+    # Stored, it would count as an unused code (and keep a second factor alive) that never works.
+    created = urllib3.request(
+        "POST",
+        f"{warden.admin_url}/admin/identities",
+        json={
+            "schema_id": "default",
+            "traits": {"email": _email()},
+            "credentials": {"password": {"config": {"password": PASSWORD}}, "lookup_secret": {"config": config}},
+        },
+    )
+    assert created.status == 400, created.data
+    assert "needs a code" in created.json()["error"]["reason"]
+
+
 def test_imported_totp_and_backup_codes_reach_aal2_and_the_secret_is_sealed(
     warden: ThreadedWarden, frontend: FrontendApi
 ) -> None:

@@ -163,16 +163,13 @@ def test_under_argon2_a_long_password_is_taken_whole(tmp_path: Path) -> None:
     # (4000033) as if the hasher were bcrypt, whose 72 bytes Kratos's config schema defaults to.
     password = "пароль-" * 9 + "abcdefgh"
     assert len(password) == 71 and len(password.encode()) > 72
-    with database("sqlite", tmp_path) as dsn:
-        path = write_config(tmp_path, dsn, selfservice_extra())
-        config = yaml.safe_load(path.read_text())
-        config["hashers"] = {
-            "argon2": {"memory": "64KB", "iterations": 1, "parallelism": 1}
-        }  # no algorithm: the default
-        path.write_text(yaml.safe_dump(config))
-        settings = load_settings([path], {}, dev=True)
+    path = write_config(tmp_path, f"sqlite://{tmp_path}/warden.sqlite", selfservice_extra())
+    config = yaml.safe_load(path.read_text())
+    # No `algorithm`: the default. Cheap argon2 parameters, which --dev allows.
+    config["hashers"] = {"argon2": {"memory": "64KB", "iterations": 1, "parallelism": 1}}
+    path.write_text(yaml.safe_dump(config))
     with (
-        running_warden(settings) as warden,
+        running_warden(load_settings([path], {}, dev=True)) as warden,
         kratos.ApiClient(kratos.Configuration(host=warden.public_url)) as client,
     ):
         frontend, email = FrontendApi(client), _email("long")

@@ -86,3 +86,15 @@ def test_codes_imported_in_clear_are_sealed_once_and_still_found() -> None:
     assert hasher.find(sealed, "abcd1234") == 0 and hasher.find(sealed, "nope0000") is None
     assert hasher.sealed(sealed) is sealed, "sealing what is sealed changes nothing"
     assert CodeHasher(["a-new-secret", "a-secret-of-the-server"]).find(sealed, "wxyz9876") == 1
+
+
+def test_sealing_hashes_codes_as_a_login_compares_them_and_keeps_their_places() -> None:
+    hasher = CodeHasher(["a-secret-of-the-server"])
+    made = hasher.config_for(["made0001"])["recovery_codes"][0]
+    imported = {"codes": [{"code": " ABCD1234 "}, {**made, "code": "made0001"}, {"code": "wxyz9876"}]}
+    sealed = hasher.sealed(imported)
+    assert "made0001" not in str(sealed) and "ABCD1234" not in str(sealed), "no code in clear beside its hash"
+    assert hasher.find(sealed, "abcd1234") == 0, "a login lowercases and trims what is typed"
+    assert hasher.find(sealed, "wxyz9876") == 2
+    spent = hasher.spent(imported, 2)
+    assert [e["used_at"] is not None for e in spent["recovery_codes"]] == [False, False, True]
