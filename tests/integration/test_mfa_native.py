@@ -503,19 +503,18 @@ UNUSABLE_TOTP_URLS = [
 ]
 
 
+def _import_with_password(warden: ThreadedWarden, kind: str, config: dict[str, Any]) -> Any:
+    """POST /admin/identities: a new identity with a password and the `kind` credential's `config`."""
+    credentials = {"password": {"config": {"password": PASSWORD}}, kind: {"config": config}}
+    body = {"schema_id": "default", "traits": {"email": _email()}, "credentials": credentials}
+    return urllib3.request("POST", f"{warden.admin_url}/admin/identities", json=body)
+
+
 @pytest.mark.parametrize("url", UNUSABLE_TOTP_URLS)
 def test_an_imported_totp_url_no_code_could_be_checked_against_is_a_400(
     warden: ThreadedWarden, url: str | None
 ) -> None:
-    created = urllib3.request(
-        "POST",
-        f"{warden.admin_url}/admin/identities",
-        json={
-            "schema_id": "default",
-            "traits": {"email": _email()},
-            "credentials": {"password": {"config": {"password": PASSWORD}}, "totp": {"config": {"totp_url": url}}},
-        },
-    )
+    created = _import_with_password(warden, "totp", {"totp_url": url})
     assert created.status == 400, created.data
     error = created.json()["error"]
     assert "credentials.totp.config.totp_url" in error["reason"], error
@@ -528,15 +527,7 @@ def test_an_imported_totp_url_no_code_could_be_checked_against_is_a_400(
 )
 def test_an_imported_backup_code_no_one_could_type_is_a_400(warden: ThreadedWarden, config: dict[str, Any]) -> None:
     # Stored, it would count as an unused code (and keep a second factor alive) that never works.
-    created = urllib3.request(
-        "POST",
-        f"{warden.admin_url}/admin/identities",
-        json={
-            "schema_id": "default",
-            "traits": {"email": _email()},
-            "credentials": {"password": {"config": {"password": PASSWORD}}, "lookup_secret": {"config": config}},
-        },
-    )
+    created = _import_with_password(warden, "lookup_secret", config)
     assert created.status == 400, created.data
     assert "needs a code" in created.json()["error"]["reason"]
 
