@@ -185,7 +185,8 @@ def test_a_settings_change_that_needed_a_fresh_sign_in_is_applied_after_it(stric
 
     resumed = browser.get(signed_in.location)  # the change typed before signing in again, now applied
     assert resumed.status == 303 and resumed.location == f"{SETTINGS_UI}?flow={settings_id}", resumed
-    assert browser.get(f"/self-service/settings/flows?id={settings_id}", as_json=True).json()["state"] == "success"
+    applied = browser.get(f"/self-service/settings/flows?id={settings_id}", as_json=True)
+    assert applied.status == 200 and applied.json()["state"] == "success", applied
     login_flow = strict.frontend.create_native_login_flow()
     body = kratos.UpdateLoginFlowWithPasswordMethod(method="password", identifier=email, password=NEW_PASSWORD)
     assert strict.frontend.update_login_flow(login_flow.id, kratos.UpdateLoginFlowBody(body)).session_token

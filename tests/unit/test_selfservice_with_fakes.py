@@ -38,7 +38,9 @@ def _config(hooks: dict[str, Any] | None = None, methods: dict[str, Any] | None 
 
 
 class _Settings:
-    """The two reads the methods make of the settings tree."""
+    """The reads the methods make of the settings."""
+
+    hasher_algorithm = "argon2"
 
     def __init__(self, values: dict[str, Any] | None = None) -> None:
         self._values = values or {}
