@@ -170,9 +170,7 @@ async def _prefill_code(c: SelfserviceContainer, flow: Flow, code: str) -> web.S
     scanners and link prefetchers that GET every link verify nothing."""
     if code and flow.state != "passed_challenge" and flow.ui.find("code") is not None:
         flow.ui.set_value("code", code[:64])
-        async with c.engine.uow() as uow:
-            await c.engine.flows.save(uow.connection, flow)
-            await uow.commit()
+        await c.engine.save(flow)
     return c.engine.ui_redirect(flow)  # API flows too: the link opens in a browser
 
 

@@ -124,18 +124,18 @@ async def resume(c: SelfserviceContainer, request: web.Request) -> web.StreamRes
     # Bound to the session that asked (a refresh login keeps the session's id) and, since a copied
     # session cookie is the same session in two browsers, to the browser that paused the change by
     # its continuity cookie (signing in again rotated the CSRF cookie, so that cannot be the binding).
-    if (
-        pending.get("session_id") != session["id"]
-        or not continuity.belongs_to(request, pending.get("browser"))
-        or flow.expired()
-        or not privileged(c, session)
-    ):
+    paused_here = pending.get("session_id") == session["id"] and continuity.belongs_to(request, pending.get("browser"))
+    if paused_here and flow.is_browser:
+        # Signing in again rotated the CSRF cookie: the flow follows the browser's new one, or that
+        # browser could no longer even read it (403) when the change is not applied below.
+        flow.csrf_token = c.engine.csrf.token_for(request)
+        flow.ui.set_value("csrf_token", flow.csrf_token)
+    if not paused_here or flow.expired() or not privileged(c, session):
+        if paused_here and flow.is_browser and not flow.expired():
+            await c.engine.save(flow)  # without the pending change: submitted again, it asks again
         return c.engine.ui_redirect(flow)
     identity = await _identity_of(c, session)
     _require_aal(c, session, identity, _settings_ui_url(c, flow))
-    if flow.is_browser:  # signing in again rotated the CSRF cookie: the flow follows the browser's new one
-        flow.csrf_token = c.engine.csrf.token_for(request)
-        flow.ui.set_value("csrf_token", flow.csrf_token)
     return await _apply(c, request, flow, session, identity, pending["body"])
 
 
@@ -191,9 +191,7 @@ async def _pause(
         "browser": continuity.digest(token),
         "body": {k: v for k, v in body.items() if k != "csrf_token"},
     }
-    async with c.engine.uow() as uow:
-        await c.engine.flows.save(uow.connection, flow)
-        await uow.commit()
+    await c.engine.save(flow)
     url = _refresh_url(c, flow)
     response = error_response(RefreshRequired(url), request) if wants_json(request) else see_other(url)
     continuity.set_cookie(response, CookieConfig.general(c.settings, continuity.COOKIE), token)
@@ -261,9 +259,7 @@ def _strategy_for(strategies: list[Any], body: dict[str, Any]) -> Any:
 
 
 async def _show_form(c: SelfserviceContainer, request: web.Request, flow: Flow) -> web.StreamResponse:
-    async with c.engine.uow() as uow:
-        await c.engine.flows.save(uow.connection, flow)
-        await uow.commit()
+    await c.engine.save(flow)
     if flow.type == API or wants_json(request):
         return web.json_response(flow.to_json())
     return c.engine.ui_redirect(flow)
