@@ -12,6 +12,7 @@ from aiohttp import web
 from services.selfservice import code_owner
 from services.selfservice.codes import Redeemed
 from services.selfservice.flows.errors import FlowDisabled, SessionAlreadyAvailable
+from services.selfservice.flows.even_time import answered_no_sooner_than
 from services.selfservice.flows.flow import API, BROWSER, Flow
 from services.selfservice.flows.request import read_body, string_field, wants_json
 from shared import text
@@ -79,7 +80,8 @@ def address_flow_routes(kind: str, succeed: Succeed, *, refuse_sessions: bool) -
                 flow.ui.add_node_message("email", text.property_missing("email"))
                 return await c.engine.respond_invalid(request, flow)
             await c.engine.limit("code_send")
-            await c.proof.send(flow, kind, strategy, address)
+            async with answered_no_sooner_than():  # known or not, the same wait (even_time.py)
+                await c.proof.send(flow, kind, strategy, address)
         except TooManyRequests as refused:
             c.engine.metrics.submission(kind, strategy.method).failed()
             return await c.engine.respond_throttled(request, flow, refused)
