@@ -41,9 +41,10 @@ def ks_statistic(a: list[float], b: list[float]) -> float:
     i = j = 0
     gap = 0.0
     while i < len(a) and j < len(b):
-        if a[i] <= b[j]:
+        value = min(a[i], b[j])
+        while i < len(a) and a[i] == value:  # equal values step together, both sides at once
             i += 1
-        else:
+        while j < len(b) and b[j] == value:
             j += 1
         gap = max(gap, abs(i / len(a) - j / len(b)))
     return gap
