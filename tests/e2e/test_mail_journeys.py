@@ -25,7 +25,6 @@ import ory_kratos_client as kratos
 import pytest
 import urllib3
 
-from services.selfservice.flows.even_time import ANSWER_SECONDS
 from tests.mail_helpers import (
     RECOVERY_UI,
     SETTINGS_UI,
@@ -123,10 +122,14 @@ def _recovery_code(stack: MailStack, flow_id: str, secret: str) -> tuple[int, di
     return attempt(lambda: stack.frontend.update_recovery_flow(flow_id, body))
 
 
-def _ask_recovery(stack: MailStack, email: str) -> dict[str, Any]:
+def _ask_recovery(stack: MailStack, email: str, took: list[float] | None = None) -> dict[str, Any]:
+    """The answer to a recovery asked for `email`; the submission's own time goes to `took`."""
     flow = stack.frontend.create_native_recovery_flow()
     body = kratos.UpdateRecoveryFlowBody(kratos.UpdateRecoveryFlowWithCodeMethod(method="code", email=email))
+    started = time.monotonic()
     status, answer = attempt(lambda: stack.frontend.update_recovery_flow(flow.id, body))
+    if took is not None:
+        took.append(time.monotonic() - started)
     assert status == 200, answer
     return answer
 
@@ -305,13 +308,12 @@ def test_an_unknown_address_gets_the_same_answer_and_no_mail(code: MailStack) ->
     known, unknown = _email("known"), _email("nobody")
     _register(code, known)
     wait_for_mail(code.smtp, known)
-    started = time.monotonic()
-    for_unknown = _ask_recovery(code, unknown)
-    between = time.monotonic()
-    for_known = _ask_recovery(code, known)
-    # Both held to the same answer time, so the known address's extra work does not show (even_time.py;
-    # bench/enumeration.py measures the two distributions).
-    assert min(between - started, time.monotonic() - between) >= ANSWER_SECONDS
+    took: list[float] = []
+    for_unknown = _ask_recovery(code, unknown, took)
+    for_known = _ask_recovery(code, known, took)
+    # Both held to the same answer time (50 ms, where the send alone takes a few), so the known
+    # address's extra work does not show (even_time.py; bench/enumeration.py compares the two).
+    assert min(took) >= 0.05, took
     assert for_unknown["state"] == for_known["state"] == "sent_email"
     assert for_unknown["ui"]["messages"] == for_known["ui"]["messages"]
     assert [n["attributes"].get("name") for n in for_unknown["ui"]["nodes"]] == [
