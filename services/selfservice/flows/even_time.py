@@ -2,10 +2,10 @@
 
 A recovery or verification request for an address that has an account does more work than one for
 an address that has none: the identity is loaded and its message built and queued. Measured in
-session 33, that made the answer 0.4 ms slower at the median on PostgreSQL and 0.7 ms on SQLite,
-enough to tell the two apart over a few hundred tries (`bench/enumeration.py`). Both answers are
-therefore held until the same moment after the request's work began: whatever the work took below
-that, the requester sees the same wait. The wait is a timer, not CPU, and a user does not notice
+session 33, that made the answer 0.4–1.1 ms slower at the median on SQLite and PostgreSQL, enough to
+tell the two apart over a few hundred tries (`bench/enumeration.py`). Both answers are therefore held
+until the same moment after the send began (what comes before it is the same for both): whatever the
+send took below that, the requester sees the same wait. The wait is a timer, not CPU, and a user does not notice
 a twentieth of a second on a form that sends a mail.
 """
 
