@@ -129,7 +129,7 @@ def _require_codes(config: dict[str, Any]) -> None:
             isinstance(entry.get(key), str) and entry[key].strip() for key in ("code", "hash")
         )
         if not usable:
-            field = "codes" if config.get("codes") else "recovery_codes"
+            field = "recovery_codes" if config.get("recovery_codes") else "codes"  # as backup_codes reads them
             raise MalformedBody(f"credentials.lookup_secret.config.{field}.{index} needs a code")
 
 
