@@ -9,6 +9,11 @@ by `rate_limits.password_checks` in the config, see `ThrottlePolicy`):
   failure on that identifier is refused until its failures are FORGET_AFTER old, and a client with
   none is only delayed (CEILING_DELAY before its check), never refused: a botnet gets one guess per
   address per FORGET_AFTER, the owner still signs in.
+- A hard cap (NIST SP 800-63B §3.2.2, "no more than 100" consecutive failures; checklist BF-1): past
+  LOCKOUT_AFTER failures on an identifier, its password checks are refused from every address, the
+  owner's included, until FORGET_AFTER after the failure that reached it. Refused checks neither count
+  nor extend the lock, so it ends on time. A right recovery or sign-in code clears it (those codes
+  are counted on these keys but not locked out by it): the owner's way back in is their inbox.
 - A success clears the identifier and the pair. Counts are forgotten FORGET_AFTER after the last
   failure.
 
@@ -58,6 +63,7 @@ MAX_BLOCK_SECONDS = 15 * 60.0
 CEILING = 20
 CEILING_DELAY_SECONDS = 1.0
 FORGET_AFTER_SECONDS = 60 * 60.0
+LOCKOUT_AFTER = 100
 
 Read = tuple[CompoundSelect[Any], dict[str, Any]]  # a statement and its values (reserve_and_read)
 
@@ -82,6 +88,7 @@ class ThrottlePolicy:
     ceiling: int = CEILING
     ceiling_delay_seconds: float = CEILING_DELAY_SECONDS
     forget_after_seconds: float = FORGET_AFTER_SECONDS
+    lockout_after: int = LOCKOUT_AFTER
 
     @classmethod
     def from_settings(cls, settings: Any) -> ThrottlePolicy:
@@ -97,6 +104,7 @@ class ThrottlePolicy:
             ceiling=int(given("ceiling", CEILING)),
             ceiling_delay_seconds=given("ceiling_delay", CEILING_DELAY_SECONDS),
             forget_after_seconds=given("forget_after", FORGET_AFTER_SECONDS),
+            lockout_after=int(given("lockout_after", LOCKOUT_AFTER)),
         )
 
 
@@ -136,17 +144,18 @@ class LoginThrottle:
     )
 
     async def reserve(self, identifier: str, client_ip: str | None) -> Reservation:
-        """Counts this attempt as a failure before it is checked (a success takes it back), or
-        raises TooManyRequests with how long to wait."""
-        reservation, _ = await self.reserve_and_read(identifier, client_ip, None)
+        """Counts this attempt (a code's, never locked out) as a failure before it is checked (a
+        success takes it back), or raises TooManyRequests with how long to wait."""
+        reservation, _ = await self.reserve_and_read(identifier, client_ip, None, password=False)
         return reservation
 
     async def reserve_and_read(
-        self, identifier: str, client_ip: str | None, read: Read | None
+        self, identifier: str, client_ip: str | None, read: Read | None, *, password: bool = True
     ) -> tuple[Reservation, list[Any]]:
         """`reserve`, and the rows of `read` (an identity load, services/identity/loads.py) in the
         same round trip: on PostgreSQL the count runs as a data-modifying CTE of the load (a
-        login's check needs both, and the load reads no row the count writes)."""
+        login's check needs both, and the load reads no row the count writes). A `password` check
+        is refused past the lockout."""
         ident, pair = identifier_key(identifier), pair_key(identifier, client_ip)
         now = time.time()
         async with self.uow.read() as conn:
@@ -160,6 +169,9 @@ class LoginThrottle:
             if ident not in failures:  # never blocked; read it as the pair is, should it ever be
                 await self._take_back(conn, [pair])
                 await self._refuse_blocked(conn, ident, now)
+            if password and failures[ident] - 1 >= self.policy.lockout_after:
+                await self._take_back(conn, [pair, ident])
+                await self._refuse_locked(conn, ident, now)
             earlier = failures[pair] - 1
             delay = 0.0
             if failures[ident] - 1 >= self.policy.ceiling:
@@ -174,7 +186,8 @@ class LoginThrottle:
     ) -> tuple[dict[str, int], list[Any]]:
         """Runs the counting upsert (with `read` when there is one); returns the failures of the keys
         it counted, and `read`'s rows."""
-        upsert = _upsert(self.table.name, self.policy.free_failures, self.policy.max_block_seconds)
+        policy = self.policy
+        upsert = _upsert(self.table.name, policy.free_failures, policy.max_block_seconds, policy.lockout_after)
         if read is not None and self.uow.database.dialect == "postgresql":
             statement, params = read
             rows = (await conn.execute(self._counting_with(statement, upsert), {**params, **values})).all()
@@ -214,6 +227,12 @@ class LoginThrottle:
         blocked = (await conn.execute(select(self.table.c.blocked_until).where(self.table.c.key_hash == key))).first()
         raise _retry_after(((blocked.blocked_until if blocked else None) or now) - now)
 
+    async def _refuse_locked(self, conn: Connection, key: str, now: float) -> NoReturn:
+        """The lock ends FORGET_AFTER after the failure that reached it: the row's `updated_at`,
+        which the counting upsert leaves alone from then on."""
+        locked = (await conn.execute(select(self.table.c.updated_at).where(self.table.c.key_hash == key))).first()
+        raise _retry_after((locked.updated_at if locked else now) + self.policy.forget_after_seconds - now)
+
     async def succeeded(self, reservation: Reservation) -> None:
         await self._delete(reservation.identifier_key, reservation.pair_key)
 
@@ -234,13 +253,16 @@ def _deletion(table: Table) -> Delete:
 
 
 @functools.cache
-def _upsert(table: str, free_failures: int, max_block_seconds: float) -> TextClause:
+def _upsert(table: str, free_failures: int, max_block_seconds: float, lockout_after: int) -> TextClause:
     """The counting upsert, as SQL that PostgreSQL (CockroachDB too) and SQLite read alike: SQLAlchemy
     compiles a multi-row VALUES anew at every execution, a text statement once. Past `free_failures`
     the pair (and only the pair) is blocked for 1 s, 2 s, 4 s ... up to `max_block_seconds`: the CASE
-    below spells out that ladder by the new count of failures. (The numbers are the policy's, ints
-    and floats from the config, never text: they are written into the SQL.)"""
-    counted = f"(CASE WHEN {table}.updated_at < :stale_before THEN 1 ELSE {table}.failures + 1 END)"
+    below spells out that ladder by the new count of failures. An identifier at `lockout_after`
+    keeps its `updated_at`, the start of its lock, however often it is tried. (The numbers are the
+    policy's, ints and floats from the config, never text: they are written into the SQL.)"""
+    fresh = f"{table}.updated_at >= :stale_before"
+    counted = f"(CASE WHEN {fresh} THEN {table}.failures + 1 ELSE 1 END)"
+    locked = f"{table}.key_hash = :ident AND {table}.failures >= {int(lockout_after)} AND {fresh}"
     free, longest = int(free_failures), float(max_block_seconds)
     ladder, over = [], 1
     while 2.0 ** (over - 1) < longest:
@@ -253,7 +275,8 @@ def _upsert(table: str, free_failures: int, max_block_seconds: float) -> TextCla
     return text(
         f"INSERT INTO {table} (key_hash, failures, blocked_until, updated_at) "  # noqa: S608 (table name and policy numbers; client values are bound)
         "VALUES (:pair, 1, NULL, :now), (:ident, 1, NULL, :now) "
-        f"ON CONFLICT (key_hash) DO UPDATE SET failures = {counted}, blocked_until = {block}, updated_at = :now "
-        f"WHERE {table}.blocked_until IS NULL OR {table}.blocked_until <= :now OR {table}.updated_at < :stale_before "
+        f"ON CONFLICT (key_hash) DO UPDATE SET failures = {counted}, blocked_until = {block}, "
+        f"updated_at = CASE WHEN {locked} THEN {table}.updated_at ELSE :now END "
+        f"WHERE {table}.blocked_until IS NULL OR {table}.blocked_until <= :now OR NOT ({fresh}) "
         "RETURNING key_hash, failures"
     ).bindparams(bindparam("now", type_=Float), bindparam("stale_before", type_=Float))

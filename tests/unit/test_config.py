@@ -425,6 +425,7 @@ def test_the_deploy_config_uses_the_builtin_ui(tmp_path: Path) -> None:
         ({"free_failures": 0}, "free_failures: 0 is less than the minimum of 1"),
         ({"max_block": "soon"}, "max_block: 'soon' does not match"),
         ({"lockout": True}, "password_checks.lockout: unknown key"),
+        ({"lockout_after": 0}, "lockout_after: 0 is less than the minimum of 1"),
     ],
 )
 def test_a_bad_password_throttle_setting_is_refused_with_its_key(
@@ -436,8 +437,11 @@ def test_a_bad_password_throttle_setting_is_refused_with_its_key(
 def test_the_password_throttle_takes_its_numbers_from_the_config(tmp_path: Path) -> None:
     assert ThrottlePolicy.from_settings(load(tmp_path)) == ThrottlePolicy()  # the defaults, 5 and 15 min …
     given = {"free_failures": 3, "max_block": "1h", "ceiling": 50, "ceiling_delay": "2s", "forget_after": "24h"}
-    policy = ThrottlePolicy.from_settings(load(tmp_path, {"rate_limits": {"password_checks": given}}))
-    assert policy == ThrottlePolicy(3, 3600.0, 50, 2.0, 86400.0)
+    policy = ThrottlePolicy.from_settings(
+        load(tmp_path, {"rate_limits": {"password_checks": {**given, "lockout_after": 60}}})
+    )
+    assert policy == ThrottlePolicy(3, 3600.0, 50, 2.0, 86400.0, 60)
+    assert ThrottlePolicy().lockout_after == 100, "NIST SP 800-63B's cap by default"
 
 
 def test_credentials_outside_the_secrets_section_are_not_echoed(tmp_path: Path) -> None:
