@@ -1,7 +1,10 @@
 """The session cookie, shared by whoever sets it (self-service flows) and whoever reads it (sessions).
 
-The cookie carries the session token signed with HMAC-SHA256 under the first of `secrets.cookie`
-(or `secrets.default`); any secret in the list verifies, so secrets rotate without logging anyone out.
+The cookie carries the session token and the session's expiry when the cookie was set, signed with
+HMAC-SHA256 under the first of `secrets.cookie` (or `secrets.default`); any secret in the list
+verifies, so secrets rotate without logging anyone out. The expiry is there for whoami, as in Kratos
+(`RefreshCookie`): a session extended since the cookie was set outlives the cookie's Max-Age, and
+whoami sets the cookie again. (Cookies from before the expiry was signed, `token.mac`, still verify.)
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -24,20 +28,36 @@ class CookieSigner:
             )
         self._keys = [s.encode() for s in secrets_]
 
-    def sign(self, token: str) -> str:
-        return f"{token}.{self._mac(self._keys[0], token)}"
+    def sign(self, token: str, expires_at: int | None = None) -> str:
+        """`token.expires_at.mac` (a session token has no dot: `ory_st_` and URL-safe base64)."""
+        signed = token if expires_at is None else f"{token}.{expires_at}"
+        return f"{signed}.{self._mac(self._keys[0], signed)}"
 
     def verify(self, value: str) -> str | None:
-        token, _, mac = value.rpartition(".")
-        if not token or not mac:
+        opened = self.open(value)
+        return opened.token if opened else None
+
+    def open(self, value: str) -> SignedCookie | None:
+        """The token and the expiry a cookie was signed with, or None for a cookie that is not ours."""
+        signed, _, mac = value.rpartition(".")
+        if not signed or not mac:
             return None
-        matches = [hmac.compare_digest(mac, self._mac(key, token)) for key in self._keys]  # every key: even timing
-        return token if any(matches) else None
+        matches = [hmac.compare_digest(mac, self._mac(key, signed)) for key in self._keys]  # every key: even timing
+        if not any(matches):
+            return None
+        token, _, expires_at = signed.partition(".")
+        return SignedCookie(token, int(expires_at) if expires_at.isdigit() else None)
 
     @staticmethod
     def _mac(key: bytes, token: str) -> str:
         digest = hmac.new(key, token.encode(), hashlib.sha256).digest()
         return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+@dataclass(frozen=True)
+class SignedCookie:
+    token: str
+    expires_at: int | None  # Unix seconds; None in a cookie set before the expiry was signed
 
 
 @dataclass(frozen=True)
@@ -153,13 +173,21 @@ def cookie_value(header: str, name: str) -> str | None:
     return None
 
 
+def session_cookie(request: web.Request, cookie: CookieConfig, signer: CookieSigner | None) -> SignedCookie | None:
+    """The request's session cookie, opened, when it is ours."""
+    value = request_cookie(request, cookie.name)
+    return signer.open(value) if value and signer is not None else None
+
+
 def set_session_cookie(
-    response: web.StreamResponse, token: str, max_age: int, cookie: CookieConfig, signer: CookieSigner
+    response: web.StreamResponse, token: str, expires_at: float, cookie: CookieConfig, signer: CookieSigner
 ) -> None:
+    """Until the session's `expires_at` (Unix seconds), or the browser's session for a cookie that
+    `session.cookie.persistent: false` keeps out of the browser's storage."""
     response.set_cookie(
         cookie.name,
-        signer.sign(token),
-        max_age=max_age if cookie.persistent else None,
+        signer.sign(token, int(expires_at)),
+        max_age=max(0, int(expires_at - time.time())) if cookie.persistent else None,
         path=cookie.path,
         domain=cookie.domain,
         secure=cookie.secure,

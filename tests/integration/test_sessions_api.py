@@ -6,6 +6,7 @@ import json
 import re
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from ory_kratos_client.api.frontend_api import FrontendApi
 from ory_kratos_client.api.identity_api import IdentityApi
 from ory_kratos_client.exceptions import ApiException
 
-from shared.cookies import CookieSigner
+from shared.cookies import CookieSigner, SignedCookie
 from tests.conftest import eventually
 from tests.factories import ThreadedWarden, running_warden, settings_for
 
@@ -231,6 +232,47 @@ def test_extend_moves_expiry_when_allowed(tmp_path: Path, any_dsn: str) -> None:
         issued = _issue(warden, _identity(admin, "extend@example.com"))
         before = admin.get_session(issued["session"]["id"]).expires_at
         assert admin.extend_session(issued["session"]["id"]).expires_at > before
+
+
+def _whoami_by_cookie(warden: ThreadedWarden, value: str, **headers: str) -> urllib3.BaseHTTPResponse:
+    cookie = {"Cookie": f"ory_kratos_session={value}", **headers}
+    answer = urllib3.request("GET", f"{warden.public_url}/sessions/whoami", headers=cookie)
+    assert answer.status == 200, answer.data
+    return answer
+
+
+def test_whoami_sets_the_cookie_again_once_the_session_was_extended(tmp_path: Path, any_dsn: str) -> None:
+    """Kratos's `RefreshCookie`: a cookie set before an admin extended the session would expire (Max-Age)
+    while the session still runs. The cookie carries the expiry it was set for; whoami sets it again
+    when the session ends later, and only then."""
+    extra = {
+        "secrets": {"cookie": COOKIE_SECRETS},
+        "services": {"internal_token": TOKEN},
+        "session": {"lifespan": "2h"},
+    }
+    signer = CookieSigner(COOKIE_SECRETS)
+    with (
+        running_warden(settings_for(tmp_path, any_dsn, extra)) as warden,
+        kratos.ApiClient(kratos.Configuration(host=warden.admin_url)) as client,
+    ):
+        issued = _issue(warden, _identity(IdentityApi(client), "extended@example.com"))
+        token, session_id = issued["session_token"], issued["session"]["id"]
+        expires = datetime.fromisoformat(issued["session"]["expires_at"].replace("Z", "+00:00"))
+        as_set = signer.sign(token, int(expires.timestamp()))  # what a login sets
+        assert "Set-Cookie" not in _whoami_by_cookie(warden, as_set).headers, "nothing to refresh"
+        time.sleep(1.1)  # the extension then ends at least a second later
+        extended = IdentityApi(client).extend_session(session_id).expires_at
+        refreshed = _whoami_by_cookie(warden, as_set).headers["Set-Cookie"]
+        value = re.search(r"ory_kratos_session=([^;]+)", refreshed)
+        max_age = re.search(r"Max-Age=(\d+)", refreshed)
+        assert value and max_age and "HttpOnly" in refreshed, refreshed
+        assert signer.open(value[1]) == SignedCookie(token, int(extended.timestamp()))
+        assert abs(int(max_age[1]) - (extended.timestamp() - time.time())) < 5
+        assert "Set-Cookie" not in _whoami_by_cookie(warden, value[1]).headers, "set once, not at every whoami"
+        before_expiry_was_signed = signer.sign(token)
+        assert "Set-Cookie" in _whoami_by_cookie(warden, before_expiry_was_signed).headers, "an old cookie is renewed"
+        by_token = _whoami_by_cookie(warden, as_set, **{"X-Session-Token": token})
+        assert "Set-Cookie" not in by_token.headers, "a caller that did not authenticate by the cookie gets none"
 
 
 def test_highest_available_requires_aal2_for_an_identity_with_a_second_factor(tmp_path: Path, any_dsn: str) -> None:

@@ -200,7 +200,7 @@ class FlowEngine:
         if self.signer is None:
             raise ServiceUnavailable("browser sessions need secrets.cookie (or secrets.default) in the config")
         expires = datetime.fromisoformat(str(session["expires_at"]).replace("Z", "+00:00"))
-        set_session_cookie(response, token, max(0, int((expires - now()).total_seconds())), self.cookie, self.signer)
+        set_session_cookie(response, token, expires.timestamp(), self.cookie, self.signer)
         self.csrf.set_cookie(response, csrf_token or self.csrf.new_token())
         return response
 

@@ -9,7 +9,7 @@ from aiohttp import web
 
 from services.session.errors import Aal2Required, CannotRevokeCurrent, NoActiveSession, SessionNotFound
 from services.session.views import session_view
-from shared.cookies import session_token
+from shared.cookies import session_cookie, session_token, set_session_cookie
 from shared.http.pagination import link_header, read_page
 from shared.service import Route
 
@@ -32,12 +32,28 @@ async def whoami(c: SessionContainer, request: web.Request) -> web.Response:
         session = json.loads(body)
         session["tokenized"] = c.tokenizer.tokenize(template, session)
         body = json.dumps(session).encode()
-    return web.Response(
+    response = web.Response(
         body=body,
         content_type="application/json",
         charset="utf-8",
         headers={"X-Kratos-Authenticated-Identity-Id": entry.identity_id},  # Cache-Control: the kernel's no-store
     )
+    _refresh_cookie(c, request, response, token, entry.expires_at)
+    return response
+
+
+def _refresh_cookie(
+    c: SessionContainer, request: web.Request, response: web.Response, token: str, expires_at: float
+) -> None:
+    """Sets the session cookie again when the session now ends later than the cookie does (it was
+    extended since), so that the browser keeps it as long as the session lasts (Kratos's
+    `RefreshCookie`). A request that did not authenticate by this cookie gets none."""
+    signer = c.cookie_signer
+    if signer is None or not c.config.cookie.persistent or "X-Session-Token" in request.headers:
+        return
+    cookie = session_cookie(request, c.config.cookie, signer)
+    if cookie is not None and cookie.token == token and (cookie.expires_at or 0) < int(expires_at):
+        set_session_cookie(response, token, expires_at, c.config.cookie, signer)
 
 
 async def check(c: SessionContainer, request: web.Request) -> web.Response:
