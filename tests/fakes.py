@@ -216,8 +216,11 @@ class FakeIdentityClient:
             raise errors.BadRequest("You cannot remove the last first factor of an identity.")
         return self._save(_with_metadata(stored, metadata))
 
-    async def second_factor_attempt(self, identity_id: str, outcome: str) -> None:
+    async def second_factor_attempt(self, identity_id: str, outcome: str, client_ip: str | None = None) -> None:
         return None  # no throttle in the fake
+
+    async def code_attempt(self, address: str, outcome: str, client_ip: str | None = None) -> None:
+        return None
 
     async def mark_address_verified(
         self, via: str, value: str, identity_id: str | None = None

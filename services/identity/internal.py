@@ -67,13 +67,11 @@ class IdentityInternalApi(ServiceInfo):
     ) -> dict[str, Any] | None:
         return self._view(await self._passwords.verify(identifier, password, client_ip))
 
-    async def second_factor_attempt(self, identity_id: str, outcome: str) -> None:
-        try:
-            identity = await self._manager.get(identity_id)
-        except IdentityNotFound:  # a stand-in's (a code sent to no account): throttled all the same
-            await self._passwords.second_factor_attempt_on([identity_id], outcome)
-            return
-        await self._passwords.second_factor_attempt(identity, outcome)
+    async def second_factor_attempt(self, identity_id: str, outcome: str, client_ip: str | None = None) -> None:
+        await self._passwords.second_factor_attempt(await self._manager.get(identity_id), outcome, client_ip)
+
+    async def code_attempt(self, address: str, outcome: str, client_ip: str | None = None) -> None:
+        await self._passwords.code_attempt(address, outcome, client_ip)
 
     async def get_credential(self, identity_id: str, credential_type: str) -> dict[str, Any] | None:
         try:
@@ -169,8 +167,7 @@ async def _validate_identity(c: IdentityContainer, request: web.Request) -> web.
 async def _verify_password(c: IdentityContainer, request: web.Request) -> web.Response:
     body = await read_json(request)
     identifier, password = _fields_of(body, "identifier", "password")
-    client_ip = body.get("client_ip") if isinstance(body.get("client_ip"), str) else None
-    return json_response({"identity": await c.internal.verify_password(identifier, password, client_ip)})
+    return json_response({"identity": await c.internal.verify_password(identifier, password, _client_ip(body))})
 
 
 async def _get_credential(c: IdentityContainer, request: web.Request) -> web.Response:
@@ -198,11 +195,27 @@ async def _find_by_credential(c: IdentityContainer, request: web.Request) -> web
 
 
 async def _second_factor_attempt(c: IdentityContainer, request: web.Request) -> web.Response:
-    (outcome,) = await _fields(request, "outcome")
+    body = await read_json(request)
+    (outcome,) = _fields_of(body, "outcome")
+    await c.internal.second_factor_attempt(request.match_info["id"], _checked(outcome), _client_ip(body))
+    return json_response({})
+
+
+async def _code_attempt(c: IdentityContainer, request: web.Request) -> web.Response:
+    body = await read_json(request)
+    address, outcome = _fields_of(body, "address", "outcome")
+    await c.internal.code_attempt(address, _checked(outcome), _client_ip(body))
+    return json_response({})
+
+
+def _checked(outcome: str) -> str:
     if outcome not in ("check", "failed", "succeeded"):
         raise MalformedBody("outcome must be check, failed or succeeded")
-    await c.internal.second_factor_attempt(request.match_info["id"], outcome)
-    return json_response({})
+    return outcome
+
+
+def _client_ip(body: dict[str, Any]) -> str | None:
+    return body["client_ip"] if isinstance(body.get("client_ip"), str) else None
 
 
 async def _swap_credential(c: IdentityContainer, request: web.Request) -> web.Response:
@@ -264,6 +277,7 @@ ROUTES: list[Route[IdentityContainer]] = [
     Route("internal", "POST", f"{BASE}/credentials/find", _find_by_credential),
     Route("internal", "POST", f"{BASE}/identities/{{id}}/credentials/{{type}}/swap", _swap_credential),
     Route("internal", "POST", f"{BASE}/identities/{{id}}/second-factor-attempts", _second_factor_attempt),
+    Route("internal", "POST", f"{BASE}/code-attempts", _code_attempt),
     Route("internal", "DELETE", f"{BASE}/identities/{{id}}/credentials/{{type}}", _remove_credential),
     Route("internal", "POST", f"{BASE}/addresses/verified", _mark_verified),
     Route("internal", "PUT", f"{BASE}/identities/{{id}}/traits", _update_traits),

@@ -60,26 +60,31 @@ class PasswordVerifier:
             await self.throttle.succeeded(reservation)
         return verified
 
-    async def second_factor_attempt(self, identity: Identity, outcome: str) -> None:
-        """Second-factor codes count toward the same throttle as passwords, on each of the identity's
-        identifiers (its id when it has none): "check" reserves the attempt (TooManyRequests while
-        refused), "succeeded" takes the count back, "failed" leaves it counted."""
+    async def second_factor_attempt(self, identity: Identity, outcome: str, client_ip: str | None) -> None:
+        """Second factors count toward the same throttle as passwords, lockout included, on each of
+        the identity's identifiers (its id when it has none): "check" reserves the attempt
+        (TooManyRequests while refused), "succeeded" takes the count back, "failed" leaves it counted."""
         keys = sorted({i for c in identity.credentials.values() for i in c.identifiers}) or [identity.id]
-        await self.second_factor_attempt_on(keys, outcome)
+        await self._attempt_on(keys, outcome, client_ip, lockout=True)
 
-    async def second_factor_attempt_on(self, keys: list[str], outcome: str) -> None:
-        """The same, on these throttle keys (a stand-in's, for a code sent to no account)."""
+    async def code_attempt(self, address: str, outcome: str, client_ip: str | None) -> None:
+        """A guess at a code sent to `address`: counted on the keys a password check of `address`
+        from `client_ip` uses, whether or not it has an account (nothing tells them apart), and never
+        locked out. A right one clears the address's counts: the owner's inbox ends a lockout."""
+        await self._attempt_on([address], outcome, client_ip, lockout=False)
+
+    async def _attempt_on(self, keys: list[str], outcome: str, client_ip: str | None, *, lockout: bool) -> None:
         for key in keys:
             if outcome == "check":
-                await self._reserve("second_factor", key, None)
+                await self._reserve(key, client_ip, lockout=lockout)
             elif outcome == "succeeded":
-                await self.throttle.clear(key, None)
+                await self.throttle.clear(key, client_ip)
 
-    async def _reserve(self, kind: str, identifier: str, client_ip: str | None) -> Reservation:
+    async def _reserve(self, identifier: str, client_ip: str | None, *, lockout: bool) -> Reservation:
         try:
-            return await self.throttle.reserve(identifier, client_ip)
+            return await self.throttle.reserve(identifier, client_ip, lockout=lockout)
         except TooManyRequests:
-            self._blocked[kind].inc()
+            self._blocked["second_factor"].inc()
             raise
 
     async def _reserve_and_find(self, identifier: str, client_ip: str | None) -> tuple[Reservation, Identity | None]:

@@ -143,19 +143,19 @@ class LoginThrottle:
         default_factory=dict, compare=False, repr=False
     )
 
-    async def reserve(self, identifier: str, client_ip: str | None) -> Reservation:
-        """Counts this attempt (a code's, never locked out) as a failure before it is checked (a
-        success takes it back), or raises TooManyRequests with how long to wait."""
-        reservation, _ = await self.reserve_and_read(identifier, client_ip, None, password=False)
+    async def reserve(self, identifier: str, client_ip: str | None, *, lockout: bool) -> Reservation:
+        """Counts this attempt as a failure before it is checked (a success takes it back), or
+        raises TooManyRequests with how long to wait; past the lockout too when `lockout` (a one-time
+        code sent to the owner's inbox is not locked out: it is how the owner ends a lockout)."""
+        reservation, _ = await self.reserve_and_read(identifier, client_ip, None, lockout=lockout)
         return reservation
 
     async def reserve_and_read(
-        self, identifier: str, client_ip: str | None, read: Read | None, *, password: bool = True
+        self, identifier: str, client_ip: str | None, read: Read | None, *, lockout: bool = True
     ) -> tuple[Reservation, list[Any]]:
         """`reserve`, and the rows of `read` (an identity load, services/identity/loads.py) in the
         same round trip: on PostgreSQL the count runs as a data-modifying CTE of the load (a
-        login's check needs both, and the load reads no row the count writes). A `password` check
-        is refused past the lockout."""
+        login's check needs both, and the load reads no row the count writes)."""
         ident, pair = identifier_key(identifier), pair_key(identifier, client_ip)
         now = time.time()
         async with self.uow.read() as conn:
@@ -163,15 +163,11 @@ class LoginThrottle:
             # its free failures. Each row stays locked until the statement ends, so concurrent
             # reservations take turns; a blocked key is left as it is and not returned.
             failures, rows = await self._count(conn, self._values(pair, ident, now), read)
-            if pair not in failures:
-                await self._take_back(conn, [ident] if ident in failures else [])
-                await self._refuse_blocked(conn, pair, now)
-            if ident not in failures:  # never blocked; read it as the pair is, should it ever be
-                await self._take_back(conn, [pair])
-                await self._refuse_blocked(conn, ident, now)
-            if password and failures[ident] - 1 >= self.policy.lockout_after:
-                await self._take_back(conn, [pair, ident])
-                await self._refuse_locked(conn, ident, now)
+            blocked = [key for key in (pair, ident) if key not in failures]  # the identifier never is
+            locked = lockout and failures.get(ident, 0) - 1 >= self.policy.lockout_after
+            if blocked or locked:
+                await self._take_back(conn, [key for key in (pair, ident) if key in failures])
+                await self._refuse(conn, now, blocked, ident if locked else None)
             earlier = failures[pair] - 1
             delay = 0.0
             if failures[ident] - 1 >= self.policy.ceiling:
@@ -223,15 +219,22 @@ class LoginThrottle:
             t = self.table
             await conn.execute(update(t).where(t.c.key_hash.in_(keys)).values(failures=t.c.failures - 1))
 
-    async def _refuse_blocked(self, conn: Connection, key: str, now: float) -> NoReturn:
-        blocked = (await conn.execute(select(self.table.c.blocked_until).where(self.table.c.key_hash == key))).first()
-        raise _retry_after(((blocked.blocked_until if blocked else None) or now) - now)
-
-    async def _refuse_locked(self, conn: Connection, key: str, now: float) -> NoReturn:
-        """The lock ends FORGET_AFTER after the failure that reached it: the row's `updated_at`,
-        which the counting upsert leaves alone from then on."""
-        locked = (await conn.execute(select(self.table.c.updated_at).where(self.table.c.key_hash == key))).first()
-        raise _retry_after((locked.updated_at if locked else now) + self.policy.forget_after_seconds - now)
+    async def _refuse(self, conn: Connection, now: float, blocked: list[str], locked: str | None) -> NoReturn:
+        """Retry after the last to end of the `blocked` keys' blocks and the `locked` key's lock. A
+        lock ends FORGET_AFTER after the failure that reached it: the row's `updated_at`, which the
+        counting upsert leaves alone from then on."""
+        t = self.table
+        keys = [*blocked, *([locked] if locked else [])]
+        rows = {
+            r.key_hash: r
+            for r in await conn.execute(
+                select(t.c.key_hash, t.c.blocked_until, t.c.updated_at).where(t.c.key_hash.in_(keys))
+            )
+        }
+        ends = [rows[key].blocked_until or now for key in blocked if key in rows]
+        if locked in rows:
+            ends.append(rows[locked].updated_at + self.policy.forget_after_seconds)
+        raise _retry_after(max(ends, default=now) - now)
 
     async def succeeded(self, reservation: Reservation) -> None:
         await self._delete(reservation.identifier_key, reservation.pair_key)

@@ -62,9 +62,13 @@ class HttpIdentityClient(HttpServiceClient):
         found = await self._http.call("POST", f"{BASE}/credentials/find", body)
         return found.get("identity")
 
-    async def second_factor_attempt(self, identity_id: str, outcome: str) -> None:
+    async def second_factor_attempt(self, identity_id: str, outcome: str, client_ip: str | None = None) -> None:
+        path = f"{BASE}/identities/{quote(identity_id)}/second-factor-attempts"
+        await self._http.call("POST", path, {"outcome": outcome, "client_ip": client_ip})
+
+    async def code_attempt(self, address: str, outcome: str, client_ip: str | None = None) -> None:
         await self._http.call(
-            "POST", f"{BASE}/identities/{quote(identity_id)}/second-factor-attempts", {"outcome": outcome}
+            "POST", f"{BASE}/code-attempts", {"address": address, "outcome": outcome, "client_ip": client_ip}
         )
 
     async def swap_credential(

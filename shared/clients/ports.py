@@ -60,10 +60,17 @@ class IdentityClient(ServiceClient, Protocol):
         work: a method that checks a secret after finding its owner pays for its own enumeration defences."""
         ...
 
-    async def second_factor_attempt(self, identity_id: str, outcome: str) -> None:
-        """Counts a second-factor check toward the per-identifier throttle: "check" raises
-        TooManyRequests while the identity's identifiers are blocked; "failed" / "succeeded" record it.
-        An id of no identity (a stand-in for an address without an account) is throttled on itself."""
+    async def second_factor_attempt(self, identity_id: str, outcome: str, client_ip: str | None = None) -> None:
+        """Counts a second-factor check from `client_ip` toward the per-identifier throttle of the
+        identity's identifiers, as a password check: "check" raises TooManyRequests while they are
+        blocked or locked out; "failed" / "succeeded" record it."""
+        ...
+
+    async def code_attempt(self, address: str, outcome: str, client_ip: str | None = None) -> None:
+        """Counts a guess at a one-time code sent to `address` (recovery, verification, sign-in)
+        exactly as a password check of `address` from `client_ip` is counted, account or not: "check"
+        raises TooManyRequests while blocked (but never for the lockout, which a right code ends:
+        "succeeded" clears the address's counts)."""
         ...
 
     async def swap_credential(

@@ -2,15 +2,18 @@
 both engines: 100 wrong passwords for one account, each from a new client address (a botnet, named
 by a trusted proxy's X-Forwarded-For), and the 101st check is refused, the right password too, from
 any address. The lock ends on time, forget_after after the failure that reached it, whatever is
-tried meanwhile; or at once when the owner redeems a recovery code. Then the count starts again."""
+tried meanwhile; or at once when the owner redeems a recovery code, which an attacker's wrong codes
+cannot stop. Then the count starts again. An address without an account locks alike."""
 
 from __future__ import annotations
 
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from itertools import count
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,7 +23,7 @@ from tests.factories import running_warden
 from tests.selfservice_helpers import PASSWORD, UI, Response, create_identity, message_ids, selfservice_settings
 from tests.smtp import SmtpServer, serving
 
-FORGET_SECONDS = 4  # counts, and the lock, are forgotten this long after the last counted failure
+WRONG_CODE = "000000"
 _addresses = (f"203.0.{n // 250}.{n % 250 + 1}" for n in count())
 
 
@@ -29,18 +32,17 @@ def smtp() -> Iterator[SmtpServer]:
     yield from serving()
 
 
-@pytest.fixture
-def stack(tmp_path: Path, any_dsn: str, smtp: SmtpServer) -> Iterator[CodeStack]:
+@contextmanager
+def _stack(directory: Path, dsn: str, smtp: SmtpServer, **checks: Any) -> Iterator[CodeStack]:
+    """No per-IP windows (a botnet has an address per guess) and no delay past the ceiling, which
+    would only slow the tests down: what is left is the per-account count."""
     sms = SmsSink()
     config = code_config(smtp, sms)
     config["flows"]["recovery"] = {"enabled": True, "use": "code", "ui_url": f"{UI}/recovery"}
-    # No per-IP windows (a botnet has an address per guess) and no delay past the ceiling, which would
-    # only slow this test down: what is left is the per-account count.
-    checks = {"ceiling_delay": "0s", "forget_after": f"{FORGET_SECONDS}s"}
     settings = selfservice_settings(
-        tmp_path,
-        any_dsn,
-        rate_limits={"enabled": False, "password_checks": checks},
+        directory,
+        dsn,
+        rate_limits={"enabled": False, "password_checks": {"ceiling_delay": "0s", **checks}},
         serve={"public": {"trusted_proxies": ["127.0.0.1"]}},
         **config,
     )
@@ -49,11 +51,15 @@ def stack(tmp_path: Path, any_dsn: str, smtp: SmtpServer) -> Iterator[CodeStack]
     sms.close()
 
 
-def _login(native: Native, email: str, password: str) -> Response:
-    address = {"X-Forwarded-For": next(_addresses)}
-    flow = native.get("/self-service/login/api", headers=address).json()
+def _from(address: str | None = None) -> dict[str, str]:
+    return {"X-Forwarded-For": address or next(_addresses)}
+
+
+def _login(native: Native, email: str, password: str, address: str | None = None) -> Response:
+    headers = _from(address)
+    flow = native.get("/self-service/login/api", headers=headers).json()
     body = {"method": "password", "identifier": email, "password": password}
-    return native.post(f"/self-service/login?flow={flow['id']}", body, headers=address)
+    return native.post(f"/self-service/login?flow={flow['id']}", body, headers=headers)
 
 
 def _fail(native: Native, email: str, times: int) -> None:
@@ -70,30 +76,65 @@ def _refused(native: Native, email: str) -> int:
     return int(answer.headers["Retry-After"])
 
 
-def test_the_101st_check_is_refused_from_any_address_until_the_lock_ends(stack: CodeStack) -> None:
-    email = "botnet-target@example.com"
-    create_identity(stack.warden.admin_url, email)
-    native = stack.native
-    _fail(native, email, LOCKOUT_AFTER)
-    assert 1 <= _refused(native, email) <= FORGET_SECONDS
-    time.sleep(FORGET_SECONDS / 2)
-    assert _refused(native, email) <= FORGET_SECONDS / 2 + 1, "a refused check does not extend the lock"
-    time.sleep(FORGET_SECONDS / 2 + 0.5)  # past the lock's end, not past the refused check's FORGET_SECONDS
-    assert _login(native, email, PASSWORD).status == 200, "the lock ended on time"
-    _fail(native, email, LOCKOUT_AFTER - 1)  # the success started the count again from zero
-    assert _login(native, email, PASSWORD).status == 200
+def test_the_101st_check_is_refused_from_any_address_until_the_lock_ends(
+    tmp_path: Path, any_dsn: str, smtp: SmtpServer
+) -> None:
+    forget = 8  # seconds: counts, and the lock, are forgotten this long after the last counted failure
+    with _stack(tmp_path, any_dsn, smtp, forget_after=f"{forget}s") as stack:
+        email = "botnet-target@example.com"
+        create_identity(stack.warden.admin_url, email)
+        native = stack.native
+        _fail(native, email, LOCKOUT_AFTER)
+        assert 1 <= _refused(native, email) <= forget
+        time.sleep(forget / 2)
+        assert _refused(native, email) <= forget / 2 + 1, "a refused check does not extend the lock"
+        time.sleep(forget / 2 + 1)  # past the lock's end, not past the refused check's `forget`
+        assert _login(native, email, PASSWORD).status == 200, "the lock ended on time"
+        _fail(native, email, LOCKOUT_AFTER - 1)  # the success started the count again from zero
+        assert _login(native, email, PASSWORD).status == 200
 
 
-def test_a_recovery_code_ends_the_lock(stack: CodeStack) -> None:
-    email = f"owner-{uuid.uuid4().hex[:8]}@example.com"  # its own inbox: the SMTP server serves every engine
-    create_identity(stack.warden.admin_url, email)
-    native = stack.native
-    _fail(native, email, LOCKOUT_AFTER)
-    _refused(native, email)
-    flow = native.get("/self-service/recovery/api").json()
-    sent = native.post(f"/self-service/recovery?flow={flow['id']}", {"method": "code", "email": email})
+def _recovery(native: Native, email: str, address: str) -> str:
+    flow = native.get("/self-service/recovery/api", headers=_from(address)).json()
+    sent = native.post(f"/self-service/recovery?flow={flow['id']}", {"method": "code", "email": email}, _from(address))
     assert sent.status == 200, sent.data
-    code = stack.mailed_code(email)
-    recovered = native.post(f"/self-service/recovery?flow={flow['id']}", {"method": "code", "code": code})
-    assert recovered.status == 200 and recovered.json()["state"] == "passed_challenge", recovered.data
-    assert _login(native, email, PASSWORD).status == 200, "the owner's inbox unlocked the password"
+    return str(flow["id"])
+
+
+def _redeem(native: Native, flow_id: str, code: str, address: str) -> Response:
+    return native.post(f"/self-service/recovery?flow={flow_id}", {"method": "code", "code": code}, _from(address))
+
+
+def test_the_owners_recovery_code_ends_the_lock_whatever_an_attacker_guesses(
+    tmp_path: Path, any_dsn: str, smtp: SmtpServer
+) -> None:
+    with _stack(tmp_path, any_dsn, smtp) as stack:  # the lock lasts the default hour: only the code ends it
+        email = f"owner-{uuid.uuid4().hex[:8]}@example.com"  # its own inbox: the SMTP server serves every engine
+        create_identity(stack.warden.admin_url, email)
+        native = stack.native
+        _fail(native, email, LOCKOUT_AFTER)
+        _refused(native, email)
+        attacker, owner = "198.51.100.66", "192.0.2.10"
+        guessed = _recovery(native, email, attacker)  # a flow of the attacker's, for the owner's address
+        assert _redeem(native, guessed, WRONG_CODE, attacker).status == 400
+        flow_id = _recovery(native, email, owner)
+        code = stack.mailed_code(email, count=2)
+        assert _redeem(native, guessed, WRONG_CODE, attacker).status == 429, "past the ceiling, the attacker is refused"
+        recovered = _redeem(native, flow_id, code, owner)
+        assert recovered.status == 200 and recovered.json()["state"] == "passed_challenge", recovered.data
+        assert _login(native, email, PASSWORD).status == 200, "the owner's inbox unlocked the password"
+
+
+def test_an_address_without_an_account_locks_alike(tmp_path: Path, any_dsn: str, smtp: SmtpServer) -> None:
+    """Neither the lock nor the code guesses after it tell whether an address has an account."""
+    with _stack(tmp_path, any_dsn, smtp, ceiling=4, lockout_after=8) as stack:
+        native = stack.native
+        known, unknown = "known-locked@example.com", "nobody-locked@example.com"
+        create_identity(stack.warden.admin_url, known)
+        answers: dict[str, list[int]] = {}
+        for email in (known, unknown):
+            passwords = [_login(native, email, "wrong guess").status for _ in range(10)]
+            flow_id = _recovery(native, email, "198.51.100.77")
+            codes = [_redeem(native, flow_id, WRONG_CODE, "198.51.100.77").status for _ in range(3)]
+            answers[email] = passwords + codes
+        assert answers[known] == answers[unknown] == [400] * 8 + [429, 429] + [400, 429, 429], answers

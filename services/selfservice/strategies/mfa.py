@@ -22,6 +22,7 @@ from shared import text
 from shared.aal import AAL2, Aal2Required
 from shared.bus.events import COURIER_MESSAGE_REQUESTED
 from shared.clients.ports import IdentityClient, SessionClient
+from shared.http.client_ip import client_ip
 from shared.storage.uow import UnitOfWorkFactory
 
 METHOD_NAMES = {
@@ -57,10 +58,11 @@ class SecondFactorServices:
             self.require_aal2_session(session, flow)
 
     async def check_throttle(self, identity_id: str) -> None:
-        await self.identities.second_factor_attempt(identity_id, "check")
+        await self.identities.second_factor_attempt(identity_id, "check", client_ip.get())
 
     async def attempt(self, identity_id: str, succeeded: bool) -> None:
-        await self.identities.second_factor_attempt(identity_id, "succeeded" if succeeded else "failed")
+        outcome = "succeeded" if succeeded else "failed"
+        await self.identities.second_factor_attempt(identity_id, outcome, client_ip.get())
 
     async def notify(self, identity: dict[str, Any], method: str, added: bool) -> None:
         """Mails the account's email addresses (verified ones, when it has any) that a second factor

@@ -74,7 +74,7 @@ class AddressProof:
             if mail and message is not None:
                 uow.emit(COURIER_MESSAGE_REQUESTED, message)
             strategy.after_sending(flow, kind, address)
-            code_owner.remember(flow, identity, address)
+            code_owner.remember(flow, address)
             flow.state = "sent_email"
             if identity is not None:  # an announced flow's message, or a resend of it: it has gone
                 flow.internal.pop(AWAITING_MESSAGE, None)

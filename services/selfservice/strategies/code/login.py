@@ -76,7 +76,7 @@ async def _send(strategy: PasswordlessCodeStrategy, flow: Flow, body: dict[str, 
     kept.attributes["value"] = identifier
     nodes.code_screen(flow, [kept], text.label_login_code(), text.login_code_sent())
     stand_in = [Recipient(identifier, _channel_of(identifier))]
-    code_owner.remember(flow, identity, identifier)
+    code_owner.remember(flow, identifier)
     await strategy.sender.send(flow, KIND, recipients or stand_in, identity, known=identity is not None)
     raise StepCompleted()
 
