@@ -46,7 +46,7 @@ class CookieSigner:
         if not any(matches):
             return None
         token, _, expires_at = signed.partition(".")
-        return SignedCookie(token, int(expires_at) if expires_at.isdigit() else None)
+        return SignedCookie(token, int(expires_at) if expires_at.isascii() and expires_at.isdigit() else None)
 
     @staticmethod
     def _mac(key: bytes, token: str) -> str:
