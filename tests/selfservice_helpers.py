@@ -76,6 +76,11 @@ def selfservice_settings(directory: Path, dsn: str, *, dev: bool = True, **optio
     return load_settings([write_config(directory, dsn, selfservice_extra(**options))], {}, dev=dev)
 
 
+def sqlite_selfservice_settings(directory: Path, **options: Any) -> Settings:
+    """`selfservice_settings` on a SQLite file of `directory`'s own."""
+    return selfservice_settings(directory, f"sqlite://{directory}/warden.sqlite", **options)
+
+
 @contextmanager
 def database(kind: str, directory: Path) -> Iterator[str]:
     """A DSN of its own: a SQLite file in `directory`, or a fresh PostgreSQL database (dropped after)."""

@@ -16,7 +16,7 @@ from services.identity.throttle import FREE_FAILURES
 from tests.factories import ThreadedWarden, running_warden
 from tests.integration.test_courier import wait_until
 from tests.metrics_helpers import family_names, scrape, total, value
-from tests.selfservice_helpers import PASSWORD, create_identity, selfservice_settings
+from tests.selfservice_helpers import PASSWORD, create_identity, sqlite_selfservice_settings
 
 FAILED = "warden_selfservice_flows_failed_total"
 SUCCEEDED = "warden_selfservice_flows_succeeded_total"
@@ -27,9 +27,8 @@ SUBMIT_COUNT = "warden_selfservice_flow_submit_duration_seconds_count"
 @pytest.fixture(scope="module")
 def warden(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadedWarden]:
     directory = tmp_path_factory.mktemp("metrics")
-    settings = selfservice_settings(
+    settings = sqlite_selfservice_settings(
         directory,
-        f"sqlite://{directory}/warden.sqlite",
         flows={"verification": {"enabled": True}, "recovery": {"enabled": True}},
     )
     with running_warden(settings) as running:
