@@ -219,7 +219,9 @@ class FakeIdentityClient:
     async def second_factor_attempt(self, identity_id: str, outcome: str, client_ip: str | None = None) -> None:
         return None  # no throttle in the fake
 
-    async def code_attempt(self, address: str, outcome: str, client_ip: str | None = None) -> None:
+    async def code_attempt(
+        self, address: str, outcome: str, client_ip: str | None = None, identity_id: str | None = None
+    ) -> None:
         return None
 
     async def mark_address_verified(

@@ -70,8 +70,16 @@ class IdentityInternalApi(ServiceInfo):
     async def second_factor_attempt(self, identity_id: str, outcome: str, client_ip: str | None = None) -> None:
         await self._passwords.second_factor_attempt(await self._manager.get(identity_id), outcome, client_ip)
 
-    async def code_attempt(self, address: str, outcome: str, client_ip: str | None = None) -> None:
-        await self._passwords.code_attempt(address, outcome, client_ip)
+    async def code_attempt(
+        self, address: str, outcome: str, client_ip: str | None = None, identity_id: str | None = None
+    ) -> None:
+        owner = None
+        if identity_id is not None:
+            try:
+                owner = await self._manager.get(identity_id)
+            except IdentityNotFound:  # deleted since its code was sent: the address's counts still go
+                pass
+        await self._passwords.code_attempt(address, outcome, client_ip, owner)
 
     async def get_credential(self, identity_id: str, credential_type: str) -> dict[str, Any] | None:
         try:
@@ -204,7 +212,8 @@ async def _second_factor_attempt(c: IdentityContainer, request: web.Request) -> 
 async def _code_attempt(c: IdentityContainer, request: web.Request) -> web.Response:
     body = await read_json(request)
     address, outcome = _fields_of(body, "address", "outcome")
-    await c.internal.code_attempt(address, _checked(outcome), _client_ip(body))
+    identity_id = body["identity_id"] if isinstance(body.get("identity_id"), str) else None
+    await c.internal.code_attempt(address, _checked(outcome), _client_ip(body), identity_id)
     return json_response({})
 
 

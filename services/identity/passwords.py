@@ -17,7 +17,7 @@ from services.identity.hashing.queue import HashingQueue
 from services.identity.loads import identities_from
 from services.identity.manager import IdentityManager
 from services.identity.schemas.normalize import graceful
-from services.identity.throttle import LoginThrottle, Reservation
+from services.identity.throttle import CODES, PASSWORDS, LoginThrottle, Reservation
 from shared.errors import TooManyRequests
 from shared.metrics.throttling import ThrottleMetrics
 
@@ -41,7 +41,7 @@ class PasswordVerifier:
         metrics: ThrottleMetrics,
     ) -> None:
         self._queue = queue
-        self._blocked = {kind: metrics.throttle_blocks.labels(kind) for kind in ("password", "second_factor")}
+        self._blocked = {kind: metrics.throttle_blocks.labels(kind) for kind in ("password", "second_factor", "code")}
         self._manager = manager
         self._hasher = hasher
         self._dummy_hash = dummy_hash
@@ -64,28 +64,42 @@ class PasswordVerifier:
         """Second factors count toward the same throttle as passwords, lockout included, on each of
         the identity's identifiers (its id when it has none): "check" reserves the attempt
         (TooManyRequests while refused), "succeeded" takes the count back, "failed" leaves it counted."""
-        keys = sorted({i for c in identity.credentials.values() for i in c.identifiers}) or [identity.id]
-        await self._attempt_on(keys, outcome, client_ip, lockout=True)
-
-    async def code_attempt(self, address: str, outcome: str, client_ip: str | None) -> None:
-        """A guess at a code sent to `address`: counted on the keys a password check of `address`
-        from `client_ip` uses, whether or not it has an account (nothing tells them apart), and never
-        locked out. A right one clears the address's counts: the owner's inbox ends a lockout."""
-        await self._attempt_on([address], outcome, client_ip, lockout=False)
-
-    async def _attempt_on(self, keys: list[str], outcome: str, client_ip: str | None, *, lockout: bool) -> None:
-        for key in keys:
-            if outcome == "check":
-                await self._reserve(key, client_ip, lockout=lockout)
-            elif outcome == "succeeded":
+        keys = _identifiers(identity) or [identity.id]
+        if outcome == "check":
+            await self._reserve_all(keys, client_ip, PASSWORDS, "second_factor")
+        elif outcome == "succeeded":
+            for key in keys:
                 await self.throttle.clear(key, client_ip)
 
-    async def _reserve(self, identifier: str, client_ip: str | None, *, lockout: bool) -> Reservation:
+    async def code_attempt(
+        self, address: str, outcome: str, client_ip: str | None, owner: Identity | None = None
+    ) -> None:
+        """A guess at a one-time code sent to `address`, counted under the address's code keys from
+        `client_ip`, whether or not it has an account (nothing tells the two apart): blocked, and
+        locked out past the cap, as password checks are, but apart from them (OTP-4: a new code does
+        not start the count again). A right one clears them, and the password counts of the address
+        and of every identifier of the `owner` it proved: the owner's inbox ends a password lockout."""
+        if outcome == "check":
+            await self._reserve_all([address], client_ip, CODES, "code")
+        elif outcome == "succeeded":
+            await self.throttle.clear(address, client_ip, CODES)
+            for key in sorted({address, *(_identifiers(owner) if owner else ())}):
+                await self.throttle.clear(key, client_ip)
+
+    async def _reserve_all(self, keys: list[str], client_ip: str | None, counted: str, kind: str) -> None:
+        """Reserves an attempt on every key, or on none: one refused takes the others back. Past the
+        ceiling, waits the delay a client without recent failures is given."""
+        reserved: list[Reservation] = []
         try:
-            return await self.throttle.reserve(identifier, client_ip, lockout=lockout)
+            for key in keys:
+                reserved.append(await self.throttle.reserve(key, client_ip, counted))
         except TooManyRequests:
-            self._blocked["second_factor"].inc()
+            self._blocked[kind].inc()
+            for reservation in reserved:
+                await self.throttle.release(reservation)
             raise
+        if delay := max((r.delay_seconds for r in reserved), default=0.0):
+            await asyncio.sleep(delay)
 
     async def _reserve_and_find(self, identifier: str, client_ip: str | None) -> tuple[Reservation, Identity | None]:
         """The attempt reserved and the identifier's holder, as typed, read in the same round trip."""
@@ -131,3 +145,7 @@ class PasswordVerifier:
         if folded == trimmed:
             return None
         return await self._manager.find_by_identifier(CredentialType.PASSWORD, folded)
+
+
+def _identifiers(identity: Identity) -> list[str]:
+    return sorted({i for c in identity.credentials.values() for i in c.identifiers})

@@ -120,12 +120,16 @@ def _folded(identifier: str) -> str:
     return graceful(identifier.strip())
 
 
-def identifier_key(identifier: str) -> str:
-    return hashlib.sha256(b"identifier\0" + _folded(identifier).encode()).hexdigest()
+PASSWORDS = ""  # what is counted under a key: password (and second-factor) checks ...
+CODES = "code\0"  # ... or guesses at one-time codes sent to an address, counted and capped apart
 
 
-def pair_key(identifier: str, client_ip: str | None) -> str:
-    return hashlib.sha256(f"pair\0{_folded(identifier)}\0{client_ip or '-'}".encode()).hexdigest()
+def identifier_key(identifier: str, counted: str = PASSWORDS) -> str:
+    return hashlib.sha256(f"{counted}identifier\0{_folded(identifier)}".encode()).hexdigest()
+
+
+def pair_key(identifier: str, client_ip: str | None, counted: str = PASSWORDS) -> str:
+    return hashlib.sha256(f"{counted}pair\0{_folded(identifier)}\0{client_ip or '-'}".encode()).hexdigest()
 
 
 def _retry_after(seconds: float) -> TooManyRequests:
@@ -143,20 +147,21 @@ class LoginThrottle:
         default_factory=dict, compare=False, repr=False
     )
 
-    async def reserve(self, identifier: str, client_ip: str | None, *, lockout: bool) -> Reservation:
+    async def reserve(self, identifier: str, client_ip: str | None, counted: str = PASSWORDS) -> Reservation:
         """Counts this attempt as a failure before it is checked (a success takes it back), or
-        raises TooManyRequests with how long to wait; past the lockout too when `lockout` (a one-time
-        code sent to the owner's inbox is not locked out: it is how the owner ends a lockout)."""
-        reservation, _ = await self.reserve_and_read(identifier, client_ip, None, lockout=lockout)
+        raises TooManyRequests with how long to wait. `counted`: under the identifier's password keys
+        or its one-time-code keys, which block and lock out alike but apart (a code sent to the
+        owner's inbox can end a password lockout)."""
+        reservation, _ = await self.reserve_and_read(identifier, client_ip, None, counted)
         return reservation
 
     async def reserve_and_read(
-        self, identifier: str, client_ip: str | None, read: Read | None, *, lockout: bool = True
+        self, identifier: str, client_ip: str | None, read: Read | None, counted: str = PASSWORDS
     ) -> tuple[Reservation, list[Any]]:
         """`reserve`, and the rows of `read` (an identity load, services/identity/loads.py) in the
         same round trip: on PostgreSQL the count runs as a data-modifying CTE of the load (a
         login's check needs both, and the load reads no row the count writes)."""
-        ident, pair = identifier_key(identifier), pair_key(identifier, client_ip)
+        ident, pair = identifier_key(identifier, counted), pair_key(identifier, client_ip, counted)
         now = time.time()
         async with self.uow.read() as conn:
             # One statement, so one transaction: both counts, and the pair's block once it is past
@@ -164,7 +169,7 @@ class LoginThrottle:
             # reservations take turns; a blocked key is left as it is and not returned.
             failures, rows = await self._count(conn, self._values(pair, ident, now), read)
             blocked = [key for key in (pair, ident) if key not in failures]  # the identifier never is
-            locked = lockout and failures.get(ident, 0) - 1 >= self.policy.lockout_after
+            locked = failures.get(ident, 0) - 1 >= self.policy.lockout_after
             if blocked or locked:
                 await self._take_back(conn, [key for key in (pair, ident) if key in failures])
                 await self._refuse(conn, now, blocked, ident if locked else None)
@@ -239,8 +244,13 @@ class LoginThrottle:
     async def succeeded(self, reservation: Reservation) -> None:
         await self._delete(reservation.identifier_key, reservation.pair_key)
 
-    async def clear(self, identifier: str, client_ip: str | None) -> None:
-        await self._delete(identifier_key(identifier), pair_key(identifier, client_ip))
+    async def release(self, reservation: Reservation) -> None:
+        """Takes back an attempt that was reserved but not made (another key of it was refused)."""
+        async with self.uow.read() as conn:  # one statement: its own transaction
+            await self._take_back(conn, [reservation.identifier_key, reservation.pair_key])
+
+    async def clear(self, identifier: str, client_ip: str | None, counted: str = PASSWORDS) -> None:
+        await self._delete(identifier_key(identifier, counted), pair_key(identifier, client_ip, counted))
 
     async def _delete(self, ident: str, pair: str) -> None:
         async with self.uow.read() as conn:  # one statement: its own transaction

@@ -3,28 +3,26 @@
 A flow allows `max_attempts` tries (codes.py), but a new flow is one request away: without this, an
 attacker rotating client addresses could guess a recovery or sign-in code without end (checklist
 BF-1, OTP-4). The flow remembers, server-side and never in its JSON, where its code went; each guess
-reserves an attempt on that address's password-check throttle, from the guessing client's IP, as a
-password login with that address would (blocked past its free failures, TooManyRequests
-meanwhile), and a right code clears the address's counts. The keys are the address's whether or
-not it has an account, so the throttle's answers cannot tell the two apart; and they are per client,
-so an attacker's wrong guesses do not block the owner's right code. A code is never locked out by
-the password lockout (services/identity/throttle.py): it is how the owner, from their inbox, ends it.
+reserves an attempt on that address's code throttle, from the guessing client's IP: the password
+throttle's rules (blocks per client, a ceiling, a lockout past 100 in a row) on keys of its own,
+so that the owner's inbox can end a password lockout. A right code clears the address's counts,
+its password ones and those of the account it proved. The keys are the address's whether or not it
+has an account, so the throttle's answers cannot tell the two apart; and they are per client, so
+an attacker's wrong guesses block the attacker, not the owner's right code, until the lockout.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
 
+from services.selfservice.codes import Redeemed
 from services.selfservice.flows.flow import Flow
 from shared.clients.ports import IdentityClient
 from shared.http.client_ip import client_ip
 
 OWNER = "code_owner"  # flow.internal: the address the flow's codes were sent to
 _STAND_INS = uuid.UUID("3f0c8a5e-5a57-4c55-9c53-7d2a2b3c9e41")  # namespace of stand-in owners
-
-_R = TypeVar("_R")
 
 
 def remember(flow: Flow, address: str) -> None:
@@ -39,12 +37,14 @@ def stand_in(address: str) -> str:
     return str(uuid.uuid5(_STAND_INS, address))
 
 
-async def counted(identities: IdentityClient, flow: Flow, redeem: Callable[[], Awaitable[_R | None]]) -> _R | None:
+async def counted(
+    identities: IdentityClient, flow: Flow, redeem: Callable[[], Awaitable[Redeemed | None]]
+) -> Redeemed | None:
     """`redeem()`'s result, the guess counted against the flow's address first."""
     address = flow.internal.get(OWNER)
     if address:
         await identities.code_attempt(address, "check", client_ip.get())
     redeemed = await redeem()
     if address and redeemed is not None:
-        await identities.code_attempt(address, "succeeded", client_ip.get())
+        await identities.code_attempt(address, "succeeded", client_ip.get(), redeemed.identity_id)
     return redeemed

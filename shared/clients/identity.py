@@ -66,10 +66,11 @@ class HttpIdentityClient(HttpServiceClient):
         path = f"{BASE}/identities/{quote(identity_id)}/second-factor-attempts"
         await self._http.call("POST", path, {"outcome": outcome, "client_ip": client_ip})
 
-    async def code_attempt(self, address: str, outcome: str, client_ip: str | None = None) -> None:
-        await self._http.call(
-            "POST", f"{BASE}/code-attempts", {"address": address, "outcome": outcome, "client_ip": client_ip}
-        )
+    async def code_attempt(
+        self, address: str, outcome: str, client_ip: str | None = None, identity_id: str | None = None
+    ) -> None:
+        body = {"address": address, "outcome": outcome, "client_ip": client_ip, "identity_id": identity_id}
+        await self._http.call("POST", f"{BASE}/code-attempts", body)
 
     async def swap_credential(
         self, identity_id: str, credential_type: str, expected: dict[str, Any], config: dict[str, Any]

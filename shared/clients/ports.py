@@ -66,11 +66,14 @@ class IdentityClient(ServiceClient, Protocol):
         blocked or locked out; "failed" / "succeeded" record it."""
         ...
 
-    async def code_attempt(self, address: str, outcome: str, client_ip: str | None = None) -> None:
-        """Counts a guess at a one-time code sent to `address` (recovery, verification, sign-in)
-        exactly as a password check of `address` from `client_ip` is counted, account or not: "check"
-        raises TooManyRequests while blocked (but never for the lockout, which a right code ends:
-        "succeeded" clears the address's counts)."""
+    async def code_attempt(
+        self, address: str, outcome: str, client_ip: str | None = None, identity_id: str | None = None
+    ) -> None:
+        """Counts a guess at a one-time code sent to `address` (recovery, verification, sign-in) from
+        `client_ip`, the same whether or not the address has an account: "check" raises
+        TooManyRequests while the address's code guesses are blocked or locked out; "succeeded"
+        (with the identity the code proved) clears them, and ends a password lockout of the address
+        and of the identity's identifiers."""
         ...
 
     async def swap_credential(

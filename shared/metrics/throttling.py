@@ -33,7 +33,7 @@ class ThrottleMetrics:
             ["throttle"],
             registry=registry,
         )
-        for throttle in ("password", "second_factor", "client_ip"):
+        for throttle in ("password", "second_factor", "code", "client_ip"):
             self.throttle_blocks.labels(throttle)
 
     def watch_queue(self, waiting: Callable[[], int]) -> None:

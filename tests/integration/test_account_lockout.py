@@ -3,10 +3,13 @@ both engines: 100 wrong passwords for one account, each from a new client addres
 by a trusted proxy's X-Forwarded-For), and the 101st check is refused, the right password too, from
 any address. The lock ends on time, forget_after after the failure that reached it, whatever is
 tried meanwhile; or at once when the owner redeems a recovery code, which an attacker's wrong codes
-cannot stop. Then the count starts again. An address without an account locks alike."""
+cannot stop. Then the count starts again. An address without an account locks alike, and guesses
+at codes are capped the same way, apart from passwords."""
 
 from __future__ import annotations
 
+import copy
+import json
 import time
 import uuid
 from collections.abc import Iterator
@@ -16,10 +19,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import urllib3
 
 from services.identity.throttle import LOCKOUT_AFTER
 from tests.code_helpers import CodeStack, Native, SmsSink, code_config
-from tests.factories import running_warden
+from tests.factories import EMAIL_SCHEMA, running_warden
 from tests.selfservice_helpers import PASSWORD, UI, Response, create_identity, message_ids, selfservice_settings
 from tests.smtp import SmtpServer, serving
 
@@ -33,12 +37,23 @@ def smtp() -> Iterator[SmtpServer]:
 
 
 @contextmanager
-def _stack(directory: Path, dsn: str, smtp: SmtpServer, **checks: Any) -> Iterator[CodeStack]:
+def _stack(
+    directory: Path, dsn: str, smtp: SmtpServer, *, with_username: bool = False, **checks: Any
+) -> Iterator[CodeStack]:
     """No per-IP windows (a botnet has an address per guess) and no delay past the ceiling, which
     would only slow the tests down: what is left is the per-account count."""
     sms = SmsSink()
     config = code_config(smtp, sms)
     config["flows"]["recovery"] = {"enabled": True, "use": "code", "ui_url": f"{UI}/recovery"}
+    if with_username:  # a second password identifier beside the email address
+        schema = {**copy.deepcopy(EMAIL_SCHEMA), "$id": "https://warden.test/schemas/username-too.json"}
+        password_identifier = {"ory.sh/kratos": {"credentials": {"password": {"identifier": True}}}}
+        schema["properties"]["traits"]["properties"]["username"] = {"type": "string", **password_identifier}
+        (directory / "email-and-username.schema.json").write_text(json.dumps(schema))
+        config["identity"] = {
+            "default_schema_id": "default",
+            "schemas": [{"id": "default", "url": f"file://{directory}/email-and-username.schema.json"}],
+        }
     settings = selfservice_settings(
         directory,
         dsn,
@@ -116,13 +131,33 @@ def test_the_owners_recovery_code_ends_the_lock_whatever_an_attacker_guesses(
         _refused(native, email)
         attacker, owner = "198.51.100.66", "192.0.2.10"
         guessed = _recovery(native, email, attacker)  # a flow of the attacker's, for the owner's address
-        assert _redeem(native, guessed, WRONG_CODE, attacker).status == 400
+        for _ in range(3):
+            assert _redeem(native, guessed, WRONG_CODE, attacker).status == 400
         flow_id = _recovery(native, email, owner)
         code = stack.mailed_code(email, count=2)
-        assert _redeem(native, guessed, WRONG_CODE, attacker).status == 429, "past the ceiling, the attacker is refused"
         recovered = _redeem(native, flow_id, code, owner)
         assert recovered.status == 200 and recovered.json()["state"] == "passed_challenge", recovered.data
         assert _login(native, email, PASSWORD).status == 200, "the owner's inbox unlocked the password"
+
+
+def test_a_recovery_code_ends_the_lock_of_every_identifier_of_the_account(
+    tmp_path: Path, any_dsn: str, smtp: SmtpServer
+) -> None:
+    with _stack(tmp_path, any_dsn, smtp, with_username=True) as stack:
+        email, username = f"named-{uuid.uuid4().hex[:8]}@example.com", f"user{uuid.uuid4().hex[:8]}"
+        body = {
+            "schema_id": "default",
+            "traits": {"email": email, "username": username},
+            "credentials": {"password": {"config": {"password": PASSWORD}}},
+        }
+        assert urllib3.request("POST", f"{stack.warden.admin_url}/admin/identities", json=body).status == 201
+        native = stack.native
+        _fail(native, username, LOCKOUT_AFTER)
+        _refused(native, username)
+        flow_id = _recovery(native, email, "192.0.2.30")
+        recovered = _redeem(native, flow_id, stack.mailed_code(email), "192.0.2.30")
+        assert recovered.status == 200, recovered.data
+        assert _login(native, username, PASSWORD).status == 200, "the code sent to the email unlocked the username"
 
 
 def test_an_address_without_an_account_locks_alike(tmp_path: Path, any_dsn: str, smtp: SmtpServer) -> None:
@@ -137,4 +172,22 @@ def test_an_address_without_an_account_locks_alike(tmp_path: Path, any_dsn: str,
             flow_id = _recovery(native, email, "198.51.100.77")
             codes = [_redeem(native, flow_id, WRONG_CODE, "198.51.100.77").status for _ in range(3)]
             answers[email] = passwords + codes
-        assert answers[known] == answers[unknown] == [400] * 8 + [429, 429] + [400, 429, 429], answers
+        assert answers[known] == answers[unknown] == [400] * 8 + [429, 429] + [400, 400, 400], answers
+
+
+def test_code_guesses_are_capped_apart_from_passwords(tmp_path: Path, any_dsn: str, smtp: SmtpServer) -> None:
+    """OTP-4 and BF-1 for codes: guesses across new flows and new client addresses add up per
+    address, and past the cap the right code is refused too; the password, counted apart, still works."""
+    with _stack(tmp_path, any_dsn, smtp, lockout_after=10) as stack:
+        email = f"coded-{uuid.uuid4().hex[:8]}@example.com"
+        create_identity(stack.warden.admin_url, email)
+        native = stack.native
+        for _ in range(2):  # a flow, five wrong guesses from five addresses, and again
+            flow_id = _recovery(native, email, next(_addresses))
+            for _ in range(5):
+                assert _redeem(native, flow_id, WRONG_CODE, next(_addresses)).status == 400
+        owner = "192.0.2.20"
+        flow_id = _recovery(native, email, owner)
+        refused = _redeem(native, flow_id, stack.mailed_code(email, count=3), owner)
+        assert refused.status == 429 and message_ids(refused.json()) == [4290001], refused.data
+        assert _login(native, email, PASSWORD).status == 200, "passwords are counted apart"
