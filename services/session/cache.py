@@ -62,14 +62,17 @@ class CachedSession:
     expires_at: float
     identity_id: str
     body: bytes
+    active_at: float | None = None  # the last use recorded (Unix time), with an inactivity timeout only
 
     def fresh(self) -> bool:
         return time.time() < self.expires_at
 
     def encode(self, generation: bytes) -> bytes:
-        """The cache value: the header line, then the body."""
+        """The cache value: the header line, then the body. The last use is a sixth field, written
+        only with an inactivity timeout: without one, entries stay as every version reads them."""
         header = f"{self.aal}\t{self.available_aal}\t{self.expires_at}\t{self.identity_id}\t"
-        return header.encode() + generation + b"\n" + self.body
+        used = b"" if self.active_at is None else f"\t{self.active_at}".encode()
+        return header.encode() + generation + used + b"\n" + self.body
 
 
 def decode(raw: bytes) -> tuple[CachedSession, bytes] | None:
@@ -77,8 +80,11 @@ def decode(raw: bytes) -> tuple[CachedSession, bytes] | None:
     for anything else Warden did not write (another version's format included)."""
     header, _, body = raw.partition(b"\n")
     try:
-        aal, available, expires, identity_id, generation = header.decode().split("\t")
-        return CachedSession(aal, available, float(expires), identity_id, body), generation.encode()
+        aal, available, expires, identity_id, generation, *used = header.decode().split("\t")
+        active_at = float(used[0]) if used else None
+        if len(used) > 1:
+            return None
+        return CachedSession(aal, available, float(expires), identity_id, body, active_at), generation.encode()
     except ValueError:  # UnicodeDecodeError included
         return None
 

@@ -22,6 +22,15 @@ class SessionConfig:
     # `session.check.headers`: (trait path, header name) pairs, in config order.
     check_headers: tuple[tuple[str, str], ...] = ()
     assurance: AssuranceRules = AssuranceRules()  # what level an identity can reach (highest_available)
+    inactivity_timeout: timedelta | None = None  # `session.inactivity_timeout` (Warden's; Kratos has none)
+
+    @property
+    def use_recorded_every(self) -> timedelta | None:
+        """How stale the recorded last use may get before a use is written again: a quarter of the
+        timeout, at most a minute (a write per session per minute, not per request)."""
+        if self.inactivity_timeout is None:
+            return None
+        return min(self.inactivity_timeout / 4, timedelta(minutes=1))
 
     @classmethod
     def from_settings(cls, settings: Any) -> SessionConfig:
@@ -36,4 +45,5 @@ class SessionConfig:
             public_base_url=settings.serve.public.base_url,
             check_headers=tuple((get("session.check.headers") or {}).items()),
             assurance=AssuranceRules.from_settings(settings),
+            inactivity_timeout=parse_duration(idle) if (idle := get("session.inactivity_timeout")) else None,
         )

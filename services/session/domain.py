@@ -46,6 +46,7 @@ class Session:
     issued_at: datetime = field(default_factory=now)
     created_at: datetime = field(default_factory=now)
     updated_at: datetime = field(default_factory=now)
+    active_at: datetime | None = None  # last used, where `session.inactivity_timeout` is kept
 
     @property
     def aal(self) -> str:
@@ -53,6 +54,15 @@ class Session:
 
     def is_valid(self, at: datetime | None = None) -> bool:
         return self.active and (at or now()) < self.expires_at
+
+    @property
+    def last_active(self) -> datetime:
+        """The last use recorded, or the last authentication (which a use never precedes)."""
+        return max(self.active_at or self.authenticated_at, self.authenticated_at)
+
+    def idle(self, timeout: timedelta | None, at: datetime | None = None) -> bool:
+        """Unused for `timeout` (None: no inactivity timeout)."""
+        return timeout is not None and (at or now()) >= self.last_active + timeout
 
     def revoked(self) -> Session:
         return replace(self, active=False, updated_at=now())

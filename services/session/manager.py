@@ -5,7 +5,10 @@ drops the cache entries it makes stale in the same request."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from services.session.cache import CachedSession, SessionCache
@@ -62,21 +65,28 @@ class SessionManager:
         return session, token
 
     async def whoami(self, token: str, required_aal: str | None = None) -> CachedSession:
-        """The ready-to-send answer for a session token, or NoActiveSession / Aal2Required."""
+        """The ready-to-send answer for a session token, or NoActiveSession / Aal2Required. With an
+        inactivity timeout, a cached answer that looks unused for that long is checked against the
+        database (another process may have recorded a use), and a use is recorded now and then."""
         digest = token_hash(token)
         lookup = await self._cache.get(digest)
         entry = lookup.entry
-        if entry is None or not entry.fresh():
+        changed = entry is None or not entry.fresh() or self._looks_idle(entry.active_at)
+        if changed:
             entry = await self._load(digest)
+        assert entry is not None
+        if self._use_due(entry.active_at):
+            entry = replace(entry, active_at=(await self._record_use(digest)).timestamp())
+            changed = True
+        if changed:
             await self._cache.put(digest, entry, lookup)
         self._require_aal(entry, required_aal or self.config.required_aal)
         return entry
 
     async def _load(self, digest: str) -> CachedSession:
         async with self._uow.read() as conn:
-            session = await self._repo.get_by_token_hash(conn, digest)
-        if session is None or not session.is_valid():
-            raise NoActiveSession()
+            found = await self._repo.get_by_token_hash(conn, digest)
+        session = await self._valid(found)
         identity = await self._identities.get_identity(session.identity_id)
         if identity is None or identity.get("state") != "active":
             raise NoActiveSession()
@@ -87,7 +97,39 @@ class SessionManager:
             session.expires_at.timestamp(),
             session.identity_id,
             body,
+            session.last_active.timestamp() if self.config.inactivity_timeout is not None else None,
         )
+
+    async def _valid(self, session: Session | None) -> Session:
+        """The session, if it can be used: NoActiveSession for none, a revoked or expired one, and an
+        idle one, which is revoked then (its revocation is an event like any other)."""
+        if session is None or not session.is_valid():
+            raise NoActiveSession()
+        if session.idle(self.config.inactivity_timeout):
+            await self.revoke([session])
+            raise NoActiveSession()
+        return session
+
+    def _looks_idle(self, active_at: float | None) -> bool:
+        timeout = self.config.inactivity_timeout
+        return timeout is not None and (active_at is None or time.time() - active_at >= timeout.total_seconds())
+
+    def _use_due(self, active_at: float | None) -> bool:
+        every = self.config.use_recorded_every
+        return every is not None and (active_at is None or time.time() - active_at >= every.total_seconds())
+
+    async def _record_use(self, digest: str) -> datetime:
+        at = now()
+        async with self._uow() as uow:
+            await self._repo.record_use(uow.connection, digest, at)
+            await uow.commit()
+        return at
+
+    def _as_seen(self, session: Session) -> Session:
+        """An idle session, not yet revoked (no one has tried it since), shows as inactive."""
+        if session.active and session.idle(self.config.inactivity_timeout):
+            return replace(session, active=False)
+        return session
 
     def _require_aal(self, entry: CachedSession, required: str) -> None:
         if required == "highest_available" and entry.available_aal == AAL2 and entry.aal != AAL2:
@@ -97,11 +139,14 @@ class SessionManager:
         return f"{self.config.public_base_url.rstrip('/')}/self-service/login/browser?aal=aal2"
 
     async def authenticate(self, token: str) -> Session:
-        """The valid session a token belongs to (for the caller's own session APIs)."""
+        """The valid session a token belongs to (for the caller's own session APIs, and self-service);
+        a use of it, where an inactivity timeout is kept."""
+        digest = token_hash(token)
         async with self._uow.read() as conn:
-            session = await self._repo.get_by_token_hash(conn, token_hash(token))
-        if session is None or not session.is_valid():
-            raise NoActiveSession()
+            found = await self._repo.get_by_token_hash(conn, digest)
+        session = await self._valid(found)
+        if self._use_due(session.active_at.timestamp() if session.active_at else None):
+            session = replace(session, active_at=await self._record_use(digest))
         return session
 
     async def get(self, session_id: str) -> Session:
@@ -109,11 +154,13 @@ class SessionManager:
             session = await self._repo.get(conn, session_id)
         if session is None:
             raise SessionNotFound()
-        return session
+        return self._as_seen(session)
 
     async def page(self, **query: Any) -> list[Session]:
+        if self.config.inactivity_timeout is not None:
+            query["used_since"] = now() - self.config.inactivity_timeout
         async with self._uow() as uow:
-            return await self._repo.page(uow.connection, **query)
+            return [self._as_seen(s) for s in await self._repo.page(uow.connection, **query)]
 
     async def revoke(self, sessions: Sequence[Session]) -> int:
         active = [s for s in sessions if s.active]

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Insert, Row, Select, and_, bindparam, delete, insert, select, update
+from sqlalchemy import Insert, Row, Select, and_, bindparam, delete, func, insert, select, update
 
 from services.session.domain import AuthenticationMethod, Device, Session, now
 from services.session.tables import SessionTables
@@ -24,6 +24,12 @@ class SessionRepository:
         # And reading one back, by id or by token, on a whoami that misses the cache.
         self._by_id = self._with_devices(tables.sessions.c.id == bindparam("session_id"))
         self._by_token_hash = self._with_devices(tables.sessions.c.token_hash == bindparam("session_token_hash"))
+        c = tables.sessions.c
+        self._record_use = (
+            update(tables.sessions)
+            .where(c.token_hash == bindparam("digest"), c.active.is_(True))
+            .values(active_at=bindparam("at"))
+        )
 
     def inserts(self, session: Session) -> list[tuple[Insert, dict[str, Any]]]:
         """The statements that store a new session, with their values (for a unit of work to send
@@ -67,13 +73,17 @@ class SessionRepository:
         identity_id: str | None = None,
         active: bool | None = None,
         exclude_id: str | None = None,
+        used_since: datetime | None = None,
     ) -> list[Session]:
+        """`active`: valid ones (or not), used since `used_since` where an inactivity timeout is kept."""
         c = self.t.sessions.c
         conditions = []
         if identity_id is not None:
             conditions.append(c.identity_id == identity_id)
         if active is not None:
             valid = and_(c.active.is_(True), c.expires_at > now())
+            if used_since is not None:
+                valid = and_(valid, func.coalesce(c.active_at, c.authenticated_at) > used_since)
             conditions.append(valid if active else ~valid)
         if exclude_id is not None:
             conditions.append(c.id != exclude_id)
@@ -89,6 +99,10 @@ class SessionRepository:
         if except_id is not None:
             conditions.append(c.id != except_id)
         return await self._select(conn, *conditions)
+
+    async def record_use(self, conn: Connection, digest: str, at: datetime) -> None:
+        """A use of the session with this token hash, if it is still active (a use never revives one)."""
+        await conn.execute(self._record_use, {"digest": digest, "at": at})
 
     async def deactivate(self, conn: Connection, ids: Sequence[str]) -> None:
         if ids:
@@ -167,6 +181,7 @@ SESSION_COLUMNS = (
     "authentication_methods",
     "created_at",
     "updated_at",
+    "active_at",
 )
 DEVICE_COLUMNS = ("id", "session_id", "ip_address", "user_agent", "location")
 
@@ -200,6 +215,7 @@ def _row(session: Session) -> dict[str, Any]:
         "authentication_methods": json.dumps(methods),
         "created_at": session.created_at,
         "updated_at": session.updated_at,
+        "active_at": session.active_at,
     }
 
 
@@ -220,4 +236,5 @@ def _session(row: Row[Any], devices: list[Device]) -> Session:
         issued_at=_utc(row.issued_at),
         created_at=_utc(row.created_at),
         updated_at=_utc(row.updated_at),
+        active_at=_utc(row.active_at) if row.active_at is not None else None,
     )

@@ -28,6 +28,8 @@ def session_tables(metadata: MetaData) -> SessionTables:
         Column("authentication_methods", Text, nullable=False),
         Column("created_at", DateTime(timezone=True), nullable=False),
         Column("updated_at", DateTime(timezone=True), nullable=False),
+        # The last use, kept only with `session.inactivity_timeout`; NULL: none since authenticated_at.
+        Column("active_at", DateTime(timezone=True), nullable=True),
     )
     devices = Table(
         "session_devices",
