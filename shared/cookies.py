@@ -39,6 +39,8 @@ class CookieSigner:
 
     def open(self, value: str) -> SignedCookie | None:
         """The token and the expiry a cookie was signed with, or None for a cookie that is not ours."""
+        if not value.isascii():  # ours are; compare_digest refuses other text (a 500, not a None)
+            return None
         signed, _, mac = value.rpartition(".")
         if not signed or not mac:
             return None

@@ -35,7 +35,10 @@ def parse_duration(value: object) -> timedelta:
     if not isinstance(value, str) or _DURATION.fullmatch(value.strip()) is None:
         raise ValueError(f'must be a duration such as "500ms" or "1s", not {value!r}')
     seconds = sum(int(n) * _DURATION_UNITS[unit] for n, unit in _DURATION_PART.findall(value))
-    return timedelta(seconds=seconds)
+    try:
+        return timedelta(seconds=seconds)
+    except OverflowError:  # past timedelta's 999,999,999 days
+        raise ValueError(f"must be a duration Python can hold, not {value!r}") from None
 
 
 def format_duration(seconds: float) -> str:

@@ -23,12 +23,15 @@ def parse_json(raw: bytes) -> Any:
     Read by orjson where it reads what the standard library would (`json_codec.loads_standard`:
     every internal call and flow submission is a body), NaN and Infinity refused; the error message
     is the standard library's."""
+    if b"\x00" in raw:  # UTF-16 or UTF-32, which the standard library would read (RFC 8259: UTF-8 only)
+        raise BadRequest("The request body is not valid JSON: it is not UTF-8")
     try:
         value = json_codec.loads_standard(raw or b"null")
     except (ValueError, RecursionError) as exc:
         raise BadRequest(f"The request body is not valid JSON: {str(exc)[:200]}") from exc
-    # Only escapes decode to these (raw bytes of either are invalid JSON), so most bodies skip the walk.
-    if b"\\u" in raw and (problem := _unstorable(value)):
+    # In an ASCII body only escapes decode to these, so most bodies skip the walk; other bytes may be
+    # a surrogate written out, which the standard library's reader takes.
+    if (b"\\u" in raw or not raw.isascii()) and (problem := _unstorable(value)):
         raise BadRequest(f"The request body contains {problem}.")
     return value
 
@@ -45,12 +48,19 @@ def unstorable_text(text: str) -> str | None:
 
 
 def _unstorable(value: Any) -> str | None:
-    if isinstance(value, str):
-        return unstorable_text(value)
-    if isinstance(value, dict):
-        return next(filter(None, (_unstorable(k) or _unstorable(v) for k, v in value.items())), None)
-    if isinstance(value, list):
-        return next(filter(None, map(_unstorable, value)), None)
+    """The first string in `value` that cannot be stored, and why; a loop, not a recursion, since
+    a body may nest as deep as its reader allows."""
+    waiting = [value]
+    while waiting:
+        item = waiting.pop()
+        if isinstance(item, str):
+            if problem := unstorable_text(item):
+                return problem
+        elif isinstance(item, dict):
+            waiting.extend(item.keys())
+            waiting.extend(item.values())
+        elif isinstance(item, list):
+            waiting.extend(item)
     return None
 
 

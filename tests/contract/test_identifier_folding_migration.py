@@ -82,3 +82,29 @@ async def test_finding_11_existing_identifiers_are_folded_by_a_migration(databas
             "c": "bob@example.com",
             "d": "b\u00adob@example.com",  # folding it would take c's address: kept, for the operator to sort out
         }
+
+
+async def test_phone_identifiers_stored_folded_are_rewritten_in_e164_by_a_migration(database: Database) -> None:
+    """identity_0008: before, a number typed with a fullwidth plus or digits was folded but not made
+    E.164 ("＋49 30 1234567" stored as "+49 30 1234567"), so its plain spelling found nothing."""
+    mset = next(s.migrations for s in SERVICES if s.name == "identity")
+    await migrations.upgrade(database, mset, "identity_0007")
+    async with database.connect() as conn:
+        await _insert_identity(conn, "a", "+49 30 1234567", "a@example.com")  # folded, not E.164
+        await _insert_identity(conn, "b", "+44 20 7946 0000", "b@example.com")
+        await _insert_identity(conn, "c", "+442079460000", "c@example.com")  # what b would become: taken
+        await _insert_identity(conn, "d", "+15551234567", "d@example.com")  # E.164 already
+        await _insert_identity(conn, "e", "+not a number", "e@example.com")
+        await conn.commit()
+    await migrations.upgrade(database, mset)
+    async with database.connect() as conn:
+        identifiers = dict(
+            (await conn.execute(text("SELECT identity_id, identifier FROM identity_credential_identifiers"))).all()
+        )
+    assert identifiers == {
+        "a": "+49301234567",
+        "b": "+44 20 7946 0000",  # its E.164 form is c's: kept, for the operator to sort out
+        "c": "+442079460000",
+        "d": "+15551234567",
+        "e": "+not a number",
+    }

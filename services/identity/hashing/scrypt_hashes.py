@@ -55,14 +55,20 @@ def parse_scrypt(encoded: str) -> ScryptHash:
 
 def parse_firescrypt(encoded: str) -> ScryptHash:
     log_n, r, p, salt, key, separator, signer = match_or_reject(_FIRESCRYPT, encoded, "firescrypt").groups()
+    # The stored hash is the signer key encrypted, as long as the key: a short one would let random
+    # passwords match now and then, as a short derived key would.
     signer_key = bounds.check_length(
-        "firescrypt signer key", b64_std_strict(signer, "firescrypt signer key"), 1, bounds.MAX_SALT
+        "firescrypt signer key",
+        b64_std_strict(signer, "firescrypt signer key"),
+        bounds.MIN_DERIVED_KEY,
+        bounds.MAX_DERIVED_KEY,
     )
+    salted = b64_std_strict(salt, "firescrypt salt") + b64_std_strict(separator, "firescrypt separator")
     return ScryptHash(
         n=1 << bounds.check_range("firescrypt ln", int(log_n), 1, bounds.FIRESCRYPT_MAX_LOG_N),
         r=bounds.check_range("firescrypt r", int(r), 1, bounds.SCRYPT_MAX_R),
         p=bounds.check_range("firescrypt p", int(p), 1, bounds.SCRYPT_MAX_P),
-        salt=b64_std_strict(salt, "firescrypt salt") + b64_std_strict(separator, "firescrypt separator"),
+        salt=bounds.check_length("firescrypt salt and separator", salted, 0, bounds.MAX_SALT),
         key=bounds.check_length(  # AES-CTR output is as long as its input
             "firescrypt hash", b64_std_strict(key, "firescrypt hash"), len(signer_key), len(signer_key)
         ),

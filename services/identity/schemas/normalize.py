@@ -40,5 +40,8 @@ def graceful(value: str) -> str:
 
     A phone number becomes E.164; anything else (an email address or a username) is folded
     (`shared/identifiers.py`: NFKC, ignorables removed, case-folded, trimmed), so that "Alice",
-    "alice" and a fullwidth or zero-width-spaced "alice" are one identifier."""
-    return e164(value) or fold(value)
+    "alice" and a fullwidth or zero-width-spaced "alice" are one identifier. Folded first, so that a
+    number typed with fullwidth digits or a zero-width space is the same E.164 number (migration
+    identity_0008 rewrites those stored before)."""
+    folded = fold(value)
+    return e164(folded) or folded
