@@ -8,6 +8,7 @@ from typing import Any
 
 from shared.aal import AssuranceRules
 from shared.cookies import CookieConfig
+from shared.errors import ConfigError
 from shared.units import parse_duration
 
 
@@ -36,8 +37,9 @@ class SessionConfig:
     def from_settings(cls, settings: Any) -> SessionConfig:
         get = settings.get
         extend = get("session.earliest_possible_extend")
+        lifespan = parse_duration(get("session.lifespan", "24h"))
         return cls(
-            lifespan=parse_duration(get("session.lifespan", "24h")),
+            lifespan=lifespan,
             earliest_possible_extend=parse_duration(extend) if extend else None,
             required_aal=get("session.whoami.required_aal", "aal1") or "aal1",
             cache_ttl_seconds=parse_duration(settings.cache.session_ttl).total_seconds(),
@@ -45,5 +47,16 @@ class SessionConfig:
             public_base_url=settings.serve.public.base_url,
             check_headers=tuple((get("session.check.headers") or {}).items()),
             assurance=AssuranceRules.from_settings(settings),
-            inactivity_timeout=parse_duration(idle) if (idle := get("session.inactivity_timeout")) else None,
+            inactivity_timeout=_inactivity_timeout(get("session.inactivity_timeout"), lifespan),
         )
+
+
+def _inactivity_timeout(raw: Any, lifespan: timedelta) -> timedelta | None:
+    """Off when unset; otherwise more than nothing (0s would end every session at its first use)
+    and less than the lifespan (which would end every session first)."""
+    if not raw:
+        return None
+    timeout = parse_duration(raw)
+    if not timedelta(0) < timeout < lifespan:
+        raise ConfigError(f"session.inactivity_timeout: {raw!r} must be more than 0s and less than session.lifespan")
+    return timeout

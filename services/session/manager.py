@@ -1,6 +1,7 @@
 """The session service's use cases. `whoami` is the hot path: a cache hit costs one GET and no
-database query or identity call; everything else reads and writes through a unit of work and
-drops the cache entries it makes stale in the same request."""
+database query or identity call (with `session.inactivity_timeout`, a write now and then: the use
+it records); everything else reads and writes through a unit of work and drops the cache entries
+it makes stale in the same request."""
 
 from __future__ import annotations
 
@@ -125,8 +126,9 @@ class SessionManager:
             await uow.commit()
         return at
 
-    def _as_seen(self, session: Session) -> Session:
-        """An idle session, not yet revoked (no one has tried it since), shows as inactive."""
+    def as_seen(self, session: Session) -> Session:
+        """For its view: an idle session, not yet revoked (no one has presented it since), shows as
+        inactive. Only for the view: revoking it must still find it active."""
         if session.active and session.idle(self.config.inactivity_timeout):
             return replace(session, active=False)
         return session
@@ -154,18 +156,21 @@ class SessionManager:
             session = await self._repo.get(conn, session_id)
         if session is None:
             raise SessionNotFound()
-        return self._as_seen(session)
+        return session
 
     async def page(self, **query: Any) -> list[Session]:
         if self.config.inactivity_timeout is not None:
             query["used_since"] = now() - self.config.inactivity_timeout
         async with self._uow() as uow:
-            return [self._as_seen(s) for s in await self._repo.page(uow.connection, **query)]
+            return [self.as_seen(s) for s in await self._repo.page(uow.connection, **query)]
 
     async def revoke(self, sessions: Sequence[Session]) -> int:
-        active = [s for s in sessions if s.active]
+        """Ends the sessions still active: each one's event once, however many requests revoke it
+        at the same moment (an idle session presented by a burst of gateway checks)."""
+        candidates = {s.id: s for s in sessions if s.active}
         async with self._uow() as uow:
-            await self._repo.deactivate(uow.connection, [s.id for s in active])
+            ended = await self._repo.deactivate(uow.connection, list(candidates))
+            active = [candidates[i] for i in ended]
             self._emit_revoked(uow, active)
             await uow.commit()
         await self._cache.drop(s.token_hash for s in active)
@@ -192,7 +197,7 @@ class SessionManager:
     async def add_method(self, session_id: str, method: AuthenticationMethod) -> Session:
         """Records a completed authentication (a second factor, a refresh) on an existing session."""
         session = await self.get(session_id)
-        if not session.is_valid():
+        if not session.is_valid() or session.idle(self.config.inactivity_timeout):
             raise NoActiveSession()
         updated = session.with_method(method)
         if not await self._save(updated):

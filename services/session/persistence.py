@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Insert, Row, Select, and_, bindparam, delete, func, insert, select, update
+from sqlalchemy import Insert, Row, Select, and_, bindparam, delete, insert, or_, select, update
 
 from services.session.domain import AuthenticationMethod, Device, Session, now
 from services.session.tables import SessionTables
@@ -27,7 +27,11 @@ class SessionRepository:
         c = tables.sessions.c
         self._record_use = (
             update(tables.sessions)
-            .where(c.token_hash == bindparam("digest"), c.active.is_(True))
+            .where(
+                c.token_hash == bindparam("digest"),
+                c.active.is_(True),
+                or_(c.active_at.is_(None), c.active_at < bindparam("at")),  # never backwards
+            )
             .values(active_at=bindparam("at"))
         )
 
@@ -46,7 +50,8 @@ class SessionRepository:
         """Writes a change to a session that is still active; False if it is not (a revocation
         committed since it was read: writing the row read before would bring the session back)."""
         c = self.t.sessions.c
-        changes = {k: v for k, v in _row(session).items() if k not in ("id", "active")}
+        # Not the last use either: one recorded since this session was read must not be undone.
+        changes = {k: v for k, v in _row(session).items() if k not in ("id", "active", "active_at")}
         updated = await conn.execute(
             update(self.t.sessions).where(c.id == session.id, c.active.is_(True)).values(**changes)
         )
@@ -82,8 +87,8 @@ class SessionRepository:
             conditions.append(c.identity_id == identity_id)
         if active is not None:
             valid = and_(c.active.is_(True), c.expires_at > now())
-            if used_since is not None:
-                valid = and_(valid, func.coalesce(c.active_at, c.authenticated_at) > used_since)
+            if used_since is not None:  # the later of the two is the last use (Session.last_active)
+                valid = and_(valid, or_(c.active_at > used_since, c.authenticated_at > used_since))
             conditions.append(valid if active else ~valid)
         if exclude_id is not None:
             conditions.append(c.id != exclude_id)
@@ -104,12 +109,18 @@ class SessionRepository:
         """A use of the session with this token hash, if it is still active (a use never revives one)."""
         await conn.execute(self._record_use, {"digest": digest, "at": at})
 
-    async def deactivate(self, conn: Connection, ids: Sequence[str]) -> None:
-        if ids:
-            c = self.t.sessions.c
-            await conn.execute(
-                update(self.t.sessions).where(c.id.in_(list(ids))).values(active=False, updated_at=now())
-            )
+    async def deactivate(self, conn: Connection, ids: Sequence[str]) -> list[str]:
+        """Deactivates those of `ids` still active; returns them (another request may have been first)."""
+        if not ids:
+            return []
+        c = self.t.sessions.c
+        statement = (
+            update(self.t.sessions)
+            .where(c.id.in_(list(ids)), c.active.is_(True))
+            .values(active=False, updated_at=now())
+            .returning(c.id)
+        )
+        return [row.id for row in await conn.execute(statement)]
 
     async def delete_of_identity(self, conn: Connection, identity_id: str) -> list[str]:
         """Deletes an identity's sessions; returns their token hashes (to drop from the cache)."""

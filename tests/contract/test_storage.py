@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import MetaData, func, select
+from sqlalchemy import MetaData, func, select, text
 
 from shared.bus.outbox import Outbox
 from shared.storage import migrations
@@ -65,3 +65,24 @@ async def test_unit_of_work_commits_events_with_the_change_and_rolls_back_both(d
             raise RuntimeError("the change failed")
 
     assert await _outbox_count(database, table) == 1
+
+
+async def test_downgrading_the_last_use_column_keeps_every_device(database: Database) -> None:
+    """session_0006's downgrade drops a column in place: a batch copy of session_sessions on SQLite
+    would drop the table, and its foreign key would take every device row with it."""
+
+    mset = next(s.migrations for s in SERVICES if s.name == "session")
+    await migrations.upgrade(database, mset)
+    async with database.connect() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO session_sessions (id, token_hash, identity_id, active, expires_at, authenticated_at, "
+                "issued_at, authentication_methods, created_at, updated_at) VALUES ('s', 'h', 'i', true, "
+                "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, '[]', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+            )
+        )
+        await conn.execute(text("INSERT INTO session_devices (id, session_id) VALUES ('d', 's')"))
+        await conn.commit()
+    await migrations.downgrade(database, mset, "session_0005")
+    async with database.connect() as conn:
+        assert (await conn.execute(text("SELECT count(*) FROM session_devices"))).scalar() == 1

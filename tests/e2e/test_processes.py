@@ -212,7 +212,11 @@ def test_cleanup_deletes_expired_flows_and_sessions_and_old_processed_event_reco
                             {"id": f"flow-{i}", "e": expires},
                         )
                         await conn.execute(
-                            text("INSERT INTO session_sessions VALUES (:id, :h, 'i', 1, :e, :e, :e, '[]', :e, :e)"),
+                            text(
+                                "INSERT INTO session_sessions (id, token_hash, identity_id, active, expires_at, "
+                                "authenticated_at, issued_at, authentication_methods, created_at, updated_at) "
+                                "VALUES (:id, :h, 'i', 1, :e, :e, :e, '[]', :e, :e)"
+                            ),
                             {"id": f"session-{i}", "h": f"hash-{i}", "e": expires},
                         )
                     # Records of processed events: one past the week they are kept for, one recent.

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ import pytest
 import urllib3
 
 from tests.factories import ThreadedWarden, running_warden, settings_for
+from tests.metrics_helpers import scrape, value
 
 TOKEN = "inactivity-tests-internal-token"
 IDLE_SECONDS = 2
@@ -99,3 +101,33 @@ def test_without_the_key_a_session_never_goes_idle(tmp_path: Path, any_dsn: str,
         token, session_id = _issue(warden)
         time.sleep(IDLE_SECONDS + 0.5)
         assert _whoami(warden, token) == 200 and _admin_view(warden, session_id)["active"]
+
+
+def _revoked_events(warden: ThreadedWarden) -> float:
+    return value(scrape(warden.admin_url), "warden_bus_published_total", type="session.revoked")
+
+
+def test_an_idle_session_presented_by_a_burst_is_revoked_once(warden: ThreadedWarden) -> None:
+    token, _ = _issue(warden)
+    time.sleep(IDLE_SECONDS + 0.5)
+    with ThreadPoolExecutor(8) as pool:
+        assert set(pool.map(lambda _: _whoami(warden, token), range(8))) == {401}
+    deadline = time.monotonic() + 5
+    while _revoked_events(warden) < 1 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(0.5)  # a second event would have had its relay round by now
+    assert _revoked_events(warden) == 1, "one SessionRevoked for one session, however many requests saw it idle"
+
+
+def test_an_idle_session_revoked_by_the_admin_stays_revoked_without_the_key(
+    tmp_path: Path, any_dsn: str, cache: dict[str, Any]
+) -> None:
+    """Shown inactive before anyone presents it, but still revocable: the admin's DELETE ends it in
+    the database, so lifting the timeout later does not bring it back."""
+    for warden in _warden(tmp_path, any_dsn, cache, inactivity_timeout=f"{IDLE_SECONDS}s"):
+        token, session_id = _issue(warden)
+        time.sleep(IDLE_SECONDS + 0.5)
+        assert urllib3.request("DELETE", f"{warden.admin_url}/admin/sessions/{session_id}").status == 204
+    for warden in _warden(tmp_path, any_dsn, cache):
+        assert _whoami(warden, token) == 401
+        assert not _admin_view(warden, session_id)["active"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ import pytest
 import yaml
 
 from services.identity.throttle import ThrottlePolicy
+from services.session.config import SessionConfig
 from shared.config import Settings, load_settings, read_schema_document, resolve_schema_location
 from shared.config.defaults import DEFAULT_IDENTITY_SCHEMA, DEV_COOKIE_SECRET
 from shared.config.tree import deep_merge
@@ -468,3 +470,17 @@ def test_a_short_internal_token_is_refused(tmp_path: Path) -> None:
     assert message == "config: services.internal_token: shorter than 16 characters"
     assert load(tmp_path, {"services": {"internal_token": ""}}).internal_token == ""
     assert load(tmp_path, {"services": {"internal_token": "x" * 16}}).internal_token == "x" * 16
+
+
+@pytest.mark.parametrize("timeout", ["0s", "24h", "48h"])
+def test_an_inactivity_timeout_of_nothing_or_past_the_lifespan_is_refused(tmp_path: Path, timeout: str) -> None:
+    """0s would end every session at its first use; one at or past the lifespan would never act."""
+    settings = load(tmp_path, {"session": {"lifespan": "24h", "inactivity_timeout": timeout}})
+    with pytest.raises(ConfigError, match="session.inactivity_timeout"):
+        SessionConfig.from_settings(settings)
+
+
+def test_an_inactivity_timeout_is_read(tmp_path: Path) -> None:
+    assert SessionConfig.from_settings(load(tmp_path)).inactivity_timeout is None, "off, as in Kratos"
+    settings = load(tmp_path, {"session": {"inactivity_timeout": "15m"}})
+    assert SessionConfig.from_settings(settings).inactivity_timeout == timedelta(minutes=15)

@@ -37,6 +37,7 @@ def _active_filter(request: web.Request) -> bool | None:
 
 
 async def _views(c: SessionContainer, sessions: list[Session], expand: set[str]) -> list[dict[str, Any]]:
+    sessions = [c.manager.as_seen(s) for s in sessions]
     identities: list[Any] = [None] * len(sessions)
     if "identity" in expand:
         identities = await asyncio.gather(*(c.manager.identity_of(s) for s in sessions))

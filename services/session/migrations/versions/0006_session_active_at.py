@@ -20,5 +20,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("session_sessions") as table:  # SQLite drops a column by copying the table
-        table.drop_column("active_at")
+    # Not a batch copy of the table on SQLite: dropping the table it copies would cascade to every
+    # device row. SQLite (3.35 and later) drops a column in place, as PostgreSQL does.
+    op.execute("ALTER TABLE session_sessions DROP COLUMN active_at")
