@@ -68,7 +68,15 @@ class IdentityInternalApi(ServiceInfo):
         return self._view(await self._passwords.verify(identifier, password, client_ip))
 
     async def second_factor_attempt(self, identity_id: str, outcome: str, client_ip: str | None = None) -> None:
-        await self._passwords.second_factor_attempt(await self._manager.get(identity_id), outcome, client_ip)
+        try:
+            identity = await self._manager.get(identity_id)
+        except IdentityNotFound:
+            # Deleted since the flow began; or, while a rolling upgrade runs, a self-service process
+            # of before code_attempt naming a code's stand-in: counted on the id, as it was then,
+            # rather than a 404 only unknown addresses would get.
+            await self._passwords.second_factor_attempt_on_id(identity_id, outcome, client_ip)
+            return
+        await self._passwords.second_factor_attempt(identity, outcome, client_ip)
 
     async def code_attempt(
         self, address: str, outcome: str, client_ip: str | None = None, identity_id: str | None = None

@@ -64,7 +64,13 @@ class PasswordVerifier:
         """Second factors count toward the same throttle as passwords, lockout included, on each of
         the identity's identifiers (its id when it has none): "check" reserves the attempt
         (TooManyRequests while refused), "succeeded" takes the count back, "failed" leaves it counted."""
-        keys = _identifiers(identity) or [identity.id]
+        await self._second_factor_on(_identifiers(identity) or [identity.id], outcome, client_ip)
+
+    async def second_factor_attempt_on_id(self, identity_id: str, outcome: str, client_ip: str | None) -> None:
+        """The same for an id of no identity, counted on the id itself."""
+        await self._second_factor_on([identity_id], outcome, client_ip)
+
+    async def _second_factor_on(self, keys: list[str], outcome: str, client_ip: str | None) -> None:
         if outcome == "check":
             await self._reserve_all(keys, client_ip, PASSWORDS, "second_factor")
         elif outcome == "succeeded":

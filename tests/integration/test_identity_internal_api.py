@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -261,3 +262,15 @@ def test_round_trip_on_postgres(tmp_path: Path, pg_dsn: str) -> None:
         assert client.get_credential(created["id"], "password")["config"]["hashed_password"].startswith("$2a$04$")
         assert client.mark_address_verified("email", "pg@example.com")["verifiable_addresses"][0]["verified"] is True
         assert client.mark_address_verified("email", "nobody@example.com") is None
+
+
+def test_second_factor_attempts_for_an_id_of_no_identity_are_counted_not_refused(warden: ThreadedWarden) -> None:
+    """A self-service process of before code_attempt, during a rolling upgrade, counts a code sent to
+    no account under a stand-in id: it gets the known addresses' answers (a count, then a block),
+    never a 404 that only unknown addresses would get."""
+    path = f"{warden.admin_url}/internal/identity/identities/{uuid.uuid4()}/second-factor-attempts"
+    statuses = [
+        urllib3.request("POST", path, headers={INTERNAL_TOKEN_HEADER: TOKEN}, json={"outcome": "check"}).status
+        for _ in range(8)
+    ]
+    assert statuses == [200] * 6 + [429, 429], statuses  # the sixth sets the first block
