@@ -68,26 +68,12 @@ class IdentityInternalApi(ServiceInfo):
         return self._view(await self._passwords.verify(identifier, password, client_ip))
 
     async def second_factor_attempt(self, identity_id: str, outcome: str, client_ip: str | None = None) -> None:
-        try:
-            identity = await self._manager.get(identity_id)
-        except IdentityNotFound:
-            # Deleted since the flow began; or, while a rolling upgrade runs, a self-service process
-            # of before code_attempt naming a code's stand-in: counted on the id, as it was then,
-            # rather than a 404 only unknown addresses would get.
-            await self._passwords.second_factor_attempt_on_id(identity_id, outcome, client_ip)
-            return
-        await self._passwords.second_factor_attempt(identity, outcome, client_ip)
+        await self._passwords.second_factor_attempt(identity_id, outcome, client_ip)
 
     async def code_attempt(
         self, address: str, outcome: str, client_ip: str | None = None, identity_id: str | None = None
     ) -> None:
-        owner = None
-        if identity_id is not None:
-            try:
-                owner = await self._manager.get(identity_id)
-            except IdentityNotFound:  # deleted since its code was sent: the address's counts still go
-                pass
-        await self._passwords.code_attempt(address, outcome, client_ip, owner)
+        await self._passwords.code_attempt(address, outcome, client_ip, identity_id)
 
     async def get_credential(self, identity_id: str, credential_type: str) -> dict[str, Any] | None:
         try:

@@ -12,12 +12,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from services.identity.domain import CredentialType, Identity
+from services.identity.errors import IdentityNotFound
 from services.identity.hashing import Hasher
 from services.identity.hashing.queue import HashingQueue
 from services.identity.loads import identities_from
 from services.identity.manager import IdentityManager
 from services.identity.schemas.normalize import graceful
-from services.identity.throttle import CODES, PASSWORDS, LoginThrottle, Reservation
+from services.identity.throttle import CODES, SECOND_FACTORS, LoginThrottle, Reservation
 from shared.errors import TooManyRequests
 from shared.metrics.throttling import ThrottleMetrics
 
@@ -60,37 +61,44 @@ class PasswordVerifier:
             await self.throttle.succeeded(reservation)
         return verified
 
-    async def second_factor_attempt(self, identity: Identity, outcome: str, client_ip: str | None) -> None:
-        """Second factors count toward the same throttle as passwords, lockout included, on each of
-        the identity's identifiers (its id when it has none): "check" reserves the attempt
-        (TooManyRequests while refused), "succeeded" takes the count back, "failed" leaves it counted."""
-        await self._second_factor_on(_identifiers(identity) or [identity.id], outcome, client_ip)
-
-    async def second_factor_attempt_on_id(self, identity_id: str, outcome: str, client_ip: str | None) -> None:
-        """The same for an id of no identity, counted on the id itself."""
-        await self._second_factor_on([identity_id], outcome, client_ip)
-
-    async def _second_factor_on(self, keys: list[str], outcome: str, client_ip: str | None) -> None:
+    async def second_factor_attempt(self, identity_id: str, outcome: str, client_ip: str | None) -> None:
+        """A second-factor check (TOTP, a backup code, a security key, a code as a second factor),
+        counted on each of the identity's identifiers (its id when it has none) by the password
+        rules, lockout included, on counts of their own: a right password, which clears its own,
+        must not give whoever knows it a fresh round of guesses at the second factor. "check"
+        reserves the attempt (TooManyRequests while refused), "succeeded" takes the count back,
+        "failed" leaves it counted. An id of no identity (deleted since the flow began; or, while a
+        rolling upgrade runs, a self-service process of before `code_attempt` naming a code's
+        stand-in) is counted on the id itself, as it was, rather than answered 404."""
+        owner = await self._identity(identity_id)
+        keys = (_identifiers(owner) if owner else []) or [identity_id]
         if outcome == "check":
-            await self._reserve_all(keys, client_ip, PASSWORDS, "second_factor")
+            await self._reserve_all(keys, client_ip, SECOND_FACTORS, "second_factor")
         elif outcome == "succeeded":
             for key in keys:
-                await self.throttle.clear(key, client_ip)
+                await self.throttle.clear(key, client_ip, SECOND_FACTORS)
 
     async def code_attempt(
-        self, address: str, outcome: str, client_ip: str | None, owner: Identity | None = None
+        self, address: str, outcome: str, client_ip: str | None, identity_id: str | None = None
     ) -> None:
         """A guess at a one-time code sent to `address`, counted under the address's code keys from
         `client_ip`, whether or not it has an account (nothing tells the two apart): blocked, and
         locked out past the cap, as password checks are, but apart from them (OTP-4: a new code does
         not start the count again). A right one clears them, and the password counts of the address
-        and of every identifier of the `owner` it proved: the owner's inbox ends a password lockout."""
+        and of every identifier of the identity it proved: the owner's inbox ends a password lockout."""
         if outcome == "check":
             await self._reserve_all([address], client_ip, CODES, "code")
         elif outcome == "succeeded":
             await self.throttle.clear(address, client_ip, CODES)
+            owner = await self._identity(identity_id) if identity_id else None
             for key in sorted({address, *(_identifiers(owner) if owner else ())}):
                 await self.throttle.clear(key, client_ip)
+
+    async def _identity(self, identity_id: str) -> Identity | None:
+        try:
+            return await self._manager.get(identity_id)
+        except IdentityNotFound:
+            return None
 
     async def _reserve_all(self, keys: list[str], client_ip: str | None, counted: str, kind: str) -> None:
         """Reserves an attempt on every key, or on none: one refused takes the others back. Past the

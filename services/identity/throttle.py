@@ -12,8 +12,9 @@ by `rate_limits.password_checks` in the config, see `ThrottlePolicy`):
 - A hard cap (NIST SP 800-63B §3.2.2, "no more than 100" consecutive failures; checklist BF-1): past
   LOCKOUT_AFTER failures on an identifier, its password checks are refused from every address, the
   owner's included, until FORGET_AFTER after the failure that reached it. Refused checks neither count
-  nor extend the lock, so it ends on time. A right recovery or sign-in code clears it (those codes
-  are counted on these keys but not locked out by it): the owner's way back in is their inbox.
+  nor extend the lock, so it ends on time. A right recovery, verification or sign-in code clears it:
+  the owner's way back in is their inbox. (Second factors and codes are counted by the same rules on
+  keys of their own: see PASSWORDS, SECOND_FACTORS and CODES below.)
 - A success clears the identifier and the pair. Counts are forgotten FORGET_AFTER after the last
   failure.
 
@@ -120,8 +121,12 @@ def _folded(identifier: str) -> str:
     return graceful(identifier.strip())
 
 
-PASSWORDS = ""  # what is counted under a key: password (and second-factor) checks ...
-CODES = "code\0"  # ... or guesses at one-time codes sent to an address, counted and capped apart
+# What is counted under a key, each counted and capped apart: password checks; second-factor checks,
+# which a right password must not reset; guesses at one-time codes sent to an address, which a
+# password lockout must not stop (they are how the owner ends it).
+PASSWORDS = ""
+SECOND_FACTORS = "second-factor\0"
+CODES = "code\0"
 
 
 def identifier_key(identifier: str, counted: str = PASSWORDS) -> str:

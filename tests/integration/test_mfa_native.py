@@ -20,7 +20,7 @@ import urllib3
 from ory_kratos_client.api.frontend_api import FrontendApi
 from sqlalchemy import select
 
-from services.identity.throttle import identifier_key
+from services.identity.throttle import SECOND_FACTORS, identifier_key
 from tests.factories import ThreadedWarden, running_warden
 from tests.selfservice_helpers import (
     PASSWORD,
@@ -276,15 +276,35 @@ def test_wrong_second_factor_codes_are_throttled_with_retry_after(
     assert int(raw.headers["Retry-After"]) >= 1
     assert 4290001 in [m["id"] for m in raw.json()["ui"]["messages"]], "the flow says when to retry"
     throttle = _identity_internal(warden)._passwords.throttle
-    assert warden.run(_failures(throttle, email)) >= 6, "counted on the password's identifier"
+    assert warden.run(_failures(throttle, email)) >= 6, "counted on the identifier, apart from passwords"
+
+
+def test_a_right_password_does_not_reset_the_second_factor_count(warden: ThreadedWarden, frontend: FrontendApi) -> None:
+    """Whoever knows the password must not get a fresh round of guesses at the second factor with
+    every sign-in: rounds of a password sign-in and five wrong codes reach a block."""
+    email = _email()
+    secret = _pair_totp(frontend, _register(frontend, email))
+    statuses = []
+    for _ in range(3):
+        token = _password_login(frontend, email).session_token
+        flow = _aal2_flow(frontend, token)
+        for _ in range(5):
+            statuses.append(
+                urllib3.request(
+                    "POST",
+                    f"{warden.public_url}/self-service/login?flow={flow.id}",
+                    json={"method": "totp", "totp_code": _wrong(secret)},
+                    headers={"X-Session-Token": token, "Accept": "application/json"},
+                ).status
+            )
+    assert statuses[:6] == [400] * 6 and 429 in statuses[6:], statuses
 
 
 async def _failures(throttle: Any, identifier: str) -> int:
+    key = identifier_key(identifier, SECOND_FACTORS)
     async with throttle.uow() as uow:
         row = (
-            await uow.connection.execute(
-                select(throttle.table.c.failures).where(throttle.table.c.key_hash == identifier_key(identifier))
-            )
+            await uow.connection.execute(select(throttle.table.c.failures).where(throttle.table.c.key_hash == key))
         ).first()
     return int(row.failures) if row else 0
 
