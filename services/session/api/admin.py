@@ -37,7 +37,6 @@ def _active_filter(request: web.Request) -> bool | None:
 
 
 async def _views(c: SessionContainer, sessions: list[Session], expand: set[str]) -> list[dict[str, Any]]:
-    sessions = [c.manager.as_seen(s) for s in sessions]
     identities: list[Any] = [None] * len(sessions)
     if "identity" in expand:
         identities = await asyncio.gather(*(c.manager.identity_of(s) for s in sessions))
@@ -57,7 +56,7 @@ async def list_sessions(c: SessionContainer, request: web.Request) -> web.Respon
 
 
 async def get_session(c: SessionContainer, request: web.Request) -> web.Response:
-    session = await c.manager.get(request.match_info["id"])
+    session = c.manager.as_seen(await c.manager.get(request.match_info["id"]))
     expand = _expand(request) or {"identity", "devices"}
     return web.json_response((await _views(c, [session], expand))[0])
 
@@ -68,7 +67,7 @@ async def disable_session(c: SessionContainer, request: web.Request) -> web.Resp
 
 
 async def extend_session(c: SessionContainer, request: web.Request) -> web.Response:
-    session = await c.manager.extend(request.match_info["id"])
+    session = c.manager.as_seen(await c.manager.extend(request.match_info["id"]))
     return web.json_response((await _views(c, [session], {"identity", "devices"}))[0])
 
 

@@ -47,12 +47,19 @@ def _refresh_cookie(
 ) -> None:
     """Sets the session cookie again when the session now ends later than the cookie does (it was
     extended since), so that the browser keeps it as long as the session lasts (Kratos's
-    `RefreshCookie`). A request that did not authenticate by this cookie gets none."""
+    `RefreshCookie`). A request that did not authenticate by this cookie gets none; nor does a cookie
+    of before the expiry was signed, which carries none to compare: rewriting every such cookie in
+    the new format would sign their browsers out of any process of before, a rollback included."""
     signer = c.cookie_signer
     if signer is None or not c.config.cookie.persistent or "X-Session-Token" in request.headers:
         return
     cookie = session_cookie(request, c.config.cookie, signer)
-    if cookie is not None and cookie.token == token and (cookie.expires_at or 0) < int(expires_at):
+    if (
+        cookie is not None
+        and cookie.token == token
+        and cookie.expires_at is not None
+        and cookie.expires_at < int(expires_at)
+    ):
         set_session_cookie(response, token, expires_at, c.config.cookie, signer)
 
 
