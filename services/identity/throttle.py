@@ -154,9 +154,8 @@ class LoginThrottle:
 
     async def reserve(self, identifier: str, client_ip: str | None, counted: str = PASSWORDS) -> Reservation:
         """Counts this attempt as a failure before it is checked (a success takes it back), or
-        raises TooManyRequests with how long to wait. `counted`: under the identifier's password keys
-        or its one-time-code keys, which block and lock out alike but apart (a code sent to the
-        owner's inbox can end a password lockout)."""
+        raises TooManyRequests with how long to wait. `counted`: what the attempt is (PASSWORDS,
+        SECOND_FACTORS or CODES), each counted on keys of its own by the same rules."""
         reservation, _ = await self.reserve_and_read(identifier, client_ip, None, counted)
         return reservation
 
