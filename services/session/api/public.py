@@ -9,7 +9,7 @@ from aiohttp import web
 
 from services.session.errors import Aal2Required, CannotRevokeCurrent, NoActiveSession, SessionNotFound
 from services.session.views import session_view
-from shared.cookies import session_cookie, session_token, set_session_cookie
+from shared.cookies import SignedCookie, session_cookie, session_token, set_session_cookie
 from shared.http.pagination import link_header, read_page
 from shared.service import Route
 
@@ -23,7 +23,9 @@ MY_SESSION = "/sessions/{id}"
 
 
 async def whoami(c: SessionContainer, request: web.Request) -> web.Response:
-    token = session_token(request, c.config.cookie, c.cookie_signer)
+    # The cookie is opened once: its token, when it is the credential, and the expiry it carries.
+    cookie = None if "X-Session-Token" in request.headers else session_cookie(request, c.config.cookie, c.cookie_signer)
+    token = cookie.token if cookie is not None else session_token(request, c.config.cookie, c.cookie_signer)
     if token is None:
         raise NoActiveSession()
     entry = await c.manager.whoami(token)
@@ -38,29 +40,21 @@ async def whoami(c: SessionContainer, request: web.Request) -> web.Response:
         charset="utf-8",
         headers={"X-Kratos-Authenticated-Identity-Id": entry.identity_id},  # Cache-Control: the kernel's no-store
     )
-    _refresh_cookie(c, request, response, token, entry.expires_at)
+    if cookie is not None:
+        _refresh_cookie(c, response, cookie, entry.expires_at)
     return response
 
 
-def _refresh_cookie(
-    c: SessionContainer, request: web.Request, response: web.Response, token: str, expires_at: float
-) -> None:
+def _refresh_cookie(c: SessionContainer, response: web.Response, cookie: SignedCookie, expires_at: float) -> None:
     """Sets the session cookie again when the session now ends later than the cookie does (it was
     extended since), so that the browser keeps it as long as the session lasts (Kratos's
-    `RefreshCookie`). A request that did not authenticate by this cookie gets none; nor does a cookie
-    of before the expiry was signed, which carries none to compare: rewriting every such cookie in
-    the new format would sign their browsers out of any process of before, a rollback included."""
-    signer = c.cookie_signer
-    if signer is None or not c.config.cookie.persistent or "X-Session-Token" in request.headers:
+    `RefreshCookie`). Only for the cookie the request authenticated by; not for a cookie of before
+    the expiry was signed, which carries none to compare: rewriting every such cookie in the new
+    format would sign their browsers out of any process of before, a rollback included."""
+    if c.cookie_signer is None or not c.config.cookie.persistent:
         return
-    cookie = session_cookie(request, c.config.cookie, signer)
-    if (
-        cookie is not None
-        and cookie.token == token
-        and cookie.expires_at is not None
-        and cookie.expires_at < int(expires_at)
-    ):
-        set_session_cookie(response, token, expires_at, c.config.cookie, signer)
+    if cookie.expires_at is not None and cookie.expires_at < int(expires_at):
+        set_session_cookie(response, cookie.token, expires_at, c.config.cookie, c.cookie_signer)
 
 
 async def check(c: SessionContainer, request: web.Request) -> web.Response:
