@@ -73,9 +73,8 @@ class SessionManager:
         lookup = await self._cache.get(digest)
         entry = lookup.entry
         changed = entry is None or not entry.fresh() or self._looks_idle(entry.active_at)
-        if changed:
+        if entry is None or changed:
             entry = await self._load(digest)
-        assert entry is not None
         if self._use_due(entry.active_at):
             entry = replace(entry, active_at=(await self._record_use(digest)).timestamp())
             changed = True
