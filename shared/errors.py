@@ -54,6 +54,7 @@ class BadRequest(WardenError):
 class Unauthorized(WardenError):
     code = 401
     default_message = "The request could not be authorized"
+    challenge: str | None = None  # the answer's WWW-Authenticate, for a caller that should present a credential
 
 
 class Forbidden(WardenError):

@@ -24,14 +24,17 @@ class AdminApiError(Exception):
 
 
 class AdminApi:
-    def __init__(self, endpoint: str) -> None:
+    def __init__(self, endpoint: str, api_key: str = "") -> None:
         self.endpoint = endpoint.rstrip("/")
+        self._headers = {"Accept": "application/json"}
+        if api_key:  # a Warden with `serve.admin.api_keys` asks for one
+            self._headers["Authorization"] = f"Bearer {api_key}"
 
     def call(self, method: str, path: str, body: Any = None, query: dict[str, Any] | None = None) -> tuple[Any, str]:
         """The decoded JSON answer (None when there is none) and the next page's token ("" if none)."""
         url = self.endpoint + path + ("?" + urllib.parse.urlencode(query, doseq=True) if query else "")
         data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(url, data=data, method=method, headers={"Accept": "application/json"})
+        request = urllib.request.Request(url, data=data, method=method, headers=dict(self._headers))
         if data is not None:
             request.add_header("Content-Type", "application/json")
         try:

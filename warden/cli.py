@@ -277,7 +277,7 @@ def _where(process) -> str:  # type: ignore[no-untyped-def]
     public = process.url("public")
     rows = [
         ("public API", f"{public}/"),
-        ("admin API (no authentication: keep it private)", f"{process.url('admin')}/admin/"),
+        (f"admin API ({_admin_access(process.settings)})", f"{process.url('admin')}/admin/"),
     ]
     if "selfservice" in names:
         rows.insert(0, ("built-in UI (sign in)", f"{public}/ui/login"))
@@ -288,6 +288,13 @@ def _where(process) -> str:  # type: ignore[no-untyped-def]
     width = max(len(label) for label, _ in rows)
     lines = ["warden is ready:"] + [f"  {label.ljust(width)}  {where}" for label, where in rows]
     return "\n".join(lines)
+
+
+def _admin_access(settings) -> str:  # type: ignore[no-untyped-def]
+    keys = settings.get("serve.admin.api_keys") or []
+    if not keys:
+        return "no authentication: keep it private"
+    return f"{len(keys)} API key{'s' if len(keys) > 1 else ''}: Authorization: Bearer <key>"
 
 
 async def _run_until_signalled(process) -> None:  # type: ignore[no-untyped-def]

@@ -2,7 +2,8 @@
 `kratos identities …` manages them.
 
 Same verbs and flags as Kratos's command line: `--endpoint`/`-e` (or `KRATOS_ADMIN_ENDPOINT`,
-`KRATOS_ADMIN_URL`; Warden's default is the embedded admin port, `http://127.0.0.1:4434`),
+`KRATOS_ADMIN_URL`; Warden's default is the embedded admin port, `http://127.0.0.1:4434`; the key a guarded
+admin API asks for, `serve.admin.api_keys`, comes from `WARDEN_ADMIN_API_KEY`),
 `--format table|json|json-pretty` and `--quiet` (ids only, one a line). `import` reads files holding
 one identity or a list of them (`-`, or no file, is standard input), creates them one by one with
 `POST /admin/identities` as Kratos's does, shows a progress bar on standard error, and goes on past
@@ -23,6 +24,9 @@ from warden.table import table
 
 DEFAULT_ENDPOINT = "http://127.0.0.1:4434"
 IDENTITIES = "/admin/identities"
+# The key for a Warden whose admin API asks for one (`serve.admin.api_keys`): from the environment,
+# never a flag, so that it shows in no process list or shell history.
+API_KEY_VARIABLE = "WARDEN_ADMIN_API_KEY"
 HEADER = ("ID", "VERIFIED ADDRESS 1", "RECOVERY ADDRESS 1", "SCHEMA ID", "SCHEMA URL")
 
 
@@ -53,7 +57,7 @@ def add_parser(commands: Any, parser_class: type[argparse.ArgumentParser]) -> No
 
 def run(args: argparse.Namespace) -> int:
     endpoint = args.endpoint or os.environ.get("KRATOS_ADMIN_ENDPOINT") or os.environ.get("KRATOS_ADMIN_URL")
-    api = AdminApi(endpoint or DEFAULT_ENDPOINT)
+    api = AdminApi(endpoint or DEFAULT_ENDPOINT, os.environ.get(API_KEY_VARIABLE, ""))
     try:
         if args.verb == "import":
             return _import(api, args)

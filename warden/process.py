@@ -23,6 +23,7 @@ from aiohttp import web
 from shared.config.weak_secrets import weak_secret_warnings
 from shared.errors import CacheUnavailable
 from shared.grpc.server import GrpcConfig, GrpcServer
+from shared.http.admin_keys import AdminKeys
 from shared.http.app import BoundRoute, ReadinessCheck, create_app
 from shared.http.client_ip import TrustedProxies
 from shared.http.cors import CorsPolicy
@@ -60,6 +61,7 @@ class WardenProcess:
         self._http: list[aiohttp.ClientSession] = []
         self._grpc: GrpcServer | None = None
         self._tracing = self._make_tracing()
+        self._admin_keys = AdminKeys.from_settings(settings)
 
     def _make_tracing(self) -> Tracing | None:
         """Tracing when `tracing.provider: otel` asks for it; when off, not even its modules load."""
@@ -164,6 +166,7 @@ class WardenProcess:
             cors=CorsPolicy.from_settings(self.settings),
             log_health_requests=not self.settings.get(f"serve.{port}.request_log.disable_for_health", False),
             admin_hosts=frozenset({(urlsplit(self.settings.serve.admin.base_url).hostname or "").lower()} - {""}),
+            admin_keys=self._admin_keys,
         )
 
     def _readiness(self) -> list[ReadinessCheck]:

@@ -26,6 +26,7 @@ SECRET_PATHS: tuple[tuple[str, ...], ...] = (
     ("bus", "url"),
     ("cache", "url"),
     ("webhooks", "subscriptions", ANY_INDEX, "secret"),
+    ("serve", "admin", "api_keys", ANY_INDEX, "key"),
 )
 ENV_PREFIX = "env://"
 FILE_PREFIX = "file://"

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
+from shared.http.admin_keys import AdminKeys, admin_key_guard
 from shared.http.client_ip import TrustedProxies
 from shared.http.cors import CorsPolicy, cors_middleware
 from shared.http.kernel import request_kernel
@@ -51,11 +52,14 @@ def create_app(
     cors: CorsPolicy | None = None,
     log_health_requests: bool = True,
     admin_hosts: frozenset[str] = frozenset(),
+    admin_keys: AdminKeys | None = None,
 ) -> web.Application:
     unlogged = frozenset() if log_health_requests else HEALTH_PATHS
     middlewares: list[Middleware] = [request_kernel(port, metrics.http, trusted_proxies or TrustedProxies(), unlogged)]
     if port == "admin":  # the internal API lives on the admin port only
         middlewares += [browser_page_guard(admin_hosts), internal_guard(internal_token)]
+        if admin_keys is not None:  # Warden's serve.admin.api_keys; without them, open as Kratos's
+            middlewares.append(admin_key_guard(admin_keys))
     elif cors is not None:  # Kratos's serve.public.cors, on the public port only
         middlewares.append(cors_middleware(cors))
     app = web.Application(middlewares=middlewares, client_max_size=max_body_bytes)

@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from shared.http.admin_keys import KEY_NAME as ADMIN_KEY_NAME
 from shared.http.budget import budget, budget_for
 from shared.http.client_ip import TrustedProxies, client_ip
 from shared.http.metrics import HttpMetrics
@@ -84,6 +85,8 @@ def request_kernel(
             # The path only: query strings may carry flow ids, codes or tokens.
             if path not in unlogged:
                 fields = {"port": port, "status": status, "duration_ms": round(elapsed * 1000, 2)}
+                if (key_name := request.get(ADMIN_KEY_NAME)) is not None:  # whose admin action it was
+                    fields["api_key_name"] = key_name
                 access_line("%s %s %d", (request.method, path, status), fields)
             budget.reset(contexts[2])
             client_ip.reset(contexts[1])

@@ -38,6 +38,8 @@ def error_response(error: errors.WardenError, request: web.Request) -> web.Respo
     response = web.json_response(body, status=error.code)
     if isinstance(error, errors.TooManyRequests | errors.ServiceUnavailable):
         response.headers["Retry-After"] = str(error.retry_after)
+    if isinstance(error, errors.Unauthorized) and error.challenge:
+        response.headers["WWW-Authenticate"] = error.challenge
     return response
 
 

@@ -125,3 +125,23 @@ def test_routes_prints_aligned_columns(tmp_path: Path) -> None:
         for start in starts:
             assert line[start - 2 : start] == "  " and line[start] != " ", line
     assert any(line.split()[1] == "DELETE,GET,PATCH,PUT" for line in lines), "the widest methods cell fits"
+
+
+def test_a_guarded_admin_api_takes_the_key_from_the_environment(tmp_path: Path) -> None:
+    """With `serve.admin.api_keys`, the commands send `WARDEN_ADMIN_API_KEY` as a bearer token."""
+    key = "cli-key-of-this-test-0123456789abcdef"
+    config = tmp_path / "kratos.yml"
+    config.write_text(
+        json.dumps({"serve": {"admin": {"api_keys": [{"name": "operator", "key": key, "scope": "read"}]}}})
+    )
+    warden = WardenProcess(["serve", "-c", str(config), "--dev"], env={}, cwd=tmp_path)
+    try:
+        warden.wait_ready(timeout=60.0)
+        admin = warden.url("admin")
+        refused = run_cli(["identities", "list", "-e", admin], {}, tmp_path)
+        assert refused.returncode == 1
+        assert refused.stderr.startswith("warden: identities list: 401 The request could not be authorized")
+        listed = run_cli(["identities", "list", "-e", admin, "-q"], {"WARDEN_ADMIN_API_KEY": key}, tmp_path)
+        assert listed.returncode == 0 and listed.stdout == ""
+    finally:
+        warden.stop()
