@@ -63,7 +63,12 @@ class MailStack:
 
 
 def mail_config(
-    smtp: SmtpServer, *, use: str = "code", notify_unknown: bool = False, privileged_max_age: str | None = None
+    smtp: SmtpServer,
+    *,
+    use: str = "code",
+    notify_unknown: bool = False,
+    privileged_max_age: str | None = None,
+    settings_lifespan: str | None = None,
 ) -> dict[str, Any]:
     """The `selfservice_settings` options: verification and recovery on (`use`: code or link), the
     `session` and `show_verification_ui` hooks after password registration, and the courier on the
@@ -71,6 +76,8 @@ def mail_config(
     settings: dict[str, Any] = {"ui_url": SETTINGS_UI}
     if privileged_max_age:
         settings["privileged_session_max_age"] = privileged_max_age
+    if settings_lifespan:
+        settings["lifespan"] = settings_lifespan
     flows = {
         "registration": {"after": {"password": {"hooks": [{"hook": "session"}, {"hook": "show_verification_ui"}]}}},
         "verification": {"enabled": True, "use": use, "ui_url": VERIFICATION_UI},

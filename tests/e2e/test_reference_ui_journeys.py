@@ -38,6 +38,8 @@ NEW_PASSWORD = "Harbor-Violet-Compass-9362"
 # `strict`'s privileged_session_max_age: a fresh sign-in's change must be resumed within it, under a
 # loaded CI machine too (1 s was once too short between a sign-in's redirect and its follow-up).
 PRIVILEGED_SECONDS = 3
+# `brief`'s settings flow lifespan: long enough to pause a change and sign in again on a loaded machine.
+BRIEF_SETTINGS_SECONDS = 6
 
 
 @pytest.fixture(scope="module")
@@ -63,6 +65,24 @@ def strict(db_kind: str, tmp_path_factory: pytest.TempPathFactory, smtp: SmtpSer
     with (
         database(db_kind, directory) as dsn,
         mail_warden(directory, dsn, smtp, use="code", privileged_max_age=f"{PRIVILEGED_SECONDS}s") as stack,
+    ):
+        yield stack
+
+
+@pytest.fixture(scope="module")
+def brief(db_kind: str, tmp_path_factory: pytest.TempPathFactory, smtp: SmtpServer) -> Iterator[MailStack]:
+    """`strict` with settings flows that expire after BRIEF_SETTINGS_SECONDS."""
+    directory = tmp_path_factory.mktemp(f"journeys-brief-{db_kind}")
+    with (
+        database(db_kind, directory) as dsn,
+        mail_warden(
+            directory,
+            dsn,
+            smtp,
+            use="code",
+            privileged_max_age=f"{PRIVILEGED_SECONDS}s",
+            settings_lifespan=f"{BRIEF_SETTINGS_SECONDS}s",
+        ) as stack,
     ):
         yield stack
 
@@ -163,10 +183,10 @@ def test_a_refresh_login_has_the_sessions_identifier_hidden_and_filled(code: Mai
 # --- 4. re-authentication resumes the settings change ------------------------------------------
 
 
-def _paused_then_signed_in_again(strict: MailStack, email: str) -> tuple[Browser, str, Response]:
+def _paused_then_signed_in_again(stack: MailStack, email: str) -> tuple[Browser, str, Response]:
     """A password change asked for past the privileged window, paused for a fresh sign-in, and that
     sign-in done: the browser, the settings flow's id, and the sign-in's answer (to the resume URL)."""
-    browser, registered = _browser_sign_up(strict, email)
+    browser, registered = _browser_sign_up(stack, email)
     assert registered.status == 303, registered
     time.sleep(PRIVILEGED_SECONDS + 0.5)
     started = browser.get("/self-service/settings/browser")
@@ -174,10 +194,15 @@ def _paused_then_signed_in_again(strict: MailStack, email: str) -> tuple[Browser
     flow = browser.get(f"/self-service/settings/flows?id={settings_id}", as_json=True).json()
     csrf = node(flow, "csrf_token")["attributes"]["value"]
     asked = browser.post(flow["ui"]["action"], {"csrf_token": csrf, "method": "password", "password": NEW_PASSWORD})
+    return browser, settings_id, _sign_in_again(browser, asked, settings_id)
+
+
+def _sign_in_again(browser: Browser, asked: Response, settings_id: str) -> Response:
+    """The fresh sign-in a paused settings change sent the browser to (`asked`), done: its answer,
+    which leads back to the settings flow to resume it."""
     assert asked.status == 303 and "/self-service/login/browser?" in asked.location, asked
     resume_url = f"{CONFIGURED_BASE}/self-service/settings?flow={settings_id}"
     assert parse_qs(urlsplit(asked.location).query)["return_to"] == [resume_url]
-
     login_started = browser.get(asked.location)
     login = browser.get(
         f"/self-service/login/flows?id={parse_qs(urlsplit(login_started.location).query)['flow'][0]}", as_json=True
@@ -186,7 +211,7 @@ def _paused_then_signed_in_again(strict: MailStack, email: str) -> tuple[Browser
     form = {"csrf_token": node(login, "csrf_token")["attributes"]["value"], "method": "password"}
     signed_in = browser.post(login["ui"]["action"], {**form, "identifier": identifier, "password": PASSWORD})
     assert signed_in.status == 303 and signed_in.location == resume_url, signed_in
-    return browser, settings_id, signed_in
+    return signed_in
 
 
 def _signs_in_with(strict: MailStack, email: str, password: str) -> bool:
@@ -208,18 +233,38 @@ def test_a_settings_change_that_needed_a_fresh_sign_in_is_applied_after_it(stric
     assert browser.get(signed_in.location).location == f"{SETTINGS_UI}?flow={settings_id}"  # resumed once only
 
 
-def test_a_paused_change_resumed_too_late_leaves_a_form_the_browser_can_still_open(strict: MailStack) -> None:
-    # Signing in again rotated the browser's CSRF cookie. Resumed after the privileged window, the
-    # change is not applied, and the flow must follow the new cookie all the same: it kept the old
-    # one, and the settings UI got 403 for it.
+def test_a_paused_change_resumed_past_the_privileged_window_asks_again_and_is_kept(strict: MailStack) -> None:
+    # Resumed after the privileged window ran out again, the change is not applied and not dropped
+    # either: as Kratos does with its continuity container, the browser is sent to sign in once more,
+    # and the change typed before is applied after that sign-in.
     email = _email("too-late")
     browser, settings_id, signed_in = _paused_then_signed_in_again(strict, email)
     time.sleep(PRIVILEGED_SECONDS + 0.5)
-    resumed = browser.get(signed_in.location)
+    asked_again = browser.get(signed_in.location)
+    assert _signs_in_with(strict, email, PASSWORD) and not _signs_in_with(strict, email, NEW_PASSWORD)
+    resumed = browser.get(_sign_in_again(browser, asked_again, settings_id).location)
     assert resumed.status == 303 and resumed.location == f"{SETTINGS_UI}?flow={settings_id}", resumed
-    shown = browser.get(f"/self-service/settings/flows?id={settings_id}", as_json=True)
-    assert shown.status == 200 and shown.json()["state"] == "show_form", shown
-    assert not _signs_in_with(strict, email, NEW_PASSWORD) and _signs_in_with(strict, email, PASSWORD)
+    # Signing in again rotated the browser's CSRF cookie, and the flow followed it: the browser reads it.
+    applied = browser.get(f"/self-service/settings/flows?id={settings_id}", as_json=True)
+    assert applied.status == 200 and applied.json()["state"] == "success", applied
+    assert _signs_in_with(strict, email, NEW_PASSWORD)
+
+
+def test_a_paused_change_resumed_on_an_expired_flow_says_so_on_a_new_flow(brief: MailStack) -> None:
+    # The settings flow expired while the browser signed in again: the change typed into it is not
+    # applied, and the browser lands on a new settings flow that says the old one expired, rather
+    # than on the old one (which answers 410, and the UI starts a new one as if nothing was typed).
+    email = _email("expired")
+    browser, settings_id, signed_in = _paused_then_signed_in_again(brief, email)
+    time.sleep(BRIEF_SETTINGS_SECONDS + 0.5)
+    resumed = browser.get(signed_in.location)
+    assert resumed.status == 303 and resumed.location.startswith(f"{SETTINGS_UI}?flow="), resumed
+    fresh_id = parse_qs(urlsplit(resumed.location).query)["flow"][0]
+    assert fresh_id != settings_id
+    fresh = browser.get(f"/self-service/settings/flows?id={fresh_id}", as_json=True)
+    assert fresh.status == 200 and fresh.json()["state"] == "show_form", fresh
+    assert ui_message_ids(fresh.json()) == [4050001], fresh.json()["ui"]["messages"]
+    assert _signs_in_with(brief, email, PASSWORD) and not _signs_in_with(brief, email, NEW_PASSWORD)
 
 
 def test_a_change_paused_in_another_browser_is_not_applied_when_the_owner_signs_in_again(strict: MailStack) -> None:

@@ -115,7 +115,10 @@ async def resume(c: SelfserviceContainer, request: web.Request) -> web.StreamRes
     """`GET /self-service/settings?flow=`, where a re-authentication returns: the change that needed
     it, kept with the flow (Kratos's continuity container), is applied now, so the user does not type
     it again. Only the session that asked for it, now privileged, resumes it; anything else lands on
-    the settings UI."""
+    the settings UI. A change that cannot be applied is never dropped without a word, as Kratos
+    handles its continuity container: on an expired flow the browser gets a new one that says the old
+    one expired, and a session no longer privileged (the window ran out between the sign-in and this
+    request) is sent to sign in again with the change still kept."""
     flow = await c.engine.load(request.query.get("flow"), KIND)
     session = await _session(c, request)
     if session["identity"]["id"] != flow.internal.get("identity_id"):
@@ -125,16 +128,20 @@ async def resume(c: SelfserviceContainer, request: web.Request) -> web.StreamRes
     # session cookie is the same session in two browsers, to the browser that paused the change by
     # its continuity cookie (signing in again rotated the CSRF cookie, so that cannot be the binding).
     paused_here = pending.get("session_id") == session["id"] and continuity.belongs_to(request, pending.get("browser"))
-    if paused_here and flow.is_browser:
-        # Signing in again rotated the CSRF cookie: the flow follows the browser's new one, or that
-        # browser could no longer even read it (403) when the change is not applied below.
-        flow.csrf_token = c.engine.csrf.token_for(request)
-        flow.ui.set_value("csrf_token", flow.csrf_token)
-    if not paused_here or flow.expired() or not privileged(c, session):
-        if paused_here and flow.is_browser and not flow.expired():
-            await c.engine.save(flow)  # without the pending change: submitted again, it asks again
+    if not paused_here or not flow.is_browser:
         return c.engine.ui_redirect(flow)
     identity = await _identity_of(c, session)
+    if flow.expired():
+        fresh = await new_settings_flow(c, request, flow.type, identity, session)
+        return await c.engine.replace_expired(request, flow, replacement=fresh)
+    # Signing in again rotated the CSRF cookie: the flow follows the browser's new one, or that
+    # browser could no longer even read it (403).
+    flow.csrf_token = c.engine.csrf.token_for(request)
+    flow.ui.set_value("csrf_token", flow.csrf_token)
+    if not privileged(c, session):
+        flow.internal[PENDING] = pending
+        await c.engine.save(flow)
+        return see_other(_refresh_url(c, flow))
     _require_aal(c, session, identity, _settings_ui_url(c, flow))
     return await _apply(c, request, flow, session, identity, pending["body"])
 
