@@ -3,18 +3,23 @@
 Kratos's admin API trusts whoever reaches its port, and so does Warden unless keys are configured:
 Kratos's SDKs, CLIs and back offices keep working unchanged. With keys, every call on the admin port
 but the health checks, the version and the metrics (which probes and scrapers ask for, and which
-carry no identity's data) presents one as `Authorization: Bearer <key>`, the header Ory's SDKs send
-for the `oryAccessToken` scheme of Kratos's API spec once given an access token; `/internal/` keeps
-its own token (`middleware.internal_guard`). A `read` key may only read (GET, HEAD); a `write` key may
-do everything. A missing or unknown key is a 401, a read key's write a 403, both in Kratos's error
-shape; the key's name (never the key) goes into the access log line, so every admin action says
-whose it was.
+carry no identity's data) presents one as `Authorization: Bearer <key>`, or as `Authorization:
+<key>`: Ory's generated SDKs send the `oryAccessToken` scheme of Kratos's API spec in that header,
+with the prefix they are given or none. The 307s the admin port answers for public paths need a key
+too. `/internal/` keeps its own token (`middleware.internal_guard`).
+
+A `read` key may only read (GET, HEAD), and not the tokens an identity's `oidc` or `saml` credential
+holds (`include_credential`): those would let a reporting tool act as the user at the provider. A
+`write` key may do everything. A missing or unknown key is a 401, a refused one a 403, both in
+Kratos's error shape; the key's name (never the key) goes into the access log line, so every admin
+action says whose it was.
 
 A key is kept as its SHA-256 only, and the config may hold that digest (`key_sha256`) instead of the
-key, so the key itself need not sit in a file. A key is random and long (32 characters at least),
-so a fast hash is enough: there is nothing to guess that a slow one would protect. The presented
-key's digest is compared with every configured one in constant time, so the answer time tells
-neither which keys exist nor how close a guess came."""
+key, so the key itself need not sit in a file. Keys are meant to be random (32 characters at least,
+without spaces, is all that is checked), and against a random key a fast hash loses nothing: there
+is no guessable secret for a slow one to protect. The presented key's digest is compared with every
+configured one in constant time, so the answer time tells neither which keys exist nor how close a
+guess came."""
 
 from __future__ import annotations
 
@@ -35,6 +40,8 @@ WRITE = "write"
 # Asked by probes and scrapers, which carry no key; none of them reads or changes an identity.
 OPEN_PATHS = frozenset({"/health/alive", "/health/ready", "/version", "/metrics", "/metrics/prometheus"})
 _READ_METHODS = frozenset({"GET", "HEAD"})
+# Credentials whose admin view holds the provider's tokens, decrypted: a write key's to read.
+_HOLDING_TOKENS = frozenset({"oidc", "saml"})
 # Where the request keeps the name of the key that opened it, for the access log line.
 KEY_NAME = web.RequestKey("admin_api_key_name", str)
 
@@ -49,8 +56,11 @@ class ApiKey:
     digest: bytes
     scope: str  # READ or WRITE
 
-    def allows(self, method: str) -> bool:
-        return self.scope == WRITE or method in _READ_METHODS
+    def allows(self, request: web.Request) -> bool:
+        if self.scope == WRITE:
+            return True
+        included = request.query.getall("include_credential", [])
+        return request.method in _READ_METHODS and not _HOLDING_TOKENS.intersection(included)
 
 
 class AdminKeys:
@@ -70,10 +80,13 @@ class AdminKeys:
         return cls(keys) if keys else None
 
     def holder(self, authorization: str) -> ApiKey | None:
-        scheme, _, presented = authorization.partition(" ")
-        if scheme.lower() != "bearer" or not presented.strip():
+        """The key `Authorization: Bearer <key>` or `Authorization: <key>` presents, if configured."""
+        scheme, _, rest = authorization.strip().partition(" ")
+        presented = rest.strip() if scheme.lower() == "bearer" else authorization.strip()
+        if not presented or " " in presented:
             return None
-        digest = hashlib.sha256(presented.strip().encode()).digest()
+        # aiohttp gives bytes that are not UTF-8 as surrogates: they hash (and match nothing) all the same.
+        digest = hashlib.sha256(presented.encode("utf-8", "surrogateescape")).digest()
         found = None
         for key in self._keys:  # every key is compared, whichever matches
             if hmac.compare_digest(digest, key.digest):
@@ -103,8 +116,10 @@ def admin_key_guard(keys: AdminKeys) -> Callable[..., Awaitable[web.StreamRespon
         if key is None:
             raise ApiKeyRequired("The admin API needs an API key: Authorization: Bearer <key>.")
         request[KEY_NAME] = key.name
-        if not key.allows(request.method):
-            raise errors.Forbidden(f"The API key {key.name!r} may only read.")
+        if not key.allows(request):
+            raise errors.Forbidden(
+                f"The API key {key.name!r} may only read, and not the tokens of social sign-in credentials."
+            )
         return await handler(request)
 
     return middleware

@@ -6,6 +6,7 @@ key. Probes, scrapers and the internal API need no admin key."""
 from __future__ import annotations
 
 import hashlib
+import http.client
 import json
 import logging
 import urllib.error
@@ -22,6 +23,7 @@ from ory_kratos_client.exceptions import ApiException
 from shared.clients.http import INTERNAL_TOKEN_HEADER
 from shared.errors import ConfigError
 from tests.factories import ThreadedWarden, running_warden, settings_for
+from warden.services import IDENTITY
 
 WRITER = "w" * 8 + "-writer-key-0123456789abcdefghij"
 READER = "r" * 8 + "-reader-key-0123456789abcdefghij"
@@ -34,11 +36,11 @@ KEYS = [
 ]
 
 
-def _warden(tmp_path: Path, keys: list[dict[str, Any]] | None) -> Iterator[ThreadedWarden]:
+def _warden(tmp_path: Path, keys: list[dict[str, Any]] | None, services: Any = None) -> Iterator[ThreadedWarden]:
     extra: dict[str, Any] = {"services": {"internal_token": INTERNAL}}
     if keys is not None:
         extra["serve"] = {"admin": {"api_keys": keys}}
-    with running_warden(settings_for(tmp_path, f"sqlite://{tmp_path}/warden.db", extra)) as running:
+    with running_warden(settings_for(tmp_path, f"sqlite://{tmp_path}/warden.db", extra), services) as running:
         yield running
 
 
@@ -47,11 +49,12 @@ def guarded(tmp_path: Path) -> Iterator[ThreadedWarden]:
     yield from _warden(tmp_path, KEYS)
 
 
-def _sdk(warden: ThreadedWarden, key: str | None) -> IdentityApi:
+def _sdk(warden: ThreadedWarden, key: str | None, prefix: str | None = "Bearer") -> IdentityApi:
     configuration = kratos.Configuration(host=warden.admin_url)
-    if key is not None:  # how an SDK user gives the SDK an access token (`oryAccessToken`)
+    if key is not None:  # how an SDK user gives the SDK a key for Kratos's `oryAccessToken` scheme
         configuration.api_key["oryAccessToken"] = key
-        configuration.api_key_prefix["oryAccessToken"] = "Bearer"
+        if prefix is not None:
+            configuration.api_key_prefix["oryAccessToken"] = prefix
     return IdentityApi(kratos.ApiClient(configuration))
 
 
@@ -65,8 +68,11 @@ def _refused(call: Any) -> tuple[int, dict[str, Any], Any]:
     return caught.value.status, json.loads(caught.value.body)["error"], caught.value.headers
 
 
-def _get(url: str, headers: dict[str, str] | None = None) -> int:
-    request = urllib.request.Request(url, headers=headers or {})
+def _get(url: str, headers: dict[str, str] | None = None, method: str = "GET", body: Any = None) -> int:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method=method, headers=headers or {})
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
     try:
         with urllib.request.urlopen(request, timeout=5) as response:
             return response.status
@@ -87,9 +93,59 @@ def test_a_call_without_a_key_or_with_a_wrong_one_is_401(guarded: ThreadedWarden
         assert status == 401, key
         assert error["code"] == 401 and error["status"] == "Unauthorized"
         assert headers["WWW-Authenticate"].startswith("Bearer")
-    # A key sent under another scheme, or raw, is not a bearer token either.
-    for header in (f"Basic {WRITER}", WRITER, "Bearer "):
+    # A key sent under another scheme is not presented; a header of bytes that are not UTF-8 is no key.
+    for header in (f"Basic {WRITER}", "Bearer ", f"Bearer {WRITER} {WRITER}", f"{WRITER}x"):
         assert _get(guarded.admin_url + "/admin/identities", {"Authorization": header}) == 401, header
+    connection = http.client.HTTPConnection(guarded.admin_url.removeprefix("http://"), timeout=5)
+    connection.request("GET", "/admin/identities", headers={"Authorization": "Bearer \xff\xfe"})  # sent as latin-1
+    assert connection.getresponse().status == 401
+    connection.close()
+
+
+def test_the_key_alone_works_as_the_sdk_sends_it_without_a_prefix(guarded: ThreadedWarden) -> None:
+    created = _create(_sdk(guarded, WRITER, prefix=None), "raw@example.com")
+    assert _sdk(guarded, READER, prefix=None).get_identity(created).id == created
+
+
+def test_kratos_unprefixed_admin_paths_are_guarded_too(guarded: ThreadedWarden) -> None:
+    created = _create(_sdk(guarded, WRITER), "unprefixed@example.com")
+    for path in ("/identities", f"/identities/{created}", f"/identities/{created}/sessions", "/courier/messages"):
+        assert _get(guarded.admin_url + path) == 401, path
+        assert _get(guarded.admin_url + path, {"Authorization": f"Bearer {READER}"}) == 200, path
+    assert _get(guarded.admin_url + f"/identities/{created}", {"Authorization": READER}, "DELETE") == 403
+    assert _sdk(guarded, READER).get_identity(created).id == created
+
+
+def test_a_read_key_cannot_write_by_any_method(guarded: ThreadedWarden) -> None:
+    created = _create(_sdk(guarded, WRITER), "methods@example.com")
+    reader = {"Authorization": f"Bearer {READER}"}
+    identity = guarded.admin_url + f"/admin/identities/{created}"
+    replacement = {"schema_id": "default", "traits": {"email": "changed@example.com"}, "state": "active"}
+    assert _get(identity, reader, "PUT", replacement) == 403
+    assert (
+        _get(identity, reader, "PATCH", [{"op": "replace", "path": "/traits/email", "value": "x@example.com"}]) == 403
+    )
+    batch = {"identities": [{"create": {"schema_id": "default", "traits": {"email": "batch@example.com"}}}]}
+    assert _get(guarded.admin_url + "/admin/identities", reader, "PATCH", batch) == 403
+    assert _get(identity, reader, "OPTIONS") == 403
+    assert [i.traits["email"] for i in _sdk(guarded, READER).list_identities()] == ["methods@example.com"]
+
+
+def test_a_read_key_does_not_read_social_sign_in_tokens(guarded: ThreadedWarden) -> None:
+    created = _create(_sdk(guarded, WRITER), "tokens@example.com")
+    for included in ("oidc", "saml"):
+        status, error, _ = _refused(
+            lambda i=included: _sdk(guarded, READER).get_identity(created, include_credential=[i])
+        )
+        assert status == 403 and "social sign-in" in error["reason"], included
+        assert _sdk(guarded, WRITER).get_identity(created, include_credential=[included]).id == created
+    assert _sdk(guarded, READER).get_identity(created, include_credential=["password"]).id == created
+
+
+def test_a_service_alone_in_its_process_guards_its_admin_api(tmp_path: Path) -> None:
+    for warden in _warden(tmp_path, KEYS, services=[IDENTITY]):
+        assert _get(warden.admin_url + "/admin/identities") == 401
+        assert _get(warden.admin_url + "/admin/identities", {"Authorization": f"Bearer {READER}"}) == 200
 
 
 def test_a_refused_write_changes_nothing(guarded: ThreadedWarden) -> None:
@@ -147,6 +203,7 @@ def test_the_access_log_names_the_key_and_never_shows_it(
 def test_bad_keys_stop_the_start(tmp_path: Path) -> None:
     for keys, complaint in (
         ([{"name": "a", "key": "too-short", "scope": "write"}], "minLength"),
+        ([{"name": "a", "key": WRITER[:20] + " " + WRITER[20:], "scope": "write"}], "pattern"),
         ([{"name": "a", "key": WRITER, "scope": "admin"}], "scope"),
         ([{"name": "a", "scope": "read"}], "oneOf"),
         ([{"name": "a", "key": WRITER, "scope": "read"}, {"name": "b", "key": WRITER, "scope": "write"}], "same key"),
@@ -154,4 +211,6 @@ def test_bad_keys_stop_the_start(tmp_path: Path) -> None:
     ):
         with pytest.raises(ConfigError) as refused:
             next(_warden(tmp_path, keys))
-        assert complaint in str(refused.value) and WRITER not in str(refused.value), keys
+        assert complaint in str(refused.value), keys
+        for key in keys:
+            assert str(key.get("key"))[:16] not in str(refused.value), keys
