@@ -56,6 +56,10 @@ TEMPLATE_TYPES: dict[str, TemplateType] = {
         # account. Kratos's `authenticator_key_added` is not in the SDK's enum (see above).
         _t("second_factor_added", "second_factor_added", "valid", sms=False),
         _t("second_factor_removed", "second_factor_removed", "valid", sms=False),
+        # Warden's own (docs/security.md, EN-4): under `security.account_enumeration.mitigate`, a
+        # registration with an address that already has an account tells that account's owner, and
+        # the registrant sees what a new account would get.
+        _t("registration_attempted", "registration_attempted", "valid", sms=False),
     )
 }
 

@@ -63,6 +63,18 @@ async def test_config_urls_override_each_part(tmp_path: Path) -> None:
     assert renderer.render(request("recovery_code_invalid")).subject == "Account access attempted"
 
 
+async def test_wardens_registration_notice_is_overridden_where_kratoss_templates_are(tmp_path: Path) -> None:
+    """`courier.templates.registration_attempted.valid.email.*`: a key of Warden's own, accepted by
+    the config schema and used like Kratos's (EN-4's notice to an account's owner)."""
+    renderer = await renderer_for(
+        tmp_path,
+        {"templates": {"registration_attempted": {"valid": {"email": {"subject": b64("Hi {{ .To }}")}}}}},
+    )
+    rendered = renderer.render(request("registration_attempted"))
+    assert rendered.subject == "Hi alice@example.com"
+    assert "no new account was created" in rendered.body  # the parts not overridden stay built in
+
+
 async def test_a_relative_file_url_is_found_beside_the_config(tmp_path: Path) -> None:
     (tmp_path / "subject.gotmpl").write_text("Verify with {{ .VerificationCode }}")
     renderer = await renderer_for(

@@ -54,6 +54,7 @@ SUBJECTS = {
     "stub": "stub subject",
     "second_factor_added": "A second factor was added to your account",
     "second_factor_removed": "A second factor was removed from your account",
+    "registration_attempted": "Someone tried to sign up with your email address",
 }
 
 
@@ -92,6 +93,8 @@ def test_email_templates_render_subject_text_and_html(renderer: Renderer, templa
         assert not any(code in rendered.body for code in ("271828", "314159", "161803", "141421"))
     elif template_type.startswith("second_factor_"):  # a notice: which factor, nothing to enter
         assert DATA["MethodName"] in rendered.body and DATA["MethodName"] in rendered.html_body
+    elif template_type == "registration_attempted":  # a notice: the way back in, nothing to enter
+        assert "sign in" in rendered.body and "recover" in rendered.body and "recover" in rendered.html_body
     elif template_type != "stub":
         assert "expires in 15 minutes" in rendered.body
 
