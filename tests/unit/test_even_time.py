@@ -1,5 +1,6 @@
-"""The even answer time of recovery and verification sends (services/selfservice/flows/even_time.py):
-a quick send and a slower one end at the same moment after they began, and a failure is not held."""
+"""The even answer time of recovery and verification sends, and of registrations that hide existing
+accounts (services/selfservice/flows/even_time.py): a quick send and a slower one end at the same
+moment after they began, and a failure is not held."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import time
 
 import pytest
 
-from services.selfservice.flows.even_time import answered_no_sooner_than
+from services.selfservice.flows.even_time import SlowestRecent, answered_no_sooner_than
 
 
 @pytest.mark.parametrize("work_seconds", [0.0, 0.01, 0.03])
@@ -24,4 +25,27 @@ async def test_a_send_that_fails_answers_at_once() -> None:
     with pytest.raises(RuntimeError):
         async with answered_no_sooner_than(5.0):
             raise RuntimeError("the database is down")
+    assert time.monotonic() - started < 5.0
+
+
+async def test_every_answer_waits_for_the_slowest_recent_one_and_a_margin() -> None:
+    """A registration (even_time.SlowestRecent): a quick block after a slow one ends as late after
+    its start as the slow one did, so a cheaper kind of answer does not show."""
+    clock = SlowestRecent(margin=0.02)
+    took = []
+    for work_seconds in (0.05, 0.0, 0.01):
+        started = time.monotonic()
+        async with clock.held():
+            await asyncio.sleep(work_seconds)
+        took.append(time.monotonic() - started)
+    assert all(t >= 0.07 for t in took), took
+    assert max(took) - min(took) < 0.02, took
+
+
+async def test_a_held_block_that_fails_answers_at_once() -> None:
+    clock = SlowestRecent(margin=5.0)
+    started = time.monotonic()
+    with pytest.raises(RuntimeError):
+        async with clock.held():
+            raise RuntimeError("the identity service is down")
     assert time.monotonic() - started < 5.0

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -29,3 +30,33 @@ async def answered_no_sooner_than(seconds: float = ANSWER_SECONDS) -> AsyncItera
     left = seconds - (time.monotonic() - started)
     if left > 0:
         await asyncio.sleep(left)
+
+
+class SlowestRecent:
+    """Holds every answer until the slowest of the recent ones (this one included) plus a margin.
+
+    For work whose cost nobody can bound in advance: a registration pays a password hash, whose time
+    depends on the configured hasher and the machine's load, and a new account then writes more
+    than a stand-in for an existing one does (registration/existing_account.py: 1.5 ms more at the
+    median on PostgreSQL, measured with `bench/enumeration.py --flow registration`). A fixed wait
+    shorter than the hash would hide nothing. Each answer instead waits until `margin` past the
+    longest of the last `window` blocks, so both kinds end at the same moment unless one takes
+    longer than all the recent ones (the first ones after start-up, a stall); the floor moves with
+    every kind's times alike, and the wait is a timer, not CPU. One per service container: the
+    times of one process's own answers.
+    """
+
+    def __init__(self, margin: float = ANSWER_SECONDS, window: int = 64) -> None:
+        self._margin = margin
+        self._recent: deque[float] = deque(maxlen=window)
+
+    @asynccontextmanager
+    async def held(self) -> AsyncIterator[None]:
+        """Holds the block's end as the class says (not when it raises)."""
+        started = time.monotonic()
+        yield
+        took = time.monotonic() - started
+        self._recent.append(took)
+        left = max(self._recent) + self._margin - took
+        if left > 0:
+            await asyncio.sleep(left)
