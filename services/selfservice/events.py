@@ -47,6 +47,13 @@ class FlowEvents:
         """Saves a flow's final state with its event (`fields`: the payload beyond the flow's id and type)."""
         await self._close(flow, event, deliveries, fields)
 
+    async def saved(self, flow: Flow) -> None:
+        """A flow's final state with no event: a registration that hid an existing account
+        (registration/existing_account.py) registered nobody, and subscribers must not hear otherwise."""
+        async with self._uow() as uow:
+            uow.write(*self._flows.update(flow))
+            await uow.commit()
+
     async def requested(self, deliveries: Sequence[WebhookRequested]) -> None:
         """Web hook calls of a step that saves nothing of its own (a flow's `before` hooks)."""
         if deliveries:

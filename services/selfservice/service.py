@@ -24,6 +24,8 @@ from services.selfservice.flows.logout.handler import ROUTES as LOGOUT_ROUTES
 from services.selfservice.flows.persistence import FlowRepository
 from services.selfservice.flows.recovery.admin import ROUTES as RECOVERY_ADMIN_ROUTES
 from services.selfservice.flows.recovery.handler import ROUTES as RECOVERY_ROUTES
+from services.selfservice.flows.registration.enumeration import RegistrationEnumeration, hidden_methods
+from services.selfservice.flows.registration.existing_account import ExistingAccounts
 from services.selfservice.flows.registration.handler import ROUTES as REGISTRATION_ROUTES
 from services.selfservice.flows.settings.handler import ROUTES as SETTINGS_ROUTES
 from services.selfservice.flows.verification.after_registration import CONSUMES as REGISTRATION_VERIFICATION
@@ -82,6 +84,7 @@ class SelfserviceContainer:
     address_strategies: dict[str, Any]
     proof: AddressProof
     verifier: Verifier
+    enumeration: RegistrationEnumeration  # whether registration hides existing accounts (EN-4)
     pages: Pages  # the built-in UI's templates
     schemas: TraitSchemas  # the identity schemas' trait titles, for the welcome page
     internal: ServiceInfo
@@ -199,6 +202,10 @@ async def build(
     }
     proof = _proof(settings, config, core.uow, flows, identities, deps.send_budget)
     verifier = Verifier(AddressFlows(config, engine, address_strategies, proof))
+    enumeration = RegistrationEnumeration(
+        ExistingAccounts(identities, core.uow, deps.send_budget),
+        hidden_methods(settings, config, web_hooks, (m.method for m in methods.registration)),
+    )
     container = SelfserviceContainer(
         settings=settings,
         config=config,
@@ -211,6 +218,7 @@ async def build(
         address_strategies=address_strategies,
         proof=proof,
         verifier=verifier,
+        enumeration=enumeration,
         pages=Pages(Brand.from_settings(settings)),
         schemas=schemas,
         internal=ServiceInfo(NAME),

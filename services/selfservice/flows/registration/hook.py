@@ -5,6 +5,7 @@ its event; the client gets the answer its flow type calls for."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -44,22 +45,33 @@ async def complete_registration(
 async def finish_registration(
     c: SelfserviceContainer, request: web.Request, flow: Flow, outcome: RegistrationOutcome
 ) -> HookContext:
-    """Everything but the answer: a flow finished in a browser for a native app answers differently."""
+    """Everything but the answer: a flow finished in a browser for a native app answers differently.
+    Held to an even time where the method hides existing accounts (registration/enumeration.py)."""
+    async with c.enumeration.held(outcome.method["method"]):
+        return await _finish(c, request, flow, outcome)
+
+
+async def _finish(
+    c: SelfserviceContainer, request: web.Request, flow: Flow, outcome: RegistrationOutcome
+) -> HookContext:
     ctx = HookContext(request, flow, outcome.identity, outcome.method["method"])
-    proven = outcome.proven
-    if outcome.persisted:
+    proven, stand_in = outcome.proven, False
+    if outcome.persisted:  # a method that created the identity itself (a passkey's)
         ctx.verification_flows = await c.verifier.send(
             request, flow.type, ctx.identity.get("verifiable_addresses") or []
         )
     else:
         # The verification mails follow from the committed identity.created event (verifier.py).
-        ctx.identity, prepared = await _create(c, ctx, outcome.identity, skip=proven["value"] if proven else None)
-        ctx.verification_flows = prepared
+        created = await _create(c, ctx, outcome.identity, skip=proven["value"] if proven else None)
+        ctx.identity, ctx.verification_flows, stand_in = created.identity, created.prepared, created.stand_in
     if proven:
         ctx.identity = await mark_proven(c.engine.identities, ctx.identity, proven["via"], proven["value"])
     await c.hooks.run("registration", "after", "post", ctx)
     flow.state = "passed_challenge"
-    await c.events.registration_succeeded(flow, ctx)
+    if stand_in:  # nothing was registered: no event says otherwise (existing_account.py)
+        await c.events.saved(flow)
+    else:
+        await c.events.registration_succeeded(flow, ctx)
     return ctx
 
 
@@ -98,11 +110,18 @@ def _verification_ui(ctx: HookContext) -> str | None:
     return str(shown[0]["flow"]["url"]) if shown else None
 
 
-async def _create(
-    c: SelfserviceContainer, ctx: HookContext, body: dict[str, Any], *, skip: str | None
-) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+@dataclass(frozen=True)
+class _Created:
+    identity: dict[str, Any]
+    prepared: list[dict[str, Any]]  # show_verification_ui items
+    stand_in: bool = False  # an existing account's identifiers, answered as a new account (EN-4)
+
+
+async def _create(c: SelfserviceContainer, ctx: HookContext, body: dict[str, Any], *, skip: str | None) -> _Created:
     """The identity, created, and the show_verification_ui items of the verification flows prepared
-    for its addresses (all but `skip`, the one the registration already proved)."""
+    for its addresses (all but `skip`, the one the registration already proved). A method that hides
+    existing accounts (enumeration.py) gets a stand-in for one instead of 4000007; its verification
+    flows are as real as a new account's, but no code is ever sent for them, so any code fails."""
     # The hooks see the identity-to-be without its credentials; what they change lands in `draft`.
     draft = {k: v for k, v in body.items() if k != "credentials"}
     draft.setdefault("state", "active")
@@ -114,8 +133,11 @@ async def _create(
             would_be = await c.engine.identities.validate_identity(draft)  # traits only: no password hashed
             addresses = [a for a in would_be.get("verifiable_addresses") or [] if a.get("value") != skip]
             prepared = await c.verifier.prepare(ctx.request, ctx.flow.type, ctx.flow.id, addresses)
+        if c.enumeration.hides(ctx.method):
+            registered = await c.enumeration.accounts.register({**body, **draft}, ctx.flow.id)
+            return _Created(registered.identity, prepared, registered.stand_in)
         created = await c.engine.identities.create_identity({**body, **draft, "registration_flow_id": ctx.flow.id})
-        return created, prepared
+        return _Created(created, prepared)
     except errors.Conflict:
         ctx.flow.ui.messages.append(text.identifier_exists())
         raise IdentityExists() from None

@@ -1,0 +1,94 @@
+"""Whether a registration with an existing account's identifier says so (checklist EN-4).
+
+Kratos answers it with 4000007 ("An account with the same identifier … exists already"), and so
+does Warden by default: clients may depend on it. With `security.account_enumeration.mitigate`,
+the methods listed in COVERED_METHODS answer it as a new account (existing_account.py), provided
+that nothing after the registration needs the account to exist:
+
+- a `session` hook signs a new account in; an existing one cannot be signed in by a stranger, so
+  the two answers would differ in their body and their cookies;
+- a `web_hook` that does not interrupt (plain or fire-and-forget) runs after the account exists and
+  tells a third party about it: calling it for a stand-in would report an account that is not
+  there, and skipping it would make the answer faster by the call's time.
+
+Each covered method whose `after` hooks include one of those keeps 4000007, and start-up says so
+once with the config keys to look at (never their values). Interrupting web hooks run before the
+account is created, on both kinds of submission alike; `show_verification_ui` points to a
+verification flow either way (the stand-in's is real, and no code is ever sent for it).
+
+Covered: `password`, in one step and as the credential step of `profile_first` registration.
+Not covered, keeping 4000007: `code` (the registrant proves the address by the code sent to it
+before anything is created, and an address's owner learns nothing new), `passkey` and `webauthn`
+(their key is registered during the submission, so a stand-in would need a ceremony of its own),
+and `oidc`, where an existing address leads to account linking (Kratos's 1010016).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator
+from contextlib import AbstractAsyncContextManager, nullcontext
+from dataclasses import dataclass, field
+from typing import Any
+
+from services.selfservice.config import SelfserviceConfig
+from services.selfservice.flows.even_time import SlowestRecent
+from services.selfservice.flows.registration.existing_account import ExistingAccounts
+from services.selfservice.hooks.web_hook_calls import WebHooks
+
+log = logging.getLogger(__name__)
+
+KEY = "security.account_enumeration.mitigate"
+COVERED_METHODS = ("password",)
+AFTER = "selfservice.flows.registration.after"
+
+
+@dataclass(frozen=True)
+class RegistrationEnumeration:
+    accounts: ExistingAccounts
+    hidden_methods: frozenset[str] = frozenset()  # methods that answer an existing account as a new one
+    clock: SlowestRecent = field(default_factory=SlowestRecent)
+
+    def hides(self, method: str) -> bool:
+        return method in self.hidden_methods
+
+    def held(self, method: str) -> AbstractAsyncContextManager[None]:
+        """Where a registration by `method` is hidden, holds its answer to the slowest recent one's
+        time (even_time.py): the same moment whether it created an account or stood one in."""
+        return self.clock.held() if self.hides(method) else nullcontext()
+
+
+def hidden_methods(
+    settings: Any, config: SelfserviceConfig, web_hooks: WebHooks, enabled: Iterable[str]
+) -> frozenset[str]:
+    """The enabled registration methods that hide existing accounts; a warning for each covered
+    one that cannot, naming the keys of the hooks in the way."""
+    if not settings.get(KEY):
+        return frozenset()
+    hidden = set()
+    for method in sorted(set(COVERED_METHODS) & set(enabled)):
+        blockers = list(_blockers(config, web_hooks, method))
+        if blockers:
+            log.warning(
+                "%s is on, but registration by %s cannot hide existing accounts: %s run after "
+                "registration and need the account to exist. A registration with an existing "
+                "identifier keeps Kratos's answer (4000007) for this method.",
+                KEY,
+                method,
+                ", ".join(blockers),
+            )
+        else:
+            hidden.add(method)
+    return frozenset(hidden)
+
+
+def _blockers(config: SelfserviceConfig, web_hooks: WebHooks, method: str) -> Iterator[str]:
+    """The config keys of the `after` hooks that make hiding impossible, with what each is."""
+    after = config.flows["registration"].hooks.get("after") or {}
+    for path, section in (("hooks", after), (f"{method}.hooks", after.get(method) or {})):
+        for index, entry in enumerate(section.get("hooks") or []):
+            name = entry.get("hook") if isinstance(entry, dict) else None
+            if name == "session" or (
+                name == "web_hook" and not web_hooks.spec_for(entry.get("config") or {}).interrupts
+            ):
+                yield f"{AFTER}.{path}[{index}] ({'a session hook' if name == 'session' else 'a web_hook'})"

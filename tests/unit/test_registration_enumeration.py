@@ -1,0 +1,99 @@
+"""Which registrations hide existing accounts (services/selfservice/flows/registration/enumeration.py,
+checklist EN-4): none unless `security.account_enumeration.mitigate`; with it, the password method
+unless something after registration needs the account to exist, which start-up names by its key.
+And where the owner of an account hears of the attempt (existing_account.recipients)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from services.selfservice.config import SelfserviceConfig
+from services.selfservice.flows.registration.enumeration import hidden_methods
+from services.selfservice.flows.registration.existing_account import recipients
+from services.selfservice.hooks.web_hook_calls import WebHooks
+from shared.http.egress import Egress, EgressPolicy
+from tests.factories import settings_for
+
+MITIGATE = {"security": {"account_enumeration": {"mitigate": True}}}
+HOOK_URL = "https://hooks.example/secret-path?token=s3cr3t"
+
+
+async def _hidden(tmp_path: Path, extra: dict[str, Any], enabled: tuple[str, ...] = ("password",)) -> frozenset[str]:
+    settings = settings_for(tmp_path, "memory", extra)
+    egress = Egress(EgressPolicy())
+    try:
+        hooks = await WebHooks.load(settings, egress)
+    finally:
+        await egress.close()
+    return hidden_methods(settings, SelfserviceConfig.from_settings(settings), hooks, enabled)
+
+
+def _after(**sections: Any) -> dict[str, Any]:
+    return {"selfservice": {"flows": {"registration": {"after": sections}}}}
+
+
+def _warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+
+
+async def test_without_the_mitigation_nothing_is_hidden(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    hidden = await _hidden(tmp_path, _after(password={"hooks": [{"hook": "show_verification_ui"}]}))
+    assert hidden == frozenset() and _warnings(caplog) == []
+
+
+async def test_password_registration_without_a_session_is_hidden(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    hooks = [{"hook": "show_verification_ui"}]
+    hidden = await _hidden(tmp_path, {**MITIGATE, **_after(password={"hooks": hooks})})
+    assert hidden == {"password"} and _warnings(caplog) == []  # code, passkey, oidc: never
+
+
+async def test_the_session_hook_keeps_4000007_and_start_up_names_its_key(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    hidden = await _hidden(tmp_path, {**MITIGATE, **_after(password={"hooks": [{"hook": "session"}]})})
+    assert hidden == frozenset()
+    [warning] = _warnings(caplog)
+    assert "security.account_enumeration.mitigate" in warning
+    assert "selfservice.flows.registration.after.password.hooks[0] (a session hook)" in warning
+
+
+async def test_a_web_hook_after_registration_keeps_4000007_unless_it_interrupts(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    plain = {"hook": "web_hook", "config": {"url": HOOK_URL, "method": "POST"}}
+    interrupting = {"hook": "web_hook", "config": {"url": HOOK_URL, "method": "POST", "can_interrupt": True}}
+    hidden = await _hidden(tmp_path, {**MITIGATE, **_after(hooks=[interrupting, plain])})
+    assert hidden == frozenset()
+    [warning] = _warnings(caplog)
+    assert "selfservice.flows.registration.after.hooks[1] (a web_hook)" in warning
+    assert "hooks[0]" not in warning and "hooks.example" not in warning and "s3cr3t" not in warning  # keys, no values
+
+
+async def test_a_disabled_password_method_is_not_warned_about(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    hidden = await _hidden(tmp_path, {**MITIGATE, **_after(password={"hooks": [{"hook": "session"}]})}, enabled=())
+    assert hidden == frozenset() and _warnings(caplog) == []
+
+
+def _address(value: str, *, verified: bool = False, via: str = "email") -> dict[str, Any]:
+    return {"value": value, "via": via, "verified": verified}
+
+
+def test_the_owner_is_told_at_the_address_the_attempt_named() -> None:
+    holder = {
+        "verifiable_addresses": [_address("work@example.com", verified=True), _address("home@example.com")],
+        "recovery_addresses": [_address("home@example.com")],
+    }
+    assert recipients(holder, {"home@example.com"}) == ["home@example.com"]
+
+
+def test_an_attempt_that_named_no_address_of_the_owners_tells_its_verified_ones() -> None:
+    holder = {"verifiable_addresses": [_address("a@example.com"), _address("b@example.com", verified=True)]}
+    assert recipients(holder, {"alice"}) == ["b@example.com"]  # a username collided
+    holder = {"verifiable_addresses": [_address("a@example.com"), _address("+15550100", via="sms")]}
+    assert recipients(holder, {"alice"}) == ["a@example.com"]
