@@ -42,8 +42,10 @@ class SlowestRecent:
     shorter than the hash would hide nothing. Each answer instead waits until `margin` past the
     longest of the last `window` blocks, so both kinds end at the same moment unless one takes
     longer than all the recent ones (the first ones after start-up, a stall); the floor moves with
-    every kind's times alike, and the wait is a timer, not CPU. One per service container: the
-    times of one process's own answers.
+    every kind's times alike, and the wait is a timer, not CPU. The price: one slow answer (an
+    interrupting web hook near its timeout, a stalled database) makes the next `window` ones wait
+    as long, with no CPU spent on the wait. One per service container: the times of one process's
+    own answers.
     """
 
     def __init__(self, margin: float = ANSWER_SECONDS, window: int = 64) -> None:
