@@ -63,16 +63,33 @@ async def test_config_urls_override_each_part(tmp_path: Path) -> None:
     assert renderer.render(request("recovery_code_invalid")).subject == "Account access attempted"
 
 
-async def test_wardens_registration_notice_is_overridden_where_kratoss_templates_are(tmp_path: Path) -> None:
-    """`courier.templates.registration_attempted.valid.email.*`: a key of Warden's own, accepted by
-    the config schema and used like Kratos's (EN-4's notice to an account's owner)."""
+@pytest.mark.parametrize(
+    ("template_type", "group", "validity"),
+    [
+        ("registration_attempted", "registration_attempted", "valid"),
+        ("second_factor_added", "second_factor_added", "valid"),
+        ("second_factor_removed", "second_factor_removed", "valid"),
+        ("login_code_invalid", "login_code", "invalid"),
+    ],
+)
+async def test_wardens_own_templates_are_overridden_where_kratoss_are(
+    tmp_path: Path, template_type: str, group: str, validity: str
+) -> None:
+    """`courier.templates.<group>.<validity>.email.*` for the mails Warden sends and Kratos does not:
+    keys of Warden's own, accepted by the config schema and used like Kratos's."""
+    built_in = BuiltinTemplates()
     renderer = await renderer_for(
-        tmp_path,
-        {"templates": {"registration_attempted": {"valid": {"email": {"subject": b64("Hi {{ .To }}")}}}}},
+        tmp_path, {"templates": {group: {validity: {"email": {"subject": b64("Hi {{ .To }}")}}}}}
     )
-    rendered = renderer.render(request("registration_attempted"))
+    rendered = renderer.render(request(template_type))
     assert rendered.subject == "Hi alice@example.com"
-    assert "no new account was created" in rendered.body  # the parts not overridden stay built in
+    # The parts not overridden stay built in.
+    assert (
+        rendered.body
+        == Renderer(built_in, await load_overrides(settings_for(tmp_path, "memory"), no_fetch))
+        .render(request(template_type))
+        .body
+    )
 
 
 async def test_a_relative_file_url_is_found_beside_the_config(tmp_path: Path) -> None:
