@@ -8,7 +8,9 @@ import re
 from dataclasses import dataclass
 
 from argon2.exceptions import HashingError
-from argon2.low_level import ARGON2_VERSION, Type, hash_secret_raw
+from argon2.low_level import ARGON2_VERSION, Type
+
+from shared.kdf import Argon2idParams, argon2_raw
 
 from . import bounds
 from .encoding import b64_raw, b64_raw_strict, same
@@ -68,16 +70,8 @@ def hash_argon2id(
 
 
 def _derive(password: bytes, salt: bytes, params: Argon2Hash, key_length: int) -> bytes:
-    return hash_secret_raw(
-        secret=password,
-        salt=salt,
-        time_cost=params.iterations,
-        memory_cost=params.memory_kib,
-        parallelism=params.parallelism,
-        hash_len=key_length,
-        type=_TYPES[params.variant],
-        version=ARGON2_VERSION,
-    )
+    cost = Argon2idParams(params.memory_kib, params.iterations, params.parallelism)
+    return argon2_raw(password, salt, cost, key_length, _TYPES[params.variant])
 
 
 ARGON2ID = HashFamily("argon2id", re.compile(r"\$argon2id\$"), parse_argon2, verify_argon2)

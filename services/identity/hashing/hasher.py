@@ -1,9 +1,10 @@
 """The configured password hasher: hashes new passwords, checks any supported hash, and says when a
 stored hash should be replaced by one of the configured kind (Kratos's hash migration at login).
 
-Hashing runs on a thread pool the Hasher owns, never on the event loop. argon2-cffi, bcrypt and
-hashlib release the GIL while they work, so the loop keeps serving requests meanwhile (crypt(3),
-for the *-crypt imports, does not; see `crypt_hashes`). The pool is bounded: at most as many hashes
+Hashing runs on a thread pool the Hasher owns (`shared.kdf.hashing_pool`: below the event loop's
+priority), never on the event loop. argon2-cffi, bcrypt and hashlib release the GIL while they
+work, so the loop keeps serving requests meanwhile (crypt(3), for the *-crypt imports, does not;
+see `crypt_hashes`). The pool is bounded: at most as many hashes
 at once as there are CPUs, and, for argon2, as fit in `dedicated_memory`.
 
 A new hash for a caller that has gone, or whose deadline has passed, is not computed when its turn
@@ -17,13 +18,12 @@ from __future__ import annotations
 
 import asyncio
 import os
-import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor
 from typing import TypeVar
 
-from shared.errors import ServiceUnavailable
 from shared.http.budget import Budget, budget
+from shared.kdf import gone, hashing_pool
 
 from .argon2_hashes import Argon2Hash, hash_argon2id, parse_argon2
 from .bcrypt_hashes import hash_bcrypt, parse_bcrypt
@@ -35,35 +35,16 @@ from .errors import InvalidImportedHash
 _T = TypeVar("_T")
 
 
-def _gone() -> ServiceUnavailable:
-    return ServiceUnavailable("the caller has gone or its deadline has passed")
-
-
-# Below the event loop, so that whoami is answered at once while logins saturate the CPU; but only
-# a little: niceness also orders the hashing threads against every other busy process in the same
-# CPU cgroup, and at 10 one neighbouring busy process left a hash a tenth of a core (0.22 s of argon2
-# took 4.8 s, past the internal calls' 5 s timeout). At 3 a hash keeps a third of a core beside
-# it (1.1 s), and whoami's p99 under logins measured the same (docs/performance.md, "Session 32").
-HASHING_NICENESS = 3
-
-
-def _yield_to_the_event_loop() -> None:
-    """Hashing threads run at a lower priority than the event loop: when logins saturate the CPU,
-    whoami and the other requests still get a core at once (the hash just waits its turn)."""
-    try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HASHING_NICENESS)
-    except (AttributeError, OSError):  # not Linux, or not permitted: run at normal priority
-        pass
-
-
 class Hasher:
     def __init__(self, config: HasherConfig, *, max_workers: int | None = None) -> None:
         self.config = config
-        self._pool = ThreadPoolExecutor(
-            max_workers=max_workers or default_workers(config),
-            thread_name_prefix="warden-hashing",
-            initializer=_yield_to_the_event_loop,
-        )
+        self._pool = hashing_pool(max_workers or default_workers(config), "warden-hashing")
+
+    @property
+    def executor(self) -> Executor:
+        """The hashing threads, for other slow derivations that should queue with the password
+        hashes rather than beside them (backup codes: `shared.kdf.Argon2idKdf`)."""
+        return self._pool
 
     async def hash(self, password: str) -> str:
         """A new hash of the configured kind. Raises PasswordTooLong for bcrypt and > 72 bytes, and
@@ -71,7 +52,7 @@ class Hasher:
         caller = budget.get()
         encoded = await self._run(self._hash_for, caller, password)
         if caller.expired():
-            raise _gone()
+            raise gone()
         return encoded
 
     async def verify(self, password: str, encoded: str) -> bool:
@@ -95,7 +76,7 @@ class Hasher:
     def _hash_for(self, caller: Budget, password: str) -> str:
         """On a hashing thread: the hash, unless its caller gave up while it waited for the thread."""
         if caller.expired():
-            raise _gone()
+            raise gone()
         return self._hash_now(password)
 
     def _hash_now(self, password: str) -> str:
