@@ -16,6 +16,7 @@ from services.identity.errors import MalformedBody, UnknownHashFormat
 from shared.aal import backup_codes
 from shared.backup_codes import CodeHasher
 from shared.cipher import Cipher, DecryptionFailed
+from shared.kdf import parse_prefix
 from shared.totp import UnusableTotpUrl, parse_totp
 
 PASSWORD_VERSION = 1  # Kratos's current password credential version
@@ -32,7 +33,7 @@ class ImportedHashValidator(Protocol):
 @dataclass(frozen=True)
 class Sealing:
     """What turns given secrets into stored ones: the password hasher and the check of imported
-    hashes, the cipher for TOTP secrets, and the key of backup codes (None without a secret)."""
+    hashes, the cipher for TOTP secrets, and the sealing of backup codes (None without a secret)."""
 
     hasher: PasswordHasher
     validate_hash: ImportedHashValidator
@@ -57,10 +58,7 @@ async def import_credentials(
         elif kind == CredentialType.TOTP:
             credentials[kind] = _replaced(kind, _sealed_totp(config, sealing.cipher), existing.get(kind))
         elif kind == CredentialType.LOOKUP_SECRET:
-            _require_codes(config)
-            # Kratos's import keeps backup codes in clear; Warden stores none so (shared.backup_codes).
-            sealed = sealing.backup_codes.sealed(config) if sealing.backup_codes else config
-            credentials[kind] = _replaced(kind, sealed, existing.get(kind))
+            credentials[kind] = _replaced(kind, await _sealed_codes(config, sealing), existing.get(kind))
         elif kind in (CredentialType.WEBAUTHN, CredentialType.PASSKEY):
             credentials[kind] = _replaced(kind, config, existing.get(kind))
             if kind == CredentialType.PASSKEY and isinstance(config.get("user_handle"), str):
@@ -119,6 +117,31 @@ def _sealed_totp(config: dict[str, Any], cipher: Cipher) -> dict[str, Any]:
     if url.startswith("otpauth://"):
         return {**config, "totp_url": cipher.encrypt(url)}
     return config
+
+
+async def sealed_codes_in(raw: dict[str, Any] | None, sealing: Sealing) -> dict[str, Any] | None:
+    """`raw` (credentials as given) with its backup codes sealed already. Sealing runs the KDF once
+    for every code: a caller about to open a transaction seals first, so the transaction is not held
+    for it (`import_credentials` then finds the codes sealed and has nothing to derive)."""
+    body = (raw or {}).get(CredentialType.LOOKUP_SECRET)
+    config = body.get("config") if isinstance(body, dict) else None
+    if raw is None or not isinstance(body, dict) or not isinstance(config, dict):
+        return raw
+    return {**raw, CredentialType.LOOKUP_SECRET: {**body, "config": await _sealed_codes(config, sealing)}}
+
+
+async def _sealed_codes(config: dict[str, Any], sealing: Sealing) -> dict[str, Any]:
+    """Kratos's import keeps backup codes in clear; Warden stores them only under its KDF
+    (shared.backup_codes), or as given when it has no secret to key them with."""
+    _require_codes(config)
+    if sealing.backup_codes is None:
+        return config
+    try:
+        if "kdf" in config:  # a set sealed already (by Warden): parameters this server will run
+            parse_prefix(str(config["kdf"]))
+        return await sealing.backup_codes.sealed(config)
+    except ValueError as exc:
+        raise MalformedBody(f"credentials.lookup_secret.config.kdf: {exc}") from exc
 
 
 def _require_codes(config: dict[str, Any]) -> None:

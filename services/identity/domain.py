@@ -45,8 +45,10 @@ class CredentialType(StrEnum):
 SECRET_CONFIG_FIELDS: dict[str, frozenset[str]] = {
     CredentialType.PASSWORD: frozenset({"hashed_password", "password"}),
     CredentialType.TOTP: frozenset({"totp_url"}),
-    # `codes`: a set imported as Kratos's import body names it, in clear until a code is spent.
-    CredentialType.LOOKUP_SECRET: frozenset({"recovery_codes", "codes"}),
+    # `codes`: a set imported as Kratos's import body names it (in clear, as older Warden stored it);
+    # `salt`, `kdf`, `key_id`: how the codes are sealed (shared.backup_codes), of no use to a client,
+    # and Kratos's config has none of them.
+    CredentialType.LOOKUP_SECRET: frozenset({"recovery_codes", "codes", "salt", "kdf", "key_id"}),
     CredentialType.OIDC: frozenset({"initial_id_token", "initial_access_token", "initial_refresh_token"}),
     CredentialType.SAML: frozenset({"initial_id_token", "initial_access_token", "initial_refresh_token"}),
 }

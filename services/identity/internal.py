@@ -77,10 +77,9 @@ class IdentityInternalApi(ServiceInfo):
 
     async def get_credential(self, identity_id: str, credential_type: str) -> dict[str, Any] | None:
         try:
-            identity = await self._manager.get(identity_id)
+            credential = await self._manager.get_credential(identity_id, credential_type)
         except IdentityNotFound:
             return None
-        credential = identity.credentials.get(credential_type)
         if credential is None:
             return None
         return {

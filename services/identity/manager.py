@@ -12,7 +12,7 @@ import jsonpatch
 from sqlalchemy.sql import CompoundSelect
 
 from services.identity.addresses import derive
-from services.identity.credentials import Sealing, import_credentials, with_identifiers
+from services.identity.credentials import Sealing, import_credentials, sealed_codes_in, with_identifiers
 from services.identity.domain import MAX_EXTERNAL_ID_LENGTH, Credential, CredentialType, Identity, Metadata, State, now
 from services.identity.errors import IdentityNotFound, LastFirstFactor, MalformedBody
 from services.identity.persistence import IdentityRepository
@@ -108,6 +108,7 @@ class IdentityManager:
             )
 
     async def update(self, identity_id: str, given: IdentityInput) -> Identity:
+        given = replace(given, credentials=await sealed_codes_in(given.credentials, self._sealing))
         async with self._uow() as uow:
             current = await self._require(uow, identity_id)
             credentials = await import_credentials(given.credentials, current.credentials, self._sealing)
@@ -192,9 +193,10 @@ class IdentityManager:
         """Replaces one credential's config (a clear-text `password` is hashed first), and its
         identifiers when its type takes them as given (see `with_identifiers`). `metadata` is what a
         settings web hook answered, saved with the change, in its unit of work, as Kratos does."""
+        given = await sealed_codes_in({kind: {"config": config}}, self._sealing)
         async with self._uow() as uow:
             current = await self._require(uow, identity_id)
-            credentials = await import_credentials({kind: {"config": config}}, current.credentials, self._sealing)
+            credentials = await import_credentials(given, current.credentials, self._sealing)
             if identifiers is not None:
                 credentials[kind] = with_identifiers(credentials[kind], identifiers)
             if self._ways_in(current.credentials) and not self._ways_in(credentials):
@@ -258,6 +260,27 @@ class IdentityManager:
         if found is None:
             raise IdentityNotFound()
         return found
+
+    async def get_credential(self, identity_id: str, kind: str) -> Credential | None:
+        """One credential with its secrets, for the service that checks it. A set of backup codes
+        still kept as plain keyed hashes (or in clear) is sealed under the KDF first, and stored so
+        (compare-and-set: a code spent meanwhile wins, and is sealed at the next read).
+
+        Why here: a set is read so only when its owner types a code, right or wrong (or asks which
+        are spent), and sealing needs no code, only the stored HMAC: one KDF run per code on the
+        hashing threads, once per set. A migration would run that for every set at once (100k
+        identities x 12 codes is hours of argon2 before the server starts); a set no one reads keeps
+        its plain HMACs until it is (docs/security.md says what that leaves)."""
+        credential = (await self.get(identity_id)).credentials.get(kind)
+        codes = self._sealing.backup_codes
+        if kind != CredentialType.LOOKUP_SECRET or credential is None or codes is None:
+            return credential
+        if not codes.needs_sealing(credential.config):
+            return credential
+        upgraded = await codes.sealed(credential.config)
+        if await self.swap_credential(identity_id, kind, credential.config, upgraded):
+            return replace(credential, config=upgraded)
+        return (await self.get(identity_id)).credentials.get(kind)
 
     async def get_by_external_id(self, external_id: str) -> Identity:
         async with self._uow.read() as conn:

@@ -50,6 +50,7 @@ from services.selfservice.ui.pages import Pages
 from shared.cookies import CookieConfig, session_cookie_signer
 from shared.errors import ConfigError
 from shared.http.egress import Egress, EgressPolicy
+from shared.kdf import hashing_pool
 from shared.ratelimit.limits import ClientLimits
 from shared.service import Infrastructure, ServiceDefinition, ServiceRuntime
 from shared.service_kit import ServiceInfo, info_route, service_core
@@ -59,6 +60,11 @@ from shared.storage.uow import UnitOfWorkFactory
 from shared.units import parse_duration
 
 NAME = "selfservice"
+# Backup codes are checked here (the identity service seals them, on its password hashing threads):
+# one argon2 run per check, at the stored set's parameters. Checks are rare (a code is for a lost
+# authenticator) and throttled per identity, so two threads bound the memory they take (2 x m) and
+# leave the cores to everything else; a burst waits its turn on them.
+CODE_CHECK_THREADS = 2
 
 
 @dataclass(frozen=True)
@@ -173,6 +179,7 @@ async def build(
         flows,
         _pepper(settings, config),
         SendBudget(infra.limiter),
+        hashing_pool(CODE_CHECK_THREADS, "warden-code-checks"),
     )
     cookie = CookieConfig.session_cookie(settings)
     general = CookieConfig.general(settings, "csrf_token")
@@ -224,13 +231,18 @@ async def build(
         internal=ServiceInfo(NAME),
     )
     mails = registration_verification(verifier, identities, settings.bus.max_deliveries)
+
+    async def close() -> None:
+        deps.hashing.shutdown(wait=False, cancel_futures=True)
+        await egress.close()
+
     return ServiceRuntime(
         NAME,
         container,
         subscriptions=[mails],
         background=[core.relay.run],
         internal_api=container.internal,
-        close=egress.close,
+        close=close,
     )
 
 

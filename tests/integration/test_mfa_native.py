@@ -5,6 +5,8 @@ highest_available` on whoami, removal only from an aal2 session, the mails, and 
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import re
 import time
@@ -18,9 +20,11 @@ import pyotp
 import pytest
 import urllib3
 from ory_kratos_client.api.frontend_api import FrontendApi
-from sqlalchemy import select
+from sqlalchemy import MetaData, select
 
+from services.identity.tables import identity_tables
 from services.identity.throttle import SECOND_FACTORS, identifier_key
+from shared.kdf import parse_prefix
 from tests.factories import ThreadedWarden, running_warden
 from tests.selfservice_helpers import (
     PASSWORD,
@@ -35,6 +39,7 @@ from tests.selfservice_helpers import (
 )
 
 CIPHER_SECRET = "0123456789abcdef0123456789abcdef"  # 32 characters, as Kratos requires
+COOKIE_SECRET = "mfa-tests-cookie-secret-0123456789"  # also the key of backup codes' hashes
 ISSUER = "Warden Tests"
 METHODS = {
     "password": {"enabled": True},
@@ -50,7 +55,7 @@ def warden(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     settings = dict(
         methods=METHODS,
         session={"lifespan": f"{SESSION_LIFESPAN_SECONDS}s", "whoami": {"required_aal": "highest_available"}},
-        secrets={"cookie": ["mfa-tests-cookie-secret-0123456789"], "cipher": [CIPHER_SECRET]},
+        secrets={"cookie": [COOKIE_SECRET], "cipher": [CIPHER_SECRET]},
         # Recovery needs a courier in Kratos's schema; the tests read the stored messages instead.
         courier={"smtp": {"connection_uri": "smtp://127.0.0.1:9/?disable_starttls=true"}},
     )
@@ -140,6 +145,39 @@ def _next_step_code(secret: str) -> str:
 
 def _identity_internal(warden: ThreadedWarden) -> Any:
     return next(r for r in warden.process._runtimes if r.name == "identity").internal_api
+
+
+def _identity_runtime(warden: ThreadedWarden) -> Any:
+    return next(r for r in warden.process._runtimes if r.name == "identity")
+
+
+def _stored_codes(warden: ThreadedWarden, identity_id: str) -> dict[str, Any]:
+    """The backup-code credential's config as the database holds it (no read path that seals it)."""
+    t = identity_tables(MetaData()).credentials
+    query = select(t.c.config).where(t.c.identity_id == identity_id, t.c.type == "lookup_secret")
+
+    async def read() -> dict[str, Any]:
+        async with _identity_runtime(warden).container.uow.read() as conn:
+            return dict(json.loads((await conn.execute(query)).scalar_one()))
+
+    return dict(warden.run(read()))
+
+
+def _store_codes(warden: ThreadedWarden, identity_id: str, config: dict[str, Any]) -> None:
+    t = identity_tables(MetaData()).credentials
+    change = t.update().where(t.c.identity_id == identity_id, t.c.type == "lookup_secret")
+
+    async def write() -> None:
+        async with _identity_runtime(warden).container.uow() as uow:
+            await uow.connection.execute(change.values(config=json.dumps(config)))
+            await uow.commit()
+
+    warden.run(write())
+
+
+def _keyed(salt: str, code: str) -> str:
+    """A code's keyed hash as Warden stored it before the KDF (the pepper: the first cookie secret)."""
+    return hmac.new(COOKIE_SECRET.encode(), f"{salt}:{code}".encode(), hashlib.sha256).hexdigest()
 
 
 def _regenerate_and_confirm(frontend: FrontendApi, token: str) -> list[str]:
@@ -340,6 +378,68 @@ def test_backup_codes_are_single_use_and_hashed(warden: ThreadedWarden, frontend
     assert not any(c in str(shown) for c in codes), "a code is shown once, when generated"
 
 
+def test_backup_codes_are_stored_under_argon2id_with_no_code_or_keyed_hash(
+    warden: ThreadedWarden, frontend: FrontendApi
+) -> None:
+    token = _register(frontend, _email())
+    codes = _regenerate_and_confirm(frontend, token)
+    stored = _stored_codes(warden, frontend.to_session(x_session_token=token).identity.id)
+    params, salt = parse_prefix(stored["kdf"])
+    assert stored["kdf"].startswith("$argon2id$") and len(salt) == 16
+    assert (params.memory_kib, params.iterations) >= (19 * 1024, 2), "OWASP's minimum beside bcrypt passwords"
+    text = json.dumps(stored)
+    assert not any(c in text for c in codes), "no code"
+    assert not any(_keyed(stored["salt"], c) in text for c in codes), "no keyed hash a secret would open"
+    assert len(stored["recovery_codes"]) == 12 and all(set(e) == {"hash", "used_at"} for e in stored["recovery_codes"])
+
+
+def test_a_keyed_hash_set_from_before_the_kdf_signs_in_and_is_sealed_at_its_next_check(
+    warden: ThreadedWarden, frontend: FrontendApi
+) -> None:
+    email = _email()
+    token = _register(frontend, email)
+    _regenerate_and_confirm(frontend, token)
+    identity_id = frontend.to_session(x_session_token=token).identity.id
+    salt, codes = "0f" * 16, [f"old{i:05d}" for i in range(12)]
+    legacy = {"salt": salt, "recovery_codes": [{"hash": _keyed(salt, c), "used_at": None} for c in codes]}
+    _store_codes(warden, identity_id, legacy)
+
+    first = _password_login(frontend, email).session_token
+    status, body = api_error(lambda: _submit_lookup(frontend, _aal2_flow(frontend, first).id, first, "zzzzzzzz"))
+    assert status == 400 and message_ids(body, "lookup_secret") == [4000016]
+    stored = _stored_codes(warden, identity_id)
+    assert stored["kdf"].startswith("$argon2id$"), "sealed at the first check, right or wrong"
+    assert not any(_keyed(salt, c) in json.dumps(stored) for c in codes), "no plain keyed hash is left"
+
+    done = _submit_lookup(frontend, _aal2_flow(frontend, first).id, first, codes[5])
+    assert done.session.authenticator_assurance_level == "aal2"
+    second = _password_login(frontend, email).session_token
+    status, body = api_error(lambda: _submit_lookup(frontend, _aal2_flow(frontend, second).id, second, codes[5]))
+    assert status == 400 and message_ids(body, "lookup_secret") == [4000012]
+
+
+def test_imported_clear_codes_are_stored_under_the_kdf_and_the_admin_api_shows_only_when_used(
+    warden: ThreadedWarden, frontend: FrontendApi
+) -> None:
+    email = _email()
+    codes = {"codes": [{"code": "imported1"}, {"code": "imported2", "used_at": "2026-01-01T00:00:00Z"}]}
+    created = _import_with_password(warden, "lookup_secret", codes, email)
+    assert created.status == 201, created.data
+    identity_id = created.json()["id"]
+    stored = _stored_codes(warden, identity_id)
+    assert stored["kdf"].startswith("$argon2id$") and "imported" not in json.dumps(stored)
+    assert [e["used_at"] for e in stored["recovery_codes"]] == [None, "2026-01-01T00:00:00Z"]
+    shown = urllib3.request(
+        "GET", f"{warden.admin_url}/admin/identities/{identity_id}?include_credential=lookup_secret"
+    )
+    config = shown.json()["credentials"]["lookup_secret"]["config"]
+    assert config == {"recovery_codes": [{"used_at": None}, {"used_at": "2026-01-01T00:00:00Z"}]}, config
+
+    login = _password_login(frontend, email).session_token
+    done = _submit_lookup(frontend, _aal2_flow(frontend, login).id, login, "imported1")
+    assert done.session.authenticator_assurance_level == "aal2"
+
+
 def test_two_concurrent_submissions_of_one_code_exactly_one_wins(frontend: FrontendApi) -> None:
     email = _email()
     codes = _regenerate_and_confirm(frontend, _register(frontend, email))
@@ -523,10 +623,10 @@ UNUSABLE_TOTP_URLS = [
 ]
 
 
-def _import_with_password(warden: ThreadedWarden, kind: str, config: dict[str, Any]) -> Any:
+def _import_with_password(warden: ThreadedWarden, kind: str, config: dict[str, Any], email: str = "") -> Any:
     """POST /admin/identities: a new identity with a password and the `kind` credential's `config`."""
     credentials = {"password": {"config": {"password": PASSWORD}}, kind: {"config": config}}
-    body = {"schema_id": "default", "traits": {"email": _email()}, "credentials": credentials}
+    body = {"schema_id": "default", "traits": {"email": email or _email()}, "credentials": credentials}
     return urllib3.request("POST", f"{warden.admin_url}/admin/identities", json=body)
 
 

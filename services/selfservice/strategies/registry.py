@@ -6,6 +6,7 @@ the flows they join by the `@runtime_checkable` Protocol each flow declares in i
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
@@ -41,6 +42,7 @@ class Dependencies:
     flows: FlowRepository
     pepper: str  # the key of the one-time codes' HMACs
     send_budget: SendBudget  # how many messages one address may be sent
+    hashing: Executor  # the threads backup codes are checked on, below the event loop (shared.kdf)
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
 """Backup recovery codes (Kratos's lookup secrets): 12 codes of 8 characters `[a-z0-9]`, made here;
-how they are kept at rest (keyed hashes) is `shared.backup_codes`'s."""
+how they are kept at rest (a slow KDF over a keyed hash) is `shared.backup_codes`'s."""
 
 from __future__ import annotations
 

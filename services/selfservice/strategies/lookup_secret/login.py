@@ -42,7 +42,7 @@ async def authenticate(strategy: LookupSecretStrategy, flow: Flow, body: dict[st
         if not backup_codes(config):
             flow.ui.messages.append(text.no_lookup_codes())
             raise FlowInvalid()
-        index = strategy.hasher.find(config, code.strip().lower())
+        index = await strategy.hasher.find(config, code.strip().lower())
         entry = backup_codes(config)[index] if index is not None else None
         if entry is None or entry.get("used_at"):
             await strategy.services.attempt(identity_id, succeeded=False)

@@ -1,6 +1,6 @@
 """Backup recovery codes in settings (Kratos's `lookup/settings.go`): regenerate (shown once, until
-confirmed), confirm, reveal, disable. Warden keeps only hashes, so "reveal" shows which codes were
-used and when, never a code again: the codes are shown once, when generated."""
+confirmed), confirm, reveal, disable. Warden keeps codes only under a slow KDF, so "reveal" shows
+which codes were used and when, never a code again: the codes are shown once, when generated."""
 
 from __future__ import annotations
 
@@ -96,8 +96,11 @@ async def _confirm(strategy: LookupSecretStrategy, flow: Flow, ctx: SettingsCont
     # Replacing codes removes the old ones; adding them beside another factor is checked again here,
     # as the identity may have gained one since the codes were shown.
     strategy.services.require_aal2_to_add(ctx.session, ctx.identity, flow)
+    # Sent as Kratos's import takes codes: the identity service seals them (shared.backup_codes) with
+    # its KDF parameters, on its hashing threads, and stores nothing else.
+    given = {"recovery_codes": [{"code": c, "used_at": None} for c in codes]}
     updated = await strategy.services.identities.update_credential(
-        ctx.identity["id"], strategy.method, strategy.hasher.config_for(codes), metadata=ctx.metadata
+        ctx.identity["id"], strategy.method, given, metadata=ctx.metadata
     )
     await strategy.services.completed(ctx.session, strategy.method)
     if not had_codes:

@@ -1,5 +1,5 @@
 """The lookup-secret method (Kratos's `selfservice/strategy/lookup`): backup recovery codes as a
-second factor, stored only as keyed hashes."""
+second factor, stored only under a slow KDF over a keyed hash (shared.backup_codes)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from services.selfservice.strategies.mfa import SecondFactorMethod, SecondFactor
 from services.selfservice.strategies.registry import Dependencies, MethodSpec
 from shared.backup_codes import CodeHasher, peppers_from
 from shared.cipher import Cipher, cipher_from_settings
+from shared.kdf import Argon2idKdf
 
 METHOD = "lookup_secret"
 
@@ -33,11 +34,12 @@ class LookupSecretStrategy(SecondFactorMethod):
 
 def _build(deps: Dependencies) -> LookupSecretStrategy:
     # deps.pepper is required (start-up fails without secrets.default or secrets.cookie) once this
-    # method is on: see service._pepper. It keys new codes; the older secrets of its list still check
-    # the codes made with them.
+    # method is on: see service._pepper. It keyed the codes; the older secrets of its list still check
+    # the codes made with them. No KDF parameters: this service checks codes, the identity service
+    # seals them (the confirmed set goes to it in clear, as Kratos's import takes it).
     return LookupSecretStrategy(
         second_factor_services(deps),
-        CodeHasher(peppers_from(deps.settings, deps.pepper)),
+        CodeHasher(peppers_from(deps.settings, deps.pepper), Argon2idKdf(deps.hashing)),
         cipher_from_settings(deps.settings),
     )
 
