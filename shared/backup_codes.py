@@ -68,10 +68,19 @@ class CodeHasher:
     @staticmethod
     def needs_sealing(config: dict[str, Any]) -> bool:
         """Whether any code of the set is kept other than under the KDF (plain HMAC, or in clear)."""
-        entries = [e for e in backup_codes(config) if isinstance(e, dict)]
-        if "codes" in config or any("code" in e for e in entries):
-            return True
-        return "kdf" not in config and any("hash" in e for e in entries)
+        return CodeHasher.has_clear_codes(config) or CodeHasher.has_plain_hmacs(config)
+
+    @staticmethod
+    def has_clear_codes(config: dict[str, Any]) -> bool:
+        """Codes in Kratos's import form, which only this Warden's self-service (confirming a new set)
+        or an import sends: whoever checks the set afterwards knows the KDF."""
+        return "codes" in config or any(isinstance(e, dict) and "code" in e for e in backup_codes(config))
+
+    @staticmethod
+    def has_plain_hmacs(config: dict[str, Any]) -> bool:
+        """A set kept as keyed hashes only, as Warden kept every set before the KDF (and as a
+        self-service of before still writes them: see `IdentityManager.get_credential`)."""
+        return "kdf" not in config and any(isinstance(e, dict) and "hash" in e for e in backup_codes(config))
 
     async def sealed(self, config: dict[str, Any]) -> dict[str, Any]:
         """The set with every code under the KDF, under `recovery_codes`; one that is already is

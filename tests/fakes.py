@@ -65,7 +65,9 @@ class FakeIdentityClient:
     async def get_identity(self, identity_id: str) -> dict[str, Any] | None:
         return self._view(self._by_id.get(identity_id))
 
-    async def get_credential(self, identity_id: str, credential_type: str) -> dict[str, Any] | None:
+    async def get_credential(
+        self, identity_id: str, credential_type: str, seal_backup_codes: bool = False
+    ) -> dict[str, Any] | None:
         stored = self._by_id.get(identity_id)
         credential = stored.credentials.get(credential_type) if stored else None
         if credential is None:

@@ -132,9 +132,12 @@ async def sealed_codes_in(raw: dict[str, Any] | None, sealing: Sealing) -> dict[
 
 async def _sealed_codes(config: dict[str, Any], sealing: Sealing) -> dict[str, Any]:
     """Kratos's import keeps backup codes in clear; Warden stores them only under its KDF
-    (shared.backup_codes), or as given when it has no secret to key them with."""
+    (shared.backup_codes), or as given when it has no secret to key them with. A set of plain keyed
+    hashes is stored as given: a self-service of before the KDF, during a rolling upgrade, writes
+    those and must still be able to check them (they are sealed when a self-service that knows the
+    KDF reads them: `IdentityManager.get_credential`)."""
     _require_codes(config)
-    if sealing.backup_codes is None:
+    if sealing.backup_codes is None or not sealing.backup_codes.has_clear_codes(config):
         return config
     try:
         if "kdf" in config:  # a set sealed already (by Warden): parameters this server will run

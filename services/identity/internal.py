@@ -75,9 +75,11 @@ class IdentityInternalApi(ServiceInfo):
     ) -> None:
         await self._passwords.code_attempt(address, outcome, client_ip, identity_id)
 
-    async def get_credential(self, identity_id: str, credential_type: str) -> dict[str, Any] | None:
+    async def get_credential(
+        self, identity_id: str, credential_type: str, seal_backup_codes: bool = False
+    ) -> dict[str, Any] | None:
         try:
-            credential = await self._manager.get_credential(identity_id, credential_type)
+            credential = await self._manager.get_credential(identity_id, credential_type, seal_backup_codes)
         except IdentityNotFound:
             return None
         if credential is None:
@@ -172,7 +174,8 @@ async def _verify_password(c: IdentityContainer, request: web.Request) -> web.Re
 
 
 async def _get_credential(c: IdentityContainer, request: web.Request) -> web.Response:
-    return _json(await c.internal.get_credential(request.match_info["id"], request.match_info["type"]))
+    seal = request.query.get("seal_backup_codes") == "true"
+    return _json(await c.internal.get_credential(request.match_info["id"], request.match_info["type"], seal))
 
 
 async def _update_credential(c: IdentityContainer, request: web.Request) -> web.Response:

@@ -261,10 +261,13 @@ class IdentityManager:
             raise IdentityNotFound()
         return found
 
-    async def get_credential(self, identity_id: str, kind: str) -> Credential | None:
-        """One credential with its secrets, for the service that checks it. A set of backup codes
-        still kept as plain keyed hashes (or in clear) is sealed under the KDF first, and stored so
-        (compare-and-set: a code spent meanwhile wins, and is sealed at the next read).
+    async def get_credential(self, identity_id: str, kind: str, seal: bool = False) -> Credential | None:
+        """One credential with its secrets, for the service that checks it. With `seal` (asked by a
+        self-service that checks backup codes under the KDF), a set of backup codes still kept as
+        plain keyed hashes (or in clear) is sealed under the KDF first, and stored so
+        (compare-and-set: a code spent meanwhile wins, and is sealed at the next read). Without it
+        the set is handed over as stored: a self-service of before the KDF, during a rolling
+        upgrade, can check only keyed hashes.
 
         Why here: a set is read so only when its owner types a code, right or wrong (or asks which
         are spent), and sealing needs no code, only the stored HMAC: one KDF run per code on the
@@ -273,7 +276,7 @@ class IdentityManager:
         its plain HMACs until it is (docs/security.md says what that leaves)."""
         credential = (await self.get(identity_id)).credentials.get(kind)
         codes = self._sealing.backup_codes
-        if kind != CredentialType.LOOKUP_SECRET or credential is None or codes is None:
+        if not seal or kind != CredentialType.LOOKUP_SECRET or credential is None or codes is None:
             return credential
         if not codes.needs_sealing(credential.config):
             return credential

@@ -12,7 +12,7 @@ from services.identity.api import admin, schemas
 from services.identity.credentials import Sealing
 from services.identity.grpc_api import SERVICE_NAME as IDENTITY_GRPC
 from services.identity.grpc_api import IdentityApi, identity_service
-from services.identity.hashing import Hasher, HasherConfig, hasher_config_from, validate_imported_hash
+from services.identity.hashing import Hasher, hasher_config_from, validate_imported_hash
 from services.identity.hashing.hasher import default_workers
 from services.identity.hashing.queue import WAITING_PER_SLOT, HashingQueue
 from services.identity.internal import ROUTES as INTERNAL_ROUTES
@@ -27,12 +27,19 @@ from shared import first_factors
 from shared.backup_codes import CodeHasher, peppers_from
 from shared.cipher import Cipher, cipher_from_settings
 from shared.errors import ConfigError
-from shared.kdf import OWASP_MINIMUM, Argon2idKdf, Argon2idParams
+from shared.kdf import OWASP_MINIMUM, Argon2idKdf
 from shared.service import Infrastructure, ServiceDefinition, ServiceRuntime
 from shared.service_kit import info_route, service_core
 from shared.storage.migrations import MigrationSet
 from shared.storage.uow import UnitOfWorkFactory
 
+# Backup codes are sealed with OWASP's minimum for argon2id (19 MiB, t=2, p=1), whatever passwords are
+# hashed with. A code is 41 bits behind the server's secret: at some 20 ms a guess, whoever holds the
+# database and the secret needs about 2 million core-years for one set. The password parameters
+# (128 MiB by default) would buy nothing more and cost twelve of their hashes each time a set is
+# sealed (4 s of CPU at the default), which a settings confirm waits for within the internal call's
+# timeout. The parameters are stored with each set, so they may change later.
+BACKUP_CODE_PARAMS = OWASP_MINIMUM
 NAME = "identity"
 
 
@@ -60,7 +67,7 @@ async def build(infra: Infrastructure) -> ServiceRuntime[IdentityContainer]:
             "config: secrets.default: backup recovery codes (selfservice.methods.lookup_secret) need a "
             "secret to protect them at rest (secrets.default or secrets.cookie)"
         )
-    codes = CodeHasher(peppers, Argon2idKdf(hasher.executor), backup_code_params(hasher.config)) if peppers else None
+    codes = CodeHasher(peppers, Argon2idKdf(hasher.executor), BACKUP_CODE_PARAMS) if peppers else None
     sealing = Sealing(hasher, validate_imported_hash, cipher, codes)
     manager = IdentityManager(core.uow, repository, registry, sealing, ways_in)
     dummy = await hasher.hash(new_dummy_password())
@@ -76,16 +83,6 @@ async def build(infra: Infrastructure) -> ServiceRuntime[IdentityContainer]:
 
     grpc = [identity_service(IdentityApi(manager, registry.schema_url))]
     return ServiceRuntime(NAME, container, background=[core.relay.run], internal_api=internal, close=close, grpc=grpc)
-
-
-def backup_code_params(config: HasherConfig) -> Argon2idParams:
-    """Backup codes cost a guess what a password guess costs: the configured argon2 parameters when
-    passwords are hashed with argon2, else OWASP's minimum for argon2id (19 MiB, t=2, p=1). Their
-    KDF runs on the password hashing threads, so the pool's memory bound holds for both."""
-    if config.algorithm != "argon2":
-        return OWASP_MINIMUM
-    a = config.argon2
-    return Argon2idParams(memory_kib=a.memory_kib, iterations=a.iterations, parallelism=a.parallelism)
 
 
 DEFINITION = ServiceDefinition(

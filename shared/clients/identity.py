@@ -35,11 +35,12 @@ class HttpIdentityClient(HttpServiceClient):
         found = await self._http.call("POST", f"{BASE}/password/verify", body)
         return found.get("identity")
 
-    async def get_credential(self, identity_id: str, credential_type: str) -> dict[str, Any] | None:
+    async def get_credential(
+        self, identity_id: str, credential_type: str, seal_backup_codes: bool = False
+    ) -> dict[str, Any] | None:
+        path = f"{BASE}/identities/{quote(identity_id)}/credentials/{quote(credential_type)}"
         try:
-            return await self._http.call(
-                "GET", f"{BASE}/identities/{quote(identity_id)}/credentials/{quote(credential_type)}"
-            )
+            return await self._http.call("GET", path + ("?seal_backup_codes=true" if seal_backup_codes else ""))
         except NotFound:
             return None
 

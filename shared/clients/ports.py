@@ -35,8 +35,12 @@ class IdentityClient(ServiceClient, Protocol):
         Throttled per (identifier, `client_ip`) and per identifier: TooManyRequests while refused."""
         ...
 
-    async def get_credential(self, identity_id: str, credential_type: str) -> dict[str, Any] | None:
-        """One credential with its secret config (TOTP seed, WebAuthn keys): for the service that checks it."""
+    async def get_credential(
+        self, identity_id: str, credential_type: str, seal_backup_codes: bool = False
+    ) -> dict[str, Any] | None:
+        """One credential with its secret config (TOTP seed, WebAuthn keys): for the service that checks
+        it. `seal_backup_codes`: the caller checks backup codes under the KDF, so a set of them still
+        kept as plain keyed hashes is sealed under it first (shared.backup_codes)."""
         ...
 
     async def update_credential(

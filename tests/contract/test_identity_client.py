@@ -180,3 +180,43 @@ def test_an_address_is_marked_verified_only_on_the_identity_named(client: Sync) 
     assert client.get_identity(holder["id"])["verifiable_addresses"][0]["verified"] is False
     marked = client.mark_address_verified("email", email, identity_id=holder["id"])
     assert marked["id"] == holder["id"] and marked["verifiable_addresses"][0]["verified"] is True
+
+
+# A set of backup codes as a self-service of before the KDF writes it: keyed hashes only.
+KEYED_SET = {"salt": "0f" * 16, "recovery_codes": [{"hash": f"{i:064x}", "used_at": None} for i in range(12)]}
+
+
+def test_a_keyed_hash_set_of_backup_codes_is_read_and_written_as_it_is(client: Sync) -> None:
+    """A self-service of before the KDF (shared.backup_codes), during a rolling upgrade, confirms new
+    codes as keyed hashes and checks only those: unless asked to seal, the identity service stores
+    and hands back such a set as it is."""
+    created = client.create_identity({"schema_id": "default", "traits": {"email": _email(client, "codes")}})
+    client.update_credential(created["id"], "lookup_secret", KEYED_SET)
+    assert client.get_credential(created["id"], "lookup_secret")["config"] == KEYED_SET
+    assert client.get_credential(created["id"], "lookup_secret")["config"] == KEYED_SET
+
+
+@pytest.mark.parametrize("adapter", ["http", "in_process"])
+def test_a_keyed_hash_set_is_sealed_when_the_reader_asks(warden: ThreadedWarden, adapter: str) -> None:
+    """A self-service that checks codes under the KDF asks for the set sealed: it comes back, and
+    stays, under argon2id, with no keyed hash left."""
+    session = warden.run(_open_session())
+    try:
+        inner = (
+            warden.process.internal_api("identity")
+            if adapter == "in_process"
+            else HttpIdentityClient(InternalHttp(warden.admin_url, TOKEN, session, retries=0))
+        )
+        client = Sync(warden, inner)
+        created = client.create_identity({"schema_id": "default", "traits": {"email": _email(client, "seal")}})
+        client.update_credential(created["id"], "lookup_secret", KEYED_SET)
+        sealed = client.get_credential(created["id"], "lookup_secret", seal_backup_codes=True)["config"]
+        assert sealed["kdf"].startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+        assert not {e["hash"] for e in KEYED_SET["recovery_codes"]} & {e["hash"] for e in sealed["recovery_codes"]}
+        assert client.get_credential(created["id"], "lookup_secret")["config"] == sealed
+    finally:
+        warden.run(session.close())
+
+
+async def _open_session() -> aiohttp.ClientSession:
+    return aiohttp.ClientSession()

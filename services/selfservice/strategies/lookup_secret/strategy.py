@@ -27,7 +27,7 @@ class LookupSecretStrategy(SecondFactorMethod):
     method: str = METHOD
 
     async def stored_config(self, identity_id: str) -> dict[str, Any]:
-        credential = await self.services.identities.get_credential(identity_id, METHOD)
+        credential = await self.services.identities.get_credential(identity_id, METHOD, seal_backup_codes=True)
         config = (credential or {}).get("config")
         return config if isinstance(config, dict) else {}
 
