@@ -211,7 +211,7 @@ async def build(
     verifier = Verifier(AddressFlows(config, engine, address_strategies, proof))
     enumeration = RegistrationEnumeration(
         ExistingAccounts(identities, core.uow, deps.send_budget),
-        hidden_methods(settings, config, web_hooks, (m.method for m in methods.registration)),
+        hidden_methods(settings, config, web_hooks, schemas, (m.method for m in methods.registration)),
     )
     container = SelfserviceContainer(
         settings=settings,

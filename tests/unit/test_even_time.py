@@ -49,3 +49,20 @@ async def test_a_held_block_that_fails_answers_at_once() -> None:
         async with clock.held():
             raise RuntimeError("the identity service is down")
     assert time.monotonic() - started < 5.0
+
+
+async def test_a_slow_answer_stops_holding_the_others_once_it_is_old() -> None:
+    """A stall holds the answers after it for `max_age` seconds, not for the next `window` answers
+    however long they take to come (hours on a quiet server)."""
+    clock = SlowestRecent(margin=0.0, max_age=0.3)
+    async with clock.held():
+        await asyncio.sleep(0.2)  # the stall
+    started = time.monotonic()
+    async with clock.held():
+        pass
+    assert time.monotonic() - started >= 0.15, "held to the stall's time while it is recent"
+    await asyncio.sleep(0.35)
+    started = time.monotonic()
+    async with clock.held():
+        pass
+    assert time.monotonic() - started < 0.1, "no longer held once the stall is older than max_age"

@@ -5,6 +5,7 @@ And where the owner of an account hears of the attempt (existing_account.recipie
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from services.selfservice.config import SelfserviceConfig
 from services.selfservice.flows.registration.enumeration import hidden_methods
 from services.selfservice.flows.registration.existing_account import recipients
 from services.selfservice.hooks.web_hook_calls import WebHooks
+from services.selfservice.traits import TraitSchemas
 from shared.http.egress import Egress, EgressPolicy
 from tests.factories import settings_for
 
@@ -29,7 +31,8 @@ async def _hidden(tmp_path: Path, extra: dict[str, Any], enabled: tuple[str, ...
         hooks = await WebHooks.load(settings, egress)
     finally:
         await egress.close()
-    return hidden_methods(settings, SelfserviceConfig.from_settings(settings), hooks, enabled)
+    schemas = TraitSchemas.from_settings(settings)
+    return hidden_methods(settings, SelfserviceConfig.from_settings(settings), hooks, schemas, enabled)
 
 
 def _after(**sections: Any) -> dict[str, Any]:
@@ -97,3 +100,50 @@ def test_an_attempt_that_named_no_address_of_the_owners_tells_its_verified_ones(
     assert recipients(holder, {"alice"}) == ["b@example.com"]  # a username collided
     holder = {"verifiable_addresses": [_address("a@example.com"), _address("+15550100", via="sms")]}
     assert recipients(holder, {"alice"}) == ["a@example.com"]
+
+
+@pytest.mark.parametrize(
+    ("traits", "hides"),
+    [
+        ({"username": {"type": "string", "ory.sh/kratos": {"credentials": {"password": {"identifier": True}}}}}, True),
+        (
+            {
+                "username": {"type": "string", "ory.sh/kratos": {"credentials": {"password": {"identifier": True}}}},
+                "email": {"type": "string", "format": "email", "ory.sh/kratos": {"verification": {"via": "email"}}},
+            },
+            False,
+        ),
+        (
+            {
+                "emails": {
+                    "type": "array",
+                    "items": {
+                        "type": "string",
+                        "ory.sh/kratos": {
+                            "credentials": {"password": {"identifier": True}},
+                            "verification": {"via": "email"},
+                        },
+                    },
+                }
+            },
+            False,
+        ),
+        ({"email": {"type": "string", "ory.sh/kratos": {"verification": {"via": "email"}}}}, False),
+    ],
+    ids=["username-only", "username-and-email", "array-of-emails", "no-password-identifier"],
+)
+async def test_a_schema_with_addresses_of_its_own_beside_the_identifier_cannot_hide(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, traits: dict[str, Any], hides: bool
+) -> None:
+    """A registration colliding on one identifier would bring another address of the registrant's
+    own, which a new account would send a verification code and a stand-in cannot."""
+    schema = {"type": "object", "properties": {"traits": {"type": "object", "properties": traits}}}
+    (tmp_path / "custom.schema.json").write_text(json.dumps(schema))
+    identity = {
+        "default_schema_id": "custom",
+        "schemas": [{"id": "custom", "url": f"file://{tmp_path}/custom.schema.json"}],
+    }
+    hidden = await _hidden(tmp_path, {**MITIGATE, "identity": identity})
+    assert hidden == ({"password"} if hides else frozenset())
+    warnings = _warnings(caplog)
+    assert (warnings == []) if hides else ("identity.schemas (custom" in warnings[0])

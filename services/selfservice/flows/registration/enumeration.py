@@ -11,8 +11,16 @@ that nothing after the registration needs the account to exist:
   tells a third party about it: calling it for a stand-in would report an account that is not
   there, and skipping it would make the answer faster by the call's time.
 
-Each covered method whose `after` hooks include one of those keeps 4000007, and start-up says so
-once with the config keys to look at (never their values). Interrupting web hooks run before the
+- an identity schema whose traits carry more than one identifier or address (a username and an
+  email, two emails, an array of them), or whose only one is not the password identifier: a
+  registration that collides on one of them brings addresses of the registrant's own, and a new
+  account would send those a verification code the stand-in cannot (the registrant's own mailbox
+  would tell). Hiding needs the schema of Kratos's email-password quickstart: one trait that is
+  the password identifier (and its verification and recovery address, if any).
+
+Each covered method whose `after` hooks include one of those, or every covered method when the
+default schema is of that kind, keeps 4000007, and start-up says so once with the config keys to
+look at (never their values). Interrupting web hooks run before the
 account is created, on both kinds of submission alike; `show_verification_ui` points to a
 verification flow either way (the stand-in's is real, and no code is ever sent for it).
 
@@ -35,6 +43,7 @@ from services.selfservice.config import SelfserviceConfig
 from services.selfservice.flows.even_time import SlowestRecent
 from services.selfservice.flows.registration.existing_account import ExistingAccounts
 from services.selfservice.hooks.web_hook_calls import WebHooks
+from services.selfservice.traits import TraitSchemas
 
 log = logging.getLogger(__name__)
 
@@ -59,15 +68,16 @@ class RegistrationEnumeration:
 
 
 def hidden_methods(
-    settings: Any, config: SelfserviceConfig, web_hooks: WebHooks, enabled: Iterable[str]
+    settings: Any, config: SelfserviceConfig, web_hooks: WebHooks, schemas: TraitSchemas, enabled: Iterable[str]
 ) -> frozenset[str]:
     """The enabled registration methods that hide existing accounts; a warning for each covered
-    one that cannot, naming the keys of the hooks in the way."""
+    one that cannot, naming the keys of the hooks (or the schema) in the way."""
     if not settings.get(KEY):
         return frozenset()
     hidden = set()
+    in_the_way = _schema_blocker(schemas)
     for method in sorted(set(COVERED_METHODS) & set(enabled)):
-        blockers = list(_blockers(config, web_hooks, method))
+        blockers = ([in_the_way] if in_the_way else []) + list(_blockers(config, web_hooks, method))
         if blockers:
             log.warning(
                 "%s is on, but registration by %s cannot hide existing accounts: %s run after "
@@ -80,6 +90,20 @@ def hidden_methods(
         else:
             hidden.add(method)
     return frozenset(hidden)
+
+
+def _schema_blocker(schemas: TraitSchemas) -> str | None:
+    """The default identity schema, named, when its traits carry identifiers or addresses other than
+    one password identifier (see the module's docstring)."""
+    paths = schemas.protected_paths()
+    fields = {f.path: f for f in schemas.fields()}
+    only = fields.get(paths[0]) if len(paths) == 1 else None
+    if only is not None and only.is_identifier("password") and only.schema.get("type") != "array":
+        return None
+    return (
+        f"identity.schemas ({schemas.default_id}: its traits carry identifiers or addresses other than "
+        "one password identifier, and a registration colliding on one would bring addresses of its own)"
+    )
 
 
 def _blockers(config: SelfserviceConfig, web_hooks: WebHooks, method: str) -> Iterator[str]:
