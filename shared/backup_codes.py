@@ -92,7 +92,10 @@ class CodeHasher:
             return config
         if self._params is None:
             raise RuntimeError("this CodeHasher only checks backup codes; the identity service seals them")
-        salt = str(config.get("salt") or secrets.token_hex(16))
+        # Stored keyed hashes were made with the stored salt, even an empty or missing one (as `find`
+        # reads it): wrapping them keeps it. Only a set given all in clear gets a fresh one.
+        keeps_salt = "kdf" in config or any(isinstance(e, dict) and "hash" in e for e in backup_codes(config))
+        salt = str(config.get("salt") or "") if keeps_salt else str(config.get("salt") or secrets.token_hex(16))
         if "kdf" in config:  # sealed already, with codes in clear beside (an import): same salt, same key
             params, kdf_salt = parse_prefix(str(config["kdf"]))
             pepper = self._pepper_named(config.get("key_id")) or self._peppers[0]

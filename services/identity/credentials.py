@@ -16,7 +16,7 @@ from services.identity.errors import MalformedBody, UnknownHashFormat
 from shared.aal import backup_codes
 from shared.backup_codes import CodeHasher
 from shared.cipher import Cipher, DecryptionFailed
-from shared.kdf import parse_prefix
+from shared.kdf import KEY_BYTES, parse_prefix, unb64
 from shared.totp import UnusableTotpUrl, parse_totp
 
 PASSWORD_VERSION = 1  # Kratos's current password credential version
@@ -137,14 +137,28 @@ async def _sealed_codes(config: dict[str, Any], sealing: Sealing) -> dict[str, A
     those and must still be able to check them (they are sealed when a self-service that knows the
     KDF reads them: `IdentityManager.get_credential`)."""
     _require_codes(config)
+    _require_one_form(config)
     if sealing.backup_codes is None or not sealing.backup_codes.has_clear_codes(config):
         return config
+    return await sealing.backup_codes.sealed(config)
+
+
+def _require_one_form(config: dict[str, Any]) -> None:
+    """A set is in one form that some check can read: a sealed set (`kdf`: parameters this server
+    will run, every stored entry a derived key), keyed hashes, or codes in clear, alone or beside
+    entries of the first two. Anything else would be stored and then fail every check (or cost a
+    check more than the bounds allow)."""
+    if "codes" in config and "recovery_codes" in config:
+        raise MalformedBody("credentials.lookup_secret.config: give codes or recovery_codes, not both")
+    if "kdf" not in config:
+        return
     try:
-        if "kdf" in config:  # a set sealed already (by Warden): parameters this server will run
-            parse_prefix(str(config["kdf"]))
-        return await sealing.backup_codes.sealed(config)
+        parse_prefix(str(config["kdf"]) if isinstance(config["kdf"], str) else "")
+        keys = [unb64(str(e["hash"])) for e in backup_codes(config) if isinstance(e, dict) and "hash" in e]
     except ValueError as exc:
         raise MalformedBody(f"credentials.lookup_secret.config.kdf: {exc}") from exc
+    if any(len(key) != KEY_BYTES for key in keys):
+        raise MalformedBody("credentials.lookup_secret.config: a sealed set holds derived keys only")
 
 
 def _require_codes(config: dict[str, Any]) -> None:

@@ -22,6 +22,7 @@ import urllib3
 from ory_kratos_client.api.frontend_api import FrontendApi
 from sqlalchemy import MetaData, select
 
+import services.identity.manager as identity_manager
 from services.identity.tables import identity_tables
 from services.identity.throttle import SECOND_FACTORS, identifier_key
 from shared.kdf import parse_prefix
@@ -639,6 +640,61 @@ def test_an_imported_totp_url_no_code_could_be_checked_against_is_a_400(
     error = created.json()["error"]
     assert "credentials.totp.config.totp_url" in error["reason"], error
     assert "secret=" not in json.dumps(error), "the answer does not echo the secret"
+
+
+_KEY = "A" * 43  # a 32-byte derived key, base64 without padding
+_SEALED = "$argon2id$v=19$m=19456,t=2,p=1$AAAAAAAAAAAAAAAAAAAAAA"
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"kdf": "$argon2id$v=19$m=1048576,t=10,p=1$AAAAAAAAAAAAAAAAAAAAAA", "recovery_codes": [{"hash": _KEY}]},
+        {"kdf": "not-a-kdf", "recovery_codes": [{"hash": _KEY}]},
+        {"kdf": 12345, "recovery_codes": [{"hash": _KEY}]},
+        {"kdf": _SEALED, "recovery_codes": [{"hash": _KEY}, {"hash": "ab" * 32}]},  # a keyed hash beside
+        {"recovery_codes": [{"hash": "ab" * 32}], "codes": [{"code": "imported1"}]},
+    ],
+    ids=["kdf-past-the-bounds", "kdf-malformed", "kdf-not-text", "keyed-hash-in-a-sealed-set", "both-lists"],
+)
+def test_an_imported_set_of_backup_codes_no_check_could_read_is_a_400(
+    warden: ThreadedWarden, config: dict[str, Any]
+) -> None:
+    # Stored, every backup-code login of the identity would fail (a 500, or a code that never works).
+    created = _import_with_password(warden, "lookup_secret", config)
+    assert created.status == 400, created.data
+    assert "credentials.lookup_secret.config" in created.json()["error"]["reason"]
+
+
+def test_a_keyed_hash_set_the_identity_service_has_no_time_to_seal_still_signs_in(
+    warden: ThreadedWarden, frontend: FrontendApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Sealing on read is best effort: with the hashing threads too busy to seal within the time
+    # allowed (here: none), the set is handed over as stored, and its keyed hashes still check.
+    monkeypatch.setattr(identity_manager, "SEAL_ON_READ_SECONDS", 0.0)
+    email, salt, codes = _email(), "0e" * 16, [f"busy{i:04d}" for i in range(3)]
+    keyed = {"salt": salt, "recovery_codes": [{"hash": _keyed(salt, c)} for c in codes]}
+    created = _import_with_password(warden, "lookup_secret", keyed, email)
+    assert created.status == 201, created.data
+    login = _password_login(frontend, email).session_token
+    done = _submit_lookup(frontend, _aal2_flow(frontend, login).id, login, codes[2])
+    assert done.session.authenticator_assurance_level == "aal2"
+    assert "kdf" not in _stored_codes(warden, created.json()["id"]), "handed over, and kept, as stored"
+
+
+def test_a_keyed_hash_set_imported_without_a_salt_signs_in_once_sealed(
+    warden: ThreadedWarden, frontend: FrontendApi
+) -> None:
+    email, codes = _email(), [f"nosalt{i:02d}" for i in range(3)]
+    created = _import_with_password(
+        warden, "lookup_secret", {"recovery_codes": [{"hash": _keyed("", c)} for c in codes]}, email
+    )
+    assert created.status == 201, created.data
+    login = _password_login(frontend, email).session_token
+    status, body = api_error(lambda: _submit_lookup(frontend, _aal2_flow(frontend, login).id, login, "zzzzzzzz"))
+    assert status == 400 and _stored_codes(warden, created.json()["id"])["kdf"], "sealed at the first check"
+    done = _submit_lookup(frontend, _aal2_flow(frontend, login).id, login, codes[1])
+    assert done.session.authenticator_assurance_level == "aal2"
 
 
 @pytest.mark.parametrize(

@@ -143,6 +143,8 @@ async def test_spending_marks_one_entry_and_derives_nothing(kdf: CountingKdf) ->
     "prefix",
     [
         "$argon2id$v=19$m=4194304,t=2,p=1$AAAAAAAAAAAAAAAAAAAAAA",  # 4 GiB
+        "$argon2id$v=19$m=1048576,t=1,p=1$AAAAAAAAAAAAAAAAAAAAAA",  # 1 GiB: a password hash's worth
+        "$argon2id$v=19$m=19456,t=10,p=1$AAAAAAAAAAAAAAAAAAAAAA",
         "$argon2id$v=19$m=19456,t=99,p=1$AAAAAAAAAAAAAAAAAAAAAA",
         "$argon2i$v=19$m=19456,t=2,p=1$AAAAAAAAAAAAAAAAAAAAAA",
         "$argon2id$v=19$m=19456,t=2,p=1$AAAA",  # a 3-byte salt
@@ -168,3 +170,19 @@ async def test_the_derivation_runs_on_the_hashing_threads(monkeypatch: pytest.Mo
     finally:
         pool.shutdown()
     assert len(seen) == 2 and all(name.startswith("warden-test-hashing") for name in seen), seen
+
+
+@pytest.mark.parametrize("stored_salt", [None, ""])
+async def test_a_keyed_hash_set_without_a_salt_keeps_working_once_sealed(
+    kdf: CountingKdf, stored_salt: str | None
+) -> None:
+    """Keyed hashes stored with no salt (an import gave none) were made with the empty one, as `find`
+    reads it: sealing wraps them under that same salt, not a new one."""
+    hasher, codes = _hasher(kdf), [f"nosalt{i:02d}" for i in range(3)]
+    given: dict[str, Any] = {"recovery_codes": [{"hash": hasher.digest("", c), "used_at": None} for c in codes]}
+    if stored_salt is not None:
+        given["salt"] = stored_salt
+    assert await hasher.find(given, codes[1]) == 1
+    sealed = await hasher.sealed(given)
+    assert "kdf" in sealed and await hasher.find(sealed, codes[1]) == 1
+    assert await hasher.find(await hasher.sealed(_clear(codes)), codes[2]) == 2, "a set in clear gets a salt"

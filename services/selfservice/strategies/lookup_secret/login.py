@@ -3,6 +3,7 @@ compare-and-set on the credential: of two concurrent submissions of one code exa
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 from services.selfservice.flows.errors import FlowInvalid
@@ -16,6 +17,8 @@ from shared.aal import backup_codes
 
 if TYPE_CHECKING:
     from services.selfservice.strategies.lookup_secret.strategy import LookupSecretStrategy
+
+log = logging.getLogger(__name__)
 
 FIELD = "lookup_secret"
 SWAP_TRIES = 5  # a lost race re-reads the codes; another code spent at the same moment is no reason to fail
@@ -42,7 +45,7 @@ async def authenticate(strategy: LookupSecretStrategy, flow: Flow, body: dict[st
         if not backup_codes(config):
             flow.ui.messages.append(text.no_lookup_codes())
             raise FlowInvalid()
-        index = await strategy.hasher.find(config, code.strip().lower())
+        index = await _find(strategy, identity_id, config, code.strip().lower())
         entry = backup_codes(config)[index] if index is not None else None
         if entry is None or entry.get("used_at"):
             await strategy.services.attempt(identity_id, succeeded=False)
@@ -64,3 +67,16 @@ async def authenticate(strategy: LookupSecretStrategy, flow: Flow, body: dict[st
         flow.ui.messages.append(text.no_lookup_codes())
         raise FlowInvalid()
     return LoginOutcome(identity, second_factor_method(strategy.method))
+
+
+async def _find(strategy: LookupSecretStrategy, identity_id: str, config: dict[str, Any], code: str) -> int | None:
+    """The entry `code` matches; none when the stored set cannot be checked (parameters past the
+    bounds, stored before imports were checked): an operator's error, logged, and to the user a
+    code that does not work, as it cannot."""
+    try:
+        return await strategy.hasher.find(config, code)
+    except ValueError as exc:
+        log.error(
+            "identity %s: its backup codes cannot be checked (%s); regenerate or re-import them", identity_id, exc
+        )
+        return None
