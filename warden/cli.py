@@ -61,6 +61,15 @@ def _parser() -> argparse.ArgumentParser:
         "--batch-size", type=_positive_int, default=1000, help="rows deleted per transaction (default 1000)"
     )
 
+    codes = commands.add_parser("backup-codes", help="backup recovery codes at rest")
+    codes_tools = codes.add_subparsers(dest="tool", required=True, parser_class=_OneLineParser)
+    seal = codes_tools.add_parser(
+        "seal", help="put every set still stored as keyed hashes under argon2id (once every self-service knows it)"
+    )
+    _config_flag(seal)
+    seal.add_argument("-e", "--read-from-env", action="store_true", help="read the DSN from the environment")
+    seal.add_argument("--batch-size", type=_positive_int, default=100, help="identities read at a time (default 100)")
+
     commands.add_parser("version", help="print the version")
 
     hashers = commands.add_parser("hashers", help="password hasher tools")
@@ -135,6 +144,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _routes(args)
         if args.command == "migrate":
             return _migrate(args)
+        if args.command == "backup-codes":
+            return _seal_backup_codes(args)
         if args.command == "cleanup":
             return _cleanup(args)
         if args.command == "hashers":
@@ -209,6 +220,15 @@ def _cleanup(args: argparse.Namespace) -> int:
 
     deleted = asyncio.run(cleanup_all(_settings(args), SERVICES, args.batch_size))
     print("warden: cleaned up " + ", ".join(f"{n} rows of {s}" for s, n in deleted.items()))
+    return 0
+
+
+def _seal_backup_codes(args: argparse.Namespace) -> int:
+    from warden.migrate import seal_backup_codes
+    from warden.services import IDENTITY
+
+    sealed, left = asyncio.run(seal_backup_codes(_settings(args), IDENTITY, args.batch_size))
+    print(f"warden: sealed {sealed} sets of backup codes" + (f"; {left} changed meanwhile: run again" if left else ""))
     return 0
 
 

@@ -49,3 +49,19 @@ async def migrate_all(settings: Any, services: Sequence[ServiceDefinition]) -> N
                 await migrations.upgrade(databases.for_dsn(settings.dsn_for(service.name)), service.migrations)
     finally:
         await databases.dispose()
+
+
+async def seal_backup_codes(settings: Any, service: ServiceDefinition, batch: int) -> tuple[int, int]:
+    """`warden backup-codes seal` (services/identity/backup_code_sealing.py): sets sealed, and sets
+    left for a later run."""
+    from services.identity.backup_code_sealing import seal_stored_sets
+
+    databases = Databases()
+    try:
+        database = databases.for_dsn(settings.dsn_for(service.name))
+        with database_step(settings, service.name):
+            await migrations.ensure_up_to_date(database, [service.migrations])
+        report = await seal_stored_sets(settings, database, batch)
+        return report.sealed, report.left
+    finally:
+        await databases.dispose()

@@ -63,6 +63,18 @@ class IdentityRepository:
         await conn.execute(identities.update().where(identities.c.id == identity_id).values(updated_at=moment))
         return True
 
+    async def holders_of_unsealed_backup_codes(self, conn: Connection, after: str, limit: int) -> list[str]:
+        """Ids above `after`, in order, of identities whose backup codes are stored without the KDF
+        (no `"kdf"` key in the set: no code or hash, hex or base64, can hold that quoted word)."""
+        t = self.t.credentials
+        rows = await conn.execute(
+            select(t.c.identity_id)
+            .where(t.c.type == "lookup_secret", t.c.identity_id > after, ~t.c.config.contains('"kdf"'))
+            .order_by(t.c.identity_id)
+            .limit(limit)
+        )
+        return [row[0] for row in rows]
+
     async def delete(self, conn: Connection, identity_id: str) -> bool:
         await self._delete_children(conn, identity_id)
         result = await conn.execute(delete(self.t.identities).where(self.t.identities.c.id == identity_id))

@@ -60,15 +60,13 @@ async def build(infra: Infrastructure) -> ServiceRuntime[IdentityContainer]:
     repository = IdentityRepository(identity_tables(MetaData()))
     cipher = cipher_from_settings(settings)
     ways_in = first_factors.enabled(settings)
-    peppers = peppers_from(settings)
-    if settings.get("selfservice.methods.lookup_secret.enabled") and not peppers:
+    if settings.get("selfservice.methods.lookup_secret.enabled") and not peppers_from(settings):
         # Self-service refuses to start so too; this process seals imported backup codes with that key.
         raise ConfigError(
             "config: secrets.default: backup recovery codes (selfservice.methods.lookup_secret) need a "
             "secret to protect them at rest (secrets.default or secrets.cookie)"
         )
-    codes = CodeHasher(peppers, Argon2idKdf(hasher.executor), BACKUP_CODE_PARAMS) if peppers else None
-    sealing = Sealing(hasher, validate_imported_hash, cipher, codes)
+    sealing = sealing_for(settings, hasher, cipher)
     manager = IdentityManager(core.uow, repository, registry, sealing, ways_in)
     dummy = await hasher.hash(new_dummy_password())
     throttle = LoginThrottle(core.uow, throttle_table(MetaData()), ThrottlePolicy.from_settings(settings))
@@ -83,6 +81,14 @@ async def build(infra: Infrastructure) -> ServiceRuntime[IdentityContainer]:
 
     grpc = [identity_service(IdentityApi(manager, registry.schema_url))]
     return ServiceRuntime(NAME, container, background=[core.relay.run], internal_api=internal, close=close, grpc=grpc)
+
+
+def sealing_for(settings: Any, hasher: Hasher, cipher: Cipher) -> Sealing:
+    """What turns given secrets into stored ones (services.identity.credentials.Sealing): backup codes
+    are sealed on the password hashing threads, keyed with the server's secret when there is one."""
+    peppers = peppers_from(settings)
+    codes = CodeHasher(peppers, Argon2idKdf(hasher.executor), BACKUP_CODE_PARAMS) if peppers else None
+    return Sealing(hasher, validate_imported_hash, cipher, codes)
 
 
 DEFINITION = ServiceDefinition(

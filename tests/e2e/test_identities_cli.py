@@ -145,3 +145,19 @@ def test_a_guarded_admin_api_takes_the_key_from_the_environment(tmp_path: Path) 
         assert listed.returncode == 0 and listed.stdout == ""
     finally:
         warden.stop()
+
+
+def test_backup_codes_seal_runs_against_the_configured_database(tmp_path: Path) -> None:
+    """`warden backup-codes seal` (the sealing itself: tests/integration/test_mfa_native.py)."""
+    config = tmp_path / "kratos.yml"
+    config.write_text(
+        json.dumps(
+            {"dsn": f"sqlite://{tmp_path}/warden.sqlite", "secrets": {"default": ["a-secret-of-32-characters-or-so"]}}
+        )
+    )
+    assert run_cli(["migrate", "-c", str(config)], {}, tmp_path).returncode == 0
+    sealed = run_cli(["backup-codes", "seal", "-c", str(config), "--batch-size", "10"], {}, tmp_path)
+    assert sealed.returncode == 0, sealed.stderr
+    assert sealed.stdout == "warden: sealed 0 sets of backup codes\n"
+    unknown = run_cli(["backup-codes", "seal", "--batch-size", "0"], {}, tmp_path)
+    assert unknown.returncode == 2

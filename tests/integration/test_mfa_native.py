@@ -23,6 +23,7 @@ from ory_kratos_client.api.frontend_api import FrontendApi
 from sqlalchemy import MetaData, select
 
 import services.identity.manager as identity_manager
+from services.identity.backup_code_sealing import seal_stored_sets
 from services.identity.tables import identity_tables
 from services.identity.throttle import SECOND_FACTORS, identifier_key
 from shared.kdf import parse_prefix
@@ -680,6 +681,36 @@ def test_a_keyed_hash_set_the_identity_service_has_no_time_to_seal_still_signs_i
     done = _submit_lookup(frontend, _aal2_flow(frontend, login).id, login, codes[2])
     assert done.session.authenticator_assurance_level == "aal2"
     assert "kdf" not in _stored_codes(warden, created.json()["id"]), "handed over, and kept, as stored"
+
+
+def test_warden_backup_codes_seal_puts_every_keyed_hash_set_under_the_kdf_while_warden_serves(
+    warden: ThreadedWarden, frontend: FrontendApi
+) -> None:
+    """`warden backup-codes seal` (services/identity/backup_code_sealing.py): sets no owner has used
+    since the KDF came are sealed too, in batches, and their codes still sign in."""
+    owners = []
+    for n in range(3):
+        email, salt = _email(), f"{n:02d}" * 16
+        codes = [f"batch{n}{i:03d}" for i in range(4)]
+        keyed = {"salt": salt, "recovery_codes": [{"hash": _keyed(salt, c), "used_at": None} for c in codes]}
+        created = _import_with_password(warden, "lookup_secret", keyed, email)
+        assert created.status == 201, created.data
+        owners.append((email, created.json()["id"], codes, keyed))
+    assert all("kdf" not in _stored_codes(warden, identity_id) for _, identity_id, _, _ in owners)
+
+    database = _identity_runtime(warden).container.uow.database
+    report = warden.run(seal_stored_sets(warden.process.settings, database, batch=2), timeout=120)
+    assert report.sealed >= 3 and report.left == 0  # (and any other test's keyed sets)
+    again = warden.run(seal_stored_sets(warden.process.settings, database, batch=2), timeout=120)
+    assert (again.sealed, again.left) == (0, 0), "nothing left to seal"
+
+    for email, identity_id, codes, keyed in owners:
+        stored = _stored_codes(warden, identity_id)
+        assert stored["kdf"].startswith("$argon2id$")
+        assert not any(entry["hash"] in json.dumps(stored) for entry in keyed["recovery_codes"])
+        login = _password_login(frontend, email).session_token
+        done = _submit_lookup(frontend, _aal2_flow(frontend, login).id, login, codes[3])
+        assert done.session.authenticator_assurance_level == "aal2"
 
 
 def test_a_keyed_hash_set_imported_without_a_salt_signs_in_once_sealed(
