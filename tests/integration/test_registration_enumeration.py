@@ -16,6 +16,7 @@ import logging
 import re
 import uuid
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -178,6 +179,34 @@ def test_the_stand_ins_verification_flow_opens_and_refuses_any_code(hiding: Thre
     spa = Browser(hiding.public_url, json=True)
     answers = [_verify(spa, _register(spa, email), code) for email, code in ((taken, "123456"), (new, "000000"))]
     assert answers[0] == answers[1] == (400, [4070006])  # the code is invalid or has already been used
+
+
+def test_the_stand_ins_verification_flow_reads_as_a_new_accounts_after_the_codes_went(
+    hiding: ThreadedWarden, smtp: SmtpServer
+) -> None:
+    """A new account's verification flow is saved again when its code goes out (after the
+    identity.created event); the stand-in's never is. Its `updated_at` must not tell the two apart."""
+    taken, new = _email("taken"), _email("new")
+    create_identity(hiding.admin_url, taken)
+    browsers = {email: Browser(hiding.public_url, json=True) for email in (taken, new)}
+    flow_ids = {}
+    for email, spa in browsers.items():
+        [shown] = [c for c in _register(spa, email).json()["continue_with"] if c["action"] == "show_verification_ui"]
+        flow_ids[email] = shown["flow"]["id"]
+    wait_for_mail(smtp, new)  # the new account's code went out, its flow saved with it
+    wait_for_mail(smtp, taken)
+    flows = [browsers[e].get(f"/self-service/verification/flows?id={flow_ids[e]}").json() for e in (taken, new)]
+    for flow in flows:  # each browser's own token
+        for found in flow["ui"]["nodes"]:
+            if found["attributes"].get("name") == "csrf_token":
+                found["attributes"]["value"] = "<csrf>"
+    assert _comparable(flows[0], taken) == _comparable(flows[1], new)
+    gaps = [_seconds(f["updated_at"]) - _seconds(f["created_at"]) for f in flows]
+    assert abs(gaps[0] - gaps[1]) < 0.01, gaps
+
+
+def _seconds(stamp: str) -> float:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
 
 
 def _verify(spa: Browser, registered: Response, code: str) -> tuple[int, list[int]]:

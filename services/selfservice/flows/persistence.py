@@ -42,13 +42,15 @@ class FlowRepository:
             "flow", {"id": flow.id, "kind": flow.kind, "created_at": flow.created_at, **_stored(flow)}
         )
 
-    async def save(self, conn: Connection, flow: Flow) -> None:
-        await conn.execute(*self.update(flow))
+    async def save(self, conn: Connection, flow: Flow, *, unchanged_to_its_user: bool = False) -> None:
+        await conn.execute(*self.update(flow, unchanged_to_its_user=unchanged_to_its_user))
 
-    def update(self, flow: Flow) -> tuple[Update, dict[str, Any]]:
+    def update(self, flow: Flow, *, unchanged_to_its_user: bool = False) -> tuple[Update, dict[str, Any]]:
         """The statement that stores a flow's new state and its values (for a unit of work to send
-        with its event)."""
-        flow.updated_at = now()
+        with its event). `unchanged_to_its_user`: only server-side state changed, and `updated_at`
+        stays, so that it says nothing the flow's body does not."""
+        if not unchanged_to_its_user:
+            flow.updated_at = now()
         return self._update, bound("flow", {"id": flow.id, **_stored(flow)})
 
     async def get(self, conn: Connection, flow_id: str, kind: str) -> Flow | None:

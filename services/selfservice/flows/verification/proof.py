@@ -73,12 +73,16 @@ class AddressProof:
             message = self._message(flow, kind, strategy, address, identity, secret, lifespan)
             if mail and message is not None:
                 uow.emit(COURIER_MESSAGE_REQUESTED, message)
+            # An announced flow already shows what sending shows: its message going out changes
+            # nothing its user sees, and its `updated_at` must not tell that it went either (a
+            # registration that hid an existing account never sends one: docs/security.md, EN-4).
+            announced = identity is not None and self.awaiting(flow)
             strategy.after_sending(flow, kind, address)
             code_owner.remember(flow, address)
             flow.state = "sent_email"
             if identity is not None:  # an announced flow's message, or a resend of it: it has gone
                 flow.internal.pop(AWAITING_MESSAGE, None)
-            await self.flows.save(uow.connection, flow)
+            await self.flows.save(uow.connection, flow, unchanged_to_its_user=announced)
             await uow.commit()
 
     def _message(
