@@ -227,8 +227,12 @@ def _seal_backup_codes(args: argparse.Namespace) -> int:
     from warden.migrate import seal_backup_codes
     from warden.services import IDENTITY
 
-    sealed, left = asyncio.run(seal_backup_codes(_settings(args), IDENTITY, args.batch_size))
-    print(f"warden: sealed {sealed} sets of backup codes" + (f"; {left} changed meanwhile: run again" if left else ""))
+    report = asyncio.run(seal_backup_codes(_settings(args), IDENTITY, args.batch_size))
+    gone = f", {report.gone} of identities deleted meanwhile" if report.gone else ""
+    print(f"warden: sealed {report.sealed} sets of backup codes{gone}")
+    if report.changed:  # a code spent, or the codes replaced, while the set was being sealed
+        print(f"warden: {report.changed} sets changed while being sealed: run it again", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import MetaData
 
@@ -16,6 +16,9 @@ from shared.storage import migrations
 from shared.storage.tables import processed_events_table
 from warden.adapters import Databases
 from warden.startup import database_step
+
+if TYPE_CHECKING:
+    from services.identity.backup_code_sealing import SealReport
 
 
 async def cleanup_all(settings: Any, services: Sequence[ServiceDefinition], batch: int) -> dict[str, int]:
@@ -51,9 +54,8 @@ async def migrate_all(settings: Any, services: Sequence[ServiceDefinition]) -> N
         await databases.dispose()
 
 
-async def seal_backup_codes(settings: Any, service: ServiceDefinition, batch: int) -> tuple[int, int]:
-    """`warden backup-codes seal` (services/identity/backup_code_sealing.py): sets sealed, and sets
-    left for a later run."""
+async def seal_backup_codes(settings: Any, service: ServiceDefinition, batch: int) -> SealReport:
+    """`warden backup-codes seal` (services/identity/backup_code_sealing.py)."""
     from services.identity.backup_code_sealing import seal_stored_sets
 
     databases = Databases()
@@ -61,7 +63,6 @@ async def seal_backup_codes(settings: Any, service: ServiceDefinition, batch: in
         database = databases.for_dsn(settings.dsn_for(service.name))
         with database_step(settings, service.name):
             await migrations.ensure_up_to_date(database, [service.migrations])
-        report = await seal_stored_sets(settings, database, batch)
-        return report.sealed, report.left
+        return await seal_stored_sets(settings, database, batch)
     finally:
         await databases.dispose()

@@ -279,22 +279,33 @@ class IdentityManager:
         Why here: a set is read so only when its owner types a code, right or wrong (or asks which
         are spent), and sealing needs no code, only the stored HMAC: one KDF run per code on the
         hashing threads, once per set. A migration would run that for every set at once (100k
-        identities x 12 codes is hours of argon2 before the server starts); a set no one reads keeps
-        its plain HMACs until it is (docs/security.md says what that leaves)."""
+        identities x 12 codes is hours of argon2 before the server starts); `warden backup-codes
+        seal` does the sets no one reads (backup_code_sealing.py)."""
         credential = (await self.get(identity_id)).credentials.get(kind)
-        codes = self._sealing.backup_codes
-        if not seal or kind != CredentialType.LOOKUP_SECRET or credential is None or codes is None:
-            return credential
-        if not codes.needs_sealing(credential.config):
+        if not seal or kind != CredentialType.LOOKUP_SECRET or credential is None:
             return credential
         try:  # best effort: the caller checks keyed hashes too, and must not wait past its deadline
-            upgraded = await asyncio.wait_for(codes.sealed(credential.config), SEAL_ON_READ_SECONDS)
+            sealed = await asyncio.wait_for(self._sealed_codes(identity_id, credential), SEAL_ON_READ_SECONDS)
         except Exception as exc:  # busy hashing threads, a set that cannot be sealed: next time
             log.warning("identity %s: backup codes not sealed on read (%s)", identity_id, type(exc).__name__)
             return credential
-        if await self.swap_credential(identity_id, kind, credential.config, upgraded):
+        return sealed if sealed is not None else (await self.get(identity_id)).credentials.get(kind)
+
+    async def seal_backup_codes(self, identity_id: str) -> Credential | None:
+        """The identity's backup codes sealed and stored (as they were when there is nothing to
+        seal, or no set), however long the hashing threads take; None when the set changed
+        meanwhile. IdentityNotFound for an identity deleted meanwhile."""
+        credential = (await self.get(identity_id)).credentials.get(CredentialType.LOOKUP_SECRET)
+        return credential if credential is None else await self._sealed_codes(identity_id, credential)
+
+    async def _sealed_codes(self, identity_id: str, credential: Credential) -> Credential | None:
+        codes = self._sealing.backup_codes
+        if codes is None or not codes.needs_sealing(credential.config):
+            return credential
+        upgraded = await codes.sealed(credential.config)
+        if await self.swap_credential(identity_id, credential.type, credential.config, upgraded):
             return replace(credential, config=upgraded)
-        return (await self.get(identity_id)).credentials.get(kind)
+        return None
 
     async def get_by_external_id(self, external_id: str) -> Identity:
         async with self._uow.read() as conn:

@@ -63,17 +63,17 @@ class IdentityRepository:
         await conn.execute(identities.update().where(identities.c.id == identity_id).values(updated_at=moment))
         return True
 
-    async def holders_of_unsealed_backup_codes(self, conn: Connection, after: str, limit: int) -> list[str]:
-        """Ids above `after`, in order, of identities whose backup codes are stored without the KDF
-        (no `"kdf"` key in the set: no code or hash, hex or base64, can hold that quoted word)."""
+    async def backup_code_sets(self, conn: Connection, after: str, limit: int) -> list[tuple[str, dict[str, Any]]]:
+        """(identity id, stored set) of the identities above `after`, in order, that have backup
+        codes: the caller reads the sets (a text match on the JSON would be fooled by any value)."""
         t = self.t.credentials
         rows = await conn.execute(
-            select(t.c.identity_id)
-            .where(t.c.type == "lookup_secret", t.c.identity_id > after, ~t.c.config.contains('"kdf"'))
+            select(t.c.identity_id, t.c.config)
+            .where(t.c.type == "lookup_secret", t.c.identity_id > after)
             .order_by(t.c.identity_id)
             .limit(limit)
         )
-        return [row[0] for row in rows]
+        return [(row[0], json.loads(row[1])) for row in rows]
 
     async def delete(self, conn: Connection, identity_id: str) -> bool:
         await self._delete_children(conn, identity_id)

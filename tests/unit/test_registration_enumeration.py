@@ -129,8 +129,37 @@ def test_an_attempt_that_named_no_address_of_the_owners_tells_its_verified_ones(
             False,
         ),
         ({"email": {"type": "string", "ory.sh/kratos": {"verification": {"via": "email"}}}}, False),
+        (
+            {
+                "email": {
+                    "type": ["string", "array"],
+                    "ory.sh/kratos": {
+                        "credentials": {"password": {"identifier": True}},
+                        "verification": {"via": "email"},
+                    },
+                }
+            },
+            False,
+        ),
+        (
+            {
+                "email": {
+                    "type": "string",
+                    "anyOf": [{"format": "email"}, {"type": "array"}],
+                    "ory.sh/kratos": {"credentials": {"password": {"identifier": True}}},
+                }
+            },
+            False,
+        ),
     ],
-    ids=["username-only", "username-and-email", "array-of-emails", "no-password-identifier"],
+    ids=[
+        "username-only",
+        "username-and-email",
+        "array-of-emails",
+        "no-password-identifier",
+        "string-or-array",
+        "any-of-an-array",
+    ],
 )
 async def test_a_schema_with_addresses_of_its_own_beside_the_identifier_cannot_hide(
     tmp_path: Path, caplog: pytest.LogCaptureFixture, traits: dict[str, Any], hides: bool

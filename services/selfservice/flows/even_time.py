@@ -40,30 +40,28 @@ class SlowestRecent:
     than a stand-in for an existing one does (registration/existing_account.py: 1.5 ms more at the
     median on PostgreSQL, measured with `bench/enumeration.py --flow registration`). A fixed wait
     shorter than the hash would hide nothing. Each answer instead waits until `margin` past the
-    longest of the recent blocks (the last `window`, none older than `max_age` seconds), so both
-    kinds end at the same moment unless one takes longer than all the recent ones (the first ones
-    after start-up, a stall); the floor moves with every kind's times alike, and the wait is a
-    timer, not CPU. The price: one slow answer (an interrupting web hook near its timeout, a stalled
-    database) makes the answers of the next `max_age` seconds wait as long, with no CPU spent on the
-    wait; a count alone would let it hold a quiet server's answers for hours. One per service
-    container: the times of one process's own answers.
+    longest of the last `window` blocks, so both kinds end at the same moment unless one takes
+    longer than all the recent ones (the first ones after start-up); the floor moves with every
+    kind's times alike, and the wait is a timer, not CPU. A block counts for at most `cap` seconds:
+    a stall (an interrupting web hook near its timeout, a stalled database) holds the next `window`
+    answers that long at most, and however far apart answers come, the floor stays (a floor that
+    aged out would leave a quiet server's answers held by the margin alone, which is what an
+    attacker spacing probes would want). One per service container: the times of one process's own
+    answers.
     """
 
-    def __init__(self, margin: float = ANSWER_SECONDS, window: int = 64, max_age: float = 60.0) -> None:
+    def __init__(self, margin: float = ANSWER_SECONDS, window: int = 64, cap: float = 3.0) -> None:
         self._margin = margin
-        self._max_age = max_age
-        self._recent: deque[tuple[float, float]] = deque(maxlen=window)  # (when it ended, how long it took)
+        self._cap = cap
+        self._recent: deque[float] = deque(maxlen=window)
 
     @asynccontextmanager
     async def held(self) -> AsyncIterator[None]:
         """Holds the block's end as the class says (not when it raises)."""
         started = time.monotonic()
         yield
-        ended = time.monotonic()
-        took = ended - started
-        while self._recent and self._recent[0][0] < ended - self._max_age:
-            self._recent.popleft()
-        self._recent.append((ended, took))
-        left = max(t for _, t in self._recent) + self._margin - took
+        took = time.monotonic() - started
+        self._recent.append(min(took, self._cap))
+        left = max(self._recent) + self._margin - took
         if left > 0:
             await asyncio.sleep(left)

@@ -98,12 +98,22 @@ def _schema_blocker(schemas: TraitSchemas) -> str | None:
     paths = schemas.protected_paths()
     fields = {f.path: f for f in schemas.fields()}
     only = fields.get(paths[0]) if len(paths) == 1 else None
-    if only is not None and only.is_identifier("password") and only.schema.get("type") != "array":
+    if only is not None and only.is_identifier("password") and _one_string(only.schema):
         return None
     return (
         f"identity.schemas ({schemas.default_id}: its traits carry identifiers or addresses other than "
         "one password identifier, and a registration colliding on one would bring addresses of its own)"
     )
+
+
+# What could let one trait hold several values, or other shapes than the one it declares: a
+# `{"$ref": …}` field is refused too, though it may well be a string (the check stays simple).
+_SHAPES_BEYOND_ONE = ("items", "prefixItems", "additionalItems", "anyOf", "oneOf", "allOf", "$ref", "if", "not")
+
+
+def _one_string(schema: dict[str, Any]) -> bool:
+    """Whether the trait holds exactly one string: `type: string` and nothing that widens it."""
+    return schema.get("type") == "string" and not any(key in schema for key in _SHAPES_BEYOND_ONE)
 
 
 def _blockers(config: SelfserviceConfig, web_hooks: WebHooks, method: str) -> Iterator[str]:

@@ -49,7 +49,13 @@ class AddressProof:
         """Announced, and no message sent to the address's identity since."""
         return bool(flow.internal.get(AWAITING_MESSAGE))
 
-    async def send(self, flow: Flow, kind: str, strategy: AddressProofStrategy, address: str) -> None:
+    async def send(
+        self, flow: Flow, kind: str, strategy: AddressProofStrategy, address: str, *, announced: bool = False
+    ) -> None:
+        """`announced`: the first message of a flow `announce` already showed as sent (a
+        registration's, verifier.py), which changes nothing its user sees, and keeps its
+        `updated_at`: a registration that hid an existing account never sends one (docs/security.md,
+        EN-4), and the two must read the same. A resend is a change like any other."""
         # As the identity service spells its addresses: the code is kept for that spelling, which
         # redeeming compares with the identity's addresses (a fullwidth or zero-width-spaced variant
         # typed here finds the same account, and its code must work for it).
@@ -73,10 +79,6 @@ class AddressProof:
             message = self._message(flow, kind, strategy, address, identity, secret, lifespan)
             if mail and message is not None:
                 uow.emit(COURIER_MESSAGE_REQUESTED, message)
-            # An announced flow already shows what sending shows: its message going out changes
-            # nothing its user sees, and its `updated_at` must not tell that it went either (a
-            # registration that hid an existing account never sends one: docs/security.md, EN-4).
-            announced = identity is not None and self.awaiting(flow)
             strategy.after_sending(flow, kind, address)
             code_owner.remember(flow, address)
             flow.state = "sent_email"

@@ -72,7 +72,8 @@ class Verifier:
             if flow is None or not (c.proof.awaiting(flow) or flow.state == "choose_method"):
                 continue
             flow.ui.clear_messages()  # the announced notice, said again by the sending
-            await c.proof.send(flow, "verification", c.address_strategies["verification"], address["value"])
+            strategy = c.address_strategies["verification"]
+            await c.proof.send(flow, "verification", strategy, address["value"], announced=c.proof.awaiting(flow))
             sent += 1
         return sent
 
