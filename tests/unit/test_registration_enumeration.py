@@ -176,3 +176,14 @@ async def test_a_schema_with_addresses_of_its_own_beside_the_identifier_cannot_h
     assert hidden == ({"password"} if hides else frozenset())
     warnings = _warnings(caplog)
     assert (warnings == []) if hides else ("identity.schemas (custom" in warnings[0])
+
+
+async def test_passkey_and_webauthn_registration_are_named_as_not_covered(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    hidden = await _hidden(tmp_path, MITIGATE, enabled=("password", "passkey", "webauthn", "code"))
+    assert hidden == {"password"}
+    assert [w for w in _warnings(caplog) if "not covered" in w] == [
+        "security.account_enumeration.mitigate is on, but registration by passkey and webauthn is not covered: "
+        "a registration with an existing identifier keeps Kratos's answer (4000007) there (docs/security.md)."
+    ]

@@ -49,6 +49,9 @@ log = logging.getLogger(__name__)
 
 KEY = "security.account_enumeration.mitigate"
 COVERED_METHODS = ("password",)
+# Not covered, and telling a registrant of an existing identifier so before any proof: the key is
+# registered during the submission. (`code` proves the address first; `oidc` leads to linking.)
+REVEALING_METHODS = ("passkey", "webauthn")
 AFTER = "selfservice.flows.registration.after"
 
 
@@ -74,6 +77,14 @@ def hidden_methods(
     one that cannot, naming the keys of the hooks (or the schema) in the way."""
     if not settings.get(KEY):
         return frozenset()
+    revealing = sorted(set(REVEALING_METHODS) & set(enabled))
+    if revealing:
+        log.warning(
+            "%s is on, but registration by %s is not covered: a registration with an existing "
+            "identifier keeps Kratos's answer (4000007) there (docs/security.md).",
+            KEY,
+            " and ".join(revealing),
+        )
     hidden = set()
     in_the_way = _schema_blocker(schemas)
     for method in sorted(set(COVERED_METHODS) & set(enabled)):
