@@ -73,7 +73,7 @@ class AdminKeys:
     def from_settings(cls, settings: Any) -> AdminKeys | None:
         """None when `serve.admin.api_keys` is unset or empty: the admin API is open, as Kratos's."""
         entries = settings.get("serve.admin.api_keys") or []
-        keys = [_key_from(i, entry) for i, entry in enumerate(entries)]
+        keys = [_key_from(entry) for entry in entries]
         for kind, values in (("name", [k.name for k in keys]), ("key", [k.digest for k in keys])):
             if len(set(values)) != len(values):
                 raise ConfigError(f"config: serve.admin.api_keys: two keys have the same {kind}")
@@ -94,15 +94,11 @@ class AdminKeys:
         return found
 
 
-def _key_from(index: int, entry: dict[str, Any]) -> ApiKey:
-    """The schema has checked the shapes: one of `key` (32 characters or more) and `key_sha256`."""
-    if "key" in entry:
-        digest = hashlib.sha256(entry["key"].encode()).digest()
-    else:
-        try:
-            digest = bytes.fromhex(entry["key_sha256"])
-        except ValueError:
-            raise ConfigError(f"config: serve.admin.api_keys[{index}].key_sha256: not hexadecimal") from None
+def _key_from(entry: dict[str, Any]) -> ApiKey:
+    """The schema has checked the shapes: one of `key` (32 characters or more) and `key_sha256`
+    (64 lowercase hex digits)."""
+    key = entry.get("key")
+    digest = hashlib.sha256(key.encode()).digest() if key is not None else bytes.fromhex(entry["key_sha256"])
     return ApiKey(name=entry["name"], digest=digest, scope=entry["scope"])
 
 
