@@ -77,7 +77,8 @@ def hidden_methods(
     one that cannot, naming the keys of the hooks (or the schema) in the way."""
     if not settings.get(KEY):
         return frozenset()
-    revealing = sorted(set(REVEALING_METHODS) & set(enabled))
+    enabled = set(enabled)  # read twice below: a generator would be empty the second time
+    revealing = sorted(set(REVEALING_METHODS) & enabled)
     if revealing:
         log.warning(
             "%s is on, but registration by %s is not covered: a registration with an existing "
@@ -87,7 +88,7 @@ def hidden_methods(
         )
     hidden = set()
     in_the_way = _schema_blocker(schemas)
-    for method in sorted(set(COVERED_METHODS) & set(enabled)):
+    for method in sorted(set(COVERED_METHODS) & enabled):
         blockers = ([in_the_way] if in_the_way else []) + list(_blockers(config, web_hooks, method))
         if blockers:
             log.warning(
