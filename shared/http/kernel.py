@@ -56,6 +56,7 @@ def request_kernel(
     `request_log.disable_for_health`) are counted but not logged."""
     new_id = RequestIds()
     access_line = LineLogger(log)
+    on_admin_port = port == "admin"  # where admin API keys are presented: whoami's lines skip the lookup
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -85,8 +86,8 @@ def request_kernel(
             # The path only: query strings may carry flow ids, codes or tokens.
             if path not in unlogged:
                 fields = {"port": port, "status": status, "duration_ms": round(elapsed * 1000, 2)}
-                if (key_name := request.get(ADMIN_KEY_NAME)) is not None:  # whose admin action it was
-                    fields["api_key_name"] = key_name
+                if on_admin_port and (key_name := request.get(ADMIN_KEY_NAME)) is not None:
+                    fields["api_key_name"] = key_name  # whose admin action it was
                 access_line("%s %s %d", (request.method, path, status), fields)
             budget.reset(contexts[2])
             client_ip.reset(contexts[1])
