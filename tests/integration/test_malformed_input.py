@@ -130,3 +130,31 @@ def test_a_nul_character_in_the_query_is_a_400(warden: ThreadedWarden, query: st
 def test_an_escaped_percent_before_00_is_no_nul(warden: ThreadedWarden) -> None:
     status, body = _call("GET", f"{warden.public_url}/self-service/login/flows?id=%2500")
     assert status != 500 and body["error"].get("reason") != "The URL contains a NUL character.", body
+
+
+@pytest.mark.parametrize("kind", ["login", "registration", "recovery", "verification", "settings"])
+@pytest.mark.parametrize("query", ["", "?flow=", "?flow=not-a-uuid"])
+def test_a_submission_without_a_well_formed_flow_id_is_a_400(warden: ThreadedWarden, kind: str, query: str) -> None:
+    """Kratos's `GetFlowID`: `?flow=` missing or not a UUID is the client's mistake (400, "The flow
+    query parameter is missing or malformed."); a browser form is sent to the error UI with it."""
+    token = _session_token(warden, f"flow-id-{kind}-{len(query)}@example.com") if kind == "settings" else None
+    headers = {"X-Session-Token": token} if token else {}
+    url = f"{warden.public_url}/self-service/{kind}{query}"
+    status, body = _call("POST", url, json={"method": "password"}, headers=headers)
+    _assert_kratos_error(status, body, 400)
+    assert body["error"]["reason"] == "The flow query parameter is missing or malformed.", body
+    form = urllib3.request(
+        "POST",
+        url,
+        body="method=password",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        redirect=False,
+        retries=False,
+    )
+    assert form.status == 303 and "/error?id=" in form.headers["Location"], form.headers
+
+
+@pytest.mark.parametrize("kind", ["login", "registration", "recovery", "verification"])
+def test_a_submission_to_an_unknown_flow_id_is_still_a_404(warden: ThreadedWarden, kind: str) -> None:
+    url = f"{warden.public_url}/self-service/{kind}?flow={uuid.uuid4()}"
+    _assert_kratos_error(*_call("POST", url, json={"method": "password"}), 404)

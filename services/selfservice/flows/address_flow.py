@@ -50,7 +50,7 @@ def address_flow_routes(kind: str, succeed: Succeed, *, refuse_sessions: bool) -
         return web.json_response((await c.engine.load_for_reading(request, kind)).to_json())
 
     async def submit(c: SelfserviceContainer, request: web.Request) -> web.StreamResponse:
-        flow = await c.engine.load(request.query.get("flow"), kind)
+        flow = await c.engine.load_submitted(request, kind)
         if flow.expired():
             fresh = await new_address_flow(c, request, kind, flow.type)
             return await c.engine.replace_expired(request, flow, replacement=fresh)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NoReturn
 from urllib.parse import urlencode
+from uuid import UUID
 
 from aiohttp import web
 
@@ -111,6 +112,16 @@ class FlowEngine:
         if flow is None:
             raise FlowNotFound()
         return flow
+
+    async def load_submitted(self, request: web.Request, kind: str) -> Flow:
+        """The flow a submission names in `?flow=` (Kratos's `GetFlowID`): a missing or malformed id
+        is the client's mistake, a 400, where an id that names no flow is a 404."""
+        flow_id = request.query.get("flow")
+        try:
+            UUID(flow_id or "")
+        except ValueError:
+            raise BadRequest("The flow query parameter is missing or malformed.") from None
+        return await self.load(flow_id, kind)
 
     async def load_for_reading(self, request: web.Request, kind: str) -> Flow:
         """`GET …/flows?id=`: a browser flow only for the browser it was made for; an expired one is 410."""

@@ -38,7 +38,7 @@ class FlowSteps:
 async def submit(
     c: SelfserviceContainer, request: web.Request, steps: FlowSteps, strategies: Sequence[Any]
 ) -> web.StreamResponse:
-    flow = await c.engine.load(request.query.get("flow"), steps.kind)
+    flow = await c.engine.load_submitted(request, steps.kind)
     if flow.expired():
         return await c.engine.replace_expired(request, flow, replacement=await steps.renew(c, request, flow))
     body = await read_body(request)

@@ -97,7 +97,7 @@ async def get_flow(c: SelfserviceContainer, request: web.Request) -> web.Respons
 
 
 async def submit(c: SelfserviceContainer, request: web.Request) -> web.StreamResponse:
-    flow = await c.engine.load(request.query.get("flow"), KIND)
+    flow = await c.engine.load_submitted(request, KIND)
     session = await _session(c, request)
     if session["identity"]["id"] != flow.internal.get("identity_id"):
         raise IdentityMismatch()
@@ -119,7 +119,7 @@ async def resume(c: SelfserviceContainer, request: web.Request) -> web.StreamRes
     handles its continuity container: on an expired flow the browser gets a new one that says the old
     one expired, and a session no longer privileged (the window ran out between the sign-in and this
     request) is sent to sign in again with the change still kept."""
-    flow = await c.engine.load(request.query.get("flow"), KIND)
+    flow = await c.engine.load_submitted(request, KIND)
     session = await _session(c, request)
     if session["identity"]["id"] != flow.internal.get("identity_id"):
         raise IdentityMismatch()
