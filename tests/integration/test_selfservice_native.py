@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import bcrypt
 import ory_kratos_client as kratos
@@ -31,6 +32,7 @@ from tests.factories import ThreadedWarden, running_warden, write_config
 from tests.selfservice_helpers import (
     INTERNAL_TOKEN,
     PASSWORD,
+    UI,
     api_error,
     as_dict,
     database,
@@ -544,3 +546,33 @@ def test_flow_events_reach_the_bus_without_secrets_or_identifiers(
     raw = json.dumps([e.to_dict() for e in received if e.data.get("flow_id") in mine]).lower()
     for secret in (PASSWORD.lower(), email.lower(), email.split("@")[0].lower(), signed_up.session_token.lower()):
         assert secret not in raw
+
+
+def test_reading_an_expired_flow_says_where_to_start_a_new_one(other_config: FrontendApi) -> None:
+    """Kratos's `getLoginFlow` on an expired flow: 410 with `details.api` (native) or
+    `details.redirect_to` and `details.return_to` (browser); no new flow is made, so no `use_flow_id`."""
+    base = other_config.api_client.configuration.host
+    native = other_config.create_native_login_flow()
+    return_to = f"{UI}/app/after"
+    browser = urllib3.request(
+        "GET",
+        f"{base}/self-service/login/browser?{urlencode({'return_to': return_to})}",
+        headers={"Accept": "application/json"},
+        redirect=False,
+    )
+    assert browser.status == 200, browser.data
+    cookie = "; ".join(c.split(";", 1)[0] for c in browser.headers.getlist("Set-Cookie"))
+    time.sleep(1.1)
+    status, body = api_error(lambda: other_config.get_login_flow(native.id))
+    assert status == 410 and body["error"]["id"] == "self_service_flow_expired", body
+    assert body["error"]["details"] == {"api": "http://127.0.0.1:4433/self-service/login/api"}, body
+    assert "use_flow_id" not in body, body
+    read = urllib3.request(
+        "GET", f"{base}/self-service/login/flows?id={json.loads(browser.data)['id']}", headers={"Cookie": cookie}
+    )
+    answer = json.loads(read.data)
+    assert read.status == 410 and answer["error"]["id"] == "self_service_flow_expired", answer
+    assert answer["error"]["details"] == {
+        "redirect_to": f"http://127.0.0.1:4433/self-service/login/browser?{urlencode({'return_to': return_to})}",
+        "return_to": return_to,
+    }, answer

@@ -18,6 +18,7 @@ from services.selfservice.flows import token_exchange
 from services.selfservice.flows.csrf import Csrf
 from services.selfservice.flows.errors import (
     BrowserLocationChangeRequired,
+    FetchedFlowExpired,
     FlowExpired,
     FlowNotFound,
     ReturnToForbidden,
@@ -129,7 +130,7 @@ class FlowEngine:
         if flow.is_browser and not flow.internal.get("admin"):  # an operator's flow has no browser to bind to
             self.csrf.check_cookie(request, flow.csrf_token)
         if flow.expired():
-            raise FlowExpired(flow.expires_at, "")
+            raise FetchedFlowExpired(kind, flow.is_browser, self.config.public_base_url, flow.return_to)
         return flow
 
     def check_submission(self, request: web.Request, flow: Flow, body: dict[str, Any]) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from services.selfservice.flows.flow import now, ts
 from shared import errors, text
@@ -86,6 +86,38 @@ class FlowExpired(errors.WardenError):
                 "expired_at": ts(expired_at),
                 "since": int(since.total_seconds() * 1e9),
             },
+        )
+
+
+class FetchedFlowExpired(errors.WardenError):
+    """`GET /self-service/<kind>/flows?id=` of an expired flow (Kratos's `getXFlow`): no new flow is
+    made, the client is told where to start one: `details.redirect_to` (the browser init endpoint,
+    with the flow's `return_to`) and `details.return_to` for a browser flow, `details.api` for a
+    native one."""
+
+    code = 410
+    error_id = text.SELF_SERVICE_FLOW_EXPIRED
+
+    def __init__(self, kind: str, browser: bool, public_base_url: str, return_to: str | None) -> None:
+        base = public_base_url.rstrip("/")
+        if browser:
+            redirect_to = f"{base}/self-service/{kind}/browser"
+            if return_to:
+                redirect_to += "?" + urlencode({"return_to": return_to})
+            reason = (
+                f"The {kind} flow has expired. Redirect the user to the {kind} flow init endpoint to "
+                f"initialize a new {kind} flow."
+            )
+            details = {"redirect_to": redirect_to, "return_to": return_to or ""}
+        else:
+            reason = (
+                f"The {kind} flow has expired. Call the {kind} flow init API endpoint to initialize a new {kind} flow."
+            )
+            details = {"api": f"{base}/self-service/{kind}/api"}
+        super().__init__(
+            reason,
+            message="The requested resource is no longer available because it has expired or is otherwise invalid.",
+            details=details,
         )
 
 
