@@ -4,9 +4,13 @@ in step with its traits, through its schema. Runs on every change."""
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypeVar
 
 from services.identity.domain import Credential, CredentialType, Identity, RecoveryAddress, VerifiableAddress, now
+from services.identity.schemas.normalize import normalize_email, normalize_phone
+
+_Address = TypeVar("_Address", VerifiableAddress, RecoveryAddress)
+_NORMALIZED = {"email": normalize_email, "sms": normalize_phone}
 
 
 def derive(identity: Identity, schema: Any) -> Identity:
@@ -18,6 +22,14 @@ def derive(identity: Identity, schema: Any) -> Identity:
         verifiable_addresses=_verifiable(identity.verifiable_addresses, schema.verifiable_addresses(identity.traits)),
         recovery_addresses=_recovery(identity.recovery_addresses, schema.recovery_addresses(identity.traits)),
     )
+
+
+def imported(addresses: tuple[_Address, ...]) -> tuple[_Address, ...]:
+    """An import's addresses as `derive` then finds them: their values normalised as the traits'
+    are. `derive` keeps those the traits hold, verified or not (Kratos's verification extension
+    keeps a given address of the same value and channel, so a migration brings its users' verified
+    addresses), and drops the others."""
+    return tuple(replace(address, value=_NORMALIZED[address.via](address.value)) for address in addresses)
 
 
 def _credentials(identity: Identity, schema: Any) -> dict[str, Credential]:

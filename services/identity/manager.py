@@ -12,9 +12,19 @@ from typing import Any
 import jsonpatch
 from sqlalchemy.sql import CompoundSelect
 
-from services.identity.addresses import derive
+from services.identity.addresses import derive, imported
 from services.identity.credentials import Sealing, import_credentials, sealed_codes_in, with_identifiers
-from services.identity.domain import MAX_EXTERNAL_ID_LENGTH, Credential, CredentialType, Identity, Metadata, State, now
+from services.identity.domain import (
+    MAX_EXTERNAL_ID_LENGTH,
+    Credential,
+    CredentialType,
+    Identity,
+    Metadata,
+    RecoveryAddress,
+    State,
+    VerifiableAddress,
+    now,
+)
 from services.identity.errors import IdentityNotFound, LastFirstFactor, MalformedBody
 from services.identity.persistence import IdentityRepository
 from services.identity.views import admin_view
@@ -61,6 +71,9 @@ class IdentityInput:
     metadata_admin: Metadata = None
     external_id: str | None = None
     credentials: dict[str, Any] | None = None
+    # An import's addresses, for a new identity only (see `addresses.imported`).
+    verifiable_addresses: tuple[VerifiableAddress, ...] = ()
+    recovery_addresses: tuple[RecoveryAddress, ...] = ()
 
 
 class IdentityManager:
@@ -90,6 +103,8 @@ class IdentityManager:
             metadata_admin=given.metadata_admin,
             external_id=given.external_id or None,
             credentials=credentials,
+            verifiable_addresses=imported(given.verifiable_addresses),
+            recovery_addresses=imported(given.recovery_addresses),
         )
         return await self._checked(identity)
 

@@ -98,6 +98,75 @@ def test_malformed_json_is_400(warden: ThreadedWarden) -> None:
     assert json.loads(response.data)["error"]["code"] == 400
 
 
+def test_an_import_keeps_the_verified_addresses_its_traits_hold(warden: ThreadedWarden, api: IdentityApi) -> None:
+    """Kratos's `createIdentityBody.verifiable_addresses`: a migration brings its users' verified
+    addresses as verified (else `require_verified_address` would lock them out). What the traits do
+    not hold is dropped; the ids are the server's."""
+    foreign_id = "00000000-0000-4000-8000-00000000beef"
+    body = {
+        "schema_id": "default",
+        "traits": {"email": "Mig@Example.com"},
+        "verifiable_addresses": [
+            {"id": foreign_id, "value": "Mig@Example.com", "via": "email", "verified": True, "status": "completed"},
+            {"value": "elsewhere@example.com", "via": "email", "verified": True, "status": "completed"},
+        ],
+        "recovery_addresses": [{"id": foreign_id, "value": "mig@example.com", "via": "email"}],
+    }
+    response = urllib3.request("POST", f"{warden.admin_url}/admin/identities", json=body)
+    assert response.status == 201, response.data
+    created = api.get_identity(json.loads(response.data)["id"])
+    [address] = created.verifiable_addresses
+    assert (address.value, address.verified, address.status) == ("mig@example.com", True, "completed")
+    assert address.verified_at is not None and address.id != foreign_id
+    assert [(a.value, a.id != foreign_id) for a in created.recovery_addresses] == [("mig@example.com", True)]
+
+    given_at = "2021-03-04T05:06:07Z"
+    batch = api.batch_patch_identities(
+        kratos.PatchIdentitiesBody(
+            identities=[
+                kratos.IdentityPatch(
+                    create=kratos.CreateIdentityBody(
+                        schema_id="default",
+                        traits={"email": "batch@example.com"},
+                        verifiable_addresses=[
+                            kratos.VerifiableIdentityAddress(
+                                value="batch@example.com",
+                                via="email",
+                                verified=True,
+                                status="completed",
+                                verified_at=given_at,
+                            )
+                        ],
+                    )
+                )
+            ]
+        )
+    )
+    [imported] = api.get_identity(batch.identities[0].identity).verifiable_addresses
+    assert imported.verified is True and imported.verified_at.isoformat() == "2021-03-04T05:06:07+00:00"
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        {"value": "x@example.com", "via": "email", "verified": "true", "status": "completed"},
+        {"value": "x@example.com", "via": "pigeon", "verified": True, "status": "completed"},
+        {"value": "x@example.com", "via": "email", "verified": True, "status": "done"},
+        {"value": "x@example.com", "via": "email", "verified": True},
+        {"value": "x@example.com", "via": "email", "verified": True, "status": "completed", "verified_at": "yesterday"},
+    ],
+    ids=["verified-a-string", "unknown-via", "unknown-status", "no-status", "bad-verified-at"],
+)
+def test_a_malformed_imported_address_is_a_400_and_nothing_is_created(
+    warden: ThreadedWarden, api: IdentityApi, address: dict[str, Any]
+) -> None:
+    body = {"schema_id": "default", "traits": {"email": "x@example.com"}, "verifiable_addresses": [address]}
+    response = urllib3.request("POST", f"{warden.admin_url}/admin/identities", json=body)
+    assert response.status == 400, response.data
+    assert "verifiable_addresses" in json.loads(response.data)["error"]["reason"]
+    assert api.list_identities(credentials_identifier="x@example.com") == []
+
+
 def _next_link(header: str) -> str | None:
     for part in header.split(","):
         target, rel = part.split("; ")

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, StrictBool, ValidationError
 
 from services.identity.api.credential_configs import check_types
-from services.identity.domain import MAX_EXTERNAL_ID_LENGTH, Metadata, State
+from services.identity.domain import MAX_EXTERNAL_ID_LENGTH, Metadata, RecoveryAddress, State, VerifiableAddress, now
 from services.identity.errors import MalformedBody
 from services.identity.manager import IdentityInput
 
@@ -22,6 +22,28 @@ class CredentialBody(BaseModel):
     config: dict[str, Any] | None = None
 
 
+class ImportedVerifiableAddress(_Body):
+    """Kratos's `verifiableIdentityAddress`, as an import gives it: its id and timestamps are the
+    server's (a given id could be another identity's), so they are not read."""
+
+    value: str
+    via: Literal["email", "sms"]
+    verified: StrictBool  # a string "false" must not verify an address
+    status: Literal["pending", "sent", "completed"]
+    verified_at: AwareDatetime | None = None
+
+    def to_address(self) -> VerifiableAddress:
+        verified_at = self.verified_at or (now() if self.verified else None)
+        return VerifiableAddress(
+            value=self.value, via=self.via, verified=self.verified, status=self.status, verified_at=verified_at
+        )
+
+
+class ImportedRecoveryAddress(_Body):
+    value: str
+    via: Literal["email", "sms"]
+
+
 class CreateIdentityBody(_Body):
     schema_id: str | None = None
     traits: dict[str, Any]
@@ -33,6 +55,10 @@ class CreateIdentityBody(_Body):
     external_id: str | None = None
     # Each credential is an object whose `config` is an object (or absent): anything else is a 400 here.
     credentials: dict[str, CredentialBody | None] | None = None
+    # An import's addresses (a create only: an update keeps the identity's): kept, verified or
+    # not, where the traits hold them.
+    verifiable_addresses: list[ImportedVerifiableAddress] | None = None
+    recovery_addresses: list[ImportedRecoveryAddress] | None = None
 
     def to_input(self) -> IdentityInput:
         """The input, or MalformedBody for what the shape alone does not say: in a batch, that
@@ -50,6 +76,8 @@ class CreateIdentityBody(_Body):
             credentials=None
             if self.credentials is None
             else {k: v and {**(v.model_extra or {}), "config": v.config} for k, v in self.credentials.items()},
+            verifiable_addresses=tuple(a.to_address() for a in self.verifiable_addresses or ()),
+            recovery_addresses=tuple(RecoveryAddress(value=a.value, via=a.via) for a in self.recovery_addresses or ()),
         )
 
 
