@@ -76,7 +76,10 @@ async def rendered(request: web.Request, handler: Handler) -> web.StreamResponse
     except web.HTTPException as exc:
         if exc.status < 400:  # redirects travel as exceptions in aiohttp
             raise
-        return error_response(_from_http_exception(exc), request)
+        response = error_response(_from_http_exception(exc), request)
+        if allowed := exc.headers.get("Allow"):  # a 405 says what the path takes (RFC 9110 15.5.6)
+            response.headers["Allow"] = allowed
+        return response
     except Exception as exc:
         if dependency_down(exc):
             log.warning(

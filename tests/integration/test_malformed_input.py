@@ -158,3 +158,19 @@ def test_a_submission_without_a_well_formed_flow_id_is_a_400(warden: ThreadedWar
 def test_a_submission_to_an_unknown_flow_id_is_still_a_404(warden: ThreadedWarden, kind: str) -> None:
     url = f"{warden.public_url}/self-service/{kind}?flow={uuid.uuid4()}"
     _assert_kratos_error(*_call("POST", url, json={"method": "password"}), 404)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("PUT", "/self-service/login", {"POST"}),
+        ("PUT", "/self-service/recovery", {"GET", "POST"}),
+        ("DELETE", "/self-service/registration/api", {"GET"}),
+    ],
+)
+def test_a_method_a_path_does_not_take_is_a_405_that_says_which_it_does(
+    warden: ThreadedWarden, method: str, path: str, allowed: set[str]
+) -> None:
+    response = urllib3.request(method, f"{warden.public_url}{path}", retries=False)
+    assert response.status == 405 and json.loads(response.data)["error"]["code"] == 405, response.data
+    assert set(response.headers["Allow"].replace(" ", "").split(",")) - {"HEAD"} == allowed, response.headers
