@@ -322,9 +322,11 @@ class FakeSessionClient:
         session.methods.append({**method, "completed_at": method.get("completed_at") or _now()})
         return await self._view(session)
 
-    async def revoke_session(self, token: str) -> bool:
+    async def revoke_session(self, token: str) -> bool | None:
         session = self._by_token.get(token)
-        if session is None or not session.active:
+        if session is None:
+            return None
+        if not session.active:
             return False
         session.active = False
         return True

@@ -79,11 +79,10 @@ class SessionInternalApi(ServiceInfo):
         identity = await self._manager.identity_of(session)
         return session_view(session, public_identity(identity) if identity else None)
 
-    async def revoke_session(self, token: str) -> bool:
-        try:
-            session = await self._manager.authenticate(token)
-        except NoActiveSession:
-            return False
+    async def revoke_session(self, token: str) -> bool | None:
+        session = await self._manager.find_by_token(token)
+        if session is None:
+            return None
         return await self._manager.revoke([session]) > 0
 
     async def revoke_identity_sessions(self, identity_id: str, except_session_id: str | None = None) -> int:
@@ -110,7 +109,8 @@ async def _add_method(c: SessionContainer, request: web.Request) -> web.Response
 
 
 async def _revoke(c: SessionContainer, request: web.Request) -> web.Response:
-    return json_response({"revoked": await c.internal.revoke_session(str((await read_object(request)).get("token")))})
+    revoked = await c.internal.revoke_session(str((await read_object(request)).get("token")))
+    return json_response({"revoked": bool(revoked), "known": revoked is not None})
 
 
 async def _revoke_identity(c: SessionContainer, request: web.Request) -> web.Response:

@@ -142,13 +142,15 @@ class SessionManager:
     async def authenticate(self, token: str) -> Session:
         """The valid session a token belongs to (for the caller's own session APIs, and self-service);
         a use of it, where an inactivity timeout is kept."""
-        digest = token_hash(token)
-        async with self._uow.read() as conn:
-            found = await self._repo.get_by_token_hash(conn, digest)
-        session = await self._valid(found)
+        session = await self._valid(await self.find_by_token(token))
         if self._use_due(session.active_at.timestamp() if session.active_at else None):
-            session = replace(session, active_at=await self._record_use(digest))
+            session = replace(session, active_at=await self._record_use(token_hash(token)))
         return session
+
+    async def find_by_token(self, token: str) -> Session | None:
+        """The session of a token, valid or not; None for a token of no session."""
+        async with self._uow.read() as conn:
+            return await self._repo.get_by_token_hash(conn, token_hash(token))
 
     async def get(self, session_id: str) -> Session:
         async with self._uow.read() as conn:

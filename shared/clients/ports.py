@@ -138,8 +138,9 @@ class SessionClient(ServiceClient, Protocol):
         """Records a completed method (a second factor, a refresh) on a session; returns the session JSON."""
         ...
 
-    async def revoke_session(self, token: str) -> bool:
-        """Logout: revokes the session of a token; False when there was none."""
+    async def revoke_session(self, token: str) -> bool | None:
+        """Logout: revokes the session of a token. True when that ended it; False for a session that
+        had already ended (revoked or expired); None for a token of no session."""
         ...
 
     async def revoke_identity_sessions(self, identity_id: str, except_session_id: str | None = None) -> int:

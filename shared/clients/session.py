@@ -30,8 +30,10 @@ class HttpSessionClient(HttpServiceClient):
     async def add_authentication_method(self, session_id: str, method: dict[str, Any]) -> dict[str, Any]:
         return await self._http.call("POST", f"{BASE}/sessions/{quote(session_id)}/methods", method)
 
-    async def revoke_session(self, token: str) -> bool:
-        return bool((await self._http.call("POST", f"{BASE}/sessions/revoke", {"token": token})).get("revoked"))
+    async def revoke_session(self, token: str) -> bool | None:
+        answer = await self._http.call("POST", f"{BASE}/sessions/revoke", {"token": token})
+        # A session service of before `known` (a rolling upgrade) is taken to know the token.
+        return bool(answer.get("revoked")) if answer.get("known", True) else None
 
     async def revoke_identity_sessions(self, identity_id: str, except_session_id: str | None = None) -> int:
         path = f"{BASE}/identities/{quote(identity_id)}/sessions"

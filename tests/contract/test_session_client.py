@@ -93,6 +93,11 @@ def test_a_revoked_session_is_gone_and_revoking_again_says_so(clients: Clients) 
     assert clients.sessions.revoke_session(token) is False
 
 
+def test_revoking_a_token_of_no_session_says_it_is_unknown(clients: Clients) -> None:
+    """Native logout answers such a token 403, one of an ended session 204 (Kratos)."""
+    assert clients.sessions.revoke_session("ory_st_" + "x" * 43) is None
+
+
 def test_revoking_an_identity_s_sessions_can_keep_one(clients: Clients) -> None:
     identity = _identity(clients)
     kept, *others = [clients.sessions.issue_session(identity["id"], [PASSWORD_METHOD], DEVICE) for _ in range(3)]

@@ -323,11 +323,17 @@ def test_a_valid_session_token_without_refresh_is_session_already_available(
     token = _register(frontend, _email("already")).session_token
     status, body = api_error(lambda: frontend.create_native_login_flow(x_session_token=token))
     assert status == 400 and body["error"]["id"] == "session_already_available"
+    assert body["error"]["reason"] == (
+        "A valid session was detected and thus login is not possible. Did you forget to set `?refresh=true`?"
+    )
+    assert body["error"]["message"] == "you are already logged in"  # Kratos's ErrAlreadyLoggedIn
     # This SDK's create_native_registration_flow takes no X-Session-Token; Kratos reads it all the same.
     response = urllib3.request(
         "GET", f"{warden.public_url}/self-service/registration/api", headers={"X-Session-Token": token}
     )
-    assert response.status == 400 and json.loads(response.data)["error"]["id"] == "session_already_available"
+    error = json.loads(response.data)["error"]
+    assert response.status == 400 and error["id"] == "session_already_available"
+    assert error["reason"] == "A valid session was detected and thus registration is not possible."
 
 
 def test_submitting_a_login_flow_with_a_valid_session_is_session_already_available(frontend: FrontendApi) -> None:
@@ -385,6 +391,15 @@ def test_native_logout_revokes_the_token(frontend: FrontendApi) -> None:
     assert answer.status_code == 204
     status, body = api_error(lambda: frontend.to_session(x_session_token=token))
     assert status == 401 and body["error"]["id"] == "session_inactive"
+    # Kratos: a token of an ended session logs out again (204); one of no session is a 403.
+    again = frontend.perform_native_logout_with_http_info(kratos.PerformNativeLogoutBody(session_token=token))
+    assert again.status_code == 204
+    unknown = kratos.PerformNativeLogoutBody(session_token="ory_st_" + "0" * 32)
+    status, body = api_error(lambda: frontend.perform_native_logout(unknown))
+    assert status == 403, body
+    assert body["error"]["reason"] == (
+        "The provided Ory Session Token could not be found, is invalid, or otherwise malformed."
+    ), body
 
 
 def test_a_settings_flow_is_its_own_identitys_alone(frontend: FrontendApi, admin: IdentityApi) -> None:

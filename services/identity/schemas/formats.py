@@ -16,32 +16,17 @@ from typing import Any
 
 from jsonschema import FormatChecker
 
+from shared.email_syntax import is_email, is_hostname
+
 from .normalize import e164
 from .patterns import is_regex
 
-_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~\-\u0080-\U0010ffff]+"
-_DOT_ATOM = re.compile(rf"{_ATEXT}(?:\.{_ATEXT})*")
-_QUOTED = re.compile(r'"(?:[^"\\\r\n]|\\.)*"')
-_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _TIME = r"\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})"
 _FULL_TIME = re.compile(_TIME)
 _DATE_TIME = re.compile(rf"\d{{4}}-\d{{2}}-\d{{2}}[Tt]{_TIME}")
 _URI = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:[^\s\x00-\x1f\x7f]*")
 _NO_SPACE = re.compile(r"[^\s\x00-\x1f\x7f]*")
-
-
-def is_hostname(value: str) -> bool:
-    host = value[:-1] if value.endswith(".") else value
-    return 0 < len(host) <= 253 and all(_LABEL.fullmatch(label) for label in host.split("."))
-
-
-def is_email(value: str) -> bool:
-    """RFC 5322 addr-spec with a hostname domain: rejects "foo" and "a@b c", accepts "a@b.co"."""
-    local, at, domain = value.rpartition("@")
-    if not at or len(value) > 254 or not 0 < len(local) <= 64:
-        return False
-    return is_hostname(domain) and bool(_DOT_ATOM.fullmatch(local) or _QUOTED.fullmatch(local))
 
 
 def is_tel(value: str) -> bool:

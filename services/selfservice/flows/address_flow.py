@@ -16,7 +16,9 @@ from services.selfservice.flows.even_time import answered_no_sooner_than
 from services.selfservice.flows.flow import API, BROWSER, Flow
 from services.selfservice.flows.request import read_body, string_field, wants_json
 from shared import text
+from shared.email_syntax import is_email
 from shared.errors import TooManyRequests
+from shared.identifiers import fold_address
 from shared.service import Handler, Route
 
 if TYPE_CHECKING:
@@ -26,6 +28,7 @@ if TYPE_CHECKING:
     from services.selfservice.service import SelfserviceContainer
 
 Succeed = Callable[["SelfserviceContainer", web.Request, Flow, Redeemed], Awaitable[web.StreamResponse]]
+NO_STRATEGY = {"verification": text.no_verification_strategy, "recovery": text.no_recovery_strategy}
 INVALID = {
     ("verification", "code"): text.verification_code_invalid,
     ("verification", "link"): text.verification_token_invalid,
@@ -40,7 +43,7 @@ def address_flow_routes(kind: str, succeed: Succeed, *, refuse_sessions: bool) -
             if not c.config.flows[kind].enabled:
                 raise FlowDisabled(kind)
             if refuse_sessions and await c.engine.current_session(request) is not None:
-                raise SessionAlreadyAvailable()
+                raise SessionAlreadyAvailable(kind)
             flow = await new_address_flow(c, request, kind, flow_type)
             return c.engine.respond_new(request, flow)
 
@@ -75,9 +78,12 @@ def address_flow_routes(kind: str, succeed: Succeed, *, refuse_sessions: bool) -
             await c.engine.limit(kind)
             if body.get("code"):
                 return await _redeem(c, request, flow, kind, "code", str(body["code"]), succeed)
+            if body.get("method") != strategy.method:  # Kratos: no strategy is responsible for it
+                flow.ui.messages.append(NO_STRATEGY[kind]())
+                return await c.engine.respond_invalid(request, flow)
             address = string_field(body, "email")
-            if not address:
-                flow.ui.add_node_message("email", text.property_missing("email"))
+            if problem := _address_problem(address):
+                flow.ui.add_node_message("email", problem)
                 return await c.engine.respond_invalid(request, flow)
             await c.engine.limit("code_send")
             async with answered_no_sooner_than():  # known or not, the same wait (even_time.py)
@@ -94,6 +100,16 @@ def address_flow_routes(kind: str, succeed: Succeed, *, refuse_sessions: bool) -
         Route("public", "POST", f"/self-service/{kind}", submit),
         Route("public", "GET", f"/self-service/{kind}", submit),
     ]
+
+
+def _address_problem(address: str) -> text.Message | None:
+    """What is wrong with the address a form gave, as Kratos's form schema says it (`format: email`),
+    checked as the address is spelled to find its account."""
+    if not address:
+        return text.property_missing("email")
+    if not is_email(fold_address(address)):
+        return text.validation_failed(f'"{address}" is not valid "email"')
+    return None
 
 
 class AddressFlowParts(Protocol):

@@ -127,12 +127,15 @@ class FlowNotFound(errors.NotFound):
 
 
 class SessionAlreadyAvailable(errors.BadRequest):
-    error_id = text.SESSION_ALREADY_AVAILABLE
+    """Kratos's `ErrAlreadyLoggedIn` of each flow that refuses a session: its reason names the flow."""
 
-    def __init__(self) -> None:
+    error_id = text.SESSION_ALREADY_AVAILABLE
+    _AFTER = {"login": " Did you forget to set `?refresh=true`?"}
+
+    def __init__(self, kind: str = "login") -> None:
         super().__init__(
-            "A valid session was detected and thus login is not possible. Did you forget to set `?refresh=true`?",
-            message="A valid session was detected and thus login is not possible.",
+            f"A valid session was detected and thus {kind} is not possible.{self._AFTER.get(kind, '')}",
+            message="you are already logged in",
         )
 
 
@@ -140,9 +143,7 @@ class ReturnToForbidden(errors.BadRequest):
     error_id = text.SELF_SERVICE_FLOW_RETURN_TO_FORBIDDEN
 
     def __init__(self, url: str) -> None:
-        super().__init__(
-            f'Requested return_to URL "{shown_input(url)}" is not allowed.', message="The return_to URL is not allowed."
-        )
+        super().__init__(f'Requested return_to URL "{shown_input(url)}" is not allowed.')
 
 
 class Aal1Required(errors.Unauthorized):
@@ -189,10 +190,7 @@ class IdentityMismatch(errors.Forbidden):
     error_id = text.SECURITY_IDENTITY_MISMATCH
 
     def __init__(self) -> None:
-        super().__init__(
-            "The flow belongs to another identity than the session's.",
-            message="The requested resource belongs to a different identity",
-        )
+        super().__init__("The request was made for another identity and has been blocked for security reasons.")
 
 
 class RefreshRequired(errors.Forbidden):

@@ -81,7 +81,8 @@ async def api_logout(c: SelfserviceContainer, request: web.Request) -> web.Respo
     token = body.get("session_token")
     if not isinstance(token, str) or not token:
         raise errors.BadRequest('The session token is missing: send {"session_token": "…"}.')
-    await c.engine.sessions.revoke_session(token)
+    if await c.engine.sessions.revoke_session(token) is None:  # one already ended is still a 204
+        raise errors.Forbidden("The provided Ory Session Token could not be found, is invalid, or otherwise malformed.")
     return web.Response(status=204)
 
 

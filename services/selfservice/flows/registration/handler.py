@@ -32,7 +32,7 @@ def _init(flow_type: str) -> Handler[SelfserviceContainer]:
         if await c.engine.current_session(request) is not None:
             if flow_type == BROWSER and not wants_json(request):
                 return see_other(c.engine.return_to(request) or c.config.default_return_url)
-            raise SessionAlreadyAvailable()
+            raise SessionAlreadyAvailable("registration")
         return c.engine.respond_new(request, await new_registration_flow(c, request, flow_type))
 
     return handler
