@@ -12,7 +12,11 @@ def ts(value: datetime) -> str:
     return value.isoformat().replace("+00:00", "Z")
 
 
-def message_view(message: Message, *, with_dispatches: bool = False) -> dict[str, Any]:
+# What a `read` admin key sees of a message's subject and body: they carry live codes and links.
+MASKED = "[redacted]"
+
+
+def message_view(message: Message, *, with_dispatches: bool = False, contents: bool = True) -> dict[str, Any]:
     body: dict[str, Any] = {
         "id": message.id,
         "status": message.status,
@@ -21,8 +25,8 @@ def message_view(message: Message, *, with_dispatches: bool = False) -> dict[str
         "type": "email" if message.channel == EMAIL else "phone",
         "channel": message.channel,
         "recipient": message.recipient,
-        "subject": message.subject,
-        "body": message.body,
+        "subject": message.subject if contents else MASKED,
+        "body": message.body if contents else MASKED,
         "template_type": message.template_type,
         "send_count": message.send_count,
         "created_at": ts(message.created_at),

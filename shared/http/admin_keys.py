@@ -9,8 +9,10 @@ with the prefix they are given or none. The 307s the admin port answers for publ
 too. `/internal/` keeps its own token (`middleware.internal_guard`).
 
 A `read` key may only read (GET, HEAD), and not the tokens an identity's `oidc` or `saml` credential
-holds (`include_credential`): those would let a reporting tool act as the user at the provider. A
-`write` key may do everything. A missing or unknown key is a 401, a refused one a 403, both in
+holds (`include_credential`): those would let a reporting tool act as the user at the provider. Nor
+does it read what the courier's messages say (`reads_only`: their subject and body are masked), since
+they carry live recovery, verification and sign-in codes and links: with one, a key that may only
+read would sign in as anyone it starts a recovery for. A `write` key may do everything. A missing or unknown key is a 401, a refused one a 403, both in
 Kratos's error shape; the key's name (never the key) goes into the access log line, so every admin
 action says whose it was.
 
@@ -44,6 +46,7 @@ _READ_METHODS = frozenset({"GET", "HEAD"})
 _HOLDING_TOKENS = frozenset({"oidc", "saml"})
 # Where the request keeps the name of the key that opened it, for the access log line.
 KEY_NAME = web.RequestKey("admin_api_key_name", str)
+KEY_SCOPE = web.RequestKey("admin_api_key_scope", str)
 
 
 class ApiKeyRequired(errors.Unauthorized):
@@ -102,6 +105,11 @@ def _key_from(entry: dict[str, Any]) -> ApiKey:
     return ApiKey(name=entry["name"], digest=digest, scope=entry["scope"])
 
 
+def reads_only(request: web.Request) -> bool:
+    """Whether the request came with a `read` key (with no keys configured, the admin API is open)."""
+    return request.get(KEY_SCOPE) == READ
+
+
 def admin_key_guard(keys: AdminKeys) -> Callable[..., Awaitable[web.StreamResponse]]:
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -112,6 +120,7 @@ def admin_key_guard(keys: AdminKeys) -> Callable[..., Awaitable[web.StreamRespon
         if key is None:
             raise ApiKeyRequired("The admin API needs an API key: Authorization: Bearer <key>.")
         request[KEY_NAME] = key.name
+        request[KEY_SCOPE] = key.scope
         if not key.allows(request):
             raise errors.Forbidden(
                 f"The API key {key.name!r} may only read, and not the tokens of social sign-in credentials."

@@ -9,6 +9,8 @@ import hashlib
 import http.client
 import json
 import logging
+import re
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -140,6 +142,49 @@ def test_a_read_key_does_not_read_social_sign_in_tokens(guarded: ThreadedWarden)
         assert status == 403 and "social sign-in" in error["reason"], included
         assert _sdk(guarded, WRITER).get_identity(created, include_credential=[included]).id == created
     assert _sdk(guarded, READER).get_identity(created, include_credential=["password"]).id == created
+
+
+def _json(url: str, key: str) -> Any:
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {key}"})
+    with urllib.request.urlopen(request, timeout=5) as response:
+        return json.loads(response.read())
+
+
+def test_a_read_key_does_not_read_the_codes_the_courier_sends(tmp_path: Path) -> None:
+    """A recovery anyone can start, and its code read back with a key that may only read, would be a
+    sign-in as anyone: a read key sees each message but not its subject and body."""
+    extra: dict[str, Any] = {
+        "services": {"internal_token": INTERNAL},
+        "serve": {"admin": {"api_keys": KEYS}},
+        "selfservice": {
+            "methods": {"code": {"enabled": True}},
+            "flows": {"recovery": {"enabled": True, "use": "code"}},
+        },
+    }
+    with running_warden(settings_for(tmp_path, f"sqlite://{tmp_path}/warden.db", extra)) as warden:
+        _create(_sdk(warden, WRITER), "mailed@example.com")
+        with urllib.request.urlopen(warden.public_url + "/self-service/recovery/api", timeout=5) as answer:
+            flow = json.loads(answer.read())
+        action = flow["ui"]["action"].replace("http://127.0.0.1:4433", warden.public_url.rstrip("/"))
+        assert _get(action, body={"method": "code", "email": "mailed@example.com"}, method="POST") == 200
+        listing = warden.admin_url + "/admin/courier/messages?recipient=mailed@example.com"
+        deadline = time.monotonic() + 10
+        while not (written := _json(listing, WRITER)):
+            assert time.monotonic() < deadline, "no recovery mail"
+            time.sleep(0.05)
+        code = re.search(r"\b\d{6}\b", written[0]["body"])
+        assert code is not None, written[0]["body"]
+        message = warden.admin_url + f"/admin/courier/messages/{written[0]['id']}"
+        assert code.group() in json.dumps(_json(message, WRITER))
+        for read in (
+            _json(listing, READER),
+            [_json(message, READER)],
+            _json(warden.admin_url + "/courier/messages", READER),
+        ):
+            assert [m["id"] for m in read] == [written[0]["id"]]
+            assert code.group() not in json.dumps(read)
+            assert read[0]["subject"] == read[0]["body"] == "[redacted]"
+            assert read[0]["recipient"] == "mailed@example.com" and read[0]["template_type"] == "recovery_code_valid"
 
 
 def test_a_service_alone_in_its_process_guards_its_admin_api(tmp_path: Path) -> None:

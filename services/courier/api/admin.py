@@ -12,6 +12,7 @@ from services.courier.domain import STATUSES
 from services.courier.errors import MessageNotFound
 from services.courier.views import message_view
 from shared.errors import BadRequest
+from shared.http.admin_keys import reads_only
 from shared.http.pagination import PageTokenInvalid, link_header, read_page
 from shared.service import Route
 
@@ -45,7 +46,8 @@ async def list_messages(c: CourierContainer, request: web.Request) -> web.Respon
             status=status,
             recipient=request.query.get("recipient") or None,
         )
-    response = web.json_response([message_view(m) for m in messages])
+    contents = not reads_only(request)
+    response = web.json_response([message_view(m, contents=contents) for m in messages])
     last = messages[-1] if len(messages) == page.size else None
     response.headers["Link"] = link_header(request, page, f"{last.created_at.isoformat()}|{last.id}" if last else None)
     return response
@@ -72,7 +74,7 @@ async def get_message(c: CourierContainer, request: web.Request) -> web.Response
         message = await c.repository.get(conn, message_id)
     if message is None:
         raise MessageNotFound()
-    return web.json_response(message_view(message, with_dispatches=True))
+    return web.json_response(message_view(message, with_dispatches=True, contents=not reads_only(request)))
 
 
 ROUTES: list[Route[CourierContainer]] = [
