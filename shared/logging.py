@@ -9,6 +9,7 @@ finds a hint), and lines are encoded with orjson."""
 from __future__ import annotations
 
 import contextvars
+import functools
 import json
 import logging
 import re
@@ -314,6 +315,34 @@ def flush_logs() -> None:
         handler.flush()
 
 
+class _SqlValuesHidden(logging.Filter):
+    """aiosqlite logs each call it runs for SQLAlchemy with the call's arguments (`executing
+    functools.partial(<execute>, 'INSERT INTO courier_messages …', ('…Use code 123456…', …))`): the
+    bound values are one-time codes, TOTP secrets, backup codes and traits, in tuples the patterns of
+    `redact` cannot read. At `trace` the statement stays and its values go, unless
+    `log.leak_sensitive_values` asks for them."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and any(isinstance(a, functools.partial) for a in record.args):
+            record.args = tuple(_call_without_values(a) for a in record.args)
+        return True
+
+
+def _call_without_values(value: object) -> object:
+    if not isinstance(value, functools.partial):
+        return value
+    name = getattr(value.func, "__name__", type(value.func).__name__)
+    statement = next((a for a in value.args if isinstance(a, str)), None)
+    hidden = len(value.args) > (statement is not None) or bool(value.keywords)
+    shown = [repr(statement)] if statement is not None else []
+    return f"{name}({', '.join([*shown, '[redacted]'] if hidden else shown)})"
+
+
+_SQL_VALUES_HIDDEN = _SqlValuesHidden()
+# Libraries whose debug lines carry the values Warden stores (only `trace` lets them through).
+_VALUE_LOGGING_LIBRARIES = ("aiosqlite",)
+
+
 def setup_logging(
     level: str = "info",
     fmt: str = "json",
@@ -341,6 +370,11 @@ def setup_logging(
     root.setLevel(wanted if level.lower() == "trace" else max(wanted, logging.INFO))
     for own in _OWN_PACKAGES:
         logging.getLogger(own).setLevel(wanted)
+    for library in _VALUE_LOGGING_LIBRARIES:
+        logger = logging.getLogger(library)
+        logger.removeFilter(_SQL_VALUES_HIDDEN)
+        if not leak_sensitive_values:
+            logger.addFilter(_SQL_VALUES_HIDDEN)
     # Libraries that narrate their routine work at INFO (Alembic's "Context impl …").
     for chatty in ("aiohttp.access", "alembic"):
         logging.getLogger(chatty).setLevel(logging.WARNING)

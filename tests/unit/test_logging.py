@@ -172,6 +172,30 @@ def test_debug_logs_warden_not_library_chatter_which_only_trace_shows(
     assert ("aiosqlite" in loggers) is library_lines
 
 
+async def _sqlite_insert(path: Path, value: str) -> None:
+    async with aiosqlite.connect(path) as db:
+        await db.execute("CREATE TABLE courier_messages (body)")
+        await db.execute("INSERT INTO courier_messages VALUES (?)", (value,))
+        await db.commit()
+
+
+@pytest.mark.parametrize("leak", [False, True])
+def test_trace_shows_the_sql_but_not_its_values_unless_asked(
+    leak: bool, restored_logging: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """aiosqlite logs every call with its arguments: the values a statement binds (a mail with its
+    one-time code, a flow with a TOTP secret or backup codes) stay out at trace, as every secret does
+    without `log.leak_sensitive_values`."""
+    stream = io.StringIO()
+    monkeypatch.setattr("sys.stderr", stream)
+    setup_logging("trace", "json", "test", leak_sensitive_values=leak)
+    asyncio.run(_sqlite_insert(tmp_path / "db.sqlite", "Use 482913 to recover your account"))
+    flush_logs()
+    messages = [json.loads(line)["msg"] for line in stream.getvalue().splitlines()]
+    assert any("INSERT INTO courier_messages VALUES (?)" in m for m in messages)
+    assert any("482913" in m for m in messages) is leak
+
+
 def test_lines_inside_a_trace_carry_its_trace_and_span_ids() -> None:
     """With tracing on (shared.tracing.logs), a line logged inside a span names the trace and the
     span as a trace viewer shows them; a line outside any trace has neither field."""
