@@ -76,6 +76,7 @@ def request_kernel(
             return response
         except web.HTTPException as exc:  # a redirect: aiohttp sends it as an exception
             status = exc.status
+            exc.headers.update(_COMMON_HEADERS)  # else aiohttp's own banner: Python's and its version
             exc.headers[REQUEST_ID_HEADER] = rid
             exc.headers.setdefault("Cache-Control", NO_STORE)  # it may set a session or CSRF cookie
             raise

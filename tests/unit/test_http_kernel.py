@@ -36,11 +36,16 @@ async def _ok(_r: web.Request) -> web.Response:
     return web.json_response({"ok": True})
 
 
+async def _moved(_r: web.Request) -> web.Response:
+    raise web.HTTPTemporaryRedirect("http://127.0.0.1:4434/admin/identities")
+
+
 ROUTES = [
     BoundRoute("GET", "/conflict", _conflict),
     BoundRoute("GET", "/boom", _boom),
     BoundRoute("POST", "/echo", _echo),
     BoundRoute("GET", "/internal/identity/info", _ok),
+    BoundRoute("GET", "/moved", _moved),
 ]
 
 
@@ -218,8 +223,10 @@ def test_redact_masks_secrets(line: str, secret: str) -> None:
     assert secret not in redact(line)
 
 
-async def test_responses_carry_no_version_banner_and_forbid_sniffing(make_client: MakeClient) -> None:
+@pytest.mark.parametrize("path", ["/health/alive", "/moved"])
+async def test_responses_carry_no_version_banner_and_forbid_sniffing(make_client: MakeClient, path: str) -> None:
+    """Redirects too: aiohttp sends them as exceptions (the public port's 307 to the admin port)."""
     client = await make_client()
-    response = await client.get("/health/alive")
+    response = await client.get(path, allow_redirects=False)
     assert response.headers["Server"] == "Warden"
     assert response.headers["X-Content-Type-Options"] == "nosniff"
