@@ -12,9 +12,9 @@ A `read` key may only read (GET, HEAD), and not the tokens an identity's `oidc` 
 holds (`include_credential`): those would let a reporting tool act as the user at the provider. Nor
 does it read what the courier's messages say (`reads_only`: their subject and body are masked), since
 they carry live recovery, verification and sign-in codes and links: with one, a key that may only
-read would sign in as anyone it starts a recovery for. A `write` key may do everything. A missing or unknown key is a 401, a refused one a 403, both in
-Kratos's error shape; the key's name (never the key) goes into the access log line, so every admin
-action says whose it was.
+read would sign in as anyone it starts a recovery for. A `write` key may do everything. A missing or
+unknown key is a 401, a refused one a 403, both in Kratos's error shape; the key's name (never the
+key) goes into the access log line, so every admin action says whose it was.
 
 A key is kept as its SHA-256 only, and the config may hold that digest (`key_sha256`) instead of the
 key, so the key itself need not sit in a file. Keys are meant to be random (32 characters at least,
