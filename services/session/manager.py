@@ -133,7 +133,16 @@ class SessionManager:
         return session
 
     def _require_aal(self, entry: CachedSession, required: str) -> None:
-        if required == "highest_available" and entry.available_aal == AAL2 and entry.aal != AAL2:
+        self._meets(entry.aal, entry.available_aal, required)
+
+    def require_whoami_aal(self, session: Session, identity: dict[str, Any]) -> None:
+        """whoami's rule (`session.whoami.required_aal`) for the caller's own session APIs too: under
+        `highest_available`, a password-only session of an account with a second factor neither
+        lists its owner's sessions nor ends them (checklist OTP-9; Kratos checks nothing there)."""
+        self._meets(session.aal, self.config.assurance.available_aal(identity), self.config.required_aal)
+
+    def _meets(self, aal: str, available_aal: str, required: str) -> None:
+        if required == "highest_available" and available_aal == AAL2 and aal != AAL2:
             raise Aal2Required(self.aal2_login_url())
 
     def aal2_login_url(self) -> str:

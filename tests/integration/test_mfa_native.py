@@ -252,6 +252,29 @@ def test_pairing_login_with_password_then_totp_makes_the_session_aal2(
     assert all(m.completed_at is not None for m in session.authentication_methods)
 
 
+def test_a_password_only_session_neither_lists_nor_ends_its_owner_s_sessions(frontend: FrontendApi) -> None:
+    """Under `highest_available`, whoami's rule holds for `/sessions` too (checklist OTP-9): whoever
+    has only the password of an account with TOTP sees no devices or addresses, and signs no one out."""
+    email = _email()
+    owner = _register(frontend, email)
+    secret = _pair_totp(frontend, owner)
+    intruder = _password_login(frontend, email).session_token
+    for call in (
+        lambda: frontend.list_my_sessions(x_session_token=intruder),
+        lambda: frontend.disable_my_other_sessions(x_session_token=intruder),
+        lambda: frontend.disable_my_session(frontend.to_session(x_session_token=owner).id, x_session_token=intruder),
+    ):
+        status, body = api_error(call)
+        assert status == 403 and body["error"]["id"] == "session_aal2_required", body
+    assert frontend.to_session(x_session_token=owner).active, "the owner is still signed in"
+
+    flow = _aal2_flow(frontend, intruder)
+    _submit_totp(frontend, flow.id, intruder, _next_step_code(secret))  # with the second factor: allowed
+    assert [s.id for s in frontend.list_my_sessions(x_session_token=intruder)] == [
+        frontend.to_session(x_session_token=owner).id
+    ]
+
+
 def test_a_totp_code_is_accepted_once(frontend: FrontendApi) -> None:
     email = _email()
     secret = _pair_totp(frontend, _register(frontend, email))

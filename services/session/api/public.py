@@ -82,6 +82,7 @@ async def _current(c: SessionContainer, request: web.Request) -> Any:
     identity = await c.manager.identity_of(session)
     if identity is None or identity.get("state") != "active":  # Kratos's IsActive: the identity's too
         raise NoActiveSession()
+    c.manager.require_whoami_aal(session, identity)
     return session
 
 
