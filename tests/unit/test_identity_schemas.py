@@ -20,9 +20,10 @@ from services.identity.schemas import (
     UnknownSchema,
     encode_id,
 )
-from services.identity.schemas.formats import is_date_time, is_email, is_tel
+from services.identity.schemas.formats import is_date_time, is_tel
 from services.identity.schemas.normalize import e164, graceful, normalize_email
 from shared.config import Settings, load_settings
+from shared.email_syntax import is_email
 from shared.errors import BadRequest, ConfigError, NotFound
 
 QUICKSTART = Path(__file__).parents[1] / "fixtures" / "quickstart"

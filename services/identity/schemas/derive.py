@@ -11,8 +11,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from shared.email_syntax import is_email
+
 from .extension import Hit
-from .formats import is_email
 from .messages import quote
 from .normalize import e164, graceful, normalize_email, normalize_phone
 from .pointers import join
