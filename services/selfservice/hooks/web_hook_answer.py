@@ -3,7 +3,9 @@
 - 4xx/5xx with `{"messages":[{"instance_ptr":"#/traits/email","messages":[{id,text,type,context}]}]}`:
   the flow stops and shows each message on the field the pointer names (or on the whole form);
 - 2xx with `{"identity":{traits?, metadata_public?, metadata_admin?}}` under `response.parse`:
-  the identity is changed before it is saved; an empty or identity-less answer changes nothing;
+  the identity is changed before it is saved; an empty or identity-less answer changes nothing; a
+  registration's hook may also give `verifiable_addresses` and `recovery_addresses`, taken as an
+  admin import takes them (a hook that trusts an address marks it verified);
 - anything else (a 4xx without messages, a body that is not JSON): Kratos's 502."""
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from shared.text import Message
 # the flow's business.
 METADATA = ("metadata_public", "metadata_admin")
 PATCHABLE = ("traits", *METADATA)
+# Only an identity about to be created takes addresses from a hook: settings keeps the identity's own.
+ADDRESSES = ("verifiable_addresses", "recovery_addresses")
 
 
 class WebHookFailed(errors.WardenError):
@@ -49,7 +53,7 @@ def apply_answer(answer: Answer, flow: Flow, identity: dict[str, Any], *, parse:
     if parse and answer.status != 204 and answer.body.strip():
         patch = _document(answer.body).get("identity")
         if isinstance(patch, dict):
-            for key in PATCHABLE:
+            for key in (*PATCHABLE, *ADDRESSES) if flow.kind == "registration" else PATCHABLE:
                 if key in patch:
                     identity[key] = patch[key]
 
