@@ -192,6 +192,28 @@ def test_admin_lists_gets_extends_and_disables(
     assert _status(lambda: admin.get_session("00000000-0000-4000-8000-000000000000"))[0] == 404
 
 
+def test_a_session_route_s_id_that_is_not_a_uuid_is_kratos_s_400(
+    warden: ThreadedWarden, admin: IdentityApi, frontend: FrontendApi
+) -> None:
+    """Kratos parses the id in the path first ("could not parse UUID", 400), before any lookup
+    (404); `DELETE /sessions/whoami` is whoami, as in Kratos's deleteMySession."""
+    identity_id = _identity(admin, "not-a-uuid@example.com")
+    token = _issue(warden, identity_id)["session_token"]
+    for call in (
+        lambda: admin.get_session("nope"),
+        lambda: admin.disable_session("nope"),
+        lambda: admin.extend_session("nope"),
+        lambda: admin.list_identity_sessions("nope"),
+        lambda: admin.delete_identity_sessions("nope"),
+        lambda: frontend.disable_my_session("nope", x_session_token=token),
+    ):
+        status, body = _status(call)
+        assert status == 400 and "could not parse UUID" in body["error"]["reason"], body
+    assert _status(lambda: admin.list_identity_sessions("00000000-0000-4000-8000-000000000000"))[0] == 404
+    whoami = urllib3.request("DELETE", f"{warden.public_url}/sessions/whoami", headers={"X-Session-Token": token})
+    assert whoami.status == 200 and json.loads(whoami.data)["identity"]["id"] == identity_id
+
+
 def test_a_session_past_its_lifespan_is_refused_even_when_its_answer_was_cached(tmp_path: Path, any_dsn: str) -> None:
     extra = {"services": {"internal_token": TOKEN}, "session": {"lifespan": "2s"}}
     with (

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from services.session.domain import Session
-from services.session.errors import SessionNotFound
+from services.session.errors import SessionNotFound, path_uuid
 from services.session.views import session_view
 from shared.errors import BadRequest, NotFound
 from shared.http.pagination import link_header, read_page
@@ -56,30 +56,32 @@ async def list_sessions(c: SessionContainer, request: web.Request) -> web.Respon
 
 
 async def get_session(c: SessionContainer, request: web.Request) -> web.Response:
-    session = c.manager.as_seen(await c.manager.get(request.match_info["id"]))
+    if request.match_info["id"] == "whoami":
+        raise SessionNotFound()  # Kratos sends it to the public whoami; not a malformed id
+    session = c.manager.as_seen(await c.manager.get(path_uuid(request.match_info["id"])))
     expand = _expand(request) or {"identity", "devices"}
     return web.json_response((await _views(c, [session], expand))[0])
 
 
 async def disable_session(c: SessionContainer, request: web.Request) -> web.Response:
-    await c.manager.revoke([await c.manager.get(request.match_info["id"])])
+    await c.manager.revoke([await c.manager.get(path_uuid(request.match_info["id"]))])
     return web.Response(status=204)
 
 
 async def extend_session(c: SessionContainer, request: web.Request) -> web.Response:
-    session = c.manager.as_seen(await c.manager.extend(request.match_info["id"]))
+    session = c.manager.as_seen(await c.manager.extend(path_uuid(request.match_info["id"])))
     return web.json_response((await _views(c, [session], {"identity", "devices"}))[0])
 
 
 async def list_identity_sessions(c: SessionContainer, request: web.Request) -> web.Response:
-    identity_id = request.match_info["id"]
+    identity_id = path_uuid(request.match_info["id"])
     if await c.identities.get_identity(identity_id) is None:
         raise SessionNotFound()
     return await _page_response(c, request, identity_id=identity_id)
 
 
 async def delete_identity_sessions(c: SessionContainer, request: web.Request) -> web.Response:
-    identity_id = request.match_info["id"]
+    identity_id = path_uuid(request.match_info["id"])
     if await c.identities.get_identity(identity_id) is None:
         raise SessionNotFound()
     await c.manager.revoke_identity(identity_id)

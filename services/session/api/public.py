@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from services.session.errors import Aal2Required, CannotRevokeCurrent, NoActiveSession, SessionNotFound
+from services.session.errors import Aal2Required, CannotRevokeCurrent, NoActiveSession, SessionNotFound, path_uuid
 from services.session.views import session_view
 from shared.cookies import SignedCookie, session_cookie, session_token, set_session_cookie
 from shared.http.pagination import link_header, read_page
@@ -102,8 +102,10 @@ async def revoke_others(c: SessionContainer, request: web.Request) -> web.Respon
 
 
 async def revoke_mine(c: SessionContainer, request: web.Request) -> web.Response:
+    if request.match_info["id"] == "whoami":
+        return await whoami(c, request)  # Kratos's deleteMySession answers whoami for this id
     current = await _current(c, request)
-    target_id = request.match_info["id"]
+    target_id = path_uuid(request.match_info["id"])
     if target_id == current.id:
         raise CannotRevokeCurrent()
     try:
