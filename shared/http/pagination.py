@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from aiohttp import web
 
@@ -20,11 +21,24 @@ from shared.http.bodies import unstorable_text
 DEFAULT_PAGE_SIZE = 250
 MAX_PAGE_SIZE = 1000
 
+T = TypeVar("T")
+
 
 @dataclass(frozen=True)
 class Page:
     size: int
     after: str | None
+
+    @property
+    def probe(self) -> int:
+        """How many rows to read: one more than the page, to know whether another page follows."""
+        return self.size + 1
+
+    def split(self, found: Sequence[T]) -> tuple[list[T], T | None]:
+        """The page's items out of `probe` rows, and the last of them when more follow, else None
+        (Kratos's keyset paginator: no `next` link after the last page, even a full one)."""
+        items = list(found[: self.size])
+        return items, (items[-1] if len(found) > self.size else None)
 
 
 class PageTokenInvalid(BadRequest):

@@ -195,6 +195,20 @@ def test_list_filters_by_identifier_and_ids(api: IdentityApi) -> None:
     assert sorted(i.id for i in api.list_identities(ids=[first.id, second.id])) == sorted([first.id, second.id])
 
 
+def test_a_full_last_page_has_no_next_link(api: IdentityApi, warden: ThreadedWarden) -> None:
+    """Kratos's keyset paginator reads one row more than the page: `next` only when another page
+    follows, so a list of exactly `page_size` items is one page, not one and an empty one."""
+    made = {_create(api, f"exact{i}@example.com").id for i in range(3)}
+    response = urllib3.request("GET", f"{warden.admin_url}/admin/identities?page_size=3")
+    assert {i["id"] for i in json.loads(response.data)} == made
+    assert _next_link(response.headers["Link"]) is None, response.headers["Link"]
+    two = urllib3.request("GET", f"{warden.admin_url}/admin/identities?page_size=2")
+    following = _next_link(two.headers["Link"])
+    assert following is not None
+    last = urllib3.request("GET", f"{warden.admin_url}{following}")
+    assert len(json.loads(last.data)) == 1 and _next_link(last.headers["Link"]) is None
+
+
 def test_update_replaces_and_keeps_verification_of_unchanged_addresses(api: IdentityApi) -> None:
     created = _create(api, "lin@example.com")
     api.patch_identity(

@@ -167,6 +167,19 @@ def test_following_the_link_header_keeps_the_lists_filters(warden: ThreadedWarde
     assert sorted(seen) == sorted((i["session"]["id"], True) for i in issued[1:]), "the revoked one never came"
 
 
+def test_session_lists_end_without_a_next_link_after_a_full_page(warden: ThreadedWarden, admin: IdentityApi) -> None:
+    identity_id = _identity(admin, "full-page@example.com")
+    current, *_ = [_issue(warden, identity_id) for _ in range(3)]
+    for url, headers in (
+        (f"{warden.admin_url}/admin/sessions?page_size=3", {}),
+        (f"{warden.admin_url}/admin/identities/{identity_id}/sessions?page_size=3", {}),
+        (f"{warden.public_url}/sessions?page_size=2", {"X-Session-Token": current["session_token"]}),
+    ):
+        response = urllib3.request("GET", url, headers=headers)
+        assert response.status == 200 and len(json.loads(response.data)) in (2, 3), url
+        assert 'rel="next"' not in response.headers["Link"], (url, response.headers["Link"])
+
+
 def test_admin_lists_gets_extends_and_disables(
     warden: ThreadedWarden, admin: IdentityApi, frontend: FrontendApi
 ) -> None:

@@ -41,14 +41,14 @@ async def list_messages(c: CourierContainer, request: web.Request) -> web.Respon
     async with c.database.connect() as conn:
         messages = await c.repository.page(
             conn,
-            size=page.size,
+            size=page.probe,
             after=after_key(page.after),
             status=status,
             recipient=request.query.get("recipient") or None,
         )
+    messages, last = page.split(messages)
     contents = not reads_only(request)
     response = web.json_response([message_view(m, contents=contents) for m in messages])
-    last = messages[-1] if len(messages) == page.size else None
     response.headers["Link"] = link_header(request, page, f"{last.created_at.isoformat()}|{last.id}" if last else None)
     return response
 

@@ -53,10 +53,10 @@ async def list_deliveries(c: CourierContainer, request: web.Request) -> web.Resp
     page = read_page(request)
     async with c.database.connect() as conn:
         found = await c.deliveries.page(
-            conn, size=page.size, after=after_key(page.after), status=status_filter(request)
+            conn, size=page.probe, after=after_key(page.after), status=status_filter(request)
         )
+    found, last = page.split(found)
     response = web.json_response([delivery_view(d) for d in found])
-    last = found[-1] if len(found) == page.size else None
     key = f"{last.created_at.isoformat()}|{last.id}" if last else None
     response.headers["Link"] = link_header(request, page, key)
     return response

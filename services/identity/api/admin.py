@@ -97,14 +97,16 @@ async def list_identities(c: IdentityContainer, request: web.Request) -> web.Res
     else:
         found = await c.manager.list(
             after=page.after,
-            size=page.size,
+            size=page.probe,
             ids=ids,
             similar=similar,
             organization_id=organization_id,
         )
+    last = None
+    if not ids and identifier is None:  # a page of every identity, or of the similar ones
+        found, after = page.split(found)
+        last = after.id if after else None
     response = json_response([admin_view(i, c.schemas.schema_url, include, c.cipher) for i in found])
-    paged = not ids and identifier is None
-    last = found[-1].id if paged and len(found) == page.size else None
     response.headers["Link"] = link_header(request, page, last)
     return response
 

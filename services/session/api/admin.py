@@ -45,9 +45,11 @@ async def _views(c: SessionContainer, sessions: list[Session], expand: set[str])
 
 async def _page_response(c: SessionContainer, request: web.Request, **query: Any) -> web.Response:
     page = read_page(request)
-    sessions = await c.manager.page(size=page.size, after=page.after, active=_active_filter(request), **query)
+    sessions, last = page.split(
+        await c.manager.page(size=page.probe, after=page.after, active=_active_filter(request), **query)
+    )
     response = web.json_response(await _views(c, sessions, _expand(request)))
-    response.headers["Link"] = link_header(request, page, sessions[-1].id if len(sessions) == page.size else None)
+    response.headers["Link"] = link_header(request, page, last.id if last else None)
     return response
 
 

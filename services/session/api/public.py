@@ -89,11 +89,13 @@ async def _current(c: SessionContainer, request: web.Request) -> Any:
 async def list_mine(c: SessionContainer, request: web.Request) -> web.Response:
     current = await _current(c, request)
     page = read_page(request)
-    others = await c.manager.page(
-        size=page.size, after=page.after, identity_id=current.identity_id, active=True, exclude_id=current.id
+    others, last = page.split(
+        await c.manager.page(
+            size=page.probe, after=page.after, identity_id=current.identity_id, active=True, exclude_id=current.id
+        )
     )
     response = web.json_response([session_view(s, None) for s in others])
-    response.headers["Link"] = link_header(request, page, others[-1].id if len(others) == page.size else None)
+    response.headers["Link"] = link_header(request, page, last.id if last else None)
     return response
 
 
