@@ -304,7 +304,7 @@ def _where(process) -> str:  # type: ignore[no-untyped-def]
         (f"admin API ({_admin_access(process.settings)})", f"{process.url('admin')}/admin/"),
     ]
     if "selfservice" in names:
-        rows.insert(0, ("built-in UI (sign in)", f"{public}/ui/login"))
+        rows.insert(0, _sign_in_row(process.settings, public))
     if "courier" in names:
         courier = CourierConfig.from_settings(process.settings)
         if courier.email_http is None and not courier.smtp_uri:
@@ -312,6 +312,15 @@ def _where(process) -> str:  # type: ignore[no-untyped-def]
     width = max(len(label) for label, _ in rows)
     lines = ["warden is ready:"] + [f"  {label.ljust(width)}  {where}" for label, where in rows]
     return "\n".join(lines)
+
+
+def _sign_in_row(settings, public: str) -> tuple[str, str]:  # type: ignore[no-untyped-def]
+    """The sign-in page browsers are sent to: the built-in UI's, or the UI a config names (Kratos's
+    quickstarts name one on :4455), where the built-in page would only redirect."""
+    login = str(settings.get("selfservice.flows.login.ui_url") or "")
+    if not login or login.startswith(settings.serve.public.base_url.rstrip("/") + "/ui/"):
+        return ("built-in UI (sign in)", f"{public}/ui/login")
+    return ("sign-in UI (selfservice.flows.login.ui_url)", login)
 
 
 def _admin_access(settings) -> str:  # type: ignore[no-untyped-def]

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from types import SimpleNamespace
+
 import pytest
 
+from shared.config import load_settings
 from shared.version import warden_version
-from warden.cli import main
+from warden.cli import _where, main
+
+QUICKSTART = Path(__file__).parents[1] / "fixtures" / "quickstart"
 
 
 def test_no_command_prints_the_usage(capsys: pytest.CaptureFixture[str]) -> None:
@@ -41,3 +47,25 @@ def test_a_bad_option_is_named_in_one_line_with_exit_code_2(
     assert exited.value.code == 2
     err = capsys.readouterr().err
     assert named in err and len(err.strip().splitlines()) == 1
+
+
+def _console(settings) -> str:  # type: ignore[no-untyped-def]
+    process = SimpleNamespace(
+        services=[SimpleNamespace(name="selfservice")],
+        settings=settings,
+        url=lambda port: {"public": "http://127.0.0.1:4500", "admin": "http://127.0.0.1:4501"}[port],
+    )
+    return _where(process)
+
+
+def test_the_console_names_the_built_in_sign_in_page_when_browsers_go_there() -> None:
+    console = _console(load_settings([], {"SERVE_PUBLIC_PORT": "4500"}, dev=True))
+    assert "built-in UI (sign in)" in console and "http://127.0.0.1:4500/ui/login" in console
+
+
+def test_the_console_names_the_configured_sign_in_ui_not_the_built_in_one() -> None:
+    """A Kratos quickstart sends browsers to its own UI on :4455: /ui/login would only redirect there."""
+    settings = load_settings([QUICKSTART / "email-password" / "kratos.yml"], {"SERVE_PUBLIC_PORT": "4500"}, dev=True)
+    console = _console(settings)
+    assert "built-in UI" not in console and "/ui/login" not in console
+    assert "http://127.0.0.1:4455/login" in console
