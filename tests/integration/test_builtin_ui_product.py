@@ -16,12 +16,13 @@ from typing import Any
 from urllib.parse import urljoin
 
 import pytest
+import urllib3
 
 from tests.factories import ThreadedWarden, running_warden, settings_for
-from tests.integration.test_builtin_ui import UI, Page, follow, open_page, register, submit, ui_config
+from tests.integration.test_builtin_ui import UI, Page, follow, open_page, register, sign_in, submit, ui_config
 from tests.mail_folder import wait_for_mails
 from tests.mail_helpers import code_in
-from tests.selfservice_helpers import Browser
+from tests.selfservice_helpers import PASSWORD, Browser
 
 LOGO = "https://cdn.example.com/acme/logo.svg"
 
@@ -75,6 +76,41 @@ def test_the_verify_link_is_gone_once_the_address_is_verified(browser: Browser, 
     assert "You successfully verified your email address." in after.text
     _, welcome = open_page(browser, "/ui/welcome")
     assert "Verify your email address" not in welcome.links and "Account settings" in welcome.links
+
+
+@pytest.fixture(scope="module")
+def mfa_warden(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadedWarden]:
+    directory: Path = tmp_path_factory.mktemp("builtin-ui-mfa")
+    config: dict[str, Any] = ui_config()
+    config["selfservice"]["methods"] = {"password": {"enabled": True}, "totp": {"enabled": True}}
+    config["session"] = {"whoami": {"required_aal": "highest_available"}}
+    with running_warden(settings_for(directory, f"sqlite://{directory}/warden.sqlite", config)) as running:
+        yield running
+
+
+def test_a_password_alone_is_sent_on_to_its_second_factor_not_welcomed(mfa_warden: ThreadedWarden) -> None:
+    """whoami refuses such a session; the welcome page must not say "You are signed in" to it."""
+    email = _email("half")
+    body = {
+        "schema_id": "default",
+        "traits": {"email": email},
+        "credentials": {
+            "password": {"config": {"password": PASSWORD}},
+            "totp": {
+                "config": {
+                    "totp_url": f"otpauth://totp/Warden:{email}?secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP&issuer=Warden"
+                }
+            },
+        },
+    }
+    assert urllib3.request("POST", f"{mfa_warden.admin_url}/admin/identities", json=body).status == 201
+    browser = Browser(mfa_warden.public_url)
+    sign_in(browser, email)
+    welcome = browser.get("/ui/welcome")
+    assert welcome.status == 303, welcome
+    assert welcome.location.endswith("/self-service/login/browser?aal=aal2"), welcome.location
+    _, page = open_page(browser, welcome.location)
+    assert page.form("totp_code")["method"] == "post"  # the second-factor form
 
 
 def test_settings_labels_the_new_password_apart_from_its_heading(browser: Browser) -> None:

@@ -1,7 +1,8 @@
 """The welcome page (`/ui/welcome`): who is signed in, in words a person reads. Traits are labelled
 by their identity-schema titles, times are relative ("signed in 3 minutes ago") with the exact time
 kept in a `<time>` element, the assurance level is "single-factor" or "two-factor", and the link to
-verify an address shows only while one is unverified."""
+verify an address shows only while one is unverified. A session that whoami would refuse for want of
+its second factor is sent to finish signing in instead of being told it is signed in."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 import humanize
 from aiohttp import web
 
+from services.selfservice.flows.engine import see_other
+from services.selfservice.flows.login.hook import whoami_accepts
 from services.selfservice.flows.logout.handler import SIGNED_OUT_COOKIE
 from services.selfservice.ui.links import logout_url
 from services.selfservice.ui.view import trait_rows
@@ -77,6 +80,9 @@ async def welcome(c: SelfserviceContainer, request: web.Request) -> web.StreamRe
             page.del_cookie(SIGNED_OUT_COOKIE, path="/ui/")
         return page
     identity = session.get("identity") or {}
+    if not whoami_accepts(c, session, await c.engine.identities.get_identity(identity.get("id", "")) or {}):
+        # Half signed in: the password is done, the second factor whoami asks for is not.
+        return see_other(f"{c.config.public_base_url.rstrip('/')}/self-service/login/browser?aal=aal2")
     links = [("Account settings", flows["settings"].ui_url)]
     if flows["verification"].enabled and unverified(identity):
         links.append(("Verify your email address", flows["verification"].ui_url))

@@ -60,7 +60,7 @@ def _answer(c: SelfserviceContainer, request: web.Request, flow: Flow, ctx: Hook
             body["continue_with"] = ctx.continue_with
         return json_response(body)
     return_to = flow.return_to or c.config.after_return_url("login", ctx.method)
-    if ctx.session and not _whoami_accepts(c, ctx):
+    if ctx.session and not whoami_accepts(c, ctx.session, ctx.identity):
         # The session whoami would refuse: the browser goes on to the second factor (Kratos's hook),
         # in the step made already when it carries a link (`_link_or_carry`).
         carried = request.get(STEP_UP_FLOW)
@@ -101,7 +101,7 @@ async def _link_or_carry(
     with the password alone attach a social account of theirs, one that outlives a password reset:
     so a browser's link waits in the second-factor step, made here for the new session; an app's
     is dropped (its client makes that step itself), and can be made again in the settings."""
-    if _whoami_accepts(c, ctx):
+    if whoami_accepts(c, ctx.session or {}, ctx.identity):
         return await _link(c, ctx.identity, pending)
     if flow.type != API and ctx.session:
         from services.selfservice.flows.login.handler import new_login_flow  # the handler imports this module
@@ -115,11 +115,12 @@ async def _link_or_carry(
     return ctx.identity
 
 
-def _whoami_accepts(c: SelfserviceContainer, ctx: HookContext) -> bool:
-    """Whether the session is what `session.whoami.required_aal` asks of this identity."""
+def whoami_accepts(c: SelfserviceContainer, session: dict[str, Any], identity: dict[str, Any]) -> bool:
+    """Whether the session is what `session.whoami.required_aal` asks of this identity (its admin
+    view: the credentials say whether it has a second factor)."""
     required = c.settings.get("session.whoami.required_aal") or aal.AAL1
-    session_aal = (ctx.session or {}).get("authenticator_assurance_level") or aal.AAL1
-    return c.config.assurance.satisfies(session_aal, ctx.identity, required)
+    session_aal = session.get("authenticator_assurance_level") or aal.AAL1
+    return c.config.assurance.satisfies(session_aal, identity, required)
 
 
 async def _link(c: SelfserviceContainer, identity: dict[str, Any], pending: dict[str, Any]) -> dict[str, Any]:
