@@ -51,8 +51,14 @@ def any_text(key: str) -> bool:
 
 
 def read_page(request: web.Request, key: Callable[[str], bool] = any_text) -> Page:
-    """`key` tells a key this list could have put in a token (its shape) from any other."""
-    raw_size = request.query.get("page_size", str(DEFAULT_PAGE_SIZE))
+    """`key` tells a key this list could have put in a token (its shape) from any other. The
+    deprecated `per_page`, given without `page_size` or `page_token`, is the page size, as in
+    Kratos's ParseKeysetOrPagePagination (the `Link` header then names it `page_size`)."""
+    query = request.query
+    if "page_size" not in query and "page_token" not in query and "per_page" in query:
+        raw_size = query["per_page"]
+    else:
+        raw_size = query.get("page_size", str(DEFAULT_PAGE_SIZE))
     try:
         size = int(raw_size)
     except ValueError as exc:
@@ -80,7 +86,7 @@ def decode_token(token: str, key: Callable[[str], bool] = any_text) -> str:
 def link_header(request: web.Request, page: Page, last_key: str | None) -> str:
     """Kratos's `Link` header: the request's own query (its filters, `expand`…) with the page's size
     and, for `next`, its token, so that following it pages the same list."""
-    kept = [(k, v) for k, v in request.query.items() if k not in ("page_size", "page_token")]
+    kept = [(k, v) for k, v in request.query.items() if k not in ("page_size", "page_token", "per_page")]
     first = request.rel_url.with_query([*kept, ("page_size", str(page.size))])
     links = f'<{first}>; rel="first"'
     if last_key is not None:

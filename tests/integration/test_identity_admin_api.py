@@ -188,6 +188,19 @@ def test_list_pages_with_tokens_and_link_header(api: IdentityApi, warden: Thread
     assert len(api.list_identities(page_size=2)) == 2
 
 
+def test_per_page_alone_is_the_page_size_as_in_kratos(api: IdentityApi, warden: ThreadedWarden) -> None:
+    """Kratos's ParseKeysetOrPagePagination: without `page_size` or `page_token` (or `page`), the
+    deprecated `per_page` is the page size, and the pages go on by token."""
+    made = {_create(api, f"per-page{i}@example.com").id for i in range(3)}
+    first = urllib3.request("GET", f"{warden.admin_url}/admin/identities?per_page=2")
+    assert first.status == 200 and len(json.loads(first.data)) == 2
+    following = _next_link(first.headers["Link"])
+    assert following is not None and "page_size=2" in following and "per_page" not in following
+    rest = json.loads(urllib3.request("GET", f"{warden.admin_url}{following}").data)
+    assert {i["id"] for i in json.loads(first.data) + rest} == made
+    assert len(api.list_identities(per_page=1)) == 1
+
+
 def test_list_filters_by_identifier_and_ids(api: IdentityApi) -> None:
     first, second = _create(api, "one@example.com"), _create(api, "two@example.com")
     _create(api, "three@example.com")
