@@ -17,6 +17,7 @@ from services.identity.manager import IdentityManager
 from services.identity.views import SchemaUrl, admin_view
 from shared.grpc.gen.warden.identity.v1 import identity_pb2, identity_pb2_grpc
 from shared.grpc.server import GrpcService
+from shared.http.pagination import Page
 
 SERVICE_NAME = "warden.identity.v1.IdentityService"
 DEFAULT_PAGE, MAX_PAGE = 250, 1000
@@ -54,10 +55,11 @@ class IdentityApi(identity_pb2_grpc.IdentityServiceServicer):
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"page_size must be 1 to {MAX_PAGE}")
         if request.page_token and not _is_uuid(request.page_token):
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "page_token is not one this API gave")
-        page = await self._manager.list(after=request.page_token or None, size=size)
+        page = Page(size, request.page_token or None)
+        found, last = page.split(await self._manager.list(after=page.after, size=page.probe))
         return identity_pb2.ListResponse(
-            identities=[self._message(identity) for identity in page],
-            next_page_token=page[-1].id if len(page) == size else "",
+            identities=[self._message(identity) for identity in found],
+            next_page_token=last.id if last else "",  # none after the last page, a full one too
         )
 
     def _message(self, identity: Identity) -> Any:

@@ -167,6 +167,8 @@ def test_identity_get_by_identifier_and_list(warden: ThreadedWarden, channel: gr
         if not token:
             break
     assert created["id"] in seen and len(seen) == len(set(seen))
+    whole = identities.List(identity_pb2.ListRequest(page_size=len(seen)), metadata=AUTH, timeout=WAIT)
+    assert len(whole.identities) == len(seen) and whole.next_page_token == "", "no token after the last page"
 
     refusals = [
         lambda: identities.Get(identity_pb2.GetRequest(id="00000000-0000-0000-0000-000000000000"), metadata=AUTH),
