@@ -160,6 +160,9 @@ def test_first_run_journey_in_a_browser(warden: WardenProcess, tmp_path: Path) -
         walk.seen("settings-after-recovery")
         assert re.search(r"within the next \d+ minutes\.", text("main")), "whole minutes"
         assert page.get_by_label("New password").count() == 1
+        # With no config, the second factors are on: settings offers both to pair.
+        for section in ("Authenticator app", "Backup recovery codes"):
+            assert page.get_by_role("heading", name=section).count() == 1, section
 
         # Settings: a new password, then signing in with it.
         page.get_by_label("New password").fill(NEW_PASSWORD)

@@ -2,8 +2,8 @@
 
 With no config file the tree is a complete development setup: a SQLite file in the working
 directory, the built-in email + password identity schema shipped beside this module, and every
-self-service UI URL pointing at the built-in UI under `<public base_url>ui/`, and recovery and
-verification on with the code method: with no mail server configured the courier writes each
+self-service UI URL pointing at the built-in UI under `<public base_url>ui/`, TOTP and backup codes
+as second factors, and recovery and verification on with the code method: with no mail server configured the courier writes each
 message to `./.warden/mail/`, so a laptop can walk every flow. The environment still overrides any
 of it.
 
@@ -62,7 +62,13 @@ def dev_config(public_base_url: str, cwd: Path, *, codes: bool = True) -> dict[s
             "courier": {"smtp": {"from_address": DEV_SENDER}},
             "selfservice": {
                 "allowed_return_urls": [public_base_url],
-                "methods": {"password": {"enabled": True}, "code": {"enabled": True}},
+                # The second factors too, so that a first run's settings page offers them.
+                "methods": {
+                    "password": {"enabled": True},
+                    "code": {"enabled": True},
+                    "totp": {"enabled": True, "config": {"issuer": "Warden"}},
+                    "lookup_secret": {"enabled": True},
+                },
                 "flows": {
                     "registration": {"after": {"password": {"hooks": [{"hook": "session"}]}}},
                     "recovery": {"enabled": True, "use": "code"},
