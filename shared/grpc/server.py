@@ -26,7 +26,10 @@ from shared.errors import ConfigError
 from shared.grpc.shield import ErrorShield
 
 log = logging.getLogger(__name__)
-HEALTH_PREFIX = "/grpc.health.v1.Health/"
+# The one call a caller without the token may make: the probes of Kubernetes, grpc-health-probe and
+# Envoy ask `Check`. `Watch` is a stream each caller holds open, so an open one would let anyone who
+# reaches the port pin server resources: it needs the token like everything else.
+OPEN_METHOD = "/grpc.health.v1.Health/Check"
 # What a caller's metadata may weigh: a session cookie and a token fit with room to spare. More is
 # refused as INVALID_ARGUMENT by Warden; far more (past CORE_METADATA_LIMIT) by grpc itself.
 MAX_METADATA_BYTES = 8 * 1024
@@ -162,7 +165,7 @@ class MetadataLimit(grpc.aio.ServerInterceptor):
 
 
 class TokenGuard(grpc.aio.ServerInterceptor):
-    """Every call but health needs the internal token; compared in constant time."""
+    """Every call but the health check needs the internal token; compared in constant time."""
 
     def __init__(self, token: str) -> None:
         self._token = token.encode()
@@ -170,7 +173,7 @@ class TokenGuard(grpc.aio.ServerInterceptor):
     async def intercept_service(
         self, continuation: Continuation, details: grpc.HandlerCallDetails
     ) -> grpc.RpcMethodHandler | None:
-        if details.method.startswith(HEALTH_PREFIX) or self._presented(details):
+        if details.method == OPEN_METHOD or self._presented(details):
             return await continuation(details)
         return refusal(await continuation(details), grpc.StatusCode.PERMISSION_DENIED, "the internal token is required")
 

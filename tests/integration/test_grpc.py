@@ -232,6 +232,13 @@ def test_health_answers_without_a_token_and_reflection_lists_the_services(channe
     for service in ("", "warden.session.v1.SessionService", "warden.identity.v1.IdentityService"):
         answer = health.Check(health_pb2.HealthCheckRequest(service=service), timeout=WAIT)
         assert answer.status == health_pb2.HealthCheckResponse.SERVING
+    # Watch is a stream a caller holds open: not for anyone who reaches the port.
+    with pytest.raises(grpc.RpcError) as refused:
+        next(health.Watch(health_pb2.HealthCheckRequest(service=""), timeout=WAIT))
+    assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    watched = health.Watch(health_pb2.HealthCheckRequest(service=""), metadata=AUTH, timeout=WAIT)
+    assert next(watched).status == health_pb2.HealthCheckResponse.SERVING
+    watched.cancel()
 
     reflect = reflection_pb2_grpc.ServerReflectionStub(channel)
     request = reflection_pb2.ServerReflectionRequest(list_services="")

@@ -79,7 +79,9 @@ def test_streams_written_by_the_servicer_still_stream(warden: ThreadedWarden) ->
     """grpcio's health Watch writes with `context.write` rather than yielding: the shield that wraps
     every method must leave such a stream working."""
     with grpc.insecure_channel(f"127.0.0.1:{warden.process.grpc_port}") as channel:
-        stream = health_pb2_grpc.HealthStub(channel).Watch(health_pb2.HealthCheckRequest(service=""), timeout=WAIT)
+        stream = health_pb2_grpc.HealthStub(channel).Watch(
+            health_pb2.HealthCheckRequest(service=""), metadata=AUTH, timeout=WAIT
+        )
         assert next(stream).status == health_pb2.HealthCheckResponse.SERVING
         stream.cancel()
 
