@@ -315,20 +315,30 @@ def flush_logs() -> None:
         handler.flush()
 
 
-class _SqlValuesHidden(logging.Filter):
-    """aiosqlite logs each call it runs for SQLAlchemy with the call's arguments (`executing
-    functools.partial(<execute>, 'INSERT INTO courier_messages …', ('…Use code 123456…', …))`): the
-    bound values are one-time codes, TOTP secrets, backup codes and traits, in tuples the patterns of
-    `redact` cannot read. At `trace` the statement stays and its values go, unless
-    `log.leak_sensitive_values` asks for them."""
+class _LibraryValuesHidden(logging.Filter):
+    """Libraries log what they carry at DEBUG, which only `trace` lets through:
+    - aiosqlite each call it runs for SQLAlchemy with its arguments (`executing
+      functools.partial(<execute>, 'INSERT INTO courier_messages …', ('…Use code 123456…', …))`): the
+      bound values are one-time codes, TOTP secrets, backup codes and traits;
+    - aiormq each frame it sends (`Prepare to send ChannelFrame(payload=b'…')`): a courier command's
+      body holds the code it mails and the address it goes to.
+    Both sit in objects the patterns of `redact` cannot read. The statement stays, and a frame's size;
+    the values go, unless `log.leak_sensitive_values` asks for them."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple) and any(isinstance(a, functools.partial) for a in record.args):
-            record.args = tuple(_call_without_values(a) for a in record.args)
+        if isinstance(record.args, tuple) and any(_carries_values(a) for a in record.args):
+            record.args = tuple(_without_values(a) for a in record.args)
         return True
 
 
-def _call_without_values(value: object) -> object:
+def _carries_values(value: object) -> bool:
+    return isinstance(value, functools.partial) or isinstance(getattr(value, "payload", None), bytes)
+
+
+def _without_values(value: object) -> object:
+    payload = getattr(value, "payload", None)
+    if isinstance(payload, bytes):
+        return f"{type(value).__name__}({len(payload)} bytes, [redacted])"
     if not isinstance(value, functools.partial):
         return value
     name = getattr(value.func, "__name__", type(value.func).__name__)
@@ -338,9 +348,9 @@ def _call_without_values(value: object) -> object:
     return f"{name}({', '.join([*shown, '[redacted]'] if hidden else shown)})"
 
 
-_SQL_VALUES_HIDDEN = _SqlValuesHidden()
-# Libraries whose debug lines carry the values Warden stores (only `trace` lets them through).
-_VALUE_LOGGING_LIBRARIES = ("aiosqlite",)
+_LIBRARY_VALUES_HIDDEN = _LibraryValuesHidden()
+# Libraries whose debug lines carry the values Warden stores or sends (only `trace` lets them through).
+_VALUE_LOGGING_LIBRARIES = ("aiosqlite", "aiormq")
 
 
 def setup_logging(
@@ -372,9 +382,9 @@ def setup_logging(
         logging.getLogger(own).setLevel(wanted)
     for library in _VALUE_LOGGING_LIBRARIES:
         logger = logging.getLogger(library)
-        logger.removeFilter(_SQL_VALUES_HIDDEN)
+        logger.removeFilter(_LIBRARY_VALUES_HIDDEN)
         if not leak_sensitive_values:
-            logger.addFilter(_SQL_VALUES_HIDDEN)
+            logger.addFilter(_LIBRARY_VALUES_HIDDEN)
     # Libraries that narrate their routine work at INFO (Alembic's "Context impl …").
     for chatty in ("aiohttp.access", "alembic"):
         logging.getLogger(chatty).setLevel(logging.WARNING)

@@ -9,6 +9,7 @@ import logging
 from collections.abc import Iterator
 from pathlib import Path
 
+import aio_pika
 import aiosqlite
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
@@ -24,6 +25,7 @@ from shared.logging import (
     setup_logging,
 )
 from shared.tracing.logs import TRACE_FIELDS
+from tests.conftest import AMQP_URL, require_server
 
 
 def _render(message: str, *args: object, leak: bool = False, **extra: object) -> dict:
@@ -194,6 +196,30 @@ def test_trace_shows_the_sql_but_not_its_values_unless_asked(
     messages = [json.loads(line)["msg"] for line in stream.getvalue().splitlines()]
     assert any("INSERT INTO courier_messages VALUES (?)" in m for m in messages)
     assert any("482913" in m for m in messages) is leak
+
+
+async def _publish_to_a_queue_of_its_own(body: bytes) -> None:
+    connection = await aio_pika.connect(AMQP_URL)
+    async with connection:
+        channel = await connection.channel()
+        queue = await channel.declare_queue(exclusive=True, auto_delete=True)  # gone with the connection
+        await channel.default_exchange.publish(aio_pika.Message(body), routing_key=queue.name)
+
+
+@pytest.mark.parametrize("leak", [False, True])
+def test_trace_shows_the_frames_sent_to_rabbitmq_but_not_what_they_carry_unless_asked(
+    leak: bool, restored_logging: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """aiormq logs each frame it sends with its bytes: a courier command carries the code it mails."""
+    require_server("RabbitMQ", "127.0.0.1", 5672)
+    stream = io.StringIO()
+    monkeypatch.setattr("sys.stderr", stream)
+    setup_logging("trace", "json", "test", leak_sensitive_values=leak)
+    asyncio.run(_publish_to_a_queue_of_its_own(b'{"template_data": {"code": "731946"}}'))
+    flush_logs()
+    messages = [json.loads(line)["msg"] for line in stream.getvalue().splitlines()]
+    assert any("Prepare to send ChannelFrame" in m for m in messages)
+    assert any("731946" in m for m in messages) is leak
 
 
 def test_lines_inside_a_trace_carry_its_trace_and_span_ids() -> None:
