@@ -331,6 +331,13 @@ class _LibraryValuesHidden(logging.Filter):
         return True
 
 
+class _Summary(str):
+    """What stands in for a value: the same text under `%s` and `%r` (no quotes added)."""
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
 def _carries_values(value: object) -> bool:
     return isinstance(value, functools.partial) or isinstance(getattr(value, "payload", None), bytes)
 
@@ -338,19 +345,19 @@ def _carries_values(value: object) -> bool:
 def _without_values(value: object) -> object:
     payload = getattr(value, "payload", None)
     if isinstance(payload, bytes):
-        return f"{type(value).__name__}({len(payload)} bytes, [redacted])"
+        return _Summary(f"{type(value).__name__}({len(payload)} bytes, [redacted])")
     if not isinstance(value, functools.partial):
         return value
     name = getattr(value.func, "__name__", type(value.func).__name__)
     statement = next((a for a in value.args if isinstance(a, str)), None)
     hidden = len(value.args) > (statement is not None) or bool(value.keywords)
     shown = [repr(statement)] if statement is not None else []
-    return f"{name}({', '.join([*shown, '[redacted]'] if hidden else shown)})"
+    return _Summary(f"{name}({', '.join([*shown, '[redacted]'] if hidden else shown)})")
 
 
 _LIBRARY_VALUES_HIDDEN = _LibraryValuesHidden()
 # Libraries whose debug lines carry the values Warden stores or sends (only `trace` lets them through).
-_VALUE_LOGGING_LIBRARIES = ("aiosqlite", "aiormq")
+_VALUE_LOGGING_LIBRARIES = ("aiosqlite", "aiormq.connection")  # a logger's filter sees its own records only
 
 
 def setup_logging(

@@ -210,15 +210,19 @@ async def _publish_to_a_queue_of_its_own(body: bytes) -> None:
 def test_trace_shows_the_frames_sent_to_rabbitmq_but_not_what_they_carry_unless_asked(
     leak: bool, restored_logging: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """aiormq logs each frame it sends with its bytes: a courier command carries the code it mails."""
+    """aiormq logs each frame it sends with its bytes: a courier command carries the code it mails
+    (which the secret patterns would catch in this shape) and the address and traits of the person it
+    goes to (which no pattern catches)."""
     require_server("RabbitMQ", "127.0.0.1", 5672)
     stream = io.StringIO()
     monkeypatch.setattr("sys.stderr", stream)
     setup_logging("trace", "json", "test", leak_sensitive_values=leak)
-    asyncio.run(_publish_to_a_queue_of_its_own(b'{"template_data": {"code": "731946"}}'))
+    command = b'{"recipient": "mira@example.com", "template_data": {"VerificationCode": "731946"}}'
+    asyncio.run(_publish_to_a_queue_of_its_own(command))
     flush_logs()
     messages = [json.loads(line)["msg"] for line in stream.getvalue().splitlines()]
     assert any("Prepare to send ChannelFrame" in m for m in messages)
+    assert any("mira@example.com" in m for m in messages) is leak
     assert any("731946" in m for m in messages) is leak
 
 
