@@ -813,3 +813,44 @@ def test_imported_totp_and_backup_codes_reach_aal2_and_the_secret_is_sealed(
     assert status == 400 and message_ids(body, "lookup_secret") == [4000012]
     stored = warden.run(_identity_internal(warden).get_credential(identity_id, "lookup_secret"))
     assert not {"imported1", "imported2"} & set(str(stored["config"]).split("'")), "and still once one is spent"
+
+
+def test_the_send_code_button_alone_sends_the_second_factor_code(warden: ThreadedWarden, frontend: FrontendApi) -> None:
+    """Kratos's aal2 code form has no `method` node: its "Send code to …" buttons submit only
+    `address` (and a browser's `csrf_token`), which Kratos's code method takes as its own when
+    `mfa_enabled` (`strategy_login.go`: "In this special case we only expect `address` to be set").
+    A Kratos UI posts the form as it is, so that body must send the code, not answer 4010002."""
+    email = _email()
+    _register(frontend, email)
+    warden.run(_identity_internal(warden).mark_address_verified("email", email))
+    token = _password_login(frontend, email).session_token
+    flow = _aal2_flow(frontend, token)
+    assert "method" not in node_names(flow), "the form carries no method: a UI cannot send one"
+
+    def submit(body: dict[str, Any]) -> Any:
+        return urllib3.request(
+            "POST",
+            f"{warden.public_url}/self-service/login?flow={flow.id}",
+            json=body,
+            headers={"X-Session-Token": token, "Accept": "application/json"},
+        )
+
+    sent = submit({"address": email})
+    assert sent.status == 400 and sent.json()["state"] == "sent_email", sent.json()
+    assert sent.json()["active"] == "code" and "code" in node_names(sent.json())
+    done = submit({"method": "code", "code": _mailed_code(warden, email)})
+    assert done.status == 200, done.json()
+    assert frontend.to_session(x_session_token=token).authenticator_assurance_level == "aal2"
+
+
+def test_a_body_with_only_an_address_is_no_second_factor_on_a_first_factor_login(
+    warden: ThreadedWarden, frontend: FrontendApi
+) -> None:
+    flow = frontend.create_native_login_flow()
+    answer = urllib3.request(
+        "POST",
+        f"{warden.public_url}/self-service/login?flow={flow.id}",
+        json={"address": _email()},
+        headers={"Accept": "application/json"},
+    )
+    assert answer.status == 400 and message_ids(answer.json()) == [4010002], answer.json()

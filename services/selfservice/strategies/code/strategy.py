@@ -103,10 +103,16 @@ class MfaCodeStrategy(PasswordlessCodeStrategy):
         elif self.passwordless:
             super().populate_login(flow)
 
+    def claims(self, body: dict[str, Any]) -> bool:
+        """The aal2 form's "Send code to …" buttons carry only `address`, no `method` (Kratos's
+        `strategy_login.go` takes such a body as the code method's when `mfa_enabled`), and a Kratos
+        UI posts the form as it is."""
+        return bool(body.get("address"))
+
     async def login(self, flow: Flow, body: dict[str, Any]) -> LoginOutcome:
         if mfa.offers(flow):
             return await mfa.authenticate(self, flow, body)
-        if not self.passwordless:
+        if not self.passwordless or not body.get("method"):  # an `address` alone is the aal2 form's
             flow.ui.messages.append(text.no_login_strategy())
             raise FlowInvalid()
         return await super().login(flow, body)
