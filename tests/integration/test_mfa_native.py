@@ -854,3 +854,20 @@ def test_a_body_with_only_an_address_is_no_second_factor_on_a_first_factor_login
         headers={"Accept": "application/json"},
     )
     assert answer.status == 400 and message_ids(answer.json()) == [4010002], answer.json()
+
+
+def test_a_first_factor_does_not_complete_a_second_factor_login(frontend: FrontendApi) -> None:
+    """Kratos's first-factor methods begin with `login.CheckAAL(f, aal1)`: a flow made with
+    `aal=aal2` is not theirs, so the password there is 4010002, as no method, and neither the flow
+    nor the session moves (Warden used to sign the password in again and close the flow)."""
+    email = _email()
+    token = _register(frontend, email)
+    _pair_totp(frontend, token)
+    token = _password_login(frontend, email).session_token
+    flow = _aal2_flow(frontend, token)
+    body = kratos.UpdateLoginFlowWithPasswordMethod(method="password", identifier=email, password=PASSWORD)
+    status, answer = api_error(
+        lambda: frontend.update_login_flow(flow.id, kratos.UpdateLoginFlowBody(body), x_session_token=token)
+    )
+    assert status == 400 and message_ids(answer) == [4010002], answer
+    assert answer["state"] == "choose_method" and "totp_code" in node_names(answer)

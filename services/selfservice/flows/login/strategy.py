@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
+from services.selfservice.flows.errors import FlowInvalid
 from services.selfservice.flows.flow import Flow
+from shared import text
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,15 @@ class LoginStrategy(Protocol):
     async def login(self, flow: Flow, body: dict[str, Any]) -> LoginOutcome:
         """Authenticates a submission; on a fixable failure adds messages to the flow and raises FlowInvalid."""
         ...
+
+
+def first_factor_only(flow: Flow) -> None:
+    """Kratos's `login.CheckAAL(f, aal1)` at the start of every first-factor method: a login flow made
+    for a second factor (`aal=aal2`) is not theirs to complete, so none answers it and the flow
+    says 4010002, as when no method matches."""
+    if flow.fields.get("requested_aal", "aal1") != "aal1":
+        flow.ui.messages.append(text.no_login_strategy())
+        raise FlowInvalid()
 
 
 # flow.internal key of a credential waiting for the identity to sign in: {"method": …, …}

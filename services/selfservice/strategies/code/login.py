@@ -14,7 +14,7 @@ from services.selfservice import code_owner
 from services.selfservice.codes import Recipient
 from services.selfservice.flows.errors import FlowInvalid, StepCompleted
 from services.selfservice.flows.flow import Flow
-from services.selfservice.flows.login.strategy import LoginOutcome
+from services.selfservice.flows.login.strategy import LoginOutcome, first_factor_only
 from services.selfservice.flows.request import string_field
 from services.selfservice.flows.ui import input_node
 from services.selfservice.proven_address import mark_proven
@@ -53,6 +53,7 @@ def identifier_node(strategy: PasswordlessCodeStrategy) -> Any:
 
 
 async def authenticate(strategy: PasswordlessCodeStrategy, flow: Flow, body: dict[str, Any]) -> LoginOutcome:
+    first_factor_only(flow)  # a code as a second factor is mfa.py's
     if flow.state == "choose_method" or string_field(body, "resend") == "code":
         await _send(strategy, flow, body)
     return await _check(strategy, flow, body)

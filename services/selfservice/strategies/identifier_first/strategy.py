@@ -14,7 +14,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from services.selfservice.flows.errors import FlowInvalid, StepCompleted
 from services.selfservice.flows.flow import Flow
-from services.selfservice.flows.login.strategy import LoginOutcome
+from services.selfservice.flows.login.strategy import LoginOutcome, first_factor_only
 from services.selfservice.flows.request import string_field
 from services.selfservice.flows.ui import input_node
 from services.selfservice.strategies.code.login import normalized
@@ -59,6 +59,7 @@ class IdentifierFirstStrategy:
         )
 
     async def login(self, flow: Flow, body: dict[str, Any]) -> LoginOutcome:
+        first_factor_only(flow)
         identifier = string_field(body, "identifier").strip()
         if not identifier:
             flow.ui.add_node_message("identifier", text.property_missing("identifier"))

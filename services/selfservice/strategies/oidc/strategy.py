@@ -16,7 +16,7 @@ from typing import Any
 
 from services.selfservice.flows.errors import FlowInvalid, RedirectBrowser
 from services.selfservice.flows.flow import Flow
-from services.selfservice.flows.login.strategy import LoginOutcome
+from services.selfservice.flows.login.strategy import LoginOutcome, first_factor_only
 from services.selfservice.flows.registration.strategy import RegistrationOutcome
 from services.selfservice.flows.settings.strategy import SettingsContext
 from services.selfservice.flows.ui import input_node
@@ -102,6 +102,7 @@ class OidcStrategy:
 
     # --- submissions ---------------------------------------------------------------------------
     async def login(self, flow: Flow, body: dict[str, Any]) -> LoginOutcome:
+        first_factor_only(flow)
         provider = self.chosen(flow, body)
         if body.get("id_token"):
             return await self._native_login(flow, provider, body)

@@ -11,7 +11,7 @@ from typing import Any
 
 from services.selfservice.flows.errors import FlowInvalid
 from services.selfservice.flows.flow import Flow
-from services.selfservice.flows.login.strategy import LoginOutcome
+from services.selfservice.flows.login.strategy import LoginOutcome, first_factor_only
 from services.selfservice.flows.registration.strategy import KEPT_TRAITS, RegistrationOutcome
 from services.selfservice.flows.settings.strategy import SettingsContext
 from services.selfservice.flows.ui import input_node
@@ -62,6 +62,7 @@ class PasskeyStrategy:
         )
 
     async def login(self, flow: Flow, body: dict[str, Any]) -> LoginOutcome:
+        first_factor_only(flow)
         try:
             credential = ceremony.parse(body.get("passkey_login"))
             handle = ceremony.credential_user_handle(credential)

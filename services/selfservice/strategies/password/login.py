@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from services.selfservice.flows.errors import FlowInvalid
 from services.selfservice.flows.flow import Flow
-from services.selfservice.flows.login.strategy import LoginOutcome
+from services.selfservice.flows.login.strategy import LoginOutcome, first_factor_only
 from services.selfservice.flows.request import string_field
 from services.selfservice.flows.ui import input_node
 from shared import text
@@ -53,6 +53,7 @@ def _password_nodes() -> list[Any]:
 
 
 async def authenticate(strategy: PasswordStrategy, flow: Flow, body: dict[str, Any]) -> LoginOutcome:
+    first_factor_only(flow)
     identifier = string_field(body, "identifier", "password_identifier")
     password = string_field(body, "password")
     flow.ui.set_value("identifier", identifier)

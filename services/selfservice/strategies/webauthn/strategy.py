@@ -77,7 +77,7 @@ class WebAuthnStrategy:
     async def login(self, flow: Flow, body: dict[str, Any]) -> LoginOutcome:
         if is_aal2_login(flow) and not self.passwordless:
             owner, aal = str(flow.internal["identity_id"]), AAL2
-        elif self.passwordless:
+        elif self.passwordless and flow.fields.get("requested_aal", AAL1) == AAL1:
             owner, aal = await self._passwordless_owner(flow, body), AAL1
         else:
             flow.ui.messages.append(text.no_login_strategy())
