@@ -57,6 +57,10 @@ class Unauthorized(WardenError):
     challenge: str | None = None  # the answer's WWW-Authenticate, for a caller that should present a credential
 
 
+# Error ids one service answers and another tells apart (the user never sees them as such).
+PASSWORD_UNCHANGED = "warden_password_unchanged"
+
+
 class Forbidden(WardenError):
     code = 403
     default_message = "The requested action was forbidden"

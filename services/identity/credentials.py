@@ -24,6 +24,7 @@ PASSWORD_VERSION = 1  # Kratos's current password credential version
 
 class PasswordHasher(Protocol):
     async def hash(self, password: str) -> str: ...
+    async def verify(self, password: str, encoded: str) -> bool: ...
 
 
 class ImportedHashValidator(Protocol):

@@ -27,6 +27,16 @@ class LastFirstFactor(errors.BadRequest):
         super().__init__("You cannot remove the last first factor credential.")
 
 
+class PasswordUnchanged(errors.BadRequest):
+    """A new password that is the one the identity has (Kratos's `isNewPasswordSameAsOld`); self-service
+    shows it as 4000039 on the password field."""
+
+    error_id = errors.PASSWORD_UNCHANGED
+
+    def __init__(self) -> None:
+        super().__init__("The new password must be different from the old password.")
+
+
 class UnknownHashFormat(errors.BadRequest):
     def __init__(self) -> None:
         super().__init__("The imported password does not match any known hash format.")

@@ -25,7 +25,7 @@ from services.identity.domain import (
     VerifiableAddress,
     now,
 )
-from services.identity.errors import IdentityNotFound, LastFirstFactor, MalformedBody
+from services.identity.errors import IdentityNotFound, LastFirstFactor, MalformedBody, PasswordUnchanged
 from services.identity.persistence import IdentityRepository
 from services.identity.views import admin_view
 from shared.aal import passwordless_key
@@ -212,9 +212,12 @@ class IdentityManager:
         identifiers: Sequence[str] | None = None,
         metadata: MetadataChanges | None = None,
     ) -> Identity:
-        """Replaces one credential's config (a clear-text `password` is hashed first), and its
-        identifiers when its type takes them as given (see `with_identifiers`). `metadata` is what a
-        settings web hook answered, saved with the change, in its unit of work, as Kratos does."""
+        """Replaces one credential's config (a clear-text `password` is hashed first, and refused when
+        it is the identity's password already), and its identifiers when its type takes them as
+        given (see `with_identifiers`). `metadata` is what a settings web hook answered, saved with
+        the change, in its unit of work, as Kratos does."""
+        if kind == CredentialType.PASSWORD and config.get("password"):
+            await self._refuse_the_current_password(identity_id, str(config["password"]))
         given = await sealed_codes_in({kind: {"config": config}}, self._sealing)
         async with self._uow() as uow:
             current = await self._require(uow, identity_id)
@@ -225,6 +228,14 @@ class IdentityManager:
                 raise LastFirstFactor()  # e.g. the last passkey taken out of its credential
             changed = replace(current, credentials=credentials)
             return await self._save(uow, current, await self._checked(_with_metadata(changed, metadata)))
+
+    async def _refuse_the_current_password(self, identity_id: str, password: str) -> None:
+        """Kratos's `isNewPasswordSameAsOld`: one check on the hashing threads, before the unit of
+        work opens (a transaction is not held across a hash)."""
+        current = (await self.get(identity_id)).credentials.get(CredentialType.PASSWORD)
+        stored = current.config.get("hashed_password") if current else None
+        if stored and await self._sealing.hasher.verify(password, str(stored)):
+            raise PasswordUnchanged()
 
     async def swap_credential(
         self, identity_id: str, kind: str, expected: dict[str, Any], config: dict[str, Any]

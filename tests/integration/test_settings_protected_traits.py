@@ -173,3 +173,33 @@ def test_a_new_password_may_not_be_an_address_kept_in_an_array(warden: ThreadedW
     assert refused.status == 400, refused.data
     [password_node] = [n for n in refused.json()["ui"]["nodes"] if n["attributes"].get("name") == "password"]
     assert [m["id"] for m in password_node["messages"]] == [4000031]
+
+
+def test_a_new_password_must_differ_from_the_current_one(warden: ThreadedWarden) -> None:
+    """Kratos's `isNewPasswordSameAsOld`: 4000039 on the password field, and nothing is changed."""
+    mine = _email("same")
+    identity_id = _identity(warden, {"emails": [mine]})
+    flow = urllib3.request("GET", f"{warden.public_url}/self-service/login/api").json()
+    token = urllib3.request(
+        "POST",
+        f"{warden.public_url}/self-service/login?flow={flow['id']}",
+        json={"method": "password", "identifier": mine, "password": PASSWORD},
+    ).json()["session_token"]
+    headers = {"X-Session-Token": token}
+
+    def change(password: str) -> urllib3.BaseHTTPResponse:
+        settings = urllib3.request("GET", f"{warden.public_url}/self-service/settings/api", headers=headers).json()
+        return urllib3.request(
+            "POST",
+            f"{warden.public_url}/self-service/settings?flow={settings['id']}",
+            json={"method": "password", "password": password},
+            headers=headers,
+        )
+
+    before = urllib3.request("GET", f"{warden.admin_url}/admin/identities/{identity_id}").json()["updated_at"]
+    refused = change(PASSWORD)
+    assert refused.status == 400, refused.data
+    [password_node] = [n for n in refused.json()["ui"]["nodes"] if n["attributes"].get("name") == "password"]
+    assert [m["id"] for m in password_node["messages"]] == [4000039]
+    assert urllib3.request("GET", f"{warden.admin_url}/admin/identities/{identity_id}").json()["updated_at"] == before
+    assert change("Another-Long-Password-5381").status == 200

@@ -40,5 +40,8 @@ async def update(strategy: PasswordStrategy, flow: Flow, body: dict[str, Any], c
             ctx.identity["id"], "password", {"password": password}, metadata=ctx.metadata
         )
     except errors.BadRequest as exc:
-        flow.ui.add_node_message("password", text.validation_failed(exc.reason or exc.message))
+        same = exc.error_id == errors.PASSWORD_UNCHANGED
+        flow.ui.add_node_message(
+            "password", text.password_same_as_old() if same else text.validation_failed(exc.reason or exc.message)
+        )
         raise FlowInvalid() from None
