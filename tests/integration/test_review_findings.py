@@ -4,6 +4,7 @@ SDK would refuse to send what an attacker sends."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -13,6 +14,8 @@ from typing import Any
 import pytest
 import urllib3
 
+from services.selfservice.flows.verification.proof import AWAITING_MESSAGE
+from services.selfservice.flows.verification.verifier import prepared_flow_id
 from shared.bus.envelope import Envelope
 from shared.bus.ports import Subscription
 from tests.conftest import unique
@@ -296,6 +299,45 @@ def test_finding_9_the_verification_mail_follows_from_the_committed_identity_cre
     assert mailed(marker) == 1  # everything before it in the queue has been handled
     assert published.mails_to(email) == 1
     assert published.mails_to(operator) == 0
+
+
+def test_finding_9_two_deliveries_of_one_identity_created_at_once_send_one_mail(
+    mail_warden: tuple[ThreadedWarden, str], published: Published
+) -> None:
+    """A redelivery can overlap the first delivery (the outbox relay publishing an event again after a
+    failed commit, a consumer's channel lost mid-way, another replica): both read the prepared flow
+    as still awaiting its message, and each sent a mail with a code of its own (the first one dead).
+    Of deliveries handled at the same moment, one sends."""
+    warden, _ = mail_warden
+    email = f"{unique('twice')}@example.com"
+    registration = api_flow(warden, "registration")
+    body = {"method": "password", "traits": {"email": email}, "password": PASSWORD}
+    status, answer = post_raw(registration, json.dumps(body).encode())
+    assert status == 200, answer
+    [created] = [e for e in published.of("identity.created") if e["identity_id"] == answer["identity"]["id"]]
+    assert published.mails_to(email) == 1
+    runtime = next(r for r in warden.process._runtimes if r.name == "selfservice")
+    container = runtime.container
+    flow_id = prepared_flow_id(created["registration_flow_id"], email)
+
+    async def awaiting_again() -> None:  # the flow as it was before the first delivery was handled
+        async with container.engine.uow() as uow:
+            flow = await container.engine.flows.get(uow.connection, flow_id, "verification")
+            flow.internal[AWAITING_MESSAGE] = True
+            await container.engine.flows.save(uow.connection, flow, unchanged_to_its_user=True)
+            await uow.commit()
+
+    warden.run(awaiting_again())
+    [mails] = runtime.subscriptions
+    envelope = Envelope(
+        "identity.created", "identity", {k: v for k, v in created.items() if k != "id"}, id=created["id"]
+    )
+
+    async def twice() -> None:
+        await asyncio.gather(mails.handler(envelope), mails.handler(envelope))
+
+    warden.run(twice())
+    assert published.mails_to(email) == 2, "the two deliveries sent one mail between them"
 
 
 def test_finding_17_a_relative_return_to_is_accepted_as_kratos_does(warden: ThreadedWarden) -> None:

@@ -57,11 +57,13 @@ class FlowRepository:
         row = (await conn.execute(self._get, {"flow_id": flow_id, "flow_kind": kind})).first()
         return Flow.from_record(json_codec.loads(row.body)) if row else None
 
-    async def take_internal(self, conn: Connection, flow_id: str, key: str, value: str) -> bool:
+    async def take_internal(self, conn: Connection, flow_id: str, key: str, value: object) -> bool:
         """Removes `key` from the stored flow's server-side state if it still holds `value`; True if
-        this call removed it. A compare-and-set on the row (its `updated_at`): of submissions that
-        loaded the flow before any of them saved it, exactly one takes the value (a WebAuthn
-        challenge is answered once, whatever the flow's later saves)."""
+        this call removed it. A compare-and-set on the row (its `updated_at` and its body): of
+        submissions that loaded the flow before any of them saved it, exactly one takes the value (a
+        WebAuthn challenge is answered once, whatever the flow's later saves). The body too, because
+        a save that leaves `updated_at` as it was (`unchanged_to_its_user`) would otherwise let a
+        second taker, waiting on the row's lock, match again once the first has committed."""
         flows = self.t.flows
         row = (await conn.execute(select(flows.c.body, flows.c.updated_at).where(flows.c.id == flow_id))).first()
         if row is None:
@@ -75,7 +77,7 @@ class FlowRepository:
         record["updated_at"] = moment.isoformat()
         taken = await conn.execute(
             update(flows)
-            .where(flows.c.id == flow_id, flows.c.updated_at == row.updated_at)
+            .where(flows.c.id == flow_id, flows.c.updated_at == row.updated_at, flows.c.body == row.body)
             .values(body=json_codec.dumps(record), updated_at=moment)
         )
         return bool(taken.rowcount == 1)

@@ -51,11 +51,13 @@ class AddressProof:
 
     async def send(
         self, flow: Flow, kind: str, strategy: AddressProofStrategy, address: str, *, announced: bool = False
-    ) -> None:
+    ) -> bool:
         """`announced`: the first message of a flow `announce` already showed as sent (a
         registration's, verifier.py), which changes nothing its user sees, and keeps its
         `updated_at`: a registration that hid an existing account never sends one (docs/security.md,
-        EN-4), and the two must read the same. A resend is a change like any other."""
+        EN-4), and the two must read the same. A resend is a change like any other.
+        False, and nothing sent, when the announced message went out since `flow` was read: of two
+        deliveries of one `identity.created` handled at once, the one that takes the mark sends."""
         # As the identity service spells its addresses: the code is kept for that spelling, which
         # redeeming compares with the identity's addresses (a fullwidth or zero-width-spaced variant
         # typed here finds the same account, and its code must work for it).
@@ -64,6 +66,8 @@ class AddressProof:
         mail = await self.budget.spend(address)  # spent for unknown addresses too: the same work either way
         lifespan = self.lifespans[strategy.method]
         async with self.uow() as uow:
+            if announced and not await self.flows.take_internal(uow.connection, flow.id, AWAITING_MESSAGE, True):
+                return False
             # An unknown address gets the same writes as a known one (a code nobody receives, that
             # redeems to no one), so the answer's timing does not tell whether the address has an account.
             secret = await self.codes.issue(
@@ -86,6 +90,7 @@ class AddressProof:
                 flow.internal.pop(AWAITING_MESSAGE, None)
             await self.flows.save(uow.connection, flow, unchanged_to_its_user=announced)
             await uow.commit()
+        return True
 
     def _message(
         self,

@@ -73,8 +73,8 @@ class Verifier:
                 continue
             flow.ui.clear_messages()  # the announced notice, said again by the sending
             strategy = c.address_strategies["verification"]
-            await c.proof.send(flow, "verification", strategy, address["value"], announced=c.proof.awaiting(flow))
-            sent += 1
+            if await c.proof.send(flow, "verification", strategy, address["value"], announced=c.proof.awaiting(flow)):
+                sent += 1
         return sent
 
 
