@@ -12,6 +12,7 @@ from shared.adapters.redis.cache import RedisCache
 from shared.cache.ports import Cache
 from shared.errors import CacheUnavailable
 from tests.conftest import free_port
+from tests.tcp_proxy import TcpProxy
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -156,3 +157,26 @@ async def test_the_in_process_cache_forgets_entries_that_expired_unread() -> Non
     assert len(cache) <= 2 * 1000 + 1024, "held no more than twice what is alive, plus the first sweep's size"
     await cache.set("live", b"y", ttl_seconds=60)
     assert await cache.get("live") == b"y"
+
+
+async def test_the_first_call_after_redis_restarted_is_answered(redis_url: str, redis_prefix: str) -> None:
+    """A Redis restart (or a failover, a proxy's restart) closes every connection; the first command
+    after it went over a pooled connection the server had closed and failed, though Redis was back:
+    each process's first readiness check answered 503 (`cache: not reachable`), its first rate-limit
+    check went without Redis, and a revocation's drop cleared the whole session cache."""
+    proxy = TcpProxy(int(redis_url.rsplit(":", 1)[1].split("/")[0]))
+    await proxy.start()
+    cache = RedisCache(f"redis://127.0.0.1:{proxy.port}/0", prefix=redis_prefix)
+    try:
+        await cache.set("k", b"v", ttl_seconds=30)
+        calls = (cache.ping, lambda: cache.set("k", b"w", ttl_seconds=30), lambda: cache.set_many({"k": b"x"}, 30))
+        for call in calls:
+            await proxy.cut()
+            await proxy.restore()
+            await call()
+        await proxy.cut()
+        await proxy.restore()
+        assert await cache.get("k") == b"x"
+    finally:
+        await cache.close()
+        await proxy.cut()
