@@ -99,6 +99,8 @@ class IdentityInternalApi(ServiceInfo):
         identifiers: Sequence[str] | None = None,
         metadata: MetadataChanges | None = None,
     ) -> dict[str, Any]:
+        if credential_type == CredentialType.PASSWORD and config.get("password"):  # the owner's new one
+            await self._manager.refuse_the_current_password(identity_id, str(config["password"]))
         updated = await self._manager.set_credential(identity_id, credential_type, config, identifiers, metadata)
         return admin_view(updated, self._schema_url, SELF_SERVICE_CONFIGS)
 

@@ -212,12 +212,9 @@ class IdentityManager:
         identifiers: Sequence[str] | None = None,
         metadata: MetadataChanges | None = None,
     ) -> Identity:
-        """Replaces one credential's config (a clear-text `password` is hashed first, and refused when
-        it is the identity's password already), and its identifiers when its type takes them as
-        given (see `with_identifiers`). `metadata` is what a settings web hook answered, saved with
-        the change, in its unit of work, as Kratos does."""
-        if kind == CredentialType.PASSWORD and config.get("password"):
-            await self._refuse_the_current_password(identity_id, str(config["password"]))
+        """Replaces one credential's config (a clear-text `password` is hashed first), and its
+        identifiers when its type takes them as given (see `with_identifiers`). `metadata` is what a
+        settings web hook answered, saved with the change, in its unit of work, as Kratos does."""
         given = await sealed_codes_in({kind: {"config": config}}, self._sealing)
         async with self._uow() as uow:
             current = await self._require(uow, identity_id)
@@ -229,9 +226,10 @@ class IdentityManager:
             changed = replace(current, credentials=credentials)
             return await self._save(uow, current, await self._checked(_with_metadata(changed, metadata)))
 
-    async def _refuse_the_current_password(self, identity_id: str, password: str) -> None:
-        """Kratos's `isNewPasswordSameAsOld`: one check on the hashing threads, before the unit of
-        work opens (a transaction is not held across a hash)."""
+    async def refuse_the_current_password(self, identity_id: str, password: str) -> None:
+        """Kratos's `isNewPasswordSameAsOld`, for a password its owner changes (not for the re-hash
+        of an imported one at login, which stores the same password on purpose): one check on the
+        hashing threads, before any unit of work opens (a transaction is not held across a hash)."""
         current = (await self.get(identity_id)).credentials.get(CredentialType.PASSWORD)
         stored = current.config.get("hashed_password") if current else None
         if stored and await self._sealing.hasher.verify(password, str(stored)):
