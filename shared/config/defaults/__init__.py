@@ -54,8 +54,8 @@ def dev_database(cwd: Path) -> dict[str, Any]:
 
 def dev_config(public_base_url: str, cwd: Path, *, codes: bool = True) -> dict[str, Any]:
     """The whole config used when no file is given; `public_base_url` locates the built-in UI.
-    `codes` turns recovery and verification on: they need a secret to protect their codes, which
-    only dev mode's placeholder or a configured secret provides."""
+    `codes` turns recovery, verification and backup codes on: they need a secret to protect their
+    codes, which only dev mode's placeholder or a configured secret provides."""
     config = deep_merge(
         deep_merge(builtin_ui_config(public_base_url), dev_database(cwd)),
         {
@@ -81,6 +81,7 @@ def dev_config(public_base_url: str, cwd: Path, *, codes: bool = True) -> dict[s
     if not codes:
         for flow in ("recovery", "verification"):
             config["selfservice"]["flows"][flow]["enabled"] = False
+        config["selfservice"]["methods"]["lookup_secret"]["enabled"] = False  # its codes are sealed too
     return config
 
 
