@@ -97,15 +97,9 @@ def _identity(warden: ThreadedWarden, traits: dict[str, Any]) -> str:
 
 def _stale_session(warden: ThreadedWarden, identifier: str) -> str:
     """A session token whose sign-in is older than the privileged session's maximum age."""
-    flow = urllib3.request("GET", f"{warden.public_url}/self-service/login/api").json()
-    done = urllib3.request(
-        "POST",
-        f"{warden.public_url}/self-service/login?flow={flow['id']}",
-        json={"method": "password", "identifier": identifier, "password": PASSWORD},
-    )
-    assert done.status == 200, done.data
+    token = _signed_in(warden, identifier)
     time.sleep(PRIVILEGED_MAX_AGE_SECONDS + 0.5)
-    return str(done.json()["session_token"])
+    return token
 
 
 def _change_profile(warden: ThreadedWarden, token: str, traits: dict[str, Any]) -> urllib3.BaseHTTPResponse:
@@ -116,6 +110,28 @@ def _change_profile(warden: ThreadedWarden, token: str, traits: dict[str, Any]) 
         "POST",
         f"{warden.public_url}/self-service/settings?flow={flow.json()['id']}",
         json={"method": "profile", "traits": traits},
+        headers=headers,
+    )
+
+
+def _signed_in(warden: ThreadedWarden, identifier: str) -> str:
+    flow = urllib3.request("GET", f"{warden.public_url}/self-service/login/api").json()
+    done = urllib3.request(
+        "POST",
+        f"{warden.public_url}/self-service/login?flow={flow['id']}",
+        json={"method": "password", "identifier": identifier, "password": PASSWORD},
+    )
+    assert done.status == 200, done.data
+    return str(done.json()["session_token"])
+
+
+def _set_password(warden: ThreadedWarden, token: str, password: str) -> urllib3.BaseHTTPResponse:
+    headers = {"X-Session-Token": token}
+    settings = urllib3.request("GET", f"{warden.public_url}/self-service/settings/api", headers=headers).json()
+    return urllib3.request(
+        "POST",
+        f"{warden.public_url}/self-service/settings?flow={settings['id']}",
+        json={"method": "password", "password": password},
         headers=headers,
     )
 
@@ -156,20 +172,7 @@ def test_a_new_password_may_not_be_an_address_kept_in_an_array(warden: ThreadedW
     schema keeps it: a password that is the login address itself is the first one guessed."""
     mine = _email("similar")
     _identity(warden, {"emails": [mine]})
-    flow = urllib3.request("GET", f"{warden.public_url}/self-service/login/api").json()
-    token = urllib3.request(
-        "POST",
-        f"{warden.public_url}/self-service/login?flow={flow['id']}",
-        json={"method": "password", "identifier": mine, "password": PASSWORD},
-    ).json()["session_token"]
-    headers = {"X-Session-Token": token}
-    settings = urllib3.request("GET", f"{warden.public_url}/self-service/settings/api", headers=headers).json()
-    refused = urllib3.request(
-        "POST",
-        f"{warden.public_url}/self-service/settings?flow={settings['id']}",
-        json={"method": "password", "password": mine},
-        headers=headers,
-    )
+    refused = _set_password(warden, _signed_in(warden, mine), mine)
     assert refused.status == 400, refused.data
     [password_node] = [n for n in refused.json()["ui"]["nodes"] if n["attributes"].get("name") == "password"]
     assert [m["id"] for m in password_node["messages"]] == [4000031]
@@ -179,27 +182,11 @@ def test_a_new_password_must_differ_from_the_current_one(warden: ThreadedWarden)
     """Kratos's `isNewPasswordSameAsOld`: 4000039 on the password field, and nothing is changed."""
     mine = _email("same")
     identity_id = _identity(warden, {"emails": [mine]})
-    flow = urllib3.request("GET", f"{warden.public_url}/self-service/login/api").json()
-    token = urllib3.request(
-        "POST",
-        f"{warden.public_url}/self-service/login?flow={flow['id']}",
-        json={"method": "password", "identifier": mine, "password": PASSWORD},
-    ).json()["session_token"]
-    headers = {"X-Session-Token": token}
-
-    def change(password: str) -> urllib3.BaseHTTPResponse:
-        settings = urllib3.request("GET", f"{warden.public_url}/self-service/settings/api", headers=headers).json()
-        return urllib3.request(
-            "POST",
-            f"{warden.public_url}/self-service/settings?flow={settings['id']}",
-            json={"method": "password", "password": password},
-            headers=headers,
-        )
-
+    token = _signed_in(warden, mine)
     before = urllib3.request("GET", f"{warden.admin_url}/admin/identities/{identity_id}").json()["updated_at"]
-    refused = change(PASSWORD)
+    refused = _set_password(warden, token, PASSWORD)
     assert refused.status == 400, refused.data
     [password_node] = [n for n in refused.json()["ui"]["nodes"] if n["attributes"].get("name") == "password"]
     assert [m["id"] for m in password_node["messages"]] == [4000039]
     assert urllib3.request("GET", f"{warden.admin_url}/admin/identities/{identity_id}").json()["updated_at"] == before
-    assert change("Another-Long-Password-5381").status == 200
+    assert _set_password(warden, token, "Another-Long-Password-5381").status == 200
