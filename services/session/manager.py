@@ -223,6 +223,11 @@ class SessionManager:
             return await self._repo.delete_of_identity(uow.connection, identity_id)
         return [s.token_hash for s in await self._repo.active_of_identity(uow.connection, identity_id)]
 
+    async def cache_keys_of(self, uow: UnitOfWork, session_id: str) -> list[str]:
+        """The cache key of a session (none once it is deleted)."""
+        found = await self._repo.get(uow.connection, session_id)
+        return [found.token_hash] if found else []
+
     async def drop_cached(self, digests: Sequence[str]) -> None:
         await self._cache.drop(digests)
 

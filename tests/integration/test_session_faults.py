@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -432,3 +433,34 @@ async def test_finding_5_a_revocation_during_a_redis_outage_survives_a_restart_o
             proxy.restore()
             assert await api.whoami_status(token) == 401, "the restarted process served the revoked session"
             assert await api.whoami_status(bystander) == 200
+
+
+async def test_a_revocation_whose_cache_drop_was_lost_is_dropped_when_its_event_arrives(
+    warden: ThreadedWarden, redis_client: redis_sync.Redis, redis_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A session process killed between committing a revocation and dropping the cached answer: the
+    drop never happens, but the `session.revoked` event was committed with the revocation, and its
+    delivery drops the answer (here the revoking call's own drop is lost, as the crash would lose it)."""
+    runtime = next(r for r in warden.process._runtimes if r.name == "session")
+    cache = runtime.container.manager._cache
+    original, lost = cache.drop, []
+
+    async def lost_once(digests: Any) -> None:
+        if not lost:
+            lost.append(list(digests))  # the revoking process died here: nothing reached Redis
+            return
+        await original(digests)
+
+    async with aiohttp.ClientSession() as http:
+        api = api_for(http, warden)
+        session_id, token = await api.issue(await api.create_identity())
+        assert await api.whoami_status(token) == 200
+        assert redis_client.exists(cache_key(redis_prefix, token)), "cached before the revocation"
+        monkeypatch.setattr(cache, "drop", lost_once)
+        await api.revoke(session_id)
+        assert lost, "the revocation's own drop was the one lost"
+        await eventually(lambda: _refused(api, token))
+
+
+async def _refused(api: Api, token: str) -> bool:
+    return await api.whoami_status(token) == 401
