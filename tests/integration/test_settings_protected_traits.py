@@ -102,16 +102,18 @@ def _stale_session(warden: ThreadedWarden, identifier: str) -> str:
     return token
 
 
-def _change_profile(warden: ThreadedWarden, token: str, traits: dict[str, Any]) -> urllib3.BaseHTTPResponse:
+def _submit_settings(warden: ThreadedWarden, token: str, body: dict[str, Any]) -> urllib3.BaseHTTPResponse:
+    """A new API settings flow for the session, submitted with `body`."""
     headers = {"X-Session-Token": token}
     flow = urllib3.request("GET", f"{warden.public_url}/self-service/settings/api", headers=headers)
     assert flow.status == 200, flow.data
     return urllib3.request(
-        "POST",
-        f"{warden.public_url}/self-service/settings?flow={flow.json()['id']}",
-        json={"method": "profile", "traits": traits},
-        headers=headers,
+        "POST", f"{warden.public_url}/self-service/settings?flow={flow.json()['id']}", json=body, headers=headers
     )
+
+
+def _change_profile(warden: ThreadedWarden, token: str, traits: dict[str, Any]) -> urllib3.BaseHTTPResponse:
+    return _submit_settings(warden, token, {"method": "profile", "traits": traits})
 
 
 def _signed_in(warden: ThreadedWarden, identifier: str) -> str:
@@ -126,14 +128,7 @@ def _signed_in(warden: ThreadedWarden, identifier: str) -> str:
 
 
 def _set_password(warden: ThreadedWarden, token: str, password: str) -> urllib3.BaseHTTPResponse:
-    headers = {"X-Session-Token": token}
-    settings = urllib3.request("GET", f"{warden.public_url}/self-service/settings/api", headers=headers).json()
-    return urllib3.request(
-        "POST",
-        f"{warden.public_url}/self-service/settings?flow={settings['id']}",
-        json={"method": "password", "password": password},
-        headers=headers,
-    )
+    return _submit_settings(warden, token, {"method": "password", "password": password})
 
 
 def _traits(warden: ThreadedWarden, identity_id: str) -> Any:
