@@ -338,3 +338,9 @@ class FakeSessionClient:
                 session.active = False
                 count += 1
         return count
+
+    async def identity_changed(self, identity_id: str, deleted: bool = False) -> None:
+        if deleted:  # nothing is cached here: every other change shows at once already
+            for session in self._by_token.values():
+                if session.identity_id == identity_id:
+                    session.active = False

@@ -11,7 +11,6 @@ connections.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -106,7 +105,7 @@ class WardenProcess:
             )
             runtime = await definition.build(infra)
             self._runtimes.append(runtime)
-            clients = dataclasses.replace(clients, **{definition.name: runtime.internal_api})
+            setattr(clients, definition.name, runtime.internal_api)
         self.metrics.on_scrape(self.metrics.dependencies.probe([(c.name, c.check) for c in self._readiness()]))
         for runtime in self._runtimes:
             for subscription in runtime.subscriptions:

@@ -1,5 +1,6 @@
-"""The four services, in start-up order (each after those it calls). The one place that imports
-every service; the CLI and the all-in-one assembly read it."""
+"""The four services, in start-up order (each after those it calls while it starts; identity's
+calls to session come later, through the process's `Clients`). The one place that imports every
+service; the CLI and the all-in-one assembly read it."""
 
 from __future__ import annotations
 

@@ -4,10 +4,11 @@ identifiers and addresses, writes the identity and its events in one unit of wor
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Protocol
 
 import jsonpatch
 from sqlalchemy.sql import CompoundSelect
@@ -40,6 +41,14 @@ log = logging.getLogger(__name__)
 SEAL_ON_READ_SECONDS = 1.5
 
 UNDELETABLE = {CredentialType.PASSKEY, CredentialType.CODE}
+
+
+class SessionsToTell(Protocol):
+    """Who is told of a committed change at once (services/identity/session_notice.py)."""
+
+    async def identity_changed(self, identity_id: str, deleted: bool = False) -> None: ...
+
+
 _TRACKED = (
     "schema_id",
     "state",
@@ -84,7 +93,9 @@ class IdentityManager:
         schemas: Any,
         sealing: Sealing,
         first_factors: frozenset[str] = frozenset({CredentialType.PASSWORD}),  # shared.first_factors.enabled
+        sessions: SessionsToTell | None = None,  # services/identity/session_notice.py
     ) -> None:
+        self._sessions = sessions
         self._first_factors = first_factors
         self._uow = uow
         self._sealing = sealing
@@ -169,6 +180,7 @@ class IdentityManager:
             if not await self._repo.delete(uow.connection, identity_id):
                 raise IdentityNotFound()
             uow.emit(events.IDENTITY_DELETED, events.IdentityDeleted(identity_id=identity_id))
+            self._tell_sessions(uow, identity_id, deleted=True)
             await uow.commit()
 
     async def delete_credential(
@@ -380,6 +392,11 @@ class IdentityManager:
         security key with a key, a login code with an address."""
         return {kind for kind, credential in credentials.items() if kind in self._first_factors and _usable(credential)}
 
+    def _tell_sessions(self, uow: UnitOfWork, identity_id: str, deleted: bool = False) -> None:
+        """Once committed, the change is told to the session service at once; its event follows."""
+        if self._sessions is not None:
+            uow.after_close(functools.partial(self._sessions.identity_changed, identity_id, deleted))
+
     async def _save(self, uow: UnitOfWork, before: Identity, after: Identity) -> Identity:
         if after.state != before.state:
             after = replace(after, state_changed_at=now())
@@ -389,6 +406,7 @@ class IdentityManager:
             await self._repo.replace(uow.connection, after)
             updated = events.IdentityUpdated(identity_id=after.id, changed=changed, state=after.state.value)
             uow.emit(events.IDENTITY_UPDATED, updated)
+            self._tell_sessions(uow, after.id)
             if "credentials" in changed:
                 types = sorted(after.credentials)
                 uow.emit(

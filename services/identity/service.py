@@ -21,6 +21,7 @@ from services.identity.manager import IdentityManager
 from services.identity.passwords import PasswordVerifier, new_dummy_password
 from services.identity.persistence import IdentityRepository
 from services.identity.schemas import SchemaRegistry
+from services.identity.session_notice import SessionNotice
 from services.identity.tables import identity_tables
 from services.identity.throttle import LoginThrottle, ThrottlePolicy, throttle_table
 from shared import first_factors
@@ -67,7 +68,7 @@ async def build(infra: Infrastructure) -> ServiceRuntime[IdentityContainer]:
             "secret to protect them at rest (secrets.default or secrets.cookie)"
         )
     sealing = sealing_for(settings, hasher, cipher)
-    manager = IdentityManager(core.uow, repository, registry, sealing, ways_in)
+    manager = IdentityManager(core.uow, repository, registry, sealing, ways_in, SessionNotice(infra.clients))
     dummy = await hasher.hash(new_dummy_password())
     throttle = LoginThrottle(core.uow, throttle_table(MetaData()), ThrottlePolicy.from_settings(settings))
     slots = default_workers(hasher.config)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from services.session.domain import AuthenticationMethod, Device, now
-from services.session.errors import NoActiveSession
+from services.session.errors import NoActiveSession, path_uuid
 from services.session.manager import SessionManager
 from services.session.views import public_identity, session_view
 from shared.errors import BadRequest
@@ -88,6 +88,9 @@ class SessionInternalApi(ServiceInfo):
     async def revoke_identity_sessions(self, identity_id: str, except_session_id: str | None = None) -> int:
         return await self._manager.revoke_identity(identity_id, except_session_id)
 
+    async def identity_changed(self, identity_id: str, deleted: bool = False) -> None:
+        await self._manager.identity_changed(identity_id, deleted)
+
 
 async def _issue(c: SessionContainer, request: web.Request) -> web.Response:
     body = await read_object(request)
@@ -118,10 +121,17 @@ async def _revoke_identity(c: SessionContainer, request: web.Request) -> web.Res
     return json_response({"count": count})
 
 
+async def _identity_changed(c: SessionContainer, request: web.Request) -> web.Response:
+    deleted = (await read_object(request)).get("deleted") is True
+    await c.internal.identity_changed(path_uuid(request.match_info["id"]), deleted)
+    return json_response({})
+
+
 ROUTES: list[Route[SessionContainer]] = [
     Route("internal", "POST", f"{BASE}/sessions", _issue),
     Route("internal", "POST", f"{BASE}/sessions/by-token", _by_token),
     Route("internal", "POST", f"{BASE}/sessions/{{id}}/methods", _add_method),
     Route("internal", "POST", f"{BASE}/sessions/revoke", _revoke),
     Route("internal", "DELETE", f"{BASE}/identities/{{id}}/sessions", _revoke_identity),
+    Route("internal", "POST", f"{BASE}/identities/{{id}}/changed", _identity_changed),
 ]

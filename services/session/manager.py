@@ -214,6 +214,14 @@ class SessionManager:
             raise NoActiveSession()  # revoked while the method was being checked
         return updated
 
+    async def identity_changed(self, identity_id: str, deleted: bool) -> None:
+        """The identity service's call right after it commits a change (its event follows, and does
+        the same again): the change shows in the next whoami, not when the event arrives."""
+        async with self._uow() as uow:
+            stale = await self.forget_identity(uow, identity_id, deleted=deleted)
+            await self.drop_cached(stale)  # before the commit, as the event's consumer does
+            await uow.commit()
+
     async def forget_identity(self, uow: UnitOfWork, identity_id: str, deleted: bool) -> list[str]:
         """On identity events: a deleted identity loses its sessions; any change makes its cached
         sessions stale. Returns the token hashes whose cached answers are stale (the caller may drop

@@ -11,8 +11,12 @@ from dataclasses import dataclass
 from shared.clients.ports import CourierClient, IdentityClient, SelfserviceClient, SessionClient
 
 
-@dataclass(frozen=True)
+@dataclass
 class Clients:
+    """The clients a process gives its services. The process fills in the in-process ones as it
+    builds each service, on this same object: a service built early (identity) reaches one built
+    after it (session) at call time, as it would over HTTP."""
+
     identity: IdentityClient | None = None
     session: SessionClient | None = None
     selfservice: SelfserviceClient | None = None

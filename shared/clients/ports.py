@@ -147,6 +147,11 @@ class SessionClient(ServiceClient, Protocol):
         """Revokes every session of an identity (but one, if named); returns how many were active."""
         ...
 
+    async def identity_changed(self, identity_id: str, deleted: bool = False) -> None:
+        """Says that an identity's change is committed: its cached sessions are dropped, so the next
+        whoami shows the change, and a deleted identity's sessions end."""
+        ...
+
 
 class SelfserviceClient(ServiceClient, Protocol): ...
 

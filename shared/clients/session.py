@@ -40,3 +40,6 @@ class HttpSessionClient(HttpServiceClient):
         if except_session_id:
             path += f"?except={quote(except_session_id)}"
         return int((await self._http.call("DELETE", path)).get("count", 0))
+
+    async def identity_changed(self, identity_id: str, deleted: bool = False) -> None:
+        await self._http.call("POST", f"{BASE}/identities/{quote(identity_id)}/changed", {"deleted": deleted})

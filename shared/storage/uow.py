@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
 from typing import Any
 
@@ -37,6 +37,7 @@ class UnitOfWork:
         self._writes: list[Write] = []
         self._events: list[Envelope] = []
         self._committed: list[Callable[[], None]] = []
+        self._closed: list[Callable[[], Awaitable[None]]] = []
         self._done = False
 
     @property
@@ -61,6 +62,12 @@ class UnitOfWork:
         """`callback` runs once the change is committed, and never if it rolls back (for counts of
         what was really stored)."""
         self._committed.append(callback)
+
+    def after_close(self, callback: Callable[[], Awaitable[None]]) -> None:
+        """`callback` is awaited once the change is committed and the connection is given back (and
+        never if it rolls back): for a call to another service, which must not hold a pooled
+        connection, nor SQLite's one writer, while it waits. It must not raise."""
+        self._closed.append(callback)
 
     def emit(self, event: EventType[P], payload: P) -> Envelope:
         """Raises one of the catalogue's events (shared/bus/events.py) with this change."""
@@ -109,6 +116,9 @@ class UnitOfWork:
         finally:
             self._conn = None
             await self._stack.aclose()
+        if self._done:
+            for callback in self._closed:
+                await callback()
 
 
 # A statement and the values of its bind parameters (empty when its values are inside it).

@@ -105,3 +105,12 @@ def test_revoking_an_identity_s_sessions_can_keep_one(clients: Clients) -> None:
     assert clients.sessions.session_by_token(kept["session_token"])["id"] == kept["session"]["id"]
     assert all(clients.sessions.session_by_token(o["session_token"]) is None for o in others)
     assert clients.sessions.revoke_identity_sessions(identity["id"]) == 1
+
+
+def test_a_told_deletion_ends_the_identity_s_sessions_and_a_told_change_keeps_them(clients: Clients) -> None:
+    identity = _identity(clients)
+    token = clients.sessions.issue_session(identity["id"], [PASSWORD_METHOD], DEVICE)["session_token"]
+    clients.sessions.identity_changed(identity["id"])
+    assert clients.sessions.session_by_token(token)["identity"]["id"] == identity["id"]
+    clients.sessions.identity_changed(identity["id"], deleted=True)
+    assert clients.sessions.session_by_token(token) is None

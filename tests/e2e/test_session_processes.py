@@ -1,7 +1,8 @@
 """Two `warden serve session` processes sharing PostgreSQL and Redis, beside one `warden serve
 identity`, all on one RabbitMQ virtual host: a session is one session whichever process answers,
 a revocation through one is seen by the other on its very next request, and an identity's deletion
-reaches both once the event is consumed."""
+reaches both once the event is consumed, even when the identity service cannot tell the session
+service of it at once (the address it is given here has nothing listening)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import aiohttp
 import pytest
 import redis as redis_sync
 
-from tests.conftest import eventually
+from tests.conftest import eventually, free_port
 from tests.e2e.warden_process import WardenProcess, distributed_env, run_cli
 
 INTERNAL_TOKEN = "e2e-session-internal-token"
@@ -33,7 +34,8 @@ def processes(tmp_path: Path, pg_dsn: str, amqp_vhost: str, redis_url: str, redi
     env = distributed_env(pg_dsn, amqp_vhost, redis_url, redis_prefix, INTERNAL_TOKEN)
     migrated = run_cli(["migrate", "sql", "-e", "--yes"], env=env, cwd=tmp_path)
     assert migrated.returncode == 0, migrated.stderr
-    identity = WardenProcess(["serve", "identity"], env=env, cwd=tmp_path)
+    unreachable = {**env, "SERVICES_SESSION_INTERNAL_URL": f"http://127.0.0.1:{free_port()}"}
+    identity = WardenProcess(["serve", "identity"], env=unreachable, cwd=tmp_path)
     session_env = {**env, "SERVICES_IDENTITY_INTERNAL_URL": identity.url("admin")}
     started = Processes(identity, *(WardenProcess(["serve", "session"], env=session_env, cwd=tmp_path) for _ in "ab"))
     stopped = False
@@ -117,3 +119,6 @@ async def test_two_session_processes_share_sessions_revocations_and_identity_del
         assert not ada_sessions & await session_ids(http, a), "the deleted identity's sessions are gone"
         assert await whoami(http, a, bystander) == (200, bob) and await whoami(http, b, bystander) == (200, bob)
     cache.close()
+    assert processes.identity.stop() == 0
+    logged = processes.identity.proc.stderr.read()  # type: ignore[union-attr]
+    assert f"the session service was not told of identity {ada}'s change" in logged, logged

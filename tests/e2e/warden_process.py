@@ -17,8 +17,11 @@ from tests.conftest import free_port
 
 
 class WardenProcess:
-    def __init__(self, args: Sequence[str], env: Mapping[str, str], cwd: Path) -> None:
-        self.public_port, self.admin_port, self.grpc_port = free_port(), free_port(), free_port()
+    def __init__(
+        self, args: Sequence[str], env: Mapping[str, str], cwd: Path, ports: tuple[int, int, int] | None = None
+    ) -> None:
+        """`ports` (public, admin, gRPC), when the others must know them before this one starts."""
+        self.public_port, self.admin_port, self.grpc_port = ports or (free_port(), free_port(), free_port())
         full_env = {k: v for k, v in os.environ.items() if k not in {"DSN"}}
         full_env.update(env)
         full_env.update(

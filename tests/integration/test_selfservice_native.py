@@ -591,3 +591,17 @@ def test_reading_an_expired_flow_says_where_to_start_a_new_one(other_config: Fro
         "redirect_to": f"http://127.0.0.1:4433/self-service/login/browser?{urlencode({'return_to': return_to})}",
         "return_to": return_to,
     }, answer
+
+
+def test_a_profile_change_shows_in_the_very_next_whoami(frontend: FrontendApi) -> None:
+    """As with Kratos, whose whoami reads the identity: an app that shows the user's name from
+    whoami right after the settings form must not show the old one, cached session or not."""
+    before, after = _email("renamed"), _email("renamed")
+    token = _register(frontend, before).session_token
+    assert frontend.to_session(x_session_token=token).identity.traits["email"] == before  # cached now
+    flow = frontend.create_native_settings_flow(x_session_token=token)
+    change = kratos.UpdateSettingsFlowBody(
+        kratos.UpdateSettingsFlowWithProfileMethod(method="profile", traits={"email": after})
+    )
+    frontend.update_settings_flow(flow.id, change, x_session_token=token)
+    assert frontend.to_session(x_session_token=token).identity.traits["email"] == after
