@@ -213,6 +213,10 @@ def test_a_guarded_admin_api_takes_the_key_from_the_environment(tmp_path: Path) 
         assert refused.stderr.startswith("warden: identities list: 401 The request could not be authorized")
         listed = run_cli(["identities", "list", "-e", admin, "-q"], {"WARDEN_ADMIN_API_KEY": key}, tmp_path)
         assert listed.returncode == 0 and listed.stdout == ""
+        # The schema is fetched through the admin port's 307 to the public one, the key sent along.
+        (tmp_path / "one.json").write_text(json.dumps(identity("key@validate.example")))
+        checked = run_cli(["identities", "validate", "one.json", "-e", admin], {"WARDEN_ADMIN_API_KEY": key}, tmp_path)
+        assert checked.returncode == 0 and checked.stdout.endswith("All identity files are valid.\n"), checked.stderr
     finally:
         warden.stop()
 
