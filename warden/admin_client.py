@@ -20,7 +20,13 @@ _NEXT_PAGE = re.compile(r'<([^>]*)>;\s*rel="next"')
 
 
 class AdminApiError(Exception):
-    """A request the admin API refused or could not be made; the message is one line."""
+    """A request the admin API refused or could not be made; the message is one line. `status` is
+    the HTTP status of a refusal, None when no answer came (so that a caller can tell "this
+    resource is missing" from "the server is not there")."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class AdminApi:
@@ -42,7 +48,7 @@ class AdminApi:
                 raw = response.read()
                 return (json.loads(raw) if raw else None), _next_page_token(response.headers.get("Link", ""))
         except urllib.error.HTTPError as exc:
-            raise AdminApiError(_error_message(exc)) from exc
+            raise AdminApiError(_error_message(exc), exc.code) from exc
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
             raise AdminApiError(f"cannot reach the admin API at {self.endpoint} ({reason})") from exc

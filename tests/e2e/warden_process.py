@@ -85,14 +85,16 @@ def status(url: str) -> int:
 
 
 def run_cli(
-    args: Sequence[str], env: Mapping[str, str], cwd: Path, timeout: float = 60
+    args: Sequence[str], env: Mapping[str, str], cwd: Path, timeout: float = 60, stdin: str | None = None
 ) -> subprocess.CompletedProcess[str]:
+    """`warden <args>` to its end; `stdin`, when given, is what it reads on standard input."""
     full_env = {k: v for k, v in os.environ.items() if k not in {"DSN"}}
     full_env.update(env)
     return subprocess.run(
         [sys.executable, "-m", "warden.cli", *args],
         env=full_env,
         cwd=cwd,
+        input=stdin,
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -8,20 +8,27 @@ derives from traits.
     schema.validate_traits(traits)                     # raises TraitsInvalid
     schema.credential_identifiers(traits)              # {"password": ["alice@example.com"], ...}
 
+`compile_validator` and `problems_in` are the same validation for any other JSON Schema document
+(`warden identities validate` checks a create payload with them, the way traits are checked).
+
 Pure: nothing is read after `from_settings`, nothing is fetched, nothing is global.
 """
 
 from .derive import Address
 from .errors import SchemaNotFound, TraitsInvalid, UnknownSchema
+from .problems import Problem
 from .registry import SchemaRegistry, encode_id
-from .schema import IdentitySchema
+from .schema import IdentitySchema, compile_validator, problems_in
 
 __all__ = [
     "Address",
     "IdentitySchema",
+    "Problem",
     "SchemaNotFound",
     "SchemaRegistry",
     "TraitsInvalid",
     "UnknownSchema",
+    "compile_validator",
     "encode_id",
+    "problems_in",
 ]

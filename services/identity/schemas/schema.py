@@ -27,6 +27,13 @@ def compile_validator(document: dict[str, Any]) -> Validator:
     return cls(document, registry=Registry(), format_checker=format_checker())
 
 
+def problems_in(validator: Validator, document: dict[str, Any], instance: Any) -> list[Problem]:
+    """Every way `instance` fails `document` (compiled by `compile_validator`), one Problem per failing
+    field, repeats dropped: what the identity service reports, for anything else checked the same way
+    (the command line checks an identity file's create payload with it)."""
+    return _unique([p for error in validator.iter_errors(instance) for p in problems_from(error, document)])
+
+
 @dataclass(frozen=True)
 class IdentitySchema:
     id: str
@@ -40,12 +47,15 @@ class IdentitySchema:
     def validate_traits(self, traits: Any) -> None:
         """Raise TraitsInvalid, naming every failing field, unless `traits` fit the schema and its
         extensions (an address to verify or recover must be a valid email or phone number)."""
-        instance = {"traits": traits}
-        found = [p for error in self._validator.iter_errors(instance) for p in problems_from(error, self.document)]
-        found.extend(derive.extension_problems(self._hits(traits)))
-        problems = _unique(found)
+        problems = self.problems(traits)
         if problems:
             raise TraitsInvalid(reason(problems, self.document), [p.detail() for p in problems])
+
+    def problems(self, traits: Any) -> list[Problem]:
+        """What `validate_traits` reports, as a list (empty when the traits are valid); pointers are
+        from the identity's root (`#/traits/email`)."""
+        found = problems_in(self._validator, self.document, {"traits": traits})
+        return _unique([*found, *derive.extension_problems(self._hits(traits))])
 
     def credential_identifiers(self, traits: Any) -> dict[str, list[str]]:
         """`{"password": [...], "webauthn": [...], "code": [...]}`: normalised identifiers of the types the
