@@ -61,10 +61,21 @@ class OIDCProvider(OAuth2Provider):
         return extra
 
     async def authorize(
-        self, redirect_uri: str, state: str, nonce: str, code_verifier: str, upstream: dict[str, str]
+        self,
+        redirect_uri: str,
+        state: str,
+        nonce: str,
+        code_verifier: str,
+        upstream: dict[str, str],
+        *,
+        forced: bool = False,
     ) -> Authorization:
         await self.discovery()  # PKCE support is read from it
-        return await super().authorize(redirect_uri, state, nonce, code_verifier, upstream)
+        return await super().authorize(redirect_uri, state, nonce, code_verifier, upstream, forced=forced)
+
+    @property
+    def claims_from_userinfo(self) -> bool:
+        return self.config.claims_source == "userinfo"
 
     async def discovery(self) -> dict[str, Any]:
         if self._discovery is None:
@@ -84,7 +95,7 @@ class OIDCProvider(OAuth2Provider):
         if not tokens.id_token:
             raise TokenInvalid("the provider answered without an ID token")
         verified = await self.verify_id_token(tokens.id_token, nonce)
-        if self.config.claims_source == "userinfo":
+        if self.claims_from_userinfo:
             endpoint = (await self.discovery()).get("userinfo_endpoint")
             if endpoint:
                 info = await self._get_json(str(endpoint), tokens.access_token)
