@@ -3,7 +3,7 @@ that answers as that provider does (tests/oidc/social.py): the claims each one's
 token and userinfo) yields, as a Jsonnet mapper sees them; the credential identifier
 `<provider id>:<subject>`; and each provider's own rule (Facebook's `appsecret_proof`, LinkedIn's
 issuer, Slack's and Spotify's granted scopes, VK ID's `device_id`, LINE's `id_token_key_type`,
-DingTalk's JSON exchange, Salesforce's string `updated_at`). One SQLite Warden: what is tested here is
+DingTalk's JSON exchange, Salesforce's string `updated_at`, X's OAuth 1.0a). One SQLite Warden: what is tested here is
 what the providers send, which no database changes."""
 
 from __future__ import annotations
@@ -17,10 +17,18 @@ from typing import Any
 import pytest
 
 from tests.factories import ThreadedWarden, running_warden
-from tests.integration.test_oidc import _b64, _flow_after, _follow_fake, _owner, _to_provider, _whoami
+from tests.integration.test_oidc import CALLBACK, _b64, _flow_after, _follow_fake, _owner, _to_provider, _whoami
 from tests.integration.test_selfservice_browser import _csrf, _start
 from tests.oidc.social import PHONE, SocialFake
-from tests.selfservice_helpers import RETURN_URL, Browser, database, message_ids, query_param, selfservice_settings
+from tests.selfservice_helpers import (
+    ERROR_UI,
+    RETURN_URL,
+    Browser,
+    database,
+    message_ids,
+    query_param,
+    selfservice_settings,
+)
 
 # Every claim the mapper is given, but the raw ones, kept in metadata_public for the test to read.
 MAPPER = _b64(
@@ -77,6 +85,7 @@ def warden(tmp_path_factory: pytest.TempPathFactory, social: SocialFake) -> Iter
         _config(social, "salesforce", "salesforce", scope=["openid", "email"]),
         _config(social, "dingtalk", "dingtalk", scope=["openid"]),
         _config(social, "lark", "lark"),
+        _config(social, "x", "x", scope=["email"]),
     ]
     with database("sqlite", directory) as dsn:
         settings = selfservice_settings(
@@ -244,6 +253,16 @@ EXPECTED: dict[str, Expected] = {
     },
 }
 
+EXPECTED["x"] = lambda s: {
+    "iss": "https://api.twitter.com/1.1/account/verify_credentials.json?include_email=true",
+    "sub": s.subject,
+    "name": "Ex Twitter",
+    "picture": "https://pbs.twimg.example/normal.jpg",
+    "email": s.email,  # asked for with `include_email`, since `email` is in the scope
+    "preferred_username": "ex",
+    "website": "https://ex.example",
+}
+
 # Where each provider sends the browser, on the fake's host.
 AUTHORIZE_PATH = {
     "facebook": "/dialog/oauth",
@@ -261,6 +280,7 @@ AUTHORIZE_PATH = {
     "salesforce": "/services/oauth2/authorize",
     "dingtalk": "/oauth2/auth",
     "lark": "/suite/passport/oauth/authorize",
+    "x": "/oauth/authenticate",
 }
 
 
@@ -370,3 +390,35 @@ def test_a_failing_user_api_that_takes_the_token_in_its_query_does_not_show_the_
     [message] = _flow_after(browser, back.location, "registration")["ui"]["messages"]
     assert message["id"] == 4000001 and f"{social.issuer}/info answered 502" in message["text"], message
     assert "oauth_token" not in message["text"] and "fake-access-" not in message["text"]
+
+
+def test_x_carries_the_flows_state_through_the_callback_url_it_registers(
+    warden: ThreadedWarden, social: SocialFake
+) -> None:
+    """OAuth 1.0a has no `state`: the callback URL registered with the request token carries it (and
+    a placeholder code), as Kratos does, so X's callback is bound to its flow and browser too."""
+    social.subject, social.email = "1180001", f"x-{uuid.uuid4().hex[:8]}@example.com"
+    browser = Browser(warden.public_url)
+    authorize = _to_provider(browser, "registration", "x")
+    registered = social.x_requests[query_param(authorize, "oauth_token")]
+    assert registered.startswith(f"{CALLBACK}/x?") and query_param(registered, "code") == "unused"
+    assert query_param(registered, "state").startswith("registration:")
+    back = _follow_fake(authorize)
+    assert query_param(back, "state") == query_param(registered, "state") and query_param(back, "oauth_verifier")
+    refused = Browser(warden.public_url).get(back)
+    assert refused.status == 303 and refused.location.startswith(ERROR_UI), refused
+    assert browser.get(back).location == RETURN_URL
+    assert _whoami(browser)["identity"]["traits"]["email"] == social.email
+
+
+def test_x_refused_by_the_user_is_a_flow_message(warden: ThreadedWarden, social: SocialFake) -> None:
+    social.subject = "1180002"
+    social.x_denies = True
+    try:
+        browser = Browser(warden.public_url)
+        back = browser.get(_follow_fake(_to_provider(browser, "registration", "x")))
+    finally:
+        social.x_denies = False
+    [message] = _flow_after(browser, back.location, "registration")["ui"]["messages"]
+    assert message["id"] == 4000001 and "denied" in message["text"], message
+    assert _owner(warden, "x:1180002") == []

@@ -3,18 +3,21 @@ Graph `/me` (refused without the right `appsecret_proof`), LinkedIn's member and
 its OpenID discovery under `/oauth` (naming an issuer without `/oauth`), Slack's `users.identity`,
 Spotify's `/v1/me`, Amazon's profile, Yandex's `/info`, VK's `users.get` and VK ID's `user_info`,
 Patreon's `identity`, netID's userinfo, Salesforce's userinfo, DingTalk's JSON token exchange and
-`users/me`, and Lark's userinfo. Paths are each provider's own, so Warden reaches them by pointing
+`users/me`, Lark's userinfo, and X's OAuth 1.0a (request token, authenticate, access token,
+`verify_credentials`), each request's HMAC-SHA1 signature checked by this file's own RFC 5849 code. Paths are each provider's own, so Warden reaches them by pointing
 `issuer_url` at this server; field names and shapes follow the providers' documented answers (and
 Kratos's code that reads them). Every user API checks the access token it was given, where that
 provider expects it."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote, unquote, urlencode
 
 from aiohttp import web
 
@@ -28,6 +31,10 @@ class SocialFake(FakeProvider):
     graph_requests: list[tuple[dict[str, str], str]] = field(default_factory=list)  # Facebook: query, token
     device_ids: dict[str, str] = field(default_factory=dict)  # VK ID: code → the device_id sent with it
     user_api_down: bool = False  # Yandex's /info answers 502
+    x_denies: bool = False  # the user cancels at X's authenticate page
+    x_requests: dict[str, str] = field(default_factory=dict)  # X: request token → its oauth_callback
+    x_verifiers: dict[str, str] = field(default_factory=dict)  # X: request token → verifier
+    x_access: dict[str, str] = field(default_factory=dict)  # X: access token → its secret
 
     def add_routes(self, app: web.Application) -> None:
         authorize, token = self._authorize, self._token
@@ -43,7 +50,6 @@ class SocialFake(FakeProvider):
         ):
             app.router.add_get(path, authorize)
         for path in (
-            "/oauth/access_token",  # Facebook
             "/oauth/v2/accessToken",  # LinkedIn
             "/api/oauth.access",  # Slack
             "/api/token",  # Spotify
@@ -75,6 +81,10 @@ class SocialFake(FakeProvider):
         for path, handler in routes.items():
             app.router.add_get(path, handler)
         app.router.add_post("/oauth2/user_info", self._vk_id_user_info)
+        app.router.add_post("/oauth/request_token", self._x_request_token)
+        app.router.add_get("/oauth/authenticate", self._x_authenticate)
+        app.router.add_post("/oauth/access_token", self._facebook_or_x_token)  # the same path at both
+        app.router.add_get("/1.1/account/verify_credentials.json", self._x_verify_credentials)
 
     # --- the dance -----------------------------------------------------------------------------
     def callback_extra(self, code: str) -> dict[str, str]:
@@ -313,3 +323,79 @@ class SocialFake(FakeProvider):
                 "mobile": "+8613800000000",
             }
         )
+
+    # --- X (OAuth 1.0a) ------------------------------------------------------------------------
+    def _oauth1(self, request: web.Request, form: dict[str, str], token_secret: str) -> dict[str, str]:
+        """The request's `oauth_*` parameters, if its HMAC-SHA1 signature is the consumer's (RFC 5849)."""
+        header = request.headers.get("Authorization", "")
+        if not header.startswith("OAuth "):
+            raise web.HTTPUnauthorized()
+        oauth = {}
+        for part in header.removeprefix("OAuth ").split(","):
+            name, _, value = part.strip().partition("=")
+            oauth[unquote(name)] = unquote(value.strip('"'))
+        signature = oauth.pop("oauth_signature", "")
+        oauth.pop("realm", None)
+
+        def enc(value: str) -> str:
+            return quote(value, safe="~")
+
+        params = sorted((enc(k), enc(v)) for k, v in [*request.query.items(), *form.items(), *oauth.items()])
+        base = "&".join(
+            [
+                request.method,
+                enc(f"{request.scheme}://{request.host}{request.path}"),
+                enc("&".join(f"{k}={v}" for k, v in params)),
+            ]
+        )
+        key = f"{enc(self.client_secret)}&{enc(token_secret)}"
+        expected = base64.b64encode(hmac.new(key.encode(), base.encode(), hashlib.sha1).digest()).decode()
+        if oauth.get("oauth_consumer_key") != self.client_id or not hmac.compare_digest(expected, signature):
+            raise web.HTTPUnauthorized()
+        return oauth
+
+    async def _x_request_token(self, request: web.Request) -> web.Response:
+        oauth = self._oauth1(request, {k: str(v) for k, v in (await request.post()).items()}, "")
+        token = "rt-" + secrets.token_hex(8)
+        self.x_requests[token] = oauth["oauth_callback"]
+        body = {"oauth_token": token, "oauth_token_secret": "rts-" + token, "oauth_callback_confirmed": "true"}
+        return web.Response(text=urlencode(body), content_type="application/x-www-form-urlencoded")
+
+    async def _x_authenticate(self, request: web.Request) -> web.Response:
+        token = request.query.get("oauth_token", "")
+        callback = self.x_requests[token]
+        if self.x_denies:
+            back = {"denied": token}
+        else:
+            self.x_verifiers[token] = "v-" + secrets.token_hex(8)
+            back = {"oauth_token": token, "oauth_verifier": self.x_verifiers[token]}
+        return web.Response(status=302, headers={"Location": f"{callback}&{urlencode(back)}"})
+
+    async def _facebook_or_x_token(self, request: web.Request) -> web.StreamResponse:
+        if request.headers.get("Authorization", "").startswith("OAuth "):
+            return await self._x_access_token(request)
+        return await self._token(request)
+
+    async def _x_access_token(self, request: web.Request) -> web.Response:
+        oauth = self._oauth1(request, {k: str(v) for k, v in (await request.post()).items()}, "")
+        if self.x_verifiers.pop(oauth.get("oauth_token", ""), None) != oauth.get("oauth_verifier"):
+            raise web.HTTPUnauthorized()
+        token, secret = "at-" + secrets.token_hex(8), "ats-" + secrets.token_hex(8)
+        self.x_access[token] = secret
+        body = {"oauth_token": token, "oauth_token_secret": secret, "user_id": "1180000", "screen_name": "ex"}
+        return web.Response(text=urlencode(body), content_type="application/x-www-form-urlencoded")
+
+    async def _x_verify_credentials(self, request: web.Request) -> web.Response:
+        token = request.headers.get("Authorization", "").partition('oauth_token="')[2].partition('"')[0]
+        self._oauth1(request, {}, self.x_access.get(unquote(token), "not issued"))
+        user: dict[str, Any] = {
+            "id": int(self.subject) if self.subject.isdigit() else 1180000,
+            "id_str": self.subject,
+            "name": "Ex Twitter",
+            "screen_name": "ex",
+            "url": "https://ex.example",
+            "profile_image_url_https": "https://pbs.twimg.example/normal.jpg",
+        }
+        if request.query.get("include_email") == "true":
+            user["email"] = self.email
+        return web.json_response(user)

@@ -16,7 +16,7 @@ from shared.errors import ConfigError
 KRATOS_TYPES_SUPPORTED = [
     "generic", "auth0", "google", "gitlab", "microsoft", "apple", "github", "discord",
     "facebook", "linkedin", "linkedin_v2", "slack", "spotify", "amazon", "yandex", "vk", "patreon",
-    "netid", "line", "salesforce", "dingtalk", "lark",
+    "netid", "line", "salesforce", "dingtalk", "lark", "x",
 ]  # fmt: skip
 
 
@@ -36,7 +36,7 @@ def test_every_supported_kratos_type_is_accepted(kind: str) -> None:
     assert provider.config.provider == kind
 
 
-@pytest.mark.parametrize("kind", ["x", "github-app", "uaepass", "fedcm-test", "myspace"])
+@pytest.mark.parametrize("kind", ["github-app", "uaepass", "fedcm-test", "myspace"])
 def test_other_types_fail_start_up_naming_the_key_and_what_is_supported(kind: str) -> None:
     with pytest.raises(ConfigError) as refused:
         _config(kind)

@@ -239,6 +239,14 @@ class OAuth2Provider:
         return answer
 
     async def _request(self, method: str, url: str, **kw: Any) -> Any:
+        raw = await self._send(method, url, **kw)
+        try:
+            return json_codec.loads_standard(raw)
+        except ValueError:
+            raise ProviderFailed(f"{method} {_shown(url)} answered something that is not JSON") from None
+
+    async def _send(self, method: str, url: str, **kw: Any) -> bytes:
+        """The body of a successful answer (OAuth 1.0a's are forms, not JSON)."""
         headers = {"Accept": "application/json", **kw.pop("headers", {})}
         try:
             async with self._http(method, url, headers=headers, **kw) as response:
@@ -247,10 +255,7 @@ class OAuth2Provider:
                     raise ProviderFailed(f"{method} {_shown(url)} answered {response.status}")
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise ProviderFailed(f"{method} {_shown(url)} failed: {type(exc).__name__}") from None
-        try:
-            return json_codec.loads_standard(raw)
-        except ValueError:
-            raise ProviderFailed(f"{method} {_shown(url)} answered something that is not JSON") from None
+        return bytes(raw)
 
 
 def _shown(url: str) -> str:

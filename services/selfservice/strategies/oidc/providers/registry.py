@@ -1,6 +1,6 @@
 """Every provider type Warden supports, listed once by the name Kratos's config gives it
 (`selfservice.methods.oidc.config.providers[].provider`, Kratos's `supportedProviders`). Kratos's
-`x` (OAuth 1.0a), `github-app` and `uaepass` are not here yet: naming them fails start-up."""
+`github-app` and `uaepass` are not here yet: naming them fails start-up."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from services.selfservice.strategies.oidc.providers.salesforce import Salesforce
 from services.selfservice.strategies.oidc.providers.slack import Slack
 from services.selfservice.strategies.oidc.providers.spotify import Spotify
 from services.selfservice.strategies.oidc.providers.vk import VK
+from services.selfservice.strategies.oidc.providers.x import X
 from services.selfservice.strategies.oidc.providers.yandex import Yandex
 
 FAMILIES: dict[str, type[OAuth2Provider]] = {
@@ -48,6 +49,7 @@ FAMILIES: dict[str, type[OAuth2Provider]] = {
     "salesforce": Salesforce,
     "dingtalk": DingTalk,
     "lark": Lark,
+    "x": X,
 }
 
 
