@@ -251,16 +251,15 @@ EXPECTED: dict[str, Expected] = {
         "email": s.email,
         "phone_number": "+8613800000000",
     },
-}
-
-EXPECTED["x"] = lambda s: {
-    "iss": "https://api.twitter.com/1.1/account/verify_credentials.json?include_email=true",
-    "sub": s.subject,
-    "name": "Ex Twitter",
-    "picture": "https://pbs.twimg.example/normal.jpg",
-    "email": s.email,  # asked for with `include_email`, since `email` is in the scope
-    "preferred_username": "ex",
-    "website": "https://ex.example",
+    "x": lambda s: {
+        "iss": "https://api.twitter.com/1.1/account/verify_credentials.json?include_email=true",
+        "sub": s.subject,
+        "name": "Ex Twitter",
+        "picture": "https://pbs.twimg.example/normal.jpg",
+        "email": s.email,  # asked for with `include_email`, since `email` is in the scope
+        "preferred_username": "ex",
+        "website": "https://ex.example",
+    },
 }
 
 # Where each provider sends the browser, on the fake's host.
