@@ -75,9 +75,21 @@ class FakeProvider:
         app.router.add_get("/user", self._github_user)
         app.router.add_get("/user/emails", self._github_emails)
         app.router.add_get("/users/@me", self._discord_user)
+        self.add_routes(app)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
+
+    def add_routes(self, app: web.Application) -> None:
+        """More provider APIs, for a subclass (tests/oidc/social.py)."""
+
+    def callback_extra(self, code: str) -> dict[str, str]:
+        """More parameters for the redirect back to the client, for a subclass."""
+        return {}
+
+    def token_extra(self, path: str, form: dict[str, str]) -> dict[str, Any]:
+        """More fields for the token answer at `path`, for a subclass."""
+        return {}
 
     # --- tokens --------------------------------------------------------------------------------
     def id_token(self, nonce: str, *, audience: str | None = None) -> str:
@@ -123,7 +135,7 @@ class FakeProvider:
             query.get("nonce", ""),
             query.get("code_challenge"),
         )
-        back = {"code": code, "state": query.get("state", "")}
+        back = {"code": code, "state": query.get("state", ""), **self.callback_extra(code)}
         if query.get("response_mode") == "form_post":
             return web.json_response({"form_post": query.get("redirect_uri"), "fields": back})
         return web.Response(status=302, headers={"Location": f"{query.get('redirect_uri')}?{urlencode(back)}"})
@@ -142,6 +154,7 @@ class FakeProvider:
         body: dict[str, Any] = {"access_token": "fake-access-" + secrets.token_hex(8), "token_type": "bearer"}
         if self.tamper != "no_id_token":
             body["id_token"] = self.id_token(grant.nonce)
+        body.update(self.token_extra(request.path, {k: str(v) for k, v in form.items()}))
         return web.json_response(body)
 
     def _client_authenticated(self, secret: str) -> bool:

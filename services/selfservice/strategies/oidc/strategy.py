@@ -290,6 +290,7 @@ class OidcStrategy:
                 pending.nonce,
                 random_token(48),
                 upstream,
+                forced=flow.fields.get("refresh") is True,
             )
         except OidcError as exc:
             raise_provider_error(flow, exc)
@@ -313,7 +314,9 @@ class OidcStrategy:
         code = query.get("code")
         if not code:
             raise StateInvalid("the callback carries no code")
-        tokens = await provider.exchange(code, self.config.redirect_uri(pending.provider), pending.code_verifier)
+        tokens = await provider.exchange(
+            code, self.config.redirect_uri(pending.provider), pending.code_verifier, callback=query
+        )
         claims = await provider.claims(tokens, pending.nonce, query)
         stored = {
             "initial_access_token": self.cipher.encrypt(tokens.access_token),
