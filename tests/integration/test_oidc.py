@@ -137,6 +137,7 @@ def warden(
             "apple_private_key": fake.apple_key.as_pem(private=True).decode(),
         },
         _provider("down", "generic", fake, "http://127.0.0.1:9"),
+        _provider("forced", "generic", fake, fake.issuer, scope=["openid", "email"], pkce="force"),
     ]
     after = {"hooks": [{"hook": "session"}]}
     crm_hook = {
@@ -759,6 +760,34 @@ def test_apples_form_post_callback_comes_back_as_a_get_with_the_browsers_cookies
     assert answer.status == 303 and answer.location.startswith(f"{CALLBACK}/apple?"), answer
     assert browser.get(answer.location).location == RETURN_URL
     assert _whoami(browser)["identity"]["traits"]["email"] == fake.email
+
+
+def test_pkce_force_comes_back_to_kratos_s_callback_without_the_provider_id(
+    warden: ThreadedWarden, fake: FakeProvider
+) -> None:
+    """Kratos sends a provider with `pkce: force` back to `…/oidc/callback`, and its users have that
+    address registered with the provider: a migrated config must keep signing people in."""
+    fake.subject, fake.email = _login_name("forced"), f"{_login_name('forced')}@example.com"
+    browser = Browser(warden.public_url)
+    authorize = _to_provider(browser, "registration", "forced")
+    assert query_param(authorize, "redirect_uri") == CALLBACK and query_param(authorize, "code_challenge")
+    back = _follow_fake(authorize)
+    assert back.startswith(f"{CALLBACK}?"), back
+    assert browser.get(back).location == RETURN_URL
+    assert _whoami(browser)["identity"]["traits"]["email"] == fake.email
+
+
+@pytest.mark.parametrize("provider, elsewhere", [("fake", ""), ("forced", "/forced")])
+def test_a_callback_that_comes_back_elsewhere_than_its_provider_was_told_is_refused(
+    warden: ThreadedWarden, fake: FakeProvider, provider: str, elsewhere: str
+) -> None:
+    before = _count_identities(warden)
+    fake.subject, fake.email = _login_name("elsewhere"), f"{_login_name('elsewhere')}@example.com"
+    browser = Browser(warden.public_url)
+    back = urlsplit(_follow_fake(_to_provider(browser, "registration", provider)))
+    refused = browser.get(f"{CALLBACK}{elsewhere}?{back.query}")
+    assert refused.status == 303 and refused.location.startswith(ERROR_UI), refused
+    _no_new_identity(warden, before)
 
 
 @pytest.mark.parametrize("sent, verified", [("true", True), ("false", False)])

@@ -1,5 +1,5 @@
-"""`GET|POST /self-service/methods/oidc/callback/{provider}`: where the provider sends the browser
-back (Kratos's `strategy.go` `HandleCallback`).
+"""`GET|POST /self-service/methods/oidc/callback/{provider}`, and `…/callback` for the providers with
+`pkce: force`: where the provider sends the browser back (Kratos's `strategy.go` `HandleCallback`).
 
 The `state` names the flow; the flow's pending dance must match it (same provider, same secret),
 and is spent before anything else happens, so a replayed callback finds nothing. A browser flow is
@@ -24,6 +24,7 @@ from aiohttp import web
 from services.selfservice.flows.engine import see_other
 from services.selfservice.flows.errors import FlowExpired, FlowInvalid
 from services.selfservice.flows.flow import Flow
+from services.selfservice.strategies.oidc.config import GENERIC_CALLBACK
 from services.selfservice.strategies.oidc.errors import OidcError, StateInvalid
 from services.selfservice.strategies.oidc.flows import finish
 from services.selfservice.strategies.oidc.strategy import METHOD, OidcStrategy, parse_state
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
     from services.selfservice.service import SelfserviceContainer
 
 log = logging.getLogger(__name__)
-PATH = "/self-service/methods/oidc/callback/{provider}"
+PATH = GENERIC_CALLBACK + "/{provider}"
 
 
 class CallbackRefused(errors.BadRequest):
@@ -45,12 +46,12 @@ async def callback(c: SelfserviceContainer, request: web.Request) -> web.StreamR
     strategy = c.methods.get(METHOD)
     if not isinstance(strategy, OidcStrategy):
         raise errors.NotFound()
+    provider_id = request.match_info.get("provider")  # None on the generic callback
+    here = strategy.config.generic_callback + (f"/{provider_id}" if provider_id else "")
     if request.method == "POST":
         form = await request.post()
-        back = strategy.config.redirect_uri(request.match_info["provider"])
-        return see_other(f"{back}?{urlencode({k: str(v) for k, v in form.items()})}")
+        return see_other(f"{here}?{urlencode({k: str(v) for k, v in form.items()})}")
     query = {k: v for k, v in request.query.items()}
-    provider_id = request.match_info["provider"]
     try:
         kind, flow_id = parse_state(query.get("state", ""))
     except StateInvalid as exc:
@@ -59,9 +60,10 @@ async def callback(c: SelfserviceContainer, request: web.Request) -> web.StreamR
     if flow.is_browser:
         c.engine.csrf.check_cookie(request, flow.csrf_token)
     try:
-        pending = strategy.take_pending(flow, provider_id, query["state"])
+        pending = strategy.take_pending(flow, query["state"], here)
     except StateInvalid as exc:
         raise CallbackRefused(str(exc)) from None
+    provider_id = pending.provider
     await c.engine.save(flow)  # the state is spent: a replay of this callback finds nothing pending
     if flow.expired():
         raise FlowExpired(flow.expires_at, "")

@@ -65,6 +65,9 @@ class ProviderConfig:
         )
 
 
+GENERIC_CALLBACK = "/self-service/methods/oidc/callback"
+
+
 @dataclass(frozen=True)
 class OidcConfig:
     base_redirect_uri: str
@@ -79,5 +82,14 @@ class OidcConfig:
             raise ConfigError("config: selfservice.methods.oidc.config.providers: provider ids must be unique")
         return cls((raw.get("base_redirect_uri") or public_base_url).rstrip("/"), providers)
 
+    @property
+    def generic_callback(self) -> str:
+        return f"{self.base_redirect_uri}{GENERIC_CALLBACK}"
+
     def redirect_uri(self, provider_id: str) -> str:
-        return f"{self.base_redirect_uri}/self-service/methods/oidc/callback/{provider_id}"
+        """Kratos's: `…/callback/<provider id>`, but with `pkce: force` the one `…/callback` of every
+        such provider, which Kratos's users have registered with it (config.schema.json says so);
+        the callback then finds the provider in the flow's pending sign-in."""
+        if any(p.id == provider_id and p.pkce == "force" for p in self.providers):
+            return self.generic_callback
+        return f"{self.generic_callback}/{provider_id}"

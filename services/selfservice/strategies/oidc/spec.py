@@ -10,7 +10,7 @@ from typing import Any
 from services.selfservice.flows import token_exchange
 from services.selfservice.flows.browser_errors import with_browser_errors
 from services.selfservice.strategies.oidc import callback
-from services.selfservice.strategies.oidc.config import OidcConfig
+from services.selfservice.strategies.oidc.config import GENERIC_CALLBACK, OidcConfig
 from services.selfservice.strategies.oidc.mapper import ClaimsMapper
 from services.selfservice.strategies.oidc.providers import Request
 from services.selfservice.strategies.oidc.strategy import METHOD, OidcStrategy, supported_families
@@ -65,8 +65,11 @@ SPEC = MethodSpec(
     enabled_by_default=False,
     routes=(
         # The callback is a browser's: its errors go to the error UI. The exchange is the app's: JSON.
-        with_browser_errors(Route("public", "GET", callback.PATH, callback.callback)),
-        with_browser_errors(Route("public", "POST", callback.PATH, callback.callback)),
+        *(
+            with_browser_errors(Route("public", method, path, callback.callback))
+            for method in ("GET", "POST")
+            for path in (callback.PATH, GENERIC_CALLBACK)
+        ),
         Route("public", "GET", token_exchange.PATH, token_exchange.token_exchange),
     ),
 )

@@ -299,11 +299,12 @@ class OidcStrategy:
         raise RedirectBrowser(authorization.url)
 
     # --- the callback --------------------------------------------------------------------------
-    def take_pending(self, flow: Flow, provider_id: str, state: str) -> Pending:
-        """The flow's pending dance, once: a second callback with the same state finds nothing."""
+    def take_pending(self, flow: Flow, state: str, came_back_to: str) -> Pending:
+        """The flow's pending dance, once: a second callback with the same state finds nothing. The
+        browser must have come back where this dance's provider was told to send it."""
         record = flow.internal.pop(_STATE_KEY, None)
         secret = state.rsplit(":", 1)[-1]
-        if not record or record.get("provider") != provider_id:
+        if not record or self.config.redirect_uri(str(record.get("provider"))) != came_back_to:
             raise StateInvalid("no sign-in with this provider is pending on the flow")
         if not hmac.compare_digest(str(record.get("secret", "")), secret):
             raise StateInvalid("the state does not match the flow's")
