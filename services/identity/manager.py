@@ -83,6 +83,7 @@ class IdentityInput:
     # An import's addresses, for a new identity only (see `addresses.imported`).
     verifiable_addresses: tuple[VerifiableAddress, ...] = ()
     recovery_addresses: tuple[RecoveryAddress, ...] = ()
+    organization_id: str | None = None  # a create's only
 
 
 class IdentityManager:
@@ -116,6 +117,7 @@ class IdentityManager:
             credentials=credentials,
             verifiable_addresses=imported(given.verifiable_addresses),
             recovery_addresses=imported(given.recovery_addresses),
+            organization_id=given.organization_id,
         )
         return await self._checked(identity)
 

@@ -537,3 +537,43 @@ def test_an_empty_credentials_identifier_is_no_filter(api: IdentityApi, warden: 
     assert _next_link(listed.headers["Link"]), "a page of everything has a next page"
     both = urllib3.request("GET", url, fields=[("credentials_identifier", ""), ("ids", made[2])])
     assert both.status == 200 and [i["id"] for i in json.loads(both.data)] == [made[2]]
+
+
+def _send(warden: ThreadedWarden, method: str, path: str, body: Any) -> tuple[int, dict[str, Any]]:
+    response = urllib3.request(method, f"{warden.admin_url}{path}", json=body)
+    return response.status, json.loads(response.data) if response.data else {}
+
+
+def test_unknown_top_level_fields_are_refused_as_kratos_s_strict_decoder_refuses_them(
+    warden: ThreadedWarden, api: IdentityApi
+) -> None:
+    """A typo (`metadata_publc`) silently dropped would lose what the admin meant to store; and a
+    whole identity sent back from a GET (its `id`, `created_at`, …) is not an update body."""
+    body = {"schema_id": "default", "traits": {"email": "strict@example.com"}, "metadata_publc": {"plan": "pro"}}
+    status, answer = _send(warden, "POST", "/admin/identities", body)
+    assert status == 400 and answer["error"]["reason"] == 'json: unknown field "metadata_publc"', answer
+    assert not [i for i in api.list_identities() if i.traits["email"] == "strict@example.com"]
+
+    identity = _create(api, "strict@example.com")
+    whole = json.loads(urllib3.request("GET", f"{warden.admin_url}/admin/identities/{identity.id}").data)
+    status, answer = _send(warden, "PUT", f"/admin/identities/{identity.id}", whole)
+    assert status == 400 and answer["error"]["reason"].startswith("json: unknown field"), answer
+    batch = {"identities": [{"create": body}]}
+    status, answer = _send(warden, "PATCH", "/admin/identities", batch)
+    assert status == 400 and answer["error"]["reason"] == 'json: unknown field "metadata_publc"', answer
+
+
+def test_a_create_keeps_its_organization_and_takes_a_region(warden: ThreadedWarden) -> None:
+    organization = "6f3b1c54-2a4e-4f0d-9a43-1f2e3d4c5b6a"
+    body = {
+        "schema_id": "default",
+        "traits": {"email": "org@example.com"},
+        "organization_id": organization,
+        "region": "eu-central",
+    }
+    status, created = _send(warden, "POST", "/admin/identities", body)
+    assert status == 201 and created["organization_id"] == organization, created
+    status, found = _send(warden, "GET", f"/admin/identities?organization_id={organization}", None)
+    assert status == 200 and [i["id"] for i in found] == [created["id"]]
+    status, answer = _send(warden, "POST", "/admin/identities", {**body, "organization_id": "not-a-uuid"})
+    assert status == 400, answer

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Literal
 from uuid import UUID
 
@@ -44,7 +45,11 @@ class ImportedRecoveryAddress(_Body):
     via: Literal["email", "sms"]
 
 
-class CreateIdentityBody(_Body):
+class _IdentityBody(BaseModel):
+    """What a create and a full update share. Kratos decodes both strictly: a field it does not know
+    at the top (a typo, or a whole identity sent back from a GET) is a 400, not silently dropped."""
+
+    model_config = ConfigDict(extra="forbid")
     schema_id: str | None = None
     traits: dict[str, Any]
     state: State | None = None
@@ -55,10 +60,7 @@ class CreateIdentityBody(_Body):
     external_id: str | None = None
     # Each credential is an object whose `config` is an object (or absent): anything else is a 400 here.
     credentials: dict[str, CredentialBody | None] | None = None
-    # An import's addresses (a create only: an update keeps the identity's): kept, verified or
-    # not, where the traits hold them.
-    verifiable_addresses: list[ImportedVerifiableAddress] | None = None
-    recovery_addresses: list[ImportedRecoveryAddress] | None = None
+    region: str | None = None  # Ory Network's data region: taken, as Kratos takes it, and not used
 
     def to_input(self) -> IdentityInput:
         """The input, or MalformedBody for what the shape alone does not say: in a batch, that
@@ -76,22 +78,37 @@ class CreateIdentityBody(_Body):
             credentials=None
             if self.credentials is None
             else {k: v and {**(v.model_extra or {}), "config": v.config} for k, v in self.credentials.items()},
-            verifiable_addresses=tuple(a.to_address() for a in self.verifiable_addresses or ()),
-            recovery_addresses=tuple(RecoveryAddress(value=a.value, via=a.via) for a in self.recovery_addresses or ()),
         )
 
 
-class UpdateIdentityBody(CreateIdentityBody):
+class CreateIdentityBody(_IdentityBody):
+    # An import's addresses: kept, verified or not, where the traits hold them.
+    verifiable_addresses: list[ImportedVerifiableAddress] | None = None
+    recovery_addresses: list[ImportedRecoveryAddress] | None = None
+    organization_id: UUID | None = None
+
+    def to_input(self) -> IdentityInput:
+        return replace(
+            super().to_input(),
+            verifiable_addresses=tuple(a.to_address() for a in self.verifiable_addresses or ()),
+            recovery_addresses=tuple(RecoveryAddress(value=a.value, via=a.via) for a in self.recovery_addresses or ()),
+            organization_id=str(self.organization_id) if self.organization_id else None,
+        )
+
+
+class UpdateIdentityBody(_IdentityBody):
     schema_id: str
     state: State
 
 
-class IdentityPatch(_Body):
+class IdentityPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     create: CreateIdentityBody | None = None
     patch_id: UUID | None = None
 
 
-class PatchIdentitiesBody(_Body):
+class PatchIdentitiesBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     # Like Kratos's strict decoder, a malformed item (not an object, a bad patch_id, a create that is
     # not an identity body) fails the whole request; only semantic errors are answered per item.
     identities: list[IdentityPatch]
@@ -102,10 +119,12 @@ def check_external_id(value: str | None) -> None:
         raise MalformedBody(f"external_id: must be at most {MAX_EXTERNAL_ID_LENGTH} characters, not {len(value)}")
 
 
-def parse(model: type[_Body], data: Any) -> Any:
+def parse(model: type[BaseModel], data: Any) -> Any:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
+        if first["type"] == "extra_forbidden":  # in the words of Kratos's strict decoder
+            raise MalformedBody(f'json: unknown field "{first["loc"][-1]}"') from exc
         where = ".".join(str(p) for p in first["loc"]) or "body"
         raise MalformedBody(f"{where}: {first['msg']}") from exc
