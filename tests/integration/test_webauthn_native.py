@@ -111,6 +111,8 @@ def test_a_security_key_as_the_second_step(warden: ThreadedWarden, frontend: Fro
     status, done = post_flow(warden.public_url, "login", flow.id, {"method": "webauthn", "webauthn_login": good}, token)
     assert status == 200, done
     assert done["session"]["authenticator_assurance_level"] == "aal2"
+    methods = [(m["method"], m["aal"]) for m in done["session"]["authentication_methods"]]
+    assert methods == [("password", "aal1"), ("webauthn", "aal2")]
     # From this aal2 session the last key may go.
     flow = frontend.create_native_settings_flow(x_session_token=token)
     status, removed = post_flow(
