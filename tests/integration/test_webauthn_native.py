@@ -196,3 +196,45 @@ def test_the_last_passwordless_key_is_not_offered_for_removal(warden: ThreadedWa
     assert status == 400, refused
     lock_out = "unable to remove this security key because it would lock you out of your account"
     assert [(m["id"], m["text"]) for m in node(refused, "webauthn_remove")["messages"]] == [(4000001, lock_out)]
+
+
+def test_sign_up_with_a_security_key_when_passwordless(warden: ThreadedWarden, frontend: FrontendApi) -> None:
+    """Kratos's webauthn registration: with `passwordless: true` the sign-up form carries the traits
+    and a key (name, trigger, result), and the key then signs in alone; without it, nothing."""
+    flow = frontend.create_native_registration_flow()
+    names = [n["attributes"].get("name") for n in as_dict(flow)["ui"]["nodes"]]
+    if not warden.passwordless:  # type: ignore[attr-defined]
+        assert not {"webauthn_register_trigger", "webauthn_register"} & set(names)
+        return
+    trigger = node(flow, "webauthn_register_trigger")
+    assert (trigger["meta"]["label"]["id"], trigger["attributes"]["onclickTrigger"]) == (
+        1040004,
+        "oryWebAuthnRegistration",
+    )
+    assert node(flow, "webauthn_register_displayname")["meta"]["label"]["id"] == 1050013
+    assert node(flow, "webauthn_register")["attributes"]["type"] == "hidden"
+    options = json.loads(trigger["attributes"]["value"])
+    assert options["publicKey"]["authenticatorSelection"]["residentKey"] == "required"
+    key, email = SoftAuthenticator(ORIGIN), f"key-{uuid.uuid4().hex[:8]}@example.com"
+    body = {
+        "method": "webauthn",
+        "traits": {"email": email},
+        "webauthn_register": json.dumps(key.create(options)),
+        "webauthn_register_displayname": "Red key",
+    }
+    status, done = post_flow(warden.public_url, "registration", flow.id, body)
+    assert status == 200, done
+    identity_id = done["identity"]["id"]
+    url = f"{warden.admin_url}/admin/identities/{identity_id}"
+    stored = json.loads(urllib3.request("GET", url, fields={"include_credential": "webauthn"}).data)
+    credential = stored["credentials"]["webauthn"]
+    assert credential["identifiers"] == [email]
+    assert [(k["display_name"], k["is_passwordless"]) for k in credential["config"]["credentials"]] == [
+        ("Red key", True)
+    ]
+    login = frontend.create_native_login_flow()
+    _, step = post_flow(warden.public_url, "login", login.id, {"method": "webauthn", "identifier": email})
+    assertion = json.dumps(key.get(json.loads(node(step, "webauthn_login_trigger")["attributes"]["value"])))
+    answer = {"method": "webauthn", "identifier": email, "webauthn_login": assertion}
+    status, signed_in = post_flow(warden.public_url, "login", login.id, answer)
+    assert status == 200 and signed_in["session"]["identity"]["id"] == identity_id

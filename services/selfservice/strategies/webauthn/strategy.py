@@ -1,5 +1,6 @@
 """The webauthn method (Kratos's `selfservice/strategy/webauthn`): security keys as a second factor
-(aal2), and with `config.passwordless: true` also as a first factor after the identifier is typed.
+(aal2), and with `config.passwordless: true` also as a first factor after the identifier is typed,
+and a way to sign up (registration.py).
 Settings add a key with a display name, list the keys and remove one; removing the last second factor
 needs an aal2 session. The ceremonies are the passkey method's (passkey/ceremony.py)."""
 
@@ -8,11 +9,12 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from services.selfservice.flows.errors import FlowInvalid
 from services.selfservice.flows.flow import Flow
 from services.selfservice.flows.login.strategy import LoginOutcome
+from services.selfservice.flows.registration.strategy import RegistrationOutcome
 from services.selfservice.flows.settings.strategy import SettingsContext
 from services.selfservice.flows.ui import input_node
 from services.selfservice.strategies.mfa import SecondFactorServices, is_aal2_login, second_factor_services
@@ -20,6 +22,8 @@ from services.selfservice.strategies.passkey import ceremony, removal, responses
 from services.selfservice.strategies.passkey.ceremony import Challenges, RelyingParty
 from services.selfservice.strategies.passkey.responses import Refused
 from services.selfservice.strategies.registry import Dependencies, MethodSpec
+from services.selfservice.strategies.webauthn import registration
+from services.selfservice.traits import TraitSchemas
 from shared import errors, first_factors, text
 from shared.aal import AAL1, AAL2, passwordless_key
 
@@ -39,12 +43,14 @@ class WebAuthnStrategy:
     passwordless: bool
     first_factors: frozenset[str]  # the credential types that sign in under this config
     identifier_label: text.Message  # the identifier field's label, from the identity schema
+    schemas: TraitSchemas  # the traits a sign-up with a key takes (registration.py)
     # Kratos's WebAuthnConfig asks security keys for no user verification (a PIN is the password's job)
     user_verification: str = "discouraged"
     method: str = METHOD
+    challenge_key: ClassVar[str] = CHALLENGE
 
     # --- nodes -----------------------------------------------------------------------------------
-    def _trigger(self, flow: Flow, name: str, trigger: str, options: dict[str, Any], label: text.Message) -> None:
+    def trigger(self, flow: Flow, name: str, trigger: str, options: dict[str, Any], label: text.Message) -> None:
         """Kratos's trigger: the options in `value` and in the deprecated `onclick` call, the function
         in `onclickTrigger` for UIs that call it by name."""
         flow.ui.nodes = [n for n in flow.ui.nodes if not (n.group == METHOD and n.name == name)]
@@ -64,10 +70,20 @@ class WebAuthnStrategy:
 
     def _login_nodes(self, flow: Flow, keys: list[str], label: text.Message) -> None:
         options = ceremony.login_options(self.rp, flow, CHALLENGE, keys, self.user_verification)
-        self._trigger(flow, "webauthn_login_trigger", "oryWebAuthnLogin", options, label)
+        self.trigger(flow, "webauthn_login_trigger", "oryWebAuthnLogin", options, label)
         if flow.ui.find("webauthn_login") is None:
             flow.ui.add(input_node(METHOD, "webauthn_login", "hidden", value=""))
             flow.ui.add(input_node(METHOD, "method", "hidden", value=METHOD))
+
+    # --- registration (registration.py; passwordless only) ----------------------------------------
+    def populate_registration(self, flow: Flow) -> None:
+        registration.populate(self, flow, with_traits=True)
+
+    def populate_registration_credentials(self, flow: Flow) -> None:
+        registration.populate(self, flow, with_traits=False)
+
+    async def register(self, flow: Flow, body: dict[str, Any]) -> RegistrationOutcome:
+        return await registration.register(self, flow, body)
 
     # --- login -----------------------------------------------------------------------------------
     def populate_login(self, flow: Flow) -> None:
@@ -165,7 +181,7 @@ class WebAuthnStrategy:
             resident_key=self.passwordless,
             user_verification=self.user_verification,
         )
-        self._trigger(flow, "webauthn_register_trigger", "oryWebAuthnRegistration", options, text.add_security_key())
+        self.trigger(flow, "webauthn_register_trigger", "oryWebAuthnRegistration", options, text.add_security_key())
 
     def claims(self, body: dict[str, Any]) -> bool:
         return bool(body.get("webauthn_remove") or body.get("webauthn_register"))
@@ -246,7 +262,8 @@ def build(deps: Dependencies) -> WebAuthnStrategy:
     challenges = Challenges(deps.uow, deps.flows)
     ways_in = first_factors.enabled(deps.settings)
     label = deps.schemas.identifier_label("password", "code", "webauthn")
-    return WebAuthnStrategy(second_factor_services(deps), challenges, rp, script_url, passwordless, ways_in, label)
+    services = second_factor_services(deps)
+    return WebAuthnStrategy(services, challenges, rp, script_url, passwordless, ways_in, label, deps.schemas)
 
 
 SPEC = MethodSpec(id=METHOD, node_group=METHOD, credential_type=METHOD, build=build, enabled_by_default=False)
