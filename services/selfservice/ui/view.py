@@ -94,7 +94,7 @@ def _sections(ui: dict[str, Any]) -> list[Section]:
     groups = list(dict.fromkeys(n.get("group") for n in nodes if n.get("group") != DEFAULT))
     if not groups:
         return [Section(DEFAULT, "", _fields(defaults + scripts, DEFAULT))] if defaults else []
-    found = []
+    found: list[Section] = []
     for group in groups:
         own = _fields([n for n in nodes if n.get("group") == group], group)
         if all(f.kind == "hidden" for f in own):
