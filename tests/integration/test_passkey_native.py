@@ -20,6 +20,7 @@ from ory_kratos_client.api.frontend_api import FrontendApi
 from tests.factories import ThreadedWarden, running_warden
 from tests.selfservice_helpers import (
     SESSION_HOOK,
+    Browser,
     as_dict,
     database,
     message_ids,
@@ -374,3 +375,27 @@ def test_imported_passkeys_sign_in_by_their_user_handle(
     expected = handle.decode() if handle.isascii() else b64url(handle)
     assert _identities(warden, email)[0]["credentials"]["passkey"]["identifiers"] == [expected]
     assert _login(frontend, key).session.identity.id == json.loads(created.data)["id"]
+
+
+def test_the_method_alone_shows_the_passkey_form_again(warden: ThreadedWarden, frontend: FrontendApi) -> None:
+    """Kratos: `method: passkey` without a credential resets the form to the passkey's and sends a
+    browser back to the login UI (422 for a SPA); an app's flow gets the form, with no error."""
+    spa = Browser(warden.public_url, json=True)
+    flow = spa.get("/self-service/login/browser").json()
+    csrf = node(flow, "csrf_token")["attributes"]["value"]
+    answer = spa.post(f"/self-service/login?flow={flow['id']}", {"method": "passkey", "csrf_token": csrf})
+    assert (answer.status, answer.json()["error"]["id"]) == (422, "browser_location_change_required")
+    shown = spa.get(f"/self-service/login/flows?id={flow['id']}").json()
+    assert "password" not in node_names(shown) and {"passkey_challenge", "passkey_login"} <= set(node_names(shown))
+    native = frontend.create_native_login_flow()
+    status, answer = _post(warden, "login", native.id, {"method": "passkey"})
+    assert status == 400 and not message_ids(answer), answer
+    key = SoftAuthenticator(ORIGIN)
+    _register(frontend, key, _email())
+    status, done = _post(
+        warden,
+        "login",
+        native.id,
+        {"method": "passkey", "passkey_login": json.dumps(key.get(_request_options(answer)))},
+    )
+    assert status == 200, done

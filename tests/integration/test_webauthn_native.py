@@ -18,6 +18,7 @@ from ory_kratos_client.api.frontend_api import FrontendApi
 from tests.factories import ThreadedWarden, running_warden
 from tests.selfservice_helpers import (
     PASSWORD,
+    Browser,
     as_dict,
     create_identity,
     database,
@@ -238,3 +239,43 @@ def test_sign_up_with_a_security_key_when_passwordless(warden: ThreadedWarden, f
     answer = {"method": "webauthn", "identifier": email, "webauthn_login": assertion}
     status, signed_in = post_flow(warden.public_url, "login", login.id, answer)
     assert status == 200 and signed_in["session"]["identity"]["id"] == identity_id
+
+
+def test_a_browser_is_sent_back_to_the_login_ui_for_the_key(warden: ThreadedWarden, frontend: FrontendApi) -> None:
+    """Kratos's passwordless first step in a browser flow: the flow is saved with only the key's
+    form (the identifier hidden, message 1010012) and a SPA gets 422 `browser_location_change_required`
+    pointing at the login UI, where the key then answers."""
+    if not warden.passwordless:  # type: ignore[attr-defined]
+        return
+    email = f"key-{uuid.uuid4().hex[:8]}@example.com"
+    create_identity(warden.admin_url, email)
+    key, _ = _add_key(warden, frontend, _password_login(frontend, email), "Spa key")
+    spa = Browser(warden.public_url, json=True)
+    flow = spa.get("/self-service/login/browser").json()
+    csrf = node(flow, "csrf_token")["attributes"]["value"]
+    answer = spa.post(
+        f"/self-service/login?flow={flow['id']}", {"method": "webauthn", "identifier": email, "csrf_token": csrf}
+    )
+    assert answer.status == 422, answer
+    assert answer.json()["error"]["id"] == "browser_location_change_required"
+    assert answer.json()["redirect_browser_to"].endswith(f"/login?flow={flow['id']}")
+    shown = spa.get(f"/self-service/login/flows?id={flow['id']}").json()
+    assert message_ids(shown) == [1010012]
+    assert {n["attributes"].get("name") for n in shown["ui"]["nodes"]} == {
+        "csrf_token",
+        "identifier",
+        "webauthn_login_trigger",
+        "webauthn_login",
+        "method",
+        None,
+    }  # None: the script
+    assert node(shown, "identifier")["attributes"]["type"] == "hidden"
+    options = json.loads(node(shown, "webauthn_login_trigger")["attributes"]["value"])
+    body = {
+        "method": "webauthn",
+        "identifier": email,
+        "webauthn_login": json.dumps(key.get(options)),
+        "csrf_token": csrf,
+    }
+    done = spa.post(f"/self-service/login?flow={flow['id']}", body)
+    assert done.status == 200, done

@@ -12,8 +12,8 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
-from urllib.parse import urlsplit
+from typing import Any, NoReturn
+from urllib.parse import urlencode, urlsplit
 
 from webauthn import (
     generate_authentication_options,
@@ -32,6 +32,7 @@ from webauthn.helpers.structs import (
     UserVerificationRequirement,
 )
 
+from services.selfservice.flows.errors import RedirectBrowser, StepCompleted
 from services.selfservice.flows.flow import Flow
 from services.selfservice.flows.persistence import FlowRepository
 from services.selfservice.strategies.passkey.responses import Refused
@@ -234,6 +235,16 @@ async def check_assertion(
     new = {**config, "credentials": [updated if k is key else k for k in keys]}
     if not await identities.swap_credential(owner, credential_type, config, new):
         raise Refused("the key was used concurrently")
+
+
+def next_screen(flow: Flow, login_ui_url: str) -> NoReturn:
+    """A step that only shows the next form (the options to answer): Kratos saves the flow and sends
+    a browser back to the login UI with it (422 `browser_location_change_required` for a SPA, 303
+    for a form). An app's API flow, which Kratos does not offer these methods at all, gets the flow
+    (400), nothing having failed."""
+    if flow.is_browser:
+        raise RedirectBrowser(f"{login_ui_url}?{urlencode({'flow': flow.id})}")
+    raise StepCompleted()
 
 
 def stored_keys(identity: dict[str, Any], credential_type: str) -> list[dict[str, Any]]:

@@ -38,6 +38,7 @@ class PasskeyStrategy:
     rp: RelyingParty
     script_url: str
     first_factors: frozenset[str]  # the credential types that sign in under this config
+    login_ui_url: str
     method: str = METHOD
 
     # --- login -----------------------------------------------------------------------------------
@@ -81,6 +82,10 @@ class PasskeyStrategy:
 
     async def login(self, flow: Flow, body: dict[str, Any]) -> LoginOutcome:
         first_factor_only(flow)
+        if not body.get("passkey_login"):  # `method: passkey` alone: Kratos shows the passkey form anew
+            flow.ui.nodes = [n for n in flow.ui.nodes if n.name == "csrf_token"]
+            self._login_nodes(flow)
+            ceremony.next_screen(flow, self.login_ui_url)
         try:
             credential = responses.parse_assertion(body.get("passkey_login"))
             owner = await self._owner(credential)
@@ -276,7 +281,8 @@ def build(deps: Dependencies) -> PasskeyStrategy:
     rp = RelyingParty.from_settings(deps.settings, METHOD, deps.config.public_base_url)
     script = f"{deps.config.public_base_url.rstrip('/')}/.well-known/ory/webauthn.js"
     challenges = Challenges(deps.uow, deps.flows)
-    return PasskeyStrategy(deps.identities, deps.schemas, challenges, rp, script, first_factors.enabled(deps.settings))
+    ways_in, login_ui = first_factors.enabled(deps.settings), deps.config.flows["login"].ui_url
+    return PasskeyStrategy(deps.identities, deps.schemas, challenges, rp, script, ways_in, login_ui)
 
 
 SPEC = MethodSpec(

@@ -149,10 +149,12 @@ class WebAuthnStrategy:
             flow.ui.messages.append(text.no_webauthn_user())
             raise FlowInvalid()
         flow.internal[PASSWORDLESS_OWNER] = owner["id"]
-        flow.ui.set_value("identifier", identifier)
+        # As Kratos: the other methods' nodes go ("not to confuse users"), the identifier stays hidden.
+        flow.ui.nodes = [n for n in flow.ui.nodes if n.name == "csrf_token"]
+        flow.ui.add(input_node("default", "identifier", "hidden", value=identifier, required=True))
         self._login_nodes(flow, keys, text.login_continue())  # Kratos's label for this second step
         flow.ui.messages.append(text.webauthn_passwordless_prepare())
-        raise FlowInvalid()
+        ceremony.next_screen(flow, self.services.config.flows["login"].ui_url)
 
     # --- settings --------------------------------------------------------------------------------
     def populate_settings(self, flow: Flow, identity: dict[str, Any]) -> None:
