@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from services.identity.domain import Credential, CredentialType, now
 from services.identity.errors import MalformedBody, UnknownHashFormat
+from shared import passkey_handles
 from shared.aal import backup_codes
 from shared.backup_codes import CodeHasher
 from shared.cipher import Cipher, DecryptionFailed
@@ -63,8 +64,10 @@ async def import_credentials(
         elif kind in (CredentialType.WEBAUTHN, CredentialType.PASSKEY):
             credentials[kind] = _replaced(kind, config, existing.get(kind))
             if kind == CredentialType.PASSKEY and isinstance(config.get("user_handle"), str):
-                # A passkey is found by its user handle: the identifier an imported one comes with.
-                credentials[kind] = replace(credentials[kind], identifiers=(config["user_handle"],))
+                # A passkey is found by its user handle: the identifier an imported one comes with,
+                # the handle's bytes as text, as Kratos keeps it (shared/passkey_handles.py).
+                found_by = passkey_handles.identifier_of(config["user_handle"])
+                credentials[kind] = replace(credentials[kind], identifiers=(found_by,))
         else:
             raise MalformedBody(f"credentials of type {kind!r} cannot be imported")
     return credentials

@@ -11,7 +11,7 @@ from aiohttp import web
 from services.identity.api.bodies import CreateIdentityBody, parse
 from services.identity.domain import CredentialType, Identity
 from services.identity.errors import IdentityNotFound, MalformedBody
-from services.identity.manager import METADATA, IdentityManager, MetadataChanges
+from services.identity.manager import METADATA, IdentityManager, MetadataChanges, usable
 from services.identity.passwords import PasswordVerifier
 from services.identity.schemas.normalize import normalize_email
 from services.identity.views import admin_view
@@ -38,7 +38,16 @@ class IdentityInternalApi(ServiceInfo):
         self._schema_url = schema_url
 
     def _view(self, identity: Identity | None) -> dict[str, Any] | None:
-        return admin_view(identity, self._schema_url, SELF_SERVICE_CONFIGS) if identity is not None else None
+        """The admin view with the configs self-service reads, and on each credential whether it can
+        sign in (`usable`: a password with a hash, not one holding identifiers only), which a view
+        without the hash cannot tell; self-service counts an account's ways in from it. Credentials
+        never leave through the public port (selfservice/views.py), so neither does this."""
+        if identity is None:
+            return None
+        view = admin_view(identity, self._schema_url, SELF_SERVICE_CONFIGS)
+        for kind, credential in identity.credentials.items():
+            view["credentials"][kind]["usable"] = usable(credential)
+        return view
 
     async def get_identity(self, identity_id: str) -> dict[str, Any] | None:
         try:

@@ -392,7 +392,7 @@ class IdentityManager:
         """The credentials that can sign the identity in under this config (shared.first_factors):
         a password with a hash, a social sign-in with a provider, a passkey or a passwordless
         security key with a key, a login code with an address."""
-        return {kind for kind, credential in credentials.items() if kind in self._first_factors and _usable(credential)}
+        return {kind for kind, credential in credentials.items() if kind in self._first_factors and usable(credential)}
 
     def _tell_sessions(self, uow: UnitOfWork, identity_id: str, deleted: bool = False) -> None:
         """Once committed, the change is told to the session service at once; its event follows."""
@@ -467,7 +467,9 @@ def _patched_address(address: Any, patched: dict[str, Any]) -> Any:
     )
 
 
-def _usable(credential: Credential) -> bool:
+def usable(credential: Credential) -> bool:
+    """Whether a credential can sign in at all (a password with a hash, a passkey with a key, …);
+    `_ways_in` and the self-service view (internal.py) read it."""
     config = credential.config or {}
     if credential.type == CredentialType.PASSWORD:
         return bool(config.get("hashed_password"))
@@ -479,7 +481,7 @@ def _usable(credential: Credential) -> bool:
 
 
 def _without_mfa_keys(credentials: dict[str, Credential]) -> dict[str, Credential]:
-    """The WebAuthn credential with its passwordless keys alone, as `_usable` counts them (a way in
+    """The WebAuthn credential with its passwordless keys alone, as `usable` counts them (a way in
     that a second factor's removal must not take), or gone when it has none."""
     credential = credentials[CredentialType.WEBAUTHN]
     keys = credential.config.get("credentials")

@@ -149,7 +149,6 @@ from shared.text.settings import (
     label_lookup_codes,
     label_security_key_name,
     label_totp_secret,
-    last_first_factor,
     link_provider,
     lookup_code,
     lookup_code_list,

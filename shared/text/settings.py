@@ -116,8 +116,3 @@ def lookup_codes_exhausted() -> Message:
     return info(
         1050099, "You have used your last backup recovery code. Please generate new backup recovery codes in settings."
     )
-
-
-def last_first_factor() -> Message:
-    """Warden's own id: Kratos answers a bare 400 when removing the last key would lock the user out."""
-    return error(4050003, "You cannot remove the last credential you can sign in with.")

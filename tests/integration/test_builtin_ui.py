@@ -368,6 +368,25 @@ def test_nodes_are_grouped_like_the_reference_ui() -> None:
     assert password.value is None and password.id == "password-password" and password.attrs == {}
 
 
+def test_the_webauthn_script_is_on_the_page_whichever_group_holds_it() -> None:
+    """Pure: Kratos puts the WebAuthn script in the `webauthn` group even for passkeys; a sign-up
+    page whose webauthn group has nothing to press still loads it, once, with the first form."""
+    script = {"type": "script", "group": "webauthn", "attributes": {"src": "/.well-known/ory/webauthn.js", "id": "s"}}
+    trigger = {"name": "passkey_register_trigger", "type": "button", "onclickTrigger": "oryPasskeyRegistration"}
+    ui = {
+        "action": "x",
+        "method": "POST",
+        "nodes": [
+            {"type": "input", "group": "default", "attributes": {"name": "traits.email", "type": "email"}},
+            {"type": "input", "group": "password", "attributes": {"name": "method", "type": "submit"}},
+            {"type": "input", "group": "passkey", "attributes": trigger},
+            script,
+        ],
+    }
+    found = [(s.group, [f.kind for f in s.fields if f.kind == "script"]) for s in sections(ui)]
+    assert found == [("password", ["script"]), ("passkey", [])]
+
+
 @pytest.mark.parametrize("path", ["/", "/ui", "/ui/"])
 def test_the_root_and_ui_urls_lead_to_the_sign_in_page(browser: Browser, path: str) -> None:
     response = browser.get(path)

@@ -6,6 +6,7 @@ and CBOR. Each answers 400 with a flow message, and nothing is stored."""
 
 from __future__ import annotations
 
+import base64
 import json
 import uuid
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ from ory_kratos_client.api.frontend_api import FrontendApi
 from tests.factories import ThreadedWarden, running_warden
 from tests.selfservice_helpers import (
     SESSION_HOOK,
+    Browser,
     as_dict,
     database,
     message_ids,
@@ -34,13 +36,28 @@ METHODS = {
     "password": {"enabled": True},
     "passkey": {"enabled": True, "config": {"rp": {"id": RP_ID, "origins": [ORIGIN], "display_name": "Warden Tests"}}},
 }
-INVALID_CREDENTIALS, NO_SUCH_USER, LAST_FIRST_FACTOR = 4000006, 4000015, 4050003
+# Kratos's answers: an assertion that does not verify is NewWebAuthnVerifierWrongError (the TOTP text,
+# 4000008); a body that does not parse, and the refusal to remove the last way in, are 4000001.
+NOT_VERIFIED, UNPARSABLE, NO_SUCH_USER, INVALID_CREDENTIALS = 4000008, 4000001, 4000015, 4000006
+LOCK_OUT = "unable to remove this security key because it would lock you out of your account"
 
 
 @pytest.fixture(scope="module")
 def warden(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadedWarden]:
     directory = tmp_path_factory.mktemp("passkey-native")
     flows = {"registration": {"after": {"password": {"hooks": SESSION_HOOK}, "passkey": {"hooks": SESSION_HOOK}}}}
+    with (
+        database("postgres", directory) as dsn,
+        running_warden(selfservice_settings(directory, dsn, methods=METHODS, flows=flows)) as w,
+    ):
+        yield w
+
+
+@pytest.fixture(scope="module")
+def two_step(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadedWarden]:
+    """Kratos's default registration style, `profile_first`: the traits, then the credential."""
+    directory = tmp_path_factory.mktemp("passkey-two-step")
+    flows = {"registration": {"style": "profile_first", "after": {"passkey": {"hooks": SESSION_HOOK}}}}
     with (
         database("postgres", directory) as dsn,
         running_warden(selfservice_settings(directory, dsn, methods=METHODS, flows=flows)) as w,
@@ -95,29 +112,43 @@ def test_flows_carry_kratos_nodes_and_the_script(warden: ThreadedWarden, fronten
     login = frontend.create_native_login_flow()
     trigger = node(login, "passkey_login_trigger")["attributes"]
     assert trigger["onclickTrigger"] == "oryPasskeyLogin" and trigger["type"] == "button"
+    assert trigger["onclick"] == "window.oryPasskeyLogin()"  # Kratos's deprecated attribute, still sent
     assert {"passkey_challenge", "passkey_login"} <= set(node_names(login))
     # As Kratos: the result node starts the identifier's passkey autofill when the page loads.
-    assert node(login, "passkey_login")["attributes"]["onloadTrigger"] == "oryPasskeyLoginAutocompleteInit"
+    result = node(login, "passkey_login")["attributes"]
+    assert result["onloadTrigger"] == "oryPasskeyLoginAutocompleteInit"
+    assert result["onload"] == "window.oryPasskeyLoginAutocompleteInit()"
+    assert node(login, "identifier")["attributes"]["autocomplete"] == "username webauthn"
     options = _request_options(login)["publicKey"]
     assert options["rpId"] == RP_ID and options.get("allowCredentials", []) == []  # discoverable
     scripts = [n for n in as_dict(login)["ui"]["nodes"] if n["type"] == "script"]
-    assert scripts and scripts[0]["attributes"]["src"].endswith("/.well-known/ory/webauthn.js")
+    assert len(scripts) == 1 and scripts[0]["attributes"]["src"].endswith("/.well-known/ory/webauthn.js")
+    assert scripts[0]["group"] == "webauthn"  # Kratos's NewWebAuthnScript, whichever method adds it
     registration = frontend.create_native_registration_flow()
-    assert node(registration, "passkey_register_trigger")["attributes"]["onclickTrigger"] == "oryPasskeyRegistration"
+    register = node(registration, "passkey_register_trigger")["attributes"]
+    assert (register["onclickTrigger"], register["onclick"]) == (
+        "oryPasskeyRegistration",
+        "window.oryPasskeyRegistration()",
+    )
     created = _creation_options(registration)["publicKey"]
-    assert created["authenticatorSelection"]["residentKey"] == "required"
+    assert created["authenticatorSelection"] == {
+        "authenticatorAttachment": "platform",  # Kratos's PasskeyConfig
+        "residentKey": "required",
+        "requireResidentKey": True,
+        "userVerification": "preferred",
+    }
     assert created["rp"] == {"id": RP_ID, "name": "Warden Tests"}
     script = urllib3.request("GET", f"{warden.public_url}/.well-known/ory/webauthn.js")
     assert script.status == 200 and script.headers["Content-Type"].startswith("text/javascript")
     for name in (
-        "__oryPasskeyLogin",
-        "__oryPasskeyRegistration",
-        "__oryPasskeySettingsRegistration",
-        "__oryPasskeyLoginAutocompleteInit",
-        "__oryWebAuthnLogin",
-        "__oryWebAuthnRegistration",
-    ):
-        assert f"window.{name} =" in script.data.decode()
+        "oryPasskeyLogin",
+        "oryPasskeyRegistration",
+        "oryPasskeySettingsRegistration",
+        "oryPasskeyLoginAutocompleteInit",
+        "oryWebAuthnLogin",
+        "oryWebAuthnRegistration",
+    ):  # the names the `onclick` attributes call, and the older ones
+        assert f"window.{name} =" in script.data.decode() and f"window.__{name} =" in script.data.decode()
 
 
 def test_register_then_sign_in_without_an_identifier(warden: ThreadedWarden, frontend: FrontendApi) -> None:
@@ -125,10 +156,11 @@ def test_register_then_sign_in_without_an_identifier(warden: ThreadedWarden, fro
     registered = _register(frontend, key, email)
     identity_id = registered.identity.id
     assert registered.session_token
-    # The user handle is random: 32 bytes, not the identity id.
-    assert key.user_handle != identity_id.encode() and len(key.user_handle) == 32
+    # As Kratos: the user handle is 64 random letters and digits, not the identity id, and the
+    # credential's identifier is the handle as text.
+    assert key.user_handle != identity_id.encode() and len(key.user_handle) == 64 and key.user_handle.isalnum()
     credential = _identities(warden, email)[0]["credentials"]["passkey"]
-    assert credential["identifiers"] == [b64url(key.user_handle)]
+    assert credential["identifiers"] == [key.user_handle.decode()]
     signed_in = _login(frontend, key)
     assert signed_in.session.identity.id == identity_id
     methods = [m.method for m in signed_in.session.authentication_methods]
@@ -148,14 +180,21 @@ def test_refusals_answer_400_with_a_flow_message(warden: ThreadedWarden, fronten
             {**key.get(options), "response": {**key.get(options)["response"], "signature": "AAAA"}}
         ),
     }
+    expected = {
+        "wrong origin": NOT_VERIFIED,
+        "malformed JSON": UNPARSABLE,
+        "not a credential": UNPARSABLE,
+        "garbage signature": NOT_VERIFIED,
+    }
     for case, body in cases.items():
         fresh = frontend.create_native_login_flow()
         assertion = (
             body if case != "wrong origin" else json.dumps(key.get(_request_options(fresh), origin="https://evil.test"))
         )
         status, answer = _post(warden, "login", fresh.id, {"method": "passkey", "passkey_login": assertion})
-        assert status == 400, (case, answer)
-        assert message_ids(answer), case
+        assert (status, message_ids(answer)) == (400, [expected[case]]), (case, answer)
+        if expected[case] == UNPARSABLE:
+            assert answer["ui"]["messages"][0]["text"] == "Unable to parse WebAuthn response."
     # Wrong RP id: the authenticator signs for another relying party.
     other = SoftAuthenticator(ORIGIN, rp_id="evil.test", key=key.key, credential_id=key.credential_id)
     other.user_handle, other.sign_count = key.user_handle, 100
@@ -166,7 +205,7 @@ def test_refusals_answer_400_with_a_flow_message(warden: ThreadedWarden, fronten
         fresh.id,
         {"method": "passkey", "passkey_login": json.dumps(other.get(_request_options(fresh)))},
     )
-    assert (status, message_ids(answer)) == (400, [INVALID_CREDENTIALS])
+    assert (status, message_ids(answer)) == (400, [NOT_VERIFIED])
     # An unknown user handle says nothing more than "no such key".
     stranger = SoftAuthenticator(ORIGIN)
     stranger.user_handle = b"x" * 32
@@ -196,7 +235,7 @@ def test_challenges_are_single_use_and_bound_to_the_flow(warden: ThreadedWarden,
     status, answer = _post(
         warden, "login", flow.id, {"method": "passkey", "passkey_login": json.dumps(key.get(options))}
     )
-    assert (status, message_ids(answer)) == (400, [INVALID_CREDENTIALS])
+    assert (status, message_ids(answer)) == (400, [NOT_VERIFIED])
     renewed = _request_options(answer)  # the form carries a new challenge, which works
     status, _ = _post(warden, "login", flow.id, {"method": "passkey", "passkey_login": json.dumps(key.get(renewed))})
     assert status == 200
@@ -204,21 +243,34 @@ def test_challenges_are_single_use_and_bound_to_the_flow(warden: ThreadedWarden,
     first, second = frontend.create_native_login_flow(), frontend.create_native_login_flow()
     replayed = json.dumps(key.get(_request_options(first)))
     status, answer = _post(warden, "login", second.id, {"method": "passkey", "passkey_login": replayed})
-    assert (status, message_ids(answer)) == (400, [INVALID_CREDENTIALS])
+    assert (status, message_ids(answer)) == (400, [NOT_VERIFIED])
 
 
-def test_a_counter_going_backwards_is_refused(
+def test_a_counter_going_backwards_signs_in_with_a_clone_warning(
     warden: ThreadedWarden, frontend: FrontendApi, caplog: pytest.LogCaptureFixture
 ) -> None:
-    key = SoftAuthenticator(ORIGIN)
-    _register(frontend, key, _email())
+    # As Kratos (webauthnx.UpdateSignCountAfterLogin): the counter is stored after each sign-in; one
+    # that does not move forward sets `clone_warning` on the key and is logged, but does not refuse.
+    key, email = SoftAuthenticator(ORIGIN), _email()
+    _register(frontend, key, email)
     _login(frontend, key, count=10)
+    assert _authenticator(warden, email) == {"sign_count": 10, "clone_warning": False}
     flow = frontend.create_native_login_flow()
     clone = json.dumps(key.get(_request_options(flow), count=5))
     status, answer = _post(warden, "login", flow.id, {"method": "passkey", "passkey_login": clone})
-    assert (status, message_ids(answer)) == (400, [INVALID_CREDENTIALS])
+    assert status == 200, answer
     assert any("cloned authenticator" in r.getMessage() for r in caplog.records)
+    assert _authenticator(warden, email) == {"sign_count": 10, "clone_warning": True}
     assert _login(frontend, key, count=11).session.authenticator_assurance_level == "aal1"
+    assert _authenticator(warden, email)["sign_count"] == 11
+
+
+def _authenticator(warden: ThreadedWarden, email: str) -> dict[str, Any]:
+    identity_id = _identities(warden, email)[0]["id"]
+    url = f"{warden.admin_url}/admin/identities/{identity_id}"
+    answer = json.loads(urllib3.request("GET", url, fields={"include_credential": "passkey"}).data)
+    stored = answer["credentials"]["passkey"]["config"]["credentials"][0]["authenticator"]
+    return {k: stored.get(k) for k in ("sign_count", "clone_warning")}
 
 
 def test_a_refused_registration_stores_nothing(warden: ThreadedWarden, frontend: FrontendApi) -> None:
@@ -233,7 +285,10 @@ def test_a_refused_registration_stores_nothing(warden: ThreadedWarden, frontend:
         status, answer = _post(
             warden, "registration", flow.id, {"method": "passkey", "passkey_register": raw, "traits": {"email": email}}
         )
-        assert status == 400 and message_ids(answer) == [INVALID_CREDENTIALS], (case, answer)
+        # Kratos: a body it cannot parse is 4000001; one that parses but does not verify is its 500
+        # ("Unable to create WebAuthn credential"), which Warden answers 400 with 4000006.
+        expected = INVALID_CREDENTIALS if case == "origin" else UNPARSABLE
+        assert status == 400 and message_ids(answer) == [expected], (case, answer)
         assert _identities(warden, email) == []
 
 
@@ -255,14 +310,92 @@ def test_settings_add_list_and_remove_keeping_one(warden: ThreadedWarden, fronte
     )
     assert status == 200, answer
     removes = [n for n in answer["ui"]["nodes"] if n["attributes"].get("name") == "passkey_remove"]
+    # As Kratos: the remove buttons carry the credential id in hex (Go's %x).
     assert sorted(n["attributes"]["value"] for n in removes) == sorted(
-        [b64url(first.credential_id), b64url(second.credential_id)]
+        [first.credential_id.hex(), second.credential_id.hex()]
     )
+    assert not any(n["attributes"]["disabled"] for n in removes)
     assert _login(frontend, second).session.identity.id == answer["identity"]["id"]
     flow = frontend.create_native_settings_flow(x_session_token=token)
-    status, answer = _post(warden, "settings", flow.id, {"passkey_remove": b64url(first.credential_id)}, token)
+    status, answer = _post(warden, "settings", flow.id, {"passkey_remove": first.credential_id.hex()}, token)
     assert status == 200, answer
     flow = frontend.create_native_settings_flow(x_session_token=token)
+    # The last way in is shown, disabled, and removing it anyway is refused as Kratos words it.
+    assert node(flow, "passkey_remove")["attributes"]["disabled"] is True
     status, answer = _post(warden, "settings", flow.id, {"passkey_remove": b64url(second.credential_id)}, token)
-    assert (status, message_ids(answer)) == (400, [LAST_FIRST_FACTOR])
+    assert status == 400, answer
+    refused = node(answer, "webauthn_remove")
+    assert (refused["group"], refused["attributes"]["type"]) == ("default", "text")
+    assert [(m["id"], m["text"]) for m in refused["messages"]] == [(UNPARSABLE, LOCK_OUT)]
     assert _login(frontend, second).session.identity.id == answer["identity"]["id"]
+    flow = frontend.create_native_settings_flow(x_session_token=token)
+    status, answer = _post(warden, "settings", flow.id, {"passkey_remove": "00ff"}, token)
+    assert (status, message_ids(answer)) == (400, [UNPARSABLE])
+    assert answer["ui"]["messages"][0]["text"] == "You tried to remove a passkey which does not exist."
+
+
+def test_profile_first_registration_offers_the_passkey_after_the_traits(two_step: ThreadedWarden) -> None:
+    key, email = SoftAuthenticator(ORIGIN), _email()
+    flow = json.loads(urllib3.request("GET", f"{two_step.public_url}/self-service/registration/api").data)
+    assert "passkey_create_data" not in node_names(flow)  # the first screen asks for the traits only
+    status, step = post_flow(
+        two_step.public_url, "registration", flow["id"], {"method": "profile", "traits": {"email": email}}
+    )
+    assert (
+        status == 400
+        and node(step, "passkey_register_trigger")["attributes"]["onclickTrigger"] == "oryPasskeyRegistration"
+    )
+    created = json.dumps(key.create(_creation_options(step)))
+    status, done = post_flow(
+        two_step.public_url, "registration", flow["id"], {"method": "passkey", "passkey_register": created}
+    )
+    assert status == 200, done
+    assert done["identity"]["traits"] == {"email": email} and done["session_token"]
+
+
+@pytest.mark.parametrize("handle", [b"K" * 32 + b"ratos" * 6 + b"42", bytes(range(200, 232))], ids=["kratos", "random"])
+def test_imported_passkeys_sign_in_by_their_user_handle(
+    warden: ThreadedWarden, frontend: FrontendApi, handle: bytes
+) -> None:
+    """A passkey imported as Kratos exports it (the handle's bytes in standard base64, found by the
+    handle as text), and one of Warden's earlier random-byte handles (found by its base64url)."""
+    key, email = SoftAuthenticator(ORIGIN), _email()
+    key.user_handle = handle
+    stored = {
+        "id": b64url(key.credential_id),
+        "public_key": b64url(key.cose_public_key()),
+        "attestation_type": "none",
+        "authenticator": {"aaguid": b64url(bytes(16)), "sign_count": 0, "clone_warning": False},
+        "is_passwordless": True,
+    }
+    config = {"credentials": [stored], "user_handle": base64.b64encode(handle).decode()}
+    body = {"schema_id": "default", "traits": {"email": email}, "credentials": {"passkey": {"config": config}}}
+    created = urllib3.request("POST", f"{warden.admin_url}/admin/identities", json=body)
+    assert created.status == 201, created.data
+    expected = handle.decode() if handle.isascii() else b64url(handle)
+    assert _identities(warden, email)[0]["credentials"]["passkey"]["identifiers"] == [expected]
+    assert _login(frontend, key).session.identity.id == json.loads(created.data)["id"]
+
+
+def test_the_method_alone_shows_the_passkey_form_again(warden: ThreadedWarden, frontend: FrontendApi) -> None:
+    """Kratos: `method: passkey` without a credential resets the form to the passkey's and sends a
+    browser back to the login UI (422 for a SPA); an app's flow gets the form, with no error."""
+    spa = Browser(warden.public_url, json=True)
+    flow = spa.get("/self-service/login/browser").json()
+    csrf = node(flow, "csrf_token")["attributes"]["value"]
+    answer = spa.post(f"/self-service/login?flow={flow['id']}", {"method": "passkey", "csrf_token": csrf})
+    assert (answer.status, answer.json()["error"]["id"]) == (422, "browser_location_change_required")
+    shown = spa.get(f"/self-service/login/flows?id={flow['id']}").json()
+    assert "password" not in node_names(shown) and {"passkey_challenge", "passkey_login"} <= set(node_names(shown))
+    native = frontend.create_native_login_flow()
+    status, answer = _post(warden, "login", native.id, {"method": "passkey"})
+    assert status == 400 and not message_ids(answer), answer
+    key = SoftAuthenticator(ORIGIN)
+    _register(frontend, key, _email())
+    status, done = _post(
+        warden,
+        "login",
+        native.id,
+        {"method": "passkey", "passkey_login": json.dumps(key.get(_request_options(answer)))},
+    )
+    assert status == 200, done

@@ -12,10 +12,20 @@ from typing import Any
 
 import ory_kratos_client as kratos
 import pytest
+import urllib3
 from ory_kratos_client.api.frontend_api import FrontendApi
 
 from tests.factories import ThreadedWarden, running_warden
-from tests.selfservice_helpers import PASSWORD, create_identity, database, message_ids, node, selfservice_settings
+from tests.selfservice_helpers import (
+    PASSWORD,
+    Browser,
+    as_dict,
+    create_identity,
+    database,
+    message_ids,
+    node,
+    selfservice_settings,
+)
 from tests.webauthn_authenticator import SoftAuthenticator, b64url, post_flow
 
 RP = {"id": "warden.test", "origin": "https://warden.test", "display_name": "Warden Tests"}
@@ -60,7 +70,8 @@ def _add_key(warden: ThreadedWarden, frontend: FrontendApi, token: str, name: st
     key = SoftAuthenticator(ORIGIN)
     flow = frontend.create_native_settings_flow(x_session_token=token)
     trigger = node(flow, "webauthn_register_trigger")["attributes"]
-    assert trigger["onclickTrigger"] == "oryWebAuthnRegistration" and "__oryWebAuthnRegistration" in trigger["onclick"]
+    assert trigger["onclickTrigger"] == "oryWebAuthnRegistration"
+    assert trigger["onclick"] == f"window.oryWebAuthnRegistration({trigger['value']})"  # Kratos's deprecated call
     created = key.create(json.loads(trigger["value"]))
     body = {"method": "webauthn", "webauthn_register": json.dumps(created), "webauthn_register_displayname": name}
     status, answer = post_flow(warden.public_url, "settings", flow.id, body, token)
@@ -74,7 +85,7 @@ def test_a_security_key_as_the_second_step(warden: ThreadedWarden, frontend: Fro
     token = _password_login(frontend, email)
     key, answer = _add_key(warden, frontend, token, "Blue key")
     removes = [n for n in answer["ui"]["nodes"] if n["attributes"].get("name") == "webauthn_remove"]
-    assert [n["attributes"]["value"] for n in removes] == [b64url(key.credential_id)]
+    assert [n["attributes"]["value"] for n in removes] == [key.credential_id.hex()]  # Kratos's %x
     assert 'Remove security key "Blue key"' in removes[0]["meta"]["label"]["text"]
     if warden.passwordless:  # type: ignore[attr-defined]
         return  # a passwordless key is a first factor: its test is below
@@ -83,11 +94,15 @@ def test_a_security_key_as_the_second_step(warden: ThreadedWarden, frontend: Fro
     flow = frontend.create_native_login_flow(aal="aal2", x_session_token=token)
     options = _options(flow, "webauthn_login_trigger")
     assert [c["id"] for c in options["publicKey"]["allowCredentials"]] == [b64url(key.credential_id)]
+    assert options["publicKey"]["userVerification"] == "discouraged"  # Kratos's WebAuthnConfig
+    trigger = node(flow, "webauthn_login_trigger")
+    assert trigger["meta"]["label"]["id"] == 1010008
+    assert trigger["attributes"]["onclick"] == f"window.oryWebAuthnLogin({trigger['attributes']['value']})"
     wrong = json.dumps(key.get(options, origin="https://evil.test"))
     status, refused = post_flow(
         warden.public_url, "login", flow.id, {"method": "webauthn", "webauthn_login": wrong}, token
     )
-    assert (status, message_ids(refused)) == (400, [4000006])
+    assert (status, message_ids(refused)) == (400, [4000008])  # Kratos's NewWebAuthnVerifierWrongError
     options = json.loads(
         next(n for n in refused["ui"]["nodes"] if n["attributes"].get("name") == "webauthn_login_trigger")[
             "attributes"
@@ -97,10 +112,12 @@ def test_a_security_key_as_the_second_step(warden: ThreadedWarden, frontend: Fro
     status, done = post_flow(warden.public_url, "login", flow.id, {"method": "webauthn", "webauthn_login": good}, token)
     assert status == 200, done
     assert done["session"]["authenticator_assurance_level"] == "aal2"
+    methods = [(m["method"], m["aal"]) for m in done["session"]["authentication_methods"]]
+    assert methods == [("password", "aal1"), ("webauthn", "aal2")]
     # From this aal2 session the last key may go.
     flow = frontend.create_native_settings_flow(x_session_token=token)
     status, removed = post_flow(
-        warden.public_url, "settings", flow.id, {"webauthn_remove": b64url(key.credential_id)}, token
+        warden.public_url, "settings", flow.id, {"webauthn_remove": key.credential_id.hex()}, token
     )
     assert status == 200, removed
     assert not [n for n in removed["ui"]["nodes"] if n["attributes"].get("name") == "webauthn_remove"]
@@ -118,8 +135,15 @@ def test_passwordless_sign_in_after_the_identifier(warden: ThreadedWarden, front
     identity_id = create_identity(warden.admin_url, email)
     key, _ = _add_key(warden, frontend, _password_login(frontend, email), "Green key")
     flow = frontend.create_native_login_flow()
+    assert node(flow, "identifier")["attributes"]["autocomplete"] == "username webauthn"
+    submit = next(
+        n for n in as_dict(flow)["ui"]["nodes"] if n["group"] == "webauthn" and n["attributes"]["name"] == "method"
+    )
+    assert submit["meta"]["label"]["id"] == 1010008  # Kratos: "Sign in with hardware key"
     status, step = post_flow(warden.public_url, "login", flow.id, {"method": "webauthn", "identifier": email})
     assert status == 400 and message_ids(step) == [1010012]  # "Prepare your WebAuthn device"
+    trigger = next(n for n in step["ui"]["nodes"] if n["attributes"].get("name") == "webauthn_login_trigger")
+    assert trigger["meta"]["label"]["id"] == 1010013  # Kratos labels this step's button "Continue"
     options = json.loads(
         next(n for n in step["ui"]["nodes"] if n["attributes"].get("name") == "webauthn_login_trigger")["attributes"][
             "value"
@@ -135,3 +159,123 @@ def test_passwordless_sign_in_after_the_identifier(warden: ThreadedWarden, front
         warden.public_url, "login", flow.id, {"method": "webauthn", "identifier": "nobody@example.com"}
     )
     assert (status, message_ids(unknown)) == (400, [4000015])
+
+
+def test_the_last_passwordless_key_is_not_offered_for_removal(warden: ThreadedWarden, frontend: FrontendApi) -> None:
+    """As Kratos: an identity whose one way in is a passwordless key gets no remove button for it,
+    and removing it anyway answers 400 with 4000001 on the `webauthn_remove` node."""
+    if not warden.passwordless:  # type: ignore[attr-defined]
+        return  # a second-factor key is never the way in
+    key, email = SoftAuthenticator(ORIGIN), f"key-{uuid.uuid4().hex[:8]}@example.com"
+    stored = {
+        "id": b64url(key.credential_id),
+        "public_key": b64url(key.cose_public_key()),
+        "attestation_type": "none",
+        "authenticator": {"aaguid": b64url(bytes(16)), "sign_count": 0, "clone_warning": False},
+        "display_name": "Only key",
+        "is_passwordless": True,
+    }
+    body = {
+        "schema_id": "default",
+        "traits": {"email": email},
+        "credentials": {"webauthn": {"config": {"credentials": [stored], "user_handle": b64url(b"handle")}}},
+    }
+    created = urllib3.request("POST", f"{warden.admin_url}/admin/identities", json=body)
+    assert created.status == 201, created.data
+    flow = frontend.create_native_login_flow()
+    _, step = post_flow(warden.public_url, "login", flow.id, {"method": "webauthn", "identifier": email})
+    options = json.loads(node(step, "webauthn_login_trigger")["attributes"]["value"])
+    login = {"method": "webauthn", "identifier": email, "webauthn_login": json.dumps(key.get(options))}
+    status, done = post_flow(warden.public_url, "login", flow.id, login)
+    assert status == 200, done
+    token = done["session_token"]
+    flow = frontend.create_native_settings_flow(x_session_token=token)
+    assert "webauthn_remove" not in [n["attributes"].get("name") for n in as_dict(flow)["ui"]["nodes"]]
+    status, refused = post_flow(
+        warden.public_url, "settings", flow.id, {"webauthn_remove": key.credential_id.hex()}, token
+    )
+    assert status == 400, refused
+    lock_out = "unable to remove this security key because it would lock you out of your account"
+    assert [(m["id"], m["text"]) for m in node(refused, "webauthn_remove")["messages"]] == [(4000001, lock_out)]
+
+
+def test_sign_up_with_a_security_key_when_passwordless(warden: ThreadedWarden, frontend: FrontendApi) -> None:
+    """Kratos's webauthn registration: with `passwordless: true` the sign-up form carries the traits
+    and a key (name, trigger, result), and the key then signs in alone; without it, nothing."""
+    flow = frontend.create_native_registration_flow()
+    names = [n["attributes"].get("name") for n in as_dict(flow)["ui"]["nodes"]]
+    if not warden.passwordless:  # type: ignore[attr-defined]
+        assert not {"webauthn_register_trigger", "webauthn_register"} & set(names)
+        return
+    trigger = node(flow, "webauthn_register_trigger")
+    assert (trigger["meta"]["label"]["id"], trigger["attributes"]["onclickTrigger"]) == (
+        1040004,
+        "oryWebAuthnRegistration",
+    )
+    assert node(flow, "webauthn_register_displayname")["meta"]["label"]["id"] == 1050013
+    assert node(flow, "webauthn_register")["attributes"]["type"] == "hidden"
+    options = json.loads(trigger["attributes"]["value"])
+    assert options["publicKey"]["authenticatorSelection"]["residentKey"] == "required"
+    key, email = SoftAuthenticator(ORIGIN), f"key-{uuid.uuid4().hex[:8]}@example.com"
+    body = {
+        "method": "webauthn",
+        "traits": {"email": email},
+        "webauthn_register": json.dumps(key.create(options)),
+        "webauthn_register_displayname": "Red key",
+    }
+    status, done = post_flow(warden.public_url, "registration", flow.id, body)
+    assert status == 200, done
+    identity_id = done["identity"]["id"]
+    url = f"{warden.admin_url}/admin/identities/{identity_id}"
+    stored = json.loads(urllib3.request("GET", url, fields={"include_credential": "webauthn"}).data)
+    credential = stored["credentials"]["webauthn"]
+    assert credential["identifiers"] == [email]
+    assert [(k["display_name"], k["is_passwordless"]) for k in credential["config"]["credentials"]] == [
+        ("Red key", True)
+    ]
+    login = frontend.create_native_login_flow()
+    _, step = post_flow(warden.public_url, "login", login.id, {"method": "webauthn", "identifier": email})
+    assertion = json.dumps(key.get(json.loads(node(step, "webauthn_login_trigger")["attributes"]["value"])))
+    answer = {"method": "webauthn", "identifier": email, "webauthn_login": assertion}
+    status, signed_in = post_flow(warden.public_url, "login", login.id, answer)
+    assert status == 200 and signed_in["session"]["identity"]["id"] == identity_id
+
+
+def test_a_browser_is_sent_back_to_the_login_ui_for_the_key(warden: ThreadedWarden, frontend: FrontendApi) -> None:
+    """Kratos's passwordless first step in a browser flow: the flow is saved with only the key's
+    form (the identifier hidden, message 1010012) and a SPA gets 422 `browser_location_change_required`
+    pointing at the login UI, where the key then answers."""
+    if not warden.passwordless:  # type: ignore[attr-defined]
+        return
+    email = f"key-{uuid.uuid4().hex[:8]}@example.com"
+    create_identity(warden.admin_url, email)
+    key, _ = _add_key(warden, frontend, _password_login(frontend, email), "Spa key")
+    spa = Browser(warden.public_url, json=True)
+    flow = spa.get("/self-service/login/browser").json()
+    csrf = node(flow, "csrf_token")["attributes"]["value"]
+    answer = spa.post(
+        f"/self-service/login?flow={flow['id']}", {"method": "webauthn", "identifier": email, "csrf_token": csrf}
+    )
+    assert answer.status == 422, answer
+    assert answer.json()["error"]["id"] == "browser_location_change_required"
+    assert answer.json()["redirect_browser_to"].endswith(f"/login?flow={flow['id']}")
+    shown = spa.get(f"/self-service/login/flows?id={flow['id']}").json()
+    assert message_ids(shown) == [1010012]
+    assert {n["attributes"].get("name") for n in shown["ui"]["nodes"]} == {
+        "csrf_token",
+        "identifier",
+        "webauthn_login_trigger",
+        "webauthn_login",
+        "method",
+        None,
+    }  # None: the script
+    assert node(shown, "identifier")["attributes"]["type"] == "hidden"
+    options = json.loads(node(shown, "webauthn_login_trigger")["attributes"]["value"])
+    body = {
+        "method": "webauthn",
+        "identifier": email,
+        "webauthn_login": json.dumps(key.get(options)),
+        "csrf_token": csrf,
+    }
+    done = spa.post(f"/self-service/login?flow={flow['id']}", body)
+    assert done.status == 200, done

@@ -87,17 +87,26 @@ def _sections(ui: dict[str, Any]) -> list[Section]:
         for n in nodes
         if n.get("group") == DEFAULT or (n.get("group") == IDENTIFIER_FIRST and _input_type(n) == "hidden")
     ]
+    # The page's scripts (Kratos puts its WebAuthn script in the `webauthn` group whichever method
+    # asked for it) go with the first form shown, not with a group that may have nothing to press.
+    scripts = [n for n in nodes if n.get("type") == "script"]
+    nodes = [n for n in nodes if n.get("type") != "script"]
     groups = list(dict.fromkeys(n.get("group") for n in nodes if n.get("group") != DEFAULT))
     if not groups:
-        return [Section(DEFAULT, "", _fields(defaults, DEFAULT))] if defaults else []
-    found = []
+        return [Section(DEFAULT, "", _fields(defaults + scripts, DEFAULT))] if defaults else []
+    found: list[Section] = []
     for group in groups:
         own = _fields([n for n in nodes if n.get("group") == group], group)
-        if all(f.kind in ("hidden", "script") for f in own):
+        if all(f.kind == "hidden" for f in own):
             continue  # nothing to press
         shared = [n for n in defaults if group not in HIDDEN_DEFAULTS_ONLY or _input_type(n) == "hidden"]
+        page_scripts = _fields(scripts, group) if not found else []
         found.append(
-            Section(group, GROUP_TITLES.get(group, group.replace("_", " ").capitalize()), _fields(shared, group) + own)
+            Section(
+                group,
+                GROUP_TITLES.get(group, group.replace("_", " ").capitalize()),
+                _fields(shared, group) + own + page_scripts,
+            )
         )
     return found
 

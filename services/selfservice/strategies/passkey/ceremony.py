@@ -1,7 +1,8 @@
 """The WebAuthn ceremonies the passkey (and security key) methods share, on py_webauthn: the relying
 party from `selfservice.methods.<id>.config.rp`, options whose challenge is kept in the flow (bound to
-it, spent by the first answer whatever its outcome), and verification that turns every malformed or
-forged answer into a `Refused`, which the methods show as a 400 flow message."""
+it, spent by the first answer whatever its outcome), and verification that turns every forged or
+wrong answer into a `Refused` (responses.py parses what the browser posts), which the methods show
+as a 400 flow message."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
-from urllib.parse import urlsplit
+from typing import Any, NoReturn
+from urllib.parse import urlencode, urlsplit
 
 from webauthn import (
     generate_authentication_options,
@@ -24,24 +25,22 @@ from webauthn import (
 from webauthn.helpers import base64url_to_bytes, bytes_to_base64url
 from webauthn.helpers.exceptions import WebAuthnException
 from webauthn.helpers.structs import (
+    AuthenticatorAttachment,
     AuthenticatorSelectionCriteria,
     PublicKeyCredentialDescriptor,
     ResidentKeyRequirement,
     UserVerificationRequirement,
 )
 
+from services.selfservice.flows.errors import RedirectBrowser, StepCompleted
 from services.selfservice.flows.flow import Flow
 from services.selfservice.flows.persistence import FlowRepository
-from shared import json_codec
+from services.selfservice.strategies.passkey.responses import Refused
+from shared import passkey_handles
 from shared.clients.ports import IdentityClient
 from shared.storage.uow import UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
-
-
-class Refused(Exception):  # noqa: N818 - the answer is refused, nothing is stored
-    """A registration or assertion that does not verify (forged, replayed, wrong origin or RP id,
-    malformed JSON or CBOR, a counter going backwards)."""
 
 
 @dataclass(frozen=True)
@@ -52,11 +51,13 @@ class RelyingParty:
 
     @classmethod
     def from_settings(cls, settings: Any, method: str, public_base_url: str) -> RelyingParty:
-        """`config.rp.{id, display_name, origins | origin}`; without them, the public URL's host and origin
-        (Kratos requires them; a default keeps a local setup working)."""
+        """`config.rp.{id, display_name, origins | origin}`. Without origins, Kratos's default: the
+        RP id under the public URL's scheme. Without an id (Kratos requires one), the public URL's
+        host and origin, so that a local setup works."""
         rp = settings.get(f"selfservice.methods.{method}.config.rp") or {}
         base = urlsplit(public_base_url)
-        origins = rp.get("origins") or ([rp["origin"]] if rp.get("origin") else [f"{base.scheme}://{base.netloc}"])
+        default = f"{base.scheme}://{rp['id']}" if rp.get("id") else f"{base.scheme}://{base.netloc}"
+        origins = rp.get("origins") or ([rp["origin"]] if rp.get("origin") else [default])
         return cls(
             id=str(rp.get("id") or base.hostname or "localhost"),
             display_name=str(rp.get("display_name") or "Warden"),
@@ -66,7 +67,7 @@ class RelyingParty:
 
 def new_user_handle() -> str:
     """Random, never the identity id (WebAuthn §14.6.1: the handle must not identify the user)."""
-    return bytes_to_base64url(secrets.token_bytes(32))
+    return passkey_handles.new()
 
 
 def _challenge(flow: Flow, key: str) -> bytes:
@@ -107,7 +108,11 @@ def registration_options(
     user_name: str,
     exclude: list[str],
     resident_key: bool,
+    user_verification: str = "preferred",
+    attachment: str | None = None,
 ) -> dict[str, Any]:
+    """Kratos's BeginRegistration options: passkeys ask for a resident, platform key with user
+    verification preferred (PasskeyConfig), security keys for none (WebAuthnConfig)."""
     options = generate_registration_options(
         rp_id=rp.id,
         rp_name=rp.display_name,
@@ -117,32 +122,25 @@ def registration_options(
         challenge=_challenge(flow, key),
         authenticator_selection=AuthenticatorSelectionCriteria(
             resident_key=ResidentKeyRequirement.REQUIRED if resident_key else ResidentKeyRequirement.DISCOURAGED,
-            user_verification=UserVerificationRequirement.PREFERRED,
+            require_resident_key=resident_key,
+            user_verification=UserVerificationRequirement(user_verification),
+            authenticator_attachment=AuthenticatorAttachment(attachment) if attachment else None,
         ),
         exclude_credentials=[PublicKeyCredentialDescriptor(id=base64url_to_bytes(i)) for i in exclude],
     )
     return {"publicKey": json.loads(options_to_json(options))}
 
 
-def login_options(rp: RelyingParty, flow: Flow, key: str, allow: list[str]) -> dict[str, Any]:
+def login_options(
+    rp: RelyingParty, flow: Flow, key: str, allow: list[str], user_verification: str = "preferred"
+) -> dict[str, Any]:
     options = generate_authentication_options(
         rp_id=rp.id,
         challenge=_challenge(flow, key),
         allow_credentials=[PublicKeyCredentialDescriptor(id=base64url_to_bytes(i)) for i in allow],
+        user_verification=UserVerificationRequirement(user_verification),
     )
     return {"publicKey": json.loads(options_to_json(options))}
-
-
-def parse(raw: Any) -> dict[str, Any]:
-    """The browser's credential as the script posts it: a JSON string (or, from an app, an object)."""
-    if isinstance(raw, str):
-        try:
-            raw = json_codec.loads_standard(raw)
-        except ValueError:
-            raise Refused("the credential is not JSON") from None
-    if not isinstance(raw, dict) or not isinstance(raw.get("rawId"), str):
-        raise Refused("the credential is not a PublicKeyCredential")
-    return raw
 
 
 async def verify_registration(
@@ -173,11 +171,16 @@ async def verify_login(
     credential: dict[str, Any],
     stored: dict[str, Any],
     owner: str,
-) -> int:
-    """Checks an assertion against the stored key; returns the new sign count, or Refused. A counter
-    that does not move forward means a cloned authenticator: refused and logged."""
+) -> dict[str, Any]:
+    """Checks an assertion against the stored key; returns the key's new `authenticator`, or Refused.
+
+    A counter that does not move forward (a cloned authenticator, WebAuthn §6.1.1) does not refuse
+    the sign-in, as in Kratos (`webauthnx.UpdateSignCountAfterLogin`): the stored counter stays,
+    `clone_warning` is set on the key for an admin to see in the identity's credentials, and it is
+    logged. The signature was right: synced passkeys report counters that do not rise."""
     challenge = await challenges.spend(flow, key)
-    count = int((stored.get("authenticator") or {}).get("sign_count") or 0)
+    authenticator = dict(stored.get("authenticator") or {})
+    count = int(authenticator.get("sign_count") or 0)
     try:
         verified = verify_authentication_response(
             credential=credential,
@@ -185,23 +188,25 @@ async def verify_login(
             expected_rp_id=rp.id,
             expected_origin=list(rp.origins),
             credential_public_key=base64url_to_bytes(stored["public_key"]),
-            credential_current_sign_count=count,
+            credential_current_sign_count=0,  # compared below: a counter going back does not refuse
         )
     except (WebAuthnException, ValueError, TypeError, KeyError) as exc:
-        if "sign count" in str(exc):
-            log.warning("webauthn: sign counter went backwards, possible cloned authenticator (identity %s)", owner)
         raise Refused(str(exc)) from None
-    return int(verified.new_sign_count)
+    new = int(verified.new_sign_count)
+    if new <= count and (new or count):
+        log.warning("webauthn: sign counter did not move forward, possible cloned authenticator (identity %s)", owner)
+        return {**authenticator, "sign_count": count, "clone_warning": True}
+    return {**authenticator, "sign_count": new, "clone_warning": bool(authenticator.get("clone_warning"))}
 
 
-def credential_user_handle(credential: dict[str, Any]) -> str:
+def credential_identifiers(credential: dict[str, Any]) -> list[str]:
+    """The credential identifiers an assertion's user handle may be stored under: Kratos's (the
+    handle as text), then Warden's earlier form (its base64url). Empty without a handle."""
     handle = (credential.get("response") or {}).get("userHandle")
-    if not isinstance(handle, str) or not handle:
-        raise Refused("the assertion carries no user handle")
-    try:
-        return bytes_to_base64url(base64url_to_bytes(handle))  # one spelling (no padding) for the lookup
-    except (ValueError, TypeError):
-        raise Refused("the user handle is not base64url") from None
+    decoded = passkey_handles.decode(handle) if isinstance(handle, str) and handle else None
+    if not decoded:
+        return []
+    return list(dict.fromkeys([passkey_handles.identifier(decoded), passkey_handles.encode(decoded)]))
 
 
 async def check_assertion(
@@ -216,8 +221,8 @@ async def check_assertion(
     usable: Callable[[dict[str, Any]], bool] = lambda key: True,
 ) -> None:
     """Verifies an assertion against the owner's stored key of this type, one that is `usable` for
-    this step, and moves its counter on (compare-and-set: of two concurrent uses of one counter
-    value, one wins). Refused otherwise."""
+    this step, and stores its counter and clone warning (compare-and-set: of two concurrent uses of
+    one stored state, one wins). Refused otherwise."""
     stored = await identities.get_credential(owner, credential_type)
     config = (stored or {}).get("config") or {}
     keys = list(config.get("credentials") or [])
@@ -225,11 +230,21 @@ async def check_assertion(
     if key is None:
         flow.internal.pop(challenge_key, None)  # spent all the same
         raise Refused("no such key")
-    count = await verify_login(challenges, rp, flow, challenge_key, credential, key, owner)
-    updated = {**key, "authenticator": {**(key.get("authenticator") or {}), "sign_count": count}}
+    authenticator = await verify_login(challenges, rp, flow, challenge_key, credential, key, owner)
+    updated = {**key, "authenticator": authenticator}
     new = {**config, "credentials": [updated if k is key else k for k in keys]}
     if not await identities.swap_credential(owner, credential_type, config, new):
         raise Refused("the key was used concurrently")
+
+
+def next_screen(flow: Flow, login_ui_url: str) -> NoReturn:
+    """A step that only shows the next form (the options to answer): Kratos saves the flow and sends
+    a browser back to the login UI with it (422 `browser_location_change_required` for a SPA, 303
+    for a form). An app's API flow, which Kratos does not offer these methods at all, gets the flow
+    (400), nothing having failed."""
+    if flow.is_browser:
+        raise RedirectBrowser(f"{login_ui_url}?{urlencode({'flow': flow.id})}")
+    raise StepCompleted()
 
 
 def stored_keys(identity: dict[str, Any], credential_type: str) -> list[dict[str, Any]]:

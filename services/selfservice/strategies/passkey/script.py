@@ -10,7 +10,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from services.selfservice.flows.ui import Node
+from services.selfservice.flows.ui import Container, Node
 from shared.service import Route
 
 PATH = "/.well-known/ory/webauthn.js"
@@ -25,9 +25,10 @@ def integrity() -> str:
     return "sha512-" + base64.b64encode(hashlib.sha512(_source()).digest()).decode()
 
 
-def script_node(group: str, src: str) -> Node:
+def script_node(src: str) -> Node:
+    """Kratos's NewWebAuthnScript: in the `webauthn` group whichever method (passkey too) adds it."""
     return Node(
-        group,
+        "webauthn",
         {
             "id": "webauthn_script",
             "src": src,
@@ -40,6 +41,22 @@ def script_node(group: str, src: str) -> Node:
         },
         "script",
     )
+
+
+def upsert_script(ui: Container, src: str) -> None:
+    """One script node per form (Kratos upserts it by its id), wherever the first method put it."""
+    node = script_node(src)
+    at = next((i for i, n in enumerate(ui.nodes) if n.attributes.get("id") == node.attributes["id"]), None)
+    if at is None:
+        ui.add(node)
+    else:
+        ui.nodes[at] = node
+
+
+def call(trigger: str, options: str = "") -> str:
+    """The deprecated `onclick` / `onload` text Kratos still sends beside the trigger's name
+    (`js.WebAuthnTriggers.String()`): the script defines each trigger as a window global."""
+    return f"window.{trigger}({options})"
 
 
 async def serve(_c: object, _request: web.Request) -> web.Response:

@@ -15,17 +15,19 @@ from services.selfservice.flows.login.strategy import LoginOutcome, first_factor
 from services.selfservice.flows.registration.strategy import KEPT_TRAITS, RegistrationOutcome
 from services.selfservice.flows.settings.strategy import SettingsContext
 from services.selfservice.flows.ui import input_node
-from services.selfservice.strategies.passkey import ceremony, script
-from services.selfservice.strategies.passkey.ceremony import Challenges, Refused, RelyingParty
-from services.selfservice.strategies.passkey.script import script_node
+from services.selfservice.strategies.passkey import ceremony, removal, responses, script
+from services.selfservice.strategies.passkey.ceremony import Challenges, RelyingParty
+from services.selfservice.strategies.passkey.responses import Refused
 from services.selfservice.strategies.registry import Dependencies, MethodSpec
 from services.selfservice.traits import TraitSchemas, trait_errors
-from shared import errors, text
+from shared import errors, first_factors, passkey_handles, text
 from shared.clients.ports import IdentityClient
 
 METHOD = "passkey"
 CHALLENGE = "passkey_challenge"  # flow.internal: the challenge of the options the flow shows
 HANDLE = "passkey_user_handle"  # flow.internal: the user handle a registration's options carry
+AUTOFILL = "username webauthn"  # the identifier's autocomplete: passkeys offered among its suggestions
+LOGIN_TRIGGER, AUTOFILL_TRIGGER = "oryPasskeyLogin", "oryPasskeyLoginAutocompleteInit"
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,8 @@ class PasskeyStrategy:
     challenges: Challenges
     rp: RelyingParty
     script_url: str
+    first_factors: frozenset[str]  # the credential types that sign in under this config
+    login_ui_url: str
     method: str = METHOD
 
     # --- login -----------------------------------------------------------------------------------
@@ -44,29 +48,47 @@ class PasskeyStrategy:
         self._login_nodes(flow)
 
     def _login_nodes(self, flow: Flow) -> None:
+        """Kratos's passkey login form: the identifier field (offering passkeys in its autofill), the
+        request options, the script, the result with its autofill trigger, and the button."""
         options = ceremony.login_options(self.rp, flow, CHALLENGE, [])
         flow.ui.nodes = [n for n in flow.ui.nodes if n.group != METHOD]
+        if flow.ui.find("identifier") is None:
+            label = self.schemas.identifier_label("password", "code", "webauthn")
+            flow.ui.add(
+                input_node("default", "identifier", "text", value="", required=True, autocomplete=AUTOFILL, label=label)
+            )
+        flow.ui.add(input_node(METHOD, "passkey_challenge", "hidden", value=json.dumps(options)))
+        script.upsert_script(flow.ui, self.script_url)
         flow.ui.add(
-            script_node(METHOD, self.script_url),
-            input_node(METHOD, "passkey_challenge", "hidden", value=json.dumps(options)),
             # As Kratos: on load, the browser is asked for a passkey to offer in the identifier's autofill.
-            input_node(METHOD, "passkey_login", "hidden", value="", onloadTrigger="oryPasskeyLoginAutocompleteInit"),
+            input_node(
+                METHOD,
+                "passkey_login",
+                "hidden",
+                value="",
+                onload=script.call(AUTOFILL_TRIGGER),
+                onloadTrigger=AUTOFILL_TRIGGER,
+            ),
             input_node(
                 METHOD,
                 "passkey_login_trigger",
                 "button",
                 value="",
                 label=text.sign_in_with_passkey(),
-                onclickTrigger="oryPasskeyLogin",
+                onclick=script.call(LOGIN_TRIGGER),
+                onclickTrigger=LOGIN_TRIGGER,
             ),
         )
 
     async def login(self, flow: Flow, body: dict[str, Any]) -> LoginOutcome:
         first_factor_only(flow)
+        if not body.get("passkey_login"):  # `method: passkey` alone: Kratos shows the passkey form anew
+            flow.ui.nodes = [n for n in flow.ui.nodes if n.name == "csrf_token"]
+            self._login_nodes(flow)
+            ceremony.next_screen(flow, self.login_ui_url)
         try:
-            credential = ceremony.parse(body.get("passkey_login"))
-            handle = ceremony.credential_user_handle(credential)
-            owner = await self.identities.find_by_credential_identifier(METHOD, handle)
+            credential = responses.parse_assertion(body.get("passkey_login"))
+            owner = await self._owner(credential)
             if owner is None:
                 flow.internal.pop(CHALLENGE, None)  # spent all the same
                 self._login_nodes(flow)
@@ -75,9 +97,9 @@ class PasskeyStrategy:
             await ceremony.check_assertion(
                 self.identities, self.challenges, self.rp, flow, CHALLENGE, METHOD, owner["id"], credential
             )
-        except Refused:
+        except Refused as refused:
             self._login_nodes(flow)
-            flow.ui.messages.append(text.invalid_credentials())
+            flow.ui.messages.append(responses.login_refusal(refused))
             raise FlowInvalid() from None
         identity = await self.identities.get_identity(owner["id"])
         if identity is None:
@@ -86,11 +108,25 @@ class PasskeyStrategy:
             raise FlowInvalid()
         return LoginOutcome(identity, {"method": METHOD, "aal": "aal1"})
 
+    async def _owner(self, credential: dict[str, Any]) -> dict[str, Any] | None:
+        """Whose passkey signed: the assertion's user handle is the credential's identifier (Kratos:
+        FindByCredentialsIdentifier). None for a handle no account has, or none at all."""
+        for identifier in ceremony.credential_identifiers(credential):
+            if (owner := await self.identities.find_by_credential_identifier(METHOD, identifier)) is not None:
+                return owner
+        return None
+
     # --- registration ----------------------------------------------------------------------------
     def populate_registration(self, flow: Flow) -> None:
         for node in self.schemas.nodes():  # the traits, unless another method showed them already
             if flow.ui.find(node.name or "") is None:
                 flow.ui.add(node)
+        self.populate_registration_credentials(flow)
+
+    def populate_registration_credentials(self, flow: Flow) -> None:
+        """The passkey form alone: on a one-step form beside the traits, and on the credential screen
+        of a `profile_first` registration after the traits were given (Kratos's
+        PopulateRegistrationMethodCredentials); `register` takes the traits that step kept."""
         handle = ceremony.new_user_handle()
         flow.internal[HANDLE] = handle
         self._register_nodes(flow, handle, "", "passkey_register", "oryPasskeyRegistration", [])
@@ -98,32 +134,31 @@ class PasskeyStrategy:
     def _register_nodes(
         self, flow: Flow, handle: str, user_name: str, result: str, trigger: str, exclude: list[str]
     ) -> None:
-        options = ceremony.registration_options(self.rp, flow, CHALLENGE, handle, user_name, exclude, True)
+        options = ceremony.registration_options(
+            self.rp, flow, CHALLENGE, handle, user_name, exclude, True, attachment="platform"
+        )
         display_field = next(
             (f"traits.{f.path}" for f in self.schemas.fields() if f.marks(METHOD, "display_name")),
             next((f"traits.{f.path}" for f in self.schemas.fields() if f.marks("password", "identifier")), ""),
         )
-        flow.ui.nodes = [
-            n
-            for n in flow.ui.nodes
-            if not (
-                n.group == METHOD
-                and n.type != "input"
-                or n.name in ("passkey_create_data", result, "passkey_register_trigger")
-            )
-        ]
+        ours = ("passkey_create_data", result, "passkey_register_trigger")
+        flow.ui.nodes = [n for n in flow.ui.nodes if not (n.group == METHOD and n.name in ours)]
         label = text.sign_up_with_passkey() if trigger == "oryPasskeyRegistration" else text.add_passkey()
+        create_data = {"credentialOptions": options, "displayNameFieldName": display_field}
+        flow.ui.add(input_node(METHOD, "passkey_create_data", "hidden", value=json.dumps(create_data)))
         flow.ui.add(
-            script_node(METHOD, self.script_url),
             input_node(
                 METHOD,
-                "passkey_create_data",
-                "hidden",
-                value=json.dumps({"credentialOptions": options, "displayNameFieldName": display_field}),
-            ),
-            input_node(METHOD, result, "hidden", value=""),
-            input_node(METHOD, "passkey_register_trigger", "button", value="", label=label, onclickTrigger=trigger),
+                "passkey_register_trigger",
+                "button",
+                value="",
+                label=label,
+                onclick=script.call(trigger),
+                onclickTrigger=trigger,
+            )
         )
+        script.upsert_script(flow.ui, self.script_url)
+        flow.ui.add(input_node(METHOD, result, "hidden", value=""))
 
     async def register(self, flow: Flow, body: dict[str, Any]) -> RegistrationOutcome:
         traits = self.schemas.coerce(body.get("traits") or flow.internal.get(KEPT_TRAITS) or {})
@@ -133,11 +168,11 @@ class PasskeyStrategy:
         try:
             if not isinstance(handle, str):
                 raise Refused("no user handle was issued for this flow")
-            registered = ceremony.parse(body.get("passkey_register"))
+            registered = responses.parse_attestation(body.get("passkey_register"))
             key = await ceremony.verify_registration(self.challenges, self.rp, flow, CHALLENGE, registered)
-        except Refused:
+        except Refused as refused:
             self._renew_registration(flow)
-            flow.ui.messages.append(text.invalid_credentials())
+            flow.ui.messages.append(responses.registration_refusal(refused))
             raise FlowInvalid() from None
         try:
             await self.identities.validate_identity({"schema_id": self.schemas.default_id, "traits": traits})
@@ -163,7 +198,8 @@ class PasskeyStrategy:
     # --- settings --------------------------------------------------------------------------------
     def populate_settings(self, flow: Flow, identity: dict[str, Any]) -> None:
         credential = (identity.get("credentials") or {}).get(METHOD) or {}
-        handle = next(iter(credential.get("identifiers") or []), None) or ceremony.new_user_handle()
+        stored = (credential.get("config") or {}).get("user_handle")
+        handle = stored if isinstance(stored, str) and stored else ceremony.new_user_handle()
         flow.internal[HANDLE] = handle
         keys = ceremony.stored_keys(identity, METHOD)
         names = self.schemas.marked_values(METHOD, "display_name", identity.get("traits") or {})
@@ -175,14 +211,16 @@ class PasskeyStrategy:
             "oryPasskeySettingsRegistration",
             [k["id"] for k in keys if isinstance(k.get("id"), str)],
         )
+        last = removal.ways_in(identity, self.first_factors) < 2  # Kratos shows it, disabled
         for key in keys:
             flow.ui.add(
                 input_node(
                     METHOD,
                     "passkey_remove",
                     "submit",
-                    value=key.get("id"),
+                    value=removal.remove_value(key),
                     label=text.remove_passkey(str(key.get("display_name") or "passkey"), ceremony.added_at(key)),
+                    disabled=last,
                 )
             )
 
@@ -201,27 +239,20 @@ class PasskeyStrategy:
         config = dict((stored or {}).get("config") or {})
         keys = list(config.get("credentials") or [])
         if body.get("passkey_remove"):
-            remaining = [k for k in keys if k.get("id") != body["passkey_remove"]]
-            if len(remaining) == len(keys):
-                flow.ui.messages.append(text.no_webauthn_device())
-                raise FlowInvalid()
-            remaining_config = {**config, "credentials": remaining}
-            try:
-                return await self.identities.update_credential(
-                    identity_id, METHOD, remaining_config, metadata=ctx.metadata
-                )
-            except errors.BadRequest:  # the identity service keeps the last way in (shared/first_factors.py)
-                flow.ui.messages.append(text.last_first_factor())
-                raise FlowInvalid() from None
+            return await self._remove(flow, body["passkey_remove"], config, ctx)
         handle = config.get("user_handle") or flow.internal.get(HANDLE)
         try:
             if not isinstance(handle, str):
                 raise Refused("no user handle was issued for this flow")
             key = await ceremony.verify_registration(
-                self.challenges, self.rp, flow, CHALLENGE, ceremony.parse(body.get("passkey_settings_register"))
+                self.challenges,
+                self.rp,
+                flow,
+                CHALLENGE,
+                responses.parse_attestation(body.get("passkey_settings_register")),
             )
-        except Refused:
-            flow.ui.messages.append(text.invalid_credentials())
+        except Refused as refused:
+            flow.ui.messages.append(responses.registration_refusal(refused))
             raise FlowInvalid() from None
         if any(k.get("id") == key["id"] for k in keys):
             flow.ui.messages.append(text.invalid_credentials())
@@ -229,13 +260,29 @@ class PasskeyStrategy:
         names = self.schemas.marked_values(METHOD, "display_name", ctx.identity.get("traits") or {})
         key["display_name"] = names[0] if names else "passkey"
         new = {**config, "credentials": [*keys, key], "user_handle": handle}
-        return await self.identities.update_credential(identity_id, METHOD, new, [handle], ctx.metadata)
+        found_by = passkey_handles.identifier_of(handle)
+        return await self.identities.update_credential(identity_id, METHOD, new, [found_by], ctx.metadata)
+
+    async def _remove(self, flow: Flow, value: Any, config: dict[str, Any], ctx: SettingsContext) -> dict[str, Any]:
+        keys = list(config.get("credentials") or [])
+        remaining = [k for k in keys if not removal.chosen(k, value)]
+        if len(remaining) == len(keys):
+            removal.refuse_unknown(flow, "passkey")
+            raise FlowInvalid()
+        new = {**config, "credentials": remaining}
+        try:
+            return await self.identities.update_credential(ctx.identity["id"], METHOD, new, metadata=ctx.metadata)
+        except errors.BadRequest:  # the identity service keeps the last way in (shared/first_factors.py)
+            removal.refuse_lock_out(flow)
+            raise FlowInvalid() from None
 
 
 def build(deps: Dependencies) -> PasskeyStrategy:
     rp = RelyingParty.from_settings(deps.settings, METHOD, deps.config.public_base_url)
     script = f"{deps.config.public_base_url.rstrip('/')}/.well-known/ory/webauthn.js"
-    return PasskeyStrategy(deps.identities, deps.schemas, Challenges(deps.uow, deps.flows), rp, script)
+    challenges = Challenges(deps.uow, deps.flows)
+    ways_in, login_ui = first_factors.enabled(deps.settings), deps.config.flows["login"].ui_url
+    return PasskeyStrategy(deps.identities, deps.schemas, challenges, rp, script, ways_in, login_ui)
 
 
 SPEC = MethodSpec(

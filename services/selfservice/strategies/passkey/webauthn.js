@@ -183,6 +183,14 @@
     register("passkey_settings_register")
   }
 
+  // The names Kratos's nodes call (`onclick`: "window.oryWebAuthnLogin(...)", Ory Elements v1),
+  // and the older ones with underscores (Ory Elements v0), as Kratos's script defines both.
+  window.oryWebAuthnLogin = __oryWebAuthnLogin
+  window.oryWebAuthnRegistration = __oryWebAuthnRegistration
+  window.oryPasskeyLogin = __oryPasskeyLogin
+  window.oryPasskeyLoginAutocompleteInit = __oryPasskeyLoginAutocompleteInit
+  window.oryPasskeyRegistration = __oryPasskeyRegistration
+  window.oryPasskeySettingsRegistration = __oryPasskeySettingsRegistration
   window.__oryWebAuthnLogin = __oryWebAuthnLogin
   window.__oryWebAuthnRegistration = __oryWebAuthnRegistration
   window.__oryPasskeyLogin = __oryPasskeyLogin

@@ -1,5 +1,6 @@
 """The webauthn method (Kratos's `selfservice/strategy/webauthn`): security keys as a second factor
-(aal2), and with `config.passwordless: true` also as a first factor after the identifier is typed.
+(aal2), and with `config.passwordless: true` also as a first factor after the identifier is typed,
+and a way to sign up (registration.py).
 Settings add a key with a display name, list the keys and remove one; removing the last second factor
 needs an aal2 session. The ceremonies are the passkey method's (passkey/ceremony.py)."""
 
@@ -8,25 +9,29 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from services.selfservice.flows.errors import FlowInvalid
 from services.selfservice.flows.flow import Flow
 from services.selfservice.flows.login.strategy import LoginOutcome
+from services.selfservice.flows.registration.strategy import RegistrationOutcome
 from services.selfservice.flows.settings.strategy import SettingsContext
 from services.selfservice.flows.ui import input_node
 from services.selfservice.strategies.mfa import SecondFactorServices, is_aal2_login, second_factor_services
-from services.selfservice.strategies.passkey import ceremony
-from services.selfservice.strategies.passkey.ceremony import Challenges, Refused, RelyingParty
-from services.selfservice.strategies.passkey.script import script_node
+from services.selfservice.strategies.passkey import ceremony, removal, responses, script
+from services.selfservice.strategies.passkey.ceremony import Challenges, RelyingParty
+from services.selfservice.strategies.passkey.responses import Refused
 from services.selfservice.strategies.registry import Dependencies, MethodSpec
-from shared import text
+from services.selfservice.strategies.webauthn import registration
+from services.selfservice.traits import TraitSchemas
+from shared import errors, first_factors, text
 from shared.aal import AAL1, AAL2, passwordless_key
 
 METHOD = "webauthn"
 CHALLENGE = "webauthn_challenge"  # flow.internal: the challenge of the options the flow shows
 KEYS = "webauthn_keys"  # flow.internal: the ids of the keys an aal2 login asks for (login handler)
 PASSWORDLESS_OWNER = "webauthn_identity_id"  # flow.internal: who a passwordless login is for
+AUTOFILL = "username webauthn"  # the identifier's autocomplete, as Kratos's passwordless form has it
 
 
 @dataclass(frozen=True)
@@ -36,43 +41,64 @@ class WebAuthnStrategy:
     rp: RelyingParty
     script_url: str
     passwordless: bool
+    first_factors: frozenset[str]  # the credential types that sign in under this config
+    identifier_label: text.Message  # the identifier field's label, from the identity schema
+    schemas: TraitSchemas  # the traits a sign-up with a key takes (registration.py)
+    # Kratos's WebAuthnConfig asks security keys for no user verification (a PIN is the password's job)
+    user_verification: str = "discouraged"
     method: str = METHOD
+    challenge_key: ClassVar[str] = CHALLENGE
 
     # --- nodes -----------------------------------------------------------------------------------
-    def _trigger(self, flow: Flow, name: str, trigger: str, options: dict[str, Any], label: text.Message) -> None:
-        """Kratos's trigger: the options in `value` and in the legacy `onclick` call, the function in
-        `onclickTrigger` for UIs that call it by name."""
-        flow.ui.nodes = [n for n in flow.ui.nodes if not (n.group == METHOD and (n.type == "script" or n.name == name))]
+    def trigger(self, flow: Flow, name: str, trigger: str, options: dict[str, Any], label: text.Message) -> None:
+        """Kratos's trigger: the options in `value` and in the deprecated `onclick` call, the function
+        in `onclickTrigger` for UIs that call it by name."""
+        flow.ui.nodes = [n for n in flow.ui.nodes if not (n.group == METHOD and n.name == name)]
         value = json.dumps(options)
+        script.upsert_script(flow.ui, self.script_url)
         flow.ui.add(
-            script_node(METHOD, self.script_url),
             input_node(
                 METHOD,
                 name,
                 "button",
                 value=value,
                 label=label,
-                onclick=f"window.__{trigger} && window.__{trigger}({value})",
+                onclick=script.call(trigger, value),
                 onclickTrigger=trigger,
             ),
         )
 
-    def _login_nodes(self, flow: Flow, keys: list[str]) -> None:
-        options = ceremony.login_options(self.rp, flow, CHALLENGE, keys)
-        self._trigger(flow, "webauthn_login_trigger", "oryWebAuthnLogin", options, text.sign_in_with_hardware_key())
+    def _login_nodes(self, flow: Flow, keys: list[str], label: text.Message) -> None:
+        options = ceremony.login_options(self.rp, flow, CHALLENGE, keys, self.user_verification)
+        self.trigger(flow, "webauthn_login_trigger", "oryWebAuthnLogin", options, label)
         if flow.ui.find("webauthn_login") is None:
             flow.ui.add(input_node(METHOD, "webauthn_login", "hidden", value=""))
             flow.ui.add(input_node(METHOD, "method", "hidden", value=METHOD))
+
+    # --- registration (registration.py; passwordless only) ----------------------------------------
+    def populate_registration(self, flow: Flow) -> None:
+        registration.populate(self, flow, with_traits=True)
+
+    def populate_registration_credentials(self, flow: Flow) -> None:
+        registration.populate(self, flow, with_traits=False)
+
+    async def register(self, flow: Flow, body: dict[str, Any]) -> RegistrationOutcome:
+        return await registration.register(self, flow, body)
 
     # --- login -----------------------------------------------------------------------------------
     def populate_login(self, flow: Flow) -> None:
         keys = flow.internal.get(KEYS) or []
         if is_aal2_login(flow) and keys and not self.passwordless:  # passwordless keys are a first factor
-            self._login_nodes(flow, keys)
+            self._login_nodes(flow, keys, text.sign_in_with_hardware_key())
         elif self.passwordless and flow.fields.get("requested_aal", AAL1) == AAL1 and not flow.fields.get("refresh"):
             if flow.ui.find("identifier") is None:
-                flow.ui.add(input_node("default", "identifier", "text", value="", required=True, label=text.label_id()))
-            flow.ui.add(input_node(METHOD, "method", "submit", value=METHOD, label=text.continue_with_hardware_key()))
+                label = self.identifier_label
+                flow.ui.add(
+                    input_node(
+                        "default", "identifier", "text", value="", required=True, autocomplete=AUTOFILL, label=label
+                    )
+                )
+            flow.ui.add(input_node(METHOD, "method", "submit", value=METHOD, label=text.sign_in_with_hardware_key()))
 
     async def login(self, flow: Flow, body: dict[str, Any]) -> LoginOutcome:
         if is_aal2_login(flow) and not self.passwordless:
@@ -85,14 +111,15 @@ class WebAuthnStrategy:
         await self.services.check_throttle(owner)
         usable = passwordless_key if aal == AAL1 else second_factor_key
         try:
-            credential = ceremony.parse(body.get("webauthn_login"))
+            credential = responses.parse_assertion(body.get("webauthn_login"))
             await ceremony.check_assertion(
                 self.services.identities, self.challenges, self.rp, flow, CHALLENGE, METHOD, owner, credential, usable
             )
-        except Refused:
+        except Refused as refused:
             await self.services.attempt(owner, succeeded=False)
-            self._login_nodes(flow, await self._key_ids(owner, usable))
-            flow.ui.messages.append(text.invalid_credentials())
+            label = text.login_continue() if aal == AAL1 else text.sign_in_with_hardware_key()
+            self._login_nodes(flow, await self._key_ids(owner, usable), label)
+            flow.ui.messages.append(responses.login_refusal(refused))
             raise FlowInvalid() from None
         await self.services.attempt(owner, succeeded=True)
         identity = await self.services.identities.get_identity(owner)
@@ -122,10 +149,12 @@ class WebAuthnStrategy:
             flow.ui.messages.append(text.no_webauthn_user())
             raise FlowInvalid()
         flow.internal[PASSWORDLESS_OWNER] = owner["id"]
-        flow.ui.set_value("identifier", identifier)
-        self._login_nodes(flow, keys)
+        # As Kratos: the other methods' nodes go ("not to confuse users"), the identifier stays hidden.
+        flow.ui.nodes = [n for n in flow.ui.nodes if n.name == "csrf_token"]
+        flow.ui.add(input_node("default", "identifier", "hidden", value=identifier, required=True))
+        self._login_nodes(flow, keys, text.login_continue())  # Kratos's label for this second step
         flow.ui.messages.append(text.webauthn_passwordless_prepare())
-        raise FlowInvalid()
+        ceremony.next_screen(flow, self.services.config.flows["login"].ui_url)
 
     # --- settings --------------------------------------------------------------------------------
     def populate_settings(self, flow: Flow, identity: dict[str, Any]) -> None:
@@ -133,18 +162,28 @@ class WebAuthnStrategy:
         credential = (identity.get("credentials") or {}).get(METHOD) or {}
         handle = (credential.get("config") or {}).get("user_handle") or ceremony.new_user_handle()
         flow.internal["webauthn_user_handle"] = handle
+        last = removal.ways_in(identity, self.first_factors) < 2
         for key in keys:
+            if last and passwordless_key(key):
+                continue  # as Kratos: the last key the account signs in with offers no remove button
             label = text.remove_security_key(str(key.get("display_name") or "security key"), ceremony.added_at(key))
-            flow.ui.add(input_node(METHOD, "webauthn_remove", "submit", value=key["id"], label=label))
+            flow.ui.add(input_node(METHOD, "webauthn_remove", "submit", value=removal.remove_value(key), label=label))
         flow.ui.add(
             input_node(METHOD, "webauthn_register_displayname", "text", value="", label=text.label_security_key_name()),
             input_node(METHOD, "webauthn_register", "hidden", value=""),
         )
         names = (identity.get("traits") or {}).get("email") or ""
         options = ceremony.registration_options(
-            self.rp, flow, CHALLENGE, handle, str(names), [k["id"] for k in keys], resident_key=self.passwordless
+            self.rp,
+            flow,
+            CHALLENGE,
+            handle,
+            str(names),
+            [k["id"] for k in keys],
+            resident_key=self.passwordless,
+            user_verification=self.user_verification,
         )
-        self._trigger(flow, "webauthn_register_trigger", "oryWebAuthnRegistration", options, text.add_security_key())
+        self.trigger(flow, "webauthn_register_trigger", "oryWebAuthnRegistration", options, text.add_security_key())
 
     def claims(self, body: dict[str, Any]) -> bool:
         return bool(body.get("webauthn_remove") or body.get("webauthn_register"))
@@ -162,9 +201,9 @@ class WebAuthnStrategy:
     async def _remove(self, flow: Flow, key_id: Any, config: dict[str, Any], ctx: SettingsContext) -> dict[str, Any]:
         identities, identity_id = self.services.identities, ctx.identity["id"]
         keys = list(config.get("credentials") or [])
-        remaining = [k for k in keys if k.get("id") != key_id]
+        remaining = [k for k in keys if not removal.chosen(k, key_id)]
         if len(remaining) == len(keys):
-            flow.ui.messages.append(text.no_webauthn_device())
+            removal.refuse_unknown(flow, "WebAuthn credential")
             raise FlowInvalid()
         # Taking away the identity's last second-factor key strips its second factor, whether
         # passwordless keys (a first factor) stay or not: from an aal2 session only.
@@ -173,10 +212,14 @@ class WebAuthnStrategy:
         factors = self.services.config.assurance
         if factors.has_second_factor(ctx.identity) and not factors.has_second_factor({"credentials": after}):
             self.services.require_aal2_session(ctx.session, flow)
-        if remaining:
-            remaining_config = {**config, "credentials": remaining}
-            return await identities.update_credential(identity_id, METHOD, remaining_config, metadata=ctx.metadata)
-        updated = await identities.remove_credential(identity_id, METHOD, metadata=ctx.metadata)
+        try:
+            if remaining:
+                remaining_config = {**config, "credentials": remaining}
+                return await identities.update_credential(identity_id, METHOD, remaining_config, metadata=ctx.metadata)
+            updated = await identities.remove_credential(identity_id, METHOD, metadata=ctx.metadata)
+        except errors.BadRequest:  # the identity service keeps the last way in (shared/first_factors.py)
+            removal.refuse_lock_out(flow)
+            raise FlowInvalid() from None
         await self.services.notify(updated, METHOD, added=False)
         return updated
 
@@ -190,12 +233,12 @@ class WebAuthnStrategy:
         try:
             if not isinstance(handle, str):
                 raise Refused("no user handle was issued for this flow")
-            registered = ceremony.parse(body.get("webauthn_register"))
+            registered = responses.parse_attestation(body.get("webauthn_register"))
             key = await ceremony.verify_registration(self.challenges, self.rp, flow, CHALLENGE, registered)
             if any(k.get("id") == key["id"] for k in keys):  # a client that ignored excludeCredentials
                 raise Refused("this key is registered already")
-        except Refused:
-            flow.ui.messages.append(text.invalid_credentials())
+        except Refused as refused:
+            flow.ui.messages.append(responses.registration_refusal(refused))
             raise FlowInvalid() from None
         name = body.get("webauthn_register_displayname")
         key["display_name"] = name.strip()[:64] if isinstance(name, str) and name.strip() else "security key"
@@ -216,10 +259,13 @@ def second_factor_key(key: dict[str, Any]) -> bool:
 
 def build(deps: Dependencies) -> WebAuthnStrategy:
     rp = RelyingParty.from_settings(deps.settings, METHOD, deps.config.public_base_url)
-    script = f"{deps.config.public_base_url.rstrip('/')}/.well-known/ory/webauthn.js"
+    script_url = f"{deps.config.public_base_url.rstrip('/')}/.well-known/ory/webauthn.js"
     passwordless = bool(deps.settings.get("selfservice.methods.webauthn.config.passwordless"))
     challenges = Challenges(deps.uow, deps.flows)
-    return WebAuthnStrategy(second_factor_services(deps), challenges, rp, script, passwordless)
+    ways_in = first_factors.enabled(deps.settings)
+    label = deps.schemas.identifier_label("password", "code", "webauthn")
+    services = second_factor_services(deps)
+    return WebAuthnStrategy(services, challenges, rp, script_url, passwordless, ways_in, label, deps.schemas)
 
 
 SPEC = MethodSpec(id=METHOD, node_group=METHOD, credential_type=METHOD, build=build, enabled_by_default=False)
