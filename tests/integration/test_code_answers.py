@@ -1,11 +1,13 @@
 """What a live Warden answers where a client strays from the code method's happy path, as Kratos's
-`code/strategy_login.go` answers it: a sign-in code entered with another account's identifier signs
-no one in (4010008)."""
+`code/strategy_login.go` and `strategy_registration.go` answer it: a sign-in code entered with
+another account's identifier signs no one in (4010008), and a registration code entered without the
+traits is a missing property (4000002), never the traits of the first step reused."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -83,3 +85,28 @@ def test_the_same_account_by_another_spelling_of_its_identifier_signs_in(stack: 
     body = {"method": "code", "code": code, "identifier": email.upper()}
     signed_in = stack.native.post(f"/self-service/login?flow={flow_id}", body)
     assert signed_in.status == 200, signed_in.data
+
+
+def _registration_code_sent(stack: CodeStack, email: str) -> tuple[str, str]:
+    flow = stack.native.get("/self-service/registration/api").json()
+    body: dict[str, Any] = {"method": "code", "traits": {"email": email}}
+    sent = stack.native.post(f"/self-service/registration?flow={flow['id']}", body)
+    assert sent.status == 400 and sent.json()["state"] == "sent_email", sent.data
+    return str(flow["id"]), stack.mailed_code(email)
+
+
+def test_a_registration_code_without_the_traits_is_a_missing_property(stack: CodeStack) -> None:
+    """Kratos's `registrationVerifyCode`: `len(p.Traits) == 0` is `NewRequiredError("#/traits")`,
+    a validation error in the flow, before the code is tried; the flow is still good afterwards."""
+    email = _email("signup")
+    flow_id, code = _registration_code_sent(stack, email)
+    bare = stack.native.post(f"/self-service/registration?flow={flow_id}", {"method": "code", "code": code})
+    assert bare.status == 400, bare.data
+    answer = bare.json()
+    assert answer["state"] == "sent_email" and "session_token" not in answer
+    missing = [m for n in answer["ui"]["nodes"] for m in n["messages"]] + answer["ui"].get("messages", [])
+    assert [(m["id"], m["text"]) for m in missing] == [(4000002, "Property traits is missing.")], answer
+    done = stack.native.post(
+        f"/self-service/registration?flow={flow_id}", {"method": "code", "code": code, "traits": {"email": email}}
+    )
+    assert done.status == 200 and done.json()["identity"]["traits"]["email"] == email, done.data
