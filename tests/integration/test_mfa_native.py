@@ -566,8 +566,17 @@ def test_a_code_to_a_verified_address_upgrades_the_session(warden: ThreadedWarde
             headers={"X-Session-Token": token, "Accept": "application/json"},
         )
 
-    unknown = submit({"address": "someone-else@example.com"})
-    assert unknown.status == 400 and 4010010 in message_ids(unknown.json())
+    # An address the identity does not have: Kratos's 4000035 (`findIdentityForIdentifier`), for one
+    # no account has and for another account's alike; none at all is a missing property.
+    other = _email()
+    _register(frontend, other)
+    warden.run(_identity_internal(warden).mark_address_verified("email", other))
+    for foreign in ("someone-else@example.com", other):
+        unknown = submit({"address": foreign})
+        assert unknown.status == 400 and unknown.json()["state"] == "choose_method", unknown.data
+        assert 4000035 in message_ids(unknown.json()) and 4010010 not in message_ids(unknown.json())
+    missing = submit({})
+    assert missing.status == 400 and 4000002 in message_ids(missing.json()), missing.data
     sent = submit({"address": email})
     assert sent.status == 400 and sent.json()["state"] == "sent_email" and "code" in node_names(sent.json())
     code = _mailed_code(warden, email)
