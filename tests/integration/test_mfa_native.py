@@ -500,6 +500,30 @@ def test_spending_the_last_code_tells_to_regenerate(frontend: FrontendApi) -> No
     assert 1050099 in message_ids(_settings(frontend, login, reveal))
 
 
+def test_confirming_backup_codes_before_any_were_generated_is_kratos_s_400(
+    warden: ThreadedWarden, frontend: FrontendApi
+) -> None:
+    """Kratos's `continueSettingsFlowConfirm` with no codes in the flow: a 400 herodot error whose
+    reason the settings error handler puts in the flow (4000001), and the stored codes stay."""
+    email = _email()
+    token = _register(frontend, email)
+    codes = _regenerate_and_confirm(frontend, token)
+    identity_id = frontend.to_session(x_session_token=token).identity.id
+    before = _stored_codes(warden, identity_id)
+    flow = frontend.create_native_settings_flow(x_session_token=token)
+    answer = urllib3.request(
+        "POST",
+        f"{warden.public_url}/self-service/settings?flow={flow.id}",
+        json={"method": "lookup_secret", "lookup_secret_confirm": True},
+        headers={"X-Session-Token": token, "Accept": "application/json"},
+    )
+    assert answer.status == 400, answer.data
+    reason = "You must (re-)generate recovery backup codes before you can save them."
+    assert [(m["id"], m["text"]) for m in answer.json()["ui"]["messages"]] == [(4000001, reason)]
+    assert answer.json()["state"] == "show_form" and answer.json()["id"] == flow.id
+    assert _stored_codes(warden, identity_id) == before and len(codes) == 12
+
+
 def test_disabling_backup_codes_needs_aal2_and_mails_the_user(warden: ThreadedWarden, frontend: FrontendApi) -> None:
     email = _email()
     codes = _regenerate_and_confirm(frontend, _register(frontend, email))
