@@ -3,7 +3,8 @@ gives an identifier and gets a code on the account's code address; entering it s
 proves that address.
 
 Unlike Kratos (which answers 4000035 for an unknown identifier), an identifier without an account
-gets exactly the answer a known one gets, and no code (DESIGN §9: no account enumeration)."""
+gets exactly the answer a known one gets, and no code (DESIGN §9: no account enumeration); so does
+one at the second step, where the code must have gone to the account it names."""
 
 from __future__ import annotations
 
