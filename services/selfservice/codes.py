@@ -26,6 +26,13 @@ MAX_ATTEMPTS = 5
 CODE, LINK = "code", "link"
 
 
+class Anyone:
+    """`redeem(owner=ANYONE)`: the code may have been sent for any identity (or none)."""
+
+
+ANYONE = Anyone()
+
+
 def now() -> datetime:
     return datetime.now(UTC)
 
@@ -140,8 +147,20 @@ class OneTimeCodes:
             secrets_out.append(secret)
         return secrets_out
 
-    async def redeem(self, conn: Connection, *, flow_id: str, kind: str, method: str, secret: str) -> Redeemed | None:
+    async def redeem(
+        self,
+        conn: Connection,
+        *,
+        flow_id: str,
+        kind: str,
+        method: str,
+        secret: str,
+        owner: str | None | Anyone = ANYONE,
+    ) -> Redeemed | None:
         """The code's record if it is right, unused, unexpired and the flow has tries left; else None.
+        With `owner`, only a code sent for that identity counts (None: a stand-in's, which no
+        account owns): another's is left unused, as Kratos's `UseLoginCode(flow, identity, code)`
+        leaves it, though the try still counts.
 
         Every try is counted before it is compared, by an UPDATE that locks the flow's codes until the
         caller commits: concurrent tries queue, so no more than MAX_ATTEMPTS are ever compared, and a
@@ -154,7 +173,7 @@ class OneTimeCodes:
             return None
         digest = self._digest(secret.strip())
         match = next((r for r in rows if hmac.compare_digest(r.secret_hash, digest)), None)
-        if match is None:
+        if match is None or (not isinstance(owner, Anyone) and match.identity_id != owner):
             return None
         consumed = await conn.execute(
             update(self._t).where(c.id == match.id, c.used_at.is_(None)).values(used_at=now())

@@ -164,3 +164,23 @@ async def test_a_code_works_only_in_the_flow_and_for_the_purpose_it_was_sent_for
         as_verification = await codes.redeem(conn, flow_id="flow-a", kind="verification", method="code", secret=code)
     assert as_verification is None, "a recovery code does not verify"
     assert await _redeem(db, codes, code, flow_id="flow-a")
+
+
+async def test_a_code_redeemed_for_another_owner_is_refused_and_left_for_its_own(codes_db) -> None:  # type: ignore[no-untyped-def]
+    """Kratos's `UseLoginCode(flow, identity, code)`: only the named identity's code counts; the
+    try does, and the code still works for the identity it was sent for."""
+    db, codes = codes_db
+    code = await _issue(db, codes)  # sent for identity-1
+    for owner in ("identity-2", None):
+        async with db.transaction() as conn:
+            other = await codes.redeem(conn, flow_id="flow-1", kind="recovery", method="code", secret=code, owner=owner)
+        assert other is None
+    async with db.transaction() as conn:
+        own = await codes.redeem(
+            conn, flow_id="flow-1", kind="recovery", method="code", secret=code, owner="identity-1"
+        )
+    assert own is not None and own.identity_id == "identity-1"
+    table = selfservice_tables(MetaData()).codes
+    async with db.transaction() as conn:
+        [tries] = (await conn.execute(select(table.c.attempts).where(table.c.flow_id == "flow-1"))).scalars()
+    assert tries == 3

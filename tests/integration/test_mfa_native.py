@@ -500,6 +500,30 @@ def test_spending_the_last_code_tells_to_regenerate(frontend: FrontendApi) -> No
     assert 1050099 in message_ids(_settings(frontend, login, reveal))
 
 
+def test_confirming_backup_codes_before_any_were_generated_is_kratos_s_400(
+    warden: ThreadedWarden, frontend: FrontendApi
+) -> None:
+    """Kratos's `continueSettingsFlowConfirm` with no codes in the flow: a 400 herodot error whose
+    reason the settings error handler puts in the flow (4000001), and the stored codes stay."""
+    email = _email()
+    token = _register(frontend, email)
+    codes = _regenerate_and_confirm(frontend, token)
+    identity_id = frontend.to_session(x_session_token=token).identity.id
+    before = _stored_codes(warden, identity_id)
+    flow = frontend.create_native_settings_flow(x_session_token=token)
+    answer = urllib3.request(
+        "POST",
+        f"{warden.public_url}/self-service/settings?flow={flow.id}",
+        json={"method": "lookup_secret", "lookup_secret_confirm": True},
+        headers={"X-Session-Token": token, "Accept": "application/json"},
+    )
+    assert answer.status == 400, answer.data
+    reason = "You must (re-)generate recovery backup codes before you can save them."
+    assert [(m["id"], m["text"]) for m in answer.json()["ui"]["messages"]] == [(4000001, reason)]
+    assert answer.json()["state"] == "show_form" and answer.json()["id"] == flow.id
+    assert _stored_codes(warden, identity_id) == before and len(codes) == 12
+
+
 def test_disabling_backup_codes_needs_aal2_and_mails_the_user(warden: ThreadedWarden, frontend: FrontendApi) -> None:
     email = _email()
     codes = _regenerate_and_confirm(frontend, _register(frontend, email))
@@ -566,8 +590,17 @@ def test_a_code_to_a_verified_address_upgrades_the_session(warden: ThreadedWarde
             headers={"X-Session-Token": token, "Accept": "application/json"},
         )
 
-    unknown = submit({"address": "someone-else@example.com"})
-    assert unknown.status == 400 and 4010010 in message_ids(unknown.json())
+    # An address the identity does not have: Kratos's 4000035 (`findIdentityForIdentifier`), for one
+    # no account has and for another account's alike; none at all is a missing property.
+    other = _email()
+    _register(frontend, other)
+    warden.run(_identity_internal(warden).mark_address_verified("email", other))
+    for foreign in ("someone-else@example.com", other):
+        unknown = submit({"address": foreign})
+        assert unknown.status == 400 and unknown.json()["state"] == "choose_method", unknown.data
+        assert 4000035 in message_ids(unknown.json()) and 4010010 not in message_ids(unknown.json())
+    missing = submit({})
+    assert missing.status == 400 and 4000002 in message_ids(missing.json()), missing.data
     sent = submit({"address": email})
     assert sent.status == 400 and sent.json()["state"] == "sent_email" and "code" in node_names(sent.json())
     code = _mailed_code(warden, email)

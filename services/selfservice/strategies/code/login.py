@@ -3,7 +3,8 @@ gives an identifier and gets a code on the account's code address; entering it s
 proves that address.
 
 Unlike Kratos (which answers 4000035 for an unknown identifier), an identifier without an account
-gets exactly the answer a known one gets, and no code (DESIGN §9: no account enumeration)."""
+gets exactly the answer a known one gets, and no code (DESIGN §9: no account enumeration); so does
+one at the second step, where the code must have gone to the account it names."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from services.selfservice import code_owner
-from services.selfservice.codes import Recipient
+from services.selfservice.codes import ANYONE, Anyone, Recipient
 from services.selfservice.flows.errors import FlowInvalid, StepCompleted
 from services.selfservice.flows.flow import Flow
 from services.selfservice.flows.login.strategy import LoginOutcome, first_factor_only
@@ -96,7 +97,10 @@ async def _check(strategy: PasswordlessCodeStrategy, flow: Flow, body: dict[str,
     if not code:
         flow.ui.add_node_message("code", text.property_missing("code"))
         raise FlowInvalid()
-    redeemed = await code_owner.counted(strategy.identities, flow, lambda: strategy.sender.redeem(flow, KIND, code))
+    owner = await _named_account(strategy, flow, body)
+    redeemed = await code_owner.counted(
+        strategy.identities, flow, lambda: strategy.sender.redeem(flow, KIND, code, owner)
+    )
     identity = (
         await strategy.identities.get_identity(redeemed.identity_id) if redeemed and redeemed.identity_id else None
     )
@@ -109,6 +113,19 @@ async def _check(strategy: PasswordlessCodeStrategy, flow: Flow, body: dict[str,
     # The code reached the address: it is proven, as in Kratos's loginVerifyCode, on this identity.
     identity = await mark_proven(strategy.identities, identity, redeemed.via, redeemed.address)
     return LoginOutcome(identity, {"method": "code", "aal": "aal1"})
+
+
+async def _named_account(strategy: PasswordlessCodeStrategy, flow: Flow, body: dict[str, Any]) -> str | None | Anyone:
+    """The account the code must have been sent for. Kratos's `loginVerifyCode` signs in the account
+    the second step names (`address`, else `identifier`) and uses the flow's code only if it went to
+    that account, so a code entered with another account's identifier is 4010008 and signs no one
+    in. An identifier without an account is None, whose answer is the same (Kratos's 4000035 there
+    would tell which identifiers have one); the step-1 identifier itself, or none, needs no lookup."""
+    named = normalized(string_field(body, "address", "identifier"))
+    if not named or named == flow.internal.get(code_owner.OWNER):
+        return ANYONE
+    found = await strategy.identities.find_by_credential_identifier("code", named)
+    return found["id"] if found else None
 
 
 def _channel_of(identifier: str) -> str:

@@ -66,9 +66,17 @@ async def authenticate(strategy: MfaCodeStrategy, flow: Flow, body: dict[str, An
 
 async def _send(strategy: MfaCodeStrategy, flow: Flow, body: dict[str, Any], identity_id: str) -> None:
     chosen = string_field(body, "address").strip()
+    if not chosen:
+        # Kratos's findIdentityForIdentifier: no address at all is a missing property.
+        flow.ui.add_node_message("identifier", text.property_missing("identifier"))
+        raise FlowInvalid()
     address = next((a for a in _addresses(flow) if a["value"] == chosen), None)
     if address is None:
-        flow.ui.messages.append(text.address_unknown())
+        # Kratos looks the address up among the code credentials: an address no account has is
+        # 4000035 (with `missing_credential_fallback_enabled` off, its default and the only mode
+        # Warden has; 4010010 is the fallback's answer). Another account's address would get that
+        # account a code from Kratos; Warden sends none and answers alike, so the two look the same.
+        flow.ui.messages.append(text.no_code_user())
         raise FlowInvalid()
     identity = await strategy.identities.get_identity(identity_id)
     kept = input_node(nodes.GROUP, "address", "hidden", value=address["value"])

@@ -80,6 +80,12 @@ async def _check(strategy: PasswordlessCodeStrategy, flow: Flow, body: dict[str,
     if not code:
         flow.ui.add_node_message("code", text.property_missing("code"))
         raise FlowInvalid()
+    if body.get("traits") is None:
+        # Kratos's registrationVerifyCode wants the traits again, as the code screen's hidden fields
+        # post them, and answers their absence as a missing property before it tries the code (the
+        # first step's kept traits are only what the resubmitted ones are checked against).
+        flow.ui.add_node_message("traits", text.property_missing("traits"))
+        raise FlowInvalid()
     traits = _traits(strategy, flow, body)
     if _meaningful(traits) != _meaningful(flow.internal.get(TRAITS)):
         flow.ui.messages.append(text.traits_mismatch())

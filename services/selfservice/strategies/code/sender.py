@@ -20,8 +20,10 @@ from datetime import timedelta
 from typing import Any
 
 from services.selfservice.codes import (
+    ANYONE,
     CODE,
     MAX_ATTEMPTS,
+    Anyone,
     OneTimeCodes,
     Recipient,
     Redeemed,
@@ -138,9 +140,12 @@ class CodeSender:
             await self.flows.save(uow.connection, flow)
             await uow.commit()
 
-    async def redeem(self, flow: Flow, kind: str, code: str) -> Redeemed | None:
-        """The code's record if it is right and usable; the try counts (and is committed) either way."""
+    async def redeem(self, flow: Flow, kind: str, code: str, owner: str | None | Anyone = ANYONE) -> Redeemed | None:
+        """The code's record if it is right and usable (and, given an `owner`, was sent for that
+        identity: see OneTimeCodes.redeem); the try counts (and is committed) either way."""
         async with self.uow() as uow:
-            redeemed = await self.codes.redeem(uow.connection, flow_id=flow.id, kind=kind, method=CODE, secret=code)
+            redeemed = await self.codes.redeem(
+                uow.connection, flow_id=flow.id, kind=kind, method=CODE, secret=code, owner=owner
+            )
             await uow.commit()
         return redeemed

@@ -1,0 +1,112 @@
+"""What a live Warden answers where a client strays from the code method's happy path, as Kratos's
+`code/strategy_login.go` and `strategy_registration.go` answer it: a sign-in code entered with
+another account's identifier signs no one in (4010008), and a registration code entered without the
+traits is a missing property (4000002), never the traits of the first step reused."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.code_helpers import CodeStack, SmsSink, code_config
+from tests.factories import running_warden
+from tests.selfservice_helpers import create_identity, message_ids, selfservice_settings
+from tests.smtp import SmtpServer, serving
+
+
+@pytest.fixture(scope="module")
+def smtp() -> Iterator[SmtpServer]:
+    yield from serving()
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory, smtp: SmtpServer) -> Iterator[CodeStack]:
+    sms = SmsSink()
+    directory = tmp_path_factory.mktemp("code-answers")
+    settings = selfservice_settings(directory, f"sqlite://{directory}/w.sqlite", **code_config(smtp, sms))
+    with running_warden(settings) as warden:
+        yield CodeStack(warden, smtp, sms)
+    sms.close()
+
+
+def _email(name: str) -> str:
+    return f"{name}-{uuid.uuid4().hex[:8]}@example.com"
+
+
+def _whoami(stack: CodeStack, token: str) -> int:
+    return stack.native.get("/sessions/whoami", {"X-Session-Token": token}).status
+
+
+def _login_code_sent_to(stack: CodeStack, email: str) -> tuple[str, str]:
+    """A native login flow that mailed a code to `email`: the flow's id and the code."""
+    flow = stack.native.get("/self-service/login/api").json()
+    sent = stack.native.post(f"/self-service/login?flow={flow['id']}", {"method": "code", "identifier": email})
+    assert sent.status == 400 and sent.json()["state"] == "sent_email", sent.data
+    return str(flow["id"]), stack.mailed_code(email)
+
+
+@pytest.mark.parametrize("field", ["identifier", "address"])
+def test_a_login_code_entered_with_another_account_s_identifier_signs_no_one_in(stack: CodeStack, field: str) -> None:
+    """Kratos looks up the account the second step names and uses the flow's code only if it was
+    sent to that account (`loginVerifyCode`, `UseLoginCode(flow, identity, code)`): 4010008, and the
+    code still works for the account it went to."""
+    victim, other = _email("victim"), _email("other")
+    create_identity(stack.warden.admin_url, victim)
+    create_identity(stack.warden.admin_url, other)
+    flow_id, code = _login_code_sent_to(stack, victim)
+    crossed = stack.native.post(f"/self-service/login?flow={flow_id}", {"method": "code", "code": code, field: other})
+    assert crossed.status == 400 and message_ids(crossed.json()) == [4010008], crossed.data
+    assert "session_token" not in crossed.json()
+    right = stack.native.post(f"/self-service/login?flow={flow_id}", {"method": "code", "code": code, field: victim})
+    assert right.status == 200, right.data
+    assert right.json()["session"]["identity"]["traits"]["email"] == victim
+    assert _whoami(stack, right.json()["session_token"]) == 200
+
+
+def test_a_login_code_entered_with_an_identifier_no_account_has_is_the_same_4010008(stack: CodeStack) -> None:
+    """Kratos answers 4000035 here; Warden answers as for a wrong code, so that the second step
+    does not tell which identifiers have an account (DESIGN §9)."""
+    victim = _email("victim")
+    create_identity(stack.warden.admin_url, victim)
+    flow_id, code = _login_code_sent_to(stack, victim)
+    body = {"method": "code", "code": code, "identifier": _email("nobody")}
+    crossed = stack.native.post(f"/self-service/login?flow={flow_id}", body)
+    assert crossed.status == 400 and message_ids(crossed.json()) == [4010008], crossed.data
+
+
+def test_the_same_account_by_another_spelling_of_its_identifier_signs_in(stack: CodeStack) -> None:
+    """It is the account that must match, not the string: Kratos folds an email's case."""
+    email = _email("spelled")
+    create_identity(stack.warden.admin_url, email)
+    flow_id, code = _login_code_sent_to(stack, email)
+    body = {"method": "code", "code": code, "identifier": email.upper()}
+    signed_in = stack.native.post(f"/self-service/login?flow={flow_id}", body)
+    assert signed_in.status == 200, signed_in.data
+
+
+def _registration_code_sent(stack: CodeStack, email: str) -> tuple[str, str]:
+    flow = stack.native.get("/self-service/registration/api").json()
+    body: dict[str, Any] = {"method": "code", "traits": {"email": email}}
+    sent = stack.native.post(f"/self-service/registration?flow={flow['id']}", body)
+    assert sent.status == 400 and sent.json()["state"] == "sent_email", sent.data
+    return str(flow["id"]), stack.mailed_code(email)
+
+
+def test_a_registration_code_without_the_traits_is_a_missing_property(stack: CodeStack) -> None:
+    """Kratos's `registrationVerifyCode`: `len(p.Traits) == 0` is `NewRequiredError("#/traits")`,
+    a validation error in the flow, before the code is tried; the flow is still good afterwards."""
+    email = _email("signup")
+    flow_id, code = _registration_code_sent(stack, email)
+    bare = stack.native.post(f"/self-service/registration?flow={flow_id}", {"method": "code", "code": code})
+    assert bare.status == 400, bare.data
+    answer = bare.json()
+    assert answer["state"] == "sent_email" and "session_token" not in answer
+    missing = [m for n in answer["ui"]["nodes"] for m in n["messages"]] + answer["ui"].get("messages", [])
+    assert [(m["id"], m["text"]) for m in missing] == [(4000002, "Property traits is missing.")], answer
+    done = stack.native.post(
+        f"/self-service/registration?flow={flow_id}", {"method": "code", "code": code, "traits": {"email": email}}
+    )
+    assert done.status == 200 and done.json()["identity"]["traits"]["email"] == email, done.data
