@@ -58,8 +58,8 @@ REFUSAL = {
 }
 
 
-LOGIN_BODY = "function(ctx) { email: ctx.identity.traits.email, agent: ctx.request_headers['User-Agent'] }"
-GATE_BODY = "function(ctx) { agent: ctx.request_headers['User-Agent'], flow: ctx.flow.id }"
+LOGIN_BODY = "function(ctx) { email: ctx.identity.traits.email, agent: ctx.request_headers['User-Agent'][0] }"
+GATE_BODY = "function(ctx) { agent: ctx.request_headers['User-Agent'][0], flow: ctx.flow.id }"
 
 
 def answer(request: Received) -> tuple[int, Any, dict[str, str]]:
@@ -251,7 +251,7 @@ def test_the_body_is_rendered_from_a_kratos_style_jsonnet_template(
     document = sent.json()
     assert document["userId"] == body["identity"]["id"] and document["campaign"] == "spring"
     assert document["method"] == "POST" and "/self-service/registration?flow=" in document["url"]
-    assert document["headers"]["User-Agent"] == "hook-tests/1.0", "allow-listed headers are forwarded"
+    assert document["headers"]["User-Agent"] == ["hook-tests/1.0"], "allow-listed headers are forwarded"
     assert document["cookies"] == {}, "the user's cookies stay home"
     flow = urllib3.request(
         "GET", f"{warden.public_url}/self-service/registration/flows", fields={"id": document["flowId"]}

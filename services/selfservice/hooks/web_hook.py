@@ -13,8 +13,9 @@ How it runs follows from its config:
 
 The body template receives Kratos's `ctx`: `flow` (with the submitted `transient_payload`, which
 is never stored), `identity`, `session` when there is one, `request_headers` (only those in
-`clients.web_hook.header_allowlist`), `request_method` and `request_url`. `request_cookies` is
-always empty: the user's session and CSRF cookies are not a third party's business.
+`clients.web_hook.header_allowlist`, shaped as Go's `http.Header`: canonical name to a list of
+values), `request_method` and `request_url` (on the public base URL). `request_cookies` is always
+empty: the user's session and CSRF cookies are not a third party's business.
 A template that raises `error "cancel"` skips the call, as in Kratos."""
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ import logging
 from typing import Any
 
 import aiohttp
+from aiohttp import web
 
+from services.selfservice.flows.request import request_url
 from services.selfservice.hooks.registry import Hook, HookContext
 from services.selfservice.hooks.web_hook_answer import WebHookFailed, WebHookTimedOut, apply_answer
 from services.selfservice.hooks.web_hook_calls import WebHooks, WebHookSpec
@@ -37,10 +40,11 @@ CANCEL = "RUNTIME ERROR: cancel"  # `error "cancel"` in the template, as _jsonne
 def web_hook(deps: Any, config: dict[str, Any]) -> Hook:
     hooks: WebHooks = deps.web_hooks
     spec = hooks.spec_for(config)
+    base_url: str = deps.config.public_base_url
 
     async def run(ctx: HookContext) -> None:
         try:
-            document = await hooks.render(spec, template_context(ctx, hooks))
+            document = await hooks.render(spec, template_context(ctx, hooks, base_url))
         except JsonnetError as exc:
             if str(exc).split("\n", 1)[0] == CANCEL:
                 return  # the template chose not to call
@@ -70,7 +74,7 @@ def web_hook(deps: Any, config: dict[str, Any]) -> Hook:
     return Hook("web_hook", "pre" if spec.interrupts else "post", run)
 
 
-def template_context(ctx: HookContext, hooks: WebHooks) -> dict[str, Any]:
+def template_context(ctx: HookContext, hooks: WebHooks, public_base_url: str) -> dict[str, Any]:
     request = ctx.request
     flow = ctx.flow.to_json()
     if ctx.flow.transient_payload is not None:
@@ -78,14 +82,30 @@ def template_context(ctx: HookContext, hooks: WebHooks) -> dict[str, Any]:
     body: dict[str, Any] = {
         "flow": flow,
         "identity": ctx.identity,
-        "request_headers": {k: v for k, v in request.headers.items() if k.lower() in hooks.header_allowlist},
+        "request_headers": _allowed_headers(request, hooks.header_allowlist),
         "request_method": request.method,
-        "request_url": str(request.url),
+        # Behind a proxy `request.url` is the internal address; Kratos rebuilds the client's URL.
+        "request_url": request_url(request, public_base_url),
         "request_cookies": {},
     }
     if ctx.session is not None:
         body["session"] = ctx.session
     return body
+
+
+def _allowed_headers(request: web.Request, allowlist: frozenset[str]) -> dict[str, list[str]]:
+    """Go's `http.Header` as Kratos marshals it: canonical names (`User-Agent`, however the client
+    spelled it), each with the list of its values, so `ctx.request_headers['User-Agent'][0]` works."""
+    found: dict[str, list[str]] = {}
+    for name, value in request.headers.items():
+        if name.lower() in allowlist:
+            found.setdefault(_canonical_name(name), []).append(value)
+    return found
+
+
+def _canonical_name(name: str) -> str:
+    """Go's `textproto.CanonicalMIMEHeaderKey`: `accept-language` -> `Accept-Language`."""
+    return "-".join(part[:1].upper() + part[1:].lower() for part in name.split("-"))
 
 
 def _failed(spec: WebHookSpec, reason: str) -> None:

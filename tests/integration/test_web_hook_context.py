@@ -1,0 +1,139 @@
+"""The Jsonnet `ctx` a `web_hook` gets, field by field, against Kratos's `templateContext`
+(selfservice/hook/web_hook.go): a template that returns `ctx` whole, on registration, recovery and
+verification, with a real receiver and a real SMTP server for the codes.
+
+- `request_headers` is Go's `http.Header`: canonical names, each with a list of values, only the
+  allow-listed ones (a Kratos template reads `ctx.request_headers['User-Agent'][0]`);
+- `request_url` is the URL the client asked for, on the public base URL (Kratos rebuilds it from
+  the forwarded host and scheme), not the address the server listens on;
+- `flow.transient_payload` is the submitted body's, on every flow, recovery and verification too;
+- no secret reaches the third party: not the password, not a session token."""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import urllib3
+
+from tests.factories import ThreadedWarden, running_warden
+from tests.mail_helpers import code_in, mail_config, wait_for_mail
+from tests.selfservice_helpers import CONFIGURED_BASE, PASSWORD, create_identity, selfservice_settings
+from tests.smtp import SmtpServer, serving
+from tests.webhook_receiver import Received, WebhookReceiver
+
+WHOLE_CTX = "base64://" + base64.b64encode(b"function(ctx) ctx").decode()
+
+
+def dump_to(url: str) -> dict[str, Any]:
+    """A plain hook that sends the whole `ctx`."""
+    return {"hook": "web_hook", "config": {"url": url, "method": "POST", "body": WHOLE_CTX}}
+
+
+@pytest.fixture(scope="module")
+def smtp() -> Iterator[SmtpServer]:
+    yield from serving()
+
+
+@pytest.fixture(scope="module")
+def receiver() -> Iterator[WebhookReceiver]:
+    found = WebhookReceiver().start()
+    yield found
+    found.close()
+
+
+@pytest.fixture(scope="module")
+def warden(
+    tmp_path_factory: pytest.TempPathFactory, smtp: SmtpServer, receiver: WebhookReceiver
+) -> Iterator[ThreadedWarden]:
+    directory: Path = tmp_path_factory.mktemp("web-hook-context")
+    config = mail_config(smtp, use="code")
+    flows = config["flows"]
+    flows["registration"]["after"]["password"]["hooks"].append(dump_to(receiver.url("/registration")))
+    flows["recovery"]["after"] = {"hooks": [dump_to(receiver.url("/recovery"))]}
+    flows["verification"]["after"] = {"hooks": [dump_to(receiver.url("/verification"))]}
+    settings = selfservice_settings(directory, f"sqlite://{directory}/warden.sqlite", **config)
+    with running_warden(settings) as running:
+        yield running
+
+
+def ctx_sent(receiver: WebhookReceiver, path: str, flow_id: str) -> dict[str, Any]:
+    """The `ctx` sent for this flow (other tests' calls may come first; `wait_for` bounds the wait)."""
+    count = 1
+    while not (found := [r for r in receiver.wait_for(count, path) if r.json()["flow"]["id"] == flow_id]):
+        count += 1
+    [sent] = found
+    return _secret_free(sent)
+
+
+def _secret_free(sent: Received) -> dict[str, Any]:
+    assert PASSWORD not in sent.body.decode(), "the password never reaches a web hook"
+    assert "ory_st_" not in sent.body.decode() and "session_token" not in sent.body.decode()
+    document: dict[str, Any] = sent.json()
+    return document
+
+
+def post(warden: ThreadedWarden, path: str, body: dict[str, Any], **headers: str) -> tuple[int, dict[str, Any]]:
+    answer = urllib3.request("POST", f"{warden.public_url}{path}", json=body, headers=headers)
+    return answer.status, json.loads(answer.data)
+
+
+def started(warden: ThreadedWarden, kind: str) -> dict[str, Any]:
+    flow: dict[str, Any] = urllib3.request("GET", f"{warden.public_url}/self-service/{kind}/api").json()
+    return flow
+
+
+def test_request_headers_are_an_http_header_map_of_the_allow_listed_names(
+    warden: ThreadedWarden, receiver: WebhookReceiver
+) -> None:
+    flow = started(warden, "registration")
+    email = f"headers-{uuid.uuid4().hex[:10]}@example.com"
+    body = {"method": "password", "traits": {"email": email}, "password": PASSWORD}
+    # Sent in lower case, as HTTP/2 and many clients send them.
+    headers = {"user-agent": "ctx-tests/1.0", "accept-language": "de-CH", "x-internal-secret": "not-theirs"}
+    status, answer = post(warden, f"/self-service/registration?flow={flow['id']}", body, **headers)
+    assert status == 200, answer
+    ctx = ctx_sent(receiver, "/registration", flow["id"])
+    sent = ctx["request_headers"]
+    assert sent["User-Agent"] == ["ctx-tests/1.0"] and sent["Accept-Language"] == ["de-CH"], sent
+    assert not {"X-Internal-Secret", "Cookie", "Authorization"} & set(sent), "only allow-listed headers"
+    assert ctx["request_method"] == "POST"
+    assert ctx["request_url"] == f"{CONFIGURED_BASE}/self-service/registration?flow={flow['id']}"
+    assert ctx["identity"]["traits"]["email"] == email and ctx["request_cookies"] == {}
+
+
+def test_a_recovery_hook_gets_the_code_submission_s_transient_payload(
+    warden: ThreadedWarden, receiver: WebhookReceiver, smtp: SmtpServer
+) -> None:
+    email = f"recover-{uuid.uuid4().hex[:10]}@example.com"
+    identity_id = create_identity(warden.admin_url, email)
+    flow = started(warden, "recovery")
+    action = f"/self-service/recovery?flow={flow['id']}"
+    assert post(warden, action, {"method": "code", "email": email})[0] == 200
+    code = code_in(wait_for_mail(smtp, email)[-1])
+    status, answer = post(warden, action, {"method": "code", "code": code, "transient_payload": {"source": "app"}})
+    assert status == 200, answer
+    ctx = ctx_sent(receiver, "/recovery", flow["id"])
+    assert ctx["flow"]["transient_payload"] == {"source": "app"}, ctx["flow"]
+    assert ctx["identity"]["id"] == identity_id
+
+
+def test_a_verification_hook_gets_the_code_submission_s_transient_payload(
+    warden: ThreadedWarden, receiver: WebhookReceiver, smtp: SmtpServer
+) -> None:
+    email = f"verify-{uuid.uuid4().hex[:10]}@example.com"
+    identity_id = create_identity(warden.admin_url, email)
+    flow = started(warden, "verification")
+    action = f"/self-service/verification?flow={flow['id']}"
+    assert post(warden, action, {"method": "code", "email": email})[0] == 200
+    code = code_in(wait_for_mail(smtp, email)[-1])
+    status, answer = post(warden, action, {"method": "code", "code": code, "transient_payload": {"source": "mail"}})
+    assert status == 200 and answer["state"] == "passed_challenge", answer
+    ctx = ctx_sent(receiver, "/verification", flow["id"])
+    assert ctx["flow"]["transient_payload"] == {"source": "mail"}, ctx["flow"]
+    assert ctx["identity"]["id"] == identity_id
