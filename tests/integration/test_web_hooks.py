@@ -86,6 +86,8 @@ def answer(request: Received) -> tuple[int, Any, dict[str, str]]:
         return 409, REFUSAL, {}
     if email.startswith("vip"):
         return 200, {"identity": {"metadata_public": {"plan": "vip"}}}, {}
+    if email.startswith("accepted"):  # Kratos reads an identity from a 200 only
+        return 201, {"identity": {"metadata_public": {"plan": "not-read"}}}, {}
     if email.startswith("trusted"):  # a hook that vouches for the address (say, a company domain)
         proven = {"value": email, "via": "email", "verified": True, "status": "completed"}
         return 200, {"identity": {"verifiable_addresses": [proven]}}, {}
@@ -287,6 +289,13 @@ def test_a_parse_hook_sets_metadata_public_before_the_identity_is_saved(warden: 
     assert status == 200, body
     assert identity(warden, body["identity"]["id"])["metadata_public"] == {"plan": "vip"}
     assert body["session"]["identity"]["metadata_public"] == {"plan": "vip"}
+
+
+def test_a_parse_hook_s_answer_changes_the_identity_only_with_a_200(warden: ThreadedWarden) -> None:
+    """Kratos's `parseWebhookResponse` reads the identity from a 200; any other 2xx is a plain yes."""
+    status, body = register(warden, f"accepted-{unique('u')}@example.com")
+    assert status == 200, body
+    assert identity(warden, body["identity"]["id"])["metadata_public"] is None
 
 
 def test_a_parse_hook_may_give_a_registration_s_address_as_verified(warden: ThreadedWarden) -> None:

@@ -2,8 +2,9 @@
 
 - 4xx/5xx with `{"messages":[{"instance_ptr":"#/traits/email","messages":[{id,text,type,context}]}]}`:
   the flow stops and shows each message on the field the pointer names (or on the whole form);
-- 2xx with `{"identity":{traits?, metadata_public?, metadata_admin?}}` under `response.parse`:
-  the identity is changed before it is saved; an empty or identity-less answer changes nothing; a
+- 200 with `{"identity":{traits?, metadata_public?, metadata_admin?}}` under `response.parse`:
+  the identity is changed before it is saved; an empty or identity-less answer, or any other 2xx
+  or 3xx, changes nothing (Kratos reads the body of a 200 only); a
   registration's hook may also give `verifiable_addresses` and `recovery_addresses`, taken as an
   admin import takes them (a hook that trusts an address marks it verified);
 - anything else (a 4xx without messages, a body that is not JSON): Kratos's 502."""
@@ -50,7 +51,7 @@ def apply_answer(answer: Answer, flow: Flow, identity: dict[str, Any], *, parse:
         for pointer, message in messages:
             flow.ui.add_node_message(pointer, message)
         raise FlowInvalid()
-    if parse and answer.status != 204 and answer.body.strip():
+    if parse and answer.status == 200 and answer.body.strip():  # Kratos reads no other 2xx's body
         patch = _document(answer.body).get("identity")
         if isinstance(patch, dict):
             for key in (*PATCHABLE, *ADDRESSES) if flow.kind == "registration" else PATCHABLE:
