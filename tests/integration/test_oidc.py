@@ -93,6 +93,17 @@ def fake() -> Iterator[FakeProvider]:
         yield running
 
 
+# The address, and the campaign the sign-up form sent in its transient payload (Kratos hands the
+# redirect's submission to the hooks that run on the callback).
+CRM_BODY = """function(ctx)
+  local payload = std.get(ctx.flow, 'transient_payload', null);
+  {
+    email: std.get(ctx.identity.traits, 'email', null),
+    campaign: if payload == null then null else std.get(payload, 'campaign', null),
+  }
+"""
+
+
 def _crm_answer(received: Received) -> tuple[int, Any, dict[str, str]]:
     """A CRM that refuses sign-ups from addresses it has blocked, on the email field, and tags the
     accounts whose settings change (`response.parse` on the settings hook)."""
@@ -145,7 +156,7 @@ def warden(
         "config": {
             "url": crm.url(),
             "method": "POST",
-            "body": _b64("function(ctx) { email: std.get(ctx.identity.traits, 'email', null) }"),
+            "body": _b64(CRM_BODY),
             "can_interrupt": True,
         },
     }
@@ -260,6 +271,18 @@ def test_an_interrupting_web_hook_refuses_a_social_sign_up_before_it_is_saved(
     flow = _flow_after(browser, back.location, "registration")
     assert [m["text"] for m in node(flow, "traits.email")["messages"]] == ["This address is blocked by the CRM."]
     assert _owner(warden, f"op:{login}") == []
+
+
+def test_the_sign_up_form_s_transient_payload_reaches_the_hooks_run_on_the_callback(
+    warden: ThreadedWarden, op: RunningProvider, crm: WebhookReceiver
+) -> None:
+    login = _login_name("campaign")
+    browser = Browser(warden.public_url)
+    authorize = _to_provider(browser, "registration", **{"transient_payload.campaign": "spring"})
+    done = browser.get(ProviderUser(op.issuer).sign_in(authorize, login))
+    assert done.status == 303 and done.location == RETURN_URL, done
+    [called] = [r for r in crm.requests("/hook") if r.json()["email"] == f"{login}@example.com"]
+    assert called.json()["campaign"] == "spring"
 
 
 def test_a_stranger_signing_in_is_signed_up_and_a_known_subject_signing_up_is_signed_in(

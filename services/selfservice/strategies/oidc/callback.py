@@ -64,6 +64,7 @@ async def callback(c: SelfserviceContainer, request: web.Request) -> web.StreamR
     except StateInvalid as exc:
         raise CallbackRefused(str(exc)) from None
     provider_id = pending.provider
+    flow.transient_payload = pending.transient_payload  # the redirect's submission, for the hooks
     await c.engine.save(flow)  # the state is spent: a replay of this callback finds nothing pending
     if flow.expired():
         raise FlowExpired(flow.expires_at, "")

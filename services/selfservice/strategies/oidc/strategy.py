@@ -53,6 +53,9 @@ class Pending:
     code_verifier: str | None
     intent: str  # login | registration | link
     traits: dict[str, Any]  # what a registration form had already filled in
+    # The submission's `transient_payload`, for the web hooks that run on the callback (Kratos keeps
+    # it in its AuthCodeContainer); taken off the flow with the rest when the browser comes back.
+    transient_payload: Any = None
 
     def to_record(self) -> dict[str, Any]:
         return self.__dict__.copy()
@@ -280,6 +283,7 @@ class OidcStrategy:
             code_verifier=None,
             intent=intent,
             traits=dict(body["traits"]) if isinstance(body.get("traits"), dict) else {},
+            transient_payload=body.get("transient_payload"),
         )
         upstream = body.get("upstream_parameters")
         upstream = {k: str(v) for k, v in upstream.items() if k in _UPSTREAM} if isinstance(upstream, dict) else {}
