@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -40,9 +41,23 @@ def smtp() -> Iterator[SmtpServer]:
     yield from serving()
 
 
+BASIC_PASSWORD = "basic-auth-secret-5521"
+API_KEY = "api-key-secret-9034"
+SECRETS = (PASSWORD, BASIC_PASSWORD, base64.b64encode(f"warden:{BASIC_PASSWORD}".encode()).decode(), API_KEY)
+
+
+def failing(url: str, auth: dict[str, Any]) -> dict[str, Any]:
+    """A plain hook with credentials whose receiver fails: logged, and handed to the courier."""
+    return {"hook": "web_hook", "config": {"url": url, "method": "POST", "body": WHOLE_CTX, "auth": auth}}
+
+
+def answer(request: Received) -> tuple[int, Any, dict[str, str]]:
+    return (500, {"error": "down"}, {}) if request.path.startswith("/failing") else (200, None, {})
+
+
 @pytest.fixture(scope="module")
 def receiver() -> Iterator[WebhookReceiver]:
-    found = WebhookReceiver().start()
+    found = WebhookReceiver(answer).start()
     yield found
     found.close()
 
@@ -54,7 +69,17 @@ def warden(
     directory: Path = tmp_path_factory.mktemp("web-hook-context")
     config = mail_config(smtp, use="code")
     flows = config["flows"]
-    flows["registration"]["after"]["password"]["hooks"].append(dump_to(receiver.url("/registration")))
+    flows["registration"]["after"]["password"]["hooks"] += [
+        dump_to(receiver.url("/registration")),
+        failing(
+            receiver.url("/failing-basic"),
+            {"type": "basic_auth", "config": {"user": "warden", "password": BASIC_PASSWORD}},
+        ),
+        failing(
+            receiver.url("/failing-key"),
+            {"type": "api_key", "config": {"name": "X-Key", "value": API_KEY, "in": "cookie"}},
+        ),
+    ]
     flows["recovery"]["after"] = {"hooks": [dump_to(receiver.url("/recovery"))]}
     flows["verification"]["after"] = {"hooks": [dump_to(receiver.url("/verification"))]}
     settings = selfservice_settings(directory, f"sqlite://{directory}/warden.sqlite", **config)
@@ -63,12 +88,17 @@ def warden(
 
 
 def ctx_sent(receiver: WebhookReceiver, path: str, flow_id: str) -> dict[str, Any]:
-    """The `ctx` sent for this flow (other tests' calls may come first; `wait_for` bounds the wait)."""
-    count = 1
-    while not (found := [r for r in receiver.wait_for(count, path) if r.json()["flow"]["id"] == flow_id]):
-        count += 1
-    [sent] = found
+    [sent] = calls_for(receiver, path, flow_id)
     return _secret_free(sent)
+
+
+def calls_for(receiver: WebhookReceiver, path: str, flow_id: str, count: int = 1) -> list[Received]:
+    """The calls made for this flow, once `count` came (other tests' calls may come in between;
+    `wait_for` bounds the wait)."""
+    seen = count
+    while len(found := [r for r in receiver.wait_for(seen, path) if r.json()["flow"]["id"] == flow_id]) < count:
+        seen += 1
+    return found
 
 
 def _secret_free(sent: Received) -> dict[str, Any]:
@@ -137,3 +167,30 @@ def test_a_verification_hook_gets_the_code_submission_s_transient_payload(
     ctx = ctx_sent(receiver, "/verification", flow["id"])
     assert ctx["flow"]["transient_payload"] == {"source": "mail"}, ctx["flow"]
     assert ctx["identity"]["id"] == identity_id
+
+
+def test_no_secret_reaches_the_logs_when_hooks_with_credentials_fail(
+    warden: ThreadedWarden, receiver: WebhookReceiver, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    flow = started(warden, "registration")
+    email = f"logs-{uuid.uuid4().hex[:10]}@example.com"
+    body = {"method": "password", "traits": {"email": email}, "password": PASSWORD, "transient_payload": {"pin": "7"}}
+    status, answer = post(warden, f"/self-service/registration?flow={flow['id']}", body)
+    assert status == 200 and answer["session_token"], answer
+    # The flow's call, and the courier's first retry, of each: both failures are logged by then.
+    basic = calls_for(receiver, "/failing-basic", flow["id"], 2)[0]
+    assert basic.headers["Authorization"] == f"Basic {SECRETS[2]}", "the credentials were sent"
+    keyed = calls_for(receiver, "/failing-key", flow["id"], 2)[0]
+    assert keyed.headers["Cookie"] == f"X-Key={API_KEY}"
+    logged = "\n".join(_everything(record) for record in caplog.records)
+    assert "answered 500" in logged, "the failures were logged"
+    for secret in (*SECRETS, answer["session_token"]):
+        assert secret not in logged, f"a secret in the logs: {secret[:6]}…"
+
+
+def _everything(record: logging.LogRecord) -> str:
+    text = record.getMessage()
+    if record.exc_info:
+        text += logging.Formatter().formatException(record.exc_info)
+    return text + repr(record.__dict__)
