@@ -37,17 +37,19 @@ class IdentityInternalApi(ServiceInfo):
         self._passwords = passwords
         self._schema_url = schema_url
 
-    def _view(self, identity: Identity | None) -> dict[str, Any] | None:
-        """The admin view with the configs self-service reads, and on each credential whether it can
-        sign in (`usable`: a password with a hash, not one holding identifiers only), which a view
-        without the hash cannot tell; self-service counts an account's ways in from it. Credentials
-        never leave through the public port (selfservice/views.py), so neither does this."""
-        if identity is None:
-            return None
+    def _seen(self, identity: Identity) -> dict[str, Any]:
+        """How every answer of this API shows an identity: the admin view with the configs
+        self-service reads, and on each credential whether it can sign in (`usable`: a password with
+        a hash, not one holding identifiers only), which a view without the hash cannot tell;
+        self-service counts an account's ways in from it. Credentials never leave through the public
+        port (selfservice/views.py), so neither does this."""
         view = admin_view(identity, self._schema_url, SELF_SERVICE_CONFIGS)
         for kind, credential in identity.credentials.items():
             view["credentials"][kind]["usable"] = usable(credential)
         return view
+
+    def _view(self, identity: Identity | None) -> dict[str, Any] | None:
+        return self._seen(identity) if identity is not None else None
 
     async def get_identity(self, identity_id: str) -> dict[str, Any] | None:
         try:
@@ -63,7 +65,7 @@ class IdentityInternalApi(ServiceInfo):
         flow_id = body.pop("registration_flow_id", None)
         given = parse(CreateIdentityBody, body).to_input()
         created = await self._manager.create(given, registration_flow_id=flow_id if isinstance(flow_id, str) else None)
-        return admin_view(created, self._schema_url)
+        return self._seen(created)
 
     async def validate_identity(self, body: dict[str, Any]) -> dict[str, Any]:
         """What creating would make of `body` (admin view, with the `code` credential's addresses),
@@ -111,7 +113,7 @@ class IdentityInternalApi(ServiceInfo):
         if credential_type == CredentialType.PASSWORD and config.get("password"):  # the owner's new one
             await self._manager.refuse_the_current_password(identity_id, str(config["password"]))
         updated = await self._manager.set_credential(identity_id, credential_type, config, identifiers, metadata)
-        return admin_view(updated, self._schema_url, SELF_SERVICE_CONFIGS)
+        return self._seen(updated)
 
     async def find_by_credential_identifier(self, credential_type: str, identifier: str) -> dict[str, Any] | None:
         return self._view(await self._manager.find_by_identifier(credential_type, identifier))
@@ -129,7 +131,7 @@ class IdentityInternalApi(ServiceInfo):
         metadata: MetadataChanges | None = None,
     ) -> dict[str, Any]:
         await self._manager.delete_credential(identity_id, credential_type, identifier, metadata)
-        return admin_view(await self._manager.get(identity_id), self._schema_url, SELF_SERVICE_CONFIGS)
+        return self._seen(await self._manager.get(identity_id))
 
     async def mark_address_verified(
         self, via: str, value: str, identity_id: str | None = None
@@ -140,7 +142,7 @@ class IdentityInternalApi(ServiceInfo):
         self, identity_id: str, traits: dict[str, Any], metadata: MetadataChanges | None = None
     ) -> dict[str, Any]:
         updated = await self._manager.set_traits(identity_id, traits, metadata)
-        return admin_view(updated, self._schema_url, SELF_SERVICE_CONFIGS)
+        return self._seen(updated)
 
     async def find_by_address(self, kind: str, via: str, value: str) -> dict[str, Any] | None:
         return self._view(
