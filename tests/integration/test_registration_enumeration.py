@@ -205,14 +205,18 @@ def test_the_stand_ins_verification_flow_reads_as_a_new_accounts_after_the_codes
     gaps = [_seconds(f["updated_at"]) - _seconds(f["created_at"]) for f in flows]
     assert abs(gaps[0] - gaps[1]) < 0.01, gaps
 
-    time.sleep(0.5)  # then each asks for the code again: both flows change alike
+    # Then each asks for the code again: both flows are saved by that request. (Compared with the
+    # moment each request began, not with each other: on a loaded machine the two requests, one
+    # after the other, are not evenly spaced.)
+    asked = {}
     for email in (taken, new):
         flow = browsers[email].get(f"/self-service/verification/flows?id={flow_ids[email]}").json()
         body = {"method": "code", "email": email, "csrf_token": node(flow, "csrf_token")["attributes"]["value"]}
+        asked[email] = time.time()
         assert browsers[email].post(flow["ui"]["action"], body).status == 200
-    again = [browsers[e].get(f"/self-service/verification/flows?id={flow_ids[e]}").json() for e in (taken, new)]
-    gaps = [_seconds(f["updated_at"]) - _seconds(f["created_at"]) for f in again]
-    assert gaps[0] > 0.4 and gaps[1] > 0.4 and abs(gaps[0] - gaps[1]) < 0.1, gaps
+    for email in (taken, new):
+        flow = browsers[email].get(f"/self-service/verification/flows?id={flow_ids[email]}").json()
+        assert _seconds(flow["updated_at"]) >= asked[email] - 0.001, (email, flow["updated_at"], asked[email])
 
 
 def _seconds(stamp: str) -> float:
