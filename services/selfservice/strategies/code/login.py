@@ -12,7 +12,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from services.selfservice import code_owner
-from services.selfservice.codes import ANYONE, Anyone, Recipient
+from services.selfservice.codes import ANYONE, Anyone, Recipient, TriesUsedUp
 from services.selfservice.flows.errors import FlowInvalid, StepCompleted
 from services.selfservice.flows.flow import Flow
 from services.selfservice.flows.login.strategy import LoginOutcome, first_factor_only
@@ -98,9 +98,13 @@ async def _check(strategy: PasswordlessCodeStrategy, flow: Flow, body: dict[str,
         flow.ui.add_node_message("code", text.property_missing("code"))
         raise FlowInvalid()
     owner = await _named_account(strategy, flow, body)
-    redeemed = await code_owner.counted(
-        strategy.identities, flow, lambda: strategy.sender.redeem(flow, KIND, code, owner)
-    )
+    try:
+        redeemed = await code_owner.counted(
+            strategy.identities, flow, lambda: strategy.sender.redeem(flow, KIND, code, owner)
+        )
+    except TriesUsedUp:
+        flow.ui.messages.append(text.code_submitted_too_often())
+        raise FlowInvalid() from None
     identity = (
         await strategy.identities.get_identity(redeemed.identity_id) if redeemed and redeemed.identity_id else None
     )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from services.selfservice.codes import Recipient
+from services.selfservice.codes import Recipient, TriesUsedUp
 from services.selfservice.flows.errors import FlowInvalid, StepCompleted
 from services.selfservice.flows.flow import Flow
 from services.selfservice.flows.login.strategy import LoginOutcome
@@ -51,7 +51,12 @@ async def authenticate(strategy: MfaCodeStrategy, flow: Flow, body: dict[str, An
         flow.ui.add_node_message("code", text.property_missing("code"))
         raise FlowInvalid()
     await strategy.services.check_throttle(identity_id)
-    redeemed = await strategy.sender.redeem(flow, KIND, code)
+    try:
+        redeemed = await strategy.sender.redeem(flow, KIND, code)
+    except TriesUsedUp:  # Kratos's ErrCodeSubmittedTooOften; a guess all the same
+        await strategy.services.attempt(identity_id, succeeded=False)
+        flow.ui.messages.append(text.code_submitted_too_often())
+        raise FlowInvalid() from None
     if redeemed is None or redeemed.identity_id != identity_id:
         await strategy.services.attempt(identity_id, succeeded=False)
         flow.ui.messages.append(text.login_code_invalid())
