@@ -1,7 +1,8 @@
 """What a live Warden answers where a client strays from the code method's happy path, as Kratos's
 `code/strategy_login.go` and `strategy_registration.go` answer it: a sign-in code entered with
-another account's identifier signs no one in (4010008), and a registration code entered without the
-traits is a missing property (4000002), never the traits of the first step reused."""
+another account's identifier signs no one in (4010008), a sign-in code without any identifier and a
+registration code without the traits are missing properties (4000002), and a flow past its fifth
+try is "submitted too often" (4000001), the right code included."""
 
 from __future__ import annotations
 
@@ -166,3 +167,20 @@ def test_a_login_code_for_an_identifier_without_an_account_runs_out_of_tries_ali
     assert [a.status for a in answers] == [400] * 6
     assert [message_ids(a.json()) for a in answers[:5]] == [[4010008]] * 5
     assert _messages(answers[5].json()) == [TOO_OFTEN]
+
+
+def test_a_login_code_without_an_identifier_is_a_missing_property(stack: CodeStack) -> None:
+    """Kratos's `loginVerifyCode` looks the account up by the step's `address` or `identifier`
+    before it tries the code: neither is `NewRequiredError("#/identifier")` (4000002), and no code
+    was compared, so the flow's tries are untouched and the code still works."""
+    email = _email("bare")
+    create_identity(stack.warden.admin_url, email)
+    flow_id, code = _login_code_sent_to(stack, email)
+    for _ in range(6):
+        bare = stack.native.post(f"/self-service/login?flow={flow_id}", {"method": "code", "code": code})
+        assert bare.status == 400 and "session_token" not in bare.json(), bare.data
+        assert message_ids(bare.json(), "identifier") == [4000002], bare.data
+        assert bare.json()["state"] == "sent_email"
+    body = {"method": "code", "code": code, "identifier": email}
+    signed_in = stack.native.post(f"/self-service/login?flow={flow_id}", body)
+    assert signed_in.status == 200, signed_in.data
