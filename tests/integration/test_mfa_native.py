@@ -632,6 +632,22 @@ def _code_step(warden: ThreadedWarden, frontend: FrontendApi, email: str) -> tup
     return token, submit
 
 
+@pytest.mark.parametrize("field", ["identifier", "address"])
+def test_the_code_step_takes_the_address_as_identifier_too_in_any_case(
+    warden: ThreadedWarden, frontend: FrontendApi, field: str
+) -> None:
+    """Kratos reads the address to send to from `identifier`, else `address` (its own MFA tests send
+    `identifier`), and lower-cases an email (`maybeNormalizeEmail`) before it looks it up."""
+    email = _email()
+    token, submit = _code_step(warden, frontend, email)
+    sent = submit({field: email.upper()})
+    assert sent.status == 400 and sent.json()["state"] == "sent_email", sent.data
+    assert node(sent.json(), "address")["attributes"]["value"] == email, "the code went to the stored address"
+    done = submit({"code": _mailed_code(warden, email)})
+    assert done.status == 200, done.data
+    assert frontend.to_session(x_session_token=token).authenticator_assurance_level == "aal2"
+
+
 def test_the_code_step_after_five_wrong_codes_is_submitted_too_often(
     warden: ThreadedWarden, frontend: FrontendApi
 ) -> None:

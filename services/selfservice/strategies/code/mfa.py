@@ -15,6 +15,7 @@ from services.selfservice.flows.login.strategy import LoginOutcome
 from services.selfservice.flows.request import string_field
 from services.selfservice.flows.ui import input_node
 from services.selfservice.strategies.code import nodes
+from services.selfservice.strategies.code.login import normalized
 from services.selfservice.strategies.mfa import is_aal2_login, second_factor_method, upgrading_identity
 from shared import text
 
@@ -70,12 +71,15 @@ async def authenticate(strategy: MfaCodeStrategy, flow: Flow, body: dict[str, An
 
 
 async def _send(strategy: MfaCodeStrategy, flow: Flow, body: dict[str, Any], identity_id: str) -> None:
-    chosen = string_field(body, "address").strip()
+    # Kratos reads `identifier`, else `address` (its own MFA tests send `identifier`; the buttons it
+    # shows are `address`), and normalises it as it stores code addresses: an email lower-cased
+    # (`maybeNormalizeEmail`, then GracefulNormalization), a phone number in E.164.
+    chosen = normalized(string_field(body, "identifier", "address"))
     if not chosen:
         # Kratos's findIdentityForIdentifier: no address at all is a missing property.
         flow.ui.add_node_message("identifier", text.property_missing("identifier"))
         raise FlowInvalid()
-    address = next((a for a in _addresses(flow) if a["value"] == chosen), None)
+    address = next((a for a in _addresses(flow) if normalized(a["value"]) == chosen), None)
     if address is None:
         # Kratos looks the address up among the code credentials: an address no account has is
         # 4000035 (with `missing_credential_fallback_enabled` off, its default and the only mode
