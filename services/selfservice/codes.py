@@ -37,6 +37,12 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+class TriesUsedUp(Exception):
+    """The flow's tries are used up: no code of it is compared any more, the right one included
+    (Kratos's `ErrCodeSubmittedTooOften`). Its answer tells no more than the client knows already:
+    how often it tried."""
+
+
 class ResendTooSoon(Exception):
     """A new code was asked for before the flow's last one is `resend_after` old."""
 
@@ -160,16 +166,23 @@ class OneTimeCodes:
         """The code's record if it is right, unused, unexpired and the flow has tries left; else None.
         With `owner`, only a code sent for that identity counts (None: a stand-in's, which no
         account owns): another's is left unused, as Kratos's `UseLoginCode(flow, identity, code)`
-        leaves it, though the try still counts.
+        leaves it, though the try still counts. Past the flow's `max_attempts` tries, TriesUsedUp
+        (the caller commits all the same: the try counts), whether or not any code is still usable.
 
         Every try is counted before it is compared, by an UPDATE that locks the flow's codes until the
         caller commits: concurrent tries queue, so no more than MAX_ATTEMPTS are ever compared, and a
         code is consumed by a conditional UPDATE, so two requests can never both redeem it."""
         c = self._t.c
-        usable = (c.flow_id == flow_id, c.kind == kind, c.method == method, c.used_at.is_(None), c.expires_at > now())
-        await conn.execute(update(self._t).where(c.flow_id == flow_id, c.kind == kind).values(attempts=c.attempts + 1))
+        of_flow = (c.flow_id == flow_id, c.kind == kind)
+        await conn.execute(update(self._t).where(*of_flow).values(attempts=c.attempts + 1))
+        # The flow's count, as Kratos keeps it on the flow: a resend carries it over (issue_each), and
+        # used or expired codes keep theirs, so the answer does not depend on which codes are left.
+        tried = (await conn.execute(select(func.max(c.attempts)).where(*of_flow))).scalar_one()
+        if tried is not None and tried > self.max_attempts:
+            raise TriesUsedUp()
+        usable = (*of_flow, c.method == method, c.used_at.is_(None), c.expires_at > now())
         rows = (await conn.execute(select(self._t).where(*usable))).all()
-        if not rows or max(r.attempts for r in rows) > self.max_attempts:
+        if not rows:
             return None
         digest = self._digest(secret.strip())
         match = next((r for r in rows if hmac.compare_digest(r.secret_hash, digest)), None)

@@ -174,6 +174,7 @@ from shared.text.system import (
 from shared.text.validation import (
     above_maximum,
     below_minimum,
+    code_submitted_too_often,
     const_failed,
     const_mismatch,
     items_not_unique,

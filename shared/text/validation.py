@@ -13,6 +13,11 @@ def validation_failed(reason: str) -> Message:
     return error(4000001, reason, {"reason": reason})
 
 
+def code_submitted_too_often() -> Message:
+    """Kratos's `ErrCodeSubmittedTooOften`: a 400 whose reason the flow shows as 4000001."""
+    return validation_failed("The request was submitted too often. Please request another code.")
+
+
 def property_missing(name: str) -> Message:
     return error(4000002, f"Property {name} is missing.", {"property": name})
 

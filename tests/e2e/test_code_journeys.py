@@ -212,7 +212,9 @@ def test_a_browser_logs_in_by_code(stack: CodeStack) -> None:
     sent = browser.post(flow["ui"]["action"], {"csrf_token": csrf, "method": "code", "identifier": email})
     assert sent.status == 303 and query_param(sent.location, "flow") == flow_id
     code = stack.mailed_code(email)
-    done = browser.post(flow["ui"]["action"], {"csrf_token": csrf, "method": "code", "code": code})
+    # The code screen's hidden `identifier`, as the form posts it (Kratos's loginVerifyCode needs it).
+    body = {"csrf_token": csrf, "method": "code", "code": code, "identifier": email}
+    done = browser.post(flow["ui"]["action"], body)
     assert done.status == 303 and done.location == RETURN_URL, done
     assert COOKIE in browser.cookies
 
@@ -225,7 +227,8 @@ def test_a_single_page_app_logs_in_by_code(stack: CodeStack) -> None:
     csrf = _node(flow, "csrf_token")["attributes"]["value"]
     sent = spa.post(flow["ui"]["action"], {"csrf_token": csrf, "method": "code", "identifier": email})
     assert sent.status == 400 and sent.json()["state"] == "sent_email"
-    done = spa.post(flow["ui"]["action"], {"csrf_token": csrf, "method": "code", "code": stack.mailed_code(email)})
+    code = stack.mailed_code(email)
+    done = spa.post(flow["ui"]["action"], {"csrf_token": csrf, "method": "code", "code": code, "identifier": email})
     assert done.status == 200, done
     assert done.json()["continue_with"] == [{"action": "redirect_browser_to", "redirect_browser_to": RETURN_URL}]
     assert "session_token" not in done.json() and COOKIE in spa.cookies
@@ -238,12 +241,13 @@ def test_a_code_has_five_tries_per_flow_and_a_resend_does_not_add_any(stack: Cod
     code = stack.mailed_code(email)
     wrong = f"{(int(code) + 1) % 10**6:06d}"
     for _ in range(5):
-        refused = _submit(stack, "login", flow["id"], {"method": "code", "code": wrong})
+        refused = _submit(stack, "login", flow["id"], {"method": "code", "code": wrong, "identifier": email})
         assert refused.status == 400 and _message_ids(refused.json()) == [4010008]
-    locked = _submit(stack, "login", flow["id"], {"method": "code", "code": code})
-    assert locked.status == 400 and _message_ids(locked.json()) == [4010008], "the right code is refused now"
+    locked = _submit(stack, "login", flow["id"], {"method": "code", "code": code, "identifier": email})
+    # Kratos's ErrCodeSubmittedTooOften: "The request was submitted too often. Please request another code."
+    assert locked.status == 400 and _message_ids(locked.json()) == [4000001], "the right code is refused now"
     # Six failures on the account: past the throttle's free ones, it refuses the next guess outright.
-    throttled = _submit(stack, "login", flow["id"], {"method": "code", "code": "12ab!"})
+    throttled = _submit(stack, "login", flow["id"], {"method": "code", "code": "12ab!", "identifier": email})
     assert throttled.status == 429 and 4290001 in _message_ids(throttled.json())
 
 
@@ -256,7 +260,7 @@ def test_resend_is_throttled_per_flow_with_retry_after(stack: CodeStack) -> None
     assert 0 < int(resent.headers["Retry-After"]) <= 30
     assert 4290001 in _message_ids(resent.json()), "the flow says when to retry"
     code = stack.mailed_code(email)
-    done = _submit(stack, "login", flow["id"], {"method": "code", "code": code})
+    done = _submit(stack, "login", flow["id"], {"method": "code", "code": code, "identifier": email})
     assert done.status == 200, "a refused resend leaves the sent code working"
     assert len(stack.smtp.to(email)) == 1
 
@@ -268,7 +272,10 @@ def test_two_concurrent_right_codes_make_exactly_one_session(stack: CodeStack) -
     code = stack.mailed_code(email)
     with ThreadPoolExecutor(4) as pool:
         answers = list(
-            pool.map(lambda _: _submit(stack, "login", flow["id"], {"method": "code", "code": code}), range(4))
+            pool.map(
+                lambda _: _submit(stack, "login", flow["id"], {"method": "code", "code": code, "identifier": email}),
+                range(4),
+            )
         )
     assert sorted(a.status for a in answers) == [200, 400, 400, 400]
     identity_id = next(a.json()["session"]["identity"]["id"] for a in answers if a.status == 200)
@@ -327,7 +334,10 @@ def test_sign_up_and_in_by_sms(phone_stack: CodeStack) -> None:
     message = phone_stack.sms.wait_for(phone, 2)[1]
     assert message["template_type"] == "login_code_valid" and message["body"].startswith("Your login code is: ")
     signed_in = _submit(
-        phone_stack, "login", login["id"], {"method": "code", "code": phone_stack.texted_code(phone, 2)}
+        phone_stack,
+        "login",
+        login["id"],
+        {"method": "code", "code": phone_stack.texted_code(phone, 2), "identifier": spaced},
     )
     assert signed_in.status == 200, signed_in
     assert signed_in.json()["session"]["identity"]["traits"]["phone"] == phone
@@ -388,7 +398,7 @@ def test_identifier_first_with_a_code_in_a_browser(two_step: CodeStack) -> None:
     sent = browser.post(flow["ui"]["action"], {"csrf_token": csrf, "method": "code", "identifier": email})
     assert sent.status == 303
     code = two_step.mailed_code(email)
-    done = browser.post(flow["ui"]["action"], {"csrf_token": csrf, "method": "code", "code": code})
+    done = browser.post(flow["ui"]["action"], {"csrf_token": csrf, "method": "code", "code": code, "identifier": email})
     assert done.status == 303 and done.location == RETURN_URL, done
     assert COOKIE in browser.cookies
 

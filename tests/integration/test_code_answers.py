@@ -1,7 +1,8 @@
 """What a live Warden answers where a client strays from the code method's happy path, as Kratos's
 `code/strategy_login.go` and `strategy_registration.go` answer it: a sign-in code entered with
-another account's identifier signs no one in (4010008), and a registration code entered without the
-traits is a missing property (4000002), never the traits of the first step reused."""
+another account's identifier signs no one in (4010008), a sign-in code without any identifier and a
+registration code without the traits are missing properties (4000002), and a flow past its fifth
+try is "submitted too often" (4000001), the right code included."""
 
 from __future__ import annotations
 
@@ -110,3 +111,76 @@ def test_a_registration_code_without_the_traits_is_a_missing_property(stack: Cod
         f"/self-service/registration?flow={flow_id}", {"method": "code", "code": code, "traits": {"email": email}}
     )
     assert done.status == 200 and done.json()["identity"]["traits"]["email"] == email, done.data
+
+
+TOO_OFTEN = (4000001, "The request was submitted too often. Please request another code.")
+
+
+def _messages(answer: dict[str, Any]) -> list[tuple[int, str]]:
+    return [(m["id"], m["text"]) for m in answer["ui"].get("messages") or []]
+
+
+def test_a_login_code_after_the_flow_s_five_tries_is_submitted_too_often(stack: CodeStack) -> None:
+    """Kratos's strategy_login_test.go, "should not be able to use valid code after 5 attempts": five
+    wrong codes are 4010008, and then the right one is `ErrCodeSubmittedTooOften` in the flow (400,
+    4000001), and signs no one in."""
+    email = _email("tries")
+    create_identity(stack.warden.admin_url, email)
+    flow_id, code = _login_code_sent_to(stack, email)
+    wrong = f"{(int(code) + 1) % 10**6:06d}"
+    for _ in range(5):
+        body = {"method": "code", "code": wrong, "identifier": email}
+        refused = stack.native.post(f"/self-service/login?flow={flow_id}", body)
+        assert refused.status == 400 and message_ids(refused.json()) == [4010008], refused.data
+    body = {"method": "code", "code": code, "identifier": email}
+    locked = stack.native.post(f"/self-service/login?flow={flow_id}", body)
+    assert locked.status == 400 and _messages(locked.json()) == [TOO_OFTEN], locked.data
+    assert locked.json()["id"] == flow_id and "session_token" not in locked.json()
+
+
+def test_a_registration_code_after_the_flow_s_five_tries_is_submitted_too_often(stack: CodeStack) -> None:
+    """Kratos's `UseRegistrationCode` counts the flow's submissions the same way: the sixth is 4000001."""
+    email = _email("signup-tries")
+    flow_id, code = _registration_code_sent(stack, email)
+    wrong = f"{(int(code) + 1) % 10**6:06d}"
+    for _ in range(5):
+        body = {"method": "code", "code": wrong, "traits": {"email": email}}
+        refused = stack.native.post(f"/self-service/registration?flow={flow_id}", body)
+        assert refused.status == 400 and message_ids(refused.json()) == [4040003], refused.data
+    body = {"method": "code", "code": code, "traits": {"email": email}}
+    locked = stack.native.post(f"/self-service/registration?flow={flow_id}", body)
+    assert locked.status == 400 and _messages(locked.json()) == [TOO_OFTEN], locked.data
+    assert "identity" not in locked.json()
+
+
+def test_a_login_code_for_an_identifier_without_an_account_runs_out_of_tries_alike(stack: CodeStack) -> None:
+    """The stand-in code of an unknown identifier counts its tries as a real one does, so the sixth
+    answer does not tell the two apart either."""
+    nobody = _email("nobody")
+    flow = stack.native.get("/self-service/login/api").json()
+    sent = stack.native.post(f"/self-service/login?flow={flow['id']}", {"method": "code", "identifier": nobody})
+    assert sent.status == 400 and sent.json()["state"] == "sent_email", sent.data
+    answers = []
+    for _ in range(6):
+        body = {"method": "code", "code": "123456", "identifier": nobody}
+        answers.append(stack.native.post(f"/self-service/login?flow={flow['id']}", body))
+    assert [a.status for a in answers] == [400] * 6
+    assert [message_ids(a.json()) for a in answers[:5]] == [[4010008]] * 5
+    assert _messages(answers[5].json()) == [TOO_OFTEN]
+
+
+def test_a_login_code_without_an_identifier_is_a_missing_property(stack: CodeStack) -> None:
+    """Kratos's `loginVerifyCode` looks the account up by the step's `address` or `identifier`
+    before it tries the code: neither is `NewRequiredError("#/identifier")` (4000002), and no code
+    was compared, so the flow's tries are untouched and the code still works."""
+    email = _email("bare")
+    create_identity(stack.warden.admin_url, email)
+    flow_id, code = _login_code_sent_to(stack, email)
+    for _ in range(6):
+        bare = stack.native.post(f"/self-service/login?flow={flow_id}", {"method": "code", "code": code})
+        assert bare.status == 400 and "session_token" not in bare.json(), bare.data
+        assert message_ids(bare.json(), "identifier") == [4000002], bare.data
+        assert bare.json()["state"] == "sent_email"
+    body = {"method": "code", "code": code, "identifier": email}
+    signed_in = stack.native.post(f"/self-service/login?flow={flow_id}", body)
+    assert signed_in.status == 200, signed_in.data

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import MetaData, func, select
 
-from services.selfservice.codes import MAX_ATTEMPTS, OneTimeCodes, Recipient, ResendTooSoon
+from services.selfservice.codes import MAX_ATTEMPTS, OneTimeCodes, Recipient, ResendTooSoon, TriesUsedUp
 from services.selfservice.tables import selfservice_tables
 from shared.storage import migrations
 from shared.storage.database import Database
@@ -40,9 +40,18 @@ async def _issue(
         )
 
 
-async def _redeem(db: Database, codes: OneTimeCodes, secret: str, flow_id: str = "flow-1") -> bool:
+async def _outcome(db: Database, codes: OneTimeCodes, secret: str, flow_id: str = "flow-1") -> str:
+    """What one try came to: redeemed, refused (None), or used up (TriesUsedUp; committed, as callers do)."""
     async with db.transaction() as conn:
-        return await codes.redeem(conn, flow_id=flow_id, kind="recovery", method="code", secret=secret) is not None
+        try:
+            found = await codes.redeem(conn, flow_id=flow_id, kind="recovery", method="code", secret=secret)
+        except TriesUsedUp:
+            return "used up"
+    return "refused" if found is None else "redeemed"
+
+
+async def _redeem(db: Database, codes: OneTimeCodes, secret: str, flow_id: str = "flow-1") -> bool:
+    return await _outcome(db, codes, secret, flow_id) == "redeemed"
 
 
 async def test_a_code_is_redeemed_once_however_many_try_at_the_same_time(codes_db) -> None:  # type: ignore[no-untyped-def]
@@ -138,9 +147,9 @@ async def test_the_number_of_tries_comes_from_the_config(any_dsn: str) -> None:
     try:
         code = await _issue(db, codes)
         wrong = f"{(int(code) + 1) % 10**6:06d}"
-        assert not await _redeem(db, codes, wrong)
-        assert not await _redeem(db, codes, wrong)
-        assert not await _redeem(db, codes, code)
+        assert await _outcome(db, codes, wrong) == "refused"
+        assert await _outcome(db, codes, wrong) == "refused"
+        assert await _outcome(db, codes, code) == "used up"
     finally:
         await db.dispose()
 
@@ -184,3 +193,21 @@ async def test_a_code_redeemed_for_another_owner_is_refused_and_left_for_its_own
     async with db.transaction() as conn:
         [tries] = (await conn.execute(select(table.c.attempts).where(table.c.flow_id == "flow-1"))).scalars()
     assert tries == 3
+
+
+async def test_past_the_flow_s_last_try_every_code_is_used_up_even_with_none_left(codes_db) -> None:  # type: ignore[no-untyped-def]
+    """Kratos's `ErrCodeSubmittedTooOften`: the count is the flow's, checked before any code is, so
+    the answer is the same for the right code, a wrong one, and a flow whose codes expired."""
+    db, codes = codes_db
+    code = await _issue(db, codes)
+    expired = await _issue(db, codes, "flow-old", lifespan=timedelta(seconds=-1))
+    wrong = f"{(int(code) + 1) % 10**6:06d}"
+    for _ in range(MAX_ATTEMPTS):
+        assert await _outcome(db, codes, wrong) == "refused"
+        assert await _outcome(db, codes, expired, "flow-old") == "refused"
+    assert [await _outcome(db, codes, guess) for guess in (code, wrong)] == ["used up"] * 2
+    assert await _outcome(db, codes, expired, "flow-old") == "used up"
+    table = selfservice_tables(MetaData()).codes
+    async with db.transaction() as conn:
+        [tries] = (await conn.execute(select(table.c.attempts).where(table.c.flow_id == "flow-old"))).scalars()
+    assert tries == MAX_ATTEMPTS + 1, "the try past the last is counted too (committed, as the callers do)"

@@ -613,6 +613,62 @@ def test_a_code_to_a_verified_address_upgrades_the_session(warden: ThreadedWarde
     assert [(m.method, m.aal) for m in session.authentication_methods] == [("password", "aal1"), ("code", "aal2")]
 
 
+def _code_step(warden: ThreadedWarden, frontend: FrontendApi, email: str) -> tuple[str, Any]:
+    """An aal1 session of a new account whose address is verified, and a way to post to its aal2
+    login flow's code method (native, the body as given)."""
+    _register(frontend, email)
+    warden.run(_identity_internal(warden).mark_address_verified("email", email))
+    token = str(_password_login(frontend, email).session_token)
+    flow = _aal2_flow(frontend, token)
+
+    def submit(body: dict[str, Any]) -> Any:
+        return urllib3.request(
+            "POST",
+            f"{warden.public_url}/self-service/login?flow={flow.id}",
+            json={"method": "code", **body},
+            headers={"X-Session-Token": token, "Accept": "application/json"},
+        )
+
+    return token, submit
+
+
+@pytest.mark.parametrize("field", ["identifier", "address"])
+def test_the_code_step_takes_the_address_as_identifier_too_in_any_case(
+    warden: ThreadedWarden, frontend: FrontendApi, field: str
+) -> None:
+    """Kratos reads the address to send to from `identifier`, else `address` (its own MFA tests send
+    `identifier`), and lower-cases an email (`maybeNormalizeEmail`) before it looks it up."""
+    email = _email()
+    token, submit = _code_step(warden, frontend, email)
+    sent = submit({field: email.upper()})
+    assert sent.status == 400 and sent.json()["state"] == "sent_email", sent.data
+    assert node(sent.json(), "address")["attributes"]["value"] == email, "the code went to the stored address"
+    done = submit({"code": _mailed_code(warden, email)})
+    assert done.status == 200, done.data
+    assert frontend.to_session(x_session_token=token).authenticator_assurance_level == "aal2"
+
+
+def test_the_code_step_after_five_wrong_codes_is_submitted_too_often(
+    warden: ThreadedWarden, frontend: FrontendApi
+) -> None:
+    """As at aal1 (Kratos's `UseLoginCode` counts the flow's submissions): the sixth try, the right
+    code included, is 4000001 in the flow, and the session stays aal1."""
+    email = _email()
+    token, submit = _code_step(warden, frontend, email)
+    assert submit({"address": email}).status == 400
+    code = _mailed_code(warden, email)
+    wrong = f"{(int(code) + 1) % 10**6:06d}"
+    for _ in range(5):
+        refused = submit({"code": wrong})
+        assert refused.status == 400 and message_ids(refused.json()) == [4010008], refused.data
+    locked = submit({"code": code})
+    assert locked.status == 400, locked.data
+    too_often = "The request was submitted too often. Please request another code."
+    assert [(m["id"], m["text"]) for m in locked.json()["ui"]["messages"]] == [(4000001, too_often)]
+    status, refused_session = api_error(lambda: frontend.to_session(x_session_token=token))
+    assert status == 403 and refused_session["error"]["id"] == "session_aal2_required"
+
+
 def _mailed_code(warden: ThreadedWarden, email: str) -> str:
     return _mailed(warden, email, "login_code_valid")
 

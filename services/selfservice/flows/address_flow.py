@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from aiohttp import web
 
 from services.selfservice import code_owner
-from services.selfservice.codes import Redeemed
+from services.selfservice.codes import Redeemed, TriesUsedUp
 from services.selfservice.flows.errors import FlowDisabled, SessionAlreadyAvailable
 from services.selfservice.flows.even_time import answered_no_sooner_than
 from services.selfservice.flows.flow import API, BROWSER, Flow
@@ -178,9 +178,14 @@ async def _redeem(
 
 async def _checked(c: SelfserviceContainer, flow: Flow, kind: str, method: str, secret: str) -> Redeemed | None:
     redeem = functools.partial(c.proof.redeem, flow, kind, method, secret)
-    if method == "link":  # a link's token cannot be guessed: nothing to count
-        return await redeem()
-    return await code_owner.counted(c.engine.identities, flow, redeem)
+    try:
+        if method == "link":  # a link's token cannot be guessed: nothing to count
+            return await redeem()
+        return await code_owner.counted(c.engine.identities, flow, redeem)
+    except TriesUsedUp:
+        # Kratos starts a new flow here, carrying 4000001 "The request was submitted too often";
+        # Warden keeps this one, with the invalid-code answer its tries got (docs/features.md).
+        return None
 
 
 async def _prefill_code(c: SelfserviceContainer, flow: Flow, code: str) -> web.StreamResponse:

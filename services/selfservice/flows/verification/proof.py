@@ -13,7 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 from services.selfservice import code_owner
-from services.selfservice.codes import OneTimeCodes, Redeemed, courier_message
+from services.selfservice.codes import OneTimeCodes, Redeemed, TriesUsedUp, courier_message
 from services.selfservice.flows.flow import Flow
 from services.selfservice.flows.persistence import FlowRepository
 from services.selfservice.flows.verification.strategy import AddressProofStrategy
@@ -118,7 +118,14 @@ class AddressProof:
         )
 
     async def redeem(self, flow: Flow, kind: str, method: str, secret: str) -> Redeemed | None:
+        """The code's record, or None; TriesUsedUp past the flow's last try (committed too)."""
         async with self.uow() as uow:
-            redeemed = await self.codes.redeem(uow.connection, flow_id=flow.id, kind=kind, method=method, secret=secret)
+            try:
+                redeemed = await self.codes.redeem(
+                    uow.connection, flow_id=flow.id, kind=kind, method=method, secret=secret
+                )
+            except TriesUsedUp:
+                await uow.commit()
+                raise
             await uow.commit()  # a wrong try counts even though it fails
         return redeemed

@@ -12,7 +12,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from services.selfservice import code_owner
-from services.selfservice.codes import ANYONE, Anyone, Recipient
+from services.selfservice.codes import ANYONE, Anyone, Recipient, TriesUsedUp
 from services.selfservice.flows.errors import FlowInvalid, StepCompleted
 from services.selfservice.flows.flow import Flow
 from services.selfservice.flows.login.strategy import LoginOutcome, first_factor_only
@@ -97,10 +97,20 @@ async def _check(strategy: PasswordlessCodeStrategy, flow: Flow, body: dict[str,
     if not code:
         flow.ui.add_node_message("code", text.property_missing("code"))
         raise FlowInvalid()
-    owner = await _named_account(strategy, flow, body)
-    redeemed = await code_owner.counted(
-        strategy.identities, flow, lambda: strategy.sender.redeem(flow, KIND, code, owner)
-    )
+    named = normalized(string_field(body, "address", "identifier"))
+    if not named:
+        # Kratos's loginVerifyCode looks up the account the step names before it tries the code:
+        # none named is a missing property, and no try is spent (no code was compared).
+        flow.ui.add_node_message("identifier", text.property_missing("identifier"))
+        raise FlowInvalid()
+    owner = await _named_account(strategy, flow, named)
+    try:
+        redeemed = await code_owner.counted(
+            strategy.identities, flow, lambda: strategy.sender.redeem(flow, KIND, code, owner)
+        )
+    except TriesUsedUp:
+        flow.ui.messages.append(text.code_submitted_too_often())
+        raise FlowInvalid() from None
     identity = (
         await strategy.identities.get_identity(redeemed.identity_id) if redeemed and redeemed.identity_id else None
     )
@@ -115,14 +125,13 @@ async def _check(strategy: PasswordlessCodeStrategy, flow: Flow, body: dict[str,
     return LoginOutcome(identity, {"method": "code", "aal": "aal1"})
 
 
-async def _named_account(strategy: PasswordlessCodeStrategy, flow: Flow, body: dict[str, Any]) -> str | None | Anyone:
+async def _named_account(strategy: PasswordlessCodeStrategy, flow: Flow, named: str) -> str | None | Anyone:
     """The account the code must have been sent for. Kratos's `loginVerifyCode` signs in the account
     the second step names (`address`, else `identifier`) and uses the flow's code only if it went to
     that account, so a code entered with another account's identifier is 4010008 and signs no one
     in. An identifier without an account is None, whose answer is the same (Kratos's 4000035 there
-    would tell which identifiers have one); the step-1 identifier itself, or none, needs no lookup."""
-    named = normalized(string_field(body, "address", "identifier"))
-    if not named or named == flow.internal.get(code_owner.OWNER):
+    would tell which identifiers have one); the step-1 identifier itself needs no lookup."""
+    if named == flow.internal.get(code_owner.OWNER):
         return ANYONE
     found = await strategy.identities.find_by_credential_identifier("code", named)
     return found["id"] if found else None

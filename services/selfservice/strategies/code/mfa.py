@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from services.selfservice.codes import Recipient
+from services.selfservice.codes import Recipient, TriesUsedUp
 from services.selfservice.flows.errors import FlowInvalid, StepCompleted
 from services.selfservice.flows.flow import Flow
 from services.selfservice.flows.login.strategy import LoginOutcome
 from services.selfservice.flows.request import string_field
 from services.selfservice.flows.ui import input_node
 from services.selfservice.strategies.code import nodes
+from services.selfservice.strategies.code.login import normalized
 from services.selfservice.strategies.mfa import is_aal2_login, second_factor_method, upgrading_identity
 from shared import text
 
@@ -51,7 +52,12 @@ async def authenticate(strategy: MfaCodeStrategy, flow: Flow, body: dict[str, An
         flow.ui.add_node_message("code", text.property_missing("code"))
         raise FlowInvalid()
     await strategy.services.check_throttle(identity_id)
-    redeemed = await strategy.sender.redeem(flow, KIND, code)
+    try:
+        redeemed = await strategy.sender.redeem(flow, KIND, code)
+    except TriesUsedUp:  # Kratos's ErrCodeSubmittedTooOften; a guess all the same
+        await strategy.services.attempt(identity_id, succeeded=False)
+        flow.ui.messages.append(text.code_submitted_too_often())
+        raise FlowInvalid() from None
     if redeemed is None or redeemed.identity_id != identity_id:
         await strategy.services.attempt(identity_id, succeeded=False)
         flow.ui.messages.append(text.login_code_invalid())
@@ -65,12 +71,15 @@ async def authenticate(strategy: MfaCodeStrategy, flow: Flow, body: dict[str, An
 
 
 async def _send(strategy: MfaCodeStrategy, flow: Flow, body: dict[str, Any], identity_id: str) -> None:
-    chosen = string_field(body, "address").strip()
+    # Kratos reads `identifier`, else `address` (its own MFA tests send `identifier`; the buttons it
+    # shows are `address`), and normalises it as it stores code addresses: an email lower-cased
+    # (`maybeNormalizeEmail`, then GracefulNormalization), a phone number in E.164.
+    chosen = normalized(string_field(body, "identifier", "address"))
     if not chosen:
         # Kratos's findIdentityForIdentifier: no address at all is a missing property.
         flow.ui.add_node_message("identifier", text.property_missing("identifier"))
         raise FlowInvalid()
-    address = next((a for a in _addresses(flow) if a["value"] == chosen), None)
+    address = next((a for a in _addresses(flow) if normalized(a["value"]) == chosen), None)
     if address is None:
         # Kratos looks the address up among the code credentials: an address no account has is
         # 4000035 (with `missing_credential_fallback_enabled` off, its default and the only mode

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from services.selfservice.codes import Recipient
+from services.selfservice.codes import Recipient, TriesUsedUp
 from services.selfservice.flows.errors import FlowInvalid, StepCompleted
 from services.selfservice.flows.flow import Flow
 from services.selfservice.flows.registration.strategy import KEPT_TRAITS as TRAITS
@@ -90,7 +90,11 @@ async def _check(strategy: PasswordlessCodeStrategy, flow: Flow, body: dict[str,
     if _meaningful(traits) != _meaningful(flow.internal.get(TRAITS)):
         flow.ui.messages.append(text.traits_mismatch())
         raise FlowInvalid()
-    redeemed = await strategy.sender.redeem(flow, KIND, code)
+    try:
+        redeemed = await strategy.sender.redeem(flow, KIND, code)
+    except TriesUsedUp:  # Kratos's ErrCodeSubmittedTooOften, as login's
+        flow.ui.messages.append(text.code_submitted_too_often())
+        raise FlowInvalid() from None
     if redeemed is None:
         flow.ui.messages.append(text.registration_code_invalid())
         raise FlowInvalid()

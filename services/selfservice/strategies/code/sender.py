@@ -28,6 +28,7 @@ from services.selfservice.codes import (
     Recipient,
     Redeemed,
     ResendTooSoon,
+    TriesUsedUp,
     courier_message,
 )
 from services.selfservice.config import written
@@ -142,10 +143,15 @@ class CodeSender:
 
     async def redeem(self, flow: Flow, kind: str, code: str, owner: str | None | Anyone = ANYONE) -> Redeemed | None:
         """The code's record if it is right and usable (and, given an `owner`, was sent for that
-        identity: see OneTimeCodes.redeem); the try counts (and is committed) either way."""
+        identity: see OneTimeCodes.redeem); the try counts (and is committed) either way, a try past
+        the flow's last too (TriesUsedUp)."""
         async with self.uow() as uow:
-            redeemed = await self.codes.redeem(
-                uow.connection, flow_id=flow.id, kind=kind, method=CODE, secret=code, owner=owner
-            )
+            try:
+                redeemed = await self.codes.redeem(
+                    uow.connection, flow_id=flow.id, kind=kind, method=CODE, secret=code, owner=owner
+                )
+            except TriesUsedUp:
+                await uow.commit()
+                raise
             await uow.commit()
         return redeemed
