@@ -141,6 +141,14 @@ def warden(
         _provider(
             "github", "github", fake, fake.issuer, auth_url=f"{fake.issuer}/authorize", token_url=f"{fake.issuer}/token"
         ),
+        _provider(
+            "github-app",
+            "github-app",
+            fake,
+            fake.issuer,
+            auth_url=f"{fake.issuer}/authorize",
+            token_url=f"{fake.issuer}/token",
+        ),
         {
             **{k: v for k, v in _provider("apple", "apple", fake, fake.issuer).items() if k != "client_secret"},
             "apple_team_id": "TEAM123456",
@@ -767,6 +775,23 @@ def test_github_has_no_id_token_and_its_email_comes_from_its_api(warden: Threade
     identity = _whoami(browser)["identity"]
     assert identity["traits"]["email"] == fake.email  # the primary verified one, not the secondary
     assert [i["id"] for i in _owner(warden, "github:4242")] == [identity["id"]]
+
+
+def test_a_github_app_takes_the_primary_email_even_unverified(warden: ThreadedWarden, fake: FakeProvider) -> None:
+    """Kratos's `github-app`: unlike `github`, the primary address is taken even when GitHub has not
+    verified it, as unverified; an app asks for no scope, its permissions are the app's."""
+    fake.email, fake.email_verified = f"{_login_name('app')}@example.com", False
+    try:
+        browser = Browser(warden.public_url)
+        authorize = _to_provider(browser, "registration", "github-app")
+        assert "scope=" not in authorize
+        assert browser.get(_follow_fake(authorize)).location == RETURN_URL
+    finally:
+        fake.email_verified = True
+    identity = _whoami(browser)["identity"]
+    assert identity["traits"]["email"] == fake.email
+    assert [a["verified"] for a in identity["verifiable_addresses"]] == [False]
+    assert identity["id"] in [i["id"] for i in _owner(warden, "github-app:4242")]
 
 
 def test_apples_form_post_callback_comes_back_as_a_get_with_the_browsers_cookies(

@@ -183,7 +183,7 @@ class FakeProvider:
         return web.json_response(
             [
                 {"email": "secondary@example.com", "primary": False, "verified": True},
-                {"email": self.email, "primary": True, "verified": True},
+                {"email": self.email, "primary": True, "verified": self.email_verified is True},
             ]
         )
 

@@ -36,7 +36,7 @@ def test_every_supported_kratos_type_is_accepted(kind: str) -> None:
     assert provider.config.provider == kind
 
 
-@pytest.mark.parametrize("kind", ["github-app", "uaepass", "fedcm-test", "myspace"])
+@pytest.mark.parametrize("kind", ["uaepass", "fedcm-test", "myspace"])
 def test_other_types_fail_start_up_naming_the_key_and_what_is_supported(kind: str) -> None:
     with pytest.raises(ConfigError) as refused:
         _config(kind)

@@ -1,6 +1,6 @@
 """Every provider type Warden supports, listed once by the name Kratos's config gives it
 (`selfservice.methods.oidc.config.providers[].provider`, Kratos's `supportedProviders`). Kratos's
-`github-app` and `uaepass` are not here yet: naming them fails start-up."""
+`uaepass` is not here yet: naming it fails start-up."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from services.selfservice.strategies.oidc.providers.base import OAuth2Provider, 
 from services.selfservice.strategies.oidc.providers.dingtalk import DingTalk
 from services.selfservice.strategies.oidc.providers.discord import Discord
 from services.selfservice.strategies.oidc.providers.facebook import Facebook
-from services.selfservice.strategies.oidc.providers.github import GitHub
+from services.selfservice.strategies.oidc.providers.github import GitHub, GitHubApp
 from services.selfservice.strategies.oidc.providers.lark import Lark
 from services.selfservice.strategies.oidc.providers.line import Line
 from services.selfservice.strategies.oidc.providers.linkedin import LinkedIn, LinkedInV2
@@ -34,6 +34,7 @@ FAMILIES: dict[str, type[OAuth2Provider]] = {
     "microsoft": Microsoft,
     "apple": Apple,
     "github": GitHub,
+    "github-app": GitHubApp,
     "discord": Discord,
     "facebook": Facebook,
     "linkedin": LinkedIn,
