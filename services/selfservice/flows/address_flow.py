@@ -68,6 +68,7 @@ def address_flow_routes(kind: str, succeed: Succeed, *, refuse_sessions: bool) -
             return await _redeem(c, request, flow, kind, "link", request.query["token"], succeed)
         body = await read_body(request)
         c.engine.check_submission(request, flow, body)
+        flow.transient_payload = body.get("transient_payload")  # for the mail's templates, as submit.py
         flow.ui.clear_messages()
         if flow.state == "passed_challenge":
             flow.ui.messages.append(
