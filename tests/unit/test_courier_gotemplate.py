@@ -78,6 +78,7 @@ async def test_html_bodies_escape_what_functions_return_but_not_a_nested_templat
         ('{{ template "missing" . }}', "no such template 'missing'"),
         ("{{ with .X }}open", "without {{ end }}"),
         ("{{ .RecoveryCode 1 }}", "can't give argument to non-function"),
+        ("{{ if .To }}{{ $x := 1 }}{{ end }}{{ $x }}", 'undefined variable "\\$x"'),  # Go's scopes
     ],
 )
 async def test_what_kratos_cannot_render_fails_at_start_up(tmp_path: Path, source: str, problem: str) -> None:
@@ -126,3 +127,20 @@ def test_a_template_that_calls_itself_stops() -> None:
     template = GoTemplate('{{ define "loop" }}{{ template "loop" . }}{{ end }}{{ template "loop" . }}')
     with pytest.raises(TemplateError, match="too deeply"):
         template.render({})
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{{ range .Code }}{{ end }}",
+        "{{ fail .Code }}",
+        "{{ index .Code 9 }}",
+        "{{ lt .Code 1 }}",
+        "{{ $.Nope.x }}{{ $y }}",
+    ],
+)
+def test_a_failure_at_send_time_never_quotes_the_data(source: str) -> None:
+    """The error is logged and stored with the message's dispatch: it must not carry the code."""
+    with pytest.raises(TemplateError) as failed:
+        GoTemplate(source).render({"Code": "271828"})
+    assert "271828" not in str(failed.value)

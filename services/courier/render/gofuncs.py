@@ -160,7 +160,7 @@ def _index(value: Any, *keys: Any) -> Any:
         if isinstance(value, dict):
             value = value.get(key)
         elif isinstance(value, (list, str)) and isinstance(key, int):
-            value = value[key] if 0 <= key < len(value) else _fail(f"index out of range: {key}")
+            value = value[key] if 0 <= key < len(value) else _fail("index out of range")
         elif value is None:
             return None
         else:
@@ -299,7 +299,8 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "empty": _empty,
     "coalesce": lambda *a: next((v for v in a if not _empty(v)), None),
     "ternary": lambda yes, no, cond: yes if truth(cond) else no,
-    "fail": lambda message: _fail(_text(message)),
+    # Go returns the text as the error; it is left out here, as it may quote the data (a code).
+    "fail": lambda _message: _fail("the template called fail"),
     "toString": _text,
     "toJson": _json,
     "toRawJson": lambda v: _json(v, raw=True),

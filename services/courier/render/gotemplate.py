@@ -127,6 +127,7 @@ class _Parser:
         self._name = name
         self._templates = templates
         self._depth_in_range = 0
+        self._vars = ["$"]  # the variables in scope, checked as Go's parser checks them
 
     def fail(self, problem: str) -> TemplateError:
         return TemplateError(f"{self._name}: {problem}")
@@ -198,7 +199,9 @@ class _Parser:
                 name, rest = self._template_name(item)
                 if head == "define" and rest:
                     raise self.fail("define takes only a name")
+                outer, self._vars = self._vars, ["$"]
                 self._templates[name] = self._body("define")
+                self._vars = outer
                 if head == "block":
                     nodes.append(_Call(name, self._pipe(rest) if rest else None))
             elif head == "template":
@@ -224,6 +227,7 @@ class _Parser:
         return nodes
 
     def _block(self, kind: str, tokens: list[_Token]) -> _Block:
+        mark = len(self._vars)  # what the block declares ends with it
         block = _Block(kind, self._pipe(tokens, declare_two=kind == "range"))
         self._depth_in_range += kind == "range"
         block.body, ending = self._list()
@@ -240,6 +244,7 @@ class _Parser:
                 block.otherwise = self._body(kind)
         elif len(ending) > 1:
             raise self.fail("end takes nothing")
+        del self._vars[mark:]
         return block
 
     def _pipe(self, tokens: list[_Token], declare_two: bool = False) -> _Pipe:
@@ -265,6 +270,10 @@ class _Parser:
         if not command:
             raise self.fail("missing command after |")
         pipe.commands.append(command)
+        for name in pipe.declare:
+            if pipe.assign and name not in self._vars:
+                raise self.fail(f"undefined variable: {name}")
+            self._vars.append(name)
         for index, cmd in enumerate(pipe.commands):
             if cmd[0].kind != "func" and (len(cmd) > 1 or index > 0):
                 raise self.fail("can't give argument to non-function")
@@ -287,6 +296,8 @@ class _Parser:
         elif token.kind == "dot":
             return _Operand("dot"), at
         elif token.kind == "var":
+            if token.text not in self._vars:
+                raise self.fail(f'undefined variable "{token.text}"')
             operand = _Operand("var", token.text)
         elif token.kind == "ident":
             if token.text in ("true", "false", "nil"):
@@ -391,7 +402,7 @@ class _Run:
         elif value is None:
             items = []
         else:
-            raise TemplateError(f"range can't iterate over {go_string(value)}")
+            raise TemplateError(f"range can't iterate over a {type(value).__name__}")  # not the value: a code
         if not items:
             yield from self.nodes(block.otherwise, dot, depth)
             return
