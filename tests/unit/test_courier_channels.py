@@ -224,6 +224,18 @@ async def test_smtp_checks_the_certificate_against_server_name(tls: str, monkeyp
         server.down()
 
 
+@pytest.mark.parametrize(
+    ("cert", "key", "problem"),
+    [
+        ("/nowhere/client.pem", "/nowhere/client.key", "cannot load the client certificate"),
+        ("", "/nowhere/client.key", "needs courier.smtp.client_cert_path"),
+    ],
+)
+def test_a_client_certificate_that_cannot_be_used_fails_at_start_up(cert: str, key: str, problem: str) -> None:
+    with pytest.raises(ConfigError, match=r"config: courier\.smtp\.client_.*" + problem):
+        SmtpChannel(parse_connection_uri("smtps://mail.example/"), SENDER, timeout=5, client_cert=cert, client_key=key)
+
+
 class HttpSink:
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []

@@ -23,6 +23,7 @@ from services.courier.channels.smtp_uri import SmtpTarget
 from services.courier.channels.wire import needs_smtputf8, wire_email
 from services.courier.config import Sender
 from services.courier.domain import Message
+from shared.errors import ConfigError
 from shared.tracing.spans import tracer
 
 # Below the idle timeouts servers commonly apply (Postfix's smtpd_timeout is 300 s, Exchange's 10 min).
@@ -135,6 +136,13 @@ def _tls_context(target: SmtpTarget, client_cert: str | None, client_key: str | 
     if not target.verify_certificate:  # `?skip_ssl_verify=true`: self-signed development servers
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
+    if client_key and not client_cert:
+        raise ConfigError("config: courier.smtp.client_key_path: needs courier.smtp.client_cert_path")
     if client_cert:
-        context.load_cert_chain(client_cert, client_key)
+        try:
+            context.load_cert_chain(client_cert, client_key)
+        except (OSError, ssl.SSLError) as exc:  # at start-up, with the keys to fix, not a traceback
+            raise ConfigError(
+                f"config: courier.smtp.client_cert_path / client_key_path: cannot load the client certificate ({exc})"
+            ) from None
     return context
