@@ -215,3 +215,17 @@ async def aiohttp_free_server() -> Any:
     host, port = runner.addresses[0][:2]
     yield f"http://{host}:{port}"
     await runner.cleanup()
+
+
+async def test_overrides_that_are_never_used_are_named_at_start_up(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Kratos starts with them, and so does Warden; but the operator is told they do nothing."""
+    courier = {
+        "template_override_path": str(tmp_path / "no-such-folder"),
+        "templates": {"verifiable_address_changed": {"email": {"subject": b64("x")}}},
+    }
+    await renderer_for(tmp_path, courier)
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any("template_override_path" in w and "no-such-folder" in w for w in warnings), warnings
+    assert any("courier.templates.verifiable_address_changed is ignored" in w for w in warnings), warnings

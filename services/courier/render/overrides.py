@@ -15,6 +15,7 @@ folder, the files beside a part that share its prefix (`email.body.de.gotmpl` be
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -37,12 +38,14 @@ OVERRIDE_FILES = {
     SMS_BODY: "sms.body.gotmpl",
 }
 Overrides = dict[tuple[str, str], GoTemplate]
+log = logging.getLogger(__name__)
 
 
 async def load_overrides(settings: Any, fetch: Fetch) -> Overrides:
     """Every override the config names, parsed, by (template type, part)."""
     found: Overrides = {}
     folder = settings.get("courier.template_override_path")
+    _warn_about_what_is_never_used(settings, folder)
     for spec in TEMPLATE_TYPES.values():
         for part in (SUBJECT, PLAINTEXT, HTML, SMS_BODY):
             key = _config_key(spec, part)
@@ -61,6 +64,18 @@ async def load_overrides(settings: Any, fetch: Fetch) -> Overrides:
             except TemplateError as exc:
                 raise ConfigError(f"config: {exc}") from None
     return found
+
+
+def _warn_about_what_is_never_used(settings: Any, folder: str | None) -> None:
+    """Kratos starts with these too, so Warden does; but an override that is never used should say so."""
+    if folder and not Path(folder).is_dir():
+        log.warning(
+            "courier: courier.template_override_path %s is not a folder: the built-in templates are used", folder
+        )
+    groups = {spec.group for spec in TEMPLATE_TYPES.values()}
+    for group in settings.get("courier.templates") or {}:
+        if group not in groups:  # `verifiable_address_changed`: Kratos's newer notice, which Warden does not send
+            log.warning("courier: courier.templates.%s is ignored: Warden never sends that message", group)
 
 
 def _siblings(folder: Path, file_name: str, key: str) -> dict[str, str]:
