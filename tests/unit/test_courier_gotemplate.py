@@ -75,6 +75,7 @@ async def test_html_bodies_escape_what_functions_return_but_not_a_nested_templat
     [
         ("{{ now }}", 'function "now" not defined'),  # Kratos's hermetic Sprig has no clock
         ('{{ env "HOME" }}', 'function "env" not defined'),  # nor the environment
+        ('{{ regexMatch "(a+)+$" .To }}', 'function "regexMatch" not defined'),  # Python's re backtracks
         ('{{ template "missing" . }}', "no such template 'missing'"),
         ("{{ with .X }}open", "without {{ end }}"),
         ("{{ .RecoveryCode 1 }}", "can't give argument to non-function"),

@@ -220,11 +220,6 @@ def _dict(*pairs: Any) -> dict[str, Any]:
     return {_text(values[i]): values[i + 1] for i in range(0, len(values), 2)}
 
 
-def _go_replacement(replacement: str) -> str:
-    """Go's `$1` / `${name}` in a regexp replacement, as Python's `\\g<1>`."""
-    return re.sub(r"\$\{?(\w+)\}?", r"\\g<\1>", replacement.replace("\\", "\\\\"))
-
-
 def _json(value: Any, *, pretty: bool = False, raw: bool = False) -> str:
     text = json.dumps(
         value, ensure_ascii=False, indent=2 if pretty else None, separators=None if pretty else (",", ":")
@@ -290,10 +285,8 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "split": lambda sep, s: {f"_{i}": part for i, part in enumerate(_text(s).split(sep))},
     "join": lambda sep, v: sep.join(_text(x) for x in (v if isinstance(v, list) else [v]) if x is not None),
     "sortAlpha": lambda v: sorted(_text(x) for x in v),
-    "regexMatch": lambda rx, s: re.search(rx, _text(s)) is not None,
-    "regexFind": lambda rx, s: m.group() if (m := re.search(rx, _text(s))) else "",
-    "regexReplaceAll": lambda rx, s, repl: re.sub(rx, _go_replacement(repl), _text(s)),
-    "regexReplaceAllLiteral": lambda rx, s, repl: re.sub(rx, lambda _: repl, _text(s)),
+    # Sprig's regex functions are left out: Go's RE2 runs in linear time, Python's `re` backtracks,
+    # and a pattern of the operator's run over a user's traits could stall the courier.
     # Sprig: defaults, conversions, encodings.
     "default": _default,
     "empty": _empty,
