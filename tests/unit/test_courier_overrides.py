@@ -180,7 +180,7 @@ async def test_a_missing_override_file_fails_at_start_up(tmp_path: Path) -> None
         ('{{ .T }} {{ .F }} {{ "lit" }} {{ `raw` }} {{ .B }}', "true false lit raw map[c:two]"),  # Go's fmt
     ],
 )
-def test_the_go_template_subset(source: str, expected: str) -> None:
+def test_go_template_basics(source: str, expected: str) -> None:
     context = {"A": 1, "B": {"c": "two"}, "L": ["x", "y"], "T": True, "F": False}
     assert GoTemplate(source).render(context) == expected
 
@@ -200,7 +200,7 @@ def test_the_go_template_subset(source: str, expected: str) -> None:
         "{{ break }}",
     ],
 )
-def test_go_template_constructs_beyond_the_subset_are_refused(source: str) -> None:
+def test_go_template_errors_are_refused_when_loaded(source: str) -> None:
     with pytest.raises(TemplateError):
         GoTemplate(source)
 
