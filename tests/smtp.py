@@ -94,7 +94,9 @@ class _Handler:
 
 
 class SmtpServer:
-    def __init__(self, *, credentials: tuple[str, str] | None = None, tls: str | None = None) -> None:
+    def __init__(
+        self, *, credentials: tuple[str, str] | None = None, tls: str | None = None, name: str | None = None
+    ) -> None:
         self.host = "127.0.0.1"
         self.port = free_port()
         self.credentials = credentials
@@ -104,7 +106,9 @@ class SmtpServer:
         self._received: list[Received] = []
         self._lock = threading.Lock()
         self._controller: Controller | None = None
-        self._certificate = _self_signed() if tls else None
+        # `name`: a certificate for that DNS name rather than for 127.0.0.1 (`?server_name=`);
+        # `certificate_file` is its PEM, for a client to trust.
+        self._certificate, self.certificate_file = _self_signed(name) if tls else (None, None)
 
     @property
     def uri(self) -> str:
@@ -201,15 +205,17 @@ def smtp_server() -> Iterator[SmtpServer]:
     yield from serving()
 
 
-def _self_signed() -> ssl.SSLContext:
-    """A server TLS context with a fresh self-signed certificate for 127.0.0.1."""
+def _self_signed(dns_name: str | None = None) -> tuple[ssl.SSLContext, Path]:
+    """A server TLS context with a fresh self-signed certificate for 127.0.0.1 (or `dns_name`), and
+    the certificate's file."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import NameOID
 
     key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, dns_name or "127.0.0.1")])
+    alternative = x509.DNSName(dns_name) if dns_name else x509.IPAddress(ipaddress.ip_address("127.0.0.1"))
     now = datetime.datetime.now(datetime.UTC)
     certificate = (
         x509.CertificateBuilder()
@@ -219,7 +225,7 @@ def _self_signed() -> ssl.SSLContext:
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .add_extension(x509.SubjectAlternativeName([alternative]), critical=False)
         .sign(key, hashes.SHA256())
     )
     folder = Path(tempfile.mkdtemp(prefix="warden-smtp-"))
@@ -229,4 +235,4 @@ def _self_signed() -> ssl.SSLContext:
     )
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(folder / "cert.pem", folder / "key.pem")
-    return context
+    return context, folder / "cert.pem"

@@ -205,6 +205,15 @@ def _aware(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
+def flow_template_data(flow: Any) -> dict[str, Any]:
+    """The fields every Kratos template model takes from the flow: `RequestURL`, and the
+    `TransientPayload` the client submitted with it (for the operator's own templates)."""
+    data: dict[str, Any] = {"RequestURL": flow.request_url}
+    if flow.transient_payload is not None:
+        data["TransientPayload"] = flow.transient_payload
+    return data
+
+
 def courier_message(template_type: str, recipient: str, channel: str, **template_data: Any) -> MessageRequested:
     """The `courier.message.requested` command (see services/courier/commands.py)."""
     return MessageRequested(

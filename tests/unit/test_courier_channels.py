@@ -200,6 +200,42 @@ async def test_smtp_verifies_certificates_unless_told_not_to() -> None:
         server.down()
 
 
+@pytest.mark.parametrize("tls", ["implicit", "starttls"])
+async def test_smtp_checks_the_certificate_against_server_name(tls: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`?server_name=`: the server at this address shows a certificate for another name (Kratos's
+    example: a subdomain host with its parent domain's certificate)."""
+    server = SmtpServer(tls=tls, name="mail.warden.test")
+    monkeypatch.setenv("SSL_CERT_FILE", str(server.certificate_file))  # the certificate is trusted
+    server.up()
+    scheme = "smtps" if tls == "implicit" else "smtp"
+    try:
+        named = SmtpChannel(
+            parse_connection_uri(f"{scheme}://{server.host}:{server.port}/?server_name=mail.warden.test"),
+            SENDER,
+            timeout=5,
+        )
+        await named.send(message())
+        assert len(await server.wait_for_async(1)) == 1
+        await named.close()
+        unnamed = SmtpChannel(parse_connection_uri(f"{scheme}://{server.host}:{server.port}/"), SENDER, timeout=5)
+        with pytest.raises(Exception, match="(?i)certificate"):  # 127.0.0.1 is not the certificate's name
+            await unnamed.send(message())
+    finally:
+        server.down()
+
+
+@pytest.mark.parametrize(
+    ("cert", "key", "problem"),
+    [
+        ("/nowhere/client.pem", "/nowhere/client.key", "cannot load the client certificate"),
+        ("", "/nowhere/client.key", "needs courier.smtp.client_cert_path"),
+    ],
+)
+def test_a_client_certificate_that_cannot_be_used_fails_at_start_up(cert: str, key: str, problem: str) -> None:
+    with pytest.raises(ConfigError, match=r"config: courier\.smtp\.client_.*" + problem):
+        SmtpChannel(parse_connection_uri("smtps://mail.example/"), SENDER, timeout=5, client_cert=cert, client_key=key)
+
+
 class HttpSink:
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import ssl
 import time
 
@@ -22,6 +23,7 @@ from services.courier.channels.smtp_uri import SmtpTarget
 from services.courier.channels.wire import needs_smtputf8, wire_email
 from services.courier.config import Sender
 from services.courier.domain import Message
+from shared.errors import ConfigError
 from shared.tracing.spans import tracer
 
 # Below the idle timeouts servers commonly apply (Postfix's smtpd_timeout is 300 s, Exchange's 10 min).
@@ -81,9 +83,13 @@ class SmtpChannel:
                 return client
             _drop(client)
         t = self._target
+        # `?server_name=`: TLS checks the certificate against that name, not the host connected to.
+        # aiosmtplib checks against `hostname`, so it gets the name and a socket already connected.
+        sock = await _connect(t.host, t.port, self._timeout) if t.server_name else None
         client = aiosmtplib.SMTP(
-            hostname=t.host,
-            port=t.port,
+            hostname=t.server_name or t.host,
+            port=None if sock else t.port,
+            sock=sock,
             username=t.username,
             password=t.password,
             local_hostname=self._sender.local_name,
@@ -97,8 +103,26 @@ class SmtpChannel:
             await client.connect()
         except BaseException:
             _drop(client)  # it may have got as far as a refused STARTTLS or login
+            if sock is not None:
+                sock.close()  # a no-op when the transport has closed it already
             raise
         return client
+
+
+async def _connect(host: str, port: int, timeout: float) -> socket.socket:
+    """A TCP connection to the first of `host`'s addresses that answers."""
+    loop = asyncio.get_running_loop()
+    failure: OSError = OSError(f"{host} has no address")
+    for family, kind, proto, _, address in await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM):
+        sock = socket.socket(family, kind, proto)
+        sock.setblocking(False)
+        try:
+            await asyncio.wait_for(loop.sock_connect(sock, address), timeout)
+            return sock
+        except (OSError, TimeoutError) as exc:
+            sock.close()
+            failure = exc if isinstance(exc, OSError) else OSError(f"connecting to {host}:{port} timed out")
+    raise aiosmtplib.SMTPConnectError(f"Error connecting to {host} on port {port}: {failure}")
 
 
 def _drop(client: aiosmtplib.SMTP) -> None:
@@ -112,6 +136,13 @@ def _tls_context(target: SmtpTarget, client_cert: str | None, client_key: str | 
     if not target.verify_certificate:  # `?skip_ssl_verify=true`: self-signed development servers
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
+    if client_key and not client_cert:
+        raise ConfigError("config: courier.smtp.client_key_path: needs courier.smtp.client_cert_path")
     if client_cert:
-        context.load_cert_chain(client_cert, client_key)
+        try:
+            context.load_cert_chain(client_cert, client_key)
+        except (OSError, ssl.SSLError) as exc:  # at start-up, with the keys to fix, not a traceback
+            raise ConfigError(
+                f"config: courier.smtp.client_cert_path / client_key_path: cannot load the client certificate ({exc})"
+            ) from None
     return context

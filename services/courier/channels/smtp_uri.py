@@ -1,6 +1,7 @@
 """Kratos's `courier.smtp.connection_uri`: `smtps://` for implicit TLS, `smtp://` for StartTLS
 (enforced unless `?disable_starttls=true`); TLS certificates are verified unless
-`?skip_ssl_verify=true`. `user:password@` logs in."""
+`?skip_ssl_verify=true`, against `?server_name=` when given (a host whose certificate names another).
+`user:password@` logs in."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ class SmtpTarget:
     implicit_tls: bool
     start_tls: bool
     verify_certificate: bool
-    server_name: str | None  # parsed for Kratos compatibility; aiosmtplib verifies against `host`
+    server_name: str | None  # the name TLS checks the certificate against, when not `host`
 
     def __repr__(self) -> str:  # never print the password
         return f"SmtpTarget({self.host}:{self.port}, tls={'implicit' if self.implicit_tls else self.start_tls})"

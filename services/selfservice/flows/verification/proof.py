@@ -13,7 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 from services.selfservice import code_owner
-from services.selfservice.codes import OneTimeCodes, Redeemed, TriesUsedUp, courier_message
+from services.selfservice.codes import OneTimeCodes, Redeemed, TriesUsedUp, courier_message, flow_template_data
 from services.selfservice.flows.flow import Flow
 from services.selfservice.flows.persistence import FlowRepository
 from services.selfservice.flows.verification.strategy import AddressProofStrategy
@@ -103,15 +103,18 @@ class AddressProof:
         lifespan: timedelta,
     ) -> MessageRequested | None:
         """The code or link for a known address; for an unknown one, a notice if the config asks."""
+        # What every Kratos template model carries besides its own fields (`code/code_sender.go`).
+        common = flow_template_data(flow)
         if identity is None:
             if not self.notify_unknown.get(kind):
                 return None
-            return courier_message(strategy.template_type(kind, False), address, "email", To=address)
+            return courier_message(strategy.template_type(kind, False), address, "email", To=address, **common)
         return courier_message(
             strategy.template_type(kind, True),
             address,
             "email",
             To=address,
+            **common,
             Identity=public_identity(identity),
             ExpiresInMinutes=int(lifespan.total_seconds() // 60),
             **strategy.template_data(flow, kind, secret),

@@ -30,6 +30,7 @@ from services.selfservice.codes import (
     ResendTooSoon,
     TriesUsedUp,
     courier_message,
+    flow_template_data,
 )
 from services.selfservice.config import written
 from services.selfservice.flows.flow import Flow
@@ -122,7 +123,7 @@ class CodeSender:
                     exc.retry_after, f"A new code can be requested in {exc.retry_after} seconds."
                 ) from None
             for recipient, secret in zip(recipients, secrets, strict=True):
-                data: dict[str, Any] = {"To": recipient.address, "RequestURL": flow.request_url}
+                data: dict[str, Any] = {"To": recipient.address, **flow_template_data(flow)}
                 if not await self.budget.spend(recipient.address):
                     continue  # the address had its share: the flow goes on as if it was sent
                 if not known:

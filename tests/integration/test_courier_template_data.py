@@ -1,0 +1,68 @@
+"""What a live Warden hands the courier's templates, field by field, as Kratos's `code/code_sender.go`
+fills its template models: `To`, the code, `Identity`, `RequestURL`, `ExpiresInMinutes` and the
+`TransientPayload` the client submitted with the flow, for the sign-in code and the recovery code
+alike. An operator's override template (a Go template, as in Kratos) shows each one."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from tests.code_helpers import CodeStack, SmsSink, code_config
+from tests.factories import running_warden
+from tests.mail_helpers import RECOVERY_UI, wait_for_mail
+from tests.selfservice_helpers import create_identity, selfservice_settings
+from tests.smtp import SmtpServer, serving
+
+SHOWN = (
+    "{{ .To }}|{{ .Identity.traits.email }}|{{ .ExpiresInMinutes }}|{{ .TransientPayload.campaign }}"
+    "|{{ if .RequestURL }}url{{ end }}|{{ len %s }}"
+)
+
+
+def _b64(text: str) -> str:
+    return "base64://" + base64.b64encode(text.encode()).decode()
+
+
+@pytest.fixture(scope="module")
+def smtp() -> Iterator[SmtpServer]:
+    yield from serving()
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory, smtp: SmtpServer) -> Iterator[CodeStack]:
+    sms = SmsSink()
+    directory = tmp_path_factory.mktemp("template-data")
+    config = code_config(smtp, sms)
+    config["courier"]["templates"] = {
+        "login_code": {"valid": {"email": {"subject": _b64(SHOWN % ".LoginCode")}}},
+        "recovery_code": {"valid": {"email": {"subject": _b64(SHOWN % ".RecoveryCode")}}},
+    }
+    config["flows"]["recovery"] = {"enabled": True, "use": "code", "ui_url": RECOVERY_UI}
+    settings = selfservice_settings(directory, f"sqlite://{directory}/w.sqlite", **config)
+    with running_warden(settings) as warden:
+        yield CodeStack(warden, smtp, sms)
+    sms.close()
+
+
+def test_a_login_code_mail_gets_the_flows_transient_payload(stack: CodeStack) -> None:
+    email = f"tp-{uuid.uuid4().hex[:8]}@example.com"
+    create_identity(stack.warden.admin_url, email)
+    flow = stack.native.get("/self-service/login/api").json()
+    body = {"method": "code", "identifier": email, "transient_payload": {"campaign": "spring"}}
+    assert stack.native.post(f"/self-service/login?flow={flow['id']}", body).status == 400  # the code form
+    [mail] = wait_for_mail(stack.smtp, email)
+    assert mail.subject == f"{email}|{email}|10|spring|url|6"  # login codes live 10 minutes (DESIGN.md §9)
+
+
+def test_a_recovery_code_mail_gets_the_flows_transient_payload(stack: CodeStack) -> None:
+    email = f"tp-{uuid.uuid4().hex[:8]}@example.com"
+    create_identity(stack.warden.admin_url, email)
+    flow = stack.native.get("/self-service/recovery/api").json()
+    body = {"method": "code", "email": email, "transient_payload": {"campaign": "autumn"}}
+    assert stack.native.post(f"/self-service/recovery?flow={flow['id']}", body).status == 200
+    [mail] = wait_for_mail(stack.smtp, email)
+    assert mail.subject == f"{email}|{email}|15|autumn|url|6"
