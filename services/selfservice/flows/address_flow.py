@@ -68,11 +68,9 @@ def address_flow_routes(kind: str, succeed: Succeed, *, refuse_sessions: bool) -
             return await _redeem(c, request, flow, kind, "link", request.query["token"], succeed)
         body = await read_body(request)
         c.engine.check_submission(request, flow, body)
-<<<<<<< HEAD
-        flow.transient_payload = body.get("transient_payload")  # for the `after` web hooks, as in submit.py
-=======
-        flow.transient_payload = body.get("transient_payload")  # for the mail's templates, as submit.py
->>>>>>> 8829e122f1f803e79e0c97711eb679fdbb01a813
+        flow.transient_payload = body.get(
+            "transient_payload"
+        )  # for the after web hooks and the mail's templates, as in submit.py
         flow.ui.clear_messages()
         if flow.state == "passed_challenge":
             flow.ui.messages.append(
