@@ -84,8 +84,7 @@ ROWS: tuple[Row, ...] = (
     # --- self-service methods ---------------------------------------------------------------------
     _na("selfservice.methods.b2b.**", "B2B SSO organizations are " + NETWORK),
     _h("selfservice.methods.*.enabled", "services/selfservice/strategies/registry.py, shared/first_factors.py"),
-    _ns("selfservice.methods.link.config.base_url", "links start with serve.public.base_url"),
-    _h("selfservice.methods.link.config.lifespan", "services/selfservice/service.py"),
+    _h("selfservice.methods.link.config.**", "services/selfservice/service.py, strategies/link/strategy.py"),
     _ns(
         "selfservice.methods.code.config.missing_credential_fallback_enabled",
         "codes go only to addresses the identity schema marks for the code method",
