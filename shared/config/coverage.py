@@ -150,7 +150,7 @@ ROWS: tuple[Row, ...] = (
     _h("selfservice.methods.oidc.config.**", "services/selfservice/strategies/oidc/config.py"),
     # --- storage, courier ------------------------------------------------------------------------
     _h("dsn", "shared/config/settings.py (dsn_for)"),
-    _ns("database.cleanup.batch_size", "`warden cleanup --batch-size` sets it (default 1000)"),
+    _h("database.cleanup.batch_size", "warden/cli.py (`warden cleanup`, unless --batch-size)"),
     _ns("database.cleanup.sleep.tables", "`warden cleanup` does not pause between tables"),
     _ns("database.cleanup.older_than", "`warden cleanup` deletes what is past its lifetime, keeping nothing longer"),
     _ns(
