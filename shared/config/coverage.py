@@ -66,7 +66,7 @@ ROWS: tuple[Row, ...] = (
         "a recovered user's settings flow returns to its UI",
     ),
     _h("selfservice.flows.*.after.**", "services/selfservice/config.py (after_return_url)"),
-    _ns("selfservice.flows.logout.clear_browser_data", "logout sends no Clear-Site-Data header"),
+    _h("selfservice.flows.logout.clear_browser_data", "services/selfservice/flows/logout/handler.py"),
     _ns("selfservice.flows.registration.login_hints", "failed registrations carry no login hints"),
     _ns(
         "selfservice.flows.registration.enable_legacy_one_step",

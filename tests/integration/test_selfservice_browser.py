@@ -31,6 +31,7 @@ from tests.selfservice_helpers import (
     node,
     query_param,
     selfservice_settings,
+    sqlite_selfservice_settings,
 )
 
 CSRF_COOKIE = "csrf_token_" + hashlib.sha256(f"{CONFIGURED_BASE}/".encode()).hexdigest()
@@ -323,9 +324,22 @@ def test_logout_url_ends_the_session_and_clears_the_cookie(browser: Browser, war
     done = browser.get(logout["logout_url"])
     assert done.status == 303 and done.location == LOGOUT_RETURN_URL
     assert done.set_cookies[SESSION_COOKIE]["max-age"] == "0" and SESSION_COOKIE not in browser.cookies
+    assert "Clear-Site-Data" not in done.headers  # clear_browser_data is off by default
     assert _whoami(browser).status == 401
     browser.cookies[SESSION_COOKIE] = session_cookie  # a copy kept from before does not work either
     assert _whoami(browser).status == 401
+
+
+def test_logout_clears_the_browsers_data_when_the_config_asks(tmp_path: Path) -> None:
+    settings = sqlite_selfservice_settings(tmp_path, flows={"logout": {"clear_browser_data": True}})
+    with running_warden(settings) as warden:
+        for as_json in (False, True):
+            browser = Browser(warden.public_url)
+            _signed_in(browser, warden, _email("clear"))
+            logout = browser.get("/self-service/logout/browser", as_json=True).json()
+            done = browser.get(logout["logout_url"], as_json=as_json)
+            assert done.status == (204 if as_json else 303)
+            assert done.headers["Clear-Site-Data"] == '"cache", "cookies", "storage"'
 
 
 def test_a_wrong_logout_token_is_forbidden(browser: Browser, warden: ThreadedWarden) -> None:
