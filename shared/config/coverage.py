@@ -58,7 +58,6 @@ ROWS: tuple[Row, ...] = (
     # --- self-service flows -----------------------------------------------------------------------
     _ns(f"{HOOKS}.config.emit_analytics_event", "Warden traces every web hook call alike", True),
     _ns(f"{HOOKS}.config.recipients", "the notify_previous_addresses hook is not implemented"),
-    _ns(f"{HOOKS}.config.id", "web hooks are named in logs by their config path"),
     _h(f"{HOOKS}.**", "services/selfservice/hooks (registry.py, web_hook_calls.py; unknown hook names warn)"),
     _ns("selfservice.flows.settings.after.**", "settings shows its UI again after saving"),
     _ns(
