@@ -310,6 +310,29 @@ def test_a_signed_in_browser_is_sent_on_and_json_is_refused(browser: Browser, wa
     assert registration.status == 400 and registration.json()["error"]["id"] == "session_already_available"
 
 
+def test_settings_sends_the_browser_where_settings_after_says(tmp_path: Path) -> None:
+    """Kratos's order: the flow's return_to, `settings.after.<method>`, `settings.after`, then the UI."""
+    after = {
+        "default_browser_return_url": f"{UI}/app/saved",
+        "password": {"default_browser_return_url": f"{UI}/app/password-changed"},
+    }
+    config = sqlite_selfservice_settings(tmp_path, flows={"settings": {"ui_url": f"{UI}/settings", "after": after}})
+    with running_warden(config) as warden:
+        browser = Browser(warden.public_url)
+        email = _email("after-settings")
+        _signed_in(browser, warden, email)
+        forms = {"profile": {"traits.email": email}, "password": {"password": "Harbor-Violet-Compass-9362"}}
+        for method, expected in (("profile", f"{UI}/app/saved"), ("password", f"{UI}/app/password-changed")):
+            flow = browser.get("/self-service/settings/browser", as_json=True).json()
+            done = browser.post(flow["ui"]["action"], {"method": method, **forms[method], "csrf_token": _csrf(flow)})
+            assert done.status == 303 and done.location == expected, (method, done)
+        flow = _start(browser, "settings", f"?return_to={ALLOWED_RETURN}")
+        done = browser.post(
+            flow["ui"]["action"], {"method": "profile", "traits.email": email, "csrf_token": _csrf(flow)}
+        )
+        assert done.status == 303 and done.location == ALLOWED_RETURN, done
+
+
 # --- logout ------------------------------------------------------------------------------------
 
 
