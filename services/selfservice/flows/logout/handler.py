@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import urlencode
 
 from aiohttp import web
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from services.selfservice.service import SelfserviceContainer
 
 TOKEN_PREFIX = "ory_lo_"
+AnyResponse = TypeVar("AnyResponse", bound=web.StreamResponse)
 
 
 def logout_token(secret: str, session_id: str) -> str:
@@ -77,7 +78,7 @@ async def browser_logout(c: SelfserviceContainer, request: web.Request) -> web.S
     return c.engine.without_session_cookie(response)
 
 
-def _cleared(c: SelfserviceContainer, response: web.StreamResponse) -> web.StreamResponse:
+def _cleared(c: SelfserviceContainer, response: AnyResponse) -> AnyResponse:
     """`selfservice.flows.logout.clear_browser_data`: the browser drops the origin's cookies, storage
     and caches. Off by default, as in Kratos: other applications on the origin may keep data there.
     Browsers act on the header over HTTPS only, so it is harmless on a plain-HTTP laptop."""
