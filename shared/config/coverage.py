@@ -59,11 +59,10 @@ ROWS: tuple[Row, ...] = (
     _ns(f"{HOOKS}.config.emit_analytics_event", "Warden traces every web hook call alike", True),
     _ns(f"{HOOKS}.config.recipients", "the notify_previous_addresses hook is not implemented"),
     _h(f"{HOOKS}.**", "services/selfservice/hooks (registry.py, web_hook_calls.py; unknown hook names warn)"),
-    _ns(
-        "selfservice.flows.recovery.after.default_browser_return_url",
-        "a recovered user's settings flow returns to its UI",
+    _h(
+        "selfservice.flows.*.after.**",
+        "services/selfservice/config.py (after_return_url), flows/settings, flows/recovery",
     ),
-    _h("selfservice.flows.*.after.**", "services/selfservice/config.py (after_return_url), settings/handler.py"),
     _h("selfservice.flows.logout.clear_browser_data", "services/selfservice/flows/logout/handler.py"),
     _ns("selfservice.flows.registration.login_hints", "failed registrations carry no login hints"),
     _ns(
