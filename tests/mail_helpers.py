@@ -69,6 +69,7 @@ def mail_config(
     notify_unknown: bool = False,
     privileged_max_age: str | None = None,
     settings_lifespan: str | None = None,
+    recovery_after: str | None = None,
 ) -> dict[str, Any]:
     """The `selfservice_settings` options: verification and recovery on (`use`: code or link), the
     `session` and `show_verification_ui` hooks after password registration, and the courier on the
@@ -84,6 +85,8 @@ def mail_config(
         "recovery": {"enabled": True, "use": use, "ui_url": RECOVERY_UI, "notify_unknown_recipients": notify_unknown},
         "settings": settings,
     }
+    if recovery_after:
+        flows["recovery"]["after"] = {"default_browser_return_url": recovery_after}
     methods = {"password": {"enabled": True}, "code": {"enabled": True}, "link": {"enabled": use == "link"}}
     courier = {
         "smtp": {"connection_uri": smtp.uri, "from_address": SENDER, "from_name": "Warden"},

@@ -14,7 +14,7 @@ import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from shared.errors import BusUnavailable, ConfigError, SchemaOutOfDate, StartupFailed
 from shared.version import warden_version
@@ -22,6 +22,7 @@ from warden import identities_cli
 from warden.services import SERVICE_NAMES, SERVICES, by_name
 
 EXIT_USAGE = 2
+CLEANUP_BATCH = 1000  # rows per transaction when neither --batch-size nor the config says
 
 
 class _OneLineParser(argparse.ArgumentParser):
@@ -58,7 +59,9 @@ def _parser() -> argparse.ArgumentParser:
     _config_flag(cleanup)
     cleanup.add_argument("-e", "--read-from-env", action="store_true", help="read the DSN from the environment")
     cleanup.add_argument(
-        "--batch-size", type=_positive_int, default=1000, help="rows deleted per transaction (default 1000)"
+        "--batch-size",
+        type=_positive_int,
+        help=f"rows deleted per transaction (default: database.cleanup.batch_size, else {CLEANUP_BATCH})",
     )
 
     codes = commands.add_parser("backup-codes", help="backup recovery codes at rest")
@@ -218,9 +221,17 @@ def _migrate(args: argparse.Namespace) -> int:
 def _cleanup(args: argparse.Namespace) -> int:
     from warden.migrate import cleanup_all
 
-    deleted = asyncio.run(cleanup_all(_settings(args), SERVICES, args.batch_size))
+    settings = _settings(args)
+    deleted = asyncio.run(cleanup_all(settings, SERVICES, cleanup_batch(args.batch_size, settings)))
     print("warden: cleaned up " + ", ".join(f"{n} rows of {s}" for s, n in deleted.items()))
     return 0
+
+
+def cleanup_batch(flag: int | None, settings: Any) -> int:
+    """`--batch-size`, else Kratos's `database.cleanup.batch_size` when the file sets it. Not the
+    schema's default (100): unset, Warden's own larger batch stands."""
+    configured = ((settings.raw.get("database") or {}).get("cleanup") or {}).get("batch_size")
+    return int(flag or configured or CLEANUP_BATCH)
 
 
 def _seal_backup_codes(args: argparse.Namespace) -> int:

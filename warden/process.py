@@ -90,7 +90,8 @@ class WardenProcess:
             await self._bus.declare(queues, self.settings.bus.max_deliveries)
         await self._check_cache()
         here = {s.name for s in self.services}
-        for warning in weak_secret_warnings(self.settings, remote_services=here != set(SERVICE_NAMES)):
+        weak = weak_secret_warnings(self.settings, remote_services=here != set(SERVICE_NAMES))
+        for warning in [*self.settings.ignored_keys, *weak]:
             log.warning("config: %s", warning)
         clients, self._http = http_clients(self.settings, [n for n in SERVICE_NAMES if n not in here])
         for definition in self.services:

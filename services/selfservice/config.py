@@ -69,9 +69,14 @@ class SelfserviceConfig:
         return found
 
     def after_return_url(self, kind: str, method: str | None = None) -> str:
+        return self.configured_after_url(kind, method) or self.default_return_url
+
+    def configured_after_url(self, kind: str, method: str | None = None) -> str | None:
+        """`<kind>.after.<method>.default_browser_return_url`, else `<kind>.after.default_browser_return_url`,
+        else None: for the flows (settings) whose fallback is not the global default."""
         section = self.flows[kind].hooks.get("after") or {}
         by_method = (section.get(method) or {}).get("default_browser_return_url") if method else None
-        return by_method or self.flows[kind].after_return_url or self.default_return_url
+        return by_method or self.flows[kind].after_return_url
 
     def absolute_return_to(self, url: str) -> str:
         """A relative `return_to` (`/app/dashboard`) takes the scheme and host of the default browser

@@ -27,6 +27,7 @@ from shared.config.defaults import (
     with_local_admin,
 )
 from shared.config.env import env_overrides
+from shared.config.ignored_keys import ignored_key_warnings
 from shared.config.locations import check_identity_schemas
 from shared.config.schema import validate
 from shared.config.secrets import resolve_secrets
@@ -45,6 +46,7 @@ def load_settings(config_paths: Sequence[Path], environ: Mapping[str, str], *, d
     for path in paths:
         tree = deep_merge(tree, read_config_file(path))
     tree = deep_merge(tree, env_overrides(environ))
+    ignored = ignored_key_warnings(tree)  # what the user wrote, before Warden's defaults go under it
     cwd = Path.cwd()
     dev = dev or tree.get("dev") is True
     if paths:
@@ -62,7 +64,7 @@ def load_settings(config_paths: Sequence[Path], environ: Mapping[str, str], *, d
     validate(tree)
     check_internal_token(tree)
     check_identity_schemas(tree, config_dir)
-    return build_settings(tree, dev=dev, config_dir=config_dir)
+    return build_settings(tree, dev=dev, config_dir=config_dir, ignored_keys=ignored)
 
 
 def _public_base_url(tree: dict[str, Any]) -> str:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -91,6 +92,8 @@ class Settings(_Frozen):
     cache: Cache = Field(default_factory=Cache)
     internal_token: str = ""
     services: dict[str, ServiceOverride] = {}
+    # Start-up warnings about keys the config sets that Warden does not act on (shared.config.ignored_keys).
+    ignored_keys: tuple[str, ...] = ()
 
     def get(self, path: str, default: Any = None) -> Any:
         """The value at a dotted path ("selfservice.flows.login.lifespan"; digits index lists).
@@ -124,7 +127,7 @@ class Settings(_Frozen):
         return resolve_schema_location(url, self.config_dir)
 
 
-def build_settings(raw: dict[str, Any], *, dev: bool, config_dir: Path) -> Settings:
+def build_settings(raw: dict[str, Any], *, dev: bool, config_dir: Path, ignored_keys: Sequence[str] = ()) -> Settings:
     """Typed views of a tree that has already passed validation."""
     serve = raw.get("serve", {})
     services = raw.get("services", {})
@@ -143,6 +146,7 @@ def build_settings(raw: dict[str, Any], *, dev: bool, config_dir: Path) -> Setti
         cache=Cache(**_pick(raw.get("cache", {}), Cache)),
         internal_token=services.get("internal_token", ""),
         services={name: ServiceOverride(**services[name]) for name in SERVICES if name in services},
+        ignored_keys=tuple(ignored_keys),
     )
 
 

@@ -8,13 +8,14 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.factories import ThreadedWarden
 from tests.mail_helpers import RECOVERY_UI, SETTINGS_UI, code_in, mail_warden, wait_for_mail
-from tests.selfservice_helpers import CONFIGURED_BASE, ERROR_UI, Browser, create_identity, node, query_param
+from tests.selfservice_helpers import CONFIGURED_BASE, ERROR_UI, UI, Browser, create_identity, node, query_param
 from tests.smtp import SmtpServer, serving
 
 CSRF_COOKIE = "csrf_token_" + hashlib.sha256(f"{CONFIGURED_BASE}/".encode()).hexdigest()
@@ -75,3 +76,24 @@ def test_recovery_rotates_the_csrf_cookie_and_the_settings_flow_takes_the_new_on
     )
     assert changed.status == 303 and changed.location == f"{SETTINGS_UI}?flow={settings['id']}", changed
     assert _flow(browser, "settings", changed.location)["state"] == "success"
+
+
+def test_a_recovered_browser_goes_on_to_recovery_after_once_settings_are_saved(
+    tmp_path: Path, smtp: SmtpServer
+) -> None:
+    recovered_url = f"{UI}/app/recovered"
+    dsn = f"sqlite://{tmp_path}/warden.sqlite"
+    with mail_warden(tmp_path, dsn, smtp, use="code", recovery_after=recovered_url) as stack:
+        email = f"recover-after-{uuid.uuid4().hex[:10]}@example.com"
+        create_identity(stack.warden.admin_url, email)
+        browser = Browser(stack.warden.public_url)
+        recovery = _flow(browser, "recovery", browser.get("/self-service/recovery/browser").location)
+        csrf = _csrf(recovery)
+        browser.post(recovery["ui"]["action"], {"method": "code", "email": email, "csrf_token": csrf})
+        code = code_in(wait_for_mail(smtp, email)[-1])
+        done = browser.post(recovery["ui"]["action"], {"method": "code", "code": code, "csrf_token": csrf})
+        settings = _flow(browser, "settings", done.location)
+        assert settings["return_to"] == recovered_url
+        form = {"method": "password", "password": NEW_PASSWORD, "csrf_token": _csrf(settings)}
+        saved = browser.post(settings["ui"]["action"], form)
+        assert saved.status == 303 and saved.location == recovered_url, saved

@@ -31,6 +31,7 @@ from tests.selfservice_helpers import (
     node,
     query_param,
     selfservice_settings,
+    sqlite_selfservice_settings,
 )
 
 CSRF_COOKIE = "csrf_token_" + hashlib.sha256(f"{CONFIGURED_BASE}/".encode()).hexdigest()
@@ -309,6 +310,29 @@ def test_a_signed_in_browser_is_sent_on_and_json_is_refused(browser: Browser, wa
     assert registration.status == 400 and registration.json()["error"]["id"] == "session_already_available"
 
 
+def test_settings_sends_the_browser_where_settings_after_says(tmp_path: Path) -> None:
+    """Kratos's order: the flow's return_to, `settings.after.<method>`, `settings.after`, then the UI."""
+    after = {
+        "default_browser_return_url": f"{UI}/app/saved",
+        "password": {"default_browser_return_url": f"{UI}/app/password-changed"},
+    }
+    config = sqlite_selfservice_settings(tmp_path, flows={"settings": {"ui_url": f"{UI}/settings", "after": after}})
+    with running_warden(config) as warden:
+        browser = Browser(warden.public_url)
+        email = _email("after-settings")
+        _signed_in(browser, warden, email)
+        forms = {"profile": {"traits.email": email}, "password": {"password": "Harbor-Violet-Compass-9362"}}
+        for method, expected in (("profile", f"{UI}/app/saved"), ("password", f"{UI}/app/password-changed")):
+            flow = browser.get("/self-service/settings/browser", as_json=True).json()
+            done = browser.post(flow["ui"]["action"], {"method": method, **forms[method], "csrf_token": _csrf(flow)})
+            assert done.status == 303 and done.location == expected, (method, done)
+        flow = _start(browser, "settings", f"?return_to={ALLOWED_RETURN}")
+        done = browser.post(
+            flow["ui"]["action"], {"method": "profile", "traits.email": email, "csrf_token": _csrf(flow)}
+        )
+        assert done.status == 303 and done.location == ALLOWED_RETURN, done
+
+
 # --- logout ------------------------------------------------------------------------------------
 
 
@@ -323,9 +347,22 @@ def test_logout_url_ends_the_session_and_clears_the_cookie(browser: Browser, war
     done = browser.get(logout["logout_url"])
     assert done.status == 303 and done.location == LOGOUT_RETURN_URL
     assert done.set_cookies[SESSION_COOKIE]["max-age"] == "0" and SESSION_COOKIE not in browser.cookies
+    assert "Clear-Site-Data" not in done.headers  # clear_browser_data is off by default
     assert _whoami(browser).status == 401
     browser.cookies[SESSION_COOKIE] = session_cookie  # a copy kept from before does not work either
     assert _whoami(browser).status == 401
+
+
+def test_logout_clears_the_browsers_data_when_the_config_asks(tmp_path: Path) -> None:
+    settings = sqlite_selfservice_settings(tmp_path, flows={"logout": {"clear_browser_data": True}})
+    with running_warden(settings) as warden:
+        for as_json in (False, True):
+            browser = Browser(warden.public_url)
+            _signed_in(browser, warden, _email("clear"))
+            logout = browser.get("/self-service/logout/browser", as_json=True).json()
+            done = browser.get(logout["logout_url"], as_json=as_json)
+            assert done.status == (204 if as_json else 303)
+            assert done.headers["Clear-Site-Data"] == '"cache", "cookies", "storage"'
 
 
 def test_a_wrong_logout_token_is_forbidden(browser: Browser, warden: ThreadedWarden) -> None:

@@ -7,9 +7,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from shared.config import load_settings
+from shared.config import Settings, load_settings
 from shared.version import warden_version
-from warden.cli import _where, main
+from warden.cli import CLEANUP_BATCH, _where, cleanup_batch, main
 
 QUICKSTART = Path(__file__).parents[1] / "fixtures" / "quickstart"
 
@@ -69,3 +69,10 @@ def test_the_console_names_the_configured_sign_in_ui_not_the_built_in_one() -> N
     console = _console(settings)
     assert "built-in UI" not in console and "/ui/login" not in console
     assert "http://127.0.0.1:4455/login" in console
+
+
+def test_cleanup_batch_comes_from_the_flag_then_the_config_then_wardens_default() -> None:
+    configured = Settings(dsn="memory", raw={"database": {"cleanup": {"batch_size": 250}}})
+    assert cleanup_batch(None, configured) == 250  # Kratos's database.cleanup.batch_size
+    assert cleanup_batch(40, configured) == 40
+    assert cleanup_batch(None, Settings(dsn="memory")) == CLEANUP_BATCH  # not the schema's 100

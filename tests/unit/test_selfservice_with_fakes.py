@@ -188,6 +188,19 @@ def test_methods_join_the_flows_whose_protocol_they_implement() -> None:
     assert methods.address_method("recovery") is methods.recovery["code"]
 
 
+def test_links_start_with_the_link_methods_base_url_when_set() -> None:
+    config = _config(methods={"link": {"enabled": True}})
+    flow = Flow.new("recovery", API, f"{BASE}self-service/recovery/api", BASE, timedelta(hours=1))
+    default = Methods(METHODS, _deps(config)).recovery["link"]
+    assert default.template_data(flow, "recovery", "t0k3n")["RecoveryURL"].startswith(
+        f"{BASE}self-service/recovery?flow={flow.id}&"
+    )
+    elsewhere = _Settings({"selfservice.methods.link.config.base_url": "https://id.example.com/auth/"})
+    link = Methods(METHODS, _deps(config, elsewhere)).recovery["link"]
+    url = link.template_data(flow, "verification", "t0k3n")["VerificationURL"]
+    assert url == f"https://id.example.com/auth/self-service/verification?flow={flow.id}&token=t0k3n"
+
+
 def test_a_method_switched_off_joins_nothing_and_a_flow_that_uses_it_stops_the_start() -> None:
     config = _config(methods={"password": {"enabled": False}, "link": {"enabled": True}})
     methods = Methods(METHODS, _deps(config, _Settings({"selfservice.flows.recovery.use": "link"})))

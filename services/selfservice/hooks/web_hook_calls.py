@@ -38,6 +38,7 @@ class WebHookSpec:
     can_interrupt: bool = False
     parse: bool = False
     ignore: bool = False
+    id: str = ""  # Kratos's `config.id`: the name its owner knows the hook by, for logs
 
     @property
     def interrupts(self) -> bool:
@@ -46,7 +47,8 @@ class WebHookSpec:
 
     @property
     def name(self) -> str:
-        return self.key
+        """How logs name the hook: its `id` beside where it is configured, or where alone."""
+        return f"{self.id!r} ({self.key})" if self.id else self.key
 
 
 @dataclass(frozen=True)
@@ -129,6 +131,7 @@ def _spec(key: str, config: dict[str, Any]) -> WebHookSpec:
         can_interrupt=bool(config.get("can_interrupt", False)),
         parse=bool(response.get("parse", False)),
         ignore=bool(response.get("ignore", False)),
+        id=str(config.get("id") or ""),
     )
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import urlencode
 
 from aiohttp import web
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from services.selfservice.service import SelfserviceContainer
 
 TOKEN_PREFIX = "ory_lo_"
+AnyResponse = TypeVar("AnyResponse", bound=web.StreamResponse)
 
 
 def logout_token(secret: str, session_id: str) -> str:
@@ -51,6 +52,7 @@ async def create_browser_logout(c: SelfserviceContainer, request: web.Request) -
 
 
 SIGNED_OUT_COOKIE = "warden_signed_out"
+CLEAR_SITE_DATA = '"cache", "cookies", "storage"'
 
 
 async def browser_logout(c: SelfserviceContainer, request: web.Request) -> web.StreamResponse:
@@ -69,11 +71,20 @@ async def browser_logout(c: SelfserviceContainer, request: web.Request) -> web.S
         )
     await c.engine.sessions.revoke_session(session_token(request, c.engine.cookie, c.engine.signer) or "")
     if wants_json(request):
-        return c.engine.without_session_cookie(web.Response(status=204))
-    response = see_other(return_to)
+        return c.engine.without_session_cookie(_cleared(c, web.Response(status=204)))
+    response = _cleared(c, see_other(return_to))
     # Tells the built-in UI's next page to say so (its path only, a minute, no secret in it).
     response.set_cookie(SIGNED_OUT_COOKIE, "1", max_age=60, path="/ui/", httponly=True, samesite="Lax")
     return c.engine.without_session_cookie(response)
+
+
+def _cleared(c: SelfserviceContainer, response: AnyResponse) -> AnyResponse:
+    """`selfservice.flows.logout.clear_browser_data`: the browser drops the origin's cookies, storage
+    and caches. Off by default, as in Kratos: other applications on the origin may keep data there.
+    Browsers act on the header over HTTPS only, so it is harmless on a plain-HTTP laptop."""
+    if c.settings.get("selfservice.flows.logout.clear_browser_data"):
+        response.headers["Clear-Site-Data"] = CLEAR_SITE_DATA
+    return response
 
 
 async def api_logout(c: SelfserviceContainer, request: web.Request) -> web.Response:

@@ -43,6 +43,9 @@ async def recovered(
         identity["id"], [{"method": method, "aal": "aal1"}], device(request), identity
     )
     settings = await _settings_flow(c, request, flow.type, identity, issued["session"])
+    # Kratos's TakeOverReturnToParameter: the settings flow goes on to where recovery was to end,
+    # the recovery flow's return_to, else `recovery.after.default_browser_return_url`.
+    settings.return_to = settings.return_to or flow.return_to or c.config.flows[KIND].after_return_url
     # Kratos counts the minutes left in the privileged session, not the settings flow's lifespan.
     settings.ui.messages.append(
         text.recovery_successful(settings.issued_at + privileged_session_max_age(c), settings.issued_at)

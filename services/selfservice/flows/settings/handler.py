@@ -245,9 +245,10 @@ async def settings_succeeded(
     await c.events.closed(flow, events.SETTINGS_SUCCEEDED, deliveries, identity_id=identity["id"], method=method)
     if flow.type == API or wants_json(request):
         return web.json_response(flow.to_json())
-    if flow.return_to:
-        return see_other(flow.return_to)
-    return c.engine.ui_redirect(flow)
+    # Kratos's order: the flow's return_to, the configured `settings.after[.<method>]` URL, then
+    # the settings UI again, showing the saved flow.
+    return_to = flow.return_to or c.config.configured_after_url(KIND, method)
+    return see_other(return_to) if return_to else c.engine.ui_redirect(flow)
 
 
 def _repopulate(c: SelfserviceContainer, flow: Flow, identity: dict[str, Any]) -> None:

@@ -28,7 +28,9 @@ class LinkStrategy(AddressMethod):
 
 
 def _build(deps: Dependencies) -> LinkStrategy:
-    return LinkStrategy(deps.config.public_base_url)
+    # Kratos's `link.config.base_url`: where the links in mails point, when not the public URL (a
+    # proxy path, another host the mail's readers can reach).
+    return LinkStrategy(deps.settings.get("selfservice.methods.link.config.base_url") or deps.config.public_base_url)
 
 
 SPEC = MethodSpec(id="link", node_group="link", credential_type=None, build=_build, enabled_by_default=False)

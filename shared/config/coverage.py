@@ -1,0 +1,251 @@
+"""What Warden does with each key of Kratos's config schema: the table a user can check.
+
+Warden accepts every `kratos.yml` Kratos accepts, so a key it does not implement would otherwise be
+taken silently and believed in force. Each leaf of Kratos's schema (see `shared.config.leaves`) is
+one of:
+
+- `honoured`: Warden reads it and acts on it; the note says where.
+- `not_supported`: Warden ignores it; the note says what Warden does instead. A config that sets
+  one to anything but its default gets a start-up warning (`shared.config.ignored_keys`), unless
+  the value is one listed in `same_as`: what Warden always does anyway.
+- `not_applicable`: it means nothing for Warden (an Ory Network key, a CLI flag); the note says why.
+
+Patterns are dotted leaf paths; `[]` is an array's item, `*` one segment, `**` one or more. The
+first matching row wins, so a specific row goes before the general one it carves out of.
+`tests/unit/test_config_coverage.py` fails when a leaf matches no row or a row decides no leaf.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+from typing import Any, Literal
+
+Fate = Literal["honoured", "not_supported", "not_applicable"]
+HONOURED: Fate = "honoured"
+NOT_SUPPORTED: Fate = "not_supported"
+NOT_APPLICABLE: Fate = "not_applicable"
+
+
+@dataclass(frozen=True)
+class Row:
+    pattern: str
+    fate: Fate
+    note: str
+    same_as: tuple[Any, ...] = ()  # not_supported values that describe what Warden does anyway
+
+
+def _h(pattern: str, where: str) -> Row:
+    return Row(pattern, HONOURED, where)
+
+
+def _ns(pattern: str, reason: str, *same_as: Any) -> Row:
+    return Row(pattern, NOT_SUPPORTED, reason, same_as)
+
+
+def _na(pattern: str, reason: str) -> Row:
+    return Row(pattern, NOT_APPLICABLE, reason)
+
+
+NETWORK = "only effective in the Ory Network"
+CLI_FLAG = "a command-line flag in Kratos, not read from a config file"
+SCHEMA_SLIP = "a slip in Kratos's schema (`additionalProperties` listed as a property); no value passes it"
+HOOKS = "selfservice.flows.**.hooks[]"
+
+ROWS: tuple[Row, ...] = (
+    _na("**.additionalProperties", SCHEMA_SLIP),
+    # --- self-service flows -----------------------------------------------------------------------
+    _ns(f"{HOOKS}.config.emit_analytics_event", "Warden traces every web hook call alike", True),
+    _ns(f"{HOOKS}.config.recipients", "the notify_previous_addresses hook is not implemented"),
+    _h(f"{HOOKS}.**", "services/selfservice/hooks (registry.py, web_hook_calls.py; unknown hook names warn)"),
+    _h(
+        "selfservice.flows.*.after.**",
+        "services/selfservice/config.py (after_return_url), flows/settings, flows/recovery",
+    ),
+    _h("selfservice.flows.logout.clear_browser_data", "services/selfservice/flows/logout/handler.py"),
+    _ns("selfservice.flows.registration.login_hints", "failed registrations carry no login hints"),
+    _ns(
+        "selfservice.flows.registration.enable_legacy_one_step",
+        "deprecated: Warden registers in one step unless `style: profile_first`",
+        True,
+    ),
+    _h("selfservice.flows.*.style", "services/selfservice/config.py, service.py (_two_step_forms)"),
+    _h("selfservice.flows.*.privileged_session_max_age", "services/selfservice/flows/settings/handler.py"),
+    _h("selfservice.flows.*.required_aal", "services/selfservice/flows/settings/handler.py"),
+    _h("selfservice.flows.*.use", "services/selfservice/strategies/registry.py"),
+    _h("selfservice.flows.*.notify_unknown_recipients", "services/selfservice/service.py"),
+    _h("selfservice.flows.*.*", "services/selfservice/config.py (ui_url, lifespan, enabled)"),
+    _h("selfservice.default_browser_return_url", "services/selfservice/config.py"),
+    _h("selfservice.allowed_return_urls", "services/selfservice/config.py"),
+    # --- self-service methods ---------------------------------------------------------------------
+    _na("selfservice.methods.b2b.**", "B2B SSO organizations are " + NETWORK),
+    _h("selfservice.methods.*.enabled", "services/selfservice/strategies/registry.py, shared/first_factors.py"),
+    _h("selfservice.methods.link.config.**", "services/selfservice/service.py, strategies/link/strategy.py"),
+    _ns(
+        "selfservice.methods.code.config.missing_credential_fallback_enabled",
+        "codes go only to addresses the identity schema marks for the code method",
+        False,
+    ),
+    _h("selfservice.methods.code.**", "services/selfservice/strategies/code (strategy.py, sender.py), shared/aal.py"),
+    _ns(
+        "selfservice.methods.password.config.haveibeenpwned_host",
+        "breaches are checked against a shipped offline list; no API is called",
+    ),
+    _na("selfservice.methods.password.config.ignore_network_errors", "the breach check makes no network call"),
+    _ns(
+        "selfservice.methods.password.config.max_breaches",
+        "the offline breach list has no counts: a listed password is refused",
+    ),
+    _ns("selfservice.methods.password.config.migrate_hook.**", "the password migration hook is not implemented"),
+    _h("selfservice.methods.password.config.*", "services/selfservice/strategies/password/policy.py"),
+    _h("selfservice.methods.totp.config.issuer", "services/selfservice/strategies/totp/strategy.py"),
+    _ns("selfservice.methods.webauthn.config.rp.icon", "no RP icon is sent (WebAuthn Level 2 dropped it)"),
+    _h("selfservice.methods.webauthn.config.**", "services/selfservice/strategies/webauthn, passkey/ceremony.py"),
+    _h("selfservice.methods.passkey.config.rp.*", "services/selfservice/strategies/passkey/ceremony.py"),
+    _ns(
+        "selfservice.methods.passkey.config.authenticator_selection.attachment",
+        "passkeys are platform authenticators",
+        "platform",
+    ),
+    _ns(
+        "selfservice.methods.passkey.config.authenticator_selection.resident_key",
+        "passkeys are always discoverable",
+        "required",
+    ),
+    _ns(
+        "selfservice.methods.passkey.config.authenticator_selection.user_verification",
+        "passkeys ask for user verification as `preferred`",
+        "preferred",
+    ),
+    _ns("selfservice.methods.passkey.config.attestation.preference", "passkeys ask for no attestation", "none"),
+    _ns("selfservice.methods.passkey.config.timeouts.*", "the WebAuthn library's ceremony timeouts apply"),
+    _na("selfservice.methods.oidc.config.providers[].organization_id", "B2B SSO organizations are " + NETWORK),
+    _na("selfservice.methods.oidc.config.providers[].fedcm_config_url", "FedCM is " + NETWORK),
+    _ns(
+        "selfservice.methods.oidc.config.providers[].net_id_token_origin_header",
+        "FedCM token exchange is not implemented",
+    ),
+    _ns(
+        "selfservice.methods.oidc.config.providers[].aal2_acr_values",
+        "an upstream `acr` never raises the session to aal2",
+    ),
+    _ns(
+        "selfservice.methods.oidc.config.providers[].aal2_amr_values",
+        "an upstream `amr` never raises the session to aal2",
+    ),
+    _ns(
+        "selfservice.methods.oidc.config.providers[].account_linking_mode",
+        "an existing account is linked only after its owner signs in with a credential it has",
+        "confirm_with_existing_credential",
+    ),
+    _ns(
+        "selfservice.methods.oidc.config.providers[].update_identity_on_login",
+        "traits are mapped from the provider at registration only",
+        "never",
+    ),
+    _h("selfservice.methods.oidc.config.**", "services/selfservice/strategies/oidc/config.py"),
+    # --- storage, courier ------------------------------------------------------------------------
+    _h("dsn", "shared/config/settings.py (dsn_for)"),
+    _h("database.cleanup.batch_size", "warden/cli.py (`warden cleanup`, unless --batch-size)"),
+    _ns("database.cleanup.sleep.tables", "`warden cleanup` does not pause between tables"),
+    _ns("database.cleanup.older_than", "`warden cleanup` deletes what is past its lifetime, keeping nothing longer"),
+    _ns(
+        "courier.templates.verifiable_address_changed.**",
+        "no notice goes to previous addresses (notify_previous_addresses is not implemented)",
+    ),
+    _h("courier.templates.**", "services/courier/render/overrides.py"),
+    _h("courier.**", "services/courier/config.py"),
+    _ns("oauth2_provider.*", "the Ory Hydra login/consent integration is not implemented"),
+    _na("preview.default_read_consistency_level", NETWORK),
+    # --- serving, logging ------------------------------------------------------------------------
+    _ns("serve.*.socket.*", "Warden listens on TCP ports only"),
+    _ns("serve.*.tls.**", "Warden serves plain HTTP: terminate TLS at the proxy or Ingress"),
+    _ns("serve.public.cors.debug", "CORS decisions are not logged"),
+    _h("serve.public.cors.*", "shared/http/cors.py"),
+    _h("serve.*.request_log.disable_for_health", "warden/process.py"),
+    _h("serve.*.*", "shared/config/settings.py (Endpoint), warden/process.py"),
+    _h("tracing", "shared/tracing/config.py (the otel provider over OTLP)"),
+    _ns("log.redaction_text", "redacted values are replaced with `[redacted]`"),
+    _h("log.*", "shared/config/settings.py (Log), warden/cli.py, shared/logging.py"),
+    # --- identities, secrets, hashing, cookies, sessions -----------------------------------------
+    _ns(
+        "identity.schemas[].selfservice_selectable",
+        "flows always use the default schema; `identity_schema` is not read",
+    ),
+    _h("identity.**", "services/identity/schemas/registry.py, services/selfservice/traits.py"),
+    _ns("secrets.pagination", "page tokens are not encrypted"),
+    _h("secrets.*", "shared/config/settings.py (Secrets), shared/cookies.py, shared/cipher.py, shared/backup_codes.py"),
+    _h("hashers.**", "services/identity/hashing/config.py"),
+    _h("ciphers.algorithm", "shared/cipher.py"),
+    _h("cookies.*", "shared/cookies.py"),
+    _h("session.cookie.*", "shared/cookies.py"),
+    _h("session.whoami.required_aal", "services/session/config.py"),
+    _h("session.whoami.tokenizer.templates", "services/session/tokenizer.py"),
+    _h("session.*", "services/session/config.py"),
+    _h("security.account_enumeration.mitigate", "services/selfservice (registration/enumeration.py, service.py)"),
+    _ns("security.disallow_ref_in_identity_schemas", "external `$ref`s in identity schemas are not blocked"),
+    _h("clients.http.*", "shared/http/egress.py"),
+    _ns("clients.smtp.disallow_private_ip_ranges", "the courier connects to any SMTP address it is given"),
+    _h("clients.web_hook.header_allowlist", "services/selfservice/hooks/web_hook_calls.py"),
+    # --- feature flags ----------------------------------------------------------------------------
+    _na("feature_flags.cacheable_sessions", NETWORK),
+    _na("feature_flags.cacheable_sessions_max_age", NETWORK),
+    _na("feature_flags.legacy_allow_insecure_origins", NETWORK),
+    _ns(
+        "feature_flags.use_continue_with_transitions",
+        "recovery answers API flows with continue_with and SPAs with 422 browser_location_change_required either way",
+    ),
+    _ns("feature_flags.choose_recovery_address", "recovery asks for an address and sends to it"),
+    _ns("feature_flags.legacy_continue_with_verification_ui", "show_verification_ui comes only from its hook"),
+    _ns(
+        "feature_flags.legacy_require_verified_login_error",
+        "require_verified_address always answers with a form error",
+        True,
+    ),
+    _ns("feature_flags.faster_session_extend", "extending a session always answers 200 with the session"),
+    _ns(
+        "feature_flags.password_profile_registration_node_group",
+        "profile fields of a password registration are in the default group",
+        "default",
+    ),
+    _ns(
+        "feature_flags.legacy_oidc_registration_node_group",
+        "profile fields an OIDC registration still needs are in the oidc group",
+        True,
+    ),
+    _ns("feature_flags.refresh_login_choose_address", "a code refresh login asks for the address again"),
+    # --- the rest ---------------------------------------------------------------------------------
+    _na("organizations", "deprecated, and " + NETWORK),
+    _na("enterprise.identity_schema_fallback_url_template", "an enterprise-licence feature, " + NETWORK),
+    _ns("revision", "there is no /health/config endpoint to show it"),
+    _na("version", "names the Kratos release a file was written for; Warden speaks one API"),
+    _h("dev", "shared/config/loader.py (the same as --dev)"),
+    _na("help", CLI_FLAG),
+    _na("config", CLI_FLAG),
+    _na("sqa-opt-out", CLI_FLAG + "; Warden sends no usage statistics"),
+    _na("watch-courier", CLI_FLAG + "; every Warden courier dispatches"),
+    _na("expose-metrics-port", CLI_FLAG + "; metrics are on the admin port"),
+)
+
+
+@cache
+def _compiled() -> tuple[tuple[re.Pattern[str], Row], ...]:
+    return tuple((_regex(row.pattern), row) for row in ROWS)
+
+
+def _regex(pattern: str) -> re.Pattern[str]:
+    parts = []
+    for segment in pattern.split("."):
+        if segment == "**":
+            parts.append(r".+")
+        elif segment == "*":
+            parts.append(r"[^.]+")
+        else:
+            parts.append(re.escape(segment).replace(r"\*", r"[^.]*"))
+    return re.compile(r"\.".join(parts) + r"\Z")
+
+
+def row_for(leaf: str) -> Row | None:
+    """The first row whose pattern matches `leaf` (a path from `shared.config.leaves`), or None."""
+    return next((row for regex, row in _compiled() if regex.match(leaf)), None)

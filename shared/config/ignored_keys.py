@@ -1,0 +1,32 @@
+"""Start-up warnings for keys Warden accepts but does not act on, so nobody believes them in force.
+
+Warden validates a `kratos.yml` against Kratos's whole schema, so that an existing file loads
+unchanged; `shared.config.coverage` says which of those keys Warden ignores. A key is warned about
+when the config the user wrote (files and environment, before Warden's own defaults are laid under
+it) sets it to something other than Kratos's default and other than what Warden does anyway. The
+warning names the key as written (`…hooks[0].config.recipients`), never its value.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared.config.coverage import NOT_SUPPORTED, row_for
+from shared.config.leaves import schema_leaves, set_leaves
+
+
+def ignored_key_warnings(written: dict[str, Any]) -> list[str]:
+    """One line per not-supported key `written` sets to a value that would change Kratos's behaviour."""
+    leaves = schema_leaves()
+    found = []
+    for leaf, path, value in set_leaves(written, leaves):
+        row = row_for(leaf)
+        if row is None or row.fate != NOT_SUPPORTED or value == leaves[leaf] or _same(value, row.same_as):
+            continue
+        found.append(f"{path} has no effect in Warden ({row.note})")
+    return found
+
+
+def _same(value: Any, values: tuple[Any, ...]) -> bool:
+    # By type as well: `1 == True` must not pass a number off as a switch.
+    return any(type(value) is type(v) and value == v for v in values)

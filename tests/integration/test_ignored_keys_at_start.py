@@ -1,0 +1,30 @@
+"""A started Warden says, once, each key of its kratos.yml it does not act on (shared.config.coverage),
+and nothing about the keys it does."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from tests.factories import running_warden, settings_for
+
+
+def test_start_up_warns_about_each_ignored_key_the_file_sets(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    extra = {"oauth2_provider": {"url": "https://hydra.example:4445/"}, "revision": "2026-12-04"}
+    settings = settings_for(tmp_path, "memory", extra)
+    with caplog.at_level(logging.WARNING, logger="warden.process"), running_warden(settings):
+        pass
+    lines = [r.getMessage() for r in caplog.records if "has no effect in Warden" in r.getMessage()]
+    assert lines == [
+        "config: oauth2_provider.url has no effect in Warden (the Ory Hydra login/consent integration is not "
+        "implemented)",
+        "config: revision has no effect in Warden (there is no /health/config endpoint to show it)",
+    ]
+
+
+def test_a_file_of_honoured_keys_starts_without_such_warnings(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="warden.process"), running_warden(settings_for(tmp_path, "memory")):
+        pass
+    assert not [r for r in caplog.records if "has no effect in Warden" in r.getMessage()]

@@ -1,0 +1,135 @@
+"""shared.config.coverage: every key of Kratos's config schema is decided, and a config that sets a
+key Warden ignores is told so at load time, naming the key and not its value."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from shared.config import load_settings
+from shared.config.coverage import HONOURED, NOT_APPLICABLE, NOT_SUPPORTED, ROWS, row_for
+from shared.config.ignored_keys import ignored_key_warnings
+from shared.config.leaves import schema_leaves, set_leaves
+from shared.config.tree import MISSING, deep_merge
+from tests.unit.test_config import MINIMAL, QUICKSTART, QUICKSTARTS
+
+CONTINUE_WITH = (
+    "feature_flags.use_continue_with_transitions has no effect in Warden (recovery answers API flows with "
+    "continue_with and SPAs with 422 browser_location_change_required either way)"
+)
+# What each quickstart is told: only the flag Warden really ignores.
+QUICKSTART_WARNINGS = {
+    "all-strategies": [],
+    "email-password": [CONTINUE_WITH],
+    "passkey": [],
+    "phone-password": [CONTINUE_WITH],
+    "webauthn": [],
+}
+
+
+def test_every_leaf_of_kratoss_schema_is_decided() -> None:
+    undecided = [leaf for leaf in schema_leaves() if row_for(leaf) is None]
+    assert undecided == [], "decide these in shared/config/coverage.py"
+
+
+def test_every_row_decides_some_leaf_of_the_schema() -> None:
+    """A row naming a key the schema lacks (a typo, a key Kratos removed) or one shadowed by an
+    earlier row decides nothing: it would tell a reader something untrue."""
+    deciding = Counter(row_for(leaf) for leaf in schema_leaves())
+    assert [row.pattern for row in ROWS if not deciding[row]] == []
+
+
+def test_every_row_says_why() -> None:
+    assert all(row.note.strip() for row in ROWS)
+    assert {row.fate for row in ROWS} == {HONOURED, NOT_SUPPORTED, NOT_APPLICABLE}
+    assert all(not row.same_as for row in ROWS if row.fate != NOT_SUPPORTED)
+
+
+def test_the_walk_reaches_array_items_refs_and_branches() -> None:
+    leaves = schema_leaves()
+    assert "selfservice.methods.oidc.config.providers[].client_id" in leaves  # array of objects
+    assert "selfservice.flows.login.after.password.hooks[].config.auth.config.user" in leaves  # $ref, anyOf
+    assert "courier.channels[].request_config.url" in leaves
+    assert leaves["session.cookie.name"] == "ory_kratos_session"
+    assert leaves["oauth2_provider.url"] is MISSING
+    assert "selfservice.allowed_return_urls" in leaves  # an array of strings is one leaf
+
+
+def test_set_leaves_names_keys_as_written() -> None:
+    tree = {"identity": {"schemas": [{"id": "a", "url": "file:///a"}]}, "bus": {"url": "memory"}}
+    assert list(set_leaves(tree, schema_leaves())) == [
+        ("identity.schemas[].id", "identity.schemas[0].id", "a"),
+        ("identity.schemas[].url", "identity.schemas[0].url", "file:///a"),
+    ]  # Warden's own `bus` is no Kratos leaf
+
+
+def hook(**config: Any) -> dict[str, Any]:
+    return {"hook": "web_hook", "config": {"url": "https://hooks.example/x", **config}}
+
+
+def test_a_set_unsupported_key_is_warned_about_with_its_reason() -> None:
+    tree = {
+        "oauth2_provider": {"url": "https://hydra.example:4445"},
+        "serve": {"public": {"tls": {"cert": {"path": "/etc/tls/cert.pem"}}}},
+        "selfservice": {
+            "flows": {"login": {"after": {"password": {"hooks": [hook(), hook(emit_analytics_event=False)]}}}}
+        },
+    }
+    assert ignored_key_warnings(tree) == [  # in the file's order
+        "oauth2_provider.url has no effect in Warden (the Ory Hydra login/consent integration is not implemented)",
+        "serve.public.tls.cert.path has no effect in Warden (Warden serves plain HTTP: terminate TLS at the proxy "
+        "or Ingress)",
+        "selfservice.flows.login.after.password.hooks[1].config.emit_analytics_event has no effect in Warden "
+        "(Warden traces every web hook call alike)",
+    ]
+
+
+@pytest.mark.parametrize(
+    "tree",
+    [
+        {"feature_flags": {"faster_session_extend": False}},  # Kratos's default
+        {"selfservice": {"flows": {"registration": {"enable_legacy_one_step": True}}}},  # what Warden does
+        {
+            "selfservice": {
+                "methods": {"passkey": {"config": {"authenticator_selection": {"resident_key": "required"}}}}
+            }
+        },
+        {"session": {"lifespan": "1h"}, "version": "v1.3.0", "sqa-opt-out": True},  # honoured, not applicable
+        {"bus": {"url": "memory"}, "session": {"inactivity_timeout": "1h"}},  # Warden's own keys
+    ],
+)
+def test_no_warning_for_defaults_same_behaviour_or_other_fates(tree: dict[str, Any]) -> None:
+    assert ignored_key_warnings(tree) == []
+
+
+def test_a_value_is_never_in_the_warning(tmp_path: Path) -> None:
+    secret = "AAAA-a-private-key-not-to-be-logged"
+    warnings = ignored_key_warnings({"serve": {"admin": {"tls": {"key": {"base64": secret}}}}})
+    assert len(warnings) == 1 and secret not in warnings[0]
+
+
+def test_loaded_settings_carry_the_warnings_of_what_the_file_sets(tmp_path: Path) -> None:
+    config = tmp_path / "kratos.yml"
+    config.write_text(yaml.safe_dump(deep_merge(MINIMAL, {"secrets": {"pagination": ["p" * 32]}})), encoding="utf-8")
+    settings = load_settings([config], {"FEATURE_FLAGS_FASTER_SESSION_EXTEND": "true"})
+    assert settings.ignored_keys == (
+        "secrets.pagination has no effect in Warden (page tokens are not encrypted)",
+        "feature_flags.faster_session_extend has no effect in Warden "
+        "(extending a session always answers 200 with the session)",
+    )
+
+
+def test_warden_s_own_defaults_are_not_warned_about(tmp_path: Path) -> None:
+    """No file at all: the whole dev config is Warden's, and none of it is the user's doing."""
+    settings = load_settings([], {}, dev=True)
+    assert settings.ignored_keys == ()
+
+
+@pytest.mark.parametrize("name", QUICKSTARTS)
+def test_each_quickstart_is_told_only_what_is_true(name: str) -> None:
+    settings = load_settings([QUICKSTART / name / "kratos.yml"], {"DSN": "memory"}, dev=True)
+    assert list(settings.ignored_keys) == QUICKSTART_WARNINGS[name]
