@@ -24,7 +24,17 @@ def ignored_key_warnings(written: dict[str, Any]) -> list[str]:
         if row is None or row.fate != NOT_SUPPORTED or value == leaves[leaf] or _same(value, row.same_as):
             continue
         found.append(f"{path} has no effect in Warden ({row.note})")
-    return found
+    return found + _tracing(written)
+
+
+def _tracing(written: dict[str, Any]) -> list[str]:
+    """`tracing` is one leaf of Kratos's schema (its shape is ory/x's), so the table cannot say that
+    of its providers only `otel` is implemented: any other turns tracing off."""
+    tracing = written.get("tracing")
+    provider = tracing.get("provider") if isinstance(tracing, dict) else None
+    if provider in (None, "", "otel"):
+        return []
+    return ["tracing.provider has no effect in Warden (only `otel`, over OTLP, is implemented: tracing is off)"]
 
 
 def _same(value: Any, values: tuple[Any, ...]) -> bool:

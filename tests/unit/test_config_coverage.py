@@ -88,6 +88,13 @@ def test_a_set_unsupported_key_is_warned_about_with_its_reason() -> None:
     ]
 
 
+def test_a_tracing_provider_other_than_otel_is_said_to_turn_tracing_off() -> None:
+    assert ignored_key_warnings({"tracing": {"provider": "jaeger"}}) == [
+        "tracing.provider has no effect in Warden (only `otel`, over OTLP, is implemented: tracing is off)"
+    ]
+    assert ignored_key_warnings({"tracing": {"provider": "otel"}}) == []
+
+
 @pytest.mark.parametrize(
     "tree",
     [
