@@ -209,7 +209,7 @@ class SessionManager:
         session = await self.get(session_id)
         if not session.is_valid() or session.idle(self.config.inactivity_timeout):
             raise NoActiveSession()
-        updated = session.with_method(method)
+        updated = session.with_method(method, self.config.lifespan)
         if not await self._save(updated):
             raise NoActiveSession()  # revoked while the method was being checked
         return updated

@@ -6,7 +6,7 @@ import json
 import re
 import time
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -130,6 +130,42 @@ def test_my_sessions_list_revoke_one_and_revoke_others(
     assert _status(lambda: frontend.to_session(x_session_token=mine[2]["session_token"]))[0] == 401
     assert frontend.to_session(x_session_token=current).id == mine[0]["session"]["id"]
     assert frontend.to_session(x_session_token=stranger["session_token"]).active
+
+
+def _add_method(warden: ThreadedWarden, session_id: str, method: str, aal: str) -> dict[str, Any]:
+    response = urllib3.request(
+        "POST",
+        f"{warden.admin_url}/internal/session/sessions/{session_id}/methods",
+        headers={"X-Warden-Internal-Token": TOKEN},
+        json={"method": method, "aal": aal},
+    )
+    assert response.status == 200, response.data
+    return json.loads(response.data)
+
+
+def _at(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def test_a_refresh_or_a_second_factor_renews_the_session_as_kratos_activate_session_does(
+    warden: ThreadedWarden, admin: IdentityApi
+) -> None:
+    """Kratos's login hook runs `ActivateSession` on the session a refresh or an AAL step upgrades:
+    it counts as authenticated now and runs a whole `session.lifespan` (1h here) from now; the
+    method is appended to `authentication_methods`, a second password refresh as a second entry."""
+    issued = _issue(warden, _identity(admin, "renewed@example.com"))["session"]
+    refreshed = _add_method(warden, issued["id"], "password", "aal1")
+    upgraded = _add_method(warden, issued["id"], "totp", "aal2")
+    for view in (refreshed, upgraded):
+        assert _at(view["expires_at"]) - _at(view["authenticated_at"]) == timedelta(hours=1), view
+    assert _at(refreshed["authenticated_at"]) > _at(issued["authenticated_at"])
+    assert [(m["method"], m["aal"]) for m in upgraded["authentication_methods"]] == [
+        ("password", "aal1"),
+        ("password", "aal1"),
+        ("totp", "aal2"),
+    ]
+    stored = admin.get_session(issued["id"])
+    assert stored.expires_at == _at(upgraded["expires_at"]) and stored.authenticator_assurance_level == "aal2"
 
 
 def test_a_disabled_identity_cannot_use_its_sessions_apis(
