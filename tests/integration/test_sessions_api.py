@@ -247,6 +247,21 @@ def test_admin_lists_gets_extends_and_disables(
     assert _status(lambda: admin.get_session("00000000-0000-4000-8000-000000000000"))[0] == 404
 
 
+def test_admin_get_session_expands_only_what_expand_names(warden: ThreadedWarden, admin: IdentityApi) -> None:
+    """Kratos's getSession: "If no value is provided, the expandable properties are skipped"; values
+    are read case-insensitively, and one that is neither `identity` nor `devices` is a 400."""
+    identity_id = _identity(admin, "expand@example.com")
+    session_id = _issue(warden, identity_id)["session"]["id"]
+    bare = admin.get_session(session_id)
+    assert bare.identity is None and not bare.devices
+    named = admin.get_session(session_id, expand=["Identity"])
+    assert named.identity.id == identity_id and not named.devices
+    for path in (f"/admin/sessions/{session_id}", "/admin/sessions"):
+        answer = urllib3.request("GET", f"{warden.admin_url}{path}?expand=identity&expand=credentials")
+        error = json.loads(answer.data)["error"]
+        assert answer.status == 400 and error["reason"] == "Could not parse expand option: credentials", path
+
+
 def test_a_session_route_s_id_that_is_not_a_uuid_is_kratos_s_400(
     warden: ThreadedWarden, admin: IdentityApi, frontend: FrontendApi
 ) -> None:

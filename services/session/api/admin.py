@@ -23,8 +23,17 @@ EXTEND = "/admin/sessions/{id}/extend"
 IDENTITY_SESSIONS = "/admin/identities/{id}/sessions"
 
 
+EXPANDABLE = ("identity", "devices")
+
+
 def _expand(request: web.Request) -> set[str]:
-    return {e.lower() for e in request.query.getall("expand", [])}
+    """`expand` as Kratos's ParseExpandable reads it: each value case-insensitive, an unknown one a 400."""
+    expand = set()
+    for raw in request.query.getall("expand", []):
+        if raw.lower() not in EXPANDABLE:
+            raise BadRequest(f"Could not parse expand option: {raw}")
+        expand.add(raw.lower())
+    return expand
 
 
 def _active_filter(request: web.Request) -> bool | None:
@@ -44,11 +53,11 @@ async def _views(c: SessionContainer, sessions: list[Session], expand: set[str])
 
 
 async def _page_response(c: SessionContainer, request: web.Request, **query: Any) -> web.Response:
-    page = read_page(request)
+    expand, page = _expand(request), read_page(request)
     sessions, last = page.split(
         await c.manager.page(size=page.probe, after=page.after, active=_active_filter(request), **query)
     )
-    response = web.json_response(await _views(c, sessions, _expand(request)))
+    response = web.json_response(await _views(c, sessions, expand))
     response.headers["Link"] = link_header(request, page, last.id if last else None)
     return response
 
@@ -60,8 +69,9 @@ async def list_sessions(c: SessionContainer, request: web.Request) -> web.Respon
 async def get_session(c: SessionContainer, request: web.Request) -> web.Response:
     if request.match_info["id"] == "whoami":
         raise SessionNotFound()  # Kratos sends it to the public whoami; not a malformed id
-    session = c.manager.as_seen(await c.manager.get(path_uuid(request.match_info["id"])))
-    expand = _expand(request) or {"identity", "devices"}
+    session_id, expand = path_uuid(request.match_info["id"]), _expand(request)
+    session = c.manager.as_seen(await c.manager.get(session_id))
+    # Without `expand`, Kratos's GetSession loads neither the identity nor the devices.
     return web.json_response((await _views(c, [session], expand))[0])
 
 
