@@ -174,6 +174,24 @@ def test_a_refresh_or_a_second_factor_renews_the_session_as_kratos_activate_sess
     assert stored.expires_at == _at(upgraded["expires_at"]) and stored.authenticator_assurance_level == "aal2"
 
 
+def test_session_lists_of_one_identity_come_with_its_identity_and_the_devices(
+    warden: ThreadedWarden, admin: IdentityApi, frontend: FrontendApi
+) -> None:
+    """Kratos's listMySessions and listIdentitySessions read with ExpandEverything (they take no
+    `expand`): every session with its devices and its identity, never the identity's credentials."""
+    identity_id = _identity(admin, "listed@example.com")
+    current, other = _issue(warden, identity_id), _issue(warden, identity_id)
+    [mine] = frontend.list_my_sessions(x_session_token=current["session_token"])
+    assert mine.id == other["session"]["id"] and mine.devices[0].user_agent == "pytest"
+    assert mine.identity.id == identity_id and mine.identity.traits == {"email": "listed@example.com"}
+    assert mine.identity.credentials is None and mine.identity.metadata_admin is None
+    listed = admin.list_identity_sessions(identity_id)
+    assert len(listed) == 2
+    for session in listed:
+        assert session.identity.id == identity_id and session.identity.credentials is None
+        assert session.devices[0].ip_address == "203.0.113.9"
+
+
 def test_a_disabled_identity_cannot_use_its_sessions_apis(
     warden: ThreadedWarden, admin: IdentityApi, frontend: FrontendApi
 ) -> None:
@@ -256,6 +274,7 @@ def test_admin_get_session_expands_only_what_expand_names(warden: ThreadedWarden
     assert bare.identity is None and not bare.devices
     named = admin.get_session(session_id, expand=["Identity"])
     assert named.identity.id == identity_id and not named.devices
+    assert named.identity.credentials is None, "Kratos loads a session's identity without credentials"
     for path in (f"/admin/sessions/{session_id}", "/admin/sessions"):
         answer = urllib3.request("GET", f"{warden.admin_url}{path}?expand=identity&expand=credentials")
         error = json.loads(answer.data)["error"]

@@ -9,7 +9,7 @@ from aiohttp import web
 
 from services.session.domain import Session
 from services.session.errors import SessionNotFound, path_uuid
-from services.session.views import session_view
+from services.session.views import admin_identity, session_view
 from shared.errors import BadRequest, NotFound
 from shared.http.pagination import link_header, read_page
 from shared.service import Route
@@ -49,11 +49,14 @@ async def _views(c: SessionContainer, sessions: list[Session], expand: set[str])
     identities: list[Any] = [None] * len(sessions)
     if "identity" in expand:
         identities = await asyncio.gather(*(c.manager.identity_of(s) for s in sessions))
-    return [session_view(s, i, with_devices="devices" in expand) for s, i in zip(sessions, identities)]
+    return [
+        session_view(s, admin_identity(i) if i else None, with_devices="devices" in expand)
+        for s, i in zip(sessions, identities)
+    ]
 
 
-async def _page_response(c: SessionContainer, request: web.Request, **query: Any) -> web.Response:
-    expand, page = _expand(request), read_page(request)
+async def _page_response(c: SessionContainer, request: web.Request, expand: set[str], **query: Any) -> web.Response:
+    page = read_page(request)
     sessions, last = page.split(
         await c.manager.page(size=page.probe, after=page.after, active=_active_filter(request), **query)
     )
@@ -63,7 +66,7 @@ async def _page_response(c: SessionContainer, request: web.Request, **query: Any
 
 
 async def list_sessions(c: SessionContainer, request: web.Request) -> web.Response:
-    return await _page_response(c, request)
+    return await _page_response(c, request, _expand(request))
 
 
 async def get_session(c: SessionContainer, request: web.Request) -> web.Response:
@@ -89,7 +92,8 @@ async def list_identity_sessions(c: SessionContainer, request: web.Request) -> w
     identity_id = path_uuid(request.match_info["id"])
     if await c.identities.get_identity(identity_id) is None:
         raise SessionNotFound()
-    return await _page_response(c, request, identity_id=identity_id)
+    # Kratos's listIdentitySessions takes no `expand`: it always answers with identity and devices.
+    return await _page_response(c, request, set(EXPANDABLE), identity_id=identity_id)
 
 
 async def delete_identity_sessions(c: SessionContainer, request: web.Request) -> web.Response:
