@@ -281,6 +281,23 @@ def test_admin_get_session_expands_only_what_expand_names(warden: ThreadedWarden
         assert answer.status == 400 and error["reason"] == "Could not parse expand option: credentials", path
 
 
+def test_deleting_an_identity_s_sessions_removes_them_and_is_404_when_there_are_none(
+    warden: ThreadedWarden, admin: IdentityApi, frontend: FrontendApi
+) -> None:
+    """Kratos's DELETE /admin/identities/{id}/sessions "irrecoverably and permanently deletes" the
+    sessions, inactive ones too, and answers 404 when it deleted nothing."""
+    identity_id = _identity(admin, "deleted-sessions@example.com")
+    first, second = _issue(warden, identity_id), _issue(warden, identity_id)
+    admin.disable_session(first["session"]["id"])
+    admin.delete_identity_sessions(identity_id)
+    assert admin.list_identity_sessions(identity_id) == []
+    assert _status(lambda: admin.get_session(first["session"]["id"]))[0] == 404
+    assert _refused(frontend, second["session_token"])
+    status, body = _status(lambda: admin.delete_identity_sessions(identity_id))
+    assert status == 404 and body["error"]["message"] == "Unable to locate the resource"
+    assert _status(lambda: admin.delete_identity_sessions("00000000-0000-4000-8000-000000000000"))[0] == 404
+
+
 def test_a_session_route_s_id_that_is_not_a_uuid_is_kratos_s_400(
     warden: ThreadedWarden, admin: IdentityApi, frontend: FrontendApi
 ) -> None:
