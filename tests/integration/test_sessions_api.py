@@ -357,9 +357,31 @@ def test_extend_moves_expiry_when_allowed(tmp_path: Path, any_dsn: str) -> None:
         kratos.ApiClient(kratos.Configuration(host=warden.admin_url)) as client,
     ):
         admin = IdentityApi(client)
-        issued = _issue(warden, _identity(admin, "extend@example.com"))
+        identity_id = _identity(admin, "extend@example.com")
+        issued = _issue(warden, identity_id)
         before = admin.get_session(issued["session"]["id"]).expires_at
-        assert admin.extend_session(issued["session"]["id"]).expires_at > before
+        extended = admin.extend_session(issued["session"]["id"])
+        assert extended.expires_at > before
+        # Kratos's legacy answer: the session as GetSession reads it with ExpandDefault.
+        assert extended.identity.id == identity_id and not extended.devices
+
+
+def test_extend_answers_204_under_faster_session_extend(tmp_path: Path, any_dsn: str) -> None:
+    extra = {
+        "services": {"internal_token": TOKEN},
+        "session": {"lifespan": "2h"},
+        "feature_flags": {"faster_session_extend": True},
+    }
+    with (
+        running_warden(settings_for(tmp_path, any_dsn, extra)) as warden,
+        kratos.ApiClient(kratos.Configuration(host=warden.admin_url)) as client,
+    ):
+        admin = IdentityApi(client)
+        session_id = _issue(warden, _identity(admin, "faster-extend@example.com"))["session"]["id"]
+        before = admin.get_session(session_id).expires_at
+        answer = urllib3.request("PATCH", f"{warden.admin_url}/admin/sessions/{session_id}/extend")
+        assert answer.status == 204 and answer.data == b""
+        assert admin.get_session(session_id).expires_at > before
 
 
 def _whoami_by_cookie(warden: ThreadedWarden, value: str, **headers: str) -> urllib3.BaseHTTPResponse:
