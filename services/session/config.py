@@ -24,6 +24,8 @@ class SessionConfig:
     check_headers: tuple[tuple[str, str], ...] = ()
     assurance: AssuranceRules = AssuranceRules()  # what level an identity can reach (highest_available)
     inactivity_timeout: timedelta | None = None  # `session.inactivity_timeout` (Warden's; Kratos has none)
+    # `feature_flags.faster_session_extend`: the admin extend answers 204 instead of the session.
+    faster_extend: bool = False
 
     @property
     def use_recorded_every(self) -> timedelta | None:
@@ -48,6 +50,7 @@ class SessionConfig:
             check_headers=tuple((get("session.check.headers") or {}).items()),
             assurance=AssuranceRules.from_settings(settings),
             inactivity_timeout=_inactivity_timeout(get("session.inactivity_timeout"), lifespan),
+            faster_extend=get("feature_flags.faster_session_extend") is True,
         )
 
 

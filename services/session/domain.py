@@ -70,8 +70,14 @@ class Session:
     def extended(self, lifespan: timedelta) -> Session:
         return replace(self, expires_at=now() + lifespan, updated_at=now())
 
-    def with_method(self, method: AuthenticationMethod) -> Session:
-        kept = tuple(m for m in self.authentication_methods if m.method != method.method or m.aal != method.aal)
+    def with_method(self, method: AuthenticationMethod, lifespan: timedelta) -> Session:
+        """A refresh or a second factor on this session, as Kratos's `ActivateSession` records it: the
+        method is appended (a second password refresh is a second entry, as `CompletedLoginFor`
+        appends), the session counts as authenticated then and runs a whole lifespan from then."""
         return replace(
-            self, authentication_methods=(*kept, method), authenticated_at=method.completed_at, updated_at=now()
+            self,
+            authentication_methods=(*self.authentication_methods, method),
+            authenticated_at=method.completed_at,
+            expires_at=method.completed_at + lifespan,
+            updated_at=now(),
         )

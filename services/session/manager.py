@@ -194,6 +194,19 @@ class SessionManager:
             sessions = await self._repo.active_of_identity(uow.connection, identity_id, except_id=except_id)
         return await self.revoke(sessions)
 
+    async def delete_identity_sessions(self, identity_id: str) -> int:
+        """Deletes an identity's sessions (Kratos's admin DELETE: "irrecoverably and permanently"),
+        the active ones revoked first so that their revocation is an event like any other, once.
+        Returns how many were deleted."""
+        async with self._uow() as uow:
+            active = {s.id: s for s in await self._repo.active_of_identity(uow.connection, identity_id)}
+            ended = await self._repo.deactivate(uow.connection, list(active))
+            self._emit_revoked(uow, [active[i] for i in ended])
+            digests = await self._repo.delete_of_identity(uow.connection, identity_id)
+            await uow.commit()
+        await self._cache.drop(digests)
+        return len(digests)
+
     async def extend(self, session_id: str) -> Session:
         session = await self.get(session_id)
         limit = self.config.earliest_possible_extend
@@ -209,7 +222,7 @@ class SessionManager:
         session = await self.get(session_id)
         if not session.is_valid() or session.idle(self.config.inactivity_timeout):
             raise NoActiveSession()
-        updated = session.with_method(method)
+        updated = session.with_method(method, self.config.lifespan)
         if not await self._save(updated):
             raise NoActiveSession()  # revoked while the method was being checked
         return updated

@@ -17,6 +17,12 @@ def public_identity(identity: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in identity.items() if k not in ("credentials", "metadata_admin")}
 
 
+def admin_identity(identity: dict[str, Any]) -> dict[str, Any]:
+    """What an admin session view shows of its identity: Kratos's `AdminSession` adds the admin
+    metadata, and its GetSession loads the identity without credentials (`identity.ExpandDefault`)."""
+    return {k: v for k, v in identity.items() if k != "credentials"}
+
+
 def session_view(session: Session, identity: dict[str, Any] | None, *, with_devices: bool = True) -> dict[str, Any]:
     body: dict[str, Any] = {
         "id": session.id,

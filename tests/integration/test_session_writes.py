@@ -56,7 +56,7 @@ async def test_a_change_read_before_a_revocation_does_not_bring_the_session_back
     changed = (
         read.extended(timedelta(hours=2))
         if change == "extend"
-        else read.with_method(AuthenticationMethod("totp", "aal2", now()))
+        else read.with_method(AuthenticationMethod("totp", "aal2", now()), timedelta(hours=1))
     )
     async with db.transaction() as conn:
         assert not await repo.save(conn, changed)

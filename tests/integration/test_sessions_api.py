@@ -6,7 +6,7 @@ import json
 import re
 import time
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -122,7 +122,13 @@ def test_my_sessions_list_revoke_one_and_revoke_others(
     assert sorted(s.id for s in others) == sorted(m["session"]["id"] for m in mine[1:])
 
     assert _status(lambda: frontend.disable_my_session(mine[0]["session"]["id"], x_session_token=current))[0] == 400
-    assert _status(lambda: frontend.disable_my_session(stranger["session"]["id"], x_session_token=current))[0] == 404
+    # Kratos's RevokeSession answers 204 for an id that is not the caller's, and ends nothing.
+    assert (
+        frontend.disable_my_session_with_http_info(stranger["session"]["id"], x_session_token=current).status_code
+        == 204
+    )
+    unknown = "00000000-0000-4000-8000-000000000000"
+    assert frontend.disable_my_session_with_http_info(unknown, x_session_token=current).status_code == 204
     frontend.disable_my_session(mine[1]["session"]["id"], x_session_token=current)
     assert _status(lambda: frontend.to_session(x_session_token=mine[1]["session_token"]))[0] == 401
 
@@ -130,6 +136,60 @@ def test_my_sessions_list_revoke_one_and_revoke_others(
     assert _status(lambda: frontend.to_session(x_session_token=mine[2]["session_token"]))[0] == 401
     assert frontend.to_session(x_session_token=current).id == mine[0]["session"]["id"]
     assert frontend.to_session(x_session_token=stranger["session_token"]).active
+
+
+def _add_method(warden: ThreadedWarden, session_id: str, method: str, aal: str) -> dict[str, Any]:
+    response = urllib3.request(
+        "POST",
+        f"{warden.admin_url}/internal/session/sessions/{session_id}/methods",
+        headers={"X-Warden-Internal-Token": TOKEN},
+        json={"method": method, "aal": aal},
+    )
+    assert response.status == 200, response.data
+    return json.loads(response.data)
+
+
+def _at(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def test_a_refresh_or_a_second_factor_renews_the_session_as_kratos_activate_session_does(
+    warden: ThreadedWarden, admin: IdentityApi
+) -> None:
+    """Kratos's login hook runs `ActivateSession` on the session a refresh or an AAL step upgrades:
+    it counts as authenticated now and runs a whole `session.lifespan` (1h here) from now; the
+    method is appended to `authentication_methods`, a second password refresh as a second entry."""
+    issued = _issue(warden, _identity(admin, "renewed@example.com"))["session"]
+    refreshed = _add_method(warden, issued["id"], "password", "aal1")
+    upgraded = _add_method(warden, issued["id"], "totp", "aal2")
+    for view in (refreshed, upgraded):
+        assert _at(view["expires_at"]) - _at(view["authenticated_at"]) == timedelta(hours=1), view
+    assert _at(refreshed["authenticated_at"]) > _at(issued["authenticated_at"])
+    assert [(m["method"], m["aal"]) for m in upgraded["authentication_methods"]] == [
+        ("password", "aal1"),
+        ("password", "aal1"),
+        ("totp", "aal2"),
+    ]
+    stored = admin.get_session(issued["id"])
+    assert stored.expires_at == _at(upgraded["expires_at"]) and stored.authenticator_assurance_level == "aal2"
+
+
+def test_session_lists_of_one_identity_come_with_its_identity_and_the_devices(
+    warden: ThreadedWarden, admin: IdentityApi, frontend: FrontendApi
+) -> None:
+    """Kratos's listMySessions and listIdentitySessions read with ExpandEverything (they take no
+    `expand`): every session with its devices and its identity, never the identity's credentials."""
+    identity_id = _identity(admin, "listed@example.com")
+    current, other = _issue(warden, identity_id), _issue(warden, identity_id)
+    [mine] = frontend.list_my_sessions(x_session_token=current["session_token"])
+    assert mine.id == other["session"]["id"] and mine.devices[0].user_agent == "pytest"
+    assert mine.identity.id == identity_id and mine.identity.traits == {"email": "listed@example.com"}
+    assert mine.identity.credentials is None and mine.identity.metadata_admin is None
+    listed = admin.list_identity_sessions(identity_id)
+    assert len(listed) == 2
+    for session in listed:
+        assert session.identity.id == identity_id and session.identity.credentials is None
+        assert session.devices[0].ip_address == "203.0.113.9"
 
 
 def test_a_disabled_identity_cannot_use_its_sessions_apis(
@@ -205,6 +265,39 @@ def test_admin_lists_gets_extends_and_disables(
     assert _status(lambda: admin.get_session("00000000-0000-4000-8000-000000000000"))[0] == 404
 
 
+def test_admin_get_session_expands_only_what_expand_names(warden: ThreadedWarden, admin: IdentityApi) -> None:
+    """Kratos's getSession: "If no value is provided, the expandable properties are skipped"; values
+    are read case-insensitively, and one that is neither `identity` nor `devices` is a 400."""
+    identity_id = _identity(admin, "expand@example.com")
+    session_id = _issue(warden, identity_id)["session"]["id"]
+    bare = admin.get_session(session_id)
+    assert bare.identity is None and not bare.devices
+    named = admin.get_session(session_id, expand=["Identity"])
+    assert named.identity.id == identity_id and not named.devices
+    assert named.identity.credentials is None, "Kratos loads a session's identity without credentials"
+    for path in (f"/admin/sessions/{session_id}", "/admin/sessions"):
+        answer = urllib3.request("GET", f"{warden.admin_url}{path}?expand=identity&expand=credentials")
+        error = json.loads(answer.data)["error"]
+        assert answer.status == 400 and error["reason"] == "Could not parse expand option: credentials", path
+
+
+def test_deleting_an_identity_s_sessions_removes_them_and_is_404_when_there_are_none(
+    warden: ThreadedWarden, admin: IdentityApi, frontend: FrontendApi
+) -> None:
+    """Kratos's DELETE /admin/identities/{id}/sessions "irrecoverably and permanently deletes" the
+    sessions, inactive ones too, and answers 404 when it deleted nothing."""
+    identity_id = _identity(admin, "deleted-sessions@example.com")
+    first, second = _issue(warden, identity_id), _issue(warden, identity_id)
+    admin.disable_session(first["session"]["id"])
+    admin.delete_identity_sessions(identity_id)
+    assert admin.list_identity_sessions(identity_id) == []
+    assert _status(lambda: admin.get_session(first["session"]["id"]))[0] == 404
+    assert _refused(frontend, second["session_token"])
+    status, body = _status(lambda: admin.delete_identity_sessions(identity_id))
+    assert status == 404 and body["error"]["message"] == "Unable to locate the resource"
+    assert _status(lambda: admin.delete_identity_sessions("00000000-0000-4000-8000-000000000000"))[0] == 404
+
+
 def test_a_session_route_s_id_that_is_not_a_uuid_is_kratos_s_400(
     warden: ThreadedWarden, admin: IdentityApi, frontend: FrontendApi
 ) -> None:
@@ -264,9 +357,31 @@ def test_extend_moves_expiry_when_allowed(tmp_path: Path, any_dsn: str) -> None:
         kratos.ApiClient(kratos.Configuration(host=warden.admin_url)) as client,
     ):
         admin = IdentityApi(client)
-        issued = _issue(warden, _identity(admin, "extend@example.com"))
+        identity_id = _identity(admin, "extend@example.com")
+        issued = _issue(warden, identity_id)
         before = admin.get_session(issued["session"]["id"]).expires_at
-        assert admin.extend_session(issued["session"]["id"]).expires_at > before
+        extended = admin.extend_session(issued["session"]["id"])
+        assert extended.expires_at > before
+        # Kratos's legacy answer: the session as GetSession reads it with ExpandDefault.
+        assert extended.identity.id == identity_id and not extended.devices
+
+
+def test_extend_answers_204_under_faster_session_extend(tmp_path: Path, any_dsn: str) -> None:
+    extra = {
+        "services": {"internal_token": TOKEN},
+        "session": {"lifespan": "2h"},
+        "feature_flags": {"faster_session_extend": True},
+    }
+    with (
+        running_warden(settings_for(tmp_path, any_dsn, extra)) as warden,
+        kratos.ApiClient(kratos.Configuration(host=warden.admin_url)) as client,
+    ):
+        admin = IdentityApi(client)
+        session_id = _issue(warden, _identity(admin, "faster-extend@example.com"))["session"]["id"]
+        before = admin.get_session(session_id).expires_at
+        answer = urllib3.request("PATCH", f"{warden.admin_url}/admin/sessions/{session_id}/extend")
+        assert answer.status == 204 and answer.data == b""
+        assert admin.get_session(session_id).expires_at > before
 
 
 def _whoami_by_cookie(warden: ThreadedWarden, value: str, **headers: str) -> urllib3.BaseHTTPResponse:

@@ -9,7 +9,7 @@ from aiohttp import web
 
 from services.session.domain import Session
 from services.session.errors import SessionNotFound, path_uuid
-from services.session.views import session_view
+from services.session.views import admin_identity, session_view
 from shared.errors import BadRequest, NotFound
 from shared.http.pagination import link_header, read_page
 from shared.service import Route
@@ -23,8 +23,17 @@ EXTEND = "/admin/sessions/{id}/extend"
 IDENTITY_SESSIONS = "/admin/identities/{id}/sessions"
 
 
+EXPANDABLE = ("identity", "devices")
+
+
 def _expand(request: web.Request) -> set[str]:
-    return {e.lower() for e in request.query.getall("expand", [])}
+    """`expand` as Kratos's ParseExpandable reads it: each value case-insensitive, an unknown one a 400."""
+    expand = set()
+    for raw in request.query.getall("expand", []):
+        if raw.lower() not in EXPANDABLE:
+            raise BadRequest(f"Could not parse expand option: {raw}")
+        expand.add(raw.lower())
+    return expand
 
 
 def _active_filter(request: web.Request) -> bool | None:
@@ -40,28 +49,32 @@ async def _views(c: SessionContainer, sessions: list[Session], expand: set[str])
     identities: list[Any] = [None] * len(sessions)
     if "identity" in expand:
         identities = await asyncio.gather(*(c.manager.identity_of(s) for s in sessions))
-    return [session_view(s, i, with_devices="devices" in expand) for s, i in zip(sessions, identities)]
+    return [
+        session_view(s, admin_identity(i) if i else None, with_devices="devices" in expand)
+        for s, i in zip(sessions, identities)
+    ]
 
 
-async def _page_response(c: SessionContainer, request: web.Request, **query: Any) -> web.Response:
+async def _page_response(c: SessionContainer, request: web.Request, expand: set[str], **query: Any) -> web.Response:
     page = read_page(request)
     sessions, last = page.split(
         await c.manager.page(size=page.probe, after=page.after, active=_active_filter(request), **query)
     )
-    response = web.json_response(await _views(c, sessions, _expand(request)))
+    response = web.json_response(await _views(c, sessions, expand))
     response.headers["Link"] = link_header(request, page, last.id if last else None)
     return response
 
 
 async def list_sessions(c: SessionContainer, request: web.Request) -> web.Response:
-    return await _page_response(c, request)
+    return await _page_response(c, request, _expand(request))
 
 
 async def get_session(c: SessionContainer, request: web.Request) -> web.Response:
     if request.match_info["id"] == "whoami":
         raise SessionNotFound()  # Kratos sends it to the public whoami; not a malformed id
-    session = c.manager.as_seen(await c.manager.get(path_uuid(request.match_info["id"])))
-    expand = _expand(request) or {"identity", "devices"}
+    session_id, expand = path_uuid(request.match_info["id"]), _expand(request)
+    session = c.manager.as_seen(await c.manager.get(session_id))
+    # Without `expand`, Kratos's GetSession loads neither the identity nor the devices.
     return web.json_response((await _views(c, [session], expand))[0])
 
 
@@ -71,22 +84,27 @@ async def disable_session(c: SessionContainer, request: web.Request) -> web.Resp
 
 
 async def extend_session(c: SessionContainer, request: web.Request) -> web.Response:
+    """Kratos answers 204 under `feature_flags.faster_session_extend`, else (its deprecated default)
+    the session as GetSession reads it with ExpandDefault: the identity, not the devices."""
     session = c.manager.as_seen(await c.manager.extend(path_uuid(request.match_info["id"])))
-    return web.json_response((await _views(c, [session], {"identity", "devices"}))[0])
+    if c.config.faster_extend:
+        return web.Response(status=204)
+    return web.json_response((await _views(c, [session], {"identity"}))[0])
 
 
 async def list_identity_sessions(c: SessionContainer, request: web.Request) -> web.Response:
     identity_id = path_uuid(request.match_info["id"])
     if await c.identities.get_identity(identity_id) is None:
         raise SessionNotFound()
-    return await _page_response(c, request, identity_id=identity_id)
+    # Kratos's listIdentitySessions takes no `expand`: it always answers with identity and devices.
+    return await _page_response(c, request, set(EXPANDABLE), identity_id=identity_id)
 
 
 async def delete_identity_sessions(c: SessionContainer, request: web.Request) -> web.Response:
-    identity_id = path_uuid(request.match_info["id"])
-    if await c.identities.get_identity(identity_id) is None:
+    """Kratos deletes the rows, and answers 404 when there were none (an unknown identity, or one
+    without sessions): its DeleteSessionsByIdentity counts the deleted rows."""
+    if await c.manager.delete_identity_sessions(path_uuid(request.match_info["id"])) == 0:
         raise SessionNotFound()
-    await c.manager.revoke_identity(identity_id)
     return web.Response(status=204)
 
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from services.session.errors import Aal2Required, CannotRevokeCurrent, NoActiveSession, SessionNotFound, path_uuid
-from services.session.views import session_view
+from services.session.views import public_identity, session_view
 from shared.cookies import SignedCookie, session_cookie, session_token, set_session_cookie
 from shared.http.pagination import link_header, read_page
 from shared.service import Route
@@ -75,6 +75,10 @@ _NO_STORE = {"Cache-Control": "private, no-store"}
 
 
 async def _current(c: SessionContainer, request: web.Request) -> Any:
+    return (await _current_and_identity(c, request))[0]
+
+
+async def _current_and_identity(c: SessionContainer, request: web.Request) -> tuple[Any, dict[str, Any]]:
     token = session_token(request, c.config.cookie, c.cookie_signer)
     if token is None:
         raise NoActiveSession()
@@ -83,18 +87,20 @@ async def _current(c: SessionContainer, request: web.Request) -> Any:
     if identity is None or identity.get("state") != "active":  # Kratos's IsActive: the identity's too
         raise NoActiveSession()
     c.manager.require_whoami_aal(session, identity)
-    return session
+    return session, identity
 
 
 async def list_mine(c: SessionContainer, request: web.Request) -> web.Response:
-    current = await _current(c, request)
+    current, identity = await _current_and_identity(c, request)
     page = read_page(request)
     others, last = page.split(
         await c.manager.page(
             size=page.probe, after=page.after, identity_id=current.identity_id, active=True, exclude_id=current.id
         )
     )
-    response = web.json_response([session_view(s, None) for s in others])
+    # Kratos lists them with ExpandEverything: each with its devices and (the caller's own) identity.
+    mine = public_identity(identity)
+    response = web.json_response([session_view(s, mine) for s in others])
     response.headers["Link"] = link_header(request, page, last.id if last else None)
     return response
 
@@ -114,9 +120,10 @@ async def revoke_mine(c: SessionContainer, request: web.Request) -> web.Response
         target = await c.manager.get(target_id)
     except SessionNotFound:
         target = None
-    if target is None or target.identity_id != current.identity_id:
-        raise SessionNotFound()  # someone else's session is as good as unknown
-    await c.manager.revoke([target])
+    # Kratos's RevokeSession matches the id *and* the caller's identity and answers 204 whether or not
+    # a row matched: an unknown id and someone else's session both end nothing, and look the same.
+    if target is not None and target.identity_id == current.identity_id:
+        await c.manager.revoke([target])
     return web.Response(status=204)
 
 
