@@ -120,10 +120,9 @@ async def revoke_mine(c: SessionContainer, request: web.Request) -> web.Response
         target = await c.manager.get(target_id)
     except SessionNotFound:
         target = None
-    # Kratos's RevokeSession matches the id *and* the caller's identity and answers 204 whether or not
-    # a row matched: an unknown id and someone else's session both end nothing, and look the same.
-    if target is not None and target.identity_id == current.identity_id:
-        await c.manager.revoke([target])
+    if target is None or target.identity_id != current.identity_id:
+        raise SessionNotFound()  # someone else's session is as good as unknown
+    await c.manager.revoke([target])
     return web.Response(status=204)
 
 
