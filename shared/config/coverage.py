@@ -103,23 +103,10 @@ ROWS: tuple[Row, ...] = (
     _ns("selfservice.methods.webauthn.config.rp.icon", "no RP icon is sent (WebAuthn Level 2 dropped it)"),
     _h("selfservice.methods.webauthn.config.**", "services/selfservice/strategies/webauthn, passkey/ceremony.py"),
     _h("selfservice.methods.passkey.config.rp.*", "services/selfservice/strategies/passkey/ceremony.py"),
-    _ns(
-        "selfservice.methods.passkey.config.authenticator_selection.attachment",
-        "passkeys are platform authenticators",
-        "platform",
+    _h(
+        "selfservice.methods.passkey.config.**",
+        "services/selfservice/strategies/passkey/options.py (authenticator_selection, attestation, timeouts)",
     ),
-    _ns(
-        "selfservice.methods.passkey.config.authenticator_selection.resident_key",
-        "passkeys are always discoverable",
-        "required",
-    ),
-    _ns(
-        "selfservice.methods.passkey.config.authenticator_selection.user_verification",
-        "passkeys ask for user verification as `preferred`",
-        "preferred",
-    ),
-    _ns("selfservice.methods.passkey.config.attestation.preference", "passkeys ask for no attestation", "none"),
-    _ns("selfservice.methods.passkey.config.timeouts.*", "the WebAuthn library's ceremony timeouts apply"),
     _na("selfservice.methods.oidc.config.providers[].organization_id", "B2B SSO organizations are " + NETWORK),
     _na("selfservice.methods.oidc.config.providers[].fedcm_config_url", "FedCM is " + NETWORK),
     _ns(

@@ -102,9 +102,20 @@ def test_a_tracing_provider_other_than_otel_is_said_to_turn_tracing_off() -> Non
         {"selfservice": {"flows": {"registration": {"enable_legacy_one_step": True}}}},  # what Warden does
         {
             "selfservice": {
-                "methods": {"passkey": {"config": {"authenticator_selection": {"resident_key": "required"}}}}
+                "methods": {
+                    "passkey": {
+                        "config": {
+                            "authenticator_selection": {
+                                "attachment": "cross-platform",
+                                "user_verification": "required",
+                            },
+                            "attestation": {"preference": "direct"},
+                            "timeouts": {"registration": "90s", "login": "45s"},
+                        }
+                    }
+                }
             }
-        },
+        },  # honoured: the passkey ceremony's options
         {"session": {"lifespan": "1h"}, "version": "v1.3.0", "sqa-opt-out": True},  # honoured, not applicable
         {"bus": {"url": "memory"}, "session": {"inactivity_timeout": "1h"}},  # Warden's own keys
     ],
