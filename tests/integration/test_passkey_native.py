@@ -468,3 +468,30 @@ def test_the_options_follow_the_passkey_config(tuned: ThreadedWarden) -> None:
         )
         assert (status, message_ids(answer)) == (400, [NOT_VERIFIED]), answer
         assert _login(api, key).session.identity.id == identity_id
+
+
+def test_the_last_passkey_removed_beside_a_password_takes_its_credential(
+    warden: ThreadedWarden, frontend: FrontendApi
+) -> None:
+    """As Kratos's passkey settings strategy: with another way in left, removing the last passkey
+    deletes the `passkey` credential rather than keeping it empty. The admin API still refuses to
+    delete a passkey credential (Kratos's deleteIdentityCredentials)."""
+    email, key = _email(), SoftAuthenticator(ORIGIN)
+    flow = frontend.create_native_registration_flow()
+    password = kratos.UpdateRegistrationFlowWithPasswordMethod(
+        method="password", password=f"pw-{uuid.uuid4().hex}", traits={"email": email}
+    )
+    token = frontend.update_registration_flow(flow.id, kratos.UpdateRegistrationFlowBody(password)).session_token
+    flow = frontend.create_native_settings_flow(x_session_token=token)
+    added = {"method": "passkey", "passkey_settings_register": json.dumps(key.create(_creation_options(flow)))}
+    status, answer = _post(warden, "settings", flow.id, added, token)
+    assert status == 200, answer
+    identity_id = answer["identity"]["id"]
+    url = f"{warden.admin_url}/admin/identities/{identity_id}/credentials/passkey"
+    refused = urllib3.request("DELETE", url)
+    assert refused.status == 400 and "passkey" in _identities(warden, email)[0]["credentials"]
+    flow = frontend.create_native_settings_flow(x_session_token=token)
+    status, answer = _post(warden, "settings", flow.id, {"passkey_remove": key.credential_id.hex()}, token)
+    assert status == 200, answer
+    assert "passkey" not in _identities(warden, email)[0]["credentials"]
+    assert "passkey_remove" not in node_names(answer)

@@ -280,9 +280,12 @@ class PasskeyStrategy:
         if len(remaining) == len(keys):
             removal.refuse_unknown(flow, "passkey")
             raise FlowInvalid()
-        new = {**config, "credentials": remaining}
+        identity_id = ctx.identity["id"]
         try:
-            return await self.identities.update_credential(ctx.identity["id"], METHOD, new, metadata=ctx.metadata)
+            if not remaining:  # as Kratos: the last passkey taken out takes the credential with it
+                return await self.identities.remove_credential(identity_id, METHOD, metadata=ctx.metadata)
+            new = {**config, "credentials": remaining}
+            return await self.identities.update_credential(identity_id, METHOD, new, metadata=ctx.metadata)
         except errors.BadRequest:  # the identity service keeps the last way in (shared/first_factors.py)
             removal.refuse_lock_out(flow)
             raise FlowInvalid() from None
