@@ -37,6 +37,7 @@ class SoftAuthenticator:
     sign_count: int = 0
     user_handle: bytes = b""
     aaguid: bytes = bytes(16)
+    verifies_user: bool = True  # False: a key with no PIN or biometrics, which only tests presence
 
     def cose_public_key(self) -> bytes:
         """The public key as a relying party stores it (for identities imported with this key)."""
@@ -52,6 +53,9 @@ class SoftAuthenticator:
             data += self.aaguid + struct.pack(">H", len(self.credential_id)) + self.credential_id + self._cose_key()
         return data
 
+    def _flags(self) -> int:
+        return UP | UV if self.verifies_user else UP
+
     def _client_data(self, kind: str, challenge: str, origin: str | None) -> bytes:
         body = {"type": kind, "challenge": challenge, "origin": origin or self.origin, "crossOrigin": False}
         return json.dumps(body).encode()
@@ -61,7 +65,7 @@ class SoftAuthenticator:
         pk = options["publicKey"]
         self.user_handle = unb64url(pk["user"]["id"])
         rp_id = self.rp_id or pk["rp"]["id"]
-        auth_data = self._auth_data(rp_id, UP | UV | AT, attested=True)
+        auth_data = self._auth_data(rp_id, self._flags() | AT, attested=True)
         attestation = cbor2.dumps({"fmt": "none", "attStmt": {}, "authData": auth_data})
         return {
             "id": b64url(self.credential_id),
@@ -79,7 +83,7 @@ class SoftAuthenticator:
         pk = options["publicKey"]
         self.sign_count = self.sign_count + 1 if count is None else count
         rp_id = self.rp_id or pk["rpId"]
-        auth_data = self._auth_data(rp_id, UP | UV, attested=False)
+        auth_data = self._auth_data(rp_id, self._flags(), attested=False)
         client_data = self._client_data("webauthn.get", pk["challenge"], origin)
         signature = self.key.sign(auth_data + hashlib.sha256(client_data).digest(), ec.ECDSA(hashes.SHA256()))
         return {

@@ -130,7 +130,7 @@ class IdentityInternalApi(ServiceInfo):
         identifier: str | None = None,
         metadata: MetadataChanges | None = None,
     ) -> dict[str, Any]:
-        await self._manager.delete_credential(identity_id, credential_type, identifier, metadata)
+        await self._manager.delete_credential(identity_id, credential_type, identifier, metadata, by_owner=True)
         return self._seen(await self._manager.get(identity_id))
 
     async def mark_address_verified(

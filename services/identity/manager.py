@@ -40,6 +40,8 @@ log = logging.getLogger(__name__)
 # idle threads) before handing it over as stored: well inside the internal call's 5 s.
 SEAL_ON_READ_SECONDS = 1.5
 
+# What Kratos's admin API refuses to delete (deleteIdentityCredentials). Its passkey settings strategy
+# drops the passkey credential itself when its owner removes the last key (`by_owner` below).
 UNDELETABLE = {CredentialType.PASSKEY, CredentialType.CODE}
 
 
@@ -193,16 +195,19 @@ class IdentityManager:
         metadata: MetadataChanges | None = None,
         *,
         keep_passwordless_keys: bool = False,
+        by_owner: bool = False,
     ) -> None:
         """Removes a credential, or one provider of a social one; `metadata` as in `set_credential`.
         `keep_passwordless_keys` is the admin API's rule for WebAuthn (Kratos's
         `deleteIdentityCredentials`): only the keys registered as a second factor go, and the
-        credential with them only when no passwordless key is left (see `_without_mfa_keys`)."""
+        credential with them only when no passwordless key is left (see `_without_mfa_keys`).
+        `by_owner`: self-service removing what its owner took out (Kratos's settings strategies), who
+        may drop an emptied passkey credential, which the admin API may not."""
         async with self._uow() as uow:
             current = await self._require(uow, identity_id)
             if kind not in current.credentials:
                 raise IdentityNotFound()
-            if kind in UNDELETABLE:
+            if kind in UNDELETABLE and not (by_owner and kind == CredentialType.PASSKEY):
                 raise MalformedBody(f"You cannot remove the {kind} credential with this API.")
             credentials = dict(current.credentials)
             if kind in (CredentialType.OIDC, CredentialType.SAML):

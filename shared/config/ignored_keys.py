@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.config.coverage import NOT_SUPPORTED, row_for
+from shared.config.coverage import IMPLEMENTED_HOOKS, NOT_SUPPORTED, row_for
 from shared.config.leaves import schema_leaves, set_leaves
 
 
@@ -24,7 +24,18 @@ def ignored_key_warnings(written: dict[str, Any]) -> list[str]:
         if row is None or row.fate != NOT_SUPPORTED or value == leaves[leaf] or _same(value, row.same_as):
             continue
         found.append(f"{path} has no effect in Warden ({row.note})")
-    return found + _tracing(written)
+    return found + _unimplemented_hooks(written, leaves) + _tracing(written)
+
+
+def _unimplemented_hooks(written: dict[str, Any], leaves: dict[str, Any]) -> list[str]:
+    """`hooks[].hook` is honoured for the hooks Warden has; Kratos's schema admits a few more
+    (`verification` after login, `verify_new_address`, B2B SSO's), which a flow would skip. The
+    name is said: it is one of the schema's constants, never a secret."""
+    return [
+        f"{path} has no effect in Warden (the `{name}` hook is not implemented: it is skipped)"
+        for leaf, path, name in set_leaves(written, leaves)
+        if leaf.startswith("selfservice.flows.") and leaf.endswith(".hooks[].hook") and name not in IMPLEMENTED_HOOKS
+    ]
 
 
 def _tracing(written: dict[str, Any]) -> list[str]:

@@ -107,6 +107,21 @@ def test_writes_and_reads_one_credential_with_given_identifiers(client: Sync) ->
     assert client.get_credential(created["id"], "passkey")["identifiers"] == [handle]
 
 
+def test_its_owner_removes_a_passkey_credential_while_another_way_in_is_left(client: Sync) -> None:
+    """Self-service drops the passkey credential with its last key (Kratos's passkey settings); the
+    admin API may not delete it (tests/integration/test_passkey_native.py)."""
+    password = {"password": {"config": {"password": f"pw-{uuid.uuid4().hex}"}}}
+    body = {"schema_id": "default", "traits": {"email": _email(client, "pk-drop")}, "credentials": password}
+    created = client.create_identity(body)
+    handle = f"user-handle-{uuid.uuid4().hex}"
+    client.update_credential(
+        created["id"], "passkey", {"credentials": [{"id": "a2V5"}], "user_handle": handle}, [handle]
+    )
+    updated = client.remove_credential(created["id"], "passkey")
+    assert "passkey" not in updated["credentials"] and client.get_credential(created["id"], "passkey") is None
+    assert client.find_by_credential_identifier("passkey", handle) is None
+
+
 def test_derived_identifiers_cannot_be_given(client: Sync) -> None:
     email = _email(client, "derived")
     created = client.create_identity({"schema_id": "default", "traits": {"email": email}})

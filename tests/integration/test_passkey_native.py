@@ -65,6 +65,35 @@ def two_step(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadedWarde
         yield w
 
 
+# Every key of `passkey.config` Kratos reads for the ceremony, set away from its default.
+TUNED = {
+    "passkey": {
+        "enabled": True,
+        "config": {
+            **METHODS["passkey"]["config"],
+            "authenticator_selection": {
+                "attachment": "cross-platform",
+                "resident_key": "preferred",
+                "user_verification": "required",
+            },
+            "attestation": {"preference": "direct"},
+            "timeouts": {"registration": "1m30s", "login": "45s"},
+        },
+    }
+}
+
+
+@pytest.fixture(scope="module")
+def tuned(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadedWarden]:
+    directory = tmp_path_factory.mktemp("passkey-tuned")
+    flows = {"registration": {"after": {"passkey": {"hooks": SESSION_HOOK}}}}
+    with (
+        database("postgres", directory) as dsn,
+        running_warden(selfservice_settings(directory, dsn, methods=TUNED, flows=flows)) as w,
+    ):
+        yield w
+
+
 @pytest.fixture(scope="module")
 def frontend(warden: ThreadedWarden) -> Iterator[FrontendApi]:
     with kratos.ApiClient(kratos.Configuration(host=warden.public_url)) as client:
@@ -131,12 +160,14 @@ def test_flows_carry_kratos_nodes_and_the_script(warden: ThreadedWarden, fronten
         "window.oryPasskeyRegistration()",
     )
     created = _creation_options(registration)["publicKey"]
+    # Kratos's defaults for `passkey.config.authenticator_selection`: no attachment, so the browser
+    # offers platform and roaming keys alike; go-webauthn's 5-minute timeouts; no attestation.
     assert created["authenticatorSelection"] == {
-        "authenticatorAttachment": "platform",  # Kratos's PasskeyConfig
         "residentKey": "required",
         "requireResidentKey": True,
         "userVerification": "preferred",
     }
+    assert (created["attestation"], created["timeout"], options["timeout"]) == ("none", 300_000, 300_000)
     assert created["rp"] == {"id": RP_ID, "name": "Warden Tests"}
     script = urllib3.request("GET", f"{warden.public_url}/.well-known/ory/webauthn.js")
     assert script.status == 200 and script.headers["Content-Type"].startswith("text/javascript")
@@ -399,3 +430,68 @@ def test_the_method_alone_shows_the_passkey_form_again(warden: ThreadedWarden, f
         {"method": "passkey", "passkey_login": json.dumps(key.get(_request_options(answer)))},
     )
     assert status == 200, done
+
+
+def test_the_options_follow_the_passkey_config(tuned: ThreadedWarden) -> None:
+    """`authenticator_selection`, `attestation.preference` and `timeouts` reach the options the flows
+    carry (Kratos's PasskeyConfig for go-webauthn); `user_verification: required` is also checked on
+    the answer: a key that only tests presence neither registers nor signs in."""
+    with kratos.ApiClient(kratos.Configuration(host=tuned.public_url)) as client:
+        api = FrontendApi(client)
+        registration = api.create_native_registration_flow()
+        created = _creation_options(registration)["publicKey"]
+        assert created["authenticatorSelection"] == {
+            "authenticatorAttachment": "cross-platform",
+            "residentKey": "preferred",
+            "requireResidentKey": False,
+            "userVerification": "required",
+        }
+        assert (created["attestation"], created["timeout"]) == ("direct", 90_000)
+        request = _request_options(api.create_native_login_flow())["publicKey"]
+        assert (request["userVerification"], request["timeout"]) == ("required", 45_000)
+
+        careless, email = SoftAuthenticator(ORIGIN, verifies_user=False), _email()
+        body = {"method": "passkey", "passkey_register": json.dumps(careless.create(_creation_options(registration)))}
+        status, answer = post_flow(
+            tuned.public_url, "registration", registration.id, {**body, "traits": {"email": email}}
+        )
+        assert (status, message_ids(answer)) == (400, [INVALID_CREDENTIALS]), answer
+        assert _identities(tuned, email) == []
+
+        key = SoftAuthenticator(ORIGIN)
+        identity_id = _register(api, key, _email()).identity.id
+        careless.key, careless.credential_id, careless.user_handle = key.key, key.credential_id, key.user_handle
+        flow = api.create_native_login_flow()
+        assertion = json.dumps(careless.get(_request_options(flow)))
+        status, answer = post_flow(
+            tuned.public_url, "login", flow.id, {"method": "passkey", "passkey_login": assertion}
+        )
+        assert (status, message_ids(answer)) == (400, [NOT_VERIFIED]), answer
+        assert _login(api, key).session.identity.id == identity_id
+
+
+def test_the_last_passkey_removed_beside_a_password_takes_its_credential(
+    warden: ThreadedWarden, frontend: FrontendApi
+) -> None:
+    """As Kratos's passkey settings strategy: with another way in left, removing the last passkey
+    deletes the `passkey` credential rather than keeping it empty. The admin API still refuses to
+    delete a passkey credential (Kratos's deleteIdentityCredentials)."""
+    email, key = _email(), SoftAuthenticator(ORIGIN)
+    flow = frontend.create_native_registration_flow()
+    password = kratos.UpdateRegistrationFlowWithPasswordMethod(
+        method="password", password=f"pw-{uuid.uuid4().hex}", traits={"email": email}
+    )
+    token = frontend.update_registration_flow(flow.id, kratos.UpdateRegistrationFlowBody(password)).session_token
+    flow = frontend.create_native_settings_flow(x_session_token=token)
+    added = {"method": "passkey", "passkey_settings_register": json.dumps(key.create(_creation_options(flow)))}
+    status, answer = _post(warden, "settings", flow.id, added, token)
+    assert status == 200, answer
+    identity_id = answer["identity"]["id"]
+    url = f"{warden.admin_url}/admin/identities/{identity_id}/credentials/passkey"
+    refused = urllib3.request("DELETE", url)
+    assert refused.status == 400 and "passkey" in _identities(warden, email)[0]["credentials"]
+    flow = frontend.create_native_settings_flow(x_session_token=token)
+    status, answer = _post(warden, "settings", flow.id, {"passkey_remove": key.credential_id.hex()}, token)
+    assert status == 200, answer
+    assert "passkey" not in _identities(warden, email)[0]["credentials"]
+    assert "passkey_remove" not in node_names(answer)

@@ -95,6 +95,7 @@ def test_a_security_key_as_the_second_step(warden: ThreadedWarden, frontend: Fro
     options = _options(flow, "webauthn_login_trigger")
     assert [c["id"] for c in options["publicKey"]["allowCredentials"]] == [b64url(key.credential_id)]
     assert options["publicKey"]["userVerification"] == "discouraged"  # Kratos's WebAuthnConfig
+    assert options["publicKey"]["timeout"] == 120_000  # go-webauthn's default without user verification
     trigger = node(flow, "webauthn_login_trigger")
     assert trigger["meta"]["label"]["id"] == 1010008
     assert trigger["attributes"]["onclick"] == f"window.oryWebAuthnLogin({trigger['attributes']['value']})"
@@ -216,6 +217,7 @@ def test_sign_up_with_a_security_key_when_passwordless(warden: ThreadedWarden, f
     assert node(flow, "webauthn_register")["attributes"]["type"] == "hidden"
     options = json.loads(trigger["attributes"]["value"])
     assert options["publicKey"]["authenticatorSelection"]["residentKey"] == "required"
+    assert options["publicKey"]["timeout"] == 120_000
     key, email = SoftAuthenticator(ORIGIN), f"key-{uuid.uuid4().hex[:8]}@example.com"
     body = {
         "method": "webauthn",

@@ -10,11 +10,13 @@ from typing import Any
 import pytest
 import yaml
 
+from services.selfservice.hooks import HOOKS as HOOK_FACTORIES
 from shared.config import load_settings
-from shared.config.coverage import HONOURED, NOT_APPLICABLE, NOT_SUPPORTED, ROWS, row_for
+from shared.config.coverage import HONOURED, IMPLEMENTED_HOOKS, NOT_APPLICABLE, NOT_SUPPORTED, ROWS, row_for
 from shared.config.ignored_keys import ignored_key_warnings
 from shared.config.leaves import schema_leaves, set_leaves
 from shared.config.tree import MISSING, deep_merge
+from shared.errors import ConfigError
 from tests.unit.test_config import MINIMAL, QUICKSTART, QUICKSTARTS
 
 CONTINUE_WITH = (
@@ -102,9 +104,20 @@ def test_a_tracing_provider_other_than_otel_is_said_to_turn_tracing_off() -> Non
         {"selfservice": {"flows": {"registration": {"enable_legacy_one_step": True}}}},  # what Warden does
         {
             "selfservice": {
-                "methods": {"passkey": {"config": {"authenticator_selection": {"resident_key": "required"}}}}
+                "methods": {
+                    "passkey": {
+                        "config": {
+                            "authenticator_selection": {
+                                "attachment": "cross-platform",
+                                "user_verification": "required",
+                            },
+                            "attestation": {"preference": "direct"},
+                            "timeouts": {"registration": "90s", "login": "45s"},
+                        }
+                    }
+                }
             }
-        },
+        },  # honoured: the passkey ceremony's options
         {"session": {"lifespan": "1h"}, "version": "v1.3.0", "sqa-opt-out": True},  # honoured, not applicable
         {"bus": {"url": "memory"}, "session": {"inactivity_timeout": "1h"}},  # Warden's own keys
     ],
@@ -140,3 +153,30 @@ def test_warden_s_own_defaults_are_not_warned_about(tmp_path: Path) -> None:
 def test_each_quickstart_is_told_only_what_is_true(name: str) -> None:
     settings = load_settings([QUICKSTART / name / "kratos.yml"], {"DSN": "memory"}, dev=True)
     assert list(settings.ignored_keys) == QUICKSTART_WARNINGS[name]
+
+
+def test_a_hook_warden_lacks_is_warned_about_at_start_up() -> None:
+    """Kratos's schema refuses an unknown hook name at load time (so does Warden); the names it
+    admits that Warden has no hook for are told at start-up, not first when a flow skips them."""
+    flows = {
+        "login": {"after": {"hooks": [{"hook": "verification"}], "password": {"hooks": [{"hook": "session"}]}}},
+        "settings": {"after": {"profile": {"hooks": [{"hook": "show_verification_ui"}, {"hook": "b2b_sso"}]}}},
+    }
+    assert ignored_key_warnings({"selfservice": {"flows": flows}}) == [
+        "selfservice.flows.login.after.hooks[0].hook has no effect in Warden "
+        "(the `verification` hook is not implemented: it is skipped)",
+        "selfservice.flows.settings.after.profile.hooks[1].hook has no effect in Warden "
+        "(the `b2b_sso` hook is not implemented: it is skipped)",
+    ]
+
+
+def test_the_implemented_hook_names_are_the_hooks_warden_runs() -> None:
+    assert IMPLEMENTED_HOOKS == set(HOOK_FACTORIES)
+
+
+def test_an_unknown_hook_name_is_refused_at_load_time(tmp_path: Path) -> None:
+    config = tmp_path / "kratos.yml"
+    hooks = {"selfservice": {"flows": {"login": {"after": {"hooks": [{"hook": "sesion"}]}}}}}
+    config.write_text(yaml.safe_dump(deep_merge(MINIMAL, hooks)), encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"selfservice\.flows\.login\.after\.hooks\[0\]"):
+        load_settings([config], {})

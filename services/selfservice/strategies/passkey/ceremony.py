@@ -25,6 +25,7 @@ from webauthn import (
 from webauthn.helpers import base64url_to_bytes, bytes_to_base64url
 from webauthn.helpers.exceptions import WebAuthnException
 from webauthn.helpers.structs import (
+    AttestationConveyancePreference,
     AuthenticatorAttachment,
     AuthenticatorSelectionCriteria,
     PublicKeyCredentialDescriptor,
@@ -35,6 +36,7 @@ from webauthn.helpers.structs import (
 from services.selfservice.flows.errors import RedirectBrowser, StepCompleted
 from services.selfservice.flows.flow import Flow
 from services.selfservice.flows.persistence import FlowRepository
+from services.selfservice.strategies.passkey.options import Criteria
 from services.selfservice.strategies.passkey.responses import Refused
 from shared import passkey_handles
 from shared.clients.ports import IdentityClient
@@ -101,18 +103,10 @@ class Challenges:
 
 
 def registration_options(
-    rp: RelyingParty,
-    flow: Flow,
-    key: str,
-    user_handle: str,
-    user_name: str,
-    exclude: list[str],
-    resident_key: bool,
-    user_verification: str = "preferred",
-    attachment: str | None = None,
+    rp: RelyingParty, flow: Flow, key: str, user_handle: str, user_name: str, exclude: list[str], criteria: Criteria
 ) -> dict[str, Any]:
-    """Kratos's BeginRegistration options: passkeys ask for a resident, platform key with user
-    verification preferred (PasskeyConfig), security keys for none (WebAuthnConfig)."""
+    """go-webauthn's BeginRegistration options under the method's criteria (options.py): passkeys
+    ask as `selfservice.methods.passkey.config` says, security keys as Kratos's WebAuthnConfig."""
     options = generate_registration_options(
         rp_id=rp.id,
         rp_name=rp.display_name,
@@ -120,37 +114,48 @@ def registration_options(
         user_name=user_name or "user",
         user_display_name=user_name or "user",
         challenge=_challenge(flow, key),
+        timeout=criteria.registration_timeout,
+        attestation=AttestationConveyancePreference(criteria.attestation),
         authenticator_selection=AuthenticatorSelectionCriteria(
-            resident_key=ResidentKeyRequirement.REQUIRED if resident_key else ResidentKeyRequirement.DISCOURAGED,
-            require_resident_key=resident_key,
-            user_verification=UserVerificationRequirement(user_verification),
-            authenticator_attachment=AuthenticatorAttachment(attachment) if attachment else None,
+            resident_key=ResidentKeyRequirement(criteria.resident_key),
+            require_resident_key=criteria.resident_key == "required",
+            user_verification=UserVerificationRequirement(criteria.user_verification),
+            authenticator_attachment=AuthenticatorAttachment(criteria.attachment) if criteria.attachment else None,
         ),
         exclude_credentials=[PublicKeyCredentialDescriptor(id=base64url_to_bytes(i)) for i in exclude],
     )
     return {"publicKey": json.loads(options_to_json(options))}
 
 
-def login_options(
-    rp: RelyingParty, flow: Flow, key: str, allow: list[str], user_verification: str = "preferred"
-) -> dict[str, Any]:
+def login_options(rp: RelyingParty, flow: Flow, key: str, allow: list[str], criteria: Criteria) -> dict[str, Any]:
     options = generate_authentication_options(
         rp_id=rp.id,
         challenge=_challenge(flow, key),
+        timeout=criteria.login_timeout,
         allow_credentials=[PublicKeyCredentialDescriptor(id=base64url_to_bytes(i)) for i in allow],
-        user_verification=UserVerificationRequirement(user_verification),
+        user_verification=UserVerificationRequirement(criteria.user_verification),
     )
     return {"publicKey": json.loads(options_to_json(options))}
 
 
 async def verify_registration(
-    challenges: Challenges, rp: RelyingParty, flow: Flow, key: str, credential: dict[str, Any]
+    challenges: Challenges,
+    rp: RelyingParty,
+    flow: Flow,
+    key: str,
+    credential: dict[str, Any],
+    verify_user: bool = False,
 ) -> dict[str, Any]:
-    """The stored form of a new key (Kratos's credential config entry), or Refused."""
+    """The stored form of a new key (Kratos's credential config entry), or Refused. With
+    `verify_user` (user verification `required`), a key that did not verify its user is refused."""
     challenge = await challenges.spend(flow, key)
     try:
         verified = verify_registration_response(
-            credential=credential, expected_challenge=challenge, expected_rp_id=rp.id, expected_origin=list(rp.origins)
+            credential=credential,
+            expected_challenge=challenge,
+            expected_rp_id=rp.id,
+            expected_origin=list(rp.origins),
+            require_user_verification=verify_user,
         )
     except (WebAuthnException, ValueError, TypeError, KeyError) as exc:
         raise Refused(str(exc)) from None
@@ -171,6 +176,7 @@ async def verify_login(
     credential: dict[str, Any],
     stored: dict[str, Any],
     owner: str,
+    verify_user: bool = False,
 ) -> dict[str, Any]:
     """Checks an assertion against the stored key; returns the key's new `authenticator`, or Refused.
 
@@ -189,6 +195,7 @@ async def verify_login(
             expected_origin=list(rp.origins),
             credential_public_key=base64url_to_bytes(stored["public_key"]),
             credential_current_sign_count=0,  # compared below: a counter going back does not refuse
+            require_user_verification=verify_user,
         )
     except (WebAuthnException, ValueError, TypeError, KeyError) as exc:
         raise Refused(str(exc)) from None
@@ -219,6 +226,7 @@ async def check_assertion(
     owner: str,
     credential: dict[str, Any],
     usable: Callable[[dict[str, Any]], bool] = lambda key: True,
+    verify_user: bool = False,
 ) -> None:
     """Verifies an assertion against the owner's stored key of this type, one that is `usable` for
     this step, and stores its counter and clone warning (compare-and-set: of two concurrent uses of
@@ -230,7 +238,7 @@ async def check_assertion(
     if key is None:
         flow.internal.pop(challenge_key, None)  # spent all the same
         raise Refused("no such key")
-    authenticator = await verify_login(challenges, rp, flow, challenge_key, credential, key, owner)
+    authenticator = await verify_login(challenges, rp, flow, challenge_key, credential, key, owner, verify_user)
     updated = {**key, "authenticator": authenticator}
     new = {**config, "credentials": [updated if k is key else k for k in keys]}
     if not await identities.swap_credential(owner, credential_type, config, new):

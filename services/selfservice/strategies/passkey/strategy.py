@@ -17,6 +17,7 @@ from services.selfservice.flows.settings.strategy import SettingsContext
 from services.selfservice.flows.ui import input_node
 from services.selfservice.strategies.passkey import ceremony, removal, responses, script
 from services.selfservice.strategies.passkey.ceremony import Challenges, RelyingParty
+from services.selfservice.strategies.passkey.options import Criteria, passkey_criteria
 from services.selfservice.strategies.passkey.responses import Refused
 from services.selfservice.strategies.registry import Dependencies, MethodSpec
 from services.selfservice.traits import TraitSchemas, trait_errors
@@ -39,6 +40,7 @@ class PasskeyStrategy:
     script_url: str
     first_factors: frozenset[str]  # the credential types that sign in under this config
     login_ui_url: str
+    criteria: Criteria = Criteria(resident_key="required")  # selfservice.methods.passkey.config
     method: str = METHOD
 
     # --- login -----------------------------------------------------------------------------------
@@ -50,7 +52,7 @@ class PasskeyStrategy:
     def _login_nodes(self, flow: Flow) -> None:
         """Kratos's passkey login form: the identifier field (offering passkeys in its autofill), the
         request options, the script, the result with its autofill trigger, and the button."""
-        options = ceremony.login_options(self.rp, flow, CHALLENGE, [])
+        options = ceremony.login_options(self.rp, flow, CHALLENGE, [], self.criteria)
         flow.ui.nodes = [n for n in flow.ui.nodes if n.group != METHOD]
         if flow.ui.find("identifier") is None:
             label = self.schemas.identifier_label("password", "code", "webauthn")
@@ -95,7 +97,15 @@ class PasskeyStrategy:
                 flow.ui.messages.append(text.no_webauthn_user())
                 raise FlowInvalid()
             await ceremony.check_assertion(
-                self.identities, self.challenges, self.rp, flow, CHALLENGE, METHOD, owner["id"], credential
+                self.identities,
+                self.challenges,
+                self.rp,
+                flow,
+                CHALLENGE,
+                METHOD,
+                owner["id"],
+                credential,
+                verify_user=self.criteria.verifies_user,
             )
         except Refused as refused:
             self._login_nodes(flow)
@@ -134,9 +144,7 @@ class PasskeyStrategy:
     def _register_nodes(
         self, flow: Flow, handle: str, user_name: str, result: str, trigger: str, exclude: list[str]
     ) -> None:
-        options = ceremony.registration_options(
-            self.rp, flow, CHALLENGE, handle, user_name, exclude, True, attachment="platform"
-        )
+        options = ceremony.registration_options(self.rp, flow, CHALLENGE, handle, user_name, exclude, self.criteria)
         display_field = next(
             (f"traits.{f.path}" for f in self.schemas.fields() if f.marks(METHOD, "display_name")),
             next((f"traits.{f.path}" for f in self.schemas.fields() if f.marks("password", "identifier")), ""),
@@ -169,7 +177,9 @@ class PasskeyStrategy:
             if not isinstance(handle, str):
                 raise Refused("no user handle was issued for this flow")
             registered = responses.parse_attestation(body.get("passkey_register"))
-            key = await ceremony.verify_registration(self.challenges, self.rp, flow, CHALLENGE, registered)
+            key = await ceremony.verify_registration(
+                self.challenges, self.rp, flow, CHALLENGE, registered, self.criteria.verifies_user
+            )
         except Refused as refused:
             self._renew_registration(flow)
             flow.ui.messages.append(responses.registration_refusal(refused))
@@ -250,6 +260,7 @@ class PasskeyStrategy:
                 flow,
                 CHALLENGE,
                 responses.parse_attestation(body.get("passkey_settings_register")),
+                self.criteria.verifies_user,
             )
         except Refused as refused:
             flow.ui.messages.append(responses.registration_refusal(refused))
@@ -269,9 +280,12 @@ class PasskeyStrategy:
         if len(remaining) == len(keys):
             removal.refuse_unknown(flow, "passkey")
             raise FlowInvalid()
-        new = {**config, "credentials": remaining}
+        identity_id = ctx.identity["id"]
         try:
-            return await self.identities.update_credential(ctx.identity["id"], METHOD, new, metadata=ctx.metadata)
+            if not remaining:  # as Kratos: the last passkey taken out takes the credential with it
+                return await self.identities.remove_credential(identity_id, METHOD, metadata=ctx.metadata)
+            new = {**config, "credentials": remaining}
+            return await self.identities.update_credential(identity_id, METHOD, new, metadata=ctx.metadata)
         except errors.BadRequest:  # the identity service keeps the last way in (shared/first_factors.py)
             removal.refuse_lock_out(flow)
             raise FlowInvalid() from None
@@ -282,7 +296,8 @@ def build(deps: Dependencies) -> PasskeyStrategy:
     script = f"{deps.config.public_base_url.rstrip('/')}/.well-known/ory/webauthn.js"
     challenges = Challenges(deps.uow, deps.flows)
     ways_in, login_ui = first_factors.enabled(deps.settings), deps.config.flows["login"].ui_url
-    return PasskeyStrategy(deps.identities, deps.schemas, challenges, rp, script, ways_in, login_ui)
+    criteria = passkey_criteria(deps.settings)
+    return PasskeyStrategy(deps.identities, deps.schemas, challenges, rp, script, ways_in, login_ui, criteria)
 
 
 SPEC = MethodSpec(

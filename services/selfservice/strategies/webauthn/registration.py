@@ -44,8 +44,7 @@ def _key_nodes(strategy: WebAuthnStrategy, flow: Flow) -> None:
         handle,
         "",
         [],
-        resident_key=True,
-        user_verification=strategy.user_verification,
+        strategy.criteria,  # only a passwordless method registers here: a discoverable key
     )
     ours = ("webauthn_register_displayname", "webauthn_register")
     flow.ui.nodes = [n for n in flow.ui.nodes if not (n.group == METHOD and n.name in ours)]

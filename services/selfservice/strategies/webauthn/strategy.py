@@ -20,6 +20,7 @@ from services.selfservice.flows.ui import input_node
 from services.selfservice.strategies.mfa import SecondFactorServices, is_aal2_login, second_factor_services
 from services.selfservice.strategies.passkey import ceremony, removal, responses, script
 from services.selfservice.strategies.passkey.ceremony import Challenges, RelyingParty
+from services.selfservice.strategies.passkey.options import Criteria
 from services.selfservice.strategies.passkey.responses import Refused
 from services.selfservice.strategies.registry import Dependencies, MethodSpec
 from services.selfservice.strategies.webauthn import registration
@@ -49,6 +50,12 @@ class WebAuthnStrategy:
     method: str = METHOD
     challenge_key: ClassVar[str] = CHALLENGE
 
+    @property
+    def criteria(self) -> Criteria:
+        """Kratos's WebAuthnConfig: a discoverable key only when it signs in alone (passwordless)."""
+        resident_key = "required" if self.passwordless else "discouraged"
+        return Criteria(resident_key=resident_key, user_verification=self.user_verification)
+
     # --- nodes -----------------------------------------------------------------------------------
     def trigger(self, flow: Flow, name: str, trigger: str, options: dict[str, Any], label: text.Message) -> None:
         """Kratos's trigger: the options in `value` and in the deprecated `onclick` call, the function
@@ -69,7 +76,7 @@ class WebAuthnStrategy:
         )
 
     def _login_nodes(self, flow: Flow, keys: list[str], label: text.Message) -> None:
-        options = ceremony.login_options(self.rp, flow, CHALLENGE, keys, self.user_verification)
+        options = ceremony.login_options(self.rp, flow, CHALLENGE, keys, self.criteria)
         self.trigger(flow, "webauthn_login_trigger", "oryWebAuthnLogin", options, label)
         if flow.ui.find("webauthn_login") is None:
             flow.ui.add(input_node(METHOD, "webauthn_login", "hidden", value=""))
@@ -180,8 +187,7 @@ class WebAuthnStrategy:
             handle,
             str(names),
             [k["id"] for k in keys],
-            resident_key=self.passwordless,
-            user_verification=self.user_verification,
+            self.criteria,
         )
         self.trigger(flow, "webauthn_register_trigger", "oryWebAuthnRegistration", options, text.add_security_key())
 
