@@ -15,6 +15,7 @@ import hmac
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from email.utils import formatdate
 from typing import Any
 
 from aiohttp import web
@@ -185,11 +186,14 @@ def set_session_cookie(
     response: web.StreamResponse, token: str, expires_at: float, cookie: CookieConfig, signer: CookieSigner
 ) -> None:
     """Until the session's `expires_at` (Unix seconds), or the browser's session for a cookie that
-    `session.cookie.persistent: false` keeps out of the browser's storage."""
+    `session.cookie.persistent: false` keeps out of the browser's storage. `Expires` beside
+    `Max-Age`, as Kratos's cookie library sends them: clients that read only `Expires` (older HTTP
+    libraries, some embedded web views) would otherwise keep the cookie for their session alone."""
     response.set_cookie(
         cookie.name,
         signer.sign(token, int(expires_at)),
         max_age=max(0, int(expires_at - time.time())) if cookie.persistent else None,
+        expires=formatdate(int(expires_at), usegmt=True) if cookie.persistent else None,
         path=cookie.path,
         domain=cookie.domain,
         secure=cookie.secure,

@@ -9,6 +9,8 @@ import hashlib
 import json
 import uuid
 from collections.abc import Iterator
+from datetime import datetime
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
@@ -145,6 +147,9 @@ def test_registration_form_post_signs_in_with_a_session_cookie(browser: Browser)
     assert SESSION_LIFESPAN_SECONDS - 60 <= int(cookie["max-age"]) <= SESSION_LIFESPAN_SECONDS
     whoami = _whoami(browser)
     assert whoami.status == 200 and whoami.json()["identity"]["traits"] == {"email": email}
+    # Expires as well, as Kratos sends it: the session's own expiry, for clients that read no Max-Age.
+    expires = parsedate_to_datetime(cookie["expires"]).timestamp()
+    assert abs(expires - datetime.fromisoformat(whoami.json()["expires_at"].replace("Z", "+00:00")).timestamp()) < 1
     assert whoami.json()["authentication_methods"][0]["method"] == "password"
 
 
