@@ -3,7 +3,8 @@ that answers as that provider does (tests/oidc/social.py): the claims each one's
 token and userinfo) yields, as a Jsonnet mapper sees them; the credential identifier
 `<provider id>:<subject>`; and each provider's own rule (Facebook's `appsecret_proof`, LinkedIn's
 issuer, Slack's and Spotify's granted scopes, VK ID's `device_id`, LINE's `id_token_key_type`,
-DingTalk's JSON exchange, Salesforce's string `updated_at`, X's OAuth 1.0a). One SQLite Warden: what is tested here is
+DingTalk's JSON exchange, Salesforce's string `updated_at`, X's OAuth 1.0a, UAE PASS's Basic
+client authentication, `acr_values` and forced PKCE). One SQLite Warden: what is tested here is
 what the providers send, which no database changes."""
 
 from __future__ import annotations
@@ -47,6 +48,15 @@ local claims = std.extVar('claims');
 )
 
 
+# UAE PASS's whole userinfo answer, as `raw_claims`, for the test that it is kept.
+RAW_MAPPER = _b64(
+    """
+local claims = std.extVar('claims');
+{ identity: { traits: { email: claims.email }, metadata_public: { raw: claims.raw_claims } } }
+"""
+)
+
+
 @pytest.fixture(scope="module")
 def social() -> Iterator[SocialFake]:
     with SocialFake() as running:
@@ -86,6 +96,9 @@ def warden(tmp_path_factory: pytest.TempPathFactory, social: SocialFake) -> Iter
         _config(social, "dingtalk", "dingtalk", scope=["openid"]),
         _config(social, "lark", "lark"),
         _config(social, "x", "x", scope=["email"]),
+        # A trailing slash, which Kratos trims from UAE PASS's base URL (and so from the issuer).
+        _config(social, "uaepass", "uaepass", issuer_url=f"{social.issuer}/", scope=["urn:uae:digitalid:profile"]),
+        _config(social, "uaepass-raw", "uaepass", pkce="never", mapper_url=RAW_MAPPER),
     ]
     with database("sqlite", directory) as dsn:
         settings = selfservice_settings(
@@ -260,6 +273,14 @@ EXPECTED: dict[str, Expected] = {
         "preferred_username": "ex",
         "website": "https://ex.example",
     },
+    "uaepass": lambda s: {
+        "iss": s.issuer,  # the base URL, without the configured trailing slash
+        "sub": s.subject,
+        "email": s.email,
+        "name": "Uae Pass Holder",  # fullnameEN
+        "given_name": "Uae",
+        "last_name": "Holder",  # Kratos's, not family_name
+    },
 }
 
 # Where each provider sends the browser, on the fake's host.
@@ -280,6 +301,7 @@ AUTHORIZE_PATH = {
     "dingtalk": "/oauth2/auth",
     "lark": "/suite/passport/oauth/authorize",
     "x": "/oauth/authenticate",
+    "uaepass": "/idshub/authorize",
 }
 
 
@@ -421,3 +443,45 @@ def test_x_refused_by_the_user_is_a_flow_message(warden: ThreadedWarden, social:
     [message] = _flow_after(browser, back.location, "registration")["ui"]["messages"]
     assert message["id"] == 4000001 and "denied" in message["text"], message
     assert _owner(warden, "x:1180002") == []
+
+
+def test_uaepass_asks_for_its_acr_forces_pkce_and_sends_the_client_s_credentials_in_a_basic_header(
+    warden: ThreadedWarden, social: SocialFake
+) -> None:
+    """With `pkce` unset UAE PASS comes back, as in Kratos, to the generic callback; the token
+    request carries the client's credentials in an HTTP Basic header and nowhere else."""
+    social.subject, social.email = f"uae-{uuid.uuid4().hex[:8]}", f"uae-{uuid.uuid4().hex[:8]}@example.com"
+    browser = Browser(warden.public_url)
+    authorize = _to_provider(browser, "registration", "uaepass")
+    assert query_param(authorize, "acr_values") == "urn:safelayer:tws:policies:authentication:level:low"
+    assert query_param(authorize, "code_challenge_method") == "S256" and query_param(authorize, "code_challenge")
+    assert query_param(authorize, "redirect_uri") == CALLBACK
+    assert query_param(authorize, "scope") == "urn:uae:digitalid:profile"
+    back = _follow_fake(authorize)
+    assert back.startswith(f"{CALLBACK}?"), back
+    assert browser.get(back).location == RETURN_URL
+    token_request = social.token_requests[-1]
+    assert token_request["code_verifier"] and token_request["redirect_uri"] == CALLBACK
+    assert "client_secret" not in token_request and "client_id" not in token_request
+    assert social.basic_credentials[-1] == f"{social.client_id}:{social.client_secret}"
+
+
+def test_uaepass_acr_values_give_way_to_upstream_parameters(warden: ThreadedWarden) -> None:
+    """Kratos's way to ask for UAE PASS's app-to-app sign-in instead of the web one."""
+    mobile = "urn:digitalid:authentication:flow:mobileondevice"
+    browser = Browser(warden.public_url)
+    authorize = _to_provider(browser, "login", "uaepass", **{"upstream_parameters.acr_values": mobile})
+    assert query_param(authorize, "acr_values") == mobile
+
+
+def test_uaepass_keeps_the_whole_userinfo_as_raw_claims_and_honours_pkce_never(
+    warden: ThreadedWarden, social: SocialFake
+) -> None:
+    social.subject, social.email = f"uaeraw-{uuid.uuid4().hex[:8]}", f"uaeraw-{uuid.uuid4().hex[:8]}@example.com"
+    browser = Browser(warden.public_url)
+    authorize = _to_provider(browser, "registration", "uaepass-raw")
+    assert query_param(authorize, "redirect_uri") == f"{CALLBACK}/uaepass-raw" and "code_challenge" not in authorize
+    assert browser.get(_follow_fake(authorize)).location == RETURN_URL
+    raw = _whoami(browser)["identity"]["metadata_public"]["raw"]
+    assert raw["sub"] == social.subject and raw["email"] == social.email
+    assert raw["fullnameAR"] == "حامل الهوية" and raw["idn"] == "784199000000000" and raw["userType"] == "SOP3"

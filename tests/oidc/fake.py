@@ -140,11 +140,13 @@ class FakeProvider:
             return web.json_response({"form_post": query.get("redirect_uri"), "fields": back})
         return web.Response(status=302, headers={"Location": f"{query.get('redirect_uri')}?{urlencode(back)}"})
 
-    async def _token(self, request: web.Request) -> web.Response:
+    async def _token(self, request: web.Request, client_secret: str | None = None) -> web.Response:
+        """`client_secret`: the secret a subclass read elsewhere than in the body (an HTTP Basic header)."""
         form = dict(await request.post())
         self.token_requests.append({k: str(v) for k, v in form.items()})
         grant = self._grants.pop(str(form.get("code")), None)
-        if grant is None or not self._client_authenticated(str(form.get("client_secret") or "")):
+        secret = client_secret if client_secret is not None else str(form.get("client_secret") or "")
+        if grant is None or not self._client_authenticated(secret):
             return web.json_response({"error": "invalid_grant"}, status=400)
         if grant.challenge is not None:
             verifier = str(form.get("code_verifier") or "")

@@ -3,7 +3,8 @@ Graph `/me` (refused without the right `appsecret_proof`), LinkedIn's member and
 its OpenID discovery under `/oauth` (naming an issuer without `/oauth`), Slack's `users.identity`,
 Spotify's `/v1/me`, Amazon's profile, Yandex's `/info`, VK's `users.get` and VK ID's `user_info`,
 Patreon's `identity`, netID's userinfo, Salesforce's userinfo, DingTalk's JSON token exchange and
-`users/me`, Lark's userinfo, and X's OAuth 1.0a (request token, authenticate, access token,
+`users/me`, Lark's userinfo, UAE PASS's `/idshub` endpoints (its token endpoint takes the client's
+credentials only in an HTTP Basic header), and X's OAuth 1.0a (request token, authenticate, access token,
 `verify_credentials`), each request's HMAC-SHA1 signature checked by this file's own RFC 5849 code. Paths are each provider's own, so Warden reaches them by pointing
 `issuer_url` at this server; field names and shapes follow the providers' documented answers (and
 Kratos's code that reads them). Every user API checks the access token it was given, where that
@@ -17,7 +18,7 @@ import hmac
 import secrets
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote, unquote, urlencode
+from urllib.parse import quote, unquote, unquote_plus, urlencode
 
 from aiohttp import web
 
@@ -35,6 +36,7 @@ class SocialFake(FakeProvider):
     x_requests: dict[str, str] = field(default_factory=dict)  # X: request token → its oauth_callback
     x_verifiers: dict[str, str] = field(default_factory=dict)  # X: request token → verifier
     x_access: dict[str, str] = field(default_factory=dict)  # X: access token → its secret
+    basic_credentials: list[str] = field(default_factory=list)  # UAE PASS: each token request's, decoded
 
     def add_routes(self, app: web.Application) -> None:
         authorize, token = self._authorize, self._token
@@ -47,6 +49,7 @@ class SocialFake(FakeProvider):
             "/services/oauth2/authorize",  # Salesforce
             "/oauth2/auth",  # DingTalk
             "/suite/passport/oauth/authorize",  # Lark
+            "/idshub/authorize",  # UAE PASS
         ):
             app.router.add_get(path, authorize)
         for path in (
@@ -62,6 +65,7 @@ class SocialFake(FakeProvider):
             app.router.add_post(path, token)
         app.router.add_post("/oauth2/auth", self._vk_id_token)
         app.router.add_post("/v1.0/oauth2/userAccessToken", self._dingtalk_token)
+        app.router.add_post("/idshub/token", self._uaepass_token)
         app.router.add_get("/oauth/.well-known/openid-configuration", self._linkedin_discovery)
         routes = {
             "/me": self._facebook_me,
@@ -77,6 +81,7 @@ class SocialFake(FakeProvider):
             "/services/oauth2/userinfo": self._salesforce_userinfo,
             "/v1.0/contact/users/me": self._dingtalk_me,
             "/suite/passport/oauth/userinfo": self._lark_userinfo,
+            "/idshub/userinfo": self._uaepass_userinfo,
         }
         for path, handler in routes.items():
             app.router.add_get(path, handler)
@@ -115,6 +120,20 @@ class SocialFake(FakeProvider):
         return web.json_response(
             {"accessToken": "fake-access-" + secrets.token_hex(8), "refreshToken": "r", "expireIn": 7200}
         )
+
+    async def _uaepass_token(self, request: web.Request) -> web.StreamResponse:
+        """The client authenticates with HTTP Basic (both parts form-encoded, RFC 6749 §2.3.1), and
+        only so: credentials in the body as well are refused."""
+        scheme, _, encoded = request.headers.get("Authorization", "").partition(" ")
+        if scheme != "Basic":
+            return web.json_response({"error": "invalid_client"}, status=401)
+        pair = base64.b64decode(encoded).decode()
+        self.basic_credentials.append(pair)
+        form = await request.post()
+        client_id, _, secret = (unquote_plus(part) for part in pair.partition(":"))
+        if client_id != self.client_id or "client_secret" in form or "client_id" in form:
+            return web.json_response({"error": "invalid_client"}, status=401)
+        return await self._token(request, client_secret=secret)
 
     def _token_in(self, value: str | None) -> None:
         if not str(value or "").startswith("fake-access-"):
@@ -321,6 +340,25 @@ class SocialFake(FakeProvider):
                 "email": self.email,
                 "user_id": "5d9bdxxx",
                 "mobile": "+8613800000000",
+            }
+        )
+
+    async def _uaepass_userinfo(self, request: web.Request) -> web.Response:
+        self._bearer(request)
+        return web.json_response(
+            {
+                "sub": self.subject,
+                "uuid": "4b0d1a8e-0000-4000-8000-000000000001",
+                "userType": "SOP3",
+                "fullnameEN": "Uae Pass Holder",
+                "firstnameEN": "Uae",
+                "lastnameEN": "Holder",
+                "fullnameAR": "حامل الهوية",
+                "email": self.email,
+                "mobile": "971500000000",
+                "gender": "Male",
+                "nationalityEN": "ARE",
+                "idn": "784199000000000",
             }
         )
 

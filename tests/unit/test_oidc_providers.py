@@ -1,22 +1,24 @@
 """Which provider types `selfservice.methods.oidc.config.providers[].provider` may name (Kratos's
-enum, less those Warden does not support yet, which fail start-up naming the key), the per-type
-settings refused at start-up, and where `issuer_url` sends a provider with fixed endpoints."""
+enum; any other type fails start-up naming the key), the per-type settings refused at start-up,
+where `issuer_url` sends a provider with fixed endpoints, and UAE PASS's PKCE default."""
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import pytest
 
-from services.selfservice.strategies.oidc.config import ProviderConfig
+from services.selfservice.strategies.oidc.config import OidcConfig, ProviderConfig
 from services.selfservice.strategies.oidc.providers import provider_for
+from services.selfservice.strategies.oidc.providers.base import basic_authorization
 from services.selfservice.strategies.oidc.strategy import supported_families
 from shared.errors import ConfigError
 
 KRATOS_TYPES_SUPPORTED = [
     "generic", "auth0", "google", "gitlab", "microsoft", "apple", "github", "discord",
     "facebook", "linkedin", "linkedin_v2", "slack", "spotify", "amazon", "yandex", "vk", "patreon",
-    "netid", "line", "salesforce", "dingtalk", "lark", "x",
+    "netid", "line", "salesforce", "dingtalk", "lark", "x", "uaepass",
 ]  # fmt: skip
 
 
@@ -36,7 +38,7 @@ def test_every_supported_kratos_type_is_accepted(kind: str) -> None:
     assert provider.config.provider == kind
 
 
-@pytest.mark.parametrize("kind", ["uaepass", "fedcm-test", "myspace"])
+@pytest.mark.parametrize("kind", ["fedcm-test", "myspace"])
 def test_other_types_fail_start_up_naming_the_key_and_what_is_supported(kind: str) -> None:
     with pytest.raises(ConfigError) as refused:
         _config(kind)
@@ -64,3 +66,31 @@ async def test_issuer_url_moves_fixed_endpoints_unless_it_names_the_providers_ow
     assert await proxy.authorization_endpoint() == "https://graph-proxy.example/dialog/oauth"
     named = provider_for(_config("yandex", token_url="https://token.example/t"), _no_http)
     assert await named.token_endpoint() == "https://token.example/t"  # `token_url` still wins
+
+
+@pytest.mark.parametrize(
+    "pkce, effective", [(None, "force"), ("auto", "force"), ("never", "never"), ("force", "force")]
+)
+def test_uaepass_forces_pkce_unless_told_never(pkce: str | None, effective: str) -> None:
+    """UAE PASS supports PKCE but publishes no discovery to say so: Kratos turns an unset or `auto`
+    `pkce` into `force`, which also sends it back to the one generic callback."""
+    config = _config("uaepass", **({"pkce": pkce} if pkce else {}))
+    assert config.pkce == effective
+    oidc = OidcConfig("https://warden.example", (config,))
+    generic = "https://warden.example/self-service/methods/oidc/callback"
+    assert oidc.redirect_uri("my-uaepass") == (generic if effective == "force" else f"{generic}/my-uaepass")
+    assert provider_for(config, _no_http).uses_pkce() is (effective == "force")
+
+
+async def test_uaepass_lives_at_issuer_url_or_at_id_uaepass_ae() -> None:
+    production = provider_for(_config("uaepass"), _no_http)
+    assert await production.authorization_endpoint() == "https://id.uaepass.ae/idshub/authorize"
+    assert await production.token_endpoint() == "https://id.uaepass.ae/idshub/token"
+    staging = provider_for(_config("uaepass", issuer_url="https://stg-id.uaepass.ae/"), _no_http)
+    assert await staging.authorization_endpoint() == "https://stg-id.uaepass.ae/idshub/authorize"
+
+
+def test_basic_client_authentication_form_encodes_both_parts_before_joining_them() -> None:
+    """RFC 6749 §2.3.1, as Go's oauth2 sends it: a `:` in the client id must not split the pair."""
+    header = basic_authorization("id:1", "s e/c+ret")
+    assert header == "Basic " + base64.b64encode(b"id%3A1:s+e%2Fc%2Bret").decode()

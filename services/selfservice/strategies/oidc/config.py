@@ -7,6 +7,14 @@ from typing import Any
 
 from shared.errors import ConfigError
 
+# Types that support PKCE but publish no discovery to say so: Kratos turns their unset or `auto`
+# `pkce` into `force` when it builds them, so their callback is the generic one too.
+_PKCE_FORCED_UNLESS_NEVER = frozenset({"uaepass"})
+
+
+def _pkce(kind: str, pkce: str) -> str:
+    return "force" if kind in _PKCE_FORCED_UNLESS_NEVER and pkce == "auto" else pkce
+
 
 @dataclass(frozen=True)
 class ProviderConfig:
@@ -55,7 +63,7 @@ class ProviderConfig:
             scope=tuple(raw.get("scope") or ()),
             requested_claims=dict(raw.get("requested_claims") or {}),
             claims_source=raw.get("claims_source") or "id_token",
-            pkce=raw.get("pkce") or "auto",
+            pkce=_pkce(kind, raw.get("pkce") or "auto"),
             microsoft_tenant=raw.get("microsoft_tenant") or "",
             subject_source=raw.get("subject_source") or "userinfo",
             apple_team_id=raw.get("apple_team_id") or "",

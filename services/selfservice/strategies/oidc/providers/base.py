@@ -13,7 +13,7 @@ import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote_plus, urlsplit
 
 import aiohttp
 from authlib.oauth2.rfc6749.parameters import prepare_grant_uri
@@ -103,6 +103,9 @@ class OAuth2Provider:
     # The provider's own domains. Set, its fixed URLs move to `issuer_url`'s origin when that names
     # another host (see `moved`); empty, `issuer_url` means what the subclass says it means.
     home_domains: tuple[str, ...] = ()
+    # Whether the token request authenticates the client with HTTP Basic (RFC 6749 §2.3.1, Go's
+    # `oauth2.AuthStyleInHeader`) rather than with `client_id` and `client_secret` in the body.
+    client_auth_in_header = False
 
     def __init__(self, config: ProviderConfig, http: Request) -> None:
         self.config = config
@@ -196,11 +199,15 @@ class OAuth2Provider:
         self, code: str, redirect_uri: str, code_verifier: str | None, callback: Mapping[str, str] | None = None
     ) -> Tokens:
         body = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri}
-        body.update(client_id=self.config.client_id, client_secret=self.client_secret())
+        headers: dict[str, str] = {}
+        if self.client_auth_in_header:
+            headers["Authorization"] = basic_authorization(self.config.client_id, self.client_secret())
+        else:
+            body.update(client_id=self.config.client_id, client_secret=self.client_secret())
         if code_verifier:
             body["code_verifier"] = code_verifier
         body.update(self.extra_token_parameters(callback or {}))
-        answer = await self._post_form(await self.token_endpoint(), body)
+        answer = await self._post_form(await self.token_endpoint(), body, headers)
         return tokens_from(answer, "access_token", "refresh_token")
 
     def extra_token_parameters(self, callback: Mapping[str, str]) -> dict[str, str]:
@@ -218,8 +225,8 @@ class OAuth2Provider:
         raise TokenInvalid("this provider does not issue ID tokens")
 
     # --- HTTP ---------------------------------------------------------------------------------
-    async def _post_form(self, url: str, body: dict[str, str]) -> dict[str, Any]:
-        answer = await self._request("POST", url, data=body)
+    async def _post_form(self, url: str, body: dict[str, str], headers: dict[str, str] | None = None) -> dict[str, Any]:
+        answer = await self._request("POST", url, data=body, headers=headers or {})
         if not isinstance(answer, dict):
             raise ProviderFailed(f"POST {_shown(url)} answered something that is not a JSON object")
         return answer
@@ -276,6 +283,12 @@ def tokens_from(answer: dict[str, Any], access_key: str, refresh_key: str) -> To
         refresh if isinstance(refresh, str) else None,
         answer,
     )
+
+
+def basic_authorization(client_id: str, secret: str) -> str:
+    """RFC 6749 §2.3.1: both form-encoded before they are joined, as Go's oauth2 sends them."""
+    pair = f"{quote_plus(client_id, safe='')}:{quote_plus(secret, safe='')}"
+    return "Basic " + base64.b64encode(pair.encode()).decode()
 
 
 def random_token(size: int = 32) -> str:

@@ -1,6 +1,6 @@
 """Every provider type Warden supports, listed once by the name Kratos's config gives it
-(`selfservice.methods.oidc.config.providers[].provider`, Kratos's `supportedProviders`). Kratos's
-`uaepass` is not here yet: naming it fails start-up."""
+(`selfservice.methods.oidc.config.providers[].provider`, Kratos's `supportedProviders`), every one of
+Kratos's social sign-in types; naming any other fails start-up."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from services.selfservice.strategies.oidc.providers.patreon import Patreon
 from services.selfservice.strategies.oidc.providers.salesforce import Salesforce
 from services.selfservice.strategies.oidc.providers.slack import Slack
 from services.selfservice.strategies.oidc.providers.spotify import Spotify
+from services.selfservice.strategies.oidc.providers.uaepass import UAEPass
 from services.selfservice.strategies.oidc.providers.vk import VK
 from services.selfservice.strategies.oidc.providers.x import X
 from services.selfservice.strategies.oidc.providers.yandex import Yandex
@@ -51,6 +52,7 @@ FAMILIES: dict[str, type[OAuth2Provider]] = {
     "dingtalk": DingTalk,
     "lark": Lark,
     "x": X,
+    "uaepass": UAEPass,
 }
 
 
