@@ -9,9 +9,11 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from services.selfservice.flows.address_flow import new_address_flow
-from services.selfservice.flows.flow import API, BROWSER, ts
+from services.selfservice.flows.flow import API, BROWSER, Flow, ts
 from services.selfservice.flows.request import read_body
-from shared import errors
+from services.selfservice.flows.ui import input_node
+from services.selfservice.strategies.code.nodes import code_input
+from shared import errors, text
 from shared.service import Route
 from shared.units import parse_duration
 
@@ -19,6 +21,11 @@ if TYPE_CHECKING:
     from services.selfservice.service import SelfserviceContainer
 
 MAX_LIFESPAN = timedelta(days=30)
+# Kratos's `strategy.EndpointDisabledMessage`, the 404 its `IsDisabled` wrapper answers.
+ENDPOINT_DISABLED = (
+    "This endpoint was disabled by system administrator. Please check your url or contact the system "
+    "administrator to enable it."
+)
 
 
 def _lifespan(raw: Any) -> timedelta | None:
@@ -39,7 +46,7 @@ async def _prepare(
     body = await read_body(request)
     strategy = c.methods.recovery.get(method)
     if strategy is None:
-        raise errors.BadRequest(f"The {method} method is not enabled (selfservice.methods.{method}.enabled).")
+        raise errors.NotFound(ENDPOINT_DISABLED)
     identity = await c.engine.identities.get_identity(str(body.get("identity_id") or ""))
     if identity is None:
         raise errors.NotFound("The requested identity does not exist.", message="Unable to locate the resource")
@@ -59,13 +66,25 @@ async def _prepare(
             identity_id=identity["id"],
             lifespan=lifespan,
         )
-        flow.state = "sent_email"
         if method == "code":  # a link is followed, not typed: the flow keeps its address form
-            strategy.after_sending(flow, "recovery", address)
+            flow.state = "sent_email"
+            _code_form(flow)
         flow.expires_at = max(flow.expires_at, flow.issued_at + lifespan)
         await c.flows.save(uow.connection, flow)
         await uow.commit()
     return flow, identity, lifespan, secret
+
+
+def _code_form(flow: Flow) -> None:
+    """Kratos's form for an operator's code: the code field and Submit, nothing else. No resend
+    button (it would show the account's address to whoever holds the link, and mail a code the
+    operator did not ask for), no CSRF field (no browser is bound to the flow) and no "sent" message
+    (nothing was mailed)."""
+    flow.ui.nodes = [
+        code_input(text.label_recovery_code()),
+        input_node("code", "method", "submit", value="code", label=text.label_submit()),
+    ]
+    flow.ui.messages = []
 
 
 async def create_code(c: SelfserviceContainer, request: web.Request) -> web.Response:
