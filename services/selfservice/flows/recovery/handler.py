@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from services.selfservice.codes import Redeemed
-from services.selfservice.flows.address_flow import INVALID, address_flow_routes
+from services.selfservice.flows.address_flow import address_flow_routes, refuse_secret
 from services.selfservice.flows.engine import NEXT_CSRF_TOKEN, see_other
 from services.selfservice.flows.errors import BrowserLocationChangeRequired, FlowInvalid
 from services.selfservice.flows.flow import API, Flow
@@ -32,9 +32,7 @@ async def recovered(
     identity = await c.engine.identities.get_identity(redeemed.identity_id or "")
     admin = bool(flow.internal.get("admin"))  # an operator's code recovers the identity, whatever its addresses
     if identity is None or identity.get("state") != "active" or not (admin or _still_recovers(identity, redeemed)):
-        flow.ui.clear_messages()
-        flow.ui.messages.append(INVALID[(KIND, redeemed.method)]())
-        return await c.engine.respond_invalid(request, flow)
+        return await refuse_secret(c, request, flow, KIND, redeemed.method)
     method = f"{redeemed.method}_recovery"
     if not admin:
         # The mail reached its owner: the address is proven too (Kratos's markRecoveryAddressVerified).

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from services.selfservice.codes import Redeemed
-from services.selfservice.flows.address_flow import INVALID, address_flow_routes, show
+from services.selfservice.flows.address_flow import address_flow_routes, refuse_secret, show
 from services.selfservice.flows.engine import see_other
 from services.selfservice.flows.errors import FlowInvalid
 from services.selfservice.flows.flow import API, Flow
@@ -29,9 +29,7 @@ async def verified(c: SelfserviceContainer, request: web.Request, flow: Flow, re
     if identity is None or not holds(identity, "verifiable_addresses", redeemed.via, redeemed.address):
         # The address moved to another identity (or went) since the code was sent: in Kratos the code
         # dies with the address's row. Marking it now would verify an account that proved nothing.
-        flow.ui.clear_messages()
-        flow.ui.messages.append(INVALID[(KIND, redeemed.method)]())
-        return await c.engine.respond_invalid(request, flow)
+        return await refuse_secret(c, request, flow, KIND, redeemed.method)
     identity = await mark_proven(c.engine.identities, identity, redeemed.via, redeemed.address)
     flow.state = "passed_challenge"
     flow.ui.clear_messages()
