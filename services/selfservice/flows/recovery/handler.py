@@ -57,15 +57,18 @@ async def recovered(
         return await c.engine.respond_invalid(request, flow)
     flow.state = "passed_challenge"
     await c.events.closed(flow, events.RECOVERY_SUCCEEDED, hooked.deliveries, identity_id=identity["id"], method=method)
+    show_settings = {"action": "show_settings_ui", "flow": {"id": settings.id, "url": settings_url}}
     if flow.type == API:
         # The token is in this answer only, never stored with the flow (anyone may fetch a flow by id).
         continue_with = [
             {"action": "set_ory_session_token", "ory_session_token": issued["session_token"]},
-            {"action": "show_settings_ui", "flow": {"id": settings.id, "url": settings_url}},
+            show_settings,
         ]
         return web.json_response({**flow.to_json(), "continue_with": continue_with})
     response: web.StreamResponse
-    if wants_json(request):
+    if wants_json(request) and c.config.continue_with_transitions:  # Kratos's continue_with transitions
+        response = web.json_response({**flow.to_json(), "continue_with": [show_settings]})
+    elif wants_json(request):
         response = web.json_response(BrowserLocationChangeRequired(settings_url).to_json(), status=422)
     else:
         response = see_other(settings_url)
