@@ -56,7 +56,10 @@ async def verified(c: SelfserviceContainer, request: web.Request, flow: Flow, re
     if request.method == "GET" and not wants_json(request):  # a link followed from a mail, in a browser
         if flow.type == API:  # signed up in an app, opened the mail on the phone: show the result page
             return c.engine.ui_redirect(flow)
-        return see_other(flow.return_to or c.config.after_return_url(KIND))
+        # Kratos's `redirectVerificationSuccess`: return_to, else `verification.after`'s URL, else the
+        # verification UI showing this flow's success (not the global default return URL).
+        target = flow.return_to or c.config.configured_after_url(KIND)
+        return see_other(target) if target else c.engine.ui_redirect(flow)
     return show(c, request, flow)
 
 
