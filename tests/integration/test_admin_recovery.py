@@ -77,3 +77,25 @@ def test_an_admin_route_of_a_disabled_method_is_404_endpoint_disabled(warden: Th
     status, answer = _admin(warden, "link", {"identity_id": identity_id})
     assert status == 404, answer
     assert answer["error"]["code"] == 404 and answer["error"]["reason"] == DISABLED, answer
+
+
+@pytest.mark.parametrize(
+    ("expires_in", "reason"),
+    [
+        ("soon", 'Unable to parse "expires_in" whose format should match "[0-9]+(ns|us|ms|s|m|h)" but did not: soon'),
+        ("-1h", 'Value from "expires_in" must result to a future time: -1h'),
+    ],
+)
+def test_a_bad_expires_in_is_400_with_kratos_s_reason(warden: ThreadedWarden, expires_in: str, reason: str) -> None:
+    identity_id = create_identity(warden.admin_url, f"operator-expiry{expires_in}@example.com")
+    status, answer = _admin(warden, "code", {"identity_id": identity_id, "expires_in": expires_in})
+    assert status == 400 and answer["error"]["reason"] == reason, answer
+
+
+def test_an_identity_id_that_is_no_uuid_is_400_not_an_unknown_identity(warden: ThreadedWarden) -> None:
+    """Kratos decodes `identity_id` as a UUID: a malformed one fails the body (400); a well-formed
+    id of no identity is 404."""
+    status, answer = _admin(warden, "code", {"identity_id": "not-a-uuid"})
+    assert status == 400, answer
+    status, answer = _admin(warden, "code", {"identity_id": "00000000-0000-4000-8000-000000000000"})
+    assert status == 404, answer

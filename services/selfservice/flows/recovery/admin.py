@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
+from uuid import UUID
 
 from aiohttp import web
 
@@ -29,15 +30,30 @@ ENDPOINT_DISABLED = (
 
 
 def _lifespan(raw: Any) -> timedelta | None:
+    """`expires_in`, refused with Kratos's reasons; past Kratos, Warden caps it (MAX_LIFESPAN)."""
     if raw is None or raw == "":
         return None
+    spelled = str(raw).strip()
     try:
-        lifespan = parse_duration(raw)
+        lifespan = parse_duration(spelled.removeprefix("-"))
     except (ValueError, OverflowError) as exc:
-        raise errors.BadRequest(f'expires_in must be a duration such as "15m" or "1h", not {raw!r}') from exc
-    if not timedelta(0) < lifespan <= MAX_LIFESPAN:
-        raise errors.BadRequest(f"expires_in must be positive and at most {MAX_LIFESPAN.days} days")
+        raise errors.BadRequest(
+            f'Unable to parse "expires_in" whose format should match "[0-9]+(ns|us|ms|s|m|h)" but did not: {raw}'
+        ) from exc
+    if spelled.startswith("-") or lifespan <= timedelta(0):
+        raise errors.BadRequest(f'Value from "expires_in" must result to a future time: {raw}')
+    if lifespan > MAX_LIFESPAN:
+        raise errors.BadRequest(f"expires_in must be at most {MAX_LIFESPAN.days} days")
     return lifespan
+
+
+def _identity_id(body: dict[str, Any]) -> str:
+    """Kratos decodes `identity_id` as a UUID: a malformed one is a bad body, not an unknown identity."""
+    raw = str(body.get("identity_id") or "")
+    try:
+        return str(UUID(raw))
+    except ValueError:
+        raise errors.BadRequest(f"identity_id must be a UUID, not {raw!r}") from None
 
 
 async def _prepare(
@@ -47,10 +63,11 @@ async def _prepare(
     strategy = c.methods.recovery.get(method)
     if strategy is None:
         raise errors.NotFound(ENDPOINT_DISABLED)
-    identity = await c.engine.identities.get_identity(str(body.get("identity_id") or ""))
+    identity_id = _identity_id(body)
+    lifespan = _lifespan(body.get("expires_in")) or c.proof.lifespans[method]
+    identity = await c.engine.identities.get_identity(identity_id)
     if identity is None:
         raise errors.NotFound("The requested identity does not exist.", message="Unable to locate the resource")
-    lifespan = _lifespan(body.get("expires_in")) or c.proof.lifespans[method]
     flow_type = API if body.get("flow_type") == API else BROWSER
     flow = await new_address_flow(c, request, "recovery", flow_type)
     flow.internal["admin"] = True  # opened from a link the operator passed on: no CSRF cookie to bind yet
