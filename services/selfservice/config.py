@@ -40,6 +40,9 @@ class SelfserviceConfig:
     flows: dict[str, FlowConfig]
     methods: dict[str, dict[str, Any]]
     assurance: AssuranceRules = AssuranceRules()  # what counts as a second factor here
+    # `feature_flags.use_continue_with_transitions`: an SPA's recovery ends in a 200 with
+    # `continue_with` rather than a 422 browser_location_change_required.
+    continue_with_transitions: bool = False
 
     @classmethod
     def from_settings(cls, settings: Any) -> SelfserviceConfig:
@@ -55,6 +58,7 @@ class SelfserviceConfig:
             flows=flows,
             methods=dict(get("selfservice.methods") or {}),
             assurance=AssuranceRules.from_settings(settings),
+            continue_with_transitions=bool(get("feature_flags.use_continue_with_transitions")),
         )
 
     def method_enabled(self, method: str, default: bool = False) -> bool:

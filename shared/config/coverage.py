@@ -185,9 +185,10 @@ ROWS: tuple[Row, ...] = (
     _na("feature_flags.cacheable_sessions", NETWORK),
     _na("feature_flags.cacheable_sessions_max_age", NETWORK),
     _na("feature_flags.legacy_allow_insecure_origins", NETWORK),
-    _ns(
+    _h(
         "feature_flags.use_continue_with_transitions",
-        "recovery answers API flows with continue_with and SPAs with 422 browser_location_change_required either way",
+        "services/selfservice/flows/recovery/handler.py (a recovered SPA gets continue_with, not 422; API flows "
+        "get continue_with either way, and a retried flow's answer is the same either way)",
     ),
     _ns("feature_flags.choose_recovery_address", "recovery asks for an address and sends to it"),
     _ns("feature_flags.legacy_continue_with_verification_ui", "show_verification_ui comes only from its hook"),

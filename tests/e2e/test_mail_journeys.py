@@ -498,7 +498,10 @@ def test_a_verification_link_verifies_the_address(link: MailStack) -> None:
 
     clicked = browser.get(url, as_json=False)
     assert clicked.status == 303, clicked
-    assert clicked.location in (RETURN_URL, f"{VERIFICATION_UI}?flow={sent['id']}")
+    # Kratos's `redirectVerificationSuccess`: no return_to and no `verification.after` URL, so the
+    # verification UI showing the flow's success, not the global default return URL.
+    assert clicked.location == f"{VERIFICATION_UI}?flow={sent['id']}"
+    assert ui_message_ids(_fetch_flow(browser, "verification", clicked.location)) == [1080002]
     address = _address(link, identity_id, email)
     assert address["verified"] is True and address["status"] == "completed"
 

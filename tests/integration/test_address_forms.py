@@ -78,3 +78,28 @@ def test_an_address_in_another_case_or_width_is_still_an_email(
     status, sent = _submit(warden, kind, {"email": f" {email.upper()}", "method": "code"})
     assert status == 200 and sent["state"] == "sent_email", sent
     assert len(wait_for_mail(smtp, email)) == 1
+
+
+INVALID_CODE = {"recovery": 4060006, "verification": 4070006}
+
+
+@pytest.mark.parametrize("kind", ["recovery", "verification"])
+@pytest.mark.parametrize("known", [True, False], ids=["known", "unknown"])
+def test_a_wrong_code_is_a_200_with_the_flow_asking_for_another(
+    warden: ThreadedWarden, smtp: SmtpServer, kind: str, known: bool
+) -> None:
+    """Kratos's `recoveryUseCode` and `verificationUseCode` put 4060006 / 4070006 on the flow, save
+    it and write it as it is (200; a browser goes back to the UI): a mistyped code is a step of the
+    flow, not a malformed submission. An unknown address's flow answers alike (enumeration)."""
+    email = f"wrong-{kind}-{uuid.uuid4().hex[:8]}@example.com"
+    if known:
+        create_identity(warden.admin_url, email)
+    flow = json.loads(urllib3.request("GET", f"{warden.public_url}/self-service/{kind}/api").data)
+    url = f"{warden.public_url}/self-service/{kind}?flow={flow['id']}"
+    sent = urllib3.request("POST", url, json={"email": email, "method": "code"})
+    assert sent.status == 200, sent.data
+    wrong = urllib3.request("POST", url, json={"code": "000000", "method": "code"})
+    answer = json.loads(wrong.data)
+    assert wrong.status == 200, answer
+    assert answer["state"] == "sent_email" and message_ids(answer) == [INVALID_CODE[kind]], answer
+    assert node(answer, "code")["attributes"].get("value") in (None, ""), "the wrong code is not echoed"

@@ -184,7 +184,7 @@ def test_settings_and_verification_count_their_outcomes_too(warden: ThreadedWard
         f"{warden.public_url}/self-service/verification?flow={verification}",
         json={"method": "code", "code": "000000"},
     )
-    assert wrong.status == 400, wrong.data
+    assert wrong.status == 200, wrong.data  # Kratos answers a wrong code with the flow
     after = scrape(warden.admin_url)
 
     for kind, outcome, method in (("settings", SUCCEEDED, "password"), ("verification", FAILED, "code")):

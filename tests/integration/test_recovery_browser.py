@@ -13,13 +13,23 @@ from typing import Any
 
 import pytest
 
-from tests.factories import ThreadedWarden
-from tests.mail_helpers import RECOVERY_UI, SETTINGS_UI, code_in, mail_warden, wait_for_mail
-from tests.selfservice_helpers import CONFIGURED_BASE, ERROR_UI, UI, Browser, create_identity, node, query_param
+from tests.factories import ThreadedWarden, running_warden
+from tests.mail_helpers import RECOVERY_UI, SETTINGS_UI, code_in, mail_config, mail_warden, wait_for_mail
+from tests.selfservice_helpers import (
+    CONFIGURED_BASE,
+    ERROR_UI,
+    UI,
+    Browser,
+    create_identity,
+    node,
+    query_param,
+    selfservice_settings,
+)
 from tests.smtp import SmtpServer, serving
 
 CSRF_COOKIE = "csrf_token_" + hashlib.sha256(f"{CONFIGURED_BASE}/".encode()).hexdigest()
 NEW_PASSWORD = "Harbor-Violet-Compass-9362"
+COOKIE = "ory_kratos_session"
 
 
 @pytest.fixture(scope="module")
@@ -97,3 +107,37 @@ def test_a_recovered_browser_goes_on_to_recovery_after_once_settings_are_saved(
         form = {"method": "password", "password": NEW_PASSWORD, "csrf_token": _csrf(settings)}
         saved = browser.post(settings["ui"]["action"], form)
         assert saved.status == 303 and saved.location == recovered_url, saved
+
+
+def test_with_continue_with_transitions_an_spa_is_answered_with_the_settings_flow_to_show(
+    tmp_path: Path, smtp: SmtpServer
+) -> None:
+    """`feature_flags.use_continue_with_transitions`: Kratos's `recoveryIssueSession` answers an SPA
+    (a browser flow asked for JSON) with the recovery flow and `continue_with: [show_settings_ui]`,
+    200, beside the session cookie, instead of 422 browser_location_change_required."""
+    settings = selfservice_settings(
+        tmp_path,
+        f"sqlite://{tmp_path}/warden.sqlite",
+        **mail_config(smtp, use="code"),
+        feature_flags={"use_continue_with_transitions": True},
+    )
+    with running_warden(settings) as warden:
+        email = f"recover-spa-{uuid.uuid4().hex[:10]}@example.com"
+        create_identity(warden.admin_url, email)
+        spa = Browser(warden.public_url, json=True)
+        recovery = spa.get("/self-service/recovery/browser").json()
+        csrf = _csrf(recovery)
+        assert spa.post(recovery["ui"]["action"], {"method": "code", "email": email, "csrf_token": csrf}).status == 200
+        code = code_in(wait_for_mail(smtp, email)[-1])
+        done = spa.post(recovery["ui"]["action"], {"method": "code", "code": code, "csrf_token": csrf})
+        assert done.status == 200, done
+        answer = done.json()
+        assert answer["state"] == "passed_challenge", answer
+        [item] = answer["continue_with"]
+        assert (
+            item["action"] == "show_settings_ui" and item["flow"]["url"] == f"{SETTINGS_UI}?flow={item['flow']['id']}"
+        )
+        assert COOKIE in done.set_cookies
+        whoami = spa.get("/sessions/whoami", as_json=True)
+        assert whoami.status == 200 and whoami.json()["identity"]["id"] is not None
+        assert _flow(spa, "settings", item["flow"]["url"])["identity"]["id"] == whoami.json()["identity"]["id"]

@@ -19,16 +19,13 @@ from shared.config.tree import MISSING, deep_merge
 from shared.errors import ConfigError
 from tests.unit.test_config import MINIMAL, QUICKSTART, QUICKSTARTS
 
-CONTINUE_WITH = (
-    "feature_flags.use_continue_with_transitions has no effect in Warden (recovery answers API flows with "
-    "continue_with and SPAs with 422 browser_location_change_required either way)"
-)
-# What each quickstart is told: only the flag Warden really ignores.
-QUICKSTART_WARNINGS = {
+# What each quickstart is told: nothing, as Warden honours every key they set
+# (`use_continue_with_transitions` included, since a recovered SPA gets continue_with).
+QUICKSTART_WARNINGS: dict[str, list[str]] = {
     "all-strategies": [],
-    "email-password": [CONTINUE_WITH],
+    "email-password": [],
     "passkey": [],
-    "phone-password": [CONTINUE_WITH],
+    "phone-password": [],
     "webauthn": [],
 }
 

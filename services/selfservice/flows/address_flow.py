@@ -170,12 +170,26 @@ async def _redeem(
     redeemed = await _checked(c, flow, kind, method, secret) if secret else None
     if redeemed is None or redeemed.identity_id is None:  # no code, or the stand-in for an unknown address
         submission.failed()
-        flow.ui.clear_messages()
-        flow.ui.messages.append(INVALID[(kind, method)]())
-        return await c.engine.respond_invalid(request, flow)
+        return await refuse_secret(c, request, flow, kind, method)
     response = await succeed(c, request, flow, redeemed)
     submission.succeeded()
     return response
+
+
+async def refuse_secret(
+    c: SelfserviceContainer, request: web.Request, flow: Flow, kind: str, method: str
+) -> web.StreamResponse:
+    """A code or token that does not work. A code is typed into the flow, and Kratos
+    (`recoveryUseCode`, `verificationUseCode`) answers a wrong one as a step of the flow: 4060006 /
+    4070006 on it, saved, and the flow as a 200 (a browser back to the UI), not a 400. A token comes
+    from a link followed in a browser: back to the UI with the message either way."""
+    flow.ui.clear_messages()
+    flow.ui.messages.append(INVALID[(kind, method)]())
+    if method != "code":
+        return await c.engine.respond_invalid(request, flow)
+    flow.ui.reset_secrets()
+    await c.engine.save(flow)
+    return show(c, request, flow)
 
 
 async def _checked(c: SelfserviceContainer, flow: Flow, kind: str, method: str, secret: str) -> Redeemed | None:

@@ -5,13 +5,16 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
+from uuid import UUID
 
 from aiohttp import web
 
 from services.selfservice.flows.address_flow import new_address_flow
-from services.selfservice.flows.flow import API, BROWSER, ts
+from services.selfservice.flows.flow import API, BROWSER, Flow, ts
 from services.selfservice.flows.request import read_body
-from shared import errors
+from services.selfservice.flows.ui import input_node
+from services.selfservice.strategies.code.nodes import code_input
+from shared import errors, text
 from shared.service import Route
 from shared.units import parse_duration
 
@@ -19,18 +22,38 @@ if TYPE_CHECKING:
     from services.selfservice.service import SelfserviceContainer
 
 MAX_LIFESPAN = timedelta(days=30)
+# Kratos's `strategy.EndpointDisabledMessage`, the 404 its `IsDisabled` wrapper answers.
+ENDPOINT_DISABLED = (
+    "This endpoint was disabled by system administrator. Please check your url or contact the system "
+    "administrator to enable it."
+)
 
 
 def _lifespan(raw: Any) -> timedelta | None:
+    """`expires_in`, refused with Kratos's reasons; past Kratos, Warden caps it (MAX_LIFESPAN)."""
     if raw is None or raw == "":
         return None
+    spelled = str(raw).strip()
     try:
-        lifespan = parse_duration(raw)
+        lifespan = parse_duration(spelled.removeprefix("-"))
     except (ValueError, OverflowError) as exc:
-        raise errors.BadRequest(f'expires_in must be a duration such as "15m" or "1h", not {raw!r}') from exc
-    if not timedelta(0) < lifespan <= MAX_LIFESPAN:
-        raise errors.BadRequest(f"expires_in must be positive and at most {MAX_LIFESPAN.days} days")
+        raise errors.BadRequest(
+            f'Unable to parse "expires_in" whose format should match "[0-9]+(ns|us|ms|s|m|h)" but did not: {raw}'
+        ) from exc
+    if spelled.startswith("-") or lifespan <= timedelta(0):
+        raise errors.BadRequest(f'Value from "expires_in" must result to a future time: {raw}')
+    if lifespan > MAX_LIFESPAN:
+        raise errors.BadRequest(f"expires_in must be at most {MAX_LIFESPAN.days} days")
     return lifespan
+
+
+def _identity_id(body: dict[str, Any]) -> str:
+    """Kratos decodes `identity_id` as a UUID: a malformed one is a bad body, not an unknown identity."""
+    raw = str(body.get("identity_id") or "")
+    try:
+        return str(UUID(raw))
+    except ValueError:
+        raise errors.BadRequest(f"identity_id must be a UUID, not {raw!r}") from None
 
 
 async def _prepare(
@@ -39,11 +62,12 @@ async def _prepare(
     body = await read_body(request)
     strategy = c.methods.recovery.get(method)
     if strategy is None:
-        raise errors.BadRequest(f"The {method} method is not enabled (selfservice.methods.{method}.enabled).")
-    identity = await c.engine.identities.get_identity(str(body.get("identity_id") or ""))
+        raise errors.NotFound(ENDPOINT_DISABLED)
+    identity_id = _identity_id(body)
+    lifespan = _lifespan(body.get("expires_in")) or c.proof.lifespans[method]
+    identity = await c.engine.identities.get_identity(identity_id)
     if identity is None:
         raise errors.NotFound("The requested identity does not exist.", message="Unable to locate the resource")
-    lifespan = _lifespan(body.get("expires_in")) or c.proof.lifespans[method]
     flow_type = API if body.get("flow_type") == API else BROWSER
     flow = await new_address_flow(c, request, "recovery", flow_type)
     flow.internal["admin"] = True  # opened from a link the operator passed on: no CSRF cookie to bind yet
@@ -59,13 +83,25 @@ async def _prepare(
             identity_id=identity["id"],
             lifespan=lifespan,
         )
-        flow.state = "sent_email"
         if method == "code":  # a link is followed, not typed: the flow keeps its address form
-            strategy.after_sending(flow, "recovery", address)
+            flow.state = "sent_email"
+            _code_form(flow)
         flow.expires_at = max(flow.expires_at, flow.issued_at + lifespan)
         await c.flows.save(uow.connection, flow)
         await uow.commit()
     return flow, identity, lifespan, secret
+
+
+def _code_form(flow: Flow) -> None:
+    """Kratos's form for an operator's code: the code field and Submit, nothing else. No resend
+    button (it would show the account's address to whoever holds the link, and mail a code the
+    operator did not ask for), no CSRF field (no browser is bound to the flow) and no "sent" message
+    (nothing was mailed)."""
+    flow.ui.nodes = [
+        code_input(text.label_recovery_code()),
+        input_node("code", "method", "submit", value="code", label=text.label_submit()),
+    ]
+    flow.ui.messages = []
 
 
 async def create_code(c: SelfserviceContainer, request: web.Request) -> web.Response:

@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from services.selfservice.codes import Redeemed
-from services.selfservice.flows.address_flow import INVALID, address_flow_routes
+from services.selfservice.flows.address_flow import address_flow_routes, refuse_secret
 from services.selfservice.flows.engine import NEXT_CSRF_TOKEN, see_other
 from services.selfservice.flows.errors import BrowserLocationChangeRequired, FlowInvalid
 from services.selfservice.flows.flow import API, Flow
@@ -32,9 +32,7 @@ async def recovered(
     identity = await c.engine.identities.get_identity(redeemed.identity_id or "")
     admin = bool(flow.internal.get("admin"))  # an operator's code recovers the identity, whatever its addresses
     if identity is None or identity.get("state") != "active" or not (admin or _still_recovers(identity, redeemed)):
-        flow.ui.clear_messages()
-        flow.ui.messages.append(INVALID[(KIND, redeemed.method)]())
-        return await c.engine.respond_invalid(request, flow)
+        return await refuse_secret(c, request, flow, KIND, redeemed.method)
     method = f"{redeemed.method}_recovery"
     if not admin:
         # The mail reached its owner: the address is proven too (Kratos's markRecoveryAddressVerified).
@@ -59,15 +57,18 @@ async def recovered(
         return await c.engine.respond_invalid(request, flow)
     flow.state = "passed_challenge"
     await c.events.closed(flow, events.RECOVERY_SUCCEEDED, hooked.deliveries, identity_id=identity["id"], method=method)
+    show_settings = {"action": "show_settings_ui", "flow": {"id": settings.id, "url": settings_url}}
     if flow.type == API:
         # The token is in this answer only, never stored with the flow (anyone may fetch a flow by id).
         continue_with = [
             {"action": "set_ory_session_token", "ory_session_token": issued["session_token"]},
-            {"action": "show_settings_ui", "flow": {"id": settings.id, "url": settings_url}},
+            show_settings,
         ]
         return web.json_response({**flow.to_json(), "continue_with": continue_with})
     response: web.StreamResponse
-    if wants_json(request):
+    if wants_json(request) and c.config.continue_with_transitions:  # Kratos's continue_with transitions
+        response = web.json_response({**flow.to_json(), "continue_with": [show_settings]})
+    elif wants_json(request):
         response = web.json_response(BrowserLocationChangeRequired(settings_url).to_json(), status=422)
     else:
         response = see_other(settings_url)

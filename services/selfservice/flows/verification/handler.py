@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from services.selfservice.codes import Redeemed
-from services.selfservice.flows.address_flow import INVALID, address_flow_routes, show
+from services.selfservice.flows.address_flow import address_flow_routes, refuse_secret, show
 from services.selfservice.flows.engine import see_other
 from services.selfservice.flows.errors import FlowInvalid
 from services.selfservice.flows.flow import API, Flow
@@ -29,9 +29,7 @@ async def verified(c: SelfserviceContainer, request: web.Request, flow: Flow, re
     if identity is None or not holds(identity, "verifiable_addresses", redeemed.via, redeemed.address):
         # The address moved to another identity (or went) since the code was sent: in Kratos the code
         # dies with the address's row. Marking it now would verify an account that proved nothing.
-        flow.ui.clear_messages()
-        flow.ui.messages.append(INVALID[(KIND, redeemed.method)]())
-        return await c.engine.respond_invalid(request, flow)
+        return await refuse_secret(c, request, flow, KIND, redeemed.method)
     identity = await mark_proven(c.engine.identities, identity, redeemed.via, redeemed.address)
     flow.state = "passed_challenge"
     flow.ui.clear_messages()
@@ -58,7 +56,10 @@ async def verified(c: SelfserviceContainer, request: web.Request, flow: Flow, re
     if request.method == "GET" and not wants_json(request):  # a link followed from a mail, in a browser
         if flow.type == API:  # signed up in an app, opened the mail on the phone: show the result page
             return c.engine.ui_redirect(flow)
-        return see_other(flow.return_to or c.config.after_return_url(KIND))
+        # Kratos's `redirectVerificationSuccess`: return_to, else `verification.after`'s URL, else the
+        # verification UI showing this flow's success (not the global default return URL).
+        target = flow.return_to or c.config.configured_after_url(KIND)
+        return see_other(target) if target else c.engine.ui_redirect(flow)
     return show(c, request, flow)
 
 
