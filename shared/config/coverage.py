@@ -132,10 +132,9 @@ ROWS: tuple[Row, ...] = (
         "an existing account is linked only after its owner signs in with a credential it has",
         "confirm_with_existing_credential",
     ),
-    _ns(
+    _h(
         "selfservice.methods.oidc.config.providers[].update_identity_on_login",
-        "traits are mapped from the provider at registration only",
-        "never",
+        "services/selfservice/strategies/oidc/login_update.py",
     ),
     _h("selfservice.methods.oidc.config.**", "services/selfservice/strategies/oidc/config.py"),
     # --- storage, courier ------------------------------------------------------------------------

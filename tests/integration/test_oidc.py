@@ -67,6 +67,21 @@ local claims = std.extVar('claims');
 """
 )
 NO_EMAIL_MAPPER = _b64("{ identity: { traits: {} } }")
+# For `update_identity_on_login: automatic`: no metadata_admin (so what is there must stay), and a
+# trait the schema refuses for addresses starting with "broken" (a mapper gone wrong).
+SYNC_MAPPER = _b64(
+    """
+local claims = std.extVar('claims');
+local broken = std.startsWith(claims.email, 'broken');
+{
+  identity: {
+    traits: { email: claims.email } + (if broken then { nickname: 'not in the schema' } else {}),
+    metadata_public: { seen_email: claims.email },
+    verified_addresses: if claims.email_verified then [{ via: 'email', value: claims.email }] else [],
+  },
+}
+"""
+)
 
 
 def _provider(provider_id: str, kind: str, client: Any, issuer: str, mapper: str = FULL_MAPPER, **extra: Any) -> dict:
@@ -138,6 +153,15 @@ def warden(
         _provider("op", "generic", op, op.issuer, **scope),
         _provider("op-partial", "generic", op, op.issuer, NO_EMAIL_MAPPER, **scope),
         _provider("fake", "generic", fake, fake.issuer, scope=["openid", "email"]),
+        _provider(
+            "fake-sync",
+            "generic",
+            fake,
+            fake.issuer,
+            SYNC_MAPPER,
+            scope=["openid", "email"],
+            update_identity_on_login="automatic",
+        ),
         _provider(
             "github", "github", fake, fake.issuer, auth_url=f"{fake.issuer}/authorize", token_url=f"{fake.issuer}/token"
         ),
@@ -880,3 +904,97 @@ def test_provider_tokens_are_stored_encrypted_and_shown_only_when_asked(
     assert stored.status == 200, stored.data
     at_rest = json.loads(stored.data)["config"]["providers"][0]["initial_access_token"]
     assert at_rest != provider["initial_access_token"] and "fake-access-" not in at_rest
+
+
+# --- update_identity_on_login ------------------------------------------------------------------
+
+
+def _fake_sign_in(warden: ThreadedWarden, kind: str, provider: str) -> tuple[Browser, Any]:
+    browser = Browser(warden.public_url)
+    return browser, browser.get(_follow_fake(_to_provider(browser, kind, provider)))
+
+
+def _patch(warden: ThreadedWarden, identity_id: str, operations: list[dict[str, Any]]) -> None:
+    response = urllib3.request(
+        "PATCH",
+        f"{warden.admin_url}/admin/identities/{identity_id}",
+        body=json.dumps(operations),
+        headers={"Content-Type": "application/json"},
+    )
+    assert response.status == 200, response.data
+
+
+def test_automatic_updates_the_identity_from_the_providers_claims_on_each_sign_in(
+    warden: ThreadedWarden, fake: FakeProvider
+) -> None:
+    fake.subject, fake.email = _login_name("sync"), f"{_login_name('sync')}@example.com"
+    _, done = _fake_sign_in(warden, "registration", "fake-sync")
+    assert done.location == RETURN_URL, done
+    identity_id = _owner(warden, f"fake-sync:{fake.subject}")[0]["id"]
+    _patch(
+        warden,
+        identity_id,
+        [
+            {"op": "add", "path": "/traits/name", "value": {"first": "Ada"}},
+            {"op": "add", "path": "/metadata_admin", "value": {"crm": 7}},
+        ],
+    )
+    fake.email = f"{_login_name('moved')}@example.com"  # the user changed their address at the provider
+
+    browser, back = _fake_sign_in(warden, "login", "fake-sync")
+    assert back.status == 303 and back.location == RETURN_URL, back
+    seen = _whoami(browser)["identity"]  # the session shows the updated identity
+    assert seen["id"] == identity_id
+    assert seen["traits"] == {"email": fake.email, "name": {"first": "Ada"}}  # the name the mapper lacks stays
+    assert seen["metadata_public"] == {"seen_email": fake.email}
+    assert [(a["value"], a["verified"]) for a in seen["verifiable_addresses"]] == [(fake.email, True)]
+    assert _identity(warden, identity_id)["metadata_admin"] == {"crm": 7}  # not output by the mapper: kept
+
+
+def test_an_unchanged_provider_leaves_the_identity_untouched(warden: ThreadedWarden, fake: FakeProvider) -> None:
+    fake.subject, fake.email = _login_name("same"), f"{_login_name('same')}@example.com"
+    _fake_sign_in(warden, "registration", "fake-sync")
+    identity_id = _owner(warden, f"fake-sync:{fake.subject}")[0]["id"]
+    before = _identity(warden, identity_id)
+    _, back = _fake_sign_in(warden, "login", "fake-sync")
+    assert back.location == RETURN_URL, back
+    assert _identity(warden, identity_id)["updated_at"] == before["updated_at"]  # nothing was written
+
+
+def test_never_the_default_changes_nothing_at_sign_in(warden: ThreadedWarden, fake: FakeProvider) -> None:
+    fake.subject, fake.email = _login_name("never"), f"{_login_name('never')}@example.com"
+    registered = fake.email
+    _fake_sign_in(warden, "registration", "fake")
+    fake.email = f"{_login_name('moved')}@example.com"
+    browser, back = _fake_sign_in(warden, "login", "fake")
+    assert back.location == RETURN_URL, back
+    assert _whoami(browser)["identity"]["traits"] == {"email": registered}
+
+
+def test_a_mapper_output_the_schema_refuses_fails_the_sign_in_and_changes_nothing(
+    warden: ThreadedWarden, fake: FakeProvider
+) -> None:
+    fake.subject, fake.email = _login_name("broken"), f"{_login_name('ok')}@example.com"
+    _fake_sign_in(warden, "registration", "fake-sync")
+    identity_id = _owner(warden, f"fake-sync:{fake.subject}")[0]["id"]
+    before = _identity(warden, identity_id)
+    fake.email = f"{_login_name('broken')}@example.com"
+    browser, refused = _fake_sign_in(warden, "login", "fake-sync")
+    flow = _flow_after(browser, refused.location, "login")
+    assert flow["ui"]["messages"], flow
+    assert browser.get("/sessions/whoami", as_json=True).status == 401
+    after = _identity(warden, identity_id)
+    assert (after["traits"], after["metadata_public"]) == (before["traits"], before["metadata_public"])
+
+
+def test_a_native_apps_id_token_sign_in_updates_the_identity_too(warden: ThreadedWarden, fake: FakeProvider) -> None:
+    fake.subject, fake.email = _login_name("native-sync"), f"{_login_name('native')}@example.com"
+    nonce = uuid.uuid4().hex
+    hashed = hashlib.sha256(nonce.encode()).hexdigest()
+    body = {"method": "oidc", "provider": "fake-sync", "id_token_nonce": nonce}
+    status, registered = _api(warden, "registration", {**body, "id_token": fake.id_token(hashed)})
+    assert status == 200, registered
+    fake.email = f"{_login_name('moved')}@example.com"
+    status, signed = _api(warden, "login", {**body, "id_token": fake.id_token(hashed)})
+    assert status == 200, signed
+    assert signed["session"]["identity"]["traits"]["email"] == fake.email

@@ -37,6 +37,7 @@ class ProviderConfig:
     apple_private_key_id: str = ""
     apple_private_key: str = ""
     additional_id_token_audiences: tuple[str, ...] = ()
+    update_identity_on_login: str = "never"  # never | automatic (see login_update.py)
 
     @property
     def title(self) -> str:
@@ -70,6 +71,7 @@ class ProviderConfig:
             apple_private_key_id=raw.get("apple_private_key_id") or "",
             apple_private_key=raw.get("apple_private_key") or "",
             additional_id_token_audiences=tuple(raw.get("additional_id_token_audiences") or ()),
+            update_identity_on_login=raw.get("update_identity_on_login") or "never",
         )
 
 

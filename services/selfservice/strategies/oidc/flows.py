@@ -1,7 +1,8 @@
 """What a verified social sign-in does to each flow (Kratos's `strategy_login.go`,
 `strategy_registration.go`, `strategy_settings.go`).
 
-- **login**: the owner of `provider:subject` is signed in; a stranger's login turns into a
+- **login**: the owner of `provider:subject` is signed in (first updated from the claims when the
+  provider says `update_identity_on_login: automatic`); a stranger's login turns into a
   registration, as in Kratos.
 - **registration**: the mapped traits create the identity; a known subject's registration turns into
   a login. Traits the schema refuses leave the user on the registration form, pre-filled, with the
@@ -66,7 +67,7 @@ async def finish(
     if owner is not None:
         if flow.kind != "login":
             flow = await _converted(c, request, flow, "login")
-        return await _signed_in(c, request, flow, owner, pending.provider)
+        return await _signed_in(c, request, strategy, flow, owner, pending.provider, claims)
     if flow.kind != "registration":
         if not c.config.flows["registration"].enabled:
             flow.ui.messages.append(text.validation_failed("No account is linked to this social sign-in provider."))
@@ -104,11 +105,19 @@ async def _converted(c: SelfserviceContainer, request: web.Request, old: Flow, k
 
 
 async def _signed_in(
-    c: SelfserviceContainer, request: web.Request, flow: Flow, identity: dict[str, Any], provider: str
+    c: SelfserviceContainer,
+    request: web.Request,
+    strategy: OidcStrategy,
+    flow: Flow,
+    identity: dict[str, Any],
+    provider: str,
+    claims: Claims,
 ) -> web.StreamResponse:
     if identity.get("state") != "active":
         flow.ui.messages.append(text.identity_disabled())
         raise FlowInvalid()
+    # Before the hooks and the session, as Kratos: they see the identity as the provider has it now.
+    identity = await strategy.updated_on_login(flow, provider, claims, identity)
     outcome = LoginOutcome(identity, {"method": METHOD, "aal": "aal1", "provider": provider})
     if flow.type == API:
         return await exchange.keep_for_app(c, flow, await finish_login(c, request, flow, outcome))

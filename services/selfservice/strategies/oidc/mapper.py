@@ -25,6 +25,9 @@ class MappedIdentity:
     metadata_public: Json = None
     metadata_admin: Json = None
     verified_addresses: list[dict[str, str]] = field(default_factory=list)
+    # The metadata keys the mapper output at all: an update on login replaces only those, so a
+    # mapper written for registration alone does not wipe metadata set since.
+    metadata_given: frozenset[str] = frozenset()
 
 
 class ClaimsMapper:
@@ -69,4 +72,5 @@ class ClaimsMapper:
             metadata_public=identity_out.get("metadata_public"),
             metadata_admin=identity_out.get("metadata_admin"),
             verified_addresses=[a for a in verified if isinstance(a, dict) and a.get("value")],
+            metadata_given=frozenset(k for k in ("metadata_public", "metadata_admin") if k in identity_out),
         )

@@ -22,6 +22,7 @@ from services.selfservice.flows.settings.strategy import SettingsContext
 from services.selfservice.flows.ui import input_node
 from services.selfservice.strategies.oidc.config import OidcConfig, ProviderConfig
 from services.selfservice.strategies.oidc.errors import OidcError, StateInvalid
+from services.selfservice.strategies.oidc.login_update import AUTOMATIC, mapper_input, update_on_login
 from services.selfservice.strategies.oidc.mapper import ClaimsMapper, MappedIdentity
 from services.selfservice.strategies.oidc.providers import (
     FAMILIES,
@@ -135,6 +136,7 @@ class OidcStrategy:
         if owner.get("state") != "active":
             flow.ui.messages.append(text.identity_disabled())
             raise FlowInvalid()
+        owner = await self.updated_on_login(flow, provider.config.id, claims, owner)
         return LoginOutcome(owner, {"method": METHOD, "aal": "aal1", "provider": provider.config.id})
 
     async def _native_registration(
@@ -164,6 +166,16 @@ class OidcStrategy:
         self, provider_id: str, claims: Claims, identity: dict[str, Any] | None = None
     ) -> MappedIdentity:
         return await self.mappers[provider_id].map(claims.for_mapper(), identity)
+
+    async def updated_on_login(
+        self, flow: Flow, provider_id: str, claims: Claims, identity: dict[str, Any]
+    ) -> dict[str, Any]:
+        """A known subject signs in: with `update_identity_on_login: automatic` the identity takes
+        what the provider's mapper makes of the claims now (login_update.py); else it is left alone."""
+        if self.provider_config(provider_id).update_identity_on_login != AUTOMATIC:
+            return identity
+        mapped = await self.map_claims(provider_id, claims, mapper_input(identity))
+        return await update_on_login(self.identities, flow, identity, mapped)
 
     def registration(self, traits: dict[str, Any], mapped: MappedIdentity, kept: dict[str, Any]) -> RegistrationOutcome:
         """The identity to create, for the registration flow to create after its interrupting hooks;
