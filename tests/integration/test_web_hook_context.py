@@ -133,6 +133,10 @@ def test_request_headers_are_an_http_header_map_of_the_allow_listed_names(
     assert sent["User-Agent"] == ["ctx-tests/1.0"] and sent["Accept-Language"] == ["de-CH"], sent
     assert not {"X-Internal-Secret", "Cookie", "Authorization"} & set(sent), "only allow-listed headers"
     assert ctx["request_method"] == "POST"
+    # The identity as Kratos shows it: not the `usable` marks the identity service adds for self-service.
+    credentials = ctx["identity"]["credentials"]
+    assert credentials["password"]["identifiers"] == [email]
+    assert not [kind for kind, c in credentials.items() if "usable" in c], credentials
     assert ctx["request_url"] == f"{CONFIGURED_BASE}/self-service/registration?flow={flow['id']}"
     assert ctx["identity"]["traits"]["email"] == email and ctx["request_cookies"] == {}
 

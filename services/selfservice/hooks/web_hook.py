@@ -81,7 +81,7 @@ def template_context(ctx: HookContext, hooks: WebHooks, public_base_url: str) ->
         flow["transient_payload"] = ctx.flow.transient_payload
     body: dict[str, Any] = {
         "flow": flow,
-        "identity": ctx.identity,
+        "identity": _as_kratos_shows(ctx.identity),
         "request_headers": _allowed_headers(request, hooks.header_allowlist),
         "request_method": request.method,
         # Behind a proxy `request.url` is the internal address; Kratos rebuilds the client's URL.
@@ -91,6 +91,19 @@ def template_context(ctx: HookContext, hooks: WebHooks, public_base_url: str) ->
     if ctx.session is not None:
         body["session"] = ctx.session
     return body
+
+
+def _as_kratos_shows(identity: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Without the `usable` mark the identity service adds to each credential for self-service
+    (services/identity/internal.py): it is not part of Kratos's identity, and a receiver need not
+    learn it."""
+    credentials = identity.get("credentials") if identity is not None else None
+    if identity is None or not isinstance(credentials, dict):
+        return identity
+    shown = {
+        k: {n: v for n, v in c.items() if n != "usable"} if isinstance(c, dict) else c for k, c in credentials.items()
+    }
+    return {**identity, "credentials": shown}
 
 
 def _allowed_headers(request: web.Request, allowlist: frozenset[str]) -> dict[str, list[str]]:
