@@ -70,6 +70,17 @@ async def test_html_bodies_escape_what_functions_return_but_not_a_nested_templat
     assert rendered.html_body == "<b>&lt;script&gt;</b> &lt;i&gt; 1&amp;2"
 
 
+async def test_an_html_body_pipeline_ending_in_html_is_escaped_once(tmp_path: Path) -> None:
+    """Go's html/template takes a trailing `html` as its own escaping: Kratos users' templates that
+    write `{{ .X | html }}` must not show `&amp;lt;` in the mail."""
+    source = "{{ .Identity.traits.firstName | html }} {{ html .Code }}"
+    renderer = await renderer_for(
+        tmp_path, {"templates": {"recovery_code": {"valid": {"email": {"body": {"html": b64(source)}}}}}}
+    )
+    rendered = renderer.render(request("recovery_code_valid", Identity={"traits": {"firstName": "<b>"}}, Code="1&2"))
+    assert rendered.html_body == "&lt;b&gt; 1&amp;2"
+
+
 @pytest.mark.parametrize(
     ("source", "problem"),
     [

@@ -348,6 +348,13 @@ def _literal(token: _Token) -> Any:
     return float(text) if any(c in text for c in ".eE") else int(text)
 
 
+def _ends_escaped(pipe: _Pipe) -> bool:
+    """`{{ .X | html }}`: Go's html/template takes a pipeline that ends in the `html` escaper as its
+    own escaping, and does not escape it again (`<` stays `&lt;`, not `&amp;lt;`)."""
+    last = pipe.commands[-1] if pipe.commands else []
+    return bool(last) and last[0].kind == "func" and last[0].value == "html"
+
+
 class _Run:
     def __init__(self, templates: dict[str, list[Any]], html: bool, root: Any) -> None:
         self._templates = templates
@@ -364,7 +371,7 @@ class _Run:
                 value = self.pipe(node, dot)
                 if not node.declare:
                     text = go_string(value)
-                    yield str(escape(text)) if self._html else text
+                    yield str(escape(text)) if self._html and not _ends_escaped(node) else text
             elif isinstance(node, _Block):
                 yield from self.block(node, dot, depth)
             else:
