@@ -26,7 +26,6 @@ from shared.text.credentials import (
     no_code_user,
     no_lookup_codes,
     no_totp_device,
-    no_webauthn_device,
     no_webauthn_user,
     password_breached,
     password_policy_violation,
@@ -55,7 +54,6 @@ from shared.text.error_ids import (
     SESSION_VERIFIED_ADDRESS_REQUIRED,
 )
 from shared.text.login import (
-    address_unknown,
     confirm_with,
     continue_with_hardware_key,
     identity_disabled,

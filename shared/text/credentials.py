@@ -55,10 +55,6 @@ def lookup_code_already_used() -> Message:
     return error(4000012, "This backup recovery code has already been used.")
 
 
-def no_webauthn_device() -> Message:
-    return error(4000013, "You have no WebAuthn device set up.")
-
-
 def no_lookup_codes() -> Message:
     return error(4000014, "You have no backup recovery codes set up.")
 

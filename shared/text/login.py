@@ -165,9 +165,5 @@ def linked_credentials_mismatch() -> Message:
     return error(4010009, "Linked credentials do not match.")
 
 
-def address_unknown() -> Message:
-    return error(4010010, "The address you entered does not match any known addresses in the current account.")
-
-
 def identity_disabled() -> Message:
     return error(4010011, "This account has been disabled. Please contact support for assistance.")
