@@ -4,28 +4,11 @@ running Warden's admin port, which serves the identity schemas the files are che
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 from tests.conftest import free_port
-from tests.e2e.warden_process import WardenProcess, run_cli
-
-
-@pytest.fixture(scope="module")
-def admin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A Warden started as `make run` starts it (the built-in email + password schema); its admin URL."""
-    warden = WardenProcess(["serve", "--dev"], env={}, cwd=tmp_path_factory.mktemp("identities-validate"))
-    try:
-        warden.wait_ready(timeout=60.0)
-        yield warden.url("admin")
-    finally:
-        warden.stop()
-
-
-def identity(email: str, **extra: object) -> dict[str, object]:
-    return {"schema_id": "default", "traits": {"email": email}, **extra}
+from tests.e2e.test_identities_cli import admin, identity  # noqa: F401 (admin: the same Warden fixture)
+from tests.e2e.warden_process import run_cli
 
 
 def test_each_problem_is_one_line_with_its_pointer_and_nothing_is_created(admin: str, tmp_path: Path) -> None:
