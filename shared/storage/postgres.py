@@ -18,55 +18,26 @@ ROLLBACK) is told to `Database.round_trips`' listeners first (tests/round_trips.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
 from types import SimpleNamespace
 from typing import Any, TypeVar
-from weakref import ref
 
 import asyncpg
 from sqlalchemy import Float
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Dialect, make_url
-from sqlalchemy.engine.result import IteratorResult, SimpleResultMetaData
-from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.engine.result import SimpleResultMetaData
 from sqlalchemy.sql.expression import Executable
 from sqlalchemy.sql.sqltypes import NumericCommon
-from sqlalchemy.util import LRUCache
 
+from shared.storage.compiled import EMPTY, Shapes, StatementResult, bound, executions
 from shared.storage.pg_pool import ConnectionPool
 
 RoundTripListener = Callable[[str], None]
 _T = TypeVar("_T")
 
 
-@dataclass(frozen=True)
-class _Shape:
-    """A statement compiled for asyncpg: what is sent, and what comes back."""
-
-    compiled: SQLCompiler
-    expands: bool  # `IN` of a list, rendered per execution
-    returns_rows: bool
-    metadata: SimpleResultMetaData | None  # None: the columns are known only from the rows (text())
-
-
-class PgResult(IteratorResult[Any]):
-    """The rows of one statement, as SQLAlchemy's results give them; `rowcount` from the status."""
-
-    def __init__(self, metadata: SimpleResultMetaData, rows: Sequence[Any], rowcount: int) -> None:
-        super().__init__(metadata, iter(rows))
-        self._rowcount = rowcount
-
-    @property
-    def rowcount(self) -> int:
-        return self._rowcount
-
-
-_EMPTY = SimpleResultMetaData([])
 _FLOAT8, _NUMERIC = 701, 1700  # PostgreSQL's type OIDs
-
-
-_SeenKey = tuple[int, tuple[str, ...], bool]  # a statement object's id, its columns, executemany
 
 
 class PostgresPool:
@@ -85,8 +56,7 @@ class PostgresPool:
         options.pop("prepared_statement_cache_size", None)
         options.update(connect_args)
         self._connections = ConnectionPool(options, size, self._json_codecs)
-        self._shapes: LRUCache[Any, _Shape] = LRUCache(500)
-        self._seen: dict[_SeenKey, tuple[ref[Executable], tuple[_Shape, Any, Any]]] = {}
+        self.shapes = Shapes(dialect, _result_processor)
 
     async def acquire(self, autocommit: bool) -> PgConnection:
         try:
@@ -107,64 +77,6 @@ class PostgresPool:
         adapted = SimpleNamespace(_connection=raw)
         await self.dialect.setup_asyncpg_json_codec(adapted)  # type: ignore[attr-defined]
         await self.dialect.setup_asyncpg_jsonb_codec(adapted)  # type: ignore[attr-defined]
-
-    def shape(self, statement: Executable, params: Mapping[str, Any], many: bool) -> tuple[_Shape, Any, Any]:
-        """The statement compiled (cached on its cache key, as SQLAlchemy's engine does), the values
-        its cache key extracted from it, and those it collected. A statement built once and run
-        again (most are: shared/storage/prebuilt.py) is found by the object itself first: its cache
-        key is a deep tuple whose hash Python computes anew at each lookup (10 µs for an identity
-        load), and the object, unchangeable once built, always has the same answer.
-
-        The object is held weakly: a statement built per call (a page of sessions with its
-        conditions, some 27 KB of SQLAlchemy objects) leaves with its call, where a bounded table of
-        them kept the last few hundred alive (10 MiB of a session service's memory in a soak)."""
-        # An INSERT or UPDATE without explicit values takes its columns from the parameters given.
-        columns = tuple(params) if getattr(statement, "is_dml", False) else ()
-        mine = (id(statement), columns, many)
-        seen = self._seen.get(mine)
-        if seen is not None and seen[0]() is statement:  # the same object, not one with its old id
-            return seen[1]
-        cache_key = statement._generate_cache_key()  # type: ignore[attr-defined]
-        if cache_key is None:
-            return self._compile(statement, None, columns, many), None, None
-        key = (cache_key.key, columns, many)
-        shape = self._shapes.get(key)
-        if shape is None:
-            shape = self._shapes[key] = self._compile(statement, cache_key, columns, many)
-        found = (shape, cache_key.bindparams, cache_key.params)
-        self._seen[mine] = (ref(statement, self._forget(mine)), found)
-        return found
-
-    def _forget(self, mine: _SeenKey) -> Callable[[ref[Executable]], None]:
-        """Drops a statement's entry once the statement is gone (before its id can be reused)."""
-        seen = self._seen
-
-        def gone(dead: ref[Executable]) -> None:
-            entry = seen.get(mine)
-            if entry is not None and entry[0] is dead:
-                del seen[mine]
-
-        return gone
-
-    def _compile(self, statement: Executable, cache_key: Any, columns: tuple[str, ...], many: bool) -> _Shape:
-        compiled = statement._compiler(  # type: ignore[attr-defined]
-            self.dialect, cache_key=cache_key, column_keys=list(columns), for_executemany=many
-        )
-        if compiled.insert_prefetch or compiled.update_prefetch:
-            raise NotImplementedError("columns with Python-side defaults are not supported on PostgreSQL")
-        dml = compiled.isinsert or compiled.isupdate or compiled.isdelete
-        returns_rows = compiled.isplaintext or not dml or bool(compiled.effective_returning)
-        metadata: SimpleResultMetaData | None = None
-        if compiled._result_columns:
-            processors = [_result_processor(column[3], self.dialect) for column in compiled._result_columns]
-            metadata = SimpleResultMetaData(
-                [column[0] for column in compiled._result_columns],
-                _processors=processors if any(processors) else None,
-            )
-        elif not returns_rows:
-            metadata = _EMPTY
-        expands = bool(compiled.literal_execute_params or compiled.post_compile_params)
-        return _Shape(compiled, expands, returns_rows, metadata)
 
 
 def _result_processor(type_: Any, dialect: Dialect) -> Any:
@@ -206,25 +118,24 @@ class PgConnection:
         self._autocommit = True
         return self
 
-    async def execute(self, statement: Executable, parameters: Any = None) -> PgResult:
-        # As SQLAlchemy does: a list of one set of values is one execution, of several an executemany.
-        rows = parameters if isinstance(parameters, list | tuple) and parameters else [parameters or {}]
+    async def execute(self, statement: Executable, parameters: Any = None) -> StatementResult:
+        rows = executions(parameters)
         many = len(rows) > 1
-        shape, extracted, collected = self._pool.shape(statement, rows[0], many)
-        sql, args = _bound(shape, rows, extracted, collected)
+        shape, extracted, collected = self._pool.shapes.shape(statement, rows[0], many)
+        sql, args = bound(shape, rows, extracted, collected)
         if not self._autocommit and self._transaction is None:
             await self._begin()
         for listener in self._pool.round_trips:
             listener(sql)
         if many:
             await self._exchange(sql, self.raw.executemany(sql, args))
-            return PgResult(shape.metadata or _EMPTY, (), -1)
+            return StatementResult(shape.metadata or EMPTY, (), -1)
         if shape.returns_rows:
             records = await self._exchange(sql, self.raw.fetch(sql, *args[0]))
             metadata = shape.metadata or SimpleResultMetaData(list(records[0].keys()) if records else [])
-            return PgResult(metadata, records, len(records))
+            return StatementResult(metadata, records, len(records))
         status = await self._exchange(sql, self.raw.execute(sql, *args[0]))
-        return PgResult(_EMPTY, (), _rowcount(status))
+        return StatementResult(EMPTY, (), _rowcount(status))
 
     async def _exchange(self, sql: str, sent: Awaitable[_T]) -> _T:
         """One statement's round trip; an error the server answered leaves the connection usable,
@@ -267,28 +178,6 @@ class PgConnection:
         for listener in self._pool.round_trips:
             listener(how)
         await self._exchange(how, transaction.commit() if how == "COMMIT" else transaction.rollback())
-
-
-def _bound(
-    shape: _Shape, rows: Sequence[Mapping[str, Any]], extracted: Any, collected: Any
-) -> tuple[str, list[list[Any]]]:
-    """The SQL to send and each execution's positional values, as SQLAlchemy's execution context
-    makes them (its bind processors applied)."""
-    compiled = shape.compiled
-    processors: Mapping[str, Any] = compiled._bind_processors
-    sql = compiled.string
-    order: Sequence[str] = compiled.positiontup or ()
-    args = []
-    for row in rows:
-        values = compiled.construct_params(
-            row, extracted_parameters=extracted, escape_names=False, _collected_params=collected
-        )
-        if shape.expands:
-            expanded = compiled._process_parameters_for_postcompile(values)
-            sql, order, values = expanded.statement, expanded.positiontup or (), dict(expanded.parameters)
-            processors = {**processors, **expanded.processors}
-        args.append([processors[name](values[name]) if name in processors else values[name] for name in order])
-    return sql, args
 
 
 def _rowcount(status: str) -> int:
