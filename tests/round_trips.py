@@ -1,14 +1,13 @@
 """Counts the database round trips a request costs, on every database of a running Warden.
 
-A round trip is what makes the request wait for its database: each statement, and the BEGIN and the
-COMMIT or ROLLBACK of a transaction that ran one. On PostgreSQL, statements go to asyncpg without
-SQLAlchemy's execution layer (shared/storage/postgres.py), which tells `Database.round_trips`'
-listeners of each message right where it hands it to asyncpg: BEGIN before a transaction's first
-statement, each statement, the COMMIT or ROLLBACK of a transaction that began; nothing for a
-connection in autocommit but its statements. Whatever still goes through SQLAlchemy's engine
-(SQLite, and anything on PostgreSQL that would) is counted from SQLAlchemy's events. SQLite's
-driver puts the BEGIN into the first write's own call, so there it is not counted: what is counted
-is each call the request waits for on SQLite's thread.
+A round trip is what makes the request wait for its database. On PostgreSQL, statements go to
+asyncpg without SQLAlchemy's execution layer (shared/storage/postgres.py), which tells
+`Database.round_trips`' listeners of each message right where it hands it to asyncpg: BEGIN before a
+transaction's first statement, each statement, the COMMIT or ROLLBACK of a transaction that began;
+nothing for a connection in autocommit but its statements. On SQLite (shared/storage/sqlite.py) the
+listeners hear of each call the request waits for on SQLite's thread, with the SQL it carries (a
+BEGIN goes with a statement, a unit of work's writes with their COMMIT). Anything that would go
+through SQLAlchemy's engine instead is counted from SQLAlchemy's events.
 
 Only what the request's own task does is counted (aiohttp runs each request in a task of its own):
 the outbox relays, the bus consumers and the cache repairs run in tasks of their own and are not

@@ -1,14 +1,16 @@
 """One database, shared by every service of a process that uses the same DSN.
 
-On SQLite, statements run on SQLAlchemy's async engine. On PostgreSQL they run on asyncpg directly
-(shared/storage/postgres.py), built and compiled by SQLAlchemy all the same; the engine is there
-for Alembic (`sqlalchemy_connection`) and for the dialect that compiles.
+Statements run on the driver directly, built and compiled by SQLAlchemy all the same: asyncpg for
+PostgreSQL (shared/storage/postgres.py), sqlite3 on a thread of its own for SQLite
+(shared/storage/sqlite.py). SQLAlchemy's engine is there for Alembic (`sqlalchemy_connection`) and
+for the dialect that compiles.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -19,23 +21,30 @@ from sqlalchemy.pool import StaticPool
 from shared.storage.connection import Connection
 from shared.storage.dsn import DatabaseUrl, parse_dsn
 from shared.storage.postgres import PostgresPool, RoundTripListener
+from shared.storage.sqlite import PRAGMAS, SqliteConnection, SqliteRunner
 
 
 class Database:
     def __init__(self, url: DatabaseUrl) -> None:
         self.url = url
-        self.engine: AsyncEngine = _create_engine(url)
-        # The same pool, each statement its own transaction: no BEGIN and no ROLLBACK around a read.
-        self._autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
-        # SQLite takes one writer at a time (and an in-memory database is one connection): queueing
-        # transactions here avoids "database is locked" and interleaved statements.
+        # An in-memory database is a named one in SQLite's shared cache, so that the engine (Alembic)
+        # and the connection statements run on see the same one; it lives while either is open.
+        memory = f"file:warden-{uuid.uuid4().hex}?mode=memory&cache=shared" if url.in_memory else None
+        self.engine: AsyncEngine = _create_engine(url, memory)
+        # SQLite takes one writer at a time, on one connection: queueing transactions here avoids
+        # "database is locked" and interleaved statements.
         self._serial = asyncio.Lock() if url.dialect == "sqlite" else None
-        # On PostgreSQL, told of each message sent to the database (BEGIN, each statement's SQL,
-        # COMMIT, ROLLBACK) before it goes; on SQLite, SQLAlchemy's events tell.
+        # Told of each message sent to the database before it goes: on PostgreSQL BEGIN, each
+        # statement's SQL, COMMIT, ROLLBACK; on SQLite each hop to its thread, with what it carries.
         self.round_trips: list[RoundTripListener] = []
         self._postgres = (
             PostgresPool(url.url, url.connect_args, _max_connections(url), self.engine.dialect, self.round_trips)
             if url.dialect == "postgresql"
+            else None
+        )
+        self._sqlite = (
+            SqliteRunner(memory or _sqlite_path(url), memory is not None, self.engine.dialect, self.round_trips)
+            if url.dialect == "sqlite"
             else None
         )
         self._dialect_ready = False
@@ -90,6 +99,8 @@ class Database:
     async def dispose(self) -> None:
         if self._postgres is not None:
             await self._postgres.close()
+        if self._sqlite is not None:
+            await self._sqlite.close()
         await self.engine.dispose()
 
     @contextlib.asynccontextmanager
@@ -113,10 +124,15 @@ class Database:
                 finally:  # given back even when the rollback itself is cancelled
                     self._postgres.release(conn)
             return
-        async with contextlib.AsyncExitStack() as stack:
-            if self._serial is not None:
-                await stack.enter_async_context(self._serial)
-            yield await stack.enter_async_context((self._autocommit if autocommit else self.engine).connect())
+        assert self._sqlite is not None and self._serial is not None
+        async with self._serial:
+            sqlite = SqliteConnection(self._sqlite, autocommit)
+            try:
+                yield sqlite
+            finally:
+                if sqlite.in_transaction:  # left open: rolled back
+                    with contextlib.suppress(Exception):
+                        await sqlite.rollback()
 
 
 def _max_connections(url: DatabaseUrl) -> int:
@@ -127,9 +143,16 @@ def _max_connections(url: DatabaseUrl) -> int:
     return int(configured) if configured is not None else 20
 
 
-def _create_engine(url: DatabaseUrl) -> AsyncEngine:
+def _sqlite_path(url: DatabaseUrl) -> str:
+    """The file of a `sqlite+aiosqlite:///path` URL (dsn.py makes them)."""
+    return url.url.split(":///", 1)[1]
+
+
+def _create_engine(url: DatabaseUrl, memory: str | None) -> AsyncEngine:
     options: dict[str, Any] = dict(url.engine_options)
-    if url.in_memory:
+    name = url.url
+    if memory is not None:
+        name = f"sqlite+aiosqlite:///{memory}&uri=true"
         options.update(poolclass=StaticPool, connect_args={"check_same_thread": False})
     elif url.dialect == "postgresql":
         # The size is also that of the asyncpg pool statements run on (shared/storage/postgres.py).
@@ -140,7 +163,7 @@ def _create_engine(url: DatabaseUrl) -> AsyncEngine:
         options.update(pool_recycle=1800, connect_args=dict(url.connect_args))
     # hide_parameters: a failing statement's error message would otherwise carry its bound values
     # (identifiers, token hashes, flow bodies, the outbox's courier codes) into the log.
-    engine = create_async_engine(url.url, hide_parameters=True, **options)
+    engine = create_async_engine(name, hide_parameters=True, **options)
     if url.dialect == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     return engine
@@ -148,9 +171,6 @@ def _create_engine(url: DatabaseUrl) -> AsyncEngine:
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=5000")
-    cursor.execute("PRAGMA journal_mode=WAL")
-    # With WAL, NORMAL is still crash-safe (a power cut may lose the last commits, never corrupt).
-    cursor.execute("PRAGMA synchronous=NORMAL")
+    for pragma in PRAGMAS:
+        cursor.execute(pragma)
     cursor.close()

@@ -24,6 +24,7 @@ from shared.bus.outbox import Outbox
 from shared.storage.connection import Connection
 from shared.storage.database import Database
 from shared.storage.postgres import PgConnection
+from shared.storage.sqlite import SqliteConnection
 
 
 class UnitOfWork:
@@ -90,6 +91,8 @@ class UnitOfWork:
         one = _as_one(writes) if direct is not None and not self._used and writes else None
         if direct is not None and one is not None:
             await direct.autocommit().execute(one[0], one[1] or None)
+        elif isinstance(self._conn, SqliteConnection):  # the writes and the COMMIT: one hop to its thread
+            await self._conn.commit_with(writes)
         else:
             for statement, params in writes:
                 await self._conn.execute(statement, params or None)

@@ -1,5 +1,5 @@
-"""The Database's connections, on both engines: SQLAlchemy's on SQLite, asyncpg's directly on
-PostgreSQL (shared/storage/postgres.py). Results read the same (attributes, `all`, `one`, `first`,
+"""The Database's connections, on both engines: sqlite3's on a thread of their own on SQLite
+(shared/storage/sqlite.py), asyncpg's on PostgreSQL (shared/storage/postgres.py). Results read the same (attributes, `all`, `one`, `first`,
 `scalar_one`, `scalars`, `rowcount`), lists bind as `IN`, several sets of values are one executemany,
 transactions commit or roll back as their block ends, and a failing statement raises SQLAlchemy's
 error without the values it was given."""
@@ -16,9 +16,13 @@ import pytest
 from sqlalchemy import Float, MetaData, cast, delete, func, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
 
+from shared.bus.outbox import Outbox
 from shared.logging import _JsonFormatter
+from shared.storage import migrations
 from shared.storage.database import Database
 from shared.storage.tables import outbox_table
+from shared.storage.uow import UnitOfWorkFactory
+from warden.services import SERVICES
 
 OUTBOX = outbox_table(MetaData(), "identity")
 SECRET = "a-value-that-must-not-be-logged"
@@ -126,3 +130,57 @@ async def test_max_conns_in_the_dsn_caps_the_connections_a_process_opens(pg_dsn:
         assert len(held) == 2
     finally:
         await db.dispose()
+
+
+async def test_a_unit_of_work_whose_last_write_fails_commits_none_of_them(database: Database) -> None:
+    """A unit of work's writes go together (one statement on PostgreSQL, one call with the COMMIT on
+    SQLite's thread): when one is refused, none of the others stays."""
+    async with database.read() as conn:
+        await conn.execute(insert(OUTBOX), _row("taken"))
+    work = UnitOfWorkFactory(database, Outbox(OUTBOX), "identity")
+    with pytest.raises(IntegrityError):
+        async with work() as uow:
+            uow.write(insert(OUTBOX).values(_row("first")))
+            uow.write(insert(OUTBOX).values(_row("taken")))
+            await uow.commit()
+    assert await _ids(database) == {"taken"}
+    async with work() as uow:  # and the next one commits as usual
+        uow.write(insert(OUTBOX).values(_row("next")))
+        await uow.commit()
+    assert await _ids(database) == {"taken", "next"}
+
+
+async def test_a_transaction_cancelled_part_way_leaves_nothing_and_the_next_one_works(database: Database) -> None:
+    started = asyncio.Event()
+
+    async def interrupted() -> None:
+        async with database.connect() as conn:
+            await conn.execute(insert(OUTBOX), _row("half-done"))
+            started.set()
+            await asyncio.sleep(30)
+
+    task = asyncio.create_task(interrupted())
+    await started.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    async with database.transaction() as conn:
+        await conn.execute(insert(OUTBOX), _row("whole"))
+    assert await _ids(database) == {"whole"}
+
+
+async def test_an_in_memory_database_keeps_what_was_written_for_the_process_s_life() -> None:
+    """Kratos's `memory` DSN: the tables the migrations made (on SQLAlchemy's engine) are the ones
+    statements use (on sqlite3's own connection), and each such database is the process's own."""
+    first, second = Database.from_dsn("memory"), Database.from_dsn("memory")
+    identity = next(s.migrations for s in SERVICES if s.name == "identity")
+    try:
+        for db in (first, second):
+            await migrations.upgrade(db, identity)
+        async with first.transaction() as conn:
+            await conn.execute(insert(OUTBOX), _row("kept"))
+        assert await _ids(first) == {"kept"}
+        assert await _ids(second) == set()
+    finally:
+        await first.dispose()
+        await second.dispose()
