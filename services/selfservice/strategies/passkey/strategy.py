@@ -207,7 +207,8 @@ class PasskeyStrategy:
             "oryPasskeySettingsRegistration",
             [k["id"] for k in keys if isinstance(k.get("id"), str)],
         )
-        last = removal.ways_in(identity, self.first_factors) < 2  # Kratos shows it, disabled
+        # Kratos shows the last way in, disabled
+        last = first_factors.ways_in(identity.get("credentials") or {}, self.first_factors) < 2
         for key in keys:
             flow.ui.add(
                 input_node(

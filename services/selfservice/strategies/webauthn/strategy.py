@@ -176,7 +176,7 @@ class WebAuthnStrategy:
         credential = (identity.get("credentials") or {}).get(METHOD) or {}
         handle = (credential.get("config") or {}).get("user_handle") or ceremony.new_user_handle()
         flow.internal[registration.HANDLE] = handle
-        last = removal.ways_in(identity, self.first_factors) < 2
+        last = first_factors.ways_in(identity.get("credentials") or {}, self.first_factors) < 2
         for key in keys:
             if last and passwordless_key(key):
                 continue  # as Kratos: the last key the account signs in with offers no remove button
