@@ -41,8 +41,9 @@ class IdentityInternalApi(ServiceInfo):
         """How every answer of this API shows an identity: the admin view with the configs
         self-service reads, and on each credential whether it can sign in (`usable`: a password with
         a hash, not one holding identifiers only), which a view without the hash cannot tell;
-        self-service counts an account's ways in from it. Credentials never leave through the public
-        port (selfservice/views.py), so neither does this."""
+        self-service counts an account's ways in from it (shared.first_factors.ways_in, which the
+        manager's `_ways_in` counts with too). Credentials never leave through the public port
+        (selfservice/views.py), so neither does this."""
         view = admin_view(identity, self._schema_url, SELF_SERVICE_CONFIGS)
         for kind, credential in identity.credentials.items():
             view["credentials"][kind]["usable"] = usable(credential)

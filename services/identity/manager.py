@@ -29,6 +29,7 @@ from services.identity.domain import (
 from services.identity.errors import IdentityNotFound, LastFirstFactor, MalformedBody, PasswordUnchanged
 from services.identity.persistence import IdentityRepository
 from services.identity.views import admin_view
+from shared import first_factors
 from shared.aal import passwordless_key
 from shared.bus import events
 from shared.storage.uow import UnitOfWork, UnitOfWorkFactory
@@ -393,11 +394,14 @@ class IdentityManager:
             raise IdentityNotFound()
         return found
 
-    def _ways_in(self, credentials: dict[str, Credential]) -> set[str]:
-        """The credentials that can sign the identity in under this config (shared.first_factors):
-        a password with a hash, a social sign-in with a provider, a passkey or a passwordless
-        security key with a key, a login code with an address."""
-        return {kind for kind, credential in credentials.items() if kind in self._first_factors and usable(credential)}
+    def _ways_in(self, credentials: dict[str, Credential]) -> int:
+        """How many ways in the credentials give under this config: `shared.first_factors.ways_in`,
+        as self-service counts them from this service's view (internal.py), `usable` included."""
+        shown = {
+            kind: {"config": c.config, "identifiers": c.identifiers, "usable": usable(c)}
+            for kind, c in credentials.items()
+        }
+        return first_factors.ways_in(shown, self._first_factors)
 
     def _tell_sessions(self, uow: UnitOfWork, identity_id: str, deleted: bool = False) -> None:
         """Once committed, the change is told to the session service at once; its event follows."""
@@ -474,7 +478,7 @@ def _patched_address(address: Any, patched: dict[str, Any]) -> Any:
 
 def usable(credential: Credential) -> bool:
     """Whether a credential can sign in at all (a password with a hash, a passkey with a key, …);
-    `_ways_in` and the self-service view (internal.py) read it."""
+    `_ways_in` and the view the other services read (internal.py) say it."""
     config = credential.config or {}
     if credential.type == CredentialType.PASSWORD:
         return bool(config.get("hashed_password"))

@@ -243,6 +243,27 @@ def test_sign_up_with_a_security_key_when_passwordless(warden: ThreadedWarden, f
     assert status == 200 and signed_in["session"]["identity"]["id"] == identity_id
 
 
+def test_a_sign_up_with_refused_traits_keeps_the_key_name(warden: ThreadedWarden, frontend: FrontendApi) -> None:
+    """Traits the schema refuses answer the passwordless sign-up form as a refused key does: with a
+    new challenge (the answer spent the one shown) and the name typed for the key kept."""
+    if not warden.passwordless:  # type: ignore[attr-defined]
+        return
+    flow = frontend.create_native_registration_flow()
+    options = _options(flow, "webauthn_register_trigger")
+    body = {
+        "method": "webauthn",
+        "traits": {"email": "no address"},
+        "webauthn_register": json.dumps(SoftAuthenticator(ORIGIN).create(options)),
+        "webauthn_register_displayname": "Red key",
+    }
+    status, refused = post_flow(warden.public_url, "registration", flow.id, body)
+    assert status == 400, refused
+    assert node(refused, "traits.email")["messages"], refused
+    assert node(refused, "webauthn_register_displayname")["attributes"]["value"] == "Red key"
+    renewed = _options(refused, "webauthn_register_trigger")["publicKey"]["challenge"]
+    assert renewed != options["publicKey"]["challenge"]
+
+
 def test_a_browser_is_sent_back_to_the_login_ui_for_the_key(warden: ThreadedWarden, frontend: FrontendApi) -> None:
     """Kratos's passwordless first step in a browser flow: the flow is saved with only the key's
     form (the identifier hidden, message 1010012) and a SPA gets 422 `browser_location_change_required`

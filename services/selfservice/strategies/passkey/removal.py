@@ -6,7 +6,7 @@ key the account does not have, answers 400 with Kratos's generic 4000001 message
 from __future__ import annotations
 
 import binascii
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from webauthn.helpers import base64url_to_bytes
@@ -14,7 +14,6 @@ from webauthn.helpers import base64url_to_bytes
 from services.selfservice.flows.flow import Flow
 from services.selfservice.flows.ui import input_node
 from shared import text
-from shared.aal import passwordless_key
 
 # webauthnx.ErrNotEnoughCredentials: a schema error pointing at `#/webauthn_remove`, for passkeys too.
 LOCK_OUT = "unable to remove this security key because it would lock you out of your account"
@@ -32,25 +31,6 @@ def chosen(key: Mapping[str, Any], value: Any) -> bool:
     """Whether a submitted remove value names this key: hex as rendered, or the stored base64url id
     (what Warden's buttons carried before)."""
     return isinstance(value, str) and bool(value) and value in (remove_value(key), key.get("id"))
-
-
-def ways_in(identity: Mapping[str, Any], first_factors: Collection[str]) -> int:
-    """Kratos's CountActiveFirstFactorCredentials: each passkey and passwordless security key, each
-    linked provider, and one for a password or a login code, among the types this config lets sign
-    in (shared.first_factors) and that can sign in (`usable`, from the identity service's view: a
-    password credential may hold identifiers and no hash)."""
-    count = 0
-    for kind, credential in (identity.get("credentials") or {}).items():
-        if kind not in first_factors or not isinstance(credential, Mapping) or not credential.get("usable", True):
-            continue
-        keys = (credential.get("config") or {}).get("credentials")
-        if kind in ("passkey", "webauthn") and isinstance(keys, list):
-            count += sum(1 for k in keys if kind == "passkey" or passwordless_key(k))
-        elif kind in ("oidc", "saml"):
-            count += len(credential.get("identifiers") or []) or 1
-        else:
-            count += 1
-    return count
 
 
 def refuse_lock_out(flow: Flow) -> None:

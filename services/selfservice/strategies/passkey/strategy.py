@@ -7,20 +7,20 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from services.selfservice.flows.errors import FlowInvalid
 from services.selfservice.flows.flow import Flow
 from services.selfservice.flows.login.strategy import LoginOutcome, first_factor_only
-from services.selfservice.flows.registration.strategy import KEPT_TRAITS, RegistrationOutcome
+from services.selfservice.flows.registration.strategy import RegistrationOutcome
 from services.selfservice.flows.settings.strategy import SettingsContext
 from services.selfservice.flows.ui import input_node
-from services.selfservice.strategies.passkey import ceremony, removal, responses, script
+from services.selfservice.strategies.passkey import ceremony, registration, removal, responses, script
 from services.selfservice.strategies.passkey.ceremony import Challenges, RelyingParty
 from services.selfservice.strategies.passkey.options import Criteria, passkey_criteria
 from services.selfservice.strategies.passkey.responses import Refused
 from services.selfservice.strategies.registry import Dependencies, MethodSpec
-from services.selfservice.traits import TraitSchemas, trait_errors
+from services.selfservice.traits import TraitSchemas
 from shared import errors, first_factors, passkey_handles, text
 from shared.clients.ports import IdentityClient
 
@@ -42,6 +42,7 @@ class PasskeyStrategy:
     login_ui_url: str
     criteria: Criteria = Criteria(resident_key="required")  # selfservice.methods.passkey.config
     method: str = METHOD
+    challenge_key: ClassVar[str] = CHALLENGE
 
     # --- login -----------------------------------------------------------------------------------
     def populate_login(self, flow: Flow) -> None:
@@ -169,35 +170,20 @@ class PasskeyStrategy:
         flow.ui.add(input_node(METHOD, result, "hidden", value=""))
 
     async def register(self, flow: Flow, body: dict[str, Any]) -> RegistrationOutcome:
-        traits = self.schemas.coerce(body.get("traits") or flow.internal.get(KEPT_TRAITS) or {})
-        for node in self.schemas.nodes(values=traits if isinstance(traits, dict) else {}):
-            flow.ui.set_value(node.name or "", node.attributes.get("value"))
-        handle = flow.internal.get(HANDLE)
-        try:
-            if not isinstance(handle, str):
-                raise Refused("no user handle was issued for this flow")
-            registered = responses.parse_attestation(body.get("passkey_register"))
-            key = await ceremony.verify_registration(
-                self.challenges, self.rp, flow, CHALLENGE, registered, self.criteria.verifies_user
-            )
-        except Refused as refused:
-            self._renew_registration(flow)
-            flow.ui.messages.append(responses.registration_refusal(refused))
-            raise FlowInvalid() from None
-        try:
-            await self.identities.validate_identity({"schema_id": self.schemas.default_id, "traits": traits})
-        except errors.BadRequest as exc:
-            self._renew_registration(flow)
-            trait_errors(flow, exc)
-            raise FlowInvalid() from None
+        return await registration.sign_up(
+            self,
+            flow,
+            body,
+            answer=body.get("passkey_register"),
+            handle=flow.internal.get(HANDLE),
+            renew=lambda: self._renew_registration(flow),
+            described=self._described,
+        )
+
+    def _described(self, traits: Any) -> dict[str, Any]:
+        """A passkey is called by the trait its schema marks as its display name."""
         names = self.schemas.marked_values(METHOD, "display_name", traits) if isinstance(traits, dict) else []
-        key["display_name"] = names[0] if names else "passkey"
-        draft = {
-            "schema_id": self.schemas.default_id,
-            "traits": traits,
-            "credentials": {METHOD: {"config": {"credentials": [key], "user_handle": handle}}},
-        }
-        return RegistrationOutcome(draft, {"method": METHOD, "aal": "aal1"}, persisted=False)
+        return {"display_name": names[0] if names else "passkey"}
 
     def _renew_registration(self, flow: Flow) -> None:
         """A failed attempt spent the challenge: the form gets a new one (same user handle)."""
@@ -221,7 +207,8 @@ class PasskeyStrategy:
             "oryPasskeySettingsRegistration",
             [k["id"] for k in keys if isinstance(k.get("id"), str)],
         )
-        last = removal.ways_in(identity, self.first_factors) < 2  # Kratos shows it, disabled
+        # Kratos shows the last way in, disabled
+        last = first_factors.ways_in(identity.get("credentials") or {}, self.first_factors) < 2
         for key in keys:
             flow.ui.add(
                 input_node(
@@ -252,26 +239,13 @@ class PasskeyStrategy:
             return await self._remove(flow, body["passkey_remove"], config, ctx)
         handle = config.get("user_handle") or flow.internal.get(HANDLE)
         try:
-            if not isinstance(handle, str):
-                raise Refused("no user handle was issued for this flow")
-            key = await ceremony.verify_registration(
-                self.challenges,
-                self.rp,
-                flow,
-                CHALLENGE,
-                responses.parse_attestation(body.get("passkey_settings_register")),
-                self.criteria.verifies_user,
-            )
+            key = await registration.new_key(self, flow, body.get("passkey_settings_register"), handle, keys)
         except Refused as refused:
             flow.ui.messages.append(responses.registration_refusal(refused))
             raise FlowInvalid() from None
-        if any(k.get("id") == key["id"] for k in keys):
-            flow.ui.messages.append(text.invalid_credentials())
-            raise FlowInvalid()
-        names = self.schemas.marked_values(METHOD, "display_name", ctx.identity.get("traits") or {})
-        key["display_name"] = names[0] if names else "passkey"
+        key.update(self._described(ctx.identity.get("traits") or {}))
         new = {**config, "credentials": [*keys, key], "user_handle": handle}
-        found_by = passkey_handles.identifier_of(handle)
+        found_by = passkey_handles.identifier_of(str(handle))  # a str: new_key refuses any other
         return await self.identities.update_credential(identity_id, METHOD, new, [found_by], ctx.metadata)
 
     async def _remove(self, flow: Flow, value: Any, config: dict[str, Any], ctx: SettingsContext) -> dict[str, Any]:

@@ -2,7 +2,8 @@
 (aal2), and with `config.passwordless: true` also as a first factor after the identifier is typed,
 and a way to sign up (registration.py).
 Settings add a key with a display name, list the keys and remove one; removing the last second factor
-needs an aal2 session. The ceremonies are the passkey method's (passkey/ceremony.py)."""
+needs an aal2 session. The ceremonies, and registering a key, are the passkey method's
+(passkey/ceremony.py, passkey/registration.py)."""
 
 from __future__ import annotations
 
@@ -21,12 +22,14 @@ from services.selfservice.strategies.mfa import SecondFactorServices, is_aal2_lo
 from services.selfservice.strategies.passkey import ceremony, removal, responses, script
 from services.selfservice.strategies.passkey.ceremony import Challenges, RelyingParty
 from services.selfservice.strategies.passkey.options import Criteria
+from services.selfservice.strategies.passkey.registration import new_key
 from services.selfservice.strategies.passkey.responses import Refused
 from services.selfservice.strategies.registry import Dependencies, MethodSpec
 from services.selfservice.strategies.webauthn import registration
 from services.selfservice.traits import TraitSchemas
 from shared import errors, first_factors, text
 from shared.aal import AAL1, AAL2, passwordless_key
+from shared.clients.ports import IdentityClient
 
 METHOD = "webauthn"
 CHALLENGE = "webauthn_challenge"  # flow.internal: the challenge of the options the flow shows
@@ -49,6 +52,10 @@ class WebAuthnStrategy:
     user_verification: str = "discouraged"
     method: str = METHOD
     challenge_key: ClassVar[str] = CHALLENGE
+
+    @property
+    def identities(self) -> IdentityClient:
+        return self.services.identities
 
     @property
     def criteria(self) -> Criteria:
@@ -168,28 +175,16 @@ class WebAuthnStrategy:
         keys = ceremony.stored_keys(identity, METHOD)
         credential = (identity.get("credentials") or {}).get(METHOD) or {}
         handle = (credential.get("config") or {}).get("user_handle") or ceremony.new_user_handle()
-        flow.internal["webauthn_user_handle"] = handle
-        last = removal.ways_in(identity, self.first_factors) < 2
+        flow.internal[registration.HANDLE] = handle
+        last = first_factors.ways_in(identity.get("credentials") or {}, self.first_factors) < 2
         for key in keys:
             if last and passwordless_key(key):
                 continue  # as Kratos: the last key the account signs in with offers no remove button
             label = text.remove_security_key(str(key.get("display_name") or "security key"), ceremony.added_at(key))
             flow.ui.add(input_node(METHOD, "webauthn_remove", "submit", value=removal.remove_value(key), label=label))
-        flow.ui.add(
-            input_node(METHOD, "webauthn_register_displayname", "text", value="", label=text.label_security_key_name()),
-            input_node(METHOD, "webauthn_register", "hidden", value=""),
-        )
         names = (identity.get("traits") or {}).get("email") or ""
-        options = ceremony.registration_options(
-            self.rp,
-            flow,
-            CHALLENGE,
-            handle,
-            str(names),
-            [k["id"] for k in keys],
-            self.criteria,
-        )
-        self.trigger(flow, "webauthn_register_trigger", "oryWebAuthnRegistration", options, text.add_security_key())
+        exclude = [k["id"] for k in keys]
+        registration.key_nodes(self, flow, handle, str(names), exclude, text.add_security_key())
 
     def claims(self, body: dict[str, Any]) -> bool:
         return bool(body.get("webauthn_remove") or body.get("webauthn_register"))
@@ -235,14 +230,9 @@ class WebAuthnStrategy:
         if not self.passwordless:  # a passwordless key is a first factor: it makes no session aal2
             self.services.require_aal2_to_add(ctx.session, ctx.identity, flow)
         keys = list(config.get("credentials") or [])
-        handle = config.get("user_handle") or flow.internal.get("webauthn_user_handle")
+        handle = config.get("user_handle") or flow.internal.get(registration.HANDLE)
         try:
-            if not isinstance(handle, str):
-                raise Refused("no user handle was issued for this flow")
-            registered = responses.parse_attestation(body.get("webauthn_register"))
-            key = await ceremony.verify_registration(self.challenges, self.rp, flow, CHALLENGE, registered)
-            if any(k.get("id") == key["id"] for k in keys):  # a client that ignored excludeCredentials
-                raise Refused("this key is registered already")
+            key = await new_key(self, flow, body.get("webauthn_register"), handle, keys)
         except Refused as refused:
             flow.ui.messages.append(responses.registration_refusal(refused))
             raise FlowInvalid() from None
