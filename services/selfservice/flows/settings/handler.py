@@ -243,12 +243,19 @@ async def settings_succeeded(
     flow.ui.messages.append(text.settings_saved())
     flow.ui.reset_secrets()
     await c.events.closed(flow, events.SETTINGS_SUCCEEDED, deliveries, identity_id=identity["id"], method=method)
-    if flow.type == API or wants_json(request):
+    if flow.type == API:
         return web.json_response(flow.to_json())
     # Kratos's order: the flow's return_to, the configured `settings.after[.<method>]` URL, then
     # the settings UI again, showing the saved flow.
-    return_to = flow.return_to or c.config.configured_after_url(KIND, method)
-    return see_other(return_to) if return_to else c.engine.ui_redirect(flow)
+    return_to = flow.return_to or c.config.configured_after_url(KIND, method) or _settings_ui_url(c, flow)
+    if wants_json(request):
+        # A SPA is told where the browser goes next as Kratos tells it, after the method's own
+        # items; like those, the item is part of this answer only, not of the stored flow.
+        answer = flow.to_json()
+        redirect = {"action": "redirect_browser_to", "redirect_browser_to": return_to}
+        answer["continue_with"] = [*(answer.get("continue_with") or []), redirect]
+        return web.json_response(answer)
+    return see_other(return_to)
 
 
 def _repopulate(c: SelfserviceContainer, flow: Flow, identity: dict[str, Any]) -> None:
