@@ -355,6 +355,28 @@ def test_a_spa_that_saved_settings_is_told_where_the_browser_goes(browser: Brows
         assert "continue_with" not in stored
 
 
+def test_a_settings_page_without_a_session_goes_to_the_login_ui(browser: Browser, warden: ThreadedWarden) -> None:
+    """Kratos guards the settings submit and fetch routes with `IsAuthenticated`: a browser page
+    whose session is gone (signed out in another tab, expired) is sent to the login UI with a 302,
+    JSON gets 401, whatever the flow."""
+    email = _email("settings-signed-out")
+    _signed_in(browser, warden, email)
+    flow = browser.get("/self-service/settings/browser", as_json=True).json()
+    del browser.cookies[SESSION_COOKIE]
+    form = {"method": "profile", "traits.email": email, "csrf_token": _csrf(flow)}
+    for sent in (
+        browser.post(flow["ui"]["action"], form),
+        browser.get(f"/self-service/settings?flow={flow['id']}"),
+        browser.get(f"/self-service/settings/flows?id={flow['id']}"),
+    ):
+        assert sent.status == 302 and sent.location == f"{UI}/login", sent
+    for answered in (
+        browser.post(flow["ui"]["action"], form, as_json=True),
+        browser.get(f"/self-service/settings/flows?id={flow['id']}", as_json=True),
+    ):
+        assert answered.status == 401 and answered.json()["error"]["id"] == "session_inactive", answered
+
+
 # --- logout ------------------------------------------------------------------------------------
 
 

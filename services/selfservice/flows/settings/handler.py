@@ -57,8 +57,13 @@ async def new_settings_flow(
 
 
 async def _session(c: SelfserviceContainer, request: web.Request) -> dict[str, Any]:
+    """The request's session, asked for before anything else (Kratos's `IsAuthenticated` guards
+    these routes): without one, JSON gets 401 and a browser page goes to the login UI with a 302
+    (Kratos's `OnUnauthenticated`), not to the error page."""
     session = await c.engine.current_session(request)
     if session is None:
+        if not wants_json(request):
+            raise web.HTTPFound(c.config.flows["login"].ui_url)
         raise NoActiveSession()
     return session
 
@@ -87,8 +92,8 @@ def _init(flow_type: str) -> Handler[SelfserviceContainer]:
 
 
 async def get_flow(c: SelfserviceContainer, request: web.Request) -> web.Response:
-    flow = await c.engine.load_for_reading(request, KIND)
     session = await _session(c, request)
+    flow = await c.engine.load_for_reading(request, KIND)
     if session["identity"]["id"] != flow.internal.get("identity_id"):
         raise IdentityMismatch()
     identity = await _identity_of(c, session)
@@ -97,8 +102,8 @@ async def get_flow(c: SelfserviceContainer, request: web.Request) -> web.Respons
 
 
 async def submit(c: SelfserviceContainer, request: web.Request) -> web.StreamResponse:
-    flow = await c.engine.load_submitted(request, KIND)
     session = await _session(c, request)
+    flow = await c.engine.load_submitted(request, KIND)
     if session["identity"]["id"] != flow.internal.get("identity_id"):
         raise IdentityMismatch()
     identity = await _identity_of(c, session)
@@ -119,8 +124,8 @@ async def resume(c: SelfserviceContainer, request: web.Request) -> web.StreamRes
     handles its continuity container: on an expired flow the browser gets a new one that says the old
     one expired, and a session no longer privileged (the window ran out between the sign-in and this
     request) is sent to sign in again with the change still kept."""
-    flow = await c.engine.load_submitted(request, KIND)
     session = await _session(c, request)
+    flow = await c.engine.load_submitted(request, KIND)
     if session["identity"]["id"] != flow.internal.get("identity_id"):
         raise IdentityMismatch()
     pending = flow.internal.pop(PENDING, None) or {}
