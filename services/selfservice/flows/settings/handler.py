@@ -314,9 +314,10 @@ def _settings_ui_url(c: SelfserviceContainer, flow: Flow) -> str:
 
 
 def _refresh_url(c: SelfserviceContainer, flow: Flow) -> str:
-    """Kratos returns a re-authenticated browser to the settings endpoint, which resumes the change."""
+    """Kratos returns a re-authenticated browser to the settings endpoint, which resumes the change
+    (a browser flow's) or shows the flow; it names that endpoint for API flows too."""
     resume_url = f"{c.config.public_base_url.rstrip('/')}/self-service/settings?{urlencode({'flow': flow.id})}"
-    return login_url(c, {"refresh": "true", "return_to": resume_url if flow.is_browser else _settings_ui_url(c, flow)})
+    return login_url(c, {"refresh": "true", "return_to": resume_url})
 
 
 def login_url(c: SelfserviceContainer, query: dict[str, str]) -> str:
