@@ -84,7 +84,10 @@ def _init(flow_type: str) -> Handler[SelfserviceContainer]:
                 return see_other(f"{login}?{urlencode({'return_to': request_url(request, c.config.public_base_url)})}")
             raise NoActiveSession()
         identity = await _identity_of(c, session)
-        _require_aal(c, session, identity, request_url(request, c.config.public_base_url))
+        # Kratos names the init URL as the aal2 login's return_to only when it carries a return_to
+        # of its own (a native app's browser has nothing to come back to).
+        comes_back = flow_type == BROWSER and bool(request.query.get("return_to"))
+        _require_aal(c, session, identity, request_url(request, c.config.public_base_url) if comes_back else None)
         flow = await new_settings_flow(c, request, flow_type, identity, session)
         return c.engine.respond_new(request, flow)
 
@@ -107,7 +110,7 @@ async def submit(c: SelfserviceContainer, request: web.Request) -> web.StreamRes
     if session["identity"]["id"] != flow.internal.get("identity_id"):
         raise IdentityMismatch()
     identity = await _identity_of(c, session)
-    _require_aal(c, session, identity, _settings_ui_url(c, flow))
+    _require_aal(c, session, identity, request_url(request, c.config.public_base_url))
     if flow.expired():
         fresh = await new_settings_flow(c, request, flow.type, identity, session)
         return await c.engine.replace_expired(request, flow, replacement=fresh)
@@ -147,7 +150,7 @@ async def resume(c: SelfserviceContainer, request: web.Request) -> web.StreamRes
         flow.internal[PENDING] = pending
         await c.engine.save(flow)
         return see_other(_refresh_url(c, flow))
-    _require_aal(c, session, identity, _settings_ui_url(c, flow))
+    _require_aal(c, session, identity, request_url(request, c.config.public_base_url))
     return await _apply(c, request, flow, session, identity, pending["body"])
 
 
@@ -299,14 +302,17 @@ def privileged(c: SelfserviceContainer, session: dict[str, Any]) -> bool:
 
 
 def _require_aal(
-    c: SelfserviceContainer, session: dict[str, Any], identity: dict[str, Any] | None, return_to: str
+    c: SelfserviceContainer, session: dict[str, Any], identity: dict[str, Any] | None, return_to: str | None
 ) -> None:
     """`selfservice.flows.settings.required_aal` (Kratos's default `highest_available`): an identity
-    with a second factor changes nothing from a session that has not used it."""
+    with a second factor changes nothing from a session that has not used it. The aal2 login returns
+    to `return_to` when there is one (Kratos's `DoesSessionSatisfy` with `WithRequestURL`): the
+    request itself on a submission, the settings UI on a fetch."""
     required = c.settings.get("selfservice.flows.settings.required_aal") or aal.HIGHEST_AVAILABLE
     session_aal = session.get("authenticator_assurance_level", "")
     if identity is not None and not c.config.assurance.satisfies(session_aal, identity, required):
-        raise aal.Aal2Required(login_url(c, {"aal": aal.AAL2, "return_to": return_to}))
+        query = {"aal": aal.AAL2, **({"return_to": return_to} if return_to else {})}
+        raise aal.Aal2Required(login_url(c, query))
 
 
 def _settings_ui_url(c: SelfserviceContainer, flow: Flow) -> str:
