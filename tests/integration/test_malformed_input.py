@@ -147,7 +147,7 @@ def test_a_submission_without_a_well_formed_flow_id_is_a_400(warden: ThreadedWar
         "POST",
         url,
         body="method=password",
-        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        headers={"Content-Type": "application/x-www-form-urlencoded", **headers},  # settings asks for a session first
         redirect=False,
         retries=False,
     )

@@ -214,6 +214,30 @@ def test_settings_offer_totp_pairing_with_kratos_nodes(frontend: FrontendApi) ->
     assert "totp" in buttons
 
 
+def test_settings_offer_unlinking_a_paired_app_with_kratos_s_node(frontend: FrontendApi) -> None:
+    """Kratos's snapshot `device_unlinking_is_available_when_identity_has_totp`: one required
+    submit button, nothing of the pairing form."""
+    token = _register(frontend, _email())
+    _pair_totp(frontend, token)
+    flow = as_dict(frontend.create_native_settings_flow(x_session_token=token))
+    assert [n for n in flow["ui"]["nodes"] if n["group"] == "totp"] == [
+        {
+            "type": "input",
+            "group": "totp",
+            "attributes": {
+                "name": "totp_unlink",
+                "type": "submit",
+                "value": "true",
+                "required": True,
+                "disabled": False,
+                "node_type": "input",
+            },
+            "messages": [],
+            "meta": {"label": {"id": 1050004, "text": "Unlink TOTP Authenticator App", "type": "info"}},
+        }
+    ]
+
+
 def test_pairing_login_with_password_then_totp_makes_the_session_aal2(
     warden: ThreadedWarden, frontend: FrontendApi
 ) -> None:

@@ -10,6 +10,7 @@ import logging
 import time
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 import urllib3
@@ -20,7 +21,7 @@ from shared.bus.envelope import Envelope
 from shared.bus.ports import Subscription
 from tests.conftest import unique
 from tests.factories import ThreadedWarden, running_warden
-from tests.selfservice_helpers import PASSWORD, create_identity, database, selfservice_settings
+from tests.selfservice_helpers import CONFIGURED_BASE, PASSWORD, UI, create_identity, database, selfservice_settings
 
 LONE_SURROGATE = b'"\\ud800"'  # JSON's escape for half a UTF-16 pair: decodes to a str UTF-8 cannot encode
 
@@ -124,20 +125,39 @@ def test_finding_3_settings_requires_the_highest_available_aal(warden: ThreadedW
     )
     assert updated.status == 200, updated.data
     assert "totp" in json.loads(updated.data)["credentials"]
-    for method, url, body in (
-        ("GET", f"{warden.public_url}/self-service/settings/api", None),
-        ("GET", f"{warden.public_url}/self-service/settings/flows?id={flow['id']}", None),
+    # The aal2 login returns where Kratos's DoesSessionSatisfy says: nowhere for a native app's new
+    # flow, to the settings UI for a fetch, to the request itself for a submission.
+    aal2_login = f"{CONFIGURED_BASE}/self-service/login/browser?aal=aal2"
+    submit = f"{CONFIGURED_BASE}/self-service/settings?flow={flow['id']}"
+    back = urlencode({"return_to": f"{UI}/app/after"})  # a browser flow's own return_to brings it back
+    for method, path, body, return_to in (
+        ("GET", "/self-service/settings/api", None, None),
+        ("GET", "/self-service/settings/browser", None, None),
+        (
+            "GET",
+            f"/self-service/settings/browser?{back}",
+            None,
+            f"{CONFIGURED_BASE}/self-service/settings/browser?{back}",
+        ),
+        (
+            "GET",
+            f"/self-service/settings/flows?id={flow['id']}",
+            None,
+            f"{CONFIGURED_BASE}/ui/settings?flow={flow['id']}",
+        ),
         (
             "POST",
-            f"{warden.public_url}/self-service/settings?flow={flow['id']}",
-            {"method": "password", "password": "Another-Quartz-Lantern-99"},
+            f"/self-service/settings?flow={flow['id']}",
+            {"method": "password", "password": "Another-9-x"},
+            submit,
         ),
     ):
-        refused = urllib3.request(method, url, headers=token, json=body)
-        assert refused.status == 403, (url, refused.data)
+        refused = urllib3.request(method, f"{warden.public_url}{path}", headers=token, json=body)
+        assert refused.status == 403, (path, refused.data)
         answer = json.loads(refused.data)
         assert answer["error"]["id"] == "session_aal2_required", answer
-        assert "/self-service/login/browser?aal=aal2&return_to=" in answer["redirect_browser_to"]
+        expected = f"{aal2_login}&{urlencode({'return_to': return_to})}" if return_to else aal2_login
+        assert answer["redirect_browser_to"] == expected, path
     # The password did not change: the old one still signs in.
     assert _api_login(warden, email)[0] == 200
 

@@ -338,6 +338,45 @@ def test_settings_sends_the_browser_where_settings_after_says(tmp_path: Path) ->
         assert done.status == 303 and done.location == ALLOWED_RETURN, done
 
 
+def test_a_spa_that_saved_settings_is_told_where_the_browser_goes(browser: Browser, warden: ThreadedWarden) -> None:
+    """Kratos's settings hook answers a browser flow asked for JSON with the saved flow and, last in
+    `continue_with`, `redirect_browser_to` where a form post would have been sent: the flow's
+    return_to, else the settings UI showing the flow. The item is not kept with the flow."""
+    email = _email("spa-settings")
+    _signed_in(browser, warden, email)
+    for query, expected in (("", None), (f"?return_to={ALLOWED_RETURN}", ALLOWED_RETURN)):
+        flow = browser.get(f"/self-service/settings/browser{query}", as_json=True).json()
+        body = {"method": "profile", "traits": {"email": email}, "csrf_token": _csrf(flow)}
+        done = browser.post(flow["ui"]["action"], body, as_json=True)
+        assert done.status == 200 and done.json()["state"] == "success", done
+        where = expected or f"{CONFIGURED_BASE}/ui/settings?flow={flow['id']}"  # the default settings UI
+        assert done.json()["continue_with"] == [{"action": "redirect_browser_to", "redirect_browser_to": where}]
+        stored = browser.get(f"/self-service/settings/flows?id={flow['id']}", as_json=True).json()
+        assert "continue_with" not in stored
+
+
+def test_a_settings_page_without_a_session_goes_to_the_login_ui(browser: Browser, warden: ThreadedWarden) -> None:
+    """Kratos guards the settings submit and fetch routes with `IsAuthenticated`: a browser page
+    whose session is gone (signed out in another tab, expired) is sent to the login UI with a 302,
+    JSON gets 401, whatever the flow."""
+    email = _email("settings-signed-out")
+    _signed_in(browser, warden, email)
+    flow = browser.get("/self-service/settings/browser", as_json=True).json()
+    del browser.cookies[SESSION_COOKIE]
+    form = {"method": "profile", "traits.email": email, "csrf_token": _csrf(flow)}
+    for sent in (
+        browser.post(flow["ui"]["action"], form),
+        browser.get(f"/self-service/settings?flow={flow['id']}"),
+        browser.get(f"/self-service/settings/flows?id={flow['id']}"),
+    ):
+        assert sent.status == 302 and sent.location == f"{UI}/login", sent
+    for answered in (
+        browser.post(flow["ui"]["action"], form, as_json=True),
+        browser.get(f"/self-service/settings/flows?id={flow['id']}", as_json=True),
+    ):
+        assert answered.status == 401 and answered.json()["error"]["id"] == "session_inactive", answered
+
+
 # --- logout ------------------------------------------------------------------------------------
 
 

@@ -18,11 +18,13 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 import urllib3
 
 from tests.factories import ThreadedWarden, running_warden
+from tests.selfservice_helpers import CONFIGURED_BASE as PUBLIC_BASE
 from tests.selfservice_helpers import PASSWORD, database, selfservice_settings
 
 PRIVILEGED_MAX_AGE_SECONDS = 2  # long enough for a fresh sign-in to change its password on a busy machine
@@ -150,6 +152,28 @@ def test_an_old_session_cannot_replace_addresses_kept_in_an_array(warden: Thread
     kept = _change_profile(warden, token, {"emails": [mine], "nickname": "Ada"})
     assert kept.status == 200, "a change that touches no address needs no recent sign-in"
     assert _traits(warden, identity_id) == {"emails": [mine], "nickname": "Ada"}
+
+
+def test_an_old_session_is_told_to_sign_in_again_in_kratos_s_words(warden: ThreadedWarden) -> None:
+    """Kratos's `NewFlowNeedsReAuth`: herodot's 403 with the id `session_refresh_required`, and
+    `redirect_browser_to` the refresh login returning to the settings endpoint with the flow, which
+    it names for API flows too (`reauthenticate` takes the request's own path and query)."""
+    mine = _email("refresh")
+    _identity(warden, {"emails": [mine]})
+    refused = _set_password(warden, _stale_session(warden, mine), "Another-Long-Password-5381")
+    assert refused.status == 403, refused.data
+    flow_id = refused.json()["redirect_browser_to"].rsplit("flow%3D", 1)[1]
+    assert refused.json()["error"] | {"request": None} == {
+        "id": "session_refresh_required",
+        "code": 403,
+        "status": "Forbidden",
+        "message": "The requested action was forbidden",
+        "reason": "The login session is too old and thus not allowed to update these fields. Please re-authenticate.",
+        "request": None,
+    }
+    settings = f"{PUBLIC_BASE}/self-service/settings?{urlencode({'flow': flow_id})}"
+    login = f"{PUBLIC_BASE}/self-service/login/browser?{urlencode({'refresh': 'true', 'return_to': settings})}"
+    assert refused.json()["redirect_browser_to"] == login
 
 
 def test_an_old_session_cannot_add_an_address_kept_in_a_map(warden: ThreadedWarden) -> None:

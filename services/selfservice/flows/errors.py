@@ -199,6 +199,5 @@ class RefreshRequired(errors.Forbidden):
     def __init__(self, redirect_to: str) -> None:
         super().__init__(
             "The login session is too old and thus not allowed to update these fields. Please re-authenticate.",
-            message="The login session is too old and thus not allowed to update these fields.",
             siblings={"redirect_browser_to": redirect_to},
         )

@@ -57,8 +57,13 @@ async def new_settings_flow(
 
 
 async def _session(c: SelfserviceContainer, request: web.Request) -> dict[str, Any]:
+    """The request's session, asked for before anything else (Kratos's `IsAuthenticated` guards
+    these routes): without one, JSON gets 401 and a browser page goes to the login UI with a 302
+    (Kratos's `OnUnauthenticated`), not to the error page."""
     session = await c.engine.current_session(request)
     if session is None:
+        if not wants_json(request):
+            raise web.HTTPFound(c.config.flows["login"].ui_url)
         raise NoActiveSession()
     return session
 
@@ -79,7 +84,10 @@ def _init(flow_type: str) -> Handler[SelfserviceContainer]:
                 return see_other(f"{login}?{urlencode({'return_to': request_url(request, c.config.public_base_url)})}")
             raise NoActiveSession()
         identity = await _identity_of(c, session)
-        _require_aal(c, session, identity, request_url(request, c.config.public_base_url))
+        # Kratos names the init URL as the aal2 login's return_to only when it carries a return_to
+        # of its own (a native app's browser has nothing to come back to).
+        comes_back = flow_type == BROWSER and bool(request.query.get("return_to"))
+        _require_aal(c, session, identity, request_url(request, c.config.public_base_url) if comes_back else None)
         flow = await new_settings_flow(c, request, flow_type, identity, session)
         return c.engine.respond_new(request, flow)
 
@@ -87,8 +95,8 @@ def _init(flow_type: str) -> Handler[SelfserviceContainer]:
 
 
 async def get_flow(c: SelfserviceContainer, request: web.Request) -> web.Response:
-    flow = await c.engine.load_for_reading(request, KIND)
     session = await _session(c, request)
+    flow = await c.engine.load_for_reading(request, KIND)
     if session["identity"]["id"] != flow.internal.get("identity_id"):
         raise IdentityMismatch()
     identity = await _identity_of(c, session)
@@ -97,12 +105,12 @@ async def get_flow(c: SelfserviceContainer, request: web.Request) -> web.Respons
 
 
 async def submit(c: SelfserviceContainer, request: web.Request) -> web.StreamResponse:
-    flow = await c.engine.load_submitted(request, KIND)
     session = await _session(c, request)
+    flow = await c.engine.load_submitted(request, KIND)
     if session["identity"]["id"] != flow.internal.get("identity_id"):
         raise IdentityMismatch()
     identity = await _identity_of(c, session)
-    _require_aal(c, session, identity, _settings_ui_url(c, flow))
+    _require_aal(c, session, identity, request_url(request, c.config.public_base_url))
     if flow.expired():
         fresh = await new_settings_flow(c, request, flow.type, identity, session)
         return await c.engine.replace_expired(request, flow, replacement=fresh)
@@ -119,8 +127,8 @@ async def resume(c: SelfserviceContainer, request: web.Request) -> web.StreamRes
     handles its continuity container: on an expired flow the browser gets a new one that says the old
     one expired, and a session no longer privileged (the window ran out between the sign-in and this
     request) is sent to sign in again with the change still kept."""
-    flow = await c.engine.load_submitted(request, KIND)
     session = await _session(c, request)
+    flow = await c.engine.load_submitted(request, KIND)
     if session["identity"]["id"] != flow.internal.get("identity_id"):
         raise IdentityMismatch()
     pending = flow.internal.pop(PENDING, None) or {}
@@ -142,7 +150,7 @@ async def resume(c: SelfserviceContainer, request: web.Request) -> web.StreamRes
         flow.internal[PENDING] = pending
         await c.engine.save(flow)
         return see_other(_refresh_url(c, flow))
-    _require_aal(c, session, identity, _settings_ui_url(c, flow))
+    _require_aal(c, session, identity, request_url(request, c.config.public_base_url))
     return await _apply(c, request, flow, session, identity, pending["body"])
 
 
@@ -243,12 +251,19 @@ async def settings_succeeded(
     flow.ui.messages.append(text.settings_saved())
     flow.ui.reset_secrets()
     await c.events.closed(flow, events.SETTINGS_SUCCEEDED, deliveries, identity_id=identity["id"], method=method)
-    if flow.type == API or wants_json(request):
+    if flow.type == API:
         return web.json_response(flow.to_json())
     # Kratos's order: the flow's return_to, the configured `settings.after[.<method>]` URL, then
     # the settings UI again, showing the saved flow.
-    return_to = flow.return_to or c.config.configured_after_url(KIND, method)
-    return see_other(return_to) if return_to else c.engine.ui_redirect(flow)
+    return_to = flow.return_to or c.config.configured_after_url(KIND, method) or _settings_ui_url(c, flow)
+    if wants_json(request):
+        # A SPA is told where the browser goes next as Kratos tells it, after the method's own
+        # items; like those, the item is part of this answer only, not of the stored flow.
+        answer = flow.to_json()
+        redirect = {"action": "redirect_browser_to", "redirect_browser_to": return_to}
+        answer["continue_with"] = [*(answer.get("continue_with") or []), redirect]
+        return web.json_response(answer)
+    return see_other(return_to)
 
 
 def _repopulate(c: SelfserviceContainer, flow: Flow, identity: dict[str, Any]) -> None:
@@ -287,14 +302,17 @@ def privileged(c: SelfserviceContainer, session: dict[str, Any]) -> bool:
 
 
 def _require_aal(
-    c: SelfserviceContainer, session: dict[str, Any], identity: dict[str, Any] | None, return_to: str
+    c: SelfserviceContainer, session: dict[str, Any], identity: dict[str, Any] | None, return_to: str | None
 ) -> None:
     """`selfservice.flows.settings.required_aal` (Kratos's default `highest_available`): an identity
-    with a second factor changes nothing from a session that has not used it."""
+    with a second factor changes nothing from a session that has not used it. The aal2 login returns
+    to `return_to` when there is one (Kratos's `DoesSessionSatisfy` with `WithRequestURL`): the
+    request itself on a submission, the settings UI on a fetch."""
     required = c.settings.get("selfservice.flows.settings.required_aal") or aal.HIGHEST_AVAILABLE
     session_aal = session.get("authenticator_assurance_level", "")
     if identity is not None and not c.config.assurance.satisfies(session_aal, identity, required):
-        raise aal.Aal2Required(login_url(c, {"aal": aal.AAL2, "return_to": return_to}))
+        query = {"aal": aal.AAL2, **({"return_to": return_to} if return_to else {})}
+        raise aal.Aal2Required(login_url(c, query))
 
 
 def _settings_ui_url(c: SelfserviceContainer, flow: Flow) -> str:
@@ -302,9 +320,10 @@ def _settings_ui_url(c: SelfserviceContainer, flow: Flow) -> str:
 
 
 def _refresh_url(c: SelfserviceContainer, flow: Flow) -> str:
-    """Kratos returns a re-authenticated browser to the settings endpoint, which resumes the change."""
+    """Kratos returns a re-authenticated browser to the settings endpoint, which resumes the change
+    (a browser flow's) or shows the flow; it names that endpoint for API flows too."""
     resume_url = f"{c.config.public_base_url.rstrip('/')}/self-service/settings?{urlencode({'flow': flow.id})}"
-    return login_url(c, {"refresh": "true", "return_to": resume_url if flow.is_browser else _settings_ui_url(c, flow)})
+    return login_url(c, {"refresh": "true", "return_to": resume_url})
 
 
 def login_url(c: SelfserviceContainer, query: dict[str, str]) -> str:

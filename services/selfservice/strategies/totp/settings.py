@@ -20,7 +20,9 @@ PENDING = "totp_url"  # flow.internal: the sealed URL of a pairing not yet confi
 
 def populate(strategy: TotpStrategy, flow: Flow, identity: dict[str, Any]) -> None:
     if strategy.method in (identity.get("credentials") or {}):
-        flow.ui.add(input_node("totp", "totp_unlink", "submit", value="true", label=text.unlink_totp()))
+        # Kratos's NewUnlinkTOTPNode marks the button required, as its snapshots show.
+        unlink = input_node("totp", "totp_unlink", "submit", value="true", required=True, label=text.unlink_totp())
+        flow.ui.add(unlink)
         flow.internal.pop(PENDING, None)
         return
     account = _account_name(strategy, identity)
