@@ -315,6 +315,23 @@ def test_a_signed_in_browser_is_sent_on_and_json_is_refused(browser: Browser, wa
     assert registration.status == 400 and registration.json()["error"]["id"] == "session_already_available"
 
 
+def test_a_login_form_posted_once_signed_in_goes_on_as_kratos_sends_it(
+    browser: Browser, warden: ThreadedWarden
+) -> None:
+    """Kratos's `updateLoginFlow` looks for a session before the CSRF token and the expiry: a form
+    of a flow opened before signing in (another tab) takes the browser to the default return URL;
+    a SPA is told 400 session_already_available."""
+    email = _email("second-tab")
+    create_identity(warden.admin_url, email)
+    first, second, third = (_start(browser, "login", f"?return_to={ALLOWED_RETURN}") for _ in range(3))
+    assert browser.post(first["ui"]["action"], _login_form(first, email)).status == 303
+    again = browser.post(second["ui"]["action"], _login_form(second, email))
+    assert again.status == 303 and again.location == RETURN_URL, again
+    as_json = browser.post(third["ui"]["action"], _login_form(third, email), as_json=True)
+    assert as_json.status == 400 and as_json.json()["error"]["id"] == "session_already_available", as_json
+    assert _whoami(browser).status == 200
+
+
 def test_settings_sends_the_browser_where_settings_after_says(tmp_path: Path) -> None:
     """Kratos's order: the flow's return_to, `settings.after.<method>`, `settings.after`, then the UI."""
     after = {

@@ -360,6 +360,19 @@ def test_refresh_reauthenticates_the_same_session(frontend: FrontendApi) -> None
     assert whoami.id == session.id and whoami.authenticated_at == done.session.authenticated_at
 
 
+def test_a_refresh_without_a_session_is_a_plain_login(frontend: FrontendApi) -> None:
+    """Kratos's `NewLoginFlow` sets `refresh` to false when the request carries no session: there is
+    nothing to refresh, so the flow is an ordinary sign-in, without "Please confirm this action"
+    (1010003), which UIs show as a re-authentication screen."""
+    email = _email("refresh-nobody")
+    identity_id = _register(frontend, email).identity.id
+    flow = frontend.create_native_login_flow(refresh=True)
+    assert flow.refresh is False and message_ids(flow) == []
+    assert node(flow, "identifier")["attributes"]["type"] == "text"
+    done = frontend.update_login_flow(flow.id, _login(email))
+    assert done.session.identity.id == identity_id
+
+
 def test_a_refresh_answers_with_the_session_token_as_kratos_does(frontend: FrontendApi) -> None:
     """Kratos's `PostLoginHook` answers API flows with `{session, session_token: s.Token}`; on a
     refresh `s` is the session the request carried, so its token comes back. Native apps store the
