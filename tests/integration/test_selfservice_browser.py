@@ -398,5 +398,16 @@ def test_a_wrong_logout_token_is_forbidden(browser: Browser, warden: ThreadedWar
 
 
 def test_logout_without_a_session_is_401(browser: Browser) -> None:
+    """Kratos's ErrNoActiveSessionFound, for the logout URL and for the logout itself (Kratos does
+    not answer a logout of no session as a success): 401 `session_inactive` for JSON clients, the
+    error UI for a browser."""
     refused = browser.get("/self-service/logout/browser", as_json=True)
     assert refused.status == 401
+    assert refused.json()["error"]["id"] == "session_inactive", refused
+    assert refused.json()["error"]["message"] == "request does not have a valid authentication session"
+    assert _stored_error(browser, browser.get("/self-service/logout/browser"))["id"] == "session_inactive"
+    token = "ory_lo_" + "A" * 43
+    logout = browser.get(f"/self-service/logout?token={token}", as_json=True)
+    assert logout.status == 401 and logout.json()["error"]["id"] == "session_inactive", logout
+    sent = browser.get(f"/self-service/logout?token={token}")
+    assert _stored_error(browser, sent)["id"] == "session_inactive"

@@ -415,6 +415,21 @@ def test_native_logout_revokes_the_token(frontend: FrontendApi) -> None:
     ), body
 
 
+def test_native_logout_reads_a_json_body_and_refuses_an_empty_token(warden: ThreadedWarden) -> None:
+    """Kratos decodes the body as JSON alone (400 otherwise, an empty body too); the token it holds,
+    missing or empty, names no session: 403, as an unknown one."""
+    url = f"{warden.public_url}/self-service/logout/api"
+    for body in ({}, {"session_token": ""}, {"session_token": None}):
+        answer = urllib3.request("DELETE", url, json=body)
+        assert answer.status == 403, (body, answer.data)
+    form = urllib3.request(
+        "DELETE", url, body=b"session_token=ory_st_x", headers={"Content-Type": "application/x-www-form-urlencoded"}
+    )
+    assert form.status == 400, form.data
+    assert urllib3.request("DELETE", url).status == 400
+    assert urllib3.request("DELETE", url, json={"session_token": 7}).status == 400
+
+
 def test_a_settings_flow_is_its_own_identitys_alone(frontend: FrontendApi, admin: IdentityApi) -> None:
     # ASVS 8.2.2: knowing another user's settings flow id lets you neither read nor submit it.
     victim, attacker = _register(frontend, _email("victim")), _register(frontend, _email("attacker"))
