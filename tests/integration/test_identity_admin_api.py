@@ -201,6 +201,30 @@ def test_per_page_alone_is_the_page_size_as_in_kratos(api: IdentityApi, warden: 
     assert len(api.list_identities(per_page=1)) == 1
 
 
+def _links(header: str) -> dict[str, str]:
+    return {rel.split('"')[1]: target.strip("<>") for target, rel in (p.split("; ") for p in header.split(","))}
+
+
+def test_page_numbers_still_page_as_in_kratos(api: IdentityApi, warden: ThreadedWarden) -> None:
+    """Kratos's ParseKeysetOrPagePagination: `page` without `page_size` or `page_token` is the
+    deprecated numbered pagination, pages from 0 with `X-Total-Count` and numbered links; a client
+    that walks `page=0,1,2…` must not be served the first page again and again."""
+    made = sorted(_create(api, f"numbered{i}@example.com").id for i in range(5))
+    url = f"{warden.admin_url}/admin/identities"
+    pages = [urllib3.request("GET", f"{url}?page={n}&per_page=2") for n in range(4)]
+    assert [[i["id"] for i in json.loads(p.data)] for p in pages] == [made[0:2], made[2:4], made[4:], []]
+    assert {p.headers["X-Total-Count"] for p in pages} == {"5"}
+    first, middle, last = (_links(p.headers["Link"]) for p in pages[:3])
+    assert first == {"next": "/admin/identities?page=1&per_page=2", "last": "/admin/identities?page=2&per_page=2"}
+    assert set(middle) == {"first", "next", "prev", "last"} and middle["next"].endswith("page=2&per_page=2")
+    assert set(last) == {"first", "prev"}
+    assert [i.id for i in api.list_identities(page=1, per_page=2)] == made[2:4]
+    assert "X-Total-Count" not in urllib3.request("GET", f"{url}?page_size=2").headers
+    refused = urllib3.request("GET", f"{url}?page=3&per_page=500")
+    assert refused.status == 400, refused.data
+    assert "page_token and page_size" in json.loads(refused.data)["error"]["reason"]
+
+
 def test_list_filters_by_identifier_and_ids(api: IdentityApi) -> None:
     first, second = _create(api, "one@example.com"), _create(api, "two@example.com")
     _create(api, "three@example.com")
