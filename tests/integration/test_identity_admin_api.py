@@ -587,6 +587,22 @@ def test_unknown_top_level_fields_are_refused_as_kratos_s_strict_decoder_refuses
     assert status == 400 and answer["error"]["reason"] == 'json: unknown field "metadata_publc"', answer
 
 
+def test_list_filters_do_not_combine_the_organization_included(warden: ThreadedWarden) -> None:
+    """Kratos's parseListIdentitiesParameters counts `organization_id` as one of the filters, none of
+    which goes with another; its reasons name the parameter at fault."""
+    organization, some_id = "6f3b1c54-2a4e-4f0d-9a43-1f2e3d4c5b6a", "9f4b4a62-35f5-4d0f-9a5a-2b0d1f0b8e11"
+    for query in (
+        f"organization_id={organization}&ids={some_id}",
+        f"organization_id={organization}&credentials_identifier=a@example.com",
+        "credentials_identifier=a@example.com&preview_credentials_identifier_similar=a",
+    ):
+        status, answer = _send(warden, "GET", f"/admin/identities?{query}", None)
+        assert status == 400, (query, answer)
+        assert answer["error"]["reason"] == "You cannot combine multiple filters in this API", answer
+    status, answer = _send(warden, "GET", "/admin/identities?ids=nope", None)
+    assert status == 400 and answer["error"]["reason"] == "Invalid UUID value `nope` for parameter `ids`.", answer
+
+
 def test_a_create_keeps_its_organization_and_takes_a_region(warden: ThreadedWarden) -> None:
     organization = "6f3b1c54-2a4e-4f0d-9a43-1f2e3d4c5b6a"
     body = {

@@ -62,13 +62,13 @@ def _issued_id(key: str) -> bool:
 def _included(request: web.Request) -> list[str]:
     include = request.query.getall("include_credential", [])
     if unknown := [i for i in include if i not in INCLUDABLE_CREDENTIALS]:
-        raise MalformedBody(f"include_credential: unknown credential type {unknown[0][:64]!r}")
+        raise MalformedBody(f"Invalid value `{unknown[0][:64]}` for parameter `include_credential`.")
     return include
 
 
 def _uuid_param(name: str, value: str) -> str:
     if not _UUID.match(value):
-        raise MalformedBody(f"{name}: {value[:64]!r} is not a UUID")
+        raise MalformedBody(f"Invalid UUID value `{value[:64]}` for parameter `{name}`.")
     return value.lower()
 
 
@@ -90,10 +90,11 @@ async def list_identities(c: IdentityContainer, request: web.Request) -> web.Res
     similar = request.query.get("preview_credentials_identifier_similar") or None
     organization = request.query.get("organization_id") or None
     organization_id = _uuid_param("organization_id", organization) if organization else None
-    if sum(bool(f) for f in (ids, identifier is not None, similar)) > 1:
-        raise MalformedBody("only one of ids, credentials_identifier and preview_credentials_identifier_similar")
     if len(ids) > MAX_IDS:
-        raise MalformedBody(f"at most {MAX_IDS} ids may be given")
+        raise MalformedBody(f"The number of ids to filter must not exceed {MAX_IDS}.")
+    # Kratos counts the organization as a filter too; none of them goes with another.
+    if sum(bool(f) for f in (ids, identifier is not None, similar, organization_id)) > 1:
+        raise MalformedBody("You cannot combine multiple filters in this API")
     if numbered is not None:
         return await _numbered_list(c, request, numbered, include, ids, identifier, similar, organization_id)
     assert page is not None
