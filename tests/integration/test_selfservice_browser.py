@@ -375,6 +375,18 @@ def test_logout_url_ends_the_session_and_clears_the_cookie(browser: Browser, war
     assert _whoami(browser).status == 401
 
 
+def test_logout_gives_the_browser_a_new_csrf_token(browser: Browser, warden: ThreadedWarden) -> None:
+    """Kratos's `completeLogout` regenerates the CSRF token, as a sign-in does: a form opened while
+    signed in is worth nothing once the browser has signed out."""
+    for as_json in (False, True):
+        _signed_in(browser, warden, _email("logout-csrf"))
+        before = browser.cookies[CSRF_COOKIE]
+        logout = browser.get("/self-service/logout/browser", as_json=True).json()
+        done = browser.get(logout["logout_url"], as_json=as_json)
+        assert done.status == (204 if as_json else 303), done
+        assert CSRF_COOKIE in done.set_cookies and browser.cookies[CSRF_COOKIE] != before
+
+
 def test_logout_clears_the_browsers_data_when_the_config_asks(tmp_path: Path) -> None:
     settings = sqlite_selfservice_settings(tmp_path, flows={"logout": {"clear_browser_data": True}})
     with running_warden(settings) as warden:

@@ -72,11 +72,19 @@ async def browser_logout(c: SelfserviceContainer, request: web.Request) -> web.S
     return_to = c.engine.return_to(request) or c.config.logout_return_url or c.config.default_return_url
     await c.engine.sessions.revoke_session(session_token(request, c.engine.cookie, c.engine.signer) or "")
     if wants_json(request):
-        return c.engine.without_session_cookie(_cleared(c, web.Response(status=204)))
+        return _signed_out(c, _cleared(c, web.Response(status=204)))
     response = _cleared(c, see_other(return_to))
     # Tells the built-in UI's next page to say so (its path only, a minute, no secret in it).
     response.set_cookie(SIGNED_OUT_COOKIE, "1", max_age=60, path="/ui/", httponly=True, samesite="Lax")
-    return c.engine.without_session_cookie(response)
+    return _signed_out(c, response)
+
+
+def _signed_out(c: SelfserviceContainer, response: AnyResponse) -> AnyResponse:
+    """No session cookie, and a new CSRF token (Kratos's `completeLogout` regenerates it, as a sign-in
+    does): a form opened while signed in is not accepted from whoever uses the browser next."""
+    c.engine.without_session_cookie(response)
+    c.engine.csrf.set_cookie(response, c.engine.csrf.new_token())
+    return response
 
 
 def _cleared(c: SelfserviceContainer, response: AnyResponse) -> AnyResponse:
