@@ -367,6 +367,7 @@ class IdentityManager:
         identifier: str | None = None,
         similar: str | None = None,
         organization_id: str | None = None,
+        offset: int = 0,
     ) -> list[Identity]:
         async with self._uow() as uow:
             if ids:
@@ -374,8 +375,18 @@ class IdentityManager:
             if identifier is not None:
                 return await self._repo.find_by_identifier(uow.connection, None, identifier)
             return await self._repo.page(
-                uow.connection, after=after, size=size, similar=similar, organization_id=organization_id
+                uow.connection,
+                after=after,
+                size=size,
+                offset=offset,
+                similar=similar,
+                organization_id=organization_id,
             )
+
+    async def count(self) -> int:
+        """How many identities there are (the deprecated page-number list's `X-Total-Count`)."""
+        async with self._uow.read() as conn:
+            return await self._repo.count(conn)
 
     async def _checked(self, identity: Identity) -> Identity:
         """Validated against its schema and derived, in a worker thread: traits are untrusted input,

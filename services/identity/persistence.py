@@ -120,15 +120,19 @@ class IdentityRepository:
         *,
         after: str | None,
         size: int,
+        offset: int = 0,
         similar: str | None = None,
         organization_id: str | None = None,
     ) -> list[Identity]:
-        """Keyset pagination by id: stable under concurrent inserts, no OFFSET scans. `similar` keeps
+        """Keyset pagination by id: stable under concurrent inserts, no OFFSET scans (`offset` is for
+        the deprecated page numbers alone, which reach no further than 1000 rows). `similar` keeps
         identities with an identifier containing it (case-insensitive; Kratos's preview similarity
         search, done with LIKE so that every engine runs it)."""
         query = select(self.t.identities).order_by(self.t.identities.c.id).limit(size)
         if after:
             query = query.where(self.t.identities.c.id > after)
+        if offset:
+            query = query.offset(offset)
         if organization_id:
             query = query.where(self.t.identities.c.organization_id == organization_id)
         if similar:
@@ -138,6 +142,9 @@ class IdentityRepository:
             )
             query = query.where(self.t.identities.c.id.in_(matching))
         return await self._hydrate(conn, (await conn.execute(query)).all())
+
+    async def count(self, conn: Connection) -> int:
+        return int((await conn.execute(select(func.count()).select_from(self.t.identities))).scalar_one())
 
     async def _delete_children(self, conn: Connection, identity_id: str) -> None:
         # Explicit rather than ON DELETE CASCADE alone: SQLite enforces foreign keys only per connection.

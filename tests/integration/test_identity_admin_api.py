@@ -201,6 +201,30 @@ def test_per_page_alone_is_the_page_size_as_in_kratos(api: IdentityApi, warden: 
     assert len(api.list_identities(per_page=1)) == 1
 
 
+def _links(header: str) -> dict[str, str]:
+    return {rel.split('"')[1]: target.strip("<>") for target, rel in (p.split("; ") for p in header.split(","))}
+
+
+def test_page_numbers_still_page_as_in_kratos(api: IdentityApi, warden: ThreadedWarden) -> None:
+    """Kratos's ParseKeysetOrPagePagination: `page` without `page_size` or `page_token` is the
+    deprecated numbered pagination, pages from 0 with `X-Total-Count` and numbered links; a client
+    that walks `page=0,1,2…` must not be served the first page again and again."""
+    made = sorted(_create(api, f"numbered{i}@example.com").id for i in range(5))
+    url = f"{warden.admin_url}/admin/identities"
+    pages = [urllib3.request("GET", f"{url}?page={n}&per_page=2") for n in range(4)]
+    assert [[i["id"] for i in json.loads(p.data)] for p in pages] == [made[0:2], made[2:4], made[4:], []]
+    assert {p.headers["X-Total-Count"] for p in pages} == {"5"}
+    first, middle, last = (_links(p.headers["Link"]) for p in pages[:3])
+    assert first == {"next": "/admin/identities?page=1&per_page=2", "last": "/admin/identities?page=2&per_page=2"}
+    assert set(middle) == {"first", "next", "prev", "last"} and middle["next"].endswith("page=2&per_page=2")
+    assert set(last) == {"first", "prev"}
+    assert [i.id for i in api.list_identities(page=1, per_page=2)] == made[2:4]
+    assert "X-Total-Count" not in urllib3.request("GET", f"{url}?page_size=2").headers
+    refused = urllib3.request("GET", f"{url}?page=3&per_page=500")
+    assert refused.status == 400, refused.data
+    assert "page_token and page_size" in json.loads(refused.data)["error"]["reason"]
+
+
 def test_list_filters_by_identifier_and_ids(api: IdentityApi) -> None:
     first, second = _create(api, "one@example.com"), _create(api, "two@example.com")
     _create(api, "three@example.com")
@@ -561,6 +585,22 @@ def test_unknown_top_level_fields_are_refused_as_kratos_s_strict_decoder_refuses
     batch = {"identities": [{"create": body}]}
     status, answer = _send(warden, "PATCH", "/admin/identities", batch)
     assert status == 400 and answer["error"]["reason"] == 'json: unknown field "metadata_publc"', answer
+
+
+def test_list_filters_do_not_combine_the_organization_included(warden: ThreadedWarden) -> None:
+    """Kratos's parseListIdentitiesParameters counts `organization_id` as one of the filters, none of
+    which goes with another; its reasons name the parameter at fault."""
+    organization, some_id = "6f3b1c54-2a4e-4f0d-9a43-1f2e3d4c5b6a", "9f4b4a62-35f5-4d0f-9a5a-2b0d1f0b8e11"
+    for query in (
+        f"organization_id={organization}&ids={some_id}",
+        f"organization_id={organization}&credentials_identifier=a@example.com",
+        "credentials_identifier=a@example.com&preview_credentials_identifier_similar=a",
+    ):
+        status, answer = _send(warden, "GET", f"/admin/identities?{query}", None)
+        assert status == 400, (query, answer)
+        assert answer["error"]["reason"] == "You cannot combine multiple filters in this API", answer
+    status, answer = _send(warden, "GET", "/admin/identities?ids=nope", None)
+    assert status == 400 and answer["error"]["reason"] == "Invalid UUID value `nope` for parameter `ids`.", answer
 
 
 def test_a_create_keeps_its_organization_and_takes_a_region(warden: ThreadedWarden) -> None:

@@ -101,6 +101,19 @@ def test_pairing_then_signing_in_with_password_and_totp_through_the_ui(browser: 
     assert "Two-factor" in _html(follow(browser, done)), "the welcome page says aal2 in words"
 
 
+def test_asking_an_aal2_session_for_aal2_sends_the_browser_on(browser: Browser) -> None:
+    """Kratos answers `?aal=aal2` for a session that has it already as it answers any signed-in
+    browser (ErrAlreadyLoggedIn): a 303 to the return URL; JSON clients get 400
+    session_already_available."""
+    register(browser, _email())
+    _pair_totp(browser)
+    assert _whoami(browser).json()["authenticator_assurance_level"] == "aal2"
+    again = browser.get("/self-service/login/browser?aal=aal2")
+    assert again.status == 303 and again.location == f"{BASE}ui/welcome", again
+    as_json = browser.get("/self-service/login/browser?aal=aal2", as_json=True)
+    assert as_json.status == 400 and as_json.json()["error"]["id"] == "session_already_available", as_json
+
+
 def test_backup_codes_are_shown_once_to_copy_or_download_and_sign_in(browser: Browser) -> None:
     email = _email()
     register(browser, email)

@@ -8,6 +8,7 @@ all that lets a URL on that host through (the UI host is allowed whole, as its d
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Iterator
 from urllib.parse import urlencode
 
@@ -15,7 +16,7 @@ import pytest
 
 from shared.config import load_settings
 from tests.factories import ThreadedWarden, running_warden, write_config
-from tests.selfservice_helpers import Browser, selfservice_extra
+from tests.selfservice_helpers import PASSWORD, Browser, selfservice_extra
 
 DASHBOARD = "https://app.example.com/dashboard"
 FORBIDDEN = "self_service_flow_return_to_forbidden"
@@ -28,6 +29,17 @@ def warden(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadedWarden]
     extra["selfservice"]["allowed_return_urls"].append(DASHBOARD)
     with running_warden(load_settings([write_config(directory, "memory", extra)], {}, dev=True)) as running:
         yield running
+
+
+def _session_token(warden: ThreadedWarden) -> str:
+    """A new identity's session token, from a native registration (the `session` hook signs it in)."""
+    native = Browser(warden.public_url, json=True)
+    flow = native.get("/self-service/registration/api").json()
+    email = f"return-to-{uuid.uuid4().hex[:10]}@example.com"
+    body = {"method": "password", "traits": {"email": email}, "password": PASSWORD}
+    done = native.post(flow["ui"]["action"], body)
+    assert done.status == 200, done
+    return str(done.json()["session_token"])
 
 
 def _login_init(warden: ThreadedWarden, return_to: str) -> tuple[int, dict[str, object]]:
@@ -89,11 +101,13 @@ def test_an_unparseable_return_to_is_refused_not_a_500(
 ) -> None:
     query = urlencode({"return_to": url})
     spa = Browser(warden.public_url, json=True)
+    signed_in = {"X-Session-Token": _session_token(warden)}  # a logout looks at return_to once it has a session
+    logout_token = spa.get("/self-service/logout/browser", headers=signed_in).json()["logout_token"]
     with caplog.at_level(logging.ERROR):
         answers = [
             spa.get(f"/self-service/login/browser?{query}"),
             spa.get(f"/self-service/login/api?{query}"),
-            spa.get(f"/self-service/logout?token=x&{query}"),
+            spa.get(f"/self-service/logout?token={logout_token}&{query}", headers=signed_in),
         ]
     for answer in answers:
         assert answer.status == 400 and answer.json()["error"]["id"] == FORBIDDEN, answer

@@ -315,6 +315,23 @@ def test_a_signed_in_browser_is_sent_on_and_json_is_refused(browser: Browser, wa
     assert registration.status == 400 and registration.json()["error"]["id"] == "session_already_available"
 
 
+def test_a_login_form_posted_once_signed_in_goes_on_as_kratos_sends_it(
+    browser: Browser, warden: ThreadedWarden
+) -> None:
+    """Kratos's `updateLoginFlow` looks for a session before the CSRF token and the expiry: a form
+    of a flow opened before signing in (another tab) takes the browser to the default return URL;
+    a SPA is told 400 session_already_available."""
+    email = _email("second-tab")
+    create_identity(warden.admin_url, email)
+    first, second, third = (_start(browser, "login", f"?return_to={ALLOWED_RETURN}") for _ in range(3))
+    assert browser.post(first["ui"]["action"], _login_form(first, email)).status == 303
+    again = browser.post(second["ui"]["action"], _login_form(second, email))
+    assert again.status == 303 and again.location == RETURN_URL, again
+    as_json = browser.post(third["ui"]["action"], _login_form(third, email), as_json=True)
+    assert as_json.status == 400 and as_json.json()["error"]["id"] == "session_already_available", as_json
+    assert _whoami(browser).status == 200
+
+
 def test_settings_sends_the_browser_where_settings_after_says(tmp_path: Path) -> None:
     """Kratos's order: the flow's return_to, `settings.after.<method>`, `settings.after`, then the UI."""
     after = {
@@ -397,6 +414,18 @@ def test_logout_url_ends_the_session_and_clears_the_cookie(browser: Browser, war
     assert _whoami(browser).status == 401
 
 
+def test_logout_gives_the_browser_a_new_csrf_token(browser: Browser, warden: ThreadedWarden) -> None:
+    """Kratos's `completeLogout` regenerates the CSRF token, as a sign-in does: a form opened while
+    signed in is worth nothing once the browser has signed out."""
+    for as_json in (False, True):
+        _signed_in(browser, warden, _email("logout-csrf"))
+        before = browser.cookies[CSRF_COOKIE]
+        logout = browser.get("/self-service/logout/browser", as_json=True).json()
+        done = browser.get(logout["logout_url"], as_json=as_json)
+        assert done.status == (204 if as_json else 303), done
+        assert CSRF_COOKIE in done.set_cookies and browser.cookies[CSRF_COOKIE] != before
+
+
 def test_logout_clears_the_browsers_data_when_the_config_asks(tmp_path: Path) -> None:
     settings = sqlite_selfservice_settings(tmp_path, flows={"logout": {"clear_browser_data": True}})
     with running_warden(settings) as warden:
@@ -420,5 +449,16 @@ def test_a_wrong_logout_token_is_forbidden(browser: Browser, warden: ThreadedWar
 
 
 def test_logout_without_a_session_is_401(browser: Browser) -> None:
+    """Kratos's ErrNoActiveSessionFound, for the logout URL and for the logout itself (Kratos does
+    not answer a logout of no session as a success): 401 `session_inactive` for JSON clients, the
+    error UI for a browser."""
     refused = browser.get("/self-service/logout/browser", as_json=True)
     assert refused.status == 401
+    assert refused.json()["error"]["id"] == "session_inactive", refused
+    assert refused.json()["error"]["message"] == "request does not have a valid authentication session"
+    assert _stored_error(browser, browser.get("/self-service/logout/browser"))["id"] == "session_inactive"
+    token = "ory_lo_" + "A" * 43
+    logout = browser.get(f"/self-service/logout?token={token}", as_json=True)
+    assert logout.status == 401 and logout.json()["error"]["id"] == "session_inactive", logout
+    sent = browser.get(f"/self-service/logout?token={token}")
+    assert _stored_error(browser, sent)["id"] == "session_inactive"

@@ -360,6 +360,19 @@ def test_refresh_reauthenticates_the_same_session(frontend: FrontendApi) -> None
     assert whoami.id == session.id and whoami.authenticated_at == done.session.authenticated_at
 
 
+def test_a_refresh_without_a_session_is_a_plain_login(frontend: FrontendApi) -> None:
+    """Kratos's `NewLoginFlow` sets `refresh` to false when the request carries no session: there is
+    nothing to refresh, so the flow is an ordinary sign-in, without "Please confirm this action"
+    (1010003), which UIs show as a re-authentication screen."""
+    email = _email("refresh-nobody")
+    identity_id = _register(frontend, email).identity.id
+    flow = frontend.create_native_login_flow(refresh=True)
+    assert flow.refresh is False and message_ids(flow) == []
+    assert node(flow, "identifier")["attributes"]["type"] == "text"
+    done = frontend.update_login_flow(flow.id, _login(email))
+    assert done.session.identity.id == identity_id
+
+
 def test_a_refresh_answers_with_the_session_token_as_kratos_does(frontend: FrontendApi) -> None:
     """Kratos's `PostLoginHook` answers API flows with `{session, session_token: s.Token}`; on a
     refresh `s` is the session the request carried, so its token comes back. Native apps store the
@@ -400,6 +413,21 @@ def test_native_logout_revokes_the_token(frontend: FrontendApi) -> None:
     assert body["error"]["reason"] == (
         "The provided Ory Session Token could not be found, is invalid, or otherwise malformed."
     ), body
+
+
+def test_native_logout_reads_a_json_body_and_refuses_an_empty_token(warden: ThreadedWarden) -> None:
+    """Kratos decodes the body as JSON alone (400 otherwise, an empty body too); the token it holds,
+    missing or empty, names no session: 403, as an unknown one."""
+    url = f"{warden.public_url}/self-service/logout/api"
+    for body in ({}, {"session_token": ""}, {"session_token": None}):
+        answer = urllib3.request("DELETE", url, json=body)
+        assert answer.status == 403, (body, answer.data)
+    form = urllib3.request(
+        "DELETE", url, body=b"session_token=ory_st_x", headers={"Content-Type": "application/x-www-form-urlencoded"}
+    )
+    assert form.status == 400, form.data
+    assert urllib3.request("DELETE", url).status == 400
+    assert urllib3.request("DELETE", url, json={"session_token": 7}).status == 400
 
 
 def test_a_settings_flow_is_its_own_identitys_alone(frontend: FrontendApi, admin: IdentityApi) -> None:

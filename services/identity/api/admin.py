@@ -22,6 +22,7 @@ from services.identity.search import find_by_identifier
 from services.identity.views import admin_view
 from shared.errors import WardenError
 from shared.http.bodies import read_json
+from shared.http.page_numbers import NumberedPage, numbered_headers, read_numbered_page
 from shared.http.pagination import link_header, read_page
 from shared.json_codec import json_response
 from shared.service import Route
@@ -61,13 +62,13 @@ def _issued_id(key: str) -> bool:
 def _included(request: web.Request) -> list[str]:
     include = request.query.getall("include_credential", [])
     if unknown := [i for i in include if i not in INCLUDABLE_CREDENTIALS]:
-        raise MalformedBody(f"include_credential: unknown credential type {unknown[0][:64]!r}")
+        raise MalformedBody(f"Invalid value `{unknown[0][:64]}` for parameter `include_credential`.")
     return include
 
 
 def _uuid_param(name: str, value: str) -> str:
     if not _UUID.match(value):
-        raise MalformedBody(f"{name}: {value[:64]!r} is not a UUID")
+        raise MalformedBody(f"Invalid UUID value `{value[:64]}` for parameter `{name}`.")
     return value.lower()
 
 
@@ -81,17 +82,22 @@ async def create(c: IdentityContainer, request: web.Request) -> web.Response:
 
 
 async def list_identities(c: IdentityContainer, request: web.Request) -> web.Response:
-    page = read_page(request, key=_issued_id)
+    numbered = read_numbered_page(request)
+    page = read_page(request, key=_issued_id) if numbered is None else None
     include = _included(request)
     ids = [_uuid_param("ids", i) for i in request.query.getall("ids", []) if i]
     identifier = request.query.get("credentials_identifier") or None  # empty: no filter, as in Kratos
     similar = request.query.get("preview_credentials_identifier_similar") or None
     organization = request.query.get("organization_id") or None
     organization_id = _uuid_param("organization_id", organization) if organization else None
-    if sum(bool(f) for f in (ids, identifier is not None, similar)) > 1:
-        raise MalformedBody("only one of ids, credentials_identifier and preview_credentials_identifier_similar")
     if len(ids) > MAX_IDS:
-        raise MalformedBody(f"at most {MAX_IDS} ids may be given")
+        raise MalformedBody(f"The number of ids to filter must not exceed {MAX_IDS}.")
+    # Kratos counts the organization as a filter too; none of them goes with another.
+    if sum(bool(f) for f in (ids, identifier is not None, similar, organization_id)) > 1:
+        raise MalformedBody("You cannot combine multiple filters in this API")
+    if numbered is not None:
+        return await _numbered_list(c, request, numbered, include, ids, identifier, similar, organization_id)
+    assert page is not None
     if identifier is not None:
         found = await find_by_identifier(c.manager, identifier, page.size)
     else:
@@ -108,6 +114,39 @@ async def list_identities(c: IdentityContainer, request: web.Request) -> web.Res
         last = after.id if after else None
     response = json_response([admin_view(i, c.schemas.schema_url, include, c.cipher) for i in found])
     response.headers["Link"] = link_header(request, page, last)
+    return response
+
+
+async def _numbered_list(
+    c: IdentityContainer,
+    request: web.Request,
+    numbered: NumberedPage,
+    include: list[str],
+    ids: list[str],
+    identifier: str | None,
+    similar: str | None,
+    organization_id: str | None,
+) -> web.Response:
+    """The deprecated `page`/`per_page` list, as Kratos still serves it: the page at its offset, and
+    `X-Total-Count` of every identity (of the matches, for `credentials_identifier`)."""
+    end = numbered.offset + numbered.per_page
+    if identifier is not None:
+        matches = await find_by_identifier(c.manager, identifier, end)
+        found, total = matches[numbered.offset : end], len(matches)
+    elif ids:
+        found = (await c.manager.list(after=None, size=len(ids), ids=ids))[numbered.offset : end]
+        total = await c.manager.count()
+    else:
+        found = await c.manager.list(
+            after=None,
+            size=numbered.per_page,
+            offset=numbered.offset,
+            similar=similar,
+            organization_id=organization_id,
+        )
+        total = await c.manager.count()
+    response = json_response([admin_view(i, c.schemas.schema_url, include, c.cipher) for i in found])
+    response.headers.update(numbered_headers(request, numbered, total))
     return response
 
 

@@ -1,6 +1,7 @@
 """Submitting to a flow, the steps every flow takes in the same order (Kratos's handler `updateX`):
-load, replace if expired, read the body, check CSRF, refuse a completed flow, pick the method by
-the body's `method`, let it act, and render fixable failures back into the flow."""
+load, let the flow's guard look at the caller's session, replace if expired, read the body, check
+CSRF, refuse a completed flow, pick the method by the body's `method`, let it act, and render
+fixable failures back into the flow."""
 
 from __future__ import annotations
 
@@ -31,7 +32,8 @@ class FlowSteps:
     act: Callable[[Any, Flow, dict[str, Any]], Awaitable[Any]]  # (strategy, flow, body) -> outcome
     complete: Callable[[Any, web.Request, Flow, Any], Awaitable[web.StreamResponse]]
     failed: Callable[[Any, Flow, dict[str, Any]], Awaitable[None]] | None = None
-    guard: Callable[[Any, web.Request, Flow], Awaitable[None]] | None = None  # may refuse before any method runs
+    # Runs first (before expiry and CSRF, as Kratos looks for the session first): may refuse, or answer.
+    guard: Callable[[Any, web.Request, Flow], Awaitable[web.StreamResponse | None]] | None = None
     method_of: Callable[[dict[str, Any]], Any] = lambda body: body.get("method")  # which method a body is for
 
 
@@ -39,13 +41,13 @@ async def submit(
     c: SelfserviceContainer, request: web.Request, steps: FlowSteps, strategies: Sequence[Any]
 ) -> web.StreamResponse:
     flow = await c.engine.load_submitted(request, steps.kind)
+    if steps.guard is not None and (answer := await steps.guard(c, request, flow)) is not None:
+        return answer
     if flow.expired():
         return await c.engine.replace_expired(request, flow, replacement=await steps.renew(c, request, flow))
     body = await read_body(request)
     c.engine.check_submission(request, flow, body)
     flow.transient_payload = body.get("transient_payload")
-    if steps.guard is not None:
-        await steps.guard(c, request, flow)
     flow.ui.clear_messages()
     submission = c.engine.metrics.submission(steps.kind)
     try:

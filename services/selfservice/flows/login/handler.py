@@ -31,14 +31,13 @@ def _init(flow_type: str) -> Handler[SelfserviceContainer]:
     async def handler(c: SelfserviceContainer, request: web.Request) -> web.StreamResponse:
         fields = login_fields(request)
         session = await c.engine.current_session(request)
-        upgrading = fields["refresh"] or fields["requested_aal"] != "aal1"
-        if session is not None and not upgrading:
+        if session is None:
+            if fields["requested_aal"] != "aal1":
+                raise Aal1Required()
+            fields["refresh"] = False  # Kratos: with no session there is nothing to refresh
+        elif not fields["refresh"] and not _raises(session, fields["requested_aal"]):
             if flow_type == BROWSER and not wants_json(request):
                 return see_other(c.engine.return_to(request) or c.config.default_return_url)
-            raise SessionAlreadyAvailable()
-        if session is None and fields["requested_aal"] != "aal1":
-            raise Aal1Required()
-        if session is not None and not fields["refresh"] and _fulfils(session, fields["requested_aal"]):
             raise SessionAlreadyAvailable()
         flow = await new_login_flow(c, request, flow_type, fields, session)
         return c.engine.respond_new(request, flow)
@@ -112,29 +111,41 @@ async def _renew(c: SelfserviceContainer, request: web.Request, old: Flow) -> Fl
     return fresh
 
 
-async def _no_session_unless_upgrading(c: SelfserviceContainer, request: web.Request, flow: Flow) -> None:
-    """Kratos refuses a plain login from someone already signed in (refresh and AAL steps excepted),
-    and an AAL step from anyone but the session it upgrades: the flow's id alone is not enough."""
-    upgrading = flow.fields.get("refresh") or flow.fields.get("requested_aal", "aal1") != "aal1"
-    if not upgrading and await c.engine.current_session(request) is not None:
-        raise SessionAlreadyAvailable()
+async def _no_session_unless_upgrading(
+    c: SelfserviceContainer, request: web.Request, flow: Flow
+) -> web.StreamResponse | None:
+    """Kratos's `updateLoginFlow` looks for a session before anything else: someone already signed
+    in may only refresh it or raise its AAL. Otherwise an app or a SPA is refused, and a browser's
+    form (another tab's, say) is sent to the default return URL as if it had signed in. An AAL
+    step is for the session it upgrades alone: the flow's id is not enough."""
+    session = await c.engine.current_session(request)
+    if session is not None and not flow.fields.get("refresh"):
+        if not _raises(session, flow.fields.get("requested_aal") or "aal1"):
+            if flow.type == API or wants_json(request):
+                raise SessionAlreadyAvailable()
+            return see_other(c.config.default_return_url)
     if flow.fields.get("requested_aal", "aal1") != "aal1":
-        await _the_upgraded_session(c, request, flow)
+        _the_upgraded_session(flow, session)
+    return None
 
 
-async def _the_upgraded_session(c: SelfserviceContainer, request: web.Request, flow: Flow) -> None:
+def _the_upgraded_session(flow: Flow, session: dict[str, Any] | None) -> None:
     """401 `session_aal1_required` without a session (Kratos's `ErrSessionRequiredForHigherAAL`), 403
     `security_identity_mismatch` with another one than the flow was made for."""
-    session = await c.engine.current_session(request)
     if session is None:
         raise Aal1Required()
     if session["id"] != flow.internal.get("session_id"):
         raise IdentityMismatch()
 
 
-def _fulfils(session: dict[str, Any], requested_aal: str) -> bool:
-    """An aal2 step for a session that is aal2 already has nothing to do (Kratos answers 400)."""
-    return requested_aal == "aal2" and session.get("authenticator_assurance_level") == "aal2"
+_AAL_RANK = {"aal0": 0, "aal1": 1, "aal2": 2}
+
+
+def _raises(session: dict[str, Any], requested_aal: str) -> bool:
+    """Whether the requested level is above the session's (Kratos: asking for the level a session
+    has already, or a lower one, is being signed in already)."""
+    held = _AAL_RANK.get(session.get("authenticator_assurance_level") or "aal1", 1)
+    return _AAL_RANK.get(requested_aal, 1) > held
 
 
 async def get_flow(c: SelfserviceContainer, request: web.Request) -> web.Response:

@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from services.selfservice.flows.engine import see_other
+from services.selfservice.flows.errors import NoActiveSession, shown_input
 from services.selfservice.flows.request import read_body, wants_json
 from shared import errors
 from shared.cookies import session_token
@@ -40,9 +41,7 @@ def _secret(c: SelfserviceContainer) -> str:
 async def create_browser_logout(c: SelfserviceContainer, request: web.Request) -> web.Response:
     session = await c.engine.current_session(request)
     if session is None:
-        raise errors.Unauthorized(
-            "No active session was found in this request.", message="No valid session cookie found."
-        )
+        raise NoActiveSession()  # Kratos's ErrNoActiveSessionFound: 401 session_inactive
     token = logout_token(_secret(c), session["id"])
     query = {"token": token}
     if return_to := c.engine.return_to(request):
@@ -56,26 +55,36 @@ CLEAR_SITE_DATA = '"cache", "cookies", "storage"'
 
 
 async def browser_logout(c: SelfserviceContainer, request: web.Request) -> web.StreamResponse:
+    """Kratos's `updateLogoutFlow`: the token, then the session it names. Without a session the
+    answer is Kratos's 401 `session_inactive` (the error UI for a browser), not a success: a 204 or
+    a redirect would tell the client that a session was ended when none was."""
     presented = request.query.get("token")
     if not presented:
         raise errors.BadRequest("Please include a token in the URL query.")
-    return_to = c.engine.return_to(request) or c.config.logout_return_url or c.config.default_return_url
     session = await c.engine.current_session(request)
-    if session is None:  # already logged out: nothing to do but go on
-        response = web.Response(status=204) if wants_json(request) else see_other(return_to)
-        return c.engine.without_session_cookie(response)
+    if session is None:
+        raise NoActiveSession()
     expected = logout_token(_secret(c), session["id"])
     if not hmac.compare_digest(presented.encode(), expected.encode()):
         raise errors.Forbidden(
             "Unable to log out because the logout token in the URL query does not match the session cookie."
         )
+    return_to = c.engine.return_to(request) or c.config.logout_return_url or c.config.default_return_url
     await c.engine.sessions.revoke_session(session_token(request, c.engine.cookie, c.engine.signer) or "")
     if wants_json(request):
-        return c.engine.without_session_cookie(_cleared(c, web.Response(status=204)))
+        return _signed_out(c, _cleared(c, web.Response(status=204)))
     response = _cleared(c, see_other(return_to))
     # Tells the built-in UI's next page to say so (its path only, a minute, no secret in it).
     response.set_cookie(SIGNED_OUT_COOKIE, "1", max_age=60, path="/ui/", httponly=True, samesite="Lax")
-    return c.engine.without_session_cookie(response)
+    return _signed_out(c, response)
+
+
+def _signed_out(c: SelfserviceContainer, response: AnyResponse) -> AnyResponse:
+    """No session cookie, and a new CSRF token (Kratos's `completeLogout` regenerates it, as a sign-in
+    does): a form opened while signed in is not accepted from whoever uses the browser next."""
+    c.engine.without_session_cookie(response)
+    c.engine.csrf.set_cookie(response, c.engine.csrf.new_token())
+    return response
 
 
 def _cleared(c: SelfserviceContainer, response: AnyResponse) -> AnyResponse:
@@ -88,11 +97,21 @@ def _cleared(c: SelfserviceContainer, response: AnyResponse) -> AnyResponse:
 
 
 async def api_logout(c: SelfserviceContainer, request: web.Request) -> web.Response:
-    body = await read_body(request)
-    token = body.get("session_token")
-    if not isinstance(token, str) or not token:
-        raise errors.BadRequest('The session token is missing: send {"session_token": "…"}.')
-    if await c.engine.sessions.revoke_session(token) is None:  # one already ended is still a 204
+    """Kratos's `performNativeLogout`: a JSON body (anything else is 400, as its decoder says), and
+    a token of no session, an empty or a missing one alike, is 403; one of an ended session is 204."""
+    if not request.can_read_body:
+        raise errors.BadRequest('Unable to decode HTTP Request Body because its HTTP Header "Content-Length" is zero.')
+    if request.content_type != "application/json":
+        raise errors.BadRequest(
+            f'HTTP DELETE Request used unknown HTTP Header "Content-Type: {shown_input(request.content_type)}", '
+            "only [application/json] are supported."
+        )
+    token = (await read_body(request)).get("session_token")
+    if token is None:
+        token = ""  # decoded into Kratos's string field, JSON's null is the empty token
+    if not isinstance(token, str):
+        raise errors.BadRequest("The session_token must be a string.")
+    if not token or await c.engine.sessions.revoke_session(token) is None:
         raise errors.Forbidden("The provided Ory Session Token could not be found, is invalid, or otherwise malformed.")
     return web.Response(status=204)
 
