@@ -100,9 +100,11 @@ class FlowEngine:
             uow.write(*self.flows.insertion(flow))
             await uow.commit()
 
-    async def save(self, flow: Flow) -> None:
+    async def save(self, flow: Flow, *, over_loaded: bool = False) -> None:
+        """`over_loaded`: only over the stored flow this copy was loaded from (persistence.py's
+        `update_over_loaded` says why)."""
         async with self.uow() as uow:
-            uow.write(*self.flows.update(flow))
+            uow.write(*(self.flows.update_over_loaded(flow) if over_loaded else self.flows.update(flow)))
             await uow.commit()
 
     async def load(self, flow_id: str | None, kind: str) -> Flow:
@@ -172,7 +174,7 @@ class FlowEngine:
     async def respond_invalid(self, request: web.Request, flow: Flow) -> web.StreamResponse:
         """Validation errors go back into the flow: 400 with it, or the browser back to the UI."""
         flow.ui.reset_secrets()
-        await self.save(flow)
+        await self.save(flow, over_loaded=True)
         if flow.type == API or wants_json(request):
             return json_response(flow.to_json(), status=400)
         return self.ui_redirect(flow)

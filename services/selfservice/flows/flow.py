@@ -42,6 +42,9 @@ class Flow:
     session_token_exchange_code: str | None = None
     # The submitted body's `transient_payload`: handed to web hooks, never stored or sent back.
     transient_payload: Any = field(default=None, compare=False)
+    # The stored body this copy was loaded from, or last wrote (persistence.py): an answer to a
+    # refused submission is saved only over it, never over what a concurrent submission stored since.
+    stored: str | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def new(cls, kind: str, flow_type: str, request_url: str, action_base: str, lifespan: timedelta, **kw: Any) -> Flow:

@@ -29,6 +29,8 @@ class FlowRepository:
             .where(flows.c.id == bindparam("flow_id"))
             .values({column: bindparam(f"flow_{column}") for column in _STORED})
         )
+        # The same, only over the body a copy was loaded from (`Flow.stored`).
+        self._update_over = self._update.where(flows.c.body == bindparam("flow_was"))
         self._get = select(flows.c.body).where(
             flows.c.id == bindparam("flow_id"), flows.c.kind == bindparam("flow_kind")
         )
@@ -38,12 +40,23 @@ class FlowRepository:
 
     def insertion(self, flow: Flow) -> tuple[Insert, dict[str, Any]]:
         """The statement that stores a new flow and its values (for a unit of work to send at its commit)."""
-        return self._insert, bound(
-            "flow", {"id": flow.id, "kind": flow.kind, "created_at": flow.created_at, **_stored(flow)}
-        )
+        values = _stored(flow)
+        flow.stored = values["body"]
+        return self._insert, bound("flow", {"id": flow.id, "kind": flow.kind, "created_at": flow.created_at, **values})
 
     async def save(self, conn: Connection, flow: Flow, *, unchanged_to_its_user: bool = False) -> None:
         await conn.execute(*self.update(flow, unchanged_to_its_user=unchanged_to_its_user))
+
+    def update_over_loaded(self, flow: Flow) -> tuple[Update, dict[str, Any]]:
+        """As `update`, but a no-op when the stored flow is no longer the one this copy was loaded
+        from (or last wrote): submissions sent at once all load the flow before any saves it, and the
+        answer to one that was refused must not put back what another changed meanwhile (a WebAuthn
+        challenge it spent, the flow it completed)."""
+        was = flow.stored
+        statement, values = self.update(flow)
+        if was is None:
+            return statement, values
+        return self._update_over, {**values, "flow_was": was}
 
     def update(self, flow: Flow, *, unchanged_to_its_user: bool = False) -> tuple[Update, dict[str, Any]]:
         """The statement that stores a flow's new state and its values (for a unit of work to send
@@ -51,15 +64,21 @@ class FlowRepository:
         stays, so that it says nothing the flow's body does not."""
         if not unchanged_to_its_user:
             flow.updated_at = now()
-        return self._update, bound("flow", {"id": flow.id, **_stored(flow)})
+        values = _stored(flow)
+        flow.stored = values["body"]
+        return self._update, bound("flow", {"id": flow.id, **values})
 
     async def get(self, conn: Connection, flow_id: str, kind: str) -> Flow | None:
         row = (await conn.execute(self._get, {"flow_id": flow_id, "flow_kind": kind})).first()
-        return Flow.from_record(json_codec.loads(row.body)) if row else None
+        if row is None:
+            return None
+        flow = Flow.from_record(json_codec.loads(row.body))
+        flow.stored = row.body
+        return flow
 
-    async def take_internal(self, conn: Connection, flow_id: str, key: str, value: object) -> bool:
-        """Removes `key` from the stored flow's server-side state if it still holds `value`; True if
-        this call removed it. A compare-and-set on the row (its `updated_at` and its body): of
+    async def take_internal(self, conn: Connection, flow_id: str, key: str, value: object) -> str | None:
+        """Removes `key` from the stored flow's server-side state if it still holds `value`; the body
+        stored then if this call removed it, else None. A compare-and-set on the row (its `updated_at` and its body): of
         submissions that loaded the flow before any of them saved it, exactly one takes the value (a
         WebAuthn challenge is answered once, whatever the flow's later saves). The body too, because
         a save that leaves `updated_at` as it was (`unchanged_to_its_user`) would otherwise let a
@@ -67,20 +86,21 @@ class FlowRepository:
         flows = self.t.flows
         row = (await conn.execute(select(flows.c.body, flows.c.updated_at).where(flows.c.id == flow_id))).first()
         if row is None:
-            return False
+            return None
         record = json_codec.loads(row.body)
         internal = record.get("internal")
         if not isinstance(internal, dict) or internal.get(key) != value:
-            return False
+            return None
         del internal[key]
         moment = now()
         record["updated_at"] = moment.isoformat()
+        body = json_codec.dumps(record)
         taken = await conn.execute(
             update(flows)
             .where(flows.c.id == flow_id, flows.c.updated_at == row.updated_at, flows.c.body == row.body)
-            .values(body=json_codec.dumps(record), updated_at=moment)
+            .values(body=body, updated_at=moment)
         )
-        return bool(taken.rowcount == 1)
+        return body if taken.rowcount == 1 else None
 
     async def add_error(self, conn: Connection, error: dict[str, Any], csrf_token: str = "") -> str:
         error_id = str(uuid.uuid4())

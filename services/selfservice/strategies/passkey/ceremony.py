@@ -97,8 +97,9 @@ class Challenges:
         async with self.uow() as uow:
             taken = await self.flows.take_internal(uow.connection, flow.id, key, stored)
             await uow.commit()
-        if not taken:
+        if taken is None:
             raise Refused("the challenge was answered already")
+        flow.stored = taken  # this copy now stands for what is stored (it popped the challenge too)
         return base64url_to_bytes(stored)
 
 
