@@ -12,6 +12,16 @@ from shared.aal import AssuranceRules
 from shared.units import parse_duration
 
 FLOW_KINDS = ("login", "registration", "settings", "recovery", "verification")
+# The flows whose `after` step has a hook list per method besides the flow-wide one (Kratos's
+# schema); recovery's and verification's `after`, and every `before`, have the flow-wide list only.
+PER_METHOD_HOOKS = ("login", "registration", "settings")
+# The flows that save the identity between their `pre` and `post` hooks. Kratos takes the hooks
+# that run before the save (the interrupting web hooks) from the method's own list alone, never
+# from the flow-wide one (`PostRegistrationPrePersistHooks`, `PostSettingsPrePersistHooks`).
+SAVED_BETWEEN_PHASES = ("registration", "settings")
+# Schema-valid names open-source Kratos does not have: it skips them, so a method list naming
+# only these counts as naming no hook (its flow-wide list runs instead).
+NOT_IN_KRATOS = frozenset({"b2b_sso"})
 # `%2f` and `%5c`: one segment to a browser, two separate ones to a check that decodes first.
 ENCODED_SEPARATOR = re.compile(r"%(2f|5c)", re.IGNORECASE)
 DOT_SEGMENTS = (".", "..")
@@ -64,13 +74,31 @@ class SelfserviceConfig:
     def method_enabled(self, method: str, default: bool = False) -> bool:
         return bool((self.methods.get(method) or {}).get("enabled", default))
 
-    def hooks(self, kind: str, when: str, method: str | None = None) -> list[dict[str, Any]]:
-        """The hooks configured for a flow's `before` or `after` step, then those of the method."""
+    def hooks(
+        self, kind: str, when: str, method: str | None = None, *, before_save: bool = False
+    ) -> list[dict[str, Any]]:
+        """The hooks of a flow's `before` or `after` step, from the one list `hooks_key` names:
+        Kratos never runs a method's list and the flow-wide one together. With `before_save`, those
+        that may run before registration or settings save the identity, which Kratos reads from the
+        method's own list only: none come from the flow-wide one."""
+        key = self.hooks_key(kind, when, method)
+        if before_save and when == "after" and kind in SAVED_BETWEEN_PHASES and key == "after.hooks":
+            return []
         section = self.flows[kind].hooks.get(when) or {}
-        found = list(section.get("hooks") or [])
-        if method:
-            found += list((section.get(method) or {}).get("hooks") or [])
-        return found
+        if key != f"{when}.hooks":
+            section = section.get(method) or {}
+        return list(section.get("hooks") or [])
+
+    def hooks_key(self, kind: str, when: str, method: str | None = None) -> str:
+        """Where a step's hooks are read from, below `selfservice.flows.<kind>`: for the `after` step
+        of login, registration and settings, `after.<method>.hooks` when that names a hook, else the
+        flow-wide `after.hooks`, as Kratos chooses (an empty or absent method list is no choice)."""
+        section = self.flows[kind].hooks.get(when) or {}
+        if when == "after" and method and kind in PER_METHOD_HOOKS:
+            own = (section.get(method) or {}).get("hooks") or []
+            if any(isinstance(entry, dict) and entry.get("hook") not in NOT_IN_KRATOS for entry in own):
+                return f"{when}.{method}.hooks"
+        return f"{when}.hooks"
 
     def after_return_url(self, kind: str, method: str | None = None) -> str:
         return self.configured_after_url(kind, method) or self.default_return_url

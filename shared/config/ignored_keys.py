@@ -24,7 +24,7 @@ def ignored_key_warnings(written: dict[str, Any]) -> list[str]:
         if row is None or row.fate != NOT_SUPPORTED or value == leaves[leaf] or _same(value, row.same_as):
             continue
         found.append(f"{path} has no effect in Warden ({row.note})")
-    return found + _unimplemented_hooks(written, leaves) + _tracing(written)
+    return found + _unimplemented_hooks(written, leaves) + _flow_wide_interrupting_hooks(written) + _tracing(written)
 
 
 def _unimplemented_hooks(written: dict[str, Any], leaves: dict[str, Any]) -> list[str]:
@@ -36,6 +36,33 @@ def _unimplemented_hooks(written: dict[str, Any], leaves: dict[str, Any]) -> lis
         for leaf, path, name in set_leaves(written, leaves)
         if leaf.startswith("selfservice.flows.") and leaf.endswith(".hooks[].hook") and name not in IMPLEMENTED_HOOKS
     ]
+
+
+def _flow_wide_interrupting_hooks(written: dict[str, Any]) -> list[str]:
+    """Registration and settings take the web hooks that run before they save the identity from the
+    method's own `after.<method>.hooks` only, as Kratos does (services/selfservice/config.py,
+    SAVED_BETWEEN_PHASES): one that can interrupt in the flow-wide `after.hooks` never runs there."""
+    flows = _object(_object(written.get("selfservice")).get("flows"))
+    found = []
+    for kind in ("registration", "settings"):
+        entries = _object(_object(flows.get(kind)).get("after")).get("hooks")
+        for index, entry in enumerate(entries if isinstance(entries, list) else []):
+            if _object(entry).get("hook") == "web_hook" and _interrupts(_object(_object(entry).get("config"))):
+                found.append(
+                    f"selfservice.flows.{kind}.after.hooks[{index}] has no effect (as in Kratos, a web_hook "
+                    f"that can interrupt runs in {kind} only from after.<method>.hooks, never the flow-wide list)"
+                )
+    return found
+
+
+def _interrupts(config: dict[str, Any]) -> bool:
+    """As services/selfservice/hooks/web_hook_calls.py reads a web hook's config."""
+    response = _object(config.get("response"))
+    return bool(config.get("can_interrupt") or response.get("parse")) and not response.get("ignore")
+
+
+def _object(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 def _tracing(written: dict[str, Any]) -> list[str]:

@@ -172,6 +172,27 @@ def test_a_hook_warden_lacks_is_warned_about_at_start_up() -> None:
     ]
 
 
+def test_a_flow_wide_web_hook_that_could_interrupt_registration_or_settings_is_warned_about() -> None:
+    """Kratos takes the web hooks that run before registration or settings save the identity from
+    the method's own list only: in the flow-wide list such a hook never runs, and start-up says so."""
+
+    def web_hook(**config: Any) -> dict[str, Any]:
+        return {"hook": "web_hook", "config": {"url": "https://hooks.example/", **config}}
+
+    after = {"hooks": [web_hook(), web_hook(can_interrupt=True), web_hook(response={"parse": True, "ignore": True})]}
+    flows = {
+        "registration": {"after": after},
+        "settings": {"after": {"hooks": [web_hook(response={"parse": True})]}},
+        "login": {"after": {"hooks": [web_hook(can_interrupt=True)]}},  # login's list is one list: it runs
+    }
+    assert ignored_key_warnings({"selfservice": {"flows": flows}}) == [
+        "selfservice.flows.registration.after.hooks[1] has no effect (as in Kratos, a web_hook that can "
+        "interrupt runs in registration only from after.<method>.hooks, never the flow-wide list)",
+        "selfservice.flows.settings.after.hooks[0] has no effect (as in Kratos, a web_hook that can "
+        "interrupt runs in settings only from after.<method>.hooks, never the flow-wide list)",
+    ]
+
+
 def test_the_implemented_hook_names_are_the_hooks_warden_runs() -> None:
     assert IMPLEMENTED_HOOKS == set(HOOK_FACTORIES)
 

@@ -79,6 +79,17 @@ async def test_a_web_hook_after_registration_keeps_4000007_unless_it_interrupts(
     assert "hooks[0]" not in warning and "hooks.example" not in warning and "s3cr3t" not in warning  # keys, no values
 
 
+async def test_a_flow_wide_web_hook_the_password_list_replaces_keeps_nothing_from_hiding(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Password's own `after` list runs instead of the flow-wide one (never both, as in Kratos): a
+    plain web hook there calls nobody after a password registration."""
+    plain = {"hook": "web_hook", "config": {"url": HOOK_URL, "method": "POST"}}
+    after = _after(hooks=[plain], password={"hooks": [{"hook": "show_verification_ui"}]})
+    hidden = await _hidden(tmp_path, {**MITIGATE, **after})
+    assert hidden == {"password"} and _warnings(caplog) == []
+
+
 async def test_a_disabled_password_method_is_not_warned_about(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     hidden = await _hidden(tmp_path, {**MITIGATE, **_after(password={"hooks": [{"hook": "session"}]})}, enabled=())
     assert hidden == frozenset() and _warnings(caplog) == []

@@ -2,7 +2,9 @@
 
 One registry of hook names; a flow asks for the hooks of its step and runs them in config order.
 `pre` hooks run before the flow's effect (the session is issued, the identity is created) and may
-refuse it; `post` hooks run after it and shape the answer (`continue_with`, the session).
+refuse it; `post` hooks run after it and shape the answer (`continue_with`, the session). Which
+list a step's hooks come from (a method's own or the flow-wide one, never both) is Kratos's rule,
+kept in `SelfserviceConfig.hooks`.
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ class HookRegistry:
 
     def for_step(self, kind: str, when: str, method: str | None, phase: str) -> list[Hook]:
         hooks = []
-        for entry in self._config.hooks(kind, when, method):
+        for entry in self._config.hooks(kind, when, method, before_save=phase == "pre"):
             name = entry.get("hook")
             factory = self._factories.get(name)
             if factory is None:  # a name Kratos's schema admits but Warden lacks: warned about at start-up

@@ -52,7 +52,7 @@ COVERED_METHODS = ("password",)
 # Not covered, and telling a registrant of an existing identifier so before any proof: the key is
 # registered during the submission. (`code` proves the address first; `oidc` leads to linking.)
 REVEALING_METHODS = ("passkey", "webauthn")
-AFTER = "selfservice.flows.registration.after"
+FLOW = "selfservice.flows.registration"
 
 
 @dataclass(frozen=True)
@@ -129,12 +129,10 @@ def _one_string(schema: dict[str, Any]) -> bool:
 
 
 def _blockers(config: SelfserviceConfig, web_hooks: WebHooks, method: str) -> Iterator[str]:
-    """The config keys of the `after` hooks that make hiding impossible, with what each is."""
-    after = config.flows["registration"].hooks.get("after") or {}
-    for path, section in (("hooks", after), (f"{method}.hooks", after.get(method) or {})):
-        for index, entry in enumerate(section.get("hooks") or []):
-            name = entry.get("hook") if isinstance(entry, dict) else None
-            if name == "session" or (
-                name == "web_hook" and not web_hooks.spec_for(entry.get("config") or {}).interrupts
-            ):
-                yield f"{AFTER}.{path}[{index}] ({'a session hook' if name == 'session' else 'a web_hook'})"
+    """The config keys of the `after` hooks that make hiding impossible, with what each is: those of
+    the one list the method's registration runs (its own, or else the flow-wide one)."""
+    path = config.hooks_key("registration", "after", method)
+    for index, entry in enumerate(config.hooks("registration", "after", method)):
+        name = entry.get("hook") if isinstance(entry, dict) else None
+        if name == "session" or (name == "web_hook" and not web_hooks.spec_for(entry.get("config") or {}).interrupts):
+            yield f"{FLOW}.{path}[{index}] ({'a session hook' if name == 'session' else 'a web_hook'})"
