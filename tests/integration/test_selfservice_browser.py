@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import urllib3
 
 from tests.factories import ThreadedWarden, running_warden
 from tests.selfservice_helpers import (
@@ -330,6 +331,20 @@ def test_a_login_form_posted_once_signed_in_goes_on_as_kratos_sends_it(
     as_json = browser.post(third["ui"]["action"], _login_form(third, email), as_json=True)
     assert as_json.status == 400 and as_json.json()["error"]["id"] == "session_already_available", as_json
     assert _whoami(browser).status == 200
+
+
+def test_a_registration_form_posted_once_signed_in_creates_nothing(browser: Browser, warden: ThreadedWarden) -> None:
+    """As for login: a registration form of a tab opened before signing in takes the browser to the
+    default return URL, a SPA is told 400 session_already_available; no second account either way."""
+    first, second = (_start(browser, "registration") for _ in range(2))
+    _signed_in(browser, warden, _email("signed-in"))
+    other = _email("other")
+    again = browser.post(first["ui"]["action"], _registration_form(first, other))
+    assert again.status == 303 and again.location == RETURN_URL, again
+    as_json = browser.post(second["ui"]["action"], _registration_form(second, other), as_json=True)
+    assert as_json.status == 400 and as_json.json()["error"]["id"] == "session_already_available", as_json
+    admin = urllib3.request("GET", f"{warden.admin_url}/admin/identities?credentials_identifier={other}")
+    assert admin.status == 200 and json.loads(admin.data) == [], "no second account"
 
 
 def test_settings_sends_the_browser_where_settings_after_says(tmp_path: Path) -> None:

@@ -191,6 +191,23 @@ def test_duplicate_registration_is_refused_with_4000007(frontend: FrontendApi) -
     assert node(body, "traits.email")["attributes"]["value"] == email.upper(), "the traits are kept for the user to fix"
 
 
+def test_a_signed_in_app_cannot_register_a_second_account(frontend: FrontendApi) -> None:
+    """Kratos's registration submit is for the signed-out only: with a session token it answers 400
+    session_already_available and creates nothing."""
+    token = _register(frontend, _email("first")).session_token
+    other = _email("second")
+    flow = frontend.create_native_registration_flow()
+    status, body = api_error(
+        lambda: frontend.update_registration_flow(
+            flow.id, _registration({"email": other}), _headers={"X-Session-Token": token}
+        )
+    )
+    assert status == 400 and body["error"]["id"] == "session_already_available", body
+    assert body["error"]["reason"] == "A valid session was detected and thus registration is not possible."
+    done = frontend.update_registration_flow(flow.id, _registration({"email": other}))
+    assert done.identity.traits == {"email": other}, "nothing was created, and the flow is still open"
+
+
 def test_weak_passwords_are_refused_with_kratos_messages(frontend: FrontendApi) -> None:
     email = _email("weak")
     body = _refused_registration(frontend, {"email": email}, "short-pw")
