@@ -166,6 +166,30 @@ def test_cookies_are_secure_outside_dev(tmp_path: Path, any_dsn: str) -> None:
         assert cookie["secure"] is True and cookie["httponly"] is True and cookie["samesite"] == "Lax"
 
 
+def test_a_disabled_registration_is_refused_in_kratoss_words(tmp_path: Path) -> None:
+    """`selfservice.flows.registration.enabled: false`: Kratos's ErrRegistrationDisabled (UIs match
+    its reason) for an app, a SPA and a browser (on the error UI), and for reading a flow too."""
+    expected = {
+        "id": "self_service_flow_disabled",
+        "code": 400,
+        "message": "registration flow disabled",
+        "reason": "Registration is not allowed because it was disabled.",
+    }
+    settings = sqlite_selfservice_settings(tmp_path, flows={"registration": {"enabled": False}})
+    with running_warden(settings) as warden:
+        browser, spa = Browser(warden.public_url), Browser(warden.public_url, json=True)
+        refused = [
+            spa.get("/self-service/registration/api"),
+            spa.get("/self-service/registration/browser"),
+            spa.get(f"/self-service/registration/flows?id={uuid.uuid4()}"),
+        ]
+        for answer in refused:
+            assert answer.status == 400, answer
+            assert {k: answer.json()["error"].get(k) for k in expected} == expected, answer.json()
+        stored = _stored_error(browser, browser.get("/self-service/registration/browser"))
+        assert {k: stored.get(k) for k in expected} == expected, stored
+
+
 def test_a_forged_or_missing_csrf_token_is_refused(browser: Browser) -> None:
     flow = _start(browser, "registration")
     forged = {**_registration_form(flow, _email("forged")), "csrf_token": "x" * 43}

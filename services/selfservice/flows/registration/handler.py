@@ -55,6 +55,8 @@ async def _renew(c: SelfserviceContainer, request: web.Request, old: Flow) -> Fl
 
 
 async def get_flow(c: SelfserviceContainer, request: web.Request) -> web.Response:
+    if not c.config.flows[KIND].enabled:  # Kratos's `getRegistrationFlow` checks first, too
+        raise FlowDisabled(KIND)
     return web.json_response((await c.engine.load_for_reading(request, KIND)).to_json())
 
 
