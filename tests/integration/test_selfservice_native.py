@@ -41,6 +41,7 @@ from tests.selfservice_helpers import (
     node_names,
     selfservice_extra,
     selfservice_settings,
+    sqlite_selfservice_settings,
 )
 
 MIN_PASSWORD_LENGTH = 12
@@ -158,6 +159,24 @@ def test_registration_without_the_session_hook_creates_the_identity_only(other_c
     assert done.session is None and done.session_token is None and not done.continue_with
     login = other_config.update_login_flow(other_config.create_native_login_flow().id, _login(email))
     assert login.session.identity.id == done.identity.id, "the identity can sign in afterwards"
+
+
+def test_the_legacy_one_step_key_wins_over_the_registration_style(tmp_path: Path) -> None:
+    """Kratos: `enable_legacy_one_step: true` means one step whatever `style` says (with a warning
+    that the key is deprecated): the traits and the password on one form, no profile step."""
+    flows = {"registration": {"style": "profile_first", "enable_legacy_one_step": True}}
+    with (
+        running_warden(sqlite_selfservice_settings(tmp_path, flows=flows)) as warden,
+        kratos.ApiClient(kratos.Configuration(host=warden.public_url)) as client,
+    ):
+        frontend = FrontendApi(client)
+        flow = frontend.create_native_registration_flow()
+        assert node(flow, "password")["group"] == "password"
+        assert [
+            n["attributes"]["value"] for n in as_dict(flow)["ui"]["nodes"] if n["attributes"]["name"] == "method"
+        ] == ["password"]
+        email = _email("one-step")
+        assert _register(frontend, email).identity.traits == {"email": email}
 
 
 def test_under_argon2_a_long_password_is_taken_whole(tmp_path: Path) -> None:
