@@ -133,6 +133,7 @@ def test_registration_flow_shows_the_schema_traits_and_the_password_method(front
     email = node(flow, "traits.email")
     assert email["attributes"]["type"] == "email" and email["attributes"]["required"] is True
     assert email["meta"]["label"]["id"] == 1070002 and email["meta"]["label"]["text"] == "E-Mail"
+    assert node(flow, "traits.name.first")["meta"] == {}, "no title in the schema: no label, as in Kratos"
     password = node(flow, "password")
     assert password["attributes"]["type"] == "password" and password["group"] == "password"
     assert "value" not in password["attributes"] or not password["attributes"]["value"]
