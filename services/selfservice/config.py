@@ -163,8 +163,16 @@ def _flow(settings: Any, kind: str, base: str) -> FlowConfig:
         enabled=True if enabled is None else bool(enabled),
         after_return_url=get(f"{prefix}.after.default_browser_return_url"),
         hooks={"before": get(f"{prefix}.before") or {}, "after": get(f"{prefix}.after") or {}},
-        style=written(settings, f"{prefix}.style") or "unified",
+        style=_style(settings, prefix),
     )
+
+
+def _style(settings: Any, prefix: str) -> str:
+    """`style` as written; Kratos lets the deprecated `registration.enable_legacy_one_step: true`
+    win over it (one step), and so does Warden."""
+    if written(settings, f"{prefix}.enable_legacy_one_step") is True:
+        return "unified"
+    return written(settings, f"{prefix}.style") or "unified"
 
 
 def written(settings: Any, path: str) -> Any:

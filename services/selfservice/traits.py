@@ -73,7 +73,7 @@ class TraitSchemas:
                 required=f.required,
                 value=_lookup(values, f.path),
                 autocomplete=_AUTOCOMPLETE.get(f.schema.get("format", "")),
-                label=text.generated_label(f.schema.get("title") or f.path.split(".")[-1], f"traits.{f.path}"),
+                label=_label(f),
             )
             for f in self.fields(schema_id)
         ]
@@ -163,6 +163,13 @@ def _reaches_extension(schema: Any) -> bool:
     if isinstance(schema, list):
         return any(_reaches_extension(v) for v in schema)
     return False
+
+
+def _label(f: Field) -> text.Message | None:
+    """The schema's `title`, as Kratos labels a trait (`NewInputFieldFromSchema`); none without one,
+    as there (a UI falls back on what it likes: the built-in one on the field's own name)."""
+    title = f.schema.get("title")
+    return text.generated_label(title, f"traits.{f.path}") if title else None
 
 
 def _input_type(schema: dict[str, Any]) -> str:

@@ -173,6 +173,7 @@ def test_registration_page_is_a_form_for_the_flow_and_signs_you_up(browser: Brow
     assert fields["csrf_token"]["type"] == "hidden" and fields["csrf_token"]["value"] == csrf
     assert fields["traits.email"]["type"] == "email" and page.labels[fields["traits.email"]["id"]] == "E-Mail"
     assert fields["password"]["type"] == "password" and page.labels[fields["password"]["id"]] == "Password"
+    assert page.labels[fields["traits.name.first"]["id"]] == "first", "a trait without a title: its own name"
     assert "value" not in fields["password"]
     assert [(b["name"], b["value"]) for b in form["buttons"]] == [("method", "password")]
     assert page.links["Sign in"] == f"{UI}login"

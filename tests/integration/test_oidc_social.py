@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -354,6 +355,28 @@ def test_slack_refuses_a_sign_in_without_every_configured_scope(warden: Threaded
     assert 4000001 in message_ids(flow)
     assert "identity.team" in flow["ui"]["messages"][0]["text"]
     assert _owner(warden, f"slack-greedy:{social.subject}") == []
+
+
+def test_a_sign_in_that_would_sign_up_while_registration_is_off_says_so_in_kratoss_words(
+    tmp_path: Path, social: SocialFake
+) -> None:
+    """Kratos answers an unknown provider account with ErrRegistrationDisabled as a form error: a
+    4000001 whose reason UIs match to explain that the account is not linked."""
+    reason = "Registration is not allowed because it was disabled."
+    social.subject, social.email = f"unlinked-{uuid.uuid4().hex[:8]}", f"unlinked-{uuid.uuid4().hex[:8]}@example.com"
+    settings = selfservice_settings(
+        tmp_path,
+        f"sqlite://{tmp_path}/warden.sqlite",
+        methods={"oidc": {"enabled": True, "config": {"providers": [_config(social, "facebook", "facebook")]}}},
+        flows={"registration": {"enabled": False}},
+        secrets={"cookie": ["selfservice-tests-cookie-secret-0123456789"], "cipher": ["c" * 32]},
+    )
+    with running_warden(settings) as warden:
+        browser = Browser(warden.public_url)
+        back = browser.get(_follow_fake(_to_provider(browser, "login", "facebook")))
+        flow = _flow_after(browser, back.location, "login")
+        [message] = flow["ui"]["messages"]
+        assert message == {"id": 4000001, "text": reason, "type": "error", "context": {"reason": reason}}
 
 
 def test_vk_id_repeats_the_callbacks_device_id_in_the_token_request(warden: ThreadedWarden, social: SocialFake) -> None:

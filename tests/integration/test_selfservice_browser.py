@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import urllib3
 
 from tests.factories import ThreadedWarden, running_warden
 from tests.selfservice_helpers import (
@@ -163,6 +164,30 @@ def test_cookies_are_secure_outside_dev(tmp_path: Path, any_dsn: str) -> None:
         assert done.status == 303, done
         cookie = done.set_cookies[SESSION_COOKIE]
         assert cookie["secure"] is True and cookie["httponly"] is True and cookie["samesite"] == "Lax"
+
+
+def test_a_disabled_registration_is_refused_in_kratoss_words(tmp_path: Path) -> None:
+    """`selfservice.flows.registration.enabled: false`: Kratos's ErrRegistrationDisabled (UIs match
+    its reason) for an app, a SPA and a browser (on the error UI), and for reading a flow too."""
+    expected = {
+        "id": "self_service_flow_disabled",
+        "code": 400,
+        "message": "registration flow disabled",
+        "reason": "Registration is not allowed because it was disabled.",
+    }
+    settings = sqlite_selfservice_settings(tmp_path, flows={"registration": {"enabled": False}})
+    with running_warden(settings) as warden:
+        browser, spa = Browser(warden.public_url), Browser(warden.public_url, json=True)
+        refused = [
+            spa.get("/self-service/registration/api"),
+            spa.get("/self-service/registration/browser"),
+            spa.get(f"/self-service/registration/flows?id={uuid.uuid4()}"),
+        ]
+        for answer in refused:
+            assert answer.status == 400, answer
+            assert {k: answer.json()["error"].get(k) for k in expected} == expected, answer.json()
+        stored = _stored_error(browser, browser.get("/self-service/registration/browser"))
+        assert {k: stored.get(k) for k in expected} == expected, stored
 
 
 def test_a_forged_or_missing_csrf_token_is_refused(browser: Browser) -> None:
@@ -330,6 +355,20 @@ def test_a_login_form_posted_once_signed_in_goes_on_as_kratos_sends_it(
     as_json = browser.post(third["ui"]["action"], _login_form(third, email), as_json=True)
     assert as_json.status == 400 and as_json.json()["error"]["id"] == "session_already_available", as_json
     assert _whoami(browser).status == 200
+
+
+def test_a_registration_form_posted_once_signed_in_creates_nothing(browser: Browser, warden: ThreadedWarden) -> None:
+    """As for login: a registration form of a tab opened before signing in takes the browser to the
+    default return URL, a SPA is told 400 session_already_available; no second account either way."""
+    first, second = (_start(browser, "registration") for _ in range(2))
+    _signed_in(browser, warden, _email("signed-in"))
+    other = _email("other")
+    again = browser.post(first["ui"]["action"], _registration_form(first, other))
+    assert again.status == 303 and again.location == RETURN_URL, again
+    as_json = browser.post(second["ui"]["action"], _registration_form(second, other), as_json=True)
+    assert as_json.status == 400 and as_json.json()["error"]["id"] == "session_already_available", as_json
+    admin = urllib3.request("GET", f"{warden.admin_url}/admin/identities?credentials_identifier={other}")
+    assert admin.status == 200 and json.loads(admin.data) == [], "no second account"
 
 
 def test_settings_sends_the_browser_where_settings_after_says(tmp_path: Path) -> None:

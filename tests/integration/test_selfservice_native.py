@@ -41,6 +41,7 @@ from tests.selfservice_helpers import (
     node_names,
     selfservice_extra,
     selfservice_settings,
+    sqlite_selfservice_settings,
 )
 
 MIN_PASSWORD_LENGTH = 12
@@ -132,6 +133,7 @@ def test_registration_flow_shows_the_schema_traits_and_the_password_method(front
     email = node(flow, "traits.email")
     assert email["attributes"]["type"] == "email" and email["attributes"]["required"] is True
     assert email["meta"]["label"]["id"] == 1070002 and email["meta"]["label"]["text"] == "E-Mail"
+    assert node(flow, "traits.name.first")["meta"] == {}, "no title in the schema: no label, as in Kratos"
     password = node(flow, "password")
     assert password["attributes"]["type"] == "password" and password["group"] == "password"
     assert "value" not in password["attributes"] or not password["attributes"]["value"]
@@ -158,6 +160,24 @@ def test_registration_without_the_session_hook_creates_the_identity_only(other_c
     assert done.session is None and done.session_token is None and not done.continue_with
     login = other_config.update_login_flow(other_config.create_native_login_flow().id, _login(email))
     assert login.session.identity.id == done.identity.id, "the identity can sign in afterwards"
+
+
+def test_the_legacy_one_step_key_wins_over_the_registration_style(tmp_path: Path) -> None:
+    """Kratos: `enable_legacy_one_step: true` means one step whatever `style` says (with a warning
+    that the key is deprecated): the traits and the password on one form, no profile step."""
+    flows = {"registration": {"style": "profile_first", "enable_legacy_one_step": True}}
+    with (
+        running_warden(sqlite_selfservice_settings(tmp_path, flows=flows)) as warden,
+        kratos.ApiClient(kratos.Configuration(host=warden.public_url)) as client,
+    ):
+        frontend = FrontendApi(client)
+        flow = frontend.create_native_registration_flow()
+        assert node(flow, "password")["group"] == "password"
+        assert [
+            n["attributes"]["value"] for n in as_dict(flow)["ui"]["nodes"] if n["attributes"]["name"] == "method"
+        ] == ["password"]
+        email = _email("one-step")
+        assert _register(frontend, email).identity.traits == {"email": email}
 
 
 def test_under_argon2_a_long_password_is_taken_whole(tmp_path: Path) -> None:
@@ -189,6 +209,23 @@ def test_duplicate_registration_is_refused_with_4000007(frontend: FrontendApi) -
     body = _refused_registration(frontend, {"email": email.upper()})
     assert message_ids(body) == [4000007]
     assert node(body, "traits.email")["attributes"]["value"] == email.upper(), "the traits are kept for the user to fix"
+
+
+def test_a_signed_in_app_cannot_register_a_second_account(frontend: FrontendApi) -> None:
+    """Kratos's registration submit is for the signed-out only: with a session token it answers 400
+    session_already_available and creates nothing."""
+    token = _register(frontend, _email("first")).session_token
+    other = _email("second")
+    flow = frontend.create_native_registration_flow()
+    status, body = api_error(
+        lambda: frontend.update_registration_flow(
+            flow.id, _registration({"email": other}), _headers={"X-Session-Token": token}
+        )
+    )
+    assert status == 400 and body["error"]["id"] == "session_already_available", body
+    assert body["error"]["reason"] == "A valid session was detected and thus registration is not possible."
+    done = frontend.update_registration_flow(flow.id, _registration({"email": other}))
+    assert done.identity.traits == {"email": other}, "nothing was created, and the flow is still open"
 
 
 def test_weak_passwords_are_refused_with_kratos_messages(frontend: FrontendApi) -> None:

@@ -157,13 +157,16 @@ class Aal1Required(errors.Unauthorized):
 
 
 class FlowDisabled(errors.BadRequest):
+    """`selfservice.flows.<kind>.enabled: false`, in Kratos's words: UIs match the reason (a social
+    sign-in that would have to register says it in a 4000001 whose context is this reason)."""
+
     error_id = text.SELF_SERVICE_FLOW_DISABLED
+    _MESSAGES = {"registration": "registration flow disabled"}  # Kratos's ErrRegistrationDisabled
 
     def __init__(self, kind: str) -> None:
         super().__init__(
-            f"The {kind} flow is disabled.",
-            message="This endpoint was disabled by system administrator. "
-            "Please check your url or contact the system administrator to enable it.",
+            f"{kind.capitalize()} is not allowed because it was disabled.",
+            message=self._MESSAGES.get(kind, self.default_message),
         )
 
 

@@ -173,7 +173,14 @@ def _input(
         )
     if input_type == "checkbox":
         return Field(
-            "checkbox", element_id, name, input_type, value is True or value == "true", label or name, attrs, messages
+            "checkbox",
+            element_id,
+            name,
+            input_type,
+            value is True or value == "true",
+            label or _unlabelled(name),
+            attrs,
+            messages,
         )
     if input_type == "password":
         value = None  # never echo a password back, whatever the flow holds
@@ -183,10 +190,16 @@ def _input(
         name,
         input_type,
         None if value is None else _form_value(value),
-        label or name,
+        label or _unlabelled(name),
         attrs,
         messages,
     )
+
+
+def _unlabelled(name: str) -> str:
+    """What a field without a label is called: a trait by its own name (`first` of `traits.name.first`,
+    whose schema gives no title, which Kratos's flows label with nothing), anything else by its name."""
+    return name.rsplit(".", 1)[-1] if name.startswith("traits.") else name
 
 
 def _script(attributes: dict[str, Any]) -> Field | None:

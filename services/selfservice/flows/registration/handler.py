@@ -55,7 +55,20 @@ async def _renew(c: SelfserviceContainer, request: web.Request, old: Flow) -> Fl
 
 
 async def get_flow(c: SelfserviceContainer, request: web.Request) -> web.Response:
+    if not c.config.flows[KIND].enabled:  # Kratos's `getRegistrationFlow` checks first, too
+        raise FlowDisabled(KIND)
     return web.json_response((await c.engine.load_for_reading(request, KIND)).to_json())
+
+
+async def _signed_out_only(c: SelfserviceContainer, request: web.Request, flow: Flow) -> web.StreamResponse | None:
+    """Kratos's `updateRegistrationFlow` is for the signed-out alone, and looks for a session before
+    anything else: a signed-in app or SPA is refused (400 session_already_available), a browser's
+    form (a tab opened before signing in) goes to the default return URL. Never a second account."""
+    if await c.engine.current_session(request) is None:
+        return None
+    if flow.type == API or wants_json(request):
+        raise SessionAlreadyAvailable(KIND)
+    return see_other(c.config.default_return_url)
 
 
 async def _register(strategy: RegistrationStrategy, flow: Flow, body: dict[str, Any]) -> RegistrationOutcome:
@@ -70,6 +83,7 @@ STEPS = FlowSteps(
     act=_register,
     complete=complete_registration,
     method_of=method_of,
+    guard=_signed_out_only,
 )
 
 

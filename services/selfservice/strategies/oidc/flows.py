@@ -23,7 +23,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from services.selfservice.flows import token_exchange as exchange
-from services.selfservice.flows.errors import FlowInvalid, IdentityExists, RefreshRequired, TraitsRefused
+from services.selfservice.flows.errors import FlowDisabled, FlowInvalid, IdentityExists, RefreshRequired, TraitsRefused
 from services.selfservice.flows.flow import API, Flow
 from services.selfservice.flows.login.flow import same_identity
 from services.selfservice.flows.login.hook import complete_login, finish_login
@@ -70,7 +70,8 @@ async def finish(
         return await _signed_in(c, request, strategy, flow, owner, pending.provider, claims)
     if flow.kind != "registration":
         if not c.config.flows["registration"].enabled:
-            flow.ui.messages.append(text.validation_failed("No account is linked to this social sign-in provider."))
+            # Kratos's answer, ErrRegistrationDisabled as a form error: UIs read its reason.
+            flow.ui.messages.append(text.validation_failed(FlowDisabled("registration").reason))
             raise FlowInvalid()
         flow = await _converted(c, request, flow, "registration")
     kept = strategy.kept_sign_in(pending.provider, claims, tokens)
