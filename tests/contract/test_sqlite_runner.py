@@ -4,9 +4,11 @@ through a connection of its own."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
-from collections.abc import AsyncIterator
+import threading
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,7 +17,9 @@ from sqlalchemy import MetaData, insert, select
 
 from shared.storage import migrations
 from shared.storage.database import Database
+from shared.storage.sqlite import OBSERVERS
 from shared.storage.tables import outbox_table
+from tests.conftest import eventually
 from warden.services import SERVICES
 
 OUTBOX = outbox_table(MetaData(), "identity")
@@ -82,6 +86,48 @@ async def test_a_path_with_an_escaped_character_is_one_file_for_the_migrations_a
         assert _committed(tmp_path / "my data" / "warden.sqlite") == {"kept"}
     finally:
         await db.dispose()
+
+
+async def test_a_transaction_cancelled_again_while_its_rollback_waits_leaves_no_transaction_open(
+    database: Database, path: Path
+) -> None:
+    """A request task cancelled while its statement is on SQLite's thread leaves through the
+    rollback; cancelled a second time while that ROLLBACK waits for the thread (a shutdown after a
+    client went away), the ROLLBACK must still run: otherwise the transaction the statement began
+    stays open on the one connection, the next read()'s write lands in it uncommitted, and SQLite's
+    writer lock stays taken from every other process."""
+    running, gate = threading.Event(), threading.Event()
+
+    def hold(sql: str) -> Callable[[BaseException | None], None] | None:
+        if sql.startswith("INSERT") and not gate.is_set():  # on the thread, inside the BEGIN it sent
+            running.set()
+            gate.wait()
+        return None
+
+    async def interrupted() -> None:
+        async with database.connect() as conn:
+            await conn.execute(insert(OUTBOX), _row("half-done"))
+
+    told: list[str] = []
+    OBSERVERS.append(hold)
+    database.round_trips.append(told.append)
+    try:
+        task = asyncio.create_task(interrupted())
+        await asyncio.to_thread(running.wait)
+        task.cancel()  # it leaves its block and sends ROLLBACK, which waits behind the INSERT
+        await eventually(lambda: "ROLLBACK" in told)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        gate.set()
+        async with database.read() as conn:
+            await conn.execute(insert(OUTBOX), _row("alone"))  # commits by itself
+        assert _committed(path) == {"alone"}
+        assert _writer_lock_free(path)
+        assert set(await _all_ids(database)) == {"alone"}
+    finally:
+        gate.set()
+        OBSERVERS.remove(hold)
 
 
 async def _all_ids(db: Database) -> list[str]:
