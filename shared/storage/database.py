@@ -43,7 +43,7 @@ class Database:
             else None
         )
         self._sqlite = (
-            SqliteRunner(memory or _sqlite_path(url), memory is not None, self.engine.dialect, self.round_trips)
+            SqliteRunner(*_sqlite_file(self.engine), self.engine.dialect, self.round_trips)
             if url.dialect == "sqlite"
             else None
         )
@@ -143,9 +143,12 @@ def _max_connections(url: DatabaseUrl) -> int:
     return int(configured) if configured is not None else 20
 
 
-def _sqlite_path(url: DatabaseUrl) -> str:
-    """The file of a `sqlite+aiosqlite:///path` URL (dsn.py makes them)."""
-    return url.url.split(":///", 1)[1]
+def _sqlite_file(engine: AsyncEngine) -> tuple[str, bool]:
+    """The file (or URI, and whether it is one) that the engine opens for Alembic, as its dialect
+    reads the URL: the statements' connection must open that same database. SQLAlchemy decodes the
+    URL's escapes (a DSN's `%20` is a space in the file's name) and makes a relative path absolute."""
+    (filename, *_), options = engine.dialect.create_connect_args(engine.url)
+    return filename, bool(options.get("uri", False))
 
 
 def _create_engine(url: DatabaseUrl, memory: str | None) -> AsyncEngine:

@@ -83,15 +83,21 @@ class SqliteRunner:
         self._raw: sqlite3.Connection | None = None
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="warden-sqlite")
 
-    async def call(self, told: str, work: Callable[[sqlite3.Connection], _T]) -> _T:
-        """`work` on the thread, with the connection; `told` is what the listeners hear of it."""
+    async def call(self, told: str, work: Callable[[sqlite3.Connection], _T], *, must_run: bool = False) -> _T:
+        """`work` on the thread, with the connection; `told` is what the listeners hear of it.
+        Cancelling the caller while the work waits for the thread drops the work, unless it
+        `must_run`: a ROLLBACK, which a task sends as it leaves its transaction (often because it
+        was cancelled) and may be cancelled again while it waits. Dropped, it would leave the
+        transaction open on the one connection: the next write outside a transaction would land in
+        it, and SQLite's writer lock would stay taken until another transaction began."""
         for listener in self.round_trips:
             listener(told)
         hop = functools.partial(self._with_connection, work)
         if OBSERVERS:  # they see the sending task's context (its current span) on the thread
             hop = functools.partial(contextvars.copy_context().run, hop)
         try:
-            return await asyncio.get_running_loop().run_in_executor(self._thread, hop)
+            sent = asyncio.get_running_loop().run_in_executor(self._thread, hop)
+            return await (asyncio.shield(sent) if must_run else sent)
         except _Failed as failed:
             raise _translated(failed.error, failed.sql) from failed.error
         except sqlite3.Error as exc:
@@ -155,7 +161,7 @@ class SqliteConnection:
         if not self.in_transaction:
             return
         self.in_transaction = False
-        await self._runner.call("ROLLBACK", _rolled_back)
+        await self._runner.call("ROLLBACK", _rolled_back, must_run=True)
 
     def _sent(self, statement: Executable, parameters: Any) -> _Sent:
         rows = executions(parameters)
