@@ -142,8 +142,7 @@ class SqliteConnection:
     async def execute(self, statement: Executable, parameters: Any = None) -> StatementResult:
         sent = self._sent(statement, parameters)
         begin = self._begins()
-        answer = await self._runner.call(_told(begin, [sent], None), lambda raw: _run(raw, begin, [sent], None)[0])
-        return answer
+        return await self._runner.call(_told(begin, [sent], None), lambda raw: _run(raw, begin, [sent], None)[0])
 
     async def commit_with(self, writes: Sequence[tuple[Executable, Mapping[str, Any]]]) -> None:
         """The writes, then COMMIT, in one hop to the thread (a unit of work's end)."""
