@@ -86,9 +86,9 @@ def _answer(
         if ctx.session_token and flow.type == API:
             body["session_token"] = ctx.session_token
         continue_with = list(ctx.continue_with)
-        if flow.type != API:
+        if flow.type != API:  # Kratos adds it before the hooks run: first, before what they add
             return_to = flow.return_to or c.config.after_return_url("registration", ctx.method)
-            continue_with.append({"action": "redirect_browser_to", "redirect_browser_to": return_to})
+            continue_with.insert(0, {"action": "redirect_browser_to", "redirect_browser_to": return_to})
         if continue_with:
             body["continue_with"] = continue_with
         response: web.StreamResponse = web.json_response(body)
