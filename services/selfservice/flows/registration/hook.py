@@ -58,7 +58,7 @@ async def _finish(
     proven, stand_in = outcome.proven, False
     if outcome.persisted:  # a method that created the identity itself (a passkey's)
         ctx.verification_flows = await c.verifier.send(
-            request, flow.type, ctx.identity.get("verifiable_addresses") or []
+            request, flow.type, ctx.identity.get("verifiable_addresses") or [], origin=flow
         )
     else:
         # The verification mails follow from the committed identity.created event (verifier.py).
@@ -132,7 +132,7 @@ async def _create(c: SelfserviceContainer, ctx: HookContext, body: dict[str, Any
         if c.config.flows["verification"].enabled:
             would_be = await c.engine.identities.validate_identity(draft)  # traits only: no password hashed
             addresses = [a for a in would_be.get("verifiable_addresses") or [] if a.get("value") != skip]
-            prepared = await c.verifier.prepare(ctx.request, ctx.flow.type, ctx.flow.id, addresses)
+            prepared = await c.verifier.prepare(ctx.request, ctx.flow, addresses)
         if c.enumeration.hides(ctx.method):
             registered = await c.enumeration.accounts.register({**body, **draft}, ctx.flow.id)
             return _Created(registered.identity, prepared, registered.stand_in)
