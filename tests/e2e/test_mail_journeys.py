@@ -162,7 +162,7 @@ def _flow_id_in(url: str) -> str:
 def test_registration_mails_a_code_that_verifies_the_address_once(code: MailStack) -> None:
     email = _email("signup")
     done = _register(code, email)
-    assert [c["action"] for c in _continue_with(done)] == ["set_ory_session_token", "show_verification_ui"]
+    assert [c["action"] for c in _continue_with(done)] == ["show_verification_ui", "set_ory_session_token"]
     shown = _shown_verification(done)
     assert shown["verifiable_address"] == email and shown["url"] == f"{VERIFICATION_UI}?flow={shown['id']}"
 

@@ -184,3 +184,28 @@ def test_a_login_code_without_an_identifier_is_a_missing_property(stack: CodeSta
     body = {"method": "code", "code": code, "identifier": email}
     signed_in = stack.native.post(f"/self-service/login?flow={flow_id}", body)
     assert signed_in.status == 200, signed_in.data
+
+
+def test_the_code_sent_answers_show_the_submitted_transient_payload_and_a_refusal_does_not(stack: CodeStack) -> None:
+    """Kratos's code method writes the flow as it holds it when it sends a code (`loginSendCode`,
+    `registrationSendEmail`), the submitted `transient_payload` included; a refused submission's
+    answer is the flow re-read from storage, which never holds it."""
+    payload = {"campaign": "spring", "n": 1}
+    email = _email("payload")
+    create_identity(stack.warden.admin_url, email)
+    login = stack.native.get("/self-service/login/api").json()
+    body = {"method": "code", "identifier": email, "transient_payload": payload}
+    sent = stack.native.post(f"/self-service/login?flow={login['id']}", body)
+    assert sent.status == 400 and sent.json()["state"] == "sent_email", sent.data
+    assert sent.json()["transient_payload"] == payload
+    wrong = {"method": "code", "identifier": email, "code": "000000", "transient_payload": payload}
+    refused = stack.native.post(f"/self-service/login?flow={login['id']}", wrong)
+    assert refused.status == 400 and "transient_payload" not in refused.json(), refused.data
+
+    registration = stack.native.get("/self-service/registration/api").json()
+    signup = {"method": "code", "traits": {"email": _email("signup")}, "transient_payload": payload}
+    sent = stack.native.post(f"/self-service/registration?flow={registration['id']}", signup)
+    assert sent.status == 400 and sent.json()["state"] == "sent_email", sent.data
+    assert sent.json()["transient_payload"] == payload
+    stored = stack.native.get(f"/self-service/registration/flows?id={registration['id']}").json()
+    assert "transient_payload" not in stored

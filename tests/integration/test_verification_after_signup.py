@@ -142,3 +142,64 @@ def test_the_api_answer_points_to_a_flow_already_in_sent_email(
     )
     assert verified.status == 200 and verified.json()["state"] == "passed_challenge", verified
     _mailed_once(warden, mail_dir, email)
+
+
+def _sign_up_as_spa(spa: Browser, email: str, init_query: str = "") -> dict[str, Any]:
+    started = spa.get(f"/self-service/registration/browser{init_query}")
+    assert started.status == 200, started
+    flow = started.json()
+    body = {
+        "csrf_token": node(flow, "csrf_token")["attributes"]["value"],
+        "method": "password",
+        "traits": {"email": email},
+        "password": PASSWORD,
+    }
+    registered = spa.post(flow["ui"]["action"], body)
+    assert registered.status == 200, registered
+    answer: dict[str, Any] = registered.json()
+    return answer
+
+
+def test_the_session_hook_runs_last_whatever_its_place_in_the_config(warden: ThreadedWarden) -> None:
+    """Kratos's `getHooks` moves `session` to the end of the list (the quickstart's order is
+    `session`, `show_verification_ui`): an app gets the verification item before the session token,
+    and a SPA the redirect Kratos adds before any hook runs, then the verification item."""
+    native = Browser(warden.public_url, json=True)  # JSON, and no cookie is ever set for an API flow
+    flow = native.get("/self-service/registration/api").json()
+    body = {"method": "password", "traits": {"email": _email("app")}, "password": PASSWORD}
+    registered = native.post(flow["ui"]["action"], body)
+    assert registered.status == 200, registered
+    actions = [c["action"] for c in registered.json()["continue_with"]]
+    assert actions == ["show_verification_ui", "set_ory_session_token"]
+
+    answer = _sign_up_as_spa(Browser(warden.public_url, json=True), _email("spa-order"))
+    assert [c["action"] for c in answer["continue_with"]] == ["redirect_browser_to", "show_verification_ui"]
+
+
+def _signed_up_with(warden: ThreadedWarden, init_query: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A SPA's sign-up from a flow started with `init_query`: the answer, and the verification flow it shows."""
+    spa = Browser(warden.public_url, json=True)
+    answer = _sign_up_as_spa(spa, _email("after"), init_query)
+    [shown] = [c for c in answer["continue_with"] if c["action"] == "show_verification_ui"]
+    fetched = spa.get(f"/self-service/verification/flows?id={shown['flow']['id']}")
+    assert fetched.status == 200, fetched
+    verification: dict[str, Any] = fetched.json()
+    return answer, verification
+
+
+def test_after_verification_return_to_is_where_the_verification_flow_returns(warden: ThreadedWarden) -> None:
+    """Kratos's `NewPostHookFlow`: the verification flow a sign-up makes takes the registration's
+    request URL, `after_verification_return_to` standing in for `return_to`; without it the
+    registration's own `return_to` carries over."""
+    after, back = f"{UI}verified", f"{UI}app"
+    answer, verification = _signed_up_with(warden, f"?return_to={back}&after_verification_return_to={after}")
+    assert answer["continue_with"][0]["redirect_browser_to"] == back, "the sign-up itself still returns to return_to"
+    assert verification["return_to"] == after
+    assert "after_verification_return_to" not in verification["request_url"]
+    assert "/self-service/registration/browser?" in verification["request_url"]
+
+    assert _signed_up_with(warden, f"?return_to={back}")[1]["return_to"] == back
+
+    refused = "https://elsewhere.example/next"
+    verification = _signed_up_with(warden, f"?after_verification_return_to={refused}")[1]
+    assert "return_to" not in verification, "a URL off the allow-list is dropped: the default applies"

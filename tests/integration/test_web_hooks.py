@@ -33,6 +33,7 @@ KRATOS_STYLE_BODY = """function(ctx) {
   url: ctx.request_url,
   headers: ctx.request_headers,
   cookies: ctx.request_cookies,
+  signed_in: "session" in ctx,
 }
 """
 CHECK_BODY = "function(ctx) { email: ctx.identity.traits.email, has_id: 'id' in ctx.identity }"
@@ -259,6 +260,18 @@ def test_the_body_is_rendered_from_a_kratos_style_jsonnet_template(
         "GET", f"{warden.public_url}/self-service/registration/flows", fields={"id": document["flowId"]}
     ).json()
     assert "transient_payload" not in json.dumps(flow), "the transient payload is never stored"
+
+
+def test_a_hook_listed_after_session_runs_before_it_and_sees_no_session(
+    warden: ThreadedWarden, receiver: WebhookReceiver
+) -> None:
+    """Kratos's `getHooks` always runs `session` last: `/created`, configured after it, is called
+    before the sign-in, so its `ctx` has no session, though the answer does."""
+    email = f"{unique('order')}@example.com"
+    status, body = register(warden, email)
+    assert status == 200 and body["session"]["identity"]["traits"]["email"] == email, body
+    [sent] = [r for r in receiver.requests("/created") if r.json()["traits"]["email"] == email]
+    assert sent.json()["signed_in"] is False
 
 
 def test_a_remote_template_that_cannot_be_fetched_is_a_logged_delivery_failure(

@@ -137,10 +137,14 @@ async def new_address_flow(
     *,
     flow_id: str | None = None,
     announced_to: str | None = None,
+    came_from: tuple[str, str | None] | None = None,
 ) -> Flow:
     """A new flow asking for the address; with `announced_to`, one already showing the message to
-    that address as sent, which is sent later (a registration's, verifier.py)."""
+    that address as sent, which is sent later (a registration's, verifier.py); with `came_from`,
+    the request URL and return URL it takes from the flow that made it (verifier.py)."""
     flow = await c.engine.create(request, kind, flow_type)
+    if came_from is not None:
+        flow.request_url, flow.return_to = came_from
     if flow_id is not None:  # a verification flow a registration prepares under a known id
         flow.ui.action = flow.ui.action.replace(flow.id, flow_id)  # the form posts to this flow, not the draft's id
         flow.id = flow_id

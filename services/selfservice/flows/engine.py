@@ -171,12 +171,18 @@ class FlowEngine:
         await self.save(flow)
         raise BrowserLocationChangeRequired(url)
 
-    async def respond_invalid(self, request: web.Request, flow: Flow) -> web.StreamResponse:
-        """Validation errors go back into the flow: 400 with it, or the browser back to the UI."""
+    async def respond_invalid(
+        self, request: web.Request, flow: Flow, *, with_payload: bool = False
+    ) -> web.StreamResponse:
+        """Validation errors go back into the flow: 400 with it, or the browser back to the UI.
+        `with_payload`: the JSON shows the submitted `transient_payload` (never stored)."""
         flow.ui.reset_secrets()
         await self.save(flow, over_loaded=True)
         if flow.type == API or wants_json(request):
-            return json_response(flow.to_json(), status=400)
+            shown = flow.to_json()
+            if with_payload and flow.transient_payload is not None:
+                shown["transient_payload"] = flow.transient_payload
+            return json_response(shown, status=400)
         return self.ui_redirect(flow)
 
     async def limit(self, action: str) -> None:

@@ -45,7 +45,15 @@ class TraitsRefused(FlowInvalid):
 class StepCompleted(Exception):
     """A method moved the flow on to its next screen (a code sent, the methods for an identifier, the
     credentials after the profile): Kratos's `ErrCompletedByStrategy`. The flow is the answer, as
-    for FlowInvalid (400 with it, or the browser back to the UI), but nothing failed."""
+    for FlowInvalid (400 with it, or the browser back to the UI), but nothing failed.
+
+    `shows_payload`: the JSON answer carries the submitted `transient_payload`, as Kratos's does where
+    the method writes its flow as it holds it (a code sent, the credentials after the profile). Its
+    other answers re-read the flow from storage, which never holds the payload."""
+
+    def __init__(self, *, shows_payload: bool = False) -> None:
+        super().__init__()
+        self.shows_payload = shows_payload
 
 
 class RedirectBrowser(Exception):

@@ -65,8 +65,9 @@ async def submit(
     except TooManyRequests as refused:  # this client's window, or the password throttle
         submission.failed()
         return await c.engine.respond_throttled(request, flow, refused)
-    except StepCompleted:  # a step on the way (a code sent): neither success nor failure
-        return await c.engine.respond_invalid(request, flow)  # Kratos answers the next screen with 400 too
+    except StepCompleted as step:  # a step on the way (a code sent): neither success nor failure
+        # Kratos answers the next screen with 400 too
+        return await c.engine.respond_invalid(request, flow, with_payload=step.shows_payload)
     except RedirectBrowser as redirect:
         return await c.engine.redirect_browser(flow, redirect.url)
     except FlowInvalid:

@@ -20,6 +20,8 @@ from services.selfservice.flows.flow import Flow
 from shared.bus.events import WebhookRequested
 from shared.errors import BadRequest
 
+SESSION = "session"  # the hook that signs the new identity in: always the step's last
+
 
 @dataclass
 class HookContext:
@@ -52,16 +54,24 @@ class HookRegistry:
         self._config = config
 
     def for_step(self, kind: str, when: str, method: str | None, phase: str) -> list[Hook]:
-        hooks = []
+        """The step's hooks in config order, but `session` last and once wherever it is listed
+        (Kratos's `getHooks`): the sign-in answers the flow, so every other hook runs before it, and
+        a web hook listed after it still sees no session, and `set_ory_session_token` comes after
+        the items the other hooks add to `continue_with`."""
+        hooks, session = [], None
         for entry in self._config.hooks(kind, when, method, before_save=phase == "pre"):
             name = entry.get("hook")
             factory = self._factories.get(name)
             if factory is None:  # a name Kratos's schema admits but Warden lacks: warned about at start-up
                 continue
             hook = factory(self._deps, entry.get("config") or {})
-            if hook.phase == phase:
+            if hook.phase != phase:
+                continue
+            if name == SESSION:
+                session = hook
+            else:
                 hooks.append(hook)
-        return hooks
+        return [*hooks, session] if session is not None else hooks
 
     async def run(self, kind: str, when: str, phase: str, ctx: HookContext) -> None:
         for hook in self.for_step(kind, when, ctx.method, phase):

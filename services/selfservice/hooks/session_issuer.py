@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from services.selfservice.flows.request import device
-from services.selfservice.hooks.registry import Hook, HookContext
+from services.selfservice.hooks.registry import SESSION, Hook, HookContext
 
 
 def session_hook(deps: Any, _config: dict[str, Any]) -> Hook:
@@ -17,4 +17,4 @@ def session_hook(deps: Any, _config: dict[str, Any]) -> Hook:
         if ctx.flow.type == "api":
             ctx.continue_with.append({"action": "set_ory_session_token", "ory_session_token": ctx.session_token})
 
-    return Hook("session", "post", run)
+    return Hook(SESSION, "post", run)

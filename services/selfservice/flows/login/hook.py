@@ -78,9 +78,9 @@ def _answer(c: SelfserviceContainer, request: web.Request, flow: Flow, ctx: Hook
         response = web.json_response(
             {
                 "session": ctx.session,
-                "continue_with": [
-                    *ctx.continue_with,
+                "continue_with": [  # Kratos adds the redirect before the hooks run, so first
                     {"action": "redirect_browser_to", "redirect_browser_to": return_to},
+                    *ctx.continue_with,
                 ],
             }
         )

@@ -58,7 +58,7 @@ async def _finish(
     proven, stand_in = outcome.proven, False
     if outcome.persisted:  # a method that created the identity itself (a passkey's)
         ctx.verification_flows = await c.verifier.send(
-            request, flow.type, ctx.identity.get("verifiable_addresses") or []
+            request, flow.type, ctx.identity.get("verifiable_addresses") or [], origin=flow
         )
     else:
         # The verification mails follow from the committed identity.created event (verifier.py).
@@ -86,9 +86,9 @@ def _answer(
         if ctx.session_token and flow.type == API:
             body["session_token"] = ctx.session_token
         continue_with = list(ctx.continue_with)
-        if flow.type != API:
+        if flow.type != API:  # Kratos adds it before the hooks run: first, before what they add
             return_to = flow.return_to or c.config.after_return_url("registration", ctx.method)
-            continue_with.append({"action": "redirect_browser_to", "redirect_browser_to": return_to})
+            continue_with.insert(0, {"action": "redirect_browser_to", "redirect_browser_to": return_to})
         if continue_with:
             body["continue_with"] = continue_with
         response: web.StreamResponse = web.json_response(body)
@@ -132,7 +132,7 @@ async def _create(c: SelfserviceContainer, ctx: HookContext, body: dict[str, Any
         if c.config.flows["verification"].enabled:
             would_be = await c.engine.identities.validate_identity(draft)  # traits only: no password hashed
             addresses = [a for a in would_be.get("verifiable_addresses") or [] if a.get("value") != skip]
-            prepared = await c.verifier.prepare(ctx.request, ctx.flow.type, ctx.flow.id, addresses)
+            prepared = await c.verifier.prepare(ctx.request, ctx.flow, addresses)
         if c.enumeration.hides(ctx.method):
             registered = await c.enumeration.accounts.register({**body, **draft}, ctx.flow.id)
             return _Created(registered.identity, prepared, registered.stand_in)

@@ -15,44 +15,61 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Any
-from urllib.parse import urlencode
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 from aiohttp import web
 
 from services.selfservice.flows.address_flow import AddressFlowParts, new_address_flow
 from services.selfservice.flows.flow import Flow
 
+if TYPE_CHECKING:
+    from services.selfservice.config import SelfserviceConfig
+
+# Registration's query parameter naming where a verified user goes (Kratos's `after_verification_return_to`).
+AFTER_VERIFICATION_RETURN_TO = "after_verification_return_to"
+
 
 @dataclass(frozen=True)
 class Verifier:
     container: AddressFlowParts
 
-    async def send(self, request: web.Request, flow_type: str, addresses: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    async def send(
+        self, request: web.Request, flow_type: str, addresses: list[dict[str, Any]], *, origin: Flow | None = None
+    ) -> list[dict[str, Any]]:
+        """`origin`: the registration whose addresses these are (see `came_from`)."""
         c = self.container
         if not c.config.flows["verification"].enabled:
             return []
         items = []
+        urls = came_from(c.config, origin) if origin is not None else None
         for address in _to_verify(addresses):
-            flow = await new_address_flow(c, request, "verification", flow_type)
+            flow = await new_address_flow(c, request, "verification", flow_type, came_from=urls)
             await c.proof.send(flow, "verification", c.address_strategies["verification"], address["value"])
             items.append(_show_ui(c, flow, address))
         return items
 
     async def prepare(
-        self, request: web.Request, flow_type: str, registration_flow_id: str, addresses: list[dict[str, Any]]
+        self, request: web.Request, registration: Flow, addresses: list[dict[str, Any]]
     ) -> list[dict[str, Any]]:
         c = self.container
         if not c.config.flows["verification"].enabled:
             return []
         items = []
+        urls = came_from(c.config, registration)
         for address in _to_verify(addresses):
-            flow_id = prepared_flow_id(registration_flow_id, address["value"])
+            flow_id = prepared_flow_id(registration.id, address["value"])
             async with c.engine.uow() as uow:  # a second try of the same registration reuses it
                 flow = await c.engine.flows.get(uow.connection, flow_id, "verification")
             if flow is None:
                 flow = await new_address_flow(
-                    c, request, "verification", flow_type, flow_id=flow_id, announced_to=address["value"]
+                    c,
+                    request,
+                    "verification",
+                    registration.type,
+                    flow_id=flow_id,
+                    announced_to=address["value"],
+                    came_from=urls,
                 )
             items.append(_show_ui(c, flow, address))
         return items
@@ -76,6 +93,22 @@ class Verifier:
             if await c.proof.send(flow, "verification", strategy, address["value"], announced=c.proof.awaiting(flow)):
                 sent += 1
         return sent
+
+
+def came_from(config: SelfserviceConfig, origin: Flow) -> tuple[str, str | None]:
+    """The request URL and `return_to` of a verification flow another flow makes (Kratos's
+    `NewPostHookFlow`): the other flow's request URL, its `after_verification_return_to` (given to
+    `/self-service/registration/browser`) taking the place of `return_to` when set. A URL the
+    allow-list refuses is dropped, and the verified user goes to the default, as in Kratos."""
+    parts = urlsplit(origin.request_url)
+    query = parse_qs(parts.query, keep_blank_values=True)
+    after = (query.pop(AFTER_VERIFICATION_RETURN_TO, None) or [""])[0]
+    if after:
+        query["return_to"] = [after]
+    request_url = urlunsplit(parts._replace(query=urlencode(query, doseq=True)))
+    wanted = (query.get("return_to") or [""])[0]
+    return_to = config.absolute_return_to(wanted) if wanted else None
+    return request_url, return_to if return_to and config.return_to_allowed(return_to) else None
 
 
 def _to_verify(addresses: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -80,7 +80,7 @@ async def _send(strategy: PasswordlessCodeStrategy, flow: Flow, body: dict[str, 
     stand_in = [Recipient(identifier, _channel_of(identifier))]
     code_owner.remember(flow, identifier)
     await strategy.sender.send(flow, KIND, recipients or stand_in, identity, known=identity is not None)
-    raise StepCompleted()
+    raise StepCompleted(shows_payload=True)
 
 
 async def _recipients(strategy: PasswordlessCodeStrategy, identity: dict[str, Any], identifier: str) -> list[Recipient]:

@@ -91,7 +91,7 @@ async def _send(strategy: MfaCodeStrategy, flow: Flow, body: dict[str, Any], ide
     kept = input_node(nodes.GROUP, "address", "hidden", value=address["value"])
     nodes.code_screen(flow, [kept], text.label_login_code(), text.login_code_sent())
     await strategy.sender.send(flow, KIND, [Recipient(address["value"], address["via"])], identity)
-    raise StepCompleted()
+    raise StepCompleted(shows_payload=True)
 
 
 def _addresses(flow: Flow) -> list[dict[str, str]]:

@@ -72,7 +72,7 @@ async def _send(strategy: PasswordlessCodeStrategy, flow: Flow, body: dict[str, 
     nodes.code_screen(flow, kept, text.label_registration_code(), text.registration_code_sent(), back)
     flow.internal[TRAITS] = traits
     await strategy.sender.send(flow, KIND, recipients, None, traits=traits)
-    raise StepCompleted()
+    raise StepCompleted(shows_payload=True)
 
 
 async def _check(strategy: PasswordlessCodeStrategy, flow: Flow, body: dict[str, Any]) -> RegistrationOutcome:

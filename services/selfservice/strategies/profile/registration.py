@@ -65,7 +65,7 @@ class ProfileFirstRegistration:
             method.populate_registration_credentials(flow)
         flow.ui.add(input_node(GROUP, "screen", "submit", value=PREVIOUS, label=text.registration_back()))
         flow.ui.messages = [text.choose_credentials()]
-        raise StepCompleted()
+        raise StepCompleted(shows_payload=True)
 
     def _profile_screen(self, flow: Flow, traits: dict[str, Any]) -> None:
         flow.ui.nodes = [n for n in flow.ui.nodes if n.name == "csrf_token"]
