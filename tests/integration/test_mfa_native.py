@@ -342,6 +342,13 @@ def test_an_aal2_login_without_a_session_is_refused(frontend: FrontendApi) -> No
     assert status == 401 and body["error"]["id"] == "session_aal1_required"
 
 
+def test_an_unknown_aal_is_refused_with_the_levels_kratos_takes(frontend: FrontendApi) -> None:
+    status, body = api_error(lambda: frontend.create_native_login_flow(aal="aal0"))
+    assert status == 400 and body["error"]["reason"] == (
+        "Unable to parse AuthenticationMethod Assurance Level (AAL): expected one of [aal1, aal2] but got aal0"
+    ), body
+
+
 def test_wrong_second_factor_codes_are_throttled_with_retry_after(
     warden: ThreadedWarden, frontend: FrontendApi
 ) -> None:
