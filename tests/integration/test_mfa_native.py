@@ -276,6 +276,19 @@ def test_pairing_login_with_password_then_totp_makes_the_session_aal2(
     assert all(m.completed_at is not None for m in session.authentication_methods)
 
 
+def test_a_refreshed_aal2_login_lists_its_messages_as_kratos_does(frontend: FrontendApi) -> None:
+    """Kratos's `NewLoginFlow` sets "Please confirm this action" (1010003) and then adds "Please
+    complete the second authentication challenge" (1010004) only when the session lacks aal2."""
+    email = _email()
+    paired = _register(frontend, email)
+    _pair_totp(frontend, paired)  # pairing leaves this session aal2
+    aal1 = _password_login(frontend, email).session_token
+    lacking = frontend.create_native_login_flow(refresh=True, aal="aal2", x_session_token=aal1)
+    assert message_ids(lacking) == [1010003, 1010004]
+    holding = frontend.create_native_login_flow(refresh=True, aal="aal2", x_session_token=paired)
+    assert message_ids(holding) == [1010003]
+
+
 def test_a_password_only_session_neither_lists_nor_ends_its_owner_s_sessions(frontend: FrontendApi) -> None:
     """Under `highest_available`, whoami's rule holds for `/sessions` too (checklist OTP-9): whoever
     has only the password of an account with TOTP sees no devices or addresses, and signs no one out."""

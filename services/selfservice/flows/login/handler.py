@@ -77,15 +77,18 @@ async def new_login_flow(
             for a in (identity or {}).get("verifiable_addresses") or []
             if a.get("verified")
         ]
-        flow.ui.messages.append(text.login_mfa())
     identifier_first = c.config.flows[KIND].style == IDENTIFIER_FIRST and first_screen(flow)
     for strategy in c.methods.login:
         if (strategy.method == IDENTIFIER_FIRST) == identifier_first:
             strategy.populate_login(flow)
     if fields["refresh"]:
-        flow.ui.messages.append(text.login_refresh_requested())
+        flow.ui.messages[:] = [text.login_refresh_requested()]  # Kratos sets it in place of any other
         if flow.internal.get("identity_id"):
             await _identifier_of_the_session(c, flow)
+    if session is not None and _raises(session, fields["requested_aal"]):
+        # After the refresh message, and only when the session lacks the level (Kratos's
+        # NewLoginFlow): refreshing an aal2 session asks for its factors again, not for more.
+        flow.ui.messages.append(text.login_mfa())
     await c.engine.insert(flow)
     return flow
 
