@@ -530,6 +530,25 @@ def test_the_flow_that_replaces_an_expired_one_is_complete(other_config: Fronten
     assert message_ids(fresh) == [4010001]
 
 
+def test_an_expired_refresh_is_renewed_as_the_submission_would_start_a_flow(other_config: FrontendApi) -> None:
+    """Kratos's `FromOldFlow` makes the new flow from the submitting request: its query (no
+    `refresh`, no `aal`) and its session, not the expired flow's `refresh` and `requested_aal`."""
+    email = _email("late-refresh")
+    _register(other_config, email)
+    token = other_config.update_login_flow(other_config.create_native_login_flow().id, _login(email)).session_token
+    without, with_session = (other_config.create_native_login_flow(refresh=True, x_session_token=token) for _ in "ab")
+    assert without.refresh is True and with_session.refresh is True
+    time.sleep(1.1)
+    status, body = api_error(lambda: other_config.update_login_flow(without.id, _login(email)))
+    assert status == 410, body
+    fresh = as_dict(other_config.get_login_flow(body["use_flow_id"]))
+    assert fresh["refresh"] is False and fresh["requested_aal"] == "aal1" and message_ids(fresh) == [4010001]
+    status, body = api_error(
+        lambda: other_config.update_login_flow(with_session.id, _login(email), x_session_token=token)
+    )
+    assert status == 400 and body["error"]["id"] == "session_already_available", body
+
+
 # --- imported hashes ---------------------------------------------------------------------------
 
 
