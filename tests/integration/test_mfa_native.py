@@ -350,6 +350,25 @@ def test_totp_is_unlinked_only_from_an_aal2_session(frontend: FrontendApi) -> No
     assert frontend.to_session(x_session_token=fresh).authenticator_assurance_level == "aal1", "no factor left"
 
 
+def test_totp_submissions_follow_whether_an_app_is_paired_as_in_kratos(
+    warden: ThreadedWarden, frontend: FrontendApi
+) -> None:
+    """Kratos's `continueSettingsFlow` asks only whether an app is paired: without one, `totp_unlink`
+    is a pairing that lacks its code (4000002 on `totp_code`); with one, a pairing changes nothing
+    and succeeds."""
+    token = _register(frontend, _email())
+    unlink = kratos.UpdateSettingsFlowWithTotpMethod(method="totp", totp_unlink=True)
+    status, body = api_error(lambda: _settings(frontend, token, unlink))
+    assert status == 400 and message_ids(body, "totp_code") == [4000002] and message_ids(body) == [], body
+    secret = _pair_totp(frontend, token)
+    identity_id = frontend.to_session(x_session_token=token).identity.id
+    stored = warden.run(_identity_internal(warden).get_credential(identity_id, "totp"))
+    again = kratos.UpdateSettingsFlowWithTotpMethod(method="totp", totp_code=_next_step_code(secret))
+    done = _settings(frontend, token, again)
+    assert done.state == "success" and "totp_unlink" in node_names(done)
+    assert warden.run(_identity_internal(warden).get_credential(identity_id, "totp")) == stored
+
+
 def test_an_aal2_login_without_a_session_is_refused(frontend: FrontendApi) -> None:
     status, body = api_error(lambda: frontend.create_native_login_flow(aal="aal2"))
     assert status == 401 and body["error"]["id"] == "session_aal1_required"
@@ -566,6 +585,19 @@ def test_confirming_backup_codes_before_any_were_generated_is_kratos_s_400(
     assert [(m["id"], m["text"]) for m in answer.json()["ui"]["messages"]] == [(4000001, reason)]
     assert answer.json()["state"] == "show_form" and answer.json()["id"] == flow.id
     assert _stored_codes(warden, identity_id) == before and len(codes) == 12
+
+
+def test_backup_codes_of_an_identity_without_any_as_kratos_answers(frontend: FrontendApi) -> None:
+    """Kratos's lookup settings: "reveal" with no codes is a 400 whose reason the settings error
+    handler shows as 4000001; "disable" deletes what is not there, a success that changes nothing."""
+    token = _register(frontend, _email())
+    reveal = kratos.UpdateSettingsFlowWithLookupMethod(method="lookup_secret", lookup_secret_reveal=True)
+    status, body = api_error(lambda: _settings(frontend, token, reveal))
+    reason = "Can not reveal lookup codes because you have none."
+    assert status == 400 and [(m["id"], m["text"]) for m in body["ui"]["messages"]] == [(4000001, reason)], body
+    disable = kratos.UpdateSettingsFlowWithLookupMethod(method="lookup_secret", lookup_secret_disable=True)
+    done = _settings(frontend, token, disable)
+    assert done.state == "success" and "lookup_secret_regenerate" in node_names(done)
 
 
 def test_disabling_backup_codes_needs_aal2_and_mails_the_user(warden: ThreadedWarden, frontend: FrontendApi) -> None:
