@@ -180,6 +180,17 @@ def test_the_legacy_one_step_key_wins_over_the_registration_style(tmp_path: Path
         assert _register(frontend, email).identity.traits == {"email": email}
 
 
+def test_an_identifier_without_a_title_is_labelled_id(tmp_path: Path) -> None:
+    """Kratos's `GetIdentifierLabelFromSchema` takes only a non-empty title; a schema whose identifier
+    has none (the `username` schema's) gets "ID" (1070004), never the trait's path."""
+    with (
+        running_warden(sqlite_selfservice_settings(tmp_path, identity={"default_schema_id": "username"})) as warden,
+        kratos.ApiClient(kratos.Configuration(host=warden.public_url)) as client,
+    ):
+        flow = FrontendApi(client).create_native_login_flow()
+        assert node(flow, "identifier")["meta"]["label"] == {"id": 1070004, "text": "ID", "type": "info"}
+
+
 def test_under_argon2_a_long_password_is_taken_whole(tmp_path: Path) -> None:
     # ASVS 6.2.9: 64 characters at least. 64 Cyrillic letters are 128 bytes: the policy refused them
     # (4000033) as if the hasher were bcrypt, whose 72 bytes Kratos's config schema defaults to.
