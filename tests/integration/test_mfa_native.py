@@ -375,10 +375,12 @@ def test_an_aal2_login_without_a_session_is_refused(frontend: FrontendApi) -> No
 
 
 def test_an_unknown_aal_is_refused_with_the_levels_kratos_takes(frontend: FrontendApi) -> None:
-    status, body = api_error(lambda: frontend.create_native_login_flow(aal="aal0"))
+    """Kratos's `NewFlow` lowercases the level before it parses it."""
+    status, body = api_error(lambda: frontend.create_native_login_flow(aal="AAL0"))
     assert status == 400 and body["error"]["reason"] == (
         "Unable to parse AuthenticationMethod Assurance Level (AAL): expected one of [aal1, aal2] but got aal0"
     ), body
+    assert frontend.create_native_login_flow(aal="AAL1").requested_aal == "aal1"
 
 
 def test_wrong_second_factor_codes_are_throttled_with_retry_after(

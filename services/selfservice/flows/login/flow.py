@@ -15,7 +15,7 @@ AALS = ("aal1", "aal2")
 
 
 def login_fields(request: web.Request) -> dict[str, Any]:
-    aal = request.query.get("aal") or "aal1"
+    aal = (request.query.get("aal") or "aal1").lower()  # Kratos's NewFlow lowercases it
     if aal not in AALS:
         raise BadRequest(  # Kratos's reason, which names the levels it takes
             "Unable to parse AuthenticationMethod Assurance Level (AAL): "
