@@ -82,12 +82,14 @@ class TraitSchemas:
         return [f for f in self.fields(schema_id) if f.is_identifier(credential)]
 
     def identifier_label(self, *credentials: str) -> text.Message:
-        """The login identifier's label (Kratos's GetIdentifierLabelFromSchema): the field's title when
-        one field of the first credential type that has any is the identifier, else "ID"."""
+        """The login identifier's label (Kratos's GetIdentifierLabelFromSchema): the title when one
+        identifier field of the first credential type that has any carries one, else "ID" (never the
+        trait's path: Kratos counts only fields with a non-empty title)."""
         fields = next((found for c in credentials if (found := self.identifier_fields(c))), [])
-        if len(fields) != 1:
+        titles = [t for f in fields if isinstance(t := f.schema.get("title"), str) and t]
+        if len(titles) != 1:
             return text.label_id()
-        return text.generated_label(fields[0].schema.get("title") or fields[0].path, "identifier")
+        return text.generated_label(titles[0], "identifier")
 
     def identifier_values(self, credential: str, traits: dict[str, Any], schema_id: str | None = None) -> list[str]:
         """The identifiers the traits give the credential, those of an array of them included (Kratos's

@@ -276,6 +276,19 @@ def test_pairing_login_with_password_then_totp_makes_the_session_aal2(
     assert all(m.completed_at is not None for m in session.authentication_methods)
 
 
+def test_a_refreshed_aal2_login_lists_its_messages_as_kratos_does(frontend: FrontendApi) -> None:
+    """Kratos's `NewLoginFlow` sets "Please confirm this action" (1010003) and then adds "Please
+    complete the second authentication challenge" (1010004) only when the session lacks aal2."""
+    email = _email()
+    paired = _register(frontend, email)
+    _pair_totp(frontend, paired)  # pairing leaves this session aal2
+    aal1 = _password_login(frontend, email).session_token
+    lacking = frontend.create_native_login_flow(refresh=True, aal="aal2", x_session_token=aal1)
+    assert message_ids(lacking) == [1010003, 1010004]
+    holding = frontend.create_native_login_flow(refresh=True, aal="aal2", x_session_token=paired)
+    assert message_ids(holding) == [1010003]
+
+
 def test_a_password_only_session_neither_lists_nor_ends_its_owner_s_sessions(frontend: FrontendApi) -> None:
     """Under `highest_available`, whoami's rule holds for `/sessions` too (checklist OTP-9): whoever
     has only the password of an account with TOTP sees no devices or addresses, and signs no one out."""
@@ -337,9 +350,37 @@ def test_totp_is_unlinked_only_from_an_aal2_session(frontend: FrontendApi) -> No
     assert frontend.to_session(x_session_token=fresh).authenticator_assurance_level == "aal1", "no factor left"
 
 
+def test_totp_submissions_follow_whether_an_app_is_paired_as_in_kratos(
+    warden: ThreadedWarden, frontend: FrontendApi
+) -> None:
+    """Kratos's `continueSettingsFlow` asks only whether an app is paired: without one, `totp_unlink`
+    is a pairing that lacks its code (4000002 on `totp_code`); with one, a pairing changes nothing
+    and succeeds."""
+    token = _register(frontend, _email())
+    unlink = kratos.UpdateSettingsFlowWithTotpMethod(method="totp", totp_unlink=True)
+    status, body = api_error(lambda: _settings(frontend, token, unlink))
+    assert status == 400 and message_ids(body, "totp_code") == [4000002] and message_ids(body) == [], body
+    secret = _pair_totp(frontend, token)
+    identity_id = frontend.to_session(x_session_token=token).identity.id
+    stored = warden.run(_identity_internal(warden).get_credential(identity_id, "totp"))
+    again = kratos.UpdateSettingsFlowWithTotpMethod(method="totp", totp_code=_next_step_code(secret))
+    done = _settings(frontend, token, again)
+    assert done.state == "success" and "totp_unlink" in node_names(done)
+    assert warden.run(_identity_internal(warden).get_credential(identity_id, "totp")) == stored
+
+
 def test_an_aal2_login_without_a_session_is_refused(frontend: FrontendApi) -> None:
     status, body = api_error(lambda: frontend.create_native_login_flow(aal="aal2"))
     assert status == 401 and body["error"]["id"] == "session_aal1_required"
+
+
+def test_an_unknown_aal_is_refused_with_the_levels_kratos_takes(frontend: FrontendApi) -> None:
+    """Kratos's `NewFlow` lowercases the level before it parses it."""
+    status, body = api_error(lambda: frontend.create_native_login_flow(aal="AAL0"))
+    assert status == 400 and body["error"]["reason"] == (
+        "Unable to parse AuthenticationMethod Assurance Level (AAL): expected one of [aal1, aal2] but got aal0"
+    ), body
+    assert frontend.create_native_login_flow(aal="AAL1").requested_aal == "aal1"
 
 
 def test_wrong_second_factor_codes_are_throttled_with_retry_after(
@@ -546,6 +587,19 @@ def test_confirming_backup_codes_before_any_were_generated_is_kratos_s_400(
     assert [(m["id"], m["text"]) for m in answer.json()["ui"]["messages"]] == [(4000001, reason)]
     assert answer.json()["state"] == "show_form" and answer.json()["id"] == flow.id
     assert _stored_codes(warden, identity_id) == before and len(codes) == 12
+
+
+def test_backup_codes_of_an_identity_without_any_as_kratos_answers(frontend: FrontendApi) -> None:
+    """Kratos's lookup settings: "reveal" with no codes is a 400 whose reason the settings error
+    handler shows as 4000001; "disable" deletes what is not there, a success that changes nothing."""
+    token = _register(frontend, _email())
+    reveal = kratos.UpdateSettingsFlowWithLookupMethod(method="lookup_secret", lookup_secret_reveal=True)
+    status, body = api_error(lambda: _settings(frontend, token, reveal))
+    reason = "Can not reveal lookup codes because you have none."
+    assert status == 400 and [(m["id"], m["text"]) for m in body["ui"]["messages"]] == [(4000001, reason)], body
+    disable = kratos.UpdateSettingsFlowWithLookupMethod(method="lookup_secret", lookup_secret_disable=True)
+    done = _settings(frontend, token, disable)
+    assert done.state == "success" and "lookup_secret_regenerate" in node_names(done)
 
 
 def test_disabling_backup_codes_needs_aal2_and_mails_the_user(warden: ThreadedWarden, frontend: FrontendApi) -> None:

@@ -487,6 +487,21 @@ def test_a_wrong_logout_token_is_forbidden(browser: Browser, warden: ThreadedWar
     assert _whoami(browser).status == 200, "the session lives on"
 
 
+def test_a_forbidden_return_to_still_ends_the_session(browser: Browser, warden: ThreadedWarden) -> None:
+    """Kratos's `updateLogoutFlow` purges the session and only then checks return_to: the browser is
+    signed out, with a new CSRF token, and is shown the refusal."""
+    for as_json in (True, False):
+        _signed_in(browser, warden, _email("logout-off-site"))
+        before = browser.cookies[CSRF_COOKIE]
+        logout = browser.get("/self-service/logout/browser", as_json=True).json()
+        refused = browser.get(f"{logout['logout_url']}&return_to={OFF_SITE}", as_json=as_json)
+        error = refused.json()["error"] if as_json else _stored_error(browser, refused)
+        assert error["id"] == "self_service_flow_return_to_forbidden", refused
+        assert refused.set_cookies[SESSION_COOKIE]["max-age"] == "0" and SESSION_COOKIE not in browser.cookies
+        assert browser.cookies[CSRF_COOKIE] != before
+        assert _whoami(browser).status == 401, "the session was ended before return_to was looked at"
+
+
 def test_logout_without_a_session_is_401(browser: Browser) -> None:
     """Kratos's ErrNoActiveSessionFound, for the logout URL and for the logout itself (Kratos does
     not answer a logout of no session as a success): 401 `session_inactive` for JSON clients, the

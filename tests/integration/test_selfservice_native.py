@@ -180,6 +180,17 @@ def test_the_legacy_one_step_key_wins_over_the_registration_style(tmp_path: Path
         assert _register(frontend, email).identity.traits == {"email": email}
 
 
+def test_an_identifier_without_a_title_is_labelled_id(tmp_path: Path) -> None:
+    """Kratos's `GetIdentifierLabelFromSchema` takes only a non-empty title; a schema whose identifier
+    has none (the `username` schema's) gets "ID" (1070004), never the trait's path."""
+    with (
+        running_warden(sqlite_selfservice_settings(tmp_path, identity={"default_schema_id": "username"})) as warden,
+        kratos.ApiClient(kratos.Configuration(host=warden.public_url)) as client,
+    ):
+        flow = FrontendApi(client).create_native_login_flow()
+        assert node(flow, "identifier")["meta"]["label"] == {"id": 1070004, "text": "ID", "type": "info"}
+
+
 def test_under_argon2_a_long_password_is_taken_whole(tmp_path: Path) -> None:
     # ASVS 6.2.9: 64 characters at least. 64 Cyrillic letters are 128 bytes: the policy refused them
     # (4000033) as if the hasher were bcrypt, whose 72 bytes Kratos's config schema defaults to.
@@ -528,6 +539,25 @@ def test_the_flow_that_replaces_an_expired_one_is_complete(other_config: Fronten
     assert fresh["type"] == "api" and fresh["refresh"] is False
     assert {"identifier", "password", "method"} <= set(node_names(fresh))
     assert message_ids(fresh) == [4010001]
+
+
+def test_an_expired_refresh_is_renewed_as_the_submission_would_start_a_flow(other_config: FrontendApi) -> None:
+    """Kratos's `FromOldFlow` makes the new flow from the submitting request: its query (no
+    `refresh`, no `aal`) and its session, not the expired flow's `refresh` and `requested_aal`."""
+    email = _email("late-refresh")
+    _register(other_config, email)
+    token = other_config.update_login_flow(other_config.create_native_login_flow().id, _login(email)).session_token
+    without, with_session = (other_config.create_native_login_flow(refresh=True, x_session_token=token) for _ in "ab")
+    assert without.refresh is True and with_session.refresh is True
+    time.sleep(1.1)
+    status, body = api_error(lambda: other_config.update_login_flow(without.id, _login(email)))
+    assert status == 410, body
+    fresh = as_dict(other_config.get_login_flow(body["use_flow_id"]))
+    assert fresh["refresh"] is False and fresh["requested_aal"] == "aal1" and message_ids(fresh) == [4010001]
+    status, body = api_error(
+        lambda: other_config.update_login_flow(with_session.id, _login(email), x_session_token=token)
+    )
+    assert status == 400 and body["error"]["id"] == "session_already_available", body
 
 
 # --- imported hashes ---------------------------------------------------------------------------

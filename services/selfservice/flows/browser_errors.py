@@ -12,6 +12,7 @@ from aiohttp import web
 from services.selfservice.flows.engine import see_other
 from services.selfservice.flows.request import wants_json
 from shared.errors import WardenError
+from shared.http.middleware import error_response
 from shared.service import Route
 
 if TYPE_CHECKING:
@@ -28,11 +29,24 @@ def with_browser_errors(route: Route[SelfserviceContainer]) -> Route[Selfservice
             # Fetching a flow (`…/flows`) is an API call for the UI, which always wants the JSON error.
             if wants_json(request) or request.path.endswith(("/api", "/flows")):
                 raise
-            if redirect := error.siblings.get("redirect_browser_to"):
-                return see_other(redirect)  # e.g. a settings change that needs a fresh sign-in
-            async with c.uow() as uow:
-                error_id = await c.flows.add_error(uow.connection, error.to_json()["error"])
-                await uow.commit()
-            return see_other(f"{c.config.error_ui_url}?{urlencode({'id': error_id})}")
+            return await _to_error_ui(c, error)
 
     return Route(route.port, route.method, route.path, handler)
+
+
+async def error_answer(c: SelfserviceContainer, request: web.Request, error: WardenError) -> web.Response:
+    """The answer the wrapper gives, as a response a handler can still add cookies to (Kratos's
+    `Forward` writes on a response whose cookies were already set: a logout refused after it ended
+    the session still drops the cookie)."""
+    if wants_json(request):
+        return error_response(error, request)
+    return await _to_error_ui(c, error)
+
+
+async def _to_error_ui(c: SelfserviceContainer, error: WardenError) -> web.Response:
+    if redirect := error.siblings.get("redirect_browser_to"):
+        return see_other(redirect)  # e.g. a settings change that needs a fresh sign-in
+    async with c.uow() as uow:
+        error_id = await c.flows.add_error(uow.connection, error.to_json()["error"])
+        await uow.commit()
+    return see_other(f"{c.config.error_ui_url}?{urlencode({'id': error_id})}")

@@ -15,9 +15,12 @@ AALS = ("aal1", "aal2")
 
 
 def login_fields(request: web.Request) -> dict[str, Any]:
-    aal = request.query.get("aal") or "aal1"
+    aal = (request.query.get("aal") or "aal1").lower()  # Kratos's NewFlow lowercases it
     if aal not in AALS:
-        raise BadRequest(f"Unable to parse AuthenticationMethod Assurance Level (AAL): {shown_input(aal)}")
+        raise BadRequest(  # Kratos's reason, which names the levels it takes
+            "Unable to parse AuthenticationMethod Assurance Level (AAL): "
+            f"expected one of [{', '.join(AALS)}] but got {shown_input(aal)}"
+        )
     return {"refresh": request.query.get("refresh") == "true", "requested_aal": aal, "organization_id": None}
 
 

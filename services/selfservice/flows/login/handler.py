@@ -31,11 +31,7 @@ def _init(flow_type: str) -> Handler[SelfserviceContainer]:
     async def handler(c: SelfserviceContainer, request: web.Request) -> web.StreamResponse:
         fields = login_fields(request)
         session = await c.engine.current_session(request)
-        if session is None:
-            if fields["requested_aal"] != "aal1":
-                raise Aal1Required()
-            fields["refresh"] = False  # Kratos: with no session there is nothing to refresh
-        elif not fields["refresh"] and not _raises(session, fields["requested_aal"]):
+        if not _login_wanted(fields, session):
             if flow_type == BROWSER and not wants_json(request):
                 return see_other(c.engine.return_to(request) or c.config.default_return_url)
             raise SessionAlreadyAvailable()
@@ -43,6 +39,17 @@ def _init(flow_type: str) -> Handler[SelfserviceContainer]:
         return c.engine.respond_new(request, flow)
 
     return handler
+
+
+def _login_wanted(fields: dict[str, Any], session: dict[str, Any] | None) -> bool:
+    """Kratos's `NewLoginFlow`: without a session only aal1, and nothing to refresh; with one, only
+    a refresh or a level above the session's (False: signed in already)."""
+    if session is None:
+        if fields["requested_aal"] != "aal1":
+            raise Aal1Required()
+        fields["refresh"] = False
+        return True
+    return bool(fields["refresh"]) or _raises(session, fields["requested_aal"])
 
 
 async def new_login_flow(
@@ -77,15 +84,18 @@ async def new_login_flow(
             for a in (identity or {}).get("verifiable_addresses") or []
             if a.get("verified")
         ]
-        flow.ui.messages.append(text.login_mfa())
     identifier_first = c.config.flows[KIND].style == IDENTIFIER_FIRST and first_screen(flow)
     for strategy in c.methods.login:
         if (strategy.method == IDENTIFIER_FIRST) == identifier_first:
             strategy.populate_login(flow)
     if fields["refresh"]:
-        flow.ui.messages.append(text.login_refresh_requested())
+        flow.ui.messages[:] = [text.login_refresh_requested()]  # Kratos sets it in place of any other
         if flow.internal.get("identity_id"):
             await _identifier_of_the_session(c, flow)
+    if session is not None and _raises(session, fields["requested_aal"]):
+        # After the refresh message, and only when the session lacks the level (Kratos's
+        # NewLoginFlow): refreshing an aal2 session asks for its factors again, not for more.
+        flow.ui.messages.append(text.login_mfa())
     await c.engine.insert(flow)
     return flow
 
@@ -105,9 +115,15 @@ async def _identifier_of_the_session(c: SelfserviceContainer, flow: Flow) -> Non
 
 
 async def _renew(c: SelfserviceContainer, request: web.Request, old: Flow) -> Flow:
-    fields = {k: old.fields.get(k) for k in ("refresh", "requested_aal", "organization_id")}
-    fresh = await new_login_flow(c, request, old.type, fields, None, internal=old.internal)
-    fresh.return_to = old.return_to
+    """Kratos's `FromOldFlow`: a new flow as the submission would start one (its `refresh` and `aal`
+    read from this request's query, which seldom has them; the request's session, not the old
+    flow's), keeping only where the old one was started from."""
+    fields = {**login_fields(request), "organization_id": old.fields.get("organization_id")}
+    session = await c.engine.current_session(request)
+    if not _login_wanted(fields, session):
+        raise SessionAlreadyAvailable()  # Kratos forwards it: JSON for apps, the error UI for browsers
+    fresh = await new_login_flow(c, request, old.type, fields, session)
+    fresh.return_to, fresh.request_url = old.return_to, old.request_url
     return fresh
 
 

@@ -11,8 +11,9 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
+from services.selfservice.flows.browser_errors import error_answer
 from services.selfservice.flows.engine import see_other
-from services.selfservice.flows.errors import NoActiveSession, shown_input
+from services.selfservice.flows.errors import NoActiveSession, ReturnToForbidden, shown_input
 from services.selfservice.flows.request import read_body, wants_json
 from shared import errors
 from shared.cookies import session_token
@@ -69,8 +70,13 @@ async def browser_logout(c: SelfserviceContainer, request: web.Request) -> web.S
         raise errors.Forbidden(
             "Unable to log out because the logout token in the URL query does not match the session cookie."
         )
-    return_to = c.engine.return_to(request) or c.config.logout_return_url or c.config.default_return_url
+    # Kratos ends the session before it looks at return_to: a forbidden one still signs the browser
+    # out, and the error it then shows goes with the cleared cookie.
     await c.engine.sessions.revoke_session(session_token(request, c.engine.cookie, c.engine.signer) or "")
+    try:
+        return_to = c.engine.return_to(request) or c.config.logout_return_url or c.config.default_return_url
+    except ReturnToForbidden as error:
+        return _signed_out(c, _cleared(c, await error_answer(c, request, error)))
     if wants_json(request):
         return _signed_out(c, _cleared(c, web.Response(status=204)))
     response = _cleared(c, see_other(return_to))

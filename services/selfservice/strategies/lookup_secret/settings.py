@@ -56,8 +56,8 @@ async def update(
         flow.ui.add(_codes_node([text.lookup_code(c) for c in codes]), _button(CONFIRM, text.confirm_lookup_codes()))
         raise ShowForm()
     if _true(body.get(REVEAL)):
-        if not has_codes:
-            flow.ui.messages.append(text.no_lookup_codes())
+        if not has_codes:  # Kratos's 400, whose reason its settings error handler shows as 4000001
+            flow.ui.messages.append(text.validation_failed("Can not reveal lookup codes because you have none."))
             raise FlowInvalid()
         config = await strategy.stored_config(ctx.identity["id"])
         stored = [e for e in backup_codes(config) if isinstance(e, dict)]
@@ -73,8 +73,7 @@ async def update(
         raise ShowForm()
     if _true(body.get(DISABLE)):
         if not has_codes:
-            flow.ui.messages.append(text.no_lookup_codes())
-            raise FlowInvalid()
+            return ctx.identity  # Kratos removes what is not there: a success that changes nothing
         strategy.services.require_aal2_session(ctx.session, flow)
         updated = await strategy.services.identities.remove_credential(
             ctx.identity["id"], strategy.method, metadata=ctx.metadata

@@ -51,10 +51,11 @@ def populate(strategy: TotpStrategy, flow: Flow, identity: dict[str, Any]) -> No
 
 async def update(strategy: TotpStrategy, flow: Flow, body: dict[str, Any], ctx: SettingsContext) -> dict[str, Any]:
     identity_id = ctx.identity["id"]
-    if _true(body.get("totp_unlink")):
-        if strategy.method not in (ctx.identity.get("credentials") or {}):
-            flow.ui.messages.append(text.no_totp_device())
-            raise FlowInvalid()
+    # Kratos's `continueSettingsFlow` asks only whether an app is paired: if so, the submission
+    # unlinks it or changes nothing (a success); if not, it pairs one, `totp_unlink` or not.
+    if strategy.method in (ctx.identity.get("credentials") or {}):
+        if not _true(body.get("totp_unlink")):
+            return ctx.identity
         strategy.services.require_aal2_session(ctx.session, flow)
         updated = await strategy.services.identities.remove_credential(
             identity_id, strategy.method, metadata=ctx.metadata
@@ -63,7 +64,7 @@ async def update(strategy: TotpStrategy, flow: Flow, body: dict[str, Any], ctx: 
         return updated
     sealed = flow.internal.get(PENDING)
     code = body.get("totp_code")
-    if not isinstance(sealed, str) or strategy.method in (ctx.identity.get("credentials") or {}):
+    if not isinstance(sealed, str):
         flow.ui.messages.append(text.no_settings_strategy())
         raise FlowInvalid()
     if not isinstance(code, str) or not code.strip():
