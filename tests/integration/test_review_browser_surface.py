@@ -122,7 +122,8 @@ def test_an_error_page_does_not_show_a_sentence_an_attacker_wrote_into_a_link(
     stored = browser.get(started.location.replace("/ui/error", "/self-service/errors"), as_json=True)
     assert stored.status == 200
     assert "Your account is locked" not in stored.json()["error"]["reason"]
-    assert "your%20account%20is%20locked" in stored.json()["error"]["reason"].lower()  # aal is lowercased, as Kratos does
+    # aal is lowercased first, as Kratos does
+    assert "your%20account%20is%20locked" in stored.json()["error"]["reason"].lower()
 
 
 def test_a_web_page_cannot_make_a_browser_write_to_the_admin_api(warden: ThreadedWarden) -> None:
