@@ -1,0 +1,110 @@
+"""One-time secrets submitted several times at once (a double click, a retrying client, a link opened
+by a mail scanner and its reader, someone who copied the request), on SQLite and PostgreSQL: each
+must work once (ASVS V2/V3). Submissions sent at once all load their flow before any of them saves
+it, so a secret kept in the flow is spent where the flow is stored, by a compare-and-set, and the
+answer to a refused one is saved only over the flow as it was loaded. Codes kept in their own table
+(login, registration, recovery and verification codes and links), TOTP steps and backup codes are
+spent by conditional statements already (services/selfservice/codes.py, strategies/totp/replay.py,
+the identity service's `swap_credential`)."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from typing import TypeVar
+
+import pytest
+import urllib3
+
+from tests.factories import ThreadedWarden, running_warden
+from tests.integration.test_oidc import _provider
+from tests.mail_helpers import code_in, mail_config, wait_for_mail
+from tests.oidc.fake import FakeProvider
+from tests.selfservice_helpers import (
+    create_identity,
+    database,
+    selfservice_settings,
+)
+from tests.smtp import SmtpServer, serving
+from tests.webauthn_authenticator import post_flow
+
+AT_ONCE = 6
+# Copies of one code, more than a flow's tries (the first spends it, whatever the count), spread over
+# the time the winner takes to complete the flow: a copy refused then saved its answer after it.
+CODE_AT_ONCE, CODE_SPREAD = 16, 0.005
+ROUNDS = 5  # submissions race: a few rounds make the interleaving that went wrong likely
+CIPHER_SECRET = "one-time-secrets-cipher-secret32"
+T = TypeVar("T")
+
+
+@pytest.fixture(scope="module")
+def smtp() -> Iterator[SmtpServer]:
+    yield from serving()
+
+
+@pytest.fixture(scope="module")
+def fake() -> Iterator[FakeProvider]:
+    with FakeProvider() as running:
+        yield running
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def warden(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, smtp: SmtpServer, fake: FakeProvider
+) -> Iterator[ThreadedWarden]:
+    directory = tmp_path_factory.mktemp("one-time-secrets")
+    config = mail_config(smtp, use="code")
+    provider = _provider("fake", "generic", fake, fake.issuer, scope=["openid", "email"])
+    config["methods"]["oidc"] = {"enabled": True, "config": {"providers": [provider]}}
+    config["flows"]["registration"]["after"]["oidc"] = {"hooks": [{"hook": "session"}]}
+    with database(request.param, directory) as dsn:
+        settings = selfservice_settings(
+            directory,
+            dsn,
+            **config,
+            secrets={"cookie": ["one-time-secrets-cookie-secret-0123456789"], "cipher": [CIPHER_SECRET]},
+        )
+        with running_warden(settings) as running:
+            yield running
+
+
+def _at_once(call: Callable[[], T], times: int = AT_ONCE, spread: float = 0.0) -> list[T]:
+    """`call` made `times` times at the same moment, each from its own thread; with `spread`, the
+    i-th call starts i × `spread` seconds later (copies that arrive while the first is answered)."""
+    start = threading.Barrier(times)
+
+    def aligned(i: int) -> T:
+        start.wait()
+        time.sleep(i * spread)
+        return call()
+
+    with ThreadPoolExecutor(max_workers=times) as pool:
+        return list(pool.map(aligned, range(times)))
+
+
+# --- recovery and verification codes ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["verification", "recovery"])
+def test_a_code_submitted_at_once_leaves_its_flow_completed(
+    warden: ThreadedWarden, smtp: SmtpServer, kind: str
+) -> None:
+    """The code is spent once (codes.py), but each refused copy saved the flow as it had loaded it,
+    before the winner completed it: one saved after put the flow back to `sent_email`, where its user
+    was told the code was wrong and the flow could send a code and succeed again."""
+    for _ in range(ROUNDS):
+        email = f"once-{uuid.uuid4().hex[:10]}@example.com"
+        create_identity(warden.admin_url, email)
+        flow = urllib3.request("GET", f"{warden.public_url}/self-service/{kind}/api").json()
+        status, _ = post_flow(warden.public_url, kind, flow["id"], {"method": "code", "email": email})
+        assert status == 200
+        body = {"method": "code", "code": code_in(wait_for_mail(smtp, email)[0])}
+        answers = _at_once(partial(post_flow, warden.public_url, kind, flow["id"], body), CODE_AT_ONCE, CODE_SPREAD)
+        completed = [a for status, a in answers if status == 200 and a.get("state") == "passed_challenge"]
+        assert len(completed) == 1, [(s, a.get("state")) for s, a in answers]
+        stored = urllib3.request("GET", f"{warden.public_url}/self-service/{kind}/flows?id={flow['id']}").json()
+        assert stored["state"] == "passed_challenge", stored["ui"]["messages"]
