@@ -21,12 +21,14 @@ import pytest
 import urllib3
 
 from tests.factories import ThreadedWarden, running_warden
-from tests.integration.test_oidc import _provider
+from tests.integration.test_oidc import NATIVE_RETURN, _follow_fake, _provider
 from tests.mail_helpers import code_in, mail_config, wait_for_mail
 from tests.oidc.fake import FakeProvider
 from tests.selfservice_helpers import (
+    Browser,
     create_identity,
     database,
+    query_param,
     selfservice_settings,
 )
 from tests.smtp import SmtpServer, serving
@@ -84,6 +86,46 @@ def _at_once(call: Callable[[], T], times: int = AT_ONCE, spread: float = 0.0) -
 
     with ThreadPoolExecutor(max_workers=times) as pool:
         return list(pool.map(aligned, range(times)))
+
+
+def _new_social_user(fake: FakeProvider) -> None:
+    fake.subject, fake.email = f"once-{uuid.uuid4().hex[:10]}", f"once-{uuid.uuid4().hex[:10]}@example.com"
+
+
+# --- native social sign-in: the session token exchange ------------------------------------------
+
+
+def _native_sign_up(warden: ThreadedWarden, fake: FakeProvider) -> dict[str, str]:
+    """An app's social sign-up finished in the system browser: the two halves of the exchange."""
+    _new_social_user(fake)
+    created = urllib3.request(
+        "GET",
+        f"{warden.public_url}/self-service/registration/api",
+        fields={"return_session_token_exchange_code": "true", "return_to": NATIVE_RETURN},
+    )
+    flow = created.json()
+    started = urllib3.request(
+        "POST",
+        f"{warden.public_url}/self-service/registration?flow={flow['id']}",
+        json={"method": "oidc", "provider": "fake"},
+        headers={"Accept": "application/json"},
+        redirect=False,
+    )
+    assert started.status == 422, started.data
+    back = Browser(warden.public_url).get(_follow_fake(started.json()["redirect_browser_to"]))
+    assert back.status == 303 and back.location.startswith(f"{NATIVE_RETURN}?code="), back
+    return {"init_code": flow["session_token_exchange_code"], "return_to_code": query_param(back.location, "code")}
+
+
+def test_an_exchange_code_gives_the_session_token_once(warden: ThreadedWarden, fake: FakeProvider) -> None:
+    """Each exchange loaded the flow, found the token and saved the flow without it: all those that
+    loaded it before the first save were handed the session token."""
+    for _ in range(ROUNDS):
+        exchange = _native_sign_up(warden, fake)
+        answers = _at_once(
+            partial(urllib3.request, "GET", f"{warden.public_url}/sessions/token-exchange", fields=exchange)
+        )
+        assert sorted(a.status for a in answers) == [200] + [404] * (AT_ONCE - 1)
 
 
 # --- recovery and verification codes ------------------------------------------------------------
