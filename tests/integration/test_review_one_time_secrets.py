@@ -21,11 +21,13 @@ import pytest
 import urllib3
 
 from tests.factories import ThreadedWarden, running_warden
-from tests.integration.test_oidc import NATIVE_RETURN, _follow_fake, _provider
+from tests.integration.test_oidc import NATIVE_RETURN, _follow_fake, _provider, _to_provider
 from tests.mail_helpers import code_in, mail_config, wait_for_mail
 from tests.oidc.fake import FakeProvider
 from tests.selfservice_helpers import (
+    RETURN_URL,
     Browser,
+    Response,
     create_identity,
     database,
     query_param,
@@ -126,6 +128,30 @@ def test_an_exchange_code_gives_the_session_token_once(warden: ThreadedWarden, f
             partial(urllib3.request, "GET", f"{warden.public_url}/sessions/token-exchange", fields=exchange)
         )
         assert sorted(a.status for a in answers) == [200] + [404] * (AT_ONCE - 1)
+
+
+# --- social sign-in: the callback's state --------------------------------------------------------
+
+
+def test_a_callback_opened_at_once_spends_its_state_once(warden: ThreadedWarden, fake: FakeProvider) -> None:
+    """The state names the flow's pending dance, spent by the first callback. Each callback loaded
+    the flow, found the dance pending and sent the authorization code to the provider: one that
+    revokes what it issued for a code used twice (RFC 6749 §4.1.2) undid the winner's sign-in."""
+    for _ in range(ROUNDS):
+        _new_social_user(fake)
+        browser = Browser(warden.public_url)
+        back = _follow_fake(_to_provider(browser, "registration", "fake"))
+        answers = _at_once(partial(_open_in_a_copy, browser, back))
+        code = query_param(back, "code")
+        assert [r["code"] for r in fake.token_requests].count(code) == 1
+        assert [a.location for a in answers].count(RETURN_URL) == 1, answers
+
+
+def _open_in_a_copy(browser: Browser, url: str) -> Response:
+    """`url` opened with `browser`'s cookies, as a second tab (or a retry) of the same browser."""
+    copy = Browser(browser.public_url)
+    copy.cookies = dict(browser.cookies)
+    return copy.get(url)
 
 
 # --- recovery and verification codes ------------------------------------------------------------
