@@ -192,7 +192,9 @@ async def refuse_secret(
     if method != "code":
         return await c.engine.respond_invalid(request, flow)
     flow.ui.reset_secrets()
-    await c.engine.save(flow)
+    # Only over the flow as this copy loaded it: copies of one code sent at once all load the flow
+    # before the one that redeems it completes it, and a refused copy's answer must not put it back.
+    await c.engine.save(flow, over_loaded=True)
     return show(c, request, flow)
 
 
@@ -214,7 +216,7 @@ async def _prefill_code(c: SelfserviceContainer, flow: Flow, code: str) -> web.S
     scanners and link prefetchers that GET every link verify nothing."""
     if code and flow.state != "passed_challenge" and flow.ui.find("code") is not None:
         flow.ui.set_value("code", code[:64])
-        await c.engine.save(flow)
+        await c.engine.save(flow, over_loaded=True)  # never over the flow a submission completed meanwhile
     return c.engine.ui_redirect(flow)  # API flows too: the link opens in a browser
 
 

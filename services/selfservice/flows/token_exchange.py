@@ -96,7 +96,7 @@ async def token_exchange(c: SelfserviceContainer, request: web.Request) -> web.R
     return_ok = hmac.compare_digest(str(record.get("return_to", "")), _hash(return_to_code))
     if not (init_ok and return_ok) or "session_token" not in record:
         raise errors.NotFound("No session was found for this exchange code.")
-    flow.internal.pop(KEY)
-    await c.engine.save(flow)  # once: a second exchange finds nothing
+    if not await c.engine.spend(flow, KEY, record):  # once, even for exchanges sent at the same moment
+        raise errors.NotFound("No session was found for this exchange code.")
     token = cipher_from_settings(c.settings).decrypt(record["session_token"])
     return json_response({"session": record["session"], "session_token": token})

@@ -27,7 +27,7 @@ from services.selfservice.flows.flow import Flow
 from services.selfservice.strategies.oidc.config import GENERIC_CALLBACK
 from services.selfservice.strategies.oidc.errors import OidcError, StateInvalid
 from services.selfservice.strategies.oidc.flows import finish
-from services.selfservice.strategies.oidc.strategy import METHOD, OidcStrategy, parse_state
+from services.selfservice.strategies.oidc.strategy import METHOD, PENDING_KEY, OidcStrategy, parse_state
 from shared import errors, text
 
 if TYPE_CHECKING:
@@ -59,13 +59,18 @@ async def callback(c: SelfserviceContainer, request: web.Request) -> web.StreamR
     flow = await c.engine.load(flow_id, kind)
     if flow.is_browser:
         c.engine.csrf.check_cookie(request, flow.csrf_token)
+    dance = flow.internal.get(PENDING_KEY)
     try:
         pending = strategy.take_pending(flow, query["state"], here)
     except StateInvalid as exc:
         raise CallbackRefused(str(exc)) from None
+    # The state is spent where the flow is stored: of callbacks that loaded the flow at once (a
+    # double click, a prefetch), one sends the code to the provider, which may revoke what it issued
+    # for a code used twice; a replay of it finds nothing pending.
+    if not await c.engine.spend(flow, PENDING_KEY, dance):
+        raise CallbackRefused("the sign-in pending on the flow was completed already")
     provider_id = pending.provider
     flow.transient_payload = pending.transient_payload  # the redirect's submission, for the hooks
-    await c.engine.save(flow)  # the state is spent: a replay of this callback finds nothing pending
     if flow.expired():
         raise FlowExpired(flow.expires_at, "")
     flow.ui.clear_messages()

@@ -38,7 +38,7 @@ from shared.cipher import Cipher
 from shared.clients.ports import IdentityClient
 
 METHOD = "oidc"
-_STATE_KEY = "oidc"
+PENDING_KEY = "oidc"  # flow.internal: the dance between the redirect and the callback
 _CONTINUATION = "oidc_continuation"  # verified claims waiting for the user to fix the traits
 # Kept beside a credential's providers for the flow's use, never stored in the credential.
 _NOT_IN_CREDENTIAL = {"method", "metadata_public", "metadata_admin", "verified_addresses"}
@@ -311,14 +311,15 @@ class OidcStrategy:
         except OidcError as exc:
             raise_provider_error(flow, exc)
         pending = Pending(**{**pending.__dict__, "code_verifier": authorization.code_verifier})
-        flow.internal[_STATE_KEY] = pending.to_record()
+        flow.internal[PENDING_KEY] = pending.to_record()
         raise RedirectBrowser(authorization.url)
 
     # --- the callback --------------------------------------------------------------------------
     def take_pending(self, flow: Flow, state: str, came_back_to: str) -> Pending:
-        """The flow's pending dance, once: a second callback with the same state finds nothing. The
-        browser must have come back where this dance's provider was told to send it."""
-        record = flow.internal.pop(_STATE_KEY, None)
+        """The flow's pending dance, taken off this copy of the flow (the caller spends it where the
+        flow is stored, so that of callbacks sent at once only one goes on). The browser must have
+        come back where this dance's provider was told to send it."""
+        record = flow.internal.pop(PENDING_KEY, None)
         secret = state.rsplit(":", 1)[-1]
         if not record or self.config.redirect_uri(str(record.get("provider"))) != came_back_to:
             raise StateInvalid("no sign-in with this provider is pending on the flow")
