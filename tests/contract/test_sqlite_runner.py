@@ -5,35 +5,20 @@ through a connection of its own."""
 from __future__ import annotations
 
 import asyncio
-import json
 import sqlite3
 import threading
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import MetaData, insert, select
+from sqlalchemy import insert, select
 
 from shared.storage import migrations
 from shared.storage.database import Database
 from shared.storage.sqlite import OBSERVERS
-from shared.storage.tables import outbox_table
 from tests.conftest import eventually
+from tests.contract.test_database import OUTBOX, _row
 from warden.services import SERVICES
-
-OUTBOX = outbox_table(MetaData(), "identity")
-
-
-def _row(row_id: str) -> dict[str, object]:
-    return {
-        "id": row_id,
-        "type": "test.row",
-        "source": "test",
-        "occurred_at": datetime.now(UTC),
-        "data": json.dumps({"id": row_id}),
-        "trace_context": None,
-    }
 
 
 async def _migrated(dsn: str) -> Database:

@@ -24,7 +24,7 @@ from services.selfservice.flows.errors import (
     ReturnToForbidden,
 )
 from services.selfservice.flows.flow import API, BROWSER, Flow, now
-from services.selfservice.flows.persistence import FlowRepository
+from services.selfservice.flows.persistence import FlowRepository, spend
 from services.selfservice.flows.request import request_url, wants_json
 from services.selfservice.flows.ui import input_node
 from shared import text
@@ -108,18 +108,8 @@ class FlowEngine:
             await uow.commit()
 
     async def spend(self, flow: Flow, key: str, value: object) -> bool:
-        """Takes `key` out of the stored flow's server-side state if it still holds `value`, the
-        value this copy loaded: True for the one call that took it. Copies of one request sent at
-        once all load the flow before any saves it, so a one-time secret kept in the flow is spent
-        where the flow is stored (persistence.py's `take_internal`), not by saving a copy without it."""
-        async with self.uow() as uow:
-            taken = await self.flows.take_internal(uow.connection, flow.id, key, value)
-            await uow.commit()
-        if taken is None:
-            return False
-        flow.internal.pop(key, None)
-        flow.stored = taken  # this copy's later saves over what it loaded are over what it stored
-        return True
+        """A one-time secret kept in the flow, spent once (persistence.py's `spend`)."""
+        return await spend(self.uow, self.flows, flow, key, value)
 
     async def load(self, flow_id: str | None, kind: str) -> Flow:
         if not flow_id:

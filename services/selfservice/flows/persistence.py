@@ -14,6 +14,7 @@ from services.selfservice.tables import SelfserviceTables
 from shared import json_codec
 from shared.storage.connection import Connection
 from shared.storage.prebuilt import bound, insert_of
+from shared.storage.uow import UnitOfWorkFactory
 
 # The statements of every submission are built once (shared/storage/prebuilt.py).
 _STORED = ("body", "expires_at", "updated_at")
@@ -139,6 +140,22 @@ class FlowRepository:
         if old:
             await conn.execute(delete(errors).where(errors.c.id.in_(old)))
         return len(ids) + len(old)
+
+
+async def spend(uow: UnitOfWorkFactory, flows: FlowRepository, flow: Flow, key: str, value: object) -> bool:
+    """Takes `key` out of the stored flow's server-side state if it still holds `value`, the value
+    this copy loaded: True for the one call that took it. Copies of one request sent at once all
+    load the flow before any saves it, so a one-time secret kept in the flow (a WebAuthn challenge,
+    an OIDC state, a session token exchange code) is spent where the flow is stored (`take_internal`),
+    not by saving a copy without it."""
+    async with uow() as work:
+        taken = await flows.take_internal(work.connection, flow.id, key, value)
+        await work.commit()
+    if taken is None:
+        return False
+    flow.internal.pop(key, None)
+    flow.stored = taken  # this copy's later saves over what it loaded are over what it stored
+    return True
 
 
 def _stored(flow: Flow) -> dict[str, Any]:

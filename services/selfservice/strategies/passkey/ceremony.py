@@ -35,7 +35,7 @@ from webauthn.helpers.structs import (
 
 from services.selfservice.flows.errors import RedirectBrowser, StepCompleted
 from services.selfservice.flows.flow import Flow
-from services.selfservice.flows.persistence import FlowRepository
+from services.selfservice.flows.persistence import FlowRepository, spend
 from services.selfservice.strategies.passkey.options import Criteria
 from services.selfservice.strategies.passkey.responses import Refused
 from shared import passkey_handles
@@ -91,15 +91,11 @@ class Challenges:
 
     async def spend(self, flow: Flow, key: str) -> bytes:
         """The flow's challenge, removed: an answer is checked against it once."""
-        stored = flow.internal.pop(key, None)
+        stored = flow.internal.pop(key, None)  # this copy's, spent whatever the answer
         if not isinstance(stored, str):
             raise Refused("no challenge was issued for this flow")
-        async with self.uow() as uow:
-            taken = await self.flows.take_internal(uow.connection, flow.id, key, stored)
-            await uow.commit()
-        if taken is None:
+        if not await spend(self.uow, self.flows, flow, key, stored):
             raise Refused("the challenge was answered already")
-        flow.stored = taken  # this copy now stands for what is stored (it popped the challenge too)
         return base64url_to_bytes(stored)
 
 
