@@ -32,7 +32,7 @@ class Shape:
 
     compiled: SQLCompiler
     expands: bool  # `IN` of a list, rendered per execution
-    returns_rows: bool
+    returns_rows: bool | None  # None: known only once the database has read it (text())
     metadata: SimpleResultMetaData | None  # None: the columns are known only from the rows (text())
 
 
@@ -110,7 +110,9 @@ class Shapes:
         if compiled.insert_prefetch or compiled.update_prefetch:
             raise NotImplementedError("columns with Python-side defaults are not supported")
         dml = compiled.isinsert or compiled.isupdate or compiled.isdelete
-        returns_rows = compiled.isplaintext or not dml or bool(compiled.effective_returning)
+        # A text() statement is whatever its SQL says: an UPDATE without RETURNING returns no rows, and
+        # counts the rows it wrote; a SELECT returns rows. SQLAlchemy's engine asks the cursor.
+        returns_rows = None if compiled.isplaintext else not dml or bool(compiled.effective_returning)
         metadata: SimpleResultMetaData | None = None
         if compiled._result_columns:
             processors = [self._result_processor(column[3], self.dialect) for column in compiled._result_columns]
@@ -118,7 +120,7 @@ class Shapes:
                 [column[0] for column in compiled._result_columns],
                 _processors=processors if any(processors) else None,
             )
-        elif not returns_rows:
+        elif returns_rows is False:
             metadata = EMPTY
         expands = bool(compiled.literal_execute_params or compiled.post_compile_params)
         return Shape(compiled, expands, returns_rows, metadata)

@@ -29,6 +29,7 @@ from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.engine.result import SimpleResultMetaData
 from sqlalchemy.sql.expression import Executable
 from sqlalchemy.sql.sqltypes import NumericCommon
+from sqlalchemy.util import LRUCache
 
 from shared.storage.compiled import EMPTY, Shapes, StatementResult, bound, executions
 from shared.storage.pg_pool import ConnectionPool
@@ -57,6 +58,8 @@ class PostgresPool:
         options.update(connect_args)
         self._connections = ConnectionPool(options, size, self._json_codecs)
         self.shapes = Shapes(dialect, _result_processor)
+        # Whether a text() statement returns rows, by its SQL, as PostgreSQL answered it once.
+        self.text_returns_rows: LRUCache[str, bool] = LRUCache(500)
 
     async def acquire(self, autocommit: bool) -> PgConnection:
         try:
@@ -130,12 +133,32 @@ class PgConnection:
         if many:
             await self._exchange(sql, self.raw.executemany(sql, args))
             return StatementResult(shape.metadata or EMPTY, (), -1)
-        if shape.returns_rows:
+        returns_rows = shape.returns_rows
+        if returns_rows is None:
+            returns_rows = self._pool.text_returns_rows.get(sql)
+            if returns_rows is None:
+                return await self._first_text(sql, args[0])
+        if returns_rows:
             records = await self._exchange(sql, self.raw.fetch(sql, *args[0]))
             metadata = shape.metadata or SimpleResultMetaData(list(records[0].keys()) if records else [])
             return StatementResult(metadata, records, len(records))
         status = await self._exchange(sql, self.raw.execute(sql, *args[0]))
         return StatementResult(EMPTY, (), _rowcount(status))
+
+    async def _first_text(self, sql: str, args: list[Any]) -> StatementResult:
+        """A text() statement the process has not run yet: whether it returns rows is PostgreSQL's to
+        say. `fetch` would not give a write's count, `execute` would drop a query's rows; so it is
+        prepared (the round trip asyncpg's `fetch` makes anyway for a statement new to its
+        connection), whose columns tell, and run on that prepared statement, whose status gives
+        the count. From then on the answer is known by the SQL, and the statement goes to `fetch`
+        or `execute` with no question asked."""
+        prepared = await self._exchange(sql, self.raw.prepare(sql))
+        records = await self._exchange(sql, prepared.fetch(*args))
+        columns = [attribute.name for attribute in prepared.get_attributes()]
+        self._pool.text_returns_rows[sql] = bool(columns)
+        if not columns:
+            return StatementResult(EMPTY, (), _rowcount(prepared.get_statusmsg()))
+        return StatementResult(SimpleResultMetaData(columns), records, len(records))
 
     async def _exchange(self, sql: str, sent: Awaitable[_T]) -> _T:
         """One statement's round trip; an error the server answered leaves the connection usable,

@@ -216,7 +216,7 @@ def _ran(raw: sqlite3.Connection, sent: _Sent) -> StatementResult:
             cursor = raw.executemany(sent.sql, sent.args)
             return StatementResult(sent.shape.metadata or EMPTY, (), cursor.rowcount)
         cursor = raw.execute(sent.sql, sent.args[0])
-        if not sent.shape.returns_rows:
+        if cursor.description is None:  # no rows come back (a write without RETURNING, text() ones too)
             return StatementResult(EMPTY, (), cursor.rowcount)
         rows = cursor.fetchall()
     except sqlite3.Error as exc:

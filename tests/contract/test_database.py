@@ -13,7 +13,7 @@ import logging
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import Float, MetaData, cast, delete, func, insert, literal, select, update
+from sqlalchemy import Float, MetaData, cast, delete, func, insert, literal, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from shared.bus.outbox import Outbox
@@ -64,6 +64,30 @@ async def test_results_read_as_sqlalchemy_gives_them(database: Database) -> None
         assert changed.rowcount == 2
         assert (await conn.execute(delete(OUTBOX).where(OUTBOX.c.id == "x"))).rowcount == 0
     assert await _ids(database) == {"a", "b", "c", "d", "e"}
+
+
+async def test_a_text_statement_s_rowcount_is_the_rows_it_wrote(database: Database) -> None:
+    """A text() statement may or may not return rows, which only the database knows: one that
+    returns none (an UPDATE, DELETE or INSERT without RETURNING) counts the rows it wrote, as
+    SQLAlchemy's engine counted them; one that returns rows counts those. Each runs twice: the first
+    time PostgreSQL is asked what the statement returns, the second time that is known."""
+    copied = text(
+        "INSERT INTO identity_outbox (id, type, source, occurred_at, data) "
+        "SELECT id || :suffix, type, source, occurred_at, data FROM identity_outbox WHERE id IN ('a', 'b')"
+    )
+    renamed = text("UPDATE identity_outbox SET source = :source WHERE id LIKE 'a%'")
+    dropped = text("DELETE FROM identity_outbox WHERE id LIKE :pattern")
+    returned = text("UPDATE identity_outbox SET source = 'back' WHERE id = :id RETURNING id")
+    async with database.transaction() as conn:
+        await conn.execute(insert(OUTBOX), [_row("a"), _row("b"), _row("c")])
+        assert [(await conn.execute(copied, {"suffix": s})).rowcount for s in ("-1", "-2")] == [2, 2]
+        assert [(await conn.execute(renamed, {"source": s})).rowcount for s in ("x", "y")] == [3, 3]
+        assert [(await conn.execute(dropped, {"pattern": p})).rowcount for p in ("%-1", "%-1")] == [2, 0]
+        assert (await conn.execute(text("DELETE FROM identity_outbox WHERE id = 'b-2'"))).rowcount == 1  # no values
+        for _ in range(2):
+            result = await conn.execute(returned, {"id": "c"})
+            assert result.rowcount == 1 and [row.id for row in result] == ["c"]
+    assert await _ids(database) == {"a", "b", "c", "a-2"}
 
 
 async def test_a_transaction_commits_at_its_end_and_rolls_back_when_it_raises(database: Database) -> None:
