@@ -201,9 +201,9 @@ def _result(raw: sqlite3.Connection, sent: _Sent) -> StatementResult:
     ends = [end for observe in OBSERVERS if (end := observe(sent.sql)) is not None]
     try:
         result = _ran(raw, sent)
-    except _Failed as failed:
+    except BaseException as error:  # SQLite's refusal, or sqlite3's own (a value it cannot bind)
         for end in ends:
-            end(failed.error)
+            end(error.error if isinstance(error, _Failed) else error)
         raise
     for end in ends:
         end(None)

@@ -67,6 +67,26 @@ async def test_statements_inside_a_trace_are_client_spans_without_their_values(
     )
 
 
+async def test_a_statement_that_fails_before_sqlite_reads_it_ends_its_span_as_an_error(
+    tmp_path: Path, spans: tuple[TracerProvider, InMemorySpanExporter]
+) -> None:
+    """sqlite3 refuses some values itself (an int past 64 bits: OverflowError, not a sqlite3.Error):
+    the statement's span ends all the same, marked with that error's type."""
+    provider, exporter = spans
+    database = Database.from_dsn(f"sqlite://{tmp_path}/warden.sqlite")
+    try:
+        with provider.get_tracer("test").start_as_current_span("request"):
+            with pytest.raises(OverflowError):
+                async with database.transaction() as conn:
+                    await conn.execute(text("SELECT :number"), {"number": 2**64})
+    finally:
+        await database.dispose()
+    statements = [s for s in exporter.get_finished_spans() if s.name != "request"]
+    assert [(s.name, s.status.status_code, s.status.description) for s in statements] == [
+        ("SELECT", StatusCode.ERROR, "OverflowError")
+    ]
+
+
 async def test_postgresql_and_a_removed_hook_make_no_sqlite_spans(
     tmp_path: Path, pg_dsn: str, spans: tuple[TracerProvider, InMemorySpanExporter]
 ) -> None:
