@@ -141,8 +141,7 @@ class SqliteConnection:
 
     async def execute(self, statement: Executable, parameters: Any = None) -> StatementResult:
         sent = self._sent(statement, parameters)
-        begin = self._begins()
-        return await self._runner.call(_told(begin, [sent], None), lambda raw: _run(raw, begin, [sent], None)[0])
+        return (await self._call(self._begins(), [sent], None))[0]
 
     async def commit_with(self, writes: Sequence[tuple[Executable, Mapping[str, Any]]]) -> None:
         """The writes, then COMMIT, in one hop to the thread (a unit of work's end)."""
@@ -150,7 +149,7 @@ class SqliteConnection:
         begin = self._begins() if sent else False
         if not sent and not self.in_transaction:
             return
-        await self._runner.call(_told(begin, sent, "COMMIT"), lambda raw: _run(raw, begin, sent, "COMMIT"))
+        await self._call(begin, sent, "COMMIT")
         self.in_transaction = False
 
     async def commit(self) -> None:
@@ -162,6 +161,14 @@ class SqliteConnection:
         self.in_transaction = False
         await self._runner.call("ROLLBACK", _rolled_back, must_run=True)
 
+    async def _call(self, begin: bool, sent: list[_Sent], end: str | None) -> list[StatementResult]:
+        try:
+            return await self._runner.call(_told(begin, sent, end), lambda raw: _run(raw, begin, sent, end))
+        except sa_exc.DBAPIError as error:
+            if begin and error.statement == BEGIN:  # refused (another process's writer, past busy_timeout):
+                self.in_transaction = False  # no transaction began, the next statement begins one
+            raise
+
     def _sent(self, statement: Executable, parameters: Any) -> _Sent:
         rows = executions(parameters)
         shape, extracted, collected = self._runner.shapes.shape(statement, rows[0], len(rows) > 1)
@@ -169,7 +176,8 @@ class SqliteConnection:
         return _Sent(shape, sql, args)
 
     def _begins(self) -> bool:
-        """Whether this statement begins the connection's transaction."""
+        """Whether this statement begins the connection's transaction. The transaction counts as
+        open from here: a caller cancelled while the hop is on the thread leaves through ROLLBACK."""
         if self._autocommit or self.in_transaction:
             return False
         self.in_transaction = True

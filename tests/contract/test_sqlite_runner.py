@@ -11,7 +11,8 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, text
+from sqlalchemy.exc import OperationalError
 
 from shared.storage import migrations
 from shared.storage.database import Database
@@ -113,6 +114,35 @@ async def test_a_transaction_cancelled_again_while_its_rollback_waits_leaves_no_
     finally:
         gate.set()
         OBSERVERS.remove(hold)
+
+
+async def test_a_begin_refused_while_another_process_writes_leaves_no_transaction_behind(
+    database: Database, path: Path
+) -> None:
+    """BEGIN IMMEDIATE waits busy_timeout for another process's writer, then fails: no transaction
+    began. The connection must know it: its next statement begins one (rather than committing by
+    itself, outside the transaction its caller asked for), and leaving it after the failure alone
+    has nothing to roll back."""
+    async with database.read() as conn:
+        await conn.execute(text("PRAGMA busy_timeout=0"))  # refused at once, not after 5 s
+    outside = sqlite3.connect(path, isolation_level=None)
+    told: list[str] = []
+    database.round_trips.append(told.append)
+    try:
+        outside.execute("BEGIN IMMEDIATE")
+        async with database.connect() as conn:
+            with pytest.raises(OperationalError, match="locked"):
+                await conn.execute(insert(OUTBOX), _row("refused"))
+        assert [call.split(";")[0] for call in told] == ["BEGIN IMMEDIATE"]  # and no ROLLBACK
+        async with database.connect() as conn:
+            with pytest.raises(OperationalError, match="locked"):
+                await conn.execute(insert(OUTBOX), _row("refused"))
+            outside.execute("ROLLBACK")
+            await conn.execute(insert(OUTBOX), _row("not-committed"))  # and the block leaves without commit
+        assert _committed(path) == set()
+        assert _writer_lock_free(path)
+    finally:
+        outside.close()
 
 
 async def _all_ids(db: Database) -> list[str]:
