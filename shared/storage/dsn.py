@@ -3,6 +3,11 @@
 Kratos accepts `memory`, `sqlite://path?_fk=true`, `postgres://…`, `postgresql://…` and
 `cockroach://…`, with its own query parameters (`sslmode`, `max_conns`, …). asyncpg does not accept
 those as keywords, so they are translated here, once, into engine options.
+
+A SQLite DSN is read as Kratos reads it (pop's `urlParserSQLite3`): the path is everything up to the
+first `?`, a `#` in it included, and the rest is the query (the driver's options, which sqlite3 has
+no use for). Warden then decodes the path's escapes, as SQLAlchemy reads a URL: `%20` is a space,
+`%3F` a `?` (which Kratos cannot have in a path at all), `%25` a `%`.
 """
 
 from __future__ import annotations
@@ -32,15 +37,16 @@ def parse_dsn(dsn: str) -> DatabaseUrl:
     dsn = dsn.strip()
     if dsn == "memory" or ":memory:" in dsn:
         return DatabaseUrl("sqlite+aiosqlite://", "sqlite", in_memory=True)
-    parts = urlsplit(dsn)
-    scheme = parts.scheme.lower()
+    scheme, _, rest = dsn.partition(":") if ":" in dsn else ("", "", dsn)
+    scheme = scheme.lower()
     if scheme in _SQLITE_SCHEMES:
-        path = parts.netloc + parts.path  # sqlite:///abs/path or sqlite://./relative/path
+        # sqlite:///abs/path or sqlite://./relative/path; not urlsplit's: a `#` would end the path.
+        path = rest.removeprefix("//").partition("?")[0]
         if not path:
             raise ConfigError(f"dsn: a sqlite DSN needs a file path: {_redact(dsn)}")
         return DatabaseUrl(f"sqlite+aiosqlite:///{path}", "sqlite")
     if scheme in _POSTGRES_SCHEMES:
-        return _postgres(parts)
+        return _postgres(urlsplit(dsn))
     raise ConfigError(f"dsn: unsupported database scheme {scheme or '(none)'!r}; use memory, sqlite:// or postgres://")
 
 

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import insert, select, text
 from sqlalchemy.exc import OperationalError
 
+from shared.config.loader import load_settings
 from shared.storage import migrations
 from shared.storage.database import Database
 from shared.storage.sqlite import OBSERVERS
@@ -72,6 +73,33 @@ async def test_a_path_with_an_escaped_character_is_one_file_for_the_migrations_a
         assert _committed(tmp_path / "my data" / "warden.sqlite") == {"kept"}
     finally:
         await db.dispose()
+
+
+async def test_a_path_with_a_hash_or_a_question_mark_is_the_file_it_names(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`warden serve --dev` keeps its database in the working directory, whatever that is called:
+    the DSN it builds escapes the path, so a `#` or `?` in a directory's name is no fragment or
+    query. In a DSN written by hand a `#` is part of the path, as Kratos reads it (everything up to
+    the first `?`); a `?` starts the query, whose parameters stay out of the file's name; a `?` in the
+    path is written %3F."""
+    odd = tmp_path / "dev #1?50%"
+    odd.mkdir()
+    monkeypatch.chdir(odd)
+    written = {
+        load_settings([], {}, dev=True).dsn: odd,
+        f"sqlite://{tmp_path}/hand #2/warden.sqlite?_fk=true&mode=rwc": tmp_path / "hand #2",
+        f"sqlite://{tmp_path}/hand%3F3/warden.sqlite?_fk=true": tmp_path / "hand?3",
+    }
+    for dsn, directory in written.items():
+        directory.mkdir(exist_ok=True)
+        db = await _migrated(dsn)
+        try:
+            async with db.transaction() as conn:
+                await conn.execute(insert(OUTBOX), _row("kept"))
+        finally:
+            await db.dispose()
+        assert _committed(directory / "warden.sqlite") == {"kept"}, dsn
 
 
 async def test_a_transaction_cancelled_again_while_its_rollback_waits_leaves_no_transaction_open(

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from shared.config.tree import MISSING, deep_merge, get_path
 
@@ -48,8 +49,10 @@ def builtin_ui_config(public_base_url: str) -> dict[str, Any]:
 
 def dev_database(cwd: Path) -> dict[str, Any]:
     """The development database, a SQLite file in the working directory: under a `--dev` config file
-    that names no `dsn` (Kratos's one required key a partial file would otherwise fail on)."""
-    return {"dsn": f"sqlite://{(cwd / DEV_DATABASE_FILE).resolve()}?_fk=true"}
+    that names no `dsn` (Kratos's one required key a partial file would otherwise fail on). The
+    path is escaped, as in any URL: a directory named `a#b?c` or `50%` stays that (shared/storage/dsn.py
+    decodes it)."""
+    return {"dsn": f"sqlite://{quote(str((cwd / DEV_DATABASE_FILE).resolve()))}?_fk=true"}
 
 
 def dev_config(public_base_url: str, cwd: Path, *, codes: bool = True) -> dict[str, Any]:
