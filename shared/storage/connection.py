@@ -1,9 +1,10 @@
 """What repositories are handed: a connection that runs SQLAlchemy Core statements.
 
-On SQLite it is SQLAlchemy's own `AsyncConnection`; on PostgreSQL it is `PgConnection`
-(shared/storage/postgres.py), which runs the same statements on asyncpg without SQLAlchemy's
-execution layer. Both answer with rows that have attribute access (`row.id`) and the rest of what a
-SQLAlchemy result offers that the repositories use.
+On SQLite it is `SqliteConnection` (shared/storage/sqlite.py), on PostgreSQL `PgConnection`
+(shared/storage/postgres.py): both run the statements on the driver without SQLAlchemy's execution
+layer, compiled by SQLAlchemy all the same (shared/storage/compiled.py). Both answer with rows that
+have attribute access (`row.id`) and the rest of what a SQLAlchemy result offers that the
+repositories use.
 """
 
 from __future__ import annotations
