@@ -57,7 +57,9 @@ class AddressProof:
         `updated_at`: a registration that hid an existing account never sends one (docs/security.md,
         EN-4), and the two must read the same. A resend is a change like any other.
         False, and nothing sent, when the announced message went out since `flow` was read: of two
-        deliveries of one `identity.created` handled at once, the one that takes the mark sends."""
+        deliveries of one `identity.created` handled at once, the one that takes the mark sends.
+        FlowCompleted, and nothing sent, when another submission completed the flow meanwhile (a
+        resend sent with the code)."""
         # As the identity service spells its addresses: the code is kept for that spelling, which
         # redeeming compares with the identity's addresses (a fullwidth or zero-width-spaced variant
         # typed here finds the same account, and its code must work for it).
@@ -68,6 +70,7 @@ class AddressProof:
         async with self.uow() as uow:
             if announced and not await self.flows.take_internal(uow.connection, flow.id, AWAITING_MESSAGE, True):
                 return False
+            await self.flows.hold_open(uow.connection, flow.id)  # FlowCompleted: nothing issued, nothing sent
             # An unknown address gets the same writes as a known one (a code nobody receives, that
             # redeems to no one), so the answer's timing does not tell whether the address has an account.
             secret = await self.codes.issue(
