@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from aiohttp import web
 
@@ -137,6 +137,14 @@ class AddressFlowParts(Protocol):
     def proof(self) -> AddressProof: ...
 
 
+class Origin(NamedTuple):
+    """What a verification flow takes from the registration or settings flow that made it (Kratos's
+    `NewPostHookFlow`, verifier.py's `came_from`)."""
+
+    request_url: str
+    return_to: str | None
+
+
 async def new_address_flow(
     c: AddressFlowParts,
     request: web.Request,
@@ -145,11 +153,11 @@ async def new_address_flow(
     *,
     flow_id: str | None = None,
     announced_to: str | None = None,
-    came_from: tuple[str, str | None] | None = None,
+    came_from: Origin | None = None,
 ) -> Flow:
     """A new flow asking for the address; with `announced_to`, one already showing the message to
     that address as sent, which is sent later (a registration's, verifier.py); with `came_from`,
-    the request URL and return URL it takes from the flow that made it (verifier.py)."""
+    what it takes from the flow that made it."""
     flow = await c.engine.create(request, kind, flow_type)
     if came_from is not None:
         flow.request_url, flow.return_to = came_from
