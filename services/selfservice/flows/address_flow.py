@@ -143,6 +143,7 @@ class Origin(NamedTuple):
 
     request_url: str
     return_to: str | None
+    transient_payload: Any  # for its message's template, as Kratos's code sender hands it over
 
 
 async def new_address_flow(
@@ -160,7 +161,7 @@ async def new_address_flow(
     what it takes from the flow that made it."""
     flow = await c.engine.create(request, kind, flow_type)
     if came_from is not None:
-        flow.request_url, flow.return_to = came_from
+        flow.request_url, flow.return_to, flow.transient_payload = came_from
     if flow_id is not None:  # a verification flow a registration prepares under a known id
         flow.ui.action = flow.ui.action.replace(flow.id, flow_id)  # the form posts to this flow, not the draft's id
         flow.id = flow_id

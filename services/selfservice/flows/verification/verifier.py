@@ -98,8 +98,9 @@ class Verifier:
 def came_from(config: SelfserviceConfig, origin: Flow) -> Origin:
     """What a verification flow a registration or a settings change makes takes from it (Kratos's
     `NewPostHookFlow`): its request URL, `after_verification_return_to` (given to the flow's
-    `…/browser` init) taking the place of `return_to` when set. A URL the allow-list refuses is
-    dropped, and the verified user goes to the default, as in Kratos."""
+    `…/browser` init) taking the place of `return_to` when set, and the `transient_payload`
+    submitted with it. A URL the allow-list refuses is dropped, and the verified user goes to the
+    default, as in Kratos."""
     parts = urlsplit(origin.request_url)
     query = parse_qs(parts.query, keep_blank_values=True)
     after = (query.pop(AFTER_VERIFICATION_RETURN_TO, None) or [""])[0]
@@ -109,7 +110,7 @@ def came_from(config: SelfserviceConfig, origin: Flow) -> Origin:
     wanted = (query.get("return_to") or [""])[0]
     return_to = config.absolute_return_to(wanted) if wanted else None
     allowed = return_to if return_to and config.return_to_allowed(return_to) else None
-    return Origin(request_url, allowed)
+    return Origin(request_url, allowed, origin.transient_payload)
 
 
 def _to_verify(addresses: list[dict[str, Any]]) -> list[dict[str, Any]]:
