@@ -1,7 +1,9 @@
 """What a live Warden hands the courier's templates, field by field, as Kratos's `code/code_sender.go`
 fills its template models: `To`, the code, `Identity`, `RequestURL`, `ExpiresInMinutes` and the
 `TransientPayload` the client submitted with the flow, for the sign-in code and the recovery code
-alike. An operator's override template (a Go template, as in Kratos) shows each one."""
+alike, and for the verification code a sign-up or a settings change sends (Kratos's
+`NewPostHookFlow` gives their verification flows the payload of the submission that made them). An
+operator's override template (a Go template, as in Kratos) shows each one."""
 
 from __future__ import annotations
 
@@ -13,8 +15,8 @@ import pytest
 
 from tests.code_helpers import CodeStack, SmsSink, code_config
 from tests.factories import running_warden
-from tests.mail_helpers import RECOVERY_UI, wait_for_mail
-from tests.selfservice_helpers import create_identity, selfservice_settings
+from tests.mail_helpers import RECOVERY_UI, VERIFICATION_UI, wait_for_mail
+from tests.selfservice_helpers import PASSWORD, create_identity, selfservice_settings
 from tests.smtp import SmtpServer, serving
 
 SHOWN = (
@@ -40,8 +42,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory, smtp: SmtpServer) -> Iterato
     config["courier"]["templates"] = {
         "login_code": {"valid": {"email": {"subject": _b64(SHOWN % ".LoginCode")}}},
         "recovery_code": {"valid": {"email": {"subject": _b64(SHOWN % ".RecoveryCode")}}},
+        "verification_code": {"valid": {"email": {"subject": _b64(SHOWN % ".VerificationCode")}}},
     }
     config["flows"]["recovery"] = {"enabled": True, "use": "code", "ui_url": RECOVERY_UI}
+    config["flows"]["verification"] = {"enabled": True, "use": "code", "ui_url": VERIFICATION_UI}
     settings = selfservice_settings(directory, f"sqlite://{directory}/w.sqlite", **config)
     with running_warden(settings) as warden:
         yield CodeStack(warden, smtp, sms)
@@ -66,3 +70,31 @@ def test_a_recovery_code_mail_gets_the_flows_transient_payload(stack: CodeStack)
     assert stack.native.post(f"/self-service/recovery?flow={flow['id']}", body).status == 200
     [mail] = wait_for_mail(stack.smtp, email)
     assert mail.subject == f"{email}|{email}|15|autumn|url|6"
+
+
+def _signed_up(stack: CodeStack, email: str, payload: dict[str, str]) -> str:
+    """A sign-up by password in an app, with `payload`; its session token."""
+    flow = stack.native.get("/self-service/registration/api").json()
+    body = {"method": "password", "traits": {"email": email}, "password": PASSWORD, "transient_payload": payload}
+    registered = stack.native.post(f"/self-service/registration?flow={flow['id']}", body)
+    assert registered.status == 200, registered
+    return str(registered.json()["session_token"])
+
+
+def test_a_sign_ups_verification_mail_gets_the_sign_ups_transient_payload(stack: CodeStack) -> None:
+    """Sent later, from the committed `identity.created` (verifier.py), with the payload kept till then."""
+    email = f"tp-{uuid.uuid4().hex[:8]}@example.com"
+    _signed_up(stack, email, {"campaign": "summer"})
+    [mail] = wait_for_mail(stack.smtp, email)
+    assert mail.subject == f"{email}|{email}|15|summer|url|6"
+
+
+def test_a_new_addresss_verification_mail_gets_the_settings_transient_payload(stack: CodeStack) -> None:
+    email, new = (f"tp-{uuid.uuid4().hex[:8]}@example.com" for _ in range(2))
+    token = {"X-Session-Token": _signed_up(stack, email, {"campaign": "summer"})}
+    flow = stack.native.get("/self-service/settings/api", token).json()
+    body = {"method": "profile", "traits": {"email": new}, "transient_payload": {"campaign": "winter"}}
+    changed = stack.native.post(f"/self-service/settings?flow={flow['id']}", body, token)
+    assert changed.status == 200, changed
+    [mail] = wait_for_mail(stack.smtp, new)
+    assert mail.subject == f"{new}|{new}|15|winter|url|6"

@@ -203,3 +203,32 @@ def test_after_verification_return_to_is_where_the_verification_flow_returns(war
     refused = "https://elsewhere.example/next"
     verification = _signed_up_with(warden, f"?after_verification_return_to={refused}")[1]
     assert "return_to" not in verification, "a URL off the allow-list is dropped: the default applies"
+
+
+def test_a_new_address_in_settings_gets_a_verification_flow_that_returns_where_settings_does(
+    warden: ThreadedWarden,
+) -> None:
+    """Kratos's verification hook makes the flows of a settings change with `NewPostHookFlow` from the
+    settings flow too: its request URL, and so its `return_to` (or `after_verification_return_to`)."""
+    spa = Browser(warden.public_url, json=True)
+    _sign_up_as_spa(spa, _email("settings"))  # and signed in, a moment ago: a privileged session
+    after, back = f"{UI}verified", f"{UI}app"
+    for query, returns_to in (
+        (f"return_to={back}", back),
+        (f"return_to={back}&after_verification_return_to={after}", after),
+    ):
+        started = spa.get(f"/self-service/settings/browser?{query}")
+        assert started.status == 200, started
+        flow = started.json()
+        body = {
+            "csrf_token": node(flow, "csrf_token")["attributes"]["value"],
+            "method": "profile",
+            "traits": {"email": _email("changed")},
+        }
+        changed = spa.post(flow["ui"]["action"], body)
+        assert changed.status == 200, changed
+        [shown] = [c for c in changed.json()["continue_with"] if c["action"] == "show_verification_ui"]
+        verification = spa.get(f"/self-service/verification/flows?id={shown['flow']['id']}").json()
+        assert verification["return_to"] == returns_to
+        assert "/self-service/settings/browser?" in verification["request_url"]
+        assert "after_verification_return_to" not in verification["request_url"]

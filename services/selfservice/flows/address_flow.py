@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from aiohttp import web
 
 from services.selfservice import code_owner
 from services.selfservice.codes import Redeemed, TriesUsedUp
-from services.selfservice.flows.errors import FlowDisabled, SessionAlreadyAvailable
+from services.selfservice.flows.errors import FlowCompleted, FlowDisabled, SessionAlreadyAvailable
 from services.selfservice.flows.even_time import answered_no_sooner_than
 from services.selfservice.flows.flow import API, BROWSER, Flow
 from services.selfservice.flows.request import read_body, string_field, wants_json
@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 
 Succeed = Callable[["SelfserviceContainer", web.Request, Flow, Redeemed], Awaitable[web.StreamResponse]]
 NO_STRATEGY = {"verification": text.no_verification_strategy, "recovery": text.no_recovery_strategy}
+# Kratos's answer to a submission on a completed flow (`retry…FlowWithMessage(…RetrySuccess)`).
+COMPLETED = {"verification": text.verification_already_completed, "recovery": text.recovery_already_completed}
 INVALID = {
     ("verification", "code"): text.verification_code_invalid,
     ("verification", "link"): text.verification_token_invalid,
@@ -71,12 +73,9 @@ def address_flow_routes(kind: str, succeed: Succeed, *, refuse_sessions: bool) -
         flow.transient_payload = body.get(
             "transient_payload"
         )  # for the after web hooks and the mail's templates, as in submit.py
-        flow.ui.clear_messages()
         if flow.state == "passed_challenge":
-            flow.ui.messages.append(
-                text.verification_already_completed() if kind == "verification" else text.recovery_already_completed()
-            )
-            return await c.engine.respond_invalid(request, flow)
+            return await _completed(c, request, flow, kind)
+        flow.ui.clear_messages()
         try:
             await c.engine.limit(kind)
             if body.get("code"):
@@ -94,6 +93,8 @@ def address_flow_routes(kind: str, succeed: Succeed, *, refuse_sessions: bool) -
         except TooManyRequests as refused:
             c.engine.metrics.submission(kind, strategy.method).failed()
             return await c.engine.respond_throttled(request, flow, refused)
+        except FlowCompleted:  # by a code sent with this resend: nothing was sent
+            return await _completed(c, request, await c.engine.load(flow.id, kind), kind)
         return show(c, request, flow)  # a code sent: a step on the way, neither success nor failure
 
     return [
@@ -103,6 +104,13 @@ def address_flow_routes(kind: str, succeed: Succeed, *, refuse_sessions: bool) -
         Route("public", "POST", f"/self-service/{kind}", submit),
         Route("public", "GET", f"/self-service/{kind}", submit),
     ]
+
+
+async def _completed(c: SelfserviceContainer, request: web.Request, flow: Flow, kind: str) -> web.StreamResponse:
+    """A submission to a completed flow (or one completed while it was answered), told so on it."""
+    flow.ui.clear_messages()
+    flow.ui.messages.append(COMPLETED[kind]())
+    return await c.engine.respond_invalid(request, flow)
 
 
 def _address_problem(address: str) -> text.Message | None:
@@ -129,6 +137,15 @@ class AddressFlowParts(Protocol):
     def proof(self) -> AddressProof: ...
 
 
+class Origin(NamedTuple):
+    """What a verification flow takes from the registration or settings flow that made it (Kratos's
+    `NewPostHookFlow`, verifier.py's `came_from`)."""
+
+    request_url: str
+    return_to: str | None
+    transient_payload: Any  # for its message's template, as Kratos's code sender hands it over
+
+
 async def new_address_flow(
     c: AddressFlowParts,
     request: web.Request,
@@ -137,14 +154,14 @@ async def new_address_flow(
     *,
     flow_id: str | None = None,
     announced_to: str | None = None,
-    came_from: tuple[str, str | None] | None = None,
+    came_from: Origin | None = None,
 ) -> Flow:
     """A new flow asking for the address; with `announced_to`, one already showing the message to
     that address as sent, which is sent later (a registration's, verifier.py); with `came_from`,
-    the request URL and return URL it takes from the flow that made it (verifier.py)."""
+    what it takes from the flow that made it."""
     flow = await c.engine.create(request, kind, flow_type)
     if came_from is not None:
-        flow.request_url, flow.return_to = came_from
+        flow.request_url, flow.return_to, flow.transient_payload = came_from
     if flow_id is not None:  # a verification flow a registration prepares under a known id
         flow.ui.action = flow.ui.action.replace(flow.id, flow_id)  # the form posts to this flow, not the draft's id
         flow.id = flow_id

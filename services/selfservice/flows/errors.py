@@ -56,6 +56,12 @@ class StepCompleted(Exception):
         self.shows_payload = shows_payload
 
 
+class FlowCompleted(Exception):
+    """A code was to be sent for a flow that another submission completed after this one loaded it
+    (a resend pressed with the code): nothing was sent, and the answer is the one a submission to
+    the completed flow gets."""
+
+
 class RedirectBrowser(Exception):
     """A method sends the browser elsewhere mid-flow (to a social sign-in provider): the submit
     pipeline saves the flow with what the method stored in it, then tells the client where to go."""

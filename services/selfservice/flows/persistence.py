@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import Insert, Update, bindparam, delete, insert, select, update
 
+from services.selfservice.flows.errors import FlowCompleted
 from services.selfservice.flows.flow import Flow, now
 from services.selfservice.tables import SelfserviceTables
 from shared import json_codec
@@ -35,6 +36,9 @@ class FlowRepository:
         self._get = select(flows.c.body).where(
             flows.c.id == bindparam("flow_id"), flows.c.kind == bindparam("flow_kind")
         )
+        # Locks the row until the transaction ends on PostgreSQL; SQLite's transactions hold its one
+        # writer's lock from their first statement.
+        self._hold = select(flows.c.body).where(flows.c.id == bindparam("flow_id")).with_for_update()
 
     async def insert(self, conn: Connection, flow: Flow) -> None:
         await conn.execute(*self.insertion(flow))
@@ -47,6 +51,15 @@ class FlowRepository:
 
     async def save(self, conn: Connection, flow: Flow, *, unchanged_to_its_user: bool = False) -> None:
         await conn.execute(*self.update(flow, unchanged_to_its_user=unchanged_to_its_user))
+
+    async def hold_open(self, conn: Connection, flow_id: str) -> None:
+        """FlowCompleted if the stored flow is completed; else no other transaction changes it until
+        this one ends. A code is sent only for a flow still waiting for one: a resend sent with the
+        code loads the flow before the code completes it, and saving its copy after would put the
+        completed flow back to `sent_email`, with a new code that could complete it again."""
+        row = (await conn.execute(self._hold, {"flow_id": flow_id})).first()
+        if row is not None and json_codec.loads(row.body).get("state") == "passed_challenge":
+            raise FlowCompleted()
 
     def update_over_loaded(self, flow: Flow) -> tuple[Update, dict[str, Any]]:
         """As `update`, but a no-op when the stored flow is no longer the one this copy was loaded

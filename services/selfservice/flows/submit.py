@@ -11,11 +11,12 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from services.selfservice.flows.errors import FlowInvalid, RedirectBrowser, StepCompleted
+from services.selfservice.flows.errors import FlowCompleted, FlowInvalid, RedirectBrowser, StepCompleted
 from services.selfservice.flows.flow import Flow
 from services.selfservice.flows.request import read_body
 from services.selfservice.flows.settings.strategy import ClaimsSubmission
 from shared.errors import TooManyRequests
+from shared.metrics.flows import Submission
 from shared.text import Message
 from shared.tracing.attributes import annotate
 
@@ -70,11 +71,30 @@ async def submit(
         return await c.engine.respond_invalid(request, flow, with_payload=step.shows_payload)
     except RedirectBrowser as redirect:
         return await c.engine.redirect_browser(flow, redirect.url)
+    except FlowCompleted:
+        # A code resent while another submission completed the flow (nothing was sent): the answer
+        # a submission after it gets, on the flow as that one stored it.
+        flow = await c.engine.load(flow.id, steps.kind)
+        flow.ui.clear_messages()
+        flow.ui.messages.append(steps.completed())
+        return await _refused(c, request, steps, flow, body, submission)
     except FlowInvalid:
-        submission.failed()
-        if steps.failed is not None:
-            await steps.failed(c, flow, body)
-        return await c.engine.respond_invalid(request, flow)
+        return await _refused(c, request, steps, flow, body, submission)
+
+
+async def _refused(
+    c: SelfserviceContainer,
+    request: web.Request,
+    steps: FlowSteps,
+    flow: Flow,
+    body: dict[str, Any],
+    submission: Submission,
+) -> web.StreamResponse:
+    """A fixable failure: the flow carries its messages and goes back to the client."""
+    submission.failed()
+    if steps.failed is not None:
+        await steps.failed(c, flow, body)
+    return await c.engine.respond_invalid(request, flow)
 
 
 def _pick(

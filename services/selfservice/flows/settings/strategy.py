@@ -11,8 +11,11 @@ from services.selfservice.flows.flow import Flow
 
 
 class AddressVerifier(Protocol):
-    async def send(self, request: web.Request, flow_type: str, addresses: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Verification messages for new addresses; the `show_verification_ui` items to continue with."""
+    async def send(
+        self, request: web.Request, flow_type: str, addresses: list[dict[str, Any]], *, origin: Flow | None = None
+    ) -> list[dict[str, Any]]:
+        """Verification messages for new addresses, in flows made from `origin` (the settings flow);
+        the `show_verification_ui` items to continue with."""
         ...
 
 

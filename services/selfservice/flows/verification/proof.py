@@ -25,6 +25,9 @@ from shared.identifiers import fold_address
 from shared.storage.uow import UnitOfWorkFactory
 
 AWAITING_MESSAGE = "awaiting_message"  # in Flow.internal: announced as sent, its message not sent yet
+# In Flow.internal, with the mark above: the `transient_payload` of the submission that made the flow,
+# for its message's template (Kratos sends the message in that request; here it goes in a later one).
+AWAITED_PAYLOAD = "awaited_transient_payload"
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,8 @@ class AddressProof:
         strategy.after_sending(flow, kind, fold_address(address))
         flow.state = "sent_email"
         flow.internal[AWAITING_MESSAGE] = True
+        if flow.transient_payload is not None:
+            flow.internal[AWAITED_PAYLOAD] = flow.transient_payload
 
     @staticmethod
     def awaiting(flow: Flow) -> bool:
@@ -57,7 +62,9 @@ class AddressProof:
         `updated_at`: a registration that hid an existing account never sends one (docs/security.md,
         EN-4), and the two must read the same. A resend is a change like any other.
         False, and nothing sent, when the announced message went out since `flow` was read: of two
-        deliveries of one `identity.created` handled at once, the one that takes the mark sends."""
+        deliveries of one `identity.created` handled at once, the one that takes the mark sends.
+        FlowCompleted, and nothing sent, when another submission completed the flow meanwhile (a
+        resend sent with the code)."""
         # As the identity service spells its addresses: the code is kept for that spelling, which
         # redeeming compares with the identity's addresses (a fullwidth or zero-width-spaced variant
         # typed here finds the same account, and its code must work for it).
@@ -68,6 +75,9 @@ class AddressProof:
         async with self.uow() as uow:
             if announced and not await self.flows.take_internal(uow.connection, flow.id, AWAITING_MESSAGE, True):
                 return False
+            await self.flows.hold_open(uow.connection, flow.id)  # FlowCompleted: nothing issued, nothing sent
+            if announced:
+                flow.transient_payload = flow.internal.get(AWAITED_PAYLOAD)
             # An unknown address gets the same writes as a known one (a code nobody receives, that
             # redeems to no one), so the answer's timing does not tell whether the address has an account.
             secret = await self.codes.issue(
@@ -88,6 +98,7 @@ class AddressProof:
             flow.state = "sent_email"
             if identity is not None:  # an announced flow's message, or a resend of it: it has gone
                 flow.internal.pop(AWAITING_MESSAGE, None)
+                flow.internal.pop(AWAITED_PAYLOAD, None)
             await self.flows.save(uow.connection, flow, unchanged_to_its_user=announced)
             await uow.commit()
         return True

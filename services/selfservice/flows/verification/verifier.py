@@ -20,7 +20,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 from aiohttp import web
 
-from services.selfservice.flows.address_flow import AddressFlowParts, new_address_flow
+from services.selfservice.flows.address_flow import AddressFlowParts, Origin, new_address_flow
 from services.selfservice.flows.flow import Flow
 
 if TYPE_CHECKING:
@@ -37,7 +37,7 @@ class Verifier:
     async def send(
         self, request: web.Request, flow_type: str, addresses: list[dict[str, Any]], *, origin: Flow | None = None
     ) -> list[dict[str, Any]]:
-        """`origin`: the registration whose addresses these are (see `came_from`)."""
+        """`origin`: the registration or settings flow whose addresses these are (see `came_from`)."""
         c = self.container
         if not c.config.flows["verification"].enabled:
             return []
@@ -95,11 +95,12 @@ class Verifier:
         return sent
 
 
-def came_from(config: SelfserviceConfig, origin: Flow) -> tuple[str, str | None]:
-    """The request URL and `return_to` of a verification flow another flow makes (Kratos's
-    `NewPostHookFlow`): the other flow's request URL, its `after_verification_return_to` (given to
-    `/self-service/registration/browser`) taking the place of `return_to` when set. A URL the
-    allow-list refuses is dropped, and the verified user goes to the default, as in Kratos."""
+def came_from(config: SelfserviceConfig, origin: Flow) -> Origin:
+    """What a verification flow a registration or a settings change makes takes from it (Kratos's
+    `NewPostHookFlow`): its request URL, `after_verification_return_to` (given to the flow's
+    `…/browser` init) taking the place of `return_to` when set, and the `transient_payload`
+    submitted with it. A URL the allow-list refuses is dropped, and the verified user goes to the
+    default, as in Kratos."""
     parts = urlsplit(origin.request_url)
     query = parse_qs(parts.query, keep_blank_values=True)
     after = (query.pop(AFTER_VERIFICATION_RETURN_TO, None) or [""])[0]
@@ -108,7 +109,8 @@ def came_from(config: SelfserviceConfig, origin: Flow) -> tuple[str, str | None]
     request_url = urlunsplit(parts._replace(query=urlencode(query, doseq=True)))
     wanted = (query.get("return_to") or [""])[0]
     return_to = config.absolute_return_to(wanted) if wanted else None
-    return request_url, return_to if return_to and config.return_to_allowed(return_to) else None
+    allowed = return_to if return_to and config.return_to_allowed(return_to) else None
+    return Origin(request_url, allowed, origin.transient_payload)
 
 
 def _to_verify(addresses: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -103,9 +103,11 @@ class CodeSender:
         traits: dict[str, Any] | None = None,
     ) -> None:
         """Issues a code per recipient and saves `flow` (already showing the code form). `known=False`
-        is an identifier without an account: stand-in codes, and no message unless notifying."""
+        is an identifier without an account: stand-in codes, and no message unless notifying.
+        FlowCompleted, and nothing sent, when another submission completed the flow meanwhile."""
         template, field = VALID_TEMPLATES[kind]
         async with self.uow() as uow:
+            await self.flows.hold_open(uow.connection, flow.id)  # FlowCompleted: nothing issued, nothing sent
             lifespan = min(self.lifespans.of(kind, r.via) for r in recipients)
             try:
                 secrets = await self.codes.issue_each(

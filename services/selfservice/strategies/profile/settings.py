@@ -49,7 +49,7 @@ class ProfileStrategy:
             a for a in updated.get("verifiable_addresses") or [] if a["value"] not in before and not a.get("verified")
         ]
         if fresh:
-            ctx.continue_with += await ctx.verifier.send(ctx.request, flow.type, fresh)
+            ctx.continue_with += await ctx.verifier.send(ctx.request, flow.type, fresh, origin=flow)
         return updated
 
 
