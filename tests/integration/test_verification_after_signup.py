@@ -110,16 +110,8 @@ def test_the_api_answer_points_to_a_flow_already_in_sent_email(
 ) -> None:
     email, spa = _email("spa"), Browser(warden.public_url, json=True)
     with no_code_issued(warden, dsn):
-        flow = spa.get("/self-service/registration/browser").json()
-        body = {
-            "csrf_token": node(flow, "csrf_token")["attributes"]["value"],
-            "method": "password",
-            "traits": {"email": email},
-            "password": PASSWORD,
-        }
-        registered = spa.post(flow["ui"]["action"], body)
-        assert registered.status == 200, registered
-        [shown] = [c for c in registered.json()["continue_with"] if c["action"] == "show_verification_ui"]
+        registered = _sign_up_as_spa(spa, email)
+        [shown] = [c for c in registered["continue_with"] if c["action"] == "show_verification_ui"]
         assert shown["flow"]["verifiable_address"] == email
         fetched = spa.get(f"/self-service/verification/flows?id={shown['flow']['id']}")
         assert mails_to(mail_dir, email) == [], "the code is still on its way"
