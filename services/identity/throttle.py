@@ -20,9 +20,12 @@ by `rate_limits.password_checks` in the config, see `ThrottlePolicy`):
 
 Every attempt is reserved before the hash runs: the count goes up and any block is set in one
 statement (its own transaction) that holds the rows, so concurrent guesses cannot all pass a check
-made before any of them was recorded. Unknown identifiers are counted exactly like known ones (the throttle reveals no
-account). Stored in the identity database, so a cache flush does not reset it; identifiers and
-addresses are kept only as SHA-256 digests.
+made before any of them was recorded. The counts' writes do not wait for the disk (`durable=False`,
+shared/storage/postgres.py): a crash of the database server may lose their last few hundred
+milliseconds, no foothold for an attacker (one who can crash the database at will has better), and
+counting an attempt, an attacker's included, costs the database no fsync. Unknown identifiers are counted
+exactly like known ones (the throttle reveals no account). Stored in the identity database, so a
+cache flush does not reset it; identifiers and addresses are kept only as SHA-256 digests.
 """
 
 from __future__ import annotations
@@ -167,7 +170,7 @@ class LoginThrottle:
         login's check needs both, and the load reads no row the count writes)."""
         ident, pair = identifier_key(identifier, counted), pair_key(identifier, client_ip, counted)
         now = time.time()
-        async with self.uow.read() as conn:
+        async with self.uow.read(durable=False) as conn:
             # One statement, so one transaction: both counts, and the pair's block once it is past
             # its free failures. Each row stays locked until the statement ends, so concurrent
             # reservations take turns; a blocked key is left as it is and not returned.
@@ -250,14 +253,14 @@ class LoginThrottle:
 
     async def release(self, reservation: Reservation) -> None:
         """Takes back an attempt that was reserved but not made (another key of it was refused)."""
-        async with self.uow.read() as conn:  # one statement: its own transaction
+        async with self.uow.read(durable=False) as conn:  # one statement: its own transaction
             await self._take_back(conn, [reservation.identifier_key, reservation.pair_key])
 
     async def clear(self, identifier: str, client_ip: str | None, counted: str = PASSWORDS) -> None:
         await self._delete(identifier_key(identifier, counted), pair_key(identifier, client_ip, counted))
 
     async def _delete(self, ident: str, pair: str) -> None:
-        async with self.uow.read() as conn:  # one statement: its own transaction
+        async with self.uow.read(durable=False) as conn:  # one statement: its own transaction
             await conn.execute(_deletion(self.table), {"ident": ident, "pair": pair})
 
 

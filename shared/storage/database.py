@@ -38,7 +38,14 @@ class Database:
         # statement's SQL, COMMIT, ROLLBACK; on SQLite each hop to its thread, with what it carries.
         self.round_trips: list[RoundTripListener] = []
         self._postgres = (
-            PostgresPool(url.url, url.connect_args, _max_connections(url), self.engine.dialect, self.round_trips)
+            PostgresPool(
+                url.url,
+                url.connect_args,
+                _max_connections(url),
+                self.engine.dialect,
+                self.round_trips,
+                lossable_commits=not url.cockroach,
+            )
             if url.dialect == "postgresql"
             else None
         )
@@ -57,16 +64,19 @@ class Database:
     def dialect(self) -> str:
         return self.url.dialect
 
-    def connect(self) -> contextlib.AbstractAsyncContextManager[Connection]:
+    def connect(self, *, durable: bool = True) -> contextlib.AbstractAsyncContextManager[Connection]:
         """A connection for one transaction, begun at its first statement; the caller commits or
-        rolls back (leaving without either rolls back)."""
-        return self._connection(autocommit=False)
+        rolls back (leaving without either rolls back). `durable=False`: for writes whose loss in a
+        crash of the database server costs nothing, which then need not wait for the disk
+        (shared/storage/postgres.py says which and how; SQLite's commits never wait for it)."""
+        return self._connection(autocommit=False, durable=durable)
 
-    def read(self) -> contextlib.AbstractAsyncContextManager[Connection]:
+    def read(self, *, durable: bool = True) -> contextlib.AbstractAsyncContextManager[Connection]:
         """A connection for reads that need no snapshot across statements, or for one write that
         stands alone: each statement commits by itself, so the database is asked nothing but the
-        statements (a transaction would add a BEGIN and a ROLLBACK: two round trips to PostgreSQL)."""
-        return self._connection(autocommit=True)
+        statements (a transaction would add a BEGIN and a ROLLBACK: two round trips to PostgreSQL).
+        `durable`: as for `connect`."""
+        return self._connection(autocommit=True, durable=durable)
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[Connection]:
@@ -104,7 +114,7 @@ class Database:
         await self.engine.dispose()
 
     @contextlib.asynccontextmanager
-    async def _connection(self, autocommit: bool) -> AsyncIterator[Any]:
+    async def _connection(self, autocommit: bool, durable: bool) -> AsyncIterator[Any]:
         if self._postgres is not None:
             if not self._dialect_ready:
                 # The dialect learns the server's version and settings at its first connection, and
@@ -113,7 +123,7 @@ class Database:
                 async with self.engine.connect():
                     self._dialect_ready = True
                 await self.engine.dispose()
-            conn = await self._postgres.acquire(autocommit)
+            conn = await self._postgres.acquire(autocommit, durable)
             try:
                 yield conn
             finally:

@@ -31,6 +31,7 @@ class DatabaseUrl:
     in_memory: bool = False
     engine_options: dict[str, Any] = field(default_factory=dict)
     connect_args: dict[str, Any] = field(default_factory=dict)
+    cockroach: bool = False  # a cockroach:// DSN: PostgreSQL's protocol, not all of its settings
 
 
 def parse_dsn(dsn: str) -> DatabaseUrl:
@@ -64,7 +65,8 @@ def _postgres(parts: Any) -> DatabaseUrl:
     for name in _IGNORED_PARAMS:
         params.pop(name, None)
     url = urlunsplit(("postgresql+asyncpg", parts.netloc, parts.path, urlencode(params), ""))
-    return DatabaseUrl(url, "postgresql", engine_options=options, connect_args=connect_args)
+    cockroach = parts.scheme.lower().startswith("cockroach")
+    return DatabaseUrl(url, "postgresql", engine_options=options, connect_args=connect_args, cockroach=cockroach)
 
 
 def _redact(dsn: str) -> str:

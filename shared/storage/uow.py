@@ -28,10 +28,11 @@ from shared.storage.sqlite import SqliteConnection
 
 
 class UnitOfWork:
-    def __init__(self, database: Database, outbox: Outbox, source: str) -> None:
+    def __init__(self, database: Database, outbox: Outbox, source: str, durable: bool = True) -> None:
         self._db = database
         self._outbox = outbox
         self._source = source
+        self._durable = durable
         self._stack = contextlib.AsyncExitStack()
         self._conn: Connection | None = None
         self._used = False  # a statement may have run on the connection: its transaction is open
@@ -76,6 +77,8 @@ class UnitOfWork:
 
     def emit_raw(self, event_type: str, data: dict[str, Any]) -> Envelope:
         """An envelope as given: for what passes events on unread (replays, tests of the bus)."""
+        if not self._durable:
+            raise RuntimeError("an event must not go with a change that a crash may lose (durable=False)")
         envelope = Envelope(type=event_type, source=self._source, data=data)
         self._events.append(envelope)
         return envelope
@@ -104,7 +107,7 @@ class UnitOfWork:
             callback()
 
     async def __aenter__(self) -> UnitOfWork:
-        self._conn = await self._stack.enter_async_context(self._db.connect())
+        self._conn = await self._stack.enter_async_context(self._db.connect(durable=self._durable))
         return self
 
     async def __aexit__(
@@ -161,9 +164,13 @@ class UnitOfWorkFactory:
         self.outbox = outbox
         self.source = source
 
-    def __call__(self) -> UnitOfWork:
-        return UnitOfWork(self.database, self.outbox, self.source)
+    def __call__(self, *, durable: bool = True) -> UnitOfWork:
+        """`durable=False`: a change whose loss in a crash of the database server costs nothing (a
+        flow just opened), which then need not wait for the disk (shared/storage/postgres.py). Never
+        for one that raises an event: the event would be lost with it."""
+        return UnitOfWork(self.database, self.outbox, self.source, durable)
 
-    def read(self) -> contextlib.AbstractAsyncContextManager[Connection]:
-        """A connection outside any transaction, for reads (and lone writes) that raise no event."""
-        return self.database.read()
+    def read(self, *, durable: bool = True) -> contextlib.AbstractAsyncContextManager[Connection]:
+        """A connection outside any transaction, for reads (and lone writes) that raise no event.
+        `durable`: as for a unit of work."""
+        return self.database.read(durable=durable)

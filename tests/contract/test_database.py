@@ -156,6 +156,65 @@ async def test_max_conns_in_the_dsn_caps_the_connections_a_process_opens(pg_dsn:
         await db.dispose()
 
 
+async def test_a_write_that_may_be_lost_is_seen_at_once_and_commits_without_waiting_for_the_disk(
+    database: Database,
+) -> None:
+    """`durable=False` (a flow just opened, the throttle's counts): on PostgreSQL its connections
+    commit with synchronous_commit off, every other one as the server is set (on); on both engines
+    the write is there for every reader as soon as it returns."""
+    async with database.read(durable=False) as conn:
+        await conn.execute(insert(OUTBOX), _row("lossable"))
+    async with database.connect(durable=False) as conn:
+        await conn.execute(insert(OUTBOX), _row("lossable-in-a-transaction"))
+        await conn.commit()
+    assert await _ids(database) == {"lossable", "lossable-in-a-transaction"}
+    if database.dialect == "postgresql":
+        show = text("SHOW synchronous_commit")
+        async with database.read(durable=False) as conn:
+            assert (await conn.execute(show)).scalar_one() == "off"
+        async with database.connect(durable=False) as conn:
+            assert (await conn.execute(show)).scalar_one() == "off"
+        async with database.read() as conn:
+            assert (await conn.execute(show)).scalar_one() == "on"
+        async with database.transaction() as conn:
+            assert (await conn.execute(show)).scalar_one() == "on"
+
+
+async def test_a_change_that_may_be_lost_raises_no_event(database: Database) -> None:
+    """An event goes with a change that survives a crash, or it could be lost with it."""
+    work = UnitOfWorkFactory(database, Outbox(OUTBOX), "identity")
+    async with work(durable=False) as uow:
+        with pytest.raises(RuntimeError, match="durable=False"):
+            uow.emit_raw("test.row", {"id": "x"})
+
+
+async def test_max_conns_counts_the_connections_that_commit_without_waiting(pg_dsn: str) -> None:
+    """A quarter of `max_conns` commit without waiting for the disk; the process still opens at most
+    `max_conns` in all, and a burst of one kind waits for its own kind rather than taking the other's."""
+    separator = "&" if "?" in pg_dsn else "?"
+    db = Database.from_dsn(f"{pg_dsn}{separator}max_conns=4")
+    name = pg_dsn.rsplit("/", 1)[1].split("?")[0]
+    count = text("SELECT count(*) FROM pg_stat_activity WHERE datname = :name AND pid <> pg_backend_pid()")
+    try:
+        durable = [db.read() for _ in range(4)]
+        lossable = [db.read(durable=False) for _ in range(2)]
+        held = [await c.__aenter__() for c in (*durable[:3], lossable[0])]
+        waiting = [asyncio.ensure_future(durable[3].__aenter__()), asyncio.ensure_future(lossable[1].__aenter__())]
+        done, _ = await asyncio.wait(waiting, timeout=0.5)
+        assert not done, "a connection was opened past max_conns=4"
+        assert (await held[0].execute(count, {"name": name})).scalar_one() == 3  # the 4 held, this one not counted
+        await lossable[0].__aexit__(None, None, None)  # a lossable one given back goes to its own kind
+        fourth_lossable = await asyncio.wait_for(waiting[1], 10)
+        assert (await fourth_lossable.execute(text("SHOW synchronous_commit"))).scalar_one() == "off"
+        assert not waiting[0].done()
+        await durable[0].__aexit__(None, None, None)
+        assert (await (await asyncio.wait_for(waiting[0], 10)).execute(select(literal(1)))).scalar_one() == 1
+        for opened in (*durable[1:], lossable[1]):
+            await opened.__aexit__(None, None, None)
+    finally:
+        await db.dispose()
+
+
 async def test_a_unit_of_work_whose_last_write_fails_commits_none_of_them(database: Database) -> None:
     """A unit of work's writes go together (one statement on PostgreSQL, one call with the COMMIT on
     SQLite's thread): when one is refused, none of the others stays."""

@@ -96,14 +96,17 @@ class FlowEngine:
         return flow
 
     async def insert(self, flow: Flow) -> None:
-        async with self.uow() as uow:  # one statement (no BEGIN, no COMMIT on PostgreSQL)
+        # One statement (no BEGIN, no COMMIT on PostgreSQL), which need not wait for the disk: a flow
+        # lost in a crash of the database is one its visitor starts again.
+        async with self.uow(durable=False) as uow:
             uow.write(*self.flows.insertion(flow))
             await uow.commit()
 
-    async def save(self, flow: Flow, *, over_loaded: bool = False) -> None:
+    async def save(self, flow: Flow, *, over_loaded: bool = False, durable: bool = True) -> None:
         """`over_loaded`: only over the stored flow this copy was loaded from (persistence.py's
-        `update_over_loaded` says why)."""
-        async with self.uow() as uow:
+        `update_over_loaded` says why). `durable=False`: a save that a crash of the database may
+        lose at no cost (the flow goes back to what it was), which then need not wait for the disk."""
+        async with self.uow(durable=durable) as uow:
             uow.write(*(self.flows.update_over_loaded(flow) if over_loaded else self.flows.update(flow)))
             await uow.commit()
 
@@ -181,7 +184,10 @@ class FlowEngine:
         """Validation errors go back into the flow: 400 with it, or the browser back to the UI.
         `with_payload`: the JSON shows the submitted `transient_payload` (never stored)."""
         flow.ui.reset_secrets()
-        await self.save(flow, over_loaded=True)
+        # Lost in a crash of the database, this save leaves the flow as it was before the refused
+        # submission (nothing spent comes back: spending commits durably), so it does not wait for
+        # the disk: a refusal's one durable write is its event, when it has one.
+        await self.save(flow, over_loaded=True, durable=False)
         if flow.type == API or wants_json(request):
             shown = flow.to_json()
             if with_payload and flow.transient_payload is not None:
