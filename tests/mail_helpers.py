@@ -70,11 +70,16 @@ def mail_config(
     privileged_max_age: str | None = None,
     settings_lifespan: str | None = None,
     recovery_after: str | None = None,
+    profile_hooks: list[dict[str, Any]] | None = None,
+    templates: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The `selfservice_settings` options: verification and recovery on (`use`: code or link), the
     `session` and `show_verification_ui` hooks after password registration, and the courier on the
-    SMTP server with fast polling."""
+    SMTP server with fast polling. `profile_hooks`: `settings.after.profile.hooks`; `templates`:
+    `courier.templates`."""
     settings: dict[str, Any] = {"ui_url": SETTINGS_UI}
+    if profile_hooks:
+        settings["after"] = {"profile": {"hooks": profile_hooks}}
     if privileged_max_age:
         settings["privileged_session_max_age"] = privileged_max_age
     if settings_lifespan:
@@ -92,6 +97,8 @@ def mail_config(
         "smtp": {"connection_uri": smtp.uri, "from_address": SENDER, "from_name": "Warden"},
         "worker": {"pull_wait": "50ms"},
     }
+    if templates:
+        courier["templates"] = templates
     return {"session_hook": False, "flows": flows, "methods": methods, "courier": courier}
 
 

@@ -22,6 +22,7 @@ Template types and the fields their default templates use:
     login_code_valid          LoginCode, ExpiresInMinutes            (email, sms)
     login_code_invalid        (none: no account has the address)     (email, sms; Warden's own)
     registration_code_valid   RegistrationCode, ExpiresInMinutes     (email, sms)
+    verifiable_address_changed  Identity, ChangedAt (RFC 3339)       (email, sms; to a previous address)
     recovery_invalid, recovery_code_invalid, verification_invalid, verification_code_invalid  (email)
     stub                      Subject, Body                          (email, sms)
 Any type may also carry Identity (Traits for registration), RequestURL and TransientPayload, for

@@ -20,21 +20,29 @@ EMAIL_PARTS = (SUBJECT, PLAINTEXT, HTML)
 class TemplateType:
     name: str
     group: str | None  # courier.templates.<group>; None: not overridable from config (the stub)
-    validity: str | None  # valid | invalid
+    validity: str | None  # valid | invalid; None: a notice with no invalid twin (no such level in the keys)
     override_dir: str  # the folder under courier.template_override_path
     sms: bool  # Kratos has an SMS template for it
 
     def parts(self, channel: str) -> tuple[str, ...]:
         return EMAIL_PARTS if channel == "email" else (SMS_BODY,)
 
+    @property
+    def config_prefix(self) -> str | None:
+        """`courier.templates.<group>[.<validity>]`, where its overrides are; None for the stub."""
+        if self.group is None:
+            return None
+        return f"courier.templates.{self.group}" + (f".{self.validity}" if self.validity else "")
+
 
 def _t(name: str, group: str | None, validity: str | None, sms: bool) -> TemplateType:
-    folder = f"{group}/{validity}" if group else "test_stub"
+    folder = "/".join(p for p in (group, validity) if p) if group else "test_stub"
     return TemplateType(name, group, validity, folder, sms)
 
 
-# The SDK's `message.template_type` enum (ory-kratos-client 25.4) knows these eleven; Kratos's
-# `verifiable_address_changed` and `authenticator_key_added` are newer and left out until it does.
+# The SDK's `message.template_type` enum (ory-kratos-client 25.4) knows the first eleven; Kratos's
+# `verifiable_address_changed` is newer (its API's enum has it, the SDK's not yet), and its
+# `authenticator_key_added` is left out: Warden's `second_factor_added` says what it says.
 TEMPLATE_TYPES: dict[str, TemplateType] = {
     t.name: t
     for t in (
@@ -52,6 +60,9 @@ TEMPLATE_TYPES: dict[str, TemplateType] = {
         # an identifier without an account (Kratos has no such notice; the SDK's enum lacks the type).
         _t("login_code_invalid", "login_code", "invalid", sms=True),
         _t("registration_code_valid", "registration_code", "valid", sms=True),
+        # The notice `notify_previous_addresses` sends (Kratos's `courier.templates.verifiable_address_changed`,
+        # with no valid/invalid level: `…verifiable_address_changed.email.subject`).
+        _t("verifiable_address_changed", "verifiable_address_changed", None, sms=True),
         # Warden's own (docs/features.md, "Second factors"): a second factor was added to or removed from the
         # account. Kratos's `authenticator_key_added` is not in the SDK's enum (see above).
         _t("second_factor_added", "second_factor_added", "valid", sms=False),
@@ -77,6 +88,7 @@ GO_FIELDS = (
     "RequestURL",
     "TransientPayload",
     "ExpiresInMinutes",
+    "ChangedAt",
     "MethodName",
     "Subject",
     "Body",

@@ -56,14 +56,21 @@ HOOKS = "selfservice.flows.**.hooks[]"
 # alike). Kratos's schema refuses any other name at load time, but admits some Warden lacks: a
 # config naming one is told at start-up (shared/config/ignored_keys.py), and the hook is skipped.
 IMPLEMENTED_HOOKS = frozenset(
-    {"session", "revoke_active_sessions", "require_verified_address", "show_verification_ui", "web_hook"}
+    {
+        "session",
+        "revoke_active_sessions",
+        "require_verified_address",
+        "show_verification_ui",
+        "web_hook",
+        "notify_previous_addresses",
+    }
 )
 
 ROWS: tuple[Row, ...] = (
     _na("**.additionalProperties", SCHEMA_SLIP),
     # --- self-service flows -----------------------------------------------------------------------
     _ns(f"{HOOKS}.config.emit_analytics_event", "Warden traces every web hook call alike", True),
-    _ns(f"{HOOKS}.config.recipients", "the notify_previous_addresses hook is not implemented"),
+    _h(f"{HOOKS}.config.recipients", "services/selfservice/hooks/notify_previous_addresses.py"),
     _h(f"{HOOKS}.**", "services/selfservice/hooks (registry.py, web_hook_calls.py); IMPLEMENTED_HOOKS above"),
     _h(
         "selfservice.flows.*.after.**",
@@ -142,10 +149,6 @@ ROWS: tuple[Row, ...] = (
     _h("database.cleanup.batch_size", "warden/cli.py (`warden cleanup`, unless --batch-size)"),
     _ns("database.cleanup.sleep.tables", "`warden cleanup` does not pause between tables"),
     _ns("database.cleanup.older_than", "`warden cleanup` deletes what is past its lifetime, keeping nothing longer"),
-    _ns(
-        "courier.templates.verifiable_address_changed.**",
-        "no notice goes to previous addresses (notify_previous_addresses is not implemented)",
-    ),
     _h("courier.templates.**", "services/courier/render/overrides.py"),
     _h("courier.**", "services/courier/config.py"),
     _ns("oauth2_provider.*", "the Ory Hydra login/consent integration is not implemented"),

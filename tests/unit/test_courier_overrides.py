@@ -114,6 +114,30 @@ async def test_the_override_folder_uses_kratoss_layout(tmp_path: Path) -> None:
     assert renderer.render(request("login_code_valid", "sms", recipient="+15550100")).body == "161803 (15 min)"
 
 
+async def test_the_address_change_notice_has_no_valid_or_invalid_level(tmp_path: Path) -> None:
+    """Kratos's `courier.templates.verifiable_address_changed.{email,sms}` and its folder
+    `verifiable_address_changed/` hold the notice's templates directly."""
+    folder = tmp_path / "courier-templates" / "verifiable_address_changed"
+    folder.mkdir(parents=True)
+    (folder / "email.body.plaintext.gotmpl").write_text('{{ index .Identity "id" }} at {{ .ChangedAt }}')
+    courier = {
+        "template_override_path": str(tmp_path / "courier-templates"),
+        "templates": {
+            "verifiable_address_changed": {
+                "email": {"subject": b64("Changed: {{ .To }}")},
+                "sms": {"body": {"plaintext": b64("Changed {{ .ChangedAt }}")}},
+            }
+        },
+    }
+    renderer = await renderer_for(tmp_path, courier)
+    email = renderer.render(request("verifiable_address_changed"))
+    assert email.subject == "Changed: alice@example.com"
+    assert email.body == "6f3c1a52-2b1e-4c1d-9d59-0c3a3e9f1b77 at 2026-04-21T12:00:00Z"
+    assert "2026-04-21T12:00:00Z" in (email.html_body or "")  # the built-in HTML body kept
+    sms = renderer.render(request("verifiable_address_changed", "sms", recipient="+15550100"))
+    assert sms.body == "Changed 2026-04-21T12:00:00Z"
+
+
 async def test_an_http_url_is_fetched_once_at_start_up(tmp_path: Path) -> None:
     fetched: list[str] = []
 
@@ -217,15 +241,10 @@ async def aiohttp_free_server() -> Any:
     await runner.cleanup()
 
 
-async def test_overrides_that_are_never_used_are_named_at_start_up(
+async def test_an_override_folder_that_is_not_there_is_named_at_start_up(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """Kratos starts with them, and so does Warden; but the operator is told they do nothing."""
-    courier = {
-        "template_override_path": str(tmp_path / "no-such-folder"),
-        "templates": {"verifiable_address_changed": {"email": {"subject": b64("x")}}},
-    }
-    await renderer_for(tmp_path, courier)
+    """Kratos starts with it, and so does Warden; but the operator is told it does nothing."""
+    await renderer_for(tmp_path, {"template_override_path": str(tmp_path / "no-such-folder")})
     warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert any("template_override_path" in w and "no-such-folder" in w for w in warnings), warnings
-    assert any("courier.templates.verifiable_address_changed is ignored" in w for w in warnings), warnings

@@ -23,10 +23,11 @@ DATA: dict[str, Any] = {
     "LoginCode": "161803",
     "RegistrationCode": "141421",
     "ExpiresInMinutes": 15,
-    "Identity": {"traits": {"email": TO, "name": "<b>Alice</b>"}},
+    "Identity": {"id": "6f3c1a52-2b1e-4c1d-9d59-0c3a3e9f1b77", "traits": {"email": TO, "name": "<b>Alice</b>"}},
     "Subject": "stub subject",
     "Body": "stub body",
     "MethodName": "An authenticator app",
+    "ChangedAt": "2026-04-21T12:00:00Z",
 }
 # What each valid template must show, in every body it has.
 SHOWS = {
@@ -38,6 +39,7 @@ SHOWS = {
     "login_code_invalid": [],  # Warden's notice to an identifier without an account: no code at all
     "registration_code_valid": ["RegistrationCode"],
     "stub": ["Body"],
+    "verifiable_address_changed": [],  # a notice to an address the account had: nothing to enter
 }
 SUBJECTS = {
     "recovery_invalid": "Account access attempted",
@@ -55,6 +57,7 @@ SUBJECTS = {
     "second_factor_added": "A second factor was added to your account",
     "second_factor_removed": "A second factor was removed from your account",
     "registration_attempted": "Someone tried to sign up with your email address",
+    "verifiable_address_changed": "An address on your account was changed",
 }
 
 
@@ -95,6 +98,9 @@ def test_email_templates_render_subject_text_and_html(renderer: Renderer, templa
         assert DATA["MethodName"] in rendered.body and DATA["MethodName"] in rendered.html_body
     elif template_type == "registration_attempted":  # a notice: the way back in, nothing to enter
         assert "sign in" in rendered.body and "recover" in rendered.body and "recover" in rendered.html_body
+    elif template_type == "verifiable_address_changed":  # which account, and when (Kratos's model)
+        for shown in (rendered.body, rendered.html_body):
+            assert DATA["Identity"]["id"] in shown and DATA["ChangedAt"] in shown and "not you" in shown
     elif template_type != "stub":
         assert "expires in 15 minutes" in rendered.body
 

@@ -1,8 +1,10 @@
 """Template overrides from config, where Kratos takes them, in Kratos's order of precedence:
 
 1. `courier.templates.<group>.<valid|invalid>.email.{subject, body.html, body.plaintext}` and
-   `….sms.body.plaintext`: a `file://`, `base64://` or `http(s)://` URL (fetched once, at start-up);
+   `….sms.body.plaintext` (`courier.templates.verifiable_address_changed.email.…`, with no validity
+   level): a `file://`, `base64://` or `http(s)://` URL (fetched once, at start-up);
 2. `courier.template_override_path`: a folder in Kratos's layout (`recovery_code/valid/email.subject.gotmpl`,
+   `verifiable_address_changed/email.subject.gotmpl`,
    `…/email.body.gotmpl` (HTML), `…/email.body.plaintext.gotmpl`, `…/sms.body.gotmpl`);
 3. otherwise the built-in template.
 
@@ -45,7 +47,7 @@ async def load_overrides(settings: Any, fetch: Fetch) -> Overrides:
     """Every override the config names, parsed, by (template type, part)."""
     found: Overrides = {}
     folder = settings.get("courier.template_override_path")
-    _warn_about_what_is_never_used(settings, folder)
+    _warn_about_what_is_never_used(folder)
     for spec in TEMPLATE_TYPES.values():
         for part in (SUBJECT, PLAINTEXT, HTML, SMS_BODY):
             key = _config_key(spec, part)
@@ -66,16 +68,13 @@ async def load_overrides(settings: Any, fetch: Fetch) -> Overrides:
     return found
 
 
-def _warn_about_what_is_never_used(settings: Any, folder: str | None) -> None:
-    """Kratos starts with these too, so Warden does; but an override that is never used should say so."""
+def _warn_about_what_is_never_used(folder: str | None) -> None:
+    """Kratos starts with this too, so Warden does; but an override that is never used should say so.
+    (Every group of `courier.templates` the config schema admits is a message Warden sends.)"""
     if folder and not Path(folder).is_dir():
         log.warning(
             "courier: courier.template_override_path %s is not a folder: the built-in templates are used", folder
         )
-    groups = {spec.group for spec in TEMPLATE_TYPES.values()}
-    for group in settings.get("courier.templates") or {}:
-        if group not in groups:  # `verifiable_address_changed`: Kratos's newer notice, which Warden does not send
-            log.warning("courier: courier.templates.%s is ignored: Warden never sends that message", group)
 
 
 def _siblings(folder: Path, file_name: str, key: str) -> dict[str, str]:
@@ -89,6 +88,5 @@ def _siblings(folder: Path, file_name: str, key: str) -> dict[str, str]:
 
 
 def _config_key(spec: TemplateType, part: str) -> str | None:
-    if spec.group is None:
-        return None
-    return f"courier.templates.{spec.group}.{spec.validity}.{CONFIG_KEYS[part]}"
+    prefix = spec.config_prefix
+    return f"{prefix}.{CONFIG_KEYS[part]}" if prefix else None

@@ -6,6 +6,7 @@ machinery that runs them in config order.
 
 from __future__ import annotations
 
+from services.selfservice.hooks.notify_previous_addresses import notify_previous_addresses
 from services.selfservice.hooks.registry import SESSION, HookFactory
 from services.selfservice.hooks.require_verified_address import require_verified_address
 from services.selfservice.hooks.revoke_active_sessions import revoke_active_sessions
@@ -19,4 +20,5 @@ HOOKS: dict[str, HookFactory] = {
     "require_verified_address": require_verified_address,
     "show_verification_ui": show_verification_ui,
     "web_hook": web_hook,
+    "notify_previous_addresses": notify_previous_addresses,
 }

@@ -31,6 +31,9 @@ class HookContext:
     method: str
     session: dict[str, Any] | None = None
     session_token: str | None = None
+    # A settings change's identity as it was before the change (Kratos's `Previous`; `identity` is
+    # the updated one). None in every other flow.
+    previous: dict[str, Any] | None = None
     continue_with: list[dict[str, Any]] = field(default_factory=list)
     verification_flows: list[dict[str, Any]] = field(default_factory=list)  # show_verification_ui items
     # Calls for reliable delivery (`courier.webhook.requested`), committed with the flow's final state.

@@ -186,7 +186,7 @@ async def _apply(
         return await c.engine.respond_invalid(request, flow)
     except ShowForm:
         return await _show_form(c, request, flow)
-    hooked = HookContext(request, flow, updated, strategy.method, session=session)
+    hooked = HookContext(request, flow, updated, strategy.method, session=session, previous=identity)
     await c.hooks.run(KIND, "after", "post", hooked)
     response = await settings_succeeded(c, request, flow, strategy.method, updated, ctx, hooked.deliveries)
     submission.succeeded()
