@@ -178,7 +178,7 @@ ROWS: tuple[Row, ...] = (
     _h("security.account_enumeration.mitigate", "services/selfservice (registration/enumeration.py, service.py)"),
     _ns("security.disallow_ref_in_identity_schemas", "external `$ref`s in identity schemas are not blocked"),
     _h("clients.http.*", "shared/http/egress.py"),
-    _ns("clients.smtp.disallow_private_ip_ranges", "the courier connects to any SMTP address it is given"),
+    _h("clients.smtp.disallow_private_ip_ranges", "services/courier/channels/smtp.py (shared/http/egress.py's rules)"),
     _h("clients.web_hook.header_allowlist", "services/selfservice/hooks/web_hook_calls.py"),
     # --- feature flags ----------------------------------------------------------------------------
     _na("feature_flags.cacheable_sessions", NETWORK),
