@@ -158,7 +158,6 @@ ROWS: tuple[Row, ...] = (
     _h("serve.*.request_log.disable_for_health", "warden/process.py"),
     _h("serve.*.*", "shared/config/settings.py (Endpoint), warden/process.py"),
     _h("tracing", "shared/tracing/config.py (the otel provider over OTLP)"),
-    _ns("log.redaction_text", "redacted values are replaced with `[redacted]`"),
     _h("log.*", "shared/config/settings.py (Log), warden/cli.py, shared/logging.py"),
     # --- identities, secrets, hashing, cookies, sessions -----------------------------------------
     _ns(
