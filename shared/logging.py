@@ -1,6 +1,7 @@
 """Structured logs: one JSON object a line (or plain text in dev), each with the request id of the
 request that caused it. Values that can carry secrets are masked before anything is written, unless
-`log.leak_sensitive_values` asks for them (Kratos's switch for debugging, off by default).
+`log.leak_sensitive_values` asks for them (Kratos's switch for debugging, off by default). A masked
+value reads `log.redaction_text` (Kratos's key; `[redacted]` unless it says otherwise).
 
 The access log writes a line for every request, so formatting is on the hot path: only fields whose
 value can come from a request or a user are masked (a cheap test first, the patterns only when it
@@ -23,20 +24,23 @@ import orjson
 
 request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 
+REDACTED = "[redacted]"  # what stands for a masked value when `log.redaction_text` is not set
+
 # Session tokens, bearer credentials, and values assigned to names that hold secrets (quoted values
 # are masked up to their closing quote, so a passphrase with spaces goes whole).
 _SECRET_NAMES = r"(?:password|passwd|token|secret|code|dsn|input_value|hashed_password)"
+# Each replacement's `{}` is where the redaction text goes.
 _SECRET_PATTERNS = [
-    (re.compile(r"ory_[a-z]{2}_[A-Za-z0-9_\-]+"), "ory_**_[redacted]"),
-    (re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=\-]+"), r"\1[redacted]"),
-    (re.compile(rf"(?i)({_SECRET_NAMES}\w*[\"']?\s*[=:]\s*)([\"'])(?:(?!\2).)*\2"), r"\1\2[redacted]\2"),
-    (re.compile(rf"(?i)({_SECRET_NAMES}\w*[\"']?\s*[=:]\s*)(?![\"'])[^\s&,}}\]]+"), r"\1[redacted]"),
-    (re.compile(r"(?i)(://[^:/@\s]+:)[^@\s]+@"), r"\1[redacted]@"),
+    (re.compile(r"ory_[a-z]{2}_[A-Za-z0-9_\-]+"), "ory_**_{}"),
+    (re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=\-]+"), r"\1{}"),
+    (re.compile(rf"(?i)({_SECRET_NAMES}\w*[\"']?\s*[=:]\s*)([\"'])(?:(?!\2).)*\2"), r"\1\2{}\2"),
+    (re.compile(rf"(?i)({_SECRET_NAMES}\w*[\"']?\s*[=:]\s*)(?![\"'])[^\s&,}}\]]+"), r"\1{}"),
+    (re.compile(r"(?i)(://[^:/@\s]+:)[^@\s]+@"), r"\1{}@"),
     # PostgreSQL's DETAIL of a constraint error names the row's values (`Key (email)=(a@b.c) already
     # exists`), and asyncpg puts it into the error's text: an identifier or a token's hash.
     (
         re.compile(r"(?i)(key \([^)]*\)=\().*?(\) (?:already exists|is not present|is still referenced|conflicts))"),
-        r"\1[redacted]\2",
+        r"\1{}\2",
     ),
 ]
 # Every pattern above needs one of these words in the lower-cased text: a text without any is left
@@ -66,15 +70,23 @@ _LEVELS = {
 }
 
 
-def redact(text: str) -> str:
+def redact(text: str, redaction: str = REDACTED) -> str:
+    """`text` with every value that looks like a secret replaced by `redaction`."""
     if _HINT.search(text.lower()) is None:
         return text
-    for pattern, replacement in _SECRET_PATTERNS:
+    for pattern, replacement in _replacements(redaction):
         text = pattern.sub(replacement, text)
     return text
 
 
-def redact_traceback(text: str) -> str:
+@functools.cache
+def _replacements(redaction: str) -> list[tuple[re.Pattern[str], str]]:
+    """The patterns with `redaction` in their replacements, escaped: `re.sub` reads backslashes there."""
+    escaped = redaction.replace("\\", "\\\\")
+    return [(pattern, template.format(escaped)) for pattern, template in _SECRET_PATTERNS]
+
+
+def redact_traceback(text: str, redaction: str = REDACTED) -> str:
     """Masks a formatted traceback's messages and leaves the quoted source lines as they are."""
     lines = text.split("\n")
     source = False
@@ -85,21 +97,21 @@ def redact_traceback(text: str) -> str:
             continue
         else:
             source = False
-        lines[index] = redact(line)
+        lines[index] = redact(line, redaction)
     return "\n".join(lines)
 
 
-def _masked(value: object) -> object:
+def _masked(value: object, redaction: str) -> object:
     """A field's value with every string in it masked; what JSON cannot hold becomes masked text."""
     if isinstance(value, str):
-        return redact(value)
+        return redact(value, redaction)
     if value is None or isinstance(value, bool | int | float):
         return value
     if isinstance(value, dict):
-        return {str(k): _masked(v) for k, v in value.items()}
+        return {str(k): _masked(v, redaction) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
-        return [_masked(v) for v in value]
-    return redact(str(value))
+        return [_masked(v, redaction) for v in value]
+    return redact(str(value), redaction)
 
 
 def _encode(entry: dict[str, Any]) -> str:
@@ -124,20 +136,28 @@ class _Timestamps:
 
 
 class _RedactingFormatter(logging.Formatter):
-    def __init__(self, fmt: str | None = None, *, leak_sensitive_values: bool = False) -> None:
+    def __init__(
+        self, fmt: str | None = None, *, leak_sensitive_values: bool = False, redaction_text: str = REDACTED
+    ) -> None:
         super().__init__(fmt)
         self._mask = not leak_sensitive_values
+        self._redaction = redaction_text or REDACTED  # an empty `log.redaction_text` is none, as in Kratos
 
     def formatException(self, ei) -> str:  # type: ignore[no-untyped-def]  # noqa: N802 (logging's name)
         text = super().formatException(ei)
-        return redact_traceback(text) if self._mask else text
+        return redact_traceback(text, self._redaction) if self._mask else text
 
 
 class _JsonFormatter(_RedactingFormatter):
     def __init__(
-        self, service: str, *, leak_sensitive_values: bool = False, context: ContextFields = DEFAULT_CONTEXT
+        self,
+        service: str,
+        *,
+        leak_sensitive_values: bool = False,
+        redaction_text: str = REDACTED,
+        context: ContextFields = DEFAULT_CONTEXT,
     ) -> None:
-        super().__init__(leak_sensitive_values=leak_sensitive_values)
+        super().__init__(leak_sensitive_values=leak_sensitive_values, redaction_text=redaction_text)
         self._service = service
         self._context = tuple(context.items())
         self._time = _Timestamps()
@@ -158,19 +178,19 @@ class _JsonFormatter(_RedactingFormatter):
     ) -> str:
         """One JSON line (`format`'s, and `LineLogger`'s without a LogRecord)."""
         # Masked before encoding: JSON's escaped quotes would hide `"password": "…"` from the patterns.
-        mask = self._mask
+        mask, redaction = self._mask, self._redaction
         entry: dict[str, Any] = {
             "time": self._time(created),
             "level": level.lower(),
             "service": self._service,
             "logger": logger,
-            "msg": redact(message) if mask else message,
+            "msg": redact(message, redaction) if mask else message,
         }
         for name, get in self._context:
             if (value := get()) is not None:
-                entry[name] = _masked(value) if mask and name not in _OWN_VALUES else value
+                entry[name] = _masked(value, redaction) if mask and name not in _OWN_VALUES else value
         for name, value in fields:
-            entry[name] = _masked(value) if mask and name not in _OWN_VALUES else value
+            entry[name] = _masked(value, redaction) if mask and name not in _OWN_VALUES else value
         if stack is not None:
             entry["stack"] = stack
         return _encode(entry)
@@ -180,7 +200,7 @@ class _TextFormatter(_RedactingFormatter):
     def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 (logging's name)
         rid = request_id.get()
         line = super().formatMessage(record) + (f" request_id={rid}" if rid else "")
-        return redact(line) if self._mask else line
+        return redact(line, self._redaction) if self._mask else line
 
 
 class LineLogger:
@@ -325,9 +345,13 @@ class _LibraryValuesHidden(logging.Filter):
     Both sit in objects the patterns of `redact` cannot read. The statement stays, and a frame's size;
     the values go, unless `log.leak_sensitive_values` asks for them."""
 
+    def __init__(self, redaction: str = REDACTED) -> None:
+        super().__init__()
+        self._redaction = redaction
+
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple) and any(_carries_values(a) for a in record.args):
-            record.args = tuple(_without_values(a) for a in record.args)
+            record.args = tuple(_without_values(a, self._redaction) for a in record.args)
         return True
 
 
@@ -342,20 +366,19 @@ def _carries_values(value: object) -> bool:
     return isinstance(value, functools.partial) or isinstance(getattr(value, "payload", None), bytes)
 
 
-def _without_values(value: object) -> object:
+def _without_values(value: object, redaction: str) -> object:
     payload = getattr(value, "payload", None)
     if isinstance(payload, bytes):
-        return _Summary(f"{type(value).__name__}({len(payload)} bytes, [redacted])")
+        return _Summary(f"{type(value).__name__}({len(payload)} bytes, {redaction})")
     if not isinstance(value, functools.partial):
         return value
     name = getattr(value.func, "__name__", type(value.func).__name__)
     statement = next((a for a in value.args if isinstance(a, str)), None)
     hidden = len(value.args) > (statement is not None) or bool(value.keywords)
     shown = [repr(statement)] if statement is not None else []
-    return _Summary(f"{name}({', '.join([*shown, '[redacted]'] if hidden else shown)})")
+    return _Summary(f"{name}({', '.join([*shown, redaction] if hidden else shown)})")
 
 
-_LIBRARY_VALUES_HIDDEN = _LibraryValuesHidden()
 # Libraries whose debug lines carry the values Warden stores or sends (only `trace` lets them through).
 _VALUE_LOGGING_LIBRARIES = ("aiosqlite", "aiormq.connection")  # a logger's filter sees its own records only
 
@@ -366,19 +389,22 @@ def setup_logging(
     service: str = "warden",
     *,
     leak_sensitive_values: bool = False,
+    redaction_text: str = "",
     context: ContextFields = DEFAULT_CONTEXT,
 ) -> None:
     """Configures the root logger once for the process (the CLI calls it; tests need not).
+    `redaction_text`: `log.redaction_text` ("" for Warden's `[redacted]`).
     `context`: the fields JSON lines take from the logging code's context (shared.tracing.logs)."""
+    redaction = redaction_text or REDACTED
     handler = BatchingStreamHandler(sys.stderr)
+    leak = leak_sensitive_values
     if fmt == "text":
-        handler.setFormatter(
-            _TextFormatter(
-                "%(asctime)s %(levelname)s %(name)s: %(message)s", leak_sensitive_values=leak_sensitive_values
-            )
-        )
+        text_format = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+        handler.setFormatter(_TextFormatter(text_format, leak_sensitive_values=leak, redaction_text=redaction))
     else:
-        handler.setFormatter(_JsonFormatter(service, leak_sensitive_values=leak_sensitive_values, context=context))
+        handler.setFormatter(
+            _JsonFormatter(service, leak_sensitive_values=leak, redaction_text=redaction, context=context)
+        )
     root = logging.getLogger()
     root.handlers[:] = [handler]
     # `debug` is for Warden's own loggers; libraries (aiosqlite logs every call) stay at INFO unless
@@ -389,9 +415,10 @@ def setup_logging(
         logging.getLogger(own).setLevel(wanted)
     for library in _VALUE_LOGGING_LIBRARIES:
         logger = logging.getLogger(library)
-        logger.removeFilter(_LIBRARY_VALUES_HIDDEN)
+        for earlier in [f for f in logger.filters if isinstance(f, _LibraryValuesHidden)]:
+            logger.removeFilter(earlier)
         if not leak_sensitive_values:
-            logger.addFilter(_LIBRARY_VALUES_HIDDEN)
+            logger.addFilter(_LibraryValuesHidden(redaction))
     # Libraries that narrate their routine work at INFO (Alembic's "Context impl …").
     for chatty in ("aiohttp.access", "alembic"):
         logging.getLogger(chatty).setLevel(logging.WARNING)

@@ -277,6 +277,7 @@ def _serve(args: argparse.Namespace) -> int:
         settings.log.format,
         args.service or "warden",
         leak_sensitive_values=settings.log.leak_sensitive_values,
+        redaction_text=settings.log.redaction_text,
         context=log_context(settings, args.service),
     )
     services = [by_name(args.service)] if args.service else list(SERVICES)

@@ -1,4 +1,5 @@
-"""The courier settings Warden reads from `kratos.yml` (`courier.*`, `log.leak_sensitive_values`)."""
+"""The courier settings Warden reads from `kratos.yml` (`courier.*`, `clients.smtp.*`,
+`log.leak_sensitive_values`)."""
 
 from __future__ import annotations
 
@@ -69,6 +70,7 @@ class CourierConfig:
     smtp_uri: str | None = None
     client_cert_path: str = ""
     client_key_path: str = ""
+    smtp_disallow_private_ip_ranges: bool = False  # `clients.smtp.disallow_private_ip_ranges`
     email_http: RequestConfig | None = None
     sms_http: RequestConfig | None = None
     message_retries: int = 5
@@ -113,6 +115,7 @@ class CourierConfig:
             smtp_uri=get("courier.smtp.connection_uri") or None,
             client_cert_path=get("courier.smtp.client_cert_path") or "",
             client_key_path=get("courier.smtp.client_key_path") or "",
+            smtp_disallow_private_ip_ranges=bool(get("clients.smtp.disallow_private_ip_ranges", False)),
             email_http=email_http,
             sms_http=sms_http,
             message_retries=int(get("courier.message_retries", 5)),

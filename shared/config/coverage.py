@@ -161,7 +161,6 @@ ROWS: tuple[Row, ...] = (
     _h("serve.*.request_log.disable_for_health", "warden/process.py"),
     _h("serve.*.*", "shared/config/settings.py (Endpoint), warden/process.py"),
     _h("tracing", "shared/tracing/config.py (the otel provider over OTLP)"),
-    _ns("log.redaction_text", "redacted values are replaced with `[redacted]`"),
     _h("log.*", "shared/config/settings.py (Log), warden/cli.py, shared/logging.py"),
     # --- identities, secrets, hashing, cookies, sessions -----------------------------------------
     _ns(
@@ -179,9 +178,14 @@ ROWS: tuple[Row, ...] = (
     _h("session.whoami.tokenizer.templates", "services/session/tokenizer.py"),
     _h("session.*", "services/session/config.py"),
     _h("security.account_enumeration.mitigate", "services/selfservice (registration/enumeration.py, service.py)"),
-    _ns("security.disallow_ref_in_identity_schemas", "external `$ref`s in identity schemas are not blocked"),
+    _ns(
+        "security.disallow_ref_in_identity_schemas",
+        "Warden never loads a `$ref` to another document (file, http(s), base64), whatever the value: an "
+        "identity schema with one fails at start-up (services/identity/schemas/meta.py)",
+        True,
+    ),
     _h("clients.http.*", "shared/http/egress.py"),
-    _ns("clients.smtp.disallow_private_ip_ranges", "the courier connects to any SMTP address it is given"),
+    _h("clients.smtp.disallow_private_ip_ranges", "services/courier/channels/smtp.py (shared/http/egress.py's rules)"),
     _h("clients.web_hook.header_allowlist", "services/selfservice/hooks/web_hook_calls.py"),
     # --- feature flags ----------------------------------------------------------------------------
     _na("feature_flags.cacheable_sessions", NETWORK),

@@ -49,6 +49,7 @@ class Log(_Frozen):
     level: str = "info"
     format: str = "json"
     leak_sensitive_values: bool = False
+    redaction_text: str = ""  # "": Warden's `[redacted]` (shared.logging.REDACTED)
 
 
 class Secrets(_Frozen):

@@ -29,7 +29,7 @@ from services.courier.channels.wire import WIRE_POLICY, wire_email
 from services.courier.config import DEFAULT_HTTP_BODY, RequestConfig, Sender
 from services.courier.domain import Message
 from shared.errors import ConfigError
-from shared.http.egress import Egress, EgressPolicy
+from shared.http.egress import Egress, EgressPolicy, PrivateAddressRefused
 from shared.jsonnet import JsonnetBody, JsonnetError
 from tests.smtp import SmtpServer
 
@@ -172,6 +172,24 @@ async def test_smtp_a_refused_recipient_spoils_no_session_and_a_restarted_server
         await asyncio.sleep(0.2)
         await channel.send(message(recipient="bob@example.com"))
         assert [m.recipients for m in await server.wait_for_async(2)] == [["alice@example.com"], ["bob@example.com"]]
+    finally:
+        await channel.close()
+        server.down()
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
+async def test_smtp_with_private_ranges_disallowed_connects_to_no_private_address(host: str) -> None:
+    """`clients.smtp.disallow_private_ip_ranges`: a literal loopback address and a name that resolves
+    to one are refused alike, before a byte is sent, and the error names the switch, not the login."""
+    server = SmtpServer(credentials=("courier", "s3cret"))
+    server.up()
+    uri = server.uri.replace(server.host, host)
+    channel = SmtpChannel(parse_connection_uri(uri), SENDER, timeout=5, public_only=True)
+    try:
+        with pytest.raises(PrivateAddressRefused, match="clients.smtp.disallow_private_ip_ranges") as refused:
+            await channel.send(message())
+        assert f"{host}:{server.port}" in str(refused.value) and "s3cret" not in str(refused.value)
+        assert server.messages == [] and server.logins == []
     finally:
         await channel.close()
         server.down()

@@ -26,6 +26,7 @@ from shared.logging import (
 )
 from shared.tracing.logs import TRACE_FIELDS
 from tests.conftest import AMQP_URL, require_server
+from tests.factories import settings_for
 
 
 def _render(message: str, *args: object, leak: bool = False, **extra: object) -> dict:
@@ -172,6 +173,49 @@ def test_debug_logs_warden_not_library_chatter_which_only_trace_shows(
     loggers = [json.loads(line)["logger"] for line in stream.getvalue().splitlines()]
     assert "services.selfservice.test" in loggers
     assert ("aiosqlite" in loggers) is library_lines
+
+
+@pytest.mark.parametrize(
+    ("fmt", "configured", "shown"),
+    [
+        (
+            "json",
+            "<hidden: set log.leak_sensitive_values to see it>",
+            "<hidden: set log.leak_sensitive_values to see it>",
+        ),
+        ("text", "***", "***"),
+        ("json", r"\1 \g<0>", r"\1 \g<0>"),  # shown as written, not read as the patterns' group references
+        ("json", "", "[redacted]"),  # empty is unset, as in Kratos
+    ],
+)
+def test_masked_values_read_log_redaction_text(
+    fmt: str,
+    configured: str,
+    shown: str,
+    restored_logging: None,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """Kratos's `log.redaction_text`: what a masked value reads, in messages, fields and tracebacks."""
+    settings = settings_for(tmp_path, "memory", {"log": {"redaction_text": configured, "format": fmt}})
+    stream = io.StringIO()
+    monkeypatch.setattr("sys.stderr", stream)
+    setup_logging("info", settings.log.format, "test", redaction_text=settings.log.redaction_text)
+    log = logging.getLogger("services.test.redaction")
+    log.warning("issued %s", "ory_st_4n0th3rS3cr3t", extra={"dsn": "postgres://warden:pa55w0rd@db/warden"})
+    log.error("failed", exc_info=_traceback_of_a_failing_call())
+    flush_logs()
+    written = stream.getvalue()
+    for secret in ("4n0th3rS3cr3t", "pa55w0rd", "hunter2"):
+        assert secret not in written
+    if fmt == "json":
+        issued, failed = (json.loads(line) for line in written.splitlines() if line.startswith("{"))
+        assert issued["msg"] == f"issued ory_**_{shown}"
+        assert issued["dsn"] == f"postgres://warden:{shown}@db/warden"
+        assert f"ValueError: bad password={shown}" in failed["stack"]
+    else:
+        assert f"issued ory_**_{shown}" in written and f"ValueError: bad password={shown}" in written
+    assert (shown == "[redacted]") == ("[redacted]" in written)
 
 
 async def _sqlite_insert(path: Path, value: str) -> None:

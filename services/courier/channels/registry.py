@@ -42,6 +42,7 @@ async def build_channels(config: CourierConfig, settings: Any, egress: Egress, f
             client_cert=config.client_cert_path,
             client_key=config.client_key_path,
             connections=config.pull_count,  # one session per send of a batch, which go side by side
+            public_only=config.smtp_disallow_private_ip_ranges,
         )
     if config.sms_http is not None:
         channels[SMS] = await _http(

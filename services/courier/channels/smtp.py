@@ -6,7 +6,14 @@ between messages and each carries one message at a time. A session is reused onl
 went through cleanly: after any error (a refused recipient, a timeout, a dropped connection) it is
 closed, so one message's failure never spoils the session the next one uses. A session idle for
 longer than `IDLE_SECONDS`, or one the server has closed, is dropped instead of being reused:
-servers hang up on idle clients, and a message must not fail on a session that is already gone."""
+servers hang up on idle clients, and a message must not fail on a session that is already gone.
+
+`clients.smtp.disallow_private_ip_ranges: true` keeps the courier off private, loopback, link-local
+and other non-public addresses, by the rules outgoing HTTP follows (`shared.http.egress`). The host's
+addresses are resolved here and the courier connects to a public one itself, so the address checked
+is the address connected to (a name that resolves to another address a moment later cannot slip
+through). A refused server fails the send like one that is down: the message is retried, then
+abandoned, and each attempt's log line and dispatch error say why."""
 
 from __future__ import annotations
 
@@ -15,6 +22,7 @@ import contextlib
 import socket
 import ssl
 import time
+from typing import Any
 
 import aiosmtplib
 from opentelemetry.trace import SpanKind
@@ -24,6 +32,7 @@ from services.courier.channels.wire import needs_smtputf8, wire_email
 from services.courier.config import Sender
 from services.courier.domain import Message
 from shared.errors import ConfigError
+from shared.http.egress import PrivateAddressRefused, PublicOnlyResolver
 from shared.tracing.spans import tracer
 
 # Below the idle timeouts servers commonly apply (Postfix's smtpd_timeout is 300 s, Exchange's 10 min).
@@ -41,8 +50,10 @@ class SmtpChannel:
         client_cert: str = "",
         client_key: str = "",
         connections: int = DEFAULT_CONNECTIONS,
+        public_only: bool = False,  # `clients.smtp.disallow_private_ip_ranges`
     ) -> None:
         self._target = target
+        self._public_only = public_only
         self._sender = sender
         self._timeout = timeout
         self._tls = _tls_context(target, client_cert or None, client_key or None)
@@ -84,8 +95,10 @@ class SmtpChannel:
             _drop(client)
         t = self._target
         # `?server_name=`: TLS checks the certificate against that name, not the host connected to.
-        # aiosmtplib checks against `hostname`, so it gets the name and a socket already connected.
-        sock = await _connect(t.host, t.port, self._timeout) if t.server_name else None
+        # aiosmtplib checks against `hostname`, so it gets the name and a socket already connected;
+        # so it does when only a public address will do, which is checked as it is connected to.
+        own_socket = bool(t.server_name) or self._public_only
+        sock = await _connect(t.host, t.port, self._timeout, public_only=self._public_only) if own_socket else None
         client = aiosmtplib.SMTP(
             hostname=t.server_name or t.host,
             port=None if sock else t.port,
@@ -109,12 +122,12 @@ class SmtpChannel:
         return client
 
 
-async def _connect(host: str, port: int, timeout: float) -> socket.socket:
-    """A TCP connection to the first of `host`'s addresses that answers."""
+async def _connect(host: str, port: int, timeout: float, *, public_only: bool = False) -> socket.socket:
+    """A TCP connection to the first of `host`'s addresses (its public ones, if `public_only`) that answers."""
     loop = asyncio.get_running_loop()
     failure: OSError = OSError(f"{host} has no address")
-    for family, kind, proto, _, address in await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM):
-        sock = socket.socket(family, kind, proto)
+    for family, proto, address in await _addresses(host, port, public_only):
+        sock = socket.socket(family, socket.SOCK_STREAM, proto)
         sock.setblocking(False)
         try:
             await asyncio.wait_for(loop.sock_connect(sock, address), timeout)
@@ -123,6 +136,22 @@ async def _connect(host: str, port: int, timeout: float) -> socket.socket:
             sock.close()
             failure = exc if isinstance(exc, OSError) else OSError(f"connecting to {host}:{port} timed out")
     raise aiosmtplib.SMTPConnectError(f"Error connecting to {host} on port {port}: {failure}")
+
+
+async def _addresses(host: str, port: int, public_only: bool) -> list[tuple[int, int, tuple[Any, ...]]]:
+    """`(family, proto, address)` for each of `host`'s addresses; only the public ones if `public_only`,
+    which raises PrivateAddressRefused when there is none (a literal private IP included)."""
+    if not public_only:
+        found = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        return [(family, proto, address) for family, _, proto, _, address in found]
+    try:
+        public = await PublicOnlyResolver().resolve(host, port, socket.AF_UNSPEC)
+    except PrivateAddressRefused:
+        raise PrivateAddressRefused(
+            f"the SMTP server {host}:{port} has no public address, and "
+            "clients.smtp.disallow_private_ip_ranges forbids connecting to private ones"
+        ) from None
+    return [(r["family"], r["proto"], (r["host"], r["port"])) for r in public]
 
 
 def _drop(client: aiosmtplib.SMTP) -> None:

@@ -25,6 +25,15 @@ HERE = Path(__file__).parent
 META_SCHEMA = HERE / "identity_meta.schema.json"
 EXTENSION_SCHEMA = HERE / "identity_extension.schema.json"
 _NOT_SCHEMAS = ("enum", "const", "default", "examples")  # keywords whose values are data, not schemas
+# Kratos loads a `$ref` to another document (`file://`, `http(s)://`, `base64://`) when traits are
+# validated, and with `security.disallow_ref_in_identity_schemas: true` refuses all but `base64://`
+# ones ("$ref scheme ... is not permitted in identity schemas", a 500 at registration). Warden loads
+# none, whatever the switch says, and says so at start-up: a schema cannot read the host's files
+# or reach its network.
+EXTERNAL_REFS = (
+    "Warden never loads a $ref from a file, a URL or base64:// "
+    "(stricter than security.disallow_ref_in_identity_schemas: true)"
+)
 
 
 def meta_validator() -> Draft7Validator:
@@ -47,7 +56,7 @@ def identity_schema_problem(document: dict[str, Any], meta: Draft7Validator) -> 
         return f"not a valid JSON Schema: {pointer(err.absolute_path)}: {_one_line(err.message)}"
     for ref in _refs(document):
         if resolve_local(document, ref) is None:
-            return f"$ref {ref!r} does not point inside the schema (remote references are not fetched)"
+            return f"$ref {ref!r} does not point inside the schema: {EXTERNAL_REFS}"
     return next(filter(None, map(pattern_problem, schema_patterns(document))), None)
 
 
