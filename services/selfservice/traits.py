@@ -47,6 +47,12 @@ class TraitSchemas:
     def known(self, schema_id: str) -> bool:
         return schema_id in self._fields
 
+    @property
+    def self_service(self) -> list[str]:
+        """The schemas a self-service registration may create identities of: the default, then the
+        selectable ones."""
+        return [self.default_id, *sorted(self.selectable - {self.default_id})]
+
     @classmethod
     def from_settings(cls, settings: Any) -> TraitSchemas:
         documents: dict[str, dict[str, Any]] = {}
