@@ -1,6 +1,6 @@
 """Selectable identity schemas (`identity.schemas[].selfservice_selectable`): registration and login
-flows made with `?identity_schema=<id>`, through the API (Kratos's SDK) and a browser (cookies, CSRF,
-redirects), on SQLite and PostgreSQL.
+flows made with `?identity_schema=<id>`, through the API (Kratos's SDK), a browser (cookies, CSRF,
+redirects) and the built-in UI, on SQLite and PostgreSQL.
 
 The config has three schemas: `default` (an email), `member` (a member name and a club; selectable)
 and `username` (not selectable). A second Warden per database, whose flows live one second, serves
@@ -8,6 +8,7 @@ the tests of flows renewed after expiry."""
 
 from __future__ import annotations
 
+import html
 import json
 import time
 from collections.abc import Iterator
@@ -269,3 +270,34 @@ def test_an_expired_browser_login_is_renewed_for_the_same_schema(short_lived: Th
     fresh = browser.get(f"/self-service/login/flows?id={fresh_id}", as_json=True).json()
     assert fresh_id != flow["id"] and fresh["identity_schema"] == "member"
     assert _label(fresh, "identifier") == "Member name"
+
+
+# --- the built-in UI -----------------------------------------------------------------------------
+
+
+def test_the_built_in_ui_passes_the_schema_on_and_keeps_it_between_sign_in_and_sign_up(
+    warden: ThreadedWarden,
+) -> None:
+    browser = Browser(warden.public_url)
+    opened = browser.get(f"{UI}/registration?identity_schema=member")
+    assert (
+        opened.status == 303 and opened.location == f"{BASE}/self-service/registration/browser?identity_schema=member"
+    )
+    started = browser.get(opened.location)
+    page = html.unescape(browser.get(started.location).data.decode())
+    assert 'name="traits.username"' in page and 'name="traits.email"' not in page
+    assert f'href="{UI}/login?identity_schema=member"' in page
+
+    sign_in = browser.get(f"{UI}/login?identity_schema=member")
+    assert sign_in.location == f"{BASE}/self-service/login/browser?identity_schema=member"
+    login_page = html.unescape(browser.get(browser.get(sign_in.location).location).data.decode())
+    assert "Member name" in login_page
+    assert f'href="{UI}/registration?identity_schema=member"' in login_page
+
+
+def test_the_built_in_ui_starts_a_new_flow_for_the_expired_ones_schema(short_lived: ThreadedWarden) -> None:
+    browser = Browser(short_lived.public_url)
+    started = browser.get("/self-service/registration/browser?identity_schema=member")
+    time.sleep(1.1)
+    page = browser.get(started.location)
+    assert page.status == 303 and page.location == f"{BASE}/self-service/registration/browser?identity_schema=member"
