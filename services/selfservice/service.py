@@ -92,7 +92,7 @@ class SelfserviceContainer:
     verifier: Verifier
     enumeration: RegistrationEnumeration  # whether registration hides existing accounts (EN-4)
     pages: Pages  # the built-in UI's templates
-    schemas: TraitSchemas  # the identity schemas' trait titles, for the welcome page
+    schemas: TraitSchemas  # which flows may use (`?identity_schema=`); trait titles for the welcome page
     internal: ServiceInfo
 
 

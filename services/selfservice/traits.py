@@ -4,7 +4,7 @@ service validates; this only describes)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,22 +37,35 @@ class Field:
 
 
 class TraitSchemas:
-    def __init__(self, documents: dict[str, dict[str, Any]], default_id: str) -> None:
+    def __init__(self, documents: dict[str, dict[str, Any]], default_id: str, selectable: Iterable[str] = ()) -> None:
         self._fields = {schema_id: list(_fields(doc)) for schema_id, doc in documents.items()}
         self._protected = {schema_id: list(_protected_paths(doc)) for schema_id, doc in documents.items()}
         self.default_id = default_id
+        # `selfservice_selectable: true`: a registration or login flow may be made for it (identity_schema.py).
+        self.selectable = frozenset(selectable)
+
+    def known(self, schema_id: str) -> bool:
+        return schema_id in self._fields
+
+    @property
+    def self_service(self) -> list[str]:
+        """The schemas a self-service registration may create identities of: the default, then the
+        selectable ones."""
+        return [self.default_id, *sorted(self.selectable - {self.default_id})]
 
     @classmethod
     def from_settings(cls, settings: Any) -> TraitSchemas:
         documents: dict[str, dict[str, Any]] = {}
-        for i, entry in enumerate(settings.get("identity.schemas") or []):
+        entries = settings.get("identity.schemas") or []
+        for i, entry in enumerate(entries):
             document = read_schema_document(entry["url"], settings.config_dir)
             if document is None:
                 raise ConfigError(
                     f"config: identity.schemas[{i}].url: remote identity schemas are not supported offline"
                 )
             documents[entry["id"]] = document
-        return cls(documents, settings.get("identity.default_schema_id") or "default")
+        selectable = (entry["id"] for entry in entries if entry.get("selfservice_selectable"))
+        return cls(documents, settings.get("identity.default_schema_id") or "default", selectable)
 
     def fields(self, schema_id: str | None = None) -> list[Field]:
         return self._fields.get(schema_id or self.default_id, [])
@@ -81,11 +94,11 @@ class TraitSchemas:
     def identifier_fields(self, credential: str, schema_id: str | None = None) -> list[Field]:
         return [f for f in self.fields(schema_id) if f.is_identifier(credential)]
 
-    def identifier_label(self, *credentials: str) -> text.Message:
-        """The login identifier's label (Kratos's GetIdentifierLabelFromSchema): the title when one
-        identifier field of the first credential type that has any carries one, else "ID" (never the
-        trait's path: Kratos counts only fields with a non-empty title)."""
-        fields = next((found for c in credentials if (found := self.identifier_fields(c))), [])
+    def identifier_label(self, *credentials: str, schema_id: str | None = None) -> text.Message:
+        """The login identifier's label (Kratos's GetIdentifierLabelFromSchema, on the flow's schema):
+        the title when one identifier field of the first credential type that has any carries one,
+        else "ID" (never the trait's path: Kratos counts only fields with a non-empty title)."""
+        fields = next((found for c in credentials if (found := self.identifier_fields(c, schema_id))), [])
         titles = [t for f in fields if isinstance(t := f.schema.get("title"), str) and t]
         if len(titles) != 1:
             return text.label_id()

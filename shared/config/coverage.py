@@ -163,9 +163,9 @@ ROWS: tuple[Row, ...] = (
     _h("tracing", "shared/tracing/config.py (the otel provider over OTLP)"),
     _h("log.*", "shared/config/settings.py (Log), warden/cli.py, shared/logging.py"),
     # --- identities, secrets, hashing, cookies, sessions -----------------------------------------
-    _ns(
+    _h(
         "identity.schemas[].selfservice_selectable",
-        "flows always use the default schema; `identity_schema` is not read",
+        "services/selfservice/flows/identity_schema.py (`?identity_schema=` of registration and login flows)",
     ),
     _h("identity.**", "services/identity/schemas/registry.py, services/selfservice/traits.py"),
     _ns("secrets.pagination", "page tokens are not encrypted"),

@@ -95,6 +95,35 @@ async def test_a_disabled_password_method_is_not_warned_about(tmp_path: Path, ca
     assert hidden == frozenset() and _warnings(caplog) == []
 
 
+async def _with_a_two_identifier_schema(tmp_path: Path, *, selectable: bool) -> frozenset[str]:
+    identifier = {"type": "string", "ory.sh/kratos": {"credentials": {"password": {"identifier": True}}}}
+    traits = {"type": "object", "properties": {"email": identifier, "phone": identifier}}
+    (tmp_path / "two.schema.json").write_text(json.dumps({"type": "object", "properties": {"traits": traits}}))
+    schemas = [
+        {"id": "default", "url": f"file://{tmp_path}/default.schema.json"},
+        {"id": "two", "url": f"file://{tmp_path}/two.schema.json", "selfservice_selectable": selectable},
+    ]
+    after = _after(password={"hooks": [{"hook": "show_verification_ui"}]})
+    return await _hidden(tmp_path, {**MITIGATE, **after, "identity": {"schemas": schemas}})
+
+
+async def test_a_selectable_schema_with_two_identifiers_keeps_4000007(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A registration may be made for any schema marked `selfservice_selectable` (`?identity_schema=`),
+    so each of them must be one a stand-in can hide."""
+    assert await _with_a_two_identifier_schema(tmp_path, selectable=True) == frozenset()
+    [warning] = _warnings(caplog)
+    assert "identity.schemas (two: its traits carry identifiers or addresses other than one" in warning
+
+
+async def test_a_schema_no_registration_may_use_does_not_count(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    assert await _with_a_two_identifier_schema(tmp_path, selectable=False) == {"password"}
+    assert _warnings(caplog) == []
+
+
 def _address(value: str, *, verified: bool = False, via: str = "email") -> dict[str, Any]:
     return {"value": value, "via": via, "verified": verified}
 

@@ -160,6 +160,19 @@ class ReturnToForbidden(errors.BadRequest):
         super().__init__(f'Requested return_to URL "{shown_input(url)}" is not allowed.')
 
 
+class IdentitySchemaRefused(errors.BadRequest):
+    """`?identity_schema=` names no schema of `identity.schemas`, or one that is neither the default
+    nor `selfservice_selectable` (Kratos's `SelfServiceFlowIdentitySchema`: a plain 400, no id)."""
+
+    def __init__(self, schema_id: str, *, exists: bool) -> None:
+        shown = shown_input(schema_id)
+        super().__init__(
+            f'Requested identity schema "{shown}" is not enabled for self-service flows.'
+            if exists
+            else f'Requested identity schema "{shown}" does not exist.'
+        )
+
+
 class Aal1Required(errors.Unauthorized):
     error_id = text.SESSION_AAL1_REQUIRED
 

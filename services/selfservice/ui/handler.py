@@ -7,6 +7,7 @@ business (`selfservice.flows.*.ui_url`); these routes answer at the defaults tha
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextlib import suppress
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
@@ -17,7 +18,9 @@ from services.selfservice.config import FLOW_KINDS
 from services.selfservice.flows.browser_errors import with_browser_errors
 from services.selfservice.flows.engine import see_other
 from services.selfservice.flows.error.handler import STUB
-from services.selfservice.flows.errors import IdentityMismatch, NoActiveSession
+from services.selfservice.flows.errors import FlowNotFound, IdentityMismatch, NoActiveSession
+from services.selfservice.flows.identity_schema import FIELD as IDENTITY_SCHEMA
+from services.selfservice.flows.identity_schema import schema_fields, schema_of
 from services.selfservice.flows.logout.handler import SIGNED_OUT_COOKIE
 from services.selfservice.ui.links import logout_url
 from services.selfservice.ui.pages import static_response
@@ -30,8 +33,12 @@ if TYPE_CHECKING:
     from services.selfservice.service import SelfserviceContainer
 
 ERROR_PATH, STYLESHEET_PATH, NOT_FOUND_PATH = "/ui/error", "/ui/style.css", "/ui/{tail:.*}"
-# What the reference UI forwards to the init endpoint (the login flow's own query fields).
-INIT_PARAMS = {"login": ("return_to", "refresh", "aal")}
+# What the reference UI forwards to the init endpoint (the login flow's own query fields), and the
+# identity schema a registration or login is for (`?identity_schema=`, kept by the links between them).
+INIT_PARAMS = {
+    "login": ("return_to", "refresh", "aal", IDENTITY_SCHEMA),
+    "registration": ("return_to", IDENTITY_SCHEMA),
+}
 # Statuses the reference UI answers with a new flow (`redirectOnSoftError`): gone, expired, another
 # browser's (CSRF), and for settings no session or another identity's flow.
 SOFT_ERRORS = frozenset({401, 403, 404, 410})
@@ -114,8 +121,14 @@ def flow_page(kind: str) -> Handler[SelfserviceContainer]:
 
 async def _start_again(c: SelfserviceContainer, request: web.Request, kind: str, status: int) -> web.StreamResponse:
     """A new flow, as the reference UI does on a soft error. A verification link opened in another
-    browser than the one it was sent for (its flow is that browser's: 403) says why on the new page."""
-    response = see_other(init_url(c, kind, request.query))
+    browser than the one it was sent for (its flow is that browser's: 403) says why on the new page.
+    An expired flow's identity schema carries over, as it does when a submission renews the flow."""
+    query: Mapping[str, str] = request.query
+    if status == 410 and IDENTITY_SCHEMA in INIT_PARAMS.get(kind, ()):
+        with suppress(FlowNotFound):  # cleaned up since: a flow of the default schema, then
+            expired = await c.engine.load(request.query.get("flow"), kind)
+            query = {**request.query, **schema_fields(schema_of(expired))}
+    response = see_other(init_url(c, kind, query))
     if kind == "verification" and status == 403:
         response.set_cookie(LINK_ELSEWHERE_COOKIE, "1", max_age=60, path="/ui/", httponly=True, samesite="Lax")
     return response
@@ -136,6 +149,9 @@ def _title(kind: str, flow: dict[str, Any]) -> str:
 
 async def _flow_links(c: SelfserviceContainer, request: web.Request, kind: str, flow: dict[str, Any]) -> list[Link]:
     ui_url = {k: _with_return_to(f.ui_url, flow.get("return_to")) for k, f in c.config.flows.items()}
+    if schema := flow.get(IDENTITY_SCHEMA):  # signing in instead of up (or back) keeps to the schema
+        for other in ("login", "registration"):
+            ui_url[other] = _with_query(ui_url[other], {IDENTITY_SCHEMA: schema})
     links: list[Link] = []
     if kind == "login":
         if c.config.flows["registration"].enabled:
@@ -155,7 +171,11 @@ async def _flow_links(c: SelfserviceContainer, request: web.Request, kind: str, 
 
 
 def _with_return_to(url: str, return_to: str | None) -> str:
-    return f"{url}{'&' if '?' in url else '?'}{urlencode({'return_to': return_to})}" if return_to else url
+    return _with_query(url, {"return_to": return_to}) if return_to else url
+
+
+def _with_query(url: str, params: Mapping[str, str]) -> str:
+    return f"{url}{'&' if '?' in url else '?'}{urlencode(params)}"
 
 
 async def error_page(c: SelfserviceContainer, request: web.Request) -> web.StreamResponse:

@@ -9,6 +9,7 @@ from aiohttp import web
 from services.selfservice.flows.engine import see_other
 from services.selfservice.flows.errors import Aal1Required, IdentityMismatch, SessionAlreadyAvailable
 from services.selfservice.flows.flow import API, BROWSER, Flow
+from services.selfservice.flows.identity_schema import requested_schema, schema_fields, schema_of
 from services.selfservice.flows.login.flow import login_fields, same_identity
 from services.selfservice.flows.login.hook import complete_login
 from services.selfservice.flows.login.strategy import LoginOutcome, LoginStrategy
@@ -29,7 +30,7 @@ KIND = "login"
 
 def _init(flow_type: str) -> Handler[SelfserviceContainer]:
     async def handler(c: SelfserviceContainer, request: web.Request) -> web.StreamResponse:
-        fields = login_fields(request)
+        fields = {**login_fields(request), **schema_fields(requested_schema(request, c.schemas))}
         session = await c.engine.current_session(request)
         if not _login_wanted(fields, session):
             if flow_type == BROWSER and not wants_json(request):
@@ -117,8 +118,12 @@ async def _identifier_of_the_session(c: SelfserviceContainer, flow: Flow) -> Non
 async def _renew(c: SelfserviceContainer, request: web.Request, old: Flow) -> Flow:
     """Kratos's `FromOldFlow`: a new flow as the submission would start one (its `refresh` and `aal`
     read from this request's query, which seldom has them; the request's session, not the old
-    flow's), keeping only where the old one was started from."""
-    fields = {**login_fields(request), "organization_id": old.fields.get("organization_id")}
+    flow's), keeping where the old one was started from and the identity schema it was made for."""
+    fields = {
+        **login_fields(request),
+        "organization_id": old.fields.get("organization_id"),
+        **schema_fields(schema_of(old)),
+    }
     session = await c.engine.current_session(request)
     if not _login_wanted(fields, session):
         raise SessionAlreadyAvailable()  # Kratos forwards it: JSON for apps, the error UI for browsers

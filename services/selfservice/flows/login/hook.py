@@ -12,6 +12,7 @@ from aiohttp import web
 from services.selfservice.flows.engine import NEXT_CSRF_TOKEN, see_other
 from services.selfservice.flows.errors import BrowserLocationChangeRequired
 from services.selfservice.flows.flow import API, Flow
+from services.selfservice.flows.identity_schema import schema_fields, schema_of
 from services.selfservice.flows.login.strategy import LINK_AFTER_LOGIN, LinksAfterLogin, LoginOutcome
 from services.selfservice.flows.request import device, wants_json
 from services.selfservice.hooks.registry import HookContext
@@ -107,7 +108,12 @@ async def _link_or_carry(
         from services.selfservice.flows.login.handler import new_login_flow  # the handler imports this module
 
         request[NEXT_CSRF_TOKEN] = c.engine.csrf.new_token()  # the step's, and the new cookie's
-        fields = {"refresh": False, "requested_aal": aal.AAL2, "organization_id": None}
+        fields = {
+            "refresh": False,
+            "requested_aal": aal.AAL2,
+            "organization_id": None,
+            **schema_fields(schema_of(flow)),
+        }
         session = {**ctx.session, "identity": ctx.session.get("identity") or ctx.identity}
         carried = {LINK_AFTER_LOGIN: pending}
         step = await new_login_flow(c, request, flow.type, fields, session, carried, return_to=flow.return_to)

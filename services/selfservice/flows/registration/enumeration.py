@@ -19,9 +19,9 @@ that nothing after the registration needs the account to exist:
   the password identifier (and its verification and recovery address, if any).
 
 Each covered method whose `after` hooks include one of those, or every covered method when the
-default schema is of that kind, keeps 4000007, and start-up says so once with the config keys to
-look at (never their values). Interrupting web hooks run before the
-account is created, on both kinds of submission alike; `show_verification_ui` points to a
+default schema (or one selectable with `?identity_schema=`) is of that kind, keeps 4000007, and
+start-up says so once with the config keys to look at (never their values). Interrupting web hooks
+run before the account is created, on both kinds of submission alike; `show_verification_ui` points to a
 verification flow either way (the stand-in's is real, and no code is ever sent for it).
 
 Covered: `password`, in one step and as the credential step of `profile_first` registration.
@@ -105,17 +105,19 @@ def hidden_methods(
 
 
 def _schema_blocker(schemas: TraitSchemas) -> str | None:
-    """The default identity schema, named, when its traits carry identifiers or addresses other than
-    one password identifier (see the module's docstring)."""
-    paths = schemas.protected_paths()
-    fields = {f.path: f for f in schemas.fields()}
-    only = fields.get(paths[0]) if len(paths) == 1 else None
-    if only is not None and only.is_identifier("password") and _one_string(only.schema):
-        return None
-    return (
-        f"identity.schemas ({schemas.default_id}: its traits carry identifiers or addresses other than "
-        "one password identifier, and a registration colliding on one would bring addresses of its own)"
-    )
+    """The first identity schema a registration may use (the default, or one selectable with
+    `?identity_schema=`), named, whose traits carry identifiers or addresses other than one password
+    identifier (see the module's docstring)."""
+    for schema_id in schemas.self_service:
+        paths = schemas.protected_paths(schema_id)
+        fields = {f.path: f for f in schemas.fields(schema_id)}
+        only = fields.get(paths[0]) if len(paths) == 1 else None
+        if only is None or not only.is_identifier("password") or not _one_string(only.schema):
+            return (
+                f"identity.schemas ({schema_id}: its traits carry identifiers or addresses other than "
+                "one password identifier, and a registration colliding on one would bring addresses of its own)"
+            )
+    return None
 
 
 # What could let one trait hold several values, or other shapes than the one it declares: a

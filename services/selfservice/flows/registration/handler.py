@@ -9,6 +9,7 @@ from aiohttp import web
 from services.selfservice.flows.engine import see_other
 from services.selfservice.flows.errors import FlowDisabled, SessionAlreadyAvailable
 from services.selfservice.flows.flow import API, BROWSER, Flow
+from services.selfservice.flows.identity_schema import requested_schema, schema_fields, schema_of
 from services.selfservice.flows.registration.hook import complete_registration
 from services.selfservice.flows.registration.strategy import RegistrationOutcome, RegistrationStrategy
 from services.selfservice.flows.request import wants_json
@@ -29,17 +30,21 @@ def _init(flow_type: str) -> Handler[SelfserviceContainer]:
     async def handler(c: SelfserviceContainer, request: web.Request) -> web.StreamResponse:
         if not c.config.flows[KIND].enabled:
             raise FlowDisabled(KIND)
+        schema = requested_schema(request, c.schemas)  # Kratos's NewRegistrationFlow, before the session
         if await c.engine.current_session(request) is not None:
             if flow_type == BROWSER and not wants_json(request):
                 return see_other(c.engine.return_to(request) or c.config.default_return_url)
             raise SessionAlreadyAvailable("registration")
-        return c.engine.respond_new(request, await new_registration_flow(c, request, flow_type))
+        return c.engine.respond_new(request, await new_registration_flow(c, request, flow_type, schema))
 
     return handler
 
 
-async def new_registration_flow(c: SelfserviceContainer, request: web.Request, flow_type: str) -> Flow:
-    flow = await c.engine.create(request, KIND, flow_type, organization_id=None)
+async def new_registration_flow(
+    c: SelfserviceContainer, request: web.Request, flow_type: str, identity_schema: str | None = None
+) -> Flow:
+    """`identity_schema`: the schema the flow is for, already checked (identity_schema.py); None: the default."""
+    flow = await c.engine.create(request, KIND, flow_type, organization_id=None, **schema_fields(identity_schema))
     profile_first = c.config.flows[KIND].style == PROFILE_FIRST
     for strategy in c.methods.registration:
         if (strategy.method == PROFILE) == profile_first:
@@ -49,7 +54,7 @@ async def new_registration_flow(c: SelfserviceContainer, request: web.Request, f
 
 
 async def _renew(c: SelfserviceContainer, request: web.Request, old: Flow) -> Flow:
-    fresh = await new_registration_flow(c, request, old.type)
+    fresh = await new_registration_flow(c, request, old.type, schema_of(old))
     fresh.return_to = old.return_to
     return fresh
 

@@ -15,6 +15,7 @@ from services.selfservice import code_owner
 from services.selfservice.codes import ANYONE, Anyone, Recipient, TriesUsedUp
 from services.selfservice.flows.errors import FlowInvalid, StepCompleted
 from services.selfservice.flows.flow import Flow
+from services.selfservice.flows.identity_schema import schema_of
 from services.selfservice.flows.login.strategy import LoginOutcome, first_factor_only
 from services.selfservice.flows.request import string_field
 from services.selfservice.flows.ui import input_node
@@ -35,7 +36,7 @@ def populate(strategy: PasswordlessCodeStrategy, flow: Flow) -> None:
     if flow.fields.get("requested_aal", "aal1") != "aal1":
         return  # a second factor by code is the MFA side of this method, not passwordless login
     if flow.ui.find("identifier") is None:
-        flow.ui.add(identifier_node(strategy))
+        flow.ui.add(identifier_node(strategy, flow))
     flow.ui.add(nodes.send_button(text.send_sign_in_code()))
 
 
@@ -46,8 +47,8 @@ def populate_identified(strategy: PasswordlessCodeStrategy, flow: Flow) -> bool:
     return True
 
 
-def identifier_node(strategy: PasswordlessCodeStrategy) -> Any:
-    label = strategy.schemas.identifier_label("code", "password")
+def identifier_node(strategy: PasswordlessCodeStrategy, flow: Flow) -> Any:
+    label = strategy.schemas.identifier_label("code", "password", schema_id=schema_of(flow))
     return input_node(
         "default", "identifier", "text", required=True, autocomplete="username webauthn", label=label, value=""
     )
@@ -74,7 +75,7 @@ async def _send(strategy: PasswordlessCodeStrategy, flow: Flow, body: dict[str, 
     active = found is not None and found.get("state") == "active"
     identity = found if active and addresses else None  # a disabled account is treated as no account
     recipients = addresses if identity is not None else []
-    kept = nodes.hidden(identifier_node(strategy))
+    kept = nodes.hidden(identifier_node(strategy, flow))
     kept.attributes["value"] = identifier
     nodes.code_screen(flow, [kept], text.label_login_code(), text.login_code_sent())
     stand_in = [Recipient(identifier, _channel_of(identifier))]

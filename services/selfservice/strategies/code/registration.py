@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from services.selfservice.codes import Recipient, TriesUsedUp
 from services.selfservice.flows.errors import FlowInvalid, StepCompleted
 from services.selfservice.flows.flow import Flow
+from services.selfservice.flows.identity_schema import schema_id, schema_of
 from services.selfservice.flows.registration.strategy import KEPT_TRAITS as TRAITS
 from services.selfservice.flows.registration.strategy import RegistrationOutcome
 from services.selfservice.flows.request import string_field
@@ -26,7 +27,7 @@ KIND = "registration"
 
 def populate(strategy: PasswordlessCodeStrategy, flow: Flow) -> None:
     if not any((n.name or "").startswith("traits.") for n in flow.ui.nodes):
-        flow.ui.add(*strategy.schemas.nodes())
+        flow.ui.add(*strategy.schemas.nodes(schema_of(flow)))
     populate_credentials(flow)
 
 
@@ -43,8 +44,9 @@ async def register(strategy: PasswordlessCodeStrategy, flow: Flow, body: dict[st
 
 def _traits(strategy: PasswordlessCodeStrategy, flow: Flow, body: dict[str, Any]) -> Any:
     given = body.get("traits")
-    traits = strategy.schemas.coerce(given if given is not None else flow.internal.get(TRAITS) or {})
-    for node in strategy.schemas.nodes(values=traits if isinstance(traits, dict) else {}):
+    schema = schema_of(flow)
+    traits = strategy.schemas.coerce(given if given is not None else flow.internal.get(TRAITS) or {}, schema)
+    for node in strategy.schemas.nodes(schema, values=traits if isinstance(traits, dict) else {}):
         flow.ui.set_value(node.name or "", node.attributes.get("value"))
     return traits
 
@@ -53,7 +55,7 @@ async def _send(strategy: PasswordlessCodeStrategy, flow: Flow, body: dict[str, 
     traits = _traits(strategy, flow, body)
     try:
         would_be = await strategy.identities.validate_identity(
-            {"schema_id": strategy.schemas.default_id, "traits": traits}
+            {"schema_id": schema_id(flow, strategy.schemas), "traits": traits}
         )
     except errors.BadRequest as exc:
         trait_errors(flow, exc)
@@ -63,7 +65,7 @@ async def _send(strategy: PasswordlessCodeStrategy, flow: Flow, body: dict[str, 
     if not recipients:
         flow.ui.messages.append(text.identifier_missing())
         raise FlowInvalid()
-    kept = [nodes.hidden(n) for n in strategy.schemas.nodes(values=traits)]
+    kept = [nodes.hidden(n) for n in strategy.schemas.nodes(schema_of(flow), values=traits)]
     back = (
         input_node("profile", "screen", "submit", value="credential-selection", label=text.registration_back())
         if strategy.two_step
@@ -99,7 +101,7 @@ async def _check(strategy: PasswordlessCodeStrategy, flow: Flow, body: dict[str,
         flow.ui.messages.append(text.registration_code_invalid())
         raise FlowInvalid()
     # The flow creates the identity after its interrupting hooks; the code proved this address.
-    draft = {"schema_id": strategy.schemas.default_id, "traits": flow.internal[TRAITS]}
+    draft = {"schema_id": schema_id(flow, strategy.schemas), "traits": flow.internal[TRAITS]}
     proven = {"via": redeemed.via, "value": redeemed.address}
     return RegistrationOutcome(draft, {"method": "code", "aal": "aal1"}, persisted=False, proven=proven)
 

@@ -14,6 +14,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from services.selfservice.flows.errors import FlowInvalid, StepCompleted
 from services.selfservice.flows.flow import Flow
+from services.selfservice.flows.identity_schema import schema_of
 from services.selfservice.flows.login.strategy import LoginOutcome, first_factor_only
 from services.selfservice.flows.request import string_field
 from services.selfservice.flows.ui import input_node
@@ -54,7 +55,7 @@ class IdentifierFirstStrategy:
 
     def populate_login(self, flow: Flow) -> None:
         flow.ui.add(
-            self._identifier("text", ""),
+            self._identifier(flow, "text", ""),
             input_node(GROUP, "method", "submit", value=METHOD, label=text.label_continue()),
         )
 
@@ -66,7 +67,7 @@ class IdentifierFirstStrategy:
             raise FlowInvalid()
         identity = None if self.mitigate else await self._find(normalized(identifier))
         flow.ui.nodes = [n for n in flow.ui.nodes if n.name == "csrf_token"]
-        flow.ui.add(self._identifier("hidden", identifier))
+        flow.ui.add(self._identifier(flow, "hidden", identifier))
         offered = [m.populate_login_identified(flow, identity) for m in self.methods]
         if not any(offered):  # an account whose methods are all switched off
             flow.ui.messages.append(text.account_not_found())
@@ -79,8 +80,8 @@ class IdentifierFirstStrategy:
         found = [await self.identities.find_by_credential_identifier(t, identifier) for t in IDENTIFIER_TYPES]
         return next((identity for identity in found if identity is not None), None)
 
-    def _identifier(self, input_type: str, value: str) -> Any:
-        label = self.schemas.identifier_label("password", "code")
+    def _identifier(self, flow: Flow, input_type: str, value: str) -> Any:
+        label = self.schemas.identifier_label("password", "code", schema_id=schema_of(flow))
         return input_node(
             GROUP,
             "identifier",

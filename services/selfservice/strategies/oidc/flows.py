@@ -25,6 +25,7 @@ from aiohttp import web
 from services.selfservice.flows import token_exchange as exchange
 from services.selfservice.flows.errors import FlowDisabled, FlowInvalid, IdentityExists, RefreshRequired, TraitsRefused
 from services.selfservice.flows.flow import API, Flow
+from services.selfservice.flows.identity_schema import schema_fields, schema_of
 from services.selfservice.flows.login.flow import same_identity
 from services.selfservice.flows.login.hook import complete_login, finish_login
 from services.selfservice.flows.login.strategy import LINK_AFTER_LOGIN, LoginOutcome
@@ -77,7 +78,7 @@ async def finish(
     kept = strategy.kept_sign_in(pending.provider, claims, tokens)
     mapped = await strategy.map_claims(pending.provider, claims)
     traits = {**mapped.traits, **pending.traits}
-    outcome = strategy.registration(traits, mapped, kept)
+    outcome = strategy.registration(flow, traits, mapped, kept)
     try:
         if flow.type == API:
             return await exchange.keep_for_app(c, flow, await finish_registration(c, request, flow, outcome))
@@ -90,14 +91,15 @@ async def finish(
 
 
 async def _converted(c: SelfserviceContainer, request: web.Request, old: Flow, kind: str) -> Flow:
-    """Kratos's login ⇄ registration switch: a new flow of the other kind, same return_to and app."""
+    """Kratos's login ⇄ registration switch: a new flow of the other kind, same return_to, app and
+    identity schema."""
     new_login_flow, new_registration_flow, _, _ = _handlers()
-    fields = {"refresh": False, "requested_aal": "aal1", "organization_id": None}
+    fields = {"refresh": False, "requested_aal": "aal1", "organization_id": None, **schema_fields(schema_of(old))}
     flow: Flow
     if kind == "login":
         flow = await new_login_flow(c, request, old.type, fields, None)
     else:
-        flow = await new_registration_flow(c, request, old.type)
+        flow = await new_registration_flow(c, request, old.type, schema_of(old))
     flow.return_to = old.return_to
     if exchange.KEY in old.internal:
         flow.internal[exchange.KEY] = old.internal[exchange.KEY]
@@ -136,7 +138,7 @@ async def _link_after_signing_in(
 ) -> web.StreamResponse:
     """The address belongs to another account: sign in to it first, then the provider is linked."""
     new_login_flow = _handlers()[0]
-    fields = {"refresh": False, "requested_aal": "aal1", "organization_id": None}
+    fields = {"refresh": False, "requested_aal": "aal1", "organization_id": None, **schema_fields(schema_of(flow))}
     login = await new_login_flow(c, request, flow.type, fields, None)
     login.return_to = flow.return_to
     login.internal[LINK_AFTER_LOGIN] = {"method": METHOD, **kept}

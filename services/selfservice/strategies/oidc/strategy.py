@@ -16,6 +16,7 @@ from typing import Any
 
 from services.selfservice.flows.errors import FlowInvalid, RedirectBrowser
 from services.selfservice.flows.flow import Flow
+from services.selfservice.flows.identity_schema import schema_id, schema_of
 from services.selfservice.flows.login.strategy import LoginOutcome, first_factor_only
 from services.selfservice.flows.registration.strategy import RegistrationOutcome
 from services.selfservice.flows.settings.strategy import SettingsContext
@@ -144,18 +145,19 @@ class OidcStrategy:
     ) -> RegistrationOutcome:
         kept = self.kept_sign_in(provider_id, claims, {})
         mapped = await self.map_claims(provider_id, claims)
-        submitted = self.schemas.coerce(body.get("traits")) if isinstance(body.get("traits"), dict) else {}
-        return self.registration({**mapped.traits, **submitted}, mapped, kept)
+        given = body.get("traits")
+        submitted = self.schemas.coerce(given, schema_of(flow)) if isinstance(given, dict) else {}
+        return self.registration(flow, {**mapped.traits, **submitted}, mapped, kept)
 
     async def _continued(self, flow: Flow, body: dict[str, Any], kept: dict[str, Any]) -> RegistrationOutcome:
         """The form after a sign-in whose traits the schema refused: the claims are the ones verified
         then, kept in the flow; the user has filled in or corrected the traits."""
-        traits = self.schemas.coerce(body.get("traits") or {})
+        traits = self.schemas.coerce(body.get("traits") or {}, schema_of(flow))
         traits = traits if isinstance(traits, dict) else {}
         mapped = MappedIdentity(
             traits, kept.get("metadata_public"), kept.get("metadata_admin"), kept.get("verified_addresses") or []
         )
-        return self.registration(traits, mapped, kept)
+        return self.registration(flow, traits, mapped, kept)
 
     # --- identities ----------------------------------------------------------------------------
     def kept_sign_in(self, provider_id: str, claims: Claims, tokens: dict[str, str]) -> dict[str, Any]:
@@ -177,12 +179,15 @@ class OidcStrategy:
         mapped = await self.map_claims(provider_id, claims, mapper_input(identity))
         return await update_on_login(self.identities, flow, identity, mapped)
 
-    def registration(self, traits: dict[str, Any], mapped: MappedIdentity, kept: dict[str, Any]) -> RegistrationOutcome:
-        """The identity to create, for the registration flow to create after its interrupting hooks;
-        the first address the provider vouched for (Kratos's `verified_addresses`) is proven."""
+    def registration(
+        self, flow: Flow, traits: dict[str, Any], mapped: MappedIdentity, kept: dict[str, Any]
+    ) -> RegistrationOutcome:
+        """The identity to create (of the flow's schema), for the registration flow to create after its
+        interrupting hooks; the first address the provider vouched for (Kratos's `verified_addresses`)
+        is proven."""
         entry = {k: v for k, v in kept.items() if k not in _NOT_IN_CREDENTIAL}
         body: dict[str, Any] = {
-            "schema_id": self.schemas.default_id,
+            "schema_id": schema_id(flow, self.schemas),
             "traits": traits,
             "credentials": {METHOD: {"config": {"providers": [entry]}}},
         }
@@ -212,7 +217,7 @@ class OidcStrategy:
         flow.ui.nodes = [
             n for n in flow.ui.nodes if n.group not in (METHOD,) and not (n.name or "").startswith("traits.")
         ]
-        flow.ui.add(*self.schemas.nodes(group=METHOD, values=traits))
+        flow.ui.add(*self.schemas.nodes(schema_of(flow), group=METHOD, values=traits))
         flow.ui.add(
             input_node(
                 METHOD,

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 from services.selfservice.flows.errors import FlowInvalid
 from services.selfservice.flows.flow import Flow
+from services.selfservice.flows.identity_schema import schema_id, schema_of
 from services.selfservice.flows.registration.strategy import KEPT_TRAITS, RegistrationOutcome
 from services.selfservice.strategies.passkey import ceremony, responses
 from services.selfservice.strategies.passkey.ceremony import Challenges, RelyingParty
@@ -71,8 +72,9 @@ async def sign_up(
     of a `profile_first` registration (the traits that step kept). A refused answer or traits the
     schema refuses answer the form again with a new challenge (`renew`: the answer spent the one it
     showed). `described` gives the fields the method adds to the key, from the traits."""
-    traits = m.schemas.coerce(body.get("traits") or flow.internal.get(KEPT_TRAITS) or {})
-    for node in m.schemas.nodes(values=traits if isinstance(traits, dict) else {}):
+    schema = schema_of(flow)
+    traits = m.schemas.coerce(body.get("traits") or flow.internal.get(KEPT_TRAITS) or {}, schema)
+    for node in m.schemas.nodes(schema, values=traits if isinstance(traits, dict) else {}):
         flow.ui.set_value(node.name or "", node.attributes.get("value"))
     try:
         key = await new_key(m, flow, answer, handle)
@@ -81,11 +83,11 @@ async def sign_up(
         flow.ui.messages.append(responses.registration_refusal(refused))
         raise FlowInvalid() from None
     try:
-        await m.identities.validate_identity({"schema_id": m.schemas.default_id, "traits": traits})
+        await m.identities.validate_identity({"schema_id": schema_id(flow, m.schemas), "traits": traits})
     except errors.BadRequest as exc:
         renew()
         trait_errors(flow, exc)
         raise FlowInvalid() from None
     config = {"credentials": [{**key, **described(traits)}], "user_handle": handle}
-    draft = {"schema_id": m.schemas.default_id, "traits": traits, "credentials": {m.method: {"config": config}}}
+    draft = {"schema_id": schema_id(flow, m.schemas), "traits": traits, "credentials": {m.method: {"config": config}}}
     return RegistrationOutcome(draft, {"method": m.method, "aal": "aal1"}, persisted=False)

@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 
 from services.selfservice.flows.errors import FlowInvalid
 from services.selfservice.flows.flow import Flow
+from services.selfservice.flows.identity_schema import schema_of
 from services.selfservice.flows.login.strategy import LoginOutcome, first_factor_only
 from services.selfservice.flows.registration.strategy import RegistrationOutcome
 from services.selfservice.flows.settings.strategy import SettingsContext
@@ -56,7 +57,7 @@ class PasskeyStrategy:
         options = ceremony.login_options(self.rp, flow, CHALLENGE, [], self.criteria)
         flow.ui.nodes = [n for n in flow.ui.nodes if n.group != METHOD]
         if flow.ui.find("identifier") is None:
-            label = self.schemas.identifier_label("password", "code", "webauthn")
+            label = self.schemas.identifier_label("password", "code", "webauthn", schema_id=schema_of(flow))
             flow.ui.add(
                 input_node("default", "identifier", "text", value="", required=True, autocomplete=AUTOFILL, label=label)
             )
@@ -129,7 +130,7 @@ class PasskeyStrategy:
 
     # --- registration ----------------------------------------------------------------------------
     def populate_registration(self, flow: Flow) -> None:
-        for node in self.schemas.nodes():  # the traits, unless another method showed them already
+        for node in self.schemas.nodes(schema_of(flow)):  # the traits, unless another method showed them
             if flow.ui.find(node.name or "") is None:
                 flow.ui.add(node)
         self.populate_registration_credentials(flow)
@@ -140,15 +141,25 @@ class PasskeyStrategy:
         PopulateRegistrationMethodCredentials); `register` takes the traits that step kept."""
         handle = ceremony.new_user_handle()
         flow.internal[HANDLE] = handle
-        self._register_nodes(flow, handle, "", "passkey_register", "oryPasskeyRegistration", [])
+        self._register_nodes(flow, handle, "", "passkey_register", "oryPasskeyRegistration", [], schema_of(flow))
 
     def _register_nodes(
-        self, flow: Flow, handle: str, user_name: str, result: str, trigger: str, exclude: list[str]
+        self,
+        flow: Flow,
+        handle: str,
+        user_name: str,
+        result: str,
+        trigger: str,
+        exclude: list[str],
+        schema_id: str | None,
     ) -> None:
+        """`schema_id`: the schema whose traits name the key (the flow's in a sign-up, the identity's
+        in the settings)."""
         options = ceremony.registration_options(self.rp, flow, CHALLENGE, handle, user_name, exclude, self.criteria)
+        fields = self.schemas.fields(schema_id)
         display_field = next(
-            (f"traits.{f.path}" for f in self.schemas.fields() if f.marks(METHOD, "display_name")),
-            next((f"traits.{f.path}" for f in self.schemas.fields() if f.marks("password", "identifier")), ""),
+            (f"traits.{f.path}" for f in fields if f.marks(METHOD, "display_name")),
+            next((f"traits.{f.path}" for f in fields if f.marks("password", "identifier")), ""),
         )
         ours = ("passkey_create_data", result, "passkey_register_trigger")
         flow.ui.nodes = [n for n in flow.ui.nodes if not (n.group == METHOD and n.name in ours)]
@@ -177,19 +188,21 @@ class PasskeyStrategy:
             answer=body.get("passkey_register"),
             handle=flow.internal.get(HANDLE),
             renew=lambda: self._renew_registration(flow),
-            described=self._described,
+            described=lambda traits: self._described(traits, schema_of(flow)),
         )
 
-    def _described(self, traits: Any) -> dict[str, Any]:
+    def _described(self, traits: Any, schema_id: str | None) -> dict[str, Any]:
         """A passkey is called by the trait its schema marks as its display name."""
-        names = self.schemas.marked_values(METHOD, "display_name", traits) if isinstance(traits, dict) else []
+        names = (
+            self.schemas.marked_values(METHOD, "display_name", traits, schema_id) if isinstance(traits, dict) else []
+        )
         return {"display_name": names[0] if names else "passkey"}
 
     def _renew_registration(self, flow: Flow) -> None:
         """A failed attempt spent the challenge: the form gets a new one (same user handle)."""
         handle = flow.internal.get(HANDLE)
         if isinstance(handle, str):
-            self._register_nodes(flow, handle, "", "passkey_register", "oryPasskeyRegistration", [])
+            self._register_nodes(flow, handle, "", "passkey_register", "oryPasskeyRegistration", [], schema_of(flow))
 
     # --- settings --------------------------------------------------------------------------------
     def populate_settings(self, flow: Flow, identity: dict[str, Any]) -> None:
@@ -198,7 +211,8 @@ class PasskeyStrategy:
         handle = stored if isinstance(stored, str) and stored else ceremony.new_user_handle()
         flow.internal[HANDLE] = handle
         keys = ceremony.stored_keys(identity, METHOD)
-        names = self.schemas.marked_values(METHOD, "display_name", identity.get("traits") or {})
+        schema_id = identity.get("schema_id")
+        names = self.schemas.marked_values(METHOD, "display_name", identity.get("traits") or {}, schema_id)
         self._register_nodes(
             flow,
             handle,
@@ -206,6 +220,7 @@ class PasskeyStrategy:
             "passkey_settings_register",
             "oryPasskeySettingsRegistration",
             [k["id"] for k in keys if isinstance(k.get("id"), str)],
+            schema_id,
         )
         # Kratos shows the last way in, disabled
         last = first_factors.ways_in(identity.get("credentials") or {}, self.first_factors) < 2
@@ -243,7 +258,7 @@ class PasskeyStrategy:
         except Refused as refused:
             flow.ui.messages.append(responses.registration_refusal(refused))
             raise FlowInvalid() from None
-        key.update(self._described(ctx.identity.get("traits") or {}))
+        key.update(self._described(ctx.identity.get("traits") or {}, ctx.identity.get("schema_id")))
         new = {**config, "credentials": [*keys, key], "user_handle": handle}
         found_by = passkey_handles.identifier_of(str(handle))  # a str: new_key refuses any other
         return await self.identities.update_credential(identity_id, METHOD, new, [found_by], ctx.metadata)

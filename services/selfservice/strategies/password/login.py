@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from services.selfservice.flows.errors import FlowInvalid
 from services.selfservice.flows.flow import Flow
+from services.selfservice.flows.identity_schema import schema_of
 from services.selfservice.flows.login.strategy import LoginOutcome, first_factor_only
 from services.selfservice.flows.request import string_field
 from services.selfservice.flows.ui import input_node
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
 def populate(strategy: PasswordStrategy, flow: Flow) -> None:
     if flow.fields.get("requested_aal") == "aal2":
         return  # the second step of a login asks for a second factor only
-    label = strategy.schemas.identifier_label("password")
+    label = strategy.schemas.identifier_label("password", schema_id=schema_of(flow))
     flow.ui.add(
         input_node(
             "default", "identifier", "text", required=True, autocomplete="username webauthn", label=label, value=""

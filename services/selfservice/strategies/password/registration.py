@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from services.selfservice.flows.errors import FlowInvalid
 from services.selfservice.flows.flow import Flow
+from services.selfservice.flows.identity_schema import schema_id, schema_of
 from services.selfservice.flows.registration.strategy import KEPT_TRAITS, RegistrationOutcome
 from services.selfservice.flows.request import string_field
 from services.selfservice.flows.ui import input_node
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
 
 
 def populate(strategy: PasswordStrategy, flow: Flow) -> None:
-    flow.ui.add(*strategy.schemas.nodes())
+    flow.ui.add(*strategy.schemas.nodes(schema_of(flow)))
     populate_credentials(flow)
 
 
@@ -33,9 +34,10 @@ def populate_credentials(flow: Flow) -> None:
 
 
 async def register(strategy: PasswordStrategy, flow: Flow, body: dict[str, Any]) -> RegistrationOutcome:
-    traits = strategy.schemas.coerce(body.get("traits") or flow.internal.get(KEPT_TRAITS) or {})
+    schema = schema_of(flow)
+    traits = strategy.schemas.coerce(body.get("traits") or flow.internal.get(KEPT_TRAITS) or {}, schema)
     password = string_field(body, "password")
-    for node in strategy.schemas.nodes(values=traits if isinstance(traits, dict) else {}):
+    for node in strategy.schemas.nodes(schema, values=traits if isinstance(traits, dict) else {}):
         flow.ui.set_value(node.name or "", node.attributes.get("value"))
     if not password:
         flow.ui.add_node_message("password", text.property_missing("password"))
@@ -43,16 +45,16 @@ async def register(strategy: PasswordStrategy, flow: Flow, body: dict[str, Any])
     # Kratos's order (`validateCredentials`): the traits against the schema first, then the policy,
     # so an invalid email and a short password show the email's error.
     try:
-        await strategy.identities.validate_identity({"schema_id": strategy.schemas.default_id, "traits": traits})
+        await strategy.identities.validate_identity({"schema_id": schema_id(flow, strategy.schemas), "traits": traits})
     except errors.BadRequest as exc:
         trait_errors(flow, exc)
         raise FlowInvalid() from None
-    identifiers = strategy.schemas.identifier_values("password", traits) if isinstance(traits, dict) else []
+    identifiers = strategy.schemas.identifier_values("password", traits, schema) if isinstance(traits, dict) else []
     if (violation := strategy.policy.check(password, identifiers)) is not None:
         flow.ui.add_node_message("password", violation)
         raise FlowInvalid()
     draft = {
-        "schema_id": strategy.schemas.default_id,
+        "schema_id": schema_id(flow, strategy.schemas),
         "traits": traits,
         "credentials": {"password": {"config": {"password": password}}},
     }

@@ -11,6 +11,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from services.selfservice.flows.errors import FlowInvalid, StepCompleted
 from services.selfservice.flows.flow import Flow
+from services.selfservice.flows.identity_schema import schema_id, schema_of
 from services.selfservice.flows.registration.strategy import KEPT_TRAITS, RegistrationOutcome
 from services.selfservice.flows.ui import Node, input_node
 from services.selfservice.traits import TraitSchemas, trait_errors
@@ -47,20 +48,22 @@ class ProfileFirstRegistration:
 
     async def register(self, flow: Flow, body: dict[str, Any]) -> RegistrationOutcome:
         given = body.get("traits")
-        traits = self.schemas.coerce(given if given is not None else flow.internal.get(KEPT_TRAITS) or {})
+        traits = self.schemas.coerce(
+            given if given is not None else flow.internal.get(KEPT_TRAITS) or {}, schema_of(flow)
+        )
         flow.state, flow.active = "choose_method", None
         if body.get("screen") == PREVIOUS:
             self._profile_screen(flow, traits if isinstance(traits, dict) else {})
             raise StepCompleted()
         try:
-            await self.identities.validate_identity({"schema_id": self.schemas.default_id, "traits": traits})
+            await self.identities.validate_identity({"schema_id": schema_id(flow, self.schemas), "traits": traits})
         except errors.BadRequest as exc:
             self._profile_screen(flow, traits if isinstance(traits, dict) else {})
             trait_errors(flow, exc)
             raise FlowInvalid() from None
         flow.internal[KEPT_TRAITS] = traits
         flow.ui.nodes = [n for n in flow.ui.nodes if n.name == "csrf_token"]
-        flow.ui.add(*(_hidden(n) for n in self.schemas.nodes(values=traits)))
+        flow.ui.add(*(_hidden(n) for n in self.schemas.nodes(schema_of(flow), values=traits)))
         for method in self.methods:
             method.populate_registration_credentials(flow)
         flow.ui.add(input_node(GROUP, "screen", "submit", value=PREVIOUS, label=text.registration_back()))
@@ -69,7 +72,7 @@ class ProfileFirstRegistration:
 
     def _profile_screen(self, flow: Flow, traits: dict[str, Any]) -> None:
         flow.ui.nodes = [n for n in flow.ui.nodes if n.name == "csrf_token"]
-        flow.ui.add(*self.schemas.nodes(values=traits))
+        flow.ui.add(*self.schemas.nodes(schema_of(flow), values=traits))
         flow.ui.add(input_node(GROUP, "method", "submit", value=METHOD, label=text.sign_up()))
 
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from services.selfservice.flows.errors import FlowInvalid
 from services.selfservice.flows.flow import Flow
+from services.selfservice.flows.identity_schema import schema_of
 from services.selfservice.flows.registration.strategy import RegistrationOutcome
 from services.selfservice.flows.ui import input_node
 from services.selfservice.strategies.passkey import ceremony
@@ -27,7 +28,7 @@ def populate(strategy: WebAuthnStrategy, flow: Flow, *, with_traits: bool) -> No
     if not strategy.passwordless:
         return
     if with_traits:  # the traits, unless another method showed them already
-        for node in strategy.schemas.nodes():
+        for node in strategy.schemas.nodes(schema_of(flow)):
             if flow.ui.find(node.name or "") is None:
                 flow.ui.add(node)
     flow.internal[HANDLE] = ceremony.new_user_handle()

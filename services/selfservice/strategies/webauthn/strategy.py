@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 
 from services.selfservice.flows.errors import FlowInvalid
 from services.selfservice.flows.flow import Flow
+from services.selfservice.flows.identity_schema import schema_of
 from services.selfservice.flows.login.strategy import LoginOutcome
 from services.selfservice.flows.registration.strategy import RegistrationOutcome
 from services.selfservice.flows.settings.strategy import SettingsContext
@@ -46,8 +47,7 @@ class WebAuthnStrategy:
     script_url: str
     passwordless: bool
     first_factors: frozenset[str]  # the credential types that sign in under this config
-    identifier_label: text.Message  # the identifier field's label, from the identity schema
-    schemas: TraitSchemas  # the traits a sign-up with a key takes (registration.py)
+    schemas: TraitSchemas  # the identifier's label; the traits a sign-up with a key takes (registration.py)
     # Kratos's WebAuthnConfig asks security keys for no user verification (a PIN is the password's job)
     user_verification: str = "discouraged"
     method: str = METHOD
@@ -106,7 +106,7 @@ class WebAuthnStrategy:
             self._login_nodes(flow, keys, text.sign_in_with_hardware_key())
         elif self.passwordless and flow.fields.get("requested_aal", AAL1) == AAL1 and not flow.fields.get("refresh"):
             if flow.ui.find("identifier") is None:
-                label = self.identifier_label
+                label = self.schemas.identifier_label("password", "code", "webauthn", schema_id=schema_of(flow))
                 flow.ui.add(
                     input_node(
                         "default", "identifier", "text", value="", required=True, autocomplete=AUTOFILL, label=label
@@ -259,9 +259,8 @@ def build(deps: Dependencies) -> WebAuthnStrategy:
     passwordless = bool(deps.settings.get("selfservice.methods.webauthn.config.passwordless"))
     challenges = Challenges(deps.uow, deps.flows)
     ways_in = first_factors.enabled(deps.settings)
-    label = deps.schemas.identifier_label("password", "code", "webauthn")
     services = second_factor_services(deps)
-    return WebAuthnStrategy(services, challenges, rp, script_url, passwordless, ways_in, label, deps.schemas)
+    return WebAuthnStrategy(services, challenges, rp, script_url, passwordless, ways_in, deps.schemas)
 
 
 SPEC = MethodSpec(id=METHOD, node_group=METHOD, credential_type=METHOD, build=build, enabled_by_default=False)
