@@ -18,7 +18,7 @@ import urllib3
 
 from services.identity.throttle import FREE_FAILURES
 from tests.factories import ThreadedWarden, running_warden
-from tests.selfservice_helpers import message_ids, selfservice_settings
+from tests.selfservice_helpers import ERROR_UI, Browser, message_ids, node, query_param, selfservice_settings
 from tests.webhook_receiver import Answer, Received, WebhookReceiver
 
 EMAIL, LEGACY_PASSWORD = "ada@legacy.example", "Analytical-Engine-1843"
@@ -152,6 +152,14 @@ def test_a_hook_that_is_down_fails_the_login_clearly_and_keeps_the_identity_wait
             "request": error_of(down)["request"],
         }
     assert password_config(warden, identity_id) == {"use_password_migration_hook": True}
+    browser = Browser(warden.public_url)  # a browser is sent to the error page, which says why
+    started = browser.get("/self-service/login/browser")
+    flow = browser.get(f"/self-service/login/flows?id={query_param(started.location, 'flow')}", as_json=True).json()
+    form = {"method": "password", "identifier": EMAIL, "password": LEGACY_PASSWORD}
+    failed = browser.post(flow["ui"]["action"], {**form, "csrf_token": node(flow, "csrf_token")["attributes"]["value"]})
+    assert failed.status == 303 and failed.location.startswith(f"{ERROR_UI}?id="), failed
+    shown = browser.get(f"/self-service/errors?id={query_param(failed.location, 'id')}", as_json=True).json()
+    assert (shown["error"]["code"], shown["error"]["reason"]) == (502, UNREACHABLE)
 
     legacy.start()
     assert login(warden, EMAIL, LEGACY_PASSWORD).status == 200
