@@ -114,7 +114,5 @@ def _says_match(head: bytes) -> bool:
         return False
     if not isinstance(answer, dict):
         return False
-    status = (
-        answer["status"] if "status" in answer else next((v for k, v in answer.items() if k.lower() == "status"), None)
-    )
+    status = answer.get("status", next((v for k, v in answer.items() if k.lower() == "status"), None))
     return status == MATCH

@@ -25,6 +25,7 @@ from services.identity.hashing import Hasher
 from services.identity.hashing.queue import HashingQueue
 from services.identity.loads import identities_from
 from services.identity.manager import IdentityManager
+from services.identity.password_migration import KEY as MIGRATE_HOOK
 from services.identity.password_migration import PasswordMigrationHook
 from services.identity.schemas.normalize import graceful
 from services.identity.throttle import CODES, SECOND_FACTORS, LoginThrottle, Reservation
@@ -170,7 +171,7 @@ class PasswordVerifier:
                 "identity %s awaits the password migration hook, which is not enabled (%s.enabled): "
                 "its password login fails as a wrong password would",
                 found.id,
-                "selfservice.methods.password.config.migrate_hook",
+                MIGRATE_HOOK,
             )
         return await self._queue.run(client_ip, lambda: self._compare(found, credential, password))
 
