@@ -102,6 +102,22 @@ class ServiceUnavailable(WardenError):
     retry_after: int = 1
 
 
+class BadGateway(WardenError):
+    """A third party this request needed (the password migration hook) could not be reached or
+    answered improperly: Kratos's 502, with its reason. The internal HTTP client raises it again from
+    another service's answer (shared/clients/http.py), so both modes answer the user alike."""
+
+    code = 502
+    default_message = "A third-party upstream service responded improperly."
+
+
+class GatewayTimeout(WardenError):
+    """As BadGateway, for a third party that did not answer in time: Kratos's 504."""
+
+    code = 504
+    default_message = "A third-party upstream service did not respond in time."
+
+
 class ConfigError(Exception):
     """Bad configuration: the CLI prints it on one line and exits with code 2."""
 

@@ -2,7 +2,9 @@
 
 A clear-text password is hashed with the configured hasher (no password policy: Kratos imports as
 given); a `hashed_password` is checked against the formats Warden can verify and stored as is, to be
-re-hashed with the configured hasher at the next successful login.
+re-hashed with the configured hasher at the next successful login; `use_password_migration_hook`
+stores no secret at all: the password migration hook vouches for the first one given at login
+(services/identity/password_migration.py).
 """
 
 from __future__ import annotations
@@ -76,22 +78,29 @@ async def import_credentials(
 async def _password(
     config: dict[str, Any], current: Credential | None, hasher: PasswordHasher, validate_hash: ImportedHashValidator
 ) -> Credential:
-    if config.get("hashed_password"):
+    if config.get("use_password_migration_hook"):  # as in Kratos, it wins over a password beside it
+        stored: dict[str, Any] = {"use_password_migration_hook": True}
+    elif config.get("hashed_password"):
         encoded = str(config["hashed_password"])
         try:
             validate_hash(encoded)
         except ValueError as exc:
             raise UnknownHashFormat() from exc
-        stored: dict[str, Any] = {"hashed_password": encoded}
+        stored = {"hashed_password": encoded}
     elif config.get("password"):
         stored = {"hashed_password": await hasher.hash(str(config["password"]))}
-    elif config.get("use_password_migration_hook"):
-        stored = {"use_password_migration_hook": True}
     else:
         raise MalformedBody(
             "credentials.password.config needs password, hashed_password or use_password_migration_hook"
         )
     return _replaced(CredentialType.PASSWORD, stored, current, version=PASSWORD_VERSION)
+
+
+def awaits_migration(credential: Credential | None) -> bool:
+    """Kratos's `ShouldUsePasswordMigrationHook`: a password credential flagged for the password
+    migration hook (services/identity/password_migration.py), with no hash of its own yet."""
+    config = credential.config if credential is not None else {}
+    return bool(config.get("use_password_migration_hook")) and not config.get("hashed_password")
 
 
 def _federated(kind: str, config: dict[str, Any], current: Credential | None) -> Credential:

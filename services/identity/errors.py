@@ -40,3 +40,30 @@ class PasswordUnchanged(errors.BadRequest):
 class UnknownHashFormat(errors.BadRequest):
     def __init__(self) -> None:
         super().__init__("The imported password does not match any known hash format.")
+
+
+# The password migration hook's failures (services/identity/password_migration.py), with Kratos's
+# texts (`selfservice/hook/password_migration_hook.go`).
+UNREACHABLE = "A third-party upstream service could not be reached. Please try again later."
+
+
+class MigrationHookUnreachable(errors.BadGateway):
+    """The call failed without an answer. `delivered`: a connection was made, so the password may
+    have reached the hook; without it, it reached nobody (refused, no such host, not allowed)."""
+
+    def __init__(self, *, delivered: bool = False) -> None:
+        super().__init__(UNREACHABLE, message="calling the password migration hook failed")
+        self.delivered = delivered
+
+
+class MigrationHookTimedOut(errors.GatewayTimeout):
+    def __init__(self) -> None:
+        super().__init__(UNREACHABLE, message="the password migration hook did not answer in time")
+
+
+class MigrationHookImproper(errors.BadGateway):
+    def __init__(self, status: int) -> None:
+        super().__init__(
+            "A third-party upstream service responded improperly. Please try again later.",
+            message=f"password migration hook failed with status code {status}",
+        )

@@ -14,7 +14,13 @@ import jsonpatch
 from sqlalchemy.sql import CompoundSelect
 
 from services.identity.addresses import derive, imported
-from services.identity.credentials import Sealing, import_credentials, sealed_codes_in, with_identifiers
+from services.identity.credentials import (
+    Sealing,
+    awaits_migration,
+    import_credentials,
+    sealed_codes_in,
+    with_identifiers,
+)
 from services.identity.domain import (
     MAX_EXTERNAL_ID_LENGTH,
     Credential,
@@ -254,6 +260,18 @@ class IdentityManager:
         stored = current.config.get("hashed_password") if current else None
         if stored and await self._sealing.hasher.verify(password, str(stored)):
             raise PasswordUnchanged()
+
+    async def finish_password_migration(self, identity_id: str, encoded: str) -> Identity | None:
+        """Stores the hash of a password the migration hook vouched for, the flag dropped, if the
+        identity's password still awaits it; None if it no longer does (another sign-in stored its
+        hash first, or a new password was set while the hook was asked)."""
+        async with self._uow() as uow:
+            current = await self._require(uow, identity_id)
+            if not awaits_migration(current.credentials.get(CredentialType.PASSWORD)):
+                return None
+            given: dict[str, Any] = {CredentialType.PASSWORD: {"config": {"hashed_password": encoded}}}
+            credentials = await import_credentials(given, current.credentials, self._sealing)
+            return await self._save(uow, current, replace(current, credentials=credentials))
 
     async def swap_credential(
         self, identity_id: str, kind: str, expected: dict[str, Any], config: dict[str, Any]

@@ -2,25 +2,37 @@
 reserves the attempt (and the identifier's holder is read in the same round trip), a bounded number
 of checks per identifier hash at once, unknown identifiers are checked against a dummy hash (same
 cost, same answer: no enumeration), and an imported or outdated hash is replaced by one of the
-configured kind on success."""
+configured kind on success.
+
+A password that awaits the migration hook (password_migration.py) is checked by the legacy system
+instead, under the same reservation, turn and throttle as a hash check: while the hook is asked, the
+password is hashed on the hashing threads, the hash a match stores, so a wrong password costs what
+a wrong one against a hash costs (and answers the same). A call that reached nobody takes its
+attempt back: no password was tried, and an outage must not lock the owners out."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from services.identity.domain import CredentialType, Identity
-from services.identity.errors import IdentityNotFound
+from services.identity.credentials import awaits_migration
+from services.identity.domain import Credential, CredentialType, Identity
+from services.identity.errors import IdentityNotFound, MigrationHookUnreachable
 from services.identity.hashing import Hasher
 from services.identity.hashing.queue import HashingQueue
 from services.identity.loads import identities_from
 from services.identity.manager import IdentityManager
+from services.identity.password_migration import KEY as MIGRATE_HOOK
+from services.identity.password_migration import PasswordMigrationHook
 from services.identity.schemas.normalize import graceful
 from services.identity.throttle import CODES, SECOND_FACTORS, LoginThrottle, Reservation
 from shared.errors import TooManyRequests
 from shared.metrics.throttling import ThrottleMetrics
+
+log = logging.getLogger(__name__)
 
 # Concurrent checks of one identifier beyond this wait their turn: guesses at one account cannot
 # take every hashing thread, and the throttle sees each result before the next check starts.
@@ -40,8 +52,10 @@ class PasswordVerifier:
         throttle: LoginThrottle,
         queue: HashingQueue,
         metrics: ThrottleMetrics,
+        migration: PasswordMigrationHook | None = None,
     ) -> None:
         self._queue = queue
+        self._migration = migration
         self._blocked = {kind: metrics.throttle_blocks.labels(kind) for kind in ("password", "second_factor", "code")}
         self._manager = manager
         self._hasher = hasher
@@ -56,7 +70,12 @@ class PasswordVerifier:
             if reservation.delay_seconds:
                 await asyncio.sleep(reservation.delay_seconds)
             async with self._turn(reservation.identifier_key):
-                verified = await self._queue.run(client_ip, lambda: self._check(found, identifier, password))
+                try:
+                    verified = await self._check(found, identifier, password, client_ip)
+                except MigrationHookUnreachable as unreachable:
+                    if not unreachable.delivered:
+                        await self.throttle.release(reservation)
+                    raise
         if verified is not None:
             await self.throttle.succeeded(reservation)
         return verified
@@ -140,9 +159,47 @@ class PasswordVerifier:
             else:
                 self._in_flight[key] = (semaphore, users - 1)
 
-    async def _check(self, as_typed: Identity | None, identifier: str, password: str) -> Identity | None:
+    async def _check(
+        self, as_typed: Identity | None, identifier: str, password: str, client_ip: str | None
+    ) -> Identity | None:
         found = as_typed or await self._find_folded_holder(identifier)
         credential = found.credentials.get(CredentialType.PASSWORD) if found else None
+        if found is not None and awaits_migration(credential):
+            if self._migration is not None:
+                return await self._migrate(self._migration, found, identifier, password, client_ip)
+            log.warning(
+                "identity %s awaits the password migration hook, which is not enabled (%s.enabled): "
+                "its password login fails as a wrong password would",
+                found.id,
+                MIGRATE_HOOK,
+            )
+        return await self._queue.run(client_ip, lambda: self._compare(found, credential, password))
+
+    async def _migrate(
+        self, hook: PasswordMigrationHook, found: Identity, identifier: str, password: str, client_ip: str | None
+    ) -> Identity | None:
+        """The legacy system's word on the password, asked while the hash a match stores is made;
+        the hash is awaited whatever the answer, so every answer costs at least a hash."""
+        call = asyncio.ensure_future(hook.vouches_for(identifier, password))
+        call.add_done_callback(_retrieved)  # a call's failure is not lost when the hash fails first
+        try:
+            encoded = await self._queue.run(client_ip, lambda: self._hasher.hash(password))
+        except BaseException:
+            call.cancel()
+            raise
+        if not await call:
+            return None
+        stored = await self._manager.finish_password_migration(found.id, encoded)
+        if stored is not None:
+            return stored
+        # Changed while the hook was asked (a second sign-in stored its hash first, or a new password
+        # was set): the password is checked against what the identity holds now.
+        fresh = await self._identity(found.id)
+        current = fresh.credentials.get(CredentialType.PASSWORD) if fresh else None
+        return await self._queue.run(client_ip, lambda: self._compare(fresh, current, password))
+
+    async def _compare(self, found: Identity | None, credential: Credential | None, password: str) -> Identity | None:
+        """The hash check (against the dummy hash when there is no hash to check)."""
         encoded = (credential.config.get("hashed_password") if credential else None) or self._dummy_hash
         matches = await self._hasher.verify(password, encoded)
         if not (found and credential and matches and encoded is not self._dummy_hash):
@@ -159,6 +216,11 @@ class PasswordVerifier:
         if folded == trimmed:
             return None
         return await self._manager.find_by_identifier(CredentialType.PASSWORD, folded)
+
+
+def _retrieved(call: asyncio.Future[bool]) -> None:
+    if not call.cancelled():
+        call.exception()
 
 
 def _identifiers(identity: Identity) -> list[str]:

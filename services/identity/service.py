@@ -18,6 +18,7 @@ from services.identity.hashing.queue import WAITING_PER_SLOT, HashingQueue
 from services.identity.internal import ROUTES as INTERNAL_ROUTES
 from services.identity.internal import IdentityInternalApi
 from services.identity.manager import IdentityManager
+from services.identity.password_migration import PasswordMigrationHook
 from services.identity.passwords import PasswordVerifier, new_dummy_password
 from services.identity.persistence import IdentityRepository
 from services.identity.schemas import SchemaRegistry
@@ -73,12 +74,15 @@ async def build(infra: Infrastructure) -> ServiceRuntime[IdentityContainer]:
     throttle = LoginThrottle(core.uow, throttle_table(MetaData()), ThrottlePolicy.from_settings(settings))
     slots = default_workers(hasher.config)
     queue = HashingQueue(slots, WAITING_PER_SLOT * slots, infra.metrics.throttling)
-    passwords = PasswordVerifier(manager, hasher, dummy, throttle, queue, infra.metrics.throttling)
+    migration = PasswordMigrationHook.from_settings(settings)  # None unless migrate_hook is enabled
+    passwords = PasswordVerifier(manager, hasher, dummy, throttle, queue, infra.metrics.throttling, migration)
     internal = IdentityInternalApi(manager, passwords, registry.schema_url)
     container = IdentityContainer(uow=core.uow, schemas=registry, manager=manager, internal=internal, cipher=cipher)
 
     async def close() -> None:
         hasher.close()
+        if migration is not None:
+            await migration.close()
 
     grpc = [identity_service(IdentityApi(manager, registry.schema_url))]
     return ServiceRuntime(NAME, container, background=[core.relay.run], internal_api=internal, close=close, grpc=grpc)

@@ -20,6 +20,7 @@ INTERNAL_TOKEN_HEADER = "X-Warden-Internal-Token"
 INTERNAL_TOKEN_REFUSED = "warden_internal_token_refused"
 _IDEMPOTENT = {"GET", "HEAD", "PUT", "DELETE", "OPTIONS"}
 _RETRY_STATUSES = {502, 503, 504}
+_UPSTREAM = {502, 504}  # a third party's failure, when Warden's own JSON says so (`_upstream_error`)
 _BY_STATUS: dict[int, type[errors.WardenError]] = {
     cls.code: cls
     for cls in (errors.BadRequest, errors.Unauthorized, errors.Forbidden, errors.NotFound, errors.Conflict)
@@ -94,6 +95,8 @@ class InternalHttp:
                 if 300 <= response.status < 400:
                     log.warning("internal call %s %s answered %d: not followed", method, path, response.status)
                     raise Misconfigured(f"internal call answered {response.status}, a redirect")
+                if response.status in _UPSTREAM and response.content_type == "application/json":
+                    raise _upstream_error(response.status, await _json(response))
                 if response.status >= 500:  # often a proxy's HTML page (nginx's 502), never our JSON to read
                     raise _error(response.status, None)
                 payload = await _json(response)
@@ -118,6 +121,18 @@ async def _json(response: aiohttp.ClientResponse) -> Any:
         return json_codec.loads(body)
     except (ValueError, RecursionError) as exc:
         raise errors.ServiceUnavailable(f"internal call answered {response.status} with malformed JSON") from exc
+
+
+def _upstream_error(status: int, payload: Any) -> errors.WardenError:
+    """A 502 or 504 in Warden's own error shape, its `code` the status, is the called service telling
+    of a third party's failure (the password migration hook: services/identity/password_migration.py),
+    raised again as such so that the user hears it as in one process. Anything else answered with
+    those statuses came from in between (a proxy, a balancer): the service is as good as unreachable."""
+    body = payload.get("error") if isinstance(payload, dict) else None
+    if not isinstance(body, dict) or body.get("code") != status or not isinstance(body.get("reason"), str):
+        return _error(status, None)
+    cls = errors.BadGateway if status == 502 else errors.GatewayTimeout
+    return cls(body["reason"], message=body.get("message") if isinstance(body.get("message"), str) else None)
 
 
 def _error(status: int, payload: Any) -> errors.WardenError:

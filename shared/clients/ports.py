@@ -32,7 +32,9 @@ class IdentityClient(ServiceClient, Protocol):
     ) -> dict[str, Any] | None:
         """The identity whose password credential has this identifier and password, or None. Costs the
         same time either way; an imported hash is re-hashed with the configured hasher on success.
-        Throttled per (identifier, `client_ip`) and per identifier: TooManyRequests while refused."""
+        Throttled per (identifier, `client_ip`) and per identifier: TooManyRequests while refused.
+        A password awaiting the migration hook is checked by it: BadGateway or GatewayTimeout when
+        the hook could not say."""
         ...
 
     async def get_credential(

@@ -110,7 +110,19 @@ ROWS: tuple[Row, ...] = (
         "selfservice.methods.password.config.max_breaches",
         "the offline breach list has no counts: a listed password is refused",
     ),
-    _ns("selfservice.methods.password.config.migrate_hook.**", "the password migration hook is not implemented"),
+    _ns(
+        "selfservice.methods.password.config.migrate_hook.config.emit_analytics_event",
+        "Warden traces every web hook call alike",
+        True,
+    ),
+    _ns(
+        "selfservice.methods.password.config.migrate_hook.config.body",
+        "the hook is always sent Kratos's default body, {identifier, password}: no Jsonnet template",
+    ),
+    _h(
+        "selfservice.methods.password.config.migrate_hook.**",
+        "services/identity/password_migration.py, called by services/identity/passwords.py",
+    ),
     _h("selfservice.methods.password.config.*", "services/selfservice/strategies/password/policy.py"),
     _h("selfservice.methods.totp.config.issuer", "services/selfservice/strategies/totp/strategy.py"),
     _ns("selfservice.methods.webauthn.config.rp.icon", "no RP icon is sent (WebAuthn Level 2 dropped it)"),

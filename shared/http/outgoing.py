@@ -10,9 +10,18 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
 
+from shared.units import parse_duration
+
 # GET and friends carry no body, as in Kratos's request builder.
 METHODS_WITH_BODY = {"POST", "PUT", "PATCH"}
 FORM = "application/x-www-form-urlencoded"
+WEB_HOOK_TIMEOUT = "3s"  # `webhooks.timeout`'s default (shared/config/warden.config.schema.json)
+
+
+def web_hook_timeout(settings: Any) -> float:
+    """Seconds a flow waits for a synchronous hook (a `web_hook`, the password migration hook), from
+    connecting to the last byte read: `webhooks.timeout`."""
+    return parse_duration(settings.get("webhooks.timeout") or WEB_HOOK_TIMEOUT).total_seconds()
 
 
 def request_headers(configured: Mapping[str, str], auth: Mapping[str, Any] | None) -> dict[str, str]:

@@ -162,6 +162,39 @@ async def test_finding_16_a_proxys_html_error_page_is_service_unavailable_not_a_
         await test_server.close()
 
 
+async def test_a_third_partys_failure_the_service_reports_comes_back_as_such(session: aiohttp.ClientSession) -> None:
+    """The password migration hook fails in the identity service: self-service, in another process,
+    raises the same 502 or 504 for its user as in one process. A 502 in JSON of another shape (a
+    proxy's) is the service being unreachable."""
+
+    async def hook_down(_r: web.Request) -> web.Response:
+        raise errors.BadGateway("A third-party upstream service could not be reached.", message="hook failed")
+
+    async def hook_slow(_r: web.Request) -> web.Response:
+        raise errors.GatewayTimeout("It did not answer in time.")
+
+    async def proxy_json(_r: web.Request) -> web.Response:
+        return web.json_response({"message": "upstream connect error"}, status=502)
+
+    routes = [
+        BoundRoute("POST", "/internal/identity/down", hook_down),
+        BoundRoute("POST", "/internal/identity/slow", hook_slow),
+        BoundRoute("POST", "/internal/identity/proxy", proxy_json),
+    ]
+    async with serving(*routes) as (test_server, _):
+        http = InternalHttp(str(test_server.make_url("")), TOKEN, session, retries=0)
+        with pytest.raises(errors.BadGateway) as down:
+            await http.call("POST", "/internal/identity/down", {})
+        assert (down.value.reason, down.value.message) == (
+            "A third-party upstream service could not be reached.",
+            "hook failed",
+        )
+        with pytest.raises(errors.GatewayTimeout, match="It did not answer in time."):
+            await http.call("POST", "/internal/identity/slow", {})
+        with pytest.raises(errors.ServiceUnavailable):
+            await http.call("POST", "/internal/identity/proxy", {})
+
+
 async def test_a_client_reuses_one_keep_alive_connection_and_sends_compact_json() -> None:
     """The distributed hops (selfservice -> identity -> session) pay one TCP connection per client,
     not one per call, and no whitespace in their JSON."""

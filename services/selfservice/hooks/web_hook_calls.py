@@ -19,12 +19,10 @@ from services.selfservice.config import FLOW_KINDS
 from shared.config.sources import read_source
 from shared.errors import ConfigError
 from shared.http.egress import MAX_RESPONSE_BYTES, Egress
-from shared.http.outgoing import METHODS_WITH_BODY, encode_body, request_headers
+from shared.http.outgoing import METHODS_WITH_BODY, encode_body, request_headers, web_hook_timeout
 from shared.jsonnet import JsonnetBody
-from shared.units import parse_duration
 
 log = logging.getLogger(__name__)
-DEFAULT_TIMEOUT = "3s"
 
 
 @dataclass(frozen=True)
@@ -76,8 +74,8 @@ class WebHooks:
             specs.setdefault(_canonical(config), spec)
             if spec.body_url and not spec.body_url.startswith(("http://", "https://")):
                 bodies.setdefault(spec.body_url, await _local_body(settings, spec.body_url, key))
-        timeout = parse_duration(settings.get("webhooks.timeout") or DEFAULT_TIMEOUT).total_seconds()
-        return cls(specs, bodies, egress, timeout, settings.get("clients.web_hook.header_allowlist") or ())
+        allow = settings.get("clients.web_hook.header_allowlist") or ()
+        return cls(specs, bodies, egress, web_hook_timeout(settings), allow)
 
     def spec_for(self, config: dict[str, Any]) -> WebHookSpec:
         return self._specs[_canonical(config)]

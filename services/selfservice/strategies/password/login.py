@@ -1,5 +1,7 @@
 """Password login: identifier and password against the identity service, which verifies the hash
-(a dummy one for unknown identifiers: same answer, same time) and upgrades imported hashes."""
+(a dummy one for unknown identifiers: same answer, same time) and upgrades imported hashes, or asks
+the password migration hook for an identity imported without one. The hook's failure (Kratos's
+502 or 504) goes to the client as an error, as Kratos's does: the flow cannot say it better."""
 
 from __future__ import annotations
 

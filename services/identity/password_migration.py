@@ -1,0 +1,118 @@
+"""The password migration hook (`selfservice.methods.password.config.migrate_hook`, Kratos's
+`selfservice/hook/password_migration_hook.go`): users come over from a legacy system without their
+hashes. An identity imported with `credentials.password.config.use_password_migration_hook: true`
+(and no hash) signs in once by the legacy system's word: the identifier and password, as typed,
+are POSTed as `{"identifier", "password"}` to `config.url` with the configured `headers` and
+`auth`; a 200 whose JSON (its first KiB, as Kratos reads it) is `{"status": "password_match"}`
+vouches for the password, which is then hashed and stored with Warden's hasher, the flag dropped.
+Any other 200 and a 403 are a wrong password. No answer, a refused connection or any other status
+is Kratos's 502 (a timeout, `webhooks.timeout`, its 504): the identity is left as it is.
+
+The identity service makes the call, because it owns passwords: the check is reserved, throttled
+and timed by `passwords.PasswordVerifier` exactly as a hash check is, and the password never
+leaves it but for the hook. The call goes through the service's egress guard
+(`clients.http.disallow_private_ip_ranges`, shared/http/egress.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+
+from services.identity.errors import MigrationHookImproper, MigrationHookTimedOut, MigrationHookUnreachable
+from shared.errors import ConfigError
+from shared.http.egress import Egress, EgressPolicy, PrivateAddressRefused
+from shared.http.outgoing import request_headers, web_hook_timeout
+
+log = logging.getLogger(__name__)
+KEY = "selfservice.methods.password.config.migrate_hook"
+MATCH = "password_match"
+ANSWER_BYTES = 1024  # Kratos decodes the first KiB of a 200 and no more
+
+
+@dataclass(frozen=True)
+class MigrationHookConfig:
+    url: str
+    timeout: float
+    headers: dict[str, str] = field(default_factory=dict)
+    auth: dict[str, Any] | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> MigrationHookConfig | None:
+        """None while the hook is not `enabled`; enabled without a URL stops start-up."""
+        hook = settings.get(KEY) or {}
+        if not hook.get("enabled"):
+            return None
+        config = hook.get("config") or {}
+        if not config.get("url"):
+            raise ConfigError(f"config: {KEY}.config.url: the password migration hook needs a URL")
+        return cls(
+            str(config["url"]), web_hook_timeout(settings), dict(config.get("headers") or {}), config.get("auth")
+        )
+
+
+class PasswordMigrationHook:
+    def __init__(self, config: MigrationHookConfig, egress: Egress) -> None:
+        self.config = config
+        self._egress = egress
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> PasswordMigrationHook | None:
+        """The hook, with an egress of its own (open inside the loop; `close` it), or None when off."""
+        config = MigrationHookConfig.from_settings(settings)
+        return cls(config, Egress(EgressPolicy.from_settings(settings))) if config else None
+
+    async def vouches_for(self, identifier: str, password: str) -> bool:
+        """Whether the legacy system says this is the password; the typed 502/504 when it says
+        nothing usable. MigrationHookUnreachable without `delivered`: the password went nowhere."""
+        headers = request_headers(self.config.headers, self.config.auth)
+        body = json.dumps({"identifier": identifier, "password": password}).encode()
+        try:
+            async with asyncio.timeout(self.config.timeout):
+                async with self._egress.request("POST", self.config.url, data=body, headers=headers) as response:
+                    status = response.status
+                    head = await _head(response.content) if status == 200 else b""
+        except TimeoutError:
+            log.warning("the password migration hook did not answer within %ss", self.config.timeout)
+            raise MigrationHookTimedOut() from None
+        except (aiohttp.ClientConnectorError, PrivateAddressRefused) as exc:
+            log.warning("the password migration hook could not be reached: %s", type(exc).__name__)
+            raise MigrationHookUnreachable() from None
+        except (aiohttp.ClientError, OSError) as exc:  # connected, then lost: the password may have arrived
+            log.warning("the password migration hook call failed: %s", type(exc).__name__)
+            raise MigrationHookUnreachable(delivered=True) from None
+        if status == 200:
+            return _says_match(head)
+        if status == 403:
+            return False
+        log.warning("the password migration hook answered %d", status)
+        raise MigrationHookImproper(status)
+
+    async def close(self) -> None:
+        await self._egress.close()
+
+
+async def _head(content: aiohttp.StreamReader) -> bytes:
+    """Up to ANSWER_BYTES of the answer: `read(n)` returns what has arrived, which may be less."""
+    read = bytearray()
+    while len(read) < ANSWER_BYTES and (chunk := await content.read(ANSWER_BYTES - len(read))):
+        read += chunk
+    return bytes(read)
+
+
+def _says_match(head: bytes) -> bool:
+    """Whether the first JSON value the answer starts with has `status: password_match`, read as
+    Go's decoder reads it into Kratos's struct: what follows the value is not read, and a key that
+    differs only in case is the field."""
+    try:
+        answer, _ = json.JSONDecoder().raw_decode(head.decode("utf-8", errors="replace").lstrip())
+    except ValueError:
+        return False
+    if not isinstance(answer, dict):
+        return False
+    status = answer.get("status", next((v for k, v in answer.items() if k.lower() == "status"), None))
+    return status == MATCH

@@ -1,0 +1,110 @@
+"""The password migration hook with each service in its own `warden serve <service>` process, on
+the real PostgreSQL, RabbitMQ and Redis: the identity service calls the legacy system (a real HTTP
+server on loopback), and self-service, which asked it over the internal API, answers the user as the
+all-in-one process does: the hook's 502 while it is down, a session once it vouches for the
+password, and a session from Warden's own hash after that, with the legacy system gone."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import urllib3
+import yaml
+
+from tests.e2e.warden_process import WardenProcess, distributed_env, run_cli
+from tests.factories import EMAIL_SCHEMA
+from tests.webhook_receiver import Answer, Received, WebhookReceiver
+
+TOKEN = "e2e-password-migration-internal-token"
+EMAIL, PASSWORD = "grace@legacy.example", "Flow-Matic-1955"
+STARTED_IN_ORDER = ("identity", "session", "selfservice")  # each learns where the ones before listen
+
+
+def legacy_answer(request: Received) -> Answer:
+    matches = request.json() == {"identifier": EMAIL, "password": PASSWORD}
+    return (200, {"status": "password_match"}, {}) if matches else (403, None, {})
+
+
+@pytest.fixture
+def legacy() -> Iterator[WebhookReceiver]:
+    receiver = WebhookReceiver(answer=legacy_answer)  # down until started
+    yield receiver
+    receiver.close()
+
+
+def write_config(directory: Path, hook_url: str) -> Path:
+    (directory / "identity.schema.json").write_text(json.dumps(EMAIL_SCHEMA))
+    migrate_hook = {"enabled": True, "config": {"url": hook_url}}
+    config: dict[str, Any] = {
+        "identity": {
+            "default_schema_id": "default",
+            "schemas": [{"id": "default", "url": f"file://{directory}/identity.schema.json"}],
+        },
+        "selfservice": {
+            "default_browser_return_url": "http://127.0.0.1:4455/",
+            "methods": {"password": {"enabled": True, "config": {"migrate_hook": migrate_hook}}},
+        },
+        "secrets": {"cookie": ["e2e-password-migration-cookie-secret-0123"]},
+        "log": {"level": "warning"},
+    }
+    path = directory / "kratos.yml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def login(public_url: str, password: str) -> urllib3.BaseHTTPResponse:
+    flow = json.loads(urllib3.request("GET", f"{public_url}/self-service/login/api").data)
+    return urllib3.request(
+        "POST",
+        f"{public_url}/self-service/login?flow={flow['id']}",
+        json={"method": "password", "identifier": EMAIL, "password": password},
+    )
+
+
+def test_self_service_in_its_own_process_hears_the_hooks_answer_through_the_identity_service(
+    tmp_path: Path, pg_dsn: str, amqp_vhost: str, redis_url: str, redis_prefix: str, legacy: WebhookReceiver
+) -> None:
+    config = write_config(tmp_path, legacy.url("/verify"))
+    env = distributed_env(pg_dsn, amqp_vhost, redis_url, redis_prefix, TOKEN)
+    migrated = run_cli(["migrate", "sql", "-e", "--yes", "-c", str(config)], env=env, cwd=tmp_path)
+    assert migrated.returncode == 0, migrated.stderr
+    processes: dict[str, WardenProcess] = {}
+    try:
+        for name in STARTED_IN_ORDER:
+            processes[name] = WardenProcess(["serve", name, "-c", str(config)], env=env, cwd=tmp_path)
+            env = {**env, f"SERVICES_{name.upper()}_INTERNAL_URL": processes[name].url("admin")}
+        for process in processes.values():
+            process.wait_ready(timeout=60.0)
+        identity_admin, public = processes["identity"].url("admin"), processes["selfservice"].url("public")
+        body = {
+            "schema_id": "default",
+            "traits": {"email": EMAIL},
+            "credentials": {"password": {"config": {"use_password_migration_hook": True}}},
+        }
+        created = urllib3.request("POST", f"{identity_admin}/admin/identities", json=body)
+        assert created.status == 201, created.data
+
+        down = login(public, PASSWORD)
+        assert down.status == 502, down.data
+        error = json.loads(down.data)["error"]
+        assert (error["status"], error["reason"]) == (
+            "Bad Gateway",
+            "A third-party upstream service could not be reached. Please try again later.",
+        )
+
+        legacy.start()
+        assert login(public, "Not-The-Password").status == 400
+        signed_in = login(public, PASSWORD)
+        assert signed_in.status == 200, signed_in.data
+        assert json.loads(signed_in.data)["session"]["identity"]["id"] == json.loads(created.data)["id"]
+
+        legacy.stop()
+        assert login(public, PASSWORD).status == 200, "Warden's own hash, the legacy system gone"
+        assert [r.json()["password"] for r in legacy.requests()] == ["Not-The-Password", PASSWORD]
+    finally:
+        codes = {name: process.stop() for name, process in processes.items()}
+    assert codes == {name: 0 for name in STARTED_IN_ORDER}
