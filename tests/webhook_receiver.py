@@ -1,6 +1,7 @@
 """A real HTTP receiver for web hook tests, on loopback, on an event loop of its own (the test's
 thread blocks on Warden). It records every request and answers with `answer(request_record)`,
-which returns (status, JSON body or None, headers). It starts down; `start()` opens its port, `stop()` closes
+which returns (status, JSON body or None, headers); an answer whose `in_pieces(request_record)` is
+true is sent in three pieces a moment apart (as a slow or proxied hook's can arrive). It starts down; `start()` opens its port, `stop()` closes
 it again (calls are refused)."""
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ Answer = tuple[int, Any, dict[str, str]]
 class WebhookReceiver:
     answer: Callable[[Received], Answer] = lambda _r: (200, None, {})
     delay: Callable[[Received], float] = lambda _r: 0.0  # seconds to wait before answering
+    in_pieces: Callable[[Received], bool] = lambda _r: False
     port: int = field(default_factory=free_port)
     received: list[Received] = field(default_factory=list)
 
@@ -68,6 +70,8 @@ class WebhookReceiver:
             await asyncio.sleep(wait)
         status, body, headers = self.answer(record)
         text = None if body is None else json.dumps(body)
+        if text is not None and self.in_pieces(record):
+            return await _in_pieces(request, status, text.encode(), headers)
         return web.Response(status=status, text=text, content_type="application/json", headers=headers)
 
     async def _start(self) -> None:
@@ -111,3 +115,15 @@ class WebhookReceiver:
             assert time.monotonic() < deadline, f"{len(found)} of {count} calls arrived at {path or 'the receiver'}"
             time.sleep(0.05)
         return found
+
+
+async def _in_pieces(request: web.Request, status: int, body: bytes, headers: dict[str, str]) -> web.StreamResponse:
+    response = web.StreamResponse(status=status, headers={**headers, "Content-Type": "application/json"})
+    response.enable_chunked_encoding()
+    await response.prepare(request)
+    third = max(1, len(body) // 3)
+    for start in range(0, len(body), third):
+        await response.write(body[start : start + third])
+        await asyncio.sleep(0.05)
+    await response.write_eof()
+    return response

@@ -25,7 +25,7 @@ import aiohttp
 
 from services.identity.errors import MigrationHookImproper, MigrationHookTimedOut, MigrationHookUnreachable
 from shared.errors import ConfigError
-from shared.http.egress import Egress, EgressPolicy, PrivateAddressRefused
+from shared.http.egress import Egress, EgressPolicy, PrivateAddressRefused, read_up_to
 from shared.http.outgoing import request_headers, web_hook_timeout
 
 log = logging.getLogger(__name__)
@@ -75,7 +75,7 @@ class PasswordMigrationHook:
             async with asyncio.timeout(self.config.timeout):
                 async with self._egress.request("POST", self.config.url, data=body, headers=headers) as response:
                     status = response.status
-                    head = await _head(response.content) if status == 200 else b""
+                    head = await read_up_to(response.content, ANSWER_BYTES) if status == 200 else b""
         except TimeoutError:
             log.warning("the password migration hook did not answer within %ss", self.config.timeout)
             raise MigrationHookTimedOut() from None
@@ -94,14 +94,6 @@ class PasswordMigrationHook:
 
     async def close(self) -> None:
         await self._egress.close()
-
-
-async def _head(content: aiohttp.StreamReader) -> bytes:
-    """Up to ANSWER_BYTES of the answer: `read(n)` returns what has arrived, which may be less."""
-    read = bytearray()
-    while len(read) < ANSWER_BYTES and (chunk := await content.read(ANSWER_BYTES - len(read))):
-        read += chunk
-    return bytes(read)
 
 
 def _says_match(head: bytes) -> bool:

@@ -24,6 +24,15 @@ from yarl import URL
 MAX_RESPONSE_BYTES = 5 * 1024 * 1024  # Kratos reads at most 5 MB of a web hook's answer
 
 
+async def read_up_to(content: aiohttp.StreamReader, limit: int) -> bytes:
+    """The answer's first `limit` bytes, or all of it if shorter. `content.read(n)` returns what has
+    arrived so far, which may be a part of an answer sent in several pieces."""
+    read = bytearray()
+    while len(read) < limit and (chunk := await content.read(limit - len(read))):
+        read += chunk
+    return bytes(read)
+
+
 class PrivateAddressRefused(OSError):
     """The destination is not a public address and the config forbids those."""
 

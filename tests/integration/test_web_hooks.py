@@ -85,7 +85,7 @@ def answer(request: Received) -> tuple[int, Any, dict[str, str]]:
     email = request.json()["email"]
     if email.startswith("blocked"):
         return 409, REFUSAL, {}
-    if email.startswith("vip"):
+    if email.startswith(("vip", "pieces")):
         return 200, {"identity": {"metadata_public": {"plan": "vip"}}}, {}
     if email.startswith("accepted"):  # Kratos reads an identity from a 200 only
         return 201, {"identity": {"metadata_public": {"plan": "not-read"}}}, {}
@@ -99,6 +99,10 @@ def answer(request: Received) -> tuple[int, Any, dict[str, str]]:
     return 204, None, {}
 
 
+def in_pieces(request: Received) -> bool:
+    return request.path == "/check" and request.json()["email"].startswith("pieces")
+
+
 def delay(request: Received) -> float:
     slow = request.path == "/check" and request.json()["email"].startswith("slow")
     return HOOK_TIMEOUT_SECONDS + 2 if slow else 0.0
@@ -106,7 +110,7 @@ def delay(request: Received) -> float:
 
 @pytest.fixture(scope="module")
 def receiver() -> Iterator[WebhookReceiver]:
-    found = WebhookReceiver(answer, delay).start()
+    found = WebhookReceiver(answer, delay, in_pieces).start()
     yield found
     found.close()
 
@@ -302,6 +306,14 @@ def test_a_parse_hook_sets_metadata_public_before_the_identity_is_saved(warden: 
     assert status == 200, body
     assert identity(warden, body["identity"]["id"])["metadata_public"] == {"plan": "vip"}
     assert body["session"]["identity"]["metadata_public"] == {"plan": "vip"}
+
+
+def test_a_parse_hook_s_answer_sent_in_pieces_is_read_whole(warden: ThreadedWarden) -> None:
+    """An answer that arrives in several reads (a slow hook, a proxy) is read to its end, not cut at
+    the first piece (which would be a 502 for a valid answer)."""
+    status, body = register(warden, f"pieces-{unique('u')}@example.com")
+    assert status == 200, body
+    assert identity(warden, body["identity"]["id"])["metadata_public"] == {"plan": "vip"}
 
 
 def test_a_parse_hook_s_answer_changes_the_identity_only_with_a_200(warden: ThreadedWarden) -> None:

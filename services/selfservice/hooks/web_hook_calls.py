@@ -18,7 +18,7 @@ from typing import Any
 from services.selfservice.config import FLOW_KINDS
 from shared.config.sources import read_source
 from shared.errors import ConfigError
-from shared.http.egress import MAX_RESPONSE_BYTES, Egress
+from shared.http.egress import MAX_RESPONSE_BYTES, Egress, read_up_to
 from shared.http.outgoing import METHODS_WITH_BODY, encode_body, request_headers, web_hook_timeout
 from shared.jsonnet import JsonnetBody
 
@@ -95,7 +95,7 @@ class WebHooks:
         data = encode_body(document, headers) if document is not None else None
         async with asyncio.timeout(self.timeout):
             async with self._egress.request(spec.method.upper(), spec.url, data=data, headers=headers) as response:
-                return Answer(response.status, await response.content.read(MAX_RESPONSE_BYTES))
+                return Answer(response.status, await read_up_to(response.content, MAX_RESPONSE_BYTES))
 
 
 def _configured_hooks(settings: Any) -> Iterator[tuple[str, dict[str, Any]]]:
