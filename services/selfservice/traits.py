@@ -1,6 +1,8 @@
 """What the self-service flows need from identity schemas: trait input nodes for the UI, typed values
-from form posts, and the identifier fields. Read from the config's schema files (the identity
-service validates; this only describes)."""
+from form posts, and the identifier fields. Read from the config's schema files, their local `$ref`s
+written out once, at start-up (`shared/schema_refs.py`), so a trait defined in `#/definitions` has
+its type, title, format and `ory.sh/kratos` settings here too. The identity service validates; this
+only describes."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from services.selfservice.flows.ui import Node, input_node
 from shared import errors, text
 from shared.config import read_schema_document
 from shared.errors import ConfigError
+from shared.schema_refs import resolved
 
 _INPUT_TYPES = {"email": "email", "tel": "tel", "uri": "url", "date": "date", "date-time": "datetime-local"}
 _AUTOCOMPLETE = {"email": "email", "tel": "tel", "uri": "url"}
@@ -38,6 +41,7 @@ class Field:
 
 class TraitSchemas:
     def __init__(self, documents: dict[str, dict[str, Any]], default_id: str, selectable: Iterable[str] = ()) -> None:
+        """`documents`: schema id -> schema, its references already written out (`from_settings`)."""
         self._fields = {schema_id: list(_fields(doc)) for schema_id, doc in documents.items()}
         self._protected = {schema_id: list(_protected_paths(doc)) for schema_id, doc in documents.items()}
         self.default_id = default_id
@@ -63,7 +67,10 @@ class TraitSchemas:
                 raise ConfigError(
                     f"config: identity.schemas[{i}].url: remote identity schemas are not supported offline"
                 )
-            documents[entry["id"]] = document
+            try:
+                documents[entry["id"]] = resolved(document)
+            except ConfigError as err:
+                raise ConfigError(f"config: identity.schemas[{i}]: {err}") from None
         selectable = (entry["id"] for entry in entries if entry.get("selfservice_selectable"))
         return cls(documents, settings.get("identity.default_schema_id") or "default", selectable)
 
@@ -143,13 +150,48 @@ def _fields(document: dict[str, Any]) -> Iterator[Field]:
 
 
 def _walk(node: dict[str, Any], prefix: str) -> Iterator[Field]:
-    required = set(node.get("required") or [])
-    for name, schema in (node.get("properties") or {}).items():
+    required = _required(node)
+    for name, schema in _declared(node).items():
         path = f"{prefix}{name}"
         if schema.get("type") == "object":
             yield from _walk(schema, f"{path}.")
         else:
             yield Field(path, schema, name in required)
+
+
+# Where an object's properties may be declared besides its own `properties`: the branches Kratos's
+# form builder lists too (`jsonschemax.ListPaths`). `if` and `not` are conditions, not declarations.
+_BRANCHES = ("allOf", "anyOf", "oneOf", "then", "else")
+
+
+def _declared(node: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Property name -> schema, in schema order: the node's own, then its branches'. A property
+    declared twice is one field; its first declaration wins where both say something."""
+    found: dict[str, dict[str, Any]] = {}
+    for name, schema in (node.get("properties") or {}).items():
+        if isinstance(schema, dict):
+            found[name] = schema
+    for branch in _branches(node):
+        for name, schema in _declared(branch).items():
+            found[name] = {**schema, **found[name]} if name in found else schema
+    return found
+
+
+def _branches(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    for keyword in _BRANCHES:
+        value = node.get(keyword)
+        for branch in value if isinstance(value, list) else [value]:
+            if isinstance(branch, dict):
+                yield branch
+
+
+def _required(node: dict[str, Any]) -> set[str]:
+    """What the node requires, and what every `allOf` branch does (the others apply only sometimes)."""
+    required = {name for name in node.get("required") or [] if isinstance(name, str)}
+    for branch in node.get("allOf") or []:
+        if isinstance(branch, dict):
+            required |= _required(branch)
+    return required
 
 
 def _protected_paths(document: dict[str, Any]) -> Iterator[str]:
@@ -172,7 +214,8 @@ def _protected_under(node: dict[str, Any], path: str) -> Iterator[str]:
 
 def _reaches_extension(schema: Any) -> bool:
     if isinstance(schema, dict):
-        if schema.get("ory.sh/kratos") or "$ref" in schema:  # a reference is not followed here: assume it does
+        # A `$ref` still here is recursion below an array or a map, left as written: assume it does.
+        if schema.get("ory.sh/kratos") or "$ref" in schema:
             return True
         return any(_reaches_extension(v) for v in schema.values())
     if isinstance(schema, list):

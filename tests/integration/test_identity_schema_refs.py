@@ -1,7 +1,8 @@
 """`$ref`s in identity schemas (`security.disallow_ref_in_identity_schemas`, checklist IN-3): a
 schema whose `$ref` would load another document (a local file, a cloud metadata URL, base64) stops
 `warden serve` with one line naming the schema and the reference, whatever the switch says, as
-Warden loads no such document; a reference inside the schema works with the switch on."""
+Warden loads no such document; a reference inside the schema works with the switch on, and one that
+leads back to itself where no form or validation could end stops the start too."""
 
 from __future__ import annotations
 
@@ -94,3 +95,32 @@ def test_with_the_switch_on_a_ref_inside_the_schema_validates_traits(tmp_path: P
     body = created.json()
     assert [a["value"] for a in body["verifiable_addresses"]] == ["ada@example.com"], "the extension behind the $ref"
     assert refused.status == 400
+
+
+PERSON = {"type": "object", "properties": {"name": {"type": "string"}, "friend": {"$ref": "#/definitions/person"}}}
+
+
+@pytest.mark.parametrize(
+    ("definitions", "expected"),
+    [
+        (  # a form for it would never end: Kratos refuses it when a flow is made, Warden at the start
+            {"person": PERSON},
+            "$ref cycle #/definitions/person -> #/definitions/person (at #/definitions/person/properties/friend): "
+            "a schema may contain itself only below an array's items or a map's values",
+        ),
+        (  # validating against it would never end
+            {"person": {"$ref": "#/definitions/other"}, "other": {"allOf": [{"$ref": "#/definitions/person"}]}},
+            "$ref cycle #/definitions/person -> #/definitions/other -> #/definitions/person "
+            "(at #/definitions/other/allOf/0): validating a value against it would never end",
+        ),
+    ],
+)
+def test_a_ref_cycle_stops_the_start_naming_the_schema(
+    tmp_path: Path, serve: Any, definitions: dict[str, Any], expected: str
+) -> None:
+    schema = copy.deepcopy(EMAIL_SCHEMA)
+    schema["properties"]["traits"]["properties"]["me"] = {"$ref": "#/definitions/person"}
+    code, err = serve(config_with(tmp_path, {**schema, "definitions": definitions}, disallow=True))
+    assert code == EXIT_USAGE
+    [line] = [line for line in err.splitlines() if line.startswith("warden: ")]
+    assert line.startswith(f"warden: config: identity.schemas[0]: {expected}")

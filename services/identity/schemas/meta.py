@@ -18,6 +18,9 @@ from jsonschema.exceptions import SchemaError, best_match
 from referencing import Registry
 from referencing.jsonschema import DRAFT7
 
+from shared.errors import ConfigError
+from shared.schema_refs import check_endless_refs
+
 from .patterns import pattern_problem, schema_patterns
 from .pointers import pointer, resolve_local
 
@@ -57,6 +60,10 @@ def identity_schema_problem(document: dict[str, Any], meta: Draft7Validator) -> 
     for ref in _refs(document):
         if resolve_local(document, ref) is None:
             return f"$ref {ref!r} does not point inside the schema: {EXTERNAL_REFS}"
+    try:
+        check_endless_refs(document)  # validating would recurse until Python gives up, on every request
+    except ConfigError as err:
+        return str(err)
     return next(filter(None, map(pattern_problem, schema_patterns(document))), None)
 
 

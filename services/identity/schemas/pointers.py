@@ -1,4 +1,5 @@
-"""JSON pointers as ory/jsonschema writes them (`#/traits/email`), and local `$ref` lookup.
+"""JSON pointers as ory/jsonschema writes them (`#/traits/email`); local `$ref` lookup is
+`shared.schema_refs.resolve_local`, shared with the self-service forms.
 
 Tokens are escaped as ory/jsonschema does: `~` -> `~0`, `/` -> `~1`, then percent-encoded like Go's
 `url.PathEscape` (a trait named "first name" is `#/traits/first%20name`).
@@ -7,20 +8,18 @@ Tokens are escaped as ory/jsonschema does: `~` -> `~0`, `/` -> `~1`, then percen
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
-from urllib.parse import quote, unquote
+from urllib.parse import quote
+
+from shared.schema_refs import resolve_local, unescape
 
 ROOT = "#"
+__all__ = ["ROOT", "common_prefix", "escape", "join", "pointer", "resolve_local", "unescape"]
 _GO_PATH_SAFE = "$&+:=@"  # what Go's url.PathEscape leaves alone besides letters, digits and -._~
 
 
 def escape(token: str | int) -> str:
     text = str(token).replace("~", "~0").replace("/", "~1")
     return quote(text, safe=_GO_PATH_SAFE + "~")
-
-
-def unescape(token: str) -> str:
-    return unquote(token).replace("~1", "/").replace("~0", "~")
 
 
 def join(base: str, *tokens: str | int) -> str:
@@ -40,29 +39,3 @@ def common_prefix(pointers: list[str]) -> str:
             break
         common.append(tokens[0])
     return "/".join(common) or ROOT
-
-
-def resolve_local(root: dict[str, Any], ref: str) -> tuple[Any, str] | None:
-    """The node a `$ref` inside `root` points to, and its pointer; None if it points elsewhere.
-
-    Only references into the same document resolve (`#/definitions/x`, or the document's own `$id`
-    followed by a fragment): schemas are never fetched, so Warden works offline."""
-    base, _, fragment = ref.partition("#")
-    if base and base != str(root.get("$id", "")).partition("#")[0]:
-        return None
-    if fragment and not fragment.startswith("/"):
-        return None  # a named anchor ("#foo"), which identity schemas do not use
-    node: Any = root
-    for token in fragment.split("/")[1:]:
-        node = _child(node, unescape(token))
-        if node is None:
-            return None
-    return node, ROOT + fragment
-
-
-def _child(node: Any, token: str) -> Any:
-    if isinstance(node, dict):
-        return node.get(token)
-    if isinstance(node, list) and token.isdigit() and int(token) < len(node):
-        return node[int(token)]
-    return None
