@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 from aiohttp import web
@@ -27,8 +28,9 @@ C_in = TypeVar("C_in", contravariant=True)
 # A handler of a service: its container and the request. The process binds the container once.
 Handler = Callable[[C, web.Request], Awaitable[web.StreamResponse]]
 BoundHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-# `warden cleanup`'s step: deletes one batch of what is past its lifetime; returns how many rows went.
-Cleanup = Callable[[Database, int], Awaitable[int]]
+# `warden cleanup`'s step for one table: deletes up to a batch (the int) of the rows whose lifetime
+# ended before the datetime (now, less `database.cleanup.older_than`); returns how many rows went.
+Cleanup = Callable[[Database, int, datetime], Awaitable[int]]
 
 
 @dataclass(frozen=True)
@@ -86,7 +88,9 @@ class ServiceDefinition(Generic[C]):
     depends_on: Sequence[str] = field(default_factory=tuple)
     # Full names of the gRPC services it serves on the gRPC port (for the route table, nginx, Ingress).
     grpc_services: Sequence[str] = field(default_factory=tuple)
-    cleanup: Cleanup | None = None  # `warden cleanup`, beside the processed-event records every service prunes
+    # `warden cleanup`: a step a table, in order (it may pause between them), before the records of
+    # processed events every service prunes.
+    cleanup: Sequence[Cleanup] = field(default_factory=tuple)
     # The durable queues its consumers read, by the settings: every process declares every service's
     # before it publishes, so that an event waits in its queue for a consumer not yet running.
     queues: Callable[[Any], Sequence[DurableQueue]] = lambda _settings: ()  # (shared.config.Settings)

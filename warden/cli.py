@@ -14,15 +14,15 @@ import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import NoReturn
 
 from shared.errors import BusUnavailable, ConfigError, SchemaOutOfDate, StartupFailed
 from shared.version import warden_version
 from warden import identities_cli
+from warden.cleanup import CLEANUP_BATCH, cleanup_options, duration_flag
 from warden.services import SERVICE_NAMES, SERVICES, by_name
 
 EXIT_USAGE = 2
-CLEANUP_BATCH = 1000  # rows per transaction when neither --batch-size nor the config says
 
 
 class _OneLineParser(argparse.ArgumentParser):
@@ -58,10 +58,28 @@ def _parser() -> argparse.ArgumentParser:
     cleanup.add_argument("sql", nargs="?", choices=["sql"], help="Kratos's `cleanup sql` spelling")
     _config_flag(cleanup)
     cleanup.add_argument("-e", "--read-from-env", action="store_true", help="read the DSN from the environment")
+    # Kratos's spellings: `-b`/`--database.cleanup.batch_size`, `--keep-last`, `--database.cleanup.sleep.tables`.
     cleanup.add_argument(
+        "-b",
+        "--database.cleanup.batch_size",
         "--batch-size",
+        dest="batch_size",
         type=_positive_int,
+        metavar="N",
         help=f"rows deleted per transaction (default: database.cleanup.batch_size, else {CLEANUP_BATCH})",
+    )
+    cleanup.add_argument(
+        "--keep-last",
+        type=duration_flag,
+        metavar="DURATION",
+        help="keep what expired less than this long ago (default: database.cleanup.older_than, else 0s)",
+    )
+    cleanup.add_argument(
+        "--database.cleanup.sleep.tables",
+        dest="sleep_tables",
+        type=duration_flag,
+        metavar="DURATION",
+        help="pause between two tables (default: database.cleanup.sleep.tables, else none)",
     )
 
     codes = commands.add_parser("backup-codes", help="backup recovery codes at rest")
@@ -222,16 +240,12 @@ def _cleanup(args: argparse.Namespace) -> int:
     from warden.migrate import cleanup_all
 
     settings = _settings(args)
-    deleted = asyncio.run(cleanup_all(settings, SERVICES, cleanup_batch(args.batch_size, settings)))
+    options = cleanup_options(
+        settings, batch_size=args.batch_size, keep_last=args.keep_last, sleep_tables=args.sleep_tables
+    )
+    deleted = asyncio.run(cleanup_all(settings, SERVICES, options))
     print("warden: cleaned up " + ", ".join(f"{n} rows of {s}" for s, n in deleted.items()))
     return 0
-
-
-def cleanup_batch(flag: int | None, settings: Any) -> int:
-    """`--batch-size`, else Kratos's `database.cleanup.batch_size` when the file sets it. Not the
-    schema's default (100): unset, Warden's own larger batch stands."""
-    configured = ((settings.raw.get("database") or {}).get("cleanup") or {}).get("batch_size")
-    return int(flag or configured or CLEANUP_BATCH)
 
 
 def _seal_backup_codes(args: argparse.Namespace) -> int:

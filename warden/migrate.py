@@ -4,8 +4,10 @@ naming its setting, as at `warden serve`."""
 
 from __future__ import annotations
 
+import asyncio
 import functools
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import MetaData
@@ -15,30 +17,41 @@ from shared.service import Cleanup, ServiceDefinition
 from shared.storage import migrations
 from shared.storage.tables import processed_events_table
 from warden.adapters import Databases
+from warden.cleanup import CleanupOptions
 from warden.startup import database_step
 
 if TYPE_CHECKING:
     from services.identity.backup_code_sealing import SealReport
 
 
-async def cleanup_all(settings: Any, services: Sequence[ServiceDefinition], batch: int) -> dict[str, int]:
-    """Runs each service's cleanup, and deletes the records of events it processed long ago (see
-    shared/bus/inbox.py), in batches until a batch finds nothing; returns rows deleted per service."""
+async def cleanup_all(
+    settings: Any,
+    services: Sequence[ServiceDefinition],
+    options: CleanupOptions,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> dict[str, int]:
+    """Runs each service's cleanup, table by table, then deletes the records of events it processed
+    long ago (see shared/bus/inbox.py): each table in batches until a batch finds nothing, with
+    `options.pause` between two tables. What expired less than `options.keep_last` before the start
+    stays. Returns rows deleted per service."""
+    expired_before = datetime.now(UTC) - options.keep_last
     databases = Databases()
     deleted: dict[str, int] = {}
+    tables_done = 0
     try:
         for service in services:
             database = databases.for_dsn(settings.dsn_for(service.name))
             with database_step(settings, service.name):
                 await migrations.ensure_up_to_date(database, [service.migrations])
             processed = processed_events_table(MetaData(), service.name)
-            steps: list[Cleanup] = [functools.partial(prune_processed, processed=processed)]
-            if service.cleanup is not None:
-                steps.insert(0, service.cleanup)
+            steps: list[Cleanup] = [*service.cleanup, functools.partial(prune_processed, processed=processed)]
             deleted[service.name] = 0
             for step in steps:
-                while (count := await step(database, batch)) > 0:
+                if tables_done and options.pause:
+                    await sleep(options.pause.total_seconds())
+                while (count := await step(database, options.batch, expired_before)) > 0:
                     deleted[service.name] += count
+                tables_done += 1
     finally:
         await databases.dispose()
     return deleted

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,6 @@ from services.courier.channels.registry import build_channels
 from services.courier.config import RETENTION, CourierConfig
 from services.courier.consumers import CONSUMES, message_requests
 from services.courier.dispatcher import Dispatcher
-from services.courier.domain import now
 from services.courier.persistence import MessageRepository
 from services.courier.render.builtin import BuiltinTemplates
 from services.courier.render.overrides import load_overrides
@@ -113,11 +113,12 @@ async def build(infra: Infrastructure) -> ServiceRuntime[CourierContainer]:
     )
 
 
-async def cleanup(database: Database, batch: int) -> int:
-    """Sent and abandoned messages older than the retention (see config.RETENTION): their codes
+async def delete_finished_messages(database: Database, batch: int, expired_before: datetime) -> int:
+    """Sent and abandoned messages, RETENTION after they finished (see config.RETENTION): their codes
     expired long ago, and their recipients are personal data."""
+    messages = MessageRepository(courier_tables(MetaData()))
     async with database.transaction() as conn:
-        return await MessageRepository(courier_tables(MetaData())).delete_finished(conn, now() - RETENTION, batch)
+        return await messages.delete_finished(conn, expired_before - RETENTION, batch)
 
 
 def queues(settings: Any) -> list[DurableQueue]:
@@ -132,6 +133,6 @@ DEFINITION = ServiceDefinition(
     routes=[*admin.ROUTES, *webhooks.ROUTES, info_route(NAME)],
     build=build,
     depends_on=(),
-    cleanup=cleanup,
+    cleanup=(delete_finished_messages,),
     queues=queues,
 )

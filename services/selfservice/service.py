@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -246,11 +246,21 @@ async def build(
     )
 
 
-async def cleanup(database: Database, batch: int) -> int:
-    """Expired flows, and stored errors older than a week (the error UI shows them right away)."""
+# How long a self-service error is kept: the error UI shows it right after the failure that stored it.
+ERROR_RETENTION = timedelta(days=7)
+
+
+async def delete_expired_flows(database: Database, batch: int, expired_before: datetime) -> int:
     flows = FlowRepository(selfservice_tables(MetaData()))
     async with database.transaction() as conn:
-        return await flows.delete_expired(conn, keep_errors=timedelta(days=7), batch=batch)
+        return await flows.delete_expired_flows(conn, expired_before, batch)
+
+
+async def delete_old_errors(database: Database, batch: int, expired_before: datetime) -> int:
+    """Errors older than ERROR_RETENTION: their lifetime ends then."""
+    flows = FlowRepository(selfservice_tables(MetaData()))
+    async with database.transaction() as conn:
+        return await flows.delete_errors_created_before(conn, expired_before - ERROR_RETENTION, batch)
 
 
 def selfservice_definition(method_specs: Sequence[MethodSpec] = METHODS) -> ServiceDefinition[SelfserviceContainer]:
@@ -283,7 +293,7 @@ def selfservice_definition(method_specs: Sequence[MethodSpec] = METHODS) -> Serv
         ],
         build=build_with_methods,
         depends_on=("identity", "session"),
-        cleanup=cleanup,
+        cleanup=(delete_expired_flows, delete_old_errors),
         queues=lambda _settings: [REGISTRATION_VERIFICATION],
     )
 

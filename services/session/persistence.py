@@ -132,9 +132,10 @@ class SessionRepository:
             await conn.execute(delete(self.t.sessions).where(c.id.in_(ids)))
         return [r.token_hash for r in rows]
 
-    async def delete_expired(self, conn: Connection, batch: int) -> int:
+    async def delete_expired(self, conn: Connection, before: datetime, batch: int) -> int:
+        """Deletes up to `batch` sessions that expired before `before`, with their devices."""
         c = self.t.sessions.c
-        ids = [r.id for r in await conn.execute(select(c.id).where(c.expires_at < now()).limit(batch))]
+        ids = [r.id for r in await conn.execute(select(c.id).where(c.expires_at < before).limit(batch))]
         if ids:
             await conn.execute(delete(self.t.devices).where(self.t.devices.c.session_id.in_(ids)))
             await conn.execute(delete(self.t.sessions).where(c.id.in_(ids)))

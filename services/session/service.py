@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import MetaData
@@ -85,10 +86,10 @@ async def build(infra: Infrastructure) -> ServiceRuntime[SessionContainer]:
     )
 
 
-async def cleanup(database: Database, batch: int) -> int:
+async def delete_expired_sessions(database: Database, batch: int, expired_before: datetime) -> int:
     """Sessions past their expiry: nothing can use them any more."""
     async with database.transaction() as conn:
-        return await SessionRepository(session_tables(MetaData())).delete_expired(conn, batch)
+        return await SessionRepository(session_tables(MetaData())).delete_expired(conn, expired_before, batch)
 
 
 DEFINITION = ServiceDefinition(
@@ -99,5 +100,5 @@ DEFINITION = ServiceDefinition(
     depends_on=("identity",),
     queues=lambda _settings: [IDENTITY_CHANGES],
     grpc_services=(SESSION_GRPC, ENVOY_GRPC),
-    cleanup=cleanup,
+    cleanup=(delete_expired_sessions,),
 )

@@ -59,9 +59,10 @@ def idempotent(uow_factory: UnitOfWorkFactory, processed: Table, queue: str, wor
     return handle
 
 
-async def prune_processed(database: Database, batch: int, *, processed: Table) -> int:
-    """Deletes up to `batch` records of events processed longer than PROCESSED_RETENTION ago."""
-    before = datetime.now(UTC) - PROCESSED_RETENTION
+async def prune_processed(database: Database, batch: int, expired_before: datetime, *, processed: Table) -> int:
+    """Deletes up to `batch` records of events processed PROCESSED_RETENTION before `expired_before`
+    (`warden cleanup`'s cut-off: now, less `database.cleanup.older_than`)."""
+    before = expired_before - PROCESSED_RETENTION
     key = tuple_(processed.c.event_id, processed.c.queue)
     old = select(processed.c.event_id, processed.c.queue).where(processed.c.processed_at < before).limit(batch)
     async with database.transaction() as conn:

@@ -158,9 +158,9 @@ ROWS: tuple[Row, ...] = (
     _h("selfservice.methods.oidc.config.**", "services/selfservice/strategies/oidc/config.py"),
     # --- storage, courier ------------------------------------------------------------------------
     _h("dsn", "shared/config/settings.py (dsn_for)"),
-    _h("database.cleanup.batch_size", "warden/cli.py (`warden cleanup`, unless --batch-size)"),
-    _ns("database.cleanup.sleep.tables", "`warden cleanup` does not pause between tables"),
-    _ns("database.cleanup.older_than", "`warden cleanup` deletes what is past its lifetime, keeping nothing longer"),
+    _h("database.cleanup.batch_size", "warden/cleanup.py (`warden cleanup`, unless -b/--batch-size)"),
+    _h("database.cleanup.sleep.tables", "warden/cleanup.py (`warden cleanup`, unless its flag; unset: no pause)"),
+    _h("database.cleanup.older_than", "warden/cleanup.py (`warden cleanup`, unless --keep-last)"),
     _h("courier.templates.**", "services/courier/render/overrides.py"),
     _h("courier.**", "services/courier/config.py"),
     _ns("oauth2_provider.*", "the Ory Hydra login/consent integration is not implemented"),

@@ -35,9 +35,9 @@ async def test_records_older_than_the_retention_go_in_batches_and_recent_ones_st
     async with database.transaction() as conn:
         await conn.execute(insert(processed), rows)
 
-    assert await prune_processed(database, 2, processed=processed) == 2
-    assert await prune_processed(database, 2, processed=processed) == 1
-    assert await prune_processed(database, 2, processed=processed) == 0
+    assert await prune_processed(database, 2, now, processed=processed) == 2
+    assert await prune_processed(database, 2, now, processed=processed) == 1
+    assert await prune_processed(database, 2, now, processed=processed) == 0
     async with database.connect() as conn:
         left = {(r.event_id, r.queue) for r in await conn.execute(select(processed.c.event_id, processed.c.queue))}
     assert left == {("old-0", "another-q"), ("recent", "q")}

@@ -240,6 +240,42 @@ def test_cleanup_deletes_expired_flows_and_sessions_and_old_processed_event_reco
     assert asyncio.run(seed_and_count(False)) == (1, 1, 1)
 
 
+def test_cleanup_keeps_what_expired_lately_by_kratos_flag_or_config_key(tmp_path: Path) -> None:
+    """`kratos cleanup sql -e -b N --keep-last D --database.cleanup.sleep.tables D`, spelled the same;
+    `database.cleanup.older_than` (here from the environment) when the flag is not given."""
+    import asyncio
+    from datetime import datetime, timedelta
+
+    from sqlalchemy import text
+
+    from shared.storage.database import Database
+
+    dsn = f"sqlite://{tmp_path}/warden.sqlite"
+    assert run_cli(["migrate"], env={"DSN": dsn}, cwd=tmp_path).returncode == 0
+
+    async def flows(seed: dict[str, datetime]) -> set[str]:
+        db = Database.from_dsn(dsn)
+        try:
+            async with db.transaction() as conn:
+                for key, expires in seed.items():
+                    insert = "INSERT INTO selfservice_flows VALUES (:id, 'login', '{}', :e, :e, :e)"
+                    await conn.execute(text(insert), {"id": key, "e": expires})
+                return set((await conn.execute(text("SELECT id FROM selfservice_flows"))).scalars())
+        finally:
+            await db.dispose()
+
+    now = datetime.now(UTC)
+    asyncio.run(flows({"3h-ago": now - timedelta(hours=3), "30m-ago": now - timedelta(minutes=30)}))
+    flags = ["-b", "1", "--keep-last", "1h", "--database.cleanup.sleep.tables", "1ms"]
+    result = run_cli(["cleanup", "sql", "-e", *flags], env={"DSN": dsn}, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "1 rows of selfservice" in result.stdout
+    assert asyncio.run(flows({})) == {"30m-ago"}
+    result = run_cli(["cleanup"], env={"DSN": dsn, "DATABASE_CLEANUP_OLDER_THAN": "10m"}, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert asyncio.run(flows({})) == set()
+
+
 def _one_line_failure(args: list[str], env: dict[str, str], cwd: Path) -> str:
     result = run_cli(args, env=env, cwd=cwd)
     assert result.returncode == 1, result.stderr

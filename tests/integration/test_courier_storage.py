@@ -16,6 +16,7 @@ from services.courier.dispatcher import Dispatcher
 from services.courier.domain import ABANDONED, PROCESSING, QUEUED, SENT, Message, now
 from services.courier.persistence import MessageRepository
 from services.courier.service import DEFINITION as COURIER
+from services.courier.service import delete_finished_messages
 from services.courier.tables import courier_tables
 from shared.storage.database import Database
 from shared.storage.migrations import current, downgrade, upgrade
@@ -162,10 +163,9 @@ async def test_cleanup_deletes_old_finished_messages_only(database: Database) ->
         [claimed] = await REPO.claim(conn, [message(22).id], now(), LEASE, "t")
         await REPO.finish(conn, claimed, "t", now(), error={"message": "x"}, status=QUEUED)
         await conn.execute(update(table).where(table.c.id == message(22).id).values(updated_at=old))
-    assert COURIER.cleanup is not None
-    assert await COURIER.cleanup(database, 1) == 1
-    assert await COURIER.cleanup(database, 100) == 1
-    assert await COURIER.cleanup(database, 100) == 0
+    assert await delete_finished_messages(database, 1, now()) == 1
+    assert await delete_finished_messages(database, 100, now()) == 1
+    assert await delete_finished_messages(database, 100, now()) == 0
     async with database.connect() as conn:
         left = {m.id for m in await REPO.page(conn, size=10, after=None)}
         kept = await REPO.get(conn, message(22).id)

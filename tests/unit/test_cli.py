@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -9,7 +10,8 @@ import pytest
 
 from shared.config import Settings, load_settings
 from shared.version import warden_version
-from warden.cli import CLEANUP_BATCH, _where, cleanup_batch, main
+from warden.cleanup import CLEANUP_BATCH, CleanupOptions, cleanup_options
+from warden.cli import _where, main
 
 QUICKSTART = Path(__file__).parents[1] / "fixtures" / "quickstart"
 
@@ -37,6 +39,10 @@ def test_version_flag_and_command_agree(capsys: pytest.CaptureFixture[str]) -> N
         (["cleanup", "--batch-size", "0"], "--batch-size: must be 1 or more, not 0"),
         (["cleanup", "--batch-size", "-5"], "--batch-size: must be 1 or more, not -5"),
         (["cleanup", "--batch-size", "many"], "--batch-size: not a whole number"),
+        (["cleanup", "-b", "0"], "--batch-size: must be 1 or more, not 0"),
+        (["cleanup", "--keep-last", "a day"], "--keep-last: must be a duration"),
+        (["cleanup", "--keep-last=-1h"], "--keep-last: must be a duration"),
+        (["cleanup", "--database.cleanup.sleep.tables", "1.5s"], "--database.cleanup.sleep.tables: must be a duration"),
     ],
 )
 def test_a_bad_option_is_named_in_one_line_with_exit_code_2(
@@ -71,8 +77,19 @@ def test_the_console_names_the_configured_sign_in_ui_not_the_built_in_one() -> N
     assert "http://127.0.0.1:4455/login" in console
 
 
-def test_cleanup_batch_comes_from_the_flag_then_the_config_then_wardens_default() -> None:
-    configured = Settings(dsn="memory", raw={"database": {"cleanup": {"batch_size": 250}}})
-    assert cleanup_batch(None, configured) == 250  # Kratos's database.cleanup.batch_size
-    assert cleanup_batch(40, configured) == 40
-    assert cleanup_batch(None, Settings(dsn="memory")) == CLEANUP_BATCH  # not the schema's 100
+def test_cleanup_options_come_from_the_flags_then_the_config_then_wardens_defaults() -> None:
+    cleanup = {"batch_size": 250, "older_than": "48h", "sleep": {"tables": "250ms"}}
+    configured = Settings(dsn="memory", raw={"database": {"cleanup": cleanup}})
+    assert cleanup_options(configured) == CleanupOptions(
+        batch=250, keep_last=timedelta(hours=48), pause=timedelta(milliseconds=250)
+    )
+    flags = cleanup_options(configured, batch_size=40, keep_last=timedelta(0), sleep_tables=timedelta(0))
+    assert flags == CleanupOptions(batch=40, keep_last=timedelta(0), pause=timedelta(0))
+    # Unset, not the schema's defaults (a batch of 100, a minute between tables): Warden's.
+    assert cleanup_options(Settings(dsn="memory")) == CleanupOptions(CLEANUP_BATCH, timedelta(0), timedelta(0))
+
+
+def test_cleanup_options_read_the_environment_as_kratos_does() -> None:
+    environ = {"DATABASE_CLEANUP_OLDER_THAN": "2h", "DATABASE_CLEANUP_SLEEP_TABLES": "1s"}
+    options = cleanup_options(load_settings([], environ))
+    assert (options.keep_last, options.pause) == (timedelta(hours=2), timedelta(seconds=1))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Insert, Update, bindparam, delete, insert, select, update
@@ -137,22 +137,20 @@ class FlowRepository:
             "updated_at": _ts(row.updated_at),
         }
 
-    async def delete_expired(self, conn: Connection, *, keep_errors: timedelta, batch: int = 1000) -> int:
-        """Deletes up to `batch` flows past their lifetime, and errors older than `keep_errors`."""
+    async def delete_expired_flows(self, conn: Connection, before: datetime, batch: int) -> int:
+        """Deletes up to `batch` flows whose lifetime ended before `before`."""
         flows = self.t.flows
-        ids = [r.id for r in await conn.execute(select(flows.c.id).where(flows.c.expires_at < now()).limit(batch))]
+        ids = [r.id for r in await conn.execute(select(flows.c.id).where(flows.c.expires_at < before).limit(batch))]
         if ids:
             await conn.execute(delete(flows).where(flows.c.id.in_(ids)))
+        return len(ids)
+
+    async def delete_errors_created_before(self, conn: Connection, before: datetime, batch: int) -> int:
         errors = self.t.errors
-        old = [
-            r.id
-            for r in await conn.execute(
-                select(errors.c.id).where(errors.c.created_at < now() - keep_errors).limit(batch)
-            )
-        ]
+        old = [r.id for r in await conn.execute(select(errors.c.id).where(errors.c.created_at < before).limit(batch))]
         if old:
             await conn.execute(delete(errors).where(errors.c.id.in_(old)))
-        return len(ids) + len(old)
+        return len(old)
 
 
 async def spend(uow: UnitOfWorkFactory, flows: FlowRepository, flow: Flow, key: str, value: object) -> bool:
