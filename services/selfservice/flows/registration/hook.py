@@ -54,7 +54,7 @@ async def finish_registration(
 async def _finish(
     c: SelfserviceContainer, request: web.Request, flow: Flow, outcome: RegistrationOutcome
 ) -> HookContext:
-    ctx = HookContext(request, flow, outcome.identity, outcome.method["method"])
+    ctx = HookContext(request, flow, outcome.identity, outcome.method["method"], authentication_method=outcome.method)
     proven, stand_in = outcome.proven, False
     if outcome.persisted:  # a method that created the identity itself (a passkey's)
         ctx.verification_flows = await c.verifier.send(
