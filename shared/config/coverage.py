@@ -126,13 +126,8 @@ ROWS: tuple[Row, ...] = (
         "selfservice.methods.oidc.config.providers[].net_id_token_origin_header",
         "FedCM token exchange is not implemented",
     ),
-    _ns(
-        "selfservice.methods.oidc.config.providers[].aal2_acr_values",
-        "an upstream `acr` never raises the session to aal2",
-    ),
-    _ns(
-        "selfservice.methods.oidc.config.providers[].aal2_amr_values",
-        "an upstream `amr` never raises the session to aal2",
+    _h(
+        "selfservice.methods.oidc.config.providers[].aal2_*_values", "services/selfservice/strategies/oidc/assurance.py"
     ),
     _ns(
         "selfservice.methods.oidc.config.providers[].account_linking_mode",

@@ -33,7 +33,7 @@ from services.selfservice.flows.registration.hook import complete_registration, 
 from services.selfservice.flows.settings.strategy import SettingsContext
 from services.selfservice.hooks.registry import HookContext
 from services.selfservice.strategies.oidc.providers import Claims
-from services.selfservice.strategies.oidc.strategy import METHOD, OidcStrategy, Pending
+from services.selfservice.strategies.oidc.strategy import METHOD, OidcStrategy, Pending, authentication_method
 from shared import errors, text
 
 if TYPE_CHECKING:
@@ -121,7 +121,7 @@ async def _signed_in(
         raise FlowInvalid()
     # Before the hooks and the session, as Kratos: they see the identity as the provider has it now.
     identity = await strategy.updated_on_login(flow, provider, claims, identity)
-    outcome = LoginOutcome(identity, {"method": METHOD, "aal": "aal1", "provider": provider})
+    outcome = LoginOutcome(identity, authentication_method(strategy.provider_config(provider), claims))
     if flow.type == API:
         return await exchange.keep_for_app(c, flow, await finish_login(c, request, flow, outcome))
     return await complete_login(c, request, flow, outcome)
