@@ -77,7 +77,10 @@ ROWS: tuple[Row, ...] = (
         "services/selfservice/config.py (after_return_url), flows/settings, flows/recovery",
     ),
     _h("selfservice.flows.logout.clear_browser_data", "services/selfservice/flows/logout/handler.py"),
-    _ns("selfservice.flows.registration.login_hints", "failed registrations carry no login hints"),
+    _h(
+        "selfservice.flows.registration.login_hints",
+        "services/selfservice/flows/registration/login_hints.py (never under security.account_enumeration.mitigate)",
+    ),
     _ns(
         "selfservice.flows.registration.enable_legacy_one_step",
         "deprecated: Warden registers in one step unless `style: profile_first`",

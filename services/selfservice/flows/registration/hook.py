@@ -139,8 +139,9 @@ async def _create(c: SelfserviceContainer, ctx: HookContext, body: dict[str, Any
         created = await c.engine.identities.create_identity({**body, **draft, "registration_flow_id": ctx.flow.id})
         return _Created(created, prepared)
     except errors.Conflict:
-        ctx.flow.ui.messages.append(text.identifier_exists())
-        raise IdentityExists() from None
+        hints = await c.enumeration.hints.for_collision({**body, **draft}) if c.enumeration.hints else None
+        ctx.flow.ui.messages.append(hints.message() if hints else text.identifier_exists())
+        raise IdentityExists(hints) from None
     except errors.BadRequest as exc:
         trait_errors(ctx.flow, exc)
         raise TraitsRefused(exc) from None
