@@ -24,7 +24,7 @@ from services.selfservice.flows.logout.handler import ROUTES as LOGOUT_ROUTES
 from services.selfservice.flows.persistence import FlowRepository
 from services.selfservice.flows.recovery.admin import ROUTES as RECOVERY_ADMIN_ROUTES
 from services.selfservice.flows.recovery.handler import ROUTES as RECOVERY_ROUTES
-from services.selfservice.flows.registration.enumeration import RegistrationEnumeration, hidden_methods
+from services.selfservice.flows.registration.enumeration import RegistrationEnumeration, hidden_methods, login_hints
 from services.selfservice.flows.registration.existing_account import ExistingAccounts
 from services.selfservice.flows.registration.handler import ROUTES as REGISTRATION_ROUTES
 from services.selfservice.flows.settings.handler import ROUTES as SETTINGS_ROUTES
@@ -209,9 +209,11 @@ async def build(
     }
     proof = _proof(settings, config, core.uow, flows, identities, deps.send_budget)
     verifier = Verifier(AddressFlows(config, engine, address_strategies, proof))
+    accounts = ExistingAccounts(identities, core.uow, deps.send_budget)
     enumeration = RegistrationEnumeration(
-        ExistingAccounts(identities, core.uow, deps.send_budget),
+        accounts,
         hidden_methods(settings, config, web_hooks, schemas, (m.method for m in methods.registration)),
+        hints=login_hints(settings, accounts),
     )
     container = SelfserviceContainer(
         settings=settings,

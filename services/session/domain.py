@@ -23,6 +23,10 @@ class AuthenticationMethod:
     aal: str = AAL1
     completed_at: datetime = field(default_factory=now)
     provider: str | None = None
+    # What a social sign-in's provider claimed of its own authentication (its `acr`, its `amr`),
+    # whether or not that made the method aal2 (selfservice's oidc/assurance.py).
+    upstream_acr: str | None = None
+    upstream_amr: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)

@@ -28,11 +28,18 @@ def _method(raw: dict[str, Any]) -> AuthenticationMethod:
     if not isinstance(raw, dict) or not isinstance(raw.get("method"), str):
         raise BadRequest("an authentication method needs a `method`")
     completed = raw.get("completed_at")
+    acr, amr = raw.get("upstream_acr"), raw.get("upstream_amr")
+    if (acr is not None and not isinstance(acr, str)) or (
+        amr is not None and not (isinstance(amr, list) and all(isinstance(v, str) for v in amr))
+    ):
+        raise BadRequest("an authentication method's `upstream_acr` is a string, its `upstream_amr` a list of them")
     return AuthenticationMethod(
         method=raw["method"],
         aal=str(raw.get("aal", "aal1")),
         completed_at=datetime.fromisoformat(completed) if completed else now(),
         provider=raw.get("provider"),
+        upstream_acr=acr,
+        upstream_amr=tuple(amr) if amr is not None else None,
     )
 
 

@@ -211,11 +211,34 @@ def _device_rows(session: Session) -> list[dict[str, Any]]:
     ]
 
 
+def _method_row(m: AuthenticationMethod) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "method": m.method,
+        "aal": m.aal,
+        "completed_at": m.completed_at.isoformat(),
+        "provider": m.provider,
+    }
+    if m.upstream_acr is not None:
+        row["upstream_acr"] = m.upstream_acr
+    if m.upstream_amr is not None:
+        row["upstream_amr"] = list(m.upstream_amr)
+    return row
+
+
+def _method(m: dict[str, Any]) -> AuthenticationMethod:
+    amr = m.get("upstream_amr")
+    return AuthenticationMethod(
+        m["method"],
+        m["aal"],
+        datetime.fromisoformat(m["completed_at"]),
+        m.get("provider"),
+        m.get("upstream_acr"),
+        tuple(amr) if amr is not None else None,
+    )
+
+
 def _row(session: Session) -> dict[str, Any]:
-    methods = [
-        {"method": m.method, "aal": m.aal, "completed_at": m.completed_at.isoformat(), "provider": m.provider}
-        for m in session.authentication_methods
-    ]
+    methods = [_method_row(m) for m in session.authentication_methods]
     return {
         "id": session.id,
         "token_hash": session.token_hash,
@@ -232,10 +255,7 @@ def _row(session: Session) -> dict[str, Any]:
 
 
 def _session(row: Row[Any], devices: list[Device]) -> Session:
-    methods = tuple(
-        AuthenticationMethod(m["method"], m["aal"], datetime.fromisoformat(m["completed_at"]), m.get("provider"))
-        for m in json.loads(row.authentication_methods)
-    )
+    methods = tuple(_method(m) for m in json.loads(row.authentication_methods))
     return Session(
         identity_id=row.identity_id,
         token_hash=row.token_hash,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from services.session.domain import Session
+from services.session.domain import AuthenticationMethod, Session
 
 
 def ts(value: datetime) -> str:
@@ -30,15 +30,7 @@ def session_view(session: Session, identity: dict[str, Any] | None, *, with_devi
         "expires_at": ts(session.expires_at),
         "authenticated_at": ts(session.authenticated_at),
         "authenticator_assurance_level": session.aal,
-        "authentication_methods": [
-            {
-                "method": m.method,
-                "aal": m.aal,
-                "completed_at": ts(m.completed_at),
-                **({"provider": m.provider} if m.provider else {}),
-            }
-            for m in session.authentication_methods
-        ],
+        "authentication_methods": [_method(m) for m in session.authentication_methods],
         "issued_at": ts(session.issued_at),
     }
     if identity is not None:
@@ -48,4 +40,15 @@ def session_view(session: Session, identity: dict[str, Any] | None, *, with_devi
             {"id": d.id, "ip_address": d.ip_address, "user_agent": d.user_agent, "location": d.location or ""}
             for d in session.devices
         ]
+    return body
+
+
+def _method(m: AuthenticationMethod) -> dict[str, Any]:
+    body: dict[str, Any] = {"method": m.method, "aal": m.aal, "completed_at": ts(m.completed_at)}
+    if m.provider:
+        body["provider"] = m.provider
+    if m.upstream_acr is not None:
+        body["upstream_acr"] = m.upstream_acr
+    if m.upstream_amr is not None:
+        body["upstream_amr"] = list(m.upstream_amr)
     return body

@@ -77,7 +77,10 @@ ROWS: tuple[Row, ...] = (
         "services/selfservice/config.py (after_return_url), flows/settings, flows/recovery",
     ),
     _h("selfservice.flows.logout.clear_browser_data", "services/selfservice/flows/logout/handler.py"),
-    _ns("selfservice.flows.registration.login_hints", "failed registrations carry no login hints"),
+    _h(
+        "selfservice.flows.registration.login_hints",
+        "services/selfservice/flows/registration/login_hints.py (never under security.account_enumeration.mitigate)",
+    ),
     _ns(
         "selfservice.flows.registration.enable_legacy_one_step",
         "deprecated: Warden registers in one step unless `style: profile_first`",
@@ -138,13 +141,8 @@ ROWS: tuple[Row, ...] = (
         "selfservice.methods.oidc.config.providers[].net_id_token_origin_header",
         "FedCM token exchange is not implemented",
     ),
-    _ns(
-        "selfservice.methods.oidc.config.providers[].aal2_acr_values",
-        "an upstream `acr` never raises the session to aal2",
-    ),
-    _ns(
-        "selfservice.methods.oidc.config.providers[].aal2_amr_values",
-        "an upstream `amr` never raises the session to aal2",
+    _h(
+        "selfservice.methods.oidc.config.providers[].aal2_*_values", "services/selfservice/strategies/oidc/assurance.py"
     ),
     _ns(
         "selfservice.methods.oidc.config.providers[].account_linking_mode",

@@ -3,6 +3,9 @@
 // development interactions); the account's claims derive from the login name, so a test chooses the
 // subject and email it needs: "alice" → sub "alice", email "alice@example.com" (a login containing
 // "@" is used as the email itself), email_verified true unless the login starts with "unverified".
+// A login starting with "strong" signs in as if with a second factor (ID token `acr`
+// "urn:warden:test:mfa", `amr` ["pwd", "otp"]), one starting with "weak" with a password alone
+// (`acr` "urn:warden:test:pwd", `amr` ["pwd"]); any other login's ID token has neither claim.
 import Provider from 'oidc-provider';
 
 const [port, clientsJson] = process.argv.slice(2);
@@ -21,10 +24,22 @@ function claimsFor(login) {
   };
 }
 
+const ACR_MFA = 'urn:warden:test:mfa';
+const ACR_PWD = 'urn:warden:test:pwd';
+
+function authenticationFor(login) {
+  if (login.startsWith('strong')) return { acr: ACR_MFA, amr: ['pwd', 'otp'] };
+  if (login.startsWith('weak')) return { acr: ACR_PWD, amr: ['pwd'] };
+  return {};
+}
+
 const provider = new Provider(issuer, {
+  acrValues: [ACR_MFA, ACR_PWD],
   clients: JSON.parse(clientsJson),
   cookies: { keys: ['warden-test-op-cookie-key'] },
-  claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name', 'given_name', 'family_name', 'website'] },
+  // `acr` and `amr` with `openid`: in every ID token that has them, as most providers send them
+  // (the library's default is only when the client asks, by `acr_values` or `claims`).
+  claims: { openid: ['sub', 'acr', 'amr'], email: ['email', 'email_verified'], profile: ['name', 'given_name', 'family_name', 'website'] },
   conformIdTokenClaims: false, // put the scope's claims in the ID token, as most social providers do
   features: { devInteractions: { enabled: true }, userinfo: { enabled: true } },
   pkce: { required: () => false },
@@ -32,6 +47,12 @@ const provider = new Provider(issuer, {
     return { accountId: id, async claims() { return claimsFor(id); } };
   },
 });
+// The development login form finishes with the account alone: add how it authenticated.
+const finished = provider.interactionFinished.bind(provider);
+provider.interactionFinished = (req, res, result, options) => {
+  const login = result.login ? { ...result.login, ...authenticationFor(result.login.accountId) } : undefined;
+  return finished(req, res, login ? { ...result, login } : result, options);
+};
 provider.proxy = true;
 const server = provider.listen(Number(port), '127.0.0.1', () => console.log(`ready ${issuer}`));
 process.on('SIGTERM', () => server.close(() => process.exit(0)));

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 from urllib.parse import quote, urlencode
 
 from services.selfservice.flows.flow import now, ts
 from shared import errors, text
+
+if TYPE_CHECKING:
+    from services.selfservice.flows.registration.login_hints import Hints
 
 # What a reason shows of a value the client sent: no more, since error pages on Warden's origin show it.
 SHOWN_INPUT_LIMIT = 256
@@ -30,7 +34,12 @@ class FlowInvalid(Exception):
 
 class IdentityExists(FlowInvalid):
     """Registration found the identifier taken (the flow already says so); a method may instead
-    offer to link (social sign-in)."""
+    offer to link (social sign-in). `hints`: how the account signs in, where
+    `selfservice.flows.registration.login_hints` lets the registrant know (registration/login_hints.py)."""
+
+    def __init__(self, hints: Hints | None = None) -> None:
+        super().__init__()
+        self.hints = hints
 
 
 class TraitsRefused(FlowInvalid):

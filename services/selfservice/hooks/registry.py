@@ -38,6 +38,9 @@ class HookContext:
     verification_flows: list[dict[str, Any]] = field(default_factory=list)  # show_verification_ui items
     # Calls for reliable delivery (`courier.webhook.requested`), committed with the flow's final state.
     deliveries: list[WebhookRequested] = field(default_factory=list)
+    # The session method a registration's `session` hook signs in with: its strategy's (a social
+    # sign-in's names the provider, at the level its claims prove). None: `method` at aal1.
+    authentication_method: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,8 @@ from services.selfservice.hooks.registry import SESSION, Hook, HookContext
 
 def session_hook(deps: Any, _config: dict[str, Any]) -> Hook:
     async def run(ctx: HookContext) -> None:
-        issued = await deps.sessions.issue_session(
-            ctx.identity["id"], [{"method": ctx.method, "aal": "aal1"}], device(ctx.request), ctx.identity
-        )
+        method = ctx.authentication_method or {"method": ctx.method, "aal": "aal1"}
+        issued = await deps.sessions.issue_session(ctx.identity["id"], [method], device(ctx.request), ctx.identity)
         ctx.session, ctx.session_token = issued["session"], issued["session_token"]
         if ctx.flow.type == "api":
             ctx.continue_with.append({"action": "set_ory_session_token", "ory_session_token": ctx.session_token})

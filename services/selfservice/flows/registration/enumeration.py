@@ -42,12 +42,14 @@ from typing import Any
 from services.selfservice.config import SelfserviceConfig
 from services.selfservice.flows.even_time import SlowestRecent
 from services.selfservice.flows.registration.existing_account import ExistingAccounts
+from services.selfservice.flows.registration.login_hints import LoginHints
 from services.selfservice.hooks.web_hook_calls import WebHooks
 from services.selfservice.traits import TraitSchemas
 
 log = logging.getLogger(__name__)
 
 KEY = "security.account_enumeration.mitigate"
+LOGIN_HINTS = "selfservice.flows.registration.login_hints"
 COVERED_METHODS = ("password",)
 # Not covered, and telling a registrant of an existing identifier so before any proof: the key is
 # registered during the submission. (`code` proves the address first; `oidc` leads to linking.)
@@ -60,6 +62,9 @@ class RegistrationEnumeration:
     accounts: ExistingAccounts
     hidden_methods: frozenset[str] = frozenset()  # methods that answer an existing account as a new one
     clock: SlowestRecent = field(default_factory=SlowestRecent)
+    # What a registration that does collide adds to 4000007: how the account signs in (login_hints.py).
+    # None unless `login_hints` is on, and always None under the mitigation (`login_hints` below).
+    hints: LoginHints | None = None
 
     def hides(self, method: str) -> bool:
         return method in self.hidden_methods
@@ -68,6 +73,23 @@ class RegistrationEnumeration:
         """Where a registration by `method` is hidden, holds its answer to the slowest recent one's
         time (even_time.py): the same moment whether it created an account or stood one in."""
         return self.clock.held() if self.hides(method) else nullcontext()
+
+
+def login_hints(settings: Any, accounts: ExistingAccounts) -> LoginHints | None:
+    """`selfservice.flows.registration.login_hints`, unless the mitigation is on: hints name an
+    account's ways in, which is what the mitigation keeps to the account's owner, and they would
+    come with the 4000007 of every method it cannot hide. Start-up says so once."""
+    if not settings.get(LOGIN_HINTS):
+        return None
+    if settings.get(KEY):
+        log.warning(
+            "%s is on, so %s is not: a registration with an existing identifier gives no login hints "
+            "(docs/security.md).",
+            KEY,
+            LOGIN_HINTS,
+        )
+        return None
+    return LoginHints(accounts.identities)
 
 
 def hidden_methods(

@@ -56,7 +56,7 @@ class ExistingAccounts:
         """Creates the identity from `body` (a `createIdentityBody` with a clear-text password), or,
         when its identifiers belong to accounts, tells their owners and returns a stand-in. Raises
         the identity service's typed errors for invalid traits, as `create_identity` does."""
-        probe = await self.identities.validate_identity(_unhashed(body))
+        probe = await self.identities.validate_identity(unhashed(body))
         holders = await self._holders(probe)
         if holders:
             stand_in = await self.identities.validate_identity(body)  # the hash a new account pays
@@ -118,7 +118,7 @@ def _named(probe: dict[str, Any]) -> set[str]:
     return {fold_address(v) for v in values}
 
 
-def _unhashed(body: dict[str, Any]) -> dict[str, Any]:
+def unhashed(body: dict[str, Any]) -> dict[str, Any]:
     """The body with its password left out of the reckoning: the identity service derives the
     password credential's identifiers from the traits and hashes nothing (a credential awaiting the
     password migration hook needs no secret)."""

@@ -54,7 +54,7 @@ async def finish_registration(
 async def _finish(
     c: SelfserviceContainer, request: web.Request, flow: Flow, outcome: RegistrationOutcome
 ) -> HookContext:
-    ctx = HookContext(request, flow, outcome.identity, outcome.method["method"])
+    ctx = HookContext(request, flow, outcome.identity, outcome.method["method"], authentication_method=outcome.method)
     proven, stand_in = outcome.proven, False
     if outcome.persisted:  # a method that created the identity itself (a passkey's)
         ctx.verification_flows = await c.verifier.send(
@@ -139,8 +139,9 @@ async def _create(c: SelfserviceContainer, ctx: HookContext, body: dict[str, Any
         created = await c.engine.identities.create_identity({**body, **draft, "registration_flow_id": ctx.flow.id})
         return _Created(created, prepared)
     except errors.Conflict:
-        ctx.flow.ui.messages.append(text.identifier_exists())
-        raise IdentityExists() from None
+        hints = await c.enumeration.hints.for_collision({**body, **draft}) if c.enumeration.hints else None
+        ctx.flow.ui.messages.append(hints.message() if hints else text.identifier_exists())
+        raise IdentityExists(hints) from None
     except errors.BadRequest as exc:
         trait_errors(ctx.flow, exc)
         raise TraitsRefused(exc) from None

@@ -38,6 +38,9 @@ class ProviderConfig:
     apple_private_key: str = ""
     additional_id_token_audiences: tuple[str, ...] = ()
     update_identity_on_login: str = "never"  # never | automatic (see login_update.py)
+    # Upstream `acr` / `amr` values that make a sign-in by this provider aal2 (assurance.py).
+    aal2_acr_values: frozenset[str] = frozenset()
+    aal2_amr_values: frozenset[str] = frozenset()
 
     @property
     def title(self) -> str:
@@ -72,6 +75,8 @@ class ProviderConfig:
             apple_private_key=raw.get("apple_private_key") or "",
             additional_id_token_audiences=tuple(raw.get("additional_id_token_audiences") or ()),
             update_identity_on_login=raw.get("update_identity_on_login") or "never",
+            aal2_acr_values=frozenset(v for v in raw.get("aal2_acr_values") or () if v),
+            aal2_amr_values=frozenset(v for v in raw.get("aal2_amr_values") or () if v),
         )
 
 

@@ -30,10 +30,12 @@ from services.selfservice.flows.login.flow import same_identity
 from services.selfservice.flows.login.hook import complete_login, finish_login
 from services.selfservice.flows.login.strategy import LINK_AFTER_LOGIN, LoginOutcome
 from services.selfservice.flows.registration.hook import complete_registration, finish_registration
+from services.selfservice.flows.registration.login_hints import Hints
 from services.selfservice.flows.settings.strategy import SettingsContext
+from services.selfservice.flows.ui import Node
 from services.selfservice.hooks.registry import HookContext
 from services.selfservice.strategies.oidc.providers import Claims
-from services.selfservice.strategies.oidc.strategy import METHOD, OidcStrategy, Pending
+from services.selfservice.strategies.oidc.strategy import METHOD, OidcStrategy, Pending, authentication_method
 from shared import errors, text
 
 if TYPE_CHECKING:
@@ -83,8 +85,8 @@ async def finish(
         if flow.type == API:
             return await exchange.keep_for_app(c, flow, await finish_registration(c, request, flow, outcome))
         return await complete_registration(c, request, flow, outcome)
-    except IdentityExists:
-        return await _link_after_signing_in(c, request, strategy, flow, pending.provider, claims, kept)
+    except IdentityExists as exists:
+        return await _link_after_signing_in(c, request, strategy, flow, pending.provider, claims, kept, exists.hints)
     except TraitsRefused as refused:
         strategy.continue_registration(flow, pending.provider, traits, kept, refused.error)
         return await c.engine.respond_invalid(request, flow)
@@ -121,7 +123,7 @@ async def _signed_in(
         raise FlowInvalid()
     # Before the hooks and the session, as Kratos: they see the identity as the provider has it now.
     identity = await strategy.updated_on_login(flow, provider, claims, identity)
-    outcome = LoginOutcome(identity, {"method": METHOD, "aal": "aal1", "provider": provider})
+    outcome = LoginOutcome(identity, authentication_method(strategy.provider_config(provider), claims))
     if flow.type == API:
         return await exchange.keep_for_app(c, flow, await finish_login(c, request, flow, outcome))
     return await complete_login(c, request, flow, outcome)
@@ -135,8 +137,11 @@ async def _link_after_signing_in(
     provider: str,
     claims: Claims,
     kept: dict[str, Any],
+    hints: Hints | None,
 ) -> web.StreamResponse:
-    """The address belongs to another account: sign in to it first, then the provider is linked."""
+    """The address belongs to another account: sign in to it first, then the provider is linked.
+    With login hints (`selfservice.flows.registration.login_hints`), the message lists the account's
+    ways in and the form offers only those, as Kratos's `populateAccountLinkingUI` does."""
     new_login_flow = _handlers()[0]
     fields = {"refresh": False, "requested_aal": "aal1", "organization_id": None, **schema_fields(schema_of(flow))}
     login = await new_login_flow(c, request, flow.type, fields, None)
@@ -146,9 +151,22 @@ async def _link_after_signing_in(
         login.internal[exchange.KEY] = flow.internal[exchange.KEY]
     email = str(claims.values.get("email") or claims.subject)
     login_url = f"{c.config.public_base_url.rstrip('/')}/self-service/login/browser"
-    login.ui.messages.append(text.login_and_link_account(email, strategy.title(provider), login_url, [], []))
+    types, providers = (hints.credential_types, hints.oidc_providers) if hints else ((), ())
+    login.ui.messages.append(text.login_and_link_account(email, strategy.title(provider), login_url, types, providers))
+    if hints:
+        login.ui.nodes = [n for n in login.ui.nodes if _offered(n, hints)]
     await c.engine.save(login)
     return c.engine.ui_redirect(login) if login.is_browser else web.json_response(login.to_json(), status=400)
+
+
+def _offered(node: Node, hints: Hints) -> bool:
+    """Whether a login form's node leads to a way into the account: its method is one the account
+    has (a social sign-in button, one of its providers); unlabelled and default-group nodes stay."""
+    if node.group == "default" or "label" not in node.meta:
+        return True
+    if node.group == METHOD:
+        return node.attributes.get("value") in hints.oidc_providers
+    return node.group in hints.credential_types
 
 
 async def _link(

@@ -21,6 +21,7 @@ from services.selfservice.flows.login.strategy import LoginOutcome, first_factor
 from services.selfservice.flows.registration.strategy import RegistrationOutcome
 from services.selfservice.flows.settings.strategy import SettingsContext
 from services.selfservice.flows.ui import input_node
+from services.selfservice.strategies.oidc.assurance import aal_for, upstream
 from services.selfservice.strategies.oidc.config import OidcConfig, ProviderConfig
 from services.selfservice.strategies.oidc.errors import OidcError, StateInvalid
 from services.selfservice.strategies.oidc.login_update import AUTOMATIC, mapper_input, update_on_login
@@ -42,7 +43,7 @@ METHOD = "oidc"
 PENDING_KEY = "oidc"  # flow.internal: the dance between the redirect and the callback
 _CONTINUATION = "oidc_continuation"  # verified claims waiting for the user to fix the traits
 # Kept beside a credential's providers for the flow's use, never stored in the credential.
-_NOT_IN_CREDENTIAL = {"method", "metadata_public", "metadata_admin", "verified_addresses"}
+_NOT_IN_CREDENTIAL = {"method", "metadata_public", "metadata_admin", "verified_addresses", "session_method"}
 
 
 @dataclass(frozen=True)
@@ -138,7 +139,7 @@ class OidcStrategy:
             flow.ui.messages.append(text.identity_disabled())
             raise FlowInvalid()
         owner = await self.updated_on_login(flow, provider.config.id, claims, owner)
-        return LoginOutcome(owner, {"method": METHOD, "aal": "aal1", "provider": provider.config.id})
+        return LoginOutcome(owner, authentication_method(provider.config, claims))
 
     async def _native_registration(
         self, flow: Flow, provider_id: str, claims: Claims, body: dict[str, Any]
@@ -161,8 +162,10 @@ class OidcStrategy:
 
     # --- identities ----------------------------------------------------------------------------
     def kept_sign_in(self, provider_id: str, claims: Claims, tokens: dict[str, str]) -> dict[str, Any]:
-        """What the credential will hold (tokens already encrypted)."""
-        return {"provider": provider_id, "subject": claims.subject, **tokens}
+        """What the credential will hold (tokens already encrypted), and the session's method for a
+        sign-up by it (`session_method`, at the level the claims prove: assurance.py)."""
+        method = authentication_method(self.provider_config(provider_id), claims)
+        return {"provider": provider_id, "subject": claims.subject, **tokens, "session_method": method}
 
     async def map_claims(
         self, provider_id: str, claims: Claims, identity: dict[str, Any] | None = None
@@ -199,7 +202,7 @@ class OidcStrategy:
             ({"via": str(a.get("via") or "email"), "value": str(a["value"])} for a in mapped.verified_addresses),
             None,
         )
-        method = {"method": METHOD, "aal": "aal1", "provider": kept["provider"]}
+        method = kept.get("session_method") or {"method": METHOD, "aal": "aal1", "provider": kept["provider"]}
         return RegistrationOutcome(body, method, persisted=False, proven=proven)
 
     def continue_registration(
@@ -359,6 +362,12 @@ class OidcStrategy:
 
 # Kratos passes only these through to the provider (`upstream_parameters`).
 _UPSTREAM = {"login_hint", "hd", "prompt", "auth_type", "acr_values", "screen_hint", "domain_hint"}
+
+
+def authentication_method(provider: ProviderConfig, claims: Claims) -> dict[str, Any]:
+    """The session's `authentication_methods` entry for a sign-in by `provider` with these claims: at
+    the level they prove, with what the provider claimed (assurance.py)."""
+    return {"method": METHOD, "aal": aal_for(provider, claims), "provider": provider.id, **upstream(claims)}
 
 
 def state_of(flow: Flow, secret: str) -> str:
