@@ -177,13 +177,14 @@ class Response:
 class Browser:
     """Keeps cookies like a browser on one host; redirects are returned, never followed. URLs on the
     configured public base URL (`ui.action`, `logout_url`) are sent to the running server instead.
-    `json=True` makes it a SPA: it asks for JSON and posts JSON."""
+    `json=True` makes it a SPA: it asks for JSON and posts JSON; `http`, a pool of its own (one that
+    trusts a test's certificate)."""
 
-    def __init__(self, public_url: str, *, json: bool = False) -> None:
+    def __init__(self, public_url: str, *, json: bool = False, http: urllib3.PoolManager | None = None) -> None:
         self.public_url = public_url.rstrip("/")
         self.json = json
         self.cookies: dict[str, str] = {}
-        self._http = urllib3.PoolManager()
+        self._http = http or urllib3.PoolManager()
 
     def local(self, url: str) -> str:
         if url.startswith(CONFIGURED_BASE):

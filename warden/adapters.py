@@ -16,6 +16,7 @@ from shared.clients.http import HttpServiceClient, InternalHttp, internal_sessio
 from shared.clients.identity import HttpIdentityClient
 from shared.clients.session import HttpSessionClient
 from shared.errors import ConfigError
+from shared.http.tls import internal_client_context
 from shared.ratelimit.ports import RateLimiter
 from shared.storage.database import Database
 
@@ -82,13 +83,17 @@ _TYPED_CLIENTS: dict[str, Any] = {"identity": HttpIdentityClient, "session": Htt
 
 def http_clients(settings: Any, services: list[str]) -> tuple[Clients, list[aiohttp.ClientSession]]:
     """HTTP adapters for the services whose `services.<name>.internal_url` is configured, each with
-    its own keep-alive session (`internal_session`), and those sessions for the caller to close."""
+    its own keep-alive session (`internal_session`), and those sessions for the caller to close.
+    An `https://` one is verified against the system's CAs and this process's own admin certificate
+    (`shared.http.tls.internal_client_context`)."""
     found: dict[str, HttpServiceClient] = {}
     sessions: list[aiohttp.ClientSession] = []
+    urls = {name: settings.internal_url(name) for name in services}
+    trust = internal_client_context(settings) if any(urls.values()) else None
     for name in services:
-        url = settings.internal_url(name)
+        url = urls[name]
         if url:
-            sessions.append(internal_session())
+            sessions.append(internal_session(trust=trust))
             http = InternalHttp(url, settings.internal_token, sessions[-1])
             typed = _TYPED_CLIENTS.get(name)
             found[name] = typed(http) if typed else HttpServiceClient(name, http)

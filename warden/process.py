@@ -3,7 +3,8 @@
 `warden serve` runs all four services here; `warden serve <service>` runs one. Starting opens the
 database(s), checks or applies migrations, connects the bus and the cache, builds each service in
 dependency order (giving it in-process clients of the services already built here and HTTP clients
-of the others), subscribes its consumers, starts its background tasks, and opens the two ports.
+of the others), subscribes its consumers, starts its background tasks, and opens the two ports
+(HTTPS where `serve.<port>.tls` says so).
 Stopping does the reverse: stop taking requests, finish those in flight, close consumers, close
 connections.
 """
@@ -27,6 +28,8 @@ from shared.http.app import BoundRoute, ReadinessCheck, create_app
 from shared.http.client_ip import TrustedProxies
 from shared.http.cors import CorsPolicy
 from shared.http.redirects import ADMIN_PREFIX, redirect_to
+from shared.http.tls import tls_warnings
+from shared.http.tls_reload import port_contexts
 from shared.metrics import Metrics
 from shared.service import Infrastructure, ServiceDefinition, ServiceRuntime
 from shared.storage import migrations
@@ -61,6 +64,8 @@ class WardenProcess:
         self._grpc: GrpcServer | None = None
         self._tracing = self._make_tracing()
         self._admin_keys = AdminKeys.from_settings(settings)
+        # Before anything is opened: a certificate or key that cannot be used stops start-up here.
+        self._tls = port_contexts(settings)
 
     def _make_tracing(self) -> Tracing | None:
         """Tracing when `tracing.provider: otel` asks for it; when off, not even its modules load."""
@@ -91,7 +96,7 @@ class WardenProcess:
         await self._check_cache()
         here = {s.name for s in self.services}
         weak = weak_secret_warnings(self.settings, remote_services=here != set(SERVICE_NAMES))
-        for warning in [*self.settings.ignored_keys, *weak]:
+        for warning in [*self.settings.ignored_keys, *weak, *tls_warnings(self.settings)]:
             log.warning("config: %s", warning)
         clients, self._http = http_clients(self.settings, [n for n in SERVICE_NAMES if n not in here])
         for definition in self.services:
@@ -188,13 +193,21 @@ class WardenProcess:
         return [BoundRoute(method, path, handler) for method, path in sorted(wanted)]
 
     async def _open_ports(self) -> None:
+        """Each port over HTTPS when `serve.<port>.tls` gives a pair (renewed files are picked up
+        while it serves: shared.http.tls_reload), else plain HTTP."""
         for port in ("public", "admin"):
             serve = getattr(self.settings.serve, port)
             runner = web.AppRunner(self._app(port), access_log=None, shutdown_timeout=SHUTDOWN_GRACE_SECONDS)
             await runner.setup()
             self._runners[port] = runner
+            tls = self._tls.get(port)
             with startup_step(f"serve.{port}"):
-                await web.TCPSite(runner, serve.host or "0.0.0.0", serve.port).start()
+                site = web.TCPSite(
+                    runner, serve.host or "0.0.0.0", serve.port, ssl_context=None if tls is None else tls.listener
+                )
+                await site.start()
+            if tls is not None and tls.watched:
+                self._tasks.append(asyncio.create_task(tls.watch(), name=f"serve.{port}.tls:watch"))
 
     def internal_api(self, name: str) -> Any:
         """The in-process adapter of a service's client Protocol, once the service is built here."""
@@ -221,7 +234,8 @@ class WardenProcess:
         if runner is None or not runner.addresses:
             return ""
         host, bound = runner.addresses[0][:2]
-        return f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{bound}"
+        scheme = "https" if port in self._tls else "http"
+        return f"{scheme}://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{bound}"
 
     async def stop(self) -> None:
         if self._grpc is not None:

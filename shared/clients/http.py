@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 import time
 from typing import Any
 
@@ -33,11 +34,17 @@ POOL_SIZE = 64
 KEEPALIVE_SECONDS = 60.0
 
 
-def internal_session(pool_size: int = POOL_SIZE) -> aiohttp.ClientSession:
+def internal_session(pool_size: int = POOL_SIZE, trust: ssl.SSLContext | None = None) -> aiohttp.ClientSession:
     """The HTTP session of one service client: its own pool of keep-alive connections to the one
     service it calls (so a busy client does not starve another), and compact JSON bodies. No cookie
-    jar: the calls are made for many users, and a cookie one answer set must never ride on another's."""
-    connector = aiohttp.TCPConnector(limit=pool_size, limit_per_host=pool_size, keepalive_timeout=KEEPALIVE_SECONDS)
+    jar: the calls are made for many users, and a cookie one answer set must never ride on another's.
+    `trust`: what an `https://` service's certificate is verified against (default: the system's CAs)."""
+    connector = aiohttp.TCPConnector(
+        limit=pool_size,
+        limit_per_host=pool_size,
+        keepalive_timeout=KEEPALIVE_SECONDS,
+        ssl=trust if trust is not None else True,
+    )
     return aiohttp.ClientSession(
         connector=connector, json_serialize=json_codec.dumps, cookie_jar=aiohttp.DummyCookieJar()
     )

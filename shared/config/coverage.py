@@ -165,7 +165,7 @@ ROWS: tuple[Row, ...] = (
     _na("preview.default_read_consistency_level", NETWORK),
     # --- serving, logging ------------------------------------------------------------------------
     _ns("serve.*.socket.*", "Warden listens on TCP ports only"),
-    _ns("serve.*.tls.**", "Warden serves plain HTTP: terminate TLS at the proxy or Ingress"),
+    _h("serve.*.tls.**", "shared/http/tls.py, warden/process.py (HTTPS on the port; a half-given pair stops start-up)"),
     _ns("serve.public.cors.debug", "CORS decisions are not logged"),
     _h("serve.public.cors.*", "shared/http/cors.py"),
     _h("serve.*.request_log.disable_for_health", "warden/process.py"),

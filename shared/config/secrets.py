@@ -2,7 +2,7 @@
 
 They apply to the keys in SECRET_PATHS only. The same list decides which keys' values are never
 echoed in an error message. `bus.url` and `cache.url` are included beyond Kratos's keys because they
-usually carry a password.
+usually carry a password, and `serve.<port>.tls.key.base64` because it is a private key.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ SECRET_PATHS: tuple[tuple[str, ...], ...] = (
     ("cache", "url"),
     ("webhooks", "subscriptions", ANY_INDEX, "secret"),
     ("serve", "admin", "api_keys", ANY_INDEX, "key"),
+    ("serve", ANY_KEY, "tls", "key", "base64"),  # a TLS private key, given inline
 )
 ENV_PREFIX = "env://"
 FILE_PREFIX = "file://"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -18,10 +19,17 @@ from tests.conftest import free_port
 
 class WardenProcess:
     def __init__(
-        self, args: Sequence[str], env: Mapping[str, str], cwd: Path, ports: tuple[int, int, int] | None = None
+        self,
+        args: Sequence[str],
+        env: Mapping[str, str],
+        cwd: Path,
+        ports: tuple[int, int, int] | None = None,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
-        """`ports` (public, admin, gRPC), when the others must know them before this one starts."""
+        """`ports` (public, admin, gRPC), when the others must know them before this one starts;
+        `tls`, a client context trusting the certificate both ports serve when they serve HTTPS."""
         self.public_port, self.admin_port, self.grpc_port = ports or (free_port(), free_port(), free_port())
+        self.tls = tls
         full_env = {k: v for k, v in os.environ.items() if k not in {"DSN"}}
         full_env.update(env)
         full_env.update(
@@ -40,7 +48,8 @@ class WardenProcess:
         )
 
     def url(self, port: str) -> str:
-        return f"http://127.0.0.1:{self.public_port if port == 'public' else self.admin_port}"
+        scheme = "http" if self.tls is None else "https"
+        return f"{scheme}://127.0.0.1:{self.public_port if port == 'public' else self.admin_port}"
 
     def wait_ready(self, timeout: float = 15.0) -> float:
         """Seconds until /health/ready answered 200 on both ports."""
@@ -50,7 +59,7 @@ class WardenProcess:
             if self.proc.poll() is not None:
                 raise AssertionError(f"warden exited with {self.proc.returncode}: {self.proc.stderr.read()}")  # type: ignore[union-attr]
             for port in list(pending):
-                if status(self.url(port) + "/health/ready") == 200:
+                if status(self.url(port) + "/health/ready", self.tls) == 200:
                     pending.discard(port)
             if time.monotonic() - started > timeout:
                 self.stop()
@@ -74,9 +83,9 @@ def stop_process(proc: subprocess.Popen, sig: int, timeout: float) -> int:  # ty
     return proc.returncode
 
 
-def status(url: str) -> int:
+def status(url: str, tls: ssl.SSLContext | None = None) -> int:
     try:
-        with urllib.request.urlopen(url, timeout=2) as response:
+        with urllib.request.urlopen(url, timeout=2, context=tls) as response:
             return response.status
     except urllib.error.HTTPError as exc:
         return exc.code

@@ -3,63 +3,35 @@ configured CA signed; no internal token is needed then, and none is enough witho
 
 from __future__ import annotations
 
-import datetime
 from pathlib import Path
 
 import grpc
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from shared.grpc.gen.warden.session.v1 import session_pb2, session_pb2_grpc
+from tests.certificates import certificate, pem_key
 from tests.factories import running_warden, settings_for
 from tests.gateway_helpers import INTERNAL_TOKEN, create_identity, gateway_config, sign_in
 
 
-def _pem(key: ec.EllipticCurvePrivateKey) -> bytes:
-    return key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-
-
-def _certificate(
-    name: str, key: ec.EllipticCurvePrivateKey, issuer: tuple[str, ec.EllipticCurvePrivateKey] | None, *, ca: bool
-) -> x509.Certificate:
-    now = datetime.datetime.now(datetime.UTC)
-    issuer_name, issuer_key = issuer or (name, key)
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
-        .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer_name)]))
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(hours=1))
-        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
-    )
-    if not ca:
-        builder = builder.add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
-    return builder.sign(issuer_key, hashes.SHA256())
-
-
 def _pair(directory: Path, name: str, issuer: tuple[str, ec.EllipticCurvePrivateKey]) -> tuple[bytes, bytes]:
     key = ec.generate_private_key(ec.SECP256R1())
-    cert = _certificate(name, key, issuer, ca=False).public_bytes(serialization.Encoding.PEM)
-    (directory / f"{name}.key").write_bytes(_pem(key))
+    cert = certificate(name, key, issuer, ca=False).public_bytes(serialization.Encoding.PEM)
+    (directory / f"{name}.key").write_bytes(pem_key(key))
     (directory / f"{name}.crt").write_bytes(cert)
-    return _pem(key), cert
+    return pem_key(key), cert
 
 
 def test_mtls_takes_certified_clients_only(tmp_path: Path) -> None:
     ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca = _certificate("warden-test-ca", ca_key, None, ca=True).public_bytes(serialization.Encoding.PEM)
+    ca = certificate("warden-test-ca", ca_key, None, ca=True).public_bytes(serialization.Encoding.PEM)
     (tmp_path / "ca.crt").write_bytes(ca)
     _pair(tmp_path, "server", ("warden-test-ca", ca_key))
     client_key, client_cert = _pair(tmp_path, "client", ("warden-test-ca", ca_key))
     rogue_key = ec.generate_private_key(ec.SECP256R1())
-    rogue = _certificate("rogue", rogue_key, None, ca=False).public_bytes(serialization.Encoding.PEM)
+    rogue = certificate("rogue", rogue_key, None, ca=False).public_bytes(serialization.Encoding.PEM)
 
     tls = {
         "cert": str(tmp_path / "server.crt"),
@@ -77,7 +49,10 @@ def test_mtls_takes_certified_clients_only(tmp_path: Path) -> None:
             answer = session_pb2_grpc.SessionServiceStub(channel).Check(request, timeout=10)  # no token needed
             assert answer.session.id == session["id"]
 
-        for credentials in (grpc.ssl_channel_credentials(ca), grpc.ssl_channel_credentials(ca, _pem(rogue_key), rogue)):
+        for credentials in (
+            grpc.ssl_channel_credentials(ca),
+            grpc.ssl_channel_credentials(ca, pem_key(rogue_key), rogue),
+        ):
             with grpc.secure_channel(address, credentials) as channel:
                 with pytest.raises(grpc.RpcError) as refused:
                     session_pb2_grpc.SessionServiceStub(channel).Check(

@@ -73,15 +73,14 @@ def hook(**config: Any) -> dict[str, Any]:
 def test_a_set_unsupported_key_is_warned_about_with_its_reason() -> None:
     tree = {
         "oauth2_provider": {"url": "https://hydra.example:4445"},
-        "serve": {"public": {"tls": {"cert": {"path": "/etc/tls/cert.pem"}}}},
+        "serve": {"public": {"socket": {"owner": "warden"}}},
         "selfservice": {
             "flows": {"login": {"after": {"password": {"hooks": [hook(), hook(emit_analytics_event=False)]}}}}
         },
     }
     assert ignored_key_warnings(tree) == [  # in the file's order
         "oauth2_provider.url has no effect in Warden (the Ory Hydra login/consent integration is not implemented)",
-        "serve.public.tls.cert.path has no effect in Warden (Warden serves plain HTTP: terminate TLS at the proxy "
-        "or Ingress)",
+        "serve.public.socket.owner has no effect in Warden (Warden listens on TCP ports only)",
         "selfservice.flows.login.after.password.hooks[1].config.emit_analytics_event has no effect in Warden "
         "(Warden traces every web hook call alike)",
     ]
@@ -129,8 +128,8 @@ def test_no_warning_for_defaults_same_behaviour_or_other_fates(tree: dict[str, A
 
 
 def test_a_value_is_never_in_the_warning(tmp_path: Path) -> None:
-    secret = "AAAA-a-private-key-not-to-be-logged"
-    warnings = ignored_key_warnings({"serve": {"admin": {"tls": {"key": {"base64": secret}}}}})
+    secret = "AAAA-a-pagination-secret-not-to-be-logged"
+    warnings = ignored_key_warnings({"secrets": {"pagination": [secret]}})
     assert len(warnings) == 1 and secret not in warnings[0]
 
 
