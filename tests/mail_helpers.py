@@ -21,13 +21,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import ory_kratos_client as kratos
+import pytest
 from ory_kratos_client.api.courier_api import CourierApi
 from ory_kratos_client.api.frontend_api import FrontendApi
 from ory_kratos_client.api.identity_api import IdentityApi
 from ory_kratos_client.exceptions import ApiException
 
 from tests.factories import ThreadedWarden, running_warden
-from tests.selfservice_helpers import CONFIGURED_BASE, UI, Browser, selfservice_settings
+from tests.selfservice_helpers import CONFIGURED_BASE, UI, Browser, database, selfservice_settings
 from tests.smtp import Received, SmtpServer
 
 SENDER = "no-reply@warden.test"
@@ -110,6 +111,16 @@ def mail_warden(directory: Path, dsn: str, smtp: SmtpServer, **config: Any) -> I
         public = stack.enter_context(kratos.ApiClient(kratos.Configuration(host=warden.public_url)))
         admin = stack.enter_context(kratos.ApiClient(kratos.Configuration(host=warden.admin_url)))
         yield MailStack(warden, smtp, FrontendApi(public), IdentityApi(admin), CourierApi(admin))
+
+
+def mail_stack(
+    kind: str, name: str, factory: pytest.TempPathFactory, smtp: SmtpServer, **config: Any
+) -> Iterator[MailStack]:
+    """A module fixture's body: `mail_warden` on a database of `kind` ("sqlite" or "postgres") of
+    its own, in a directory named after the fixture."""
+    directory = factory.mktemp(f"mail-{name}-{kind}")
+    with database(kind, directory) as dsn, mail_warden(directory, dsn, smtp, **config) as stack:
+        yield stack
 
 
 # --- the mailbox -------------------------------------------------------------------------------

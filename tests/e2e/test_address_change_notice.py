@@ -25,8 +25,8 @@ import ory_kratos_client as kratos
 import pytest
 import urllib3
 
-from tests.mail_helpers import MailStack, attempt, code_in, mail_warden, wait_for_mail
-from tests.selfservice_helpers import PASSWORD, database
+from tests.mail_helpers import MailStack, attempt, code_in, mail_stack, wait_for_mail
+from tests.selfservice_helpers import PASSWORD
 from tests.smtp import Received, SmtpServer, serving
 
 SUBJECT = "An address on your account was changed"  # the built-in template's
@@ -62,29 +62,21 @@ def db_kind(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-def _stack(
-    kind: str, name: str, factory: pytest.TempPathFactory, smtp: SmtpServer, **config: Any
-) -> Iterator[MailStack]:
-    directory = factory.mktemp(f"notice-{name}-{kind}")
-    with database(kind, directory) as dsn, mail_warden(directory, dsn, smtp, **config) as stack:
-        yield stack
-
-
 @pytest.fixture(scope="module")
 def notified(db_kind: str, tmp_path_factory: pytest.TempPathFactory, smtp: SmtpServer) -> Iterator[MailStack]:
-    yield from _stack(db_kind, "notified", tmp_path_factory, smtp, profile_hooks=[HOOK])
+    yield from mail_stack(db_kind, "notified", tmp_path_factory, smtp, profile_hooks=[HOOK])
 
 
 @pytest.fixture(scope="module")
 def custom(db_kind: str, tmp_path_factory: pytest.TempPathFactory, smtp: SmtpServer) -> Iterator[MailStack]:
     hook = {**HOOK, "config": {"recipients": "all"}}
     templates = {"verifiable_address_changed": CUSTOM}
-    yield from _stack(db_kind, "custom", tmp_path_factory, smtp, profile_hooks=[hook], templates=templates)
+    yield from mail_stack(db_kind, "custom", tmp_path_factory, smtp, profile_hooks=[hook], templates=templates)
 
 
 @pytest.fixture(scope="module")
 def plain(db_kind: str, tmp_path_factory: pytest.TempPathFactory, smtp: SmtpServer) -> Iterator[MailStack]:
-    yield from _stack(db_kind, "plain", tmp_path_factory, smtp)
+    yield from mail_stack(db_kind, "plain", tmp_path_factory, smtp)
 
 
 # --- steps -------------------------------------------------------------------------------------

@@ -33,11 +33,11 @@ from tests.mail_helpers import (
     attempt,
     code_in,
     link_in,
-    mail_warden,
+    mail_stack,
     ui_message_ids,
     wait_for_mail,
 )
-from tests.selfservice_helpers import CONFIGURED_BASE, PASSWORD, RETURN_URL, create_identity, database, node
+from tests.selfservice_helpers import CONFIGURED_BASE, PASSWORD, RETURN_URL, create_identity, node
 from tests.smtp import SmtpServer, serving
 
 NEW_PASSWORD = "Harbor-Violet-Compass-9362"
@@ -57,29 +57,21 @@ def db_kind(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-def _stack(
-    kind: str, name: str, factory: pytest.TempPathFactory, smtp: SmtpServer, **config: Any
-) -> Iterator[MailStack]:
-    directory = factory.mktemp(f"mail-{name}-{kind}")
-    with database(kind, directory) as dsn, mail_warden(directory, dsn, smtp, **config) as stack:
-        yield stack
-
-
 @pytest.fixture(scope="module")
 def code(db_kind: str, tmp_path_factory: pytest.TempPathFactory, smtp: SmtpServer) -> Iterator[MailStack]:
-    yield from _stack(db_kind, "code", tmp_path_factory, smtp, use="code")
+    yield from mail_stack(db_kind, "code", tmp_path_factory, smtp, use="code")
 
 
 @pytest.fixture(scope="module")
 def strict(db_kind: str, tmp_path_factory: pytest.TempPathFactory, smtp: SmtpServer) -> Iterator[MailStack]:
-    yield from _stack(
+    yield from mail_stack(
         db_kind, "strict", tmp_path_factory, smtp, use="code", notify_unknown=True, privileged_max_age="1s"
     )
 
 
 @pytest.fixture(scope="module")
 def link(db_kind: str, tmp_path_factory: pytest.TempPathFactory, smtp: SmtpServer) -> Iterator[MailStack]:
-    yield from _stack(db_kind, "link", tmp_path_factory, smtp, use="link", notify_unknown=True)
+    yield from mail_stack(db_kind, "link", tmp_path_factory, smtp, use="link", notify_unknown=True)
 
 
 # --- steps -------------------------------------------------------------------------------------
