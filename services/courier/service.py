@@ -133,6 +133,6 @@ DEFINITION = ServiceDefinition(
     routes=[*admin.ROUTES, *webhooks.ROUTES, info_route(NAME)],
     build=build,
     depends_on=(),
-    cleanup=(delete_finished_messages,),
+    cleanup=lambda _settings: (delete_finished_messages,),
     queues=queues,
 )

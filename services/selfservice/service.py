@@ -295,7 +295,7 @@ def selfservice_definition(method_specs: Sequence[MethodSpec] = METHODS) -> Serv
         ],
         build=build_with_methods,
         depends_on=("identity", "session"),
-        cleanup=(delete_expired_flows, delete_old_errors),
+        cleanup=lambda _settings: (delete_expired_flows, delete_old_errors),
         queues=lambda _settings: [REGISTRATION_VERIFICATION],
     )
 
