@@ -89,8 +89,9 @@ class ServiceDefinition(Generic[C]):
     # Full names of the gRPC services it serves on the gRPC port (for the route table, nginx, Ingress).
     grpc_services: Sequence[str] = field(default_factory=tuple)
     # `warden cleanup`: a step a table, in order (it may pause between them), before the records of
-    # processed events every service prunes.
-    cleanup: Sequence[Cleanup] = field(default_factory=tuple)
+    # processed events every service prunes; by the settings, as a step may follow a configured
+    # lifetime (the password throttle's `forget_after`). (shared.config.Settings)
+    cleanup: Callable[[Any], Sequence[Cleanup]] = lambda _settings: ()
     # The durable queues its consumers read, by the settings: every process declares every service's
     # before it publishes, so that an event waits in its queue for a consumer not yet running.
     queues: Callable[[Any], Sequence[DurableQueue]] = lambda _settings: ()  # (shared.config.Settings)

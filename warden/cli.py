@@ -46,16 +46,17 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--migrate", action="store_true", help="apply database migrations before serving")
 
     migrate = commands.add_parser("migrate", help="apply every service's database migrations")
-    migrate.add_argument("sql", nargs="?", choices=["sql"], help="Kratos's `migrate sql` spelling")
-    migrate.add_argument("dsn", nargs="?", help="database to migrate (default: from config)")
+    _sql_and_dsn(migrate, "migrate")
     _config_flag(migrate)
     migrate.add_argument("-e", "--read-from-env", action="store_true", help="read the DSN from the environment")
     migrate.add_argument("-y", "--yes", action="store_true", help="do not ask (Warden never asks)")
 
     cleanup = commands.add_parser(
-        "cleanup", help="delete expired flows, errors, sessions, old messages and processed-event records, in batches"
+        "cleanup",
+        help="delete expired flows, codes, errors and sessions, old messages and web hook deliveries, forgotten "
+        "password-throttle counts and old processed-event records, in batches",
     )
-    cleanup.add_argument("sql", nargs="?", choices=["sql"], help="Kratos's `cleanup sql` spelling")
+    _sql_and_dsn(cleanup, "clean up")
     _config_flag(cleanup)
     cleanup.add_argument("-e", "--read-from-env", action="store_true", help="read the DSN from the environment")
     # Kratos's spellings: `-b`/`--database.cleanup.batch_size`, `--keep-last`, `--database.cleanup.sleep.tables`.
@@ -145,6 +146,24 @@ def _nginx_arg(parse: str):  # type: ignore[no-untyped-def]
     return convert
 
 
+def _sql_and_dsn(parser: argparse.ArgumentParser, verb: str) -> None:
+    """Kratos's `migrate sql [DATABASE-URL]` and `cleanup sql [DATABASE-URL]`, and Warden's shorter
+    spellings without `sql` (`_database_url` sorts them out): the URL, when given, wins over the
+    config's and the environment's DSN."""
+    parser.add_argument("sql", nargs="?", metavar="sql", help="Kratos's spelling (optional)")
+    parser.add_argument("dsn", nargs="?", metavar="DATABASE-URL", help=f"database to {verb} (default: from config)")
+
+
+def _database_url(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """argparse gives a lone positional to the first of two optional ones: a bare `migrate DSN` has
+    its DSN where `sql` is expected."""
+    if args.sql in (None, "sql"):
+        return
+    if args.dsn is not None:
+        parser.error(f"{args.command}: expected `sql` before the database URL, not {args.sql!r}")
+    args.sql, args.dsn = "sql", args.sql
+
+
 def _config_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-c", "--config", action="append", default=[], type=Path, help="config file (repeatable)")
     # SUPPRESS: given before the command (`warden --debug serve`) it is not reset by the subcommand.
@@ -157,6 +176,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
+    if args.command in ("migrate", "cleanup"):
+        _database_url(parser, args)
     try:
         if args.command == "version":
             print(f"Version: {warden_version()}")

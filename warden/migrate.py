@@ -44,7 +44,7 @@ async def cleanup_all(
             with database_step(settings, service.name):
                 await migrations.ensure_up_to_date(database, [service.migrations])
             processed = processed_events_table(MetaData(), service.name)
-            steps: list[Cleanup] = [*service.cleanup, functools.partial(prune_processed, processed=processed)]
+            steps: list[Cleanup] = [*service.cleanup(settings), functools.partial(prune_processed, processed=processed)]
             deleted[service.name] = 0
             for step in steps:
                 if tables_done and options.pause:

@@ -31,7 +31,8 @@ SEND_TIMEOUT_SECONDS = 30.0
 CLAIM_LEASE_SECONDS = 120.0
 MAX_BACKOFF_SECONDS = 300.0
 # Kratos keeps messages forever. Their bodies hold codes and links that expired long ago, and their
-# recipients are personal data: `warden cleanup` deletes sent and abandoned ones after this.
+# recipients are personal data: `warden cleanup` deletes sent and abandoned ones after this, and
+# web hook deliveries delivered or abandoned as long ago.
 RETENTION = timedelta(days=30)
 
 

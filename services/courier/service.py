@@ -121,6 +121,14 @@ async def delete_finished_messages(database: Database, batch: int, expired_befor
         return await messages.delete_finished(conn, expired_before - RETENTION, batch)
 
 
+async def delete_finished_deliveries(database: Database, batch: int, expired_before: datetime) -> int:
+    """Web hook deliveries delivered or abandoned RETENTION ago, as messages are: their bodies carry
+    the flows' and events' personal data (an abandoned one may be retried until then)."""
+    deliveries = DeliveryRepository(courier_tables(MetaData()))
+    async with database.transaction() as conn:
+        return await deliveries.delete_finished(conn, expired_before - RETENTION, batch)
+
+
 def queues(settings: Any) -> list[DurableQueue]:
     """The messages, the web hooks to call, and, when `webhooks.subscriptions` lists any, the event sink."""
     sinks = event_subscriptions(settings)
@@ -133,6 +141,6 @@ DEFINITION = ServiceDefinition(
     routes=[*admin.ROUTES, *webhooks.ROUTES, info_route(NAME)],
     build=build,
     depends_on=(),
-    cleanup=(delete_finished_messages,),
+    cleanup=lambda _settings: (delete_finished_messages, delete_finished_deliveries),
     queues=queues,
 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,14 +25,15 @@ from services.identity.persistence import IdentityRepository
 from services.identity.schemas import SchemaRegistry
 from services.identity.session_notice import SessionNotice
 from services.identity.tables import identity_tables
-from services.identity.throttle import LoginThrottle, ThrottlePolicy, throttle_table
+from services.identity.throttle import LoginThrottle, ThrottlePolicy, forget_stale, throttle_table
 from shared import first_factors
 from shared.backup_codes import CodeHasher, peppers_from
 from shared.cipher import Cipher, cipher_from_settings
 from shared.errors import ConfigError
 from shared.kdf import OWASP_MINIMUM, Argon2idKdf
-from shared.service import Infrastructure, ServiceDefinition, ServiceRuntime
+from shared.service import Cleanup, Infrastructure, ServiceDefinition, ServiceRuntime
 from shared.service_kit import info_route, service_core
+from shared.storage.database import Database
 from shared.storage.migrations import MigrationSet
 from shared.storage.uow import UnitOfWorkFactory
 
@@ -96,10 +98,23 @@ def sealing_for(settings: Any, hasher: Hasher, cipher: Cipher) -> Sealing:
     return Sealing(hasher, validate_imported_hash, cipher, codes)
 
 
+def cleanup(settings: Any) -> list[Cleanup]:
+    """`warden cleanup`'s steps: the password throttle's counts once forgotten, by the policy the
+    servers apply (`rate_limits.password_checks`)."""
+    policy = ThrottlePolicy.from_settings(settings)
+
+    async def forget_throttle_counts(database: Database, batch: int, expired_before: datetime) -> int:
+        async with database.transaction() as conn:
+            return await forget_stale(conn, throttle_table(MetaData()), policy, expired_before.timestamp(), batch)
+
+    return [forget_throttle_counts]
+
+
 DEFINITION = ServiceDefinition(
     name=NAME,
     migrations=MigrationSet(NAME, Path(__file__).parent / "migrations"),
     routes=[*schemas.ROUTES, *admin.ROUTES, info_route(NAME), *INTERNAL_ROUTES],
     build=build,
     grpc_services=(IDENTITY_GRPC,),
+    cleanup=cleanup,
 )

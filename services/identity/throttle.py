@@ -49,6 +49,7 @@ from sqlalchemy import (
     bindparam,
     column,
     delete,
+    or_,
     select,
     text,
     update,
@@ -262,6 +263,22 @@ class LoginThrottle:
     async def _delete(self, ident: str, pair: str) -> None:
         async with self.uow.read(durable=False) as conn:  # one statement: its own transaction
             await conn.execute(_deletion(self.table), {"ident": ident, "pair": pair})
+
+
+async def forget_stale(conn: Connection, table: Table, policy: ThrottlePolicy, before: float, batch: int) -> int:
+    """Deletes up to `batch` rows that count as nothing since before `before` (Unix time; `warden
+    cleanup`): their last failure `forget_after` old (the counting upsert starts such a row again
+    from one, unblocked) and any block over. A locked identifier's `updated_at` stays at the failure
+    that locked it and its lock ends `forget_after` later, so its row goes only once the lock is
+    over. The policy must be the servers' (ThrottlePolicy.from_settings): a shorter `forget_after`
+    would forget counts they still hold. Checked again as each row goes, as a failure may refresh it."""
+    c = table.c
+    stale = (
+        c.updated_at < before - policy.forget_after_seconds,
+        or_(c.blocked_until.is_(None), c.blocked_until < before),
+    )
+    picked = select(c.key_hash).where(*stale).limit(batch).scalar_subquery()
+    return (await conn.execute(delete(table).where(c.key_hash.in_(picked), *stale))).rowcount
 
 
 @functools.cache

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, func, insert, select, update
+from sqlalchemy import Table, delete, exists, func, insert, select, update
 
 from shared.bus.events import MessageRequested
 from shared.storage.connection import Connection
@@ -198,6 +198,21 @@ class OneTimeCodes:
             update(self._t).where(c.flow_id == flow_id, c.kind == kind, c.used_at.is_(None)).values(used_at=now())
         )
         return Redeemed(match.flow_id, match.method, match.address, match.via, match.identity_id)
+
+
+async def delete_expired(conn: Connection, codes: Table, flows: Table, before: datetime, batch: int) -> int:
+    """Deletes up to `batch` codes that expired before `before` and whose flow is gone or expired
+    before it too (`warden cleanup`). A code's row outlives the code while its flow can still be
+    submitted: it holds the flow's tries (`redeem` counts the highest of the flow's codes, used and
+    expired ones included, and a resend carries it over) and the time of its last code
+    (`resend_after`), so deleting it from a live flow would give that flow its tries back. Once the
+    flow has expired, a submission gets a new flow (with codes of its own), and nothing reads the
+    old one's codes again. The conditions are checked again as each row is deleted."""
+    c = codes.c
+    live_flow = exists().where(flows.c.id == c.flow_id, flows.c.expires_at >= before)
+    spent = (c.expires_at < before, ~live_flow)
+    picked = select(c.id).where(*spent).limit(batch).scalar_subquery()
+    return (await conn.execute(delete(codes).where(c.id.in_(picked), *spent))).rowcount
 
 
 def _aware(value: datetime) -> datetime:

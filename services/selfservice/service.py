@@ -11,6 +11,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import MetaData
 
+from services.selfservice import codes
 from services.selfservice.codes import OneTimeCodes
 from services.selfservice.config import SelfserviceConfig, written
 from services.selfservice.events import FlowEvents
@@ -258,6 +259,14 @@ async def delete_expired_flows(database: Database, batch: int, expired_before: d
         return await flows.delete_expired_flows(conn, expired_before, batch)
 
 
+async def delete_expired_codes(database: Database, batch: int, expired_before: datetime) -> int:
+    """One-time codes past their expiry, once their flow has expired too (codes.delete_expired says
+    why): each holds the address it was sent to."""
+    tables = selfservice_tables(MetaData())
+    async with database.transaction() as conn:
+        return await codes.delete_expired(conn, tables.codes, tables.flows, expired_before, batch)
+
+
 async def delete_old_errors(database: Database, batch: int, expired_before: datetime) -> int:
     """Errors older than ERROR_RETENTION: their lifetime ends then."""
     flows = FlowRepository(selfservice_tables(MetaData()))
@@ -295,7 +304,7 @@ def selfservice_definition(method_specs: Sequence[MethodSpec] = METHODS) -> Serv
         ],
         build=build_with_methods,
         depends_on=("identity", "session"),
-        cleanup=(delete_expired_flows, delete_old_errors),
+        cleanup=lambda _settings: (delete_expired_flows, delete_expired_codes, delete_old_errors),
         queues=lambda _settings: [REGISTRATION_VERIFICATION],
     )
 

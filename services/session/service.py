@@ -100,5 +100,5 @@ DEFINITION = ServiceDefinition(
     depends_on=("identity",),
     queues=lambda _settings: [IDENTITY_CHANGES],
     grpc_services=(SESSION_GRPC, ENVOY_GRPC),
-    cleanup=(delete_expired_sessions,),
+    cleanup=lambda _settings: (delete_expired_sessions,),
 )

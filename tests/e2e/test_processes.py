@@ -276,6 +276,43 @@ def test_cleanup_keeps_what_expired_lately_by_kratos_flag_or_config_key(tmp_path
     assert asyncio.run(flows({})) == set()
 
 
+def test_cleanup_takes_the_database_url_as_an_argument_as_migrate_does(tmp_path: Path) -> None:
+    """`kratos cleanup sql <database-url>`, and Warden's shorter `cleanup <database-url>`: the URL
+    names the database, over the environment's DSN; `migrate` takes it the same two ways."""
+    import asyncio
+    from datetime import datetime, timedelta
+
+    from sqlalchemy import text
+
+    from shared.storage.database import Database
+
+    dsn, elsewhere = f"sqlite://{tmp_path}/named.sqlite", {"DSN": f"sqlite://{tmp_path}/from-env.sqlite"}
+    assert run_cli(["migrate", dsn], env=elsewhere, cwd=tmp_path).returncode == 0
+    assert run_cli(["migrate", "sql", dsn, "--yes"], env=elsewhere, cwd=tmp_path).returncode == 0
+
+    async def flows(seed: dict[str, datetime]) -> set[str]:
+        db = Database.from_dsn(dsn)
+        try:
+            async with db.transaction() as conn:
+                for key, expires in seed.items():
+                    insert = "INSERT INTO selfservice_flows VALUES (:id, 'login', '{}', :e, :e, :e)"
+                    await conn.execute(text(insert), {"id": key, "e": expires})
+                return set((await conn.execute(text("SELECT id FROM selfservice_flows"))).scalars())
+        finally:
+            await db.dispose()
+
+    now = datetime.now(UTC)
+    asyncio.run(flows({"expired": now - timedelta(hours=1), "live": now + timedelta(hours=1)}))
+    result = run_cli(["cleanup", "sql", dsn], env=elsewhere, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "1 rows of selfservice" in result.stdout, result.stdout
+    assert asyncio.run(flows({"expired-too": now - timedelta(minutes=5)})) == {"live", "expired-too"}
+    result = run_cli(["cleanup", dsn, "-b", "1"], env=elsewhere, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert asyncio.run(flows({})) == {"live"}
+    assert sorted(p.name for p in tmp_path.glob("*.sqlite")) == ["named.sqlite"], "the environment's DSN unused"
+
+
 def _one_line_failure(args: list[str], env: dict[str, str], cwd: Path) -> str:
     result = run_cli(args, env=env, cwd=cwd)
     assert result.returncode == 1, result.stderr

@@ -1,6 +1,7 @@
 """`warden cleanup` on SQLite and PostgreSQL, as `cleanup_all` runs it: `database.cleanup.older_than`
-keeps what expired less than that long ago, in every table it cleans (flows, self-service errors,
-sessions, courier messages, processed-event records), and `database.cleanup.sleep.tables` pauses
+keeps what expired less than that long ago, in every table it cleans (flows, one-time codes,
+self-service errors, sessions, courier messages and web hook deliveries, the password throttle's
+counts, processed-event records), and `database.cleanup.sleep.tables` pauses
 between two tables, each table finished before the pause and the next untouched."""
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from sqlalchemy import MetaData, Table, func, insert, select
 
 from services.courier.config import RETENTION as MESSAGE_RETENTION
 from services.courier.tables import courier_tables
+from services.identity.throttle import FORGET_AFTER_SECONDS, throttle_table
 from services.selfservice.service import ERROR_RETENTION
 from services.selfservice.tables import selfservice_tables
 from services.session.tables import session_tables
@@ -28,16 +30,20 @@ from warden.services import SERVICES
 
 METADATA = MetaData()
 SELFSERVICE, SESSION, COURIER = selfservice_tables(METADATA), session_tables(METADATA), courier_tables(METADATA)
+THROTTLE = throttle_table(METADATA)
 PROCESSED = {s.name: processed_events_table(METADATA, s.name) for s in SERVICES}
 # In the order `warden cleanup` cleans them: each service's own tables, then its processed events.
 TABLES = [
+    THROTTLE,
     PROCESSED["identity"],
     SESSION.sessions,
     PROCESSED["session"],
     SELFSERVICE.flows,
+    SELFSERVICE.codes,
     SELFSERVICE.errors,
     PROCESSED["selfservice"],
     COURIER.messages,
+    COURIER.webhooks,
     PROCESSED["courier"],
 ]
 
@@ -60,6 +66,9 @@ def row(table: Table, key: str, ended: datetime) -> dict[str, Any]:
     """A row of `table` whose lifetime ended at `ended` (in the future: still alive)."""
     if table is SELFSERVICE.flows:
         return dict(id=key, kind="login", body="{}", expires_at=ended, created_at=ended, updated_at=ended)
+    if table is SELFSERVICE.codes:  # of the flow seeded with the same key, which ends with it
+        fields = dict(kind="login", method="code", secret_hash=key, address="a@example.com", via="email", attempts=1)
+        return dict(id=key, flow_id=key, expires_at=ended, created_at=ended - timedelta(minutes=15), **fields)
     if table is SELFSERVICE.errors:
         created = ended - ERROR_RETENTION
         return dict(id=key, error="{}", csrf_token="", created_at=created, updated_at=created)
@@ -72,6 +81,13 @@ def row(table: Table, key: str, ended: datetime) -> dict[str, Any]:
         fields |= dict(body="b", template_type="stub", template_data="{}", send_count=1)
         sent = ended - MESSAGE_RETENTION
         return dict(id=key, next_attempt_at=sent, created_at=sent, updated_at=sent, **fields)
+    if table is COURIER.webhooks:
+        delivered = ended - MESSAGE_RETENTION
+        fields = dict(kind="web_hook", target="hooks.0", url="https://hooks.example/", method="POST", body="{}")
+        fields |= dict(status="sent", send_count=1, next_attempt_at=delivered)
+        return dict(id=key, created_at=delivered, updated_at=delivered, **fields)
+    if table is THROTTLE:  # its last failure forgotten when `ended`
+        return dict(key_hash=key, failures=3, blocked_until=None, updated_at=ended.timestamp() - FORGET_AFTER_SECONDS)
     return dict(event_id=key, queue="q", processed_at=ended - PROCESSED_RETENTION)
 
 
@@ -98,7 +114,7 @@ async def test_older_than_keeps_what_expired_less_than_that_long_ago(settings: S
         pauses.append(seconds)
 
     deleted = await cleanup_all(settings, SERVICES, CleanupOptions(keep_last=timedelta(hours=1)), sleep)
-    assert deleted == {"identity": 1, "session": 2, "selfservice": 3, "courier": 2}
+    assert deleted == {"identity": 2, "session": 2, "selfservice": 4, "courier": 3}
     assert await left(database) == {table.name: {"young", "live"} for table in TABLES}
     assert pauses == [], "no pause unless asked for"
 

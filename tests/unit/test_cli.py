@@ -43,6 +43,8 @@ def test_version_flag_and_command_agree(capsys: pytest.CaptureFixture[str]) -> N
         (["cleanup", "--keep-last", "a day"], "--keep-last: must be a duration"),
         (["cleanup", "--keep-last=-1h"], "--keep-last: must be a duration"),
         (["cleanup", "--database.cleanup.sleep.tables", "1.5s"], "--database.cleanup.sleep.tables: must be a duration"),
+        (["cleanup", "sqlite://a", "sqlite://b"], "cleanup: expected `sql` before the database URL, not 'sqlite://a'"),
+        (["migrate", "postgres://x", "sql"], "migrate: expected `sql` before the database URL, not 'postgres://x'"),
     ],
 )
 def test_a_bad_option_is_named_in_one_line_with_exit_code_2(

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, insert, select, update
+from sqlalchemy import Row, delete, insert, select, update
 
-from services.courier.claims import ABANDONED, QUEUED, Claiming, ClaimQueue, newest_first, utc
+from services.courier.claims import ABANDONED, QUEUED, SENT, Claiming, ClaimQueue, newest_first, utc
 from services.courier.tables import CourierTables
 from services.courier.webhooks.domain import Delivery
 from shared.storage.connection import Connection
@@ -80,6 +80,14 @@ class DeliveryRepository(Claiming[Delivery]):
         return await self._claims.settle(
             conn, delivery.id, token, at, status=status, next_attempt_at=next_attempt_at, last_error=last_error
         )
+
+    async def delete_finished(self, conn: Connection, before: datetime, batch: int) -> int:
+        """Deletes up to `batch` deliveries delivered or abandoned before `before`. Checked again as
+        each row goes: one an operator retries meanwhile is queued again, and stays."""
+        c = self.table.c
+        finished = (c.status.in_([SENT, ABANDONED]), c.updated_at < before)
+        picked = select(c.id).where(*finished).limit(batch).scalar_subquery()
+        return (await conn.execute(delete(self.table).where(c.id.in_(picked), *finished))).rowcount
 
 
 def _delivery(row: Row[Any]) -> Delivery:
