@@ -11,7 +11,7 @@ from aiohttp import web
 from services.identity.api.bodies import CreateIdentityBody, parse
 from services.identity.domain import CredentialType, Identity
 from services.identity.errors import IdentityNotFound, MalformedBody
-from services.identity.manager import METADATA, IdentityManager, MetadataChanges, usable
+from services.identity.manager import METADATA, IdentityManager, MetadataChanges
 from services.identity.passwords import PasswordVerifier
 from services.identity.schemas.normalize import normalize_email
 from services.identity.views import admin_view
@@ -46,7 +46,7 @@ class IdentityInternalApi(ServiceInfo):
         (selfservice/views.py), so neither does this."""
         view = admin_view(identity, self._schema_url, SELF_SERVICE_CONFIGS)
         for kind, credential in identity.credentials.items():
-            view["credentials"][kind]["usable"] = usable(credential)
+            view["credentials"][kind]["usable"] = self._manager.usable(credential)
         return view
 
     def _view(self, identity: Identity | None) -> dict[str, Any] | None:

@@ -104,8 +104,10 @@ class IdentityManager:
         sealing: Sealing,
         first_factors: frozenset[str] = frozenset({CredentialType.PASSWORD}),  # shared.first_factors.enabled
         sessions: SessionsToTell | None = None,  # services/identity/session_notice.py
+        migration_hook: bool = False,  # the password migration hook is enabled (password_migration.py)
     ) -> None:
         self._sessions = sessions
+        self._migration_hook = migration_hook
         self._first_factors = first_factors
         self._uow = uow
         self._sealing = sealing
@@ -427,10 +429,14 @@ class IdentityManager:
         """How many ways in the credentials give under this config: `shared.first_factors.ways_in`,
         as self-service counts them from this service's view (internal.py), `usable` included."""
         shown = {
-            kind: {"config": c.config, "identifiers": c.identifiers, "usable": usable(c)}
+            kind: {"config": c.config, "identifiers": c.identifiers, "usable": self.usable(c)}
             for kind, c in credentials.items()
         }
         return first_factors.ways_in(shown, self._first_factors)
+
+    def usable(self, credential: Credential) -> bool:
+        """`usable` under this config: whether the migration hook is there to check a password."""
+        return usable(credential, migration_hook=self._migration_hook)
 
     def _tell_sessions(self, uow: UnitOfWork, identity_id: str, deleted: bool = False) -> None:
         """Once committed, the change is told to the session service at once; its event follows."""
@@ -505,12 +511,14 @@ def _patched_address(address: Any, patched: dict[str, Any]) -> Any:
     )
 
 
-def usable(credential: Credential) -> bool:
+def usable(credential: Credential, *, migration_hook: bool = False) -> bool:
     """Whether a credential can sign in at all (a password with a hash, a passkey with a key, …);
-    `_ways_in` and the view the other services read (internal.py) say it."""
+    `_ways_in` and the view the other services read (internal.py) say it. A password awaiting the
+    migration hook signs in while the hook is enabled, as Kratos's `CountActiveFirstFactorCredentials`
+    counts it: else its account's last other way in could not go, and login hints would not name it."""
     config = credential.config or {}
     if credential.type == CredentialType.PASSWORD:
-        return bool(config.get("hashed_password"))
+        return bool(config.get("hashed_password")) or (migration_hook and awaits_migration(credential))
     if credential.type == CredentialType.PASSKEY:
         return bool(config.get("credentials"))
     if credential.type == CredentialType.WEBAUTHN:

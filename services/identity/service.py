@@ -19,7 +19,7 @@ from services.identity.hashing.queue import WAITING_PER_SLOT, HashingQueue
 from services.identity.internal import ROUTES as INTERNAL_ROUTES
 from services.identity.internal import IdentityInternalApi
 from services.identity.manager import IdentityManager
-from services.identity.password_migration import PasswordMigrationHook
+from services.identity.password_migration import MigrationHookConfig, PasswordMigrationHook
 from services.identity.passwords import PasswordVerifier, new_dummy_password
 from services.identity.persistence import IdentityRepository
 from services.identity.schemas import SchemaRegistry
@@ -71,7 +71,9 @@ async def build(infra: Infrastructure) -> ServiceRuntime[IdentityContainer]:
             "secret to protect them at rest (secrets.default or secrets.cookie)"
         )
     sealing = sealing_for(settings, hasher, cipher)
-    manager = IdentityManager(core.uow, repository, registry, sealing, ways_in, SessionNotice(infra.clients))
+    hook_on = MigrationHookConfig.from_settings(settings) is not None  # migrate_hook is enabled
+    notice = SessionNotice(infra.clients)
+    manager = IdentityManager(core.uow, repository, registry, sealing, ways_in, notice, migration_hook=hook_on)
     dummy = await hasher.hash(new_dummy_password())
     throttle = LoginThrottle(core.uow, throttle_table(MetaData()), ThrottlePolicy.from_settings(settings))
     slots = default_workers(hasher.config)

@@ -7,6 +7,7 @@ awaiting the hook; the attempts are throttled as hash checks are."""
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from collections.abc import Iterator
@@ -49,9 +50,12 @@ def legacy() -> Iterator[WebhookReceiver]:
     receiver.close()
 
 
-def hook_settings(directory: Path, dsn: str, hook: dict[str, Any] | None, **top: Any) -> Any:
+def hook_settings(
+    directory: Path, dsn: str, hook: dict[str, Any] | None, *, oidc: dict[str, Any] | None = None, **top: Any
+) -> Any:
     password = {"enabled": True, "config": {"migrate_hook": hook}} if hook else {"enabled": True}
-    return selfservice_settings(directory, dsn, methods={"password": password}, **top)
+    methods = {"password": password, **({"oidc": oidc} if oidc else {})}
+    return selfservice_settings(directory, dsn, methods=methods, **top)
 
 
 def enabled_hook(legacy: WebhookReceiver) -> dict[str, Any]:
@@ -233,3 +237,44 @@ def test_the_hook_is_called_through_the_egress_guard(tmp_path: Path, legacy: Web
         refused = login(warden, EMAIL, LEGACY_PASSWORD)
         assert refused.status == 502 and error_of(refused)["reason"] == UNREACHABLE
     assert legacy.requests() == [], "a loopback address is not called while private ranges are refused"
+
+
+def test_while_the_hook_is_on_a_password_awaiting_it_is_a_way_into_the_account(
+    tmp_path: Path, legacy: WebhookReceiver
+) -> None:
+    """As Kratos counts it (`CountActiveFirstFactorCredentials`): the account's other way in may be
+    removed, and a registration colliding with the account hears that it signs in with a password."""
+    mapper = "base64://" + base64.b64encode(b"{identity: {traits: {}}}").decode()
+    github = {"id": "github", "provider": "github", "client_id": "id", "client_secret": "secret", "mapper_url": mapper}
+    settings = hook_settings(
+        tmp_path,
+        f"sqlite://{tmp_path}/warden.sqlite",
+        enabled_hook(legacy),
+        oidc={"enabled": True, "config": {"providers": [github]}},
+        flows={"registration": {"login_hints": True}},
+    )
+    with running_warden(settings) as warden:
+        imported = {
+            "schema_id": "default",
+            "traits": {"email": EMAIL},
+            "credentials": {
+                "password": {"config": {"use_password_migration_hook": True}},
+                "oidc": {"config": {"providers": [{"provider": "github", "subject": "1843"}]}},
+            },
+        }
+        created = urllib3.request("POST", f"{warden.admin_url}/admin/identities", json=imported)
+        assert created.status == 201, created.data
+        identity_id = created.json()["id"]
+
+        flow = urllib3.request("GET", f"{warden.public_url}/self-service/registration/api").json()
+        body = {"method": "password", "traits": {"email": EMAIL}, "password": "Quartz-Lantern-Nimbus-4817"}
+        action = f"{warden.public_url}/self-service/registration?flow={flow['id']}"
+        collided = urllib3.request("POST", action, json=body)
+        assert collided.status == 400, collided.data
+        [hint] = collided.json()["ui"]["messages"]
+        assert hint["id"] == 4000028
+        assert "password" in hint["context"]["available_credential_types"]
+        credential = f"{warden.admin_url}/admin/identities/{identity_id}/credentials/oidc?identifier=github:1843"
+        removed = urllib3.request("DELETE", credential)  # the password is left: no lockout
+        assert removed.status == 204, removed.data
+        assert password_config(warden, identity_id) == {"use_password_migration_hook": True}

@@ -6,7 +6,8 @@ otherwise say only that the identifier is taken (4000007).
 Kratos's `identity.Manager.findExistingAuthMethod`: the account is the first that holds one of the
 would-be identity's credential identifiers, else one of its verification addresses, else one of
 its recovery addresses; the hint names the value that collided (a social sign-in subject is never
-named). The account's ways in, by credential type in name order: `password` when it has a hash,
+named). The account's ways in, by credential type in name order: `password` when it has a hash
+(or awaits the password migration hook while the hook is on: the identity service's `usable`),
 `code`, `oidc` with its providers, `passkey`, and `webauthn` when a key signs in without a
 password. Second factors tell the registrant nothing about how to sign in, and are left out.
 
