@@ -24,11 +24,15 @@ commit is; a crash of the server may lose the last few hundred milliseconds of t
 them half done, and the next durable commit flushes them with its own. Everything else (identities,
 sessions, flows as they complete, events) commits durably. Those connections are a quarter of
 `max_conns` (the total stays `max_conns`); below 4, or on CockroachDB (which has no such setting),
-there are none and `durable=False` changes nothing.
+there are none and `durable=False` changes nothing. The setting is a startup parameter of those
+connections, which a pooler in front of PostgreSQL may refuse (PgBouncer does, unless its
+`ignore_startup_parameters` lists it, and then ignores it): at the first refusal a warning says so
+and those writes go over the durable connections from then on.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Mapping
 from types import SimpleNamespace
 from typing import Any, TypeVar
@@ -44,6 +48,8 @@ from sqlalchemy.util import LRUCache
 
 from shared.storage.compiled import EMPTY, Shapes, StatementResult, bound, executions
 from shared.storage.pg_pool import ConnectionPool
+
+log = logging.getLogger(__name__)
 
 RoundTripListener = Callable[[str], None]
 # How a statement sent over a connection that commits without waiting for the disk is told to the
@@ -74,11 +80,10 @@ class PostgresPool:
         options.update(connect_args)
         lossable = size // 4 if lossable_commits and size > 1 else 0
         self._connections = ConnectionPool(options, size - lossable, self._json_codecs)
-        self._lossable = (
-            ConnectionPool(_committing_without_flush(options), lossable, self._json_codecs)
-            if lossable
-            else self._connections
-        )
+        self._lossable_pool = ConnectionPool(_committing_without_flush(options), lossable, self._json_codecs)
+        # Where `durable=False` connections come from: the durable ones when there are none of their
+        # own, or once the setting is refused (`_give_up_lossable`).
+        self._lossable = self._lossable_pool if lossable else self._connections
         self.shapes = Shapes(dialect, _result_processor)
         # Whether a text() statement returns rows, by its SQL, as PostgreSQL answered it once.
         self.text_returns_rows: LRUCache[str, bool] = LRUCache(500)
@@ -88,17 +93,35 @@ class PostgresPool:
         source = self._connections if durable else self._lossable
         try:
             raw = await source.acquire()
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        except asyncpg.PostgresError as exc:
+            if source is self._connections or _SETTING not in str(exc):
+                raise _translated(exc, "") from exc
+            self._give_up_lossable(exc)
+            return await self.acquire(autocommit)
+        except (OSError, asyncpg.InterfaceError) as exc:
             raise _translated(exc, "") from exc
         return PgConnection(self, raw, autocommit, source, "" if source is self._connections else LOSSABLE)
+
+    def _give_up_lossable(self, refusal: asyncpg.PostgresError) -> None:
+        """The server, or a pooler before it, refuses the setting: the writes that could have done
+        without the disk wait for it, as every other write does."""
+        if self._lossable is self._connections:
+            return
+        log.warning(
+            "PostgreSQL, or a pooler in front of it, refuses the %s startup parameter (%s): flows just "
+            "opened and the password throttle's counts commit durably, as every other write (with "
+            "PgBouncer, list it in ignore_startup_parameters to silence this)",
+            _SETTING,
+            refusal,
+        )
+        self._lossable = self._connections
 
     def release(self, conn: PgConnection) -> None:
         conn.source.release(conn.raw, reusable=not conn.interrupted)
 
     async def close(self) -> None:
         await self._connections.close()
-        if self._lossable is not self._connections:
-            await self._lossable.close()
+        await self._lossable_pool.close()
 
     async def _json_codecs(self, raw: asyncpg.Connection) -> None:
         """JSON and JSONB as SQLAlchemy's asyncpg dialect sets them on its connections (it leaves the
@@ -108,8 +131,11 @@ class PostgresPool:
         await self.dialect.setup_asyncpg_jsonb_codec(adapted)  # type: ignore[attr-defined]
 
 
+_SETTING = "synchronous_commit"
+
+
 def _committing_without_flush(options: Mapping[str, Any]) -> dict[str, Any]:
-    settings = {**options.get("server_settings", {}), "synchronous_commit": "off"}
+    settings = {**options.get("server_settings", {}), _SETTING: "off"}
     return {**options, "server_settings": settings}
 
 
