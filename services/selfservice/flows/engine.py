@@ -184,9 +184,10 @@ class FlowEngine:
         """Validation errors go back into the flow: 400 with it, or the browser back to the UI.
         `with_payload`: the JSON shows the submitted `transient_payload` (never stored)."""
         flow.ui.reset_secrets()
-        # Lost in a crash of the database, this save leaves the flow as it was before the refused
-        # submission (nothing spent comes back: spending commits durably), so it does not wait for
-        # the disk: a refusal's one durable write is its event, when it has one.
+        # Lost in a crash of the database, this save (after a refused submission, or a step on the way
+        # such as a code sent) leaves the flow as it was before that submission: nothing spent comes
+        # back and nothing sent is unsent (spending, codes and events commit durably, and a durable
+        # commit after this one flushes it too), so it does not wait for the disk.
         await self.save(flow, over_loaded=True, durable=False)
         if flow.type == API or wants_json(request):
             shown = flow.to_json()

@@ -37,7 +37,8 @@ TEMPLATE = "registration_attempted"  # services/courier/templates/registration_a
 # Credential types whose identifiers a password registration takes from the traits (the identity
 # service derives `code` identifiers for every schema that names them).
 _IDENTIFIER_TYPES = ("password", "code")
-_ADDRESSES = (("verification", "verifiable_addresses"), ("recovery", "recovery_addresses"))
+# The addresses an identity takes, by the kind the identity service looks them up by.
+ADDRESS_FIELDS = (("verification", "verifiable_addresses"), ("recovery", "recovery_addresses"))
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,7 @@ class ExistingAccounts:
         for kind in _IDENTIFIER_TYPES:
             for identifier in (credentials.get(kind) or {}).get("identifiers") or []:
                 _add(found, await self.identities.find_by_credential_identifier(kind, identifier))
-        for kind, field in _ADDRESSES:
+        for kind, field in ADDRESS_FIELDS:
             for address in probe.get(field) or []:
                 _add(found, await self.identities.find_by_address(kind, address["via"], address["value"]))
         return list(found.values())
@@ -113,7 +114,7 @@ def recipients(holder: dict[str, Any], named: set[str]) -> list[str]:
 
 def _named(probe: dict[str, Any]) -> set[str]:
     """Every identifier and address of the would-be identity, folded as the identity service folds them."""
-    values = [a["value"] for _kind, field in _ADDRESSES for a in probe.get(field) or []]
+    values = [a["value"] for _kind, field in ADDRESS_FIELDS for a in probe.get(field) or []]
     values += [i for c in (probe.get("credentials") or {}).values() for i in c.get("identifiers") or []]
     return {fold_address(v) for v in values}
 

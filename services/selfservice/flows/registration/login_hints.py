@@ -23,13 +23,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from services.selfservice.flows.registration.existing_account import unhashed
+from services.selfservice.flows.registration.existing_account import ADDRESS_FIELDS, unhashed
 from shared import errors, text
 from shared.aal import passwordless_key
 from shared.clients.ports import IdentityClient
 from shared.text.message import Message
-
-_ADDRESSES = (("verification", "verifiable_addresses"), ("recovery", "recovery_addresses"))
 
 
 @dataclass(frozen=True)
@@ -68,7 +66,7 @@ async def _holder(identities: IdentityClient, probe: dict[str, Any]) -> tuple[di
         for identifier in (credential or {}).get("identifiers") or []:
             if (holder := await identities.find_by_credential_identifier(kind, identifier)) is not None:
                 return holder, kind, identifier
-    for kind, field in _ADDRESSES:
+    for kind, field in ADDRESS_FIELDS:
         for address in probe.get(field) or []:
             holder = await identities.find_by_address(kind, address["via"], address["value"])
             if holder is not None:
