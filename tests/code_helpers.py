@@ -187,14 +187,24 @@ def code_config(
 
 @contextmanager
 def code_warden(
-    directory: Path, dsn: str, smtp: SmtpServer, sms: SmsSink, *, phone: bool = False, **options: Any
+    directory: Path,
+    dsn: str,
+    smtp: SmtpServer,
+    sms: SmsSink,
+    *,
+    phone: bool = False,
+    schema: Mapping[str, Any] | None = None,
+    **options: Any,
 ) -> Iterator[CodeStack]:
+    """`phone`: PHONE_SCHEMA (id `phone`) as the default identity schema; `schema`: that one (id
+    `custom`) instead."""
     config = code_config(smtp, sms, **options)
-    if phone:
-        (directory / "phone.schema.json").write_text(json.dumps(PHONE_SCHEMA))
+    if phone or schema is not None:
+        schema_id = "phone" if phone else "custom"
+        (directory / f"{schema_id}.schema.json").write_text(json.dumps(PHONE_SCHEMA if phone else schema))
         config["identity"] = {
-            "default_schema_id": "phone",
-            "schemas": [{"id": "phone", "url": f"file://{directory}/phone.schema.json"}],
+            "default_schema_id": schema_id,
+            "schemas": [{"id": schema_id, "url": f"file://{directory}/{schema_id}.schema.json"}],
         }
     settings = selfservice_settings(directory, dsn, **config)
     with running_warden(settings) as warden:

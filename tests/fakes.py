@@ -76,7 +76,8 @@ class FakeIdentityClient:
 
     async def find_by_credential_identifier(self, credential_type: str, identifier: str) -> dict[str, Any] | None:
         for stored in self._by_id.values():
-            if identifier in stored.credentials.get(credential_type, {}).get("identifiers", []):
+            types = [credential_type] if credential_type else list(stored.credentials)
+            if any(identifier in stored.credentials.get(t, {}).get("identifiers", []) for t in types):
                 return self._view(stored)
         return None
 

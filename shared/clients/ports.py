@@ -6,6 +6,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+# `find_by_credential_identifier`'s type for "a credential of any type" (the code method's
+# missing-credential fallback, as Kratos's FindIdentityByCredentialIdentifier).
+ANY_CREDENTIAL = ""
+
 
 class ServiceClient(Protocol):
     async def info(self) -> dict[str, Any]:
@@ -61,9 +65,10 @@ class IdentityClient(ServiceClient, Protocol):
         ...
 
     async def find_by_credential_identifier(self, credential_type: str, identifier: str) -> dict[str, Any] | None:
-        """The identity owning a credential of this type with this identifier, exactly as stored (an OIDC
-        `provider:subject`, a WebAuthn user handle, a code address), or None. No throttle and no dummy
-        work: a method that checks a secret after finding its owner pays for its own enumeration defences."""
+        """The identity owning a credential of this type (any type with `ANY_CREDENTIAL`) with this
+        identifier, exactly as stored (an OIDC `provider:subject`, a WebAuthn user handle, a code
+        address), or None. No throttle and no dummy work: a method that checks a secret after
+        finding its owner pays for its own enumeration defences."""
         ...
 
     async def second_factor_attempt(self, identity_id: str, outcome: str, client_ip: str | None = None) -> None:

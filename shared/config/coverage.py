@@ -98,10 +98,9 @@ ROWS: tuple[Row, ...] = (
     _na("selfservice.methods.b2b.**", "B2B SSO organizations are " + NETWORK),
     _h("selfservice.methods.*.enabled", "services/selfservice/strategies/registry.py, shared/first_factors.py"),
     _h("selfservice.methods.link.config.**", "services/selfservice/service.py, strategies/link/strategy.py"),
-    _ns(
+    _h(
         "selfservice.methods.code.config.missing_credential_fallback_enabled",
-        "codes go only to addresses the identity schema marks for the code method",
-        False,
+        "services/selfservice/strategies/code/fallback.py (passwordless login; email identifiers only)",
     ),
     _h("selfservice.methods.code.**", "services/selfservice/strategies/code (strategy.py, sender.py), shared/aal.py"),
     _ns(

@@ -4,7 +4,9 @@ proves that address.
 
 Unlike Kratos (which answers 4000035 for an unknown identifier), an identifier without an account
 gets exactly the answer a known one gets, and no code (DESIGN §9: no account enumeration); so does
-one at the second step, where the code must have gone to the account it names."""
+one at the second step, where the code must have gone to the account it names. An account with no
+code credential for the identifier is such an identifier too, unless
+`missing_credential_fallback_enabled` sends the code to it (fallback.py)."""
 
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ from services.selfservice.flows.login.strategy import LoginOutcome, first_factor
 from services.selfservice.flows.request import string_field
 from services.selfservice.flows.ui import input_node
 from services.selfservice.proven_address import mark_proven
-from services.selfservice.strategies.code import nodes
+from services.selfservice.strategies.code import fallback, nodes
 from shared import text
 from shared.identifiers import fold, fold_address
 
@@ -67,11 +69,7 @@ async def _send(strategy: PasswordlessCodeStrategy, flow: Flow, body: dict[str, 
         flow.ui.set_value("identifier", "")
         flow.ui.add_node_message("identifier", text.property_missing("identifier"))
         raise FlowInvalid()
-    found = await strategy.identities.find_by_credential_identifier("code", identifier)
-    # The same calls whether or not the identifier has an account, so that the answer's timing
-    # does not tell (a stand-in has no credential).
-    owner = found or {"id": code_owner.stand_in(identifier)}
-    addresses = await _recipients(strategy, owner, identifier)
+    found, addresses = await _account(strategy, identifier)
     active = found is not None and found.get("state") == "active"
     identity = found if active and addresses else None  # a disabled account is treated as no account
     recipients = addresses if identity is not None else []
@@ -82,6 +80,22 @@ async def _send(strategy: PasswordlessCodeStrategy, flow: Flow, body: dict[str, 
     code_owner.remember(flow, identifier)
     await strategy.sender.send(flow, KIND, recipients or stand_in, identity, known=identity is not None)
     raise StepCompleted(shows_payload=True)
+
+
+async def _account(
+    strategy: PasswordlessCodeStrategy, identifier: str
+) -> tuple[dict[str, Any] | None, list[Recipient]]:
+    """The account a code for `identifier` goes to, and where: the owner of a code credential for it,
+    else (with the missing-credential fallback on) the owner of any credential for it, to the
+    identifier itself (fallback.py). The same calls whether or not the identifier has an account,
+    so that the answer's timing does not tell (a stand-in has no credential)."""
+    found = await strategy.identities.find_by_credential_identifier("code", identifier)
+    other = await fallback.account(strategy.identities, identifier) if strategy.fallback else None
+    owner = found or {"id": code_owner.stand_in(identifier)}
+    addresses = await _recipients(strategy, owner, identifier)
+    if found is None and other is not None:
+        return other, [fallback.recipient(identifier)]
+    return found, addresses
 
 
 async def _recipients(strategy: PasswordlessCodeStrategy, identity: dict[str, Any], identifier: str) -> list[Recipient]:
@@ -134,7 +148,7 @@ async def _named_account(strategy: PasswordlessCodeStrategy, flow: Flow, named: 
     would tell which identifiers have one); the step-1 identifier itself needs no lookup."""
     if named == flow.internal.get(code_owner.OWNER):
         return ANYONE
-    found = await strategy.identities.find_by_credential_identifier("code", named)
+    found, _ = await _account(strategy, named)
     return found["id"] if found else None
 
 

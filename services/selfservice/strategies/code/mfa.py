@@ -82,8 +82,9 @@ async def _send(strategy: MfaCodeStrategy, flow: Flow, body: dict[str, Any], ide
     address = next((a for a in _addresses(flow) if normalized(a["value"]) == chosen), None)
     if address is None:
         # Kratos looks the address up among the code credentials: an address no account has is
-        # 4000035 (with `missing_credential_fallback_enabled` off, its default and the only mode
-        # Warden has; 4010010 is the fallback's answer). Another account's address would get that
+        # 4000035 (4010010 with `missing_credential_fallback_enabled`, which then takes any of the
+        # session identity's verifiable addresses; Warden offers its verified ones whatever its
+        # credentials, so the flag changes nothing here). Another account's address would get that
         # account a code from Kratos; Warden sends none and answers alike, so the two look the same.
         flow.ui.messages.append(text.no_code_user())
         raise FlowInvalid()

@@ -12,7 +12,7 @@ from services.selfservice.flows.login.strategy import LoginOutcome
 from services.selfservice.flows.registration.strategy import RegistrationOutcome
 from services.selfservice.flows.ui import input_node
 from services.selfservice.strategies.address import AddressMethod
-from services.selfservice.strategies.code import login, mfa, registration
+from services.selfservice.strategies.code import fallback, login, mfa, registration
 from services.selfservice.strategies.code.nodes import code_input
 from services.selfservice.strategies.code.sender import CodeSender
 from services.selfservice.strategies.mfa import SecondFactorServices, second_factor_services
@@ -62,12 +62,14 @@ class PasswordlessCodeStrategy(CodeStrategy):
         sender: CodeSender,
         *,
         two_step: bool = False,
+        fallback: bool = False,
     ) -> None:
         super().__init__(public_base_url)
         self.identities = identities
         self.schemas = schemas
         self.sender = sender
         self.two_step = two_step  # profile_first registration: the code screen offers Back
+        self.fallback = fallback  # missing_credential_fallback_enabled: login.py, fallback.py
 
     def populate_login(self, flow: Flow) -> None:
         login.populate(self, flow)
@@ -139,11 +141,16 @@ def _build(deps: Dependencies) -> CodeStrategy:
     sender = CodeSender.from_settings(deps.settings, deps.uow, deps.flows, deps.pepper, deps.send_budget)
     two_step = deps.config.flows["registration"].style == PROFILE_FIRST
     args = (deps.config.public_base_url, deps.identities, deps.schemas, sender)
+    missing_credential = bool(deps.settings.get(fallback.KEY))
     if mfa_enabled:
         return MfaCodeStrategy(
-            *args, two_step=two_step, services=second_factor_services(deps), passwordless=passwordless
+            *args,
+            two_step=two_step,
+            fallback=missing_credential,
+            services=second_factor_services(deps),
+            passwordless=passwordless,
         )
-    return PasswordlessCodeStrategy(*args, two_step=two_step)
+    return PasswordlessCodeStrategy(*args, two_step=two_step, fallback=missing_credential)
 
 
 # Kratos's code method owns the `code` credential (the addresses passwordless login sends codes to).
