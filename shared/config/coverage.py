@@ -164,7 +164,7 @@ ROWS: tuple[Row, ...] = (
     _ns("oauth2_provider.*", "the Ory Hydra login/consent integration is not implemented"),
     _na("preview.default_read_consistency_level", NETWORK),
     # --- serving, logging ------------------------------------------------------------------------
-    _ns("serve.*.socket.*", "Warden listens on TCP ports only"),
+    _h("serve.*.socket.*", "shared/http/unix_socket.py, warden/process.py (when `serve.<port>.host` is `unix:<path>`)"),
     _h("serve.*.tls.**", "shared/http/tls.py, warden/process.py (HTTPS on the port; a half-given pair stops start-up)"),
     _ns("serve.public.cors.debug", "CORS decisions are not logged"),
     _h("serve.public.cors.*", "shared/http/cors.py"),
