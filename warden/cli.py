@@ -345,13 +345,18 @@ def _where(process) -> str:  # type: ignore[no-untyped-def]
     from services.courier.config import CourierConfig
 
     names = {definition.name for definition in process.services}
-    public = process.url("public")
+    public = _reached_at(process, "public")
     rows = [
         ("public API", f"{public}/"),
-        (f"admin API ({_admin_access(process.settings)})", f"{process.url('admin')}/admin/"),
+        (f"admin API ({_admin_access(process.settings)})", f"{_reached_at(process, 'admin')}/admin/"),
     ]
     if "selfservice" in names:
         rows.insert(0, _sign_in_row(process.settings, public))
+    rows += [
+        (f"{port} port socket", process.url(port))
+        for port in ("public", "admin")
+        if process.url(port).startswith("unix:")
+    ]
     if "courier" in names:
         courier = CourierConfig.from_settings(process.settings)
         if courier.email_http is None and not courier.smtp_uri:
@@ -359,6 +364,13 @@ def _where(process) -> str:  # type: ignore[no-untyped-def]
     width = max(len(label) for label, _ in rows)
     lines = ["warden is ready:"] + [f"  {label.ljust(width)}  {where}" for label, where in rows]
     return "\n".join(lines)
+
+
+def _reached_at(process, port: str) -> str:  # type: ignore[no-untyped-def]
+    """Where a port is reached: its address, or, on a Unix socket, the base URL of the proxy in
+    front of it (a browser cannot open `unix:<path>/ui/login`); the socket gets a row of its own."""
+    address = process.url(port)
+    return getattr(process.settings.serve, port).base_url.rstrip("/") if address.startswith("unix:") else address
 
 
 def _sign_in_row(settings, public: str) -> tuple[str, str]:  # type: ignore[no-untyped-def]

@@ -29,7 +29,8 @@ from shared.http.client_ip import TrustedProxies
 from shared.http.cors import CorsPolicy
 from shared.http.redirects import ADMIN_PREFIX, redirect_to
 from shared.http.tls import tls_warnings
-from shared.http.tls_reload import port_contexts
+from shared.http.tls_reload import ReloadingContext, port_contexts
+from shared.http.unix_socket import SocketPermission, bound_socket, remove, socket_path
 from shared.metrics import Metrics
 from shared.service import Infrastructure, ServiceDefinition, ServiceRuntime
 from shared.storage import migrations
@@ -60,6 +61,7 @@ class WardenProcess:
         self._runtimes: list[ServiceRuntime] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._runners: dict[str, web.AppRunner] = {}
+        self._socket_files: list[str] = []  # the Unix sockets the ports listen on, removed at stop
         self._http: list[aiohttp.ClientSession] = []
         self._grpc: GrpcServer | None = None
         self._tracing = self._make_tracing()
@@ -194,20 +196,27 @@ class WardenProcess:
 
     async def _open_ports(self) -> None:
         """Each port over HTTPS when `serve.<port>.tls` gives a pair (renewed files are picked up
-        while it serves: shared.http.tls_reload), else plain HTTP."""
+        while it serves: shared.http.tls_reload), else plain HTTP; on a Unix socket when
+        `serve.<port>.host` is `unix:<path>` (shared.http.unix_socket), else on TCP."""
         for port in ("public", "admin"):
-            serve = getattr(self.settings.serve, port)
             runner = web.AppRunner(self._app(port), access_log=None, shutdown_timeout=SHUTDOWN_GRACE_SECONDS)
             await runner.setup()
             self._runners[port] = runner
             tls = self._tls.get(port)
             with startup_step(f"serve.{port}"):
-                site = web.TCPSite(
-                    runner, serve.host or "0.0.0.0", serve.port, ssl_context=None if tls is None else tls.listener
-                )
-                await site.start()
+                await self._site(runner, port, tls).start()
             if tls is not None and tls.watched:
                 self._tasks.append(asyncio.create_task(tls.watch(), name=f"serve.{port}.tls:watch"))
+
+    def _site(self, runner: web.AppRunner, port: str, tls: ReloadingContext | None) -> web.BaseSite:
+        serve = getattr(self.settings.serve, port)
+        context = None if tls is None else tls.listener
+        path = socket_path(serve.host)
+        if path is None:
+            return web.TCPSite(runner, serve.host or "0.0.0.0", serve.port, ssl_context=context)
+        sock = bound_socket(path, SocketPermission.from_settings(self.settings, port))
+        self._socket_files.append(path)
+        return web.SockSite(runner, sock, ssl_context=context)
 
     def internal_api(self, name: str) -> Any:
         """The in-process adapter of a service's client Protocol, once the service is built here."""
@@ -229,10 +238,13 @@ class WardenProcess:
         return self._grpc.port if self._grpc is not None else None
 
     def url(self, port: str) -> str:
-        """The address a port really listens on (useful when the configured port is 0)."""
+        """The address a port really listens on (useful when the configured port is 0); `unix:<path>`
+        for a Unix socket."""
         runner = self._runners.get(port)
         if runner is None or not runner.addresses:
             return ""
+        if isinstance(runner.addresses[0], str):
+            return f"unix:{runner.addresses[0]}"
         host, bound = runner.addresses[0][:2]
         scheme = "https" if port in self._tls else "http"
         return f"{scheme}://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{bound}"
@@ -244,6 +256,9 @@ class WardenProcess:
         for runner in self._runners.values():
             await runner.cleanup()  # stops listening, then waits for requests in flight
         self._runners.clear()
+        for path in self._socket_files:
+            remove(path)
+        self._socket_files.clear()
         await self._bus.close()  # consumers first: an unacknowledged message goes back to its queue
         for task in self._tasks:
             task.cancel()

@@ -163,9 +163,9 @@ ROWS: tuple[Row, ...] = (
     _ns("oauth2_provider.*", "the Ory Hydra login/consent integration is not implemented"),
     _na("preview.default_read_consistency_level", NETWORK),
     # --- serving, logging ------------------------------------------------------------------------
-    _ns("serve.*.socket.*", "Warden listens on TCP ports only"),
+    _h("serve.*.socket.*", "shared/http/unix_socket.py, warden/process.py (when `serve.<port>.host` is `unix:<path>`)"),
     _h("serve.*.tls.**", "shared/http/tls.py, warden/process.py (HTTPS on the port; a half-given pair stops start-up)"),
-    _ns("serve.public.cors.debug", "CORS decisions are not logged"),
+    _h("serve.public.cors.debug", "shared/http/cors.py (each decision logged at INFO, without header values)"),
     _h("serve.public.cors.*", "shared/http/cors.py"),
     _h("serve.*.request_log.disable_for_health", "warden/process.py"),
     _h("serve.*.*", "shared/config/settings.py (Endpoint), warden/process.py"),

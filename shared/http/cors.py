@@ -6,10 +6,15 @@ allowed, none otherwise (the browser then refuses the real request). Other reque
 origin get `Access-Control-Allow-Origin` and friends added. With `*` among the origins, the answer is
 the literal `*`, which browsers never pair with credentials: a wildcard cannot be turned into
 "every site may read this user's session".
+
+With `debug`, each decision on a request that carries `Origin` is logged at INFO, as Kratos's rs/cors
+prints them whatever the log level: the origin, the method and the names of the requested headers,
+never a header's value (no cookie or token reaches the log).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +23,7 @@ from aiohttp import web
 
 from shared.http.middleware import rendered
 
+log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 KEY = "serve.public.cors"
 DEFAULT_METHODS = ("POST", "GET", "PUT", "PATCH", "DELETE")
@@ -35,6 +41,7 @@ class CorsPolicy:
     allow_credentials: bool = True
     max_age: int = 0
     options_passthrough: bool = False
+    debug: bool = False
 
     @classmethod
     def from_settings(cls, settings: Any) -> CorsPolicy | None:
@@ -50,6 +57,7 @@ class CorsPolicy:
             allow_credentials=bool(config.get("allow_credentials", True)),
             max_age=int(config.get("max_age") or 0),
             options_passthrough=bool(config.get("options_passthrough", False)),
+            debug=bool(config.get("debug", False)),
         )
 
     @property
@@ -91,7 +99,11 @@ def cors_middleware(policy: CorsPolicy) -> Callable[..., Awaitable[web.StreamRes
             return response
         response = await rendered(request, handler)  # errors too: a SPA can read a 401
         response.headers.add("Vary", "Origin")
-        if origin and policy.origin_allowed(origin):
+        allowed = bool(origin) and policy.origin_allowed(origin or "")
+        if origin and policy.debug:
+            verdict = "allowed" if allowed else "refused, no CORS headers added: origin not allowed"
+            log.info("cors: %s request from origin %r: %s", request.method, origin, verdict)
+        if origin and allowed:
             response.headers["Access-Control-Allow-Origin"] = policy.allow_origin_value(origin)
             if policy.allow_credentials:
                 response.headers["Access-Control-Allow-Credentials"] = "true"
@@ -107,7 +119,11 @@ def _preflight_headers(policy: CorsPolicy, request: web.Request, origin: str, re
         response.headers.add("Vary", varied)
     method = request.headers["Access-Control-Request-Method"].upper()
     requested = [h.strip() for h in request.headers.get("Access-Control-Request-Headers", "").split(",") if h.strip()]
-    if not (policy.origin_allowed(origin) and method in policy.allowed_methods and policy.headers_allowed(requested)):
+    refusal = _preflight_refusal(policy, origin, method, requested)
+    if policy.debug:
+        verdict = "allowed" if refusal is None else f"refused: {refusal}"
+        log.info("cors: preflight from origin %r for %s with headers %s: %s", origin, method, requested, verdict)
+    if refusal is not None:
         return
     response.headers["Access-Control-Allow-Origin"] = policy.allow_origin_value(origin)
     response.headers["Access-Control-Allow-Methods"] = method
@@ -117,3 +133,14 @@ def _preflight_headers(policy: CorsPolicy, request: web.Request, origin: str, re
         response.headers["Access-Control-Allow-Credentials"] = "true"
     if policy.max_age > 0:
         response.headers["Access-Control-Max-Age"] = str(policy.max_age)
+
+
+def _preflight_refusal(policy: CorsPolicy, origin: str, method: str, requested: Sequence[str]) -> str | None:
+    """Why a preflight gets no allow headers (rs/cors's order: origin, method, headers), or None."""
+    if not policy.origin_allowed(origin):
+        return "origin not allowed"
+    if method not in policy.allowed_methods:
+        return f"method {method} not allowed"
+    if not policy.headers_allowed(requested):
+        return f"headers {list(requested)} not allowed"
+    return None

@@ -73,14 +73,14 @@ def hook(**config: Any) -> dict[str, Any]:
 def test_a_set_unsupported_key_is_warned_about_with_its_reason() -> None:
     tree = {
         "oauth2_provider": {"url": "https://hydra.example:4445"},
-        "serve": {"public": {"socket": {"owner": "warden"}}},
+        "secrets": {"pagination": ["a-pagination-secret-of-32-chars!"]},
         "selfservice": {
             "flows": {"login": {"after": {"password": {"hooks": [hook(), hook(emit_analytics_event=False)]}}}}
         },
     }
     assert ignored_key_warnings(tree) == [  # in the file's order
         "oauth2_provider.url has no effect in Warden (the Ory Hydra login/consent integration is not implemented)",
-        "serve.public.socket.owner has no effect in Warden (Warden listens on TCP ports only)",
+        "secrets.pagination has no effect in Warden (page tokens are not encrypted)",
         "selfservice.flows.login.after.password.hooks[1].config.emit_analytics_event has no effect in Warden "
         "(Warden traces every web hook call alike)",
     ]
