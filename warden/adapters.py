@@ -6,6 +6,7 @@ from typing import Any
 
 import aiohttp
 
+from services.identity.password_migration import MigrationHookConfig
 from shared.adapters.memory.bus import InMemoryBus
 from shared.adapters.memory.cache import InMemoryCache
 from shared.adapters.memory.ratelimit import InMemoryRateLimiter
@@ -78,7 +79,7 @@ class Databases:
             await database.dispose()
 
 
-_TYPED_CLIENTS: dict[str, Any] = {"identity": HttpIdentityClient, "session": HttpSessionClient}
+_TYPED_CLIENTS: dict[str, Any] = {"session": HttpSessionClient}  # identity's: `password_check_seconds`
 
 
 def http_clients(settings: Any, services: list[str]) -> tuple[Clients, list[aiohttp.ClientSession]]:
@@ -95,6 +96,19 @@ def http_clients(settings: Any, services: list[str]) -> tuple[Clients, list[aioh
         if url:
             sessions.append(internal_session(trust=trust))
             http = InternalHttp(url, settings.internal_token, sessions[-1])
+            if name == "identity":
+                found[name] = HttpIdentityClient(http, password_check_seconds(settings, http))
+                continue
             typed = _TYPED_CLIENTS.get(name)
             found[name] = typed(http) if typed else HttpServiceClient(name, http)
     return Clients(**found), sessions  # type: ignore[arg-type]
+
+
+def password_check_seconds(settings: Any, http: InternalHttp) -> float | None:
+    """How long self-service waits for the identity service to check a password: with the password
+    migration hook enabled, the internal calls' usual timeout plus the hook's (`webhooks.timeout`),
+    so that the user hears the hook's own answer (its 504 when it is slow) as in one process, and
+    not a 503 of the call while the identity service still waits for the hook (and may store the
+    password after the user was answered). Every other call keeps the usual timeout."""
+    hook = MigrationHookConfig.from_settings(settings)
+    return http.timeout_seconds + hook.timeout if hook is not None else None
