@@ -18,6 +18,7 @@ from shared.clients.identity import HttpIdentityClient
 from shared.clients.session import HttpSessionClient
 from shared.errors import ConfigError
 from shared.http.tls import internal_client_context
+from shared.http.tls_reload import ReloadingContext
 from shared.ratelimit.ports import RateLimiter
 from shared.storage.database import Database
 
@@ -82,15 +83,20 @@ class Databases:
 _TYPED_CLIENTS: dict[str, Any] = {"session": HttpSessionClient}  # identity's: `password_check_seconds`
 
 
-def http_clients(settings: Any, services: list[str]) -> tuple[Clients, list[aiohttp.ClientSession]]:
+def http_clients(
+    settings: Any, services: list[str], admin_tls: ReloadingContext | None = None
+) -> tuple[Clients, list[aiohttp.ClientSession]]:
     """HTTP adapters for the services whose `services.<name>.internal_url` is configured, each with
     its own keep-alive session (`internal_session`), and those sessions for the caller to close.
     An `https://` one is verified against the system's CAs and this process's own admin certificate
-    (`shared.http.tls.internal_client_context`)."""
+    (`shared.http.tls.internal_client_context`), and each renewal of it that `admin_tls` (the
+    process's admin port) loads."""
     found: dict[str, HttpServiceClient] = {}
     sessions: list[aiohttp.ClientSession] = []
     urls = {name: settings.internal_url(name) for name in services}
     trust = internal_client_context(settings) if any(urls.values()) else None
+    if trust is not None and admin_tls is not None:
+        admin_tls.trusted_by(trust)
     for name in services:
         url = urls[name]
         if url:
