@@ -6,6 +6,7 @@ from typing import Any
 
 import aiohttp
 
+from services.identity.password_migration import MigrationHookConfig
 from shared.adapters.memory.bus import InMemoryBus
 from shared.adapters.memory.cache import InMemoryCache
 from shared.adapters.memory.ratelimit import InMemoryRateLimiter
@@ -17,6 +18,7 @@ from shared.clients.identity import HttpIdentityClient
 from shared.clients.session import HttpSessionClient
 from shared.errors import ConfigError
 from shared.http.tls import internal_client_context
+from shared.http.tls_reload import ReloadingContext
 from shared.ratelimit.ports import RateLimiter
 from shared.storage.database import Database
 
@@ -78,23 +80,41 @@ class Databases:
             await database.dispose()
 
 
-_TYPED_CLIENTS: dict[str, Any] = {"identity": HttpIdentityClient, "session": HttpSessionClient}
+_TYPED_CLIENTS: dict[str, Any] = {"session": HttpSessionClient}  # identity's: `password_check_seconds`
 
 
-def http_clients(settings: Any, services: list[str]) -> tuple[Clients, list[aiohttp.ClientSession]]:
+def http_clients(
+    settings: Any, services: list[str], admin_tls: ReloadingContext | None = None
+) -> tuple[Clients, list[aiohttp.ClientSession]]:
     """HTTP adapters for the services whose `services.<name>.internal_url` is configured, each with
     its own keep-alive session (`internal_session`), and those sessions for the caller to close.
     An `https://` one is verified against the system's CAs and this process's own admin certificate
-    (`shared.http.tls.internal_client_context`)."""
+    (`shared.http.tls.internal_client_context`), and each renewal of it that `admin_tls` (the
+    process's admin port) loads."""
     found: dict[str, HttpServiceClient] = {}
     sessions: list[aiohttp.ClientSession] = []
     urls = {name: settings.internal_url(name) for name in services}
     trust = internal_client_context(settings) if any(urls.values()) else None
+    if trust is not None and admin_tls is not None:
+        admin_tls.trusted_by(trust)
     for name in services:
         url = urls[name]
         if url:
             sessions.append(internal_session(trust=trust))
             http = InternalHttp(url, settings.internal_token, sessions[-1])
+            if name == "identity":
+                found[name] = HttpIdentityClient(http, password_check_seconds(settings, http))
+                continue
             typed = _TYPED_CLIENTS.get(name)
             found[name] = typed(http) if typed else HttpServiceClient(name, http)
     return Clients(**found), sessions  # type: ignore[arg-type]
+
+
+def password_check_seconds(settings: Any, http: InternalHttp) -> float | None:
+    """How long self-service waits for the identity service to check a password: with the password
+    migration hook enabled, the internal calls' usual timeout plus the hook's (`webhooks.timeout`),
+    so that the user hears the hook's own answer (its 504 when it is slow) as in one process, and
+    not a 503 of the call while the identity service still waits for the hook (and may store the
+    password after the user was answered). Every other call keeps the usual timeout."""
+    hook = MigrationHookConfig.from_settings(settings)
+    return http.timeout_seconds + hook.timeout if hook is not None else None

@@ -100,7 +100,8 @@ class WardenProcess:
         weak = weak_secret_warnings(self.settings, remote_services=here != set(SERVICE_NAMES))
         for warning in [*self.settings.ignored_keys, *weak, *tls_warnings(self.settings)]:
             log.warning("config: %s", warning)
-        clients, self._http = http_clients(self.settings, [n for n in SERVICE_NAMES if n not in here])
+        remote = [n for n in SERVICE_NAMES if n not in here]
+        clients, self._http = http_clients(self.settings, remote, admin_tls=self._tls.get("admin"))
         for definition in self.services:
             infra = Infrastructure(
                 settings=self.settings,

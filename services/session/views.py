@@ -49,6 +49,6 @@ def _method(m: AuthenticationMethod) -> dict[str, Any]:
         body["provider"] = m.provider
     if m.upstream_acr is not None:
         body["upstream_acr"] = m.upstream_acr
-    if m.upstream_amr is not None:
+    if m.upstream_amr:  # `omitempty` in Kratos: an empty list (stored before it was dropped) is left out
         body["upstream_amr"] = list(m.upstream_amr)
     return body

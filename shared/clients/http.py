@@ -64,15 +64,21 @@ class InternalHttp:
         self._base = base_url.rstrip("/")
         self._token = token
         self._session = session
-        self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
+        self.timeout_seconds = timeout_seconds
         self._retries = retries
         self._backoff = backoff_seconds
 
-    async def call(self, method: str, path: str, body: Any = None) -> dict[str, Any]:
+    async def call(
+        self, method: str, path: str, body: Any = None, *, timeout_seconds: float | None = None
+    ) -> dict[str, Any]:
+        """`timeout_seconds`: this call's own, for the one whose work may wait on a third party
+        longer than the usual timeout allows (the password migration hook); the deadline the callee
+        is given (`X-Warden-Deadline`) follows it."""
+        timeout = aiohttp.ClientTimeout(total=timeout_seconds or self.timeout_seconds)
         attempts = 1 + (self._retries if method.upper() in _IDEMPOTENT else 0)
         for attempt in range(1, attempts + 1):
             try:
-                return await self._once(method, path, body)
+                return await self._once(method, path, body, timeout)
             except Misconfigured:
                 raise  # asking again will not change the other side's token or address
             except errors.ServiceUnavailable:
@@ -81,20 +87,21 @@ class InternalHttp:
                 await asyncio.sleep(self._backoff * 2 ** (attempt - 1))
         raise AssertionError("unreachable")
 
-    def _deadline(self) -> str:
+    @staticmethod
+    def _deadline(timeout: aiohttp.ClientTimeout) -> str:
         """When the callee may stop working for us: our own timeout, or sooner if our caller's is."""
-        ours = time.time() + (self._timeout.total or 0)
+        ours = time.time() + (timeout.total or 0)
         inherited = budget.get().deadline
         return f"{min(ours, inherited) if inherited is not None else ours:.3f}"
 
-    async def _once(self, method: str, path: str, body: Any) -> dict[str, Any]:
+    async def _once(self, method: str, path: str, body: Any, timeout: aiohttp.ClientTimeout) -> dict[str, Any]:
         try:
             async with self._session.request(
                 method,
                 self._base + path,
                 json=body,
-                headers={INTERNAL_TOKEN_HEADER: self._token, DEADLINE_HEADER: self._deadline()},
-                timeout=self._timeout,
+                headers={INTERNAL_TOKEN_HEADER: self._token, DEADLINE_HEADER: self._deadline(timeout)},
+                timeout=timeout,
                 # A redirect would carry the internal token (and the body: a password to check) to
                 # wherever it points, and its answer would be taken for the service's.
                 allow_redirects=False,

@@ -13,8 +13,11 @@ BASE = "/internal/identity"
 
 
 class HttpIdentityClient(HttpServiceClient):
-    def __init__(self, http: InternalHttp) -> None:
+    def __init__(self, http: InternalHttp, password_check_seconds: float | None = None) -> None:
+        """`password_check_seconds`: how long `verify_password` may take, when it may wait on the
+        password migration hook (`warden.adapters.password_check_seconds`); None: the usual timeout."""
         super().__init__("identity", http)
+        self._password_check_seconds = password_check_seconds
 
     async def get_identity(self, identity_id: str) -> dict[str, Any] | None:
         try:
@@ -32,7 +35,9 @@ class HttpIdentityClient(HttpServiceClient):
         self, identifier: str, password: str, client_ip: str | None = None
     ) -> dict[str, Any] | None:
         body = {"identifier": identifier, "password": password, "client_ip": client_ip}
-        found = await self._http.call("POST", f"{BASE}/password/verify", body)
+        found = await self._http.call(
+            "POST", f"{BASE}/password/verify", body, timeout_seconds=self._password_check_seconds
+        )
         return found.get("identity")
 
     async def get_credential(

@@ -34,6 +34,15 @@ class ReloadingContext:
         self.listener = pair.server_context()
         self.listener.sni_callback = self._choose
         self._current = self.listener
+        self._trusting: list[ssl.SSLContext] = []
+
+    def trusted_by(self, client: ssl.SSLContext) -> None:
+        """`client` (the internal clients' context, which trusts this admin certificate:
+        `shared.http.tls.internal_client_context`) trusts each renewed certificate too, from the
+        moment this process serves it, in the same context (its keep-alive pool stays as it is).
+        The previous one stays trusted until restart: the other processes pick the renewal up on
+        polls of their own, and until they do they still serve it."""
+        self._trusting.append(client)
 
     @property
     def watched(self) -> bool:
@@ -60,11 +69,14 @@ class ReloadingContext:
             return False
         try:
             context = self._pair.server_context()
+            anchor = self._pair.certificate_pem() if self._trusting else ""
         except ConfigError as exc:
             self._failed = digest
             log.error("%s; serving the previous certificate until the files load", str(exc).removeprefix("config: "))
             return False
         self._current, self._seen, self._failed = context, digest, ""
+        for client in self._trusting:
+            client.load_verify_locations(cadata=anchor)
         log.info("%s: a changed certificate is served from now on", self._pair.cert.setting.removesuffix(".cert"))
         return True
 

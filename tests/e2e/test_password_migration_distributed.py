@@ -36,7 +36,7 @@ def legacy() -> Iterator[WebhookReceiver]:
     receiver.close()
 
 
-def write_config(directory: Path, hook_url: str) -> Path:
+def write_config(directory: Path, hook_url: str, **top: Any) -> Path:
     (directory / "identity.schema.json").write_text(json.dumps(EMAIL_SCHEMA))
     migrate_hook = {"enabled": True, "config": {"url": hook_url}}
     config: dict[str, Any] = {
@@ -50,6 +50,7 @@ def write_config(directory: Path, hook_url: str) -> Path:
         },
         "secrets": {"cookie": ["e2e-password-migration-cookie-secret-0123"]},
         "log": {"level": "warning"},
+        **top,
     }
     path = directory / "kratos.yml"
     path.write_text(yaml.safe_dump(config))
@@ -63,6 +64,67 @@ def login(public_url: str, password: str) -> urllib3.BaseHTTPResponse:
         f"{public_url}/self-service/login?flow={flow['id']}",
         json={"method": "password", "identifier": EMAIL, "password": password},
     )
+
+
+def start_services(config: Path, env: dict[str, str], tmp_path: Path) -> dict[str, WardenProcess]:
+    """Each service in its own process, started in order, every one ready; the caller stops them."""
+    processes: dict[str, WardenProcess] = {}
+    try:
+        for name in STARTED_IN_ORDER:
+            processes[name] = WardenProcess(["serve", name, "-c", str(config)], env=env, cwd=tmp_path)
+            env = {**env, f"SERVICES_{name.upper()}_INTERNAL_URL": processes[name].url("admin")}
+        for process in processes.values():
+            process.wait_ready(timeout=60.0)
+    except BaseException:
+        for process in processes.values():
+            process.stop()
+        raise
+    return processes
+
+
+def import_awaiting_migration(processes: dict[str, WardenProcess]) -> str:
+    body = {
+        "schema_id": "default",
+        "traits": {"email": EMAIL},
+        "credentials": {"password": {"config": {"use_password_migration_hook": True}}},
+    }
+    created = urllib3.request("POST", f"{processes['identity'].url('admin')}/admin/identities", json=body)
+    assert created.status == 201, created.data
+    return str(json.loads(created.data)["id"])
+
+
+SLOW_HOOK_TIMEOUT = 8.0  # past the internal calls' own 5 s, as an operator may set `webhooks.timeout`
+
+
+def test_a_hook_slower_than_an_internal_call_is_still_waited_for_up_to_webhooks_timeout(
+    tmp_path: Path, pg_dsn: str, amqp_vhost: str, redis_url: str, redis_prefix: str
+) -> None:
+    """The first call outlasts `webhooks.timeout`: the user hears the hook's 504, not a 503 of the
+    internal call, and the identity still awaits migration. The second answers within it but after
+    5 s: the user is signed in, as in one process."""
+    legacy = WebhookReceiver(answer=legacy_answer, delay=lambda _r: 10.0 if len(legacy.received) == 1 else 6.0)
+    legacy.start()
+    config = write_config(tmp_path, legacy.url("/verify"), webhooks={"timeout": f"{SLOW_HOOK_TIMEOUT:g}s"})
+    env = distributed_env(pg_dsn, amqp_vhost, redis_url, redis_prefix, TOKEN)
+    migrated = run_cli(["migrate", "sql", "-e", "--yes", "-c", str(config)], env=env, cwd=tmp_path)
+    assert migrated.returncode == 0, migrated.stderr
+    processes = start_services(config, env, tmp_path)
+    try:
+        identity_id = import_awaiting_migration(processes)
+        public = processes["selfservice"].url("public")
+
+        timed_out = login(public, PASSWORD)
+        assert timed_out.status == 504, timed_out.data
+        assert json.loads(timed_out.data)["error"]["status"] == "Gateway Timeout"
+
+        signed_in = login(public, PASSWORD)
+        assert signed_in.status == 200, signed_in.data
+        assert json.loads(signed_in.data)["session"]["identity"]["id"] == identity_id
+        assert len(legacy.requests()) == 2
+    finally:
+        codes = {name: process.stop() for name, process in processes.items()}
+        legacy.close()
+    assert codes == {name: 0 for name in STARTED_IN_ORDER}
 
 
 def test_self_service_in_its_own_process_hears_the_hooks_answer_through_the_identity_service(

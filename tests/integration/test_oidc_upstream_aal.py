@@ -105,6 +105,13 @@ def test_an_acr_the_provider_does_not_list_leaves_the_session_aal1_and_is_shown(
     ]
 
 
+def test_an_empty_amr_is_not_shown_on_the_session_s_method(warden: ThreadedWarden, op: RunningProvider) -> None:
+    """Kratos's `upstream_amr` is `omitempty`: a provider's `amr: []` leaves the field out."""
+    session = _session(_signed_in(warden, op, "registration", "by-amr", _login("noamr")))
+    assert session["authenticator_assurance_level"] == "aal1"
+    assert _methods(session) == [{"method": "oidc", "aal": "aal1", "provider": "by-amr", "upstream_acr": ACR_PWD}]
+
+
 def test_any_listed_amr_value_makes_the_session_aal2_and_a_password_alone_does_not(
     warden: ThreadedWarden, op: RunningProvider
 ) -> None:

@@ -5,7 +5,8 @@
 // "@" is used as the email itself), email_verified true unless the login starts with "unverified".
 // A login starting with "strong" signs in as if with a second factor (ID token `acr`
 // "urn:warden:test:mfa", `amr` ["pwd", "otp"]), one starting with "weak" with a password alone
-// (`acr` "urn:warden:test:pwd", `amr` ["pwd"]); any other login's ID token has neither claim.
+// (`acr` "urn:warden:test:pwd", `amr` ["pwd"]), one starting with "noamr" with an empty `amr` (and
+// the `acr` of a password); any other login's ID token has neither claim.
 import Provider from 'oidc-provider';
 
 const [port, clientsJson] = process.argv.slice(2);
@@ -30,6 +31,7 @@ const ACR_PWD = 'urn:warden:test:pwd';
 function authenticationFor(login) {
   if (login.startsWith('strong')) return { acr: ACR_MFA, amr: ['pwd', 'otp'] };
   if (login.startsWith('weak')) return { acr: ACR_PWD, amr: ['pwd'] };
+  if (login.startsWith('noamr')) return { acr: ACR_PWD, amr: [] };
   return {};
 }
 

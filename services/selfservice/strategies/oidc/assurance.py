@@ -6,7 +6,8 @@ A provider says so in the `acr` claim (one value: the authentication context cla
 `aal2_acr_values` lists the `acr` values that count as a second factor, `aal2_amr_values` the `amr`
 values of which any one does; with neither, every sign-in by it is `aal1`, whatever it claims. An
 empty value never matches. Either way the method records what the provider claimed
-(`upstream_acr`, `upstream_amr`), as Kratos's session shows it.
+(`upstream_acr`, `upstream_amr`), as Kratos's session shows it: both `omitempty` there, so an empty
+`acr` or `amr` is left out rather than shown as `""` or `[]`.
 
 The claims are the ones the provider's signed ID token (or, with `claims_source: userinfo`, its
 userinfo answer) carried: the provider's word. List values only for a provider whose second factor
@@ -45,6 +46,6 @@ def upstream(claims: Claims) -> dict[str, Any]:
     shown: dict[str, Any] = {}
     if (acr := upstream_acr(claims)) is not None:
         shown["upstream_acr"] = acr
-    if (amr := upstream_amr(claims)) is not None:
+    if amr := upstream_amr(claims):
         shown["upstream_amr"] = amr
     return shown
