@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 INTERNAL_TOKEN_HEADER = "X-Warden-Internal-Token"
 # The error id of the internal API's refusal of a token (shared.http.middleware.internal_guard).
 INTERNAL_TOKEN_REFUSED = "warden_internal_token_refused"
+UNANSWERED = "another Warden service this request needs did not answer"
 _IDEMPOTENT = {"GET", "HEAD", "PUT", "DELETE", "OPTIONS"}
 _RETRY_STATUSES = {502, 503, 504}
 _UPSTREAM = {502, 504}  # a third party's failure, when Warden's own JSON says so (`_upstream_error`)
@@ -118,7 +119,10 @@ class InternalHttp:
                     return payload if isinstance(payload, dict) else {}
                 raise _error(response.status, payload)
         except (TimeoutError, aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as exc:
-            raise errors.ServiceUnavailable(f"{method} {path}: {type(exc).__name__}") from exc
+            # The user's answer names no internal path (a caller outside learns nothing of the
+            # services behind the port); the log does, for the operator.
+            log.warning("internal call %s %s failed: %s", method, path, type(exc).__name__)
+            raise errors.ServiceUnavailable(UNANSWERED) from exc
 
 
 async def _json(response: aiohttp.ClientResponse) -> Any:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import logging
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -116,16 +118,23 @@ async def test_a_refused_token_is_the_service_unavailable_and_not_asked_again(
 
 
 async def test_timeout_and_refused_connection_are_service_unavailable(
-    server: tuple[str, Flaky], session: aiohttp.ClientSession
+    server: tuple[str, Flaky], session: aiohttp.ClientSession, caplog: pytest.LogCaptureFixture
 ) -> None:
+    """The user's answer names no internal path; the operator's log does."""
     url, _ = server
-    with pytest.raises(errors.ServiceUnavailable):
+    caplog.set_level(logging.WARNING, logger="shared.clients.http")
+    with pytest.raises(errors.ServiceUnavailable) as slow:
         await InternalHttp(url, TOKEN, session, timeout_seconds=0.2, retries=0).call("GET", "/internal/identity/slow")
     nobody = f"http://127.0.0.1:{free_port()}"
-    with pytest.raises(errors.ServiceUnavailable):
+    with pytest.raises(errors.ServiceUnavailable) as down:
         await InternalHttp(nobody, TOKEN, session, retries=1, backoff_seconds=0.01).call(
             "GET", "/internal/identity/info"
         )
+    for refused in (slow, down):
+        assert "/internal" not in json.dumps(refused.value.to_json()), refused.value.to_json()
+    logged = [r.getMessage() for r in caplog.records]
+    assert any("/internal/identity/slow" in line and "TimeoutError" in line for line in logged), logged
+    assert any("/internal/identity/info" in line for line in logged), logged
 
 
 NGINX_502 = b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n</body>\r\n</html>\r\n"
