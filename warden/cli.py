@@ -341,7 +341,9 @@ def _require_shared_infrastructure(settings, service: str) -> None:  # type: ign
 
 def _where(process) -> str:  # type: ignore[no-untyped-def]
     """Where a newcomer finds things, printed once at start whatever the log format: the built-in UI,
-    the admin API, and the folder mail goes to when no delivery is configured."""
+    the admin API, the folder mail goes to when no delivery is configured, and the config's
+    `revision` when it sets one (the schema says Kratos shows it at /health/config, an endpoint
+    Kratos does not have: here it tells which config a process started with)."""
     from services.courier.config import CourierConfig
 
     names = {definition.name for definition in process.services}
@@ -361,6 +363,8 @@ def _where(process) -> str:  # type: ignore[no-untyped-def]
         courier = CourierConfig.from_settings(process.settings)
         if courier.email_http is None and not courier.smtp_uri:
             rows.append(("mail (no delivery configured)", f"{courier.mail_dir}/"))
+    if revision := str(process.settings.get("revision") or ""):
+        rows.append(("config revision", revision))
     width = max(len(label) for label, _ in rows)
     lines = ["warden is ready:"] + [f"  {label.ljust(width)}  {where}" for label, where in rows]
     return "\n".join(lines)

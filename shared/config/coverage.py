@@ -227,7 +227,7 @@ ROWS: tuple[Row, ...] = (
     # --- the rest ---------------------------------------------------------------------------------
     _na("organizations", "deprecated, and " + NETWORK),
     _na("enterprise.identity_schema_fallback_url_template", "an enterprise-licence feature, " + NETWORK),
-    _ns("revision", "there is no /health/config endpoint to show it"),
+    _h("revision", "warden/cli.py (_where: the start-up banner; Kratos has no /health/config to show it)"),
     _na("version", "names the Kratos release a file was written for; Warden speaks one API"),
     _h("dev", "shared/config/loader.py (the same as --dev)"),
     _na("help", CLI_FLAG),

@@ -1,6 +1,7 @@
 """`serve.public.host: unix:<path>`: the public port on a Unix socket, as Kratos serves it. A native
 client registers and asks whoami over the socket; the file has the configured mode, owner and group;
-a socket file left by a process that died is replaced at start, and the file is gone after stop."""
+a socket file left by a process that died is replaced at start, and the file is gone after stop.
+The proxy on the socket names the client in `X-Forwarded-For`: sessions record it, per-IP limits count it."""
 
 from __future__ import annotations
 
@@ -93,3 +94,46 @@ def test_a_socket_another_server_answers_on_is_not_taken_over(tmp_path: Path) ->
             warden.start()
         warden.stop()
         assert path.exists()  # still the other server's
+
+
+async def _submit_registration(client: aiohttp.ClientSession, email: str, forwarded_for: str) -> aiohttp.ClientResponse:
+    headers = {"X-Forwarded-For": forwarded_for}
+    async with client.get("/self-service/registration/api", headers=headers) as answer:
+        flow = await answer.json()
+    body = {"method": "password", "traits": {"email": email}, "password": PASSWORD}
+    async with client.post(f"/self-service/registration?flow={flow['id']}", json=body, headers=headers) as answer:
+        await answer.read()
+        return answer
+
+
+async def _forwarded_client_over_the_socket(path: Path) -> None:
+    async with aiohttp.ClientSession(
+        "http://localhost", connector=aiohttp.UnixConnector(path=str(path)), headers={"Accept": "application/json"}
+    ) as client:
+        # nginx's `$proxy_add_x_forwarded_for`: what the client claimed, then the address nginx saw.
+        answer = await _submit_registration(client, "forwarded@example.com", "10.9.8.7, 203.0.113.7")
+        assert answer.status == 200
+        token = (await answer.json())["session_token"]
+        async with client.get("/sessions/whoami", headers={"X-Session-Token": token}) as whoami:
+            session = await whoami.json()
+        assert [device["ip_address"] for device in session["devices"]] == ["203.0.113.7"]
+        assert (await _submit_registration(client, "not-an-email", "203.0.113.7")).status == 400
+        refused = await _submit_registration(client, "not-an-email", "203.0.113.7")
+        assert refused.status == 429, "the forwarded client's window is full"
+        other = await _submit_registration(client, "not-an-email", "198.51.100.8")
+        assert other.status == 400, "another forwarded client is still served"
+
+
+def test_a_request_on_a_unix_socket_names_its_client_in_x_forwarded_for(tmp_path: Path) -> None:
+    """The socket's peer has no address: it is the proxy the file's permissions let in, so its
+    `X-Forwarded-For` names the client that sessions record and per-IP limits count (no
+    `trusted_proxies` entry could name it)."""
+    path = tmp_path / "public.sock"
+    window = {"limit": 2, "window": "1m"}
+    settings = sqlite_selfservice_settings(
+        tmp_path,
+        serve={"public": {"host": f"unix:{path}"}},
+        rate_limits={"enabled": True, "per_ip": {"registration": window}},
+    )
+    with running_warden(settings):
+        asyncio.run(_forwarded_client_over_the_socket(path))

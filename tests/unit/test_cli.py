@@ -79,6 +79,12 @@ def test_the_console_names_the_configured_sign_in_ui_not_the_built_in_one() -> N
     assert "http://127.0.0.1:4455/login" in console
 
 
+def test_the_console_names_the_config_revision_when_one_is_set() -> None:
+    assert "revision" not in _console(load_settings([], {}, dev=True))
+    console = _console(load_settings([], {"REVISION": "2024-06-01.3"}, dev=True))
+    assert console.splitlines()[-1].split() == ["config", "revision", "2024-06-01.3"]
+
+
 def test_cleanup_options_come_from_the_flags_then_the_config_then_wardens_defaults() -> None:
     cleanup = {"batch_size": 250, "older_than": "48h", "sleep": {"tables": "250ms"}}
     configured = Settings(dsn="memory", raw={"database": {"cleanup": cleanup}})
