@@ -43,7 +43,9 @@ class TrustedProxies:
 
     def client_of(self, request: web.Request) -> str | None:
         peer = request.remote
-        if not (self._networks and self.trusts(peer)) and not _on_unix_socket(request):
+        # A TCP peer always has an address: the socket is looked at only for one that has none (this
+        # runs on every request, whoami's included).
+        if not (self._networks and self.trusts(peer)) and (peer or not _on_unix_socket(request)):
             return peer
         hops = [h.strip() for v in request.headers.getall("X-Forwarded-For", []) for h in v.split(",")]
         for hop in reversed(hops):
