@@ -48,8 +48,10 @@ KEY = "selfservice.methods.password.config.migrate_hook"
 MATCH = "password_match"
 ANSWER_BYTES = 1024  # Kratos decodes the first KiB of a 200 and no more
 BODY_KEY = f"{KEY}.config.body"
-# Jsonnet's message for a missing field names the field and nothing the template computed.
-_MISSING_FIELD = re.compile(r"RUNTIME ERROR: field does not exist: [\w$]+")
+# Jsonnet's message for a missing field, logged when the field is one Kratos's `ctx` has and this
+# one has not (any other name could be computed from the password: `ctx[ctx.password]`).
+_KRATOS_ONLY = "flow|request_headers|request_method|request_url|request_cookies|identity|transient_payload"
+_MISSING_FIELD = re.compile(rf"RUNTIME ERROR: field does not exist: (?:{_KRATOS_ONLY})(?=\n|$)")
 
 
 @dataclass(frozen=True)
@@ -146,7 +148,7 @@ class PasswordMigrationHook:
 
 def _safe_reason(exc: Exception) -> str:
     """What of a template failure may be logged: the positions Jsonnet names, and its message only
-    when it is one that cannot hold what the template computed (a missing field). A form body that
+    when it cannot hold what the template computed (a missing `ctx` field of Kratos's). A form body that
     is not an object (ValueError) says nothing of the values."""
     if not isinstance(exc, JsonnetError):
         return str(exc)
