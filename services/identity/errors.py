@@ -67,3 +67,13 @@ class MigrationHookImproper(errors.BadGateway):
             "A third-party upstream service responded improperly. Please try again later.",
             message=f"password migration hook failed with status code {status}",
         )
+
+
+class MigrationHookBodyFailed(errors.WardenError):
+    """`config.body` could not make this login's body (a template failing on its `ctx`, a remote
+    template that cannot be fetched): Kratos's request builder fails so, a 500. Nothing was sent."""
+
+    delivered = False
+
+    def __init__(self) -> None:
+        super().__init__(message="the password migration hook's body template failed")

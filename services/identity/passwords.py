@@ -20,7 +20,7 @@ from contextlib import asynccontextmanager
 
 from services.identity.credentials import awaits_migration
 from services.identity.domain import Credential, CredentialType, Identity
-from services.identity.errors import IdentityNotFound, MigrationHookUnreachable
+from services.identity.errors import IdentityNotFound, MigrationHookBodyFailed, MigrationHookUnreachable
 from services.identity.hashing import Hasher
 from services.identity.hashing.queue import HashingQueue
 from services.identity.loads import identities_from
@@ -72,7 +72,7 @@ class PasswordVerifier:
             async with self._turn(reservation.identifier_key):
                 try:
                     verified = await self._check(found, identifier, password, client_ip)
-                except MigrationHookUnreachable as unreachable:
+                except (MigrationHookUnreachable, MigrationHookBodyFailed) as unreachable:
                     if not unreachable.delivered:
                         await self.throttle.release(reservation)
                     raise

@@ -117,10 +117,6 @@ ROWS: tuple[Row, ...] = (
         "Warden traces every web hook call alike",
         True,
     ),
-    _ns(
-        "selfservice.methods.password.config.migrate_hook.config.body",
-        "the hook is always sent Kratos's default body, {identifier, password}: no Jsonnet template",
-    ),
     _h(
         "selfservice.methods.password.config.migrate_hook.**",
         "services/identity/password_migration.py, called by services/identity/passwords.py",

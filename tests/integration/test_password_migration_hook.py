@@ -278,3 +278,85 @@ def test_while_the_hook_is_on_a_password_awaiting_it_is_a_way_into_the_account(
         removed = urllib3.request("DELETE", credential)  # the password is left: no lockout
         assert removed.status == 204, removed.data
         assert password_config(warden, identity_id) == {"use_password_migration_hook": True}
+
+
+# `config.body`: a Jsonnet template given Kratos's `ctx` (`identifier`, `password`), as web hooks'.
+RESHAPED = "function(ctx) {user: ctx.identifier, secret: ctx.password, source: 'warden'}"
+
+
+def with_body(legacy: WebhookReceiver, body: str) -> dict[str, Any]:
+    hook = enabled_hook(legacy)
+    return {**hook, "config": {**hook["config"], "body": body}}
+
+
+def base64_url(template: str) -> str:
+    return "base64://" + base64.b64encode(template.encode()).decode()
+
+
+def test_a_body_template_reshapes_what_the_legacy_system_is_sent(tmp_path: Path) -> None:
+    def answer(request: Received) -> Answer:
+        body = request.json()
+        matches = body.get("user") == EMAIL and body.get("secret") == LEGACY_PASSWORD
+        return (200, {"status": "password_match"}, {}) if matches else (403, None, {})
+
+    receiver = WebhookReceiver(answer=answer).start()
+    template = tmp_path / "legacy-body.jsonnet"
+    template.write_text(RESHAPED)
+    try:
+        settings = hook_settings(tmp_path, f"sqlite://{tmp_path}/w.sqlite", with_body(receiver, f"file://{template}"))
+        with running_warden(settings) as warden:
+            identity_id = import_awaiting_hook(warden)
+            assert login(warden, EMAIL, "Forbidden-Guess").status == 400
+            signed_in = login(warden, EMAIL, LEGACY_PASSWORD)
+            assert signed_in.status == 200, signed_in.data
+            assert json.loads(signed_in.data)["session"]["identity"]["id"] == identity_id
+            assert password_config(warden, identity_id) == {}
+        [_, call] = receiver.requests()
+        assert call.json() == {"user": EMAIL, "secret": LEGACY_PASSWORD, "source": "warden"}
+        assert call.headers["Content-Type"] == "application/json"
+        assert call.headers["X-Legacy-Key"] == "legacy-secret"
+    finally:
+        receiver.close()
+
+
+def test_a_body_template_that_does_not_parse_stops_start_up_naming_the_key(
+    tmp_path: Path, legacy: WebhookReceiver
+) -> None:
+    from shared.errors import ConfigError
+
+    hook = with_body(legacy, base64_url("function(ctx) {user: ctx.identifier"))
+    settings = hook_settings(tmp_path, f"sqlite://{tmp_path}/w.sqlite", hook)
+    with pytest.raises(ConfigError) as stopped:
+        with running_warden(settings):
+            pass
+    line = str(stopped.value)
+    assert line.startswith(
+        "config: selfservice.methods.password.config.migrate_hook.config.body: the Jsonnet body does not parse"
+    )
+    assert "\n" not in line
+    assert legacy.requests() == []
+
+
+@pytest.mark.parametrize(
+    ("template", "logged"),
+    [
+        ("function(ctx) {user: ctx.identifier, secret: error 'refused ' + ctx.password}", "may hold the password"),
+        ("function(ctx) {user: ctx.identifier, flow: ctx.flow.id}", "field does not exist: flow"),
+    ],
+)
+def test_a_body_template_that_fails_at_login_fails_it_cleanly_and_logs_no_password(
+    tmp_path: Path, legacy: WebhookReceiver, caplog: pytest.LogCaptureFixture, template: str, logged: str
+) -> None:
+    """As Kratos's request builder fails: a 500, nothing sent, the identity still waiting. The
+    flow and the request's headers, which Kratos also gives the template, are not given here."""
+    settings = hook_settings(tmp_path, f"sqlite://{tmp_path}/w.sqlite", with_body(legacy, base64_url(template)))
+    with running_warden(settings) as warden:
+        identity_id = import_awaiting_hook(warden)
+        for _ in range(FREE_FAILURES + 1):  # nothing was tried: the attempts are not counted
+            failed = login(warden, EMAIL, LEGACY_PASSWORD)
+            assert failed.status == 500, failed.data
+            assert error_of(failed)["message"] == "the password migration hook's body template failed"
+        assert password_config(warden, identity_id) == {"use_password_migration_hook": True}
+    assert legacy.requests() == []
+    assert any(logged in r.getMessage() for r in caplog.records)
+    assert not [r.getMessage() for r in caplog.records if LEGACY_PASSWORD in r.getMessage()]

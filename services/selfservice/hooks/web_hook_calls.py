@@ -1,9 +1,9 @@
 """Everything a `web_hook` needs from outside the flow: its config, read and checked once at
 start-up, its body template, and the HTTP call itself (through the service's egress guard).
 
-Local body templates (`file://`, `base64://`) are loaded and syntax-checked at start-up, so a broken
-one stops Warden with the key that names it. Remote ones (`http(s)://`) are fetched when the hook
-runs, as Kratos does, and a failure then is the call's failure."""
+Body templates are loaded by shared/body_templates.py: local ones (`file://`, `base64://`) at
+start-up, so a broken one stops Warden with the key that names it; remote ones (`http(s)://`) when
+the hook runs, as Kratos does, and a failure then is the call's failure."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from services.selfservice.config import FLOW_KINDS
-from shared.config.sources import read_source
+from shared.body_templates import fetch_remote, is_remote, load_local
 from shared.errors import ConfigError
 from shared.http.egress import MAX_RESPONSE_BYTES, Egress, read_up_to
 from shared.http.outgoing import METHODS_WITH_BODY, encode_body, request_headers, web_hook_timeout
@@ -72,8 +72,8 @@ class WebHooks:
         for key, config in _configured_hooks(settings):
             spec = _spec(key, config)
             specs.setdefault(_canonical(config), spec)
-            if spec.body_url and not spec.body_url.startswith(("http://", "https://")):
-                bodies.setdefault(spec.body_url, await _local_body(settings, spec.body_url, key))
+            if spec.body_url and not is_remote(spec.body_url) and spec.body_url not in bodies:
+                bodies[spec.body_url] = load_local(settings, spec.body_url, f"{_shown(key)}.body")
         allow = settings.get("clients.web_hook.header_allowlist") or ()
         return cls(specs, bodies, egress, web_hook_timeout(settings), allow)
 
@@ -86,7 +86,7 @@ class WebHooks:
             return None
         body = self._bodies.get(spec.body_url)
         if body is None:  # remote: fetched for each call, as Kratos does
-            body = JsonnetBody(await self._egress.fetch_text(spec.body_url), spec.body_url)
+            body = await fetch_remote(self._egress, spec.body_url)
         return body.build(ctx)
 
     async def call(self, spec: WebHookSpec, document: str | None) -> Answer:
@@ -133,21 +133,9 @@ def _spec(key: str, config: dict[str, Any]) -> WebHookSpec:
     )
 
 
-async def _local_body(settings: Any, url: str, key: str) -> JsonnetBody:
-    source = await read_source(url, settings, _no_fetch, f"{_shown(key)}.body")
-    try:
-        return JsonnetBody(source, url)
-    except RuntimeError as exc:  # _jsonnet's error for a program that does not parse
-        raise ConfigError(f"config: {_shown(key)}.body: the Jsonnet body does not parse: {exc}") from None
-
-
 def _shown(key: str) -> str:
     """`a.hooks.0.config` as config errors spell paths: `a.hooks[0].config`."""
     return re.sub(r"\.(\d+)(?=\.|$)", r"[\1]", key)
-
-
-async def _no_fetch(url: str) -> str:
-    raise AssertionError(f"a local template was to be fetched: {url}")
 
 
 def _canonical(config: dict[str, Any]) -> str:
