@@ -12,15 +12,20 @@ from tests.factories import running_warden, settings_for
 
 
 def test_start_up_warns_about_each_ignored_key_the_file_sets(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    extra = {"oauth2_provider": {"url": "https://hydra.example:4445/"}, "revision": "2026-12-04"}
+    extra = {
+        "oauth2_provider": {"url": "https://hydra.example:4445/"},
+        "feature_flags": {"choose_recovery_address": True},
+        "revision": "2026-12-04",  # honoured (the start-up banner shows it): no warning
+    }
     settings = settings_for(tmp_path, "memory", extra)
     with caplog.at_level(logging.WARNING, logger="warden.process"), running_warden(settings):
         pass
     lines = [r.getMessage() for r in caplog.records if "has no effect in Warden" in r.getMessage()]
-    assert lines == [
+    assert sorted(lines) == [
+        "config: feature_flags.choose_recovery_address has no effect in Warden (recovery asks for an address "
+        "and sends to it)",
         "config: oauth2_provider.url has no effect in Warden (the Ory Hydra login/consent integration is not "
         "implemented)",
-        "config: revision has no effect in Warden (there is no /health/config endpoint to show it)",
     ]
 
 
