@@ -6,7 +6,7 @@ import json
 import socket
 import time
 import urllib.request
-from datetime import UTC
+from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
@@ -243,54 +243,53 @@ def test_cleanup_deletes_expired_flows_and_sessions_and_old_processed_event_reco
 def test_cleanup_keeps_what_expired_lately_by_kratos_flag_or_config_key(tmp_path: Path) -> None:
     """`kratos cleanup sql -e -b N --keep-last D --database.cleanup.sleep.tables D`, spelled the same;
     `database.cleanup.older_than` (here from the environment) when the flag is not given."""
-    import asyncio
     from datetime import datetime, timedelta
-
-    from sqlalchemy import text
-
-    from shared.storage.database import Database
 
     dsn = f"sqlite://{tmp_path}/warden.sqlite"
     assert run_cli(["migrate"], env={"DSN": dsn}, cwd=tmp_path).returncode == 0
 
-    async def flows(seed: dict[str, datetime]) -> set[str]:
-        db = Database.from_dsn(dsn)
-        try:
-            async with db.transaction() as conn:
-                for key, expires in seed.items():
-                    insert = "INSERT INTO selfservice_flows VALUES (:id, 'login', '{}', :e, :e, :e)"
-                    await conn.execute(text(insert), {"id": key, "e": expires})
-                return set((await conn.execute(text("SELECT id FROM selfservice_flows"))).scalars())
-        finally:
-            await db.dispose()
-
     now = datetime.now(UTC)
-    asyncio.run(flows({"3h-ago": now - timedelta(hours=3), "30m-ago": now - timedelta(minutes=30)}))
+    _flows(dsn, {"3h-ago": now - timedelta(hours=3), "30m-ago": now - timedelta(minutes=30)})
     flags = ["-b", "1", "--keep-last", "1h", "--database.cleanup.sleep.tables", "1ms"]
     result = run_cli(["cleanup", "sql", "-e", *flags], env={"DSN": dsn}, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "1 rows of selfservice" in result.stdout
-    assert asyncio.run(flows({})) == {"30m-ago"}
+    assert _flows(dsn, {}) == {"30m-ago"}
     result = run_cli(["cleanup"], env={"DSN": dsn, "DATABASE_CLEANUP_OLDER_THAN": "10m"}, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert asyncio.run(flows({})) == set()
+    assert _flows(dsn, {}) == set()
 
 
 def test_cleanup_takes_the_database_url_as_an_argument_as_migrate_does(tmp_path: Path) -> None:
     """`kratos cleanup sql <database-url>`, and Warden's shorter `cleanup <database-url>`: the URL
     names the database, over the environment's DSN; `migrate` takes it the same two ways."""
-    import asyncio
     from datetime import datetime, timedelta
-
-    from sqlalchemy import text
-
-    from shared.storage.database import Database
 
     dsn, elsewhere = f"sqlite://{tmp_path}/named.sqlite", {"DSN": f"sqlite://{tmp_path}/from-env.sqlite"}
     assert run_cli(["migrate", dsn], env=elsewhere, cwd=tmp_path).returncode == 0
     assert run_cli(["migrate", "sql", dsn, "--yes"], env=elsewhere, cwd=tmp_path).returncode == 0
 
-    async def flows(seed: dict[str, datetime]) -> set[str]:
+    now = datetime.now(UTC)
+    _flows(dsn, {"expired": now - timedelta(hours=1), "live": now + timedelta(hours=1)})
+    result = run_cli(["cleanup", "sql", dsn], env=elsewhere, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "1 rows of selfservice" in result.stdout, result.stdout
+    assert _flows(dsn, {"expired-too": now - timedelta(minutes=5)}) == {"live", "expired-too"}
+    result = run_cli(["cleanup", dsn, "-b", "1"], env=elsewhere, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert _flows(dsn, {}) == {"live"}
+    assert sorted(p.name for p in tmp_path.glob("*.sqlite")) == ["named.sqlite"], "the environment's DSN unused"
+
+
+def _flows(dsn: str, seed: dict[str, datetime]) -> set[str]:
+    """Inserts login flows expiring at the given times, then the ids of all the flows stored."""
+    import asyncio
+
+    from sqlalchemy import text
+
+    from shared.storage.database import Database
+
+    async def seeded() -> set[str]:
         db = Database.from_dsn(dsn)
         try:
             async with db.transaction() as conn:
@@ -301,16 +300,7 @@ def test_cleanup_takes_the_database_url_as_an_argument_as_migrate_does(tmp_path:
         finally:
             await db.dispose()
 
-    now = datetime.now(UTC)
-    asyncio.run(flows({"expired": now - timedelta(hours=1), "live": now + timedelta(hours=1)}))
-    result = run_cli(["cleanup", "sql", dsn], env=elsewhere, cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
-    assert "1 rows of selfservice" in result.stdout, result.stdout
-    assert asyncio.run(flows({"expired-too": now - timedelta(minutes=5)})) == {"live", "expired-too"}
-    result = run_cli(["cleanup", dsn, "-b", "1"], env=elsewhere, cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
-    assert asyncio.run(flows({})) == {"live"}
-    assert sorted(p.name for p in tmp_path.glob("*.sqlite")) == ["named.sqlite"], "the environment's DSN unused"
+    return asyncio.run(seeded())
 
 
 def _one_line_failure(args: list[str], env: dict[str, str], cwd: Path) -> str:
