@@ -15,7 +15,7 @@ from services.identity.grpc_api import SERVICE_NAME as IDENTITY_GRPC
 from services.identity.grpc_api import IdentityApi, identity_service
 from services.identity.hashing import Hasher, hasher_config_from, validate_imported_hash
 from services.identity.hashing.hasher import default_workers
-from services.identity.hashing.queue import WAITING_PER_SLOT, HashingQueue
+from services.identity.hashing.queue import HashingQueue
 from services.identity.internal import ROUTES as INTERNAL_ROUTES
 from services.identity.internal import IdentityInternalApi
 from services.identity.manager import IdentityManager
@@ -76,8 +76,7 @@ async def build(infra: Infrastructure) -> ServiceRuntime[IdentityContainer]:
     manager = IdentityManager(core.uow, repository, registry, sealing, ways_in, notice, migration_hook=hook_on)
     dummy = await hasher.hash(new_dummy_password())
     throttle = LoginThrottle(core.uow, throttle_table(MetaData()), ThrottlePolicy.from_settings(settings))
-    slots = default_workers(hasher.config)
-    queue = HashingQueue(slots, WAITING_PER_SLOT * slots, infra.metrics.throttling)
+    queue = HashingQueue(default_workers(hasher.config), infra.metrics.throttling)
     migration = PasswordMigrationHook.from_settings(settings)  # None unless migrate_hook is enabled
     passwords = PasswordVerifier(manager, hasher, dummy, throttle, queue, infra.metrics.throttling, migration)
     internal = IdentityInternalApi(manager, passwords, registry.schema_url)

@@ -322,15 +322,22 @@ async def test_hashing_runs_off_the_event_loop(make_hasher) -> None:
     assert max(gaps) < elapsed / 2, f"the loop stalled {max(gaps):.3f}s of {elapsed:.3f}s"
 
 
-async def test_a_hash_whose_caller_gave_up_while_it_waited_for_a_thread_is_never_computed(make_hasher) -> None:
-    # One thread, two hashes: the second one's caller gives up while the first takes the thread. Had
-    # it been computed anyway, the process would have spent a second hash's CPU for nobody.
+@pytest.mark.parametrize("work", ["hash", "verify"])
+async def test_work_whose_caller_gave_up_while_it_waited_for_a_thread_is_never_done(make_hasher, work: str) -> None:
+    # One thread, two hashes or checks: the second one's caller gives up while the first takes the
+    # thread (the queue hands the pool one more than it runs). Had it been done anyway, the process
+    # would have spent a second hash's CPU for nobody.
     hasher = make_hasher({"argon2": {"memory": "128MB", "iterations": 3, "parallelism": 1}}, max_workers=1)
+    encoded = await hasher.hash(PASSWORD)
+
+    def start() -> asyncio.Future[object]:
+        return asyncio.ensure_future(hasher.hash(PASSWORD) if work == "hash" else hasher.verify(PASSWORD, encoded))
+
     cpu = time.process_time()
-    first = asyncio.ensure_future(hasher.hash(PASSWORD))
+    first = start()
     waiting = budget.set(Budget(time.time() + 0.01))  # the second task runs in a copy of this context
     try:
-        second = asyncio.ensure_future(hasher.hash(PASSWORD))
+        second = start()
     finally:
         budget.reset(waiting)
     await first

@@ -7,7 +7,7 @@ work, so the loop keeps serving requests meanwhile (crypt(3), for the *-crypt im
 see `crypt_hashes`). The pool is bounded: at most as many hashes
 at once as there are CPUs, and, for argon2, as fit in `dedicated_memory`.
 
-A new hash for a caller that has gone, or whose deadline has passed, is not computed when its turn
+A check or a new hash for a caller that has gone, or whose deadline has passed, is not computed when its turn
 on a thread comes, and one finished after that is not handed back: the caller was told the work
 failed (an internal caller's timeout is a 503 to its user), so the hash would be CPU spent for
 nobody while others wait, and storing it would create an identity, or change a password, behind
@@ -56,8 +56,9 @@ class Hasher:
         return encoded
 
     async def verify(self, password: str, encoded: str) -> bool:
-        """Whether `password` matches `encoded`, of any supported format (see `verify_any`)."""
-        return await self._run(verify_any, password, encoded)
+        """Whether `password` matches `encoded`, of any supported format (see `verify_any`).
+        ServiceUnavailable, without the check, when the caller has gone while it waited for a thread."""
+        return await self._run(self._verify_for, budget.get(), password, encoded)
 
     def needs_rehash(self, encoded: str) -> bool:
         """True unless `encoded` is of the configured algorithm with exactly the configured
@@ -78,6 +79,12 @@ class Hasher:
         if caller.expired():
             raise gone()
         return self._hash_now(password)
+
+    def _verify_for(self, caller: Budget, password: str, encoded: str) -> bool:
+        """On a hashing thread: the check, unless its caller gave up while it waited for the thread."""
+        if caller.expired():
+            raise gone()
+        return verify_any(password, encoded)
 
     def _hash_now(self, password: str) -> str:
         secret = password_bytes(password)
