@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
+from services.selfservice.strategies.password.breach_range import BreachRangeConfig, parse_range
 from services.selfservice.strategies.password.policy import (
     BREACHED_LIST,
     PasswordPolicy,
@@ -17,7 +18,7 @@ from services.selfservice.strategies.password.policy import (
     longest_common_substring,
     too_similar,
 )
-from shared import text
+from shared import errors, text
 from shared.config import Settings, load_settings
 from tests.factories import write_config
 
@@ -45,8 +46,6 @@ def test_defaults_are_kratos_defaults(default_policy: PasswordPolicy) -> None:
     assert default_policy.max_length is None  # Warden's default hasher is argon2, which takes any length
     assert default_policy.identifier_similarity_check_enabled
     assert default_policy.haveibeenpwned_enabled
-    assert default_policy.ignore_network_errors
-    assert default_policy.max_breaches == 0
     assert "password123" in default_policy.breached
 
 
@@ -68,8 +67,6 @@ def test_config_overrides(tmp_path: Path) -> None:
     assert policy.max_length is None
     assert not policy.identifier_similarity_check_enabled
     assert not policy.haveibeenpwned_enabled
-    assert not policy.ignore_network_errors
-    assert policy.max_breaches == 5
     assert policy.breached == frozenset()
     # Each switch takes effect.
     assert policy.check("qwerty123", []) == text.password_too_short(12, 9)
@@ -193,6 +190,29 @@ def test_similarity_helpers() -> None:
     assert levenshtein("", "abc") == 3
     assert longest_common_substring("hello@example.com", "h3ll0@example") == 8
     assert longest_common_substring("abc", "xyz") == 0
+
+
+def test_no_range_api_unless_its_host_is_in_the_config(tmp_path: Path) -> None:
+    """Kratos's schema defaults the host to api.pwnedpasswords.com; Warden calls out only when told."""
+    assert BreachRangeConfig.from_settings(load_settings([], {}, dev=True)) is None
+    assert BreachRangeConfig.from_settings(settings_with(tmp_path, {"max_breaches": 5})) is None
+    off = {"haveibeenpwned_host": "hibp.internal", "haveibeenpwned_enabled": False}
+    assert BreachRangeConfig.from_settings(settings_with(tmp_path, off)) is None
+    assert BreachRangeConfig.from_settings(settings_with(tmp_path, {"haveibeenpwned_host": "hibp.internal"})) == (
+        BreachRangeConfig("hibp.internal", max_breaches=0, ignore_network_errors=True)
+    )
+    strict = {"haveibeenpwned_host": "hibp.internal", "max_breaches": 5, "ignore_network_errors": False}
+    assert BreachRangeConfig.from_settings(settings_with(tmp_path, strict)) == BreachRangeConfig(
+        "hibp.internal", 5, False
+    )
+
+
+def test_a_range_is_read_as_kratos_reads_it() -> None:
+    body = b"00AAA:3\r\n00bbb:1\r\n00CCC\r\n00DDD:1,234\r\n\r\n00EEE:0\r\n"
+    assert parse_range(body, 0) == {"00AAA": 3, "00BBB": 1, "00CCC": 1, "00DDD": 1234}
+    assert parse_range(body, 1) == {"00AAA": 3, "00DDD": 1234}, "only counts over max_breaches are kept"
+    with pytest.raises(errors.BadGateway):
+        parse_range(b"00AAA:3\n00BBB:many\n", 0)
 
 
 # --- breached passwords ---------------------------------------------------------------------------

@@ -44,6 +44,7 @@ class _Settings:
 
     def __init__(self, values: dict[str, Any] | None = None) -> None:
         self._values = values or {}
+        self.raw: dict[str, Any] = {}  # the config as written: no `haveibeenpwned_host`, no range API
 
     def get(self, path: str, default: Any = None) -> Any:
         return self._values.get(path, default)

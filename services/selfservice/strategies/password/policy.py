@@ -19,11 +19,11 @@ Checks, in order; the first violation is returned as Kratos's message:
    800-63B §3.1.1.2 lists among the expected values to refuse and a list of passwords cannot hold
    every length of → 4000005 with the reason.
 
-Warden checks breaches offline only (DESIGN §8: the check must work without a network): with
-`haveibeenpwned_enabled` the shipped list is consulted and nothing is ever fetched, so
-`haveibeenpwned_host` and `ignore_network_errors` have no effect. The list has no breach counts;
-its entries are the most common passwords of public breach corpora, so a listed password is refused
-whatever `max_breaches` says, and 4000034 carries no `breaches` context.
+With `haveibeenpwned_enabled` the shipped list is always consulted, without a network (DESIGN §8).
+It has no breach counts; its entries are the most common passwords of public breach corpora, so a
+listed password is refused whatever `max_breaches` says, and 4000034 carries no `breaches` context.
+A range API is asked as well only when `haveibeenpwned_host` is set (breach_range.py, after these
+rules); `max_breaches` and `ignore_network_errors` are about that API.
 """
 
 from __future__ import annotations
@@ -72,8 +72,6 @@ class PasswordPolicy:
     max_length: int | None = BCRYPT_MAX_BYTES  # UTF-8 bytes (bcrypt's limit); None when the hasher takes any length
     identifier_similarity_check_enabled: bool = True
     haveibeenpwned_enabled: bool = True
-    ignore_network_errors: bool = True  # kept for parity with the config; nothing goes over the network
-    max_breaches: int = 0  # kept for parity; the offline list has no counts (see the module docstring)
     breached: frozenset[str] = frozenset()
 
     @classmethod
@@ -90,8 +88,6 @@ class PasswordPolicy:
             max_length=BCRYPT_MAX_BYTES if bcrypt else None,
             identifier_similarity_check_enabled=bool(config("identifier_similarity_check_enabled", True)),
             haveibeenpwned_enabled=check_breaches,
-            ignore_network_errors=bool(config("ignore_network_errors", True)),
-            max_breaches=int(config("max_breaches", 0)),
             breached=load_breached(breached_list) if check_breaches else frozenset(),
         )
 

@@ -50,7 +50,7 @@ async def register(strategy: PasswordStrategy, flow: Flow, body: dict[str, Any])
         trait_errors(flow, exc)
         raise FlowInvalid() from None
     identifiers = strategy.schemas.identifier_values("password", traits, schema) if isinstance(traits, dict) else []
-    if (violation := strategy.policy.check(password, identifiers)) is not None:
+    if (violation := await strategy.refusal(password, identifiers)) is not None:
         flow.ui.add_node_message("password", violation)
         raise FlowInvalid()
     draft = {

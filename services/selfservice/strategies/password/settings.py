@@ -32,7 +32,7 @@ async def update(strategy: PasswordStrategy, flow: Flow, body: dict[str, Any], c
     identifiers = strategy.schemas.identifier_values(
         "password", ctx.identity.get("traits") or {}, ctx.identity.get("schema_id")
     )
-    if (violation := strategy.policy.check(password, identifiers)) is not None:
+    if (violation := await strategy.refusal(password, identifiers)) is not None:
         flow.ui.add_node_message("password", violation)
         raise FlowInvalid()
     try:

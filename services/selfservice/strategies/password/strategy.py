@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from services.selfservice.flows.flow import Flow
@@ -9,10 +10,13 @@ from services.selfservice.flows.login.strategy import LoginOutcome
 from services.selfservice.flows.registration.strategy import RegistrationOutcome
 from services.selfservice.flows.settings.strategy import SettingsContext
 from services.selfservice.strategies.password import login, registration, settings
+from services.selfservice.strategies.password.breach_range import BreachRange, BreachRangeConfig
 from services.selfservice.strategies.password.policy import PasswordPolicy
 from services.selfservice.strategies.registry import Dependencies, MethodSpec
 from services.selfservice.traits import TraitSchemas
 from shared.clients.ports import IdentityClient
+from shared.http.egress import EgressPolicy
+from shared.text import Message
 
 METHOD = "password"
 
@@ -20,10 +24,24 @@ METHOD = "password"
 class PasswordStrategy:
     method = METHOD
 
-    def __init__(self, identities: IdentityClient, schemas: TraitSchemas, policy: PasswordPolicy) -> None:
+    def __init__(
+        self,
+        identities: IdentityClient,
+        schemas: TraitSchemas,
+        policy: PasswordPolicy,
+        breach_range: BreachRange | None = None,
+    ) -> None:
         self.identities = identities
         self.schemas = schemas
         self.policy = policy
+        self.breach_range = breach_range
+
+    async def refusal(self, password: str, identifiers: Sequence[str]) -> Message | None:
+        """Why a new password may not be used, or None: the policy's offline rules first, then the
+        range API when one is configured (Kratos's validator, too, asks it last)."""
+        if (violation := self.policy.check(password, identifiers)) is not None:
+            return violation
+        return None if self.breach_range is None else await self.breach_range.check(password)
 
     def populate_login(self, flow: Flow) -> None:
         login.populate(self, flow)
@@ -54,7 +72,10 @@ class PasswordStrategy:
 
 
 def _build(deps: Dependencies) -> PasswordStrategy:
-    return PasswordStrategy(deps.identities, deps.schemas, PasswordPolicy.from_settings(deps.settings))
+    policy = PasswordPolicy.from_settings(deps.settings)
+    config = BreachRangeConfig.from_settings(deps.settings)
+    breach_range = BreachRange(config, EgressPolicy.from_settings(deps.settings)) if config else None
+    return PasswordStrategy(deps.identities, deps.schemas, policy, breach_range)
 
 
 SPEC = MethodSpec(id=METHOD, node_group="password", credential_type="password", build=_build, enabled_by_default=True)
