@@ -103,14 +103,17 @@ ROWS: tuple[Row, ...] = (
         "services/selfservice/strategies/code/fallback.py (passwordless login; email identifiers only)",
     ),
     _h("selfservice.methods.code.**", "services/selfservice/strategies/code (strategy.py, sender.py), shared/aal.py"),
-    _ns(
+    _h(
         "selfservice.methods.password.config.haveibeenpwned_host",
-        "breaches are checked against a shipped offline list; no API is called",
+        "services/selfservice/strategies/password/breach_range.py (asked only when set; the offline list always)",
     ),
-    _na("selfservice.methods.password.config.ignore_network_errors", "the breach check makes no network call"),
-    _ns(
+    _h(
+        "selfservice.methods.password.config.ignore_network_errors",
+        "services/selfservice/strategies/password/breach_range.py",
+    ),
+    _h(
         "selfservice.methods.password.config.max_breaches",
-        "the offline breach list has no counts: a listed password is refused",
+        "services/selfservice/strategies/password/breach_range.py (the offline list, without counts, refuses any listed)",
     ),
     _ns(
         "selfservice.methods.password.config.migrate_hook.config.emit_analytics_event",
