@@ -71,9 +71,6 @@ class Session:
     def revoked(self) -> Session:
         return replace(self, active=False, updated_at=now())
 
-    def extended(self, lifespan: timedelta) -> Session:
-        return replace(self, expires_at=now() + lifespan, updated_at=now())
-
     def with_method(self, method: AuthenticationMethod, lifespan: timedelta) -> Session:
         """A refresh or a second factor on this session, as Kratos's `ActivateSession` records it: the
         method is appended (a second password refresh is a second entry, as `CompletedLoginFor`

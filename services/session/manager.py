@@ -207,15 +207,23 @@ class SessionManager:
         await self._cache.drop(digests)
         return len(digests)
 
-    async def extend(self, session_id: str) -> Session:
-        session = await self.get(session_id)
+    async def extend(self, session_id: str) -> None:
+        """Kratos's ExtendSession: a whole lifespan from now, unless the session ends later than
+        `session.earliest_possible_extend` from now (too early: left as it is, no write).
+        SessionNotFound for no session of that id. Unlike Kratos, a revoked session is left as it is
+        too (Kratos moves its expiry; it stays inactive either way). The cache entry is dropped after
+        the commit, so that a whoami that read the old row cannot write it back (cache.py)."""
+        at = now()
         limit = self.config.earliest_possible_extend
-        if limit is not None and session.expires_at - limit > now():
-            return session  # too early: Kratos leaves it as it is
-        extended = session.extended(self.config.lifespan)
-        if await self._save(extended):
-            return extended
-        return await self.get(session_id)  # revoked since it was read, or before: left as it is
+        async with self._uow() as uow:
+            digest = await self._repo.extend(
+                uow.connection, session_id, at + self.config.lifespan, at + limit if limit is not None else None
+            )
+            if digest is None and not await self._repo.exists(uow.connection, session_id):
+                raise SessionNotFound()
+            await uow.commit()
+        if digest is not None:
+            await self._cache.drop([digest])
 
     async def add_method(self, session_id: str, method: AuthenticationMethod) -> Session:
         """Records a completed authentication (a second factor, a refresh) on an existing session."""

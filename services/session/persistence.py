@@ -61,6 +61,29 @@ class SessionRepository:
         await self._insert_devices(conn, session)
         return True
 
+    async def extend(
+        self, conn: Connection, session_id: str, expires_at: datetime, ends_before: datetime | None
+    ) -> str | None:
+        """Moves an active session's expiry to `expires_at`, if it ends before `ends_before` (None: in
+        any case); returns its token hash (to drop from the cache), or None if nothing was written.
+        One statement, the expiry alone: a revocation committed before it wins (the row is not read
+        first and written back), and the devices are not rewritten."""
+        c = self.t.sessions.c
+        conditions = [c.id == session_id, c.active.is_(True)]
+        if ends_before is not None:
+            conditions.append(c.expires_at < ends_before)
+        statement = (
+            update(self.t.sessions)
+            .where(*conditions)
+            .values(expires_at=expires_at, updated_at=now())
+            .returning(c.token_hash)
+        )
+        return next((row.token_hash for row in await conn.execute(statement)), None)
+
+    async def exists(self, conn: Connection, session_id: str) -> bool:
+        c = self.t.sessions.c
+        return bool((await conn.execute(select(c.id).where(c.id == session_id))).all())
+
     async def get(self, conn: Connection, session_id: str) -> Session | None:
         found = await self._read(conn, self._by_id, {"session_id": session_id})
         return found[0] if found else None

@@ -112,6 +112,8 @@ class InternalHttp:
                     raise Misconfigured(f"internal call answered {response.status}, a redirect")
                 if response.status in _UPSTREAM and response.content_type == "application/json":
                     raise _upstream_error(response.status, await _json(response))
+                if response.status == 500 and response.content_type == "application/json":
+                    raise _internal_error(method, path, await _json(response))
                 if response.status >= 500:  # often a proxy's HTML page (nginx's 502), never our JSON to read
                     raise _error(response.status, None)
                 payload = await _json(response)
@@ -141,16 +143,37 @@ async def _json(response: aiohttp.ClientResponse) -> Any:
         raise errors.ServiceUnavailable(f"internal call answered {response.status} with malformed JSON") from exc
 
 
-def _upstream_error(status: int, payload: Any) -> errors.WardenError:
-    """A 502 or 504 in Warden's own error shape, its `code` the status, is the called service telling
-    of a third party's failure (the password migration hook: services/identity/password_migration.py),
-    raised again as such so that the user hears it as in one process. Anything else answered with
-    those statuses came from in between (a proxy, a balancer): the service is as good as unreachable."""
+def _reported(status: int, payload: Any) -> dict[str, Any] | None:
+    """The `error` object of an answer in Warden's own error shape (Kratos's) whose `code` is its
+    status: the called service's own word. None for anything else, which came from in between (a
+    proxy, a balancer)."""
     body = payload.get("error") if isinstance(payload, dict) else None
-    if not isinstance(body, dict) or body.get("code") != status or not isinstance(body.get("reason"), str):
+    return body if isinstance(body, dict) and body.get("code") == status else None
+
+
+def _upstream_error(status: int, payload: Any) -> errors.WardenError:
+    """A 502 or 504 the called service reports is a third party's failure (the password migration
+    hook: services/identity/password_migration.py), raised again as such so that the user hears it
+    as in one process. Anything else answered with those statuses: as good as unreachable."""
+    body = _reported(status, payload)
+    if body is None or not isinstance(body.get("reason"), str):
         return _error(status, None)
     cls = errors.BadGateway if status == 502 else errors.GatewayTimeout
     return cls(body["reason"], message=body.get("message") if isinstance(body.get("message"), str) else None)
+
+
+def _internal_error(method: str, path: str, payload: Any) -> errors.WardenError:
+    """A 500 the called service reports is its failure on this request (a bug, or what Kratos also
+    answers 500: the password migration hook's body template failing), not an outage: asking again
+    will not help, and the user hears a 500 as in one process. The answer is the generic one, with
+    nothing of the call or of the service's words (they may name its internals); the log has both.
+    A 500 in another shape came from in between: as good as unreachable."""
+    body = _reported(500, payload)
+    if body is None:
+        return _error(500, None)
+    said = {k: body[k] for k in ("id", "reason", "message", "request") if isinstance(body.get(k), str)}
+    log.error("internal call %s %s answered 500: %s", method, path, said)
+    return InternalCallFailed()
 
 
 def _error(status: int, payload: Any) -> errors.WardenError:
@@ -167,6 +190,10 @@ def _error(status: int, payload: Any) -> errors.WardenError:
     error = cls(body.get("reason", ""), message=body.get("message"), details=body.get("details"))
     error.error_id = body.get("id")
     return error
+
+
+class InternalCallFailed(errors.WardenError):
+    """Another Warden service failed on the call (its 500): a 500 for the user, the generic one."""
 
 
 class Misconfigured(errors.ServiceUnavailable):

@@ -211,7 +211,10 @@ ROWS: tuple[Row, ...] = (
         "require_verified_address always answers with a form error",
         True,
     ),
-    _ns("feature_flags.faster_session_extend", "extending a session always answers 200 with the session"),
+    _h(
+        "feature_flags.faster_session_extend",
+        "services/session/api/admin.py (the admin extend answers 204 and does not read the session back)",
+    ),
     _ns(
         "feature_flags.password_profile_registration_node_group",
         "profile fields of a password registration are in the default group",

@@ -6,6 +6,7 @@ password, and a session from Warden's own hash after that, with the legacy syste
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -36,9 +37,9 @@ def legacy() -> Iterator[WebhookReceiver]:
     receiver.close()
 
 
-def write_config(directory: Path, hook_url: str, **top: Any) -> Path:
+def write_config(directory: Path, hook_url: str, body: str | None = None, **top: Any) -> Path:
     (directory / "identity.schema.json").write_text(json.dumps(EMAIL_SCHEMA))
-    migrate_hook = {"enabled": True, "config": {"url": hook_url}}
+    migrate_hook = {"enabled": True, "config": {"url": hook_url, **({"body": body} if body else {})}}
     config: dict[str, Any] = {
         "identity": {
             "default_schema_id": "default",
@@ -170,3 +171,35 @@ def test_self_service_in_its_own_process_hears_the_hooks_answer_through_the_iden
     finally:
         codes = {name: process.stop() for name, process in processes.items()}
     assert codes == {name: 0 for name in STARTED_IN_ORDER}
+
+
+# Kratos gives the template the flow too; Warden does not, so this one fails at every login.
+FAILING_BODY = "function(ctx) {user: ctx.identifier, flow: ctx.flow.id}"
+GENERIC_500 = "An internal server error occurred, please contact the system administrator"
+
+
+def test_a_body_template_failing_at_login_is_a_500_as_in_one_process(
+    tmp_path: Path, pg_dsn: str, amqp_vhost: str, redis_url: str, redis_prefix: str, legacy: WebhookReceiver
+) -> None:
+    """One process answers 500 (tests/integration/test_password_migration_hook.py). Self-service,
+    which hears the identity service's 500 over the internal API, answers 500 too, not a 503 to try
+    again: with the generic message, the internal path only in its log."""
+    body = "base64://" + base64.b64encode(FAILING_BODY.encode()).decode()
+    config = write_config(tmp_path, legacy.url("/verify"), body=body)
+    env = distributed_env(pg_dsn, amqp_vhost, redis_url, redis_prefix, TOKEN)
+    migrated = run_cli(["migrate", "sql", "-e", "--yes", "-c", str(config)], env=env, cwd=tmp_path)
+    assert migrated.returncode == 0, migrated.stderr
+    processes = start_services(config, env, tmp_path)
+    try:
+        import_awaiting_migration(processes)
+        failed = login(processes["selfservice"].url("public"), PASSWORD)
+        assert failed.status == 500, failed.data
+        error = json.loads(failed.data)["error"]
+        assert (error["status"], error["message"]) == ("Internal Server Error", GENERIC_500)
+        assert set(error) == {"code", "status", "message", "request"}, "no reason, no id of the identity service's"
+        assert "/internal" not in failed.data.decode()
+    finally:
+        codes = {name: process.stop() for name, process in processes.items()}
+    assert codes == {name: 0 for name in STARTED_IN_ORDER}
+    assert "POST /internal/identity/password/verify answered 500" in processes["selfservice"].proc.stderr.read()  # type: ignore[union-attr]
+    assert legacy.requests() == []

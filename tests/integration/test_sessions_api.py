@@ -371,11 +371,56 @@ def test_extend_answers_204_under_faster_session_extend(tmp_path: Path, any_dsn:
         kratos.ApiClient(kratos.Configuration(host=warden.admin_url)) as client,
     ):
         admin = IdentityApi(client)
-        session_id = _issue(warden, _identity(admin, "faster-extend@example.com"))["session"]["id"]
+        identity_id = _identity(admin, "faster-extend@example.com")
+        session_id, revoked_id = (_issue(warden, identity_id)["session"]["id"] for _ in range(2))
         before = admin.get_session(session_id).expires_at
-        answer = urllib3.request("PATCH", f"{warden.admin_url}/admin/sessions/{session_id}/extend")
+        answer = _extend(warden, session_id)
         assert answer.status == 204 and answer.data == b""
         assert admin.get_session(session_id).expires_at > before
+
+        # Kratos's ExtendSession finds the session first: 404 for none, 204 for an inactive one.
+        unknown = _extend(warden, "00000000-0000-4000-8000-000000000000")
+        error = json.loads(unknown.data)["error"]
+        assert (unknown.status, error["message"]) == (404, "Unable to locate the resource")
+        admin.disable_session(revoked_id)
+        revoked = admin.get_session(revoked_id)
+        assert _extend(warden, revoked_id).status == 204
+        after = admin.get_session(revoked_id)
+        assert after.active is False and after.expires_at == revoked.expires_at, "Warden leaves a revoked one as it is"
+        assert _extend(warden, "nope").status == 400
+
+
+def _extend(warden: ThreadedWarden, session_id: str) -> urllib3.BaseHTTPResponse:
+    return urllib3.request("PATCH", f"{warden.admin_url}/admin/sessions/{session_id}/extend")
+
+
+@pytest.mark.parametrize("faster", [False, True], ids=["legacy", "faster_session_extend"])
+def test_whoami_answers_the_extended_expiry_after_an_extension_in_either_mode(
+    tmp_path: Path, any_dsn: str, redis_url: str, redis_prefix: str, faster: bool
+) -> None:
+    """The extension drops the session's entry from whoami's cache (Redis), with or without the
+    faster extension: a cached answer still fresh would otherwise carry the old expiry."""
+    extra = {
+        "services": {"internal_token": TOKEN},
+        "session": {"lifespan": "2h"},
+        "cache": {"url": redis_url, "prefix": redis_prefix},
+        "feature_flags": {"faster_session_extend": faster},
+    }
+    with (
+        running_warden(settings_for(tmp_path, any_dsn, extra)) as warden,
+        kratos.ApiClient(kratos.Configuration(host=warden.admin_url)) as a,
+        kratos.ApiClient(kratos.Configuration(host=warden.public_url)) as f,
+    ):
+        admin, frontend = IdentityApi(a), FrontendApi(f)
+        issued = _issue(warden, _identity(admin, "cached-extend@example.com"))
+        token, session_id = issued["session_token"], issued["session"]["id"]
+        before = frontend.to_session(x_session_token=token).expires_at
+        assert frontend.to_session(x_session_token=token).expires_at == before  # the second from the cache
+        assert _extend(warden, session_id).status == (204 if faster else 200)
+        extended = admin.get_session(session_id).expires_at
+        assert extended > before
+        assert frontend.to_session(x_session_token=token).expires_at == extended
+        assert frontend.to_session(x_session_token=token).expires_at == extended  # cached again, the new one
 
 
 def _whoami_by_cookie(warden: ThreadedWarden, value: str, **headers: str) -> urllib3.BaseHTTPResponse:

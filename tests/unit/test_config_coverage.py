@@ -96,7 +96,7 @@ def test_a_tracing_provider_other_than_otel_is_said_to_turn_tracing_off() -> Non
 @pytest.mark.parametrize(
     "tree",
     [
-        {"feature_flags": {"faster_session_extend": False}},  # Kratos's default
+        {"feature_flags": {"choose_recovery_address": False}},  # Kratos's default
         {"selfservice": {"flows": {"registration": {"enable_legacy_one_step": True}}}},  # what Warden does
         {
             "selfservice": {
@@ -136,11 +136,10 @@ def test_a_value_is_never_in_the_warning(tmp_path: Path) -> None:
 def test_loaded_settings_carry_the_warnings_of_what_the_file_sets(tmp_path: Path) -> None:
     config = tmp_path / "kratos.yml"
     config.write_text(yaml.safe_dump(deep_merge(MINIMAL, {"secrets": {"pagination": ["p" * 32]}})), encoding="utf-8")
-    settings = load_settings([config], {"FEATURE_FLAGS_FASTER_SESSION_EXTEND": "true"})
+    settings = load_settings([config], {"FEATURE_FLAGS_CHOOSE_RECOVERY_ADDRESS": "true"})
     assert settings.ignored_keys == (
         "secrets.pagination has no effect in Warden (page tokens are not encrypted)",
-        "feature_flags.faster_session_extend has no effect in Warden "
-        "(extending a session always answers 200 with the session)",
+        "feature_flags.choose_recovery_address has no effect in Warden (recovery asks for an address and sends to it)",
     )
 
 

@@ -7,6 +7,7 @@ import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
 import aiohttp
 import pytest
@@ -14,7 +15,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from shared import errors
-from shared.clients.http import HttpServiceClient, InternalHttp, internal_session
+from shared.clients.http import HttpServiceClient, InternalCallFailed, InternalHttp, internal_session
 from shared.http.app import BoundRoute, create_app
 from shared.metrics import Metrics
 from tests.conftest import free_port
@@ -289,3 +290,52 @@ async def test_a_redirect_is_not_followed_so_the_token_and_body_stay_with_the_se
     await other.close()
     assert received == []
     assert redirected == ["/internal/identity/passwords/verify", "/internal/identity/info"]
+
+
+async def test_a_failure_of_the_called_service_is_a_generic_500_asked_once(
+    session: aiohttp.ClientSession, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The called service's own 500 (a bug, or a typed one such as the migration hook's body template
+    failing) is a 500 for the user, as in one process, not a 503 to try again: it is not asked again,
+    and its words and the internal path stay in the caller's log. A 500 in another shape (a proxy's)
+    is the service being unreachable."""
+    calls: dict[str, int] = {}
+
+    def counted(handler: Any) -> Any:
+        async def handle(request: web.Request) -> web.Response:
+            calls[request.path] = calls.get(request.path, 0) + 1
+            return await handler(request)  # type: ignore[no-any-return]
+
+        return handle
+
+    async def bug(_r: web.Request) -> web.Response:
+        raise RuntimeError("a bug in the identity service")
+
+    async def typed(_r: web.Request) -> web.Response:
+        raise errors.WardenError("template line 3", message="the body template failed")
+
+    async def proxy_json(_r: web.Request) -> web.Response:
+        return web.json_response({"message": "upstream error"}, status=500)
+
+    async def proxy_html(_r: web.Request) -> web.Response:
+        return web.Response(status=500, body=b"<html>oops</html>", content_type="text/html")
+
+    routes = [
+        BoundRoute("GET", f"/internal/identity/{name}", counted(handler))
+        for name, handler in (("bug", bug), ("typed", typed), ("proxy-json", proxy_json), ("proxy-html", proxy_html))
+    ]
+    caplog.set_level(logging.ERROR, logger="shared.clients.http")
+    async with serving(*routes) as (test_server, _):
+        http = InternalHttp(str(test_server.make_url("")), TOKEN, session, retries=2, backoff_seconds=0.01)
+        for name in ("bug", "typed"):
+            with pytest.raises(InternalCallFailed) as failed:
+                await http.call("GET", f"/internal/identity/{name}")
+            assert failed.value.code == 500 and failed.value.to_json() == errors.WardenError().to_json()
+            assert calls[f"/internal/identity/{name}"] == 1, "a failure is not asked again"
+        for name in ("proxy-json", "proxy-html"):
+            with pytest.raises(errors.ServiceUnavailable):
+                await http.call("GET", f"/internal/identity/{name}")
+            assert calls[f"/internal/identity/{name}"] == 3
+    logged = [r.getMessage() for r in caplog.records if r.name == "shared.clients.http"]
+    assert any("/internal/identity/typed" in line and "the body template failed" in line for line in logged), logged
+    assert any("/internal/identity/bug" in line for line in logged), logged
