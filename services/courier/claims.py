@@ -3,11 +3,13 @@ connection and the same on PostgreSQL and SQLite.
 
 A row is due when `queued` and its `next_attempt_at` has come, or when `processing` and its
 claim's lease ran out (its courier died mid-send). A batch is claimed with one conditional UPDATE
-(`… WHERE id IN (…) AND <still claimable> RETURNING …`): whoever's UPDATE changes a row owns it,
-so several couriers on one database never send it twice. On PostgreSQL, `due` also locks the rows
-it picks with `FOR UPDATE SKIP LOCKED`, so two couriers picking at the same moment take different
-rows instead of one waiting for (and then losing) the other's; SQLite has one writer, and no such
-clause (SQLAlchemy leaves it out there). Settling a claim checks the token, so a courier that lost
+(`… WHERE id IN (<the due rows>) AND <still claimable> RETURNING …`): whoever's UPDATE changes a
+row owns it, so several couriers on one database never send it twice. On PostgreSQL, the pick of
+the due rows also locks them with `FOR UPDATE SKIP LOCKED`, so two couriers picking at the same
+moment take different rows instead of one waiting for (and then losing) the other's; SQLite has
+one writer, and no such clause (SQLAlchemy leaves it out there). The dispatcher claims what is due
+in that one statement, on its own (`claim_due`): an idle courier polls every second, and a poll
+that is one statement costs the database one round trip, not a BEGIN, a SELECT and a COMMIT. Settling a claim checks the token, so a courier that lost
 its lease cannot overwrite the one that took over."""
 
 from __future__ import annotations
@@ -41,19 +43,30 @@ class ClaimQueue(Generic[T]):
             and_(c.status == QUEUED, c.next_attempt_at <= at), and_(c.status == PROCESSING, c.claimed_until < at)
         )
 
-    async def due(self, conn: Connection, at: datetime, limit: int) -> list[str]:
+    def _due(self, at: datetime, limit: int) -> Any:
+        """The ids of the oldest due rows, locked against other couriers' picks (PostgreSQL)."""
         c = self.table.c
         query = select(c.id).where(self.claimable(at)).order_by(c.next_attempt_at, c.id).limit(limit)
-        return list((await conn.execute(query.with_for_update(skip_locked=True))).scalars())
+        return query.with_for_update(skip_locked=True)
+
+    async def due(self, conn: Connection, at: datetime, limit: int) -> list[str]:
+        return list((await conn.execute(self._due(at, limit))).scalars())
 
     async def claim(self, conn: Connection, row_ids: list[str], at: datetime, lease: timedelta, token: str) -> list[T]:
         """The rows of `row_ids` this call won, in id order; those another courier took first are left out."""
         if not row_ids:
             return []
+        return await self._claimed(conn, row_ids, at, lease, token)
+
+    async def claim_due(self, conn: Connection, at: datetime, limit: int, lease: timedelta, token: str) -> list[T]:
+        """Up to `limit` of the oldest due rows, claimed in one statement; in id order."""
+        return await self._claimed(conn, self._due(at, limit).scalar_subquery(), at, lease, token)
+
+    async def _claimed(self, conn: Connection, which: Any, at: datetime, lease: timedelta, token: str) -> list[T]:
         c = self.table.c
         result = await conn.execute(
             update(self.table)
-            .where(c.id.in_(row_ids), self.claimable(at))
+            .where(c.id.in_(which), self.claimable(at))
             .values(status=PROCESSING, claim_token=token, claimed_until=at + lease, updated_at=at)
             .returning(*self.table.c)
         )
@@ -115,6 +128,9 @@ class Claiming(Generic[T]):
 
     async def claim(self, conn: Connection, row_ids: list[str], at: datetime, lease: timedelta, token: str) -> list[T]:
         return await self._claims.claim(conn, row_ids, at, lease, token)
+
+    async def claim_due(self, conn: Connection, at: datetime, limit: int, lease: timedelta, token: str) -> list[T]:
+        return await self._claims.claim_due(conn, at, limit, lease, token)
 
     async def release(self, conn: Connection, row_id: str, token: str, at: datetime) -> None:
         await self._claims.release(conn, row_id, token, at)

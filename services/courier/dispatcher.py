@@ -5,7 +5,7 @@ side. After a full batch it claims the next at once, with up to `BATCHES_IN_FLIG
 A failed send is recorded (with the error) and the row waits `backoff(tries)` before it is due
 again, or longer if the receiver said so (`Retry-After`); past `retries` retries it is `abandoned`.
 One row failing never holds up another: each has its own send and its own outcome. A batch is
-claimed in one transaction and its outcomes recorded in one more (row by row if that fails), not
+claimed in one statement and its outcomes recorded in one transaction (row by row if that fails), not
 one per row: on a busy machine every round trip to the database costs a wake-up of both sides.
 No transaction is held open while a row is on its way (SQLite has one writer; a slow server must
 not block it)."""
@@ -47,9 +47,7 @@ class Sendable(Protocol):
 class Claims(Protocol):
     """What the loop needs of a repository (`claims.ClaimQueue` does the SQL)."""
 
-    async def due(self, conn: Any, at: datetime, limit: int) -> list[str]: ...
-
-    async def claim(self, conn: Any, row_ids: list[str], at: datetime, lease: timedelta, token: str) -> list[Any]: ...
+    async def claim_due(self, conn: Any, at: datetime, limit: int, lease: timedelta, token: str) -> list[Any]: ...
 
     async def finish(
         self,
@@ -205,10 +203,9 @@ class Dispatcher:
     async def _claim(self) -> tuple[list[Sendable], str]:
         token = str(uuid.uuid4())
         lease = timedelta(seconds=self._config.lease)
-        async with self._bookkeeping() as conn:
-            at = now()
-            ids = await self._repo.due(conn, at, self._config.pull_count)
-            return await self._repo.claim(conn, ids, at, lease, token), token
+        with suppress_instrumentation():  # a poll is no one's journey (`_bookkeeping`)
+            async with self._db.read() as conn:  # one statement, committed on its own
+                return await self._repo.claim_due(conn, now(), self._config.pull_count, lease, token), token
 
     async def _attempt(self, message: Sendable, token: str) -> Outcome:
         try:

@@ -134,6 +134,26 @@ async def test_a_message_is_due_only_after_its_retry_time(database: Database) ->
         )
 
 
+async def test_couriers_claiming_what_is_due_at_once_share_it_out(database: Database) -> None:
+    """The dispatcher's poll, one statement: the oldest due messages up to its batch size, each to
+    one courier only, and none that is not yet due."""
+    later = now() + timedelta(minutes=1)
+    await insert(database, *(message(n, next_attempt_at=now() - timedelta(seconds=n)) for n in range(30, 36)))
+    await insert(database, message(36, next_attempt_at=later))
+
+    async def poll(token: str, limit: int = 2) -> list[Message]:
+        async with database.read() as conn:
+            return await REPO.claim_due(conn, now(), limit, LEASE, token)
+
+    oldest = await poll("oldest", limit=1)
+    assert [m.id for m in oldest] == [message(35).id] and oldest[0].status == PROCESSING
+    batches = await asyncio.gather(*(poll(f"courier-{n}") for n in range(4)))
+    claimed = [m.id for batch in batches for m in batch]
+    assert sorted(claimed) == [message(n).id for n in range(30, 35)], "each due message once, none twice"
+    assert all(len(batch) <= 2 for batch in batches)
+    assert await poll("idle") == [], "the one left is not due yet"
+
+
 async def test_paging_with_equal_timestamps_sees_each_message_once(database: Database) -> None:
     same = now()
     await insert(database, *(message(n, created_at=same, updated_at=same) for n in range(10, 17)))
