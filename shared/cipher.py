@@ -29,6 +29,7 @@ from shared.errors import ConfigError
 
 _SIGMA = struct.unpack("<4I", b"expand 32-byte k")
 _MASK = 0xFFFFFFFF
+TAG_SIZE = 16  # Poly1305's and GCM's
 
 
 class DecryptionFailed(Exception):
@@ -64,21 +65,34 @@ class _Aead:
         raise NotImplementedError
 
     def encrypt(self, plaintext: str) -> str:
-        nonce = os.urandom(self.nonce_size)
-        return (nonce + self.seal(self._keys[0], nonce, plaintext.encode())).hex()
+        return self.encrypt_bytes(plaintext.encode()).hex()
 
     def decrypt(self, stored: str) -> str:
         try:
             raw = bytes.fromhex(stored)
         except ValueError:
             raise DecryptionFailed("the stored value is not hex") from None
+        try:
+            return self.decrypt_bytes(raw).decode()
+        except UnicodeDecodeError:
+            raise DecryptionFailed("the opened value is not UTF-8") from None
+
+    def encrypt_bytes(self, plaintext: bytes) -> bytes:
+        """nonce ‖ ciphertext ‖ tag under the first key: for a caller with its own text encoding
+        (page tokens are base64url, shorter than hex in a URL)."""
+        nonce = os.urandom(self.nonce_size)
+        return nonce + self.seal(self._keys[0], nonce, plaintext)
+
+    def decrypt_bytes(self, raw: bytes) -> bytes:
+        if len(raw) < self.nonce_size + TAG_SIZE:
+            raise DecryptionFailed("too short to be a sealed value")
         nonce, sealed = raw[: self.nonce_size], raw[self.nonce_size :]
         for key in self._keys:
             try:
-                return self.open(key, nonce, sealed).decode()
+                return self.open(key, nonce, sealed)
             except (InvalidTag, ValueError):
                 continue
-        raise DecryptionFailed("no configured secrets.cipher entry opens the stored value")
+        raise DecryptionFailed("no configured secret opens the value")
 
 
 class AesGcm(_Aead):

@@ -26,6 +26,7 @@ from services.courier.webhooks.persistence import DeliveryRepository
 from services.courier.webhooks.sender import DeliverySender
 from shared.bus.ports import DurableQueue
 from shared.http.egress import Egress, EgressPolicy
+from shared.page_tokens import PageTokens
 from shared.service import Infrastructure, ServiceDefinition, ServiceRuntime
 from shared.service_kit import ServiceInfo, info_route, service_core
 from shared.storage.database import Database
@@ -46,6 +47,7 @@ class CourierContainer:
     internal: ServiceInfo
     deliveries: DeliveryRepository
     webhook_dispatcher: Dispatcher
+    page_tokens: PageTokens
 
 
 async def build(infra: Infrastructure) -> ServiceRuntime[CourierContainer]:
@@ -101,7 +103,15 @@ async def build(infra: Infrastructure) -> ServiceRuntime[CourierContainer]:
             await egress.close()
 
     container = CourierContainer(
-        core.uow, infra.database, repository, dispatcher, config, ServiceInfo(NAME), deliveries, webhooks
+        core.uow,
+        infra.database,
+        repository,
+        dispatcher,
+        config,
+        ServiceInfo(NAME),
+        deliveries,
+        webhooks,
+        PageTokens.from_settings(infra.settings),
     )
     return ServiceRuntime(
         NAME,

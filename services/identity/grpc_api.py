@@ -15,9 +15,11 @@ from services.identity.domain import Identity
 from services.identity.errors import IdentityNotFound
 from services.identity.manager import IdentityManager
 from services.identity.views import SchemaUrl, admin_view
+from shared.cipher import DecryptionFailed
 from shared.grpc.gen.warden.identity.v1 import identity_pb2, identity_pb2_grpc
 from shared.grpc.server import GrpcService
 from shared.http.pagination import Page
+from shared.page_tokens import PageTokens
 
 SERVICE_NAME = "warden.identity.v1.IdentityService"
 DEFAULT_PAGE, MAX_PAGE = 250, 1000
@@ -25,8 +27,8 @@ MAX_IDENTIFIER = 1024
 
 
 class IdentityApi(identity_pb2_grpc.IdentityServiceServicer):
-    def __init__(self, manager: IdentityManager, schema_url: SchemaUrl) -> None:
-        self._manager, self._schema_url = manager, schema_url
+    def __init__(self, manager: IdentityManager, schema_url: SchemaUrl, page_tokens: PageTokens) -> None:
+        self._manager, self._schema_url, self._page_tokens = manager, schema_url, page_tokens
 
     async def Get(self, request: Any, context: grpc.aio.ServicerContext) -> Any:  # noqa: N802 (gRPC's name)
         if not _is_uuid(request.id):
@@ -53,14 +55,24 @@ class IdentityApi(identity_pb2_grpc.IdentityServiceServicer):
         size = request.page_size or DEFAULT_PAGE
         if not 0 < size <= MAX_PAGE:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"page_size must be 1 to {MAX_PAGE}")
-        if request.page_token and not _is_uuid(request.page_token):
+        after = self._opened(request.page_token) if request.page_token else None
+        if request.page_token and after is None:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "page_token is not one this API gave")
-        page = Page(size, request.page_token or None)
+        page = Page(size, after)
         found, last = page.split(await self._manager.list(after=page.after, size=page.probe))
         return identity_pb2.ListResponse(
             identities=[self._message(identity) for identity in found],
-            next_page_token=last.id if last else "",  # none after the last page, a full one too
+            # sealed as the admin API's are (secrets.pagination); none after the last page, a full one too
+            next_page_token=self._page_tokens.seal(last.id) if last else "",
         )
+
+    def _opened(self, token: str) -> str | None:
+        """The identity id a token this API gave carries (a lower-case UUID), else None."""
+        try:
+            after = self._page_tokens.open(token)
+        except DecryptionFailed:
+            return None
+        return after if _is_uuid(after) and after == after.lower() else None
 
     def _message(self, identity: Identity) -> Any:
         view = admin_view(identity, self._schema_url)

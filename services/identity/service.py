@@ -31,6 +31,7 @@ from shared.backup_codes import CodeHasher, peppers_from
 from shared.cipher import Cipher, cipher_from_settings
 from shared.errors import ConfigError
 from shared.kdf import OWASP_MINIMUM, Argon2idKdf
+from shared.page_tokens import PageTokens
 from shared.service import Cleanup, Infrastructure, ServiceDefinition, ServiceRuntime
 from shared.service_kit import info_route, service_core
 from shared.storage.database import Database
@@ -54,6 +55,7 @@ class IdentityContainer:
     manager: IdentityManager
     internal: IdentityInternalApi
     cipher: Cipher  # decrypts social sign-in tokens for include_credential=oidc
+    page_tokens: PageTokens
 
 
 async def build(infra: Infrastructure) -> ServiceRuntime[IdentityContainer]:
@@ -80,14 +82,15 @@ async def build(infra: Infrastructure) -> ServiceRuntime[IdentityContainer]:
     migration = PasswordMigrationHook.from_settings(settings)  # None unless migrate_hook is enabled
     passwords = PasswordVerifier(manager, hasher, dummy, throttle, queue, infra.metrics.throttling, migration)
     internal = IdentityInternalApi(manager, passwords, registry.schema_url)
-    container = IdentityContainer(uow=core.uow, schemas=registry, manager=manager, internal=internal, cipher=cipher)
+    page_tokens = PageTokens.from_settings(settings)
+    container = IdentityContainer(core.uow, registry, manager, internal, cipher, page_tokens)
 
     async def close() -> None:
         hasher.close()
         if migration is not None:
             await migration.close()
 
-    grpc = [identity_service(IdentityApi(manager, registry.schema_url))]
+    grpc = [identity_service(IdentityApi(manager, registry.schema_url, page_tokens))]
     return ServiceRuntime(NAME, container, background=[core.relay.run], internal_api=internal, close=close, grpc=grpc)
 
 

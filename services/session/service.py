@@ -30,6 +30,7 @@ from services.session.tokenizer import Tokenizer
 from shared.clients.ports import IdentityClient
 from shared.cookies import CookieSigner, session_cookie_signer
 from shared.errors import ConfigError
+from shared.page_tokens import PageTokens
 from shared.service import Infrastructure, ServiceDefinition, ServiceRuntime
 from shared.service_kit import info_route, service_core
 from shared.storage.database import Database
@@ -49,6 +50,7 @@ class SessionContainer:
     internal: SessionInternalApi
     checker: SessionChecker
     tokenizer: Tokenizer
+    page_tokens: PageTokens
 
 
 async def build(infra: Infrastructure) -> ServiceRuntime[SessionContainer]:
@@ -68,7 +70,10 @@ async def build(infra: Infrastructure) -> ServiceRuntime[SessionContainer]:
     checker = SessionChecker(manager, dict(config.check_headers))
     signer = session_cookie_signer(infra.settings)
     tokenizer = Tokenizer.from_settings(infra.settings)
-    container = SessionContainer(core.uow, config, manager, identities, signer, internal, checker, tokenizer)
+    page_tokens = PageTokens.from_settings(infra.settings)
+    container = SessionContainer(
+        core.uow, config, manager, identities, signer, internal, checker, tokenizer, page_tokens
+    )
     subscription = identity_changes(manager, core.uow, core.processed_events, infra.settings.bus.max_deliveries)
     feed = RevocationFeed()
     grpc = [

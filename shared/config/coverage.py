@@ -176,7 +176,11 @@ ROWS: tuple[Row, ...] = (
         "services/selfservice/flows/identity_schema.py (`?identity_schema=` of registration and login flows)",
     ),
     _h("identity.**", "services/identity/schemas/registry.py, services/selfservice/traits.py"),
-    _ns("secrets.pagination", "page tokens are not encrypted"),
+    _h(
+        "secrets.pagination",
+        "shared/page_tokens.py (page tokens sealed with the first, opened with any; without it "
+        "secrets.default, without both a built-in secret)",
+    ),
     _h("secrets.*", "shared/config/settings.py (Secrets), shared/cookies.py, shared/cipher.py, shared/backup_codes.py"),
     _h("hashers.**", "services/identity/hashing/config.py"),
     _h("ciphers.algorithm", "shared/cipher.py"),

@@ -56,6 +56,7 @@ class Secrets(_Frozen):
     cookie: list[str] = []
     cipher: list[str] = []
     default: list[str] = []
+    pagination: list[str] = []  # shared/page_tokens.py
 
 
 class Bus(_Frozen):

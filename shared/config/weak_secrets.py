@@ -31,7 +31,7 @@ def weak_secret_warnings(settings: Any, *, remote_services: bool) -> list[str]:
     """What to warn about at start-up. `remote_services`: this process calls services that run in
     other processes, through internal APIs that answer only the internal token."""
     found: list[str] = []
-    for kind in ("default", "cookie", "cipher"):
+    for kind in ("default", "cookie", "cipher", "pagination"):
         for index, secret in enumerate(getattr(settings.secrets, kind)):
             if is_published(secret):
                 found.append(f"secrets.{kind}[{index}] is a published example value: replace it before going live")

@@ -1,22 +1,24 @@
 """Kratos's keyset pagination: `page_size`, an opaque `page_token`, and a `Link` header.
 
-A token is the last key of the previous page, base64url-encoded. Anything else given as a token
-(a crafted one) is Kratos's 400, never a query: "AAAA" decodes to NUL bytes, which PostgreSQL
-refuses with an error. A list whose keys have a shape (identity ids are lower-case UUIDs) says so
-with `read_page(request, key=...)`, so that only a key it could have given is ever queried."""
+A token is the last key of the previous page, sealed with `secrets.pagination`
+(`shared.page_tokens`). Anything else given as a token (crafted, tampered with, sealed under a
+secret no longer listed) is Kratos's 400, never a query. What opens is checked again before it is
+queried (text a database can hold, and the list's own shape through `read_page(..., key=...)`:
+identity ids are lower-case UUIDs), so that only a key the list could have given is ever used.
+"""
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
 from aiohttp import web
 
+from shared.cipher import DecryptionFailed
 from shared.errors import BadRequest
 from shared.http.bodies import unstorable_text
+from shared.page_tokens import PageTokens
 
 DEFAULT_PAGE_SIZE = 250
 MAX_PAGE_SIZE = 1000
@@ -50,7 +52,7 @@ def any_text(key: str) -> bool:
     return unstorable_text(key) is None
 
 
-def read_page(request: web.Request, key: Callable[[str], bool] = any_text) -> Page:
+def read_page(request: web.Request, tokens: PageTokens, key: Callable[[str], bool] = any_text) -> Page:
     """`key` tells a key this list could have put in a token (its shape) from any other. The
     deprecated `per_page`, given without `page_size` or `page_token`, is the page size, as in
     Kratos's ParseKeysetOrPagePagination (the `Link` header then names it `page_size`)."""
@@ -66,29 +68,25 @@ def read_page(request: web.Request, key: Callable[[str], bool] = any_text) -> Pa
     if size < 1:
         raise BadRequest("page_size must be at least 1")
     token = request.query.get("page_token")
-    return Page(min(size, MAX_PAGE_SIZE), decode_token(token, key) if token else None)
+    return Page(min(size, MAX_PAGE_SIZE), open_token(token, tokens, key) if token else None)
 
 
-def encode_token(key: str) -> str:
-    return base64.urlsafe_b64encode(key.encode()).decode().rstrip("=")
-
-
-def decode_token(token: str, key: Callable[[str], bool] = any_text) -> str:
+def open_token(token: str, tokens: PageTokens, key: Callable[[str], bool] = any_text) -> str:
     try:
-        decoded = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
+        opened = tokens.open(token)
+    except DecryptionFailed as exc:
         raise PageTokenInvalid() from exc
-    if not any_text(decoded) or not key(decoded):
+    if not any_text(opened) or not key(opened):
         raise PageTokenInvalid()
-    return decoded
+    return opened
 
 
-def link_header(request: web.Request, page: Page, last_key: str | None) -> str:
+def link_header(request: web.Request, page: Page, last_key: str | None, tokens: PageTokens) -> str:
     """Kratos's `Link` header: the request's own query (its filters, `expand`…) with the page's size
     and, for `next`, its token, so that following it pages the same list."""
     kept = [(k, v) for k, v in request.query.items() if k not in ("page_size", "page_token", "per_page")]
     first = request.rel_url.with_query([*kept, ("page_size", str(page.size))])
     links = f'<{first}>; rel="first"'
     if last_key is not None:
-        links += f',<{first.extend_query(page_token=encode_token(last_key))}>; rel="next"'
+        links += f',<{first.extend_query(page_token=tokens.seal(last_key))}>; rel="next"'
     return links

@@ -7,7 +7,9 @@ nginx, which routes the admin API only on its admin listener and the internal AP
 
 from __future__ import annotations
 
+import base64
 import json
+import re
 import signal
 import subprocess
 import time
@@ -77,7 +79,10 @@ def write_config(directory: Path, public_base_url: str) -> Path:
             "default_browser_return_url": "http://127.0.0.1:4455/",
             "flows": {"registration": {"after": {"password": {"hooks": [{"hook": "session"}]}}}},
         },
-        "secrets": {"cookie": ["e2e-distributed-cookie-secret-0123456789"]},
+        "secrets": {
+            "cookie": ["e2e-distributed-cookie-secret-0123456789"],
+            "pagination": ["e2e-distributed-pagination-secret-0123"],
+        },
         "log": {"level": "warning"},
     }
     path = directory / "kratos.yml"
@@ -223,6 +228,22 @@ async def grpc_through_nginx(address: str, token: str, identity_id: str) -> None
         assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
 
 
+async def page_on_the_other_replica(http: aiohttp.ClientSession, cluster: Cluster, identity_id: str) -> None:
+    """A page token one session replica hands out opens on the other: both seal with the first of
+    the config's secrets.pagination, nothing per process. The user has two sessions, one a page."""
+    one, other = (replica.url("admin") for replica in cluster.session_replicas())
+    async with http.get(f"{one}/admin/identities/{identity_id}/sessions?page_size=1") as first:
+        assert first.status == 200
+        shown = [s["id"] for s in await first.json()]
+        following = dict((rel, url) for url, rel in re.findall(r'<([^>]+)>; rel="(\w+)"', first.headers["Link"]))
+    plain = base64.urlsafe_b64encode(shown[0].encode()).decode().rstrip("=")
+    assert len(shown) == 1 and shown[0] not in following["next"] and plain not in following["next"], "token opaque"
+    async with http.get(f"{other}{following['next']}") as second:
+        assert second.status == 200, await second.text()
+        rest = [s["id"] for s in await second.json()]
+    assert len(rest) == 1 and rest != shown
+
+
 async def whoami(http: aiohttp.ClientSession, public: str, token: str) -> tuple[int, Any]:
     return await json_call(http, "GET", f"{public}/sessions/whoami", headers={"X-Session-Token": token})
 
@@ -272,6 +293,7 @@ async def test_register_login_whoami_and_delete_through_nginx_with_two_session_r
         assert sum(served) == WHOAMI_CALLS and all(n > 0 for n in served), f"whoami per replica: {served}"
         print(f"[test_distributed] whoami answered by session-a, session-b: {served}")
         await grpc_through_nginx(cluster.grpc, token, identity_id)
+        await page_on_the_other_replica(http, cluster, identity_id)
 
         # Native logout goes to selfservice, which revokes through the session service's internal API;
         # the other replica refuses the token as well (shared database and cache).

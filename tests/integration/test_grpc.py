@@ -164,6 +164,7 @@ def test_identity_get_by_identifier_and_list(warden: ThreadedWarden, channel: gr
         page = identities.List(identity_pb2.ListRequest(page_size=2, page_token=token), metadata=AUTH, timeout=WAIT)
         seen += [i.id for i in page.identities]
         token = page.next_page_token
+        assert not any(i.id in token for i in page.identities), "a token names no identity (secrets.pagination)"
         if not token:
             break
     assert created["id"] in seen and len(seen) == len(set(seen))

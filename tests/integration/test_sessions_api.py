@@ -218,6 +218,7 @@ def test_following_the_link_header_keeps_the_lists_filters(warden: ThreadedWarde
         links = dict((rel, link) for link, rel in re.findall(r'<([^>]+)>; rel="(\w+)"', answer.headers["Link"]))
         url = links.get("next", "")
         assert "active=true" in links["first"]
+        assert not any(i["session"]["id"] in url for i in issued), "a token names no session (secrets.pagination)"
     assert sorted(seen) == sorted((i["session"]["id"], True) for i in issued[1:]), "the revoked one never came"
 
 

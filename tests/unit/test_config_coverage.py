@@ -73,14 +73,14 @@ def hook(**config: Any) -> dict[str, Any]:
 def test_a_set_unsupported_key_is_warned_about_with_its_reason() -> None:
     tree = {
         "oauth2_provider": {"url": "https://hydra.example:4445"},
-        "secrets": {"pagination": ["a-pagination-secret-of-32-chars!"]},
+        "feature_flags": {"choose_recovery_address": True},
         "selfservice": {
             "flows": {"login": {"after": {"password": {"hooks": [hook(), hook(emit_analytics_event=False)]}}}}
         },
     }
     assert ignored_key_warnings(tree) == [  # in the file's order
         "oauth2_provider.url has no effect in Warden (the Ory Hydra login/consent integration is not implemented)",
-        "secrets.pagination has no effect in Warden (page tokens are not encrypted)",
+        "feature_flags.choose_recovery_address has no effect in Warden (recovery asks for an address and sends to it)",
         "selfservice.flows.login.after.password.hooks[1].config.emit_analytics_event has no effect in Warden "
         "(Warden traces every web hook call alike)",
     ]
@@ -121,6 +121,7 @@ def test_a_tracing_provider_other_than_otel_is_said_to_turn_tracing_off() -> Non
         },  # honoured: services/selfservice/strategies/oidc/login_update.py
         {"session": {"lifespan": "1h"}, "version": "v1.3.0", "sqa-opt-out": True},  # honoured, not applicable
         {"bus": {"url": "memory"}, "session": {"inactivity_timeout": "1h"}},  # Warden's own keys
+        {"secrets": {"pagination": ["a-pagination-secret-of-32-chars!"]}},  # honoured: shared/page_tokens.py
     ],
 )
 def test_no_warning_for_defaults_same_behaviour_or_other_fates(tree: dict[str, Any]) -> None:
@@ -128,18 +129,21 @@ def test_no_warning_for_defaults_same_behaviour_or_other_fates(tree: dict[str, A
 
 
 def test_a_value_is_never_in_the_warning(tmp_path: Path) -> None:
-    secret = "AAAA-a-pagination-secret-not-to-be-logged"
-    warnings = ignored_key_warnings({"secrets": {"pagination": [secret]}})
+    secret = "AAAA-a-password-not-to-be-logged"
+    warnings = ignored_key_warnings({"oauth2_provider": {"url": f"https://admin:{secret}@hydra.example/"}})
     assert len(warnings) == 1 and secret not in warnings[0]
 
 
 def test_loaded_settings_carry_the_warnings_of_what_the_file_sets(tmp_path: Path) -> None:
     config = tmp_path / "kratos.yml"
-    config.write_text(yaml.safe_dump(deep_merge(MINIMAL, {"secrets": {"pagination": ["p" * 32]}})), encoding="utf-8")
-    settings = load_settings([config], {"FEATURE_FLAGS_CHOOSE_RECOVERY_ADDRESS": "true"})
+    config.write_text(
+        yaml.safe_dump(deep_merge(MINIMAL, {"oauth2_provider": {"url": "https://hydra.example/"}})), encoding="utf-8"
+    )
+    settings = load_settings([config], {"FEATURE_FLAGS_REFRESH_LOGIN_CHOOSE_ADDRESS": "true"})
     assert settings.ignored_keys == (
-        "secrets.pagination has no effect in Warden (page tokens are not encrypted)",
-        "feature_flags.choose_recovery_address has no effect in Warden (recovery asks for an address and sends to it)",
+        "oauth2_provider.url has no effect in Warden (the Ory Hydra login/consent integration is not implemented)",
+        "feature_flags.refresh_login_choose_address has no effect in Warden "
+        "(a code refresh login asks for the address again)",
     )
 
 

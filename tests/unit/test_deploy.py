@@ -364,6 +364,7 @@ def test_deploy_config_loads_with_the_environment_each_setup_gives(environ: dict
     assert settings.bus.url == environ["BUS_URL"] and settings.cache.url == environ["CACHE_URL"]
     assert settings.internal_token == environ["SERVICES_INTERNAL_TOKEN"]
     assert settings.secrets.cookie == [environ["SECRETS_COOKIE"]]
+    assert settings.secrets.pagination == [environ["SECRETS_PAGINATION"]]
     for name in SERVICE_NAMES:
         assert settings.internal_url(name) == f"http://{name}:{ADMIN_PORT}"
     assert (settings.serve.public.port, settings.serve.admin.port) == (PUBLIC_PORT, ADMIN_PORT)

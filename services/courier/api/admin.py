@@ -37,7 +37,7 @@ def after_key(token: str | None) -> tuple[datetime, str] | None:
 
 async def list_messages(c: CourierContainer, request: web.Request) -> web.Response:
     status = status_filter(request)
-    page = read_page(request)
+    page = read_page(request, c.page_tokens)
     async with c.database.connect() as conn:
         messages = await c.repository.page(
             conn,
@@ -49,7 +49,8 @@ async def list_messages(c: CourierContainer, request: web.Request) -> web.Respon
     messages, last = page.split(messages)
     contents = not reads_only(request)
     response = web.json_response([message_view(m, contents=contents) for m in messages])
-    response.headers["Link"] = link_header(request, page, f"{last.created_at.isoformat()}|{last.id}" if last else None)
+    key = f"{last.created_at.isoformat()}|{last.id}" if last else None
+    response.headers["Link"] = link_header(request, page, key, c.page_tokens)
     return response
 
 

@@ -50,7 +50,7 @@ def delivery_view(d: Delivery) -> dict[str, Any]:
 
 
 async def list_deliveries(c: CourierContainer, request: web.Request) -> web.Response:
-    page = read_page(request)
+    page = read_page(request, c.page_tokens)
     async with c.database.connect() as conn:
         found = await c.deliveries.page(
             conn, size=page.probe, after=after_key(page.after), status=status_filter(request)
@@ -58,7 +58,7 @@ async def list_deliveries(c: CourierContainer, request: web.Request) -> web.Resp
     found, last = page.split(found)
     response = web.json_response([delivery_view(d) for d in found])
     key = f"{last.created_at.isoformat()}|{last.id}" if last else None
-    response.headers["Link"] = link_header(request, page, key)
+    response.headers["Link"] = link_header(request, page, key, c.page_tokens)
     return response
 
 

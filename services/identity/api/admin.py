@@ -83,7 +83,7 @@ async def create(c: IdentityContainer, request: web.Request) -> web.Response:
 
 async def list_identities(c: IdentityContainer, request: web.Request) -> web.Response:
     numbered = read_numbered_page(request)
-    page = read_page(request, key=_issued_id) if numbered is None else None
+    page = read_page(request, c.page_tokens, key=_issued_id) if numbered is None else None
     include = _included(request)
     ids = [_uuid_param("ids", i) for i in request.query.getall("ids", []) if i]
     identifier = request.query.get("credentials_identifier") or None  # empty: no filter, as in Kratos
@@ -113,7 +113,7 @@ async def list_identities(c: IdentityContainer, request: web.Request) -> web.Res
         found, after = page.split(found)
         last = after.id if after else None
     response = json_response([admin_view(i, c.schemas.schema_url, include, c.cipher) for i in found])
-    response.headers["Link"] = link_header(request, page, last)
+    response.headers["Link"] = link_header(request, page, last, c.page_tokens)
     return response
 
 

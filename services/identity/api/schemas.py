@@ -14,13 +14,13 @@ if TYPE_CHECKING:
 
 
 async def list_schemas(c: IdentityContainer, request: web.Request) -> web.Response:
-    page = read_page(request)
+    page = read_page(request, c.page_tokens)
     schemas = c.schemas.all()
     start = next((i + 1 for i, s in enumerate(schemas) if s.id == page.after), 0) if page.after else 0
     chosen = schemas[start : start + page.size]
     response = web.json_response([{"id": s.id, "schema": s.document} for s in chosen])
     more = start + page.size < len(schemas)
-    response.headers["Link"] = link_header(request, page, chosen[-1].id if more and chosen else None)
+    response.headers["Link"] = link_header(request, page, chosen[-1].id if more and chosen else None, c.page_tokens)
     return response
 
 

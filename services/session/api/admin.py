@@ -63,12 +63,12 @@ async def _views(c: SessionContainer, sessions: list[Session], expand: set[str])
 
 
 async def _page_response(c: SessionContainer, request: web.Request, expand: set[str], **query: Any) -> web.Response:
-    page = read_page(request)
+    page = read_page(request, c.page_tokens)
     sessions, last = page.split(
         await c.manager.page(size=page.probe, after=page.after, active=_active_filter(request), **query)
     )
     response = web.json_response(await _views(c, sessions, expand))
-    response.headers["Link"] = link_header(request, page, last.id if last else None)
+    response.headers["Link"] = link_header(request, page, last.id if last else None, c.page_tokens)
     return response
 
 

@@ -92,7 +92,7 @@ async def _current_and_identity(c: SessionContainer, request: web.Request) -> tu
 
 async def list_mine(c: SessionContainer, request: web.Request) -> web.Response:
     current, identity = await _current_and_identity(c, request)
-    page = read_page(request)
+    page = read_page(request, c.page_tokens)
     others, last = page.split(
         await c.manager.page(
             size=page.probe, after=page.after, identity_id=current.identity_id, active=True, exclude_id=current.id
@@ -101,7 +101,7 @@ async def list_mine(c: SessionContainer, request: web.Request) -> web.Response:
     # Kratos lists them with ExpandEverything: each with its devices and (the caller's own) identity.
     mine = public_identity(identity)
     response = web.json_response([session_view(s, mine) for s in others])
-    response.headers["Link"] = link_header(request, page, last.id if last else None)
+    response.headers["Link"] = link_header(request, page, last.id if last else None, c.page_tokens)
     return response
 
 
