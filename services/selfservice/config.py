@@ -53,6 +53,10 @@ class SelfserviceConfig:
     # `feature_flags.use_continue_with_transitions`: an SPA's recovery ends in a 200 with
     # `continue_with` rather than a 422 browser_location_change_required.
     continue_with_transitions: bool = False
+    # `feature_flags.choose_recovery_address`: a new recovery flow by code asks for any identifier of
+    # the account and offers its recovery addresses, masked, to send the code to (Kratos's recovery
+    # v2; services/selfservice/flows/recovery/choose_address.py).
+    choose_recovery_address: bool = False
 
     @classmethod
     def from_settings(cls, settings: Any) -> SelfserviceConfig:
@@ -69,6 +73,7 @@ class SelfserviceConfig:
             methods=dict(get("selfservice.methods") or {}),
             assurance=AssuranceRules.from_settings(settings),
             continue_with_transitions=bool(get("feature_flags.use_continue_with_transitions")),
+            choose_recovery_address=bool(get("feature_flags.choose_recovery_address")),
         )
 
     def method_enabled(self, method: str, default: bool = False) -> bool:

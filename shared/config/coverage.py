@@ -208,7 +208,11 @@ ROWS: tuple[Row, ...] = (
         "services/selfservice/flows/recovery/handler.py (a recovered SPA gets continue_with, not 422; API flows "
         "get continue_with either way, and a retried flow's answer is the same either way)",
     ),
-    _ns("feature_flags.choose_recovery_address", "recovery asks for an address and sends to it"),
+    _h(
+        "feature_flags.choose_recovery_address",
+        "services/selfservice/flows/recovery/choose_address.py (recovery by code asks for any identifier and "
+        "sends the code to the recovery address the user picks, email or SMS)",
+    ),
     _ns("feature_flags.legacy_continue_with_verification_ui", "show_verification_ui comes only from its hook"),
     _ns(
         "feature_flags.legacy_require_verified_login_error",

@@ -90,6 +90,7 @@ from shared.text.login import (
 from shared.text.message import ERROR, INFO, SUCCESS, Message
 from shared.text.node import (
     generated_label,
+    label,
     label_captcha,
     label_continue,
     label_email,

@@ -5,6 +5,12 @@ from __future__ import annotations
 from shared.text.message import Message, info
 
 
+def label(text: str) -> Message:
+    """A label that is only its text (Kratos's generic `InfoNodeLabel`), such as a recovery flow's
+    masked address on the button that picks it."""
+    return info(1070000, text)
+
+
 def label_password() -> Message:
     return info(1070001, "Password")
 

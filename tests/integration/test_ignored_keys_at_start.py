@@ -14,16 +14,17 @@ from tests.factories import running_warden, settings_for
 def test_start_up_warns_about_each_ignored_key_the_file_sets(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     extra = {
         "oauth2_provider": {"url": "https://hydra.example:4445/"},
-        "feature_flags": {"choose_recovery_address": True},
+        "feature_flags": {"legacy_continue_with_verification_ui": True, "choose_recovery_address": True},
         "revision": "2026-12-04",  # honoured (the start-up banner shows it): no warning
+        # choose_recovery_address is honoured too (recovery by a chosen address): no warning
     }
     settings = settings_for(tmp_path, "memory", extra)
     with caplog.at_level(logging.WARNING, logger="warden.process"), running_warden(settings):
         pass
     lines = [r.getMessage() for r in caplog.records if "has no effect in Warden" in r.getMessage()]
     assert sorted(lines) == [
-        "config: feature_flags.choose_recovery_address has no effect in Warden (recovery asks for an address "
-        "and sends to it)",
+        "config: feature_flags.legacy_continue_with_verification_ui has no effect in Warden (show_verification_ui "
+        "comes only from its hook)",
         "config: oauth2_provider.url has no effect in Warden (the Ory Hydra login/consent integration is not "
         "implemented)",
     ]

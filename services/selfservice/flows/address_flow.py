@@ -28,6 +28,9 @@ if TYPE_CHECKING:
     from services.selfservice.service import SelfserviceContainer
 
 Succeed = Callable[["SelfserviceContainer", web.Request, Flow, Redeemed], Awaitable[web.StreamResponse]]
+# A submission to a flow in a state its kind handles itself (recovery by a chosen address):
+# (container, request, flow, body, what success does) -> the answer.
+Step = Callable[["SelfserviceContainer", web.Request, Flow, dict[str, Any], Succeed], Awaitable[web.StreamResponse]]
 NO_STRATEGY = {"verification": text.no_verification_strategy, "recovery": text.no_recovery_strategy}
 # Kratos's answer to a submission on a completed flow (`retry…FlowWithMessage(…RetrySuccess)`).
 COMPLETED = {"verification": text.verification_already_completed, "recovery": text.recovery_already_completed}
@@ -39,7 +42,12 @@ INVALID = {
 }
 
 
-def address_flow_routes(kind: str, succeed: Succeed, *, refuse_sessions: bool) -> list[Route[SelfserviceContainer]]:
+def address_flow_routes(
+    kind: str, succeed: Succeed, *, refuse_sessions: bool, steps: Mapping[str, Step] | None = None
+) -> list[Route[SelfserviceContainer]]:
+    """`steps`: by flow state, the submissions the kind handles itself (after the CSRF check and
+    the per-client limit, before anything else)."""
+
     def init(flow_type: str) -> Handler[SelfserviceContainer]:
         async def handler(c: SelfserviceContainer, request: web.Request) -> web.StreamResponse:
             if not c.config.flows[kind].enabled:
@@ -67,7 +75,7 @@ def address_flow_routes(kind: str, succeed: Succeed, *, refuse_sessions: bool) -
                 return c.engine.ui_redirect(flow)
             if "token" not in request.query:
                 return await _prefill_code(c, flow, request.query.get("code", ""))
-            return await _redeem(c, request, flow, kind, "link", request.query["token"], succeed)
+            return await redeem(c, request, flow, kind, "link", request.query["token"], succeed)
         body = await read_body(request)
         c.engine.check_submission(request, flow, body)
         flow.transient_payload = body.get(
@@ -78,8 +86,10 @@ def address_flow_routes(kind: str, succeed: Succeed, *, refuse_sessions: bool) -
         flow.ui.clear_messages()
         try:
             await c.engine.limit(kind)
+            if (step := (steps or {}).get(flow.state)) is not None:
+                return await step(c, request, flow, body, succeed)
             if body.get("code"):
-                return await _redeem(c, request, flow, kind, "code", str(body["code"]), succeed)
+                return await redeem(c, request, flow, kind, "code", str(body["code"]), succeed)
             if body.get("method") != strategy.method:  # Kratos: no strategy is responsible for it
                 flow.ui.messages.append(NO_STRATEGY[kind]())
                 return await c.engine.respond_invalid(request, flow)
@@ -184,9 +194,10 @@ def _strategy(c: AddressFlowParts, kind: str) -> Any:
     return strategy
 
 
-async def _redeem(
+async def redeem(
     c: SelfserviceContainer, request: web.Request, flow: Flow, kind: str, method: str, secret: str, succeed: Succeed
 ) -> web.StreamResponse:
+    """A code typed or a link's token: `succeed` with what it proved, else `refuse_secret`."""
     submission = c.engine.metrics.submission(kind, method)
     redeemed = await _checked(c, flow, kind, method, secret) if secret else None
     if redeemed is None or redeemed.identity_id is None:  # no code, or the stand-in for an unknown address
@@ -216,11 +227,11 @@ async def refuse_secret(
 
 
 async def _checked(c: SelfserviceContainer, flow: Flow, kind: str, method: str, secret: str) -> Redeemed | None:
-    redeem = functools.partial(c.proof.redeem, flow, kind, method, secret)
+    attempt = functools.partial(c.proof.redeem, flow, kind, method, secret)
     try:
         if method == "link":  # a link's token cannot be guessed: nothing to count
-            return await redeem()
-        return await code_owner.counted(c.engine.identities, flow, redeem)
+            return await attempt()
+        return await code_owner.counted(c.engine.identities, flow, attempt)
     except TriesUsedUp:
         # Kratos starts a new flow here, carrying 4000001 "The request was submitted too often";
         # Warden keeps this one, with the invalid-code answer its tries got (docs/features.md).

@@ -13,6 +13,7 @@ from services.selfservice.flows.address_flow import address_flow_routes, refuse_
 from services.selfservice.flows.engine import NEXT_CSRF_TOKEN, see_other
 from services.selfservice.flows.errors import BrowserLocationChangeRequired, FlowInvalid
 from services.selfservice.flows.flow import API, Flow
+from services.selfservice.flows.recovery import choose_address
 from services.selfservice.flows.request import device, wants_json
 from services.selfservice.flows.settings.handler import new_settings_flow, privileged_session_max_age
 from services.selfservice.hooks.registry import HookContext
@@ -106,4 +107,5 @@ async def _save(c: SelfserviceContainer, flow: Flow) -> None:
         await uow.commit()
 
 
-ROUTES = address_flow_routes(KIND, recovered, refuse_sessions=True)
+# Flows made with `feature_flags.choose_recovery_address` (their state says so) take their own steps.
+ROUTES = address_flow_routes(KIND, recovered, refuse_sessions=True, steps=choose_address.STEPS)

@@ -8,12 +8,20 @@ marked as awaiting its message until `send` sends one to the address's identity.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from services.selfservice import code_owner
-from services.selfservice.codes import OneTimeCodes, Redeemed, TriesUsedUp, courier_message, flow_template_data
+from services.selfservice.codes import (
+    OneTimeCodes,
+    Recipient,
+    Redeemed,
+    TriesUsedUp,
+    courier_message,
+    flow_template_data,
+)
 from services.selfservice.flows.flow import Flow
 from services.selfservice.flows.persistence import FlowRepository
 from services.selfservice.flows.verification.strategy import AddressProofStrategy
@@ -36,7 +44,7 @@ class AddressProof:
     flows: FlowRepository
     codes: OneTimeCodes
     identities: IdentityClient
-    lifespans: dict[str, timedelta]  # by method: how long a code or link works
+    lifespans: dict[str, timedelta]  # by method (and "code/sms"): how long a code or link works
     notify_unknown: dict[str, bool]  # by flow kind: `notify_unknown_recipients`
     budget: SendBudget  # messages per address (mail bombing)
 
@@ -57,21 +65,39 @@ class AddressProof:
     async def send(
         self, flow: Flow, kind: str, strategy: AddressProofStrategy, address: str, *, announced: bool = False
     ) -> bool:
-        """`announced`: the first message of a flow `announce` already showed as sent (a
+        """A code or link to an email address, for the identity that has it (if any): `deliver`.
+        `announced`: the first message of a flow `announce` already showed as sent (a
         registration's, verifier.py), which changes nothing its user sees, and keeps its
         `updated_at`: a registration that hid an existing account never sends one (docs/security.md,
         EN-4), and the two must read the same. A resend is a change like any other.
         False, and nothing sent, when the announced message went out since `flow` was read: of two
-        deliveries of one `identity.created` handled at once, the one that takes the mark sends.
-        FlowCompleted, and nothing sent, when another submission completed the flow meanwhile (a
-        resend sent with the code)."""
+        deliveries of one `identity.created` handled at once, the one that takes the mark sends."""
         # As the identity service spells its addresses: the code is kept for that spelling, which
         # redeeming compares with the identity's addresses (a fullwidth or zero-width-spaced variant
         # typed here finds the same account, and its code must work for it).
         address = fold_address(address)
         identity = await self.identities.find_by_address(kind, "email", address)
+        return await self.deliver(flow, kind, strategy, Recipient(address, "email"), identity, announced=announced)
+
+    async def deliver(
+        self,
+        flow: Flow,
+        kind: str,
+        strategy: AddressProofStrategy,
+        recipient: Recipient,
+        identity: dict[str, Any] | None,
+        *,
+        announced: bool = False,
+        shown: Callable[[Flow], None] | None = None,
+    ) -> bool:
+        """Issues a code or link for `recipient`, an address of `identity` (None: of no account, which
+        gets the same writes and no message), queues its message and saves `flow` as `shown` lays it
+        out (else as the strategy shows a sent message, in state sent_email), in one transaction.
+        FlowCompleted, and nothing sent, when another submission completed the flow meanwhile (a
+        resend sent with the code)."""
+        address = recipient.address
         mail = await self.budget.spend(address)  # spent for unknown addresses too: the same work either way
-        lifespan = self.lifespans[strategy.method]
+        lifespan = self.lifespan(strategy.method, recipient.via)
         async with self.uow() as uow:
             if announced and not await self.flows.take_internal(uow.connection, flow.id, AWAITING_MESSAGE, True):
                 return False
@@ -86,16 +112,19 @@ class AddressProof:
                 kind=kind,
                 method=strategy.method,
                 address=address,
-                via="email",
+                via=recipient.via,
                 identity_id=identity["id"] if identity is not None else None,
                 lifespan=lifespan,
             )
-            message = self._message(flow, kind, strategy, address, identity, secret, lifespan)
+            message = self._message(flow, kind, strategy, recipient, identity, secret, lifespan)
             if mail and message is not None:
                 uow.emit(COURIER_MESSAGE_REQUESTED, message)
-            strategy.after_sending(flow, kind, address)
+            if shown is None:
+                strategy.after_sending(flow, kind, address)
+                flow.state = "sent_email"
+            else:
+                shown(flow)
             code_owner.remember(flow, address)
-            flow.state = "sent_email"
             if identity is not None:  # an announced flow's message, or a resend of it: it has gone
                 flow.internal.pop(AWAITING_MESSAGE, None)
                 flow.internal.pop(AWAITED_PAYLOAD, None)
@@ -103,27 +132,34 @@ class AddressProof:
             await uow.commit()
         return True
 
+    def lifespan(self, method: str, via: str) -> timedelta:
+        """How long a code or link works: by SMS, `lifespans["code/sms"]` where it is set (DESIGN §9:
+        10 minutes unless the config says otherwise)."""
+        return self.lifespans.get(f"{method}/{via}") or self.lifespans[method]
+
     def _message(
         self,
         flow: Flow,
         kind: str,
         strategy: AddressProofStrategy,
-        address: str,
+        recipient: Recipient,
         identity: dict[str, Any] | None,
         secret: str,
         lifespan: timedelta,
     ) -> MessageRequested | None:
-        """The code or link for a known address; for an unknown one, a notice if the config asks."""
+        """The code or link for a known address; for an unknown one, a notice if the config asks
+        (by email only: Kratos has no SMS template for it)."""
         # What every Kratos template model carries besides its own fields (`code/code_sender.go`).
         common = flow_template_data(flow)
+        address, via = recipient.address, recipient.via
         if identity is None:
-            if not self.notify_unknown.get(kind):
+            if not self.notify_unknown.get(kind) or via != "email":
                 return None
-            return courier_message(strategy.template_type(kind, False), address, "email", To=address, **common)
+            return courier_message(strategy.template_type(kind, False), address, via, To=address, **common)
         return courier_message(
             strategy.template_type(kind, True),
             address,
-            "email",
+            via,
             To=address,
             **common,
             Identity=public_identity(identity),

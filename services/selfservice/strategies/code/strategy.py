@@ -12,7 +12,7 @@ from services.selfservice.flows.login.strategy import LoginOutcome
 from services.selfservice.flows.registration.strategy import RegistrationOutcome
 from services.selfservice.flows.ui import input_node
 from services.selfservice.strategies.address import AddressMethod
-from services.selfservice.strategies.code import fallback, login, mfa, registration
+from services.selfservice.strategies.code import fallback, login, mfa, recovery, registration
 from services.selfservice.strategies.code.nodes import code_input
 from services.selfservice.strategies.code.sender import CodeSender
 from services.selfservice.strategies.mfa import SecondFactorServices, second_factor_services
@@ -26,6 +26,18 @@ from shared.clients.ports import IdentityClient
 class CodeStrategy(AddressMethod):
     method = "code"
     submit_label = text.label_continue
+
+    def __init__(self, public_base_url: str, *, choose_address: bool = False) -> None:
+        super().__init__(public_base_url)
+        # `feature_flags.choose_recovery_address`: new recovery flows ask for the account and offer its
+        # addresses (recovery.py); a flow keeps the way it was made, whatever the flag says later.
+        self.choose_address = choose_address
+
+    def populate_recovery(self, flow: Flow) -> None:
+        if self.choose_address:
+            recovery.address_screen(flow)
+        else:
+            super().populate_recovery(flow)
 
     def after_sending(self, flow: Flow, kind: str, address: str) -> None:
         flow.ui.nodes = [n for n in flow.ui.nodes if n.name == "csrf_token"]
@@ -63,8 +75,9 @@ class PasswordlessCodeStrategy(CodeStrategy):
         *,
         two_step: bool = False,
         fallback: bool = False,
+        choose_address: bool = False,
     ) -> None:
-        super().__init__(public_base_url)
+        super().__init__(public_base_url, choose_address=choose_address)
         self.identities = identities
         self.schemas = schemas
         self.sender = sender
@@ -136,8 +149,9 @@ class MfaCodeStrategy(PasswordlessCodeStrategy):
 def _build(deps: Dependencies) -> CodeStrategy:
     passwordless = bool(deps.settings.get("selfservice.methods.code.passwordless_enabled"))
     mfa_enabled = bool(deps.settings.get("selfservice.methods.code.mfa_enabled"))
+    choose_address = deps.config.choose_recovery_address
     if not (passwordless or mfa_enabled):
-        return CodeStrategy(deps.config.public_base_url)
+        return CodeStrategy(deps.config.public_base_url, choose_address=choose_address)
     sender = CodeSender.from_settings(deps.settings, deps.uow, deps.flows, deps.pepper, deps.send_budget)
     two_step = deps.config.flows["registration"].style == PROFILE_FIRST
     args = (deps.config.public_base_url, deps.identities, deps.schemas, sender)
@@ -149,8 +163,11 @@ def _build(deps: Dependencies) -> CodeStrategy:
             fallback=missing_credential,
             services=second_factor_services(deps),
             passwordless=passwordless,
+            choose_address=choose_address,
         )
-    return PasswordlessCodeStrategy(*args, two_step=two_step, fallback=missing_credential)
+    return PasswordlessCodeStrategy(
+        *args, two_step=two_step, fallback=missing_credential, choose_address=choose_address
+    )
 
 
 # Kratos's code method owns the `code` credential (the addresses passwordless login sends codes to).
