@@ -73,14 +73,15 @@ def hook(**config: Any) -> dict[str, Any]:
 def test_a_set_unsupported_key_is_warned_about_with_its_reason() -> None:
     tree = {
         "oauth2_provider": {"url": "https://hydra.example:4445"},
-        "feature_flags": {"choose_recovery_address": True},
+        "feature_flags": {"refresh_login_choose_address": True},
         "selfservice": {
             "flows": {"login": {"after": {"password": {"hooks": [hook(), hook(emit_analytics_event=False)]}}}}
         },
     }
     assert ignored_key_warnings(tree) == [  # in the file's order
         "oauth2_provider.url has no effect in Warden (the Ory Hydra login/consent integration is not implemented)",
-        "feature_flags.choose_recovery_address has no effect in Warden (recovery asks for an address and sends to it)",
+        "feature_flags.refresh_login_choose_address has no effect in Warden "
+        "(a code refresh login asks for the address again)",
         "selfservice.flows.login.after.password.hooks[1].config.emit_analytics_event has no effect in Warden "
         "(Warden traces every web hook call alike)",
     ]
