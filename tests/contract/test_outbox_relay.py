@@ -1,12 +1,13 @@
 """The outbox relay on both engines: events go out in the order they were written, each once, in
 rounds of its batch size, and leave no row behind; a failed publish leaves the whole round waiting;
-a relay woken by a commit as it is stopped stops;
+a relay woken by a commit as it is stopped stops; events another process wrote go out at the next poll;
 a row the relay of an earlier version marked published is not sent again; and on PostgreSQL two
 relays side by side never send an event twice (the claim skips the rows another one holds)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import UTC, datetime
 
 import pytest
@@ -119,3 +120,29 @@ async def test_a_relay_woken_by_a_commit_as_it_is_stopped_stops(database: Databa
     outbox = await _outbox_with(database, 0)
     relay = OutboxRelay(database, outbox, Recording(), poll_seconds=30.0)
     assert await stops_when_woken_as_cancelled(relay.run(), outbox.notify), "the relay went on after it was cancelled"
+
+
+async def test_events_another_process_wrote_go_out_at_the_next_poll(database: Database) -> None:
+    """No commit of this process wakes the relay for them: its poll finds them (one statement on its
+    own, and a relay round only when something waits)."""
+    outbox = await _outbox_with(database, 0)
+    publisher = Recording()
+    relay = OutboxRelay(database, Outbox(outbox.table), publisher, poll_seconds=0.05)  # not the writer's
+    running = asyncio.ensure_future(relay.run())
+    try:
+        await asyncio.sleep(0.2)  # a few idle polls first
+        assert publisher.published == []
+        uow = UnitOfWorkFactory(database, outbox, "identity")
+        for n in range(3):
+            async with uow() as work:
+                work.emit_raw("identity.updated", {"n": n})
+                await work.commit()
+        async with asyncio.timeout(10):
+            while len(publisher.published) < 3:
+                await asyncio.sleep(0.02)
+        assert publisher.published == [0, 1, 2]
+        assert await _rows(database, outbox) == 0
+    finally:
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
