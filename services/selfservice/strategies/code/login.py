@@ -21,7 +21,7 @@ from services.selfservice.flows.login.strategy import LoginOutcome, first_factor
 from services.selfservice.flows.request import string_field
 from services.selfservice.flows.ui import input_node
 from services.selfservice.proven_address import mark_proven
-from services.selfservice.strategies.code import fallback, nodes
+from services.selfservice.strategies.code import fallback, nodes, refresh
 from services.selfservice.strategies.code.addresses import PHONE, code_addresses, normalized
 from shared import text
 
@@ -56,6 +56,8 @@ def identifier_node(strategy: PasswordlessCodeStrategy, flow: Flow) -> Any:
 async def authenticate(strategy: PasswordlessCodeStrategy, flow: Flow, body: dict[str, Any]) -> LoginOutcome:
     first_factor_only(flow)  # a code as a second factor is mfa.py's
     if flow.state == "choose_method" or string_field(body, "resend") == "code":
+        if refresh.offers(flow):  # a refresh by the session's own addresses
+            await refresh.send(strategy, flow, body)
         await _send(strategy, flow, body)
     return await _check(strategy, flow, body)
 
