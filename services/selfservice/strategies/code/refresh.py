@@ -13,7 +13,8 @@ screen was made gets nothing. Any other value (another account's address, a typo
 4000035 and sends nothing; the passwordless login's no-enumeration answer has nothing to hide here,
 the session's identity being known. From the code on, the flow is passwordless login's (login.py):
 guesses counted against the address, and the login handler checks that the code signed in the
-session's own identity. A flow made with the flag keeps its buttons whatever the flag says later.
+session's own identity. A flow made with the flag stays such a flow if the flag is turned off, but
+its buttons, which post no `method`, are then claimed by no method (4010002), as before the flag.
 """
 
 from __future__ import annotations
