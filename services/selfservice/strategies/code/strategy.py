@@ -150,7 +150,7 @@ class MfaCodeStrategy(PasswordlessCodeStrategy):
     async def login(self, flow: Flow, body: dict[str, Any]) -> LoginOutcome:
         if mfa.offers(flow):
             return await mfa.authenticate(self, flow, body)
-        if not self.passwordless:  # an `address` alone is the aal2 form's, or the refresh picker's
+        if not self.passwordless:  # no passwordless login: an aal1 submission is nobody's here
             flow.ui.messages.append(text.no_login_strategy())
             raise FlowInvalid()
         return await super().login(flow, body)
