@@ -160,16 +160,18 @@ def code_config(
     login_style: str | None = None,
     registration_style: str | None = None,
     code_config: Mapping[str, Any] | None = None,
+    mfa: bool = False,
 ) -> dict[str, Any]:
-    """`selfservice_settings` options: password and passwordless code on, the `session` hook after
-    both registrations, the courier on the SMTP server and the SMS sink, with fast polling."""
+    """`selfservice_settings` options: password and passwordless code on (`mfa`: the code as a
+    second factor instead, Kratos's schema takes one or the other), the `session` hook after both
+    registrations, the courier on the SMTP server and the SMS sink, with fast polling."""
     hooks = {"hooks": [{"hook": "session"}]}
     flows: dict[str, Any] = {"registration": {"after": {"password": hooks, "code": hooks}}}
     if login_style:
         flows["login"] = {"ui_url": f"{UI}/login", "style": login_style}
     if registration_style:
         flows["registration"]["style"] = registration_style
-    code: dict[str, Any] = {"enabled": True, "passwordless_enabled": True}
+    code: dict[str, Any] = {"enabled": True, "passwordless_enabled": not mfa, "mfa_enabled": mfa}
     if code_config:
         code["config"] = dict(code_config)
     courier = {
@@ -194,11 +196,12 @@ def code_warden(
     *,
     phone: bool = False,
     schema: Mapping[str, Any] | None = None,
+    top: Mapping[str, Any] | None = None,
     **options: Any,
 ) -> Iterator[CodeStack]:
     """`phone`: PHONE_SCHEMA (id `phone`) as the default identity schema; `schema`: that one (id
-    `custom`) instead."""
-    config = code_config(smtp, sms, **options)
+    `custom`) instead; `top`: more top-level config keys (`feature_flags`, say)."""
+    config = {**code_config(smtp, sms, **options), **(top or {})}
     if phone or schema is not None:
         schema_id = "phone" if phone else "custom"
         (directory / f"{schema_id}.schema.json").write_text(json.dumps(PHONE_SCHEMA if phone else schema))

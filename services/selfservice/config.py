@@ -57,6 +57,9 @@ class SelfserviceConfig:
     # the account and offers its recovery addresses, masked, to send the code to (Kratos's recovery
     # v2; services/selfservice/flows/recovery/choose_address.py).
     choose_recovery_address: bool = False
+    # `feature_flags.refresh_login_choose_address`: a code refresh login offers the signed-in identity's
+    # code addresses as buttons instead of asking for an identifier (strategies/code/refresh.py).
+    refresh_login_choose_address: bool = False
 
     @classmethod
     def from_settings(cls, settings: Any) -> SelfserviceConfig:
@@ -74,6 +77,7 @@ class SelfserviceConfig:
             assurance=AssuranceRules.from_settings(settings),
             continue_with_transitions=bool(get("feature_flags.use_continue_with_transitions")),
             choose_recovery_address=bool(get("feature_flags.choose_recovery_address")),
+            refresh_login_choose_address=bool(get("feature_flags.refresh_login_choose_address")),
         )
 
     def method_enabled(self, method: str, default: bool = False) -> bool:

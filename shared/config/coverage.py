@@ -233,7 +233,11 @@ ROWS: tuple[Row, ...] = (
         "profile fields an OIDC registration still needs are in the oidc group",
         True,
     ),
-    _ns("feature_flags.refresh_login_choose_address", "a code refresh login asks for the address again"),
+    _h(
+        "feature_flags.refresh_login_choose_address",
+        "services/selfservice/strategies/code/refresh.py (a code refresh login offers the signed-in "
+        "identity's addresses as Send code to buttons and sends only to the one pressed)",
+    ),
     # --- the rest ---------------------------------------------------------------------------------
     _na("organizations", "deprecated, and " + NETWORK),
     _na("enterprise.identity_schema_fallback_url_template", "an enterprise-licence feature, " + NETWORK),

@@ -73,15 +73,15 @@ def hook(**config: Any) -> dict[str, Any]:
 def test_a_set_unsupported_key_is_warned_about_with_its_reason() -> None:
     tree = {
         "oauth2_provider": {"url": "https://hydra.example:4445"},
-        "feature_flags": {"refresh_login_choose_address": True},
+        "feature_flags": {"legacy_continue_with_verification_ui": True},
         "selfservice": {
             "flows": {"login": {"after": {"password": {"hooks": [hook(), hook(emit_analytics_event=False)]}}}}
         },
     }
     assert ignored_key_warnings(tree) == [  # in the file's order
         "oauth2_provider.url has no effect in Warden (the Ory Hydra login/consent integration is not implemented)",
-        "feature_flags.refresh_login_choose_address has no effect in Warden "
-        "(a code refresh login asks for the address again)",
+        "feature_flags.legacy_continue_with_verification_ui has no effect in Warden "
+        "(show_verification_ui comes only from its hook)",
         "selfservice.flows.login.after.password.hooks[1].config.emit_analytics_event has no effect in Warden "
         "(Warden traces every web hook call alike)",
     ]
@@ -98,6 +98,7 @@ def test_a_tracing_provider_other_than_otel_is_said_to_turn_tracing_off() -> Non
     "tree",
     [
         {"feature_flags": {"choose_recovery_address": False}},  # Kratos's default
+        {"feature_flags": {"refresh_login_choose_address": True}},  # honoured: strategies/code/refresh.py
         {"selfservice": {"flows": {"registration": {"enable_legacy_one_step": True}}}},  # what Warden does
         {
             "selfservice": {
@@ -140,11 +141,11 @@ def test_loaded_settings_carry_the_warnings_of_what_the_file_sets(tmp_path: Path
     config.write_text(
         yaml.safe_dump(deep_merge(MINIMAL, {"oauth2_provider": {"url": "https://hydra.example/"}})), encoding="utf-8"
     )
-    settings = load_settings([config], {"FEATURE_FLAGS_REFRESH_LOGIN_CHOOSE_ADDRESS": "true"})
+    settings = load_settings([config], {"FEATURE_FLAGS_LEGACY_CONTINUE_WITH_VERIFICATION_UI": "true"})
     assert settings.ignored_keys == (
         "oauth2_provider.url has no effect in Warden (the Ory Hydra login/consent integration is not implemented)",
-        "feature_flags.refresh_login_choose_address has no effect in Warden "
-        "(a code refresh login asks for the address again)",
+        "feature_flags.legacy_continue_with_verification_ui has no effect in Warden "
+        "(show_verification_ui comes only from its hook)",
     )
 
 

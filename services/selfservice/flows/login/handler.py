@@ -12,7 +12,7 @@ from services.selfservice.flows.flow import API, BROWSER, Flow
 from services.selfservice.flows.identity_schema import requested_schema, schema_fields, schema_of
 from services.selfservice.flows.login.flow import login_fields, same_identity
 from services.selfservice.flows.login.hook import complete_login
-from services.selfservice.flows.login.strategy import LoginOutcome, LoginStrategy
+from services.selfservice.flows.login.strategy import LoginOutcome, LoginStrategy, RefreshesLogin
 from services.selfservice.flows.request import wants_json
 from services.selfservice.flows.submit import FlowSteps
 from services.selfservice.flows.submit import submit as submit_flow
@@ -86,8 +86,14 @@ async def new_login_flow(
             if a.get("verified")
         ]
     identifier_first = c.config.flows[KIND].style == IDENTIFIER_FIRST and first_screen(flow)
+    # A first-factor refresh knows whose session it refreshes (an aal2 one is the second factors' form).
+    refreshed = flow.internal.get("identity_id") if fields["refresh"] and fields["requested_aal"] == "aal1" else None
     for strategy in c.methods.login:
-        if (strategy.method == IDENTIFIER_FIRST) == identifier_first:
+        if (strategy.method == IDENTIFIER_FIRST) != identifier_first:
+            continue
+        if refreshed and isinstance(strategy, RefreshesLogin):
+            await strategy.populate_login_refresh(flow, refreshed)
+        else:
             strategy.populate_login(flow)
     if fields["refresh"]:
         flow.ui.messages[:] = [text.login_refresh_requested()]  # Kratos sets it in place of any other

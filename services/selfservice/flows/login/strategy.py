@@ -29,6 +29,18 @@ class LoginStrategy(Protocol):
         ...
 
 
+@runtime_checkable
+class RefreshesLogin(Protocol):
+    """A method whose form for refreshing a session is not its login form (Kratos's
+    `PopulateLoginMethodFirstFactorRefresh`, which is handed the session): it knows who signs in."""
+
+    method: str
+
+    async def populate_login_refresh(self, flow: Flow, identity_id: str) -> None:
+        """Adds the method's nodes to a new aal1 refresh flow of the session of `identity_id`."""
+        ...
+
+
 def first_factor_only(flow: Flow) -> None:
     """Kratos's `login.CheckAAL(f, aal1)` at the start of every first-factor method: a login flow made
     for a second factor (`aal=aal2`) is not theirs to complete, so none answers it and the flow

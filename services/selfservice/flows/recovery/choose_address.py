@@ -38,7 +38,7 @@ from services.selfservice.flows.flow import Flow
 from services.selfservice.flows.request import string_field
 from services.selfservice.proven_address import holds
 from services.selfservice.strategies.code import recovery as screens
-from services.selfservice.strategies.code.login import normalized
+from services.selfservice.strategies.code.addresses import normalized
 from shared import text
 from shared.clients.ports import IdentityClient
 

@@ -10,7 +10,6 @@ code credential for the identifier is such an identifier too, unless
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Any
 
 from services.selfservice import code_owner
@@ -22,16 +21,14 @@ from services.selfservice.flows.login.strategy import LoginOutcome, first_factor
 from services.selfservice.flows.request import string_field
 from services.selfservice.flows.ui import input_node
 from services.selfservice.proven_address import mark_proven
-from services.selfservice.strategies.code import fallback, nodes
+from services.selfservice.strategies.code import fallback, nodes, refresh
+from services.selfservice.strategies.code.addresses import PHONE, code_addresses, normalized
 from shared import text
-from shared.identifiers import fold, fold_address
 
 if TYPE_CHECKING:
     from services.selfservice.strategies.code.strategy import PasswordlessCodeStrategy
 
 KIND = "login"
-_PHONE = re.compile(r"^\+?[0-9]{6,15}$")
-_PHONE_PUNCTUATION = re.compile(r"[\s\-().]")
 
 
 def populate(strategy: PasswordlessCodeStrategy, flow: Flow) -> None:
@@ -59,6 +56,8 @@ def identifier_node(strategy: PasswordlessCodeStrategy, flow: Flow) -> Any:
 async def authenticate(strategy: PasswordlessCodeStrategy, flow: Flow, body: dict[str, Any]) -> LoginOutcome:
     first_factor_only(flow)  # a code as a second factor is mfa.py's
     if flow.state == "choose_method" or string_field(body, "resend") == "code":
+        if refresh.offers(flow):  # a refresh by the session's own addresses
+            await refresh.send(strategy, flow, body)
         await _send(strategy, flow, body)
     return await _check(strategy, flow, body)
 
@@ -101,8 +100,7 @@ async def _account(
 async def _recipients(strategy: PasswordlessCodeStrategy, identity: dict[str, Any], identifier: str) -> list[Recipient]:
     """The address the identifier names if it is one of the account's, else all of them (Kratos:
     a username gets the code on every code address)."""
-    credential = await strategy.identities.get_credential(identity["id"], "code") or {}
-    addresses = [Recipient(a["address"], a["channel"]) for a in (credential.get("config") or {}).get("addresses") or []]
+    addresses = await code_addresses(strategy.identities, identity["id"])
     named = [r for r in addresses if r.address == identifier]
     return named or addresses
 
@@ -156,14 +154,4 @@ def _channel_of(identifier: str) -> str:
     """How a code would reach an identifier without an account: a notice goes only to an address."""
     if "@" in identifier:
         return "email"
-    return "sms" if _PHONE.fullmatch(identifier) else "none"
-
-
-def normalized(identifier: str) -> str:
-    """Kratos's GracefulNormalization, as the identity service stores code addresses: a phone number
-    in E.164 (digits and a leading +), an email address folded as addresses are, anything else
-    folded as identifiers are (`shared/identifiers.py`)."""
-    compact = _PHONE_PUNCTUATION.sub("", identifier)
-    if _PHONE.fullmatch(compact):
-        return compact
-    return fold_address(identifier) if "@" in identifier else fold(identifier)
+    return "sms" if PHONE.fullmatch(identifier) else "none"

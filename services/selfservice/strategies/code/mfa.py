@@ -13,9 +13,8 @@ from services.selfservice.flows.errors import FlowInvalid, StepCompleted
 from services.selfservice.flows.flow import Flow
 from services.selfservice.flows.login.strategy import LoginOutcome
 from services.selfservice.flows.request import string_field
-from services.selfservice.flows.ui import input_node
 from services.selfservice.strategies.code import nodes
-from services.selfservice.strategies.code.login import normalized
+from services.selfservice.strategies.code.addresses import named, normalized
 from services.selfservice.strategies.mfa import is_aal2_login, second_factor_method, upgrading_identity
 from shared import text
 
@@ -27,16 +26,7 @@ ADDRESSES = "verified_addresses"  # flow.internal, set by the login handler for 
 
 
 def populate(strategy: MfaCodeStrategy, flow: Flow) -> None:
-    for address in _addresses(flow):
-        flow.ui.add(
-            input_node(
-                nodes.GROUP,
-                "address",
-                "submit",
-                value=address["value"],
-                label=text.send_code_to(address["value"], address["via"]),
-            )
-        )
+    flow.ui.add(*(nodes.address_button(address) for address in _addresses(flow)))
 
 
 def offers(flow: Flow) -> bool:
@@ -74,12 +64,12 @@ async def _send(strategy: MfaCodeStrategy, flow: Flow, body: dict[str, Any], ide
     # Kratos reads `identifier`, else `address` (its own MFA tests send `identifier`; the buttons it
     # shows are `address`), and normalises it as it stores code addresses: an email lower-cased
     # (`maybeNormalizeEmail`, then GracefulNormalization), a phone number in E.164.
-    chosen = normalized(string_field(body, "identifier", "address"))
-    if not chosen:
+    chosen = string_field(body, "identifier", "address")
+    if not normalized(chosen):
         # Kratos's findIdentityForIdentifier: no address at all is a missing property.
         flow.ui.add_node_message("identifier", text.property_missing("identifier"))
         raise FlowInvalid()
-    address = next((a for a in _addresses(flow) if normalized(a["value"]) == chosen), None)
+    address = named(_addresses(flow), chosen)
     if address is None:
         # Kratos looks the address up among the code credentials: an address no account has is
         # 4000035 (4010010 with `missing_credential_fallback_enabled`, which then takes any of the
@@ -89,11 +79,10 @@ async def _send(strategy: MfaCodeStrategy, flow: Flow, body: dict[str, Any], ide
         flow.ui.messages.append(text.no_code_user())
         raise FlowInvalid()
     identity = await strategy.identities.get_identity(identity_id)
-    kept = input_node(nodes.GROUP, "address", "hidden", value=address["value"])
-    nodes.code_screen(flow, [kept], text.label_login_code(), text.login_code_sent())
-    await strategy.sender.send(flow, KIND, [Recipient(address["value"], address["via"])], identity)
+    nodes.address_code_screen(flow, address)
+    await strategy.sender.send(flow, KIND, [address], identity)
     raise StepCompleted(shows_payload=True)
 
 
-def _addresses(flow: Flow) -> list[dict[str, str]]:
-    return [a for a in flow.internal.get(ADDRESSES) or [] if isinstance(a, dict)]
+def _addresses(flow: Flow) -> list[Recipient]:
+    return [Recipient(a["value"], a["via"]) for a in flow.internal.get(ADDRESSES) or [] if isinstance(a, dict)]

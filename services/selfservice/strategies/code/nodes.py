@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from services.selfservice.codes import Recipient
 from services.selfservice.flows.flow import Flow
 from services.selfservice.flows.ui import Node, input_node
 from shared import text
@@ -15,6 +16,14 @@ REPLACED_GROUPS = {"default", "password", "oidc", "code", "webauthn", "passkey",
 
 def send_button(label: Message) -> Node:
     return input_node(GROUP, "method", "submit", value="code", label=label)
+
+
+def address_button(address: Recipient) -> Node:
+    """Kratos's "Send code to …" (1010023) for an address of the signed-in identity, shown in full
+    (it is the session's own): the button posts only `address`, no `method`."""
+    return input_node(
+        GROUP, "address", "submit", value=address.address, label=text.send_code_to(address.address, address.via)
+    )
 
 
 def code_input(label: Message) -> Node:
@@ -41,6 +50,13 @@ def code_screen(flow: Flow, kept: list[Node], code_label: Message, sent: Message
     flow.ui.messages = [sent]
     flow.state = "sent_email"
     flow.active = "code"
+
+
+def address_code_screen(flow: Flow, address: Recipient) -> None:
+    """The code screen once a code went to an address picked by its button: the address rides along
+    hidden, so that Resend sends to it again."""
+    kept = input_node(GROUP, "address", "hidden", value=address.address)
+    code_screen(flow, [kept], text.label_login_code(), text.login_code_sent())
 
 
 def hidden(node: Node) -> Node:

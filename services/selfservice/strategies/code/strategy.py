@@ -12,7 +12,7 @@ from services.selfservice.flows.login.strategy import LoginOutcome
 from services.selfservice.flows.registration.strategy import RegistrationOutcome
 from services.selfservice.flows.ui import input_node
 from services.selfservice.strategies.address import AddressMethod
-from services.selfservice.strategies.code import fallback, login, mfa, recovery, registration
+from services.selfservice.strategies.code import fallback, login, mfa, recovery, refresh, registration
 from services.selfservice.strategies.code.nodes import code_input
 from services.selfservice.strategies.code.sender import CodeSender
 from services.selfservice.strategies.mfa import SecondFactorServices, second_factor_services
@@ -76,6 +76,7 @@ class PasswordlessCodeStrategy(CodeStrategy):
         two_step: bool = False,
         fallback: bool = False,
         choose_address: bool = False,
+        refresh_choose_address: bool = False,
     ) -> None:
         super().__init__(public_base_url, choose_address=choose_address)
         self.identities = identities
@@ -83,11 +84,27 @@ class PasswordlessCodeStrategy(CodeStrategy):
         self.sender = sender
         self.two_step = two_step  # profile_first registration: the code screen offers Back
         self.fallback = fallback  # missing_credential_fallback_enabled: login.py, fallback.py
+        # `feature_flags.refresh_login_choose_address`: a refresh offers the session's addresses (refresh.py).
+        self.refresh_choose_address = refresh_choose_address
 
     def populate_login(self, flow: Flow) -> None:
         login.populate(self, flow)
 
+    async def populate_login_refresh(self, flow: Flow, identity_id: str) -> None:
+        if self.refresh_choose_address:
+            await refresh.populate(self, flow, identity_id)
+        else:
+            self.populate_login(flow)
+
+    def claims(self, body: dict[str, Any]) -> bool:
+        """The refresh screen's "Send code to …" buttons carry only `address` (refresh.py). Only with
+        the flag on: off, such a body stays nobody's (4010002), as it always was."""
+        return self.refresh_choose_address and bool(body.get("address"))
+
     async def login(self, flow: Flow, body: dict[str, Any]) -> LoginOutcome:
+        if not body.get("method") and not refresh.offers(flow):  # an `address` alone is a picker's button
+            flow.ui.messages.append(text.no_login_strategy())
+            raise FlowInvalid()
         return await login.authenticate(self, flow, body)
 
     def populate_login_identified(self, flow: Flow, identity: dict[str, Any] | None) -> bool:
@@ -118,6 +135,12 @@ class MfaCodeStrategy(PasswordlessCodeStrategy):
         elif self.passwordless:
             super().populate_login(flow)
 
+    async def populate_login_refresh(self, flow: Flow, identity_id: str) -> None:
+        if self.passwordless:
+            await super().populate_login_refresh(flow, identity_id)
+        else:
+            self.populate_login(flow)
+
     def claims(self, body: dict[str, Any]) -> bool:
         """The aal2 form's "Send code to …" buttons carry only `address`, no `method` (Kratos's
         `strategy_login.go` takes such a body as the code method's when `mfa_enabled`), and a Kratos
@@ -127,7 +150,7 @@ class MfaCodeStrategy(PasswordlessCodeStrategy):
     async def login(self, flow: Flow, body: dict[str, Any]) -> LoginOutcome:
         if mfa.offers(flow):
             return await mfa.authenticate(self, flow, body)
-        if not self.passwordless or not body.get("method"):  # an `address` alone is the aal2 form's
+        if not self.passwordless:  # no passwordless login: an aal1 submission is nobody's here
             flow.ui.messages.append(text.no_login_strategy())
             raise FlowInvalid()
         return await super().login(flow, body)
@@ -150,6 +173,7 @@ def _build(deps: Dependencies) -> CodeStrategy:
     passwordless = bool(deps.settings.get("selfservice.methods.code.passwordless_enabled"))
     mfa_enabled = bool(deps.settings.get("selfservice.methods.code.mfa_enabled"))
     choose_address = deps.config.choose_recovery_address
+    refresh_choose_address = deps.config.refresh_login_choose_address
     if not (passwordless or mfa_enabled):
         return CodeStrategy(deps.config.public_base_url, choose_address=choose_address)
     sender = CodeSender.from_settings(deps.settings, deps.uow, deps.flows, deps.pepper, deps.send_budget)
@@ -164,9 +188,14 @@ def _build(deps: Dependencies) -> CodeStrategy:
             services=second_factor_services(deps),
             passwordless=passwordless,
             choose_address=choose_address,
+            refresh_choose_address=refresh_choose_address,
         )
     return PasswordlessCodeStrategy(
-        *args, two_step=two_step, fallback=missing_credential, choose_address=choose_address
+        *args,
+        two_step=two_step,
+        fallback=missing_credential,
+        choose_address=choose_address,
+        refresh_choose_address=refresh_choose_address,
     )
 
 

@@ -18,7 +18,7 @@ from services.selfservice.flows.identity_schema import schema_of
 from services.selfservice.flows.login.strategy import LoginOutcome, first_factor_only
 from services.selfservice.flows.request import string_field
 from services.selfservice.flows.ui import input_node
-from services.selfservice.strategies.code.login import normalized
+from services.selfservice.strategies.code.addresses import normalized
 from services.selfservice.traits import TraitSchemas
 from shared import text
 from shared.clients.ports import IdentityClient
