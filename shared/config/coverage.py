@@ -142,10 +142,9 @@ ROWS: tuple[Row, ...] = (
     _h(
         "selfservice.methods.oidc.config.providers[].aal2_*_values", "services/selfservice/strategies/oidc/assurance.py"
     ),
-    _ns(
+    _h(
         "selfservice.methods.oidc.config.providers[].account_linking_mode",
-        "an existing account is linked only after its owner signs in with a credential it has",
-        "confirm_with_existing_credential",
+        "services/selfservice/strategies/oidc/linking.py (automatic: google and apple only)",
     ),
     _h(
         "selfservice.methods.oidc.config.providers[].update_identity_on_login",

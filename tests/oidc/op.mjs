@@ -6,7 +6,8 @@
 // A login starting with "strong" signs in as if with a second factor (ID token `acr`
 // "urn:warden:test:mfa", `amr` ["pwd", "otp"]), one starting with "weak" with a password alone
 // (`acr` "urn:warden:test:pwd", `amr` ["pwd"]), one starting with "noamr" with an empty `amr` (and
-// the `acr` of a password); any other login's ID token has neither claim.
+// the `acr` of a password); any other login's ID token has neither claim. A login starting with
+// "workspace" carries Google's `hd` claim (its email's domain), as a Google Workspace account does.
 import Provider from 'oidc-provider';
 
 const [port, clientsJson] = process.argv.slice(2);
@@ -18,6 +19,7 @@ function claimsFor(login) {
     sub: login,
     email,
     email_verified: !login.startsWith('unverified'),
+    ...(login.startsWith('workspace') ? { hd: email.split('@')[1] } : {}),
     name: `User ${login}`,
     given_name: 'User',
     family_name: login,
@@ -41,7 +43,7 @@ const provider = new Provider(issuer, {
   cookies: { keys: ['warden-test-op-cookie-key'] },
   // `acr` and `amr` with `openid`: in every ID token that has them, as most providers send them
   // (the library's default is only when the client asks, by `acr_values` or `claims`).
-  claims: { openid: ['sub', 'acr', 'amr'], email: ['email', 'email_verified'], profile: ['name', 'given_name', 'family_name', 'website'] },
+  claims: { openid: ['sub', 'acr', 'amr'], email: ['email', 'email_verified', 'hd'], profile: ['name', 'given_name', 'family_name', 'website'] },
   conformIdTokenClaims: false, // put the scope's claims in the ID token, as most social providers do
   features: { devInteractions: { enabled: true }, userinfo: { enabled: true } },
   pkce: { required: () => false },

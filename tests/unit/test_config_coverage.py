@@ -121,6 +121,11 @@ def test_a_tracing_provider_other_than_otel_is_said_to_turn_tracing_off() -> Non
                 "methods": {"oidc": {"config": {"providers": [{"id": "g", "update_identity_on_login": "automatic"}]}}}
             }
         },  # honoured: services/selfservice/strategies/oidc/login_update.py
+        {
+            "selfservice": {
+                "methods": {"oidc": {"config": {"providers": [{"id": "g", "account_linking_mode": "automatic"}]}}}
+            }
+        },  # honoured: services/selfservice/strategies/oidc/linking.py
         {"session": {"lifespan": "1h"}, "version": "v1.3.0", "sqa-opt-out": True},  # honoured, not applicable
         {"bus": {"url": "memory"}, "session": {"inactivity_timeout": "1h"}},  # Warden's own keys
         {"secrets": {"pagination": ["a-pagination-secret-of-32-chars!"]}},  # honoured: shared/page_tokens.py

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from services.selfservice.strategies.oidc.linking import AUTOMATIC, AUTOMATIC_TYPES, CONFIRM, MODES
 from shared.errors import ConfigError
 
 # Types that support PKCE but publish no discovery to say so: Kratos turns their unset or `auto`
@@ -38,6 +39,7 @@ class ProviderConfig:
     apple_private_key: str = ""
     additional_id_token_audiences: tuple[str, ...] = ()
     update_identity_on_login: str = "never"  # never | automatic (see login_update.py)
+    account_linking_mode: str = CONFIRM  # confirm_with_existing_credential | automatic (see linking.py)
     # Upstream `acr` / `amr` values that make a sign-in by this provider aal2 (assurance.py).
     aal2_acr_values: frozenset[str] = frozenset()
     aal2_amr_values: frozenset[str] = frozenset()
@@ -75,9 +77,25 @@ class ProviderConfig:
             apple_private_key=raw.get("apple_private_key") or "",
             additional_id_token_audiences=tuple(raw.get("additional_id_token_audiences") or ()),
             update_identity_on_login=raw.get("update_identity_on_login") or "never",
+            account_linking_mode=_linking_mode(raw, kind),
             aal2_acr_values=frozenset(v for v in raw.get("aal2_acr_values") or () if v),
             aal2_amr_values=frozenset(v for v in raw.get("aal2_amr_values") or () if v),
         )
+
+
+def _linking_mode(raw: dict[str, Any], kind: str) -> str:
+    """Kratos links automatically for Google and Apple alone: `automatic` on another type would be
+    believed in force and do nothing, so it fails start-up instead."""
+    mode = raw.get("account_linking_mode") or CONFIRM
+    key = f"config: selfservice.methods.oidc.config.providers[{raw.get('id')}].account_linking_mode"
+    if mode not in MODES:
+        raise ConfigError(f"{key}: {mode!r} is not one of {', '.join(MODES)}")
+    if mode == AUTOMATIC and kind not in AUTOMATIC_TYPES:
+        raise ConfigError(
+            f"{key}: {AUTOMATIC!r} is supported for the provider types {', '.join(sorted(AUTOMATIC_TYPES))} "
+            f"only, as in Kratos (this provider is {kind!r})"
+        )
+    return str(mode)
 
 
 GENERIC_CALLBACK = "/self-service/methods/oidc/callback"

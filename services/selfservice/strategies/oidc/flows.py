@@ -8,7 +8,8 @@
   a login. Traits the schema refuses leave the user on the registration form, pre-filled, with the
   verified claims kept server-side in the flow until the form is sent again. An address another
   account already has is never taken over: the user is sent to sign in to that account first, and
-  the provider is linked once they have (Kratos's account linking, message 1010016).
+  the provider is linked once they have (Kratos's account linking, message 1010016), unless the
+  provider's `account_linking_mode: automatic` links it at once (linking.py says when).
 - **settings**: the provider is linked to the signed-in identity, unless another identity owns it.
 
 Flows of native apps finish in the system browser: their session is kept for the app to fetch with
@@ -17,6 +18,7 @@ Flows of native apps finish in the system browser: their session is kept for the
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
@@ -40,6 +42,8 @@ from shared import errors, text
 
 if TYPE_CHECKING:
     from services.selfservice.service import SelfserviceContainer
+
+log = logging.getLogger(__name__)
 
 
 def _handlers() -> tuple[Any, Any, Any, Any]:
@@ -71,13 +75,16 @@ async def finish(
         if flow.kind != "login":
             flow = await _converted(c, request, flow, "login")
         return await _signed_in(c, request, strategy, flow, owner, pending.provider, claims)
+    kept = strategy.kept_sign_in(pending.provider, claims, tokens)
+    holder = await strategy.account_to_link(flow, pending.provider, claims)
+    if holder is not None:
+        return await _linked_automatically(c, request, strategy, flow, holder, pending.provider, claims, kept)
     if flow.kind != "registration":
         if not c.config.flows["registration"].enabled:
             # Kratos's answer, ErrRegistrationDisabled as a form error: UIs read its reason.
             flow.ui.messages.append(text.validation_failed(FlowDisabled("registration").reason))
             raise FlowInvalid()
         flow = await _converted(c, request, flow, "registration")
-    kept = strategy.kept_sign_in(pending.provider, claims, tokens)
     mapped = await strategy.map_claims(pending.provider, claims)
     traits = {**mapped.traits, **pending.traits}
     outcome = strategy.registration(flow, traits, mapped, kept)
@@ -124,6 +131,34 @@ async def _signed_in(
     # Before the hooks and the session, as Kratos: they see the identity as the provider has it now.
     identity = await strategy.updated_on_login(flow, provider, claims, identity)
     outcome = LoginOutcome(identity, authentication_method(strategy.provider_config(provider), claims))
+    if flow.type == API:
+        return await exchange.keep_for_app(c, flow, await finish_login(c, request, flow, outcome))
+    return await complete_login(c, request, flow, outcome)
+
+
+async def _linked_automatically(
+    c: SelfserviceContainer,
+    request: web.Request,
+    strategy: OidcStrategy,
+    flow: Flow,
+    holder: dict[str, Any],
+    provider: str,
+    claims: Claims,
+    kept: dict[str, Any],
+) -> web.StreamResponse:
+    """`account_linking_mode: automatic` (linking.py): the account that proved the address the
+    provider vouches for signs in by the provider, with the link pending on that login, as a link
+    after signing in is: the login hook makes it once the session is what whoami asks for, so the
+    login's hooks and events, and the wait for a second factor, are that path's. The mapper does not
+    run and `update_identity_on_login` does not apply: the account is not the provider's yet."""
+    if holder.get("state") != "active":  # said on the flow the user started, the one shown
+        flow.ui.messages.append(text.identity_disabled())
+        raise FlowInvalid()
+    if flow.kind != "login":
+        flow = await _converted(c, request, flow, "login")
+    log.info("social sign-in with %s links identity %s automatically (verified email)", provider, holder["id"])
+    flow.internal[LINK_AFTER_LOGIN] = {"method": METHOD, **kept}
+    outcome = LoginOutcome(holder, authentication_method(strategy.provider_config(provider), claims))
     if flow.type == API:
         return await exchange.keep_for_app(c, flow, await finish_login(c, request, flow, outcome))
     return await complete_login(c, request, flow, outcome)

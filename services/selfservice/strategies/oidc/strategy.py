@@ -17,13 +17,14 @@ from typing import Any
 from services.selfservice.flows.errors import FlowInvalid, RedirectBrowser
 from services.selfservice.flows.flow import Flow
 from services.selfservice.flows.identity_schema import schema_id, schema_of
-from services.selfservice.flows.login.strategy import LoginOutcome, first_factor_only
+from services.selfservice.flows.login.strategy import LINK_AFTER_LOGIN, LoginOutcome, first_factor_only
 from services.selfservice.flows.registration.strategy import RegistrationOutcome
 from services.selfservice.flows.settings.strategy import SettingsContext
 from services.selfservice.flows.ui import input_node
 from services.selfservice.strategies.oidc.assurance import aal_for, upstream
 from services.selfservice.strategies.oidc.config import OidcConfig, ProviderConfig
 from services.selfservice.strategies.oidc.errors import OidcError, StateInvalid
+from services.selfservice.strategies.oidc.linking import account_to_link
 from services.selfservice.strategies.oidc.login_update import AUTOMATIC, mapper_input, update_on_login
 from services.selfservice.strategies.oidc.mapper import ClaimsMapper, MappedIdentity
 from services.selfservice.strategies.oidc.providers import (
@@ -129,7 +130,9 @@ class OidcStrategy:
     async def _native_login(self, flow: Flow, provider: OAuth2Provider, body: dict[str, Any]) -> LoginOutcome:
         """`id_token` from Apple's or Google's native SDK: the app signed in with the provider itself."""
         _, claims = await self.claims_from_id_token(flow, body)
-        owner = await self.identities.find_by_credential_identifier(METHOD, f"{provider.config.id}:{claims.subject}")
+        provider_id = provider.config.id
+        owner = await self.identities.find_by_credential_identifier(METHOD, f"{provider_id}:{claims.subject}")
+        linking = owner is None and (owner := await self.account_to_link(flow, provider_id, claims)) is not None
         if owner is None:
             flow.ui.messages.append(
                 text.validation_failed("No account is linked to this social sign-in; sign up first.")
@@ -138,7 +141,10 @@ class OidcStrategy:
         if owner.get("state") != "active":
             flow.ui.messages.append(text.identity_disabled())
             raise FlowInvalid()
-        owner = await self.updated_on_login(flow, provider.config.id, claims, owner)
+        if linking:  # account_linking_mode: automatic: the login hook links it, as after signing in
+            flow.internal[LINK_AFTER_LOGIN] = {"method": METHOD, **self.kept_sign_in(provider_id, claims, {})}
+        else:
+            owner = await self.updated_on_login(flow, provider_id, claims, owner)
         return LoginOutcome(owner, authentication_method(provider.config, claims))
 
     async def _native_registration(
@@ -171,6 +177,14 @@ class OidcStrategy:
         self, provider_id: str, claims: Claims, identity: dict[str, Any] | None = None
     ) -> MappedIdentity:
         return await self.mappers[provider_id].map(claims.for_mapper(), identity)
+
+    async def account_to_link(self, flow: Flow, provider_id: str, claims: Claims) -> dict[str, Any] | None:
+        """The account `account_linking_mode: automatic` links this unknown subject to (linking.py),
+        or None. Never in a refresh or a step-up: those re-authenticate the session's identity by a
+        way in it has already."""
+        if flow.internal.get("identity_id"):
+            return None
+        return await account_to_link(self.identities, self.provider_config(provider_id), claims)
 
     async def updated_on_login(
         self, flow: Flow, provider_id: str, claims: Claims, identity: dict[str, Any]
