@@ -59,8 +59,12 @@ class ClaimQueue(Generic[T]):
         return await self._claimed(conn, row_ids, at, lease, token)
 
     async def claim_due(self, conn: Connection, at: datetime, limit: int, lease: timedelta, token: str) -> list[T]:
-        """Up to `limit` of the oldest due rows, claimed in one statement; in id order."""
-        return await self._claimed(conn, self._due(at, limit).scalar_subquery(), at, lease, token)
+        """Up to `limit` of the oldest due rows, claimed in one statement; in id order. The pick is a
+        WITH, not an `IN (SELECT …)`: PostgreSQL runs a WITH once, but may run an IN's sub-select
+        again for each candidate row (a nested loop semi join; BUG #15715), and each run skips the
+        rows the UPDATE already changed and locks the next ones, so one poll took every due row."""
+        due = self._due(at, limit).cte("due")
+        return await self._claimed(conn, select(due.c.id), at, lease, token)
 
     async def _claimed(self, conn: Connection, which: Any, at: datetime, lease: timedelta, token: str) -> list[T]:
         c = self.table.c

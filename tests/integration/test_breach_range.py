@@ -9,6 +9,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from opentelemetry.instrumentation.aiohttp_client import AioHttpClientInstrumentor
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from services.selfservice.strategies.password.breach_range import (
     NETWORK_FAILURE,
@@ -17,6 +21,7 @@ from services.selfservice.strategies.password.breach_range import (
 )
 from shared import errors, text
 from shared.http.egress import EgressPolicy
+from shared.tracing.redaction import redacted_url
 from tests.conftest import free_port
 from tests.hibp_range import RangeServer, sha1
 
@@ -64,6 +69,29 @@ async def test_only_the_five_character_prefix_is_sent(server: RangeServer) -> No
     assert asked.headers.get("Add-Padding") == "true"
     sent = asked.path + asked.query + " ".join(f"{k}: {v}" for k, v in asked.headers.items())
     assert PASSWORD not in sent and digest[5:] not in sent and digest[5:].lower() not in sent
+
+
+async def test_the_prefix_is_in_no_span_when_tracing_is_on(server: RangeServer) -> None:
+    """The client calls Warden makes are traced (shared/tracing/setup.py, with its URL filter): the
+    range's URL, with the prefix of the password's hash in it, must not go to the tracing backend,
+    which keeps it beside the registration's trace (whose request names the account). The call is
+    a span of its own with the host alone, and no `traceparent` goes to the third party."""
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()  # the test's own: the process-wide one stays untouched
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    instrumentor = AioHttpClientInstrumentor()
+    instrumentor.instrument(tracer_provider=provider, url_filter=redacted_url)  # as Tracing.start does
+    try:
+        with provider.get_tracer("test").start_as_current_span("POST /self-service/registration"):
+            await checker(server.host).check(PASSWORD)
+    finally:
+        instrumentor.uninstrument()
+    prefix = sha1(PASSWORD)[:5]
+    spans = exporter.get_finished_spans()
+    assert not any(prefix in str(value) for s in spans for value in (s.attributes or {}).values()), spans
+    assert not any(prefix in s.name for s in spans)
+    [asked] = server.requests()
+    assert "traceparent" not in {k.lower() for k in asked.headers}
 
 
 async def test_a_range_is_asked_once_and_kept(server: RangeServer) -> None:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import MetaData, update
+from sqlalchemy import MetaData, text, update
 
 from services.courier.dispatcher import Dispatcher
 from services.courier.domain import ABANDONED, PROCESSING, QUEUED, SENT, Message, now
@@ -152,6 +152,23 @@ async def test_couriers_claiming_what_is_due_at_once_share_it_out(database: Data
     assert sorted(claimed) == [message(n).id for n in range(30, 35)], "each due message once, none twice"
     assert all(len(batch) <= 2 for batch in batches)
     assert await poll("idle") == [], "the one left is not due yet"
+
+
+async def test_a_poll_claims_no_more_than_its_batch_when_statistics_say_little_is_due(database: Database) -> None:
+    """PostgreSQL may run an `IN (SELECT … LIMIT n FOR UPDATE SKIP LOCKED)` once per candidate row
+    (BUG #15715: a nested loop semi join, chosen when its statistics say few rows are due, as they
+    do after a burst of new messages into a table of sent ones); each run skips the rows the UPDATE
+    already changed and locks the next, so one poll claimed every due message, past its batch and
+    its lease's worth of sending."""
+    sent = [message(1000 + n, status=SENT) for n in range(1000)]
+    await insert(database, *sent)
+    async with database.read() as conn:
+        await conn.execute(text("ANALYZE courier_messages"))
+    oldest = now() - timedelta(minutes=5)  # stored oldest first, as they come
+    await insert(database, *(message(n, next_attempt_at=oldest + timedelta(seconds=n)) for n in range(40, 60)))
+    async with database.read() as conn:
+        claimed = await REPO.claim_due(conn, now(), 3, LEASE, "poll")
+    assert [m.id for m in claimed] == [message(n).id for n in (40, 41, 42)]
 
 
 async def test_paging_with_equal_timestamps_sees_each_message_once(database: Database) -> None:

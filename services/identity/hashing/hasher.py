@@ -31,6 +31,7 @@ from .comparator import verify_any
 from .config import HasherConfig
 from .encoding import password_bytes
 from .errors import InvalidImportedHash
+from .fair_pool import FairPool
 
 _T = TypeVar("_T")
 
@@ -38,13 +39,14 @@ _T = TypeVar("_T")
 class Hasher:
     def __init__(self, config: HasherConfig, *, max_workers: int | None = None) -> None:
         self.config = config
-        self._pool = hashing_pool(max_workers or default_workers(config), "warden-hashing")
+        self._threads = hashing_pool(max_workers or default_workers(config), "warden-hashing")
+        self._pool = FairPool(self._threads)  # checks and hashes: started in their client's turn
 
     @property
     def executor(self) -> Executor:
         """The hashing threads, for other slow derivations that should queue with the password
         hashes rather than beside them (backup codes: `shared.kdf.Argon2idKdf`)."""
-        return self._pool
+        return self._threads
 
     async def hash(self, password: str) -> str:
         """A new hash of the configured kind. Raises PasswordTooLong for bcrypt and > 72 bytes, and
@@ -72,7 +74,7 @@ class Hasher:
 
     def close(self) -> None:
         """Stop the pool: queued hashes are cancelled, running ones finish in the background."""
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._pool.close()
 
     def _hash_for(self, caller: Budget, password: str) -> str:
         """On a hashing thread: the hash, unless its caller gave up while it waited for the thread."""
@@ -112,7 +114,8 @@ class Hasher:
         )
 
     async def _run(self, fn: Callable[..., _T], *args: object) -> _T:
-        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+        result: _T = await asyncio.wrap_future(self._pool.submit(fn, *args))
+        return result
 
 
 def default_workers(config: HasherConfig) -> int:

@@ -12,7 +12,10 @@ pushed a real user's login from 0.33 s to 20 s, and abandoned requests kept the 
 - The threads never wait for the event loop: each has one check running and one more handed to the
   pool behind it, so a finished hash is followed at once by the next, not after the loop has
   resumed the finished check and passed its turn on. Without it the cores idled 7% of the time
-  under a login load, while the loop, busy with other requests, came round (issue 17).
+  under a login load, while the loop, busy with other requests, came round (issue 17). So that a
+  flood's checks handed over that way do not keep a user's behind them, a turn goes to the waiting
+  client with the fewest checks handed over, and a thread that comes free starts the check of the
+  client with the fewest running (fair_pool.py), not the one handed over first.
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ from typing import TypeVar
 from shared.errors import ServiceUnavailable
 from shared.http.budget import budget
 from shared.metrics.throttling import ThrottleMetrics
+
+from .fair_pool import client as hashing_client
 
 T = TypeVar("T")
 # Checks that may wait per hashing thread: with argon2 at ~0.5 s a hash, a full queue is a few
@@ -50,6 +55,7 @@ class HashingQueue:
         self._max_waiting = max_waiting
         self._max_per_client = max(1, max_waiting // 2)
         self._running = 0
+        self._handed: Counter[str] = Counter()  # checks holding a slot, by client
         self._waiting: OrderedDict[str, deque[asyncio.Future[None]]] = OrderedDict()
         self._count = 0
         self._pending: Counter[str] = Counter()
@@ -77,20 +83,23 @@ class HashingQueue:
     async def run(self, client: str | None, work: Callable[[], Awaitable[T]]) -> T:
         """Runs `work` when a slot is free and it is this client's turn; Overloaded when too many wait."""
         caller = budget.get()
+        key = client or "-"
         if self._running >= self._slots or self._count:
             queued_at = time.perf_counter()
-            await self._wait_turn(client or "-")
+            await self._wait_turn(key)
             self._metrics.queue_wait.observe(time.perf_counter() - queued_at)
         else:
             self._running += 1
+            self._handed[key] += 1
             self._metrics.queue_wait.observe(0.0)
+        handing = hashing_client.set(key)
         try:
             if caller.expired():
                 raise ServiceUnavailable("the caller has gone or its deadline has passed")
             return await work()
         finally:
-            self._running -= 1
-            self._next()
+            hashing_client.reset(handing)
+            self._release(key)
 
     async def _wait_turn(self, client: str) -> None:
         turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -100,8 +109,7 @@ class HashingQueue:
             await turn  # _next hands over the slot (self._running already counts it)
         except asyncio.CancelledError:
             if turn.done() and not turn.cancelled():
-                self._running -= 1  # granted, then cancelled before running: pass the slot on
-                self._next()
+                self._release(client)  # granted, then cancelled before running: pass the slot on
             else:
                 self._forget(client, turn)
             raise
@@ -114,14 +122,24 @@ class HashingQueue:
             if not queue:
                 del self._waiting[client]
 
+    def _release(self, client: str) -> None:
+        self._running -= 1
+        self._handed[client] -= 1
+        if not self._handed[client]:
+            del self._handed[client]
+        self._next()
+
     def _next(self) -> None:
         while self._running < self._slots and self._waiting:
-            client, queue = next(iter(self._waiting.items()))
+            # The first of the clients with the fewest checks handed over: a flood holding the
+            # threads and the checks behind them does not take the next turn before a newcomer.
+            client = min(self._waiting, key=lambda c: self._handed[c])
+            queue = self._waiting.pop(client)
             turn = queue.popleft()
             self._count -= 1
-            del self._waiting[client]
-            if queue:  # round-robin: this client goes to the back of the line
+            if queue:  # round-robin among equals: this client goes to the back of the line
                 self._waiting[client] = queue
             if not turn.done():
                 self._running += 1
+                self._handed[client] += 1
                 turn.set_result(None)

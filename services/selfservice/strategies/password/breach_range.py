@@ -10,8 +10,8 @@ a network).
 With k-anonymity, as Kratos: the password's SHA-1 in upper-case hex; `GET https://<host>/range/<its
 first 5 characters>`; the answer's `SUFFIX:COUNT` lines (a line without a count counts 1, as Kratos
 reads HIBP's odd lines); a count over `max_breaches` refuses the password with 4000034 and the count.
-Only the prefix leaves the process, never the password or the rest of its hash, and neither is
-logged. `Add-Padding: true` asks the API to pad its answer with zero-count rows, so that its size
+Only the prefix leaves the process, never the password or the rest of its hash; none of them is
+logged or traced (the call's span names the host alone). `Add-Padding: true` asks the API to pad its answer with zero-count rows, so that its size
 does not tell an onlooker the prefix (Warden's addition; zero counts never exceed `max_breaches`).
 
 No answer, a refused connection, a timeout, a refused private address or a status other than 200
@@ -37,11 +37,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
+from opentelemetry.instrumentation.utils import suppress_instrumentation
+from opentelemetry.trace import SpanKind, StatusCode
 
 from shared import errors, text
 from shared.config.tree import MISSING, get_path
 from shared.http.egress import Egress, EgressPolicy, PrivateAddressRefused, read_up_to
 from shared.text import Message
+from shared.tracing.spans import tracer
 
 log = logging.getLogger(__name__)
 CONFIG = ("selfservice", "methods", "password", "config")
@@ -128,16 +131,32 @@ class BreachRange:
         # and a range that is kept is not asked again for an hour.
         egress = Egress(self._egress, timeout=TIMEOUT)
         url = f"https://{self.config.host}/range/{prefix}"
-        try:
-            async with egress.request("GET", url, headers={"Add-Padding": "true"}, ssl=self._tls) as response:
-                if response.status != 200:
-                    reason = f"{response.status}: unexpected status code"  # Kratos's ErrUnexpectedStatusCode
-                    raise RangeUnreachable(reason, f"status {response.status}")
-                body = await read_up_to(response.content, MAX_RANGE_BYTES + 1)
-        except (TimeoutError, aiohttp.ClientError, PrivateAddressRefused, OSError) as exc:
-            raise RangeUnreachable(NETWORK_FAILURE, type(exc).__name__) from None
-        finally:
-            await egress.close()
+        # A span of Warden's own, naming the host alone: the client instrumentation's would record
+        # the URL, and with it the prefix, in the tracing backend beside the registration's trace
+        # (and send the range API a `traceparent`). A failure is told by its type alone: aiohttp's
+        # words can name the URL too.
+        attributes = {"http.request.method": "GET", "server.address": self.config.host}
+        traced = tracer("warden.breach_range").start_as_current_span(
+            "GET breach range",
+            kind=SpanKind.CLIENT,
+            attributes=attributes,
+            record_exception=False,
+            set_status_on_exception=False,
+        )
+        with traced as span:
+            try:
+                with suppress_instrumentation():
+                    async with egress.request("GET", url, headers={"Add-Padding": "true"}, ssl=self._tls) as response:
+                        span.set_attribute("http.response.status_code", response.status)
+                        if response.status != 200:
+                            reason = f"{response.status}: unexpected status code"  # Kratos's ErrUnexpectedStatusCode
+                            raise RangeUnreachable(reason, f"status {response.status}")
+                        body = await read_up_to(response.content, MAX_RANGE_BYTES + 1)
+            except (TimeoutError, aiohttp.ClientError, PrivateAddressRefused, OSError) as exc:
+                span.set_status(StatusCode.ERROR, type(exc).__name__)
+                raise RangeUnreachable(NETWORK_FAILURE, type(exc).__name__) from None
+            finally:
+                await egress.close()
         if len(body) > MAX_RANGE_BYTES:
             raise errors.BadGateway(f"The breach range API answered with more than {MAX_RANGE_BYTES} bytes.")
         return body
