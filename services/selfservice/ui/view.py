@@ -102,9 +102,7 @@ def _sections(ui: dict[str, Any]) -> list[Section]:
     found: list[Section] = []
     for group in pressable:
         own = owned[group]
-        shared = [
-            n for n in defaults if social_only or group not in HIDDEN_DEFAULTS_ONLY or _input_type(n) == "hidden"
-        ]
+        shared = [n for n in defaults if social_only or group not in HIDDEN_DEFAULTS_ONLY or _input_type(n) == "hidden"]
         page_scripts = _fields(scripts, group) if not found else []
         found.append(
             Section(
