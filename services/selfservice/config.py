@@ -60,6 +60,20 @@ class SelfserviceConfig:
     # `feature_flags.refresh_login_choose_address`: a code refresh login offers the signed-in identity's
     # code addresses as buttons instead of asking for an identifier (strategies/code/refresh.py).
     refresh_login_choose_address: bool = False
+    # `feature_flags.legacy_continue_with_verification_ui`: a registration's `continue_with` lists
+    # every verification flow it made, hook or not (flows/registration/hook.py); else only the
+    # `show_verification_ui` hook lists one.
+    legacy_continue_with_verification_ui: bool = False
+    # `feature_flags.legacy_require_verified_login_error`: `require_verified_address` refuses a
+    # password login with the form error 4000010 and lets other methods through; else it sends a
+    # verification code and answers with the verification flow (hooks/require_verified_address.py).
+    legacy_require_verified_login_error: bool = False
+    # `feature_flags.password_profile_registration_node_group`: the group of the traits a one-step
+    # registration form shows beside the password (`default`, or Kratos's old `password`).
+    password_profile_group: str = "default"
+    # `feature_flags.legacy_oidc_registration_node_group`: the traits a social sign-up still needs
+    # are in the `oidc` group rather than `default` (strategies/oidc/strategy.py).
+    legacy_oidc_registration_group: bool = False
 
     @classmethod
     def from_settings(cls, settings: Any) -> SelfserviceConfig:
@@ -78,6 +92,13 @@ class SelfserviceConfig:
             continue_with_transitions=bool(get("feature_flags.use_continue_with_transitions")),
             choose_recovery_address=bool(get("feature_flags.choose_recovery_address")),
             refresh_login_choose_address=bool(get("feature_flags.refresh_login_choose_address")),
+            legacy_continue_with_verification_ui=bool(get("feature_flags.legacy_continue_with_verification_ui")),
+            legacy_require_verified_login_error=bool(get("feature_flags.legacy_require_verified_login_error")),
+            # Kratos reads anything but `password` as `default` (SelfServiceFlowRegistrationPasswordMethodProfileGroup).
+            password_profile_group="password"
+            if get("feature_flags.password_profile_registration_node_group") == "password"
+            else "default",
+            legacy_oidc_registration_group=bool(get("feature_flags.legacy_oidc_registration_node_group")),
         )
 
     def method_enabled(self, method: str, default: bool = False) -> bool:

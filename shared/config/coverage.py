@@ -212,25 +212,28 @@ ROWS: tuple[Row, ...] = (
         "services/selfservice/flows/recovery/choose_address.py (recovery by code asks for any identifier and "
         "sends the code to the recovery address the user picks, email or SMS)",
     ),
-    _ns("feature_flags.legacy_continue_with_verification_ui", "show_verification_ui comes only from its hook"),
-    _ns(
+    _h(
+        "feature_flags.legacy_continue_with_verification_ui",
+        "services/selfservice/flows/registration/hook.py (a sign-up lists its verification flows in "
+        "continue_with without the show_verification_ui hook; only the hook redirects a browser)",
+    ),
+    _h(
         "feature_flags.legacy_require_verified_login_error",
-        "require_verified_address always answers with a form error",
-        True,
+        "services/selfservice/hooks/require_verified_address.py (the form error 4000010, password logins "
+        "only; off: a verification flow, flows/login/verified_address.py)",
     ),
     _h(
         "feature_flags.faster_session_extend",
         "services/session/api/admin.py (the admin extend answers 204 and does not read the session back)",
     ),
-    _ns(
+    _h(
         "feature_flags.password_profile_registration_node_group",
-        "profile fields of a password registration are in the default group",
-        "default",
+        "services/selfservice/strategies/password/registration.py (the group of a one-step form's traits)",
     ),
-    _ns(
+    _h(
         "feature_flags.legacy_oidc_registration_node_group",
-        "profile fields an OIDC registration still needs are in the oidc group",
-        True,
+        "services/selfservice/strategies/oidc/strategy.py (continue_registration: the traits a social "
+        "sign-up still needs in the oidc group rather than default)",
     ),
     _h(
         "feature_flags.refresh_login_choose_address",

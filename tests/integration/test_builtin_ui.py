@@ -369,6 +369,25 @@ def test_nodes_are_grouped_like_the_reference_ui() -> None:
     assert password.value is None and password.id == "password-password" and password.attrs == {}
 
 
+def test_a_social_sign_up_s_own_form_carries_the_default_traits() -> None:
+    """Pure: a social sign-up that still needs traits has them in `default` beside its Continue button
+    alone (Kratos's registration flow then): with no other form to show them, they join the social
+    one. Beside a password form, the social button keeps the hidden defaults only."""
+    csrf = {"type": "input", "group": "default", "attributes": {"name": "csrf_token", "type": "hidden", "value": "t"}}
+    email = {"type": "input", "group": "default", "attributes": {"name": "traits.email", "type": "email"}}
+    provider = {"type": "input", "group": "oidc", "attributes": {"name": "provider", "type": "submit", "value": "g"}}
+    ui = {"action": "x", "method": "POST", "nodes": [csrf, email, provider]}
+    assert [(s.group, [f.name for f in s.fields]) for s in sections(ui)] == [
+        ("oidc", ["csrf_token", "traits.email", "provider"])
+    ]
+    password = {"type": "input", "group": "password", "attributes": {"name": "method", "type": "submit"}}
+    ui["nodes"] = [csrf, email, provider, password]
+    assert [(s.group, [f.name for f in s.fields]) for s in sections(ui)] == [
+        ("oidc", ["csrf_token", "provider"]),
+        ("password", ["csrf_token", "traits.email", "method"]),
+    ]
+
+
 def test_the_webauthn_script_is_on_the_page_whichever_group_holds_it() -> None:
     """Pure: Kratos puts the WebAuthn script in the `webauthn` group even for passkeys; a sign-up
     page whose webauthn group has nothing to press still loads it, once, with the first form."""

@@ -13,23 +13,23 @@ from tests.factories import running_warden, settings_for
 
 def test_start_up_warns_about_each_ignored_key_the_file_sets(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     extra = {
-        "oauth2_provider": {"url": "https://hydra.example:4445/"},
+        "oauth2_provider": {"url": "https://hydra.example:4445/", "override_return_to": True},
         "feature_flags": {
             "legacy_continue_with_verification_ui": True,
             "choose_recovery_address": True,
             "refresh_login_choose_address": True,
         },
         "revision": "2026-12-04",  # honoured (the start-up banner shows it): no warning
-        # choose_recovery_address and refresh_login_choose_address are honoured too (recovery by a
-        # chosen address, a code refresh login by a chosen address): no warning
+        # The feature flags are honoured too (a sign-up's continue_with, recovery by a chosen
+        # address, a code refresh login by a chosen address): no warning
     }
     settings = settings_for(tmp_path, "memory", extra)
     with caplog.at_level(logging.WARNING, logger="warden.process"), running_warden(settings):
         pass
     lines = [r.getMessage() for r in caplog.records if "has no effect in Warden" in r.getMessage()]
     assert sorted(lines) == [
-        "config: feature_flags.legacy_continue_with_verification_ui has no effect in Warden (show_verification_ui "
-        "comes only from its hook)",
+        "config: oauth2_provider.override_return_to has no effect in Warden (the Ory Hydra login/consent "
+        "integration is not implemented)",
         "config: oauth2_provider.url has no effect in Warden (the Ory Hydra login/consent integration is not "
         "implemented)",
     ]

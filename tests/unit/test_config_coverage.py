@@ -73,15 +73,16 @@ def hook(**config: Any) -> dict[str, Any]:
 def test_a_set_unsupported_key_is_warned_about_with_its_reason() -> None:
     tree = {
         "oauth2_provider": {"url": "https://hydra.example:4445"},
-        "feature_flags": {"legacy_continue_with_verification_ui": True},
+        "feature_flags": {"legacy_continue_with_verification_ui": True},  # honoured: no warning
         "selfservice": {
-            "flows": {"login": {"after": {"password": {"hooks": [hook(), hook(emit_analytics_event=False)]}}}}
+            "methods": {"webauthn": {"config": {"rp": {"icon": "https://id.example/logo.png"}}}},
+            "flows": {"login": {"after": {"password": {"hooks": [hook(), hook(emit_analytics_event=False)]}}}},
         },
     }
     assert ignored_key_warnings(tree) == [  # in the file's order
         "oauth2_provider.url has no effect in Warden (the Ory Hydra login/consent integration is not implemented)",
-        "feature_flags.legacy_continue_with_verification_ui has no effect in Warden "
-        "(show_verification_ui comes only from its hook)",
+        "selfservice.methods.webauthn.config.rp.icon has no effect in Warden "
+        "(no RP icon is sent (WebAuthn Level 2 dropped it))",
         "selfservice.flows.login.after.password.hooks[1].config.emit_analytics_event has no effect in Warden "
         "(Warden traces every web hook call alike)",
     ]
@@ -99,6 +100,14 @@ def test_a_tracing_provider_other_than_otel_is_said_to_turn_tracing_off() -> Non
     [
         {"feature_flags": {"choose_recovery_address": False}},  # Kratos's default
         {"feature_flags": {"refresh_login_choose_address": True}},  # honoured: strategies/code/refresh.py
+        {
+            "feature_flags": {
+                "legacy_continue_with_verification_ui": True,
+                "legacy_require_verified_login_error": True,
+                "password_profile_registration_node_group": "password",
+                "legacy_oidc_registration_node_group": True,
+            }
+        },  # honoured: registration's continue_with, require_verified_address, the traits' node groups
         {"selfservice": {"flows": {"registration": {"enable_legacy_one_step": True}}}},  # what Warden does
         {
             "selfservice": {
@@ -146,11 +155,11 @@ def test_loaded_settings_carry_the_warnings_of_what_the_file_sets(tmp_path: Path
     config.write_text(
         yaml.safe_dump(deep_merge(MINIMAL, {"oauth2_provider": {"url": "https://hydra.example/"}})), encoding="utf-8"
     )
-    settings = load_settings([config], {"FEATURE_FLAGS_LEGACY_CONTINUE_WITH_VERIFICATION_UI": "true"})
+    settings = load_settings([config], {"OAUTH2_PROVIDER_OVERRIDE_RETURN_TO": "true"})
     assert settings.ignored_keys == (
         "oauth2_provider.url has no effect in Warden (the Ory Hydra login/consent integration is not implemented)",
-        "feature_flags.legacy_continue_with_verification_ui has no effect in Warden "
-        "(show_verification_ui comes only from its hook)",
+        "oauth2_provider.override_return_to has no effect in Warden "
+        "(the Ory Hydra login/consent integration is not implemented)",
     )
 
 

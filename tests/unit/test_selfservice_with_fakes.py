@@ -4,6 +4,7 @@ table and the method registry that sorts methods into flows."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -13,6 +14,7 @@ from aiohttp.test_utils import make_mocked_request
 from services.selfservice.config import FLOW_KINDS, FlowConfig, SelfserviceConfig
 from services.selfservice.flows.errors import FlowInvalid
 from services.selfservice.flows.flow import API, Flow
+from services.selfservice.flows.login.errors import VerifiedAddressRequired
 from services.selfservice.flows.settings.strategy import SettingsContext
 from services.selfservice.hooks import HOOKS
 from services.selfservice.hooks.registry import HookContext, HookRegistry
@@ -160,8 +162,33 @@ async def test_revoke_active_sessions_keeps_the_new_session_only() -> None:
     assert (await deps.sessions.session_by_token(new["session_token"]))["id"] == new["session"]["id"]
 
 
-async def test_require_verified_address_refuses_until_an_address_is_verified() -> None:
+async def test_require_verified_address_asks_for_a_verification_until_an_address_is_verified() -> None:
+    """Kratos's answer today, by any method: the login stops for a verification flow (made by the
+    login flow, flows/login/verified_address.py); once an address is verified, it goes on."""
     config = _config({"login": {"after": {"hooks": [{"hook": "require_verified_address"}]}}})
+    deps = _deps(config)
+    registry = HookRegistry(HOOKS, deps, config)
+    person = await _person(deps.identities)  # type: ignore[arg-type]
+    for method in ("password", "oidc", "code"):
+        flow = _flow()
+        with pytest.raises(VerifiedAddressRequired):
+            await registry.run(
+                "login", "after", "pre", HookContext(make_mocked_request("POST", "/"), flow, person, method)
+            )
+        assert _ids(flow) == []
+    verified = await deps.identities.mark_address_verified("email", "ada@example.org")
+    await registry.run(
+        "login", "after", "pre", HookContext(make_mocked_request("POST", "/"), _flow(), verified, "password")
+    )  # type: ignore[arg-type]
+
+
+async def test_require_verified_address_with_the_legacy_flag_refuses_password_logins_with_4000010() -> None:
+    """`feature_flags.legacy_require_verified_login_error`: Kratos's former form error, for the password
+    method alone; the other methods sign in unverified."""
+    config = replace(
+        _config({"login": {"after": {"hooks": [{"hook": "require_verified_address"}]}}}),
+        legacy_require_verified_login_error=True,
+    )
     deps = _deps(config)
     registry = HookRegistry(HOOKS, deps, config)
     person = await _person(deps.identities)  # type: ignore[arg-type]
@@ -171,10 +198,10 @@ async def test_require_verified_address_refuses_until_an_address_is_verified() -
             "login", "after", "pre", HookContext(make_mocked_request("POST", "/"), flow, person, "password")
         )
     assert _ids(flow) == [4000010]
-    verified = await deps.identities.mark_address_verified("email", "ada@example.org")
-    await registry.run(
-        "login", "after", "pre", HookContext(make_mocked_request("POST", "/"), _flow(), verified, "password")
-    )  # type: ignore[arg-type]
+    for method in ("oidc", "code", "passkey"):
+        await registry.run(
+            "login", "after", "pre", HookContext(make_mocked_request("POST", "/"), _flow(), person, method)
+        )
 
 
 # --- the method registry ---------------------------------------------------------------------------

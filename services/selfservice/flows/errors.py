@@ -6,6 +6,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 from urllib.parse import quote, urlencode
 
+from aiohttp import web
+
 from services.selfservice.flows.flow import now, ts
 from shared import errors, text
 
@@ -69,6 +71,15 @@ class FlowCompleted(Exception):
     """A code was to be sent for a flow that another submission completed after this one loaded it
     (a resend pressed with the code): nothing was sent, and the answer is the one a submission to
     the completed flow gets."""
+
+
+class HookAbortFlow(Exception):
+    """A hook answered the submission itself (Kratos's `ErrHookAbortFlow`): the flow goes no further
+    and `response` is the answer, as the hook wrote it."""
+
+    def __init__(self, response: web.StreamResponse) -> None:
+        super().__init__()
+        self.response = response
 
 
 class RedirectBrowser(Exception):

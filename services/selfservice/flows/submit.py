@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from services.selfservice.flows.errors import FlowCompleted, FlowInvalid, RedirectBrowser, StepCompleted
+from services.selfservice.flows.errors import FlowCompleted, FlowInvalid, HookAbortFlow, RedirectBrowser, StepCompleted
 from services.selfservice.flows.flow import Flow
 from services.selfservice.flows.request import read_body
 from services.selfservice.flows.settings.strategy import ClaimsSubmission
@@ -71,6 +71,9 @@ async def submit(
         return await c.engine.respond_invalid(request, flow, with_payload=step.shows_payload)
     except RedirectBrowser as redirect:
         return await c.engine.redirect_browser(flow, redirect.url)
+    except HookAbortFlow as aborted:  # a hook wrote the answer (require_verified_address's)
+        submission.failed()
+        return aborted.response
     except FlowCompleted:
         # A code resent while another submission completed the flow (nothing was sent): the answer
         # a submission after it gets, on the flow as that one stored it.

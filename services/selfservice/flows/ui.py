@@ -69,6 +69,15 @@ class Container:
     def add(self, *nodes: Node) -> None:
         self.nodes.extend(nodes)
 
+    def upsert(self, node: Node) -> None:
+        """Kratos's `Nodes.Upsert`: `node` takes the place of the one with its name (whatever that
+        one's group), else joins at the end."""
+        for i, existing in enumerate(self.nodes):
+            if existing.name == node.name:
+                self.nodes[i] = node
+                return
+        self.nodes.append(node)
+
     def find(self, name: str) -> Node | None:
         return next((n for n in self.nodes if n.name == name), None)
 

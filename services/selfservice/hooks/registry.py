@@ -36,6 +36,9 @@ class HookContext:
     previous: dict[str, Any] | None = None
     continue_with: list[dict[str, Any]] = field(default_factory=list)
     verification_flows: list[dict[str, Any]] = field(default_factory=list)  # show_verification_ui items
+    # Where a browser form goes instead of `return_to`: the verification flow `show_verification_ui`
+    # picked (Kratos's `SetReturnToVerification`). None: the flow's usual return URL.
+    verification_ui: str | None = None
     # Calls for reliable delivery (`courier.webhook.requested`), committed with the flow's final state.
     deliveries: list[WebhookRequested] = field(default_factory=list)
     # The session method a registration's `session` hook signs in with: its strategy's (a social

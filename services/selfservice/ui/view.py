@@ -13,6 +13,8 @@ from urllib.parse import quote, urlsplit
 DEFAULT = "default"
 IDENTIFIER_FIRST = "identifier_first"
 # Social sign-in forms only need the hidden default nodes: a required identifier would block them.
+# Unless no other form is there to show the default fields: a social sign-up that still needs traits
+# has them in the `default` group, beside its Continue button alone.
 HIDDEN_DEFAULTS_ONLY = frozenset({"oidc", "saml"})
 GROUP_TITLES = {
     "password": "Password",
@@ -94,12 +96,13 @@ def _sections(ui: dict[str, Any]) -> list[Section]:
     groups = list(dict.fromkeys(n.get("group") for n in nodes if n.get("group") != DEFAULT))
     if not groups:
         return [Section(DEFAULT, "", _fields(defaults + scripts, DEFAULT))] if defaults else []
+    owned = {group: _fields([n for n in nodes if n.get("group") == group], group) for group in groups}
+    pressable = [group for group in groups if not all(f.kind == "hidden" for f in owned[group])]
+    social_only = all(group in HIDDEN_DEFAULTS_ONLY for group in pressable)
     found: list[Section] = []
-    for group in groups:
-        own = _fields([n for n in nodes if n.get("group") == group], group)
-        if all(f.kind == "hidden" for f in own):
-            continue  # nothing to press
-        shared = [n for n in defaults if group not in HIDDEN_DEFAULTS_ONLY or _input_type(n) == "hidden"]
+    for group in pressable:
+        own = owned[group]
+        shared = [n for n in defaults if social_only or group not in HIDDEN_DEFAULTS_ONLY or _input_type(n) == "hidden"]
         page_scripts = _fields(scripts, group) if not found else []
         found.append(
             Section(

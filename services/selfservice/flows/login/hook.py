@@ -10,10 +10,12 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from services.selfservice.flows.engine import NEXT_CSRF_TOKEN, see_other
-from services.selfservice.flows.errors import BrowserLocationChangeRequired
+from services.selfservice.flows.errors import BrowserLocationChangeRequired, HookAbortFlow
 from services.selfservice.flows.flow import API, Flow
 from services.selfservice.flows.identity_schema import schema_fields, schema_of
+from services.selfservice.flows.login.errors import VerifiedAddressRequired
 from services.selfservice.flows.login.strategy import LINK_AFTER_LOGIN, LinksAfterLogin, LoginOutcome
+from services.selfservice.flows.login.verified_address import verification_required
 from services.selfservice.flows.request import device, wants_json
 from services.selfservice.hooks.registry import HookContext
 from shared import aal
@@ -33,7 +35,10 @@ async def complete_login(
 async def finish_login(c: SelfserviceContainer, request: web.Request, flow: Flow, outcome: LoginOutcome) -> HookContext:
     """Everything but the answer: a flow finished in a browser for a native app answers differently."""
     ctx = HookContext(request, flow, outcome.identity, outcome.method["method"])
-    await c.hooks.run("login", "after", "pre", ctx)
+    try:
+        await c.hooks.run("login", "after", "pre", ctx)
+    except VerifiedAddressRequired:
+        raise HookAbortFlow(await verification_required(c, request, flow, outcome.identity)) from None
     pending = flow.internal.pop(LINK_AFTER_LOGIN, None)
     existing = flow.internal.get("session_id")
     if existing:

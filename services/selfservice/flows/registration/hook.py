@@ -66,6 +66,11 @@ async def _finish(
         ctx.identity, ctx.verification_flows, stand_in = created.identity, created.prepared, created.stand_in
     if proven:
         ctx.identity = await mark_proven(c.engine.identities, ctx.identity, proven["via"], proven["value"])
+    if c.config.legacy_continue_with_verification_ui:
+        # Kratos's verification hook, which runs before the configured ones, used to list every flow
+        # it made; `feature_flags.legacy_continue_with_verification_ui` keeps that (no redirect: only
+        # the show_verification_ui hook sends a browser to the verification UI).
+        ctx.continue_with.extend(ctx.verification_flows)
     await c.hooks.run("registration", "after", "post", ctx)
     flow.state = "passed_challenge"
     if stand_in:  # nothing was registered: no event says otherwise (existing_account.py)
@@ -94,20 +99,13 @@ def _answer(
         response: web.StreamResponse = web.json_response(body)
     else:
         response = see_other(
-            _verification_ui(ctx) or flow.return_to or c.config.after_return_url("registration", ctx.method)
+            ctx.verification_ui or flow.return_to or c.config.after_return_url("registration", ctx.method)
         )
     if ctx.session_token and flow.type != API:
         c.engine.with_session_cookie(response, ctx.session_token, ctx.session or {}, csrf_token=csrf_token)
     elif csrf_token:
         c.engine.csrf.set_cookie(response, csrf_token)
     return response
-
-
-def _verification_ui(ctx: HookContext) -> str | None:
-    """With `show_verification_ui`, a browser goes to the verification flow whose code was mailed
-    (Kratos's hook sets it as the flow's return URL), so the code works on the page the user sees."""
-    shown = [item for item in ctx.continue_with if item.get("action") == "show_verification_ui"]
-    return str(shown[0]["flow"]["url"]) if shown else None
 
 
 @dataclass(frozen=True)

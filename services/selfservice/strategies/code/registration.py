@@ -26,8 +26,10 @@ KIND = "registration"
 
 
 def populate(strategy: PasswordlessCodeStrategy, flow: Flow) -> None:
-    if not any((n.name or "").startswith("traits.") for n in flow.ui.nodes):
-        flow.ui.add(*strategy.schemas.nodes(schema_of(flow)))
+    """The traits in the `default` group, in place of any another method showed (Kratos's code
+    method upserts them there, so that a form shows each field once), then the button."""
+    for node in strategy.schemas.nodes(schema_of(flow)):
+        flow.ui.upsert(node)
     populate_credentials(flow)
 
 

@@ -22,7 +22,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from services.selfservice.flows.engine import see_other
-from services.selfservice.flows.errors import FlowExpired, FlowInvalid
+from services.selfservice.flows.errors import FlowExpired, FlowInvalid, HookAbortFlow
 from services.selfservice.flows.flow import Flow
 from services.selfservice.strategies.oidc.config import GENERIC_CALLBACK
 from services.selfservice.strategies.oidc.errors import OidcError, StateInvalid
@@ -90,6 +90,9 @@ async def callback(c: SelfserviceContainer, request: web.Request) -> web.StreamR
     except FlowInvalid:
         submission.failed()
         return await c.engine.respond_invalid(request, flow)
+    except HookAbortFlow as aborted:  # a hook wrote the answer (require_verified_address's)
+        submission.failed()
+        return aborted.response
 
 
 async def _failed(c: SelfserviceContainer, request: web.Request, flow: Flow, exc: Exception) -> web.StreamResponse:

@@ -54,7 +54,9 @@ def build(deps: Dependencies) -> OidcStrategy:
         )
         for p in config.providers
     }
-    return OidcStrategy(config, mappers, cipher_from_settings(deps.settings), requests, deps.identities, deps.schemas)
+    traits_group = METHOD if deps.config.legacy_oidc_registration_group else "default"
+    cipher = cipher_from_settings(deps.settings)
+    return OidcStrategy(config, mappers, cipher, requests, deps.identities, deps.schemas, traits_group)
 
 
 SPEC = MethodSpec(

@@ -76,12 +76,16 @@ class OidcStrategy:
         egress: Request,
         identities: IdentityClient,
         schemas: TraitSchemas,
+        traits_group: str = "default",
     ) -> None:
         self.config = config
         self.cipher = cipher
         self.mappers = mappers
         self.identities = identities
         self.schemas = schemas
+        # The group of the traits a sign-up still needs (`oidc` with
+        # `feature_flags.legacy_oidc_registration_node_group`, Kratos's former group).
+        self.traits_group = traits_group
         self.providers: dict[str, OAuth2Provider] = {p.id: provider_for(p, egress) for p in config.providers}
 
     def provider_config(self, provider_id: str) -> ProviderConfig:
@@ -222,7 +226,10 @@ class OidcStrategy:
     def continue_registration(
         self, flow: Flow, provider_id: str, traits: dict[str, Any], kept: dict[str, Any], error: errors.BadRequest
     ) -> None:
-        """The registration form again, in the oidc group, pre-filled, with the schema's complaints.
+        """The registration form again, pre-filled, with the schema's complaints: as Kratos's
+        `HandleError`, the CSRF token, the traits (`default` group, or `oidc` with the legacy flag)
+        and the provider's Continue button, and nothing else, so that no other method's form
+        offers to send the traits without the sign-in they belong to.
 
         In a browser flow the verified sign-in waits in the flow for the corrected traits: the flow is
         bound to the browser that signed in. An app's flow is bound to no browser, and whoever
@@ -231,10 +238,8 @@ class OidcStrategy:
         if flow.is_browser:
             flow.internal[_CONTINUATION] = kept
         flow.ui.messages.clear()
-        flow.ui.nodes = [
-            n for n in flow.ui.nodes if n.group not in (METHOD,) and not (n.name or "").startswith("traits.")
-        ]
-        flow.ui.add(*self.schemas.nodes(schema_of(flow), group=METHOD, values=traits))
+        flow.ui.nodes = [n for n in flow.ui.nodes if n.name == "csrf_token"]
+        flow.ui.add(*self.schemas.nodes(schema_of(flow), group=self.traits_group, values=traits))
         flow.ui.add(
             input_node(
                 METHOD,

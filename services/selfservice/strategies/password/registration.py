@@ -19,7 +19,12 @@ if TYPE_CHECKING:
 
 
 def populate(strategy: PasswordStrategy, flow: Flow) -> None:
-    flow.ui.add(*strategy.schemas.nodes(schema_of(flow)))
+    """The one-step form: the traits, in `feature_flags.password_profile_registration_node_group`
+    (`default`, or Kratos's former `password`: a method listed after this one that shows the traits
+    itself, the passwordless code or WebAuthn, moves them back to `default`, as in Kratos), then the
+    password."""
+    for node in strategy.schemas.nodes(schema_of(flow), group=strategy.profile_group):
+        flow.ui.upsert(node)
     populate_credentials(flow)
 
 

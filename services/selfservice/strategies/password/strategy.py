@@ -30,11 +30,13 @@ class PasswordStrategy:
         schemas: TraitSchemas,
         policy: PasswordPolicy,
         breach_range: BreachRange | None = None,
+        profile_group: str = "default",
     ) -> None:
         self.identities = identities
         self.schemas = schemas
         self.policy = policy
         self.breach_range = breach_range
+        self.profile_group = profile_group  # the group of a one-step registration form's traits
 
     async def refusal(self, password: str, identifiers: Sequence[str]) -> Message | None:
         """Why a new password may not be used, or None: the policy's offline rules first, then the
@@ -75,7 +77,7 @@ def _build(deps: Dependencies) -> PasswordStrategy:
     policy = PasswordPolicy.from_settings(deps.settings)
     config = BreachRangeConfig.from_settings(deps.settings)
     breach_range = BreachRange(config, EgressPolicy.from_settings(deps.settings)) if config else None
-    return PasswordStrategy(deps.identities, deps.schemas, policy, breach_range)
+    return PasswordStrategy(deps.identities, deps.schemas, policy, breach_range, deps.config.password_profile_group)
 
 
 SPEC = MethodSpec(id=METHOD, node_group="password", credential_type="password", build=_build, enabled_by_default=True)

@@ -27,10 +27,9 @@ HANDLE = "webauthn_user_handle"  # flow.internal: the user handle the options ca
 def populate(strategy: WebAuthnStrategy, flow: Flow, *, with_traits: bool) -> None:
     if not strategy.passwordless:
         return
-    if with_traits:  # the traits, unless another method showed them already
+    if with_traits:  # the traits in the `default` group, in place of any another method showed (Kratos's SetNode)
         for node in strategy.schemas.nodes(schema_of(flow)):
-            if flow.ui.find(node.name or "") is None:
-                flow.ui.add(node)
+            flow.ui.upsert(node)
     flow.internal[HANDLE] = ceremony.new_user_handle()
     _sign_up_nodes(strategy, flow)
 
