@@ -13,6 +13,7 @@ from services.selfservice.flows.identity_schema import requested_schema, schema_
 from services.selfservice.flows.login.flow import login_fields, same_identity
 from services.selfservice.flows.login.hook import complete_login
 from services.selfservice.flows.login.strategy import LoginOutcome, LoginStrategy, RefreshesLogin
+from services.selfservice.flows.login_challenge import refuse_login_challenge
 from services.selfservice.flows.request import wants_json
 from services.selfservice.flows.submit import FlowSteps
 from services.selfservice.flows.submit import submit as submit_flow
@@ -30,6 +31,8 @@ KIND = "login"
 
 def _init(flow_type: str) -> Handler[SelfserviceContainer]:
     async def handler(c: SelfserviceContainer, request: web.Request) -> web.StreamResponse:
+        if flow_type == BROWSER:
+            refuse_login_challenge(request, c.settings)  # before anything else, as Kratos reads it
         fields = {**login_fields(request), **schema_fields(requested_schema(request, c.schemas))}
         session = await c.engine.current_session(request)
         if not _login_wanted(fields, session):

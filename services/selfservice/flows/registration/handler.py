@@ -10,6 +10,7 @@ from services.selfservice.flows.engine import see_other
 from services.selfservice.flows.errors import FlowDisabled, SessionAlreadyAvailable
 from services.selfservice.flows.flow import API, BROWSER, Flow
 from services.selfservice.flows.identity_schema import requested_schema, schema_fields, schema_of
+from services.selfservice.flows.login_challenge import refuse_login_challenge
 from services.selfservice.flows.registration.hook import complete_registration
 from services.selfservice.flows.registration.strategy import RegistrationOutcome, RegistrationStrategy
 from services.selfservice.flows.request import wants_json
@@ -31,6 +32,8 @@ def _init(flow_type: str) -> Handler[SelfserviceContainer]:
         if not c.config.flows[KIND].enabled:
             raise FlowDisabled(KIND)
         schema = requested_schema(request, c.schemas)  # Kratos's NewRegistrationFlow, before the session
+        if flow_type == BROWSER:
+            refuse_login_challenge(request, c.settings)  # Kratos: after building the flow, before the session
         if await c.engine.current_session(request) is not None:
             if flow_type == BROWSER and not wants_json(request):
                 return see_other(c.engine.return_to(request) or c.config.default_return_url)
