@@ -93,6 +93,15 @@ class TooManyRequests(WardenError):
         self.retry_after = retry_after_seconds
 
 
+class InvalidConfiguration(WardenError):
+    """A request needs something the configuration does not provide (herodot's ErrMisconfiguration,
+    which Kratos answers with, e.g., a `login_challenge` and no `oauth2_provider.url`): the operator's
+    to fix, not the client's, hence a 500 that names the setting."""
+
+    error_id = "invalid_configuration"
+    default_message = "Invalid configuration"
+
+
 class ServiceUnavailable(WardenError):
     """A dependency (database, broker, cache, another service) is down or overloaded: the client may
     try again after `retry_after` seconds, which travels as the Retry-After header."""

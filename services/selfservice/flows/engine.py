@@ -136,11 +136,19 @@ class FlowEngine:
     async def load_for_reading(self, request: web.Request, kind: str) -> Flow:
         """`GET …/flows?id=`: a browser flow only for the browser it was made for; an expired one is 410."""
         flow = await self.load(request.query.get("id"), kind)
+        self.check_reader(request, flow)
+        self.check_unexpired(flow)
+        return flow
+
+    def check_reader(self, request: web.Request, flow: Flow) -> None:
+        """A browser flow is read by the browser it was made for alone (its CSRF cookie)."""
         if flow.is_browser and not flow.internal.get("admin"):  # an operator's flow has no browser to bind to
             self.csrf.check_cookie(request, flow.csrf_token)
+
+    def check_unexpired(self, flow: Flow) -> None:
+        """A fetched flow that has expired is 410, with where to start a new one."""
         if flow.expired():
-            raise FetchedFlowExpired(kind, flow.is_browser, self.config.public_base_url, flow.return_to)
-        return flow
+            raise FetchedFlowExpired(flow.kind, flow.is_browser, self.config.public_base_url, flow.return_to)
 
     def check_submission(self, request: web.Request, flow: Flow, body: dict[str, Any]) -> None:
         """Browser flows need their CSRF token; API flows must not look like a browser (Kratos's

@@ -10,9 +10,11 @@ from services.selfservice.flows.engine import see_other
 from services.selfservice.flows.errors import Aal1Required, IdentityMismatch, SessionAlreadyAvailable
 from services.selfservice.flows.flow import API, BROWSER, Flow
 from services.selfservice.flows.identity_schema import requested_schema, schema_fields, schema_of
-from services.selfservice.flows.login.flow import login_fields, same_identity
+from services.selfservice.flows.login.flow import login_fields, same_identity, scoped_to_organization
 from services.selfservice.flows.login.hook import complete_login
 from services.selfservice.flows.login.strategy import LoginOutcome, LoginStrategy, RefreshesLogin
+from services.selfservice.flows.login_challenge import refuse_login_challenge
+from services.selfservice.flows.organizations import organization_methods
 from services.selfservice.flows.request import wants_json
 from services.selfservice.flows.submit import FlowSteps
 from services.selfservice.flows.submit import submit as submit_flow
@@ -30,6 +32,8 @@ KIND = "login"
 
 def _init(flow_type: str) -> Handler[SelfserviceContainer]:
     async def handler(c: SelfserviceContainer, request: web.Request) -> web.StreamResponse:
+        if flow_type == BROWSER:
+            refuse_login_challenge(request, c.settings)  # before anything else, as Kratos reads it
         fields = {**login_fields(request), **schema_fields(requested_schema(request, c.schemas))}
         session = await c.engine.current_session(request)
         if not _login_wanted(fields, session):
@@ -63,6 +67,7 @@ async def new_login_flow(
     *,
     return_to: str | None = None,
 ) -> Flow:
+    scoped = scoped_to_organization(fields, session)
     flow = await c.engine.create(request, KIND, flow_type, **fields)
     if return_to is not None:  # a step made for the browser in another flow's request carries that flow's
         flow.return_to = return_to
@@ -88,8 +93,10 @@ async def new_login_flow(
     identifier_first = c.config.flows[KIND].style == IDENTIFIER_FIRST and first_screen(flow)
     # A first-factor refresh knows whose session it refreshes (an aal2 one is the second factors' form).
     refreshed = flow.internal.get("identity_id") if fields["refresh"] and fields["requested_aal"] == "aal1" else None
-    for strategy in c.methods.login:
-        if (strategy.method == IDENTIFIER_FIRST) != identifier_first:
+    # An organization's form has its methods alone, whatever the style (Kratos filters the
+    # identifier-first method out with the others).
+    for strategy in organization_methods(c.methods.login) if scoped else c.methods.login:
+        if not scoped and (strategy.method == IDENTIFIER_FIRST) != identifier_first:
             continue
         if refreshed and isinstance(strategy, RefreshesLogin):
             await strategy.populate_login_refresh(flow, refreshed)
@@ -122,14 +129,10 @@ async def _identifier_of_the_session(c: SelfserviceContainer, flow: Flow) -> Non
 
 
 async def _renew(c: SelfserviceContainer, request: web.Request, old: Flow) -> Flow:
-    """Kratos's `FromOldFlow`: a new flow as the submission would start one (its `refresh` and `aal`
-    read from this request's query, which seldom has them; the request's session, not the old
-    flow's), keeping where the old one was started from and the identity schema it was made for."""
-    fields = {
-        **login_fields(request),
-        "organization_id": old.fields.get("organization_id"),
-        **schema_fields(schema_of(old)),
-    }
+    """Kratos's `FromOldFlow`: a new flow as the submission would start one (its `refresh`, `aal` and
+    organization read from this request's query, which seldom has them; the request's session, not
+    the old flow's), keeping where the old one was started from and the identity schema it was made for."""
+    fields = {**login_fields(request), **schema_fields(schema_of(old))}
     session = await c.engine.current_session(request)
     if not _login_wanted(fields, session):
         raise SessionAlreadyAvailable()  # Kratos forwards it: JSON for apps, the error UI for browsers

@@ -10,6 +10,8 @@ from services.selfservice.flows.engine import see_other
 from services.selfservice.flows.errors import FlowDisabled, SessionAlreadyAvailable
 from services.selfservice.flows.flow import API, BROWSER, Flow
 from services.selfservice.flows.identity_schema import requested_schema, schema_fields, schema_of
+from services.selfservice.flows.login_challenge import refuse_login_challenge
+from services.selfservice.flows.organizations import organization_methods, organization_of
 from services.selfservice.flows.registration.hook import complete_registration
 from services.selfservice.flows.registration.strategy import RegistrationOutcome, RegistrationStrategy
 from services.selfservice.flows.request import wants_json
@@ -31,6 +33,8 @@ def _init(flow_type: str) -> Handler[SelfserviceContainer]:
         if not c.config.flows[KIND].enabled:
             raise FlowDisabled(KIND)
         schema = requested_schema(request, c.schemas)  # Kratos's NewRegistrationFlow, before the session
+        if flow_type == BROWSER:
+            refuse_login_challenge(request, c.settings)  # Kratos: after building the flow, before the session
         if await c.engine.current_session(request) is not None:
             if flow_type == BROWSER and not wants_json(request):
                 return see_other(c.engine.return_to(request) or c.config.default_return_url)
@@ -43,12 +47,19 @@ def _init(flow_type: str) -> Handler[SelfserviceContainer]:
 async def new_registration_flow(
     c: SelfserviceContainer, request: web.Request, flow_type: str, identity_schema: str | None = None
 ) -> Flow:
-    """`identity_schema`: the schema the flow is for, already checked (identity_schema.py); None: the default."""
-    flow = await c.engine.create(request, KIND, flow_type, organization_id=None, **schema_fields(identity_schema))
-    profile_first = c.config.flows[KIND].style == PROFILE_FIRST
-    for strategy in c.methods.registration:
-        if (strategy.method == PROFILE) == profile_first:
-            strategy.populate_registration(flow)
+    """`identity_schema`: the schema the flow is for, already checked (identity_schema.py); None: the
+    default. `?organization=` scopes the flow (flows/organizations.py)."""
+    organization = organization_of(request)  # Kratos's registration `PrepareOrganizations`
+    flow = await c.engine.create(
+        request, KIND, flow_type, organization_id=organization, **schema_fields(identity_schema)
+    )
+    if organization:  # the organization's methods alone, with no profile step before them
+        offered = organization_methods(c.methods.registration)
+    else:
+        profile_first = c.config.flows[KIND].style == PROFILE_FIRST
+        offered = [s for s in c.methods.registration if (s.method == PROFILE) == profile_first]
+    for strategy in offered:
+        strategy.populate_registration(flow)
     await c.engine.insert(flow)
     return flow
 

@@ -95,25 +95,35 @@ def _init(flow_type: str) -> Handler[SelfserviceContainer]:
 
 
 async def get_flow(c: SelfserviceContainer, request: web.Request) -> web.Response:
+    """Kratos's `getSettingsFlow` order: the session, the flow (404), its identity, the session's
+    AAL, the flow's expiry (410). Kratos reads no CSRF cookie here (the flow is the session's);
+    Warden still binds a browser flow to its browser, and checks that last, so that it refuses
+    only what Kratos would have answered with the flow, and every other answer is Kratos's."""
     session = await _session(c, request)
-    flow = await c.engine.load_for_reading(request, KIND)
+    flow = await c.engine.load(request.query.get("id"), KIND)
     if session["identity"]["id"] != flow.internal.get("identity_id"):
         raise IdentityMismatch()
     identity = await _identity_of(c, session)
     _require_aal(c, session, identity, _settings_ui_url(c, flow))
+    c.engine.check_unexpired(flow)
+    c.engine.check_reader(request, flow)
     return web.json_response(flow.to_json())
 
 
 async def submit(c: SelfserviceContainer, request: web.Request) -> web.StreamResponse:
+    """Kratos's `updateSettingsFlow` order: the session, the flow id (400) and the flow (404), the
+    session's AAL, the flow's expiry (a new flow, of the submitter's own identity), its identity
+    (`Flow.Valid`), then the form's CSRF token and the method. Kratos's method checks the token
+    only once it claims the form; Warden checks it for every form, first."""
     session = await _session(c, request)
     flow = await c.engine.load_submitted(request, KIND)
-    if session["identity"]["id"] != flow.internal.get("identity_id"):
-        raise IdentityMismatch()
     identity = await _identity_of(c, session)
     _require_aal(c, session, identity, request_url(request, c.config.public_base_url))
     if flow.expired():
         fresh = await new_settings_flow(c, request, flow.type, identity, session)
         return await c.engine.replace_expired(request, flow, replacement=fresh)
+    if session["identity"]["id"] != flow.internal.get("identity_id"):
+        raise IdentityMismatch()
     body = await read_body(request)
     c.engine.check_submission(request, flow, body)
     return await _apply(c, request, flow, session, identity, body)

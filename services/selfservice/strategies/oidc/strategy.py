@@ -98,6 +98,10 @@ class OidcStrategy:
                 input_node(METHOD, "provider", "submit", value=provider.id, label=label(provider.title, provider.id))
             )
 
+    def supports_organizations(self) -> bool:
+        """An organization's members sign in with its identity provider (flows/organizations.py)."""
+        return True
+
     def populate_login(self, flow: Flow) -> None:
         self.buttons(flow, text.sign_in_with)
 
