@@ -1,5 +1,5 @@
 """Recovery by a chosen address (`feature_flags.choose_recovery_address`, Kratos's recovery v2): the
-user names the account by any identifier, picks one of its recovery addresses (shown masked, picked
+user names the account by one of its recovery addresses, picks one of its recovery addresses (shown masked, picked
 by an opaque token) and types the code that reached that address only, by mail (the real SMTP
 server) or by SMS (the courier's HTTP channel to a sink on loopback). An identifier without an
 account is answered as an account with one address is, and nothing is sent for it."""
@@ -54,7 +54,7 @@ SCHEMA: dict[str, Any] = {
         }
     },
 }
-# An account whose one recovery address is its phone number; the username signs in.
+# An account whose one recovery address is its phone number; the username signs in (and recovers nothing).
 PHONE_SCHEMA: dict[str, Any] = {
     **SCHEMA,
     "$id": "https://warden.test/schemas/recovery-phone.json",
@@ -120,14 +120,14 @@ def _phone() -> str:
     return "+4915" + str(uuid.uuid4().int)[:9]
 
 
-def _person(warden: ThreadedWarden, *, phone: bool = True, username: bool = False, schema: str = "recovery") -> Any:
+def _person(warden: ThreadedWarden, *, phone: bool = True, schema: str = "recovery") -> Any:
     """An identity with a password: by default an email address and a phone number to recover by;
     with `schema="phone"`, a phone number (its only recovery address) and a username."""
     tag = uuid.uuid4().hex[:10]
     traits = {"email": f"recover-{tag}@example.com"} if schema == "recovery" else {}
     if phone:
         traits["phone"] = _phone()
-    if username or schema == "phone":
+    if schema == "phone":
         traits["username"] = f"user{tag}"
     body = {"schema_id": schema, "traits": traits, "credentials": {"password": {"config": {"password": PASSWORD}}}}
     created = urllib3.request("POST", f"{warden.admin_url}/admin/identities", json=body)
@@ -211,10 +211,10 @@ def test_api_the_code_goes_by_sms_to_the_chosen_phone_only_and_recovers(
     assert smtp.to(person["email"]) == [], "nothing went to the address not chosen"
 
 
-def test_browser_named_by_username_the_code_goes_by_mail_to_the_chosen_email_only(
+def test_browser_named_by_phone_the_code_goes_by_mail_to_the_chosen_email_only(
     warden: ThreadedWarden, smtp: SmtpServer, sms: SmsSink
 ) -> None:
-    person = _person(warden, username=True)
+    person = _person(warden)
     browser = Browser(warden.public_url)
     started = browser.get("/self-service/recovery/browser")
     assert started.status == 303 and started.location.startswith(f"{RECOVERY_UI}?flow="), started
@@ -226,7 +226,7 @@ def test_browser_named_by_username_the_code_goes_by_mail_to_the_chosen_email_onl
     flow = fetched()
     csrf = _nodes(flow, "csrf_token")[0]["attributes"]["value"]
     action = flow["ui"]["action"]
-    named = browser.post(action, {"csrf_token": csrf, "method": "code", "recovery_address": person["username"]})
+    named = browser.post(action, {"csrf_token": csrf, "method": "code", "recovery_address": person["phone"]})
     assert named.status == 303 and named.location == f"{RECOVERY_UI}?flow={flow_id}", named
     choice = fetched()
     assert choice["state"] == "recovery_awaiting_address_choice"
@@ -282,19 +282,27 @@ def test_an_unknown_identifier_is_answered_as_an_account_with_one_address_and_ge
     assert smtp.to(unknown) == [] and sms.to(unknown) == []
 
 
-def test_a_username_names_its_account_even_with_one_address(warden: ThreadedWarden, sms: SmsSink) -> None:
-    """An account named by a username offers its address to choose (the address was not typed), as
-    Kratos would; that choice is what shows the account exists (module docstring of choose_address.py)."""
+def test_a_username_is_answered_as_an_unknown_identifier_and_gets_nothing(warden: ThreadedWarden, sms: SmsSink) -> None:
+    """Kratos looks the identifier up among recovery addresses alone: a username (or any sign-in
+    identifier that is no recovery address) is answered as one without an account, the code screen
+    naming it masked and nothing sent, so the answer does not tell that the account exists or show
+    its addresses."""
     person = _person(warden, schema="phone")
     native = Native(warden.public_url)
-    status, choice = _post(native, _start(native), {"method": "code", "recovery_address": person["username"]})
-    assert status == 200 and choice["state"] == "recovery_awaiting_address_choice", choice
-    [(label, token)] = _choices(choice).items()
-    assert label == person["phone"][:3] + "****" + person["phone"][-2:]
-    status, sent = _post(native, choice, {"method": "code", "recovery_select_address": token})
-    assert status == 200 and sent["state"] == "recovery_awaiting_code", sent
-    status, done = _post(native, sent, {"method": "code", "code": sms_code(sms.wait_for(person["phone"])[0])})
-    assert status == 200 and done["state"] == "passed_challenge", done
+    answers = {}
+    for name, typed in (("unknown", f"user{uuid.uuid4().hex[:10]}"), ("known", person["username"])):
+        answers[name] = _post(native, _start(native), {"method": "code", "recovery_address": typed})
+    assert _shape(*answers["known"]) == _shape(*answers["unknown"]), "same state, nodes and messages"
+    status, flow = answers["known"]
+    assert status == 200 and flow["state"] == "recovery_awaiting_code", flow
+    assert flow["ui"]["messages"][0]["context"] == {
+        "masked_address": person["username"][:3] + "****" + person["username"][-2:]
+    }
+    masked_phone = person["phone"][:3] + "****" + person["phone"][-2:]
+    assert masked_phone not in json.dumps(flow["ui"]), "the account's phone number is not offered"
+    status, refused = _post(native, flow, {"method": "code", "code": "123456"})
+    assert status == 200 and _message_ids(refused) == [4060006], refused
+    assert sms.to(person["phone"]) == []
 
 
 @pytest.mark.parametrize(

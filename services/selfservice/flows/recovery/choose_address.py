@@ -2,9 +2,10 @@
 each submission does in the states `strategies/code/recovery.py` lays out. A flow is v1 or v2 from
 its making (its state says which), so turning the flag off or on never breaks a flow under way.
 
-1. `recovery_address`: an identifier of the account. Kratos looks it up as a recovery address (an
-   email address or a phone number); Warden also as a sign-in identifier (a username). The
-   account's recovery addresses become the options, each behind a random token the flow keeps.
+1. `recovery_address`: one of the account's recovery addresses (an email address or a phone
+   number), looked up as Kratos does, among recovery addresses alone: a username or another
+   sign-in identifier names no account here, since the choice screen would tell that it has one.
+   The account's recovery addresses become the options, each behind a random token the flow keeps.
    When the only option is the address typed, the code goes there at once, as in Kratos; otherwise
    the options are shown, masked (1060006).
 2. `recovery_select_address`: a token; the code goes to the address it stands for, by email or SMS
@@ -13,12 +14,12 @@ its making (its state says which), so turning the flag off or on never breaks a 
 3. `code`: as in recovery v1 (address_flow.py), guesses counted against the chosen address.
 `screen=previous` goes one screen back.
 
-No enumeration: an identifier without an account, or whose account has no recovery address, is
-its own single option, as Kratos pretends: the code screen comes at once, naming it masked, and
-nothing is sent (a notice by email with `notify_unknown_recipients`). Both kinds make the same
-lookups and writes and are answered no sooner than the same time (even_time.py). What the choice
-screen shows (an account with several addresses, or named by a username) does tell that the
-account exists; that is what the feature is (Kratos's shows the same).
+No enumeration: a value that is no recovery address is its own single option, as Kratos
+pretends: the code screen comes at once, naming it masked, and nothing is sent (a notice by email
+with `notify_unknown_recipients`). It makes the lookups and writes an account's one address typed
+in full makes, and is answered no sooner than the same time (even_time.py). What the choice screen
+shows (an account with several addresses) does tell that the account exists; that is what the
+feature is, and Kratos's shows the same.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from services.selfservice.flows.flow import Flow
 from services.selfservice.flows.request import string_field
 from services.selfservice.proven_address import holds
 from services.selfservice.strategies.code import recovery as screens
-from services.selfservice.strategies.code.addresses import normalized
+from services.selfservice.strategies.code.addresses import channel_of, normalized
 from shared import text
 from shared.clients.ports import IdentityClient
 
@@ -47,8 +48,6 @@ if TYPE_CHECKING:
 
 KIND = "recovery"
 CHOICES = "recovery_choices"  # flow.internal: {"typed", "identity_id", "options": [...], "skipped"}
-# The credential types whose identifiers a person signs in with (identifier_first's list).
-IDENTIFIER_TYPES = ("password", "code", "webauthn")
 NOT_AN_OPTION = "The selected recovery address is not valid."  # Kratos's reason
 
 
@@ -165,15 +164,10 @@ async def _send(
 
 
 async def _options(identities: IdentityClient, identifier: str) -> tuple[dict[str, Any] | None, list[screens.Option]]:
-    """The account `identifier` names and its recovery addresses (sorted, as Kratos lists them), or
-    no account and the identifier itself as the one option. Every lookup is made whatever an
-    earlier one found, so an unknown identifier costs what a known one does."""
-    via = _channel(identifier)
-    found: list[dict[str, Any] | None] = []
-    if via != "none":
-        found.append(await identities.find_by_address(KIND, via, identifier))
-    found += [await identities.find_by_credential_identifier(t, identifier) for t in IDENTIFIER_TYPES]
-    identity = next((i for i in found if i is not None), None)
+    """The account whose recovery address `identifier` is, and its recovery addresses (sorted, as
+    Kratos lists them), or no account and the identifier itself as the one option."""
+    via = channel_of(identifier)
+    identity = await identities.find_by_address(KIND, via, identifier) if via != "none" else None
     addresses = sorted((a["value"], a["via"]) for a in (identity or {}).get("recovery_addresses") or [])
     if not addresses:
         return identity, [_option(via, identifier)]
@@ -187,10 +181,3 @@ def _option(via: str, address: str) -> screens.Option:
 def _kept_options(flow: Flow) -> list[screens.Option]:
     kept = flow.internal.get(CHOICES) or {}
     return [screens.Option(**o) for o in kept.get("options") or []]
-
-
-def _channel(identifier: str) -> str:
-    """How a code would reach the identifier itself (as normalized): email, SMS, or not at all."""
-    if "@" in identifier:
-        return "email"
-    return "sms" if identifier.startswith("+") and identifier[1:].isdigit() else "none"

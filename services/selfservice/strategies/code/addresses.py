@@ -1,6 +1,7 @@
 """The addresses a code for a known identity may go to, and which of them a submission names: one
-reading for passwordless login (login.py), the refresh login's address picker (refresh.py) and the
-code as a second factor (mfa.py), so that the three compare addresses alike."""
+reading for passwordless login (login.py), the refresh login's address picker (refresh.py), the
+code as a second factor (mfa.py) and recovery by a chosen address, so that they compare addresses
+alike."""
 
 from __future__ import annotations
 
@@ -28,6 +29,14 @@ def named(offered: Sequence[Recipient], value: str) -> Recipient | None:
     None: a value that is none of them gets no code."""
     wanted = normalized(value)
     return next((r for r in offered if normalized(r.address) == wanted), None) if wanted else None
+
+
+def channel_of(identifier: str) -> str:
+    """How a code would reach an identifier (as normalized) that is no known address: email, SMS, or
+    not at all ("none", a username). A notice for an address without an account goes by email only."""
+    if "@" in identifier:
+        return "email"
+    return "sms" if PHONE.fullmatch(identifier) else "none"
 
 
 def normalized(identifier: str) -> str:

@@ -22,7 +22,7 @@ from services.selfservice.flows.request import string_field
 from services.selfservice.flows.ui import input_node
 from services.selfservice.proven_address import mark_proven
 from services.selfservice.strategies.code import fallback, nodes, refresh
-from services.selfservice.strategies.code.addresses import PHONE, code_addresses, normalized
+from services.selfservice.strategies.code.addresses import channel_of, code_addresses, normalized
 from shared import text
 
 if TYPE_CHECKING:
@@ -75,7 +75,7 @@ async def _send(strategy: PasswordlessCodeStrategy, flow: Flow, body: dict[str, 
     kept = nodes.hidden(identifier_node(strategy, flow))
     kept.attributes["value"] = identifier
     nodes.code_screen(flow, [kept], text.label_login_code(), text.login_code_sent())
-    stand_in = [Recipient(identifier, _channel_of(identifier))]
+    stand_in = [Recipient(identifier, channel_of(identifier))]
     code_owner.remember(flow, identifier)
     await strategy.sender.send(flow, KIND, recipients or stand_in, identity, known=identity is not None)
     raise StepCompleted(shows_payload=True)
@@ -148,10 +148,3 @@ async def _named_account(strategy: PasswordlessCodeStrategy, flow: Flow, named: 
         return ANYONE
     found, _ = await _account(strategy, named)
     return found["id"] if found else None
-
-
-def _channel_of(identifier: str) -> str:
-    """How a code would reach an identifier without an account: a notice goes only to an address."""
-    if "@" in identifier:
-        return "email"
-    return "sms" if PHONE.fullmatch(identifier) else "none"
