@@ -461,3 +461,38 @@ def _without_times(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _without_times(v) for k, v in value.items() if k not in ("created_at", "updated_at")}
     return value
+
+
+def test_a_link_waiting_for_the_owner_is_never_made_to_another_account_that_signs_in(
+    warden: ThreadedWarden, op: RunningProvider
+) -> None:
+    """The form that asks the owner of the address to sign in first (1010016) may be left open on a
+    shared browser: whoever signs in there next, with another account, must not get the provider
+    (an attacker's) linked to theirs. As Kratos's `checkDuplicateCredentialsIdentifierMatch`: the
+    account signing in must be the one that holds what collided, else 4010009 ("Linked credentials
+    do not match."), no session, nothing linked; the owner can still sign in on the form and link."""
+    email = _gmail("owner")
+    _account(warden, email)
+    someone_else = _gmail("other")
+    other = _account(warden, someone_else)
+    browser = Browser(warden.public_url)
+    back = _back(browser, "google-default", "registration", email, op)
+    _sent_to_sign_in_first(warden, browser, back, "google-default", email)
+
+    flow = _flow_after(browser, back.location, "login")
+    signed = browser.post(
+        flow["ui"]["action"],
+        {"csrf_token": _csrf(flow), "method": "password", "identifier": someone_else, "password": PASSWORD},
+    )
+    assert _owner(warden, f"google-default:{email}") == [], "the provider is linked to no one"
+    assert "oidc" not in _identity(warden, other, "oidc")["credentials"]
+    assert browser.get("/sessions/whoami", as_json=True).status == 401, "no session for the other account"
+    refused = _flow_after(browser, signed.location, "login")
+    assert refused["id"] == flow["id"] and 4010009 in message_ids(refused), refused
+
+    owner = browser.post(
+        flow["ui"]["action"],
+        {"csrf_token": _csrf(refused), "method": "password", "identifier": email, "password": PASSWORD},
+    )
+    assert owner.status == 303 and owner.location == RETURN_URL, owner
+    assert len(_owner(warden, f"google-default:{email}")) == 1

@@ -37,11 +37,13 @@ class FlowInvalid(Exception):
 class IdentityExists(FlowInvalid):
     """Registration found the identifier taken (the flow already says so); a method may instead
     offer to link (social sign-in). `hints`: how the account signs in, where
-    `selfservice.flows.registration.login_hints` lets the registrant know (registration/login_hints.py)."""
+    `selfservice.flows.registration.login_hints` lets the registrant know (registration/login_hints.py).
+    `holder_id`: the account that holds it (None: gone since), the only one a link may go to."""
 
-    def __init__(self, hints: Hints | None = None) -> None:
+    def __init__(self, hints: Hints | None = None, holder_id: str | None = None) -> None:
         super().__init__()
         self.hints = hints
+        self.holder_id = holder_id
 
 
 class TraitsRefused(FlowInvalid):

@@ -10,15 +10,15 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from services.selfservice.flows.engine import NEXT_CSRF_TOKEN, see_other
-from services.selfservice.flows.errors import BrowserLocationChangeRequired, HookAbortFlow
+from services.selfservice.flows.errors import BrowserLocationChangeRequired, FlowInvalid, HookAbortFlow
 from services.selfservice.flows.flow import API, Flow
 from services.selfservice.flows.identity_schema import schema_fields, schema_of
 from services.selfservice.flows.login.errors import VerifiedAddressRequired
-from services.selfservice.flows.login.strategy import LINK_AFTER_LOGIN, LinksAfterLogin, LoginOutcome
+from services.selfservice.flows.login.strategy import LINK_AFTER_LOGIN, LINK_OWNER, LinksAfterLogin, LoginOutcome
 from services.selfservice.flows.login.verified_address import verification_required
 from services.selfservice.flows.request import device, wants_json
 from services.selfservice.hooks.registry import HookContext
-from shared import aal
+from shared import aal, text
 from shared.cookies import session_token
 from shared.json_codec import json_response
 
@@ -34,6 +34,7 @@ async def complete_login(
 
 async def finish_login(c: SelfserviceContainer, request: web.Request, flow: Flow, outcome: LoginOutcome) -> HookContext:
     """Everything but the answer: a flow finished in a browser for a native app answers differently."""
+    _refuse_another_account(flow, outcome.identity)
     ctx = HookContext(request, flow, outcome.identity, outcome.method["method"])
     try:
         await c.hooks.run("login", "after", "pre", ctx)
@@ -124,6 +125,18 @@ async def _link_or_carry(
         step = await new_login_flow(c, request, flow.type, fields, session, carried, return_to=flow.return_to)
         request[STEP_UP_FLOW] = step.id
     return ctx.identity
+
+
+def _refuse_another_account(flow: Flow, identity: dict[str, Any]) -> None:
+    """A flow that waits for the owner of an address to sign in and link a credential ("sign in to
+    link your account") may be left open on a shared browser: anyone else signing in there would get
+    a stranger's (an attacker's) social account linked to theirs. As Kratos's
+    `checkDuplicateCredentialsIdentifierMatch`, before any session: 4010009 on the flow, which the
+    owner can still sign in on."""
+    pending = flow.internal.get(LINK_AFTER_LOGIN)
+    if pending is not None and pending.get(LINK_OWNER) != identity["id"]:
+        flow.ui.messages.append(text.linked_credentials_mismatch())
+        raise FlowInvalid()
 
 
 def whoami_accepts(c: SelfserviceContainer, session: dict[str, Any], identity: dict[str, Any]) -> bool:

@@ -50,8 +50,16 @@ def first_factor_only(flow: Flow) -> None:
         raise FlowInvalid()
 
 
-# flow.internal key of a credential waiting for the identity to sign in: {"method": …, …}
+# flow.internal key of a credential waiting for the identity to sign in: {"method": …, LINK_OWNER: …, …}
 LINK_AFTER_LOGIN = "link_after_login"
+# In it: the account the credential may be linked to, the one that holds what the sign-in collided
+# with (Kratos's `DuplicateIdentifier`): anyone else signing in on the flow is refused (login/hook.py).
+LINK_OWNER = "link_owner"
+
+
+def pending_link(method: str, owner_id: str | None, credential: dict[str, Any]) -> dict[str, Any]:
+    """What LINK_AFTER_LOGIN holds: `credential`, for `method` to link to `owner_id` alone."""
+    return {**credential, "method": method, LINK_OWNER: owner_id}
 
 
 @runtime_checkable

@@ -13,6 +13,7 @@ from aiohttp import web
 from services.selfservice.flows.engine import NEXT_CSRF_TOKEN, see_other
 from services.selfservice.flows.errors import IdentityExists, TraitsRefused
 from services.selfservice.flows.flow import API, Flow
+from services.selfservice.flows.registration.login_hints import collision
 from services.selfservice.flows.registration.strategy import RegistrationOutcome
 from services.selfservice.flows.request import wants_json
 from services.selfservice.hooks.registry import HookContext
@@ -137,9 +138,10 @@ async def _create(c: SelfserviceContainer, ctx: HookContext, body: dict[str, Any
         created = await c.engine.identities.create_identity({**body, **draft, "registration_flow_id": ctx.flow.id})
         return _Created(created, prepared)
     except errors.Conflict:
-        hints = await c.enumeration.hints.for_collision({**body, **draft}) if c.enumeration.hints else None
+        found = await collision(c.engine.identities, {**body, **draft})
+        hints = c.enumeration.hints.for_collision(found) if c.enumeration.hints else None
         ctx.flow.ui.messages.append(hints.message() if hints else text.identifier_exists())
-        raise IdentityExists(hints) from None
+        raise IdentityExists(hints, found.holder["id"] if found else None) from None
     except errors.BadRequest as exc:
         trait_errors(ctx.flow, exc)
         raise TraitsRefused(exc) from None

@@ -41,21 +41,35 @@ class Hints:
 
 
 @dataclass(frozen=True)
+class Collision:
+    """The account a refused `createIdentityBody` collided with, and the kind and value it collided on."""
+
+    holder: dict[str, Any]
+    kind: str
+    value: str
+
+
+async def collision(identities: IdentityClient, body: dict[str, Any]) -> Collision | None:
+    """What a `createIdentityBody` the identity service refused as taken collided with, or None (the
+    holder is gone since). Social sign-in links to that account alone (oidc/flows.py)."""
+    try:
+        probe = await identities.validate_identity(unhashed(body))
+    except errors.BadRequest:
+        return None
+    found = await _holder(identities, probe)
+    return Collision(*found) if found is not None else None
+
+
+@dataclass(frozen=True)
 class LoginHints:
     identities: IdentityClient
 
-    async def for_collision(self, body: dict[str, Any]) -> Hints | None:
-        """The hints for a `createIdentityBody` the identity service refused as taken, or None (the
-        holder is gone since, or there is nothing to tell: the registrant then hears 4000007)."""
-        try:
-            probe = await self.identities.validate_identity(unhashed(body))
-        except errors.BadRequest:
-            return None
-        found = await _holder(self.identities, probe)
+    def for_collision(self, found: Collision | None) -> Hints | None:
+        """The hints for a registration that collided with `found`, or None (the holder is gone
+        since, or there is nothing to tell: the registrant then hears 4000007)."""
         if found is None:
             return None
-        holder, kind, value = found
-        hints = _hints(holder, "" if kind == "oidc" else value.strip())
+        hints = _hints(found.holder, "" if found.kind == "oidc" else found.value.strip())
         return hints if hints.credential_types or hints.oidc_providers or hints.identifier else None
 
 

@@ -30,7 +30,7 @@ from services.selfservice.flows.flow import API, Flow
 from services.selfservice.flows.identity_schema import schema_fields, schema_of
 from services.selfservice.flows.login.flow import same_identity
 from services.selfservice.flows.login.hook import complete_login, finish_login
-from services.selfservice.flows.login.strategy import LINK_AFTER_LOGIN, LoginOutcome
+from services.selfservice.flows.login.strategy import LINK_AFTER_LOGIN, LoginOutcome, pending_link
 from services.selfservice.flows.registration.hook import complete_registration, finish_registration
 from services.selfservice.flows.registration.login_hints import Hints
 from services.selfservice.flows.settings.strategy import SettingsContext
@@ -93,7 +93,9 @@ async def finish(
             return await exchange.keep_for_app(c, flow, await finish_registration(c, request, flow, outcome))
         return await complete_registration(c, request, flow, outcome)
     except IdentityExists as exists:
-        return await _link_after_signing_in(c, request, strategy, flow, pending.provider, claims, kept, exists.hints)
+        return await _link_after_signing_in(
+            c, request, strategy, flow, pending.provider, claims, kept, exists.hints, exists.holder_id
+        )
     except TraitsRefused as refused:
         strategy.continue_registration(flow, pending.provider, traits, kept, refused.error)
         return await c.engine.respond_invalid(request, flow)
@@ -157,7 +159,7 @@ async def _linked_automatically(
     if flow.kind != "login":
         flow = await _converted(c, request, flow, "login")
     log.info("social sign-in with %s links identity %s automatically (verified email)", provider, holder["id"])
-    flow.internal[LINK_AFTER_LOGIN] = {"method": METHOD, **kept}
+    flow.internal[LINK_AFTER_LOGIN] = pending_link(METHOD, holder["id"], kept)
     outcome = LoginOutcome(holder, authentication_method(strategy.provider_config(provider), claims))
     if flow.type == API:
         return await exchange.keep_for_app(c, flow, await finish_login(c, request, flow, outcome))
@@ -173,15 +175,17 @@ async def _link_after_signing_in(
     claims: Claims,
     kept: dict[str, Any],
     hints: Hints | None,
+    holder_id: str | None,
 ) -> web.StreamResponse:
-    """The address belongs to another account: sign in to it first, then the provider is linked.
+    """The address belongs to another account (`holder_id`): sign in to it first, then the provider
+    is linked to it, and to no other account that signs in on the form (login/hook.py).
     With login hints (`selfservice.flows.registration.login_hints`), the message lists the account's
     ways in and the form offers only those, as Kratos's `populateAccountLinkingUI` does."""
     new_login_flow = _handlers()[0]
     fields = {"refresh": False, "requested_aal": "aal1", "organization_id": None, **schema_fields(schema_of(flow))}
     login = await new_login_flow(c, request, flow.type, fields, None)
     login.return_to = flow.return_to
-    login.internal[LINK_AFTER_LOGIN] = {"method": METHOD, **kept}
+    login.internal[LINK_AFTER_LOGIN] = pending_link(METHOD, holder_id, kept)
     if exchange.KEY in flow.internal:
         login.internal[exchange.KEY] = flow.internal[exchange.KEY]
     email = str(claims.values.get("email") or claims.subject)

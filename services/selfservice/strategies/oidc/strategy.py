@@ -17,7 +17,13 @@ from typing import Any
 from services.selfservice.flows.errors import FlowInvalid, RedirectBrowser
 from services.selfservice.flows.flow import Flow
 from services.selfservice.flows.identity_schema import schema_id, schema_of
-from services.selfservice.flows.login.strategy import LINK_AFTER_LOGIN, LoginOutcome, first_factor_only
+from services.selfservice.flows.login.strategy import (
+    LINK_AFTER_LOGIN,
+    LINK_OWNER,
+    LoginOutcome,
+    first_factor_only,
+    pending_link,
+)
 from services.selfservice.flows.registration.strategy import RegistrationOutcome
 from services.selfservice.flows.settings.strategy import SettingsContext
 from services.selfservice.flows.ui import input_node
@@ -44,7 +50,7 @@ METHOD = "oidc"
 PENDING_KEY = "oidc"  # flow.internal: the dance between the redirect and the callback
 _CONTINUATION = "oidc_continuation"  # verified claims waiting for the user to fix the traits
 # Kept beside a credential's providers for the flow's use, never stored in the credential.
-_NOT_IN_CREDENTIAL = {"method", "metadata_public", "metadata_admin", "verified_addresses", "session_method"}
+_NOT_IN_CREDENTIAL = {"method", LINK_OWNER, "metadata_public", "metadata_admin", "verified_addresses", "session_method"}
 
 
 @dataclass(frozen=True)
@@ -150,7 +156,9 @@ class OidcStrategy:
             flow.ui.messages.append(text.identity_disabled())
             raise FlowInvalid()
         if linking:  # account_linking_mode: automatic: the login hook links it, as after signing in
-            flow.internal[LINK_AFTER_LOGIN] = {"method": METHOD, **self.kept_sign_in(provider_id, claims, {})}
+            flow.internal[LINK_AFTER_LOGIN] = pending_link(
+                METHOD, owner["id"], self.kept_sign_in(provider_id, claims, {})
+            )
         else:
             owner = await self.updated_on_login(flow, provider_id, claims, owner)
         return LoginOutcome(owner, authentication_method(provider.config, claims))
