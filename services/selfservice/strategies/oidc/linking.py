@@ -21,9 +21,11 @@ userinfo`), never the mapper's output, a form's traits or an email-shaped subjec
 - the address is the same once folded as the identity service folds it (shared/identifiers.py) but
   for case: an address that only folding makes equal (full-width letters, invisible characters)
   belongs to another domain or mailbox, maybe one an attacker registered to look like it;
-- the account holding it has that address *verified* (proved at Warden): an address typed at a
-  sign-up and never proved may be an attacker's pre-registration of the victim's address, which
-  linking would hand the victim's social sign-in to, with the attacker's password still in it;
+- the account holding it has that address *verified* (by a code or link Warden sent, or by a
+  provider the operator's mapper trusts with `verified_addresses`, as Kratos does): an address
+  typed at a sign-up and never proved may be an attacker's pre-registration of the victim's
+  address, which linking would hand the victim's social sign-in to, with the attacker's password
+  still in it;
 - the account has no other subject of this provider already: that is another account at the
   provider, so the owner confirms as usual.
 
