@@ -1,8 +1,9 @@
 """Recovery by a chosen address (`feature_flags.choose_recovery_address`, Kratos's recovery v2): the
 user names the account by one of its recovery addresses, picks one of its recovery addresses (shown masked, picked
-by an opaque token) and types the code that reached that address only, by mail (the real SMTP
-server) or by SMS (the courier's HTTP channel to a sink on loopback). An identifier without an
-account is answered as an account with one address is, and nothing is sent for it."""
+by an opaque token), types it in full when it is not the address typed first, and types the code
+that reached that address only, by mail (the real SMTP server) or by SMS (the courier's HTTP
+channel to a sink on loopback). An identifier without an account is answered as an account with one
+address is, and nothing is sent for it; nor for an address confirmed wrong, answered as a right one."""
 
 from __future__ import annotations
 
@@ -161,6 +162,17 @@ def _shape(status: int, flow: dict[str, Any]) -> tuple[Any, ...]:
     return status, flow["state"], nodes, [m["id"] for m in flow["ui"].get("messages") or []]
 
 
+def _confirmed(native: Native, choice: dict[str, Any], label: str, typed: str) -> tuple[int, dict[str, Any]]:
+    """Picks the option labelled `label` (not the address typed first), then types `typed` in full."""
+    status, confirm = _post(native, choice, {"method": "code", "recovery_select_address": _choices(choice)[label]})
+    assert status == 200 and confirm["state"] == "recovery_confirming_address", confirm
+    return _post(native, confirm, {"method": "code", "recovery_confirm_address": typed})
+
+
+def _masked_phone(phone: str) -> str:
+    return phone[:3] + "****" + phone[-2:]
+
+
 def _message_ids(flow: dict[str, Any]) -> list[int]:
     return [m["id"] for m in flow["ui"].get("messages") or []]
 
@@ -192,7 +204,23 @@ def test_api_the_code_goes_by_sms_to_the_chosen_phone_only_and_recovers(
     shown = json.dumps([n for n in choice["ui"]["nodes"] if n["attributes"]["name"] != "recovery_address"])
     assert person["phone"] not in shown and person["email"] not in shown, "no address in full, but as typed"
 
-    status, sent = _post(native, choice, {"method": "code", "recovery_select_address": _choices(choice)[masked_phone]})
+    status, confirm = _post(
+        native, choice, {"method": "code", "recovery_select_address": _choices(choice)[masked_phone]}
+    )
+    assert status == 200 and confirm["state"] == "recovery_confirming_address", confirm
+    assert _message_ids(confirm) == [1060005] and sms.to(person["phone"]) == [], "not sent before it is typed"
+    assert [(n["attributes"]["name"], n["attributes"]["type"]) for n in confirm["ui"]["nodes"]] == [
+        ("recovery_confirm_address", "tel"),
+        ("recovery_address", "hidden"),
+        ("method", "submit"),
+        ("method", "hidden"),
+        ("screen", "submit"),
+    ], "Kratos's confirm screen"
+    [field] = _nodes(confirm, "recovery_confirm_address")
+    assert field["group"] == "code" and field["attributes"]["required"] and field["meta"]["label"]["id"] == 1070017
+    assert person["phone"] not in json.dumps(confirm)
+    spaced = f"{person['phone'][:3]} {person['phone'][3:7]} {person['phone'][7:]}"  # as people type it
+    status, sent = _post(native, confirm, {"method": "code", "recovery_confirm_address": spaced})
     assert status == 200 and sent["state"] == "recovery_awaiting_code", sent
     [message] = sent["ui"]["messages"]
     assert (message["id"], message["context"]) == (1060004, {"masked_address": masked_phone}), message
@@ -231,9 +259,17 @@ def test_browser_named_by_phone_the_code_goes_by_mail_to_the_chosen_email_only(
     choice = fetched()
     assert choice["state"] == "recovery_awaiting_address_choice"
     token = _choices(choice)[person["email"][:2] + "****@example.com"]
-    chosen = browser.post(action, {"csrf_token": csrf, "method": "code", "recovery_select_address": token})
-    assert chosen.status == 303, chosen
-    assert fetched()["state"] == "recovery_awaiting_code"
+    for typed in ("someone-else@example.com", person["email"].upper()):  # a wrong one first, then right
+        chosen = browser.post(action, {"csrf_token": csrf, "method": "code", "recovery_select_address": token})
+        assert chosen.status == 303 and fetched()["state"] == "recovery_confirming_address", chosen
+        confirmed = browser.post(action, {"csrf_token": csrf, "method": "code", "recovery_confirm_address": typed})
+        assert confirmed.status == 303 and confirmed.location == f"{RECOVERY_UI}?flow={flow_id}", confirmed
+        sent = fetched()
+        assert sent["state"] == "recovery_awaiting_code" and _message_ids(sent) == [1060004], sent
+        if typed != person["email"].upper():
+            assert smtp.to(person["email"]) == [] and smtp.to(typed) == [], "a wrong address gets nothing"
+            back = browser.post(action, {"csrf_token": csrf, "method": "code", "screen": "previous"})
+            assert back.status == 303 and fetched()["state"] == "recovery_awaiting_address_choice"
     code = code_in(wait_for_mail(smtp, person["email"])[-1])
     done = browser.post(action, {"csrf_token": csrf, "method": "code", "code": code})
     assert done.status == 303 and done.location.startswith(f"{SETTINGS_UI}?flow="), done
@@ -339,6 +375,39 @@ def test_missing_fields_and_another_method_are_form_errors(warden: ThreadedWarde
     assert choice["state"] == "recovery_awaiting_address_choice", choice
     status, refused = _post(native, choice, {"method": "code"})
     assert status == 400 and _message_ids(refused) == [4000002]
+    phone = _choices(choice)[_masked_phone(person["phone"])]
+    _, confirm = _post(native, choice, {"method": "code", "recovery_select_address": phone})
+    status, refused = _post(native, confirm, {"method": "code", "recovery_confirm_address": " "})
+    assert status == 400 and refused["state"] == "recovery_confirming_address", refused
+    assert [m["id"] for m in _nodes(refused, "recovery_confirm_address")[0]["messages"]] == [4000002]
+
+
+@pytest.mark.parametrize("wrong", ["stranger", "address_typed_first"])
+def test_a_wrong_confirmation_sends_nothing_and_is_answered_as_a_right_one(
+    warden: ThreadedWarden, smtp: SmtpServer, sms: SmsSink, wrong: str
+) -> None:
+    """Kratos asks for the chosen address in full when it is not the one typed first; Warden sends the
+    code only when what is typed is the chosen address. Anything else is answered as the right one is
+    (the code screen naming what was typed, masked), and nothing goes anywhere, Resend included: the
+    screen is no oracle for guessing the rest of a masked phone number."""
+    person = _person(warden)
+    typed = _phone() if wrong == "stranger" else person["email"]
+    native = Native(warden.public_url)
+    answers = {}
+    for name, confirmation in (("wrong", typed), ("right", person["phone"])):
+        _, choice = _post(native, _start(native), {"method": "code", "recovery_address": person["email"]})
+        answers[name] = _confirmed(native, choice, _masked_phone(person["phone"]), confirmation)
+    assert _shape(*answers["wrong"]) == _shape(*answers["right"]), "same state, nodes and messages"
+    status, flow = answers["wrong"]
+    masked = _masked_phone(typed) if wrong == "stranger" else typed[:2] + "****@example.com"
+    assert status == 200 and flow["ui"]["messages"][0]["context"] == {"masked_address": masked}, flow
+    [resend] = _nodes(flow, "recovery_select_address")
+    status, resent = _post(native, flow, {"method": "code", "recovery_select_address": resend["attributes"]["value"]})
+    assert status == 200 and resent["state"] == "recovery_awaiting_code", resent
+    status, refused = _post(native, resent, {"method": "code", "code": "123456"})
+    assert status == 200 and _message_ids(refused) == [4060006], refused
+    assert len(sms.wait_for(person["phone"])) == 1, "the right confirmation's code only"
+    assert sms.to(typed) == [] and smtp.to(typed) == [] and smtp.to(person["email"]) == []
 
 
 def test_back_returns_to_the_choice_then_to_the_identifier(warden: ThreadedWarden, sms: SmsSink) -> None:
@@ -346,7 +415,12 @@ def test_back_returns_to_the_choice_then_to_the_identifier(warden: ThreadedWarde
     native = Native(warden.public_url)
     _, choice = _post(native, _start(native), {"method": "code", "recovery_address": person["email"]})
     phone = next(t for label, t in _choices(choice).items() if label.startswith("+"))
-    _, sent = _post(native, choice, {"method": "code", "recovery_select_address": phone})
+    _, confirm = _post(native, choice, {"method": "code", "recovery_select_address": phone})
+    [back] = _nodes(confirm, "screen")
+    assert (back["attributes"]["value"], back["meta"]["label"]["id"]) == ("previous", 1060007)
+    status, again = _post(native, confirm, {"method": "code", "screen": "previous"})
+    assert status == 200 and again["state"] == "recovery_awaiting_address_choice", again
+    _, sent = _confirmed(native, again, _masked_phone(person["phone"]), person["phone"])
     [back] = _nodes(sent, "screen")
     assert (back["attributes"]["value"], back["meta"]["label"]["id"]) == ("previous", 1060007)
     status, again = _post(native, sent, {"method": "code", "screen": "previous"})
@@ -364,9 +438,9 @@ def test_resend_and_the_per_address_budget_apply_to_the_chosen_address(warden: T
     person = _person(warden)
     native = Native(warden.public_url)
     _, choice = _post(native, _start(native), {"method": "code", "recovery_address": person["email"]})
-    phone = next(t for label, t in _choices(choice).items() if label.startswith("+"))
-    _, flow = _post(native, choice, {"method": "code", "recovery_select_address": phone})
-    for _ in range(6):
+    phone = _choices(choice)[_masked_phone(person["phone"])]
+    _, flow = _confirmed(native, choice, _masked_phone(person["phone"]), person["phone"])
+    for _ in range(6):  # Resend: to the address as confirmed, not asked again
         status, flow = _post(native, flow, {"method": "code", "recovery_select_address": phone})
         assert status == 200 and flow["state"] == "recovery_awaiting_code", flow
     texts = sms.wait_for(person["phone"], 5)
@@ -459,7 +533,8 @@ def test_a_flow_keeps_the_kind_it_was_made_as_when_the_flag_changes(
 
 def test_the_built_in_ui_renders_each_screen(tmp_path: Path, smtp: SmtpServer, sms: SmsSink) -> None:
     """The built-in UI renders nodes generically: the identifier form, a button per masked address
-    (the phone number never on the page), the code form with Resend and Back, then settings."""
+    (the phone number never on the page), the chosen phone asked for in full, the code form with
+    Resend and Back, then settings."""
     config = ui_config()
     mail = mail_config(smtp, use="code")
     config["selfservice"]["flows"]["recovery"].update(enabled=True, use="code")
@@ -488,14 +563,23 @@ def test_the_built_in_ui_renders_each_screen(tmp_path: Path, smtp: SmtpServer, s
             "screen",
             "previous",
         )
-        body = {i["name"]: i.get("value", "") for i in choices["inputs"]} | {email["name"]: email["value"]}
-        _, third = open_page(browser, browser.post(choices["action"], body).location)
-        assert "A recovery code has been sent to re****@example.com." in third.text
+        body = {i["name"]: i.get("value", "") for i in choices["inputs"]} | {phone["name"]: phone["value"]}
+        _, confirm = open_page(browser, browser.post(choices["action"], body).location)
+        assert "Recover access to your account by providing your recovery address in full." in confirm.text
+        confirm_form = confirm.form("recovery_confirm_address")
+        assert inputs(confirm_form)["recovery_confirm_address"]["type"] == "tel"
+        assert confirm.labels["code-recovery_confirm_address"] == "Phone number"
+        assert [(b["name"], b["value"]) for b in confirm_form["buttons"]] == [
+            ("method", "code"),
+            ("screen", "previous"),
+        ]
+        confirmed = submit(browser, confirm_form, {"recovery_confirm_address": person["phone"]})
+        _, third = open_page(browser, confirmed.location)
+        assert f"A recovery code has been sent to {masked_phone}." in third.text
         code_form = third.form("code")
         assert inputs(code_form)["code"]["autocomplete"] == "one-time-code"
         labels = [b["name"] for b in code_form["buttons"]]
         assert labels == ["method", "recovery_select_address", "screen"], "Continue, Resend, Back"
-        code = code_in(wait_for_mail(smtp, person["email"])[-1])
-        done = submit(browser, code_form, {"code": code})
+        done = submit(browser, code_form, {"code": sms_code(sms.wait_for(person["phone"])[-1])})
         assert done.status == 303 and done.location.startswith(f"{BASE}ui/settings?flow="), done
-        assert sms.to(person["phone"]) == []
+        assert smtp.to(person["email"]) == []

@@ -8,10 +8,17 @@ its making (its state says which), so turning the flag off or on never breaks a 
    The account's recovery addresses become the options, each behind a random token the flow keeps.
    When the only option is the address typed, the code goes there at once, as in Kratos; otherwise
    the options are shown, masked (1060006).
-2. `recovery_select_address`: a token; the code goes to the address it stands for, by email or SMS
-   (1060004 names it, masked). Any other value is refused (4000001): the client never names an
-   address. On the code screen the same button is Resend.
-3. `code`: as in recovery v1 (address_flow.py), guesses counted against the chosen address.
+2. `recovery_select_address`: a token; any other value is refused (4000001): the client never names
+   an address. The address typed first gets the code at once (1060004 names it, masked); another
+   is asked for in full (1060005), as Kratos asks: knowing one address of an account is not enough
+   to have a code sent to another. On the code screen the same button is Resend.
+3. `recovery_confirm_address`: the chosen address in full. Folded as addresses are compared, it
+   must be the chosen one for the code to go there (to the stored address). A mismatch sends
+   nothing and is answered as a match is: the code screen naming what was typed, masked, and the
+   same lookups and writes (a code that redeems to no one), no sooner (even_time.py), so the
+   screen is no oracle for guessing a phone number digit by digit. Kratos sends instead to what
+   was typed when it is any account's recovery address; Warden to the chosen address alone.
+4. `code`: as in recovery v1 (address_flow.py), guesses counted against the chosen address.
 `screen=previous` goes one screen back.
 
 No enumeration: a value that is no recovery address is its own single option, as Kratos
@@ -47,7 +54,9 @@ if TYPE_CHECKING:
     from services.selfservice.service import SelfserviceContainer
 
 KIND = "recovery"
-CHOICES = "recovery_choices"  # flow.internal: {"typed", "identity_id", "options": [...], "skipped"}
+# flow.internal: {"typed", "identity_id", "options": [...], "skipped"}, and once an address other than
+# the typed one is picked, "chosen" (its token) and, once it was typed in full, "confirmation".
+CHOICES = "recovery_choices"
 NOT_AN_OPTION = "The selected recovery address is not valid."  # Kratos's reason
 
 
@@ -84,6 +93,24 @@ async def awaiting_choice(
     return await _chosen(c, request, flow, body)
 
 
+async def awaiting_confirm(
+    c: SelfserviceContainer, request: web.Request, flow: Flow, body: dict[str, Any], _succeed: Succeed
+) -> web.StreamResponse:
+    if (answer := await _off_the_form(c, request, flow, body)) is not None:
+        return answer
+    confirmation = string_field(body, screens.CONFIRM).strip()
+    if not confirmation:
+        flow.ui.add_node_message(screens.CONFIRM, text.property_missing(screens.CONFIRM))
+        return await c.engine.respond_invalid(request, flow)
+    kept = flow.internal[CHOICES]
+    option = next((o for o in _kept_options(flow) if o.token == kept.get("chosen")), None)
+    if option is None:  # no choice kept: start the choice again
+        flow.ui.messages.append(text.validation_failed(NOT_AN_OPTION))
+        return await c.engine.respond_invalid(request, flow)
+    kept["confirmation"] = confirmation
+    return await _send(c, request, flow, option, confirmation)
+
+
 async def awaiting_code(
     c: SelfserviceContainer, request: web.Request, flow: Flow, body: dict[str, Any], succeed: Succeed
 ) -> web.StreamResponse:
@@ -100,6 +127,7 @@ async def awaiting_code(
 STEPS: dict[str, Step] = {
     screens.AWAITING_ADDRESS: awaiting_address,
     screens.AWAITING_CHOICE: awaiting_choice,
+    screens.AWAITING_CONFIRM: awaiting_confirm,
     screens.AWAITING_CODE: awaiting_code,
 }
 
@@ -115,7 +143,9 @@ async def _off_the_form(
     if body.get(screens.SCREEN) != screens.PREVIOUS:
         return None
     kept = flow.internal.get(CHOICES)
-    if flow.state == screens.AWAITING_CODE and kept and not kept["skipped"]:
+    if flow.state in (screens.AWAITING_CONFIRM, screens.AWAITING_CODE) and kept and not kept["skipped"]:
+        kept.pop("chosen", None)
+        kept.pop("confirmation", None)
         screens.choice_screen(flow, kept["typed"], _kept_options(flow))
     else:
         flow.internal.pop(CHOICES, None)
@@ -135,19 +165,37 @@ async def _chosen(
     if option is None:
         flow.ui.messages.append(text.validation_failed(NOT_AN_OPTION))
         return await c.engine.respond_invalid(request, flow)
-    return await _send(c, request, flow, option)
+    kept = flow.internal[CHOICES]
+    if _same(option.address, kept["typed"]):  # typed in full already
+        return await _send(c, request, flow, option)
+    if flow.state == screens.AWAITING_CODE and kept.get("chosen") == option.token and "confirmation" in kept:
+        return await _send(c, request, flow, option, kept["confirmation"])  # Resend: as confirmed
+    kept["chosen"] = option.token
+    kept.pop("confirmation", None)
+    screens.confirm_screen(flow, kept["typed"], option)
+    await c.engine.save(flow)
+    return show(c, request, flow)
 
 
 async def _send(
-    c: SelfserviceContainer, request: web.Request, flow: Flow, option: screens.Option
+    c: SelfserviceContainer,
+    request: web.Request,
+    flow: Flow,
+    option: screens.Option,
+    confirmation: str | None = None,
 ) -> web.StreamResponse:
     """The code to the chosen address, the flow on its code screen. The identity is read again: an
-    address it gave up since the choice gets nothing (its code would recover no one: handler.py)."""
+    address it gave up since the choice gets nothing (its code would recover no one: handler.py).
+    `confirmation`: the chosen address as typed in full; one that is not it gets what an unknown
+    address gets, with no notice (the value typed may be anyone's), on the same screen."""
     strategy = c.address_strategies[KIND]
     if strategy.method != "code":  # `recovery.use` changed to link since the flow was made
         raise FlowDisabled(KIND)
     await c.engine.limit("code_send")
     kept = flow.internal[CHOICES]
+    matches = confirmation is None or _same(option.address, confirmation)
+    named = None if confirmation is None else normalized(confirmation)
+    recipient = Recipient(option.address, option.via) if matches else Recipient(named or "", "none")
     async with answered_no_sooner_than():  # known or not, the same wait (even_time.py)
         identity = await c.engine.identities.get_identity(kept["identity_id"] or code_owner.stand_in(option.address))
         if identity is not None and not holds(identity, "recovery_addresses", option.via, option.address):
@@ -156,11 +204,17 @@ async def _send(
             flow,
             KIND,
             strategy,
-            Recipient(option.address, option.via),
-            identity,
-            shown=lambda shown: screens.code_screen(shown, kept["typed"], option),
+            recipient,
+            identity if matches else None,
+            shown=lambda shown: screens.code_screen(shown, kept["typed"], option, named),
         )
     return show(c, request, flow)
+
+
+def _same(stored: str, typed: str) -> bool:
+    """Whether `typed` names the stored address, compared as the identity service folds addresses,
+    in constant time (what was typed is the guess)."""
+    return hmac.compare_digest(normalized(stored).encode(), normalized(typed).encode())
 
 
 async def _options(identities: IdentityClient, identifier: str) -> tuple[dict[str, Any] | None, list[screens.Option]]:

@@ -1,6 +1,7 @@
 """The screens of recovery by a chosen address (Kratos's "recovery v2", `code/strategy_recovery.go`,
 behind `feature_flags.choose_recovery_address`): the user names the account, picks one of its
-recovery addresses, shown masked, and types the code sent there. What each submission does is
+recovery addresses, shown masked, types that address in full when it is not the one typed first,
+and types the code sent there. What each submission does is
 `flows/recovery/choose_address.py`'s; this module only lays the flow out, as Kratos's nodes are.
 
 A masked address never shows enough to be read back in full, and the button that picks it carries
@@ -18,16 +19,16 @@ from services.selfservice.flows.ui import Node, input_node
 from services.selfservice.strategies.code.nodes import GROUP, code_input
 from shared import text
 
-# Kratos's recovery v2 states (`selfservice/flow/state.go`). Warden never asks for the chosen address
-# in full (Kratos's `recovery_confirming_address`): the code goes to the address the token stands
-# for, which the flow chose, not to one the user types.
+# Kratos's recovery v2 states (`selfservice/flow/state.go`).
 AWAITING_ADDRESS = "recovery_awaiting_address"
 AWAITING_CHOICE = "recovery_awaiting_address_choice"
+AWAITING_CONFIRM = "recovery_confirming_address"
 AWAITING_CODE = "recovery_awaiting_code"
-STATES = frozenset({AWAITING_ADDRESS, AWAITING_CHOICE, AWAITING_CODE})
+STATES = frozenset({AWAITING_ADDRESS, AWAITING_CHOICE, AWAITING_CONFIRM, AWAITING_CODE})
 
 IDENTIFIER = "recovery_address"  # what the user typed to name the account
 SELECT = "recovery_select_address"  # a button per address; its value is the option's token
+CONFIRM = "recovery_confirm_address"  # the chosen address typed in full, when it is not the one typed first
 SCREEN = "screen"  # "previous": one screen back
 PREVIOUS = "previous"
 
@@ -84,9 +85,33 @@ def choice_screen(flow: Flow, typed: str, options: list[Option]) -> None:
     flow.state = AWAITING_CHOICE
 
 
-def code_screen(flow: Flow, typed: str, chosen: Option) -> None:
+def confirm_screen(flow: Flow, typed: str, chosen: Option) -> None:
+    """The chosen address asked for in full (1060005), as Kratos asks when it is not the address
+    typed first: knowing one address of an account must not be enough to have a code sent to
+    another (an SMS to a phone number the requester never saw whole)."""
+    _clear(flow)
+    email = chosen.via == "email"
+    flow.ui.add(
+        input_node(
+            GROUP,
+            CONFIRM,
+            "email" if email else "tel",
+            required=True,
+            label=text.label_email() if email else text.label_phone_number(),
+        ),
+        input_node(GROUP, IDENTIFIER, "hidden", value=typed),
+        input_node(GROUP, "method", "submit", value="code", label=text.label_continue()),
+        input_node(GROUP, "method", "hidden", value="code"),
+        _back(),
+    )
+    flow.ui.messages = [text.recovery_ask_full_address()]
+    flow.state = AWAITING_CONFIRM
+
+
+def code_screen(flow: Flow, typed: str, chosen: Option, named: str | None = None) -> None:
     """The code field, as recovery v1 shows it, and Resend (a new code to the same address) and Back
-    (to the choice); 1060004 names the address, masked."""
+    (to the choice); 1060004 names the address, masked: `named`, the address as confirmed in full,
+    where there was a confirmation (as Kratos names what was typed, matching or not)."""
     _clear(flow)
     flow.ui.add(
         code_input(text.label_recovery_code()),
@@ -96,7 +121,7 @@ def code_screen(flow: Flow, typed: str, chosen: Option) -> None:
         input_node(GROUP, IDENTIFIER, "hidden", value=typed),
         _back(),
     )
-    flow.ui.messages = [text.recovery_code_sent_to(mask(chosen.address))]
+    flow.ui.messages = [text.recovery_code_sent_to(mask(chosen.address if named is None else named))]
     flow.state = AWAITING_CODE
 
 
