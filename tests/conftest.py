@@ -15,10 +15,15 @@ import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import redis as redis_sync
 import urllib3
+
+if TYPE_CHECKING:
+    from tests.code_helpers import SmsSink
+    from tests.smtp import SmtpServer
 
 PG_ADMIN_DSN = os.environ.get("WARDEN_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("WARDEN_TEST_REDIS", "redis://127.0.0.1:6379/0")
@@ -95,6 +100,24 @@ def _bindable(family: socket.AddressFamily, address: str, port: int) -> bool:
 
 def unique(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture(scope="module")
+def smtp() -> Iterator[SmtpServer]:
+    """A real SMTP server (aiosmtpd) on a free port, for one test module's mail."""
+    from tests.smtp import serving  # tests.smtp imports this module
+
+    yield from serving()
+
+
+@pytest.fixture(scope="module")
+def sms() -> Iterator[SmsSink]:
+    """The HTTP endpoint the courier's SMS channel posts to, for one test module's texts."""
+    from tests.code_helpers import SmsSink
+
+    sink = SmsSink()
+    yield sink
+    sink.close()
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ import urllib3
 
 from tests.mail_helpers import MailStack, attempt, code_in, mail_stack, wait_for_mail
 from tests.selfservice_helpers import PASSWORD
-from tests.smtp import Received, SmtpServer, serving
+from tests.smtp import Received, SmtpServer
 
 SUBJECT = "An address on your account was changed"  # the built-in template's
 HOOK = {"hook": "notify_previous_addresses"}
@@ -50,11 +50,6 @@ CUSTOM = {
 
 
 # --- servers -----------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def smtp() -> Iterator[SmtpServer]:
-    yield from serving()
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])

@@ -23,7 +23,7 @@ import urllib3
 from tests.code_helpers import CodeStack, SmsSink, code_warden
 from tests.factories import EMAIL_SCHEMA
 from tests.selfservice_helpers import PASSWORD, Response, database
-from tests.smtp import SmtpServer, serving
+from tests.smtp import SmtpServer
 
 # The default test schema without the code method: email is a password identifier, verifiable and
 # recoverable, but no code credential is derived from it.
@@ -33,18 +33,6 @@ del PASSWORD_ONLY_SCHEMA["properties"]["traits"]["properties"]["email"]["ory.sh/
 _VOLATILE = re.compile(
     rb'"(id|csrf_token|expires_at|issued_at|created_at|updated_at|request_url|action|value)": ?"[^"]*"'
 )
-
-
-@pytest.fixture(scope="module")
-def smtp() -> Iterator[SmtpServer]:
-    yield from serving()
-
-
-@pytest.fixture(scope="module")
-def sms() -> Iterator[SmsSink]:
-    sink = SmsSink()
-    yield sink
-    sink.close()
 
 
 def _stack(

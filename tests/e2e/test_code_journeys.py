@@ -20,21 +20,9 @@ import urllib3
 
 from tests.code_helpers import CodeStack, SmsSink, code_warden
 from tests.selfservice_helpers import PASSWORD, RETURN_URL, Response, create_identity, database, query_param
-from tests.smtp import SmtpServer, serving
+from tests.smtp import SmtpServer
 
 COOKIE = "ory_kratos_session"
-
-
-@pytest.fixture(scope="module")
-def smtp() -> Iterator[SmtpServer]:
-    yield from serving()
-
-
-@pytest.fixture(scope="module")
-def sms() -> Iterator[SmsSink]:
-    sink = SmsSink()
-    yield sink
-    sink.close()
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])

@@ -38,18 +38,13 @@ from tests.mail_helpers import (
     wait_for_mail,
 )
 from tests.selfservice_helpers import CONFIGURED_BASE, PASSWORD, RETURN_URL, create_identity, node
-from tests.smtp import SmtpServer, serving
+from tests.smtp import SmtpServer
 
 NEW_PASSWORD = "Harbor-Violet-Compass-9362"
 COOKIE = "ory_kratos_session"
 
 
 # --- servers -----------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def smtp() -> Iterator[SmtpServer]:
-    yield from serving()
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])

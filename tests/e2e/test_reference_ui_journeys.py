@@ -32,7 +32,7 @@ from tests.mail_helpers import (
     wait_for_mail,
 )
 from tests.selfservice_helpers import CONFIGURED_BASE, PASSWORD, RETURN_URL, Browser, Response, database, node
-from tests.smtp import SmtpServer, serving
+from tests.smtp import SmtpServer
 
 NEW_PASSWORD = "Harbor-Violet-Compass-9362"
 # `strict`'s privileged_session_max_age: a fresh sign-in's change must be resumed within it, under a
@@ -40,11 +40,6 @@ NEW_PASSWORD = "Harbor-Violet-Compass-9362"
 PRIVILEGED_SECONDS = 3
 # `brief`'s settings flow lifespan: long enough to pause a change and sign in again on a loaded machine.
 BRIEF_SETTINGS_SECONDS = 6
-
-
-@pytest.fixture(scope="module")
-def smtp() -> Iterator[SmtpServer]:
-    yield from serving()
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])

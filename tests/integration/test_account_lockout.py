@@ -18,22 +18,16 @@ from itertools import count
 from pathlib import Path
 from typing import Any
 
-import pytest
 import urllib3
 
 from services.identity.throttle import LOCKOUT_AFTER
 from tests.code_helpers import CodeStack, Native, SmsSink, code_config
 from tests.factories import EMAIL_SCHEMA, running_warden
 from tests.selfservice_helpers import PASSWORD, UI, Response, create_identity, message_ids, selfservice_settings
-from tests.smtp import SmtpServer, serving
+from tests.smtp import SmtpServer
 
 WRONG_CODE = "000000"
 _addresses = (f"203.0.{n // 250}.{n % 250 + 1}" for n in count())
-
-
-@pytest.fixture(scope="module")
-def smtp() -> Iterator[SmtpServer]:
-    yield from serving()
 
 
 @contextmanager

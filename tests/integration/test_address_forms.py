@@ -16,14 +16,9 @@ import urllib3
 from tests.factories import ThreadedWarden
 from tests.mail_helpers import mail_warden, wait_for_mail
 from tests.selfservice_helpers import create_identity, message_ids, node
-from tests.smtp import SmtpServer, serving
+from tests.smtp import SmtpServer
 
 NO_STRATEGY = {"recovery": 4010005, "verification": 4010006}
-
-
-@pytest.fixture(scope="module")
-def smtp() -> Iterator[SmtpServer]:
-    yield from serving()
 
 
 @pytest.fixture(scope="module")

@@ -21,17 +21,12 @@ import urllib3
 from tests.factories import ThreadedWarden
 from tests.mail_helpers import mail_warden
 from tests.selfservice_helpers import create_identity
-from tests.smtp import SmtpServer, serving
+from tests.smtp import SmtpServer
 
 DISABLED = (
     "This endpoint was disabled by system administrator. Please check your url or contact the system "
     "administrator to enable it."
 )
-
-
-@pytest.fixture(scope="module")
-def smtp() -> Iterator[SmtpServer]:
-    yield from serving()
 
 
 @pytest.fixture(scope="module")

@@ -14,12 +14,7 @@ from tests.factories import ThreadedWarden, running_warden, settings_for
 from tests.integration.test_builtin_ui import WELCOME, Page, _email, follow, inputs, open_page, submit, ui_config
 from tests.mail_helpers import code_in, wait_for_mail
 from tests.selfservice_helpers import PASSWORD, Browser, create_identity
-from tests.smtp import SmtpServer, serving
-
-
-@pytest.fixture(scope="module")
-def smtp() -> Iterator[SmtpServer]:
-    yield from serving()
+from tests.smtp import SmtpServer
 
 
 def _ui_warden(directory: Path, smtp: SmtpServer, styles: dict[str, str]) -> Iterator[ThreadedWarden]:

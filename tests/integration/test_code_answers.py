@@ -15,12 +15,7 @@ import pytest
 from tests.code_helpers import CodeStack, SmsSink, code_config
 from tests.factories import running_warden
 from tests.selfservice_helpers import create_identity, message_ids, selfservice_settings
-from tests.smtp import SmtpServer, serving
-
-
-@pytest.fixture(scope="module")
-def smtp() -> Iterator[SmtpServer]:
-    yield from serving()
+from tests.smtp import SmtpServer
 
 
 @pytest.fixture(scope="module")

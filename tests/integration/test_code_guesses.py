@@ -16,14 +16,9 @@ from services.identity.throttle import FREE_FAILURES
 from tests.code_helpers import CodeStack, Native, SmsSink, code_config
 from tests.factories import running_warden
 from tests.selfservice_helpers import UI, create_identity, message_ids, selfservice_settings
-from tests.smtp import SmtpServer, serving
+from tests.smtp import SmtpServer
 
 WRONG = "000000"
-
-
-@pytest.fixture(scope="module")
-def smtp() -> Iterator[SmtpServer]:
-    yield from serving()
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from tests.code_helpers import CodeStack, SmsSink, code_config
 from tests.factories import running_warden
 from tests.mail_helpers import RECOVERY_UI, VERIFICATION_UI, wait_for_mail
 from tests.selfservice_helpers import PASSWORD, create_identity, selfservice_settings
-from tests.smtp import SmtpServer, serving
+from tests.smtp import SmtpServer
 
 SHOWN = (
     "{{ .To }}|{{ .Identity.traits.email }}|{{ .ExpiresInMinutes }}|{{ .TransientPayload.campaign }}"
@@ -27,11 +27,6 @@ SHOWN = (
 
 def _b64(text: str) -> str:
     return "base64://" + base64.b64encode(text.encode()).decode()
-
-
-@pytest.fixture(scope="module")
-def smtp() -> Iterator[SmtpServer]:
-    yield from serving()
 
 
 @pytest.fixture(scope="module")

@@ -25,16 +25,11 @@ from tests.selfservice_helpers import (
     query_param,
     selfservice_settings,
 )
-from tests.smtp import SmtpServer, serving
+from tests.smtp import SmtpServer
 
 CSRF_COOKIE = "csrf_token_" + hashlib.sha256(f"{CONFIGURED_BASE}/".encode()).hexdigest()
 NEW_PASSWORD = "Harbor-Violet-Compass-9362"
 COOKIE = "ory_kratos_session"
-
-
-@pytest.fixture(scope="module")
-def smtp() -> Iterator[SmtpServer]:
-    yield from serving()
 
 
 @pytest.fixture(scope="module")

@@ -24,7 +24,7 @@ from tests.factories import ThreadedWarden, running_warden, settings_for
 from tests.integration.test_builtin_ui import BASE, inputs, open_page, submit, ui_config
 from tests.mail_helpers import RECOVERY_UI, SETTINGS_UI, code_in, mail_config, wait_for_mail
 from tests.selfservice_helpers import PASSWORD, Browser, as_dict, query_param, selfservice_settings
-from tests.smtp import SmtpServer, serving
+from tests.smtp import SmtpServer
 
 SCHEMA: dict[str, Any] = {
     "$id": "https://warden.test/schemas/recovery-addresses.json",
@@ -71,18 +71,6 @@ PHONE_SCHEMA: dict[str, Any] = {
         }
     },
 }
-
-
-@pytest.fixture(scope="module")
-def smtp() -> Iterator[SmtpServer]:
-    yield from serving()
-
-
-@pytest.fixture(scope="module")
-def sms() -> Iterator[SmsSink]:
-    sink = SmsSink()
-    yield sink
-    sink.close()
 
 
 def _settings(directory: Path, dsn: str, smtp: SmtpServer, sms: SmsSink, *, flag: bool = True, **extra: Any) -> Any:

@@ -20,7 +20,7 @@ import urllib3
 from tests.code_helpers import CodeStack, Native, SmsSink, code_warden, sms_code
 from tests.mail_helpers import code_in, wait_for_mail
 from tests.selfservice_helpers import PASSWORD, RETURN_URL, Browser, database, query_param
-from tests.smtp import SmtpServer, serving
+from tests.smtp import SmtpServer
 
 FLAG = {"feature_flags": {"refresh_login_choose_address": True}}
 # An email address to sign in with (password, code by mail) and a phone number (code by SMS).
@@ -61,18 +61,6 @@ PASSWORD_ONLY["properties"]["traits"]["properties"] = {
         "ory.sh/kratos": {"credentials": {"password": {"identifier": True}}, "verification": {"via": "email"}},
     }
 }
-
-
-@pytest.fixture(scope="module")
-def smtp() -> Iterator[SmtpServer]:
-    yield from serving()
-
-
-@pytest.fixture(scope="module")
-def sms() -> Iterator[SmsSink]:
-    sink = SmsSink()
-    yield sink
-    sink.close()
 
 
 @pytest.fixture(scope="module")

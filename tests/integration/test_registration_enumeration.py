@@ -26,7 +26,7 @@ import urllib3
 from tests.factories import ThreadedWarden, running_warden
 from tests.mail_helpers import code_in, mail_config, wait_for_mail
 from tests.selfservice_helpers import PASSWORD, Browser, Response, create_identity, database, node, selfservice_settings
-from tests.smtp import SmtpServer, serving
+from tests.smtp import SmtpServer
 
 OTHER_PASSWORD = "Meadow-Copper-Falcon-2958"  # the registrant's: passes the policy, like PASSWORD
 NOTICE = "Someone tried to sign up with your email address"
@@ -34,11 +34,6 @@ MITIGATE = {"account_enumeration": {"mitigate": True}}
 WARNING = "cannot hide existing accounts"
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _VOLATILE = {"id", "created_at", "updated_at", "state_changed_at", "expires_at", "issued_at"}
-
-
-@pytest.fixture(scope="module")
-def smtp() -> Iterator[SmtpServer]:
-    yield from serving()
 
 
 ENGINES = ["sqlite", "postgres"]

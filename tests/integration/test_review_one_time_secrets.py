@@ -39,7 +39,7 @@ from tests.selfservice_helpers import (
     query_param,
     selfservice_settings,
 )
-from tests.smtp import SmtpServer, serving
+from tests.smtp import SmtpServer
 from tests.webauthn_authenticator import post_flow
 
 AT_ONCE = 6
@@ -55,11 +55,6 @@ RESEND_OFFSETS = [i * 0.00025 for i in range(160)]
 COMPLETED = {"login": 4010007, "registration": 4040002, "recovery": 4060001, "verification": 4070002}
 CIPHER_SECRET = "one-time-secrets-cipher-secret32"
 T = TypeVar("T")
-
-
-@pytest.fixture(scope="module")
-def smtp() -> Iterator[SmtpServer]:
-    yield from serving()
 
 
 @pytest.fixture(scope="module")

@@ -25,7 +25,7 @@ import urllib3
 from tests.factories import ThreadedWarden, running_warden
 from tests.mail_helpers import code_in, mail_config, wait_for_mail
 from tests.selfservice_helpers import CONFIGURED_BASE, PASSWORD, create_identity, selfservice_settings
-from tests.smtp import SmtpServer, serving
+from tests.smtp import SmtpServer
 from tests.webhook_receiver import Received, WebhookReceiver
 
 WHOLE_CTX = "base64://" + base64.b64encode(b"function(ctx) ctx").decode()
@@ -34,11 +34,6 @@ WHOLE_CTX = "base64://" + base64.b64encode(b"function(ctx) ctx").decode()
 def dump_to(url: str) -> dict[str, Any]:
     """A plain hook that sends the whole `ctx`."""
     return {"hook": "web_hook", "config": {"url": url, "method": "POST", "body": WHOLE_CTX}}
-
-
-@pytest.fixture(scope="module")
-def smtp() -> Iterator[SmtpServer]:
-    yield from serving()
 
 
 BASIC_PASSWORD = "basic-auth-secret-5521"
