@@ -93,13 +93,13 @@ def address_flow_routes(
             if body.get("method") != strategy.method:  # Kratos: no strategy is responsible for it
                 flow.ui.messages.append(NO_STRATEGY[kind]())
                 return await c.engine.respond_invalid(request, flow)
-            address = string_field(body, "email")
-            if problem := _address_problem(address):
+            via, address = _texted_again(flow, body) or ("email", string_field(body, "email"))
+            if via == "email" and (problem := _address_problem(address)):
                 flow.ui.add_node_message("email", problem)
                 return await c.engine.respond_invalid(request, flow)
             await c.engine.limit("code_send")
             async with answered_no_sooner_than():  # known or not, the same wait (even_time.py)
-                await c.proof.send(flow, kind, strategy, address)
+                await c.proof.send(flow, kind, strategy, address, via=via)
         except TooManyRequests as refused:
             c.engine.metrics.submission(kind, strategy.method).failed()
             return await c.engine.respond_throttled(request, flow, refused)
@@ -121,6 +121,17 @@ async def _completed(c: SelfserviceContainer, request: web.Request, flow: Flow, 
     flow.ui.clear_messages()
     flow.ui.messages.append(COMPLETED[kind]())
     return await c.engine.respond_invalid(request, flow)
+
+
+def _texted_again(flow: Flow, body: dict[str, Any]) -> tuple[str, str] | None:
+    """("sms", number): the resend button of a flow whose code went by SMS (one
+    `require_verified_address` made, login/verified_address.py), pressed. Only the number the
+    flow's own button names: no form takes a typed phone number (Kratos's asks for an email
+    address), so no one can have Warden text a number of their choosing."""
+    number, button = string_field(body, "sms"), flow.ui.find("sms")
+    if not number or body.get("email") or button is None or button.attributes.get("value") != number:
+        return None
+    return "sms", number
 
 
 def _address_problem(address: str) -> text.Message | None:

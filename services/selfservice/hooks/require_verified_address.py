@@ -1,8 +1,13 @@
 """`require_verified_address`: refuses sign-in until one of the identity's addresses is verified
-(Kratos's `hook/require_verified_address.go`). As Kratos does today, by any method: the login
+(Kratos's `hook/address_verifier.go`). As Kratos does today, by any method: the login
 answers with a verification flow for the address (flows/login/verified_address.py). With
 `feature_flags.legacy_require_verified_login_error`, Kratos's former answer: a password login gets
-the form error 4000010, and every other method signs in."""
+the form error 4000010, and every other method signs in.
+
+An identity with no verifiable address at all cannot verify one (its schema names no
+`verification` address, or it was imported without one): as in Kratos, its login gets a 500
+misconfiguration error, the operator's to fix. With the legacy flag it keeps Warden's former
+4000010 (Kratos answers it with the 500 then too)."""
 
 from __future__ import annotations
 
@@ -12,6 +17,12 @@ from services.selfservice.flows.errors import FlowInvalid
 from services.selfservice.flows.login.errors import VerifiedAddressRequired
 from services.selfservice.hooks.registry import Hook, HookContext
 from shared import text
+from shared.errors import InvalidConfiguration
+
+NO_ADDRESS = (
+    "A misconfiguration prevents login. Expected to find a verification address but this identity does not have "
+    "one assigned."
+)
 
 
 def require_verified_address(deps: Any, _config: dict[str, Any]) -> Hook:
@@ -20,11 +31,14 @@ def require_verified_address(deps: Any, _config: dict[str, Any]) -> Hook:
     async def run(ctx: HookContext) -> None:
         if legacy and ctx.method != "password":
             return
-        if any(a.get("verified") for a in ctx.identity.get("verifiable_addresses") or []):
+        addresses = ctx.identity.get("verifiable_addresses") or []
+        if any(a.get("verified") for a in addresses):
             return
-        if legacy or not ctx.identity.get("verifiable_addresses"):
+        if legacy:
             ctx.flow.ui.messages.append(text.address_not_verified())
             raise FlowInvalid()
+        if not addresses:
+            raise InvalidConfiguration(NO_ADDRESS)
         raise VerifiedAddressRequired()
 
     return Hook("require_verified_address", "pre", run)

@@ -4,10 +4,12 @@ no session, a verification flow for the identity's address, already in `sent_ema
 on its way, and the client sent to it: a JSON client gets 403 `session_verified_address_required`
 with the flow as `details.continue_with`, a browser form a 303 to the verification UI.
 
-Kratos makes the flow for the first address with a value, by whatever channel; Warden's
-verification flows send by email, so it is the first email address. An identity without one, or
-with verification switched off, gets the form error 4000010 instead (Kratos's answer when it finds
-no address to make a flow for)."""
+Kratos makes the flow for the first address with a value, by whatever channel: with the code
+method, so does Warden, a phone number (`via: sms`) getting its code by the courier's SMS channel.
+A link goes by mail only, so with the link method it is the first email address. An identity with
+no address the method can reach, or with verification switched off, gets the form error 4000010
+instead (Kratos's answer when it finds no address to make a flow for). An identity with no address
+at all never gets here: the hook answers it with Kratos's 500."""
 
 from __future__ import annotations
 
@@ -31,8 +33,9 @@ async def verification_required(
     c: SelfserviceContainer, request: web.Request, flow: Flow, identity: dict[str, Any]
 ) -> web.StreamResponse:
     addresses = identity.get("verifiable_addresses") or []
-    first = next((a for a in addresses if a.get("via") == "email" and a.get("value")), None)
-    items = await c.verifier.send(request, flow.type, [first], origin=flow) if first else []
+    channels = c.verifier.channels()
+    first = next((a for a in addresses if a.get("via") in channels and a.get("value")), None)
+    items = await c.verifier.send(request, flow.type, [first], origin=flow, channels=channels) if first else []
     if not items:
         flow.ui.messages.append(text.address_not_verified())
         raise FlowInvalid()

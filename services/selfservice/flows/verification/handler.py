@@ -34,7 +34,7 @@ async def verified(c: SelfserviceContainer, request: web.Request, flow: Flow, re
     flow.state = "passed_challenge"
     flow.ui.clear_messages()
     flow.ui.nodes = [n for n in flow.ui.nodes if n.name == "csrf_token"]
-    flow.ui.messages.append(text.email_verified())
+    flow.ui.messages.append(text.phone_verified() if redeemed.via == "sms" else text.email_verified())
     # Kratos's way forward from a finished verification: a link to return_to or the default return URL.
     continue_to = flow.return_to or c.config.after_return_url(KIND)
     flow.ui.add(

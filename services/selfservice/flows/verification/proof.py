@@ -63,9 +63,17 @@ class AddressProof:
         return bool(flow.internal.get(AWAITING_MESSAGE))
 
     async def send(
-        self, flow: Flow, kind: str, strategy: AddressProofStrategy, address: str, *, announced: bool = False
+        self,
+        flow: Flow,
+        kind: str,
+        strategy: AddressProofStrategy,
+        address: str,
+        *,
+        via: str = "email",
+        announced: bool = False,
     ) -> bool:
-        """A code or link to an email address, for the identity that has it (if any): `deliver`.
+        """A code or link to an address (an email address, or with `via="sms"` a phone number, by
+        the courier's SMS channel), for the identity that has it (if any): `deliver`.
         `announced`: the first message of a flow `announce` already showed as sent (a
         registration's, verifier.py), which changes nothing its user sees, and keeps its
         `updated_at`: a registration that hid an existing account never sends one (docs/security.md,
@@ -76,8 +84,8 @@ class AddressProof:
         # redeeming compares with the identity's addresses (a fullwidth or zero-width-spaced variant
         # typed here finds the same account, and its code must work for it).
         address = fold_address(address)
-        identity = await self.identities.find_by_address(kind, "email", address)
-        return await self.deliver(flow, kind, strategy, Recipient(address, "email"), identity, announced=announced)
+        identity = await self.identities.find_by_address(kind, via, address)
+        return await self.deliver(flow, kind, strategy, Recipient(address, via), identity, announced=announced)
 
     async def deliver(
         self,
@@ -120,7 +128,7 @@ class AddressProof:
             if mail and message is not None:
                 uow.emit(COURIER_MESSAGE_REQUESTED, message)
             if shown is None:
-                strategy.after_sending(flow, kind, address)
+                strategy.after_sending(flow, kind, address, recipient.via)
                 flow.state = "sent_email"
             else:
                 shown(flow)

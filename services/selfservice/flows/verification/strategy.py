@@ -12,8 +12,9 @@ from services.selfservice.flows.flow import Flow
 class AddressProofStrategy(Protocol):
     method: str  # "code" or "link"
 
-    def after_sending(self, flow: Flow, kind: str, address: str) -> None:
-        """The flow once a message went out: a code field and a resend button, or just the notice."""
+    def after_sending(self, flow: Flow, kind: str, address: str, via: str = "email") -> None:
+        """The flow once a message went out: a code field and a resend button, or just the notice.
+        `via`: how it went, "email" or (a code only) "sms"."""
         ...
 
     def template_data(self, flow: Flow, kind: str, secret: str) -> dict[str, Any]:

@@ -14,6 +14,7 @@ one."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
@@ -26,6 +27,9 @@ from services.selfservice.flows.flow import Flow
 if TYPE_CHECKING:
     from services.selfservice.config import SelfserviceConfig
 
+# What registration and settings send verification messages by (Kratos's code method would text a
+# phone number too; only a login refused by `require_verified_address` does here: login/verified_address.py).
+EMAIL_ONLY = ("email",)
 # Registration's query parameter naming where a verified user goes (Kratos's `after_verification_return_to`).
 AFTER_VERIFICATION_RETURN_TO = "after_verification_return_to"
 
@@ -35,19 +39,34 @@ class Verifier:
     container: AddressFlowParts
 
     async def send(
-        self, request: web.Request, flow_type: str, addresses: list[dict[str, Any]], *, origin: Flow | None = None
+        self,
+        request: web.Request,
+        flow_type: str,
+        addresses: list[dict[str, Any]],
+        *,
+        origin: Flow | None = None,
+        channels: Collection[str] = EMAIL_ONLY,
     ) -> list[dict[str, Any]]:
-        """`origin`: the registration or settings flow whose addresses these are (see `came_from`)."""
+        """`origin`: the registration, settings or login flow whose addresses these are (see
+        `came_from`). `channels`: the `via`s of the addresses to send to (`channels()` says which
+        the verification method can use)."""
         c = self.container
         if not c.config.flows["verification"].enabled:
             return []
         items = []
         urls = came_from(c.config, origin) if origin is not None else None
-        for address in _to_verify(addresses):
+        strategy = c.address_strategies["verification"]
+        for address in _to_verify(addresses, channels):
             flow = await new_address_flow(c, request, "verification", flow_type, came_from=urls)
-            await c.proof.send(flow, "verification", c.address_strategies["verification"], address["value"])
+            await c.proof.send(flow, "verification", strategy, address["value"], via=address["via"])
             items.append(_show_ui(c, flow, address))
         return items
+
+    def channels(self) -> Collection[str]:
+        """The `via`s the verification method can send by: email, and with the code method SMS too
+        (by the courier's SMS channel, as Kratos's code sender does); a link goes by mail only."""
+        strategy = self.container.address_strategies.get("verification")
+        return ("email", "sms") if strategy is not None and strategy.method == "code" else EMAIL_ONLY
 
     async def prepare(
         self, request: web.Request, registration: Flow, addresses: list[dict[str, Any]]
@@ -113,8 +132,8 @@ def came_from(config: SelfserviceConfig, origin: Flow) -> Origin:
     return Origin(request_url, allowed, origin.transient_payload)
 
 
-def _to_verify(addresses: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [a for a in addresses if not a.get("verified") and a.get("via") == "email"]
+def _to_verify(addresses: list[dict[str, Any]], channels: Collection[str] = EMAIL_ONLY) -> list[dict[str, Any]]:
+    return [a for a in addresses if not a.get("verified") and a.get("via") in channels]
 
 
 def prepared_flow_id(registration_flow_id: str, address: str) -> str:

@@ -39,17 +39,20 @@ class CodeStrategy(AddressMethod):
         else:
             super().populate_recovery(flow)
 
-    def after_sending(self, flow: Flow, kind: str, address: str) -> None:
+    def after_sending(self, flow: Flow, kind: str, address: str, via: str = "email") -> None:
         flow.ui.nodes = [n for n in flow.ui.nodes if n.name == "csrf_token"]
         label = text.label_verification_code() if kind == "verification" else text.label_recovery_code()
         flow.ui.add(
             code_input(label),
             input_node("code", "method", "hidden", value="code"),
             input_node("code", "method", "submit", value="code", label=text.label_continue()),
-            input_node("code", "email", "submit", value=address, label=text.label_resend_code()),
+            # Named by the address's channel, as Kratos's `require_verified_address` names it.
+            input_node("code", via, "submit", value=address, label=text.label_resend_code()),
         )
-        sent = text.verification_code_sent() if kind == "verification" else text.recovery_code_sent()
-        flow.ui.messages.append(sent)
+        if kind == "recovery":
+            flow.ui.messages.append(text.recovery_code_sent())
+        else:
+            flow.ui.messages.append(text.verification_sms_sent() if via == "sms" else text.verification_code_sent())
 
     def template_data(self, flow: Flow, kind: str, secret: str) -> dict[str, Any]:
         if kind == "recovery":

@@ -15,7 +15,7 @@ class LinkStrategy(AddressMethod):
     method = "link"
     submit_label = text.label_submit
 
-    def after_sending(self, flow: Flow, kind: str, address: str) -> None:
+    def after_sending(self, flow: Flow, kind: str, address: str, via: str = "email") -> None:  # links go by mail only
         flow.ui.set_value("email", address)
         flow.ui.messages.append(text.verification_link_sent() if kind == "verification" else text.recovery_link_sent())
 
