@@ -305,16 +305,13 @@ def _misconfiguration(error: dict[str, Any]) -> None:
     assert (error["id"], error["message"]) == ("invalid_configuration", "Invalid configuration"), error
 
 
-def test_a_native_login_of_an_account_without_addresses_is_a_misconfiguration_or_the_legacy_form_error(
+def test_a_native_login_of_an_account_without_addresses_is_a_misconfiguration_with_the_legacy_flag_too(
     warden: ThreadedWarden, frontend: FrontendApi
 ) -> None:
     username = _addressless_account(warden, "app-none")
     status, body = api_error(
         lambda: frontend.update_login_flow(frontend.create_native_login_flow().id, _login(username))
     )
-    if legacy(warden):
-        assert status == 400 and message_ids(body) == [4000010], body
-        return
     assert status == 500 and "session" not in body, body
     _misconfiguration(body["error"])
 
@@ -330,24 +327,17 @@ def test_a_spa_login_of_an_account_without_addresses_gets_the_same_500(warden: T
     }
     answer = spa.post(flow["ui"]["action"], body)
     assert "ory_kratos_session" not in answer.set_cookies, answer
-    if legacy(warden):
-        assert answer.status == 400 and message_ids(answer.json()) == [4000010], answer
-        return
     assert answer.status == 500, answer
     _misconfiguration(answer.json()["error"])
 
 
-def test_a_browser_form_of_an_account_without_addresses_goes_to_the_error_page_or_back_to_the_login_form(
+def test_a_browser_form_of_an_account_without_addresses_goes_to_the_error_page(
     warden: ThreadedWarden,
 ) -> None:
     username, browser = _addressless_account(warden, "ui-none"), Browser(warden.public_url)
     _, page = open_page(browser, "/ui/login")
     answer = submit(browser, page.form("identifier"), {"identifier": username, "password": PASSWORD})
     assert answer.status == 303 and "ory_kratos_session" not in answer.set_cookies, answer
-    if legacy(warden):
-        assert answer.location.startswith(f"{UI}login?flow="), answer
-        assert NOT_ACTIVE in open_page(browser, answer.location)[1].text
-        return
     assert answer.location.startswith(f"{UI}error?id="), answer
     stored = browser.get(f"/self-service/errors?id={answer.location.split('id=', 1)[1]}")
     assert stored.status == 200, stored

@@ -6,8 +6,7 @@ the form error 4000010, and every other method signs in.
 
 An identity with no verifiable address at all cannot verify one (its schema names no
 `verification` address, or it was imported without one): as in Kratos, its login gets a 500
-misconfiguration error, the operator's to fix. With the legacy flag it keeps Warden's former
-4000010 (Kratos answers it with the 500 then too)."""
+misconfiguration error, the operator's to fix, with the legacy flag too (where Warden answered 4000010)."""
 
 from __future__ import annotations
 
@@ -34,11 +33,11 @@ def require_verified_address(deps: Any, _config: dict[str, Any]) -> Hook:
         addresses = ctx.identity.get("verifiable_addresses") or []
         if any(a.get("verified") for a in addresses):
             return
+        if not addresses:
+            raise InvalidConfiguration(NO_ADDRESS)
         if legacy:
             ctx.flow.ui.messages.append(text.address_not_verified())
             raise FlowInvalid()
-        if not addresses:
-            raise InvalidConfiguration(NO_ADDRESS)
         raise VerifiedAddressRequired()
 
     return Hook("require_verified_address", "pre", run)
