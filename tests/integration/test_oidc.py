@@ -498,6 +498,41 @@ def test_settings_link_and_unlink_a_provider(warden: ThreadedWarden, op: Running
     assert _owner(warden, f"op:{login}") == []
 
 
+def test_a_provider_already_linked_cannot_be_linked_again_with_another_account_of_it(
+    warden: ThreadedWarden, op: RunningProvider
+) -> None:
+    """Kratos's `isLinkable`, when the link is asked for and again on its callback: a second account
+    at a provider the identity has linked already would hide behind the one Unlink button the
+    settings show for it (someone at an unattended, privileged session could keep a way in that its
+    owner cannot see). Two links started at once (two tabs) are refused on the second callback."""
+    email = f"{_login_name('grace')}@example.com"
+    identity_id = create_identity(warden.admin_url, email)
+    browser = Browser(warden.public_url)
+    flow = _start(browser, "login")
+    browser.post(
+        flow["ui"]["action"],
+        {"csrf_token": _csrf(flow), "method": "password", "identifier": email, "password": PASSWORD},
+    )
+    first, second = _start(browser, "settings"), _start(browser, "settings")
+    tab_one = browser.post(first["ui"]["action"], {"csrf_token": _csrf(first), "link": "op"})
+    tab_two = browser.post(second["ui"]["action"], {"csrf_token": _csrf(second), "link": "op"})
+    assert tab_one.status == 303 and tab_two.status == 303, (tab_one, tab_two)
+    own, other = _login_name("grace-own"), _login_name("grace-other")
+    assert browser.get(ProviderUser(op.issuer).sign_in(tab_one.location, own)).status == 303
+    assert [i["id"] for i in _owner(warden, f"op:{own}")] == [identity_id]
+
+    refused = browser.get(ProviderUser(op.issuer).sign_in(tab_two.location, other))
+    assert refused.status == 303, refused
+    assert 4000001 in message_ids(_flow_after(browser, refused.location, "settings"))
+    assert _owner(warden, f"op:{other}") == []
+
+    settings = _start(browser, "settings")
+    again = browser.post(settings["ui"]["action"], {"csrf_token": _csrf(settings), "link": "op"})
+    assert again.status == 303 and not again.location.startswith(op.issuer), again
+    assert 4000001 in message_ids(_flow_after(browser, again.location, "settings"))
+    assert _identity(warden, identity_id, "oidc")["credentials"]["oidc"]["identifiers"] == [f"op:{own}"]
+
+
 def test_a_refresh_login_is_not_done_by_someone_elses_social_account(
     warden: ThreadedWarden, op: RunningProvider
 ) -> None:

@@ -234,6 +234,7 @@ async def _link(
     current = await c.engine.identities.get_identity(identity_id)
     if current is None:
         raise errors.NotFound("The identity of this settings flow no longer exists.")
+    strategy.refuse_linked_already(flow, current, pending.provider)
     _, _, settings_succeeded, interrupting_hooks = _handlers()
     metadata = await interrupting_hooks(c, request, flow, {}, current, METHOD, session)
     identity = await strategy.link_after_login(current, kept, metadata)

@@ -301,6 +301,7 @@ class OidcStrategy:
     async def update_settings(self, flow: Flow, body: dict[str, Any], ctx: SettingsContext) -> dict[str, Any]:
         if body.get("link"):
             provider = self.chosen(flow, {"provider": body["link"]})
+            self.refuse_linked_already(flow, ctx.identity, provider.config.id)
             await self.redirect(flow, provider, {}, "link")
         unlink = str(body.get("unlink") or "")
         if not unlink or unlink not in self.linked(ctx.identity):
@@ -316,6 +317,16 @@ class OidcStrategy:
             )
             raise FlowInvalid() from None
         return await self.identities.get_identity(ctx.identity["id"]) or ctx.identity
+
+    def refuse_linked_already(self, flow: Flow, identity: dict[str, Any], provider_id: str) -> None:
+        """Kratos's `isLinkable`, when a link is asked for and again where it completes (two tabs may
+        have asked at once): one account per provider. A second one would hide behind the single
+        Unlink button the settings show for the provider, a way in its owner cannot see."""
+        if provider_id in self.linked(identity):
+            flow.ui.messages.append(
+                text.validation_failed("can not link unknown or already existing OpenID Connect connection")
+            )
+            raise FlowInvalid()
 
     # --- the redirect --------------------------------------------------------------------------
     def chosen(self, flow: Flow, body: dict[str, Any]) -> OAuth2Provider:
