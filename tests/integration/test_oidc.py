@@ -67,6 +67,21 @@ local claims = std.extVar('claims');
 """
 )
 NO_EMAIL_MAPPER = _b64("{ identity: { traits: {} } }")
+# Everything FULL_MAPPER gives, and a trait the schema refuses (it allows no `nickname`): the sign-up
+# goes on in the prefilled form, which has no field for it.
+REFUSED_MAPPER = _b64(
+    """
+local claims = std.extVar('claims');
+{
+  identity: {
+    traits: { email: claims.email, nickname: claims.name },
+    metadata_public: { display_name: claims.name, via: 'oidc' },
+    metadata_admin: { upstream_subject: claims.sub, note: 'admin-only-' + claims.sub },
+    verified_addresses: if claims.email_verified then [{ via: 'email', value: claims.email }] else [],
+  },
+}
+"""
+)
 # For `update_identity_on_login: automatic`: no metadata_admin (so what is there must stay), and a
 # trait the schema refuses for addresses starting with "broken" (a mapper gone wrong).
 SYNC_MAPPER = _b64(
@@ -98,7 +113,7 @@ def _provider(provider_id: str, kind: str, client: Any, issuer: str, mapper: str
 
 @pytest.fixture(scope="module")
 def op() -> Iterator[RunningProvider]:
-    with openid_provider([f"{CALLBACK}/op", f"{CALLBACK}/op-partial"]) as running:
+    with openid_provider([f"{CALLBACK}/op", f"{CALLBACK}/op-partial", f"{CALLBACK}/op-refused"]) as running:
         yield running
 
 
@@ -152,6 +167,7 @@ def warden(
     providers = [
         _provider("op", "generic", op, op.issuer, **scope),
         _provider("op-partial", "generic", op, op.issuer, NO_EMAIL_MAPPER, **scope),
+        _provider("op-refused", "generic", op, op.issuer, REFUSED_MAPPER, **scope),
         _provider("fake", "generic", fake, fake.issuer, scope=["openid", "email"]),
         _provider(
             "fake-sync",
@@ -352,6 +368,58 @@ def test_traits_the_schema_refuses_continue_in_a_prefilled_form(warden: Threaded
     identity = _whoami(browser)["identity"]
     assert identity["traits"]["email"] == email
     assert [i["id"] for i in _owner(warden, f"op-partial:{login}")] == [identity["id"]]
+
+
+def _refused_then_sent_again(warden: ThreadedWarden, op: RunningProvider, login: str, email: str | None) -> Browser:
+    """A sign-up by `op-refused` whose traits the schema refused, its prefilled form sent again with
+    `email` (None: as prefilled); the mapper's admin metadata never reaches the browser."""
+    browser = Browser(warden.public_url)
+    back = browser.get(ProviderUser(op.issuer).sign_in(_to_provider(browser, "registration", "op-refused"), login))
+    assert back.status == 303, back
+    flow = _flow_after(browser, back.location, "registration")
+    assert node(flow, "traits.email")["attributes"]["value"] == f"{login}@example.com"
+    assert f"admin-only-{login}" not in json.dumps(flow)
+    assert _owner(warden, f"op-refused:{login}") == []
+    done = browser.post(
+        flow["ui"]["action"],
+        {
+            "csrf_token": _csrf(flow),
+            "method": "oidc",
+            "provider": "op-refused",
+            "traits.email": email or f"{login}@example.com",
+        },
+    )
+    assert done.status == 303 and done.location == RETURN_URL, done
+    return browser
+
+
+def test_a_sign_up_continued_after_the_schema_refused_keeps_what_the_mapper_made(
+    warden: ThreadedWarden, op: RunningProvider
+) -> None:
+    """As a sign-up the schema took at once (Kratos maps the claims again on the Continue button's
+    round trip): the mapper's metadata, the admin's kept server-side, and the address it vouched for."""
+    login = _login_name("erin")
+    browser = _refused_then_sent_again(warden, op, login, None)
+    identity = _whoami(browser)["identity"]
+    assert identity["traits"] == {"email": f"{login}@example.com"}
+    assert identity["metadata_public"] == {"display_name": f"User {login}", "via": "oidc"}
+    assert "metadata_admin" not in identity
+    assert [(a["value"], a["verified"]) for a in identity["verifiable_addresses"]] == [(f"{login}@example.com", True)]
+    admin = _identity(warden, identity["id"])
+    assert admin["metadata_admin"] == {"upstream_subject": login, "note": f"admin-only-{login}"}
+    assert [i["id"] for i in _owner(warden, f"op-refused:{login}")] == [identity["id"]]
+
+
+def test_a_continued_sign_up_that_changed_the_address_does_not_verify_it(
+    warden: ThreadedWarden, op: RunningProvider
+) -> None:
+    """The provider vouched for its own address, not for the one the user typed instead."""
+    login = _login_name("frank")
+    other = f"{login}@elsewhere.example"
+    identity = _whoami(_refused_then_sent_again(warden, op, login, other))["identity"]
+    assert identity["traits"] == {"email": other}
+    assert [(a["value"], a["verified"]) for a in identity["verifiable_addresses"]] == [(other, False)]
+    assert identity["metadata_public"] == {"display_name": f"User {login}", "via": "oidc"}
 
 
 def test_an_existing_account_is_not_taken_over_but_linked_after_signing_in(

@@ -97,7 +97,7 @@ async def finish(
             c, request, strategy, flow, pending.provider, claims, kept, exists.hints, exists.holder_id
         )
     except TraitsRefused as refused:
-        strategy.continue_registration(flow, pending.provider, traits, kept, refused.error)
+        strategy.continue_registration(flow, pending.provider, traits, kept, mapped, refused.error)
         return await c.engine.respond_invalid(request, flow)
 
 

@@ -48,7 +48,7 @@ from shared.clients.ports import IdentityClient
 
 METHOD = "oidc"
 PENDING_KEY = "oidc"  # flow.internal: the dance between the redirect and the callback
-_CONTINUATION = "oidc_continuation"  # verified claims waiting for the user to fix the traits
+_CONTINUATION = "oidc_continuation"  # a verified sign-in and its mapper output, waiting for fixed traits
 # Kept beside a credential's providers for the flow's use, never stored in the credential.
 _NOT_IN_CREDENTIAL = {"method", LINK_OWNER, "metadata_public", "metadata_admin", "verified_addresses", "session_method"}
 
@@ -174,7 +174,9 @@ class OidcStrategy:
 
     async def _continued(self, flow: Flow, body: dict[str, Any], kept: dict[str, Any]) -> RegistrationOutcome:
         """The form after a sign-in whose traits the schema refused: the claims are the ones verified
-        then, kept in the flow; the user has filled in or corrected the traits."""
+        then, kept in the flow with the mapper's metadata and vouched-for addresses
+        (`continue_registration`); the user has filled in or corrected the traits. A vouched-for
+        address is marked verified only if the traits still hold it (proven_address.py)."""
         traits = self.schemas.coerce(body.get("traits") or {}, schema_of(flow))
         traits = traits if isinstance(traits, dict) else {}
         mapped = MappedIdentity(
@@ -236,7 +238,13 @@ class OidcStrategy:
         return RegistrationOutcome(body, method, persisted=False, proven=proven)
 
     def continue_registration(
-        self, flow: Flow, provider_id: str, traits: dict[str, Any], kept: dict[str, Any], error: errors.BadRequest
+        self,
+        flow: Flow,
+        provider_id: str,
+        traits: dict[str, Any],
+        kept: dict[str, Any],
+        mapped: MappedIdentity,
+        error: errors.BadRequest,
     ) -> None:
         """The registration form again, pre-filled, with the schema's complaints: as Kratos's
         `HandleError`, the CSRF token, the traits (`default` group, or `oidc` with the legacy flag)
@@ -244,11 +252,21 @@ class OidcStrategy:
         offers to send the traits without the sign-in they belong to.
 
         In a browser flow the verified sign-in waits in the flow for the corrected traits: the flow is
-        bound to the browser that signed in. An app's flow is bound to no browser, and whoever
-        started it need not be who signed in at the provider (its link can be handed to anyone), so
-        nothing is kept: the corrected form goes through the provider again, as in Kratos."""
+        bound to the browser that signed in. With it waits what the mapper made of the claims besides
+        the traits (metadata, the addresses the provider vouched for), so that the identity is the
+        one a sign-up the schema took at once would have made (Kratos maps the claims again on the
+        Continue button's round trip to the provider). It stays server-side, as the tokens do:
+        `flow.internal` is never in the flow's JSON, and `metadata_admin` is for admins only.
+        An app's flow is bound to no browser, and whoever started it need not be who signed in at
+        the provider (its link can be handed to anyone), so nothing is kept: the corrected form goes
+        through the provider again, as in Kratos."""
         if flow.is_browser:
-            flow.internal[_CONTINUATION] = kept
+            flow.internal[_CONTINUATION] = {
+                **kept,
+                "metadata_public": mapped.metadata_public,
+                "metadata_admin": mapped.metadata_admin,
+                "verified_addresses": list(mapped.verified_addresses),
+            }
         flow.ui.messages.clear()
         flow.ui.nodes = [n for n in flow.ui.nodes if n.name == "csrf_token"]
         flow.ui.add(*self.schemas.nodes(schema_of(flow), group=self.traits_group, values=traits))
