@@ -1,0 +1,92 @@
+"""Findings of the adversarial review of the self-service flows, each driven over real HTTP against
+a Warden as an attacker would drive it. Settings allow `required_aal: aal1` (an operator's choice
+Kratos offers), where the rules that must hold whatever the setting matter."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import urllib3
+
+from tests.factories import ThreadedWarden, running_warden
+from tests.selfservice_helpers import PASSWORD, create_identity, database, selfservice_settings
+from tests.webauthn_authenticator import post_flow
+
+METHODS = {"password": {"enabled": True}, "code": {"enabled": True, "mfa_enabled": True}}
+
+
+@pytest.fixture(scope="module")
+def warden(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadedWarden]:
+    directory = tmp_path_factory.mktemp("selfservice-review")
+    with database("sqlite", directory) as dsn:
+        settings = selfservice_settings(
+            directory,
+            dsn,
+            methods=METHODS,
+            flows={"settings": {"required_aal": "aal1"}},
+            session={"lifespan": "2h", "whoami": {"required_aal": "highest_available"}},
+            courier={"smtp": {"connection_uri": "smtp://127.0.0.1:9/?disable_starttls=true"}},
+        )
+        with running_warden(settings) as w:
+            yield w
+
+
+def _email() -> str:
+    return f"review-{uuid.uuid4().hex[:10]}@example.com"
+
+
+def _get(warden: ThreadedWarden, path: str, token: str | None = None) -> Any:
+    headers = {"Accept": "application/json", **({"X-Session-Token": token} if token else {})}
+    return urllib3.request("GET", f"{warden.public_url}{path}", headers=headers)
+
+
+def _password_login(warden: ThreadedWarden, email: str) -> str:
+    flow = _get(warden, "/self-service/login/api").json()
+    body = {"method": "password", "identifier": email, "password": PASSWORD}
+    status, done = post_flow(warden.public_url, "login", flow["id"], body)
+    assert status == 200, done
+    return str(done["session_token"])
+
+
+def _verified(warden: ThreadedWarden, email: str) -> None:
+    """As a verification flow would (the admin API keeps new addresses unverified, as Kratos's does)."""
+    identity = next(r for r in warden.process._runtimes if r.name == "identity").internal_api
+    warden.run(identity.mark_address_verified("email", email))
+
+
+def test_the_password_alone_cannot_move_the_address_that_is_the_code_second_factor(warden: ThreadedWarden) -> None:
+    """With `code.mfa_enabled`, an account's verified code address is its second factor. Moving it
+    to another address at aal1 strips that factor (whoami then takes the attacker's aal1 session)
+    and, once the attacker verifies the new address, hands them a second factor of their own: as
+    unlinking TOTP or adding a factor, it needs an aal2 session whatever `settings.required_aal`."""
+    email = _email()
+    create_identity(warden.admin_url, email)
+    _verified(warden, email)
+    attacker = _password_login(warden, email)
+    assert _get(warden, "/sessions/whoami", attacker).status == 403, "aal1: the code step is still needed"
+    flow = _get(warden, "/self-service/settings/api", attacker).json()
+    body = {"method": "profile", "traits": {"email": _email()}}
+    status, answer = post_flow(warden.public_url, "settings", flow["id"], body, attacker)
+    assert status == 403 and answer["error"]["id"] == "session_aal2_required", answer
+    assert _get(warden, "/sessions/whoami", attacker).status == 403, "the second factor is still there"
+    # What leaves the code addresses as they are is still the session's to change.
+    flow = _get(warden, "/self-service/settings/api", attacker).json()
+    body = {"method": "profile", "traits": {"email": email, "name": {"first": "Mallory"}}}
+    status, answer = post_flow(warden.public_url, "settings", flow["id"], body, attacker)
+    assert status == 200 and answer["identity"]["traits"]["name"] == {"first": "Mallory"}, answer
+
+
+def test_an_account_without_a_second_factor_moves_its_address_from_aal1(warden: ThreadedWarden) -> None:
+    """An unverified code address is no second factor yet: nothing to keep from the aal1 session."""
+    email = _email()
+    create_identity(warden.admin_url, email)
+    token = _password_login(warden, email)
+    flow = _get(warden, "/self-service/settings/api", token).json()
+    moved = _email()
+    status, answer = post_flow(
+        warden.public_url, "settings", flow["id"], {"method": "profile", "traits": {"email": moved}}, token
+    )
+    assert status == 200 and answer["identity"]["traits"]["email"] == moved, answer
