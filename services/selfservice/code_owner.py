@@ -49,11 +49,14 @@ async def counted(
     identities: IdentityClient, flow: Flow, redeem: Callable[[], Awaitable[Redeemed | None]]
 ) -> Redeemed | None:
     """`redeem()`'s result, the guess counted against the flow's address first."""
-    addresses = [flow.internal[OWNER]] if flow.internal.get(OWNER) else list(flow.internal.get(OWNERS) or [])
+    owner = flow.internal.get(OWNER)
+    addresses = [owner] if owner else list(flow.internal.get(OWNERS) or [])
     for address in addresses:
         await identities.code_attempt(address, "check", client_ip.get())
     redeemed = await redeem()
     if redeemed is not None:
-        for address in addresses:
+        # Of several addresses, only the one whose code came back is proven: clearing the others'
+        # counts (a password lockout among them) would let a code to one's own phone clear them.
+        for address in [owner] if owner else [a for a in addresses if a == redeemed.address]:
             await identities.code_attempt(address, "succeeded", client_ip.get(), redeemed.identity_id)
     return redeemed
