@@ -96,6 +96,27 @@ def test_an_account_without_a_second_factor_moves_its_address_from_aal1(warden: 
     assert status == 200 and answer["identity"]["traits"]["email"] == moved, answer
 
 
+def test_a_code_as_second_factor_goes_only_to_an_address_the_account_still_has(warden: ThreadedWarden) -> None:
+    """An aal2 login flow lists the account's verified addresses when it is made. An address taken
+    off the account since (its mailbox lost, say) must get no code: else a flow made before, by
+    someone holding the password and that mailbox, would still reach aal2 through it for the flow's
+    lifetime. As the refresh login's picker does (refresh.py), the address is checked at each send."""
+    email = _email()
+    identity_id = create_identity(warden.admin_url, email)
+    _verified(warden, email)
+    token = _password_login(warden, email)
+    flow = _get(warden, "/self-service/login/api?aal=aal2", token).json()
+    moved = urllib3.request(
+        "PUT",
+        f"{warden.admin_url}/admin/identities/{identity_id}",
+        json={"schema_id": "default", "traits": {"email": _email()}, "state": "active"},
+    )
+    assert moved.status == 200, moved.data
+    status, answer = post_flow(warden.public_url, "login", flow["id"], {"method": "code", "address": email}, token)
+    assert status == 400 and answer["state"] == "choose_method", answer
+    assert 4000035 in [m["id"] for m in answer["ui"].get("messages") or []], answer
+
+
 @pytest.fixture(scope="module")
 def passwordless(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadedWarden]:
     directory = tmp_path_factory.mktemp("selfservice-review-passwordless")
