@@ -22,6 +22,7 @@ from shared.clients.ports import IdentityClient
 from shared.http.client_ip import client_ip
 
 OWNER = "code_owner"  # flow.internal: the address the flow's codes were sent to
+OWNERS = "code_owners"  # flow.internal: the addresses, when its codes went to several (a sign-up's)
 _STAND_INS = uuid.UUID("3f0c8a5e-5a57-4c55-9c53-7d2a2b3c9e41")  # namespace of stand-in owners
 
 
@@ -29,6 +30,13 @@ def remember(flow: Flow, address: str) -> None:
     """Before the flow is saved with its new code: where the code went (the identifier typed, for
     a sign-in code sent to every address of the account that identifier names)."""
     flow.internal[OWNER] = address
+
+
+def remember_all(flow: Flow, addresses: list[str]) -> None:
+    """As `remember`, for a flow whose codes went to several addresses (a sign-up by code sends one
+    to each code address of the traits): a guess counts against each, or an attacker after one of
+    them could give the others a new value per flow and guess without end."""
+    flow.internal[OWNERS] = sorted(set(addresses))
 
 
 def stand_in(address: str) -> str:
@@ -41,10 +49,14 @@ async def counted(
     identities: IdentityClient, flow: Flow, redeem: Callable[[], Awaitable[Redeemed | None]]
 ) -> Redeemed | None:
     """`redeem()`'s result, the guess counted against the flow's address first."""
-    address = flow.internal.get(OWNER)
-    if address:
+    owner = flow.internal.get(OWNER)
+    addresses = [owner] if owner else list(flow.internal.get(OWNERS) or [])
+    for address in addresses:
         await identities.code_attempt(address, "check", client_ip.get())
     redeemed = await redeem()
-    if address and redeemed is not None:
-        await identities.code_attempt(address, "succeeded", client_ip.get(), redeemed.identity_id)
+    if redeemed is not None:
+        # Of several addresses, only the one whose code came back is proven: clearing the others'
+        # counts (a password lockout among them) would let a code to one's own phone clear them.
+        for address in [owner] if owner else [a for a in addresses if a == redeemed.address]:
+            await identities.code_attempt(address, "succeeded", client_ip.get(), redeemed.identity_id)
     return redeemed

@@ -32,7 +32,13 @@ _addresses = (f"203.0.{n // 250}.{n % 250 + 1}" for n in count())
 
 @contextmanager
 def _stack(
-    directory: Path, dsn: str, smtp: SmtpServer, *, with_username: bool = False, **checks: Any
+    directory: Path,
+    dsn: str,
+    smtp: SmtpServer,
+    *,
+    with_username: bool = False,
+    with_phone: bool = False,
+    **checks: Any,
 ) -> Iterator[CodeStack]:
     """No per-IP windows (a botnet has an address per guess) and no delay past the ceiling, which
     would only slow the tests down: what is left is the per-account count."""
@@ -47,6 +53,15 @@ def _stack(
         config["identity"] = {
             "default_schema_id": "default",
             "schemas": [{"id": "default", "url": f"file://{directory}/email-and-username.schema.json"}],
+        }
+    if with_phone:  # a second code address beside the email address, by SMS
+        schema = {**copy.deepcopy(EMAIL_SCHEMA), "$id": "https://warden.test/schemas/phone-too.json"}
+        sms_code = {"ory.sh/kratos": {"credentials": {"code": {"identifier": True, "via": "sms"}}}}
+        schema["properties"]["traits"]["properties"]["phone"] = {"type": "string", "format": "tel", **sms_code}
+        (directory / "email-and-phone.schema.json").write_text(json.dumps(schema))
+        config["identity"] = {
+            "default_schema_id": "default",
+            "schemas": [{"id": "default", "url": f"file://{directory}/email-and-phone.schema.json"}],
         }
     settings = selfservice_settings(
         directory,
@@ -185,3 +200,28 @@ def test_code_guesses_are_capped_apart_from_passwords(tmp_path: Path, any_dsn: s
         refused = _redeem(native, flow_id, stack.mailed_code(email, count=3), owner)
         assert refused.status == 429 and message_ids(refused.json()) == [4290001], refused.data
         assert _login(native, email, PASSWORD).status == 200, "passwords are counted apart"
+
+
+def test_a_sign_up_code_to_ones_own_phone_does_not_end_the_lock_of_the_email_beside_it(
+    tmp_path: Path, any_dsn: str, smtp: SmtpServer
+) -> None:
+    """A sign-up by code sends a code to each code address of the traits, and a guess counts against
+    each (code_owner.py). The code that comes back proves its own address alone: typed beside a
+    locked account's email, the attacker's own phone must not end that email's password lock."""
+    with _stack(tmp_path, any_dsn, smtp, with_phone=True) as stack:
+        email, phone = f"locked-{uuid.uuid4().hex[:8]}@example.com", "+4915112345678"
+        create_identity(stack.warden.admin_url, email)
+        native = stack.native
+        _fail(native, email, LOCKOUT_AFTER)
+        _refused(native, email)
+        traits = {"email": email, "phone": phone}
+        headers = _from("198.51.100.88")
+        flow = native.get("/self-service/registration/api", headers=headers).json()
+        sent = native.post(
+            f"/self-service/registration?flow={flow['id']}", {"method": "code", "traits": traits}, headers
+        )
+        assert sent.status == 400 and sent.json()["state"] == "sent_email", sent.data
+        body = {"method": "code", "traits": traits, "code": stack.texted_code(phone)}
+        taken = native.post(f"/self-service/registration?flow={flow['id']}", body, headers)
+        assert taken.status == 400 and message_ids(taken.json()) == [4000007], taken.data  # the email has an account
+        _refused(native, email)

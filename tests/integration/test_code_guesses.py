@@ -104,3 +104,26 @@ def test_guesses_for_an_identifier_without_an_account_are_throttled_alike(stack:
         assert _guess(native, "login", flow["id"], WRONG, identifier=nobody).status == 400
     refused = _guess(native, "login", flows[-1], WRONG, identifier=nobody)
     assert refused.status == 429 and message_ids(refused.json()) == [4290001], refused.data
+
+
+def test_sign_up_code_guesses_across_flows_are_throttled_per_address(stack: CodeStack) -> None:
+    """A sign-up code proves its address: guessed without end (a new flow, five more tries, one
+    request away), it would register an address its owner never saw as verified, an account waiting
+    for them. Its guesses count against the address as a sign-in code's do."""
+    email = "squatted@example.com"
+    native = stack.native
+    traits = {"email": email}
+    flows = []
+    for sent in range(1, FREE_FAILURES + 1):
+        flow = native.get("/self-service/registration/api").json()
+        native.post(f"/self-service/registration?flow={flow['id']}", {"method": "code", "traits": traits})
+        flows.append(flow["id"])
+        right = stack.mailed_code(email, count=sent)
+        answer = _guess(native, "registration", flow["id"], WRONG, traits=traits)
+        assert answer.status == 400, answer.data
+    assert _guess(native, "registration", flows[-1], WRONG, traits=traits).status == 400  # the last free failure
+    refused = _guess(native, "registration", flows[-1], right, traits=traits)
+    assert refused.status == 429 and message_ids(refused.json()) == [4290001], refused.data
+    time.sleep(1.2)
+    registered = _guess(native, "registration", flows[-1], right, traits=traits)
+    assert registered.status == 200 and registered.json()["identity"]["traits"] == traits, registered.data

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from services.selfservice import code_owner
 from services.selfservice.codes import ANYONE, Anyone, Recipient, TriesUsedUp
 from services.selfservice.flows.errors import FlowInvalid, StepCompleted
+from services.selfservice.flows.even_time import answered_no_sooner_than
 from services.selfservice.flows.flow import Flow
 from services.selfservice.flows.identity_schema import schema_of
 from services.selfservice.flows.login.strategy import LoginOutcome, first_factor_only
@@ -68,16 +69,19 @@ async def _send(strategy: PasswordlessCodeStrategy, flow: Flow, body: dict[str, 
         flow.ui.set_value("identifier", "")
         flow.ui.add_node_message("identifier", text.property_missing("identifier"))
         raise FlowInvalid()
-    found, addresses = await _account(strategy, identifier)
-    active = found is not None and found.get("state") == "active"
-    identity = found if active and addresses else None  # a disabled account is treated as no account
-    recipients = addresses if identity is not None else []
-    kept = nodes.hidden(identifier_node(strategy, flow))
-    kept.attributes["value"] = identifier
-    nodes.code_screen(flow, [kept], text.label_login_code(), text.login_code_sent())
-    stand_in = [Recipient(identifier, channel_of(identifier))]
-    code_owner.remember(flow, identifier)
-    await strategy.sender.send(flow, KIND, recipients or stand_in, identity, known=identity is not None)
+    # An account's code is built and queued, a stand-in's is not: that made a known identifier's
+    # answer measurably slower (0.4-0.6 ms at the median), so both are held to one time (even_time.py).
+    async with answered_no_sooner_than():
+        found, addresses = await _account(strategy, identifier)
+        active = found is not None and found.get("state") == "active"
+        identity = found if active and addresses else None  # a disabled account is treated as no account
+        recipients = addresses if identity is not None else []
+        kept = nodes.hidden(identifier_node(strategy, flow))
+        kept.attributes["value"] = identifier
+        nodes.code_screen(flow, [kept], text.label_login_code(), text.login_code_sent())
+        stand_in = [Recipient(identifier, channel_of(identifier))]
+        code_owner.remember(flow, identifier)
+        await strategy.sender.send(flow, KIND, recipients or stand_in, identity, known=identity is not None)
     raise StepCompleted(shows_payload=True)
 
 

@@ -70,6 +70,9 @@ async def _send(strategy: MfaCodeStrategy, flow: Flow, body: dict[str, Any], ide
         flow.ui.add_node_message("identifier", text.property_missing("identifier"))
         raise FlowInvalid()
     address = named(_addresses(flow), chosen)
+    identity = await strategy.identities.get_identity(identity_id)
+    if address is not None and not _still_verified(identity, address):
+        address = None  # taken off the account (or no longer verified) since the flow was made
     if address is None:
         # Kratos looks the address up among the code credentials: an address no account has is
         # 4000035 (4010010 with `missing_credential_fallback_enabled`, which then takes any of the
@@ -78,10 +81,19 @@ async def _send(strategy: MfaCodeStrategy, flow: Flow, body: dict[str, Any], ide
         # account a code from Kratos; Warden sends none and answers alike, so the two look the same.
         flow.ui.messages.append(text.no_code_user())
         raise FlowInvalid()
-    identity = await strategy.identities.get_identity(identity_id)
     nodes.address_code_screen(flow, address)
     await strategy.sender.send(flow, KIND, [address], identity)
     raise StepCompleted(shows_payload=True)
+
+
+def _still_verified(identity: dict[str, Any] | None, address: Recipient) -> bool:
+    """Whether the identity, as it is now, still has `address` verified: the flow's list is what it
+    had when the flow was made, and a code must not reach an address it has given up since."""
+    wanted = normalized(address.address)
+    return any(
+        a.get("verified") and a.get("via") == address.via and normalized(str(a.get("value") or "")) == wanted
+        for a in (identity or {}).get("verifiable_addresses") or []
+    )
 
 
 def _addresses(flow: Flow) -> list[Recipient]:

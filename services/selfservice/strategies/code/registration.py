@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from services.selfservice import code_owner
 from services.selfservice.codes import Recipient, TriesUsedUp
 from services.selfservice.flows.errors import FlowInvalid, StepCompleted
 from services.selfservice.flows.flow import Flow
@@ -75,6 +76,7 @@ async def _send(strategy: PasswordlessCodeStrategy, flow: Flow, body: dict[str, 
     )
     nodes.code_screen(flow, kept, text.label_registration_code(), text.registration_code_sent(), back)
     flow.internal[TRAITS] = traits
+    code_owner.remember_all(flow, [r.address for r in recipients])
     await strategy.sender.send(flow, KIND, recipients, None, traits=traits)
     raise StepCompleted(shows_payload=True)
 
@@ -95,7 +97,7 @@ async def _check(strategy: PasswordlessCodeStrategy, flow: Flow, body: dict[str,
         flow.ui.messages.append(text.traits_mismatch())
         raise FlowInvalid()
     try:
-        redeemed = await strategy.sender.redeem(flow, KIND, code)
+        redeemed = await code_owner.counted(strategy.identities, flow, lambda: strategy.sender.redeem(flow, KIND, code))
     except TriesUsedUp:  # Kratos's ErrCodeSubmittedTooOften, as login's
         flow.ui.messages.append(text.code_submitted_too_often())
         raise FlowInvalid() from None

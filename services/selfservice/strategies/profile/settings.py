@@ -1,5 +1,8 @@
 """Profile settings: traits edited in the settings flow. Changing an identifier or an address needs
-a privileged session; a changed verifiable address becomes unverified and gets a verification message."""
+a privileged session; a changed verifiable address becomes unverified and gets a verification message.
+Where a code to a verified address is a second factor (`code.mfa_enabled`), changing the code
+addresses of an account that has a second factor changes its second factors: from an aal2 session
+only, as unlinking or adding any other factor (strategies/mfa.py)."""
 
 from __future__ import annotations
 
@@ -9,18 +12,21 @@ from services.selfservice.flows.errors import FlowInvalid
 from services.selfservice.flows.flow import Flow
 from services.selfservice.flows.settings.strategy import SettingsContext
 from services.selfservice.flows.ui import input_node
+from services.selfservice.strategies.mfa import SecondFactorServices, second_factor_services
 from services.selfservice.strategies.registry import Dependencies, MethodSpec
 from services.selfservice.traits import TraitSchemas, trait_errors
 from shared import errors, text
+from shared.aal import AAL2
 from shared.clients.ports import IdentityClient
 
 
 class ProfileStrategy:
     method = "profile"
 
-    def __init__(self, identities: IdentityClient, schemas: TraitSchemas) -> None:
+    def __init__(self, identities: IdentityClient, schemas: TraitSchemas, factors: SecondFactorServices) -> None:
         self.identities = identities
         self.schemas = schemas
+        self.factors = factors
 
     def populate_settings(self, flow: Flow, identity: dict[str, Any]) -> None:
         flow.ui.add(*self.schemas.nodes(identity.get("schema_id"), group="profile", values=identity.get("traits")))
@@ -36,6 +42,7 @@ class ProfileStrategy:
         traits = self.schemas.coerce(body.get("traits") or {}, schema_id)
         for node in self.schemas.nodes(schema_id, group="profile", values=traits if isinstance(traits, dict) else {}):
             flow.ui.set_value(node.name or "", node.attributes.get("value"))
+        await self._second_factor_kept(flow, ctx, schema_id, traits)
         try:
             updated = await self.identities.update_traits(ctx.identity["id"], traits, ctx.metadata)
         except errors.Conflict:
@@ -52,9 +59,31 @@ class ProfileStrategy:
             ctx.continue_with += await ctx.verifier.send(ctx.request, flow.type, fresh, origin=flow)
         return updated
 
+    async def _second_factor_kept(self, flow: Flow, ctx: SettingsContext, schema_id: Any, traits: Any) -> None:
+        """403 `session_aal2_required` for a change of the code addresses, where they are a second
+        factor, from a session below aal2 of an account that has one: moving the verified address
+        takes that factor away (whoami then takes the password alone), and the new one, once its
+        taker verifies it, is a factor of theirs. That holds whatever `settings.required_aal` says."""
+        assurance = self.factors.config.assurance
+        if not assurance.code_mfa or ctx.session.get("authenticator_assurance_level") == AAL2:
+            return
+        if not assurance.has_second_factor(ctx.identity):
+            return
+        try:
+            would_be = await self.identities.validate_identity({"schema_id": schema_id, "traits": traits})
+        except errors.BadRequest:
+            return  # the update refuses the traits with this error, changing nothing
+        if _code_identifiers(would_be) != _code_identifiers(ctx.identity):
+            self.factors.require_aal2_session(ctx.session, flow)
+
+
+def _code_identifiers(identity: dict[str, Any]) -> set[str]:
+    code = (identity.get("credentials") or {}).get("code") or {}
+    return {i for i in code.get("identifiers") or [] if isinstance(i, str)}
+
 
 def _build(deps: Dependencies) -> ProfileStrategy:
-    return ProfileStrategy(deps.identities, deps.schemas)
+    return ProfileStrategy(deps.identities, deps.schemas, second_factor_services(deps))
 
 
 SPEC = MethodSpec(id="profile", node_group="profile", credential_type=None, build=_build, enabled_by_default=True)
