@@ -25,6 +25,9 @@ read with the entry itself, so that they cost a hit nothing:
   the stored one is treated as a flushed one. The repair loop checks this every second, and a whoami
   checks it first after any failed cache call (a restart that takes longer than the gap between two
   requests is seen by them): a restored entry can answer for at most that second.
+- A cache of the process's own (`cache.url: memory`) is not seen by the other processes on the same
+  database (replicas of `warden serve`): its drops are written to the database as well, and each
+  such process drops what the others dropped within a second (`cache_drops`).
 """
 
 from __future__ import annotations
@@ -35,10 +38,13 @@ import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import timedelta
 
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 
+from services.session.cache_drops import CacheDrops
 from services.session.cache_generation import CacheGenerations
+from services.session.domain import now
 from shared.cache.ports import Cache
 from shared.errors import CacheUnavailable
 from shared.metrics.sessions import CacheMetrics
@@ -103,12 +109,26 @@ class Lookup:
 MISS = Lookup(None)
 
 
+# Polls of the drops between two deletions of the drops no one needs any more.
+FORGET_DROPS_EVERY = 60
+
+
 class SessionCache:
-    def __init__(self, cache: Cache, ttl_seconds: float, generations: CacheGenerations, metrics: CacheMetrics) -> None:
+    def __init__(
+        self,
+        cache: Cache,
+        ttl_seconds: float,
+        generations: CacheGenerations,
+        metrics: CacheMetrics,
+        drops: CacheDrops | None = None,  # for a cache of this process's own (cache_drops.py)
+    ) -> None:
         self._cache = cache
         self._metrics = metrics
         self._ttl = ttl_seconds
         self._generations = generations
+        self._drops = drops
+        self._recording: set[asyncio.Task[None]] = set()  # drops being written for the other processes
+        self._polls = 0
         self._generation = b""  # the database's, as this process last read it
         self._checked = False  # the cache was found whole since the last failed call (`repair`)
         self._repairing = asyncio.Lock()
@@ -116,6 +136,8 @@ class SessionCache:
     async def start(self) -> None:
         with suppress_instrumentation():  # start-up, no one's journey
             self._generation = str(await self._generations.current()).encode()
+            if self._drops is not None:
+                await self._drops.start()
             await self.repair()  # entries are written only once the cache holds the generation
 
     async def get(self, digest: str) -> Lookup:
@@ -153,18 +175,49 @@ class SessionCache:
             pass  # the next request reads the database again
 
     async def drop(self, digests: Iterable[str]) -> None:
-        tombstone = TOMBSTONE + uuid.uuid4().hex.encode()
-        tombstones = {KEY_PREFIX + d: tombstone for d in digests}
-        if not tombstones:
+        digests = list(digests)
+        if not digests:
             return
         try:
-            await self._cache.set_many(tombstones, TOMBSTONE_TTL_SECONDS)
+            await self._tombstone(digests)
         except CacheUnavailable:
             log.warning(
                 "could not drop %d cached sessions: the cache is unreachable; all will be cleared when it returns",
-                len(tombstones),
+                len(digests),
             )
             self._generation = str(await self._generations.advance()).encode()
+        if self._drops is not None:
+            # In the background: a caller may drop inside its own transaction (before its commit),
+            # which on SQLite holds the one writer this write would wait for.
+            recording = asyncio.create_task(self._record(digests))
+            self._recording.add(recording)
+            recording.add_done_callback(self._recording.discard)
+
+    async def _record(self, digests: list[str]) -> None:
+        assert self._drops is not None
+        try:
+            await self._drops.record(digests)
+        except Exception:  # the event of the change drops them again, and records them then
+            log.warning("could not tell the other processes of %d dropped sessions", len(digests), exc_info=True)
+
+    async def _tombstone(self, digests: Iterable[str]) -> None:
+        tombstone = TOMBSTONE + uuid.uuid4().hex.encode()
+        await self._cache.set_many({KEY_PREFIX + d: tombstone for d in digests}, TOMBSTONE_TTL_SECONDS)
+
+    async def follow_drops(self) -> None:
+        """Drops from this process's cache what the other processes dropped from theirs since the
+        last call (its own drops come back too: dropping them again costs a miss at most)."""
+        if self._drops is None:
+            return
+        self._polls += 1
+        try:
+            found = await self._drops.new()
+            if found:
+                await self._tombstone(found)
+            if self._polls % FORGET_DROPS_EVERY == 0:
+                await self._drops.forget(now() - timedelta(seconds=self._ttl + TOMBSTONE_TTL_SECONDS))
+        except Exception:  # the database is away: the drops wait for the next round
+            log.warning("could not read the sessions other processes dropped", exc_info=True)
 
     def _adopt(self, generation: bytes | None) -> bool:
         """A newer generation in the cache was stored by a process that read it from the database
@@ -238,3 +291,4 @@ class SessionCache:
                     log.warning("could not read the session cache generation", exc_info=True)
                     continue
                 await self.repair()
+                await self.follow_drops()

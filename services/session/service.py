@@ -11,6 +11,7 @@ from sqlalchemy import MetaData
 
 from services.session.api import admin, public
 from services.session.cache import SessionCache
+from services.session.cache_drops import CacheDrops
 from services.session.cache_generation import CacheGenerations
 from services.session.check import SessionChecker
 from services.session.config import SessionConfig
@@ -63,7 +64,9 @@ async def build(infra: Infrastructure) -> ServiceRuntime[SessionContainer]:
     config = SessionConfig.from_settings(infra.settings)
     tables = session_tables(MetaData())
     generations = CacheGenerations(core.uow, tables.cache_generation)
-    session_cache = SessionCache(infra.cache, config.cache_ttl_seconds, generations, infra.metrics.cache)
+    # A cache in this process's memory: other processes on this database (replicas) must hear of its drops.
+    drops = CacheDrops(core.uow, tables.cache_drops) if infra.settings.cache.url == "memory" else None
+    session_cache = SessionCache(infra.cache, config.cache_ttl_seconds, generations, infra.metrics.cache, drops)
     await session_cache.start()
     manager = SessionManager(core.uow, SessionRepository(tables), session_cache, identities, config)
     internal = SessionInternalApi(manager)

@@ -12,6 +12,7 @@ class SessionTables:
     sessions: Table
     devices: Table
     cache_generation: Table
+    cache_drops: Table
 
 
 def session_tables(metadata: MetaData) -> SessionTables:
@@ -48,4 +49,12 @@ def session_tables(metadata: MetaData) -> SessionTables:
         Column("id", Integer, primary_key=True, autoincrement=False),
         Column("generation", BigInteger, nullable=False),
     )
-    return SessionTables(sessions, devices, cache_generation)
+    # What a process's own (in-memory) cache dropped, for the other processes' caches (cache_drops.py).
+    cache_drops = Table(
+        "session_cache_drops",
+        metadata,
+        Column("position", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+        Column("token_hash", String(64), nullable=False),
+        Column("dropped_at", DateTime(timezone=True), nullable=False, index=True),
+    )
+    return SessionTables(sessions, devices, cache_generation, cache_drops)
