@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 from aiohttp import web
 
 from services.selfservice import code_owner
-from services.selfservice.codes import Redeemed, TriesUsedUp
+from services.selfservice.codes import Recipient, Redeemed, TriesUsedUp
 from services.selfservice.flows.errors import FlowCompleted, FlowDisabled, SessionAlreadyAvailable
 from services.selfservice.flows.even_time import answered_no_sooner_than
 from services.selfservice.flows.flow import API, BROWSER, Flow
@@ -124,10 +124,10 @@ async def _completed(c: SelfserviceContainer, request: web.Request, flow: Flow, 
 
 
 def _texted_again(flow: Flow, body: dict[str, Any]) -> tuple[str, str] | None:
-    """("sms", number): the resend button of a flow whose code went by SMS (one
-    `require_verified_address` made, login/verified_address.py), pressed. Only the number the
-    flow's own button names: no form takes a typed phone number (Kratos's asks for an email
-    address), so no one can have Warden text a number of their choosing."""
+    """("sms", number): the resend button of a flow whose code went by SMS (one a registration, a
+    settings change or `require_verified_address` made for a phone number, verifier.py), pressed.
+    Only the number the flow's own button names: no form takes a typed phone number (Kratos's asks
+    for an email address), so no one can have Warden text a number of their choosing."""
     number, button = string_field(body, "sms"), flow.ui.find("sms")
     if not number or body.get("email") or button is None or button.attributes.get("value") != number:
         return None
@@ -174,7 +174,7 @@ async def new_address_flow(
     flow_type: str,
     *,
     flow_id: str | None = None,
-    announced_to: str | None = None,
+    announced_to: Recipient | None = None,
     came_from: Origin | None = None,
 ) -> Flow:
     """A new flow asking for the address; with `announced_to`, one already showing the message to
@@ -192,7 +192,7 @@ async def new_address_flow(
     else:
         strategy.populate_verification(flow)
     if announced_to is not None:
-        c.proof.announce(flow, kind, strategy, announced_to)
+        c.proof.announce(flow, kind, strategy, announced_to.address, via=announced_to.via)
     await c.engine.insert(flow)
     return flow
 

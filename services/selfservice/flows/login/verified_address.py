@@ -35,7 +35,7 @@ async def verification_required(
     addresses = identity.get("verifiable_addresses") or []
     channels = c.verifier.channels()
     first = next((a for a in addresses if a.get("via") in channels and a.get("value")), None)
-    items = await c.verifier.send(request, flow.type, [first], origin=flow, channels=channels) if first else []
+    items = await c.verifier.send(request, flow.type, [first], origin=flow) if first else []
     if not items:
         flow.ui.messages.append(text.address_not_verified())
         raise FlowInvalid()

@@ -49,9 +49,9 @@ class AddressProof:
     budget: SendBudget  # messages per address (mail bombing)
 
     @staticmethod
-    def announce(flow: Flow, kind: str, strategy: AddressProofStrategy, address: str) -> None:
+    def announce(flow: Flow, kind: str, strategy: AddressProofStrategy, address: str, *, via: str = "email") -> None:
         """The flow as it will be once its message went out (state, code form, notice), not stored."""
-        strategy.after_sending(flow, kind, fold_address(address))
+        strategy.after_sending(flow, kind, fold_address(address), via)
         flow.state = "sent_email"
         flow.internal[AWAITING_MESSAGE] = True
         if flow.transient_payload is not None:

@@ -9,7 +9,12 @@ the code, not for the address just typed), but sends nothing; the identity servi
 `identity.created` event names the registration flow, and its consumer (`after_registration.py`)
 sends the codes with `send_prepared`. The mail follows from the identity existing, not from the
 request that asked for it surviving, and it goes once: only a flow still awaiting its message gets
-one."""
+one.
+
+Which addresses get a flow is the verification method's to say (`channels`), the same for a
+registration, a settings change and a login refused by `require_verified_address`: with the code
+method a phone number (`via: sms`) gets its code by the courier's SMS channel, as Kratos's code
+sender texts it; a link goes by mail only, so with the link method a phone number gets nothing."""
 
 from __future__ import annotations
 
@@ -21,15 +26,13 @@ from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 from aiohttp import web
 
+from services.selfservice.codes import Recipient
 from services.selfservice.flows.address_flow import AddressFlowParts, Origin, new_address_flow
 from services.selfservice.flows.flow import Flow
 
 if TYPE_CHECKING:
     from services.selfservice.config import SelfserviceConfig
 
-# What registration and settings send verification messages by (Kratos's code method would text a
-# phone number too; only a login refused by `require_verified_address` does here: login/verified_address.py).
-EMAIL_ONLY = ("email",)
 # Registration's query parameter naming where a verified user goes (Kratos's `after_verification_return_to`).
 AFTER_VERIFICATION_RETURN_TO = "after_verification_return_to"
 
@@ -45,18 +48,16 @@ class Verifier:
         addresses: list[dict[str, Any]],
         *,
         origin: Flow | None = None,
-        channels: Collection[str] = EMAIL_ONLY,
     ) -> list[dict[str, Any]]:
         """`origin`: the registration, settings or login flow whose addresses these are (see
-        `came_from`). `channels`: the `via`s of the addresses to send to (`channels()` says which
-        the verification method can use)."""
+        `came_from`). Only addresses the method can reach (`channels`) get a flow."""
         c = self.container
         if not c.config.flows["verification"].enabled:
             return []
         items = []
         urls = came_from(c.config, origin) if origin is not None else None
         strategy = c.address_strategies["verification"]
-        for address in _to_verify(addresses, channels):
+        for address in _to_verify(addresses, self.channels()):
             flow = await new_address_flow(c, request, "verification", flow_type, came_from=urls)
             await c.proof.send(flow, "verification", strategy, address["value"], via=address["via"])
             items.append(_show_ui(c, flow, address))
@@ -66,7 +67,7 @@ class Verifier:
         """The `via`s the verification method can send by: email, and with the code method SMS too
         (by the courier's SMS channel, as Kratos's code sender does); a link goes by mail only."""
         strategy = self.container.address_strategies.get("verification")
-        return ("email", "sms") if strategy is not None and strategy.method == "code" else EMAIL_ONLY
+        return ("email", "sms") if strategy is not None and strategy.method == "code" else ("email",)
 
     async def prepare(
         self, request: web.Request, registration: Flow, addresses: list[dict[str, Any]]
@@ -76,7 +77,7 @@ class Verifier:
             return []
         items = []
         urls = came_from(c.config, registration)
-        for address in _to_verify(addresses):
+        for address in _to_verify(addresses, self.channels()):
             flow_id = prepared_flow_id(registration.id, address["value"])
             async with c.engine.uow() as uow:  # a second try of the same registration reuses it
                 flow = await c.engine.flows.get(uow.connection, flow_id, "verification")
@@ -87,7 +88,7 @@ class Verifier:
                     "verification",
                     registration.type,
                     flow_id=flow_id,
-                    announced_to=address["value"],
+                    announced_to=Recipient(address["value"], address["via"]),
                     came_from=urls,
                 )
             items.append(_show_ui(c, flow, address))
@@ -99,7 +100,7 @@ class Verifier:
         if not c.config.flows["verification"].enabled:
             return 0
         sent = 0
-        for address in _to_verify(identity.get("verifiable_addresses") or []):
+        for address in _to_verify(identity.get("verifiable_addresses") or [], self.channels()):
             flow_id = prepared_flow_id(registration_flow_id, address["value"])
             async with c.engine.uow() as uow:
                 flow = await c.engine.flows.get(uow.connection, flow_id, "verification")
@@ -108,8 +109,8 @@ class Verifier:
             if flow is None or not (c.proof.awaiting(flow) or flow.state == "choose_method"):
                 continue
             flow.ui.clear_messages()  # the announced notice, said again by the sending
-            strategy = c.address_strategies["verification"]
-            if await c.proof.send(flow, "verification", strategy, address["value"], announced=c.proof.awaiting(flow)):
+            strategy, value, via = c.address_strategies["verification"], address["value"], address["via"]
+            if await c.proof.send(flow, "verification", strategy, value, via=via, announced=c.proof.awaiting(flow)):
                 sent += 1
         return sent
 
@@ -132,7 +133,7 @@ def came_from(config: SelfserviceConfig, origin: Flow) -> Origin:
     return Origin(request_url, allowed, origin.transient_payload)
 
 
-def _to_verify(addresses: list[dict[str, Any]], channels: Collection[str] = EMAIL_ONLY) -> list[dict[str, Any]]:
+def _to_verify(addresses: list[dict[str, Any]], channels: Collection[str]) -> list[dict[str, Any]]:
     return [a for a in addresses if not a.get("verified") and a.get("via") in channels]
 
 
