@@ -196,10 +196,16 @@ class _JsonFormatter(_RedactingFormatter):
         return _encode(entry)
 
 
+# A line break in a value (a request path's `%0A`) would start what reads as a line of its own.
+_LINE_BREAKS = str.maketrans({"\n": "\\n", "\r": "\\r"})
+
+
 class _TextFormatter(_RedactingFormatter):
     def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 (logging's name)
+        """The record's one line: line breaks in it are written as `\\n` and `\\r`, so that no
+        value a client sent can forge another record (a traceback still follows on lines of its own)."""
         rid = request_id.get()
-        line = super().formatMessage(record) + (f" request_id={rid}" if rid else "")
+        line = (super().formatMessage(record) + (f" request_id={rid}" if rid else "")).translate(_LINE_BREAKS)
         return redact(line, self._redaction) if self._mask else line
 
 

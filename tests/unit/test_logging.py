@@ -366,3 +366,16 @@ def test_access_lines_reach_every_handler_when_there_are_several() -> None:
     handler.flush()
     assert json.loads(stream.getvalue())["msg"] == "GET /health/alive 200"
     assert captured.getvalue() == "INFO GET /health/alive 200 200\n"
+
+
+def test_a_text_line_cannot_be_split_by_a_value_a_client_sent() -> None:
+    """`log.format: text`: a request path with `%0A` in it (decoded) stays on its record's line."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(_TextFormatter("%(levelname)s %(message)s"))
+    logger = logging.getLogger("test.text_lines")
+    logger.handlers[:] = [handler]
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    logger.info("GET %s 404", "/x\nERROR forged: admin signed in\r")
+    assert stream.getvalue() == "INFO GET /x\\nERROR forged: admin signed in\\r 404\n"
