@@ -5,6 +5,7 @@ Kratos offers), where the rules that must hold whatever the setting matter."""
 from __future__ import annotations
 
 import json
+import re
 import statistics
 import time
 import uuid
@@ -169,3 +170,42 @@ def _ks_statistic(a: list[float], b: list[float]) -> float:
     (as bench/enumeration.py computes it)."""
     points = sorted(set(a) | set(b))
     return max(abs(sum(x <= p for x in a) / len(a) - sum(x <= p for x in b) / len(b)) for p in points)
+
+
+def test_a_code_as_second_factor_sent_before_its_address_was_taken_off_no_longer_works(
+    warden: ThreadedWarden,
+) -> None:
+    """The send checks the address is still the account's; a code sent a moment before the owner
+    took the address off (its mailbox lost to whoever holds the password) was still redeemed to
+    aal2 for the code's lifetime. Redeeming checks the address the code went to as sending does."""
+    email = _email()
+    identity_id = create_identity(warden.admin_url, email)
+    _verified(warden, email)
+    token = _password_login(warden, email)
+    flow = _get(warden, "/self-service/login/api?aal=aal2", token).json()
+    status, sent = post_flow(warden.public_url, "login", flow["id"], {"method": "code", "address": email}, token)
+    assert status == 400 and sent["state"] == "sent_email", sent
+    code = _courier_code(warden, email)
+    moved = urllib3.request(
+        "PUT",
+        f"{warden.admin_url}/admin/identities/{identity_id}",
+        json={"schema_id": "default", "traits": {"email": _email()}, "state": "active"},
+    )
+    assert moved.status == 200, moved.data
+    status, answer = post_flow(warden.public_url, "login", flow["id"], {"method": "code", "code": code}, token)
+    assert status == 400 and 4010008 in [m["id"] for m in answer["ui"].get("messages") or []], answer
+    session = _get(warden, "/sessions/whoami", token).json()  # the account has no second factor now
+    assert session["authenticator_assurance_level"] == "aal1", session
+
+
+def _courier_code(warden: ThreadedWarden, email: str) -> str:
+    """The code of the newest message to `email`, as the courier stored it (its SMTP server is away)."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        listed = urllib3.request("GET", f"{warden.admin_url}/admin/courier/messages", fields={"recipient": email})
+        messages = json.loads(listed.data) if listed.status == 200 else []
+        if messages:
+            [code] = re.findall(r"\b\d{6}\b", messages[0]["body"])
+            return str(code)
+        time.sleep(0.05)
+    raise AssertionError(f"no message to {email}")
