@@ -71,5 +71,10 @@ class CacheDrops:
         return [row.token_hash for row in rows]
 
     async def forget(self, before: datetime) -> None:
+        """Deletes the drops of before `before`, all but the newest: SQLite numbers a new row one past
+        the highest left (the table has no AUTOINCREMENT), and a drop numbered below the positions
+        every process has read would be read by none of them."""
+        t = self._table
         async with self._uow.read() as conn:
-            await conn.execute(delete(self._table).where(self._table.c.dropped_at < before))
+            newest = select(func.max(t.c.position)).scalar_subquery()
+            await conn.execute(delete(t).where(t.c.dropped_at < before, t.c.position < newest))

@@ -4,7 +4,9 @@ Kratos offers), where the rules that must hold whatever the setting matter."""
 
 from __future__ import annotations
 
+import copy
 import json
+import re
 import statistics
 import time
 import uuid
@@ -15,7 +17,7 @@ import pytest
 import urllib3
 
 from services.selfservice.flows.even_time import ANSWER_SECONDS
-from tests.factories import ThreadedWarden, running_warden
+from tests.factories import EMAIL_SCHEMA, ThreadedWarden, running_warden
 from tests.selfservice_helpers import PASSWORD, create_identity, database, selfservice_settings
 from tests.webauthn_authenticator import post_flow
 
@@ -118,6 +120,52 @@ def test_a_code_as_second_factor_goes_only_to_an_address_the_account_still_has(w
 
 
 @pytest.fixture(scope="module")
+def with_phone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadedWarden]:
+    """As `warden`, with a phone number to verify beside the email address: an address to verify
+    that is no sign-in identifier (no `code` credential), which a code as a second factor still
+    reaches once verified (mfa.py offers every verified address, as with the fallback flag)."""
+    directory = tmp_path_factory.mktemp("selfservice-review-phone")
+    schema = copy.deepcopy(EMAIL_SCHEMA)
+    phone = {"type": "string", "format": "tel", "ory.sh/kratos": {"verification": {"via": "sms"}}}
+    schema["properties"]["traits"]["properties"]["phone"] = phone
+    (directory / "email-phone.schema.json").write_text(json.dumps(schema))
+    identity = {
+        "default_schema_id": "default",
+        "schemas": [{"id": "default", "url": f"file://{directory}/email-phone.schema.json"}],
+    }
+    with database("sqlite", directory) as dsn:
+        settings = selfservice_settings(
+            directory,
+            dsn,
+            methods=METHODS,
+            flows={"settings": {"required_aal": "aal1"}},
+            session={"lifespan": "2h", "whoami": {"required_aal": "highest_available"}},
+            courier={"smtp": {"connection_uri": "smtp://127.0.0.1:9/?disable_starttls=true"}},
+            identity=identity,
+        )
+        with running_warden(settings) as w:
+            yield w
+
+
+def test_the_password_alone_cannot_add_an_address_a_code_as_second_factor_would_reach(
+    with_phone: ThreadedWarden,
+) -> None:
+    """The aal2 login offers a code to every verified address of the account, sign-in identifier or
+    not. A phone number added at aal1 (it is no `code` identifier, so the code addresses stay as they
+    were) and verified by its taker would be a second factor of theirs: from the password alone, a
+    way to aal2. A change of the addresses a code can reach needs aal2 as a change of the code
+    addresses does."""
+    email = _email()
+    create_identity(with_phone.admin_url, email)
+    _verified(with_phone, email)
+    attacker = _password_login(with_phone, email)
+    flow = _get(with_phone, "/self-service/settings/api", attacker).json()
+    body = {"method": "profile", "traits": {"email": email, "phone": "+4915112345678"}}
+    status, answer = post_flow(with_phone.public_url, "settings", flow["id"], body, attacker)
+    assert status == 403 and answer["error"]["id"] == "session_aal2_required", answer
+
+
+@pytest.fixture(scope="module")
 def passwordless(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadedWarden]:
     directory = tmp_path_factory.mktemp("selfservice-review-passwordless")
     methods = {"password": {"enabled": True}, "code": {"enabled": True, "passwordless_enabled": True}}
@@ -169,3 +217,42 @@ def _ks_statistic(a: list[float], b: list[float]) -> float:
     (as bench/enumeration.py computes it)."""
     points = sorted(set(a) | set(b))
     return max(abs(sum(x <= p for x in a) / len(a) - sum(x <= p for x in b) / len(b)) for p in points)
+
+
+def test_a_code_as_second_factor_sent_before_its_address_was_taken_off_no_longer_works(
+    warden: ThreadedWarden,
+) -> None:
+    """The send checks the address is still the account's; a code sent a moment before the owner
+    took the address off (its mailbox lost to whoever holds the password) was still redeemed to
+    aal2 for the code's lifetime. Redeeming checks the address the code went to as sending does."""
+    email = _email()
+    identity_id = create_identity(warden.admin_url, email)
+    _verified(warden, email)
+    token = _password_login(warden, email)
+    flow = _get(warden, "/self-service/login/api?aal=aal2", token).json()
+    status, sent = post_flow(warden.public_url, "login", flow["id"], {"method": "code", "address": email}, token)
+    assert status == 400 and sent["state"] == "sent_email", sent
+    code = _courier_code(warden, email)
+    moved = urllib3.request(
+        "PUT",
+        f"{warden.admin_url}/admin/identities/{identity_id}",
+        json={"schema_id": "default", "traits": {"email": _email()}, "state": "active"},
+    )
+    assert moved.status == 200, moved.data
+    status, answer = post_flow(warden.public_url, "login", flow["id"], {"method": "code", "code": code}, token)
+    assert status == 400 and 4010008 in [m["id"] for m in answer["ui"].get("messages") or []], answer
+    session = _get(warden, "/sessions/whoami", token).json()  # the account has no second factor now
+    assert session["authenticator_assurance_level"] == "aal1", session
+
+
+def _courier_code(warden: ThreadedWarden, email: str) -> str:
+    """The code of the newest message to `email`, as the courier stored it (its SMTP server is away)."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        listed = urllib3.request("GET", f"{warden.admin_url}/admin/courier/messages", fields={"recipient": email})
+        messages = json.loads(listed.data) if listed.status == 200 else []
+        if messages:
+            [code] = re.findall(r"\b\d{6}\b", messages[0]["body"])
+            return str(code)
+        time.sleep(0.05)
+    raise AssertionError(f"no message to {email}")

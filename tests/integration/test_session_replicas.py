@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -121,5 +122,25 @@ async def test_a_drop_committed_after_a_later_one_was_read_is_still_read(tmp_pat
         await drops.record(["d" * 64])
         assert await drops.new() == ["b" * 64, "d" * 64]
         assert await drops.new() == []
+    finally:
+        await database.dispose()
+
+
+async def test_a_drop_after_the_old_ones_were_forgotten_is_still_read(tmp_path: Path) -> None:
+    """SQLite numbers a row one past the highest row left (no AUTOINCREMENT): once `forget` has
+    deleted every drop (a quiet quarter of an hour), the next drop would take a position every
+    process has read past already, and none of them would drop it. The newest position is kept."""
+    database = Database.from_dsn(f"sqlite://{tmp_path}/sessions.sqlite")
+    await migrations.upgrade(database, next(s.migrations for s in SERVICES if s.name == "session"))
+    metadata = MetaData()
+    uow = UnitOfWorkFactory(database, Outbox(outbox_table(metadata, "session")), "session")
+    drops = CacheDrops(uow, session_tables(metadata).cache_drops)
+    try:
+        await drops.start()
+        await drops.record(["a" * 64, "b" * 64])
+        assert await drops.new() == ["a" * 64, "b" * 64]
+        await drops.forget(now() + timedelta(hours=1))  # every drop is old enough to go
+        await drops.record(["c" * 64])
+        assert await drops.new() == ["c" * 64]
     finally:
         await database.dispose()

@@ -51,14 +51,36 @@ SCHEMA: dict[str, Any] = {
 }
 
 
+# Each client may cause this many code or link messages a window (rate_limits.per_ip.code_send).
+SENDS_PER_CLIENT = 2
+
+
 @pytest.fixture(scope="module", params=["code", "link"])
 def warden(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, sms: SmsSink
 ) -> Iterator[ThreadedWarden]:
     directory: Path = tmp_path_factory.mktemp(f"verification-texts-{request.param}")
+    with running_warden(
+        settings_for(directory, f"sqlite://{directory}/warden.sqlite", _config(directory, request.param, sms))
+    ) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def limited(tmp_path_factory: pytest.TempPathFactory, sms: SmsSink) -> Iterator[ThreadedWarden]:
+    """Verification by code, with the per-client limits on (the other tests make more flows from
+    127.0.0.1 than a client may)."""
+    directory: Path = tmp_path_factory.mktemp("verification-texts-limited")
+    config = _config(directory, "code", sms)
+    config["rate_limits"] = {"enabled": True, "per_ip": {"code_send": {"limit": SENDS_PER_CLIENT, "window": "1h"}}}
+    with running_warden(settings_for(directory, f"sqlite://{directory}/warden.sqlite", config)) as running:
+        yield running
+
+
+def _config(directory: Path, use: str, sms: SmsSink) -> dict[str, Any]:
     config: dict[str, Any] = ui_config()
     flows = config["selfservice"]["flows"]
-    flows["verification"].update(enabled=True, use=request.param)
+    flows["verification"].update(enabled=True, use=use)
     flows["registration"]["after"] = {"password": {"hooks": [{"hook": "session"}, {"hook": "show_verification_ui"}]}}
     config["selfservice"]["methods"] = {method: {"enabled": True} for method in ("password", "code", "link")}
     config["courier"] = {
@@ -69,8 +91,7 @@ def warden(
         "default_schema_id": "email-phone",
         "schemas": [{"id": "email-phone", "url": f"file://{directory}/email-phone.schema.json"}],
     }
-    with running_warden(settings_for(directory, f"sqlite://{directory}/warden.sqlite", config)) as running:
-        yield running
+    return config
 
 
 @pytest.fixture
@@ -193,3 +214,29 @@ def test_a_settings_change_of_the_phone_number_texts_the_new_number(
     done = _submit_code(native, flows[new], sms_code(text))
     assert done["state"] == "passed_challenge" and message_ids(done) == [1080005], done
     assert _verified(warden, signed_up["identity"]["id"]) == {email: False, new: True}
+
+
+def test_settings_changes_text_no_more_numbers_than_the_clients_code_send_window_allows(
+    limited: ThreadedWarden, sms: SmsSink
+) -> None:
+    """SMS pumping: each settings change of the phone number texts the new number, and settings
+    submissions have no per-client window of their own. One account, signed in once, could have
+    Warden text as many numbers of its choosing (premium-rate ones) as it can post changes. The
+    messages a settings change causes count on the client's `code_send` window, as the docs of
+    `rate_limits.per_ip.code_send` say every code a client causes to be sent does; past it, the change
+    is kept and nothing is sent (as past an address's own send budget)."""
+    native, email = Native(limited.public_url), f"pump-{uuid.uuid4().hex[:10]}@example.com"
+    token = {"X-Session-Token": _sign_up(native, email, _phone())["session_token"]}
+    numbers = [_phone() for _ in range(SENDS_PER_CLIENT + 2)]
+    shown = []
+    for number in numbers:
+        flow = native.get("/self-service/settings/api", token).json()
+        body = {"method": "profile", "traits": {"email": email, "phone": number}}
+        changed = native.post(f"/self-service/settings?flow={flow['id']}", body, token)
+        assert changed.status == 200 and changed.json()["identity"]["traits"]["phone"] == number, changed
+        shown.append(list(_shown(changed.json())))
+    assert shown == [[n] for n in numbers[:SENDS_PER_CLIENT]] + [[]] * 2, shown
+    sms.wait_for(numbers[SENDS_PER_CLIENT - 1])
+    mail_dir = Path(limited.process.settings.get("services.courier.mail_dir"))
+    for number in numbers[SENDS_PER_CLIENT:]:
+        _nothing_texted(limited, mail_dir, sms, number)

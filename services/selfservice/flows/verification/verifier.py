@@ -18,6 +18,7 @@ sender texts it; a link goes by mail only, so with the link method a phone numbe
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -29,9 +30,12 @@ from aiohttp import web
 from services.selfservice.codes import Recipient
 from services.selfservice.flows.address_flow import AddressFlowParts, Origin, new_address_flow
 from services.selfservice.flows.flow import Flow
+from shared.errors import TooManyRequests
 
 if TYPE_CHECKING:
     from services.selfservice.config import SelfserviceConfig
+
+log = logging.getLogger(__name__)
 
 # Registration's query parameter naming where a verified user goes (Kratos's `after_verification_return_to`).
 AFTER_VERIFICATION_RETURN_TO = "after_verification_return_to"
@@ -58,10 +62,25 @@ class Verifier:
         urls = came_from(c.config, origin) if origin is not None else None
         strategy = c.address_strategies["verification"]
         for address in _to_verify(addresses, self.channels()):
+            if not await self._within_client_window():
+                continue
             flow = await new_address_flow(c, request, "verification", flow_type, came_from=urls)
             await c.proof.send(flow, "verification", strategy, address["value"], via=address["via"])
             items.append(_show_ui(c, flow, address))
         return items
+
+    async def _within_client_window(self) -> bool:
+        """Counts one message on the client's `rate_limits.per_ip.code_send` window, as a resend does
+        (address_flow.py); False past it. A settings change has no window of its own, and each one
+        that brings a new address sends to it: without this, one account could have Warden text any
+        number of phone numbers of its choosing (SMS pumping), one settings submission each. Past
+        the window the change stands and no flow or message is made for the address."""
+        try:
+            await self.container.engine.limit("code_send")
+        except TooManyRequests:
+            log.info("no verification message: the client reached its code_send window")
+            return False
+        return True
 
     def channels(self) -> Collection[str]:
         """The `via`s the verification method can send by: email, and with the code method SMS too

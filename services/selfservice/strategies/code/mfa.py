@@ -52,11 +52,12 @@ async def authenticate(strategy: MfaCodeStrategy, flow: Flow, body: dict[str, An
         await strategy.services.attempt(identity_id, succeeded=False)
         flow.ui.messages.append(text.login_code_invalid())
         raise FlowInvalid()
-    await strategy.services.attempt(identity_id, succeeded=True)
     identity = await strategy.identities.get_identity(identity_id)
-    if identity is None:
+    if identity is None or not _still_verified(identity, Recipient(redeemed.address, redeemed.via)):
+        # Taken off the account since its code was sent: as at the send, that address proves nothing.
         flow.ui.messages.append(text.login_code_invalid())
         raise FlowInvalid()
+    await strategy.services.attempt(identity_id, succeeded=True)
     return LoginOutcome(identity, second_factor_method("code"))
 
 

@@ -1,8 +1,8 @@
 """Profile settings: traits edited in the settings flow. Changing an identifier or an address needs
 a privileged session; a changed verifiable address becomes unverified and gets a verification message.
 Where a code to a verified address is a second factor (`code.mfa_enabled`), changing the code
-addresses of an account that has a second factor changes its second factors: from an aal2 session
-only, as unlinking or adding any other factor (strategies/mfa.py)."""
+addresses or the addresses to verify of an account that has a second factor changes its second
+factors: from an aal2 session only, as unlinking or adding any other factor (strategies/mfa.py)."""
 
 from __future__ import annotations
 
@@ -60,7 +60,7 @@ class ProfileStrategy:
         return updated
 
     async def _second_factor_kept(self, flow: Flow, ctx: SettingsContext, schema_id: Any, traits: Any) -> None:
-        """403 `session_aal2_required` for a change of the code addresses, where they are a second
+        """403 `session_aal2_required` for a change of the addresses a code reaches, where it is a second
         factor, from a session below aal2 of an account that has one: moving the verified address
         takes that factor away (whoami then takes the password alone), and the new one, once its
         taker verifies it, is a factor of theirs. That holds whatever `settings.required_aal` says."""
@@ -73,13 +73,18 @@ class ProfileStrategy:
             would_be = await self.identities.validate_identity({"schema_id": schema_id, "traits": traits})
         except errors.BadRequest:
             return  # the update refuses the traits with this error, changing nothing
-        if _code_identifiers(would_be) != _code_identifiers(ctx.identity):
+        if _code_reaches(would_be) != _code_reaches(ctx.identity):
             self.factors.require_aal2_session(ctx.session, flow)
 
 
-def _code_identifiers(identity: dict[str, Any]) -> set[str]:
+def _code_reaches(identity: dict[str, Any]) -> set[str]:
+    """Where a code could go: the code addresses, and every address to verify, since a code as a
+    second factor goes to any verified address of the account (mfa.py), sign-in identifier or not."""
     code = (identity.get("credentials") or {}).get("code") or {}
-    return {i for i in code.get("identifiers") or [] if isinstance(i, str)}
+    addresses = identity.get("verifiable_addresses") or []
+    return {i for i in code.get("identifiers") or [] if isinstance(i, str)} | {
+        f"{a.get('via')}:{a.get('value')}" for a in addresses if isinstance(a, dict)
+    }
 
 
 def _build(deps: Dependencies) -> ProfileStrategy:
