@@ -17,8 +17,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import ory_kratos_client as kratos
 import pytest
+import sqlalchemy as sa
 import urllib3
 
+from shared.storage.database import Database
 from shared.text.message import minutes
 from tests.mail_helpers import (
     SETTINGS_UI,
@@ -226,6 +228,42 @@ def test_a_settings_change_that_needed_a_fresh_sign_in_is_applied_after_it(stric
     assert applied.status == 200 and applied.json()["state"] == "success", applied
     assert _signs_in_with(strict, email, NEW_PASSWORD)
     assert browser.get(signed_in.location).location == f"{SETTINGS_UI}?flow={settings_id}"  # resumed once only
+
+
+def _stored_flow(stack: MailStack, flow_id: str) -> str:
+    """The settings flow's row as the database holds it, every column as text."""
+    database = Database.from_dsn(stack.warden.process.settings.dsn_for("selfservice"))
+
+    async def read() -> str:
+        try:
+            async with database.read() as conn:
+                found = await conn.execute(sa.text("SELECT * FROM selfservice_flows WHERE id = :id"), {"id": flow_id})
+                return " ".join(str(value) for value in found.one())
+        finally:
+            await database.dispose()
+
+    return stack.warden.run(read())
+
+
+def test_a_paused_change_waits_sealed_for_the_browser_that_typed_it(strict: MailStack) -> None:
+    """A new password typed past the privileged window waits with the flow for the fresh sign-in:
+    whoever reads the database meanwhile (a backup, an operator) does not find it there, nor the
+    continuity token that opens it; the browser that typed it resumes it all the same."""
+    email = _email("sealed")
+    browser, registered = _browser_sign_up(strict, email)
+    assert registered.status == 303, registered
+    time.sleep(PRIVILEGED_SECONDS + 0.5)
+    started = browser.get("/self-service/settings/browser")
+    settings_id = parse_qs(urlsplit(started.location).query)["flow"][0]
+    flow = browser.get(f"/self-service/settings/flows?id={settings_id}", as_json=True).json()
+    csrf = node(flow, "csrf_token")["attributes"]["value"]
+    asked = browser.post(flow["ui"]["action"], {"csrf_token": csrf, "method": "password", "password": NEW_PASSWORD})
+    stored = _stored_flow(strict, settings_id)
+    assert "pending_change" in stored, stored  # the change waits in this row ...
+    assert NEW_PASSWORD not in stored and browser.cookies["ory_kratos_continuity"] not in stored  # ... sealed
+    resumed = browser.get(_sign_in_again(browser, asked, settings_id).location)
+    assert resumed.status == 303 and resumed.location == f"{SETTINGS_UI}?flow={settings_id}", resumed
+    assert _signs_in_with(strict, email, NEW_PASSWORD)
 
 
 def test_a_paused_change_resumed_past_the_privileged_window_asks_again_and_is_kept(strict: MailStack) -> None:

@@ -29,7 +29,7 @@ from services.selfservice.flows.settings.strategy import (
 from services.selfservice.hooks.registry import HookContext
 from services.selfservice.hooks.web_hook_answer import METADATA
 from services.selfservice.views import public_identity
-from shared import aal, text
+from shared import aal, json_codec, text
 from shared.bus import events
 from shared.bus.events import WebhookRequested
 from shared.cookies import CookieConfig
@@ -161,7 +161,7 @@ async def resume(c: SelfserviceContainer, request: web.Request) -> web.StreamRes
         await c.engine.save(flow)
         return see_other(_refresh_url(c, flow))
     _require_aal(c, session, identity, request_url(request, c.config.public_base_url))
-    return await _apply(c, request, flow, session, identity, pending["body"])
+    return await _apply(c, request, flow, session, identity, _paused_body(request, pending))
 
 
 async def _apply(
@@ -211,16 +211,27 @@ async def _pause(
     the refresh-required error (a redirect for a browser that is not shown JSON), with the cookie
     that binds the change to this browser."""
     token = continuity.new_token()
+    change = json_codec.dumps_bytes({k: v for k, v in body.items() if k != "csrf_token"})
     flow.internal[PENDING] = {
         "session_id": session["id"],
         "browser": continuity.digest(token),
-        "body": {k: v for k, v in body.items() if k != "csrf_token"},
+        "sealed": continuity.seal(token, change),
     }
     await c.engine.save(flow)
     url = _refresh_url(c, flow)
     response = error_response(RefreshRequired(url), request) if wants_json(request) else see_other(url)
     continuity.set_cookie(response, CookieConfig.general(c.settings, continuity.COOKIE), token)
     return response
+
+
+def _paused_body(request: web.Request, pending: dict[str, Any]) -> dict[str, Any]:
+    """The paused change, opened with this browser's continuity cookie (one paused before the
+    change was sealed, by a process of before, is kept in the clear as `body`)."""
+    if isinstance(pending.get("body"), dict):
+        return dict(pending["body"])
+    opened = continuity.unseal(request, str(pending.get("sealed") or ""))
+    body = json_codec.loads(opened) if opened is not None else None
+    return body if isinstance(body, dict) else {}
 
 
 async def interrupting_hooks(
