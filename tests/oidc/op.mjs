@@ -1,5 +1,8 @@
 // A real, certified OpenID Provider (panva's oidc-provider) for the social sign-in tests.
-// Usage: node op.mjs PORT CLIENTS_JSON. Any login name signs in with any password (the library's
+// Usage: node op.mjs PORT CLIENTS_JSON [JWKS_JSON]. JWKS_JSON, when given, holds the private keys
+// the provider signs with (a test that rotates keys restarts it on the same port with others);
+// without it the library's development key signs. GET /test/jwks-requests answers how many times
+// the key set (/jwks) was asked for, so a test can see what its clients fetch. Any login name signs in with any password (the library's
 // development interactions); the account's claims derive from the login name, so a test chooses the
 // subject and email it needs: "alice" → sub "alice", email "alice@example.com" (a login containing
 // "@" is used as the email itself), email_verified true unless the login starts with "unverified".
@@ -10,7 +13,7 @@
 // "workspace" carries Google's `hd` claim (its email's domain), as a Google Workspace account does.
 import Provider from 'oidc-provider';
 
-const [port, clientsJson] = process.argv.slice(2);
+const [port, clientsJson, jwksJson] = process.argv.slice(2);
 const issuer = `http://127.0.0.1:${port}`;
 
 function claimsFor(login) {
@@ -40,6 +43,7 @@ function authenticationFor(login) {
 const provider = new Provider(issuer, {
   acrValues: [ACR_MFA, ACR_PWD],
   clients: JSON.parse(clientsJson),
+  ...(jwksJson ? { jwks: JSON.parse(jwksJson) } : {}),
   cookies: { keys: ['warden-test-op-cookie-key'] },
   // `acr` and `amr` with `openid`: in every ID token that has them, as most providers send them
   // (the library's default is only when the client asks, by `acr_values` or `claims`).
@@ -57,6 +61,15 @@ provider.interactionFinished = (req, res, result, options) => {
   const login = result.login ? { ...result.login, ...authenticationFor(result.login.accountId) } : undefined;
   return finished(req, res, login ? { ...result, login } : result, options);
 };
+let jwksRequests = 0;
+provider.use(async (ctx, next) => {
+  if (ctx.path === '/test/jwks-requests') {
+    ctx.body = { count: jwksRequests };
+    return;
+  }
+  if (ctx.path === '/jwks') jwksRequests += 1;
+  await next();
+});
 provider.proxy = true;
 const server = provider.listen(Number(port), '127.0.0.1', () => console.log(`ready ${issuer}`));
 process.on('SIGTERM', () => server.close(() => process.exit(0)));

@@ -50,12 +50,27 @@ class RunningProvider:
     client_id: str
     client_secret: str
 
+    def jwks_requests(self) -> int:
+        """How many times the provider's key set (`/jwks`) has been asked for since it started."""
+        answer = urllib3.request("GET", f"{self.issuer}/test/jwks-requests")
+        assert answer.status == 200, answer.data[:300]
+        return int(answer.json()["count"])
+
 
 @contextmanager
-def openid_provider(redirect_uris: Sequence[str], *, client_id: str = "warden") -> Iterator[RunningProvider]:
+def openid_provider(
+    redirect_uris: Sequence[str],
+    *,
+    client_id: str = "warden",
+    secret: str | None = None,
+    port: int | None = None,
+    jwks: Mapping[str, Any] | None = None,
+) -> Iterator[RunningProvider]:
+    """`port` and `secret` to start one again where a stopped one was (its issuer stays the same);
+    `jwks`: the private keys it signs with (the library's development key without)."""
     ensure_installed()
-    port = free_port()
-    secret = "test-client-secret-" + os.urandom(8).hex()
+    port = port or free_port()
+    secret = secret or "test-client-secret-" + os.urandom(8).hex()
     clients = [
         {
             "client_id": client_id,
@@ -67,7 +82,7 @@ def openid_provider(redirect_uris: Sequence[str], *, client_id: str = "warden") 
         }
     ]
     process = subprocess.Popen(
-        ["node", str(HERE / "op.mjs"), str(port), json.dumps(clients)],
+        ["node", str(HERE / "op.mjs"), str(port), json.dumps(clients), *([json.dumps(jwks)] if jwks else [])],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -1,6 +1,7 @@
 """OpenID Connect providers found by discovery from `issuer_url` (`generic`, `auth0`), and those
-whose issuer is fixed (Google, GitLab). The ID token is verified: signature from the issuer's JWKS,
-`iss`, `aud`, `exp` and the flow's `nonce`; joserfc, authlib's JOSE library, checks it.
+whose issuer is fixed (Google, GitLab). The ID token is verified: signature from the issuer's JWKS
+(key_set.py: when it is fetched again), `iss`, `aud`, `exp` and the flow's `nonce`; joserfc,
+authlib's JOSE library, checks it.
 """
 
 from __future__ import annotations
@@ -8,12 +9,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import time
 from typing import Any
 
 from joserfc import jwt
 from joserfc.errors import JoseError
-from joserfc.jwk import KeySet
 
 from services.selfservice.strategies.oidc.config import ProviderConfig
 from services.selfservice.strategies.oidc.errors import ProviderFailed, TokenInvalid
@@ -25,6 +24,7 @@ from services.selfservice.strategies.oidc.providers.base import (
     Tokens,
     normalize,
 )
+from services.selfservice.strategies.oidc.providers.key_set import ProviderKeys, check_header
 
 _ALGORITHMS = ["RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "PS256", "PS384", "PS512", "EdDSA"]
 _LEEWAY = 60  # seconds of clock skew tolerated on exp/iat/nbf
@@ -40,7 +40,7 @@ class OIDCProvider(OAuth2Provider):
     def __init__(self, config: ProviderConfig, http: Request) -> None:
         super().__init__(config, http)
         self._discovery: dict[str, Any] | None = None
-        self._keys: tuple[float, KeySet] | None = None
+        self._keys = ProviderKeys(self._fetch_key_set)
 
     @property
     def issuer(self) -> str:
@@ -110,14 +110,20 @@ class OIDCProvider(OAuth2Provider):
         return self.claims_of(await self.verify_id_token(id_token, nonce, hashed_nonce_allowed=True))
 
     async def verify_id_token(self, token: str, nonce: str, *, hashed_nonce_allowed: bool = False) -> dict[str, Any]:
+        check_header(token, _ALGORITHMS)  # before any fetch: junk must not reach the provider
+        keys = await self._keys.current()
         try:
-            decoded = jwt.decode(token, await self._key_set(), algorithms=_ALGORITHMS)
+            decoded = jwt.decode(token, keys, algorithms=_ALGORITHMS)
         except (JoseError, ValueError) as first:
-            self._keys = None  # the provider may have rotated its keys: fetch them once more
+            refused = TokenInvalid(f"the ID token's signature does not verify ({type(first).__name__})")
+            # The provider may have rotated its keys: fetched again, unless that was done just now.
+            fresher = await self._keys.after_miss(keys)
+            if fresher is None:
+                raise refused from None
             try:
-                decoded = jwt.decode(token, await self._key_set(), algorithms=_ALGORITHMS)
+                decoded = jwt.decode(token, fresher, algorithms=_ALGORITHMS)
             except (JoseError, ValueError):
-                raise TokenInvalid(f"the ID token's signature does not verify ({type(first).__name__})") from None
+                raise refused from None
         claims = dict(decoded.claims)
         audiences = [self.config.client_id, *self.config.additional_id_token_audiences]
         registry = jwt.JWTClaimsRegistry(
@@ -138,17 +144,11 @@ class OIDCProvider(OAuth2Provider):
     def expected_issuer(self, claims: dict[str, Any]) -> str:
         return str(self._discovery.get("issuer") if self._discovery else self.issuer)
 
-    async def _key_set(self) -> KeySet:
-        if self._keys is None or time.monotonic() - self._keys[0] > 3600:
-            uri = (await self.discovery()).get("jwks_uri")
-            if not uri:
-                raise ProviderFailed("the provider's discovery document has no jwks_uri")
-            document = await self._get_json(str(uri))
-            try:
-                self._keys = (time.monotonic(), KeySet.import_key_set(document))
-            except (JoseError, ValueError, TypeError, KeyError):
-                raise ProviderFailed("the provider's JWKS could not be read") from None
-        return self._keys[1]
+    async def _fetch_key_set(self) -> Any:
+        uri = (await self.discovery()).get("jwks_uri")
+        if not uri:
+            raise ProviderFailed("the provider's discovery document has no jwks_uri")
+        return await self._get_json(str(uri))
 
 
 def _nonce_matches(claimed: Any, expected: str, hashed_allowed: bool) -> bool:
