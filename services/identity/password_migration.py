@@ -37,7 +37,7 @@ from services.identity.errors import (
     MigrationHookTimedOut,
     MigrationHookUnreachable,
 )
-from shared.body_templates import fetch_remote, is_remote, load_local
+from shared.body_templates import RemoteTemplates, is_remote, load_local
 from shared.errors import ConfigError
 from shared.http.egress import Egress, EgressPolicy, PrivateAddressRefused, read_up_to
 from shared.http.outgoing import encode_body, request_headers, web_hook_timeout
@@ -89,6 +89,7 @@ class PasswordMigrationHook:
     def __init__(self, config: MigrationHookConfig, egress: Egress) -> None:
         self.config = config
         self._egress = egress
+        self._templates = RemoteTemplates(egress)
 
     @classmethod
     def from_settings(cls, settings: Any) -> PasswordMigrationHook | None:
@@ -100,9 +101,10 @@ class PasswordMigrationHook:
         """Whether the legacy system says this is the password; the typed 502/504 when it says
         nothing usable. MigrationHookUnreachable without `delivered`: the password went nowhere."""
         headers = request_headers(self.config.headers, self.config.auth)
-        body = await self._body(identifier, password, headers)
+        deadline = asyncio.get_running_loop().time() + self.config.timeout  # a remote body's fetch and the call
+        body = await self._body(identifier, password, headers, deadline)
         try:
-            async with asyncio.timeout(self.config.timeout):
+            async with asyncio.timeout_at(deadline):
                 async with self._egress.request("POST", self.config.url, data=body, headers=headers) as response:
                     status = response.status
                     head = await read_up_to(response.content, ANSWER_BYTES) if status == 200 else b""
@@ -122,18 +124,21 @@ class PasswordMigrationHook:
         log.warning("the password migration hook answered %d", status)
         raise MigrationHookImproper(status)
 
-    async def _body(self, identifier: str, password: str, headers: dict[str, str]) -> bytes:
+    async def _body(self, identifier: str, password: str, headers: dict[str, str], deadline: float) -> bytes:
         """Kratos's default body, or what `config.body` makes of the same `ctx`."""
         ctx = {"identifier": identifier, "password": password}
         url = self.config.body_url
         if url is None:
             return json.dumps(ctx).encode()
         try:
-            program = self.config.body or await fetch_remote(self._egress, url, BODY_KEY)
+            program = self.config.body
+            if program is None:
+                async with asyncio.timeout_at(deadline):
+                    program = await self._templates.get(url, BODY_KEY)
         except RuntimeError as exc:  # a fetched template that does not parse
             log.error("%s: the fetched Jsonnet body does not parse: %s", BODY_KEY, " ".join(str(exc).split()))
             raise MigrationHookBodyFailed() from None
-        except (aiohttp.ClientError, OSError, PrivateAddressRefused) as exc:
+        except (aiohttp.ClientError, OSError, PrivateAddressRefused) as exc:  # TimeoutError is an OSError
             log.error("%s: cannot fetch %s: %s", BODY_KEY, url, type(exc).__name__)
             raise MigrationHookBodyFailed() from None
         try:

@@ -5,7 +5,8 @@ How it runs follows from its config:
   flow's effect (the identity is created, the session issued). Its answer may stop the flow with
   field messages or, under `response.parse`, change the identity before it is saved (see
   web_hook_answer.py). A refused, slow or garbled call fails the flow with Kratos's 502/504.
-- plain: called synchronously after the effect, within `webhooks.timeout`. Its answer does not matter
+- plain: called synchronously after the effect, within `webhooks.timeout` (which also bounds the
+  fetch of a remote body template: one budget for both). Its answer does not matter
   to the flow, so a failed call does not fail it: it is logged and handed to reliable delivery.
 - fire-and-forget (`response.ignore: true`): not called here at all. The call goes into the
   outbox in the same transaction as the flow's final state, and the courier delivers it at least
@@ -43,8 +44,9 @@ def web_hook(deps: Any, config: dict[str, Any]) -> Hook:
     base_url: str = deps.config.public_base_url
 
     async def run(ctx: HookContext) -> None:
+        deadline = hooks.deadline()  # the template's fetch and the call share `webhooks.timeout`
         try:
-            document = await hooks.render(spec, template_context(ctx, hooks, base_url))
+            document = await hooks.render(spec, template_context(ctx, hooks, base_url), deadline)
         except JsonnetError as exc:
             if str(exc).split("\n", 1)[0] == CANCEL:
                 return  # the template chose not to call
@@ -57,7 +59,7 @@ def web_hook(deps: Any, config: dict[str, Any]) -> Hook:
             )
             return
         try:
-            answer = await hooks.call(spec, document)
+            answer = await hooks.call(spec, document, deadline)
         except TimeoutError:
             if spec.interrupts:
                 raise WebHookTimedOut() from None

@@ -3,7 +3,10 @@ start-up, its body template, and the HTTP call itself (through the service's egr
 
 Body templates are loaded by shared/body_templates.py: local ones (`file://`, `base64://`) at
 start-up, so a broken one stops Warden with the key that names it; remote ones (`http(s)://`) when
-the hook runs, as Kratos does, and a failure then is the call's failure."""
+the hook runs, kept for a minute after, and a failure then is the call's failure.
+
+One hook gets `webhooks.timeout` in all: fetching its remote template and the call share that
+budget (`deadline`), so a slow template host holds a flow up no longer than a slow receiver."""
 
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from services.selfservice.config import FLOW_KINDS
-from shared.body_templates import fetch_remote, is_remote, load_local
+from shared.body_templates import RemoteTemplates, is_remote, load_local
 from shared.errors import ConfigError
 from shared.http.egress import MAX_RESPONSE_BYTES, Egress, read_up_to
 from shared.http.outgoing import METHODS_WITH_BODY, encode_body, request_headers, web_hook_timeout
@@ -61,6 +64,7 @@ class WebHooks:
     ) -> None:
         self._specs = specs  # by the canonical JSON of the hook's config
         self._bodies = bodies  # local templates by URL
+        self._remote = RemoteTemplates(egress)
         self._egress = egress
         self.timeout = timeout
         self.header_allowlist = frozenset(h.lower() for h in allow)
@@ -80,20 +84,26 @@ class WebHooks:
     def spec_for(self, config: dict[str, Any]) -> WebHookSpec:
         return self._specs[_canonical(config)]
 
-    async def render(self, spec: WebHookSpec, ctx: dict[str, Any]) -> str | None:
-        """The body for this call (raises JsonnetError for a template that fails on this ctx)."""
+    def deadline(self) -> float:
+        """When a hook starting now must be done, its template fetched and its call answered (loop time)."""
+        return asyncio.get_running_loop().time() + self.timeout
+
+    async def render(self, spec: WebHookSpec, ctx: dict[str, Any], deadline: float) -> str | None:
+        """The body for this call (raises JsonnetError for a template that fails on this ctx, and
+        TimeoutError when a remote one is not fetched by `deadline`)."""
         if spec.body_url is None or spec.method.upper() not in METHODS_WITH_BODY:
             return None
         body = self._bodies.get(spec.body_url)
-        if body is None:  # remote: fetched for each call, as Kratos does
-            body = await fetch_remote(self._egress, spec.body_url)
+        if body is None:
+            async with asyncio.timeout_at(deadline):
+                body = await self._remote.get(spec.body_url)
         return body.build(ctx)
 
-    async def call(self, spec: WebHookSpec, document: str | None) -> Answer:
-        """One synchronous call, bounded by `webhooks.timeout` from connect to the last byte read."""
+    async def call(self, spec: WebHookSpec, document: str | None, deadline: float) -> Answer:
+        """One synchronous call, done by `deadline` from connect to the last byte read."""
         headers = request_headers(spec.headers, spec.auth)
         data = encode_body(document, headers) if document is not None else None
-        async with asyncio.timeout(self.timeout):
+        async with asyncio.timeout_at(deadline):
             async with self._egress.request(spec.method.upper(), spec.url, data=data, headers=headers) as response:
                 return Answer(response.status, await read_up_to(response.content, MAX_RESPONSE_BYTES))
 
