@@ -172,6 +172,11 @@ async def build(
         await egress.close()
         raise
     flows = FlowRepository(selfservice_tables(MetaData()))
+    # One set of per-client windows: the flow engine counts submissions and recovery and
+    # verification messages on them, the code method its own messages (`code_send`).
+    limits = ClientLimits.from_settings(
+        settings, infra.limiter, infra.metrics.throttling.throttle_blocks.labels("client_ip").inc
+    )
     deps = Dependencies(
         settings,
         config,
@@ -183,6 +188,7 @@ async def build(
         flows,
         _pepper(settings, config),
         SendBudget(infra.limiter),
+        limits,
         hashing_pool(CODE_CHECK_THREADS, "warden-code-checks"),
     )
     cookie = CookieConfig.session_cookie(settings)
@@ -199,9 +205,6 @@ async def build(
     async def before(request: web.Request, flow: Flow) -> None:
         await events.requested(await hooks.before_flow(request, flow))
 
-    limits = ClientLimits.from_settings(
-        settings, infra.limiter, infra.metrics.throttling.throttle_blocks.labels("client_ip").inc
-    )
     signer = session_cookie_signer(settings)
     engine = FlowEngine(
         config, core.uow, flows, csrf, sessions, identities, cookie, signer, limits, infra.metrics.flows, before

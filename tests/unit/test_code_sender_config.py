@@ -21,7 +21,7 @@ def _sender(tmp_path: Path, code_config: dict[str, Any] | None = None) -> CodeSe
         code["config"] = code_config
     settings = settings_for(tmp_path, "memory", {"selfservice": {"methods": {"code": code}}})
     flows = FlowRepository(selfservice_tables(MetaData()))
-    return CodeSender.from_settings(settings, uow=None, flows=flows, pepper="p", budget=None)  # type: ignore[arg-type]
+    return CodeSender.from_settings(settings, uow=None, flows=flows, pepper="p", budget=None, limits=None)  # type: ignore[arg-type]
 
 
 def test_without_a_lifespan_login_and_sms_codes_last_10_minutes_and_sign_up_mail_15(tmp_path: Path) -> None:

@@ -69,6 +69,7 @@ async def _send(strategy: PasswordlessCodeStrategy, flow: Flow, body: dict[str, 
         flow.ui.set_value("identifier", "")
         flow.ui.add_node_message("identifier", text.property_missing("identifier"))
         raise FlowInvalid()
+    await strategy.sender.admit()  # the client's code_send window, before the identifier is looked up
     # An account's code is built and queued, a stand-in's is not: that made a known identifier's
     # answer measurably slower (0.4-0.6 ms at the median), so both are held to one time (even_time.py).
     async with answered_no_sooner_than():

@@ -82,6 +82,7 @@ async def _send(strategy: MfaCodeStrategy, flow: Flow, body: dict[str, Any], ide
         # account a code from Kratos; Warden sends none and answers alike, so the two look the same.
         flow.ui.messages.append(text.no_code_user())
         raise FlowInvalid()
+    await strategy.sender.admit()  # the client's code_send window
     nodes.address_code_screen(flow, address)
     await strategy.sender.send(flow, KIND, [address], identity)
     raise StepCompleted(shows_payload=True)

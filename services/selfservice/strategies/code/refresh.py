@@ -60,6 +60,7 @@ async def send(strategy: PasswordlessCodeStrategy, flow: Flow, body: dict[str, A
     if address is None:
         flow.ui.messages.append(text.no_code_user())
         raise FlowInvalid()
+    await strategy.sender.admit()  # the client's code_send window
     nodes.address_code_screen(flow, address)
     code_owner.remember(flow, address.address)
     await strategy.sender.send(flow, KIND, [address], identity)

@@ -68,6 +68,7 @@ async def _send(strategy: PasswordlessCodeStrategy, flow: Flow, body: dict[str, 
     if not recipients:
         flow.ui.messages.append(text.identifier_missing())
         raise FlowInvalid()
+    await strategy.sender.admit(len(recipients))  # one message per address, on the client's code_send window
     kept = [nodes.hidden(n) for n in strategy.schemas.nodes(schema_of(flow), values=traits)]
     back = (
         input_node("profile", "screen", "submit", value="credential-selection", label=text.registration_back())

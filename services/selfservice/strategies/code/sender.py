@@ -9,8 +9,14 @@ tells whether the address is known. Every new code of a flow waits `resend_after
 that wait is read from the flow's own codes (the newest one's creation), under the same row lock
 that issues the next, so it holds under concurrency and without Redis.
 
-A second factor by code uses the same two calls: `send(flow, "login", [address], identity)` and
-`redeem(flow, "login", code)`, then checks that the redeemed identity is the session's."""
+A second factor by code uses the same calls: `send(flow, "login", [address], identity)` and
+`redeem(flow, "login", code)`, then checks that the redeemed identity is the session's.
+
+Every send is `admit`ted first, on the client's `rate_limits.per_ip.code_send` window, the window
+recovery and verification messages count on (address_flow.py, verifier.py): past it the submission
+is refused (TooManyRequests: 429, or the flow with 4290001) before the flow changes, anything is
+looked up or anything is sent. Without it a client could have Warden text a new number of its
+choosing at every login or sign-up (SMS pumping); the budget per address does not stop that."""
 
 from __future__ import annotations
 
@@ -39,6 +45,8 @@ from services.selfservice.send_budget import SendBudget
 from services.selfservice.views import public_identity
 from shared import errors
 from shared.bus.events import COURIER_MESSAGE_REQUESTED
+from shared.http.client_ip import client_ip
+from shared.ratelimit.limits import ClientLimits
 from shared.storage.uow import UnitOfWorkFactory
 from shared.units import parse_duration
 
@@ -71,12 +79,19 @@ class CodeSender:
     codes: OneTimeCodes
     lifespans: CodeLifespans
     budget: SendBudget  # messages per address (mail bombing)
+    limits: ClientLimits  # messages per client (`code_send`): the flow engine's windows, not a second limiter
     resend_after: timedelta = RESEND_AFTER
     notify_unknown: bool = False
 
     @classmethod
     def from_settings(
-        cls, settings: Any, uow: UnitOfWorkFactory, flows: FlowRepository, pepper: str, budget: SendBudget
+        cls,
+        settings: Any,
+        uow: UnitOfWorkFactory,
+        flows: FlowRepository,
+        pepper: str,
+        budget: SendBudget,
+        limits: ClientLimits,
     ) -> CodeSender:
         """`selfservice.methods.code.config`: `lifespan`, `max_submissions` (tries per flow, Kratos's
         default 5) and Warden's `notify_unknown_recipients` (a notice to an identifier without an
@@ -89,8 +104,21 @@ class CodeSender:
             OneTimeCodes(flows.t.codes, pepper, max_attempts=int(config.get("max_submissions") or MAX_ATTEMPTS)),
             CodeLifespans(parse_duration(lifespan) if lifespan else None),
             budget,
+            limits,
             notify_unknown=bool(config.get("notify_unknown_recipients")),
         )
+
+    async def admit(self, messages: int = 1) -> None:
+        """Counts `messages` on the calling client's `code_send` window, as `FlowEngine.limit` does
+        for recovery and verification; TooManyRequests past it. Called before a send changes the
+        flow or looks anything up, so that a refusal is the same answer, after the same work, for an
+        identifier with an account and one without; and counted alike whether the send then queues
+        a code, a notice or nothing (an unknown identifier, an address past its budget, a resend
+        too soon), so that the count does not tell either. `messages`: one per address the
+        submission names (a sign-in identifier is one, however many addresses of an account it
+        reaches)."""
+        for _ in range(messages):
+            await self.limits.check_ip("code_send", client_ip.get())
 
     async def send(
         self,
@@ -102,9 +130,10 @@ class CodeSender:
         known: bool = True,
         traits: dict[str, Any] | None = None,
     ) -> None:
-        """Issues a code per recipient and saves `flow` (already showing the code form). `known=False`
-        is an identifier without an account: stand-in codes, and no message unless notifying.
-        FlowCompleted, and nothing sent, when another submission completed the flow meanwhile."""
+        """Issues a code per recipient and saves `flow` (already showing the code form; the send
+        `admit`ted first). `known=False` is an identifier without an account: stand-in codes, and
+        no message unless notifying. FlowCompleted, and nothing sent, when another submission
+        completed the flow meanwhile."""
         template, field = VALID_TEMPLATES[kind]
         async with self.uow() as uow:
             await self.flows.hold_open(uow.connection, flow.id)  # FlowCompleted: nothing issued, nothing sent

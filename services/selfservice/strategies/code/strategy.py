@@ -179,7 +179,9 @@ def _build(deps: Dependencies) -> CodeStrategy:
     refresh_choose_address = deps.config.refresh_login_choose_address
     if not (passwordless or mfa_enabled):
         return CodeStrategy(deps.config.public_base_url, choose_address=choose_address)
-    sender = CodeSender.from_settings(deps.settings, deps.uow, deps.flows, deps.pepper, deps.send_budget)
+    sender = CodeSender.from_settings(
+        deps.settings, deps.uow, deps.flows, deps.pepper, deps.send_budget, deps.client_limits
+    )
     two_step = deps.config.flows["registration"].style == PROFILE_FIRST
     args = (deps.config.public_base_url, deps.identities, deps.schemas, sender)
     missing_credential = bool(deps.settings.get(fallback.KEY))
