@@ -61,7 +61,7 @@ async def send(strategy: PasswordlessCodeStrategy, flow: Flow, body: dict[str, A
         flow.ui.messages.append(text.no_code_user())
         raise FlowInvalid()
     nodes.address_code_screen(flow, address)
-    code_owner.remember(flow, address.address)
+    code_owner.remember(flow, address.address, identity_id)
     await strategy.sender.send(flow, KIND, [address], identity)
     raise StepCompleted(shows_payload=True)
 
