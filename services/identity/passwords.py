@@ -28,7 +28,7 @@ from services.identity.manager import IdentityManager
 from services.identity.password_migration import KEY as MIGRATE_HOOK
 from services.identity.password_migration import PasswordMigrationHook
 from services.identity.schemas.normalize import graceful
-from services.identity.throttle import CODES, SECOND_FACTORS, LoginThrottle, Reservation
+from services.identity.throttle import ACCOUNT_CODES, CODES, SECOND_FACTORS, LoginThrottle, Reservation
 from shared.errors import TooManyRequests
 from shared.metrics.throttling import ThrottleMetrics
 
@@ -103,12 +103,21 @@ class PasswordVerifier:
         """A guess at a one-time code sent to `address`, counted under the address's code keys from
         `client_ip`, whether or not it has an account (nothing tells the two apart): blocked, and
         locked out past the cap, as password checks are, but apart from them (OTP-4: a new code does
-        not start the count again). A right one clears them, and the password counts of the address
-        and of every identifier of the identity it proved: the owner's inbox ends a password lockout."""
+        not start the count again). A sign-in code's guess ("check" with `identity_id`, the account
+        it was sent for or an unknown identifier's stand-in) counts under the account instead, the
+        client's own count under the identifier typed (`address`): an account's identifiers share
+        one cap. A right one clears the code counts of the address and of the identity it proved,
+        and the password counts of the address and of every identifier of that identity: the
+        owner's inbox ends a password lockout."""
         if outcome == "check":
-            await self._reserve_all([address], client_ip, CODES, "code")
+            if identity_id:
+                await self._reserve_all([identity_id], client_ip, ACCOUNT_CODES, "code", typed=address)
+            else:
+                await self._reserve_all([address], client_ip, CODES, "code")
         elif outcome == "succeeded":
             await self.throttle.clear(address, client_ip, CODES)
+            if identity_id:
+                await self.throttle.clear(identity_id, client_ip, ACCOUNT_CODES, typed=address)
             owner = await self._identity(identity_id) if identity_id else None
             for key in sorted({address, *(_identifiers(owner) if owner else ())}):
                 await self.throttle.clear(key, client_ip)
@@ -119,13 +128,15 @@ class PasswordVerifier:
         except IdentityNotFound:
             return None
 
-    async def _reserve_all(self, keys: list[str], client_ip: str | None, counted: str, kind: str) -> None:
+    async def _reserve_all(
+        self, keys: list[str], client_ip: str | None, counted: str, kind: str, typed: str | None = None
+    ) -> None:
         """Reserves an attempt on every key, or on none: one refused takes the others back. Past the
         ceiling, waits the delay a client without recent failures is given."""
         reserved: list[Reservation] = []
         try:
             for key in keys:
-                reserved.append(await self.throttle.reserve(key, client_ip, counted))
+                reserved.append(await self.throttle.reserve(key, client_ip, counted, typed))
         except TooManyRequests:
             self._blocked[kind].inc()
             for reservation in reserved:

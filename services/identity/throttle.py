@@ -127,10 +127,13 @@ def _folded(identifier: str) -> str:
 
 # What is counted under a key, each counted and capped apart: password checks; second-factor checks,
 # which a right password must not reset; guesses at one-time codes sent to an address, which a
-# password lockout must not stop (they are how the owner ends it).
+# password lockout must not stop (they are how the owner ends it); guesses at sign-in codes, under
+# the account they were sent for (its id, a stand-in's for an identifier without one), whichever of
+# its identifiers was typed.
 PASSWORDS = ""
 SECOND_FACTORS = "second-factor\0"
 CODES = "code\0"
+ACCOUNT_CODES = "account-code\0"
 
 
 def identifier_key(identifier: str, counted: str = PASSWORDS) -> str:
@@ -156,20 +159,33 @@ class LoginThrottle:
         default_factory=dict, compare=False, repr=False
     )
 
-    async def reserve(self, identifier: str, client_ip: str | None, counted: str = PASSWORDS) -> Reservation:
+    async def reserve(
+        self, identifier: str, client_ip: str | None, counted: str = PASSWORDS, typed: str | None = None
+    ) -> Reservation:
         """Counts this attempt as a failure before it is checked (a success takes it back), or
         raises TooManyRequests with how long to wait. `counted`: what the attempt is (PASSWORDS,
-        SECOND_FACTORS or CODES), each counted on keys of its own by the same rules."""
-        reservation, _ = await self.reserve_and_read(identifier, client_ip, None, counted)
+        SECOND_FACTORS, CODES or ACCOUNT_CODES), each counted on keys of its own by the same rules.
+        `typed`: what the client typed, when `identifier` is not it (an account's id): the client's
+        own count is kept per value typed (see `reserve_and_read`)."""
+        reservation, _ = await self.reserve_and_read(identifier, client_ip, None, counted, typed)
         return reservation
 
     async def reserve_and_read(
-        self, identifier: str, client_ip: str | None, read: Read | None, counted: str = PASSWORDS
+        self,
+        identifier: str,
+        client_ip: str | None,
+        read: Read | None,
+        counted: str = PASSWORDS,
+        typed: str | None = None,
     ) -> tuple[Reservation, list[Any]]:
         """`reserve`, and the rows of `read` (an identity load, services/identity/loads.py) in the
         same round trip: on PostgreSQL the count runs as a data-modifying CTE of the load (a
-        login's check needs both, and the load reads no row the count writes)."""
-        ident, pair = identifier_key(identifier, counted), pair_key(identifier, client_ip, counted)
+        login's check needs both, and the load reads no row the count writes). With `typed`, the
+        pair is (typed, client): were it (account, client), a client blocked after six guesses for
+        one identifier would be blocked at once for another of the same account, which would tell
+        that the two are one account's. The account's own count shows across its identifiers only
+        past the ceiling (a delay) and at the lockout, the caps this count exists for."""
+        ident, pair = identifier_key(identifier, counted), pair_key(typed or identifier, client_ip, counted)
         now = time.time()
         async with self.uow.read(durable=False) as conn:
             # One statement, so one transaction: both counts, and the pair's block once it is past
@@ -257,8 +273,10 @@ class LoginThrottle:
         async with self.uow.read(durable=False) as conn:  # one statement: its own transaction
             await self._take_back(conn, [reservation.identifier_key, reservation.pair_key])
 
-    async def clear(self, identifier: str, client_ip: str | None, counted: str = PASSWORDS) -> None:
-        await self._delete(identifier_key(identifier, counted), pair_key(identifier, client_ip, counted))
+    async def clear(
+        self, identifier: str, client_ip: str | None, counted: str = PASSWORDS, typed: str | None = None
+    ) -> None:
+        await self._delete(identifier_key(identifier, counted), pair_key(typed or identifier, client_ip, counted))
 
     async def _delete(self, ident: str, pair: str) -> None:
         async with self.uow.read(durable=False) as conn:  # one statement: its own transaction

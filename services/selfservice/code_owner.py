@@ -9,6 +9,10 @@ so that the owner's inbox can end a password lockout. A right code clears the ad
 its password ones and those of the account it proved. The keys are the address's whether or not it
 has an account, so the throttle's answers cannot tell the two apart; and they are per client, so
 an attacker's wrong guesses block the attacker, not the owner's right code, until the lockout.
+
+A sign-in code names an account, not an address: its guesses count against the account (`ACCOUNT`),
+so that one with an email, a phone and a username does not get three caps; an identifier without
+an account counts against its stand-in, alone, as a known account's only identifier would.
 """
 
 from __future__ import annotations
@@ -23,13 +27,20 @@ from shared.http.client_ip import client_ip
 
 OWNER = "code_owner"  # flow.internal: the address the flow's codes were sent to
 OWNERS = "code_owners"  # flow.internal: the addresses, when its codes went to several (a sign-up's)
+ACCOUNT = "code_account"  # flow.internal: the account a sign-in code was sent for, or a stand-in's id
 _STAND_INS = uuid.UUID("3f0c8a5e-5a57-4c55-9c53-7d2a2b3c9e41")  # namespace of stand-in owners
 
 
-def remember(flow: Flow, address: str) -> None:
+def remember(flow: Flow, address: str, account: str | None = None) -> None:
     """Before the flow is saved with its new code: where the code went (the identifier typed, for
-    a sign-in code sent to every address of the account that identifier names)."""
+    a sign-in code sent to every address of the account that identifier names), and for a sign-in
+    code the account's id (a stand-in's for an identifier without one), which its guesses count
+    against."""
     flow.internal[OWNER] = address
+    if account:
+        flow.internal[ACCOUNT] = account
+    else:
+        flow.internal.pop(ACCOUNT, None)
 
 
 def remember_all(flow: Flow, addresses: list[str]) -> None:
@@ -48,11 +59,11 @@ def stand_in(address: str) -> str:
 async def counted(
     identities: IdentityClient, flow: Flow, redeem: Callable[[], Awaitable[Redeemed | None]]
 ) -> Redeemed | None:
-    """`redeem()`'s result, the guess counted against the flow's address first."""
-    owner = flow.internal.get(OWNER)
+    """`redeem()`'s result, the guess counted against the flow's address (a sign-in code's account) first."""
+    owner, account = flow.internal.get(OWNER), flow.internal.get(ACCOUNT)
     addresses = [owner] if owner else list(flow.internal.get(OWNERS) or [])
     for address in addresses:
-        await identities.code_attempt(address, "check", client_ip.get())
+        await identities.code_attempt(address, "check", client_ip.get(), account if owner else None)
     redeemed = await redeem()
     if redeemed is not None:
         # Of several addresses, only the one whose code came back is proven: clearing the others'

@@ -82,7 +82,9 @@ class IdentityClient(ServiceClient, Protocol):
     ) -> None:
         """Counts a guess at a one-time code sent to `address` (recovery, verification, sign-in) from
         `client_ip`, the same whether or not the address has an account: "check" raises
-        TooManyRequests while the address's code guesses are blocked or locked out; "succeeded"
+        TooManyRequests while the address's code guesses are blocked or locked out (with
+        `identity_id`, a sign-in code's account or stand-in: the account's, whichever identifier
+        `address` is); "succeeded"
         (with the identity the code proved) clears them, and ends a password lockout of the address
         and of the identity's identifiers."""
         ...

@@ -20,7 +20,7 @@ from typing import Any
 
 import urllib3
 
-from services.identity.throttle import LOCKOUT_AFTER
+from services.identity.throttle import FREE_FAILURES, LOCKOUT_AFTER
 from tests.code_helpers import CodeStack, Native, SmsSink, code_config
 from tests.factories import EMAIL_SCHEMA, running_warden
 from tests.selfservice_helpers import PASSWORD, UI, Response, create_identity, message_ids, selfservice_settings
@@ -225,3 +225,75 @@ def test_a_sign_up_code_to_ones_own_phone_does_not_end_the_lock_of_the_email_bes
         taken = native.post(f"/self-service/registration?flow={flow['id']}", body, headers)
         assert taken.status == 400 and message_ids(taken.json()) == [4000007], taken.data  # the email has an account
         _refused(native, email)
+
+
+def _sign_in_code_sent(native: Native, identifier: str) -> str:
+    """A passwordless sign-in flow that has sent its code for `identifier` (known or not): its id."""
+    headers = _from()
+    flow = native.get("/self-service/login/api", headers=headers).json()
+    body = {"method": "code", "identifier": identifier}
+    sent = native.post(f"/self-service/login?flow={flow['id']}", body, headers)
+    assert sent.status == 400 and sent.json()["state"] == "sent_email", sent.data
+    return str(flow["id"])
+
+
+def _sign_in_guess(
+    native: Native, flow_id: str, identifier: str, code: str = WRONG_CODE, client: str | None = None
+) -> Response:
+    body = {"method": "code", "identifier": identifier, "code": code}
+    return native.post(f"/self-service/login?flow={flow_id}", body, _from(client))
+
+
+def test_sign_in_code_guesses_count_per_account_whichever_identifier_is_typed(
+    tmp_path: Path, any_dsn: str, smtp: SmtpServer
+) -> None:
+    """A sign-in code goes to the account an identifier names: guesses spread over its email and its
+    phone reach the cap at the total that guesses at one of them do, the owner's right code refused
+    past it. An identifier without an account answers as one with an account does, guess by guess."""
+    cap = 6
+    with _stack(tmp_path, any_dsn, smtp, with_phone=True, lockout_after=cap) as stack:
+        email, phone = f"spread-{uuid.uuid4().hex[:8]}@example.com", "+4915112340001"
+        body = {"schema_id": "default", "traits": {"email": email, "phone": phone}}
+        assert urllib3.request("POST", f"{stack.warden.admin_url}/admin/identities", json=body).status == 201
+        native = stack.native
+        for identifier in (email, phone):  # half the cap each, from a new client every guess
+            flow_id = _sign_in_code_sent(native, identifier)
+            for guess in range(cap // 2):
+                answer = _sign_in_guess(native, flow_id, identifier)
+                assert answer.status == 400, f"{identifier}, guess {guess + 1}: {answer.data!r}"
+        owner = _sign_in_code_sent(native, email)
+        refused = _sign_in_guess(native, owner, email, stack.mailed_code(email, count=2))
+        assert refused.status == 429 and message_ids(refused.json()) == [4290001], refused.data
+        refused = _sign_in_guess(native, _sign_in_code_sent(native, phone), phone, stack.texted_code(phone, count=2))
+        assert refused.status == 429, "the phone's guesses were the account's"
+
+        known = f"known-{uuid.uuid4().hex[:8]}@example.com"
+        create_identity(stack.warden.admin_url, known)
+        answers: dict[str, list[int]] = {}
+        for identifier in (known, f"nobody-{uuid.uuid4().hex[:8]}@example.com"):
+            guessed = []
+            for _ in range(2):  # a flow allows five tries
+                flow_id = _sign_in_code_sent(native, identifier)
+                guessed += [_sign_in_guess(native, flow_id, identifier).status for _ in range(cap // 2 + 1)]
+            answers[identifier] = guessed
+        assert list(answers.values()) == [[400] * cap + [429] * 2] * 2, answers
+
+
+def test_a_clients_block_after_sign_in_code_guesses_does_not_show_on_the_accounts_other_identifiers(
+    tmp_path: Path, any_dsn: str, smtp: SmtpServer
+) -> None:
+    """A client's own count stays per identifier typed: blocked after its free guesses for the email,
+    it is not blocked for the phone beside it, as it would not be for an unrelated identifier; a block
+    that showed there would tell that the two are one account's, after a handful of guesses."""
+    with _stack(tmp_path, any_dsn, smtp, with_phone=True) as stack:
+        email, phone = f"linked-{uuid.uuid4().hex[:8]}@example.com", "+4915112340002"
+        body = {"schema_id": "default", "traits": {"email": email, "phone": phone}}
+        assert urllib3.request("POST", f"{stack.warden.admin_url}/admin/identities", json=body).status == 201
+        native, client = stack.native, "198.51.100.99"
+        for guesses in (3, FREE_FAILURES + 1 - 3):  # a flow allows five tries; the block follows the sixth
+            flow_id = _sign_in_code_sent(native, email)
+            assert [_sign_in_guess(native, flow_id, email, client=client).status for _ in range(guesses)] == [
+                400
+            ] * guesses
+        assert _sign_in_guess(native, flow_id, email, client=client).status == 429, "the client is blocked"
+        assert _sign_in_guess(native, _sign_in_code_sent(native, phone), phone, client=client).status == 400

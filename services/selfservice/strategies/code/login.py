@@ -81,7 +81,7 @@ async def _send(strategy: PasswordlessCodeStrategy, flow: Flow, body: dict[str, 
         kept.attributes["value"] = identifier
         nodes.code_screen(flow, [kept], text.label_login_code(), text.login_code_sent())
         stand_in = [Recipient(identifier, channel_of(identifier))]
-        code_owner.remember(flow, identifier)
+        code_owner.remember(flow, identifier, (found or {}).get("id") or code_owner.stand_in(identifier))
         await strategy.sender.send(flow, KIND, recipients or stand_in, identity, known=identity is not None)
     raise StepCompleted(shows_payload=True)
 

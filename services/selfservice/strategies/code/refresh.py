@@ -62,7 +62,7 @@ async def send(strategy: PasswordlessCodeStrategy, flow: Flow, body: dict[str, A
         raise FlowInvalid()
     await strategy.sender.admit()  # the client's code_send window
     nodes.address_code_screen(flow, address)
-    code_owner.remember(flow, address.address)
+    code_owner.remember(flow, address.address, identity_id)
     await strategy.sender.send(flow, KIND, [address], identity)
     raise StepCompleted(shows_payload=True)
 
