@@ -4,6 +4,7 @@ an exception or when the guard is off."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -82,7 +83,8 @@ async def test_web_hooks_courier_channels_and_fetched_templates_all_go_through_t
     try:
         hooks = WebHooks({}, {}, egress, 3.0, ())
         with pytest.raises(OSError):
-            await hooks.call(WebHookSpec("selfservice.flows.login.after.hooks.0.config", url), "{}")
+            spec = WebHookSpec("selfservice.flows.login.after.hooks.0.config", url)
+            await hooks.call(spec, "{}", asyncio.get_running_loop().time() + 3.0)
         channel = HttpChannel(RequestConfig(url), JsonnetBody("function(ctx) {}", "body"), egress, timeout=3)
         message = Message("0b6f6d7e-41c6-4a8e-9d33-7c8c0c3a1f00", "sms", "+15550100", "", "hi", None, "stub", {})
         with pytest.raises(OSError):
