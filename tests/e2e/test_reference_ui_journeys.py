@@ -180,9 +180,9 @@ def test_a_refresh_login_has_the_sessions_identifier_hidden_and_filled(code: Mai
 # --- 4. re-authentication resumes the settings change ------------------------------------------
 
 
-def _paused_then_signed_in_again(stack: MailStack, email: str) -> tuple[Browser, str, Response]:
-    """A password change asked for past the privileged window, paused for a fresh sign-in, and that
-    sign-in done: the browser, the settings flow's id, and the sign-in's answer (to the resume URL)."""
+def _paused(stack: MailStack, email: str) -> tuple[Browser, str, Response]:
+    """A password change asked for past the privileged window, paused for a fresh sign-in: the
+    browser, the settings flow's id, and the answer that sends the browser to sign in again."""
     browser, registered = _browser_sign_up(stack, email)
     assert registered.status == 303, registered
     time.sleep(PRIVILEGED_SECONDS + 0.5)
@@ -191,6 +191,13 @@ def _paused_then_signed_in_again(stack: MailStack, email: str) -> tuple[Browser,
     flow = browser.get(f"/self-service/settings/flows?id={settings_id}", as_json=True).json()
     csrf = node(flow, "csrf_token")["attributes"]["value"]
     asked = browser.post(flow["ui"]["action"], {"csrf_token": csrf, "method": "password", "password": NEW_PASSWORD})
+    return browser, settings_id, asked
+
+
+def _paused_then_signed_in_again(stack: MailStack, email: str) -> tuple[Browser, str, Response]:
+    """`_paused`, and the fresh sign-in done: the browser, the settings flow's id, and the sign-in's
+    answer (to the resume URL)."""
+    browser, settings_id, asked = _paused(stack, email)
     return browser, settings_id, _sign_in_again(browser, asked, settings_id)
 
 
@@ -250,14 +257,7 @@ def test_a_paused_change_waits_sealed_for_the_browser_that_typed_it(strict: Mail
     whoever reads the database meanwhile (a backup, an operator) does not find it there, nor the
     continuity token that opens it; the browser that typed it resumes it all the same."""
     email = _email("sealed")
-    browser, registered = _browser_sign_up(strict, email)
-    assert registered.status == 303, registered
-    time.sleep(PRIVILEGED_SECONDS + 0.5)
-    started = browser.get("/self-service/settings/browser")
-    settings_id = parse_qs(urlsplit(started.location).query)["flow"][0]
-    flow = browser.get(f"/self-service/settings/flows?id={settings_id}", as_json=True).json()
-    csrf = node(flow, "csrf_token")["attributes"]["value"]
-    asked = browser.post(flow["ui"]["action"], {"csrf_token": csrf, "method": "password", "password": NEW_PASSWORD})
+    browser, settings_id, asked = _paused(strict, email)
     stored = _stored_flow(strict, settings_id)
     assert "pending_change" in stored, stored  # the change waits in this row ...
     assert NEW_PASSWORD not in stored and browser.cookies["ory_kratos_continuity"] not in stored  # ... sealed
