@@ -8,6 +8,7 @@ the database) is what bounds guessing, and an outage of Redis must not lock ever
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import math
 from collections.abc import Callable, Mapping
@@ -47,7 +48,7 @@ class ClientLimits:
         window = self._per_ip.get(action)
         if not self._enabled or window is None or not client_ip:
             return
-        await self.check(f"ip:{action}:{client_ip}", window)
+        await self.check(f"ip:{action}:{client_key(client_ip)}", window)
 
     async def check(self, key: str, window: Window) -> None:
         """Counts one hit under `key` (any key: per IP, per address); TooManyRequests past `window`."""
@@ -59,6 +60,22 @@ class ClientLimits:
         if wait > 0:
             self._blocked()
             raise TooManyRequests(max(1, math.ceil(wait)), "Too many requests from this client, please slow down.")
+
+
+def client_key(client_ip: str) -> str:
+    """Whose window an address counts on: an IPv4 address's own; an IPv6 address's /64, the
+    smallest block a network hands one subscriber, who can take any address in it at will (per
+    address, one host would get 2^64 windows: a new number texted from each). An IPv4 address
+    written as IPv6 (::ffff:a.b.c.d) is that IPv4 address."""
+    try:
+        ip = ipaddress.ip_address(client_ip)
+    except ValueError:
+        return client_ip
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
 
 
 def window_from(raw: Mapping[str, Any]) -> Window:

@@ -145,6 +145,24 @@ def test_sign_up_codes_to_ever_new_numbers_stop_at_the_clients_code_send_window(
     _nothing_texted(stack, numbers[SENDS:])
 
 
+def test_an_ipv6_client_cannot_leave_its_window_by_changing_address_within_its_64(stack: CodeStack) -> None:
+    """An IPv6 subscriber is handed a /64 (at least) and picks any address in it at will: counted
+    per address, one host would get a fresh window per address, a new number texted from each. The
+    window is the /64's; another /64 is another client. An IPv4 address written as IPv6 is that
+    IPv4 address."""
+    block = f"2001:db8:{next(_clients):x}:1"
+    numbers = [_phone() for _ in range(SENDS + 1)]
+    for i, number in enumerate(numbers[:SENDS], start=1):
+        _sent(_login_code(stack, number, {"X-Forwarded-For": f"{block}::{i:x}"}))
+    _refused(_login_code(stack, numbers[SENDS], {"X-Forwarded-For": f"{block}:ffff:ffff:ffff:ffff"}))
+    _nothing_texted(stack, numbers[SENDS:])
+    _sent(_login_code(stack, _phone(), {"X-Forwarded-For": f"2001:db8:{next(_clients):x}:2::1"}))
+    v4 = next(_clients)
+    for _ in range(SENDS):
+        _sent(_login_code(stack, _phone(), {"X-Forwarded-For": f"203.0.113.{v4}"}))
+    _refused(_login_code(stack, _phone(), {"X-Forwarded-For": f"::ffff:203.0.113.{v4}"}))
+
+
 def test_resending_a_code_counts_too(stack: CodeStack, client: dict[str, str]) -> None:
     """A resend is a message like the first: the Resend button cannot go on texting past the window
     (each flow's 30 s between codes aside, a client holds as many flows as it likes)."""

@@ -19,12 +19,14 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 import urllib3
+from aiohttp import web
 from joserfc import jwt
 from joserfc.jwk import KeySet, RSAKey
 
 from tests.conftest import free_port
 from tests.factories import ThreadedWarden, running_warden
 from tests.integration.test_oidc import CIPHER_SECRET, _api, _provider
+from tests.oidc.fake import FakeProvider
 from tests.oidc.provider import ProviderUser, RunningProvider, openid_provider
 from tests.selfservice_helpers import UI, message_ids, sqlite_selfservice_settings
 
@@ -164,3 +166,39 @@ def test_a_key_the_provider_rotated_in_verifies_once_the_interval_is_over(warden
     time.sleep(max(0.0, fetched_at + REFETCH_INTERVAL + 0.5 - time.monotonic()))
     _signed_up(warden, op, "rotated")
     assert op.running.jwks_requests() == 1
+
+
+class FailingKeys(FakeProvider):
+    """A provider whose key set answers 503 while `failing`, counting the requests for it."""
+
+    failing = True
+    jwks_requests = 0
+
+    async def _jwks(self, request: web.Request) -> web.Response:
+        self.jwks_requests += 1
+        if self.failing:
+            return web.json_response({"error": "temporarily_unavailable"}, status=503)
+        return await super()._jwks(request)
+
+
+def test_keys_never_fetched_are_not_asked_for_again_within_the_interval(tmp_path: Any) -> None:
+    """Until a first fetch succeeds there are no keys to fall back on: a failed fetch is not tried
+    again for every token submitted meanwhile (anyone can submit one), but once the interval is over."""
+    with FailingKeys() as fake:
+        provider = _provider("failing", "generic", fake, fake.issuer, scope=SCOPE)
+        settings = sqlite_selfservice_settings(
+            tmp_path,
+            methods={"oidc": {"enabled": True, "config": {"providers": [provider]}}},
+            secrets={"cookie": ["selfservice-tests-cookie-secret-0123456789"], "cipher": [CIPHER_SECRET]},
+        )
+        with running_warden(settings) as warden:
+            started = time.monotonic()
+            for _ in range(4):
+                status, _answer = _submit(warden, "failing", fake.id_token("n"), "n")
+                assert status != 200
+            assert fake.jwks_requests == 1
+            fake.failing = False
+            time.sleep(max(0.0, started + REFETCH_INTERVAL + 0.5 - time.monotonic()))
+            status, registered = _submit(warden, "failing", fake.id_token("n"), "n")
+            assert status == 200 and registered["identity"]["id"], registered
+            assert fake.jwks_requests == 2

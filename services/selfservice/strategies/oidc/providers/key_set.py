@@ -31,11 +31,18 @@ class ProviderKeys:
         self._fetch = fetch  # the JWKS document, from the provider
         self._keys: KeySet | None = None
         self._fetched_at = 0.0  # when the last fetch began, successful or not
+        self._tried = False  # whether any fetch has begun (monotonic time may start near 0)
         self._lock = asyncio.Lock()
 
     async def current(self) -> KeySet:
         async with self._lock:
-            if self._keys is None or time.monotonic() - self._fetched_at > MAX_AGE:
+            if self._keys is None:
+                # None yet, the last fetch having failed: not again before `REFETCH_INTERVAL`, or
+                # every submitted token would be a request to a provider that is failing.
+                if self._tried and time.monotonic() - self._fetched_at < REFETCH_INTERVAL:
+                    raise ProviderFailed("the provider's JWKS could not be fetched a moment ago")
+                return await self._refresh()
+            if time.monotonic() - self._fetched_at > MAX_AGE:
                 return await self._refresh()
             return self._keys
 
@@ -50,7 +57,7 @@ class ProviderKeys:
             return await self._refresh()
 
     async def _refresh(self) -> KeySet:
-        self._fetched_at = time.monotonic()
+        self._fetched_at, self._tried = time.monotonic(), True
         document = await self._fetch()
         try:
             self._keys = KeySet.import_key_set(document)
