@@ -19,7 +19,10 @@ from tests.factories import ThreadedWarden, running_warden, settings_for
 from tests.metrics_helpers import scrape, value
 
 TOKEN = "inactivity-tests-internal-token"
-IDLE_SECONDS = 2
+# A use is recorded every quarter of it: between two uses half a second apart, a recorded use is at
+# most about a third of it old, so only a stall of some two seconds (a loaded CI machine's commit
+# waiting on the disk) between two requests could make a session in use look idle. At 2 s, one did.
+IDLE_SECONDS = 3
 
 
 @pytest.fixture(params=["memory", "redis"])
