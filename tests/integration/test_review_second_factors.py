@@ -17,7 +17,14 @@ import pytest
 import urllib3
 
 from tests.factories import ThreadedWarden, running_warden
-from tests.selfservice_helpers import PASSWORD, create_identity, database, message_ids, selfservice_settings
+from tests.selfservice_helpers import (
+    PASSWORD,
+    api_password_login,
+    create_identity,
+    database,
+    message_ids,
+    selfservice_settings,
+)
 from tests.webauthn_authenticator import SoftAuthenticator, b64url, post_flow
 
 CIPHER_SECRET = "0123456789abcdef0123456789abcdef"
@@ -60,11 +67,7 @@ def _get(warden: ThreadedWarden, path: str, token: str | None = None, admin: boo
 
 
 def _password_login(warden: ThreadedWarden, email: str) -> str:
-    flow = _get(warden, "/self-service/login/api").json()
-    body = {"method": "password", "identifier": email, "password": PASSWORD}
-    status, done = post_flow(warden.public_url, "login", flow["id"], body)
-    assert status == 200, done
-    return str(done["session_token"])
+    return api_password_login(warden.public_url, email)
 
 
 def _whoami(warden: ThreadedWarden, token: str) -> Any:

@@ -18,7 +18,7 @@ import urllib3
 
 from services.selfservice.flows.even_time import ANSWER_SECONDS
 from tests.factories import EMAIL_SCHEMA, ThreadedWarden, running_warden
-from tests.selfservice_helpers import PASSWORD, create_identity, database, selfservice_settings
+from tests.selfservice_helpers import api_password_login, create_identity, database, selfservice_settings
 from tests.webauthn_authenticator import post_flow
 
 METHODS = {"password": {"enabled": True}, "code": {"enabled": True, "mfa_enabled": True}}
@@ -50,11 +50,7 @@ def _get(warden: ThreadedWarden, path: str, token: str | None = None) -> Any:
 
 
 def _password_login(warden: ThreadedWarden, email: str) -> str:
-    flow = _get(warden, "/self-service/login/api").json()
-    body = {"method": "password", "identifier": email, "password": PASSWORD}
-    status, done = post_flow(warden.public_url, "login", flow["id"], body)
-    assert status == 200, done
-    return str(done["session_token"])
+    return api_password_login(warden.public_url, email)
 
 
 def _verified(warden: ThreadedWarden, email: str) -> None:
