@@ -38,9 +38,12 @@ class PrivateAddressRefused(OSError):
 
 
 def is_public(address: str) -> bool:
+    """Whether `address` is a public destination. An IPv6 address that carries an IPv4 one
+    (`::ffff:a.b.c.d`, or 6to4's `2002:aabb:ccdd::/48`, which a 6to4 relay delivers to a.b.c.d) is
+    judged by the IPv4 address it reaches."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        ip = ip.ipv4_mapped or ip.sixtofour or ip
     return not (
         ip.is_private
         or ip.is_loopback

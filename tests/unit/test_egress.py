@@ -61,6 +61,9 @@ async def test_exception_urls_and_an_open_policy_get_through(receiver: int) -> N
         ("::1", False),
         ("fe80::1", False),
         ("::ffff:127.0.0.1", False),
+        ("2002:7f00:1::1", False),  # 6to4 of 127.0.0.1
+        ("2002:a9fe:a9fe::", False),  # 6to4 of 169.254.169.254, the cloud metadata address
+        ("2002:5db8:d822::1", True),  # 6to4 of 93.184.216.34
         ("100.64.0.1", False),
         ("0.0.0.0", False),
         ("93.184.216.34", True),
