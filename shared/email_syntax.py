@@ -8,7 +8,11 @@ import re
 
 _ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~\-\u0080-\U0010ffff]+"
 _DOT_ATOM = re.compile(rf"{_ATEXT}(?:\.{_ATEXT})*")
-_QUOTED = re.compile(r'"(?:[^"\\\r\n]|\\.)*"')
+# Go's net/mail (which ory/jsonschema parses with): qtext and a quoted pair's second character are
+# visible characters, a space or a tab. No other control character, a bare CR above all: the address
+# goes into mail headers and SMTP commands, where one ends a line.
+_QUOTED_CHAR = r"[^\x00-\x08\x0a-\x1f\x7f]"
+_QUOTED = re.compile(rf'"(?:(?!["\\]){_QUOTED_CHAR}|\\{_QUOTED_CHAR})*"')
 _LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 
 

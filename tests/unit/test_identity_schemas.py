@@ -490,13 +490,29 @@ def test_email_and_phone_helpers() -> None:
     assert e164("+44 20 7946 0958") == "+442079460958" and e164("12345") is None and e164("+0123456789") is None
 
 
-@pytest.mark.parametrize("value", ["a@b.co", "first.last+tag@sub.example.org", '"odd one"@example.com', "x@localhost"])
+@pytest.mark.parametrize(
+    "value", ["a@b.co", "first.last+tag@sub.example.org", '"odd one"@example.com', '"a\\"\tb"@c.co', "x@localhost"]
+)
 def test_emails_that_pass(value: str) -> None:
     assert is_email(value)
 
 
 @pytest.mark.parametrize(
-    "value", ["foo", "@b.co", "a@", "a b@c.co", "a@b c.co", "a@-b.co", "a@b.co ", "a..b@c.co", "Ada <a@b.co>"]
+    "value",
+    [
+        "foo",
+        "@b.co",
+        "a@",
+        "a b@c.co",
+        "a@b c.co",
+        "a@-b.co",
+        "a@b.co ",
+        "a..b@c.co",
+        "Ada <a@b.co>",
+        '"a\\\rb"@c.co',  # a quoted pair of a bare CR (Go's net/mail: VCHAR or WSP only)
+        '"a\x01"@c.co',
+        '"a\\\x7f"@c.co',
+    ],
 )
 def test_emails_that_fail(value: str) -> None:
     assert not is_email(value)
