@@ -23,6 +23,9 @@ from shared.kdf import KEY_BYTES, parse_prefix, unb64
 from shared.totp import UnusableTotpUrl, parse_totp
 
 PASSWORD_VERSION = 1  # Kratos's current password credential version
+# Backup codes in one set: self-service makes 12, as Kratos does. Each code given is one argon2 run
+# on the threads that check passwords, so a set of thousands stalled every login for minutes.
+MAX_CODES_PER_SET = 100
 
 
 class PasswordHasher(Protocol):
@@ -94,6 +97,15 @@ async def _password(
             "credentials.password.config needs password, hashed_password or use_password_migration_hook"
         )
     return _replaced(CredentialType.PASSWORD, stored, current, version=PASSWORD_VERSION)
+
+
+def clear_codes(raw: dict[str, Any] | None) -> int:
+    """How many backup codes `raw` (credentials as given) holds in clear: each costs a KDF run."""
+    body = (raw or {}).get(CredentialType.LOOKUP_SECRET)
+    config = body.get("config") if isinstance(body, dict) else None
+    if not isinstance(config, dict):
+        return 0
+    return sum(1 for entry in backup_codes(config) if isinstance(entry, dict) and "code" in entry)
 
 
 def awaits_migration(credential: Credential | None) -> bool:
@@ -176,8 +188,13 @@ def _require_one_form(config: dict[str, Any]) -> None:
 
 def _require_codes(config: dict[str, Any]) -> None:
     """Every backup code an import gives is one a user could type, or one self-service hashed: an
-    empty or missing one would count as unused and never work."""
-    for index, entry in enumerate(backup_codes(config)):
+    empty or missing one would count as unused and never work. At most `MAX_CODES_PER_SET`."""
+    entries = backup_codes(config)
+    if len(entries) > MAX_CODES_PER_SET:
+        raise MalformedBody(
+            f"credentials.lookup_secret.config: a set holds at most {MAX_CODES_PER_SET} codes, not {len(entries)}"
+        )
+    for index, entry in enumerate(entries):
         usable = isinstance(entry, dict) and any(
             isinstance(entry.get(key), str) and entry[key].strip() for key in ("code", "hash")
         )

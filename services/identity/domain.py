@@ -22,6 +22,9 @@ def new_id() -> str:
 # The identities table's `external_id` column is a String of this length (tables.py); PostgreSQL
 # refuses a longer value and SQLite stores it, so every way in checks it first.
 MAX_EXTERNAL_ID_LENGTH = 255
+# The identifiers and address values columns are Strings of this length: PostgreSQL refuses a longer
+# value (a 500, and a batch import's whole transaction lost), SQLite stores it.
+MAX_IDENTIFIER_LENGTH = 512
 
 
 class State(StrEnum):

@@ -23,6 +23,7 @@ from services.identity.credentials import (
 )
 from services.identity.domain import (
     MAX_EXTERNAL_ID_LENGTH,
+    MAX_IDENTIFIER_LENGTH,
     Credential,
     CredentialType,
     Identity,
@@ -417,7 +418,7 @@ class IdentityManager:
     def _validated(self, identity: Identity) -> Identity:
         schema = self._schemas.get(identity.schema_id)
         schema.validate_traits(identity.traits)
-        return derive(identity, schema)
+        return _storable(derive(identity, schema))
 
     async def _require(self, uow: UnitOfWork, identity_id: str) -> Identity:
         found = await self._repo.get(uow.connection, identity_id)
@@ -461,6 +462,18 @@ class IdentityManager:
                 )
             await uow.commit()
         return after
+
+
+def _storable(identity: Identity) -> Identity:
+    """The identity, unless an identifier or address (from its traits, or a social sign-in's
+    provider and subject) is longer than its column: a 400 here, not the database's error."""
+    values = [(f"credentials.{c.type} identifier", i) for c in identity.credentials.values() for i in c.identifiers]
+    values += [("verifiable_addresses", a.value) for a in identity.verifiable_addresses]
+    values += [("recovery_addresses", a.value) for a in identity.recovery_addresses]
+    for where, value in values:
+        if len(value) > MAX_IDENTIFIER_LENGTH:
+            raise MalformedBody(f"{where}: must be at most {MAX_IDENTIFIER_LENGTH} characters, not {len(value)}")
+    return identity
 
 
 def _with_metadata(identity: Identity, metadata: MetadataChanges | None) -> Identity:

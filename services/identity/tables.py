@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import Boolean, Column, DateTime, ForeignKey, Integer, MetaData, String, Table, Text, UniqueConstraint
 
-from services.identity.domain import MAX_EXTERNAL_ID_LENGTH
+from services.identity.domain import MAX_EXTERNAL_ID_LENGTH, MAX_IDENTIFIER_LENGTH
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,7 @@ def identity_tables(metadata: MetaData) -> IdentityTables:
         identity_fk(),
         Column("credential_id", String(36), ForeignKey("identity_credentials.id", ondelete="CASCADE"), nullable=False),
         Column("type", String(32), nullable=False),
-        Column("identifier", String(512), nullable=False),
+        Column("identifier", String(MAX_IDENTIFIER_LENGTH), nullable=False),
         UniqueConstraint("type", "identifier", name="uq_identity_identifiers_type_identifier"),
     )
     verifiable = Table(
@@ -76,7 +76,7 @@ def identity_tables(metadata: MetaData) -> IdentityTables:
         Column("id", String(36), primary_key=True),
         identity_fk(),
         Column("via", String(16), nullable=False),
-        Column("value", String(512), nullable=False),
+        Column("value", String(MAX_IDENTIFIER_LENGTH), nullable=False),
         Column("verified", Boolean, nullable=False),
         Column("status", String(16), nullable=False),
         Column("verified_at", DateTime(timezone=True), nullable=True),
@@ -89,7 +89,7 @@ def identity_tables(metadata: MetaData) -> IdentityTables:
         Column("id", String(36), primary_key=True),
         identity_fk(),
         Column("via", String(16), nullable=False),
-        Column("value", String(512), nullable=False),
+        Column("value", String(MAX_IDENTIFIER_LENGTH), nullable=False),
         *timestamps(),
         UniqueConstraint("via", "value", name="uq_identity_recovery_via_value"),
     )

@@ -75,10 +75,14 @@ class _IdentityBody(BaseModel):
             metadata_public=self.metadata_public,
             metadata_admin=self.metadata_admin,
             external_id=self.external_id,
-            credentials=None
-            if self.credentials is None
-            else {k: v and {**(v.model_extra or {}), "config": v.config} for k, v in self.credentials.items()},
+            credentials=self.credentials_given(),
         )
+
+    def credentials_given(self) -> dict[str, Any] | None:
+        """The credentials as plain JSON, as the manager takes them."""
+        if self.credentials is None:
+            return None
+        return {k: v and {**(v.model_extra or {}), "config": v.config} for k, v in self.credentials.items()}
 
 
 class CreateIdentityBody(_IdentityBody):
