@@ -71,6 +71,8 @@ async def import_credentials(
             if kind == CredentialType.PASSKEY and isinstance(config.get("user_handle"), str):
                 # A passkey is found by its user handle: the identifier an imported one comes with,
                 # the handle's bytes as text, as Kratos keeps it (shared/passkey_handles.py).
+                if not passkey_handles.decode(config["user_handle"]):  # "!!!" would decode to nothing
+                    raise MalformedBody("credentials.passkey.config.user_handle must be the handle in base64")
                 found_by = passkey_handles.identifier_of(config["user_handle"])
                 credentials[kind] = replace(credentials[kind], identifiers=(found_by,))
         else:

@@ -45,6 +45,8 @@ LOOSELY_TYPED: list[tuple[dict[str, Any], str]] = [
     ),
     ({"passkey": {"config": {"credentials": [{"id": 1}], "user_handle": "aA"}}}, "passkey.config.credentials.0.id"),
     ({"passkey": {"config": {"credentials": [], "user_handle": 5}}}, "credentials.passkey.config.user_handle"),
+    # Not base64 at all: it decoded to no handle, the empty identifier, which the next such import took too.
+    ({"passkey": {"config": {"credentials": [], "user_handle": "!!!"}}}, "credentials.passkey.config.user_handle"),
     ({"webauthn": {"config": {"user_handle": [104, 300]}}}, "credentials.webauthn.config.user_handle"),
     (
         {"passkey": {"config": {"credentials": [{"id": "a2V5", "authenticator": {"sign_count": "3"}}]}}},
