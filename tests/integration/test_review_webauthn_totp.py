@@ -15,6 +15,8 @@ import urllib3
 from tests.factories import ThreadedWarden, running_warden
 from tests.selfservice_helpers import (
     SESSION_HOOK,
+    api_password_login,
+    create_identity,
     database,
     message_ids,
     node,
@@ -112,3 +114,12 @@ def test_a_deeply_nested_webauthn_answer_is_a_400(warden: ThreadedWarden) -> Non
         body = {"method": "passkey", "passkey_login": answer_of(_options(flow, "passkey_challenge"))}
         status, answer = post_flow(warden.public_url, "login", flow["id"], body)
         assert (status, message_ids(answer)) == (400, [UNPARSABLE]), (status, answer)
+    # A new security key in settings: the attestation's clientDataJSON, nested as deep.
+    email = _email()
+    create_identity(warden.admin_url, email)
+    token = api_password_login(warden.public_url, email)
+    flow = _flow(warden, "settings", token)
+    created = SoftAuthenticator(ORIGIN).create(_options(flow, "webauthn_register_trigger"))
+    body = {"method": "webauthn", "webauthn_register": deep_client_data(created)}
+    status, answer = post_flow(warden.public_url, "settings", flow["id"], body, token)
+    assert (status, message_ids(answer)) == (400, [UNPARSABLE]), (status, answer)
