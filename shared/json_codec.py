@@ -59,7 +59,8 @@ def loads_standard(raw: str | bytes) -> Any:
     double's range (1e400) as infinity; stored, such a value is written back as `NaN` or `Infinity`,
     and every answer carrying it (a whole page of a list) is invalid JSON to every SDK. Refused with
     a ValueError, as Kratos's decoder refuses them (orjson refuses them too, so only the fallback
-    needs telling)."""
+    needs telling). JSON nested deeper than the standard library reads is a ValueError too, so
+    that no caller has to know it raises RecursionError then."""
     return _read(raw, _standard)
 
 
@@ -81,7 +82,10 @@ def _read(raw: str | bytes, fallback: Callable[[str | bytes], Any]) -> Any:
 
 
 def _standard(raw: str | bytes) -> Any:
-    return json.loads(raw, parse_constant=_no_constant, parse_float=_finite)
+    try:
+        return json.loads(raw, parse_constant=_no_constant, parse_float=_finite)
+    except RecursionError as exc:  # nested past the parser's depth: refused as JSON, like the rest
+        raise ValueError(str(exc)) from None
 
 
 def _stored(raw: str | bytes) -> Any:

@@ -92,3 +92,11 @@ def test_stored_records_are_read_with_nan_and_infinity_as_null() -> None:
 
 def _refuse(name: str) -> None:
     raise ValueError(f"{name} is not JSON")
+
+
+def test_json_nested_past_the_parsers_depth_is_refused_as_a_value_error() -> None:
+    """Its callers (a WebAuthn answer, a web hook's or a social provider's answer) refuse what is not
+    JSON by catching ValueError; a RecursionError went past them as a 500."""
+    for raw in ("[" * 5000 + "]" * 5000, b'{"a":' * 5000 + b"1" + b"}" * 5000):
+        with pytest.raises(ValueError):
+            json_codec.loads_standard(raw)

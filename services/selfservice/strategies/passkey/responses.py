@@ -20,7 +20,9 @@ from webauthn.helpers.exceptions import WebAuthnException
 
 from shared import json_codec, text
 
-_PARSE_ERRORS = (WebAuthnException, ValueError, TypeError, KeyError, binascii.Error)
+# RecursionError: a clientDataJSON nested past the standard library's depth (py_webauthn reads it
+# with `json.loads`), a few kilobytes that are no answer, not a server error.
+_PARSE_ERRORS = (WebAuthnException, ValueError, TypeError, KeyError, binascii.Error, RecursionError)
 
 
 class Refused(Exception):  # noqa: N818 - the answer is refused, nothing is stored
