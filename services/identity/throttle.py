@@ -140,11 +140,12 @@ def _folded(identifier: str) -> str:
     return graceful(identifier.strip())
 
 
-# What is counted under a key, each counted and capped apart: password checks; second-factor checks,
-# which a right password must not reset; guesses at one-time codes sent to an address, which a
-# password lockout must not stop (they are how the owner ends it); guesses at sign-in codes, under
-# the account they were sent for (its id, a stand-in's for an identifier without one), whichever of
-# its identifiers was typed.
+# What is counted under a key, each counted and capped apart: password checks (the pair per
+# identifier typed, the rest per account: ACCOUNT below); second-factor checks, which a right
+# password must not reset; guesses at one-time codes sent to an address, which a password lockout
+# must not stop (they are how the owner ends it); guesses at sign-in codes, under the account they
+# were sent for (its id, a stand-in's for an identifier without one), whichever of its identifiers
+# was typed.
 PASSWORDS = ""
 SECOND_FACTORS = "second-factor\0"
 CODES = "code\0"
