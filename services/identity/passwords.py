@@ -1,8 +1,8 @@
 """Password verification, the identity service's security logic for password logins: the throttle
-reserves the attempt (and the identifier's holder is read in the same round trip), a bounded number
-of checks per identifier hash at once, unknown identifiers are checked against a dummy hash (same
-cost, same answer: no enumeration), and an imported or outdated hash is replaced by one of the
-configured kind on success.
+reserves the attempt, counted per account (and the identifier's holder is read in the same round
+trip), a bounded number of checks per account hash at once, unknown identifiers are checked against
+a dummy hash (same cost, same answer: no enumeration), and an imported or outdated hash is replaced
+by one of the configured kind on success.
 
 A password that awaits the migration hook (password_migration.py) is checked by the legacy system
 instead, under the same reservation, turn and throttle as a hash check: while the hook is asked, the
@@ -34,7 +34,7 @@ from shared.metrics.throttling import ThrottleMetrics
 
 log = logging.getLogger(__name__)
 
-# Concurrent checks of one identifier beyond this wait their turn: guesses at one account cannot
+# Concurrent checks of one account beyond this wait their turn: guesses at one account cannot
 # take every hashing thread, and the throttle sees each result before the next check starts.
 MAX_CHECKS_IN_FLIGHT = 2
 
@@ -107,8 +107,8 @@ class PasswordVerifier:
         it was sent for or an unknown identifier's stand-in) counts under the account instead, the
         client's own count under the identifier typed (`address`): an account's identifiers share
         one cap. A right one clears the code counts of the address and of the identity it proved,
-        and the password counts of the address and of every identifier of that identity: the
-        owner's inbox ends a password lockout."""
+        and the password counts of that identity (its account's, and each identifier's with this
+        client) and of the address: the owner's inbox ends a password lockout."""
         if outcome == "check":
             if identity_id:
                 await self._reserve_all([identity_id], client_ip, ACCOUNT_CODES, "code", typed=address)
@@ -121,6 +121,7 @@ class PasswordVerifier:
             owner = await self._identity(identity_id) if identity_id else None
             for key in sorted({address, *(_identifiers(owner) if owner else ())}):
                 await self.throttle.clear(key, client_ip)
+            await self.throttle.clear_account(owner.id if owner else None, address)
 
     async def _identity(self, identity_id: str) -> Identity | None:
         try:

@@ -63,7 +63,8 @@ async def build(infra: Infrastructure) -> ServiceRuntime[IdentityContainer]:
     settings: Any = infra.settings
     registry = SchemaRegistry.from_settings(settings)
     hasher = Hasher(hasher_config_from(settings.get("hashers"), dev=settings.dev))
-    repository = IdentityRepository(identity_tables(MetaData()))
+    tables = identity_tables(MetaData())
+    repository = IdentityRepository(tables)
     cipher = cipher_from_settings(settings)
     ways_in = first_factors.enabled(settings)
     if settings.get("selfservice.methods.lookup_secret.enabled") and not peppers_from(settings):
@@ -77,7 +78,8 @@ async def build(infra: Infrastructure) -> ServiceRuntime[IdentityContainer]:
     notice = SessionNotice(infra.clients)
     manager = IdentityManager(core.uow, repository, registry, sealing, ways_in, notice, migration_hook=hook_on)
     dummy = await hasher.hash(new_dummy_password())
-    throttle = LoginThrottle(core.uow, throttle_table(MetaData()), ThrottlePolicy.from_settings(settings))
+    policy = ThrottlePolicy.from_settings(settings)
+    throttle = LoginThrottle(core.uow, throttle_table(MetaData()), tables.identifiers, policy)
     queue = HashingQueue(default_workers(hasher.config), infra.metrics.throttling)
     migration = PasswordMigrationHook.from_settings(settings)  # None unless migrate_hook is enabled
     passwords = PasswordVerifier(manager, hasher, dummy, throttle, queue, infra.metrics.throttling, migration)
