@@ -21,7 +21,9 @@ from tests.factories import ThreadedWarden, running_warden
 from tests.selfservice_helpers import (
     SESSION_HOOK,
     Browser,
+    SettingsClient,
     as_dict,
+    create_identity,
     database,
     message_ids,
     node,
@@ -495,3 +497,31 @@ def test_the_last_passkey_removed_beside_a_password_takes_its_credential(
     assert status == 200, answer
     assert "passkey" not in _identities(warden, email)[0]["credentials"]
     assert "passkey_remove" not in node_names(answer)
+
+
+@pytest.mark.parametrize("client", ["api", "spa", "browser"])
+def test_a_refused_passkey_in_settings_gets_a_new_challenge(warden: ThreadedWarden, client: str) -> None:
+    """The answer to the options spends their challenge, right or wrong. A refused passkey answered
+    the settings form with the spent challenge still in `passkey_create_data`, so every retry on
+    that flow was refused too (4000006) until a new flow: the form now carries a new challenge, as
+    registration's does, and a passkey answering it is added and signs in."""
+    email = _email()
+    identity_id = create_identity(warden.admin_url, email)
+    settings = SettingsClient(warden.public_url, email, client)
+    key, spent = SoftAuthenticator(ORIGIN), _creation_options(settings.flow)
+    wrong = json.dumps(key.create(spent, origin="https://evil.test"))
+    status = settings.submit({"method": "passkey", "passkey_settings_register": wrong})
+    assert (status, message_ids(settings.flow)) == (settings.refused, [INVALID_CREDENTIALS]), settings.flow
+    created = json.loads(node(settings.flow, "passkey_create_data")["attributes"]["value"])
+    renewed = created["credentialOptions"]
+    assert renewed["publicKey"]["challenge"] != spent["publicKey"]["challenge"]
+    assert renewed["publicKey"]["user"]["id"] == spent["publicKey"]["user"]["id"]  # the same user handle
+    assert created["displayNameFieldName"] == "traits.email"
+    trigger = node(settings.flow, "passkey_register_trigger")["attributes"]
+    assert trigger["onclickTrigger"] == "oryPasskeySettingsRegistration"
+    assert node(settings.flow, "passkey_settings_register")["attributes"]["type"] == "hidden"
+    added = {"method": "passkey", "passkey_settings_register": json.dumps(key.create(renewed))}
+    assert settings.submit(added) == 200, settings.flow
+    assert settings.flow["state"] == "success"
+    with kratos.ApiClient(kratos.Configuration(host=warden.public_url)) as api:
+        assert _login(FrontendApi(api), key).session.identity.id == identity_id

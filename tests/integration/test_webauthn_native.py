@@ -19,6 +19,7 @@ from tests.factories import ThreadedWarden, running_warden
 from tests.selfservice_helpers import (
     PASSWORD,
     Browser,
+    SettingsClient,
     as_dict,
     create_identity,
     database,
@@ -302,3 +303,33 @@ def test_a_browser_is_sent_back_to_the_login_ui_for_the_key(warden: ThreadedWard
     }
     done = spa.post(f"/self-service/login?flow={flow['id']}", body)
     assert done.status == 200, done
+
+
+@pytest.mark.parametrize("client", ["api", "spa", "browser"])
+def test_a_refused_key_in_settings_gets_a_new_challenge(
+    warden: ThreadedWarden, frontend: FrontendApi, client: str
+) -> None:
+    """The answer to the options spends their challenge, right or wrong. A refused key answered the
+    settings form with the spent challenge still in its options, so every retry on that flow was
+    refused too (4000006) until a new flow: the form now carries a new challenge, as registration's
+    does, and a key answering it is added."""
+    email = f"key-{uuid.uuid4().hex[:8]}@example.com"
+    create_identity(warden.admin_url, email)
+    settings = SettingsClient(warden.public_url, email, client)
+    key, spent = SoftAuthenticator(ORIGIN), _options(settings.flow, "webauthn_register_trigger")
+    wrong = json.dumps(key.create(spent, origin="https://evil.test"))
+    status = settings.submit(
+        {"method": "webauthn", "webauthn_register": wrong, "webauthn_register_displayname": "Mine"}
+    )
+    assert (status, message_ids(settings.flow)) == (settings.refused, [4000006]), settings.flow
+    trigger = node(settings.flow, "webauthn_register_trigger")["attributes"]
+    renewed = json.loads(trigger["value"])
+    assert renewed["publicKey"]["challenge"] != spent["publicKey"]["challenge"]
+    assert trigger["onclick"] == f"window.oryWebAuthnRegistration({trigger['value']})"
+    assert renewed["publicKey"]["user"]["id"] == spent["publicKey"]["user"]["id"]  # the same user handle
+    assert node(settings.flow, "webauthn_register_displayname")["attributes"]["value"] == "Mine"
+    body = {"method": "webauthn", "webauthn_register": json.dumps(key.create(renewed))}
+    assert settings.submit({**body, "webauthn_register_displayname": "Mine"}) == 200, settings.flow
+    assert settings.flow["state"] == "success"
+    removes = [n for n in settings.flow["ui"]["nodes"] if n["attributes"].get("name") == "webauthn_remove"]
+    assert [n["attributes"]["value"] for n in removes] == [key.credential_id.hex()]

@@ -161,12 +161,11 @@ class PasskeyStrategy:
             (f"traits.{f.path}" for f in fields if f.marks(METHOD, "display_name")),
             next((f"traits.{f.path}" for f in fields if f.marks("password", "identifier")), ""),
         )
-        ours = ("passkey_create_data", result, "passkey_register_trigger")
-        flow.ui.nodes = [n for n in flow.ui.nodes if not (n.group == METHOD and n.name in ours)]
         label = text.sign_up_with_passkey() if trigger == "oryPasskeyRegistration" else text.add_passkey()
         create_data = {"credentialOptions": options, "displayNameFieldName": display_field}
-        flow.ui.add(input_node(METHOD, "passkey_create_data", "hidden", value=json.dumps(create_data)))
-        flow.ui.add(
+        # In place when renewed, so that a form shown again keeps its order
+        flow.ui.upsert(input_node(METHOD, "passkey_create_data", "hidden", value=json.dumps(create_data)))
+        flow.ui.upsert(
             input_node(
                 METHOD,
                 "passkey_register_trigger",
@@ -178,7 +177,7 @@ class PasskeyStrategy:
             )
         )
         script.upsert_script(flow.ui, self.script_url)
-        flow.ui.add(input_node(METHOD, result, "hidden", value=""))
+        flow.ui.upsert(input_node(METHOD, result, "hidden", value=""))
 
     async def register(self, flow: Flow, body: dict[str, Any]) -> RegistrationOutcome:
         return await registration.sign_up(
@@ -210,18 +209,8 @@ class PasskeyStrategy:
         stored = (credential.get("config") or {}).get("user_handle")
         handle = stored if isinstance(stored, str) and stored else ceremony.new_user_handle()
         flow.internal[HANDLE] = handle
+        self._add_key_nodes(flow, identity, handle)
         keys = ceremony.stored_keys(identity, METHOD)
-        schema_id = identity.get("schema_id")
-        names = self.schemas.marked_values(METHOD, "display_name", identity.get("traits") or {}, schema_id)
-        self._register_nodes(
-            flow,
-            handle,
-            names[0] if names else "",
-            "passkey_settings_register",
-            "oryPasskeySettingsRegistration",
-            [k["id"] for k in keys if isinstance(k.get("id"), str)],
-            schema_id,
-        )
         # Kratos shows the last way in, disabled
         last = first_factors.ways_in(identity.get("credentials") or {}, self.first_factors) < 2
         for key in keys:
@@ -235,6 +224,21 @@ class PasskeyStrategy:
                     disabled=last,
                 )
             )
+
+    def _add_key_nodes(self, flow: Flow, identity: dict[str, Any], handle: str) -> None:
+        """The form that adds a passkey, with a new challenge: on the settings page, and again after
+        a refused passkey, whose answer spent the challenge the form showed (as a refused sign-up does)."""
+        schema_id = identity.get("schema_id")
+        names = self.schemas.marked_values(METHOD, "display_name", identity.get("traits") or {}, schema_id)
+        self._register_nodes(
+            flow,
+            handle,
+            names[0] if names else "",
+            "passkey_settings_register",
+            "oryPasskeySettingsRegistration",
+            [k["id"] for k in ceremony.stored_keys(identity, METHOD)],
+            schema_id,
+        )
 
     def claims(self, body: dict[str, Any]) -> bool:
         """The script submits the form without a `method` (as Kratos's does): the result names it."""
@@ -256,6 +260,8 @@ class PasskeyStrategy:
         try:
             key = await registration.new_key(self, flow, body.get("passkey_settings_register"), handle, keys)
         except Refused as refused:
+            if isinstance(handle, str):
+                self._add_key_nodes(flow, ctx.identity, handle)
             flow.ui.messages.append(responses.registration_refusal(refused))
             raise FlowInvalid() from None
         key.update(self._described(ctx.identity.get("traits") or {}, ctx.identity.get("schema_id")))
