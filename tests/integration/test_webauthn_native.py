@@ -333,3 +333,57 @@ def test_a_refused_key_in_settings_gets_a_new_challenge(
     assert settings.flow["state"] == "success"
     removes = [n for n in settings.flow["ui"]["nodes"] if n["attributes"].get("name") == "webauthn_remove"]
     assert [n["attributes"]["value"] for n in removes] == [key.credential_id.hex()]
+
+
+def _stored(key: SoftAuthenticator, name: str, passwordless: bool) -> dict[str, Any]:
+    """A key as Kratos stores (and an admin imports) it."""
+    return {
+        "id": b64url(key.credential_id),
+        "public_key": b64url(key.cose_public_key()),
+        "attestation_type": "none",
+        "authenticator": {"aaguid": b64url(bytes(16)), "sign_count": 0, "clone_warning": False},
+        "display_name": name,
+        "is_passwordless": passwordless,
+    }
+
+
+def test_a_key_signs_in_only_as_what_it_was_registered_for(warden: ThreadedWarden, frontend: FrontendApi) -> None:
+    """Kratos's `ToWebAuthnFiltered`: with `passwordless: false` the second step takes only keys that
+    are not passwordless; with `passwordless: true` the first factor takes only passwordless ones.
+    The other key is refused as any wrong key is (4000008), and the right one then signs in on the
+    same flow. The identity is imported with one key of each kind."""
+    alone, second = SoftAuthenticator(ORIGIN), SoftAuthenticator(ORIGIN)
+    email = f"key-{uuid.uuid4().hex[:8]}@example.com"
+    keys = [_stored(alone, "Passwordless key", True), _stored(second, "Second-factor key", False)]
+    body = {
+        "schema_id": "default",
+        "traits": {"email": email},
+        "credentials": {
+            "password": {"config": {"password": PASSWORD}},
+            "webauthn": {"config": {"credentials": keys, "user_handle": b64url(b"handle-" + uuid.uuid4().bytes)}},
+        },
+    }
+    created = urllib3.request("POST", f"{warden.admin_url}/admin/identities", json=body)
+    assert created.status == 201, created.data
+    if warden.passwordless:  # type: ignore[attr-defined]
+        token, right, wrong, aal = None, alone, second, "aal1"
+        flow = frontend.create_native_login_flow()
+        _, step = post_flow(warden.public_url, "login", flow.id, {"method": "webauthn", "identifier": email})
+        base = {"method": "webauthn", "identifier": email}
+    else:
+        token, right, wrong, aal = _password_login(frontend, email), second, alone, "aal2"
+        flow = frontend.create_native_login_flow(aal="aal2", x_session_token=token)
+        step, base = as_dict(flow), {"method": "webauthn"}
+    options = _options(step, "webauthn_login_trigger")
+    assert [c["id"] for c in options["publicKey"]["allowCredentials"]] == [b64url(right.credential_id)]
+    # A client that answers with the other key anyway (it ignores allowCredentials).
+    status, refused = post_flow(
+        warden.public_url, "login", flow.id, {**base, "webauthn_login": json.dumps(wrong.get(options))}, token
+    )
+    assert (status, message_ids(refused)) == (400, [4000008]), refused
+    options = _options(refused, "webauthn_login_trigger")
+    status, done = post_flow(
+        warden.public_url, "login", flow.id, {**base, "webauthn_login": json.dumps(right.get(options))}, token
+    )
+    assert status == 200, done
+    assert done["session"]["authenticator_assurance_level"] == aal

@@ -107,6 +107,7 @@ class PasskeyStrategy:
                 METHOD,
                 owner["id"],
                 credential,
+                usable=signs_in_alone,
                 verify_user=self.criteria.verifies_user,
             )
         except Refused as refused:
@@ -195,7 +196,7 @@ class PasskeyStrategy:
         names = (
             self.schemas.marked_values(METHOD, "display_name", traits, schema_id) if isinstance(traits, dict) else []
         )
-        return {"display_name": names[0] if names else "passkey"}
+        return {"display_name": names[0] if names else "passkey", "is_passwordless": True}  # as Kratos stores it
 
     def _renew_registration(self, flow: Flow) -> None:
         """A failed attempt spent the challenge: the form gets a new one (same user handle)."""
@@ -284,6 +285,14 @@ class PasskeyStrategy:
         except errors.BadRequest:  # the identity service keeps the last way in (shared/first_factors.py)
             removal.refuse_lock_out(flow)
             raise FlowInvalid() from None
+
+
+def signs_in_alone(key: dict[str, Any]) -> bool:
+    """Kratos's passkey login takes only keys flagged passwordless (`PasswordlessOnly`): one an admin
+    imported with `is_passwordless: false` does not sign in. A key without the flag is one Warden
+    registered before it stored the flag (Kratos always stores it, true for a passkey): it signs in,
+    or those accounts would lose their way in."""
+    return key.get("is_passwordless") is not False
 
 
 def build(deps: Dependencies) -> PasskeyStrategy:
