@@ -240,3 +240,61 @@ class Browser:
                 self.cookies.pop(name, None)
             else:
                 self.cookies[name] = morsel.value
+
+
+class SettingsClient:
+    """A client signed in with a password, holding one settings flow: an app (`api`: JSON with a
+    session token), a SPA (`spa`: JSON with cookies) or a browser posting forms (`browser`: sent
+    back to the settings UI with a 303, where the UI fetches the flow). `flow` is the flow each
+    answer shows next."""
+
+    def __init__(self, public_url: str, email: str, kind: str) -> None:
+        self.kind, self.public_url = kind, public_url
+        self.browser, self.token = Browser(public_url, json=kind == "spa"), None
+        # What a refused submission answers: 400 with the flow, or the settings page (303, then 200).
+        self.refused = 200 if kind == "browser" else 400
+        if kind == "api":
+            self.token = api_password_login(public_url, email)
+            headers = {"X-Session-Token": self.token, "Accept": "application/json"}
+            self.flow = json.loads(
+                urllib3.request("GET", f"{public_url}/self-service/settings/api", headers=headers).data
+            )
+            return
+        login = self._started("login")
+        form = {"method": "password", "identifier": email, "password": PASSWORD, "csrf_token": self._csrf(login)}
+        signed_in = self.browser.post(login["ui"]["action"], form)
+        assert signed_in.status in (200, 303) and "ory_kratos_session" in self.browser.cookies, signed_in
+        self.flow = self._started("settings")
+
+    def _started(self, kind: str) -> dict[str, Any]:
+        started = self.browser.get(f"/self-service/{kind}/browser")
+        if self.kind == "spa":
+            assert started.status == 200, started
+            return dict(started.json())
+        return self._shown(kind, started.location)
+
+    def _shown(self, kind: str, ui_url: str) -> dict[str, Any]:
+        """The flow the UI at `ui_url` (`…?flow=`) fetches to show."""
+        shown = self.browser.get(f"/self-service/{kind}/flows?id={query_param(ui_url, 'flow')}", as_json=True)
+        assert shown.status == 200, shown
+        return dict(shown.json())
+
+    @staticmethod
+    def _csrf(flow: dict[str, Any]) -> str:
+        return str(node(flow, "csrf_token")["attributes"]["value"])
+
+    def submit(self, body: Mapping[str, Any]) -> int:
+        """Posts to the flow and keeps the flow shown next; the status the client ends on."""
+        if self.kind == "api":
+            headers = {"Accept": "application/json", "X-Session-Token": str(self.token)}
+            url = f"{self.public_url}/self-service/settings?flow={self.flow['id']}"
+            answer = urllib3.request("POST", url, json=dict(body), headers=headers)
+            self.flow = json.loads(answer.data)
+            return answer.status
+        posted = self.browser.post(self.flow["ui"]["action"], {**body, "csrf_token": self._csrf(self.flow)})
+        if self.kind == "spa":
+            self.flow = posted.json()
+            return posted.status
+        assert posted.status == 303 and "/settings?flow=" in posted.location, posted
+        self.flow = self._shown("settings", posted.location)
+        return 200

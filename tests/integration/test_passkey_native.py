@@ -21,7 +21,9 @@ from tests.factories import ThreadedWarden, running_warden
 from tests.selfservice_helpers import (
     SESSION_HOOK,
     Browser,
+    SettingsClient,
     as_dict,
+    create_identity,
     database,
     message_ids,
     node,
@@ -495,3 +497,73 @@ def test_the_last_passkey_removed_beside_a_password_takes_its_credential(
     assert status == 200, answer
     assert "passkey" not in _identities(warden, email)[0]["credentials"]
     assert "passkey_remove" not in node_names(answer)
+
+
+@pytest.mark.parametrize("client", ["api", "spa", "browser"])
+def test_a_refused_passkey_in_settings_gets_a_new_challenge(warden: ThreadedWarden, client: str) -> None:
+    """The answer to the options spends their challenge, right or wrong. A refused passkey answered
+    the settings form with the spent challenge still in `passkey_create_data`, so every retry on
+    that flow was refused too (4000006) until a new flow: the form now carries a new challenge, as
+    registration's does, and a passkey answering it is added and signs in."""
+    email = _email()
+    identity_id = create_identity(warden.admin_url, email)
+    settings = SettingsClient(warden.public_url, email, client)
+    key, spent = SoftAuthenticator(ORIGIN), _creation_options(settings.flow)
+    wrong = json.dumps(key.create(spent, origin="https://evil.test"))
+    status = settings.submit({"method": "passkey", "passkey_settings_register": wrong})
+    assert (status, message_ids(settings.flow)) == (settings.refused, [INVALID_CREDENTIALS]), settings.flow
+    created = json.loads(node(settings.flow, "passkey_create_data")["attributes"]["value"])
+    renewed = created["credentialOptions"]
+    assert renewed["publicKey"]["challenge"] != spent["publicKey"]["challenge"]
+    assert renewed["publicKey"]["user"]["id"] == spent["publicKey"]["user"]["id"]  # the same user handle
+    assert created["displayNameFieldName"] == "traits.email"
+    trigger = node(settings.flow, "passkey_register_trigger")["attributes"]
+    assert trigger["onclickTrigger"] == "oryPasskeySettingsRegistration"
+    assert node(settings.flow, "passkey_settings_register")["attributes"]["type"] == "hidden"
+    added = {"method": "passkey", "passkey_settings_register": json.dumps(key.create(renewed))}
+    assert settings.submit(added) == 200, settings.flow
+    assert settings.flow["state"] == "success"
+    with kratos.ApiClient(kratos.Configuration(host=warden.public_url)) as api:
+        assert _login(FrontendApi(api), key).session.identity.id == identity_id
+
+
+@pytest.mark.parametrize("flag", [True, False, None], ids=["passwordless", "not-passwordless", "unflagged"])
+def test_only_passwordless_passkeys_sign_in(warden: ThreadedWarden, frontend: FrontendApi, flag: bool | None) -> None:
+    """Kratos's passkey login takes only keys flagged passwordless (`PasswordlessOnly`): a passkey an
+    admin imported with `is_passwordless: false` is refused as any wrong key is (4000008). A key
+    without the flag is one Warden registered before it stored the flag, and signs in."""
+    key, email, handle = SoftAuthenticator(ORIGIN), _email(), uuid.uuid4().hex.encode()
+    key.user_handle = handle
+    stored: dict[str, Any] = {
+        "id": b64url(key.credential_id),
+        "public_key": b64url(key.cose_public_key()),
+        "attestation_type": "none",
+        "authenticator": {"aaguid": b64url(bytes(16)), "sign_count": 0, "clone_warning": False},
+        **({} if flag is None else {"is_passwordless": flag}),
+    }
+    config = {"credentials": [stored], "user_handle": base64.b64encode(handle).decode()}
+    credentials = {"password": {"config": {"password": "pw-" + uuid.uuid4().hex}}, "passkey": {"config": config}}
+    body = {"schema_id": "default", "traits": {"email": email}, "credentials": credentials}
+    created = urllib3.request("POST", f"{warden.admin_url}/admin/identities", json=body)
+    assert created.status == 201, created.data
+    flow = frontend.create_native_login_flow()
+    assertion = json.dumps(key.get(_request_options(flow)))
+    status, answer = _post(warden, "login", flow.id, {"method": "passkey", "passkey_login": assertion})
+    if flag is False:
+        assert (status, message_ids(answer)) == (400, [NOT_VERIFIED]), answer
+        assert "passkey_challenge" in node_names(answer)  # a new challenge, for another key
+    else:
+        assert status == 200 and answer["session"]["identity"]["id"] == json.loads(created.data)["id"], answer
+
+
+def test_a_registered_passkey_is_stored_as_passwordless(warden: ThreadedWarden, frontend: FrontendApi) -> None:
+    """As Kratos stores it (`CredentialFromWebAuthn(credential, true)`), in sign-up and in settings."""
+    first, second, email = SoftAuthenticator(ORIGIN), SoftAuthenticator(ORIGIN), _email()
+    token = _register(frontend, first, email).session_token
+    flow = frontend.create_native_settings_flow(x_session_token=token)
+    added = {"method": "passkey", "passkey_settings_register": json.dumps(second.create(_creation_options(flow)))}
+    status, answer = _post(warden, "settings", flow.id, added, token)
+    assert status == 200, answer
+    url = f"{warden.admin_url}/admin/identities/{answer['identity']['id']}"
+    stored = json.loads(urllib3.request("GET", url, fields={"include_credential": "passkey"}).data)
+    assert [k.get("is_passwordless") for k in stored["credentials"]["passkey"]["config"]["credentials"]] == [True, True]

@@ -19,6 +19,7 @@ from tests.factories import ThreadedWarden, running_warden
 from tests.selfservice_helpers import (
     PASSWORD,
     Browser,
+    SettingsClient,
     as_dict,
     create_identity,
     database,
@@ -302,3 +303,87 @@ def test_a_browser_is_sent_back_to_the_login_ui_for_the_key(warden: ThreadedWard
     }
     done = spa.post(f"/self-service/login?flow={flow['id']}", body)
     assert done.status == 200, done
+
+
+@pytest.mark.parametrize("client", ["api", "spa", "browser"])
+def test_a_refused_key_in_settings_gets_a_new_challenge(
+    warden: ThreadedWarden, frontend: FrontendApi, client: str
+) -> None:
+    """The answer to the options spends their challenge, right or wrong. A refused key answered the
+    settings form with the spent challenge still in its options, so every retry on that flow was
+    refused too (4000006) until a new flow: the form now carries a new challenge, as registration's
+    does, and a key answering it is added."""
+    email = f"key-{uuid.uuid4().hex[:8]}@example.com"
+    create_identity(warden.admin_url, email)
+    settings = SettingsClient(warden.public_url, email, client)
+    key, spent = SoftAuthenticator(ORIGIN), _options(settings.flow, "webauthn_register_trigger")
+    wrong = json.dumps(key.create(spent, origin="https://evil.test"))
+    status = settings.submit(
+        {"method": "webauthn", "webauthn_register": wrong, "webauthn_register_displayname": "Mine"}
+    )
+    assert (status, message_ids(settings.flow)) == (settings.refused, [4000006]), settings.flow
+    trigger = node(settings.flow, "webauthn_register_trigger")["attributes"]
+    renewed = json.loads(trigger["value"])
+    assert renewed["publicKey"]["challenge"] != spent["publicKey"]["challenge"]
+    assert trigger["onclick"] == f"window.oryWebAuthnRegistration({trigger['value']})"
+    assert renewed["publicKey"]["user"]["id"] == spent["publicKey"]["user"]["id"]  # the same user handle
+    assert node(settings.flow, "webauthn_register_displayname")["attributes"]["value"] == "Mine"
+    body = {"method": "webauthn", "webauthn_register": json.dumps(key.create(renewed))}
+    assert settings.submit({**body, "webauthn_register_displayname": "Mine"}) == 200, settings.flow
+    assert settings.flow["state"] == "success"
+    removes = [n for n in settings.flow["ui"]["nodes"] if n["attributes"].get("name") == "webauthn_remove"]
+    assert [n["attributes"]["value"] for n in removes] == [key.credential_id.hex()]
+
+
+def _stored(key: SoftAuthenticator, name: str, passwordless: bool) -> dict[str, Any]:
+    """A key as Kratos stores (and an admin imports) it."""
+    return {
+        "id": b64url(key.credential_id),
+        "public_key": b64url(key.cose_public_key()),
+        "attestation_type": "none",
+        "authenticator": {"aaguid": b64url(bytes(16)), "sign_count": 0, "clone_warning": False},
+        "display_name": name,
+        "is_passwordless": passwordless,
+    }
+
+
+def test_a_key_signs_in_only_as_what_it_was_registered_for(warden: ThreadedWarden, frontend: FrontendApi) -> None:
+    """Kratos's `ToWebAuthnFiltered`: with `passwordless: false` the second step takes only keys that
+    are not passwordless; with `passwordless: true` the first factor takes only passwordless ones.
+    The other key is refused as any wrong key is (4000008), and the right one then signs in on the
+    same flow. The identity is imported with one key of each kind."""
+    alone, second = SoftAuthenticator(ORIGIN), SoftAuthenticator(ORIGIN)
+    email = f"key-{uuid.uuid4().hex[:8]}@example.com"
+    keys = [_stored(alone, "Passwordless key", True), _stored(second, "Second-factor key", False)]
+    body = {
+        "schema_id": "default",
+        "traits": {"email": email},
+        "credentials": {
+            "password": {"config": {"password": PASSWORD}},
+            "webauthn": {"config": {"credentials": keys, "user_handle": b64url(b"handle-" + uuid.uuid4().bytes)}},
+        },
+    }
+    created = urllib3.request("POST", f"{warden.admin_url}/admin/identities", json=body)
+    assert created.status == 201, created.data
+    if warden.passwordless:  # type: ignore[attr-defined]
+        token, right, wrong, aal = None, alone, second, "aal1"
+        flow = frontend.create_native_login_flow()
+        _, step = post_flow(warden.public_url, "login", flow.id, {"method": "webauthn", "identifier": email})
+        base = {"method": "webauthn", "identifier": email}
+    else:
+        token, right, wrong, aal = _password_login(frontend, email), second, alone, "aal2"
+        flow = frontend.create_native_login_flow(aal="aal2", x_session_token=token)
+        step, base = as_dict(flow), {"method": "webauthn"}
+    options = _options(step, "webauthn_login_trigger")
+    assert [c["id"] for c in options["publicKey"]["allowCredentials"]] == [b64url(right.credential_id)]
+    # A client that answers with the other key anyway (it ignores allowCredentials).
+    status, refused = post_flow(
+        warden.public_url, "login", flow.id, {**base, "webauthn_login": json.dumps(wrong.get(options))}, token
+    )
+    assert (status, message_ids(refused)) == (400, [4000008]), refused
+    options = _options(refused, "webauthn_login_trigger")
+    status, done = post_flow(
+        warden.public_url, "login", flow.id, {**base, "webauthn_login": json.dumps(right.get(options))}, token
+    )
+    assert status == 200, done
+    assert done["session"]["authenticator_assurance_level"] == aal

@@ -107,6 +107,7 @@ class PasskeyStrategy:
                 METHOD,
                 owner["id"],
                 credential,
+                usable=signs_in_alone,
                 verify_user=self.criteria.verifies_user,
             )
         except Refused as refused:
@@ -161,12 +162,11 @@ class PasskeyStrategy:
             (f"traits.{f.path}" for f in fields if f.marks(METHOD, "display_name")),
             next((f"traits.{f.path}" for f in fields if f.marks("password", "identifier")), ""),
         )
-        ours = ("passkey_create_data", result, "passkey_register_trigger")
-        flow.ui.nodes = [n for n in flow.ui.nodes if not (n.group == METHOD and n.name in ours)]
         label = text.sign_up_with_passkey() if trigger == "oryPasskeyRegistration" else text.add_passkey()
         create_data = {"credentialOptions": options, "displayNameFieldName": display_field}
-        flow.ui.add(input_node(METHOD, "passkey_create_data", "hidden", value=json.dumps(create_data)))
-        flow.ui.add(
+        # In place when renewed, so that a form shown again keeps its order
+        flow.ui.upsert(input_node(METHOD, "passkey_create_data", "hidden", value=json.dumps(create_data)))
+        flow.ui.upsert(
             input_node(
                 METHOD,
                 "passkey_register_trigger",
@@ -178,7 +178,7 @@ class PasskeyStrategy:
             )
         )
         script.upsert_script(flow.ui, self.script_url)
-        flow.ui.add(input_node(METHOD, result, "hidden", value=""))
+        flow.ui.upsert(input_node(METHOD, result, "hidden", value=""))
 
     async def register(self, flow: Flow, body: dict[str, Any]) -> RegistrationOutcome:
         return await registration.sign_up(
@@ -196,7 +196,7 @@ class PasskeyStrategy:
         names = (
             self.schemas.marked_values(METHOD, "display_name", traits, schema_id) if isinstance(traits, dict) else []
         )
-        return {"display_name": names[0] if names else "passkey"}
+        return {"display_name": names[0] if names else "passkey", "is_passwordless": True}  # as Kratos stores it
 
     def _renew_registration(self, flow: Flow) -> None:
         """A failed attempt spent the challenge: the form gets a new one (same user handle)."""
@@ -210,18 +210,8 @@ class PasskeyStrategy:
         stored = (credential.get("config") or {}).get("user_handle")
         handle = stored if isinstance(stored, str) and stored else ceremony.new_user_handle()
         flow.internal[HANDLE] = handle
+        self._add_key_nodes(flow, identity, handle)
         keys = ceremony.stored_keys(identity, METHOD)
-        schema_id = identity.get("schema_id")
-        names = self.schemas.marked_values(METHOD, "display_name", identity.get("traits") or {}, schema_id)
-        self._register_nodes(
-            flow,
-            handle,
-            names[0] if names else "",
-            "passkey_settings_register",
-            "oryPasskeySettingsRegistration",
-            [k["id"] for k in keys if isinstance(k.get("id"), str)],
-            schema_id,
-        )
         # Kratos shows the last way in, disabled
         last = first_factors.ways_in(identity.get("credentials") or {}, self.first_factors) < 2
         for key in keys:
@@ -235,6 +225,21 @@ class PasskeyStrategy:
                     disabled=last,
                 )
             )
+
+    def _add_key_nodes(self, flow: Flow, identity: dict[str, Any], handle: str) -> None:
+        """The form that adds a passkey, with a new challenge: on the settings page, and again after
+        a refused passkey, whose answer spent the challenge the form showed (as a refused sign-up does)."""
+        schema_id = identity.get("schema_id")
+        names = self.schemas.marked_values(METHOD, "display_name", identity.get("traits") or {}, schema_id)
+        self._register_nodes(
+            flow,
+            handle,
+            names[0] if names else "",
+            "passkey_settings_register",
+            "oryPasskeySettingsRegistration",
+            [k["id"] for k in ceremony.stored_keys(identity, METHOD)],
+            schema_id,
+        )
 
     def claims(self, body: dict[str, Any]) -> bool:
         """The script submits the form without a `method` (as Kratos's does): the result names it."""
@@ -256,6 +261,8 @@ class PasskeyStrategy:
         try:
             key = await registration.new_key(self, flow, body.get("passkey_settings_register"), handle, keys)
         except Refused as refused:
+            if isinstance(handle, str):
+                self._add_key_nodes(flow, ctx.identity, handle)
             flow.ui.messages.append(responses.registration_refusal(refused))
             raise FlowInvalid() from None
         key.update(self._described(ctx.identity.get("traits") or {}, ctx.identity.get("schema_id")))
@@ -278,6 +285,14 @@ class PasskeyStrategy:
         except errors.BadRequest:  # the identity service keeps the last way in (shared/first_factors.py)
             removal.refuse_lock_out(flow)
             raise FlowInvalid() from None
+
+
+def signs_in_alone(key: dict[str, Any]) -> bool:
+    """Kratos's passkey login takes only keys flagged passwordless (`PasswordlessOnly`): one an admin
+    imported with `is_passwordless: false` does not sign in. A key without the flag is one Warden
+    registered before it stored the flag (Kratos always stores it, true for a passkey): it signs in,
+    or those accounts would lose their way in."""
+    return key.get("is_passwordless") is not False
 
 
 def build(deps: Dependencies) -> PasskeyStrategy:

@@ -53,12 +53,11 @@ def key_nodes(
     options = ceremony.registration_options(
         strategy.rp, flow, strategy.challenge_key, handle, user_name, exclude, strategy.criteria
     )
-    ours = ("webauthn_register_displayname", "webauthn_register")
-    flow.ui.nodes = [n for n in flow.ui.nodes if not (n.group == METHOD and n.name in ours)]
-    flow.ui.add(
-        input_node(METHOD, "webauthn_register_displayname", "text", value=name, label=text.label_security_key_name()),
-        input_node(METHOD, "webauthn_register", "hidden", value=""),
+    # In place when renewed, so that a form shown again keeps its order
+    flow.ui.upsert(
+        input_node(METHOD, "webauthn_register_displayname", "text", value=name, label=text.label_security_key_name())
     )
+    flow.ui.upsert(input_node(METHOD, "webauthn_register", "hidden", value=""))
     strategy.trigger(flow, "webauthn_register_trigger", "oryWebAuthnRegistration", options, label)
 
 

@@ -67,10 +67,9 @@ class WebAuthnStrategy:
     def trigger(self, flow: Flow, name: str, trigger: str, options: dict[str, Any], label: text.Message) -> None:
         """Kratos's trigger: the options in `value` and in the deprecated `onclick` call, the function
         in `onclickTrigger` for UIs that call it by name."""
-        flow.ui.nodes = [n for n in flow.ui.nodes if not (n.group == METHOD and n.name == name)]
         value = json.dumps(options)
         script.upsert_script(flow.ui, self.script_url)
-        flow.ui.add(
+        flow.ui.upsert(  # in place when renewed
             input_node(
                 METHOD,
                 name,
@@ -79,7 +78,7 @@ class WebAuthnStrategy:
                 label=label,
                 onclick=script.call(trigger, value),
                 onclickTrigger=trigger,
-            ),
+            )
         )
 
     def _login_nodes(self, flow: Flow, keys: list[str], label: text.Message) -> None:
@@ -182,9 +181,14 @@ class WebAuthnStrategy:
                 continue  # as Kratos: the last key the account signs in with offers no remove button
             label = text.remove_security_key(str(key.get("display_name") or "security key"), ceremony.added_at(key))
             flow.ui.add(input_node(METHOD, "webauthn_remove", "submit", value=removal.remove_value(key), label=label))
-        names = (identity.get("traits") or {}).get("email") or ""
-        exclude = [k["id"] for k in keys]
-        registration.key_nodes(self, flow, handle, str(names), exclude, text.add_security_key())
+        self._add_key_nodes(flow, identity, handle)
+
+    def _add_key_nodes(self, flow: Flow, identity: dict[str, Any], handle: str, name: str = "") -> None:
+        """The form that adds a key, with a new challenge: on the settings page, and again after a
+        refused key, whose answer spent the challenge the form showed (as a refused sign-up does)."""
+        user_name = (identity.get("traits") or {}).get("email") or ""
+        exclude = [k["id"] for k in ceremony.stored_keys(identity, METHOD)]
+        registration.key_nodes(self, flow, handle, str(user_name), exclude, text.add_security_key(), name)
 
     def claims(self, body: dict[str, Any]) -> bool:
         return bool(body.get("webauthn_remove") or body.get("webauthn_register"))
@@ -231,12 +235,14 @@ class WebAuthnStrategy:
             self.services.require_aal2_to_add(ctx.session, ctx.identity, flow)
         keys = list(config.get("credentials") or [])
         handle = config.get("user_handle") or flow.internal.get(registration.HANDLE)
+        name = body.get("webauthn_register_displayname")
         try:
             key = await new_key(self, flow, body.get("webauthn_register"), handle, keys)
         except Refused as refused:
+            if isinstance(handle, str):
+                self._add_key_nodes(flow, ctx.identity, handle, name if isinstance(name, str) else "")
             flow.ui.messages.append(responses.registration_refusal(refused))
             raise FlowInvalid() from None
-        name = body.get("webauthn_register_displayname")
         key["display_name"] = name.strip()[:64] if isinstance(name, str) and name.strip() else "security key"
         key["is_passwordless"] = self.passwordless
         new = {**config, "credentials": [*keys, key], "user_handle": handle}
