@@ -48,3 +48,12 @@ def identifier_of(config_handle: str) -> str:
     """The identifier of a credential config's `user_handle` (base64url or base64 text)."""
     handle = decode(config_handle)
     return identifier(handle) if handle is not None else config_handle
+
+
+def config_forms(handle: bytes) -> tuple[str, ...]:
+    """The texts a credential config's `user_handle` may hold for these bytes: Kratos's JSON (standard
+    base64, padded), Warden's (base64url, unpadded) and the two others a hand-written import might use.
+    A WebAuthn credential is found by it (Kratos's `FindIdentityByWebauthnUserHandle`)."""
+    standard = base64.b64encode(handle).decode()
+    url = base64.urlsafe_b64encode(handle).decode()
+    return tuple(dict.fromkeys([standard, url.rstrip("="), standard.rstrip("="), url]))

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from shared import errors
+from shared import errors, passkey_handles
 
 # Credential types whose identifiers are derived (from the traits, or from the providers in the config).
 DERIVED = {"password", "webauthn", "code", "oidc", "saml"}
@@ -78,6 +78,14 @@ class FakeIdentityClient:
         for stored in self._by_id.values():
             types = [credential_type] if credential_type else list(stored.credentials)
             if any(identifier in stored.credentials.get(t, {}).get("identifiers", []) for t in types):
+                return self._view(stored)
+        return None
+
+    async def find_by_webauthn_user_handle(self, user_handle: str) -> dict[str, Any] | None:
+        wanted = passkey_handles.decode(user_handle)
+        for stored in sorted(self._by_id.values(), key=lambda s: str(s.identity["id"])):
+            handle = (stored.credentials.get("webauthn", {}).get("config") or {}).get("user_handle")
+            if wanted and isinstance(handle, str) and passkey_handles.decode(handle) == wanted:
                 return self._view(stored)
         return None
 

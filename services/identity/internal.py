@@ -15,6 +15,7 @@ from services.identity.manager import METADATA, IdentityManager, MetadataChanges
 from services.identity.passwords import PasswordVerifier
 from services.identity.schemas.normalize import normalize_email
 from services.identity.views import admin_view
+from shared import passkey_handles
 from shared.http.bodies import read_json
 from shared.json_codec import json_response
 from shared.service import Route
@@ -119,6 +120,10 @@ class IdentityInternalApi(ServiceInfo):
     async def find_by_credential_identifier(self, credential_type: str, identifier: str) -> dict[str, Any] | None:
         return self._view(await self._manager.find_by_identifier(credential_type, identifier))
 
+    async def find_by_webauthn_user_handle(self, user_handle: str) -> dict[str, Any] | None:
+        handle = passkey_handles.decode(user_handle)
+        return self._view(await self._manager.find_by_webauthn_user_handle(handle)) if handle else None
+
     async def swap_credential(
         self, identity_id: str, credential_type: str, expected: dict[str, Any], config: dict[str, Any]
     ) -> bool:
@@ -212,6 +217,11 @@ async def _find_by_credential(c: IdentityContainer, request: web.Request) -> web
     return json_response({"identity": await c.internal.find_by_credential_identifier(credential_type, identifier)})
 
 
+async def _find_by_webauthn_user_handle(c: IdentityContainer, request: web.Request) -> web.Response:
+    (user_handle,) = await _fields(request, "user_handle")
+    return json_response({"identity": await c.internal.find_by_webauthn_user_handle(user_handle)})
+
+
 async def _second_factor_attempt(c: IdentityContainer, request: web.Request) -> web.Response:
     body = await read_json(request)
     (outcome,) = _fields_of(body, "outcome")
@@ -294,6 +304,7 @@ ROUTES: list[Route[IdentityContainer]] = [
     Route("internal", "GET", f"{BASE}/identities/{{id}}/credentials/{{type}}", _get_credential),
     Route("internal", "PUT", f"{BASE}/identities/{{id}}/credentials/{{type}}", _update_credential),
     Route("internal", "POST", f"{BASE}/credentials/find", _find_by_credential),
+    Route("internal", "POST", f"{BASE}/credentials/webauthn/find", _find_by_webauthn_user_handle),
     Route("internal", "POST", f"{BASE}/identities/{{id}}/credentials/{{type}}/swap", _swap_credential),
     Route("internal", "POST", f"{BASE}/identities/{{id}}/second-factor-attempts", _second_factor_attempt),
     Route("internal", "POST", f"{BASE}/code-attempts", _code_attempt),

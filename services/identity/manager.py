@@ -36,7 +36,7 @@ from services.identity.domain import (
 from services.identity.errors import IdentityNotFound, LastFirstFactor, MalformedBody, PasswordUnchanged
 from services.identity.persistence import IdentityRepository
 from services.identity.views import admin_view
-from shared import first_factors
+from shared import first_factors, passkey_handles
 from shared.aal import passwordless_key
 from shared.bus import events
 from shared.storage.uow import UnitOfWork, UnitOfWorkFactory
@@ -325,6 +325,15 @@ class IdentityManager:
         async with self._uow.read() as conn:
             found = await self._repo.find_by_identifier(conn, kind, identifier)
         return found[0] if found else None
+
+    async def find_by_webauthn_user_handle(self, handle: bytes) -> Identity | None:
+        """The identity whose security keys (`webauthn`) carry this user handle: a passkey sign-in
+        falls back to it when no passkey has the handle (Kratos's migration path)."""
+        if not handle:
+            return None
+        async with self._uow.read() as conn:
+            owner = await self._repo.webauthn_user_handle_owner(conn, passkey_handles.config_forms(handle))
+            return await self._repo.get(conn, owner) if owner is not None else None
 
     async def get(self, identity_id: str) -> Identity:
         async with self._uow.read() as conn:

@@ -8,7 +8,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Row, delete, func, insert, select
+from sqlalchemy import Row, cast, delete, func, insert, or_, select
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql import CompoundSelect
 
@@ -99,6 +100,24 @@ class IdentityRepository:
                 conn, self._loads.by_identifier, {"type": credential_type, "identifier": identifier}
             )
         return await self._load(conn, self._loads.by_any_identifier, {"identifier": identifier})
+
+    async def webauthn_user_handle_owner(self, conn: Connection, forms: Sequence[str]) -> str | None:
+        """The id of the identity whose `webauthn` credential's config holds one of `forms` as its
+        `user_handle` (Kratos's FindIdentityByWebauthnUserHandle: the first by id if several do).
+        The config is JSON text: read as JSON on each engine, so no spelling of it can match wrongly."""
+        t = self.t.credentials
+        if conn.dialect.name == "postgresql":
+            stored: Any = cast(t.c.config, JSONB)["user_handle"].astext
+        else:
+            stored = func.json_extract(t.c.config, "$.user_handle")
+        query = (
+            select(t.c.identity_id)
+            .where(t.c.type == "webauthn", or_(*(stored == form for form in forms)))
+            .order_by(t.c.identity_id)
+            .limit(1)
+        )
+        row = (await conn.execute(query)).first()
+        return str(row[0]) if row is not None else None
 
     def identifier_read(self, credential_type: str, identifier: str) -> tuple[CompoundSelect[Any], dict[str, Any]]:
         """The load `find_by_identifier` runs, as a statement and its values, for a caller that sends it

@@ -68,6 +68,10 @@ class HttpIdentityClient(HttpServiceClient):
         found = await self._http.call("POST", f"{BASE}/credentials/find", body)
         return found.get("identity")
 
+    async def find_by_webauthn_user_handle(self, user_handle: str) -> dict[str, Any] | None:
+        found = await self._http.call("POST", f"{BASE}/credentials/webauthn/find", {"user_handle": user_handle})
+        return found.get("identity")
+
     async def second_factor_attempt(self, identity_id: str, outcome: str, client_ip: str | None = None) -> None:
         path = f"{BASE}/identities/{quote(identity_id)}/second-factor-attempts"
         await self._http.call("POST", path, {"outcome": outcome, "client_ip": client_ip})

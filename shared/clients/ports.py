@@ -71,6 +71,12 @@ class IdentityClient(ServiceClient, Protocol):
         finding its owner pays for its own enumeration defences."""
         ...
 
+    async def find_by_webauthn_user_handle(self, user_handle: str) -> dict[str, Any] | None:
+        """The identity whose `webauthn` credential's config has this user handle (base64url of the
+        bytes an authenticator returns; Kratos's `FindIdentityByWebauthnUserHandle`), or None. Its
+        security keys are not passkeys: the caller chooses which of them may sign in."""
+        ...
+
     async def second_factor_attempt(self, identity_id: str, outcome: str, client_ip: str | None = None) -> None:
         """Counts a second-factor check from `client_ip` toward the per-identifier throttle of the
         identity's identifiers, as a password check: "check" raises TooManyRequests while they are

@@ -6,6 +6,7 @@ any type, read and write one credential, and set the metadata a settings web hoo
 
 from __future__ import annotations
 
+import base64
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -105,6 +106,23 @@ def test_writes_and_reads_one_credential_with_given_identifiers(client: Sync) ->
     # Rewriting the config without identifiers keeps them.
     client.update_credential(created["id"], "passkey", {**config, "credentials": []})
     assert client.get_credential(created["id"], "passkey")["identifiers"] == [handle]
+
+
+def test_finds_an_identity_by_its_security_keys_user_handle(client: Sync) -> None:
+    """Kratos's FindIdentityByWebauthnUserHandle: the `webauthn` config's handle (standard base64 as
+    Kratos exports it), asked for as base64url; a passkey's or a password's identifier is no match."""
+    handle = bytes([251, 255]) + uuid.uuid4().bytes
+    config = {"credentials": [{"id": "a2V5", "public_key": "cHVi"}], "user_handle": base64.b64encode(handle).decode()}
+    body = {
+        "schema_id": "default",
+        "traits": {"email": _email(client, "wa")},
+        "credentials": {"webauthn": {"config": config}},
+    }
+    created = client.create_identity(body)
+    encoded = base64.urlsafe_b64encode(handle).rstrip(b"=").decode()
+    assert client.find_by_webauthn_user_handle(encoded)["id"] == created["id"]
+    assert client.find_by_webauthn_user_handle(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode()) is None
+    assert client.find_by_webauthn_user_handle("") is None
 
 
 def test_its_owner_removes_a_passkey_credential_while_another_way_in_is_left(client: Sync) -> None:

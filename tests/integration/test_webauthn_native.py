@@ -387,3 +387,62 @@ def test_a_key_signs_in_only_as_what_it_was_registered_for(warden: ThreadedWarde
     )
     assert status == 200, done
     assert done["session"]["authenticator_assurance_level"] == aal
+
+
+def _imported_with_keys(warden: ThreadedWarden, email: str, *keys: tuple[SoftAuthenticator, bool]) -> str:
+    stored = [
+        {
+            "id": b64url(key.credential_id),
+            "public_key": b64url(key.cose_public_key()),
+            "attestation_type": "none",
+            "authenticator": {"aaguid": b64url(bytes(16)), "sign_count": 0, "clone_warning": False},
+            "display_name": "key",
+            "is_passwordless": passwordless,
+        }
+        for key, passwordless in keys
+    ]
+    credentials = {
+        "password": {"config": {"password": PASSWORD}},
+        "webauthn": {"config": {"credentials": stored, "user_handle": b64url(uuid.uuid4().bytes)}},
+    }
+    body = {"schema_id": "default", "traits": {"email": email}, "credentials": credentials}
+    created = urllib3.request("POST", f"{warden.admin_url}/admin/identities", json=body)
+    assert created.status == 201, created.data
+    return str(json.loads(created.data)["id"])
+
+
+def test_a_refresh_asks_for_the_passwordless_keys_in_either_mode(warden: ThreadedWarden, frontend: FrontendApi) -> None:
+    """Kratos's `PopulateLoginMethodFirstFactorRefresh` (webauthn/login.go): a refresh (aal1) offers
+    the session's identity its passwordless keys (`ToWebAuthnFiltered(aal1)`) with its identifier
+    hidden, and takes the answer as a passwordless sign-in (`IsRefresh() && aal1`) whatever
+    `passwordless` says. Warden showed nothing, and without `passwordless` refused the key (4010002).
+    A second-factor key is not offered and does not refresh."""
+    email = f"refresh-{uuid.uuid4().hex[:8]}@example.com"
+    passwordless, second = SoftAuthenticator(ORIGIN), SoftAuthenticator(ORIGIN)
+    identity_id = _imported_with_keys(warden, email, (passwordless, True), (second, False))
+    token = _password_login(frontend, email)
+    flow = frontend.create_native_login_flow(refresh=True, x_session_token=token)
+    trigger = node(flow, "webauthn_login_trigger")
+    assert trigger["meta"]["label"]["id"] == 1010008  # Kratos's NewInfoSelfServiceLoginWebAuthn
+    options = json.loads(trigger["attributes"]["value"])
+    assert [c["id"] for c in options["publicKey"]["allowCredentials"]] == [b64url(passwordless.credential_id)]
+    assert node(flow, "identifier")["attributes"]["type"] == "hidden"
+    assert node(flow, "identifier")["attributes"]["value"] == email
+
+    def answer(key: SoftAuthenticator, options: dict[str, Any]) -> tuple[int, Any]:
+        body = {"method": "webauthn", "webauthn_login": json.dumps(key.get(options)), "identifier": email}
+        status, answered = post_flow(warden.public_url, "login", flow.id, body, token)
+        return status, answered
+
+    status, refused = answer(second, options)
+    assert (status, message_ids(refused)) == (400, [4000008]), refused
+    status, done = answer(passwordless, _options(refused, "webauthn_login_trigger"))
+    assert status == 200, done
+    assert done["session"]["identity"]["id"] == identity_id
+    methods = [(m["method"], m["aal"]) for m in done["session"]["authentication_methods"]]
+    assert methods == [("password", "aal1"), ("webauthn", "aal1")]
+    # An identity with second-factor keys alone gets no security key form on a refresh.
+    other = f"refresh-mfa-{uuid.uuid4().hex[:8]}@example.com"
+    _imported_with_keys(warden, other, (SoftAuthenticator(ORIGIN), False))
+    flow = frontend.create_native_login_flow(refresh=True, x_session_token=_password_login(frontend, other))
+    assert not [n for n in as_dict(flow)["ui"]["nodes"] if n["attributes"].get("name") == "webauthn_login_trigger"]

@@ -203,6 +203,13 @@ async def verify_login(
     return {**authenticator, "sign_count": new, "clone_warning": bool(authenticator.get("clone_warning"))}
 
 
+def user_handle(credential: dict[str, Any]) -> str | None:
+    """The assertion's user handle as base64url (unpadded), or None without one."""
+    handle = (credential.get("response") or {}).get("userHandle")
+    decoded = passkey_handles.decode(handle) if isinstance(handle, str) and handle else None
+    return passkey_handles.encode(decoded) if decoded else None
+
+
 def credential_identifiers(credential: dict[str, Any]) -> list[str]:
     """The credential identifiers an assertion's user handle may be stored under: Kratos's (the
     handle as text), then Warden's earlier form (its base64url). Empty without a handle."""

@@ -6,6 +6,7 @@ credential's identifier in the identity service."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -23,9 +24,12 @@ from services.selfservice.strategies.passkey.responses import Refused
 from services.selfservice.strategies.registry import Dependencies, MethodSpec
 from services.selfservice.traits import TraitSchemas
 from shared import errors, first_factors, passkey_handles, text
+from shared.aal import passwordless_key
 from shared.clients.ports import IdentityClient
 
 METHOD = "passkey"
+SECURITY_KEYS = "webauthn"  # the credential type a passkey sign-in falls back to (Kratos's migration path)
+KeyFilter = Callable[[dict[str, Any]], bool]
 CHALLENGE = "passkey_challenge"  # flow.internal: the challenge of the options the flow shows
 HANDLE = "passkey_user_handle"  # flow.internal: the user handle a registration's options carry
 AUTOFILL = "username webauthn"  # the identifier's autocomplete: passkeys offered among its suggestions
@@ -92,22 +96,23 @@ class PasskeyStrategy:
             ceremony.next_screen(flow, self.login_ui_url)
         try:
             credential = responses.parse_assertion(body.get("passkey_login"))
-            owner = await self._owner(credential)
-            if owner is None:
+            found = await self._owner(credential)
+            if found is None:
                 flow.internal.pop(CHALLENGE, None)  # spent all the same
                 self._login_nodes(flow)
                 flow.ui.messages.append(text.no_webauthn_user())
                 raise FlowInvalid()
+            owner, credential_type, usable = found
             await ceremony.check_assertion(
                 self.identities,
                 self.challenges,
                 self.rp,
                 flow,
                 CHALLENGE,
-                METHOD,
+                credential_type,
                 owner["id"],
                 credential,
-                usable=signs_in_alone,
+                usable=usable,
                 verify_user=self.criteria.verifies_user,
             )
         except Refused as refused:
@@ -121,12 +126,19 @@ class PasskeyStrategy:
             raise FlowInvalid()
         return LoginOutcome(identity, {"method": METHOD, "aal": "aal1"})
 
-    async def _owner(self, credential: dict[str, Any]) -> dict[str, Any] | None:
-        """Whose passkey signed: the assertion's user handle is the credential's identifier (Kratos:
-        FindByCredentialsIdentifier). None for a handle no account has, or none at all."""
+    async def _owner(self, credential: dict[str, Any]) -> tuple[dict[str, Any], str, KeyFilter] | None:
+        """Whose key signed, the credential type it is kept under, and which of that type's keys may
+        sign in. The assertion's user handle is a passkey credential's identifier (Kratos:
+        FindByCredentialsIdentifier). When no passkey has it, Kratos's migration path: the security
+        keys (`webauthn`) whose config has this user handle, and of them only those registered
+        passwordless (`PasswordlessOnly`): a second-factor key never signs in alone. None for a
+        handle no account has, or none at all."""
         for identifier in ceremony.credential_identifiers(credential):
             if (owner := await self.identities.find_by_credential_identifier(METHOD, identifier)) is not None:
-                return owner
+                return owner, METHOD, signs_in_alone
+        handle = ceremony.user_handle(credential)
+        if handle and (owner := await self.identities.find_by_webauthn_user_handle(handle)) is not None:
+            return owner, SECURITY_KEYS, passwordless_key
         return None
 
     # --- registration ----------------------------------------------------------------------------

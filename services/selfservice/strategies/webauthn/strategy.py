@@ -1,6 +1,7 @@
 """The webauthn method (Kratos's `selfservice/strategy/webauthn`): security keys as a second factor
 (aal2), and with `config.passwordless: true` also as a first factor after the identifier is typed,
-and a way to sign up (registration.py).
+and a way to sign up (registration.py). Refreshing a session (aal1) asks for the identity's
+passwordless keys in either mode, as Kratos does.
 Settings add a key with a display name, list the keys and remove one; removing the last second factor
 needs an aal2 session. The ceremonies, and registering a key, are the passkey method's
 (passkey/ceremony.py, passkey/registration.py)."""
@@ -113,10 +114,28 @@ class WebAuthnStrategy:
                 )
             flow.ui.add(input_node(METHOD, "method", "submit", value=METHOD, label=text.sign_in_with_hardware_key()))
 
+    async def populate_login_refresh(self, flow: Flow, identity_id: str) -> None:
+        """Kratos's `PopulateLoginMethodFirstFactorRefresh`, in both `passwordless` modes: the session's
+        identity is asked at once for its passwordless keys (`ToWebAuthnFiltered(aal1)`), its
+        identifier hidden; an identity without one gets no form. A second-factor key is no way to
+        re-authenticate at aal1."""
+        keys = await self._key_ids(identity_id, passwordless_key)
+        if not keys:
+            return
+        flow.internal[PASSWORDLESS_OWNER] = identity_id
+        stored = await self.services.identities.get_credential(identity_id, METHOD)
+        identifiers = (stored or {}).get("identifiers") or []
+        if identifiers and flow.ui.find("identifier") is None:
+            flow.ui.add(input_node("default", "identifier", "hidden", value=identifiers[0]))
+        self._login_nodes(flow, keys, text.sign_in_with_hardware_key())
+
     async def login(self, flow: Flow, body: dict[str, Any]) -> LoginOutcome:
+        first_factor = flow.fields.get("requested_aal", AAL1) == AAL1
+        refresh = first_factor and bool(flow.fields.get("refresh"))
         if is_aal2_login(flow) and not self.passwordless:
             owner, aal = str(flow.internal["identity_id"]), AAL2
-        elif self.passwordless and flow.fields.get("requested_aal", AAL1) == AAL1:
+        elif first_factor and (self.passwordless or refresh):
+            # As Kratos, a refresh is a passwordless sign-in in either mode (its keys: populate_login_refresh)
             owner, aal = await self._passwordless_owner(flow, body), AAL1
         else:
             flow.ui.messages.append(text.no_login_strategy())
@@ -130,7 +149,7 @@ class WebAuthnStrategy:
             )
         except Refused as refused:
             await self.services.attempt(owner, succeeded=False)
-            label = text.login_continue() if aal == AAL1 else text.sign_in_with_hardware_key()
+            label = text.login_continue() if aal == AAL1 and not refresh else text.sign_in_with_hardware_key()
             self._login_nodes(flow, await self._key_ids(owner, usable), label)
             flow.ui.messages.append(responses.login_refusal(refused))
             raise FlowInvalid() from None
