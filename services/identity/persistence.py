@@ -8,8 +8,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Row, cast, delete, func, insert, or_, select
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import Row, Select, String, Table, delete, func, insert, literal_column, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql import CompoundSelect
 
@@ -18,6 +17,26 @@ from services.identity.errors import IdentityConflict
 from services.identity.loads import IdentityLoads, identities_from
 from services.identity.tables import IdentityTables
 from shared.storage.connection import Connection
+
+# A `webauthn` credential's user handle, word for word as the index of identity_0009 has it, so that
+# each engine uses that index (a bound key or path, or another spelling, would not match it).
+WEBAUTHN_USER_HANDLE = {
+    "postgresql": "(CAST(config AS JSONB) ->> 'user_handle')",
+    "sqlite": "json_extract(config, '$.user_handle')",
+}
+
+
+def webauthn_handle_owner(credentials: Table, dialect: str, forms: Sequence[str]) -> Select[Any]:
+    """The first identity (by id) whose `webauthn` credential holds one of `forms` as its user handle.
+    The config is JSON text, read as JSON on each engine so that no spelling of it can match wrongly,
+    by the expression identity_0009 indexes: anyone may send any handle to the passkey login."""
+    stored = literal_column(WEBAUTHN_USER_HANDLE[dialect], String)
+    return (
+        select(credentials.c.identity_id)
+        .where(literal_column("type = 'webauthn'"), or_(*(stored == form for form in forms)))
+        .order_by(credentials.c.identity_id)
+        .limit(1)
+    )
 
 
 class IdentityRepository:
@@ -103,20 +122,8 @@ class IdentityRepository:
 
     async def webauthn_user_handle_owner(self, conn: Connection, forms: Sequence[str]) -> str | None:
         """The id of the identity whose `webauthn` credential's config holds one of `forms` as its
-        `user_handle` (Kratos's FindIdentityByWebauthnUserHandle: the first by id if several do).
-        The config is JSON text: read as JSON on each engine, so no spelling of it can match wrongly."""
-        t = self.t.credentials
-        if conn.dialect.name == "postgresql":
-            stored: Any = cast(t.c.config, JSONB)["user_handle"].astext
-        else:
-            stored = func.json_extract(t.c.config, "$.user_handle")
-        query = (
-            select(t.c.identity_id)
-            .where(t.c.type == "webauthn", or_(*(stored == form for form in forms)))
-            .order_by(t.c.identity_id)
-            .limit(1)
-        )
-        row = (await conn.execute(query)).first()
+        `user_handle` (Kratos's FindIdentityByWebauthnUserHandle: the first by id if several do)."""
+        row = (await conn.execute(webauthn_handle_owner(self.t.credentials, conn.dialect.name, forms))).first()
         return str(row[0]) if row is not None else None
 
     def identifier_read(self, credential_type: str, identifier: str) -> tuple[CompoundSelect[Any], dict[str, Any]]:

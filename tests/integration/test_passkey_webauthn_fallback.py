@@ -122,3 +122,29 @@ def test_a_key_signs_in_only_to_the_identity_whose_handle_it_carries(warden: Thr
     attacker.user_handle = victim.user_handle
     status, answer = _passkey_login(warden, attacker)
     assert (status, message_ids(answer)) == (400, [NOT_VERIFIED]), answer
+
+
+def test_the_lookup_of_a_security_keys_user_handle_can_use_an_index(warden: ThreadedWarden) -> None:
+    """Anyone may send any user handle to the passkey login, and each handle no passkey holds is
+    looked up among the security keys: that lookup must be able to use identity_0009's index rather
+    than read and parse the config of every security-key credential of every account."""
+    from sqlalchemy import MetaData, text
+
+    from services.identity.persistence import webauthn_handle_owner
+    from services.identity.tables import identity_tables
+
+    credentials = identity_tables(MetaData()).credentials
+
+    async def plan() -> str:
+        [database] = warden.process._databases.all()
+        async with database.transaction() as conn:
+            sqlite = conn.dialect.name == "sqlite"
+            query = webauthn_handle_owner(credentials, conn.dialect.name, ["aGFuZGxl", "aGFuZGxl=="])
+            sql = str(query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+            if not sqlite:  # a table this small is read whole when it may be; may it not be?
+                await conn.execute(text("SET LOCAL enable_seqscan = off"))
+            rows = (await conn.execute(text(("EXPLAIN QUERY PLAN " if sqlite else "EXPLAIN ") + sql))).all()
+        return "\n".join(str(row[-1]) for row in rows)
+
+    shown = warden.run(plan())
+    assert "ix_identity_credentials_webauthn_user_handle" in shown, shown
