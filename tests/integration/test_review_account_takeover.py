@@ -4,17 +4,29 @@ browser or app, the public API and, at times, a mailbox the victim has since giv
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
+import pyotp
 import pytest
 import urllib3
 
 from tests.code_helpers import CodeStack, Native, SmsSink, code_config
-from tests.factories import running_warden
-from tests.selfservice_helpers import UI, message_ids, selfservice_settings
+from tests.factories import ThreadedWarden, running_warden
+from tests.selfservice_helpers import (
+    PASSWORD,
+    UI,
+    api_password_login,
+    message_ids,
+    selfservice_settings,
+)
 from tests.smtp import SmtpServer
+from tests.webauthn_authenticator import post_flow
+
+PRIVILEGED_SECONDS = 2
 
 
 @pytest.fixture(scope="module")
@@ -72,3 +84,83 @@ def test_a_sign_in_code_sent_before_its_address_was_taken_off_no_longer_signs_in
     answer = native.post(f"/self-service/login?flow={flow['id']}", {"method": "code", "identifier": old, "code": code})
     assert answer.status == 400 and "session_token" not in answer.json(), answer.data
     assert message_ids(answer.json()) == [4010008], answer.data
+
+
+# --- the privileged session of an account with a second factor -------------------------------------
+
+
+@pytest.fixture(scope="module")
+def with_totp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadedWarden]:
+    directory = tmp_path_factory.mktemp("account-takeover-totp")
+    settings = selfservice_settings(
+        directory,
+        f"sqlite://{directory}/w.sqlite",
+        methods={"password": {"enabled": True}, "totp": {"enabled": True}},
+        flows={"settings": {"privileged_session_max_age": f"{PRIVILEGED_SECONDS}s"}},
+        session={"lifespan": "2h", "whoami": {"required_aal": "highest_available"}},
+    )
+    with running_warden(settings) as warden:
+        yield warden
+
+
+def _get(warden: ThreadedWarden, path: str, token: str) -> Any:
+    headers = {"Accept": "application/json", "X-Session-Token": token}
+    return urllib3.request("GET", f"{warden.public_url}{path}", headers=headers)
+
+
+def _settings(warden: ThreadedWarden, token: str, body: dict[str, Any]) -> tuple[int, Any]:
+    flow = _get(warden, "/self-service/settings/api", token).json()
+    return post_flow(warden.public_url, "settings", flow["id"], body, token)
+
+
+def _login_step(warden: ThreadedWarden, query: str, token: str, body: dict[str, Any]) -> Any:
+    flow = _get(warden, f"/self-service/login/api?{query}", token).json()
+    status, answer = post_flow(warden.public_url, "login", flow["id"], body, token)
+    assert status == 200, answer
+    return answer
+
+
+def _totp_code(secret: str, step: int) -> str:
+    """The code of this step or the next: each step is accepted once, and only after the last
+    (replay.py), so a later step is needed for each use."""
+    return pyotp.TOTP(secret).at(time.time() + 30 * step)
+
+
+def test_a_password_refresh_does_not_make_a_stale_aal2_session_privileged(with_totp: ThreadedWarden) -> None:
+    """An attacker holds a stolen aal2 session (password and authenticator app) past its privileged
+    window, and the password, not the authenticator. Refreshing the session with the password alone
+    kept it aal2 and made it privileged: the attacker then unlinked the authenticator and changed
+    the password. A second factor must have been proven within the window too: the refresh asks for
+    it (`refresh=true&aal=aal2`), and its owner's authenticator then makes the change."""
+    warden, email, secret = with_totp, _email(), pyotp.random_base32()
+    created = urllib3.request(
+        "POST",
+        f"{warden.admin_url}/admin/identities",
+        json={
+            "schema_id": "default",
+            "traits": {"email": email},
+            "credentials": {
+                "password": {"config": {"password": PASSWORD}},
+                "totp": {"config": {"totp_url": pyotp.TOTP(secret).provisioning_uri(name=email, issuer_name="Warden")}},
+            },
+        },
+    )
+    assert created.status == 201, created.data
+    token = api_password_login(warden.public_url, email)
+    upgraded = _login_step(warden, "aal=aal2", token, {"method": "totp", "totp_code": _totp_code(secret, 0)})
+    assert upgraded["session"]["authenticator_assurance_level"] == "aal2"
+    time.sleep(PRIVILEGED_SECONDS + 0.5)  # the stolen session's window is over
+
+    refreshed = _login_step(
+        warden, "refresh=true", token, {"method": "password", "identifier": email, "password": PASSWORD}
+    )
+    assert refreshed["session"]["authenticator_assurance_level"] == "aal2"
+    for change in ({"method": "totp", "totp_unlink": True}, {"method": "password", "password": "an0ther-Secret!"}):
+        status, answer = _settings(warden, token, change)
+        assert status == 403 and answer["error"]["id"] == "session_refresh_required", answer
+        asked = parse_qs(urlsplit(answer["redirect_browser_to"]).query)
+        assert asked["refresh"] == ["true"] and asked["aal"] == ["aal2"], answer
+
+    _login_step(warden, "refresh=true&aal=aal2", token, {"method": "totp", "totp_code": _totp_code(secret, 1)})
+    status, answer = _settings(warden, token, {"method": "totp", "totp_unlink": True})
+    assert status == 200 and answer["state"] == "success", answer
