@@ -19,6 +19,7 @@ from tests.factories import ThreadedWarden, running_warden
 from tests.selfservice_helpers import (
     PASSWORD,
     UI,
+    Browser,
     api_password_login,
     message_ids,
     selfservice_settings,
@@ -132,20 +133,8 @@ def test_a_password_refresh_does_not_make_a_stale_aal2_session_privileged(with_t
     kept it aal2 and made it privileged: the attacker then unlinked the authenticator and changed
     the password. A second factor must have been proven within the window too: the refresh asks for
     it (`refresh=true&aal=aal2`), and its owner's authenticator then makes the change."""
-    warden, email, secret = with_totp, _email(), pyotp.random_base32()
-    created = urllib3.request(
-        "POST",
-        f"{warden.admin_url}/admin/identities",
-        json={
-            "schema_id": "default",
-            "traits": {"email": email},
-            "credentials": {
-                "password": {"config": {"password": PASSWORD}},
-                "totp": {"config": {"totp_url": pyotp.TOTP(secret).provisioning_uri(name=email, issuer_name="Warden")}},
-            },
-        },
-    )
-    assert created.status == 201, created.data
+    warden, email = with_totp, _email()
+    secret = _with_totp(warden, email)
     token = api_password_login(warden.public_url, email)
     upgraded = _login_step(warden, "aal=aal2", token, {"method": "totp", "totp_code": _totp_code(secret, 0)})
     assert upgraded["session"]["authenticator_assurance_level"] == "aal2"
@@ -164,3 +153,73 @@ def test_a_password_refresh_does_not_make_a_stale_aal2_session_privileged(with_t
     _login_step(warden, "refresh=true&aal=aal2", token, {"method": "totp", "totp_code": _totp_code(secret, 1)})
     status, answer = _settings(warden, token, {"method": "totp", "totp_unlink": True})
     assert status == 200 and answer["state"] == "success", answer
+
+
+def _with_totp(warden: ThreadedWarden, email: str) -> str:
+    """An account with a password and an authenticator app (imported: pairing would spend a step)."""
+    secret = pyotp.random_base32()
+    created = urllib3.request(
+        "POST",
+        f"{warden.admin_url}/admin/identities",
+        json={
+            "schema_id": "default",
+            "traits": {"email": email},
+            "credentials": {
+                "password": {"config": {"password": PASSWORD}},
+                "totp": {"config": {"totp_url": pyotp.TOTP(secret).provisioning_uri(name=email, issuer_name="Warden")}},
+            },
+        },
+    )
+    assert created.status == 201, created.data
+    return secret
+
+
+def _browser_step(browser: Browser, url: str, body: dict[str, Any]) -> Any:
+    """A login page the browser was sent to, filled in and submitted as a SPA does."""
+    started = browser.get(url)
+    flow = started.json() if started.status == 200 else browser.get(_flow_of(browser, started.location)).json()
+    csrf = next(n for n in flow["ui"]["nodes"] if n["attributes"].get("name") == "csrf_token")
+    return browser.post(flow["ui"]["action"], {"csrf_token": csrf["attributes"]["value"], **body})
+
+
+def _flow_of(browser: Browser, location: str) -> str:
+    return f"/self-service/login/flows?id={parse_qs(urlsplit(location).query)['flow'][0]}"
+
+
+def _redirect_of(answer: Any) -> str:
+    body = answer.json()
+    if "redirect_browser_to" in body:
+        return str(body["redirect_browser_to"])
+    return str(next(c["redirect_browser_to"] for c in body["continue_with"] if c["action"] == "redirect_browser_to"))
+
+
+def test_a_paused_change_of_an_aal2_browser_asks_for_each_stale_factor_and_resumes(with_totp: ThreadedWarden) -> None:
+    """The owner's own way through the stricter rule, in a browser: a password change typed past the
+    window waits for a sign-in with the password, then with the authenticator, and is applied then."""
+    warden, email = with_totp, _email()
+    secret = _with_totp(warden, email)
+    browser = Browser(warden.public_url, json=True)
+    signed_in = _browser_step(
+        browser, "/self-service/login/browser", {"method": "password", "identifier": email, "password": PASSWORD}
+    )
+    assert signed_in.status == 422, signed_in  # on to the second factor
+    stepped = _browser_step(browser, _redirect_of(signed_in), {"method": "totp", "totp_code": _totp_code(secret, 0)})
+    assert stepped.status == 200 and stepped.json()["session"]["authenticator_assurance_level"] == "aal2", stepped
+    time.sleep(PRIVILEGED_SECONDS + 0.5)
+
+    flow = browser.get("/self-service/settings/browser").json()
+    csrf = next(n for n in flow["ui"]["nodes"] if n["attributes"].get("name") == "csrf_token")["attributes"]["value"]
+    new_password = "Owner-Typed-This-9931"
+    paused = browser.post(flow["ui"]["action"], {"csrf_token": csrf, "method": "password", "password": new_password})
+    assert paused.status == 403 and "aal" not in parse_qs(urlsplit(_redirect_of(paused)).query), paused
+    refreshed = _browser_step(
+        browser, _redirect_of(paused), {"method": "password", "identifier": email, "password": PASSWORD}
+    )
+    assert refreshed.status == 200, refreshed
+    asked = browser.get(_redirect_of(refreshed), as_json=False)  # the resume: the second factor is stale
+    assert asked.status == 303 and parse_qs(urlsplit(asked.location).query)["aal"] == ["aal2"], asked
+    confirmed = _browser_step(browser, asked.location, {"method": "totp", "totp_code": _totp_code(secret, 1)})
+    assert confirmed.status == 200, confirmed
+    resumed = browser.get(_redirect_of(confirmed), as_json=False)
+    assert resumed.status == 303 and "/self-service/login" not in resumed.location, resumed
+    api_password_login(warden.public_url, email, new_password)
