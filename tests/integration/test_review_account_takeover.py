@@ -223,3 +223,44 @@ def test_a_paused_change_of_an_aal2_browser_asks_for_each_stale_factor_and_resum
     resumed = browser.get(_redirect_of(confirmed), as_json=False)
     assert resumed.status == 303 and "/self-service/login" not in resumed.location, resumed
     api_password_login(warden.public_url, email, new_password)
+
+
+# --- a copy of the session cookie ------------------------------------------------------------------
+
+
+def _whoami(warden: ThreadedWarden, cookies: dict[str, str]) -> Any:
+    header = "; ".join(f"{k}={v}" for k, v in cookies.items())
+    return urllib3.request("GET", f"{warden.public_url}/sessions/whoami", headers={"Cookie": header})
+
+
+def test_a_copied_session_cookie_does_not_share_the_owners_refresh_or_second_factor(
+    with_totp: ThreadedWarden,
+) -> None:
+    """A thief copies the owner's session cookie (a shared computer, malware) and waits: a refresh
+    or a second factor the owner gives later, in their own browser (settings asks for one after the
+    privileged window), made the same token privileged or aal2, and the thief's copy with it,
+    enough to change the password and the email. A browser's re-authentication now gives the
+    session a new token and ends the old one (ASVS 7.2.4); an app's token is kept, as in Kratos."""
+    warden, email = with_totp, _email()
+    secret = _with_totp(warden, email)
+    owner = Browser(warden.public_url, json=True)
+    signed_in = _browser_step(
+        owner, "/self-service/login/browser", {"method": "password", "identifier": email, "password": PASSWORD}
+    )
+    stolen = dict(owner.cookies)  # taken between the password and the second factor
+    stepped = _browser_step(owner, _redirect_of(signed_in), {"method": "totp", "totp_code": _totp_code(secret, 0)})
+    assert stepped.status == 200, stepped
+    assert _whoami(warden, stolen).status == 401, "the aal1 copy did not become aal2"
+    session = _whoami(warden, owner.cookies).json()
+    assert session["authenticator_assurance_level"] == "aal2"
+
+    copied = dict(owner.cookies)  # taken once the owner is at aal2, then the window passes
+    time.sleep(PRIVILEGED_SECONDS + 0.5)
+    refreshed = _browser_step(
+        owner,
+        "/self-service/login/browser?refresh=true",
+        {"method": "password", "identifier": email, "password": PASSWORD},
+    )
+    assert refreshed.status == 200, refreshed
+    assert _whoami(warden, copied).status == 401, "the copy did not become privileged"
+    assert _whoami(warden, owner.cookies).json()["id"] == session["id"], "the same session, a new token"
