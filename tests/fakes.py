@@ -331,6 +331,14 @@ class FakeSessionClient:
         session.methods.append({**method, "completed_at": method.get("completed_at") or _now()})
         return await self._view(session)
 
+    async def reauthenticate(self, session_id: str, method: dict[str, Any]) -> dict[str, Any]:
+        view = await self.add_authentication_method(session_id, method)
+        [(old, session)] = [(t, s) for t, s in self._by_token.items() if s.id == session_id and s.active]
+        token = "ory_st_" + secrets.token_urlsafe(32)
+        session.token = token
+        self._by_token[token] = self._by_token.pop(old)
+        return {"session": view, "session_token": token}
+
     async def revoke_session(self, token: str) -> bool | None:
         session = self._by_token.get(token)
         if session is None:

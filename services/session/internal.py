@@ -86,6 +86,14 @@ class SessionInternalApi(ServiceInfo):
         identity = await self._manager.identity_of(session)
         return session_view(session, public_identity(identity) if identity else None)
 
+    async def reauthenticate(self, session_id: str, method: dict[str, Any]) -> dict[str, Any]:
+        session, token = await self._manager.reauthenticate(session_id, _method(method))
+        identity = await self._manager.identity_of(session)
+        return {
+            "session": session_view(session, public_identity(identity) if identity else None),
+            "session_token": token,
+        }
+
     async def revoke_session(self, token: str) -> bool | None:
         session = await self._manager.find_by_token(token)
         if session is None:
@@ -113,9 +121,10 @@ async def _by_token(c: SessionContainer, request: web.Request) -> web.Response:
 
 
 async def _add_method(c: SessionContainer, request: web.Request) -> web.Response:
-    return json_response(
-        await c.internal.add_authentication_method(request.match_info["id"], await read_object(request))
-    )
+    method = await read_object(request)
+    if request.query.get("rotate_token") == "true":
+        return json_response(await c.internal.reauthenticate(request.match_info["id"], method))
+    return json_response(await c.internal.add_authentication_method(request.match_info["id"], method))
 
 
 async def _revoke(c: SessionContainer, request: web.Request) -> web.Response:

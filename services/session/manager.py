@@ -227,13 +227,27 @@ class SessionManager:
 
     async def add_method(self, session_id: str, method: AuthenticationMethod) -> Session:
         """Records a completed authentication (a second factor, a refresh) on an existing session."""
+        updated, _ = await self.reauthenticate(session_id, method, rotate=False)
+        return updated
+
+    async def reauthenticate(
+        self, session_id: str, method: AuthenticationMethod, *, rotate: bool = True
+    ) -> tuple[Session, str | None]:
+        """As `add_method`, and with `rotate` the session gets a new token, the old one ending with
+        this write (ASVS 7.2.4, checklist SE-2): a copy of the token taken before (a stolen cookie)
+        does not share the privilege or the level the owner's sign-in just gave the session."""
         session = await self.get(session_id)
         if not session.is_valid() or session.idle(self.config.inactivity_timeout):
             raise NoActiveSession()
         updated = session.with_method(method, self.config.lifespan)
+        token = new_token() if rotate else None
+        if token is not None:
+            updated = replace(updated, token_hash=token_hash(token))
         if not await self._save(updated):
             raise NoActiveSession()  # revoked while the method was being checked
-        return updated
+        if token is not None:
+            await self._cache.drop([session.token_hash])  # the old token's answer
+        return updated, token
 
     async def identity_changed(self, identity_id: str, deleted: bool) -> None:
         """The identity service's call right after it commits a change (its event follows, and does

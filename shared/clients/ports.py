@@ -153,6 +153,12 @@ class SessionClient(ServiceClient, Protocol):
         """Records a completed method (a second factor, a refresh) on a session; returns the session JSON."""
         ...
 
+    async def reauthenticate(self, session_id: str, method: dict[str, Any]) -> dict[str, Any]:
+        """As `add_authentication_method`, and the session gets a new token, the old one ending:
+        `{"session": <session JSON>, "session_token": "ory_st_…"}` (`session_token` None from a
+        session service of before rotation, a rolling upgrade, which kept the token)."""
+        ...
+
     async def revoke_session(self, token: str) -> bool | None:
         """Logout: revokes the session of a token. True when that ended it; False for a session that
         had already ended (revoked or expired); None for a token of no session."""

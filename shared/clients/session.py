@@ -30,6 +30,13 @@ class HttpSessionClient(HttpServiceClient):
     async def add_authentication_method(self, session_id: str, method: dict[str, Any]) -> dict[str, Any]:
         return await self._http.call("POST", f"{BASE}/sessions/{quote(session_id)}/methods", method)
 
+    async def reauthenticate(self, session_id: str, method: dict[str, Any]) -> dict[str, Any]:
+        path = f"{BASE}/sessions/{quote(session_id)}/methods?rotate_token=true"
+        answer = await self._http.call("POST", path, method)
+        if "session" not in answer:  # a session service of before rotation: the session JSON, same token
+            return {"session": answer, "session_token": None}
+        return answer
+
     async def revoke_session(self, token: str) -> bool | None:
         answer = await self._http.call("POST", f"{BASE}/sessions/revoke", {"token": token})
         # A session service of before `known` (a rolling upgrade) is taken to know the token.

@@ -85,6 +85,17 @@ def test_a_second_factor_raises_the_assurance_level(clients: Clients) -> None:
     assert [m["method"] for m in upgraded["authentication_methods"]] == ["password", "totp"]
 
 
+def test_reauthenticating_gives_the_session_a_new_token_and_ends_the_old_one(clients: Clients) -> None:
+    identity = _identity(clients)
+    issued = clients.sessions.issue_session(identity["id"], [PASSWORD_METHOD], DEVICE)
+    renewed = clients.sessions.reauthenticate(issued["session"]["id"], {"method": "totp", "aal": "aal2"})
+    token, session = renewed["session_token"], renewed["session"]
+    assert token.startswith("ory_st_") and token != issued["session_token"]
+    assert session["id"] == issued["session"]["id"] and session["authenticator_assurance_level"] == "aal2"
+    assert clients.sessions.session_by_token(issued["session_token"]) is None
+    assert clients.sessions.session_by_token(token)["id"] == session["id"]
+
+
 def test_a_revoked_session_is_gone_and_revoking_again_says_so(clients: Clients) -> None:
     identity = _identity(clients)
     token = clients.sessions.issue_session(identity["id"], [PASSWORD_METHOD], DEVICE)["session_token"]

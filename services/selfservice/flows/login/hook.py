@@ -19,7 +19,7 @@ from services.selfservice.flows.login.verified_address import verification_requi
 from services.selfservice.flows.request import device, wants_json
 from services.selfservice.hooks.registry import HookContext
 from shared import aal, text
-from shared.cookies import session_token
+from shared.cookies import request_cookie, session_token
 from shared.json_codec import json_response
 
 if TYPE_CHECKING:
@@ -42,7 +42,15 @@ async def finish_login(c: SelfserviceContainer, request: web.Request, flow: Flow
         raise HookAbortFlow(await verification_required(c, request, flow, outcome.identity)) from None
     pending = flow.internal.pop(LINK_AFTER_LOGIN, None)
     existing = flow.internal.get("session_id")
-    if existing:
+    if existing and flow.type != API and _cookie_borne(c, request):
+        # A browser's refresh or second factor: the session's cookie gets a new token (the old one
+        # ends), so a copy of the cookie taken before (stolen, or left on a shared computer) does not
+        # become privileged or aal2 with it. Stricter than Kratos, which keeps the token; an app's
+        # token is kept, as Kratos answers with it again and apps may not look for a new one.
+        rotated = await c.engine.sessions.reauthenticate(existing, outcome.method)
+        ctx.session = rotated["session"]
+        ctx.session_token = rotated["session_token"] or session_token(request, c.engine.cookie, c.engine.signer)
+    elif existing:
         ctx.session = await c.engine.sessions.add_authentication_method(existing, outcome.method)
         ctx.session_token = session_token(request, c.engine.cookie, c.engine.signer)  # Kratos answers with it again
     else:
@@ -56,6 +64,12 @@ async def finish_login(c: SelfserviceContainer, request: web.Request, flow: Flow
     flow.state = "passed_challenge"
     await c.events.login_succeeded(flow, ctx)
     return ctx
+
+
+def _cookie_borne(c: SelfserviceContainer, request: web.Request) -> bool:
+    """Whether the request's session came in the session cookie (not a header an app sets)."""
+    headers = request.headers
+    return not headers.get("X-Session-Token") and bool(request_cookie(request, c.engine.cookie.name))
 
 
 def _answer(c: SelfserviceContainer, request: web.Request, flow: Flow, ctx: HookContext) -> web.StreamResponse:

@@ -3,7 +3,7 @@ or password; changes that matter need a recent sign-in (a privileged session).""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
@@ -17,9 +17,10 @@ from services.selfservice.flows.errors import (
     RedirectBrowser,
     RefreshRequired,
 )
-from services.selfservice.flows.flow import API, BROWSER, Flow, now
+from services.selfservice.flows.flow import API, BROWSER, Flow
 from services.selfservice.flows.request import read_body, request_url, wants_json
 from services.selfservice.flows.settings import continuity
+from services.selfservice.flows.settings.privilege import stale_factor
 from services.selfservice.flows.settings.strategy import (
     ClaimsSubmission,
     CompletesElsewhere,
@@ -156,10 +157,10 @@ async def resume(c: SelfserviceContainer, request: web.Request) -> web.StreamRes
     # browser could no longer even read it (403).
     flow.csrf_token = c.engine.csrf.token_for(request)
     flow.ui.set_value("csrf_token", flow.csrf_token)
-    if not privileged(c, session):
+    if not privileged(c, session, identity):
         flow.internal[PENDING] = pending
         await c.engine.save(flow)
-        return see_other(_refresh_url(c, flow))
+        return see_other(refresh_url(c, flow, session, identity))
     _require_aal(c, session, identity, request_url(request, c.config.public_base_url))
     return await _apply(c, request, flow, session, identity, _paused_body(request, pending))
 
@@ -179,10 +180,10 @@ async def _apply(
         c.engine.metrics.submission(KIND).failed()
         flow.ui.messages.append(text.no_settings_strategy())
         return await c.engine.respond_invalid(request, flow)
-    if strategy.needs_privileged_session(body, identity) and not privileged(c, session):
+    if strategy.needs_privileged_session(body, identity) and not privileged(c, session, identity):
         if flow.is_browser:
-            return await _pause(c, request, flow, session, body)
-        raise RefreshRequired(_refresh_url(c, flow))
+            return await _pause(c, request, flow, session, identity, body)
+        raise RefreshRequired(refresh_url(c, flow, session, identity))
     ctx = SettingsContext(request, session, identity, c.verifier)
     submission = c.engine.metrics.submission(KIND, strategy.method)
     try:
@@ -204,7 +205,12 @@ async def _apply(
 
 
 async def _pause(
-    c: SelfserviceContainer, request: web.Request, flow: Flow, session: dict[str, Any], body: dict[str, Any]
+    c: SelfserviceContainer,
+    request: web.Request,
+    flow: Flow,
+    session: dict[str, Any],
+    identity: dict[str, Any],
+    body: dict[str, Any],
 ) -> web.StreamResponse:
     """The change is kept server-side with the flow (never in its JSON) until this browser returns
     re-authenticated, as Kratos's continuity container keeps it; resuming removes it. The answer is
@@ -218,7 +224,7 @@ async def _pause(
         "sealed": continuity.seal(token, change),
     }
     await c.engine.save(flow)
-    url = _refresh_url(c, flow)
+    url = refresh_url(c, flow, session, identity)
     response = error_response(RefreshRequired(url), request) if wants_json(request) else see_other(url)
     continuity.set_cookie(response, CookieConfig.general(c.settings, continuity.COOKIE), token)
     return response
@@ -315,11 +321,10 @@ def privileged_session_max_age(c: SelfserviceContainer) -> timedelta:
     return parse_duration(c.settings.get("selfservice.flows.settings.privileged_session_max_age") or "1h")
 
 
-def privileged(c: SelfserviceContainer, session: dict[str, Any]) -> bool:
-    """Whether the session signed in recently enough for a change that asks for a privileged session."""
-    max_age = privileged_session_max_age(c)
-    authenticated = datetime.fromisoformat(str(session["authenticated_at"]).replace("Z", "+00:00"))
-    return now() - authenticated <= max_age
+def privileged(c: SelfserviceContainer, session: dict[str, Any], identity: dict[str, Any]) -> bool:
+    """Whether the session signed in recently enough for a change that asks for a privileged
+    session: with each factor it holds, where the identity has a second one (privilege.py)."""
+    return stale_factor(session, identity, privileged_session_max_age(c), c.config.assurance) is None
 
 
 def _require_aal(
@@ -340,11 +345,24 @@ def _settings_ui_url(c: SelfserviceContainer, flow: Flow) -> str:
     return f"{c.config.flows[KIND].ui_url}?{urlencode({'flow': flow.id})}"
 
 
-def _refresh_url(c: SelfserviceContainer, flow: Flow) -> str:
+def refresh_url(
+    c: SelfserviceContainer,
+    flow: Flow,
+    session: dict[str, Any],
+    identity: dict[str, Any],
+    return_to: str | None = None,
+) -> str:
     """Kratos returns a re-authenticated browser to the settings endpoint, which resumes the change
-    (a browser flow's) or shows the flow; it names that endpoint for API flows too."""
-    resume_url = f"{c.config.public_base_url.rstrip('/')}/self-service/settings?{urlencode({'flow': flow.id})}"
-    return login_url(c, {"refresh": "true", "return_to": resume_url})
+    (a browser flow's) or shows the flow; it names that endpoint for API flows too (`return_to`:
+    somewhere else). A session whose first factor is fresh but whose second factor is not proves
+    the second factor again."""
+    resume_url = (
+        return_to or f"{c.config.public_base_url.rstrip('/')}/self-service/settings?{urlencode({'flow': flow.id})}"
+    )
+    stale = stale_factor(session, identity, privileged_session_max_age(c), c.config.assurance)
+    return login_url(
+        c, {"refresh": "true", **({"aal": aal.AAL2} if stale == aal.AAL2 else {}), "return_to": resume_url}
+    )
 
 
 def login_url(c: SelfserviceContainer, query: dict[str, str]) -> str:

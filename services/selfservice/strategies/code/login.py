@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from services.selfservice import code_owner
-from services.selfservice.codes import ANYONE, Anyone, Recipient, TriesUsedUp
+from services.selfservice.codes import ANYONE, Anyone, Recipient, Redeemed, TriesUsedUp
 from services.selfservice.flows.errors import FlowInvalid, StepCompleted
 from services.selfservice.flows.even_time import answered_no_sooner_than
 from services.selfservice.flows.flow import Flow
@@ -138,9 +138,26 @@ async def _check(strategy: PasswordlessCodeStrategy, flow: Flow, body: dict[str,
     if identity.get("state") != "active":
         flow.ui.messages.append(text.identity_disabled())
         raise FlowInvalid()
+    if not await _still_reaches(strategy, identity, redeemed):
+        # Taken off the account since its code was sent (the owner moved away from a mailbox someone
+        # else reads): as recovery, verification and the second factor refuse it, the code proves
+        # nothing about this account any more.
+        flow.ui.messages.append(text.login_code_invalid())
+        raise FlowInvalid()
     # The code reached the address: it is proven, as in Kratos's loginVerifyCode, on this identity.
     identity = await mark_proven(strategy.identities, identity, redeemed.via, redeemed.address)
     return LoginOutcome(identity, {"method": "code", "aal": "aal1"})
+
+
+async def _still_reaches(strategy: PasswordlessCodeStrategy, identity: dict[str, Any], redeemed: Redeemed) -> bool:
+    """Whether a code for `identity` would still go to the address this one went to: one of its code
+    addresses, or with the missing-credential fallback an identifier of its (fallback.py)."""
+    wanted = normalized(redeemed.address)
+    addresses = await code_addresses(strategy.identities, identity["id"])
+    if any(a.via == redeemed.via and normalized(a.address) == wanted for a in addresses):
+        return True
+    holder = await fallback.account(strategy.identities, wanted) if strategy.fallback else None
+    return holder is not None and holder.get("id") == identity["id"]
 
 
 async def _named_account(strategy: PasswordlessCodeStrategy, flow: Flow, named: str) -> str | None | Anyone:

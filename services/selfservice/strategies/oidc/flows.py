@@ -222,7 +222,10 @@ async def _link(
     identity_id = flow.internal.get("identity_id")
     if session is None or session["identity"]["id"] != identity_id:
         raise errors.Forbidden("The settings flow belongs to another session.")
-    _still_privileged(c, flow, session)
+    current = await c.engine.identities.get_identity(identity_id)
+    if current is None:
+        raise errors.NotFound("The identity of this settings flow no longer exists.")
+    _still_privileged(c, flow, session, current)
     if owner is not None:
         flow.ui.messages.append(
             text.identifier_exists_on_oidc_link()
@@ -231,9 +234,6 @@ async def _link(
         )
         raise FlowInvalid()
     kept = strategy.kept_sign_in(pending.provider, claims, tokens)
-    current = await c.engine.identities.get_identity(identity_id)
-    if current is None:
-        raise errors.NotFound("The identity of this settings flow no longer exists.")
     strategy.refuse_linked_already(flow, current, pending.provider)
     _, _, settings_succeeded, interrupting_hooks = _handlers()
     metadata = await interrupting_hooks(c, request, flow, {}, current, METHOD, session)
@@ -245,14 +245,14 @@ async def _link(
     return answer
 
 
-def _still_privileged(c: SelfserviceContainer, flow: Flow, session: dict[str, Any]) -> None:
+def _still_privileged(c: SelfserviceContainer, flow: Flow, session: dict[str, Any], identity: dict[str, Any]) -> None:
     """The link was asked for by a privileged session, but it completes here, maybe long after (a
     tab left at the provider's page keeps the flow's state alive): the session must still be
     privileged, or someone at the unattended browser could link their own social account to it. As
     in Kratos's `linkProvider`, the browser is sent to sign in again."""
-    from services.selfservice.flows.settings.handler import login_url, privileged  # see `_handlers`
+    from services.selfservice.flows.settings.handler import privileged, refresh_url  # see `_handlers`
 
-    if privileged(c, session):
+    if privileged(c, session, identity):
         return
     settings_ui = f"{c.config.flows['settings'].ui_url}?{urlencode({'flow': flow.id})}"
-    raise RefreshRequired(login_url(c, {"refresh": "true", "return_to": settings_ui}))
+    raise RefreshRequired(refresh_url(c, flow, session, identity, settings_ui))
