@@ -89,15 +89,16 @@ class WebHooks:
         return asyncio.get_running_loop().time() + self.timeout
 
     async def render(self, spec: WebHookSpec, ctx: dict[str, Any], deadline: float) -> str | None:
-        """The body for this call (raises JsonnetError for a template that fails on this ctx, and
-        TimeoutError when a remote one is not fetched by `deadline`)."""
+        """The body for this call (raises JsonnetError for a template that fails on this ctx or is
+        not evaluated by `deadline`, and TimeoutError when a remote one is not fetched by then)."""
         if spec.body_url is None or spec.method.upper() not in METHODS_WITH_BODY:
             return None
         body = self._bodies.get(spec.body_url)
         if body is None:
             async with asyncio.timeout_at(deadline):
                 body = await self._remote.get(spec.body_url)
-        return body.build(ctx)
+        # `ctx` carries what the user sent: evaluated apart, within what is left of the hook's time.
+        return await body.build_bounded(ctx, deadline - asyncio.get_running_loop().time())
 
     async def call(self, spec: WebHookSpec, document: str | None, deadline: float) -> Answer:
         """One synchronous call, done by `deadline` from connect to the last byte read."""
