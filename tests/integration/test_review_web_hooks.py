@@ -2,7 +2,10 @@
 
 - a body template fed a hostile `transient_payload` (nested arrays, whose Jsonnet output grows with
   depth times size) is evaluated apart, bounded in memory and time: the flow gets Kratos's 502 at
-  once, and Warden keeps answering everyone else meanwhile;"""
+  once, and Warden keeps answering everyone else meanwhile;
+- a plain hook whose receiver acted but answered 500 (or timed out) is delivered again by the
+  courier: its first call carries the `Idempotency-Key` the retries carry, so the receiver can tell
+  the retry from a second registration."""
 
 from __future__ import annotations
 
@@ -18,7 +21,7 @@ import urllib3
 from tests.conftest import unique
 from tests.factories import ThreadedWarden, running_warden
 from tests.selfservice_helpers import PASSWORD, selfservice_settings
-from tests.webhook_receiver import WebhookReceiver
+from tests.webhook_receiver import Received, WebhookReceiver
 
 ECHO = "base64://" + base64.b64encode(b"function(ctx) { payload: ctx.flow.transient_payload }").decode()
 GUARD = urllib3.Timeout(total=60)  # only so that a blocked Warden fails the test instead of hanging it
@@ -28,9 +31,19 @@ def hook(url: str, **extra: Any) -> dict[str, Any]:
     return {"hook": "web_hook", "config": {"url": url, "method": "POST", "body": ECHO, **extra}}
 
 
+def answer(request: Received) -> tuple[int, Any, dict[str, str]]:
+    """`/flaky` acts on every call (records it) but answers the first of each flow's 500."""
+    if request.path == "/flaky" and len([r for r in FLAKY.requests("/flaky") if r.body == request.body]) == 1:
+        return 500, {"error": "stored, then crashed"}, {}
+    return 200, None, {}
+
+
+FLAKY = WebhookReceiver(answer)
+
+
 @pytest.fixture(scope="module")
 def receiver() -> Iterator[WebhookReceiver]:
-    found = WebhookReceiver().start()
+    found = FLAKY.start()
     yield found
     found.close()
 
@@ -38,10 +51,14 @@ def receiver() -> Iterator[WebhookReceiver]:
 @pytest.fixture(scope="module")
 def warden(receiver: WebhookReceiver, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadedWarden]:
     directory: Path = tmp_path_factory.mktemp("review-web-hooks")
-    hooks = [hook(receiver.url("/gate"), can_interrupt=True), {"hook": "session"}]
+    hooks = [hook(receiver.url("/gate"), can_interrupt=True), {"hook": "session"}, hook(receiver.url("/flaky"))]
     flows = {"registration": {"after": {"password": {"hooks": hooks}}}}
     settings = selfservice_settings(
-        directory, f"sqlite://{directory}/warden.sqlite", session_hook=False, flows=flows, webhooks={"timeout": "3s"}
+        directory,
+        f"sqlite://{directory}/warden.sqlite",
+        session_hook=False,
+        flows=flows,
+        webhooks={"timeout": "3s", "delivery": {"initial_backoff": "100ms"}},
     )
     with running_warden(settings) as running:
         yield running
@@ -71,3 +88,16 @@ def test_a_payload_that_blows_up_the_body_template_fails_the_flow_and_holds_noth
     status, body = register(warden, f"{unique('fine')}@example.com", transient_payload={"plan": "pro"})
     assert status == 200, body
     assert [r.json()["payload"] for r in receiver.requests("/gate")][-1] == {"plan": "pro"}
+
+
+def test_a_plain_hook_s_retry_carries_the_idempotency_key_of_the_call_the_receiver_acted_on(
+    warden: ThreadedWarden, receiver: WebhookReceiver
+) -> None:
+    marker = unique("retried")
+    status, body = register(warden, f"{marker}@example.com", transient_payload={"marker": marker})
+    assert status == 200, body
+    while len(calls := [r for r in receiver.wait_for(1, "/flaky") if marker in r.body.decode()]) < 2:
+        receiver.wait_for(len(receiver.requests("/flaky")) + 1, "/flaky")
+    first, retry = calls[:2]
+    assert first.headers.get("Idempotency-Key"), "the flow's own call carries a key"
+    assert retry.headers.get("Idempotency-Key") == first.headers["Idempotency-Key"], "the retry carries the same"

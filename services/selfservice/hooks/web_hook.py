@@ -22,6 +22,7 @@ A template that raises `error "cancel"` skips the call, as in Kratos."""
 from __future__ import annotations
 
 import logging
+import uuid
 from typing import Any
 
 import aiohttp
@@ -58,20 +59,23 @@ def web_hook(deps: Any, config: dict[str, Any]) -> Hook:
                 WebhookRequested(config_key=spec.key, url=spec.url, method=spec.method, body=document)
             )
             return
+        # A plain hook's call may be made again by the courier: the receiver, which may have acted on
+        # a call that timed out or failed, knows the retry by the key both carry.
+        key = None if spec.interrupts else str(uuid.uuid4())
         try:
-            answer = await hooks.call(spec, document, deadline)
+            answer = await hooks.call(spec, document, deadline, key)
         except TimeoutError:
             if spec.interrupts:
                 raise WebHookTimedOut() from None
-            return _retry(spec, document, ctx, "timed out")
+            return _retry(spec, document, ctx, "timed out", key)
         except (aiohttp.ClientError, OSError) as exc:
             if spec.interrupts:
                 raise WebHookFailed(f"web hook call failed: {type(exc).__name__}") from None
-            return _retry(spec, document, ctx, repr(exc))
+            return _retry(spec, document, ctx, repr(exc), key)
         if spec.interrupts:
             apply_answer(answer, ctx.flow, ctx.identity, parse=spec.parse)
         elif answer.status >= 400:
-            _retry(spec, document, ctx, f"answered {answer.status}")
+            _retry(spec, document, ctx, f"answered {answer.status}", key)
 
     return Hook("web_hook", "pre" if spec.interrupts else "post", run)
 
@@ -130,7 +134,10 @@ def _failed(spec: WebHookSpec, reason: str) -> None:
         raise WebHookFailed("web hook call failed")
 
 
-def _retry(spec: WebHookSpec, document: str | None, ctx: HookContext, reason: str) -> None:
-    """A plain hook whose call failed: delivered later, with the flow's commit, like a fire-and-forget one."""
+def _retry(spec: WebHookSpec, document: str | None, ctx: HookContext, reason: str, key: str | None) -> None:
+    """A plain hook whose call failed: delivered later, with the flow's commit, like a fire-and-forget
+    one, under the `Idempotency-Key` its first call carried."""
     log.warning("web hook %s %s; it will be delivered in the background", spec.name, reason)
-    ctx.deliveries.append(WebhookRequested(config_key=spec.key, url=spec.url, method=spec.method, body=document))
+    ctx.deliveries.append(
+        WebhookRequested(config_key=spec.key, url=spec.url, method=spec.method, body=document, idempotency_key=key)
+    )

@@ -100,9 +100,13 @@ class WebHooks:
         # `ctx` carries what the user sent: evaluated apart, within what is left of the hook's time.
         return await body.build_bounded(ctx, deadline - asyncio.get_running_loop().time())
 
-    async def call(self, spec: WebHookSpec, document: str | None, deadline: float) -> Answer:
+    async def call(
+        self, spec: WebHookSpec, document: str | None, deadline: float, idempotency_key: str | None = None
+    ) -> Answer:
         """One synchronous call, done by `deadline` from connect to the last byte read."""
         headers = request_headers(spec.headers, spec.auth)
+        if idempotency_key is not None:
+            headers["Idempotency-Key"] = idempotency_key
         data = encode_body(document, headers) if document is not None else None
         async with asyncio.timeout_at(deadline):
             async with self._egress.request(spec.method.upper(), spec.url, data=data, headers=headers) as response:
