@@ -5,12 +5,15 @@
   once, and Warden keeps answering everyone else meanwhile;
 - a plain hook whose receiver acted but answered 500 (or timed out) is delivered again by the
   courier: its first call carries the `Idempotency-Key` the retries carry, so the receiver can tell
-  the retry from a second registration."""
+  the retry from a second registration;
+- a remote body template whose URL carries an API key in its query string, and which cannot be
+  fetched, is logged without the key."""
 
 from __future__ import annotations
 
 import base64
 import json
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -35,9 +38,12 @@ def answer(request: Received) -> tuple[int, Any, dict[str, str]]:
     """`/flaky` acts on every call (records it) but answers the first of each flow's 500."""
     if request.path == "/flaky" and len([r for r in FLAKY.requests("/flaky") if r.body == request.body]) == 1:
         return 500, {"error": "stored, then crashed"}, {}
+    if request.path == "/template.jsonnet":
+        return 404, {"error": "gone"}, {}
     return 200, None, {}
 
 
+TEMPLATE_KEY = "template-key-secret-4471"
 FLAKY = WebhookReceiver(answer)
 
 
@@ -51,7 +57,14 @@ def receiver() -> Iterator[WebhookReceiver]:
 @pytest.fixture(scope="module")
 def warden(receiver: WebhookReceiver, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadedWarden]:
     directory: Path = tmp_path_factory.mktemp("review-web-hooks")
-    hooks = [hook(receiver.url("/gate"), can_interrupt=True), {"hook": "session"}, hook(receiver.url("/flaky"))]
+    keyed_template = hook(receiver.url("/templated"))
+    keyed_template["config"]["body"] = receiver.url(f"/template.jsonnet?api_key={TEMPLATE_KEY}")
+    hooks = [
+        hook(receiver.url("/gate"), can_interrupt=True),
+        {"hook": "session"},
+        hook(receiver.url("/flaky")),
+        keyed_template,
+    ]
     flows = {"registration": {"after": {"password": {"hooks": hooks}}}}
     settings = selfservice_settings(
         directory,
@@ -101,3 +114,15 @@ def test_a_plain_hook_s_retry_carries_the_idempotency_key_of_the_call_the_receiv
     first, retry = calls[:2]
     assert first.headers.get("Idempotency-Key"), "the flow's own call carries a key"
     assert retry.headers.get("Idempotency-Key") == first.headers["Idempotency-Key"], "the retry carries the same"
+
+
+def test_a_template_url_s_api_key_never_reaches_the_logs(
+    warden: ThreadedWarden, receiver: WebhookReceiver, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    status, body = register(warden, f"{unique('keyed')}@example.com", transient_payload={})
+    assert status == 200, body
+    assert receiver.requests("/template.jsonnet"), "the template was asked for"
+    logged = "\n".join(r.getMessage() + repr(r.__dict__) for r in caplog.records)
+    assert "body template could not be fetched" in logged and "404" in logged
+    assert TEMPLATE_KEY not in logged

@@ -53,7 +53,7 @@ def web_hook(deps: Any, config: dict[str, Any]) -> Hook:
                 return  # the template chose not to call
             return _failed(spec, f"the body template failed: {exc}")
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:  # a remote template that cannot be fetched
-            return _failed(spec, f"the body template could not be fetched: {exc!r}")
+            return _failed(spec, f"the body template could not be fetched: {_fetch_failure(exc)}")
         if spec.ignore:
             ctx.deliveries.append(
                 WebhookRequested(config_key=spec.key, url=spec.url, method=spec.method, body=document)
@@ -125,6 +125,16 @@ def _allowed_headers(request: web.Request, allowlist: frozenset[str]) -> dict[st
 def _canonical_name(name: str) -> str:
     """Go's `textproto.CanonicalMIMEHeaderKey`: `accept-language` -> `Accept-Language`."""
     return "-".join(part[:1].upper() + part[1:].lower() for part in name.split("-"))
+
+
+def _fetch_failure(exc: BaseException) -> str:
+    """Why a template fetch failed, without its URL: an `api_key` in the query string (and, in a
+    `ClientResponseError`'s repr, the request's headers) must not reach the logs."""
+    if isinstance(exc, aiohttp.ClientResponseError):
+        return f"the template host answered {exc.status}"
+    if isinstance(exc, TimeoutError):
+        return "timed out"
+    return f"{type(exc).__name__}: {exc}" if isinstance(exc, aiohttp.ClientConnectorError) else type(exc).__name__
 
 
 def _failed(spec: WebHookSpec, reason: str) -> None:
