@@ -158,12 +158,15 @@ class WebhookRequested(Payload):
     for `web_hook`s with `response.ignore: true` and for synchronous ones whose call failed. The body
     is rendered when the flow happens; headers and `auth` are read from the hook's config
     (`config_key`) when the call is sent, so no credential is stored in an outbox or a delivery row.
-    The envelope's id is the delivery's id and its `Idempotency-Key`."""
+    The delivery's id, and its `Idempotency-Key`, is `idempotency_key` when the flow already made a
+    call with it (a plain hook whose call failed: the receiver may have acted on it), else the
+    envelope's id."""
 
     config_key: str  # where the hook's config (headers, auth) is read when the call is sent
     url: str
     method: str = "POST"
     body: str | None = None  # the rendered Jsonnet output (JSON text)
+    idempotency_key: str | None = None
 
 
 COURIER_MESSAGE_REQUESTED = EventType("courier.message.requested", "selfservice", MessageRequested, command=True)

@@ -2,7 +2,7 @@
 delivery ids taken from the envelope):
 
 - `courier.webhook.requested` (from self-service's web hooks): one delivery, whose id is the
-  envelope's id;
+  `Idempotency-Key` the flow's own call carried, or the envelope's id when there was no call;
 - domain events a subscription asks for: one delivery per subscription, whose id is derived from
   the envelope's id and the subscription's, and whose body is the envelope itself. Only the
   catalogue's events are handed to subscribers, never its commands (see config.SUBSCRIBABLE).
@@ -45,7 +45,7 @@ def webhook_requests(
         await repository.add(
             unit.connection,
             Delivery(
-                envelope.id,
+                request.idempotency_key or envelope.id,
                 WEB_HOOK,
                 request.config_key,
                 request.url,

@@ -22,6 +22,7 @@ A template that raises `error "cancel"` skips the call, as in Kratos."""
 from __future__ import annotations
 
 import logging
+import uuid
 from typing import Any
 
 import aiohttp
@@ -52,26 +53,29 @@ def web_hook(deps: Any, config: dict[str, Any]) -> Hook:
                 return  # the template chose not to call
             return _failed(spec, f"the body template failed: {exc}")
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:  # a remote template that cannot be fetched
-            return _failed(spec, f"the body template could not be fetched: {exc!r}")
+            return _failed(spec, f"the body template could not be fetched: {_fetch_failure(exc)}")
         if spec.ignore:
             ctx.deliveries.append(
                 WebhookRequested(config_key=spec.key, url=spec.url, method=spec.method, body=document)
             )
             return
+        # A plain hook's call may be made again by the courier: the receiver, which may have acted on
+        # a call that timed out or failed, knows the retry by the key both carry.
+        key = None if spec.interrupts else str(uuid.uuid4())
         try:
-            answer = await hooks.call(spec, document, deadline)
+            answer = await hooks.call(spec, document, deadline, key)
         except TimeoutError:
             if spec.interrupts:
                 raise WebHookTimedOut() from None
-            return _retry(spec, document, ctx, "timed out")
+            return _retry(spec, document, ctx, "timed out", key)
         except (aiohttp.ClientError, OSError) as exc:
             if spec.interrupts:
                 raise WebHookFailed(f"web hook call failed: {type(exc).__name__}") from None
-            return _retry(spec, document, ctx, repr(exc))
+            return _retry(spec, document, ctx, repr(exc), key)
         if spec.interrupts:
             apply_answer(answer, ctx.flow, ctx.identity, parse=spec.parse)
         elif answer.status >= 400:
-            _retry(spec, document, ctx, f"answered {answer.status}")
+            _retry(spec, document, ctx, f"answered {answer.status}", key)
 
     return Hook("web_hook", "pre" if spec.interrupts else "post", run)
 
@@ -123,6 +127,16 @@ def _canonical_name(name: str) -> str:
     return "-".join(part[:1].upper() + part[1:].lower() for part in name.split("-"))
 
 
+def _fetch_failure(exc: BaseException) -> str:
+    """Why a template fetch failed, without its URL: an `api_key` in the query string (and, in a
+    `ClientResponseError`'s repr, the request's headers) must not reach the logs."""
+    if isinstance(exc, aiohttp.ClientResponseError):
+        return f"the template host answered {exc.status}"
+    if isinstance(exc, TimeoutError):
+        return "timed out"
+    return f"{type(exc).__name__}: {exc}" if isinstance(exc, aiohttp.ClientConnectorError) else type(exc).__name__
+
+
 def _failed(spec: WebHookSpec, reason: str) -> None:
     """Nothing to send: an interrupting hook fails the flow, any other is skipped (and logged)."""
     log.error("web hook %s: %s", spec.name, reason)
@@ -130,7 +144,10 @@ def _failed(spec: WebHookSpec, reason: str) -> None:
         raise WebHookFailed("web hook call failed")
 
 
-def _retry(spec: WebHookSpec, document: str | None, ctx: HookContext, reason: str) -> None:
-    """A plain hook whose call failed: delivered later, with the flow's commit, like a fire-and-forget one."""
+def _retry(spec: WebHookSpec, document: str | None, ctx: HookContext, reason: str, key: str | None) -> None:
+    """A plain hook whose call failed: delivered later, with the flow's commit, like a fire-and-forget
+    one, under the `Idempotency-Key` its first call carried."""
     log.warning("web hook %s %s; it will be delivered in the background", spec.name, reason)
-    ctx.deliveries.append(WebhookRequested(config_key=spec.key, url=spec.url, method=spec.method, body=document))
+    ctx.deliveries.append(
+        WebhookRequested(config_key=spec.key, url=spec.url, method=spec.method, body=document, idempotency_key=key)
+    )

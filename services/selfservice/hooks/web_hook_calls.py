@@ -89,19 +89,24 @@ class WebHooks:
         return asyncio.get_running_loop().time() + self.timeout
 
     async def render(self, spec: WebHookSpec, ctx: dict[str, Any], deadline: float) -> str | None:
-        """The body for this call (raises JsonnetError for a template that fails on this ctx, and
-        TimeoutError when a remote one is not fetched by `deadline`)."""
+        """The body for this call (raises JsonnetError for a template that fails on this ctx or is
+        not evaluated by `deadline`, and TimeoutError when a remote one is not fetched by then)."""
         if spec.body_url is None or spec.method.upper() not in METHODS_WITH_BODY:
             return None
         body = self._bodies.get(spec.body_url)
         if body is None:
             async with asyncio.timeout_at(deadline):
                 body = await self._remote.get(spec.body_url)
-        return body.build(ctx)
+        # `ctx` carries what the user sent: evaluated apart, within what is left of the hook's time.
+        return await body.build_bounded(ctx, deadline - asyncio.get_running_loop().time())
 
-    async def call(self, spec: WebHookSpec, document: str | None, deadline: float) -> Answer:
+    async def call(
+        self, spec: WebHookSpec, document: str | None, deadline: float, idempotency_key: str | None = None
+    ) -> Answer:
         """One synchronous call, done by `deadline` from connect to the last byte read."""
         headers = request_headers(spec.headers, spec.auth)
+        if idempotency_key is not None:
+            headers["Idempotency-Key"] = idempotency_key
         data = encode_body(document, headers) if document is not None else None
         async with asyncio.timeout_at(deadline):
             async with self._egress.request(spec.method.upper(), spec.url, data=data, headers=headers) as response:
