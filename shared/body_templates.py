@@ -28,7 +28,7 @@ def load_local(settings: Any, url: str, key: str, name: str | None = None) -> Js
     source = read_local(url, settings, key)
     try:
         return JsonnetBody(source, name or url)
-    except RuntimeError as exc:  # _jsonnet's error for a program that does not parse
+    except RuntimeError as exc:  # go-jsonnet's error for a program that does not parse
         reason = " ".join(str(exc).split())
         raise ConfigError(f"config: {key}: the Jsonnet body does not parse: {reason}") from None
 

@@ -51,7 +51,7 @@ BODY_KEY = f"{KEY}.config.body"
 # Jsonnet's message for a missing field, logged when the field is one Kratos's `ctx` has and this
 # one has not (any other name could be computed from the password: `ctx[ctx.password]`).
 _KRATOS_ONLY = "flow|request_headers|request_method|request_url|request_cookies|identity|transient_payload"
-_MISSING_FIELD = re.compile(rf"RUNTIME ERROR: field does not exist: (?:{_KRATOS_ONLY})(?=\n|$)")
+_MISSING_FIELD = re.compile(rf"RUNTIME ERROR: Field does not exist: (?:{_KRATOS_ONLY})(?=\n|$)")
 
 
 @dataclass(frozen=True)

@@ -243,6 +243,7 @@ async def build(
 
     async def close() -> None:
         deps.hashing.shutdown(wait=False, cancel_futures=True)
+        await web_hooks.close()
         await egress.close()
 
     return ServiceRuntime(

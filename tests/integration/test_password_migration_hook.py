@@ -341,7 +341,7 @@ def test_a_body_template_that_does_not_parse_stops_start_up_naming_the_key(
     ("template", "logged"),
     [
         ("function(ctx) {user: ctx.identifier, secret: error 'refused ' + ctx.password}", "may hold the password"),
-        ("function(ctx) {user: ctx.identifier, flow: ctx.flow.id}", "field does not exist: flow"),
+        ("function(ctx) {user: ctx.identifier, flow: ctx.flow.id}", "Field does not exist: flow"),
     ],
 )
 def test_a_body_template_that_fails_at_login_fails_it_cleanly_and_logs_no_password(

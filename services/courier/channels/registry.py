@@ -67,6 +67,6 @@ async def _http(
     source = await read_source(request.body, settings, fetch, key) if request.body else DEFAULT_HTTP_BODY
     try:
         body = JsonnetBody(source, key)
-    except RuntimeError as exc:  # _jsonnet's error for a program that does not parse
+    except RuntimeError as exc:  # go-jsonnet's error for a program that does not parse
         raise ConfigError(f"config: {key}: the Jsonnet body does not evaluate: {exc}") from None
     return HttpChannel(request, body, egress, timeout=config.send_timeout)

@@ -36,7 +36,7 @@ from shared.bus.events import WebhookRequested
 from shared.jsonnet import JsonnetError
 
 log = logging.getLogger(__name__)
-CANCEL = "RUNTIME ERROR: cancel"  # `error "cancel"` in the template, as _jsonnet reports it
+CANCEL = "RUNTIME ERROR: cancel"  # `error "cancel"` in the template, as go-jsonnet reports it
 
 
 def web_hook(deps: Any, config: dict[str, Any]) -> Hook:

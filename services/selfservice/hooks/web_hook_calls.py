@@ -24,6 +24,7 @@ from shared.errors import ConfigError
 from shared.http.egress import MAX_RESPONSE_BYTES, Egress, read_up_to
 from shared.http.outgoing import METHODS_WITH_BODY, encode_body, request_headers, web_hook_timeout
 from shared.jsonnet import JsonnetBody
+from shared.jsonnet_sandbox import JsonnetSandbox
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +67,7 @@ class WebHooks:
         self._bodies = bodies  # local templates by URL
         self._remote = RemoteTemplates(egress)
         self._egress = egress
+        self._sandbox = JsonnetSandbox()  # where a body is evaluated: its `ctx` carries what a user sent
         self.timeout = timeout
         self.header_allowlist = frozenset(h.lower() for h in allow)
 
@@ -98,7 +100,12 @@ class WebHooks:
             async with asyncio.timeout_at(deadline):
                 body = await self._remote.get(spec.body_url)
         # `ctx` carries what the user sent: evaluated apart, within what is left of the hook's time.
-        return await body.build_bounded(ctx, deadline - asyncio.get_running_loop().time())
+        left = deadline - asyncio.get_running_loop().time()
+        return await self._sandbox.evaluate(body, timeout=left, tla={"ctx": ctx})
+
+    async def close(self) -> None:
+        """Stops the sandbox's workers (the egress is its owner's to close)."""
+        await self._sandbox.close()
 
     async def call(
         self, spec: WebHookSpec, document: str | None, deadline: float, idempotency_key: str | None = None
