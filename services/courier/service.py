@@ -26,6 +26,7 @@ from services.courier.webhooks.persistence import DeliveryRepository
 from services.courier.webhooks.sender import DeliverySender
 from shared.bus.ports import DurableQueue
 from shared.http.egress import Egress, EgressPolicy
+from shared.jsonnet_sandbox import JsonnetSandbox
 from shared.page_tokens import PageTokens
 from shared.service import Infrastructure, ServiceDefinition, ServiceRuntime
 from shared.service_kit import ServiceInfo, info_route, service_core
@@ -55,10 +56,13 @@ async def build(infra: Infrastructure) -> ServiceRuntime[CourierContainer]:
     config = CourierConfig.from_settings(infra.settings)
     # Template and Jsonnet URLs are fetched once here, and the HTTP channels send with this session.
     egress = Egress(EgressPolicy.from_settings(infra.settings), timeout=FETCH_TIMEOUT_SECONDS)
+    # Where the HTTP channels' bodies are evaluated: their `ctx` holds what a user sent (traits and
+    # a flow's transient_payload). Its workers start at the first send.
+    sandbox = JsonnetSandbox()
     try:
         renderer = Renderer(BuiltinTemplates(), await load_overrides(infra.settings, egress.fetch_text))
         renderer.check()
-        channels = await build_channels(config, infra.settings, egress, egress.fetch_text)
+        channels = await build_channels(config, infra.settings, egress, egress.fetch_text, sandbox)
     except BaseException:
         await egress.close()
         raise
@@ -100,7 +104,10 @@ async def build(infra: Infrastructure) -> ServiceRuntime[CourierContainer]:
             for channel in {id(c): c for c in channels.values()}.values():  # the sink may serve both
                 await channel.close()
         finally:
-            await egress.close()
+            try:
+                await sandbox.close()
+            finally:
+                await egress.close()
 
     container = CourierContainer(
         core.uow,

@@ -31,6 +31,7 @@ from services.courier.domain import Message
 from shared.errors import ConfigError
 from shared.http.egress import Egress, EgressPolicy, PrivateAddressRefused
 from shared.jsonnet import JsonnetBody, JsonnetError
+from shared.jsonnet_sandbox import JsonnetSandbox
 from tests.smtp import SmtpServer
 
 SENDER = Sender(
@@ -268,6 +269,14 @@ async def egress() -> AsyncIterator[Egress]:
 
 
 @pytest.fixture
+async def sandbox() -> AsyncIterator[JsonnetSandbox]:
+    """Where the HTTP channels evaluate their bodies, as the courier's composition root makes it."""
+    workers = JsonnetSandbox(size=1)
+    yield workers
+    await workers.close()
+
+
+@pytest.fixture
 async def http_sink() -> AsyncIterator[tuple[HttpSink, str]]:
     sink = HttpSink()
 
@@ -285,13 +294,16 @@ async def http_sink() -> AsyncIterator[tuple[HttpSink, str]]:
     await runner.cleanup()
 
 
-async def test_http_channel_sends_kratos_default_body(http_sink: tuple[HttpSink, str], egress: Egress) -> None:
+async def test_http_channel_sends_kratos_default_body(
+    http_sink: tuple[HttpSink, str], egress: Egress, sandbox: JsonnetSandbox
+) -> None:
     sink, url = http_sink
     auth = {"type": "basic_auth", "config": {"user": "u", "password": "p"}}
     channel = HttpChannel(
         RequestConfig(url, "POST", {"X-Tenant": "t1"}, auth),
         JsonnetBody(DEFAULT_HTTP_BODY, "default"),
         egress,
+        sandbox,
         timeout=5,
     )
     await channel.send(
@@ -318,12 +330,14 @@ async def test_http_channel_sends_kratos_default_body(http_sink: tuple[HttpSink,
 
 
 async def test_http_channel_with_a_custom_jsonnet_body_and_api_key(
-    http_sink: tuple[HttpSink, str], egress: Egress
+    http_sink: tuple[HttpSink, str], egress: Egress, sandbox: JsonnetSandbox
 ) -> None:
     sink, url = http_sink
     source = "function(ctx) { to: ctx.recipient, text: ctx.body, html: ctx.html_body, code: ctx.template_data.login_code, kind: ctx.message_type }"
     auth = {"type": "api_key", "config": {"name": "X-Api-Key", "value": "k3y", "in": "header"}}
-    channel = HttpChannel(RequestConfig(url, "PUT", {}, auth), JsonnetBody(source, "custom"), egress, timeout=5)
+    channel = HttpChannel(
+        RequestConfig(url, "PUT", {}, auth), JsonnetBody(source, "custom"), egress, sandbox, timeout=5
+    )
     await channel.send(message())
     sink.status = 503
     with pytest.raises(Exception, match="status code 503"):
@@ -340,7 +354,7 @@ async def test_http_channel_with_a_custom_jsonnet_body_and_api_key(
 
 
 async def test_http_channel_as_kratoss_phone_quickstart_configures_it(
-    http_sink: tuple[HttpSink, str], egress: Egress
+    http_sink: tuple[HttpSink, str], egress: Egress, sandbox: JsonnetSandbox
 ) -> None:
     """`quickstart/phone-password/kratos.yml`: a form body, from a Jsonnet program written against
     Kratos's older capitalised context (`ctx.Recipient`, `ctx.Body`)."""
@@ -352,7 +366,7 @@ async def test_http_channel_as_kratoss_phone_quickstart_configures_it(
         {"Content-Type": "application/x-www-form-urlencoded"},
         {"type": "basic_auth", "config": {"user": "AXXXXXXX", "password": "XXXX"}},
     )
-    await HttpChannel(config, JsonnetBody(source, "quickstart"), egress, timeout=5).send(message("sms"))
+    await HttpChannel(config, JsonnetBody(source, "quickstart"), egress, sandbox, timeout=5).send(message("sms"))
     [sent] = sink.requests
     assert sent["headers"]["Content-Type"] == "application/x-www-form-urlencoded"
     assert parse_qs(sent["body"]) == {"To": ["+15550100"], "Body": ["Your code: 123456\n"]}
@@ -384,7 +398,9 @@ async def test_the_folder_sink_writes_eml_and_sms_files(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("name", ["all-strategies", "email-password", "passkey", "phone-password", "webauthn"])
-async def test_kratoss_quickstart_configs_build_their_channels(name: str, egress: Egress) -> None:
+async def test_kratoss_quickstart_configs_build_their_channels(
+    name: str, egress: Egress, sandbox: JsonnetSandbox
+) -> None:
     from services.courier.channels.registry import build_channels
     from services.courier.config import CourierConfig
     from shared.config import load_settings
@@ -394,7 +410,7 @@ async def test_kratoss_quickstart_configs_build_their_channels(name: str, egress
 
     folder = Path(__file__).parents[1] / "fixtures" / "quickstart" / name
     settings = load_settings([folder / "kratos.yml"], {"DSN": "memory"})
-    channels = await build_channels(CourierConfig.from_settings(settings), settings, egress, no_fetch)
+    channels = await build_channels(CourierConfig.from_settings(settings), settings, egress, no_fetch, sandbox)
     if name == "phone-password":
         assert isinstance(channels["sms"], HttpChannel) and isinstance(channels["email"], FolderSink)
     else:
@@ -402,7 +418,7 @@ async def test_kratoss_quickstart_configs_build_their_channels(name: str, egress
 
 
 async def test_delivery_strategy_http_sends_email_through_the_api(
-    tmp_path: Path, http_sink: tuple[HttpSink, str], egress: Egress
+    tmp_path: Path, http_sink: tuple[HttpSink, str], egress: Egress, sandbox: JsonnetSandbox
 ) -> None:
     from services.courier.channels.registry import build_channels
     from services.courier.config import CourierConfig
@@ -425,7 +441,7 @@ async def test_delivery_strategy_http_sends_email_through_the_api(
             }
         },
     )
-    channels = await build_channels(CourierConfig.from_settings(settings), settings, egress, egress.fetch_text)
+    channels = await build_channels(CourierConfig.from_settings(settings), settings, egress, egress.fetch_text, sandbox)
     await channels["email"].send(message())
     [sent] = sink.requests
     assert sent["headers"]["Cookie"] == "k=v"

@@ -80,19 +80,22 @@ async def test_web_hooks_courier_channels_and_fetched_templates_all_go_through_t
     from services.courier.domain import Message
     from services.selfservice.hooks.web_hook_calls import WebHooks, WebHookSpec
     from shared.jsonnet import JsonnetBody
+    from shared.jsonnet_sandbox import JsonnetSandbox
 
     url = f"http://localhost:{receiver}/hook"
     egress = Egress(EgressPolicy(disallow_private_ip_ranges=True))
+    sandbox = JsonnetSandbox(size=1)
     try:
         hooks = WebHooks({}, {}, egress, 3.0, ())
         with pytest.raises(OSError):
             spec = WebHookSpec("selfservice.flows.login.after.hooks.0.config", url)
             await hooks.call(spec, "{}", asyncio.get_running_loop().time() + 3.0)
-        channel = HttpChannel(RequestConfig(url), JsonnetBody("function(ctx) {}", "body"), egress, timeout=3)
+        channel = HttpChannel(RequestConfig(url), JsonnetBody("function(ctx) {}", "body"), egress, sandbox, timeout=3)
         message = Message("0b6f6d7e-41c6-4a8e-9d33-7c8c0c3a1f00", "sms", "+15550100", "", "hi", None, "stub", {})
         with pytest.raises(OSError):
             await channel.send(message)
         with pytest.raises(OSError):  # a Jsonnet body or claims mapper named by URL
             await egress.fetch_text(url)
     finally:
+        await sandbox.close()
         await egress.close()

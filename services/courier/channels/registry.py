@@ -23,16 +23,20 @@ from shared.config.sources import Fetch, read_source
 from shared.errors import ConfigError
 from shared.http.egress import Egress
 from shared.jsonnet import JsonnetBody
+from shared.jsonnet_sandbox import JsonnetSandbox
 
 log = logging.getLogger(__name__)
 
 
-async def build_channels(config: CourierConfig, settings: Any, egress: Egress, fetch: Fetch) -> dict[str, Channel]:
+async def build_channels(
+    config: CourierConfig, settings: Any, egress: Egress, fetch: Fetch, sandbox: JsonnetSandbox
+) -> dict[str, Channel]:
+    """`sandbox` evaluates the HTTP channels' bodies (the service's, closed by it)."""
     sink = FolderSink(config.mail_dir, config.sender, leak_sensitive_values=config.leak_sensitive_values)
     channels: dict[str, Channel] = {}
     if config.email_http is not None:
         channels[EMAIL] = await _http(
-            config.email_http, "courier.http.request_config.body", config, settings, egress, fetch
+            config.email_http, "courier.http.request_config.body", config, settings, egress, fetch, sandbox
         )
     elif config.smtp_uri:
         channels[EMAIL] = SmtpChannel(
@@ -46,7 +50,7 @@ async def build_channels(config: CourierConfig, settings: Any, egress: Egress, f
         )
     if config.sms_http is not None:
         channels[SMS] = await _http(
-            config.sms_http, "courier.channels.request_config.body", config, settings, egress, fetch
+            config.sms_http, "courier.channels.request_config.body", config, settings, egress, fetch, sandbox
         )
     for channel in (EMAIL, SMS):
         if channel not in channels:
@@ -62,11 +66,17 @@ async def build_channels(config: CourierConfig, settings: Any, egress: Egress, f
 
 
 async def _http(
-    request: RequestConfig, key: str, config: CourierConfig, settings: Any, egress: Egress, fetch: Fetch
+    request: RequestConfig,
+    key: str,
+    config: CourierConfig,
+    settings: Any,
+    egress: Egress,
+    fetch: Fetch,
+    sandbox: JsonnetSandbox,
 ) -> HttpChannel:
     source = await read_source(request.body, settings, fetch, key) if request.body else DEFAULT_HTTP_BODY
     try:
         body = JsonnetBody(source, key)
     except RuntimeError as exc:  # go-jsonnet's error for a program that does not parse
         raise ConfigError(f"config: {key}: the Jsonnet body does not evaluate: {exc}") from None
-    return HttpChannel(request, body, egress, timeout=config.send_timeout)
+    return HttpChannel(request, body, egress, sandbox, timeout=config.send_timeout)
