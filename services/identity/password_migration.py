@@ -18,7 +18,10 @@ leaves it but for the hook. The call goes through the service's egress guard
 request's method, URL, headers and cookies, which this service is not given: a template reading
 them fails (a 500, as any template failure is in Kratos), and the identity is left as it is. As
 Jsonnet's error text can hold what the template computed from the password, only its positions are
-logged."""
+logged. The template is evaluated in the identity service's Jsonnet sandbox
+(shared/jsonnet_sandbox.py), within the hook's deadline, as every program fed what a user typed is:
+here the identifier and the password, strings of bounded length, but a template's cost is the
+operator's to choose and must hold up no request but the one it runs for."""
 
 from __future__ import annotations
 
@@ -42,6 +45,7 @@ from shared.errors import ConfigError
 from shared.http.egress import Egress, EgressPolicy, PrivateAddressRefused, read_up_to
 from shared.http.outgoing import encode_body, request_headers, web_hook_timeout
 from shared.jsonnet import JsonnetBody, JsonnetError
+from shared.jsonnet_sandbox import JsonnetSandbox
 
 log = logging.getLogger(__name__)
 KEY = "selfservice.methods.password.config.migrate_hook"
@@ -86,16 +90,17 @@ class MigrationHookConfig:
 
 
 class PasswordMigrationHook:
-    def __init__(self, config: MigrationHookConfig, egress: Egress) -> None:
+    def __init__(self, config: MigrationHookConfig, egress: Egress, sandbox: JsonnetSandbox) -> None:
         self.config = config
         self._egress = egress
         self._templates = RemoteTemplates(egress)
+        self._sandbox = sandbox  # the service's, closed by it
 
     @classmethod
-    def from_settings(cls, settings: Any) -> PasswordMigrationHook | None:
+    def from_settings(cls, settings: Any, sandbox: JsonnetSandbox) -> PasswordMigrationHook | None:
         """The hook, with an egress of its own (open inside the loop; `close` it), or None when off."""
         config = MigrationHookConfig.from_settings(settings)
-        return cls(config, Egress(EgressPolicy.from_settings(settings))) if config else None
+        return cls(config, Egress(EgressPolicy.from_settings(settings)), sandbox) if config else None
 
     async def vouches_for(self, identifier: str, password: str) -> bool:
         """Whether the legacy system says this is the password; the typed 502/504 when it says
@@ -142,7 +147,8 @@ class PasswordMigrationHook:
             log.error("%s: cannot fetch %s: %s", BODY_KEY, url, type(exc).__name__)
             raise MigrationHookBodyFailed() from None
         try:
-            return encode_body(program.build(ctx), headers)
+            left = deadline - asyncio.get_running_loop().time()
+            return encode_body(await self._sandbox.evaluate(program, timeout=left, tla={"ctx": ctx}), headers)
         except (JsonnetError, ValueError) as exc:
             log.error("%s: the Jsonnet body failed for this login: %s", BODY_KEY, _safe_reason(exc))
             raise MigrationHookBodyFailed() from None

@@ -30,6 +30,7 @@ from shared import first_factors
 from shared.backup_codes import CodeHasher, peppers_from
 from shared.cipher import Cipher, cipher_from_settings
 from shared.errors import ConfigError
+from shared.jsonnet_sandbox import JsonnetSandbox
 from shared.kdf import OWASP_MINIMUM, Argon2idKdf
 from shared.page_tokens import PageTokens
 from shared.service import Cleanup, Infrastructure, ServiceDefinition, ServiceRuntime
@@ -81,7 +82,9 @@ async def build(infra: Infrastructure) -> ServiceRuntime[IdentityContainer]:
     policy = ThrottlePolicy.from_settings(settings)
     throttle = LoginThrottle(core.uow, throttle_table(MetaData()), tables.identifiers, policy)
     queue = HashingQueue(default_workers(hasher.config), infra.metrics.throttling)
-    migration = PasswordMigrationHook.from_settings(settings)  # None unless migrate_hook is enabled
+    # Where the migration hook's body is evaluated (its `ctx` is what a user typed); no worker until then.
+    sandbox = JsonnetSandbox()
+    migration = PasswordMigrationHook.from_settings(settings, sandbox)  # None unless migrate_hook is enabled
     passwords = PasswordVerifier(manager, hasher, dummy, throttle, queue, infra.metrics.throttling, migration)
     internal = IdentityInternalApi(manager, passwords, registry.schema_url)
     page_tokens = PageTokens.from_settings(settings)
@@ -89,8 +92,11 @@ async def build(infra: Infrastructure) -> ServiceRuntime[IdentityContainer]:
 
     async def close() -> None:
         hasher.close()
-        if migration is not None:
-            await migration.close()
+        try:
+            await sandbox.close()
+        finally:
+            if migration is not None:
+                await migration.close()
 
     grpc = [identity_service(IdentityApi(manager, registry.schema_url, page_tokens))]
     return ServiceRuntime(NAME, container, background=[core.relay.run], internal_api=internal, close=close, grpc=grpc)
