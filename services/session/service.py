@@ -31,6 +31,7 @@ from services.session.tokenizer import Tokenizer
 from shared.clients.ports import IdentityClient
 from shared.cookies import CookieSigner, session_cookie_signer
 from shared.errors import ConfigError
+from shared.jsonnet_sandbox import JsonnetSandbox
 from shared.page_tokens import PageTokens
 from shared.service import Infrastructure, ServiceDefinition, ServiceRuntime
 from shared.service_kit import info_route, service_core
@@ -72,7 +73,9 @@ async def build(infra: Infrastructure) -> ServiceRuntime[SessionContainer]:
     internal = SessionInternalApi(manager)
     checker = SessionChecker(manager, dict(config.check_headers))
     signer = session_cookie_signer(infra.settings)
-    tokenizer = Tokenizer.from_settings(infra.settings)
+    # Where whoami's claims mappers run (they read the user's traits); no worker until the first.
+    sandbox = JsonnetSandbox()
+    tokenizer = Tokenizer.from_settings(infra.settings, sandbox)
     page_tokens = PageTokens.from_settings(infra.settings)
     container = SessionContainer(
         core.uow, config, manager, identities, signer, internal, checker, tokenizer, page_tokens
@@ -91,6 +94,7 @@ async def build(infra: Infrastructure) -> ServiceRuntime[SessionContainer]:
         background=background,
         internal_api=internal,
         grpc=grpc,
+        close=sandbox.close,
     )
 
 

@@ -7,6 +7,11 @@ program reads `std.extVar('session')` and `std.extVar('claims')` and returns `{c
 `ttl` (default 1m) and the subject's source (`id` or `external_id`). Keys and mappers are read when
 the service starts, from `file://` or `base64://` locations, so a broken template fails start-up
 instead of every request. Signing is joserfc's (the JOSE library of authlib's authors), never ours.
+
+A mapper reads the session, whose identity's traits are the user's own (validated by a schema that
+may leave a field free-form): it is evaluated in the session service's Jsonnet sandbox
+(shared/jsonnet_sandbox.py), bounded in memory and time, as nested arrays there make an output
+that grows with their depth times their size, on every `whoami` that asks for the token.
 """
 
 from __future__ import annotations
@@ -27,10 +32,12 @@ from joserfc.jwk import KeySet
 from shared.config.locations import BASE64, FILE, resolve_schema_location
 from shared.errors import BadRequest, ConfigError
 from shared.jsonnet import JsonnetError, JsonnetProgram
+from shared.jsonnet_sandbox import JsonnetSandbox
 from shared.units import parse_duration
 
 TEMPLATES_KEY = "session.whoami.tokenizer.templates"
 SUBJECT_SOURCES = ("id", "external_id")
+MAPPER_SECONDS = 5.0  # a claims mapper's evaluation; past it the request is Kratos's 400 for a failing mapper
 
 
 @dataclass(frozen=True)
@@ -42,20 +49,27 @@ class TokenTemplate:
 
 
 class Tokenizer:
-    def __init__(self, templates: Mapping[str, TokenTemplate], issuer: str, clock: Callable[[], float] = time.time):
+    def __init__(
+        self,
+        templates: Mapping[str, TokenTemplate],
+        issuer: str,
+        sandbox: JsonnetSandbox,
+        clock: Callable[[], float] = time.time,
+    ):
         self._templates = dict(templates)
         self._issuer = issuer
+        self._sandbox = sandbox  # the service's, closed by it
         self._clock = clock
 
     @classmethod
-    def from_settings(cls, settings: Any) -> Tokenizer:
+    def from_settings(cls, settings: Any, sandbox: JsonnetSandbox) -> Tokenizer:
         raw = settings.get(TEMPLATES_KEY) or {}
         templates = {
             name: _template(f"{TEMPLATES_KEY}.{name}", spec, settings.config_dir) for name, spec in raw.items()
         }
-        return cls(templates, settings.serve.public.base_url)
+        return cls(templates, settings.serve.public.base_url, sandbox)
 
-    def tokenize(self, template_name: str, session: dict[str, Any]) -> str:
+    async def tokenize(self, template_name: str, session: dict[str, Any]) -> str:
         """A JWT for the session JSON (as whoami sends it). BadRequest (Kratos's 400s) for an unknown
         template, a failing mapper, or a subject the identity does not have."""
         template = self._templates.get(template_name)
@@ -72,12 +86,27 @@ class Tokenizer:
         }
         claims["sub"] = _subject(session, template.subject_source)
         if template.mapper is not None:
-            claims.update(_mapped_claims(template.mapper, session, claims))
+            claims.update(await self._mapped_claims(template.mapper, session, claims))
             claims["sub"] = _subject(session, template.subject_source)  # the mapper cannot change who it is about
         header = {"alg": template.key.alg, "typ": "JWT"}
         if template.key.kid:
             header["kid"] = template.key.kid
         return jwt.encode(header, claims, template.key, algorithms=[template.key.alg])
+
+    async def _mapped_claims(
+        self, mapper: JsonnetProgram, session: dict[str, Any], claims: dict[str, Any]
+    ) -> dict[str, Any]:
+        try:
+            text = await self._sandbox.evaluate(
+                mapper, timeout=MAPPER_SECONDS, ext={"session": session, "claims": claims}
+            )
+        except JsonnetError as error:
+            raise BadRequest("Unable to execute tokenizer JsonNet.") from error
+        evaluated = json.loads(text)
+        mapped = evaluated.get("claims") if isinstance(evaluated, dict) else None
+        if not isinstance(mapped, dict):
+            raise BadRequest("Expected tokenizer JsonNet to return a claims object but it did not.")
+        return mapped
 
 
 def _subject(session: dict[str, Any], source: str) -> str:
@@ -89,17 +118,6 @@ def _subject(session: dict[str, Any], source: str) -> str:
             )
         return str(external_id)
     return str(session["identity"]["id"])
-
-
-def _mapped_claims(mapper: JsonnetProgram, session: dict[str, Any], claims: dict[str, Any]) -> dict[str, Any]:
-    try:
-        evaluated = mapper.value(ext={"session": session, "claims": claims})
-    except JsonnetError as error:
-        raise BadRequest("Unable to execute tokenizer JsonNet.") from error
-    mapped = evaluated.get("claims") if isinstance(evaluated, dict) else None
-    if not isinstance(mapped, dict):
-        raise BadRequest("Expected tokenizer JsonNet to return a claims object but it did not.")
-    return mapped
 
 
 def _template(key: str, spec: dict[str, Any], config_dir: Path) -> TokenTemplate:

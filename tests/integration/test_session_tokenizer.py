@@ -18,6 +18,7 @@ from ory_kratos_client.api.frontend_api import FrontendApi
 
 from services.session.tokenizer import Tokenizer
 from shared.errors import ConfigError
+from shared.jsonnet_sandbox import JsonnetSandbox
 from tests.factories import ThreadedWarden, running_warden
 from tests.selfservice_helpers import PASSWORD, api_error, create_identity, database, selfservice_settings
 
@@ -120,4 +121,4 @@ def test_an_unusable_key_set_fails_at_start_up(tmp_path: Path, jwks: dict) -> No
         session={"whoami": {"tokenizer": {"templates": {"t": {"jwks_url": _base64(json.dumps(jwks))}}}}},
     )
     with pytest.raises(ConfigError, match="session.whoami.tokenizer.templates.t.jwks_url"):
-        Tokenizer.from_settings(settings)
+        Tokenizer.from_settings(settings, JsonnetSandbox())

@@ -32,7 +32,7 @@ async def whoami(c: SessionContainer, request: web.Request) -> web.Response:
     body = entry.body
     if template := request.query.get("tokenize_as"):
         session = json.loads(body)
-        session["tokenized"] = c.tokenizer.tokenize(template, session)
+        session["tokenized"] = await c.tokenizer.tokenize(template, session)
         body = json.dumps(session).encode()
     response = web.Response(
         body=body,
