@@ -51,6 +51,7 @@ from services.selfservice.ui.pages import Pages
 from shared.cookies import CookieConfig, session_cookie_signer
 from shared.errors import ConfigError
 from shared.http.egress import Egress, EgressPolicy
+from shared.jsonnet_sandbox import JsonnetSandbox
 from shared.kdf import hashing_pool
 from shared.ratelimit.limits import ClientLimits
 from shared.service import Infrastructure, ServiceDefinition, ServiceRuntime
@@ -166,8 +167,10 @@ async def build(
     identities, sessions = _client(infra, "identity"), _client(infra, "session")
     schemas = TraitSchemas.from_settings(settings)
     egress = Egress(EgressPolicy.from_settings(settings))
+    # Where the Jsonnet that sees what users sent runs (web hook bodies, social sign-in mappers).
+    sandbox = JsonnetSandbox()
     try:
-        web_hooks = await WebHooks.load(settings, egress)
+        web_hooks = await WebHooks.load(settings, egress, sandbox)
     except BaseException:
         await egress.close()
         raise
@@ -190,6 +193,7 @@ async def build(
         SendBudget(infra.limiter),
         limits,
         hashing_pool(CODE_CHECK_THREADS, "warden-code-checks"),
+        sandbox,
     )
     cookie = CookieConfig.session_cookie(settings)
     general = CookieConfig.general(settings, "csrf_token")
@@ -243,7 +247,7 @@ async def build(
 
     async def close() -> None:
         deps.hashing.shutdown(wait=False, cancel_futures=True)
-        await web_hooks.close()
+        await sandbox.close()
         await egress.close()
 
     return ServiceRuntime(

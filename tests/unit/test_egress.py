@@ -86,7 +86,7 @@ async def test_web_hooks_courier_channels_and_fetched_templates_all_go_through_t
     egress = Egress(EgressPolicy(disallow_private_ip_ranges=True))
     sandbox = JsonnetSandbox(size=1)
     try:
-        hooks = WebHooks({}, {}, egress, 3.0, ())
+        hooks = WebHooks({}, {}, egress, 3.0, (), sandbox)
         with pytest.raises(OSError):
             spec = WebHookSpec("selfservice.flows.login.after.hooks.0.config", url)
             await hooks.call(spec, "{}", asyncio.get_running_loop().time() + 3.0)

@@ -19,6 +19,7 @@ from services.selfservice.flows.registration.existing_account import recipients
 from services.selfservice.hooks.web_hook_calls import WebHooks
 from services.selfservice.traits import TraitSchemas
 from shared.http.egress import Egress, EgressPolicy
+from shared.jsonnet_sandbox import JsonnetSandbox
 from tests.factories import settings_for
 
 MITIGATE = {"security": {"account_enumeration": {"mitigate": True}}}
@@ -29,7 +30,7 @@ async def _hidden(tmp_path: Path, extra: dict[str, Any], enabled: Iterable[str] 
     settings = settings_for(tmp_path, "memory", extra)
     egress = Egress(EgressPolicy())
     try:
-        hooks = await WebHooks.load(settings, egress)
+        hooks = await WebHooks.load(settings, egress, JsonnetSandbox())
     finally:
         await egress.close()
     schemas = TraitSchemas.from_settings(settings)

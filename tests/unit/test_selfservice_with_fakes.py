@@ -67,6 +67,7 @@ def _deps(config: SelfserviceConfig, settings: _Settings | None = None) -> Depen
         send_budget=None,  # type: ignore[arg-type]  (only what sends codes spends it)
         client_limits=None,  # type: ignore[arg-type]  (likewise)
         hashing=None,  # type: ignore[arg-type]  (only backup codes are checked on it)
+        sandbox=None,  # type: ignore[arg-type]  (no mapper or web hook body in these configs)
     )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from services.selfservice.hooks.web_hook_calls import WebHooks
 from shared.config import Settings
 from shared.http.egress import Egress, EgressPolicy
+from shared.jsonnet_sandbox import JsonnetSandbox
 
 NAMED = {"url": "https://hooks.example/crm", "id": "crm-sync"}
 UNNAMED = {"url": "https://hooks.example/audit"}
@@ -16,7 +17,7 @@ async def test_a_hooks_id_names_it_in_logs() -> None:
     raw = {"selfservice": {"flows": {"login": {"after": {"password": {"hooks": hooks}}}}}}
     egress = Egress(EgressPolicy())
     try:
-        loaded = await WebHooks.load(Settings(dsn="memory", raw=raw), egress)
+        loaded = await WebHooks.load(Settings(dsn="memory", raw=raw), egress, JsonnetSandbox())
     finally:
         await egress.close()
     where = "selfservice.flows.login.after.password.hooks"

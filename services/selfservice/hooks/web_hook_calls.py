@@ -61,18 +61,24 @@ class Answer:
 
 class WebHooks:
     def __init__(
-        self, specs: dict[str, WebHookSpec], bodies: dict[str, JsonnetBody], egress: Egress, timeout: float, allow: Any
+        self,
+        specs: dict[str, WebHookSpec],
+        bodies: dict[str, JsonnetBody],
+        egress: Egress,
+        timeout: float,
+        allow: Any,
+        sandbox: JsonnetSandbox,
     ) -> None:
         self._specs = specs  # by the canonical JSON of the hook's config
         self._bodies = bodies  # local templates by URL
         self._remote = RemoteTemplates(egress)
         self._egress = egress
-        self._sandbox = JsonnetSandbox()  # where a body is evaluated: its `ctx` carries what a user sent
+        self._sandbox = sandbox  # where a body is evaluated: its `ctx` carries what a user sent
         self.timeout = timeout
         self.header_allowlist = frozenset(h.lower() for h in allow)
 
     @classmethod
-    async def load(cls, settings: Any, egress: Egress) -> WebHooks:
+    async def load(cls, settings: Any, egress: Egress, sandbox: JsonnetSandbox) -> WebHooks:
         specs: dict[str, WebHookSpec] = {}
         bodies: dict[str, JsonnetBody] = {}
         for key, config in _configured_hooks(settings):
@@ -81,7 +87,7 @@ class WebHooks:
             if spec.body_url and not is_remote(spec.body_url) and spec.body_url not in bodies:
                 bodies[spec.body_url] = load_local(settings, spec.body_url, f"{_shown(key)}.body")
         allow = settings.get("clients.web_hook.header_allowlist") or ()
-        return cls(specs, bodies, egress, web_hook_timeout(settings), allow)
+        return cls(specs, bodies, egress, web_hook_timeout(settings), allow, sandbox)
 
     def spec_for(self, config: dict[str, Any]) -> WebHookSpec:
         return self._specs[_canonical(config)]
@@ -102,10 +108,6 @@ class WebHooks:
         # `ctx` carries what the user sent: evaluated apart, within what is left of the hook's time.
         left = deadline - asyncio.get_running_loop().time()
         return await self._sandbox.evaluate(body, timeout=left, tla={"ctx": ctx})
-
-    async def close(self) -> None:
-        """Stops the sandbox's workers (the egress is its owner's to close)."""
-        await self._sandbox.close()
 
     async def call(
         self, spec: WebHookSpec, document: str | None, deadline: float, idempotency_key: str | None = None

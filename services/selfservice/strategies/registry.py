@@ -24,6 +24,7 @@ from services.selfservice.send_budget import SendBudget
 from services.selfservice.traits import TraitSchemas
 from shared.clients.ports import IdentityClient, SessionClient
 from shared.errors import ConfigError, NotFound
+from shared.jsonnet_sandbox import JsonnetSandbox
 from shared.ratelimit.limits import ClientLimits
 from shared.service import Port, Route
 from shared.storage.uow import UnitOfWorkFactory
@@ -45,6 +46,7 @@ class Dependencies:
     send_budget: SendBudget  # how many messages one address may be sent
     client_limits: ClientLimits  # the per-client windows the flow engine counts on (`code_send`)
     hashing: Executor  # the threads backup codes are checked on, below the event loop (shared.kdf)
+    sandbox: JsonnetSandbox  # where Jsonnet that sees what users sent runs (mappers, web hook bodies)
 
 
 @dataclass(frozen=True)

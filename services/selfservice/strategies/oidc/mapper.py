@@ -8,6 +8,7 @@ Local mappers (`file://`, `base64://`) are read and syntax-checked at start-up; 
 from __future__ import annotations
 
 import asyncio
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +16,7 @@ from services.selfservice.strategies.oidc.errors import MapperFailed
 from shared.config.sources import Fetch, read_local
 from shared.errors import ConfigError
 from shared.jsonnet import JsonnetError, JsonnetProgram
+from shared.jsonnet_sandbox import JsonnetSandbox
 
 Json = Any  # whatever JSON the mapper returns for the metadata
 
@@ -30,9 +32,15 @@ class MappedIdentity:
     metadata_given: frozenset[str] = frozenset()
 
 
+# How long one mapping may take. Kratos gives its Jsonnet no deadline of its own but runs it in a
+# process pool; past this the sign-in fails as for a mapper that fails.
+MAPPER_SECONDS = 5.0
+
+
 class ClaimsMapper:
-    def __init__(self, url: str, settings: Any, fetch: Fetch, key: str) -> None:
+    def __init__(self, url: str, settings: Any, fetch: Fetch, key: str, sandbox: JsonnetSandbox) -> None:
         self._url, self._settings, self._fetch, self._key = url, settings, fetch, key
+        self._sandbox = sandbox
         self._program: JsonnetProgram | None = None
         self._lock = asyncio.Lock()
         if not self.remote:  # local: read and syntax-checked now, so a broken mapper fails start-up
@@ -59,8 +67,10 @@ class ClaimsMapper:
         assert self._program is not None
         current = identity or {"traits": {}, "metadata_public": None, "metadata_admin": None}
         try:
-            # Jsonnet is pure CPU work; a thread keeps a heavy mapper off the event loop.
-            result = await asyncio.to_thread(self._program.value, ext={"claims": claims, "identity": current})
+            # `identity` holds the account's traits as its owner wrote them, `claims` what the provider
+            # says: evaluated apart, bounded in memory and time (shared/jsonnet_sandbox.py).
+            ext = {"claims": claims, "identity": current}
+            result = json.loads(await self._sandbox.evaluate(self._program, timeout=MAPPER_SECONDS, ext=ext))
         except JsonnetError as exc:
             raise MapperFailed(f"{self._key}: {exc}") from None
         identity_out = result.get("identity") if isinstance(result, dict) else None

@@ -50,7 +50,11 @@ def build(deps: Dependencies) -> OidcStrategy:
 
     mappers = {
         p.id: ClaimsMapper(
-            p.mapper_url, deps.settings, fetch, f"selfservice.methods.oidc.config.providers.{p.id}.mapper_url"
+            p.mapper_url,
+            deps.settings,
+            fetch,
+            f"selfservice.methods.oidc.config.providers.{p.id}.mapper_url",
+            deps.sandbox,
         )
         for p in config.providers
     }
