@@ -92,7 +92,7 @@ class JsonnetSandbox:
         return text
 
     async def _run(self, job: bytes) -> tuple[int, str]:
-        worker = self._idle.pop() if self._idle else await _Worker.start(self._memory, OUTPUT_CHARS)
+        worker = await self._worker()
         try:
             answer = await worker.run(job)
         except (asyncio.IncompleteReadError, ConnectionError):
@@ -103,6 +103,16 @@ class JsonnetSandbox:
             raise
         self._idle.append(worker)
         return answer
+
+    async def _worker(self) -> _Worker:
+        """An idle worker still alive (one may have been killed meanwhile, by the machine's OOM
+        killer say), else a new one."""
+        while self._idle:
+            worker = self._idle.pop()
+            if worker.process.returncode is None:
+                return worker
+            await worker.stop()
+        return await _Worker.start(self._memory, OUTPUT_CHARS)
 
     async def close(self) -> None:
         idle, self._idle = self._idle, []

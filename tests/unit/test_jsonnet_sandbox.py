@@ -3,8 +3,10 @@ processes, reused between jobs, bounded in memory and killed at a job's deadline
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -84,5 +86,19 @@ async def test_a_job_out_of_time_fails_and_its_worker_is_killed() -> None:
         assert _workers() == [], "nothing keeps running for a job nobody waits for"
         ctx = {"email": "d@example.com", "payload": {"plan": "pro"}}
         assert json.loads(await sandbox.evaluate(BODY, timeout=10, tla={"ctx": ctx}))["to"] == "d@example.com"
+    finally:
+        await sandbox.close()
+
+
+async def test_a_worker_killed_while_idle_is_replaced_before_the_next_job() -> None:
+    sandbox = JsonnetSandbox(size=1)
+    try:
+        ctx = {"email": "e@example.com", "payload": {"plan": "pro"}}
+        await sandbox.evaluate(BODY, timeout=10, tla={"ctx": ctx})
+        [worker] = _workers()
+        os.kill(worker, signal.SIGKILL)
+        while Path(f"/proc/{worker}").exists():  # until the loop has reaped it, as it soon does
+            await asyncio.sleep(0.01)
+        assert json.loads(await sandbox.evaluate(BODY, timeout=10, tla={"ctx": ctx}))["to"] == "e@example.com"
     finally:
         await sandbox.close()
