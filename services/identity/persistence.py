@@ -19,17 +19,20 @@ from services.identity.tables import IdentityTables
 from shared.storage.connection import Connection
 
 # A `webauthn` credential's user handle, word for word as the index of identity_0009 has it, so that
-# each engine uses that index (a bound key or path, or another spelling, would not match it).
+# each engine uses that index (a bound key or path, or another spelling, would not match it). Neither
+# fails on a config that is not strict JSON (a legacy NaN sign count), which an index must survive:
+# PostgreSQL reads the top-level string from the text (a handle is base64, never escaped, and no
+# other key of the config is so named), SQLite parses what parses.
 WEBAUTHN_USER_HANDLE = {
-    "postgresql": "(CAST(config AS JSONB) ->> 'user_handle')",
-    "sqlite": "json_extract(config, '$.user_handle')",
+    "postgresql": """substring(config from '"user_handle":\\s*"([^"\\\\]*)"')""",
+    "sqlite": "CASE WHEN json_valid(config) THEN json_extract(config, '$.user_handle') END",
 }
 
 
 def webauthn_handle_owner(credentials: Table, dialect: str, forms: Sequence[str]) -> Select[Any]:
-    """The first identity (by id) whose `webauthn` credential holds one of `forms` as its user handle.
-    The config is JSON text, read as JSON on each engine so that no spelling of it can match wrongly,
-    by the expression identity_0009 indexes: anyone may send any handle to the passkey login."""
+    """The first identity (by id) whose `webauthn` credential holds one of `forms` as its user handle,
+    by the expression identity_0009 indexes: anyone may send any handle to the passkey login. (The
+    sign-in then checks the assertion against that identity's own keys.)"""
     stored = literal_column(WEBAUTHN_USER_HANDLE[dialect], String)
     return (
         select(credentials.c.identity_id)

@@ -17,10 +17,11 @@ branch_labels = None
 depends_on = None
 
 NAME = "ix_identity_credentials_webauthn_user_handle"
-# Copied here on purpose, not imported: a migration is history.
+# Copied here on purpose, not imported: a migration is history. Neither fails on a config that is
+# not strict JSON (a legacy NaN sign count), which would stop the index's creation, or a write.
 _EXPRESSION = {
-    "postgresql": "(CAST(config AS JSONB) ->> 'user_handle')",
-    "sqlite": "json_extract(config, '$.user_handle')",
+    "postgresql": """substring(config from '"user_handle":\\s*"([^"\\\\]*)"')""",
+    "sqlite": "CASE WHEN json_valid(config) THEN json_extract(config, '$.user_handle') END",
 }
 
 
