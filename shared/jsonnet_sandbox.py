@@ -70,6 +70,7 @@ class JsonnetSandbox:
         self._slots = asyncio.Semaphore(size or max(2, os.cpu_count() or 1))
         self._idle: list[_Worker] = []
         self._memory = memory_bytes
+        self._closed = False  # the service stopped: a job still running (or started late) keeps no worker
 
     async def evaluate(
         self,
@@ -101,7 +102,10 @@ class JsonnetSandbox:
         except BaseException:  # out of time, or the caller gave up: nothing may keep running
             await asyncio.shield(worker.stop())
             raise
-        self._idle.append(worker)
+        if self._closed:  # `close` has come and gone: an idle worker now would outlive the service
+            await worker.stop()
+        else:
+            self._idle.append(worker)
         return answer
 
     async def _worker(self) -> _Worker:
@@ -115,6 +119,8 @@ class JsonnetSandbox:
         return await _Worker.start(self._memory, OUTPUT_CHARS)
 
     async def close(self) -> None:
+        """Stops the idle workers; one busy with a job is stopped when the job ends."""
+        self._closed = True
         idle, self._idle = self._idle, []
         for worker in idle:
             with contextlib.suppress(ProcessLookupError):

@@ -235,6 +235,82 @@ def warden(
 # --- helpers -----------------------------------------------------------------------------------
 
 
+def _native_sign_up(warden: ThreadedWarden, op: RunningProvider, login: str) -> str:
+    """An app's sign-up by social sign-in, finished in a browser of its own: the app's session token."""
+    http = urllib3.PoolManager()
+    created = http.request(
+        "GET",
+        f"{warden.public_url}/self-service/registration/api",
+        fields={"return_session_token_exchange_code": "true", "return_to": NATIVE_RETURN},
+    )
+    flow = json.loads(created.data)
+    started = http.request(
+        "POST",
+        f"{warden.public_url}/self-service/registration?flow={flow['id']}",
+        body=json.dumps({"method": "oidc", "provider": "op"}),
+        headers={"Content-Type": "application/json", "Accept": "application/json"},
+    )
+    back = Browser(warden.public_url).get(
+        ProviderUser(op.issuer).sign_in(json.loads(started.data)["redirect_browser_to"], login)
+    )
+    exchange = {"init_code": flow["session_token_exchange_code"], "return_to_code": query_param(back.location, "code")}
+    answer = http.request("GET", f"{warden.public_url}/sessions/token-exchange", fields=exchange)
+    assert answer.status == 200, answer.data
+    return str(json.loads(answer.data)["session_token"])
+
+
+def _whoami_of(warden: ThreadedWarden, token: str) -> Any:
+    return urllib3.request("GET", f"{warden.public_url}/sessions/whoami", headers={"X-Session-Token": token})
+
+
+def test_a_native_apps_refresh_finished_in_a_browser_signed_in_as_someone_else_keeps_the_apps_session(
+    warden: ThreadedWarden, op: RunningProvider
+) -> None:
+    """An app re-authenticates (settings asked it to) with its social sign-in, which finishes in the
+    system browser; that browser may be signed in to Warden too, as someone else (a shared tablet,
+    another account of the same person). The token exchange handed the app the browser's session
+    token, read from its cookie: the app went on as the browser's account, and whoever started the
+    flow could read a token the browser never shows to scripts. The app gets its own session's
+    token, a new one (Kratos gives it a new session's there), and the browser's session is untouched."""
+    http = urllib3.PoolManager()
+    app_login = _login_name("app")
+    app_token = _native_sign_up(warden, op, app_login)
+    before = json.loads(_whoami_of(warden, app_token).data)
+    browser = Browser(warden.public_url)
+    signed_up = browser.get(ProviderUser(op.issuer).sign_in(_to_provider(browser, "registration"), _login_name("web")))
+    assert signed_up.location == RETURN_URL, signed_up
+    browsers = _whoami(browser)
+
+    created = http.request(
+        "GET",
+        f"{warden.public_url}/self-service/login/api",
+        fields={"refresh": "true", "return_session_token_exchange_code": "true", "return_to": NATIVE_RETURN},
+        headers={"X-Session-Token": app_token},
+    )
+    flow = json.loads(created.data)
+    assert created.status == 200, flow
+    started = http.request(
+        "POST",
+        f"{warden.public_url}/self-service/login?flow={flow['id']}",
+        body=json.dumps({"method": "oidc", "provider": "op"}),
+        headers={"Content-Type": "application/json", "Accept": "application/json", "X-Session-Token": app_token},
+    )
+    assert started.status == 422, started.data
+    back = browser.get(ProviderUser(op.issuer).sign_in(json.loads(started.data)["redirect_browser_to"], app_login))
+    assert back.status == 303 and back.location.startswith(f"{NATIVE_RETURN}?code="), back
+
+    exchange = {"init_code": flow["session_token_exchange_code"], "return_to_code": query_param(back.location, "code")}
+    answer = http.request("GET", f"{warden.public_url}/sessions/token-exchange", fields=exchange)
+    assert answer.status == 200, answer.data
+    token = json.loads(answer.data)["session_token"]
+    refreshed = json.loads(_whoami_of(warden, token).data)
+    assert refreshed["id"] == before["id"], "the app's own session, not the browser's"
+    assert refreshed["authenticated_at"] > before["authenticated_at"]
+    assert _whoami_of(warden, app_token).status == 401, "its token was replaced by the one exchanged"
+    after = _whoami(browser)
+    assert after["id"] == browsers["id"] and after["authenticated_at"] == browsers["authenticated_at"]
+
+
 def _login_name(prefix: str = "user") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
 

@@ -102,3 +102,15 @@ async def test_a_worker_killed_while_idle_is_replaced_before_the_next_job() -> N
         assert json.loads(await sandbox.evaluate(BODY, timeout=10, tla={"ctx": ctx}))["to"] == "e@example.com"
     finally:
         await sandbox.close()
+
+
+async def test_a_worker_busy_when_the_sandbox_closes_is_stopped_when_its_job_ends() -> None:
+    """The service stops (its composition root closes the sandbox) while a job is still running, a
+    web hook's say: the worker went back to the idle list after the job and outlived the service."""
+    sandbox = JsonnetSandbox(size=1)
+    ctx = {"email": "f@example.com", "payload": {"plan": "pro"}}
+    job = asyncio.create_task(sandbox.evaluate(BODY, timeout=30, tla={"ctx": ctx}))
+    await asyncio.sleep(0)  # the job has asked for a worker, which is starting
+    await sandbox.close()
+    assert json.loads(await job)["to"] == "f@example.com", "the job still gets its answer"
+    assert _workers() == [], "no worker is left behind"

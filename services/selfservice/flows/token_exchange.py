@@ -53,6 +53,11 @@ def start(flow: Flow, request: web.Request) -> str | None:
     return f"{flow.kind}.{flow.id}.{secret}"
 
 
+def delivers(flow: Flow) -> bool:
+    """Whether `keep_for_app` can hand this flow's session to its app."""
+    return bool(flow.internal.get(KEY)) and bool(flow.return_to)
+
+
 async def keep_for_app(c: SelfserviceContainer, flow: Flow, ctx: HookContext) -> web.StreamResponse:
     """The API flow finished in a browser: keep the session for the app, send the browser on."""
     record = flow.internal.get(KEY)

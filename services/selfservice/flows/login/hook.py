@@ -32,8 +32,11 @@ async def complete_login(
     return _answer(c, request, flow, await finish_login(c, request, flow, outcome))
 
 
-async def finish_login(c: SelfserviceContainer, request: web.Request, flow: Flow, outcome: LoginOutcome) -> HookContext:
-    """Everything but the answer: a flow finished in a browser for a native app answers differently."""
+async def finish_login(
+    c: SelfserviceContainer, request: web.Request, flow: Flow, outcome: LoginOutcome, *, for_app: bool = False
+) -> HookContext:
+    """Everything but the answer: a flow finished in a browser for a native app answers differently
+    (`for_app`: the token exchange hands the app the session's token)."""
     _refuse_another_account(flow, outcome.identity)
     ctx = HookContext(request, flow, outcome.identity, outcome.method["method"])
     try:
@@ -42,14 +45,19 @@ async def finish_login(c: SelfserviceContainer, request: web.Request, flow: Flow
         raise HookAbortFlow(await verification_required(c, request, flow, outcome.identity)) from None
     pending = flow.internal.pop(LINK_AFTER_LOGIN, None)
     existing = flow.internal.get("session_id")
-    if existing and flow.type != API and _cookie_borne(c, request):
+    if existing and (for_app or (flow.type != API and _cookie_borne(c, request))):
         # A browser's refresh or second factor: the session's cookie gets a new token (the old one
         # ends), so a copy of the cookie taken before (stolen, or left on a shared computer) does not
         # become privileged or aal2 with it. Stricter than Kratos, which keeps the token; an app's
-        # token is kept, as Kratos answers with it again and apps may not look for a new one.
+        # token is kept, as Kratos answers with it again and apps may not look for a new one. But an
+        # app's refresh finished in the system browser (a social sign-in) gets the new token by the
+        # token exchange (Kratos gives it a new session's there): that request carries the browser's
+        # cookie, another session's token, maybe another person's, never the app's.
         rotated = await c.engine.sessions.reauthenticate(existing, outcome.method)
         ctx.session = rotated["session"]
-        ctx.session_token = rotated["session_token"] or session_token(request, c.engine.cookie, c.engine.signer)
+        ctx.session_token = rotated["session_token"] or (
+            None if for_app else session_token(request, c.engine.cookie, c.engine.signer)
+        )
     elif existing:
         ctx.session = await c.engine.sessions.add_authentication_method(existing, outcome.method)
         ctx.session_token = session_token(request, c.engine.cookie, c.engine.signer)  # Kratos answers with it again

@@ -134,7 +134,9 @@ async def _signed_in(
     identity = await strategy.updated_on_login(flow, provider, claims, identity)
     outcome = LoginOutcome(identity, authentication_method(strategy.provider_config(provider), claims))
     if flow.type == API:
-        return await exchange.keep_for_app(c, flow, await finish_login(c, request, flow, outcome))
+        return await exchange.keep_for_app(
+            c, flow, await finish_login(c, request, flow, outcome, for_app=exchange.delivers(flow))
+        )
     return await complete_login(c, request, flow, outcome)
 
 
@@ -162,7 +164,9 @@ async def _linked_automatically(
     flow.internal[LINK_AFTER_LOGIN] = pending_link(METHOD, holder["id"], kept)
     outcome = LoginOutcome(holder, authentication_method(strategy.provider_config(provider), claims))
     if flow.type == API:
-        return await exchange.keep_for_app(c, flow, await finish_login(c, request, flow, outcome))
+        return await exchange.keep_for_app(
+            c, flow, await finish_login(c, request, flow, outcome, for_app=exchange.delivers(flow))
+        )
     return await complete_login(c, request, flow, outcome)
 
 
