@@ -24,7 +24,9 @@ from typing import Any
 from shared.jsonnet import JsonnetError, JsonnetProgram
 
 WORKER = Path(__file__).with_name("jsonnet_worker.py")
-MEMORY_BYTES = 256 * 1024 * 1024  # a worker's writable memory: a 1 MB payload needs far less
+# A worker's writable memory: go-jsonnet holds parsed data at some 200 times its JSON size (a 1.4 MB
+# list of 30,000 small objects, more than a request may carry, needs more than 256 MB and less than 512).
+MEMORY_BYTES = 512 * 1024 * 1024
 OUTPUT_CHARS = 16 * 1024 * 1024
 _LENGTH = struct.Struct(">I")
 _OUTPUT = 0

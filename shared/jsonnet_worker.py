@@ -15,7 +15,7 @@ from typing import BinaryIO
 
 import _gojsonnet
 
-MEMORY_BYTES = int(sys.argv[1]) if len(sys.argv) > 1 else 256 * 1024 * 1024
+MEMORY_BYTES = int(sys.argv[1]) if len(sys.argv) > 1 else 512 * 1024 * 1024
 OUTPUT_CHARS = int(sys.argv[2]) if len(sys.argv) > 2 else 16 * 1024 * 1024
 LENGTH = struct.Struct(">I")
 OUTPUT, ERROR = 0, 1
