@@ -55,7 +55,12 @@ class PageTokens:
         return cls(secrets.pagination or secrets.default or [BUILTIN_SECRET])
 
     def seal(self, key: str) -> str:
-        return base64.urlsafe_b64encode(self._aead.encrypt_bytes(key.encode())).decode().rstrip("=")
+        """A token that never starts with `-`: `warden identities list --page-token -…` would take it
+        for an option (one in 64 did, by its random nonce; sealed again, it gets another)."""
+        while True:
+            token = base64.urlsafe_b64encode(self._aead.encrypt_bytes(key.encode())).decode().rstrip("=")
+            if not token.startswith("-"):
+                return token
 
     def open(self, token: str) -> str:
         """The key `seal` was given; DecryptionFailed for anything no secret in force sealed."""

@@ -19,6 +19,15 @@ def settings(**secrets: list[str]) -> Settings:
     return Settings(dsn="memory", secrets=Secrets(**secrets))
 
 
+def test_no_token_starts_like_a_command_line_option() -> None:
+    """`warden identities list --page-token <the printed token>`: a token starting with `-` was taken
+    for an option (one in 64, by its random nonce)."""
+    tokens = PageTokens([NEW])
+    sealed = [tokens.seal(IDENTITY_ID) for _ in range(1000)]
+    assert not [token for token in sealed if token.startswith("-")]
+    assert all(tokens.open(token) == IDENTITY_ID for token in sealed)
+
+
 def test_a_token_opens_to_its_key_and_reads_as_nothing() -> None:
     tokens = PageTokens([NEW])
     token = tokens.seal(IDENTITY_ID)
